@@ -1,0 +1,201 @@
+/**
+ * @file consumer.h
+ * @brief A consumer: attaches to a ring by id and reads every event in order.
+ *
+ * Broadcast: every consumer sees every event published after it started.
+ * Reads are leased and zero-copy: dmp_consumer_try_peek() hands out a
+ * pointer into the shared slot, which stays intact until
+ * dmp_consumer_release() (the producer cannot overwrite it: the consumer's
+ * cursor gates it). Several peeks may be released at once.
+ *
+ *     const void *ev; int64_t seq;
+ *     while (dmp_consumer_try_peek(c, &ev, &seq) == 0) {
+ *       handle(ev, seq);
+ *       dmp_consumer_release(c);
+ *     }
+ *
+ * One consumer handle per thread at a time. Distinct handles (in one or
+ * several processes) are independent.
+ */
+#ifndef DISRUPTOR_MP_CONSUMER_H
+#define DISRUPTOR_MP_CONSUMER_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <disruptor_mp/config.h>
+#include <disruptor_mp/export.h>
+#include <disruptor_mp/ring.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct dmp_consumer {
+  struct dmp_impl_ring ring;   /* hot: read by the inline functions */
+  dmp_atomic_i64 *cursor;      /**< this consumer's cursor in the table */
+  int64_t next;                /**< next sequence to read */
+  int64_t available;           /**< producer cursor as last loaded */
+  int64_t committed;           /**< last value stored to *cursor */
+  uint32_t index;              /**< entry index in the consumer table */
+  uint64_t missed;             /**< events skipped on attach (see dmp_consumer_missed) */
+  struct dmp_consumer_config cfg; /* cold */
+  char id[DMP_ID_MAX + 1];
+};
+
+/**
+ * Attach to an existing ring as consumer `cfg->id`.
+ *
+ * - A new id takes a free table entry and starts per `cfg->start`.
+ * - An id that is already in the table resumes after its stored position.
+ *   If that position was overwritten while the id was detached (only
+ *   possible without DMP_CONSUMER_DURABLE), it resumes at the oldest intact
+ *   event and dmp_consumer_missed() tells how many it lost.
+ * - An id held by a live process is refused; an id whose holder died (its
+ *   OFD lock is gone) is taken over and resumes.
+ *
+ * Never reads a slot the producer may have overwritten.
+ *
+ * @return 0 and `*out`; on failure `*out` is NULL and:
+ *  -EINVAL NULL argument; -DMP_E_BADNAME bad name/path or id;
+ *  -ENOENT no such segment; -DMP_E_NOTREADY segment still being created;
+ *  -DMP_E_LAYOUT other layout version; -DMP_E_CORRUPT bad header or size;
+ *  -DMP_E_MISMATCH slot size, alignment or type tag differ from `cfg`;
+ *  -DMP_E_IDINUSE the id is attached by a live process;
+ *  -DMP_E_TABLEFULL no free table entry; -DMP_E_OWNERDEAD the producer
+ *  is gone; -EACCES etc. from the system.
+ */
+DMP_API int dmp_consumer_attach(const struct dmp_consumer_config *cfg, struct dmp_consumer **out);
+
+/**
+ * As dmp_consumer_attach(), retrying while the segment does not exist yet
+ * or is being created (consumer-first start-up), for up to `timeout_ns`.
+ * @return as dmp_consumer_attach(), or -ETIMEDOUT.
+ */
+DMP_API int dmp_consumer_attach_timeout(const struct dmp_consumer_config *cfg, int64_t timeout_ns,
+                                        struct dmp_consumer **out);
+
+/**
+ * Detach: releases what was read, then marks the entry IDLE (its id and
+ * cursor are kept for a later resume; it stops gating the producer unless
+ * DMP_CONSUMER_DURABLE). Accepts NULL.
+ */
+DMP_API void dmp_consumer_close(struct dmp_consumer *c);
+
+/**
+ * Detach and forget: frees the table entry, so a later attach with the same
+ * id starts fresh. Accepts NULL.
+ */
+DMP_API void dmp_consumer_close_forget(struct dmp_consumer *c);
+
+/** Wake a producer parked for space. Not for direct use. */
+DMP_API void dmp_impl_wake_space(struct dmp_consumer *c);
+
+/** Number of events published and not yet peeked (one acquire load). */
+static inline int64_t dmp_consumer_available(struct dmp_consumer *c)
+{
+  /* C1: acquire load of the producer cursor; pairs with P1. */
+  c->available = dmp_impl_load_acquire(&c->ring.ctl->producer_cursor);
+  return c->available - c->next + 1;
+}
+
+/**
+ * Lease the next event without waiting: `*event` points into the shared
+ * slot and stays valid until dmp_consumer_release().
+ * @return 0 with `*event` and `*seq`, or -EAGAIN if nothing new is published.
+ */
+static inline int dmp_consumer_try_peek(struct dmp_consumer *c, const void **event, int64_t *seq)
+{
+  int64_t s = c->next;
+  if (s > c->available) {
+    /* C1: acquire load of the producer cursor; pairs with P1. */
+    c->available = dmp_impl_load_acquire(&c->ring.ctl->producer_cursor);
+    if (s > c->available)
+      return -EAGAIN;
+  }
+  *event = dmp_impl_slot(&c->ring, s);
+  *seq = s;
+  c->next = s + 1;
+  return 0;
+}
+
+/**
+ * Release every event peeked so far, letting the producer reuse the slots.
+ * Wait-free: one release store (plus a fence on rings with wake-ups).
+ */
+static inline void dmp_consumer_release(struct dmp_consumer *c)
+{
+  int64_t last = c->next - 1;
+  if (last == c->committed)
+    return;
+  /* C2: release store of this consumer's cursor; pairs with P3, the
+   * producer's acquire load when it rescans the table, so our reads of the
+   * slots happen before it overwrites them. */
+  dmp_impl_store_release(c->cursor, last);
+  c->committed = last;
+  if (c->ring.wakeups) {
+    /* C3: fence between the cursor store and the waiter load; pairs with W2
+     * (the producer's seq_cst increment of space_waiters before it re-reads
+     * the cursors). */
+    dmp_impl_fence_seq_cst();
+    if (dmp_impl_load_relaxed(&c->ring.ctl->space_waiters) != 0)
+      dmp_impl_wake_space(c);
+  }
+}
+
+/**
+ * Wait until at least one event is available, with the consumer's wait
+ * strategy. `timeout_ns` < 0 (DMP_FOREVER) waits without a deadline, but a
+ * dead producer always ends the wait.
+ * @return the number available (> 0), -ETIMEDOUT, or -DMP_E_OWNERDEAD if
+ *         the producer exited or crashed and nothing is left to read.
+ */
+DMP_API int64_t dmp_consumer_wait(struct dmp_consumer *c, int64_t timeout_ns);
+
+/** dmp_consumer_wait() then dmp_consumer_try_peek(). Returns 0 or the wait's error. */
+DMP_API int dmp_consumer_peek_timeout(struct dmp_consumer *c, const void **event, int64_t *seq,
+                                      int64_t timeout_ns);
+
+/**
+ * Batch callback: `event` points into the slot (valid during the call),
+ * `end_of_batch` is true on the last event of the snapshot being processed.
+ * Return 0 to continue, nonzero to stop after this event.
+ */
+typedef int (*dmp_event_fn)(const void *event, int64_t seq, bool end_of_batch, void *user);
+
+/**
+ * Process every event available now (at most `max`, 0 = no limit) in place,
+ * then release them with one store.
+ * @return number of events processed (0 if none), -EINVAL for NULL.
+ */
+DMP_API int64_t dmp_consumer_process(struct dmp_consumer *c, dmp_event_fn fn, size_t max, void *user);
+
+/**
+ * Copy out the next event (`len` bytes, at most the slot size) and release
+ * it, without waiting. @return 0 with `*seq`, -EAGAIN, -EINVAL.
+ */
+DMP_API int dmp_consumer_try_copy(struct dmp_consumer *c, void *dst, size_t len, int64_t *seq);
+
+/** As dmp_consumer_try_copy(), waiting up to `timeout_ns`. */
+DMP_API int dmp_consumer_copy_timeout(struct dmp_consumer *c, void *dst, size_t len, int64_t *seq,
+                                      int64_t timeout_ns);
+
+/** Sequence of the last released event (-1 if none). */
+DMP_API int64_t dmp_consumer_sequence(const struct dmp_consumer *c);
+
+/** Events skipped at attach because they had been overwritten. */
+DMP_API uint64_t dmp_consumer_missed(const struct dmp_consumer *c);
+
+/** True if the ring's producer holds its lock (is alive). Cold path. */
+DMP_API bool dmp_consumer_producer_alive(const struct dmp_consumer *c);
+
+/** Slot size of the attached ring. */
+DMP_API uint32_t dmp_consumer_slot_size(const struct dmp_consumer *c);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DISRUPTOR_MP_CONSUMER_H */

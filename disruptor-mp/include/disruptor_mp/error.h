@@ -1,0 +1,78 @@
+/**
+ * @file error.h
+ * @brief Error codes, their names and messages, and the thread-local detail.
+ *
+ * Every fallible function in disruptor_mp returns an `int`: `>= 0` on success
+ * (or a count), `< 0` on failure. A failure is either a negated errno value
+ * (`-ENOENT`, `-EAGAIN`, `-ETIMEDOUT`, ...) or one of the library codes below,
+ * which start at DMP_ERR_BASE so they can never collide with an errno.
+ *
+ * Cold-path failures also record a short context message ("which field,
+ * which name, which consumer") in thread-local storage; dmp_last_error()
+ * returns it. The return code stays authoritative: the detail is for humans.
+ * Hot-path functions (claim, publish, peek, release) never touch it.
+ *
+ * Expected outcomes are plain return values, not errors with context:
+ *  - `-EAGAIN`     a `_try_` call found the ring full / empty;
+ *  - `-ETIMEDOUT`  a `_timeout` call ran out of time.
+ */
+#ifndef DISRUPTOR_MP_ERROR_H
+#define DISRUPTOR_MP_ERROR_H
+
+#include <disruptor_mp/export.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Library error codes start here (as positive numbers; returned negated). */
+#define DMP_ERR_BASE 4096
+
+/* X-macro table: (enum name, short name, message). Generates the enum,
+ * dmp_strerror() and dmp_err_name() so the three can never drift apart. */
+#define DMP_ERROR_TABLE(X)                                                              \
+  X(DMP_E_BADNAME,   "BADNAME",   "invalid segment name or path")                       \
+  X(DMP_E_BADCONFIG, "BADCONFIG", "invalid configuration")                               \
+  X(DMP_E_LAYOUT,    "LAYOUT",    "segment has an incompatible layout version")          \
+  X(DMP_E_CORRUPT,   "CORRUPT",   "segment header is truncated or corrupted")            \
+  X(DMP_E_MISMATCH,  "MISMATCH",  "segment slot size, alignment or type tag differs")   \
+  X(DMP_E_NOTREADY,  "NOTREADY",  "segment exists but is not initialised yet")           \
+  X(DMP_E_TABLEFULL, "TABLEFULL", "consumer table is full")                              \
+  X(DMP_E_IDINUSE,   "IDINUSE",   "consumer id is held by a live process")               \
+  X(DMP_E_OWNERDEAD, "OWNERDEAD", "the producer of this ring has exited or crashed")     \
+  X(DMP_E_EVICTED,   "EVICTED",   "this consumer was evicted from the ring")             \
+  X(DMP_E_INUSE,     "INUSE",     "segment is owned by a live producer")
+
+/** Library error codes (returned negated, e.g. `return -DMP_E_CORRUPT;`). */
+enum dmp_error {
+  DMP_E_FIRST_ = DMP_ERR_BASE - 1,
+#define DMP_X_ENUM(e, name, msg) e,
+  DMP_ERROR_TABLE(DMP_X_ENUM)
+#undef DMP_X_ENUM
+  DMP_E_LAST_
+};
+
+/**
+ * Message for an error code: accepts the negative value a function returned
+ * (library code or negated errno) and also its positive form. Never NULL;
+ * unknown codes give "unknown error". Thread-safe (static strings or
+ * strerror of the C library's thread-safe variant into thread-local storage).
+ */
+DMP_API const char *dmp_strerror(int err);
+
+/** Symbolic name of an error code ("ENOENT", "CORRUPT", ...). Never NULL. */
+DMP_API const char *dmp_err_name(int err);
+
+/**
+ * Context of the last cold-path failure on this thread, e.g.
+ * "[dmp_consumer_attach] segment '/ring0': capacity 12 is not a power of two".
+ * Empty string if nothing failed yet. Valid until the next library call on
+ * this thread.
+ */
+DMP_API const char *dmp_last_error(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DISRUPTOR_MP_ERROR_H */

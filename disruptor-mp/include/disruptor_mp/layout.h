@@ -1,0 +1,164 @@
+/**
+ * @file layout.h
+ * @brief The shared-memory layout of one ring segment (layout version 1).
+ *
+ * One ring is one segment: a POSIX shared-memory object or a regular file,
+ * mapped MAP_SHARED by every participant. Native endianness; every offset is
+ * pinned by a static assertion below.
+ *
+ *   offset  size  what
+ *   ------  ----  ---------------------------------------------------------
+ *   0       128   struct dmp_segment_header (immutable once `ready` is set)
+ *   128     64    producer cursor line: last published sequence (-1 = none)
+ *   192     64    data_waiters: consumers parked on the producer cursor
+ *   256     64    space_waiters: 1 while the producer is parked for space
+ *   320     64    table_seq: bumped on every consumer-table change (futex)
+ *   384     128   reserved (zero)
+ *   512     128 x max_consumers   consumer table (struct dmp_consumer_entry)
+ *   S       stride x capacity     slots, S = table end rounded up to
+ *                                 max(64, slot_align); stride = slot_size
+ *                                 rounded up to slot_align
+ *   total = S + stride x capacity, rounded up to the page size.
+ *
+ * Every value an attacher needs is recomputed from (capacity, slot_size,
+ * slot_align, max_consumers) and compared with the header, so a corrupted
+ * or hostile header can at worst be rejected, never trusted.
+ *
+ * Creation protocol: the creator takes the producer lock, sizes the segment
+ * (zero-filled by the kernel), writes the header, and stores `ready` last
+ * with release (R1); attachers load it with acquire (R2) before reading any
+ * other field.
+ *
+ * Liveness: each participant holds an open-file-description (OFD) byte-range
+ * write lock on the segment's file at a fixed offset: DMP_LOCK_PRODUCER for
+ * the producer, DMP_LOCK_TABLE while mutating the table (a mutex), and
+ * DMP_LOCK_CONSUMER0 + i for consumer table entry i. The kernel drops those
+ * locks when the process dies, so "is it alive?" is one F_OFD_GETLK, with
+ * no PID-reuse race. Lock offsets are positions in the file's lock space,
+ * not bytes of the mapping.
+ *
+ * Sequences are free-running signed 64-bit counters starting at 0; cursors
+ * start at -1. At one event per nanosecond they overflow after 292 years,
+ * so wrap-around is not handled. Slot index = sequence & (capacity - 1).
+ */
+#ifndef DISRUPTOR_MP_LAYOUT_H
+#define DISRUPTOR_MP_LAYOUT_H
+
+#include <stdalign.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <disruptor_mp/atomics.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DMP_MAGIC UINT64_C(0x00474e4952504d44) /* "DMPRING\0" in little-endian bytes */
+#define DMP_LAYOUT_VERSION 1u
+#define DMP_READY UINT32_C(0x59444552) /* "REDY" */
+#define DMP_CACHE_LINE 64u
+
+#define DMP_MAX_CONSUMERS 1024u      /**< upper bound of the consumer table */
+#define DMP_DEFAULT_MAX_CONSUMERS 16u
+#define DMP_MAX_SLOT_ALIGN 4096u
+#define DMP_MAX_SLOT_SIZE (UINT32_C(1) << 30)
+#define DMP_MAX_SEGMENT_BYTES (UINT64_C(1) << 40) /**< 1 TiB: refuse absurd sizes */
+#define DMP_ID_MAX 31u               /**< consumer id length, without the NUL */
+
+/* Segment flags (header.flags). Unknown bits are rejected on attach. */
+#define DMP_SEG_F_WAKEUPS 0x1u /**< publish/release wake parked waiters */
+#define DMP_SEG_F_KNOWN (DMP_SEG_F_WAKEUPS)
+
+/* OFD lock offsets (see file comment). */
+#define DMP_LOCK_PRODUCER 0
+#define DMP_LOCK_TABLE 1
+#define DMP_LOCK_CONSUMER0 2
+
+/** Consumer table entry states. */
+enum dmp_entry_state {
+  DMP_ENTRY_FREE = 0,   /**< unused */
+  DMP_ENTRY_ACTIVE = 1, /**< attached; its owner holds the entry's OFD lock */
+  DMP_ENTRY_IDLE = 2,   /**< detached cleanly; id and cursor kept for resume */
+};
+
+/* Entry flags (entry.flags). */
+#define DMP_ENTRY_F_DURABLE 0x1u /**< keeps gating the producer while IDLE */
+#define DMP_ENTRY_F_KNOWN (DMP_ENTRY_F_DURABLE)
+
+struct dmp_segment_header {
+  uint64_t magic;          /**< DMP_MAGIC */
+  uint32_t layout_version; /**< DMP_LAYOUT_VERSION */
+  uint32_t header_size;    /**< sizeof(struct dmp_segment_header) */
+  uint64_t total_size;     /**< bytes in the segment */
+  uint64_t capacity;       /**< slots, a power of two */
+  uint32_t slot_size;      /**< event size in bytes */
+  uint32_t slot_align;     /**< event alignment, a power of two */
+  uint32_t slot_stride;    /**< slot_size rounded up to slot_align */
+  uint32_t max_consumers;  /**< consumer table entries */
+  uint64_t table_offset;   /**< start of the consumer table */
+  uint64_t slots_offset;   /**< start of slot 0 */
+  uint64_t type_tag;       /**< user fingerprint of the event type, 0 = untyped */
+  uint64_t epoch;          /**< random, new at every creation */
+  uint64_t created_ns;     /**< CLOCK_REALTIME at creation */
+  int32_t owner_pid;       /**< creator's pid (informational) */
+  uint32_t flags;          /**< DMP_SEG_F_* */
+  uint64_t fingerprint;    /**< FNV-1a-64 of bytes [0, 96) */
+  uint8_t reserved[20];
+  dmp_atomic_u32 ready;    /**< DMP_READY, stored last (R1) */
+};
+
+/** The cache lines after the header that the hot path uses. */
+struct dmp_segment_control {
+  struct dmp_segment_header header;
+  /* Written by the producer only (P1), read by every consumer (C1). */
+  alignas(DMP_CACHE_LINE) dmp_atomic_i64 producer_cursor;
+  /* Written by consumers about to park, read by the producer after publish. */
+  alignas(DMP_CACHE_LINE) dmp_atomic_u32 data_waiters;
+  /* Written by the producer about to park, read by consumers after release. */
+  alignas(DMP_CACHE_LINE) dmp_atomic_u32 space_waiters;
+  /* Bumped under the table lock on every table change; futex for rendezvous. */
+  alignas(DMP_CACHE_LINE) dmp_atomic_u32 table_seq;
+  alignas(DMP_CACHE_LINE) uint8_t reserved[128];
+};
+
+/** One consumer table entry: the cursor on its own line, metadata on the next. */
+struct dmp_consumer_entry {
+  /* Last consumed sequence; written by the owning consumer only (C2). */
+  alignas(DMP_CACHE_LINE) dmp_atomic_i64 cursor;
+  /* Written under the table lock; `state` is stored last with release (T1). */
+  alignas(DMP_CACHE_LINE) dmp_atomic_u32 state;
+  uint32_t flags;      /**< DMP_ENTRY_F_* */
+  int32_t pid;         /**< pid of the last owner (informational) */
+  uint32_t generation; /**< attach count of this entry */
+  uint64_t attached_ns;/**< CLOCK_REALTIME of the last attach */
+  char id[DMP_ID_MAX + 1];
+};
+
+_Static_assert(sizeof(struct dmp_segment_header) == 128, "header is two cache lines");
+_Static_assert(offsetof(struct dmp_segment_header, fingerprint) == 96, "fingerprint covers [0,96)");
+_Static_assert(offsetof(struct dmp_segment_header, ready) == 124, "ready is the header's last word");
+_Static_assert(offsetof(struct dmp_segment_control, producer_cursor) == 128, "producer cursor line");
+_Static_assert(offsetof(struct dmp_segment_control, data_waiters) == 192, "data waiters line");
+_Static_assert(offsetof(struct dmp_segment_control, space_waiters) == 256, "space waiters line");
+_Static_assert(offsetof(struct dmp_segment_control, table_seq) == 320, "table seq line");
+_Static_assert(sizeof(struct dmp_segment_control) == 512, "control block is 512 bytes");
+_Static_assert(sizeof(struct dmp_consumer_entry) == 128, "entry is two cache lines");
+_Static_assert(offsetof(struct dmp_consumer_entry, state) == 64, "entry metadata on its own line");
+
+/** Futex word of a 64-bit cursor: its low 32 bits, which change on every
+ * increment. Waiters compare against the low half of the value they saw. */
+static inline dmp_atomic_u32 *dmp_impl_futex_word(dmp_atomic_i64 *cursor)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  return (dmp_atomic_u32 *)((char *)cursor + 4);
+#else
+  return (dmp_atomic_u32 *)(void *)cursor;
+#endif
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DISRUPTOR_MP_LAYOUT_H */

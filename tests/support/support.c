@@ -1,0 +1,167 @@
+/* Test support: see support.h. */
+#define _GNU_SOURCE
+#include "support.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define TS_MAX_TRACKED 256
+
+static char shm_names[TS_MAX_TRACKED][40];
+static int n_shm;
+static char tmp_paths[TS_MAX_TRACKED][256];
+static int n_tmp;
+static char tmp_dir[128];
+static pid_t children[TS_MAX_TRACKED];
+static int n_children;
+static unsigned counter;
+static bool registered;
+
+static void at_exit_cleanup(void)
+{
+  ts_kill_children();
+  ts_cleanup();
+}
+
+static void ensure_registered(void)
+{
+  if (!registered) {
+    registered = true;
+    atexit(at_exit_cleanup);
+  }
+}
+
+int64_t ts_now_ns(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+const char *ts_shm_name(const char *tag)
+{
+  ensure_registered();
+  if (n_shm >= TS_MAX_TRACKED)
+    return NULL;
+  char *buf = shm_names[n_shm++];
+  snprintf(buf, sizeof shm_names[0], "t%.6s%d_%u", tag ? tag : "", (int)getpid() % 100000, counter++);
+  return buf;
+}
+
+const char *ts_tmp_path(const char *tag)
+{
+  ensure_registered();
+  if (tmp_dir[0] == '\0') {
+    snprintf(tmp_dir, sizeof tmp_dir, "%s/dmptest-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    if (!mkdtemp(tmp_dir)) {
+      tmp_dir[0] = '\0';
+      return NULL;
+    }
+  }
+  if (n_tmp >= TS_MAX_TRACKED)
+    return NULL;
+  char *buf = tmp_paths[n_tmp++];
+  snprintf(buf, sizeof tmp_paths[0], "%s/%s-%u.ring", tmp_dir, tag ? tag : "r", counter++);
+  return buf;
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+  (void)sb; (void)flag; (void)ftw;
+  return remove(path);
+}
+
+void ts_cleanup(void)
+{
+  for (int i = 0; i < n_shm; i++) {
+    char full[48];
+    snprintf(full, sizeof full, "/%s", shm_names[i]);
+    shm_unlink(full);
+  }
+  n_shm = 0;
+  n_tmp = 0;
+  if (tmp_dir[0]) {
+    nftw(tmp_dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    tmp_dir[0] = '\0';
+  }
+}
+
+pid_t ts_spawn(char *const argv[])
+{
+  ensure_registered();
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid == 0) {
+    execv(argv[0], argv);
+    _exit(127);
+  }
+  if (pid > 0 && n_children < TS_MAX_TRACKED)
+    children[n_children++] = pid;
+  return pid;
+}
+
+static void forget_child(pid_t pid)
+{
+  for (int i = 0; i < n_children; i++)
+    if (children[i] == pid) {
+      children[i] = children[--n_children];
+      return;
+    }
+}
+
+int ts_wait(pid_t pid, int timeout_ms)
+{
+  int64_t deadline = ts_now_ns() + (int64_t)timeout_ms * 1000000;
+  for (;;) {
+    int status;
+    pid_t r = waitpid(pid, &status, WNOHANG);
+    if (r == pid) {
+      forget_child(pid);
+      if (WIFEXITED(status))
+        return WEXITSTATUS(status);
+      return 128 + WTERMSIG(status);
+    }
+    if (r < 0)
+      return -1;
+    if (ts_now_ns() > deadline) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      forget_child(pid);
+      return -1;
+    }
+    struct timespec ts = {0, 1000000};
+    nanosleep(&ts, NULL);
+  }
+}
+
+void ts_kill_children(void)
+{
+  while (n_children > 0) {
+    pid_t pid = children[--n_children];
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+  }
+}
+
+const char *ts_helper(const char *var)
+{
+  const char *p = getenv(var);
+  return p ? p : "";
+}
+
+uint64_t ts_checksum(int64_t seq)
+{
+  uint64_t z = (uint64_t)seq + UINT64_C(0x9e3779b97f4a7c15);
+  z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+  z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+  return z ^ (z >> 31);
+}

@@ -1,0 +1,46 @@
+/**
+ * @file support.h
+ * @brief Test support: unique names, temp dirs, clocks, child processes
+ * with bounded waits, and cleanup that runs even when a test fails.
+ */
+#ifndef TSUPPORT_H
+#define TSUPPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/** Monotonic clock in nanoseconds. */
+int64_t ts_now_ns(void);
+
+/** A unique SHM segment name for this test ("t" + tag + pid + counter),
+ * valid for dmp_name_validate(); registered for removal at exit. */
+const char *ts_shm_name(const char *tag);
+
+/** A unique file path in a private temp dir (created on first use and
+ * removed, with its contents, at exit). */
+const char *ts_tmp_path(const char *tag);
+
+/** Remove every segment and file handed out above (also run at exit). */
+void ts_cleanup(void);
+
+/** Spawn `argv` (argv[0] an executable path) as a child. Returns its pid,
+ * or -1. The child is killed at exit if still running. */
+pid_t ts_spawn(char *const argv[]);
+
+/** Wait for `pid` at most `timeout_ms`; on timeout SIGKILL it and return
+ * -1. Otherwise return its exit status (0..255), or 128+signal. */
+int ts_wait(pid_t pid, int timeout_ms);
+
+/** Kill and reap every child still running. */
+void ts_kill_children(void);
+
+/** Path of a helper executable built next to the test (from the env var
+ * `var`, set by meson.build). */
+const char *ts_helper(const char *var);
+
+/** Deterministic 64-bit checksum of an event payload (splitmix64 of seq). */
+uint64_t ts_checksum(int64_t seq);
+
+#endif
