@@ -12,8 +12,9 @@
  *   128     64    producer cursor line: last published sequence (-1 = none)
  *   192     64    data_waiters: consumers parked on the producer cursor
  *   256     64    space_waiters: 1 while the producer is parked for space
- *   320     64    table_seq: bumped on every consumer-table change (futex)
- *   384     128   reserved (zero)
+ *   320     64    table_seq (futex) and table_hwm: consumer-table changes
+ *   384     64    gate_limit: the producer's current free window (see below)
+ *   448     64    reserved (zero)
  *   512     128 x max_consumers   consumer table (struct dmp_consumer_entry)
  *   S       stride x capacity     slots, S = table end rounded up to
  *                                 max(64, slot_align); stride = slot_size
@@ -36,6 +37,14 @@
  * locks when the process dies, so "is it alive?" is one F_OFD_GETLK, with
  * no PID-reuse race. Lock offsets are positions in the file's lock space,
  * not bytes of the mapping.
+ *
+ * Joining safely: the producer caches how far it may write (its clear
+ * limit = slowest gating cursor + capacity) and publishes that limit in
+ * `gate_limit` before re-checking `table_seq` (P4). A joining consumer makes
+ * its entry visible and bumps `table_seq`, then (J1) reads `gate_limit`: by
+ * the two full fences either the producer sees the new entry or the joiner
+ * sees the limit, so the joiner can always start at a slot the producer
+ * will not overwrite before it rescans. `gate_limit` never decreases.
  *
  * Sequences are free-running signed 64-bit counters starting at 0; cursors
  * start at -1. At one event per nanosecond they overflow after 292 years,
@@ -119,7 +128,10 @@ struct dmp_segment_control {
   alignas(DMP_CACHE_LINE) dmp_atomic_u32 space_waiters;
   /* Bumped under the table lock on every table change; futex for rendezvous. */
   alignas(DMP_CACHE_LINE) dmp_atomic_u32 table_seq;
-  alignas(DMP_CACHE_LINE) uint8_t reserved[128];
+  dmp_atomic_u32 table_hwm; /**< 1 + highest entry index ever used */
+  /* The producer's clear limit; written by the producer only (P4). */
+  alignas(DMP_CACHE_LINE) dmp_atomic_i64 gate_limit;
+  alignas(DMP_CACHE_LINE) uint8_t reserved[64];
 };
 
 /** One consumer table entry: the cursor on its own line, metadata on the next. */
@@ -142,6 +154,7 @@ _Static_assert(offsetof(struct dmp_segment_control, producer_cursor) == 128, "pr
 _Static_assert(offsetof(struct dmp_segment_control, data_waiters) == 192, "data waiters line");
 _Static_assert(offsetof(struct dmp_segment_control, space_waiters) == 256, "space waiters line");
 _Static_assert(offsetof(struct dmp_segment_control, table_seq) == 320, "table seq line");
+_Static_assert(offsetof(struct dmp_segment_control, gate_limit) == 384, "gate limit line");
 _Static_assert(sizeof(struct dmp_segment_control) == 512, "control block is 512 bytes");
 _Static_assert(sizeof(struct dmp_consumer_entry) == 128, "entry is two cache lines");
 _Static_assert(offsetof(struct dmp_consumer_entry, state) == 64, "entry metadata on its own line");

@@ -1,0 +1,375 @@
+/* The consumer's cold paths: attach (entry claim, resume, safe start),
+ * detach, blocking waits with liveness checks, batch processing. */
+#include "internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define ATTACH_RETRY_NS INT64_C(1000000) /* consumer-first polling period */
+
+void dmp_consumer_config_init(struct dmp_consumer_config *cfg)
+{
+  memset(cfg, 0, sizeof *cfg);
+  cfg->backend = DMP_BACKEND_SHM;
+  cfg->start = DMP_START_LATEST;
+  cfg->wait.kind = DMP_WAIT_BLOCK;
+}
+
+static int check_config(const struct dmp_consumer_config *cfg)
+{
+  if (!cfg->name)
+    return DMP_FAIL(-DMP_E_BADNAME, "cfg->name is NULL");
+  int rc = dmp_id_validate(cfg->id);
+  if (rc < 0)
+    return -DMP_E_BADNAME;
+  if (cfg->flags & ~DMP_CONSUMER_DURABLE)
+    return DMP_FAIL(-DMP_E_BADCONFIG, "unknown consumer flags 0x%x", cfg->flags & ~DMP_CONSUMER_DURABLE);
+  if (cfg->start != DMP_START_LATEST && cfg->start != DMP_START_OLDEST)
+    return DMP_FAIL(-DMP_E_BADCONFIG, "start %d is not a dmp_start", (int)cfg->start);
+  return dmp_impl_wait_validate(&cfg->wait, "dmp_consumer_attach");
+}
+
+static int check_expectations(const struct dmp_consumer_config *cfg, const struct dmp_impl_segment *seg)
+{
+  const struct dmp_segment_header *h = &((const struct dmp_segment_control *)seg->map)->header;
+  if (cfg->slot_size && cfg->slot_size != seg->geo.slot_size)
+    return DMP_FAIL(-DMP_E_MISMATCH, "'%s' has %u-byte slots, consumer expects %u", seg->path, seg->geo.slot_size,
+                    cfg->slot_size);
+  if (cfg->slot_align && cfg->slot_align != seg->geo.slot_align)
+    return DMP_FAIL(-DMP_E_MISMATCH, "'%s' slots are %u-aligned, consumer expects %u", seg->path,
+                    seg->geo.slot_align, cfg->slot_align);
+  if (cfg->type_tag && cfg->type_tag != h->type_tag)
+    return DMP_FAIL(-DMP_E_MISMATCH, "'%s' carries type tag %016llx, consumer expects %016llx", seg->path,
+                    (unsigned long long)h->type_tag, (unsigned long long)cfg->type_tag);
+  return 0;
+}
+
+/* Find the entry for `id`, or a free one. Under the table lock. */
+static int find_entry(struct dmp_impl_ring *r, const struct dmp_impl_geometry *g, const char *id, uint32_t *index,
+                      bool *existing)
+{
+  uint32_t span = dmp_impl_table_span(r, g);
+  uint32_t free_index = UINT32_MAX;
+  for (uint32_t i = 0; i < g->max_consumers; i++) {
+    uint32_t st = i < span ? dmp_impl_load_relaxed(&r->table[i].state) : DMP_ENTRY_FREE;
+    if (st == DMP_ENTRY_FREE) {
+      if (free_index == UINT32_MAX)
+        free_index = i;
+      continue;
+    }
+    char other[DMP_ID_MAX + 1];
+    dmp_impl_entry_id(&r->table[i], other);
+    if (strcmp(other, id) == 0) {
+      *index = i;
+      *existing = true;
+      return 0;
+    }
+  }
+  if (free_index == UINT32_MAX)
+    return DMP_FAIL(-DMP_E_TABLEFULL, "'%s': all %u consumer entries are taken", r->seg->path, g->max_consumers);
+  *index = free_index;
+  *existing = false;
+  return 0;
+}
+
+/* Make the entry ours and visible, then settle on a start position that
+ * the producer cannot have overwritten (layout.h, "Joining safely"). */
+static void join(struct dmp_consumer *c, struct dmp_consumer_entry *e, bool existing)
+{
+  struct dmp_segment_control *ctl = c->ring.ctl;
+  int64_t cap = (int64_t)c->ring.capacity;
+  int64_t start;
+  if (existing) {
+    start = dmp_impl_load_relaxed(&e->cursor); /* resume after the stored position */
+  } else if (c->cfg.start == DMP_START_LATEST) {
+    start = dmp_impl_load_acquire(&ctl->producer_cursor);
+  } else {
+    start = dmp_impl_load_relaxed(&ctl->gate_limit) - cap;
+  }
+  if (start < -1)
+    start = -1;
+  int64_t provisional = start;
+  dmp_impl_store_relaxed(&e->cursor, provisional);
+  e->flags = (c->cfg.flags & DMP_CONSUMER_DURABLE) ? DMP_ENTRY_F_DURABLE : 0;
+  e->pid = (int32_t)getpid();
+  e->generation++;
+  e->attached_ns = (uint64_t)dmp_impl_realtime_ns();
+  /* T1: release store of the state after the cursor, flags and id; pairs
+   * with P3 in the producer's scan. */
+  dmp_impl_store_release(&e->state, DMP_ENTRY_ACTIVE);
+  uint32_t hwm = dmp_impl_load_relaxed(&ctl->table_hwm);
+  if (c->index + 1 > hwm)
+    dmp_impl_store_release(&ctl->table_hwm, c->index + 1);
+  dmp_impl_table_changed(ctl);
+  /* J1: full fence between publishing the entry and reading the producer's
+   * limit; pairs with P4. */
+  dmp_impl_fence_seq_cst();
+  int64_t limit = dmp_impl_load_relaxed(&ctl->gate_limit);
+  int64_t published = dmp_impl_load_acquire(&ctl->producer_cursor);
+  if (!existing && c->cfg.start == DMP_START_LATEST)
+    start = published;
+  int64_t floor = limit - cap > published - cap ? limit - cap : published - cap;
+  if (floor > start) {
+    c->missed = existing ? (uint64_t)(floor - start) : 0;
+    start = floor;
+  }
+  if (start > published) /* a hostile cursor beyond the producer */
+    start = published;
+  if (start != provisional)
+    dmp_impl_store_release(&e->cursor, start);
+  c->next = start + 1;
+  c->committed = start;
+  c->available = published;
+}
+
+static int claim_entry(struct dmp_consumer *c)
+{
+  struct dmp_impl_segment *seg = c->ring.seg;
+  uint32_t idx;
+  bool existing;
+  int rc = find_entry(&c->ring, &seg->geo, c->id, &idx, &existing);
+  if (rc < 0)
+    return rc;
+  rc = dmp_impl_lock_try(seg->fd, DMP_LOCK_CONSUMER0 + (off_t)idx);
+  if (rc == -EAGAIN)
+    return DMP_FAIL(-DMP_E_IDINUSE, "'%s': consumer id '%s' is attached by live pid %d", seg->path, c->id,
+                    (int)c->ring.table[idx].pid);
+  if (rc < 0)
+    return DMP_FAIL(rc, "'%s': cannot lock entry %u", seg->path, idx);
+  struct dmp_consumer_entry *e = &c->ring.table[idx];
+  if (!existing) {
+    memset(e->id, 0, sizeof e->id);
+    memcpy(e->id, c->id, strlen(c->id));
+    e->generation = 0;
+  }
+  c->index = idx;
+  c->cursor = &e->cursor;
+  join(c, e, existing);
+  return 0;
+}
+
+int dmp_consumer_attach(const struct dmp_consumer_config *cfg, struct dmp_consumer **out)
+{
+  if (out)
+    *out = NULL;
+  if (!cfg || !out)
+    return DMP_FAIL(-EINVAL, "cfg or out is NULL");
+  int rc = check_config(cfg);
+  if (rc < 0)
+    return rc;
+  struct dmp_consumer *c = calloc(1, sizeof *c);
+  if (!c)
+    return DMP_FAIL(-ENOMEM, "out of memory");
+  struct dmp_impl_segment *seg = NULL;
+  rc = dmp_impl_segment_open(cfg->backend, cfg->name, &seg);
+  if (rc < 0)
+    goto fail;
+  rc = check_expectations(cfg, seg);
+  if (rc < 0)
+    goto fail;
+  if (dmp_impl_lock_held(seg->fd, DMP_LOCK_PRODUCER) != 1) {
+    rc = DMP_FAIL(-DMP_E_OWNERDEAD, "'%s' has no live producer", seg->path);
+    goto fail;
+  }
+  dmp_impl_ring_init(&c->ring, seg);
+  c->cfg = *cfg;
+  c->cfg.name = seg->path;
+  c->cfg.id = c->id;
+  c->cfg.wait = dmp_impl_wait_normalise(&cfg->wait, c->ring.wakeups);
+  memcpy(c->id, cfg->id, strlen(cfg->id) + 1);
+  rc = dmp_impl_table_lock(seg);
+  if (rc < 0)
+    goto fail;
+  rc = claim_entry(c);
+  dmp_impl_table_unlock(seg);
+  if (rc < 0)
+    goto fail;
+  *out = c;
+  return 0;
+fail:
+  dmp_impl_segment_close(seg);
+  free(c);
+  return rc;
+}
+
+static bool retryable(int rc)
+{
+  return rc == -ENOENT || rc == -DMP_E_NOTREADY || rc == -DMP_E_OWNERDEAD;
+}
+
+int dmp_consumer_attach_timeout(const struct dmp_consumer_config *cfg, int64_t timeout_ns,
+                                struct dmp_consumer **out)
+{
+  int64_t deadline = dmp_impl_deadline(timeout_ns);
+  for (;;) {
+    int rc = dmp_consumer_attach(cfg, out);
+    if (!retryable(rc))
+      return rc;
+    if (dmp_impl_remaining(deadline) == 0)
+      return DMP_FAIL(-ETIMEDOUT, "'%s' not attachable before the timeout (last: %s)", cfg->name,
+                      dmp_strerror(rc));
+    dmp_impl_sleep_ns(ATTACH_RETRY_NS);
+  }
+}
+
+static void detach(struct dmp_consumer *c, uint32_t state)
+{
+  if (!c)
+    return;
+  dmp_consumer_release(c);
+  struct dmp_impl_segment *seg = c->ring.seg;
+  struct dmp_consumer_entry *e = &c->ring.table[c->index];
+  bool locked = dmp_impl_table_lock(seg) == 0;
+  if (state == DMP_ENTRY_FREE)
+    memset(e->id, 0, sizeof e->id);
+  /* T1: release store of the new state; pairs with P3. */
+  dmp_impl_store_release(&e->state, state);
+  dmp_impl_table_changed(c->ring.ctl);
+  /* A producer parked on our cursor must rescan: we stopped gating. */
+  if (c->ring.wakeups)
+    dmp_impl_futex_wake(dmp_impl_futex_word(c->cursor));
+  if (locked)
+    dmp_impl_table_unlock(seg);
+  dmp_impl_segment_close(seg); /* closing the fd drops the entry lock */
+  free(c);
+}
+
+void dmp_consumer_close(struct dmp_consumer *c)
+{
+  detach(c, DMP_ENTRY_IDLE);
+}
+
+void dmp_consumer_close_forget(struct dmp_consumer *c)
+{
+  detach(c, DMP_ENTRY_FREE);
+}
+
+void dmp_impl_wake_space(struct dmp_consumer *c)
+{
+  dmp_impl_futex_wake(dmp_impl_futex_word(c->cursor));
+}
+
+bool dmp_consumer_producer_alive(const struct dmp_consumer *c)
+{
+  return c && dmp_impl_lock_held(c->ring.seg->fd, DMP_LOCK_PRODUCER) == 1;
+}
+
+/* Park on the producer cursor until it moves past what we have, at most `max_ns`. */
+static void park_for_data(struct dmp_consumer *c, int64_t max_ns)
+{
+  struct dmp_segment_control *ctl = c->ring.ctl;
+  /* W1: seq_cst increment before re-reading the cursor; pairs with P2. */
+  atomic_fetch_add_explicit(&ctl->data_waiters, 1, memory_order_seq_cst);
+  int64_t seen = atomic_load_explicit(&ctl->producer_cursor, memory_order_seq_cst);
+  if (seen < c->next)
+    dmp_impl_futex_wait(dmp_impl_futex_word(&ctl->producer_cursor), (uint32_t)(uint64_t)seen, max_ns);
+  atomic_fetch_sub_explicit(&ctl->data_waiters, 1, memory_order_relaxed);
+}
+
+int64_t dmp_consumer_wait(struct dmp_consumer *c, int64_t timeout_ns)
+{
+  if (!c)
+    return -EINVAL;
+  int64_t deadline = dmp_impl_deadline(timeout_ns);
+  int64_t next_liveness = dmp_impl_now_ns() + DMP_WAIT_LIVENESS_NS;
+  const struct dmp_wait_strategy *w = &c->cfg.wait;
+  for (uint64_t iter = 0;; iter++) {
+    int64_t n = dmp_consumer_available(c);
+    if (n > 0)
+      return n;
+    if (w->kind == DMP_WAIT_BLOCK && iter >= w->spins) {
+      int64_t left = dmp_impl_remaining(deadline);
+      if (left > 0)
+        park_for_data(c, left < DMP_WAIT_LIVENESS_NS ? left : DMP_WAIT_LIVENESS_NS);
+    } else {
+      dmp_impl_wait_step(w, iter);
+      if ((iter & 255) != 0)
+        continue; /* read the clock only now and then while spinning */
+    }
+    int64_t now = dmp_impl_now_ns();
+    if (now >= next_liveness) {
+      next_liveness = now + DMP_WAIT_LIVENESS_NS;
+      if (!dmp_consumer_producer_alive(c) && dmp_consumer_available(c) <= 0)
+        return -DMP_E_OWNERDEAD;
+    }
+    if (now >= deadline)
+      return dmp_consumer_available(c) > 0 ? dmp_consumer_available(c) : -ETIMEDOUT;
+  }
+}
+
+int dmp_consumer_peek_timeout(struct dmp_consumer *c, const void **event, int64_t *seq, int64_t timeout_ns)
+{
+  if (!c || !event || !seq)
+    return -EINVAL;
+  int rc = dmp_consumer_try_peek(c, event, seq);
+  if (rc != -EAGAIN)
+    return rc;
+  int64_t n = dmp_consumer_wait(c, timeout_ns);
+  if (n < 0)
+    return (int)n;
+  return dmp_consumer_try_peek(c, event, seq);
+}
+
+int64_t dmp_consumer_process(struct dmp_consumer *c, dmp_event_fn fn, size_t max, void *user)
+{
+  if (!c || !fn)
+    return -EINVAL;
+  int64_t avail = dmp_consumer_available(c);
+  if (avail <= 0)
+    return 0;
+  if (max && (uint64_t)avail > max)
+    avail = (int64_t)max;
+  int64_t first = c->next, end = first + avail, s = first;
+  while (s < end) {
+    int stop = fn(dmp_impl_slot(&c->ring, s), s, s == end - 1, user);
+    s++;
+    if (stop)
+      break;
+  }
+  c->next = s;
+  dmp_consumer_release(c);
+  return s - first;
+}
+
+int dmp_consumer_try_copy(struct dmp_consumer *c, void *dst, size_t len, int64_t *seq)
+{
+  if (!c || !dst || !seq || len > c->ring.seg->geo.slot_size)
+    return -EINVAL;
+  const void *ev;
+  int rc = dmp_consumer_try_peek(c, &ev, seq);
+  if (rc < 0)
+    return rc;
+  memcpy(dst, ev, len);
+  dmp_consumer_release(c);
+  return 0;
+}
+
+int dmp_consumer_copy_timeout(struct dmp_consumer *c, void *dst, size_t len, int64_t *seq, int64_t timeout_ns)
+{
+  if (!c || !dst || !seq || len > c->ring.seg->geo.slot_size)
+    return -EINVAL;
+  const void *ev;
+  int rc = dmp_consumer_peek_timeout(c, &ev, seq, timeout_ns);
+  if (rc < 0)
+    return rc;
+  memcpy(dst, ev, len);
+  dmp_consumer_release(c);
+  return 0;
+}
+
+int64_t dmp_consumer_sequence(const struct dmp_consumer *c)
+{
+  return c ? c->committed : -EINVAL;
+}
+
+uint64_t dmp_consumer_missed(const struct dmp_consumer *c)
+{
+  return c ? c->missed : 0;
+}
+
+uint32_t dmp_consumer_slot_size(const struct dmp_consumer *c)
+{
+  return c ? c->ring.seg->geo.slot_size : 0;
+}

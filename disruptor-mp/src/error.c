@@ -1,0 +1,70 @@
+/* Error codes, messages and the thread-local detail (see error.h). */
+#include "internal.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static _Thread_local char last_error[256];
+static _Thread_local char errno_buf[96];
+
+void dmp_impl_set_error(const char *fn, const char *fmt, ...)
+{
+  int n = snprintf(last_error, sizeof last_error, "[%s] ", fn);
+  if (n < 0 || (size_t)n >= sizeof last_error)
+    return;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(last_error + n, sizeof last_error - (size_t)n, fmt, ap);
+  va_end(ap);
+}
+
+const char *dmp_last_error(void)
+{
+  return last_error;
+}
+
+static int positive(int err)
+{
+  return err < 0 ? -err : err;
+}
+
+const char *dmp_strerror(int err)
+{
+  int e = positive(err);
+  switch (e) {
+  case 0:
+    return "success";
+#define DMP_X_MSG(code, name, msg) case code: return msg;
+    DMP_ERROR_TABLE(DMP_X_MSG)
+#undef DMP_X_MSG
+  default:
+    break;
+  }
+  if (e > 0 && e < DMP_ERR_BASE) {
+    /* GNU strerror_r returns the message (possibly not in the buffer). */
+    return strerror_r(e, errno_buf, sizeof errno_buf);
+  }
+  return "unknown error";
+}
+
+const char *dmp_err_name(int err)
+{
+  int e = positive(err);
+  switch (e) {
+  case 0:
+    return "OK";
+#define DMP_X_NAME(code, name, msg) case code: return name;
+    DMP_ERROR_TABLE(DMP_X_NAME)
+#undef DMP_X_NAME
+  default:
+    break;
+  }
+  if (e > 0 && e < DMP_ERR_BASE) {
+    const char *n = strerrorname_np(e);
+    if (n)
+      return n;
+  }
+  return "UNKNOWN";
+}

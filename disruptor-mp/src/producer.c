@@ -1,0 +1,312 @@
+/* The producer's cold paths: create/close, the table rescan behind the
+ * inline claim, blocking claims, copy-in publish, coordination. */
+#include "internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void dmp_producer_config_init(struct dmp_producer_config *cfg)
+{
+  memset(cfg, 0, sizeof *cfg);
+  cfg->backend = DMP_BACKEND_SHM;
+  cfg->slot_align = 8;
+  cfg->max_consumers = DMP_DEFAULT_MAX_CONSUMERS;
+  cfg->mode = 0600;
+  cfg->wait.kind = DMP_WAIT_BLOCK;
+  cfg->wait_timeout_ns = INT64_C(5000000000);
+}
+
+#define KNOWN_RING_FLAGS (DMP_RING_KEEP | DMP_RING_NO_WAKEUPS | DMP_RING_NO_RECLAIM)
+
+static int check_config(const struct dmp_producer_config *cfg)
+{
+  if (cfg->flags & ~KNOWN_RING_FLAGS)
+    return DMP_FAIL(-DMP_E_BADCONFIG, "unknown flags 0x%x", cfg->flags & ~KNOWN_RING_FLAGS);
+  if (cfg->mode & ~0777u)
+    return DMP_FAIL(-DMP_E_BADCONFIG, "mode 0%o has bits outside 0777", cfg->mode);
+  if ((cfg->mode & 0600u) != 0600u)
+    return DMP_FAIL(-DMP_E_BADCONFIG, "mode 0%o does not give the owner read and write", cfg->mode);
+  if (cfg->wait_consumers > 0 && cfg->wait_timeout_ns == 0)
+    return DMP_FAIL(-DMP_E_BADCONFIG, "wait_consumers %u with a zero wait_timeout_ns", cfg->wait_consumers);
+  return dmp_impl_wait_validate(&cfg->wait, "dmp_producer_create");
+}
+
+int dmp_producer_create(const struct dmp_producer_config *cfg, struct dmp_producer **out)
+{
+  if (out)
+    *out = NULL;
+  if (!cfg || !out)
+    return DMP_FAIL(-EINVAL, "cfg or out is NULL");
+  if (!cfg->name)
+    return DMP_FAIL(-DMP_E_BADNAME, "cfg->name is NULL");
+  int rc = check_config(cfg);
+  if (rc < 0)
+    return rc;
+  struct dmp_impl_geometry g;
+  uint32_t max_consumers = cfg->max_consumers ? cfg->max_consumers : DMP_DEFAULT_MAX_CONSUMERS;
+  rc = dmp_impl_geometry_compute(cfg->capacity, cfg->slot_size, cfg->slot_align, max_consumers, &g);
+  if (rc < 0)
+    return rc;
+  struct dmp_producer *p = calloc(1, sizeof *p);
+  if (!p)
+    return DMP_FAIL(-ENOMEM, "out of memory");
+  struct dmp_impl_segment *seg;
+  rc = dmp_impl_segment_create(cfg, &g, &seg);
+  if (rc < 0) {
+    free(p);
+    return rc;
+  }
+  dmp_impl_ring_init(&p->ring, seg);
+  p->cfg = *cfg;
+  p->cfg.name = seg->path;
+  p->cfg.max_consumers = max_consumers;
+  p->cfg.wait = dmp_impl_wait_normalise(&cfg->wait, p->ring.wakeups);
+  p->next = 0;
+  p->claim_end = 0;
+  p->clear_limit = (int64_t)g.capacity - 1;
+  if (cfg->wait_consumers > 0) {
+    rc = dmp_producer_wait_for_consumers(p, cfg->wait_consumers, cfg->wait_timeout_ns);
+    if (rc < 0) {
+      dmp_producer_close(p);
+      return rc;
+    }
+  }
+  *out = p;
+  return 0;
+}
+
+void dmp_producer_close(struct dmp_producer *p)
+{
+  if (!p)
+    return;
+  dmp_impl_segment_close(p->ring.seg);
+  free(p);
+}
+
+/* Recompute the clear limit from the table (see layout.h, "Joining safely"). */
+static int64_t compute_limit(struct dmp_producer *p)
+{
+  struct dmp_segment_control *ctl = p->ring.ctl;
+  const struct dmp_impl_geometry *g = &p->ring.seg->geo;
+  int64_t limit;
+  for (;;) {
+    uint32_t seen = dmp_impl_load_acquire(&ctl->table_seq);
+    int64_t min;
+    if (!dmp_impl_table_min(&p->ring, g, &min, NULL))
+      min = p->next - 1; /* nobody gates: never full, but stay joinable */
+    limit = min + (int64_t)p->ring.capacity;
+    if (limit < p->clear_limit)
+      limit = p->clear_limit; /* never shrink: a provisional joiner cursor
+                                 is below its final start (see attach) */
+    /* P4: store the limit, then a full fence, then re-check table_seq;
+     * pairs with J1 in attach: a joiner either sees this limit or we see
+     * its table_seq bump and rescan. */
+    dmp_impl_store_relaxed(&ctl->gate_limit, limit);
+    dmp_impl_fence_seq_cst();
+    if (dmp_impl_load_acquire(&ctl->table_seq) == seen)
+      break;
+  }
+  return limit;
+}
+
+int dmp_impl_producer_refresh(struct dmp_producer *p, int64_t last)
+{
+  p->clear_limit = compute_limit(p);
+  return last <= p->clear_limit ? 0 : -EAGAIN;
+}
+
+void dmp_impl_wake_data(struct dmp_impl_ring *r)
+{
+  dmp_impl_futex_wake(dmp_impl_futex_word(&r->ctl->producer_cursor));
+}
+
+/* Park until the slowest gating consumer moves, at most `max_ns`. */
+static void park_for_space(struct dmp_producer *p, int64_t last, int64_t max_ns)
+{
+  struct dmp_segment_control *ctl = p->ring.ctl;
+  /* W2: seq_cst increment before re-reading the cursors; pairs with C3. */
+  atomic_fetch_add_explicit(&ctl->space_waiters, 1, memory_order_seq_cst);
+  int64_t min;
+  uint32_t slowest = 0;
+  if (dmp_impl_table_min(&p->ring, &p->ring.seg->geo, &min, &slowest) && last > min + (int64_t)p->ring.capacity) {
+    dmp_atomic_i64 *cursor = &p->ring.table[slowest].cursor;
+    dmp_impl_futex_wait(dmp_impl_futex_word(cursor), (uint32_t)(uint64_t)min, max_ns);
+  }
+  atomic_fetch_sub_explicit(&ctl->space_waiters, 1, memory_order_relaxed);
+}
+
+/* Wait until sequence `last` may be claimed. 0 or -ETIMEDOUT. */
+static int wait_for_space(struct dmp_producer *p, int64_t last, int64_t timeout_ns)
+{
+  int64_t deadline = dmp_impl_deadline(timeout_ns);
+  const struct dmp_wait_strategy *w = &p->cfg.wait;
+  for (uint64_t iter = 0;; iter++) {
+    if (dmp_impl_producer_refresh(p, last) == 0)
+      return 0;
+    if ((iter & 63) == 0 && dmp_impl_remaining(deadline) == 0)
+      return -ETIMEDOUT;
+    if (w->kind == DMP_WAIT_BLOCK && iter >= w->spins) {
+      int64_t left = dmp_impl_remaining(deadline);
+      park_for_space(p, last, left < DMP_WAIT_LIVENESS_NS ? left : DMP_WAIT_LIVENESS_NS);
+      if (dmp_impl_remaining(deadline) == 0 && dmp_impl_producer_refresh(p, last) < 0)
+        return -ETIMEDOUT;
+    } else {
+      dmp_impl_wait_step(w, iter);
+    }
+  }
+}
+
+int dmp_producer_claim_timeout(struct dmp_producer *p, void **slot, int64_t timeout_ns)
+{
+  if (!p || !slot)
+    return -EINVAL;
+  int rc = dmp_producer_try_claim(p, slot);
+  if (rc != -EAGAIN)
+    return rc;
+  rc = wait_for_space(p, p->claim_end, timeout_ns);
+  return rc < 0 ? rc : dmp_producer_try_claim(p, slot);
+}
+
+int dmp_producer_claim_batch_timeout(struct dmp_producer *p, uint64_t n, int64_t *first, int64_t timeout_ns)
+{
+  if (!p || !first)
+    return -EINVAL;
+  int rc = dmp_producer_try_claim_batch(p, n, first);
+  if (rc != -EAGAIN)
+    return rc;
+  rc = wait_for_space(p, p->claim_end + (int64_t)n - 1, timeout_ns);
+  return rc < 0 ? rc : dmp_producer_try_claim_batch(p, n, first);
+}
+
+static int64_t copy_publish(struct dmp_producer *p, void *slot, const void *src, size_t len)
+{
+  memcpy(slot, src, len);
+  if (len < p->ring.seg->geo.slot_size)
+    memset((uint8_t *)slot + len, 0, p->ring.seg->geo.slot_size - len);
+  return dmp_producer_publish(p);
+}
+
+int64_t dmp_producer_try_publish(struct dmp_producer *p, const void *src, size_t len)
+{
+  if (!p || (!src && len) || len > p->ring.seg->geo.slot_size)
+    return -EINVAL;
+  void *slot;
+  int rc = dmp_producer_try_claim(p, &slot);
+  return rc < 0 ? rc : copy_publish(p, slot, src, len);
+}
+
+int64_t dmp_producer_publish_timeout(struct dmp_producer *p, const void *src, size_t len, int64_t timeout_ns)
+{
+  if (!p || (!src && len) || len > p->ring.seg->geo.slot_size)
+    return -EINVAL;
+  void *slot;
+  int rc = dmp_producer_claim_timeout(p, &slot, timeout_ns);
+  return rc < 0 ? rc : copy_publish(p, slot, src, len);
+}
+
+int64_t dmp_producer_sequence(const struct dmp_producer *p)
+{
+  return p ? p->next - 1 : -EINVAL;
+}
+
+int64_t dmp_producer_min_gating_sequence(const struct dmp_producer *p)
+{
+  if (!p)
+    return -EINVAL;
+  int64_t min;
+  if (!dmp_impl_table_min(&p->ring, &p->ring.seg->geo, &min, NULL))
+    return p->next - 1;
+  return min;
+}
+
+/* Park on table_seq until the table changes, at most `deadline`. */
+static int wait_table_change(struct dmp_producer *p, uint32_t seen, int64_t deadline)
+{
+  int64_t left = dmp_impl_remaining(deadline);
+  if (left == 0)
+    return -ETIMEDOUT;
+  dmp_impl_futex_wait(&p->ring.ctl->table_seq, seen, left < DMP_WAIT_LIVENESS_NS ? left : DMP_WAIT_LIVENESS_NS);
+  return 0;
+}
+
+int dmp_producer_wait_for_consumers(struct dmp_producer *p, uint32_t n, int64_t timeout_ns)
+{
+  if (!p || n == 0)
+    return DMP_FAIL(-EINVAL, "%s", p ? "n is 0" : "producer is NULL");
+  int64_t deadline = dmp_impl_deadline(timeout_ns);
+  for (;;) {
+    uint32_t seen = dmp_impl_load_acquire(&p->ring.ctl->table_seq);
+    uint32_t have = dmp_impl_table_active(&p->ring, &p->ring.seg->geo);
+    if (have >= n)
+      return (int)have;
+    if (wait_table_change(p, seen, deadline) < 0)
+      return DMP_FAIL(-ETIMEDOUT, "'%s': %u of %u consumers attached before the timeout", p->cfg.name, have, n);
+  }
+}
+
+static bool id_active(struct dmp_producer *p, const char *id)
+{
+  struct dmp_consumer_info info;
+  return dmp_producer_consumer_info(p, id, &info) == 0 && info.state == DMP_ENTRY_ACTIVE;
+}
+
+int dmp_producer_wait_for_ids(struct dmp_producer *p, const char *const *ids, size_t n, int64_t timeout_ns)
+{
+  if (!p || (!ids && n))
+    return DMP_FAIL(-EINVAL, "producer or ids is NULL");
+  for (size_t i = 0; i < n; i++)
+    if (dmp_id_validate(ids[i]) < 0)
+      return -EINVAL;
+  int64_t deadline = dmp_impl_deadline(timeout_ns);
+  for (;;) {
+    uint32_t seen = dmp_impl_load_acquire(&p->ring.ctl->table_seq);
+    size_t missing = 0;
+    for (size_t i = 0; i < n; i++)
+      missing += !id_active(p, ids[i]);
+    if (missing == 0)
+      return 0;
+    if (wait_table_change(p, seen, deadline) < 0) {
+      char list[160] = "";
+      size_t used = 0;
+      for (size_t i = 0; i < n && used < sizeof list - 40; i++)
+        if (!id_active(p, ids[i]))
+          used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", used ? ", " : "", ids[i]);
+      return DMP_FAIL(-ETIMEDOUT, "'%s': %zu consumer(s) not attached: %s", p->cfg.name, missing, list);
+    }
+  }
+}
+
+int dmp_producer_list_consumers(const struct dmp_producer *p, const char *prefix, struct dmp_consumer_info *out,
+                                size_t cap)
+{
+  if (!p || (!out && cap))
+    return DMP_FAIL(-EINVAL, "producer or out is NULL");
+  size_t plen = prefix ? strlen(prefix) : 0;
+  uint32_t span = dmp_impl_table_span(&p->ring, &p->ring.seg->geo);
+  int count = 0;
+  for (uint32_t i = 0; i < span; i++) {
+    struct dmp_consumer_info info;
+    dmp_impl_table_info(&p->ring, i, &info);
+    if (info.state == DMP_ENTRY_FREE || strncmp(info.id, prefix ? prefix : "", plen) != 0)
+      continue;
+    if ((size_t)count < cap)
+      out[count] = info;
+    count++;
+  }
+  return count;
+}
+
+int dmp_producer_consumer_info(const struct dmp_producer *p, const char *id, struct dmp_consumer_info *out)
+{
+  if (!p || !id || !out)
+    return DMP_FAIL(-EINVAL, "producer, id or out is NULL");
+  uint32_t span = dmp_impl_table_span(&p->ring, &p->ring.seg->geo);
+  for (uint32_t i = 0; i < span; i++) {
+    dmp_impl_table_info(&p->ring, i, out);
+    if (out->state != DMP_ENTRY_FREE && strcmp(out->id, id) == 0)
+      return 0;
+  }
+  return -ENOENT;
+}

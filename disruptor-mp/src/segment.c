@@ -1,0 +1,414 @@
+/* Segments: geometry, exclusive creation with stale reclaim, validated
+ * attach, OFD liveness locks. The byte layout is documented in layout.h. */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* A not-ready segment younger than this may still be being initialised by
+ * a live creator; older ones are stale leftovers of a crash during create. */
+#define CREATE_GRACE_NS INT64_C(2000000000)
+
+static bool is_pow2(uint64_t x)
+{
+  return x != 0 && (x & (x - 1)) == 0;
+}
+
+static uint64_t round_up(uint64_t x, uint64_t a)
+{
+  return (x + a - 1) & ~(a - 1);
+}
+
+int dmp_impl_geometry_compute(uint64_t capacity, uint32_t slot_size, uint32_t slot_align,
+                              uint32_t max_consumers, struct dmp_impl_geometry *g)
+{
+  if (!is_pow2(capacity))
+    return DMP_FAIL(-DMP_E_BADCONFIG, "capacity %llu is not a power of two >= 1", (unsigned long long)capacity);
+  if (slot_size == 0 || slot_size > DMP_MAX_SLOT_SIZE)
+    return DMP_FAIL(-DMP_E_BADCONFIG, "slot_size %u is not in 1..%u", slot_size, DMP_MAX_SLOT_SIZE);
+  if (!is_pow2(slot_align) || slot_align > DMP_MAX_SLOT_ALIGN)
+    return DMP_FAIL(-DMP_E_BADCONFIG, "slot_align %u is not a power of two <= %u", slot_align,
+                    DMP_MAX_SLOT_ALIGN);
+  if (max_consumers == 0 || max_consumers > DMP_MAX_CONSUMERS)
+    return DMP_FAIL(-DMP_E_BADCONFIG, "max_consumers %u is not in 1..%u", max_consumers, DMP_MAX_CONSUMERS);
+  g->capacity = capacity;
+  g->slot_size = slot_size;
+  g->slot_align = slot_align;
+  g->slot_stride = (uint32_t)round_up(slot_size, slot_align);
+  g->max_consumers = max_consumers;
+  g->table_offset = sizeof(struct dmp_segment_control);
+  uint64_t table_end = g->table_offset + (uint64_t)max_consumers * sizeof(struct dmp_consumer_entry);
+  g->slots_offset = round_up(table_end, slot_align > DMP_CACHE_LINE ? slot_align : DMP_CACHE_LINE);
+  /* capacity and stride are each < 2^31 here only if the product fits;
+   * check against the segment cap before multiplying into the total. */
+  if (capacity > DMP_MAX_SEGMENT_BYTES / g->slot_stride)
+    return DMP_FAIL(-DMP_E_BADCONFIG, "capacity %llu x stride %u exceeds the %llu-byte segment limit",
+                    (unsigned long long)capacity, g->slot_stride, (unsigned long long)DMP_MAX_SEGMENT_BYTES);
+  uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+  g->total_size = round_up(g->slots_offset + capacity * g->slot_stride, page);
+  if (g->total_size > DMP_MAX_SEGMENT_BYTES)
+    return DMP_FAIL(-DMP_E_BADCONFIG, "segment of %llu bytes exceeds the %llu-byte limit",
+                    (unsigned long long)g->total_size, (unsigned long long)DMP_MAX_SEGMENT_BYTES);
+  return 0;
+}
+
+static uint64_t fnv1a64(const void *data, size_t len)
+{
+  const uint8_t *p = data;
+  uint64_t h = UINT64_C(0xcbf29ce484222325);
+  for (size_t i = 0; i < len; i++)
+    h = (h ^ p[i]) * UINT64_C(0x100000001b3);
+  return h;
+}
+
+static uint64_t header_fingerprint(const struct dmp_segment_header *h)
+{
+  return fnv1a64(h, offsetof(struct dmp_segment_header, fingerprint));
+}
+
+int dmp_impl_segment_path(enum dmp_backend backend, const char *name, char *out, size_t outlen)
+{
+  if (!name)
+    return DMP_FAIL(-DMP_E_BADNAME, "name is NULL");
+  if (backend == DMP_BACKEND_SHM) {
+    int rc = dmp_name_validate(name);
+    if (rc < 0)
+      return rc == -EINVAL ? -DMP_E_BADNAME : rc;
+    snprintf(out, outlen, "/%s", name[0] == '/' ? name + 1 : name);
+    return 0;
+  }
+  if (backend != DMP_BACKEND_MMAP)
+    return DMP_FAIL(-DMP_E_BADCONFIG, "backend %d is neither SHM nor MMAP", (int)backend);
+  size_t len = strnlen(name, outlen);
+  if (len == 0)
+    return DMP_FAIL(-DMP_E_BADNAME, "file path is empty");
+  if (len >= outlen)
+    return DMP_FAIL(-DMP_E_BADNAME, "file path is longer than %zu bytes", outlen - 1);
+  if (name[len - 1] == '/')
+    return DMP_FAIL(-DMP_E_BADNAME, "file path '%s' names a directory", name);
+  memcpy(out, name, len + 1);
+  return 0;
+}
+
+/* ---- OFD locks ---------------------------------------------------------- */
+
+static struct flock lock_at(short type, off_t at)
+{
+  struct flock fl;
+  memset(&fl, 0, sizeof fl);
+  fl.l_type = type;
+  fl.l_whence = SEEK_SET;
+  fl.l_start = at;
+  fl.l_len = 1;
+  return fl;
+}
+
+int dmp_impl_lock_try(int fd, off_t at)
+{
+  struct flock fl = lock_at(F_WRLCK, at);
+  if (fcntl(fd, F_OFD_SETLK, &fl) == 0)
+    return 0;
+  return (errno == EAGAIN || errno == EACCES) ? -EAGAIN : -errno;
+}
+
+void dmp_impl_lock_release(int fd, off_t at)
+{
+  struct flock fl = lock_at(F_UNLCK, at);
+  (void)fcntl(fd, F_OFD_SETLK, &fl);
+}
+
+int dmp_impl_lock_held(int fd, off_t at)
+{
+  struct flock fl = lock_at(F_WRLCK, at);
+  if (fcntl(fd, F_OFD_GETLK, &fl) != 0)
+    return -errno;
+  return fl.l_type != F_UNLCK;
+}
+
+/* ---- open / create ------------------------------------------------------ */
+
+static int open_path(enum dmp_backend backend, const char *path, int flags, mode_t mode)
+{
+  if (backend == DMP_BACKEND_SHM)
+    return shm_open(path, flags, mode);
+  return open(path, flags | O_CLOEXEC, mode);
+}
+
+static int unlink_path(enum dmp_backend backend, const char *path)
+{
+  return backend == DMP_BACKEND_SHM ? shm_unlink(path) : unlink(path);
+}
+
+static const char *backend_name(enum dmp_backend b)
+{
+  return b == DMP_BACKEND_SHM ? "segment" : "file";
+}
+
+/* An existing segment at `path` blocks our exclusive create. Decide whether
+ * it is stale (its producer is dead) and if so remove it. 0 = removed, try
+ * again; -DMP_E_INUSE = a live producer owns it; -errno otherwise. */
+static int reclaim_stale(enum dmp_backend backend, const char *path)
+{
+  int fd = open_path(backend, path, O_RDWR, 0);
+  if (fd < 0)
+    return errno == ENOENT ? 0 : DMP_FAIL(-errno, "%s '%s' exists but cannot be opened: %s",
+                                          backend_name(backend), path, strerror(errno));
+  int rc = dmp_impl_lock_try(fd, DMP_LOCK_PRODUCER);
+  if (rc < 0) {
+    close(fd);
+    return rc == -EAGAIN ? DMP_FAIL(-DMP_E_INUSE, "%s '%s' is owned by a live producer", backend_name(backend), path)
+                         : DMP_FAIL(rc, "lock probe on '%s' failed: %s", path, strerror(-rc));
+  }
+  /* We now hold its producer lock, so no live producer can own it. One that
+   * is still initialising (between its exclusive open and its lock) has a
+   * very young, not-ready file: leave that one alone. */
+  struct stat st;
+  bool young = false;
+  if (fstat(fd, &st) == 0 && (size_t)st.st_size < sizeof(struct dmp_segment_control)) {
+    int64_t age = dmp_impl_realtime_ns() - ((int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec);
+    young = age < CREATE_GRACE_NS;
+  }
+  if (!young) {
+    struct stat now;
+    /* Remove the name only if it still refers to the file we checked. */
+    if (backend == DMP_BACKEND_MMAP && (stat(path, &now) != 0 || now.st_ino != st.st_ino)) {
+      close(fd);
+      return 0;
+    }
+    unlink_path(backend, path);
+  }
+  close(fd);
+  return young ? DMP_FAIL(-DMP_E_INUSE, "%s '%s' is being created by another process", backend_name(backend), path)
+               : 0;
+}
+
+static int create_exclusive(const struct dmp_producer_config *cfg, const char *path)
+{
+  for (int attempt = 0; attempt < 4; attempt++) {
+    int fd = open_path(cfg->backend, path, O_RDWR | O_CREAT | O_EXCL, (mode_t)cfg->mode);
+    if (fd >= 0)
+      return fd;
+    if (errno != EEXIST)
+      return DMP_FAIL(-errno, "cannot create %s '%s': %s", backend_name(cfg->backend), path, strerror(errno));
+    if (cfg->flags & DMP_RING_NO_RECLAIM)
+      return DMP_FAIL(-DMP_E_INUSE, "%s '%s' exists (DMP_RING_NO_RECLAIM)", backend_name(cfg->backend), path);
+    int rc = reclaim_stale(cfg->backend, path);
+    if (rc < 0)
+      return rc;
+  }
+  return DMP_FAIL(-DMP_E_INUSE, "%s '%s' keeps reappearing; another producer is racing for it",
+                  backend_name(cfg->backend), path);
+}
+
+static void header_init(struct dmp_segment_control *ctl, const struct dmp_producer_config *cfg,
+                        const struct dmp_impl_geometry *g)
+{
+  struct dmp_segment_header *h = &ctl->header;
+  h->magic = DMP_MAGIC;
+  h->layout_version = DMP_LAYOUT_VERSION;
+  h->header_size = sizeof *h;
+  h->total_size = g->total_size;
+  h->capacity = g->capacity;
+  h->slot_size = g->slot_size;
+  h->slot_align = g->slot_align;
+  h->slot_stride = g->slot_stride;
+  h->max_consumers = g->max_consumers;
+  h->table_offset = g->table_offset;
+  h->slots_offset = g->slots_offset;
+  h->type_tag = cfg->type_tag;
+  uint64_t epoch = 0;
+  if (getrandom(&epoch, sizeof epoch, GRND_NONBLOCK) != (ssize_t)sizeof epoch)
+    epoch = (uint64_t)dmp_impl_now_ns() ^ ((uint64_t)getpid() << 32);
+  h->epoch = epoch;
+  h->created_ns = (uint64_t)dmp_impl_realtime_ns();
+  h->owner_pid = (int32_t)getpid();
+  h->flags = (cfg->flags & DMP_RING_NO_WAKEUPS) ? 0 : DMP_SEG_F_WAKEUPS;
+  h->fingerprint = header_fingerprint(h);
+  dmp_impl_store_relaxed(&ctl->producer_cursor, -1);
+  /* The window the producer may fill before it first scans the table. */
+  dmp_impl_store_relaxed(&ctl->gate_limit, (int64_t)g->capacity - 1);
+  /* R1: release store of the ready marker, after every other field; pairs
+   * with R2 in validate(). */
+  dmp_impl_store_release(&h->ready, DMP_READY);
+}
+
+static int map_segment(struct dmp_impl_segment *seg, size_t len)
+{
+  void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, seg->fd, 0);
+  if (m == MAP_FAILED)
+    return DMP_FAIL(-errno, "mmap of %zu bytes of '%s' failed: %s", len, seg->path, strerror(errno));
+  seg->map = m;
+  seg->map_len = len;
+  return 0;
+}
+
+static struct dmp_impl_segment *segment_new(enum dmp_backend backend, const char *path)
+{
+  struct dmp_impl_segment *seg = calloc(1, sizeof *seg);
+  if (!seg)
+    return NULL;
+  seg->fd = -1;
+  seg->backend = backend;
+  snprintf(seg->path, sizeof seg->path, "%s", path);
+  return seg;
+}
+
+int dmp_impl_segment_create(const struct dmp_producer_config *cfg, const struct dmp_impl_geometry *g,
+                            struct dmp_impl_segment **out)
+{
+  char path[PATH_MAX];
+  int rc = dmp_impl_segment_path(cfg->backend, cfg->name, path, sizeof path);
+  if (rc < 0)
+    return rc;
+  struct dmp_impl_segment *seg = segment_new(cfg->backend, path);
+  if (!seg)
+    return DMP_FAIL(-ENOMEM, "out of memory");
+  seg->geo = *g;
+  seg->keep = (cfg->flags & DMP_RING_KEEP) != 0;
+  seg->fd = create_exclusive(cfg, path);
+  if (seg->fd < 0) {
+    rc = seg->fd;
+    free(seg);
+    return rc;
+  }
+  seg->owner = true;
+  rc = dmp_impl_lock_try(seg->fd, DMP_LOCK_PRODUCER);
+  if (rc < 0) {
+    /* A reclaimer took our brand-new file for stale: give it up. */
+    rc = DMP_FAIL(-DMP_E_INUSE, "lost the race for '%s' to another producer", path);
+    seg->owner = false;
+    goto fail;
+  }
+  /* posix_fallocate reserves the pages now, so a too-small /dev/shm or a
+   * full disk is an error here rather than a SIGBUS on first write. */
+  rc = posix_fallocate(seg->fd, 0, (off_t)g->total_size);
+  if (rc != 0) {
+    rc = DMP_FAIL(-rc, "cannot reserve %llu bytes for '%s': %s", (unsigned long long)g->total_size, path,
+                  strerror(rc));
+    goto fail;
+  }
+  if (fchmod(seg->fd, (mode_t)cfg->mode) != 0) { /* the umask must not widen or narrow it */
+    rc = DMP_FAIL(-errno, "fchmod '%s': %s", path, strerror(errno));
+    goto fail;
+  }
+  rc = map_segment(seg, (size_t)g->total_size);
+  if (rc < 0)
+    goto fail;
+  header_init(seg->map, cfg, g);
+  *out = seg;
+  return 0;
+fail:
+  dmp_impl_segment_close(seg);
+  return rc;
+}
+
+/* Validate a mapped header against the mapping length. R2 first. */
+static int validate(const struct dmp_impl_segment *seg, struct dmp_impl_geometry *g)
+{
+  const struct dmp_segment_control *ctl = seg->map;
+  const struct dmp_segment_header *h = &ctl->header;
+  const char *p = seg->path;
+  /* R2: acquire load of the ready marker; pairs with R1. */
+  uint32_t ready = dmp_impl_load_acquire((dmp_atomic_u32 *)&h->ready);
+  if (h->magic != DMP_MAGIC)
+    return h->magic == 0 && ready == 0 ? DMP_FAIL(-DMP_E_NOTREADY, "'%s' is not initialised yet", p)
+                                       : DMP_FAIL(-DMP_E_CORRUPT, "'%s' has a bad magic number", p);
+  if (h->layout_version != DMP_LAYOUT_VERSION)
+    return DMP_FAIL(-DMP_E_LAYOUT, "'%s' has layout version %u, this library reads version %u", p,
+                    h->layout_version, DMP_LAYOUT_VERSION);
+  if (ready != DMP_READY)
+    return DMP_FAIL(-DMP_E_NOTREADY, "'%s' is not initialised yet (ready marker unset)", p);
+  if (h->header_size != sizeof *h)
+    return DMP_FAIL(-DMP_E_CORRUPT, "'%s' header size %u, expected %zu", p, h->header_size, sizeof *h);
+  if (h->fingerprint != header_fingerprint(h))
+    return DMP_FAIL(-DMP_E_CORRUPT, "'%s' header fingerprint does not match its contents", p);
+  if (h->flags & ~DMP_SEG_F_KNOWN)
+    return DMP_FAIL(-DMP_E_CORRUPT, "'%s' has unknown flags 0x%x", p, h->flags & ~DMP_SEG_F_KNOWN);
+  int rc = dmp_impl_geometry_compute(h->capacity, h->slot_size, h->slot_align, h->max_consumers, g);
+  if (rc < 0)
+    return DMP_FAIL(-DMP_E_CORRUPT, "'%s' header describes an invalid ring: %s", p, dmp_last_error());
+  if (h->slot_stride != g->slot_stride || h->table_offset != g->table_offset ||
+      h->slots_offset != g->slots_offset || h->total_size != g->total_size)
+    return DMP_FAIL(-DMP_E_CORRUPT, "'%s' header offsets disagree with its geometry", p);
+  if (g->total_size > seg->map_len)
+    return DMP_FAIL(-DMP_E_CORRUPT, "'%s' is %zu bytes, its header needs %llu (truncated?)", p, seg->map_len,
+                    (unsigned long long)g->total_size);
+  return 0;
+}
+
+int dmp_impl_segment_open(enum dmp_backend backend, const char *name, struct dmp_impl_segment **out)
+{
+  char path[PATH_MAX];
+  int rc = dmp_impl_segment_path(backend, name, path, sizeof path);
+  if (rc < 0)
+    return rc;
+  struct dmp_impl_segment *seg = segment_new(backend, path);
+  if (!seg)
+    return DMP_FAIL(-ENOMEM, "out of memory");
+  seg->fd = open_path(backend, path, O_RDWR, 0);
+  if (seg->fd < 0) {
+    rc = DMP_FAIL(-errno, "cannot open %s '%s': %s", backend_name(backend), path, strerror(errno));
+    goto fail;
+  }
+  struct stat st;
+  if (fstat(seg->fd, &st) != 0) {
+    rc = DMP_FAIL(-errno, "fstat '%s': %s", path, strerror(errno));
+    goto fail;
+  }
+  if (backend == DMP_BACKEND_MMAP && !S_ISREG(st.st_mode)) {
+    rc = DMP_FAIL(-DMP_E_BADNAME, "'%s' is not a regular file", path);
+    goto fail;
+  }
+  if (st.st_size == 0) {
+    rc = DMP_FAIL(-DMP_E_NOTREADY, "'%s' is empty (not initialised yet)", path);
+    goto fail;
+  }
+  if ((uint64_t)st.st_size < sizeof(struct dmp_segment_control) || (uint64_t)st.st_size > DMP_MAX_SEGMENT_BYTES) {
+    rc = DMP_FAIL(-DMP_E_CORRUPT, "'%s' has an impossible size of %lld bytes", path, (long long)st.st_size);
+    goto fail;
+  }
+  rc = map_segment(seg, (size_t)st.st_size);
+  if (rc < 0)
+    goto fail;
+  rc = validate(seg, &seg->geo);
+  if (rc < 0)
+    goto fail;
+  *out = seg;
+  return 0;
+fail:
+  dmp_impl_segment_close(seg);
+  return rc;
+}
+
+void dmp_impl_segment_close(struct dmp_impl_segment *seg)
+{
+  if (!seg)
+    return;
+  if (seg->map)
+    munmap(seg->map, seg->map_len);
+  if (seg->owner && !seg->keep)
+    unlink_path(seg->backend, seg->path);
+  if (seg->fd >= 0)
+    close(seg->fd); /* drops every OFD lock this description holds */
+  free(seg);
+}
+
+void dmp_impl_ring_init(struct dmp_impl_ring *r, struct dmp_impl_segment *seg)
+{
+  const struct dmp_impl_geometry *g = &seg->geo;
+  r->ctl = seg->map;
+  r->slots = (uint8_t *)seg->map + g->slots_offset;
+  r->table = (struct dmp_consumer_entry *)(void *)((uint8_t *)seg->map + g->table_offset);
+  r->capacity = g->capacity;
+  r->mask = g->capacity - 1;
+  r->stride = g->slot_stride;
+  r->wakeups = (r->ctl->header.flags & DMP_SEG_F_WAKEUPS) != 0;
+  r->seg = seg;
+}

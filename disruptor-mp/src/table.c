@@ -1,0 +1,114 @@
+/* The consumer table inside the segment: its mutex, scans and snapshots.
+ * Mutations (attach, detach) happen under the table lock, an OFD lock the
+ * kernel drops if the holder dies; scans by the producer are lock-free. */
+#include "internal.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <string.h>
+
+#define TABLE_LOCK_TIMEOUT_NS INT64_C(2000000000)
+
+int dmp_impl_table_lock(struct dmp_impl_segment *seg)
+{
+  int64_t deadline = dmp_impl_now_ns() + TABLE_LOCK_TIMEOUT_NS;
+  for (;;) {
+    int rc = dmp_impl_lock_try(seg->fd, DMP_LOCK_TABLE);
+    if (rc != -EAGAIN)
+      return rc;
+    /* Held by a live process: table operations take microseconds, so this
+     * only waits long if the holder is stopped (SIGSTOP) - hence the bound. */
+    if (dmp_impl_now_ns() > deadline)
+      return DMP_FAIL(-ETIMEDOUT, "consumer table of '%s' stayed locked for 2 s (holder stopped?)", seg->path);
+    dmp_impl_sleep_ns(50000);
+  }
+}
+
+void dmp_impl_table_unlock(struct dmp_impl_segment *seg)
+{
+  dmp_impl_lock_release(seg->fd, DMP_LOCK_TABLE);
+}
+
+void dmp_impl_table_changed(struct dmp_segment_control *ctl)
+{
+  /* T2: seq_cst increment after the entry's state store (T1); the producer
+   * re-reads table_seq after its P4 fence to notice joiners. */
+  atomic_fetch_add_explicit(&ctl->table_seq, 1, memory_order_seq_cst);
+  dmp_impl_futex_wake(&ctl->table_seq);
+}
+
+uint32_t dmp_impl_table_span(const struct dmp_impl_ring *r, const struct dmp_impl_geometry *g)
+{
+  /* Acquire pairs with the release store of table_hwm in attach, so every
+   * entry below it has been initialised. A hostile value is clamped. */
+  uint32_t hwm = dmp_impl_load_acquire(&r->ctl->table_hwm);
+  return hwm < g->max_consumers ? hwm : g->max_consumers;
+}
+
+bool dmp_impl_entry_gates(struct dmp_consumer_entry *e, uint32_t *state_out)
+{
+  /* P3: acquire load of the entry state; pairs with T1 (release store in
+   * attach/detach), so the cursor and flags written before it are seen. */
+  uint32_t st = dmp_impl_load_acquire(&e->state);
+  if (state_out)
+    *state_out = st;
+  if (st == DMP_ENTRY_ACTIVE)
+    return true;
+  return st == DMP_ENTRY_IDLE && (e->flags & DMP_ENTRY_F_DURABLE);
+}
+
+void dmp_impl_entry_id(const struct dmp_consumer_entry *e, char out[DMP_ID_MAX + 1])
+{
+  /* The id lives in shared memory: copy it bounded, never trust its NUL. */
+  memcpy(out, e->id, DMP_ID_MAX);
+  out[DMP_ID_MAX] = '\0';
+}
+
+bool dmp_impl_table_min(const struct dmp_impl_ring *r, const struct dmp_impl_geometry *g, int64_t *min,
+                        uint32_t *slowest)
+{
+  uint32_t span = dmp_impl_table_span(r, g);
+  bool any = false;
+  int64_t m = INT64_MAX;
+  for (uint32_t i = 0; i < span; i++) {
+    struct dmp_consumer_entry *e = &r->table[i];
+    if (!dmp_impl_entry_gates(e, NULL))
+      continue;
+    /* P3: acquire load of the consumer cursor; pairs with C2. */
+    int64_t c = dmp_impl_load_acquire(&e->cursor);
+    if (c < -1)
+      c = -1; /* a corrupted cursor can only make us more careful */
+    if (c < m) {
+      m = c;
+      if (slowest)
+        *slowest = i;
+    }
+    any = true;
+  }
+  *min = m;
+  return any;
+}
+
+uint32_t dmp_impl_table_active(const struct dmp_impl_ring *r, const struct dmp_impl_geometry *g)
+{
+  uint32_t span = dmp_impl_table_span(r, g), n = 0;
+  for (uint32_t i = 0; i < span; i++)
+    n += dmp_impl_load_acquire(&r->table[i].state) == DMP_ENTRY_ACTIVE;
+  return n;
+}
+
+void dmp_impl_table_info(const struct dmp_impl_ring *r, uint32_t i, struct dmp_consumer_info *info)
+{
+  struct dmp_consumer_entry *e = &r->table[i];
+  uint32_t st;
+  memset(info, 0, sizeof *info);
+  info->gating = dmp_impl_entry_gates(e, &st);
+  info->state = (enum dmp_entry_state)st;
+  info->index = i;
+  dmp_impl_entry_id(e, info->id);
+  info->durable = (e->flags & DMP_ENTRY_F_DURABLE) != 0;
+  info->pid = e->pid;
+  info->generation = e->generation;
+  info->cursor = dmp_impl_load_acquire(&e->cursor);
+  info->alive = st == DMP_ENTRY_ACTIVE && dmp_impl_lock_held(r->seg->fd, DMP_LOCK_CONSUMER0 + (off_t)i) == 1;
+}
