@@ -283,6 +283,9 @@ int64_t dmp_consumer_wait(struct dmp_consumer *c, int64_t timeout_ns)
       int64_t left = dmp_impl_remaining(deadline);
       if (left > 0)
         park_for_data(c, left < DMP_WAIT_LIVENESS_NS ? left : DMP_WAIT_LIVENESS_NS);
+      /* Woken without data (the producer closed) or a slice ran out: both
+       * are rare, so check liveness now rather than at the next period. */
+      next_liveness = 0;
     } else {
       dmp_impl_wait_step(w, iter);
       if ((iter & 255) != 0)

@@ -81,6 +81,11 @@ void dmp_producer_close(struct dmp_producer *p)
 {
   if (!p)
     return;
+  /* Drop the producer lock first, then wake parked consumers, so that they
+   * see the producer gone as soon as they wake instead of at their next
+   * liveness check. */
+  dmp_impl_lock_release(p->ring.seg->fd, DMP_LOCK_PRODUCER);
+  dmp_impl_wake_data(&p->ring);
   dmp_impl_segment_close(p->ring.seg);
   free(p);
 }
@@ -128,6 +133,7 @@ static void park_for_space(struct dmp_producer *p, int64_t last, int64_t max_ns)
   struct dmp_segment_control *ctl = p->ring.ctl;
   /* W2: seq_cst increment before re-reading the cursors; pairs with C3. */
   atomic_fetch_add_explicit(&ctl->space_waiters, 1, memory_order_seq_cst);
+  dmp_impl_fence_seq_cst(); /* the cursor loads below are acquire, not seq_cst */
   int64_t min;
   uint32_t slowest = 0;
   if (dmp_impl_table_min(&p->ring, &p->ring.seg->geo, &min, &slowest) && last > min + (int64_t)p->ring.capacity) {
