@@ -109,6 +109,13 @@ uint32_t dmp_impl_table_active(const struct dmp_impl_ring *r, const struct dmp_i
 /** Snapshot entry `i` into `info`; alive is probed with the entry's lock. */
 void dmp_impl_table_info(const struct dmp_impl_ring *r, uint32_t i, struct dmp_consumer_info *info);
 
+/* ---- producer internals shared with liveness.c (producer.c) ------------ */
+
+/** One bounded step of waiting for space for sequence `last`: refresh, and
+ * if still full, spin/park per the strategy for at most `max_ns`.
+ * 0 if there is space now, -EAGAIN if not yet. */
+int dmp_impl_producer_wait_step(struct dmp_producer *p, int64_t last, int64_t max_ns);
+
 /* ---- waiting (wait.c) ----------------------------------------------------- */
 
 /** FUTEX_WAIT (shared) on `word` while it equals `expected`, at most

@@ -87,6 +87,7 @@ void dmp_producer_close(struct dmp_producer *p)
   dmp_impl_lock_release(p->ring.seg->fd, DMP_LOCK_PRODUCER);
   dmp_impl_wake_data(&p->ring);
   dmp_impl_segment_close(p->ring.seg);
+  free(p->liveness);
   free(p);
 }
 
@@ -143,25 +144,30 @@ static void park_for_space(struct dmp_producer *p, int64_t last, int64_t max_ns)
   atomic_fetch_sub_explicit(&ctl->space_waiters, 1, memory_order_relaxed);
 }
 
-/* Wait until sequence `last` may be claimed. 0 or -ETIMEDOUT. */
-static int wait_for_space(struct dmp_producer *p, int64_t last, int64_t timeout_ns)
+int dmp_impl_producer_wait_step(struct dmp_producer *p, int64_t last, int64_t max_ns)
 {
-  int64_t deadline = dmp_impl_deadline(timeout_ns);
+  int64_t deadline = dmp_impl_deadline(max_ns);
   const struct dmp_wait_strategy *w = &p->cfg.wait;
   for (uint64_t iter = 0;; iter++) {
     if (dmp_impl_producer_refresh(p, last) == 0)
       return 0;
     if ((iter & 63) == 0 && dmp_impl_remaining(deadline) == 0)
-      return -ETIMEDOUT;
+      return -EAGAIN;
     if (w->kind == DMP_WAIT_BLOCK && iter >= w->spins) {
       int64_t left = dmp_impl_remaining(deadline);
       park_for_space(p, last, left < DMP_WAIT_LIVENESS_NS ? left : DMP_WAIT_LIVENESS_NS);
-      if (dmp_impl_remaining(deadline) == 0 && dmp_impl_producer_refresh(p, last) < 0)
-        return -ETIMEDOUT;
+      if (dmp_impl_remaining(deadline) == 0)
+        return dmp_impl_producer_refresh(p, last);
     } else {
       dmp_impl_wait_step(w, iter);
     }
   }
+}
+
+/* Wait until sequence `last` may be claimed. 0 or -ETIMEDOUT. */
+static int wait_for_space(struct dmp_producer *p, int64_t last, int64_t timeout_ns)
+{
+  return dmp_impl_producer_wait_step(p, last, timeout_ns) == 0 ? 0 : -ETIMEDOUT;
 }
 
 int dmp_producer_claim_timeout(struct dmp_producer *p, void **slot, int64_t timeout_ns)

@@ -12,6 +12,7 @@
  *  - producer.h   create a ring, claim and publish
  *  - consumer.h   attach by id, peek/release, batch processing
  *  - discovery.h  list consumers from the in-segment table
+ *  - liveness.h   required consumers: managed claims, stall alerts, eviction
  *  - name.h       name validation and portable unique names
  *  - typed.h      type-checked wrappers for a struct
  */
@@ -26,6 +27,7 @@
 #include <disruptor_mp/producer.h>
 #include <disruptor_mp/consumer.h>
 #include <disruptor_mp/discovery.h>
+#include <disruptor_mp/liveness.h>
 #include <disruptor_mp/name.h>
 #include <disruptor_mp/typed.h>
 

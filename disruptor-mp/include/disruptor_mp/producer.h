@@ -40,6 +40,7 @@ struct dmp_producer {
   int64_t claim_end;         /**< first sequence not yet claimed (>= next) */
   int64_t clear_limit;       /**< highest sequence known to be free to write */
   struct dmp_producer_config cfg; /* cold, copied at create (name points into seg) */
+  struct dmp_impl_liveness *liveness; /* NULL unless enabled (liveness.h) */
 };
 
 /**

@@ -1,0 +1,113 @@
+/**
+ * @file liveness.h
+ * @brief Required-consumer liveness: managed claims that notice missing,
+ * stalled and dead consumers instead of blocking forever.
+ *
+ * Opt in with dmp_producer_enable_liveness(); then use the `_managed`
+ * claims. Unmanaged claims keep their semantics and cost. All checks run on
+ * the cold path only: while a managed claim is blocked on a full ring.
+ *
+ * Outcomes (the original's state machine, plus kernel-backed death):
+ *  - a required id not attached within `startup_timeout_ns` of the first
+ *    managed claim: -DMP_E_STARTUP, the missing ids in dmp_last_error();
+ *  - a required consumer gating the producer without progress for
+ *    `progress_timeout_ns`: one alert (one stderr line unless `quiet`,
+ *    plus the hook), once per stall window;
+ *  - it progresses, catches up, or re-attaches under the same id: the
+ *    stall clears and publishing resumes;
+ *  - stalled for `grace_ns` more: with DMP_LIVENESS_FAIL (default) the
+ *    claim fails with -DMP_E_STALLED, sticky for this producer (the detail
+ *    names the id, its last sequence and the stall time); with
+ *    DMP_LIVENESS_ALERT_ONLY it keeps waiting.
+ *  - a consumer proven dead (its OFD lock is gone - a stopped process is
+ *    slow, not dead): with DMP_LIVENESS_EVICT its entry is freed at the next
+ *    check so the others go on; an alert with `dead` set is raised. The id
+ *    can attach again later and starts afresh.
+ */
+#ifndef DISRUPTOR_MP_LIVENESS_H
+#define DISRUPTOR_MP_LIVENESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <disruptor_mp/export.h>
+#include <disruptor_mp/producer.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum dmp_liveness_action {
+  DMP_LIVENESS_FAIL = 0,       /**< stall past grace: -DMP_E_STALLED (default) */
+  DMP_LIVENESS_ALERT_ONLY = 1, /**< stall past grace: alert, keep waiting */
+  DMP_LIVENESS_EVICT = 2,      /**< evict dead consumers; live stalls fail as DMP_LIVENESS_FAIL */
+};
+
+/** What an alert reports. Pointers are valid during the hook call only. */
+struct dmp_liveness_alert {
+  const char *consumer_id;
+  int64_t last_sequence; /**< last cursor value observed */
+  int64_t stalled_ns;    /**< time without progress */
+  bool dead;             /**< its holder is gone (kernel lock released) */
+  bool evicted;          /**< its entry was freed */
+};
+
+typedef void (*dmp_alert_fn)(const struct dmp_liveness_alert *alert, void *user);
+
+#define DMP_LIVENESS_MAX_REQUIRED 64u
+
+struct dmp_liveness_config {
+  const char *const *required_ids; /**< ids that must attach and progress */
+  size_t n_required;               /**< 0 .. DMP_LIVENESS_MAX_REQUIRED */
+  int64_t startup_timeout_ns;      /**< default 5 s */
+  int64_t progress_timeout_ns;     /**< default 250 ms */
+  int64_t check_interval_ns;       /**< default 5 ms; <= progress_timeout_ns */
+  int64_t grace_ns;                /**< default 1 s; >= progress_timeout_ns */
+  enum dmp_liveness_action action; /**< default DMP_LIVENESS_FAIL */
+  bool quiet;                      /**< no stderr line on alerts */
+  dmp_alert_fn alert;              /**< optional hook */
+  void *user;                      /**< passed to the hook */
+};
+
+/** Fill `cfg` with the defaults (no required ids). */
+DMP_API void dmp_liveness_config_init(struct dmp_liveness_config *cfg);
+
+/**
+ * Enable liveness on a producer (replaces an earlier configuration; the ids
+ * are copied).
+ * @return 0; -EINVAL for NULL; -DMP_E_BADCONFIG for zero or negative
+ *         timeouts, grace < progress timeout, interval > progress timeout,
+ *         too many ids, duplicate or invalid ids (the detail names it).
+ */
+DMP_API int dmp_producer_enable_liveness(struct dmp_producer *p, const struct dmp_liveness_config *cfg);
+
+/**
+ * Claim one slot, waiting at most `timeout_ns` (DMP_FOREVER: no deadline)
+ * while the ring is full, and running the liveness checks while blocked.
+ * @return 0 and `*slot`; -DMP_E_STARTUP; -DMP_E_STALLED (sticky);
+ *         -ETIMEDOUT; -DMP_E_NOLIVENESS; -EINVAL.
+ */
+DMP_API int dmp_producer_claim_managed(struct dmp_producer *p, void **slot, int64_t timeout_ns);
+
+/** Batch form of dmp_producer_claim_managed(). */
+DMP_API int dmp_producer_claim_batch_managed(struct dmp_producer *p, uint64_t n, int64_t *first,
+                                             int64_t timeout_ns);
+
+/** Copy-in form: claim managed, copy `len` bytes, publish. Returns the sequence. */
+DMP_API int64_t dmp_producer_publish_managed(struct dmp_producer *p, const void *src, size_t len,
+                                             int64_t timeout_ns);
+
+/**
+ * Evict consumer `id` if it is proven dead (ACTIVE entry whose lock is
+ * free): its entry is freed and it stops gating.
+ * @return 0 evicted; -ENOENT unknown id; -DMP_E_IDINUSE it is alive
+ *         (stopped or slow processes are never evicted); -EINVAL.
+ */
+DMP_API int dmp_producer_evict(struct dmp_producer *p, const char *id);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DISRUPTOR_MP_LIVENESS_H */

@@ -1,0 +1,335 @@
+/* Required-consumer liveness (see liveness.h): startup rendezvous, stall
+ * detection with one alert per stall window, grace, sticky failure, and
+ * eviction of consumers the kernel proves dead. Cold path only. */
+#include "internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct required {
+  char id[DMP_ID_MAX + 1];
+  int64_t last_seq;      /* last observed cursor */
+  int64_t progress_ns;   /* when it last progressed */
+  int64_t stall_start_ns;/* 0 = not in a stall window */
+  bool alerted;
+};
+
+struct dmp_impl_liveness {
+  struct dmp_liveness_config cfg;
+  bool started;
+  int64_t startup_deadline; /* 0 = not armed */
+  int64_t last_check_ns;
+  int sticky;               /* terminal error, 0 = none */
+  char sticky_detail[200];
+  size_t n;
+  struct required req[];
+};
+
+void dmp_liveness_config_init(struct dmp_liveness_config *cfg)
+{
+  memset(cfg, 0, sizeof *cfg);
+  cfg->startup_timeout_ns = INT64_C(5000000000);
+  cfg->progress_timeout_ns = INT64_C(250000000);
+  cfg->check_interval_ns = INT64_C(5000000);
+  cfg->grace_ns = INT64_C(1000000000);
+  cfg->action = DMP_LIVENESS_FAIL;
+}
+
+static int check_config(const struct dmp_liveness_config *c)
+{
+  if (c->n_required > DMP_LIVENESS_MAX_REQUIRED)
+    return DMP_FAIL(-DMP_E_BADCONFIG, "%zu required ids, at most %u", c->n_required, DMP_LIVENESS_MAX_REQUIRED);
+  if (c->n_required && !c->required_ids)
+    return DMP_FAIL(-DMP_E_BADCONFIG, "required_ids is NULL with n_required %zu", c->n_required);
+  if (c->startup_timeout_ns <= 0 || c->progress_timeout_ns <= 0 || c->check_interval_ns <= 0 || c->grace_ns < 0)
+    return DMP_FAIL(-DMP_E_BADCONFIG, "timeouts must be positive (startup %lld, progress %lld, interval %lld, grace %lld ns)",
+                    (long long)c->startup_timeout_ns, (long long)c->progress_timeout_ns,
+                    (long long)c->check_interval_ns, (long long)c->grace_ns);
+  if (c->grace_ns < c->progress_timeout_ns)
+    return DMP_FAIL(-DMP_E_BADCONFIG, "grace_ns %lld is shorter than progress_timeout_ns %lld",
+                    (long long)c->grace_ns, (long long)c->progress_timeout_ns);
+  if (c->check_interval_ns > c->progress_timeout_ns)
+    return DMP_FAIL(-DMP_E_BADCONFIG, "check_interval_ns %lld is longer than progress_timeout_ns %lld",
+                    (long long)c->check_interval_ns, (long long)c->progress_timeout_ns);
+  if ((unsigned)c->action > DMP_LIVENESS_EVICT)
+    return DMP_FAIL(-DMP_E_BADCONFIG, "action %d is not a dmp_liveness_action", (int)c->action);
+  for (size_t i = 0; i < c->n_required; i++) {
+    if (dmp_id_validate(c->required_ids[i]) < 0)
+      return DMP_FAIL(-DMP_E_BADCONFIG, "required id #%zu is invalid", i);
+    for (size_t j = 0; j < i; j++)
+      if (strcmp(c->required_ids[i], c->required_ids[j]) == 0)
+        return DMP_FAIL(-DMP_E_BADCONFIG, "required id '%s' is listed twice", c->required_ids[i]);
+  }
+  return 0;
+}
+
+int dmp_producer_enable_liveness(struct dmp_producer *p, const struct dmp_liveness_config *cfg)
+{
+  if (!p || !cfg)
+    return DMP_FAIL(-EINVAL, "producer or cfg is NULL");
+  int rc = check_config(cfg);
+  if (rc < 0)
+    return rc;
+  struct dmp_impl_liveness *l = calloc(1, sizeof *l + cfg->n_required * sizeof l->req[0]);
+  if (!l)
+    return DMP_FAIL(-ENOMEM, "out of memory");
+  l->cfg = *cfg;
+  l->cfg.required_ids = NULL; /* copied below; the caller's array may go away */
+  l->n = cfg->n_required;
+  for (size_t i = 0; i < l->n; i++) {
+    snprintf(l->req[i].id, sizeof l->req[i].id, "%s", cfg->required_ids[i]);
+    l->req[i].last_seq = -1;
+  }
+  free(p->liveness);
+  p->liveness = l;
+  return 0;
+}
+
+/* Entry index of `id`, or -1. */
+static int find(struct dmp_producer *p, const char *id, uint32_t *state)
+{
+  uint32_t span = dmp_impl_table_span(&p->ring, &p->ring.seg->geo);
+  for (uint32_t i = 0; i < span; i++) {
+    struct dmp_consumer_entry *e = &p->ring.table[i];
+    uint32_t st = dmp_impl_load_acquire(&e->state);
+    char other[DMP_ID_MAX + 1];
+    dmp_impl_entry_id(e, other);
+    if (st != DMP_ENTRY_FREE && strcmp(other, id) == 0) {
+      *state = st;
+      return (int)i;
+    }
+  }
+  return -1;
+}
+
+static bool entry_dead(struct dmp_producer *p, uint32_t i)
+{
+  return dmp_impl_lock_held(p->ring.seg->fd, DMP_LOCK_CONSUMER0 + (off_t)i) == 0;
+}
+
+static void raise_alert(struct dmp_impl_liveness *l, const char *id, int64_t seq, int64_t stalled, bool dead,
+                        bool evicted)
+{
+  if (!l->cfg.quiet)
+    fprintf(stderr, "disruptor_mp: consumer '%s' %s at sequence %lld (no progress for %lld ms)%s\n", id,
+            dead ? "is dead" : "is stalled", (long long)seq, (long long)(stalled / 1000000),
+            evicted ? "; evicted" : "");
+  if (l->cfg.alert) {
+    struct dmp_liveness_alert a = {id, seq, stalled, dead, evicted};
+    l->cfg.alert(&a, l->cfg.user);
+  }
+}
+
+/* Free entry `i` if its holder is dead; under the table lock. */
+static int evict_index(struct dmp_producer *p, uint32_t i)
+{
+  struct dmp_impl_segment *seg = p->ring.seg;
+  int rc = dmp_impl_table_lock(seg);
+  if (rc < 0)
+    return rc;
+  struct dmp_consumer_entry *e = &p->ring.table[i];
+  /* Hold the entry's own lock while freeing it, so a re-attach of the same
+   * id cannot interleave with the eviction. */
+  rc = dmp_impl_lock_try(seg->fd, DMP_LOCK_CONSUMER0 + (off_t)i);
+  if (rc == 0) {
+    memset(e->id, 0, sizeof e->id);
+    dmp_impl_store_release(&e->state, DMP_ENTRY_FREE); /* T1 */
+    dmp_impl_table_changed(p->ring.ctl);
+    dmp_impl_lock_release(seg->fd, DMP_LOCK_CONSUMER0 + (off_t)i);
+  }
+  dmp_impl_table_unlock(seg);
+  return rc == -EAGAIN ? -DMP_E_IDINUSE : rc;
+}
+
+int dmp_producer_evict(struct dmp_producer *p, const char *id)
+{
+  if (!p || !id)
+    return DMP_FAIL(-EINVAL, "producer or id is NULL");
+  uint32_t st;
+  int i = find(p, id, &st);
+  if (i < 0)
+    return DMP_FAIL(-ENOENT, "no consumer '%s'", id);
+  if (st != DMP_ENTRY_ACTIVE || !entry_dead(p, (uint32_t)i))
+    return DMP_FAIL(-DMP_E_IDINUSE, "consumer '%s' is %s, not dead", id, st == DMP_ENTRY_ACTIVE ? "alive" : "idle");
+  int rc = evict_index(p, (uint32_t)i);
+  return rc < 0 ? DMP_FAIL(rc, "consumer '%s' came back during eviction", id) : 0;
+}
+
+static int startup(struct dmp_producer *p, struct dmp_impl_liveness *l)
+{
+  if (l->startup_deadline == 0)
+    l->startup_deadline = dmp_impl_now_ns() + l->cfg.startup_timeout_ns;
+  const char *ids[DMP_LIVENESS_MAX_REQUIRED];
+  for (size_t i = 0; i < l->n; i++)
+    ids[i] = l->req[i].id;
+  int64_t left = dmp_impl_remaining(l->startup_deadline);
+  int rc = dmp_producer_wait_for_ids(p, ids, l->n, left);
+  if (rc == -ETIMEDOUT) {
+    l->startup_deadline = 0; /* the next managed claim waits again */
+    return DMP_FAIL(-DMP_E_STARTUP, "%s", dmp_last_error());
+  }
+  if (rc < 0)
+    return rc;
+  int64_t now = dmp_impl_now_ns();
+  for (size_t i = 0; i < l->n; i++) {
+    l->req[i].progress_ns = now;
+    l->req[i].stall_start_ns = 0;
+    l->req[i].alerted = false;
+  }
+  l->started = true;
+  l->last_check_ns = now;
+  return 0;
+}
+
+static int fail_sticky(struct dmp_impl_liveness *l, struct required *r, int64_t stalled)
+{
+  l->sticky = -DMP_E_STALLED;
+  snprintf(l->sticky_detail, sizeof l->sticky_detail,
+           "required consumer '%s' stalled at sequence %lld for %lld ms (grace %lld ms)", r->id,
+           (long long)r->last_seq, (long long)(stalled / 1000000), (long long)(l->cfg.grace_ns / 1000000));
+  return DMP_FAIL(l->sticky, "%s", l->sticky_detail);
+}
+
+/* One required id: progress, caught up, stall, alert, grace. */
+static int check_required(struct dmp_producer *p, struct dmp_impl_liveness *l, struct required *r, int64_t now)
+{
+  uint32_t st = DMP_ENTRY_FREE;
+  int i = find(p, r->id, &st);
+  int64_t published = p->next - 1;
+  if (i >= 0 && st == DMP_ENTRY_ACTIVE) {
+    int64_t seq = dmp_impl_load_acquire(&p->ring.table[i].cursor);
+    if (seq > r->last_seq || seq >= published) {
+      r->last_seq = seq > r->last_seq ? seq : r->last_seq;
+      r->progress_ns = now;
+      r->stall_start_ns = 0;
+      r->alerted = false;
+      return 0;
+    }
+    if (l->cfg.action == DMP_LIVENESS_EVICT && entry_dead(p, (uint32_t)i)) {
+      int rc = evict_index(p, (uint32_t)i);
+      if (rc == 0)
+        raise_alert(l, r->id, seq, now - r->progress_ns, true, true);
+      return 0;
+    }
+  } else if (i < 0 || st != DMP_ENTRY_ACTIVE) {
+    /* Detached or evicted: it does not gate us now; if it comes back under
+     * the same id it is treated as a fresh stall window. */
+    r->progress_ns = now;
+    r->stall_start_ns = 0;
+    r->alerted = false;
+    return 0;
+  }
+  int64_t stalled = now - r->progress_ns;
+  if (stalled < l->cfg.progress_timeout_ns)
+    return 0;
+  if (r->stall_start_ns == 0)
+    r->stall_start_ns = now;
+  if (!r->alerted) {
+    r->alerted = true;
+    raise_alert(l, r->id, r->last_seq, stalled, entry_dead(p, (uint32_t)i), false);
+  }
+  if (now - r->stall_start_ns < l->cfg.grace_ns || l->cfg.action == DMP_LIVENESS_ALERT_ONLY)
+    return 0;
+  return fail_sticky(l, r, stalled);
+}
+
+/* Dead gating consumers that are not required: with EVICT they go too. */
+static void evict_dead_others(struct dmp_producer *p, struct dmp_impl_liveness *l, int64_t now)
+{
+  uint32_t span = dmp_impl_table_span(&p->ring, &p->ring.seg->geo);
+  for (uint32_t i = 0; i < span; i++) {
+    struct dmp_consumer_entry *e = &p->ring.table[i];
+    if (dmp_impl_load_acquire(&e->state) != DMP_ENTRY_ACTIVE || !entry_dead(p, i))
+      continue;
+    char id[DMP_ID_MAX + 1];
+    dmp_impl_entry_id(e, id);
+    int64_t seq = dmp_impl_load_acquire(&e->cursor);
+    if (evict_index(p, i) == 0)
+      raise_alert(l, id, seq, now - l->last_check_ns, true, true);
+  }
+}
+
+static int check(struct dmp_producer *p, struct dmp_impl_liveness *l)
+{
+  int64_t now = dmp_impl_now_ns();
+  if (now - l->last_check_ns < l->cfg.check_interval_ns)
+    return 0;
+  for (size_t i = 0; i < l->n; i++) {
+    int rc = check_required(p, l, &l->req[i], now);
+    if (rc < 0)
+      return rc;
+  }
+  if (l->cfg.action == DMP_LIVENESS_EVICT)
+    evict_dead_others(p, l, now);
+  l->last_check_ns = now;
+  return 0;
+}
+
+/* Wait for space for `last` under liveness. */
+static int managed_wait(struct dmp_producer *p, int64_t last, int64_t timeout_ns)
+{
+  struct dmp_impl_liveness *l = p->liveness;
+  if (!l)
+    return DMP_FAIL(-DMP_E_NOLIVENESS, "call dmp_producer_enable_liveness() first");
+  if (l->sticky)
+    return DMP_FAIL(l->sticky, "%s", l->sticky_detail);
+  if (!l->started) {
+    int rc = startup(p, l);
+    if (rc < 0)
+      return rc;
+  }
+  int64_t deadline = dmp_impl_deadline(timeout_ns);
+  for (;;) {
+    int64_t left = dmp_impl_remaining(deadline);
+    int64_t slice = left < l->cfg.check_interval_ns ? left : l->cfg.check_interval_ns;
+    if (dmp_impl_producer_wait_step(p, last, slice) == 0)
+      return 0;
+    int rc = check(p, l);
+    if (rc < 0)
+      return rc;
+    if (dmp_impl_remaining(deadline) == 0)
+      return dmp_impl_producer_refresh(p, last) == 0 ? 0 : -ETIMEDOUT;
+  }
+}
+
+int dmp_producer_claim_managed(struct dmp_producer *p, void **slot, int64_t timeout_ns)
+{
+  if (!p || !slot)
+    return -EINVAL;
+  int64_t last = p->claim_end;
+  if (!p->liveness || p->liveness->sticky || !p->liveness->started || last > p->clear_limit) {
+    int rc = managed_wait(p, last, timeout_ns);
+    if (rc < 0)
+      return rc;
+  }
+  return dmp_producer_try_claim(p, slot);
+}
+
+int dmp_producer_claim_batch_managed(struct dmp_producer *p, uint64_t n, int64_t *first, int64_t timeout_ns)
+{
+  if (!p || !first || n == 0 || n > p->ring.capacity)
+    return -EINVAL;
+  int64_t last = p->claim_end + (int64_t)n - 1;
+  if (!p->liveness || p->liveness->sticky || !p->liveness->started || last > p->clear_limit) {
+    int rc = managed_wait(p, last, timeout_ns);
+    if (rc < 0)
+      return rc;
+  }
+  return dmp_producer_try_claim_batch(p, n, first);
+}
+
+int64_t dmp_producer_publish_managed(struct dmp_producer *p, const void *src, size_t len, int64_t timeout_ns)
+{
+  if (!p || (!src && len) || len > p->ring.seg->geo.slot_size)
+    return -EINVAL;
+  void *slot;
+  int rc = dmp_producer_claim_managed(p, &slot, timeout_ns);
+  if (rc < 0)
+    return rc;
+  memcpy(slot, src, len);
+  if (len < p->ring.seg->geo.slot_size)
+    memset((uint8_t *)slot + len, 0, p->ring.seg->geo.slot_size - len);
+  return dmp_producer_publish(p);
+}
