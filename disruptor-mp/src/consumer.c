@@ -376,3 +376,23 @@ uint32_t dmp_consumer_slot_size(const struct dmp_consumer *c)
 {
   return c ? c->ring.seg->geo.slot_size : 0;
 }
+
+uint32_t dmp_consumer_slot_align(const struct dmp_consumer *c)
+{
+  return c ? c->ring.seg->geo.slot_align : 0;
+}
+
+uint64_t dmp_consumer_capacity(const struct dmp_consumer *c)
+{
+  return c ? c->ring.capacity : 0;
+}
+
+uint64_t dmp_consumer_type_tag(const struct dmp_consumer *c)
+{
+  return c ? c->ring.ctl->header.type_tag : 0;
+}
+
+uint64_t dmp_consumer_epoch(const struct dmp_consumer *c)
+{
+  return c ? c->ring.ctl->header.epoch : 0;
+}

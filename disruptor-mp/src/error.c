@@ -9,14 +9,31 @@
 static _Thread_local char last_error[256];
 static _Thread_local char errno_buf[96];
 
+static void set_error_v(const char *fn, const char *fmt, va_list ap)
+{
+  /* Format into a scratch buffer: the arguments may be dmp_last_error()
+   * itself, when a caller wraps a lower layer's detail. */
+  char tmp[sizeof last_error];
+  int n = snprintf(tmp, sizeof tmp, "[%s] ", fn);
+  if (n < 0 || (size_t)n >= sizeof tmp)
+    return;
+  vsnprintf(tmp + n, sizeof tmp - (size_t)n, fmt, ap);
+  memcpy(last_error, tmp, sizeof tmp);
+}
+
 void dmp_impl_set_error(const char *fn, const char *fmt, ...)
 {
-  int n = snprintf(last_error, sizeof last_error, "[%s] ", fn);
-  if (n < 0 || (size_t)n >= sizeof last_error)
-    return;
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(last_error + n, sizeof last_error - (size_t)n, fmt, ap);
+  set_error_v(fn, fmt, ap);
+  va_end(ap);
+}
+
+void dmp_error_set(const char *where, const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  set_error_v(where ? where : "?", fmt, ap);
   va_end(ap);
 }
 

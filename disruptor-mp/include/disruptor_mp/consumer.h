@@ -194,6 +194,20 @@ DMP_API bool dmp_consumer_producer_alive(const struct dmp_consumer *c);
 /** Slot size of the attached ring. */
 DMP_API uint32_t dmp_consumer_slot_size(const struct dmp_consumer *c);
 
+/** Slot alignment of the attached ring. */
+DMP_API uint32_t dmp_consumer_slot_align(const struct dmp_consumer *c);
+
+/** Capacity (slots) of the attached ring. */
+DMP_API uint64_t dmp_consumer_capacity(const struct dmp_consumer *c);
+
+/** Type tag the ring was created with (0 = untyped). Layers above use it
+ * to check the ring carries their format. */
+DMP_API uint64_t dmp_consumer_type_tag(const struct dmp_consumer *c);
+
+/** The ring's creation epoch: a random value, new at every creation, so a
+ * consumer can tell a restarted producer's ring from the old one. */
+DMP_API uint64_t dmp_consumer_epoch(const struct dmp_consumer *c);
+
 #ifdef __cplusplus
 }
 #endif

@@ -74,6 +74,13 @@ DMP_API const char *dmp_err_name(int err);
  */
 DMP_API const char *dmp_last_error(void);
 
+/**
+ * Record a detail message for the calling thread, formatted as
+ * "[where] message". For layers built on disruptor_mp (libmyelon) so one
+ * dmp_last_error() serves the whole stack. Cold paths only.
+ */
+DMP_API void dmp_error_set(const char *where, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 #ifdef __cplusplus
 }
 #endif
