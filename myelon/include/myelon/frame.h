@@ -1,0 +1,160 @@
+/**
+ * @file frame.h
+ * @brief Layer 1 wire format: frames in ring slots, and the bounded
+ * reassembler that turns a frame stream back into messages.
+ *
+ * A message of any length (up to a configured maximum) travels as one or
+ * more frames, one frame per ring slot. Two formats; the payload capacity
+ * per frame is chosen at ring creation and recorded in the ring's type tag
+ * (see myelon_frame_tag()), so a consumer can check it on attach.
+ *
+ * Common header, native endianness (same host only):
+ *
+ *   offset size field
+ *   0      4    len     payload bytes carried by this frame
+ *   4      1    kind    application message kind (same in every frame)
+ *   5      1    flags   bit0 START, bit1 END (SINGLE = both); others must be 0
+ *   6      2    frag    fragment index within the message, modulo 2^16
+ *   8      4    msg_id  message id, unique per producer stream, never 0
+ *
+ * MYELON_FRAME_COMPACT: the header is 12 bytes, the payload starts at 12
+ *   (4-byte aligned), slot = 12 + capacity rounded up to 4. The first frame
+ *   of a multi-frame message starts its payload with a u32 total message
+ *   length (so that frame carries capacity - 4 message bytes).
+ * MYELON_FRAME_ALIGNED: bytes 12..16 hold the u32 total message length in
+ *   every frame, the payload starts at 16 (16-byte aligned: slots are
+ *   16-aligned), slot = 16 + capacity rounded up to 16.
+ *
+ * Beyond the original (which has neither): the total length and the
+ * fragment index let a consumer detect a truncated or interleaved message;
+ * a tail fragment is never delivered as a whole message.
+ *
+ * Everything here is a pure function of its inputs, so the parser and the
+ * reassembler can be fuzzed on arbitrary bytes.
+ */
+#ifndef MYELON_FRAME_H
+#define MYELON_FRAME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <myelon/export.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum myelon_frame_format {
+  MYELON_FRAME_COMPACT = 0, /**< 12-byte header, 4-byte aligned payload */
+  MYELON_FRAME_ALIGNED = 1, /**< 16-byte header, 16-byte aligned payload */
+};
+
+#define MYELON_FLAG_START 0x01u
+#define MYELON_FLAG_END 0x02u
+#define MYELON_FLAG_SINGLE (MYELON_FLAG_START | MYELON_FLAG_END)
+#define MYELON_FLAGS_KNOWN MYELON_FLAG_SINGLE
+
+#define MYELON_FRAME_MIN_CAPACITY 8u          /**< smallest frame payload capacity */
+#define MYELON_FRAME_MAX_CAPACITY (1u << 26)  /**< largest: 64 MiB per frame */
+
+/** The common 12-byte header. */
+struct myelon_frame_header {
+  uint32_t len;
+  uint8_t kind;
+  uint8_t flags;
+  uint16_t frag;
+  uint32_t msg_id;
+};
+_Static_assert(sizeof(struct myelon_frame_header) == 12, "frame header is 12 bytes");
+
+/** Header size of a format (12 or 16), 0 for an unknown format. */
+MYELON_API uint32_t myelon_frame_header_size(enum myelon_frame_format fmt);
+
+/** Slot size and alignment a ring needs for (fmt, capacity).
+ * @return 0, or -MYELON_E_FORMAT for an unknown format or a capacity
+ *         outside [MYELON_FRAME_MIN_CAPACITY, MYELON_FRAME_MAX_CAPACITY]. */
+MYELON_API int myelon_frame_slot(enum myelon_frame_format fmt, uint32_t capacity, uint32_t *slot_size,
+                                 uint32_t *slot_align);
+
+/** Layer 0 type tag that marks a ring as carrying frames of (fmt, capacity). */
+MYELON_API uint64_t myelon_frame_tag(enum myelon_frame_format fmt, uint32_t capacity);
+
+/** Number of frames a message of `len` bytes needs (>= 1). */
+MYELON_API uint64_t myelon_frame_count(enum myelon_frame_format fmt, uint32_t capacity, uint64_t len);
+
+/** One parsed frame; `data` points into the slot. */
+struct myelon_frame_view {
+  const uint8_t *data; /**< message bytes carried by this frame */
+  uint32_t len;        /**< their count */
+  uint8_t kind;
+  uint8_t flags;
+  uint16_t frag;
+  uint32_t msg_id;
+  uint64_t total;      /**< message length if the frame states it, else 0 */
+};
+
+/**
+ * Parse and validate the frame in `slot` (`slot_size` readable bytes).
+ * @return 0, or -MYELON_E_MALFORMED: unknown flag bits, msg_id 0, `len`
+ *         beyond the capacity, a compact START shorter than its length
+ *         prefix, or a stated total shorter than this frame.
+ */
+MYELON_API int myelon_frame_parse(enum myelon_frame_format fmt, uint32_t capacity, const void *slot,
+                                  struct myelon_frame_view *out);
+
+/**
+ * Write one frame into `slot`: header fields and `len` payload bytes from
+ * `data` (the payload of a compact START is preceded by `total`). The
+ * caller guarantees the sizes (the producer computes them).
+ */
+MYELON_API void myelon_frame_write(enum myelon_frame_format fmt, void *slot, const void *data, uint32_t len,
+                                   uint8_t kind, uint8_t flags, uint16_t frag, uint32_t msg_id, uint64_t total);
+
+/** Bounded reassembly state: one per consumer, not thread-safe. */
+struct myelon_reasm {
+  uint8_t *buf;       /**< 16-byte aligned, grows up to `max` */
+  size_t cap;
+  size_t len;
+  size_t max;         /**< largest message accepted */
+  uint64_t total;     /**< expected length of the message being assembled */
+  uint32_t msg_id;
+  uint16_t next_frag;
+  uint8_t kind;
+  bool active;        /**< a message is being assembled */
+  uint32_t skip_id;   /**< frames of this id are dropped (oversize message) */
+  uint64_t orphans;   /**< continuation frames dropped for lack of a START */
+};
+
+/** Initialise with a maximum message size (>= 1). No allocation yet. */
+MYELON_API int myelon_reasm_init(struct myelon_reasm *r, size_t max_message);
+/** Free the buffer. NULL ok. */
+MYELON_API void myelon_reasm_fini(struct myelon_reasm *r);
+/** Drop any partial message. */
+MYELON_API void myelon_reasm_reset(struct myelon_reasm *r);
+
+/**
+ * Feed one parsed frame that is not a stand-alone SINGLE (callers deliver
+ * SINGLE frames directly when no message is in progress).
+ *
+ * @param consumed set to false only when the frame must be fed again: it
+ *        starts a new message but interrupted one in progress, which is
+ *        reported first as -MYELON_E_TRUNCATED.
+ * @return 1: a message is complete in r->buf[0..r->len) (kind r->kind,
+ *         id r->msg_id) until the next feed or reset;
+ *         0: more frames needed (or an orphan/oversize frame was dropped);
+ *         -MYELON_E_TRUNCATED: the message in progress lost fragments
+ *         (a new START arrived, or END came early);
+ *         -MYELON_E_MALFORMED: interleaved ids, out-of-order fragments or
+ *         inconsistent lengths; the partial message is dropped;
+ *         -MYELON_E_TOOBIG: a message above `max` (its frames are then
+ *         skipped); -ENOMEM.
+ *         After any error the stream resynchronises at the next START.
+ */
+MYELON_API int myelon_reasm_feed(struct myelon_reasm *r, const struct myelon_frame_view *f, bool *consumed);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MYELON_FRAME_H */

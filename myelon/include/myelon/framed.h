@@ -1,0 +1,190 @@
+/**
+ * @file framed.h
+ * @brief Layer 1: variable-length messages over a Layer 0 ring.
+ *
+ * Producer: a message of 0..max_message bytes becomes one or more frames
+ * (frame.h). Frames are claimed in batches of up to the ring's capacity
+ * and made visible with one release store per batch, so a message that
+ * fits in the ring appears to consumers all at once.
+ *
+ * Consumer: single-frame messages are delivered zero-copy from the slot,
+ * leased until myelon_consumer_release() or the next receive; fragmented
+ * messages are reassembled into a consumer-owned 16-byte aligned buffer
+ * bounded by max_message. Truncated, interleaved, oversize and malformed
+ * input is reported as an error and the stream resynchronises at the next
+ * message start; a tail fragment is never delivered as a message.
+ *
+ *     struct myelon_msg m;
+ *     int rc = myelon_consumer_recv(c, &m, 1000000000);  // 1 s
+ *     if (rc == 0) { use(m.data, m.len, m.kind); myelon_consumer_release(c); }
+ *
+ * The Layer 0 handles are reachable (myelon_producer_ring(),
+ * myelon_consumer_ring()) and are the very disruptor_mp types.
+ */
+#ifndef MYELON_FRAMED_H
+#define MYELON_FRAMED_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <disruptor_mp/disruptor_mp.h>
+#include <myelon/export.h>
+#include <myelon/frame.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MYELON_DEFAULT_FRAME_CAPACITY 1024u
+#define MYELON_DEFAULT_MAX_MESSAGE (16u << 20) /**< 16 MiB */
+#define MYELON_MAX_MESSAGE_LIMIT (UINT32_MAX - 16u) /**< totals are 32-bit on the wire */
+
+struct myelon_producer_config {
+  struct dmp_producer_config ring; /**< name, backend, capacity, wait ...; its slot_size,
+                                        slot_align and type_tag are set from the frame format */
+  enum myelon_frame_format format; /**< default MYELON_FRAME_COMPACT */
+  uint32_t frame_capacity;         /**< payload bytes per frame; default 1024 */
+  size_t max_message;              /**< largest message; default 16 MiB */
+};
+
+struct myelon_consumer_config {
+  struct dmp_consumer_config ring; /**< name, backend, id, start, wait ... */
+  enum myelon_frame_format format; /**< must match the ring */
+  uint32_t frame_capacity;         /**< must match the ring; 0 = accept the ring's */
+  size_t max_message;              /**< reassembly bound; default 16 MiB */
+};
+
+/** Defaults for every field (Layer 0 defaults included). */
+MYELON_API void myelon_producer_config_init(struct myelon_producer_config *cfg);
+MYELON_API void myelon_consumer_config_init(struct myelon_consumer_config *cfg);
+
+struct myelon_producer;
+struct myelon_consumer;
+
+/**
+ * Create a framed ring and become its producer.
+ * @return 0 and `*out`; -MYELON_E_FORMAT (bad format/capacity),
+ *         -DMP_E_BADCONFIG (max_message 0 or above MYELON_MAX_MESSAGE_LIMIT),
+ *         or any error of dmp_producer_create().
+ */
+MYELON_API int myelon_producer_create(const struct myelon_producer_config *cfg, struct myelon_producer **out);
+
+/** Close (see dmp_producer_close()). NULL ok. */
+MYELON_API void myelon_producer_close(struct myelon_producer *p);
+
+/** The Layer 0 producer underneath. */
+MYELON_API struct dmp_producer *myelon_producer_ring(struct myelon_producer *p);
+
+/**
+ * Publish a message, waiting up to `timeout_ns` (DMP_FOREVER: no deadline)
+ * for space. A message needing more frames than the ring holds is
+ * published in batches; if time runs out between batches the message is
+ * cut short and consumers report it as truncated.
+ * @return 0; -MYELON_E_TOOBIG; -ETIMEDOUT; -EINVAL.
+ */
+MYELON_API int myelon_publish(struct myelon_producer *p, const void *data, size_t len, uint8_t kind,
+                              int64_t timeout_ns);
+
+/**
+ * Publish only if every frame fits now (all-or-nothing, one release store).
+ * @return 0; -EAGAIN (not enough free slots, or more frames than the ring
+ *         holds: use myelon_publish); -MYELON_E_TOOBIG; -EINVAL.
+ */
+MYELON_API int myelon_try_publish(struct myelon_producer *p, const void *data, size_t len, uint8_t kind);
+
+/**
+ * Liveness-managed publish (dmp_producer_enable_liveness() on the ring
+ * first). On failure `*failed_frame` (if not NULL) is the index of the
+ * first frame that was not published (0 = nothing was published).
+ * @return 0 or an error of dmp_producer_claim_batch_managed()
+ *         (-DMP_E_STARTUP, -DMP_E_STALLED, -ETIMEDOUT, ...).
+ */
+MYELON_API int myelon_publish_managed(struct myelon_producer *p, const void *data, size_t len, uint8_t kind,
+                                      int64_t timeout_ns, uint64_t *failed_frame);
+
+/**
+ * Zero-copy single-frame publish, step 1: claim room for a message of up
+ * to `max_len` bytes (<= the frame capacity), waiting up to `timeout_ns`.
+ * Write the message at `*buf`, then call myelon_commit().
+ * @return 0; -EINVAL (`max_len` above the frame capacity); -ETIMEDOUT.
+ */
+MYELON_API int myelon_claim(struct myelon_producer *p, size_t max_len, void **buf, int64_t timeout_ns);
+
+/** Step 2: publish the claimed frame with its final length (<= max_len). */
+MYELON_API int myelon_commit(struct myelon_producer *p, size_t len, uint8_t kind);
+
+/**
+ * Attach to a framed ring.
+ * @return 0 and `*out`; -MYELON_E_FORMAT if the ring was not created for
+ *         this format (and capacity, if given); errors of dmp_consumer_attach().
+ */
+MYELON_API int myelon_consumer_attach(const struct myelon_consumer_config *cfg, struct myelon_consumer **out);
+
+/** As myelon_consumer_attach(), retrying until the ring exists (bounded). */
+MYELON_API int myelon_consumer_attach_timeout(const struct myelon_consumer_config *cfg, int64_t timeout_ns,
+                                              struct myelon_consumer **out);
+
+/** Detach (see dmp_consumer_close()). NULL ok. */
+MYELON_API void myelon_consumer_close(struct myelon_consumer *c);
+
+/** The Layer 0 consumer underneath. */
+MYELON_API struct dmp_consumer *myelon_consumer_ring(struct myelon_consumer *c);
+
+/** A received message. `data` is valid until the next receive or release. */
+struct myelon_msg {
+  const void *data;  /**< 16-byte aligned if fragmented or ALIGNED format */
+  size_t len;
+  uint8_t kind;
+  uint32_t msg_id;
+  bool zero_copy;    /**< data points into the ring slot */
+};
+
+/**
+ * Receive the next message without waiting.
+ * @return 0 and `*m`; -EAGAIN (nothing complete yet: a partial message is
+ *         kept); -MYELON_E_TRUNCATED / -MYELON_E_MALFORMED / -MYELON_E_TOOBIG
+ *         (that message is lost, the next call continues with the stream).
+ */
+MYELON_API int myelon_consumer_try_recv(struct myelon_consumer *c, struct myelon_msg *m);
+
+/**
+ * Receive the next message, waiting with the ring's wait strategy up to
+ * `timeout_ns`. @return as myelon_consumer_try_recv(), or -ETIMEDOUT, or
+ * -DMP_E_OWNERDEAD if the producer died (a partial message is dropped and
+ * the detail says so).
+ */
+MYELON_API int myelon_consumer_recv(struct myelon_consumer *c, struct myelon_msg *m, int64_t timeout_ns);
+
+/** Release the last received message (its slot or buffer may be reused). */
+MYELON_API void myelon_consumer_release(struct myelon_consumer *c);
+
+/**
+ * Receive into a fresh malloc'd buffer the caller frees (convenience).
+ * @return 0 with `*data`, `*len` (and `*kind` if not NULL), or as recv.
+ */
+MYELON_API int myelon_consumer_recv_copy(struct myelon_consumer *c, void **data, size_t *len, uint8_t *kind,
+                                         int64_t timeout_ns);
+
+/** Message callback for myelon_consumer_process(): nonzero stops. */
+typedef int (*myelon_msg_fn)(const struct myelon_msg *m, void *user);
+
+/**
+ * Deliver every message complete now (at most `max`, 0 = no limit),
+ * without waiting. Errors on individual messages are counted in
+ * myelon_consumer_errors() and skipped.
+ * @return messages delivered, or -EINVAL.
+ */
+MYELON_API int64_t myelon_consumer_process(struct myelon_consumer *c, myelon_msg_fn fn, size_t max, void *user);
+
+/** Messages lost to truncation, malformed frames or size so far. */
+MYELON_API uint64_t myelon_consumer_errors(const struct myelon_consumer *c);
+
+/** Continuation frames dropped because their START was never seen. */
+MYELON_API uint64_t myelon_consumer_orphans(const struct myelon_consumer *c);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MYELON_FRAMED_H */

@@ -1,0 +1,251 @@
+/* Layer 1 consumer: zero-copy single frames, bounded reassembly of the
+ * rest, resynchronisation after bad input (framed.h). */
+#include <myelon/error.h>
+#include <myelon/framed.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct myelon_consumer {
+  struct dmp_consumer *ring;
+  enum myelon_frame_format fmt;
+  uint32_t cap;
+  struct myelon_reasm reasm;
+  const void *pending;  /* peeked frame to feed again (starts a new message) */
+  bool leased;          /* a received message awaits release */
+  uint64_t errors;
+};
+
+void myelon_consumer_config_init(struct myelon_consumer_config *cfg)
+{
+  memset(cfg, 0, sizeof *cfg);
+  dmp_consumer_config_init(&cfg->ring);
+  cfg->format = MYELON_FRAME_COMPACT;
+  cfg->max_message = MYELON_DEFAULT_MAX_MESSAGE;
+}
+
+/* The ring must carry frames of our format, and of `want` capacity if set. */
+static int check_format(const struct myelon_consumer_config *cfg, struct dmp_consumer *ring, uint32_t *cap)
+{
+  uint32_t hdr = myelon_frame_header_size(cfg->format);
+  uint32_t slot = dmp_consumer_slot_size(ring);
+  if (hdr == 0 || slot <= hdr)
+    return dmp_error_set("myelon_consumer_attach", "ring slots of %u bytes cannot hold %s frames", slot,
+                         hdr ? "these" : "unknown-format"),
+           -MYELON_E_FORMAT;
+  *cap = slot - hdr;
+  if (dmp_consumer_type_tag(ring) != myelon_frame_tag(cfg->format, *cap))
+    return dmp_error_set("myelon_consumer_attach", "'%s' does not carry %s frames of %u bytes", cfg->ring.name,
+                         cfg->format == MYELON_FRAME_ALIGNED ? "aligned" : "compact", *cap),
+           -MYELON_E_FORMAT;
+  if (cfg->frame_capacity) {
+    uint32_t want_slot, want_align;
+    int rc = myelon_frame_slot(cfg->format, cfg->frame_capacity, &want_slot, &want_align);
+    if (rc < 0)
+      return rc;
+    if (want_slot != slot)
+      return dmp_error_set("myelon_consumer_attach", "'%s' has %u-byte frames, consumer expects %u", cfg->ring.name,
+                           *cap, cfg->frame_capacity),
+             -MYELON_E_FORMAT;
+  }
+  return 0;
+}
+
+static int attach(const struct myelon_consumer_config *cfg, int64_t timeout_ns, bool wait,
+                  struct myelon_consumer **out)
+{
+  if (out)
+    *out = NULL;
+  if (!cfg || !out)
+    return dmp_error_set("myelon_consumer_attach", "cfg or out is NULL"), -EINVAL;
+  if (cfg->max_message == 0 || cfg->max_message > MYELON_MAX_MESSAGE_LIMIT)
+    return dmp_error_set("myelon_consumer_attach", "max_message %zu is not in 1..%u", cfg->max_message,
+                         MYELON_MAX_MESSAGE_LIMIT),
+           -DMP_E_BADCONFIG;
+  struct myelon_consumer *c = calloc(1, sizeof *c);
+  if (!c)
+    return -ENOMEM;
+  int rc = wait ? dmp_consumer_attach_timeout(&cfg->ring, timeout_ns, &c->ring) : dmp_consumer_attach(&cfg->ring, &c->ring);
+  if (rc == 0)
+    rc = check_format(cfg, c->ring, &c->cap);
+  if (rc == 0)
+    rc = myelon_reasm_init(&c->reasm, cfg->max_message);
+  if (rc < 0) {
+    dmp_consumer_close(c->ring);
+    free(c);
+    return rc;
+  }
+  c->fmt = cfg->format;
+  *out = c;
+  return 0;
+}
+
+int myelon_consumer_attach(const struct myelon_consumer_config *cfg, struct myelon_consumer **out)
+{
+  return attach(cfg, 0, false, out);
+}
+
+int myelon_consumer_attach_timeout(const struct myelon_consumer_config *cfg, int64_t timeout_ns,
+                                   struct myelon_consumer **out)
+{
+  return attach(cfg, timeout_ns, true, out);
+}
+
+void myelon_consumer_close(struct myelon_consumer *c)
+{
+  if (!c)
+    return;
+  dmp_consumer_close(c->ring);
+  myelon_reasm_fini(&c->reasm);
+  free(c);
+}
+
+struct dmp_consumer *myelon_consumer_ring(struct myelon_consumer *c)
+{
+  return c ? c->ring : NULL;
+}
+
+void myelon_consumer_release(struct myelon_consumer *c)
+{
+  if (!c || !c->leased)
+    return;
+  c->leased = false;
+  if (!c->pending)
+    dmp_consumer_release(c->ring);
+}
+
+static int lost(struct myelon_consumer *c, int rc)
+{
+  c->errors++;
+  return rc;
+}
+
+int myelon_consumer_try_recv(struct myelon_consumer *c, struct myelon_msg *m)
+{
+  if (!c || !m)
+    return -EINVAL;
+  myelon_consumer_release(c);
+  for (;;) {
+    const void *slot = c->pending;
+    int64_t seq;
+    c->pending = NULL;
+    if (!slot && dmp_consumer_try_peek(c->ring, &slot, &seq) < 0)
+      return -EAGAIN;
+    struct myelon_frame_view f;
+    int rc = myelon_frame_parse(c->fmt, c->cap, slot, &f);
+    if (rc < 0) {
+      dmp_consumer_release(c->ring);
+      if (c->reasm.active)
+        c->errors++; /* the message in progress is lost too */
+      myelon_reasm_reset(&c->reasm);
+      return lost(c, rc);
+    }
+    if ((f.flags & MYELON_FLAG_SINGLE) == MYELON_FLAG_SINGLE && !c->reasm.active) {
+      if (f.len > c->reasm.max) {
+        dmp_consumer_release(c->ring);
+        return lost(c, -MYELON_E_TOOBIG);
+      }
+      *m = (struct myelon_msg){f.data, f.len, f.kind, f.msg_id, true};
+      c->leased = true; /* the slot stays peeked until release */
+      return 0;
+    }
+    bool consumed;
+    rc = myelon_reasm_feed(&c->reasm, &f, &consumed);
+    if (consumed)
+      dmp_consumer_release(c->ring);
+    else
+      c->pending = slot;
+    if (rc == 1) {
+      *m = (struct myelon_msg){c->reasm.buf, c->reasm.len, c->reasm.kind, c->reasm.msg_id, false};
+      c->leased = true;
+      return 0;
+    }
+    if (rc < 0)
+      return lost(c, rc);
+  }
+}
+
+int myelon_consumer_recv(struct myelon_consumer *c, struct myelon_msg *m, int64_t timeout_ns)
+{
+  if (!c || !m)
+    return -EINVAL;
+  struct timespec t0;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  for (;;) {
+    int rc = myelon_consumer_try_recv(c, m);
+    if (rc != -EAGAIN)
+      return rc;
+    int64_t left = DMP_FOREVER;
+    if (timeout_ns >= 0) {
+      struct timespec t;
+      clock_gettime(CLOCK_MONOTONIC, &t);
+      int64_t spent = (t.tv_sec - t0.tv_sec) * 1000000000 + (t.tv_nsec - t0.tv_nsec);
+      left = timeout_ns > spent ? timeout_ns - spent : 0;
+    }
+    int64_t n = dmp_consumer_wait(c->ring, left);
+    if (n == -DMP_E_OWNERDEAD && c->reasm.active) {
+      dmp_error_set("myelon_consumer_recv", "producer died in the middle of message %u (%zu of %llu bytes)",
+                    c->reasm.msg_id, c->reasm.len, (unsigned long long)c->reasm.total);
+      myelon_reasm_reset(&c->reasm);
+      c->errors++;
+    }
+    if (n < 0)
+      return (int)n;
+  }
+}
+
+int myelon_consumer_recv_copy(struct myelon_consumer *c, void **data, size_t *len, uint8_t *kind,
+                              int64_t timeout_ns)
+{
+  if (!c || !data || !len)
+    return -EINVAL;
+  struct myelon_msg m;
+  int rc = myelon_consumer_recv(c, &m, timeout_ns);
+  if (rc < 0)
+    return rc;
+  void *copy = malloc(m.len ? m.len : 1);
+  if (!copy) {
+    myelon_consumer_release(c);
+    return -ENOMEM;
+  }
+  memcpy(copy, m.data, m.len);
+  *data = copy;
+  *len = m.len;
+  if (kind)
+    *kind = m.kind;
+  myelon_consumer_release(c);
+  return 0;
+}
+
+int64_t myelon_consumer_process(struct myelon_consumer *c, myelon_msg_fn fn, size_t max, void *user)
+{
+  if (!c || !fn)
+    return -EINVAL;
+  int64_t n = 0;
+  while (max == 0 || (size_t)n < max) {
+    struct myelon_msg m;
+    int rc = myelon_consumer_try_recv(c, &m);
+    if (rc == -EAGAIN)
+      break;
+    if (rc < 0)
+      continue; /* counted in errors; the stream goes on */
+    n++;
+    int stop = fn(&m, user);
+    myelon_consumer_release(c);
+    if (stop)
+      break;
+  }
+  return n;
+}
+
+uint64_t myelon_consumer_errors(const struct myelon_consumer *c)
+{
+  return c ? c->errors : 0;
+}
+
+uint64_t myelon_consumer_orphans(const struct myelon_consumer *c)
+{
+  return c ? c->reasm.orphans : 0;
+}

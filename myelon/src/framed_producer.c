@@ -1,0 +1,223 @@
+/* Layer 1 producer: split a message into frames and publish them in
+ * batches, one release store per batch (framed.h). */
+#include <myelon/error.h>
+#include <myelon/framed.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define TOTAL_PREFIX 4u
+
+struct myelon_producer {
+  struct dmp_producer *ring;
+  enum myelon_frame_format fmt;
+  uint32_t cap;        /* payload bytes per frame */
+  size_t max;          /* largest message */
+  uint32_t next_id;    /* next message id; 0 is never used */
+  void *claimed;       /* zero-copy claim in progress */
+  size_t claimed_max;
+};
+
+void myelon_producer_config_init(struct myelon_producer_config *cfg)
+{
+  memset(cfg, 0, sizeof *cfg);
+  dmp_producer_config_init(&cfg->ring);
+  cfg->format = MYELON_FRAME_COMPACT;
+  cfg->frame_capacity = MYELON_DEFAULT_FRAME_CAPACITY;
+  cfg->max_message = MYELON_DEFAULT_MAX_MESSAGE;
+}
+
+int myelon_producer_create(const struct myelon_producer_config *cfg, struct myelon_producer **out)
+{
+  if (out)
+    *out = NULL;
+  if (!cfg || !out)
+    return dmp_error_set(__func__, "cfg or out is NULL"), -EINVAL;
+  if (cfg->max_message == 0 || cfg->max_message > MYELON_MAX_MESSAGE_LIMIT)
+    return dmp_error_set(__func__, "max_message %zu is not in 1..%u", cfg->max_message, MYELON_MAX_MESSAGE_LIMIT),
+           -DMP_E_BADCONFIG;
+  struct dmp_producer_config rc_cfg = cfg->ring;
+  int rc = myelon_frame_slot(cfg->format, cfg->frame_capacity, &rc_cfg.slot_size, &rc_cfg.slot_align);
+  if (rc < 0)
+    return rc;
+  uint32_t cap = rc_cfg.slot_size - myelon_frame_header_size(cfg->format); /* rounded up */
+  rc_cfg.type_tag = myelon_frame_tag(cfg->format, cap);
+  struct myelon_producer *p = calloc(1, sizeof *p);
+  if (!p)
+    return dmp_error_set(__func__, "out of memory"), -ENOMEM;
+  rc = dmp_producer_create(&rc_cfg, &p->ring);
+  if (rc < 0) {
+    free(p);
+    return rc;
+  }
+  p->fmt = cfg->format;
+  p->cap = cap;
+  p->max = cfg->max_message;
+  p->next_id = 1;
+  *out = p;
+  return 0;
+}
+
+void myelon_producer_close(struct myelon_producer *p)
+{
+  if (!p)
+    return;
+  dmp_producer_close(p->ring);
+  free(p);
+}
+
+struct dmp_producer *myelon_producer_ring(struct myelon_producer *p)
+{
+  return p ? p->ring : NULL;
+}
+
+static uint32_t take_id(struct myelon_producer *p)
+{
+  uint32_t id = p->next_id++;
+  if (p->next_id == 0)
+    p->next_id = 1;
+  return id;
+}
+
+/* The message being cut into frames. */
+struct split {
+  const uint8_t *data;
+  size_t len;
+  size_t offset;
+  uint64_t frames;
+  uint32_t id;
+  uint8_t kind;
+};
+
+/* Write frames [frag, frag + n) into the slots claimed from `first`. */
+static void write_frames(struct myelon_producer *p, struct split *s, uint64_t frag, uint64_t n, int64_t first)
+{
+  for (uint64_t i = 0; i < n; i++) {
+    uint64_t idx = frag + i;
+    uint8_t flags = (uint8_t)((idx == 0 ? MYELON_FLAG_START : 0) | (idx == s->frames - 1 ? MYELON_FLAG_END : 0));
+    uint32_t room = p->cap;
+    if (p->fmt == MYELON_FRAME_COMPACT && flags == MYELON_FLAG_START)
+      room -= TOTAL_PREFIX;
+    size_t left = s->len - s->offset;
+    uint32_t chunk = left < room ? (uint32_t)left : room;
+    myelon_frame_write(p->fmt, dmp_producer_slot(p->ring, first + (int64_t)i), s->data + s->offset, chunk, s->kind,
+                       flags, (uint16_t)idx, s->id, s->len);
+    s->offset += chunk;
+  }
+}
+
+static int check_message(struct myelon_producer *p, const void *data, size_t len, const char *fn)
+{
+  if (!p || (!data && len))
+    return dmp_error_set(fn, "producer or data is NULL"), -EINVAL;
+  if (len > p->max)
+    return dmp_error_set(fn, "message of %zu bytes exceeds max_message %zu", len, p->max), -MYELON_E_TOOBIG;
+  return 0;
+}
+
+/* Messages that fit in the ring go in one batch (atomic for consumers);
+ * longer ones in quarter-ring batches so producer and consumers overlap. */
+static uint64_t batch_size(struct myelon_producer *p, uint64_t frames_left, uint64_t total_frames)
+{
+  uint64_t cap = p->ring->ring.capacity;
+  if (total_frames <= cap)
+    return frames_left;
+  uint64_t b = cap / 4 ? cap / 4 : 1;
+  return frames_left < b ? frames_left : b;
+}
+
+static int publish_frames(struct myelon_producer *p, const void *data, size_t len, uint8_t kind,
+                          int64_t timeout_ns, bool managed, uint64_t *failed_frame)
+{
+  struct split s = {data, len, 0, myelon_frame_count(p->fmt, p->cap, len), take_id(p), kind};
+  int64_t deadline_base = timeout_ns;
+  struct timespec t0;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  for (uint64_t frag = 0; frag < s.frames;) {
+    uint64_t n = batch_size(p, s.frames - frag, s.frames);
+    int64_t left = DMP_FOREVER;
+    if (deadline_base >= 0) {
+      struct timespec t;
+      clock_gettime(CLOCK_MONOTONIC, &t);
+      int64_t spent = (t.tv_sec - t0.tv_sec) * 1000000000 + (t.tv_nsec - t0.tv_nsec);
+      left = deadline_base > spent ? deadline_base - spent : 0;
+    }
+    int64_t first;
+    int rc = managed ? dmp_producer_claim_batch_managed(p->ring, n, &first, left)
+                     : dmp_producer_claim_batch_timeout(p->ring, n, &first, left);
+    if (rc < 0) {
+      if (failed_frame)
+        *failed_frame = frag;
+      if (frag > 0)
+        dmp_error_set("myelon_publish", "message %u cut after %llu of %llu frames: %s", s.id,
+                      (unsigned long long)frag, (unsigned long long)s.frames, dmp_strerror(rc));
+      return rc;
+    }
+    write_frames(p, &s, frag, n, first);
+    dmp_producer_publish(p->ring);
+    frag += n;
+  }
+  return 0;
+}
+
+int myelon_publish(struct myelon_producer *p, const void *data, size_t len, uint8_t kind, int64_t timeout_ns)
+{
+  int rc = check_message(p, data, len, __func__);
+  return rc < 0 ? rc : publish_frames(p, data, len, kind, timeout_ns, false, NULL);
+}
+
+int myelon_publish_managed(struct myelon_producer *p, const void *data, size_t len, uint8_t kind,
+                           int64_t timeout_ns, uint64_t *failed_frame)
+{
+  int rc = check_message(p, data, len, __func__);
+  return rc < 0 ? rc : publish_frames(p, data, len, kind, timeout_ns, true, failed_frame);
+}
+
+int myelon_try_publish(struct myelon_producer *p, const void *data, size_t len, uint8_t kind)
+{
+  int rc = check_message(p, data, len, __func__);
+  if (rc < 0)
+    return rc;
+  struct split s = {data, len, 0, myelon_frame_count(p->fmt, p->cap, len), 0, kind};
+  if (s.frames > p->ring->ring.capacity)
+    return -EAGAIN;
+  int64_t first;
+  rc = dmp_producer_try_claim_batch(p->ring, s.frames, &first);
+  if (rc < 0)
+    return rc;
+  s.id = take_id(p);
+  write_frames(p, &s, 0, s.frames, first);
+  dmp_producer_publish(p->ring);
+  return 0;
+}
+
+int myelon_claim(struct myelon_producer *p, size_t max_len, void **buf, int64_t timeout_ns)
+{
+  if (!p || !buf || max_len > p->cap || p->claimed)
+    return -EINVAL;
+  void *slot;
+  int rc = dmp_producer_claim_timeout(p->ring, &slot, timeout_ns);
+  if (rc < 0)
+    return rc;
+  p->claimed = slot;
+  p->claimed_max = max_len;
+  *buf = (uint8_t *)slot + myelon_frame_header_size(p->fmt);
+  return 0;
+}
+
+int myelon_commit(struct myelon_producer *p, size_t len, uint8_t kind)
+{
+  if (!p || !p->claimed || len > p->claimed_max)
+    return -EINVAL;
+  uint32_t total = (uint32_t)len;
+  uint8_t *slot = p->claimed;
+  if (p->fmt == MYELON_FRAME_ALIGNED)
+    memcpy(slot + sizeof(struct myelon_frame_header), &total, sizeof total);
+  struct myelon_frame_header h = {total, kind, MYELON_FLAG_SINGLE, 0, take_id(p)};
+  memcpy(slot, &h, sizeof h);
+  p->claimed = NULL;
+  dmp_producer_publish(p->ring);
+  return 0;
+}
