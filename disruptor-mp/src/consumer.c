@@ -84,6 +84,10 @@ static void join(struct dmp_consumer *c, struct dmp_consumer_entry *e, bool exis
   if (existing) {
     start = dmp_impl_load_relaxed(&e->cursor); /* resume after the stored position */
   } else if (c->cfg.start == DMP_START_LATEST) {
+    /* The position when the entry becomes visible: a producer that waits
+     * for this consumer (wait_for_consumers) publishes only after that, so
+     * the consumer sees everything from then on. The floor below lifts it
+     * if those slots could already have been reused. */
     start = dmp_impl_load_acquire(&ctl->producer_cursor);
   } else {
     start = dmp_impl_load_relaxed(&ctl->gate_limit) - cap;
@@ -108,8 +112,6 @@ static void join(struct dmp_consumer *c, struct dmp_consumer_entry *e, bool exis
   dmp_impl_fence_seq_cst();
   int64_t limit = dmp_impl_load_relaxed(&ctl->gate_limit);
   int64_t published = dmp_impl_load_acquire(&ctl->producer_cursor);
-  if (!existing && c->cfg.start == DMP_START_LATEST)
-    start = published;
   int64_t floor = limit - cap > published - cap ? limit - cap : published - cap;
   if (floor > start) {
     c->missed = existing ? (uint64_t)(floor - start) : 0;
@@ -279,10 +281,12 @@ int64_t dmp_consumer_wait(struct dmp_consumer *c, int64_t timeout_ns)
     int64_t n = dmp_consumer_available(c);
     if (n > 0)
       return n;
-    if (w->kind == DMP_WAIT_BLOCK && iter >= w->spins) {
+    if (dmp_impl_wait_parks(w, iter)) {
       int64_t left = dmp_impl_remaining(deadline);
       if (left > 0)
         park_for_data(c, left < DMP_WAIT_LIVENESS_NS ? left : DMP_WAIT_LIVENESS_NS);
+      if (dmp_consumer_available(c) > 0)
+        continue; /* the usual wake-up: data arrived */
       /* Woken without data (the producer closed) or a slice ran out: both
        * are rare, so check liveness now rather than at the next period. */
       next_liveness = 0;

@@ -124,8 +124,15 @@ int dmp_impl_futex_wait(dmp_atomic_u32 *word, uint32_t expected, int64_t timeout
 /** FUTEX_WAKE (shared) every waiter on `word`. */
 void dmp_impl_futex_wake(dmp_atomic_u32 *word);
 
-/** One step of a wait strategy after `iter` unsuccessful polls, for the
- * non-parking kinds (spin, yield, sleep). */
+/** True when a DMP_WAIT_BLOCK waiter should park after `iter` polls. */
+static inline bool dmp_impl_wait_parks(const struct dmp_wait_strategy *w, uint64_t iter)
+{
+  return w->kind == DMP_WAIT_BLOCK && iter >= (uint64_t)w->spins + DMP_WAIT_BLOCK_YIELDS;
+}
+
+/** One step of a wait strategy after `iter` unsuccessful polls, when not
+ * parking: a pause hint, a yield (YIELD, and BLOCK before it parks) or a
+ * sleep (SLEEP). */
 void dmp_impl_wait_step(const struct dmp_wait_strategy *w, uint64_t iter);
 /** Normalised copy (defaults filled in; BLOCK becomes SLEEP without wake-ups). */
 struct dmp_wait_strategy dmp_impl_wait_normalise(const struct dmp_wait_strategy *w, bool wakeups);

@@ -153,7 +153,7 @@ int dmp_impl_producer_wait_step(struct dmp_producer *p, int64_t last, int64_t ma
       return 0;
     if ((iter & 63) == 0 && dmp_impl_remaining(deadline) == 0)
       return -EAGAIN;
-    if (w->kind == DMP_WAIT_BLOCK && iter >= w->spins) {
+    if (dmp_impl_wait_parks(w, iter)) {
       int64_t left = dmp_impl_remaining(deadline);
       park_for_space(p, last, left < DMP_WAIT_LIVENESS_NS ? left : DMP_WAIT_LIVENESS_NS);
       if (dmp_impl_remaining(deadline) == 0)

@@ -55,7 +55,7 @@ void dmp_impl_wait_step(const struct dmp_wait_strategy *w, uint64_t iter)
     dmp_impl_cpu_relax();
     return;
   }
-  if (w->kind == DMP_WAIT_YIELD)
+  if (w->kind == DMP_WAIT_YIELD || w->kind == DMP_WAIT_BLOCK)
     sched_yield();
   else
     dmp_impl_sleep_ns(w->sleep_ns);

@@ -38,50 +38,52 @@ static inline uint64_t dmp_type_tag(const char *type_name, uint64_t size)
   return h ? h : 1;
 }
 
+#if defined(__GNUC__)
+#define DMP_TYPED_UNUSED __attribute__((unused))
+#else
+#define DMP_TYPED_UNUSED
+#endif
+
 #define DMP_DECLARE_TYPED(prefix, T)                                                                  \
-  static inline void prefix##_producer_config(struct dmp_producer_config *cfg)                        \
+  DMP_TYPED_UNUSED static inline void prefix##_producer_config(struct dmp_producer_config *cfg)                        \
   {                                                                                                   \
     cfg->slot_size = (uint32_t)sizeof(T);                                                             \
     cfg->slot_align = (uint32_t)_Alignof(T);                                                          \
     cfg->type_tag = dmp_type_tag(#T, sizeof(T));                                                      \
   }                                                                                                   \
-  static inline void prefix##_consumer_config(struct dmp_consumer_config *cfg)                        \
+  DMP_TYPED_UNUSED static inline void prefix##_consumer_config(struct dmp_consumer_config *cfg)                        \
   {                                                                                                   \
     cfg->slot_size = (uint32_t)sizeof(T);                                                             \
     cfg->slot_align = (uint32_t)_Alignof(T);                                                          \
     cfg->type_tag = dmp_type_tag(#T, sizeof(T));                                                      \
   }                                                                                                   \
-  static inline int prefix##_try_claim(struct dmp_producer *p, T **slot)                              \
+  DMP_TYPED_UNUSED static inline int prefix##_try_claim(struct dmp_producer *p, T **slot)                              \
   {                                                                                                   \
-    void *s;                                                                                          \
+    void *s = NULL;                                                                                   \
     int rc = dmp_producer_try_claim(p, &s);                                                           \
-    if (rc == 0)                                                                                      \
-      *slot = (T *)s;                                                                                 \
+    *slot = rc == 0 ? (T *)s : NULL;                                                                  \
     return rc;                                                                                        \
   }                                                                                                   \
-  static inline int prefix##_claim_timeout(struct dmp_producer *p, T **slot, int64_t timeout_ns)      \
+  DMP_TYPED_UNUSED static inline int prefix##_claim_timeout(struct dmp_producer *p, T **slot, int64_t timeout_ns)      \
   {                                                                                                   \
-    void *s;                                                                                          \
+    void *s = NULL;                                                                                   \
     int rc = dmp_producer_claim_timeout(p, &s, timeout_ns);                                           \
-    if (rc == 0)                                                                                      \
-      *slot = (T *)s;                                                                                 \
+    *slot = rc == 0 ? (T *)s : NULL;                                                                  \
     return rc;                                                                                        \
   }                                                                                                   \
-  static inline int prefix##_try_peek(struct dmp_consumer *c, const T **ev, int64_t *seq)             \
+  DMP_TYPED_UNUSED static inline int prefix##_try_peek(struct dmp_consumer *c, const T **ev, int64_t *seq)             \
   {                                                                                                   \
-    const void *e;                                                                                    \
+    const void *e = NULL;                                                                             \
     int rc = dmp_consumer_try_peek(c, &e, seq);                                                       \
-    if (rc == 0)                                                                                      \
-      *ev = (const T *)e;                                                                             \
+    *ev = rc == 0 ? (const T *)e : NULL;                                                              \
     return rc;                                                                                        \
   }                                                                                                   \
-  static inline int prefix##_peek_timeout(struct dmp_consumer *c, const T **ev, int64_t *seq,         \
+  DMP_TYPED_UNUSED static inline int prefix##_peek_timeout(struct dmp_consumer *c, const T **ev, int64_t *seq,         \
                                           int64_t timeout_ns)                                         \
   {                                                                                                   \
-    const void *e;                                                                                    \
+    const void *e = NULL;                                                                             \
     int rc = dmp_consumer_peek_timeout(c, &e, seq, timeout_ns);                                       \
-    if (rc == 0)                                                                                      \
-      *ev = (const T *)e;                                                                             \
+    *ev = rc == 0 ? (const T *)e : NULL;                                                              \
     return rc;                                                                                        \
   }                                                                                                   \
   _Static_assert(sizeof(T) > 0, "typed ring of an empty type")

@@ -7,7 +7,8 @@
  * | DMP_WAIT_SPIN   | re-polls with a CPU pause hint                       | 100%  |
  * | DMP_WAIT_YIELD  | `spins` pause hints, then sched_yield()              | high  |
  * | DMP_WAIT_SLEEP  | `spins` pause hints, then nanosleep(`sleep_ns`)      | low   |
- * | DMP_WAIT_BLOCK  | `spins` pause hints, then parks on a futex           | ~0%   |
+ * | DMP_WAIT_BLOCK  | `spins` pause hints, DMP_WAIT_BLOCK_YIELDS yields,   | ~0%   |
+ * |                 | then parks on a futex                                |       |
  *
  * DMP_WAIT_BLOCK (the default) parks on a futex in the segment. Parked
  * waiters register in a counter so the other side only pays for a wake-up
@@ -48,6 +49,10 @@ struct dmp_wait_strategy {
 };
 
 #define DMP_WAIT_DEFAULT_SPINS 256u
+/** Yields a DMP_WAIT_BLOCK waiter makes after spinning and before parking:
+ * a peer that is about to act usually does so within them, which saves a
+ * park/wake pair of system calls on a busy stream. */
+#define DMP_WAIT_BLOCK_YIELDS 32u
 #define DMP_WAIT_DEFAULT_SLEEP_NS 50000u
 
 #ifdef __cplusplus
