@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# Install test: what a user of the installed libraries sees.
+#
+#  1. meson setup a fresh build of the workspace (tests off) with
+#     --prefix=$TMP/prefix, and install it there (no root, no DESTDIR);
+#  2. build a disruptor_mp program with only `pkg-config --cflags --libs
+#     disruptor_mp`: create a ring, attach a consumer, publish and read one
+#     event; run it;
+#  3. the same for myelon (<myelon/myelon.h>, myelon_version(), a dmp_ type);
+#  4. link both against the static archives via `pkg-config --static` and
+#     check the result does not need the shared libraries;
+#  5. run the installed dmp-demo briefly.
+# The temporary directory is removed on every exit path.
+set -euo pipefail
+
+SRC=${MYELON_SOURCE_ROOT:?set MYELON_SOURCE_ROOT to the workspace source root}
+MESON=${MESON:-meson}
+NINJA=${NINJA:-ninja}
+CC=${CC:-cc}
+CFLAGS_STRICT=(-std=c11 -Wall -Wextra -Wpedantic -Werror -O2)
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/myelon-install.XXXXXX")
+trap 'rm -rf "$TMP"' EXIT
+PREFIX=$TMP/prefix
+
+step() { printf '\n== %s\n' "$*"; }
+fail() { printf 'install test: FAIL: %s\n' "$*" >&2; exit 1; }
+
+step "configure and install into $PREFIX"
+"$MESON" setup "$TMP/build" "$SRC" --prefix="$PREFIX" -Dtests=false -Dbench=false \
+  >"$TMP/setup.log" 2>&1 || { cat "$TMP/setup.log"; fail "meson setup"; }
+"$NINJA" -C "$TMP/build" install >"$TMP/install.log" 2>&1 \
+  || { cat "$TMP/install.log"; fail "ninja install"; }
+
+# The pkg-config directory is lib/<multiarch>/pkgconfig or lib/pkgconfig
+# (or lib64/...), depending on the platform's libdir: find it.
+pc=$(find "$PREFIX" -name disruptor_mp.pc -path '*/pkgconfig/*' | head -n 1)
+[ -n "$pc" ] || fail "no disruptor_mp.pc under $PREFIX"
+PCDIR=$(dirname "$pc")
+LIBDIR=$(dirname "$PCDIR")
+[ -f "$PCDIR/myelon.pc" ] || fail "no myelon.pc next to disruptor_mp.pc"
+export PKG_CONFIG_PATH=$PCDIR
+unset PKG_CONFIG_LIBDIR
+echo "pkg-config dir: $PCDIR"
+for m in disruptor_mp myelon; do
+  echo "$m $(pkg-config --modversion $m): $(pkg-config --cflags --libs $m)"
+done
+grep -q '^Requires:.*disruptor_mp' "$PCDIR/myelon.pc" || fail "myelon.pc lacks 'Requires: disruptor_mp'"
+
+cat >"$TMP/ring.c" <<'C'
+/* One ring, one consumer, one event, using only the installed headers. */
+#include <disruptor_mp/disruptor_mp.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+struct ev { long long seq; char text[24]; };
+DMP_DECLARE_TYPED(ev, struct ev);
+
+#define CHECK(call) do { int rc_ = (call); if (rc_ < 0) { \
+  fprintf(stderr, "%s: %s: %s\n", #call, dmp_strerror(rc_), dmp_last_error()); goto out; } } while (0)
+
+int main(void)
+{
+  char name[DMP_PORTABLE_NAME_MAX + 1];
+  struct dmp_producer *p = NULL;
+  struct dmp_consumer *c = NULL;
+  int status = 1;
+  CHECK(dmp_name_portable("inst", name, sizeof name));
+
+  struct dmp_producer_config pc;
+  dmp_producer_config_init(&pc);
+  pc.name = name;
+  pc.capacity = 8;
+  ev_producer_config(&pc);
+  CHECK(dmp_producer_create(&pc, &p));
+
+  struct dmp_consumer_config cc;
+  dmp_consumer_config_init(&cc);
+  cc.name = name;
+  cc.id = "reader";
+  ev_consumer_config(&cc);
+  CHECK(dmp_consumer_attach(&cc, &c));
+
+  struct ev *slot = NULL;
+  CHECK(ev_try_claim(p, &slot));
+  slot->seq = 0;
+  strcpy(slot->text, "hello, ring");
+  if (dmp_producer_publish(p) != 0) { fprintf(stderr, "publish\n"); goto out; }
+
+  const struct ev *got = NULL; /* typed wrappers leave it unset on failure */
+  int64_t seq;
+  CHECK(ev_peek_timeout(c, &got, &seq, 1000000000));
+  if (seq != 0 || got->seq != 0 || strcmp(got->text, "hello, ring") != 0) {
+    fprintf(stderr, "read back the wrong event (seq %" PRId64 ")\n", seq);
+    goto out;
+  }
+  printf("disruptor_mp %s: read '%s' at sequence %" PRId64 "\n", DMP_VERSION_STRING, got->text,
+         seq);
+  dmp_consumer_release(c);
+  status = 0;
+out:
+  dmp_consumer_close(c);
+  dmp_producer_close(p);
+  return status;
+}
+C
+
+cat >"$TMP/myelon.c" <<'C'
+/* libmyelon through its umbrella header: the Layer 0 types are the same. */
+#include <myelon/myelon.h>
+#include <stdio.h>
+#include <string.h>
+
+int main(void)
+{
+  struct dmp_producer_config cfg; /* a disruptor_mp type seen through myelon.h */
+  dmp_producer_config_init(&cfg);
+  const char *v = myelon_version();
+  if (strcmp(v, MYELON_VERSION_STRING) != 0) {
+    fprintf(stderr, "myelon_version() %s != header %s\n", v, MYELON_VERSION_STRING);
+    return 1;
+  }
+  char name[DMP_PORTABLE_NAME_MAX + 1];
+  int rc = dmp_name_portable("my", name, sizeof name);
+  if (rc < 0) {
+    fprintf(stderr, "dmp_name_portable: %s\n", dmp_strerror(rc));
+    return 1;
+  }
+  printf("myelon %s on disruptor_mp %s (default capacity field %llu, name %s)\n", v,
+         DMP_VERSION_STRING, (unsigned long long)cfg.capacity, name);
+  return 0;
+}
+C
+
+build_and_run() { # name module [--static]
+  local prog=$1 mod=$2 mode=${3:-}
+  local out=$TMP/$prog$mode
+  if [ "$mode" = --static ]; then
+    # Link our own libraries from their .a archives (-l:libX.a), everything
+    # else (libc, ...) as usual; Libs.private and Requires come from the .pc.
+    local libs
+    libs=$(pkg-config --static --libs "$mod" | sed -E 's/-l(myelon|disruptor_mp)\b/-l:lib\1.a/g')
+    step "build $prog (static: $libs)"
+    # shellcheck disable=SC2046,SC2086
+    $CC "${CFLAGS_STRICT[@]}" -o "$out" "$TMP/$prog.c" $(pkg-config --cflags "$mod") $libs \
+      || fail "static link of $prog against $mod"
+    if command -v readelf >/dev/null; then
+      ! readelf -d "$out" | grep -Eq 'NEEDED.*lib(myelon|disruptor_mp)' \
+        || fail "$prog$mode still needs a shared libmyelon/libdisruptor_mp"
+    fi
+    step "run $prog$mode (no LD_LIBRARY_PATH)"
+    env -u LD_LIBRARY_PATH "$out" || fail "$prog$mode failed"
+  else
+    step "build $prog: $CC ... \$(pkg-config --cflags --libs $mod)"
+    # shellcheck disable=SC2046,SC2086
+    $CC "${CFLAGS_STRICT[@]}" -o "$out" "$TMP/$prog.c" $(pkg-config --cflags --libs "$mod") \
+      || fail "build of $prog against $mod"
+    step "run $prog"
+    LD_LIBRARY_PATH=$LIBDIR "$out" || fail "$prog failed"
+  fi
+}
+
+build_and_run ring disruptor_mp
+build_and_run myelon myelon
+build_and_run ring disruptor_mp --static
+build_and_run myelon myelon --static
+
+step "run the installed dmp-demo"
+[ -x "$PREFIX/bin/dmp-demo" ] || fail "dmp-demo is not installed in $PREFIX/bin"
+LD_LIBRARY_PATH=$LIBDIR "$PREFIX/bin/dmp-demo" --events 20000 --consumers 2 --timeout 60 \
+  || fail "installed dmp-demo"
+
+printf '\ninstall test: OK\n'
