@@ -1,7 +1,11 @@
 /* Test support: see support.h. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "support.h"
 
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -10,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -80,8 +86,32 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
   return remove(path);
 }
 
+/* Companion objects: "/dev/shm/<name>X..." where X is not a digit (a digit
+ * would make it another handed-out name: the counter is the last field). */
+static void unlink_companions(void)
+{
+  DIR *d = opendir("/dev/shm");
+  if (!d)
+    return;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    for (int i = 0; i < n_shm; i++) {
+      size_t len = strlen(shm_names[i]);
+      if (strncmp(e->d_name, shm_names[i], len) == 0 && e->d_name[len] != '\0' &&
+          !isdigit((unsigned char)e->d_name[len])) {
+        char full[300];
+        snprintf(full, sizeof full, "/%s", e->d_name);
+        shm_unlink(full);
+        break;
+      }
+    }
+  }
+  closedir(d);
+}
+
 void ts_cleanup(void)
 {
+  unlink_companions();
   for (int i = 0; i < n_shm; i++) {
     char full[48];
     snprintf(full, sizeof full, "/%s", shm_names[i]);
@@ -120,12 +150,20 @@ static void forget_child(pid_t pid)
 
 int ts_wait(pid_t pid, int timeout_ms)
 {
+  return ts_wait_rusage(pid, timeout_ms, NULL);
+}
+
+int ts_wait_rusage(pid_t pid, int timeout_ms, struct rusage *ru)
+{
   int64_t deadline = ts_now_ns() + (int64_t)timeout_ms * 1000000;
   for (;;) {
     int status;
-    pid_t r = waitpid(pid, &status, WNOHANG);
+    struct rusage usage;
+    pid_t r = wait4(pid, &status, WNOHANG, &usage);
     if (r == pid) {
       forget_child(pid);
+      if (ru)
+        *ru = usage;
       if (WIFEXITED(status))
         return WEXITSTATUS(status);
       return 128 + WTERMSIG(status);
@@ -141,6 +179,29 @@ int ts_wait(pid_t pid, int timeout_ms)
     struct timespec ts = {0, 1000000};
     nanosleep(&ts, NULL);
   }
+}
+
+bool ts_wait_path(const char *path, int timeout_ms)
+{
+  int64_t deadline = ts_now_ns() + (int64_t)timeout_ms * 1000000;
+  for (;;) {
+    if (access(path, F_OK) == 0)
+      return true;
+    if (ts_now_ns() > deadline)
+      return false;
+    struct timespec ts = {0, 1000000};
+    nanosleep(&ts, NULL);
+  }
+}
+
+int ts_timeout_ms(int base_ms)
+{
+  const char *m = getenv("TS_TIMEOUT_MULTIPLIER");
+  double f = m ? strtod(m, NULL) : 1.0;
+  if (!(f > 0.0))
+    f = 1.0;
+  double v = (double)base_ms * f;
+  return v > 2e9 ? 2000000000 : (int)v;
 }
 
 void ts_kill_children(void)

@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+struct rusage;
+
 /** Monotonic clock in nanoseconds. */
 int64_t ts_now_ns(void);
 
@@ -22,7 +24,9 @@ const char *ts_shm_name(const char *tag);
  * removed, with its contents, at exit). */
 const char *ts_tmp_path(const char *tag);
 
-/** Remove every segment and file handed out above (also run at exit). */
+/** Remove every segment and file handed out above (also run at exit),
+ * including companion SHM objects named after a handed-out name followed
+ * by a non-digit character (e.g. "<name>.lk"). */
 void ts_cleanup(void);
 
 /** Spawn `argv` (argv[0] an executable path) as a child. Returns its pid,
@@ -32,6 +36,19 @@ pid_t ts_spawn(char *const argv[]);
 /** Wait for `pid` at most `timeout_ms`; on timeout SIGKILL it and return
  * -1. Otherwise return its exit status (0..255), or 128+signal. */
 int ts_wait(pid_t pid, int timeout_ms);
+
+/** As ts_wait(), and on a normal return also the child's resource usage
+ * (CPU time of that one child, from wait4()) in `*ru` when `ru` is not NULL. */
+int ts_wait_rusage(pid_t pid, int timeout_ms, struct rusage *ru);
+
+/** Wait until `path` exists, polling every millisecond for at most
+ * `timeout_ms`. Returns true if it exists. */
+bool ts_wait_path(const char *path, int timeout_ms);
+
+/** `base_ms` scaled by the TS_TIMEOUT_MULTIPLIER environment variable (a
+ * positive number, default 1), for slow sanitizer or valgrind runs. Use it
+ * for every bounded wait in a test and for the timeouts passed to children. */
+int ts_timeout_ms(int base_ms);
 
 /** Kill and reap every child still running. */
 void ts_kill_children(void);
