@@ -84,6 +84,8 @@ int myelon_frame_parse(enum myelon_frame_format fmt, uint32_t capacity, const vo
     return -MYELON_E_MALFORMED;
   if (h.msg_id == 0 || h.len > capacity)
     return -MYELON_E_MALFORMED;
+  if ((h.flags & MYELON_FLAG_START) && h.frag != 0)
+    return -MYELON_E_MALFORMED; /* a first frame (SINGLE too) is fragment 0 */
   out->data = s + hdr;
   out->len = h.len;
   out->kind = h.kind;

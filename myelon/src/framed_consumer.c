@@ -53,6 +53,36 @@ static int check_format(const struct myelon_consumer_config *cfg, struct dmp_con
   return 0;
 }
 
+/* What Layer 0 can check before it takes a table entry: the slot alignment
+ * of the format and, with a frame capacity, the slot size and type tag. A
+ * ring of another format or capacity is then refused without leaving an
+ * entry behind (a durable one would gate the producer for ever). */
+static int expect_format(const struct myelon_consumer_config *cfg, struct dmp_consumer_config *ring)
+{
+  uint32_t slot, align;
+  *ring = cfg->ring;
+  uint32_t cap = cfg->frame_capacity ? cfg->frame_capacity : MYELON_FRAME_MIN_CAPACITY;
+  int rc = myelon_frame_slot(cfg->format, cap, &slot, &align);
+  if (rc < 0)
+    return rc;
+  ring->slot_align = align;
+  if (cfg->frame_capacity) {
+    ring->slot_size = slot;
+    ring->type_tag = myelon_frame_tag(cfg->format, slot - myelon_frame_header_size(cfg->format));
+  }
+  return 0;
+}
+
+/* A format check failed after Layer 0 attached: undo the attach. An entry
+ * this attach created is freed; one that existed before keeps its position. */
+static void undo_attach(struct dmp_consumer *ring)
+{
+  if (ring && ring->ring.table[ring->index].generation == 1)
+    dmp_consumer_close_forget(ring);
+  else
+    dmp_consumer_close(ring);
+}
+
 static int attach(const struct myelon_consumer_config *cfg, int64_t timeout_ns, bool wait,
                   struct myelon_consumer **out)
 {
@@ -64,16 +94,25 @@ static int attach(const struct myelon_consumer_config *cfg, int64_t timeout_ns, 
     return dmp_error_set("myelon_consumer_attach", "max_message %zu is not in 1..%u", cfg->max_message,
                          MYELON_MAX_MESSAGE_LIMIT),
            -DMP_E_BADCONFIG;
+  struct dmp_consumer_config ring;
+  int rc = expect_format(cfg, &ring);
+  if (rc < 0)
+    return rc;
   struct myelon_consumer *c = calloc(1, sizeof *c);
   if (!c)
     return -ENOMEM;
-  int rc = wait ? dmp_consumer_attach_timeout(&cfg->ring, timeout_ns, &c->ring) : dmp_consumer_attach(&cfg->ring, &c->ring);
-  if (rc == 0)
-    rc = check_format(cfg, c->ring, &c->cap);
-  if (rc == 0)
-    rc = myelon_reasm_init(&c->reasm, cfg->max_message);
-  if (rc < 0) {
+  rc = wait ? dmp_consumer_attach_timeout(&ring, timeout_ns, &c->ring) : dmp_consumer_attach(&ring, &c->ring);
+  if (rc == -DMP_E_MISMATCH) {
+    dmp_error_set("myelon_consumer_attach", "'%s' does not carry %s frames%s: %s", cfg->ring.name,
+                  cfg->format == MYELON_FRAME_ALIGNED ? "aligned" : "compact",
+                  cfg->frame_capacity ? " of that capacity" : "", dmp_last_error());
+    rc = -MYELON_E_FORMAT;
+  }
+  if (rc == 0 && (rc = check_format(cfg, c->ring, &c->cap)) < 0)
+    undo_attach(c->ring);
+  else if (rc == 0 && (rc = myelon_reasm_init(&c->reasm, cfg->max_message)) < 0)
     dmp_consumer_close(c->ring);
+  if (rc < 0) {
     free(c);
     return rc;
   }

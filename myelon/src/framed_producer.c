@@ -112,6 +112,8 @@ static int check_message(struct myelon_producer *p, const void *data, size_t len
 {
   if (!p || (!data && len))
     return dmp_error_set(fn, "producer or data is NULL"), -EINVAL;
+  if (p->claimed) /* publishing would make the claimed, unwritten slot visible */
+    return dmp_error_set(fn, "a zero-copy claim is open: myelon_commit() it first"), -EINVAL;
   if (len > p->max)
     return dmp_error_set(fn, "message of %zu bytes exceeds max_message %zu", len, p->max), -MYELON_E_TOOBIG;
   return 0;
@@ -197,6 +199,9 @@ int myelon_claim(struct myelon_producer *p, size_t max_len, void **buf, int64_t 
 {
   if (!p || !buf || max_len > p->cap || p->claimed)
     return -EINVAL;
+  if (max_len > p->max)
+    return dmp_error_set(__func__, "claim of %zu bytes exceeds max_message %zu", max_len, p->max),
+           -MYELON_E_TOOBIG;
   void *slot;
   int rc = dmp_producer_claim_timeout(p->ring, &slot, timeout_ns);
   if (rc < 0)

@@ -41,6 +41,8 @@ static int reserve(struct myelon_reasm *r, size_t need)
   if (need <= r->cap)
     return 0;
   size_t cap = r->cap ? r->cap : 4096;
+  if (cap > r->max)
+    cap = r->max; /* the first allocation too stays within the bound */
   while (cap < need)
     cap = cap > r->max / 2 ? r->max : cap * 2;
   if (cap < need)
@@ -77,7 +79,8 @@ static int start(struct myelon_reasm *r, const struct myelon_frame_view *f)
     return fail(r, -MYELON_E_MALFORMED); /* a multi-frame message must need a second frame */
   if (reserve(r, (size_t)total) < 0)
     return fail(r, -ENOMEM);
-  memcpy(r->buf, f->data, f->len);
+  if (f->len) /* an empty SINGLE may leave buf NULL: no memcpy(NULL, ..., 0) */
+    memcpy(r->buf, f->data, f->len);
   r->len = f->len;
   r->total = total;
   r->msg_id = f->msg_id;

@@ -97,8 +97,9 @@ struct myelon_frame_view {
 /**
  * Parse and validate the frame in `slot` (`slot_size` readable bytes).
  * @return 0, or -MYELON_E_MALFORMED: unknown flag bits, msg_id 0, `len`
- *         beyond the capacity, a compact START shorter than its length
- *         prefix, or a stated total shorter than this frame.
+ *         beyond the capacity, a START (or SINGLE) whose fragment index is
+ *         not 0, a compact START shorter than its length prefix, or a
+ *         stated total shorter than this frame.
  */
 MYELON_API int myelon_frame_parse(enum myelon_frame_format fmt, uint32_t capacity, const void *slot,
                                   struct myelon_frame_view *out);

@@ -49,7 +49,8 @@ struct myelon_producer_config {
 };
 
 struct myelon_consumer_config {
-  struct dmp_consumer_config ring; /**< name, backend, id, start, wait ... */
+  struct dmp_consumer_config ring; /**< name, backend, id, start, wait ...; its slot_size,
+                                        slot_align and type_tag are set from the format */
   enum myelon_frame_format format; /**< must match the ring */
   uint32_t frame_capacity;         /**< must match the ring; 0 = accept the ring's */
   size_t max_message;              /**< reassembly bound; default 16 MiB */
@@ -81,7 +82,8 @@ MYELON_API struct dmp_producer *myelon_producer_ring(struct myelon_producer *p);
  * for space. A message needing more frames than the ring holds is
  * published in batches; if time runs out between batches the message is
  * cut short and consumers report it as truncated.
- * @return 0; -MYELON_E_TOOBIG; -ETIMEDOUT; -EINVAL.
+ * @return 0; -MYELON_E_TOOBIG; -ETIMEDOUT; -EINVAL (also while a
+ *         myelon_claim() is open: commit it first).
  */
 MYELON_API int myelon_publish(struct myelon_producer *p, const void *data, size_t len, uint8_t kind,
                               int64_t timeout_ns);
@@ -89,7 +91,8 @@ MYELON_API int myelon_publish(struct myelon_producer *p, const void *data, size_
 /**
  * Publish only if every frame fits now (all-or-nothing, one release store).
  * @return 0; -EAGAIN (not enough free slots, or more frames than the ring
- *         holds: use myelon_publish); -MYELON_E_TOOBIG; -EINVAL.
+ *         holds: use myelon_publish); -MYELON_E_TOOBIG; -EINVAL (also
+ *         while a myelon_claim() is open).
  */
 MYELON_API int myelon_try_publish(struct myelon_producer *p, const void *data, size_t len, uint8_t kind);
 
@@ -97,8 +100,9 @@ MYELON_API int myelon_try_publish(struct myelon_producer *p, const void *data, s
  * Liveness-managed publish (dmp_producer_enable_liveness() on the ring
  * first). On failure `*failed_frame` (if not NULL) is the index of the
  * first frame that was not published (0 = nothing was published).
- * @return 0 or an error of dmp_producer_claim_batch_managed()
- *         (-DMP_E_STARTUP, -DMP_E_STALLED, -ETIMEDOUT, ...).
+ * @return 0, -MYELON_E_TOOBIG, -EINVAL (as myelon_publish()), or an error
+ *         of dmp_producer_claim_batch_managed() (-DMP_E_STARTUP,
+ *         -DMP_E_STALLED, -ETIMEDOUT, -DMP_E_NOLIVENESS, ...).
  */
 MYELON_API int myelon_publish_managed(struct myelon_producer *p, const void *data, size_t len, uint8_t kind,
                                       int64_t timeout_ns, uint64_t *failed_frame);
@@ -107,7 +111,9 @@ MYELON_API int myelon_publish_managed(struct myelon_producer *p, const void *dat
  * Zero-copy single-frame publish, step 1: claim room for a message of up
  * to `max_len` bytes (<= the frame capacity), waiting up to `timeout_ns`.
  * Write the message at `*buf`, then call myelon_commit().
- * @return 0; -EINVAL (`max_len` above the frame capacity); -ETIMEDOUT.
+ * @return 0; -EINVAL (`max_len` above the frame capacity, or a claim is
+ *         already open); -MYELON_E_TOOBIG (`max_len` above max_message);
+ *         -ETIMEDOUT.
  */
 MYELON_API int myelon_claim(struct myelon_producer *p, size_t max_len, void **buf, int64_t timeout_ns);
 
@@ -117,7 +123,10 @@ MYELON_API int myelon_commit(struct myelon_producer *p, size_t len, uint8_t kind
 /**
  * Attach to a framed ring.
  * @return 0 and `*out`; -MYELON_E_FORMAT if the ring was not created for
- *         this format (and capacity, if given); errors of dmp_consumer_attach().
+ *         this format (and capacity, if given), or the format or capacity
+ *         is invalid; -DMP_E_BADCONFIG (max_message 0 or above
+ *         MYELON_MAX_MESSAGE_LIMIT); errors of dmp_consumer_attach().
+ *         A failed attach leaves no consumer entry in the ring.
  */
 MYELON_API int myelon_consumer_attach(const struct myelon_consumer_config *cfg, struct myelon_consumer **out);
 

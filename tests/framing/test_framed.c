@@ -1,0 +1,471 @@
+/* The framed producer and consumer (framed.h) in one process, part 1: round
+ * trips across frame and ring boundaries on both backends and both formats
+ * (also with a consumer thread, messages far larger than the ring), the
+ * frames the producer writes (flags, fragments, totals, no empty tail),
+ * payload alignment, zero-copy claim/commit and all-or-nothing try_publish.
+ * Part 2 is test_framed_recv.c. Separate producer and consumer handles in
+ * one process hold separate OFD locks, so they act like separate processes
+ * here. */
+#include "framing.h"
+
+#include <pthread.h>
+
+TestSuite(framed_roundtrip, .fini = fr_fini, .timeout = FR_TIMEOUT);
+TestSuite(framed_split, .fini = fr_fini, .timeout = FR_TIMEOUT);
+TestSuite(framed_zero_copy, .fini = fr_fini, .timeout = FR_TIMEOUT);
+TestSuite(framed_try_publish, .fini = fr_fini, .timeout = FR_TIMEOUT);
+
+/* Receive one message now and check it is `len` bytes of pattern `tag`,
+ * with the alignment its path promises. Returns its id. */
+static uint32_t check_one(struct fr_ring *r, const uint8_t *want, size_t len, uint8_t kind)
+{
+  struct myelon_msg m = fr_recv_now(r->c);
+  bool single = myelon_frame_count(r->fmt, r->cap, len) == 1;
+  cr_assert(eq(sz, m.len, len), "%s: length", fr_format_name(r->fmt));
+  cr_assert(eq(u8, m.kind, kind));
+  cr_assert(eq(int, m.zero_copy, single), "%zu bytes: zero_copy %d", len, m.zero_copy);
+  cr_assert(ne(u32, m.msg_id, 0), "msg_id 0");
+  if (len)
+    cr_assert(eq(int, memcmp(m.data, want, len), 0), "%s: %zu bytes differ", fr_format_name(r->fmt), len);
+  uintptr_t a = (uintptr_t)m.data;
+  if (!single || r->fmt == MYELON_FRAME_ALIGNED)
+    cr_assert(eq(u64, a % 16, 0), "%s %s payload not 16-aligned", fr_format_name(r->fmt),
+              single ? "single-frame" : "reassembled");
+  else
+    cr_assert(eq(u64, a % 4, 0), "compact payload not 4-aligned");
+  myelon_consumer_release(r->c);
+  return m.msg_id;
+}
+
+Test(framed_roundtrip, boundary_sizes_on_both_backends_and_formats)
+{
+  const uint64_t ring = 64;
+  for (int b = 0; b < 2; b++)
+    for (int fi = 0; fi < 2; fi++) {
+      struct fr_ring r = fr_open(fr_backends[b], fr_formats[fi], 256, ring);
+      size_t F = r.cap;
+      size_t sizes[] = {0,         1,         F - 5,     F - 4,         F - 3,         F - 1,    F,
+                        F + 1,     2 * F - 5, 2 * F - 4, 2 * F - 3,     2 * F,         2 * F + 1, 3 * F - 4,
+                        3 * F,     10 * F,    10 * F + 3, ring * F - 4, ring * F - 100, 17,       16};
+      uint8_t *buf = malloc(ring * F);
+      uint32_t last_id = 0;
+      for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        if (myelon_frame_count(r.fmt, r.cap, sizes[i]) > ring)
+          continue; /* aligned ring * F - 4 needs no more than the ring: compact needs one more */
+        fr_pattern(buf, sizes[i], (uint32_t)i);
+        fr_publish_ok(r.p, buf, sizes[i], (uint8_t)i);
+        uint32_t id = check_one(&r, buf, sizes[i], (uint8_t)i);
+        cr_assert(gt(u32, id, last_id), "ids of one producer increase");
+        last_id = id;
+      }
+      fr_expect_empty(r.c);
+      cr_assert(eq(u64, myelon_consumer_errors(r.c), 0));
+      cr_assert(eq(u64, myelon_consumer_orphans(r.c), 0));
+      free(buf);
+      fr_close(&r);
+    }
+}
+
+Test(framed_roundtrip, random_sizes_in_process_seeded)
+{
+  const uint64_t ring = 64;
+  for (int fi = 0; fi < 2; fi++) {
+    struct fr_ring r = fr_open(DMP_BACKEND_SHM, fr_formats[fi], 64, ring);
+    size_t fit = (ring - 1) * r.cap; /* fits the ring in both formats */
+    uint8_t *buf = malloc(fit);
+    uint64_t seed = 0xfeed;
+    for (uint32_t i = 0; i < 2000; i++) {
+      uint64_t x = frm_rand(seed, i, (uint64_t)fi);
+      size_t len = (x & 3) == 0 ? (size_t)(x >> 8) % (fit + 1) : (size_t)(x >> 8) % (3 * r.cap);
+      fr_pattern(buf, len, i);
+      int rc = myelon_try_publish(r.p, buf, len, (uint8_t)x);
+      cr_assert(eq(int, rc, 0), "try_publish %zu bytes into an empty ring: %s", len, myelon_err_name(rc));
+      check_one(&r, buf, len, (uint8_t)x);
+    }
+    free(buf);
+    fr_close(&r);
+  }
+}
+
+struct big_producer {
+  struct myelon_producer *p;
+  const struct frm_stream *s;
+  uint64_t count;
+  int rc;
+};
+
+static void *big_producer_main(void *arg)
+{
+  struct big_producer *bp = arg;
+  uint8_t *buf = malloc(frm_max_size(bp->s));
+  bp->rc = buf ? 0 : -ENOMEM;
+  for (uint64_t i = 0; i < bp->count && bp->rc == 0; i++) {
+    size_t len = frm_size(bp->s, i);
+    frm_fill(bp->s, i, buf, len);
+    bp->rc = myelon_publish(bp->p, buf, len, frm_kind(i), INT64_C(30000000000));
+  }
+  free(buf);
+  return NULL;
+}
+
+/* Messages up to several MB through a 16-slot ring: the producer blocks per
+ * batch while a consumer thread reassembles. */
+Test(framed_roundtrip, messages_larger_than_the_ring_with_a_consumer_thread)
+{
+  for (int fi = 0; fi < 2; fi++) {
+    struct myelon_producer_config pc = fr_pcfg(DMP_BACKEND_SHM, fr_formats[fi], 256, 16, "big");
+    struct fr_ring r = fr_open_cfg(&pc, 0);
+    struct frm_stream s = {0xb16 + (uint64_t)fi, FRM_MIXED, r.cap, 16, 0};
+    struct big_producer bp = {r.p, &s, 400, 0};
+    pthread_t t;
+    cr_assert(eq(int, pthread_create(&t, NULL, big_producer_main, &bp), 0));
+    for (uint64_t i = 0; i < bp.count; i++) {
+      struct myelon_msg m;
+      int rc = myelon_consumer_recv(r.c, &m, INT64_C(30000000000));
+      cr_assert(eq(int, rc, 0), "message %llu: %s / %s", (unsigned long long)i, myelon_err_name(rc),
+                dmp_last_error());
+      uint64_t idx;
+      int fault = frm_check(&s, m.data, m.len, m.kind, i, bp.count, &idx);
+      cr_assert(eq(int, fault, FRM_OK), "message %llu (%zu bytes): %s", (unsigned long long)i, m.len,
+                frm_fault_name(fault));
+      if (!m.zero_copy)
+        cr_assert(eq(u64, (uintptr_t)m.data % 16, 0));
+    }
+    pthread_join(t, NULL);
+    cr_assert(eq(int, bp.rc, 0), "producer: %s", myelon_err_name(bp.rc));
+    cr_assert(eq(u64, myelon_consumer_errors(r.c), 0));
+    fr_close(&r);
+  }
+}
+
+/* More than 2^16 frames in one message: the 16-bit fragment index wraps,
+ * and the message still comes out whole. */
+Test(framed_roundtrip, fragment_index_wraps_in_a_message_of_more_than_65536_frames)
+{
+  for (int fi = 0; fi < 2; fi++) {
+    struct myelon_producer_config pc = fr_pcfg(DMP_BACKEND_SHM, fr_formats[fi], 8, 256, "wrap");
+    struct fr_ring r = fr_open_cfg(&pc, 0);
+    size_t len = 70000u * r.cap + 5;
+    struct frm_stream s = {0x3a9 + (uint64_t)fi, FRM_FIXED, r.cap, 256, len};
+    cr_assert(gt(u64, myelon_frame_count(r.fmt, r.cap, len), 65536));
+    struct big_producer bp = {r.p, &s, 2, 0};
+    pthread_t t;
+    cr_assert(eq(int, pthread_create(&t, NULL, big_producer_main, &bp), 0));
+    for (uint64_t i = 0; i < bp.count; i++) {
+      struct myelon_msg m;
+      int rc = myelon_consumer_recv(r.c, &m, INT64_C(30000000000));
+      cr_assert(eq(int, rc, 0), "message %llu: %s / %s", (unsigned long long)i, myelon_err_name(rc),
+                dmp_last_error());
+      uint64_t idx;
+      int fault = frm_check(&s, m.data, m.len, m.kind, i, bp.count, &idx);
+      cr_assert(eq(int, fault, FRM_OK), "%s message %llu: %s", fr_format_name(r.fmt), (unsigned long long)i,
+                frm_fault_name(fault));
+    }
+    pthread_join(t, NULL);
+    cr_assert(eq(int, bp.rc, 0), "producer: %s", myelon_err_name(bp.rc));
+    fr_close(&r);
+  }
+}
+
+/* ---- the frames the producer writes ---------------------------------------- */
+
+/* A framed ring read raw: the producer and one Layer 0 consumer. */
+struct raw_ring {
+  struct myelon_producer_config pc;
+  struct myelon_producer *p;
+  struct dmp_consumer *raw;
+  uint32_t cap;
+};
+
+static struct raw_ring raw_open(enum dmp_backend b, enum myelon_frame_format f, uint32_t fcap, uint64_t capacity)
+{
+  struct raw_ring r;
+  r.pc = fr_pcfg(b, f, fcap, capacity, "raw");
+  r.p = fr_create(&r.pc);
+  struct dmp_consumer_config cc;
+  dmp_consumer_config_init(&cc);
+  cc.backend = b;
+  cc.name = r.pc.ring.name;
+  cc.id = "raw";
+  int rc = dmp_consumer_attach(&cc, &r.raw);
+  cr_assert(eq(int, rc, 0), "raw attach: %s", myelon_err_name(rc));
+  r.cap = dmp_consumer_slot_size(r.raw) - fr_hdr(f);
+  return r;
+}
+
+static void raw_close(struct raw_ring *r)
+{
+  dmp_consumer_close(r->raw);
+  myelon_producer_close(r->p);
+}
+
+/* Publish `len` bytes and check every frame written for them. */
+static void check_split(struct raw_ring *r, const uint8_t *data, size_t len, uint8_t kind)
+{
+  enum myelon_frame_format f = r->pc.format;
+  uint64_t n = myelon_frame_count(f, r->cap, len);
+  fr_publish_ok(r->p, data, len, kind);
+  cr_assert(eq(i64, dmp_consumer_available(r->raw), (int64_t)n),
+            "%zu bytes: the %llu frames of a message that fits the ring appear at once", len, (unsigned long long)n);
+  size_t off = 0;
+  uint32_t id = 0;
+  for (uint64_t i = 0; i < n; i++) {
+    const void *slot;
+    int64_t seq;
+    cr_assert(eq(int, dmp_consumer_try_peek(r->raw, &slot, &seq), 0));
+    struct myelon_frame_view v;
+    cr_assert(eq(int, myelon_frame_parse(f, r->cap, slot, &v), 0), "frame %llu of %zu bytes",
+              (unsigned long long)i, len);
+    unsigned want = (i == 0 ? MYELON_FLAG_START : 0) | (i == n - 1 ? MYELON_FLAG_END : 0);
+    cr_assert(eq(u32, v.flags, want), "%s %zu bytes, frame %llu of %llu", fr_format_name(f), len,
+              (unsigned long long)i, (unsigned long long)n);
+    cr_assert(eq(u16, v.frag, (uint16_t)i));
+    cr_assert(eq(u8, v.kind, kind), "kind in every frame");
+    if (i == 0)
+      id = v.msg_id;
+    cr_assert(eq(u32, v.msg_id, id), "one id per message");
+    uint64_t want_total = (f == MYELON_FRAME_ALIGNED || i == 0) ? len : 0;
+    cr_assert(eq(u64, v.total, want_total), "%s frame %llu total", fr_format_name(f), (unsigned long long)i);
+    uint32_t room = (n > 1 && i == 0 && f == MYELON_FRAME_COMPACT) ? r->cap - 4 : r->cap;
+    if (i < n - 1)
+      cr_assert(eq(u32, v.len, room), "frame %llu is full", (unsigned long long)i);
+    else if (len)
+      cr_assert(gt(u32, v.len, 0), "empty tail frame");
+    if (f == MYELON_FRAME_ALIGNED)
+      cr_assert(eq(u64, (uintptr_t)v.data % 16, 0), "aligned payload in slot %lld", (long long)seq);
+    cr_assert(eq(int, memcmp(v.data, data + off, v.len), 0));
+    off += v.len;
+  }
+  cr_assert(eq(sz, off, len));
+  dmp_consumer_release(r->raw);
+}
+
+Test(framed_split, flags_fragments_and_totals_of_produced_frames)
+{
+  for (int b = 0; b < 2; b++)
+    for (int fi = 0; fi < 2; fi++) {
+      struct raw_ring r = raw_open(fr_backends[b], fr_formats[fi], 16, 32);
+      uint8_t data[16 * 32];
+      fr_pattern(data, sizeof data, 5);
+      size_t first = fr_formats[fi] == MYELON_FRAME_COMPACT ? r.cap - 4 : r.cap;
+      /* 1 frame (empty, partial, full), 2, 3 and 6 frames, exact multiples */
+      size_t sizes[] = {0, 1, r.cap, r.cap + 1, first + r.cap, first + r.cap + 1, first + 2 * r.cap,
+                        first + 5 * r.cap, first + 4 * r.cap + 1, 37};
+      for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+        check_split(&r, data, sizes[i], (uint8_t)(100 + i));
+      raw_close(&r);
+    }
+}
+
+Test(framed_split, exact_multiples_make_no_empty_tail)
+{
+  for (int fi = 0; fi < 2; fi++) {
+    struct raw_ring r = raw_open(DMP_BACKEND_SHM, fr_formats[fi], 64, 64);
+    uint8_t data[64 * 64];
+    fr_pattern(data, sizeof data, 6);
+    size_t first = fr_formats[fi] == MYELON_FRAME_COMPACT ? r.cap - 4 : r.cap;
+    for (uint64_t k = 0; k < 40; k++) {
+      size_t len = first + k * r.cap;
+      uint64_t want = k + 1;
+      cr_assert(eq(u64, myelon_frame_count(fr_formats[fi], r.cap, len), want));
+      check_split(&r, data, len, 1);
+    }
+    raw_close(&r);
+  }
+}
+
+Test(framed_split, empty_message_is_one_frame_delivered_with_length_zero)
+{
+  for (int b = 0; b < 2; b++)
+    for (int fi = 0; fi < 2; fi++) {
+      struct fr_ring r = fr_open(fr_backends[b], fr_formats[fi], 64, 8);
+      int64_t before = dmp_producer_sequence(myelon_producer_ring(r.p));
+      cr_assert(eq(int, myelon_publish(r.p, NULL, 0, 255, 0), 0));
+      cr_assert(eq(i64, dmp_producer_sequence(myelon_producer_ring(r.p)), before + 1), "one frame");
+      struct myelon_msg m = fr_recv_now(r.c);
+      cr_assert(eq(sz, m.len, 0));
+      cr_assert(eq(u8, m.kind, 255));
+      cr_assert(m.zero_copy);
+      myelon_consumer_release(r.c);
+      cr_assert(eq(int, myelon_try_publish(r.p, "", 0, 254), 0));
+      void *copy = NULL;
+      size_t len = 99;
+      uint8_t kind = 0;
+      cr_assert(eq(int, myelon_consumer_recv_copy(r.c, &copy, &len, &kind, FR_LONG_NS), 0));
+      cr_assert(ne(ptr, copy, NULL), "an empty copy is still a buffer to free");
+      cr_assert(eq(sz, len, 0));
+      cr_assert(eq(u8, kind, 254));
+      free(copy);
+      fr_expect_empty(r.c);
+      fr_close(&r);
+    }
+}
+
+Test(framed_split, aligned_payloads_are_16_aligned_in_every_slot)
+{
+  const uint32_t caps[] = {8, 33, 100, 256};
+  for (int b = 0; b < 2; b++)
+    for (size_t ci = 0; ci < 4; ci++) {
+      struct fr_ring r = fr_open(fr_backends[b], MYELON_FRAME_ALIGNED, caps[ci], 8);
+      uint8_t data[8];
+      for (int i = 0; i < 20; i++) { /* wraps the ring twice: every slot */
+        fr_pattern(data, sizeof data, (uint32_t)i);
+        fr_publish_ok(r.p, data, sizeof data, 1);
+        struct myelon_msg m = fr_recv_now(r.c);
+        cr_assert(m.zero_copy);
+        cr_assert(eq(u64, (uintptr_t)m.data % 16, 0), "capacity %u, message %d", caps[ci], i);
+        myelon_consumer_release(r.c);
+        void *buf;
+        cr_assert(eq(int, myelon_claim(r.p, 8, &buf, 0), 0));
+        cr_assert(eq(u64, (uintptr_t)buf % 16, 0), "claimed payload, capacity %u", caps[ci]);
+        cr_assert(eq(int, myelon_commit(r.p, 0, 1), 0));
+        m = fr_recv_now(r.c);
+        cr_assert(eq(u64, (uintptr_t)m.data % 16, 0));
+        myelon_consumer_release(r.c);
+      }
+      fr_close(&r);
+    }
+}
+
+/* ---- zero copy ------------------------------------------------------------- */
+
+Test(framed_zero_copy, claim_write_commit_delivers_in_place)
+{
+  for (int b = 0; b < 2; b++)
+    for (int fi = 0; fi < 2; fi++) {
+      struct fr_ring r = fr_open(fr_backends[b], fr_formats[fi], 256, 16);
+      for (uint32_t i = 0; i < 40; i++) {
+        size_t len = (i * 37) % (r.cap + 1);
+        void *buf = NULL;
+        cr_assert(eq(int, myelon_claim(r.p, r.cap, &buf, FR_LONG_NS), 0));
+        fr_pattern(buf, len, i);
+        cr_assert(eq(int, myelon_commit(r.p, len, (uint8_t)i), 0));
+        struct myelon_msg m = fr_recv_now(r.c);
+        cr_assert(m.zero_copy);
+        cr_assert(eq(sz, m.len, len));
+        cr_assert(eq(u8, m.kind, (uint8_t)i));
+        uint8_t want[256];
+        fr_pattern(want, len, i);
+        cr_assert(eq(int, memcmp(m.data, want, len), 0));
+        myelon_consumer_release(r.c);
+      }
+      fr_close(&r);
+    }
+}
+
+Test(framed_zero_copy, claim_and_commit_reject_misuse)
+{
+  struct fr_ring r = fr_open(DMP_BACKEND_SHM, MYELON_FRAME_COMPACT, 64, 4);
+  void *buf = NULL;
+  cr_assert(eq(int, myelon_claim(r.p, r.cap + 1, &buf, 0), -EINVAL), "max_len above the frame capacity");
+  cr_assert(eq(int, myelon_claim(r.p, 8, NULL, 0), -EINVAL));
+  cr_assert(eq(int, myelon_claim(NULL, 8, &buf, 0), -EINVAL));
+  cr_assert(eq(int, myelon_commit(r.p, 0, 0), -EINVAL), "commit without a claim");
+  cr_assert(eq(int, myelon_claim(r.p, 8, &buf, 0), 0));
+  cr_assert(eq(int, myelon_claim(r.p, 8, &buf, 0), -EINVAL), "second claim while one is open");
+  cr_assert(eq(int, myelon_commit(r.p, 9, 0), -EINVAL), "commit above max_len");
+  memcpy(buf, "12345678", 8);
+  cr_assert(eq(int, myelon_commit(r.p, 8, 3), 0));
+  struct myelon_msg m = fr_recv_now(r.c);
+  cr_assert(eq(sz, m.len, 8));
+  cr_assert(eq(int, memcmp(m.data, "12345678", 8), 0));
+  myelon_consumer_release(r.c);
+  /* a full ring: the claim times out */
+  for (int i = 0; i < 4; i++)
+    cr_assert(eq(int, myelon_try_publish(r.p, "x", 1, 0), 0));
+  cr_assert(eq(int, myelon_claim(r.p, 8, &buf, 0), -ETIMEDOUT));
+  cr_assert(eq(int, myelon_claim(r.p, 8, &buf, FR_SHORT_NS), -ETIMEDOUT));
+  cr_assert(eq(int, myelon_commit(r.p, 0, 0), -EINVAL), "no claim after a timeout");
+  fr_close(&r);
+}
+
+/* Regression: a publish while a zero-copy claim was open claimed slots after
+ * it and published them all with one store, the claimed, still unwritten
+ * slot included (a stale frame from an earlier lap, delivered again). */
+Test(framed_zero_copy, publish_while_a_claim_is_open_published_the_unwritten_slot)
+{
+  for (int fi = 0; fi < 2; fi++) {
+    struct fr_ring r = fr_open(DMP_BACKEND_SHM, fr_formats[fi], 64, 4);
+    for (int i = 0; i < 4; i++) /* leave stale SINGLE frames in every slot */
+      fr_publish_ok(r.p, "stale", 5, 66);
+    for (int i = 0; i < 4; i++) {
+      struct myelon_msg stale = fr_recv_now(r.c);
+      cr_assert(eq(sz, stale.len, 5));
+      myelon_consumer_release(r.c);
+    }
+    void *buf;
+    cr_assert(eq(int, myelon_claim(r.p, 8, &buf, 0), 0));
+    int64_t seq = dmp_producer_sequence(myelon_producer_ring(r.p));
+    cr_assert(eq(int, myelon_publish(r.p, "abc", 3, 1, 0), -EINVAL), "publish while a claim is open");
+    cr_assert(eq(int, myelon_try_publish(r.p, "abc", 3, 1), -EINVAL), "try_publish while a claim is open");
+    cr_assert(eq(int, myelon_publish_managed(r.p, "abc", 3, 1, 0, NULL), -EINVAL));
+    cr_assert(eq(i64, dmp_producer_sequence(myelon_producer_ring(r.p)), seq), "nothing published");
+    fr_expect_empty(r.c);
+    memcpy(buf, "fresh", 5);
+    cr_assert(eq(int, myelon_commit(r.p, 5, 2), 0));
+    fr_publish_ok(r.p, "abc", 3, 1);
+    struct myelon_msg m = fr_recv_now(r.c);
+    cr_assert(eq(sz, m.len, 5));
+    cr_assert(eq(int, memcmp(m.data, "fresh", 5), 0));
+    m = fr_recv_now(r.c);
+    cr_assert(eq(sz, m.len, 3));
+    cr_assert(eq(int, memcmp(m.data, "abc", 3), 0));
+    myelon_consumer_release(r.c);
+    fr_expect_empty(r.c);
+    fr_close(&r);
+  }
+}
+
+/* Regression: myelon_claim() checked the frame capacity only, so a zero-copy
+ * message could exceed the producer's own max_message. */
+Test(framed_zero_copy, claim_above_max_message_is_toobig)
+{
+  struct myelon_producer_config pc = fr_pcfg(DMP_BACKEND_SHM, MYELON_FRAME_COMPACT, 256, 4, "zc");
+  pc.max_message = 100;
+  struct fr_ring r = fr_open_cfg(&pc, 0);
+  void *buf;
+  cr_assert(eq(int, myelon_claim(r.p, 101, &buf, 0), -MYELON_E_TOOBIG));
+  cr_assert(eq(int, myelon_claim(r.p, 100, &buf, 0), 0));
+  memset(buf, 7, 100);
+  cr_assert(eq(int, myelon_commit(r.p, 100, 0), 0));
+  struct myelon_msg m = fr_recv_now(r.c);
+  cr_assert(eq(sz, m.len, 100));
+  myelon_consumer_release(r.c);
+  fr_close(&r);
+}
+
+/* ---- try_publish ------------------------------------------------------------ */
+
+Test(framed_try_publish, is_all_or_nothing)
+{
+  for (int fi = 0; fi < 2; fi++) {
+    struct fr_ring r = fr_open(DMP_BACKEND_SHM, fr_formats[fi], 64, 16);
+    struct dmp_producer *raw = myelon_producer_ring(r.p);
+    uint8_t data[64 * 20];
+    fr_pattern(data, sizeof data, 9);
+    for (int i = 0; i < 14; i++)
+      cr_assert(eq(int, myelon_try_publish(r.p, data, 10, (uint8_t)i), 0));
+    size_t three = 2 * r.cap + 10; /* 3 frames in both formats */
+    cr_assert(eq(u64, myelon_frame_count(r.fmt, r.cap, three), 3));
+    int64_t seq = dmp_producer_sequence(raw);
+    cr_assert(eq(int, myelon_try_publish(r.p, data, three, 50), -EAGAIN), "3 frames, 2 free slots");
+    cr_assert(eq(i64, dmp_producer_sequence(raw), seq), "a frame of it became visible");
+    size_t huge = 17 * r.cap; /* more frames than the ring holds */
+    cr_assert(eq(int, myelon_try_publish(r.p, data, huge, 51), -EAGAIN));
+    for (int i = 0; i < 14; i++)
+      fr_expect_pattern(r.c, 10, 9, (uint8_t)i);
+    fr_expect_empty(r.c);
+    cr_assert(eq(u64, myelon_consumer_orphans(r.c), 0), "nothing partial was visible");
+    cr_assert(eq(u64, myelon_consumer_errors(r.c), 0));
+    cr_assert(eq(int, myelon_try_publish(r.p, data, huge, 51), -EAGAIN), "even into an empty ring");
+    cr_assert(eq(i64, dmp_producer_sequence(raw), seq));
+    cr_assert(eq(int, myelon_try_publish(r.p, data, three, 50), 0));
+    fr_expect_pattern(r.c, three, 9, 50);
+    /* exactly the ring's capacity in frames fits */
+    size_t full = (fi == 0 ? 16 * r.cap - 4 : 16 * r.cap);
+    cr_assert(eq(u64, myelon_frame_count(r.fmt, r.cap, full), 16));
+    cr_assert(eq(int, myelon_try_publish(r.p, data, full, 52), 0));
+    fr_expect_pattern(r.c, full, 9, 52);
+    fr_close(&r);
+  }
+}
