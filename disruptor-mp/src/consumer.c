@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #define ATTACH_RETRY_NS INT64_C(1000000) /* consumer-first polling period */
+#define KNOWN_CONSUMER_FLAGS (DMP_CONSUMER_DURABLE | DMP_CONSUMER_NO_COUNTERS)
 
 void dmp_consumer_config_init(struct dmp_consumer_config *cfg)
 {
@@ -24,8 +25,8 @@ static int check_config(const struct dmp_consumer_config *cfg)
   int rc = dmp_id_validate(cfg->id);
   if (rc < 0)
     return -DMP_E_BADNAME;
-  if (cfg->flags & ~DMP_CONSUMER_DURABLE)
-    return DMP_FAIL(-DMP_E_BADCONFIG, "unknown consumer flags 0x%x", cfg->flags & ~DMP_CONSUMER_DURABLE);
+  if (cfg->flags & ~KNOWN_CONSUMER_FLAGS)
+    return DMP_FAIL(-DMP_E_BADCONFIG, "unknown consumer flags 0x%x", cfg->flags & ~KNOWN_CONSUMER_FLAGS);
   if (cfg->start != DMP_START_LATEST && cfg->start != DMP_START_OLDEST)
     return DMP_FAIL(-DMP_E_BADCONFIG, "start %d is not a dmp_start", (int)cfg->start);
   return dmp_impl_wait_validate(&cfg->wait, "dmp_consumer_attach");
@@ -188,6 +189,8 @@ int dmp_consumer_attach(const struct dmp_consumer_config *cfg, struct dmp_consum
   dmp_impl_table_unlock(seg);
   if (rc < 0)
     goto fail;
+  if (!(cfg->flags & DMP_CONSUMER_NO_COUNTERS))
+    dmp_impl_counters_attach(c);
   *out = c;
   return 0;
 fail:
@@ -234,6 +237,7 @@ static void detach(struct dmp_consumer *c, uint32_t state)
     dmp_impl_futex_wake(dmp_impl_futex_word(c->cursor));
   if (locked)
     dmp_impl_table_unlock(seg);
+  dmp_impl_counters_detach(c);
   dmp_impl_segment_close(seg); /* closing the fd drops the entry lock */
   free(c);
 }
@@ -270,10 +274,9 @@ static void park_for_data(struct dmp_consumer *c, int64_t max_ns)
   atomic_fetch_sub_explicit(&ctl->data_waiters, 1, memory_order_relaxed);
 }
 
-int64_t dmp_consumer_wait(struct dmp_consumer *c, int64_t timeout_ns)
+/* `tally[0]` counts wait-strategy steps, `tally[1]` parks (counters.h). */
+static int64_t wait_data(struct dmp_consumer *c, int64_t timeout_ns, uint64_t tally[2])
 {
-  if (!c)
-    return -EINVAL;
   int64_t deadline = dmp_impl_deadline(timeout_ns);
   int64_t next_liveness = dmp_impl_now_ns() + DMP_WAIT_LIVENESS_NS;
   const struct dmp_wait_strategy *w = &c->cfg.wait;
@@ -283,14 +286,17 @@ int64_t dmp_consumer_wait(struct dmp_consumer *c, int64_t timeout_ns)
       return n;
     if (dmp_impl_wait_parks(w, iter)) {
       int64_t left = dmp_impl_remaining(deadline);
-      if (left > 0)
+      if (left > 0) {
+        tally[1]++;
         park_for_data(c, left < DMP_WAIT_LIVENESS_NS ? left : DMP_WAIT_LIVENESS_NS);
+      }
       if (dmp_consumer_available(c) > 0)
         continue; /* the usual wake-up: data arrived */
       /* Woken without data (the producer closed) or a slice ran out: both
        * are rare, so check liveness now rather than at the next period. */
       next_liveness = 0;
     } else {
+      tally[0]++;
       dmp_impl_wait_step(w, iter);
       if ((iter & 255) != 0)
         continue; /* read the clock only now and then while spinning */
@@ -304,6 +310,22 @@ int64_t dmp_consumer_wait(struct dmp_consumer *c, int64_t timeout_ns)
     if (now >= deadline)
       return dmp_consumer_available(c) > 0 ? dmp_consumer_available(c) : -ETIMEDOUT;
   }
+}
+
+int64_t dmp_consumer_wait(struct dmp_consumer *c, int64_t timeout_ns)
+{
+  if (!c)
+    return -EINVAL;
+  uint64_t tally[2] = {0, 0};
+  int64_t n = wait_data(c, timeout_ns, tally);
+  if (c->counters) { /* cold: after a wait */
+    dmp_impl_cnt_add(c->counters, DMP_IMPL_CNT_SPINS, tally[0]);
+    dmp_impl_cnt_add(c->counters, DMP_IMPL_CNT_PARKS, tally[1]);
+    dmp_impl_cnt_max(c->counters, DMP_IMPL_CNT_LAG_MAX, c->available - c->committed);
+    if (n == -DMP_E_OWNERDEAD)
+      dmp_impl_cnt_error(c->counters, (int)n, "producer of '%s' exited or crashed", c->cfg.name);
+  }
+  return n;
 }
 
 int dmp_consumer_peek_timeout(struct dmp_consumer *c, const void **event, int64_t *seq, int64_t timeout_ns)
@@ -328,6 +350,8 @@ int64_t dmp_consumer_process(struct dmp_consumer *c, dmp_event_fn fn, size_t max
     return 0;
   if (max && (uint64_t)avail > max)
     avail = (int64_t)max;
+  if (c->counters) /* once per batch; writes only on a new maximum */
+    dmp_impl_cnt_max(c->counters, DMP_IMPL_CNT_LAG_MAX, c->available - c->committed);
   int64_t first = c->next, end = first + avail, s = first;
   while (s < end) {
     int stop = fn(dmp_impl_slot(&c->ring, s), s, s == end - 1, user);

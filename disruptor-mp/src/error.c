@@ -59,7 +59,7 @@ const char *dmp_strerror(int err)
   default:
     break;
   }
-  if (e > 0 && e < DMP_ERR_BASE) {
+  if (e > 0 && e < DMP_ERR_BASE && strerrorname_np(e) != NULL) {
     /* GNU strerror_r returns the message (possibly not in the buffer). */
     return strerror_r(e, errno_buf, sizeof errno_buf);
   }

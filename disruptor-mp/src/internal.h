@@ -6,6 +6,7 @@
 #define DMP_INTERNAL_H
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -138,5 +139,94 @@ void dmp_impl_wait_step(const struct dmp_wait_strategy *w, uint64_t iter);
 struct dmp_wait_strategy dmp_impl_wait_normalise(const struct dmp_wait_strategy *w, bool wakeups);
 /** Validate a strategy from a config. 0 or -DMP_E_BADCONFIG. */
 int dmp_impl_wait_validate(const struct dmp_wait_strategy *w, const char *fn);
+
+/* ---- counters (counters.c; layout in counters.h) -------------------------- */
+
+/** The library's own records of one participant, by role-neutral slot. */
+enum dmp_impl_cnt {
+  DMP_IMPL_CNT_FULL,      /* producer */
+  DMP_IMPL_CNT_SPINS,     /* both: wait-strategy steps */
+  DMP_IMPL_CNT_PARKS,     /* both: futex parks */
+  DMP_IMPL_CNT_LAG_MAX,   /* both */
+  DMP_IMPL_CNT_ALERTS,    /* producer (liveness) */
+  DMP_IMPL_CNT_EVICTIONS, /* producer (liveness) */
+  DMP_IMPL_CNT_ATTACHES,  /* consumer */
+  DMP_IMPL_CNT_DETACHES,  /* consumer */
+  DMP_IMPL_CNT_MISSED,    /* consumer */
+  DMP_IMPL_CNT_N
+};
+
+/** Geometry of a counters segment. */
+struct dmp_impl_cnt_geometry {
+  uint32_t record_count;
+  uint32_t error_count;
+  uint64_t records_offset;
+  uint64_t errors_offset;
+  uint64_t total_size;
+};
+
+/** A mapped counters segment (the opaque struct dmp_counters of counters.h). */
+struct dmp_counters {
+  int fd;
+  uint8_t *map;
+  size_t map_len;
+  enum dmp_backend backend;
+  bool owner; /* the producer's: removes the segment on close unless keep */
+  bool keep;
+  struct dmp_counters_header *hdr;
+  struct dmp_counter_record *records;
+  struct dmp_error_record *errors;
+  struct dmp_impl_cnt_geometry geo;
+  uint64_t *owned; /* bitmap: records this handle holds a read lock on */
+  struct dmp_counter lib[DMP_IMPL_CNT_N];
+  int64_t full_seq; /* producer: last sequence counted as a full event */
+  /* OFD locks exclude other processes, not other threads sharing this
+   * handle's description: this mutex serialises them (registry ops only). */
+  pthread_mutex_t mu;
+  char path[PATH_MAX];
+};
+
+/** F_OFD_SETLK of `type` (F_RDLCK, F_WRLCK, F_UNLCK) on byte `at`, without
+ * waiting: 0, -EAGAIN if another description holds a conflicting lock, -errno. */
+int dmp_impl_cnt_lock(int fd, short type, off_t at);
+/** FNV-1a-64 of a counters header's bytes [0, 80). */
+uint64_t dmp_impl_cnt_fingerprint(const struct dmp_counters_header *h);
+
+/** Producer create: make the ring's counters segment and the producer's
+ * records (enabled), or remove a stale one (disabled). Sets p->counters. */
+int dmp_impl_counters_create(struct dmp_producer *p, bool enabled);
+/** Producer close: remove the counters segment (unless DMP_RING_KEEP) while
+ * the producer lock is still held, and close it. */
+void dmp_impl_counters_remove(struct dmp_producer *p);
+/** Consumer attach (best effort, never fails the attach): open the ring's
+ * counters, register the consumer's records, count the attach. */
+void dmp_impl_counters_attach(struct dmp_consumer *c);
+/** Consumer detach: count it and drop the records' ownership. */
+void dmp_impl_counters_detach(struct dmp_consumer *c);
+/** Add `n` to one of the participant's records. `s` may be NULL. */
+void dmp_impl_cnt_add(struct dmp_counters *s, enum dmp_impl_cnt which, uint64_t n);
+/** Raise one of the participant's records to `v`. `s` may be NULL. */
+void dmp_impl_cnt_max(struct dmp_counters *s, enum dmp_impl_cnt which, int64_t v);
+/** Producer rescan: a full ring for `last` (counted once per sequence) and
+ * the slowest consumer's lag. `s` may be NULL. */
+void dmp_impl_cnt_scan(struct dmp_counters *s, int64_t last, bool full, int64_t lag);
+/** Distinct-error log entry (best effort). `s` may be NULL. */
+void dmp_impl_cnt_error(struct dmp_counters *s, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/** Layout for a ring with `max_consumers` entries. */
+void dmp_impl_cnt_geometry(uint32_t max_consumers, struct dmp_impl_cnt_geometry *g);
+/** Validate a mapped counters header against `len` mapped bytes (ready
+ * marker acquired first). 0, -DMP_E_NOTREADY, -DMP_E_LAYOUT, -DMP_E_CORRUPT,
+ * with the reason in `why` (the thread's error detail is left alone). */
+int dmp_impl_cnt_validate(const void *map, size_t len, const char *path, struct dmp_impl_cnt_geometry *g,
+                          char *why, size_t whylen);
+/** Seqlock reads of one record / error entry; false if FREE or changing. */
+bool dmp_impl_cnt_record_read(const struct dmp_counter_record *r, struct dmp_counter_stat *out);
+bool dmp_impl_cnt_error_read(const struct dmp_error_record *e, struct dmp_error_stat *out);
+/** "<ring path>.cnt" into `out`. 0 or -DMP_E_BADNAME. */
+int dmp_impl_cnt_path(const char *ring_path, char *out, size_t outlen);
+/** Validate a mapped ring header (segment.c's rules); `seg->map_len` is
+ * the segment's size, `seg->map` needs only the header mapped. */
+int dmp_impl_segment_validate(const struct dmp_impl_segment *seg, struct dmp_impl_geometry *g);
 
 #endif /* DMP_INTERNAL_H */

@@ -1,12 +1,20 @@
 /* Required-consumer liveness (see liveness.h): startup rendezvous, stall
- * detection with one alert per stall window, grace, sticky failure, and
- * eviction of consumers the kernel proves dead. Cold path only. */
+ * detection with one alert per stall window, grace, sticky failure,
+ * eviction of consumers the kernel proves dead, and removal of segments
+ * whose producer the kernel proves dead. Cold path only. */
 #include "internal.h"
 
+#include <disruptor_mp/counters.h>
+
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 struct required {
   char id[DMP_ID_MAX + 1];
@@ -23,6 +31,7 @@ struct dmp_impl_liveness {
   int64_t last_check_ns;
   int sticky;               /* terminal error, 0 = none */
   char sticky_detail[200];
+  struct dmp_counters *counters; /* the producer's (counters.h), or NULL */
   size_t n;
   struct required req[];
 };
@@ -83,6 +92,7 @@ int dmp_producer_enable_liveness(struct dmp_producer *p, const struct dmp_livene
     l->req[i].last_seq = -1;
   }
   free(p->liveness);
+  l->counters = p->counters;
   p->liveness = l;
   return 0;
 }
@@ -120,6 +130,8 @@ static void raise_alert(struct dmp_impl_liveness *l, const char *id, int64_t seq
     struct dmp_liveness_alert a = {id, seq, stalled, dead, evicted};
     l->cfg.alert(&a, l->cfg.user);
   }
+  dmp_impl_cnt_add(l->counters, DMP_IMPL_CNT_ALERTS, 1);
+  dmp_impl_cnt_error(l->counters, 0, "consumer '%s' %s", id, dead ? "is dead" : "stalled past its progress timeout");
 }
 
 /* Free entry `i` if its holder is dead; under the table lock. */
@@ -130,6 +142,12 @@ static int evict_index(struct dmp_producer *p, uint32_t i)
   if (rc < 0)
     return rc;
   struct dmp_consumer_entry *e = &p->ring.table[i];
+  /* Re-check under the table lock: the holder may have come back and left
+   * cleanly (IDLE, position kept) since we found it dead. */
+  if (dmp_impl_load_acquire(&e->state) != DMP_ENTRY_ACTIVE) {
+    dmp_impl_table_unlock(seg);
+    return -DMP_E_IDINUSE;
+  }
   /* Hold the entry's own lock while freeing it, so a re-attach of the same
    * id cannot interleave with the eviction. */
   rc = dmp_impl_lock_try(seg->fd, DMP_LOCK_CONSUMER0 + (off_t)i);
@@ -138,6 +156,7 @@ static int evict_index(struct dmp_producer *p, uint32_t i)
     dmp_impl_store_release(&e->state, DMP_ENTRY_FREE); /* T1 */
     dmp_impl_table_changed(p->ring.ctl);
     dmp_impl_lock_release(seg->fd, DMP_LOCK_CONSUMER0 + (off_t)i);
+    dmp_impl_cnt_add(p->counters, DMP_IMPL_CNT_EVICTIONS, 1);
   }
   dmp_impl_table_unlock(seg);
   return rc == -EAGAIN ? -DMP_E_IDINUSE : rc;
@@ -189,6 +208,7 @@ static int fail_sticky(struct dmp_impl_liveness *l, struct required *r, int64_t 
   snprintf(l->sticky_detail, sizeof l->sticky_detail,
            "required consumer '%s' stalled at sequence %lld for %lld ms (grace %lld ms)", r->id,
            (long long)r->last_seq, (long long)(stalled / 1000000), (long long)(l->cfg.grace_ns / 1000000));
+  dmp_impl_cnt_error(l->counters, l->sticky, "required consumer '%s' stalled past its grace period", r->id);
   return DMP_FAIL(l->sticky, "%s", l->sticky_detail);
 }
 
@@ -198,27 +218,30 @@ static int check_required(struct dmp_producer *p, struct dmp_impl_liveness *l, s
   uint32_t st = DMP_ENTRY_FREE;
   int i = find(p, r->id, &st);
   int64_t published = p->next - 1;
-  if (i >= 0 && st == DMP_ENTRY_ACTIVE) {
-    int64_t seq = dmp_impl_load_acquire(&p->ring.table[i].cursor);
-    if (seq > r->last_seq || seq >= published) {
-      r->last_seq = seq > r->last_seq ? seq : r->last_seq;
-      r->progress_ns = now;
-      r->stall_start_ns = 0;
-      r->alerted = false;
-      return 0;
-    }
-    if (l->cfg.action == DMP_LIVENESS_EVICT && entry_dead(p, (uint32_t)i)) {
-      int rc = evict_index(p, (uint32_t)i);
-      if (rc == 0)
-        raise_alert(l, r->id, seq, now - r->progress_ns, true, true);
-      return 0;
-    }
-  } else if (i < 0 || st != DMP_ENTRY_ACTIVE) {
+  /* Only a consumer that gates us can stall us: an ACTIVE one, or a durable
+   * one that detached cleanly (IDLE) and still holds its position. */
+  if (i < 0 || !dmp_impl_entry_gates(&p->ring.table[i], &st)) {
     /* Detached or evicted: it does not gate us now; if it comes back under
      * the same id it is treated as a fresh stall window. */
     r->progress_ns = now;
     r->stall_start_ns = 0;
     r->alerted = false;
+    return 0;
+  }
+  int64_t seq = dmp_impl_load_acquire(&p->ring.table[i].cursor);
+  if (seq > r->last_seq || seq >= published) {
+    r->last_seq = seq > r->last_seq ? seq : r->last_seq;
+    r->progress_ns = now;
+    r->stall_start_ns = 0;
+    r->alerted = false;
+    return 0;
+  }
+  /* Dead = attached (ACTIVE) but its OFD lock is gone; an IDLE entry left
+   * cleanly and is never dead. */
+  bool dead = st == DMP_ENTRY_ACTIVE && entry_dead(p, (uint32_t)i);
+  if (dead && l->cfg.action == DMP_LIVENESS_EVICT) {
+    if (evict_index(p, (uint32_t)i) == 0)
+      raise_alert(l, r->id, seq, now - r->progress_ns, true, true);
     return 0;
   }
   int64_t stalled = now - r->progress_ns;
@@ -228,7 +251,7 @@ static int check_required(struct dmp_producer *p, struct dmp_impl_liveness *l, s
     r->stall_start_ns = now;
   if (!r->alerted) {
     r->alerted = true;
-    raise_alert(l, r->id, r->last_seq, stalled, entry_dead(p, (uint32_t)i), false);
+    raise_alert(l, r->id, r->last_seq, stalled, dead, false);
   }
   if (now - r->stall_start_ns < l->cfg.grace_ns || l->cfg.action == DMP_LIVENESS_ALERT_ONLY)
     return 0;
@@ -332,4 +355,128 @@ int64_t dmp_producer_publish_managed(struct dmp_producer *p, const void *src, si
   if (len < p->ring.seg->geo.slot_size)
     memset((uint8_t *)slot + len, 0, p->ring.seg->geo.slot_size - len);
   return dmp_producer_publish(p);
+}
+
+/* ---- stale segments ------------------------------------------------------ */
+
+/* As segment.c's CREATE_GRACE_NS: a not-ready segment younger than this may
+ * still be being initialised by a creator that has not taken its lock yet. */
+#define STALE_CREATE_GRACE_NS INT64_C(2000000000)
+
+/* The producer lock of the open segment `fd` is free. Decide: 1 stale,
+ * 0 young (being created), -DMP_E_CORRUPT not a ring segment, -errno. */
+static int classify(int fd, const struct stat *st, bool magic_only)
+{
+  struct dmp_segment_header h;
+  memset(&h, 0, sizeof h);
+  ssize_t n = st->st_size > 0 ? pread(fd, &h, sizeof h, 0) : 0;
+  if (n < 0)
+    return -errno;
+  if (h.magic != DMP_MAGIC && (h.magic != 0 || magic_only))
+    return -DMP_E_CORRUPT;
+  /* The creator takes the producer lock before sizing the segment, so a
+   * sized one whose lock is free has a dead owner. A smaller one may be in
+   * the instant between the exclusive create and the lock. */
+  if ((size_t)st->st_size >= sizeof(struct dmp_segment_control))
+    return 1;
+  int64_t ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
+  return dmp_impl_realtime_ns() - ctime_ns >= STALE_CREATE_GRACE_NS ? 1 : 0;
+}
+
+/* Remove `path` only if the name still refers to the file we examined. */
+static int unlink_same(enum dmp_backend backend, const char *path, const struct stat *st)
+{
+  char fs_path[PATH_MAX + 16];
+  snprintf(fs_path, sizeof fs_path, "%s%s", backend == DMP_BACKEND_SHM ? "/dev/shm" : "", path);
+  struct stat now;
+  if (stat(fs_path, &now) != 0 || now.st_ino != st->st_ino || now.st_dev != st->st_dev)
+    return 0; /* replaced meanwhile (reclaimed by a new producer) */
+  int rc = backend == DMP_BACKEND_SHM ? shm_unlink(path) : unlink(path);
+  return rc == 0 ? 1 : (errno == ENOENT ? 0 : -errno);
+}
+
+/* After removing the stale ring at `path` (creation epoch `epoch`), remove
+ * its counters segment too (counters.h) - only if it belongs to that very
+ * ring: a new producer of the name may already have made fresh ones. */
+static void remove_counters(enum dmp_backend backend, const char *path, uint64_t epoch)
+{
+  char cpath[PATH_MAX];
+  if (snprintf(cpath, sizeof cpath, "%s%s", path, DMP_COUNTERS_SUFFIX) >= (int)sizeof cpath)
+    return;
+  int fd = backend == DMP_BACKEND_SHM ? shm_open(cpath, O_RDONLY, 0) : open(cpath, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return;
+  struct dmp_counters_header h;
+  struct stat st;
+  bool ours = pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h && h.magic == DMP_COUNTERS_MAGIC &&
+              h.ring_epoch == epoch && fstat(fd, &st) == 0;
+  close(fd);
+  if (ours)
+    (void)unlink_same(backend, cpath, &st);
+}
+
+static int probe_stale(enum dmp_backend backend, const char *path, bool magic_only, bool remove)
+{
+  int fd = backend == DMP_BACKEND_SHM ? shm_open(path, O_RDWR, 0) : open(path, O_RDWR | O_CLOEXEC);
+  if (fd < 0)
+    return -errno;
+  struct stat st;
+  int rc = fstat(fd, &st) == 0 ? 0 : -errno;
+  if (rc == 0 && !S_ISREG(st.st_mode))
+    rc = -DMP_E_CORRUPT;
+  /* Probe, never take, the producer lock (see segment.c, reclaim_stale):
+   * nobody locks an existing file's producer byte, so free stays free. */
+  if (rc == 0)
+    rc = dmp_impl_lock_held(fd, DMP_LOCK_PRODUCER);
+  if (rc == 1)
+    rc = 0; /* a live producer (or creator) holds it */
+  else if (rc == 0 && (rc = classify(fd, &st, magic_only)) == 1 && remove) {
+    struct dmp_segment_header h;
+    bool has_epoch = pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h && h.magic == DMP_MAGIC;
+    rc = unlink_same(backend, path, &st);
+    if (rc == 1 && has_epoch)
+      remove_counters(backend, path, h.epoch);
+  }
+  close(fd);
+  return rc;
+}
+
+int dmp_segment_remove_stale(enum dmp_backend backend, const char *name)
+{
+  char path[PATH_MAX];
+  int rc = dmp_impl_segment_path(backend, name, path, sizeof path);
+  if (rc < 0)
+    return rc;
+  rc = probe_stale(backend, path, false, true);
+  if (rc == -DMP_E_CORRUPT)
+    return DMP_FAIL(rc, "'%s' is not a disruptor_mp segment; left alone", path);
+  if (rc < 0)
+    return DMP_FAIL(rc, "'%s': %s", path, strerror(-rc));
+  return rc;
+}
+
+int dmp_shm_stale(const char *prefix, bool remove, dmp_stale_fn fn, void *user)
+{
+  DIR *d = opendir("/dev/shm");
+  if (!d)
+    return DMP_FAIL(-errno, "cannot list /dev/shm: %s", strerror(errno));
+  size_t plen = prefix ? strlen(prefix) : 0;
+  int found = 0;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    if (strncmp(e->d_name, prefix ? prefix : "", plen) != 0 || strlen(e->d_name) > DMP_NAME_MAX ||
+        dmp_name_validate(e->d_name) != 0)
+      continue; /* not a name this library could have made */
+    char path[DMP_NAME_MAX + 2];
+    snprintf(path, sizeof path, "/%s", e->d_name);
+    /* Only segments carrying our magic: an ownerless zero-filled object of
+     * another program must never be mistaken for a crashed create. */
+    if (probe_stale(DMP_BACKEND_SHM, path, true, remove) == 1) {
+      found++;
+      if (fn)
+        fn(e->d_name, user);
+    }
+  }
+  closedir(d);
+  return found;
 }

@@ -18,7 +18,7 @@ void dmp_producer_config_init(struct dmp_producer_config *cfg)
   cfg->wait_timeout_ns = INT64_C(5000000000);
 }
 
-#define KNOWN_RING_FLAGS (DMP_RING_KEEP | DMP_RING_NO_WAKEUPS | DMP_RING_NO_RECLAIM)
+#define KNOWN_RING_FLAGS (DMP_RING_KEEP | DMP_RING_NO_WAKEUPS | DMP_RING_NO_RECLAIM | DMP_RING_NO_COUNTERS)
 
 static int check_config(const struct dmp_producer_config *cfg)
 {
@@ -66,6 +66,11 @@ int dmp_producer_create(const struct dmp_producer_config *cfg, struct dmp_produc
   p->next = 0;
   p->claim_end = 0;
   p->clear_limit = (int64_t)g.capacity - 1;
+  rc = dmp_impl_counters_create(p, !(cfg->flags & DMP_RING_NO_COUNTERS));
+  if (rc < 0) {
+    dmp_producer_close(p);
+    return rc;
+  }
   if (cfg->wait_consumers > 0) {
     rc = dmp_producer_wait_for_consumers(p, cfg->wait_consumers, cfg->wait_timeout_ns);
     if (rc < 0) {
@@ -81,6 +86,8 @@ void dmp_producer_close(struct dmp_producer *p)
 {
   if (!p)
     return;
+  /* The counters go while we still own the ring's name (counters.h). */
+  dmp_impl_counters_remove(p);
   /* Drop the producer lock first, then wake parked consumers, so that they
    * see the producer gone as soon as they wake instead of at their next
    * liveness check. */
@@ -120,7 +127,10 @@ static int64_t compute_limit(struct dmp_producer *p)
 int dmp_impl_producer_refresh(struct dmp_producer *p, int64_t last)
 {
   p->clear_limit = compute_limit(p);
-  return last <= p->clear_limit ? 0 : -EAGAIN;
+  int rc = last <= p->clear_limit ? 0 : -EAGAIN;
+  if (p->counters) /* cold: after a table scan; full events and the slowest lag */
+    dmp_impl_cnt_scan(p->counters, last, rc < 0, p->next - 1 - (p->clear_limit - (int64_t)p->ring.capacity));
+  return rc;
 }
 
 void dmp_impl_wake_data(struct dmp_impl_ring *r)
@@ -144,7 +154,8 @@ static void park_for_space(struct dmp_producer *p, int64_t last, int64_t max_ns)
   atomic_fetch_sub_explicit(&ctl->space_waiters, 1, memory_order_relaxed);
 }
 
-int dmp_impl_producer_wait_step(struct dmp_producer *p, int64_t last, int64_t max_ns)
+/* `tally[0]` counts wait-strategy steps, `tally[1]` parks (counters.h). */
+static int wait_step(struct dmp_producer *p, int64_t last, int64_t max_ns, uint64_t tally[2])
 {
   int64_t deadline = dmp_impl_deadline(max_ns);
   const struct dmp_wait_strategy *w = &p->cfg.wait;
@@ -155,13 +166,24 @@ int dmp_impl_producer_wait_step(struct dmp_producer *p, int64_t last, int64_t ma
       return -EAGAIN;
     if (dmp_impl_wait_parks(w, iter)) {
       int64_t left = dmp_impl_remaining(deadline);
+      tally[1]++;
       park_for_space(p, last, left < DMP_WAIT_LIVENESS_NS ? left : DMP_WAIT_LIVENESS_NS);
       if (dmp_impl_remaining(deadline) == 0)
         return dmp_impl_producer_refresh(p, last);
     } else {
+      tally[0]++;
       dmp_impl_wait_step(w, iter);
     }
   }
+}
+
+int dmp_impl_producer_wait_step(struct dmp_producer *p, int64_t last, int64_t max_ns)
+{
+  uint64_t tally[2] = {0, 0};
+  int rc = wait_step(p, last, max_ns, tally);
+  dmp_impl_cnt_add(p->counters, DMP_IMPL_CNT_SPINS, tally[0]);
+  dmp_impl_cnt_add(p->counters, DMP_IMPL_CNT_PARKS, tally[1]);
+  return rc;
 }
 
 /* Wait until sequence `last` may be claimed. 0 or -ETIMEDOUT. */

@@ -160,14 +160,18 @@ static int reclaim_stale(enum dmp_backend backend, const char *path)
   if (fd < 0)
     return errno == ENOENT ? 0 : DMP_FAIL(-errno, "%s '%s' exists but cannot be opened: %s",
                                           backend_name(backend), path, strerror(errno));
-  int rc = dmp_impl_lock_try(fd, DMP_LOCK_PRODUCER);
-  if (rc < 0) {
+  /* Probe the producer lock, do not take it: a reclaimer holding it would
+   * look like a live producer to a consumer attaching at that instant, which
+   * would then join a ring about to be unlinked. Nobody takes the producer
+   * lock of an existing file (a creator locks only the file it has just
+   * created), so once free it stays free: the owner is dead for good. */
+  int rc = dmp_impl_lock_held(fd, DMP_LOCK_PRODUCER);
+  if (rc != 0) {
     close(fd);
-    return rc == -EAGAIN ? DMP_FAIL(-DMP_E_INUSE, "%s '%s' is owned by a live producer", backend_name(backend), path)
-                         : DMP_FAIL(rc, "lock probe on '%s' failed: %s", path, strerror(-rc));
+    return rc == 1 ? DMP_FAIL(-DMP_E_INUSE, "%s '%s' is owned by a live producer", backend_name(backend), path)
+                   : DMP_FAIL(rc, "lock probe on '%s' failed: %s", path, strerror(-rc));
   }
-  /* We now hold its producer lock, so no live producer can own it. One that
-   * is still initialising (between its exclusive open and its lock) has a
+  /* One still initialising (between its exclusive open and its lock) has a
    * very young, not-ready file: leave that one alone. */
   struct stat st;
   bool young = false;
@@ -177,8 +181,11 @@ static int reclaim_stale(enum dmp_backend backend, const char *path)
   }
   if (!young) {
     struct stat now;
-    /* Remove the name only if it still refers to the file we checked. */
-    if (backend == DMP_BACKEND_MMAP && (stat(path, &now) != 0 || now.st_ino != st.st_ino)) {
+    char fs_path[PATH_MAX + 16];
+    snprintf(fs_path, sizeof fs_path, "%s%s", backend == DMP_BACKEND_SHM ? "/dev/shm" : "", path);
+    /* Remove the name only if it still refers to the file we checked: a
+     * concurrent reclaimer may already have replaced it with a live ring. */
+    if (stat(fs_path, &now) != 0 || now.st_ino != st.st_ino || now.st_dev != st.st_dev) {
       close(fd);
       return 0;
     }
@@ -235,7 +242,7 @@ static void header_init(struct dmp_segment_control *ctl, const struct dmp_produc
   /* The window the producer may fill before it first scans the table. */
   dmp_impl_store_relaxed(&ctl->gate_limit, (int64_t)g->capacity - 1);
   /* R1: release store of the ready marker, after every other field; pairs
-   * with R2 in validate(). */
+   * with R2 in dmp_impl_segment_validate(). */
   dmp_impl_store_release(&h->ready, DMP_READY);
 }
 
@@ -309,8 +316,9 @@ fail:
   return rc;
 }
 
-/* Validate a mapped header against the mapping length. R2 first. */
-static int validate(const struct dmp_impl_segment *seg, struct dmp_impl_geometry *g)
+/* Validate a mapped header against the mapping length (the segment size;
+ * only the header is read, so inspect.c can map less). R2 first. */
+int dmp_impl_segment_validate(const struct dmp_impl_segment *seg, struct dmp_impl_geometry *g)
 {
   const struct dmp_segment_control *ctl = seg->map;
   const struct dmp_segment_header *h = &ctl->header;
@@ -320,6 +328,10 @@ static int validate(const struct dmp_impl_segment *seg, struct dmp_impl_geometry
   if (h->magic != DMP_MAGIC)
     return h->magic == 0 && ready == 0 ? DMP_FAIL(-DMP_E_NOTREADY, "'%s' is not initialised yet", p)
                                        : DMP_FAIL(-DMP_E_CORRUPT, "'%s' has a bad magic number", p);
+  /* The creator writes the magic before the version: a zero version is a
+   * header still being written, not another layout. */
+  if (h->layout_version == 0 && ready != DMP_READY)
+    return DMP_FAIL(-DMP_E_NOTREADY, "'%s' is not initialised yet (header half written)", p);
   if (h->layout_version != DMP_LAYOUT_VERSION)
     return DMP_FAIL(-DMP_E_LAYOUT, "'%s' has layout version %u, this library reads version %u", p,
                     h->layout_version, DMP_LAYOUT_VERSION);
@@ -377,7 +389,7 @@ int dmp_impl_segment_open(enum dmp_backend backend, const char *name, struct dmp
   rc = map_segment(seg, (size_t)st.st_size);
   if (rc < 0)
     goto fail;
-  rc = validate(seg, &seg->geo);
+  rc = dmp_impl_segment_validate(seg, &seg->geo);
   if (rc < 0)
     goto fail;
   *out = seg;

@@ -30,6 +30,7 @@ enum dmp_backend {
 #define DMP_RING_NO_WAKEUPS 0x2u  /**< no futex wake-ups: saves a fence per publish/release;
                                        DMP_WAIT_BLOCK then degrades to DMP_WAIT_SLEEP */
 #define DMP_RING_NO_RECLAIM 0x4u  /**< never replace a stale segment whose producer died */
+#define DMP_RING_NO_COUNTERS 0x8u /**< no shared-memory counters segment (counters.h) */
 
 struct dmp_producer_config {
   enum dmp_backend backend; /**< default DMP_BACKEND_SHM */
@@ -51,12 +52,16 @@ struct dmp_producer_config {
 /** Where a consumer that is new to the ring starts reading. */
 enum dmp_start {
   DMP_START_LATEST = 0, /**< events published after the attach (default) */
-  DMP_START_OLDEST = 1, /**< the oldest event still intact in the ring */
+  DMP_START_OLDEST = 1, /**< the oldest event the producer cannot overwrite before
+                             this consumer gates it: between 1 and `capacity`
+                             events back, depending on where the producer last
+                             recomputed its free window */
 };
 
 /* Consumer flags. */
 #define DMP_CONSUMER_DURABLE 0x1u /**< keep gating the producer after a clean close,
                                        so a re-attach under the same id loses nothing */
+#define DMP_CONSUMER_NO_COUNTERS 0x2u /**< do not register this consumer's counters */
 
 struct dmp_consumer_config {
   enum dmp_backend backend; /**< default DMP_BACKEND_SHM */

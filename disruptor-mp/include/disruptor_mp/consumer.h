@@ -43,6 +43,7 @@ struct dmp_consumer {
   uint64_t missed;             /**< events skipped on attach (see dmp_consumer_missed) */
   struct dmp_consumer_config cfg; /* cold */
   char id[DMP_ID_MAX + 1];
+  struct dmp_counters *counters; /**< NULL without counters (counters.h); cold paths only */
 };
 
 /**
@@ -51,8 +52,8 @@ struct dmp_consumer {
  * - A new id takes a free table entry and starts per `cfg->start`.
  * - An id that is already in the table resumes after its stored position.
  *   If that position was overwritten while the id was detached (only
- *   possible without DMP_CONSUMER_DURABLE), it resumes at the oldest intact
- *   event and dmp_consumer_missed() tells how many it lost.
+ *   possible without DMP_CONSUMER_DURABLE), it resumes at the oldest event
+ *   it can safely read (as DMP_START_OLDEST) and dmp_consumer_missed() tells how many it lost.
  * - An id held by a live process is refused; an id whose holder died (its
  *   OFD lock is gone) is taken over and resumes.
  *
@@ -70,8 +71,10 @@ struct dmp_consumer {
 DMP_API int dmp_consumer_attach(const struct dmp_consumer_config *cfg, struct dmp_consumer **out);
 
 /**
- * As dmp_consumer_attach(), retrying while the segment does not exist yet
- * or is being created (consumer-first start-up), for up to `timeout_ns`.
+ * As dmp_consumer_attach(), retrying while the segment does not exist yet,
+ * is being created, or has no live producer (a stale segment that a
+ * restarting producer will replace): consumer-first start-up. Bounded by
+ * `timeout_ns`.
  * @return as dmp_consumer_attach(), or -ETIMEDOUT.
  */
 DMP_API int dmp_consumer_attach_timeout(const struct dmp_consumer_config *cfg, int64_t timeout_ns,

@@ -15,6 +15,8 @@
  *  - liveness.h   required consumers: managed claims, stall alerts, eviction
  *  - name.h       name validation and portable unique names
  *  - typed.h      type-checked wrappers for a struct
+ *  - counters.h   shared-memory counters and the distinct-error log
+ *  - inspect.h    read-only inspection of rings, and removal of stale ones
  */
 #ifndef DISRUPTOR_MP_H
 #define DISRUPTOR_MP_H
@@ -30,5 +32,7 @@
 #include <disruptor_mp/liveness.h>
 #include <disruptor_mp/name.h>
 #include <disruptor_mp/typed.h>
+#include <disruptor_mp/counters.h>
+#include <disruptor_mp/inspect.h>
 
 #endif /* DISRUPTOR_MP_H */

@@ -41,6 +41,7 @@ struct dmp_producer {
   int64_t clear_limit;       /**< highest sequence known to be free to write */
   struct dmp_producer_config cfg; /* cold, copied at create (name points into seg) */
   struct dmp_impl_liveness *liveness; /* NULL unless enabled (liveness.h) */
+  struct dmp_counters *counters;      /* NULL without counters (counters.h); cold paths only */
 };
 
 /**
@@ -58,8 +59,9 @@ struct dmp_producer {
  *  -DMP_E_BADCONFIG  capacity 0 or not a power of two, slot size 0 or too
  *                    big, bad alignment, table size, mode or flags;
  *  -DMP_E_BADNAME    invalid segment name or path;
- *  -DMP_E_INUSE      the segment exists and its producer is alive
- *                    (or it is another process's segment being created);
+ *  -DMP_E_INUSE      the segment exists and its producer is alive, or it
+ *                    is another process's segment being created, or it
+ *                    exists at all and DMP_RING_NO_RECLAIM is set;
  *  -ETIMEDOUT        fewer than `wait_consumers` attached in time
  *                    (the segment is removed again);
  *  -ENOSPC, -ENOMEM, -EACCES, ... from the system (e.g. /dev/shm full).
@@ -69,7 +71,8 @@ DMP_API int dmp_producer_create(const struct dmp_producer_config *cfg, struct dm
 /**
  * Close the producer: unmap, release the producer lock and, unless
  * DMP_RING_KEEP was set, remove the segment name (attached consumers keep
- * their mapping and see DMP_E_OWNERDEAD when they next wait). Accepts NULL.
+ * their mapping, read what was published, then get DMP_E_OWNERDEAD from
+ * their waits). Accepts NULL.
  */
 DMP_API void dmp_producer_close(struct dmp_producer *p);
 

@@ -1,0 +1,417 @@
+/* The counters segment's lifecycle (counters.h): the producer creates it
+ * next to its ring and removes it on close, participants open it validated
+ * (a consumer waits briefly for a young ring's), and the library's own
+ * per-participant records are registered and updated from cold paths
+ * through the dmp_impl_cnt_* hooks. */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* A consumer attaching to a ring younger than this polls for the counters
+ * segment, which its producer creates right after the ring. */
+#define JOIN_WAIT_NS INT64_C(200000000)
+#define PRODUCER_LABEL "producer"
+
+/* Format a reason into `why` (a function, so long paths truncate quietly). */
+static int why_set(char *why, size_t whylen, int code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int why_set(char *why, size_t whylen, int code, const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(why, whylen, fmt, ap);
+  va_end(ap);
+  return code;
+}
+#define WHY(code, ...) why_set(why, whylen, (code), __VA_ARGS__)
+
+/* ---- files ------------------------------------------------------------------ */
+
+static int open_path(enum dmp_backend backend, const char *path, int flags, mode_t mode)
+{
+  if (backend == DMP_BACKEND_SHM)
+    return shm_open(path, flags, mode);
+  return open(path, flags | O_CLOEXEC | O_NOFOLLOW, mode);
+}
+
+static int unlink_path(enum dmp_backend backend, const char *path)
+{
+  return backend == DMP_BACKEND_SHM ? shm_unlink(path) : unlink(path);
+}
+
+/* Whether the file at `path` is (still) the one open as `fd`. */
+static bool same_file(enum dmp_backend backend, const char *path, int fd)
+{
+  struct stat mine, now;
+  if (fstat(fd, &mine) != 0)
+    return false;
+  int other = open_path(backend, path, O_RDONLY | O_NONBLOCK, 0);
+  if (other < 0)
+    return false;
+  bool same = fstat(other, &now) == 0 && now.st_ino == mine.st_ino && now.st_dev == mine.st_dev;
+  close(other);
+  return same;
+}
+
+static struct dmp_counters *handle_new(enum dmp_backend backend, const char *path)
+{
+  struct dmp_counters *s = calloc(1, sizeof *s);
+  if (!s)
+    return NULL;
+  s->fd = -1;
+  s->backend = backend;
+  s->full_seq = -1;
+  pthread_mutex_init(&s->mu, NULL);
+  snprintf(s->path, sizeof s->path, "%s", path);
+  return s;
+}
+
+static void handle_close(struct dmp_counters *s)
+{
+  if (!s)
+    return;
+  if (s->owner && !s->keep && s->fd >= 0 && same_file(s->backend, s->path, s->fd))
+    unlink_path(s->backend, s->path); /* still holding the owner lock */
+  if (s->map)
+    munmap(s->map, s->map_len);
+  if (s->fd >= 0)
+    close(s->fd); /* drops the owner, registry and record locks */
+  free(s->owned);
+  pthread_mutex_destroy(&s->mu);
+  free(s);
+}
+
+static int handle_map(struct dmp_counters *s, size_t len, char *why, size_t whylen)
+{
+  void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, s->fd, 0);
+  if (m == MAP_FAILED)
+    return WHY(-errno, "mmap of %zu bytes of '%s' failed: %s", len, s->path, strerror(errno));
+  s->map = m;
+  s->map_len = len;
+  return 0;
+}
+
+static int handle_bind(struct dmp_counters *s)
+{
+  s->hdr = (struct dmp_counters_header *)(void *)s->map;
+  s->records = (struct dmp_counter_record *)(void *)(s->map + s->geo.records_offset);
+  s->errors = (struct dmp_error_record *)(void *)(s->map + s->geo.errors_offset);
+  s->owned = calloc((s->geo.record_count + 63) / 64, sizeof *s->owned);
+  return s->owned ? 0 : -ENOMEM;
+}
+
+/* Open and validate an existing counters segment, read-write. Reports the
+ * reason in `why` only, so a consumer's best-effort open leaves the thread's
+ * error detail alone. */
+static int open_existing(enum dmp_backend backend, const char *path, struct dmp_counters **out, char *why,
+                         size_t whylen)
+{
+  struct dmp_counters *s = handle_new(backend, path);
+  if (!s)
+    return WHY(-ENOMEM, "out of memory");
+  int rc;
+  s->fd = open_path(backend, path, O_RDWR, 0);
+  if (s->fd < 0) {
+    rc = WHY(-errno, "cannot open counters '%s': %s", path, strerror(errno));
+    goto fail;
+  }
+  struct stat st;
+  if (fstat(s->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    rc = WHY(-DMP_E_BADNAME, "'%s' is not a regular file", path);
+    goto fail;
+  }
+  if (st.st_size == 0) {
+    rc = WHY(-DMP_E_NOTREADY, "'%s' is empty (not initialised yet)", path);
+    goto fail;
+  }
+  struct dmp_impl_cnt_geometry gmax;
+  dmp_impl_cnt_geometry(DMP_MAX_CONSUMERS, &gmax);
+  if ((uint64_t)st.st_size < sizeof(struct dmp_counters_header) || (uint64_t)st.st_size > gmax.total_size) {
+    rc = WHY(-DMP_E_CORRUPT, "'%s' has an impossible size of %lld bytes", path, (long long)st.st_size);
+    goto fail;
+  }
+  rc = handle_map(s, (size_t)st.st_size, why, whylen);
+  if (rc == 0)
+    rc = dmp_impl_cnt_validate(s->map, s->map_len, path, &s->geo, why, whylen);
+  if (rc == 0)
+    rc = handle_bind(s);
+  if (rc < 0)
+    goto fail;
+  *out = s;
+  return 0;
+fail:
+  handle_close(s);
+  return rc;
+}
+
+/* A leftover counters segment at `path` (we own the ring's name, so it is
+ * an older incarnation's). Never removes a ring that happens to have that
+ * name. 0 removed or absent, -DMP_E_INUSE if it is a ring. */
+static int remove_stale(enum dmp_backend backend, const char *path)
+{
+  int fd = open_path(backend, path, O_RDONLY | O_NONBLOCK, 0);
+  if (fd < 0)
+    return errno == ENOENT ? 0 : DMP_FAIL(-errno, "cannot open '%s': %s", path, strerror(errno));
+  uint64_t magic = 0;
+  ssize_t n = pread(fd, &magic, sizeof magic, 0);
+  close(fd);
+  if (n == (ssize_t)sizeof magic && magic == DMP_MAGIC)
+    return DMP_FAIL(-DMP_E_INUSE, "'%s' is a ring, but the counters of its neighbour need that name", path);
+  unlink_path(backend, path);
+  return 0;
+}
+
+static int create_exclusive(enum dmp_backend backend, const char *path, mode_t mode)
+{
+  for (int attempt = 0; attempt < 4; attempt++) {
+    int fd = open_path(backend, path, O_RDWR | O_CREAT | O_EXCL, mode);
+    if (fd >= 0)
+      return fd;
+    if (errno != EEXIST)
+      return DMP_FAIL(-errno, "cannot create counters '%s': %s", path, strerror(errno));
+    int rc = remove_stale(backend, path);
+    if (rc < 0)
+      return rc;
+  }
+  return DMP_FAIL(-DMP_E_INUSE, "counters '%s' keep reappearing", path);
+}
+
+static void header_init(struct dmp_counters *s, const struct dmp_segment_header *ring)
+{
+  struct dmp_counters_header *h = s->hdr;
+  h->magic = DMP_COUNTERS_MAGIC;
+  h->layout_version = DMP_COUNTERS_VERSION;
+  h->header_size = sizeof *h;
+  h->total_size = s->geo.total_size;
+  h->record_count = s->geo.record_count;
+  h->record_size = sizeof(struct dmp_counter_record);
+  h->records_offset = s->geo.records_offset;
+  h->error_count = s->geo.error_count;
+  h->error_size = sizeof(struct dmp_error_record);
+  h->errors_offset = s->geo.errors_offset;
+  h->ring_epoch = ring->epoch;
+  h->created_ns = (uint64_t)dmp_impl_realtime_ns();
+  h->owner_pid = (int32_t)getpid();
+  h->flags = 0;
+  h->fingerprint = dmp_impl_cnt_fingerprint(h);
+  /* K4: release store of the ready marker after the header; pairs with K5. */
+  dmp_impl_store_release(&h->ready, DMP_READY);
+}
+
+static int create_segment(const struct dmp_producer *p, const char *path, struct dmp_counters **out)
+{
+  const struct dmp_impl_segment *seg = p->ring.seg;
+  struct dmp_counters *s = handle_new(seg->backend, path);
+  if (!s)
+    return DMP_FAIL(-ENOMEM, "out of memory");
+  char why[256];
+  int rc;
+  dmp_impl_cnt_geometry(seg->geo.max_consumers, &s->geo);
+  s->fd = create_exclusive(seg->backend, path, (mode_t)p->cfg.mode);
+  if (s->fd < 0) {
+    rc = s->fd;
+    free(s);
+    return rc;
+  }
+  s->owner = true;
+  s->keep = (p->cfg.flags & DMP_RING_KEEP) != 0;
+  if ((rc = dmp_impl_cnt_lock(s->fd, F_WRLCK, DMP_CNT_LOCK_OWNER)) < 0) {
+    rc = DMP_FAIL(-DMP_E_INUSE, "lost counters '%s' to another process", path);
+    s->owner = false;
+    goto fail;
+  }
+  if ((rc = posix_fallocate(s->fd, 0, (off_t)s->geo.total_size)) != 0) {
+    rc = DMP_FAIL(-rc, "cannot reserve %llu bytes for counters '%s': %s", (unsigned long long)s->geo.total_size,
+                  path, strerror(rc));
+    goto fail;
+  }
+  if (fchmod(s->fd, (mode_t)p->cfg.mode) != 0) {
+    rc = DMP_FAIL(-errno, "fchmod '%s': %s", path, strerror(errno));
+    goto fail;
+  }
+  if ((rc = handle_map(s, (size_t)s->geo.total_size, why, sizeof why)) < 0 || (rc = handle_bind(s)) < 0) {
+    rc = DMP_FAIL(rc, "%s", rc == -ENOMEM ? "out of memory" : why);
+    goto fail;
+  }
+  header_init(s, &p->ring.ctl->header);
+  *out = s;
+  return 0;
+fail:
+  handle_close(s);
+  return rc;
+}
+
+int dmp_counters_open(enum dmp_backend backend, const char *ring_name, struct dmp_counters **out)
+{
+  if (out)
+    *out = NULL;
+  if (!ring_name || !out)
+    return DMP_FAIL(-EINVAL, "ring_name or out is NULL");
+  char ring[PATH_MAX], path[PATH_MAX], why[256];
+  int rc = dmp_impl_segment_path(backend, ring_name, ring, sizeof ring);
+  if (rc == 0)
+    rc = dmp_impl_cnt_path(ring, path, sizeof path);
+  if (rc < 0)
+    return rc;
+  rc = open_existing(backend, path, out, why, sizeof why);
+  return rc < 0 ? DMP_FAIL(rc, "%s", why) : 0;
+}
+
+void dmp_counters_close(struct dmp_counters *s)
+{
+  handle_close(s);
+}
+
+struct dmp_counters *dmp_producer_counters(const struct dmp_producer *p)
+{
+  return p ? p->counters : NULL;
+}
+
+struct dmp_counters *dmp_consumer_counters(const struct dmp_consumer *c)
+{
+  return c ? c->counters : NULL;
+}
+
+/* ---- the library's own records (cold-path hooks) --------------------------- */
+
+static const uint32_t producer_types[DMP_IMPL_CNT_N] = {
+  [DMP_IMPL_CNT_FULL] = DMP_COUNTER_PRODUCER_FULL,         [DMP_IMPL_CNT_SPINS] = DMP_COUNTER_PRODUCER_SPINS,
+  [DMP_IMPL_CNT_PARKS] = DMP_COUNTER_PRODUCER_PARKS,       [DMP_IMPL_CNT_LAG_MAX] = DMP_COUNTER_PRODUCER_LAG_MAX,
+  [DMP_IMPL_CNT_ALERTS] = DMP_COUNTER_LIVENESS_ALERTS,     [DMP_IMPL_CNT_EVICTIONS] = DMP_COUNTER_LIVENESS_EVICTIONS,
+};
+
+static const uint32_t consumer_types[DMP_IMPL_CNT_N] = {
+  [DMP_IMPL_CNT_SPINS] = DMP_COUNTER_CONSUMER_SPINS,       [DMP_IMPL_CNT_PARKS] = DMP_COUNTER_CONSUMER_PARKS,
+  [DMP_IMPL_CNT_LAG_MAX] = DMP_COUNTER_CONSUMER_LAG_MAX,   [DMP_IMPL_CNT_ATTACHES] = DMP_COUNTER_CONSUMER_ATTACHES,
+  [DMP_IMPL_CNT_DETACHES] = DMP_COUNTER_CONSUMER_DETACHES, [DMP_IMPL_CNT_MISSED] = DMP_COUNTER_CONSUMER_MISSED,
+};
+
+/* Register a participant's records. A full region is recorded in the error
+ * log (and in registrations_failed) and leaves those handles zeroed. */
+static void register_lib(struct dmp_counters *s, const uint32_t *types, const char *label)
+{
+  for (int i = 0; i < DMP_IMPL_CNT_N; i++) {
+    if (types[i] == 0)
+      continue;
+    int rc = dmp_counters_register(s, types[i], label, &s->lib[i]);
+    if (rc < 0) {
+      dmp_impl_cnt_error(s, rc, "counters region full: '%s' has no %s counter", label, dmp_counter_type_name(types[i]));
+      break;
+    }
+  }
+}
+
+int dmp_impl_counters_create(struct dmp_producer *p, bool enabled)
+{
+  char path[PATH_MAX];
+  int rc = dmp_impl_cnt_path(p->ring.seg->path, path, sizeof path);
+  if (rc < 0)
+    return rc;
+  if (!enabled) {
+    (void)remove_stale(p->ring.seg->backend, path); /* best effort: no stale counters */
+    return 0;
+  }
+  struct dmp_counters *s = NULL;
+  rc = create_segment(p, path, &s);
+  if (rc < 0)
+    return rc;
+  register_lib(s, producer_types, PRODUCER_LABEL);
+  p->counters = s;
+  return 0;
+}
+
+void dmp_impl_counters_remove(struct dmp_producer *p)
+{
+  handle_close(p->counters);
+  p->counters = NULL;
+}
+
+/* Open the ring's counters if they belong to this incarnation of the ring;
+ * on a young ring, wait (bounded) for its producer to create them. */
+static struct dmp_counters *join_counters(const struct dmp_consumer *c, const char *path)
+{
+  const struct dmp_segment_header *h = &c->ring.ctl->header;
+  int64_t deadline = dmp_impl_now_ns() + JOIN_WAIT_NS;
+  for (;;) {
+    struct dmp_counters *s = NULL;
+    char why[256];
+    int rc = open_existing(c->ring.seg->backend, path, &s, why, sizeof why);
+    if (rc == 0 && s->hdr->ring_epoch == h->epoch)
+      return s;
+    handle_close(s);
+    bool young = dmp_impl_realtime_ns() - (int64_t)h->created_ns < JOIN_WAIT_NS;
+    bool transient = rc == 0 || rc == -ENOENT || rc == -DMP_E_NOTREADY;
+    if (!young || !transient || dmp_impl_now_ns() > deadline)
+      return NULL;
+    dmp_impl_sleep_ns(1000000);
+  }
+}
+
+void dmp_impl_counters_attach(struct dmp_consumer *c)
+{
+  char path[PATH_MAX];
+  if (snprintf(path, sizeof path, "%s%s", c->ring.seg->path, DMP_COUNTERS_SUFFIX) >= (int)sizeof path)
+    return;
+  struct dmp_counters *s = join_counters(c, path);
+  if (!s)
+    return;
+  register_lib(s, consumer_types, c->id);
+  c->counters = s;
+  dmp_impl_cnt_add(s, DMP_IMPL_CNT_ATTACHES, 1);
+  if (c->missed) {
+    dmp_impl_cnt_add(s, DMP_IMPL_CNT_MISSED, c->missed);
+    dmp_impl_cnt_error(s, 0, "consumer '%s' resumed after events it had not read were overwritten", c->id);
+  }
+}
+
+void dmp_impl_counters_detach(struct dmp_consumer *c)
+{
+  if (!c->counters)
+    return;
+  dmp_impl_cnt_add(c->counters, DMP_IMPL_CNT_DETACHES, 1);
+  handle_close(c->counters);
+  c->counters = NULL;
+}
+
+void dmp_impl_cnt_add(struct dmp_counters *s, enum dmp_impl_cnt which, uint64_t n)
+{
+  if (s && n)
+    dmp_counter_add(s->lib[which], n);
+}
+
+void dmp_impl_cnt_max(struct dmp_counters *s, enum dmp_impl_cnt which, int64_t v)
+{
+  if (s && v > 0)
+    dmp_counter_set_max(s->lib[which], (uint64_t)v);
+}
+
+void dmp_impl_cnt_scan(struct dmp_counters *s, int64_t last, bool full, int64_t lag)
+{
+  if (!s)
+    return;
+  if (full && last > s->full_seq) {
+    s->full_seq = last;
+    dmp_counter_inc(s->lib[DMP_IMPL_CNT_FULL]);
+  }
+  if (lag > 0)
+    dmp_counter_set_max(s->lib[DMP_IMPL_CNT_LAG_MAX], (uint64_t)lag);
+}
+
+void dmp_impl_cnt_error(struct dmp_counters *s, int code, const char *fmt, ...)
+{
+  if (!s)
+    return;
+  char text[DMP_COUNTERS_TEXT_MAX + 1];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(text, sizeof text, fmt, ap);
+  va_end(ap);
+  (void)dmp_counters_error(s, code, "%s", text);
+}

@@ -1,0 +1,664 @@
+/* dmp-stat: show the rings of this machine - producer position, each
+ * consumer's position, lag and liveness, and the shared-memory counters and
+ * distinct errors - once, as JSON, or refreshed like top; remove rings whose
+ * producer is dead. Read-only except for --gc. See dmp-stat(1) (dmp-stat.1
+ * next to this file) for the options and the exit codes. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <disruptor_mp/disruptor_mp.h>
+
+#define EXIT_NONE 1   /* nothing found */
+#define EXIT_ERROR 2  /* a segment could not be read or removed */
+#define EXIT_USAGE 64 /* bad command line (EX_USAGE) */
+#define MAX_ARGS 64
+
+struct opts {
+  bool json, gc, dry_run, shm, watch, clear;
+  double interval;
+  long count; /* refreshes with --watch; 0 = until interrupted */
+  const char *dirs[MAX_ARGS], *files[MAX_ARGS], *names[MAX_ARGS];
+  int n_dirs, n_files, n_names;
+};
+
+/* One ring (or orphaned counters segment) to show, and its inspector. */
+struct target {
+  enum dmp_backend backend;
+  enum dmp_segment_kind kind;
+  char name[PATH_MAX];
+  struct dmp_inspect *in; /* kept across --watch refreshes */
+  bool seen;
+};
+
+struct targets {
+  struct target *v;
+  size_t n, cap;
+};
+
+static volatile sig_atomic_t stop;
+static sigjmp_buf bus_jmp;
+static volatile sig_atomic_t bus_armed;
+
+static void on_stop(int sig)
+{
+  (void)sig;
+  stop = 1;
+}
+
+/* A segment truncated under us while we copy from its mapping raises
+ * SIGBUS; turn that into an error for this ring instead of a crash. */
+static void on_sigbus(int sig)
+{
+  if (bus_armed)
+    siglongjmp(bus_jmp, 1);
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
+static void usage(FILE *f)
+{
+  fprintf(f,
+          "usage: dmp-stat [OPTIONS] [NAME...]\n"
+          "Show disruptor_mp rings: producer, consumers (position, lag, liveness), counters, errors.\n"
+          "With no NAME, --file or --dir, every ring in /dev/shm is shown.\n\n"
+          "  NAME               a POSIX shared-memory ring (\"ring0\" or \"/ring0\")\n"
+          "  -f, --file PATH    an mmap ring file (repeatable)\n"
+          "  -d, --dir DIR      every mmap ring file in DIR (repeatable)\n"
+          "  -s, --shm          also every ring in /dev/shm (with --file/--dir)\n"
+          "  -j, --json         one JSON document per refresh\n"
+          "  -w, --watch [SEC]  refresh every SEC seconds (default 1) until interrupted\n"
+          "  -n, --count N      with --watch: stop after N refreshes\n"
+          "      --gc           remove rings (and counters) whose producer is dead\n"
+          "      --dry-run      with --gc: only say what would be removed\n"
+          "  -h, --help         this text\n"
+          "  -V, --version      the library version\n\n"
+          "exit: 0 ok, 1 nothing found, 2 a segment was unreadable or corrupt (or --gc failed), 64 usage\n");
+}
+
+static int usage_error(const char *fmt, const char *arg)
+{
+  fprintf(stderr, "dmp-stat: ");
+  fprintf(stderr, fmt, arg);
+  fprintf(stderr, "\nTry 'dmp-stat --help'.\n");
+  return EXIT_USAGE;
+}
+
+static bool parse_double(const char *s, double *out)
+{
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (errno || end == s || *end || !(v > 0.0) || v > 86400.0)
+    return false;
+  *out = v;
+  return true;
+}
+
+static int parse_args(int argc, char **argv, struct opts *o)
+{
+  static const struct option longs[] = {
+    {"file", required_argument, 0, 'f'}, {"dir", required_argument, 0, 'd'}, {"shm", no_argument, 0, 's'},
+    {"json", no_argument, 0, 'j'},       {"watch", optional_argument, 0, 'w'}, {"count", required_argument, 0, 'n'},
+    {"gc", no_argument, 0, 'G'},         {"dry-run", no_argument, 0, 'D'},   {"help", no_argument, 0, 'h'},
+    {"version", no_argument, 0, 'V'},    {0, 0, 0, 0}};
+  o->interval = 1.0;
+  int c;
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, "f:d:sjw::n:hV", longs, NULL)) != -1) {
+    switch (c) {
+    case 'f':
+    case 'd':
+      if ((c == 'f' ? o->n_files : o->n_dirs) >= MAX_ARGS)
+        return usage_error("too many %s", c == 'f' ? "--file options" : "--dir options");
+      if (c == 'f')
+        o->files[o->n_files++] = optarg;
+      else
+        o->dirs[o->n_dirs++] = optarg;
+      break;
+    case 's': o->shm = true; break;
+    case 'j': o->json = true; break;
+    case 'w':
+      o->watch = true;
+      if (!optarg && optind < argc && parse_double(argv[optind], &o->interval))
+        optind++; /* "--watch 2" as well as "--watch=2" */
+      else if (optarg && !parse_double(optarg, &o->interval))
+        return usage_error("bad --watch interval '%s' (seconds, > 0)", optarg);
+      break;
+    case 'n': {
+      char *end;
+      o->count = strtol(optarg, &end, 10);
+      if (*end || o->count <= 0)
+        return usage_error("bad --count '%s' (a positive number)", optarg);
+      break;
+    }
+    case 'G': o->gc = true; break;
+    case 'D': o->dry_run = true; break;
+    case 'h': usage(stdout); exit(0);
+    case 'V': printf("dmp-stat (disruptor_mp) %s\n", DMP_VERSION_STRING); exit(0);
+    default: return usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
+    }
+  }
+  for (int i = optind; i < argc; i++) {
+    if (o->n_names >= MAX_ARGS)
+      return usage_error("too many names%s", "");
+    o->names[o->n_names++] = argv[i];
+  }
+  if (o->dry_run && !o->gc)
+    return usage_error("%s needs --gc", "--dry-run");
+  if (o->gc && o->watch)
+    return usage_error("%s cannot be combined with --watch", "--gc");
+  if (o->n_files == 0 && o->n_dirs == 0 && o->n_names == 0)
+    o->shm = true;
+  o->clear = o->watch && !o->json && isatty(STDOUT_FILENO);
+  return 0;
+}
+
+/* ---- targets ------------------------------------------------------------------ */
+
+static struct target *target_find(struct targets *t, enum dmp_backend b, const char *name)
+{
+  for (size_t i = 0; i < t->n; i++)
+    if (t->v[i].backend == b && strcmp(t->v[i].name, name) == 0)
+      return &t->v[i];
+  return NULL;
+}
+
+static int target_add(enum dmp_backend b, const char *name, enum dmp_segment_kind kind, void *user)
+{
+  struct targets *t = user;
+  struct target *x = target_find(t, b, name);
+  if (!x) {
+    if (t->n == t->cap) {
+      size_t cap = t->cap ? t->cap * 2 : 16;
+      struct target *more = realloc(t->v, cap * sizeof *more);
+      if (!more)
+        return 1;
+      t->v = more;
+      t->cap = cap;
+    }
+    x = &t->v[t->n++];
+    memset(x, 0, sizeof *x);
+    x->backend = b;
+    snprintf(x->name, sizeof x->name, "%s", name);
+  }
+  x->kind = kind;
+  x->seen = true;
+  return 0;
+}
+
+/* (Re)collect what to show; inspectors of targets that went away close. */
+static int collect(const struct opts *o, struct targets *t)
+{
+  int err = 0;
+  for (size_t i = 0; i < t->n; i++)
+    t->v[i].seen = false;
+  if (o->shm && dmp_inspect_list(DMP_BACKEND_SHM, NULL, target_add, t) < 0) {
+    fprintf(stderr, "dmp-stat: %s\n", dmp_last_error());
+    err = 1;
+  }
+  for (int i = 0; i < o->n_dirs; i++)
+    if (dmp_inspect_list(DMP_BACKEND_MMAP, o->dirs[i], target_add, t) < 0) {
+      fprintf(stderr, "dmp-stat: %s\n", dmp_last_error());
+      err = 1;
+    }
+  for (int i = 0; i < o->n_names; i++) {
+    char name[PATH_MAX];
+    snprintf(name, sizeof name, "%s%s", o->names[i][0] == '/' ? "" : "/", o->names[i]);
+    target_add(DMP_BACKEND_SHM, name, DMP_SEGMENT_RING, t);
+  }
+  for (int i = 0; i < o->n_files; i++)
+    target_add(DMP_BACKEND_MMAP, o->files[i], DMP_SEGMENT_RING, t);
+  size_t keep = 0;
+  for (size_t i = 0; i < t->n; i++) {
+    if (t->v[i].seen)
+      t->v[keep++] = t->v[i];
+    else
+      dmp_inspect_close(t->v[i].in);
+  }
+  t->n = keep;
+  return err;
+}
+
+/* ---- sampling ------------------------------------------------------------------ */
+
+static int guarded_sample(struct dmp_inspect *in, const struct dmp_ring_stat **st)
+{
+  if (sigsetjmp(bus_jmp, 1)) {
+    bus_armed = 0;
+    dmp_error_set("dmp-stat", "the segment shrank while it was being read (SIGBUS)");
+    return -DMP_E_CORRUPT;
+  }
+  bus_armed = 1;
+  int rc = dmp_inspect_sample(in, st);
+  bus_armed = 0;
+  return rc;
+}
+
+/* Sample a target; if its name now refers to another segment (or none), or
+ * the segment changed under us, reopen it once. -ENOENT: it vanished. On
+ * failure the detail is in dmp_last_error(). */
+static int sample(struct target *x, const struct dmp_ring_stat **st)
+{
+  int rc;
+  if (!x->in && (rc = dmp_inspect_open(x->backend, x->name, &x->in)) < 0)
+    return rc;
+  rc = guarded_sample(x->in, st);
+  if (rc == 0 && !(*st)->removed)
+    return 0;
+  dmp_inspect_close(x->in);
+  x->in = NULL;
+  if ((rc = dmp_inspect_open(x->backend, x->name, &x->in)) < 0)
+    return rc;
+  return guarded_sample(x->in, st);
+}
+
+/* ---- formatting ------------------------------------------------------------------ */
+
+static const char *backend_name(enum dmp_backend b)
+{
+  return b == DMP_BACKEND_SHM ? "shm" : "mmap";
+}
+
+static const char *clock_text(uint64_t realtime_ns, char *buf, size_t len)
+{
+  time_t secs = (time_t)(realtime_ns / 1000000000u);
+  struct tm tm;
+  if (realtime_ns == 0 || !localtime_r(&secs, &tm)) {
+    snprintf(buf, len, "-");
+    return buf;
+  }
+  char day[32];
+  strftime(day, sizeof day, "%Y-%m-%d %H:%M:%S", &tm);
+  snprintf(buf, len, "%s.%03u", day, (unsigned)(realtime_ns / 1000000u % 1000u));
+  return buf;
+}
+
+/* A JSON string: quotes, escapes, and \u00XX for control and non-ASCII
+ * bytes, so whatever a corrupted segment holds still makes valid JSON. */
+static void json_str(const char *s)
+{
+  putchar('"');
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    if (*p == '"' || *p == '\\')
+      printf("\\%c", *p);
+    else if (*p < 0x20 || *p > 0x7e)
+      printf("\\u%04x", *p);
+    else
+      putchar(*p);
+  }
+  putchar('"');
+}
+
+/* Printable copy of a string read from shared memory (for the table view). */
+static const char *safe(const char *s, char *buf, size_t len)
+{
+  size_t i = 0;
+  for (; s[i] && i + 1 < len; i++)
+    buf[i] = (s[i] >= 0x20 && s[i] <= 0x7e) ? s[i] : '?';
+  buf[i] = '\0';
+  return buf;
+}
+
+/* ---- human output ------------------------------------------------------------------ */
+
+static void print_consumers(const struct dmp_ring_stat *s)
+{
+  if (s->n_consumers == 0) {
+    printf("  no consumers\n");
+    return;
+  }
+  printf("  %-24s %5s %8s %-6s %-8s %14s %14s %10s\n", "CONSUMER", "ENTRY", "PID", "STATE", "LIVENESS", "POSITION",
+         "CONSUMED", "LAG");
+  for (uint32_t i = 0; i < s->n_consumers; i++) {
+    const struct dmp_consumer_stat *c = &s->consumers[i];
+    char id[DMP_ID_MAX + 1];
+    printf("  %-24s %5u %8d %-6s %-8s %14" PRId64 " %14" PRIu64 " %10" PRId64 "%s\n", safe(c->id, id, sizeof id),
+           c->index, (int)c->pid, c->state == DMP_ENTRY_ACTIVE ? "active" : "idle", dmp_peer_state_name(c->liveness),
+           c->position, c->consumed, c->lag, c->durable ? "  durable" : "");
+  }
+}
+
+static void print_counters(const struct dmp_ring_stat *s)
+{
+  char t1[40], t2[40], label[DMP_COUNTER_LABEL_MAX + 1], text[DMP_COUNTERS_TEXT_MAX + 1];
+  if (s->counters_rc == -ENOENT) {
+    printf("  no counters segment\n");
+    return;
+  }
+  if (s->counters_rc < 0) {
+    printf("  counters unreadable: %s\n", s->counters_error);
+    return;
+  }
+  printf("  counters: %u of %u records, owner pid %d %s, created %s%s\n", s->n_counters, s->counters_capacity,
+         (int)s->counters_pid, s->counters_owner_alive ? "alive" : "dead", clock_text(s->counters_created_ns, t1, sizeof t1),
+         s->counters_stale ? "  [STALE: an older incarnation of the ring]" : "");
+  if (s->registrations_failed)
+    printf("  registrations refused (region full): %" PRIu64 "\n", s->registrations_failed);
+  for (uint32_t i = 0; i < s->n_counters; i++) {
+    const struct dmp_counter_stat *c = &s->counters[i];
+    printf("    %4u %-20s %-24s %16" PRIu64 "  pid %d %s\n", c->index, dmp_counter_type_name(c->type),
+           safe(c->label, label, sizeof label), c->value, (int)c->owner_pid, c->owner_alive ? "alive" : "gone");
+  }
+  if (s->n_errors || s->errors_dropped)
+    printf("  distinct errors: %u%s\n", s->n_errors, s->errors_dropped ? " (log full, some dropped)" : "");
+  for (uint32_t i = 0; i < s->n_errors; i++) {
+    const struct dmp_error_stat *e = &s->errors[i];
+    printf("    %6" PRIu64 "x %-10s first %s  last %s  %s\n", e->count, e->code ? dmp_err_name(e->code) : "-",
+           clock_text(e->first_ns, t1, sizeof t1), clock_text(e->last_ns, t2, sizeof t2),
+           safe(e->text, text, sizeof text));
+  }
+}
+
+static void print_ring(const struct dmp_ring_stat *s)
+{
+  char when[40];
+  printf("ring %s (%s)%s\n", s->name, backend_name(s->backend), s->removed ? "  [removed]" : "");
+  printf("  epoch %016" PRIx64 "  created %s  capacity %" PRIu64 " x %u B  max consumers %u\n", s->epoch,
+         clock_text(s->created_ns, when, sizeof when), s->capacity, s->slot_size, s->max_consumers);
+  printf("  producer pid %d %s  position %" PRId64 "  published %" PRIu64 "%s\n", (int)s->owner_pid,
+         s->producer_alive ? "alive" : "DEAD", s->position, s->published,
+         s->full ? "  FULL: blocked by its slowest consumer" : "");
+  print_consumers(s);
+  print_counters(s);
+}
+
+/* ---- JSON output -------------------------------------------------------------------- */
+
+static void json_consumers(const struct dmp_ring_stat *s)
+{
+  printf("\"consumers\":[");
+  for (uint32_t i = 0; i < s->n_consumers; i++) {
+    const struct dmp_consumer_stat *c = &s->consumers[i];
+    printf("%s{\"id\":", i ? "," : "");
+    json_str(c->id);
+    printf(",\"index\":%u,\"state\":\"%s\",\"liveness\":\"%s\",\"pid\":%d,\"generation\":%u,\"gating\":%s,"
+           "\"durable\":%s,\"position\":%" PRId64 ",\"consumed\":%" PRIu64 ",\"lag\":%" PRId64 "}",
+           c->index, c->state == DMP_ENTRY_ACTIVE ? "active" : "idle", dmp_peer_state_name(c->liveness), (int)c->pid,
+           c->generation, c->gating ? "true" : "false", c->durable ? "true" : "false", c->position, c->consumed, c->lag);
+  }
+  printf("]");
+}
+
+static void json_counters(const struct dmp_ring_stat *s)
+{
+  printf("\"counters\":{\"present\":%s", s->counters_rc == 0 ? "true" : "false");
+  if (s->counters_rc < 0) {
+    if (s->counters_rc != -ENOENT) {
+      printf(",\"error\":");
+      json_str(s->counters_error);
+    }
+    printf("}");
+    return;
+  }
+  printf(",\"stale\":%s,\"pid\":%d,\"owner_alive\":%s,\"created_ns\":%" PRIu64 ",\"capacity\":%u,"
+         "\"errors_dropped\":%" PRIu64 ",\"registrations_failed\":%" PRIu64 ",\"records\":[",
+         s->counters_stale ? "true" : "false", (int)s->counters_pid, s->counters_owner_alive ? "true" : "false",
+         s->counters_created_ns, s->counters_capacity, s->errors_dropped, s->registrations_failed);
+  for (uint32_t i = 0; i < s->n_counters; i++) {
+    const struct dmp_counter_stat *c = &s->counters[i];
+    printf("%s{\"id\":%u,\"type\":\"%s\",\"type_id\":%u,\"label\":", i ? "," : "", c->index,
+           dmp_counter_type_name(c->type), c->type);
+    json_str(c->label);
+    printf(",\"value\":%" PRIu64 ",\"owner_pid\":%d,\"owner_alive\":%s,\"registrations\":%u}", c->value,
+           (int)c->owner_pid, c->owner_alive ? "true" : "false", c->registrations);
+  }
+  printf("],\"errors\":[");
+  for (uint32_t i = 0; i < s->n_errors; i++) {
+    const struct dmp_error_stat *e = &s->errors[i];
+    printf("%s{\"code\":\"%s\",\"code_value\":%d,\"count\":%" PRIu64 ",\"first_ns\":%" PRIu64 ",\"last_ns\":%" PRIu64
+           ",\"pid\":%d,\"text\":",
+           i ? "," : "", e->code ? dmp_err_name(e->code) : "", (int)e->code, e->count, e->first_ns, e->last_ns,
+           (int)e->pid);
+    json_str(e->text);
+    printf("}");
+  }
+  printf("]}");
+}
+
+static void json_ring(const struct dmp_ring_stat *s)
+{
+  printf("{\"name\":");
+  json_str(s->name);
+  printf(",\"backend\":\"%s\",\"epoch\":\"%016" PRIx64 "\",\"created_ns\":%" PRIu64 ",\"capacity\":%" PRIu64
+         ",\"slot_size\":%u,\"slot_align\":%u,\"max_consumers\":%u,\"type_tag\":\"%016" PRIx64 "\",\"removed\":%s,"
+         "\"producer\":{\"pid\":%d,\"alive\":%s,\"position\":%" PRId64 ",\"published\":%" PRIu64
+         ",\"min_gating\":%" PRId64 ",\"full\":%s},",
+         backend_name(s->backend), s->epoch, s->created_ns, s->capacity, s->slot_size, s->slot_align, s->max_consumers,
+         s->type_tag, s->removed ? "true" : "false", (int)s->owner_pid, s->producer_alive ? "true" : "false",
+         s->position, s->published, s->min_gating, s->full ? "true" : "false");
+  json_consumers(s);
+  putchar(',');
+  json_counters(s);
+  putchar('}');
+}
+
+/* ---- one refresh ------------------------------------------------------------------- */
+
+struct failure {
+  enum dmp_backend backend;
+  char name[PATH_MAX];
+  int rc;
+  char detail[256];
+};
+
+struct report {
+  struct failure fails[MAX_ARGS];
+  int n_fails, n_dropped, shown, orphans;
+  bool bad; /* something unreadable or corrupt: exit 2 */
+};
+
+static void note_failure(struct report *r, const struct target *x, int rc)
+{
+  if (rc != -ENOENT)
+    r->bad = true; /* a ring that vanished since the listing is not an error */
+  if (r->n_fails == MAX_ARGS) {
+    r->n_dropped++;
+    return;
+  }
+  struct failure *f = &r->fails[r->n_fails++];
+  f->backend = x->backend;
+  snprintf(f->name, sizeof f->name, "%s", x->name);
+  f->rc = rc;
+  snprintf(f->detail, sizeof f->detail, "%s", rc == -ENOENT ? "vanished (removed while being listed)" : dmp_last_error());
+}
+
+static void show_targets(const struct opts *o, struct targets *t, struct report *r)
+{
+  bool first = true;
+  for (size_t i = 0; i < t->n; i++) {
+    struct target *x = &t->v[i];
+    if (x->kind != DMP_SEGMENT_RING) {
+      r->orphans++;
+      continue;
+    }
+    const struct dmp_ring_stat *st;
+    int rc = sample(x, &st);
+    if (rc < 0) {
+      note_failure(r, x, rc);
+      continue;
+    }
+    r->shown++;
+    if (st->counters_rc < 0 && st->counters_rc != -ENOENT)
+      r->bad = true; /* its counters segment is unreadable: shown, but exit 2 */
+    if (o->json) {
+      if (!first)
+        putchar(',');
+      json_ring(st);
+    } else {
+      print_ring(st);
+      putchar('\n');
+    }
+    first = false;
+  }
+}
+
+static void show_trailer(const struct opts *o, const struct targets *t, const struct report *r)
+{
+  if (o->json) {
+    printf("],\"orphans\":[");
+    bool first = true;
+    for (size_t i = 0; i < t->n; i++)
+      if (t->v[i].kind == DMP_SEGMENT_COUNTERS) {
+        printf("%s{\"ring\":", first ? "" : ",");
+        json_str(t->v[i].name);
+        printf(",\"backend\":\"%s\"}", backend_name(t->v[i].backend));
+        first = false;
+      }
+    printf("],\"errors\":[");
+    for (int i = 0; i < r->n_fails; i++) {
+      const struct failure *f = &r->fails[i];
+      printf("%s{\"name\":", i ? "," : "");
+      json_str(f->name);
+      printf(",\"backend\":\"%s\",\"code\":\"%s\",\"error\":", backend_name(f->backend), dmp_err_name(f->rc));
+      json_str(f->detail);
+      printf("}");
+    }
+    printf("],\"rings_shown\":%d}\n", r->shown);
+    return;
+  }
+  for (size_t i = 0; i < t->n; i++)
+    if (t->v[i].kind == DMP_SEGMENT_COUNTERS)
+      printf("orphaned counters of %s (%s): the ring is gone; 'dmp-stat --gc' removes them\n", t->v[i].name,
+             backend_name(t->v[i].backend));
+  for (int i = 0; i < r->n_fails; i++)
+    fprintf(stderr, "dmp-stat: %s (%s): %s: %s\n", r->fails[i].name, backend_name(r->fails[i].backend),
+            dmp_err_name(r->fails[i].rc), r->fails[i].detail);
+  if (r->n_dropped)
+    fprintf(stderr, "dmp-stat: %d more failures not shown\n", r->n_dropped);
+  if (r->shown == 0 && r->n_fails == 0 && r->orphans == 0)
+    printf("no rings found\n");
+}
+
+static int refresh(const struct opts *o, struct targets *t)
+{
+  struct report *r = calloc(1, sizeof *r);
+  if (!r)
+    return EXIT_ERROR;
+  r->bad = collect(o, t) != 0;
+  if (o->json) {
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    printf("{\"dmp_stat\":1,\"version\":\"%s\",\"time_ns\":%" PRIu64 ",\"rings\":[", DMP_VERSION_STRING,
+           (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec);
+  } else if (o->watch) {
+    char when[40];
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    printf("dmp-stat  %s  every %g s (Ctrl-C quits)\n\n",
+           clock_text((uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec, when, sizeof when), o->interval);
+  }
+  show_targets(o, t, r);
+  show_trailer(o, t, r);
+  int status = r->bad ? EXIT_ERROR : r->shown > 0 ? 0 : EXIT_NONE;
+  free(r);
+  return status;
+}
+
+/* ---- garbage collection ------------------------------------------------------------- */
+
+/* What --gc would do with a target, without doing it. */
+static const char *gc_preview(struct target *x)
+{
+  if (x->kind == DMP_SEGMENT_COUNTERS)
+    return "would-remove";
+  const struct dmp_ring_stat *st;
+  int rc = sample(x, &st);
+  if (rc < 0)
+    return rc == -ENOENT ? "gone" : "error";
+  return st->producer_alive ? "kept" : "would-remove";
+}
+
+static int run_gc(const struct opts *o, struct targets *t)
+{
+  int err = collect(o, t), removed = 0;
+  if (o->json)
+    printf("{\"dmp_stat\":1,\"gc\":[");
+  for (size_t i = 0; i < t->n; i++) {
+    struct target *x = &t->v[i];
+    int rc = 0;
+    const char *what = o->dry_run ? gc_preview(x) : NULL;
+    if (!what) {
+      rc = dmp_ring_gc(x->backend, x->name);
+      what = rc == 1 ? "removed" : rc == 0 ? "kept" : rc == -ENOENT ? "gone" : "error";
+    }
+    removed += rc == 1;
+    err |= strcmp(what, "error") == 0;
+    if (o->json) {
+      printf("%s{\"name\":", i ? "," : "");
+      json_str(x->name);
+      printf(",\"backend\":\"%s\",\"result\":\"%s\"", backend_name(x->backend), what);
+      if (strcmp(what, "error") == 0) {
+        printf(",\"error\":");
+        json_str(dmp_last_error());
+      }
+      printf("}");
+    } else if (strcmp(what, "error") == 0) {
+      fprintf(stderr, "dmp-stat: %s (%s): %s\n", x->name, backend_name(x->backend), dmp_last_error());
+    } else {
+      printf("%-12s %s (%s)%s\n", what, x->name, backend_name(x->backend),
+             strcmp(what, "kept") == 0 ? ": its producer is alive" : "");
+    }
+  }
+  if (o->json)
+    printf("],\"removed\":%d}\n", removed);
+  else if (t->n == 0)
+    printf("no rings found\n");
+  return err ? EXIT_ERROR : t->n == 0 ? EXIT_NONE : 0;
+}
+
+/* ---- main ---------------------------------------------------------------------------- */
+
+static void pause_for(double seconds)
+{
+  struct timespec ts = {(time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9)};
+  while (!stop && nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+}
+
+static void install_handlers(void)
+{
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_stop;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+  sa.sa_handler = on_sigbus;
+  sigaction(SIGBUS, &sa, NULL);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+int main(int argc, char **argv)
+{
+  static struct opts o;
+  int rc = parse_args(argc, argv, &o);
+  if (rc != 0)
+    return rc;
+  install_handlers();
+  struct targets t = {NULL, 0, 0};
+  int status = 0;
+  for (long i = 0; !stop; i++) {
+    if (o.clear)
+      printf("\033[H\033[2J");
+    status = o.gc ? run_gc(&o, &t) : refresh(&o, &t);
+    if (fflush(stdout) != 0 || ferror(stdout))
+      return EXIT_ERROR;
+    if (!o.watch || (o.count && i + 1 >= o.count))
+      break;
+    pause_for(o.interval);
+  }
+  for (size_t i = 0; i < t.n; i++)
+    dmp_inspect_close(t.v[i].in);
+  free(t.v);
+  return status;
+}
