@@ -8,24 +8,35 @@
  * `struct dmp_consumer *` obtained here can be handed to any dmp_ function
  * and vice versa. libmyelon never copies or wraps those types.
  *
- * Layer plan (one header per concept; only the ones listed as present exist):
+ * Layers (one header per concept):
  *
- * | layer    | header (planned)    | what                                            |
- * |----------|---------------------|-------------------------------------------------|
- * | L0       | disruptor_mp/...h   | the raw ring: present (libdisruptor_mp)         |
- * | -        | myelon/version.h    | library version: present                        |
- * | L1       | myelon/frame.h      | framing and fragmentation of variable-length    |
- * |          |                     | payloads; bounded reassembly that detects       |
- * |          |                     | truncated or interleaved messages               |
- * | L2       | myelon/codec.h      | a small codec interface; msgpack-c as the       |
- * |          |                     | shipped codec (encode into a frame, decode into |
- * |          |                     | an owned value)                                 |
- * | L3       | myelon/view.h       | validated zero-copy views: in-place msgpack     |
- * |          |                     | objects and fixed-layout structs checked for    |
- * |          |                     | size, alignment and a type fingerprint          |
- * | topology | myelon/topology.h   | one scheduler broadcasting to N workers with    |
- * |          |                     | rendezvous and response rings; the transport    |
- * |          |                     | layout for one engine and N runners             |
+ * | layer    | header                 | what                                         |
+ * |----------|------------------------|----------------------------------------------|
+ * | L0       | disruptor_mp/...h      | the raw ring (libdisruptor_mp)               |
+ * | -        | myelon/version.h       | library version                              |
+ * | L1       | myelon/frame.h         | framing and fragmentation of variable-length |
+ * |          |                        | payloads; bounded reassembly that detects    |
+ * |          |                        | truncated or interleaved messages            |
+ * | L1       | myelon/framed.h        | framed producer / consumer over a ring       |
+ * | L2       | myelon/codec.h         | the codec interface (encode into a frame,    |
+ * |          |                        | decode into an owned value)                  |
+ * | L2       | myelon/msgpack_codec.h | msgpack-c codec, bounded in-place parser,    |
+ * |          |                        | field tables for C structs                   |
+ * | L3       | myelon/view.h          | validated zero-copy views: in-place msgpack  |
+ * |          |                        | trees and fixed-layout structs checked for   |
+ * |          |                        | size, alignment and a type fingerprint;      |
+ * |          |                        | leases that expose use after release         |
+ * | L2-L3    | myelon/typed.h         | typed producer / consumer: publish values,   |
+ * |          |                        | receive owned values or views                |
+ * | topology | myelon/transport_      | ring names for one engine and N runners from |
+ * |          |   layout.h             | a session label: compact hashed tag,         |
+ * |          |                        | portable lengths, runner rendezvous          |
+ * | topology | myelon/topology.h      | one scheduler broadcasting steps to N        |
+ * |          |                        | workers, rendezvous, per-worker response     |
+ * |          |                        | rings, a gather naming late / dead workers   |
+ *
+ * libmyelon depends on msgpack-c (pkg-config `msgpack` or `msgpack-c`);
+ * this header includes <msgpack.h> through msgpack_codec.h.
  *
  * Conventions are those of disruptor_mp: functions return `int` (>= 0
  * success or a count, < 0 a negated errno or a library code), cold-path
@@ -42,5 +53,11 @@
 #include <myelon/error.h>
 #include <myelon/frame.h>
 #include <myelon/framed.h>
+#include <myelon/codec.h>
+#include <myelon/msgpack_codec.h>
+#include <myelon/view.h>
+#include <myelon/typed.h>
+#include <myelon/transport_layout.h>
+#include <myelon/topology.h>
 
 #endif /* MYELON_H */

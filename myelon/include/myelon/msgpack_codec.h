@@ -1,0 +1,271 @@
+/**
+ * @file msgpack_codec.h
+ * @brief Layer 2: the msgpack-c codec, a bounded in-place msgpack parser,
+ * and field tables that map a C struct to a msgpack map.
+ *
+ * Encoding uses msgpack-c's packer (`msgpack_pack_*`), writing straight
+ * into the destination buffer (for single-frame messages that is the ring
+ * slot). Decoding uses libmyelon's own parser (myelon_mp_parse()) rather
+ * than msgpack_unpack(): it builds the same `msgpack_object` tree, but
+ *  - nodes come from a caller-provided arena of bounded size (no malloc),
+ *  - strings, binaries and ext payloads point into the input bytes,
+ *  - element counts are checked against the bytes left before anything is
+ *    reserved (a 5-byte "array of 4 billion" costs nothing),
+ *  - nesting is limited (`max_depth`), trailing bytes are an error,
+ * so any byte string, however hostile, gives a status and never a crash or
+ * an unbounded allocation. Layer 3 (view.h) uses the same parser for its
+ * zero-copy views; the owned decode below simply runs it into a
+ * temporary arena and hands the tree to an unpack callback.
+ *
+ * Describing a type takes a few lines with a field table:
+ *
+ *     struct order { int64_t id; double px; char sym[16];
+ *                    uint8_t tag[8]; uint32_t tag_len;
+ *                    int32_t qty[4]; uint32_t n_qty; };
+ *     static const struct myelon_mp_field order_fields[] = {
+ *       MYELON_MP_NUM(struct order, id),
+ *       MYELON_MP_NUM(struct order, px),
+ *       MYELON_MP_STR(struct order, sym),
+ *       MYELON_MP_BIN(struct order, tag, tag_len),
+ *       MYELON_MP_NUM_ARRAY(struct order, qty, n_qty),
+ *     };
+ *     static const struct myelon_mp_struct order_desc = MYELON_MP_STRUCT(struct order, order_fields);
+ *     static const struct myelon_mp_type order_type = MYELON_MP_TYPE_DESC(order_desc);
+ *     struct myelon_codec codec;
+ *     myelon_msgpack_codec_init(&codec, &order_type);
+ *
+ * Wire form of a described struct: a msgpack map whose keys are the field
+ * names (table order) and whose values are: bool; int/uint (smallest
+ * msgpack encoding); float32 for `float`, float64 for `double`; str for
+ * `char[N]` (at most N-1 bytes, NUL-terminated in C); bin for byte arrays;
+ * array for `_ARRAY` fields; a nested map for `MAP` fields. On decode,
+ * unknown keys are ignored and missing fields stay zero; a wrong type, an
+ * out-of-range number or a string/bin/array above its C capacity is a
+ * codec error naming the field.
+ *
+ * Thread safety: the codec and the field tables keep no state (one codec
+ * may serve any number of threads); an arena serves one parse at a time.
+ * Nothing here blocks or takes a lock; parsing is linear in the input.
+ *
+ * For other shapes, write `pack`/`unpack` callbacks on msgpack-c's
+ * packer and object (they may call myelon_mp_pack_struct() /
+ * myelon_mp_unpack_struct() for described parts).
+ */
+#ifndef MYELON_MSGPACK_CODEC_H
+#define MYELON_MSGPACK_CODEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <msgpack.h>
+
+#include <myelon/codec.h>
+#include <myelon/export.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------------- */
+/* Bounded parser                                                         */
+/* ---------------------------------------------------------------------- */
+
+#define MYELON_MP_DEFAULT_DEPTH 32u /**< nesting limit when 0 is given */
+#define MYELON_MP_MAX_DEPTH 256u    /**< largest accepted limit (bounds the parser's stack) */
+
+/**
+ * Caller-owned node storage for a parsed tree. A parse uses `cap` nodes at
+ * most (a map of n pairs takes 2n, an array of n takes n, the root one);
+ * `used` says how many the last parse took. Reused by every parse.
+ */
+struct myelon_mp_arena {
+  msgpack_object *nodes;
+  size_t cap;
+  size_t used;
+  unsigned max_depth; /**< containers nested in each other; 0 = MYELON_MP_DEFAULT_DEPTH */
+};
+
+/** Point an arena at `n` nodes of storage. */
+MYELON_API void myelon_mp_arena_init(struct myelon_mp_arena *a, msgpack_object *nodes, size_t n,
+                                     unsigned max_depth);
+
+/**
+ * Validate `len` bytes as exactly one msgpack object and count the nodes
+ * its tree needs, without building it. Fuzzable.
+ * @return 0 and `*nodes`; -MYELON_E_CODEC ("codec decode: ..." detail:
+ *         empty, truncated, reserved byte 0xc1, nesting deeper than
+ *         `max_depth`, trailing bytes); -EINVAL (NULL data with len > 0,
+ *         or max_depth above MYELON_MP_MAX_DEPTH).
+ */
+MYELON_API int myelon_mp_validate(const void *data, size_t len, unsigned max_depth, size_t *nodes);
+
+/**
+ * Parse `len` bytes into a tree in `arena`; `*root` is arena->nodes[0].
+ * Strings, binaries and ext payloads point into `data`: the tree is valid
+ * while both the bytes and the arena are. No allocation. Fuzzable.
+ * @return 0; -MYELON_E_CODEC (as myelon_mp_validate()); -ENOBUFS if the
+ *         arena is too small (detail gives the size); -EINVAL.
+ */
+MYELON_API int myelon_mp_parse(const void *data, size_t len, struct myelon_mp_arena *arena,
+                               const msgpack_object **root);
+
+/** Value of the first entry of `map` whose key is the string `key`, or NULL
+ * (also when `map` is not a map). Linear in the map size. */
+MYELON_API const msgpack_object *myelon_mp_map_get(const msgpack_object *map, const char *key);
+
+/* ---------------------------------------------------------------------- */
+/* Field tables                                                           */
+/* ---------------------------------------------------------------------- */
+
+/** What one field (or each element of an array field) is in C. */
+enum myelon_mp_kind {
+  MYELON_MP_BOOL = 0,  /**< _Bool */
+  MYELON_MP_INT = 1,   /**< signed integer of `size` bytes */
+  MYELON_MP_UINT = 2,  /**< unsigned integer of `size` bytes */
+  MYELON_MP_FLOAT = 3, /**< float (size 4) or double (size 8) */
+  MYELON_MP_STR = 4,   /**< char[size], NUL-terminated: at most size-1 bytes */
+  MYELON_MP_BIN = 5,   /**< uint8_t[size] plus an unsigned length member */
+  MYELON_MP_MAP = 6,   /**< a nested struct described by `sub` */
+};
+
+struct myelon_mp_struct;
+
+/** One field of a struct. Build with the MYELON_MP_* macros below. */
+struct myelon_mp_field {
+  const char *name;                    /**< map key */
+  enum myelon_mp_kind kind;            /**< of the field, or of each element */
+  size_t size;                         /**< bytes of the C number, char[]/uint8_t[] capacity, struct size */
+  size_t offset;                       /**< of the member (the first element of an array) */
+  ptrdiff_t len_rel;                   /**< BIN: length member address minus data address */
+  size_t len_size;                     /**< BIN: size of that unsigned length member */
+  const struct myelon_mp_struct *sub;  /**< MAP: the nested struct */
+  size_t max_count;                    /**< array fields: element capacity; 0 = not an array */
+  size_t stride;                       /**< array fields: bytes between elements */
+  size_t count_offset;                 /**< array fields: unsigned element count member */
+  size_t count_size;                   /**< its size */
+};
+
+/** A struct: its size and its fields. */
+struct myelon_mp_struct {
+  const char *name;
+  size_t size;
+  const struct myelon_mp_field *fields;
+  size_t n_fields;
+};
+
+/** @cond impl */
+#define MYELON_MP_M_(T, m) (((T *)0)->m)
+#define MYELON_MP_KIND_(x)                                                                                    \
+  _Generic((x), _Bool: MYELON_MP_BOOL, float: MYELON_MP_FLOAT, double: MYELON_MP_FLOAT,                    \
+           char: ((char)-1 < 0 ? MYELON_MP_INT : MYELON_MP_UINT), signed char: MYELON_MP_INT,                \
+           short: MYELON_MP_INT, int: MYELON_MP_INT, long: MYELON_MP_INT, long long: MYELON_MP_INT,           \
+           unsigned char: MYELON_MP_UINT, unsigned short: MYELON_MP_UINT, unsigned int: MYELON_MP_UINT,     \
+           unsigned long: MYELON_MP_UINT, unsigned long long: MYELON_MP_UINT)
+#define MYELON_MP_COUNTOF_(T, m) (sizeof(MYELON_MP_M_(T, m)) / sizeof(MYELON_MP_M_(T, m)[0]))
+/** @endcond */
+
+/** A number or bool member: `int64_t id;`, `double px;`, `_Bool ok;` */
+#define MYELON_MP_NUM(T, m)                                                                                   \
+  { #m, MYELON_MP_KIND_(MYELON_MP_M_(T, m)), sizeof(MYELON_MP_M_(T, m)), offsetof(T, m), 0, 0, NULL, 0, 0, 0, 0 }
+/** A string member `char m[N]`. */
+#define MYELON_MP_STR(T, m) { #m, MYELON_MP_STR, sizeof(MYELON_MP_M_(T, m)), offsetof(T, m), 0, 0, NULL, 0, 0, 0, 0 }
+/** A byte array `uint8_t m[N]` whose used length is the unsigned member `len`. */
+#define MYELON_MP_BIN(T, m, len)                                                                              \
+  { #m, MYELON_MP_BIN, sizeof(MYELON_MP_M_(T, m)), offsetof(T, m),                                           \
+    (ptrdiff_t)offsetof(T, len) - (ptrdiff_t)offsetof(T, m), sizeof(MYELON_MP_M_(T, len)), NULL, 0, 0, 0, 0 }
+/** A nested struct member described by `sub` (a struct myelon_mp_struct). */
+#define MYELON_MP_MAP(T, m, sub) { #m, MYELON_MP_MAP, sizeof(MYELON_MP_M_(T, m)), offsetof(T, m), 0, 0, &(sub), 0, 0, 0, 0 }
+/** An array of numbers `int32_t m[N]`, `n` elements used. */
+#define MYELON_MP_NUM_ARRAY(T, m, n)                                                                          \
+  { #m, MYELON_MP_KIND_(MYELON_MP_M_(T, m)[0]), sizeof(MYELON_MP_M_(T, m)[0]), offsetof(T, m), 0, 0, NULL,   \
+    MYELON_MP_COUNTOF_(T, m), sizeof(MYELON_MP_M_(T, m)[0]), offsetof(T, n), sizeof(MYELON_MP_M_(T, n)) }
+/** An array of strings `char m[N][L]`, `n` used. */
+#define MYELON_MP_STR_ARRAY(T, m, n)                                                                          \
+  { #m, MYELON_MP_STR, sizeof(MYELON_MP_M_(T, m)[0]), offsetof(T, m), 0, 0, NULL, MYELON_MP_COUNTOF_(T, m),   \
+    sizeof(MYELON_MP_M_(T, m)[0]), offsetof(T, n), sizeof(MYELON_MP_M_(T, n)) }
+/** An array of byte strings `E m[N]` where E has members `uint8_t data[L]`
+ * and an unsigned `len`; `n` used. */
+#define MYELON_MP_BIN_ARRAY(T, m, n, E, data, len)                                                            \
+  { #m, MYELON_MP_BIN, sizeof(MYELON_MP_M_(E, data)), offsetof(T, m) + offsetof(E, data),                    \
+    (ptrdiff_t)offsetof(E, len) - (ptrdiff_t)offsetof(E, data), sizeof(MYELON_MP_M_(E, len)), NULL,          \
+    MYELON_MP_COUNTOF_(T, m), sizeof(E), offsetof(T, n), sizeof(MYELON_MP_M_(T, n)) }
+/** An array of nested structs `E m[N]` described by `sub`; `n` used. */
+#define MYELON_MP_MAP_ARRAY(T, m, n, sub)                                                                     \
+  { #m, MYELON_MP_MAP, sizeof(MYELON_MP_M_(T, m)[0]), offsetof(T, m), 0, 0, &(sub), MYELON_MP_COUNTOF_(T, m), \
+    sizeof(MYELON_MP_M_(T, m)[0]), offsetof(T, n), sizeof(MYELON_MP_M_(T, n)) }
+/** The struct of a field table (an array, not a pointer). */
+#define MYELON_MP_STRUCT(T, fields) { #T, sizeof(T), (fields), sizeof(fields) / sizeof((fields)[0]) }
+
+/**
+ * Check a struct description once (cold): sizes, offsets and counts inside
+ * the struct, known kinds, number sizes 1/2/4/8 (floats 4/8), capacities
+ * of at least 1 (2 for strings), nested descriptions (up to
+ * MYELON_MP_MAX_DEPTH levels). myelon_msgpack_codec_init() calls it.
+ * @return 0 or -EINVAL (detail names the field).
+ */
+MYELON_API int myelon_mp_struct_check(const struct myelon_mp_struct *st);
+
+/**
+ * Pack `value` (a `st->size`-byte struct) as a msgpack map.
+ * @return 0; -MYELON_E_CODEC ("codec encode: <struct>.<field>: ..." for an
+ *         unterminated string, a length or count above capacity);
+ *         -ENOSPC if the packer's writer refused (buffer full).
+ */
+MYELON_API int myelon_mp_pack_struct(msgpack_packer *pk, const struct myelon_mp_struct *st, const void *value);
+
+/**
+ * Fill `value` (zeroed by the caller) from a msgpack map.
+ * @return 0 or -MYELON_E_CODEC ("codec decode: <struct>.<field>: ...").
+ */
+MYELON_API int myelon_mp_unpack_struct(const msgpack_object *obj, const struct myelon_mp_struct *st, void *value);
+
+/* ---------------------------------------------------------------------- */
+/* The codec                                                              */
+/* ---------------------------------------------------------------------- */
+
+/** Pack `value`; return 0, or a negative code (-MYELON_E_CODEC via
+ * myelon_codec_fail() for a value that cannot be encoded). */
+typedef int (*myelon_mp_pack_fn)(msgpack_packer *pk, const void *value, void *user);
+/** Fill `value` (`size` zeroed bytes) from `obj`; return 0 or a negative
+ * code. On failure the codec calls `release` on the partly filled value. */
+typedef int (*myelon_mp_unpack_fn)(const msgpack_object *obj, void *value, void *user);
+/** Free what `unpack` allocated inside `value` (not `value` itself). */
+typedef void (*myelon_mp_release_fn)(void *value, void *user);
+
+#define MYELON_MP_DEFAULT_MAX_NODES (1u << 20) /**< tree size limit of an owned decode */
+
+/** A message type for the msgpack codec: a field table, or callbacks. */
+struct myelon_mp_type {
+  const char *name;                    /**< NULL: the field table's name */
+  size_t size;                         /**< bytes of the C value decode allocates; 0: the table's size */
+  const struct myelon_mp_struct *desc; /**< field table; if set, pack/unpack are not used */
+  myelon_mp_pack_fn pack;
+  myelon_mp_unpack_fn unpack;
+  myelon_mp_release_fn release;        /**< optional */
+  unsigned max_depth;                  /**< decode nesting limit; 0 = MYELON_MP_DEFAULT_DEPTH */
+  size_t max_nodes;                    /**< decode tree limit; 0 = MYELON_MP_DEFAULT_MAX_NODES */
+  void *user;                          /**< passed to the callbacks */
+};
+
+/** A type described by a field table `desc` (a struct myelon_mp_struct);
+ * a constant initializer (name and size are taken from `desc` at init). */
+#define MYELON_MP_TYPE_DESC(desc) { NULL, 0, &(desc), NULL, NULL, NULL, 0, 0, NULL }
+
+/**
+ * Make `codec` the msgpack codec of `type` (which must outlive it).
+ * size: a counting pass of the packer (no bytes written); encode: packs
+ * into the buffer, -ENOSPC if it does not fit; decode: validates, parses
+ * into a temporary node arena (on the stack for small trees, else one
+ * allocation bounded by max_nodes), calloc's `size` bytes and unpacks;
+ * free: release + free.
+ * @return 0; -EINVAL (NULL, no name or size 0 without a field table,
+ *         neither desc nor pack+unpack, a bad field table, a size below
+ *         the table's, max_depth above MYELON_MP_MAX_DEPTH).
+ */
+MYELON_API int myelon_msgpack_codec_init(struct myelon_codec *codec, const struct myelon_mp_type *type);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MYELON_MSGPACK_CODEC_H */

@@ -1,0 +1,499 @@
+/* Fixed topology, common part and worker side (topology.h): the worker
+ * count, configuration, the step envelope, publishing step messages
+ * (bytes, typed values, zero-copy claims) and the worker's handle. The
+ * scheduler lives in topology_scheduler.c. */
+#include <myelon/codec.h>
+#include <myelon/error.h>
+#include <myelon/topology.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <disruptor_mp/error.h>
+#include <disruptor_mp/inspect.h>
+
+#include "topology_internal.h"
+
+#define TOPO_FAIL(fn, ...) (dmp_error_set((fn), __VA_ARGS__), -MYELON_E_TOPOLOGY)
+
+/* ---- worker count ------------------------------------------------------------ */
+
+int myelon_workers_make(uint32_t n, struct myelon_workers *out)
+{
+  if (!out)
+    return dmp_error_set(__func__, "out is NULL"), -EINVAL;
+  if (n < MYELON_WORKERS_MIN || n > MYELON_WORKERS_MAX)
+    return TOPO_FAIL(__func__, "worker count %u is not in %u..%u", n, MYELON_WORKERS_MIN, MYELON_WORKERS_MAX);
+  out->n = n;
+  return 0;
+}
+
+int myelon_workers_check_index(struct myelon_workers w, uint32_t index)
+{
+  if (w.n < MYELON_WORKERS_MIN || w.n > MYELON_WORKERS_MAX)
+    return TOPO_FAIL(__func__, "worker count %u is not in %u..%u (use myelon_workers_make)", w.n,
+                     MYELON_WORKERS_MIN, MYELON_WORKERS_MAX);
+  if (index >= w.n)
+    return TOPO_FAIL(__func__, "worker index %u is out of range for %u workers (0..%u)", index, w.n, w.n - 1);
+  return 0;
+}
+
+int myelon_workers_id(struct myelon_workers w, uint32_t index, char *out, size_t outlen)
+{
+  if (!out)
+    return dmp_error_set(__func__, "out is NULL"), -EINVAL;
+  int rc = myelon_workers_check_index(w, index);
+  if (rc < 0)
+    return rc;
+  int n = snprintf(out, outlen, "w%u", index);
+  if (n < 0 || (size_t)n >= outlen)
+    return dmp_error_set(__func__, "buffer of %zu bytes is too small", outlen), -ENOSPC;
+  return n;
+}
+
+uint64_t myelon_workers_mask(struct myelon_workers w)
+{
+  if (w.n < MYELON_WORKERS_MIN || w.n > MYELON_WORKERS_MAX)
+    return 0;
+  return w.n == 64 ? UINT64_MAX : (UINT64_C(1) << w.n) - 1;
+}
+
+/* ---- small shared helpers ------------------------------------------------------ */
+
+int64_t myelon_impl_now_ns(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t myelon_impl_deadline(int64_t timeout_ns)
+{
+  return timeout_ns < 0 ? DMP_FOREVER : myelon_impl_now_ns() + timeout_ns;
+}
+
+int64_t myelon_impl_left(int64_t deadline)
+{
+  if (deadline < 0)
+    return DMP_FOREVER;
+  int64_t left = deadline - myelon_impl_now_ns();
+  return left > 0 ? left : 0;
+}
+
+void myelon_impl_format_mask(char *out, size_t outlen, uint64_t mask)
+{
+  uint32_t ranks[64];
+  size_t n = 0;
+  for (uint32_t i = 0; i < 64; i++)
+    if (mask & (UINT64_C(1) << i))
+      ranks[n++] = i;
+  myelon_impl_format_ranks(out, outlen, ranks, n);
+}
+
+/* ---- configuration --------------------------------------------------------------- */
+
+void myelon_topology_config_init(struct myelon_topology_config *cfg)
+{
+  memset(cfg, 0, sizeof *cfg);
+  myelon_layout_config_init(&cfg->layout);
+  cfg->format = MYELON_FRAME_COMPACT;
+  cfg->frame_capacity = MYELON_DEFAULT_FRAME_CAPACITY;
+  cfg->max_message = MYELON_DEFAULT_MAX_MESSAGE;
+  cfg->wait.kind = DMP_WAIT_BLOCK;
+}
+
+int myelon_impl_topology_layout(const struct myelon_topology_config *cfg, struct myelon_layout *out, const char *fn)
+{
+  if (cfg->workers.n < MYELON_WORKERS_MIN || cfg->workers.n > MYELON_WORKERS_MAX)
+    return TOPO_FAIL(fn, "workers: worker count %u is not in %u..%u (use myelon_workers_make)", cfg->workers.n,
+                     MYELON_WORKERS_MIN, MYELON_WORKERS_MAX);
+  if (cfg->layout.runners != 0 && cfg->layout.runners != cfg->workers.n)
+    return TOPO_FAIL(fn, "layout.runners %u differs from the worker count %u", cfg->layout.runners,
+                     cfg->workers.n);
+  if (cfg->max_message <= MYELON_STEP_HEADER)
+    return TOPO_FAIL(fn, "max_message %zu leaves no room for a body after the %u-byte step envelope",
+                     cfg->max_message, MYELON_STEP_HEADER);
+  struct myelon_layout_config lc = cfg->layout;
+  lc.runners = cfg->workers.n;
+  int rc = myelon_layout_make(&lc, out);
+  if (rc < 0)
+    dmp_error_set(fn, "%s", dmp_last_error()); /* keep the layout's words, under our name */
+  return rc;
+}
+
+/* ---- publishing step messages -------------------------------------------------------- */
+
+int myelon_impl_out_create(struct myelon_impl_out *o, const struct myelon_topology_config *cfg, const char *name,
+                           uint64_t depth, uint32_t consumers)
+{
+  memset(o, 0, sizeof *o);
+  struct myelon_producer_config pc;
+  myelon_producer_config_init(&pc);
+  pc.ring.backend = cfg->layout.backend;
+  pc.ring.name = name;
+  pc.ring.capacity = depth;
+  pc.ring.max_consumers = consumers;
+  pc.ring.wait = cfg->wait;
+  pc.format = cfg->format;
+  pc.frame_capacity = cfg->frame_capacity;
+  pc.max_message = cfg->max_message;
+  uint32_t slot, align;
+  int rc = myelon_frame_slot(cfg->format, cfg->frame_capacity, &slot, &align);
+  if (rc < 0)
+    return rc;
+  if ((rc = myelon_producer_create(&pc, &o->p)) < 0)
+    return rc;
+  o->frame_room = slot - myelon_frame_header_size(cfg->format);
+  o->max_message = cfg->max_message;
+  return 0;
+}
+
+void myelon_impl_out_close(struct myelon_impl_out *o)
+{
+  myelon_producer_close(o->p);
+  free(o->scratch);
+  memset(o, 0, sizeof *o);
+}
+
+static int check_out(struct myelon_impl_out *o, size_t body, const char *fn)
+{
+  if (!o->p)
+    return TOPO_FAIL(fn, "this topology has no response rings");
+  if (o->claimed)
+    return dmp_error_set(fn, "a zero-copy claim is open: commit it first"), -EINVAL;
+  if (body > o->max_message - MYELON_STEP_HEADER)
+    return dmp_error_set(fn, "body of %zu bytes exceeds max_message %zu minus the %u-byte envelope", body,
+                         o->max_message, MYELON_STEP_HEADER),
+           -MYELON_E_TOOBIG;
+  return 0;
+}
+
+static int grow_scratch(struct myelon_impl_out *o, size_t need, const char *fn)
+{
+  if (o->scratch_cap >= need)
+    return 0;
+  size_t cap = o->scratch_cap ? o->scratch_cap : 4096;
+  while (cap < need)
+    cap = cap > o->max_message / 2 ? o->max_message : cap * 2;
+  void *b = realloc(o->scratch, cap);
+  if (!b)
+    return dmp_error_set(fn, "out of memory for a %zu-byte message", need), -ENOMEM;
+  o->scratch = b;
+  o->scratch_cap = cap;
+  return 0;
+}
+
+int myelon_impl_publish_bytes(struct myelon_impl_out *o, const struct myelon_step_header *h, const void *data,
+                              size_t len, uint8_t kind, int64_t timeout_ns, const char *fn)
+{
+  int rc = check_out(o, len, fn);
+  if (rc < 0)
+    return rc;
+  size_t total = MYELON_STEP_HEADER + len;
+  if (total <= o->frame_room) {
+    void *slot;
+    if ((rc = myelon_claim(o->p, total, &slot, timeout_ns)) < 0)
+      return rc;
+    memcpy(slot, h, MYELON_STEP_HEADER);
+    if (len)
+      memcpy((uint8_t *)slot + MYELON_STEP_HEADER, data, len);
+    return myelon_commit(o->p, total, kind);
+  }
+  if ((rc = grow_scratch(o, total, fn)) < 0)
+    return rc;
+  memcpy(o->scratch, h, MYELON_STEP_HEADER);
+  memcpy((uint8_t *)o->scratch + MYELON_STEP_HEADER, data, len);
+  return myelon_publish(o->p, o->scratch, total, kind, timeout_ns);
+}
+
+/* Encode into the scratch buffer behind the envelope, growing it on -ENOSPC. */
+static int encode_scratch(struct myelon_impl_out *o, const struct myelon_codec *codec, const void *value,
+                          size_t hint, size_t *len, const char *fn)
+{
+  size_t want = MYELON_STEP_HEADER + (hint ? hint : 256);
+  for (;;) {
+    int rc = grow_scratch(o, want < o->max_message ? want : o->max_message, fn);
+    if (rc < 0)
+      return rc;
+    rc = myelon_codec_encode(codec, value, (uint8_t *)o->scratch + MYELON_STEP_HEADER,
+                             o->scratch_cap - MYELON_STEP_HEADER, len);
+    if (rc != -ENOSPC)
+      return rc;
+    if (o->scratch_cap >= o->max_message)
+      return dmp_error_set(fn, "encoded value exceeds max_message %zu", o->max_message), -MYELON_E_TOOBIG;
+    want = o->scratch_cap * 2;
+  }
+}
+
+int myelon_impl_publish_value(struct myelon_impl_out *o, const struct myelon_step_header *h,
+                              const struct myelon_codec *codec, const void *value, uint8_t kind, int64_t timeout_ns,
+                              const char *fn)
+{
+  int rc = check_out(o, 0, fn);
+  if (rc < 0)
+    return rc;
+  if (!codec)
+    return dmp_error_set(fn, "codec is NULL"), -EINVAL;
+  size_t size = 0, len = 0;
+  bool sized = codec->size && (rc = myelon_codec_size(codec, value, &size)) == 0;
+  if (codec->size && rc < 0)
+    return rc; /* the value cannot be encoded: nothing claimed */
+  if (sized && MYELON_STEP_HEADER + size <= o->frame_room) {
+    void *slot;
+    if ((rc = myelon_claim(o->p, o->frame_room, &slot, timeout_ns)) < 0)
+      return rc;
+    rc = myelon_codec_encode(codec, value, (uint8_t *)slot + MYELON_STEP_HEADER, o->frame_room - MYELON_STEP_HEADER,
+                             &len);
+    if (rc < 0) {
+      /* No abort in Layer 1: publish an empty message, which receivers
+       * count as malformed (no envelope) and skip. */
+      myelon_commit(o->p, 0, kind);
+      return rc == -ENOSPC ? (dmp_error_set(fn, "codec size and encode disagree"), -MYELON_E_CODEC) : rc;
+    }
+    memcpy(slot, h, MYELON_STEP_HEADER);
+    return myelon_commit(o->p, MYELON_STEP_HEADER + len, kind);
+  }
+  if ((rc = encode_scratch(o, codec, value, size, &len, fn)) < 0)
+    return rc;
+  if (len > o->max_message - MYELON_STEP_HEADER)
+    return dmp_error_set(fn, "encoded value of %zu bytes exceeds max_message", len), -MYELON_E_TOOBIG;
+  memcpy(o->scratch, h, MYELON_STEP_HEADER);
+  return myelon_publish(o->p, o->scratch, MYELON_STEP_HEADER + len, kind, timeout_ns);
+}
+
+int myelon_impl_claim(struct myelon_impl_out *o, size_t max_len, void **body, int64_t timeout_ns, const char *fn)
+{
+  if (!body)
+    return dmp_error_set(fn, "body is NULL"), -EINVAL;
+  int rc = check_out(o, max_len, fn);
+  if (rc < 0)
+    return rc;
+  if (MYELON_STEP_HEADER + max_len > o->frame_room)
+    return dmp_error_set(fn, "body of %zu bytes does not fit in one frame (at most %zu)", max_len,
+                         o->frame_room - MYELON_STEP_HEADER),
+           -EINVAL;
+  void *slot;
+  if ((rc = myelon_claim(o->p, MYELON_STEP_HEADER + max_len, &slot, timeout_ns)) < 0)
+    return rc;
+  o->claimed = slot;
+  o->claimed_max = max_len;
+  *body = (uint8_t *)slot + MYELON_STEP_HEADER;
+  return 0;
+}
+
+int myelon_impl_commit(struct myelon_impl_out *o, const struct myelon_step_header *h, size_t len, uint8_t kind,
+                       const char *fn)
+{
+  if (!o->claimed || len > o->claimed_max)
+    return dmp_error_set(fn, "no open claim, or %zu bytes above the claimed %zu", len, o->claimed_max), -EINVAL;
+  memcpy(o->claimed, h, MYELON_STEP_HEADER);
+  o->claimed = NULL;
+  return myelon_commit(o->p, MYELON_STEP_HEADER + len, kind);
+}
+
+int myelon_impl_parse_step(const struct myelon_msg *m, uint32_t magic, struct myelon_step_msg *out)
+{
+  struct myelon_step_header h;
+  if (m->len < MYELON_STEP_HEADER)
+    return -MYELON_E_MALFORMED;
+  memcpy(&h, m->data, sizeof h); /* the envelope may be only 4-byte aligned */
+  if (h.magic != magic)
+    return -MYELON_E_MALFORMED;
+  out->step = h.step;
+  out->worker = h.worker;
+  out->kind = m->kind;
+  out->data = (const uint8_t *)m->data + MYELON_STEP_HEADER;
+  out->len = m->len - MYELON_STEP_HEADER;
+  out->zero_copy = m->zero_copy;
+  return 0;
+}
+
+/* ---- worker ------------------------------------------------------------------------------ */
+
+struct myelon_worker {
+  struct myelon_consumer *req;
+  struct myelon_impl_out out; /* out.p NULL without response rings */
+  uint32_t index;
+  enum dmp_backend backend;
+};
+
+static int worker_responses(struct myelon_worker *w, const struct myelon_topology_config *cfg,
+                            const struct myelon_layout *l, const char *fn)
+{
+  char name[MYELON_LAYOUT_PATH_MAX];
+  int rc = myelon_layout_response_name(l, w->index, name, sizeof name);
+  if (rc < 0)
+    return rc;
+  /* One consumer: the scheduler ("s"); a restarted scheduler takes over its entry. */
+  rc = myelon_impl_out_create(&w->out, cfg, name, l->response_depth, 1);
+  if (rc == -DMP_E_INUSE)
+    dmp_error_set(fn, "worker w%u is already running: its response ring '%s' has a live producer", w->index, name);
+  return rc;
+}
+
+static int worker_requests(struct myelon_worker *w, const struct myelon_topology_config *cfg,
+                           const struct myelon_layout *l, int64_t timeout_ns, const char *fn)
+{
+  char name[MYELON_LAYOUT_PATH_MAX], id[MYELON_LAYOUT_ID_MAX];
+  int rc = myelon_layout_rpc_name(l, name, sizeof name);
+  if (rc < 0 || (rc = myelon_layout_runner_id(l, w->index, id, sizeof id)) < 0)
+    return rc;
+  struct myelon_consumer_config cc;
+  myelon_consumer_config_init(&cc);
+  cc.ring.backend = l->backend;
+  cc.ring.name = name;
+  cc.ring.id = id;
+  cc.ring.start = DMP_START_LATEST; /* the scheduler broadcasts only after the rendezvous */
+  cc.ring.wait = cfg->wait;
+  cc.format = cfg->format;
+  cc.frame_capacity = cfg->frame_capacity;
+  cc.max_message = cfg->max_message;
+  rc = myelon_consumer_attach_timeout(&cc, timeout_ns, &w->req);
+  if (rc == -DMP_E_IDINUSE)
+    dmp_error_set(fn, "worker %s is already attached to '%s' by a live process", id, name);
+  return rc;
+}
+
+int myelon_worker_attach(const struct myelon_topology_config *cfg, uint32_t index, int64_t timeout_ns,
+                         struct myelon_worker **out)
+{
+  if (out)
+    *out = NULL;
+  if (!cfg || !out)
+    return dmp_error_set(__func__, "cfg or out is NULL"), -EINVAL;
+  struct myelon_layout l;
+  int rc = myelon_impl_topology_layout(cfg, &l, __func__);
+  if (rc < 0 || (rc = myelon_workers_check_index(cfg->workers, index)) < 0)
+    return rc;
+  struct myelon_worker *w = calloc(1, sizeof *w);
+  if (!w)
+    return dmp_error_set(__func__, "out of memory"), -ENOMEM;
+  w->index = index;
+  w->backend = l.backend;
+  /* Response ring first: once "w<i>" shows on the request ring, the
+   * scheduler finds the response ring too. */
+  if (!cfg->no_responses && (rc = worker_responses(w, cfg, &l, __func__)) < 0) {
+    free(w);
+    return rc;
+  }
+  if ((rc = worker_requests(w, cfg, &l, timeout_ns, __func__)) < 0) {
+    myelon_impl_out_close(&w->out);
+    free(w);
+    return rc;
+  }
+  *out = w;
+  return 0;
+}
+
+void myelon_impl_close_consumer(struct myelon_consumer *c, enum dmp_backend backend)
+{
+  if (!c)
+    return;
+  struct dmp_consumer *ring = myelon_consumer_ring(c);
+  char name[MYELON_LAYOUT_PATH_MAX];
+  bool stale = !dmp_consumer_producer_alive(ring);
+  snprintf(name, sizeof name, "%s", ring->cfg.name);
+  myelon_consumer_close(c);
+  if (stale)
+    (void)dmp_ring_gc(backend, name); /* the producer crashed: nobody else removes it */
+}
+
+void myelon_worker_close(struct myelon_worker *w)
+{
+  if (!w)
+    return;
+  myelon_impl_close_consumer(w->req, w->backend);
+  myelon_impl_out_close(&w->out);
+  free(w);
+}
+
+static int worker_take(struct myelon_worker *w, int rc, const struct myelon_msg *m, struct myelon_step_msg *out)
+{
+  if (rc < 0)
+    return rc;
+  if (myelon_impl_parse_step(m, MYELON_STEP_REQUEST, out) < 0) {
+    myelon_consumer_release(w->req);
+    return -MYELON_E_MALFORMED;
+  }
+  out->worker = w->index;
+  return 0;
+}
+
+int myelon_worker_recv(struct myelon_worker *w, struct myelon_step_msg *m, int64_t timeout_ns)
+{
+  if (!w || !m)
+    return -EINVAL;
+  struct myelon_msg raw;
+  return worker_take(w, myelon_consumer_recv(w->req, &raw, timeout_ns), &raw, m);
+}
+
+int myelon_worker_try_recv(struct myelon_worker *w, struct myelon_step_msg *m)
+{
+  if (!w || !m)
+    return -EINVAL;
+  struct myelon_msg raw;
+  return worker_take(w, myelon_consumer_try_recv(w->req, &raw), &raw, m);
+}
+
+void myelon_worker_release(struct myelon_worker *w)
+{
+  if (w)
+    myelon_consumer_release(w->req);
+}
+
+static struct myelon_step_header response_header(const struct myelon_worker *w, uint64_t step)
+{
+  struct myelon_step_header h = {MYELON_STEP_RESPONSE, w->index, step};
+  return h;
+}
+
+int myelon_worker_respond(struct myelon_worker *w, uint64_t step, const void *data, size_t len, uint8_t kind,
+                          int64_t timeout_ns)
+{
+  if (!w || (!data && len))
+    return dmp_error_set(__func__, "worker or data is NULL"), -EINVAL;
+  struct myelon_step_header h = response_header(w, step);
+  return myelon_impl_publish_bytes(&w->out, &h, data, len, kind, timeout_ns, __func__);
+}
+
+int myelon_worker_respond_value(struct myelon_worker *w, uint64_t step, const struct myelon_codec *codec,
+                                const void *value, uint8_t kind, int64_t timeout_ns)
+{
+  if (!w)
+    return dmp_error_set(__func__, "worker is NULL"), -EINVAL;
+  struct myelon_step_header h = response_header(w, step);
+  return myelon_impl_publish_value(&w->out, &h, codec, value, kind, timeout_ns, __func__);
+}
+
+int myelon_worker_claim(struct myelon_worker *w, size_t max_len, void **body, int64_t timeout_ns)
+{
+  if (!w)
+    return dmp_error_set(__func__, "worker is NULL"), -EINVAL;
+  return myelon_impl_claim(&w->out, max_len, body, timeout_ns, __func__);
+}
+
+int myelon_worker_commit(struct myelon_worker *w, uint64_t step, size_t len, uint8_t kind)
+{
+  if (!w)
+    return dmp_error_set(__func__, "worker is NULL"), -EINVAL;
+  struct myelon_step_header h = response_header(w, step);
+  return myelon_impl_commit(&w->out, &h, len, kind, __func__);
+}
+
+uint32_t myelon_worker_index(const struct myelon_worker *w)
+{
+  return w ? w->index : 0;
+}
+
+struct myelon_consumer *myelon_worker_requests(struct myelon_worker *w)
+{
+  return w ? w->req : NULL;
+}
+
+struct myelon_producer *myelon_worker_responses(struct myelon_worker *w)
+{
+  return w ? w->out.p : NULL;
+}

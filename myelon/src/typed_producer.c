@@ -1,0 +1,221 @@
+/* Typed producer (typed.h): encode a value, then publish it - straight into
+ * the claimed slot when the codec knows the size and one frame holds it,
+ * else through a reusable buffer bounded by max_message. Codec errors are
+ * found before anything is claimed. */
+#include <myelon/error.h>
+#include <myelon/typed.h>
+
+#include <disruptor_mp/error.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MIN_BUFFER 256u
+
+struct myelon_typed_producer {
+  struct myelon_producer *fp;
+  struct myelon_codec codec;
+  uint32_t frame_cap; /* payload bytes of a single frame */
+  size_t max;         /* max_message */
+  uint8_t *buf;       /* encode buffer for messages that take several frames */
+  size_t buf_cap;
+  struct myelon_typed_producer_stats stats;
+};
+
+int myelon_typed_producer_create(const struct myelon_producer_config *cfg, const struct myelon_codec *codec,
+                                 struct myelon_typed_producer **out)
+{
+  if (out)
+    *out = NULL;
+  if (!cfg || !codec || !out || !codec->encode)
+    return dmp_error_set(__func__, "cfg, codec, codec->encode or out is NULL"), -EINVAL;
+  uint32_t slot, align;
+  int rc = myelon_frame_slot(cfg->format, cfg->frame_capacity, &slot, &align);
+  if (rc < 0)
+    return rc;
+  struct myelon_typed_producer *tp = calloc(1, sizeof *tp);
+  if (!tp)
+    return dmp_error_set(__func__, "out of memory"), -ENOMEM;
+  rc = myelon_producer_create(cfg, &tp->fp);
+  if (rc < 0) {
+    free(tp);
+    return rc;
+  }
+  tp->codec = *codec;
+  tp->frame_cap = slot - myelon_frame_header_size(cfg->format); /* as the framed producer rounds it */
+  tp->max = cfg->max_message;
+  *out = tp;
+  return 0;
+}
+
+void myelon_typed_producer_close(struct myelon_typed_producer *tp)
+{
+  if (!tp)
+    return;
+  myelon_producer_close(tp->fp);
+  free(tp->buf);
+  free(tp);
+}
+
+struct myelon_producer *myelon_typed_producer_framed(struct myelon_typed_producer *tp)
+{
+  return tp ? tp->fp : NULL;
+}
+
+void myelon_typed_producer_stats(const struct myelon_typed_producer *tp, struct myelon_typed_producer_stats *out)
+{
+  if (out)
+    *out = tp ? tp->stats : (struct myelon_typed_producer_stats){0, 0, 0};
+}
+
+static int encode_failed(struct myelon_typed_producer *tp, int rc)
+{
+  if (rc == -MYELON_E_CODEC)
+    tp->stats.encode_errors++;
+  return rc;
+}
+
+static int too_big(struct myelon_typed_producer *tp, size_t n)
+{
+  dmp_error_set("myelon_typed_publish", "%s: encoded value of %zu%s bytes exceeds max_message %zu", tp->codec.name,
+                n, n > tp->max ? "" : "+", tp->max);
+  return -MYELON_E_TOOBIG;
+}
+
+/* Grow the encode buffer to at least n (<= max) bytes. */
+static int reserve(struct myelon_typed_producer *tp, size_t n)
+{
+  if (n <= tp->buf_cap && tp->buf)
+    return 0;
+  size_t want = tp->buf_cap > tp->max / 2 ? tp->max : tp->buf_cap * 2;
+  if (want < n)
+    want = n;
+  if (want < MIN_BUFFER && tp->max >= MIN_BUFFER)
+    want = MIN_BUFFER;
+  uint8_t *b = realloc(tp->buf, want ? want : 1);
+  if (!b)
+    return dmp_error_set("myelon_typed_publish", "out of memory for a %zu-byte encode buffer", want), -ENOMEM;
+  tp->buf = b;
+  tp->buf_cap = want;
+  return 0;
+}
+
+/* Encode into tp->buf; `size` is the known encoded size, or SIZE_MAX. */
+static int encode_buffered(struct myelon_typed_producer *tp, const void *value, size_t size, size_t *len)
+{
+  if (size != SIZE_MAX) {
+    int rc = reserve(tp, size);
+    if (rc == 0)
+      rc = myelon_codec_encode(&tp->codec, value, tp->buf, size, len);
+    if (rc == -ENOSPC)
+      rc = myelon_codec_fail(tp->codec.name, MYELON_CODEC_ENCODE, "encoder needs more than the %zu bytes its "
+                             "size function announced", size);
+    return encode_failed(tp, rc);
+  }
+  for (;;) {
+    int rc = reserve(tp, tp->buf_cap ? tp->buf_cap : 1);
+    if (rc == 0)
+      rc = myelon_codec_encode(&tp->codec, value, tp->buf, tp->buf_cap, len);
+    if (rc != -ENOSPC)
+      return encode_failed(tp, rc);
+    if (tp->buf_cap >= tp->max)
+      return too_big(tp, tp->buf_cap);
+    if ((rc = reserve(tp, tp->buf_cap + 1)) < 0)
+      return rc;
+  }
+}
+
+/* Size the value if the codec can; SIZE_MAX if it cannot say. */
+static int size_of(struct myelon_typed_producer *tp, const void *value, size_t *n)
+{
+  *n = SIZE_MAX;
+  if (!tp->codec.size)
+    return 0;
+  int rc = encode_failed(tp, myelon_codec_size(&tp->codec, value, n));
+  if (rc == 0 && *n > tp->max)
+    return too_big(tp, *n);
+  return rc;
+}
+
+/* Single frame: encode straight into the claimed slot. */
+static int publish_in_slot(struct myelon_typed_producer *tp, const void *value, size_t n, uint8_t kind,
+                           int64_t timeout_ns)
+{
+  void *slot;
+  int rc = myelon_claim(tp->fp, n, &slot, timeout_ns);
+  if (rc < 0)
+    return rc;
+  size_t len = 0;
+  rc = myelon_codec_encode(&tp->codec, value, slot, n, &len);
+  if (rc < 0) {
+    /* The codec broke its size contract after the claim; Layer 1 cannot
+     * take the slot back, so it carries an empty message (typed.h). */
+    myelon_commit(tp->fp, 0, kind);
+    tp->stats.encode_errors++;
+    return myelon_codec_fail(tp->codec.name, MYELON_CODEC_ENCODE, "encode failed (%s) after its size function "
+                             "succeeded; an empty message was published instead", myelon_err_name(rc));
+  }
+  myelon_commit(tp->fp, len, kind);
+  tp->stats.published++;
+  tp->stats.zero_copy++;
+  return 0;
+}
+
+int myelon_typed_publish(struct myelon_typed_producer *tp, const void *value, uint8_t kind, int64_t timeout_ns)
+{
+  if (!tp)
+    return -EINVAL;
+  size_t n, len;
+  int rc = size_of(tp, value, &n);
+  if (rc < 0)
+    return rc;
+  if (n <= tp->frame_cap)
+    return publish_in_slot(tp, value, n, kind, timeout_ns);
+  if ((rc = encode_buffered(tp, value, n, &len)) < 0)
+    return rc;
+  rc = myelon_publish(tp->fp, tp->buf, len, kind, timeout_ns);
+  if (rc == 0)
+    tp->stats.published++;
+  return rc;
+}
+
+int myelon_typed_try_publish(struct myelon_typed_producer *tp, const void *value, uint8_t kind)
+{
+  if (!tp)
+    return -EINVAL;
+  size_t n, len;
+  int rc = size_of(tp, value, &n);
+  if (rc == 0)
+    rc = encode_buffered(tp, value, n, &len);
+  if (rc == 0)
+    rc = myelon_try_publish(tp->fp, tp->buf, len, kind);
+  if (rc == 0)
+    tp->stats.published++;
+  return rc;
+}
+
+int myelon_typed_publish_managed(struct myelon_typed_producer *tp, const void *value, uint8_t kind,
+                                 int64_t timeout_ns, uint64_t *failed_frame)
+{
+  if (failed_frame)
+    *failed_frame = 0;
+  if (!tp)
+    return -EINVAL;
+  size_t n, len;
+  int rc = size_of(tp, value, &n);
+  if (rc == 0)
+    rc = encode_buffered(tp, value, n, &len);
+  if (rc == 0)
+    rc = myelon_publish_managed(tp->fp, tp->buf, len, kind, timeout_ns, failed_frame);
+  if (rc == 0)
+    tp->stats.published++;
+  return rc;
+}
+
+int myelon_typed_publish_raw(struct myelon_typed_producer *tp, const void *data, size_t len, uint8_t kind,
+                             int64_t timeout_ns)
+{
+  if (!tp)
+    return -EINVAL;
+  return myelon_publish(tp->fp, data, len, kind, timeout_ns);
+}

@@ -1,0 +1,435 @@
+/* myelon-demo: options, message formats, codecs, clocks, histogram
+ * (demo_common.h). */
+#define _GNU_SOURCE
+
+#include "demo_common.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <myelon/msgpack_codec.h>
+
+/* ---- clocks and names ------------------------------------------------------- */
+
+int64_t now_ns(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
+}
+
+void sleep_ns(int64_t ns)
+{
+  struct timespec ts = {.tv_sec = ns / NS_PER_S, .tv_nsec = ns % NS_PER_S};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+    ;
+}
+
+const char *backend_name(enum dmp_backend b)
+{
+  return b == DMP_BACKEND_MMAP ? "mmap" : "shm";
+}
+
+const char *layer_name(enum layer l)
+{
+  return l == LAYER_TYPED ? "typed" : "framed";
+}
+
+/* ---- payload ------------------------------------------------------------------ */
+
+static uint64_t mix64(uint64_t x)
+{
+  x += UINT64_C(0x9e3779b97f4a7c15);
+  x = (x ^ (x >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+  x = (x ^ (x >> 27)) * UINT64_C(0x94d049bb133111eb);
+  return x ^ (x >> 31);
+}
+
+void fill_payload(uint8_t *p, size_t len, uint64_t step)
+{
+  uint64_t seed = mix64(step);
+  for (size_t i = 0; i < len; i += 8) {
+    uint64_t v = mix64(seed + i);
+    memcpy(p + i, &v, len - i < 8 ? len - i : 8);
+  }
+}
+
+uint64_t payload_checksum(const uint8_t *p, size_t len)
+{
+  uint64_t h = mix64(len);
+  size_t i = 0;
+  for (; i + 8 <= len; i += 8) {
+    uint64_t v;
+    memcpy(&v, p + i, 8);
+    h = mix64(h ^ v);
+  }
+  for (; i < len; i++)
+    h = mix64(h ^ p[i]);
+  return h;
+}
+
+/* ---- msgpack ---------------------------------------------------------------------- */
+
+size_t request_bound(uint32_t payload)
+{
+  /* fixmap(2) + "step" + uint64 + "input" + bin32 header + bytes */
+  return 1 + 5 + 9 + 6 + 5 + (size_t)payload;
+}
+
+int fixbuf_write(void *data, const char *buf, size_t len)
+{
+  struct fixbuf *f = data;
+  if (len > f->cap - f->len)
+    return -1;
+  memcpy((char *)f->p + f->len, buf, len);
+  f->len += len;
+  return 0;
+}
+
+static int pack_key(msgpack_packer *pk, const char *key)
+{
+  size_t n = strlen(key);
+  return msgpack_pack_str(pk, n) || msgpack_pack_str_body(pk, key, n);
+}
+
+int pack_request(msgpack_packer *pk, uint64_t step, const uint8_t *input, size_t len)
+{
+  if (msgpack_pack_map(pk, 2) || pack_key(pk, "step") || msgpack_pack_uint64(pk, step) || pack_key(pk, "input") ||
+      msgpack_pack_bin(pk, len) || msgpack_pack_bin_body(pk, input, len))
+    return -ENOSPC;
+  return 0;
+}
+
+int pack_answer(msgpack_packer *pk, const struct demo_answer *a)
+{
+  if (msgpack_pack_map(pk, 3) || pack_key(pk, "step") || msgpack_pack_uint64(pk, a->step) ||
+      pack_key(pk, "worker") || msgpack_pack_uint32(pk, a->worker) || pack_key(pk, "checksum") ||
+      msgpack_pack_uint64(pk, a->checksum))
+    return -ENOSPC;
+  return 0;
+}
+
+/* msgpack-c only: the value of `key` in `map`, or NULL. */
+static const msgpack_object *map_get(const msgpack_object *map, const char *key)
+{
+  if (map->type != MSGPACK_OBJECT_MAP)
+    return NULL;
+  size_t n = strlen(key);
+  for (uint32_t i = 0; i < map->via.map.size; i++) {
+    const msgpack_object_kv *kv = &map->via.map.ptr[i];
+    if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == n && memcmp(kv->key.via.str.ptr, key, n) == 0)
+      return &kv->val;
+  }
+  return NULL;
+}
+
+static bool get_u64(const msgpack_object *map, const char *key, uint64_t *out)
+{
+  const msgpack_object *v = map_get(map, key);
+  if (!v || v->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+    return false;
+  *out = v->via.u64;
+  return true;
+}
+
+static int decode_answer_framed(const void *data, size_t len, struct demo_answer *out)
+{
+  msgpack_unpacked u;
+  msgpack_unpacked_init(&u);
+  size_t off = 0;
+  uint64_t worker = 0;
+  int rc = msgpack_unpack_next(&u, data, len, &off) == MSGPACK_UNPACK_SUCCESS && off == len &&
+                   get_u64(&u.data, "step", &out->step) && get_u64(&u.data, "worker", &worker) &&
+                   get_u64(&u.data, "checksum", &out->checksum) && worker <= UINT32_MAX
+               ? 0
+               : -MYELON_E_CODEC;
+  out->worker = (uint32_t)worker;
+  msgpack_unpacked_destroy(&u);
+  return rc;
+}
+
+int decode_answer(enum layer layer, const struct myelon_codec *codec, const void *data, size_t len,
+                  struct demo_answer *out)
+{
+  if (layer == LAYER_FRAMED)
+    return decode_answer_framed(data, len, out);
+  void *v;
+  int rc = myelon_codec_decode(codec, data, len, &v);
+  if (rc < 0)
+    return rc;
+  *out = *(const struct demo_answer *)v;
+  myelon_codec_free(codec, v);
+  return 0;
+}
+
+/* ---- Layer 2 codecs ---------------------------------------------------------------- */
+
+static int request_pack(msgpack_packer *pk, const void *value, void *user)
+{
+  (void)user;
+  const struct demo_request *r = value;
+  return pack_request(pk, r->step, r->input, r->len);
+}
+
+static int request_unpack(const msgpack_object *obj, void *value, void *user)
+{
+  (void)user;
+  struct demo_request *r = value;
+  const msgpack_object *in = map_get(obj, "input");
+  if (!get_u64(obj, "step", &r->step) || !in || in->type != MSGPACK_OBJECT_BIN)
+    return myelon_codec_fail("demo request", MYELON_CODEC_DECODE, "needs a uint 'step' and a bin 'input'");
+  r->input = NULL; /* the bytes are not kept by an owned decode */
+  r->len = in->via.bin.size;
+  return 0;
+}
+
+static const struct myelon_mp_field answer_fields[] = {
+    MYELON_MP_NUM(struct demo_answer, step),
+    MYELON_MP_NUM(struct demo_answer, worker),
+    MYELON_MP_NUM(struct demo_answer, checksum),
+};
+static const struct myelon_mp_struct answer_desc = MYELON_MP_STRUCT(struct demo_answer, answer_fields);
+static const struct myelon_mp_type answer_type = MYELON_MP_TYPE_DESC(answer_desc);
+static const struct myelon_mp_type request_type = {
+    "demo request", sizeof(struct demo_request), NULL, request_pack, request_unpack, NULL, 0, 0, NULL};
+
+int demo_codecs(struct myelon_codec *request, struct myelon_codec *answer)
+{
+  int rc = myelon_msgpack_codec_init(request, &request_type);
+  return rc < 0 ? rc : myelon_msgpack_codec_init(answer, &answer_type);
+}
+
+/* ---- topology ------------------------------------------------------------------------- */
+
+int prepare_session(struct opts *o)
+{
+  if (o->session[0] == '\0') {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    snprintf(o->session, sizeof o->session, "myelon-demo-%d-%lld%09ld", (int)getpid(), (long long)ts.tv_sec,
+             ts.tv_nsec);
+  }
+  if (o->backend != DMP_BACKEND_MMAP || o->dir[0])
+    return 0;
+  const char *tmp = getenv("TMPDIR");
+  snprintf(o->dir, sizeof o->dir, "%s/myelon-demo-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+  if (!mkdtemp(o->dir)) {
+    fprintf(stderr, "myelon-demo: cannot create a directory for the ring files (%s): %s\n", o->dir,
+            strerror(errno));
+    o->dir[0] = '\0';
+    return -errno;
+  }
+  return 0;
+}
+
+int topology_config(const struct opts *o, struct myelon_topology_config *cfg)
+{
+  myelon_topology_config_init(cfg);
+  cfg->layout.label = o->session;
+  cfg->layout.backend = o->backend;
+  cfg->layout.dir = o->dir;
+  size_t need = MYELON_STEP_HEADER + request_bound(o->payload);
+  cfg->max_message = need > 4096 ? need : 4096;
+  return myelon_workers_make(o->workers, &cfg->workers);
+}
+
+/* ---- latency histogram ------------------------------------------------------------------ */
+
+static unsigned hist_index(uint64_t v)
+{
+  if (v < 2u * HIST_SUB)
+    return (unsigned)v;
+  unsigned e = 63u - (unsigned)__builtin_clzll(v);
+  unsigned shift = e - HIST_SUB_BITS;
+  unsigned mant = (unsigned)(v >> shift) & (HIST_SUB - 1u);
+  return 2u * HIST_SUB + (e - HIST_SUB_BITS - 1u) * HIST_SUB + mant;
+}
+
+static uint64_t hist_bucket_high(unsigned i)
+{
+  if (i < 2u * HIST_SUB)
+    return i;
+  unsigned k = i - 2u * HIST_SUB;
+  unsigned shift = k / HIST_SUB + 1u;
+  uint64_t low = (uint64_t)(HIST_SUB + k % HIST_SUB) << shift;
+  return low + ((UINT64_C(1) << shift) - 1u);
+}
+
+void hist_record(struct hist *h, uint64_t v)
+{
+  h->bucket[hist_index(v)]++;
+  if (h->count == 0 || v < h->min)
+    h->min = v;
+  if (v > h->max)
+    h->max = v;
+  h->count++;
+}
+
+uint64_t hist_quantile(const struct hist *h, double q)
+{
+  if (h->count == 0)
+    return 0;
+  uint64_t rank = (uint64_t)(q * (double)h->count + 0.999999);
+  rank = rank ? rank : 1;
+  uint64_t seen = 0;
+  for (unsigned i = 0; i < HIST_BUCKETS; i++) {
+    seen += h->bucket[i];
+    if (seen >= rank) {
+      uint64_t v = hist_bucket_high(i);
+      return v < h->max ? v : h->max;
+    }
+  }
+  return h->max;
+}
+
+void format_latency(char *buf, size_t len, uint64_t ns)
+{
+  if (ns < 1000)
+    snprintf(buf, len, "%" PRIu64 " ns", ns);
+  else if (ns < 1000000)
+    snprintf(buf, len, "%.1f us", (double)ns / 1e3);
+  else
+    snprintf(buf, len, "%.2f ms", (double)ns / 1e6);
+}
+
+/* ---- command line ------------------------------------------------------------------------ */
+
+static void usage(FILE *f)
+{
+  fprintf(f,
+          "usage: myelon-demo [options]\n"
+          "\n"
+          "Starts one scheduler and N worker processes on a libmyelon topology (shared\n"
+          "memory, no daemon) and runs an inference-style loop: the scheduler broadcasts\n"
+          "a msgpack step request, every worker answers on its own response ring, the\n"
+          "scheduler gathers and checks every answer. Prints steps/s and step latency.\n"
+          "\n"
+          "  --workers N      worker processes, %u..%u (default 4)\n"
+          "  --payload BYTES  input bytes per step request (default 256, at most %u)\n"
+          "  --steps N        steps to run (default 10000)\n"
+          "  --backend B      shm (POSIX shared memory, default) or mmap (files in $TMPDIR)\n"
+          "  --layer L        framed (msgpack-c over framed messages, default) or typed\n"
+          "                   (libmyelon's msgpack codec and zero-copy views)\n"
+          "  --timeout-ms MS  bound of each broadcast and gather (default 5000)\n"
+          "  --session LABEL  session label the ring names derive from (default: unique)\n"
+          "  --help           this text\n"
+          "\n"
+          "Exit status: 0 if every answer was verified, 1 on any failure (a dead or\n"
+          "late worker is named), 2 on bad usage, 130 when interrupted.\n",
+          MYELON_WORKERS_MIN, MYELON_WORKERS_MAX, DEMO_MAX_PAYLOAD);
+}
+
+static bool parse_u64(const char *s, uint64_t *out)
+{
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (errno != 0 || end == s || *end != '\0' || s[0] == '-')
+    return false;
+  *out = v;
+  return true;
+}
+
+static bool parse_option(struct opts *o, int opt, const char *arg)
+{
+  uint64_t v;
+  struct myelon_workers w;
+  switch (opt) {
+  case 'w':
+    if (!parse_u64(arg, &v) || v > UINT32_MAX || myelon_workers_make((uint32_t)v, &w) < 0)
+      return false;
+    o->workers = w.n;
+    return true;
+  case 'p': return parse_u64(arg, &v) && v <= DEMO_MAX_PAYLOAD && ((o->payload = (uint32_t)v), true);
+  case 's': return parse_u64(arg, &v) && v > 0 && ((o->steps = v), true);
+  case 'b':
+    if (strcmp(arg, "shm") != 0 && strcmp(arg, "mmap") != 0)
+      return false;
+    o->backend = strcmp(arg, "mmap") == 0 ? DMP_BACKEND_MMAP : DMP_BACKEND_SHM;
+    return true;
+  case 'l':
+    if (strcmp(arg, "framed") != 0 && strcmp(arg, "typed") != 0)
+      return false;
+    o->layer = strcmp(arg, "typed") == 0 ? LAYER_TYPED : LAYER_FRAMED;
+    return true;
+  case 't':
+    if (!parse_u64(arg, &v) || v < 1 || v > 3600000)
+      return false;
+    o->step_timeout_ns = (int64_t)v * NS_PER_MS;
+    return true;
+  case 'S': return arg[0] && snprintf(o->session, sizeof o->session, "%s", arg) < (int)sizeof o->session;
+  case 'D': return snprintf(o->dir, sizeof o->dir, "%s", arg) < (int)sizeof o->dir;
+  case 'R':
+    if (strcmp(arg, "worker") != 0)
+      return false;
+    o->role = ROLE_WORKER;
+    return true;
+  case 'I': return parse_u64(arg, &v) && v < MYELON_WORKERS_MAX && ((o->index = (uint32_t)v), true);
+  case 'K':
+    if (strcmp(arg, "-1") == 0)
+      return (o->kill_at = -1), true;
+    return parse_u64(arg, &v) && v <= INT64_MAX && ((o->kill_at = (int64_t)v), true);
+  default: return false;
+  }
+}
+
+static const struct option longopts[] = {
+    {"workers", required_argument, NULL, 'w'},    {"payload", required_argument, NULL, 'p'},
+    {"steps", required_argument, NULL, 's'},      {"backend", required_argument, NULL, 'b'},
+    {"layer", required_argument, NULL, 'l'},      {"timeout-ms", required_argument, NULL, 't'},
+    {"session", required_argument, NULL, 'S'},    {"help", no_argument, NULL, 'h'},
+    /* internal: how the scheduler starts its workers, and fault injection for tests */
+    {"role", required_argument, NULL, 'R'},       {"index", required_argument, NULL, 'I'},
+    {"dir", required_argument, NULL, 'D'},        {"kill-worker-at-step", required_argument, NULL, 'K'},
+    {NULL, 0, NULL, 0}};
+
+static void bad_value(int opt, const char *arg)
+{
+  const char *name = "?";
+  for (const struct option *l = longopts; l->name; l++)
+    if (l->val == opt)
+      name = l->name;
+  const char *why = opt == 'w' ? dmp_last_error() : "";
+  fprintf(stderr, "myelon-demo: invalid value for --%s: '%s'%s%s (see --help)\n", name, arg, *why ? ": " : "", why);
+}
+
+int parse_args(int argc, char **argv, struct opts *o)
+{
+  memset(o, 0, sizeof *o);
+  o->workers = 4;
+  o->payload = 256;
+  o->steps = 10000;
+  o->step_timeout_ns = 5 * NS_PER_S;
+  o->kill_at = -1;
+  dmp_error_set("myelon-demo", "%s", ""); /* no stale detail in bad_value() */
+  int opt;
+  while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    if (opt == 'h') {
+      usage(stdout);
+      return 1;
+    }
+    if (opt == '?') {
+      usage(stderr);
+      return -1;
+    }
+    if (!parse_option(o, opt, optarg)) {
+      bad_value(opt, optarg);
+      return -1;
+    }
+  }
+  if (optind < argc) {
+    fprintf(stderr, "myelon-demo: unexpected argument '%s' (see --help)\n", argv[optind]);
+    return -1;
+  }
+  if (o->role == ROLE_WORKER && (o->session[0] == '\0' || o->index >= o->workers)) {
+    fprintf(stderr, "myelon-demo: --role worker needs --session and an --index below --workers\n");
+    return -1;
+  }
+  return 0;
+}

@@ -1,0 +1,317 @@
+/* Multiprocess tests of the fixed topology: the test process is the
+ * scheduler, each worker is a topo_role process (found through $TOPO_ROLE)
+ * that checks every step's order and body and answers with checksums.
+ * Covers 2..8 workers on both backends, fragmented steps, the rendezvous
+ * timeout naming a missing worker process, and dead (killed) vs late
+ * (stopped) workers in gathers and broadcasts. Every wait is bounded. */
+#include <criterion/criterion.h>
+
+#include "topo_test.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <sys/stat.h>
+
+#define MS INT64_C(1000000)
+
+struct session {
+  struct topo_params p;
+  struct myelon_topology_config cfg;
+  struct myelon_scheduler *s;
+  struct myelon_layout layout;
+  pid_t pids[8];
+};
+
+static struct session S;
+
+static void fini(void)
+{
+  ts_kill_children();
+  myelon_scheduler_close(S.s);
+  if (S.layout.runners)
+    topo_force_unlink(&S.layout);
+  memset(&S, 0, sizeof S);
+  ts_cleanup();
+}
+
+TestSuite(topology_mp, .fini = fini, .timeout = 240);
+
+static void open_session(const char *tag, uint32_t n, enum dmp_backend backend)
+{
+  topo_params_init(&S.p, tag, n);
+  S.p.backend = backend;
+  if (backend == DMP_BACKEND_MMAP) {
+    const char *f = ts_tmp_path("dir"); /* its directory is private and removed at cleanup */
+    cr_assert_not_null(f);
+    snprintf(S.p.dir, sizeof S.p.dir, "%.*s", (int)(strrchr(f, '/') - f), f);
+  }
+}
+
+static void create_scheduler(void)
+{
+  cr_assert_eq(topo_config(&S.p, &S.cfg), 0);
+  cr_assert_eq(myelon_scheduler_create(&S.cfg, &S.s), 0, "%s", dmp_last_error());
+  S.layout = *myelon_scheduler_layout(S.s);
+}
+
+static void spawn(uint32_t index, int64_t die_at)
+{
+  char a[10][300];
+  snprintf(a[0], sizeof a[0], "label=%s", S.p.label);
+  snprintf(a[1], sizeof a[1], "backend=%s", S.p.backend == DMP_BACKEND_MMAP ? "mmap" : "shm");
+  snprintf(a[2], sizeof a[2], "dir=%s", S.p.dir);
+  snprintf(a[3], sizeof a[3], "workers=%u", S.p.workers);
+  snprintf(a[4], sizeof a[4], "index=%u", index);
+  snprintf(a[5], sizeof a[5], "payload=%u", S.p.payload);
+  snprintf(a[6], sizeof a[6], "rpc_depth=%u", S.p.rpc_depth);
+  snprintf(a[7], sizeof a[7], "no_responses=%d", S.p.no_responses ? 1 : 0);
+  snprintf(a[8], sizeof a[8], "frame=%u", S.p.frame_capacity);
+  snprintf(a[9], sizeof a[9], "die_at=%" PRId64, die_at);
+  char *argv[] = {(char *)ts_helper("TOPO_ROLE"), a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], NULL};
+  S.pids[index] = ts_spawn(argv);
+  cr_assert_gt(S.pids[index], 0);
+}
+
+static void rendezvous(void)
+{
+  int rc = myelon_scheduler_rendezvous(S.s, ts_timeout_ms(20000) * MS);
+  cr_assert_eq(rc, 0, "%s", dmp_last_error());
+}
+
+static void broadcast(uint64_t step)
+{
+  static uint8_t body[TOPO_REQ_HEAD + 65536];
+  cr_assert_leq(S.p.payload, 65536u);
+  topo_fill_request(body, step, S.p.payload);
+  int rc = myelon_scheduler_broadcast(S.s, step, body, TOPO_REQ_HEAD + S.p.payload, TOPO_KIND_STEP,
+                                      ts_timeout_ms(10000) * MS);
+  cr_assert_eq(rc, 0, "step %" PRIu64 ": %s", step, dmp_last_error());
+}
+
+struct check {
+  uint64_t step;
+  uint64_t sum;
+  uint64_t seen;
+  int bad;
+};
+
+static int on_answer(const struct myelon_step_msg *m, void *user)
+{
+  struct check *c = user;
+  uint64_t a[3] = {0, 0, 0};
+  if (m->len == TOPO_ANSWER_LEN)
+    memcpy(a, m->data, sizeof a);
+  if (m->len != TOPO_ANSWER_LEN || a[0] != c->step || a[1] != (ts_checksum((int64_t)c->step) ^ (m->worker + 1)) ||
+      a[2] != c->sum)
+    c->bad++;
+  c->seen |= UINT64_C(1) << m->worker;
+  return 0;
+}
+
+static int gather(uint64_t step, int64_t timeout_ns, struct myelon_gather *g, struct check *c)
+{
+  static uint8_t body[TOPO_REQ_HEAD + 65536];
+  topo_fill_request(body, step, S.p.payload);
+  struct check init = {step, topo_payload_sum(body + TOPO_REQ_HEAD, S.p.payload), 0, 0};
+  *c = init;
+  return myelon_scheduler_gather(S.s, step, timeout_ns, on_answer, g, c);
+}
+
+static void step_ok(uint64_t step)
+{
+  broadcast(step);
+  struct myelon_gather g;
+  struct check c;
+  int rc = gather(step, ts_timeout_ms(10000) * MS, &g, &c);
+  uint64_t all = myelon_workers_mask(S.cfg.workers);
+  cr_assert_eq(rc, 0, "step %" PRIu64 ": %s", step, dmp_last_error());
+  cr_assert_eq(c.bad, 0, "step %" PRIu64 ": %d bad answers", step, c.bad);
+  cr_assert_eq(c.seen, all, "step %" PRIu64 ": answers from %#" PRIx64, step, c.seen);
+  cr_assert_eq(g.answered, all);
+}
+
+/* Stop every worker still running and require a clean exit. */
+static void stop_all(uint64_t skip_mask)
+{
+  cr_assert_eq(myelon_scheduler_broadcast(S.s, UINT64_MAX, NULL, 0, TOPO_KIND_STOP, ts_timeout_ms(5000) * MS), 0,
+               "%s", dmp_last_error());
+  for (uint32_t i = 0; i < S.p.workers; i++) {
+    if (skip_mask & (UINT64_C(1) << i))
+      continue;
+    int st = ts_wait(S.pids[i], ts_timeout_ms(20000));
+    cr_assert_eq(st, 0, "worker w%u exited with %d (0 = every step in order, bodies intact)", i, st);
+  }
+}
+
+/* After the run: nothing of the session is left in /dev/shm or the directory. */
+static void assert_no_leftovers(void)
+{
+  myelon_scheduler_close(S.s);
+  S.s = NULL;
+  cr_assert_eq(myelon_layout_gc(&S.layout), 0, "a ring was left behind");
+  char path[MYELON_LAYOUT_PATH_MAX];
+  for (uint32_t r = 0; r <= S.layout.runners; r++) {
+    if (r == S.layout.runners)
+      myelon_layout_rpc_name(&S.layout, path, sizeof path);
+    else
+      myelon_layout_response_name(&S.layout, r, path, sizeof path);
+    int fd = S.layout.backend == DMP_BACKEND_SHM ? shm_open(path, O_RDONLY, 0) : open(path, O_RDONLY);
+    cr_assert_lt(fd, 0, "'%s' still exists", path);
+  }
+}
+
+static void run_session(const char *tag, uint32_t n, enum dmp_backend backend, uint32_t payload, uint64_t steps)
+{
+  open_session(tag, n, backend);
+  S.p.payload = payload;
+  create_scheduler();
+  for (uint32_t i = 0; i < n; i++)
+    spawn(i, -1);
+  rendezvous();
+  for (uint64_t step = 0; step < steps; step++)
+    step_ok(step);
+  stop_all(0);
+  assert_no_leftovers();
+  fini();
+}
+
+/* ---- every step, in order, on both backends ------------------------------------------ */
+
+Test(topology_mp, two_to_eight_workers_get_every_step_in_order_and_answer)
+{
+  for (uint32_t n = 2; n <= 8; n++)
+    run_session("n", n, DMP_BACKEND_SHM, 48 + n, 150);
+}
+
+Test(topology_mp, mmap_backend_carries_the_same_steps)
+{
+  run_session("mm", 3, DMP_BACKEND_MMAP, 100, 100);
+}
+
+Test(topology_mp, fragmented_steps_arrive_whole)
+{
+  run_session("fr", 4, DMP_BACKEND_SHM, 3000, 60); /* 3 frames of 1024 per request */
+}
+
+/* ---- rendezvous -------------------------------------------------------------------------- */
+
+Test(topology_mp, rendezvous_timeout_names_the_missing_worker_process)
+{
+  open_session("rv", 3, DMP_BACKEND_SHM);
+  create_scheduler();
+  spawn(0, -1);
+  spawn(2, -1);
+  int rc = myelon_scheduler_rendezvous(S.s, ts_timeout_ms(500) * MS);
+  cr_assert_eq(rc, -ETIMEDOUT, "rc %d: %s", rc, dmp_last_error());
+  cr_assert(strstr(dmp_last_error(), "1 of 3 workers not attached"), "%s", dmp_last_error());
+  cr_assert(strstr(dmp_last_error(), ": w1"), "%s", dmp_last_error());
+  spawn(1, -1); /* late, but the rendezvous can be retried */
+  rendezvous();
+  for (uint64_t step = 0; step < 5; step++)
+    step_ok(step);
+  stop_all(0);
+  assert_no_leftovers();
+}
+
+/* ---- dead and late workers ------------------------------------------------------------------ */
+
+Test(topology_mp, a_worker_that_dies_mid_run_is_reported_dead_by_name)
+{
+  open_session("die", 3, DMP_BACKEND_SHM);
+  create_scheduler();
+  spawn(0, -1);
+  spawn(1, 5); /* SIGKILLs itself on receiving step 5 */
+  spawn(2, -1);
+  rendezvous();
+  for (uint64_t step = 0; step < 5; step++)
+    step_ok(step);
+  broadcast(5);
+  struct myelon_gather g;
+  struct check c;
+  int rc = gather(5, ts_timeout_ms(30000) * MS, &g, &c);
+  cr_assert_eq(rc, -DMP_E_OWNERDEAD, "rc %d: %s", rc, dmp_last_error());
+  cr_assert_eq(g.dead, UINT64_C(2), "dead %#" PRIx64, g.dead);
+  cr_assert_eq(g.answered, UINT64_C(5));
+  cr_assert_eq(g.late, 0u);
+  cr_assert(strstr(dmp_last_error(), "step 5: dead: w1"), "%s", dmp_last_error());
+  cr_assert_eq(ts_wait(S.pids[1], ts_timeout_ms(10000)), 128 + SIGKILL);
+  struct myelon_workers_status st;
+  cr_assert_eq(myelon_scheduler_status(S.s, &st), 0);
+  cr_assert_eq(st.dead, UINT64_C(2));
+  stop_all(UINT64_C(2));
+  assert_no_leftovers(); /* the dead worker's response ring is collected too */
+}
+
+Test(topology_mp, a_worker_killed_between_steps_is_reported_by_the_next_gather)
+{
+  open_session("kill", 4, DMP_BACKEND_SHM);
+  create_scheduler();
+  for (uint32_t i = 0; i < 4; i++)
+    spawn(i, -1);
+  rendezvous();
+  for (uint64_t step = 0; step < 3; step++)
+    step_ok(step);
+  cr_assert_eq(kill(S.pids[2], SIGKILL), 0);
+  cr_assert_eq(ts_wait(S.pids[2], ts_timeout_ms(10000)), 128 + SIGKILL);
+  broadcast(3);
+  struct myelon_gather g;
+  struct check c;
+  int rc = gather(3, ts_timeout_ms(30000) * MS, &g, &c);
+  cr_assert_eq(rc, -DMP_E_OWNERDEAD, "%s", dmp_last_error());
+  cr_assert_eq(g.dead, UINT64_C(4));
+  cr_assert_eq(c.bad, 0);
+  cr_assert(strstr(dmp_last_error(), "dead: w2"), "%s", dmp_last_error());
+  stop_all(UINT64_C(4));
+}
+
+Test(topology_mp, a_stopped_worker_is_late_not_dead_and_catches_up)
+{
+  open_session("stop", 3, DMP_BACKEND_SHM);
+  create_scheduler();
+  for (uint32_t i = 0; i < 3; i++)
+    spawn(i, -1);
+  rendezvous();
+  for (uint64_t step = 0; step < 3; step++)
+    step_ok(step);
+  cr_assert_eq(kill(S.pids[1], SIGSTOP), 0);
+  broadcast(3);
+  struct myelon_gather g;
+  struct check c;
+  int rc = gather(3, 300 * MS, &g, &c);
+  kill(S.pids[1], SIGCONT);
+  cr_assert_eq(rc, -ETIMEDOUT, "rc %d: %s", rc, dmp_last_error());
+  cr_assert_eq(g.late, UINT64_C(2));
+  cr_assert_eq(g.dead, 0u, "a stopped process is slow, not dead");
+  cr_assert(strstr(dmp_last_error(), "late: w1"), "%s", dmp_last_error());
+  broadcast(4);
+  rc = gather(4, ts_timeout_ms(10000) * MS, &g, &c);
+  cr_assert_eq(rc, 0, "%s", dmp_last_error());
+  cr_assert_eq(g.stale, 1u, "w1's answer to step 3 is dropped");
+  cr_assert_eq(c.bad, 0);
+  stop_all(0);
+}
+
+Test(topology_mp, a_full_broadcast_ring_names_the_dead_worker_holding_it)
+{
+  open_session("full", 3, DMP_BACKEND_SHM);
+  S.p.no_responses = true; /* the original's shape: broadcast only */
+  S.p.rpc_depth = 8;
+  create_scheduler();
+  spawn(0, -1);
+  spawn(1, -1);
+  spawn(2, 3);
+  rendezvous();
+  int rc = 0;
+  uint64_t step;
+  uint8_t body[TOPO_REQ_HEAD + 64];
+  for (step = 0; step < 200 && rc == 0; step++) {
+    topo_fill_request(body, step, S.p.payload);
+    rc = myelon_scheduler_broadcast(S.s, step, body, TOPO_REQ_HEAD + S.p.payload, TOPO_KIND_STEP,
+                                    ts_timeout_ms(300) * MS);
+  }
+  cr_assert_eq(rc, -DMP_E_OWNERDEAD, "after %" PRIu64 " steps rc %d: %s", step, rc, dmp_last_error());
+  cr_assert(strstr(dmp_last_error(), "dead: w2"), "%s", dmp_last_error());
+  cr_assert_lt(step, 200u);
+}
