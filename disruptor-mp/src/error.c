@@ -2,6 +2,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -44,6 +45,8 @@ const char *dmp_last_error(void)
 
 static int positive(int err)
 {
+  if (err == INT_MIN)
+    return INT_MAX; /* -INT_MIN overflows; no code is that large */
   return err < 0 ? -err : err;
 }
 

@@ -38,7 +38,7 @@ struct dmp_producer_config {
   uint64_t capacity;        /**< slots, a power of two >= 1; required */
   uint32_t slot_size;       /**< bytes per event, 1 .. DMP_MAX_SLOT_SIZE; required */
   uint32_t slot_align;      /**< power of two <= DMP_MAX_SLOT_ALIGN; default 8 */
-  uint32_t max_consumers;   /**< consumer table size, 1 .. DMP_MAX_CONSUMERS; default 16 */
+  uint32_t max_consumers;   /**< consumer table size, 1 .. DMP_MAX_CONSUMERS; 0 or default: 16 */
   uint64_t type_tag;        /**< fingerprint of the event type checked by consumers; 0 = none */
   uint32_t mode;            /**< permission bits of the segment; default 0600 */
   uint32_t flags;           /**< DMP_RING_* */

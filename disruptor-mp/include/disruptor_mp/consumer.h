@@ -60,7 +60,8 @@ struct dmp_consumer {
  * Never reads a slot the producer may have overwritten.
  *
  * @return 0 and `*out`; on failure `*out` is NULL and:
- *  -EINVAL NULL argument; -DMP_E_BADNAME bad name/path or id;
+ *  -EINVAL NULL argument; -DMP_E_BADNAME bad name/path or id (NULL too);
+ *  -DMP_E_BADCONFIG unknown flags, start or wait kind;
  *  -ENOENT no such segment; -DMP_E_NOTREADY segment still being created;
  *  -DMP_E_LAYOUT other layout version; -DMP_E_CORRUPT bad header or size;
  *  -DMP_E_MISMATCH slot size, alignment or type tag differ from `cfg`;
