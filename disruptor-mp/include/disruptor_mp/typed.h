@@ -3,7 +3,7 @@
  * @brief Type-checked wrappers for rings of one C struct.
  *
  *     struct tick { int64_t ts; double px; };
- *     DMP_DECLARE_TYPED(tick, struct tick)
+ *     DMP_DECLARE_TYPED(tick, struct tick);
  *
  * declares, for that type:
  *
