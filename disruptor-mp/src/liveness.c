@@ -417,7 +417,8 @@ static void remove_counters(enum dmp_backend backend, const char *path, uint64_t
 
 static int probe_stale(enum dmp_backend backend, const char *path, bool magic_only, bool remove)
 {
-  int fd = backend == DMP_BACKEND_SHM ? shm_open(path, O_RDWR, 0) : open(path, O_RDWR | O_CLOEXEC);
+  /* Read-only is enough: F_OFD_GETLK needs no write access. */
+  int fd = backend == DMP_BACKEND_SHM ? shm_open(path, O_RDONLY, 0) : open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     return -errno;
   struct stat st;

@@ -114,7 +114,8 @@ DMP_API int64_t dmp_producer_publish_managed(struct dmp_producer *p, const void 
  * Evict consumer `id` if it is proven dead (ACTIVE entry whose lock is
  * free): its entry is freed and it stops gating.
  * @return 0 evicted; -ENOENT unknown id; -DMP_E_IDINUSE it is alive
- *         (stopped or slow processes are never evicted); -EINVAL.
+ *         (stopped or slow processes are never evicted) or detached
+ *         cleanly (IDLE: its position is kept for a resume); -EINVAL.
  */
 DMP_API int dmp_producer_evict(struct dmp_producer *p, const char *id);
 
