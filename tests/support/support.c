@@ -113,8 +113,8 @@ void ts_cleanup(void)
 {
   unlink_companions();
   for (int i = 0; i < n_shm; i++) {
-    char full[48];
-    snprintf(full, sizeof full, "/%s", shm_names[i]);
+    char full[sizeof shm_names[0] + 2];
+    snprintf(full, sizeof full, "/%.*s", (int)sizeof shm_names[0] - 1, shm_names[i]);
     shm_unlink(full);
   }
   n_shm = 0;
