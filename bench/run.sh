@@ -1,0 +1,73 @@
+#!/bin/sh
+# myelon-bench driver: configure and build if needed, run a suite, write the
+# report. Usage:
+#
+#   bench/run.sh quick|full [--out DIR] [--publish] [myelon-bench options...]
+#
+#   quick      about 2 minutes on 2 cores: the subset ladder, every subject
+#   full       the whole 8 B .. 1 MiB ladder, 10x the counts (tens of minutes)
+#   --out DIR  results directory (default bench/out/<timestamp>-<suite>)
+#   --publish  also copy summary.md, targets.json, run.json and plots/*.png
+#              into bench/results/ (what bench/README.md shows)
+#   other options go to `myelon-bench suite` (--only dmp-shm,floor, --no-pin,
+#   --case-timeout S, --wrap ROLE=COMMAND)
+#
+# Environment: BENCH_BUILD_DIR (default build-bench), MESON_ARGS (extra
+# `meson setup` arguments, e.g. -Dzmq=disabled).
+set -eu
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${BENCH_BUILD_DIR:-$root/build-bench}
+suite=${1:-}
+case "$suite" in
+  quick|full) shift ;;
+  *) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+esac
+
+out=""
+publish=0
+n=$#
+while [ "$n" -gt 0 ]; do # take ours out, rotate the rest (for myelon-bench) to the end
+  a=$1; shift; n=$((n - 1))
+  case "$a" in
+    --out) [ "$n" -gt 0 ] || { echo "run.sh: --out needs a directory" >&2; exit 2; }
+           out=$1; shift; n=$((n - 1)) ;;
+    --publish) publish=1 ;;
+    *) set -- "$@" "$a" ;;
+  esac
+done
+[ -n "$out" ] || out="$root/bench/out/$(date +%Y%m%d-%H%M%S)-$suite"
+
+if [ ! -f "$build/build.ninja" ]; then
+  # shellcheck disable=SC2086
+  meson setup "$build" "$root" -Dbench=true -Dtests=false --buildtype=release ${MESON_ARGS:-}
+elif ! meson introspect --buildoptions "$build" | grep -q '"name": "bench", "value": true'; then
+  meson configure "$build" -Dbench=true
+fi
+ninja -C "$build" bench/myelon-bench >/dev/null
+
+BENCH_GIT=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
+if ! git -C "$root" diff --quiet HEAD 2>/dev/null; then BENCH_GIT="$BENCH_GIT-dirty"; fi
+export BENCH_GIT
+
+status=0
+"$build/bench/myelon-bench" suite "$suite" --out "$out" "$@" || status=$?
+[ -f "$out/run.json" ] || { echo "run.sh: no run.json in $out" >&2; exit 1; }
+python3 "$root/bench/report.py" "$out"
+
+left=$(ls /dev/shm 2>/dev/null | grep -E '^(mb[0-9a-z]+x|iceoryx_mgmt$)' || true)
+if [ -n "$left" ]; then
+  echo "run.sh: WARNING: left in /dev/shm: $left" >&2
+  status=1
+fi
+
+if [ "$publish" = 1 ]; then
+  dest="$root/bench/results"
+  mkdir -p "$dest/plots"
+  rm -f "$dest"/plots/*.png
+  cp "$out/summary.md" "$out/targets.json" "$out/run.json" "$dest/"
+  cp "$out"/plots/*.png "$dest/plots/" 2>/dev/null || true
+  echo "run.sh: published to $dest"
+fi
+echo "run.sh: summary in $out/summary.md"
+exit $status

@@ -1,0 +1,38 @@
+/**
+ * @file ctl.h
+ * @brief The control block shared by the processes of one case: a 4 KiB
+ * memfd the orchestrator creates and every role inherits (by fd number on
+ * its command line), so no name is left anywhere if a case is killed.
+ *
+ * It carries only coordination, never messages: a start barrier (every
+ * role opens its channels, then waits for all), a count of receivers that
+ * are done (a sender closes only after, so transports that drop queued
+ * messages on close lose nothing), a failure flag that makes the other
+ * roles give up early, and a step count for lock-step paired streams.
+ */
+#ifndef MYELON_BENCH_CTL_H
+#define MYELON_BENCH_CTL_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+struct bench_ctl {
+  _Atomic uint32_t ready;   /* roles past their opens */
+  _Atomic uint32_t rx_done; /* receivers that have everything */
+  _Atomic uint32_t failed;  /* a role failed: the others stop waiting */
+  _Atomic uint32_t step;    /* paired streams: blocks the consumer has finished */
+};
+
+/** Create the block; returns the fd (inheritable) or -errno. */
+int bench_ctl_create(struct bench_ctl **out);
+/** Map the block from an inherited fd. */
+int bench_ctl_map(int fd, struct bench_ctl **out);
+/** Arrive and wait until `n` roles have arrived (bounded); 0 or -ETIMEDOUT,
+ * -ECANCELED when another role failed. */
+int bench_ctl_barrier(struct bench_ctl *ctl, uint32_t n, int64_t timeout_ns);
+/** Wait until ctl->step >= `n` (bounded, spinning); 0, -ETIMEDOUT, -ECANCELED. */
+int bench_ctl_wait_step(struct bench_ctl *ctl, uint32_t n, int64_t timeout_ns);
+/** Wait until `n` receivers are done (bounded); 0, -ETIMEDOUT or -ECANCELED. */
+int bench_ctl_wait_done(struct bench_ctl *ctl, uint32_t n, int64_t timeout_ns);
+
+#endif /* MYELON_BENCH_CTL_H */
