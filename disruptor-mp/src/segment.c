@@ -390,6 +390,16 @@ int dmp_impl_segment_open(enum dmp_backend backend, const char *name, struct dmp
   if (rc < 0)
     goto fail;
   rc = dmp_impl_segment_validate(seg, &seg->geo);
+  if (rc == -DMP_E_CORRUPT && seg->geo.total_size > seg->map_len && fstat(seg->fd, &st) == 0 &&
+      (uint64_t)st.st_size >= seg->geo.total_size && seg->geo.total_size <= DMP_MAX_SEGMENT_BYTES) {
+    /* We sized the mapping while the creator was still growing the file
+     * (its header became ready since): map the full size and check again. */
+    munmap(seg->map, seg->map_len);
+    seg->map = NULL;
+    rc = map_segment(seg, (size_t)st.st_size);
+    if (rc == 0)
+      rc = dmp_impl_segment_validate(seg, &seg->geo);
+  }
   if (rc < 0)
     goto fail;
   *out = seg;
