@@ -3,19 +3,33 @@
 
     bench/report.py OUT_DIR
 
+    bench/report.py --profile-jobs OUT_DIR
+
 Reads OUT_DIR/run.json (written by `myelon-bench suite ...`) and writes
   OUT_DIR/summary.md          tables, ratios to the floor and to every
-                              competitor, and the issue's targets, met/missed
+                              competitor, the layers (framed, typed, views),
+                              counters on/off, and the issue's targets,
+                              met/missed
   OUT_DIR/targets.json        the same verdicts, machine-readable
   OUT_DIR/data/*.dat          the numbers behind each plot
   OUT_DIR/plots/*.gp, *.png   gnuplot scripts and their PNGs (if gnuplot runs)
 
-Every figure comes from run.json; nothing is carried over from other runs.
-Python 3 standard library only (Meson already needs Python 3).
+A missed target names the cases that profile it (its subject and the
+reference it is measured against); `--profile-jobs` prints them, one per
+line as "NAME<TAB>FUNCTIONS<TAB>myelon-bench case options" (FUNCTIONS: the
+subject's send and receive functions, the only ones callgrind counts in;
+"-" for none: count everything),
+and run.sh runs each under bench/callgrind.sh into OUT_DIR/profiles/NAME/. When those directories
+exist, summary.md shows where the instructions go (per message, per role).
+
+Every figure comes from run.json (and the profiles of this run); nothing is
+carried over from other runs. Python 3 standard library only (Meson already
+needs Python 3).
 """
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -116,6 +130,26 @@ def fold_reps(cases):
     return out
 
 
+def layer_of_name(name):
+    """Layer of a subject from its name (run.json files before the "layer" field)."""
+    for prefix, layer in (("framed-", "framed"), ("msgpack-", "typed"), ("view-", "view")):
+        if name.startswith(prefix):
+            return layer
+    return "raw"
+
+
+def backend_of(name):
+    return "mmap" if "mmap" in name else "shm"
+
+
+def suite_capacity(size):
+    """Ring depth for a payload size (suite.c's table)."""
+    for limit, cap in ((1024, 4096), (16384, 2048), (65536, 1024), (131072, 512), (524288, 256)):
+        if size <= limit:
+            return cap
+    return 128
+
+
 class Run:
     """run.json, indexed by (workload, subject, size, wait, receivers, rate);
     repeated cases are folded into medians."""
@@ -127,10 +161,12 @@ class Run:
         self.raw_cases = self.doc["cases"]
         self.cases = fold_reps(self.raw_cases)
         self.subjects = self.meta.get("subjects", [])
-        fam = {}
+        fam, layer = {}, {}
         for c in self.cases:
             fam[c["subject"]] = c["family"]
+            layer[c["subject"]] = c.get("layer") or layer_of_name(c["subject"])
         self.family = fam
+        self.layer = layer
         self.ours = [s for s in self.subjects if fam.get(s) == "ours"]
         self.competitors = [s for s in self.subjects if fam.get(s) == "competitor"]
         self.floor = "floor" if "floor" in self.subjects else None
@@ -225,10 +261,13 @@ def targets(run):
     out = []
     fl = run.floor
 
-    def add(name, subject, value, limit, higher, detail):
-        out.append({"target": name, "subject": subject, "value": value, "limit": limit,
-                    "higher_is_better": higher, "verdict": verdict(value, limit, higher).strip("*").lower(),
-                    "detail": detail})
+    def add(name, subject, value, limit, higher, detail, profile=None):
+        t = {"target": name, "subject": subject, "value": value, "limit": limit,
+             "higher_is_better": higher, "verdict": verdict(value, limit, higher).strip("*").lower(),
+             "detail": detail}
+        if profile and t["verdict"] == "missed":
+            t["profile"] = profile
+        out.append(t)
 
     for s in [x for x in ("dmp-shm", "dmp-mmap") if x in run.ours]:
         r, f = rtt(run, s, 64), rtt(run, fl, 64) if fl else None
@@ -238,7 +277,8 @@ def targets(run):
             if p:
                 a, b = lat(p, "rtt_a", pct), lat(p, "rtt_b", pct)
                 add("raw 64 B ping-pong %s ≤ %.1f× floor" % (pct, limit), s, ratio(a, b), limit, False,
-                    "paired A/B (%d runs): %s vs floor %s; separate runs: %s" % (n, fmt_ns(a), fmt_ns(b), fmt_x(sep)))
+                    "paired A/B (%d runs): %s vs floor %s; separate runs: %s" % (n, fmt_ns(a), fmt_ns(b), fmt_x(sep)),
+                    profile_spec("pingpong", 64, s, "floor"))
             else:
                 add("raw 64 B ping-pong %s ≤ %.1f× floor" % (pct, limit), s, sep, limit, False,
                     "separate runs: %s vs floor %s" % (fmt_ns(lat(r, "rtt", pct)), fmt_ns(lat(f, "rtt", pct))))
@@ -264,7 +304,8 @@ def targets(run):
             if p:
                 add(name, s, p.get("ratio_a_over_b"), 0.8, True,
                     "paired A/B (%d runs, median of per-block ratios): %s vs floor %s; separate runs: %s" % (
-                        n, fmt_rate(p.get("a_msgs_per_s")), fmt_rate(p.get("b_msgs_per_s")), fmt_x(ratio(va, vb))))
+                        n, fmt_rate(p.get("a_msgs_per_s")), fmt_rate(p.get("b_msgs_per_s")), fmt_x(ratio(va, vb))),
+                    profile_spec("stream", size, s, "floor"))
             else:
                 add(name, s, ratio(va, vb), 0.8, True, "separate runs: %s vs floor %s" % (fmt_rate(va), fmt_rate(vb)))
     for s in run.ours:
@@ -277,12 +318,66 @@ def targets(run):
             "%.3f%% of a core over %.1f s idle; wake-up p50 %s, p99 %s" % (
                 cpu if cpu is not None else float("nan"), r.get("idle_s", 0),
                 fmt_ns(lat(r, "latency", "p50")), fmt_ns(lat(r, "latency", "p99"))))
-    for t in ("framed 64 B ping-pong ≤ 1.3× raw", "framed 1 KiB stream ≥ 0.7× floor GB/s",
-              "framed 1 MiB stream ≥ 0.8× floor GB/s"):
-        out.append({"target": t, "subject": "framed", "value": None, "limit": None, "higher_is_better": None,
-                    "verdict": "not evaluated",
-                    "detail": "no framed (Layer 1) subject in the harness yet: the seam is in bench/src/bench.h"})
+    framed_targets(run, add)
     return out
+
+
+FRAMED_PP = "framed 64 B ping-pong p50 ≤ 1.3× raw"
+FRAMED_ST = (("framed 1 KiB stream ≥ 0.7× floor GB/s", 1024, 0.7), ("framed 1 MiB stream ≥ 0.8× floor GB/s", 1048576, 0.8))
+
+
+def framed_targets(run, add):
+    """Layer 1 targets, judged on the paired cases only: every framed subject
+    that ran them (the quick suite: compact frames on shm and mmap)."""
+    evaluated = set()
+    for s in [x for x in run.ours if run.layer.get(x) == "framed"]:
+        raw = "dmp-mmap" if backend_of(s) == "mmap" else "dmp-shm"
+        p, n = ab(run, "ab_pingpong", s, raw, 64)
+        if p:
+            a, b = lat(p, "rtt_a", "p50"), lat(p, "rtt_b", "p50")
+            sep = ratio(lat(rtt(run, s, 64), "rtt", "p50"), lat(rtt(run, raw, 64), "rtt", "p50"))
+            add(FRAMED_PP, s, ratio(a, b), 1.3, False,
+                "paired A/B (%d runs) against `%s`: %s vs %s (p99 %s vs %s); separate runs: %s" % (
+                    n, raw, fmt_ns(a), fmt_ns(b), fmt_ns(lat(p, "rtt_a", "p99")), fmt_ns(lat(p, "rtt_b", "p99")),
+                    fmt_x(sep)),
+                profile_spec("pingpong", 64, s, raw))
+            evaluated.add(FRAMED_PP)
+        for name, size, limit in FRAMED_ST:
+            p, n = ab(run, "ab_stream", s, "floor", size)
+            if not p:
+                continue
+            a, b = p.get("a_msgs_per_s"), p.get("b_msgs_per_s")
+            sa, sf = stream(run, s, size), stream(run, run.floor, size) if run.floor else None
+            sep = ratio((sa or {}).get("msgs_per_s"), (sf or {}).get("msgs_per_s"))
+            add(name, s, p.get("ratio_a_over_b"), limit, True,
+                "paired A/B (%d runs, median of per-block ratios; same bytes per message, so the msgs/s ratio is "
+                "the GB/s ratio): %s vs floor %s; separate runs: %s" % (
+                    n, fmt_gbs(a * size / 1e9 if a else None), fmt_gbs(b * size / 1e9 if b else None), fmt_x(sep)),
+                profile_spec("stream", size, s, "floor"))
+            evaluated.add(name)
+    for name in [FRAMED_PP] + [t[0] for t in FRAMED_ST]:
+        if name not in evaluated:
+            add(name, "framed-*", None, None, None, "no paired framed case in this run")
+
+
+def profile_spec(workload, size, a, b):
+    """The callgrind cases that show where a missed target's time goes: the
+    subject and its reference, each alone, with counts small enough for
+    valgrind (a few seconds each)."""
+    if workload == "pingpong":
+        count = 10000 if size <= 4096 else 100
+        warmup = min(1000, count)
+    else:
+        count = 50000 if size <= 64 else 20000 if size <= 4096 else 1000 if size <= 65536 else 100
+        ring = suite_capacity(size)
+        warmup = min(ring + ring // 8, count // 5)
+    spec = {}
+    for side, subject in (("a", a), ("b", b)):
+        spec[side] = {"name": "%s-%d-%s" % (workload, size, subject), "subject": subject,
+                      "collect": list(path_functions(subject) or ()),
+                      "args": ["--workload", workload, "--subject", subject, "--size", str(size), "--count",
+                               str(count), "--warmup", str(warmup)]}
+    return spec
 
 
 def section_ab(run):
@@ -323,8 +418,8 @@ def section_ab(run):
 def section_targets(tl):
     rows = []
     for t in tl:
-        if t["verdict"] == "not evaluated":
-            v = "not evaluated"
+        if t["limit"] is None:
+            v = "not measured"
         else:
             v = verdict(t["value"], t["limit"], t["higher_is_better"])
         if t["value"] is None:
@@ -334,7 +429,13 @@ def section_targets(tl):
         else:
             val = fmt_x(t["value"], 3)
         rows.append([t["target"], "`%s`" % t["subject"], val, v, t["detail"]])
-    return "## Targets (issue 8), this run\n\n" + md_table(
+    met = [t for t in tl if t["verdict"] == "met"]
+    missed = [t for t in tl if t["verdict"] == "missed"]
+    lines = "**%d met, %d MISSED, %d not measured.**" % (len(met), len(missed), len(tl) - len(met) - len(missed))
+    if missed:
+        lines += " Missed: " + "; ".join("%s (`%s`, %s)" % (t["target"], t["subject"], fmt_x(t["value"], 3))
+                                        for t in missed) + "."
+    return "## Targets (issue 8), this run\n\n" + lines + "\n\n" + md_table(
         ["target", "subject", "measured", "verdict", "detail"], rows)
 
 
@@ -368,8 +469,9 @@ def section_versus(run, title, getter, lower_is_better):
     if not run.ours or not run.competitors:
         return ""
     rows = []
+    ours = [s for s in run.ours if s in main_plot_subjects(run)]
     for workload_size in getter["sizes"]:
-        for s in run.ours:
+        for s in ours:
             mine = getter["value"](s, workload_size)
             if mine is None:
                 continue
@@ -469,6 +571,270 @@ def section_waits(run):
                       "idle CPU"], rows))
 
 
+def ab_row(run, workload, a, b, size):
+    """(A figure, B figure, runs) of a paired case: p50 RTTs or median msgs/s."""
+    p, n = ab(run, workload, a, b, size)
+    if not p:
+        return None
+    if workload == "ab_pingpong":
+        return lat(p, "rtt_a", "p50"), lat(p, "rtt_b", "p50"), n, p
+    return p.get("a_msgs_per_s"), p.get("b_msgs_per_s"), n, p
+
+
+def section_counters(run):
+    """Shared-memory counters (the default) against a ring created without
+    them, paired."""
+    a, b = "dmp-shm-nocnt", "dmp-shm"
+    rows = []
+    r = ab_row(run, "ab_pingpong", a, b, 64)
+    if r:
+        off, on, n, p = r
+        rows.append(["64 B ping-pong RTT p50", fmt_ns(on), fmt_ns(off), fmt_x(ratio(on, off), 3),
+                     "p99 %s vs %s" % (fmt_ns(lat(p, "rtt_b", "p99")), fmt_ns(lat(p, "rtt_a", "p99"))), n])
+    for size in (8, 64):
+        r = ab_row(run, "ab_stream", a, b, size)
+        if r:
+            off, on, n, p = r
+            # time per message on / off = rate off / rate on = 1 / (per-block A÷B)
+            per = p.get("ratio_a_over_b")
+            rows.append(["%s stream msgs/s" % fmt_size(size), fmt_rate(on), fmt_rate(off),
+                         fmt_x(per, 3), "per-block off÷on range %s … %s" % (
+                             fmt_x(p.get("ratio_min")), fmt_x(p.get("ratio_max"))), n])
+    if not rows:
+        return ""
+    return ("## Counters on/off (paired)\n\n"
+            "`dmp-shm` as shipped (shared-memory counters on, `counters.h`) against `dmp-shm-nocnt`, the same ring "
+            "created with `DMP_RING_NO_COUNTERS` and consumers attached with `DMP_CONSUMER_NO_COUNTERS`, alternating "
+            "in the same two processes. The library updates counters only on its cold paths (window rescans, waits, "
+            "attach), so the cost shows where those paths run often. Ratio: for the RTT, on ÷ off (above 1 = counters "
+            "cost latency); for streams, the median per-block ratio off ÷ on (above 1 = counters cost throughput). "
+            "Every figure is the median over the runs.\n\n" +
+            md_table(["figure", "counters on", "counters off", "on cost (ratio)", "detail", "runs"], rows))
+
+
+def section_views(run):
+    """Owned decode (Layer 2) against in-place views (Layer 3) of the same
+    msgpack bytes: paired cases, then the separate runs over the ladder."""
+    parts = []
+    rows = []
+    a, b = "view-shm", "msgpack-shm"
+    r = ab_row(run, "ab_pingpong", a, b, 64)
+    if r:
+        va, vb, n, p = r
+        rows.append(["64 B ping-pong RTT p50", fmt_ns(vb), fmt_ns(va), fmt_x(ratio(vb, va), 3), n])
+    for size in (1024, 65536):
+        r = ab_row(run, "ab_stream", a, b, size)
+        if r:
+            va, vb, n, p = r
+            rows.append(["%s stream msgs/s" % fmt_size(size), fmt_rate(vb), fmt_rate(va), fmt_x(p.get("ratio_a_over_b"), 3),
+                         n])
+    if rows:
+        parts.append(md_table(["figure (paired)", "owned (`msgpack-shm`)", "view (`view-shm`)", "view speed-up",
+                               "runs"], rows))
+    for backend in ("shm", "mmap"):
+        owned, view = "msgpack-" + backend, "view-" + backend
+        rows = []
+        for size in sorted(set(run.sizes("pingpong")) | set(run.sizes("stream"))):
+            ro, rv = rtt(run, owned, size), rtt(run, view, size)
+            so, sv = stream(run, owned, size), stream(run, view, size)
+            if not (ro or rv or so or sv):
+                continue
+            po, pv = lat(ro, "rtt", "p50"), lat(rv, "rtt", "p50")
+            mo, mv = (so or {}).get("msgs_per_s"), (sv or {}).get("msgs_per_s")
+            rows.append([fmt_size(size), fmt_ns(po), fmt_ns(pv), fmt_x(ratio(po, pv)), fmt_rate(mo), fmt_rate(mv),
+                         fmt_x(ratio(mv, mo))])
+        if rows:
+            parts.append("Separate runs, %s:\n\n" % backend + md_table(
+                ["size", "owned RTT p50", "view RTT p50", "view speed-up", "owned msgs/s", "view msgs/s",
+                 "view speed-up"], rows))
+    if not parts:
+        return ""
+    return ("## Owned decode vs zero-copy view (msgpack)\n\n"
+            "The same msgpack record on the wire (payload size = encoded size, see bench/README.md); `msgpack-*` "
+            "decodes it into an owned value (validate, parse, allocate, copy the body) and frees it, `view-*` "
+            "validates and parses it in place (`myelon_typed_recv_view`) and reads the fields from the slot. Both "
+            "then copy the body into the harness buffer. Speed-up: owned RTT ÷ view RTT, view msgs/s ÷ owned "
+            "msgs/s (paired: median per-block ratio).\n\n" + "\n\n".join(parts))
+
+
+def section_layers(run):
+    """What each layer costs over the raw ring, per backend (separate runs)."""
+    parts = []
+    for backend in ("shm", "mmap"):
+        cols = [s for s in ("dmp-%s" % backend, "framed-%s" % backend, "framed-%s-aligned" % backend,
+                            "msgpack-%s" % backend, "view-%s" % backend) if s in run.subjects]
+        if len(cols) < 2:
+            continue
+        raw = cols[0]
+        rows = []
+        for size in run.sizes("pingpong"):
+            vals = [lat(rtt(run, s, size), "rtt", "p50") for s in cols]
+            if sum(v is not None for v in vals) < 2:
+                continue
+            base = vals[0]
+            rows.append([fmt_size(size)] + ["%s (%s)" % (fmt_ns(v), fmt_x(ratio(v, base))) if v else "–" for v in vals])
+        if rows:
+            parts.append("RTT p50 on %s (× `%s`):\n\n" % (backend, raw) + md_table(["size"] + ["`%s`" % c for c in cols],
+                                                                                  rows))
+        rows = []
+        for size in run.sizes("stream"):
+            f = (stream(run, run.floor, size) or {}).get("gb_per_s") if run.floor else None
+            vals = [(stream(run, s, size) or {}).get("gb_per_s") for s in cols]
+            if sum(v is not None for v in vals) < 2:
+                continue
+            rows.append([fmt_size(size), fmt_gbs(f)] + ["%s (%s)" % (fmt_gbs(v), fmt_x(ratio(v, f))) if v else "–"
+                                                        for v in vals])
+        if rows:
+            parts.append("Stream GB/s on %s (× floor):\n\n" % backend + md_table(
+                ["size", "`floor`"] + ["`%s`" % c for c in cols], rows))
+    if not parts:
+        return ""
+    return ("## Layers: what framing, encoding and views cost over the raw ring\n\n"
+            "Separate runs of the main ladder (noisier than the paired figures above). Framed subjects use one frame "
+            "per message (frame capacity = payload size); `-aligned` uses the 16-byte header format. Typed subjects "
+            "carry a msgpack record whose encoded size is the payload size (they skip sizes below 33 B).\n\n" +
+            "\n\n".join(parts))
+
+
+# ---- profiles (callgrind) -------------------------------------------------------
+
+CG_LINE = re.compile(r"^\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+(.*)$")
+SEND_RECV = (("floor", "floor_send", "floor_recv"), ("dmp-", "dmp_send", "dmp_recv"),
+             ("framed-", "framed_send", "framed_recv"), ("msgpack-", "typed_send", "typed_recv"),
+             ("view-", "typed_send", "typed_recv"))
+
+
+def path_functions(subject):
+    """The harness's send and receive functions of a subject (subj_*.c)."""
+    return next(((snd, rcv) for pre, snd, rcv in SEND_RECV if subject.startswith(pre)), None)
+
+
+def read_cg(path):
+    """callgrind_annotate output -> {function: Ir} (loader and startup code left out)."""
+    out = {}
+    try:
+        with open(path) as f:
+            for line in f:
+                m = CG_LINE.match(line)
+                if not m or "PROGRAM TOTALS" in line:
+                    continue
+                ir = int(m.group(1).replace(",", ""))
+                where = m.group(2)
+                obj = where[where.rfind("[") + 1:-1] if where.endswith("]") else ""
+                fn = where[:where.rfind(" [")] if " [" in where else where
+                fn = fn.split(":", 1)[1] if ":" in fn else fn
+                if "ld-linux" in obj or "/elf/" in where or fn.startswith("_dl_") or fn in out:
+                    continue
+                out[fn] = ir
+    except OSError:
+        return None
+    return out
+
+
+def profile_messages(pdir):
+    """Messages each role of a profiled case handled, from its run.json."""
+    try:
+        with open(os.path.join(pdir, "run.json")) as f:
+            c = json.load(f)["cases"][0]
+    except (OSError, ValueError, IndexError, KeyError):
+        return None, None
+    n = c["count"] + c["warmup"]
+    if c["workload"] == "pingpong":
+        bare = c["count"] // 4 // 64 * 64
+        n += bare if bare else 64
+    return c, n
+
+
+# The library's waiting functions (entered when the other side is not ready):
+# their instruction counts measure the peer's speed, not this side's work.
+WAIT_ENTRIES = ("dmp_consumer_wait", "dmp_impl_producer_wait_step")
+WAIT_FNS = WAIT_ENTRIES + ("dmp_impl_wait_step", "dmp_impl_futex_wait")
+HARNESS_PREFIXES = ("hist_", "json_", "bench_", "role_", "rate_", "consume", "produce", "main")
+
+
+def profile_roles(pdir, subject):
+    """{role: (send + receive path Ir/msg without waiting, waiting Ir/msg,
+    [(fn, own Ir/msg)])} of one profiled case."""
+    c, n = profile_messages(pdir)
+    if not c or not n:
+        return None
+    names = path_functions(subject)
+    roles = {}
+    for role in ("client", "server", "producer", "consumer"):
+        incl = read_cg(os.path.join(pdir, "callgrind.%s.incl.txt" % role))
+        self_ = read_cg(os.path.join(pdir, "callgrind.%s.self.txt" % role))
+        if incl is None or self_ is None:
+            continue
+        waiting = sum(incl.get(x, 0) for x in WAIT_ENTRIES) / n
+        path = sum(incl.get(x, 0) for x in names) / n - waiting if names else None
+        top = sorted(((fn, ir / n) for fn, ir in self_.items() if ir / n >= 0.5 and fn not in WAIT_FNS
+                      and not fn.startswith(HARNESS_PREFIXES)), key=lambda x: -x[1])[:8]
+        roles[role] = (path, waiting, top)
+    return roles or None
+
+
+def section_profiles(run, tl, out):
+    parts = []
+    for t in tl:
+        prof = t.get("profile")
+        if not prof:
+            continue
+        a, b = prof["a"], prof["b"]
+        pa = profile_roles(os.path.join(out, "profiles", a["name"]), a["subject"])
+        pb = profile_roles(os.path.join(out, "profiles", b["name"]), b["subject"])
+        if not pa:
+            continue
+        c, n = profile_messages(os.path.join(out, "profiles", a["name"]))
+        def num(v):
+            return "%.0f" % v if v is not None else "–"
+
+        rows = []
+        for role in pa:
+            ia, wa = pa[role][0], pa[role][1]
+            ib, wb = (pb or {}).get(role, (None, None, None))[:2]
+            rows.append([role, num(ia), num(ib), fmt_x(ratio(ia, ib)), num(wa), num(wb)])
+        tops = []
+        for subj, prof_roles in ((a["subject"], pa), (b["subject"], pb or {})):
+            for role, (path, waiting, top) in prof_roles.items():
+                tops.append("- `%s` %s: " % (subj, role) + ", ".join("`%s` %.0f" % (fn, ir) for fn, ir in top))
+        parts.append("### %s — `%s` %s (MISSED)\n\n"
+                     "`bench/callgrind.sh` on `%s` and on `%s` alone (%s, %d messages per role incl. warm-up; output in "
+                     "`profiles/%s/` and `profiles/%s/`). Instructions per message on the subject's send + receive "
+                     "path (inclusive), without the library's wait functions (`%s`, shown apart: they count how long "
+                     "the other side took):\n\n%s\n\nTop functions by own instructions per message (harness and "
+                     "waiting left out):\n\n%s" % (
+                         t["target"], t["subject"], fmt_x(t["value"], 3), a["subject"], b["subject"],
+                         " ".join(a["args"][:2] + a["args"][4:6]), n, a["name"], b["name"], "`, `".join(WAIT_ENTRIES),
+                         md_table(["role", "A `%s` Ir/msg" % a["subject"], "B `%s` Ir/msg" % b["subject"], "A÷B",
+                                   "A waiting Ir/msg", "B waiting Ir/msg"], rows),
+                         "\n".join(tops)))
+    if not parts:
+        return ""
+    return ("## Where the time goes: callgrind profiles of the missed targets\n\n"
+            "Instruction counts (valgrind --tool=callgrind, both processes of the case under valgrind), divided by "
+            "the messages each process handled. They show the work per message, not the time: cache-line transfers "
+            "and fences cost far more time than their instruction count says. The floor polls inline (in "
+            "`floor_recv`), so its path figure includes its polling. Only the subject's send and receive functions "
+            "and what they call are counted (callgrind `--toggle-collect`): set-up and the harness stay out.\n\n" + "\n\n".join(parts))
+
+
+def profile_jobs(tl):
+    """The profile cases of the missed targets: one per target name (the
+    first missed subject), each case once."""
+    jobs, seen_target, seen_job = [], set(), set()
+    for t in tl:
+        prof = t.get("profile")
+        if not prof or t["target"] in seen_target:
+            continue
+        seen_target.add(t["target"])
+        for side in ("a", "b"):
+            j = prof[side]
+            if j["name"] not in seen_job:
+                seen_job.add(j["name"])
+                jobs.append(j)
+    return jobs[:8]
+
+
 # ---- plots -------------------------------------------------------------------
 
 
@@ -482,15 +848,27 @@ def write_dat(path, header, rows):
 def gp_lines(files, using, styles=True):
     parts = []
     for i, (path, title) in enumerate(files):
-        parts.append("'%s' using %s with linespoints lw 2 pt %d title '%s'" % (path, using, 5 + (i % 8), title))
+        parts.append("'%s' using %s with linespoints lw 2 pt %d dt %d title '%s'" % (
+            path, using, 5 + (i % 8), 1 + (i // 8) % 4, title))
     return ", \\\n     ".join(parts)
+
+
+def main_plot_subjects(run):
+    """The main plots: Layer 0, the floor, the competitors, and one curve per
+    layer of ours on shm (the layer plots have every variant)."""
+    return [s for s in run.subjects if run.layer.get(s, "raw") == "raw" or s in ("framed-shm", "msgpack-shm", "view-shm")]
+
+
+def layer_plot_subjects(run):
+    return [s for s in run.subjects if s == run.floor or (run.family.get(s) == "ours" and (
+        run.layer.get(s) != "raw" or s in ("dmp-shm", "dmp-mmap")))]
 
 
 def plots(run, out):
     data, pdir = os.path.join(out, "data"), os.path.join(out, "plots")
     os.makedirs(data, exist_ok=True)
     os.makedirs(pdir, exist_ok=True)
-    lat_files, thr_files, spec_files = [], [], []
+    lat_of, thr_of, spec_files = {}, {}, []
     for s in run.subjects:
         rows = []
         for size in run.sizes("pingpong"):
@@ -500,7 +878,7 @@ def plots(run, out):
         if rows:
             p = os.path.join(data, "rtt_%s.dat" % s)
             write_dat(p, ["size_bytes", "p50_us", "p99_us"], rows)
-            lat_files.append((p, s))
+            lat_of[s] = (p, s)
         rows = []
         for size in run.sizes("stream"):
             r = stream(run, s, size)
@@ -509,37 +887,47 @@ def plots(run, out):
         if rows:
             p = os.path.join(data, "stream_%s.dat" % s)
             write_dat(p, ["size_bytes", "gb_per_s", "mmsgs_per_s"], rows)
-            thr_files.append((p, s))
+            thr_of[s] = (p, s)
         r = rtt(run, s, SPECTRUM_SIZE)
-        if r and "rtt" in r:
+        if r and "rtt" in r and s in main_plot_subjects(run):
             rows = [[1.0 / (1.0 - pct / 100.0) if pct < 100 else 1e6, v / 1e3, pct] for pct, v in r["rtt"]["spectrum"]]
             p = os.path.join(data, "spectrum_%s.dat" % s)
             write_dat(p, ["one_over_1_minus_p", "rtt_us", "percentile"], rows)
             spec_files.append((p, s))
+    main, layers = main_plot_subjects(run), layer_plot_subjects(run)
+    lat_files = [lat_of[s] for s in main if s in lat_of]
+    thr_files = [thr_of[s] for s in main if s in thr_of]
+    lay_lat = [lat_of[s] for s in layers if s in lat_of]
+    lay_thr = [thr_of[s] for s in layers if s in thr_of]
     host = "%s, %d cores" % (run.meta["host"]["cpu_model"], run.meta["host"]["cores"])
     sizes = sorted(set(run.sizes("pingpong")) | set(run.sizes("stream")))
     xtics = ", ".join("'%s' %d" % (fmt_size(z).replace(" ", ""), z) for z in sizes)
     common = ("set terminal pngcairo size 1100,680 font 'sans,10'\nset grid\nset key outside right top\n"
               "set logscale x 2\nset logscale y 10\nset xtics (%s)\n" % xtics)
+
+    def plot(name, title, ylabel, files, using):
+        return common + "set output '%s'\nset title '%s (%s)'\nset xlabel 'payload'\nset ylabel '%s'\nplot %s\n" % (
+            os.path.join(pdir, name + ".png"), title, host, ylabel, gp_lines(files, using))
+
     scripts = {}
     if lat_files:
-        scripts["latency_vs_payload"] = common + (
-            "set output '%s'\nset title 'Ping-pong RTT p50 vs payload (%s)'\nset xlabel 'payload'\n"
-            "set ylabel 'RTT p50 (µs)'\nplot %s\n" % (os.path.join(pdir, "latency_vs_payload.png"), host,
-                                                      gp_lines(lat_files, "1:2")))
-        scripts["latency_p99_vs_payload"] = common + (
-            "set output '%s'\nset title 'Ping-pong RTT p99 vs payload (%s)'\nset xlabel 'payload'\n"
-            "set ylabel 'RTT p99 (µs)'\nplot %s\n" % (os.path.join(pdir, "latency_p99_vs_payload.png"), host,
-                                                      gp_lines(lat_files, "1:3")))
+        scripts["latency_vs_payload"] = plot("latency_vs_payload", "Ping-pong RTT p50 vs payload", "RTT p50 (µs)",
+                                             lat_files, "1:2")
+        scripts["latency_p99_vs_payload"] = plot("latency_p99_vs_payload", "Ping-pong RTT p99 vs payload",
+                                                 "RTT p99 (µs)", lat_files, "1:3")
     if thr_files:
-        scripts["throughput_vs_payload"] = common + (
-            "set output '%s'\nset title 'One-way stream throughput vs payload (%s)'\nset xlabel 'payload'\n"
-            "set ylabel 'GB/s'\nplot %s\n" % (os.path.join(pdir, "throughput_vs_payload.png"), host,
-                                             gp_lines(thr_files, "1:2")))
-        scripts["msgrate_vs_payload"] = common + (
-            "set output '%s'\nset title 'One-way stream message rate vs payload (%s)'\nset xlabel 'payload'\n"
-            "set ylabel 'million messages/s'\nplot %s\n" % (os.path.join(pdir, "msgrate_vs_payload.png"), host,
-                                                           gp_lines(thr_files, "1:3")))
+        scripts["throughput_vs_payload"] = plot("throughput_vs_payload", "One-way stream throughput vs payload",
+                                                "GB/s", thr_files, "1:2")
+        scripts["msgrate_vs_payload"] = plot("msgrate_vs_payload", "One-way stream message rate vs payload",
+                                             "million messages/s", thr_files, "1:3")
+    if len(lay_lat) > 1:
+        scripts["layers_latency_vs_payload"] = plot(
+            "layers_latency_vs_payload", "Layers: ping-pong RTT p50 vs payload (raw, framed, msgpack owned, view)",
+            "RTT p50 (µs)", lay_lat, "1:2")
+    if len(lay_thr) > 1:
+        scripts["layers_throughput_vs_payload"] = plot(
+            "layers_throughput_vs_payload", "Layers: one-way stream throughput vs payload (raw, framed, msgpack owned, "
+            "view)", "GB/s", lay_thr, "1:2")
     if spec_files:
         scripts["percentile_spectrum"] = (
             "set terminal pngcairo size 1100,680 font 'sans,10'\nset grid\nset key outside right top\n"
@@ -567,12 +955,20 @@ def plots(run, out):
 
 
 def main():
-    if len(sys.argv) != 2:
+    args = sys.argv[1:]
+    jobs_only = bool(args) and args[0] == "--profile-jobs"
+    if jobs_only:
+        args = args[1:]
+    if len(args) != 1:
         sys.stderr.write(__doc__)
         return 2
-    out = sys.argv[1]
+    out = args[0]
     run = Run(os.path.join(out, "run.json"))
     tl = targets(run)
+    if jobs_only:
+        for j in profile_jobs(tl):
+            print("%s\t%s\t%s" % (j["name"], " ".join(j.get("collect", [])) or "-", " ".join(j["args"])))
+        return 0
     with open(os.path.join(out, "targets.json"), "w") as f:
         json.dump(tl, f, indent=2)
     made = plots(run, out)
@@ -582,9 +978,9 @@ def main():
         "sizes": pp_sizes, "value": lambda s, z: lat(rtt(run, s, z), "rtt", "p50")}, True)
     versus_st = section_versus(run, "Stream: how many times more msgs/s ours moves (ours / competitor)", {
         "sizes": st_sizes, "value": lambda s, z: (stream(run, s, z) or {}).get("msgs_per_s")}, False)
-    sections = [section_host(run), section_targets(tl), section_ab(run), section_pingpong(run), versus_rtt,
-                section_stream(run),
-                versus_st, section_broadcast(run), section_fixed_rate(run), section_waits(run)]
+    sections = [section_host(run), section_targets(tl), section_profiles(run, tl, out), section_ab(run),
+                section_counters(run), section_views(run), section_layers(run), section_pingpong(run), versus_rtt,
+                section_stream(run), versus_st, section_broadcast(run), section_fixed_rate(run), section_waits(run)]
     if made:
         sections.append("## Plots\n\n" + "\n".join("- `plots/%s`" % m for m in made))
     with open(os.path.join(out, "summary.md"), "w") as f:

@@ -2,13 +2,15 @@
 # myelon-bench driver: configure and build if needed, run a suite, write the
 # report. Usage:
 #
-#   bench/run.sh quick|full [--out DIR] [--publish] [myelon-bench options...]
+#   bench/run.sh quick|full [--out DIR] [--publish] [--no-profile] [myelon-bench options...]
 #
-#   quick      about 2 minutes on 2 cores: the subset ladder, every subject
-#   full       the whole 8 B .. 1 MiB ladder, 10x the counts (tens of minutes)
-#   --out DIR  results directory (default bench/out/<timestamp>-<suite>)
-#   --publish  also copy summary.md, targets.json, run.json and plots/*.png
-#              into bench/results/ (what bench/README.md shows)
+#   quick        at most 2 minutes on 2 cores: the subset ladder, every subject
+#   full         the whole 8 B .. 1 MiB ladder, 10x the counts (tens of minutes)
+#   --out DIR    results directory (default bench/out/<timestamp>-<suite>)
+#   --publish    also copy summary.md, targets.json, run.json, plots/*.png and
+#                the profiles' summaries into bench/results/ (bench/README.md)
+#   --no-profile do not profile missed targets (by default each missed target
+#                runs under bench/callgrind.sh, a few seconds per case)
 #   other options go to `myelon-bench suite` (--only dmp-shm,floor, --no-pin,
 #   --case-timeout S, --wrap ROLE=COMMAND)
 #
@@ -21,11 +23,12 @@ build=${BENCH_BUILD_DIR:-$root/build-bench}
 suite=${1:-}
 case "$suite" in
   quick|full) shift ;;
-  *) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac
 
 out=""
 publish=0
+profile=1
 n=$#
 while [ "$n" -gt 0 ]; do # take ours out, rotate the rest (for myelon-bench) to the end
   a=$1; shift; n=$((n - 1))
@@ -33,6 +36,7 @@ while [ "$n" -gt 0 ]; do # take ours out, rotate the rest (for myelon-bench) to 
     --out) [ "$n" -gt 0 ] || { echo "run.sh: --out needs a directory" >&2; exit 2; }
            out=$1; shift; n=$((n - 1)) ;;
     --publish) publish=1 ;;
+    --no-profile) profile=0 ;;
     *) set -- "$@" "$a" ;;
   esac
 done
@@ -55,6 +59,23 @@ status=0
 [ -f "$out/run.json" ] || { echo "run.sh: no run.json in $out" >&2; exit 1; }
 python3 "$root/bench/report.py" "$out"
 
+# Where the time goes: every missed target's subject and reference under
+# callgrind (report.py names the cases), then the report again with them.
+if [ "$profile" = 1 ] && command -v valgrind >/dev/null; then
+  jobs=$(python3 "$root/bench/report.py" --profile-jobs "$out")
+  if [ -n "$jobs" ]; then
+    echo "run.sh: profiling missed targets under callgrind"
+    echo "$jobs" | while IFS="$(printf '\t')" read -r name collect args; do
+      echo "run.sh:   $name"
+      [ "$collect" != "-" ] || collect=""
+      # shellcheck disable=SC2086
+      BENCH_BUILD_DIR=$build CG_COLLECT="$collect" "$root/bench/callgrind.sh" "$out/profiles/$name" $args >/dev/null ||
+        echo "run.sh: profile $name failed (see $out/profiles/$name/stderr.txt)" >&2
+    done
+    python3 "$root/bench/report.py" "$out"
+  fi
+fi
+
 left=$(ls /dev/shm 2>/dev/null | grep -E '^(mb[0-9a-z]+x|iceoryx_mgmt$)' || true)
 if [ -n "$left" ]; then
   echo "run.sh: WARNING: left in /dev/shm: $left" >&2
@@ -67,6 +88,12 @@ if [ "$publish" = 1 ]; then
   rm -f "$dest"/plots/*.png
   cp "$out/summary.md" "$out/targets.json" "$out/run.json" "$dest/"
   cp "$out"/plots/*.png "$dest/plots/" 2>/dev/null || true
+  rm -rf "$dest/profiles"
+  for d in "$out"/profiles/*/; do # the text summaries, not the raw profiles
+    [ -d "$d" ] || continue
+    mkdir -p "$dest/profiles/$(basename "$d")"
+    cp "$d"run.json "$d"callgrind.*.txt "$dest/profiles/$(basename "$d")/" 2>/dev/null || true
+  done
   echo "run.sh: published to $dest"
 fi
 echo "run.sh: summary in $out/summary.md"

@@ -624,10 +624,29 @@ static int make_name(struct opts *o)
   if (o->backend == DMP_BACKEND_SHM) {
     snprintf(o->name, sizeof o->name, "/%s", name);
   } else {
+    /* A private directory: the library refuses ring files in one that
+     * every user may write, as /tmp is (config.h, "Permissions"). */
     const char *tmp = getenv("TMPDIR");
-    snprintf(o->name, sizeof o->name, "%s/%s.ring", tmp && *tmp ? tmp : "/tmp", name);
+    char dir[PATH_MAX - 32];
+    snprintf(dir, sizeof dir, "%s/dmp-demo-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(dir)) {
+      fprintf(stderr, "dmp-demo: mkdtemp %s: %s\n", dir, strerror(errno));
+      return -1;
+    }
+    snprintf(o->name, sizeof o->name, "%s/%s.ring", dir, name);
   }
   return 0;
+}
+
+/* Remove the private directory make_name() made for an mmap ring. */
+static void remove_dir(const struct opts *o)
+{
+  char dir[PATH_MAX];
+  const char *slash = strrchr(o->name, '/');
+  if (o->backend != DMP_BACKEND_MMAP || !slash)
+    return;
+  snprintf(dir, sizeof dir, "%.*s", (int)(slash - o->name), o->name);
+  rmdir(dir);
 }
 
 static int run_parent(struct opts *o)
@@ -669,6 +688,7 @@ static int run_parent(struct opts *o)
          ch[i].res.events == o->events;
   }
   int leftovers = remove_segment(o);
+  remove_dir(o);
   if (ok && leftovers > 0) {
     fprintf(stderr, "dmp-demo: %d object(s) named %s* were left behind (removed now)\n",
             leftovers, o->name);
@@ -695,7 +715,8 @@ static void usage(FILE *f)
           "  --events N       events to send (default 1000000)\n"
           "  --consumers N    consumer processes, 1..%u (default 2)\n"
           "  --capacity N     ring slots, a power of two (default 4096)\n"
-          "  --backend B      shm (POSIX shared memory, default) or mmap (a file in $TMPDIR)\n"
+          "  --backend B      shm (POSIX shared memory, default) or mmap (a file in a new\n"
+          "                   private directory in $TMPDIR)\n"
           "  --wait W         block (default), spin, yield or sleep\n"
           "  --timeout S      kill everything if the run takes longer (default 120 s)\n"
           "  --help           this text\n"

@@ -246,16 +246,25 @@ int main(int argc, char **argv)
     else if (strcmp(argv[i], "--backend") == 0)
       backend = strcmp(argv[i + 1], "mmap") == 0 ? DMP_BACKEND_MMAP : DMP_BACKEND_SHM;
   }
-  char a[64], b[64];
+  char a[96], b[96], dir[64] = "";
   if (backend == DMP_BACKEND_SHM) {
     snprintf(a, sizeof a, "typed-ex-%d", (int)getpid());
     snprintf(b, sizeof b, "typed-ex-fx-%d", (int)getpid());
   } else {
-    snprintf(a, sizeof a, "/tmp/typed-ex-%d.ring", (int)getpid());
-    snprintf(b, sizeof b, "/tmp/typed-ex-fx-%d.ring", (int)getpid());
+    /* Ring files go in a private directory: the library refuses one that
+     * every user may write, such as /tmp itself. */
+    snprintf(dir, sizeof dir, "/tmp/typed-ex-XXXXXX");
+    if (!mkdtemp(dir)) {
+      perror("typed-example: mkdtemp");
+      return 1;
+    }
+    snprintf(a, sizeof a, "%s/typed-ex.ring", dir);
+    snprintf(b, sizeof b, "%s/typed-ex-fx.ring", dir);
   }
   int rc = run_msgpack(backend, a, count);
   if (rc == 0)
     rc = run_fixed(backend, b);
+  if (dir[0])
+    rmdir(dir);
   return rc;
 }

@@ -16,7 +16,9 @@
  * one-way latency (broadcast, wake-up) bytes 8..15 hold the sender's tick
  * stamp when size >= 16. The rest is a fixed pattern the sender copies in.
  * Every subject copies the payload in on send and out on receive, so the
- * work per message is the same for a socket and for a shared ring.
+ * work per message is the same for a socket and for a shared ring. The
+ * typed subjects (subj_typed.c) carry these bytes inside a msgpack record
+ * whose encoded length is exactly `size` (so they need size >= 33).
  */
 #ifndef MYELON_BENCH_H
 #define MYELON_BENCH_H
@@ -113,24 +115,32 @@ struct bench_chan {
  * (bounded) until `n` receivers are connected, so nothing is lost at
  * start-up by transports that drop messages nobody receives.
  *
- * Adding a subject (e.g. myelon's framed, msgpack or zero-copy typed layers
- * once they exist): write subj_<name>.c with one `struct bench_subject`,
+ * Adding a subject: write subj_<name>.c with one `struct bench_subject`,
  * list it in subjects.c, and keep the payload convention above — a
  * zero-copy layer still writes the payload on send and reads it on receive,
- * so its numbers stay comparable.
+ * so its numbers stay comparable (subj_framed.c and subj_typed.c do so for
+ * myelon's Layers 1-3).
  */
 enum bench_family { BENCH_FAMILY_FLOOR = 0, BENCH_FAMILY_OURS, BENCH_FAMILY_COMPETITOR };
 
-#define BENCH_CAP_BROADCAST 0x1u /* one tx, several rx, each sees every message */
-#define BENCH_CAP_WAIT 0x2u      /* honours c->wait (spin, yield, block) */
-#define BENCH_CAP_OPTIN 0x4u     /* diagnostic: runs only when named with --only */
+/** Which layer of ours a subject measures (BENCH_LAYER_RAW for everything
+ * that is not ours). The report groups the layer figures by it. */
+enum bench_layer { BENCH_LAYER_RAW = 0, BENCH_LAYER_FRAMED, BENCH_LAYER_TYPED, BENCH_LAYER_VIEW };
+
+#define BENCH_CAP_BROADCAST 0x1u    /* one tx, several rx, each sees every message */
+#define BENCH_CAP_WAIT 0x2u         /* honours c->wait (spin, yield, block) */
+#define BENCH_CAP_OPTIN 0x4u        /* diagnostic: runs only when named with --only */
+#define BENCH_CAP_AB_ONLY 0x8u      /* selected by default, but only planned in paired A/B cases */
+#define BENCH_CAP_QUICK_SHORT 0x10u /* a variant: the quick suite runs it on a short ladder only */
 
 struct bench_subject {
   const char *name;      /* e.g. "dmp-shm" */
   const char *transport; /* what it runs over, for the report */
   enum bench_family family;
+  enum bench_layer layer;
   unsigned caps;
   uint64_t max_capacity; /* queue depth limit of the transport, 0 = none */
+  uint64_t min_size;     /* smallest payload it can carry, 0 = any (suites skip smaller sizes) */
   /** Orchestrator, once per run: can this subject run here? 0, or -1 with
    * a reason in `why` (the subject's cases are then skipped). May be NULL. */
   int (*probe)(char *why, size_t n);
@@ -156,6 +166,17 @@ extern const struct bench_subject bench_subj_dmp_shm;
 extern const struct bench_subject bench_subj_dmp_mmap;
 extern const struct bench_subject bench_subj_dmp_poll;
 extern const struct bench_subject bench_subj_dmp_lean;
+extern const struct bench_subject bench_subj_dmp_nocnt;
+extern const struct bench_subject bench_subj_framed_shm;
+extern const struct bench_subject bench_subj_framed_mmap;
+extern const struct bench_subject bench_subj_framed_shm_al;
+extern const struct bench_subject bench_subj_framed_mmap_al;
+extern const struct bench_subject bench_subj_framed_frag;
+extern const struct bench_subject bench_subj_framed_poll;
+extern const struct bench_subject bench_subj_msgpack_shm;
+extern const struct bench_subject bench_subj_msgpack_mmap;
+extern const struct bench_subject bench_subj_view_shm;
+extern const struct bench_subject bench_subj_view_mmap;
 extern const struct bench_subject bench_subj_uds;
 extern const struct bench_subject bench_subj_pipe;
 extern const struct bench_subject bench_subj_zmq;

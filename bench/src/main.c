@@ -6,6 +6,7 @@
  *                [--case-timeout S] [--wrap ROLE=CMD]
  *   myelon-bench case [--out DIR] [--no-pin] [--wrap ROLE=CMD] <case options>
  *   myelon-bench list
+ *   myelon-bench plan quick|full [--only a,b]   (the cases a suite would run)
  *   myelon-bench role NAME ...      (internal: one process of a case)
  *
  * Case options: --workload pingpong|fixed_rate|stream|broadcast|wake
@@ -32,7 +33,8 @@ static int usage(void)
         "       myelon-bench case [--out DIR] [--no-pin] [--wrap ROLE=COMMAND]\n"
         "                    [--workload W] [--subject S] [--size B] [--count N] [--warmup N]\n"
         "                    [--capacity N] [--receivers N] [--wait spin|yield|block] [--rate R]\n"
-        "       myelon-bench list\n",
+        "       myelon-bench list\n"
+        "       myelon-bench plan quick|full [--only a,b,...]\n",
         stderr);
   return 2;
 }
@@ -182,10 +184,39 @@ static int orch_main(int argc, char **argv, bool single)
   return failed ? 1 : 0;
 }
 
+/* The cases of a suite, one id per line, without running anything (no
+ * probes either: iceoryx's cases are listed even where RouDi would not
+ * start). */
+static int plan_main(int argc, char **argv)
+{
+  static struct orch o;
+  if (argc < 3)
+    return usage();
+  const char *only = NULL;
+  for (int i = 3; i + 1 < argc; i++)
+    if (strcmp(argv[i], "--only") == 0)
+      only = argv[++i];
+  o.suite = argv[2];
+  o.ncpu = bench_ncpus();
+  o.no_probe = true;
+  o.cases = calloc(ORCH_MAX_CASES, sizeof *o.cases);
+  if (!o.cases)
+    return 1;
+  orch_select(&o, only);
+  int rc = suite_plan(&o, o.suite);
+  for (unsigned i = 0; rc == 0 && i < o.ncases; i++) {
+    char id[128];
+    orch_case_id(&o.cases[i], i, id, sizeof id);
+    puts(id);
+  }
+  free(o.cases);
+  return rc < 0 ? usage() : 0;
+}
+
 static int list_main(void)
 {
   for (const struct bench_subject *const *s = bench_subjects(); *s; s++)
-    printf("%-10s %-10s %s%s\n", (*s)->name,
+    printf("%-20s %-10s %s%s\n", (*s)->name,
            (*s)->family == BENCH_FAMILY_FLOOR ? "floor" : (*s)->family == BENCH_FAMILY_OURS ? "ours" : "competitor",
            (*s)->transport, (*s)->caps & BENCH_CAP_BROADCAST ? " [broadcast]" : "");
   return 0;
@@ -203,5 +234,7 @@ int main(int argc, char **argv)
     return orch_main(argc, argv, true);
   if (strcmp(argv[1], "list") == 0)
     return list_main();
+  if (strcmp(argv[1], "plan") == 0)
+    return plan_main(argc, argv);
   return usage();
 }

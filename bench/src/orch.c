@@ -97,14 +97,16 @@ static bool listed(const char *list, const char *name)
 void orch_select(struct orch *o, const char *only)
 {
   unsigned k = 0;
-  for (const struct bench_subject *const *s = bench_subjects(); *s; s++) {
+  for (const struct bench_subject *const *s = bench_subjects(); *s && k < BENCH_MAX_SUBJECTS; s++) {
     if (!listed(only, (*s)->name) || (!only && ((*s)->caps & BENCH_CAP_OPTIN)))
       continue;
     char why[256] = "";
-    if ((*s)->probe && (*s)->probe(why, sizeof why) < 0) {
-      o->skipped[o->nskipped].name = (*s)->name;
-      snprintf(o->skipped[o->nskipped].why, sizeof o->skipped[0].why, "%s", why);
-      o->nskipped++;
+    if (!o->no_probe && (*s)->probe && (*s)->probe(why, sizeof why) < 0) {
+      if (o->nskipped < BENCH_MAX_SUBJECTS) {
+        o->skipped[o->nskipped].name = (*s)->name;
+        snprintf(o->skipped[o->nskipped].why, sizeof o->skipped[0].why, "%s", why);
+        o->nskipped++;
+      }
       fprintf(stderr, "myelon-bench: skipping %s: %s\n", (*s)->name, why);
       continue;
     }
@@ -315,7 +317,7 @@ static char *slurp(const char *path)
   return buf;
 }
 
-static void case_id(const struct bench_case *c, unsigned i, char *out, size_t n)
+void orch_case_id(const struct bench_case *c, unsigned i, char *out, size_t n)
 {
   snprintf(out, n, "%03u-%s-%s-%llu-%s%s", i, bench_workload_name(c->workload), c->subject,
            (unsigned long long)c->size, bench_wait_name(c->wait), c->receivers > 1 ? "-n" : "");
@@ -339,6 +341,8 @@ static void write_params(struct json *j, const struct bench_case *c, const struc
     json_str(j, "pair", c->pair);
   json_str(j, "family", s->family == BENCH_FAMILY_FLOOR ? "floor" : s->family == BENCH_FAMILY_OURS ? "ours" : "competitor");
   json_str(j, "transport", s->transport);
+  static const char *const layers[] = {"raw", "framed", "typed", "view"};
+  json_str(j, "layer", layers[s->layer]);
   json_u64(j, "size", c->size);
   json_u64(j, "count", c->count);
   json_u64(j, "warmup", c->warmup);
@@ -358,7 +362,7 @@ static void write_case(const struct orch *o, const struct bench_case *c, unsigne
                        unsigned n, const char *why, double wall_s)
 {
   char id[128], path[BENCH_PATH_MAX + 160];
-  case_id(c, i, id, sizeof id);
+  orch_case_id(c, i, id, sizeof id);
   snprintf(path, sizeof path, "%s/cases/%s.json", o->out, id);
   FILE *f = fopen(path, "w");
   if (!f)

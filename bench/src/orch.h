@@ -17,6 +17,7 @@
 
 #define ORCH_MAX_CASES 1024
 #define ORCH_MAX_WRAP 16
+#define BENCH_MAX_SUBJECTS 32
 
 struct orch {
   char out[BENCH_PATH_MAX];
@@ -25,6 +26,7 @@ struct orch {
   const char *suite;
   int ncpu;
   bool pin, tty;
+  bool no_probe; /* plan only: select subjects without probing them */
   int64_t case_timeout_ns;
   double clock_cost_ns, pause_ns, fence_ns;
   /* --wrap ROLE=CMD: run that role under CMD (e.g. valgrind) */
@@ -32,11 +34,11 @@ struct orch {
   char *wrap_argv[ORCH_MAX_WRAP];
   int wrap_argc;
   /* subjects selected (NULL-terminated) and skipped with reasons */
-  const struct bench_subject *subjects[16];
+  const struct bench_subject *subjects[BENCH_MAX_SUBJECTS + 1];
   struct {
     const char *name;
     char why[256];
-  } skipped[16];
+  } skipped[BENCH_MAX_SUBJECTS];
   unsigned nskipped;
   /* the plan */
   struct bench_case *cases;
@@ -55,6 +57,8 @@ void orch_select(struct orch *o, const char *only);
 bool orch_has(const struct orch *o, const char *name);
 /** Append a case to the plan (its tag and tmpdir are filled in). */
 void orch_add(struct orch *o, const struct bench_case *c);
+/** The case's id ("017-stream-dmp-shm-64-spin..."), also its file name. */
+void orch_case_id(const struct bench_case *c, unsigned i, char *out, size_t n);
 /** Run the plan; returns the number of failed cases. */
 unsigned orch_run(struct orch *o);
 /** Write run.json, stop RouDi, remove temp files. */

@@ -13,6 +13,10 @@
  *   dmp-shm-lean        opt-in diagnostic: -poll on a ring created with
  *                       DMP_RING_NO_WAKEUPS | DMP_RING_NO_COUNTERS (no fence
  *                       per publish/release, no counters)
+ *   dmp-shm-nocnt       dmp-shm with counters off (DMP_RING_NO_COUNTERS on
+ *                       the ring, DMP_CONSUMER_NO_COUNTERS on the consumers),
+ *                       everything else the same: runs only in paired cases
+ *                       against dmp-shm, which give the counters' overhead
  *
  * The two diagnostics decompose the distance between dmp-shm and the floor
  * (run them with --only dmp-shm,dmp-shm-poll,dmp-shm-lean,floor).
@@ -38,6 +42,7 @@ static const struct variant v_shm = {DMP_BACKEND_SHM, 0, false};
 static const struct variant v_mmap = {DMP_BACKEND_MMAP, 0, false};
 static const struct variant v_poll = {DMP_BACKEND_SHM, 0, true};
 static const struct variant v_lean = {DMP_BACKEND_SHM, DMP_RING_NO_WAKEUPS | DMP_RING_NO_COUNTERS, true};
+static const struct variant v_nocnt = {DMP_BACKEND_SHM, DMP_RING_NO_COUNTERS, false};
 
 struct dmp_end {
   struct dmp_producer *p;
@@ -226,6 +231,7 @@ DMP_VARIANT(shm, v_shm, DMP_BACKEND_SHM)
 DMP_VARIANT(mmap, v_mmap, DMP_BACKEND_MMAP)
 DMP_VARIANT(poll, v_poll, DMP_BACKEND_SHM)
 DMP_VARIANT(lean, v_lean, DMP_BACKEND_SHM)
+DMP_VARIANT(nocnt, v_nocnt, DMP_BACKEND_SHM)
 
 #define DMP_SUBJECT(id, label, what, extra_caps)                                                           \
   {                                                                                                       \
@@ -241,3 +247,5 @@ const struct bench_subject bench_subj_dmp_poll =
     DMP_SUBJECT(poll, "dmp-shm-poll", "POSIX shm ring, harness polls try_peek", BENCH_CAP_OPTIN);
 const struct bench_subject bench_subj_dmp_lean =
     DMP_SUBJECT(lean, "dmp-shm-lean", "POSIX shm ring, no wake-ups/counters, polled", BENCH_CAP_OPTIN);
+const struct bench_subject bench_subj_dmp_nocnt =
+    DMP_SUBJECT(nocnt, "dmp-shm-nocnt", "POSIX shm ring, counters off", BENCH_CAP_AB_ONLY);

@@ -9,6 +9,17 @@ static const struct bench_subject *const all[] = {
     &bench_subj_dmp_mmap,
     &bench_subj_dmp_poll,
     &bench_subj_dmp_lean,
+    &bench_subj_dmp_nocnt,
+    &bench_subj_framed_shm,
+    &bench_subj_framed_mmap,
+    &bench_subj_framed_shm_al,
+    &bench_subj_framed_mmap_al,
+    &bench_subj_framed_frag,
+    &bench_subj_framed_poll,
+    &bench_subj_msgpack_shm,
+    &bench_subj_msgpack_mmap,
+    &bench_subj_view_shm,
+    &bench_subj_view_mmap,
 #ifdef BENCH_HAVE_ICEORYX
     &bench_subj_iox,
 #endif
@@ -20,8 +31,6 @@ static const struct bench_subject *const all[] = {
 #endif
     &bench_subj_uds,
     &bench_subj_pipe,
-    /* Future subjects: myelon's framed (Layer 1), msgpack (Layer 2) and
-     * zero-copy typed (Layer 3) on both backends — see the seam in bench.h. */
     NULL,
 };
 

@@ -7,19 +7,32 @@
  * quick (<= 2 min on 2 cores; measured messages per case in brackets):
  *   pingpong    64 B, 1 KiB [5000], 64 KiB [1000], 1 MiB [100]     all subjects
  *   stream      8 B, 64 B, 1 KiB [100k], 64 KiB [5000], 1 MiB [500]  all subjects
- *   broadcast   64 B [100k], 1 -> 1 (and 1 -> 2)                   subjects that broadcast
- *   fixed_rate  64 B at 20 k msg/s [2000]                          all subjects
+ *               (variants marked BENCH_CAP_QUICK_SHORT — aligned frames,
+ *               typed layers on mmap — only ping-pong 64 B, 1 KiB and
+ *               stream 1 KiB, 64 KiB; typed subjects start at 33 B)
+ *   broadcast   64 B [100k], 1 -> 1 (and 1 -> 2)                   Layer 0, floor, competitors
+ *   fixed_rate  64 B at 20 k msg/s [2000]                          Layer 0, floor, competitors
  *   wait matrix dmp-shm: ping-pong and stream at 64 B with yield and block
  *               waits, and wake-up (1 s idle, then 200 wakes 1 ms apart) for
  *               spin, yield and block
  * full: the whole 8 B .. 1 MiB ladder (x4 steps) for ping-pong and stream with
- *   10-20x the counts, broadcast 1 -> 1, 2, 4 at 64 B and 1 KiB, fixed rate at
- *   10 k, 50 k and 200 k msg/s [10000], the wait matrix on both backends (3 s
- *   idle, 1000 wakes).
+ *   10-20x the counts, every subject; broadcast 1 -> 1, 2, 4 at 64 B and
+ *   1 KiB, fixed rate at 10 k, 50 k and 200 k msg/s [10000], for every
+ *   subject; the wait matrix on dmp-shm, dmp-mmap and framed-shm (3 s idle,
+ *   1000 wakes).
  *
- * Target cases run as paired A/B cases (two subjects alternating in blocks
- * inside one pair of processes, see roles_ab.c), 3 times in quick and 5
- * times in full, spread over the suite; the report uses the medians.
+ * Paired A/B cases (two subjects alternating in blocks inside one pair of
+ * processes, see roles_ab.c) give every ratio the targets are judged on, 3
+ * times in quick and 5 times in full, spread over the suite; the report
+ * uses the medians:
+ *   raw Layer 0 vs floor         64 B ping-pong, 8 B and 64 B streams
+ *   dmp-shm vs iceoryx, zmq      64 B ping-pong
+ *   framed vs raw, vs floor      64 B ping-pong vs the raw ring of the same
+ *                                backend; 1 KiB and 1 MiB streams vs floor
+ *   counters off vs on           dmp-shm-nocnt vs dmp-shm: 64 B ping-pong,
+ *                                8 B and 64 B streams
+ *   view vs owned decode         view-shm vs msgpack-shm: 64 B ping-pong,
+ *                                1 KiB and 64 KiB streams
  *
  * Warm-up: at least 1.125 x the ring depth for the size, for all subjects.
  *
@@ -71,9 +84,13 @@ static struct counts st_counts(uint64_t size, uint64_t scale)
   return (struct counts){500 * scale, 50 * scale};
 }
 
-static void add(struct orch *o, const struct bench_subject *s, enum bench_workload wl, uint64_t size,
+/* Append a case; false (nothing added) when the subject cannot carry
+ * payloads that small. */
+static bool add(struct orch *o, const struct bench_subject *s, enum bench_workload wl, uint64_t size,
                 struct counts n, uint32_t receivers, enum bench_wait wait, uint64_t rate)
 {
+  if (size < s->min_size || o->ncases >= ORCH_MAX_CASES)
+    return false;
   /* The warm-up covers the whole ring (for every subject alike), so every
    * slot's pages are faulted in on both sides before anything is measured:
    * a first touch can cost tens of µs per page on a VM. */
@@ -94,17 +111,43 @@ static void add(struct orch *o, const struct bench_subject *s, enum bench_worklo
   c.wait = wait;
   c.rate = rate;
   orch_add(o, &c);
+  return true;
+}
+
+/* Does subject `s` take part in the main plan (not only in paired cases)
+ * at `size`? Quick runs the variants on a short ladder. */
+static bool in_plan(const struct bench_subject *s, enum bench_workload wl, uint64_t size, bool quick)
+{
+  if (s->caps & BENCH_CAP_AB_ONLY)
+    return false;
+  if (!quick || !(s->caps & BENCH_CAP_QUICK_SHORT))
+    return true;
+  if (wl == BENCH_WL_PINGPONG)
+    return size == 64 || size == 1024;
+  if (wl == BENCH_WL_STREAM)
+    return size == 1024 || size == 65536;
+  return false;
+}
+
+/* Broadcast and fixed rate: every subject in full, Layer 0 and the
+ * references only in quick (the layers' costs show in the other figures). */
+static bool in_side_plan(const struct bench_subject *s, bool quick)
+{
+  return !(s->caps & BENCH_CAP_AB_ONLY) && (!quick || s->layer == BENCH_LAYER_RAW);
 }
 
 static void plan_main(struct orch *o, const uint64_t *pp_sizes, unsigned npp, const uint64_t *sizes,
                       unsigned nsizes, uint64_t scale)
 {
+  bool quick = scale == 1;
   for (unsigned k = 0; k < npp; k++)
     for (unsigned i = 0; o->subjects[i]; i++)
-      add(o, o->subjects[i], BENCH_WL_PINGPONG, pp_sizes[k], pp_counts(pp_sizes[k], scale), 1, BENCH_WAIT_SPIN, 0);
+      if (in_plan(o->subjects[i], BENCH_WL_PINGPONG, pp_sizes[k], quick))
+        add(o, o->subjects[i], BENCH_WL_PINGPONG, pp_sizes[k], pp_counts(pp_sizes[k], scale), 1, BENCH_WAIT_SPIN, 0);
   for (unsigned k = 0; k < nsizes; k++)
     for (unsigned i = 0; o->subjects[i]; i++)
-      add(o, o->subjects[i], BENCH_WL_STREAM, sizes[k], st_counts(sizes[k], scale), 1, BENCH_WAIT_SPIN, 0);
+      if (in_plan(o->subjects[i], BENCH_WL_STREAM, sizes[k], quick))
+        add(o, o->subjects[i], BENCH_WL_STREAM, sizes[k], st_counts(sizes[k], scale), 1, BENCH_WAIT_SPIN, 0);
 }
 
 static void plan_broadcast(struct orch *o, const uint64_t *sizes, unsigned nsizes, const uint32_t *fan,
@@ -116,7 +159,7 @@ static void plan_broadcast(struct orch *o, const uint64_t *sizes, unsigned nsize
       if (!fits && fan[f] != 2) /* too small a host: only 1 -> 2, oversubscribed */
         continue;
       for (unsigned i = 0; o->subjects[i]; i++)
-        if (o->subjects[i]->caps & BENCH_CAP_BROADCAST)
+        if ((o->subjects[i]->caps & BENCH_CAP_BROADCAST) && in_side_plan(o->subjects[i], scale == 1))
           add(o, o->subjects[i], BENCH_WL_BROADCAST, sizes[k], st_counts(sizes[k], scale), fan[f],
               fits ? BENCH_WAIT_SPIN : BENCH_WAIT_YIELD, 0);
     }
@@ -127,7 +170,8 @@ static void plan_rates(struct orch *o, const uint64_t *rates, unsigned nrates, u
   struct counts n = {2000 * scale, 500};
   for (unsigned r = 0; r < nrates; r++)
     for (unsigned i = 0; o->subjects[i]; i++)
-      add(o, o->subjects[i], BENCH_WL_FIXED_RATE, 64, n, 1, BENCH_WAIT_SPIN, rates[r]);
+      if (in_side_plan(o->subjects[i], scale == 1))
+        add(o, o->subjects[i], BENCH_WL_FIXED_RATE, 64, n, 1, BENCH_WAIT_SPIN, rates[r]);
 }
 
 /* The wait matrix runs back to back as its own series (spin included), so
@@ -149,34 +193,60 @@ static void plan_waits(struct orch *o, const char *subject, int64_t idle_ns, uin
   }
 }
 
-/* The cases the targets are judged on, as paired A/B runs (roles_ab.c):
- * each of our subjects (diagnostic variants too, when selected) against the
- * floor (64 B ping-pong, 8 B and 64 B streams) and dmp-shm against iceoryx
- * and zmq (64 B ping-pong). */
+/* The cases the targets are judged on, as paired A/B runs (roles_ab.c);
+ * see the file comment for the list. */
 static void add_ab(struct orch *o, const char *a, const char *b, enum bench_workload wl, uint64_t size,
                    struct counts n, uint32_t rep)
 {
-  const struct bench_subject *sa = bench_subject_find(a);
-  if (!sa || !orch_has(o, a) || !orch_has(o, b))
+  const struct bench_subject *sa = bench_subject_find(a), *sb = bench_subject_find(b);
+  if (!sa || !sb || !orch_has(o, a) || !orch_has(o, b) || size < sb->min_size)
     return;
-  add(o, sa, wl, size, n, 1, BENCH_WAIT_SPIN, 0);
+  if (!add(o, sa, wl, size, n, 1, BENCH_WAIT_SPIN, 0))
+    return;
   struct bench_case *c = &o->cases[o->ncases - 1];
   strncpy(c->pair, b, sizeof c->pair - 1);
   c->rep = rep;
 }
 
+/* Framed subjects and the raw ring of the same backend. */
+static const struct {
+  const char *framed, *raw;
+} framed_pairs[] = {
+    {"framed-shm", "dmp-shm"},
+    {"framed-mmap", "dmp-mmap"},
+    {"framed-shm-aligned", "dmp-shm"},
+    {"framed-mmap-aligned", "dmp-mmap"},
+    {"framed-shm-frag", "dmp-shm"},
+    {"framed-shm-poll", "dmp-shm"},
+};
+
 static void plan_ab(struct orch *o, uint32_t rep, uint64_t scale)
 {
+  const struct counts pp = {10000 * scale, 1000}, small = {200000 * scale, 10000};
   for (unsigned i = 0; o->subjects[i]; i++) {
-    const char *ours = o->subjects[i]->name;
-    if (o->subjects[i]->family != BENCH_FAMILY_OURS)
+    const struct bench_subject *s = o->subjects[i];
+    if (s->family != BENCH_FAMILY_OURS || s->layer != BENCH_LAYER_RAW || (s->caps & BENCH_CAP_AB_ONLY))
       continue;
-    add_ab(o, ours, "floor", BENCH_WL_AB_PINGPONG, 64, (struct counts){10000 * scale, 1000}, rep);
-    add_ab(o, ours, "floor", BENCH_WL_AB_STREAM, 8, (struct counts){200000 * scale, 10000}, rep);
-    add_ab(o, ours, "floor", BENCH_WL_AB_STREAM, 64, (struct counts){200000 * scale, 10000}, rep);
+    add_ab(o, s->name, "floor", BENCH_WL_AB_PINGPONG, 64, pp, rep);
+    add_ab(o, s->name, "floor", BENCH_WL_AB_STREAM, 8, small, rep);
+    add_ab(o, s->name, "floor", BENCH_WL_AB_STREAM, 64, small, rep);
   }
-  add_ab(o, "dmp-shm", "iceoryx", BENCH_WL_AB_PINGPONG, 64, (struct counts){10000 * scale, 1000}, rep);
-  add_ab(o, "dmp-shm", "zmq", BENCH_WL_AB_PINGPONG, 64, (struct counts){10000 * scale, 1000}, rep);
+  add_ab(o, "dmp-shm", "iceoryx", BENCH_WL_AB_PINGPONG, 64, pp, rep);
+  add_ab(o, "dmp-shm", "zmq", BENCH_WL_AB_PINGPONG, 64, pp, rep);
+  for (size_t k = 0; k < sizeof framed_pairs / sizeof framed_pairs[0]; k++) {
+    const struct bench_subject *f = bench_subject_find(framed_pairs[k].framed);
+    if (!f || (scale == 1 && (f->caps & BENCH_CAP_QUICK_SHORT)))
+      continue;
+    add_ab(o, f->name, framed_pairs[k].raw, BENCH_WL_AB_PINGPONG, 64, pp, rep);
+    add_ab(o, f->name, "floor", BENCH_WL_AB_STREAM, 1024, small, rep);
+    add_ab(o, f->name, "floor", BENCH_WL_AB_STREAM, 1048576, (struct counts){1000 * scale, 50}, rep);
+  }
+  add_ab(o, "dmp-shm-nocnt", "dmp-shm", BENCH_WL_AB_PINGPONG, 64, pp, rep);
+  add_ab(o, "dmp-shm-nocnt", "dmp-shm", BENCH_WL_AB_STREAM, 8, small, rep);
+  add_ab(o, "dmp-shm-nocnt", "dmp-shm", BENCH_WL_AB_STREAM, 64, small, rep);
+  add_ab(o, "view-shm", "msgpack-shm", BENCH_WL_AB_PINGPONG, 64, pp, rep);
+  add_ab(o, "view-shm", "msgpack-shm", BENCH_WL_AB_STREAM, 1024, small, rep);
+  add_ab(o, "view-shm", "msgpack-shm", BENCH_WL_AB_STREAM, 65536, (struct counts){10000 * scale, 500}, rep);
 }
 
 int suite_plan(struct orch *o, const char *name)
@@ -208,6 +278,7 @@ int suite_plan(struct orch *o, const char *name)
     plan_ab(o, 2, 5);
     plan_waits(o, "dmp-shm", 3000000000, 1000);
     plan_waits(o, "dmp-mmap", 3000000000, 1000);
+    plan_waits(o, "framed-shm", 3000000000, 1000);
     for (uint32_t rep = 3; rep < 5; rep++)
       plan_ab(o, rep, 5);
     return 0;

@@ -8,7 +8,11 @@
 #include <unistd.h>
 
 #define ATTACH_RETRY_NS INT64_C(1000000) /* consumer-first polling period */
-#define KNOWN_CONSUMER_FLAGS (DMP_CONSUMER_DURABLE | DMP_CONSUMER_NO_COUNTERS)
+#define KNOWN_CONSUMER_FLAGS \
+  (DMP_CONSUMER_DURABLE | DMP_CONSUMER_NO_COUNTERS | DMP_CONSUMER_ALLOW_GROUP | DMP_CONSUMER_NON_GATING)
+/* A non-gating read retries at most this often when the producer keeps
+ * overwriting what it copies (then -EAGAIN, the skips counted). */
+#define LOSSY_RETRIES 64
 
 void dmp_consumer_config_init(struct dmp_consumer_config *cfg)
 {
@@ -27,6 +31,9 @@ static int check_config(const struct dmp_consumer_config *cfg)
     return -DMP_E_BADNAME;
   if (cfg->flags & ~KNOWN_CONSUMER_FLAGS)
     return DMP_FAIL(-DMP_E_BADCONFIG, "unknown consumer flags 0x%x", cfg->flags & ~KNOWN_CONSUMER_FLAGS);
+  if ((cfg->flags & DMP_CONSUMER_NON_GATING) && (cfg->flags & DMP_CONSUMER_DURABLE))
+    return DMP_FAIL(-DMP_E_BADCONFIG, "DMP_CONSUMER_NON_GATING and DMP_CONSUMER_DURABLE exclude each other "
+                    "(a non-gating consumer never holds the producer back)");
   if (cfg->start != DMP_START_LATEST && cfg->start != DMP_START_OLDEST)
     return DMP_FAIL(-DMP_E_BADCONFIG, "start %d is not a dmp_start", (int)cfg->start);
   return dmp_impl_wait_validate(&cfg->wait, "dmp_consumer_attach");
@@ -34,16 +41,15 @@ static int check_config(const struct dmp_consumer_config *cfg)
 
 static int check_expectations(const struct dmp_consumer_config *cfg, const struct dmp_impl_segment *seg)
 {
-  const struct dmp_segment_header *h = &((const struct dmp_segment_control *)seg->map)->header;
   if (cfg->slot_size && cfg->slot_size != seg->geo.slot_size)
     return DMP_FAIL(-DMP_E_MISMATCH, "'%s' has %u-byte slots, consumer expects %u", seg->path, seg->geo.slot_size,
                     cfg->slot_size);
   if (cfg->slot_align && cfg->slot_align != seg->geo.slot_align)
     return DMP_FAIL(-DMP_E_MISMATCH, "'%s' slots are %u-aligned, consumer expects %u", seg->path,
                     seg->geo.slot_align, cfg->slot_align);
-  if (cfg->type_tag && cfg->type_tag != h->type_tag)
+  if (cfg->type_tag && cfg->type_tag != seg->type_tag)
     return DMP_FAIL(-DMP_E_MISMATCH, "'%s' carries type tag %016llx, consumer expects %016llx", seg->path,
-                    (unsigned long long)h->type_tag, (unsigned long long)cfg->type_tag);
+                    (unsigned long long)seg->type_tag, (unsigned long long)cfg->type_tag);
   return 0;
 }
 
@@ -83,21 +89,22 @@ static void join(struct dmp_consumer *c, struct dmp_consumer_entry *e, bool exis
   int64_t cap = (int64_t)c->ring.capacity;
   int64_t start;
   if (existing) {
-    start = dmp_impl_load_relaxed(&e->cursor); /* resume after the stored position */
+    start = dmp_impl_seq_clamp(dmp_impl_load_relaxed(&e->cursor)); /* resume after the stored position */
   } else if (c->cfg.start == DMP_START_LATEST) {
     /* The position when the entry becomes visible: a producer that waits
      * for this consumer (wait_for_consumers) publishes only after that, so
      * the consumer sees everything from then on. The floor below lifts it
      * if those slots could already have been reused. */
-    start = dmp_impl_load_acquire(&ctl->producer_cursor);
+    start = dmp_impl_seq_clamp(dmp_impl_load_acquire(&ctl->producer_cursor));
   } else {
-    start = dmp_impl_load_relaxed(&ctl->gate_limit) - cap;
+    start = dmp_impl_seq_clamp(dmp_impl_load_relaxed(&ctl->gate_limit)) - cap;
   }
   if (start < -1)
     start = -1;
   int64_t provisional = start;
   dmp_impl_store_relaxed(&e->cursor, provisional);
-  e->flags = (c->cfg.flags & DMP_CONSUMER_DURABLE) ? DMP_ENTRY_F_DURABLE : 0;
+  e->flags = ((c->cfg.flags & DMP_CONSUMER_DURABLE) ? DMP_ENTRY_F_DURABLE : 0) |
+             (c->non_gating ? DMP_ENTRY_F_NON_GATING : 0);
   e->pid = (int32_t)getpid();
   e->generation++;
   e->attached_ns = (uint64_t)dmp_impl_realtime_ns();
@@ -111,8 +118,9 @@ static void join(struct dmp_consumer *c, struct dmp_consumer_entry *e, bool exis
   /* J1: full fence between publishing the entry and reading the producer's
    * limit; pairs with P4. */
   dmp_impl_fence_seq_cst();
-  int64_t limit = dmp_impl_load_relaxed(&ctl->gate_limit);
-  int64_t published = dmp_impl_load_acquire(&ctl->producer_cursor);
+  /* Clamped (internal.h): any value a hostile peer wrote, no overflow below. */
+  int64_t limit = dmp_impl_seq_clamp(dmp_impl_load_relaxed(&ctl->gate_limit));
+  int64_t published = dmp_impl_seq_clamp(dmp_impl_load_acquire(&ctl->producer_cursor));
   int64_t floor = limit - cap > published - cap ? limit - cap : published - cap;
   if (floor > start) {
     c->missed = existing ? (uint64_t)(floor - start) : 0;
@@ -124,7 +132,9 @@ static void join(struct dmp_consumer *c, struct dmp_consumer_entry *e, bool exis
     dmp_impl_store_release(&e->cursor, start);
   c->next = start + 1;
   c->committed = start;
-  c->available = published;
+  /* A non-gating consumer keeps `available` below `next` for good (see
+   * dmp_consumer_try_peek()). */
+  c->available = c->non_gating ? INT64_MIN : published;
 }
 
 static int claim_entry(struct dmp_consumer *c)
@@ -166,9 +176,13 @@ int dmp_consumer_attach(const struct dmp_consumer_config *cfg, struct dmp_consum
   if (!c)
     return DMP_FAIL(-ENOMEM, "out of memory");
   struct dmp_impl_segment *seg = NULL;
-  rc = dmp_impl_segment_open(cfg->backend, cfg->name, &seg);
+  rc = dmp_impl_segment_open(cfg->backend, cfg->name, (cfg->flags & DMP_CONSUMER_ALLOW_GROUP) != 0, &seg);
   if (rc < 0)
     goto fail;
+  /* The ring's identity, read once: the header is validated now but may be
+   * scribbled later (hostile peers, issue 10); these never change. */
+  seg->type_tag = ((const struct dmp_segment_control *)seg->map)->header.type_tag;
+  seg->epoch = ((const struct dmp_segment_control *)seg->map)->header.epoch;
   rc = check_expectations(cfg, seg);
   if (rc < 0)
     goto fail;
@@ -181,6 +195,7 @@ int dmp_consumer_attach(const struct dmp_consumer_config *cfg, struct dmp_consum
   c->cfg.name = seg->path;
   c->cfg.id = c->id;
   c->cfg.wait = dmp_impl_wait_normalise(&cfg->wait, c->ring.wakeups);
+  c->non_gating = (cfg->flags & DMP_CONSUMER_NON_GATING) != 0;
   memcpy(c->id, cfg->id, strlen(cfg->id) + 1);
   rc = dmp_impl_table_lock(seg);
   if (rc < 0)
@@ -239,6 +254,7 @@ static void detach(struct dmp_consumer *c, uint32_t state)
     dmp_impl_table_unlock(seg);
   dmp_impl_counters_detach(c);
   dmp_impl_segment_close(seg); /* closing the fd drops the entry lock */
+  free(c->copy_buf);
   free(c);
 }
 
@@ -257,6 +273,12 @@ void dmp_impl_wake_space(struct dmp_consumer *c)
   dmp_impl_futex_wake(dmp_impl_futex_word(c->cursor));
 }
 
+void dmp_impl_peek_refused(struct dmp_consumer *c)
+{
+  dmp_impl_set_error("dmp_consumer_try_peek", "consumer '%s' is non-gating: leases into the ring are not protected; "
+                     "use dmp_consumer_try_copy(), dmp_consumer_copy_timeout() or dmp_consumer_process()", c->id);
+}
+
 bool dmp_consumer_producer_alive(const struct dmp_consumer *c)
 {
   return c && dmp_impl_lock_held(c->ring.seg->fd, DMP_LOCK_PRODUCER) == 1;
@@ -266,10 +288,16 @@ bool dmp_consumer_producer_alive(const struct dmp_consumer *c)
 static void park_for_data(struct dmp_consumer *c, int64_t max_ns)
 {
   struct dmp_segment_control *ctl = c->ring.ctl;
-  /* W1: seq_cst increment before re-reading the cursor; pairs with P2. */
+  /* W1: seq_cst increment of data_waiters, then the slow side's barrier
+   * (a full fence, and membarrier(2) on rings that use it), then the
+   * re-read of the cursor; pairs with P2 (wait.h, "Wake-up protocol"). If
+   * the barrier could not be made, park briefly instead of until woken. */
   atomic_fetch_add_explicit(&ctl->data_waiters, 1, memory_order_seq_cst);
+  max_ns = dmp_impl_waiter_sync(&c->ring, max_ns);
   int64_t seen = atomic_load_explicit(&ctl->producer_cursor, memory_order_seq_cst);
-  if (seen < c->next)
+  /* Park also on a scribbled cursor (dmp_impl_cursor_sane()): the
+   * producer's next publish changes the word and wakes us. */
+  if (seen < c->next || !dmp_impl_cursor_sane(c, seen))
     dmp_impl_futex_wait(dmp_impl_futex_word(&ctl->producer_cursor), (uint32_t)(uint64_t)seen, max_ns);
   atomic_fetch_sub_explicit(&ctl->data_waiters, 1, memory_order_relaxed);
 }
@@ -278,8 +306,9 @@ static void park_for_data(struct dmp_consumer *c, int64_t max_ns)
 static int64_t wait_data(struct dmp_consumer *c, int64_t timeout_ns, uint64_t tally[2])
 {
   int64_t deadline = dmp_impl_deadline(timeout_ns);
-  int64_t next_liveness = dmp_impl_now_ns() + DMP_WAIT_LIVENESS_NS;
   const struct dmp_wait_strategy *w = &c->cfg.wait;
+  const int64_t period = dmp_impl_wait_liveness_ns(w);
+  int64_t next_liveness = dmp_impl_now_ns() + period;
   for (uint64_t iter = 0;; iter++) {
     int64_t n = dmp_consumer_available(c);
     if (n > 0)
@@ -288,7 +317,7 @@ static int64_t wait_data(struct dmp_consumer *c, int64_t timeout_ns, uint64_t ta
       int64_t left = dmp_impl_remaining(deadline);
       if (left > 0) {
         tally[1]++;
-        park_for_data(c, left < DMP_WAIT_LIVENESS_NS ? left : DMP_WAIT_LIVENESS_NS);
+        park_for_data(c, left < period ? left : period);
       }
       if (dmp_consumer_available(c) > 0)
         continue; /* the usual wake-up: data arrived */
@@ -303,7 +332,7 @@ static int64_t wait_data(struct dmp_consumer *c, int64_t timeout_ns, uint64_t ta
     }
     int64_t now = dmp_impl_now_ns();
     if (now >= next_liveness) {
-      next_liveness = now + DMP_WAIT_LIVENESS_NS;
+      next_liveness = now + period;
       if (!dmp_consumer_producer_alive(c) && dmp_consumer_available(c) <= 0)
         return -DMP_E_OWNERDEAD;
     }
@@ -325,7 +354,9 @@ int64_t dmp_consumer_wait(struct dmp_consumer *c, int64_t timeout_ns)
   if (c->counters) { /* cold: after a wait */
     dmp_impl_cnt_add(c->counters, DMP_IMPL_CNT_SPINS, tally[0]);
     dmp_impl_cnt_add(c->counters, DMP_IMPL_CNT_PARKS, tally[1]);
-    dmp_impl_cnt_max(c->counters, DMP_IMPL_CNT_LAG_MAX, c->available - c->committed);
+    if (n > 0) /* published and not yet released: `available` is not cached
+                  on non-gating consumers */
+      dmp_impl_cnt_max(c->counters, DMP_IMPL_CNT_LAG_MAX, dmp_impl_seq_clamp(n) + c->next - 1 - c->committed);
     if (n == -DMP_E_OWNERDEAD)
       dmp_impl_cnt_error(c->counters, (int)n, "producer of '%s' exited or crashed", c->cfg.name);
   }
@@ -345,17 +376,127 @@ int dmp_consumer_peek_timeout(struct dmp_consumer *c, const void **event, int64_
   return dmp_consumer_try_peek(c, event, seq);
 }
 
+/* ---- non-gating reads (consumer.h, "Non-gating consumers") --------------- */
+
+/* Copy the next event into `dst` (`len` bytes) and prove the copy intact,
+ * skipping events that were (or may have been) overwritten. 0 with `*seq`
+ * and `next` moved past it, or -EAGAIN (nothing published, or the producer
+ * overwrote LOSSY_RETRIES copies in a row). Skips go to `missed`. */
+static int lossy_read(struct dmp_consumer *c, void *dst, size_t len, int64_t *seq)
+{
+  struct dmp_segment_control *ctl = c->ring.ctl;
+  const int64_t cap = (int64_t)c->ring.capacity;
+  uint64_t skipped = 0;
+  int rc = -EAGAIN;
+  for (int tries = 0; tries < LOSSY_RETRIES; tries++) {
+    int64_t s = c->next;
+    /* C1: acquire load of the producer cursor; pairs with P1, so the slot
+     * holds event s or a later one, never an earlier one. */
+    int64_t published = dmp_impl_seq_clamp(dmp_impl_load_acquire(&ctl->producer_cursor)); /* hostile: internal.h */
+    if (s > published)
+      break;
+    memcpy(dst, dmp_impl_slot(&c->ring, s), len);
+    /* N1: acquire fence between the copy and the load of gate_limit; pairs
+     * with P4, the producer's full fence between storing a larger
+     * gate_limit and writing the slots it opens (layout.h, "Reading
+     * without gating"): if any byte we copied was written for s + capacity
+     * or later, the limit we load covers s + capacity. */
+    dmp_impl_fence_acquire();
+    int64_t limit = dmp_impl_seq_clamp(dmp_impl_load_relaxed(&ctl->gate_limit));
+    if (published > limit)
+      break; /* scribbled: never published beyond the limit stored first (P4) */
+    if (limit < s + cap) {
+      *seq = s;
+      c->next = s + 1;
+      rc = 0;
+      break;
+    }
+    /* Slot s may have been overwritten: skip to the oldest event the
+     * producer may not overwrite yet (> s, since limit >= s + cap). After
+     * a failed retry, to the newest published one instead, which has the
+     * most time left before it is overwritten. Never beyond the producer
+     * (a hostile limit): `to` <= INT64_MAX, so published + 1 cannot
+     * overflow where it is used. */
+    int64_t to = limit - cap + 1;
+    if (tries > 0 && to < published)
+      to = published;
+    if (to > published)
+      to = published + 1;
+    skipped += (uint64_t)(to - s);
+    c->next = to;
+  }
+  if (skipped) {
+    c->missed += skipped;
+    dmp_impl_cnt_add(c->counters, DMP_IMPL_CNT_MISSED, skipped);
+  }
+  return rc;
+}
+
+/* A non-gating consumer's cursor only reports what it read (dmp-stat,
+ * discovery): nobody waits on it, so no waiter check. */
+static void lossy_commit(struct dmp_consumer *c)
+{
+  int64_t last = c->next - 1;
+  if (last == c->committed)
+    return;
+  /* C2 (informational here): release store of this consumer's cursor. */
+  dmp_impl_store_release(c->cursor, last);
+  c->committed = last;
+}
+
+static int64_t lossy_process(struct dmp_consumer *c, dmp_event_fn fn, size_t max, void *user)
+{
+  const struct dmp_impl_geometry *g = &c->ring.seg->geo;
+  if (!c->copy_buf) {
+    /* One slot, aligned like a slot so the callback may read it as its
+     * event type (slot_stride is a multiple of slot_align). */
+    size_t align = g->slot_align < sizeof(void *) ? sizeof(void *) : g->slot_align;
+    if (posix_memalign(&c->copy_buf, align, g->slot_stride) != 0) {
+      c->copy_buf = NULL;
+      return DMP_FAIL(-ENOMEM, "consumer '%s': no memory for a %u-byte copy buffer", c->id, g->slot_stride);
+    }
+  }
+  /* The snapshot: what is published now (at most `max` events). */
+  int64_t published = dmp_impl_seq_clamp(dmp_impl_load_acquire(&c->ring.ctl->producer_cursor));
+  if (published < c->next)
+    return 0;
+  int64_t end = published + 1;
+  if (max && (uint64_t)(end - c->next) > max)
+    end = c->next + (int64_t)max;
+  if (c->counters)
+    dmp_impl_cnt_max(c->counters, DMP_IMPL_CNT_LAG_MAX, published - c->committed);
+  int64_t done = 0;
+  while (c->next < end) {
+    int64_t seq;
+    if (lossy_read(c, c->copy_buf, g->slot_size, &seq) < 0)
+      break;
+    done++;
+    /* A skip may have carried us past the snapshot's end. */
+    bool last = seq >= end - 1;
+    if (fn(c->copy_buf, seq, last, user) != 0 || last)
+      break;
+  }
+  lossy_commit(c);
+  return done;
+}
+
 int64_t dmp_consumer_process(struct dmp_consumer *c, dmp_event_fn fn, size_t max, void *user)
 {
   if (!c || !fn)
     return -EINVAL;
+  if (c->non_gating)
+    return lossy_process(c, fn, max, user);
   int64_t avail = dmp_consumer_available(c);
   if (avail <= 0)
     return 0;
   if (max && (uint64_t)avail > max)
     avail = (int64_t)max;
+  /* A gating consumer is never more than a ring behind: more "available"
+   * is a scribbled producer cursor, and one batch stays within a ring. */
+  if ((uint64_t)avail > c->ring.capacity)
+    avail = (int64_t)c->ring.capacity;
   if (c->counters) /* once per batch; writes only on a new maximum */
-    dmp_impl_cnt_max(c->counters, DMP_IMPL_CNT_LAG_MAX, c->available - c->committed);
+    dmp_impl_cnt_max(c->counters, DMP_IMPL_CNT_LAG_MAX, dmp_impl_seq_clamp(c->available) - c->committed);
   int64_t first = c->next, end = first + avail, s = first;
   while (s < end) {
     int stop = fn(dmp_impl_slot(&c->ring, s), s, s == end - 1, user);
@@ -372,6 +513,12 @@ int dmp_consumer_try_copy(struct dmp_consumer *c, void *dst, size_t len, int64_t
 {
   if (!c || !dst || !seq || len > c->ring.seg->geo.slot_size)
     return -EINVAL;
+  if (c->non_gating) {
+    int rc = lossy_read(c, dst, len, seq);
+    if (rc == 0)
+      lossy_commit(c);
+    return rc;
+  }
   const void *ev;
   int rc = dmp_consumer_try_peek(c, &ev, seq);
   if (rc < 0)
@@ -385,6 +532,23 @@ int dmp_consumer_copy_timeout(struct dmp_consumer *c, void *dst, size_t len, int
 {
   if (!c || !dst || !seq || len > c->ring.seg->geo.slot_size)
     return -EINVAL;
+  if (c->non_gating) {
+    int64_t deadline = dmp_impl_deadline(timeout_ns);
+    for (;;) {
+      if (lossy_read(c, dst, len, seq) == 0) {
+        lossy_commit(c);
+        return 0;
+      }
+      /* Bounded even when events keep being overwritten under us: the
+       * wait then returns at once, the deadline ends the loop. */
+      int64_t left = dmp_impl_remaining(deadline);
+      if (left == 0)
+        return -ETIMEDOUT;
+      int64_t n = dmp_consumer_wait(c, left == INT64_MAX ? DMP_FOREVER : left);
+      if (n < 0)
+        return (int)n;
+    }
+  }
   const void *ev;
   int rc = dmp_consumer_peek_timeout(c, &ev, seq, timeout_ns);
   if (rc < 0)
@@ -421,10 +585,10 @@ uint64_t dmp_consumer_capacity(const struct dmp_consumer *c)
 
 uint64_t dmp_consumer_type_tag(const struct dmp_consumer *c)
 {
-  return c ? c->ring.ctl->header.type_tag : 0;
+  return c ? c->ring.seg->type_tag : 0;
 }
 
 uint64_t dmp_consumer_epoch(const struct dmp_consumer *c)
 {
-  return c ? c->ring.ctl->header.epoch : 0;
+  return c ? c->ring.seg->epoch : 0;
 }

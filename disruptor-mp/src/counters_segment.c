@@ -34,30 +34,13 @@ static int why_set(char *why, size_t whylen, int code, const char *fmt, ...)
 
 /* ---- files ------------------------------------------------------------------ */
 
-static int open_path(enum dmp_backend backend, const char *path, int flags, mode_t mode)
-{
-  if (backend == DMP_BACKEND_SHM)
-    return shm_open(path, flags, mode);
-  return open(path, flags | O_CLOEXEC | O_NOFOLLOW, mode);
-}
-
-static int unlink_path(enum dmp_backend backend, const char *path)
-{
-  return backend == DMP_BACKEND_SHM ? shm_unlink(path) : unlink(path);
-}
-
-/* Whether the file at `path` is (still) the one open as `fd`. */
-static bool same_file(enum dmp_backend backend, const char *path, int fd)
+/* Whether the name `path` (relative to `dirfd` for MMAP) is (still) the
+ * file open as `fd`. */
+static bool same_file(enum dmp_backend backend, int dirfd, const char *path, int fd)
 {
   struct stat mine, now;
-  if (fstat(fd, &mine) != 0)
-    return false;
-  int other = open_path(backend, path, O_RDONLY | O_NONBLOCK, 0);
-  if (other < 0)
-    return false;
-  bool same = fstat(other, &now) == 0 && now.st_ino == mine.st_ino && now.st_dev == mine.st_dev;
-  close(other);
-  return same;
+  return fstat(fd, &mine) == 0 && dmp_impl_file_stat(backend, dirfd, path, &now) == 0 &&
+         now.st_ino == mine.st_ino && now.st_dev == mine.st_dev;
 }
 
 static struct dmp_counters *handle_new(enum dmp_backend backend, const char *path)
@@ -66,6 +49,7 @@ static struct dmp_counters *handle_new(enum dmp_backend backend, const char *pat
   if (!s)
     return NULL;
   s->fd = -1;
+  s->dirfd = -1;
   s->backend = backend;
   s->full_seq = -1;
   pthread_mutex_init(&s->mu, NULL);
@@ -77,12 +61,14 @@ static void handle_close(struct dmp_counters *s)
 {
   if (!s)
     return;
-  if (s->owner && !s->keep && s->fd >= 0 && same_file(s->backend, s->path, s->fd))
-    unlink_path(s->backend, s->path); /* still holding the owner lock */
+  if (s->owner && !s->keep && s->fd >= 0 && same_file(s->backend, s->dirfd, s->path, s->fd))
+    (void)dmp_impl_file_unlink(s->backend, s->dirfd, s->path); /* still holding the owner lock */
   if (s->map)
     munmap(s->map, s->map_len);
   if (s->fd >= 0)
     close(s->fd); /* drops the owner, registry and record locks */
+  if (s->dirfd >= 0)
+    close(s->dirfd);
   free(s->owned);
   pthread_mutex_destroy(&s->mu);
   free(s);
@@ -107,23 +93,35 @@ static int handle_bind(struct dmp_counters *s)
   return s->owned ? 0 : -ENOMEM;
 }
 
-/* Open and validate an existing counters segment, read-write. Reports the
- * reason in `why` only, so a consumer's best-effort open leaves the thread's
- * error detail alone. */
-static int open_existing(enum dmp_backend backend, const char *path, struct dmp_counters **out, char *why,
-                         size_t whylen)
+int dmp_impl_cnt_open_image(struct dmp_counters *s, char *why, size_t whylen)
+{
+  int rc = dmp_impl_cnt_validate(s->map, s->map_len, s->path, &s->geo, why, whylen);
+  if (rc == 0 && (rc = handle_bind(s)) < 0)
+    WHY(rc, "out of memory");
+  return rc;
+}
+
+/* Open and validate an existing counters segment, read-write, if the
+ * permission rules trust it (config.h, "Permissions"). Reports the reason
+ * in `why` only, so a consumer's best-effort open leaves the thread's error
+ * detail alone. */
+static int open_existing(enum dmp_backend backend, const char *path, bool allow_group, struct dmp_counters **out,
+                         char *why, size_t whylen)
 {
   struct dmp_counters *s = handle_new(backend, path);
   if (!s)
     return WHY(-ENOMEM, "out of memory");
   int rc;
-  s->fd = open_path(backend, path, O_RDWR, 0);
+  s->fd = dmp_impl_file_open_path(backend, path, O_RDWR, why, whylen);
   if (s->fd < 0) {
-    rc = WHY(-errno, "cannot open counters '%s': %s", path, strerror(errno));
+    rc = s->fd;
+    s->fd = -1;
     goto fail;
   }
   struct stat st;
-  if (fstat(s->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+  if ((rc = dmp_impl_file_trust(s->fd, path, allow_group, &st, why, whylen)) < 0)
+    goto fail;
+  if (!S_ISREG(st.st_mode)) {
     rc = WHY(-DMP_E_BADNAME, "'%s' is not a regular file", path);
     goto fail;
   }
@@ -139,9 +137,7 @@ static int open_existing(enum dmp_backend backend, const char *path, struct dmp_
   }
   rc = handle_map(s, (size_t)st.st_size, why, whylen);
   if (rc == 0)
-    rc = dmp_impl_cnt_validate(s->map, s->map_len, path, &s->geo, why, whylen);
-  if (rc == 0)
-    rc = handle_bind(s);
+    rc = dmp_impl_cnt_open_image(s, why, whylen);
   if (rc < 0)
     goto fail;
   *out = s;
@@ -153,30 +149,37 @@ fail:
 
 /* A leftover counters segment at `path` (we own the ring's name, so it is
  * an older incarnation's). Never removes a ring that happens to have that
- * name. 0 removed or absent, -DMP_E_INUSE if it is a ring. */
-static int remove_stale(enum dmp_backend backend, const char *path)
+ * name, nor another user's file. 0 removed or absent, -DMP_E_INUSE if it
+ * is a ring, -EACCES if it is not ours. */
+static int remove_stale(enum dmp_backend backend, int dirfd, const char *path)
 {
-  int fd = open_path(backend, path, O_RDONLY | O_NONBLOCK, 0);
+  char why[256];
+  int fd = dmp_impl_file_open(backend, dirfd, path, O_RDONLY, 0, why, sizeof why);
   if (fd < 0)
-    return errno == ENOENT ? 0 : DMP_FAIL(-errno, "cannot open '%s': %s", path, strerror(errno));
+    return fd == -ENOENT ? 0 : DMP_FAIL(fd, "%s", why);
+  struct stat st;
+  int rc = dmp_impl_file_trust(fd, path, false, &st, why, sizeof why);
   uint64_t magic = 0;
-  ssize_t n = pread(fd, &magic, sizeof magic, 0);
+  ssize_t n = rc == 0 ? pread(fd, &magic, sizeof magic, 0) : 0;
   close(fd);
+  if (rc < 0)
+    return DMP_FAIL(rc, "stale counters: %s", why);
   if (n == (ssize_t)sizeof magic && magic == DMP_MAGIC)
     return DMP_FAIL(-DMP_E_INUSE, "'%s' is a ring, but the counters of its neighbour need that name", path);
-  unlink_path(backend, path);
+  (void)dmp_impl_file_unlink(backend, dirfd, path);
   return 0;
 }
 
-static int create_exclusive(enum dmp_backend backend, const char *path, mode_t mode)
+static int create_exclusive(enum dmp_backend backend, int dirfd, const char *path, mode_t mode)
 {
+  char why[256];
   for (int attempt = 0; attempt < 4; attempt++) {
-    int fd = open_path(backend, path, O_RDWR | O_CREAT | O_EXCL, mode);
+    int fd = dmp_impl_file_open(backend, dirfd, path, O_RDWR | O_CREAT | O_EXCL, mode, why, sizeof why);
     if (fd >= 0)
       return fd;
-    if (errno != EEXIST)
-      return DMP_FAIL(-errno, "cannot create counters '%s': %s", path, strerror(errno));
-    int rc = remove_stale(backend, path);
+    if (fd != -EEXIST)
+      return DMP_FAIL(fd, "counters: %s", why);
+    int rc = remove_stale(backend, dirfd, path);
     if (rc < 0)
       return rc;
   }
@@ -214,14 +217,28 @@ static int create_segment(const struct dmp_producer *p, const char *path, struct
   char why[256];
   int rc;
   dmp_impl_cnt_geometry(seg->geo.max_consumers, &s->geo);
-  s->fd = create_exclusive(seg->backend, path, (mode_t)p->cfg.mode);
+  /* Our own copy of the ring's directory: we unlink relative to it. */
+  if (seg->dirfd >= 0 && (s->dirfd = fcntl(seg->dirfd, F_DUPFD_CLOEXEC, 0)) < 0) {
+    int e = errno;
+    rc = DMP_FAIL(-e, "dup of the directory of '%s': %s", path, strerror(e));
+    handle_close(s);
+    return rc;
+  }
+  s->fd = create_exclusive(seg->backend, s->dirfd, path, (mode_t)p->cfg.mode);
   if (s->fd < 0) {
     rc = s->fd;
-    free(s);
+    s->fd = -1;
+    handle_close(s);
     return rc;
   }
   s->owner = true;
   s->keep = (p->cfg.flags & DMP_RING_KEEP) != 0;
+  /* The ring's access, right after the exclusive create (config.h). */
+  if ((rc = dmp_impl_file_share(s->fd, path, p->cfg.mode, (p->cfg.flags & DMP_RING_SHARE_GROUP) != 0,
+                                p->cfg.share_gid, why, sizeof why)) < 0) {
+    rc = DMP_FAIL(rc, "%s", why);
+    goto fail;
+  }
   if ((rc = dmp_impl_cnt_lock(s->fd, F_WRLCK, DMP_CNT_LOCK_OWNER)) < 0) {
     rc = DMP_FAIL(-DMP_E_INUSE, "lost counters '%s' to another process", path);
     s->owner = false;
@@ -232,10 +249,6 @@ static int create_segment(const struct dmp_producer *p, const char *path, struct
                   path, strerror(rc));
     goto fail;
   }
-  if (fchmod(s->fd, (mode_t)p->cfg.mode) != 0) {
-    rc = DMP_FAIL(-errno, "fchmod '%s': %s", path, strerror(errno));
-    goto fail;
-  }
   if ((rc = handle_map(s, (size_t)s->geo.total_size, why, sizeof why)) < 0 || (rc = handle_bind(s)) < 0) {
     rc = DMP_FAIL(rc, "%s", rc == -ENOMEM ? "out of memory" : why);
     goto fail;
@@ -244,6 +257,7 @@ static int create_segment(const struct dmp_producer *p, const char *path, struct
   *out = s;
   return 0;
 fail:
+  s->keep = false; /* never leave a half-created segment behind */
   handle_close(s);
   return rc;
 }
@@ -260,7 +274,7 @@ int dmp_counters_open(enum dmp_backend backend, const char *ring_name, struct dm
     rc = dmp_impl_cnt_path(ring, path, sizeof path);
   if (rc < 0)
     return rc;
-  rc = open_existing(backend, path, out, why, sizeof why);
+  rc = open_existing(backend, path, false, out, why, sizeof why);
   return rc < 0 ? DMP_FAIL(rc, "%s", why) : 0;
 }
 
@@ -315,7 +329,7 @@ int dmp_impl_counters_create(struct dmp_producer *p, bool enabled)
   if (rc < 0)
     return rc;
   if (!enabled) {
-    (void)remove_stale(p->ring.seg->backend, path); /* best effort: no stale counters */
+    (void)remove_stale(p->ring.seg->backend, p->ring.seg->dirfd, path); /* best effort: no stale counters */
     return 0;
   }
   struct dmp_counters *s = NULL;
@@ -342,11 +356,14 @@ static struct dmp_counters *join_counters(const struct dmp_consumer *c, const ch
   for (;;) {
     struct dmp_counters *s = NULL;
     char why[256];
-    int rc = open_existing(c->ring.seg->backend, path, &s, why, sizeof why);
-    if (rc == 0 && s->hdr->ring_epoch == h->epoch)
+    bool allow_group = (c->cfg.flags & DMP_CONSUMER_ALLOW_GROUP) != 0;
+    int rc = open_existing(c->ring.seg->backend, path, allow_group, &s, why, sizeof why);
+    if (rc == 0 && s->hdr->ring_epoch == c->ring.seg->epoch) /* the epoch read once at attach */
       return s;
     handle_close(s);
-    bool young = dmp_impl_realtime_ns() - (int64_t)h->created_ns < JOIN_WAIT_NS;
+    /* Unsigned: created_ns may be any value a hostile peer wrote (a future
+     * one wraps around to "old"). */
+    bool young = (uint64_t)dmp_impl_realtime_ns() - h->created_ns < (uint64_t)JOIN_WAIT_NS;
     bool transient = rc == 0 || rc == -ENOENT || rc == -DMP_E_NOTREADY;
     if (!young || !transient || dmp_impl_now_ns() > deadline)
       return NULL;

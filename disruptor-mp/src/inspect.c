@@ -17,6 +17,7 @@
 
 struct dmp_inspect {
   enum dmp_backend backend;
+  uint32_t flags; /* DMP_INSPECT_* */
   int fd;
   const uint8_t *map;
   size_t map_len; /* header, control block and table: never the slots */
@@ -46,11 +47,12 @@ static void fmt_into(char *buf, size_t len, const char *fmt, ...)
   va_end(ap);
 }
 
-static int open_ro(enum dmp_backend backend, const char *path)
+/* Open read-only by the rules of access.c: no symlink, no world-writable
+ * directory, and O_NONBLOCK so a FIFO planted under the name cannot hang us.
+ * The fd, or a negative code with the reason in `why`. */
+static int open_ro(enum dmp_backend backend, const char *path, char *why, size_t whylen)
 {
-  if (backend == DMP_BACKEND_SHM)
-    return shm_open(path, O_RDONLY, 0);
-  return open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* O_NONBLOCK: a FIFO must not hang us */
+  return dmp_impl_file_open_path(backend, path, O_RDONLY, why, whylen);
 }
 
 const char *dmp_peer_state_name(enum dmp_peer_state s)
@@ -97,6 +99,7 @@ static int map_and_validate(struct dmp_inspect *in, const struct stat *st)
   if (!fake)
     return DMP_FAIL(-ENOMEM, "out of memory");
   fake->fd = in->fd;
+  fake->dirfd = -1;
   fake->map = m;
   fake->map_len = (size_t)st->st_size; /* validate() reads the header only */
   fake->backend = in->backend;
@@ -120,29 +123,40 @@ static int alloc_arrays(struct dmp_inspect *in)
   return in->consumers && in->prev_pos && in->prev_gen ? 0 : DMP_FAIL(-ENOMEM, "out of memory");
 }
 
-int dmp_inspect_open(enum dmp_backend backend, const char *name, struct dmp_inspect **out)
+int dmp_inspect_open_flags(enum dmp_backend backend, const char *name, uint32_t flags, struct dmp_inspect **out)
 {
   if (out)
     *out = NULL;
   if (!name || !out)
     return DMP_FAIL(-EINVAL, "name or out is NULL");
+  if (flags & ~(uint32_t)DMP_INSPECT_ALLOW_GROUP)
+    return DMP_FAIL(-DMP_E_BADCONFIG, "unknown inspect flags 0x%x", flags & ~(uint32_t)DMP_INSPECT_ALLOW_GROUP);
   struct dmp_inspect *in = calloc(1, sizeof *in);
   if (!in)
     return DMP_FAIL(-ENOMEM, "out of memory");
   in->fd = -1;
   in->backend = backend;
+  in->flags = flags;
+  char why[256];
   int rc = dmp_impl_segment_path(backend, name, in->path, sizeof in->path);
   if (rc == 0)
     rc = dmp_impl_cnt_path(in->path, in->cnt_path, sizeof in->cnt_path);
   if (rc < 0)
     goto fail;
-  in->fd = open_ro(backend, in->path);
+  in->fd = open_ro(backend, in->path, why, sizeof why);
   if (in->fd < 0) {
-    rc = DMP_FAIL(-errno, "cannot open '%s' read-only: %s", in->path, strerror(errno));
+    rc = DMP_FAIL(in->fd, "read-only: %s", why);
+    in->fd = -1;
     goto fail;
   }
+  /* Read-only, but still another user's memory: the same rule as attach. */
   struct stat st;
-  if (fstat(in->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+  rc = dmp_impl_file_trust(in->fd, in->path, (flags & DMP_INSPECT_ALLOW_GROUP) != 0, &st, why, sizeof why);
+  if (rc < 0) {
+    rc = DMP_FAIL(rc, "%s", why);
+    goto fail;
+  }
+  if (!S_ISREG(st.st_mode)) {
     rc = DMP_FAIL(-DMP_E_BADNAME, "'%s' is not a regular file", in->path);
     goto fail;
   }
@@ -165,17 +179,17 @@ fail:
   return rc;
 }
 
+int dmp_inspect_open(enum dmp_backend backend, const char *name, struct dmp_inspect **out)
+{
+  return dmp_inspect_open_flags(backend, name, 0, out);
+}
+
 /* ---- sampling --------------------------------------------------------------- */
 
 static bool name_is_ours(const struct dmp_inspect *in)
 {
-  int fd = open_ro(in->backend, in->path);
-  if (fd < 0)
-    return false;
   struct stat st;
-  bool same = fstat(fd, &st) == 0 && st.st_dev == in->dev && st.st_ino == in->ino;
-  close(fd);
-  return same;
+  return dmp_impl_file_stat(in->backend, -1, in->path, &st) == 0 && st.st_dev == in->dev && st.st_ino == in->ino;
 }
 
 static enum dmp_peer_state judge(struct dmp_inspect *in, const struct dmp_consumer_stat *cs, bool held)
@@ -195,20 +209,10 @@ static bool read_entry(struct dmp_inspect *in, uint32_t i, int64_t position, str
 {
   struct dmp_consumer_entry *e =
     (struct dmp_consumer_entry *)(uintptr_t)(in->map + in->geo.table_offset + (uint64_t)i * sizeof *e);
-  /* Acquire pairs with T1 (the release store of the state in attach and
-   * detach), so the id, flags and cursor written before it are seen. */
-  uint32_t st = dmp_impl_load_acquire(&e->state);
-  if (st != DMP_ENTRY_ACTIVE && st != DMP_ENTRY_IDLE)
+  /* The bytes of the entry (table.c; fuzzed by fuzz/fuzz_table.c). */
+  if (!dmp_impl_entry_stat(e, i, position, cs))
     return false;
-  memset(cs, 0, sizeof *cs);
-  dmp_impl_entry_id(e, cs->id);
-  cs->index = i;
-  cs->durable = (e->flags & DMP_ENTRY_F_DURABLE) != 0;
-  cs->pid = e->pid;
-  cs->generation = e->generation;
-  cs->attached_ns = e->attached_ns;
-  /* Acquire pairs with C2, the consumer's release of its cursor. */
-  cs->position = dmp_impl_load_acquire(&e->cursor);
+  uint32_t st = (uint32_t)cs->state;
   bool held = st == DMP_ENTRY_ACTIVE && dmp_impl_lock_held(in->fd, DMP_LOCK_CONSUMER0 + (off_t)i) == 1;
   /* A detach between the state load and the probe drops the lock after
    * storing IDLE: re-read the state so a clean detach is not called dead. */
@@ -218,11 +222,8 @@ static bool read_entry(struct dmp_inspect *in, uint32_t i, int64_t position, str
       return false;
     st = again;
     held = st == DMP_ENTRY_ACTIVE && dmp_impl_lock_held(in->fd, DMP_LOCK_CONSUMER0 + (off_t)i) == 1;
+    dmp_impl_entry_stat_state(cs, st, position);
   }
-  cs->state = (enum dmp_entry_state)st;
-  cs->gating = st == DMP_ENTRY_ACTIVE || cs->durable;
-  cs->consumed = cs->position >= -1 ? (uint64_t)(cs->position + 1) : 0;
-  cs->lag = position > cs->position ? position - cs->position : 0;
   cs->liveness = judge(in, cs, held);
   in->prev_pos[i] = cs->position;
   in->prev_gen[i] = cs->generation + 1u;
@@ -246,7 +247,8 @@ static void sample_table(struct dmp_inspect *in, struct dmp_ring_stat *s)
       s->min_gating = cs->position < -1 ? -1 : cs->position;
     s->n_consumers++;
   }
-  s->full = s->position - s->min_gating >= (int64_t)in->geo.capacity;
+  /* Unsigned: a hostile producer cursor must not overflow the difference. */
+  s->full = s->position > s->min_gating && (uint64_t)s->position - (uint64_t)s->min_gating >= in->geo.capacity;
   s->consumers = in->consumers;
 }
 
@@ -271,7 +273,7 @@ static void sample_ring(struct dmp_inspect *in, struct dmp_ring_stat *s)
   const struct dmp_segment_control *ctl = (const struct dmp_segment_control *)(const void *)in->map;
   /* C1-like acquire load of the producer cursor; pairs with P1. */
   s->position = dmp_impl_load_acquire((dmp_atomic_i64 *)(uintptr_t)&ctl->producer_cursor);
-  s->published = s->position >= -1 ? (uint64_t)(s->position + 1) : 0;
+  s->published = s->position >= -1 ? (uint64_t)s->position + 1 : 0; /* no overflow at INT64_MAX */
   sample_table(in, s);
 }
 
@@ -327,17 +329,21 @@ static void sample_counters(struct dmp_inspect *in, struct dmp_ring_stat *s)
   s->errors = in->errors;
   s->n_counters = s->n_errors = 0;
   s->counters_rc = 0;
-  int fd = open_ro(in->backend, in->cnt_path);
+  int fd = open_ro(in->backend, in->cnt_path, why, sizeof why);
   if (fd < 0) {
-    int rc = -errno;
-    fmt_into(why, sizeof why, "cannot open '%s': %s", in->cnt_path, strerror(errno));
-    counters_fail(in, s, rc, rc == -ENOENT ? "" : why);
+    counters_fail(in, s, fd, fd == -ENOENT ? "" : why);
     return;
   }
   struct stat st;
   struct dmp_impl_cnt_geometry g, gmax;
   dmp_impl_cnt_geometry(DMP_MAX_CONSUMERS, &gmax);
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size < sizeof(struct dmp_counters_header) ||
+  int rc = dmp_impl_file_trust(fd, in->cnt_path, (in->flags & DMP_INSPECT_ALLOW_GROUP) != 0, &st, why, sizeof why);
+  if (rc < 0) {
+    counters_fail(in, s, rc, why);
+    close(fd);
+    return;
+  }
+  if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size < sizeof(struct dmp_counters_header) ||
       (uint64_t)st.st_size > gmax.total_size) {
     fmt_into(why, sizeof why, "'%s' is not a counters segment (type or size)", in->cnt_path);
     counters_fail(in, s, -DMP_E_CORRUPT, why);
@@ -347,8 +353,9 @@ static void sample_counters(struct dmp_inspect *in, struct dmp_ring_stat *s)
   size_t len = (size_t)st.st_size;
   void *m = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
   if (m == MAP_FAILED) {
-    fmt_into(why, sizeof why, "mmap of '%s' failed: %s", in->cnt_path, strerror(errno));
-    counters_fail(in, s, -errno, why);
+    int e = errno;
+    fmt_into(why, sizeof why, "mmap of '%s' failed: %s", in->cnt_path, strerror(e));
+    counters_fail(in, s, -e, why);
   } else {
     int rc = dmp_impl_cnt_validate(m, len, in->cnt_path, &g, why, sizeof why);
     if (rc < 0)
@@ -486,13 +493,9 @@ int dmp_inspect_list(enum dmp_backend backend, const char *dir, dmp_inspect_fn f
 /* Remove `path` if the name still refers to the file open as `st`. */
 static bool unlink_same(enum dmp_backend backend, const char *path, const struct stat *st)
 {
-  int other = open_ro(backend, path);
-  if (other < 0)
-    return false;
   struct stat now;
-  bool same = fstat(other, &now) == 0 && now.st_ino == st->st_ino && now.st_dev == st->st_dev;
-  close(other);
-  return same && (backend == DMP_BACKEND_SHM ? shm_unlink(path) : unlink(path)) == 0;
+  bool same = dmp_impl_file_stat(backend, -1, path, &now) == 0 && now.st_ino == st->st_ino && now.st_dev == st->st_dev;
+  return same && dmp_impl_file_unlink(backend, -1, path) == 0;
 }
 
 /* A producer creates its counters exclusively, then locks and sizes them:
@@ -509,9 +512,10 @@ static bool young(const struct stat *st)
  * it is not a counters segment. 1 removed, 0 left alone, -errno. */
 static int counters_gc(enum dmp_backend backend, const char *path)
 {
-  int fd = open_ro(backend, path);
+  char why[256];
+  int fd = open_ro(backend, path, why, sizeof why);
   if (fd < 0)
-    return -errno;
+    return fd;
   struct stat st;
   uint64_t magic = 0;
   bool ours = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
@@ -541,7 +545,7 @@ int dmp_ring_gc(enum dmp_backend backend, const char *name)
     return r; /* a live ring (or one being created), or an error */
   int c = counters_gc(backend, cnt);
   if (c < 0 && c != -ENOENT)
-    return DMP_FAIL(c, "counters '%s': %s", cnt, strerror(-c));
+    return DMP_FAIL(c, "counters '%s': %s", cnt, dmp_strerror(c));
   if (r == 1 || c == 1)
     return 1;
   if (c == 0)

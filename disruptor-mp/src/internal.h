@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/stat.h>
 
 #include <disruptor_mp/disruptor_mp.h>
 
@@ -52,12 +53,16 @@ int dmp_impl_geometry_compute(uint64_t capacity, uint32_t slot_size, uint32_t sl
 /** A mapped segment (process-local). */
 struct dmp_impl_segment {
   int fd;
+  int dirfd;       /**< MMAP owner: its directory, for unlinkat(); else -1 */
   void *map;
   size_t map_len;
   enum dmp_backend backend;
   bool owner;      /**< created by us: remove on close unless keep */
   bool keep;
+  bool wake_membarrier; /**< DMP_SEG_F_MEMBARRIER: our waiters issue membarrier(2) (wait.c) */
   struct dmp_impl_geometry geo;
+  uint64_t type_tag; /**< consumers: the header's type tag and epoch, read once at */
+  uint64_t epoch;    /**< attach (a hostile peer may scribble the header later) */
   char path[PATH_MAX]; /**< "/name" for SHM, the file path for MMAP */
 };
 
@@ -66,8 +71,10 @@ struct dmp_impl_segment {
 int dmp_impl_segment_create(const struct dmp_producer_config *cfg, const struct dmp_impl_geometry *g,
                             struct dmp_impl_segment **out);
 
-/** Open, map and validate an existing segment. */
-int dmp_impl_segment_open(enum dmp_backend backend, const char *name, struct dmp_impl_segment **out);
+/** Open, map and validate an existing segment. Refused (-EACCES) unless
+ * dmp_impl_file_trust() accepts it, with `allow_group` from the caller. */
+int dmp_impl_segment_open(enum dmp_backend backend, const char *name, bool allow_group,
+                          struct dmp_impl_segment **out);
 
 /** Unmap and close; remove the name if owner and not keep. NULL ok. */
 void dmp_impl_segment_close(struct dmp_impl_segment *seg);
@@ -77,6 +84,34 @@ void dmp_impl_ring_init(struct dmp_impl_ring *r, struct dmp_impl_segment *seg);
 
 /** Resolve `name` for `backend` into seg->path form. */
 int dmp_impl_segment_path(enum dmp_backend backend, const char *name, char *out, size_t outlen);
+
+/* ---- where segments live, whom to trust (access.c) ------------------------ */
+/* Each reports a failure as a negative code and a reason in `why` only (so
+ * best-effort callers leave the thread's error detail alone). */
+
+/** MMAP: open the directory of file `path` (O_PATH) into `*dirfd` and
+ * refuse (-EACCES) one that every user may write. SHM: `*dirfd` = -1.
+ * 0 or a negative code. */
+int dmp_impl_dir_open(enum dmp_backend backend, const char *path, int *dirfd, char *why, size_t whylen);
+/** Open (or with O_CREAT | O_EXCL create, with `mode`) segment `path`:
+ * shm_open, or openat(dirfd, its final component) with O_NOFOLLOW |
+ * O_CLOEXEC | O_NONBLOCK. The fd, -ELOOP for a symlink, -EEXIST, -errno. */
+int dmp_impl_file_open(enum dmp_backend backend, int dirfd, const char *path, int flags, mode_t mode, char *why,
+                       size_t whylen);
+/** dmp_impl_dir_open() + dmp_impl_file_open() of an existing segment. */
+int dmp_impl_file_open_path(enum dmp_backend backend, const char *path, int flags, char *why, size_t whylen);
+/** Remove segment `path`: shm_unlink, or unlinkat(dirfd) (unlink if dirfd < 0). 0 or -errno. */
+int dmp_impl_file_unlink(enum dmp_backend backend, int dirfd, const char *path);
+/** lstat of segment `path` (relative to `dirfd` if >= 0). 0 or -errno. */
+int dmp_impl_file_stat(enum dmp_backend backend, int dirfd, const char *path, struct stat *st);
+/** Give a just-created segment its access: group `gid` and the group rw
+ * bits if `share`, then exactly `mode`. 0 or -errno (EPERM: not a member). */
+int dmp_impl_file_share(int fd, const char *path, uint32_t mode, bool share, uint32_t gid, char *why, size_t whylen);
+/** The trust rule for mapping an opened segment (config.h, "Permissions"):
+ * no access bits for others, and owned by our effective uid - or, with
+ * `allow_group`, group rw and owned by one of our groups. fstat into `st`.
+ * 0, -EACCES (with the reason), -errno. */
+int dmp_impl_file_trust(int fd, const char *path, bool allow_group, struct stat *st, char *why, size_t whylen);
 
 /* ---- OFD locks (segment.c) ------------------------------------------------ */
 
@@ -89,6 +124,18 @@ void dmp_impl_lock_release(int fd, off_t at);
 int dmp_impl_lock_held(int fd, off_t at);
 
 /* ---- consumer table (table.c) --------------------------------------------- */
+
+/** Largest sequence taken from shared memory as it is (hostile peers,
+ * issue 10). No honest sequence gets there (2^62 events: 146 years at one
+ * per nanosecond), and adding a capacity (<= 2^40) to it cannot overflow. */
+#define DMP_IMPL_SEQ_MAX (INT64_MAX / 2)
+
+/** A sequence or cursor loaded from shared memory, clamped to [-1,
+ * DMP_IMPL_SEQ_MAX] before any arithmetic (cold paths only). */
+static inline int64_t dmp_impl_seq_clamp(int64_t v)
+{
+  return v < -1 ? -1 : v > DMP_IMPL_SEQ_MAX ? DMP_IMPL_SEQ_MAX : v;
+}
 
 /** Take the table mutex (an OFD lock, dropped by the kernel if we die),
  * waiting at most 2 s. 0 or -ETIMEDOUT / -errno. */
@@ -106,9 +153,21 @@ void dmp_impl_entry_id(const struct dmp_consumer_entry *e, char out[DMP_ID_MAX +
 bool dmp_impl_table_min(const struct dmp_impl_ring *r, const struct dmp_impl_geometry *g, int64_t *min,
                         uint32_t *slowest);
 /** Count ACTIVE entries. */
+/** As dmp_impl_table_min(), and sets `*lossy` (if not NULL) when an ACTIVE
+ * non-gating entry was seen (the producer then keeps its window at half a
+ * ring: layout.h, "Reading without gating"). */
+bool dmp_impl_table_scan(const struct dmp_impl_ring *r, const struct dmp_impl_geometry *g, int64_t *min,
+                         uint32_t *slowest, bool *lossy);
 uint32_t dmp_impl_table_active(const struct dmp_impl_ring *r, const struct dmp_impl_geometry *g);
 /** Snapshot entry `i` into `info`; alive is probed with the entry's lock. */
 void dmp_impl_table_info(const struct dmp_impl_ring *r, uint32_t i, struct dmp_consumer_info *info);
+/** The inspector's snapshot of entry `e` (index `i`) against producer
+ * position `position`: false if its state is neither ACTIVE nor IDLE.
+ * Reads only `*e` (no lock probe: liveness is left to the caller), so it
+ * can be fuzzed on arbitrary bytes (fuzz/fuzz_table.c). */
+bool dmp_impl_entry_stat(const struct dmp_consumer_entry *e, uint32_t i, int64_t position, struct dmp_consumer_stat *cs);
+/** Set state, gating and the derived consumed and lag of a snapshot. */
+void dmp_impl_entry_stat_state(struct dmp_consumer_stat *cs, uint32_t state, int64_t position);
 
 /* ---- producer internals shared with liveness.c (producer.c) ------------ */
 
@@ -124,6 +183,32 @@ int dmp_impl_producer_wait_step(struct dmp_producer *p, int64_t last, int64_t ma
 int dmp_impl_futex_wait(dmp_atomic_u32 *word, uint32_t expected, int64_t timeout_ns);
 /** FUTEX_WAKE (shared) every waiter on `word`. */
 void dmp_impl_futex_wake(dmp_atomic_u32 *word);
+
+/* The wake-up protocol (wait.h, "Wake-up protocol"). */
+
+/** A waiter that could not make its registration visible with membarrier(2)
+ * on a ring whose peers may rely on it parks at most this long at a time. */
+#define DMP_IMPL_UNSYNCED_PARK_NS INT64_C(5000000) /* 5 ms */
+
+/** membarrier(2) usable by this process: MEMBARRIER_CMD_GLOBAL_EXPEDITED
+ * supported and this process registered to receive it (once per process;
+ * DMP_MEMBARRIER=0 in the environment says no). */
+bool dmp_impl_membarrier_usable(void);
+/** Header flags (DMP_SEG_F_*) for a new ring created with DMP_RING_* `ring_flags`. */
+uint32_t dmp_impl_wake_seg_flags(uint32_t ring_flags);
+/** Decide r->wakeups (DMP_IMPL_WAKE_*) and r->seg->wake_membarrier from
+ * the (validated) header flags and this process's membarrier support. */
+void dmp_impl_wake_setup(struct dmp_impl_ring *r);
+/** The slow side of the protocol, called by a waiter right after its
+ * seq_cst increment of a waiter count and before it re-reads what it waits
+ * for (W1, W2). Returns how long it may park: `max_ns`, or at most
+ * DMP_IMPL_UNSYNCED_PARK_NS if a peer's fast side may have gone unordered. */
+int64_t dmp_impl_waiter_sync(const struct dmp_impl_ring *r, int64_t max_ns);
+/** Liveness period (and longest single park) of a normalised strategy. */
+static inline int64_t dmp_impl_wait_liveness_ns(const struct dmp_wait_strategy *w)
+{
+  return (int64_t)w->liveness_ms * 1000000;
+}
 
 /** True when a DMP_WAIT_BLOCK waiter should park after `iter` polls. */
 static inline bool dmp_impl_wait_parks(const struct dmp_wait_strategy *w, uint64_t iter)
@@ -168,6 +253,7 @@ struct dmp_impl_cnt_geometry {
 /** A mapped counters segment (the opaque struct dmp_counters of counters.h). */
 struct dmp_counters {
   int fd;
+  int dirfd; /* MMAP owner: the directory, for unlinkat(); else -1 */
   uint8_t *map;
   size_t map_len;
   enum dmp_backend backend;
@@ -220,6 +306,11 @@ void dmp_impl_cnt_geometry(uint32_t max_consumers, struct dmp_impl_cnt_geometry 
  * with the reason in `why` (the thread's error detail is left alone). */
 int dmp_impl_cnt_validate(const void *map, size_t len, const char *path, struct dmp_impl_cnt_geometry *g,
                           char *why, size_t whylen);
+/** Validate the image mapped at s->map (s->map_len bytes) and point the
+ * handle's header, records and errors into it (allocates the ownership
+ * bitmap). Touches no file, so it can be fuzzed on arbitrary bytes
+ * (fuzz/fuzz_counters.c). 0 or dmp_impl_cnt_validate()'s codes, -ENOMEM. */
+int dmp_impl_cnt_open_image(struct dmp_counters *s, char *why, size_t whylen);
 /** Seqlock reads of one record / error entry; false if FREE or changing. */
 bool dmp_impl_cnt_record_read(const struct dmp_counter_record *r, struct dmp_counter_stat *out);
 bool dmp_impl_cnt_error_read(const struct dmp_error_record *e, struct dmp_error_stat *out);

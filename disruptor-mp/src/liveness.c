@@ -264,7 +264,10 @@ static void evict_dead_others(struct dmp_producer *p, struct dmp_impl_liveness *
   uint32_t span = dmp_impl_table_span(&p->ring, &p->ring.seg->geo);
   for (uint32_t i = 0; i < span; i++) {
     struct dmp_consumer_entry *e = &p->ring.table[i];
-    if (dmp_impl_load_acquire(&e->state) != DMP_ENTRY_ACTIVE || !entry_dead(p, i))
+    /* A dead non-gating consumer never holds us back: leave its entry to
+     * dmp_producer_evict() or a same-id restart (layout.h). */
+    if (dmp_impl_load_acquire(&e->state) != DMP_ENTRY_ACTIVE || (e->flags & DMP_ENTRY_F_NON_GATING) ||
+        !entry_dead(p, i))
       continue;
     char id[DMP_ID_MAX + 1];
     dmp_impl_entry_id(e, id);

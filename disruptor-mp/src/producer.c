@@ -18,7 +18,9 @@ void dmp_producer_config_init(struct dmp_producer_config *cfg)
   cfg->wait_timeout_ns = INT64_C(5000000000);
 }
 
-#define KNOWN_RING_FLAGS (DMP_RING_KEEP | DMP_RING_NO_WAKEUPS | DMP_RING_NO_RECLAIM | DMP_RING_NO_COUNTERS)
+#define KNOWN_RING_FLAGS                                                                                   \
+  (DMP_RING_KEEP | DMP_RING_NO_WAKEUPS | DMP_RING_NO_RECLAIM | DMP_RING_NO_COUNTERS | DMP_RING_SHARE_GROUP | \
+   DMP_RING_NO_MEMBARRIER)
 
 static int check_config(const struct dmp_producer_config *cfg)
 {
@@ -28,6 +30,11 @@ static int check_config(const struct dmp_producer_config *cfg)
     return DMP_FAIL(-DMP_E_BADCONFIG, "mode 0%o has bits outside 0777", cfg->mode);
   if ((cfg->mode & 0600u) != 0600u)
     return DMP_FAIL(-DMP_E_BADCONFIG, "mode 0%o does not give the owner read and write", cfg->mode);
+  if (cfg->mode & 0007u) /* attachers refuse such segments (config.h, "Permissions") */
+    return DMP_FAIL(-DMP_E_BADCONFIG, "mode 0%o gives other users access; share with a group instead "
+                    "(DMP_RING_SHARE_GROUP)", cfg->mode);
+  if (cfg->share_gid != 0 && !(cfg->flags & DMP_RING_SHARE_GROUP))
+    return DMP_FAIL(-DMP_E_BADCONFIG, "share_gid %u without DMP_RING_SHARE_GROUP", cfg->share_gid);
   if (cfg->wait_consumers > 0 && cfg->wait_timeout_ns == 0)
     return DMP_FAIL(-DMP_E_BADCONFIG, "wait_consumers %u with a zero wait_timeout_ns", cfg->wait_consumers);
   return dmp_impl_wait_validate(&cfg->wait, "dmp_producer_create");
@@ -98,18 +105,36 @@ void dmp_producer_close(struct dmp_producer *p)
   free(p);
 }
 
-/* Recompute the clear limit from the table (see layout.h, "Joining safely"). */
-static int64_t compute_limit(struct dmp_producer *p)
+/* Recompute the clear limit from the table (see layout.h, "Joining safely"
+ * and "Reading without gating") for a claim up to `last`; `*min_out` gets
+ * the slowest gating cursor (our own last published if none gates). */
+static int64_t compute_limit(struct dmp_producer *p, int64_t last, int64_t *min_out)
 {
   struct dmp_segment_control *ctl = p->ring.ctl;
   const struct dmp_impl_geometry *g = &p->ring.seg->geo;
+  const int64_t cap = (int64_t)p->ring.capacity;
   int64_t limit;
   for (;;) {
     uint32_t seen = dmp_impl_load_acquire(&ctl->table_seq);
     int64_t min;
-    if (!dmp_impl_table_min(&p->ring, g, &min, NULL))
+    bool lossy = false;
+    if (!dmp_impl_table_scan(&p->ring, g, &min, NULL, &lossy))
       min = p->next - 1; /* nobody gates: never full, but stay joinable */
-    limit = min + (int64_t)p->ring.capacity;
+    if (min > p->next - 1)
+      min = p->next - 1; /* beyond what we published: a hostile cursor */
+    *min_out = min;
+    limit = min + cap;
+    if (lossy) {
+      /* A non-gating reader is safe only below limit - capacity: grant
+       * ourselves at most half a ring beyond what we published (more only
+       * for a claim that needs it), so a reader less than capacity / 2
+       * behind never has to discard a copy. Costs a rescan every
+       * capacity / 2 events instead of every capacity. */
+      int64_t half = cap / 2 > 0 ? cap / 2 : 1;
+      int64_t want = p->next - 1 + half > last ? p->next - 1 + half : last;
+      if (want < limit)
+        limit = want;
+    }
     if (limit < p->clear_limit)
       limit = p->clear_limit; /* never shrink: a provisional joiner cursor
                                  is below its final start (see attach) */
@@ -126,10 +151,15 @@ static int64_t compute_limit(struct dmp_producer *p)
 
 int dmp_impl_producer_refresh(struct dmp_producer *p, int64_t last)
 {
-  p->clear_limit = compute_limit(p);
+  int64_t min;
+  p->clear_limit = compute_limit(p, last, &min);
   int rc = last <= p->clear_limit ? 0 : -EAGAIN;
-  if (p->counters) /* cold: after a table scan; full events and the slowest lag */
-    dmp_impl_cnt_scan(p->counters, last, rc < 0, p->next - 1 - (p->clear_limit - (int64_t)p->ring.capacity));
+  if (p->counters) { /* cold: after a table scan; full events and the slowest lag */
+    /* The slowest cursor the limit accounts for: not below `min` when a
+     * non-gating reader made us take less than a full ring. */
+    int64_t slowest = p->clear_limit - (int64_t)p->ring.capacity;
+    dmp_impl_cnt_scan(p->counters, last, rc < 0, p->next - 1 - (slowest > min ? slowest : min));
+  }
   return rc;
 }
 
@@ -142,12 +172,17 @@ void dmp_impl_wake_data(struct dmp_impl_ring *r)
 static void park_for_space(struct dmp_producer *p, int64_t last, int64_t max_ns)
 {
   struct dmp_segment_control *ctl = p->ring.ctl;
-  /* W2: seq_cst increment before re-reading the cursors; pairs with C3. */
+  /* W2: seq_cst increment of space_waiters, then the slow side's barrier
+   * (a full fence - the cursor loads below are acquire, not seq_cst - and
+   * membarrier(2) on rings that use it), then the re-read of the cursors;
+   * pairs with C3 (wait.h, "Wake-up protocol"). If the barrier could not
+   * be made, park briefly instead of until woken. */
   atomic_fetch_add_explicit(&ctl->space_waiters, 1, memory_order_seq_cst);
-  dmp_impl_fence_seq_cst(); /* the cursor loads below are acquire, not seq_cst */
+  max_ns = dmp_impl_waiter_sync(&p->ring, max_ns);
   int64_t min;
   uint32_t slowest = 0;
-  if (dmp_impl_table_min(&p->ring, &p->ring.seg->geo, &min, &slowest) && last > min + (int64_t)p->ring.capacity) {
+  if (dmp_impl_table_min(&p->ring, &p->ring.seg->geo, &min, &slowest) && last - (int64_t)p->ring.capacity > min) {
+    /* (`last` - capacity: `min` may be any value a hostile peer wrote) */
     dmp_atomic_i64 *cursor = &p->ring.table[slowest].cursor;
     dmp_impl_futex_wait(dmp_impl_futex_word(cursor), (uint32_t)(uint64_t)min, max_ns);
   }
@@ -167,7 +202,8 @@ static int wait_step(struct dmp_producer *p, int64_t last, int64_t max_ns, uint6
     if (dmp_impl_wait_parks(w, iter)) {
       int64_t left = dmp_impl_remaining(deadline);
       tally[1]++;
-      park_for_space(p, last, left < DMP_WAIT_LIVENESS_NS ? left : DMP_WAIT_LIVENESS_NS);
+      int64_t period = dmp_impl_wait_liveness_ns(w);
+      park_for_space(p, last, left < period ? left : period);
       if (dmp_impl_remaining(deadline) == 0)
         return dmp_impl_producer_refresh(p, last);
     } else {

@@ -134,18 +134,6 @@ int dmp_impl_lock_held(int fd, off_t at)
 
 /* ---- open / create ------------------------------------------------------ */
 
-static int open_path(enum dmp_backend backend, const char *path, int flags, mode_t mode)
-{
-  if (backend == DMP_BACKEND_SHM)
-    return shm_open(path, flags, mode);
-  return open(path, flags | O_CLOEXEC, mode);
-}
-
-static int unlink_path(enum dmp_backend backend, const char *path)
-{
-  return backend == DMP_BACKEND_SHM ? shm_unlink(path) : unlink(path);
-}
-
 static const char *backend_name(enum dmp_backend b)
 {
   return b == DMP_BACKEND_SHM ? "segment" : "file";
@@ -153,19 +141,27 @@ static const char *backend_name(enum dmp_backend b)
 
 /* An existing segment at `path` blocks our exclusive create. Decide whether
  * it is stale (its producer is dead) and if so remove it. 0 = removed, try
- * again; -DMP_E_INUSE = a live producer owns it; -errno otherwise. */
-static int reclaim_stale(enum dmp_backend backend, const char *path)
+ * again; -DMP_E_INUSE = a live producer owns it; -EACCES = not ours to
+ * touch (config.h, "Permissions"); -errno otherwise. */
+static int reclaim_stale(enum dmp_backend backend, int dirfd, const char *path)
 {
-  int fd = open_path(backend, path, O_RDWR, 0);
+  char why[256];
+  int fd = dmp_impl_file_open(backend, dirfd, path, O_RDWR, 0, why, sizeof why);
   if (fd < 0)
-    return errno == ENOENT ? 0 : DMP_FAIL(-errno, "%s '%s' exists but cannot be opened: %s",
-                                          backend_name(backend), path, strerror(errno));
+    return fd == -ENOENT ? 0 : DMP_FAIL(fd, "%s exists but cannot be reclaimed: %s", backend_name(backend), why);
+  /* Another user's segment is never ours to judge or remove, dead or not. */
+  struct stat st;
+  int rc = dmp_impl_file_trust(fd, path, false, &st, why, sizeof why);
+  if (rc < 0) {
+    close(fd);
+    return DMP_FAIL(rc, "%s exists: %s", backend_name(backend), why);
+  }
   /* Probe the producer lock, do not take it: a reclaimer holding it would
    * look like a live producer to a consumer attaching at that instant, which
    * would then join a ring about to be unlinked. Nobody takes the producer
    * lock of an existing file (a creator locks only the file it has just
    * created), so once free it stays free: the owner is dead for good. */
-  int rc = dmp_impl_lock_held(fd, DMP_LOCK_PRODUCER);
+  rc = dmp_impl_lock_held(fd, DMP_LOCK_PRODUCER);
   if (rc != 0) {
     close(fd);
     return rc == 1 ? DMP_FAIL(-DMP_E_INUSE, "%s '%s' is owned by a live producer", backend_name(backend), path)
@@ -173,40 +169,39 @@ static int reclaim_stale(enum dmp_backend backend, const char *path)
   }
   /* One still initialising (between its exclusive open and its lock) has a
    * very young, not-ready file: leave that one alone. */
-  struct stat st;
   bool young = false;
-  if (fstat(fd, &st) == 0 && (size_t)st.st_size < sizeof(struct dmp_segment_control)) {
+  if ((size_t)st.st_size < sizeof(struct dmp_segment_control)) {
     int64_t age = dmp_impl_realtime_ns() - ((int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec);
     young = age < CREATE_GRACE_NS;
   }
   if (!young) {
     struct stat now;
-    char fs_path[PATH_MAX + 16];
-    snprintf(fs_path, sizeof fs_path, "%s%s", backend == DMP_BACKEND_SHM ? "/dev/shm" : "", path);
     /* Remove the name only if it still refers to the file we checked: a
      * concurrent reclaimer may already have replaced it with a live ring. */
-    if (stat(fs_path, &now) != 0 || now.st_ino != st.st_ino || now.st_dev != st.st_dev) {
+    if (dmp_impl_file_stat(backend, dirfd, path, &now) != 0 || now.st_ino != st.st_ino || now.st_dev != st.st_dev) {
       close(fd);
       return 0;
     }
-    unlink_path(backend, path);
+    (void)dmp_impl_file_unlink(backend, dirfd, path);
   }
   close(fd);
   return young ? DMP_FAIL(-DMP_E_INUSE, "%s '%s' is being created by another process", backend_name(backend), path)
                : 0;
 }
 
-static int create_exclusive(const struct dmp_producer_config *cfg, const char *path)
+static int create_exclusive(const struct dmp_producer_config *cfg, int dirfd, const char *path)
 {
+  char why[256];
   for (int attempt = 0; attempt < 4; attempt++) {
-    int fd = open_path(cfg->backend, path, O_RDWR | O_CREAT | O_EXCL, (mode_t)cfg->mode);
+    int fd = dmp_impl_file_open(cfg->backend, dirfd, path, O_RDWR | O_CREAT | O_EXCL, (mode_t)cfg->mode, why,
+                                sizeof why);
     if (fd >= 0)
       return fd;
-    if (errno != EEXIST)
-      return DMP_FAIL(-errno, "cannot create %s '%s': %s", backend_name(cfg->backend), path, strerror(errno));
+    if (fd != -EEXIST)
+      return DMP_FAIL(fd, "%s", why);
     if (cfg->flags & DMP_RING_NO_RECLAIM)
       return DMP_FAIL(-DMP_E_INUSE, "%s '%s' exists (DMP_RING_NO_RECLAIM)", backend_name(cfg->backend), path);
-    int rc = reclaim_stale(cfg->backend, path);
+    int rc = reclaim_stale(cfg->backend, dirfd, path);
     if (rc < 0)
       return rc;
   }
@@ -236,7 +231,7 @@ static void header_init(struct dmp_segment_control *ctl, const struct dmp_produc
   h->epoch = epoch;
   h->created_ns = (uint64_t)dmp_impl_realtime_ns();
   h->owner_pid = (int32_t)getpid();
-  h->flags = (cfg->flags & DMP_RING_NO_WAKEUPS) ? 0 : DMP_SEG_F_WAKEUPS;
+  h->flags = dmp_impl_wake_seg_flags(cfg->flags); /* wake-up protocol (wait.c) */
   h->fingerprint = header_fingerprint(h);
   dmp_impl_store_relaxed(&ctl->producer_cursor, -1);
   /* The window the producer may fill before it first scans the table. */
@@ -262,6 +257,7 @@ static struct dmp_impl_segment *segment_new(enum dmp_backend backend, const char
   if (!seg)
     return NULL;
   seg->fd = -1;
+  seg->dirfd = -1;
   seg->backend = backend;
   snprintf(seg->path, sizeof seg->path, "%s", path);
   return seg;
@@ -279,13 +275,28 @@ int dmp_impl_segment_create(const struct dmp_producer_config *cfg, const struct 
     return DMP_FAIL(-ENOMEM, "out of memory");
   seg->geo = *g;
   seg->keep = (cfg->flags & DMP_RING_KEEP) != 0;
-  seg->fd = create_exclusive(cfg, path);
+  char why[256];
+  rc = dmp_impl_dir_open(cfg->backend, path, &seg->dirfd, why, sizeof why);
+  if (rc < 0) {
+    free(seg);
+    return DMP_FAIL(rc, "%s", why);
+  }
+  seg->fd = create_exclusive(cfg, seg->dirfd, path);
   if (seg->fd < 0) {
     rc = seg->fd;
-    free(seg);
+    seg->fd = -1;
+    dmp_impl_segment_close(seg);
     return rc;
   }
   seg->owner = true;
+  /* Access first, before the name is worth attaching to: a failure (not a
+   * member of the group) unlinks the file on the way out. */
+  rc = dmp_impl_file_share(seg->fd, path, cfg->mode, (cfg->flags & DMP_RING_SHARE_GROUP) != 0, cfg->share_gid, why,
+                           sizeof why);
+  if (rc < 0) {
+    rc = DMP_FAIL(rc, "%s", why);
+    goto fail;
+  }
   rc = dmp_impl_lock_try(seg->fd, DMP_LOCK_PRODUCER);
   if (rc < 0) {
     /* A reclaimer took our brand-new file for stale: give it up. */
@@ -301,10 +312,6 @@ int dmp_impl_segment_create(const struct dmp_producer_config *cfg, const struct 
                   strerror(rc));
     goto fail;
   }
-  if (fchmod(seg->fd, (mode_t)cfg->mode) != 0) { /* the umask must not widen or narrow it */
-    rc = DMP_FAIL(-errno, "fchmod '%s': %s", path, strerror(errno));
-    goto fail;
-  }
   rc = map_segment(seg, (size_t)g->total_size);
   if (rc < 0)
     goto fail;
@@ -312,6 +319,7 @@ int dmp_impl_segment_create(const struct dmp_producer_config *cfg, const struct 
   *out = seg;
   return 0;
 fail:
+  seg->keep = false; /* a half-created segment is never left behind, DMP_RING_KEEP or not */
   dmp_impl_segment_close(seg);
   return rc;
 }
@@ -355,26 +363,30 @@ int dmp_impl_segment_validate(const struct dmp_impl_segment *seg, struct dmp_imp
   return 0;
 }
 
-int dmp_impl_segment_open(enum dmp_backend backend, const char *name, struct dmp_impl_segment **out)
+int dmp_impl_segment_open(enum dmp_backend backend, const char *name, bool allow_group,
+                          struct dmp_impl_segment **out)
 {
-  char path[PATH_MAX];
+  char path[PATH_MAX], why[256];
   int rc = dmp_impl_segment_path(backend, name, path, sizeof path);
   if (rc < 0)
     return rc;
   struct dmp_impl_segment *seg = segment_new(backend, path);
   if (!seg)
     return DMP_FAIL(-ENOMEM, "out of memory");
-  seg->fd = open_path(backend, path, O_RDWR, 0);
+  seg->fd = dmp_impl_file_open_path(backend, path, O_RDWR, why, sizeof why);
   if (seg->fd < 0) {
-    rc = DMP_FAIL(-errno, "cannot open %s '%s': %s", backend_name(backend), path, strerror(errno));
+    rc = DMP_FAIL(seg->fd, "%s", why);
+    seg->fd = -1;
     goto fail;
   }
+  /* Whose memory this is, decided on the descriptor we will map. */
   struct stat st;
-  if (fstat(seg->fd, &st) != 0) {
-    rc = DMP_FAIL(-errno, "fstat '%s': %s", path, strerror(errno));
+  rc = dmp_impl_file_trust(seg->fd, path, allow_group, &st, why, sizeof why);
+  if (rc < 0) {
+    rc = DMP_FAIL(rc, "%s", why);
     goto fail;
   }
-  if (backend == DMP_BACKEND_MMAP && !S_ISREG(st.st_mode)) {
+  if (!S_ISREG(st.st_mode)) {
     rc = DMP_FAIL(-DMP_E_BADNAME, "'%s' is not a regular file", path);
     goto fail;
   }
@@ -416,9 +428,11 @@ void dmp_impl_segment_close(struct dmp_impl_segment *seg)
   if (seg->map)
     munmap(seg->map, seg->map_len);
   if (seg->owner && !seg->keep)
-    unlink_path(seg->backend, seg->path);
+    (void)dmp_impl_file_unlink(seg->backend, seg->dirfd, seg->path);
   if (seg->fd >= 0)
     close(seg->fd); /* drops every OFD lock this description holds */
+  if (seg->dirfd >= 0)
+    close(seg->dirfd);
   free(seg);
 }
 
@@ -431,6 +445,6 @@ void dmp_impl_ring_init(struct dmp_impl_ring *r, struct dmp_impl_segment *seg)
   r->capacity = g->capacity;
   r->mask = g->capacity - 1;
   r->stride = g->slot_stride;
-  r->wakeups = (r->ctl->header.flags & DMP_SEG_F_WAKEUPS) != 0;
   r->seg = seg;
+  dmp_impl_wake_setup(r); /* r->wakeups and seg->wake_membarrier (wait.c) */
 }

@@ -52,9 +52,12 @@ bool dmp_impl_entry_gates(struct dmp_consumer_entry *e, uint32_t *state_out)
   uint32_t st = dmp_impl_load_acquire(&e->state);
   if (state_out)
     *state_out = st;
+  uint32_t flags = e->flags;
+  if (flags & DMP_ENTRY_F_NON_GATING)
+    return false; /* a lossy reader never holds the producer back */
   if (st == DMP_ENTRY_ACTIVE)
     return true;
-  return st == DMP_ENTRY_IDLE && (e->flags & DMP_ENTRY_F_DURABLE);
+  return st == DMP_ENTRY_IDLE && (flags & DMP_ENTRY_F_DURABLE);
 }
 
 void dmp_impl_entry_id(const struct dmp_consumer_entry *e, char out[DMP_ID_MAX + 1])
@@ -67,18 +70,28 @@ void dmp_impl_entry_id(const struct dmp_consumer_entry *e, char out[DMP_ID_MAX +
 bool dmp_impl_table_min(const struct dmp_impl_ring *r, const struct dmp_impl_geometry *g, int64_t *min,
                         uint32_t *slowest)
 {
+  return dmp_impl_table_scan(r, g, min, slowest, NULL);
+}
+
+bool dmp_impl_table_scan(const struct dmp_impl_ring *r, const struct dmp_impl_geometry *g, int64_t *min,
+                         uint32_t *slowest, bool *lossy)
+{
   uint32_t span = dmp_impl_table_span(r, g);
   bool any = false;
   int64_t m = INT64_MAX;
   for (uint32_t i = 0; i < span; i++) {
     struct dmp_consumer_entry *e = &r->table[i];
-    if (!dmp_impl_entry_gates(e, NULL))
+    uint32_t st;
+    if (!dmp_impl_entry_gates(e, &st)) {
+      if (lossy && st == DMP_ENTRY_ACTIVE && (e->flags & DMP_ENTRY_F_NON_GATING))
+        *lossy = true;
       continue;
+    }
     /* P3: acquire load of the consumer cursor; pairs with C2. */
     int64_t c = dmp_impl_load_acquire(&e->cursor);
     if (c < -1)
       c = -1; /* a corrupted cursor can only make us more careful */
-    if (c < m) {
+    if (!any || c < m) { /* the first gating entry sets it, even at INT64_MAX */
       m = c;
       if (slowest)
         *slowest = i;
@@ -107,8 +120,42 @@ void dmp_impl_table_info(const struct dmp_impl_ring *r, uint32_t i, struct dmp_c
   info->index = i;
   dmp_impl_entry_id(e, info->id);
   info->durable = (e->flags & DMP_ENTRY_F_DURABLE) != 0;
+  info->non_gating = (e->flags & DMP_ENTRY_F_NON_GATING) != 0;
   info->pid = e->pid;
   info->generation = e->generation;
   info->cursor = dmp_impl_load_acquire(&e->cursor);
   info->alive = st == DMP_ENTRY_ACTIVE && dmp_impl_lock_held(r->seg->fd, DMP_LOCK_CONSUMER0 + (off_t)i) == 1;
+}
+
+void dmp_impl_entry_stat_state(struct dmp_consumer_stat *cs, uint32_t state, int64_t position)
+{
+  cs->state = (enum dmp_entry_state)state;
+  cs->gating = !cs->non_gating && (state == DMP_ENTRY_ACTIVE || cs->durable);
+  /* Both positions come from shared memory and may be anywhere in int64:
+   * derive in unsigned arithmetic (no signed overflow) and clamp the lag. */
+  cs->consumed = cs->position >= -1 ? (uint64_t)cs->position + 1 : 0;
+  uint64_t gap = (uint64_t)position - (uint64_t)cs->position;
+  cs->lag = position > cs->position ? (gap > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)gap) : 0;
+}
+
+bool dmp_impl_entry_stat(const struct dmp_consumer_entry *e, uint32_t i, int64_t position, struct dmp_consumer_stat *cs)
+{
+  struct dmp_consumer_entry *w = (struct dmp_consumer_entry *)(uintptr_t)e;
+  /* Acquire pairs with T1 (the release store of the state in attach and
+   * detach), so the id, flags and cursor written before it are seen. */
+  uint32_t st = dmp_impl_load_acquire(&w->state);
+  if (st != DMP_ENTRY_ACTIVE && st != DMP_ENTRY_IDLE)
+    return false;
+  memset(cs, 0, sizeof *cs);
+  dmp_impl_entry_id(e, cs->id);
+  cs->index = i;
+  cs->durable = (e->flags & DMP_ENTRY_F_DURABLE) != 0;
+  cs->non_gating = (e->flags & DMP_ENTRY_F_NON_GATING) != 0;
+  cs->pid = e->pid;
+  cs->generation = e->generation;
+  cs->attached_ns = e->attached_ns;
+  /* Acquire pairs with C2, the consumer's release of its cursor. */
+  cs->position = dmp_impl_load_acquire(&w->cursor);
+  dmp_impl_entry_stat_state(cs, st, position);
+  return true;
 }

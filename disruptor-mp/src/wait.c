@@ -5,7 +5,10 @@
 
 #include <errno.h>
 #include <linux/futex.h>
+#include <linux/membarrier.h>
 #include <sched.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,6 +27,100 @@ void dmp_impl_futex_wake(dmp_atomic_u32 *word)
   (void)syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
 }
 
+/* ---- the wake-up protocol's barriers (wait.h, "Wake-up protocol") -------- */
+
+/* This process's membarrier(2) state: 0 not probed yet, 1 usable, -1 not.
+ * Process-wide like the kernel's registration it mirrors: a forked child
+ * inherits both, exec resets both. */
+static _Atomic int membarrier_state;
+
+static long membarrier_call(int cmd)
+{
+#ifdef SYS_membarrier
+  return syscall(SYS_membarrier, cmd, 0u, 0);
+#else
+  (void)cmd;
+  errno = ENOSYS;
+  return -1;
+#endif
+}
+
+static int membarrier_probe(void)
+{
+  const char *env = getenv("DMP_MEMBARRIER");
+  if (env && strcmp(env, "0") == 0)
+    return -1;
+  long q = membarrier_call(MEMBARRIER_CMD_QUERY);
+  const long need = MEMBARRIER_CMD_GLOBAL_EXPEDITED | MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED;
+  if (q < 0 || (q & need) != need)
+    return -1;
+  /* Register (idempotent), then issue one barrier: a seccomp filter that
+   * refuses the command answers now, not on the first park. */
+  if (membarrier_call(MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED) != 0 ||
+      membarrier_call(MEMBARRIER_CMD_GLOBAL_EXPEDITED) != 0)
+    return -1;
+  return 1;
+}
+
+bool dmp_impl_membarrier_usable(void)
+{
+  int st = atomic_load_explicit(&membarrier_state, memory_order_acquire);
+  if (st == 0) {
+    /* Two threads may probe at once: both register (idempotent) and reach
+     * the same answer. The store is a release so that a thread that reads
+     * 1 also sees the registration as done. */
+    st = membarrier_probe();
+    atomic_store_explicit(&membarrier_state, st, memory_order_release);
+  }
+  return st > 0;
+}
+
+uint32_t dmp_impl_wake_seg_flags(uint32_t ring_flags)
+{
+  if (ring_flags & DMP_RING_NO_WAKEUPS)
+    return 0;
+  if (!(ring_flags & DMP_RING_NO_MEMBARRIER) && dmp_impl_membarrier_usable())
+    return DMP_SEG_F_WAKEUPS | DMP_SEG_F_MEMBARRIER;
+  return DMP_SEG_F_WAKEUPS;
+}
+
+void dmp_impl_wake_setup(struct dmp_impl_ring *r)
+{
+  /* The header was validated (unknown flags refused) and is immutable once
+   * ready: read it once here, never again on the hot path. */
+  uint32_t f = r->ctl->header.flags;
+  r->seg->wake_membarrier = false;
+  if (!(f & DMP_SEG_F_WAKEUPS)) {
+    r->wakeups = DMP_IMPL_WAKE_NONE;
+    return;
+  }
+  if (!(f & DMP_SEG_F_MEMBARRIER)) {
+    r->wakeups = DMP_IMPL_WAKE_FENCE;
+    return;
+  }
+  r->seg->wake_membarrier = true;
+  /* Our fast side may drop its fence only if our process receives the
+   * waiters' membarriers, i.e. registered successfully. */
+  r->wakeups = dmp_impl_membarrier_usable() ? DMP_IMPL_WAKE_BARRIER : DMP_IMPL_WAKE_FENCE;
+}
+
+int64_t dmp_impl_waiter_sync(const struct dmp_impl_ring *r, int64_t max_ns)
+{
+  /* Pairs with a fast side in DMP_IMPL_WAKE_FENCE mode (its P2/C3 fence). */
+  dmp_impl_fence_seq_cst();
+  if (!r->seg->wake_membarrier)
+    return max_ns;
+  /* Pairs with a fast side in DMP_IMPL_WAKE_BARRIER mode (its compiler
+   * barrier at P2/C3): on return every registered thread has passed a full
+   * barrier, so it either sees our increment or its cursor store is
+   * visible to the re-read that follows. */
+  if (dmp_impl_membarrier_usable() && membarrier_call(MEMBARRIER_CMD_GLOBAL_EXPEDITED) == 0)
+    return max_ns;
+  /* Cannot order against compiler-barrier peers: never sleep long on a
+   * wake-up that might not come. */
+  return max_ns < DMP_IMPL_UNSYNCED_PARK_NS ? max_ns : DMP_IMPL_UNSYNCED_PARK_NS;
+}
+
 int dmp_impl_wait_validate(const struct dmp_wait_strategy *w, const char *fn)
 {
   if ((unsigned)w->kind > DMP_WAIT_SLEEP) {
@@ -32,6 +129,10 @@ int dmp_impl_wait_validate(const struct dmp_wait_strategy *w, const char *fn)
   }
   if (w->sleep_ns > 1000000000u) {
     dmp_impl_set_error(fn, "wait.sleep_ns %u is longer than 1 s", w->sleep_ns);
+    return -DMP_E_BADCONFIG;
+  }
+  if (w->liveness_ms > DMP_WAIT_LIVENESS_MAX_MS) {
+    dmp_impl_set_error(fn, "wait.liveness_ms %u is longer than %u (1 h)", w->liveness_ms, DMP_WAIT_LIVENESS_MAX_MS);
     return -DMP_E_BADCONFIG;
   }
   return 0;
@@ -44,6 +145,8 @@ struct dmp_wait_strategy dmp_impl_wait_normalise(const struct dmp_wait_strategy 
     n.spins = DMP_WAIT_DEFAULT_SPINS;
   if (n.sleep_ns == 0)
     n.sleep_ns = DMP_WAIT_DEFAULT_SLEEP_NS;
+  if (n.liveness_ms == 0)
+    n.liveness_ms = (uint32_t)(DMP_WAIT_LIVENESS_NS / 1000000);
   if (n.kind == DMP_WAIT_BLOCK && !wakeups)
     n.kind = DMP_WAIT_SLEEP;
   return n;

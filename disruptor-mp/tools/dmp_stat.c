@@ -24,7 +24,7 @@
 #define MAX_ARGS 64
 
 struct opts {
-  bool json, gc, dry_run, shm, watch, clear;
+  bool json, gc, dry_run, shm, watch, clear, group;
   double interval;
   long count; /* refreshes with --watch; 0 = until interrupted */
   const char *dirs[MAX_ARGS], *files[MAX_ARGS], *names[MAX_ARGS];
@@ -44,6 +44,10 @@ struct targets {
   struct target *v;
   size_t n, cap;
 };
+
+/* DMP_INSPECT_ALLOW_GROUP with --group: rings of other users shared with
+ * one of our groups (config.h, "Permissions"); otherwise our own only. */
+static uint32_t inspect_flags;
 
 static volatile sig_atomic_t stop;
 static sigjmp_buf bus_jmp;
@@ -78,6 +82,7 @@ static void usage(FILE *f)
           "  -j, --json         one JSON document per refresh\n"
           "  -w, --watch [SEC]  refresh every SEC seconds (default 1) until interrupted\n"
           "  -n, --count N      with --watch: stop after N refreshes\n"
+          "  -g, --group        also show other users' rings shared with one of our groups\n"
           "      --gc           remove rings (and counters) whose producer is dead\n"
           "      --dry-run      with --gc: only say what would be removed\n"
           "  -h, --help         this text\n"
@@ -110,11 +115,11 @@ static int parse_args(int argc, char **argv, struct opts *o)
     {"file", required_argument, 0, 'f'}, {"dir", required_argument, 0, 'd'}, {"shm", no_argument, 0, 's'},
     {"json", no_argument, 0, 'j'},       {"watch", optional_argument, 0, 'w'}, {"count", required_argument, 0, 'n'},
     {"gc", no_argument, 0, 'G'},         {"dry-run", no_argument, 0, 'D'},   {"help", no_argument, 0, 'h'},
-    {"version", no_argument, 0, 'V'},    {0, 0, 0, 0}};
+    {"version", no_argument, 0, 'V'},    {"group", no_argument, 0, 'g'},       {0, 0, 0, 0}};
   o->interval = 1.0;
   int c;
   opterr = 0;
-  while ((c = getopt_long(argc, argv, "f:d:sjw::n:hV", longs, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "f:d:sjw::n:ghV", longs, NULL)) != -1) {
     switch (c) {
     case 'f':
     case 'd':
@@ -126,6 +131,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
         o->dirs[o->n_dirs++] = optarg;
       break;
     case 's': o->shm = true; break;
+    case 'g': o->group = true; break;
     case 'j': o->json = true; break;
     case 'w':
       o->watch = true;
@@ -250,14 +256,14 @@ static int guarded_sample(struct dmp_inspect *in, const struct dmp_ring_stat **s
 static int sample(struct target *x, const struct dmp_ring_stat **st)
 {
   int rc;
-  if (!x->in && (rc = dmp_inspect_open(x->backend, x->name, &x->in)) < 0)
+  if (!x->in && (rc = dmp_inspect_open_flags(x->backend, x->name, inspect_flags, &x->in)) < 0)
     return rc;
   rc = guarded_sample(x->in, st);
   if (rc == 0 && !(*st)->removed)
     return 0;
   dmp_inspect_close(x->in);
   x->in = NULL;
-  if ((rc = dmp_inspect_open(x->backend, x->name, &x->in)) < 0)
+  if ((rc = dmp_inspect_open_flags(x->backend, x->name, inspect_flags, &x->in)) < 0)
     return rc;
   return guarded_sample(x->in, st);
 }
@@ -324,7 +330,7 @@ static void print_consumers(const struct dmp_ring_stat *s)
     char id[DMP_ID_MAX + 1];
     printf("  %-24s %5u %8d %-6s %-8s %14" PRId64 " %14" PRIu64 " %10" PRId64 "%s\n", safe(c->id, id, sizeof id),
            c->index, (int)c->pid, c->state == DMP_ENTRY_ACTIVE ? "active" : "idle", dmp_peer_state_name(c->liveness),
-           c->position, c->consumed, c->lag, c->durable ? "  durable" : "");
+           c->position, c->consumed, c->lag, c->durable ? "  durable" : c->non_gating ? "  non-gating" : "");
   }
 }
 
@@ -382,9 +388,10 @@ static void json_consumers(const struct dmp_ring_stat *s)
     printf("%s{\"id\":", i ? "," : "");
     json_str(c->id);
     printf(",\"index\":%u,\"state\":\"%s\",\"liveness\":\"%s\",\"pid\":%d,\"generation\":%u,\"gating\":%s,"
-           "\"durable\":%s,\"position\":%" PRId64 ",\"consumed\":%" PRIu64 ",\"lag\":%" PRId64 "}",
+           "\"durable\":%s,\"non_gating\":%s,\"position\":%" PRId64 ",\"consumed\":%" PRIu64 ",\"lag\":%" PRId64 "}",
            c->index, c->state == DMP_ENTRY_ACTIVE ? "active" : "idle", dmp_peer_state_name(c->liveness), (int)c->pid,
-           c->generation, c->gating ? "true" : "false", c->durable ? "true" : "false", c->position, c->consumed, c->lag);
+           c->generation, c->gating ? "true" : "false", c->durable ? "true" : "false",
+           c->non_gating ? "true" : "false", c->position, c->consumed, c->lag);
   }
   printf("]");
 }
@@ -644,6 +651,7 @@ int main(int argc, char **argv)
   int rc = parse_args(argc, argv, &o);
   if (rc != 0)
     return rc;
+  inspect_flags = o.group ? DMP_INSPECT_ALLOW_GROUP : 0;
   install_handlers();
   struct targets t = {NULL, 0, 0};
   int status = 0;

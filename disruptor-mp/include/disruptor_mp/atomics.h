@@ -28,6 +28,11 @@ typedef _Atomic uint32_t dmp_atomic_u32;
 #define dmp_impl_store_release(p, v) atomic_store_explicit((p), (v), memory_order_release)
 #define dmp_impl_store_relaxed(p, v) atomic_store_explicit((p), (v), memory_order_relaxed)
 #define dmp_impl_fence_seq_cst() atomic_thread_fence(memory_order_seq_cst)
+#define dmp_impl_fence_acquire() atomic_thread_fence(memory_order_acquire)
+/** Compiler-only barrier: no instruction, but the compiler may not move a
+ * memory access across it. The fast side of the asymmetric wake-up protocol
+ * (wait.h) uses it where the slow side issues membarrier(2). */
+#define dmp_impl_compiler_barrier() atomic_signal_fence(memory_order_seq_cst)
 
 /** CPU relaxation hint for spin loops (PAUSE on x86, YIELD on arm64). */
 static inline void dmp_impl_cpu_relax(void)

@@ -27,10 +27,46 @@ enum dmp_backend {
 
 /* Producer (ring) flags. */
 #define DMP_RING_KEEP 0x1u        /**< do not remove the segment on close */
-#define DMP_RING_NO_WAKEUPS 0x2u  /**< no futex wake-ups: saves a fence per publish/release;
-                                       DMP_WAIT_BLOCK then degrades to DMP_WAIT_SLEEP */
+#define DMP_RING_NO_WAKEUPS 0x2u  /**< no futex wake-ups (no waiter-count check per
+                                       publish/release); DMP_WAIT_BLOCK then degrades to
+                                       DMP_WAIT_SLEEP */
 #define DMP_RING_NO_RECLAIM 0x4u  /**< never replace a stale segment whose producer died */
 #define DMP_RING_NO_COUNTERS 0x8u /**< no shared-memory counters segment (counters.h) */
+#define DMP_RING_SHARE_GROUP 0x10u /**< share with group `share_gid`: see "Permissions" below */
+#define DMP_RING_NO_MEMBARRIER 0x20u /**< wake-ups without membarrier(2): a full fence per
+                                          publish/release instead (wait.h, "Wake-up protocol";
+                                          for processes that must not receive its IPIs) */
+
+/*
+ * Permissions. A ring and its counters segment are private by default: mode 0600
+ * (exactly: the umask is overridden), owned by the creator.
+ *
+ * Sharing with a group: set DMP_RING_SHARE_GROUP and `share_gid`. Both
+ * segments are then given to that group right after their exclusive create
+ * (fchown) and made group read-write (`mode` | 0060, so 0660 by default).
+ * The creator must be a member of the group (the kernel's rule): otherwise
+ * the create fails with -EPERM and leaves nothing behind. Modes with any
+ * bit for other users (`mode` & 0007) are refused (-DMP_E_BADCONFIG).
+ *
+ * Attaching (dmp_consumer_attach(), dmp_inspect_open(), and a producer
+ * reclaiming a stale segment of its name) maps a segment only if, checked
+ * with fstat() on the opened descriptor:
+ *  - no access bits are set for other users (mode & 0007 == 0), and
+ *  - it is owned by the caller's effective uid, or the caller opted in
+ *    (DMP_CONSUMER_ALLOW_GROUP, DMP_INSPECT_ALLOW_GROUP) and the segment is
+ *    group read-write and owned by the caller's effective or a
+ *    supplementary group.
+ * Otherwise the call fails with -EACCES and says whose segment it is. Root
+ * is not special: it is refused another user's segment like anyone else.
+ * A producer never reclaims another user's stale segment.
+ *
+ * The MMAP backend opens ring files relative to their directory, never
+ * through a symbolic link (the final component; -ELOOP), and refuses a
+ * directory that every user may write, sticky or not (-EACCES): use a
+ * private directory (mkdtemp(3), $XDG_RUNTIME_DIR). Symlinks among the
+ * directory's own path components are followed: the directory that is
+ * checked is the one used.
+ */
 
 struct dmp_producer_config {
   enum dmp_backend backend; /**< default DMP_BACKEND_SHM */
@@ -40,8 +76,9 @@ struct dmp_producer_config {
   uint32_t slot_align;      /**< power of two <= DMP_MAX_SLOT_ALIGN; default 8 */
   uint32_t max_consumers;   /**< consumer table size, 1 .. DMP_MAX_CONSUMERS; 0 or default: 16 */
   uint64_t type_tag;        /**< fingerprint of the event type checked by consumers; 0 = none */
-  uint32_t mode;            /**< permission bits of the segment; default 0600 */
+  uint32_t mode;            /**< permission bits of the segment, no bits for others; default 0600 */
   uint32_t flags;           /**< DMP_RING_* */
+  uint32_t share_gid;       /**< with DMP_RING_SHARE_GROUP: the group to share with; else must be 0 */
   struct dmp_wait_strategy wait; /**< used by blocking claims; default DMP_WAIT_BLOCK */
   /** WaitForConsumers coordination: if nonzero, dmp_producer_create() waits
    * until this many consumers are attached, or fails with -ETIMEDOUT. */
@@ -62,6 +99,16 @@ enum dmp_start {
 #define DMP_CONSUMER_DURABLE 0x1u /**< keep gating the producer after a clean close,
                                        so a re-attach under the same id loses nothing */
 #define DMP_CONSUMER_NO_COUNTERS 0x2u /**< do not register this consumer's counters */
+/** Non-gating (lossy) consumer: takes a table entry (listed, counted) but
+ * never holds the producer back. It reads by copy only - try_copy,
+ * copy_timeout and process (through an internal copy) - each copy
+ * validated against being overwritten meanwhile; when it falls behind it
+ * skips to the oldest event still intact and dmp_consumer_missed() counts
+ * what it skipped. Lossless while it stays less than capacity / 2 events
+ * behind (consumer.h, "Non-gating consumers"). Not with DMP_CONSUMER_DURABLE. */
+#define DMP_CONSUMER_NON_GATING 0x4u
+#define DMP_CONSUMER_ALLOW_GROUP 0x8u /**< also attach to another user's ring shared with one
+                                           of our groups (see "Permissions") */
 
 struct dmp_consumer_config {
   enum dmp_backend backend; /**< default DMP_BACKEND_SHM */

@@ -16,6 +16,33 @@
  *
  * One consumer handle per thread at a time. Distinct handles (in one or
  * several processes) are independent.
+ *
+ * Non-gating consumers (DMP_CONSUMER_NON_GATING)
+ * -----------------------------------------------
+ * A non-gating (lossy) consumer is listed in the consumer table like any
+ * other, but the producer never waits for it: it suits observers such as a
+ * recorder that must never slow the stream down. It reads by copy only:
+ *
+ *  - dmp_consumer_try_copy() / dmp_consumer_copy_timeout() copy the next
+ *    event out, then check that the producer had not been allowed to
+ *    overwrite the slot before the copy ended (layout.h, "Reading without
+ *    gating"): a copy they return is never torn.
+ *  - dmp_consumer_process() works too: each event is copied into an
+ *    internal buffer (slot size, slot alignment) and validated before the
+ *    callback sees it; the pointer is valid during the call only.
+ *  - dmp_consumer_try_peek() and dmp_consumer_peek_timeout() (leases into
+ *    the shared slot) are refused with -EINVAL: nothing would keep the
+ *    slot from being overwritten while it is leased.
+ *
+ * If it fell behind, a read skips to the oldest event that is still
+ * intact: the sequence returned jumps, and dmp_consumer_missed() (which is
+ * cumulative) grows by the number of events skipped. Sequences returned
+ * always increase. A reader less than capacity / 2 events behind the
+ * producer never loses an event (once the producer has rescanned its table
+ * after the attach - within `capacity` events); a ring of capacity 1 can
+ * never be read without gating. Its cursor in the table records what it
+ * last read, for dmp-stat; it never gates, and liveness never stalls,
+ * alerts on or evicts it automatically.
  */
 #ifndef DISRUPTOR_MP_CONSUMER_H
 #define DISRUPTOR_MP_CONSUMER_H
@@ -40,10 +67,12 @@ struct dmp_consumer {
   int64_t available;           /**< producer cursor as last loaded */
   int64_t committed;           /**< last value stored to *cursor */
   uint32_t index;              /**< entry index in the consumer table */
-  uint64_t missed;             /**< events skipped on attach (see dmp_consumer_missed) */
+  uint32_t non_gating;         /**< DMP_CONSUMER_NON_GATING: `available` is never cached */
+  uint64_t missed;             /**< events skipped (see dmp_consumer_missed) */
   struct dmp_consumer_config cfg; /* cold */
   char id[DMP_ID_MAX + 1];
   struct dmp_counters *counters; /**< NULL without counters (counters.h); cold paths only */
+  void *copy_buf;                /**< non-gating process(): one slot, allocated on first use */
 };
 
 /**
@@ -67,7 +96,11 @@ struct dmp_consumer {
  *  -DMP_E_MISMATCH slot size, alignment or type tag differ from `cfg`;
  *  -DMP_E_IDINUSE the id is attached by a live process;
  *  -DMP_E_TABLEFULL no free table entry; -DMP_E_OWNERDEAD the producer
- *  is gone; -EACCES etc. from the system.
+ *  is gone; -EACCES another user's segment (unless DMP_CONSUMER_ALLOW_GROUP
+ *  and it is shared with one of our groups), one that every user may
+ *  access, or MMAP: a directory every user may write (config.h,
+ *  "Permissions"; dmp_last_error() says whose it is); -ELOOP a symbolic
+ *  link; other -errno from the system.
  */
 DMP_API int dmp_consumer_attach(const struct dmp_consumer_config *cfg, struct dmp_consumer **out);
 
@@ -96,26 +129,71 @@ DMP_API void dmp_consumer_close_forget(struct dmp_consumer *c);
 
 /** Wake a producer parked for space. Not for direct use. */
 DMP_API void dmp_impl_wake_space(struct dmp_consumer *c);
+/** try_peek on a non-gating consumer: records the error detail. Not for direct use. */
+DMP_API void dmp_impl_peek_refused(struct dmp_consumer *c);
 
-/** Number of events published and not yet peeked (one acquire load). */
+/** False for a producer cursor `a` that no honest producer can show this
+ * consumer, i.e. one a hostile peer scribbled (issue 10): for a gating
+ * consumer, behind what it released or more than a ring ahead of it (the
+ * producer gates on it); for a non-gating one, beyond the limit the
+ * producer stores before it publishes (P4; loaded after `a`). Callers
+ * treat such a cursor as "nothing new" until the producer's next publish
+ * repairs it. Not for direct use. */
+static inline bool dmp_impl_cursor_sane(struct dmp_consumer *c, int64_t a)
+{
+  if (!c->non_gating)
+    return (uint64_t)a - (uint64_t)c->committed <= c->ring.capacity;
+  return a <= dmp_impl_load_relaxed(&c->ring.ctl->gate_limit);
+}
+
+/** Number of events published and not yet peeked (one acquire load). On a
+ * non-gating consumer some of them may be overwritten before they are read. */
 static inline int64_t dmp_consumer_available(struct dmp_consumer *c)
 {
   /* C1: acquire load of the producer cursor; pairs with P1. */
-  c->available = dmp_impl_load_acquire(&c->ring.ctl->producer_cursor);
-  return c->available - c->next + 1;
+  int64_t a = dmp_impl_load_acquire(&c->ring.ctl->producer_cursor);
+  /* A non-gating consumer never caches it: try_peek's fast path must not
+   * hand out its slots (they are not protected from the producer). */
+  if (!dmp_impl_cursor_sane(c, a))
+    a = c->next - 1; /* scribbled: nothing new (hostile peers, issue 10) */
+  if (!c->non_gating)
+    c->available = a;
+  /* `a` comes from shared memory and may be any value (a hostile peer):
+   * below `next` means nothing new, and the count is taken in unsigned
+   * arithmetic and capped, so no value can overflow it. Honest values
+   * never reach the cap; the extra compare is predictable. */
+  if (a < c->next)
+    return 0;
+  uint64_t n = (uint64_t)a - (uint64_t)c->next + 1;
+  return n > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)n;
 }
 
 /**
  * Lease the next event without waiting: `*event` points into the shared
  * slot and stays valid until dmp_consumer_release().
- * @return 0 with `*event` and `*seq`, or -EAGAIN if nothing new is published.
+ * @return 0 with `*event` and `*seq`, -EAGAIN if nothing new is published,
+ *         or -EINVAL on a non-gating consumer (use the copying reads).
  */
 static inline int dmp_consumer_try_peek(struct dmp_consumer *c, const void **event, int64_t *seq)
 {
   int64_t s = c->next;
   if (s > c->available) {
+    /* Only here, off the fast path: a non-gating consumer's `available`
+     * stays below its `next`, so every peek of it comes this way. */
+    if (c->non_gating) {
+      dmp_impl_peek_refused(c);
+      return -EINVAL; /* visibly nonzero: callers' `*event` stays unset */
+    }
     /* C1: acquire load of the producer cursor; pairs with P1. */
     c->available = dmp_impl_load_acquire(&c->ring.ctl->producer_cursor);
+    /* The producer of a gating consumer is never behind what the consumer
+     * released, nor more than a ring ahead of it (it gates on it): any
+     * other value is a scribbled cursor (a hostile peer, issue 10), read
+     * as "nothing new" until the producer's next publish repairs it, so a
+     * consumer never runs off into slots that were never published. One
+     * predictable unsigned compare, on this reload path only. */
+    if ((uint64_t)c->available - (uint64_t)c->committed > c->ring.capacity)
+      c->available = s - 1;
     if (s > c->available)
       return -EAGAIN;
   }
@@ -127,7 +205,9 @@ static inline int dmp_consumer_try_peek(struct dmp_consumer *c, const void **eve
 
 /**
  * Release every event peeked so far, letting the producer reuse the slots.
- * Wait-free: one release store (plus a fence on rings with wake-ups).
+ * Wait-free: one release store; on rings with wake-ups, then a read of the
+ * producer's waiter count, ordered after the store by a compiler barrier
+ * where membarrier(2) works, else by a full fence (wait.h).
  */
 static inline void dmp_consumer_release(struct dmp_consumer *c)
 {
@@ -139,11 +219,17 @@ static inline void dmp_consumer_release(struct dmp_consumer *c)
    * slots happen before it overwrites them. */
   dmp_impl_store_release(c->cursor, last);
   c->committed = last;
-  if (c->ring.wakeups) {
-    /* C3: fence between the cursor store and the waiter load; pairs with W2
-     * (the producer's seq_cst increment of space_waiters before it re-reads
-     * the cursors). */
-    dmp_impl_fence_seq_cst();
+  uint32_t wk = c->ring.wakeups;
+  if (wk != DMP_IMPL_WAKE_NONE) {
+    /* C3: order the cursor store before the waiter-count load; pairs with
+     * W2 (the producer's seq_cst increment of space_waiters, then its
+     * barrier, then its re-read of the cursors). BARRIER mode: a compiler
+     * barrier, made a full one by the producer's membarrier(2); FENCE mode:
+     * a full fence. */
+    if (wk == DMP_IMPL_WAKE_BARRIER)
+      dmp_impl_compiler_barrier();
+    else
+      dmp_impl_fence_seq_cst();
     if (dmp_impl_load_relaxed(&c->ring.ctl->space_waiters) != 0)
       dmp_impl_wake_space(c);
   }
@@ -158,7 +244,8 @@ static inline void dmp_consumer_release(struct dmp_consumer *c)
  */
 DMP_API int64_t dmp_consumer_wait(struct dmp_consumer *c, int64_t timeout_ns);
 
-/** dmp_consumer_wait() then dmp_consumer_try_peek(). Returns 0 or the wait's error. */
+/** dmp_consumer_wait() then dmp_consumer_try_peek(). Returns 0 or the
+ * wait's error; -EINVAL on a non-gating consumer. */
 DMP_API int dmp_consumer_peek_timeout(struct dmp_consumer *c, const void **event, int64_t *seq,
                                       int64_t timeout_ns);
 
@@ -171,14 +258,25 @@ typedef int (*dmp_event_fn)(const void *event, int64_t seq, bool end_of_batch, v
 
 /**
  * Process every event available now (at most `max`, 0 = no limit) in place,
- * then release them with one store.
- * @return number of events processed (0 if none), -EINVAL for NULL.
+ * then release them with one store. On a non-gating consumer each event is
+ * first copied into an internal buffer and validated (see the file
+ * comment): the callback never sees a torn event, events overwritten
+ * before they could be copied are skipped and counted in
+ * dmp_consumer_missed(), and `end_of_batch` marks the last event of the
+ * snapshot taken at the call.
+ * @return number of events processed (0 if none), -EINVAL for NULL,
+ *         -ENOMEM if a non-gating consumer's buffer cannot be allocated.
  */
 DMP_API int64_t dmp_consumer_process(struct dmp_consumer *c, dmp_event_fn fn, size_t max, void *user);
 
 /**
  * Copy out the next event (`len` bytes, at most the slot size) and release
- * it, without waiting. @return 0 with `*seq`, -EAGAIN, -EINVAL.
+ * it, without waiting. On a non-gating consumer the copy is validated
+ * after it is made; if the event was overwritten the read skips to the
+ * oldest intact one (a larger `*seq`; dmp_consumer_missed() grows).
+ * @return 0 with `*seq`, -EAGAIN (nothing new; on a non-gating consumer
+ *         also when 64 copies in a row were overwritten, with the skipped
+ *         events counted), -EINVAL. On error `dst` holds unspecified bytes.
  */
 DMP_API int dmp_consumer_try_copy(struct dmp_consumer *c, void *dst, size_t len, int64_t *seq);
 
@@ -189,7 +287,9 @@ DMP_API int dmp_consumer_copy_timeout(struct dmp_consumer *c, void *dst, size_t 
 /** Sequence of the last released event (-1 if none). */
 DMP_API int64_t dmp_consumer_sequence(const struct dmp_consumer *c);
 
-/** Events skipped at attach because they had been overwritten. */
+/** Events skipped because they had been overwritten: at a resume (see
+ * dmp_consumer_attach()) and, on a non-gating consumer, by reads that fell
+ * behind. Cumulative over the handle's life. */
 DMP_API uint64_t dmp_consumer_missed(const struct dmp_consumer *c);
 
 /** True if the ring's producer holds its lock (is alive). Cold path. */

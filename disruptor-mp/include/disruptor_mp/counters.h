@@ -222,7 +222,9 @@ static inline uint64_t dmp_counter_get(struct dmp_counter c)
  *         argument; -DMP_E_BADNAME bad name; -ENOENT no counters (ring
  *         absent or created with DMP_RING_NO_COUNTERS); -DMP_E_NOTREADY
  *         being created; -DMP_E_LAYOUT other version; -DMP_E_CORRUPT bad
- *         header or size; -EACCES etc. from the system.
+ *         header or size; -EACCES not ours (only the caller's own
+ *         counters are opened: config.h, "Permissions") or from the system;
+ *         -ELOOP a symbolic link.
  */
 DMP_API int dmp_counters_open(enum dmp_backend backend, const char *ring_name, struct dmp_counters **out);
 

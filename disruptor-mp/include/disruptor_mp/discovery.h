@@ -28,6 +28,7 @@ struct dmp_consumer_info {
   bool alive;                /**< its holder's lock is held (ACTIVE entries) */
   bool gating;               /**< it currently gates the producer */
   bool durable;              /**< DMP_CONSUMER_DURABLE */
+  bool non_gating;           /**< DMP_CONSUMER_NON_GATING (never gating) */
   int32_t pid;               /**< pid of the last holder */
   int64_t cursor;            /**< last released sequence */
   uint32_t generation;       /**< attach count */

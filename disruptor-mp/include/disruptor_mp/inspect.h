@@ -64,6 +64,7 @@ struct dmp_consumer_stat {
   enum dmp_peer_state liveness;
   bool gating;                 /**< it holds the producer back */
   bool durable;
+  bool non_gating;             /**< DMP_CONSUMER_NON_GATING: never gates, may lose events */
   int32_t pid;                 /**< last holder's pid (informational) */
   uint32_t generation;         /**< attaches of this entry */
   uint64_t attached_ns;        /**< CLOCK_REALTIME of the last attach */
@@ -117,11 +118,30 @@ struct dmp_ring_stat {
  * alive, dead or gone; no lock is taken). Cold path; does not block.
  * @return 0 and `*out`; on failure `*out` is NULL and: -EINVAL NULL
  *         argument; -DMP_E_BADNAME; -ENOENT no such ring; -EACCES not
- *         readable; -DMP_E_NOTREADY still being created; -DMP_E_LAYOUT
+ *         readable, or not trusted (another user's: see
+ *         dmp_inspect_open_flags()); -ELOOP a symlink; -DMP_E_NOTREADY still being created; -DMP_E_LAYOUT
  *         another layout version; -DMP_E_CORRUPT bad header or size (the
  *         detail in dmp_last_error() says which).
  */
 DMP_API int dmp_inspect_open(enum dmp_backend backend, const char *name, struct dmp_inspect **out);
+
+/** dmp_inspect_open_flags(): also inspect another user's ring shared with
+ * one of the caller's groups (config.h, "Permissions"). */
+#define DMP_INSPECT_ALLOW_GROUP 0x1u
+
+/**
+ * As dmp_inspect_open(), with DMP_INSPECT_* `flags`. dmp_inspect_open()
+ * accepts only rings of the caller's effective uid (config.h,
+ * "Permissions"); with DMP_INSPECT_ALLOW_GROUP also a group-shared one
+ * (group rw, owned by one of the caller's groups). Either way a ring that
+ * other users may access, a symlink (-ELOOP) or a file in a directory every
+ * user may write (-EACCES) is refused. The counters segment, read in each
+ * sample, is held to the same rule.
+ * @return as dmp_inspect_open(), plus -EACCES (not trusted, with whose it
+ *         is in dmp_last_error()), -ELOOP, -DMP_E_BADCONFIG unknown flags.
+ */
+DMP_API int dmp_inspect_open_flags(enum dmp_backend backend, const char *name, uint32_t flags,
+                                   struct dmp_inspect **out);
 
 /**
  * Take a sample: producer position and liveness, every consumer with its

@@ -46,6 +46,20 @@
  * sees the limit, so the joiner can always start at a slot the producer
  * will not overwrite before it rescans. `gate_limit` never decreases.
  *
+ * Reading without gating: the producer writes the slot of sequence s only
+ * once `gate_limit` >= s, and P4's full fence separates that store from the
+ * slot writes it allows. A non-gating consumer copies slot s (published:
+ * s <= producer cursor, C1), issues an acquire fence (N1), then loads
+ * `gate_limit`: if any byte it copied was written for s + capacity or
+ * later, it sees a limit >= s + capacity, so a limit below that proves the
+ * copy intact (a seqlock whose version is the limit). While a non-gating
+ * entry is ACTIVE the producer grants itself at most capacity / 2 beyond
+ * what it has published (or what it has claimed, if more), so a reader
+ * less than capacity / 2 behind never has to discard a copy.
+ *
+ * Wake-ups: see wait.h, "Wake-up protocol" (data_waiters, space_waiters;
+ * DMP_SEG_F_MEMBARRIER).
+ *
  * Sequences are free-running signed 64-bit counters starting at 0; cursors
  * start at -1. At one event per nanosecond they overflow after 292 years,
  * so wrap-around is not handled. Slot index = sequence & (capacity - 1).
@@ -77,7 +91,13 @@ extern "C" {
 
 /* Segment flags (header.flags). Unknown bits are rejected on attach. */
 #define DMP_SEG_F_WAKEUPS 0x1u /**< publish/release wake parked waiters */
-#define DMP_SEG_F_KNOWN (DMP_SEG_F_WAKEUPS)
+/** With DMP_SEG_F_WAKEUPS: participants may order their publish/release
+ * against waiters with a compiler barrier only, so every waiter must issue
+ * membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED) before it re-checks and parks
+ * (wait.h, "Wake-up protocol"). A library that does not know this bit
+ * refuses the ring (unknown flag), so it can never park unsynchronised. */
+#define DMP_SEG_F_MEMBARRIER 0x2u
+#define DMP_SEG_F_KNOWN (DMP_SEG_F_WAKEUPS | DMP_SEG_F_MEMBARRIER)
 
 /* OFD lock offsets (see file comment). */
 #define DMP_LOCK_PRODUCER 0
@@ -93,7 +113,13 @@ enum dmp_entry_state {
 
 /* Entry flags (entry.flags). */
 #define DMP_ENTRY_F_DURABLE 0x1u /**< keeps gating the producer while IDLE */
-#define DMP_ENTRY_F_KNOWN (DMP_ENTRY_F_DURABLE)
+/** A non-gating (lossy) consumer (DMP_CONSUMER_NON_GATING): the producer's
+ * scan skips it, liveness never stalls or evicts for it; its cursor is
+ * informational (what it last read). Written at attach, before T1, like
+ * DMP_ENTRY_F_DURABLE. Older libraries ignore the bit and would let such
+ * an entry gate: harmless (they wait for it), never unsafe. */
+#define DMP_ENTRY_F_NON_GATING 0x2u
+#define DMP_ENTRY_F_KNOWN (DMP_ENTRY_F_DURABLE | DMP_ENTRY_F_NON_GATING)
 
 struct dmp_segment_header {
   uint64_t magic;          /**< DMP_MAGIC */

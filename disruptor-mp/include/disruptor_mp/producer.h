@@ -47,9 +47,11 @@ struct dmp_producer {
 /**
  * Create a ring and become its producer.
  *
- * Creates the segment exclusively (mode `cfg->mode`, 0600 by default). If a
- * segment of that name exists and its producer is dead (its OFD lock is
- * free), the stale segment is replaced, unless DMP_RING_NO_RECLAIM is set.
+ * Creates the segment exclusively (mode `cfg->mode`, 0600 by default; with
+ * DMP_RING_SHARE_GROUP group `cfg->share_gid` and mode 0660: config.h,
+ * "Permissions"). If a segment of that name exists, is ours and its
+ * producer is dead (its OFD lock is free), the stale segment is replaced,
+ * unless DMP_RING_NO_RECLAIM is set.
  * If `cfg->wait_consumers` is nonzero, waits for that many consumers first.
  *
  * Blocking: only for `wait_consumers` (bounded by `wait_timeout_ns`).
@@ -64,6 +66,13 @@ struct dmp_producer {
  *                    exists at all and DMP_RING_NO_RECLAIM is set;
  *  -ETIMEDOUT        fewer than `wait_consumers` attached in time
  *                    (the segment is removed again);
+ *  -EACCES           the name is another user's segment (never reclaimed),
+ *                    or MMAP: the directory is writable by every user;
+ *  -ELOOP            MMAP (or SHM): the name is a symbolic link;
+ *  -EPERM            DMP_RING_SHARE_GROUP with a group we are not in
+ *                    (nothing is left behind);
+ *  -EFBIG, -ENOSPC   the segment's space cannot be reserved (nothing is
+ *                    left behind, no SIGBUS later);
  *  -ENOSPC, -ENOMEM, -EACCES, ... from the system (e.g. /dev/shm full).
  */
 DMP_API int dmp_producer_create(const struct dmp_producer_config *cfg, struct dmp_producer **out);
@@ -124,8 +133,10 @@ static inline void *dmp_producer_slot(struct dmp_producer *p, int64_t seq)
 
 /**
  * Publish every slot claimed since the last publish, with one release store.
- * Wait-free; one extra fence (and a futex wake only if a consumer is parked)
- * on rings with wake-ups.
+ * Wait-free. On rings with wake-ups it then reads the waiter count (a futex
+ * wake only if a consumer is parked); that read is ordered after the store
+ * by a compiler barrier where membarrier(2) works, else by a full fence
+ * (wait.h, "Wake-up protocol").
  * @return the last published sequence (-1 if nothing was ever published).
  */
 static inline int64_t dmp_producer_publish(struct dmp_producer *p)
@@ -137,12 +148,18 @@ static inline int64_t dmp_producer_publish(struct dmp_producer *p)
    * load, so the slot writes before it are visible to them. */
   dmp_impl_store_release(&p->ring.ctl->producer_cursor, last);
   p->next = last + 1;
-  if (p->ring.wakeups) {
-    /* P2: full fence between the cursor store and the waiter load; pairs
-     * with W1 (the consumer's seq_cst increment of data_waiters before it
-     * re-reads the cursor), so either we see the waiter or it sees the
-     * new cursor: no lost wake-up. */
-    dmp_impl_fence_seq_cst();
+  uint32_t wk = p->ring.wakeups;
+  if (wk != DMP_IMPL_WAKE_NONE) {
+    /* P2: order the cursor store before the waiter-count load; pairs with
+     * W1 (a consumer's seq_cst increment of data_waiters, then its barrier,
+     * then its re-read of the cursor), so either we see the waiter or it
+     * sees the new cursor: no lost wake-up. BARRIER mode: a compiler
+     * barrier, made a full one by the waiter's membarrier(2); FENCE mode:
+     * a full fence. */
+    if (wk == DMP_IMPL_WAKE_BARRIER)
+      dmp_impl_compiler_barrier();
+    else
+      dmp_impl_fence_seq_cst();
     if (dmp_impl_load_relaxed(&p->ring.ctl->data_waiters) != 0)
       dmp_impl_wake_data(&p->ring);
   }

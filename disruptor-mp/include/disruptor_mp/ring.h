@@ -19,12 +19,20 @@ extern "C" {
 
 struct dmp_impl_segment; /* opaque: mapping, fd, name, ownership (src/segment.h) */
 
+/* dmp_impl_ring.wakeups, decided per handle at create/attach (wait.h,
+ * "Wake-up protocol"). */
+#define DMP_IMPL_WAKE_NONE 0u    /**< ring without wake-ups: no waiter check */
+#define DMP_IMPL_WAKE_FENCE 1u   /**< full fence, then the waiter count */
+#define DMP_IMPL_WAKE_BARRIER 2u /**< compiler barrier, then the waiter count:
+                                      waiters issue membarrier(2) instead */
+
 struct dmp_impl_ring {
   uint8_t *slots;                         /**< slot 0 */
   uint64_t mask;                          /**< capacity - 1 */
   uint64_t capacity;
   uint32_t stride;                        /**< bytes between slots */
-  uint32_t wakeups;                       /**< 1 if DMP_SEG_F_WAKEUPS */
+  uint32_t wakeups;                       /**< DMP_IMPL_WAKE_*: how publish/release
+                                               pair with parked waiters */
   struct dmp_segment_control *ctl;        /**< start of the mapping */
   struct dmp_consumer_entry *table;       /**< consumer table */
   struct dmp_impl_segment *seg;

@@ -23,7 +23,10 @@ extern "C" {
   X(MYELON_E_FORMAT,    "FORMAT",    "ring does not carry this frame format or capacity")        \
   X(MYELON_E_CODEC,     "CODEC",     "codec failed to encode or decode a value")                 \
   X(MYELON_E_VIEW,      "VIEW",      "bytes failed zero-copy validation")                        \
-  X(MYELON_E_TOPOLOGY,  "TOPOLOGY",  "invalid topology or transport layout")
+  X(MYELON_E_TOPOLOGY,  "TOPOLOGY",  "invalid topology or transport layout")                    \
+  X(MYELON_E_TORN,      "TORN",      "journal ends inside a record (torn tail)")                 \
+  X(MYELON_E_JCORRUPT,  "JCORRUPT",  "journal record or header is corrupted")                    \
+  X(MYELON_E_JVERSION,  "JVERSION",  "journal has an unsupported format version")
 
 enum myelon_error {
   MYELON_E_FIRST_ = MYELON_ERR_BASE - 1,

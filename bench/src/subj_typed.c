@@ -1,0 +1,372 @@
+/**
+ * @file subj_typed.c
+ * @brief libmyelon's Layers 2 and 3 (typed.h) as subjects: a small C struct
+ * published with the msgpack codec (msgpack_codec.h), received either as an
+ * owned decoded value (Layer 2) or as a zero-copy msgpack view validated in
+ * place (Layer 3, view.h). Both ends use the same wire bytes, so the two
+ * differ only in what the receiver does.
+ *
+ *   msgpack-shm, msgpack-mmap   myelon_typed_publish() / myelon_typed_recv():
+ *                               owned decode (validate, parse, allocate the
+ *                               value and its body, copy), then
+ *                               myelon_codec_free()
+ *   view-shm, view-mmap         myelon_typed_publish() / myelon_typed_recv_view()
+ *                               with the msgpack view codec: validate and
+ *                               parse in place into a 16-node arena, read the
+ *                               fields from the tree, myelon_typed_release()
+ *
+ * The message type, struct bench_rec, is {seq, stamp, body}; its wire form
+ * is a msgpack map, written by a pack callback with fixed-width integers so
+ * that its length does not depend on the values:
+ *
+ *   {"seq": u64, "ts": u64, "body": bin}   31 bytes + bin header (2, 3 or 5) + body
+ *
+ * "Payload size" for these subjects is the ENCODED message: the body is
+ * sized so that the msgpack bytes the ring carries per message are exactly
+ * the case's size (64 B = 31 B of map, keys and numbers + a 2-byte bin
+ * header + 31 bytes of body). The smallest message is 33 bytes, so typed
+ * subjects skip the 8 B rung. Harness convention: seq carries payload
+ * word 0 (the message number), stamp word 1 (the send tick), and the body
+ * is the harness payload from byte 16 on; the receiver writes all three
+ * back into its buffer (a view still reads every byte it delivers).
+ *
+ * Frames: compact, frame capacity = the encoded size, so every message is
+ * one frame encoded straight into the ring slot (myelon_claim/commit inside
+ * myelon_typed_publish) and viewed in place from the slot.
+ */
+#include "bench.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <myelon/error.h>
+#include <myelon/msgpack_codec.h>
+#include <myelon/typed.h>
+#include <myelon/view.h>
+
+#define REC_FIXED 31u   /* fixmap + "seq" + u64 + "ts" + u64 + "body" */
+#define REC_MIN 33u     /* REC_FIXED + a bin8 header, empty body */
+#define VIEW_NODES 16u  /* the map takes 7 nodes */
+
+/** The typed message. Sender: `body` points into the harness payload;
+ * owned decode: into `heap`, which the value owns. */
+struct bench_rec {
+  uint64_t seq;
+  uint64_t stamp;
+  const uint8_t *body;
+  size_t body_len;
+  uint8_t *heap;
+};
+
+/* Body length that makes the encoded record exactly `size` bytes, or
+ * SIZE_MAX when no body length does (msgpack-c picks the smallest bin
+ * header, so a few sizes near 2^8 and 2^16 cannot be hit exactly). */
+static size_t body_len_for(uint64_t size)
+{
+  static const unsigned hdr[] = {2, 3, 5};
+  for (unsigned i = 0; i < 3; i++) {
+    if (size < REC_FIXED + hdr[i])
+      continue;
+    uint64_t b = size - REC_FIXED - hdr[i];
+    unsigned picked = b < 256 ? 2 : b < 65536 ? 3 : 5;
+    if (picked == hdr[i])
+      return (size_t)b;
+  }
+  return SIZE_MAX;
+}
+
+static int rec_pack(msgpack_packer *pk, const void *value, void *user)
+{
+  (void)user;
+  const struct bench_rec *r = value;
+  /* Fixed-width integers: the encoded length is the same for every value. */
+  if (msgpack_pack_map(pk, 3) || msgpack_pack_str_with_body(pk, "seq", 3) || msgpack_pack_fix_uint64(pk, r->seq) ||
+      msgpack_pack_str_with_body(pk, "ts", 2) || msgpack_pack_fix_uint64(pk, r->stamp) ||
+      msgpack_pack_str_with_body(pk, "body", 4) || msgpack_pack_bin_with_body(pk, r->body, r->body_len))
+    return -ENOSPC; /* the codec sees its bounded writer refuse */
+  return 0;
+}
+
+/* The three fields of a record tree (owned decode and view alike). */
+static int rec_fields(const msgpack_object *root, uint64_t *seq, uint64_t *stamp, const uint8_t **body, size_t *n)
+{
+  const msgpack_object *s = myelon_mp_map_get(root, "seq"), *t = myelon_mp_map_get(root, "ts"),
+                       *b = myelon_mp_map_get(root, "body");
+  if (!s || !t || !b || s->type != MSGPACK_OBJECT_POSITIVE_INTEGER || t->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+      b->type != MSGPACK_OBJECT_BIN)
+    return myelon_codec_fail("bench_rec", MYELON_CODEC_DECODE, "not a bench record");
+  *seq = s->via.u64;
+  *stamp = t->via.u64;
+  *body = (const uint8_t *)b->via.bin.ptr;
+  *n = b->via.bin.size;
+  return 0;
+}
+
+static int rec_unpack(const msgpack_object *obj, void *value, void *user)
+{
+  (void)user;
+  struct bench_rec *r = value;
+  const uint8_t *body = NULL;
+  int rc = rec_fields(obj, &r->seq, &r->stamp, &body, &r->body_len);
+  if (rc < 0)
+    return rc;
+  /* An owned value owns its bytes: the body is copied out of the message. */
+  r->heap = malloc(r->body_len ? r->body_len : 1);
+  if (!r->heap)
+    return -ENOMEM;
+  memcpy(r->heap, body, r->body_len);
+  r->body = r->heap;
+  return 0;
+}
+
+static void rec_release(void *value, void *user)
+{
+  (void)user;
+  free(((struct bench_rec *)value)->heap);
+}
+
+static const struct myelon_mp_type rec_type = {
+    "bench_rec", sizeof(struct bench_rec), NULL, rec_pack, rec_unpack, rec_release, 0, 0, NULL,
+};
+
+struct variant {
+  enum dmp_backend backend;
+  bool view;
+};
+
+static const struct variant v_mp_shm = {DMP_BACKEND_SHM, false};
+static const struct variant v_mp_mmap = {DMP_BACKEND_MMAP, false};
+static const struct variant v_view_shm = {DMP_BACKEND_SHM, true};
+static const struct variant v_view_mmap = {DMP_BACKEND_MMAP, true};
+
+struct typed_end {
+  struct myelon_codec codec;
+  struct myelon_typed_producer *p;
+  struct myelon_typed_consumer *c;
+  bool view;
+  size_t body_len;
+  struct myelon_view_codec vc;
+  struct myelon_mp_arena arena;
+  msgpack_object nodes[VIEW_NODES];
+};
+
+static enum dmp_wait_kind wait_kind(enum bench_wait w)
+{
+  switch (w) {
+  case BENCH_WAIT_YIELD:
+    return DMP_WAIT_YIELD;
+  case BENCH_WAIT_BLOCK:
+    return DMP_WAIT_BLOCK;
+  case BENCH_WAIT_SPIN:
+  case BENCH_WAIT_COUNT:
+    break;
+  }
+  return DMP_WAIT_SPIN;
+}
+
+static void ring_name(const struct bench_case *c, unsigned dir, enum dmp_backend b, char *out, size_t n)
+{
+  if (b == DMP_BACKEND_SHM)
+    snprintf(out, n, "%sp%u", c->tag, dir);
+  else
+    snprintf(out, n, "%s/%sp%u", c->tmpdir, c->tag, dir);
+}
+
+static int fail(const char *what, int rc)
+{
+  bench_log("%s: %s (%s)", what, myelon_strerror(rc), dmp_last_error());
+  return rc;
+}
+
+static struct typed_end *end_new(const struct bench_case *c, const struct variant *v)
+{
+  size_t body = body_len_for(c->size);
+  if (body == SIZE_MAX || c->size > UINT32_MAX / 2) {
+    bench_log("no bench_rec encodes to exactly %llu bytes", (unsigned long long)c->size);
+    return NULL;
+  }
+  struct typed_end *e = calloc(1, sizeof *e);
+  if (!e)
+    return NULL;
+  e->view = v->view;
+  e->body_len = body;
+  if (myelon_msgpack_codec_init(&e->codec, &rec_type) < 0) {
+    free(e);
+    return NULL;
+  }
+  myelon_mp_arena_init(&e->arena, e->nodes, VIEW_NODES, 0);
+  myelon_mp_view_codec_init(&e->vc, &e->arena);
+  return e;
+}
+
+static int tx_open(const struct bench_chan *ch, const struct variant *v, void **tx)
+{
+  char name[BENCH_PATH_MAX + 32];
+  ring_name(ch->c, ch->dir, v->backend, name, sizeof name);
+  struct typed_end *e = end_new(ch->c, v);
+  if (!e)
+    return -EINVAL;
+  struct myelon_producer_config cfg;
+  myelon_producer_config_init(&cfg);
+  cfg.ring.backend = v->backend;
+  cfg.ring.name = name;
+  cfg.ring.capacity = ch->c->capacity;
+  cfg.ring.max_consumers = BENCH_MAX_RX;
+  cfg.ring.wait.kind = wait_kind(ch->c->wait);
+  cfg.format = MYELON_FRAME_COMPACT;
+  cfg.frame_capacity = (uint32_t)ch->c->size;
+  cfg.max_message = ch->c->size;
+  int rc = myelon_typed_producer_create(&cfg, &e->codec, &e->p);
+  if (rc < 0) {
+    free(e);
+    return fail("myelon_typed_producer_create", rc);
+  }
+  *tx = e;
+  return 0;
+}
+
+static int rx_open(const struct bench_chan *ch, const struct variant *v, unsigned idx, void **rx)
+{
+  char name[BENCH_PATH_MAX + 32], id[8];
+  ring_name(ch->c, ch->dir, v->backend, name, sizeof name);
+  snprintf(id, sizeof id, "c%u", idx);
+  struct typed_end *e = end_new(ch->c, v);
+  if (!e)
+    return -EINVAL;
+  struct myelon_consumer_config cfg;
+  myelon_consumer_config_init(&cfg);
+  cfg.ring.backend = v->backend;
+  cfg.ring.name = name;
+  cfg.ring.id = id;
+  cfg.ring.wait.kind = wait_kind(ch->c->wait);
+  cfg.format = MYELON_FRAME_COMPACT;
+  cfg.frame_capacity = (uint32_t)ch->c->size;
+  cfg.max_message = ch->c->size;
+  /* A view consumer needs no owned-decode codec. */
+  int rc = myelon_typed_consumer_attach(&cfg, v->view ? NULL : &e->codec, BENCH_STEP_TIMEOUT_NS, &e->c);
+  if (rc < 0) {
+    free(e);
+    return fail("myelon_typed_consumer_attach", rc);
+  }
+  *rx = e;
+  return 0;
+}
+
+static int typed_tx_ready(void *tx, unsigned n, int64_t timeout_ns)
+{
+  struct typed_end *e = tx;
+  int rc = dmp_producer_wait_for_consumers(myelon_producer_ring(myelon_typed_producer_framed(e->p)), n, timeout_ns);
+  return rc < 0 ? fail("dmp_producer_wait_for_consumers", rc) : 0;
+}
+
+static int typed_send(void *tx, const void *buf, size_t len)
+{
+  struct typed_end *e = tx;
+  (void)len;
+  struct bench_rec r = {.body = (const uint8_t *)buf + 16, .body_len = e->body_len};
+  memcpy(&r.seq, buf, 8);
+  memcpy(&r.stamp, (const uint8_t *)buf + 8, 8);
+  return myelon_typed_publish(e->p, &r, 0, DMP_FOREVER);
+}
+
+/* Write a received record back into the harness buffer. */
+static int deliver(const struct typed_end *e, void *buf, uint64_t seq, uint64_t stamp, const uint8_t *body,
+                   size_t n)
+{
+  if (n != e->body_len) {
+    bench_log("record body of %zu bytes, expected %zu", n, e->body_len);
+    return -EPROTO;
+  }
+  memcpy(buf, &seq, 8);
+  memcpy((uint8_t *)buf + 8, &stamp, 8);
+  memcpy((uint8_t *)buf + 16, body, n);
+  return 0;
+}
+
+static int typed_recv(void *rx, void *buf, size_t len)
+{
+  struct typed_end *e = rx;
+  (void)len;
+  if (!e->view) {
+    void *v = NULL;
+    int rc = myelon_typed_recv(e->c, &v, NULL, DMP_FOREVER);
+    if (rc < 0)
+      return fail("myelon_typed_recv", rc);
+    const struct bench_rec *r = v;
+    rc = deliver(e, buf, r->seq, r->stamp, r->body, r->body_len);
+    myelon_codec_free(&e->codec, v);
+    return rc;
+  }
+  struct myelon_mp_view view;
+  int rc = myelon_typed_recv_view(e->c, &e->vc, &view, NULL, DMP_FOREVER);
+  if (rc < 0)
+    return fail("myelon_typed_recv_view", rc);
+  uint64_t seq = 0, stamp = 0;
+  const uint8_t *body = NULL;
+  size_t n = 0;
+  const msgpack_object *root = myelon_mp_view_root(&view);
+  rc = root ? rec_fields(root, &seq, &stamp, &body, &n) : -MYELON_E_VIEW;
+  if (rc == 0)
+    rc = deliver(e, buf, seq, stamp, body, n);
+  myelon_typed_release(e->c);
+  return rc;
+}
+
+static void typed_tx_close(void *tx)
+{
+  struct typed_end *e = tx;
+  if (e)
+    myelon_typed_producer_close(e->p);
+  free(e);
+}
+
+static void typed_rx_close(void *rx)
+{
+  struct typed_end *e = rx;
+  if (e)
+    myelon_typed_consumer_close(e->c);
+  free(e);
+}
+
+static void cleanup(const struct bench_case *c, enum dmp_backend b)
+{
+  for (unsigned d = 0; d < 2; d++) {
+    char name[BENCH_PATH_MAX + 32];
+    ring_name(c, d, b, name, sizeof name);
+    (void)dmp_ring_gc(b, name);
+  }
+}
+
+#define TYPED_VARIANT(id, v)                                                                               \
+  static int id##_tx_open(const struct bench_chan *ch, void **tx) { return tx_open(ch, &(v), tx); }        \
+  static int id##_rx_open(const struct bench_chan *ch, unsigned idx, void **rx)                           \
+  {                                                                                                       \
+    return rx_open(ch, &(v), idx, rx);                                                                    \
+  }                                                                                                       \
+  static void id##_cleanup(const struct bench_case *c) { cleanup(c, (v).backend); }
+
+TYPED_VARIANT(mp_shm, v_mp_shm)
+TYPED_VARIANT(mp_mmap, v_mp_mmap)
+TYPED_VARIANT(view_shm, v_view_shm)
+TYPED_VARIANT(view_mmap, v_view_mmap)
+
+#define TYPED_SUBJECT(id, label, what, lay, extra_caps)                                                    \
+  {                                                                                                       \
+    .name = label, .transport = what, .family = BENCH_FAMILY_OURS, .layer = lay,                          \
+    .caps = BENCH_CAP_BROADCAST | BENCH_CAP_WAIT | (extra_caps), .min_size = REC_MIN,                     \
+    .tx_open = id##_tx_open, .tx_ready = typed_tx_ready, .send = typed_send, .tx_close = typed_tx_close, \
+    .rx_open = id##_rx_open, .recv = typed_recv, .rx_close = typed_rx_close, .cleanup = id##_cleanup,     \
+  }
+
+const struct bench_subject bench_subj_msgpack_shm =
+    TYPED_SUBJECT(mp_shm, "msgpack-shm", "Layer 2 msgpack, owned decode, POSIX shm ring", BENCH_LAYER_TYPED, 0);
+const struct bench_subject bench_subj_msgpack_mmap = TYPED_SUBJECT(
+    mp_mmap, "msgpack-mmap", "Layer 2 msgpack, owned decode, mmap file ring (in /tmp)", BENCH_LAYER_TYPED,
+    BENCH_CAP_QUICK_SHORT);
+const struct bench_subject bench_subj_view_shm =
+    TYPED_SUBJECT(view_shm, "view-shm", "Layer 3 msgpack view (in place), POSIX shm ring", BENCH_LAYER_VIEW, 0);
+const struct bench_subject bench_subj_view_mmap =
+    TYPED_SUBJECT(view_mmap, "view-mmap", "Layer 3 msgpack view (in place), mmap file ring (in /tmp)",
+                  BENCH_LAYER_VIEW, BENCH_CAP_QUICK_SHORT);

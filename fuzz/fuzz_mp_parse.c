@@ -1,0 +1,122 @@
+/* Fuzz target: the bounded in-place msgpack parser (mp_parse.c) and the
+ * Layer 3 msgpack view built on it (view_msgpack.c).
+ *
+ * Input: one msgpack message, as it would arrive in a slot.
+ * Oracle: myelon_mp_validate() and myelon_mp_parse() agree on the verdict
+ * and on the node count; an arena one node short gives -ENOBUFS; every
+ * str/bin/ext of the tree points inside the message; the view codec
+ * answers as the parser does. */
+#include "fuzz.h"
+
+#include <errno.h>
+
+#include <myelon/error.h>
+#include <myelon/msgpack_codec.h>
+#include <myelon/view.h>
+
+#define VIEW_NODES 64
+
+static const uint8_t *lo, *hi; /* the message, for the pointer oracle */
+
+static void inside(const char *p, uint32_t n)
+{
+  if (n == 0)
+    return;
+  FUZZ_CHECK((const uint8_t *)p >= lo && (const uint8_t *)p + n <= hi);
+  fuzz_touch(p, n);
+}
+
+/* Walk the tree: every node reachable, every payload inside the input.
+ * `budget` counts nodes, so a cycle or a miscount cannot loop for ever. */
+static void walk(const msgpack_object *o, size_t *budget, unsigned depth)
+{
+  FUZZ_CHECK(*budget > 0 && depth <= MYELON_MP_MAX_DEPTH);
+  (*budget)--;
+  switch (o->type) {
+  case MSGPACK_OBJECT_STR:
+    inside(o->via.str.ptr, o->via.str.size);
+    break;
+  case MSGPACK_OBJECT_BIN:
+    inside(o->via.bin.ptr, o->via.bin.size);
+    break;
+  case MSGPACK_OBJECT_EXT:
+    inside(o->via.ext.ptr, o->via.ext.size);
+    break;
+  case MSGPACK_OBJECT_ARRAY:
+    for (uint32_t i = 0; i < o->via.array.size; i++)
+      walk(&o->via.array.ptr[i], budget, depth + 1);
+    break;
+  case MSGPACK_OBJECT_MAP:
+    for (uint32_t i = 0; i < o->via.map.size; i++) {
+      walk(&o->via.map.ptr[i].key, budget, depth + 1);
+      walk(&o->via.map.ptr[i].val, budget, depth + 1);
+    }
+    break;
+  default:
+    break;
+  }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+  /* libFuzzer's buffer for an empty input may be any pointer: give the
+   * parser a real one (it refuses NULL with len > 0 only). */
+  uint8_t *msg = fuzz_dup(data, size, 16);
+  lo = msg;
+  hi = msg + size;
+
+  size_t nodes = 0;
+  int vrc = myelon_mp_validate(msg, size, 0, &nodes);
+  FUZZ_CHECK(vrc == 0 || vrc == -MYELON_E_CODEC);
+  size_t deep_nodes = 0;
+  int deep = myelon_mp_validate(msg, size, MYELON_MP_MAX_DEPTH, &deep_nodes);
+  FUZZ_CHECK(deep == 0 || deep == -MYELON_E_CODEC);
+  if (vrc == 0) /* a deeper limit accepts whatever a shallower one does */
+    FUZZ_CHECK(deep == 0 && deep_nodes == nodes);
+  if (vrc == 0)
+    FUZZ_CHECK(nodes >= 1 && nodes <= size);
+
+  /* An arena of exactly the counted size (at least one node). */
+  size_t n = vrc == 0 ? nodes : 1;
+  msgpack_object *arena_nodes = malloc(n * sizeof *arena_nodes);
+  if (!arena_nodes)
+    abort();
+  struct myelon_mp_arena arena;
+  myelon_mp_arena_init(&arena, arena_nodes, n, 0);
+  const msgpack_object *root = NULL;
+  int prc = myelon_mp_parse(msg, size, &arena, &root);
+  if (vrc == 0) {
+    FUZZ_CHECK(prc == 0 && root == arena_nodes && arena.used == nodes);
+    size_t budget = nodes;
+    walk(root, &budget, 0);
+    FUZZ_CHECK(budget == 0);
+    (void)myelon_mp_map_get(root, "id");
+    (void)myelon_mp_map_get(root, "");
+    if (nodes > 1) { /* one node short */
+      myelon_mp_arena_init(&arena, arena_nodes, nodes - 1, 0);
+      FUZZ_CHECK(myelon_mp_parse(msg, size, &arena, &root) == -ENOBUFS);
+    }
+  } else {
+    FUZZ_CHECK(prc == -MYELON_E_CODEC || prc == -ENOBUFS);
+  }
+  free(arena_nodes);
+
+  /* The view codec: a fixed arena, as a consumer thread keeps one. */
+  msgpack_object view_nodes[VIEW_NODES];
+  struct myelon_mp_arena va;
+  myelon_mp_arena_init(&va, view_nodes, VIEW_NODES, 0);
+  struct myelon_view_codec vc;
+  myelon_mp_view_codec_init(&vc, &va);
+  struct myelon_mp_view view;
+  int rc = myelon_view_access(&vc, msg, size, &view);
+  if (vrc == 0 && nodes <= VIEW_NODES) {
+    FUZZ_CHECK(rc == 0 && view.nodes == nodes && view.data == msg && view.len == size);
+    FUZZ_CHECK(myelon_mp_view_root(&view) == view_nodes);
+  } else if (vrc == 0) {
+    FUZZ_CHECK(rc == -ENOBUFS);
+  } else {
+    FUZZ_CHECK(rc == -MYELON_E_CODEC || rc == -ENOBUFS);
+  }
+  free(msg);
+  return 0;
+}

@@ -1,0 +1,823 @@
+/*
+ * myelon-journal: record a ring into a journal, replay a journal into a
+ * ring, and look inside journals (record.h, journal.h).
+ *
+ *   myelon-journal record [options] --ring NAME JOURNAL
+ *   myelon-journal replay [options] --ring NAME JOURNAL
+ *   myelon-journal cat    [options] JOURNAL
+ *   myelon-journal verify [options] JOURNAL
+ *   myelon-journal info   JOURNAL
+ *
+ * Exit codes: 0 ok; 1 runtime error (missing ring, unwritable path, disk
+ * full, ...); 2 the journal is damaged (verify/cat found a torn tail or a
+ * corrupted record; replay met corruption without --skip-corrupt);
+ * 64 usage error. `--help` after a subcommand describes it.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <disruptor_mp/disruptor_mp.h>
+#include <myelon/error.h>
+#include <myelon/journal.h>
+#include <myelon/record.h>
+#include <myelon/version.h>
+
+#define EX_OK_ 0
+#define EX_RUNTIME 1
+#define EX_DAMAGED 2
+#define EX_USAGE_ 64
+
+#define PROGRESS_NS INT64_C(200000000)
+
+static const char *prog = "myelon-journal";
+static volatile sig_atomic_t got_signal;
+
+static const char usage_main[] =
+    "usage: myelon-journal COMMAND [options] ...\n"
+    "\n"
+    "Record a myelon / disruptor_mp ring into a journal on disk, replay it into a\n"
+    "ring, and inspect journals.\n"
+    "\n"
+    "commands:\n"
+    "  record --ring NAME JOURNAL   attach to ring NAME as a consumer and append what\n"
+    "                               it carries to JOURNAL.0001, .0002, ...\n"
+    "  replay --ring NAME JOURNAL   create ring NAME and publish the journal into it\n"
+    "  cat JOURNAL                  one line per record (optionally the payload)\n"
+    "  verify JOURNAL               check every record; report damage\n"
+    "  info JOURNAL                 the journal's header\n"
+    "\n"
+    "'myelon-journal COMMAND --help' describes each command's options.\n"
+    "JOURNAL is the base name of the parts (JOURNAL.0001 ...) or one part file.\n"
+    "\n"
+    "exit codes: 0 ok; 1 runtime error (missing ring, unwritable path, disk full);\n"
+    "            2 the journal is damaged (torn tail or corrupted record); 64 usage.\n";
+
+static const char usage_record[] =
+    "usage: myelon-journal record [options] --ring NAME JOURNAL\n"
+    "\n"
+    "Attach to ring NAME as consumer and record it into JOURNAL.0001, .0002, ...\n"
+    "Stops on SIGINT/SIGTERM, when the producer exits (after recording everything\n"
+    "it published), after --count records or --duration seconds.\n"
+    "\n"
+    "  --ring NAME          ring to record (shm segment name; with --mmap a file path)\n"
+    "  --mmap               the ring is a memory-mapped file\n"
+    "  --id ID              consumer id (default 'recorder')\n"
+    "  --raw | --framed     record Layer 0 events or Layer 1 messages (default: framed\n"
+    "                       if the ring carries frames, else raw)\n"
+    "  --non-gating         never hold the producer back; report what was dropped\n"
+    "  --start latest|oldest  where a new recorder starts (default latest)\n"
+    "  --wait SEC           wait up to SEC for the ring to appear (default 0)\n"
+    "  --count N            stop after N records\n"
+    "  --duration SEC       stop after SEC seconds\n"
+    "  --rotate-size SIZE   start a new part at SIZE bytes (k, M, G suffixes)\n"
+    "  --sync-interval MS   fdatasync every MS milliseconds (and at the end)\n"
+    "  --fsync              sync with fsync instead of fdatasync\n"
+    "  --io auto|uring|pwrite  I/O backend (default auto: io_uring when available)\n"
+    "  --buffer-size SIZE   write buffer size (default 1M)\n"
+    "  --buffers N          write buffers = writes in flight (default 8)\n"
+    "  --max-message SIZE   framed: largest message (default 16M)\n"
+    "  --overwrite          replace an existing journal of that name\n"
+    "  --quiet              no progress line and no summary\n"
+    "\n"
+    "Durability: with --sync-interval, once a sync completes every record appended\n"
+    "before it was started survives a crash; the summary counts them as durable.\n";
+
+static const char usage_replay[] =
+    "usage: myelon-journal replay [options] --ring NAME JOURNAL\n"
+    "\n"
+    "Create ring NAME (raw or framed, as recorded) and publish the journal into it.\n"
+    "\n"
+    "  --ring NAME          ring to create (shm segment name; with --mmap a file path)\n"
+    "  --mmap               create a memory-mapped file ring\n"
+    "  --capacity N         ring slots, a power of two (default: the recorded ring's)\n"
+    "  --slot-size N        refuse unless the journal has N-byte slots\n"
+    "  --frame-capacity N   refuse unless the journal has N-byte frames\n"
+    "  --wait-consumers N   wait for N consumers before publishing\n"
+    "  --wait-timeout SEC   bound of that wait (default 5)\n"
+    "  --pace max|original|RATE  as fast as possible (default), the recorded pacing,\n"
+    "                       or RATE records per second\n"
+    "  --speed X            with --pace original: X times faster\n"
+    "  --from-seq N         start at the first record with sequence >= N\n"
+    "  --from-time NS       start at the first record taken at or after NS\n"
+    "                       (CLOCK_REALTIME nanoseconds, as 'cat' prints)\n"
+    "  --count N            publish at most N records\n"
+    "  --publish-timeout SEC  give up if the ring stays full this long (default: wait)\n"
+    "  --skip-corrupt       skip corrupted records instead of stopping (exit 2)\n"
+    "  --keep               leave the ring in place after the replay\n"
+    "  --quiet              no progress line and no summary\n";
+
+static const char usage_cat[] =
+    "usage: myelon-journal cat [options] JOURNAL\n"
+    "\n"
+    "One line per record: part, offset, seq, realtime_ns, len, kind, msg_id, flags.\n"
+    "\n"
+    "  --payload none|hex|raw  none (default); hex: up to --bytes bytes per line;\n"
+    "                       raw: only the payloads, concatenated, to stdout\n"
+    "  --bytes N            hex bytes per record (default 32; 0 = all)\n"
+    "  --from-seq N | --from-time NS | --count N   as for replay\n"
+    "  --skip-corrupt       report corrupted records and go on\n";
+
+static const char usage_verify[] =
+    "usage: myelon-journal verify [--quiet] JOURNAL\n"
+    "\n"
+    "Read every record of every part; print each problem (part, offset, what) and a\n"
+    "summary. Exit 0 if the journal is whole, 2 if it has a torn tail or corruption.\n";
+
+static const char usage_info[] = "usage: myelon-journal info JOURNAL\n\nPrint the journal's header.\n";
+
+static int usage(const char *text, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int usage(const char *text, const char *fmt, ...)
+{
+  if (fmt) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: ", prog);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+  }
+  fputs(text, stderr);
+  return EX_USAGE_;
+}
+
+static int fail(int code, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(int code, int err, const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "%s: ", prog);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  if (err)
+    fprintf(stderr, ": %s (%s)", myelon_strerror(err), myelon_err_name(err));
+  const char *detail = dmp_last_error();
+  if (err && detail && detail[0])
+    fprintf(stderr, "\n  detail: %s", detail);
+  fprintf(stderr, "\n");
+  return code;
+}
+
+static void on_signal(int sig)
+{
+  got_signal = sig;
+}
+
+static void catch_signals(void)
+{
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+}
+
+static int64_t now_ns(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* ---- argument parsing -------------------------------------------------- */
+
+static bool parse_u64(const char *s, uint64_t *out)
+{
+  char *end;
+  errno = 0;
+  if (!s || !*s || *s == '-')
+    return false;
+  unsigned long long v = strtoull(s, &end, 0);
+  if (errno || *end)
+    return false;
+  *out = v;
+  return true;
+}
+
+static bool parse_i64(const char *s, int64_t *out)
+{
+  char *end;
+  errno = 0;
+  if (!s || !*s)
+    return false;
+  long long v = strtoll(s, &end, 0);
+  if (errno || *end)
+    return false;
+  *out = v;
+  return true;
+}
+
+static bool parse_size(const char *s, uint64_t *out)
+{
+  char *end;
+  errno = 0;
+  if (!s || !*s || *s == '-')
+    return false;
+  unsigned long long v = strtoull(s, &end, 10);
+  uint64_t mul = 1;
+  if (*end == 'k' || *end == 'K')
+    mul = 1024, end++;
+  else if (*end == 'm' || *end == 'M')
+    mul = 1024 * 1024, end++;
+  else if (*end == 'g' || *end == 'G')
+    mul = 1024 * 1024 * 1024, end++;
+  if (errno || *end || v > UINT64_MAX / mul)
+    return false;
+  *out = v * mul;
+  return true;
+}
+
+static bool parse_seconds(const char *s, int64_t *ns)
+{
+  char *end;
+  errno = 0;
+  if (!s || !*s)
+    return false;
+  double v = strtod(s, &end);
+  if (errno || *end || !(v >= 0) || v > 1e9)
+    return false;
+  *ns = (int64_t)(v * 1e9);
+  return true;
+}
+
+/* ---- record ------------------------------------------------------------ */
+
+enum {
+  O_RING = 256, O_MMAP, O_ID, O_RAW, O_FRAMED, O_NONGATING, O_START, O_WAIT, O_COUNT, O_DURATION, O_ROTATE,
+  O_SYNCINT, O_FSYNC, O_IO, O_BUFSIZE, O_BUFFERS, O_MAXMSG, O_OVERWRITE, O_QUIET, O_HELP, O_CAPACITY, O_SLOT,
+  O_FCAP, O_WAITC, O_WAITT, O_PACE, O_SPEED, O_FROMSEQ, O_FROMTIME, O_PUBTIMEOUT, O_SKIP, O_KEEP, O_PAYLOAD,
+  O_BYTES,
+};
+
+static const struct option record_opts[] = {
+    {"ring", required_argument, 0, O_RING},         {"mmap", no_argument, 0, O_MMAP},
+    {"id", required_argument, 0, O_ID},             {"raw", no_argument, 0, O_RAW},
+    {"framed", no_argument, 0, O_FRAMED},           {"non-gating", no_argument, 0, O_NONGATING},
+    {"start", required_argument, 0, O_START},       {"wait", required_argument, 0, O_WAIT},
+    {"count", required_argument, 0, O_COUNT},       {"duration", required_argument, 0, O_DURATION},
+    {"rotate-size", required_argument, 0, O_ROTATE}, {"sync-interval", required_argument, 0, O_SYNCINT},
+    {"fsync", no_argument, 0, O_FSYNC},             {"io", required_argument, 0, O_IO},
+    {"buffer-size", required_argument, 0, O_BUFSIZE}, {"buffers", required_argument, 0, O_BUFFERS},
+    {"max-message", required_argument, 0, O_MAXMSG}, {"overwrite", no_argument, 0, O_OVERWRITE},
+    {"quiet", no_argument, 0, O_QUIET},             {"help", no_argument, 0, O_HELP},
+    {0, 0, 0, 0},
+};
+
+struct record_args {
+  struct myelon_recorder_config cfg;
+  int64_t duration_ns;
+  bool quiet;
+};
+
+static int record_opt(struct record_args *a, int c, const char *arg)
+{
+  struct myelon_recorder_config *cfg = &a->cfg;
+  uint64_t u;
+  switch (c) {
+  case O_RING: cfg->ring = arg; return 0;
+  case O_MMAP: cfg->backend = DMP_BACKEND_MMAP; return 0;
+  case O_ID: cfg->id = arg; return 0;
+  case O_RAW: cfg->kind = MYELON_RECORD_RAW; return 0;
+  case O_FRAMED: cfg->kind = MYELON_RECORD_FRAMED; return 0;
+  case O_NONGATING: cfg->flags |= MYELON_RECORD_NON_GATING; return 0;
+  case O_START:
+    if (strcmp(arg, "latest") && strcmp(arg, "oldest"))
+      return usage(usage_record, "--start takes latest or oldest");
+    cfg->start = strcmp(arg, "oldest") == 0 ? DMP_START_OLDEST : DMP_START_LATEST;
+    return 0;
+  case O_WAIT:
+    if (!parse_seconds(arg, &cfg->attach_timeout_ns))
+      return usage(usage_record, "--wait takes seconds");
+    return 0;
+  case O_COUNT:
+    if (!parse_u64(arg, &cfg->max_records))
+      return usage(usage_record, "--count takes a number");
+    return 0;
+  case O_DURATION:
+    if (!parse_seconds(arg, &a->duration_ns) || a->duration_ns == 0)
+      return usage(usage_record, "--duration takes positive seconds");
+    return 0;
+  case O_ROTATE:
+    if (!parse_size(arg, &cfg->journal.rotate_bytes))
+      return usage(usage_record, "--rotate-size takes a size (e.g. 64M)");
+    return 0;
+  case O_SYNCINT:
+    if (!parse_u64(arg, &u) || u == 0 || u > UINT32_MAX)
+      return usage(usage_record, "--sync-interval takes milliseconds > 0");
+    cfg->sync_interval_ms = (uint32_t)u;
+    return 0;
+  case O_FSYNC: cfg->journal.sync = MYELON_JOURNAL_FSYNC; return 0;
+  case O_IO:
+    if (strcmp(arg, "auto") == 0)
+      cfg->journal.io = MYELON_JOURNAL_IO_AUTO;
+    else if (strcmp(arg, "uring") == 0)
+      cfg->journal.io = MYELON_JOURNAL_IO_URING;
+    else if (strcmp(arg, "pwrite") == 0)
+      cfg->journal.io = MYELON_JOURNAL_IO_PWRITE;
+    else
+      return usage(usage_record, "--io takes auto, uring or pwrite");
+    return 0;
+  case O_BUFSIZE:
+    if (!parse_size(arg, &u) || u > UINT32_MAX)
+      return usage(usage_record, "--buffer-size takes a size");
+    cfg->journal.buffer_size = (uint32_t)u;
+    return 0;
+  case O_BUFFERS:
+    if (!parse_u64(arg, &u) || u > 64)
+      return usage(usage_record, "--buffers takes 2 .. 64");
+    cfg->journal.buffers = (uint32_t)u;
+    return 0;
+  case O_MAXMSG:
+    if (!parse_size(arg, &u) || u == 0 || u > MYELON_JOURNAL_MAX_PAYLOAD)
+      return usage(usage_record, "--max-message takes a size up to 1G");
+    cfg->max_message = (size_t)u;
+    return 0;
+  case O_OVERWRITE: cfg->journal.flags |= MYELON_JOURNAL_W_OVERWRITE; return 0;
+  case O_QUIET: a->quiet = true; return 0;
+  default: return usage(usage_record, NULL);
+  }
+}
+
+static void record_progress(struct myelon_recorder *rec, int64_t t0, bool final_line)
+{
+  struct myelon_recorder_stats st;
+  myelon_recorder_stats(rec, &st);
+  double secs = (double)(now_ns() - t0) / 1e9;
+  fprintf(stderr, "\rrecorded %" PRIu64 " (%.0f/s, %.1f MB)  written %" PRIu64 "  dropped %" PRIu64
+                  "  lag max %" PRIu64 "  parts %u   %s",
+          st.recorded, secs > 0 ? (double)st.recorded / secs : 0.0, (double)st.bytes / 1e6, st.written, st.dropped,
+          st.lag_max, st.parts, final_line ? "\n" : "");
+  fflush(stderr);
+}
+
+static int record_summary(const struct record_args *a, const struct myelon_recorder_stats *st, int rc)
+{
+  const char *base = a->cfg.journal.path;
+  if (rc < 0 && st->error) {
+    fprintf(stderr,
+            "%s: recording stopped: write to '%s' failed: %s (%s)\n"
+            "  %" PRIu64 " records recorded, %" PRIu64 " written, %" PRIu64 " NOT written (lost)\n",
+            prog, base, myelon_strerror(st->error), myelon_err_name(st->error), st->recorded, st->written,
+            st->not_written);
+    return EX_RUNTIME;
+  }
+  if (rc < 0)
+    return fail(EX_RUNTIME, rc, "recording '%s' failed", a->cfg.ring);
+  if (!a->quiet) {
+    fprintf(stderr,
+            "%s: %s %s '%s' -> '%s': %" PRIu64 " records (%" PRIu64 " bytes, %u part%s), written %" PRIu64
+            ", durable %" PRIu64 "\n"
+            "  %s: %s %" PRIu64 "; lag max %" PRIu64 " events; bad messages %" PRIu64 "; write errors %" PRIu64
+            "; io %s\n",
+            prog, st->kind == MYELON_JOURNAL_FRAMED ? "framed" : "raw", "ring", a->cfg.ring, base, st->recorded,
+            st->bytes, st->parts, st->parts == 1 ? "" : "s", st->written, st->durable,
+            st->gating ? "gating" : "non-gating", st->gating ? "dropped" : "DROPPED", st->dropped, st->lag_max,
+            st->bad_messages, st->write_errors, st->backend);
+  }
+  return EX_OK_;
+}
+
+static int cmd_record(int argc, char **argv)
+{
+  struct record_args a;
+  memset(&a, 0, sizeof a);
+  myelon_recorder_config_init(&a.cfg);
+  int c;
+  while ((c = getopt_long(argc, argv, "h", record_opts, NULL)) != -1) {
+    if (c == O_HELP || c == 'h')
+      return fputs(usage_record, stdout), EX_OK_;
+    int rc = record_opt(&a, c, optarg);
+    if (rc)
+      return rc;
+  }
+  if (!a.cfg.ring)
+    return usage(usage_record, "record needs --ring NAME");
+  if (optind != argc - 1)
+    return usage(usage_record, "record needs exactly one JOURNAL argument");
+  a.cfg.journal.path = argv[optind];
+  struct myelon_recorder *rec;
+  int rc = myelon_recorder_open(&a.cfg, &rec);
+  if (rc == -EEXIST)
+    return fail(EX_RUNTIME, rc, "journal '%s' exists (use --overwrite to replace it)", a.cfg.journal.path);
+  if (rc < 0)
+    return fail(EX_RUNTIME, rc, "cannot record ring '%s' into '%s'", a.cfg.ring, a.cfg.journal.path);
+  catch_signals();
+  bool tty = !a.quiet && isatty(STDERR_FILENO);
+  int64_t t0 = now_ns();
+  for (;;) {
+    int64_t slice = PROGRESS_NS;
+    if (a.duration_ns) {
+      int64_t left = t0 + a.duration_ns - now_ns();
+      if (left <= 0)
+        break;
+      slice = left < slice ? left : slice;
+    }
+    if (got_signal)
+      myelon_recorder_stop(rec);
+    rc = myelon_recorder_run(rec, slice);
+    if (tty)
+      record_progress(rec, t0, false);
+    if (rc != 0)
+      break;
+  }
+  if (tty)
+    record_progress(rec, t0, true);
+  struct myelon_recorder_stats st;
+  int crc = myelon_recorder_close(rec, &st);
+  return record_summary(&a, &st, rc < 0 ? rc : crc);
+}
+
+/* ---- replay ------------------------------------------------------------ */
+
+static const struct option replay_opts[] = {
+    {"ring", required_argument, 0, O_RING},           {"mmap", no_argument, 0, O_MMAP},
+    {"capacity", required_argument, 0, O_CAPACITY},   {"slot-size", required_argument, 0, O_SLOT},
+    {"frame-capacity", required_argument, 0, O_FCAP}, {"wait-consumers", required_argument, 0, O_WAITC},
+    {"wait-timeout", required_argument, 0, O_WAITT},  {"pace", required_argument, 0, O_PACE},
+    {"speed", required_argument, 0, O_SPEED},         {"from-seq", required_argument, 0, O_FROMSEQ},
+    {"from-time", required_argument, 0, O_FROMTIME},  {"count", required_argument, 0, O_COUNT},
+    {"publish-timeout", required_argument, 0, O_PUBTIMEOUT}, {"skip-corrupt", no_argument, 0, O_SKIP},
+    {"keep", no_argument, 0, O_KEEP},                 {"quiet", no_argument, 0, O_QUIET},
+    {"help", no_argument, 0, O_HELP},                 {0, 0, 0, 0},
+};
+
+static int replay_opt(struct myelon_replayer_config *cfg, bool *quiet, int c, const char *arg)
+{
+  uint64_t u;
+  switch (c) {
+  case O_RING: cfg->ring.name = arg; return 0;
+  case O_MMAP: cfg->ring.backend = DMP_BACKEND_MMAP; return 0;
+  case O_CAPACITY:
+    if (!parse_u64(arg, &cfg->ring.capacity))
+      return usage(usage_replay, "--capacity takes a number");
+    return 0;
+  case O_SLOT:
+    if (!parse_u64(arg, &u) || u > UINT32_MAX)
+      return usage(usage_replay, "--slot-size takes a number");
+    cfg->ring.slot_size = (uint32_t)u;
+    return 0;
+  case O_FCAP:
+    if (!parse_u64(arg, &u) || u > UINT32_MAX)
+      return usage(usage_replay, "--frame-capacity takes a number");
+    cfg->frame_capacity = (uint32_t)u;
+    return 0;
+  case O_WAITC:
+    if (!parse_u64(arg, &u) || u > 1024)
+      return usage(usage_replay, "--wait-consumers takes a number");
+    cfg->ring.wait_consumers = (uint32_t)u;
+    return 0;
+  case O_WAITT:
+    if (!parse_seconds(arg, &cfg->ring.wait_timeout_ns))
+      return usage(usage_replay, "--wait-timeout takes seconds");
+    return 0;
+  case O_PACE: {
+    char *end;
+    if (strcmp(arg, "max") == 0)
+      cfg->pace = MYELON_REPLAY_MAX;
+    else if (strcmp(arg, "original") == 0)
+      cfg->pace = MYELON_REPLAY_ORIGINAL;
+    else if ((cfg->rate = strtod(arg, &end)) > 0 && !*end && isfinite(cfg->rate))
+      cfg->pace = MYELON_REPLAY_RATE;
+    else
+      return usage(usage_replay, "--pace takes max, original or a rate (records/s)");
+    return 0;
+  }
+  case O_SPEED: {
+    char *end;
+    cfg->speed = strtod(arg, &end);
+    if (*end || !(cfg->speed > 0) || !isfinite(cfg->speed))
+      return usage(usage_replay, "--speed takes a positive number");
+    return 0;
+  }
+  case O_FROMSEQ:
+    if (!parse_i64(arg, &cfg->from_seq) || cfg->from_seq < 0)
+      return usage(usage_replay, "--from-seq takes a sequence number");
+    return 0;
+  case O_FROMTIME:
+    if (!parse_i64(arg, &cfg->from_time_ns) || cfg->from_time_ns <= 0)
+      return usage(usage_replay, "--from-time takes CLOCK_REALTIME nanoseconds");
+    return 0;
+  case O_COUNT:
+    if (!parse_u64(arg, &cfg->max_records))
+      return usage(usage_replay, "--count takes a number");
+    return 0;
+  case O_PUBTIMEOUT:
+    if (!parse_seconds(arg, &cfg->publish_timeout_ns))
+      return usage(usage_replay, "--publish-timeout takes seconds");
+    return 0;
+  case O_SKIP: cfg->open_flags |= MYELON_JOURNAL_SKIP_CORRUPT; return 0;
+  case O_KEEP: cfg->ring.flags |= DMP_RING_KEEP; return 0;
+  case O_QUIET: *quiet = true; return 0;
+  default: return usage(usage_replay, NULL);
+  }
+}
+
+static int cmd_replay(int argc, char **argv)
+{
+  struct myelon_replayer_config cfg;
+  myelon_replayer_config_init(&cfg);
+  bool quiet = false;
+  int c;
+  while ((c = getopt_long(argc, argv, "h", replay_opts, NULL)) != -1) {
+    if (c == O_HELP || c == 'h')
+      return fputs(usage_replay, stdout), EX_OK_;
+    int rc = replay_opt(&cfg, &quiet, c, optarg);
+    if (rc)
+      return rc;
+  }
+  if (!cfg.ring.name)
+    return usage(usage_replay, "replay needs --ring NAME");
+  if (optind != argc - 1)
+    return usage(usage_replay, "replay needs exactly one JOURNAL argument");
+  cfg.journal = argv[optind];
+  struct myelon_replayer *r;
+  int rc = myelon_replayer_open(&cfg, &r);
+  if (rc == -MYELON_E_JCORRUPT || rc == -MYELON_E_TORN || rc == -MYELON_E_JVERSION)
+    return fail(EX_DAMAGED, rc, "cannot read journal '%s'", cfg.journal);
+  if (rc < 0)
+    return fail(EX_RUNTIME, rc, "cannot replay '%s' into ring '%s'", cfg.journal, cfg.ring.name);
+  catch_signals();
+  bool tty = !quiet && isatty(STDERR_FILENO);
+  int64_t t0 = now_ns();
+  struct myelon_replayer_stats st;
+  do {
+    if (got_signal)
+      myelon_replayer_stop(r);
+    rc = myelon_replayer_run(r, PROGRESS_NS);
+    myelon_replayer_stats(r, &st);
+    if (tty) {
+      double secs = (double)(now_ns() - t0) / 1e9;
+      fprintf(stderr, "\rreplayed %" PRIu64 " (%.0f/s)   ", st.replayed, secs > 0 ? (double)st.replayed / secs : 0.0);
+      fflush(stderr);
+    }
+  } while (rc == 0);
+  if (tty)
+    fputc('\n', stderr);
+  myelon_replayer_close(r);
+  if (rc == -MYELON_E_JCORRUPT)
+    return fail(EX_DAMAGED, rc, "replay stopped after %" PRIu64 " records", st.replayed);
+  if (rc < 0)
+    return fail(EX_RUNTIME, rc, "replay stopped after %" PRIu64 " records", st.replayed);
+  if (st.torn)
+    fprintf(stderr, "%s: warning: the journal ends in a torn tail (everything before it was replayed)\n", prog);
+  if (!quiet)
+    fprintf(stderr, "%s: replayed %" PRIu64 " records into '%s'%s\n", prog, st.replayed, cfg.ring.name,
+            st.corrupt ? " (skipping corrupted records)" : "");
+  return EX_OK_;
+}
+
+/* ---- cat / verify / info ----------------------------------------------- */
+
+static const struct option cat_opts[] = {
+    {"payload", required_argument, 0, O_PAYLOAD}, {"bytes", required_argument, 0, O_BYTES},
+    {"from-seq", required_argument, 0, O_FROMSEQ}, {"from-time", required_argument, 0, O_FROMTIME},
+    {"count", required_argument, 0, O_COUNT},     {"skip-corrupt", no_argument, 0, O_SKIP},
+    {"quiet", no_argument, 0, O_QUIET},           {"help", no_argument, 0, O_HELP},
+    {0, 0, 0, 0},
+};
+
+enum payload_mode { PAY_NONE, PAY_HEX, PAY_RAW };
+
+struct cat_args {
+  enum payload_mode payload;
+  uint64_t bytes, count;
+  int64_t from_seq, from_time;
+  uint32_t flags;
+  bool quiet;
+};
+
+static int cat_opt(struct cat_args *a, int c, const char *arg, const char *text)
+{
+  switch (c) {
+  case O_PAYLOAD:
+    if (strcmp(arg, "none") == 0)
+      a->payload = PAY_NONE;
+    else if (strcmp(arg, "hex") == 0)
+      a->payload = PAY_HEX;
+    else if (strcmp(arg, "raw") == 0)
+      a->payload = PAY_RAW;
+    else
+      return usage(text, "--payload takes none, hex or raw");
+    return 0;
+  case O_BYTES: return parse_u64(arg, &a->bytes) ? 0 : usage(text, "--bytes takes a number");
+  case O_FROMSEQ:
+    return parse_i64(arg, &a->from_seq) && a->from_seq >= 0 ? 0 : usage(text, "--from-seq takes a number");
+  case O_FROMTIME:
+    return parse_i64(arg, &a->from_time) && a->from_time > 0 ? 0 : usage(text, "--from-time takes nanoseconds");
+  case O_COUNT: return parse_u64(arg, &a->count) ? 0 : usage(text, "--count takes a number");
+  case O_SKIP: a->flags |= MYELON_JOURNAL_SKIP_CORRUPT; return 0;
+  case O_QUIET: a->quiet = true; return 0;
+  default: return usage(text, NULL);
+  }
+}
+
+static int open_journal(const char *path, uint32_t flags, struct myelon_journal_reader **r)
+{
+  int rc = myelon_journal_open(path, flags, r);
+  if (rc == -MYELON_E_JCORRUPT || rc == -MYELON_E_TORN || rc == -MYELON_E_JVERSION)
+    return fail(EX_DAMAGED, rc, "'%s' is not a readable journal", path);
+  if (rc < 0)
+    return fail(EX_RUNTIME, rc, "cannot open journal '%s'", path);
+  return 0;
+}
+
+static void print_record(const struct myelon_journal_record *rec, const struct cat_args *a)
+{
+  if (a->payload == PAY_RAW) {
+    fwrite(rec->data, 1, rec->len, stdout);
+    return;
+  }
+  printf("%u\t%" PRIu64 "\t%" PRIu64 "\t%" PRId64 "\t%u\t%u\t%u\t%s", rec->part, rec->offset, rec->seq,
+         rec->realtime_ns, rec->len, rec->kind, rec->msg_id, rec->flags & MYELON_JREC_F_GAP ? "gap" : "-");
+  if (a->payload == PAY_HEX) {
+    uint64_t n = a->bytes && a->bytes < rec->len ? a->bytes : rec->len;
+    putchar('\t');
+    for (uint64_t i = 0; i < n; i++)
+      printf("%02x", ((const uint8_t *)rec->data)[i]);
+    if (n < rec->len)
+      fputs("...", stdout);
+  }
+  putchar('\n');
+}
+
+/* Report a problem the reader found. */
+static void problem(struct myelon_journal_reader *r, int rc, FILE *out)
+{
+  uint32_t part;
+  uint64_t off;
+  myelon_journal_where(r, &part, &off);
+  fprintf(out, "%s: part %u offset %" PRIu64 ": %s (%s)\n", prog, part, off,
+          rc == -MYELON_E_TORN ? "torn tail: the journal ends inside a record" : myelon_strerror(rc),
+          dmp_last_error());
+}
+
+/* Read records (printing them for cat); problems go to `out`. */
+static int walk(struct myelon_journal_reader *r, const struct cat_args *a, bool print, FILE *out, uint64_t *records,
+                bool *damaged)
+{
+  struct myelon_journal_record rec;
+  *damaged = false;
+  for (;;) {
+    if (a->count && *records >= a->count)
+      return 0;
+    int rc = myelon_journal_next(r, &rec);
+    if (rc == 1) {
+      (*records)++;
+      if (print)
+        print_record(&rec, a);
+      continue;
+    }
+    if (rc == 0)
+      return 0;
+    if (rc != -MYELON_E_TORN && rc != -MYELON_E_JCORRUPT)
+      return fail(EX_RUNTIME, rc, "reading the journal failed");
+    *damaged = true;
+    if (!a->quiet)
+      problem(r, rc, out);
+    if (rc == -MYELON_E_TORN || !(a->flags & MYELON_JOURNAL_SKIP_CORRUPT))
+      return 0;
+  }
+}
+
+static int cmd_cat(int argc, char **argv)
+{
+  struct cat_args a = {PAY_NONE, 32, 0, -1, 0, 0, false};
+  int c;
+  while ((c = getopt_long(argc, argv, "h", cat_opts, NULL)) != -1) {
+    if (c == O_HELP || c == 'h')
+      return fputs(usage_cat, stdout), EX_OK_;
+    int rc = cat_opt(&a, c, optarg, usage_cat);
+    if (rc)
+      return rc;
+  }
+  if (optind != argc - 1)
+    return usage(usage_cat, "cat needs exactly one JOURNAL argument");
+  struct myelon_journal_reader *r;
+  int rc = open_journal(argv[optind], a.flags, &r);
+  if (rc)
+    return rc;
+  if (a.from_seq >= 0)
+    rc = myelon_journal_seek_seq(r, (uint64_t)a.from_seq);
+  else if (a.from_time > 0)
+    rc = myelon_journal_seek_time(r, a.from_time);
+  uint64_t n = 0;
+  bool damaged = false;
+  if (rc < 0) {
+    damaged = true;
+    problem(r, rc, stderr);
+  } else {
+    rc = walk(r, &a, true, stderr, &n, &damaged);
+  }
+  myelon_journal_close(r);
+  fflush(stdout);
+  return rc > 0 ? rc : damaged ? EX_DAMAGED : EX_OK_;
+}
+
+static int cmd_verify(int argc, char **argv)
+{
+  struct cat_args a = {PAY_NONE, 0, 0, -1, 0, MYELON_JOURNAL_SKIP_CORRUPT, false};
+  int c;
+  while ((c = getopt_long(argc, argv, "h", cat_opts, NULL)) != -1) {
+    if (c == O_HELP || c == 'h')
+      return fputs(usage_verify, stdout), EX_OK_;
+    if (c != O_QUIET)
+      return usage(usage_verify, NULL);
+    a.quiet = true;
+  }
+  if (optind != argc - 1)
+    return usage(usage_verify, "verify needs exactly one JOURNAL argument");
+  struct myelon_journal_reader *r;
+  int rc = open_journal(argv[optind], a.flags, &r);
+  if (rc)
+    return rc;
+  uint64_t n = 0;
+  bool damaged = false;
+  rc = walk(r, &a, false, stdout, &n, &damaged);
+  struct myelon_journal_reader_stats st;
+  myelon_journal_reader_stats(r, &st);
+  myelon_journal_close(r);
+  if (rc)
+    return rc;
+  printf("%s: %s: %" PRIu64 " records in %u part%s; %" PRIu64 " corrupted region%s (%" PRIu64
+         " bytes skipped); %s\n",
+         prog, damaged ? "DAMAGED" : "ok", n, st.parts, st.parts == 1 ? "" : "s", st.corrupt,
+         st.corrupt == 1 ? "" : "s", st.skipped_bytes, st.torn ? "torn tail" : "no torn tail");
+  return damaged ? EX_DAMAGED : EX_OK_;
+}
+
+static int cmd_info(int argc, char **argv)
+{
+  if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
+    return fputs(usage_info, stdout), EX_OK_;
+  if (argc != 2 || argv[1][0] == '-')
+    return usage(usage_info, "info needs exactly one JOURNAL argument");
+  struct myelon_journal_reader *r;
+  int rc = open_journal(argv[1], 0, &r);
+  if (rc)
+    return rc;
+  const struct myelon_journal_info *in = myelon_journal_reader_info(r);
+  struct myelon_journal_reader_stats st;
+  myelon_journal_reader_stats(r, &st);
+  time_t secs = (time_t)(in->created_ns / 1000000000);
+  char when[64] = "?";
+  struct tm tm;
+  if (gmtime_r(&secs, &tm))
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  printf("journal        %s\n"
+         "format         version %u\n"
+         "kind           %s\n"
+         "ring           %s%s (%s)\n"
+         "slot size      %u (align %u)\n",
+         argv[1], MYELON_JOURNAL_VERSION, in->kind == MYELON_JOURNAL_FRAMED ? "framed" : "raw", in->ring_name,
+         in->flags & MYELON_JOURNAL_F_NAME_CUT ? "..." : "", in->ring_backend ? "mmap" : "shm", in->slot_size,
+         in->slot_align);
+  if (in->kind == MYELON_JOURNAL_FRAMED)
+    printf("frames         %s, %u bytes\n", in->frame_format ? "aligned" : "compact", in->frame_capacity);
+  printf("ring capacity  %" PRIu64 "\n"
+         "ring epoch     %016" PRIx64 "\n"
+         "type tag       %016" PRIx64 "\n"
+         "created        %s (%" PRId64 " ns)\n"
+         "recording id   %016" PRIx64 "\n"
+         "parts          %u\n"
+         "recorded by    %s consumer\n",
+         in->ring_capacity, in->ring_epoch, in->type_tag, when, in->created_ns, in->recording_id, st.parts,
+         in->flags & MYELON_JOURNAL_F_NON_GATING ? "a non-gating" : "a gating");
+  myelon_journal_close(r);
+  return EX_OK_;
+}
+
+int main(int argc, char **argv)
+{
+  if (argc < 2)
+    return usage(usage_main, "missing command");
+  const char *cmd = argv[1];
+  if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0)
+    return fputs(usage_main, stdout), EX_OK_;
+  if (strcmp(cmd, "--version") == 0)
+    return printf("myelon-journal (libmyelon %s), journal format %u\n", myelon_version(), MYELON_JOURNAL_VERSION),
+           EX_OK_;
+  optind = 1;
+  if (strcmp(cmd, "record") == 0)
+    return cmd_record(argc - 1, argv + 1);
+  if (strcmp(cmd, "replay") == 0)
+    return cmd_replay(argc - 1, argv + 1);
+  if (strcmp(cmd, "cat") == 0)
+    return cmd_cat(argc - 1, argv + 1);
+  if (strcmp(cmd, "verify") == 0)
+    return cmd_verify(argc - 1, argv + 1);
+  if (strcmp(cmd, "info") == 0)
+    return cmd_info(argc - 1, argv + 1);
+  return usage(usage_main, "unknown command '%s'", cmd);
+}

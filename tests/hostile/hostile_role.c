@@ -1,0 +1,745 @@
+/*
+ * hostile_role: a real participant of a hostile-peer scenario. One process
+ * plays one role on one ring while hostile_scribbler writes random values
+ * over the same ring; it uses the library exactly as an application would,
+ * with every call bounded, and reports how it ended:
+ *
+ *   hostile_role producer --kind raw|compact|aligned|typed --name N
+ *                         --count K --consumers C [--ids a,b]
+ *   hostile_role consumer --kind ... --name N --id ID --count K
+ *   common: --seed S (API variant, wait strategy, liveness action, start
+ *           position, durability: all drawn from it), --pace-us U (producer:
+ *           sleep U us every 8 events), --stall-ms T (give up after T ms
+ *           without progress), --log FILE (stderr and stdout go there).
+ *
+ * Payload garbage is expected (the scribbler writes into slots): Layer 0
+ * consumers count events whose checksum is wrong, framed and typed
+ * consumers count MALFORMED / TRUNCATED / TOOBIG / CODEC results. None of
+ * that is an error of the role. Exit codes are in hostile.h; the last line
+ * on stderr says how the role ended.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <disruptor_mp/disruptor_mp.h>
+#include <disruptor_mp/liveness.h>
+#include <myelon/myelon.h>
+
+#include "hostile.h"
+#include "support.h"
+#include "typed_fixture.h"
+
+#define SLICE_NS INT64_C(100000000) /* every blocking call: 100 ms */
+#define STALE_FACTOR 20u            /* consumers stop after 20 x count deliveries */
+
+struct opts {
+  bool producer;
+  enum hk_kind kind;
+  const char *name, *id, *ids, *log;
+  uint64_t count, seed;
+  uint32_t consumers, pace_us;
+  int64_t stall_ns, attach_ns;
+  int64_t end_ns; /* --deadline-ms: the role's own overall bound */
+};
+
+/* What a role saw, printed as its last line. */
+struct tally {
+  uint64_t done;    /* events / messages delivered (producer: published) */
+  uint64_t bad;     /* delivered with garbage content */
+  uint64_t errors;  /* error returns that the stream survives */
+  uint64_t timeouts;
+};
+
+static uint64_t rnd(uint64_t *s)
+{
+  uint64_t z = (*s += UINT64_C(0x9e3779b97f4a7c15));
+  z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+  z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+  return z ^ (z >> 31);
+}
+
+static int64_t now_ns(void)
+{
+  return ts_now_ns();
+}
+
+static const char *role_name(const struct opts *o)
+{
+  return o->producer ? "producer" : o->id;
+}
+
+static int finish(const struct opts *o, const struct tally *t, int code, const char *how, int rc)
+{
+  fprintf(stderr, "hostile_role %s: %s%s%s%s: done %llu bad %llu errors %llu timeouts %llu -> exit %d\n",
+          role_name(o), how, rc ? " (" : "", rc ? dmp_err_name(rc) : "", rc ? ")" : "",
+          (unsigned long long)t->done, (unsigned long long)t->bad, (unsigned long long)t->errors,
+          (unsigned long long)t->timeouts, code);
+  if (rc)
+    fprintf(stderr, "hostile_role %s: last error detail: %s\n", role_name(o), dmp_last_error());
+  return code;
+}
+
+static const char *err_name(int rc)
+{
+  return rc <= -MYELON_ERR_BASE ? myelon_err_name(rc) : dmp_err_name(rc);
+}
+
+static struct dmp_wait_strategy wait_of(uint64_t *s)
+{
+  struct dmp_wait_strategy w = {0};
+  static const enum dmp_wait_kind kinds[] = {DMP_WAIT_BLOCK, DMP_WAIT_BLOCK, DMP_WAIT_SLEEP, DMP_WAIT_YIELD};
+  w.kind = kinds[rnd(s) % 4];
+  return w;
+}
+
+/* ---- producers ------------------------------------------------------------- */
+
+/* Liveness over the consumer ids (--ids), with a seeded action; 0 = none. */
+static int enable_liveness(struct dmp_producer *p, const struct opts *o, uint64_t *s, char ids_buf[256],
+                           const char *ids[4])
+{
+  uint64_t pick = rnd(s) % 4;
+  if (pick == 0 || !o->ids)
+    return 0;
+  struct dmp_liveness_config lc;
+  dmp_liveness_config_init(&lc);
+  snprintf(ids_buf, 256, "%s", o->ids);
+  size_t n = 0;
+  for (char *save = NULL, *tok = strtok_r(ids_buf, ",", &save); tok && n < 4; tok = strtok_r(NULL, ",", &save))
+    ids[n++] = tok;
+  lc.required_ids = ids;
+  lc.n_required = n;
+  lc.quiet = true;
+  lc.startup_timeout_ns = INT64_C(2000000000);
+  lc.progress_timeout_ns = INT64_C(100000000);
+  lc.check_interval_ns = INT64_C(5000000);
+  lc.grace_ns = INT64_C(300000000);
+  lc.action = pick == 1 ? DMP_LIVENESS_ALERT_ONLY : pick == 2 ? DMP_LIVENESS_EVICT : DMP_LIVENESS_FAIL;
+  int rc = dmp_producer_enable_liveness(p, &lc);
+  return rc < 0 ? rc : 1;
+}
+
+/* One blocking step of a producer: -ETIMEDOUT counts toward the stall bound. */
+static int step_result(const struct opts *o, struct tally *t, int rc, int64_t *progress, bool *gave_up)
+{
+  if (rc == -ETIMEDOUT || rc == -EAGAIN) {
+    t->timeouts++;
+    *gave_up = now_ns() - *progress > o->stall_ns || now_ns() > o->end_ns;
+    return 1;
+  }
+  if (rc < 0)
+    return rc;
+  *progress = now_ns();
+  *gave_up = now_ns() > o->end_ns;
+  return 0;
+}
+
+static void pace(const struct opts *o, uint64_t i)
+{
+  if (o->pace_us && i % 8 == 7)
+    nanosleep(&(struct timespec){0, (long)o->pace_us * 1000}, NULL);
+}
+
+/* Keep the ring while the consumers drain (bounded by the stall bound). */
+static void linger(const struct opts *o, struct dmp_producer *p)
+{
+  int64_t last = dmp_producer_sequence(p), until = now_ns() + o->stall_ns;
+  while (dmp_producer_min_gating_sequence(p) < last && now_ns() < until)
+    nanosleep(&(struct timespec){0, 1000000}, NULL);
+}
+
+static int raw_producer(const struct opts *o)
+{
+  uint64_t s = o->seed;
+  struct tally t = {0};
+  struct dmp_producer_config cfg;
+  dmp_producer_config_init(&cfg);
+  cfg.name = o->name;
+  cfg.capacity = UINT64_C(16) << (rnd(&s) % 4); /* 16..128: wraps constantly */
+  cfg.slot_size = HOSTILE_RAW_SLOT;
+  cfg.max_consumers = 8;
+  cfg.wait = wait_of(&s);
+  cfg.wait_consumers = o->consumers;
+  cfg.wait_timeout_ns = o->attach_ns;
+  struct dmp_producer *p;
+  int rc = dmp_producer_create(&cfg, &p);
+  if (rc < 0)
+    return finish(o, &t, HX_SETUP, "create", rc);
+  char ids_buf[256];
+  const char *ids[4];
+  int managed = enable_liveness(p, o, &s, ids_buf, ids);
+  if (managed < 0) {
+    dmp_producer_close(p);
+    return finish(o, &t, HX_SETUP, "enable_liveness", managed);
+  }
+  bool batch = rnd(&s) % 2;
+  int64_t progress = now_ns();
+  bool gave_up = false;
+  int code = HX_OK;
+  const char *how = "published every event";
+  for (uint64_t i = 0; i < o->count && !gave_up;) {
+    uint64_t n = batch ? 1 + (o->count - i < 4 ? o->count - i - 1 : rnd(&s) % 4) : 1;
+    int64_t first;
+    void *slot = NULL;
+    if (n > 1)
+      rc = managed ? dmp_producer_claim_batch_managed(p, n, &first, SLICE_NS)
+                   : dmp_producer_claim_batch_timeout(p, n, &first, SLICE_NS);
+    else
+      rc = managed ? dmp_producer_claim_managed(p, &slot, SLICE_NS) : dmp_producer_claim_timeout(p, &slot, SLICE_NS);
+    int st = step_result(o, &t, rc, &progress, &gave_up);
+    if (st < 0) {
+      code = HX_STOPPED;
+      how = "claim failed";
+      break;
+    }
+    if (st > 0)
+      continue;
+    if (n == 1)
+      first = (int64_t)i;
+    for (uint64_t k = 0; k < n; k++) {
+      struct hostile_event ev = {(int64_t)(i + k), ts_checksum((int64_t)(i + k)), {0}};
+      memcpy(n > 1 ? dmp_producer_slot(p, first + (int64_t)k) : slot, &ev, sizeof ev);
+    }
+    dmp_producer_publish(p);
+    for (uint64_t k = 0; k < n; k++)
+      pace(o, i + k);
+    i += n;
+    t.done = i;
+  }
+  if (gave_up) {
+    code = HX_GAVE_UP;
+    how = "no space within the stall bound";
+  }
+  if (code == HX_OK)
+    linger(o, p);
+  dmp_producer_close(p);
+  return finish(o, &t, code, how, code == HX_STOPPED ? rc : 0);
+}
+
+static void msg_fill(uint64_t i, uint8_t *buf, uint32_t *len)
+{
+  *len = hostile_msg_len(i);
+  for (uint32_t j = 0; j < *len; j++)
+    buf[j] = hostile_msg_byte(i, j);
+  if (*len >= 8)
+    memcpy(buf, &i, sizeof i);
+}
+
+static enum myelon_frame_format format_of(enum hk_kind k)
+{
+  return k == HK_ALIGNED ? MYELON_FRAME_ALIGNED : MYELON_FRAME_COMPACT;
+}
+
+static struct myelon_producer_config framed_pcfg(const struct opts *o, uint64_t *s, uint32_t frame_cap)
+{
+  struct myelon_producer_config pc;
+  myelon_producer_config_init(&pc);
+  pc.ring.name = o->name;
+  pc.ring.capacity = UINT64_C(16) << (rnd(s) % 3);
+  pc.ring.max_consumers = 8;
+  pc.ring.wait = wait_of(s);
+  pc.ring.wait_consumers = o->consumers;
+  pc.ring.wait_timeout_ns = o->attach_ns;
+  pc.format = format_of(o->kind);
+  pc.frame_capacity = frame_cap;
+  pc.max_message = 64u << 10;
+  return pc;
+}
+
+static int framed_producer(const struct opts *o)
+{
+  uint64_t s = o->seed;
+  struct tally t = {0};
+  struct myelon_producer_config pc = framed_pcfg(o, &s, HOSTILE_FRAME_CAP);
+  struct myelon_producer *p;
+  int rc = myelon_producer_create(&pc, &p);
+  if (rc < 0)
+    return finish(o, &t, HX_SETUP, "create", rc);
+  int64_t progress = now_ns();
+  bool gave_up = false;
+  int code = HX_OK;
+  const char *how = "published every message";
+  uint8_t buf[512];
+  for (uint64_t i = 0; i < o->count && !gave_up;) {
+    uint32_t len;
+    msg_fill(i, buf, &len);
+    rc = myelon_publish(p, buf, len, (uint8_t)(i % 251), SLICE_NS);
+    int st = step_result(o, &t, rc, &progress, &gave_up);
+    if (st < 0) {
+      code = HX_STOPPED;
+      how = "publish failed";
+      break;
+    }
+    if (st > 0)
+      continue; /* a cut message: its consumers report TRUNCATED */
+    pace(o, i);
+    t.done = ++i;
+  }
+  if (gave_up) {
+    code = HX_GAVE_UP;
+    how = "no space within the stall bound";
+  }
+  if (code == HX_OK)
+    linger(o, myelon_producer_ring(p));
+  myelon_producer_close(p);
+  return finish(o, &t, code, how, code == HX_STOPPED ? rc : 0);
+}
+
+static int typed_producer(const struct opts *o)
+{
+  uint64_t s = o->seed;
+  struct tally t = {0};
+  struct myelon_producer_config pc = framed_pcfg(o, &s, 256);
+  struct myelon_codec codec;
+  tf_codec(&codec);
+  struct myelon_typed_producer *tp;
+  int rc = myelon_typed_producer_create(&pc, &codec, &tp);
+  if (rc < 0)
+    return finish(o, &t, HX_SETUP, "create", rc);
+  static struct tf_order v;
+  int64_t progress = now_ns();
+  bool gave_up = false;
+  int code = HX_OK;
+  const char *how = "published every value";
+  for (uint64_t i = 0; i < o->count && !gave_up;) {
+    tf_fill(&v, i, tf_stream_len(i) / 4);
+    rc = myelon_typed_publish(tp, &v, (uint8_t)(i % 251), SLICE_NS);
+    int st = step_result(o, &t, rc, &progress, &gave_up);
+    if (st < 0) {
+      code = HX_STOPPED;
+      how = "publish failed";
+      break;
+    }
+    if (st > 0)
+      continue;
+    pace(o, i);
+    t.done = ++i;
+  }
+  if (gave_up) {
+    code = HX_GAVE_UP;
+    how = "no space within the stall bound";
+  }
+  if (code == HX_OK)
+    linger(o, myelon_producer_ring(myelon_typed_producer_framed(tp)));
+  myelon_typed_producer_close(tp);
+  return finish(o, &t, code, how, code == HX_STOPPED ? rc : 0);
+}
+
+/* ---- consumers ------------------------------------------------------------- */
+
+/* A consumer's loop control: how a blocking receive ended. 0 go on, 1 the
+ * stream is over (code/how set). */
+struct run {
+  const struct opts *o;
+  struct tally t;
+  int64_t progress;
+  int code;
+  const char *how;
+  int rc;
+  struct dmp_consumer *ring; /* for the identity check */
+  uint64_t epoch, tag;       /* the ring's identity at attach */
+};
+
+/* The identity a consumer sees must not change while it is attached, even
+ * if the header is scribbled (it is read once, at attach). */
+static void identity_start(struct run *r, struct dmp_consumer *ring)
+{
+  r->ring = ring;
+  r->epoch = dmp_consumer_epoch(ring);
+  r->tag = dmp_consumer_type_tag(ring);
+}
+
+static bool identity_changed(struct run *r)
+{
+  uint64_t e = dmp_consumer_epoch(r->ring), t = dmp_consumer_type_tag(r->ring);
+  if (e == r->epoch && t == r->tag)
+    return false;
+  fprintf(stderr, "hostile_role %s: ring identity changed: epoch %#llx -> %#llx, type tag %#llx -> %#llx\n",
+          r->o->id, (unsigned long long)r->epoch, (unsigned long long)e, (unsigned long long)r->tag,
+          (unsigned long long)t);
+  r->code = HX_IDENTITY;
+  r->how = "ring identity changed";
+  return true;
+}
+
+static int on_result(struct run *r, int rc)
+{
+  if (now_ns() > r->o->end_ns) {
+    r->code = HX_GAVE_UP;
+    r->how = "overall deadline passed";
+    return 1;
+  }
+  if (rc == 0) {
+    r->progress = now_ns();
+    return 0;
+  }
+  if (rc == -ETIMEDOUT || rc == -EAGAIN) {
+    r->t.timeouts++;
+    if (now_ns() - r->progress > r->o->stall_ns) {
+      r->code = HX_GAVE_UP;
+      r->how = "no event within the stall bound";
+      return 1;
+    }
+    return 0;
+  }
+  if (rc == -MYELON_E_MALFORMED || rc == -MYELON_E_TRUNCATED || rc == -MYELON_E_TOOBIG || rc == -MYELON_E_CODEC ||
+      rc == -MYELON_E_VIEW || rc == -ENOBUFS) {
+    r->t.errors++; /* the stream goes on after a bad message */
+    r->progress = now_ns();
+    return 0;
+  }
+  if (rc == -DMP_E_OWNERDEAD) { /* the producer closed: the end of the stream */
+    r->how = "producer closed (end of stream)";
+    return 1;
+  }
+  r->code = HX_STOPPED;
+  r->how = "receive failed";
+  r->rc = rc;
+  fprintf(stderr, "hostile_role %s: receive returned %s\n", r->o->id, err_name(rc));
+  return 1;
+}
+
+/* Replayed stale data can make a stream look endless: stop after a bound. */
+static bool too_many(struct run *r)
+{
+  if (r->t.done + r->t.errors < (uint64_t)STALE_FACTOR * r->o->count + 1000)
+    return false;
+  r->code = HX_ENDLESS;
+  r->how = "stream did not end: handed 20 x what was published (stale slots)";
+  return true;
+}
+
+static void check_event(struct run *r, const void *ev, int64_t seq)
+{
+  struct hostile_event e;
+  memcpy(&e, ev, sizeof e);
+  r->t.done++;
+  if (e.seq != seq || e.sum != ts_checksum(seq))
+    r->t.bad++;
+}
+
+struct batch_ctx {
+  struct run *r;
+  int64_t last;
+};
+
+static int on_event(const void *ev, int64_t seq, bool end, void *user)
+{
+  (void)end;
+  struct batch_ctx *b = user;
+  check_event(b->r, ev, seq);
+  b->last = seq;
+  return 0;
+}
+
+static struct dmp_consumer_config ring_ccfg(const struct opts *o, uint64_t *s)
+{
+  struct dmp_consumer_config cc;
+  dmp_consumer_config_init(&cc);
+  cc.name = o->name;
+  cc.id = o->id;
+  cc.start = rnd(s) % 2 ? DMP_START_OLDEST : DMP_START_LATEST;
+  cc.flags = rnd(s) % 4 == 0 ? DMP_CONSUMER_DURABLE : 0;
+  cc.wait = wait_of(s);
+  return cc;
+}
+
+static int raw_consumer(const struct opts *o)
+{
+  uint64_t s = o->seed;
+  struct run r = {o, {0}, 0, HX_OK, "", 0, NULL, 0, 0};
+  struct dmp_consumer_config cc = ring_ccfg(o, &s);
+  /* One in four: a non-gating (lossy) reader, which reads by copy only. */
+  bool lossy = rnd(&s) % 4 == 0;
+  if (lossy)
+    cc.flags = (cc.flags & ~DMP_CONSUMER_DURABLE) | DMP_CONSUMER_NON_GATING;
+  struct dmp_consumer *c;
+  int rc = dmp_consumer_attach_timeout(&cc, o->attach_ns, &c);
+  if (rc < 0)
+    return finish(o, &r.t, HX_SETUP, "attach", rc);
+  fprintf(stderr, "hostile_role %s: attached%s\n", o->id, lossy ? " (non-gating)" : "");
+  uint64_t api = lossy ? 1 + rnd(&s) % 2 : rnd(&s) % 3;
+  identity_start(&r, c);
+  bool forget = rnd(&s) % 2;
+  r.progress = now_ns();
+  /* Read until the producer is gone (it closes after the stream): a
+   * consumer must never be handed an endless stream (too_many()). */
+  for (int64_t last = -1; !too_many(&r) && !identity_changed(&r);) {
+    const void *ev;
+    int64_t seq;
+    if (api == 0) {
+      rc = dmp_consumer_peek_timeout(c, &ev, &seq, SLICE_NS);
+      if (rc == 0) {
+        check_event(&r, ev, seq);
+        dmp_consumer_release(c);
+        last = seq;
+      }
+    } else if (api == 1) {
+      int64_t n = dmp_consumer_wait(c, SLICE_NS);
+      rc = n < 0 ? (int)n : 0;
+      if (rc == 0) {
+        struct batch_ctx b = {&r, last};
+        int64_t got = dmp_consumer_process(c, on_event, 1 + rnd(&s) % 64, &b);
+        rc = got < 0 ? (int)got : 0;
+        last = b.last;
+      }
+    } else {
+      struct hostile_event e;
+      rc = dmp_consumer_copy_timeout(c, &e, sizeof e, &seq, SLICE_NS);
+      if (rc == 0) {
+        check_event(&r, &e, seq);
+        last = seq;
+      }
+    }
+    if (on_result(&r, rc))
+      break;
+  }
+  if (forget)
+    dmp_consumer_close_forget(c);
+  else
+    dmp_consumer_close(c);
+  return finish(o, &r.t, r.code, r.how, r.rc);
+}
+
+/* Index of a framed message from its content, or UINT64_MAX if garbage. */
+static uint64_t msg_index(const uint8_t *data, size_t len)
+{
+  if (len < 8)
+    return UINT64_MAX;
+  uint64_t i;
+  memcpy(&i, data, sizeof i);
+  if (hostile_msg_len(i) != len)
+    return UINT64_MAX;
+  for (uint32_t j = 8; j < len; j++)
+    if (data[j] != hostile_msg_byte(i, j))
+      return UINT64_MAX;
+  return i;
+}
+
+static struct myelon_consumer_config framed_ccfg(const struct opts *o, uint64_t *s, uint32_t frame_cap)
+{
+  struct myelon_consumer_config cc;
+  myelon_consumer_config_init(&cc);
+  cc.ring = ring_ccfg(o, s);
+  cc.format = format_of(o->kind);
+  cc.frame_capacity = rnd(s) % 2 ? frame_cap : 0;
+  cc.max_message = rnd(s) % 4 == 0 ? 200 : 64u << 10; /* sometimes below the largest message */
+  return cc;
+}
+
+static int framed_consumer(const struct opts *o)
+{
+  uint64_t s = o->seed;
+  struct run r = {o, {0}, 0, HX_OK, "received the last message", 0, NULL, 0, 0};
+  struct myelon_consumer_config cc = framed_ccfg(o, &s, HOSTILE_FRAME_CAP);
+  struct myelon_consumer *c;
+  int rc = myelon_consumer_attach_timeout(&cc, o->attach_ns, &c);
+  if (rc < 0)
+    return finish(o, &r.t, HX_SETUP, "attach", rc);
+  fprintf(stderr, "hostile_role %s: attached\n", o->id);
+  bool copy = rnd(&s) % 2;
+  identity_start(&r, myelon_consumer_ring(c));
+  r.progress = now_ns();
+  for (uint64_t last = 0; last != o->count - 1 && !too_many(&r) && !identity_changed(&r);) {
+    const uint8_t *data = NULL;
+    size_t len = 0;
+    void *owned = NULL;
+    struct myelon_msg m;
+    if (copy) {
+      rc = myelon_consumer_recv_copy(c, &owned, &len, NULL, SLICE_NS);
+      data = owned;
+    } else {
+      rc = myelon_consumer_recv(c, &m, SLICE_NS);
+      data = m.data;
+      len = m.len;
+    }
+    if (rc == 0) {
+      r.t.done++;
+      uint64_t i = msg_index(data, len);
+      if (i == UINT64_MAX)
+        r.t.bad++;
+      else
+        last = i;
+      if (copy)
+        free(owned);
+      else
+        myelon_consumer_release(c);
+    }
+    if (on_result(&r, rc))
+      break;
+  }
+  myelon_consumer_close(c);
+  return finish(o, &r.t, r.code, r.how, r.rc);
+}
+
+static int typed_consumer(const struct opts *o)
+{
+  uint64_t s = o->seed;
+  struct run r = {o, {0}, 0, HX_OK, "received the last value", 0, NULL, 0, 0};
+  struct myelon_consumer_config cc = framed_ccfg(o, &s, 256);
+  cc.max_message = 64u << 10;
+  struct myelon_codec codec;
+  tf_codec(&codec);
+  struct myelon_typed_consumer *c;
+  int rc = myelon_typed_consumer_attach(&cc, &codec, o->attach_ns, &c);
+  if (rc < 0)
+    return finish(o, &r.t, HX_SETUP, "attach", rc);
+  fprintf(stderr, "hostile_role %s: attached\n", o->id);
+  bool view = rnd(&s) % 2;
+  static msgpack_object nodes[512];
+  struct myelon_mp_arena arena;
+  myelon_mp_arena_init(&arena, nodes, 512, 0);
+  struct myelon_view_codec vc;
+  myelon_mp_view_codec_init(&vc, &arena);
+  static struct tf_order want;
+  identity_start(&r, myelon_consumer_ring(myelon_typed_consumer_framed(c)));
+  r.progress = now_ns();
+  for (uint64_t last = 0; last != o->count - 1 && !too_many(&r) && !identity_changed(&r);) {
+    uint8_t kind = 0;
+    char why[200];
+    if (view) {
+      struct myelon_mp_view v;
+      rc = myelon_typed_recv_view(c, &vc, &v, &kind, SLICE_NS);
+      if (rc == 0) {
+        r.t.done++;
+        const msgpack_object *seq = myelon_mp_map_get(myelon_mp_view_root(&v), "seq");
+        uint64_t i = seq && seq->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? seq->via.u64 : UINT64_MAX;
+        if (i < o->count) {
+          tf_fill(&want, i, tf_stream_len(i) / 4);
+          if (tf_view_equal(myelon_mp_view_root(&v), &want, v.data, v.len, why, sizeof why))
+            last = i;
+          else
+            r.t.bad++;
+        } else {
+          r.t.bad++;
+        }
+        myelon_typed_release(c);
+      }
+    } else {
+      struct tf_order *got = NULL;
+      rc = myelon_typed_recv(c, (void **)&got, &kind, SLICE_NS);
+      if (rc == 0) {
+        r.t.done++;
+        uint64_t i = got->seq;
+        if (i < o->count) {
+          tf_fill(&want, i, tf_stream_len(i) / 4);
+          if (tf_equal(got, &want, why, sizeof why))
+            last = i;
+          else
+            r.t.bad++;
+        } else {
+          r.t.bad++;
+        }
+        myelon_codec_free(&codec, got);
+      }
+    }
+    if (on_result(&r, rc))
+      break;
+  }
+  myelon_typed_consumer_close(c);
+  return finish(o, &r.t, r.code, r.how, r.rc);
+}
+
+/* ---- main --------------------------------------------------------------------- */
+
+static int parse_kind(const char *s, enum hk_kind *k)
+{
+  static const char *const names[] = {"raw", "compact", "aligned", "typed"};
+  for (int i = 0; i < 4; i++)
+    if (strcmp(s, names[i]) == 0) {
+      *k = (enum hk_kind)i;
+      return 0;
+    }
+  return -1;
+}
+
+static int parse(int argc, char **argv, struct opts *o)
+{
+  if (argc < 2)
+    return -1;
+  o->producer = strcmp(argv[1], "producer") == 0;
+  if (!o->producer && strcmp(argv[1], "consumer") != 0)
+    return -1;
+  static const struct option longs[] = {
+      {"kind", 1, 0, 'k'}, {"name", 1, 0, 'n'},  {"id", 1, 0, 'i'},       {"ids", 1, 0, 'I'},
+      {"count", 1, 0, 'c'}, {"consumers", 1, 0, 'C'}, {"seed", 1, 0, 's'}, {"pace-us", 1, 0, 'p'},
+      {"stall-ms", 1, 0, 'S'}, {"attach-ms", 1, 0, 'a'}, {"log", 1, 0, 'l'}, {"deadline-ms", 1, 0, 'D'},
+      {0, 0, 0, 0}};
+  int64_t deadline_ns = INT64_C(12000000000);
+  o->stall_ns = INT64_C(1000000000);
+  o->attach_ns = INT64_C(5000000000);
+  int ch;
+  optind = 2;
+  while ((ch = getopt_long(argc, argv, "", longs, NULL)) != -1) {
+    switch (ch) {
+    case 'k': if (parse_kind(optarg, &o->kind) < 0) return -1; break;
+    case 'n': o->name = optarg; break;
+    case 'i': o->id = optarg; break;
+    case 'I': o->ids = optarg; break;
+    case 'c': o->count = strtoull(optarg, NULL, 10); break;
+    case 'C': o->consumers = (uint32_t)strtoul(optarg, NULL, 10); break;
+    case 's': o->seed = strtoull(optarg, NULL, 10); break;
+    case 'p': o->pace_us = (uint32_t)strtoul(optarg, NULL, 10); break;
+    case 'S': o->stall_ns = strtoll(optarg, NULL, 10) * 1000000; break;
+    case 'a': o->attach_ns = strtoll(optarg, NULL, 10) * 1000000; break;
+    case 'l': o->log = optarg; break;
+    case 'D': deadline_ns = strtoll(optarg, NULL, 10) * 1000000; break;
+    default: return -1;
+    }
+  }
+  if (!o->name || o->count == 0 || (!o->producer && !o->id))
+    return -1;
+  o->end_ns = ts_now_ns() + deadline_ns;
+  return 0;
+}
+
+int main(int argc, char **argv)
+{
+  prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the test */
+  struct opts o = {0};
+  if (parse(argc, argv, &o) < 0) {
+    fprintf(stderr, "usage: hostile_role producer|consumer --kind K --name N --count K [...]\n");
+    return HX_USAGE;
+  }
+  if (o.log) {
+    int fd = open(o.log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+      dup2(fd, STDERR_FILENO);
+      dup2(fd, STDOUT_FILENO);
+      close(fd);
+    }
+  }
+  setvbuf(stderr, NULL, _IOLBF, 0);
+  /* Self-test of the driver's watchdog: HOSTILE_ROLE_HANG=<role> makes
+   * that role hang (as a library bug would) instead of running. */
+  const char *hang = getenv("HOSTILE_ROLE_HANG");
+  if (hang && strcmp(hang, role_name(&o)) == 0) {
+    fprintf(stderr, "hostile_role %s: hanging on purpose (HOSTILE_ROLE_HANG)\n", role_name(&o));
+    for (;;)
+      pause();
+  }
+  if (o.producer) {
+    switch (o.kind) {
+    case HK_RAW: return raw_producer(&o);
+    case HK_TYPED: return typed_producer(&o);
+    default: return framed_producer(&o);
+    }
+  }
+  switch (o.kind) {
+  case HK_RAW: return raw_consumer(&o);
+  case HK_TYPED: return typed_consumer(&o);
+  default: return framed_consumer(&o);
+  }
+}

@@ -1,0 +1,483 @@
+/*
+ * Hostile peers (suite 'hostile', issue 10): a scribbler process maps the
+ * LIVE ring segment and its counters segment read-write and writes seeded
+ * random values over them while a producer and consumers (separate
+ * processes, hostile_role) run a raw Layer 0 stream, a framed Layer 1
+ * stream (compact and aligned frames) or a typed msgpack stream.
+ *
+ * What must hold, per scenario:
+ *  - every participant ends, normally or with a clean error return
+ *    (hostile.h: HX_OK, HX_SETUP, HX_STOPPED, HX_GAVE_UP); payload garbage
+ *    is allowed, framing and codec errors are counted, not fatal;
+ *  - none is killed by a signal (SIGSEGV, SIGBUS, SIGFPE, SIGABRT, ...);
+ *  - none hangs: a watchdog kills any process still running after a
+ *    generous bound, prints where it was (/proc/<pid>/wchan, stack and
+ *    syscall, a gdb backtrace when gdb is installed) and fails the test;
+ *  - no sanitizer report (ASan/UBSan/LSan) in any participant's log;
+ *  - nothing is left in /dev/shm.
+ *
+ * Each test runs a few seeded scenarios: "everywhere" tests scribble every
+ * class at once, targeted tests one class (header, control lines, consumer
+ * table, slots, frame headers, counters) so a failure names the field
+ * class. A seed decides the plan (consumers, late joiner, API variants,
+ * wait strategies, liveness action, ring size, scribble values).
+ *
+ *   meson test -C build --suite hostile                   # the default sweep
+ *   DMP_HOSTILE_SEEDS=50 meson test -C build hostile -t 0  # 50 seeds per test
+ *   DMP_HOSTILE_SEED=123 meson test -C build hostile -v   # replay seed 123
+ *   DMP_HOSTILE_VERBOSE=1 ...                             # every plan, log and write
+ * The watchdog itself: HOSTILE_ROLE_HANG=c0 DMP_HOSTILE_WATCHDOG_MS=3000
+ * makes consumer c0 hang and the test fail, printing where c0 was.
+ * A failure prints "seed N" with the plan and every participant's log.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hostile.h"
+#include "support.h"
+
+#define DEFAULT_SEEDS 2
+#define MAX_PROCS 5
+#define WATCHDOG_MS 25000 /* per scenario; every role bounds itself at 12 s */
+
+static const char *const kind_names[] = {"raw", "compact", "aligned", "typed"};
+
+struct proc {
+  char what[32];
+  char log[300];
+  pid_t pid;
+  int status; /* exit code, 128 + signal, or -1 (hung, killed by the watchdog) */
+  bool done;
+};
+
+struct scenario {
+  enum hk_kind kind;
+  uint32_t targets;
+  uint64_t seed;
+  const char *name;
+  struct proc procs[MAX_PROCS];
+  int n;
+  char plan[300];
+};
+
+static uint64_t rnd(uint64_t *s)
+{
+  uint64_t z = (*s += UINT64_C(0x9e3779b97f4a7c15));
+  z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+  z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+  return z ^ (z >> 31);
+}
+
+static bool verbose(void)
+{
+  const char *v = getenv("DMP_HOSTILE_VERBOSE");
+  return v && atoi(v) > 0;
+}
+
+static void fini(void)
+{
+  ts_kill_children();
+  ts_cleanup();
+}
+
+TestSuite(hostile, .fini = fini, .timeout = 300);
+
+/* ---- processes ----------------------------------------------------------------- */
+
+static struct proc *spawn(struct scenario *sc, const char *what, char **argv)
+{
+  struct proc *p = &sc->procs[sc->n++];
+  snprintf(p->what, sizeof p->what, "%s", what);
+  snprintf(p->log, sizeof p->log, "%s", ts_tmp_path(what));
+  int argc = 0;
+  while (argv[argc])
+    argc++;
+  argv[argc] = "--log";
+  argv[argc + 1] = p->log;
+  argv[argc + 2] = NULL;
+  p->pid = ts_spawn(argv);
+  p->status = -1;
+  p->done = p->pid < 0;
+  if (p->pid < 0)
+    p->status = 255;
+  return p;
+}
+
+/* Reap `p` if it has ended (without blocking). */
+static bool poll_proc(struct proc *p)
+{
+  if (p->done)
+    return true;
+  siginfo_t si;
+  memset(&si, 0, sizeof si);
+  if (waitid(P_PID, (id_t)p->pid, &si, WEXITED | WNOHANG | WNOWAIT) != 0 || si.si_pid != p->pid)
+    return false;
+  p->status = ts_wait(p->pid, 1000); /* reaps it and forgets it in support.c */
+  p->done = true;
+  return true;
+}
+
+static void print_file(const char *path, const char *indent, size_t max_lines)
+{
+  FILE *f = fopen(path, "r");
+  if (!f)
+    return;
+  char line[512];
+  size_t n = 0;
+  while (fgets(line, sizeof line, f) && n++ < max_lines)
+    fprintf(stderr, "%s%s", indent, line);
+  fclose(f);
+}
+
+/* Where is a hung process? Kernel side (wchan, stack, syscall), then a gdb
+ * backtrace of every thread if gdb is there. */
+static void diagnose(const struct proc *p)
+{
+  char path[64];
+  fprintf(stderr, "  HUNG: %s (pid %d) is still running after the watchdog bound\n", p->what, (int)p->pid);
+  static const char *const files[] = {"wchan", "syscall", "stack"};
+  for (int i = 0; i < 3; i++) {
+    snprintf(path, sizeof path, "/proc/%d/%s", (int)p->pid, files[i]);
+    fprintf(stderr, "  /proc/%d/%s:\n", (int)p->pid, files[i]);
+    print_file(path, "    ", 40);
+    fprintf(stderr, "\n");
+  }
+  if (access("/usr/bin/gdb", X_OK) == 0) {
+    char cmd[200];
+    snprintf(cmd, sizeof cmd, "timeout 20 /usr/bin/gdb -p %d -batch -nx -ex 'thread apply all bt' 2>&1 | grep -E '^(#|Thread)'",
+             (int)p->pid);
+    fprintf(stderr, "  gdb backtrace:\n");
+    fflush(stderr);
+    if (system(cmd) != 0)
+      fprintf(stderr, "    (gdb failed)\n");
+  }
+}
+
+/* Wait for every process, at most `bound_ms` from now; kill and diagnose
+ * the ones still running then. Returns the number that hung. */
+static int watchdog(struct scenario *sc, int bound_ms)
+{
+  int64_t deadline = ts_now_ns() + (int64_t)bound_ms * 1000000;
+  for (;;) {
+    bool all = true;
+    for (int i = 0; i < sc->n; i++)
+      all &= poll_proc(&sc->procs[i]);
+    if (all)
+      return 0;
+    if (ts_now_ns() > deadline)
+      break;
+    nanosleep(&(struct timespec){0, 2000000}, NULL);
+  }
+  int hung = 0;
+  for (int i = 0; i < sc->n; i++) {
+    struct proc *p = &sc->procs[i];
+    if (poll_proc(p))
+      continue;
+    hung++;
+    diagnose(p);
+    ts_wait(p->pid, 0); /* SIGKILL and reap */
+    p->status = -1;
+    p->done = true;
+  }
+  return hung;
+}
+
+/* A sanitizer report in a log ("ERROR: AddressSanitizer", "runtime error:",
+ * LeakSanitizer ...). */
+static bool sanitizer_report(const char *log)
+{
+  FILE *f = fopen(log, "r");
+  if (!f)
+    return false;
+  char line[512];
+  bool found = false;
+  while (!found && fgets(line, sizeof line, f))
+    found = strstr(line, "Sanitizer") || strstr(line, "runtime error:");
+  fclose(f);
+  return found;
+}
+
+/* Wait (bounded) until `log` contains `what`. */
+static bool log_says(const char *log, const char *what, int timeout_ms)
+{
+  int64_t deadline = ts_now_ns() + (int64_t)timeout_ms * 1000000;
+  char line[512];
+  for (;;) {
+    FILE *f = fopen(log, "r");
+    if (f) {
+      bool found = false;
+      while (!found && fgets(line, sizeof line, f))
+        found = strstr(line, what) != NULL;
+      fclose(f);
+      if (found)
+        return true;
+    }
+    if (ts_now_ns() > deadline)
+      return false;
+    nanosleep(&(struct timespec){0, 2000000}, NULL);
+  }
+}
+
+/* ---- one scenario ----------------------------------------------------------------- */
+
+static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
+static char *fmt(const char *f, ...)
+{
+  static char bufs[64][64];
+  static int next;
+  char *b = bufs[next++ % 64];
+  va_list ap;
+  va_start(ap, f);
+  vsnprintf(b, 64, f, ap);
+  va_end(ap);
+  return b;
+}
+
+struct plan {
+  uint32_t consumers; /* 1 or 2 from the start */
+  bool late;          /* one more joins while the scribbler runs */
+  uint64_t count, pace_us;
+  int duration_ms, rate_us;
+};
+
+static struct plan plan_of(enum hk_kind kind, uint64_t seed)
+{
+  uint64_t s = seed ^ UINT64_C(0x5eed);
+  struct plan p;
+  p.consumers = 1 + (uint32_t)(rnd(&s) % 2);
+  p.late = rnd(&s) % 2;
+  p.count = kind == HK_RAW ? 3000 : kind == HK_TYPED ? 160 : 500;
+  p.pace_us = kind == HK_RAW ? 2000 : kind == HK_TYPED ? 25000 : 10000;
+  p.duration_ms = 900 + (int)(rnd(&s) % 300);
+  p.rate_us = 100 + (int)(rnd(&s) % 400);
+  return p;
+}
+
+static void role_argv(char **argv, const struct scenario *sc, const char *role, const char *id, uint64_t seed,
+                      const struct plan *pl)
+{
+  int a = 0;
+  argv[a++] = (char *)ts_helper("HOSTILE_ROLE");
+  argv[a++] = (char *)role;
+  argv[a++] = "--kind";
+  argv[a++] = (char *)kind_names[sc->kind];
+  argv[a++] = "--name";
+  argv[a++] = (char *)sc->name;
+  argv[a++] = "--count";
+  argv[a++] = fmt("%" PRIu64, pl->count);
+  argv[a++] = "--seed";
+  argv[a++] = fmt("%" PRIu64, seed);
+  argv[a++] = "--attach-ms";
+  argv[a++] = fmt("%d", ts_timeout_ms(4000));
+  argv[a++] = "--deadline-ms";
+  argv[a++] = fmt("%d", ts_timeout_ms(12000));
+  if (id) {
+    argv[a++] = "--id";
+    argv[a++] = (char *)id;
+    argv[a++] = "--stall-ms";
+    argv[a++] = fmt("%d", ts_timeout_ms(1500));
+  } else {
+    argv[a++] = "--consumers";
+    argv[a++] = fmt("%u", pl->consumers);
+    argv[a++] = "--ids";
+    argv[a++] = pl->consumers == 2 ? "c0,c1" : "c0";
+    argv[a++] = "--pace-us";
+    argv[a++] = fmt("%" PRIu64, pl->pace_us);
+    argv[a++] = "--stall-ms";
+    argv[a++] = fmt("%d", ts_timeout_ms(1000));
+  }
+  argv[a] = NULL;
+}
+
+static void start_scribbler(struct scenario *sc, const struct plan *pl)
+{
+  char *argv[24] = {(char *)ts_helper("HOSTILE_SCRIBBLER"), "--name", (char *)sc->name, "--seed",
+                    fmt("%" PRIu64, sc->seed), "--targets", fmt("%#x", sc->targets), "--duration-ms",
+                    fmt("%d", pl->duration_ms), "--rate-us", fmt("%d", pl->rate_us), "--kind",
+                    (char *)kind_names[sc->kind], NULL};
+  spawn(sc, "scribbler", argv);
+}
+
+static bool segment_left(const char *name)
+{
+  char path[300];
+  struct stat st;
+  snprintf(path, sizeof path, "/dev/shm/%s", name);
+  bool ring = stat(path, &st) == 0;
+  snprintf(path, sizeof path, "/dev/shm/%s.cnt", name);
+  return ring || stat(path, &st) == 0;
+}
+
+/* Run one scenario; returns true if every rule held, else prints why. */
+static bool run_scenario(enum hk_kind kind, uint32_t targets, uint64_t seed)
+{
+  struct scenario sc;
+  memset(&sc, 0, sizeof sc);
+  sc.kind = kind;
+  sc.targets = targets;
+  sc.seed = seed;
+  sc.name = ts_shm_name("hs");
+  struct plan pl = plan_of(kind, seed);
+  snprintf(sc.plan, sizeof sc.plan, "%s stream, targets %#x, %u consumer(s)%s, %" PRIu64 " events, scribble %d ms every ~%d us",
+           kind_names[kind], targets, pl.consumers, pl.late ? " + a late joiner" : "", pl.count, pl.duration_ms,
+           pl.rate_us);
+  int64_t t0 = ts_now_ns();
+  char *argv[40];
+  role_argv(argv, &sc, "producer", NULL, seed, &pl);
+  struct proc *prod = spawn(&sc, "producer", argv);
+  for (uint32_t i = 0; i < pl.consumers; i++) {
+    role_argv(argv, &sc, "consumer", i ? "c1" : "c0", seed + 1 + i, &pl);
+    spawn(&sc, i ? "c1" : "c0", argv);
+  }
+  /* Scribble the running stream: once every consumer is attached (or
+   * could not attach), so that attach itself is not all we test. */
+  for (int i = 1; i < sc.n; i++)
+    log_says(sc.procs[i].log, "hostile_role", ts_timeout_ms(5000));
+  (void)prod;
+  start_scribbler(&sc, &pl);
+  if (pl.late) {
+    nanosleep(&(struct timespec){0, (long)pl.duration_ms * 300000L}, NULL);
+    role_argv(argv, &sc, "consumer", "late", seed + 7, &pl);
+    spawn(&sc, "late", argv);
+  }
+  const char *wd = getenv("DMP_HOSTILE_WATCHDOG_MS"); /* to try the watchdog out */
+  int hung = watchdog(&sc, ts_timeout_ms(wd ? atoi(wd) : WATCHDOG_MS));
+  bool ok = hung == 0;
+  char verdict[600] = "";
+  size_t used = 0;
+  for (int i = 0; i < sc.n; i++) {
+    struct proc *p = &sc.procs[i];
+    bool bad = p->status < 0 || !hx_clean_exit(p->status);
+    bool san = sanitizer_report(p->log);
+    if (bad || san) {
+      ok = false;
+      used += (size_t)snprintf(verdict + used, sizeof verdict - used, " %s %s%s;", p->what,
+                               p->status < 0 ? "hung (killed by the watchdog)"
+                               : p->status >= 128 ? fmt("killed by signal %d (%s)", p->status - 128,
+                                                        strsignal(p->status - 128))
+                                                  : fmt("exited %d", p->status),
+                               san ? " with a sanitizer report" : "");
+      if (used >= sizeof verdict)
+        used = sizeof verdict - 1;
+    }
+  }
+  bool left = segment_left(sc.name);
+  if (left) {
+    ok = false;
+    snprintf(verdict + used, sizeof verdict - used, " segment left in /dev/shm;");
+  }
+  if (!ok || verbose()) {
+    fprintf(stderr, "hostile seed %" PRIu64 ": %s: %s (%.1f s)%s\n", seed, sc.plan, ok ? "ok" : "FAILED",
+            (double)(ts_now_ns() - t0) / 1e9, verdict);
+    for (int i = 0; i < sc.n; i++) {
+      fprintf(stderr, "  --- %s (exit %d) log:\n", sc.procs[i].what, sc.procs[i].status);
+      print_file(sc.procs[i].log, "    ", ok ? 20 : 200);
+    }
+    if (!ok)
+      fprintf(stderr, "  replay: DMP_HOSTILE_SEED=%" PRIu64 " (this test)\n", seed);
+  }
+  for (int i = 0; i < sc.n; i++)
+    unlink(sc.procs[i].log);
+  ts_cleanup();
+  return ok;
+}
+
+/* The seeds of a test: DMP_HOSTILE_SEED replays one, DMP_HOSTILE_SEEDS
+ * runs that many from the test's base. */
+static void sweep(enum hk_kind kind, uint32_t targets, uint64_t base)
+{
+  const char *one = getenv("DMP_HOSTILE_SEED");
+  const char *many = getenv("DMP_HOSTILE_SEEDS");
+  uint64_t first = one ? strtoull(one, NULL, 10) : base;
+  uint64_t n = one ? 1 : many ? strtoull(many, NULL, 10) : DEFAULT_SEEDS;
+  uint64_t failed = 0, first_failed = 0;
+  for (uint64_t i = 0; i < n; i++) {
+    if (!run_scenario(kind, targets, first + i) && failed++ == 0)
+      first_failed = first + i;
+  }
+  cr_expect_eq(failed, 0, "%s stream, targets %#x: %" PRIu64 " of %" PRIu64 " seeds failed (first: seed %" PRIu64
+               "; replay with DMP_HOSTILE_SEED)",
+               kind_names[kind], targets, failed, n, first_failed);
+}
+
+/* ---- Layer 0 ---------------------------------------------------------------------- */
+
+Test(hostile, raw_survives_scribbles_everywhere)
+{
+  sweep(HK_RAW, HT_ALL & ~HT_FRAMES, 1000);
+}
+
+Test(hostile, raw_survives_header_scribbles)
+{
+  sweep(HK_RAW, HT_HEADER, 1100);
+}
+
+Test(hostile, raw_survives_control_line_scribbles)
+{
+  sweep(HK_RAW, HT_CONTROL, 1200);
+}
+
+Test(hostile, raw_survives_consumer_table_scribbles)
+{
+  sweep(HK_RAW, HT_TABLE, 1300);
+}
+
+Test(hostile, raw_survives_slot_scribbles)
+{
+  sweep(HK_RAW, HT_SLOTS, 1400);
+}
+
+Test(hostile, raw_survives_counters_scribbles)
+{
+  sweep(HK_RAW, HT_COUNTERS, 1500);
+}
+
+/* ---- Layer 1 ---------------------------------------------------------------------- */
+
+Test(hostile, compact_frames_survive_scribbles_everywhere)
+{
+  sweep(HK_COMPACT, HT_ALL, 2000);
+}
+
+Test(hostile, compact_frames_survive_frame_header_scribbles)
+{
+  sweep(HK_COMPACT, HT_FRAMES, 2100);
+}
+
+Test(hostile, aligned_frames_survive_scribbles_everywhere)
+{
+  sweep(HK_ALIGNED, HT_ALL, 3000);
+}
+
+Test(hostile, aligned_frames_survive_frame_header_scribbles)
+{
+  sweep(HK_ALIGNED, HT_FRAMES, 3100);
+}
+
+Test(hostile, framed_survives_cursor_and_table_scribbles)
+{
+  sweep(HK_COMPACT, HT_CONTROL | HT_TABLE, 3200);
+}
+
+/* ---- typed msgpack ------------------------------------------------------------------- */
+
+Test(hostile, typed_msgpack_survives_scribbles_everywhere)
+{
+  sweep(HK_TYPED, HT_ALL, 4000);
+}
+
+Test(hostile, typed_msgpack_survives_payload_and_frame_scribbles)
+{
+  sweep(HK_TYPED, HT_SLOTS | HT_FRAMES, 4100);
+}
