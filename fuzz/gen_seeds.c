@@ -22,6 +22,7 @@
 #include <disruptor_mp/disruptor_mp.h>
 #include <myelon/codec.h>
 #include <myelon/framed.h>
+#include <myelon/journal.h>
 
 static const char *out_dir;
 static int failures;
@@ -355,6 +356,64 @@ static void fixed_seeds(void)
   put("fixed_view", "other-type", &shift0, 1, buf, len);
 }
 
+/* Journal seeds: a part written by the real journal writer (records of
+ * several sizes, one flagged after a gap), as a whole file (mode byte 1),
+ * as records only (mode 0), and cut inside its last record. */
+static void journal_seeds(void)
+{
+  char dir[] = "/tmp/fuzz-journal-XXXXXX";
+  if (!mkdtemp(dir)) {
+    failures++;
+    return;
+  }
+  char base[64], part[80];
+  snprintf(base, sizeof base, "%s/j", dir);
+  struct myelon_journal_writer_config c;
+  myelon_journal_writer_config_init(&c);
+  c.path = base;
+  c.io = MYELON_JOURNAL_IO_PWRITE;
+  c.buffer_size = 4096;
+  c.info.kind = MYELON_JOURNAL_FRAMED;
+  c.info.slot_size = 140;
+  c.info.slot_align = 4;
+  c.info.frame_capacity = 128;
+  c.info.ring_capacity = 64;
+  snprintf(c.info.ring_name, sizeof c.info.ring_name, "seed-ring");
+  struct myelon_journal_writer *w = NULL;
+  static const uint32_t lens[] = {0, 1, 7, 8, 9, 40, 200, 1000};
+  uint8_t payload[1000];
+  for (size_t i = 0; i < sizeof payload; i++)
+    payload[i] = (uint8_t)(i * 37 + 11);
+  int rc = myelon_journal_writer_open(&c, &w);
+  for (size_t i = 0; rc == 0 && i < sizeof lens / sizeof lens[0]; i++) {
+    struct myelon_journal_record r = {.data = payload, .len = lens[i], .kind = (uint8_t)i,
+                                      .flags = i == 5 ? MYELON_JREC_F_GAP : 0, .msg_id = (uint32_t)i + 1,
+                                      .seq = i, .realtime_ns = 1700000000000000000 + (int64_t)i,
+                                      .mono_ns = (int64_t)i * 1000};
+    rc = myelon_journal_append(w, &r);
+  }
+  if (myelon_journal_writer_close(w, NULL) != 0 || rc != 0 ||
+      myelon_journal_part_path(base, 1, part, sizeof part) != 0) {
+    failures++;
+  } else {
+    FILE *f = fopen(part, "rb");
+    uint8_t img[8192];
+    size_t len = f ? fread(img, 1, sizeof img, f) : 0;
+    if (f)
+      fclose(f);
+    uint8_t whole = 1, records = 0;
+    if (len <= MYELON_JOURNAL_HEADER_SIZE + 1000) {
+      failures++;
+    } else {
+      put("journal", "part", &whole, 1, img, len);
+      put("journal", "records", &records, 1, img + MYELON_JOURNAL_HEADER_SIZE, len - MYELON_JOURNAL_HEADER_SIZE);
+      put("journal", "torn", &whole, 1, img, len - 500);
+    }
+    unlink(part);
+  }
+  rmdir(dir);
+}
+
 int main(int argc, char **argv)
 {
   if (argc != 2) {
@@ -370,6 +429,7 @@ int main(int argc, char **argv)
   frames_seeds();
   mp_seeds();
   fixed_seeds();
+  journal_seeds();
   if (failures)
     fprintf(stderr, "%d seeds failed\n", failures);
   return failures ? 1 : 0;

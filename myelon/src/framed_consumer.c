@@ -1,5 +1,9 @@
 /* Layer 1 consumer: zero-copy single frames, bounded reassembly of the
- * rest, resynchronisation after bad input (framed.h). */
+ * rest, resynchronisation after bad input (framed.h). A frame that is a
+ * whole message, arriving between messages, takes a fast path: inline
+ * peek, the header checked in place, no clock read; everything else (and
+ * every frame the fast path does not accept) goes through
+ * myelon_frame_parse() and the reassembler. */
 #include <myelon/error.h>
 #include <myelon/framed.h>
 
@@ -8,10 +12,13 @@
 #include <string.h>
 #include <time.h>
 
+#define COMPACT_HEADER 12u /* where an aligned frame's total length is */
+
 struct myelon_consumer {
   struct dmp_consumer *ring;
   enum myelon_frame_format fmt;
   uint32_t cap;
+  uint32_t hdr;         /* header bytes (12 or 16): the payload's offset */
   struct myelon_reasm reasm;
   const void *pending;  /* peeked frame to feed again (starts a new message) */
   bool leased;          /* a received message awaits release */
@@ -117,6 +124,7 @@ static int attach(const struct myelon_consumer_config *cfg, int64_t timeout_ns, 
     return rc;
   }
   c->fmt = cfg->format;
+  c->hdr = myelon_frame_header_size(cfg->format);
   *out = c;
   return 0;
 }
@@ -146,13 +154,32 @@ struct dmp_consumer *myelon_consumer_ring(struct myelon_consumer *c)
   return c ? c->ring : NULL;
 }
 
-void myelon_consumer_release(struct myelon_consumer *c)
+uint32_t myelon_consumer_frame_capacity(const struct myelon_consumer *c)
 {
-  if (!c || !c->leased)
+  return c ? c->cap : 0;
+}
+
+size_t myelon_consumer_max_message(const struct myelon_consumer *c)
+{
+  return c ? c->reasm.max : 0;
+}
+
+/* myelon_consumer_release() for the receive paths (no call through the
+ * exported symbol). A pending frame is still peeked: it is released when
+ * it has been fed. */
+static inline void release_lease(struct myelon_consumer *c)
+{
+  if (!c->leased)
     return;
   c->leased = false;
   if (!c->pending)
     dmp_consumer_release(c->ring);
+}
+
+void myelon_consumer_release(struct myelon_consumer *c)
+{
+  if (c)
+    release_lease(c);
 }
 
 static int lost(struct myelon_consumer *c, int rc)
@@ -161,11 +188,29 @@ static int lost(struct myelon_consumer *c, int rc)
   return rc;
 }
 
-int myelon_consumer_try_recv(struct myelon_consumer *c, struct myelon_msg *m)
+/* The fast path's test: true only for a frame that myelon_frame_parse()
+ * accepts as a SINGLE (flags exactly START|END, so no unknown bits;
+ * fragment 0; msg_id not 0; len within the capacity; an aligned frame's
+ * stated total equal to len) and that fits max_message. Every other frame,
+ * malformed ones included, goes the general way, which parses the slot
+ * again and decides from its own copy. `*h` is one copy of the header:
+ * the peer may change the slot under us. */
+static inline bool single_ok(const struct myelon_consumer *c, const uint8_t *slot, struct myelon_frame_header *h)
 {
-  if (!c || !m)
-    return -EINVAL;
-  myelon_consumer_release(c);
+  memcpy(h, slot, sizeof *h);
+  if (h->flags != MYELON_FLAG_SINGLE || h->frag != 0 || h->msg_id == 0 || h->len > c->cap || h->len > c->reasm.max)
+    return false;
+  if (c->fmt == MYELON_FRAME_ALIGNED) {
+    uint32_t total;
+    memcpy(&total, slot + COMPACT_HEADER, sizeof total);
+    return total == h->len;
+  }
+  return true;
+}
+
+/* Everything but the fast path: parse, reassemble, report bad input. */
+static int recv_general(struct myelon_consumer *c, struct myelon_msg *m)
+{
   for (;;) {
     const void *slot = c->pending;
     int64_t seq;
@@ -206,23 +251,44 @@ int myelon_consumer_try_recv(struct myelon_consumer *c, struct myelon_msg *m)
   }
 }
 
+static inline int try_recv(struct myelon_consumer *c, struct myelon_msg *m)
+{
+  release_lease(c);
+  if (!c->pending && !c->reasm.active) {
+    const void *slot;
+    int64_t seq;
+    if (dmp_consumer_try_peek(c->ring, &slot, &seq) < 0)
+      return -EAGAIN;
+    struct myelon_frame_header h;
+    if (single_ok(c, slot, &h)) {
+      *m = (struct myelon_msg){(const uint8_t *)slot + c->hdr, h.len, h.kind, h.msg_id, true};
+      c->leased = true; /* the slot stays peeked until release */
+      return 0;
+    }
+    c->pending = slot; /* peeked: recv_general takes it from there */
+  }
+  return recv_general(c, m);
+}
+
+int myelon_consumer_try_recv(struct myelon_consumer *c, struct myelon_msg *m)
+{
+  if (!c || !m)
+    return -EINVAL;
+  return try_recv(c, m);
+}
+
 int myelon_consumer_recv(struct myelon_consumer *c, struct myelon_msg *m, int64_t timeout_ns)
 {
   if (!c || !m)
     return -EINVAL;
-  struct timespec t0;
-  clock_gettime(CLOCK_MONOTONIC, &t0);
-  for (;;) {
-    int rc = myelon_consumer_try_recv(c, m);
-    if (rc != -EAGAIN)
-      return rc;
-    int64_t left = DMP_FOREVER;
-    if (timeout_ns >= 0) {
-      struct timespec t;
-      clock_gettime(CLOCK_MONOTONIC, &t);
-      int64_t spent = (t.tv_sec - t0.tv_sec) * 1000000000 + (t.tv_nsec - t0.tv_nsec);
-      left = timeout_ns > spent ? timeout_ns - spent : 0;
-    }
+  int rc = try_recv(c, m);
+  if (rc != -EAGAIN)
+    return rc;
+  /* Nothing complete yet: only now does a deadline need a start. */
+  struct timespec t0 = {0, 0};
+  if (timeout_ns >= 0)
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+  for (int64_t left = timeout_ns < 0 ? DMP_FOREVER : timeout_ns;;) {
     int64_t n = dmp_consumer_wait(c->ring, left);
     if (n == -DMP_E_OWNERDEAD && c->reasm.active) {
       dmp_error_set("myelon_consumer_recv", "producer died in the middle of message %u (%zu of %llu bytes)",
@@ -232,6 +298,14 @@ int myelon_consumer_recv(struct myelon_consumer *c, struct myelon_msg *m, int64_
     }
     if (n < 0)
       return (int)n;
+    if ((rc = try_recv(c, m)) != -EAGAIN)
+      return rc;
+    if (timeout_ns >= 0) { /* part of a message came: wait for the rest */
+      struct timespec t;
+      clock_gettime(CLOCK_MONOTONIC, &t);
+      int64_t spent = (t.tv_sec - t0.tv_sec) * 1000000000 + (t.tv_nsec - t0.tv_nsec);
+      left = timeout_ns > spent ? timeout_ns - spent : 0;
+    }
   }
 }
 

@@ -1,5 +1,7 @@
 /* Layer 1 producer: split a message into frames and publish them in
- * batches, one release store per batch (framed.h). */
+ * batches, one release store per batch (framed.h). A message that fits in
+ * one frame takes a fast path: inline claim, header, one memcpy, publish,
+ * and no clock read unless the ring is full and a deadline is set. */
 #include <myelon/error.h>
 #include <myelon/framed.h>
 
@@ -9,11 +11,13 @@
 #include <time.h>
 
 #define TOTAL_PREFIX 4u
+#define COMPACT_HEADER 12u /* where an aligned frame's total length goes */
 
 struct myelon_producer {
   struct dmp_producer *ring;
   enum myelon_frame_format fmt;
   uint32_t cap;        /* payload bytes per frame */
+  uint32_t hdr;        /* header bytes (12 or 16): the payload's offset */
   size_t max;          /* largest message */
   uint32_t next_id;    /* next message id; 0 is never used */
   void *claimed;       /* zero-copy claim in progress */
@@ -54,6 +58,7 @@ int myelon_producer_create(const struct myelon_producer_config *cfg, struct myel
   }
   p->fmt = cfg->format;
   p->cap = cap;
+  p->hdr = myelon_frame_header_size(cfg->format);
   p->max = cfg->max_message;
   p->next_id = 1;
   *out = p;
@@ -73,12 +78,36 @@ struct dmp_producer *myelon_producer_ring(struct myelon_producer *p)
   return p ? p->ring : NULL;
 }
 
+uint32_t myelon_producer_frame_capacity(const struct myelon_producer *p)
+{
+  return p ? p->cap : 0;
+}
+
+size_t myelon_producer_max_message(const struct myelon_producer *p)
+{
+  return p ? p->max : 0;
+}
+
 static uint32_t take_id(struct myelon_producer *p)
 {
   uint32_t id = p->next_id++;
   if (p->next_id == 0)
     p->next_id = 1;
   return id;
+}
+
+/* A whole message of `len` <= p->cap bytes as one SINGLE frame into a
+ * claimed slot: what myelon_frame_write() does for it, without its
+ * branches on flags and format (the parse side checks the same fields). */
+static inline void write_single(const struct myelon_producer *p, uint8_t *slot, const void *data, uint32_t len,
+                                uint8_t kind, uint32_t id)
+{
+  if (p->fmt == MYELON_FRAME_ALIGNED)
+    memcpy(slot + COMPACT_HEADER, &len, sizeof len); /* the total: the whole message */
+  if (len)
+    memcpy(slot + p->hdr, data, len);
+  struct myelon_frame_header h = {len, kind, MYELON_FLAG_SINGLE, 0, id};
+  memcpy(slot, &h, sizeof h);
 }
 
 /* The message being cut into frames. */
@@ -113,7 +142,7 @@ static int check_message(struct myelon_producer *p, const void *data, size_t len
   if (!p || (!data && len))
     return dmp_error_set(fn, "producer or data is NULL"), -EINVAL;
   if (p->claimed) /* publishing would make the claimed, unwritten slot visible */
-    return dmp_error_set(fn, "a zero-copy claim is open: myelon_commit() it first"), -EINVAL;
+    return dmp_error_set(fn, "a zero-copy claim is open: myelon_commit() or myelon_abort() it first"), -EINVAL;
   if (len > p->max)
     return dmp_error_set(fn, "message of %zu bytes exceeds max_message %zu", len, p->max), -MYELON_E_TOOBIG;
   return 0;
@@ -134,17 +163,21 @@ static int publish_frames(struct myelon_producer *p, const void *data, size_t le
                           int64_t timeout_ns, bool managed, uint64_t *failed_frame)
 {
   struct split s = {data, len, 0, myelon_frame_count(p->fmt, p->cap, len), take_id(p), kind};
-  int64_t deadline_base = timeout_ns;
-  struct timespec t0;
-  clock_gettime(CLOCK_MONOTONIC, &t0);
+  /* The clock matters only for a deadline spread over several batches:
+   * the first batch gets the whole timeout (Layer 0 reads the clock only
+   * if it has to wait). */
+  bool timed = timeout_ns >= 0 && batch_size(p, s.frames, s.frames) < s.frames;
+  struct timespec t0 = {0, 0};
+  if (timed)
+    clock_gettime(CLOCK_MONOTONIC, &t0);
   for (uint64_t frag = 0; frag < s.frames;) {
     uint64_t n = batch_size(p, s.frames - frag, s.frames);
-    int64_t left = DMP_FOREVER;
-    if (deadline_base >= 0) {
+    int64_t left = timeout_ns < 0 ? DMP_FOREVER : timeout_ns;
+    if (timed && frag > 0) {
       struct timespec t;
       clock_gettime(CLOCK_MONOTONIC, &t);
       int64_t spent = (t.tv_sec - t0.tv_sec) * 1000000000 + (t.tv_nsec - t0.tv_nsec);
-      left = deadline_base > spent ? deadline_base - spent : 0;
+      left = timeout_ns > spent ? timeout_ns - spent : 0;
     }
     int64_t first;
     int rc = managed ? dmp_producer_claim_batch_managed(p->ring, n, &first, left)
@@ -167,7 +200,18 @@ static int publish_frames(struct myelon_producer *p, const void *data, size_t le
 int myelon_publish(struct myelon_producer *p, const void *data, size_t len, uint8_t kind, int64_t timeout_ns)
 {
   int rc = check_message(p, data, len, __func__);
-  return rc < 0 ? rc : publish_frames(p, data, len, kind, timeout_ns, false, NULL);
+  if (rc < 0)
+    return rc;
+  if (len > p->cap)
+    return publish_frames(p, data, len, kind, timeout_ns, false, NULL);
+  /* One frame: the inline claim inside the cached free window; only a
+   * full ring takes the waiting (and clock-reading) path. */
+  void *slot;
+  if (dmp_producer_try_claim(p->ring, &slot) < 0 && (rc = dmp_producer_claim_timeout(p->ring, &slot, timeout_ns)) < 0)
+    return rc;
+  write_single(p, slot, data, (uint32_t)len, kind, take_id(p));
+  dmp_producer_publish(p->ring);
+  return 0;
 }
 
 int myelon_publish_managed(struct myelon_producer *p, const void *data, size_t len, uint8_t kind,
@@ -182,6 +226,14 @@ int myelon_try_publish(struct myelon_producer *p, const void *data, size_t len, 
   int rc = check_message(p, data, len, __func__);
   if (rc < 0)
     return rc;
+  if (len <= p->cap) {
+    void *slot;
+    if (dmp_producer_try_claim(p->ring, &slot) < 0)
+      return -EAGAIN;
+    write_single(p, slot, data, (uint32_t)len, kind, take_id(p));
+    dmp_producer_publish(p->ring);
+    return 0;
+  }
   struct split s = {data, len, 0, myelon_frame_count(p->fmt, p->cap, len), 0, kind};
   if (s.frames > p->ring->ring.capacity)
     return -EAGAIN;
@@ -203,12 +255,12 @@ int myelon_claim(struct myelon_producer *p, size_t max_len, void **buf, int64_t 
     return dmp_error_set(__func__, "claim of %zu bytes exceeds max_message %zu", max_len, p->max),
            -MYELON_E_TOOBIG;
   void *slot;
-  int rc = dmp_producer_claim_timeout(p->ring, &slot, timeout_ns);
-  if (rc < 0)
+  int rc = 0;
+  if (dmp_producer_try_claim(p->ring, &slot) < 0 && (rc = dmp_producer_claim_timeout(p->ring, &slot, timeout_ns)) < 0)
     return rc;
   p->claimed = slot;
   p->claimed_max = max_len;
-  *buf = (uint8_t *)slot + myelon_frame_header_size(p->fmt);
+  *buf = (uint8_t *)slot + p->hdr;
   return 0;
 }
 
@@ -219,10 +271,22 @@ int myelon_commit(struct myelon_producer *p, size_t len, uint8_t kind)
   uint32_t total = (uint32_t)len;
   uint8_t *slot = p->claimed;
   if (p->fmt == MYELON_FRAME_ALIGNED)
-    memcpy(slot + sizeof(struct myelon_frame_header), &total, sizeof total);
+    memcpy(slot + COMPACT_HEADER, &total, sizeof total);
   struct myelon_frame_header h = {total, kind, MYELON_FLAG_SINGLE, 0, take_id(p)};
   memcpy(slot, &h, sizeof h);
   p->claimed = NULL;
   dmp_producer_publish(p->ring);
+  return 0;
+}
+
+int myelon_abort(struct myelon_producer *p)
+{
+  if (!p || !p->claimed)
+    return -EINVAL;
+  /* Nothing else is claimed while a zero-copy claim is open (every other
+   * publish path refuses to run), so this drops exactly that slot; no
+   * message id was taken for it. */
+  dmp_producer_abort(p->ring);
+  p->claimed = NULL;
   return 0;
 }

@@ -86,8 +86,12 @@ static int header_fields(const struct jfile_header *h)
     return header_fail(-MYELON_E_JCORRUPT, "part number out of range");
   if (h->ring_backend > DMP_BACKEND_MMAP)
     return header_fail(-MYELON_E_JCORRUPT, "unknown ring backend");
-  if (h->ring_name[MYELON_JOURNAL_NAME_MAX] != '\0')
+  size_t n = strnlen(h->ring_name, sizeof h->ring_name);
+  if (n == sizeof h->ring_name)
     return header_fail(-MYELON_E_JCORRUPT, "ring name is not terminated");
+  for (size_t i = n; i < sizeof h->ring_name; i++)
+    if (h->ring_name[i])
+      return header_fail(-MYELON_E_JCORRUPT, "ring name is not NUL-padded");
   for (size_t i = 0; i < sizeof h->reserved; i++)
     if (h->reserved[i])
       return header_fail(-MYELON_E_JCORRUPT, "reserved header bytes are not zero");

@@ -417,6 +417,8 @@ static int setup_io(struct myelon_journal_writer *w)
   /* Registered buffers save the kernel a page walk per write; if the
    * memlock limit refuses them, plain writes from the same buffers work. */
   w->fixed = io_uring_register_buffers(&w->ring, iov, w->nbuf) == 0;
+  if (!w->fixed)
+    w->st.backend = "io_uring-unregistered";
   return 0;
 #else
   if (w->cfg.io == MYELON_JOURNAL_IO_URING)

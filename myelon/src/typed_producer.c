@@ -29,20 +29,16 @@ int myelon_typed_producer_create(const struct myelon_producer_config *cfg, const
     *out = NULL;
   if (!cfg || !codec || !out || !codec->encode)
     return dmp_error_set(__func__, "cfg, codec, codec->encode or out is NULL"), -EINVAL;
-  uint32_t slot, align;
-  int rc = myelon_frame_slot(cfg->format, cfg->frame_capacity, &slot, &align);
-  if (rc < 0)
-    return rc;
   struct myelon_typed_producer *tp = calloc(1, sizeof *tp);
   if (!tp)
     return dmp_error_set(__func__, "out of memory"), -ENOMEM;
-  rc = myelon_producer_create(cfg, &tp->fp);
+  int rc = myelon_producer_create(cfg, &tp->fp); /* checks the format and capacity */
   if (rc < 0) {
     free(tp);
     return rc;
   }
   tp->codec = *codec;
-  tp->frame_cap = slot - myelon_frame_header_size(cfg->format); /* as the framed producer rounds it */
+  tp->frame_cap = myelon_producer_frame_capacity(tp->fp);
   tp->max = cfg->max_message;
   *out = tp;
   return 0;
@@ -148,12 +144,12 @@ static int publish_in_slot(struct myelon_typed_producer *tp, const void *value, 
   size_t len = 0;
   rc = myelon_codec_encode(&tp->codec, value, slot, n, &len);
   if (rc < 0) {
-    /* The codec broke its size contract after the claim; Layer 1 cannot
-     * take the slot back, so it carries an empty message (typed.h). */
-    myelon_commit(tp->fp, 0, kind);
+    /* The codec broke its size contract after the claim: give the slot
+     * back unpublished, so consumers see nothing (typed.h). */
+    myelon_abort(tp->fp);
     tp->stats.encode_errors++;
     return myelon_codec_fail(tp->codec.name, MYELON_CODEC_ENCODE, "encode failed (%s) after its size function "
-                             "succeeded; an empty message was published instead", myelon_err_name(rc));
+                             "succeeded; nothing was published", myelon_err_name(rc));
   }
   myelon_commit(tp->fp, len, kind);
   tp->stats.published++;

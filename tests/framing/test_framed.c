@@ -14,6 +14,7 @@ TestSuite(framed_roundtrip, .fini = fr_fini, .timeout = FR_TIMEOUT);
 TestSuite(framed_split, .fini = fr_fini, .timeout = FR_TIMEOUT);
 TestSuite(framed_zero_copy, .fini = fr_fini, .timeout = FR_TIMEOUT);
 TestSuite(framed_try_publish, .fini = fr_fini, .timeout = FR_TIMEOUT);
+TestSuite(framed_accessors, .fini = fr_fini, .timeout = FR_TIMEOUT);
 
 /* Receive one message now and check it is `len` bytes of pattern `tag`,
  * with the alignment its path promises. Returns its id. */
@@ -434,6 +435,87 @@ Test(framed_zero_copy, claim_above_max_message_is_toobig)
   fr_close(&r);
 }
 
+/* myelon_abort(): the claimed slot is given back unpublished. Every slot
+ * first holds a stale, well-formed SINGLE frame, so a slot published by
+ * mistake would be delivered and caught. */
+Test(framed_zero_copy, abort_publishes_nothing_and_the_next_publish_reuses_the_slot)
+{
+  for (int b = 0; b < 2; b++)
+    for (int fi = 0; fi < 2; fi++) {
+      struct fr_ring r = fr_open(fr_backends[b], fr_formats[fi], 64, 4);
+      struct dmp_producer *raw = myelon_producer_ring(r.p);
+      for (int i = 0; i < 4; i++)
+        fr_publish_ok(r.p, "stale", 5, 66);
+      uint32_t last_id = 0;
+      for (int i = 0; i < 4; i++) {
+        struct myelon_msg stale = fr_recv_now(r.c);
+        last_id = stale.msg_id;
+        myelon_consumer_release(r.c);
+      }
+      int64_t seq = dmp_producer_sequence(raw);
+      void *buf = NULL;
+      cr_assert(eq(int, myelon_claim(r.p, 20, &buf, 0), 0));
+      cr_assert(eq(ptr, buf, (uint8_t *)dmp_producer_slot(raw, seq + 1) + fr_hdr(r.fmt)));
+      memcpy(buf, "aborted, never seen", 20);
+      cr_assert(eq(int, myelon_abort(r.p), 0));
+      cr_assert(eq(i64, dmp_producer_sequence(raw), seq), "abort published a slot");
+      fr_expect_empty(r.c);
+      cr_assert(eq(int, myelon_abort(r.p), -EINVAL), "abort with no claim open");
+      cr_assert(eq(int, myelon_commit(r.p, 0, 0), -EINVAL), "commit after abort");
+      cr_assert(eq(int, myelon_abort(NULL), -EINVAL));
+      fr_expect_empty(r.c);
+      /* The slot is free again: the next publish writes it (same sequence,
+       * no gap in the message ids), and a claim after an abort as well. */
+      fr_publish_ok(r.p, "next", 4, 7);
+      cr_assert(eq(i64, dmp_producer_sequence(raw), seq + 1), "the next publish took another slot");
+      struct myelon_msg m = fr_recv_now(r.c);
+      cr_assert(eq(sz, m.len, 4));
+      cr_assert(eq(int, memcmp(m.data, "next", 4), 0));
+      cr_assert(eq(u32, m.msg_id, last_id + 1), "the aborted claim took a message id");
+      myelon_consumer_release(r.c);
+      void *buf2 = NULL;
+      cr_assert(eq(int, myelon_claim(r.p, 8, &buf2, 0), 0));
+      cr_assert(eq(int, myelon_abort(r.p), 0));
+      void *buf3 = NULL;
+      cr_assert(eq(int, myelon_claim(r.p, 8, &buf3, 0), 0));
+      cr_assert(eq(ptr, buf3, buf2), "a claim after an abort takes the same slot");
+      memcpy(buf3, "kept", 4);
+      cr_assert(eq(int, myelon_commit(r.p, 4, 8), 0));
+      m = fr_recv_now(r.c);
+      cr_assert(eq(sz, m.len, 4));
+      cr_assert(eq(int, memcmp(m.data, "kept", 4), 0));
+      myelon_consumer_release(r.c);
+      fr_expect_empty(r.c);
+      cr_assert(eq(u64, myelon_consumer_errors(r.c), 0));
+      cr_assert(eq(u64, myelon_consumer_orphans(r.c), 0));
+      fr_close(&r);
+    }
+}
+
+/* An abort in a ring with one free slot gives that slot back: without the
+ * rollback the next message would need a slot beyond the free window. */
+Test(framed_zero_copy, abort_of_the_last_free_slot_frees_it)
+{
+  for (int fi = 0; fi < 2; fi++) {
+    struct fr_ring r = fr_open(DMP_BACKEND_SHM, fr_formats[fi], 64, 4);
+    for (int i = 0; i < 3; i++)
+      cr_assert(eq(int, myelon_try_publish(r.p, "x", 1, (uint8_t)i), 0));
+    void *buf = NULL;
+    cr_assert(eq(int, myelon_claim(r.p, 8, &buf, 0), 0));
+    cr_assert(eq(int, myelon_abort(r.p), 0));
+    cr_assert(eq(int, myelon_try_publish(r.p, "y", 1, 3), 0), "the aborted slot stayed claimed");
+    cr_assert(eq(int, myelon_try_publish(r.p, "z", 1, 4), -EAGAIN), "ring of 4 holds 4");
+    for (int i = 0; i < 4; i++) {
+      struct myelon_msg m = fr_recv_now(r.c);
+      cr_assert(eq(u8, m.kind, (uint8_t)i));
+      cr_assert(eq(u8, ((const uint8_t *)m.data)[0], (uint8_t)(i < 3 ? 'x' : 'y')));
+      myelon_consumer_release(r.c);
+    }
+    fr_expect_empty(r.c);
+    fr_close(&r);
+  }
+}
+
 /* ---- try_publish ------------------------------------------------------------ */
 
 Test(framed_try_publish, is_all_or_nothing)
@@ -468,4 +550,42 @@ Test(framed_try_publish, is_all_or_nothing)
     fr_expect_pattern(r.c, full, 9, 52);
     fr_close(&r);
   }
+}
+
+/* ---- accessors -------------------------------------------------------------- */
+
+Test(framed_accessors, frame_capacity_and_max_message_on_both_sides)
+{
+  /* 250 rounds up to the format's alignment: 252 compact, 256 aligned */
+  const uint32_t rounded[2] = {252, 256};
+  for (int fi = 0; fi < 2; fi++) {
+    struct myelon_producer_config pc = fr_pcfg(DMP_BACKEND_SHM, fr_formats[fi], 250, 8, "acc");
+    pc.max_message = 10000;
+    struct fr_ring r = fr_open_cfg(&pc, 5000);
+    cr_assert(eq(u32, myelon_producer_frame_capacity(r.p), rounded[fi]), "%s", fr_format_name(r.fmt));
+    cr_assert(eq(u32, myelon_consumer_frame_capacity(r.c), rounded[fi]), "%s", fr_format_name(r.fmt));
+    cr_assert(eq(sz, myelon_producer_max_message(r.p), 10000));
+    cr_assert(eq(sz, myelon_consumer_max_message(r.c), 5000));
+    /* the capacity is what one frame carries: up to it a message is zero-copy */
+    uint8_t data[260];
+    fr_pattern(data, sizeof data, 3);
+    uint32_t fcap = myelon_producer_frame_capacity(r.p);
+    for (uint32_t len = fcap; len <= fcap + 1; len++) {
+      fr_publish_ok(r.p, data, len, 1);
+      struct myelon_msg m = fr_recv_now(r.c);
+      cr_assert(eq(sz, m.len, len));
+      cr_assert(eq(int, m.zero_copy, len == fcap), "%u bytes with a frame capacity of %u", len, fcap);
+      cr_assert(eq(int, memcmp(m.data, data, len), 0));
+      myelon_consumer_release(r.c);
+    }
+    void *buf;
+    cr_assert(eq(int, myelon_claim(r.p, fcap, &buf, 0), 0), "claim of the whole frame capacity");
+    cr_assert(eq(int, myelon_abort(r.p), 0));
+    cr_assert(eq(int, myelon_claim(r.p, fcap + 1, &buf, 0), -EINVAL));
+    fr_close(&r);
+  }
+  cr_assert(eq(u32, myelon_producer_frame_capacity(NULL), 0));
+  cr_assert(eq(u32, myelon_consumer_frame_capacity(NULL), 0));
+  cr_assert(eq(sz, myelon_producer_max_message(NULL), 0));
+  cr_assert(eq(sz, myelon_consumer_max_message(NULL), 0));
 }

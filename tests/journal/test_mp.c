@@ -13,6 +13,7 @@ TestSuite(journal_mp, .fini = jn_fini, .timeout = 300);
 
 struct stream {
   bool framed;
+  bool mmap;   /**< rings are memory-mapped files (in the private temp dir) */
   enum myelon_frame_format format;
   uint64_t count, seed, capacity;
   uint32_t slot, fcap;
@@ -23,6 +24,8 @@ static void stream_args(struct jn_args *a, const struct stream *s)
 {
   jn_arg(a, "--kind");
   jn_arg(a, "%s", s->framed ? "framed" : "raw");
+  jn_arg(a, "--backend");
+  jn_arg(a, "%s", s->mmap ? "mmap" : "shm");
   jn_arg(a, "--count");
   jn_arg(a, "%llu", (unsigned long long)s->count);
   jn_arg(a, "--seed");
@@ -70,9 +73,14 @@ static void expect_exit(pid_t pid, int want, const char *who, const char *errfil
 }
 
 /* Record `s` from a producer process with the tool; returns the tool's stderr path. */
+static const char *ring_name(const struct stream *s, const char *tag)
+{
+  return s->mmap ? jn_tmp(tag) : ts_shm_name(tag);
+}
+
 static const char *record(const struct stream *s, const char *base, const char *opt1, const char *opt2)
 {
-  const char *ring = ts_shm_name("jr");
+  const char *ring = ring_name(s, "jr");
   const char *err = jn_tmp("rec-err");
   struct jn_args a;
   jn_tool(&a);
@@ -81,6 +89,8 @@ static const char *record(const struct stream *s, const char *base, const char *
   jn_arg(&a, "%s", ring);
   jn_arg(&a, "--wait");
   jn_arg(&a, "20");
+  if (s->mmap)
+    jn_arg(&a, "--mmap");
   if (opt1)
     jn_arg(&a, "%s", opt1);
   if (opt2)
@@ -121,7 +131,7 @@ static void check_journal(const struct stream *s, const char *base)
 /* Replay `base` with the tool into a new ring read by a consumer process. */
 static void replay_and_check(const struct stream *s, const char *base, const char *opt1)
 {
-  const char *ring = ts_shm_name("jp");
+  const char *ring = ring_name(s, "jp");
   const char *err = jn_tmp("rep-err");
   struct jn_args c;
   jn_role(&c, "consumer");
@@ -140,6 +150,8 @@ static void replay_and_check(const struct stream *s, const char *base, const cha
   jn_arg(&a, "20");
   jn_arg(&a, "--publish-timeout");
   jn_arg(&a, "20");
+  if (s->mmap)
+    jn_arg(&a, "--mmap");
   if (opt1)
     jn_arg(&a, "%s", opt1);
   jn_arg(&a, "%s", base);
@@ -150,7 +162,7 @@ static void replay_and_check(const struct stream *s, const char *base, const cha
 
 Test(journal_mp, raw_stream_recorded_and_replayed_byte_identical_in_order)
 {
-  struct stream s = {false, MYELON_FRAME_COMPACT, 5000, 101, 64, 200, 128, 1000};
+  struct stream s = {false, false, MYELON_FRAME_COMPACT, 5000, 101, 64, 200, 128, 1000};
   const char *base = jn_tmp("raw");
   const char *err = record(&s, base, "--rotate-size", "256k");
   check_journal(&s, base);
@@ -159,11 +171,11 @@ Test(journal_mp, raw_stream_recorded_and_replayed_byte_identical_in_order)
   replay_and_check(&s, base, NULL);
 }
 
-Test(journal_mp, framed_multi_frame_messages_recorded_and_replayed_byte_identical)
+Test(journal_mp, framed_multi_frame_messages_recorded_and_replayed_byte_identical_shm_and_mmap)
 {
   for (int f = 0; f < 2; f++) {
-    struct stream s = {true, f ? MYELON_FRAME_ALIGNED : MYELON_FRAME_COMPACT, 2000, 202 + (uint64_t)f, 32, 64, 128,
-                       1500};
+    struct stream s = {true, f == 1, f ? MYELON_FRAME_ALIGNED : MYELON_FRAME_COMPACT, 2000, 202 + (uint64_t)f, 32, 64,
+                       128, 1500}; /* the aligned run uses mmap rings */
     const char *base = jn_tmp("framed");
     record(&s, base, "--sync-interval", "5");
     check_journal(&s, base);
@@ -173,7 +185,7 @@ Test(journal_mp, framed_multi_frame_messages_recorded_and_replayed_byte_identica
 
 Test(journal_mp, periodic_sync_leaves_every_record_durable)
 {
-  struct stream s = {false, MYELON_FRAME_COMPACT, 3000, 303, 64, 100, 128, 1000};
+  struct stream s = {false, false, MYELON_FRAME_COMPACT, 3000, 303, 64, 100, 128, 1000};
   const char *base = jn_tmp("sync");
   const char *err = record(&s, base, "--sync-interval=2", "--io=pwrite");
   cr_assert(jn_file_has(err, "written 3000, durable 3000"), "the summary counts durable records");
@@ -183,7 +195,7 @@ Test(journal_mp, periodic_sync_leaves_every_record_durable)
 
 Test(journal_mp, a_full_disk_stops_the_recorder_with_the_records_lost)
 {
-  struct stream s = {false, MYELON_FRAME_COMPACT, 3000, 404, 64, 200, 128, 1000};
+  struct stream s = {false, false, MYELON_FRAME_COMPACT, 3000, 404, 64, 200, 128, 1000};
   const char *ring = ts_shm_name("jf");
   const char *base = jn_tmp("full");
   const char *err = jn_tmp("full-err");
@@ -218,7 +230,7 @@ Test(journal_mp, a_full_disk_stops_the_recorder_with_the_records_lost)
  * is left and reports the rest as dropped: recorded + dropped = published. */
 static void non_gating(bool framed)
 {
-  struct stream s = {framed, MYELON_FRAME_COMPACT, 4000, 505, 64, 256, 128, 400};
+  struct stream s = {framed, false, MYELON_FRAME_COMPACT, 4000, 505, 64, 256, 128, 400};
   const char *ring = ts_shm_name("jn");
   const char *base = jn_tmp("ng");
   const char *err = jn_tmp("ng-err");

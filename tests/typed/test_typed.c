@@ -184,6 +184,54 @@ Test(typed_errors, codec_error_publishes_nothing_on_every_publish_path)
   }
 }
 
+/* A codec whose size function announces fewer bytes than its encoder
+ * writes (while `lie_by` is set), wrapping the fixture's msgpack codec. */
+static struct myelon_codec honest;
+static size_t lie_by;
+
+static int lying_size(const void *value, size_t *len, void *user)
+{
+  int rc = honest.size(value, len, user);
+  if (rc == 0)
+    *len = *len > lie_by ? *len - lie_by : 0;
+  return rc;
+}
+
+/* Regression: when the codec broke its size contract after the in-slot
+ * claim, Layer 1 could not take the slot back and an empty message was
+ * published in its place. Now the claim is aborted: nothing reaches the
+ * consumer, and the next value goes into the very same slot. */
+Test(typed_errors, size_contract_broken_in_the_slot_publishes_nothing)
+{
+  for (int fi = 0; fi < 2; fi++) {
+    enum myelon_frame_format fmt = fi ? MYELON_FRAME_ALIGNED : MYELON_FRAME_COMPACT;
+    tf_codec(&honest);
+    struct myelon_codec c = honest;
+    c.size = lying_size;
+    struct tt_pair t;
+    tt_open(&t, DMP_BACKEND_SHM, fmt, 1024, 16, &c);
+    static struct tf_order o;
+    tf_fill(&o, 5, 100); /* fits one frame: encoded in the claimed slot */
+    lie_by = 8;
+    cr_assert(eq(int, myelon_typed_publish(t.tp, &o, 3, TT_LONG_NS), -MYELON_E_CODEC));
+    cr_assert(tt_detail_has("nothing was published"), "%s", dmp_last_error());
+    expect_nothing_published(&t);
+    struct myelon_typed_producer_stats s;
+    myelon_typed_producer_stats(t.tp, &s);
+    cr_assert(eq(u64, s.encode_errors, 1));
+    cr_assert(eq(u64, s.published, 0));
+    lie_by = 0;
+    cr_assert(eq(int, myelon_typed_publish(t.tp, &o, 4, TT_LONG_NS), 0), "%s", dmp_last_error());
+    cr_assert(eq(i64, dmp_producer_sequence(myelon_producer_ring(myelon_typed_producer_framed(t.tp))), 0),
+              "the next value did not take the aborted slot");
+    tt_recv_equal(&t, &o, 4);
+    myelon_typed_release(t.tc);
+    void *v = NULL;
+    cr_assert(eq(int, myelon_typed_try_recv(t.tc, &v, NULL), -EAGAIN));
+    tt_close(&t);
+  }
+}
+
 /* A codec without a size function encodes into the producer buffer,
  * growing it; its errors also come before anything is published. */
 Test(typed_errors, codec_without_size_function_grows_its_buffer_and_fails_before_publishing)

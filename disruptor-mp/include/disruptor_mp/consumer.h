@@ -90,7 +90,8 @@ struct dmp_consumer {
  *
  * @return 0 and `*out`; on failure `*out` is NULL and:
  *  -EINVAL NULL argument; -DMP_E_BADNAME bad name/path or id (NULL too);
- *  -DMP_E_BADCONFIG unknown flags, start or wait kind;
+ *  -DMP_E_BADCONFIG unknown flags, start or wait kind, or
+ *  DMP_CONSUMER_NON_GATING with DMP_CONSUMER_DURABLE;
  *  -ENOENT no such segment; -DMP_E_NOTREADY segment still being created;
  *  -DMP_E_LAYOUT other layout version; -DMP_E_CORRUPT bad header or size;
  *  -DMP_E_MISMATCH slot size, alignment or type tag differ from `cfg`;

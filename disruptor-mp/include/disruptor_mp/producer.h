@@ -167,6 +167,19 @@ static inline int64_t dmp_producer_publish(struct dmp_producer *p)
 }
 
 /**
+ * Abort: drop every slot claimed since the last publish, unpublished
+ * (claim_end falls back to the published position). The next claim hands
+ * out the same slots again, and consumers never see what was written into
+ * them: they read only up to the published cursor, and the free window
+ * (clear_limit, gate_limit) stays valid because those slots are still
+ * free. A no-op when nothing is claimed. Wait-free, touches no shared line.
+ */
+static inline void dmp_producer_abort(struct dmp_producer *p)
+{
+  p->claim_end = p->next;
+}
+
+/**
  * Claim one slot, waiting with the producer's wait strategy while the ring
  * is full. `timeout_ns` < 0 (DMP_FOREVER) waits without a deadline.
  * @return 0 and `*slot`; -ETIMEDOUT; -DMP_E_OWNERDEAD never (producer side);

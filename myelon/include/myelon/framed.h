@@ -78,10 +78,23 @@ MYELON_API void myelon_producer_close(struct myelon_producer *p);
 MYELON_API struct dmp_producer *myelon_producer_ring(struct myelon_producer *p);
 
 /**
+ * Payload bytes per frame: `frame_capacity` as created, rounded up to the
+ * format's alignment. A message of at most this many bytes travels as one
+ * frame (zero-copy on both sides; myelon_claim() takes up to this much).
+ * 0 for NULL.
+ */
+MYELON_API uint32_t myelon_producer_frame_capacity(const struct myelon_producer *p);
+
+/** The largest message this producer publishes (`max_message`). 0 for NULL. */
+MYELON_API size_t myelon_producer_max_message(const struct myelon_producer *p);
+
+/**
  * Publish a message, waiting up to `timeout_ns` (DMP_FOREVER: no deadline)
  * for space. A message needing more frames than the ring holds is
  * published in batches; if time runs out between batches the message is
- * cut short and consumers report it as truncated.
+ * cut short and consumers report it as truncated. A message that fits one
+ * frame is claimed, written and published without a clock read unless the
+ * ring is full.
  * @return 0; -MYELON_E_TOOBIG; -ETIMEDOUT; -EINVAL (also while a
  *         myelon_claim() is open: commit it first).
  */
@@ -110,15 +123,27 @@ MYELON_API int myelon_publish_managed(struct myelon_producer *p, const void *dat
 /**
  * Zero-copy single-frame publish, step 1: claim room for a message of up
  * to `max_len` bytes (<= the frame capacity), waiting up to `timeout_ns`.
- * Write the message at `*buf`, then call myelon_commit().
+ * Write the message at `*buf`, then call myelon_commit() (or
+ * myelon_abort() to publish nothing). While the claim is open every other
+ * publish on `p` fails with -EINVAL.
  * @return 0; -EINVAL (`max_len` above the frame capacity, or a claim is
  *         already open); -MYELON_E_TOOBIG (`max_len` above max_message);
  *         -ETIMEDOUT.
  */
 MYELON_API int myelon_claim(struct myelon_producer *p, size_t max_len, void **buf, int64_t timeout_ns);
 
-/** Step 2: publish the claimed frame with its final length (<= max_len). */
+/** Step 2: publish the claimed frame with its final length (<= max_len).
+ * @return 0; -EINVAL (no claim open, or `len` above `max_len`). */
 MYELON_API int myelon_commit(struct myelon_producer *p, size_t len, uint8_t kind);
+
+/**
+ * Step 2, instead of myelon_commit(): drop the open claim without
+ * publishing. Consumers see nothing of it (whatever was written at `*buf`
+ * stays unpublished), the next claim or publish reuses the slot, and the
+ * message id sequence has no gap.
+ * @return 0; -EINVAL when `p` is NULL or no claim is open (nothing changes).
+ */
+MYELON_API int myelon_abort(struct myelon_producer *p);
 
 /**
  * Attach to a framed ring.
@@ -140,6 +165,15 @@ MYELON_API void myelon_consumer_close(struct myelon_consumer *c);
 /** The Layer 0 consumer underneath. */
 MYELON_API struct dmp_consumer *myelon_consumer_ring(struct myelon_consumer *c);
 
+/** Payload bytes per frame of the ring (as myelon_producer_frame_capacity()
+ * on the producer's side): messages up to this size arrive zero-copy.
+ * 0 for NULL. */
+MYELON_API uint32_t myelon_consumer_frame_capacity(const struct myelon_consumer *c);
+
+/** The largest message this consumer accepts (its `max_message`, the
+ * reassembly bound). 0 for NULL. */
+MYELON_API size_t myelon_consumer_max_message(const struct myelon_consumer *c);
+
 /** A received message. `data` is valid until the next receive or release. */
 struct myelon_msg {
   const void *data;  /**< 16-byte aligned if fragmented or ALIGNED format */
@@ -150,7 +184,9 @@ struct myelon_msg {
 };
 
 /**
- * Receive the next message without waiting.
+ * Receive the next message without waiting. A frame holding a whole
+ * message is checked in place and delivered zero-copy (no clock read);
+ * every other frame goes through myelon_frame_parse() and reassembly.
  * @return 0 and `*m`; -EAGAIN (nothing complete yet: a partial message is
  *         kept); -MYELON_E_TRUNCATED / -MYELON_E_MALFORMED / -MYELON_E_TOOBIG
  *         (that message is lost, the next call continues with the stream).

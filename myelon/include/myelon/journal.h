@@ -268,7 +268,9 @@ struct myelon_journal_writer_stats {
   uint32_t in_flight;     /**< writes submitted and not yet retired */
   uint64_t write_errors;  /**< failed writes or syncs */
   int error;              /**< first error (negated errno), 0 if none; sticky */
-  const char *backend;    /**< "io_uring" or "pwrite" (static string) */
+  const char *backend;    /**< "io_uring" (registered buffers, WRITE_FIXED), "io_uring-unregistered"
+                               (the kernel refused to register them, e.g. the memlock limit:
+                               plain WRITE from the same buffers) or "pwrite"; a static string */
 };
 
 struct myelon_journal_writer;

@@ -34,6 +34,11 @@
  * | topology | myelon/topology.h      | one scheduler broadcasting steps to N        |
  * |          |                        | workers, rendezvous, per-worker response     |
  * |          |                        | rings, a gather naming late / dead workers   |
+ * | journal  | myelon/journal.h       | a ring's stream on disk: versioned format,   |
+ * |          |                        | CRC32C, io_uring/pwrite writer, reader that  |
+ * |          |                        | reports torn tails and corrupted records     |
+ * | journal  | myelon/record.h        | recorder (gating or not) and replayer        |
+ * |          |                        | (original pacing, a rate, or flat out)       |
  *
  * libmyelon depends on msgpack-c (pkg-config `msgpack` or `msgpack-c`);
  * this header includes <msgpack.h> through msgpack_codec.h.
@@ -59,5 +64,7 @@
 #include <myelon/typed.h>
 #include <myelon/transport_layout.h>
 #include <myelon/topology.h>
+#include <myelon/journal.h>
+#include <myelon/record.h>
 
 #endif /* MYELON_H */

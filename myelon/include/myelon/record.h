@@ -104,7 +104,7 @@ struct myelon_recorder_stats {
   int error;              /**< the write error that stopped the recorder, 0 if none */
   bool gating;
   enum myelon_journal_kind kind;
-  const char *backend;    /**< "io_uring" or "pwrite" */
+  const char *backend;    /**< the journal writer's backend (myelon_journal_writer_stats) */
 };
 
 struct myelon_recorder;

@@ -72,9 +72,10 @@ MYELON_API struct myelon_producer *myelon_typed_producer_framed(struct myelon_ty
  *         -ENOMEM; -EINVAL.
  *
  * Codec contract: if `size` and `encode` disagree for a value that is
- * encoded into a claimed slot, the slot cannot be taken back (Layer 1 has
- * no abort): an empty message is committed in its place, which consumers
- * report as a decode error, and -MYELON_E_CODEC is returned.
+ * encoded into a claimed slot (encode fails, or needs more than `size`
+ * said), the claim is aborted (myelon_abort()): nothing is published,
+ * consumers see nothing, encode_errors counts it, and -MYELON_E_CODEC is
+ * returned with the detail naming the codec.
  */
 MYELON_API int myelon_typed_publish(struct myelon_typed_producer *tp, const void *value, uint8_t kind,
                                     int64_t timeout_ns);
