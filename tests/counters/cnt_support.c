@@ -87,7 +87,7 @@ pid_t cnt_spawn(const char *role, enum dmp_backend b, const char *name, ...)
   va_end(ap);
   argv[n] = NULL;
   pid_t pid = ts_spawn(argv);
-  cr_assert(gt(int, pid, 0), "cannot spawn cnt_role %s: %s", role, strerror(errno));
+  cr_assert(lt(int, 0, pid), "cannot spawn cnt_role %s: %s", role, strerror(errno));
   return pid;
 }
 

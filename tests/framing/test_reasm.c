@@ -405,6 +405,6 @@ Test(reasm_fuzz, seeded_streams_deliver_exactly_the_well_formed_messages)
         fr_stream_free(&s);
       }
   }
-  cr_assert(gt(u64, delivered, 1000), "the fuzzer should deliver messages too");
+  cr_assert(lt(u64, 1000, delivered), "the fuzzer should deliver messages too");
   free(scratch);
 }

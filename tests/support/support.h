@@ -2,6 +2,12 @@
  * @file support.h
  * @brief Test support: unique names, temp dirs, clocks, child processes
  * with bounded waits, and cleanup that runs even when a test fails.
+ *
+ * Note for every suite: in Debian 12's Criterion (2.4.1) the new-style
+ * `gt(Tag, a, b)` behaves like `ge` (it passes for a == b), so an
+ * assertion such as gt(u64, n, 0) cannot fail on 0. Write
+ * `lt(Tag, b, a)` or a plain `cr_assert(a > b, ...)` instead; `lt`, `le`
+ * and `ge` are correct.
  */
 #ifndef TSUPPORT_H
 #define TSUPPORT_H

@@ -36,13 +36,13 @@ static void run_stream_of(const char *type, enum dmp_backend b, const char *form
                     "--count", MP_COUNT, "--mode", (char *)modes[i], "--format", (char *)format,
                     "--type", (char *)type, "--timeout-ms", timeout, NULL};
     cons[i] = ts_spawn(argv);
-    cr_assert(gt(int, cons[i], 0), "spawn consumer");
+    cr_assert(lt(int, 0, cons[i]), "spawn consumer");
   }
   char *pargv[] = {(char *)role(), "producer", "--backend", (char *)backend, "--name", (char *)name,
                    "--count", MP_COUNT, "--consumers", nc, "--format", (char *)format, "--frame", (char *)frame,
                    "--capacity", (char *)capacity, "--type", (char *)type, "--timeout-ms", timeout, NULL};
   pid_t prod = ts_spawn(pargv);
-  cr_assert(gt(int, prod, 0), "spawn producer");
+  cr_assert(lt(int, 0, prod), "spawn producer");
   int bound = ts_timeout_ms(60000);
   for (int i = 0; i < n_consumers; i++) {
     int st = ts_wait(cons[i], bound);

@@ -58,8 +58,8 @@ Test(typed_roundtrip, values_cross_both_backends_and_formats_single_and_multi_fr
           tt_recv_equal(&t, &o, (uint8_t)(i + 1));
         }
       }
-      cr_assert(gt(int, singles, 0));
-      cr_assert(gt(int, multis, 0));
+      cr_assert(lt(int, 0, singles));
+      cr_assert(lt(int, 0, multis));
       tt_close(&t);
     }
   }
