@@ -122,7 +122,16 @@ static void join(struct dmp_consumer *c, struct dmp_consumer_entry *e, bool exis
   int64_t limit = dmp_impl_seq_clamp(dmp_impl_load_relaxed(&ctl->gate_limit));
   int64_t published = dmp_impl_seq_clamp(dmp_impl_load_acquire(&ctl->producer_cursor));
   int64_t floor = limit - cap > published - cap ? limit - cap : published - cap;
-  if (floor > start) {
+  /* A new non-gating consumer starting at LATEST keeps its provisional
+   * start: nothing gates on it, so once the entry is visible (T1) a
+   * producer released by wait_for_consumers() may lap the ring before we
+   * get here (we may be preempted or stopped in between). Lifting the start
+   * to the floor would lose those events silently (missed() is 0 for a new
+   * entry); from the provisional start the first lossy_read() skips them
+   * and counts them in missed(). Its reads validate every copy, so they
+   * need no safe start. */
+  bool keep = c->non_gating && !existing && c->cfg.start == DMP_START_LATEST;
+  if (floor > start && !keep) {
     c->missed = existing ? (uint64_t)(floor - start) : 0;
     start = floor;
   }

@@ -101,6 +101,15 @@ static int attach(const struct myelon_consumer_config *cfg, int64_t timeout_ns, 
     return dmp_error_set("myelon_consumer_attach", "max_message %zu is not in 1..%u", cfg->max_message,
                          MYELON_MAX_MESSAGE_LIMIT),
            -DMP_E_BADCONFIG;
+  /* Messages are leased in place (zero-copy): only a gating consumer's
+   * slots are safe from the producer. Layer 0 refuses a non-gating peek,
+   * which the receive loop would see as "nothing yet" for ever while the
+   * ring says data is there: refuse it here, before any entry is taken. */
+  if (cfg->ring.flags & DMP_CONSUMER_NON_GATING)
+    return dmp_error_set("myelon_consumer_attach", "'%s': a framed consumer must gate the producer "
+                         "(DMP_CONSUMER_NON_GATING is for copying readers such as the journal recorder)",
+                         cfg->ring.name ? cfg->ring.name : "(null)"),
+           -EINVAL;
   struct dmp_consumer_config ring;
   int rc = expect_format(cfg, &ring);
   if (rc < 0)

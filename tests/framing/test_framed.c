@@ -516,6 +516,36 @@ Test(framed_zero_copy, abort_of_the_last_free_slot_frees_it)
   }
 }
 
+/* Regression: a non-gating framed consumer attached, then every receive
+ * said "nothing yet" (Layer 0 refuses non-gating peeks) while the ring
+ * said data was there, so myelon_consumer_recv() spun for ever, even with
+ * a timeout. Leasing in place needs a gating consumer: attach refuses. */
+Test(framed_zero_copy, non_gating_consumer_is_refused_at_attach)
+{
+  for (int b = 0; b < 2; b++) {
+    struct fr_ring r = fr_open(fr_backends[b], MYELON_FRAME_COMPACT, 64, 8);
+    struct myelon_consumer_config cc = fr_ccfg(&r.pc, "ng");
+    cc.ring.flags |= DMP_CONSUMER_NON_GATING;
+    struct myelon_consumer *c = (struct myelon_consumer *)1;
+    cr_assert(eq(int, myelon_consumer_attach(&cc, &c), -EINVAL));
+    cr_assert(eq(ptr, (void *)c, NULL));
+    cr_assert(ne(ptr, strstr(dmp_last_error(), "must gate the producer"), NULL), "%s", dmp_last_error());
+    cr_assert(eq(int, myelon_consumer_attach_timeout(&cc, FR_SHORT_NS, &c), -EINVAL));
+    /* no entry was taken: the ring still has one consumer, which gets everything */
+    cr_assert(eq(int, dmp_producer_wait_for_consumers(myelon_producer_ring(r.p), 2, 0), -ETIMEDOUT));
+    for (int i = 0; i < 8; i++)
+      cr_assert(eq(int, myelon_try_publish(r.p, "x", 1, 0), 0));
+    cr_assert(eq(int, myelon_try_publish(r.p, "x", 1, 0), -EAGAIN));
+    for (int i = 0; i < 8; i++) {
+      struct myelon_msg m = fr_recv_now(r.c);
+      cr_assert(eq(sz, m.len, 1));
+      myelon_consumer_release(r.c);
+    }
+    fr_expect_empty(r.c);
+    fr_close(&r);
+  }
+}
+
 /* ---- try_publish ------------------------------------------------------------ */
 
 Test(framed_try_publish, is_all_or_nothing)

@@ -150,7 +150,10 @@ MYELON_API int myelon_abort(struct myelon_producer *p);
  * @return 0 and `*out`; -MYELON_E_FORMAT if the ring was not created for
  *         this format (and capacity, if given), or the format or capacity
  *         is invalid; -DMP_E_BADCONFIG (max_message 0 or above
- *         MYELON_MAX_MESSAGE_LIMIT); errors of dmp_consumer_attach().
+ *         MYELON_MAX_MESSAGE_LIMIT); -EINVAL (NULL argument, or
+ *         DMP_CONSUMER_NON_GATING in `ring.flags`: messages are leased
+ *         in place, which needs a gating consumer); errors of
+ *         dmp_consumer_attach().
  *         A failed attach leaves no consumer entry in the ring.
  */
 MYELON_API int myelon_consumer_attach(const struct myelon_consumer_config *cfg, struct myelon_consumer **out);
