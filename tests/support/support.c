@@ -4,6 +4,9 @@
 #endif
 #include "support.h"
 
+#include <criterion/hooks.h>
+#include <criterion/internal/ordered-set.h>
+
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -227,30 +230,93 @@ uint64_t ts_checksum(int64_t seq)
   return z ^ (z >> 31);
 }
 
-/* ThreadSanitizer builds only: let Criterion start.
- *
- * Criterion's sandbox (BoxFort) maps its "inheritable arena" at
- * 0x200000000000 + (rand_r() & 0x3fffff) * 16 MiB and gives up after a few
- * occupied candidates ("criterion: Could not initialize inheritable arena:
- * Resource temporarily unavailable", Criterion issue #274). Under TSan on
- * x86_64 almost all of that window is TSan's shadow or protected gaps; only
- * [0x550000000000, 0x568000000000) is application memory, so Criterion
- * starts about once in fifty runs. Nothing else in the tests or libraries
- * calls rand_r(), and the executable's definition comes before libc's, so
- * under TSan this one steers BoxFort's draw into that range (the probes still
- * skip whatever is mapped there, e.g. the executable itself). */
+/* Criterion's own per-test timeouts (.timeout of Test/TestSuite, e.g.
+ * UT_TIMEOUT) are constants in the test sources; scale them by the same
+ * TS_TIMEOUT_MULTIPLIER, so that a slow sanitizer or valgrind run does not
+ * turn into "Timed out" on a loaded machine. This hook runs in the
+ * Criterion runner before any worker is spawned; the runner computes each
+ * worker's time limit from these fields. Role binaries also link this file
+ * but never load libcriterion, so for them the hook is inert data. */
+static double timeout_factor(void)
+{
+  const char *m = getenv("TS_TIMEOUT_MULTIPLIER");
+  double f = m ? strtod(m, NULL) : 1.0;
+  return f > 1.0 && f < 1e6 ? f : 1.0;
+}
+
+static void scale_timeout(struct criterion_test_extra_data *d, double f)
+{
+  if (d && d->timeout > 0)
+    d->timeout *= f;
+}
+
+ReportHook(PRE_ALL)(struct criterion_test_set *set)
+{
+  double f = timeout_factor();
+  if (f == 1.0 || !set || !set->suites)
+    return;
+  for (struct criterion_ordered_set_node *sn = set->suites->first; sn; sn = sn->next) {
+    struct criterion_suite_set *ss = (void *)(sn + 1); /* node payload, as FOREACH_SET */
+    scale_timeout(ss->suite.data, f);
+    for (struct criterion_ordered_set_node *tn = ss->tests ? ss->tests->first : NULL; tn; tn = tn->next)
+      scale_timeout(((struct criterion_test *)(void *)(tn + 1))->data, f);
+  }
+}
+
+/* Sanitizer builds only (docs/HARDENING.md, "Sanitizers and valgrind"). */
 #if defined(__SANITIZE_THREAD__)
 #define TS_TSAN 1
-#elif defined(__has_feature)
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define TS_ASAN 1
+#endif
+#if defined(__has_feature)
 #if __has_feature(thread_sanitizer)
 #define TS_TSAN 1
 #endif
+#if __has_feature(address_sanitizer)
+#define TS_ASAN 1
 #endif
+#endif
+
 #if defined(TS_TSAN) && defined(__x86_64__)
+/* ThreadSanitizer: let Criterion start. Criterion's sandbox (BoxFort) maps
+ * its "inheritable arena" at 0x200000000000 + (rand_r() & 0x3fffff) * 16 MiB
+ * and gives up after a few occupied candidates ("criterion: Could not
+ * initialize inheritable arena: Resource temporarily unavailable", Criterion
+ * issue #274). Under TSan on x86_64 almost all of that window is TSan's
+ * shadow or protected gaps; only [0x550000000000, 0x568000000000) is
+ * application memory, so Criterion starts about once in fifty runs. Nothing
+ * else in the tests or libraries calls rand_r(), and the executable's
+ * definition comes before libc's, so under TSan this one steers BoxFort's
+ * draw into that range (its probes still skip whatever is mapped there,
+ * e.g. the executable itself). */
 int rand_r(unsigned *seedp)
 {
   unsigned x = *seedp * 1103515245u + 12345u; /* any LCG: only the range matters */
   *seedp = x;
   return (int)(0x350000u + (x >> 8) % 0x18000u); /* 16 MiB units above 0x200000000000 */
+}
+#endif
+
+#if defined(TS_ASAN)
+/* AddressSanitizer: no leak check in the Criterion runner process itself.
+ * LeakSanitizer calls this hook (sanitizer/lsan_interface.h) at exit. The
+ * runner executes only Criterion's own code: every test body, .init and
+ * .fini runs in a BoxFort worker (argv[0] "boxfort-worker"), and every role
+ * binary is a separate program without libcriterion; both stay checked.
+ * Criterion 2.4.1's runner loses one 48-byte block of its scheduler with
+ * --jobs 2. A suppression cannot single it out: the fast unwinder stops in
+ * libcriterion (no frame pointers), so "leak:libcriterion.so" would also
+ * hide leaks of test bodies (their stacks end in criterion_internal_test_main),
+ * and fast_unwind_on_malloc=0 (needed to match criterion_run_all_tests)
+ * deadlocks forked workers in gcc 12's libasan (a worker inherits the stack
+ * depot lock from the runner's nanomsg thread: half the runs hung here). */
+extern int criterion_run_all_tests(void *) __attribute__((weak));
+int __lsan_is_turned_off(void);
+int __lsan_is_turned_off(void)
+{
+  extern char *program_invocation_short_name;
+  return criterion_run_all_tests != NULL && strcmp(program_invocation_short_name, "boxfort-worker") != 0;
 }
 #endif
