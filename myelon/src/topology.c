@@ -248,9 +248,9 @@ int myelon_impl_publish_value(struct myelon_impl_out *o, const struct myelon_ste
     rc = myelon_codec_encode(codec, value, (uint8_t *)slot + MYELON_STEP_HEADER, o->frame_room - MYELON_STEP_HEADER,
                              &len);
     if (rc < 0) {
-      /* No abort in Layer 1: publish an empty message, which receivers
-       * count as malformed (no envelope) and skip. */
-      myelon_commit(o->p, 0, kind);
+      /* The codec broke its size contract (or failed): drop the claim, so
+       * receivers see nothing and the slot is reused by the next publish. */
+      myelon_abort(o->p);
       return rc == -ENOSPC ? (dmp_error_set(fn, "codec size and encode disagree"), -MYELON_E_CODEC) : rc;
     }
     memcpy(slot, h, MYELON_STEP_HEADER);
@@ -292,6 +292,14 @@ int myelon_impl_commit(struct myelon_impl_out *o, const struct myelon_step_heade
   memcpy(o->claimed, h, MYELON_STEP_HEADER);
   o->claimed = NULL;
   return myelon_commit(o->p, MYELON_STEP_HEADER + len, kind);
+}
+
+int myelon_impl_abort(struct myelon_impl_out *o, const char *fn)
+{
+  if (!o->claimed)
+    return dmp_error_set(fn, "no open claim"), -EINVAL;
+  o->claimed = NULL;
+  return myelon_abort(o->p);
 }
 
 int myelon_impl_parse_step(const struct myelon_msg *m, uint32_t magic, struct myelon_step_msg *out)
@@ -481,6 +489,13 @@ int myelon_worker_commit(struct myelon_worker *w, uint64_t step, size_t len, uin
     return dmp_error_set(__func__, "worker is NULL"), -EINVAL;
   struct myelon_step_header h = response_header(w, step);
   return myelon_impl_commit(&w->out, &h, len, kind, __func__);
+}
+
+int myelon_worker_abort(struct myelon_worker *w)
+{
+  if (!w)
+    return dmp_error_set(__func__, "worker is NULL"), -EINVAL;
+  return myelon_impl_abort(&w->out, __func__);
 }
 
 uint32_t myelon_worker_index(const struct myelon_worker *w)

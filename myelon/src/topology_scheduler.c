@@ -233,6 +233,13 @@ int myelon_scheduler_commit(struct myelon_scheduler *s, uint64_t step, size_t le
   return myelon_impl_commit(&s->out, &h, len, kind, __func__);
 }
 
+int myelon_scheduler_abort(struct myelon_scheduler *s)
+{
+  if (!s)
+    return dmp_error_set(__func__, "scheduler is NULL"), -EINVAL;
+  return myelon_impl_abort(&s->out, __func__);
+}
+
 /* ---- gather ------------------------------------------------------------------------------ */
 
 struct gather_run {

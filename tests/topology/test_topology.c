@@ -420,6 +420,60 @@ Test(topology, zero_copy_claims_write_the_body_in_place)
   cr_assert_eq(myelon_scheduler_gather(t.s, 5, 1000 * MS, NULL, &g, NULL), 0, "%s", dmp_last_error());
 }
 
+/* Aborted claims and a codec that breaks its size contract send nothing:
+ * the request ring's sequence does not move, workers receive only the next
+ * real step, and an aborted worker answer leaves its response ring empty. */
+static struct myelon_codec honest_codec;
+
+static int short_size(const void *value, size_t *len, void *user)
+{
+  int rc = honest_codec.size(value, len, user);
+  if (rc == 0)
+    *len = *len > 600 ? *len - 600 : 0; /* announce 600 bytes fewer than encoded */
+  return rc;
+}
+
+Test(topology, aborted_claims_and_broken_codecs_send_nothing)
+{
+  start("abort", 2);
+  struct dmp_producer *req = myelon_producer_ring(myelon_scheduler_requests(t.s));
+  void *body;
+  cr_assert_eq(myelon_scheduler_abort(t.s), -EINVAL, "no claim open");
+  cr_assert_eq(myelon_scheduler_claim(t.s, 64, &body, 1000 * MS), 0, "%s", dmp_last_error());
+  memcpy(body, "dropped", 7);
+  cr_assert_eq(myelon_scheduler_abort(t.s), 0, "%s", dmp_last_error());
+  cr_assert_eq(myelon_scheduler_commit(t.s, 1, 7, 6), -EINVAL, "the claim was dropped");
+  cr_assert_eq(dmp_producer_sequence(req), -1, "an aborted claim was published");
+
+  cr_assert_eq(myelon_msgpack_codec_init(&honest_codec, &order_type), 0, "%s", dmp_last_error());
+  struct myelon_codec liar = honest_codec;
+  liar.size = short_size;
+  static struct order o = {1, 2.5, ""};
+  memset(o.note, 'n', 1200); /* two frames, announced as one */
+  cr_assert_eq(myelon_scheduler_broadcast_value(t.s, 2, &liar, &o, 3, 1000 * MS), -MYELON_E_CODEC);
+  cr_assert_eq(dmp_producer_sequence(req), -1, "a broken encode was published");
+
+  cr_assert_eq(myelon_scheduler_broadcast(t.s, 3, "kept", 4, 6, 1000 * MS), 0, "%s", dmp_last_error());
+  for (uint32_t i = 0; i < 2; i++) {
+    struct myelon_step_msg m;
+    cr_assert_eq(myelon_worker_recv(t.w[i], &m, 1000 * MS), 0, "%s", dmp_last_error());
+    cr_assert_eq(m.step, 3u, "worker %u saw step %llu first", i, (unsigned long long)m.step);
+    cr_assert_eq(m.len, 4u);
+    myelon_worker_release(t.w[i]);
+    cr_assert_eq(myelon_worker_try_recv(t.w[i], &m), -EAGAIN, "a second message reached worker %u", i);
+    struct dmp_producer *resp = myelon_producer_ring(myelon_worker_responses(t.w[i]));
+    cr_assert_eq(myelon_worker_abort(t.w[i]), -EINVAL, "no claim open");
+    cr_assert_eq(myelon_worker_claim(t.w[i], 8, &body, 1000 * MS), 0, "%s", dmp_last_error());
+    cr_assert_eq(myelon_worker_abort(t.w[i]), 0, "%s", dmp_last_error());
+    cr_assert_eq(dmp_producer_sequence(resp), -1, "an aborted answer was published");
+    cr_assert_eq(myelon_worker_respond(t.w[i], 3, "ok", 2, 6, 1000 * MS), 0, "%s", dmp_last_error());
+  }
+  struct myelon_gather g;
+  cr_assert_eq(myelon_scheduler_gather(t.s, 3, 1000 * MS, NULL, &g, NULL), 0, "%s", dmp_last_error());
+  cr_assert_eq(g.answered, UINT64_C(3));
+  cr_assert_eq(g.stale, 0u);
+}
+
 /* ---- configuration and attach errors ------------------------------------------------------------ */
 
 Test(topology, configuration_errors_name_the_field)

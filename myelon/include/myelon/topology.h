@@ -222,7 +222,8 @@ MYELON_API int myelon_scheduler_broadcast_value(struct myelon_scheduler *s, uint
 /**
  * Zero-copy broadcast, step 1: room for a body of up to `max_len` bytes
  * (<= frame capacity - MYELON_STEP_HEADER) in one frame, waiting up to
- * `timeout_ns`. Write the body at `*body`, then myelon_scheduler_commit().
+ * `timeout_ns`. Write the body at `*body`, then myelon_scheduler_commit()
+ * (or myelon_scheduler_abort() to send nothing).
  * @return 0; -EINVAL (`max_len` too big, or a claim already open);
  *         otherwise as myelon_scheduler_broadcast().
  */
@@ -230,6 +231,11 @@ MYELON_API int myelon_scheduler_claim(struct myelon_scheduler *s, size_t max_len
 
 /** Step 2: publish the claimed body (`len` <= max_len) as step `step`. */
 MYELON_API int myelon_scheduler_commit(struct myelon_scheduler *s, uint64_t step, size_t len, uint8_t kind);
+
+/** Step 2, instead of myelon_scheduler_commit(): drop the open claim;
+ * workers see nothing of it (myelon_abort()).
+ * @return 0; -EINVAL (NULL, or no claim open: nothing changes). */
+MYELON_API int myelon_scheduler_abort(struct myelon_scheduler *s);
 
 /** What a gather saw. Worker sets are bitmasks (bit i = worker i). */
 struct myelon_gather {
@@ -343,6 +349,10 @@ MYELON_API int myelon_worker_claim(struct myelon_worker *w, size_t max_len, void
 
 /** Zero-copy answer, step 2. */
 MYELON_API int myelon_worker_commit(struct myelon_worker *w, uint64_t step, size_t len, uint8_t kind);
+
+/** Zero-copy answer, instead of step 2: drop the open claim (see
+ * myelon_scheduler_abort()). */
+MYELON_API int myelon_worker_abort(struct myelon_worker *w);
 
 /** This worker's index. */
 MYELON_API uint32_t myelon_worker_index(const struct myelon_worker *w);
