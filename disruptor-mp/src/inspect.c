@@ -518,7 +518,13 @@ static int counters_gc(enum dmp_backend backend, const char *path)
     return fd;
   struct stat st;
   uint64_t magic = 0;
-  bool ours = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+  /* As for the ring (liveness.c, stale_open): only its owner removes it. */
+  int trust = dmp_impl_file_trust(fd, path, false, &st, why, sizeof why);
+  if (trust < 0) {
+    close(fd);
+    return trust;
+  }
+  bool ours = S_ISREG(st.st_mode) &&
               (st.st_size == 0 ? !young(&st) /* a creation cut short, not one in progress */
                                : pread(fd, &magic, sizeof magic, 0) == (ssize_t)sizeof magic &&
                                    magic == DMP_COUNTERS_MAGIC);

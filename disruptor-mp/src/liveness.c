@@ -386,16 +386,58 @@ static int classify(int fd, const struct stat *st, bool magic_only)
   return dmp_impl_realtime_ns() - ctime_ns >= STALE_CREATE_GRACE_NS ? 1 : 0;
 }
 
-/* Remove `path` only if the name still refers to the file we examined. */
-static int unlink_same(enum dmp_backend backend, const char *path, const struct stat *st)
+/* A segment opened for the stale checks: the fd, and for the mmap backend
+ * its directory (kept, so the unlink hits the directory we examined). */
+struct stale_file {
+  int fd, dirfd;
+  struct stat st;
+};
+
+/* Open `path` read-only the way attach does (access.c: no symlinks, no
+ * world-writable directory) and apply the trust rule without the group
+ * exception: only the owner of a ring removes it, root included, as only
+ * the owner may map it. 0, -EACCES (the reason in `why`), -ELOOP, -errno. */
+static int stale_open(enum dmp_backend backend, const char *path, struct stale_file *f, char *why, size_t whylen)
 {
-  char fs_path[PATH_MAX + 16];
-  snprintf(fs_path, sizeof fs_path, "%s%s", backend == DMP_BACKEND_SHM ? "/dev/shm" : "", path);
+  f->fd = f->dirfd = -1;
+  int rc = dmp_impl_dir_open(backend, path, &f->dirfd, why, whylen);
+  if (rc < 0)
+    return rc;
+  /* Read-only is enough: F_OFD_GETLK needs no write access. */
+  f->fd = dmp_impl_file_open(backend, f->dirfd, path, O_RDONLY, 0, why, whylen);
+  if (f->fd < 0) {
+    rc = f->fd;
+  } else if ((rc = dmp_impl_file_trust(f->fd, path, false, &f->st, why, whylen)) == 0 && !S_ISREG(f->st.st_mode)) {
+    snprintf(why, whylen, "'%s' is not a regular file", path);
+    rc = -DMP_E_CORRUPT;
+  }
+  if (rc < 0) {
+    if (f->fd >= 0)
+      close(f->fd);
+    if (f->dirfd >= 0)
+      close(f->dirfd);
+    f->fd = f->dirfd = -1;
+  }
+  return rc;
+}
+
+static void stale_close(struct stale_file *f)
+{
+  close(f->fd);
+  if (f->dirfd >= 0)
+    close(f->dirfd);
+}
+
+/* Remove `path` only if the name still refers to the file we examined
+ * (lstat: a symlink put in its place is never followed). 1, 0, -errno. */
+static int unlink_same(enum dmp_backend backend, const struct stale_file *f, const char *path)
+{
   struct stat now;
-  if (stat(fs_path, &now) != 0 || now.st_ino != st->st_ino || now.st_dev != st->st_dev)
+  if (dmp_impl_file_stat(backend, f->dirfd, path, &now) != 0 || now.st_ino != f->st.st_ino ||
+      now.st_dev != f->st.st_dev)
     return 0; /* replaced meanwhile (reclaimed by a new producer) */
-  int rc = backend == DMP_BACKEND_SHM ? shm_unlink(path) : unlink(path);
-  return rc == 0 ? 1 : (errno == ENOENT ? 0 : -errno);
+  int rc = dmp_impl_file_unlink(backend, f->dirfd, path);
+  return rc == 0 ? 1 : (rc == -ENOENT ? 0 : rc);
 }
 
 /* After removing the stale ring at `path` (creation epoch `epoch`), remove
@@ -403,45 +445,44 @@ static int unlink_same(enum dmp_backend backend, const char *path, const struct 
  * ring: a new producer of the name may already have made fresh ones. */
 static void remove_counters(enum dmp_backend backend, const char *path, uint64_t epoch)
 {
-  char cpath[PATH_MAX];
+  char cpath[PATH_MAX], why[256];
   if (snprintf(cpath, sizeof cpath, "%s%s", path, DMP_COUNTERS_SUFFIX) >= (int)sizeof cpath)
     return;
-  int fd = backend == DMP_BACKEND_SHM ? shm_open(cpath, O_RDONLY, 0) : open(cpath, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
+  struct stale_file f;
+  if (stale_open(backend, cpath, &f, why, sizeof why) < 0)
     return;
   struct dmp_counters_header h;
-  struct stat st;
-  bool ours = pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h && h.magic == DMP_COUNTERS_MAGIC &&
-              h.ring_epoch == epoch && fstat(fd, &st) == 0;
-  close(fd);
+  bool ours = pread(f.fd, &h, sizeof h, 0) == (ssize_t)sizeof h && h.magic == DMP_COUNTERS_MAGIC &&
+              h.ring_epoch == epoch;
   if (ours)
-    (void)unlink_same(backend, cpath, &st);
+    (void)unlink_same(backend, &f, cpath);
+  stale_close(&f);
 }
 
-static int probe_stale(enum dmp_backend backend, const char *path, bool magic_only, bool remove)
+/* 1 stale (removed if `remove`), 0 live or young, -errno with the reason
+ * in `why`. */
+static int probe_stale(enum dmp_backend backend, const char *path, bool magic_only, bool remove, char *why,
+                       size_t whylen)
 {
-  /* Read-only is enough: F_OFD_GETLK needs no write access. */
-  int fd = backend == DMP_BACKEND_SHM ? shm_open(path, O_RDONLY, 0) : open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return -errno;
-  struct stat st;
-  int rc = fstat(fd, &st) == 0 ? 0 : -errno;
-  if (rc == 0 && !S_ISREG(st.st_mode))
-    rc = -DMP_E_CORRUPT;
+  struct stale_file f;
+  int rc = stale_open(backend, path, &f, why, whylen);
+  if (rc < 0)
+    return rc;
   /* Probe, never take, the producer lock (see segment.c, reclaim_stale):
    * nobody locks an existing file's producer byte, so free stays free. */
-  if (rc == 0)
-    rc = dmp_impl_lock_held(fd, DMP_LOCK_PRODUCER);
+  rc = dmp_impl_lock_held(f.fd, DMP_LOCK_PRODUCER);
   if (rc == 1)
     rc = 0; /* a live producer (or creator) holds it */
-  else if (rc == 0 && (rc = classify(fd, &st, magic_only)) == 1 && remove) {
+  else if (rc == 0 && (rc = classify(f.fd, &f.st, magic_only)) == 1 && remove) {
     struct dmp_segment_header h;
-    bool has_epoch = pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h && h.magic == DMP_MAGIC;
-    rc = unlink_same(backend, path, &st);
+    bool has_epoch = pread(f.fd, &h, sizeof h, 0) == (ssize_t)sizeof h && h.magic == DMP_MAGIC;
+    rc = unlink_same(backend, &f, path);
     if (rc == 1 && has_epoch)
       remove_counters(backend, path, h.epoch);
   }
-  close(fd);
+  if (rc < 0 && rc != -DMP_E_CORRUPT)
+    snprintf(why, whylen, "'%s': %s", path, strerror(-rc));
+  stale_close(&f);
   return rc;
 }
 
@@ -451,11 +492,14 @@ int dmp_segment_remove_stale(enum dmp_backend backend, const char *name)
   int rc = dmp_impl_segment_path(backend, name, path, sizeof path);
   if (rc < 0)
     return rc;
-  rc = probe_stale(backend, path, false, true);
+  char why[256] = "";
+  rc = probe_stale(backend, path, false, true, why, sizeof why);
   if (rc == -DMP_E_CORRUPT)
     return DMP_FAIL(rc, "'%s' is not a disruptor_mp segment; left alone", path);
+  if (rc == -ENOENT)
+    return DMP_FAIL(rc, "'%s' does not exist", path);
   if (rc < 0)
-    return DMP_FAIL(rc, "'%s': %s", path, strerror(-rc));
+    return DMP_FAIL(rc, "%s", why[0] ? why : strerror(-rc));
   return rc;
 }
 
@@ -475,7 +519,10 @@ int dmp_shm_stale(const char *prefix, bool remove, dmp_stale_fn fn, void *user)
     snprintf(path, sizeof path, "/%s", e->d_name);
     /* Only segments carrying our magic: an ownerless zero-filled object of
      * another program must never be mistaken for a crashed create. */
-    if (probe_stale(DMP_BACKEND_SHM, path, true, remove) == 1) {
+    /* Another user's segment fails the trust rule and is skipped: it is
+     * not ours to judge or remove. */
+    char why[256];
+    if (probe_stale(DMP_BACKEND_SHM, path, true, remove, why, sizeof why) == 1) {
       found++;
       if (fn)
         fn(e->d_name, user);

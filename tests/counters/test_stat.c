@@ -325,6 +325,11 @@ Test(dmp_stat, ring_gc_api_never_touches_a_live_ring)
   FILE *f = fopen(junk, "w");
   fputs("0123456789abcdef0123456789abcdef", f);
   fclose(f);
+  cr_assert(eq(int, chmod(junk, 0600), 0));
   cr_assert(eq(int, dmp_ring_gc(DMP_BACKEND_MMAP, junk), -DMP_E_CORRUPT), "not a ring: left alone");
+  cr_assert(eq(int, access(junk, F_OK), 0));
+  /* Open to every user: not trusted, so not judged either (permissions). */
+  cr_assert(eq(int, chmod(junk, 0644), 0));
+  cr_assert(eq(int, dmp_ring_gc(DMP_BACKEND_MMAP, junk), -EACCES), "%s", dmp_last_error());
   cr_assert(eq(int, access(junk, F_OK), 0));
 }

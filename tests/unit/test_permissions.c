@@ -405,6 +405,18 @@ Test(permissions, another_users_ring_is_refused_even_to_root)
     cr_assert(eq(int, lstat(ring, &after), 0), "%s: another user's stale ring was removed", bn);
     cr_assert(eq(u64, (uint64_t)after.st_ino, (uint64_t)before.st_ino), "%s: the stale ring was replaced", bn);
     cr_assert(eq(u32, (unsigned)after.st_uid, (unsigned)NOBODY));
+
+    /* Nor ours to garbage-collect: only a ring's owner removes it. */
+    rc = dmp_segment_remove_stale(ut_backends[b], cfg.name);
+    cr_assert(eq(int, rc, -EACCES), "%s remove_stale: %s / %s", bn, dmp_err_name(rc), dmp_last_error());
+    cr_assert(has(dmp_last_error(), "owned by uid 65534"), "detail: %s", dmp_last_error());
+    rc = dmp_ring_gc(ut_backends[b], cfg.name);
+    cr_assert(eq(int, rc, -EACCES), "%s gc: %s / %s", bn, dmp_err_name(rc), dmp_last_error());
+    if (ut_backends[b] == DMP_BACKEND_SHM) {
+      const char *base = cfg.name[0] == '/' ? cfg.name + 1 : cfg.name;
+      cr_assert(eq(int, dmp_shm_stale(base, true, NULL, NULL), 0), "another user's ring counted as ours");
+    }
+    cr_assert(eq(int, lstat(ring, &after), 0), "%s: another user's stale ring was removed by gc", bn);
   }
 }
 
@@ -544,6 +556,12 @@ Test(permissions, symlinks_are_refused_for_create_and_attach)
     cr_assert(eq(int, lstat(ut_seg_path(be, via.name, at, sizeof at), &st), 0));
     bool still_link = S_ISLNK(st.st_mode);
     cr_assert(still_link, "%s: the link was replaced", bn);
+    /* Stale checks do not look through it either (the ring behind it is
+     * live: followed, they would answer "left alone"). */
+    rc = dmp_segment_remove_stale(be, via.name);
+    cr_assert(eq(int, rc, -ELOOP), "%s remove_stale via a link: %s / %s", bn, dmp_err_name(rc), dmp_last_error());
+    rc = dmp_ring_gc(be, via.name);
+    cr_assert(eq(int, rc, -ELOOP), "%s gc via a link: %s / %s", bn, dmp_err_name(rc), dmp_last_error());
 
     /* A dangling link: creating must not create its target. */
     const char *target = link_name(be, "tgt");

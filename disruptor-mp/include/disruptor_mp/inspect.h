@@ -187,12 +187,14 @@ DMP_API int dmp_inspect_list(enum dmp_backend backend, const char *dir, dmp_insp
  * Garbage-collect ring `name`: if its producer is dead (its OFD lock is
  * free, or the ring is gone), remove the ring segment (as
  * dmp_segment_remove_stale() does) and its counters segment, unless a live
- * producer owns the counters. A live ring is never touched; consumers still
- * attached keep their mappings. Cold path; does not block.
+ * producer owns the counters. A live ring is never touched, and only the
+ * owner of a segment removes it (as dmp_segment_remove_stale()); consumers
+ * still attached keep their mappings. Cold path; does not block.
  * @return 1 something was removed; 0 left alone (the producer is alive, or
  *         the ring is still being created); -ENOENT neither exists;
  *         -DMP_E_CORRUPT the ring is not a disruptor_mp segment (left
- *         alone); -DMP_E_BADNAME; -errno (e.g. -EACCES).
+ *         alone); -EACCES another user's segment; -ELOOP a symlink;
+ *         -DMP_E_BADNAME; -errno.
  */
 DMP_API int dmp_ring_gc(enum dmp_backend backend, const char *name);
 

@@ -125,10 +125,16 @@ DMP_API int dmp_producer_evict(struct dmp_producer *p, const char *id);
  * whose producer is dead, or the not-ready leftover of a crash during
  * creation once it is older than the creation grace period (2 s). The
  * ring's counters segment (counters.h) goes with it. Consumers still
- * attached keep their mapping. Cold path; does not block.
+ * attached keep their mapping. The segment is opened as attach opens it
+ * (never through a symlink; for MMAP not in a world-writable directory)
+ * and only its owner removes it: another user's segment, or one open to
+ * every user, is refused with -EACCES and left alone - root included, as
+ * root may not map it either (config.h, "Permissions"). Cold path; does
+ * not block.
  * @return 1 removed; 0 left alone: its producer is alive, or it is still
  *         being created; -ENOENT no such segment; -DMP_E_CORRUPT it is not
- *         a disruptor_mp segment (left alone); -DMP_E_BADNAME; -errno.
+ *         a disruptor_mp segment (left alone); -EACCES not ours (the
+ *         detail names the owner); -ELOOP a symlink; -DMP_E_BADNAME; -errno.
  */
 DMP_API int dmp_segment_remove_stale(enum dmp_backend backend, const char *name);
 
@@ -139,7 +145,8 @@ typedef void (*dmp_stale_fn)(const char *name, void *user);
  * Scan the POSIX shared-memory namespace (/dev/shm) for stale ring segments
  * (as dmp_segment_remove_stale() defines them) whose names start with
  * `prefix` (NULL or "" = all), call `fn` (optional) for each and, if
- * `remove`, remove them. Objects that are not ring segments are skipped.
+ * `remove`, remove them. Objects that are not ring segments, and other
+ * users' segments (see dmp_segment_remove_stale()), are skipped.
  * Linux only. Cold path.
  * @return the number of stale segments found, or -errno (e.g. -ENOENT if
  *         /dev/shm does not exist).
