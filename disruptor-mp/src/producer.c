@@ -105,16 +105,24 @@ void dmp_producer_close(struct dmp_producer *p)
   free(p);
 }
 
+/* Rescans of the table while table_seq keeps changing under us. Honest
+ * joins and leaves are rare; a peer bumping table_seq without end must not
+ * keep a publish spinning here (issue 10: bounded against hostile peers). */
+#define RESCAN_MAX 64
+
 /* Recompute the clear limit from the table (see layout.h, "Joining safely"
  * and "Reading without gating") for a claim up to `last`; `*min_out` gets
- * the slowest gating cursor (our own last published if none gates). */
+ * the slowest gating cursor (our own last published if none gates). After
+ * RESCAN_MAX unsettled rounds it grants nothing new (the previous limit):
+ * the claim waits and retries within its timeout. The larger limit already
+ * stored in gate_limit only makes joiners start later, which is safe. */
 static int64_t compute_limit(struct dmp_producer *p, int64_t last, int64_t *min_out)
 {
   struct dmp_segment_control *ctl = p->ring.ctl;
   const struct dmp_impl_geometry *g = &p->ring.seg->geo;
   const int64_t cap = (int64_t)p->ring.capacity;
   int64_t limit;
-  for (;;) {
+  for (int round = 1;; round++) {
     uint32_t seen = dmp_impl_load_acquire(&ctl->table_seq);
     int64_t min;
     bool lossy = false;
@@ -145,6 +153,8 @@ static int64_t compute_limit(struct dmp_producer *p, int64_t last, int64_t *min_
     dmp_impl_fence_seq_cst();
     if (dmp_impl_load_acquire(&ctl->table_seq) == seen)
       break;
+    if (round == RESCAN_MAX)
+      return p->clear_limit;
   }
   return limit;
 }

@@ -3,6 +3,11 @@
  * ring without consumers that never fills. */
 #include "unit.h"
 
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
+
 TestSuite(producer_claim, .fini = ut_fini, .timeout = UT_TIMEOUT);
 TestSuite(producer_publish, .fini = ut_fini, .timeout = UT_TIMEOUT);
 TestSuite(producer_gating, .fini = ut_fini, .timeout = UT_TIMEOUT);
@@ -298,5 +303,68 @@ Test(producer_publish, publish_timeout_publishes_when_there_is_room)
   cr_assert(eq(i64, ut_drain(c, &first), 6));
   cr_assert(eq(i64, first, 0));
   dmp_consumer_close(c);
+  dmp_producer_close(p);
+}
+
+/* A peer that bumps table_seq without end (as a joining consumer does once)
+ * makes rescans of the consumer table look unsettled. The producer gives
+ * up after a bounded number of rescans and reports no room for now, so a
+ * claim returns (-ETIMEDOUT at its timeout) instead of spinning for as long
+ * as the peer keeps going. What this test pins: under that churn every
+ * publish returns 0 or a timeout, nothing else, and the ring works once the
+ * peer stops. The livelock itself needs the peer to land a bump inside the
+ * producer's ~100 ns rescan window 64 times in a row, which a test cannot
+ * stage reliably (on this 2-vCPU host the two threads mostly share a core):
+ * without the bound this test still passes. */
+struct bumper {
+  _Atomic uint32_t *table_seq;
+  atomic_bool stop;
+  atomic_bool running;
+};
+
+static void *bump_table_seq(void *arg)
+{
+  struct bumper *b = arg;
+  atomic_store(&b->running, true);
+  while (!atomic_load_explicit(&b->stop, memory_order_relaxed))
+    atomic_fetch_add_explicit(b->table_seq, 1, memory_order_relaxed);
+  return NULL;
+}
+
+Test(producer_gating, a_peer_bumping_table_seq_without_end_cannot_keep_a_claim_spinning)
+{
+  struct dmp_producer_config pc = ut_pcfg(DMP_BACKEND_SHM, "bmp");
+  pc.capacity = 16;
+  struct dmp_producer *p = ut_create(&pc);
+  char path[256];
+  int fd = open(ut_seg_path(DMP_BACKEND_SHM, pc.name, path, sizeof path), O_RDWR | O_CLOEXEC);
+  cr_assert(ge(int, fd, 0), "open %s: %s", path, strerror(errno));
+  uint8_t *map = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  close(fd);
+  cr_assert(ne(ptr, map, MAP_FAILED));
+  struct bumper b = {.table_seq = (_Atomic uint32_t *)(map + 320)}; /* layout.h: table_seq */
+  pthread_t t;
+  cr_assert(eq(int, pthread_create(&t, NULL, bump_table_seq, &b), 0));
+  while (!atomic_load(&b.running))
+    sched_yield();
+  /* Every 16 events the producer rescans (no consumer gates it). */
+  int published = 0, refused = 0;
+  for (int i = 0; i < 1000; i++) {
+    int64_t v = i;
+    int64_t rc = dmp_producer_publish_timeout(p, &v, sizeof v, 1000000 /* 1 ms */);
+    if (rc >= 0)
+      published++;
+    else if (rc == -EAGAIN || rc == -ETIMEDOUT)
+      refused++;
+    else
+      cr_fatal("publish %d: %s", i, dmp_err_name((int)rc));
+  }
+  atomic_store(&b.stop, true);
+  pthread_join(t, NULL);
+  cr_assert(eq(int, published + refused, 1000));
+  /* The peer gone, the ring is usable again. */
+  for (int i = 0; i < 64; i++)
+    cr_assert(le(i64, 0, dmp_producer_publish_timeout(p, &i, sizeof i, UT_LONG_NS)), "after the bumper stopped");
+  munmap(map, 4096);
   dmp_producer_close(p);
 }
