@@ -243,6 +243,18 @@ int dmp_consumer_attach_timeout(const struct dmp_consumer_config *cfg, int64_t t
   }
 }
 
+/* Our table entry still names us and is ACTIVE. Only a peer that writes
+ * the table behind the library's back (corrupted or hostile memory) can
+ * change that while we are attached: eviction frees only entries whose
+ * holder is dead (liveness.c). Cold: waits and close. */
+static bool entry_ours(const struct dmp_consumer *c)
+{
+  const struct dmp_consumer_entry *e = &c->ring.table[c->index];
+  char id[sizeof e->id];
+  memcpy(id, (const char *)e->id, sizeof id); /* a snapshot: the peer may keep writing */
+  return dmp_impl_load_acquire(&e->state) == DMP_ENTRY_ACTIVE && strncmp(id, c->id, sizeof id) == 0;
+}
+
 static void detach(struct dmp_consumer *c, uint32_t state)
 {
   if (!c)
@@ -251,10 +263,13 @@ static void detach(struct dmp_consumer *c, uint32_t state)
   struct dmp_impl_segment *seg = c->ring.seg;
   struct dmp_consumer_entry *e = &c->ring.table[c->index];
   bool locked = dmp_impl_table_lock(seg) == 0;
-  if (state == DMP_ENTRY_FREE)
-    memset(e->id, 0, sizeof e->id);
-  /* T1: release store of the new state; pairs with P3. */
-  dmp_impl_store_release(&e->state, state);
+  /* An entry that no longer names us is someone else's now: leave it. */
+  if (entry_ours(c)) {
+    if (state == DMP_ENTRY_FREE)
+      memset(e->id, 0, sizeof e->id);
+    /* T1: release store of the new state; pairs with P3. */
+    dmp_impl_store_release(&e->state, state);
+  }
   dmp_impl_table_changed(c->ring.ctl);
   /* A producer parked on our cursor must rescan: we stopped gating. */
   if (c->ring.wakeups)
@@ -344,6 +359,13 @@ static int64_t wait_data(struct dmp_consumer *c, int64_t timeout_ns, uint64_t ta
       next_liveness = now + period;
       if (!dmp_consumer_producer_alive(c) && dmp_consumer_available(c) <= 0)
         return -DMP_E_OWNERDEAD;
+      /* Lost our entry: the producer no longer waits for us, so whatever
+       * we would read next may be overwritten under us. */
+      if (!entry_ours(c))
+        return dmp_impl_set_error("dmp_consumer_wait",
+                                  "consumer '%s' lost its table entry %u (freed or taken by another writer of "
+                                  "the table); attach again", c->id, c->index),
+               -DMP_E_EVICTED;
     }
     if (now >= deadline)
       return dmp_consumer_available(c) > 0 ? dmp_consumer_available(c) : -ETIMEDOUT;
@@ -368,6 +390,8 @@ int64_t dmp_consumer_wait(struct dmp_consumer *c, int64_t timeout_ns)
       dmp_impl_cnt_max(c->counters, DMP_IMPL_CNT_LAG_MAX, dmp_impl_seq_clamp(n) + c->next - 1 - c->committed);
     if (n == -DMP_E_OWNERDEAD)
       dmp_impl_cnt_error(c->counters, (int)n, "producer of '%s' exited or crashed", c->cfg.name);
+    else if (n == -DMP_E_EVICTED)
+      dmp_impl_cnt_error(c->counters, (int)n, "consumer '%s' lost its table entry", c->id);
   }
   return n;
 }

@@ -266,6 +266,50 @@ Test(consumer_wait, times_out_when_nothing_is_published)
   }
 }
 
+/* A peer that frees or renames our table entry (no honest one can: only
+ * dead holders are evicted) takes away our gating; a wait notices at its
+ * next liveness check and says so instead of reading on. Closing then
+ * leaves the entry to whoever holds it now. Every wait strategy, both ways
+ * of losing the entry. */
+Test(consumer_wait, a_lost_table_entry_ends_the_wait_with_evicted)
+{
+  static const enum dmp_wait_kind kinds[] = {DMP_WAIT_BLOCK, DMP_WAIT_SPIN, DMP_WAIT_YIELD, DMP_WAIT_SLEEP};
+  for (int b = 0; b < UT_NBACKENDS; b++) {
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+      for (int how = 0; how < 2; how++) {
+        struct dmp_producer_config pc = ut_pcfg(ut_backends[b], "evi");
+        struct dmp_producer *p = ut_create(&pc);
+        struct dmp_consumer_config cc = ut_ccfg(&pc, "c0");
+        cc.wait.kind = kinds[k];
+        cc.wait.liveness_ms = 5;
+        struct dmp_consumer *c = ut_attach(&cc);
+        cr_assert(eq(i64, dmp_consumer_wait(c, UT_SHORT_NS), -ETIMEDOUT), "entry intact: a plain timeout");
+        /* Entry 0: state at 512 + 64, id at 512 + 64 + 24 (layout.h). */
+        if (how == 0) {
+          uint32_t free_state = DMP_ENTRY_FREE;
+          ut_seg_write(ut_backends[b], pc.name, 512 + 64, &free_state, sizeof free_state);
+        } else {
+          ut_seg_write(ut_backends[b], pc.name, 512 + 64 + 24, "intruder", 9);
+        }
+        int64_t rc = dmp_consumer_wait(c, UT_LONG_NS);
+        cr_assert(eq(i64, rc, -DMP_E_EVICTED), "%s, wait kind %d, %s: %s / %s", ut_backend_name(ut_backends[b]),
+                  (int)kinds[k], how ? "renamed" : "freed", dmp_err_name((int)rc), dmp_last_error());
+        cr_assert(strstr(dmp_last_error(), "lost its table entry 0") != NULL, "%s", dmp_last_error());
+        dmp_consumer_close(c);
+        uint32_t state;
+        char id[9];
+        ut_seg_read(ut_backends[b], pc.name, 512 + 64, &state, sizeof state);
+        ut_seg_read(ut_backends[b], pc.name, 512 + 64 + 24, id, sizeof id);
+        if (how == 0)
+          cr_assert(eq(u32, state, DMP_ENTRY_FREE), "close changed an entry that was not ours");
+        else
+          cr_assert(eq(str, id, "intruder"), "close changed an entry that was not ours");
+        dmp_producer_close(p);
+      }
+    }
+  }
+}
+
 Test(consumer_wait, returns_the_number_available)
 {
   for (int b = 0; b < UT_NBACKENDS; b++) {

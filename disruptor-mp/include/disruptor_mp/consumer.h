@@ -240,8 +240,15 @@ static inline void dmp_consumer_release(struct dmp_consumer *c)
  * Wait until at least one event is available, with the consumer's wait
  * strategy. `timeout_ns` < 0 (DMP_FOREVER) waits without a deadline, but a
  * dead producer always ends the wait.
- * @return the number available (> 0), -ETIMEDOUT, or -DMP_E_OWNERDEAD if
- *         the producer exited or crashed and nothing is left to read.
+ * While waiting it also checks, at the liveness period (wait.liveness_ms)
+ * and whenever a park ends without data, that the producer is alive and
+ * that our table entry is still ours.
+ * @return the number available (> 0), -ETIMEDOUT, -DMP_E_OWNERDEAD if
+ *         the producer exited or crashed and nothing is left to read, or
+ *         -DMP_E_EVICTED if our table entry was freed or renamed behind the
+ *         library's back (corrupted or hostile shared memory; the producer
+ *         no longer waits for us, so reading on is unsafe): close the
+ *         handle and attach again.
  */
 DMP_API int64_t dmp_consumer_wait(struct dmp_consumer *c, int64_t timeout_ns);
 
