@@ -153,7 +153,7 @@ fail:
  * is a ring, -EACCES if it is not ours. */
 static int remove_stale(enum dmp_backend backend, int dirfd, const char *path)
 {
-  char why[256];
+  char why[512];
   int fd = dmp_impl_file_open(backend, dirfd, path, O_RDONLY, 0, why, sizeof why);
   if (fd < 0)
     return fd == -ENOENT ? 0 : DMP_FAIL(fd, "%s", why);
@@ -172,7 +172,7 @@ static int remove_stale(enum dmp_backend backend, int dirfd, const char *path)
 
 static int create_exclusive(enum dmp_backend backend, int dirfd, const char *path, mode_t mode)
 {
-  char why[256];
+  char why[512];
   for (int attempt = 0; attempt < 4; attempt++) {
     int fd = dmp_impl_file_open(backend, dirfd, path, O_RDWR | O_CREAT | O_EXCL, mode, why, sizeof why);
     if (fd >= 0)
@@ -214,7 +214,7 @@ static int create_segment(const struct dmp_producer *p, const char *path, struct
   struct dmp_counters *s = handle_new(seg->backend, path);
   if (!s)
     return DMP_FAIL(-ENOMEM, "out of memory");
-  char why[256];
+  char why[512];
   int rc;
   dmp_impl_cnt_geometry(seg->geo.max_consumers, &s->geo);
   /* Our own copy of the ring's directory: we unlink relative to it. */
@@ -268,7 +268,7 @@ int dmp_counters_open(enum dmp_backend backend, const char *ring_name, struct dm
     *out = NULL;
   if (!ring_name || !out)
     return DMP_FAIL(-EINVAL, "ring_name or out is NULL");
-  char ring[PATH_MAX], path[PATH_MAX], why[256];
+  char ring[PATH_MAX], path[PATH_MAX], why[512];
   int rc = dmp_impl_segment_path(backend, ring_name, ring, sizeof ring);
   if (rc == 0)
     rc = dmp_impl_cnt_path(ring, path, sizeof path);
@@ -355,7 +355,7 @@ static struct dmp_counters *join_counters(const struct dmp_consumer *c, const ch
   int64_t deadline = dmp_impl_now_ns() + JOIN_WAIT_NS;
   for (;;) {
     struct dmp_counters *s = NULL;
-    char why[256];
+    char why[512];
     bool allow_group = (c->cfg.flags & DMP_CONSUMER_ALLOW_GROUP) != 0;
     int rc = open_existing(c->ring.seg->backend, path, allow_group, &s, why, sizeof why);
     if (rc == 0 && s->hdr->ring_epoch == c->ring.seg->epoch) /* the epoch read once at attach */

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static _Thread_local char last_error[256];
+static _Thread_local char last_error[512]; /* room for a path and a hint */
 static _Thread_local char errno_buf[96];
 
 static void set_error_v(const char *fn, const char *fmt, va_list ap)

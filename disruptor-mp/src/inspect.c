@@ -137,7 +137,7 @@ int dmp_inspect_open_flags(enum dmp_backend backend, const char *name, uint32_t 
   in->fd = -1;
   in->backend = backend;
   in->flags = flags;
-  char why[256];
+  char why[512];
   int rc = dmp_impl_segment_path(backend, name, in->path, sizeof in->path);
   if (rc == 0)
     rc = dmp_impl_cnt_path(in->path, in->cnt_path, sizeof in->cnt_path);
@@ -322,7 +322,7 @@ static int copy_counters(struct dmp_inspect *in, struct dmp_ring_stat *s, int fd
 
 static void sample_counters(struct dmp_inspect *in, struct dmp_ring_stat *s)
 {
-  char why[256] = "";
+  char why[512] = "";
   in->counters_error[0] = '\0';
   s->counters_error = in->counters_error;
   s->counters = in->counters;
@@ -512,7 +512,7 @@ static bool young(const struct stat *st)
  * it is not a counters segment. 1 removed, 0 left alone, -errno. */
 static int counters_gc(enum dmp_backend backend, const char *path)
 {
-  char why[256];
+  char why[512];
   int fd = open_ro(backend, path, why, sizeof why);
   if (fd < 0)
     return fd;

@@ -445,7 +445,7 @@ static int unlink_same(enum dmp_backend backend, const struct stale_file *f, con
  * ring: a new producer of the name may already have made fresh ones. */
 static void remove_counters(enum dmp_backend backend, const char *path, uint64_t epoch)
 {
-  char cpath[PATH_MAX], why[256];
+  char cpath[PATH_MAX], why[512];
   if (snprintf(cpath, sizeof cpath, "%s%s", path, DMP_COUNTERS_SUFFIX) >= (int)sizeof cpath)
     return;
   struct stale_file f;
@@ -492,7 +492,7 @@ int dmp_segment_remove_stale(enum dmp_backend backend, const char *name)
   int rc = dmp_impl_segment_path(backend, name, path, sizeof path);
   if (rc < 0)
     return rc;
-  char why[256] = "";
+  char why[512] = "";
   rc = probe_stale(backend, path, false, true, why, sizeof why);
   if (rc == -DMP_E_CORRUPT)
     return DMP_FAIL(rc, "'%s' is not a disruptor_mp segment; left alone", path);
@@ -521,7 +521,7 @@ int dmp_shm_stale(const char *prefix, bool remove, dmp_stale_fn fn, void *user)
      * another program must never be mistaken for a crashed create. */
     /* Another user's segment fails the trust rule and is skipped: it is
      * not ours to judge or remove. */
-    char why[256];
+    char why[512];
     if (probe_stale(DMP_BACKEND_SHM, path, true, remove, why, sizeof why) == 1) {
       found++;
       if (fn)

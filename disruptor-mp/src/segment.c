@@ -145,7 +145,7 @@ static const char *backend_name(enum dmp_backend b)
  * touch (config.h, "Permissions"); -errno otherwise. */
 static int reclaim_stale(enum dmp_backend backend, int dirfd, const char *path)
 {
-  char why[256];
+  char why[512];
   int fd = dmp_impl_file_open(backend, dirfd, path, O_RDWR, 0, why, sizeof why);
   if (fd < 0)
     return fd == -ENOENT ? 0 : DMP_FAIL(fd, "%s exists but cannot be reclaimed: %s", backend_name(backend), why);
@@ -191,7 +191,7 @@ static int reclaim_stale(enum dmp_backend backend, int dirfd, const char *path)
 
 static int create_exclusive(const struct dmp_producer_config *cfg, int dirfd, const char *path)
 {
-  char why[256];
+  char why[512];
   for (int attempt = 0; attempt < 4; attempt++) {
     int fd = dmp_impl_file_open(cfg->backend, dirfd, path, O_RDWR | O_CREAT | O_EXCL, (mode_t)cfg->mode, why,
                                 sizeof why);
@@ -275,7 +275,7 @@ int dmp_impl_segment_create(const struct dmp_producer_config *cfg, const struct 
     return DMP_FAIL(-ENOMEM, "out of memory");
   seg->geo = *g;
   seg->keep = (cfg->flags & DMP_RING_KEEP) != 0;
-  char why[256];
+  char why[512];
   rc = dmp_impl_dir_open(cfg->backend, path, &seg->dirfd, why, sizeof why);
   if (rc < 0) {
     free(seg);
@@ -366,7 +366,7 @@ int dmp_impl_segment_validate(const struct dmp_impl_segment *seg, struct dmp_imp
 int dmp_impl_segment_open(enum dmp_backend backend, const char *name, bool allow_group,
                           struct dmp_impl_segment **out)
 {
-  char path[PATH_MAX], why[256];
+  char path[PATH_MAX], why[512];
   int rc = dmp_impl_segment_path(backend, name, path, sizeof path);
   if (rc < 0)
     return rc;

@@ -29,7 +29,7 @@
 struct outcome {
   int rc;
   int extra;
-  char detail[256];
+  char detail[512];
 };
 
 /* A ring owned by another user: a child process that holds its producer
@@ -665,7 +665,7 @@ Test(permissions, space_that_cannot_be_reserved_fails_the_create_and_leaves_noth
     struct dmp_producer *p = NULL;
     cr_assert(eq(int, setrlimit(RLIMIT_FSIZE, &small), 0));
     int rc = dmp_producer_create(&cfg, &p);
-    char detail[256];
+    char detail[512];
     snprintf(detail, sizeof detail, "%s", dmp_last_error());
     cr_assert(eq(int, setrlimit(RLIMIT_FSIZE, &old), 0));
     cr_assert(eq(int, rc, -EFBIG), "%s: %s / %s", ut_backend_name(ut_backends[b]), dmp_err_name(rc), detail);

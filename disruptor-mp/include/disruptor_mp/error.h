@@ -69,8 +69,9 @@ DMP_API const char *dmp_err_name(int err);
 /**
  * Context of the last cold-path failure on this thread, e.g.
  * "[dmp_consumer_attach] segment '/ring0': capacity 12 is not a power of two".
- * Empty string if nothing failed yet. Valid until the next library call on
- * this thread.
+ * Empty string if nothing failed yet. At most 511 characters (a longer
+ * detail, e.g. one quoting a very long path, is cut). Valid until the next
+ * library call on this thread.
  */
 DMP_API const char *dmp_last_error(void);
 
