@@ -9,7 +9,8 @@
 
 #define ATTACH_RETRY_NS INT64_C(1000000) /* consumer-first polling period */
 #define KNOWN_CONSUMER_FLAGS \
-  (DMP_CONSUMER_DURABLE | DMP_CONSUMER_NO_COUNTERS | DMP_CONSUMER_ALLOW_GROUP | DMP_CONSUMER_NON_GATING)
+  (DMP_CONSUMER_DURABLE | DMP_CONSUMER_NO_COUNTERS | DMP_CONSUMER_ALLOW_GROUP | DMP_CONSUMER_NON_GATING | \
+   DMP_CONSUMER_PREFAULT)
 /* A non-gating read retries at most this often when the producer keeps
  * overwriting what it copies (then -EAGAIN, the skips counted). */
 #define LOSSY_RETRIES 64
@@ -199,6 +200,9 @@ int dmp_consumer_attach(const struct dmp_consumer_config *cfg, struct dmp_consum
     rc = DMP_FAIL(-DMP_E_OWNERDEAD, "'%s' has no live producer", seg->path);
     goto fail;
   }
+  /* Consumers write only their table entry: prefault for reading. */
+  if ((cfg->flags & DMP_CONSUMER_PREFAULT) && (rc = dmp_impl_segment_prefault(seg, false)) < 0)
+    goto fail;
   dmp_impl_ring_init(&c->ring, seg);
   c->cfg = *cfg;
   c->cfg.name = seg->path;

@@ -76,6 +76,10 @@ int dmp_impl_segment_create(const struct dmp_producer_config *cfg, const struct 
 int dmp_impl_segment_open(enum dmp_backend backend, const char *name, bool allow_group,
                           struct dmp_impl_segment **out);
 
+/** Populate this process's page tables for the whole mapping (writable if
+ * `write`), so the first touch of each page takes no fault. 0 or -errno. */
+int dmp_impl_segment_prefault(struct dmp_impl_segment *seg, bool write);
+
 /** Unmap and close; remove the name if owner and not keep. NULL ok. */
 void dmp_impl_segment_close(struct dmp_impl_segment *seg);
 

@@ -20,7 +20,7 @@ void dmp_producer_config_init(struct dmp_producer_config *cfg)
 
 #define KNOWN_RING_FLAGS                                                                                   \
   (DMP_RING_KEEP | DMP_RING_NO_WAKEUPS | DMP_RING_NO_RECLAIM | DMP_RING_NO_COUNTERS | DMP_RING_SHARE_GROUP | \
-   DMP_RING_NO_MEMBARRIER)
+   DMP_RING_NO_MEMBARRIER | DMP_RING_PREFAULT)
 
 static int check_config(const struct dmp_producer_config *cfg)
 {

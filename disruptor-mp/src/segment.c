@@ -251,6 +251,23 @@ static int map_segment(struct dmp_impl_segment *seg, size_t len)
   return 0;
 }
 
+int dmp_impl_segment_prefault(struct dmp_impl_segment *seg, bool write)
+{
+  /* MADV_POPULATE_* (Linux 5.14) fills the page tables in one call and
+   * reports failures; on an older kernel (EINVAL) read one byte per page,
+   * which maps every page for reading. */
+  if (madvise(seg->map, seg->map_len, write ? MADV_POPULATE_WRITE : MADV_POPULATE_READ) == 0)
+    return 0;
+  if (errno != EINVAL)
+    return DMP_FAIL(-errno, "prefaulting %zu bytes of '%s' failed: %s", seg->map_len, seg->path, strerror(errno));
+  long page = sysconf(_SC_PAGESIZE);
+  size_t step = page > 0 ? (size_t)page : 4096;
+  const volatile uint8_t *m = seg->map;
+  for (size_t at = 0; at < seg->map_len; at += step)
+    (void)m[at];
+  return 0;
+}
+
 static struct dmp_impl_segment *segment_new(enum dmp_backend backend, const char *path)
 {
   struct dmp_impl_segment *seg = calloc(1, sizeof *seg);
@@ -313,6 +330,8 @@ int dmp_impl_segment_create(const struct dmp_producer_config *cfg, const struct 
     goto fail;
   }
   rc = map_segment(seg, (size_t)g->total_size);
+  if (rc == 0 && (cfg->flags & DMP_RING_PREFAULT))
+    rc = dmp_impl_segment_prefault(seg, true);
   if (rc < 0)
     goto fail;
   header_init(seg->map, cfg, g);

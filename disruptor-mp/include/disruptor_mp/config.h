@@ -36,6 +36,10 @@ enum dmp_backend {
 #define DMP_RING_NO_MEMBARRIER 0x20u /**< wake-ups without membarrier(2): a full fence per
                                           publish/release instead (wait.h, "Wake-up protocol";
                                           for processes that must not receive its IPIs) */
+#define DMP_RING_PREFAULT 0x40u /**< map the whole ring into the producer's page tables at
+                                     create (MADV_POPULATE_WRITE), so the first lap of
+                                     publishes takes no page faults; costs the time to
+                                     touch every page once, at create */
 
 /*
  * Permissions. A ring and its counters segment are private by default: mode 0600
@@ -109,6 +113,9 @@ enum dmp_start {
 #define DMP_CONSUMER_NON_GATING 0x4u
 #define DMP_CONSUMER_ALLOW_GROUP 0x8u /**< also attach to another user's ring shared with one
                                            of our groups (see "Permissions") */
+#define DMP_CONSUMER_PREFAULT 0x10u /**< map the whole ring into this process's page tables at
+                                         attach (MADV_POPULATE_READ), so the first lap of
+                                         reads takes no page faults */
 
 struct dmp_consumer_config {
   enum dmp_backend backend; /**< default DMP_BACKEND_SHM */
