@@ -721,7 +721,8 @@ static void usage(FILE *f)
           "  --timeout S      kill everything if the run takes longer (default 120 s)\n"
           "  --help           this text\n"
           "\n"
-          "Exit status: 0 if every consumer received every event intact, 1 otherwise.\n",
+          "Exit status: 0 if every consumer received every event intact, 2 for a usage\n"
+          "error, 1 otherwise.\n",
           MAX_CONSUMERS);
 }
 

@@ -9,7 +9,8 @@
 #  3. the same for myelon (<myelon/myelon.h>, myelon_version(), a dmp_ type);
 #  4. link both against the static archives via `pkg-config --static` and
 #     check the result does not need the shared libraries;
-#  5. run the installed dmp-demo briefly.
+#  5. run the installed dmp-demo briefly;
+#  6. check every installed tool has its man page in share/man/man1.
 # The temporary directory is removed on every exit path.
 set -euo pipefail
 
@@ -170,5 +171,12 @@ step "run the installed dmp-demo"
 [ -x "$PREFIX/bin/dmp-demo" ] || fail "dmp-demo is not installed in $PREFIX/bin"
 LD_LIBRARY_PATH=$LIBDIR "$PREFIX/bin/dmp-demo" --events 20000 --consumers 2 --timeout 60 \
   || fail "installed dmp-demo"
+
+step "man pages of the installed tools"
+for tool in dmp-stat dmp-demo myelon-demo myelon-journal; do
+  [ -x "$PREFIX/bin/$tool" ] || fail "$tool is not installed in $PREFIX/bin"
+  [ -s "$PREFIX/share/man/man1/$tool.1" ] || fail "no man page $tool.1 in $PREFIX/share/man/man1"
+done
+echo "man1: $(cd "$PREFIX/share/man/man1" && echo *)"
 
 printf '\ninstall test: OK\n'
