@@ -127,7 +127,8 @@ static const char usage_cat[] =
     "                       raw: only the payloads, concatenated, to stdout\n"
     "  --bytes N            hex bytes per record (default 32; 0 = all)\n"
     "  --from-seq N | --from-time NS | --count N   as for replay\n"
-    "  --skip-corrupt       report corrupted records and go on\n";
+    "  --skip-corrupt       report corrupted records and go on\n"
+    "  --quiet              do not print problems (the exit status still says 2)\n";
 
 static const char usage_verify[] =
     "usage: myelon-journal verify [--quiet] JOURNAL\n"
