@@ -9,6 +9,8 @@
  *   hostile_scribbler                maps the LIVE ring (and its counters
  *                                    segment) read-write and writes
  *                                    seeded random values over it.
+ * Both take --mmap for a ring on the MMAP backend (the name is then the
+ * ring file's path); without it the ring is a POSIX shm segment.
  * What must hold: every participant ends (normally or with a clean error
  * return), none is killed by a signal, none hangs (the driver's watchdog
  * kills it, prints where it was and fails the test), and under the

@@ -10,7 +10,11 @@
  *   common: --seed S (API variant, wait strategy, liveness action, start
  *           position, durability: all drawn from it), --pace-us U (producer:
  *           sleep U us every 8 events), --stall-ms T (give up after T ms
- *           without progress), --log FILE (stderr and stdout go there).
+ *           without progress), --log FILE (stderr and stdout go there),
+ *           --mmap (the ring is a memory-mapped file, DMP_BACKEND_MMAP, and
+ *           N is its path; default: POSIX shm, N a segment name). Every
+ *           layer gets the backend through its ring config (Layer 0 config,
+ *           and the `ring` member of the framed/typed configs).
  *
  * Payload garbage is expected (the scribbler writes into slots): Layer 0
  * consumers count events whose checksum is wrong, framed and typed
@@ -46,6 +50,7 @@
 
 struct opts {
   bool producer;
+  bool mmap_backend; /* --mmap */
   enum hk_kind kind;
   const char *name, *id, *ids, *log;
   uint64_t count, seed;
@@ -94,6 +99,11 @@ static int finish(const struct opts *o, const struct tally *t, int code, const c
 static const char *err_name(int rc)
 {
   return rc <= -MYELON_ERR_BASE ? myelon_err_name(rc) : dmp_err_name(rc);
+}
+
+static enum dmp_backend backend_of(const struct opts *o)
+{
+  return o->mmap_backend ? DMP_BACKEND_MMAP : DMP_BACKEND_SHM;
 }
 
 static struct dmp_wait_strategy wait_of(uint64_t *s)
@@ -166,6 +176,7 @@ static int raw_producer(const struct opts *o)
   struct tally t = {0};
   struct dmp_producer_config cfg;
   dmp_producer_config_init(&cfg);
+  cfg.backend = backend_of(o);
   cfg.name = o->name;
   cfg.capacity = UINT64_C(16) << (rnd(&s) % 4); /* 16..128: wraps constantly */
   cfg.slot_size = HOSTILE_RAW_SLOT;
@@ -246,6 +257,7 @@ static struct myelon_producer_config framed_pcfg(const struct opts *o, uint64_t 
 {
   struct myelon_producer_config pc;
   myelon_producer_config_init(&pc);
+  pc.ring.backend = backend_of(o);
   pc.ring.name = o->name;
   pc.ring.capacity = UINT64_C(16) << (rnd(s) % 3);
   pc.ring.max_consumers = 8;
@@ -448,6 +460,7 @@ static struct dmp_consumer_config ring_ccfg(const struct opts *o, uint64_t *s)
 {
   struct dmp_consumer_config cc;
   dmp_consumer_config_init(&cc);
+  cc.backend = backend_of(o);
   cc.name = o->name;
   cc.id = o->id;
   cc.start = rnd(s) % 2 ? DMP_START_OLDEST : DMP_START_LATEST;
@@ -676,7 +689,7 @@ static int parse(int argc, char **argv, struct opts *o)
       {"kind", 1, 0, 'k'}, {"name", 1, 0, 'n'},  {"id", 1, 0, 'i'},       {"ids", 1, 0, 'I'},
       {"count", 1, 0, 'c'}, {"consumers", 1, 0, 'C'}, {"seed", 1, 0, 's'}, {"pace-us", 1, 0, 'p'},
       {"stall-ms", 1, 0, 'S'}, {"attach-ms", 1, 0, 'a'}, {"log", 1, 0, 'l'}, {"deadline-ms", 1, 0, 'D'},
-      {0, 0, 0, 0}};
+      {"mmap", 0, 0, 'm'}, {0, 0, 0, 0}};
   int64_t deadline_ns = INT64_C(12000000000);
   o->stall_ns = INT64_C(1000000000);
   o->attach_ns = INT64_C(5000000000);
@@ -696,6 +709,7 @@ static int parse(int argc, char **argv, struct opts *o)
     case 'a': o->attach_ns = strtoll(optarg, NULL, 10) * 1000000; break;
     case 'l': o->log = optarg; break;
     case 'D': deadline_ns = strtoll(optarg, NULL, 10) * 1000000; break;
+    case 'm': o->mmap_backend = true; break;
     default: return -1;
     }
   }
@@ -710,7 +724,7 @@ int main(int argc, char **argv)
   prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the test */
   struct opts o = {0};
   if (parse(argc, argv, &o) < 0) {
-    fprintf(stderr, "usage: hostile_role producer|consumer --kind K --name N --count K [...]\n");
+    fprintf(stderr, "usage: hostile_role producer|consumer --kind K --name N --count K [--mmap] [...]\n");
     return HX_USAGE;
   }
   if (o.log) {

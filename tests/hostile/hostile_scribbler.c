@@ -1,13 +1,17 @@
 /*
- * hostile_scribbler: the hostile peer. Maps a LIVE ring segment (and its
- * counters companion "<name>.cnt") read-write, as any process with access
- * to it can, and writes seeded random values over it while a producer and
- * consumers run:
+ * hostile_scribbler: the hostile peer. Maps a LIVE ring (and its counters
+ * companion "<name>.cnt") read-write, as any process with access to it can,
+ * and writes seeded random values over it while a producer and consumers
+ * run:
  *
  *   hostile_scribbler --name N --seed S --targets MASK --duration-ms D
- *                     [--kind raw|compact|aligned|typed] [--rate-us R]
- *                     [--log FILE]
+ *                     [--mmap] [--kind raw|compact|aligned|typed]
+ *                     [--rate-us R] [--log FILE]
  *
+ * Without --mmap N is a POSIX shm segment name (shm_open); with --mmap N is
+ * the path of the ring's regular file (DMP_BACKEND_MMAP) and the counters
+ * file is "<path>.cnt"; both are mapped MAP_SHARED, so every write lands in
+ * the pages the participants have mapped.
  * MASK is a bit set of the HT_* classes of hostile.h (header, control
  * lines, consumer table, slots, frame headers, counters). Values are drawn
  * from a splitmix64 stream seeded with S: mostly "interesting" ones (0, -1,
@@ -29,6 +33,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -57,6 +62,7 @@ struct scribbler {
   uint32_t targets;
   enum hk_kind kind;
   bool verbose;
+  bool mmap_backend; /* --mmap: `name` is a file path, not a shm name */
   struct seg ring, cnt;
   /* geometry, read once from the honest header */
   uint64_t capacity, table_offset, slots_offset;
@@ -346,9 +352,12 @@ static void scribble_one(struct scribbler *s)
 
 /* ---- mapping ------------------------------------------------------------------ */
 
-static int map_shm(const char *path, struct seg *g, size_t min)
+/* Map the object at `path` (a shm name "/x", or with `file` a regular
+ * file's path) if it is at least `min` bytes long. Only the size at this
+ * instant is mapped: nobody shrinks a ring, so no access can fault. */
+static int map_object(const char *path, bool file, struct seg *g, size_t min)
 {
-  int fd = shm_open(path, O_RDWR, 0);
+  int fd = file ? open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC) : shm_open(path, O_RDWR, 0);
   if (fd < 0)
     return -errno;
   struct stat st;
@@ -373,10 +382,10 @@ static bool is_pow2(uint64_t x)
 /* Wait (bounded) for the ring to be ready, map it, take its geometry. */
 static int open_ring(struct scribbler *s, const char *name, int64_t deadline)
 {
-  char path[300];
-  snprintf(path, sizeof path, "/%s", name);
+  char path[PATH_MAX + 8];
+  snprintf(path, sizeof path, "%s%s", s->mmap_backend ? "" : "/", name);
   for (;;) {
-    if (map_shm(path, &s->ring, sizeof(struct dmp_segment_control)) == 0) {
+    if (map_object(path, s->mmap_backend, &s->ring, sizeof(struct dmp_segment_control)) == 0) {
       const struct dmp_segment_control *ctl = (const void *)s->ring.map;
       if (load(&s->ring, offsetof(struct dmp_segment_header, ready), 4) == DMP_READY) {
         __atomic_thread_fence(__ATOMIC_ACQUIRE); /* pairs with the creator's release of `ready` */
@@ -404,13 +413,13 @@ static int open_ring(struct scribbler *s, const char *name, int64_t deadline)
 /* The counters segment, if the ring has one (bounded wait). */
 static void open_counters(struct scribbler *s, const char *name, int64_t deadline)
 {
-  char path[300];
-  snprintf(path, sizeof path, "/%s%s", name, DMP_COUNTERS_SUFFIX);
+  char path[PATH_MAX + 8];
+  snprintf(path, sizeof path, "%s%s%s", s->mmap_backend ? "" : "/", name, DMP_COUNTERS_SUFFIX);
   size_t need = sizeof(struct dmp_counters_header) +
                 (DMP_COUNTERS_BASE_RECORDS + DMP_COUNTERS_PER_CONSUMER * (size_t)s->max_consumers) *
                     sizeof(struct dmp_counter_record) +
                 DMP_COUNTERS_ERRORS * sizeof(struct dmp_error_record);
-  while (map_shm(path, &s->cnt, need) != 0) {
+  while (map_object(path, s->mmap_backend, &s->cnt, need) != 0) {
     if (now_ns() > deadline)
       return;
     sleep_us(500);
@@ -422,7 +431,7 @@ int main(int argc, char **argv)
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   static const struct option longs[] = {{"name", 1, 0, 'n'},     {"seed", 1, 0, 's'},    {"targets", 1, 0, 't'},
                                         {"duration-ms", 1, 0, 'd'}, {"rate-us", 1, 0, 'r'}, {"kind", 1, 0, 'k'},
-                                        {"log", 1, 0, 'l'},      {0, 0, 0, 0}};
+                                        {"log", 1, 0, 'l'},      {"mmap", 0, 0, 'm'},   {0, 0, 0, 0}};
   struct scribbler s;
   memset(&s, 0, sizeof s);
   const char *name = NULL, *log = NULL;
@@ -441,6 +450,7 @@ int main(int argc, char **argv)
              : strcmp(optarg, "typed") == 0 ? HK_TYPED : HK_COMPACT;
       break;
     case 'l': log = optarg; break;
+    case 'm': s.mmap_backend = true; break;
     default: return HX_USAGE;
     }
   }
@@ -463,6 +473,9 @@ int main(int argc, char **argv)
   }
   if (s.targets & HT_COUNTERS)
     open_counters(&s, name, now_ns() + INT64_C(1000000000));
+  fprintf(stderr, "hostile_scribbler: mapped %s '%s' (%zu bytes, capacity %llu, stride %u)%s\n",
+          s.mmap_backend ? "mmap file" : "shm segment", name, s.ring.len, (unsigned long long)s.capacity, s.stride,
+          s.cnt.map ? " and its counters" : "");
   int64_t end = now_ns() + duration_ms * 1000000;
   while (now_ns() < end) {
     for (uint64_t b = 1 + rnd(&s) % 4; b > 0; b--)

@@ -1,9 +1,18 @@
 /*
  * Hostile peers (suite 'hostile', issue 10): a scribbler process maps the
- * LIVE ring segment and its counters segment read-write and writes seeded
- * random values over them while a producer and consumers (separate
- * processes, hostile_role) run a raw Layer 0 stream, a framed Layer 1
- * stream (compact and aligned frames) or a typed msgpack stream.
+ * LIVE ring and its counters companion read-write and writes seeded random
+ * values over them while a producer and consumers (separate processes,
+ * hostile_role) run a raw Layer 0 stream, a framed Layer 1 stream (compact
+ * and aligned frames) or a typed msgpack stream.
+ *
+ * Both backends are scribbled: the seed picks one per scenario (odd seeds
+ * DMP_BACKEND_MMAP, even seeds DMP_BACKEND_SHM), so the default sweep of
+ * two consecutive seeds runs each test once on each, and a replayed seed
+ * runs on the backend it failed on. SHM: a POSIX shm segment and
+ * "<name>.cnt" in /dev/shm. MMAP: a regular file and "<path>.cnt" in a
+ * private directory (mkdtemp, mode 0700: the library refuses a directory
+ * others may write) made for the scenario and removed with everything in
+ * it at its end, pass or fail (and at exit and in the suite's fini).
  *
  * What must hold, per scenario:
  *  - every participant ends, normally or with a clean error return
@@ -14,23 +23,27 @@
  *    generous bound, prints where it was (/proc/<pid>/wchan, stack and
  *    syscall, a gdb backtrace when gdb is installed) and fails the test;
  *  - no sanitizer report (ASan/UBSan/LSan) in any participant's log;
- *  - nothing is left in /dev/shm.
+ *  - nothing of the ring is left: no "<name>*" in /dev/shm (SHM), nothing
+ *    but the logs in the private directory (MMAP).
  *
  * Each test runs a few seeded scenarios: "everywhere" tests scribble every
  * class at once, targeted tests one class (header, control lines, consumer
  * table, slots, frame headers, counters) so a failure names the field
- * class. A seed decides the plan (consumers, late joiner, API variants,
- * wait strategies, liveness action, ring size, scribble values).
+ * class. A seed decides the plan (backend, consumers, late joiner, API
+ * variants, wait strategies, liveness action, ring size, scribble values).
  *
  *   meson test -C build --suite hostile                   # the default sweep
  *   DMP_HOSTILE_SEEDS=50 meson test -C build hostile -t 0  # 50 seeds per test
  *   DMP_HOSTILE_SEED=123 meson test -C build hostile -v   # replay seed 123
+ *   DMP_HOSTILE_BACKEND=shm|mmap ...                      # one backend for every seed
  *   DMP_HOSTILE_VERBOSE=1 ...                             # every plan, log and write
  * The watchdog itself: HOSTILE_ROLE_HANG=c0 DMP_HOSTILE_WATCHDOG_MS=3000
  * makes consumer c0 hang and the test fail, printing where c0 was.
  * A failure prints "seed N" with the plan and every participant's log.
  */
 #include <criterion/criterion.h>
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -65,7 +78,8 @@ struct scenario {
   enum hk_kind kind;
   uint32_t targets;
   uint64_t seed;
-  const char *name;
+  bool mmap;        /* DMP_BACKEND_MMAP: `name` is a file path in a private dir */
+  const char *name; /* shm segment name or ring file path */
   struct proc procs[MAX_PROCS];
   int n;
   char plan[300];
@@ -83,6 +97,23 @@ static bool verbose(void)
 {
   const char *v = getenv("DMP_HOSTILE_VERBOSE");
   return v && atoi(v) > 0;
+}
+
+/* The backend of a seed: odd seeds MMAP, even ones SHM (so two consecutive
+ * seeds cover both and a replayed seed keeps its backend), unless
+ * DMP_HOSTILE_BACKEND=shm|mmap forces one. */
+static bool backend_forced(void)
+{
+  const char *b = getenv("DMP_HOSTILE_BACKEND");
+  return b && (strcmp(b, "shm") == 0 || strcmp(b, "mmap") == 0);
+}
+
+static bool mmap_of(uint64_t seed)
+{
+  const char *b = getenv("DMP_HOSTILE_BACKEND");
+  if (backend_forced())
+    return strcmp(b, "mmap") == 0;
+  return seed % 2 == 1;
 }
 
 static void fini(void)
@@ -128,6 +159,8 @@ static bool poll_proc(struct proc *p)
   return true;
 }
 
+/* The first `max_lines` lines of `path`; if there are more, how many were
+ * skipped and the last one (a role's or the scribbler's summary). */
 static void print_file(const char *path, const char *indent, size_t max_lines)
 {
   FILE *f = fopen(path, "r");
@@ -135,8 +168,15 @@ static void print_file(const char *path, const char *indent, size_t max_lines)
     return;
   char line[512];
   size_t n = 0;
-  while (fgets(line, sizeof line, f) && n++ < max_lines)
+  while (fgets(line, sizeof line, f)) {
+    if (n++ < max_lines)
+      fprintf(stderr, "%s%s", indent, line);
+  }
+  if (n > max_lines) {
+    if (n > max_lines + 1)
+      fprintf(stderr, "%s... %zu lines skipped\n", indent, n - max_lines - 1);
     fprintf(stderr, "%s%s", indent, line);
+  }
   fclose(f);
 }
 
@@ -274,6 +314,8 @@ static void role_argv(char **argv, const struct scenario *sc, const char *role, 
   argv[a++] = (char *)kind_names[sc->kind];
   argv[a++] = "--name";
   argv[a++] = (char *)sc->name;
+  if (sc->mmap)
+    argv[a++] = "--mmap";
   argv[a++] = "--count";
   argv[a++] = fmt("%" PRIu64, pl->count);
   argv[a++] = "--seed";
@@ -306,17 +348,57 @@ static void start_scribbler(struct scenario *sc, const struct plan *pl)
                     fmt("%" PRIu64, sc->seed), "--targets", fmt("%#x", sc->targets), "--duration-ms",
                     fmt("%d", pl->duration_ms), "--rate-us", fmt("%d", pl->rate_us), "--kind",
                     (char *)kind_names[sc->kind], NULL};
+  if (sc->mmap) {
+    char **end = argv;
+    while (*end)
+      end++;
+    *end = "--mmap"; /* the rest of argv is NULL */
+  }
   spawn(sc, "scribbler", argv);
 }
 
-static bool segment_left(const char *name)
+static bool is_log(const struct scenario *sc, const char *entry)
 {
-  char path[300];
-  struct stat st;
-  snprintf(path, sizeof path, "/dev/shm/%s", name);
-  bool ring = stat(path, &st) == 0;
-  snprintf(path, sizeof path, "/dev/shm/%s.cnt", name);
-  return ring || stat(path, &st) == 0;
+  for (int i = 0; i < sc->n; i++) {
+    const char *base = strrchr(sc->procs[i].log, '/');
+    if (strcmp(base ? base + 1 : sc->procs[i].log, entry) == 0)
+      return true;
+  }
+  return false;
+}
+
+/* What the scenario left behind, as " a b ..." in `out` (empty: nothing).
+ * SHM: every /dev/shm entry named after the ring ("<name>", "<name>.cnt",
+ * any other "<name>X" with X not a digit: a digit would be another test's
+ * name). MMAP: every entry of the private directory but the logs (the ring
+ * file, "<path>.cnt", anything else the library might have made there). */
+static void leftovers(const struct scenario *sc, char *out, size_t n)
+{
+  out[0] = '\0';
+  size_t used = 0;
+  char dir[300] = "/dev/shm";
+  const char *prefix = sc->name;
+  if (sc->mmap) {
+    snprintf(dir, sizeof dir, "%s", sc->name);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+      *slash = '\0';
+    prefix = NULL;
+  }
+  DIR *d = opendir(dir);
+  if (!d)
+    return;
+  size_t plen = prefix ? strlen(prefix) : 0;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL && used < n - 1) {
+    const char *f = e->d_name;
+    if (strcmp(f, ".") == 0 || strcmp(f, "..") == 0)
+      continue;
+    if (prefix ? strncmp(f, prefix, plen) != 0 || isdigit((unsigned char)f[plen]) : is_log(sc, f))
+      continue;
+    used += (size_t)snprintf(out + used, n - used, " %s/%s", dir, f);
+  }
+  closedir(d);
 }
 
 /* Run one scenario; returns true if every rule held, else prints why. */
@@ -327,11 +409,20 @@ static bool run_scenario(enum hk_kind kind, uint32_t targets, uint64_t seed)
   sc.kind = kind;
   sc.targets = targets;
   sc.seed = seed;
-  sc.name = ts_shm_name("hs");
+  sc.mmap = mmap_of(seed);
+  /* MMAP: a file in the private 0700 directory of ts_tmp_path() (mkdtemp
+   * under $TMPDIR or /tmp), which ts_cleanup() removes with its contents. */
+  sc.name = sc.mmap ? ts_tmp_path("hs") : ts_shm_name("hs");
+  if (!sc.name) {
+    fprintf(stderr, "hostile seed %" PRIu64 ": no %s name: %s\n", seed, sc.mmap ? "ring file" : "segment",
+            strerror(errno));
+    return false;
+  }
   struct plan pl = plan_of(kind, seed);
-  snprintf(sc.plan, sizeof sc.plan, "%s stream, targets %#x, %u consumer(s)%s, %" PRIu64 " events, scribble %d ms every ~%d us",
-           kind_names[kind], targets, pl.consumers, pl.late ? " + a late joiner" : "", pl.count, pl.duration_ms,
-           pl.rate_us);
+  snprintf(sc.plan, sizeof sc.plan, "%s stream on %s, targets %#x, %u consumer(s)%s, %" PRIu64
+           " events, scribble %d ms every ~%d us",
+           kind_names[kind], sc.mmap ? "mmap (a file)" : "shm", targets, pl.consumers,
+           pl.late ? " + a late joiner" : "", pl.count, pl.duration_ms, pl.rate_us);
   int64_t t0 = ts_now_ns();
   char *argv[40];
   role_argv(argv, &sc, "producer", NULL, seed, &pl);
@@ -372,10 +463,11 @@ static bool run_scenario(enum hk_kind kind, uint32_t targets, uint64_t seed)
         used = sizeof verdict - 1;
     }
   }
-  bool left = segment_left(sc.name);
-  if (left) {
+  char left[300];
+  leftovers(&sc, left, sizeof left);
+  if (left[0]) {
     ok = false;
-    snprintf(verdict + used, sizeof verdict - used, " segment left in /dev/shm;");
+    snprintf(verdict + used, sizeof verdict - used, " left behind:%s;", left);
   }
   if (!ok || verbose()) {
     fprintf(stderr, "hostile seed %" PRIu64 ": %s: %s (%.1f s)%s\n", seed, sc.plan, ok ? "ok" : "FAILED",
@@ -385,7 +477,8 @@ static bool run_scenario(enum hk_kind kind, uint32_t targets, uint64_t seed)
       print_file(sc.procs[i].log, "    ", ok ? 20 : 200);
     }
     if (!ok)
-      fprintf(stderr, "  replay: DMP_HOSTILE_SEED=%" PRIu64 " (this test)\n", seed);
+      fprintf(stderr, "  replay: %sDMP_HOSTILE_SEED=%" PRIu64 " (this test)\n",
+              backend_forced() ? (sc.mmap ? "DMP_HOSTILE_BACKEND=mmap " : "DMP_HOSTILE_BACKEND=shm ") : "", seed);
   }
   for (int i = 0; i < sc.n; i++)
     unlink(sc.procs[i].log);
@@ -401,14 +494,16 @@ static void sweep(enum hk_kind kind, uint32_t targets, uint64_t base)
   const char *many = getenv("DMP_HOSTILE_SEEDS");
   uint64_t first = one ? strtoull(one, NULL, 10) : base;
   uint64_t n = one ? 1 : many ? strtoull(many, NULL, 10) : DEFAULT_SEEDS;
+  const char *backend = getenv("DMP_HOSTILE_BACKEND");
+  cr_assert(!backend || backend_forced(), "DMP_HOSTILE_BACKEND must be 'shm' or 'mmap', not '%s'", backend);
   uint64_t failed = 0, first_failed = 0;
   for (uint64_t i = 0; i < n; i++) {
     if (!run_scenario(kind, targets, first + i) && failed++ == 0)
       first_failed = first + i;
   }
   cr_expect_eq(failed, 0, "%s stream, targets %#x: %" PRIu64 " of %" PRIu64 " seeds failed (first: seed %" PRIu64
-               "; replay with DMP_HOSTILE_SEED)",
-               kind_names[kind], targets, failed, n, first_failed);
+               " on %s; replay with DMP_HOSTILE_SEED)",
+               kind_names[kind], targets, failed, n, first_failed, mmap_of(first_failed) ? "mmap" : "shm");
 }
 
 /* ---- Layer 0 ---------------------------------------------------------------------- */
