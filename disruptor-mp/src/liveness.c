@@ -293,6 +293,46 @@ static int check(struct dmp_producer *p, struct dmp_impl_liveness *l)
   return 0;
 }
 
+/* Required consumers in an alerted stall window right now. */
+static int stalled_now(const struct dmp_impl_liveness *l)
+{
+  int n = 0;
+  for (size_t i = 0; i < l->n; i++)
+    n += l->req[i].alerted;
+  return n;
+}
+
+int dmp_producer_check_liveness(struct dmp_producer *p)
+{
+  if (!p)
+    return DMP_FAIL(-EINVAL, "producer is NULL");
+  struct dmp_impl_liveness *l = p->liveness;
+  if (!l)
+    return DMP_FAIL(-DMP_E_NOLIVENESS, "call dmp_producer_enable_liveness() first");
+  if (l->sticky)
+    return DMP_FAIL(l->sticky, "%s", l->sticky_detail);
+  if (!l->started) {
+    /* As startup(), without waiting: the deadline runs from the first
+     * check (or managed claim); until then a missing id is not an error. */
+    int64_t now = dmp_impl_now_ns();
+    if (l->startup_deadline == 0)
+      l->startup_deadline = now + l->cfg.startup_timeout_ns;
+    bool late = now >= l->startup_deadline;
+    if (!late) {
+      const char *ids[DMP_LIVENESS_MAX_REQUIRED];
+      for (size_t i = 0; i < l->n; i++)
+        ids[i] = l->req[i].id;
+      if (dmp_producer_wait_for_ids(p, ids, l->n, 0) < 0)
+        return 0; /* not all there yet, still in time */
+    }
+    int rc = startup(p, l); /* all attached: starts now; late: fails naming them */
+    if (rc < 0)
+      return rc;
+  }
+  int rc = check(p, l);
+  return rc < 0 ? rc : stalled_now(l);
+}
+
 /* Wait for space for `last` under liveness. */
 static int managed_wait(struct dmp_producer *p, int64_t last, int64_t timeout_ns)
 {

@@ -13,6 +13,10 @@
  *                    trip, a durable consumer that detached still counts
  *   idle             an idle topology never fails
  *   alert_only       past grace the claim keeps waiting
+ *   poll             dmp_producer_check_liveness() on a ring that never
+ *                    fills: startup, a stall (alert, then STALLED past
+ *                    grace) and a death (evicted) are noticed without any
+ *                    claim blocking
  *
  * Stalls are made with `--hold SEQ:FILE`: the consumer stops before
  * delivering SEQ (its cursor rests at SEQ - 1) until FILE appears. Timing is
@@ -63,6 +67,7 @@ TestSuite(startup, .init = setup, .fini = teardown, .timeout = 60);
 TestSuite(stall, .init = setup, .fini = teardown, .timeout = 60);
 TestSuite(idle, .init = setup, .fini = teardown, .timeout = 60);
 TestSuite(alert_only, .init = setup, .fini = teardown, .timeout = 60);
+TestSuite(poll, .init = setup, .fini = teardown, .timeout = 60);
 
 static struct dmp_liveness_config live_cfg(const char *const *ids, size_t n, int64_t progress_ms, int64_t grace_ms,
                                            enum dmp_liveness_action action)
@@ -547,4 +552,101 @@ Test(alert_only, past_grace_the_claim_keeps_waiting)
   publish_ok(100 - (HOLD + CAP), true);
   expect_delivered(c1, p1, "c1", 0, 99);
   cr_expect_eq(fr_alerts_for(&alerts, "c1"), 1);
+}
+
+/* --------------------------------------------------------------- poll */
+
+/* Call dmp_producer_check_liveness() every 5 ms until it returns something
+ * other than 0 / `until_not`, or an alert about `id` arrives (`alert_for`),
+ * at most `bound_ms`. Returns the last return code. */
+static int poll_until(int until_not, const char *alert_for, int bound_ms)
+{
+  int64_t deadline = ts_now_ns() + (int64_t)ts_timeout_ms(bound_ms) * FR_MS;
+  int rc;
+  do {
+    rc = dmp_producer_check_liveness(prod);
+    if (rc != until_not || (alert_for && fr_alerts_for(&alerts, alert_for) > 0))
+      return rc;
+    fr_sleep_ms(5);
+  } while (ts_now_ns() < deadline);
+  return rc;
+}
+
+Test(poll, refuses_null_and_a_producer_without_liveness)
+{
+  cr_assert_eq(dmp_producer_check_liveness(NULL), -EINVAL);
+  make_ring();
+  cr_assert_eq(dmp_producer_check_liveness(prod), -DMP_E_NOLIVENESS);
+}
+
+Test(poll, a_missing_required_id_fails_startup_without_blocking)
+{
+  make_ring();
+  struct fr_progress *p1;
+  consumer("c1", &p1, NULL);
+  static const char *const ids[] = {"c1", "c2"};
+  struct dmp_liveness_config lc = live_cfg(ids, 2, 100, 1000, DMP_LIVENESS_FAIL);
+  lc.startup_timeout_ns = 300 * FR_MS;
+  enable(&lc);
+  int64_t t0 = ts_now_ns();
+  cr_assert_eq(dmp_producer_check_liveness(prod), 0, "within the startup time: %s", dmp_last_error());
+  expect_startup_timeout(poll_until(0, NULL, 5000), t0, 300);
+  /* Checked again by the next call: once c2 is there, all is well. */
+  struct fr_progress *p2;
+  consumer("c2", &p2, NULL);
+  cr_assert_eq(poll_until(-DMP_E_STARTUP, NULL, 5000), 0, "%s", dmp_last_error());
+  cr_expect_eq(alerts.n, 0);
+}
+
+Test(poll, a_stall_on_a_ring_that_never_fills_alerts_then_fails_past_grace)
+{
+  make_ring();
+  char h[300];
+  snprintf(h, sizeof h, "5:%s", hold_file("never"));
+  struct fr_progress *p1, *p2;
+  pid_t c1 = consumer("c1", &p1, (const char *const[]){"--last-seq", "9", NULL});
+  consumer("c2", &p2, (const char *const[]){"--hold", h, NULL});
+  static const char *const ids[] = {"c1", "c2"};
+  struct dmp_liveness_config lc = live_cfg(ids, 2, 100, 300, DMP_LIVENESS_FAIL);
+  enable(&lc);
+  cr_assert_eq(dmp_producer_check_liveness(prod), 0, "%s", dmp_last_error());
+  publish_ok(10, false); /* 10 of 16 slots: the ring never fills */
+  int64_t t0 = ts_now_ns();
+  cr_assert_eq(poll_until(0, "c2", 5000), 1, "c2 stalled: %s", dmp_last_error());
+  cr_expect_eq(fr_alerts_for(&alerts, "c2"), 1);
+  cr_expect_eq(alerts.a[0].last_sequence, 4, "alert names sequence %lld, c2 rests at 4",
+               (long long)alerts.a[0].last_sequence);
+  int rc = poll_until(1, NULL, 5000);
+  int64_t waited_ms = (ts_now_ns() - t0) / FR_MS;
+  expect_stalled(rc, "c2", 4);
+  cr_expect_geq(waited_ms, 100 + 300 - 5, "failed after %lld ms, before progress timeout + grace",
+                (long long)waited_ms);
+  expect_stalled(dmp_producer_check_liveness(prod), "c2", 4); /* sticky */
+  cr_expect_eq(fr_alerts_for(&alerts, "c1"), 0, "c1 kept up but was alerted");
+  expect_delivered(c1, p1, "c1", 0, 9);
+}
+
+Test(poll, a_consumer_that_dies_on_a_ring_that_never_fills_is_evicted)
+{
+  make_ring();
+  char h[300];
+  snprintf(h, sizeof h, "5:%s", hold_file("never"));
+  struct fr_progress *p1, *pv;
+  pid_t c1 = consumer("c1", &p1, (const char *const[]){"--last-seq", "9", NULL});
+  pid_t cv = consumer("cv", &pv, (const char *const[]){"--hold", h, NULL});
+  static const char *const ids[] = {"c1", "cv"};
+  struct dmp_liveness_config lc = live_cfg(ids, 2, 10000, 10000, DMP_LIVENESS_EVICT);
+  enable(&lc);
+  /* Started while both are attached (c1 leaves once it has read 0..9). */
+  cr_assert_eq(dmp_producer_check_liveness(prod), 0, "%s", dmp_last_error());
+  publish_ok(10, false);
+  fr_signal(cv, SIGKILL);
+  cr_assert_eq(ts_wait(cv, ts_timeout_ms(5000)), 128 + SIGKILL);
+  cr_assert_eq(poll_until(0, "cv", 5000), 0, "%s", dmp_last_error());
+  cr_assert_eq(fr_alerts_for(&alerts, "cv"), 1, "no alert for the dead consumer");
+  cr_expect(alerts.a[0].dead && alerts.a[0].evicted, "alert: dead %d evicted %d", alerts.a[0].dead,
+            alerts.a[0].evicted);
+  struct dmp_consumer_info info;
+  cr_expect_eq(dmp_producer_consumer_info(prod, "cv", &info), -ENOENT, "the dead entry is still there");
+  expect_delivered(c1, p1, "c1", 0, 9);
 }

@@ -5,7 +5,10 @@
  *
  * Opt in with dmp_producer_enable_liveness(); then use the `_managed`
  * claims. Unmanaged claims keep their semantics and cost. All checks run on
- * the cold path only: while a managed claim is blocked on a full ring.
+ * the cold path only: while a managed claim is blocked on a full ring, and
+ * when the application calls dmp_producer_check_liveness() (say, once per
+ * loop or timer tick), so that a consumer that dies or stalls on a ring that
+ * never fills is noticed too.
  *
  * Outcomes (the original's state machine, plus kernel-backed death):
  *  - a required id not attached within `startup_timeout_ns` of the first
@@ -109,6 +112,22 @@ DMP_API int dmp_producer_claim_batch_managed(struct dmp_producer *p, uint64_t n,
 /** Copy-in form: claim managed, copy `len` bytes, publish. Returns the sequence. */
 DMP_API int64_t dmp_producer_publish_managed(struct dmp_producer *p, const void *src, size_t len,
                                              int64_t timeout_ns);
+
+/**
+ * Run the liveness checks now, without claiming and without waiting: the
+ * same startup, stall, alert, grace and eviction rules as a blocked managed
+ * claim (a required consumer that is behind and makes no progress stalls,
+ * whether or not the ring is full). Rate-limited by `check_interval_ns`:
+ * calling it more often is cheap (one clock read). Cold path; one lock
+ * probe (fcntl) per gating consumer per check.
+ * @return the number of required consumers in an alerted stall window
+ *         (0: all fine, or required ids still within their startup time);
+ *         -DMP_E_STARTUP (a required id missing past startup_timeout_ns,
+ *         named in the detail; checked again by the next call);
+ *         -DMP_E_STALLED (past grace with DMP_LIVENESS_FAIL; sticky);
+ *         -DMP_E_NOLIVENESS; -EINVAL.
+ */
+DMP_API int dmp_producer_check_liveness(struct dmp_producer *p);
 
 /**
  * Evict consumer `id` if it is proven dead (ACTIVE entry whose lock is
