@@ -200,7 +200,8 @@ MYELON_API int myelon_consumer_try_recv(struct myelon_consumer *c, struct myelon
  * Receive the next message, waiting with the ring's wait strategy up to
  * `timeout_ns`. @return as myelon_consumer_try_recv(), or -ETIMEDOUT, or
  * -DMP_E_OWNERDEAD if the producer died (a partial message is dropped and
- * the detail says so).
+ * the detail says so), or -DMP_E_EVICTED if this consumer's table entry was
+ * taken away behind the library's back (dmp_consumer_wait()).
  */
 MYELON_API int myelon_consumer_recv(struct myelon_consumer *c, struct myelon_msg *m, int64_t timeout_ns);
 
