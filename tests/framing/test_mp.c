@@ -268,19 +268,21 @@ static void producer_killed_run(enum dmp_backend b, enum myelon_frame_format f)
   int rc = myelon_consumer_attach_timeout(&cc, (int64_t)ts_timeout_ms(20000) * 1000000, &con);
   cr_assert(eq(int, rc, 0), "attach: %s / %s", myelon_err_name(rc), dmp_last_error());
   struct dmp_consumer *dc = myelon_consumer_ring(con);
-  /* take part of the first message, then kill the producer mid-message */
-  struct myelon_msg m;
+  /* Let the producer fill the ring with the first frames of the 4 MB
+   * message (it then blocks on us), and kill it there, mid-message.
+   * Nothing is received before the kill: a consumer that keeps pace with
+   * the producer takes the whole message within one receive call. */
   int64_t deadline = ts_now_ns() + (int64_t)ts_timeout_ms(20000) * 1000000;
-  while (dmp_consumer_sequence(dc) < 20) {
-    rc = myelon_consumer_try_recv(con, &m);
-    cr_assert(eq(int, rc, -EAGAIN), "a 4 MB message cannot be complete yet: %s", myelon_err_name(rc));
-    cr_assert(lt(i64, ts_now_ns(), deadline), "the producer published nothing");
+  while (dmp_consumer_available(dc) < (int64_t)c.capacity) {
+    cr_assert(lt(i64, ts_now_ns(), deadline), "the producer did not fill the ring (%lld frames)",
+              (long long)dmp_consumer_available(dc));
     dmp_consumer_wait(dc, 100000000);
   }
   cr_assert(eq(int, kill(prod, SIGKILL), 0));
   expect_exit(prod, 128 + SIGKILL, "producer");
   /* whatever it published is consumed, then the receive must end with
    * OWNERDEAD (not hang until the generous timeout) */
+  struct myelon_msg m;
   rc = myelon_consumer_recv(con, &m, (int64_t)ts_timeout_ms(30000) * 1000000);
   cr_assert(eq(int, rc, -DMP_E_OWNERDEAD), "%s/%s: %s / %s", fr_backend_name(b), fr_format_name(f),
             myelon_err_name(rc), dmp_last_error());
