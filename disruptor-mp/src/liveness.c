@@ -448,8 +448,7 @@ static int stale_open(enum dmp_backend backend, const char *path, struct stale_f
   if (f->fd < 0) {
     rc = f->fd;
   } else if ((rc = dmp_impl_file_trust(f->fd, path, false, &f->st, why, whylen)) == 0 && !S_ISREG(f->st.st_mode)) {
-    snprintf(why, whylen, "'%s' is not a regular file", path);
-    rc = -DMP_E_CORRUPT;
+    rc = -DMP_E_CORRUPT; /* not a segment: callers say so with the path */
   }
   if (rc < 0) {
     if (f->fd >= 0)
