@@ -24,6 +24,7 @@
  * Receivers attach as "c0".."c7"; the producer waits for them first.
  */
 #include "bench.h"
+#include "subj_rings.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -64,14 +65,6 @@ static enum dmp_wait_kind wait_kind(enum bench_wait w)
   return DMP_WAIT_SPIN;
 }
 
-static void ring_name(const struct bench_chan *ch, enum dmp_backend b, char *out, size_t n)
-{
-  if (b == DMP_BACKEND_SHM)
-    snprintf(out, n, "%sp%u", ch->c->tag, ch->dir);
-  else
-    snprintf(out, n, "%s/%sp%u", ch->c->tmpdir, ch->c->tag, ch->dir);
-}
-
 static int fail(const char *what, int rc)
 {
   bench_log("%s: %s (%s)", what, dmp_strerror(rc), dmp_last_error());
@@ -91,7 +84,7 @@ static struct dmp_end *end_new(const struct bench_chan *ch, const struct variant
 static int tx_open(const struct bench_chan *ch, const struct variant *v, void **tx)
 {
   char name[BENCH_PATH_MAX + 32];
-  ring_name(ch, v->backend, name, sizeof name);
+  subj_ring_name(ch->c, ch->dir, v->backend, name, sizeof name);
   struct dmp_producer_config cfg;
   dmp_producer_config_init(&cfg);
   cfg.backend = v->backend;
@@ -116,7 +109,7 @@ static int tx_open(const struct bench_chan *ch, const struct variant *v, void **
 static int rx_open(const struct bench_chan *ch, const struct variant *v, unsigned idx, void **rx)
 {
   char name[BENCH_PATH_MAX + 32], id[8];
-  ring_name(ch, v->backend, name, sizeof name);
+  subj_ring_name(ch->c, ch->dir, v->backend, name, sizeof name);
   snprintf(id, sizeof id, "c%u", idx);
   struct dmp_consumer_config cfg;
   dmp_consumer_config_init(&cfg);
@@ -206,18 +199,6 @@ static void dmp_rx_close(void *rx)
   free(e);
 }
 
-static void cleanup(const struct bench_case *c, enum dmp_backend b)
-{
-  /* A killed producer leaves its ring and counters behind; dmp_ring_gc()
-   * removes both once the producer is dead (after every case it is). */
-  for (unsigned d = 0; d < 2; d++) {
-    struct bench_chan ch = {.c = c, .dir = d};
-    char name[BENCH_PATH_MAX + 32];
-    ring_name(&ch, b, name, sizeof name);
-    (void)dmp_ring_gc(b, name);
-  }
-}
-
 /* One set of entry points per variant (the seam carries no user pointer). */
 #define DMP_VARIANT(id, v, backend)                                                                        \
   static int id##_tx_open(const struct bench_chan *ch, void **tx) { return tx_open(ch, &(v), tx); }        \
@@ -225,7 +206,7 @@ static void cleanup(const struct bench_case *c, enum dmp_backend b)
   {                                                                                                       \
     return rx_open(ch, &(v), idx, rx);                                                                    \
   }                                                                                                       \
-  static void id##_cleanup(const struct bench_case *c) { cleanup(c, backend); }
+  static void id##_cleanup(const struct bench_case *c) { subj_rings_gc(c, backend); }
 
 DMP_VARIANT(shm, v_shm, DMP_BACKEND_SHM)
 DMP_VARIANT(mmap, v_mmap, DMP_BACKEND_MMAP)

@@ -27,6 +27,7 @@
  * Receivers attach as "c0".."c7"; the producer waits for them first.
  */
 #include "bench.h"
+#include "subj_rings.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -72,14 +73,6 @@ static enum dmp_wait_kind wait_kind(enum bench_wait w)
   return DMP_WAIT_SPIN;
 }
 
-static void ring_name(const struct bench_case *c, unsigned dir, enum dmp_backend b, char *out, size_t n)
-{
-  if (b == DMP_BACKEND_SHM)
-    snprintf(out, n, "%sp%u", c->tag, dir);
-  else
-    snprintf(out, n, "%s/%sp%u", c->tmpdir, c->tag, dir);
-}
-
 static int fail(const char *what, int rc)
 {
   bench_log("%s: %s (%s)", what, myelon_strerror(rc), dmp_last_error());
@@ -106,7 +99,7 @@ static uint64_t ring_frames(const struct variant *v, const struct bench_case *c)
 static int tx_open(const struct bench_chan *ch, const struct variant *v, void **tx)
 {
   char name[BENCH_PATH_MAX + 32];
-  ring_name(ch->c, ch->dir, v->backend, name, sizeof name);
+  subj_ring_name(ch->c, ch->dir, v->backend, name, sizeof name);
   struct myelon_producer_config cfg;
   myelon_producer_config_init(&cfg);
   cfg.ring.backend = v->backend;
@@ -133,7 +126,7 @@ static int tx_open(const struct bench_chan *ch, const struct variant *v, void **
 static int rx_open(const struct bench_chan *ch, const struct variant *v, unsigned idx, void **rx)
 {
   char name[BENCH_PATH_MAX + 32], id[8];
-  ring_name(ch->c, ch->dir, v->backend, name, sizeof name);
+  subj_ring_name(ch->c, ch->dir, v->backend, name, sizeof name);
   snprintf(id, sizeof id, "c%u", idx);
   struct myelon_consumer_config cfg;
   myelon_consumer_config_init(&cfg);
@@ -213,17 +206,6 @@ static void framed_rx_close(void *rx)
   free(e);
 }
 
-static void cleanup(const struct bench_case *c, enum dmp_backend b)
-{
-  /* A killed producer leaves its ring and counters behind; dmp_ring_gc()
-   * removes both once the producer is dead (after every case it is). */
-  for (unsigned d = 0; d < 2; d++) {
-    char name[BENCH_PATH_MAX + 32];
-    ring_name(c, d, b, name, sizeof name);
-    (void)dmp_ring_gc(b, name);
-  }
-}
-
 /* One set of entry points per variant (the seam carries no user pointer). */
 #define FRAMED_VARIANT(id, v)                                                                              \
   static int id##_tx_open(const struct bench_chan *ch, void **tx) { return tx_open(ch, &(v), tx); }        \
@@ -231,7 +213,7 @@ static void cleanup(const struct bench_case *c, enum dmp_backend b)
   {                                                                                                       \
     return rx_open(ch, &(v), idx, rx);                                                                    \
   }                                                                                                       \
-  static void id##_cleanup(const struct bench_case *c) { cleanup(c, (v).backend); }
+  static void id##_cleanup(const struct bench_case *c) { subj_rings_gc(c, (v).backend); }
 
 FRAMED_VARIANT(shm, v_shm)
 FRAMED_VARIANT(mmap, v_mmap)

@@ -35,6 +35,7 @@
  * myelon_typed_publish) and viewed in place from the slot.
  */
 #include "bench.h"
+#include "subj_rings.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -166,14 +167,6 @@ static enum dmp_wait_kind wait_kind(enum bench_wait w)
   return DMP_WAIT_SPIN;
 }
 
-static void ring_name(const struct bench_case *c, unsigned dir, enum dmp_backend b, char *out, size_t n)
-{
-  if (b == DMP_BACKEND_SHM)
-    snprintf(out, n, "%sp%u", c->tag, dir);
-  else
-    snprintf(out, n, "%s/%sp%u", c->tmpdir, c->tag, dir);
-}
-
 static int fail(const char *what, int rc)
 {
   bench_log("%s: %s (%s)", what, myelon_strerror(rc), dmp_last_error());
@@ -204,7 +197,7 @@ static struct typed_end *end_new(const struct bench_case *c, const struct varian
 static int tx_open(const struct bench_chan *ch, const struct variant *v, void **tx)
 {
   char name[BENCH_PATH_MAX + 32];
-  ring_name(ch->c, ch->dir, v->backend, name, sizeof name);
+  subj_ring_name(ch->c, ch->dir, v->backend, name, sizeof name);
   struct typed_end *e = end_new(ch->c, v);
   if (!e)
     return -EINVAL;
@@ -230,7 +223,7 @@ static int tx_open(const struct bench_chan *ch, const struct variant *v, void **
 static int rx_open(const struct bench_chan *ch, const struct variant *v, unsigned idx, void **rx)
 {
   char name[BENCH_PATH_MAX + 32], id[8];
-  ring_name(ch->c, ch->dir, v->backend, name, sizeof name);
+  subj_ring_name(ch->c, ch->dir, v->backend, name, sizeof name);
   snprintf(id, sizeof id, "c%u", idx);
   struct typed_end *e = end_new(ch->c, v);
   if (!e)
@@ -330,22 +323,13 @@ static void typed_rx_close(void *rx)
   free(e);
 }
 
-static void cleanup(const struct bench_case *c, enum dmp_backend b)
-{
-  for (unsigned d = 0; d < 2; d++) {
-    char name[BENCH_PATH_MAX + 32];
-    ring_name(c, d, b, name, sizeof name);
-    (void)dmp_ring_gc(b, name);
-  }
-}
-
 #define TYPED_VARIANT(id, v)                                                                               \
   static int id##_tx_open(const struct bench_chan *ch, void **tx) { return tx_open(ch, &(v), tx); }        \
   static int id##_rx_open(const struct bench_chan *ch, unsigned idx, void **rx)                           \
   {                                                                                                       \
     return rx_open(ch, &(v), idx, rx);                                                                    \
   }                                                                                                       \
-  static void id##_cleanup(const struct bench_case *c) { cleanup(c, (v).backend); }
+  static void id##_cleanup(const struct bench_case *c) { subj_rings_gc(c, (v).backend); }
 
 TYPED_VARIANT(mp_shm, v_mp_shm)
 TYPED_VARIANT(mp_mmap, v_mp_mmap)
