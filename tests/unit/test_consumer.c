@@ -284,12 +284,15 @@ Test(consumer_wait, a_lost_table_entry_ends_the_wait_with_evicted)
         cc.wait.liveness_ms = 5;
         struct dmp_consumer *c = ut_attach(&cc);
         cr_assert(eq(i64, dmp_consumer_wait(c, UT_SHORT_NS), -ETIMEDOUT), "entry intact: a plain timeout");
-        /* Entry 0: state at 512 + 64, id at 512 + 64 + 24 (layout.h). */
+        /* Entry 0 of the table (layout.h). */
+        const off_t entry = (off_t)ut_header_read(ut_backends[b], pc.name).table_offset;
+        const off_t state_at = entry + (off_t)offsetof(struct dmp_consumer_entry, state);
+        const off_t id_at = entry + (off_t)offsetof(struct dmp_consumer_entry, id);
         if (how == 0) {
           uint32_t free_state = DMP_ENTRY_FREE;
-          ut_seg_write(ut_backends[b], pc.name, 512 + 64, &free_state, sizeof free_state);
+          ut_seg_write(ut_backends[b], pc.name, state_at, &free_state, sizeof free_state);
         } else {
-          ut_seg_write(ut_backends[b], pc.name, 512 + 64 + 24, "intruder", 9);
+          ut_seg_write(ut_backends[b], pc.name, id_at, "intruder", 9);
         }
         int64_t rc = dmp_consumer_wait(c, UT_LONG_NS);
         cr_assert(eq(i64, rc, -DMP_E_EVICTED), "%s, wait kind %d, %s: %s / %s", ut_backend_name(ut_backends[b]),
@@ -298,8 +301,8 @@ Test(consumer_wait, a_lost_table_entry_ends_the_wait_with_evicted)
         dmp_consumer_close(c);
         uint32_t state;
         char id[9];
-        ut_seg_read(ut_backends[b], pc.name, 512 + 64, &state, sizeof state);
-        ut_seg_read(ut_backends[b], pc.name, 512 + 64 + 24, id, sizeof id);
+        ut_seg_read(ut_backends[b], pc.name, state_at, &state, sizeof state);
+        ut_seg_read(ut_backends[b], pc.name, id_at, id, sizeof id);
         if (how == 0)
           cr_assert(eq(u32, state, DMP_ENTRY_FREE), "close changed an entry that was not ours");
         else

@@ -342,7 +342,7 @@ Test(producer_gating, a_peer_bumping_table_seq_without_end_cannot_keep_a_claim_s
   uint8_t *map = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   close(fd);
   cr_assert(ne(ptr, map, MAP_FAILED));
-  struct bumper b = {.table_seq = (_Atomic uint32_t *)(map + 320)}; /* layout.h: table_seq */
+  struct bumper b = {.table_seq = (_Atomic uint32_t *)(map + offsetof(struct dmp_segment_control, table_seq))};
   pthread_t t;
   cr_assert(eq(int, pthread_create(&t, NULL, bump_table_seq, &b), 0));
   while (!atomic_load(&b.running))
