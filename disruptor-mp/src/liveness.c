@@ -176,7 +176,11 @@ int dmp_producer_evict(struct dmp_producer *p, const char *id)
   return rc < 0 ? DMP_FAIL(rc, "consumer '%s' came back during eviction", id) : 0;
 }
 
-static int startup(struct dmp_producer *p, struct dmp_impl_liveness *l)
+/* Wait (if `block`) until every required id is attached, at most until the
+ * startup deadline, which runs from the first managed claim or check.
+ * 0 started; 1 not all attached yet but still in time (only without
+ * `block`); -DMP_E_STARTUP naming the missing ids; -errno. */
+static int startup(struct dmp_producer *p, struct dmp_impl_liveness *l, bool block)
 {
   if (l->startup_deadline == 0)
     l->startup_deadline = dmp_impl_now_ns() + l->cfg.startup_timeout_ns;
@@ -184,9 +188,11 @@ static int startup(struct dmp_producer *p, struct dmp_impl_liveness *l)
   for (size_t i = 0; i < l->n; i++)
     ids[i] = l->req[i].id;
   int64_t left = dmp_impl_remaining(l->startup_deadline);
-  int rc = dmp_producer_wait_for_ids(p, ids, l->n, left);
+  int rc = dmp_producer_wait_for_ids(p, ids, l->n, block ? left : 0);
+  if (rc == -ETIMEDOUT && !block && left > 0)
+    return 1;
   if (rc == -ETIMEDOUT) {
-    l->startup_deadline = 0; /* the next managed claim waits again */
+    l->startup_deadline = 0; /* the next managed claim or check waits again */
     return DMP_FAIL(-DMP_E_STARTUP, "%s", dmp_last_error());
   }
   if (rc < 0)
@@ -312,22 +318,9 @@ int dmp_producer_check_liveness(struct dmp_producer *p)
   if (l->sticky)
     return DMP_FAIL(l->sticky, "%s", l->sticky_detail);
   if (!l->started) {
-    /* As startup(), without waiting: the deadline runs from the first
-     * check (or managed claim); until then a missing id is not an error. */
-    int64_t now = dmp_impl_now_ns();
-    if (l->startup_deadline == 0)
-      l->startup_deadline = now + l->cfg.startup_timeout_ns;
-    bool late = now >= l->startup_deadline;
-    if (!late) {
-      const char *ids[DMP_LIVENESS_MAX_REQUIRED];
-      for (size_t i = 0; i < l->n; i++)
-        ids[i] = l->req[i].id;
-      if (dmp_producer_wait_for_ids(p, ids, l->n, 0) < 0)
-        return 0; /* not all there yet, still in time */
-    }
-    int rc = startup(p, l); /* all attached: starts now; late: fails naming them */
-    if (rc < 0)
-      return rc;
+    int rc = startup(p, l, false);
+    if (rc != 0)
+      return rc > 0 ? 0 : rc; /* in time: a missing id is not an error yet */
   }
   int rc = check(p, l);
   return rc < 0 ? rc : stalled_now(l);
@@ -342,7 +335,7 @@ static int managed_wait(struct dmp_producer *p, int64_t last, int64_t timeout_ns
   if (l->sticky)
     return DMP_FAIL(l->sticky, "%s", l->sticky_detail);
   if (!l->started) {
-    int rc = startup(p, l);
+    int rc = startup(p, l, true);
     if (rc < 0)
       return rc;
   }
