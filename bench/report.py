@@ -652,7 +652,7 @@ def section_views(run):
     return ("## Owned decode vs zero-copy view (msgpack)\n\n"
             "The same msgpack record on the wire (payload size = encoded size, see bench/README.md); `msgpack-*` "
             "decodes it into an owned value (validate, parse, allocate, copy the body) and frees it, `view-*` "
-            "validates and parses it in place (`myelon_typed_recv_view`) and reads the fields from the slot. Both "
+            "validates and parses it in place (`myelon_typed_consumer_recv_view`) and reads the fields from the slot. Both "
             "then copy the body into the harness buffer. Speed-up: owned RTT ÷ view RTT, view msgs/s ÷ owned "
             "msgs/s (paired: median per-block ratio).\n\n" + "\n\n".join(parts))
 

@@ -140,7 +140,7 @@ static int run_msgpack(enum dmp_backend backend, const char *name, int64_t count
   cc.ring.id = "example";
   cc.format = MYELON_FRAME_ALIGNED;
   struct myelon_typed_consumer *c;
-  if ((rc = myelon_typed_consumer_attach(&cc, &codec, 0, &c)) < 0) {
+  if ((rc = myelon_typed_consumer_attach(&cc, &codec, &c)) < 0) {
     myelon_typed_producer_close(tp);
     return die("consumer", rc);
   }
@@ -156,23 +156,23 @@ static int run_msgpack(enum dmp_backend backend, const char *name, int64_t count
   int64_t ok = 0;
   for (int64_t i = 0; i < count && rc == 0; i++) {
     make_order(&sent, i);
-    if ((rc = myelon_typed_publish(tp, &sent, 1, SECOND)) < 0)
+    if ((rc = myelon_typed_producer_publish(tp, &sent, 1, SECOND)) < 0)
       break;
     if (i % 2 == 0) { /* owned: a decoded copy we free */
-      if ((rc = myelon_typed_recv(c, (void **)&got, NULL, SECOND)) < 0)
+      if ((rc = myelon_typed_consumer_recv(c, (void **)&got, NULL, SECOND)) < 0)
         break;
       ok += same_order(got, &sent);
       myelon_codec_free(&codec, got);
     } else { /* zero-copy: read the msgpack tree in place */
       struct myelon_mp_view v;
-      if ((rc = myelon_typed_recv_view(c, &views, &v, NULL, SECOND)) < 0)
+      if ((rc = myelon_typed_consumer_recv_view(c, &views, &v, NULL, SECOND)) < 0)
         break;
       const msgpack_object *root = myelon_mp_view_root(&v);
       const msgpack_object *sym = myelon_mp_map_get(root, "symbol");
       const msgpack_object *id = myelon_mp_map_get(root, "id");
       ok += sym && id && id->via.i64 == sent.id && sym->via.str.size == strlen(sent.symbol) &&
             memcmp(sym->via.str.ptr, sent.symbol, sym->via.str.size) == 0;
-      myelon_typed_release(c); /* the view ends here */
+      myelon_typed_consumer_release(c); /* the view ends here */
     }
   }
   struct myelon_typed_producer_stats st;
@@ -216,15 +216,15 @@ static int run_fixed(enum dmp_backend backend, const char *name)
   cc.ring.id = "ticks";
   cc.format = MYELON_FRAME_ALIGNED;
   struct myelon_typed_consumer *c;
-  if ((rc = myelon_typed_consumer_attach(&cc, NULL, 0, &c)) < 0) {
+  if ((rc = myelon_typed_consumer_attach(&cc, NULL, &c)) < 0) {
     myelon_typed_producer_close(tp);
     return die("fixed consumer", rc);
   }
   struct tick t = {1700000000, 99.5};
   struct myelon_fixed_view v;
-  rc = myelon_typed_publish(tp, &t, 2, SECOND);
+  rc = myelon_typed_producer_publish(tp, &t, 2, SECOND);
   if (rc == 0)
-    rc = myelon_typed_recv_view(c, &view, &v, NULL, SECOND);
+    rc = myelon_typed_consumer_recv_view(c, &view, &v, NULL, SECOND);
   const struct tick *in_ring = rc == 0 ? myelon_fixed_view_get(&v) : NULL;
   int ok = in_ring && in_ring->ts == t.ts && in_ring->px == t.px;
   if (ok)

@@ -183,7 +183,7 @@ static void frame_seed(enum myelon_frame_format fmt, uint32_t cap, const size_t 
   for (size_t i = 0; i < sizeof msg; i++)
     msg[i] = (uint8_t)(i * 7 + 1);
   for (size_t i = 0; i < n; i++)
-    if (myelon_publish(p, msg, lens[i], (uint8_t)(i + 1), 0) < 0)
+    if (myelon_producer_publish(p, msg, lens[i], (uint8_t)(i + 1), 0) < 0)
       failures++;
   int64_t published = dmp_producer_sequence(myelon_producer_ring(p)) + 1;
   size_t len;
@@ -390,7 +390,7 @@ static void journal_seeds(void)
                                       .flags = i == 5 ? MYELON_JREC_F_GAP : 0, .msg_id = (uint32_t)i + 1,
                                       .seq = i, .realtime_ns = 1700000000000000000 + (int64_t)i,
                                       .mono_ns = (int64_t)i * 1000};
-    rc = myelon_journal_append(w, &r);
+    rc = myelon_journal_writer_append(w, &r);
   }
   if (myelon_journal_writer_close(w, NULL) != 0 || rc != 0 ||
       myelon_journal_part_path(base, 1, part, sizeof part) != 0) {

@@ -14,13 +14,13 @@
  *                                             are fragmented and reassembled
  *   framed-shm-poll                           opt-in diagnostic: framed-shm,
  *                                             but the harness polls
- *                                             myelon_try_publish() and
+ *                                             myelon_producer_try_publish() and
  *                                             myelon_consumer_try_recv()
  *                                             itself (no library wait path,
  *                                             no clock reads)
  *
  * The library as an application gets it: default ring flags (wake-ups and
- * counters on), send = myelon_publish(DMP_FOREVER) (one memcpy into the
+ * counters on), send = myelon_producer_publish(DMP_FOREVER) (one memcpy into the
  * slot after the header), receive = myelon_consumer_recv(DMP_FOREVER) +
  * memcpy out + myelon_consumer_release(), with the case's wait strategy.
  * Ring depth in frames: the case's capacity times the frames per message.
@@ -161,9 +161,9 @@ static int framed_send(void *tx, const void *buf, size_t len)
 {
   struct framed_end *e = tx;
   if (!e->poll)
-    return myelon_publish(e->p, buf, len, 0, DMP_FOREVER);
+    return myelon_producer_publish(e->p, buf, len, 0, DMP_FOREVER);
   int rc;
-  while ((rc = myelon_try_publish(e->p, buf, len, 0)) == -EAGAIN)
+  while ((rc = myelon_producer_try_publish(e->p, buf, len, 0)) == -EAGAIN)
     ;
   return rc;
 }

@@ -6,14 +6,14 @@
  * place (Layer 3, view.h). Both ends use the same wire bytes, so the two
  * differ only in what the receiver does.
  *
- *   msgpack-shm, msgpack-mmap   myelon_typed_publish() / myelon_typed_recv():
+ *   msgpack-shm, msgpack-mmap   myelon_typed_producer_publish() / myelon_typed_consumer_recv():
  *                               owned decode (validate, parse, allocate the
  *                               value and its body, copy), then
  *                               myelon_codec_free()
- *   view-shm, view-mmap         myelon_typed_publish() / myelon_typed_recv_view()
+ *   view-shm, view-mmap         myelon_typed_producer_publish() / myelon_typed_consumer_recv_view()
  *                               with the msgpack view codec: validate and
  *                               parse in place into a 16-node arena, read the
- *                               fields from the tree, myelon_typed_release()
+ *                               fields from the tree, myelon_typed_consumer_release()
  *
  * The message type, struct bench_rec, is {seq, stamp, body}; its wire form
  * is a msgpack map, written by a pack callback with fixed-width integers so
@@ -31,8 +31,8 @@
  * back into its buffer (a view still reads every byte it delivers).
  *
  * Frames: compact, frame capacity = the encoded size, so every message is
- * one frame encoded straight into the ring slot (myelon_claim/commit inside
- * myelon_typed_publish) and viewed in place from the slot.
+ * one frame encoded straight into the ring slot (myelon_producer_claim/commit inside
+ * myelon_typed_producer_publish) and viewed in place from the slot.
  */
 #include "bench.h"
 #include "subj_rings.h"
@@ -238,10 +238,10 @@ static int rx_open(const struct bench_chan *ch, const struct variant *v, unsigne
   cfg.frame_capacity = (uint32_t)ch->c->size;
   cfg.max_message = ch->c->size;
   /* A view consumer needs no owned-decode codec. */
-  int rc = myelon_typed_consumer_attach(&cfg, v->view ? NULL : &e->codec, BENCH_STEP_TIMEOUT_NS, &e->c);
+  int rc = myelon_typed_consumer_attach_timeout(&cfg, v->view ? NULL : &e->codec, BENCH_STEP_TIMEOUT_NS, &e->c);
   if (rc < 0) {
     free(e);
-    return fail("myelon_typed_consumer_attach", rc);
+    return fail("myelon_typed_consumer_attach_timeout", rc);
   }
   *rx = e;
   return 0;
@@ -261,7 +261,7 @@ static int typed_send(void *tx, const void *buf, size_t len)
   struct bench_rec r = {.body = (const uint8_t *)buf + 16, .body_len = e->body_len};
   memcpy(&r.seq, buf, 8);
   memcpy(&r.stamp, (const uint8_t *)buf + 8, 8);
-  return myelon_typed_publish(e->p, &r, 0, DMP_FOREVER);
+  return myelon_typed_producer_publish(e->p, &r, 0, DMP_FOREVER);
 }
 
 /* Write a received record back into the harness buffer. */
@@ -284,18 +284,18 @@ static int typed_recv(void *rx, void *buf, size_t len)
   (void)len;
   if (!e->view) {
     void *v = NULL;
-    int rc = myelon_typed_recv(e->c, &v, NULL, DMP_FOREVER);
+    int rc = myelon_typed_consumer_recv(e->c, &v, NULL, DMP_FOREVER);
     if (rc < 0)
-      return fail("myelon_typed_recv", rc);
+      return fail("myelon_typed_consumer_recv", rc);
     const struct bench_rec *r = v;
     rc = deliver(e, buf, r->seq, r->stamp, r->body, r->body_len);
     myelon_codec_free(&e->codec, v);
     return rc;
   }
   struct myelon_mp_view view;
-  int rc = myelon_typed_recv_view(e->c, &e->vc, &view, NULL, DMP_FOREVER);
+  int rc = myelon_typed_consumer_recv_view(e->c, &e->vc, &view, NULL, DMP_FOREVER);
   if (rc < 0)
-    return fail("myelon_typed_recv_view", rc);
+    return fail("myelon_typed_consumer_recv_view", rc);
   uint64_t seq = 0, stamp = 0;
   const uint8_t *body = NULL;
   size_t n = 0;
@@ -303,7 +303,7 @@ static int typed_recv(void *rx, void *buf, size_t len)
   rc = root ? rec_fields(root, &seq, &stamp, &body, &n) : -MYELON_E_VIEW;
   if (rc == 0)
     rc = deliver(e, buf, seq, stamp, body, n);
-  myelon_typed_release(e->c);
+  myelon_typed_consumer_release(e->c);
   return rc;
 }
 

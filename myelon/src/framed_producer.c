@@ -142,7 +142,7 @@ static int check_message(struct myelon_producer *p, const void *data, size_t len
   if (!p || (!data && len))
     return dmp_error_set(fn, "producer or data is NULL"), -EINVAL;
   if (p->claimed) /* publishing would make the claimed, unwritten slot visible */
-    return dmp_error_set(fn, "a zero-copy claim is open: myelon_commit() or myelon_abort() it first"), -EINVAL;
+    return dmp_error_set(fn, "a zero-copy claim is open: myelon_producer_commit() or myelon_producer_abort() it first"), -EINVAL;
   if (len > p->max)
     return dmp_error_set(fn, "message of %zu bytes exceeds max_message %zu", len, p->max), -MYELON_E_TOOBIG;
   return 0;
@@ -186,7 +186,7 @@ static int publish_frames(struct myelon_producer *p, const void *data, size_t le
       if (failed_frame)
         *failed_frame = frag;
       if (frag > 0)
-        dmp_error_set("myelon_publish", "message %u cut after %llu of %llu frames: %s", s.id,
+        dmp_error_set("myelon_producer_publish", "message %u cut after %llu of %llu frames: %s", s.id,
                       (unsigned long long)frag, (unsigned long long)s.frames, dmp_strerror(rc));
       return rc;
     }
@@ -197,7 +197,7 @@ static int publish_frames(struct myelon_producer *p, const void *data, size_t le
   return 0;
 }
 
-int myelon_publish(struct myelon_producer *p, const void *data, size_t len, uint8_t kind, int64_t timeout_ns)
+int myelon_producer_publish(struct myelon_producer *p, const void *data, size_t len, uint8_t kind, int64_t timeout_ns)
 {
   int rc = check_message(p, data, len, __func__);
   if (rc < 0)
@@ -214,14 +214,14 @@ int myelon_publish(struct myelon_producer *p, const void *data, size_t len, uint
   return 0;
 }
 
-int myelon_publish_managed(struct myelon_producer *p, const void *data, size_t len, uint8_t kind,
+int myelon_producer_publish_managed(struct myelon_producer *p, const void *data, size_t len, uint8_t kind,
                            int64_t timeout_ns, uint64_t *failed_frame)
 {
   int rc = check_message(p, data, len, __func__);
   return rc < 0 ? rc : publish_frames(p, data, len, kind, timeout_ns, true, failed_frame);
 }
 
-int myelon_try_publish(struct myelon_producer *p, const void *data, size_t len, uint8_t kind)
+int myelon_producer_try_publish(struct myelon_producer *p, const void *data, size_t len, uint8_t kind)
 {
   int rc = check_message(p, data, len, __func__);
   if (rc < 0)
@@ -247,7 +247,7 @@ int myelon_try_publish(struct myelon_producer *p, const void *data, size_t len, 
   return 0;
 }
 
-int myelon_claim(struct myelon_producer *p, size_t max_len, void **buf, int64_t timeout_ns)
+int myelon_producer_claim(struct myelon_producer *p, size_t max_len, void **buf, int64_t timeout_ns)
 {
   if (!p || !buf || max_len > p->cap || p->claimed)
     return -EINVAL;
@@ -264,7 +264,7 @@ int myelon_claim(struct myelon_producer *p, size_t max_len, void **buf, int64_t 
   return 0;
 }
 
-int myelon_commit(struct myelon_producer *p, size_t len, uint8_t kind)
+int myelon_producer_commit(struct myelon_producer *p, size_t len, uint8_t kind)
 {
   if (!p || !p->claimed || len > p->claimed_max)
     return -EINVAL;
@@ -279,7 +279,7 @@ int myelon_commit(struct myelon_producer *p, size_t len, uint8_t kind)
   return 0;
 }
 
-int myelon_abort(struct myelon_producer *p)
+int myelon_producer_abort(struct myelon_producer *p)
 {
   if (!p || !p->claimed)
     return -EINVAL;

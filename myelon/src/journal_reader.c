@@ -88,12 +88,12 @@ static int read_at(struct myelon_journal_reader *r, uint64_t off, size_t len)
       if (errno == EINTR)
         continue;
       rc = -errno;
-      dmp_error_set("myelon_journal_next", "part %u: read at %llu: %s", r->part, (unsigned long long)off,
+      dmp_error_set("myelon_journal_reader_next", "part %u: read at %llu: %s", r->part, (unsigned long long)off,
                     strerror(errno));
       return rc;
     }
     if (n == 0) /* the file shrank under us */
-      return dmp_error_set("myelon_journal_next", "part %u shrank while being read", r->part), -EIO;
+      return dmp_error_set("myelon_journal_reader_next", "part %u shrank while being read", r->part), -EIO;
     got += (size_t)n;
   }
   return 0;
@@ -113,7 +113,7 @@ static int report(struct myelon_journal_reader *r, int rc, uint64_t off, const c
   char path[4096];
   if (part_path(r, r->part, path, sizeof path) < 0)
     snprintf(path, sizeof path, "part %u", r->part);
-  dmp_error_set("myelon_journal_next", "%s at offset %llu of '%s'", what, (unsigned long long)off, path);
+  dmp_error_set("myelon_journal_reader_next", "%s at offset %llu of '%s'", what, (unsigned long long)off, path);
   if (rc == -MYELON_E_TORN) {
     r->st.torn = true;
     r->sticky = rc;
@@ -133,17 +133,17 @@ static int open_part(struct myelon_journal_reader *r, struct myelon_journal_info
   char path[4096];
   int rc = part_path(r, r->part, path, sizeof path);
   if (rc < 0)
-    return dmp_error_set("myelon_journal_open", "part %u: path too long", r->part), rc;
+    return dmp_error_set("myelon_journal_reader_open", "part %u: path too long", r->part), rc;
   r->fd = open(path, O_RDONLY | O_CLOEXEC);
   if (r->fd < 0) {
     rc = -errno;
-    dmp_error_set("myelon_journal_open", "cannot open '%s': %s", path, strerror(errno));
+    dmp_error_set("myelon_journal_reader_open", "cannot open '%s': %s", path, strerror(errno));
     return rc;
   }
   struct stat sb;
   if (fstat(r->fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
     rc = S_ISREG(sb.st_mode) ? -errno : -EINVAL;
-    dmp_error_set("myelon_journal_open", "'%s' is not a regular file", path);
+    dmp_error_set("myelon_journal_reader_open", "'%s' is not a regular file", path);
     close_part(r);
     return rc;
   }
@@ -155,7 +155,7 @@ static int open_part(struct myelon_journal_reader *r, struct myelon_journal_info
   if (rc < 0) {
     char why[160];
     snprintf(why, sizeof why, "%s", dmp_last_error());
-    dmp_error_set("myelon_journal_open", "'%s': %s", path, why);
+    dmp_error_set("myelon_journal_reader_open", "'%s': %s", path, why);
   }
   r->off = MYELON_JOURNAL_HEADER_SIZE;
   return rc;
@@ -257,7 +257,7 @@ static int ensure_part(struct myelon_journal_reader *r)
   struct myelon_journal_info info;
   int rc = open_part(r, &info);
   if (rc == 0 && !r->single && (info.recording_id != r->info.recording_id || info.part != r->part)) {
-    dmp_error_set("myelon_journal_next", "part %u belongs to another recording or is misnumbered", r->part);
+    dmp_error_set("myelon_journal_reader_next", "part %u belongs to another recording or is misnumbered", r->part);
     rc = -MYELON_E_JCORRUPT;
   }
   if (rc == 0)
@@ -327,7 +327,7 @@ static int advance(struct myelon_journal_reader *r, struct myelon_journal_record
   }
 }
 
-int myelon_journal_next(struct myelon_journal_reader *r, struct myelon_journal_record *rec)
+int myelon_journal_reader_next(struct myelon_journal_reader *r, struct myelon_journal_record *rec)
 {
   if (!r || !rec)
     return -EINVAL;
@@ -337,7 +337,7 @@ int myelon_journal_next(struct myelon_journal_reader *r, struct myelon_journal_r
   return rc;
 }
 
-void myelon_journal_where(const struct myelon_journal_reader *r, uint32_t *part, uint64_t *offset)
+void myelon_journal_reader_where(const struct myelon_journal_reader *r, uint32_t *part, uint64_t *offset)
 {
   if (part)
     *part = r ? r->where_part : 0;
@@ -345,7 +345,7 @@ void myelon_journal_where(const struct myelon_journal_reader *r, uint32_t *part,
     *offset = r ? r->where_off : 0;
 }
 
-int myelon_journal_rewind(struct myelon_journal_reader *r)
+int myelon_journal_reader_rewind(struct myelon_journal_reader *r)
 {
   if (!r)
     return -EINVAL;
@@ -381,7 +381,7 @@ static int seek(struct myelon_journal_reader *r, bool by_time, uint64_t seq, int
 {
   if (!r)
     return -EINVAL;
-  myelon_journal_rewind(r);
+  myelon_journal_reader_rewind(r);
   uint32_t start = 1;
   for (uint32_t k = 2; !r->single && k <= r->nparts; k++) {
     struct myelon_journal_record first;
@@ -407,12 +407,12 @@ static int seek(struct myelon_journal_reader *r, bool by_time, uint64_t seq, int
   }
 }
 
-int myelon_journal_seek_seq(struct myelon_journal_reader *r, uint64_t seq)
+int myelon_journal_reader_seek_seq(struct myelon_journal_reader *r, uint64_t seq)
 {
   return seek(r, false, seq, 0);
 }
 
-int myelon_journal_seek_time(struct myelon_journal_reader *r, int64_t realtime_ns)
+int myelon_journal_reader_seek_time(struct myelon_journal_reader *r, int64_t realtime_ns)
 {
   return seek(r, true, 0, realtime_ns);
 }
@@ -427,7 +427,7 @@ const struct myelon_journal_info *myelon_journal_reader_info(const struct myelon
   return r ? &r->info : NULL;
 }
 
-void myelon_journal_close(struct myelon_journal_reader *r)
+void myelon_journal_reader_close(struct myelon_journal_reader *r)
 {
   if (!r)
     return;
@@ -451,7 +451,7 @@ static int find_parts(struct myelon_journal_reader *r)
   }
   if (access(r->base, F_OK) != 0) {
     rc = -errno;
-    dmp_error_set("myelon_journal_open", "no journal at '%s' (neither '%s.0001' nor '%s' exists)", r->base, r->base,
+    dmp_error_set("myelon_journal_reader_open", "no journal at '%s' (neither '%s.0001' nor '%s' exists)", r->base, r->base,
                   r->base);
     return rc;
   }
@@ -460,13 +460,13 @@ static int find_parts(struct myelon_journal_reader *r)
   return 0;
 }
 
-int myelon_journal_open(const char *path, uint32_t flags, struct myelon_journal_reader **out)
+int myelon_journal_reader_open(const char *path, uint32_t flags, struct myelon_journal_reader **out)
 {
   if (!out)
     return -EINVAL;
   *out = NULL;
   if (!path || !path[0] || (flags & ~MYELON_JOURNAL_R_KNOWN))
-    return dmp_error_set("myelon_journal_open", "NULL or empty path, or unknown flags"), -EINVAL;
+    return dmp_error_set("myelon_journal_reader_open", "NULL or empty path, or unknown flags"), -EINVAL;
   struct myelon_journal_reader *r = calloc(1, sizeof *r);
   if (!r || !(r->base = strdup(path))) {
     free(r);
@@ -479,7 +479,7 @@ int myelon_journal_open(const char *path, uint32_t flags, struct myelon_journal_
   if (rc == 0)
     rc = open_part(r, &r->info);
   if (rc < 0) {
-    myelon_journal_close(r);
+    myelon_journal_reader_close(r);
     return rc;
   }
   r->st.parts = r->nparts;

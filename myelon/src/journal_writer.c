@@ -508,7 +508,7 @@ int myelon_journal_writer_open(const struct myelon_journal_writer_config *cfg, s
 
 /* ---- records ----------------------------------------------------------- */
 
-int myelon_journal_append(struct myelon_journal_writer *w, const struct myelon_journal_record *rec)
+int myelon_journal_writer_append(struct myelon_journal_writer *w, const struct myelon_journal_record *rec)
 {
   if (!w || !rec || (rec->len && !rec->data))
     return -EINVAL;
@@ -540,7 +540,7 @@ int myelon_journal_append(struct myelon_journal_writer *w, const struct myelon_j
   return 0;
 }
 
-int myelon_journal_poll(struct myelon_journal_writer *w)
+int myelon_journal_writer_poll(struct myelon_journal_writer *w)
 {
   if (!w)
     return -EINVAL;
@@ -554,7 +554,7 @@ int myelon_journal_poll(struct myelon_journal_writer *w)
   return w->st.error;
 }
 
-int myelon_journal_flush(struct myelon_journal_writer *w)
+int myelon_journal_writer_flush(struct myelon_journal_writer *w)
 {
   if (!w)
     return -EINVAL;
@@ -565,7 +565,7 @@ int myelon_journal_flush(struct myelon_journal_writer *w)
     if (rc < 0)
       return rc;
   }
-  return myelon_journal_poll(w);
+  return myelon_journal_writer_poll(w);
 }
 
 static int sync_now(struct myelon_journal_writer *w)
@@ -578,9 +578,9 @@ static int sync_now(struct myelon_journal_writer *w)
   return 0;
 }
 
-int myelon_journal_sync_start(struct myelon_journal_writer *w)
+int myelon_journal_writer_sync_start(struct myelon_journal_writer *w)
 {
-  int rc = myelon_journal_flush(w);
+  int rc = myelon_journal_writer_flush(w);
   if (rc < 0)
     return rc;
   w->sync_used = true;
@@ -610,9 +610,9 @@ int myelon_journal_sync_start(struct myelon_journal_writer *w)
   return sync_now(w);
 }
 
-int myelon_journal_sync(struct myelon_journal_writer *w)
+int myelon_journal_writer_sync(struct myelon_journal_writer *w)
 {
-  int rc = myelon_journal_flush(w);
+  int rc = myelon_journal_writer_flush(w);
   if (rc < 0)
     return rc;
   w->sync_used = true;

@@ -76,7 +76,7 @@ static int append(struct myelon_recorder *r, const void *data, uint32_t len, uin
       .realtime_ns = r->now_real,
       .mono_ns = r->now_mono,
   };
-  int rc = myelon_journal_append(r->w, &rec);
+  int rc = myelon_journal_writer_append(r->w, &rec);
   if (rc < 0) {
     r->error = rc;
     return rc;
@@ -241,7 +241,7 @@ static int maybe_sync(struct myelon_recorder *r, int64_t now)
   if (!r->cfg.sync_interval_ms || now < r->next_sync_ns)
     return 0;
   r->next_sync_ns = now + (int64_t)r->cfg.sync_interval_ms * 1000000;
-  int rc = myelon_journal_sync_start(r->w);
+  int rc = myelon_journal_writer_sync_start(r->w);
   return rc < 0 ? (r->error = rc) : 0;
 }
 
@@ -261,7 +261,7 @@ int myelon_recorder_run(struct myelon_recorder *r, int64_t timeout_ns)
     int64_t now = jnl_clock_ns(CLOCK_MONOTONIC);
     int rc = maybe_sync(r, now);
     if (rc == 0)
-      rc = n ? myelon_journal_poll(r->w) : myelon_journal_flush(r->w);
+      rc = n ? myelon_journal_writer_poll(r->w) : myelon_journal_writer_flush(r->w);
     if (rc < 0)
       return r->error = rc;
     if (n)
@@ -332,7 +332,7 @@ int myelon_recorder_close(struct myelon_recorder *r, struct myelon_recorder_stat
     return 0;
   }
   if (r->cfg.sync_interval_ms && !r->error)
-    myelon_journal_sync(r->w); /* a clean stop leaves every record durable */
+    myelon_journal_writer_sync(r->w); /* a clean stop leaves every record durable */
   struct myelon_journal_writer_stats w;
   int rc = myelon_journal_writer_close(r->w, &w);
   if (final)

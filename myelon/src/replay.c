@@ -108,7 +108,7 @@ static int publish(struct myelon_replayer *r, int64_t deadline)
     if (r->info.kind == MYELON_JOURNAL_RAW)
       rc = dmp_producer_publish_timeout(r->p, r->rec.data, r->rec.len, slice);
     else
-      rc = myelon_publish(r->mp, r->rec.data, r->rec.len, r->rec.kind, slice);
+      rc = myelon_producer_publish(r->mp, r->rec.data, r->rec.len, r->rec.kind, slice);
     if (rc >= 0) {
       r->blocked_since = 0;
       return 0;
@@ -128,7 +128,7 @@ static int publish(struct myelon_replayer *r, int64_t deadline)
 static int fetch(struct myelon_replayer *r)
 {
   for (;;) {
-    int rc = myelon_journal_next(r->rd, &r->rec);
+    int rc = myelon_journal_reader_next(r->rd, &r->rec);
     if (rc == 1) {
       if (r->info.kind == MYELON_JOURNAL_RAW && r->rec.len != r->info.slot_size)
         return dmp_error_set("myelon_replayer_run", "raw record at offset %llu has %u bytes, slots have %u",
@@ -210,7 +210,7 @@ void myelon_replayer_close(struct myelon_replayer *r)
     return;
   dmp_producer_close(r->p);
   myelon_producer_close(r->mp);
-  myelon_journal_close(r->rd);
+  myelon_journal_reader_close(r->rd);
   free(r);
 }
 
@@ -278,14 +278,14 @@ int myelon_replayer_open(const struct myelon_replayer_config *cfg, struct myelon
   if (!r)
     return -ENOMEM;
   r->cfg = *cfg;
-  rc = myelon_journal_open(cfg->journal, cfg->open_flags, &r->rd);
+  rc = myelon_journal_reader_open(cfg->journal, cfg->open_flags, &r->rd);
   if (rc == 0) {
     r->info = *myelon_journal_reader_info(r->rd);
     r->st.kind = r->info.kind;
     if (cfg->from_seq >= 0)
-      rc = myelon_journal_seek_seq(r->rd, (uint64_t)cfg->from_seq);
+      rc = myelon_journal_reader_seek_seq(r->rd, (uint64_t)cfg->from_seq);
     else if (cfg->from_time_ns > 0)
-      rc = myelon_journal_seek_time(r->rd, cfg->from_time_ns);
+      rc = myelon_journal_reader_seek_time(r->rd, cfg->from_time_ns);
   }
   if (rc == 0)
     rc = create_ring(r);

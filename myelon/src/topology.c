@@ -110,14 +110,14 @@ int myelon_impl_topology_layout(const struct myelon_topology_config *cfg, struct
   if (cfg->workers.n < MYELON_WORKERS_MIN || cfg->workers.n > MYELON_WORKERS_MAX)
     return TOPO_FAIL(fn, "workers: worker count %u is not in %u..%u (use myelon_workers_make)", cfg->workers.n,
                      MYELON_WORKERS_MIN, MYELON_WORKERS_MAX);
-  if (cfg->layout.runners != 0 && cfg->layout.runners != cfg->workers.n)
-    return TOPO_FAIL(fn, "layout.runners %u differs from the worker count %u", cfg->layout.runners,
+  if (cfg->layout.workers != 0 && cfg->layout.workers != cfg->workers.n)
+    return TOPO_FAIL(fn, "layout.workers %u differs from the worker count %u", cfg->layout.workers,
                      cfg->workers.n);
   if (cfg->max_message <= MYELON_STEP_HEADER)
     return TOPO_FAIL(fn, "max_message %zu leaves no room for a body after the %u-byte step envelope",
                      cfg->max_message, MYELON_STEP_HEADER);
   struct myelon_layout_config lc = cfg->layout;
-  lc.runners = cfg->workers.n;
+  lc.workers = cfg->workers.n;
   int rc = myelon_layout_make(&lc, out);
   if (rc < 0)
     dmp_error_set(fn, "%s", dmp_last_error()); /* keep the layout's words, under our name */
@@ -195,18 +195,18 @@ int myelon_impl_publish_bytes(struct myelon_impl_out *o, const struct myelon_ste
   size_t total = MYELON_STEP_HEADER + len;
   if (total <= o->frame_room) {
     void *slot;
-    if ((rc = myelon_claim(o->p, total, &slot, timeout_ns)) < 0)
+    if ((rc = myelon_producer_claim(o->p, total, &slot, timeout_ns)) < 0)
       return rc;
     memcpy(slot, h, MYELON_STEP_HEADER);
     if (len)
       memcpy((uint8_t *)slot + MYELON_STEP_HEADER, data, len);
-    return myelon_commit(o->p, total, kind);
+    return myelon_producer_commit(o->p, total, kind);
   }
   if ((rc = grow_scratch(o, total, fn)) < 0)
     return rc;
   memcpy(o->scratch, h, MYELON_STEP_HEADER);
   memcpy((uint8_t *)o->scratch + MYELON_STEP_HEADER, data, len);
-  return myelon_publish(o->p, o->scratch, total, kind, timeout_ns);
+  return myelon_producer_publish(o->p, o->scratch, total, kind, timeout_ns);
 }
 
 /* Encode into the scratch buffer behind the envelope, growing it on -ENOSPC. */
@@ -243,25 +243,25 @@ int myelon_impl_publish_value(struct myelon_impl_out *o, const struct myelon_ste
     return rc; /* the value cannot be encoded: nothing claimed */
   if (sized && MYELON_STEP_HEADER + size <= o->frame_room) {
     void *slot;
-    if ((rc = myelon_claim(o->p, o->frame_room, &slot, timeout_ns)) < 0)
+    if ((rc = myelon_producer_claim(o->p, o->frame_room, &slot, timeout_ns)) < 0)
       return rc;
     rc = myelon_codec_encode(codec, value, (uint8_t *)slot + MYELON_STEP_HEADER, o->frame_room - MYELON_STEP_HEADER,
                              &len);
     if (rc < 0) {
       /* The codec broke its size contract (or failed): drop the claim, so
        * receivers see nothing and the slot is reused by the next publish. */
-      myelon_abort(o->p);
+      myelon_producer_abort(o->p);
       return rc == -ENOSPC ? (dmp_error_set(fn, "codec size and encode disagree"), -MYELON_E_CODEC) : rc;
     }
     memcpy(slot, h, MYELON_STEP_HEADER);
-    return myelon_commit(o->p, MYELON_STEP_HEADER + len, kind);
+    return myelon_producer_commit(o->p, MYELON_STEP_HEADER + len, kind);
   }
   if ((rc = encode_scratch(o, codec, value, size, &len, fn)) < 0)
     return rc;
   if (len > o->max_message - MYELON_STEP_HEADER)
     return dmp_error_set(fn, "encoded value of %zu bytes exceeds max_message", len), -MYELON_E_TOOBIG;
   memcpy(o->scratch, h, MYELON_STEP_HEADER);
-  return myelon_publish(o->p, o->scratch, MYELON_STEP_HEADER + len, kind, timeout_ns);
+  return myelon_producer_publish(o->p, o->scratch, MYELON_STEP_HEADER + len, kind, timeout_ns);
 }
 
 int myelon_impl_claim(struct myelon_impl_out *o, size_t max_len, void **body, int64_t timeout_ns, const char *fn)
@@ -276,7 +276,7 @@ int myelon_impl_claim(struct myelon_impl_out *o, size_t max_len, void **body, in
                          o->frame_room - MYELON_STEP_HEADER),
            -EINVAL;
   void *slot;
-  if ((rc = myelon_claim(o->p, MYELON_STEP_HEADER + max_len, &slot, timeout_ns)) < 0)
+  if ((rc = myelon_producer_claim(o->p, MYELON_STEP_HEADER + max_len, &slot, timeout_ns)) < 0)
     return rc;
   o->claimed = slot;
   o->claimed_max = max_len;
@@ -291,7 +291,7 @@ int myelon_impl_commit(struct myelon_impl_out *o, const struct myelon_step_heade
     return dmp_error_set(fn, "no open claim, or %zu bytes above the claimed %zu", len, o->claimed_max), -EINVAL;
   memcpy(o->claimed, h, MYELON_STEP_HEADER);
   o->claimed = NULL;
-  return myelon_commit(o->p, MYELON_STEP_HEADER + len, kind);
+  return myelon_producer_commit(o->p, MYELON_STEP_HEADER + len, kind);
 }
 
 int myelon_impl_abort(struct myelon_impl_out *o, const char *fn)
@@ -299,7 +299,7 @@ int myelon_impl_abort(struct myelon_impl_out *o, const char *fn)
   if (!o->claimed)
     return dmp_error_set(fn, "no open claim"), -EINVAL;
   o->claimed = NULL;
-  return myelon_abort(o->p);
+  return myelon_producer_abort(o->p);
 }
 
 int myelon_impl_parse_step(const struct myelon_msg *m, uint32_t magic, struct myelon_step_msg *out)
@@ -342,12 +342,14 @@ static int worker_responses(struct myelon_worker *w, const struct myelon_topolog
   return rc;
 }
 
+/* `wait`: retry until the scheduler has created the request ring (bounded
+ * by `timeout_ns`); otherwise one attempt, as myelon_consumer_attach(). */
 static int worker_requests(struct myelon_worker *w, const struct myelon_topology_config *cfg,
-                           const struct myelon_layout *l, int64_t timeout_ns, const char *fn)
+                           const struct myelon_layout *l, bool wait, int64_t timeout_ns, const char *fn)
 {
   char name[MYELON_LAYOUT_PATH_MAX], id[MYELON_LAYOUT_ID_MAX];
-  int rc = myelon_layout_rpc_name(l, name, sizeof name);
-  if (rc < 0 || (rc = myelon_layout_runner_id(l, w->index, id, sizeof id)) < 0)
+  int rc = myelon_layout_request_name(l, name, sizeof name);
+  if (rc < 0 || (rc = myelon_layout_worker_id(l, w->index, id, sizeof id)) < 0)
     return rc;
   struct myelon_consumer_config cc;
   myelon_consumer_config_init(&cc);
@@ -359,41 +361,52 @@ static int worker_requests(struct myelon_worker *w, const struct myelon_topology
   cc.format = cfg->format;
   cc.frame_capacity = cfg->frame_capacity;
   cc.max_message = cfg->max_message;
-  rc = myelon_consumer_attach_timeout(&cc, timeout_ns, &w->req);
+  rc = wait ? myelon_consumer_attach_timeout(&cc, timeout_ns, &w->req) : myelon_consumer_attach(&cc, &w->req);
   if (rc == -DMP_E_IDINUSE)
     dmp_error_set(fn, "worker %s is already attached to '%s' by a live process", id, name);
   return rc;
 }
 
-int myelon_worker_attach(const struct myelon_topology_config *cfg, uint32_t index, int64_t timeout_ns,
-                         struct myelon_worker **out)
+static int worker_attach(const struct myelon_topology_config *cfg, uint32_t index, bool wait, int64_t timeout_ns,
+                         struct myelon_worker **out, const char *fn)
 {
   if (out)
     *out = NULL;
   if (!cfg || !out)
-    return dmp_error_set(__func__, "cfg or out is NULL"), -EINVAL;
+    return dmp_error_set(fn, "cfg or out is NULL"), -EINVAL;
   struct myelon_layout l;
-  int rc = myelon_impl_topology_layout(cfg, &l, __func__);
+  int rc = myelon_impl_topology_layout(cfg, &l, fn);
   if (rc < 0 || (rc = myelon_workers_check_index(cfg->workers, index)) < 0)
     return rc;
   struct myelon_worker *w = calloc(1, sizeof *w);
   if (!w)
-    return dmp_error_set(__func__, "out of memory"), -ENOMEM;
+    return dmp_error_set(fn, "out of memory"), -ENOMEM;
   w->index = index;
   w->backend = l.backend;
   /* Response ring first: once "w<i>" shows on the request ring, the
    * scheduler finds the response ring too. */
-  if (!cfg->no_responses && (rc = worker_responses(w, cfg, &l, __func__)) < 0) {
+  if (!cfg->no_responses && (rc = worker_responses(w, cfg, &l, fn)) < 0) {
     free(w);
     return rc;
   }
-  if ((rc = worker_requests(w, cfg, &l, timeout_ns, __func__)) < 0) {
+  if ((rc = worker_requests(w, cfg, &l, wait, timeout_ns, fn)) < 0) {
     myelon_impl_out_close(&w->out);
     free(w);
     return rc;
   }
   *out = w;
   return 0;
+}
+
+int myelon_worker_attach(const struct myelon_topology_config *cfg, uint32_t index, struct myelon_worker **out)
+{
+  return worker_attach(cfg, index, false, 0, out, __func__);
+}
+
+int myelon_worker_attach_timeout(const struct myelon_topology_config *cfg, uint32_t index, int64_t timeout_ns,
+                                 struct myelon_worker **out)
+{
+  return worker_attach(cfg, index, true, timeout_ns, out, __func__);
 }
 
 void myelon_impl_close_consumer(struct myelon_consumer *c, enum dmp_backend backend)

@@ -69,7 +69,7 @@ int myelon_impl_publish_value(struct myelon_impl_out *o, const struct myelon_ste
 int myelon_impl_claim(struct myelon_impl_out *o, size_t max_len, void **body, int64_t timeout_ns, const char *fn);
 int myelon_impl_commit(struct myelon_impl_out *o, const struct myelon_step_header *h, size_t len, uint8_t kind,
                        const char *fn);
-/* Drop the open zero-copy claim without publishing (myelon_abort()). */
+/* Drop the open zero-copy claim without publishing (myelon_producer_abort()). */
 int myelon_impl_abort(struct myelon_impl_out *o, const char *fn);
 
 /* Close a consumer; if its ring's producer is dead, remove the stale ring

@@ -56,8 +56,8 @@ int myelon_scheduler_create(const struct myelon_topology_config *cfg, struct mye
     return dmp_error_set(__func__, "out of memory"), -ENOMEM;
   char name[MYELON_LAYOUT_PATH_MAX];
   int rc = myelon_impl_topology_layout(cfg, &s->layout, __func__);
-  if (rc < 0 || (rc = myelon_layout_rpc_name(&s->layout, name, sizeof name)) < 0 ||
-      (rc = myelon_impl_out_create(&s->out, cfg, name, s->layout.rpc_depth, cfg->workers.n)) < 0) {
+  if (rc < 0 || (rc = myelon_layout_request_name(&s->layout, name, sizeof name)) < 0 ||
+      (rc = myelon_impl_out_create(&s->out, cfg, name, s->layout.request_depth, cfg->workers.n)) < 0) {
     free(s);
     return rc;
   }
@@ -112,7 +112,7 @@ static int attach_response(struct myelon_scheduler *s, uint32_t i, int64_t timeo
   myelon_consumer_config_init(&cc);
   cc.ring.backend = s->layout.backend;
   cc.ring.name = name;
-  cc.ring.id = MYELON_LAYOUT_ENGINE_ID;
+  cc.ring.id = MYELON_LAYOUT_SCHEDULER_ID;
   cc.ring.start = DMP_START_OLDEST;
   cc.ring.wait = s->wait;
   cc.format = s->format;

@@ -1,6 +1,6 @@
-/* Transport layout: ring names for one engine and N runners derived from a
+/* Transport layout: ring names for one scheduler and N workers derived from a
  * session label (transport_layout.h). Pure computation plus two cold
- * helpers that touch the system: the runner rendezvous and unlink. */
+ * helpers that touch the system: the worker rendezvous and unlink. */
 #include <myelon/error.h>
 #include <myelon/transport_layout.h>
 
@@ -21,7 +21,7 @@ void myelon_layout_config_init(struct myelon_layout_config *cfg)
 {
   memset(cfg, 0, sizeof *cfg);
   cfg->prefix = MYELON_LAYOUT_DEFAULT_PREFIX;
-  cfg->rpc_depth = MYELON_DEFAULT_RPC_DEPTH;
+  cfg->request_depth = MYELON_DEFAULT_REQUEST_DEPTH;
   cfg->response_depth = MYELON_DEFAULT_RESPONSE_DEPTH;
   cfg->backend = DMP_BACKEND_SHM;
 }
@@ -46,7 +46,7 @@ static uint64_t label_hash(const char *label)
   return h;
 }
 
-int myelon_session_tag(const char *label, char *out, size_t outlen)
+int myelon_layout_session_tag(const char *label, char *out, size_t outlen)
 {
   if (!label || !out)
     return dmp_error_set(__func__, "label or out is NULL"), -EINVAL;
@@ -117,9 +117,9 @@ static int check_config(const struct myelon_layout_config *cfg)
   int rc = check_prefix(cfg->prefix);
   if (rc < 0)
     return rc;
-  if (cfg->runners == 0 || cfg->runners > MYELON_LAYOUT_MAX_RUNNERS)
-    return TOPO_FAIL(fn, "runners %u is not in 1..%u", cfg->runners, MYELON_LAYOUT_MAX_RUNNERS);
-  if ((rc = check_depth("rpc_depth", cfg->rpc_depth)) < 0 ||
+  if (cfg->workers == 0 || cfg->workers > MYELON_WORKERS_MAX)
+    return TOPO_FAIL(fn, "workers %u is not in 1..%u", cfg->workers, MYELON_WORKERS_MAX);
+  if ((rc = check_depth("request_depth", cfg->request_depth)) < 0 ||
       (rc = check_depth("response_depth", cfg->response_depth)) < 0)
     return rc;
   return check_backend(cfg);
@@ -130,8 +130,8 @@ static int check_config(const struct myelon_layout_config *cfg)
 static int check_names(const struct myelon_layout *l)
 {
   char name[MYELON_LAYOUT_NAME_MAX + 1];
-  for (uint32_t r = 0; r <= l->runners; r++) {
-    int n = r == l->runners ? myelon_layout_rpc_segment(l, name, sizeof name)
+  for (uint32_t r = 0; r <= l->workers; r++) {
+    int n = r == l->workers ? myelon_layout_request_segment(l, name, sizeof name)
                             : myelon_layout_response_segment(l, r, name, sizeof name);
     if (n < 0 || dmp_name_validate(name) < 0)
       return TOPO_FAIL("myelon_layout_make", "derived name '%s' is not a valid segment name: %s", name,
@@ -150,11 +150,11 @@ int myelon_layout_make(const struct myelon_layout_config *cfg, struct myelon_lay
   struct myelon_layout l;
   memset(&l, 0, sizeof l);
   l.backend = cfg->backend;
-  l.runners = cfg->runners;
-  l.rpc_depth = cfg->rpc_depth;
+  l.workers = cfg->workers;
+  l.request_depth = cfg->request_depth;
   l.response_depth = cfg->response_depth;
   snprintf(l.prefix, sizeof l.prefix, "%s", cfg->prefix);
-  myelon_session_tag(cfg->label, l.tag, sizeof l.tag);
+  myelon_layout_session_tag(cfg->label, l.tag, sizeof l.tag);
   if (l.backend == DMP_BACKEND_MMAP)
     snprintf(l.dir, sizeof l.dir, "%s", cfg->dir);
   if ((rc = check_names(&l)) < 0)
@@ -167,8 +167,8 @@ int myelon_layout_make(const struct myelon_layout_config *cfg, struct myelon_lay
 
 static int check_rank(const struct myelon_layout *l, uint32_t rank, const char *fn)
 {
-  if (rank >= l->runners)
-    return TOPO_FAIL(fn, "rank %u is out of range for %u runner%s", rank, l->runners, l->runners == 1 ? "" : "s");
+  if (rank >= l->workers)
+    return TOPO_FAIL(fn, "rank %u is out of range for %u worker%s", rank, l->workers, l->workers == 1 ? "" : "s");
   return 0;
 }
 
@@ -180,7 +180,7 @@ static int put(const char *fn, size_t outlen, int n)
   return n;
 }
 
-int myelon_layout_rpc_segment(const struct myelon_layout *l, char *out, size_t outlen)
+int myelon_layout_request_segment(const struct myelon_layout *l, char *out, size_t outlen)
 {
   if (!l || !out)
     return dmp_error_set(__func__, "layout or out is NULL"), -EINVAL;
@@ -205,10 +205,10 @@ static int locate(const struct myelon_layout *l, const char *seg, char *out, siz
   return put(fn, outlen, snprintf(out, outlen, "/%s", seg));
 }
 
-int myelon_layout_rpc_name(const struct myelon_layout *l, char *out, size_t outlen)
+int myelon_layout_request_name(const struct myelon_layout *l, char *out, size_t outlen)
 {
   char seg[MYELON_LAYOUT_NAME_MAX + 1];
-  int rc = myelon_layout_rpc_segment(l, seg, sizeof seg);
+  int rc = myelon_layout_request_segment(l, seg, sizeof seg);
   if (rc < 0)
     return rc;
   return out ? locate(l, seg, out, outlen, __func__) : (dmp_error_set(__func__, "out is NULL"), -EINVAL);
@@ -223,7 +223,7 @@ int myelon_layout_response_name(const struct myelon_layout *l, uint32_t rank, ch
   return out ? locate(l, seg, out, outlen, __func__) : (dmp_error_set(__func__, "out is NULL"), -EINVAL);
 }
 
-int myelon_layout_runner_id(const struct myelon_layout *l, uint32_t rank, char *out, size_t outlen)
+int myelon_layout_worker_id(const struct myelon_layout *l, uint32_t rank, char *out, size_t outlen)
 {
   if (!l || !out)
     return dmp_error_set(__func__, "layout or out is NULL"), -EINVAL;
@@ -260,8 +260,8 @@ void myelon_impl_format_ranks(char *out, size_t outlen, const uint32_t *ranks, s
 int myelon_impl_wait_ids(struct dmp_producer *p, uint32_t n, int64_t timeout_ns, const char *fn,
                          const char *what)
 {
-  char ids[MYELON_LAYOUT_MAX_RUNNERS][MYELON_LAYOUT_ID_MAX];
-  const char *ptrs[MYELON_LAYOUT_MAX_RUNNERS] = {NULL};
+  char ids[MYELON_WORKERS_MAX][MYELON_LAYOUT_ID_MAX];
+  const char *ptrs[MYELON_WORKERS_MAX] = {NULL};
   for (uint32_t i = 0; i < n; i++) {
     snprintf(ids[i], sizeof ids[i], "w%u", i);
     ptrs[i] = ids[i];
@@ -269,7 +269,7 @@ int myelon_impl_wait_ids(struct dmp_producer *p, uint32_t n, int64_t timeout_ns,
   int rc = dmp_producer_wait_for_ids(p, ptrs, n, timeout_ns);
   if (rc != -ETIMEDOUT)
     return rc;
-  uint32_t missing[MYELON_LAYOUT_MAX_RUNNERS];
+  uint32_t missing[MYELON_WORKERS_MAX];
   size_t m = 0;
   for (uint32_t i = 0; i < n; i++) {
     struct dmp_consumer_info info;
@@ -283,11 +283,11 @@ int myelon_impl_wait_ids(struct dmp_producer *p, uint32_t n, int64_t timeout_ns,
   return -ETIMEDOUT;
 }
 
-int myelon_layout_wait_runners(const struct myelon_layout *l, struct dmp_producer *rpc, int64_t timeout_ns)
+int myelon_layout_wait_workers(const struct myelon_layout *l, struct dmp_producer *requests, int64_t timeout_ns)
 {
-  if (!l || !rpc)
+  if (!l || !requests)
     return dmp_error_set(__func__, "layout or producer is NULL"), -EINVAL;
-  return myelon_impl_wait_ids(rpc, l->runners, timeout_ns, __func__, "runners");
+  return myelon_impl_wait_ids(requests, l->workers, timeout_ns, __func__, "workers");
 }
 
 /* ---- cleanup ------------------------------------------------------------------ */
@@ -298,8 +298,8 @@ int myelon_layout_gc(const struct myelon_layout *l)
     return dmp_error_set(__func__, "layout is NULL"), -EINVAL;
   char path[MYELON_LAYOUT_PATH_MAX];
   int removed = 0;
-  for (uint32_t r = 0; r <= l->runners; r++) {
-    int rc = r == l->runners ? myelon_layout_rpc_name(l, path, sizeof path)
+  for (uint32_t r = 0; r <= l->workers; r++) {
+    int rc = r == l->workers ? myelon_layout_request_name(l, path, sizeof path)
                              : myelon_layout_response_name(l, r, path, sizeof path);
     if (rc >= 0 && dmp_ring_gc(l->backend, path) == 1)
       removed++;

@@ -22,18 +22,19 @@ struct myelon_typed_consumer {
   uint64_t errors; /* messages that failed to decode or validate */
 };
 
-int myelon_typed_consumer_attach(const struct myelon_consumer_config *cfg, const struct myelon_codec *codec,
-                                 int64_t timeout_ns, struct myelon_typed_consumer **out)
+/* `wait`: retry until the ring exists (myelon_consumer_attach_timeout()),
+ * else one attempt (myelon_consumer_attach()). */
+static int attach(const struct myelon_consumer_config *cfg, const struct myelon_codec *codec, bool wait,
+                  int64_t timeout_ns, struct myelon_typed_consumer **out, const char *fn)
 {
   if (out)
     *out = NULL;
   if (!cfg || !out || (codec && (!codec->decode || !codec->free)))
-    return dmp_error_set(__func__, "cfg or out is NULL, or the codec cannot decode"), -EINVAL;
+    return dmp_error_set(fn, "cfg or out is NULL, or the codec cannot decode"), -EINVAL;
   struct myelon_typed_consumer *c = calloc(1, sizeof *c);
   if (!c)
-    return dmp_error_set(__func__, "out of memory"), -ENOMEM;
-  int rc = timeout_ns != 0 ? myelon_consumer_attach_timeout(cfg, timeout_ns, &c->fc)
-                          : myelon_consumer_attach(cfg, &c->fc);
+    return dmp_error_set(fn, "out of memory"), -ENOMEM;
+  int rc = wait ? myelon_consumer_attach_timeout(cfg, timeout_ns, &c->fc) : myelon_consumer_attach(cfg, &c->fc);
   if (rc < 0) {
     free(c);
     return rc;
@@ -45,6 +46,18 @@ int myelon_typed_consumer_attach(const struct myelon_consumer_config *cfg, const
   c->gen = 1;
   *out = c;
   return 0;
+}
+
+int myelon_typed_consumer_attach(const struct myelon_consumer_config *cfg, const struct myelon_codec *codec,
+                                 struct myelon_typed_consumer **out)
+{
+  return attach(cfg, codec, false, 0, out, __func__);
+}
+
+int myelon_typed_consumer_attach_timeout(const struct myelon_consumer_config *cfg, const struct myelon_codec *codec,
+                                         int64_t timeout_ns, struct myelon_typed_consumer **out)
+{
+  return attach(cfg, codec, true, timeout_ns, out, __func__);
 }
 
 void myelon_typed_consumer_close(struct myelon_typed_consumer *c)
@@ -60,12 +73,12 @@ struct myelon_consumer *myelon_typed_consumer_framed(struct myelon_typed_consume
   return c ? c->fc : NULL;
 }
 
-uint64_t myelon_typed_decode_errors(const struct myelon_typed_consumer *c)
+uint64_t myelon_typed_consumer_decode_errors(const struct myelon_typed_consumer *c)
 {
   return c ? c->errors : 0;
 }
 
-void myelon_typed_release(struct myelon_typed_consumer *c)
+void myelon_typed_consumer_release(struct myelon_typed_consumer *c)
 {
   if (!c)
     return;
@@ -84,7 +97,7 @@ static int next(struct myelon_typed_consumer *c, struct myelon_msg *m, bool wait
 static int decode(struct myelon_typed_consumer *c, const struct myelon_msg *m, void **value)
 {
   int rc = myelon_codec_decode(&c->codec, m->data, m->len, value);
-  myelon_typed_release(c);
+  myelon_typed_consumer_release(c);
   if (rc < 0)
     c->errors++;
   return rc;
@@ -104,12 +117,12 @@ static int recv_owned(struct myelon_typed_consumer *c, void **value, uint8_t *ki
   return rc;
 }
 
-int myelon_typed_recv(struct myelon_typed_consumer *c, void **value, uint8_t *kind, int64_t timeout_ns)
+int myelon_typed_consumer_recv(struct myelon_typed_consumer *c, void **value, uint8_t *kind, int64_t timeout_ns)
 {
   return recv_owned(c, value, kind, true, timeout_ns);
 }
 
-int myelon_typed_try_recv(struct myelon_typed_consumer *c, void **value, uint8_t *kind)
+int myelon_typed_consumer_try_recv(struct myelon_typed_consumer *c, void **value, uint8_t *kind)
 {
   return recv_owned(c, value, kind, false, 0);
 }
@@ -121,7 +134,7 @@ static int access_view(struct myelon_typed_consumer *c, const struct myelon_view
   struct myelon_lease lease = {&c->gen, c->gen};
   int rc = vc->access(m->data, m->len, &lease, view, vc->user);
   if (rc < 0) {
-    myelon_typed_release(c);
+    myelon_typed_consumer_release(c);
     c->errors++;
   }
   return rc;
@@ -141,13 +154,13 @@ static int recv_view(struct myelon_typed_consumer *c, const struct myelon_view_c
   return rc;
 }
 
-int myelon_typed_recv_view(struct myelon_typed_consumer *c, const struct myelon_view_codec *vc, void *view,
+int myelon_typed_consumer_recv_view(struct myelon_typed_consumer *c, const struct myelon_view_codec *vc, void *view,
                            uint8_t *kind, int64_t timeout_ns)
 {
   return recv_view(c, vc, view, kind, true, timeout_ns);
 }
 
-int myelon_typed_try_recv_view(struct myelon_typed_consumer *c, const struct myelon_view_codec *vc, void *view,
+int myelon_typed_consumer_try_recv_view(struct myelon_typed_consumer *c, const struct myelon_view_codec *vc, void *view,
                                uint8_t *kind)
 {
   return recv_view(c, vc, view, kind, false, 0);
@@ -189,7 +202,7 @@ static int64_t process(struct myelon_typed_consumer *c, const struct myelon_view
     n++;
     int stop = fn(&tm, user);
     if (vc)
-      myelon_typed_release(c);
+      myelon_typed_consumer_release(c);
     else if (tm.value)
       myelon_codec_free(&c->codec, tm.value);
     if (stop)
@@ -198,14 +211,14 @@ static int64_t process(struct myelon_typed_consumer *c, const struct myelon_view
   return n;
 }
 
-int64_t myelon_typed_process(struct myelon_typed_consumer *c, myelon_typed_fn fn, size_t max, void *user)
+int64_t myelon_typed_consumer_process(struct myelon_typed_consumer *c, myelon_typed_fn fn, size_t max, void *user)
 {
   if (!c || !fn || !c->has_codec)
     return -EINVAL;
   return process(c, NULL, NULL, fn, max, user);
 }
 
-int64_t myelon_typed_process_view(struct myelon_typed_consumer *c, const struct myelon_view_codec *vc, void *view,
+int64_t myelon_typed_consumer_process_view(struct myelon_typed_consumer *c, const struct myelon_view_codec *vc, void *view,
                                   myelon_typed_fn fn, size_t max, void *user)
 {
   if (!c || !vc || !vc->access || !view || !fn)

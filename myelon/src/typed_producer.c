@@ -73,7 +73,7 @@ static int encode_failed(struct myelon_typed_producer *tp, int rc)
 
 static int too_big(struct myelon_typed_producer *tp, size_t n)
 {
-  dmp_error_set("myelon_typed_publish", "%s: encoded value of %zu%s bytes exceeds max_message %zu", tp->codec.name,
+  dmp_error_set("myelon_typed_producer_publish", "%s: encoded value of %zu%s bytes exceeds max_message %zu", tp->codec.name,
                 n, n > tp->max ? "" : "+", tp->max);
   return -MYELON_E_TOOBIG;
 }
@@ -90,7 +90,7 @@ static int reserve(struct myelon_typed_producer *tp, size_t n)
     want = MIN_BUFFER;
   uint8_t *b = realloc(tp->buf, want ? want : 1);
   if (!b)
-    return dmp_error_set("myelon_typed_publish", "out of memory for a %zu-byte encode buffer", want), -ENOMEM;
+    return dmp_error_set("myelon_typed_producer_publish", "out of memory for a %zu-byte encode buffer", want), -ENOMEM;
   tp->buf = b;
   tp->buf_cap = want;
   return 0;
@@ -138,7 +138,7 @@ static int publish_in_slot(struct myelon_typed_producer *tp, const void *value, 
                            int64_t timeout_ns)
 {
   void *slot;
-  int rc = myelon_claim(tp->fp, n, &slot, timeout_ns);
+  int rc = myelon_producer_claim(tp->fp, n, &slot, timeout_ns);
   if (rc < 0)
     return rc;
   size_t len = 0;
@@ -146,18 +146,18 @@ static int publish_in_slot(struct myelon_typed_producer *tp, const void *value, 
   if (rc < 0) {
     /* The codec broke its size contract after the claim: give the slot
      * back unpublished, so consumers see nothing (typed.h). */
-    myelon_abort(tp->fp);
+    myelon_producer_abort(tp->fp);
     tp->stats.encode_errors++;
     return myelon_codec_fail(tp->codec.name, MYELON_CODEC_ENCODE, "encode failed (%s) after its size function "
                              "succeeded; nothing was published", myelon_err_name(rc));
   }
-  myelon_commit(tp->fp, len, kind);
+  myelon_producer_commit(tp->fp, len, kind);
   tp->stats.published++;
   tp->stats.zero_copy++;
   return 0;
 }
 
-int myelon_typed_publish(struct myelon_typed_producer *tp, const void *value, uint8_t kind, int64_t timeout_ns)
+int myelon_typed_producer_publish(struct myelon_typed_producer *tp, const void *value, uint8_t kind, int64_t timeout_ns)
 {
   if (!tp)
     return -EINVAL;
@@ -169,13 +169,13 @@ int myelon_typed_publish(struct myelon_typed_producer *tp, const void *value, ui
     return publish_in_slot(tp, value, n, kind, timeout_ns);
   if ((rc = encode_buffered(tp, value, n, &len)) < 0)
     return rc;
-  rc = myelon_publish(tp->fp, tp->buf, len, kind, timeout_ns);
+  rc = myelon_producer_publish(tp->fp, tp->buf, len, kind, timeout_ns);
   if (rc == 0)
     tp->stats.published++;
   return rc;
 }
 
-int myelon_typed_try_publish(struct myelon_typed_producer *tp, const void *value, uint8_t kind)
+int myelon_typed_producer_try_publish(struct myelon_typed_producer *tp, const void *value, uint8_t kind)
 {
   if (!tp)
     return -EINVAL;
@@ -184,13 +184,13 @@ int myelon_typed_try_publish(struct myelon_typed_producer *tp, const void *value
   if (rc == 0)
     rc = encode_buffered(tp, value, n, &len);
   if (rc == 0)
-    rc = myelon_try_publish(tp->fp, tp->buf, len, kind);
+    rc = myelon_producer_try_publish(tp->fp, tp->buf, len, kind);
   if (rc == 0)
     tp->stats.published++;
   return rc;
 }
 
-int myelon_typed_publish_managed(struct myelon_typed_producer *tp, const void *value, uint8_t kind,
+int myelon_typed_producer_publish_managed(struct myelon_typed_producer *tp, const void *value, uint8_t kind,
                                  int64_t timeout_ns, uint64_t *failed_frame)
 {
   if (failed_frame)
@@ -202,16 +202,16 @@ int myelon_typed_publish_managed(struct myelon_typed_producer *tp, const void *v
   if (rc == 0)
     rc = encode_buffered(tp, value, n, &len);
   if (rc == 0)
-    rc = myelon_publish_managed(tp->fp, tp->buf, len, kind, timeout_ns, failed_frame);
+    rc = myelon_producer_publish_managed(tp->fp, tp->buf, len, kind, timeout_ns, failed_frame);
   if (rc == 0)
     tp->stats.published++;
   return rc;
 }
 
-int myelon_typed_publish_raw(struct myelon_typed_producer *tp, const void *data, size_t len, uint8_t kind,
+int myelon_typed_producer_publish_raw(struct myelon_typed_producer *tp, const void *data, size_t len, uint8_t kind,
                              int64_t timeout_ns)
 {
   if (!tp)
     return -EINVAL;
-  return myelon_publish(tp->fp, data, len, kind, timeout_ns);
+  return myelon_producer_publish(tp->fp, data, len, kind, timeout_ns);
 }

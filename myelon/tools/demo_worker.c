@@ -131,7 +131,7 @@ int run_worker(const struct opts *o)
   if (rc == 0 && o->layer == LAYER_TYPED)
     rc = demo_codecs(&wk.req_codec, &wk.answer_codec);
   if (rc == 0)
-    rc = myelon_worker_attach(&cfg, o->index, 15 * NS_PER_S, &wk.w);
+    rc = myelon_worker_attach_timeout(&cfg, o->index, 15 * NS_PER_S, &wk.w);
   int status = rc < 0 ? fail(&wk, "attach", rc) : serve(&wk);
   myelon_worker_close(wk.w);
   msgpack_unpacked_destroy(&wk.unpacked);

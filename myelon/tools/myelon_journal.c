@@ -626,7 +626,7 @@ static int cat_opt(struct cat_args *a, int c, const char *arg, const char *text)
 
 static int open_journal(const char *path, uint32_t flags, struct myelon_journal_reader **r)
 {
-  int rc = myelon_journal_open(path, flags, r);
+  int rc = myelon_journal_reader_open(path, flags, r);
   if (rc == -MYELON_E_JCORRUPT || rc == -MYELON_E_TORN || rc == -MYELON_E_JVERSION)
     return fail(EX_DAMAGED, rc, "'%s' is not a readable journal", path);
   if (rc < 0)
@@ -658,7 +658,7 @@ static void problem(struct myelon_journal_reader *r, int rc, FILE *out)
 {
   uint32_t part;
   uint64_t off;
-  myelon_journal_where(r, &part, &off);
+  myelon_journal_reader_where(r, &part, &off);
   fprintf(out, "%s: part %u offset %" PRIu64 ": %s (%s)\n", prog, part, off,
           rc == -MYELON_E_TORN ? "torn tail: the journal ends inside a record" : myelon_strerror(rc),
           dmp_last_error());
@@ -673,7 +673,7 @@ static int walk(struct myelon_journal_reader *r, const struct cat_args *a, bool 
   for (;;) {
     if (a->count && *records >= a->count)
       return 0;
-    int rc = myelon_journal_next(r, &rec);
+    int rc = myelon_journal_reader_next(r, &rec);
     if (rc == 1) {
       (*records)++;
       if (print)
@@ -710,9 +710,9 @@ static int cmd_cat(int argc, char **argv)
   if (rc)
     return rc;
   if (a.from_seq >= 0)
-    rc = myelon_journal_seek_seq(r, (uint64_t)a.from_seq);
+    rc = myelon_journal_reader_seek_seq(r, (uint64_t)a.from_seq);
   else if (a.from_time > 0)
-    rc = myelon_journal_seek_time(r, a.from_time);
+    rc = myelon_journal_reader_seek_time(r, a.from_time);
   uint64_t n = 0;
   bool damaged = false;
   if (rc < 0) {
@@ -721,7 +721,7 @@ static int cmd_cat(int argc, char **argv)
   } else {
     rc = walk(r, &a, true, stderr, &n, &damaged);
   }
-  myelon_journal_close(r);
+  myelon_journal_reader_close(r);
   fflush(stdout);
   return rc > 0 ? rc : damaged ? EX_DAMAGED : EX_OK_;
 }
@@ -748,7 +748,7 @@ static int cmd_verify(int argc, char **argv)
   rc = walk(r, &a, false, stdout, &n, &damaged);
   struct myelon_journal_reader_stats st;
   myelon_journal_reader_stats(r, &st);
-  myelon_journal_close(r);
+  myelon_journal_reader_close(r);
   if (rc)
     return rc;
   printf("%s: %s: %" PRIu64 " records in %u part%s; %" PRIu64 " corrupted region%s (%" PRIu64
@@ -795,7 +795,7 @@ static int cmd_info(int argc, char **argv)
          "recorded by    %s consumer\n",
          in->ring_capacity, in->ring_epoch, in->type_tag, when, in->created_ns, in->recording_id, st.parts,
          in->flags & MYELON_JOURNAL_F_NON_GATING ? "a non-gating" : "a gating");
-  myelon_journal_close(r);
+  myelon_journal_reader_close(r);
   return EX_OK_;
 }
 

@@ -179,8 +179,8 @@ static inline void fr_pattern(uint8_t *buf, size_t len, uint32_t tag)
 
 static inline void fr_publish_ok(struct myelon_producer *p, const void *data, size_t len, uint8_t kind)
 {
-  int rc = myelon_publish(p, data, len, kind, FR_LONG_NS);
-  cr_assert(eq(int, rc, 0), "myelon_publish(%zu bytes): %s / %s", len, myelon_err_name(rc), dmp_last_error());
+  int rc = myelon_producer_publish(p, data, len, kind, FR_LONG_NS);
+  cr_assert(eq(int, rc, 0), "myelon_producer_publish(%zu bytes): %s / %s", len, myelon_err_name(rc), dmp_last_error());
 }
 
 /** Receive one message now and check it carries `len` bytes of pattern `tag`. */

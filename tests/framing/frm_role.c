@@ -235,7 +235,7 @@ static int run_producer(const struct opts *o)
   for (int64_t i = 0; i < o->count; i++) {
     size_t len = frm_size(&o->stream, (uint64_t)i);
     frm_fill(&o->stream, (uint64_t)i, buf, len);
-    rc = myelon_publish(p, buf, len, frm_kind((uint64_t)i), o->timeout_ms * MS);
+    rc = myelon_producer_publish(p, buf, len, frm_kind((uint64_t)i), o->timeout_ms * MS);
     if (rc < 0) {
       code = fail(rc == -ETIMEDOUT ? FRM_EX_TIMEOUT : FRM_EX_API, "publish %" PRId64 " (%zu bytes): %s / %s", i, len,
                   myelon_err_name(rc), dmp_last_error());

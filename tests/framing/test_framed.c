@@ -79,7 +79,7 @@ Test(framed_roundtrip, random_sizes_in_process_seeded)
       uint64_t x = frm_rand(seed, i, (uint64_t)fi);
       size_t len = (x & 3) == 0 ? (size_t)(x >> 8) % (fit + 1) : (size_t)(x >> 8) % (3 * r.cap);
       fr_pattern(buf, len, i);
-      int rc = myelon_try_publish(r.p, buf, len, (uint8_t)x);
+      int rc = myelon_producer_try_publish(r.p, buf, len, (uint8_t)x);
       cr_assert(eq(int, rc, 0), "try_publish %zu bytes into an empty ring: %s", len, myelon_err_name(rc));
       check_one(&r, buf, len, (uint8_t)x);
     }
@@ -103,7 +103,7 @@ static void *big_producer_main(void *arg)
   for (uint64_t i = 0; i < bp->count && bp->rc == 0; i++) {
     size_t len = frm_size(bp->s, i);
     frm_fill(bp->s, i, buf, len);
-    bp->rc = myelon_publish(bp->p, buf, len, frm_kind(i), INT64_C(30000000000));
+    bp->rc = myelon_producer_publish(bp->p, buf, len, frm_kind(i), INT64_C(30000000000));
   }
   free(buf);
   return NULL;
@@ -281,14 +281,14 @@ Test(framed_split, empty_message_is_one_frame_delivered_with_length_zero)
     for (int fi = 0; fi < 2; fi++) {
       struct fr_ring r = fr_open(fr_backends[b], fr_formats[fi], 64, 8);
       int64_t before = dmp_producer_sequence(myelon_producer_ring(r.p));
-      cr_assert(eq(int, myelon_publish(r.p, NULL, 0, 255, 0), 0));
+      cr_assert(eq(int, myelon_producer_publish(r.p, NULL, 0, 255, 0), 0));
       cr_assert(eq(i64, dmp_producer_sequence(myelon_producer_ring(r.p)), before + 1), "one frame");
       struct myelon_msg m = fr_recv_now(r.c);
       cr_assert(eq(sz, m.len, 0));
       cr_assert(eq(u8, m.kind, 255));
       cr_assert(m.zero_copy);
       myelon_consumer_release(r.c);
-      cr_assert(eq(int, myelon_try_publish(r.p, "", 0, 254), 0));
+      cr_assert(eq(int, myelon_producer_try_publish(r.p, "", 0, 254), 0));
       void *copy = NULL;
       size_t len = 99;
       uint8_t kind = 0;
@@ -317,9 +317,9 @@ Test(framed_split, aligned_payloads_are_16_aligned_in_every_slot)
         cr_assert(eq(u64, (uintptr_t)m.data % 16, 0), "capacity %u, message %d", caps[ci], i);
         myelon_consumer_release(r.c);
         void *buf;
-        cr_assert(eq(int, myelon_claim(r.p, 8, &buf, 0), 0));
+        cr_assert(eq(int, myelon_producer_claim(r.p, 8, &buf, 0), 0));
         cr_assert(eq(u64, (uintptr_t)buf % 16, 0), "claimed payload, capacity %u", caps[ci]);
-        cr_assert(eq(int, myelon_commit(r.p, 0, 1), 0));
+        cr_assert(eq(int, myelon_producer_commit(r.p, 0, 1), 0));
         m = fr_recv_now(r.c);
         cr_assert(eq(u64, (uintptr_t)m.data % 16, 0));
         myelon_consumer_release(r.c);
@@ -338,9 +338,9 @@ Test(framed_zero_copy, claim_write_commit_delivers_in_place)
       for (uint32_t i = 0; i < 40; i++) {
         size_t len = (i * 37) % (r.cap + 1);
         void *buf = NULL;
-        cr_assert(eq(int, myelon_claim(r.p, r.cap, &buf, FR_LONG_NS), 0));
+        cr_assert(eq(int, myelon_producer_claim(r.p, r.cap, &buf, FR_LONG_NS), 0));
         fr_pattern(buf, len, i);
-        cr_assert(eq(int, myelon_commit(r.p, len, (uint8_t)i), 0));
+        cr_assert(eq(int, myelon_producer_commit(r.p, len, (uint8_t)i), 0));
         struct myelon_msg m = fr_recv_now(r.c);
         cr_assert(m.zero_copy);
         cr_assert(eq(sz, m.len, len));
@@ -358,25 +358,25 @@ Test(framed_zero_copy, claim_and_commit_reject_misuse)
 {
   struct fr_ring r = fr_open(DMP_BACKEND_SHM, MYELON_FRAME_COMPACT, 64, 4);
   void *buf = NULL;
-  cr_assert(eq(int, myelon_claim(r.p, r.cap + 1, &buf, 0), -EINVAL), "max_len above the frame capacity");
-  cr_assert(eq(int, myelon_claim(r.p, 8, NULL, 0), -EINVAL));
-  cr_assert(eq(int, myelon_claim(NULL, 8, &buf, 0), -EINVAL));
-  cr_assert(eq(int, myelon_commit(r.p, 0, 0), -EINVAL), "commit without a claim");
-  cr_assert(eq(int, myelon_claim(r.p, 8, &buf, 0), 0));
-  cr_assert(eq(int, myelon_claim(r.p, 8, &buf, 0), -EINVAL), "second claim while one is open");
-  cr_assert(eq(int, myelon_commit(r.p, 9, 0), -EINVAL), "commit above max_len");
+  cr_assert(eq(int, myelon_producer_claim(r.p, r.cap + 1, &buf, 0), -EINVAL), "max_len above the frame capacity");
+  cr_assert(eq(int, myelon_producer_claim(r.p, 8, NULL, 0), -EINVAL));
+  cr_assert(eq(int, myelon_producer_claim(NULL, 8, &buf, 0), -EINVAL));
+  cr_assert(eq(int, myelon_producer_commit(r.p, 0, 0), -EINVAL), "commit without a claim");
+  cr_assert(eq(int, myelon_producer_claim(r.p, 8, &buf, 0), 0));
+  cr_assert(eq(int, myelon_producer_claim(r.p, 8, &buf, 0), -EINVAL), "second claim while one is open");
+  cr_assert(eq(int, myelon_producer_commit(r.p, 9, 0), -EINVAL), "commit above max_len");
   memcpy(buf, "12345678", 8);
-  cr_assert(eq(int, myelon_commit(r.p, 8, 3), 0));
+  cr_assert(eq(int, myelon_producer_commit(r.p, 8, 3), 0));
   struct myelon_msg m = fr_recv_now(r.c);
   cr_assert(eq(sz, m.len, 8));
   cr_assert(eq(int, memcmp(m.data, "12345678", 8), 0));
   myelon_consumer_release(r.c);
   /* a full ring: the claim times out */
   for (int i = 0; i < 4; i++)
-    cr_assert(eq(int, myelon_try_publish(r.p, "x", 1, 0), 0));
-  cr_assert(eq(int, myelon_claim(r.p, 8, &buf, 0), -ETIMEDOUT));
-  cr_assert(eq(int, myelon_claim(r.p, 8, &buf, FR_SHORT_NS), -ETIMEDOUT));
-  cr_assert(eq(int, myelon_commit(r.p, 0, 0), -EINVAL), "no claim after a timeout");
+    cr_assert(eq(int, myelon_producer_try_publish(r.p, "x", 1, 0), 0));
+  cr_assert(eq(int, myelon_producer_claim(r.p, 8, &buf, 0), -ETIMEDOUT));
+  cr_assert(eq(int, myelon_producer_claim(r.p, 8, &buf, FR_SHORT_NS), -ETIMEDOUT));
+  cr_assert(eq(int, myelon_producer_commit(r.p, 0, 0), -EINVAL), "no claim after a timeout");
   fr_close(&r);
 }
 
@@ -395,15 +395,15 @@ Test(framed_zero_copy, publish_while_a_claim_is_open_published_the_unwritten_slo
       myelon_consumer_release(r.c);
     }
     void *buf;
-    cr_assert(eq(int, myelon_claim(r.p, 8, &buf, 0), 0));
+    cr_assert(eq(int, myelon_producer_claim(r.p, 8, &buf, 0), 0));
     int64_t seq = dmp_producer_sequence(myelon_producer_ring(r.p));
-    cr_assert(eq(int, myelon_publish(r.p, "abc", 3, 1, 0), -EINVAL), "publish while a claim is open");
-    cr_assert(eq(int, myelon_try_publish(r.p, "abc", 3, 1), -EINVAL), "try_publish while a claim is open");
-    cr_assert(eq(int, myelon_publish_managed(r.p, "abc", 3, 1, 0, NULL), -EINVAL));
+    cr_assert(eq(int, myelon_producer_publish(r.p, "abc", 3, 1, 0), -EINVAL), "publish while a claim is open");
+    cr_assert(eq(int, myelon_producer_try_publish(r.p, "abc", 3, 1), -EINVAL), "try_publish while a claim is open");
+    cr_assert(eq(int, myelon_producer_publish_managed(r.p, "abc", 3, 1, 0, NULL), -EINVAL));
     cr_assert(eq(i64, dmp_producer_sequence(myelon_producer_ring(r.p)), seq), "nothing published");
     fr_expect_empty(r.c);
     memcpy(buf, "fresh", 5);
-    cr_assert(eq(int, myelon_commit(r.p, 5, 2), 0));
+    cr_assert(eq(int, myelon_producer_commit(r.p, 5, 2), 0));
     fr_publish_ok(r.p, "abc", 3, 1);
     struct myelon_msg m = fr_recv_now(r.c);
     cr_assert(eq(sz, m.len, 5));
@@ -417,7 +417,7 @@ Test(framed_zero_copy, publish_while_a_claim_is_open_published_the_unwritten_slo
   }
 }
 
-/* Regression: myelon_claim() checked the frame capacity only, so a zero-copy
+/* Regression: myelon_producer_claim() checked the frame capacity only, so a zero-copy
  * message could exceed the producer's own max_message. */
 Test(framed_zero_copy, claim_above_max_message_is_toobig)
 {
@@ -425,17 +425,17 @@ Test(framed_zero_copy, claim_above_max_message_is_toobig)
   pc.max_message = 100;
   struct fr_ring r = fr_open_cfg(&pc, 0);
   void *buf;
-  cr_assert(eq(int, myelon_claim(r.p, 101, &buf, 0), -MYELON_E_TOOBIG));
-  cr_assert(eq(int, myelon_claim(r.p, 100, &buf, 0), 0));
+  cr_assert(eq(int, myelon_producer_claim(r.p, 101, &buf, 0), -MYELON_E_TOOBIG));
+  cr_assert(eq(int, myelon_producer_claim(r.p, 100, &buf, 0), 0));
   memset(buf, 7, 100);
-  cr_assert(eq(int, myelon_commit(r.p, 100, 0), 0));
+  cr_assert(eq(int, myelon_producer_commit(r.p, 100, 0), 0));
   struct myelon_msg m = fr_recv_now(r.c);
   cr_assert(eq(sz, m.len, 100));
   myelon_consumer_release(r.c);
   fr_close(&r);
 }
 
-/* myelon_abort(): the claimed slot is given back unpublished. Every slot
+/* myelon_producer_abort(): the claimed slot is given back unpublished. Every slot
  * first holds a stale, well-formed SINGLE frame, so a slot published by
  * mistake would be delivered and caught. */
 Test(framed_zero_copy, abort_publishes_nothing_and_the_next_publish_reuses_the_slot)
@@ -454,15 +454,15 @@ Test(framed_zero_copy, abort_publishes_nothing_and_the_next_publish_reuses_the_s
       }
       int64_t seq = dmp_producer_sequence(raw);
       void *buf = NULL;
-      cr_assert(eq(int, myelon_claim(r.p, 20, &buf, 0), 0));
+      cr_assert(eq(int, myelon_producer_claim(r.p, 20, &buf, 0), 0));
       cr_assert(eq(ptr, buf, (uint8_t *)dmp_producer_slot(raw, seq + 1) + fr_hdr(r.fmt)));
       memcpy(buf, "aborted, never seen", 20);
-      cr_assert(eq(int, myelon_abort(r.p), 0));
+      cr_assert(eq(int, myelon_producer_abort(r.p), 0));
       cr_assert(eq(i64, dmp_producer_sequence(raw), seq), "abort published a slot");
       fr_expect_empty(r.c);
-      cr_assert(eq(int, myelon_abort(r.p), -EINVAL), "abort with no claim open");
-      cr_assert(eq(int, myelon_commit(r.p, 0, 0), -EINVAL), "commit after abort");
-      cr_assert(eq(int, myelon_abort(NULL), -EINVAL));
+      cr_assert(eq(int, myelon_producer_abort(r.p), -EINVAL), "abort with no claim open");
+      cr_assert(eq(int, myelon_producer_commit(r.p, 0, 0), -EINVAL), "commit after abort");
+      cr_assert(eq(int, myelon_producer_abort(NULL), -EINVAL));
       fr_expect_empty(r.c);
       /* The slot is free again: the next publish writes it (same sequence,
        * no gap in the message ids), and a claim after an abort as well. */
@@ -474,13 +474,13 @@ Test(framed_zero_copy, abort_publishes_nothing_and_the_next_publish_reuses_the_s
       cr_assert(eq(u32, m.msg_id, last_id + 1), "the aborted claim took a message id");
       myelon_consumer_release(r.c);
       void *buf2 = NULL;
-      cr_assert(eq(int, myelon_claim(r.p, 8, &buf2, 0), 0));
-      cr_assert(eq(int, myelon_abort(r.p), 0));
+      cr_assert(eq(int, myelon_producer_claim(r.p, 8, &buf2, 0), 0));
+      cr_assert(eq(int, myelon_producer_abort(r.p), 0));
       void *buf3 = NULL;
-      cr_assert(eq(int, myelon_claim(r.p, 8, &buf3, 0), 0));
+      cr_assert(eq(int, myelon_producer_claim(r.p, 8, &buf3, 0), 0));
       cr_assert(eq(ptr, buf3, buf2), "a claim after an abort takes the same slot");
       memcpy(buf3, "kept", 4);
-      cr_assert(eq(int, myelon_commit(r.p, 4, 8), 0));
+      cr_assert(eq(int, myelon_producer_commit(r.p, 4, 8), 0));
       m = fr_recv_now(r.c);
       cr_assert(eq(sz, m.len, 4));
       cr_assert(eq(int, memcmp(m.data, "kept", 4), 0));
@@ -499,12 +499,12 @@ Test(framed_zero_copy, abort_of_the_last_free_slot_frees_it)
   for (int fi = 0; fi < 2; fi++) {
     struct fr_ring r = fr_open(DMP_BACKEND_SHM, fr_formats[fi], 64, 4);
     for (int i = 0; i < 3; i++)
-      cr_assert(eq(int, myelon_try_publish(r.p, "x", 1, (uint8_t)i), 0));
+      cr_assert(eq(int, myelon_producer_try_publish(r.p, "x", 1, (uint8_t)i), 0));
     void *buf = NULL;
-    cr_assert(eq(int, myelon_claim(r.p, 8, &buf, 0), 0));
-    cr_assert(eq(int, myelon_abort(r.p), 0));
-    cr_assert(eq(int, myelon_try_publish(r.p, "y", 1, 3), 0), "the aborted slot stayed claimed");
-    cr_assert(eq(int, myelon_try_publish(r.p, "z", 1, 4), -EAGAIN), "ring of 4 holds 4");
+    cr_assert(eq(int, myelon_producer_claim(r.p, 8, &buf, 0), 0));
+    cr_assert(eq(int, myelon_producer_abort(r.p), 0));
+    cr_assert(eq(int, myelon_producer_try_publish(r.p, "y", 1, 3), 0), "the aborted slot stayed claimed");
+    cr_assert(eq(int, myelon_producer_try_publish(r.p, "z", 1, 4), -EAGAIN), "ring of 4 holds 4");
     for (int i = 0; i < 4; i++) {
       struct myelon_msg m = fr_recv_now(r.c);
       cr_assert(eq(u8, m.kind, (uint8_t)i));
@@ -534,8 +534,8 @@ Test(framed_zero_copy, non_gating_consumer_is_refused_at_attach)
     /* no entry was taken: the ring still has one consumer, which gets everything */
     cr_assert(eq(int, dmp_producer_wait_for_consumers(myelon_producer_ring(r.p), 2, 0), -ETIMEDOUT));
     for (int i = 0; i < 8; i++)
-      cr_assert(eq(int, myelon_try_publish(r.p, "x", 1, 0), 0));
-    cr_assert(eq(int, myelon_try_publish(r.p, "x", 1, 0), -EAGAIN));
+      cr_assert(eq(int, myelon_producer_try_publish(r.p, "x", 1, 0), 0));
+    cr_assert(eq(int, myelon_producer_try_publish(r.p, "x", 1, 0), -EAGAIN));
     for (int i = 0; i < 8; i++) {
       struct myelon_msg m = fr_recv_now(r.c);
       cr_assert(eq(sz, m.len, 1));
@@ -556,27 +556,27 @@ Test(framed_try_publish, is_all_or_nothing)
     uint8_t data[64 * 20];
     fr_pattern(data, sizeof data, 9);
     for (int i = 0; i < 14; i++)
-      cr_assert(eq(int, myelon_try_publish(r.p, data, 10, (uint8_t)i), 0));
+      cr_assert(eq(int, myelon_producer_try_publish(r.p, data, 10, (uint8_t)i), 0));
     size_t three = 2 * r.cap + 10; /* 3 frames in both formats */
     cr_assert(eq(u64, myelon_frame_count(r.fmt, r.cap, three), 3));
     int64_t seq = dmp_producer_sequence(raw);
-    cr_assert(eq(int, myelon_try_publish(r.p, data, three, 50), -EAGAIN), "3 frames, 2 free slots");
+    cr_assert(eq(int, myelon_producer_try_publish(r.p, data, three, 50), -EAGAIN), "3 frames, 2 free slots");
     cr_assert(eq(i64, dmp_producer_sequence(raw), seq), "a frame of it became visible");
     size_t huge = 17 * r.cap; /* more frames than the ring holds */
-    cr_assert(eq(int, myelon_try_publish(r.p, data, huge, 51), -EAGAIN));
+    cr_assert(eq(int, myelon_producer_try_publish(r.p, data, huge, 51), -EAGAIN));
     for (int i = 0; i < 14; i++)
       fr_expect_pattern(r.c, 10, 9, (uint8_t)i);
     fr_expect_empty(r.c);
     cr_assert(eq(u64, myelon_consumer_orphans(r.c), 0), "nothing partial was visible");
     cr_assert(eq(u64, myelon_consumer_errors(r.c), 0));
-    cr_assert(eq(int, myelon_try_publish(r.p, data, huge, 51), -EAGAIN), "even into an empty ring");
+    cr_assert(eq(int, myelon_producer_try_publish(r.p, data, huge, 51), -EAGAIN), "even into an empty ring");
     cr_assert(eq(i64, dmp_producer_sequence(raw), seq));
-    cr_assert(eq(int, myelon_try_publish(r.p, data, three, 50), 0));
+    cr_assert(eq(int, myelon_producer_try_publish(r.p, data, three, 50), 0));
     fr_expect_pattern(r.c, three, 9, 50);
     /* exactly the ring's capacity in frames fits */
     size_t full = (fi == 0 ? 16 * r.cap - 4 : 16 * r.cap);
     cr_assert(eq(u64, myelon_frame_count(r.fmt, r.cap, full), 16));
-    cr_assert(eq(int, myelon_try_publish(r.p, data, full, 52), 0));
+    cr_assert(eq(int, myelon_producer_try_publish(r.p, data, full, 52), 0));
     fr_expect_pattern(r.c, full, 9, 52);
     fr_close(&r);
   }
@@ -609,9 +609,9 @@ Test(framed_accessors, frame_capacity_and_max_message_on_both_sides)
       myelon_consumer_release(r.c);
     }
     void *buf;
-    cr_assert(eq(int, myelon_claim(r.p, fcap, &buf, 0), 0), "claim of the whole frame capacity");
-    cr_assert(eq(int, myelon_abort(r.p), 0));
-    cr_assert(eq(int, myelon_claim(r.p, fcap + 1, &buf, 0), -EINVAL));
+    cr_assert(eq(int, myelon_producer_claim(r.p, fcap, &buf, 0), 0), "claim of the whole frame capacity");
+    cr_assert(eq(int, myelon_producer_abort(r.p), 0));
+    cr_assert(eq(int, myelon_producer_claim(r.p, fcap + 1, &buf, 0), -EINVAL));
     fr_close(&r);
   }
   cr_assert(eq(u32, myelon_producer_frame_capacity(NULL), 0));

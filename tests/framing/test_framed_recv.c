@@ -19,11 +19,11 @@ Test(framed_limits, producer_enforces_max_message)
   uint8_t data[1001];
   fr_pattern(data, sizeof data, 1);
   int64_t seq = dmp_producer_sequence(myelon_producer_ring(r.p));
-  cr_assert(eq(int, myelon_publish(r.p, data, 1001, 0, 0), -MYELON_E_TOOBIG));
-  cr_assert(eq(int, myelon_try_publish(r.p, data, 1001, 0), -MYELON_E_TOOBIG));
+  cr_assert(eq(int, myelon_producer_publish(r.p, data, 1001, 0, 0), -MYELON_E_TOOBIG));
+  cr_assert(eq(int, myelon_producer_try_publish(r.p, data, 1001, 0), -MYELON_E_TOOBIG));
   uint64_t failed = 77;
-  cr_assert(eq(int, myelon_publish_managed(r.p, data, 1001, 0, 0, &failed), -MYELON_E_TOOBIG));
-  cr_assert(eq(int, myelon_publish(r.p, data, SIZE_MAX, 0, 0), -MYELON_E_TOOBIG));
+  cr_assert(eq(int, myelon_producer_publish_managed(r.p, data, 1001, 0, 0, &failed), -MYELON_E_TOOBIG));
+  cr_assert(eq(int, myelon_producer_publish(r.p, data, SIZE_MAX, 0, 0), -MYELON_E_TOOBIG));
   cr_assert(eq(i64, dmp_producer_sequence(myelon_producer_ring(r.p)), seq), "nothing published");
   fr_publish_ok(r.p, data, 1000, 4);
   fr_expect_pattern(r.c, 1000, 1, 4);
@@ -147,7 +147,7 @@ Test(framed_attach, format_or_capacity_mismatch_is_format_error_and_leaves_no_en
     }
     /* and a producer that is not gated by any failed attach */
     for (int i = 0; i < 32; i++)
-      cr_assert(eq(int, myelon_try_publish(p, "x", 1, 0), 0), "gated by a failed attach");
+      cr_assert(eq(int, myelon_producer_try_publish(p, "x", 1, 0), 0), "gated by a failed attach");
     myelon_producer_close(p);
   }
 }
@@ -233,11 +233,11 @@ Test(framed_recv, message_ids_are_unique_and_never_zero)
     void *buf;
     switch (i % 4) {
     case 0: fr_publish_ok(r.p, data, len, 0); break;
-    case 1: cr_assert(eq(int, myelon_try_publish(r.p, data, len, 0), 0)); break;
-    case 2: cr_assert(eq(int, myelon_publish_managed(r.p, data, len, 0, FR_LONG_NS, NULL), 0)); break;
+    case 1: cr_assert(eq(int, myelon_producer_try_publish(r.p, data, len, 0), 0)); break;
+    case 2: cr_assert(eq(int, myelon_producer_publish_managed(r.p, data, len, 0, FR_LONG_NS, NULL), 0)); break;
     default:
-      cr_assert(eq(int, myelon_claim(r.p, 16, &buf, 0), 0));
-      cr_assert(eq(int, myelon_commit(r.p, 16, 0), 0));
+      cr_assert(eq(int, myelon_producer_claim(r.p, 16, &buf, 0), 0));
+      cr_assert(eq(int, myelon_producer_commit(r.p, 16, 0), 0));
       break;
     }
     struct myelon_msg m = fr_recv_now(r.c);
@@ -267,7 +267,7 @@ Test(framed_recv, owned_copy_survives_reuse_of_the_ring)
       cr_assert(eq(u8, kind, 9));
       /* the slots are released: the whole ring can be rewritten */
       for (int k = 0; k < 8; k++)
-        cr_assert(eq(int, myelon_try_publish(r.p, "zzzzzzzzzzzzzzzz", 16, 1), 0), "slot still leased");
+        cr_assert(eq(int, myelon_producer_try_publish(r.p, "zzzzzzzzzzzzzzzz", 16, 1), 0), "slot still leased");
       cr_assert(eq(int, memcmp(copy, data, len), 0), "the copy changed with the ring");
       free(copy);
       for (int k = 0; k < 8; k++) {
@@ -409,7 +409,7 @@ Test(framed_recv, publish_timeout_cuts_a_message_that_the_consumer_reports_trunc
     struct fr_ring r = fr_open(DMP_BACKEND_SHM, fr_formats[fi], 64, 16);
     uint8_t data[64 * 40];
     fr_pattern(data, sizeof data, 3);
-    int rc = myelon_publish(r.p, data, sizeof data, 1, FR_SHORT_NS);
+    int rc = myelon_producer_publish(r.p, data, sizeof data, 1, FR_SHORT_NS);
     cr_assert(eq(int, rc, -ETIMEDOUT), "40 frames into 16 unread slots: %s", myelon_err_name(rc));
     cr_assert(ne(ptr, strstr(dmp_last_error(), "cut after 16 of"), NULL), "detail: %s", dmp_last_error());
     struct myelon_msg m;
@@ -425,8 +425,8 @@ Test(framed_recv, publish_timeout_cuts_a_message_that_the_consumer_reports_trunc
 Test(framed_recv, null_arguments)
 {
   struct myelon_msg m;
-  cr_assert(eq(int, myelon_publish(NULL, "x", 1, 0, 0), -EINVAL));
-  cr_assert(eq(int, myelon_try_publish(NULL, "x", 1, 0), -EINVAL));
+  cr_assert(eq(int, myelon_producer_publish(NULL, "x", 1, 0, 0), -EINVAL));
+  cr_assert(eq(int, myelon_producer_try_publish(NULL, "x", 1, 0), -EINVAL));
   cr_assert(eq(int, myelon_consumer_try_recv(NULL, &m), -EINVAL));
   cr_assert(eq(int, myelon_consumer_recv(NULL, &m, 0), -EINVAL));
   cr_assert(eq(u64, myelon_consumer_errors(NULL), 0));
@@ -435,8 +435,8 @@ Test(framed_recv, null_arguments)
   myelon_consumer_close(NULL);
   myelon_producer_close(NULL);
   struct fr_ring r = fr_open(DMP_BACKEND_SHM, MYELON_FRAME_COMPACT, 64, 8);
-  cr_assert(eq(int, myelon_publish(r.p, NULL, 1, 0, 0), -EINVAL), "NULL data with a length");
-  cr_assert(eq(int, myelon_publish(r.p, NULL, 0, 0, 0), 0), "NULL data of length 0 is an empty message");
+  cr_assert(eq(int, myelon_producer_publish(r.p, NULL, 1, 0, 0), -EINVAL), "NULL data with a length");
+  cr_assert(eq(int, myelon_producer_publish(r.p, NULL, 0, 0, 0), 0), "NULL data of length 0 is an empty message");
   cr_assert(eq(int, myelon_consumer_try_recv(r.c, NULL), -EINVAL));
   fr_close(&r);
 }
@@ -463,7 +463,7 @@ Test(framed_managed, reports_the_first_frame_not_published)
     uint64_t failed = 77;
     /* no liveness enabled */
     struct fr_ring r = fr_open(DMP_BACKEND_SHM, fr_formats[fi], 64, 16);
-    int rc = myelon_publish_managed(r.p, data, 10, 0, FR_LONG_NS, &failed);
+    int rc = myelon_producer_publish_managed(r.p, data, 10, 0, FR_LONG_NS, &failed);
     cr_assert(eq(int, rc, -DMP_E_NOLIVENESS), "%s", myelon_err_name(rc));
     cr_assert(eq(u64, failed, 0));
     /* a required consumer that never comes */
@@ -472,7 +472,7 @@ Test(framed_managed, reports_the_first_frame_not_published)
     quiet_liveness(&lc, ghost, 1);
     cr_assert(eq(int, dmp_producer_enable_liveness(myelon_producer_ring(r.p), &lc), 0));
     failed = 77;
-    rc = myelon_publish_managed(r.p, data, 10, 0, FR_LONG_NS, &failed);
+    rc = myelon_producer_publish_managed(r.p, data, 10, 0, FR_LONG_NS, &failed);
     cr_assert(eq(int, rc, -DMP_E_STARTUP), "%s", myelon_err_name(rc));
     cr_assert(eq(u64, failed, 0), "nothing published");
     fr_expect_empty(r.c);
@@ -484,10 +484,10 @@ Test(framed_managed, reports_the_first_frame_not_published)
     quiet_liveness(&lc, c0, 1);
     cr_assert(eq(int, dmp_producer_enable_liveness(myelon_producer_ring(r.p), &lc), 0));
     failed = 77;
-    cr_assert(eq(int, myelon_publish_managed(r.p, data, 100, 4, FR_LONG_NS, &failed), 0), "fits: no wait");
+    cr_assert(eq(int, myelon_producer_publish_managed(r.p, data, 100, 4, FR_LONG_NS, &failed), 0), "fits: no wait");
     cr_assert(eq(u64, failed, 77), "untouched on success");
     fr_expect_pattern(r.c, 100, 1, 4);
-    rc = myelon_publish_managed(r.p, data, sizeof data, 5, FR_LONG_NS, &failed);
+    rc = myelon_producer_publish_managed(r.p, data, sizeof data, 5, FR_LONG_NS, &failed);
     cr_assert(eq(int, rc, -DMP_E_STALLED), "%s", myelon_err_name(rc));
     cr_assert(eq(u64, failed, 16), "frames 0..15 filled the ring");
     struct myelon_msg m;

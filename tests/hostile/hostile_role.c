@@ -287,7 +287,7 @@ static int framed_producer(const struct opts *o)
   for (uint64_t i = 0; i < o->count && !gave_up;) {
     uint32_t len;
     msg_fill(i, buf, &len);
-    rc = myelon_publish(p, buf, len, (uint8_t)(i % 251), SLICE_NS);
+    rc = myelon_producer_publish(p, buf, len, (uint8_t)(i % 251), SLICE_NS);
     int st = step_result(o, &t, rc, &progress, &gave_up);
     if (st < 0) {
       code = HX_STOPPED;
@@ -327,7 +327,7 @@ static int typed_producer(const struct opts *o)
   const char *how = "published every value";
   for (uint64_t i = 0; i < o->count && !gave_up;) {
     tf_fill(&v, i, tf_stream_len(i) / 4);
-    rc = myelon_typed_publish(tp, &v, (uint8_t)(i % 251), SLICE_NS);
+    rc = myelon_typed_producer_publish(tp, &v, (uint8_t)(i % 251), SLICE_NS);
     int st = step_result(o, &t, rc, &progress, &gave_up);
     if (st < 0) {
       code = HX_STOPPED;
@@ -606,7 +606,7 @@ static int typed_consumer(const struct opts *o)
   struct myelon_codec codec;
   tf_codec(&codec);
   struct myelon_typed_consumer *c;
-  int rc = myelon_typed_consumer_attach(&cc, &codec, o->attach_ns, &c);
+  int rc = myelon_typed_consumer_attach_timeout(&cc, &codec, o->attach_ns, &c);
   if (rc < 0)
     return finish(o, &r.t, HX_SETUP, "attach", rc);
   fprintf(stderr, "hostile_role %s: attached\n", o->id);
@@ -624,7 +624,7 @@ static int typed_consumer(const struct opts *o)
     char why[200];
     if (view) {
       struct myelon_mp_view v;
-      rc = myelon_typed_recv_view(c, &vc, &v, &kind, SLICE_NS);
+      rc = myelon_typed_consumer_recv_view(c, &vc, &v, &kind, SLICE_NS);
       if (rc == 0) {
         r.t.done++;
         const msgpack_object *seq = myelon_mp_map_get(myelon_mp_view_root(&v), "seq");
@@ -638,11 +638,11 @@ static int typed_consumer(const struct opts *o)
         } else {
           r.t.bad++;
         }
-        myelon_typed_release(c);
+        myelon_typed_consumer_release(c);
       }
     } else {
       struct tf_order *got = NULL;
-      rc = myelon_typed_recv(c, (void **)&got, &kind, SLICE_NS);
+      rc = myelon_typed_consumer_recv(c, (void **)&got, &kind, SLICE_NS);
       if (rc == 0) {
         r.t.done++;
         uint64_t i = got->seq;

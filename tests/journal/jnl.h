@@ -146,7 +146,7 @@ static inline struct myelon_journal_writer_stats jn_write(const struct myelon_jo
   uint8_t *buf = malloc(max + 1);
   for (uint64_t i = 0; i < n; i++) {
     struct myelon_journal_record r = jn_rec(seed, i, max, buf);
-    rc = myelon_journal_append(w, &r);
+    rc = myelon_journal_writer_append(w, &r);
     cr_assert(eq(int, rc, 0), "append %llu: %s / %s", (unsigned long long)i, myelon_err_name(rc), dmp_last_error());
   }
   free(buf);
@@ -161,7 +161,7 @@ static inline struct myelon_journal_writer_stats jn_write(const struct myelon_jo
 static inline struct myelon_journal_reader *jn_open(const char *path, uint32_t flags)
 {
   struct myelon_journal_reader *r = NULL;
-  int rc = myelon_journal_open(path, flags, &r);
+  int rc = myelon_journal_reader_open(path, flags, &r);
   cr_assert(eq(int, rc, 0), "journal_open(%s): %s / %s", path, myelon_err_name(rc), dmp_last_error());
   return r;
 }
@@ -174,12 +174,12 @@ static inline uint64_t jn_read_all(const char *path, uint32_t flags, uint64_t se
   struct myelon_journal_record rec;
   uint64_t n = 0;
   int rc;
-  while ((rc = myelon_journal_next(r, &rec)) == 1) {
+  while ((rc = myelon_journal_reader_next(r, &rec)) == 1) {
     jn_check_rec(&rec, seed, n, max);
     n++;
   }
   *end = rc;
-  myelon_journal_close(r);
+  myelon_journal_reader_close(r);
   return n;
 }
 

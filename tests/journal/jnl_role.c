@@ -212,8 +212,8 @@ static int produce_framed(const struct opts *o, int64_t deadline)
   for (uint64_t i = 0; i < o->count && rc == 0; i++) {
     size_t len = jp_len(o->seed, i, o->max);
     jp_fill(msg, len, o->seed, i);
-    int r = o->never_block ? myelon_try_publish(p, msg, len, (uint8_t)i)
-                           : myelon_publish(p, msg, len, (uint8_t)i, deadline - now_ns());
+    int r = o->never_block ? myelon_producer_try_publish(p, msg, len, (uint8_t)i)
+                           : myelon_producer_publish(p, msg, len, (uint8_t)i, deadline - now_ns());
     if (r == -EAGAIN)
       rc = fail(EX_BLOCKED, "message %llu: the ring was full", (unsigned long long)i);
     else if (r < 0)

@@ -113,7 +113,7 @@ static void check_journal(const struct stream *s, const char *base)
   uint8_t *want = malloc(s->max > s->slot ? s->max + 1 : s->slot + 1);
   uint64_t n = 0;
   int rc;
-  while ((rc = myelon_journal_next(r, &rec)) == 1) {
+  while ((rc = myelon_journal_reader_next(r, &rec)) == 1) {
     size_t len = s->framed ? jp_len(s->seed, n, s->max) : s->slot;
     cr_assert(eq(u64, rec.seq, n), "record %llu: seq", (unsigned long long)n);
     cr_assert(eq(int, jp_check(rec.data, rec.len, s->seed, n, len), 0), "record %llu: payload (%u bytes)",
@@ -125,7 +125,7 @@ static void check_journal(const struct stream *s, const char *base)
   cr_assert(eq(int, rc, 0), "%s", myelon_err_name(rc));
   cr_assert(eq(u64, n, s->count));
   free(want);
-  myelon_journal_close(r);
+  myelon_journal_reader_close(r);
 }
 
 /* Replay `base` with the tool into a new ring read by a consumer process. */
@@ -217,9 +217,9 @@ Test(journal_mp, a_full_disk_stops_the_recorder_with_the_records_lost)
   struct myelon_journal_reader *r = jn_open(base, 0);
   struct myelon_journal_record rec_;
   uint64_t n = 0;
-  while ((end = myelon_journal_next(r, &rec_)) == 1)
+  while ((end = myelon_journal_reader_next(r, &rec_)) == 1)
     n++;
-  myelon_journal_close(r);
+  myelon_journal_reader_close(r);
   cr_assert(n > 100, "%llu records readable", (unsigned long long)n);
   cr_assert(lt(u64, n, 3000));
   cr_assert(end == 0 || end == -MYELON_E_TORN);
@@ -293,7 +293,7 @@ static void non_gating(bool framed)
   struct myelon_journal_record rec_;
   uint64_t got = 0, gaps = 0;
   int rc;
-  while ((rc = myelon_journal_next(r, &rec_)) == 1) {
+  while ((rc = myelon_journal_reader_next(r, &rec_)) == 1) {
     uint64_t i;
     if (rec_.len >= 8)
       memcpy(&i, rec_.data, 8);
@@ -304,7 +304,7 @@ static void non_gating(bool framed)
     gaps += (rec_.flags & MYELON_JREC_F_GAP) != 0;
     got++;
   }
-  myelon_journal_close(r);
+  myelon_journal_reader_close(r);
   cr_assert(eq(int, rc, 0));
   cr_assert(eq(u64, got, recorded));
   cr_assert(ge(u64, gaps, 1), "a record is flagged after the loss");
@@ -401,9 +401,9 @@ Test(journal_mp, tool_cat_verify_and_info_describe_a_journal_and_its_damage)
   struct myelon_journal_reader *r = jn_open(base, 0);
   struct myelon_journal_record rec;
   uint64_t off = 0;
-  for (int i = 0; i <= 20 && myelon_journal_next(r, &rec) == 1; i++)
+  for (int i = 0; i <= 20 && myelon_journal_reader_next(r, &rec) == 1; i++)
     off = rec.offset;
-  myelon_journal_close(r);
+  myelon_journal_reader_close(r);
   img[off + 20] ^= 0xff;
   jn_write_file(jn_part(base, 1), img, size);
   free(img);

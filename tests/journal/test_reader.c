@@ -36,7 +36,7 @@ static void round_trip(enum myelon_journal_io io, const char *backend)
   cr_assert(eq(u32, in->slot_size, 64));
   cr_assert(eq(u32, in->part, 1));
   cr_assert(ne(u64, in->recording_id, 0));
-  myelon_journal_close(r);
+  myelon_journal_reader_close(r);
 }
 
 Test(journal_reader, pwrite_journal_reads_back_record_for_record)
@@ -67,9 +67,9 @@ static uint64_t offsets(const char *base, uint64_t *off, uint64_t max)
   struct myelon_journal_reader *r = jn_open(base, 0);
   struct myelon_journal_record rec;
   uint64_t n = 0;
-  while (n < max && myelon_journal_next(r, &rec) == 1)
+  while (n < max && myelon_journal_reader_next(r, &rec) == 1)
     off[n++] = rec.offset;
-  myelon_journal_close(r);
+  myelon_journal_reader_close(r);
   return n;
 }
 
@@ -95,16 +95,16 @@ Test(journal_reader, torn_tail_at_every_byte_of_the_last_record_keeps_all_before
     if (n > last) { /* the status is sticky and the reader says where */
       struct myelon_journal_reader *r = jn_open(cut, 0);
       struct myelon_journal_record rec;
-      while (myelon_journal_next(r, &rec) == 1)
+      while (myelon_journal_reader_next(r, &rec) == 1)
         ;
-      cr_assert(eq(int, myelon_journal_next(r, &rec), -MYELON_E_TORN));
+      cr_assert(eq(int, myelon_journal_reader_next(r, &rec), -MYELON_E_TORN));
       uint64_t where;
-      myelon_journal_where(r, NULL, &where);
+      myelon_journal_reader_where(r, NULL, &where);
       cr_assert(eq(u64, where, last));
       struct myelon_journal_reader_stats st;
       myelon_journal_reader_stats(r, &st);
       cr_assert(st.torn);
-      myelon_journal_close(r);
+      myelon_journal_reader_close(r);
     }
   }
   /* A crash can also leave the last record's space zero-filled. */
@@ -128,23 +128,23 @@ static void expect_corrupt(uint8_t *img, size_t size, uint64_t *off, uint64_t n,
   struct myelon_journal_record rec;
   uint64_t got = 0;
   int rc;
-  while ((rc = myelon_journal_next(r, &rec)) == 1)
+  while ((rc = myelon_journal_reader_next(r, &rec)) == 1)
     jn_check_rec(&rec, 31, got++, MAXLEN);
   cr_assert(eq(u64, got, k), "byte %zu: stop mode read %llu records", at, (unsigned long long)got);
   cr_assert(eq(int, rc, -MYELON_E_JCORRUPT), "byte %zu: %s", at, myelon_err_name(rc));
   uint64_t where;
   uint32_t part;
-  myelon_journal_where(r, &part, &where);
+  myelon_journal_reader_where(r, &part, &where);
   cr_assert(eq(u64, where, off[k]), "the reader names the record's offset");
   cr_assert(eq(u32, part, 1));
   cr_assert(ne(ptr, strstr(dmp_last_error(), "offset"), NULL), "detail: %s", dmp_last_error());
-  cr_assert(eq(int, myelon_journal_next(r, &rec), -MYELON_E_JCORRUPT), "stop mode is sticky");
-  myelon_journal_close(r);
+  cr_assert(eq(int, myelon_journal_reader_next(r, &rec), -MYELON_E_JCORRUPT), "stop mode is sticky");
+  myelon_journal_reader_close(r);
   /* Skip mode: the same report once, then every later record. */
   r = jn_open(path, MYELON_JOURNAL_SKIP_CORRUPT);
   got = 0;
   uint64_t reports = 0, i = 0;
-  while ((rc = myelon_journal_next(r, &rec)) != 0) {
+  while ((rc = myelon_journal_reader_next(r, &rec)) != 0) {
     if (rc == -MYELON_E_JCORRUPT) {
       reports++;
       cr_assert(eq(u64, i, k));
@@ -162,7 +162,7 @@ static void expect_corrupt(uint8_t *img, size_t size, uint64_t *off, uint64_t n,
   myelon_journal_reader_stats(r, &st);
   cr_assert(eq(u64, st.corrupt, 1));
   cr_assert(st.skipped_bytes > 0, "skipped %llu bytes", (unsigned long long)st.skipped_bytes);
-  myelon_journal_close(r);
+  myelon_journal_reader_close(r);
 }
 
 Test(journal_reader, corrupted_record_stops_with_its_offset_or_is_skipped)
@@ -198,13 +198,13 @@ Test(journal_reader, newer_version_and_foreign_files_are_refused_at_open)
   const char *path = jn_tmp("v2");
   jn_write_file(path, img, size);
   struct myelon_journal_reader *r = NULL;
-  cr_assert(eq(int, myelon_journal_open(path, 0, &r), -MYELON_E_JVERSION));
+  cr_assert(eq(int, myelon_journal_reader_open(path, 0, &r), -MYELON_E_JVERSION));
   cr_assert(eq(ptr, r, NULL));
   jn_write_file(path, "hello, world", 12);
-  cr_assert(eq(int, myelon_journal_open(path, 0, &r), -MYELON_E_JCORRUPT));
-  cr_assert(eq(int, myelon_journal_open(jn_tmp("none"), 0, &r), -ENOENT));
+  cr_assert(eq(int, myelon_journal_reader_open(path, 0, &r), -MYELON_E_JCORRUPT));
+  cr_assert(eq(int, myelon_journal_reader_open(jn_tmp("none"), 0, &r), -ENOENT));
   cr_assert(ne(ptr, strstr(dmp_last_error(), "no journal"), NULL), "detail: %s", dmp_last_error());
-  cr_assert(eq(int, myelon_journal_open(path, 0x100, &r), -EINVAL), "unknown flags");
+  cr_assert(eq(int, myelon_journal_reader_open(path, 0x100, &r), -EINVAL), "unknown flags");
   free(img);
 }
 
@@ -247,26 +247,26 @@ Test(journal_reader, rotation_by_size_splits_into_parts_each_with_a_header)
   struct myelon_journal_reader *r = jn_open(base, 0);
   struct myelon_journal_record rec;
   int rc;
-  while ((rc = myelon_journal_next(r, &rec)) == 1)
+  while ((rc = myelon_journal_reader_next(r, &rec)) == 1)
     ;
   cr_assert(eq(int, rc, -MYELON_E_JCORRUPT));
   uint32_t part;
-  myelon_journal_where(r, &part, NULL);
+  myelon_journal_reader_where(r, &part, NULL);
   cr_assert(eq(u32, part, 3));
-  myelon_journal_close(r);
+  myelon_journal_reader_close(r);
   r = jn_open(base, MYELON_JOURNAL_SKIP_CORRUPT);
   uint64_t got = 0;
-  while ((rc = myelon_journal_next(r, &rec)) != 0)
+  while ((rc = myelon_journal_reader_next(r, &rec)) != 0)
     got += rc == 1;
   cr_assert(lt(u64, got, 300));
   cr_assert(got > 250, "only part 3 is lost (%llu read)", (unsigned long long)got);
-  myelon_journal_close(r);
+  myelon_journal_reader_close(r);
 }
 
 static void expect_next(struct myelon_journal_reader *r, uint64_t i)
 {
   struct myelon_journal_record rec;
-  int rc = myelon_journal_next(r, &rec);
+  int rc = myelon_journal_reader_next(r, &rec);
   cr_assert(eq(int, rc, 1), "%s", myelon_err_name(rc));
   jn_check_rec(&rec, 51, i, 100);
 }
@@ -281,21 +281,21 @@ Test(journal_reader, seek_by_sequence_and_time_across_parts)
   uint64_t probes[] = {0, 1, 57, 133, 200, 399};
   for (size_t k = 0; k < sizeof probes / sizeof probes[0]; k++) {
     uint64_t i = probes[k];
-    cr_assert(eq(int, myelon_journal_seek_seq(r, 10 + 3 * i), 0));
+    cr_assert(eq(int, myelon_journal_reader_seek_seq(r, 10 + 3 * i), 0));
     expect_next(r, i);
     if (i + 1 < 400)
       expect_next(r, i + 1); /* and goes on from there */
-    cr_assert(eq(int, myelon_journal_seek_seq(r, 10 + 3 * i - (i ? 2 : 0)), 0), "between records");
+    cr_assert(eq(int, myelon_journal_reader_seek_seq(r, 10 + 3 * i - (i ? 2 : 0)), 0), "between records");
     expect_next(r, i);
-    cr_assert(eq(int, myelon_journal_seek_time(r, INT64_C(1700000000000000000) + (int64_t)i * 1000), 0));
+    cr_assert(eq(int, myelon_journal_reader_seek_time(r, INT64_C(1700000000000000000) + (int64_t)i * 1000), 0));
     expect_next(r, i);
   }
   struct myelon_journal_record rec;
-  cr_assert(eq(int, myelon_journal_seek_seq(r, 10 + 3 * 400), 0), "past the end");
-  cr_assert(eq(int, myelon_journal_next(r, &rec), 0));
-  cr_assert(eq(int, myelon_journal_rewind(r), 0));
+  cr_assert(eq(int, myelon_journal_reader_seek_seq(r, 10 + 3 * 400), 0), "past the end");
+  cr_assert(eq(int, myelon_journal_reader_next(r, &rec), 0));
+  cr_assert(eq(int, myelon_journal_reader_rewind(r), 0));
   expect_next(r, 0);
-  myelon_journal_close(r);
+  myelon_journal_reader_close(r);
 }
 
 /* A valid header followed by `len` seeded bytes, sprinkled with record
@@ -332,14 +332,14 @@ Test(journal_reader, random_bytes_journals_never_crash_or_hang)
       struct myelon_journal_reader *r = jn_open(path, mode);
       struct myelon_journal_record rec;
       int rc, steps = 0;
-      while ((rc = myelon_journal_next(r, &rec)) != 0 && steps < 10000) {
+      while ((rc = myelon_journal_reader_next(r, &rec)) != 0 && steps < 10000) {
         cr_assert(rc == 1 || rc == -MYELON_E_TORN || rc == -MYELON_E_JCORRUPT, "iteration %d: %d", iter, rc);
         if (rc == -MYELON_E_TORN || (rc == -MYELON_E_JCORRUPT && mode == 0))
           break;
         steps++;
       }
       cr_assert(lt(int, steps, 10000), "iteration %d mode %u: the reader terminates", iter, mode);
-      myelon_journal_close(r);
+      myelon_journal_reader_close(r);
     }
   }
   free(img);

@@ -93,13 +93,13 @@ Test(journal_record, gating_raw_recorder_holds_the_producer_back_and_loses_nothi
   cr_assert(eq(str, (char *)in->ring_name, (char *)name));
   struct myelon_journal_record rec;
   for (uint64_t i = 0; i < 100; i++) {
-    cr_assert(eq(int, myelon_journal_next(jr, &rec), 1));
+    cr_assert(eq(int, myelon_journal_reader_next(jr, &rec), 1));
     cr_assert(eq(u64, rec.seq, i));
     cr_assert(eq(int, jp_check(rec.data, rec.len, 9, i, 48), 0), "event %llu", (unsigned long long)i);
     cr_assert(eq(u8, rec.flags, 0));
   }
-  cr_assert(eq(int, myelon_journal_next(jr, &rec), 0));
-  myelon_journal_close(jr);
+  cr_assert(eq(int, myelon_journal_reader_next(jr, &rec), 0));
+  myelon_journal_reader_close(jr);
 }
 
 Test(journal_record, framed_recorder_detects_the_format_and_records_messages)
@@ -119,10 +119,10 @@ Test(journal_record, framed_recorder_detects_the_format_and_records_messages)
   for (uint64_t i = 0; i < 200; i++) {
     size_t len = jp_len(3, i, 500);
     jp_fill(msg, len, 3, i);
-    int rc = myelon_try_publish(p, msg, len, (uint8_t)i);
+    int rc = myelon_producer_try_publish(p, msg, len, (uint8_t)i);
     if (rc == -EAGAIN) {
       rec_until(r, i);
-      rc = myelon_try_publish(p, msg, len, (uint8_t)i);
+      rc = myelon_producer_try_publish(p, msg, len, (uint8_t)i);
     }
     cr_assert(eq(int, rc, 0), "message %llu: %s", (unsigned long long)i, myelon_err_name(rc));
   }
@@ -138,13 +138,13 @@ Test(journal_record, framed_recorder_detects_the_format_and_records_messages)
   cr_assert(eq(u32, in->frame_capacity, 64));
   struct myelon_journal_record rec;
   for (uint64_t i = 0; i < 200; i++) {
-    cr_assert(eq(int, myelon_journal_next(jr, &rec), 1));
+    cr_assert(eq(int, myelon_journal_reader_next(jr, &rec), 1));
     cr_assert(eq(u64, rec.seq, i));
     cr_assert(eq(u32, rec.msg_id, (uint32_t)i + 1));
     cr_assert(eq(u8, rec.kind, (uint8_t)i));
     cr_assert(eq(int, jp_check(rec.data, rec.len, 3, i, jp_len(3, i, 500)), 0), "message %llu", (unsigned long long)i);
   }
-  myelon_journal_close(jr);
+  myelon_journal_reader_close(jr);
 }
 
 Test(journal_record, open_refuses_clearly_and_leaves_nothing_behind)
@@ -192,7 +192,7 @@ static const char *raw_journal(uint64_t n)
     jp_fill(ev, 32, 5, i);
     struct myelon_journal_record r = {.data = ev, .len = 32, .seq = 100 + i, .mono_ns = (int64_t)i * 10000000,
                                       .realtime_ns = 1000 + (int64_t)i};
-    cr_assert(eq(int, myelon_journal_append(w, &r), 0));
+    cr_assert(eq(int, myelon_journal_writer_append(w, &r), 0));
   }
   cr_assert(eq(int, myelon_journal_writer_close(w, NULL), 0));
   return base;

@@ -26,25 +26,25 @@ Test(journal_writer, sync_makes_every_appended_record_durable)
     uint8_t buf[128];
     for (uint64_t i = 0; i < 100; i++) {
       struct myelon_journal_record r = jn_rec(3, i, 100, buf);
-      cr_assert(eq(int, myelon_journal_append(w, &r), 0));
+      cr_assert(eq(int, myelon_journal_writer_append(w, &r), 0));
     }
     struct myelon_journal_writer_stats st;
     myelon_journal_writer_stats(w, &st);
     cr_assert(eq(u64, st.durable, 0), "nothing is durable before a sync");
     /* The asynchronous sync covers what was appended before it started. */
-    cr_assert(eq(int, myelon_journal_sync_start(w), 0));
+    cr_assert(eq(int, myelon_journal_writer_sync_start(w), 0));
     int64_t deadline = ts_now_ns() + (int64_t)ts_timeout_ms(10000) * 1000000;
     do {
-      cr_assert(eq(int, myelon_journal_poll(w), 0));
+      cr_assert(eq(int, myelon_journal_writer_poll(w), 0));
       myelon_journal_writer_stats(w, &st);
     } while (st.durable < 100 && ts_now_ns() < deadline);
     cr_assert(eq(u64, st.durable, 100), "%s: durable after sync_start", st.backend);
     cr_assert(ge(u64, st.syncs, 1));
     for (uint64_t i = 100; i < 150; i++) {
       struct myelon_journal_record r = jn_rec(3, i, 100, buf);
-      cr_assert(eq(int, myelon_journal_append(w, &r), 0));
+      cr_assert(eq(int, myelon_journal_writer_append(w, &r), 0));
     }
-    cr_assert(eq(int, myelon_journal_sync(w), 0));
+    cr_assert(eq(int, myelon_journal_writer_sync(w), 0));
     myelon_journal_writer_stats(w, &st);
     cr_assert(eq(u64, st.durable, 150), "%s: durable after sync", st.backend);
     cr_assert(eq(u64, st.written, 150));
@@ -78,13 +78,13 @@ static void fill_disk(struct full_result *res, const char *base, enum myelon_jou
   res->append_rc = 0;
   for (uint64_t i = 0; i < 1000 && res->append_rc == 0; i++) {
     struct myelon_journal_record r = jn_rec(9, i, 100, buf);
-    res->append_rc = myelon_journal_append(w, &r);
+    res->append_rc = myelon_journal_writer_append(w, &r);
     res->failed_at = i;
   }
   if (res->append_rc == 0)
-    res->append_rc = myelon_journal_flush(w);
+    res->append_rc = myelon_journal_writer_flush(w);
   struct myelon_journal_record r = jn_rec(9, 0, 100, buf);
-  res->again_rc = myelon_journal_append(w, &r);
+  res->again_rc = myelon_journal_writer_append(w, &r);
   snprintf(res->detail, sizeof res->detail, "%s", dmp_last_error());
   res->close_rc = myelon_journal_writer_close(w, &res->final);
   snprintf(res->backend, sizeof res->backend, "%s", res->final.backend);
@@ -197,7 +197,7 @@ Test(journal_writer, appends_are_bounded_by_the_buffers_in_flight)
   uint8_t buf[1100];
   for (uint64_t i = 0; i < 2000; i++) {
     struct myelon_journal_record r = jn_rec(4, i, 1000, buf);
-    cr_assert(eq(int, myelon_journal_append(w, &r), 0));
+    cr_assert(eq(int, myelon_journal_writer_append(w, &r), 0));
     struct myelon_journal_writer_stats st;
     myelon_journal_writer_stats(w, &st);
     cr_assert(le(u32, st.in_flight, c.buffers), "record %llu: %u writes in flight", (unsigned long long)i, st.in_flight);

@@ -40,13 +40,13 @@ static void assert_no_leftovers(const char *label, uint32_t workers)
   struct myelon_layout_config c;
   myelon_layout_config_init(&c);
   c.label = label;
-  c.runners = workers;
+  c.workers = workers;
   struct myelon_layout l;
   cr_assert_eq(myelon_layout_make(&c, &l), 0);
   char path[MYELON_LAYOUT_PATH_MAX], cnt[MYELON_LAYOUT_PATH_MAX + 8];
   for (uint32_t r = 0; r <= workers; r++) {
     if (r == workers)
-      myelon_layout_rpc_name(&l, path, sizeof path);
+      myelon_layout_request_name(&l, path, sizeof path);
     else
       myelon_layout_response_name(&l, r, path, sizeof path);
     snprintf(cnt, sizeof cnt, "%s" DMP_COUNTERS_SUFFIX, path);

@@ -1,7 +1,7 @@
 /* Unit tests of the worker count and the transport layout: bounds, index
  * errors, name derivation (lengths within the portable limit including
  * every Layer 0 suffix, uniqueness, determinism), validation messages,
- * the runner rendezvous and the stale-ring collector. */
+ * the worker rendezvous and the stale-ring collector. */
 #include <criterion/criterion.h>
 
 #include "topo_test.h"
@@ -91,14 +91,14 @@ Test(workers, ids_are_deterministic_and_mask_covers_every_worker)
 
 /* ---- session tag and names ------------------------------------------------------- */
 
-static struct myelon_layout layout_of(const char *label, const char *prefix, uint32_t runners)
+static struct myelon_layout layout_of(const char *label, const char *prefix, uint32_t workers)
 {
   struct myelon_layout_config c;
   myelon_layout_config_init(&c);
   c.label = label;
   if (prefix)
     c.prefix = prefix;
-  c.runners = runners;
+  c.workers = workers;
   struct myelon_layout l;
   int rc = myelon_layout_make(&c, &l);
   cr_assert_eq(rc, 0, "layout of '%s': %s", label, dmp_last_error());
@@ -119,14 +119,14 @@ Test(layout, session_tag_is_pinned_and_deterministic)
   };
   for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
     char tag[MYELON_SESSION_TAG_LEN + 1];
-    cr_assert_eq(myelon_session_tag(v[i].label, tag, sizeof tag), (int)MYELON_SESSION_TAG_LEN);
+    cr_assert_eq(myelon_layout_session_tag(v[i].label, tag, sizeof tag), (int)MYELON_SESSION_TAG_LEN);
     cr_assert_str_eq(tag, v[i].tag, "label '%s'", v[i].label);
   }
   char tag[MYELON_SESSION_TAG_LEN + 1];
-  cr_assert_eq(myelon_session_tag("", tag, sizeof tag), -MYELON_E_TOPOLOGY);
+  cr_assert_eq(myelon_layout_session_tag("", tag, sizeof tag), -MYELON_E_TOPOLOGY);
   assert_detail_has("label must not be empty");
-  cr_assert_eq(myelon_session_tag("x", tag, MYELON_SESSION_TAG_LEN), -ENOSPC);
-  cr_assert_eq(myelon_session_tag(NULL, tag, sizeof tag), -EINVAL);
+  cr_assert_eq(myelon_layout_session_tag("x", tag, MYELON_SESSION_TAG_LEN), -ENOSPC);
+  cr_assert_eq(myelon_layout_session_tag(NULL, tag, sizeof tag), -EINVAL);
 }
 
 Test(layout, names_follow_the_documented_scheme)
@@ -134,17 +134,17 @@ Test(layout, names_follow_the_documented_scheme)
   struct myelon_layout l = layout_of("infer-demo", NULL, 27);
   char name[MYELON_LAYOUT_PATH_MAX];
   cr_assert_str_eq(l.tag, "5r5w9beqvlah");
-  cr_assert_eq(myelon_layout_rpc_segment(&l, name, sizeof name), 15);
+  cr_assert_eq(myelon_layout_request_segment(&l, name, sizeof name), 15);
   cr_assert_str_eq(name, "my5r5w9beqvlahp");
-  cr_assert_eq(myelon_layout_rpc_name(&l, name, sizeof name), 16);
+  cr_assert_eq(myelon_layout_request_name(&l, name, sizeof name), 16);
   cr_assert_str_eq(name, "/my5r5w9beqvlahp");
   cr_assert_eq(myelon_layout_response_name(&l, 0, name, sizeof name), 17);
   cr_assert_str_eq(name, "/my5r5w9beqvlahr0");
   cr_assert_eq(myelon_layout_response_segment(&l, 26, name, sizeof name), 17);
   cr_assert_str_eq(name, "my5r5w9beqvlahr1a");
-  cr_assert_eq(myelon_layout_runner_id(&l, 26, name, sizeof name), 3);
+  cr_assert_eq(myelon_layout_worker_id(&l, 26, name, sizeof name), 3);
   cr_assert_str_eq(name, "w26");
-  cr_assert_eq(l.rpc_depth, 1024u, "default RPC depth");
+  cr_assert_eq(l.request_depth, 1024u, "default request depth");
   cr_assert_eq(l.response_depth, 256u, "default response depth");
 }
 
@@ -153,8 +153,8 @@ Test(layout, names_follow_the_documented_scheme)
 static void assert_portable(const struct myelon_layout *l)
 {
   char seg[MYELON_LAYOUT_NAME_MAX + 1];
-  for (uint32_t r = 0; r <= l->runners; r++) {
-    int n = r == l->runners ? myelon_layout_rpc_segment(l, seg, sizeof seg)
+  for (uint32_t r = 0; r <= l->workers; r++) {
+    int n = r == l->workers ? myelon_layout_request_segment(l, seg, sizeof seg)
                             : myelon_layout_response_segment(l, r, seg, sizeof seg);
     cr_assert_gt(n, 0);
     cr_assert_leq((size_t)n, (size_t)DMP_NAME_MAX, "'%s' is %d chars", seg, n);
@@ -166,12 +166,12 @@ static void assert_portable(const struct myelon_layout *l)
 
 Test(layout, longest_prefix_and_every_rank_fit_the_portable_limit)
 {
-  struct myelon_layout l = layout_of("x", "abcdefg", MYELON_LAYOUT_MAX_RUNNERS);
+  struct myelon_layout l = layout_of("x", "abcdefg", MYELON_WORKERS_MAX);
   assert_portable(&l);
   char seg[MYELON_LAYOUT_NAME_MAX + 1];
-  cr_assert_eq(myelon_layout_response_segment(&l, MYELON_LAYOUT_MAX_RUNNERS - 1, seg, sizeof seg),
-               (int)MYELON_LAYOUT_NAME_MAX, "rank 1023 gives the longest name");
-  cr_assert_eq(MYELON_LAYOUT_NAME_MAX, 23u);
+  cr_assert_eq(myelon_layout_response_segment(&l, MYELON_WORKERS_MAX - 1, seg, sizeof seg),
+               (int)MYELON_LAYOUT_NAME_MAX, "rank 63 (0x3f) gives the longest name");
+  cr_assert_eq(MYELON_LAYOUT_NAME_MAX, 22u);
 }
 
 Test(layout, ten_thousand_uuid_like_labels_never_collide)
@@ -183,9 +183,9 @@ Test(layout, ten_thousand_uuid_like_labels_never_collide)
   for (int i = 0; i < N; i++) {
     char label[64];
     snprintf(label, sizeof label, "%08x-50fa-4edf-bd83-000000session", (unsigned)(i * 2654435761u));
-    cr_assert_eq(myelon_session_tag(label, tags[i], sizeof tags[i]), (int)MYELON_SESSION_TAG_LEN);
+    cr_assert_eq(myelon_layout_session_tag(label, tags[i], sizeof tags[i]), (int)MYELON_SESSION_TAG_LEN);
     char again[MYELON_SESSION_TAG_LEN + 1];
-    myelon_session_tag(label, again, sizeof again);
+    myelon_layout_session_tag(label, again, sizeof again);
     cr_assert_str_eq(again, tags[i], "deterministic");
   }
   qsort(tags, N, sizeof tags[0], (int (*)(const void *, const void *))strcmp);
@@ -195,13 +195,14 @@ Test(layout, ten_thousand_uuid_like_labels_never_collide)
 
 Test(layout, names_of_one_layout_are_distinct)
 {
-  struct myelon_layout l = layout_of("distinct", NULL, 300);
-  static char names[301][MYELON_LAYOUT_NAME_MAX + 1];
-  for (uint32_t r = 0; r < 300; r++)
+  enum { N = MYELON_WORKERS_MAX };
+  struct myelon_layout l = layout_of("distinct", NULL, N);
+  static char names[N + 1][MYELON_LAYOUT_NAME_MAX + 1];
+  for (uint32_t r = 0; r < N; r++)
     myelon_layout_response_segment(&l, r, names[r], sizeof names[r]);
-  myelon_layout_rpc_segment(&l, names[300], sizeof names[300]);
-  qsort(names, 301, sizeof names[0], (int (*)(const void *, const void *))strcmp);
-  for (int i = 1; i < 301; i++)
+  myelon_layout_request_segment(&l, names[N], sizeof names[N]);
+  qsort(names, N + 1, sizeof names[0], (int (*)(const void *, const void *))strcmp);
+  for (int i = 1; i < N + 1; i++)
     cr_assert_str_neq(names[i - 1], names[i]);
 }
 
@@ -210,7 +211,7 @@ Test(layout, mmap_names_are_paths_under_the_directory)
   struct myelon_layout_config c;
   myelon_layout_config_init(&c);
   c.label = "files";
-  c.runners = 2;
+  c.workers = 2;
   c.backend = DMP_BACKEND_MMAP;
   c.dir = "/tmp/some dir";
   struct myelon_layout l;
@@ -220,19 +221,19 @@ Test(layout, mmap_names_are_paths_under_the_directory)
   snprintf(want, sizeof want, "/tmp/some dir/%s", seg);
   cr_assert_gt(myelon_layout_response_name(&l, 1, path, sizeof path), 0);
   cr_assert_str_eq(path, want);
-  cr_assert_eq(myelon_layout_rpc_name(&l, path, 8), -ENOSPC, "a short buffer is refused");
+  cr_assert_eq(myelon_layout_request_name(&l, path, 8), -ENOSPC, "a short buffer is refused");
 }
 
 /* ---- validation messages ------------------------------------------------------------ */
 
-static int make_with(const char *label, const char *prefix, uint32_t runners, uint64_t rpc, uint64_t resp)
+static int make_with(const char *label, const char *prefix, uint32_t workers, uint64_t rpc, uint64_t resp)
 {
   struct myelon_layout_config c;
   myelon_layout_config_init(&c);
   c.label = label;
   c.prefix = prefix;
-  c.runners = runners;
-  c.rpc_depth = rpc;
+  c.workers = workers;
+  c.request_depth = rpc;
   c.response_depth = resp;
   struct myelon_layout l;
   return myelon_layout_make(&c, &l);
@@ -242,7 +243,7 @@ Test(layout, validation_names_the_offending_field)
 {
   static const struct {
     const char *label, *prefix;
-    uint32_t runners;
+    uint32_t workers;
     uint64_t rpc, resp;
     const char *detail;
   } cases[] = {
@@ -254,15 +255,15 @@ Test(layout, validation_names_the_offending_field)
       {"s", "ba-d", 2, 1024, 256, "prefix 'ba-d' must be ASCII alphanumeric: 0x2d at 2"},
       {"s", "a_b", 2, 1024, 256, "must be ASCII alphanumeric"},
       {"s", "abcdefgh", 2, 1024, 256, "prefix 'abcdefgh' is longer than 7 characters"},
-      {"s", "my", 0, 1024, 256, "runners 0 is not in 1..1024"},
-      {"s", "my", 1025, 1024, 256, "runners 1025 is not in 1..1024"},
-      {"s", "my", 2, 0, 256, "rpc_depth must be greater than zero"},
+      {"s", "my", 0, 1024, 256, "workers 0 is not in 1..64"},
+      {"s", "my", 65, 1024, 256, "workers 65 is not in 1..64"},
+      {"s", "my", 2, 0, 256, "request_depth must be greater than zero"},
       {"s", "my", 2, 1024, 0, "response_depth must be greater than zero"},
-      {"s", "my", 2, 1000, 256, "rpc_depth 1000 is not a power of two"},
+      {"s", "my", 2, 1000, 256, "request_depth 1000 is not a power of two"},
       {"s", "my", 2, 1024, 100, "response_depth 100 is not a power of two"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-    int rc = make_with(cases[i].label, cases[i].prefix, cases[i].runners, cases[i].rpc, cases[i].resp);
+    int rc = make_with(cases[i].label, cases[i].prefix, cases[i].workers, cases[i].rpc, cases[i].resp);
     cr_assert_eq(rc, -MYELON_E_TOPOLOGY, "case %zu: rc %d", i, rc);
     cr_assert(strstr(dmp_last_error(), cases[i].detail), "case %zu: '%s' lacks '%s'", i, dmp_last_error(),
               cases[i].detail);
@@ -275,7 +276,7 @@ Test(layout, mmap_needs_a_directory_and_bad_ranks_are_named)
   struct myelon_layout_config c;
   myelon_layout_config_init(&c);
   c.label = "s";
-  c.runners = 3;
+  c.workers = 3;
   c.backend = DMP_BACKEND_MMAP;
   struct myelon_layout l;
   cr_assert_eq(myelon_layout_make(&c, &l), -MYELON_E_TOPOLOGY);
@@ -286,8 +287,8 @@ Test(layout, mmap_needs_a_directory_and_bad_ranks_are_named)
   l = layout_of("s", NULL, 3);
   char name[MYELON_LAYOUT_PATH_MAX];
   cr_assert_eq(myelon_layout_response_name(&l, 3, name, sizeof name), -MYELON_E_TOPOLOGY);
-  assert_detail_has("rank 3 is out of range for 3 runners");
-  cr_assert_eq(myelon_layout_runner_id(&l, 5, name, sizeof name), -MYELON_E_TOPOLOGY);
+  assert_detail_has("rank 3 is out of range for 3 workers");
+  cr_assert_eq(myelon_layout_worker_id(&l, 5, name, sizeof name), -MYELON_E_TOPOLOGY);
   cr_assert_eq(myelon_layout_make(NULL, &l), -EINVAL);
 }
 
@@ -296,7 +297,7 @@ Test(layout, mmap_needs_a_directory_and_bad_ranks_are_named)
 static struct dmp_producer *create_rpc(const struct myelon_layout *l, uint32_t flags)
 {
   char name[MYELON_LAYOUT_PATH_MAX];
-  myelon_layout_rpc_name(l, name, sizeof name);
+  myelon_layout_request_name(l, name, sizeof name);
   struct dmp_producer_config pc;
   dmp_producer_config_init(&pc);
   pc.name = name;
@@ -308,11 +309,11 @@ static struct dmp_producer *create_rpc(const struct myelon_layout *l, uint32_t f
   return p;
 }
 
-static struct dmp_consumer *attach_runner(const struct myelon_layout *l, uint32_t rank)
+static struct dmp_consumer *attach_worker(const struct myelon_layout *l, uint32_t rank)
 {
   char name[MYELON_LAYOUT_PATH_MAX], id[MYELON_LAYOUT_ID_MAX];
-  myelon_layout_rpc_name(l, name, sizeof name);
-  myelon_layout_runner_id(l, rank, id, sizeof id);
+  myelon_layout_request_name(l, name, sizeof name);
+  myelon_layout_worker_id(l, rank, id, sizeof id);
   struct dmp_consumer_config cc;
   dmp_consumer_config_init(&cc);
   cc.name = name;
@@ -322,25 +323,25 @@ static struct dmp_consumer *attach_runner(const struct myelon_layout *l, uint32_
   return c;
 }
 
-Test(layout, wait_runners_names_every_missing_runner)
+Test(layout, wait_workers_names_every_missing_worker)
 {
   char label[64];
   snprintf(label, sizeof label, "wait-%d", (int)getpid());
   struct myelon_layout l = layout_of(label, "t", 5);
   made[n_made++] = l;
   struct dmp_producer *p = create_rpc(&l, 0);
-  struct dmp_consumer *c0 = attach_runner(&l, 0);
-  int rc = myelon_layout_wait_runners(&l, p, ts_timeout_ms(50) * INT64_C(1000000));
+  struct dmp_consumer *c0 = attach_worker(&l, 0);
+  int rc = myelon_layout_wait_workers(&l, p, ts_timeout_ms(50) * INT64_C(1000000));
   cr_assert_eq(rc, -ETIMEDOUT);
-  assert_detail_has("4 of 5 runners not attached");
+  assert_detail_has("4 of 5 workers not attached");
   assert_detail_has(": w1..w4"); /* runs of three or more are shortened */
-  struct dmp_consumer *c2 = attach_runner(&l, 2);
-  rc = myelon_layout_wait_runners(&l, p, ts_timeout_ms(50) * INT64_C(1000000));
+  struct dmp_consumer *c2 = attach_worker(&l, 2);
+  rc = myelon_layout_wait_workers(&l, p, ts_timeout_ms(50) * INT64_C(1000000));
   cr_assert_eq(rc, -ETIMEDOUT);
-  assert_detail_has("3 of 5 runners not attached");
+  assert_detail_has("3 of 5 workers not attached");
   assert_detail_has(": w1, w3, w4");
-  struct dmp_consumer *c1 = attach_runner(&l, 1), *c3 = attach_runner(&l, 3), *c4 = attach_runner(&l, 4);
-  cr_assert_eq(myelon_layout_wait_runners(&l, p, ts_timeout_ms(5000) * INT64_C(1000000)), 0, "%s",
+  struct dmp_consumer *c1 = attach_worker(&l, 1), *c3 = attach_worker(&l, 3), *c4 = attach_worker(&l, 4);
+  cr_assert_eq(myelon_layout_wait_workers(&l, p, ts_timeout_ms(5000) * INT64_C(1000000)), 0, "%s",
                dmp_last_error());
   dmp_consumer_close(c0), dmp_consumer_close(c1), dmp_consumer_close(c2);
   dmp_consumer_close(c3), dmp_consumer_close(c4);
@@ -353,7 +354,7 @@ Test(layout, gc_removes_stale_rings_and_never_a_live_one)
   snprintf(label, sizeof label, "gc-%d", (int)getpid());
   struct myelon_layout l = layout_of(label, "t", 2);
   made[n_made++] = l;
-  myelon_layout_rpc_name(&l, name, sizeof name);
+  myelon_layout_request_name(&l, name, sizeof name);
   struct dmp_producer *live = create_rpc(&l, 0);
   cr_assert_eq(myelon_layout_gc(&l), 0, "a live ring stays");
   int fd = shm_open(name, O_RDONLY, 0);

@@ -51,7 +51,7 @@ static void create(const char *tag, uint32_t n)
 
 static void attach(uint32_t i)
 {
-  int rc = myelon_worker_attach(&t.cfg, i, ts_timeout_ms(2000) * MS, &t.w[i]);
+  int rc = myelon_worker_attach_timeout(&t.cfg, i, ts_timeout_ms(2000) * MS, &t.w[i]);
   cr_assert_eq(rc, 0, "w%u: %s", i, dmp_last_error());
 }
 
@@ -269,9 +269,9 @@ Test(topology, malformed_answers_are_counted_and_skipped)
   serve(1, 0, false);
   /* w1 publishes bytes without an envelope, then one with a wrong worker index. */
   struct myelon_producer *raw = myelon_worker_responses(t.w[1]);
-  cr_assert_eq(myelon_publish(raw, "junk", 4, 9, 0), 0);
+  cr_assert_eq(myelon_producer_publish(raw, "junk", 4, 9, 0), 0);
   struct myelon_step_header forged = {MYELON_STEP_RESPONSE, 0, 0};
-  cr_assert_eq(myelon_publish(raw, &forged, sizeof forged, 9, 0), 0);
+  cr_assert_eq(myelon_producer_publish(raw, &forged, sizeof forged, 9, 0), 0);
   uint8_t body[TOPO_REQ_HEAD + 64], a[TOPO_ANSWER_LEN];
   topo_fill_request(body, 0, t.p.payload);
   topo_fill_answer(a, 0, 1, topo_payload_sum(body + TOPO_REQ_HEAD, t.p.payload));
@@ -482,10 +482,10 @@ Test(topology, configuration_errors_name_the_field)
   struct myelon_topology_config cfg;
   cr_assert_eq(topo_config(&t.p, &cfg), 0);
   struct myelon_scheduler *s = NULL;
-  cfg.layout.runners = 3;
+  cfg.layout.workers = 3;
   cr_assert_eq(myelon_scheduler_create(&cfg, &s), -MYELON_E_TOPOLOGY);
-  assert_detail_has("layout.runners 3 differs from the worker count 4");
-  cfg.layout.runners = 0;
+  assert_detail_has("layout.workers 3 differs from the worker count 4");
+  cfg.layout.workers = 0;
   cfg.workers.n = 1;
   cr_assert_eq(myelon_scheduler_create(&cfg, &s), -MYELON_E_TOPOLOGY);
   assert_detail_has("worker count 1 is not in 2..64");
@@ -500,7 +500,7 @@ Test(topology, configuration_errors_name_the_field)
   cr_assert_eq(topo_config(&t.p, &cfg), 0);
   cfg.layout.prefix = "no-no";
   struct myelon_worker *w = NULL;
-  cr_assert_eq(myelon_worker_attach(&cfg, 0, 0, &w), -MYELON_E_TOPOLOGY);
+  cr_assert_eq(myelon_worker_attach(&cfg, 0, &w), -MYELON_E_TOPOLOGY);
   assert_detail_has("must be ASCII alphanumeric");
   cr_assert_null(s);
   cr_assert_null(w);
@@ -510,10 +510,10 @@ Test(topology, worker_attach_errors_are_clear)
 {
   create("attach", 2);
   struct myelon_worker *w = NULL;
-  cr_assert_eq(myelon_worker_attach(&t.cfg, 2, 0, &w), -MYELON_E_TOPOLOGY);
+  cr_assert_eq(myelon_worker_attach(&t.cfg, 2, &w), -MYELON_E_TOPOLOGY);
   assert_detail_has("worker index 2 is out of range for 2 workers (0..1)");
   attach(0);
-  cr_assert_eq(myelon_worker_attach(&t.cfg, 0, 0, &w), -DMP_E_INUSE, "a live w0 exists");
+  cr_assert_eq(myelon_worker_attach(&t.cfg, 0, &w), -DMP_E_INUSE, "a live w0 exists");
   assert_detail_has("worker w0 is already running");
   cr_assert_null(w);
   /* No scheduler for this session: a bounded attach times out. */
@@ -522,7 +522,7 @@ Test(topology, worker_attach_errors_are_clear)
   struct myelon_topology_config cfg;
   cr_assert_eq(topo_config(&p, &cfg), 0);
   int64_t t0 = ts_now_ns();
-  cr_assert_eq(myelon_worker_attach(&cfg, 0, 50 * MS, &w), -ETIMEDOUT);
+  cr_assert_eq(myelon_worker_attach_timeout(&cfg, 0, 50 * MS, &w), -ETIMEDOUT);
   cr_assert_lt(ts_now_ns() - t0, ts_timeout_ms(5000) * MS, "bounded");
 }
 
@@ -552,7 +552,7 @@ Test(topology, status_and_accessors_describe_the_topology)
   cr_assert_eq(st.attached, UINT64_C(7));
   cr_assert_eq(st.dead, 0u);
   cr_assert_eq(myelon_scheduler_workers(t.s).n, 3u);
-  cr_assert_eq(myelon_scheduler_layout(t.s)->runners, 3u);
+  cr_assert_eq(myelon_scheduler_layout(t.s)->workers, 3u);
   cr_assert_not_null(myelon_scheduler_responses(t.s, 2));
   cr_assert_null(myelon_scheduler_responses(t.s, 3));
   cr_assert_eq(myelon_worker_index(t.w[2]), 2u);

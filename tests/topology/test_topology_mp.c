@@ -30,7 +30,7 @@ static void fini(void)
 {
   ts_kill_children();
   myelon_scheduler_close(S.s);
-  if (S.layout.runners)
+  if (S.layout.workers)
     topo_force_unlink(&S.layout);
   memset(&S, 0, sizeof S);
   ts_cleanup();
@@ -65,7 +65,7 @@ static void spawn(uint32_t index, int64_t die_at)
   snprintf(a[3], sizeof a[3], "workers=%u", S.p.workers);
   snprintf(a[4], sizeof a[4], "index=%u", index);
   snprintf(a[5], sizeof a[5], "payload=%u", S.p.payload);
-  snprintf(a[6], sizeof a[6], "rpc_depth=%u", S.p.rpc_depth);
+  snprintf(a[6], sizeof a[6], "request_depth=%u", S.p.request_depth);
   snprintf(a[7], sizeof a[7], "no_responses=%d", S.p.no_responses ? 1 : 0);
   snprintf(a[8], sizeof a[8], "frame=%u", S.p.frame_capacity);
   snprintf(a[9], sizeof a[9], "die_at=%" PRId64, die_at);
@@ -152,9 +152,9 @@ static void assert_no_leftovers(void)
   S.s = NULL;
   cr_assert_eq(myelon_layout_gc(&S.layout), 0, "a ring was left behind");
   char path[MYELON_LAYOUT_PATH_MAX];
-  for (uint32_t r = 0; r <= S.layout.runners; r++) {
-    if (r == S.layout.runners)
-      myelon_layout_rpc_name(&S.layout, path, sizeof path);
+  for (uint32_t r = 0; r <= S.layout.workers; r++) {
+    if (r == S.layout.workers)
+      myelon_layout_request_name(&S.layout, path, sizeof path);
     else
       myelon_layout_response_name(&S.layout, r, path, sizeof path);
     int fd = S.layout.backend == DMP_BACKEND_SHM ? shm_open(path, O_RDONLY, 0) : open(path, O_RDONLY);
@@ -297,7 +297,7 @@ Test(topology_mp, a_full_broadcast_ring_names_the_dead_worker_holding_it)
 {
   open_session("full", 3, DMP_BACKEND_SHM);
   S.p.no_responses = true; /* the original's shape: broadcast only */
-  S.p.rpc_depth = 8;
+  S.p.request_depth = 8;
   create_scheduler();
   spawn(0, -1);
   spawn(1, -1);

@@ -1,7 +1,7 @@
 /* topo_role: one worker process of a topology test.
  *
  *   topo_role label=L backend=shm|mmap dir=D workers=N index=I payload=P
- *             rpc_depth=R no_responses=0|1 frame=F die_at=K
+ *             request_depth=R no_responses=0|1 frame=F die_at=K
  *
  * Attaches as worker I, then for each request: checks that steps arrive in
  * order from 0 with the right body (topo_test.h), answers (unless
@@ -48,8 +48,8 @@ static void parse(int argc, char **argv, struct topo_params *p, uint32_t *index,
       *index = (uint32_t)strtoul(v, NULL, 10);
     else if (arg(argv[i], "payload", &v))
       p->payload = (uint32_t)strtoul(v, NULL, 10);
-    else if (arg(argv[i], "rpc_depth", &v))
-      p->rpc_depth = (uint32_t)strtoul(v, NULL, 10);
+    else if (arg(argv[i], "request_depth", &v))
+      p->request_depth = (uint32_t)strtoul(v, NULL, 10);
     else if (arg(argv[i], "no_responses", &v))
       p->no_responses = strcmp(v, "1") == 0;
     else if (arg(argv[i], "frame", &v))
@@ -107,7 +107,7 @@ int main(int argc, char **argv)
   struct myelon_worker *w = NULL;
   int rc = topo_config(&p, &cfg);
   if (rc == 0)
-    rc = myelon_worker_attach(&cfg, index, WAIT_NS, &w);
+    rc = myelon_worker_attach_timeout(&cfg, index, WAIT_NS, &w);
   if (rc < 0) {
     fprintf(stderr, "topo_role w%u: attach: %s: %s\n", index, myelon_err_name(rc), dmp_last_error());
     return 10;

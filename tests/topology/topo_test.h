@@ -33,7 +33,7 @@ struct topo_params {
   enum dmp_backend backend;
   char dir[256];
   uint32_t workers;
-  uint32_t rpc_depth;
+  uint32_t request_depth;
   uint32_t payload;
   bool no_responses;
   uint32_t frame_capacity;
@@ -45,7 +45,7 @@ static inline void topo_params_init(struct topo_params *p, const char *tag, uint
   memset(p, 0, sizeof *p);
   snprintf(p->label, sizeof p->label, "topo-%s-%d-%u", tag, (int)getpid(), counter++);
   p->workers = workers;
-  p->rpc_depth = MYELON_DEFAULT_RPC_DEPTH;
+  p->request_depth = MYELON_DEFAULT_REQUEST_DEPTH;
   p->payload = 64;
   p->frame_capacity = 1024;
 }
@@ -56,7 +56,7 @@ static inline int topo_config(const struct topo_params *p, struct myelon_topolog
   cfg->layout.label = p->label;
   cfg->layout.backend = p->backend;
   cfg->layout.dir = p->dir;
-  cfg->layout.rpc_depth = p->rpc_depth;
+  cfg->layout.request_depth = p->request_depth;
   cfg->no_responses = p->no_responses;
   cfg->frame_capacity = p->frame_capacity;
   cfg->max_message = 1u << 20;
@@ -108,8 +108,8 @@ static inline void topo_fill_answer(uint8_t *out, uint64_t step, uint32_t worker
 static inline void topo_force_unlink(const struct myelon_layout *l)
 {
   char path[MYELON_LAYOUT_PATH_MAX], cnt[MYELON_LAYOUT_PATH_MAX + 8];
-  for (uint32_t r = 0; r <= l->runners; r++) {
-    if ((r == l->runners ? myelon_layout_rpc_name(l, path, sizeof path)
+  for (uint32_t r = 0; r <= l->workers; r++) {
+    if ((r == l->workers ? myelon_layout_request_name(l, path, sizeof path)
                          : myelon_layout_response_name(l, r, path, sizeof path)) < 0)
       continue;
     snprintf(cnt, sizeof cnt, "%s.cnt", path);

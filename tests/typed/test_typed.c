@@ -47,7 +47,7 @@ Test(typed_roundtrip, values_cross_both_backends_and_formats_single_and_multi_fr
           tf_fill(&o, seed * 100 + i, payloads[i]);
           size_t n = encoded_size(&o);
           uint64_t zc = zero_copy_count(&t);
-          int rc = myelon_typed_publish(t.tp, &o, (uint8_t)(i + 1), TT_LONG_NS);
+          int rc = myelon_typed_producer_publish(t.tp, &o, (uint8_t)(i + 1), TT_LONG_NS);
           cr_assert(eq(int, rc, 0), "%s/%d publish: %s / %s", tt_backend_name(tt_backends[b]), f,
                     myelon_err_name(rc), dmp_last_error());
           bool single = n <= 1024;
@@ -71,7 +71,7 @@ Test(typed_roundtrip, single_frame_values_are_received_in_the_slot)
   tt_open(&t, DMP_BACKEND_SHM, MYELON_FRAME_ALIGNED, 1024, 16, NULL);
   static struct tf_order o;
   tf_fill(&o, 5, 10);
-  cr_assert(eq(int, myelon_typed_publish(t.tp, &o, 1, TT_LONG_NS), 0));
+  cr_assert(eq(int, myelon_typed_producer_publish(t.tp, &o, 1, TT_LONG_NS), 0));
   struct myelon_msg m;
   struct myelon_consumer *fc = myelon_typed_consumer_framed(t.tc);
   cr_assert(eq(int, myelon_consumer_recv(fc, &m, TT_LONG_NS), 0));
@@ -90,7 +90,7 @@ Test(typed_roundtrip, many_multi_frame_values_through_a_ring_smaller_than_one_me
   static struct tf_order o;
   for (uint64_t i = 0; i < 200; i++) {
     tf_fill(&o, i, tf_stream_len(i) > 5000 ? 5000 : tf_stream_len(i));
-    cr_assert(eq(int, myelon_typed_publish(t.tp, &o, 9, TT_LONG_NS), 0), "message %llu: %s",
+    cr_assert(eq(int, myelon_typed_producer_publish(t.tp, &o, 9, TT_LONG_NS), 0), "message %llu: %s",
               (unsigned long long)i, dmp_last_error());
     tt_recv_equal(&t, &o, 9);
   }
@@ -104,16 +104,16 @@ Test(typed_recv, try_recv_is_eagain_and_recv_times_out_when_empty)
   struct tt_pair t;
   tt_open(&t, DMP_BACKEND_SHM, MYELON_FRAME_COMPACT, 1024, 16, NULL);
   void *v = (void *)1;
-  cr_assert(eq(int, myelon_typed_try_recv(t.tc, &v, NULL), -EAGAIN));
+  cr_assert(eq(int, myelon_typed_consumer_try_recv(t.tc, &v, NULL), -EAGAIN));
   cr_assert(eq(ptr, v, NULL));
   int64_t t0 = ts_now_ns();
-  cr_assert(eq(int, myelon_typed_recv(t.tc, &v, NULL, TT_SHORT_NS), -ETIMEDOUT));
+  cr_assert(eq(int, myelon_typed_consumer_recv(t.tc, &v, NULL, TT_SHORT_NS), -ETIMEDOUT));
   cr_assert(ge(i64, ts_now_ns() - t0, TT_SHORT_NS / 2));
   static struct tf_order o;
   tf_fill(&o, 8, 8);
-  cr_assert(eq(int, myelon_typed_publish(t.tp, &o, 3, TT_LONG_NS), 0));
+  cr_assert(eq(int, myelon_typed_producer_publish(t.tp, &o, 3, TT_LONG_NS), 0));
   uint8_t kind = 0;
-  cr_assert(eq(int, myelon_typed_try_recv(t.tc, &v, &kind), 0));
+  cr_assert(eq(int, myelon_typed_consumer_try_recv(t.tc, &v, &kind), 0));
   cr_assert(eq(u8, kind, 3));
   cr_assert(tf_equal(v, &o, NULL, 0));
   myelon_codec_free(&t.codec, v);
@@ -127,13 +127,13 @@ Test(typed_recv, try_publish_publishes_or_reports_a_full_ring)
   static struct tf_order o;
   tf_fill(&o, 2, 16);
   int n = 0;
-  while (myelon_typed_try_publish(t.tp, &o, 1) == 0)
+  while (myelon_typed_producer_try_publish(t.tp, &o, 1) == 0)
     cr_assert(lt(int, ++n, 100), "a 4-slot ring never filled");
   cr_assert(eq(int, n, 4));
-  cr_assert(eq(int, myelon_typed_try_publish(t.tp, &o, 1), -EAGAIN));
+  cr_assert(eq(int, myelon_typed_producer_try_publish(t.tp, &o, 1), -EAGAIN));
   tt_recv_equal(&t, &o, 1);
-  myelon_typed_release(t.tc);
-  cr_assert(eq(int, myelon_typed_try_publish(t.tp, &o, 1), 0));
+  myelon_typed_consumer_release(t.tc);
+  cr_assert(eq(int, myelon_typed_producer_try_publish(t.tp, &o, 1), 0));
   tt_close(&t);
 }
 
@@ -143,9 +143,9 @@ Test(typed_recv, consumer_without_codec_refuses_owned_receives)
   tt_open(&t, DMP_BACKEND_SHM, MYELON_FRAME_COMPACT, 1024, 16, NULL);
   struct myelon_consumer_config cc = tf_ccfg(&t.pc, "views");
   struct myelon_typed_consumer *vc = NULL;
-  cr_assert(eq(int, myelon_typed_consumer_attach(&cc, NULL, 0, &vc), 0));
+  cr_assert(eq(int, myelon_typed_consumer_attach(&cc, NULL, &vc), 0));
   void *v;
-  cr_assert(eq(int, myelon_typed_recv(vc, &v, NULL, 0), -EINVAL));
+  cr_assert(eq(int, myelon_typed_consumer_recv(vc, &v, NULL, 0), -EINVAL));
   myelon_typed_consumer_close(vc);
   tt_close(&t);
 }
@@ -155,7 +155,7 @@ Test(typed_recv, consumer_without_codec_refuses_owned_receives)
 static void expect_nothing_published(struct tt_pair *t)
 {
   void *v = NULL;
-  cr_assert(eq(int, myelon_typed_try_recv(t->tc, &v, NULL), -EAGAIN), "a refused value reached the consumer");
+  cr_assert(eq(int, myelon_typed_consumer_try_recv(t->tc, &v, NULL), -EAGAIN), "a refused value reached the consumer");
   cr_assert(eq(i64, dmp_producer_sequence(myelon_producer_ring(myelon_typed_producer_framed(t->tp))), -1),
             "ring slots were published for a refused value");
 }
@@ -169,11 +169,11 @@ Test(typed_errors, codec_error_publishes_nothing_on_every_publish_path)
     tf_fill(&bad, 1, payload);
     memset(bad.notes[0], 'n', sizeof bad.notes[0]); /* unterminated */
     bad.n_notes = 1;
-    cr_assert(eq(int, myelon_typed_publish(t.tp, &bad, 1, TT_LONG_NS), -MYELON_E_CODEC));
+    cr_assert(eq(int, myelon_typed_producer_publish(t.tp, &bad, 1, TT_LONG_NS), -MYELON_E_CODEC));
     cr_assert(tt_detail_has("codec encode: tf_order.notes: string is not NUL-terminated"));
-    cr_assert(eq(int, myelon_typed_try_publish(t.tp, &bad, 1), -MYELON_E_CODEC));
+    cr_assert(eq(int, myelon_typed_producer_try_publish(t.tp, &bad, 1), -MYELON_E_CODEC));
     uint64_t failed = 99;
-    cr_assert(eq(int, myelon_typed_publish_managed(t.tp, &bad, 1, TT_LONG_NS, &failed), -MYELON_E_CODEC));
+    cr_assert(eq(int, myelon_typed_producer_publish_managed(t.tp, &bad, 1, TT_LONG_NS, &failed), -MYELON_E_CODEC));
     cr_assert(eq(u64, failed, 0));
     expect_nothing_published(&t);
     struct myelon_typed_producer_stats s;
@@ -213,7 +213,7 @@ Test(typed_errors, size_contract_broken_in_the_slot_publishes_nothing)
     static struct tf_order o;
     tf_fill(&o, 5, 100); /* fits one frame: encoded in the claimed slot */
     lie_by = 8;
-    cr_assert(eq(int, myelon_typed_publish(t.tp, &o, 3, TT_LONG_NS), -MYELON_E_CODEC));
+    cr_assert(eq(int, myelon_typed_producer_publish(t.tp, &o, 3, TT_LONG_NS), -MYELON_E_CODEC));
     cr_assert(tt_detail_has("nothing was published"), "%s", dmp_last_error());
     expect_nothing_published(&t);
     struct myelon_typed_producer_stats s;
@@ -221,13 +221,13 @@ Test(typed_errors, size_contract_broken_in_the_slot_publishes_nothing)
     cr_assert(eq(u64, s.encode_errors, 1));
     cr_assert(eq(u64, s.published, 0));
     lie_by = 0;
-    cr_assert(eq(int, myelon_typed_publish(t.tp, &o, 4, TT_LONG_NS), 0), "%s", dmp_last_error());
+    cr_assert(eq(int, myelon_typed_producer_publish(t.tp, &o, 4, TT_LONG_NS), 0), "%s", dmp_last_error());
     cr_assert(eq(i64, dmp_producer_sequence(myelon_producer_ring(myelon_typed_producer_framed(t.tp))), 0),
               "the next value did not take the aborted slot");
     tt_recv_equal(&t, &o, 4);
-    myelon_typed_release(t.tc);
+    myelon_typed_consumer_release(t.tc);
     void *v = NULL;
-    cr_assert(eq(int, myelon_typed_try_recv(t.tc, &v, NULL), -EAGAIN));
+    cr_assert(eq(int, myelon_typed_consumer_try_recv(t.tc, &v, NULL), -EAGAIN));
     tt_close(&t);
   }
 }
@@ -243,14 +243,14 @@ Test(typed_errors, codec_without_size_function_grows_its_buffer_and_fails_before
   tt_open(&t, DMP_BACKEND_MMAP, MYELON_FRAME_COMPACT, 512, 64, &c);
   static struct tf_order o;
   tf_fill(&o, 4, TF_PAYLOAD_MAX); /* needs several buffer doublings from 256 */
-  cr_assert(eq(int, myelon_typed_publish(t.tp, &o, 2, TT_LONG_NS), 0), "%s", dmp_last_error());
+  cr_assert(eq(int, myelon_typed_producer_publish(t.tp, &o, 2, TT_LONG_NS), 0), "%s", dmp_last_error());
   tt_recv_equal(&t, &o, 2);
-  myelon_typed_release(t.tc);
+  myelon_typed_consumer_release(t.tc);
   cr_assert(eq(u64, zero_copy_count(&t), 0));
   o.tag_len = 1000;
-  cr_assert(eq(int, myelon_typed_publish(t.tp, &o, 2, TT_LONG_NS), -MYELON_E_CODEC));
+  cr_assert(eq(int, myelon_typed_producer_publish(t.tp, &o, 2, TT_LONG_NS), -MYELON_E_CODEC));
   void *v;
-  cr_assert(eq(int, myelon_typed_try_recv(t.tc, &v, NULL), -EAGAIN));
+  cr_assert(eq(int, myelon_typed_consumer_try_recv(t.tc, &v, NULL), -EAGAIN));
   tt_close(&t);
 }
 
@@ -270,8 +270,8 @@ Test(typed_errors, value_above_max_message_is_toobig_and_publishes_nothing)
     t.pc.max_message = 4096;
     cr_assert(eq(int, myelon_typed_producer_create(&t.pc, &t.codec, &t.tp), 0));
     struct myelon_consumer_config cc = tf_ccfg(&t.pc, "c0");
-    cr_assert(eq(int, myelon_typed_consumer_attach(&cc, &t.codec, 0, &t.tc), 0));
-    cr_assert(eq(int, myelon_typed_publish(t.tp, &o, 1, TT_LONG_NS), -MYELON_E_TOOBIG), "sized %d", sized);
+    cr_assert(eq(int, myelon_typed_consumer_attach(&cc, &t.codec, &t.tc), 0));
+    cr_assert(eq(int, myelon_typed_producer_publish(t.tp, &o, 1, TT_LONG_NS), -MYELON_E_TOOBIG), "sized %d", sized);
     cr_assert(tt_detail_has("exceeds max_message 4096"));
     expect_nothing_published(&t);
     tt_close(&t);
@@ -291,20 +291,20 @@ Test(typed_errors, decode_error_loses_only_that_message)
     msgpack_pack_map(&wrong.pk, 1);
     tt_pk_key(&wrong, "levels");
     msgpack_pack_str_with_body(&wrong.pk, "no", 2);
-    cr_assert(eq(int, myelon_typed_publish_raw(t.tp, garbage, sizeof garbage, 4, TT_LONG_NS), 0));
-    cr_assert(eq(int, myelon_typed_publish(t.tp, &good, 5, TT_LONG_NS), 0));
-    cr_assert(eq(int, myelon_typed_publish_raw(t.tp, wrong.sb.data, wrong.sb.size, 4, TT_LONG_NS), 0));
-    cr_assert(eq(int, myelon_typed_publish(t.tp, &good, 6, TT_LONG_NS), 0));
+    cr_assert(eq(int, myelon_typed_producer_publish_raw(t.tp, garbage, sizeof garbage, 4, TT_LONG_NS), 0));
+    cr_assert(eq(int, myelon_typed_producer_publish(t.tp, &good, 5, TT_LONG_NS), 0));
+    cr_assert(eq(int, myelon_typed_producer_publish_raw(t.tp, wrong.sb.data, wrong.sb.size, 4, TT_LONG_NS), 0));
+    cr_assert(eq(int, myelon_typed_producer_publish(t.tp, &good, 6, TT_LONG_NS), 0));
     tt_pk_done(&wrong);
     void *v = (void *)1;
-    cr_assert(eq(int, myelon_typed_recv(t.tc, &v, NULL, TT_LONG_NS), -MYELON_E_CODEC));
+    cr_assert(eq(int, myelon_typed_consumer_recv(t.tc, &v, NULL, TT_LONG_NS), -MYELON_E_CODEC));
     cr_assert(tt_detail_has("codec decode: reserved byte 0xc1"));
     cr_assert(eq(ptr, v, NULL));
     tt_recv_equal(&t, &good, 5);
-    cr_assert(eq(int, myelon_typed_recv(t.tc, &v, NULL, TT_LONG_NS), -MYELON_E_CODEC));
+    cr_assert(eq(int, myelon_typed_consumer_recv(t.tc, &v, NULL, TT_LONG_NS), -MYELON_E_CODEC));
     cr_assert(tt_detail_has("codec decode: tf_order.levels: expected array, got str"));
     tt_recv_equal(&t, &good, 6);
-    cr_assert(eq(u64, myelon_typed_decode_errors(t.tc), 2));
+    cr_assert(eq(u64, myelon_typed_consumer_decode_errors(t.tc), 2));
     cr_assert(eq(u64, myelon_consumer_errors(myelon_typed_consumer_framed(t.tc)), 0), "framing saw errors");
     tt_close(&t);
   }
@@ -317,12 +317,12 @@ Test(typed_errors, null_arguments_are_einval)
   struct myelon_typed_producer *tp = (void *)1;
   cr_assert(eq(int, myelon_typed_producer_create(NULL, &c, &tp), -EINVAL));
   cr_assert(eq(ptr, tp, NULL));
-  cr_assert(eq(int, myelon_typed_publish(NULL, &c, 0, 0), -EINVAL));
-  cr_assert(eq(int, myelon_typed_try_recv(NULL, NULL, NULL), -EINVAL));
-  cr_assert(eq(i64, myelon_typed_process(NULL, NULL, 0, NULL), -EINVAL));
+  cr_assert(eq(int, myelon_typed_producer_publish(NULL, &c, 0, 0), -EINVAL));
+  cr_assert(eq(int, myelon_typed_consumer_try_recv(NULL, NULL, NULL), -EINVAL));
+  cr_assert(eq(i64, myelon_typed_consumer_process(NULL, NULL, 0, NULL), -EINVAL));
   myelon_typed_producer_close(NULL);
   myelon_typed_consumer_close(NULL);
-  myelon_typed_release(NULL);
+  myelon_typed_consumer_release(NULL);
 }
 
 /* ---- batch --------------------------------------------------------------- */
@@ -364,17 +364,17 @@ Test(typed_batch, process_delivers_every_message_with_per_message_status)
   for (uint8_t k = 1; k <= 5; k++) {
     if (k == 2) {
       const uint8_t bad[] = {0x93, 0x01};
-      cr_assert(eq(int, myelon_typed_publish_raw(t.tp, bad, sizeof bad, k, TT_LONG_NS), 0));
+      cr_assert(eq(int, myelon_typed_producer_publish_raw(t.tp, bad, sizeof bad, k, TT_LONG_NS), 0));
       continue;
     }
     tf_fill(&o, 100 + k, 50u * k);
-    cr_assert(eq(int, myelon_typed_publish(t.tp, &o, k, TT_LONG_NS), 0));
+    cr_assert(eq(int, myelon_typed_producer_publish(t.tp, &o, k, TT_LONG_NS), 0));
   }
   struct batch_log log = {0};
   log.stop_at = -1;
-  cr_assert(eq(i64, myelon_typed_process(t.tc, on_msg, 3, &log), 3), "max is honoured");
-  cr_assert(eq(i64, myelon_typed_process(t.tc, on_msg, 0, &log), 2));
-  cr_assert(eq(i64, myelon_typed_process(t.tc, on_msg, 0, &log), 0), "nothing left");
+  cr_assert(eq(i64, myelon_typed_consumer_process(t.tc, on_msg, 3, &log), 3), "max is honoured");
+  cr_assert(eq(i64, myelon_typed_consumer_process(t.tc, on_msg, 0, &log), 2));
+  cr_assert(eq(i64, myelon_typed_consumer_process(t.tc, on_msg, 0, &log), 0), "nothing left");
   cr_assert(eq(int, log.n, 5));
   int want[] = {0, -MYELON_E_CODEC, 0, 0, 0};
   for (int i = 0; i < 5; i++)
@@ -382,7 +382,7 @@ Test(typed_batch, process_delivers_every_message_with_per_message_status)
   cr_assert(ne(ptr, log.kept, NULL));
   cr_assert(eq(u32, log.kept->payload_len, 150));
   myelon_codec_free(&t.codec, log.kept);
-  cr_assert(eq(u64, myelon_typed_decode_errors(t.tc), 1));
+  cr_assert(eq(u64, myelon_typed_consumer_decode_errors(t.tc), 1));
   tt_close(&t);
 }
 
@@ -393,13 +393,13 @@ Test(typed_batch, process_stops_when_the_callback_says_so)
   static struct tf_order o;
   for (uint8_t k = 4; k <= 7; k++) {
     tf_fill(&o, 100 + k, 50u * k);
-    cr_assert(eq(int, myelon_typed_publish(t.tp, &o, k, TT_LONG_NS), 0));
+    cr_assert(eq(int, myelon_typed_producer_publish(t.tp, &o, k, TT_LONG_NS), 0));
   }
   struct batch_log log = {0};
   log.stop_at = 2;
-  cr_assert(eq(i64, myelon_typed_process(t.tc, on_msg, 0, &log), 2));
+  cr_assert(eq(i64, myelon_typed_consumer_process(t.tc, on_msg, 0, &log), 2));
   log.stop_at = -1;
-  cr_assert(eq(i64, myelon_typed_process(t.tc, on_msg, 0, &log), 2));
+  cr_assert(eq(i64, myelon_typed_consumer_process(t.tc, on_msg, 0, &log), 2));
   cr_assert(eq(u8, log.kind[2], 6), "the stream continued after the stop");
   tt_close(&t);
 }
@@ -432,7 +432,7 @@ Test(typed_managed, managed_publish_delivers_single_and_multi_frame_values)
   for (uint64_t i = 0; i < 8; i++) {
     tf_fill(&o, i, tf_stream_len(i) > 2000 ? 2000 : tf_stream_len(i));
     uint64_t failed = 99;
-    int rc = myelon_typed_publish_managed(t.tp, &o, 1, TT_LONG_NS, &failed);
+    int rc = myelon_typed_producer_publish_managed(t.tp, &o, 1, TT_LONG_NS, &failed);
     cr_assert(eq(int, rc, 0), "managed publish %llu: %s / %s", (unsigned long long)i, myelon_err_name(rc),
               dmp_last_error());
     tt_recv_equal(&t, &o, 1);
@@ -450,7 +450,7 @@ Test(typed_managed, stalled_required_consumer_fails_the_managed_publish)
   int rc = 0;
   int64_t t0 = ts_now_ns();
   for (int i = 0; i < 10 && rc == 0; i++)
-    rc = myelon_typed_publish_managed(t.tp, &o, 1, TT_LONG_NS, NULL);
+    rc = myelon_typed_producer_publish_managed(t.tp, &o, 1, TT_LONG_NS, NULL);
   cr_assert(eq(int, rc, -DMP_E_STALLED), "%s / %s", myelon_err_name(rc), dmp_last_error());
   cr_assert(lt(i64, ts_now_ns() - t0, TT_LONG_NS), "the stall took too long to detect");
   tt_close(&t);

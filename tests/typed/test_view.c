@@ -40,10 +40,10 @@ Test(mp_view, strings_point_into_the_ring_slot_or_the_reassembly_buffer)
     static const uint32_t payloads[] = {20, 5000};
     for (int i = 0; i < 2; i++) {
       tf_fill(&o, 31 + (uint64_t)i, payloads[i]);
-      cr_assert(eq(int, myelon_typed_publish(t.tp, &o, 7, TT_LONG_NS), 0));
+      cr_assert(eq(int, myelon_typed_producer_publish(t.tp, &o, 7, TT_LONG_NS), 0));
       struct myelon_mp_view v;
       uint8_t kind = 0;
-      int rc = myelon_typed_recv_view(t.tc, &vc, &v, &kind, TT_LONG_NS);
+      int rc = myelon_typed_consumer_recv_view(t.tc, &vc, &v, &kind, TT_LONG_NS);
       cr_assert(eq(int, rc, 0), "recv_view: %s / %s", myelon_err_name(rc), dmp_last_error());
       cr_assert(eq(u8, kind, 7));
       char why[200] = "";
@@ -55,7 +55,7 @@ Test(mp_view, strings_point_into_the_ring_slot_or_the_reassembly_buffer)
       cr_assert(eq(u64, (uintptr_t)v.data % 16, 0), "view bytes not 16-aligned");
       const msgpack_object *sym = myelon_mp_map_get(myelon_mp_view_root(&v), "sym");
       cr_assert(sym->via.str.ptr >= (const char *)v.data && sym->via.str.ptr <= (const char *)v.data + v.len);
-      myelon_typed_release(t.tc);
+      myelon_typed_consumer_release(t.tc);
     }
     tt_close(&t);
   }
@@ -78,9 +78,9 @@ Test(mp_view, views_equal_the_owned_decode_over_thousands_of_random_messages)
     for (int i = 0; i < n; i++) {
       uint64_t seed = tf_rand(&st);
       tf_fill(&o, seed, (uint32_t)(tf_rand(&st) % 2500));
-      cr_assert(eq(int, myelon_typed_publish(t.tp, &o, 1, TT_LONG_NS), 0));
+      cr_assert(eq(int, myelon_typed_producer_publish(t.tp, &o, 1, TT_LONG_NS), 0));
       struct myelon_mp_view v;
-      cr_assert(eq(int, myelon_typed_recv_view(t.tc, &vc, &v, NULL, TT_LONG_NS), 0), "%s", dmp_last_error());
+      cr_assert(eq(int, myelon_typed_consumer_recv_view(t.tc, &vc, &v, NULL, TT_LONG_NS), 0), "%s", dmp_last_error());
       void *owned = NULL;
       cr_assert(eq(int, myelon_codec_decode(&t.codec, v.data, v.len, &owned), 0));
       char why[200] = "";
@@ -105,18 +105,18 @@ Test(mp_view, arena_exhaustion_and_depth_limit_fail_one_message_and_the_stream_g
   myelon_mp_view_codec_init(&vc, &arena);
   static struct tf_order o;
   tf_fill(&o, 3, 3); /* far more than 16 nodes */
-  cr_assert(eq(int, myelon_typed_publish(t.tp, &o, 1, TT_LONG_NS), 0));
+  cr_assert(eq(int, myelon_typed_producer_publish(t.tp, &o, 1, TT_LONG_NS), 0));
   const uint8_t deep[] = {0x91, 0x91, 0x91, 0x91, 0x91, 0xc0}; /* 5 levels > 4 */
-  cr_assert(eq(int, myelon_typed_publish_raw(t.tp, deep, sizeof deep, 2, TT_LONG_NS), 0));
+  cr_assert(eq(int, myelon_typed_producer_publish_raw(t.tp, deep, sizeof deep, 2, TT_LONG_NS), 0));
   const uint8_t small[] = {0x82, 0xa1, 'a', 0x01, 0xa1, 'b', 0x92, 0xa2, 'h', 'i', 0xc3}; /* {a:1, b:["hi",true]} */
-  cr_assert(eq(int, myelon_typed_publish_raw(t.tp, small, sizeof small, 3, TT_LONG_NS), 0));
+  cr_assert(eq(int, myelon_typed_producer_publish_raw(t.tp, small, sizeof small, 3, TT_LONG_NS), 0));
   struct myelon_mp_view v;
-  cr_assert(eq(int, myelon_typed_recv_view(t.tc, &vc, &v, NULL, TT_LONG_NS), -ENOBUFS));
+  cr_assert(eq(int, myelon_typed_consumer_recv_view(t.tc, &vc, &v, NULL, TT_LONG_NS), -ENOBUFS));
   cr_assert(tt_detail_has("node arena of 16 exhausted"));
-  cr_assert(eq(int, myelon_typed_recv_view(t.tc, &vc, &v, NULL, TT_LONG_NS), -MYELON_E_CODEC));
+  cr_assert(eq(int, myelon_typed_consumer_recv_view(t.tc, &vc, &v, NULL, TT_LONG_NS), -MYELON_E_CODEC));
   cr_assert(tt_detail_has("codec decode: nesting deeper than the depth limit"));
   uint8_t kind = 0;
-  cr_assert(eq(int, myelon_typed_recv_view(t.tc, &vc, &v, &kind, TT_LONG_NS), 0), "%s", dmp_last_error());
+  cr_assert(eq(int, myelon_typed_consumer_recv_view(t.tc, &vc, &v, &kind, TT_LONG_NS), 0), "%s", dmp_last_error());
   cr_assert(eq(u8, kind, 3));
   const msgpack_object *bb = myelon_mp_map_get(myelon_mp_view_root(&v), "b");
   cr_assert(eq(int, bb->type, MSGPACK_OBJECT_ARRAY));
@@ -124,7 +124,7 @@ Test(mp_view, arena_exhaustion_and_depth_limit_fail_one_message_and_the_stream_g
   cr_assert(eq(int, memcmp(bb->via.array.ptr[0].via.str.ptr, "hi", 2), 0));
   cr_assert(in_ring(&t, bb->via.array.ptr[0].via.str.ptr, 2), "string is not in the slot");
   cr_assert(eq(sz, v.nodes, 7));
-  cr_assert(eq(u64, myelon_typed_decode_errors(t.tc), 2));
+  cr_assert(eq(u64, myelon_typed_consumer_decode_errors(t.tc), 2));
   tt_close(&t);
 }
 
@@ -164,13 +164,13 @@ Test(mp_view, process_view_delivers_views_and_per_message_errors)
   struct myelon_mp_view v;
   for (uint8_t k = 1; k <= 6; k++) {
     if (k == 4) {
-      cr_assert(eq(int, myelon_typed_publish_raw(t.tp, "\xc1", 1, k, TT_LONG_NS), 0));
+      cr_assert(eq(int, myelon_typed_producer_publish_raw(t.tp, "\xc1", 1, k, TT_LONG_NS), 0));
       continue;
     }
     tf_fill(&o, 500 + k, 10u * k);
-    cr_assert(eq(int, myelon_typed_publish(t.tp, &o, k, TT_LONG_NS), 0));
+    cr_assert(eq(int, myelon_typed_producer_publish(t.tp, &o, k, TT_LONG_NS), 0));
   }
-  cr_assert(eq(i64, myelon_typed_process_view(t.tc, &vc, &v, on_view, 0, &log), 6));
+  cr_assert(eq(i64, myelon_typed_consumer_process_view(t.tc, &vc, &v, on_view, 0, &log), 6));
   cr_assert(eq(int, log.n, 6));
   cr_assert(eq(int, log.bad, 1));
   cr_assert(eq(int, myelon_view_check(&log.seen->lease), -MYELON_E_VIEW),
@@ -203,9 +203,9 @@ Test(fixed_view, struct_round_trips_in_place_on_both_backends)
     fixed_open(&f, tt_backends[b], MYELON_FRAME_ALIGNED, 64, tf_tick_type);
     for (int i = 0; i < 40; i++) {
       struct tf_tick in = {1000 + i, 1.25 * i, (uint32_t)i, 7};
-      cr_assert(eq(int, myelon_typed_publish(f.t.tp, &in, 1, TT_LONG_NS), 0), "%s", dmp_last_error());
+      cr_assert(eq(int, myelon_typed_producer_publish(f.t.tp, &in, 1, TT_LONG_NS), 0), "%s", dmp_last_error());
       struct myelon_fixed_view v;
-      int rc = myelon_typed_recv_view(f.t.tc, &f.vc, &v, NULL, TT_LONG_NS);
+      int rc = myelon_typed_consumer_recv_view(f.t.tc, &f.vc, &v, NULL, TT_LONG_NS);
       cr_assert(eq(int, rc, 0), "%s / %s", myelon_err_name(rc), dmp_last_error());
       const struct tf_tick *tk = myelon_fixed_view_get(&v);
       cr_assert(ne(ptr, (void *)tk, NULL));
@@ -225,9 +225,9 @@ Test(fixed_view, owned_decode_copies_the_struct)
   struct fixed_pair f;
   fixed_open(&f, DMP_BACKEND_SHM, MYELON_FRAME_COMPACT, 64, tf_tick_type);
   struct tf_tick in = {-5, 2.5, 3, 4};
-  cr_assert(eq(int, myelon_typed_publish(f.t.tp, &in, 1, TT_LONG_NS), 0));
+  cr_assert(eq(int, myelon_typed_producer_publish(f.t.tp, &in, 1, TT_LONG_NS), 0));
   struct tf_tick *out = NULL;
-  cr_assert(eq(int, myelon_typed_recv(f.t.tc, (void **)&out, NULL, TT_LONG_NS), 0), "%s", dmp_last_error());
+  cr_assert(eq(int, myelon_typed_consumer_recv(f.t.tc, (void **)&out, NULL, TT_LONG_NS), 0), "%s", dmp_last_error());
   cr_assert(eq(int, memcmp(out, &in, sizeof in), 0));
   cr_assert(not(in_ring(&f.t, out, sizeof *out)), "the owned value is in the ring");
   myelon_codec_free(&f.t.codec, out);
@@ -247,14 +247,14 @@ Test(fixed_view, a_different_struct_of_equal_size_is_rejected_by_its_fingerprint
   uint8_t msg[64];
   struct tf_other ov = {1, 2, 3};
   size_t len = tt_encode(&oc, &ov, msg, sizeof msg);
-  cr_assert(eq(int, myelon_typed_publish_raw(f.t.tp, msg, len, 1, TT_LONG_NS), 0));
+  cr_assert(eq(int, myelon_typed_producer_publish_raw(f.t.tp, msg, len, 1, TT_LONG_NS), 0));
   struct tf_tick tick = {9, 9.5, 9, 9};
-  cr_assert(eq(int, myelon_typed_publish(f.t.tp, &tick, 2, TT_LONG_NS), 0));
+  cr_assert(eq(int, myelon_typed_producer_publish(f.t.tp, &tick, 2, TT_LONG_NS), 0));
   struct myelon_fixed_view v;
-  cr_assert(eq(int, myelon_typed_recv_view(f.t.tc, &f.vc, &v, NULL, TT_LONG_NS), -MYELON_E_VIEW));
+  cr_assert(eq(int, myelon_typed_consumer_recv_view(f.t.tc, &f.vc, &v, NULL, TT_LONG_NS), -MYELON_E_VIEW));
   cr_assert(tt_detail_has("view access: struct tf_tick: type fingerprint differs"));
   uint8_t kind;
-  cr_assert(eq(int, myelon_typed_recv_view(f.t.tc, &f.vc, &v, &kind, TT_LONG_NS), 0), "the stream did not go on");
+  cr_assert(eq(int, myelon_typed_consumer_recv_view(f.t.tc, &f.vc, &v, &kind, TT_LONG_NS), 0), "the stream did not go on");
   cr_assert(eq(u8, kind, 2));
   cr_assert(eq(int, memcmp(myelon_fixed_view_get(&v), &tick, sizeof tick), 0));
   /* The owned decode rejects it as well. */
@@ -299,8 +299,8 @@ Test(fixed_view, wrong_size_magic_or_length_is_rejected)
   myelon_fixed_codec_init(&vcodec, &vec);
   struct tf_vec vv = {{1, 2, 3, 4}};
   len = tt_encode(&vcodec, &vv, msg, sizeof msg);
-  cr_assert(eq(int, myelon_typed_publish_raw(f.t.tp, msg, len, 1, TT_LONG_NS), 0));
-  cr_assert(eq(int, myelon_typed_recv_view(f.t.tc, &f.vc, &v, NULL, TT_LONG_NS), -MYELON_E_VIEW));
+  cr_assert(eq(int, myelon_typed_producer_publish_raw(f.t.tp, msg, len, 1, TT_LONG_NS), 0));
+  cr_assert(eq(int, myelon_typed_consumer_recv_view(f.t.tc, &f.vc, &v, NULL, TT_LONG_NS), -MYELON_E_VIEW));
   cr_assert(tt_detail_has("wrong length"));
   tt_close(&f.t);
 }
@@ -326,15 +326,15 @@ Test(fixed_view, misaligned_struct_bytes_are_rejected)
   fixed_open(&f, DMP_BACKEND_SHM, MYELON_FRAME_COMPACT, 36, tf_vec_type);
   struct tf_vec vv = {{1, 2, 3, 4}};
   for (int i = 0; i < 3; i++) {
-    cr_assert(eq(int, myelon_typed_publish(f.t.tp, &vv, 1, TT_LONG_NS), 0));
-    cr_assert(eq(int, myelon_typed_recv_view(f.t.tc, &f.vc, &v, NULL, TT_LONG_NS), -MYELON_E_VIEW));
+    cr_assert(eq(int, myelon_typed_producer_publish(f.t.tp, &vv, 1, TT_LONG_NS), 0));
+    cr_assert(eq(int, myelon_typed_consumer_recv_view(f.t.tc, &f.vc, &v, NULL, TT_LONG_NS), -MYELON_E_VIEW));
     cr_assert(tt_detail_has("are not 16-byte aligned"));
   }
   tt_close(&f.t);
   /* The same type in an aligned ring is accepted. */
   fixed_open(&f, DMP_BACKEND_SHM, MYELON_FRAME_ALIGNED, 36, tf_vec_type);
-  cr_assert(eq(int, myelon_typed_publish(f.t.tp, &vv, 1, TT_LONG_NS), 0));
-  cr_assert(eq(int, myelon_typed_recv_view(f.t.tc, &f.vc, &v, NULL, TT_LONG_NS), 0), "%s", dmp_last_error());
+  cr_assert(eq(int, myelon_typed_producer_publish(f.t.tp, &vv, 1, TT_LONG_NS), 0));
+  cr_assert(eq(int, myelon_typed_consumer_recv_view(f.t.tc, &f.vc, &v, NULL, TT_LONG_NS), 0), "%s", dmp_last_error());
   cr_assert(eq(int, memcmp(myelon_fixed_view_get(&v), &vv, sizeof vv), 0));
   tt_close(&f.t);
 }
@@ -366,22 +366,22 @@ Test(view_lease, a_view_used_after_release_or_the_next_receive_is_detected)
   static struct tf_order o;
   for (int i = 0; i < 3; i++) {
     tf_fill(&o, 70 + (uint64_t)i, 10);
-    cr_assert(eq(int, myelon_typed_publish(t.tp, &o, 1, TT_LONG_NS), 0));
+    cr_assert(eq(int, myelon_typed_producer_publish(t.tp, &o, 1, TT_LONG_NS), 0));
   }
   struct myelon_mp_view a, b;
-  cr_assert(eq(int, myelon_typed_recv_view(t.tc, &vc, &a, NULL, TT_LONG_NS), 0));
+  cr_assert(eq(int, myelon_typed_consumer_recv_view(t.tc, &vc, &a, NULL, TT_LONG_NS), 0));
   cr_assert(eq(int, myelon_view_check(&a.lease), 0));
   cr_assert(ne(ptr, (void *)myelon_mp_view_root(&a), NULL));
-  myelon_typed_release(t.tc);
+  myelon_typed_consumer_release(t.tc);
   cr_assert(eq(int, myelon_view_check(&a.lease), -MYELON_E_VIEW), "use after release not detected");
 #ifndef NDEBUG
   cr_assert(eq(ptr, (void *)myelon_mp_view_root(&a), NULL), "debug accessor let a stale view through");
 #endif
-  cr_assert(eq(int, myelon_typed_recv_view(t.tc, &vc, &b, NULL, TT_LONG_NS), 0));
+  cr_assert(eq(int, myelon_typed_consumer_recv_view(t.tc, &vc, &b, NULL, TT_LONG_NS), 0));
   cr_assert(eq(int, myelon_view_check(&b.lease), 0));
   struct myelon_mp_view keep = b;
   void *owned;
-  cr_assert(eq(int, myelon_typed_recv(t.tc, &owned, NULL, TT_LONG_NS), 0), "an owned receive");
+  cr_assert(eq(int, myelon_typed_consumer_recv(t.tc, &owned, NULL, TT_LONG_NS), 0), "an owned receive");
   myelon_codec_free(&t.codec, owned);
   cr_assert(eq(int, myelon_view_check(&keep.lease), -MYELON_E_VIEW), "the next receive did not end the lease");
 #ifndef NDEBUG
@@ -401,13 +401,13 @@ Test(view_lease, fixed_views_are_leased_too)
   struct fixed_pair f;
   fixed_open(&f, DMP_BACKEND_MMAP, MYELON_FRAME_ALIGNED, 64, tf_tick_type);
   struct tf_tick in = {1, 2, 3, 4};
-  cr_assert(eq(int, myelon_typed_publish(f.t.tp, &in, 1, TT_LONG_NS), 0));
-  cr_assert(eq(int, myelon_typed_publish(f.t.tp, &in, 1, TT_LONG_NS), 0));
+  cr_assert(eq(int, myelon_typed_producer_publish(f.t.tp, &in, 1, TT_LONG_NS), 0));
+  cr_assert(eq(int, myelon_typed_producer_publish(f.t.tp, &in, 1, TT_LONG_NS), 0));
   struct myelon_fixed_view v;
-  cr_assert(eq(int, myelon_typed_recv_view(f.t.tc, &f.vc, &v, NULL, TT_LONG_NS), 0));
+  cr_assert(eq(int, myelon_typed_consumer_recv_view(f.t.tc, &f.vc, &v, NULL, TT_LONG_NS), 0));
   cr_assert(ne(ptr, (void *)myelon_fixed_view_get(&v), NULL));
   struct myelon_fixed_view w;
-  cr_assert(eq(int, myelon_typed_try_recv_view(f.t.tc, &f.vc, &w, NULL), 0));
+  cr_assert(eq(int, myelon_typed_consumer_try_recv_view(f.t.tc, &f.vc, &w, NULL), 0));
   cr_assert(eq(int, myelon_view_check(&v.lease), -MYELON_E_VIEW));
   cr_assert(eq(int, myelon_view_check(&w.lease), 0));
 #ifndef NDEBUG

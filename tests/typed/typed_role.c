@@ -95,7 +95,7 @@ static int producer(const struct opts *o)
     else
       tf_fill(&v, i, tf_stream_len(i));
     const void *value = o->ticks ? (const void *)&tick : (const void *)&v;
-    if ((rc = myelon_typed_publish(tp, value, (uint8_t)(i % 251), o->timeout_ns)) < 0) {
+    if ((rc = myelon_typed_producer_publish(tp, value, (uint8_t)(i % 251), o->timeout_ns)) < 0) {
       myelon_typed_producer_close(tp);
       return fail(EXIT_RECV, "publish", rc);
     }
@@ -171,12 +171,12 @@ static int consume_ticks(struct myelon_typed_consumer *c, const struct myelon_co
     int rc;
     if (strcmp(ck->o->mode, "view") == 0) {
       struct myelon_fixed_view v;
-      if ((rc = myelon_typed_recv_view(c, &vc, &v, &kind, ck->o->timeout_ns)) < 0)
+      if ((rc = myelon_typed_consumer_recv_view(c, &vc, &v, &kind, ck->o->timeout_ns)) < 0)
         return fail(EXIT_RECV, "recv_view", rc);
       check_tick(ck, myelon_fixed_view_get(&v), kind);
     } else {
       struct tf_tick *t;
-      if ((rc = myelon_typed_recv(c, (void **)&t, &kind, ck->o->timeout_ns)) < 0)
+      if ((rc = myelon_typed_consumer_recv(c, (void **)&t, &kind, ck->o->timeout_ns)) < 0)
         return fail(EXIT_RECV, "recv", rc);
       check_tick(ck, t, kind);
       myelon_codec_free(codec, t);
@@ -209,16 +209,16 @@ static int consume(struct myelon_typed_consumer *c, const struct myelon_codec *c
     int rc;
     if (strcmp(o->mode, "view") == 0) {
       struct myelon_mp_view v;
-      if ((rc = myelon_typed_recv_view(c, &vc, &v, &kind, o->timeout_ns)) < 0)
+      if ((rc = myelon_typed_consumer_recv_view(c, &vc, &v, &kind, o->timeout_ns)) < 0)
         return fail(EXIT_RECV, "recv_view", rc);
       check_view(ck, &v, kind);
     } else if (strcmp(o->mode, "batch") == 0) {
       if ((rc = dmp_consumer_wait(myelon_consumer_ring(myelon_typed_consumer_framed(c)), o->timeout_ns)) < 0)
         return fail(EXIT_RECV, "wait", rc);
-      myelon_typed_process(c, on_batch, 0, ck);
+      myelon_typed_consumer_process(c, on_batch, 0, ck);
     } else {
       struct tf_order *v;
-      if ((rc = myelon_typed_recv(c, (void **)&v, &kind, o->timeout_ns)) < 0)
+      if ((rc = myelon_typed_consumer_recv(c, (void **)&v, &kind, o->timeout_ns)) < 0)
         return fail(EXIT_RECV, "recv", rc);
       check_value(ck, v, kind);
       myelon_codec_free(codec, v);
@@ -235,12 +235,12 @@ static int consumer(const struct opts *o)
   struct myelon_consumer_config cc = tf_ccfg(&pc, o->id);
   cc.frame_capacity = 0; /* accept the ring's */
   struct myelon_typed_consumer *c;
-  int rc = myelon_typed_consumer_attach(&cc, &codec, o->timeout_ns, &c);
+  int rc = myelon_typed_consumer_attach_timeout(&cc, &codec, o->timeout_ns, &c);
   if (rc < 0)
     return fail(EXIT_SETUP, "attach", rc);
   struct check ck = {o, 0, 0};
   int code = o->ticks ? consume_ticks(c, &codec, &ck) : consume(c, &codec, &ck);
-  if (code == 0 && myelon_typed_decode_errors(c) != 0)
+  if (code == 0 && myelon_typed_consumer_decode_errors(c) != 0)
     code = EXIT_MISMATCH;
   myelon_typed_consumer_close(c);
   return code;

@@ -110,7 +110,7 @@ static inline void tt_open(struct tt_pair *t, enum dmp_backend b, enum myelon_fr
   cr_assert(eq(int, rc, 0), "typed producer on %s: %s / %s", tt_backend_name(b), myelon_err_name(rc),
             dmp_last_error());
   struct myelon_consumer_config cc = tf_ccfg(&t->pc, "c0");
-  rc = myelon_typed_consumer_attach(&cc, &t->codec, 0, &t->tc);
+  rc = myelon_typed_consumer_attach(&cc, &t->codec, &t->tc);
   cr_assert(eq(int, rc, 0), "typed consumer: %s / %s", myelon_err_name(rc), dmp_last_error());
 }
 
@@ -125,7 +125,7 @@ static inline void tt_recv_equal(struct tt_pair *t, const struct tf_order *want,
 {
   struct tf_order *got = NULL;
   uint8_t kind = 0;
-  int rc = myelon_typed_recv(t->tc, (void **)&got, &kind, TT_LONG_NS);
+  int rc = myelon_typed_consumer_recv(t->tc, (void **)&got, &kind, TT_LONG_NS);
   cr_assert(eq(int, rc, 0), "recv: %s / %s", myelon_err_name(rc), dmp_last_error());
   char why[200] = "";
   bool same = tf_equal(got, want, why, sizeof why);

@@ -80,7 +80,7 @@ MYELON_API struct dmp_producer *myelon_producer_ring(struct myelon_producer *p);
 /**
  * Payload bytes per frame: `frame_capacity` as created, rounded up to the
  * format's alignment. A message of at most this many bytes travels as one
- * frame (zero-copy on both sides; myelon_claim() takes up to this much).
+ * frame (zero-copy on both sides; myelon_producer_claim() takes up to this much).
  * 0 for NULL.
  */
 MYELON_API uint32_t myelon_producer_frame_capacity(const struct myelon_producer *p);
@@ -96,54 +96,54 @@ MYELON_API size_t myelon_producer_max_message(const struct myelon_producer *p);
  * frame is claimed, written and published without a clock read unless the
  * ring is full.
  * @return 0; -MYELON_E_TOOBIG; -ETIMEDOUT; -EINVAL (also while a
- *         myelon_claim() is open: commit it first).
+ *         myelon_producer_claim() is open: commit it first).
  */
-MYELON_API int myelon_publish(struct myelon_producer *p, const void *data, size_t len, uint8_t kind,
+MYELON_API int myelon_producer_publish(struct myelon_producer *p, const void *data, size_t len, uint8_t kind,
                               int64_t timeout_ns);
 
 /**
  * Publish only if every frame fits now (all-or-nothing, one release store).
  * @return 0; -EAGAIN (not enough free slots, or more frames than the ring
- *         holds: use myelon_publish); -MYELON_E_TOOBIG; -EINVAL (also
- *         while a myelon_claim() is open).
+ *         holds: use myelon_producer_publish); -MYELON_E_TOOBIG; -EINVAL (also
+ *         while a myelon_producer_claim() is open).
  */
-MYELON_API int myelon_try_publish(struct myelon_producer *p, const void *data, size_t len, uint8_t kind);
+MYELON_API int myelon_producer_try_publish(struct myelon_producer *p, const void *data, size_t len, uint8_t kind);
 
 /**
  * Liveness-managed publish (dmp_producer_enable_liveness() on the ring
  * first). On failure `*failed_frame` (if not NULL) is the index of the
  * first frame that was not published (0 = nothing was published).
- * @return 0, -MYELON_E_TOOBIG, -EINVAL (as myelon_publish()), or an error
+ * @return 0, -MYELON_E_TOOBIG, -EINVAL (as myelon_producer_publish()), or an error
  *         of dmp_producer_claim_batch_managed() (-DMP_E_STARTUP,
  *         -DMP_E_STALLED, -ETIMEDOUT, -DMP_E_NOLIVENESS, ...).
  */
-MYELON_API int myelon_publish_managed(struct myelon_producer *p, const void *data, size_t len, uint8_t kind,
+MYELON_API int myelon_producer_publish_managed(struct myelon_producer *p, const void *data, size_t len, uint8_t kind,
                                       int64_t timeout_ns, uint64_t *failed_frame);
 
 /**
  * Zero-copy single-frame publish, step 1: claim room for a message of up
  * to `max_len` bytes (<= the frame capacity), waiting up to `timeout_ns`.
- * Write the message at `*buf`, then call myelon_commit() (or
- * myelon_abort() to publish nothing). While the claim is open every other
+ * Write the message at `*buf`, then call myelon_producer_commit() (or
+ * myelon_producer_abort() to publish nothing). While the claim is open every other
  * publish on `p` fails with -EINVAL.
  * @return 0; -EINVAL (`max_len` above the frame capacity, or a claim is
  *         already open); -MYELON_E_TOOBIG (`max_len` above max_message);
  *         -ETIMEDOUT.
  */
-MYELON_API int myelon_claim(struct myelon_producer *p, size_t max_len, void **buf, int64_t timeout_ns);
+MYELON_API int myelon_producer_claim(struct myelon_producer *p, size_t max_len, void **buf, int64_t timeout_ns);
 
 /** Step 2: publish the claimed frame with its final length (<= max_len).
  * @return 0; -EINVAL (no claim open, or `len` above `max_len`). */
-MYELON_API int myelon_commit(struct myelon_producer *p, size_t len, uint8_t kind);
+MYELON_API int myelon_producer_commit(struct myelon_producer *p, size_t len, uint8_t kind);
 
 /**
- * Step 2, instead of myelon_commit(): drop the open claim without
+ * Step 2, instead of myelon_producer_commit(): drop the open claim without
  * publishing. Consumers see nothing of it (whatever was written at `*buf`
  * stays unpublished), the next claim or publish reuses the slot, and the
  * message id sequence has no gap.
  * @return 0; -EINVAL when `p` is NULL or no claim is open (nothing changes).
  */
-MYELON_API int myelon_abort(struct myelon_producer *p);
+MYELON_API int myelon_producer_abort(struct myelon_producer *p);
 
 /**
  * Attach to a framed ring.

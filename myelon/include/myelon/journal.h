@@ -231,7 +231,7 @@ enum myelon_journal_io {
 };
 
 /** What a sync flushes. */
-enum myelon_journal_sync {
+enum myelon_journal_writer_sync {
   MYELON_JOURNAL_FDATASYNC = 0, /**< data and the metadata needed to read it (file size) */
   MYELON_JOURNAL_FSYNC = 1,     /**< data and all metadata */
 };
@@ -249,7 +249,7 @@ struct myelon_journal_writer_config {
   enum myelon_journal_io io; /**< default AUTO */
   uint32_t buffer_size;      /**< bytes per write buffer; default 1 MiB, 4 KiB .. 256 MiB */
   uint32_t buffers;          /**< write buffers = most writes in flight; default 8, 2 .. 64 */
-  enum myelon_journal_sync sync; /**< what myelon_journal_sync() does; default FDATASYNC */
+  enum myelon_journal_writer_sync sync; /**< what myelon_journal_writer_sync() does; default FDATASYNC */
   uint32_t mode;             /**< permission bits of new parts; default 0600 */
   uint32_t flags;            /**< MYELON_JOURNAL_W_* */
 };
@@ -258,7 +258,7 @@ struct myelon_journal_writer_config {
  * when every byte of it and of every record before it reached the file
  * (the page cache), *durable* when a sync covering it completed. */
 struct myelon_journal_writer_stats {
-  uint64_t appended;      /**< records accepted by myelon_journal_append() */
+  uint64_t appended;      /**< records accepted by myelon_journal_writer_append() */
   uint64_t written;       /**< records fully written (in order) */
   uint64_t durable;       /**< records covered by a completed sync */
   uint64_t bytes_appended;
@@ -300,11 +300,11 @@ MYELON_API int myelon_journal_writer_open(const struct myelon_journal_writer_con
  *         write failed, nothing more is appended and the stats say how
  *         many records were not written.
  */
-MYELON_API int myelon_journal_append(struct myelon_journal_writer *w, const struct myelon_journal_record *rec);
+MYELON_API int myelon_journal_writer_append(struct myelon_journal_writer *w, const struct myelon_journal_record *rec);
 
 /** Submit the partly filled buffer (if any) and reap completed writes,
  * without waiting. @return 0 or the sticky error. */
-MYELON_API int myelon_journal_flush(struct myelon_journal_writer *w);
+MYELON_API int myelon_journal_writer_flush(struct myelon_journal_writer *w);
 
 /**
  * Start a sync without waiting for it (io_uring: an FSYNC with IOSQE_IO_DRAIN,
@@ -321,23 +321,23 @@ MYELON_API int myelon_journal_flush(struct myelon_journal_writer *w);
  * earlier one: the reader's skip mode recovers what follows).
  * @return 0 or the sticky error.
  */
-MYELON_API int myelon_journal_sync_start(struct myelon_journal_writer *w);
+MYELON_API int myelon_journal_writer_sync_start(struct myelon_journal_writer *w);
 
 /**
  * Flush, wait for every write, then sync (blocking): on return 0, every
  * record appended so far is durable. @return 0 or the sticky error.
  */
-MYELON_API int myelon_journal_sync(struct myelon_journal_writer *w);
+MYELON_API int myelon_journal_writer_sync(struct myelon_journal_writer *w);
 
 /** Reap completions without waiting. @return 0 or the sticky error. */
-MYELON_API int myelon_journal_poll(struct myelon_journal_writer *w);
+MYELON_API int myelon_journal_writer_poll(struct myelon_journal_writer *w);
 
 /** Current counts. Both arguments must be valid. */
 MYELON_API void myelon_journal_writer_stats(const struct myelon_journal_writer *w,
                                             struct myelon_journal_writer_stats *st);
 
 /**
- * Flush, wait for every write (no sync: call myelon_journal_sync() first
+ * Flush, wait for every write (no sync: call myelon_journal_writer_sync() first
  * for durability), close the parts and free the writer. `final` (may be
  * NULL) receives the last counts: `appended - written` records were not
  * written. Accepts NULL `w` (returns 0).
@@ -371,7 +371,7 @@ struct myelon_journal_reader_stats {
  *         etc.; the errors of myelon_journal_header_parse() for the first
  *         part (detail in dmp_last_error()); -ENOMEM.
  */
-MYELON_API int myelon_journal_open(const char *path, uint32_t flags, struct myelon_journal_reader **out);
+MYELON_API int myelon_journal_reader_open(const char *path, uint32_t flags, struct myelon_journal_reader **out);
 
 /** The first part's header. Valid until close. */
 MYELON_API const struct myelon_journal_info *myelon_journal_reader_info(const struct myelon_journal_reader *r);
@@ -384,43 +384,43 @@ MYELON_API const struct myelon_journal_info *myelon_journal_reader_info(const st
  *                      record before it was delivered; returned again by
  *                      later calls;
  *  -MYELON_E_JCORRUPT  a corrupted record (or part header, or a part of
- *                      another recording) at myelon_journal_where(); the
+ *                      another recording) at myelon_journal_reader_where(); the
  *                      detail names part and offset. Without
  *                      MYELON_JOURNAL_SKIP_CORRUPT it is returned again by
  *                      later calls; with it, the next call resumes at the
  *                      next valid record (possibly in a later part);
  *  -EINVAL, -ENOMEM, -EIO and other errors of pread(2).
  */
-MYELON_API int myelon_journal_next(struct myelon_journal_reader *r, struct myelon_journal_record *rec);
+MYELON_API int myelon_journal_reader_next(struct myelon_journal_reader *r, struct myelon_journal_record *rec);
 
 /** Where the last record returned, or the last problem reported, is:
  * its part (1-based) and byte offset in that part. Both out-pointers may
  * be NULL. */
-MYELON_API void myelon_journal_where(const struct myelon_journal_reader *r, uint32_t *part, uint64_t *offset);
+MYELON_API void myelon_journal_reader_where(const struct myelon_journal_reader *r, uint32_t *part, uint64_t *offset);
 
 /**
- * Position the reader so that myelon_journal_next() returns the first
+ * Position the reader so that myelon_journal_reader_next() returns the first
  * record whose sequence is >= `seq` (parts whose successor starts at or
  * before `seq` are skipped by their first record; within a part the scan
  * is linear). @return 0 (also when no such record exists: next() then
  * returns 0 or the problem that ended the journal), or an error of
- * myelon_journal_next() met on the way (stop mode).
+ * myelon_journal_reader_next() met on the way (stop mode).
  */
-MYELON_API int myelon_journal_seek_seq(struct myelon_journal_reader *r, uint64_t seq);
+MYELON_API int myelon_journal_reader_seek_seq(struct myelon_journal_reader *r, uint64_t seq);
 
-/** As myelon_journal_seek_seq(), by `realtime_ns` (the first record taken
+/** As myelon_journal_reader_seek_seq(), by `realtime_ns` (the first record taken
  * at or after that CLOCK_REALTIME time). */
-MYELON_API int myelon_journal_seek_time(struct myelon_journal_reader *r, int64_t realtime_ns);
+MYELON_API int myelon_journal_reader_seek_time(struct myelon_journal_reader *r, int64_t realtime_ns);
 
 /** Back to the first record of the first part. @return 0 or an I/O error. */
-MYELON_API int myelon_journal_rewind(struct myelon_journal_reader *r);
+MYELON_API int myelon_journal_reader_rewind(struct myelon_journal_reader *r);
 
 /** Current counts. */
 MYELON_API void myelon_journal_reader_stats(const struct myelon_journal_reader *r,
                                             struct myelon_journal_reader_stats *st);
 
 /** Close the files and free the reader. Accepts NULL. */
-MYELON_API void myelon_journal_close(struct myelon_journal_reader *r);
+MYELON_API void myelon_journal_reader_close(struct myelon_journal_reader *r);
 
 /**
  * Path of part `part` of journal `base` ("<base>.%04u") into `out`.

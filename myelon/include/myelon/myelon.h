@@ -28,9 +28,9 @@
  * |          |                        | leases that expose use after release         |
  * | L2-L3    | myelon/typed.h         | typed producer / consumer: publish values,   |
  * |          |                        | receive owned values or views                |
- * | topology | myelon/transport_      | ring names for one engine and N runners from |
+ * | topology | myelon/transport_      | ring names for one scheduler and N workers from |
  * |          |   layout.h             | a session label: compact hashed tag,         |
- * |          |                        | portable lengths, runner rendezvous          |
+ * |          |                        | portable lengths, worker rendezvous          |
  * | topology | myelon/topology.h      | one scheduler broadcasting steps to N        |
  * |          |                        | workers, rendezvous, per-worker response     |
  * |          |                        | rings, a gather naming late / dead workers   |

@@ -22,7 +22,7 @@
  *    MYELON_JREC_F_GAP.
  * Writes go through the journal writer: io_uring with registered buffers
  * and a bounded number of writes in flight, or pwrite(2); optional periodic
- * sync (see myelon_journal_sync_start() for the durability guarantee) and
+ * sync (see myelon_journal_writer_sync_start() for the durability guarantee) and
  * rotation by size. A write error (ENOSPC, EFBIG, EIO, ...) stops the
  * recorder with that error and the count of records not written: never a
  * silent loss.
@@ -194,7 +194,7 @@ MYELON_API void myelon_replayer_config_init(struct myelon_replayer_config *cfg);
  * Open the journal, seek, and create the ring (waiting for
  * `ring.wait_consumers` consumers, if set).
  * @return 0 and `*out`; -EINVAL / -DMP_E_BADCONFIG; errors of
- *         myelon_journal_open(); -MYELON_E_FORMAT (slot size or frame
+ *         myelon_journal_reader_open(); -MYELON_E_FORMAT (slot size or frame
  *         capacity differ from the journal's, or the journal's geometry is
  *         unusable); errors of dmp_producer_create() / myelon_producer_create()
  *         (-DMP_E_INUSE: a live producer has that ring, -ETIMEDOUT, ...).

@@ -12,7 +12,7 @@
  *                  (consumer "s")
  *
  * Ring names come from a transport layout (transport_layout.h): the
- * request ring is the layout's RPC ring, worker i's response ring is the
+ * request ring is the layout's request ring, worker i's response ring is the
  * layout's response ring of rank i. Every process builds the same
  * struct myelon_topology_config (same label, prefix, workers, depths,
  * backend, frame settings) and so finds the same rings.
@@ -23,7 +23,7 @@
  *                                             ring's consumer table, then attaches
  *                                             to every response ring; a timeout
  *                                             is an error naming the missing workers
- *   worker i:  myelon_worker_attach(i)        creates response ring i, then
+ *   worker i:  myelon_worker_attach_timeout(i) creates response ring i, then
  *                                             attaches to the request ring as "w<i>"
  * The scheduler refuses to broadcast before a successful rendezvous, so no
  * worker can miss a step.
@@ -79,7 +79,7 @@ extern "C" {
 /* ---------------------------------------------------------------------- */
 
 #define MYELON_WORKERS_MIN 2u  /**< like the original (2..=8) ... */
-#define MYELON_WORKERS_MAX 64u /**< ... and beyond: a gather reports workers as a 64-bit mask */
+/* MYELON_WORKERS_MAX (64, transport_layout.h): a gather reports workers as a 64-bit mask */
 
 /** A validated worker count: build it with myelon_workers_make() only. */
 struct myelon_workers {
@@ -102,7 +102,7 @@ MYELON_API int myelon_workers_check_index(struct myelon_workers w, uint32_t inde
 
 /**
  * Deterministic id of worker `index`: "w<index>" (its consumer id on the
- * request ring; also myelon_layout_runner_id()).
+ * request ring; also myelon_layout_worker_id()).
  * @return its length; -MYELON_E_TOPOLOGY (bad index); -EINVAL; -ENOSPC
  *         (needs MYELON_LAYOUT_ID_MAX bytes).
  */
@@ -132,7 +132,7 @@ _Static_assert(sizeof(struct myelon_step_header) == MYELON_STEP_HEADER, "step en
 
 struct myelon_topology_config {
   /** Names, depths and backend (transport_layout.h): label required;
-   *  `layout.runners` must be 0 (taken from `workers`) or equal to it. */
+   *  `layout.workers` must be 0 (taken from `workers`) or equal to it. */
   struct myelon_layout_config layout;
   struct myelon_workers workers;   /**< required: myelon_workers_make() */
   bool no_responses;               /**< broadcast only, no response rings (the original's shape) */
@@ -167,7 +167,7 @@ struct myelon_scheduler;
  * Validate `cfg`, derive the layout and create the request ring (its
  * consumer table has exactly one entry per worker). Does not wait.
  * @return 0 and `*out`; -EINVAL (NULL); -MYELON_E_TOPOLOGY (bad worker
- *         count, layout or runner mismatch: detail names the field);
+ *         count, layout or worker mismatch: detail names the field);
  *         errors of myelon_producer_create() (-DMP_E_INUSE: a live
  *         scheduler owns this session's request ring); -ENOMEM.
  */
@@ -233,7 +233,7 @@ MYELON_API int myelon_scheduler_claim(struct myelon_scheduler *s, size_t max_len
 MYELON_API int myelon_scheduler_commit(struct myelon_scheduler *s, uint64_t step, size_t len, uint8_t kind);
 
 /** Step 2, instead of myelon_scheduler_commit(): drop the open claim;
- * workers see nothing of it (myelon_abort()).
+ * workers see nothing of it (myelon_producer_abort()).
  * @return 0; -EINVAL (NULL, or no claim open: nothing changes). */
 MYELON_API int myelon_scheduler_abort(struct myelon_scheduler *s);
 
@@ -299,16 +299,26 @@ struct myelon_worker;
 
 /**
  * Become worker `index`: create its response ring (unless no_responses),
- * then attach to the request ring as "w<index>", retrying until the
- * scheduler has created it, for at most `timeout_ns`.
+ * then attach to the request ring as "w<index>" - one attempt, as
+ * myelon_consumer_attach(): the scheduler must have created the ring.
+ * Does not wait. A failed attach leaves no response ring behind.
  * @return 0 and `*out`; -EINVAL; -MYELON_E_TOPOLOGY (bad configuration or
  *         index, named); -DMP_E_INUSE (a live worker `index` owns the
  *         response ring); -DMP_E_IDINUSE (a live worker `index` is
- *         attached); -ETIMEDOUT (no request ring); other errors of
+ *         attached); -ENOENT (no request ring yet); other errors of
  *         myelon_producer_create() / myelon_consumer_attach(); -ENOMEM.
  */
-MYELON_API int myelon_worker_attach(const struct myelon_topology_config *cfg, uint32_t index, int64_t timeout_ns,
+MYELON_API int myelon_worker_attach(const struct myelon_topology_config *cfg, uint32_t index,
                                     struct myelon_worker **out);
+
+/**
+ * As myelon_worker_attach(), retrying the request ring's attach until the
+ * scheduler has created it, for at most `timeout_ns` (DMP_FOREVER: no
+ * deadline; as myelon_consumer_attach_timeout()). Blocking only in that retry.
+ * @return as myelon_worker_attach(), or -ETIMEDOUT (no request ring).
+ */
+MYELON_API int myelon_worker_attach_timeout(const struct myelon_topology_config *cfg, uint32_t index,
+                                            int64_t timeout_ns, struct myelon_worker **out);
 
 /** Detach from the request ring (removing it if the scheduler died) and
  * close (remove) the response ring. NULL ok. */

@@ -3,23 +3,23 @@
  * @brief Layers 2-3 on the framed transport: publish values, receive
  * owned values (Layer 2) or zero-copy views (Layer 3).
  *
- * Producer. myelon_typed_publish() encodes a value and publishes it as one
+ * Producer. myelon_typed_producer_publish() encodes a value and publishes it as one
  * message. When the codec can tell the encoded size up front and it fits
  * in one frame, the value is encoded straight into the claimed ring slot
- * (myelon_claim / myelon_commit: no copy at all); otherwise it is encoded
+ * (myelon_producer_claim / myelon_producer_commit: no copy at all); otherwise it is encoded
  * once into a reusable producer-side buffer (grown on demand, never above
- * max_message) and published with myelon_publish(). Either way a value the
+ * max_message) and published with myelon_producer_publish(). Either way a value the
  * codec refuses is reported *before* anything is claimed or published:
  * consumers see nothing.
  *
- * Consumer. myelon_typed_recv() returns an owned value (decode); a message
+ * Consumer. myelon_typed_consumer_recv() returns an owned value (decode); a message
  * that fails to decode is reported as -MYELON_E_CODEC for that message
  * only: it is consumed and the next call continues with the next message.
- * myelon_typed_recv_view() validates in place and fills a view (view.h)
- * that is valid until the next receive or myelon_typed_release().
+ * myelon_typed_consumer_recv_view() validates in place and fills a view (view.h)
+ * that is valid until the next receive or myelon_typed_consumer_release().
  *
  *     struct order *o; uint8_t kind;
- *     if (myelon_typed_recv(c, (void **)&o, &kind, 1000000000) == 0) {
+ *     if (myelon_typed_consumer_recv(c, (void **)&o, &kind, 1000000000) == 0) {
  *       use(o); myelon_codec_free(&codec, o);
  *     }
  *
@@ -68,38 +68,38 @@ MYELON_API struct myelon_producer *myelon_typed_producer_framed(struct myelon_ty
  * `timeout_ns` (DMP_FOREVER: no deadline) for ring space. Blocking.
  * @return 0; -MYELON_E_CODEC (nothing published; detail "codec encode: ...");
  *         -MYELON_E_TOOBIG (encoded size above max_message; nothing
- *         published); -ETIMEDOUT and other errors of myelon_publish();
+ *         published); -ETIMEDOUT and other errors of myelon_producer_publish();
  *         -ENOMEM; -EINVAL.
  *
  * Codec contract: if `size` and `encode` disagree for a value that is
  * encoded into a claimed slot (encode fails, or needs more than `size`
- * said), the claim is aborted (myelon_abort()): nothing is published,
+ * said), the claim is aborted (myelon_producer_abort()): nothing is published,
  * consumers see nothing, encode_errors counts it, and -MYELON_E_CODEC is
  * returned with the detail naming the codec.
  */
-MYELON_API int myelon_typed_publish(struct myelon_typed_producer *tp, const void *value, uint8_t kind,
+MYELON_API int myelon_typed_producer_publish(struct myelon_typed_producer *tp, const void *value, uint8_t kind,
                                     int64_t timeout_ns);
 
 /**
- * As myelon_typed_publish() without waiting: -EAGAIN if the message does
- * not fit in the ring now (see myelon_try_publish()). Always encodes into
+ * As myelon_typed_producer_publish() without waiting: -EAGAIN if the message does
+ * not fit in the ring now (see myelon_producer_try_publish()). Always encodes into
  * the producer buffer first.
  */
-MYELON_API int myelon_typed_try_publish(struct myelon_typed_producer *tp, const void *value, uint8_t kind);
+MYELON_API int myelon_typed_producer_try_publish(struct myelon_typed_producer *tp, const void *value, uint8_t kind);
 
 /**
  * Liveness-managed publish (enable liveness on myelon_producer_ring() of
  * the framed producer first): encode into the producer buffer, then
- * myelon_publish_managed(). Codec errors come first and publish nothing.
- * @return 0; codec errors as myelon_typed_publish(); errors of
- *         myelon_publish_managed() (-DMP_E_STARTUP, -DMP_E_STALLED, ...),
+ * myelon_producer_publish_managed(). Codec errors come first and publish nothing.
+ * @return 0; codec errors as myelon_typed_producer_publish(); errors of
+ *         myelon_producer_publish_managed() (-DMP_E_STARTUP, -DMP_E_STALLED, ...),
  *         with `*failed_frame` as there.
  */
-MYELON_API int myelon_typed_publish_managed(struct myelon_typed_producer *tp, const void *value, uint8_t kind,
+MYELON_API int myelon_typed_producer_publish_managed(struct myelon_typed_producer *tp, const void *value, uint8_t kind,
                                             int64_t timeout_ns, uint64_t *failed_frame);
 
-/** Publish bytes as they are, bypassing the codec (myelon_publish()). */
-MYELON_API int myelon_typed_publish_raw(struct myelon_typed_producer *tp, const void *data, size_t len, uint8_t kind,
+/** Publish bytes as they are, bypassing the codec (myelon_producer_publish()). */
+MYELON_API int myelon_typed_producer_publish_raw(struct myelon_typed_producer *tp, const void *data, size_t len, uint8_t kind,
                                         int64_t timeout_ns);
 
 /** Producer counters (process-local, for tests and monitoring). */
@@ -118,16 +118,23 @@ MYELON_API void myelon_typed_producer_stats(const struct myelon_typed_producer *
 /* ---------------------------------------------------------------------- */
 
 /**
- * Attach to a framed ring: one attempt (myelon_consumer_attach()) when
- * `timeout_ns` is 0, else retrying until the ring exists for up to
- * `timeout_ns` (DMP_FOREVER: no deadline; myelon_consumer_attach_timeout()).
- * Blocking only in that retry. `codec` (copied) decodes
- * owned values; it may be NULL for a consumer that only uses views.
+ * Attach to a framed ring: one attempt (myelon_consumer_attach()); does
+ * not wait. `codec` (copied) decodes owned values; it may be NULL for a
+ * consumer that only uses views.
  * @return 0 and `*out`; -EINVAL; errors of the framed attach; -ENOMEM.
  */
 MYELON_API int myelon_typed_consumer_attach(const struct myelon_consumer_config *cfg,
-                                            const struct myelon_codec *codec, int64_t timeout_ns,
-                                            struct myelon_typed_consumer **out);
+                                            const struct myelon_codec *codec, struct myelon_typed_consumer **out);
+
+/**
+ * As myelon_typed_consumer_attach(), retrying until the ring exists for up
+ * to `timeout_ns` (DMP_FOREVER: no deadline; myelon_consumer_attach_timeout()).
+ * Blocking only in that retry.
+ * @return as myelon_typed_consumer_attach(), or -ETIMEDOUT.
+ */
+MYELON_API int myelon_typed_consumer_attach_timeout(const struct myelon_consumer_config *cfg,
+                                                    const struct myelon_codec *codec, int64_t timeout_ns,
+                                                    struct myelon_typed_consumer **out);
 
 /** Detach and free. Views of this consumer must not be used afterwards. NULL ok. */
 MYELON_API void myelon_typed_consumer_close(struct myelon_typed_consumer *c);
@@ -140,17 +147,17 @@ MYELON_API struct myelon_consumer *myelon_typed_consumer_framed(struct myelon_ty
  * Receive and decode the next message, waiting up to `timeout_ns`.
  * `*value` is owned by the caller (myelon_codec_free()); `kind` may be NULL.
  * @return 0; -MYELON_E_CODEC (this message did not decode: it is consumed,
- *         counted in myelon_typed_decode_errors(), and the next call goes
+ *         counted in myelon_typed_consumer_decode_errors(), and the next call goes
  *         on with the stream); -ETIMEDOUT; -DMP_E_OWNERDEAD; the framing
  *         errors of myelon_consumer_recv() (-MYELON_E_TRUNCATED ...);
  *         -ENOMEM; -EINVAL (NULL, or no codec).
  */
-MYELON_API int myelon_typed_recv(struct myelon_typed_consumer *c, void **value, uint8_t *kind, int64_t timeout_ns);
+MYELON_API int myelon_typed_consumer_recv(struct myelon_typed_consumer *c, void **value, uint8_t *kind, int64_t timeout_ns);
 
-/** As myelon_typed_recv() without waiting: -EAGAIN if no message is complete. */
-MYELON_API int myelon_typed_try_recv(struct myelon_typed_consumer *c, void **value, uint8_t *kind);
+/** As myelon_typed_consumer_recv() without waiting: -EAGAIN if no message is complete. */
+MYELON_API int myelon_typed_consumer_try_recv(struct myelon_typed_consumer *c, void **value, uint8_t *kind);
 
-/** One delivered message of myelon_typed_process() / _process_view(). */
+/** One delivered message of myelon_typed_consumer_process() / _process_view(). */
 struct myelon_typed_msg {
   int status;      /**< 0, or this message's error (-MYELON_E_CODEC, -MYELON_E_TRUNCATED, ...) */
   uint8_t kind;    /**< valid when status is 0 */
@@ -171,7 +178,7 @@ typedef int (*myelon_typed_fn)(struct myelon_typed_msg *m, void *user);
  * to reassemble is delivered too, with `status` < 0, and the stream goes on.
  * @return messages delivered (failed ones included), or -EINVAL.
  */
-MYELON_API int64_t myelon_typed_process(struct myelon_typed_consumer *c, myelon_typed_fn fn, size_t max, void *user);
+MYELON_API int64_t myelon_typed_consumer_process(struct myelon_typed_consumer *c, myelon_typed_fn fn, size_t max, void *user);
 
 /**
  * Receive the next message as a zero-copy view: `vc->access` validates it
@@ -180,28 +187,28 @@ MYELON_API int64_t myelon_typed_process(struct myelon_typed_consumer *c, myelon_
  * this consumer (view.h, "Lifetime").
  * @return 0; the access error (e.g. -MYELON_E_CODEC, -MYELON_E_VIEW,
  *         -ENOBUFS; the message is consumed and counted, the stream goes
- *         on); as myelon_typed_recv() otherwise.
+ *         on); as myelon_typed_consumer_recv() otherwise.
  */
-MYELON_API int myelon_typed_recv_view(struct myelon_typed_consumer *c, const struct myelon_view_codec *vc, void *view,
+MYELON_API int myelon_typed_consumer_recv_view(struct myelon_typed_consumer *c, const struct myelon_view_codec *vc, void *view,
                                       uint8_t *kind, int64_t timeout_ns);
 
-/** As myelon_typed_recv_view() without waiting (-EAGAIN). */
-MYELON_API int myelon_typed_try_recv_view(struct myelon_typed_consumer *c, const struct myelon_view_codec *vc,
+/** As myelon_typed_consumer_recv_view() without waiting (-EAGAIN). */
+MYELON_API int myelon_typed_consumer_try_recv_view(struct myelon_typed_consumer *c, const struct myelon_view_codec *vc,
                                           void *view, uint8_t *kind);
 
 /**
- * As myelon_typed_process(), delivering views: for each message `view` is
+ * As myelon_typed_consumer_process(), delivering views: for each message `view` is
  * filled and passed as `m->value`; it is released when the callback
  * returns. The fastest receive path: no copy, no allocation.
  */
-MYELON_API int64_t myelon_typed_process_view(struct myelon_typed_consumer *c, const struct myelon_view_codec *vc,
+MYELON_API int64_t myelon_typed_consumer_process_view(struct myelon_typed_consumer *c, const struct myelon_view_codec *vc,
                                              void *view, myelon_typed_fn fn, size_t max, void *user);
 
 /** End the current lease (the view's message is released). NULL ok. */
-MYELON_API void myelon_typed_release(struct myelon_typed_consumer *c);
+MYELON_API void myelon_typed_consumer_release(struct myelon_typed_consumer *c);
 
 /** Messages that failed to decode or validate so far. */
-MYELON_API uint64_t myelon_typed_decode_errors(const struct myelon_typed_consumer *c);
+MYELON_API uint64_t myelon_typed_consumer_decode_errors(const struct myelon_typed_consumer *c);
 
 #ifdef __cplusplus
 }

@@ -39,8 +39,8 @@
  *    into the slot).
  *
  * Lifetime (the lease). A view obtained from a typed consumer
- * (myelon_typed_recv_view(), myelon_typed_process_view()) is valid exactly
- * until the next receive on that consumer, myelon_typed_release(), or the
+ * (myelon_typed_consumer_recv_view(), myelon_typed_consumer_process_view()) is valid exactly
+ * until the next receive on that consumer, myelon_typed_consumer_release(), or the
  * end of the process_view callback - after that the slot may be
  * overwritten by the producer. Each view records the consumer's lease
  * generation; myelon_view_check() tells whether it is still current, and
