@@ -126,6 +126,12 @@ int dmp_impl_lock_try(int fd, off_t at);
 void dmp_impl_lock_release(int fd, off_t at);
 /** 1 if another open file description holds byte `at`, 0 if free, -errno. */
 int dmp_impl_lock_held(int fd, off_t at);
+/** Remove ring segment `path` if, and only if, the name still refers to the
+ * file `st` describes (dev, ino), under that file's DMP_LOCK_RECLAIM: the
+ * one way any caller removes a ring it judged stale (one owner per name).
+ * 1 removed, 0 not (gone, replaced, or another remover holds the lock),
+ * -errno. */
+int dmp_impl_segment_unlink_same(enum dmp_backend backend, int dirfd, const char *path, const struct stat *st);
 
 /* ---- consumer table (table.c) --------------------------------------------- */
 

@@ -461,8 +461,18 @@ static void stale_close(struct stale_file *f)
 }
 
 /* Remove `path` only if the name still refers to the file we examined
- * (lstat: a symlink put in its place is never followed). 1, 0, -errno. */
+ * (lstat: a symlink put in its place is never followed), under its reclaim
+ * lock (segment.c, dmp_impl_segment_unlink_same). 1, 0, -errno. */
 static int unlink_same(enum dmp_backend backend, const struct stale_file *f, const char *path)
+{
+  return dmp_impl_segment_unlink_same(backend, f->dirfd, path, &f->st);
+}
+
+/* The counters segment's name: removed only if it still refers to the file
+ * examined. Its lock space is not a ring's (counters.h: record locks may
+ * reach any offset), so no reclaim lock; a racing new producer makes its
+ * counters under the ring name it owns, after its own stale removal. */
+static int unlink_same_counters(enum dmp_backend backend, const struct stale_file *f, const char *path)
 {
   struct stat now;
   if (dmp_impl_file_stat(backend, f->dirfd, path, &now) != 0 || now.st_ino != f->st.st_ino ||
@@ -487,7 +497,7 @@ static void remove_counters(enum dmp_backend backend, const char *path, uint64_t
   bool ours = pread(f.fd, &h, sizeof h, 0) == (ssize_t)sizeof h && h.magic == DMP_COUNTERS_MAGIC &&
               h.ring_epoch == epoch;
   if (ours)
-    (void)unlink_same(backend, &f, cpath);
+    (void)unlink_same_counters(backend, &f, cpath);
   stale_close(&f);
 }
 

@@ -132,6 +132,49 @@ int dmp_impl_lock_held(int fd, off_t at)
   return fl.l_type != F_UNLCK;
 }
 
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+  return a->st_ino == b->st_ino && a->st_dev == b->st_dev;
+}
+
+/* One owner per name. Checking that the name still refers to the stale
+ * file and then unlinking it are two steps: two removers that both checked
+ * could otherwise each unlink "the stale file", the second one removing the
+ * ring the first has created in its place meanwhile (issue 15: both
+ * creators then succeed, one of them unreachable). So every remover of a
+ * ring name takes the file's DMP_LOCK_RECLAIM (without waiting) before the
+ * check and keeps it over the unlink. The name can then change only by an
+ * unlink of this very file, which needs this lock, or by our own unlink: a
+ * creator's O_EXCL fails while the name exists. Another remover at work is
+ * not waited for: it removes the name, and our caller just tries again.
+ *
+ * A fresh descriptor, opened for writing (an OFD write lock needs one), is
+ * checked against `st` first: it is only the same file if the name has not
+ * changed since the caller looked; holding it also keeps the inode, so its
+ * number cannot be reused by a new file while we compare. The reclaim lock
+ * is a byte of its own, so a consumer probing the producer lock at that
+ * instant still sees the dead ring as dead. */
+int dmp_impl_segment_unlink_same(enum dmp_backend backend, int dirfd, const char *path, const struct stat *st)
+{
+  char why[512];
+  int fd = dmp_impl_file_open(backend, dirfd, path, O_RDWR, 0, why, sizeof why);
+  if (fd < 0)
+    return fd == -ENOENT ? 0 : fd;
+  struct stat mine, named;
+  int rc = fstat(fd, &mine) == 0 ? 0 : -errno;
+  if (rc == 0 && same_file(&mine, st)) {
+    rc = dmp_impl_lock_try(fd, DMP_LOCK_RECLAIM);
+    if (rc == 0 && dmp_impl_file_stat(backend, dirfd, path, &named) == 0 && same_file(&named, st)) {
+      rc = dmp_impl_file_unlink(backend, dirfd, path);
+      rc = rc == 0 ? 1 : rc == -ENOENT ? 0 : rc;
+    } else if (rc == 0 || rc == -EAGAIN) {
+      rc = 0; /* replaced meanwhile, or another remover holds the lock */
+    }
+  }
+  close(fd); /* drops the reclaim lock, after the unlink */
+  return rc;
+}
+
 /* ---- open / create ------------------------------------------------------ */
 
 static const char *backend_name(enum dmp_backend b)
@@ -175,14 +218,11 @@ static int reclaim_stale(enum dmp_backend backend, int dirfd, const char *path)
     young = age < CREATE_GRACE_NS;
   }
   if (!young) {
-    struct stat now;
-    /* Remove the name only if it still refers to the file we checked: a
-     * concurrent reclaimer may already have replaced it with a live ring. */
-    if (dmp_impl_file_stat(backend, dirfd, path, &now) != 0 || now.st_ino != st.st_ino || now.st_dev != st.st_dev) {
+    rc = dmp_impl_segment_unlink_same(backend, dirfd, path, &st);
+    if (rc < 0) {
       close(fd);
-      return 0;
+      return DMP_FAIL(rc, "cannot remove stale %s '%s': %s", backend_name(backend), path, strerror(-rc));
     }
-    (void)dmp_impl_file_unlink(backend, dirfd, path);
   }
   close(fd);
   return young ? DMP_FAIL(-DMP_E_INUSE, "%s '%s' is being created by another process", backend_name(backend), path)
@@ -315,8 +355,15 @@ int dmp_impl_segment_create(const struct dmp_producer_config *cfg, const struct 
     goto fail;
   }
   rc = dmp_impl_lock_try(seg->fd, DMP_LOCK_PRODUCER);
+  struct stat mine, named;
+  if (rc == 0 && (fstat(seg->fd, &mine) != 0 || dmp_impl_file_stat(cfg->backend, seg->dirfd, path, &named) != 0 ||
+                  !same_file(&mine, &named)))
+    rc = -ESTALE;
   if (rc < 0) {
-    /* A reclaimer took our brand-new file for stale: give it up. */
+    /* Someone took our brand-new file for stale (a process without the
+     * reclaim lock, e.g. an older library, or a person): the name is no
+     * longer ours, and we must not unlink what it leads to now. From here
+     * on nobody else removes it: our producer lock marks it live. */
     rc = DMP_FAIL(-DMP_E_INUSE, "lost the race for '%s' to another producer", path);
     seg->owner = false;
     goto fail;

@@ -33,7 +33,8 @@
  * Liveness: each participant holds an open-file-description (OFD) byte-range
  * write lock on the segment's file at a fixed offset: DMP_LOCK_PRODUCER for
  * the producer, DMP_LOCK_TABLE while mutating the table (a mutex), and
- * DMP_LOCK_CONSUMER0 + i for consumer table entry i. The kernel drops those
+ * DMP_LOCK_CONSUMER0 + i for consumer table entry i (DMP_LOCK_RECLAIM only
+ * while removing a stale ring's name). The kernel drops those
  * locks when the process dies, so "is it alive?" is one F_OFD_GETLK, with
  * no PID-reuse race. Lock offsets are positions in the file's lock space,
  * not bytes of the mapping.
@@ -103,6 +104,11 @@ extern "C" {
 #define DMP_LOCK_PRODUCER 0
 #define DMP_LOCK_TABLE 1
 #define DMP_LOCK_CONSUMER0 2
+/** Held (never waited for) by whoever removes a stale ring's name, from its
+ * check that the name still refers to the file it judged stale to the
+ * unlink, so two removers cannot both act on one check (segment.c,
+ * dmp_impl_segment_unlink_same). Past every consumer entry's offset. */
+#define DMP_LOCK_RECLAIM (DMP_LOCK_CONSUMER0 + DMP_MAX_CONSUMERS)
 
 /** Consumer table entry states. */
 enum dmp_entry_state {
