@@ -629,3 +629,19 @@ uint64_t dmp_consumer_epoch(const struct dmp_consumer *c)
 {
   return c ? c->ring.seg->epoch : 0;
 }
+
+const char *dmp_consumer_name(const struct dmp_consumer *c)
+{
+  return c ? c->cfg.name : NULL; /* points into the segment handle (attach) */
+}
+
+int64_t dmp_consumer_next(const struct dmp_consumer *c)
+{
+  return c ? c->next : -EINVAL;
+}
+
+uint32_t dmp_consumer_generation(const struct dmp_consumer *c)
+{
+  /* Plain read: the entry's lock holder - this handle - is its only writer. */
+  return c ? c->ring.table[c->index].generation : 0;
+}

@@ -390,3 +390,13 @@ int dmp_producer_consumer_info(const struct dmp_producer *p, const char *id, str
   }
   return -ENOENT;
 }
+
+const char *dmp_producer_name(const struct dmp_producer *p)
+{
+  return p ? p->cfg.name : NULL; /* points into the segment handle (create) */
+}
+
+uint64_t dmp_producer_capacity(const struct dmp_producer *p)
+{
+  return p ? p->ring.capacity : 0;
+}

@@ -84,7 +84,7 @@ static int expect_format(const struct myelon_consumer_config *cfg, struct dmp_co
  * this attach created is freed; one that existed before keeps its position. */
 static void undo_attach(struct dmp_consumer *ring)
 {
-  if (ring && ring->ring.table[ring->index].generation == 1)
+  if (ring && dmp_consumer_generation(ring) == 1)
     dmp_consumer_close_forget(ring);
   else
     dmp_consumer_close(ring);

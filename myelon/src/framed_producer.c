@@ -152,7 +152,7 @@ static int check_message(struct myelon_producer *p, const void *data, size_t len
  * longer ones in quarter-ring batches so producer and consumers overlap. */
 static uint64_t batch_size(struct myelon_producer *p, uint64_t frames_left, uint64_t total_frames)
 {
-  uint64_t cap = p->ring->ring.capacity;
+  uint64_t cap = dmp_producer_capacity(p->ring);
   if (total_frames <= cap)
     return frames_left;
   uint64_t b = cap / 4 ? cap / 4 : 1;
@@ -235,7 +235,7 @@ int myelon_producer_try_publish(struct myelon_producer *p, const void *data, siz
     return 0;
   }
   struct split s = {data, len, 0, myelon_frame_count(p->fmt, p->cap, len), 0, kind};
-  if (s.frames > p->ring->ring.capacity)
+  if (s.frames > dmp_producer_capacity(p->ring))
     return -EAGAIN;
   int64_t first;
   rc = dmp_producer_try_claim_batch(p->ring, s.frames, &first);

@@ -475,7 +475,7 @@ int myelon_recorder_open(const struct myelon_recorder_config *cfg, struct myelon
   r->missed_seen = dmp_consumer_missed(r->c); /* losses before the attach are not ours */
   /* Attached before anything was published: the first message is id 1, so
    * messages lost before the first one recorded are counted too. */
-  r->ids_known = r->c->next == 0;
+  r->ids_known = dmp_consumer_next(r->c) == 0;
   r->next_sync_ns = jnl_clock_ns(CLOCK_MONOTONIC) + (int64_t)cfg->sync_interval_ms * 1000000;
   *out = r;
   return 0;

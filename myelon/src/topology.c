@@ -416,7 +416,7 @@ void myelon_impl_close_consumer(struct myelon_consumer *c, enum dmp_backend back
   struct dmp_consumer *ring = myelon_consumer_ring(c);
   char name[MYELON_LAYOUT_PATH_MAX];
   bool stale = !dmp_consumer_producer_alive(ring);
-  snprintf(name, sizeof name, "%s", ring->cfg.name);
+  snprintf(name, sizeof name, "%s", dmp_consumer_name(ring));
   myelon_consumer_close(c);
   if (stale)
     (void)dmp_ring_gc(backend, name); /* the producer crashed: nobody else removes it */

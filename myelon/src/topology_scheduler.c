@@ -139,7 +139,7 @@ int myelon_scheduler_rendezvous(struct myelon_scheduler *s, int64_t timeout_ns)
   if (dead) {
     char list[160];
     myelon_impl_format_mask(list, sizeof list, dead);
-    return dmp_error_set(__func__, "worker(s) attached to '%s' and died: %s", request_ring(s)->cfg.name, list),
+    return dmp_error_set(__func__, "worker(s) attached to '%s' and died: %s", dmp_producer_name(request_ring(s)), list),
            -DMP_E_OWNERDEAD;
   }
   for (uint32_t i = 0; s->responses && i < s->workers.n; i++) {

@@ -278,7 +278,7 @@ int myelon_impl_wait_ids(struct dmp_producer *p, uint32_t n, int64_t timeout_ns,
   }
   char list[160];
   myelon_impl_format_ranks(list, sizeof list, missing, m);
-  dmp_error_set(fn, "%zu of %u %s not attached to '%s' after %lld ms: %s", m, n, what, p->cfg.name,
+  dmp_error_set(fn, "%zu of %u %s not attached to '%s' after %lld ms: %s", m, n, what, dmp_producer_name(p),
                 (long long)(timeout_ns / 1000000), list);
   return -ETIMEDOUT;
 }

@@ -301,7 +301,7 @@ static int on_message(struct consumer *st, const void *data, size_t len, uint8_t
     st->first = (int64_t)idx;
   st->last = (int64_t)idx;
   st->count++;
-  st->end_seq = myelon_consumer_ring(st->c)->next - 1;
+  st->end_seq = dmp_consumer_next(myelon_consumer_ring(st->c)) - 1;
   if ((o->last >= 0 && st->last >= o->last) || (o->messages > 0 && st->count >= o->messages))
     st->done = true;
   if (o->slow_us > 0) {
@@ -326,7 +326,7 @@ static void maybe_die(struct consumer *st)
 {
   if (st->o->die_mid_after < 0 || st->count < st->o->die_mid_after)
     return;
-  if (myelon_consumer_ring(st->c)->next - 1 <= st->end_seq)
+  if (dmp_consumer_next(myelon_consumer_ring(st->c)) - 1 <= st->end_seq)
     return;
   write_report(st);
   raise(SIGKILL);
@@ -402,7 +402,7 @@ static int run_consumer(const struct opts *o)
   int rc = myelon_consumer_attach_timeout(&cfg, o->timeout_ms * MS, &st.c);
   if (rc < 0)
     return fail(FRM_EX_SETUP, "attach %s as %s: %s / %s", o->name, o->id, myelon_err_name(rc), dmp_last_error());
-  st.end_seq = myelon_consumer_ring(st.c)->next - 1;
+  st.end_seq = dmp_consumer_next(myelon_consumer_ring(st.c)) - 1;
   int code = touch(o->ready_file);
   if (code == 0)
     code = receive(&st);

@@ -356,7 +356,7 @@ static void ring_fuzz(enum dmp_backend b, enum myelon_frame_format f, uint64_t s
       }
       /* the message ends at the last frame peeked (a leased SINGLE, or the
        * END just released) */
-      uint64_t end = (uint64_t)(dc->next - 1);
+      uint64_t end = (uint64_t)(dmp_consumer_next(dc) - 1);
       struct fr_run run;
       cr_assert(fr_run_ending_at(f, s.cap, 3 * 32, s.frames, s.slot, end, &run),
                 "%s/%s seed %llu: a message ending at frame %llu the stream does not hold", fr_backend_name(b),

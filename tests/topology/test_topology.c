@@ -164,7 +164,7 @@ Test(topology, rendezvous_names_a_worker_whose_response_ring_is_missing)
   /* "w1" attaches to the request ring by hand, without a response ring. */
   struct dmp_consumer_config cc;
   dmp_consumer_config_init(&cc);
-  cc.name = myelon_producer_ring(myelon_scheduler_requests(t.s))->cfg.name;
+  cc.name = dmp_producer_name(myelon_producer_ring(myelon_scheduler_requests(t.s)));
   cc.id = "w1";
   struct dmp_consumer *c;
   cr_assert_eq(dmp_consumer_attach(&cc, &c), 0, "%s", dmp_last_error());

@@ -320,6 +320,27 @@ DMP_API uint64_t dmp_consumer_type_tag(const struct dmp_consumer *c);
  * consumer can tell a restarted producer's ring from the old one. */
 DMP_API uint64_t dmp_consumer_epoch(const struct dmp_consumer *c);
 
+/** The ring's locator as attached, in the form of dmp_producer_name().
+ * Valid until the handle is closed. NULL for NULL. Does not block,
+ * reads no shared memory. */
+DMP_API const char *dmp_consumer_name(const struct dmp_consumer *c);
+
+/** Sequence of the next event this consumer will peek: one past the last
+ * one peeked (dmp_consumer_sequence() + 1 when nothing is leased). 0 right
+ * after an attach means the consumer starts at the ring's first event
+ * ever published. -EINVAL for NULL. Does not block, reads no shared memory. */
+DMP_API int64_t dmp_consumer_next(const struct dmp_consumer *c);
+
+/** How many times this consumer's table entry has been attached, this
+ * attach included (dmp_consumer_info.generation): 1 when this attach
+ * created the entry, more when it resumed or took over an id that was in
+ * the table already. 0 for NULL. A layer that rejects a ring after
+ * attaching uses it to choose dmp_consumer_close_forget() (its own fresh
+ * entry: leave no trace) over dmp_consumer_close() (someone's earlier
+ * position: keep it). Reads this consumer's own entry (only the entry's
+ * holder writes it). Does not block. */
+DMP_API uint32_t dmp_consumer_generation(const struct dmp_consumer *c);
+
 #ifdef __cplusplus
 }
 #endif

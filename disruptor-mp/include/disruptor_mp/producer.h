@@ -227,6 +227,19 @@ DMP_API int dmp_producer_wait_for_consumers(struct dmp_producer *p, uint32_t n, 
 DMP_API int dmp_producer_wait_for_ids(struct dmp_producer *p, const char *const *ids, size_t n,
                                       int64_t timeout_ns);
 
+/* ---- Accessors: what layers above may know of a producer --------------- */
+
+/** The ring's locator as created: "/name" for SHM (with the leading '/'
+ * whether or not `cfg.name` had one), the file path as given for MMAP.
+ * Valid until dmp_producer_close(). NULL for NULL. Thread-safe,
+ * does not block, reads no shared memory. */
+DMP_API const char *dmp_producer_name(const struct dmp_producer *p);
+
+/** Capacity (slots) of the ring: a power of two; 0 for NULL. The most
+ * events a batch claim can take at once (dmp_producer_try_claim_batch()).
+ * Does not block, reads no shared memory. */
+DMP_API uint64_t dmp_producer_capacity(const struct dmp_producer *p);
+
 #ifdef __cplusplus
 }
 #endif
