@@ -22,7 +22,7 @@ void dmp_impl_sleep_ns(int64_t ns)
 {
   if (ns <= 0)
     return;
-  struct timespec ts = {(time_t)(ns / 1000000000), (long)(ns % 1000000000)};
+  struct timespec ts = {.tv_sec = (time_t)(ns / 1000000000), .tv_nsec = (long)(ns % 1000000000)};
   while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
   }
 }

@@ -190,7 +190,7 @@ int dmp_consumer_attach(const struct dmp_consumer_config *cfg, struct dmp_consum
   if (rc < 0)
     goto fail;
   /* The ring's identity, read once: the header is validated now but may be
-   * scribbled later (hostile peers, issue 10); these never change. */
+   * scribbled later by any process that can write the segment; these never change. */
   seg->type_tag = ((const struct dmp_segment_control *)seg->map)->header.type_tag;
   seg->epoch = ((const struct dmp_segment_control *)seg->map)->header.epoch;
   rc = check_expectations(cfg, seg);

@@ -135,8 +135,8 @@ int dmp_impl_segment_unlink_same(enum dmp_backend backend, int dirfd, const char
 
 /* ---- consumer table (table.c) --------------------------------------------- */
 
-/** Largest sequence taken from shared memory as it is (hostile peers,
- * issue 10). No honest sequence gets there (2^62 events: 146 years at one
+/** Largest sequence taken from shared memory as it is: a peer that can
+ * write the segment may store any value there. No honest sequence gets there (2^62 events: 146 years at one
  * per nanosecond), and adding a capacity (<= 2^40) to it cannot overflow. */
 #define DMP_IMPL_SEQ_MAX (INT64_MAX / 2)
 

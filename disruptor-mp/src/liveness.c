@@ -127,7 +127,8 @@ static void raise_alert(struct dmp_impl_liveness *l, const char *id, int64_t seq
             dead ? "is dead" : "is stalled", (long long)seq, (long long)(stalled / 1000000),
             evicted ? "; evicted" : "");
   if (l->cfg.alert) {
-    struct dmp_liveness_alert a = {id, seq, stalled, dead, evicted};
+    struct dmp_liveness_alert a = {
+        .consumer_id = id, .last_sequence = seq, .stalled_ns = stalled, .dead = dead, .evicted = evicted};
     l->cfg.alert(&a, l->cfg.user);
   }
   dmp_impl_cnt_add(l->counters, DMP_IMPL_CNT_ALERTS, 1);

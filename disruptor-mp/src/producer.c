@@ -107,7 +107,8 @@ void dmp_producer_close(struct dmp_producer *p)
 
 /* Rescans of the table while table_seq keeps changing under us. Honest
  * joins and leaves are rare; a peer bumping table_seq without end must not
- * keep a publish spinning here (issue 10: bounded against hostile peers). */
+ * keep a publish spinning here: a peer that writes the segment behind the
+ * library's back (a stray write, a hostile process) costs a bounded delay. */
 #define RESCAN_MAX 64
 
 /* Recompute the clear limit from the table (see layout.h, "Joining safely"

@@ -15,7 +15,7 @@
 
 int dmp_impl_futex_wait(dmp_atomic_u32 *word, uint32_t expected, int64_t timeout_ns)
 {
-  struct timespec ts = {(time_t)(timeout_ns / 1000000000), (long)(timeout_ns % 1000000000)};
+  struct timespec ts = {.tv_sec = (time_t)(timeout_ns / 1000000000), .tv_nsec = (long)(timeout_ns % 1000000000)};
   long rc = syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT, expected, &ts, NULL, 0);
   if (rc == 0 || errno == EAGAIN)
     return 0;

@@ -128,6 +128,6 @@ void myelon_frame_write(enum myelon_frame_format fmt, void *slot, const void *da
   }
   if (len)
     memcpy(payload, data, len);
-  struct myelon_frame_header h = {wire_len, kind, flags, frag, msg_id};
+  struct myelon_frame_header h = {.len = wire_len, .kind = kind, .flags = flags, .frag = frag, .msg_id = msg_id};
   memcpy(s, &h, sizeof h);
 }

@@ -240,7 +240,7 @@ static int recv_general(struct myelon_consumer *c, struct myelon_msg *m)
         dmp_consumer_release(c->ring);
         return lost(c, -MYELON_E_TOOBIG);
       }
-      *m = (struct myelon_msg){f.data, f.len, f.kind, f.msg_id, true};
+      *m = (struct myelon_msg){.data = f.data, .len = f.len, .kind = f.kind, .msg_id = f.msg_id, .zero_copy = true};
       c->leased = true; /* the slot stays peeked until release */
       return 0;
     }
@@ -251,7 +251,8 @@ static int recv_general(struct myelon_consumer *c, struct myelon_msg *m)
     else
       c->pending = slot;
     if (rc == 1) {
-      *m = (struct myelon_msg){c->reasm.buf, c->reasm.len, c->reasm.kind, c->reasm.msg_id, false};
+      *m = (struct myelon_msg){
+          .data = c->reasm.buf, .len = c->reasm.len, .kind = c->reasm.kind, .msg_id = c->reasm.msg_id, .zero_copy = false};
       c->leased = true;
       return 0;
     }
@@ -270,7 +271,8 @@ static inline int try_recv(struct myelon_consumer *c, struct myelon_msg *m)
       return -EAGAIN;
     struct myelon_frame_header h;
     if (single_ok(c, slot, &h)) {
-      *m = (struct myelon_msg){(const uint8_t *)slot + c->hdr, h.len, h.kind, h.msg_id, true};
+      *m = (struct myelon_msg){
+          .data = (const uint8_t *)slot + c->hdr, .len = h.len, .kind = h.kind, .msg_id = h.msg_id, .zero_copy = true};
       c->leased = true; /* the slot stays peeked until release */
       return 0;
     }

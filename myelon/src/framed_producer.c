@@ -28,6 +28,9 @@ void myelon_producer_config_init(struct myelon_producer_config *cfg)
 {
   memset(cfg, 0, sizeof *cfg);
   dmp_producer_config_init(&cfg->ring);
+  /* Layer 0 has no capacity default (a ring of raw events is sized by its
+   * caller); a framed ring has one, like every other framed setting. */
+  cfg->ring.capacity = MYELON_DEFAULT_RING_CAPACITY;
   cfg->format = MYELON_FRAME_COMPACT;
   cfg->frame_capacity = MYELON_DEFAULT_FRAME_CAPACITY;
   cfg->max_message = MYELON_DEFAULT_MAX_MESSAGE;
@@ -106,7 +109,7 @@ static inline void write_single(const struct myelon_producer *p, uint8_t *slot, 
     memcpy(slot + COMPACT_HEADER, &len, sizeof len); /* the total: the whole message */
   if (len)
     memcpy(slot + p->hdr, data, len);
-  struct myelon_frame_header h = {len, kind, MYELON_FLAG_SINGLE, 0, id};
+  struct myelon_frame_header h = {.len = len, .kind = kind, .flags = MYELON_FLAG_SINGLE, .frag = 0, .msg_id = id};
   memcpy(slot, &h, sizeof h);
 }
 
@@ -162,7 +165,8 @@ static uint64_t batch_size(struct myelon_producer *p, uint64_t frames_left, uint
 static int publish_frames(struct myelon_producer *p, const void *data, size_t len, uint8_t kind,
                           int64_t timeout_ns, bool managed, uint64_t *failed_frame)
 {
-  struct split s = {data, len, 0, myelon_frame_count(p->fmt, p->cap, len), take_id(p), kind};
+  struct split s = {
+      .data = data, .len = len, .offset = 0, .frames = myelon_frame_count(p->fmt, p->cap, len), .id = take_id(p), .kind = kind};
   /* The clock matters only for a deadline spread over several batches:
    * the first batch gets the whole timeout (Layer 0 reads the clock only
    * if it has to wait). */
@@ -234,7 +238,8 @@ int myelon_producer_try_publish(struct myelon_producer *p, const void *data, siz
     dmp_producer_publish(p->ring);
     return 0;
   }
-  struct split s = {data, len, 0, myelon_frame_count(p->fmt, p->cap, len), 0, kind};
+  struct split s = {
+      .data = data, .len = len, .offset = 0, .frames = myelon_frame_count(p->fmt, p->cap, len), .id = 0, .kind = kind};
   if (s.frames > dmp_producer_capacity(p->ring))
     return -EAGAIN;
   int64_t first;
@@ -272,7 +277,7 @@ int myelon_producer_commit(struct myelon_producer *p, size_t len, uint8_t kind)
   uint8_t *slot = p->claimed;
   if (p->fmt == MYELON_FRAME_ALIGNED)
     memcpy(slot + COMPACT_HEADER, &total, sizeof total);
-  struct myelon_frame_header h = {total, kind, MYELON_FLAG_SINGLE, 0, take_id(p)};
+  struct myelon_frame_header h = {.len = total, .kind = kind, .flags = MYELON_FLAG_SINGLE, .frag = 0, .msg_id = take_id(p)};
   memcpy(slot, &h, sizeof h);
   p->claimed = NULL;
   dmp_producer_publish(p->ring);

@@ -413,7 +413,7 @@ static int setup_io(struct myelon_journal_writer *w)
   w->st.backend = "io_uring";
   struct iovec iov[MAX_BUFFERS];
   for (uint32_t i = 0; i < w->nbuf; i++)
-    iov[i] = (struct iovec){w->buf[i].mem, w->cfg.buffer_size};
+    iov[i] = (struct iovec){.iov_base = w->buf[i].mem, .iov_len = w->cfg.buffer_size};
   /* Registered buffers save the kernel a page walk per write; if the
    * memlock limit refuses them, plain writes from the same buffers work. */
   w->fixed = io_uring_register_buffers(&w->ring, iov, w->nbuf) == 0;

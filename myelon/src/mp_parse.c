@@ -299,7 +299,7 @@ int myelon_mp_validate(const void *data, size_t len, unsigned max_depth, size_t 
   int rc = check_args(data, len, &max_depth);
   if (rc < 0)
     return rc;
-  struct parser ps = {data, len, 0, NULL, 0, 1, max_depth};
+  struct parser ps = {.p = data, .len = len, .pos = 0, .nodes = NULL, .cap = 0, .used = 1, .max_depth = max_depth};
   msgpack_object root;
   rc = run(&ps, &root);
   if (rc == 0 && nodes)
@@ -326,7 +326,8 @@ int myelon_mp_parse(const void *data, size_t len, struct myelon_mp_arena *arena,
   arena->used = 0;
   if (!arena->nodes || arena->cap == 0)
     return dmp_error_set(WHERE, "codec decode: node arena of 0 exhausted"), -ENOBUFS;
-  struct parser ps = {data, len, 0, arena->nodes, arena->cap, 1, depth};
+  struct parser ps = {
+      .p = data, .len = len, .pos = 0, .nodes = arena->nodes, .cap = arena->cap, .used = 1, .max_depth = depth};
   rc = run(&ps, arena->nodes);
   arena->used = rc == 0 ? ps.used : 0;
   if (rc == 0)

@@ -87,7 +87,7 @@ static int mp_size(const void *value, size_t *len, void *user)
 static int mp_encode(const void *value, void *buf, size_t cap, size_t *len, void *user)
 {
   const struct myelon_mp_type *t = user;
-  struct bounded b = {buf, cap, 0, false};
+  struct bounded b = {.buf = buf, .cap = cap, .len = 0, .full = false};
   msgpack_packer pk;
   msgpack_packer_init(&pk, &b, bounded_write);
   int rc = run_pack(t, &pk, value);
@@ -178,6 +178,11 @@ int myelon_msgpack_codec_init(struct myelon_codec *codec, const struct myelon_mp
   if (type->max_depth > MYELON_MP_MAX_DEPTH)
     return dmp_error_set(fn, "%s: max_depth %u exceeds %u", tname(type), type->max_depth, MYELON_MP_MAX_DEPTH),
            -EINVAL;
-  *codec = (struct myelon_codec){tname(type), mp_size, mp_encode, mp_decode, mp_free, (void *)type};
+  *codec = (struct myelon_codec){.name = tname(type),
+                                 .size = mp_size,
+                                 .encode = mp_encode,
+                                 .decode = mp_decode,
+                                 .free = mp_free,
+                                 .user = (void *)type};
   return 0;
 }

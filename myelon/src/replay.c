@@ -54,7 +54,7 @@ static bool stopping(struct myelon_replayer *r)
 
 static void sleep_until(int64_t t)
 {
-  struct timespec ts = {(time_t)(t / 1000000000), (long)(t % 1000000000)};
+  struct timespec ts = {.tv_sec = (time_t)(t / 1000000000), .tv_nsec = (long)(t % 1000000000)};
   while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
     ;
 }

@@ -467,7 +467,7 @@ void myelon_worker_release(struct myelon_worker *w)
 
 static struct myelon_step_header response_header(const struct myelon_worker *w, uint64_t step)
 {
-  struct myelon_step_header h = {MYELON_STEP_RESPONSE, w->index, step};
+  struct myelon_step_header h = {.magic = MYELON_STEP_RESPONSE, .worker = w->index, .step = step};
   return h;
 }
 

@@ -196,7 +196,7 @@ int myelon_scheduler_broadcast(struct myelon_scheduler *s, uint64_t step, const 
   int rc = check_ready(s, __func__);
   if (rc < 0)
     return rc;
-  struct myelon_step_header h = {MYELON_STEP_REQUEST, MYELON_STEP_ALL, step};
+  struct myelon_step_header h = {.magic = MYELON_STEP_REQUEST, .worker = MYELON_STEP_ALL, .step = step};
   rc = myelon_impl_publish_bytes(&s->out, &h, data, len, kind, timeout_ns, __func__);
   return rc == -ETIMEDOUT ? diagnose_full(s, "step", step, rc, __func__) : rc;
 }
@@ -209,7 +209,7 @@ int myelon_scheduler_broadcast_value(struct myelon_scheduler *s, uint64_t step, 
   int rc = check_ready(s, __func__);
   if (rc < 0)
     return rc;
-  struct myelon_step_header h = {MYELON_STEP_REQUEST, MYELON_STEP_ALL, step};
+  struct myelon_step_header h = {.magic = MYELON_STEP_REQUEST, .worker = MYELON_STEP_ALL, .step = step};
   rc = myelon_impl_publish_value(&s->out, &h, codec, value, kind, timeout_ns, __func__);
   return rc == -ETIMEDOUT ? diagnose_full(s, "step", step, rc, __func__) : rc;
 }
@@ -229,7 +229,7 @@ int myelon_scheduler_commit(struct myelon_scheduler *s, uint64_t step, size_t le
 {
   if (!s)
     return dmp_error_set(__func__, "scheduler is NULL"), -EINVAL;
-  struct myelon_step_header h = {MYELON_STEP_REQUEST, MYELON_STEP_ALL, step};
+  struct myelon_step_header h = {.magic = MYELON_STEP_REQUEST, .worker = MYELON_STEP_ALL, .step = step};
   return myelon_impl_commit(&s->out, &h, len, kind, __func__);
 }
 
@@ -423,7 +423,7 @@ int myelon_scheduler_gather(struct myelon_scheduler *s, uint64_t step, int64_t t
   int rc = check_ready(s, __func__);
   if (rc < 0)
     return rc;
-  struct gather_run r = {s, step, myelon_workers_mask(s->workers), {0, 0, 0, 0, 0, 0}, fn, user};
+  struct gather_run r = {.s = s, .step = step, .pending = myelon_workers_mask(s->workers), .g = {0}, .fn = fn, .user = user};
   rc = gather_loop(&r, timeout_ns);
   if (out)
     *out = r.g;

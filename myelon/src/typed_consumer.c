@@ -131,7 +131,7 @@ int myelon_typed_consumer_try_recv(struct myelon_typed_consumer *c, void **value
 static int access_view(struct myelon_typed_consumer *c, const struct myelon_view_codec *vc,
                        const struct myelon_msg *m, void *view)
 {
-  struct myelon_lease lease = {&c->gen, c->gen};
+  struct myelon_lease lease = {.gen = &c->gen, .at = c->gen};
   int rc = vc->access(m->data, m->len, &lease, view, vc->user);
   if (rc < 0) {
     myelon_typed_consumer_release(c);
@@ -174,7 +174,7 @@ static int deliver(struct myelon_typed_consumer *c, const struct myelon_view_cod
   int rc = next(c, &m, false, 0);
   if (rc == -EAGAIN || rc == -EINVAL)
     return rc;
-  *tm = (struct myelon_typed_msg){rc, 0, 0, 0, NULL};
+  *tm = (struct myelon_typed_msg){.status = rc, .kind = 0, .msg_id = 0, .len = 0, .value = NULL};
   if (rc < 0)
     return 0; /* a framing error: delivered with its status */
   if (vc) {

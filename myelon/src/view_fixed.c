@@ -44,8 +44,10 @@ int myelon_fixed_type_init(struct myelon_fixed_type *t, const char *name, const 
     return dmp_error_set("myelon_fixed_type_init", "%s: alignment %zu is not a power of two <= %u dividing the size",
                          name, align, MYELON_FIXED_MAX_ALIGN),
            -EINVAL;
-  *t = (struct myelon_fixed_type){name, myelon_fixed_fingerprint(name, layout, size, align), (uint32_t)size,
-                                  (uint32_t)align};
+  *t = (struct myelon_fixed_type){.name = name,
+                                  .fingerprint = myelon_fixed_fingerprint(name, layout, size, align),
+                                  .size = (uint32_t)size,
+                                  .align = (uint32_t)align};
   return 0;
 }
 
@@ -76,7 +78,7 @@ static int check_header(const void *data, size_t len, const struct myelon_fixed_
 static int fixed_access(const void *data, size_t len, const struct myelon_lease *lease,
                         const struct myelon_fixed_type *t, struct myelon_fixed_view *view)
 {
-  *view = (struct myelon_fixed_view){{NULL, 0}, NULL, t};
+  *view = (struct myelon_fixed_view){.lease = {.gen = NULL, .at = 0}, .ptr_ = NULL, .type = t};
   if (!t || (!data && len))
     return dmp_error_set(WHERE, "type or data is NULL"), -EINVAL;
   int rc = check_header(data, len, t, WHERE, "view access", -MYELON_E_VIEW);
@@ -132,7 +134,7 @@ static int fixed_encode(const void *value, void *buf, size_t cap, size_t *len, v
     return rc;
   if (cap < n)
     return -ENOSPC;
-  struct myelon_fixed_header h = {MYELON_FIXED_MAGIC, t->size, t->fingerprint};
+  struct myelon_fixed_header h = {.magic = MYELON_FIXED_MAGIC, .size = t->size, .fingerprint = t->fingerprint};
   memcpy(buf, &h, sizeof h);
   memcpy((uint8_t *)buf + MYELON_FIXED_HEADER, value, t->size);
   *len = n;
@@ -161,6 +163,10 @@ static void fixed_free(void *value, void *user)
 
 void myelon_fixed_codec_init(struct myelon_codec *codec, const struct myelon_fixed_type *t)
 {
-  *codec = (struct myelon_codec){t ? t->name : "fixed", fixed_size, fixed_encode, fixed_decode, fixed_free,
-                                 (void *)t};
+  *codec = (struct myelon_codec){.name = t ? t->name : "fixed",
+                                 .size = fixed_size,
+                                 .encode = fixed_encode,
+                                 .decode = fixed_decode,
+                                 .free = fixed_free,
+                                 .user = (void *)t};
 }

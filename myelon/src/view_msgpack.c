@@ -18,7 +18,7 @@ static int mp_access(const void *data, size_t len, const struct myelon_lease *le
 {
   const msgpack_object *root = NULL;
   int rc = myelon_mp_parse(data, len, arena, &root);
-  *view = (struct myelon_mp_view){{NULL, 0}, NULL, NULL, 0, 0};
+  *view = (struct myelon_mp_view){.lease = {.gen = NULL, .at = 0}, .root_ = NULL, .data = NULL, .len = 0, .nodes = 0};
   if (rc < 0)
     return rc;
   if (lease)

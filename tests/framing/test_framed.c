@@ -619,3 +619,44 @@ Test(framed_accessors, frame_capacity_and_max_message_on_both_sides)
   cr_assert(eq(sz, myelon_producer_max_message(NULL), 0));
   cr_assert(eq(sz, myelon_consumer_max_message(NULL), 0));
 }
+
+/* Issue 16, "defaults for every field": myelon_producer_config_init() left
+ * ring.capacity at 0, so a config straight from init (plus the one required
+ * field, the name) failed with -DMP_E_BADCONFIG. */
+Test(framed_roundtrip, config_straight_from_init_plus_a_name_makes_a_working_ring)
+{
+  struct myelon_producer_config pc;
+  myelon_producer_config_init(&pc);
+  cr_assert(eq(u64, pc.ring.capacity, MYELON_DEFAULT_RING_CAPACITY));
+  pc.ring.name = ts_shm_name("init");
+  struct myelon_producer *p = NULL;
+  int rc = myelon_producer_create(&pc, &p);
+  cr_assert(eq(int, rc, 0), "create: %s / %s", dmp_err_name(rc), dmp_last_error());
+  cr_assert(eq(u64, dmp_producer_capacity(myelon_producer_ring(p)), MYELON_DEFAULT_RING_CAPACITY));
+
+  struct myelon_consumer_config cc;
+  myelon_consumer_config_init(&cc);
+  cc.ring.name = pc.ring.name;
+  cc.ring.id = "c0";
+  struct myelon_consumer *c = NULL;
+  rc = myelon_consumer_attach(&cc, &c);
+  cr_assert(eq(int, rc, 0), "attach: %s / %s", dmp_err_name(rc), dmp_last_error());
+
+  /* One single-frame and one fragmented message, both through defaults. */
+  static uint8_t big[3 * MYELON_DEFAULT_FRAME_CAPACITY];
+  for (size_t i = 0; i < sizeof big; i++)
+    big[i] = (uint8_t)(i * 7);
+  cr_assert(eq(int, myelon_producer_publish(p, "hello", 5, 1, FR_LONG_NS), 0));
+  cr_assert(eq(int, myelon_producer_publish(p, big, sizeof big, 2, FR_LONG_NS), 0));
+  struct myelon_msg m;
+  cr_assert(eq(int, myelon_consumer_recv(c, &m, FR_LONG_NS), 0));
+  cr_assert(eq(sz, m.len, 5));
+  cr_assert(eq(int, memcmp(m.data, "hello", 5), 0));
+  myelon_consumer_release(c);
+  cr_assert(eq(int, myelon_consumer_recv(c, &m, FR_LONG_NS), 0));
+  cr_assert(eq(sz, m.len, sizeof big));
+  cr_assert(eq(int, memcmp(m.data, big, sizeof big), 0));
+  myelon_consumer_release(c);
+  myelon_consumer_close(c);
+  myelon_producer_close(p);
+}

@@ -130,10 +130,13 @@ struct dmp_consumer_config {
 };
 
 /** Fill `cfg` with the defaults (everything zero except the documented
- * defaults). `cfg` must not be NULL. */
+ * defaults). Required afterwards, having no default that fits every ring:
+ * `name`, `capacity` and `slot_size` (the event type's; typed.h sets it).
+ * `cfg` must not be NULL. */
 DMP_API void dmp_producer_config_init(struct dmp_producer_config *cfg);
 
-/** Fill `cfg` with the defaults. `cfg` must not be NULL. */
+/** Fill `cfg` with the defaults. Required afterwards: `name` and `id`.
+ * `cfg` must not be NULL. */
 DMP_API void dmp_consumer_config_init(struct dmp_consumer_config *cfg);
 
 #ifdef __cplusplus

@@ -134,7 +134,8 @@ DMP_API void dmp_impl_wake_space(struct dmp_consumer *c);
 DMP_API void dmp_impl_peek_refused(struct dmp_consumer *c);
 
 /** False for a producer cursor `a` that no honest producer can show this
- * consumer, i.e. one a hostile peer scribbled (issue 10): for a gating
+ * consumer, i.e. one scribbled by a peer that writes the segment behind the
+ * library's back (a stray write, a hostile process): for a gating
  * consumer, behind what it released or more than a ring ahead of it (the
  * producer gates on it); for a non-gating one, beyond the limit the
  * producer stores before it publishes (P4; loaded after `a`). Callers
@@ -156,7 +157,7 @@ static inline int64_t dmp_consumer_available(struct dmp_consumer *c)
   /* A non-gating consumer never caches it: try_peek's fast path must not
    * hand out its slots (they are not protected from the producer). */
   if (!dmp_impl_cursor_sane(c, a))
-    a = c->next - 1; /* scribbled: nothing new (hostile peers, issue 10) */
+    a = c->next - 1; /* scribbled by a peer: read as nothing new */
   if (!c->non_gating)
     c->available = a;
   /* `a` comes from shared memory and may be any value (a hostile peer):
@@ -189,9 +190,10 @@ static inline int dmp_consumer_try_peek(struct dmp_consumer *c, const void **eve
     c->available = dmp_impl_load_acquire(&c->ring.ctl->producer_cursor);
     /* The producer of a gating consumer is never behind what the consumer
      * released, nor more than a ring ahead of it (it gates on it): any
-     * other value is a scribbled cursor (a hostile peer, issue 10), read
-     * as "nothing new" until the producer's next publish repairs it, so a
-     * consumer never runs off into slots that were never published. One
+     * other value is a cursor a peer scribbled (a stray write, a hostile
+     * process with write access), read as "nothing new" until the
+     * producer's next publish repairs it, so a consumer never runs off
+     * into slots that were never published. One
      * predictable unsigned compare, on this reload path only. */
     if ((uint64_t)c->available - (uint64_t)c->committed > c->ring.capacity)
       c->available = s - 1;

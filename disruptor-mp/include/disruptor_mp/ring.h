@@ -17,7 +17,7 @@
 extern "C" {
 #endif
 
-struct dmp_impl_segment; /* opaque: mapping, fd, name, ownership (src/segment.h) */
+struct dmp_impl_segment; /* opaque: mapping, fd, name, ownership (defined in src/internal.h) */
 
 /* dmp_impl_ring.wakeups, decided per handle at create/attach (wait.h,
  * "Wake-up protocol"). */

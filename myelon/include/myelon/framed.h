@@ -37,11 +37,13 @@ extern "C" {
 #endif
 
 #define MYELON_DEFAULT_FRAME_CAPACITY 1024u
+#define MYELON_DEFAULT_RING_CAPACITY 1024u /**< frames (ring slots): 1 MiB of payload at the default frame capacity */
 #define MYELON_DEFAULT_MAX_MESSAGE (16u << 20) /**< 16 MiB */
 #define MYELON_MAX_MESSAGE_LIMIT (UINT32_MAX - 16u) /**< totals are 32-bit on the wire */
 
 struct myelon_producer_config {
-  struct dmp_producer_config ring; /**< name, backend, capacity, wait ...; its slot_size,
+  struct dmp_producer_config ring; /**< name (required), backend, capacity (frames; default
+                                        MYELON_DEFAULT_RING_CAPACITY), wait ...; its slot_size,
                                         slot_align and type_tag are set from the frame format */
   enum myelon_frame_format format; /**< default MYELON_FRAME_COMPACT */
   uint32_t frame_capacity;         /**< payload bytes per frame; default 1024 */
@@ -49,15 +51,23 @@ struct myelon_producer_config {
 };
 
 struct myelon_consumer_config {
-  struct dmp_consumer_config ring; /**< name, backend, id, start, wait ...; its slot_size,
+  struct dmp_consumer_config ring; /**< name and id (required), backend, start, wait ...; its slot_size,
                                         slot_align and type_tag are set from the format */
   enum myelon_frame_format format; /**< must match the ring */
   uint32_t frame_capacity;         /**< must match the ring; 0 = accept the ring's */
   size_t max_message;              /**< reassembly bound; default 16 MiB */
 };
 
-/** Defaults for every field (Layer 0 defaults included). */
+/**
+ * Defaults for every field (Layer 0 defaults included), ring.capacity
+ * MYELON_DEFAULT_RING_CAPACITY frames among them; only `ring.name` is
+ * required: a config straight from here plus a name creates a working
+ * ring. `cfg` must not be NULL.
+ */
 MYELON_API void myelon_producer_config_init(struct myelon_producer_config *cfg);
+
+/** Defaults for every field (Layer 0 defaults included); `ring.name` and
+ * `ring.id` are required. `cfg` must not be NULL. */
 MYELON_API void myelon_consumer_config_init(struct myelon_consumer_config *cfg);
 
 struct myelon_producer;

@@ -275,7 +275,8 @@ struct myelon_journal_writer_stats {
 
 struct myelon_journal_writer;
 
-/** Defaults for every field. `cfg` must not be NULL. */
+/** Defaults for every field but `path`, which is required. `cfg` must
+ * not be NULL. */
 MYELON_API void myelon_journal_writer_config_init(struct myelon_journal_writer_config *cfg);
 
 /**

@@ -164,37 +164,51 @@ struct myelon_mp_struct {
 #define MYELON_MP_COUNTOF_(T, m) (sizeof(MYELON_MP_M_(T, m)) / sizeof(MYELON_MP_M_(T, m)[0]))
 /** @endcond */
 
+/* Designated initialisers: a field added to struct myelon_mp_field later
+ * is zero in every table built with these macros. (The header is C only:
+ * MYELON_MP_KIND_ uses _Generic.) */
+
 /** A number or bool member: `int64_t id;`, `double px;`, `_Bool ok;` */
 #define MYELON_MP_NUM(T, m)                                                                                   \
-  { #m, MYELON_MP_KIND_(MYELON_MP_M_(T, m)), sizeof(MYELON_MP_M_(T, m)), offsetof(T, m), 0, 0, NULL, 0, 0, 0, 0 }
+  { .name = #m, .kind = MYELON_MP_KIND_(MYELON_MP_M_(T, m)), .size = sizeof(MYELON_MP_M_(T, m)),              \
+    .offset = offsetof(T, m) }
 /** A string member `char m[N]`. */
-#define MYELON_MP_STR(T, m) { #m, MYELON_MP_STR, sizeof(MYELON_MP_M_(T, m)), offsetof(T, m), 0, 0, NULL, 0, 0, 0, 0 }
+#define MYELON_MP_STR(T, m)                                                                                   \
+  { .name = #m, .kind = MYELON_MP_STR, .size = sizeof(MYELON_MP_M_(T, m)), .offset = offsetof(T, m) }
 /** A byte array `uint8_t m[N]` whose used length is the unsigned member `len`. */
 #define MYELON_MP_BIN(T, m, len)                                                                              \
-  { #m, MYELON_MP_BIN, sizeof(MYELON_MP_M_(T, m)), offsetof(T, m),                                           \
-    (ptrdiff_t)offsetof(T, len) - (ptrdiff_t)offsetof(T, m), sizeof(MYELON_MP_M_(T, len)), NULL, 0, 0, 0, 0 }
-/** A nested struct member described by `sub` (a struct myelon_mp_struct). */
-#define MYELON_MP_MAP(T, m, sub) { #m, MYELON_MP_MAP, sizeof(MYELON_MP_M_(T, m)), offsetof(T, m), 0, 0, &(sub), 0, 0, 0, 0 }
+  { .name = #m, .kind = MYELON_MP_BIN, .size = sizeof(MYELON_MP_M_(T, m)), .offset = offsetof(T, m),          \
+    .len_rel = (ptrdiff_t)offsetof(T, len) - (ptrdiff_t)offsetof(T, m), .len_size = sizeof(MYELON_MP_M_(T, len)) }
+/** A nested struct member described by `S` (a struct myelon_mp_struct). */
+#define MYELON_MP_MAP(T, m, S)                                                                              \
+  { .name = #m, .kind = MYELON_MP_MAP, .size = sizeof(MYELON_MP_M_(T, m)), .offset = offsetof(T, m),          \
+    .sub = &(S) }
 /** An array of numbers `int32_t m[N]`, `n` elements used. */
 #define MYELON_MP_NUM_ARRAY(T, m, n)                                                                          \
-  { #m, MYELON_MP_KIND_(MYELON_MP_M_(T, m)[0]), sizeof(MYELON_MP_M_(T, m)[0]), offsetof(T, m), 0, 0, NULL,   \
-    MYELON_MP_COUNTOF_(T, m), sizeof(MYELON_MP_M_(T, m)[0]), offsetof(T, n), sizeof(MYELON_MP_M_(T, n)) }
+  { .name = #m, .kind = MYELON_MP_KIND_(MYELON_MP_M_(T, m)[0]), .size = sizeof(MYELON_MP_M_(T, m)[0]),        \
+    .offset = offsetof(T, m), .max_count = MYELON_MP_COUNTOF_(T, m), .stride = sizeof(MYELON_MP_M_(T, m)[0]), \
+    .count_offset = offsetof(T, n), .count_size = sizeof(MYELON_MP_M_(T, n)) }
 /** An array of strings `char m[N][L]`, `n` used. */
 #define MYELON_MP_STR_ARRAY(T, m, n)                                                                          \
-  { #m, MYELON_MP_STR, sizeof(MYELON_MP_M_(T, m)[0]), offsetof(T, m), 0, 0, NULL, MYELON_MP_COUNTOF_(T, m),   \
-    sizeof(MYELON_MP_M_(T, m)[0]), offsetof(T, n), sizeof(MYELON_MP_M_(T, n)) }
+  { .name = #m, .kind = MYELON_MP_STR, .size = sizeof(MYELON_MP_M_(T, m)[0]), .offset = offsetof(T, m),       \
+    .max_count = MYELON_MP_COUNTOF_(T, m), .stride = sizeof(MYELON_MP_M_(T, m)[0]),                           \
+    .count_offset = offsetof(T, n), .count_size = sizeof(MYELON_MP_M_(T, n)) }
 /** An array of byte strings `E m[N]` where E has members `uint8_t data[L]`
  * and an unsigned `len`; `n` used. */
 #define MYELON_MP_BIN_ARRAY(T, m, n, E, data, len)                                                            \
-  { #m, MYELON_MP_BIN, sizeof(MYELON_MP_M_(E, data)), offsetof(T, m) + offsetof(E, data),                    \
-    (ptrdiff_t)offsetof(E, len) - (ptrdiff_t)offsetof(E, data), sizeof(MYELON_MP_M_(E, len)), NULL,          \
-    MYELON_MP_COUNTOF_(T, m), sizeof(E), offsetof(T, n), sizeof(MYELON_MP_M_(T, n)) }
-/** An array of nested structs `E m[N]` described by `sub`; `n` used. */
-#define MYELON_MP_MAP_ARRAY(T, m, n, sub)                                                                     \
-  { #m, MYELON_MP_MAP, sizeof(MYELON_MP_M_(T, m)[0]), offsetof(T, m), 0, 0, &(sub), MYELON_MP_COUNTOF_(T, m), \
-    sizeof(MYELON_MP_M_(T, m)[0]), offsetof(T, n), sizeof(MYELON_MP_M_(T, n)) }
-/** The struct of a field table (an array, not a pointer). */
-#define MYELON_MP_STRUCT(T, fields) { #T, sizeof(T), (fields), sizeof(fields) / sizeof((fields)[0]) }
+  { .name = #m, .kind = MYELON_MP_BIN, .size = sizeof(MYELON_MP_M_(E, data)),                                 \
+    .offset = offsetof(T, m) + offsetof(E, data),                                                             \
+    .len_rel = (ptrdiff_t)offsetof(E, len) - (ptrdiff_t)offsetof(E, data),                                    \
+    .len_size = sizeof(MYELON_MP_M_(E, len)), .max_count = MYELON_MP_COUNTOF_(T, m), .stride = sizeof(E),     \
+    .count_offset = offsetof(T, n), .count_size = sizeof(MYELON_MP_M_(T, n)) }
+/** An array of nested structs `E m[N]` described by `S`; `n` used. */
+#define MYELON_MP_MAP_ARRAY(T, m, n, S)                                                                     \
+  { .name = #m, .kind = MYELON_MP_MAP, .size = sizeof(MYELON_MP_M_(T, m)[0]), .offset = offsetof(T, m),       \
+    .sub = &(S), .max_count = MYELON_MP_COUNTOF_(T, m), .stride = sizeof(MYELON_MP_M_(T, m)[0]),            \
+    .count_offset = offsetof(T, n), .count_size = sizeof(MYELON_MP_M_(T, n)) }
+/** The struct of a field table `F` (an array, not a pointer). */
+#define MYELON_MP_STRUCT(T, F)                                                                           \
+  { .name = #T, .size = sizeof(T), .fields = (F), .n_fields = sizeof(F) / sizeof((F)[0]) }
 
 /**
  * Check a struct description once (cold): sizes, offsets and counts inside
@@ -247,9 +261,9 @@ struct myelon_mp_type {
   void *user;                          /**< passed to the callbacks */
 };
 
-/** A type described by a field table `desc` (a struct myelon_mp_struct);
+/** A type described by a field table `D` (a struct myelon_mp_struct);
  * a constant initializer (name and size are taken from `desc` at init). */
-#define MYELON_MP_TYPE_DESC(desc) { NULL, 0, &(desc), NULL, NULL, NULL, 0, 0, NULL }
+#define MYELON_MP_TYPE_DESC(D) { .desc = &(D) }
 
 /**
  * Make `codec` the msgpack codec of `type` (which must outlive it).

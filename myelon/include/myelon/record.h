@@ -109,7 +109,8 @@ struct myelon_recorder_stats {
 
 struct myelon_recorder;
 
-/** Defaults for every field (journal writer defaults included). */
+/** Defaults for every field (journal writer defaults included) but the
+ * two required ones: `ring` and `journal.path`. */
 MYELON_API void myelon_recorder_config_init(struct myelon_recorder_config *cfg);
 
 /**
@@ -187,7 +188,8 @@ struct myelon_replayer_stats {
 
 struct myelon_replayer;
 
-/** Defaults for every field. */
+/** Defaults for every field but the two required ones: `journal` and
+ * `ring.name`; `rate` too with MYELON_REPLAY_RATE. */
 MYELON_API void myelon_replayer_config_init(struct myelon_replayer_config *cfg);
 
 /**

@@ -142,7 +142,9 @@ struct myelon_topology_config {
   struct dmp_wait_strategy wait;   /**< every ring, both sides; default DMP_WAIT_BLOCK */
 };
 
-/** Defaults everywhere (no label, no workers). `cfg` must not be NULL. */
+/** Defaults everywhere but the two fields that name a session, required
+ * afterwards: `layout.label` and `workers` (myelon_workers_make()).
+ * `cfg` must not be NULL. */
 MYELON_API void myelon_topology_config_init(struct myelon_topology_config *cfg);
 
 /** A received step message: a request (worker side) or a response

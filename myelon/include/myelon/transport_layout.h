@@ -101,7 +101,9 @@ struct myelon_layout {
   char dir[MYELON_LAYOUT_DIR_MAX + 1]; /**< MMAP only; "" for SHM */
 };
 
-/** Defaults: prefix "my", depths 1024/256, SHM; no label, 0 workers. `cfg` not NULL. */
+/** Defaults: prefix "my", depths 1024/256, SHM. Required afterwards:
+ * `label` and `workers` (no default names a session); `dir` for MMAP.
+ * `cfg` not NULL. */
 MYELON_API void myelon_layout_config_init(struct myelon_layout_config *cfg);
 
 /**
