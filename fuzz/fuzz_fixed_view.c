@@ -40,7 +40,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   bool aligned = (uintptr_t)(msg + MYELON_FIXED_HEADER) % _Alignof(struct fz_tick) == 0;
 
   struct myelon_fixed_view view;
-  int rc = myelon_fixed_access(msg, len, &t, &view);
+  int rc = myelon_fixed_view_access(msg, len, &t, &view);
   FUZZ_CHECK(rc == 0 || rc == -MYELON_E_VIEW);
   FUZZ_CHECK((rc == 0) == (header_ok && aligned));
   if (rc == 0) {

@@ -219,7 +219,7 @@ int myelon_producer_publish(struct myelon_producer *p, const void *data, size_t 
 }
 
 int myelon_producer_publish_managed(struct myelon_producer *p, const void *data, size_t len, uint8_t kind,
-                           int64_t timeout_ns, uint64_t *failed_frame)
+                                    int64_t timeout_ns, uint64_t *failed_frame)
 {
   int rc = check_message(p, data, len, __func__);
   return rc < 0 ? rc : publish_frames(p, data, len, kind, timeout_ns, true, failed_frame);

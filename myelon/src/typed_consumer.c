@@ -155,13 +155,13 @@ static int recv_view(struct myelon_typed_consumer *c, const struct myelon_view_c
 }
 
 int myelon_typed_consumer_recv_view(struct myelon_typed_consumer *c, const struct myelon_view_codec *vc, void *view,
-                           uint8_t *kind, int64_t timeout_ns)
+                                    uint8_t *kind, int64_t timeout_ns)
 {
   return recv_view(c, vc, view, kind, true, timeout_ns);
 }
 
 int myelon_typed_consumer_try_recv_view(struct myelon_typed_consumer *c, const struct myelon_view_codec *vc, void *view,
-                               uint8_t *kind)
+                                        uint8_t *kind)
 {
   return recv_view(c, vc, view, kind, false, 0);
 }
@@ -219,7 +219,7 @@ int64_t myelon_typed_consumer_process(struct myelon_typed_consumer *c, myelon_ty
 }
 
 int64_t myelon_typed_consumer_process_view(struct myelon_typed_consumer *c, const struct myelon_view_codec *vc, void *view,
-                                  myelon_typed_fn fn, size_t max, void *user)
+                                           myelon_typed_fn fn, size_t max, void *user)
 {
   if (!c || !vc || !vc->access || !view || !fn)
     return -EINVAL;

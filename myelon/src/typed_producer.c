@@ -191,7 +191,7 @@ int myelon_typed_producer_try_publish(struct myelon_typed_producer *tp, const vo
 }
 
 int myelon_typed_producer_publish_managed(struct myelon_typed_producer *tp, const void *value, uint8_t kind,
-                                 int64_t timeout_ns, uint64_t *failed_frame)
+                                          int64_t timeout_ns, uint64_t *failed_frame)
 {
   if (failed_frame)
     *failed_frame = 0;
@@ -209,7 +209,7 @@ int myelon_typed_producer_publish_managed(struct myelon_typed_producer *tp, cons
 }
 
 int myelon_typed_producer_publish_raw(struct myelon_typed_producer *tp, const void *data, size_t len, uint8_t kind,
-                             int64_t timeout_ns)
+                                      int64_t timeout_ns)
 {
   if (!tp)
     return -EINVAL;

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define WHERE "myelon_fixed_access"
+#define WHERE "myelon_fixed_view_access"
 
 static uint64_t fnv(uint64_t h, const void *data, size_t len)
 {
@@ -95,8 +95,8 @@ static int fixed_access(const void *data, size_t len, const struct myelon_lease 
   return 0;
 }
 
-int myelon_fixed_access(const void *data, size_t len, const struct myelon_fixed_type *t,
-                        struct myelon_fixed_view *view)
+int myelon_fixed_view_access(const void *data, size_t len, const struct myelon_fixed_type *t,
+                             struct myelon_fixed_view *view)
 {
   if (!view)
     return -EINVAL;

@@ -44,7 +44,7 @@ static void run_all(const uint8_t *src, size_t len, bool expect_ok)
   struct myelon_fixed_type t;
   tf_tick_type(&t);
   struct myelon_fixed_view fv;
-  int frc = myelon_fixed_access(p, len, &t, &fv);
+  int frc = myelon_fixed_view_access(p, len, &t, &fv);
   cr_assert(frc == 0 || frc == -MYELON_E_VIEW, "fixed view gave %s", myelon_err_name(frc));
   struct myelon_codec fc;
   myelon_fixed_codec_init(&fc, &t);

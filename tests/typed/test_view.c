@@ -274,21 +274,21 @@ Test(fixed_view, wrong_size_magic_or_length_is_rejected)
   struct tf_tick tick = {1, 2, 3, 4};
   size_t len = tt_encode(&c, &tick, msg, sizeof msg);
   struct myelon_fixed_view v;
-  cr_assert(eq(int, myelon_fixed_access(msg, len, &t, &v), 0));
-  cr_assert(eq(int, myelon_fixed_access(msg, len - 1, &t, &v), -MYELON_E_VIEW));
+  cr_assert(eq(int, myelon_fixed_view_access(msg, len, &t, &v), 0));
+  cr_assert(eq(int, myelon_fixed_view_access(msg, len - 1, &t, &v), -MYELON_E_VIEW));
   cr_assert(tt_detail_has("wrong length"));
   cr_assert(eq(ptr, (void *)myelon_fixed_view_get(&v), NULL), "a failed access left a usable view");
-  cr_assert(eq(int, myelon_fixed_access(msg, 8, &t, &v), -MYELON_E_VIEW));
+  cr_assert(eq(int, myelon_fixed_view_access(msg, 8, &t, &v), -MYELON_E_VIEW));
   struct myelon_fixed_header h;
   memcpy(&h, msg, sizeof h);
   h.size += 8; /* a bigger struct with the same fingerprint claim */
   memcpy(msg, &h, sizeof h);
-  cr_assert(eq(int, myelon_fixed_access(msg, len, &t, &v), -MYELON_E_VIEW));
+  cr_assert(eq(int, myelon_fixed_view_access(msg, len, &t, &v), -MYELON_E_VIEW));
   cr_assert(tt_detail_has("struct size differs"));
   h.size -= 8;
   h.magic ^= 1;
   memcpy(msg, &h, sizeof h);
-  cr_assert(eq(int, myelon_fixed_access(msg, len, &t, &v), -MYELON_E_VIEW));
+  cr_assert(eq(int, myelon_fixed_view_access(msg, len, &t, &v), -MYELON_E_VIEW));
   cr_assert(tt_detail_has("bad magic"));
   /* Through a ring: a struct of another size in a well-formed header. */
   struct fixed_pair f;
@@ -315,7 +315,7 @@ Test(fixed_view, misaligned_struct_bytes_are_rejected)
   struct tf_tick tick = {1, 2, 3, 4};
   size_t len = tt_encode(&c, &tick, raw + 4, sizeof raw - 4); /* struct at +20: 4-aligned only */
   struct myelon_fixed_view v;
-  cr_assert(eq(int, myelon_fixed_access(raw + 4, len, &t, &v), -MYELON_E_VIEW));
+  cr_assert(eq(int, myelon_fixed_view_access(raw + 4, len, &t, &v), -MYELON_E_VIEW));
   cr_assert(tt_detail_has("are not 8-byte aligned"));
   void *copy;
   cr_assert(eq(int, myelon_codec_decode(&c, raw + 4, len, &copy), 0), "the owned decode copies: any alignment");

@@ -109,7 +109,7 @@ MYELON_API size_t myelon_producer_max_message(const struct myelon_producer *p);
  *         myelon_producer_claim() is open: commit it first).
  */
 MYELON_API int myelon_producer_publish(struct myelon_producer *p, const void *data, size_t len, uint8_t kind,
-                              int64_t timeout_ns);
+                                       int64_t timeout_ns);
 
 /**
  * Publish only if every frame fits now (all-or-nothing, one release store).
@@ -128,7 +128,7 @@ MYELON_API int myelon_producer_try_publish(struct myelon_producer *p, const void
  *         -DMP_E_STALLED, -ETIMEDOUT, -DMP_E_NOLIVENESS, ...).
  */
 MYELON_API int myelon_producer_publish_managed(struct myelon_producer *p, const void *data, size_t len, uint8_t kind,
-                                      int64_t timeout_ns, uint64_t *failed_frame);
+                                               int64_t timeout_ns, uint64_t *failed_frame);
 
 /**
  * Zero-copy single-frame publish, step 1: claim room for a message of up

@@ -78,7 +78,7 @@ MYELON_API struct myelon_producer *myelon_typed_producer_framed(struct myelon_ty
  * returned with the detail naming the codec.
  */
 MYELON_API int myelon_typed_producer_publish(struct myelon_typed_producer *tp, const void *value, uint8_t kind,
-                                    int64_t timeout_ns);
+                                             int64_t timeout_ns);
 
 /**
  * As myelon_typed_producer_publish() without waiting: -EAGAIN if the message does
@@ -96,11 +96,11 @@ MYELON_API int myelon_typed_producer_try_publish(struct myelon_typed_producer *t
  *         with `*failed_frame` as there.
  */
 MYELON_API int myelon_typed_producer_publish_managed(struct myelon_typed_producer *tp, const void *value, uint8_t kind,
-                                            int64_t timeout_ns, uint64_t *failed_frame);
+                                                     int64_t timeout_ns, uint64_t *failed_frame);
 
 /** Publish bytes as they are, bypassing the codec (myelon_producer_publish()). */
 MYELON_API int myelon_typed_producer_publish_raw(struct myelon_typed_producer *tp, const void *data, size_t len, uint8_t kind,
-                                        int64_t timeout_ns);
+                                                 int64_t timeout_ns);
 
 /** Producer counters (process-local, for tests and monitoring). */
 struct myelon_typed_producer_stats {
@@ -190,11 +190,11 @@ MYELON_API int64_t myelon_typed_consumer_process(struct myelon_typed_consumer *c
  *         on); as myelon_typed_consumer_recv() otherwise.
  */
 MYELON_API int myelon_typed_consumer_recv_view(struct myelon_typed_consumer *c, const struct myelon_view_codec *vc, void *view,
-                                      uint8_t *kind, int64_t timeout_ns);
+                                               uint8_t *kind, int64_t timeout_ns);
 
 /** As myelon_typed_consumer_recv_view() without waiting (-EAGAIN). */
 MYELON_API int myelon_typed_consumer_try_recv_view(struct myelon_typed_consumer *c, const struct myelon_view_codec *vc,
-                                          void *view, uint8_t *kind);
+                                                   void *view, uint8_t *kind);
 
 /**
  * As myelon_typed_consumer_process(), delivering views: for each message `view` is
@@ -202,7 +202,7 @@ MYELON_API int myelon_typed_consumer_try_recv_view(struct myelon_typed_consumer 
  * returns. The fastest receive path: no copy, no allocation.
  */
 MYELON_API int64_t myelon_typed_consumer_process_view(struct myelon_typed_consumer *c, const struct myelon_view_codec *vc,
-                                             void *view, myelon_typed_fn fn, size_t max, void *user);
+                                                      void *view, myelon_typed_fn fn, size_t max, void *user);
 
 /** End the current lease (the view's message is released). NULL ok. */
 MYELON_API void myelon_typed_consumer_release(struct myelon_typed_consumer *c);

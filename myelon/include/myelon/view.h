@@ -49,7 +49,7 @@
  * release fails loudly instead of reading recycled bytes. (Releasing
  * through the framed consumer directly, behind the typed consumer's
  * back, is not detected; neither is use after the consumer is closed.)
- * Views made from raw bytes (myelon_mp_view_access(), myelon_fixed_access())
+ * Views made from raw bytes (myelon_mp_view_access(), myelon_fixed_view_access())
  * have no lease: they are valid while the caller keeps the bytes.
  *
  * A view is read-only and must be treated so: the bytes may be shared
@@ -212,8 +212,8 @@ static inline const void *myelon_fixed_view_get(const struct myelon_fixed_view *
  *         struct bytes not aligned for `t`; detail "view access: ...");
  *         -EINVAL.
  */
-MYELON_API int myelon_fixed_access(const void *data, size_t len, const struct myelon_fixed_type *t,
-                                   struct myelon_fixed_view *view);
+MYELON_API int myelon_fixed_view_access(const void *data, size_t len, const struct myelon_fixed_type *t,
+                                        struct myelon_fixed_view *view);
 
 /** A view codec producing struct myelon_fixed_view of type `t` (which must
  * outlive it). */
