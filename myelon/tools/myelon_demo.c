@@ -331,14 +331,14 @@ static void print_header(const struct sched *sc)
 {
   const struct opts *o = sc->o;
   const struct myelon_layout *l = myelon_scheduler_layout(sc->s);
-  char rpc[MYELON_LAYOUT_PATH_MAX], r0[MYELON_LAYOUT_PATH_MAX];
-  myelon_layout_request_name(l, rpc, sizeof rpc);
+  char req[MYELON_LAYOUT_PATH_MAX], r0[MYELON_LAYOUT_PATH_MAX];
+  myelon_layout_request_name(l, req, sizeof req);
   myelon_layout_response_name(l, 0, r0, sizeof r0);
   printf("myelon-demo: 1 scheduler -> %u workers, %" PRIu64 " steps, payload %u B, layer %s, backend %s\n",
          o->workers, o->steps, o->payload, layer_name(o->layer), backend_name(o->backend));
   printf("  session '%s' (tag %s)\n  request ring %s (%" PRIu64 " slots), response rings %s .. r%x (%" PRIu64
          " slots each)\n",
-         o->session, l->tag, rpc, l->request_depth, r0, o->workers - 1, l->response_depth);
+         o->session, l->tag, req, l->request_depth, r0, o->workers - 1, l->response_depth);
   fflush(stdout);
 }
 
