@@ -54,32 +54,44 @@ static int check_expectations(const struct dmp_consumer_config *cfg, const struc
   return 0;
 }
 
-/* Find the entry for `id`, or a free one. Under the table lock. */
-static int find_entry(struct dmp_impl_ring *r, const struct dmp_impl_geometry *g, const char *id, uint32_t *index,
-                      bool *existing)
+/* The entry that holds `id` (ACTIVE or IDLE), or UINT32_MAX. Under the table lock. */
+static uint32_t find_id(struct dmp_impl_ring *r, const struct dmp_impl_geometry *g, const char *id)
 {
   uint32_t span = dmp_impl_table_span(r, g);
-  uint32_t free_index = UINT32_MAX;
-  for (uint32_t i = 0; i < g->max_consumers; i++) {
-    uint32_t st = i < span ? dmp_impl_load_relaxed(&r->table[i].state) : DMP_ENTRY_FREE;
-    if (st == DMP_ENTRY_FREE) {
-      if (free_index == UINT32_MAX)
-        free_index = i;
+  for (uint32_t i = 0; i < span; i++) {
+    /* Relaxed: we hold the table lock, and every state store (T1) is made
+     * under it, so the lock orders them before this load. */
+    if (dmp_impl_load_relaxed(&r->table[i].state) == DMP_ENTRY_FREE)
       continue;
-    }
     char other[DMP_ID_MAX + 1];
     dmp_impl_entry_id(&r->table[i], other);
-    if (strcmp(other, id) == 0) {
-      *index = i;
-      *existing = true;
-      return 0;
-    }
+    if (strcmp(other, id) == 0)
+      return i;
   }
-  if (free_index == UINT32_MAX)
-    return DMP_FAIL(-DMP_E_TABLEFULL, "'%s': all %u consumer entries are taken", r->seg->path, g->max_consumers);
-  *index = free_index;
-  *existing = false;
-  return 0;
+  return UINT32_MAX;
+}
+
+/* Lock a FREE entry for a new id: the first one whose OFD lock we get.
+ * An honest holder lets go of an entry's lock before it frees the entry
+ * (detach, evict_index), but a free entry whose lock is still held (a
+ * hostile or corrupted table) is skipped, not reported as IDINUSE: the id
+ * is new, nobody holds it. Under the table lock. */
+static int lock_free_entry(struct dmp_impl_ring *r, const struct dmp_impl_geometry *g, uint32_t *index)
+{
+  uint32_t span = dmp_impl_table_span(r, g);
+  for (uint32_t i = 0; i < g->max_consumers; i++) {
+    /* Relaxed under the table lock, as in find_id(). */
+    if (i < span && dmp_impl_load_relaxed(&r->table[i].state) != DMP_ENTRY_FREE)
+      continue;
+    int rc = dmp_impl_lock_try(r->seg->fd, DMP_LOCK_CONSUMER0 + (off_t)i);
+    if (rc == -EAGAIN)
+      continue;
+    if (rc < 0)
+      return DMP_FAIL(rc, "'%s': cannot lock entry %u", r->seg->path, i);
+    *index = i;
+    return 0;
+  }
+  return DMP_FAIL(-DMP_E_TABLEFULL, "'%s': all %u consumer entries are taken", r->seg->path, g->max_consumers);
 }
 
 /* Make the entry ours and visible, then settle on a start position that
@@ -107,7 +119,9 @@ static void join(struct dmp_consumer *c, struct dmp_consumer_entry *e, bool exis
   e->flags = ((c->cfg.flags & DMP_CONSUMER_DURABLE) ? DMP_ENTRY_F_DURABLE : 0) |
              (c->non_gating ? DMP_ENTRY_F_NON_GATING : 0);
   e->pid = (int32_t)getpid();
-  e->generation++;
+  /* Relaxed: under the table lock; T1's release publishes it with the state. */
+  c->generation = dmp_impl_load_relaxed(&e->generation) + 1;
+  dmp_impl_store_relaxed(&e->generation, c->generation);
   e->attached_ns = (uint64_t)dmp_impl_realtime_ns();
   /* T1: release store of the state after the cursor, flags and id; pairs
    * with P3 in the producer's scan. */
@@ -150,22 +164,24 @@ static void join(struct dmp_consumer *c, struct dmp_consumer_entry *e, bool exis
 static int claim_entry(struct dmp_consumer *c)
 {
   struct dmp_impl_segment *seg = c->ring.seg;
-  uint32_t idx;
-  bool existing;
-  int rc = find_entry(&c->ring, &seg->geo, c->id, &idx, &existing);
-  if (rc < 0)
+  uint32_t idx = find_id(&c->ring, &seg->geo, c->id);
+  bool existing = idx != UINT32_MAX;
+  int rc;
+  if (existing) {
+    rc = dmp_impl_lock_try(seg->fd, DMP_LOCK_CONSUMER0 + (off_t)idx);
+    if (rc == -EAGAIN)
+      return DMP_FAIL(-DMP_E_IDINUSE, "'%s': consumer id '%s' is attached by live pid %d", seg->path, c->id,
+                      (int)c->ring.table[idx].pid);
+    if (rc < 0)
+      return DMP_FAIL(rc, "'%s': cannot lock entry %u", seg->path, idx);
+  } else if ((rc = lock_free_entry(&c->ring, &seg->geo, &idx)) < 0) {
     return rc;
-  rc = dmp_impl_lock_try(seg->fd, DMP_LOCK_CONSUMER0 + (off_t)idx);
-  if (rc == -EAGAIN)
-    return DMP_FAIL(-DMP_E_IDINUSE, "'%s': consumer id '%s' is attached by live pid %d", seg->path, c->id,
-                    (int)c->ring.table[idx].pid);
-  if (rc < 0)
-    return DMP_FAIL(rc, "'%s': cannot lock entry %u", seg->path, idx);
+  }
   struct dmp_consumer_entry *e = &c->ring.table[idx];
   if (!existing) {
     memset(e->id, 0, sizeof e->id);
     memcpy(e->id, c->id, strlen(c->id));
-    e->generation = 0;
+    dmp_impl_store_relaxed(&e->generation, 0); /* under the table lock; T1 publishes it */
   }
   c->index = idx;
   c->cursor = &e->cursor;
@@ -173,7 +189,8 @@ static int claim_entry(struct dmp_consumer *c)
   return 0;
 }
 
-int dmp_consumer_attach(const struct dmp_consumer_config *cfg, struct dmp_consumer **out)
+/* dmp_consumer_attach(), waiting for the table lock until `deadline`. */
+static int attach_until(const struct dmp_consumer_config *cfg, int64_t deadline, struct dmp_consumer **out)
 {
   if (out)
     *out = NULL;
@@ -210,7 +227,7 @@ int dmp_consumer_attach(const struct dmp_consumer_config *cfg, struct dmp_consum
   c->cfg.wait = dmp_impl_wait_normalise(&cfg->wait, c->ring.wakeups);
   c->non_gating = (cfg->flags & DMP_CONSUMER_NON_GATING) != 0;
   memcpy(c->id, cfg->id, strlen(cfg->id) + 1);
-  rc = dmp_impl_table_lock(seg);
+  rc = dmp_impl_table_lock(seg, deadline);
   if (rc < 0)
     goto fail;
   rc = claim_entry(c);
@@ -227,6 +244,11 @@ fail:
   return rc;
 }
 
+int dmp_consumer_attach(const struct dmp_consumer_config *cfg, struct dmp_consumer **out)
+{
+  return attach_until(cfg, dmp_impl_deadline(DMP_TABLE_WAIT_NS), out);
+}
+
 static bool retryable(int rc)
 {
   return rc == -ENOENT || rc == -DMP_E_NOTREADY || rc == -DMP_E_OWNERDEAD;
@@ -237,7 +259,7 @@ int dmp_consumer_attach_timeout(const struct dmp_consumer_config *cfg, int64_t t
 {
   int64_t deadline = dmp_impl_deadline(timeout_ns);
   for (;;) {
-    int rc = dmp_consumer_attach(cfg, out);
+    int rc = attach_until(cfg, deadline, out);
     if (!retryable(rc))
       return rc;
     if (dmp_impl_remaining(deadline) == 0)
@@ -247,41 +269,59 @@ int dmp_consumer_attach_timeout(const struct dmp_consumer_config *cfg, int64_t t
   }
 }
 
-/* Our table entry still names us and is ACTIVE. Only a peer that writes
- * the table behind the library's back (corrupted or hostile memory) can
- * change that while we are attached: eviction frees only entries whose
- * holder is dead (liveness.c). Cold: waits and close. */
+/* Our table entry is still the one we attached: ACTIVE, our id, the
+ * generation our join gave it. Only a peer that writes the table behind
+ * the library's back (corrupted or hostile memory) can change that while
+ * we are attached: eviction frees only entries whose holder is dead
+ * (liveness.c), and nobody else can lock our entry. Cold: waits and close. */
 static bool entry_ours(const struct dmp_consumer *c)
 {
   const struct dmp_consumer_entry *e = &c->ring.table[c->index];
   char id[sizeof e->id];
-  memcpy(id, (const char *)e->id, sizeof id); /* a snapshot: the peer may keep writing */
-  return dmp_impl_load_acquire(&e->state) == DMP_ENTRY_ACTIVE && strncmp(id, c->id, sizeof id) == 0;
+  /* E1: acquire load of the state; pairs with T1, so the id and generation
+   * stored before it are seen (a snapshot: the peer may keep writing). */
+  bool active = dmp_impl_load_acquire(&e->state) == DMP_ENTRY_ACTIVE;
+  memcpy(id, (const char *)e->id, sizeof id);
+  /* Relaxed: ordered after E1, which is all a snapshot needs. */
+  return active && dmp_impl_load_relaxed(&e->generation) == c->generation && strncmp(id, c->id, sizeof id) == 0;
 }
 
+/* Close: under the table lock (waited for at most DMP_TABLE_WAIT_NS),
+ * store our cursor and the new state - only into an entry that is still
+ * ours - then drop the entry's own lock, then the table lock. In that
+ * order, an attacher that finds the entry FREE or IDLE under the table
+ * lock can always lock it (no IDINUSE for an id only we ever used), and a
+ * liveness check that sees the entry's lock free also sees the new state.
+ * Without the table lock, the state is left ACTIVE: the entry looks like
+ * one whose holder crashed (its lock goes with our descriptor), which the
+ * producer's liveness handles and a re-attach of the id resumes from. */
 static void detach(struct dmp_consumer *c, uint32_t state)
 {
   if (!c)
     return;
-  dmp_consumer_release(c);
   struct dmp_impl_segment *seg = c->ring.seg;
   struct dmp_consumer_entry *e = &c->ring.table[c->index];
-  bool locked = dmp_impl_table_lock(seg) == 0;
-  /* An entry that no longer names us is someone else's now: leave it. */
+  bool locked = dmp_impl_table_lock(seg, dmp_impl_deadline(DMP_TABLE_WAIT_NS)) == 0;
+  /* An entry that is no longer ours is someone else's now: no cursor, no
+   * state of ours goes into it. */
   if (entry_ours(c)) {
-    if (state == DMP_ENTRY_FREE)
-      memset(e->id, 0, sizeof e->id);
-    /* T1: release store of the new state; pairs with P3. */
-    dmp_impl_store_release(&e->state, state);
+    dmp_consumer_release(c);
+    if (locked) {
+      if (state == DMP_ENTRY_FREE)
+        memset(e->id, 0, sizeof e->id);
+      /* T1: release store of the new state; pairs with P3. */
+      dmp_impl_store_release(&e->state, state);
+      dmp_impl_table_changed(c->ring.ctl);
+    }
   }
-  dmp_impl_table_changed(c->ring.ctl);
+  dmp_impl_lock_release(seg->fd, DMP_LOCK_CONSUMER0 + (off_t)c->index);
   /* A producer parked on our cursor must rescan: we stopped gating. */
   if (c->ring.wakeups)
     dmp_impl_futex_wake(dmp_impl_futex_word(c->cursor));
   if (locked)
     dmp_impl_table_unlock(seg);
   dmp_impl_counters_detach(c);
-  dmp_impl_segment_close(seg); /* closing the fd drops the entry lock */
+  dmp_impl_segment_close(seg);
   free(c->copy_buf);
   free(c);
 }
@@ -330,13 +370,32 @@ static void park_for_data(struct dmp_consumer *c, int64_t max_ns)
   atomic_fetch_sub_explicit(&ctl->data_waiters, 1, memory_order_relaxed);
 }
 
-/* `tally[0]` counts wait-strategy steps, `tally[1]` parks (counters.h). */
+/* The liveness check of a wait: the producer holds its lock and our entry
+ * is still ours. 0, -DMP_E_OWNERDEAD (nothing left to read) or -DMP_E_EVICTED. */
+static int64_t check_peers(struct dmp_consumer *c)
+{
+  if (!dmp_consumer_producer_alive(c) && dmp_consumer_available(c) <= 0)
+    return -DMP_E_OWNERDEAD;
+  /* Lost our entry: the producer no longer waits for us, so whatever we
+   * would read next may be overwritten under us. */
+  if (!entry_ours(c))
+    return dmp_impl_set_error("dmp_consumer_wait",
+                              "consumer '%s' lost its table entry %u (freed or taken by another writer of "
+                              "the table); attach again", c->id, c->index),
+           -DMP_E_EVICTED;
+  return 0;
+}
+
+/* `tally[0]` counts wait-strategy steps, `tally[1]` parks (counters.h).
+ * The next liveness check is due at c->liveness_due, kept in the handle:
+ * a caller that polls with timeouts shorter than the period (a SPIN loop
+ * of short peek_timeout() calls) still checks once per period, instead of
+ * restarting the period with every call and never checking. */
 static int64_t wait_data(struct dmp_consumer *c, int64_t timeout_ns, uint64_t tally[2])
 {
   int64_t deadline = dmp_impl_deadline(timeout_ns);
   const struct dmp_wait_strategy *w = &c->cfg.wait;
   const int64_t period = dmp_impl_wait_liveness_ns(w);
-  int64_t next_liveness = dmp_impl_now_ns() + period;
   for (uint64_t iter = 0;; iter++) {
     int64_t n = dmp_consumer_available(c);
     if (n > 0)
@@ -351,25 +410,20 @@ static int64_t wait_data(struct dmp_consumer *c, int64_t timeout_ns, uint64_t ta
         continue; /* the usual wake-up: data arrived */
       /* Woken without data (the producer closed) or a slice ran out: both
        * are rare, so check liveness now rather than at the next period. */
-      next_liveness = 0;
+      c->liveness_due = 0;
     } else {
       tally[0]++;
-      dmp_impl_wait_step(w, iter);
-      if ((iter & 255) != 0)
-        continue; /* read the clock only now and then while spinning */
+      /* Pause hints are a few ns: read the clock only every 256th of them.
+       * A yield or a sleep takes long enough to read it after each. */
+      if (!dmp_impl_wait_step(w, iter, deadline) && (iter & 255) != 0)
+        continue;
     }
     int64_t now = dmp_impl_now_ns();
-    if (now >= next_liveness) {
-      next_liveness = now + period;
-      if (!dmp_consumer_producer_alive(c) && dmp_consumer_available(c) <= 0)
-        return -DMP_E_OWNERDEAD;
-      /* Lost our entry: the producer no longer waits for us, so whatever
-       * we would read next may be overwritten under us. */
-      if (!entry_ours(c))
-        return dmp_impl_set_error("dmp_consumer_wait",
-                                  "consumer '%s' lost its table entry %u (freed or taken by another writer of "
-                                  "the table); attach again", c->id, c->index),
-               -DMP_E_EVICTED;
+    if (now >= c->liveness_due) {
+      c->liveness_due = now + period;
+      int64_t rc = check_peers(c);
+      if (rc < 0)
+        return rc;
     }
     if (now >= deadline)
       return dmp_consumer_available(c) > 0 ? dmp_consumer_available(c) : -ETIMEDOUT;

@@ -148,8 +148,9 @@ static inline int64_t dmp_impl_seq_clamp(int64_t v)
 }
 
 /** Take the table mutex (an OFD lock, dropped by the kernel if we die),
- * waiting at most 2 s. 0 or -ETIMEDOUT / -errno. */
-int dmp_impl_table_lock(struct dmp_impl_segment *seg);
+ * polling until CLOCK_MONOTONIC `deadline` (dmp_impl_deadline(); 0 = one
+ * attempt, never waits). 0, -ETIMEDOUT (with the detail) or -errno. */
+int dmp_impl_table_lock(struct dmp_impl_segment *seg, int64_t deadline);
 void dmp_impl_table_unlock(struct dmp_impl_segment *seg);
 /** Announce a table change: bump table_seq and wake its futex waiters. */
 void dmp_impl_table_changed(struct dmp_segment_control *ctl);
@@ -228,8 +229,10 @@ static inline bool dmp_impl_wait_parks(const struct dmp_wait_strategy *w, uint64
 
 /** One step of a wait strategy after `iter` unsuccessful polls, when not
  * parking: a pause hint, a yield (YIELD, and BLOCK before it parks) or a
- * sleep (SLEEP). */
-void dmp_impl_wait_step(const struct dmp_wait_strategy *w, uint64_t iter);
+ * sleep (SLEEP) of at most sleep_ns and never past `deadline`. Returns true
+ * if it yielded or slept (the caller then reads the clock: a step took
+ * long enough to matter for its deadline), false after a pause hint. */
+bool dmp_impl_wait_step(const struct dmp_wait_strategy *w, uint64_t iter, int64_t deadline);
 /** Normalised copy (defaults filled in; BLOCK becomes SLEEP without wake-ups). */
 struct dmp_wait_strategy dmp_impl_wait_normalise(const struct dmp_wait_strategy *w, bool wakeups);
 /** Validate a strategy from a config. 0 or -DMP_E_BADCONFIG. */

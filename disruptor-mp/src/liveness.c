@@ -21,13 +21,15 @@ struct required {
   int64_t last_seq;      /* last observed cursor */
   int64_t progress_ns;   /* when it last progressed */
   int64_t stall_start_ns;/* 0 = not in a stall window */
-  bool alerted;
+  uint32_t generation;   /* of its entry when last seen: a change is a re-attach */
+  bool alerted;          /* in an alerted stall window (or dead) */
+  bool dead_alerted;     /* its death was reported */
 };
 
 struct dmp_impl_liveness {
   struct dmp_liveness_config cfg;
   bool started;
-  int64_t startup_deadline; /* 0 = not armed */
+  int64_t startup_deadline; /* 0 = not armed; armed once, at the first managed claim or check */
   int64_t last_check_ns;
   int sticky;               /* terminal error, 0 = none */
   char sticky_detail[200];
@@ -114,9 +116,22 @@ static int find(struct dmp_producer *p, const char *id, uint32_t *state)
   return -1;
 }
 
+/* Entry `i`, seen ACTIVE, has a dead holder: its OFD lock is free and it is
+ * still the same ACTIVE entry afterwards. A holder stores its new state
+ * before it lets go of the lock (consumer.c, detach), and a new holder
+ * takes the lock before it bumps the generation and stores ACTIVE (T1), so
+ * a clean close or a quick re-attach is never taken for a death. */
 static bool entry_dead(struct dmp_producer *p, uint32_t i)
 {
-  return dmp_impl_lock_held(p->ring.seg->fd, DMP_LOCK_CONSUMER0 + (off_t)i) == 0;
+  struct dmp_consumer_entry *e = &p->ring.table[i];
+  /* Relaxed: compared again after the acquire load L1 below. */
+  uint32_t gen = dmp_impl_load_relaxed(&e->generation);
+  if (dmp_impl_lock_held(p->ring.seg->fd, DMP_LOCK_CONSUMER0 + (off_t)i) != 0)
+    return false;
+  /* L1: acquire load of the state after the lock probe; pairs with T1 (the
+   * state store a closer makes before it releases the lock, or a new holder
+   * after it took it), so the generation re-read below is current. */
+  return dmp_impl_load_acquire(&e->state) == DMP_ENTRY_ACTIVE && dmp_impl_load_relaxed(&e->generation) == gen;
 }
 
 static void raise_alert(struct dmp_impl_liveness *l, const char *id, int64_t seq, int64_t stalled, bool dead,
@@ -135,11 +150,13 @@ static void raise_alert(struct dmp_impl_liveness *l, const char *id, int64_t seq
   dmp_impl_cnt_error(l->counters, 0, "consumer '%s' %s", id, dead ? "is dead" : "stalled past its progress timeout");
 }
 
-/* Free entry `i` if its holder is dead; under the table lock. */
-static int evict_index(struct dmp_producer *p, uint32_t i)
+/* Free entry `i` if its holder is dead; under the table lock, waited for
+ * until `deadline` (0: one attempt). 0, -DMP_E_IDINUSE (it came back),
+ * -ETIMEDOUT (the table stayed locked: try again later), -errno. */
+static int evict_index(struct dmp_producer *p, uint32_t i, int64_t deadline)
 {
   struct dmp_impl_segment *seg = p->ring.seg;
-  int rc = dmp_impl_table_lock(seg);
+  int rc = dmp_impl_table_lock(seg, deadline);
   if (rc < 0)
     return rc;
   struct dmp_consumer_entry *e = &p->ring.table[i];
@@ -156,6 +173,7 @@ static int evict_index(struct dmp_producer *p, uint32_t i)
     memset(e->id, 0, sizeof e->id);
     dmp_impl_store_release(&e->state, DMP_ENTRY_FREE); /* T1 */
     dmp_impl_table_changed(p->ring.ctl);
+    /* Before the table lock: a FREE entry is always lockable (consumer.c). */
     dmp_impl_lock_release(seg->fd, DMP_LOCK_CONSUMER0 + (off_t)i);
     dmp_impl_cnt_add(p->counters, DMP_IMPL_CNT_EVICTIONS, 1);
   }
@@ -173,32 +191,38 @@ int dmp_producer_evict(struct dmp_producer *p, const char *id)
     return DMP_FAIL(-ENOENT, "no consumer '%s'", id);
   if (st != DMP_ENTRY_ACTIVE || !entry_dead(p, (uint32_t)i))
     return DMP_FAIL(-DMP_E_IDINUSE, "consumer '%s' is %s, not dead", id, st == DMP_ENTRY_ACTIVE ? "alive" : "idle");
-  int rc = evict_index(p, (uint32_t)i);
+  int rc = evict_index(p, (uint32_t)i, dmp_impl_deadline(DMP_TABLE_WAIT_NS));
+  if (rc == -ETIMEDOUT)
+    return rc; /* the detail names the locked table */
   return rc < 0 ? DMP_FAIL(rc, "consumer '%s' came back during eviction", id) : 0;
 }
 
-/* Wait (if `block`) until every required id is attached, at most until the
- * startup deadline, which runs from the first managed claim or check.
+/* Wait (if `block`) until every required id is attached. The startup
+ * deadline is armed once, at the first managed claim or check. A blocking
+ * call waits until it, or - once it has passed - for a whole startup
+ * timeout again (a retried claim waits again); a non-blocking one reports
+ * -DMP_E_STARTUP every time it runs past it with an id still missing.
  * 0 started; 1 not all attached yet but still in time (only without
  * `block`); -DMP_E_STARTUP naming the missing ids; -errno. */
 static int startup(struct dmp_producer *p, struct dmp_impl_liveness *l, bool block)
 {
+  int64_t now = dmp_impl_now_ns();
   if (l->startup_deadline == 0)
-    l->startup_deadline = dmp_impl_now_ns() + l->cfg.startup_timeout_ns;
+    l->startup_deadline = now + l->cfg.startup_timeout_ns;
   const char *ids[DMP_LIVENESS_MAX_REQUIRED];
   for (size_t i = 0; i < l->n; i++)
     ids[i] = l->req[i].id;
   int64_t left = dmp_impl_remaining(l->startup_deadline);
+  if (block && left == 0)
+    left = l->cfg.startup_timeout_ns;
   int rc = dmp_producer_wait_for_ids(p, ids, l->n, block ? left : 0);
   if (rc == -ETIMEDOUT && !block && left > 0)
     return 1;
-  if (rc == -ETIMEDOUT) {
-    l->startup_deadline = 0; /* the next managed claim or check waits again */
+  if (rc == -ETIMEDOUT)
     return DMP_FAIL(-DMP_E_STARTUP, "%s", dmp_last_error());
-  }
   if (rc < 0)
     return rc;
-  int64_t now = dmp_impl_now_ns();
+  now = dmp_impl_now_ns();
   for (size_t i = 0; i < l->n; i++) {
     l->req[i].progress_ns = now;
     l->req[i].stall_start_ns = 0;
@@ -209,46 +233,90 @@ static int startup(struct dmp_producer *p, struct dmp_impl_liveness *l, bool blo
   return 0;
 }
 
-static int fail_sticky(struct dmp_impl_liveness *l, struct required *r, int64_t stalled)
+static int fail_sticky(struct dmp_impl_liveness *l, struct required *r, int64_t stalled, bool dead)
 {
   l->sticky = -DMP_E_STALLED;
   snprintf(l->sticky_detail, sizeof l->sticky_detail,
-           "required consumer '%s' stalled at sequence %lld for %lld ms (grace %lld ms)", r->id,
-           (long long)r->last_seq, (long long)(stalled / 1000000), (long long)(l->cfg.grace_ns / 1000000));
-  dmp_impl_cnt_error(l->counters, l->sticky, "required consumer '%s' stalled past its grace period", r->id);
+           "required consumer '%s' %s at sequence %lld for %lld ms (grace %lld ms)", r->id,
+           dead ? "is dead (its process is gone)" : "stalled", (long long)r->last_seq,
+           (long long)(stalled / 1000000), (long long)(l->cfg.grace_ns / 1000000));
+  dmp_impl_cnt_error(l->counters, l->sticky, "required consumer '%s' %s past its grace period", r->id,
+                     dead ? "dead" : "stalled");
   return DMP_FAIL(l->sticky, "%s", l->sticky_detail);
 }
 
-/* One required id: progress, caught up, stall, alert, grace. */
-static int check_required(struct dmp_producer *p, struct dmp_impl_liveness *l, struct required *r, int64_t now)
+/* A fresh stall window: progress now, nothing reported. */
+static void window_reset(struct required *r, int64_t now)
+{
+  r->progress_ns = now;
+  r->stall_start_ns = 0;
+  r->alerted = false;
+  r->dead_alerted = false;
+}
+
+/* A required consumer the kernel proves dead (ACTIVE, its lock gone), with
+ * DMP_LIVENESS_FAIL or _ALERT_ONLY: reported at once (an alert with `dead`
+ * set, and it counts as stalled), without waiting for the progress
+ * timeout - a dead process never progresses. Its entry stays, so the id
+ * may come back and resume within grace, which runs from its stall or, if
+ * it was not stalled, from now; past grace FAIL fails. */
+static int report_dead(struct dmp_impl_liveness *l, struct required *r, int64_t seq, int64_t now)
+{
+  if (seq > r->last_seq)
+    r->last_seq = seq;
+  if (r->stall_start_ns == 0)
+    r->stall_start_ns = now;
+  r->alerted = true;
+  if (!r->dead_alerted) {
+    r->dead_alerted = true;
+    raise_alert(l, r->id, r->last_seq, now - r->progress_ns, true, false);
+  }
+  if (now - r->stall_start_ns < l->cfg.grace_ns || l->cfg.action == DMP_LIVENESS_ALERT_ONLY)
+    return 0;
+  return fail_sticky(l, r, now - r->progress_ns, true);
+}
+
+/* One required id: death, progress, caught up, stall, alert, grace.
+ * `lock_deadline`: how long an eviction may wait for the table lock. */
+static int check_required(struct dmp_producer *p, struct dmp_impl_liveness *l, struct required *r, int64_t now,
+                          int64_t lock_deadline)
 {
   uint32_t st = DMP_ENTRY_FREE;
   int i = find(p, r->id, &st);
-  int64_t published = p->next - 1;
   /* Only a consumer that gates us can stall us: an ACTIVE one, or a durable
    * one that detached cleanly (IDLE) and still holds its position. */
   if (i < 0 || !dmp_impl_entry_gates(&p->ring.table[i], &st)) {
     /* Detached or evicted: it does not gate us now; if it comes back under
      * the same id it is treated as a fresh stall window. */
-    r->progress_ns = now;
-    r->stall_start_ns = 0;
-    r->alerted = false;
+    window_reset(r, now);
     return 0;
   }
-  int64_t seq = dmp_impl_load_acquire(&p->ring.table[i].cursor);
+  struct dmp_consumer_entry *e = &p->ring.table[i];
+  /* Relaxed: after the acquire load of the state in find(), which pairs
+   * with the T1 that published this generation. */
+  uint32_t gen = dmp_impl_load_relaxed(&e->generation);
+  if (gen != r->generation) { /* (re-)attached since we last looked */
+    r->generation = gen;
+    window_reset(r, now);
+  }
+  /* P5: acquire load of the consumer's cursor; pairs with C2 (its release
+   * store), like the scan's P3. */
+  int64_t seq = dmp_impl_load_acquire(&e->cursor);
+  /* Dead = attached (ACTIVE) but its OFD lock is gone; an IDLE entry left
+   * cleanly and is never dead. Checked first: a dead consumer that was
+   * caught up when it died is as gone as one that was behind. */
+  if (st == DMP_ENTRY_ACTIVE && entry_dead(p, (uint32_t)i)) {
+    if (l->cfg.action != DMP_LIVENESS_EVICT)
+      return report_dead(l, r, seq, now);
+    /* Evicted now, or at a later check if the table stays locked. */
+    if (evict_index(p, (uint32_t)i, lock_deadline) == 0)
+      raise_alert(l, r->id, seq, now - r->progress_ns, true, true);
+    return 0;
+  }
+  int64_t published = p->next - 1;
   if (seq > r->last_seq || seq >= published) {
     r->last_seq = seq > r->last_seq ? seq : r->last_seq;
-    r->progress_ns = now;
-    r->stall_start_ns = 0;
-    r->alerted = false;
-    return 0;
-  }
-  /* Dead = attached (ACTIVE) but its OFD lock is gone; an IDLE entry left
-   * cleanly and is never dead. */
-  bool dead = st == DMP_ENTRY_ACTIVE && entry_dead(p, (uint32_t)i);
-  if (dead && l->cfg.action == DMP_LIVENESS_EVICT) {
-    if (evict_index(p, (uint32_t)i) == 0)
-      raise_alert(l, r->id, seq, now - r->progress_ns, true, true);
+    window_reset(r, now);
     return 0;
   }
   int64_t stalled = now - r->progress_ns;
@@ -258,44 +326,50 @@ static int check_required(struct dmp_producer *p, struct dmp_impl_liveness *l, s
     r->stall_start_ns = now;
   if (!r->alerted) {
     r->alerted = true;
-    raise_alert(l, r->id, r->last_seq, stalled, dead, false);
+    raise_alert(l, r->id, r->last_seq, stalled, false, false);
   }
   if (now - r->stall_start_ns < l->cfg.grace_ns || l->cfg.action == DMP_LIVENESS_ALERT_ONLY)
     return 0;
-  return fail_sticky(l, r, stalled);
+  return fail_sticky(l, r, stalled, false);
 }
 
 /* Dead gating consumers that are not required: with EVICT they go too. */
-static void evict_dead_others(struct dmp_producer *p, struct dmp_impl_liveness *l, int64_t now)
+static void evict_dead_others(struct dmp_producer *p, struct dmp_impl_liveness *l, int64_t now, int64_t lock_deadline)
 {
   uint32_t span = dmp_impl_table_span(&p->ring, &p->ring.seg->geo);
   for (uint32_t i = 0; i < span; i++) {
     struct dmp_consumer_entry *e = &p->ring.table[i];
     /* A dead non-gating consumer never holds us back: leave its entry to
-     * dmp_producer_evict() or a same-id restart (layout.h). */
+     * dmp_producer_evict() or a same-id restart (layout.h). L2: acquire
+     * load of the state; pairs with T1, so the flags stored before it are
+     * seen. */
     if (dmp_impl_load_acquire(&e->state) != DMP_ENTRY_ACTIVE || (e->flags & DMP_ENTRY_F_NON_GATING) ||
         !entry_dead(p, i))
       continue;
     char id[DMP_ID_MAX + 1];
     dmp_impl_entry_id(e, id);
+    /* P6: acquire load of the dead consumer's last cursor (pairs with C2),
+     * for the alert. */
     int64_t seq = dmp_impl_load_acquire(&e->cursor);
-    if (evict_index(p, i) == 0)
+    if (evict_index(p, i, lock_deadline) == 0)
       raise_alert(l, id, seq, now - l->last_check_ns, true, true);
   }
 }
 
-static int check(struct dmp_producer *p, struct dmp_impl_liveness *l)
+/* `lock_deadline`: until when an eviction may wait for the table lock (0:
+ * never waits; a locked table postpones the eviction to a later check). */
+static int check(struct dmp_producer *p, struct dmp_impl_liveness *l, int64_t lock_deadline)
 {
   int64_t now = dmp_impl_now_ns();
   if (now - l->last_check_ns < l->cfg.check_interval_ns)
     return 0;
   for (size_t i = 0; i < l->n; i++) {
-    int rc = check_required(p, l, &l->req[i], now);
+    int rc = check_required(p, l, &l->req[i], now, lock_deadline);
     if (rc < 0)
       return rc;
   }
   if (l->cfg.action == DMP_LIVENESS_EVICT)
-    evict_dead_others(p, l, now);
+    evict_dead_others(p, l, now, lock_deadline);
   l->last_check_ns = now;
   return 0;
 }
@@ -323,7 +397,7 @@ int dmp_producer_check_liveness(struct dmp_producer *p)
     if (rc != 0)
       return rc > 0 ? 0 : rc; /* in time: a missing id is not an error yet */
   }
-  int rc = check(p, l);
+  int rc = check(p, l, 0); /* documented as not waiting: try the table lock once */
   return rc < 0 ? rc : stalled_now(l);
 }
 
@@ -346,7 +420,11 @@ static int managed_wait(struct dmp_producer *p, int64_t last, int64_t timeout_ns
     int64_t slice = left < l->cfg.check_interval_ns ? left : l->cfg.check_interval_ns;
     if (dmp_impl_producer_wait_step(p, last, slice) == 0)
       return 0;
-    int rc = check(p, l);
+    /* An eviction waits for the table lock at most one check interval (and
+     * never past our deadline), so a stopped peer holding it postpones the
+     * eviction instead of stalling this loop. */
+    int64_t lock_wait = dmp_impl_remaining(deadline);
+    int rc = check(p, l, dmp_impl_deadline(lock_wait < l->cfg.check_interval_ns ? lock_wait : l->cfg.check_interval_ns));
     if (rc < 0)
       return rc;
     if (dmp_impl_remaining(deadline) == 0)

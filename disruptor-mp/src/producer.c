@@ -205,10 +205,13 @@ static int wait_step(struct dmp_producer *p, int64_t last, int64_t max_ns, uint6
 {
   int64_t deadline = dmp_impl_deadline(max_ns);
   const struct dmp_wait_strategy *w = &p->cfg.wait;
+  bool stepped = false; /* the last step yielded or slept */
   for (uint64_t iter = 0;; iter++) {
     if (dmp_impl_producer_refresh(p, last) == 0)
       return 0;
-    if ((iter & 63) == 0 && dmp_impl_remaining(deadline) == 0)
+    /* After pause hints read the clock every 64th round only; after a
+     * yield or a sleep every round, so the deadline is kept. */
+    if ((stepped || (iter & 63) == 0) && dmp_impl_remaining(deadline) == 0)
       return -EAGAIN;
     if (dmp_impl_wait_parks(w, iter)) {
       int64_t left = dmp_impl_remaining(deadline);
@@ -219,7 +222,7 @@ static int wait_step(struct dmp_producer *p, int64_t last, int64_t max_ns, uint6
         return dmp_impl_producer_refresh(p, last);
     } else {
       tally[0]++;
-      dmp_impl_wait_step(w, iter);
+      stepped = dmp_impl_wait_step(w, iter, deadline);
     }
   }
 }

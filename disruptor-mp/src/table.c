@@ -7,20 +7,22 @@
 #include <limits.h>
 #include <string.h>
 
-#define TABLE_LOCK_TIMEOUT_NS INT64_C(2000000000)
+/* Poll period while another process holds the table lock: table
+ * operations take microseconds, so the lock is usually free within one. */
+#define TABLE_LOCK_POLL_NS INT64_C(50000)
 
-int dmp_impl_table_lock(struct dmp_impl_segment *seg)
+int dmp_impl_table_lock(struct dmp_impl_segment *seg, int64_t deadline)
 {
-  int64_t deadline = dmp_impl_now_ns() + TABLE_LOCK_TIMEOUT_NS;
   for (;;) {
     int rc = dmp_impl_lock_try(seg->fd, DMP_LOCK_TABLE);
     if (rc != -EAGAIN)
       return rc;
-    /* Held by a live process: table operations take microseconds, so this
-     * only waits long if the holder is stopped (SIGSTOP) - hence the bound. */
-    if (dmp_impl_now_ns() > deadline)
-      return DMP_FAIL(-ETIMEDOUT, "consumer table of '%s' stayed locked for 2 s (holder stopped?)", seg->path);
-    dmp_impl_sleep_ns(50000);
+    /* Held by a live process. Waiting long means its holder is stopped
+     * (SIGSTOP) or hostile: the caller's deadline bounds us, never the peer. */
+    int64_t left = dmp_impl_remaining(deadline);
+    if (left == 0)
+      return DMP_FAIL(-ETIMEDOUT, "consumer table of '%s' is locked by another process (stopped?)", seg->path);
+    dmp_impl_sleep_ns(left < TABLE_LOCK_POLL_NS ? left : TABLE_LOCK_POLL_NS);
   }
 }
 
@@ -122,7 +124,7 @@ void dmp_impl_table_info(const struct dmp_impl_ring *r, uint32_t i, struct dmp_c
   info->durable = (e->flags & DMP_ENTRY_F_DURABLE) != 0;
   info->non_gating = (e->flags & DMP_ENTRY_F_NON_GATING) != 0;
   info->pid = e->pid;
-  info->generation = e->generation;
+  info->generation = dmp_impl_load_relaxed(&e->generation); /* after P3 (in entry_gates) */
   info->cursor = dmp_impl_load_acquire(&e->cursor);
   info->alive = st == DMP_ENTRY_ACTIVE && dmp_impl_lock_held(r->seg->fd, DMP_LOCK_CONSUMER0 + (off_t)i) == 1;
 }
@@ -152,7 +154,7 @@ bool dmp_impl_entry_stat(const struct dmp_consumer_entry *e, uint32_t i, int64_t
   cs->durable = (e->flags & DMP_ENTRY_F_DURABLE) != 0;
   cs->non_gating = (e->flags & DMP_ENTRY_F_NON_GATING) != 0;
   cs->pid = e->pid;
-  cs->generation = e->generation;
+  cs->generation = dmp_impl_load_relaxed(&w->generation); /* after the acquire load of the state */
   cs->attached_ns = e->attached_ns;
   /* Acquire pairs with C2, the consumer's release of its cursor. */
   cs->position = dmp_impl_load_acquire(&w->cursor);

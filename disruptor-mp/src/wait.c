@@ -152,14 +152,18 @@ struct dmp_wait_strategy dmp_impl_wait_normalise(const struct dmp_wait_strategy 
   return n;
 }
 
-void dmp_impl_wait_step(const struct dmp_wait_strategy *w, uint64_t iter)
+bool dmp_impl_wait_step(const struct dmp_wait_strategy *w, uint64_t iter, int64_t deadline)
 {
   if (w->kind == DMP_WAIT_SPIN || iter < w->spins) {
     dmp_impl_cpu_relax();
-    return;
+    return false;
   }
-  if (w->kind == DMP_WAIT_YIELD || w->kind == DMP_WAIT_BLOCK)
+  if (w->kind == DMP_WAIT_YIELD || w->kind == DMP_WAIT_BLOCK) {
     sched_yield();
-  else
-    dmp_impl_sleep_ns(w->sleep_ns);
+    return true;
+  }
+  /* sleep_ns may be up to 1 s: never sleep past the caller's deadline. */
+  int64_t left = dmp_impl_remaining(deadline);
+  dmp_impl_sleep_ns(left < (int64_t)w->sleep_ns ? left : (int64_t)w->sleep_ns);
+  return true;
 }

@@ -598,6 +598,33 @@ Test(poll, a_missing_required_id_fails_startup_without_blocking)
   cr_expect_eq(alerts.n, 0);
 }
 
+/* Issue 15, item 7: past the startup timeout, every call reports the
+ * missing id (none says "all fine" while it is missing), until it attaches. */
+Test(poll, a_missing_required_id_is_reported_by_every_call_until_it_attaches)
+{
+  make_ring();
+  struct fr_progress *p1;
+  consumer("c1", &p1, NULL);
+  static const char *const ids[] = {"c1", "c2"};
+  struct dmp_liveness_config lc = live_cfg(ids, 2, 100, 1000, DMP_LIVENESS_FAIL);
+  lc.startup_timeout_ns = 100 * FR_MS;
+  enable(&lc);
+  cr_assert_eq(poll_until(0, NULL, 5000), -DMP_E_STARTUP, "%s", dmp_last_error());
+  int64_t end = ts_now_ns() + 400 * FR_MS; /* four startup timeouts */
+  int calls = 0;
+  while (ts_now_ns() < end) {
+    int rc = dmp_producer_check_liveness(prod);
+    cr_assert_eq(rc, -DMP_E_STARTUP, "call %d, %lld ms after the first STARTUP, with c2 still missing: %s (%s)",
+                 calls, (long long)((ts_now_ns() - end) / FR_MS + 400), dmp_err_name(rc), dmp_last_error());
+    cr_assert(strstr(dmp_last_error(), "c2") != NULL, "detail '%s' does not name c2", dmp_last_error());
+    calls++;
+    fr_sleep_ms(2);
+  }
+  struct fr_progress *p2;
+  consumer("c2", &p2, NULL);
+  cr_assert_eq(dmp_producer_check_liveness(prod), 0, "c2 is there now: %s", dmp_last_error());
+}
+
 Test(poll, a_stall_on_a_ring_that_never_fills_alerts_then_fails_past_grace)
 {
   make_ring();

@@ -313,6 +313,61 @@ Test(consumer_wait, a_lost_table_entry_ends_the_wait_with_evicted)
   }
 }
 
+/* Issue 15, item 6: after a peer freed, renamed or re-generated our entry
+ * (our wait said EVICTED), close() - and close_forget() - must not store
+ * the cursor of what we peeked into it: the entry's new owner may be
+ * behind that position, and the producer would overwrite slots it has not
+ * read. Events are peeked and not released, so a close that writes moves
+ * the cursor from -1 to 2. */
+Test(consumer_wait, an_evicted_consumer_closes_without_writing_into_its_old_entry)
+{
+  for (int b = 0; b < UT_NBACKENDS; b++) {
+    for (int how = 0; how < 3; how++) {
+      for (int forget = 0; forget < 2; forget++) {
+        struct dmp_producer_config pc = ut_pcfg(ut_backends[b], "evw");
+        struct dmp_producer *p = ut_create(&pc);
+        struct dmp_consumer_config cc = ut_ccfg(&pc, "c0");
+        cc.wait.liveness_ms = 5;
+        struct dmp_consumer *c = ut_attach(&cc);
+        ut_publish_n(p, 5);
+        for (int i = 0; i < 3; i++)
+          ut_read_one(c); /* peeked, not released */
+        const off_t entry = (off_t)ut_header_read(ut_backends[b], pc.name).table_offset;
+        const off_t cursor_at = entry + (off_t)offsetof(struct dmp_consumer_entry, cursor);
+        if (how == 0) {
+          uint32_t free_state = DMP_ENTRY_FREE;
+          ut_seg_write(ut_backends[b], pc.name, entry + (off_t)offsetof(struct dmp_consumer_entry, state),
+                       &free_state, sizeof free_state);
+        } else if (how == 1) {
+          ut_seg_write(ut_backends[b], pc.name, entry + (off_t)offsetof(struct dmp_consumer_entry, id), "intruder", 9);
+        } else { /* same id and state, but another attach's generation */
+          uint32_t gen = 7;
+          ut_seg_write(ut_backends[b], pc.name, entry + (off_t)offsetof(struct dmp_consumer_entry, generation), &gen,
+                       sizeof gen);
+        }
+        int64_t rc = dmp_consumer_wait(c, UT_LONG_NS);
+        cr_assert(eq(i64, rc, 2), "peeked events still count as available");
+        const void *ev;
+        int64_t seq;
+        while (dmp_consumer_try_peek(c, &ev, &seq) == 0) {
+        }
+        rc = dmp_consumer_wait(c, UT_LONG_NS);
+        cr_assert(eq(i64, rc, -DMP_E_EVICTED), "%s, lost by %d: %s / %s", ut_backend_name(ut_backends[b]), how,
+                  dmp_err_name((int)rc), dmp_last_error());
+        if (forget)
+          dmp_consumer_close_forget(c);
+        else
+          dmp_consumer_close(c);
+        int64_t cursor;
+        ut_seg_read(ut_backends[b], pc.name, cursor_at, &cursor, sizeof cursor);
+        cr_assert(eq(i64, cursor, -1), "%s, lost by %d, close%s wrote cursor %lld into an entry no longer its own",
+                  ut_backend_name(ut_backends[b]), how, forget ? "_forget" : "", (long long)cursor);
+        dmp_producer_close(p);
+      }
+    }
+  }
+}
+
 Test(consumer_wait, returns_the_number_available)
 {
   for (int b = 0; b < UT_NBACKENDS; b++) {

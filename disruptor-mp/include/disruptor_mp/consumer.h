@@ -73,6 +73,11 @@ struct dmp_consumer {
   char id[DMP_ID_MAX + 1];
   struct dmp_counters *counters; /**< NULL without counters (counters.h); cold paths only */
   void *copy_buf;                /**< non-gating process(): one slot, allocated on first use */
+  /** CLOCK_MONOTONIC ns at which the next wait checks the producer and our
+   * entry (0: at once). Kept across calls, so short waits still check once
+   * per liveness period (dmp_consumer_wait()). Cold; after the hot fields. */
+  int64_t liveness_due;
+  uint32_t generation; /**< our entry's generation after our join (consumer.c, entry_ours) */
 };
 
 /**
@@ -97,7 +102,9 @@ struct dmp_consumer {
  *  -DMP_E_MISMATCH slot size, alignment or type tag differ from `cfg`;
  *  -DMP_E_IDINUSE the id is attached by a live process;
  *  -DMP_E_TABLEFULL no free table entry; -DMP_E_OWNERDEAD the producer
- *  is gone; -EACCES another user's segment (unless DMP_CONSUMER_ALLOW_GROUP
+ *  is gone; -ETIMEDOUT another process held the consumer table's lock for
+ *  DMP_TABLE_WAIT_NS (100 ms: it is stopped or hostile; honest holders keep
+ *  it for microseconds), the bound of this call's only wait; -EACCES another user's segment (unless DMP_CONSUMER_ALLOW_GROUP
  *  and it is shared with one of our groups), one that every user may
  *  access, or MMAP: a directory every user may write (config.h,
  *  "Permissions"; dmp_last_error() says whose it is); -ELOOP a symbolic
@@ -109,7 +116,9 @@ DMP_API int dmp_consumer_attach(const struct dmp_consumer_config *cfg, struct dm
  * As dmp_consumer_attach(), retrying while the segment does not exist yet,
  * is being created, or has no live producer (a stale segment that a
  * restarting producer will replace): consumer-first start-up. Bounded by
- * `timeout_ns`.
+ * `timeout_ns` (plus one 1 ms retry sleep at most), also while another
+ * process holds the consumer table's lock: it waits for that lock until
+ * its deadline, not DMP_TABLE_WAIT_NS.
  * @return as dmp_consumer_attach(), or -ETIMEDOUT.
  */
 DMP_API int dmp_consumer_attach_timeout(const struct dmp_consumer_config *cfg, int64_t timeout_ns,
@@ -119,12 +128,23 @@ DMP_API int dmp_consumer_attach_timeout(const struct dmp_consumer_config *cfg, i
  * Detach: releases what was read, then marks the entry IDLE (its id and
  * cursor are kept for a later resume; it stops gating the producer unless
  * DMP_CONSUMER_DURABLE). Accepts NULL.
+ *
+ * Blocks at most DMP_TABLE_WAIT_NS (100 ms) for the consumer table's lock.
+ * If another process holds it longer (stopped or hostile), the release is
+ * still stored but the entry stays ACTIVE with its lock gone: the producer
+ * sees it as a crashed consumer (liveness reports it dead, DMP_LIVENESS_EVICT
+ * and dmp_producer_evict() free it) and the id can attach again and resume.
+ * An entry that is no longer ours (freed or renamed behind the library's
+ * back: a wait returned -DMP_E_EVICTED) is left alone: neither the cursor
+ * nor the state is written into it. The entry's own lock is released
+ * before the table lock, so an attacher that finds the entry free can
+ * always take it.
  */
 DMP_API void dmp_consumer_close(struct dmp_consumer *c);
 
 /**
  * Detach and forget: frees the table entry, so a later attach with the same
- * id starts fresh. Accepts NULL.
+ * id starts fresh. Accepts NULL. Bounded and careful as dmp_consumer_close().
  */
 DMP_API void dmp_consumer_close_forget(struct dmp_consumer *c);
 
@@ -244,7 +264,12 @@ static inline void dmp_consumer_release(struct dmp_consumer *c)
  * dead producer always ends the wait.
  * While waiting it also checks, at the liveness period (wait.liveness_ms)
  * and whenever a park ends without data, that the producer is alive and
- * that our table entry is still ours.
+ * that our table entry is still ours. The period is kept in the handle
+ * across calls, so a caller polling with timeouts shorter than it (any
+ * wait strategy, timeout 0 included) still checks once per period: a dead
+ * producer ends such a loop within about one period (50 ms by default).
+ * Returns within `timeout_ns` plus one wait-strategy step (a SLEEP step
+ * never sleeps past the deadline).
  * @return the number available (> 0), -ETIMEDOUT, -DMP_E_OWNERDEAD if
  *         the producer exited or crashed and nothing is left to read, or
  *         -DMP_E_EVICTED if our table entry was freed or renamed behind the

@@ -174,7 +174,10 @@ struct dmp_consumer_entry {
   alignas(DMP_CACHE_LINE) dmp_atomic_u32 state;
   uint32_t flags;      /**< DMP_ENTRY_F_* */
   int32_t pid;         /**< pid of the last owner (informational) */
-  uint32_t generation; /**< attach count of this entry */
+  /** Attach count of this entry: written under the table lock before T1
+   * (relaxed), read by liveness checks without it to tell a re-attach from
+   * the same attach (atomic, so a concurrent read is never a data race). */
+  dmp_atomic_u32 generation;
   uint64_t attached_ns;/**< CLOCK_REALTIME of the last attach */
   char id[DMP_ID_MAX + 1];
 };

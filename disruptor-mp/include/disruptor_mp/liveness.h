@@ -16,16 +16,25 @@
  *  - a required consumer gating the producer without progress for
  *    `progress_timeout_ns`: one alert (one stderr line unless `quiet`,
  *    plus the hook), once per stall window;
- *  - it progresses, catches up, or re-attaches under the same id: the
- *    stall clears and publishing resumes;
+ *  - it progresses, catches up, or re-attaches under the same id (a new
+ *    generation of its entry): the stall clears and publishing resumes;
  *  - stalled for `grace_ns` more: with DMP_LIVENESS_FAIL (default) the
  *    claim fails with -DMP_E_STALLED, sticky for this producer (the detail
  *    names the id, its last sequence and the stall time); with
  *    DMP_LIVENESS_ALERT_ONLY it keeps waiting.
- *  - a consumer proven dead (its OFD lock is gone - a stopped process is
- *    slow, not dead): with DMP_LIVENESS_EVICT its entry is freed at the next
- *    check so the others go on; an alert with `dead` set is raised. The id
- *    can attach again later and starts afresh.
+ *  - a consumer proven dead (ACTIVE entry whose OFD lock is gone - a
+ *    stopped process is slow, not dead) is reported at the first check
+ *    after its death (within `check_interval_ns` of a check), whether it
+ *    was behind or caught up, without waiting for the progress timeout:
+ *    an alert with `dead` set, once per death. With DMP_LIVENESS_EVICT its
+ *    entry is freed then (the alert also has `evicted` set) so the others
+ *    go on, and the id can attach again later and starts afresh (a locked
+ *    table postpones the eviction to a later check). With DMP_LIVENESS_FAIL
+ *    and _ALERT_ONLY a required one counts as stalled from its death on
+ *    (dmp_producer_check_liveness() counts it) and its entry stays, so the
+ *    id may come back and resume; if it has not within `grace_ns` of its
+ *    stall (or death), FAIL fails with -DMP_E_STALLED ("is dead" in the
+ *    detail). A stall alert followed by a death gives two alerts.
  *
  * A required consumer "gates" the producer while it is attached, and also
  * after a clean close if it is DMP_CONSUMER_DURABLE (its position is kept
@@ -100,6 +109,11 @@ DMP_API int dmp_producer_enable_liveness(struct dmp_producer *p, const struct dm
 /**
  * Claim one slot, waiting at most `timeout_ns` (DMP_FOREVER: no deadline)
  * while the ring is full, and running the liveness checks while blocked.
+ * Before startup completes it waits for the required ids up to the
+ * startup deadline (armed by the first managed claim or check), or, once
+ * that has passed, for a whole `startup_timeout_ns` again. An eviction
+ * waits for the consumer table's lock at most one check interval at a
+ * time and never past the deadline.
  * @return 0 and `*slot`; -DMP_E_STARTUP; -DMP_E_STALLED (sticky);
  *         -ETIMEDOUT; -DMP_E_NOLIVENESS; -EINVAL.
  */
@@ -119,11 +133,14 @@ DMP_API int64_t dmp_producer_publish_managed(struct dmp_producer *p, const void 
  * claim (a required consumer that is behind and makes no progress stalls,
  * whether or not the ring is full). Rate-limited by `check_interval_ns`:
  * calling it more often is cheap (one clock read). Cold path; one lock
- * probe (fcntl) per gating consumer per check.
- * @return the number of required consumers in an alerted stall window
- *         (0: all fine, or required ids still within their startup time);
- *         -DMP_E_STARTUP (a required id missing past startup_timeout_ns,
- *         named in the detail; checked again by the next call);
+ * probe (fcntl) per gating consumer per check. Never waits: an eviction
+ * that finds the consumer table locked by another process is postponed to
+ * a later check.
+ * @return the number of required consumers in an alerted stall window or
+ *         dead (0: all fine, or required ids still within their startup
+ *         time); -DMP_E_STARTUP (a required id missing past
+ *         startup_timeout_ns, named in the detail; reported by every call
+ *         from then on until it attaches);
  *         -DMP_E_STALLED (past grace with DMP_LIVENESS_FAIL; sticky);
  *         -DMP_E_NOLIVENESS; -EINVAL.
  */
@@ -132,9 +149,11 @@ DMP_API int dmp_producer_check_liveness(struct dmp_producer *p);
 /**
  * Evict consumer `id` if it is proven dead (ACTIVE entry whose lock is
  * free): its entry is freed and it stops gating.
+ * Waits at most DMP_TABLE_WAIT_NS (100 ms) for the consumer table's lock.
  * @return 0 evicted; -ENOENT unknown id; -DMP_E_IDINUSE it is alive
  *         (stopped or slow processes are never evicted) or detached
- *         cleanly (IDLE: its position is kept for a resume); -EINVAL.
+ *         cleanly (IDLE: its position is kept for a resume); -ETIMEDOUT
+ *         another process held the table lock all that time; -EINVAL.
  */
 DMP_API int dmp_producer_evict(struct dmp_producer *p, const char *id);
 

@@ -79,6 +79,16 @@ extern "C" {
 /** How often a parked or sleeping waiter checks that its peer is alive. */
 #define DMP_WAIT_LIVENESS_NS INT64_C(50000000) /* 50 ms */
 
+/** The longest a call without a timeout argument waits for the consumer
+ * table's lock (an OFD lock that attach, close and eviction hold for
+ * microseconds): dmp_consumer_attach(), dmp_consumer_close(),
+ * dmp_consumer_close_forget(), dmp_producer_evict(). Only a peer that is
+ * stopped (SIGSTOP, a debugger) or hostile while holding it makes them wait
+ * that long; what each does then is in its own comment. Calls that take a
+ * timeout wait for the lock until their deadline instead, and
+ * dmp_producer_check_liveness() never waits for it. */
+#define DMP_TABLE_WAIT_NS INT64_C(100000000) /* 100 ms */
+
 /** Pass as a timeout to wait without a deadline. */
 #define DMP_FOREVER INT64_C(-1)
 
