@@ -696,6 +696,7 @@ int64_t dmp_consumer_next(const struct dmp_consumer *c)
 
 uint32_t dmp_consumer_generation(const struct dmp_consumer *c)
 {
-  /* Plain read: the entry's lock holder - this handle - is its only writer. */
-  return c ? c->ring.table[c->index].generation : 0;
+  /* The value our join stored: the entry's lock holder - this handle - is
+   * its only honest writer, and a scribbled one must not show here. */
+  return c ? c->generation : 0;
 }

@@ -364,8 +364,8 @@ DMP_API int64_t dmp_consumer_next(const struct dmp_consumer *c);
  * the table already. 0 for NULL. A layer that rejects a ring after
  * attaching uses it to choose dmp_consumer_close_forget() (its own fresh
  * entry: leave no trace) over dmp_consumer_close() (someone's earlier
- * position: keep it). Reads this consumer's own entry (only the entry's
- * holder writes it). Does not block. */
+ * position: keep it). The value this attach gave the entry, kept in the
+ * handle (a peer scribbling the entry cannot change it). Does not block. */
 DMP_API uint32_t dmp_consumer_generation(const struct dmp_consumer *c);
 
 #ifdef __cplusplus
