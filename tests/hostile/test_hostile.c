@@ -16,8 +16,12 @@
  *
  * What must hold, per scenario:
  *  - every participant ends, normally or with a clean error return
- *    (hostile.h: HX_OK, HX_SETUP, HX_STOPPED, HX_GAVE_UP); payload garbage
- *    is allowed, framing and codec errors are counted, not fatal;
+ *    (hostile.h: HX_OK, HX_STOPPED, HX_GAVE_UP; HX_SETUP only for the late
+ *    joiner, which attaches while the header may be scribbled: the
+ *    producer and the first consumers set up before any scribble); payload
+ *    garbage is allowed, framing and codec errors are counted, not fatal;
+ *  - the scribbler scribbled: it mapped the live ring, ran to its end and
+ *    wrote into every target class it was given (its summary line);
  *  - none is killed by a signal (SIGSEGV, SIGBUS, SIGFPE, SIGABRT, ...);
  *  - none hangs: a watchdog kills any process still running after a
  *    generous bound, prints where it was (/proc/<pid>/wchan, stack and
@@ -269,6 +273,36 @@ static bool log_says(const char *log, const char *what, int timeout_ms)
   }
 }
 
+/* The scribbler's summary line ("hostile_scribbler: targets 0x3f, writes:
+ * header 12 control 40 ...") into writes per class (HT_* bit order).
+ * false if the line is missing (it never mapped the ring, or died). */
+static bool scribbler_writes(const char *log, uint64_t writes[6])
+{
+  static const char *const names[] = {"header", "control", "table", "slots", "frames", "counters"};
+  memset(writes, 0, 6 * sizeof writes[0]);
+  FILE *f = fopen(log, "r");
+  if (!f)
+    return false;
+  char line[512];
+  bool found = false;
+  while (!found && fgets(line, sizeof line, f)) {
+    const char *w = strstr(line, "hostile_scribbler: targets ");
+    w = w ? strstr(w, "writes:") : NULL;
+    if (!w)
+      continue;
+    found = true;
+    for (int c = 0; c < 6; c++) {
+      char key[16];
+      snprintf(key, sizeof key, " %s ", names[c]);
+      const char *at = strstr(w, key);
+      if (at)
+        writes[c] = strtoull(at + strlen(key), NULL, 10);
+    }
+  }
+  fclose(f);
+  return found;
+}
+
 /* ---- one scenario ----------------------------------------------------------------- */
 
 static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
@@ -342,7 +376,7 @@ static void role_argv(char **argv, const struct scenario *sc, const char *role, 
   argv[a] = NULL;
 }
 
-static void start_scribbler(struct scenario *sc, const struct plan *pl)
+static struct proc *start_scribbler(struct scenario *sc, const struct plan *pl)
 {
   char *argv[24] = {(char *)ts_helper("HOSTILE_SCRIBBLER"), "--name", (char *)sc->name, "--seed",
                     fmt("%" PRIu64, sc->seed), "--targets", fmt("%#x", sc->targets), "--duration-ms",
@@ -354,7 +388,7 @@ static void start_scribbler(struct scenario *sc, const struct plan *pl)
       end++;
     *end = "--mmap"; /* the rest of argv is NULL */
   }
-  spawn(sc, "scribbler", argv);
+  return spawn(sc, "scribbler", argv);
 }
 
 static bool is_log(const struct scenario *sc, const char *entry)
@@ -436,29 +470,55 @@ static bool run_scenario(enum hk_kind kind, uint32_t targets, uint64_t seed)
   for (int i = 1; i < sc.n; i++)
     log_says(sc.procs[i].log, "hostile_role", ts_timeout_ms(5000));
   (void)prod;
-  start_scribbler(&sc, &pl);
+  struct proc *scribbler = start_scribbler(&sc, &pl), *late = NULL;
   if (pl.late) {
     nanosleep(&(struct timespec){0, (long)pl.duration_ms * 300000L}, NULL);
     role_argv(argv, &sc, "consumer", "late", seed + 7, &pl);
-    spawn(&sc, "late", argv);
+    late = spawn(&sc, "late", argv);
   }
   const char *wd = getenv("DMP_HOSTILE_WATCHDOG_MS"); /* to try the watchdog out */
   int hung = watchdog(&sc, ts_timeout_ms(wd ? atoi(wd) : WATCHDOG_MS));
   bool ok = hung == 0;
   char verdict[600] = "";
   size_t used = 0;
+  /* Not scribbled, not tested: a scenario passes only if the scribbler
+   * mapped the ring, ran to its end (exit 0) and wrote into every class it
+   * was given. Before, a ring that was never created (e.g. a 4 KiB tmpfs)
+   * passed: every process, the scribbler included, ended with "setup
+   * failed", an allowed exit. */
+  uint64_t writes[6];
+  bool summary = scribbler_writes(scribbler->log, writes);
+  for (int c = 0; c < 6 && summary; c++) {
+    if ((sc.targets & (1u << c)) && writes[c] == 0) {
+      ok = false;
+      used += (size_t)snprintf(verdict + used, sizeof verdict - used, " the scribbler wrote nothing into class %#x;",
+                               1u << c);
+    }
+  }
+  if (!summary) {
+    ok = false;
+    used += (size_t)snprintf(verdict + used, sizeof verdict - used, " the scribbler never scribbled (no summary);");
+  }
+  if (used >= sizeof verdict)
+    used = sizeof verdict - 1;
   for (int i = 0; i < sc.n; i++) {
     struct proc *p = &sc.procs[i];
     bool bad = p->status < 0 || !hx_clean_exit(p->status);
+    /* Who may fail to set up: only the late joiner, which attaches while
+     * the header may be scribbled. The producer creates and the first
+     * consumers attach before the scribbler starts, and the scribbler
+     * itself must run (its 2 is "ring not ready"). */
+    bool setup = p->status == HX_SETUP && p != late;
+    bool scrib = p == scribbler && p->status != 0;
     bool san = sanitizer_report(p->log);
-    if (bad || san) {
+    if (bad || setup || scrib || san) {
       ok = false;
-      used += (size_t)snprintf(verdict + used, sizeof verdict - used, " %s %s%s;", p->what,
+      used += (size_t)snprintf(verdict + used, sizeof verdict - used, " %s %s%s%s;", p->what,
                                p->status < 0 ? "hung (killed by the watchdog)"
                                : p->status >= 128 ? fmt("killed by signal %d (%s)", p->status - 128,
                                                         strsignal(p->status - 128))
                                                   : fmt("exited %d", p->status),
-                               san ? " with a sanitizer report" : "");
+                               setup || scrib ? " (could not set up)" : "", san ? " with a sanitizer report" : "");
       if (used >= sizeof verdict)
         used = sizeof verdict - 1;
     }
