@@ -94,27 +94,39 @@ static int lock_free_entry(struct dmp_impl_ring *r, const struct dmp_impl_geomet
   return DMP_FAIL(-DMP_E_TABLEFULL, "'%s': all %u consumer entries are taken", r->seg->path, g->max_consumers);
 }
 
-/* Make the entry ours and visible, then settle on a start position that
- * the producer cannot have overwritten (layout.h, "Joining safely"). */
-static void join(struct dmp_consumer *c, struct dmp_consumer_entry *e, bool existing)
+/* Joining (layout.h, "Joining safely") in three steps: a provisional
+ * start, the entry made visible with it, then the start settled against
+ * the producer's limit. Under the table lock, holding the entry's lock. */
+
+/* Step 1: where to start before the entry is visible. */
+static int64_t provisional_start(const struct dmp_consumer *c, struct dmp_consumer_entry *e, bool existing)
 {
   struct dmp_segment_control *ctl = c->ring.ctl;
-  int64_t cap = (int64_t)c->ring.capacity;
   int64_t start;
   if (existing) {
-    start = dmp_impl_seq_clamp(dmp_impl_load_relaxed(&e->cursor)); /* resume after the stored position */
+    /* Resume after the stored position. Relaxed: the previous holder's
+     * last C2 came before it let go of the entry's lock, which we took
+     * since (fcntl(2) orders it), or it is a table we just validated. */
+    start = dmp_impl_seq_clamp(dmp_impl_load_relaxed(&e->cursor));
   } else if (c->cfg.start == DMP_START_LATEST) {
     /* The position when the entry becomes visible: a producer that waits
      * for this consumer (wait_for_consumers) publishes only after that, so
-     * the consumer sees everything from then on. The floor below lifts it
-     * if those slots could already have been reused. */
+     * the consumer sees everything from then on. The floor of step 3 lifts
+     * it if those slots could already have been reused. C1: acquire load;
+     * pairs with P1. */
     start = dmp_impl_seq_clamp(dmp_impl_load_acquire(&ctl->producer_cursor));
   } else {
-    start = dmp_impl_seq_clamp(dmp_impl_load_relaxed(&ctl->gate_limit)) - cap;
+    /* Relaxed: a first guess; step 3 re-loads gate_limit after J1. */
+    start = dmp_impl_seq_clamp(dmp_impl_load_relaxed(&ctl->gate_limit)) - (int64_t)c->ring.capacity;
   }
-  if (start < -1)
-    start = -1;
-  int64_t provisional = start;
+  return start < -1 ? -1 : start;
+}
+
+/* Step 2: fill the entry and make it visible (T1, T3, T2). */
+static void publish_entry(struct dmp_consumer *c, struct dmp_consumer_entry *e, int64_t provisional)
+{
+  struct dmp_segment_control *ctl = c->ring.ctl;
+  /* Relaxed: published with the state by T1 below. */
   dmp_impl_store_relaxed(&e->cursor, provisional);
   e->flags = ((c->cfg.flags & DMP_CONSUMER_DURABLE) ? DMP_ENTRY_F_DURABLE : 0) |
              (c->non_gating ? DMP_ENTRY_F_NON_GATING : 0);
@@ -123,20 +135,34 @@ static void join(struct dmp_consumer *c, struct dmp_consumer_entry *e, bool exis
   c->generation = dmp_impl_load_relaxed(&e->generation) + 1;
   dmp_impl_store_relaxed(&e->generation, c->generation);
   e->attached_ns = (uint64_t)dmp_impl_realtime_ns();
-  /* T1: release store of the state after the cursor, flags and id; pairs
-   * with P3 in the producer's scan. */
+  /* T1: release store of the state after the cursor, flags, generation and
+   * id; pairs with P3 in the producer's scan (and every reader of states). */
   dmp_impl_store_release(&e->state, DMP_ENTRY_ACTIVE);
+  /* Relaxed: only table-lock holders store table_hwm, and we hold it. */
   uint32_t hwm = dmp_impl_load_relaxed(&ctl->table_hwm);
+  /* T3: release store of the high-water mark after the entry; pairs with
+   * T4, so a scan that covers this entry sees it initialised. */
   if (c->index + 1 > hwm)
     dmp_impl_store_release(&ctl->table_hwm, c->index + 1);
-  dmp_impl_table_changed(ctl);
-  /* J1: full fence between publishing the entry and reading the producer's
-   * limit; pairs with P4. */
+  dmp_impl_table_changed(ctl); /* T2 */
+}
+
+/* Step 3: settle on a start the producer cannot have overwritten: after
+ * J1, either the producer saw our entry or we see its limit. */
+static void settle_start(struct dmp_consumer *c, struct dmp_consumer_entry *e, bool existing, int64_t provisional)
+{
+  struct dmp_segment_control *ctl = c->ring.ctl;
+  const int64_t cap = (int64_t)c->ring.capacity;
+  /* J1: full fence between publishing the entry (T1, T2) and reading the
+   * producer's limit; pairs with P4. */
   dmp_impl_fence_seq_cst();
-  /* Clamped (internal.h): any value a hostile peer wrote, no overflow below. */
+  /* Clamped (internal.h): any value a hostile peer wrote, no overflow
+   * below. Relaxed: J1 orders it after our T1/T2, which is what P4 pairs
+   * with. C1: acquire load of the cursor; pairs with P1. */
   int64_t limit = dmp_impl_seq_clamp(dmp_impl_load_relaxed(&ctl->gate_limit));
   int64_t published = dmp_impl_seq_clamp(dmp_impl_load_acquire(&ctl->producer_cursor));
   int64_t floor = limit - cap > published - cap ? limit - cap : published - cap;
+  int64_t start = provisional;
   /* A new non-gating consumer starting at LATEST keeps its provisional
    * start: nothing gates on it, so once the entry is visible (T1) a
    * producer released by wait_for_consumers() may lap the ring before we
@@ -152,6 +178,8 @@ static void join(struct dmp_consumer *c, struct dmp_consumer_entry *e, bool exis
   }
   if (start > published) /* a hostile cursor beyond the producer */
     start = published;
+  /* C4: release store of the settled start; pairs with P5 (the producer
+   * must not gate on the provisional one past its next rescan). */
   if (start != provisional)
     dmp_impl_store_release(&e->cursor, start);
   c->next = start + 1;
@@ -159,6 +187,15 @@ static void join(struct dmp_consumer *c, struct dmp_consumer_entry *e, bool exis
   /* A non-gating consumer keeps `available` below `next` for good (see
    * dmp_consumer_try_peek()). */
   c->available = c->non_gating ? INT64_MIN : published;
+}
+
+/* Make the entry ours and visible, then settle on a start position that
+ * the producer cannot have overwritten. */
+static void join(struct dmp_consumer *c, struct dmp_consumer_entry *e, bool existing)
+{
+  int64_t provisional = provisional_start(c, e, existing);
+  publish_entry(c, e, provisional);
+  settle_start(c, e, existing, provisional);
 }
 
 static int claim_entry(struct dmp_consumer *c)
@@ -309,7 +346,8 @@ static void detach(struct dmp_consumer *c, uint32_t state)
     if (locked) {
       if (state == DMP_ENTRY_FREE)
         memset(e->id, 0, sizeof e->id);
-      /* T1: release store of the new state; pairs with P3. */
+      /* T1: release store of the new state; pairs with P3 (and every
+       * reader of states, L1 in particular: before our lock release). */
       dmp_impl_store_release(&e->state, state);
       dmp_impl_table_changed(c->ring.ctl);
     }
@@ -360,14 +398,16 @@ static void park_for_data(struct dmp_consumer *c, int64_t max_ns)
    * (a full fence, and membarrier(2) on rings that use it), then the
    * re-read of the cursor; pairs with P2 (wait.h, "Wake-up protocol"). If
    * the barrier could not be made, park briefly instead of until woken. */
-  atomic_fetch_add_explicit(&ctl->data_waiters, 1, memory_order_seq_cst);
-  max_ns = dmp_impl_waiter_sync(&c->ring, max_ns);
-  int64_t seen = atomic_load_explicit(&ctl->producer_cursor, memory_order_seq_cst);
+  dmp_impl_fetch_add_seq_cst(&ctl->data_waiters, 1);
+  max_ns = dmp_impl_waiter_sync(&c->ring, max_ns); /* W3 */
+  int64_t seen = dmp_impl_load_seq_cst(&ctl->producer_cursor);
   /* Park also on a scribbled cursor (dmp_impl_cursor_sane()): the
    * producer's next publish changes the word and wakes us. */
   if (seen < c->next || !dmp_impl_cursor_sane(c, seen))
     dmp_impl_futex_wait(dmp_impl_futex_word(&ctl->producer_cursor), (uint32_t)(uint64_t)seen, max_ns);
-  atomic_fetch_sub_explicit(&ctl->data_waiters, 1, memory_order_relaxed);
+  /* Relaxed: a count only; a publisher that still sees us makes one
+   * futile wake-up call. */
+  dmp_impl_fetch_sub_relaxed(&ctl->data_waiters, 1);
 }
 
 /* The liveness check of a wait: the producer holds its lock and our entry
@@ -493,6 +533,7 @@ static int lossy_read(struct dmp_consumer *c, void *dst, size_t len, int64_t *se
      * without gating"): if any byte we copied was written for s + capacity
      * or later, the limit we load covers s + capacity. */
     dmp_impl_fence_acquire();
+    /* Relaxed: N1 orders it after the copy. */
     int64_t limit = dmp_impl_seq_clamp(dmp_impl_load_relaxed(&ctl->gate_limit));
     if (published > limit)
       break; /* scribbled: never published beyond the limit stored first (P4) */
@@ -547,7 +588,8 @@ static int64_t lossy_process(struct dmp_consumer *c, dmp_event_fn fn, size_t max
       return DMP_FAIL(-ENOMEM, "consumer '%s': no memory for a %u-byte copy buffer", c->id, g->slot_stride);
     }
   }
-  /* The snapshot: what is published now (at most `max` events). */
+  /* The snapshot: what is published now (at most `max` events). C1:
+   * acquire load; pairs with P1. */
   int64_t published = dmp_impl_seq_clamp(dmp_impl_load_acquire(&c->ring.ctl->producer_cursor));
   if (published < c->next)
     return 0;

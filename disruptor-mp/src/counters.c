@@ -102,17 +102,19 @@ int dmp_impl_cnt_validate(const void *map, size_t len, const char *p, struct dmp
 /* Writers hold the registry lock, so only they change a state word. */
 static void state_begin(dmp_atomic_u32 *state)
 {
+  /* Relaxed, both: we are the only writer (registry lock); K0 orders the
+   * BUSY store before the field writes. */
   uint32_t s = dmp_impl_load_relaxed(state);
   dmp_impl_store_relaxed(state, (((s >> 2) + 1) << 2) | DMP_CNT_BUSY);
   /* K0: release fence: the BUSY store is ordered before the field writes
    * that follow; pairs with K3, the reader's acquire fence before it
    * re-loads the state word. */
-  atomic_thread_fence(memory_order_release);
+  dmp_impl_fence_release();
 }
 
 static void state_end(dmp_atomic_u32 *state)
 {
-  uint32_t s = dmp_impl_load_relaxed(state);
+  uint32_t s = dmp_impl_load_relaxed(state); /* relaxed: our own last store */
   /* K1: release store of LIVE after every field; pairs with K2. */
   dmp_impl_store_release(state, (s & ~3u) | DMP_CNT_LIVE);
 }
@@ -144,8 +146,9 @@ bool dmp_impl_cnt_record_read(const struct dmp_counter_record *rc, struct dmp_co
     copy_text(out->label, r->label, DMP_COUNTER_LABEL_MAX);
     /* Relaxed: a statistic, published through nothing. */
     out->value = dmp_impl_load_relaxed(&r->value);
-    /* K3: acquire fence, then re-load the state; pairs with K0. */
-    atomic_thread_fence(memory_order_acquire);
+    /* K3: acquire fence, then re-load the state; pairs with K0. The
+     * re-load is relaxed: the fence orders it after the field loads. */
+    dmp_impl_fence_acquire();
     if (dmp_impl_load_relaxed(&r->state) == s1)
       return true;
   }
@@ -156,7 +159,7 @@ bool dmp_impl_cnt_error_read(const struct dmp_error_record *ec, struct dmp_error
 {
   struct dmp_error_record *e = (struct dmp_error_record *)(uintptr_t)ec;
   for (int tries = 0; tries < 64; tries++) {
-    uint32_t s1 = dmp_impl_load_acquire(&e->state); /* K2 */
+    uint32_t s1 = dmp_impl_load_acquire(&e->state); /* K2, as in dmp_impl_cnt_record_read() */
     if (DMP_CNT_STATE(s1) == DMP_CNT_FREE)
       return false;
     if (DMP_CNT_STATE(s1) != DMP_CNT_LIVE) {
@@ -169,7 +172,7 @@ bool dmp_impl_cnt_error_read(const struct dmp_error_record *ec, struct dmp_error
     out->count = dmp_impl_load_relaxed(&e->count); /* statistics: relaxed */
     out->first_ns = dmp_impl_load_relaxed(&e->first_ns);
     out->last_ns = dmp_impl_load_relaxed(&e->last_ns);
-    atomic_thread_fence(memory_order_acquire); /* K3 */
+    dmp_impl_fence_acquire(); /* K3, as in dmp_impl_cnt_record_read() */
     if (dmp_impl_load_relaxed(&e->state) == s1)
       return true;
   }
@@ -242,6 +245,7 @@ static int find_key(const struct dmp_counters *s, uint32_t type, const char *lab
 {
   for (uint32_t i = 0; i < s->geo.record_count; i++) {
     struct dmp_counter_record *r = &s->records[i];
+    /* Relaxed: under the registry lock, which orders every writer's K1. */
     if (DMP_CNT_STATE(dmp_impl_load_relaxed(&r->state)) == DMP_CNT_LIVE && r->type == type &&
         strncmp(r->label, label, DMP_COUNTER_LABEL_MAX) == 0 && r->label[DMP_COUNTER_LABEL_MAX] == '\0')
       return (int)i;
@@ -253,7 +257,7 @@ static int find_key(const struct dmp_counters *s, uint32_t type, const char *lab
  * (an exclusive lock on its byte succeeds; we keep that lock). -1 if none. */
 static int find_space(struct dmp_counters *s, bool *reclaimed)
 {
-  for (uint32_t i = 0; i < s->geo.record_count; i++)
+  for (uint32_t i = 0; i < s->geo.record_count; i++) /* relaxed: under the registry lock */
     if (DMP_CNT_STATE(dmp_impl_load_relaxed(&s->records[i].state)) == DMP_CNT_FREE) {
       *reclaimed = false;
       return (int)i;
@@ -315,7 +319,7 @@ int dmp_counters_register(struct dmp_counters *s, uint32_t type, const char *lab
   } else if ((i = find_space(s, &fresh)) >= 0) {
     rc = adopt(s, (uint32_t)i, type, label, true);
   } else {
-    atomic_fetch_add_explicit(&s->hdr->registrations_failed, 1, memory_order_relaxed); /* a tally */
+    dmp_impl_fetch_add_relaxed(&s->hdr->registrations_failed, 1); /* relaxed: a tally */
     rc = DMP_FAIL(-ENOSPC, "counters of '%s' are full: all %u records are owned by live processes (%s '%s' refused)",
                   s->path, s->geo.record_count, dmp_counter_type_name(type), label);
   }
@@ -358,10 +362,9 @@ static void error_bump(struct dmp_error_record *e, uint64_t now)
 {
   /* Relaxed: tallies. Entries are never rewritten once LIVE (the log only
    * grows), so a matched entry stays the same error. */
-  atomic_fetch_add_explicit(&e->count, 1, memory_order_relaxed);
+  dmp_impl_fetch_add_relaxed(&e->count, 1);
   uint64_t last = dmp_impl_load_relaxed(&e->last_ns);
-  while (now > last &&
-         !atomic_compare_exchange_weak_explicit(&e->last_ns, &last, now, memory_order_relaxed, memory_order_relaxed)) {
+  while (now > last && !dmp_impl_cas_weak_relaxed(&e->last_ns, &last, now)) {
   }
 }
 
@@ -369,6 +372,7 @@ static int error_insert(struct dmp_counters *s, int code, const char *text, uint
 {
   for (uint32_t i = 0; i < s->geo.error_count; i++) {
     struct dmp_error_record *e = &s->errors[i];
+    /* Relaxed: under the registry lock, which orders every writer's K1. */
     if (DMP_CNT_STATE(dmp_impl_load_relaxed(&e->state)) != DMP_CNT_FREE)
       continue;
     state_begin(&e->state);
@@ -376,13 +380,14 @@ static int error_insert(struct dmp_counters *s, int code, const char *text, uint
     e->pid = (int32_t)getpid();
     memset(e->text, 0, sizeof e->text);
     memcpy(e->text, text, strnlen(text, DMP_COUNTERS_TEXT_MAX));
+    /* Relaxed: inside the seqlock (K0 before, K1 after). */
     dmp_impl_store_relaxed(&e->count, 1);
     dmp_impl_store_relaxed(&e->first_ns, now);
     dmp_impl_store_relaxed(&e->last_ns, now);
     state_end(&e->state);
     return 1;
   }
-  atomic_fetch_add_explicit(&s->hdr->errors_dropped, 1, memory_order_relaxed); /* a tally */
+  dmp_impl_fetch_add_relaxed(&s->hdr->errors_dropped, 1); /* relaxed: a tally */
   return DMP_FAIL(-ENOSPC, "distinct-error log of '%s' is full (%u entries)", s->path, s->geo.error_count);
 }
 

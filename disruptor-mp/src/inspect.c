@@ -216,7 +216,7 @@ static bool read_entry(struct dmp_inspect *in, uint32_t i, int64_t position, str
   bool held = st == DMP_ENTRY_ACTIVE && dmp_impl_lock_held(in->fd, DMP_LOCK_CONSUMER0 + (off_t)i) == 1;
   /* A detach between the state load and the probe drops the lock after
    * storing IDLE: re-read the state so a clean detach is not called dead. */
-  uint32_t again = dmp_impl_load_acquire(&e->state);
+  uint32_t again = dmp_impl_load_acquire(&e->state); /* I1: pairs with T1 */
   if (again != st) {
     if (again != DMP_ENTRY_ACTIVE && again != DMP_ENTRY_IDLE)
       return false;
@@ -233,6 +233,7 @@ static bool read_entry(struct dmp_inspect *in, uint32_t i, int64_t position, str
 static void sample_table(struct dmp_inspect *in, struct dmp_ring_stat *s)
 {
   const struct dmp_segment_control *ctl = (const struct dmp_segment_control *)(const void *)in->map;
+  /* I2: acquire load; pairs with T3, so the entries below it are set up. */
   uint32_t hwm = dmp_impl_load_acquire((dmp_atomic_u32 *)(uintptr_t)&ctl->table_hwm);
   uint32_t span = hwm < in->geo.max_consumers ? hwm : in->geo.max_consumers;
   s->n_consumers = 0;
@@ -271,7 +272,7 @@ static void sample_ring(struct dmp_inspect *in, struct dmp_ring_stat *s)
   s->removed = !name_is_ours(in);
   s->producer_alive = dmp_impl_lock_held(in->fd, DMP_LOCK_PRODUCER) == 1;
   const struct dmp_segment_control *ctl = (const struct dmp_segment_control *)(const void *)in->map;
-  /* C1-like acquire load of the producer cursor; pairs with P1. */
+  /* I3: acquire load of the producer cursor; pairs with P1. */
   s->position = dmp_impl_load_acquire((dmp_atomic_i64 *)(uintptr_t)&ctl->producer_cursor);
   s->published = s->position >= -1 ? (uint64_t)s->position + 1 : 0; /* no overflow at INT64_MAX */
   sample_table(in, s);

@@ -105,6 +105,7 @@ static int find(struct dmp_producer *p, const char *id, uint32_t *state)
   uint32_t span = dmp_impl_table_span(&p->ring, &p->ring.seg->geo);
   for (uint32_t i = 0; i < span; i++) {
     struct dmp_consumer_entry *e = &p->ring.table[i];
+    /* L3: acquire load of the state; pairs with T1, so the id is seen. */
     uint32_t st = dmp_impl_load_acquire(&e->state);
     char other[DMP_ID_MAX + 1];
     dmp_impl_entry_id(e, other);
@@ -161,7 +162,8 @@ static int evict_index(struct dmp_producer *p, uint32_t i, int64_t deadline)
     return rc;
   struct dmp_consumer_entry *e = &p->ring.table[i];
   /* Re-check under the table lock: the holder may have come back and left
-   * cleanly (IDLE, position kept) since we found it dead. */
+   * cleanly (IDLE, position kept) since we found it dead. L4: acquire
+   * load; pairs with T1 (the lock orders it too). */
   if (dmp_impl_load_acquire(&e->state) != DMP_ENTRY_ACTIVE) {
     dmp_impl_table_unlock(seg);
     return -DMP_E_IDINUSE;
@@ -299,8 +301,8 @@ static int check_required(struct dmp_producer *p, struct dmp_impl_liveness *l, s
     r->generation = gen;
     window_reset(r, now);
   }
-  /* P5: acquire load of the consumer's cursor; pairs with C2 (its release
-   * store), like the scan's P3. */
+  /* L5: acquire load of the consumer's cursor; pairs with C2 (its release
+   * store), like the scan's P5. */
   int64_t seq = dmp_impl_load_acquire(&e->cursor);
   /* Dead = attached (ACTIVE) but its OFD lock is gone; an IDLE entry left
    * cleanly and is never dead. Checked first: a dead consumer that was
@@ -348,7 +350,7 @@ static void evict_dead_others(struct dmp_producer *p, struct dmp_impl_liveness *
       continue;
     char id[DMP_ID_MAX + 1];
     dmp_impl_entry_id(e, id);
-    /* P6: acquire load of the dead consumer's last cursor (pairs with C2),
+    /* L6: acquire load of the dead consumer's last cursor (pairs with C2),
      * for the alert. */
     int64_t seq = dmp_impl_load_acquire(&e->cursor);
     if (evict_index(p, i, lock_deadline) == 0)

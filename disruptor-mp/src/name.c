@@ -68,7 +68,7 @@ int dmp_name_portable(const char *prefix, char *out, size_t outlen)
      * name unique on this host. */
     static _Atomic uint64_t counter;
     r = (uint64_t)dmp_impl_realtime_ns() ^ ((uint64_t)getpid() << 40) ^
-        (atomic_fetch_add_explicit(&counter, 1, memory_order_relaxed) << 20);
+        (dmp_impl_fetch_add_relaxed(&counter, 1) << 20); /* relaxed: only unique, orders nothing */
   }
   static const char digits[] = "0123456789abcdefghijklmnopqrstuvwxyz";
   for (int i = 7; i >= 0; i--) {

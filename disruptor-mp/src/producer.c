@@ -124,6 +124,8 @@ static int64_t compute_limit(struct dmp_producer *p, int64_t last, int64_t *min_
   const int64_t cap = (int64_t)p->ring.capacity;
   int64_t limit;
   for (int round = 1;; round++) {
+    /* P6: acquire load of table_seq before the scan; pairs with T2, so the
+     * entries of every join counted in `seen` are in the scan. */
     uint32_t seen = dmp_impl_load_acquire(&ctl->table_seq);
     int64_t min;
     bool lossy = false;
@@ -149,7 +151,8 @@ static int64_t compute_limit(struct dmp_producer *p, int64_t last, int64_t *min_
                                  is below its final start (see attach) */
     /* P4: store the limit, then a full fence, then re-check table_seq;
      * pairs with J1 in attach: a joiner either sees this limit or we see
-     * its table_seq bump and rescan. */
+     * its table_seq bump (T2) and rescan. The store is relaxed: the fence
+     * orders it (and before the slot writes it allows: N1). */
     dmp_impl_store_relaxed(&ctl->gate_limit, limit);
     dmp_impl_fence_seq_cst();
     if (dmp_impl_load_acquire(&ctl->table_seq) == seen)
@@ -188,8 +191,8 @@ static void park_for_space(struct dmp_producer *p, int64_t last, int64_t max_ns)
    * membarrier(2) on rings that use it), then the re-read of the cursors;
    * pairs with C3 (wait.h, "Wake-up protocol"). If the barrier could not
    * be made, park briefly instead of until woken. */
-  atomic_fetch_add_explicit(&ctl->space_waiters, 1, memory_order_seq_cst);
-  max_ns = dmp_impl_waiter_sync(&p->ring, max_ns);
+  dmp_impl_fetch_add_seq_cst(&ctl->space_waiters, 1);
+  max_ns = dmp_impl_waiter_sync(&p->ring, max_ns); /* W3 */
   int64_t min;
   uint32_t slowest = 0;
   if (dmp_impl_table_min(&p->ring, &p->ring.seg->geo, &min, &slowest) && last - (int64_t)p->ring.capacity > min) {
@@ -197,7 +200,9 @@ static void park_for_space(struct dmp_producer *p, int64_t last, int64_t max_ns)
     dmp_atomic_i64 *cursor = &p->ring.table[slowest].cursor;
     dmp_impl_futex_wait(dmp_impl_futex_word(cursor), (uint32_t)(uint64_t)min, max_ns);
   }
-  atomic_fetch_sub_explicit(&ctl->space_waiters, 1, memory_order_relaxed);
+  /* Relaxed: a count only; a consumer that still sees us makes one
+   * futile wake-up call. */
+  dmp_impl_fetch_sub_relaxed(&ctl->space_waiters, 1);
 }
 
 /* `tally[0]` counts wait-strategy steps, `tally[1]` parks (counters.h). */
@@ -321,6 +326,8 @@ int dmp_producer_wait_for_consumers(struct dmp_producer *p, uint32_t n, int64_t 
     return DMP_FAIL(-EINVAL, "%s", p ? "n is 0" : "producer is NULL");
   int64_t deadline = dmp_impl_deadline(timeout_ns);
   for (;;) {
+    /* P6: acquire load of the futex word before the scan; pairs with T2:
+     * a join after it changes the word, so the park below returns. */
     uint32_t seen = dmp_impl_load_acquire(&p->ring.ctl->table_seq);
     uint32_t have = dmp_impl_table_active(&p->ring, &p->ring.seg->geo);
     if (have >= n)
@@ -345,6 +352,8 @@ int dmp_producer_wait_for_ids(struct dmp_producer *p, const char *const *ids, si
       return -EINVAL;
   int64_t deadline = dmp_impl_deadline(timeout_ns);
   for (;;) {
+    /* P6: acquire load of the futex word before the scan; pairs with T2:
+     * a join after it changes the word, so the park below returns. */
     uint32_t seen = dmp_impl_load_acquire(&p->ring.ctl->table_seq);
     size_t missing = 0;
     for (size_t i = 0; i < n; i++)

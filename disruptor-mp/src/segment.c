@@ -273,6 +273,7 @@ static void header_init(struct dmp_segment_control *ctl, const struct dmp_produc
   h->owner_pid = (int32_t)getpid();
   h->flags = dmp_impl_wake_seg_flags(cfg->flags); /* wake-up protocol (wait.c) */
   h->fingerprint = header_fingerprint(h);
+  /* Relaxed, both: published by R1 below; nobody reads them before R2. */
   dmp_impl_store_relaxed(&ctl->producer_cursor, -1);
   /* The window the producer may fill before it first scans the table. */
   dmp_impl_store_relaxed(&ctl->gate_limit, (int64_t)g->capacity - 1);

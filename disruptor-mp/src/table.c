@@ -33,16 +33,18 @@ void dmp_impl_table_unlock(struct dmp_impl_segment *seg)
 
 void dmp_impl_table_changed(struct dmp_segment_control *ctl)
 {
-  /* T2: seq_cst increment after the entry's state store (T1); the producer
-   * re-reads table_seq after its P4 fence to notice joiners. */
-  atomic_fetch_add_explicit(&ctl->table_seq, 1, memory_order_seq_cst);
+  /* T2: seq_cst increment after the entry's state store (T1); pairs with
+   * P4 (the producer re-reads table_seq after its fence to notice joiners)
+   * and P6 (a scan that starts after it sees the entry). */
+  dmp_impl_fetch_add_seq_cst(&ctl->table_seq, 1);
   dmp_impl_futex_wake(&ctl->table_seq);
 }
 
 uint32_t dmp_impl_table_span(const struct dmp_impl_ring *r, const struct dmp_impl_geometry *g)
 {
-  /* Acquire pairs with the release store of table_hwm in attach, so every
-   * entry below it has been initialised. A hostile value is clamped. */
+  /* T4: acquire load; pairs with T3, the release store of table_hwm in
+   * attach, so every entry below it has been initialised. A hostile value
+   * is clamped. */
   uint32_t hwm = dmp_impl_load_acquire(&r->ctl->table_hwm);
   return hwm < g->max_consumers ? hwm : g->max_consumers;
 }
@@ -89,7 +91,7 @@ bool dmp_impl_table_scan(const struct dmp_impl_ring *r, const struct dmp_impl_ge
         *lossy = true;
       continue;
     }
-    /* P3: acquire load of the consumer cursor; pairs with C2. */
+    /* P5: acquire load of the consumer cursor; pairs with C2 (and C4). */
     int64_t c = dmp_impl_load_acquire(&e->cursor);
     if (c < -1)
       c = -1; /* a corrupted cursor can only make us more careful */
@@ -108,7 +110,7 @@ uint32_t dmp_impl_table_active(const struct dmp_impl_ring *r, const struct dmp_i
 {
   uint32_t span = dmp_impl_table_span(r, g), n = 0;
   for (uint32_t i = 0; i < span; i++)
-    n += dmp_impl_load_acquire(&r->table[i].state) == DMP_ENTRY_ACTIVE;
+    n += dmp_impl_load_acquire(&r->table[i].state) == DMP_ENTRY_ACTIVE; /* T5: pairs with T1 */
   return n;
 }
 
@@ -125,7 +127,7 @@ void dmp_impl_table_info(const struct dmp_impl_ring *r, uint32_t i, struct dmp_c
   info->non_gating = (e->flags & DMP_ENTRY_F_NON_GATING) != 0;
   info->pid = e->pid;
   info->generation = dmp_impl_load_relaxed(&e->generation); /* after P3 (in entry_gates) */
-  info->cursor = dmp_impl_load_acquire(&e->cursor);
+  info->cursor = dmp_impl_load_acquire(&e->cursor); /* T6: pairs with C2 */
   info->alive = st == DMP_ENTRY_ACTIVE && dmp_impl_lock_held(r->seg->fd, DMP_LOCK_CONSUMER0 + (off_t)i) == 1;
 }
 
@@ -143,8 +145,9 @@ void dmp_impl_entry_stat_state(struct dmp_consumer_stat *cs, uint32_t state, int
 bool dmp_impl_entry_stat(const struct dmp_consumer_entry *e, uint32_t i, int64_t position, struct dmp_consumer_stat *cs)
 {
   struct dmp_consumer_entry *w = (struct dmp_consumer_entry *)(uintptr_t)e;
-  /* Acquire pairs with T1 (the release store of the state in attach and
-   * detach), so the id, flags and cursor written before it are seen. */
+  /* T7: acquire load; pairs with T1 (the release store of the state in
+   * attach and detach), so the id, flags and cursor written before it are
+   * seen. */
   uint32_t st = dmp_impl_load_acquire(&w->state);
   if (st != DMP_ENTRY_ACTIVE && st != DMP_ENTRY_IDLE)
     return false;
@@ -156,7 +159,7 @@ bool dmp_impl_entry_stat(const struct dmp_consumer_entry *e, uint32_t i, int64_t
   cs->pid = e->pid;
   cs->generation = dmp_impl_load_relaxed(&w->generation); /* after the acquire load of the state */
   cs->attached_ns = e->attached_ns;
-  /* Acquire pairs with C2, the consumer's release of its cursor. */
+  /* T8: acquire load; pairs with C2, the consumer's release of its cursor. */
   cs->position = dmp_impl_load_acquire(&w->cursor);
   dmp_impl_entry_stat_state(cs, st, position);
   return true;

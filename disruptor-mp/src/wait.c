@@ -64,13 +64,15 @@ static int membarrier_probe(void)
 
 bool dmp_impl_membarrier_usable(void)
 {
-  int st = atomic_load_explicit(&membarrier_state, memory_order_acquire);
+  /* M1: acquire load; pairs with M2, so a thread that reads 1 also sees
+   * this process's registration done. */
+  int st = dmp_impl_load_acquire(&membarrier_state);
   if (st == 0) {
     /* Two threads may probe at once: both register (idempotent) and reach
      * the same answer. The store is a release so that a thread that reads
      * 1 also sees the registration as done. */
     st = membarrier_probe();
-    atomic_store_explicit(&membarrier_state, st, memory_order_release);
+    dmp_impl_store_release(&membarrier_state, st); /* M2: pairs with M1 */
   }
   return st > 0;
 }
@@ -106,7 +108,8 @@ void dmp_impl_wake_setup(struct dmp_impl_ring *r)
 
 int64_t dmp_impl_waiter_sync(const struct dmp_impl_ring *r, int64_t max_ns)
 {
-  /* Pairs with a fast side in DMP_IMPL_WAKE_FENCE mode (its P2/C3 fence). */
+  /* W3: full fence after the waiter's increment (W1, W2); pairs with a
+   * fast side in DMP_IMPL_WAKE_FENCE mode (its P2/C3 fence). */
   dmp_impl_fence_seq_cst();
   if (!r->seg->wake_membarrier)
     return max_ns;

@@ -7,8 +7,60 @@
  * silently stop being atomic between processes. The static assertions below
  * refuse to build on a target where that could happen.
  *
- * Every non-relaxed use in the library carries a label (P1, C1, ...) and
- * names the operation it pairs with.
+ * Every atomic operation of the library goes through the wrappers below
+ * (macros: no call, the same code as the C11 operation they name) and
+ * carries a label naming the operation it pairs with; every relaxed one
+ * says why relaxed is enough. One label names one operation; where the
+ * same operation is made at several places (C1, C2, T1) each carries it.
+ *
+ *   label  operation (where)                         pairs with
+ *   -----  ----------------------------------------  -------------------
+ *   R1/R2  ring header `ready`: release store at       each other
+ *          creation / acquire load at attach (segment.c)
+ *   P1     release store of the producer cursor        C1, W1
+ *          (publish, producer.h)
+ *   P2     publish's barrier, then relaxed load of     W1
+ *          data_waiters (producer.h)
+ *   P3     acquire load of an entry's state in the     T1
+ *          producer's scan (table.c)
+ *   P4     relaxed store of gate_limit, full fence,    J1, N1
+ *          acquire re-load of table_seq (producer.c)
+ *   P5     acquire load of a gating consumer's cursor  C2, C4
+ *          in the producer's scan (table.c)
+ *   P6     acquire load of table_seq before a scan     T2
+ *          or a wait for consumers (producer.c)
+ *   C1     acquire load of the producer cursor         P1
+ *          (consumer.h, consumer.c)
+ *   C2     release store of the consumer's own cursor  P5, L5, T6, T8
+ *          (release, lossy_commit)
+ *   C3     release's barrier, then relaxed load of     W2
+ *          space_waiters (consumer.h)
+ *   C4     release store of a joining consumer's       P5
+ *          settled start (consumer.c, join)
+ *   W1     seq_cst increment of data_waiters, W3,      P2
+ *          seq_cst re-load of the producer cursor (consumer.c)
+ *   W2     seq_cst increment of space_waiters, W3,     C3
+ *          re-load of the cursors (producer.c)
+ *   W3     the waiter's full fence (wait.c)            P2/C3 fence mode
+ *   T1     release store of an entry's state, under    P3, E1, L1-L4, T5,
+ *          the table lock (attach, close, evict)       T7, I1
+ *   T2     seq_cst increment of table_seq (table.c)    P4, P6
+ *   T3     release store of table_hwm (consumer.c)     T4, I2
+ *   T4     acquire load of table_hwm (table.c)         T3
+ *   T5/T7  acquire loads of an entry's state in table  T1
+ *          snapshots (table.c); T6/T8 of its cursor    C2
+ *   J1     full fence between a joiner's T1/T2 and     P4
+ *          its loads of gate_limit and the cursor (consumer.c)
+ *   N1     a non-gating reader's acquire fence between P4
+ *          its copy and its load of gate_limit (consumer.c)
+ *   E1     acquire load of our own entry's state       T1
+ *          (consumer.c, entry_ours)
+ *   L1-L4  acquire loads of entry states by liveness   T1
+ *          (liveness.c); L5/L6 of cursors             C2
+ *   I1-I3  acquire loads of the inspector (inspect.c)  T1, T3, P1
+ *   K0-K5  counters seqlock and ready marker           see counters.h
+ *          (counters.c, counters_segment.c)
+ *   M1/M2  this process's membarrier state (wait.c)    each other
  */
 #ifndef DISRUPTOR_MP_ATOMICS_H
 #define DISRUPTOR_MP_ATOMICS_H
@@ -24,11 +76,20 @@ typedef _Atomic uint64_t dmp_atomic_u64;
 typedef _Atomic uint32_t dmp_atomic_u32;
 
 #define dmp_impl_load_acquire(p) atomic_load_explicit((p), memory_order_acquire)
+#define dmp_impl_load_seq_cst(p) atomic_load_explicit((p), memory_order_seq_cst)
 #define dmp_impl_load_relaxed(p) atomic_load_explicit((p), memory_order_relaxed)
 #define dmp_impl_store_release(p, v) atomic_store_explicit((p), (v), memory_order_release)
 #define dmp_impl_store_relaxed(p, v) atomic_store_explicit((p), (v), memory_order_relaxed)
+#define dmp_impl_fetch_add_seq_cst(p, v) atomic_fetch_add_explicit((p), (v), memory_order_seq_cst)
+#define dmp_impl_fetch_add_relaxed(p, v) atomic_fetch_add_explicit((p), (v), memory_order_relaxed)
+#define dmp_impl_fetch_sub_relaxed(p, v) atomic_fetch_sub_explicit((p), (v), memory_order_relaxed)
+/** Weak compare-and-swap, relaxed on success and failure: `*e` gets the
+ * current value when it fails. For statistics (maxima) only. */
+#define dmp_impl_cas_weak_relaxed(p, e, d) \
+  atomic_compare_exchange_weak_explicit((p), (e), (d), memory_order_relaxed, memory_order_relaxed)
 #define dmp_impl_fence_seq_cst() atomic_thread_fence(memory_order_seq_cst)
 #define dmp_impl_fence_acquire() atomic_thread_fence(memory_order_acquire)
+#define dmp_impl_fence_release() atomic_thread_fence(memory_order_release)
 /** Compiler-only barrier: no instruction, but the compiler may not move a
  * memory access across it. The fast side of the asymmetric wake-up protocol
  * (wait.h) uses it where the slow side issues membarrier(2). */
@@ -42,7 +103,7 @@ static inline void dmp_impl_cpu_relax(void)
 #elif defined(__aarch64__)
   __asm__ __volatile__("yield" ::: "memory");
 #else
-  atomic_signal_fence(memory_order_seq_cst);
+  dmp_impl_compiler_barrier();
 #endif
 }
 

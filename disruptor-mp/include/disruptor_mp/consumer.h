@@ -165,6 +165,9 @@ static inline bool dmp_impl_cursor_sane(struct dmp_consumer *c, int64_t a)
 {
   if (!c->non_gating)
     return (uint64_t)a - (uint64_t)c->committed <= c->ring.capacity;
+  /* Relaxed: the producer stores gate_limit (P4) before it publishes any
+   * cursor at or below it (P1), and our C1 load of `a` acquired that, so
+   * an honest `a` is never above what we load here. */
   return a <= dmp_impl_load_relaxed(&c->ring.ctl->gate_limit);
 }
 
@@ -237,7 +240,7 @@ static inline void dmp_consumer_release(struct dmp_consumer *c)
   int64_t last = c->next - 1;
   if (last == c->committed)
     return;
-  /* C2: release store of this consumer's cursor; pairs with P3, the
+  /* C2: release store of this consumer's cursor; pairs with P5, the
    * producer's acquire load when it rescans the table, so our reads of the
    * slots happen before it overwrites them. */
   dmp_impl_store_release(c->cursor, last);
@@ -248,7 +251,7 @@ static inline void dmp_consumer_release(struct dmp_consumer *c)
      * W2 (the producer's seq_cst increment of space_waiters, then its
      * barrier, then its re-read of the cursors). BARRIER mode: a compiler
      * barrier, made a full one by the producer's membarrier(2); FENCE mode:
-     * a full fence. */
+     * a full fence. The load is relaxed: the barrier orders it. */
     if (wk == DMP_IMPL_WAKE_BARRIER)
       dmp_impl_compiler_barrier();
     else

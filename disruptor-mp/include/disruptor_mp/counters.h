@@ -180,7 +180,7 @@ struct dmp_counter {
 static inline void dmp_counter_add(struct dmp_counter c, uint64_t n)
 {
   if (c.value)
-    atomic_fetch_add_explicit(c.value, n, memory_order_relaxed);
+    dmp_impl_fetch_add_relaxed(c.value, n); /* relaxed: a statistic, it publishes nothing */
 }
 
 /** Add one. */
@@ -193,7 +193,7 @@ static inline void dmp_counter_inc(struct dmp_counter c)
 static inline void dmp_counter_set(struct dmp_counter c, uint64_t v)
 {
   if (c.value)
-    atomic_store_explicit(c.value, v, memory_order_relaxed);
+    dmp_impl_store_relaxed(c.value, v); /* relaxed: a statistic */
 }
 
 /** Raise the value to `v` if it is larger (high-water marks). Lock-free. */
@@ -201,16 +201,16 @@ static inline void dmp_counter_set_max(struct dmp_counter c, uint64_t v)
 {
   if (!c.value)
     return;
-  uint64_t cur = atomic_load_explicit(c.value, memory_order_relaxed);
-  while (v > cur && !atomic_compare_exchange_weak_explicit(c.value, &cur, v, memory_order_relaxed,
-                                                           memory_order_relaxed)) {
+  /* Relaxed: a statistic; the CAS only has to be atomic, not ordered. */
+  uint64_t cur = dmp_impl_load_relaxed(c.value);
+  while (v > cur && !dmp_impl_cas_weak_relaxed(c.value, &cur, v)) {
   }
 }
 
 /** Current value (0 for a zeroed handle). Relaxed. */
 static inline uint64_t dmp_counter_get(struct dmp_counter c)
 {
-  return c.value ? atomic_load_explicit(c.value, memory_order_relaxed) : 0;
+  return c.value ? dmp_impl_load_relaxed(c.value) : 0; /* relaxed: a statistic */
 }
 
 /**

@@ -155,7 +155,7 @@ static inline int64_t dmp_producer_publish(struct dmp_producer *p)
      * then its re-read of the cursor), so either we see the waiter or it
      * sees the new cursor: no lost wake-up. BARRIER mode: a compiler
      * barrier, made a full one by the waiter's membarrier(2); FENCE mode:
-     * a full fence. */
+     * a full fence. The load is relaxed: the barrier orders it. */
     if (wk == DMP_IMPL_WAKE_BARRIER)
       dmp_impl_compiler_barrier();
     else
