@@ -1,13 +1,14 @@
 /* The consumer's cold paths: attach (entry claim, resume, safe start),
  * detach, blocking waits with liveness checks, batch processing. */
 #include "internal.h"
+#include "env_internal.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#define ATTACH_RETRY_NS INT64_C(1000000) /* consumer-first polling period */
+#define ATTACH_RETRY_NS INT64_C(1000000) /* consumer-first polling period (default of DMP_DISCOVERY_POLL_MS) */
 #define KNOWN_CONSUMER_FLAGS \
   (DMP_CONSUMER_DURABLE | DMP_CONSUMER_NO_COUNTERS | DMP_CONSUMER_ALLOW_GROUP | DMP_CONSUMER_NON_GATING | \
    DMP_CONSUMER_PREFAULT)
@@ -20,7 +21,7 @@ void dmp_consumer_config_init(struct dmp_consumer_config *cfg)
   memset(cfg, 0, sizeof *cfg);
   cfg->backend = DMP_BACKEND_SHM;
   cfg->start = DMP_START_LATEST;
-  cfg->wait.kind = DMP_WAIT_BLOCK;
+  cfg->wait.kind = dmp_impl_env_wait_kind(); /* DMP_WAIT, else DMP_WAIT_BLOCK */
 }
 
 static int check_config(const struct dmp_consumer_config *cfg)
@@ -234,6 +235,12 @@ static int attach_until(const struct dmp_consumer_config *cfg, int64_t deadline,
   if (!cfg || !out)
     return DMP_FAIL(-EINVAL, "cfg or out is NULL");
   int rc = check_config(cfg);
+  /* The environment's tunables, then the pinning: before the segment is
+   * opened (affinity.h). */
+  if (rc == 0)
+    rc = dmp_impl_env_check("dmp_consumer_attach");
+  if (rc == 0)
+    rc = dmp_impl_pin_role(DMP_ROLE_CONSUMER, cfg->cpus, "dmp_consumer_attach");
   if (rc < 0)
     return rc;
   struct dmp_consumer *c = calloc(1, sizeof *c);
@@ -302,7 +309,7 @@ int dmp_consumer_attach_timeout(const struct dmp_consumer_config *cfg, int64_t t
     if (dmp_impl_remaining(deadline) == 0)
       return DMP_FAIL(-ETIMEDOUT, "'%s' not attachable before the timeout (last: %s)", cfg->name,
                       dmp_strerror(rc));
-    dmp_impl_sleep_ns(ATTACH_RETRY_NS);
+    dmp_impl_sleep_ns(dmp_impl_env_discovery_poll_ns(ATTACH_RETRY_NS)); /* DMP_DISCOVERY_POLL_MS */
   }
 }
 

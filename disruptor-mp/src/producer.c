@@ -1,6 +1,7 @@
 /* The producer's cold paths: create/close, the table rescan behind the
  * inline claim, blocking claims, copy-in publish, coordination. */
 #include "internal.h"
+#include "env_internal.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -14,7 +15,7 @@ void dmp_producer_config_init(struct dmp_producer_config *cfg)
   cfg->slot_align = 8;
   cfg->max_consumers = DMP_DEFAULT_MAX_CONSUMERS;
   cfg->mode = 0600;
-  cfg->wait.kind = DMP_WAIT_BLOCK;
+  cfg->wait.kind = dmp_impl_env_wait_kind(); /* DMP_WAIT, else DMP_WAIT_BLOCK */
   cfg->wait_timeout_ns = INT64_C(5000000000);
 }
 
@@ -49,6 +50,12 @@ int dmp_producer_create(const struct dmp_producer_config *cfg, struct dmp_produc
   if (!cfg->name)
     return DMP_FAIL(-DMP_E_BADNAME, "cfg->name is NULL");
   int rc = check_config(cfg);
+  /* The environment's tunables, then the pinning: before the segment is
+   * created, so its first pages are touched from the chosen CPUs. */
+  if (rc == 0)
+    rc = dmp_impl_env_check("dmp_producer_create");
+  if (rc == 0)
+    rc = dmp_impl_pin_role(DMP_ROLE_PRODUCER, cfg->cpus, "dmp_producer_create");
   if (rc < 0)
     return rc;
   struct dmp_impl_geometry g;

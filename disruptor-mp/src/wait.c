@@ -2,6 +2,7 @@
  * wait strategies. Shared (not PRIVATE) futexes: waiters and wakers are in
  * different processes, keyed by the mapped file page. */
 #include "internal.h"
+#include "env_internal.h"
 
 #include <errno.h>
 #include <linux/futex.h>
@@ -144,12 +145,14 @@ int dmp_impl_wait_validate(const struct dmp_wait_strategy *w, const char *fn)
 struct dmp_wait_strategy dmp_impl_wait_normalise(const struct dmp_wait_strategy *w, bool wakeups)
 {
   struct dmp_wait_strategy n = *w;
+  /* 0 means "default": the environment's (env.h), else the compiled one. */
   if (n.spins == 0)
-    n.spins = DMP_WAIT_DEFAULT_SPINS;
+    n.spins = dmp_impl_env_u32(DMP_ENV_WAIT_SPINS, 1, DMP_ENV_SPINS_MAX, DMP_WAIT_DEFAULT_SPINS);
   if (n.sleep_ns == 0)
-    n.sleep_ns = DMP_WAIT_DEFAULT_SLEEP_NS;
+    n.sleep_ns = dmp_impl_env_u32(DMP_ENV_WAIT_SLEEP_NS, 1, 1000000000u, DMP_WAIT_DEFAULT_SLEEP_NS);
   if (n.liveness_ms == 0)
-    n.liveness_ms = (uint32_t)(DMP_WAIT_LIVENESS_NS / 1000000);
+    n.liveness_ms = dmp_impl_env_u32(DMP_ENV_WAIT_LIVENESS_MS, 1, DMP_WAIT_LIVENESS_MAX_MS,
+                                     (uint32_t)(DMP_WAIT_LIVENESS_NS / 1000000));
   if (n.kind == DMP_WAIT_BLOCK && !wakeups)
     n.kind = DMP_WAIT_SLEEP;
   return n;

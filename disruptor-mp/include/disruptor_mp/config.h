@@ -83,11 +83,15 @@ struct dmp_producer_config {
   uint32_t mode;            /**< permission bits of the segment, no bits for others; default 0600 */
   uint32_t flags;           /**< DMP_RING_* */
   uint32_t share_gid;       /**< with DMP_RING_SHARE_GROUP: the group to share with; else must be 0 */
-  struct dmp_wait_strategy wait; /**< used by blocking claims; default DMP_WAIT_BLOCK */
+  struct dmp_wait_strategy wait; /**< used by blocking claims; default DMP_WAIT_BLOCK (or DMP_WAIT, env.h) */
   /** WaitForConsumers coordination: if nonzero, dmp_producer_create() waits
    * until this many consumers are attached, or fails with -ETIMEDOUT. */
   uint32_t wait_consumers;
   int64_t wait_timeout_ns;  /**< bound of that wait; default 5 s; DMP_FOREVER allowed */
+  /** CPU list ("2", "0-3,6") the creating thread is pinned to before the
+   * ring is created; NULL (default): DMP_PRODUCER_CPUS, then
+   * DMP_PROCESS_CPUS, else not pinned (affinity.h). */
+  const char *cpus;
 };
 
 /** Where a consumer that is new to the ring starts reading. */
@@ -126,16 +130,21 @@ struct dmp_consumer_config {
   uint64_t type_tag;        /**< expected type fingerprint; 0 = do not check */
   enum dmp_start start;     /**< for an id new to the ring; default DMP_START_LATEST */
   uint32_t flags;           /**< DMP_CONSUMER_* */
-  struct dmp_wait_strategy wait; /**< default DMP_WAIT_BLOCK */
+  struct dmp_wait_strategy wait; /**< default DMP_WAIT_BLOCK (or DMP_WAIT, env.h) */
+  /** CPU list the attaching thread is pinned to before the ring is opened;
+   * NULL (default): DMP_CONSUMER_CPUS, then DMP_PROCESS_CPUS, else not
+   * pinned (affinity.h). */
+  const char *cpus;
 };
 
 /** Fill `cfg` with the defaults (everything zero except the documented
- * defaults). Required afterwards, having no default that fits every ring:
+ * defaults; `wait.kind` from DMP_WAIT if set, env.h). Required afterwards, having no default that fits every ring:
  * `name`, `capacity` and `slot_size` (the event type's; typed.h sets it).
  * `cfg` must not be NULL. */
 DMP_API void dmp_producer_config_init(struct dmp_producer_config *cfg);
 
-/** Fill `cfg` with the defaults. Required afterwards: `name` and `id`.
+/** Fill `cfg` with the defaults (`wait.kind` from DMP_WAIT if set, env.h).
+ * Required afterwards: `name` and `id`.
  * `cfg` must not be NULL. */
 DMP_API void dmp_consumer_config_init(struct dmp_consumer_config *cfg);
 

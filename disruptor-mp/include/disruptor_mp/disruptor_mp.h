@@ -34,5 +34,8 @@
 #include <disruptor_mp/typed.h>
 #include <disruptor_mp/counters.h>
 #include <disruptor_mp/inspect.h>
+#include <disruptor_mp/env.h>
+#include <disruptor_mp/affinity.h>
+#include <disruptor_mp/processor.h>
 
 #endif /* DISRUPTOR_MP_H */
