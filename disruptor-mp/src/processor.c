@@ -17,7 +17,6 @@
 #include "env_internal.h"
 
 #include <errno.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,10 +31,10 @@ struct dmp_processor {
   pthread_t thread;
   struct dmp_consumer *c; /* the thread's alone, from attach to its end */
 
-  _Atomic int stop;
-  _Atomic int state;       /* enum dmp_processor_state */
-  _Atomic int64_t sequence;
-  _Atomic uint64_t count;
+  dmp_atomic_u32 stop;
+  dmp_atomic_u32 state;    /* enum dmp_processor_state */
+  dmp_atomic_i64 sequence;
+  dmp_atomic_u64 count;
   int error;
   char detail[512];
   int fn_rc; /* what `fn` returned last; the thread's alone */
@@ -59,8 +58,8 @@ void dmp_processor_config_init(struct dmp_processor_config *cfg)
 static int trampoline(const void *event, int64_t seq, bool end_of_batch, void *user)
 {
   struct dmp_processor *p = user;
-  /* Relaxed: a statistic for other threads; nothing is read through it. */
-  atomic_fetch_add_explicit(&p->count, 1, memory_order_relaxed);
+  /* X3: relaxed, a statistic for other threads; nothing is read through it. */
+  dmp_impl_fetch_add_relaxed(&p->count, 1);
   p->fn_rc = p->cfg.fn(event, seq, end_of_batch, p->cfg.user);
   return p->fn_rc;
 }
@@ -86,7 +85,8 @@ static void fail(struct dmp_processor *p, int rc)
                    p->id, p->name, (long long)dmp_consumer_sequence(p->c), dmp_strerror(rc));
   if (rc != -DMP_E_OWNERDEAD && k > 0 && (size_t)k < sizeof p->detail)
     snprintf(p->detail + k, sizeof p->detail - (size_t)k, " (%s)", dmp_last_error());
-  atomic_store_explicit(&p->state, DMP_PROCESSOR_FAILED, memory_order_release);
+  /* X2: release store of the state; pairs with the X2 acquire loads. */
+  dmp_impl_store_release(&p->state, DMP_PROCESSOR_FAILED);
 }
 
 /* The loop proper: batches while there are events, bounded waits between. */
@@ -94,20 +94,20 @@ static void run(struct dmp_processor *p)
 {
   struct dmp_consumer *c = p->c;
   for (;;) {
-    /* Acquire: pairs with the release store in dmp_processor_stop(); only
-     * the flag itself is read, so this is for form and costs nothing more
-     * than relaxed on the targets we build for. */
-    if (atomic_load_explicit(&p->stop, memory_order_acquire)) {
-      atomic_store_explicit(&p->state, DMP_PROCESSOR_STOPPED, memory_order_release);
+    /* X1: acquire load of the stop flag; pairs with the release store in
+     * dmp_processor_stop() (only the flag is read: ordering costs nothing
+     * more than relaxed on the targets we build for). */
+    if (dmp_impl_load_acquire(&p->stop)) {
+      dmp_impl_store_release(&p->state, DMP_PROCESSOR_STOPPED); /* X2 */
       return;
     }
     p->fn_rc = 0;
     int64_t n = dmp_consumer_process(c, trampoline, p->cfg.batch_max, p);
     if (n > 0) {
-      /* Relaxed: progress for other threads to look at (processor.h). */
-      atomic_store_explicit(&p->sequence, dmp_consumer_sequence(c), memory_order_relaxed);
+      /* X3: relaxed, progress for other threads to look at (processor.h). */
+      dmp_impl_store_relaxed(&p->sequence, dmp_consumer_sequence(c));
       if (p->fn_rc != 0) {
-        atomic_store_explicit(&p->state, DMP_PROCESSOR_RETURNED, memory_order_release);
+        dmp_impl_store_release(&p->state, DMP_PROCESSOR_RETURNED); /* X2 */
         return;
       }
       continue;
@@ -133,9 +133,9 @@ static void *thread_main(void *arg)
   if (rc < 0) {
     p->error = rc;
     snprintf(p->detail, sizeof p->detail, "%s", dmp_last_error());
-    atomic_store_explicit(&p->state, DMP_PROCESSOR_FAILED, memory_order_release);
+    dmp_impl_store_release(&p->state, DMP_PROCESSOR_FAILED); /* X2, after error and detail */
   } else {
-    atomic_store_explicit(&p->sequence, dmp_consumer_sequence(p->c), memory_order_relaxed);
+    dmp_impl_store_relaxed(&p->sequence, dmp_consumer_sequence(p->c)); /* X3 */
   }
   report_start(p, rc < 0 ? rc : 0);
   if (rc >= 0) {
@@ -213,10 +213,11 @@ static struct dmp_processor *processor_new(const struct dmp_processor_config *cf
   p->cfg.consumer.id = p->id;
   p->cfg.cpus = p->cpus;
   p->cfg.thread_name = p->thread_name;
-  atomic_init(&p->stop, 0);
-  atomic_init(&p->state, DMP_PROCESSOR_RUNNING);
-  atomic_init(&p->sequence, -1);
-  atomic_init(&p->count, 0);
+  /* Relaxed: before the thread exists; pthread_create() orders them. */
+  dmp_impl_store_relaxed(&p->stop, 0);
+  dmp_impl_store_relaxed(&p->state, DMP_PROCESSOR_RUNNING);
+  dmp_impl_store_relaxed(&p->sequence, -1);
+  dmp_impl_store_relaxed(&p->count, 0);
   return p;
 }
 
@@ -257,8 +258,8 @@ int dmp_processor_start(const struct dmp_processor_config *cfg, struct dmp_proce
 
 void dmp_processor_stop(struct dmp_processor *p)
 {
-  if (p) /* release: pairs with the acquire load in run() */
-    atomic_store_explicit(&p->stop, 1, memory_order_release);
+  if (p) /* X1: release store of the stop flag; pairs with the acquire load in run() */
+    dmp_impl_store_release(&p->stop, 1);
 }
 
 static struct timespec abs_deadline(int64_t timeout_ns)
@@ -295,10 +296,9 @@ enum dmp_processor_state dmp_processor_state(const struct dmp_processor *p)
 {
   if (!p)
     return DMP_PROCESSOR_FAILED;
-  /* Acquire: pairs with the thread's release stores of the state, after
-   * which its error and detail are readable. */
-  return (enum dmp_processor_state)atomic_load_explicit(&((struct dmp_processor *)p)->state,
-                                                        memory_order_acquire);
+  /* X2: acquire load of the state; pairs with the thread's release stores,
+   * after which its error and detail are readable. */
+  return (enum dmp_processor_state)dmp_impl_load_acquire(&((struct dmp_processor *)p)->state);
 }
 
 bool dmp_processor_is_running(const struct dmp_processor *p)
@@ -322,14 +322,14 @@ const char *dmp_processor_error_detail(const struct dmp_processor *p)
 
 int64_t dmp_processor_sequence(const struct dmp_processor *p)
 {
-  /* Relaxed: a progress figure, written by the thread after each release. */
-  return p ? atomic_load_explicit(&((struct dmp_processor *)p)->sequence, memory_order_relaxed) : -EINVAL;
+  /* X3: relaxed, a progress figure written by the thread after each release. */
+  return p ? dmp_impl_load_relaxed(&((struct dmp_processor *)p)->sequence) : -EINVAL;
 }
 
 uint64_t dmp_processor_count(const struct dmp_processor *p)
 {
-  /* Relaxed: a statistic (processor.h). */
-  return p ? atomic_load_explicit(&((struct dmp_processor *)p)->count, memory_order_relaxed) : 0;
+  /* X3: relaxed, a statistic (processor.h). */
+  return p ? dmp_impl_load_relaxed(&((struct dmp_processor *)p)->count) : 0;
 }
 
 void dmp_processor_close(struct dmp_processor *p)

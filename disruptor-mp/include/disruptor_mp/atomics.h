@@ -61,6 +61,12 @@
  *   K0-K5  counters seqlock and ready marker           see counters.h
  *          (counters.c, counters_segment.c)
  *   M1/M2  this process's membarrier state (wait.c)    each other
+ *   X1     an event processor's stop flag: release     each other
+ *          store (stop) / acquire load (its thread; processor.c)
+ *   X2     its state: release stores by the thread     each other
+ *          after error and detail / acquire loads by the owner
+ *   X3     its sequence and count: relaxed (progress   -
+ *          figures, nothing is read through them)
  */
 #ifndef DISRUPTOR_MP_ATOMICS_H
 #define DISRUPTOR_MP_ATOMICS_H
