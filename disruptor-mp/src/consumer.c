@@ -129,8 +129,9 @@ static void publish_entry(struct dmp_consumer *c, struct dmp_consumer_entry *e, 
   struct dmp_segment_control *ctl = c->ring.ctl;
   /* Relaxed: published with the state by T1 below. */
   dmp_impl_store_relaxed(&e->cursor, provisional);
-  e->flags = ((c->cfg.flags & DMP_CONSUMER_DURABLE) ? DMP_ENTRY_F_DURABLE : 0) |
-             (c->non_gating ? DMP_ENTRY_F_NON_GATING : 0);
+  /* Relaxed: T1's release publishes it with the state. */
+  dmp_impl_store_relaxed(&e->flags, ((c->cfg.flags & DMP_CONSUMER_DURABLE) ? DMP_ENTRY_F_DURABLE : 0) |
+                                        (c->non_gating ? DMP_ENTRY_F_NON_GATING : 0));
   e->pid = (int32_t)getpid();
   /* Relaxed: under the table lock; T1's release publishes it with the state. */
   c->generation = dmp_impl_load_relaxed(&e->generation) + 1;

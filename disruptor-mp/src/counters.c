@@ -183,14 +183,19 @@ bool dmp_impl_cnt_error_read(const struct dmp_error_record *ec, struct dmp_error
 
 int dmp_impl_cnt_lock(int fd, short type, off_t at)
 {
+  if (type == F_UNLCK)
+    dmp_impl_tsan_lock(fd, at, false);
   struct flock fl;
   memset(&fl, 0, sizeof fl);
   fl.l_type = type;
   fl.l_whence = SEEK_SET;
   fl.l_start = at;
   fl.l_len = 1;
-  if (fcntl(fd, F_OFD_SETLK, &fl) == 0)
+  if (fcntl(fd, F_OFD_SETLK, &fl) == 0) {
+    if (type == F_WRLCK)
+      dmp_impl_tsan_lock(fd, at, true);
     return 0;
+  }
   return (errno == EAGAIN || errno == EACCES) ? -EAGAIN : -errno;
 }
 

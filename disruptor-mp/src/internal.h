@@ -124,6 +124,10 @@ int dmp_impl_file_trust(int fd, const char *path, bool allow_group, struct stat 
 int dmp_impl_lock_try(int fd, off_t at);
 /** Release it. */
 void dmp_impl_lock_release(int fd, off_t at);
+/** TSan builds: tell ThreadSanitizer that OFD lock byte `at` of `fd`'s file
+ * was just acquired (`acquired`) or is about to be released; else nothing.
+ * Every OFD mutex (lock, then unlock) calls it. */
+void dmp_impl_tsan_lock(int fd, off_t at, bool acquired);
 /** 1 if another open file description holds byte `at`, 0 if free, -errno. */
 int dmp_impl_lock_held(int fd, off_t at);
 /** Remove ring segment `path` if, and only if, the name still refers to the

@@ -56,7 +56,7 @@ bool dmp_impl_entry_gates(struct dmp_consumer_entry *e, uint32_t *state_out)
   uint32_t st = dmp_impl_load_acquire(&e->state);
   if (state_out)
     *state_out = st;
-  uint32_t flags = e->flags;
+  uint32_t flags = dmp_impl_load_relaxed(&e->flags); /* ordered by P3 above */
   if (flags & DMP_ENTRY_F_NON_GATING)
     return false; /* a lossy reader never holds the producer back */
   if (st == DMP_ENTRY_ACTIVE)

@@ -172,7 +172,10 @@ struct dmp_consumer_entry {
   alignas(DMP_CACHE_LINE) dmp_atomic_i64 cursor;
   /* Written under the table lock; `state` is stored last with release (T1). */
   alignas(DMP_CACHE_LINE) dmp_atomic_u32 state;
-  uint32_t flags;      /**< DMP_ENTRY_F_* */
+  /** DMP_ENTRY_F_*: the producer's scan reads it without the table lock,
+   * also while an attacher rewrites a reused entry (atomic: no data race;
+   * the scan trusts it only with an ACTIVE state, P3/T1). */
+  dmp_atomic_u32 flags;
   int32_t pid;         /**< pid of the last owner (informational) */
   /** Attach count of this entry: written under the table lock before T1
    * (relaxed), read by liveness checks without it to tell a re-attach from
