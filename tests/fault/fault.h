@@ -157,7 +157,17 @@ struct fr_progress {
   _Atomic int64_t evictions;    /**< producer: consumers evicted */
   _Atomic int64_t evict_ns;     /**< producer: time of the first eviction */
   _Atomic int32_t n_streams;    /**< consumer: finished streams (--reattach) */
-  int32_t pad;
+  _Atomic int32_t churns;       /**< consumer: detach/re-attach cycles done (--churn) */
+  _Atomic int64_t last_ns;      /**< consumer: when it delivered its latest event */
+  _Atomic int64_t drained_ns;   /**< consumer: last_ns when it first saw OWNERDEAD */
+  _Atomic int64_t dead_ns;      /**< producer: first alert of a dead consumer */
+  /* Every blocking (and every documented non-waiting) call the role made,
+   * timed against the timeout it was given (0 for non-waiting ones): how
+   * many, and the one that overran its timeout the most (issue 15). */
+  _Atomic int64_t calls;
+  _Atomic int64_t max_over_ns;  /**< max(duration - timeout) */
+  _Atomic int64_t worst_dur_ns, worst_timeout_ns;
+  char worst_call[24];
   struct fr_stream stream[FR_MAX_STREAMS];
   char msg[256]; /**< first failure, human readable */
 };

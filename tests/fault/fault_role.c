@@ -5,9 +5,15 @@
  *
  *   fault_role producer --name N --capacity C --slot S --count K [options]
  *   fault_role consumer --name N --id ID [options]
+ *   fault_role locker --name N --hold-ms H   (a hostile peer: takes the
+ *           ring's consumer-table lock, holds it H ms, releases it, exits)
  *
  * Common:   --backend shm|mmap  --progress PATH  --timeout-ms T (bounds every
  *           wait; default 20000)  --wait block|spin|yield|sleep
+ *           --call-ms C (each blocking call gets min(C, time left) and is
+ *           repeated on -ETIMEDOUT until the role's deadline; every call's
+ *           duration is recorded against its timeout in the progress
+ *           record, non-waiting ones (close, check_liveness) against 0)
  * Producer: --token T (default random)  --batch B  --pace-us U (sleep after
  *           each publish)  --hang-seq S (claim the batch holding S, write the
  *           slots before S and half of S, never publish, wait to be killed)
@@ -18,6 +24,7 @@
  *           has read everything: attached and alive, or gone cleanly)  --no-linger (close without
  *           waiting for gating consumers to catch up)  --create-retry-ms M
  *           (retry while the name is -DMP_E_INUSE)  --no-wakeups
+ *           --start-at NS (create at CLOCK_MONOTONIC time NS, not before)
  * Consumer: --id ID  --start latest|oldest  --durable  --attach-timeout-ms A
  *           --hold SEQ:FILE (before delivering SEQ, wait until FILE exists;
  *           up to 4)  --die-seq S (SIGKILL itself after releasing S)
@@ -25,6 +32,9 @@
  *           --count N  (default: run until -DMP_E_OWNERDEAD)  --reattach R
  *           (on -DMP_E_OWNERDEAD attach again, up to R times: the new ring
  *           must have a new epoch and a new token)  --first F  --slow-us U
+ *           --churn N (detach after --churn-events E events, alternately
+ *           with close and close_forget, and attach again, N times: each
+ *           incarnation's events are consecutive; then read to the end)
  *           --token T (the stream to finish carries T; with --reattach,
  *           streams of other runs may come first and must end in OWNERDEAD)
  *
@@ -58,7 +68,8 @@ struct hold {
 };
 
 struct opts {
-  bool producer;
+  bool producer, locker;
+  int64_t call_ms, hold_ms, churn, churn_events, start_at;
   enum dmp_backend backend;
   const char *name, *progress;
   int64_t timeout_ms;
@@ -108,6 +119,28 @@ static int64_t left_ns(void)
   return left > 0 ? left : 0;
 }
 
+/* The timeout for the next blocking call: --call-ms, or what is left. */
+static int64_t call_timeout(const struct opts *o)
+{
+  int64_t left = left_ns();
+  return o->call_ms > 0 && o->call_ms * MS < left ? o->call_ms * MS : left;
+}
+
+/* Record a call that started at `t0` with `timeout` (0: documented as not
+ * waiting). Only this process writes these fields; the driver reads them
+ * after reaping it (or after killing it: each store is atomic). */
+static void timed(const char *what, int64_t t0, int64_t timeout)
+{
+  int64_t dur = ts_now_ns() - t0, over = dur - timeout;
+  atomic_fetch_add(&pr->calls, 1);
+  if (atomic_load(&pr->calls) == 1 || over > atomic_load(&pr->max_over_ns)) {
+    snprintf(pr->worst_call, sizeof pr->worst_call, "%s", what);
+    atomic_store(&pr->worst_dur_ns, dur);
+    atomic_store(&pr->worst_timeout_ns, timeout);
+    atomic_store(&pr->max_over_ns, over);
+  }
+}
+
 static void sleep_us(int64_t us)
 {
   struct timespec ts = {(time_t)(us / 1000000), (long)(us % 1000000) * 1000};
@@ -150,7 +183,8 @@ enum {
   O_BACKEND = 256, O_NAME, O_PROGRESS, O_TIMEOUT, O_WAIT, O_CAPACITY, O_SLOT, O_COUNT, O_TOKEN,
   O_BATCH, O_PACE, O_HANG, O_WAIT_IDS, O_MANAGED, O_ACTION, O_PROGRESS_MS, O_GRACE_MS, O_LINGER_IDS,
   O_NO_LINGER, O_CREATE_RETRY, O_NO_WAKEUPS, O_ID, O_START, O_DURABLE, O_ATTACH_TIMEOUT, O_HOLD,
-  O_DIE_SEQ, O_EXIT_SEQ, O_FORGET, O_LAST_SEQ, O_REATTACH, O_FIRST, O_SLOW, O_GATE,
+  O_DIE_SEQ, O_EXIT_SEQ, O_FORGET, O_LAST_SEQ, O_REATTACH, O_FIRST, O_SLOW, O_GATE, O_CALL_MS, O_HOLD_MS,
+  O_CHURN, O_CHURN_EVENTS, O_START_AT,
 };
 
 static const struct option long_opts[] = {
@@ -188,6 +222,11 @@ static const struct option long_opts[] = {
   {"first", required_argument, 0, O_FIRST},
   {"slow-us", required_argument, 0, O_SLOW},
   {"gate", required_argument, 0, O_GATE},
+  {"call-ms", required_argument, 0, O_CALL_MS},
+  {"hold-ms", required_argument, 0, O_HOLD_MS},
+  {"churn", required_argument, 0, O_CHURN},
+  {"churn-events", required_argument, 0, O_CHURN_EVENTS},
+  {"start-at", required_argument, 0, O_START_AT},
   {0, 0, 0, 0},
 };
 
@@ -280,6 +319,11 @@ static bool parse_one(int c, char *arg, struct opts *o)
   case O_REATTACH: o->reattach = num(arg, &ok); break;
   case O_FIRST: o->first = num(arg, &ok); break;
   case O_SLOW: o->slow_us = num(arg, &ok); break;
+  case O_CALL_MS: o->call_ms = num(arg, &ok); break;
+  case O_HOLD_MS: o->hold_ms = num(arg, &ok); break;
+  case O_CHURN: o->churn = num(arg, &ok); break;
+  case O_CHURN_EVENTS: o->churn_events = num(arg, &ok); break;
+  case O_START_AT: o->start_at = num(arg, &ok); break;
   default: ok = false; break;
   }
   return ok;
@@ -294,9 +338,11 @@ static int parse(int argc, char **argv, struct opts *o)
   o->progress_ms = 100;
   o->grace_ms = 10000;
   if (argc < 2)
-    return fail(FR_EX_USAGE, "usage: fault_role producer|consumer --name N [options]");
+    return fail(FR_EX_USAGE, "usage: fault_role producer|consumer|locker --name N [options]");
   o->producer = strcmp(argv[1], "producer") == 0;
-  if (!o->producer && strcmp(argv[1], "consumer") != 0)
+  o->locker = strcmp(argv[1], "locker") == 0;
+  o->churn_events = 5;
+  if (!o->producer && !o->locker && strcmp(argv[1], "consumer") != 0)
     return fail(FR_EX_USAGE, "unknown role '%s'", argv[1]);
   int c;
   optind = 2;
@@ -307,7 +353,7 @@ static int parse(int argc, char **argv, struct opts *o)
     return fail(FR_EX_USAGE, "--name is required");
   if (o->producer && (o->capacity == 0 || o->slot < FR_MIN_SLOT || o->count < 0 || o->batch == 0))
     return fail(FR_EX_USAGE, "producer needs --capacity, --slot >= %u, --count", FR_MIN_SLOT);
-  if (!o->producer && !o->id)
+  if (!o->producer && !o->locker && !o->id)
     return fail(FR_EX_USAGE, "consumer needs --id");
   if (o->attach_timeout_ms == 0)
     o->attach_timeout_ms = o->timeout_ms;
@@ -331,6 +377,9 @@ static void on_alert(const struct dmp_liveness_alert *a, void *user)
 {
   (void)user;
   atomic_fetch_add(&pr->alerts, 1);
+  int64_t zero = 0;
+  if (a->dead)
+    atomic_compare_exchange_strong(&pr->dead_ns, &zero, ts_now_ns());
   if (a->evicted && atomic_fetch_add(&pr->evictions, 1) == 0)
     atomic_store(&pr->evict_ns, ts_now_ns());
 }
@@ -346,6 +395,9 @@ static int create_producer(const struct opts *o, struct dmp_producer **p)
   cfg.wait = o->wait;
   if (o->no_wakeups)
     cfg.flags |= DMP_RING_NO_WAKEUPS;
+  /* --start-at: racers spawned one after another create at one instant. */
+  for (int64_t wait; o->start_at > 0 && (wait = o->start_at - ts_now_ns()) > 0;)
+    sleep_us(wait / 1000 + 1);
   int64_t retry_until = ts_now_ns() + o->create_retry_ms * MS;
   int rc;
   while ((rc = dmp_producer_create(&cfg, p)) == -DMP_E_INUSE && ts_now_ns() < retry_until)
@@ -378,14 +430,18 @@ static int claim(const struct opts *o, struct dmp_producer *p, uint64_t n, int64
 {
   int rc;
   void *slot;
-  if (o->managed && n == 1) {
-    rc = dmp_producer_claim_managed(p, &slot, left_ns());
-    *first = p->claim_end - 1;
-  } else if (o->managed) {
-    rc = dmp_producer_claim_batch_managed(p, n, first, left_ns());
-  } else {
-    rc = dmp_producer_claim_batch_timeout(p, n, first, left_ns());
-  }
+  do {
+    int64_t t = call_timeout(o), t0 = ts_now_ns();
+    if (o->managed && n == 1) {
+      rc = dmp_producer_claim_managed(p, &slot, t);
+      *first = p->claim_end - 1;
+    } else if (o->managed) {
+      rc = dmp_producer_claim_batch_managed(p, n, first, t);
+    } else {
+      rc = dmp_producer_claim_batch_timeout(p, n, first, t);
+    }
+    timed(o->managed ? "claim_managed" : "claim_timeout", t0, t);
+  } while (rc == -ETIMEDOUT && left_ns() > 0);
   if (rc == -ETIMEDOUT)
     return fail(FR_EX_TIMEOUT, "claim of %llu slots timed out at seq %lld", (unsigned long long)n,
                 (long long)p->claim_end);
@@ -439,6 +495,14 @@ static int publish_all(const struct opts *o, struct dmp_producer *p)
     atomic_store(&pr->last, last);
     atomic_store(&pr->count, last + 1);
     seq = last + 1;
+    if (o->managed && o->call_ms > 0) {
+      /* Documented as not waiting, whatever the peers do (issue 15, item 3). */
+      int64_t t0 = ts_now_ns();
+      rc = dmp_producer_check_liveness(p);
+      timed("check_liveness", t0, 0);
+      if (rc == -DMP_E_STALLED || rc == -DMP_E_STARTUP)
+        return fail(FR_EX_LIVENESS, "check_liveness: %s (%s)", dmp_err_name(rc), dmp_last_error());
+    }
     if (o->pace_us)
       sleep_us(o->pace_us);
   }
@@ -505,7 +569,12 @@ static int run_producer(struct opts *o)
   if (o->wait_ids) {
     const char *ids[DMP_LIVENESS_MAX_REQUIRED];
     size_t n = split_ids(o->wait_ids, ids, DMP_LIVENESS_MAX_REQUIRED);
-    int w = dmp_producer_wait_for_ids(p, ids, n, left_ns());
+    int w;
+    do {
+      int64_t t = call_timeout(o), t0 = ts_now_ns();
+      w = dmp_producer_wait_for_ids(p, ids, n, t);
+      timed("wait_for_ids", t0, t);
+    } while (w == -ETIMEDOUT && left_ns() > 0);
     if (w < 0) {
       rc = fail(FR_EX_TIMEOUT, "rendezvous: %s (%s)", dmp_err_name(w), dmp_last_error());
       goto out;
@@ -515,8 +584,10 @@ static int run_producer(struct opts *o)
   rc = publish_all(o, p);
   if (rc == 0 && !o->no_linger)
     rc = linger(o, p, o->linger_ids);
-out:
+out:;
+  int64_t t0 = ts_now_ns();
   dmp_producer_close(p);
+  timed("producer_close", t0, 0);
   return rc;
 }
 
@@ -539,8 +610,15 @@ static int attach(const struct opts *o, struct dmp_consumer **c)
   cfg.wait = o->wait;
   if (o->durable)
     cfg.flags |= DMP_CONSUMER_DURABLE;
-  int64_t t = o->attach_timeout_ms * MS;
-  int rc = dmp_consumer_attach_timeout(&cfg, t < left_ns() ? t : left_ns(), c);
+  int64_t until = ts_now_ns() + o->attach_timeout_ms * MS;
+  int rc;
+  do {
+    int64_t t = call_timeout(o), t0 = ts_now_ns();
+    if (t > until - t0)
+      t = until - t0 > 0 ? until - t0 : 0;
+    rc = dmp_consumer_attach_timeout(&cfg, t, c);
+    timed("attach_timeout", t0, t);
+  } while (rc == -ETIMEDOUT && ts_now_ns() < until && left_ns() > 0);
   if (rc < 0)
     return fail(rc == -ETIMEDOUT ? FR_EX_TIMEOUT : FR_EX_SETUP, "attach '%s' as '%s': %s (%s)", o->name, o->id,
                 dmp_err_name(rc), dmp_last_error());
@@ -625,9 +703,17 @@ static int deliver(const struct opts *o, struct dmp_consumer *c, struct stream_s
 {
   const void *ev;
   int64_t seq;
-  int rc = dmp_consumer_peek_timeout(c, &ev, &seq, left_ns());
+  int rc;
+  do {
+    int64_t t = call_timeout(o), t0 = ts_now_ns();
+    rc = dmp_consumer_peek_timeout(c, &ev, &seq, t);
+    timed("peek_timeout", t0, t);
+  } while (rc == -ETIMEDOUT && left_ns() > 0);
   if (rc == -DMP_E_OWNERDEAD) {
-    atomic_store(&pr->ownerdead_ns, ts_now_ns());
+    if (atomic_load(&pr->ownerdead_ns) == 0) { /* the first report is the one timed */
+      atomic_store(&pr->drained_ns, atomic_load(&pr->last_ns));
+      atomic_store(&pr->ownerdead_ns, ts_now_ns());
+    }
     return 1;
   }
   if (rc == -ETIMEDOUT)
@@ -639,6 +725,7 @@ static int deliver(const struct opts *o, struct dmp_consumer *c, struct stream_s
   if (atomic_load(&pr->first) < 0)
     atomic_store(&pr->first, seq);
   atomic_store(&pr->last, seq); /* logged before the release: see fault.h */
+  atomic_store(&pr->last_ns, ts_now_ns());
   atomic_fetch_add(&pr->count, 1);
   st->next = seq + 1;
   if (o->slow_us)
@@ -661,10 +748,41 @@ static bool stop_after(const struct opts *o, const struct stream_state *st, int6
   return (o->last_seq >= 0 && seq >= o->last_seq) || (o->count > 0 && atomic_load(&pr->count) >= o->count);
 }
 
-static int consume_stream(const struct opts *o, struct dmp_consumer *c, struct stream_state *st,
+/* close() and close_forget() are documented as not waiting: timed against 0. */
+static void close_consumer(struct dmp_consumer *c, bool forget)
+{
+  int64_t t0 = ts_now_ns();
+  if (forget)
+    dmp_consumer_close_forget(c);
+  else
+    dmp_consumer_close(c);
+  timed(forget ? "close_forget" : "consumer_close", t0, 0);
+}
+
+/* --churn: detach (close, close_forget alternately) and attach again under
+ * the same id; the incarnation reads on from wherever the ring lets it
+ * start, consecutively, and the ring must be the same one (epoch). */
+static int churn(const struct opts *o, struct dmp_consumer **c, struct stream_state *st)
+{
+  int32_t k = atomic_load(&pr->churns);
+  close_consumer(*c, k % 2 == 1);
+  *c = NULL;
+  int rc = attach(o, c);
+  if (rc)
+    return rc;
+  if (dmp_consumer_epoch(*c) != st->epoch)
+    return fail(FR_EX_EPOCH, "churn %d: re-attached to another ring", k);
+  st->next = dmp_consumer_sequence(*c) + 1;
+  atomic_store(&pr->churns, k + 1);
+  return 0;
+}
+
+static int consume_stream(const struct opts *o, struct dmp_consumer **cp, struct stream_state *st,
                           uint64_t prev_token, int64_t round)
 {
+  int64_t in_incarnation = 0;
   for (;;) {
+    struct dmp_consumer *c = *cp;
     int rc = hold_if_asked(o, st->next);
     if (rc)
       return rc;
@@ -678,14 +796,16 @@ static int consume_stream(const struct opts *o, struct dmp_consumer *c, struct s
     if (seq == o->die_seq)
       raise(SIGKILL);
     if (seq == o->exit_seq) {
-      if (o->forget)
-        dmp_consumer_close_forget(c);
-      else
-        dmp_consumer_close(c);
+      close_consumer(c, o->forget);
       return 2;
     }
     if (stop_after(o, st, seq))
       return 3;
+    if (o->churn > atomic_load(&pr->churns) && ++in_incarnation >= o->churn_events) {
+      in_incarnation = 0;
+      if ((rc = churn(o, cp, st)) != 0)
+        return rc;
+    }
   }
 }
 
@@ -699,15 +819,17 @@ static int run_consumer(const struct opts *o)
     if (rc)
       return rc;
     if ((rc = begin_stream(o, c, &st)) != 0) {
-      dmp_consumer_close(c);
+      close_consumer(c, false);
       return rc;
     }
     st.token = 0;
-    rc = consume_stream(o, c, &st, prev_token, round);
+    rc = consume_stream(o, &c, &st, prev_token, round);
     end_stream();
     if (rc == 2)
       return 0; /* closed at --exit-seq */
-    dmp_consumer_close(c);
+    if (!c)
+      return rc; /* a --churn re-attach failed */
+    close_consumer(c, false);
     if (rc == 3)
       return 0;
     if (rc != 1)
@@ -717,6 +839,38 @@ static int run_consumer(const struct opts *o)
       return until_end ? 0 : fail(FR_EX_OWNERDEAD, "producer died before seq %lld", (long long)st.next);
     prev_token = st.token;
   }
+}
+
+/* ---------------------------------------------------------------- locker */
+
+/* A hostile (or merely stopped) peer: it holds the ring's consumer-table
+ * lock for --hold-ms, as a process stopped or scheduled out in the middle
+ * of an attach or detach would. The driver may SIGSTOP it as well. */
+static int run_locker(const struct opts *o)
+{
+  char path[600];
+  snprintf(path, sizeof path, "%s%s", o->backend == DMP_BACKEND_SHM && o->name[0] != '/' ? "/" : "", o->name);
+  int fd = o->backend == DMP_BACKEND_SHM ? shm_open(path, O_RDWR, 0) : open(path, O_RDWR | O_CLOEXEC);
+  if (fd < 0)
+    return fail(FR_EX_SETUP, "locker: cannot open '%s': %s", path, strerror(errno));
+  struct flock fl;
+  memset(&fl, 0, sizeof fl);
+  fl.l_type = F_WRLCK;
+  fl.l_whence = SEEK_SET;
+  fl.l_start = DMP_LOCK_TABLE;
+  fl.l_len = 1;
+  while (fcntl(fd, F_OFD_SETLK, &fl) != 0) {
+    if (left_ns() == 0) {
+      close(fd);
+      return fail(FR_EX_TIMEOUT, "locker: the table lock never came free");
+    }
+    sleep_us(100);
+  }
+  atomic_store(&pr->ready_ns, ts_now_ns());
+  atomic_store(&pr->phase, FR_PH_HOLDING);
+  sleep_us(o->hold_ms * 1000);
+  close(fd); /* drops the lock */
+  return 0;
 }
 
 int main(int argc, char **argv)
@@ -729,7 +883,7 @@ int main(int argc, char **argv)
   if (rc)
     return rc;
   deadline_ns = ts_now_ns() + o.timeout_ms * MS;
-  rc = o.producer ? run_producer(&o) : run_consumer(&o);
+  rc = o.producer ? run_producer(&o) : o.locker ? run_locker(&o) : run_consumer(&o);
   atomic_store(&pr->exit_code, rc);
   atomic_store(&pr->phase, FR_PH_DONE);
   return rc;

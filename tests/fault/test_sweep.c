@@ -10,9 +10,16 @@
  *  - nobody waits for ever: every wait is bounded, children are killed at a
  *    deadline and that fails the seed;
  *  - nothing is left behind: no segment with the ring's name (or its
- *    companions) in /dev/shm, no ring file, once the scenario is over.
+ *    companions) in /dev/shm, no ring file, once the scenario is over;
+ *  - every call returns within its timeout plus SLACK_MS (250 ms): each
+ *    role times every blocking call against the timeout it gave it (a
+ *    seeded --call-ms of 1..200 ms, or all it has left) and every call
+ *    documented as not waiting (close, check_liveness) against 0;
+ *  - a dead peer is reported within DETECT_MAX_MS (1 s): producer death to
+ *    a consumer's OWNERDEAD, consumer death to the producer's eviction.
+ *    The sweep prints p50/p99/max of both and the worst call overrun.
  *
- * Fault classes (seed % 7, so any 7 consecutive seeds cover them all):
+ * Fault classes (seed % 11, so any 11 consecutive seeds cover them all):
  *   0 consumer crash      SIGKILL a consumer at a seeded event; the producer
  *                         (liveness, EVICT) evicts it and the others go on
  *   1 producer crash      SIGKILL the producer at a seeded event, or while it
@@ -30,9 +37,18 @@
  *                         from its start, never a mix
  *   6 late joiner         consumers join a ring that has wrapped many times,
  *                         at seeded points, and never read a stale slot
+ *   7 producer stop       SIGSTOP / SIGCONT the producer at seeded events: slow,
+ *                         not dead; consumers time out call by call, lose nothing
+ *   8 table-lock holder   a peer holds the consumer-table lock (sleeping, or
+ *                         SIGSTOPped) while a consumer attaches and detaches
+ *                         and the producer checks liveness
+ *   9 stale-create race   the producer dies; 2..4 producers create the name at
+ *                         one instant: one winner, the name leads to it
+ *  10 attach churn        1..3 consumers detach (close / close_forget) and
+ *                         re-attach over and over while others read all
  *
  * Running it:
- *   meson test -C build fault_sweep                 # the small sweep, seeds 1..14
+ *   meson test -C build fault_sweep                 # the small sweep, seeds 1..22
  *   DMP_FAULT_SEEDS=200 meson test -C build fault_sweep
  *                                                   # seeds 1..200 (~2 min; -t 0
  *                                                   # lifts the 300 s bound for more)
@@ -60,8 +76,12 @@
 #include <unistd.h>
 
 #include "fault.h"
+#include "frm_payload.h"
+#include "topo_test.h"
+#include <sys/prctl.h>
+#include <sys/wait.h>
 
-#define SMALL_SWEEP 14 /* each fault class twice */
+#define SMALL_SWEEP 22 /* each fault class twice */
 #define MAX_CONS 4
 #define CHILD_MS 20000 /* every child's own bound (--timeout-ms) */
 
@@ -73,12 +93,21 @@ enum fault_class {
   F_CONSUMER_RESTART,
   F_PRODUCER_RESTART,
   F_LATE_JOINER,
+  F_PRODUCER_STOP,
+  F_TABLE_LOCK,
+  F_STALE_CREATE,
+  F_CHURN,
+  F_FRAMED_KILL,
+  F_WORKER_KILL,
+  F_SCHEDULER_RESTART,
   F_CLASSES
 };
 
 static const char *const class_names[] = {"consumer-crash",  "producer-crash",   "crash-during-attach",
                                           "stalled-consumer", "consumer-restart", "producer-restart",
-                                          "late-joiner"};
+                                          "late-joiner",      "producer-stop",    "table-lock-holder",
+                                          "stale-create-race", "attach-churn",     "framed-producer-kill",
+                                          "worker-kill",      "scheduler-restart"};
 
 /* ---- deterministic randomness ------------------------------------------- */
 
@@ -102,8 +131,8 @@ static int64_t pick(struct rng *r, int64_t lo, int64_t hi)
 
 static const char *pick_wait(struct rng *r)
 {
-  static const char *const waits[] = {"block", "block", "sleep", "yield"};
-  return waits[pick(r, 0, 3)];
+  static const char *const waits[] = {"block", "block", "sleep", "yield", "spin", "block"};
+  return waits[pick(r, 0, 5)];
 }
 
 /* ---- the plan of one seed ------------------------------------------------ */
@@ -112,7 +141,7 @@ struct plan {
   uint64_t seed;
   enum fault_class kind;
   enum dmp_backend backend;
-  int64_t capacity, count, batch, pace_us, at, variant, n_cons, stop_ms, repeats;
+  int64_t capacity, count, batch, pace_us, at, variant, n_cons, stop_ms, repeats, call_ms;
   const char *wait[MAX_CONS + 1];
   int64_t delays_us[8];
 };
@@ -136,6 +165,11 @@ static struct plan make_plan(uint64_t seed)
   p.n_cons = pick(&r, 1, 3);
   p.stop_ms = pick(&r, 20, 400);
   p.repeats = pick(&r, 1, 3);
+  /* The timeout each role gives every blocking call (0: all it has left):
+   * short ones make "returns within its timeout" a sharp check and put
+   * polling consumers in the position of issue 15's item 1. */
+  static const int64_t call_ms[] = {0, 1, 5, 20, 50, 200};
+  p.call_ms = call_ms[pick(&r, 0, 5)];
   for (int i = 0; i <= MAX_CONS; i++)
     p.wait[i] = pick_wait(&r);
   for (int i = 0; i < 8; i++)
@@ -147,9 +181,10 @@ static void describe(const struct plan *p, char *buf, size_t len)
 {
   snprintf(buf, len,
            "seed %" PRIu64 ": %s, %s, capacity %" PRId64 ", %" PRId64 " events, batch %" PRId64 ", pace %" PRId64
-           " us, at %" PRId64 ", variant %" PRId64 ", %" PRId64 " bystander(s), stop %" PRId64 " ms, repeats %" PRId64,
+           " us, at %" PRId64 ", variant %" PRId64 ", %" PRId64 " bystander(s), stop %" PRId64 " ms, repeats %" PRId64
+           ", calls %" PRId64 " ms, waits %s/%s",
            p->seed, class_names[p->kind], fr_backend_name(p->backend), p->capacity, p->count, p->batch, p->pace_us,
-           p->at, p->variant, p->n_cons, p->stop_ms, p->repeats);
+           p->at, p->variant, p->n_cons, p->stop_ms, p->repeats, p->call_ms, p->wait[0], p->wait[1]);
 }
 
 /* ---- failure reporting ---------------------------------------------------- */
@@ -171,6 +206,120 @@ static bool failed(const char *fmt, ...)
     if (!(cond))                \
       return failed(__VA_ARGS__); \
   } while (0)
+
+/* ---- bounded calls and detection times (issue 15) --------------------------
+ *
+ * Every role times each blocking call against the timeout it gave it (and
+ * each call documented as not waiting against 0) and keeps the worst
+ * overrun in its progress record. After a seed, every role's worst overrun
+ * must be within SLACK_MS (scaled by TS_TIMEOUT_MULTIPLIER for sanitizer
+ * runs), except a role the driver itself SIGSTOPped (its own calls were
+ * frozen, not slow).
+ *
+ * Detection time: from the instant a peer was killed (the driver's
+ * SIGKILL) to the instant a survivor reported it - a consumer's
+ * -DMP_E_OWNERDEAD (counted from its last delivery if it was still
+ * draining then: the report comes after the backlog), the producer's
+ * eviction of a dead consumer. The sweep prints p50/p99/max and fails if
+ * the max exceeds DETECT_MAX_MS (scaled likewise). */
+#define SLACK_MS 250
+#define DETECT_MAX_MS 1000
+#define MAX_TRACKED 32
+#define MAX_SAMPLES 8192
+
+static struct tracked {
+  struct fr_progress *pr;
+  const char *id;
+  bool stopped;
+} tracked[MAX_TRACKED];
+static int n_tracked;
+
+static struct samples {
+  int64_t v[MAX_SAMPLES];
+  int n;
+} det_consumer, det_producer; /* producer death seen by consumers; consumer death seen by the producer */
+
+static int64_t calls_total, worst_over_ns = INT64_MIN;
+static char worst_over[200];
+
+static void track(struct fr_progress *pr, const char *id)
+{
+  if (pr && n_tracked < MAX_TRACKED)
+    tracked[n_tracked++] = (struct tracked){pr, id, false};
+}
+
+/* The driver SIGSTOPs `pr`'s process: its own calls are not checked. */
+static void stopping(const struct fr_progress *pr)
+{
+  for (int i = 0; i < n_tracked; i++)
+    if (tracked[i].pr == pr)
+      tracked[i].stopped = true;
+}
+
+static void sample(struct samples *s, int64_t ns)
+{
+  if (s->n < MAX_SAMPLES)
+    s->v[s->n++] = ns;
+}
+
+/* A consumer's detection of a producer killed at `kill_ns`. */
+static void sample_ownerdead(const struct fr_progress *pr, int64_t kill_ns)
+{
+  int64_t seen = atomic_load(&pr->ownerdead_ns), from = atomic_load(&pr->drained_ns);
+  if (seen > 0)
+    sample(&det_consumer, seen - (from > kill_ns ? from : kill_ns));
+}
+
+/* DMP_FAULT_SLACK_MS overrides SLACK_MS (e.g. on a machine shared with
+ * other heavy jobs, where a process may wait 300 ms for a CPU). */
+static int slack_ms(void)
+{
+  const char *v = getenv("DMP_FAULT_SLACK_MS");
+  return v && *v ? atoi(v) : ts_timeout_ms(SLACK_MS);
+}
+
+static int64_t slack_ns(void)
+{
+  return (int64_t)slack_ms() * 1000000;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return (x > y) - (x < y);
+}
+
+static int64_t percentile(struct samples *s, int pct)
+{
+  if (s->n == 0)
+    return 0;
+  qsort(s->v, (size_t)s->n, sizeof s->v[0], cmp_i64);
+  int k = (s->n * pct + 99) / 100 - 1;
+  return s->v[k < 0 ? 0 : k];
+}
+
+/* The check after a seed: every tracked role's calls within their bounds. */
+static bool calls_bounded(void)
+{
+  bool ok = true;
+  for (int i = 0; i < n_tracked; i++) {
+    const struct fr_progress *pr = tracked[i].pr;
+    int64_t n = atomic_load(&pr->calls), over = atomic_load(&pr->max_over_ns);
+    calls_total += n;
+    if (n == 0 || tracked[i].stopped)
+      continue;
+    char what[200];
+    snprintf(what, sizeof what, "%s: %s took %.1f ms with a timeout of %.1f ms", tracked[i].id, pr->worst_call,
+             (double)atomic_load(&pr->worst_dur_ns) / 1e6, (double)atomic_load(&pr->worst_timeout_ns) / 1e6);
+    if (over > worst_over_ns) {
+      worst_over_ns = over;
+      snprintf(worst_over, sizeof worst_over, "%s", what);
+    }
+    if (over > slack_ns() && ok)
+      ok = failed("%s (more than its timeout + %d ms)", what, slack_ms());
+  }
+  return ok;
+}
 
 /* ---- one run's processes -------------------------------------------------- */
 
@@ -204,7 +353,7 @@ static bool spawn_producer(struct run *r, struct proc *p, const char *const *ext
   const char *args[48] = {"producer", "--backend", fr_backend_name(r->ring.backend), "--name", r->ring.name,
                           "--progress", path, "--timeout-ms", fr_num(timeout_ms()), "--capacity",
                           fr_num(pl->capacity), "--slot", fr_num(FR_SLOT), "--batch", fr_num(pl->batch), "--pace-us",
-                          fr_num(pl->pace_us), "--create-retry-ms", "5000", NULL};
+                          fr_num(pl->pace_us), "--create-retry-ms", "5000", "--call-ms", fr_num(pl->call_ms), NULL};
   int n = 0;
   while (args[n])
     n++;
@@ -213,6 +362,7 @@ static bool spawn_producer(struct run *r, struct proc *p, const char *const *ext
   args[n] = NULL;
   p->pid = fr_spawn(args);
   p->id = "producer";
+  track(p->pr, p->id);
   CHECK(p->pid > 0, "cannot spawn the producer");
   CHECK(fr_wait_phase(p->pr, FR_PH_READY, 10000), "the producer did not start: %s", p->pr->msg);
   CHECK(atomic_load(&p->pr->phase) != FR_PH_DONE || atomic_load(&p->pr->exit_code) == 0, "producer: %s",
@@ -222,13 +372,14 @@ static bool spawn_producer(struct run *r, struct proc *p, const char *const *ext
 
 static bool spawn_consumer(struct run *r, struct proc *c, const char *id, const char *wait, const char *const *extra)
 {
-  const char *args[32] = {"--wait", wait};
-  int n = 2;
+  const char *args[32] = {"--wait", wait, "--call-ms", fr_num(r->plan->call_ms)};
+  int n = 4;
   for (int i = 0; extra && extra[i] && n < 31; i++)
     args[n++] = extra[i];
   args[n] = NULL;
   c->id = id;
   c->pid = fr_consumer(&r->ring, id, &c->pr, args);
+  track(c->pr, id);
   CHECK(c->pid > 0, "cannot spawn consumer %s", id);
   return true;
 }
@@ -341,11 +492,15 @@ static bool consumer_crash(struct run *r)
   if (!spawn_bystanders(r, first0) ||
       !spawn_consumer(r, &r->cons[0], "cv", p->wait[0],
                       (const char *const[]){"--first", "0", "--hold", hold_never(last), NULL}) ||
-      !wait_ready(&r->cons[0]) || !reach(&r->cons[0], p->at) || !kill_and_reap(&r->cons[0], SIGKILL))
+      !wait_ready(&r->cons[0]) || !reach(&r->cons[0], p->at))
+    return false;
+  int64_t kill_ns = ts_now_ns();
+  if (!kill_and_reap(&r->cons[0], SIGKILL))
     return false;
   if (!bystanders_delivered(r, last) || !reap(&r->prod, 0))
     return false;
   CHECK(atomic_load(&r->prod.pr->evictions) >= 1, "the dead consumer was never evicted");
+  sample(&det_producer, atomic_load(&r->prod.pr->evict_ns) - kill_ns);
   CHECK(atomic_load(&r->cons[0].pr->last) <= last, "the victim read past the end");
   return true;
 }
@@ -363,6 +518,7 @@ static bool producer_crash(struct run *r)
     CHECK(fr_wait_phase(r->prod.pr, FR_PH_HOLDING, 15000), "the producer never reached its hang point");
   else
     CHECK(fr_wait_last(r->prod.pr, p->at, 15000), "the producer never published %" PRId64, p->at);
+  int64_t kill_ns = ts_now_ns();
   if (!kill_and_reap(&r->prod, SIGKILL))
     return false;
   int64_t cursor = dead_ring_cursor(&r->ring);
@@ -374,6 +530,7 @@ static bool producer_crash(struct run *r)
     if (!reap(c, 0))
       return false;
     CHECK(atomic_load(&c->pr->ownerdead_ns) > 0, "%s ended without OWNERDEAD", c->id);
+    sample_ownerdead(c->pr, kill_ns);
     if (cursor >= 0 && !delivered(c, 0, cursor))
       return false;
   }
@@ -440,6 +597,7 @@ static bool stalled(struct run *r)
       return false;
     if (atomic_load(&r->cons[0].pr->phase) == FR_PH_DONE)
       break;
+    stopping(r->cons[0].pr);
     fr_signal(r->cons[0].pid, SIGSTOP);
     fr_sleep_ms(p->stop_ms);
     fr_signal(r->cons[0].pid, SIGCONT);
@@ -518,10 +676,11 @@ static bool producer_restart(struct run *r)
     CHECK(fr_wait_phase(r->prod.pr, FR_PH_HOLDING, 15000), "producer 1 never hung");
   else if (p->variant == 1)
     CHECK(fr_wait_last(r->prod.pr, p->at / 2, 15000), "producer 1 never published %" PRId64, p->at / 2);
+  int64_t kill_ns = 0;
   if (p->variant == 2) {
     if (!reap(&r->prod, 0)) /* published n1, waited for the consumers, closed */
       return false;
-  } else if (!kill_and_reap(&r->prod, SIGKILL)) {
+  } else if ((kill_ns = ts_now_ns()), !kill_and_reap(&r->prod, SIGKILL)) {
     return false;
   }
   struct proc prod2;
@@ -537,6 +696,8 @@ static bool producer_restart(struct run *r)
       return false;
     int ns = atomic_load(&c->pr->n_streams);
     CHECK(ns == 2, "%s read %d streams", c->id, ns);
+    if (kill_ns)
+      sample_ownerdead(c->pr, kill_ns);
     const struct fr_stream *s = c->pr->stream;
     CHECK(s[0].token == token1 && s[0].epoch == epoch1 && s[0].first == 0, "%s: first stream %016" PRIx64
           " from %" PRId64, c->id, s[0].token, s[0].first);
@@ -583,8 +744,606 @@ static bool late_joiner(struct run *r)
   return reap(&r->prod, 0);
 }
 
+
+/* The producer is SIGSTOPped (and continued) at seeded events: it is slow,
+ * not dead. Consumers polling with short timeouts get -ETIMEDOUT within
+ * each call's bound, never OWNERDEAD, and lose nothing. */
+static bool producer_stop(struct run *r)
+{
+  const struct plan *p = r->plan;
+  int64_t last = p->count - 1;
+  if (!spawn_producer(r, &r->prod, (const char *const[]){"--count", fr_num(p->count), "--wait-ids",
+                                                         ids_csv(r, false), NULL}) ||
+      !spawn_bystanders(r, (const char *const[]){"--first", "0", "--last-seq", fr_num(last), NULL}))
+    return false;
+  stopping(r->prod.pr);
+  int64_t step = (last - p->at) / (p->repeats + 1);
+  for (int k = 0; k < p->repeats; k++) {
+    int64_t at = p->at + k * step;
+    CHECK(fr_wait_last(r->prod.pr, at, 15000), "the producer never published %" PRId64, at);
+    if (atomic_load(&r->prod.pr->phase) == FR_PH_DONE)
+      break;
+    fr_signal(r->prod.pid, SIGSTOP);
+    fr_sleep_ms(p->stop_ms);
+    fr_signal(r->prod.pid, SIGCONT);
+  }
+  return bystanders_delivered(r, last) && reap(&r->prod, 0);
+}
+
+/* A fault_role process started with `args` (after "fault_role"), tracked. */
+static bool spawn_role(struct proc *c, const char *id, const char *const *args)
+{
+  const char *path;
+  c->pr = fr_progress_new(id, &path);
+  CHECK(c->pr, "no progress file");
+  const char *argv[48];
+  int n = 0;
+  for (; args[n] && n < 44; n++)
+    argv[n] = args[n];
+  argv[n++] = "--progress";
+  argv[n++] = path;
+  argv[n] = NULL;
+  c->id = id;
+  c->pid = fr_spawn(argv);
+  track(c->pr, id);
+  CHECK(c->pid > 0, "cannot spawn %s", id);
+  return true;
+}
+
+/* A peer holds the consumer-table lock (stopped, or hostile) while a
+ * consumer attaches and detaches and the producer checks liveness: every
+ * call still returns within its own timeout (issue 15, item 3), then
+ * succeeds once the lock is free; nobody loses an event. */
+static bool table_lock(struct run *r)
+{
+  const struct plan *p = r->plan;
+  int64_t last = p->count - 1;
+  /* The producer publishes up to `last` - 1, then waits for the gate: the
+   * ring stays up (and has events for "oldest") until the rounds are over. */
+  const char *gate = ts_tmp_path("gate");
+  char gate_arg[300];
+  snprintf(gate_arg, sizeof gate_arg, "%" PRId64 ":%s", last, gate);
+  if (!spawn_producer(r, &r->prod, (const char *const[]){"--count", fr_num(p->count), "--wait-ids",
+                                                         ids_csv(r, false), "--linger-ids", ids_csv(r, false),
+                                                         "--managed", "b1", "--action", "evict", "--gate", gate_arg,
+                                                         NULL}) ||
+      !spawn_bystanders(r, (const char *const[]){"--first", "0", "--last-seq", fr_num(last), NULL}))
+    return false;
+  int64_t step = (last - p->at) / (p->repeats + 1);
+  for (int k = 0; k < p->repeats; k++) {
+    int64_t at = p->at + k * step;
+    CHECK(fr_wait_last(r->prod.pr, at, 15000), "the producer never published %" PRId64, at);
+    struct proc locker;
+    if (!spawn_role(&locker, "locker", (const char *const[]){"locker", "--backend", fr_backend_name(r->ring.backend),
+                                                             "--name", r->ring.name, "--hold-ms", fr_num(p->stop_ms),
+                                                             "--timeout-ms", fr_num(timeout_ms()), NULL}))
+      return false;
+    CHECK(fr_wait_phase(locker.pr, FR_PH_HOLDING, 10000), "the locker never took the table lock: %s", locker.pr->msg);
+    if (p->variant == 1) { /* and it is stopped while it holds it */
+      fr_signal(locker.pid, SIGSTOP);
+    }
+    /* Attaches (and, with --churn, detaches) while the lock is held; the
+     * oldest events are there to read (the producer has published `at`). */
+    if (!spawn_consumer(r, &r->cons[0], "cv", p->wait[0],
+                        (const char *const[]){"--start", "oldest", "--count", "2", "--churn", "1", "--churn-events",
+                                              "1", NULL}))
+      return false;
+    if (p->variant == 1) {
+      fr_sleep_ms(p->stop_ms);
+      fr_signal(locker.pid, SIGCONT);
+    }
+    if (!reap(&locker, 0) || !reap(&r->cons[0], 0))
+      return false;
+  }
+  fr_touch(gate);
+  return bystanders_delivered(r, last) && reap(&r->prod, 0);
+}
+
+/* The producer dies; 2..4 new producers then create the same name at the
+ * same instant, over the stale segment. Exactly one wins (the others get
+ * -DMP_E_INUSE), and the name leads to the winner: the consumers, which
+ * re-attach by name, read the winner's stream (issue 15, item 2). */
+static bool stale_create(struct run *r)
+{
+  const struct plan *p = r->plan;
+  int64_t n2 = p->count - p->at;
+  uint64_t token2 = ts_checksum((int64_t)p->seed) | 1;
+  char tok[32];
+  snprintf(tok, sizeof tok, "%" PRIu64, token2);
+  if (!spawn_producer(r, &r->prod, (const char *const[]){"--count", "1000000000000", "--wait-ids", ids_csv(r, false),
+                                                         NULL}) ||
+      !spawn_bystanders(r, (const char *const[]){"--first", "0", "--reattach", "1", "--token", tok, "--start", "oldest",
+                                                 NULL}))
+    return false;
+  CHECK(fr_wait_last(r->prod.pr, p->at, 15000), "producer 1 never published %" PRId64, p->at);
+  int64_t kill_ns = ts_now_ns();
+  if (!kill_and_reap(&r->prod, SIGKILL))
+    return false;
+  int racers = 2 + (int)p->variant;
+  struct proc racer[4];
+  const char *start_at = fr_num(ts_now_ns() + (int64_t)ts_timeout_ms(100) * 1000000);
+  for (int i = 0; i < racers; i++) {
+    const char *id = (const char *const[]){"racer0", "racer1", "racer2", "racer3"}[i];
+    if (!spawn_role(&racer[i], id,
+                    (const char *const[]){"producer", "--backend", fr_backend_name(r->ring.backend), "--name",
+                                          r->ring.name, "--timeout-ms", fr_num(timeout_ms()), "--capacity",
+                                          fr_num(p->capacity), "--slot", fr_num(FR_SLOT), "--batch", fr_num(p->batch),
+                                          "--count", fr_num(n2), "--wait-ids", ids_csv(r, false), "--token", tok,
+                                          "--start-at", start_at, "--call-ms", fr_num(p->call_ms), NULL}))
+      return false;
+  }
+  int winner = -1;
+  for (int i = 0; i < racers; i++) {
+    int rc = ts_wait(racer[i].pid, timeout_ms() + 5000);
+    racer[i].pid = 0;
+    if (rc == 0) {
+      CHECK(winner < 0, "two producers created '%s': %s and %s", r->ring.name, racer[winner].id, racer[i].id);
+      winner = i;
+    } else {
+      CHECK(rc == FR_EX_SETUP && strstr(racer[i].pr->msg, "INUSE"), "%s exited %d (%s): %s", racer[i].id, rc,
+            fr_exit_name(rc), racer[i].pr->msg);
+    }
+  }
+  CHECK(winner >= 0, "no producer could create over the stale segment");
+  uint64_t epoch2 = atomic_load(&racer[winner].pr->epoch);
+  for (int i = 1; i <= p->n_cons; i++) {
+    struct proc *c = &r->cons[i];
+    if (!reap(c, 0))
+      return false;
+    sample_ownerdead(c->pr, kill_ns);
+    const struct fr_stream *s = c->pr->stream;
+    CHECK(atomic_load(&c->pr->n_streams) == 2 && s[1].epoch == epoch2 && s[1].token == token2,
+          "%s did not read the winner's ring", c->id);
+    CHECK(s[1].first == 0 && s[1].last == n2 - 1 && s[1].count == n2, "%s: the winner's stream %" PRId64 "..%" PRId64,
+          c->id, s[1].first, s[1].last);
+  }
+  return true;
+}
+
+/* Consumers attach and detach over and over (close and close_forget
+ * alternately) while bystanders read everything: a unique id is never
+ * refused (issue 15, item 5), every incarnation reads consecutively from
+ * wherever it joined, nobody else loses an event. */
+static bool churn(struct run *r)
+{
+  const struct plan *p = r->plan;
+  int64_t last = p->count - 1;
+  int churners = 1 + (int)p->variant;
+  static const char *const ids[] = {"h1", "h2", "h3"};
+  char all[64];
+  snprintf(all, sizeof all, "%s,%s", ids_csv(r, false), churners == 1 ? "h1" : churners == 2 ? "h1,h2" : "h1,h2,h3");
+  if (!spawn_producer(r, &r->prod, (const char *const[]){"--count", fr_num(p->count), "--wait-ids", ids_csv(r, false),
+                                                         "--linger-ids", all, "--pace-us",
+                                                         fr_num(p->pace_us > 0 ? p->pace_us : 30), NULL}) ||
+      !spawn_bystanders(r, (const char *const[]){"--first", "0", "--last-seq", fr_num(last), NULL}))
+    return false;
+  struct proc ch[3];
+  for (int i = 0; i < churners; i++)
+    if (!spawn_consumer(r, &ch[i], ids[i], p->wait[i],
+                        (const char *const[]){"--start", "oldest", "--last-seq", fr_num(last), "--churn",
+                                              fr_num(10 * p->repeats), "--churn-events", fr_num(1 + p->at % 7),
+                                              NULL}))
+      return false;
+  for (int i = 0; i < churners; i++) {
+    if (!reap(&ch[i], 0))
+      return false;
+    CHECK(atomic_load(&ch[i].pr->last) == last, "%s ended at %" PRId64, ch[i].id, (int64_t)atomic_load(&ch[i].pr->last));
+  }
+  return bystanders_delivered(r, last) && reap(&r->prod, 0);
+}
+
+
+/* ---- Layer 1 and the topology ------------------------------------------- */
+
+/* A timed call of the driver itself (Layer 1 and topology classes): the
+ * driver's own calls are held to the same bound as the roles'. */
+static struct fr_progress driver_calls;
+
+static void driver_timed(const char *what, int64_t t0, int64_t timeout)
+{
+  struct fr_progress *pr = &driver_calls;
+  int64_t dur = ts_now_ns() - t0, over = dur - timeout;
+  if (atomic_fetch_add(&pr->calls, 1) == 0 || over > atomic_load(&pr->max_over_ns)) {
+    snprintf(pr->worst_call, sizeof pr->worst_call, "%s", what);
+    atomic_store(&pr->worst_dur_ns, dur);
+    atomic_store(&pr->worst_timeout_ns, timeout);
+    atomic_store(&pr->max_over_ns, over);
+  }
+}
+
+static int64_t driver_call_ns(const struct plan *p, int64_t left)
+{
+  int64_t t = p->call_ms > 0 ? p->call_ms * FR_MS : left;
+  return t < left ? t : left;
+}
+
+/* A framed (Layer 1) producer (frm_role) streams big, multi-frame messages;
+ * the driver receives them as a myelon consumer, checking each byte, and
+ * the producer is SIGKILLed - in the middle of a message when the ring is
+ * full of a message's first frames (variant 0, 1), or wherever it is after
+ * a seeded number of messages (variant 2). The receive then ends with
+ * -DMP_E_OWNERDEAD (the half message counted as lost, never delivered),
+ * within the detection bound, each receive within its timeout. */
+static bool framed_kill(struct run *r)
+{
+  const struct plan *p = r->plan;
+  enum myelon_frame_format fmt = p->variant == 1 ? MYELON_FRAME_ALIGNED : MYELON_FRAME_COMPACT;
+  uint32_t fcap = 48u << (p->seed % 3); /* 48, 96, 192 */
+  uint64_t cap = (uint64_t)p->capacity;
+  size_t size = (size_t)(cap * fcap * (uint64_t)(2 + p->repeats) + (uint64_t)p->at);
+  char profile[40];
+  if (p->variant == 2)
+    snprintf(profile, sizeof profile, "mixed");
+  else
+    snprintf(profile, sizeof profile, "fixed:%zu", size);
+  const char *argv[32] = {ts_helper("FRM_ROLE"), "producer", "--backend", fr_backend_name(r->ring.backend), "--name",
+                          r->ring.name, "--format", fmt == MYELON_FRAME_ALIGNED ? "aligned" : "compact", "--fcap",
+                          fr_num(fcap), "--capacity", fr_num((int64_t)cap), "--seed", fr_num((int64_t)p->seed),
+                          "--profile", profile, "--count", "1000000", "--wait-consumers", "1", "--timeout-ms",
+                          fr_num(timeout_ms()), NULL};
+  r->prod.id = "framed producer";
+  r->prod.pid = ts_spawn((char *const *)argv);
+  CHECK(r->prod.pid > 0, "cannot spawn frm_role");
+  struct myelon_consumer_config cc;
+  myelon_consumer_config_init(&cc);
+  cc.ring.backend = r->ring.backend;
+  cc.ring.name = r->ring.name;
+  cc.ring.id = "fv";
+  cc.ring.wait.kind = (enum dmp_wait_kind)pick(&(struct rng){p->seed}, 0, 3);
+  cc.format = fmt;
+  cc.frame_capacity = fcap;
+  struct myelon_consumer *con = NULL;
+  int64_t deadline = ts_now_ns() + (int64_t)timeout_ms() * FR_MS;
+  int rc;
+  do {
+    int64_t t = driver_call_ns(p, deadline - ts_now_ns()), t0 = ts_now_ns();
+    rc = myelon_consumer_attach_timeout(&cc, t, &con);
+    driver_timed("myelon attach", t0, t);
+  } while (rc == -ETIMEDOUT && ts_now_ns() < deadline);
+  CHECK(rc == 0, "framed attach: %s (%s)", myelon_err_name(rc), dmp_last_error());
+  struct frm_stream st = {p->seed, p->variant == 2 ? FRM_MIXED : FRM_FIXED, fcap, cap, size};
+  uint64_t next = 0, stop_after = (uint64_t)(p->variant == 2 ? 3 + p->at % 40 : p->repeats - 1);
+  bool killed = false, mid = p->variant != 2;
+  int64_t kill_ns = 0, last_ns = 0;
+  struct dmp_consumer *dc = myelon_consumer_ring(con);
+  bool ok = true;
+  for (;;) {
+    if (!killed && next >= stop_after) {
+      /* Mid-message: wait until the ring is full of the next message's
+       * first frames (the producer then blocks on us), and kill it there. */
+      while (mid && dmp_consumer_available(dc) < (int64_t)cap && ts_now_ns() < deadline)
+        dmp_consumer_wait(dc, 10 * FR_MS);
+      kill_ns = ts_now_ns();
+      killed = true;
+      fr_signal(r->prod.pid, SIGKILL);
+    }
+    struct myelon_msg m;
+    int64_t t = driver_call_ns(p, deadline - ts_now_ns()), t0 = ts_now_ns();
+    rc = myelon_consumer_recv(con, &m, t);
+    driver_timed("myelon recv", t0, t);
+    if (rc == -ETIMEDOUT && ts_now_ns() < deadline)
+      continue;
+    if (rc == -DMP_E_OWNERDEAD) {
+      ok = killed ? true : failed("OWNERDEAD before the producer was killed (message %" PRIu64 ")", next);
+      if (ok && mid)
+        ok = strstr(dmp_last_error(), "middle of message") && myelon_consumer_errors(con) == 1
+               ? true
+               : failed("killed mid-message, but: %s (%" PRIu64 " errors)", dmp_last_error(),
+                        myelon_consumer_errors(con));
+      if (ok)
+        sample(&det_consumer, ts_now_ns() - (last_ns > kill_ns ? last_ns : kill_ns));
+      break;
+    }
+    if (rc < 0) {
+      ok = failed("framed recv of message %" PRIu64 ": %s (%s)", next, myelon_err_name(rc), dmp_last_error());
+      break;
+    }
+    uint64_t idx = 0;
+    int bad = frm_check(&st, m.data, m.len, m.kind, next, 0, &idx);
+    myelon_consumer_release(con);
+    if (bad) {
+      ok = failed("message %" PRIu64 ": %s", next, frm_fault_name(bad));
+      break;
+    }
+    last_ns = ts_now_ns();
+    next++;
+  }
+  myelon_consumer_close(con);
+  if (!killed)
+    fr_signal(r->prod.pid, SIGKILL);
+  int st_rc = ts_wait(r->prod.pid, timeout_ms());
+  r->prod.pid = 0;
+  if (ok)
+    ok = st_rc == 128 + SIGKILL ? true : failed("framed producer exited %d, expected SIGKILL", st_rc);
+  int gc = dmp_ring_gc(r->ring.backend, r->ring.name);
+  if (ok)
+    ok = gc == 1 ? true : failed("dmp_ring_gc of the dead framed ring: %s (%s)", dmp_err_name(gc), dmp_last_error());
+  return ok;
+}
+
+/* The topology: the driver is the scheduler (in this process, or in a
+ * forked child for a restart), workers are topo_role processes. */
+struct topo_run {
+  struct topo_params tp;
+  struct myelon_topology_config cfg;
+  struct myelon_scheduler *s;
+  pid_t pids[8];
+};
+
+static bool topo_open(struct run *r, struct topo_run *t, uint32_t workers)
+{
+  topo_params_init(&t->tp, "sw", workers);
+  t->tp.backend = r->ring.backend;
+  t->tp.payload = 64 + (uint32_t)(r->plan->at % 2000);
+  if (t->tp.backend == DMP_BACKEND_MMAP) {
+    const char *f = ts_tmp_path("topo");
+    snprintf(t->tp.dir, sizeof t->tp.dir, "%.*s", (int)(strrchr(f, '/') - f), f);
+  }
+  CHECK(topo_config(&t->tp, &t->cfg) == 0, "topology config");
+  return true;
+}
+
+static bool topo_create(struct topo_run *t)
+{
+  int rc = myelon_scheduler_create(&t->cfg, &t->s);
+  CHECK(rc == 0, "scheduler create: %s (%s)", myelon_err_name(rc), dmp_last_error());
+  return true;
+}
+
+static bool topo_spawn(struct topo_run *t, uint32_t index, int64_t die_at)
+{
+  char a[10][300];
+  snprintf(a[0], sizeof a[0], "label=%s", t->tp.label);
+  snprintf(a[1], sizeof a[1], "backend=%s", t->tp.backend == DMP_BACKEND_MMAP ? "mmap" : "shm");
+  snprintf(a[2], sizeof a[2], "dir=%s", t->tp.dir);
+  snprintf(a[3], sizeof a[3], "workers=%u", t->tp.workers);
+  snprintf(a[4], sizeof a[4], "index=%u", index);
+  snprintf(a[5], sizeof a[5], "payload=%u", t->tp.payload);
+  snprintf(a[6], sizeof a[6], "request_depth=%u", t->tp.request_depth);
+  snprintf(a[7], sizeof a[7], "no_responses=0");
+  snprintf(a[8], sizeof a[8], "frame=%u", t->tp.frame_capacity);
+  snprintf(a[9], sizeof a[9], "die_at=%" PRId64, die_at);
+  char *argv[] = {(char *)ts_helper("TOPO_ROLE"), a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], NULL};
+  t->pids[index] = ts_spawn(argv);
+  CHECK(t->pids[index] > 0, "cannot spawn topo_role");
+  return true;
+}
+
+struct answers {
+  uint64_t step, sum, seen;
+  int bad;
+};
+
+static int on_answer(const struct myelon_step_msg *m, void *user)
+{
+  struct answers *c = user;
+  uint64_t a[3] = {0, 0, 0};
+  if (m->len == TOPO_ANSWER_LEN)
+    memcpy(a, m->data, sizeof a);
+  if (m->len != TOPO_ANSWER_LEN || a[0] != c->step || a[1] != (ts_checksum((int64_t)c->step) ^ (m->worker + 1)) ||
+      a[2] != c->sum)
+    c->bad++;
+  c->seen |= UINT64_C(1) << m->worker;
+  return 0;
+}
+
+/* Broadcast `step`, gather (retrying on the per-call timeout until
+ * `bound_ms`), each call timed. rc of the last gather; answers in *c. */
+static int topo_step(const struct plan *p, struct topo_run *t, uint64_t step, struct myelon_gather *g,
+                     struct answers *c, int bound_ms)
+{
+  static uint8_t body[TOPO_REQ_HEAD + 4096];
+  topo_fill_request(body, step, t->tp.payload);
+  int64_t deadline = ts_now_ns() + (int64_t)ts_timeout_ms(bound_ms) * FR_MS;
+  int rc;
+  do {
+    int64_t tmo = driver_call_ns(p, deadline - ts_now_ns()), t0 = ts_now_ns();
+    rc = myelon_scheduler_broadcast(t->s, step, body, TOPO_REQ_HEAD + t->tp.payload, TOPO_KIND_STEP, tmo);
+    driver_timed("broadcast", t0, tmo);
+  } while (rc == -ETIMEDOUT && ts_now_ns() < deadline);
+  if (rc < 0)
+    return rc;
+  *c = (struct answers){step, topo_payload_sum(body + TOPO_REQ_HEAD, t->tp.payload), 0, 0};
+  memset(g, 0, sizeof *g);
+  uint64_t all = myelon_workers_mask(t->cfg.workers);
+  /* A gather with a short timeout returns before everyone answered: gather
+   * again (an answer is delivered once, so the sets are accumulated). */
+  do {
+    struct myelon_gather one;
+    memset(&one, 0, sizeof one);
+    int64_t tmo = driver_call_ns(p, deadline - ts_now_ns()), t0 = ts_now_ns();
+    rc = myelon_scheduler_gather(t->s, step, tmo, on_answer, &one, c);
+    driver_timed("gather", t0, tmo);
+    g->answered |= one.answered;
+    g->dead |= one.dead;
+  } while ((rc == -ETIMEDOUT || rc == -DMP_E_OWNERDEAD) && ((g->answered | g->dead) & all) != all &&
+           ts_now_ns() < deadline);
+  if ((g->answered & all) == all)
+    rc = 0;
+  else if (((g->answered | g->dead) & all) == all)
+    rc = -DMP_E_OWNERDEAD;
+  return rc;
+}
+
+static bool topo_stop(struct topo_run *t, uint64_t skip)
+{
+  int rc = myelon_scheduler_broadcast(t->s, UINT64_MAX, NULL, 0, TOPO_KIND_STOP, (int64_t)ts_timeout_ms(5000) * FR_MS);
+  CHECK(rc == 0, "stop broadcast: %s (%s)", myelon_err_name(rc), dmp_last_error());
+  for (uint32_t i = 0; i < t->tp.workers; i++) {
+    if (skip & (UINT64_C(1) << i))
+      continue;
+    int st = ts_wait(t->pids[i], timeout_ms());
+    t->pids[i] = 0;
+    CHECK(st == 0, "worker w%u exited %d (0: every step in order, bodies intact)", i, st);
+  }
+  return true;
+}
+
+static bool topo_close(struct topo_run *t)
+{
+  struct myelon_layout layout = *myelon_scheduler_layout(t->s);
+  myelon_scheduler_close(t->s);
+  t->s = NULL;
+  int gc = myelon_layout_gc(&layout);
+  CHECK(gc == 0, "a ring of the topology was left behind (%d)", gc);
+  return true;
+}
+
+/* A worker dies (SIGKILLs itself) on receiving a seeded step, in the middle
+ * of that step: the gather reports it dead by name, within its timeout, and
+ * the others go on answering every step. */
+static bool worker_kill(struct run *r)
+{
+  const struct plan *p = r->plan;
+  struct topo_run t;
+  memset(&t, 0, sizeof t);
+  uint32_t n = 2 + (uint32_t)p->n_cons, victim = (uint32_t)(p->seed % n);
+  uint64_t die = (uint64_t)(p->at % 40), steps = die + 5;
+  if (!topo_open(r, &t, n) || !topo_create(&t))
+    return false;
+  bool ok = true;
+  for (uint32_t i = 0; i < n && ok; i++)
+    ok = topo_spawn(&t, i, i == victim ? (int64_t)die : -1);
+  int rc = ok ? myelon_scheduler_rendezvous(t.s, (int64_t)ts_timeout_ms(20000) * FR_MS) : 0;
+  if (ok && rc < 0)
+    ok = failed("rendezvous: %s (%s)", myelon_err_name(rc), dmp_last_error());
+  uint64_t dead = UINT64_C(1) << victim, all = myelon_workers_mask(t.cfg.workers);
+  for (uint64_t step = 0; step < steps && ok; step++) {
+    struct myelon_gather g;
+    struct answers c;
+    int64_t t0 = ts_now_ns();
+    rc = topo_step(p, &t, step, &g, &c, 20000);
+    if (step < die) {
+      ok = rc == 0 && c.bad == 0 && g.answered == all ? true
+                                                       : failed("step %" PRIu64 ": %s (%s), %d bad", step,
+                                                                myelon_err_name(rc), dmp_last_error(), c.bad);
+    } else if (step == die) {
+      ok = rc == -DMP_E_OWNERDEAD && (g.dead & dead) && c.bad == 0
+             ? true
+             : failed("step %" PRIu64 " (w%u died in it): %s (%s), dead %#" PRIx64, step, victim, myelon_err_name(rc),
+                      dmp_last_error(), g.dead);
+      if (ok) /* from the broadcast that killed it: an upper bound */
+        sample(&det_producer, ts_now_ns() - t0);
+    } else {
+      ok = (rc == 0 || rc == -DMP_E_OWNERDEAD) && c.bad == 0 && (g.answered | dead) == all
+             ? true
+             : failed("step %" PRIu64 " after w%u died: %s (%s), answered %#" PRIx64, step, victim,
+                      myelon_err_name(rc), dmp_last_error(), g.answered);
+    }
+  }
+  if (ok) {
+    int st = ts_wait(t.pids[victim], timeout_ms());
+    t.pids[victim] = 0;
+    ok = st == 128 + SIGKILL ? true : failed("the victim w%u exited %d", victim, st);
+  }
+  ok = ok && topo_stop(&t, dead);
+  if (t.s)
+    ok = topo_close(&t) && ok;
+  return ok;
+}
+
+/* The scheduler (a forked child of the driver) is SIGKILLed mid-run: every
+ * worker learns it (its receive fails: exit 11) within the detection bound;
+ * a new scheduler then creates the same topology over the stale rings, and
+ * new workers get every step. */
+static bool scheduler_restart(struct run *r)
+{
+  const struct plan *p = r->plan;
+  struct topo_run t;
+  memset(&t, 0, sizeof t);
+  uint32_t n = 1 + (uint32_t)p->n_cons;
+  uint64_t steps1 = 1 + (uint64_t)(p->at % 30);
+  if (!topo_open(r, &t, n))
+    return false;
+  /* The first scheduler: a child that runs `steps1` steps, broadcasts the
+   * next one and is killed there, mid-step, holding every ring. */
+  int go[2];
+  CHECK(pipe(go) == 0, "pipe");
+  pid_t sched = fork();
+  CHECK(sched >= 0, "fork");
+  if (sched == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    close(go[0]);
+    struct myelon_scheduler *s = NULL;
+    if (myelon_scheduler_create(&t.cfg, &s) != 0)
+      _exit(3);
+    if (write(go[1], "c", 1) != 1 || myelon_scheduler_rendezvous(s, (int64_t)ts_timeout_ms(20000) * FR_MS) != 0)
+      _exit(4);
+    t.s = s;
+    for (uint64_t step = 0; step < steps1; step++) {
+      struct myelon_gather g;
+      struct answers c;
+      if (topo_step(p, &t, step, &g, &c, 20000) != 0 || c.bad)
+        _exit(5);
+    }
+    static uint8_t body[TOPO_REQ_HEAD + 4096];
+    topo_fill_request(body, steps1, t.tp.payload);
+    if (myelon_scheduler_broadcast(s, steps1, body, TOPO_REQ_HEAD + t.tp.payload, TOPO_KIND_STEP,
+                                   (int64_t)ts_timeout_ms(10000) * FR_MS) != 0 ||
+        write(go[1], "k", 1) != 1)
+      _exit(6);
+    pause();
+    _exit(7);
+  }
+  close(go[1]);
+  char b = 0;
+  bool ok = read(go[0], &b, 1) == 1 && b == 'c';
+  if (!ok)
+    failed("the first scheduler did not create the topology");
+  for (uint32_t i = 0; i < n && ok; i++)
+    ok = topo_spawn(&t, i, -1);
+  if (ok && !(read(go[0], &b, 1) == 1 && b == 'k'))
+    ok = failed("the first scheduler did not run its %" PRIu64 " steps", steps1);
+  close(go[0]);
+  int64_t kill_ns = ts_now_ns();
+  kill(sched, SIGKILL);
+  int st = ts_wait(sched, timeout_ms());
+  if (ok && st != 128 + SIGKILL)
+    ok = failed("the first scheduler exited %d", st);
+  /* Every worker must see its scheduler's death (recv fails, exit 11). */
+  for (uint32_t i = 0; i < n && ok; i++) {
+    int64_t until = ts_now_ns() + (int64_t)timeout_ms() * FR_MS;
+    siginfo_t si;
+    for (;;) {
+      memset(&si, 0, sizeof si);
+      if (waitid(P_PID, (id_t)t.pids[i], &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == t.pids[i])
+        break;
+      if (ts_now_ns() > until)
+        break;
+      struct timespec ts = {0, 500000};
+      nanosleep(&ts, NULL);
+    }
+    if (si.si_pid == t.pids[i])
+      sample(&det_consumer, ts_now_ns() - kill_ns);
+    int ws = ts_wait(t.pids[i], 1000);
+    t.pids[i] = 0;
+    if (ws != 11)
+      ok = failed("worker w%u exited %d after its scheduler died, expected 11 (receive failed)", i, ws);
+  }
+  /* The restart: the same topology over the stale rings, new workers. */
+  ok = ok && topo_create(&t);
+  for (uint32_t i = 0; i < n && ok; i++)
+    ok = topo_spawn(&t, i, -1);
+  int rc = ok ? myelon_scheduler_rendezvous(t.s, (int64_t)ts_timeout_ms(20000) * FR_MS) : 0;
+  if (ok && rc < 0)
+    ok = failed("rendezvous after the restart: %s (%s)", myelon_err_name(rc), dmp_last_error());
+  for (uint64_t step = 0; step < 5 && ok; step++) {
+    struct myelon_gather g;
+    struct answers c;
+    rc = topo_step(p, &t, step, &g, &c, 20000);
+    ok = rc == 0 && c.bad == 0 ? true
+                               : failed("step %" PRIu64 " after the restart: %s (%s)", step, myelon_err_name(rc),
+                                        dmp_last_error());
+  }
+  ok = ok && topo_stop(&t, 0);
+  if (t.s)
+    ok = topo_close(&t) && ok;
+  return ok;
+}
+
 static bool (*const scenarios[F_CLASSES])(struct run *) = {
   consumer_crash, producer_crash, attach_crash, stalled, consumer_restart, producer_restart, late_joiner,
+  producer_stop, table_lock, stale_create, churn, framed_kill, worker_kill, scheduler_restart,
 };
 
 /* ---- driver --------------------------------------------------------------- */
@@ -620,9 +1379,22 @@ static bool run_seed(uint64_t seed, bool verbose)
   r.plan = &p;
   r.ring = fr_ring_new(p.backend, "fz");
   failure[0] = '\0';
+  n_tracked = 0;
+  memset(&driver_calls, 0, sizeof driver_calls);
+  track(&driver_calls, "driver");
+  int n_det[2] = {det_consumer.n, det_producer.n};
   int64_t t0 = ts_now_ns();
   bool ok = scenarios[p.kind](&r);
   ts_kill_children(); /* a failed seed may leave some; a passed one none */
+  if (ok)
+    ok = calls_bounded();
+  /* This seed's detection times, each within the bound. */
+  struct samples *sets[2] = {&det_consumer, &det_producer};
+  for (int k = 0; k < 2 && ok; k++)
+    for (int i = n_det[k]; i < sets[k]->n && ok; i++)
+      if (sets[k]->v[i] > (int64_t)ts_timeout_ms(DETECT_MAX_MS) * 1000000)
+        ok = failed("a dead peer was reported after %.1f ms (bound: %d ms)", (double)sets[k]->v[i] / 1e6,
+                    ts_timeout_ms(DETECT_MAX_MS));
   int left = leftovers(&r.ring);
   if (ok && left)
     ok = failed("%d segment(s) of '%s' left behind", left, r.ring.name);
@@ -671,6 +1443,20 @@ Test(fault_sweep, every_seed_keeps_the_oracle)
   }
   printf("fault: sweep of %" PRIu64 " seed(s) from %" PRIu64 ": %d failed, %.1f s\n", n, base, bad,
          (double)(ts_now_ns() - t0) / 1e9);
+  printf("fault: %" PRId64 " timed calls, worst overrun %.1f ms (bound: timeout + %d ms): %s\n", calls_total,
+         calls_total ? (double)worst_over_ns / 1e6 : 0.0, slack_ms(), worst_over[0] ? worst_over : "-");
+  struct samples *sets[] = {&det_consumer, &det_producer};
+  const char *what[] = {"producer death -> consumer OWNERDEAD", "consumer death -> producer evicts"};
+  int64_t det_max = 0;
+  for (int i = 0; i < 2; i++) {
+    printf("fault: detection, %s: %d samples, p50 %.1f ms, p99 %.1f ms, max %.1f ms\n", what[i], sets[i]->n,
+           (double)percentile(sets[i], 50) / 1e6, (double)percentile(sets[i], 99) / 1e6,
+           (double)percentile(sets[i], 100) / 1e6);
+    if (percentile(sets[i], 100) > det_max)
+      det_max = percentile(sets[i], 100);
+  }
   fflush(stdout);
-  cr_assert_eq(bad, 0, "%d seed(s) failed:%s (replay one with DMP_FAULT_SEED=N)", bad, failing);
+  cr_expect_eq(bad, 0, "%d seed(s) failed:%s (replay one with DMP_FAULT_SEED=N)", bad, failing);
+  cr_expect(det_max <= (int64_t)ts_timeout_ms(DETECT_MAX_MS) * 1000000,
+            "a dead peer took %.1f ms to be reported (bound: %d ms)", (double)det_max / 1e6, ts_timeout_ms(DETECT_MAX_MS));
 }
