@@ -280,7 +280,7 @@ static int attach_until(const struct dmp_consumer_config *cfg, int64_t deadline,
   if (rc < 0)
     goto fail;
   if (!(cfg->flags & DMP_CONSUMER_NO_COUNTERS))
-    dmp_impl_counters_attach(c);
+    dmp_impl_counters_attach(c, deadline);
   *out = c;
   return 0;
 fail:

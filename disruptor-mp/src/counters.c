@@ -201,22 +201,24 @@ int dmp_impl_cnt_lock(int fd, short type, off_t at)
 
 /* The registry lock: the handle's mutex (threads of this process), then an
  * OFD lock (other processes; dropped by the kernel if its holder dies),
- * waited for at most 2 s - only a stopped holder keeps it that long. */
-static int registry_lock(struct dmp_counters *s)
+ * polled until `deadline` (0: one attempt) - only a stopped or hostile
+ * holder keeps it long. The public calls wait at most 2 s; the library's
+ * own cold paths pass their caller's deadline or do not wait at all. */
+static int registry_lock(struct dmp_counters *s, int64_t deadline)
 {
   pthread_mutex_lock(&s->mu);
-  int64_t deadline = dmp_impl_now_ns() + REGISTRY_LOCK_TIMEOUT_NS;
   for (;;) {
     int rc = dmp_impl_cnt_lock(s->fd, F_WRLCK, DMP_CNT_LOCK_REGISTRY);
     if (rc == 0)
       return 0;
-    if (rc != -EAGAIN || dmp_impl_now_ns() > deadline) {
+    int64_t left = dmp_impl_remaining(deadline);
+    if (rc != -EAGAIN || left == 0) {
       pthread_mutex_unlock(&s->mu);
       return rc != -EAGAIN ? DMP_FAIL(rc, "cannot lock the counters registry of '%s'", s->path)
-                           : DMP_FAIL(-ETIMEDOUT, "counters registry of '%s' stayed locked for 2 s (holder stopped?)",
+                           : DMP_FAIL(-ETIMEDOUT, "counters registry of '%s' is locked by another process (stopped?)",
                                       s->path);
     }
-    dmp_impl_sleep_ns(50000);
+    dmp_impl_sleep_ns(left < 50000 ? left : 50000);
   }
 }
 
@@ -304,6 +306,12 @@ static int adopt(struct dmp_counters *s, uint32_t i, uint32_t type, const char *
 
 int dmp_counters_register(struct dmp_counters *s, uint32_t type, const char *label, struct dmp_counter *out)
 {
+  return dmp_impl_cnt_register(s, type, label, out, dmp_impl_deadline(REGISTRY_LOCK_TIMEOUT_NS));
+}
+
+int dmp_impl_cnt_register(struct dmp_counters *s, uint32_t type, const char *label, struct dmp_counter *out,
+                          int64_t deadline)
+{
   if (out)
     out->value = NULL;
   if (!s || !label || !out)
@@ -313,7 +321,7 @@ int dmp_counters_register(struct dmp_counters *s, uint32_t type, const char *lab
   int rc = check_label(label);
   if (rc < 0)
     return rc;
-  if ((rc = registry_lock(s)) < 0)
+  if ((rc = registry_lock(s, deadline)) < 0)
     return rc;
   int i = find_key(s, type, label);
   bool fresh = false;
@@ -396,7 +404,7 @@ static int error_insert(struct dmp_counters *s, int code, const char *text, uint
   return DMP_FAIL(-ENOSPC, "distinct-error log of '%s' is full (%u entries)", s->path, s->geo.error_count);
 }
 
-static int error_record(struct dmp_counters *s, int code, const char *text)
+static int error_record(struct dmp_counters *s, int code, const char *text, int64_t deadline)
 {
   uint64_t now = (uint64_t)dmp_impl_realtime_ns();
   int i = error_find(s, code, text);
@@ -404,9 +412,11 @@ static int error_record(struct dmp_counters *s, int code, const char *text)
     error_bump(&s->errors[i], now);
     return 0;
   }
-  int rc = registry_lock(s);
-  if (rc < 0)
+  int rc = registry_lock(s, deadline);
+  if (rc < 0) {
+    dmp_impl_fetch_add_relaxed(&s->hdr->errors_dropped, 1); /* relaxed: a tally */
     return rc;
+  }
   i = error_find(s, code, text); /* inserted while we waited? */
   if (i >= 0) {
     error_bump(&s->errors[i], now);
@@ -427,7 +437,12 @@ int dmp_counters_error(struct dmp_counters *s, int code, const char *fmt, ...)
   va_start(ap, fmt);
   vsnprintf(text, sizeof text, fmt, ap);
   va_end(ap);
-  return error_record(s, code, text);
+  return error_record(s, code, text, dmp_impl_deadline(REGISTRY_LOCK_TIMEOUT_NS));
+}
+
+int dmp_impl_cnt_error_now(struct dmp_counters *s, int code, const char *text)
+{
+  return error_record(s, code, text, 0);
 }
 
 /* ---- public reads ---------------------------------------------------------- */

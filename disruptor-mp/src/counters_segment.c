@@ -309,12 +309,14 @@ static const uint32_t consumer_types[DMP_IMPL_CNT_N] = {
 
 /* Register a participant's records. A full region is recorded in the error
  * log (and in registrations_failed) and leaves those handles zeroed. */
-static void register_lib(struct dmp_counters *s, const uint32_t *types, const char *label)
+/* Register the library's own records, waiting for the registry lock until
+ * `deadline` in all (then at most one attempt each). */
+static void register_lib(struct dmp_counters *s, const uint32_t *types, const char *label, int64_t deadline)
 {
   for (int i = 0; i < DMP_IMPL_CNT_N; i++) {
     if (types[i] == 0)
       continue;
-    int rc = dmp_counters_register(s, types[i], label, &s->lib[i]);
+    int rc = dmp_impl_cnt_register(s, types[i], label, &s->lib[i], deadline);
     if (rc < 0) {
       dmp_impl_cnt_error(s, rc, "counters region full: '%s' has no %s counter", label, dmp_counter_type_name(types[i]));
       break;
@@ -336,7 +338,7 @@ int dmp_impl_counters_create(struct dmp_producer *p, bool enabled)
   rc = create_segment(p, path, &s);
   if (rc < 0)
     return rc;
-  register_lib(s, producer_types, PRODUCER_LABEL);
+  register_lib(s, producer_types, PRODUCER_LABEL, dmp_impl_deadline(DMP_TABLE_WAIT_NS));
   p->counters = s;
   return 0;
 }
@@ -349,10 +351,12 @@ void dmp_impl_counters_remove(struct dmp_producer *p)
 
 /* Open the ring's counters if they belong to this incarnation of the ring;
  * on a young ring, wait (bounded) for its producer to create them. */
-static struct dmp_counters *join_counters(const struct dmp_consumer *c, const char *path)
+static struct dmp_counters *join_counters(const struct dmp_consumer *c, const char *path, int64_t attach_deadline)
 {
   const struct dmp_segment_header *h = &c->ring.ctl->header;
   int64_t deadline = dmp_impl_now_ns() + JOIN_WAIT_NS;
+  if (deadline > attach_deadline)
+    deadline = attach_deadline;
   for (;;) {
     struct dmp_counters *s = NULL;
     char why[512];
@@ -371,15 +375,20 @@ static struct dmp_counters *join_counters(const struct dmp_consumer *c, const ch
   }
 }
 
-void dmp_impl_counters_attach(struct dmp_consumer *c)
+void dmp_impl_counters_attach(struct dmp_consumer *c, int64_t deadline)
 {
   char path[PATH_MAX];
   if (snprintf(path, sizeof path, "%s%s", c->ring.seg->path, DMP_COUNTERS_SUFFIX) >= (int)sizeof path)
     return;
-  struct dmp_counters *s = join_counters(c, path);
+  /* Best effort: never more than DMP_TABLE_WAIT_NS, whatever the attach's
+   * own deadline (DMP_FOREVER included). */
+  int64_t most = dmp_impl_deadline(DMP_TABLE_WAIT_NS);
+  if (deadline > most)
+    deadline = most;
+  struct dmp_counters *s = join_counters(c, path, deadline);
   if (!s)
     return;
-  register_lib(s, consumer_types, c->id);
+  register_lib(s, consumer_types, c->id, deadline);
   c->counters = s;
   dmp_impl_cnt_add(s, DMP_IMPL_CNT_ATTACHES, 1);
   if (c->missed) {
@@ -430,5 +439,7 @@ void dmp_impl_cnt_error(struct dmp_counters *s, int code, const char *fmt, ...)
   va_start(ap, fmt);
   vsnprintf(text, sizeof text, fmt, ap);
   va_end(ap);
-  (void)dmp_counters_error(s, code, "%s", text);
+  /* Never waits: the callers are waits, liveness checks and closes that
+   * promise their bounds (a locked registry drops the entry, counted). */
+  (void)dmp_impl_cnt_error_now(s, code, text);
 }

@@ -302,8 +302,16 @@ int dmp_impl_counters_create(struct dmp_producer *p, bool enabled);
  * the producer lock is still held, and close it. */
 void dmp_impl_counters_remove(struct dmp_producer *p);
 /** Consumer attach (best effort, never fails the attach): open the ring's
- * counters, register the consumer's records, count the attach. */
-void dmp_impl_counters_attach(struct dmp_consumer *c);
+ * counters, register the consumer's records, count the attach; waits (for
+ * a young ring's counters, for the registry lock) at most until `deadline`,
+ * the attach's own, and never more than DMP_TABLE_WAIT_NS. */
+void dmp_impl_counters_attach(struct dmp_consumer *c, int64_t deadline);
+/** dmp_counters_register() waiting for the registry lock until `deadline`. */
+int dmp_impl_cnt_register(struct dmp_counters *s, uint32_t type, const char *label, struct dmp_counter *out,
+                          int64_t deadline);
+/** Record a distinct error without waiting: a locked registry drops it
+ * (counted in errors_dropped). 0, 1 (new entry) or a negative code. */
+int dmp_impl_cnt_error_now(struct dmp_counters *s, int code, const char *text);
 /** Consumer detach: count it and drop the records' ownership. */
 void dmp_impl_counters_detach(struct dmp_consumer *c);
 /** Add `n` to one of the participant's records. `s` may be NULL. */

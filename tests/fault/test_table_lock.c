@@ -58,6 +58,7 @@ static void teardown(void)
 
 TestSuite(table_lock, .init = setup, .fini = teardown, .timeout = 60);
 TestSuite(churn, .init = setup, .fini = teardown, .timeout = 120);
+TestSuite(counters_lock, .init = setup, .fini = teardown, .timeout = 60);
 
 static const char *seg_file(const struct fr_ring *r)
 {
@@ -66,19 +67,18 @@ static const char *seg_file(const struct fr_ring *r)
   return r->backend == DMP_BACKEND_SHM ? path : r->name;
 }
 
-/* Fork a process that takes the table lock of ring `r` and holds it until
- * it is killed (at most 60 s). */
-static void hold_table_lock(const struct fr_ring *r)
+/* Fork a process that takes the OFD lock on byte `at` of file `path` and
+ * holds it until it is killed (at most 60 s). */
+static void hold_lock(const char *path, off_t at)
 {
   int fds[2];
   cr_assert_eq(pipe(fds), 0);
-  const char *path = seg_file(r);
   holder = fork();
   cr_assert_geq(holder, 0, "fork");
   if (holder == 0) {
     alarm(60); /* never outlive the test */
     int fd = open(path, O_RDWR | O_CLOEXEC);
-    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = DMP_LOCK_TABLE, .l_len = 1};
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = at, .l_len = 1};
     char ok = fd >= 0 && fcntl(fd, F_OFD_SETLK, &fl) == 0;
     if (write(fds[1], &ok, 1) != 1)
       _exit(1);
@@ -91,7 +91,13 @@ static void hold_table_lock(const struct fr_ring *r)
   cr_assert_eq(poll(&pfd, 1, ts_timeout_ms(5000)), 1, "lock holder did not answer");
   cr_assert_eq(read(fds[0], &ok, 1), 1);
   close(fds[0]);
-  cr_assert(ok, "the holder could not lock the table of %s", path);
+  cr_assert(ok, "the holder could not lock byte %lld of %s", (long long)at, path);
+}
+
+/* The consumer table's lock of ring `r`. */
+static void hold_table_lock(const struct fr_ring *r)
+{
+  hold_lock(seg_file(r), DMP_LOCK_TABLE);
 }
 
 /* A consumer process that attaches as `id` and exits without closing: its
@@ -139,7 +145,7 @@ static int64_t since_ms(int64_t t0)
 /* `what` took `took_ms`, allowed `bound_ms` plus the slack. */
 static void expect_bounded(const char *what, int64_t took_ms, int64_t bound_ms)
 {
-  printf("fault: table locked by a peer: %s returned after %lld ms (bound %lld + %d ms)\n", what,
+  printf("fault: bounded while a peer holds a lock: %s returned after %lld ms (bound %lld + %d ms)\n", what,
          (long long)took_ms, (long long)bound_ms, SLACK_MS);
   fflush(stdout);
   cr_expect_leq(took_ms, bound_ms + ts_timeout_ms(SLACK_MS), "%s took %lld ms, bound %lld + %d ms", what,
@@ -229,6 +235,53 @@ Test(table_lock, every_call_returns_within_its_bound_while_a_peer_holds_it)
     dmp_producer_close(prod);
     prod = NULL;
   }
+}
+
+/* The counters registry (counters.h) is the other lock a peer can hold:
+ * the library's own use of it is best effort and keeps the caller's bound.
+ * attach registers the consumer's records, a liveness alert records an
+ * error: both within their bounds while a peer holds the registry lock. */
+Test(counters_lock, attach_and_liveness_keep_their_bounds_while_a_peer_holds_the_registry)
+{
+  struct fr_ring r = fr_ring_new(DMP_BACKEND_SHM, "cl");
+  prod = fr_producer_new(&r, 16); /* with counters (the default) */
+  cr_assert_not_null(prod);
+  static const char *const ids[] = {"dead"};
+  struct dmp_liveness_config lc;
+  dmp_liveness_config_init(&lc);
+  lc.required_ids = ids;
+  lc.n_required = 1;
+  lc.quiet = true;
+  cr_assert_eq(dmp_producer_enable_liveness(prod, &lc), 0, "%s", dmp_last_error());
+  dead_consumer(&r, "dead");
+  char cnt[600];
+  snprintf(cnt, sizeof cnt, "%s%s", seg_file(&r), DMP_COUNTERS_SUFFIX);
+  hold_lock(cnt, DMP_CNT_LOCK_REGISTRY);
+
+  struct dmp_consumer_config cc = ccfg(&r, "c1");
+  struct dmp_consumer *c1 = NULL, *c2 = NULL;
+  int64_t t0 = ts_now_ns();
+  int rc = dmp_consumer_attach_timeout(&cc, 50 * FR_MS, &c1);
+  expect_bounded("attach_timeout(50 ms), counters registry locked", since_ms(t0), 50);
+  cr_expect_eq(rc, 0, "attach_timeout: %s (%s)", dmp_err_name(rc), dmp_last_error());
+  cc.id = "c2";
+  t0 = ts_now_ns();
+  rc = dmp_consumer_attach(&cc, &c2);
+  expect_bounded("attach(), counters registry locked", since_ms(t0), DMP_TABLE_WAIT_NS / FR_MS);
+  cr_expect_eq(rc, 0, "attach: %s (%s)", dmp_err_name(rc), dmp_last_error());
+  t0 = ts_now_ns();
+  for (int i = 0; i < 10; i++) { /* the dead consumer's alert records an error */
+    rc = dmp_producer_check_liveness(prod);
+    cr_expect_geq(rc, 0, "check_liveness: %s (%s)", dmp_err_name(rc), dmp_last_error());
+    fr_sleep_ms(6);
+  }
+  expect_bounded("10 x (check_liveness() + 6 ms sleep), counters registry locked", since_ms(t0), 60);
+  cr_expect_eq(rc, 1, "the dead required consumer is reported");
+  t0 = ts_now_ns();
+  dmp_consumer_close(c1);
+  dmp_consumer_close_forget(c2);
+  expect_bounded("close() + close_forget(), counters registry locked", since_ms(t0), 2 * DMP_TABLE_WAIT_NS / FR_MS);
+  release_holder();
 }
 
 /* ------------------------------------------------------------------ churn */
