@@ -48,6 +48,10 @@
 
 #include <disruptor_mp/disruptor_mp.h>
 
+#include "tool_clock.h"
+#include "tool_hist.h"
+#include "tool_parse.h"
+
 #define NS_PER_S INT64_C(1000000000)
 #define MAX_CONSUMERS 8u
 #define STEP_TIMEOUT_NS (10 * NS_PER_S) /* attach, claim, wait: each bounded by this */
@@ -98,20 +102,6 @@ _Static_assert(sizeof(struct demo_result) <= PIPE_BUF, "one atomic pipe write");
 /* ------------------------------------------------------------------------ */
 /* Small helpers                                                             */
 
-static int64_t now_ns(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
-}
-
-static void sleep_ns(int64_t ns)
-{
-  struct timespec ts = {.tv_sec = ns / NS_PER_S, .tv_nsec = ns % NS_PER_S};
-  while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-    ;
-}
-
 static uint64_t mix64(uint64_t x)
 {
   x += UINT64_C(0x9e3779b97f4a7c15);
@@ -143,79 +133,10 @@ static void record_failure(struct demo_result *res, const char *what, int rc, bo
            dmp_err_name(rc), *d ? ": " : "", d);
 }
 
-static const char *backend_name(enum dmp_backend b)
-{
-  return b == DMP_BACKEND_MMAP ? "mmap" : "shm";
-}
-
 static const char *wait_name(enum dmp_wait_kind w)
 {
   static const char *const names[] = {"block", "spin", "yield", "sleep"};
   return (unsigned)w < 4 ? names[w] : "?";
-}
-
-/* ------------------------------------------------------------------------ */
-/* Latency histogram: log-linear. Values below 2*SUB are exact; each power  */
-/* of two above is split into SUB linear buckets (about 3% resolution).     */
-
-#define HIST_SUB_BITS 5u
-#define HIST_SUB (1u << HIST_SUB_BITS)
-#define HIST_BUCKETS (2u * HIST_SUB + (63u - HIST_SUB_BITS) * HIST_SUB)
-
-struct hist {
-  uint64_t count;
-  uint64_t min, max;
-  uint64_t bucket[HIST_BUCKETS];
-};
-
-static unsigned hist_index(uint64_t v)
-{
-  if (v < 2u * HIST_SUB)
-    return (unsigned)v;
-  unsigned e = 63u - (unsigned)__builtin_clzll(v); /* >= HIST_SUB_BITS + 1 */
-  unsigned shift = e - HIST_SUB_BITS;
-  unsigned mant = (unsigned)(v >> shift) & (HIST_SUB - 1u);
-  return 2u * HIST_SUB + (e - HIST_SUB_BITS - 1u) * HIST_SUB + mant;
-}
-
-/* Highest value that falls into bucket `i`. */
-static uint64_t hist_bucket_high(unsigned i)
-{
-  if (i < 2u * HIST_SUB)
-    return i;
-  unsigned k = i - 2u * HIST_SUB;
-  unsigned shift = k / HIST_SUB + 1u;
-  uint64_t low = (uint64_t)(HIST_SUB + k % HIST_SUB) << shift;
-  return low + ((UINT64_C(1) << shift) - 1u);
-}
-
-static void hist_record(struct hist *h, uint64_t v)
-{
-  h->bucket[hist_index(v)]++;
-  if (h->count == 0 || v < h->min)
-    h->min = v;
-  if (v > h->max)
-    h->max = v;
-  h->count++;
-}
-
-/* Value at quantile q (0 < q <= 1), never above the exact maximum. */
-static uint64_t hist_quantile(const struct hist *h, double q)
-{
-  if (h->count == 0)
-    return 0;
-  uint64_t rank = (uint64_t)(q * (double)h->count + 0.999999);
-  if (rank == 0)
-    rank = 1;
-  uint64_t seen = 0;
-  for (unsigned i = 0; i < HIST_BUCKETS; i++) {
-    seen += h->bucket[i];
-    if (seen >= rank) {
-      uint64_t v = hist_bucket_high(i);
-      return v < h->max ? v : h->max;
-    }
-  }
-  return h->max;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -226,7 +147,7 @@ static void fill_event(struct demo_event *ev, int64_t seq)
   ev->seq = seq;
   for (int i = 0; i < PAYLOAD_WORDS; i++)
     ev->payload[i] = payload_word(seq, i);
-  ev->send_ns = now_ns();
+  ev->send_ns = tool_now_ns();
   ev->checksum = event_checksum(ev);
 }
 
@@ -234,11 +155,11 @@ static void fill_event(struct demo_event *ev, int64_t seq)
  * consumers finish reading while the ring still has its producer. */
 static int drain(struct dmp_producer *p, int64_t last)
 {
-  int64_t deadline = now_ns() + DRAIN_TIMEOUT_NS;
+  int64_t deadline = tool_now_ns() + DRAIN_TIMEOUT_NS;
   while (dmp_producer_min_gating_sequence(p) < last) {
-    if (now_ns() > deadline)
+    if (tool_now_ns() > deadline)
       return -ETIMEDOUT;
-    sleep_ns(200000);
+    tool_sleep_ns(200000);
   }
   return 0;
 }
@@ -261,7 +182,7 @@ static void run_producer(const struct opts *o, struct demo_result *res)
     record_failure(res, "dmp_producer_create", rc, true);
     return;
   }
-  int64_t t0 = now_ns();
+  int64_t t0 = tool_now_ns();
   for (int64_t seq = 0; seq < (int64_t)o->events; seq++) {
     struct demo_event *ev = NULL;
     rc = demo_event_try_claim(p, &ev);
@@ -281,7 +202,7 @@ static void run_producer(const struct opts *o, struct demo_result *res)
     dmp_producer_publish(p);
     res->events++;
   }
-  res->elapsed_ns = now_ns() - t0;
+  res->elapsed_ns = tool_now_ns() - t0;
   if (res->status == 0 && (rc = drain(p, (int64_t)o->events - 1)) < 0) {
     res->status = rc;
     snprintf(res->message, sizeof res->message,
@@ -318,7 +239,7 @@ static bool check_event(const struct demo_event *ev, int64_t seq, int64_t expect
   return false;
 }
 
-static int consume(struct dmp_consumer *c, const struct opts *o, struct hist *h,
+static int consume(struct dmp_consumer *c, const struct opts *o, struct tool_hist *h,
                    struct demo_result *res)
 {
   int64_t expect = 0, first_send = 0, last_recv = 0;
@@ -337,11 +258,11 @@ static int consume(struct dmp_consumer *c, const struct opts *o, struct hist *h,
     }
     unsigned batch = 0;
     do {
-      last_recv = now_ns();
+      last_recv = tool_now_ns();
       if (expect == 0)
         first_send = ev->send_ns;
       int64_t lat = last_recv - ev->send_ns;
-      hist_record(h, lat > 0 ? (uint64_t)lat : 0);
+      tool_hist_record(h, lat > 0 ? (uint64_t)lat : 0);
       check_event(ev, seq, expect, res);
       expect = seq + 1;
       res->events++;
@@ -372,18 +293,19 @@ static void run_consumer(const struct opts *o, struct demo_result *res)
     record_failure(res, "dmp_consumer_attach_timeout", rc, true);
     return;
   }
-  struct hist *h = calloc(1, sizeof *h);
+  struct tool_hist *h = malloc(sizeof *h);
   if (h == NULL) {
-    record_failure(res, "calloc", -ENOMEM, false);
+    record_failure(res, "malloc", -ENOMEM, false);
     dmp_consumer_close(c);
     return;
   }
+  tool_hist_init(h);
   consume(c, o, h, res);
   dmp_consumer_close(c);
-  res->lat_min = h->min;
-  res->lat_p50 = hist_quantile(h, 0.50);
-  res->lat_p99 = hist_quantile(h, 0.99);
-  res->lat_p999 = hist_quantile(h, 0.999);
+  res->lat_min = h->count ? h->min : 0;
+  res->lat_p50 = tool_hist_percentile(h, 50);
+  res->lat_p99 = tool_hist_percentile(h, 99);
+  res->lat_p999 = tool_hist_percentile(h, 99.9);
   res->lat_max = h->max;
   free(h);
 }
@@ -432,7 +354,7 @@ static pid_t spawn(const struct opts *o, const char *role, const char *id, int *
   snprintf(fd, sizeof fd, "%d", fds[1]);
   char *argv[] = {"dmp-demo", "--role", (char *)role, "--name", (char *)o->name,
                   "--id", (char *)id, "--events", events, "--consumers", consumers,
-                  "--capacity", capacity, "--backend", (char *)backend_name(o->backend),
+                  "--capacity", capacity, "--backend", (char *)dmp_backend_name(o->backend),
                   "--wait", (char *)wait_name(o->wait), "--result-fd", fd, NULL};
   pid_t parent = getpid();
   pid_t pid = fork();
@@ -479,7 +401,7 @@ static void kill_all(struct child *ch, size_t n, const char *why)
  * Returns false if the deadline passed. */
 static bool supervise(struct child *ch, size_t n, int64_t timeout_ns)
 {
-  int64_t deadline = now_ns() + timeout_ns;
+  int64_t deadline = tool_now_ns() + timeout_ns;
   size_t running = 0;
   bool killed = false, in_time = true;
   for (size_t i = 0; i < n; i++)
@@ -502,14 +424,14 @@ static bool supervise(struct child *ch, size_t n, int64_t timeout_ns)
         }
       continue;
     }
-    if (!killed && now_ns() > deadline) {
+    if (!killed && tool_now_ns() > deadline) {
       fprintf(stderr, "dmp-demo: run did not finish within %" PRId64 " s; killing it\n",
               timeout_ns / NS_PER_S);
       kill_all(ch, n, "the run took too long");
       killed = true;
       in_time = false;
     }
-    sleep_ns(2000000);
+    tool_sleep_ns(2000000);
   }
   return in_time;
 }
@@ -657,7 +579,7 @@ static int run_parent(struct opts *o)
          " consumers, capacity %" PRIu64 ", backend %s, wait %s\n"
          "          segment %s\n",
          o->events, sizeof(struct demo_event), o->consumers, o->capacity,
-         backend_name(o->backend), wait_name(o->wait), o->name);
+         dmp_backend_name(o->backend), wait_name(o->wait), o->name);
   fflush(stdout);
 
   struct child ch[1 + MAX_CONSUMERS];
@@ -726,54 +648,35 @@ static void usage(FILE *f)
           MAX_CONSUMERS);
 }
 
-static bool parse_u64(const char *s, uint64_t *out)
-{
-  char *end;
-  errno = 0;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (errno != 0 || end == s || *end != '\0' || s[0] == '-')
-    return false;
-  *out = v;
-  return true;
-}
-
+/* A choice among `names` into *out: false if `s` is none of them. */
 static bool parse_enum(const char *s, const char *const *names, int n, int *out)
 {
-  for (int i = 0; i < n; i++)
-    if (strcmp(s, names[i]) == 0) {
-      *out = i;
-      return true;
-    }
-  return false;
+  int i = tool_parse_choice(s, names, n);
+  return i >= 0 && ((*out = i), true);
 }
 
 static bool parse_option(struct opts *o, int opt, const char *arg)
 {
-  static const char *const backends[] = {"shm", "mmap"};
   static const char *const waits[] = {"block", "spin", "yield", "sleep"};
   static const char *const roles[] = {"parent", "producer", "consumer"};
   uint64_t v;
   int e;
   switch (opt) {
-  case 'e': return parse_u64(arg, &o->events) && o->events > 0;
+  case 'e': return tool_parse_u64(arg, &o->events) && o->events > 0;
   case 'n':
-    if (!parse_u64(arg, &v) || v < 1 || v > MAX_CONSUMERS)
+    if (!tool_parse_u64(arg, &v) || v < 1 || v > MAX_CONSUMERS)
       return false;
     o->consumers = (uint32_t)v;
     return true;
-  case 'c': return parse_u64(arg, &o->capacity);
-  case 'b':
-    if (!parse_enum(arg, backends, 2, &e))
-      return false;
-    o->backend = (enum dmp_backend)e;
-    return true;
+  case 'c': return tool_parse_u64(arg, &o->capacity);
+  case 'b': return dmp_backend_parse(arg, &o->backend) == 0;
   case 'w':
     if (!parse_enum(arg, waits, 4, &e))
       return false;
     o->wait = (enum dmp_wait_kind)e;
     return true;
   case 't':
-    if (!parse_u64(arg, &v) || v < 1 || v > 86400)
+    if (!tool_parse_u64(arg, &v) || v < 1 || v > 86400)
       return false;
     o->timeout_ns = (int64_t)v * NS_PER_S;
     return true;
@@ -785,7 +688,7 @@ static bool parse_option(struct opts *o, int opt, const char *arg)
   case 'N': return snprintf(o->name, sizeof o->name, "%s", arg) < (int)sizeof o->name;
   case 'I': return snprintf(o->id, sizeof o->id, "%s", arg) < (int)sizeof o->id;
   case 'F':
-    if (!parse_u64(arg, &v) || v > INT_MAX)
+    if (!tool_parse_u64(arg, &v) || v > INT_MAX)
       return false;
     o->result_fd = (int)v;
     return true;

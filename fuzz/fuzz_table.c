@@ -21,7 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   uint32_t slot_align = 1u << (fuzz_u8(&in) % 8u);
   struct dmp_impl_segment seg;
   memset(&seg, 0, sizeof seg);
-  FUZZ_CHECK(dmp_impl_geometry_compute(capacity, slot_size, slot_align, max_consumers, &seg.geo) == 0);
+  FUZZ_CHECK(dmp_impl_geometry_compute("", capacity, slot_size, slot_align, max_consumers, &seg.geo) == 0);
   const struct dmp_impl_geometry *g = &seg.geo;
 
   void *mem = NULL;

@@ -27,6 +27,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tool_clock.h"
+
 #define BENCH_NAME_MAX 24
 #define BENCH_PATH_MAX 256
 #define BENCH_MAX_RX 8
@@ -40,10 +42,17 @@ extern double bench_ns_per_tick;
 /** Calibrate ticks against CLOCK_MONOTONIC (about 100 ms). */
 void bench_clock_init(void);
 void bench_clock_set(double ns_per_tick);
-int64_t bench_mono_ns(void);
+/** CLOCK_MONOTONIC ns and a plain sleep: the tools' clock (tool_clock.h). */
+static inline int64_t bench_mono_ns(void)
+{
+  return tool_now_ns();
+}
+static inline void bench_sleep_ns(int64_t ns)
+{
+  tool_sleep_ns(ns);
+}
 /** Cost of one bench_ticks() read, in ns (median of a few tight loops). */
 double bench_clock_cost_ns(void);
-void bench_sleep_ns(int64_t ns);
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <x86intrin.h>

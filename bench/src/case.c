@@ -1,5 +1,6 @@
 /* A case on the command line: defaults, to argv, from argv (see roles.h). */
 #include "roles.h"
+#include "tool_parse.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -54,13 +55,7 @@ int bench_case_to_argv(const struct bench_case *c, char **argv, int argc, char (
 
 static int parse_u64(const char *s, uint64_t *out)
 {
-  char *end;
-  errno = 0;
-  unsigned long long v = strtoull(s, &end, 0);
-  if (errno || end == s || *end || s[0] == '-')
-    return -EINVAL;
-  *out = v;
-  return 0;
+  return tool_parse_u64(s, out) ? 0 : -EINVAL;
 }
 
 static int parse_str(const char *s, char *out, size_t n)

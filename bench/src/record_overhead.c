@@ -39,6 +39,9 @@
 #include <myelon/error.h>
 #include <myelon/record.h>
 
+#include "tool_clock.h"
+#include "tool_parse.h"
+
 #define S_NS INT64_C(1000000000)
 
 struct opts {
@@ -49,12 +52,7 @@ struct opts {
   enum myelon_journal_io io;
 };
 
-static int64_t now_ns(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * S_NS + ts.tv_nsec;
-}
+#define now_ns tool_now_ns
 
 /* Child: read and release every event until the producer is gone. */
 static int consumer_main(const char *ring)
@@ -207,12 +205,27 @@ int main(int argc, char **argv)
       {"help", no_argument, 0, 'h'},        {0, 0, 0, 0},
   };
   int c;
+  uint64_t v;
   while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
     switch (c) {
-    case 'n': o.count = strtoull(optarg, NULL, 0); break;
-    case 'p': o.pairs = (uint32_t)strtoul(optarg, NULL, 0); break;
-    case 's': o.size = (uint32_t)strtoul(optarg, NULL, 0); break;
-    case 'c': o.capacity = strtoull(optarg, NULL, 0); break;
+    case 'n':
+      if (!tool_parse_u64(optarg, &o.count))
+        return usage();
+      break;
+    case 'p':
+      if (!tool_parse_u64(optarg, &v) || v > UINT32_MAX)
+        return usage();
+      o.pairs = (uint32_t)v;
+      break;
+    case 's':
+      if (!tool_parse_size(optarg, &v) || v > UINT32_MAX)
+        return usage();
+      o.size = (uint32_t)v;
+      break;
+    case 'c':
+      if (!tool_parse_u64(optarg, &o.capacity))
+        return usage();
+      break;
     case 'd': o.dir = optarg; break;
     case 'g': o.non_gating = true; break;
     case 'i':

@@ -26,23 +26,23 @@ static const double spectrum_pcts[] = {0,  10, 20, 30, 40, 50,   60,    70,     
 
 static double to_ns(uint64_t ticks) { return (double)ticks * bench_ns_per_tick; }
 
-void role_emit_latency(struct json *j, const char *key, const struct hist *h)
+void role_emit_latency(struct json *j, const char *key, const struct tool_hist *h)
 {
   json_obj_begin(j, key);
   json_u64(j, "count", h->count);
   json_f64(j, "min", h->count ? to_ns(h->min) : 0.0);
-  json_f64(j, "mean", hist_mean(h) * bench_ns_per_tick);
-  json_f64(j, "p50", to_ns(hist_percentile(h, 50)));
-  json_f64(j, "p90", to_ns(hist_percentile(h, 90)));
-  json_f64(j, "p99", to_ns(hist_percentile(h, 99)));
-  json_f64(j, "p99.9", to_ns(hist_percentile(h, 99.9)));
-  json_f64(j, "p99.99", to_ns(hist_percentile(h, 99.99)));
+  json_f64(j, "mean", tool_hist_mean(h) * bench_ns_per_tick);
+  json_f64(j, "p50", to_ns(tool_hist_percentile(h, 50)));
+  json_f64(j, "p90", to_ns(tool_hist_percentile(h, 90)));
+  json_f64(j, "p99", to_ns(tool_hist_percentile(h, 99)));
+  json_f64(j, "p99.9", to_ns(tool_hist_percentile(h, 99.9)));
+  json_f64(j, "p99.99", to_ns(tool_hist_percentile(h, 99.99)));
   json_f64(j, "max", to_ns(h->max));
   json_arr_begin(j, "spectrum");
   for (size_t i = 0; i < sizeof spectrum_pcts / sizeof spectrum_pcts[0]; i++) {
     json_arr_begin(j, NULL);
     json_f64(j, NULL, spectrum_pcts[i]);
-    json_f64(j, NULL, to_ns(hist_percentile(h, spectrum_pcts[i])));
+    json_f64(j, NULL, to_ns(tool_hist_percentile(h, spectrum_pcts[i])));
     json_arr_end(j);
   }
   json_arr_end(j);
@@ -96,7 +96,7 @@ void *role_buffer(size_t len)
 
 /* The "bare" phase: one clock read per BARE_BLOCK exchanges; each block's
  * mean goes into `blocks`, so a preemption spoils one block, not the mean. */
-static int pp_bare(struct pp *p, struct hist *blocks, double *bare_mean_ns)
+static int pp_bare(struct pp *p, struct tool_hist *blocks, double *bare_mean_ns)
 {
   uint64_t n = bench_bare_count(p->e->c);
   uint64_t t0 = bench_ticks_inline(), prev = t0;
@@ -107,20 +107,20 @@ static int pp_bare(struct pp *p, struct hist *blocks, double *bare_mean_ns)
         return rc;
     }
     uint64_t now = bench_ticks_inline();
-    hist_record(blocks, (now - prev) / BARE_BLOCK);
+    tool_hist_record(blocks, (now - prev) / BARE_BLOCK);
     prev = now;
   }
   *bare_mean_ns = to_ns(prev - t0) / (double)n;
   return 0;
 }
 
-static int pp_closed_loop(struct pp *p, struct hist *h, struct hist *blocks, double *bare_mean_ns)
+static int pp_closed_loop(struct pp *p, struct tool_hist *h, struct tool_hist *blocks, double *bare_mean_ns)
 {
   uint64_t prev = bench_ticks_inline();
   for (uint64_t i = 0; i < p->e->c->count; i++) {
     int rc = exchange(p);
     uint64_t now = bench_ticks_inline();
-    hist_record(h, now - prev);
+    tool_hist_record(h, now - prev);
     prev = now;
     if (rc < 0)
       return rc;
@@ -130,7 +130,7 @@ static int pp_closed_loop(struct pp *p, struct hist *h, struct hist *blocks, dou
 
 /* Absolute schedule: message i is due at t0 + i / rate, whatever happened
  * before (no drift, no omission): CO-corrected RTT = receive - due time. */
-static int pp_fixed_rate(struct pp *p, struct hist *actual, struct hist *co, double *achieved)
+static int pp_fixed_rate(struct pp *p, struct tool_hist *actual, struct tool_hist *co, double *achieved)
 {
   double period = 1e9 / (double)p->e->c->rate / bench_ns_per_tick;
   uint64_t t0 = bench_ticks_inline() + (uint64_t)period;
@@ -144,8 +144,8 @@ static int pp_fixed_rate(struct pp *p, struct hist *actual, struct hist *co, dou
     end = bench_ticks_inline();
     if (rc < 0)
       return rc;
-    hist_record(actual, end - now);
-    hist_record(co, end - due);
+    tool_hist_record(actual, end - now);
+    tool_hist_record(co, end - due);
   }
   *achieved = (double)p->e->c->count / (to_ns(end - t0) / 1e9);
   return 0;
@@ -167,7 +167,7 @@ int role_client_open(struct pp *p, bool barrier)
   return 0;
 }
 
-static void client_report(struct pp *p, const struct hist *h, const struct hist *h2, double extra)
+static void client_report(struct pp *p, const struct tool_hist *h, const struct tool_hist *h2, double extra)
 {
   bool fixed = p->e->c->rate != 0;
   struct json j;
@@ -189,14 +189,14 @@ static void client_report(struct pp *p, const struct hist *h, const struct hist 
 static int role_client(struct role_env *e)
 {
   struct pp p = {.e = e, .out = role_buffer(e->c->size), .in = role_buffer(e->c->size)};
-  struct hist *h = calloc(2, sizeof *h);
+  struct tool_hist *h = calloc(2, sizeof *h);
   int rc = (!p.out || !p.in || !h) ? -ENOMEM : role_client_open(&p, true);
   for (uint64_t i = 0; rc == 0 && i < e->c->warmup; i++)
     rc = exchange(&p);
   double extra = 0;
   if (rc == 0) {
-    hist_init(&h[0]);
-    hist_init(&h[1]);
+    tool_hist_init(&h[0]);
+    tool_hist_init(&h[1]);
     rc = e->c->rate ? pp_fixed_rate(&p, &h[0], &h[1], &extra) : pp_closed_loop(&p, &h[0], &h[1], &extra);
     if (rc < 0)
       role_failed(e, "exchange", rc);
@@ -348,7 +348,7 @@ static double cpu_s(void)
          (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
-static int consume(struct role_env *e, void *rx, void *buf, struct hist *h, struct consumed *r)
+static int consume(struct role_env *e, void *rx, void *buf, struct tool_hist *h, struct consumed *r)
 {
   const struct bench_case *c = e->c;
   bool stamp = stamped(c), wake = c->workload == BENCH_WL_WAKE;
@@ -364,7 +364,7 @@ static int consume(struct role_env *e, void *rx, void *buf, struct hist *h, stru
     if (get_word(buf, 0) != i + 1)
       r->errors++;
     if (stamp && i >= c->warmup)
-      hist_record(h, now - get_word(buf, 1));
+      tool_hist_record(h, now - get_word(buf, 1));
     if (i + 1 == c->warmup)
       r->t0 = now;
     if (wake && i == 0) { /* the idle window ends with the first message */
@@ -376,7 +376,7 @@ static int consume(struct role_env *e, void *rx, void *buf, struct hist *h, stru
   return 0;
 }
 
-static void consumer_report(struct role_env *e, const struct hist *h, const struct consumed *r)
+static void consumer_report(struct role_env *e, const struct tool_hist *h, const struct consumed *r)
 {
   struct json j;
   json_init(&j, e->result);
@@ -406,11 +406,11 @@ int role_consumer_open(struct role_env *e, void **rx, bool barrier)
 static int role_consumer(struct role_env *e)
 {
   void *rx = NULL, *buf = role_buffer(e->c->size);
-  struct hist *h = malloc(sizeof *h);
+  struct tool_hist *h = malloc(sizeof *h);
   int rc = buf && h ? role_consumer_open(e, &rx, true) : -ENOMEM;
   if (rc < 0)
     return rc;
-  hist_init(h);
+  tool_hist_init(h);
   struct consumed r = {0};
   if ((rc = consume(e, rx, buf, h, &r)) < 0)
     return role_failed(e, "recv", rc);

@@ -69,7 +69,7 @@ static double median_of(double *v, unsigned n)
 
 /* ---- ping-pong -------------------------------------------------------------- */
 
-static int ab_pp_blocks(struct pp *p, struct hist *h)
+static int ab_pp_blocks(struct pp *p, struct tool_hist *h)
 {
   uint64_t nblocks = p[0].e->c->count / AB_PP_BLOCK;
   for (uint64_t k = 0; k < 2 * (nblocks ? nblocks : 1); k++) {
@@ -78,7 +78,7 @@ static int ab_pp_blocks(struct pp *p, struct hist *h)
     for (unsigned i = 0; i < AB_PP_BLOCK; i++) {
       int rc = exchange(q);
       uint64_t now = bench_ticks_inline();
-      hist_record(&h[k & 1], now - prev);
+      tool_hist_record(&h[k & 1], now - prev);
       prev = now;
       if (rc < 0)
         return rc;
@@ -87,7 +87,7 @@ static int ab_pp_blocks(struct pp *p, struct hist *h)
   return 0;
 }
 
-static void ab_pp_report(struct pp *p, const struct hist *h)
+static void ab_pp_report(struct pp *p, const struct tool_hist *h)
 {
   struct json j;
   json_init(&j, p[0].e->result);
@@ -104,13 +104,13 @@ static void ab_pp_report(struct pp *p, const struct hist *h)
 static int ab_client(struct ab *ab)
 {
   struct pp p[2];
-  struct hist *h = calloc(2, sizeof *h);
+  struct tool_hist *h = calloc(2, sizeof *h);
   int rc = h ? 0 : -ENOMEM;
   for (unsigned k = 0; k < 2; k++) {
     p[k] = (struct pp){.e = &ab->env[k], .out = role_buffer(ab->env[k].c->size), .in = role_buffer(ab->env[k].c->size)};
     if (rc == 0)
       rc = (!p[k].out || !p[k].in) ? -ENOMEM : role_client_open(&p[k], k == 1);
-    hist_init(&h[k]);
+    tool_hist_init(&h[k]);
   }
   for (unsigned k = 0; k < 2; k++)
     for (uint64_t i = 0; rc == 0 && i < ab->env[k].c->warmup; i++)

@@ -8,7 +8,7 @@
 
 #include <string.h>
 
-#include "hist.h"
+#include "tool_hist.h"
 #include "json.h"
 #include "roles.h"
 
@@ -49,7 +49,7 @@ struct bench_chan role_chan(const struct role_env *e, unsigned dir);
 int role_failed(struct role_env *e, const char *what, int rc);
 /** A payload buffer filled with the pattern (NULL if out of memory). */
 void *role_buffer(size_t len);
-void role_emit_latency(struct json *j, const char *key, const struct hist *h);
+void role_emit_latency(struct json *j, const char *key, const struct tool_hist *h);
 
 /* Open sequences; `barrier`: also wait at the case's start barrier. */
 int role_client_open(struct pp *p, bool barrier);

@@ -13,13 +13,6 @@
 double bench_ns_per_tick = 1.0;
 const char *bench_role_name = "bench";
 
-int64_t bench_mono_ns(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 uint64_t bench_ticks(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
@@ -29,14 +22,6 @@ uint64_t bench_ticks(void)
 #endif
 }
 
-void bench_sleep_ns(int64_t ns)
-{
-  if (ns <= 0)
-    return;
-  struct timespec ts = {(time_t)(ns / 1000000000), (long)(ns % 1000000000)};
-  while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-    ;
-}
 
 void bench_clock_set(double ns_per_tick)
 {

@@ -12,7 +12,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,17 +19,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Format a reason into `why` (a function, so long paths truncate quietly). */
-static int why_set(char *why, size_t whylen, int code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static int why_set(char *why, size_t whylen, int code, const char *fmt, ...)
-{
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(why, whylen, fmt, ap);
-  va_end(ap);
-  return code;
-}
-#define WHY(code, ...) why_set(why, whylen, (code), __VA_ARGS__)
 
 /* The final component of an MMAP path (the whole path if it has no '/'). */
 static const char *base_of(const char *path)
@@ -52,7 +40,7 @@ int dmp_impl_dir_open(enum dmp_backend backend, const char *path, int *dirfd, ch
   else if (len == 0)
     memcpy(dir, "/", 2);
   else if (len >= sizeof dir)
-    return WHY(-DMP_E_BADNAME, "directory of '%.64s...' is longer than %zu bytes", path, sizeof dir - 1);
+    return DMP_WHY(-DMP_E_BADNAME, "directory of '%.64s...' is longer than %zu bytes", path, sizeof dir - 1);
   else {
     memcpy(dir, path, len);
     dir[len] = '\0';
@@ -63,10 +51,10 @@ int dmp_impl_dir_open(enum dmp_backend backend, const char *path, int *dirfd, ch
    * everything after works relative to this very descriptor. */
   int fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0)
-    return WHY(-errno, "cannot open directory '%s': %s", dir, strerror(errno));
+    return DMP_WHY(-errno, "cannot open directory '%s': %s", dir, strerror(errno));
   struct stat st;
   if (fstat(fd, &st) != 0) {
-    int rc = WHY(-errno, "fstat of directory '%s': %s", dir, strerror(errno));
+    int rc = DMP_WHY(-errno, "fstat of directory '%s': %s", dir, strerror(errno));
     close(fd);
     return rc;
   }
@@ -75,7 +63,7 @@ int dmp_impl_dir_open(enum dmp_backend backend, const char *path, int *dirfd, ch
    * squatting and confusion at best. Ring files belong in a private place. */
   if (st.st_mode & S_IWOTH) {
     close(fd);
-    return WHY(-EACCES, "directory '%s' is writable by every user (mode %04o); put ring files in a private "
+    return DMP_WHY(-EACCES, "directory '%s' is writable by every user (mode %04o); put ring files in a private "
                "directory (e.g. from mkdtemp(3) or $XDG_RUNTIME_DIR)", dir, (unsigned)(st.st_mode & 07777));
   }
   *dirfd = fd;
@@ -97,10 +85,10 @@ int dmp_impl_file_open(enum dmp_backend backend, int dirfd, const char *path, in
   if (fd >= 0)
     return fd;
   if (errno == ELOOP)
-    return WHY(-ELOOP, "'%s' is a symbolic link; segments are never opened through one", path);
+    return DMP_WHY(-ELOOP, "'%s' is a symbolic link; segments are never opened through one", path);
   if (errno == EEXIST)
-    return WHY(-EEXIST, "'%s' exists", path); /* create loops handle it */
-  return WHY(-errno, "cannot %s '%s': %s", verb, path, strerror(errno));
+    return DMP_WHY(-EEXIST, "'%s' exists", path); /* create loops handle it */
+  return DMP_WHY(-errno, "cannot %s '%s': %s", verb, path, strerror(errno));
 }
 
 int dmp_impl_file_open_path(enum dmp_backend backend, const char *path, int flags, char *why, size_t whylen)
@@ -149,12 +137,12 @@ int dmp_impl_file_share(int fd, const char *path, uint32_t mode, bool share, uin
     /* The kernel lets an unprivileged owner give a file only to a group
      * it is a member of: its EPERM is the membership check. */
     if (fchown(fd, (uid_t)-1, (gid_t)gid) != 0)
-      return WHY(-errno, "cannot give '%s' to group %u: %s%s", path, gid, strerror(errno),
+      return DMP_WHY(-errno, "cannot give '%s' to group %u: %s%s", path, gid, strerror(errno),
                  errno == EPERM ? " (the creating process must be a member of that group)" : "");
   }
   /* Explicitly, so that the umask neither widens nor narrows it. */
   if (fchmod(fd, (mode_t)mode) != 0)
-    return WHY(-errno, "fchmod '%s' to %04o: %s", path, mode, strerror(errno));
+    return DMP_WHY(-errno, "fchmod '%s' to %04o: %s", path, mode, strerror(errno));
   return 0;
 }
 
@@ -181,23 +169,23 @@ static bool in_group(gid_t gid)
 int dmp_impl_file_trust(int fd, const char *path, bool allow_group, struct stat *st, char *why, size_t whylen)
 {
   if (fstat(fd, st) != 0)
-    return WHY(-errno, "fstat '%s': %s", path, strerror(errno));
+    return DMP_WHY(-errno, "fstat '%s': %s", path, strerror(errno));
   unsigned mode = (unsigned)(st->st_mode & 07777);
   unsigned uid = (unsigned)st->st_uid, gid = (unsigned)st->st_gid, me = (unsigned)geteuid();
   /* Memory every user may open could have been written by anyone. */
   if (mode & 0007)
-    return WHY(-EACCES, "'%s' is accessible to every user (mode %04o); refusing to trust it", path, mode);
+    return DMP_WHY(-EACCES, "'%s' is accessible to every user (mode %04o); refusing to trust it", path, mode);
   /* Root is not special here: the question is whose memory this is, not
    * whether we could open it. */
   if (st->st_uid == geteuid())
     return 0;
   if (!allow_group)
-    return WHY(-EACCES, "'%s' is owned by uid %u, not by us (uid %u); refusing another user's memory. To share, "
+    return DMP_WHY(-EACCES, "'%s' is owned by uid %u, not by us (uid %u); refusing another user's memory. To share, "
                "create with DMP_RING_SHARE_GROUP and attach with DMP_CONSUMER_ALLOW_GROUP", path, uid, me);
   if ((mode & 0060) != 0060)
-    return WHY(-EACCES, "'%s' is owned by uid %u and not shared with its group (mode %04o)", path, uid, mode);
+    return DMP_WHY(-EACCES, "'%s' is owned by uid %u and not shared with its group (mode %04o)", path, uid, mode);
   if (!in_group(st->st_gid))
-    return WHY(-EACCES, "'%s' is owned by uid %u and shared with group %u, which we are not a member of", path,
+    return DMP_WHY(-EACCES, "'%s' is owned by uid %u and shared with group %u, which we are not a member of", path,
                uid, gid);
   return 0;
 }

@@ -27,18 +27,19 @@ void dmp_consumer_config_init(struct dmp_consumer_config *cfg)
 static int check_config(const struct dmp_consumer_config *cfg)
 {
   if (!cfg->name)
-    return DMP_FAIL(-DMP_E_BADNAME, "cfg->name is NULL");
+    return DMP_FAIL(-DMP_E_BADNAME, "cfg.name is NULL");
   int rc = dmp_id_validate(cfg->id);
   if (rc < 0)
     return -DMP_E_BADNAME;
   if (cfg->flags & ~KNOWN_CONSUMER_FLAGS)
-    return DMP_FAIL(-DMP_E_BADCONFIG, "unknown consumer flags 0x%x", cfg->flags & ~KNOWN_CONSUMER_FLAGS);
+    return DMP_FAIL(-DMP_E_BADCONFIG, "cfg.flags has unknown bits 0x%x", cfg->flags & ~KNOWN_CONSUMER_FLAGS);
   if ((cfg->flags & DMP_CONSUMER_NON_GATING) && (cfg->flags & DMP_CONSUMER_DURABLE))
-    return DMP_FAIL(-DMP_E_BADCONFIG, "DMP_CONSUMER_NON_GATING and DMP_CONSUMER_DURABLE exclude each other "
+    return DMP_FAIL(-DMP_E_BADCONFIG, "cfg.flags: DMP_CONSUMER_NON_GATING and DMP_CONSUMER_DURABLE exclude each other "
                     "(a non-gating consumer never holds the producer back)");
   if (cfg->start != DMP_START_LATEST && cfg->start != DMP_START_OLDEST)
-    return DMP_FAIL(-DMP_E_BADCONFIG, "start %d is not a dmp_start", (int)cfg->start);
-  return dmp_impl_wait_validate(&cfg->wait, "dmp_consumer_attach");
+    return DMP_FAIL(-DMP_E_BADCONFIG, "cfg.start %d is not a dmp_start", (int)cfg->start);
+  int rc2 = dmp_impl_wait_validate(&cfg->wait, "cfg.wait");
+  return rc2 < 0 ? rc2 : DMP_RESERVED_CHECK(cfg, "cfg.reserved");
 }
 
 static int check_expectations(const struct dmp_consumer_config *cfg, const struct dmp_impl_segment *seg)

@@ -38,61 +38,41 @@ int dmp_impl_cnt_path(const char *ring_path, char *out, size_t outlen)
   return 0;
 }
 
-static uint64_t fnv1a64(const void *data, size_t len)
-{
-  const uint8_t *p = data;
-  uint64_t h = UINT64_C(0xcbf29ce484222325);
-  for (size_t i = 0; i < len; i++)
-    h = (h ^ p[i]) * UINT64_C(0x100000001b3);
-  return h;
-}
-
 uint64_t dmp_impl_cnt_fingerprint(const struct dmp_counters_header *h)
 {
-  return fnv1a64(h, offsetof(struct dmp_counters_header, fingerprint));
+  return dmp_impl_fnv1a64(h, offsetof(struct dmp_counters_header, fingerprint));
 }
 
-/* Format a reason into `why` (a function, so long paths truncate quietly). */
-static int why_set(char *why, size_t whylen, int code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static int why_set(char *why, size_t whylen, int code, const char *fmt, ...)
-{
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(why, whylen, fmt, ap);
-  va_end(ap);
-  return code;
-}
-#define WHY(code, ...) why_set(why, whylen, (code), __VA_ARGS__)
 
 int dmp_impl_cnt_validate(const void *map, size_t len, const char *p, struct dmp_impl_cnt_geometry *g, char *why,
                           size_t whylen)
 {
   struct dmp_counters_header *h = (struct dmp_counters_header *)(uintptr_t)map;
   if (len < sizeof *h)
-    return WHY(-DMP_E_CORRUPT, "'%s' is %zu bytes, smaller than a counters header", p, len);
+    return DMP_WHY(-DMP_E_CORRUPT, "'%s' is %zu bytes, smaller than a counters header", p, len);
   /* K5: acquire load of the ready marker; pairs with K4 at creation. */
   uint32_t ready = dmp_impl_load_acquire(&h->ready);
   if (h->magic != DMP_COUNTERS_MAGIC)
-    return h->magic == 0 && ready == 0 ? WHY(-DMP_E_NOTREADY, "'%s' is not initialised yet", p)
-                                       : WHY(-DMP_E_CORRUPT, "'%s' has a bad counters magic number", p);
+    return h->magic == 0 && ready == 0 ? DMP_WHY(-DMP_E_NOTREADY, "'%s' is not initialised yet", p)
+                                       : DMP_WHY(-DMP_E_CORRUPT, "'%s' has a bad counters magic number", p);
   if (h->layout_version != DMP_COUNTERS_VERSION)
-    return WHY(-DMP_E_LAYOUT, "'%s' has counters version %u, this library reads version %u", p, h->layout_version,
+    return DMP_WHY(-DMP_E_LAYOUT, "'%s' has counters version %u, this library reads version %u", p, h->layout_version,
                DMP_COUNTERS_VERSION);
   if (ready != DMP_READY)
-    return WHY(-DMP_E_NOTREADY, "'%s' is not initialised yet (ready marker unset)", p);
+    return DMP_WHY(-DMP_E_NOTREADY, "'%s' is not initialised yet (ready marker unset)", p);
   if (h->header_size != sizeof *h || h->fingerprint != dmp_impl_cnt_fingerprint(h) || h->flags != 0)
-    return WHY(-DMP_E_CORRUPT, "'%s' counters header is corrupted (size, fingerprint or flags)", p);
+    return DMP_WHY(-DMP_E_CORRUPT, "'%s' counters header is corrupted (size, fingerprint or flags)", p);
   uint32_t n = h->record_count;
   if (n < DMP_COUNTERS_BASE_RECORDS + DMP_COUNTERS_PER_CONSUMER || n > MAX_RECORDS ||
       (n - DMP_COUNTERS_BASE_RECORDS) % DMP_COUNTERS_PER_CONSUMER != 0)
-    return WHY(-DMP_E_CORRUPT, "'%s' has an impossible record count %u", p, n);
+    return DMP_WHY(-DMP_E_CORRUPT, "'%s' has an impossible record count %u", p, n);
   dmp_impl_cnt_geometry((n - DMP_COUNTERS_BASE_RECORDS) / DMP_COUNTERS_PER_CONSUMER, g);
   if (h->record_size != sizeof(struct dmp_counter_record) || h->error_size != sizeof(struct dmp_error_record) ||
       h->error_count != g->error_count || h->records_offset != g->records_offset ||
       h->errors_offset != g->errors_offset || h->total_size != g->total_size)
-    return WHY(-DMP_E_CORRUPT, "'%s' counters header offsets disagree with its record count", p);
+    return DMP_WHY(-DMP_E_CORRUPT, "'%s' counters header offsets disagree with its record count", p);
   if (g->total_size > len)
-    return WHY(-DMP_E_CORRUPT, "'%s' is %zu bytes, its header needs %llu (truncated?)", p, len,
+    return DMP_WHY(-DMP_E_CORRUPT, "'%s' is %zu bytes, its header needs %llu (truncated?)", p, len,
                (unsigned long long)g->total_size);
   return 0;
 }

@@ -20,17 +20,6 @@
 #define JOIN_WAIT_NS INT64_C(200000000)
 #define PRODUCER_LABEL "producer"
 
-/* Format a reason into `why` (a function, so long paths truncate quietly). */
-static int why_set(char *why, size_t whylen, int code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static int why_set(char *why, size_t whylen, int code, const char *fmt, ...)
-{
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(why, whylen, fmt, ap);
-  va_end(ap);
-  return code;
-}
-#define WHY(code, ...) why_set(why, whylen, (code), __VA_ARGS__)
 
 /* ---- files ------------------------------------------------------------------ */
 
@@ -78,7 +67,7 @@ static int handle_map(struct dmp_counters *s, size_t len, char *why, size_t whyl
 {
   void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, s->fd, 0);
   if (m == MAP_FAILED)
-    return WHY(-errno, "mmap of %zu bytes of '%s' failed: %s", len, s->path, strerror(errno));
+    return DMP_WHY(-errno, "mmap of %zu bytes of '%s' failed: %s", len, s->path, strerror(errno));
   s->map = m;
   s->map_len = len;
   return 0;
@@ -97,7 +86,7 @@ int dmp_impl_cnt_open_image(struct dmp_counters *s, char *why, size_t whylen)
 {
   int rc = dmp_impl_cnt_validate(s->map, s->map_len, s->path, &s->geo, why, whylen);
   if (rc == 0 && (rc = handle_bind(s)) < 0)
-    WHY(rc, "out of memory");
+    DMP_WHY(rc, "out of memory");
   return rc;
 }
 
@@ -110,7 +99,7 @@ static int open_existing(enum dmp_backend backend, const char *path, bool allow_
 {
   struct dmp_counters *s = handle_new(backend, path);
   if (!s)
-    return WHY(-ENOMEM, "out of memory");
+    return DMP_WHY(-ENOMEM, "out of memory");
   int rc;
   s->fd = dmp_impl_file_open_path(backend, path, O_RDWR, why, whylen);
   if (s->fd < 0) {
@@ -122,17 +111,17 @@ static int open_existing(enum dmp_backend backend, const char *path, bool allow_
   if ((rc = dmp_impl_file_trust(s->fd, path, allow_group, &st, why, whylen)) < 0)
     goto fail;
   if (!S_ISREG(st.st_mode)) {
-    rc = WHY(-DMP_E_BADNAME, "'%s' is not a regular file", path);
+    rc = DMP_WHY(-DMP_E_BADNAME, "'%s' is not a regular file", path);
     goto fail;
   }
   if (st.st_size == 0) {
-    rc = WHY(-DMP_E_NOTREADY, "'%s' is empty (not initialised yet)", path);
+    rc = DMP_WHY(-DMP_E_NOTREADY, "'%s' is empty (not initialised yet)", path);
     goto fail;
   }
   struct dmp_impl_cnt_geometry gmax;
   dmp_impl_cnt_geometry(DMP_MAX_CONSUMERS, &gmax);
   if ((uint64_t)st.st_size < sizeof(struct dmp_counters_header) || (uint64_t)st.st_size > gmax.total_size) {
-    rc = WHY(-DMP_E_CORRUPT, "'%s' has an impossible size of %lld bytes", path, (long long)st.st_size);
+    rc = DMP_WHY(-DMP_E_CORRUPT, "'%s' has an impossible size of %lld bytes", path, (long long)st.st_size);
     goto fail;
   }
   rc = handle_map(s, (size_t)st.st_size, why, whylen);

@@ -17,10 +17,33 @@
 
 /* ---- errors (error.c) ---------------------------------------------------- */
 
-/** Record "[fn] message" as this thread's last error detail. */
-void dmp_impl_set_error(const char *fn, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/** Record the detail and evaluate to `rc` (a negative code). */
-#define DMP_FAIL(rc, ...) (dmp_impl_set_error(__func__, __VA_ARGS__), (rc))
+/** Record "[where] message", or just the message when `where` is NULL, as
+ * this thread's last error detail. `where` is only ever the public function
+ * the caller called: a detail names what the caller passed (a field as the
+ * caller spells it, "cfg.capacity"; a segment; an id), never an internal
+ * function. */
+void dmp_impl_set_error(const char *where, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/** Record the detail (no function name) and evaluate to `rc` (a negative code). */
+#define DMP_FAIL(rc, ...) (dmp_impl_set_error(NULL, __VA_ARGS__), (rc))
+
+/** Format a reason into a caller's `why` buffer of `whylen` bytes (quietly
+ * truncated: long paths) and return `code`. For the helpers that describe
+ * a refusal to their caller, which decides what to record. */
+int dmp_impl_why(char *why, size_t whylen, int code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/** dmp_impl_why() into the enclosing function's `why` / `whylen`. */
+#define DMP_WHY(code, ...) dmp_impl_why(why, whylen, (code), __VA_ARGS__)
+
+/** FNV-1a-64 of `len` bytes: the fingerprint of the segment and counters
+ * headers (layout.h, counters.h). */
+uint64_t dmp_impl_fnv1a64(const void *data, size_t len);
+
+/* ---- configuration structs (config.c) --------------------------------------- */
+
+/** 0 if the `len` bytes at `reserved` are all zero, else -DMP_E_BADCONFIG
+ * with a detail naming `field` (config.h, "Growing a configuration"). */
+int dmp_impl_reserved_check(const void *reserved, size_t len, const char *field);
+/** dmp_impl_reserved_check() of a struct's `reserved` member. */
+#define DMP_RESERVED_CHECK(s, field) dmp_impl_reserved_check((s)->reserved, sizeof (s)->reserved, (field))
 
 /* ---- clocks (clock.c) ---------------------------------------------------- */
 
@@ -46,8 +69,9 @@ struct dmp_impl_geometry {
 };
 
 /** Compute the layout for the given parameters; validates every one.
- * Returns 0 or -DMP_E_BADCONFIG (with detail naming the field). */
-int dmp_impl_geometry_compute(uint64_t capacity, uint32_t slot_size, uint32_t slot_align,
+ * Returns 0 or -DMP_E_BADCONFIG, with a detail naming the field as `of`
+ * plus its name ("cfg." gives "cfg.capacity"). */
+int dmp_impl_geometry_compute(const char *of, uint64_t capacity, uint32_t slot_size, uint32_t slot_align,
                               uint32_t max_consumers, struct dmp_impl_geometry *g);
 
 /** A mapped segment (process-local). */
@@ -239,8 +263,9 @@ static inline bool dmp_impl_wait_parks(const struct dmp_wait_strategy *w, uint64
 bool dmp_impl_wait_step(const struct dmp_wait_strategy *w, uint64_t iter, int64_t deadline);
 /** Normalised copy (defaults filled in; BLOCK becomes SLEEP without wake-ups). */
 struct dmp_wait_strategy dmp_impl_wait_normalise(const struct dmp_wait_strategy *w, bool wakeups);
-/** Validate a strategy from a config. 0 or -DMP_E_BADCONFIG. */
-int dmp_impl_wait_validate(const struct dmp_wait_strategy *w, const char *fn);
+/** Validate a strategy from a config; `field` is how the caller spells it
+ * ("cfg.wait"). 0 or -DMP_E_BADCONFIG. */
+int dmp_impl_wait_validate(const struct dmp_wait_strategy *w, const char *field);
 
 /* ---- counters (counters.c; layout in counters.h) -------------------------- */
 

@@ -51,29 +51,30 @@ void dmp_liveness_config_init(struct dmp_liveness_config *cfg)
 static int check_config(const struct dmp_liveness_config *c)
 {
   if (c->n_required > DMP_LIVENESS_MAX_REQUIRED)
-    return DMP_FAIL(-DMP_E_BADCONFIG, "%zu required ids, at most %u", c->n_required, DMP_LIVENESS_MAX_REQUIRED);
+    return DMP_FAIL(-DMP_E_BADCONFIG, "cfg.n_required %zu is more than %u", c->n_required, DMP_LIVENESS_MAX_REQUIRED);
   if (c->n_required && !c->required_ids)
-    return DMP_FAIL(-DMP_E_BADCONFIG, "required_ids is NULL with n_required %zu", c->n_required);
+    return DMP_FAIL(-DMP_E_BADCONFIG, "cfg.required_ids is NULL with cfg.n_required %zu", c->n_required);
   if (c->startup_timeout_ns <= 0 || c->progress_timeout_ns <= 0 || c->check_interval_ns <= 0 || c->grace_ns < 0)
-    return DMP_FAIL(-DMP_E_BADCONFIG, "timeouts must be positive (startup %lld, progress %lld, interval %lld, grace %lld ns)",
+    return DMP_FAIL(-DMP_E_BADCONFIG, "cfg timeouts must be positive (startup_timeout_ns %lld, progress_timeout_ns %lld, "
+                    "check_interval_ns %lld, grace_ns %lld)",
                     (long long)c->startup_timeout_ns, (long long)c->progress_timeout_ns,
                     (long long)c->check_interval_ns, (long long)c->grace_ns);
   if (c->grace_ns < c->progress_timeout_ns)
-    return DMP_FAIL(-DMP_E_BADCONFIG, "grace_ns %lld is shorter than progress_timeout_ns %lld",
+    return DMP_FAIL(-DMP_E_BADCONFIG, "cfg.grace_ns %lld is shorter than cfg.progress_timeout_ns %lld",
                     (long long)c->grace_ns, (long long)c->progress_timeout_ns);
   if (c->check_interval_ns > c->progress_timeout_ns)
-    return DMP_FAIL(-DMP_E_BADCONFIG, "check_interval_ns %lld is longer than progress_timeout_ns %lld",
+    return DMP_FAIL(-DMP_E_BADCONFIG, "cfg.check_interval_ns %lld is longer than cfg.progress_timeout_ns %lld",
                     (long long)c->check_interval_ns, (long long)c->progress_timeout_ns);
   if ((unsigned)c->action > DMP_LIVENESS_EVICT)
-    return DMP_FAIL(-DMP_E_BADCONFIG, "action %d is not a dmp_liveness_action", (int)c->action);
+    return DMP_FAIL(-DMP_E_BADCONFIG, "cfg.action %d is not a dmp_liveness_action", (int)c->action);
   for (size_t i = 0; i < c->n_required; i++) {
     if (dmp_id_validate(c->required_ids[i]) < 0)
-      return DMP_FAIL(-DMP_E_BADCONFIG, "required id #%zu is invalid", i);
+      return DMP_FAIL(-DMP_E_BADCONFIG, "cfg.required_ids[%zu] is not a valid id", i);
     for (size_t j = 0; j < i; j++)
       if (strcmp(c->required_ids[i], c->required_ids[j]) == 0)
-        return DMP_FAIL(-DMP_E_BADCONFIG, "required id '%s' is listed twice", c->required_ids[i]);
+        return DMP_FAIL(-DMP_E_BADCONFIG, "cfg.required_ids: '%s' is listed twice", c->required_ids[i]);
   }
-  return 0;
+  return DMP_RESERVED_CHECK(c, "cfg.reserved");
 }
 
 int dmp_producer_enable_liveness(struct dmp_producer *p, const struct dmp_liveness_config *cfg)

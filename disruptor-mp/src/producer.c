@@ -26,19 +26,20 @@ void dmp_producer_config_init(struct dmp_producer_config *cfg)
 static int check_config(const struct dmp_producer_config *cfg)
 {
   if (cfg->flags & ~KNOWN_RING_FLAGS)
-    return DMP_FAIL(-DMP_E_BADCONFIG, "unknown flags 0x%x", cfg->flags & ~KNOWN_RING_FLAGS);
+    return DMP_FAIL(-DMP_E_BADCONFIG, "cfg.flags has unknown bits 0x%x", cfg->flags & ~KNOWN_RING_FLAGS);
   if (cfg->mode & ~0777u)
-    return DMP_FAIL(-DMP_E_BADCONFIG, "mode 0%o has bits outside 0777", cfg->mode);
+    return DMP_FAIL(-DMP_E_BADCONFIG, "cfg.mode 0%o has bits outside 0777", cfg->mode);
   if ((cfg->mode & 0600u) != 0600u)
-    return DMP_FAIL(-DMP_E_BADCONFIG, "mode 0%o does not give the owner read and write", cfg->mode);
+    return DMP_FAIL(-DMP_E_BADCONFIG, "cfg.mode 0%o does not give the owner read and write", cfg->mode);
   if (cfg->mode & 0007u) /* attachers refuse such segments (config.h, "Permissions") */
-    return DMP_FAIL(-DMP_E_BADCONFIG, "mode 0%o gives other users access; share with a group instead "
+    return DMP_FAIL(-DMP_E_BADCONFIG, "cfg.mode 0%o gives other users access; share with a group instead "
                     "(DMP_RING_SHARE_GROUP)", cfg->mode);
   if (cfg->share_gid != 0 && !(cfg->flags & DMP_RING_SHARE_GROUP))
-    return DMP_FAIL(-DMP_E_BADCONFIG, "share_gid %u without DMP_RING_SHARE_GROUP", cfg->share_gid);
+    return DMP_FAIL(-DMP_E_BADCONFIG, "cfg.share_gid %u without DMP_RING_SHARE_GROUP", cfg->share_gid);
   if (cfg->wait_consumers > 0 && cfg->wait_timeout_ns == 0)
-    return DMP_FAIL(-DMP_E_BADCONFIG, "wait_consumers %u with a zero wait_timeout_ns", cfg->wait_consumers);
-  return dmp_impl_wait_validate(&cfg->wait, "dmp_producer_create");
+    return DMP_FAIL(-DMP_E_BADCONFIG, "cfg.wait_consumers %u with a zero cfg.wait_timeout_ns", cfg->wait_consumers);
+  int rc = dmp_impl_wait_validate(&cfg->wait, "cfg.wait");
+  return rc < 0 ? rc : DMP_RESERVED_CHECK(cfg, "cfg.reserved");
 }
 
 int dmp_producer_create(const struct dmp_producer_config *cfg, struct dmp_producer **out)
@@ -48,7 +49,7 @@ int dmp_producer_create(const struct dmp_producer_config *cfg, struct dmp_produc
   if (!cfg || !out)
     return DMP_FAIL(-EINVAL, "cfg or out is NULL");
   if (!cfg->name)
-    return DMP_FAIL(-DMP_E_BADNAME, "cfg->name is NULL");
+    return DMP_FAIL(-DMP_E_BADNAME, "cfg.name is NULL");
   int rc = check_config(cfg);
   /* The environment's tunables, then the pinning: before the segment is
    * created, so its first pages are touched from the chosen CPUs. */
@@ -60,7 +61,7 @@ int dmp_producer_create(const struct dmp_producer_config *cfg, struct dmp_produc
     return rc;
   struct dmp_impl_geometry g;
   uint32_t max_consumers = cfg->max_consumers ? cfg->max_consumers : DMP_DEFAULT_MAX_CONSUMERS;
-  rc = dmp_impl_geometry_compute(cfg->capacity, cfg->slot_size, cfg->slot_align, max_consumers, &g);
+  rc = dmp_impl_geometry_compute("cfg.", cfg->capacity, cfg->slot_size, cfg->slot_align, max_consumers, &g);
   if (rc < 0)
     return rc;
   struct dmp_producer *p = calloc(1, sizeof *p);

@@ -26,18 +26,18 @@ static uint64_t round_up(uint64_t x, uint64_t a)
   return (x + a - 1) & ~(a - 1);
 }
 
-int dmp_impl_geometry_compute(uint64_t capacity, uint32_t slot_size, uint32_t slot_align,
+int dmp_impl_geometry_compute(const char *of, uint64_t capacity, uint32_t slot_size, uint32_t slot_align,
                               uint32_t max_consumers, struct dmp_impl_geometry *g)
 {
   if (!is_pow2(capacity))
-    return DMP_FAIL(-DMP_E_BADCONFIG, "capacity %llu is not a power of two >= 1", (unsigned long long)capacity);
+    return DMP_FAIL(-DMP_E_BADCONFIG, "%scapacity %llu is not a power of two >= 1", of, (unsigned long long)capacity);
   if (slot_size == 0 || slot_size > DMP_MAX_SLOT_SIZE)
-    return DMP_FAIL(-DMP_E_BADCONFIG, "slot_size %u is not in 1..%u", slot_size, DMP_MAX_SLOT_SIZE);
+    return DMP_FAIL(-DMP_E_BADCONFIG, "%sslot_size %u is not in 1..%u", of, slot_size, DMP_MAX_SLOT_SIZE);
   if (!is_pow2(slot_align) || slot_align > DMP_MAX_SLOT_ALIGN)
-    return DMP_FAIL(-DMP_E_BADCONFIG, "slot_align %u is not a power of two <= %u", slot_align,
+    return DMP_FAIL(-DMP_E_BADCONFIG, "%sslot_align %u is not a power of two <= %u", of, slot_align,
                     DMP_MAX_SLOT_ALIGN);
   if (max_consumers == 0 || max_consumers > DMP_MAX_CONSUMERS)
-    return DMP_FAIL(-DMP_E_BADCONFIG, "max_consumers %u is not in 1..%u", max_consumers, DMP_MAX_CONSUMERS);
+    return DMP_FAIL(-DMP_E_BADCONFIG, "%smax_consumers %u is not in 1..%u", of, max_consumers, DMP_MAX_CONSUMERS);
   g->capacity = capacity;
   g->slot_size = slot_size;
   g->slot_align = slot_align;
@@ -49,7 +49,7 @@ int dmp_impl_geometry_compute(uint64_t capacity, uint32_t slot_size, uint32_t sl
   /* capacity and stride are each < 2^31 here only if the product fits;
    * check against the segment cap before multiplying into the total. */
   if (capacity > DMP_MAX_SEGMENT_BYTES / g->slot_stride)
-    return DMP_FAIL(-DMP_E_BADCONFIG, "capacity %llu x stride %u exceeds the %llu-byte segment limit",
+    return DMP_FAIL(-DMP_E_BADCONFIG, "%scapacity %llu x stride %u exceeds the %llu-byte segment limit", of,
                     (unsigned long long)capacity, g->slot_stride, (unsigned long long)DMP_MAX_SEGMENT_BYTES);
   uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
   g->total_size = round_up(g->slots_offset + capacity * g->slot_stride, page);
@@ -59,7 +59,7 @@ int dmp_impl_geometry_compute(uint64_t capacity, uint32_t slot_size, uint32_t sl
   return 0;
 }
 
-static uint64_t fnv1a64(const void *data, size_t len)
+uint64_t dmp_impl_fnv1a64(const void *data, size_t len)
 {
   const uint8_t *p = data;
   uint64_t h = UINT64_C(0xcbf29ce484222325);
@@ -70,7 +70,7 @@ static uint64_t fnv1a64(const void *data, size_t len)
 
 static uint64_t header_fingerprint(const struct dmp_segment_header *h)
 {
-  return fnv1a64(h, offsetof(struct dmp_segment_header, fingerprint));
+  return dmp_impl_fnv1a64(h, offsetof(struct dmp_segment_header, fingerprint));
 }
 
 int dmp_impl_segment_path(enum dmp_backend backend, const char *name, char *out, size_t outlen)
@@ -220,7 +220,9 @@ int dmp_impl_segment_unlink_same(enum dmp_backend backend, int dirfd, const char
 
 /* ---- open / create ------------------------------------------------------ */
 
-static const char *backend_name(enum dmp_backend b)
+/* What the user calls the object in a message: a shm "segment" or an mmap
+ * "file" (dmp_object_noun() is the backend's name, "shm" / "mmap"). */
+static const char *object_noun(enum dmp_backend b)
 {
   return b == DMP_BACKEND_SHM ? "segment" : "file";
 }
@@ -234,13 +236,13 @@ static int reclaim_stale(enum dmp_backend backend, int dirfd, const char *path)
   char why[512];
   int fd = dmp_impl_file_open(backend, dirfd, path, O_RDWR, 0, why, sizeof why);
   if (fd < 0)
-    return fd == -ENOENT ? 0 : DMP_FAIL(fd, "%s exists but cannot be reclaimed: %s", backend_name(backend), why);
+    return fd == -ENOENT ? 0 : DMP_FAIL(fd, "%s exists but cannot be reclaimed: %s", object_noun(backend), why);
   /* Another user's segment is never ours to judge or remove, dead or not. */
   struct stat st;
   int rc = dmp_impl_file_trust(fd, path, false, &st, why, sizeof why);
   if (rc < 0) {
     close(fd);
-    return DMP_FAIL(rc, "%s exists: %s", backend_name(backend), why);
+    return DMP_FAIL(rc, "%s exists: %s", object_noun(backend), why);
   }
   /* Probe the producer lock, do not take it: a reclaimer holding it would
    * look like a live producer to a consumer attaching at that instant, which
@@ -250,7 +252,7 @@ static int reclaim_stale(enum dmp_backend backend, int dirfd, const char *path)
   rc = dmp_impl_lock_held(fd, DMP_LOCK_PRODUCER);
   if (rc != 0) {
     close(fd);
-    return rc == 1 ? DMP_FAIL(-DMP_E_INUSE, "%s '%s' is owned by a live producer", backend_name(backend), path)
+    return rc == 1 ? DMP_FAIL(-DMP_E_INUSE, "%s '%s' is owned by a live producer", object_noun(backend), path)
                    : DMP_FAIL(rc, "lock probe on '%s' failed: %s", path, strerror(-rc));
   }
   /* One still initialising (between its exclusive open and its lock) has a
@@ -268,7 +270,7 @@ static int reclaim_stale(enum dmp_backend backend, int dirfd, const char *path)
     }
   }
   close(fd);
-  return young ? DMP_FAIL(-DMP_E_INUSE, "%s '%s' is being created by another process", backend_name(backend), path)
+  return young ? DMP_FAIL(-DMP_E_INUSE, "%s '%s' is being created by another process", object_noun(backend), path)
                : 0;
 }
 
@@ -283,13 +285,13 @@ static int create_exclusive(const struct dmp_producer_config *cfg, int dirfd, co
     if (fd != -EEXIST)
       return DMP_FAIL(fd, "%s", why);
     if (cfg->flags & DMP_RING_NO_RECLAIM)
-      return DMP_FAIL(-DMP_E_INUSE, "%s '%s' exists (DMP_RING_NO_RECLAIM)", backend_name(cfg->backend), path);
+      return DMP_FAIL(-DMP_E_INUSE, "%s '%s' exists (DMP_RING_NO_RECLAIM)", object_noun(cfg->backend), path);
     int rc = reclaim_stale(cfg->backend, dirfd, path);
     if (rc < 0)
       return rc;
   }
   return DMP_FAIL(-DMP_E_INUSE, "%s '%s' keeps reappearing; another producer is racing for it",
-                  backend_name(cfg->backend), path);
+                  object_noun(cfg->backend), path);
 }
 
 static void header_init(struct dmp_segment_control *ctl, const struct dmp_producer_config *cfg,
@@ -461,7 +463,7 @@ int dmp_impl_segment_validate(const struct dmp_impl_segment *seg, struct dmp_imp
     return DMP_FAIL(-DMP_E_CORRUPT, "'%s' header fingerprint does not match its contents", p);
   if (h->flags & ~DMP_SEG_F_KNOWN)
     return DMP_FAIL(-DMP_E_CORRUPT, "'%s' has unknown flags 0x%x", p, h->flags & ~DMP_SEG_F_KNOWN);
-  int rc = dmp_impl_geometry_compute(h->capacity, h->slot_size, h->slot_align, h->max_consumers, g);
+  int rc = dmp_impl_geometry_compute("header.", h->capacity, h->slot_size, h->slot_align, h->max_consumers, g);
   if (rc < 0)
     return DMP_FAIL(-DMP_E_CORRUPT, "'%s' header describes an invalid ring: %s", p, dmp_last_error());
   if (h->slot_stride != g->slot_stride || h->table_offset != g->table_offset ||

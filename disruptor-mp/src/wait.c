@@ -8,6 +8,7 @@
 #include <linux/futex.h>
 #include <linux/membarrier.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -125,21 +126,18 @@ int64_t dmp_impl_waiter_sync(const struct dmp_impl_ring *r, int64_t max_ns)
   return max_ns < DMP_IMPL_UNSYNCED_PARK_NS ? max_ns : DMP_IMPL_UNSYNCED_PARK_NS;
 }
 
-int dmp_impl_wait_validate(const struct dmp_wait_strategy *w, const char *fn)
+int dmp_impl_wait_validate(const struct dmp_wait_strategy *w, const char *field)
 {
-  if ((unsigned)w->kind > DMP_WAIT_SLEEP) {
-    dmp_impl_set_error(fn, "wait.kind %d is not a dmp_wait_kind", (int)w->kind);
-    return -DMP_E_BADCONFIG;
-  }
-  if (w->sleep_ns > 1000000000u) {
-    dmp_impl_set_error(fn, "wait.sleep_ns %u is longer than 1 s", w->sleep_ns);
-    return -DMP_E_BADCONFIG;
-  }
-  if (w->liveness_ms > DMP_WAIT_LIVENESS_MAX_MS) {
-    dmp_impl_set_error(fn, "wait.liveness_ms %u is longer than %u (1 h)", w->liveness_ms, DMP_WAIT_LIVENESS_MAX_MS);
-    return -DMP_E_BADCONFIG;
-  }
-  return 0;
+  if ((unsigned)w->kind > DMP_WAIT_SLEEP)
+    return DMP_FAIL(-DMP_E_BADCONFIG, "%s.kind %d is not a dmp_wait_kind", field, (int)w->kind);
+  if (w->sleep_ns > 1000000000u)
+    return DMP_FAIL(-DMP_E_BADCONFIG, "%s.sleep_ns %u is longer than 1 s", field, w->sleep_ns);
+  if (w->liveness_ms > DMP_WAIT_LIVENESS_MAX_MS)
+    return DMP_FAIL(-DMP_E_BADCONFIG, "%s.liveness_ms %u is longer than %u (1 h)", field, w->liveness_ms,
+                    DMP_WAIT_LIVENESS_MAX_MS);
+  char reserved[64];
+  snprintf(reserved, sizeof reserved, "%s.reserved", field);
+  return dmp_impl_reserved_check(w->reserved, sizeof w->reserved, reserved);
 }
 
 struct dmp_wait_strategy dmp_impl_wait_normalise(const struct dmp_wait_strategy *w, bool wakeups)

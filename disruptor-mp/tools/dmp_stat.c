@@ -18,6 +18,9 @@
 
 #include <disruptor_mp/disruptor_mp.h>
 
+#include "tool_clock.h"
+#include "tool_parse.h"
+
 #define EXIT_NONE 1   /* nothing found */
 #define EXIT_ERROR 2  /* a segment could not be read or removed */
 #define EXIT_USAGE 64 /* bad command line (EX_USAGE) */
@@ -98,12 +101,11 @@ static int usage_error(const char *fmt, const char *arg)
   return EXIT_USAGE;
 }
 
-static bool parse_double(const char *s, double *out)
+/* A --watch interval: seconds, more than 0 and at most a day. */
+static bool parse_interval(const char *s, double *out)
 {
-  char *end;
-  errno = 0;
-  double v = strtod(s, &end);
-  if (errno || end == s || *end || !(v > 0.0) || v > 86400.0)
+  double v;
+  if (!tool_parse_decimal(s, &v) || !(v > 0.0) || v > 86400.0)
     return false;
   *out = v;
   return true;
@@ -135,16 +137,16 @@ static int parse_args(int argc, char **argv, struct opts *o)
     case 'j': o->json = true; break;
     case 'w':
       o->watch = true;
-      if (!optarg && optind < argc && parse_double(argv[optind], &o->interval))
+      if (!optarg && optind < argc && parse_interval(argv[optind], &o->interval))
         optind++; /* "--watch 2" as well as "--watch=2" */
-      else if (optarg && !parse_double(optarg, &o->interval))
+      else if (optarg && !parse_interval(optarg, &o->interval))
         return usage_error("bad --watch interval '%s' (seconds, > 0)", optarg);
       break;
     case 'n': {
-      char *end;
-      o->count = strtol(optarg, &end, 10);
-      if (*end || o->count <= 0)
+      uint64_t n;
+      if (!tool_parse_u64(optarg, &n) || n == 0 || n > LONG_MAX)
         return usage_error("bad --count '%s' (a positive number)", optarg);
+      o->count = (long)n;
       break;
     }
     case 'G': o->gc = true; break;
@@ -270,11 +272,6 @@ static int sample(struct target *x, const struct dmp_ring_stat **st)
 
 /* ---- formatting ------------------------------------------------------------------ */
 
-static const char *backend_name(enum dmp_backend b)
-{
-  return b == DMP_BACKEND_SHM ? "shm" : "mmap";
-}
-
 static const char *clock_text(uint64_t realtime_ns, char *buf, size_t len)
 {
   time_t secs = (time_t)(realtime_ns / 1000000000u);
@@ -368,7 +365,7 @@ static void print_counters(const struct dmp_ring_stat *s)
 static void print_ring(const struct dmp_ring_stat *s)
 {
   char when[40];
-  printf("ring %s (%s)%s\n", s->name, backend_name(s->backend), s->removed ? "  [removed]" : "");
+  printf("ring %s (%s)%s\n", s->name, dmp_backend_name(s->backend), s->removed ? "  [removed]" : "");
   printf("  epoch %016" PRIx64 "  created %s  capacity %" PRIu64 " x %u B  max consumers %u\n", s->epoch,
          clock_text(s->created_ns, when, sizeof when), s->capacity, s->slot_size, s->max_consumers);
   printf("  producer pid %d %s  position %" PRId64 "  published %" PRIu64 "%s\n", (int)s->owner_pid,
@@ -440,7 +437,7 @@ static void json_ring(const struct dmp_ring_stat *s)
          ",\"slot_size\":%u,\"slot_align\":%u,\"max_consumers\":%u,\"type_tag\":\"%016" PRIx64 "\",\"removed\":%s,"
          "\"producer\":{\"pid\":%d,\"alive\":%s,\"position\":%" PRId64 ",\"published\":%" PRIu64
          ",\"min_gating\":%" PRId64 ",\"full\":%s},",
-         backend_name(s->backend), s->epoch, s->created_ns, s->capacity, s->slot_size, s->slot_align, s->max_consumers,
+         dmp_backend_name(s->backend), s->epoch, s->created_ns, s->capacity, s->slot_size, s->slot_align, s->max_consumers,
          s->type_tag, s->removed ? "true" : "false", (int)s->owner_pid, s->producer_alive ? "true" : "false",
          s->position, s->published, s->min_gating, s->full ? "true" : "false");
   json_consumers(s);
@@ -518,7 +515,7 @@ static void show_trailer(const struct opts *o, const struct targets *t, const st
       if (t->v[i].kind == DMP_SEGMENT_COUNTERS) {
         printf("%s{\"ring\":", first ? "" : ",");
         json_str(t->v[i].name);
-        printf(",\"backend\":\"%s\"}", backend_name(t->v[i].backend));
+        printf(",\"backend\":\"%s\"}", dmp_backend_name(t->v[i].backend));
         first = false;
       }
     printf("],\"errors\":[");
@@ -526,7 +523,7 @@ static void show_trailer(const struct opts *o, const struct targets *t, const st
       const struct failure *f = &r->fails[i];
       printf("%s{\"name\":", i ? "," : "");
       json_str(f->name);
-      printf(",\"backend\":\"%s\",\"code\":\"%s\",\"error\":", backend_name(f->backend), dmp_err_name(f->rc));
+      printf(",\"backend\":\"%s\",\"code\":\"%s\",\"error\":", dmp_backend_name(f->backend), dmp_err_name(f->rc));
       json_str(f->detail);
       printf("}");
     }
@@ -536,9 +533,9 @@ static void show_trailer(const struct opts *o, const struct targets *t, const st
   for (size_t i = 0; i < t->n; i++)
     if (t->v[i].kind == DMP_SEGMENT_COUNTERS)
       printf("orphaned counters of %s (%s): the ring is gone; 'dmp-stat --gc' removes them\n", t->v[i].name,
-             backend_name(t->v[i].backend));
+             dmp_backend_name(t->v[i].backend));
   for (int i = 0; i < r->n_fails; i++)
-    fprintf(stderr, "dmp-stat: %s (%s): %s: %s\n", r->fails[i].name, backend_name(r->fails[i].backend),
+    fprintf(stderr, "dmp-stat: %s (%s): %s: %s\n", r->fails[i].name, dmp_backend_name(r->fails[i].backend),
             dmp_err_name(r->fails[i].rc), r->fails[i].detail);
   if (r->n_dropped)
     fprintf(stderr, "dmp-stat: %d more failures not shown\n", r->n_dropped);
@@ -553,16 +550,12 @@ static int refresh(const struct opts *o, struct targets *t)
     return EXIT_ERROR;
   r->bad = collect(o, t) != 0;
   if (o->json) {
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
     printf("{\"dmp_stat\":1,\"version\":\"%s\",\"time_ns\":%" PRIu64 ",\"rings\":[", DMP_VERSION_STRING,
-           (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec);
+           (uint64_t)tool_realtime_ns());
   } else if (o->watch) {
     char when[40];
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    printf("dmp-stat  %s  every %g s (Ctrl-C quits)\n\n",
-           clock_text((uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec, when, sizeof when), o->interval);
+    printf("dmp-stat  %s  every %g s (Ctrl-C quits)\n\n", clock_text((uint64_t)tool_realtime_ns(), when, sizeof when),
+           o->interval);
   }
   show_targets(o, t, r);
   show_trailer(o, t, r);
@@ -603,16 +596,16 @@ static int run_gc(const struct opts *o, struct targets *t)
     if (o->json) {
       printf("%s{\"name\":", i ? "," : "");
       json_str(x->name);
-      printf(",\"backend\":\"%s\",\"result\":\"%s\"", backend_name(x->backend), what);
+      printf(",\"backend\":\"%s\",\"result\":\"%s\"", dmp_backend_name(x->backend), what);
       if (strcmp(what, "error") == 0) {
         printf(",\"error\":");
         json_str(dmp_last_error());
       }
       printf("}");
     } else if (strcmp(what, "error") == 0) {
-      fprintf(stderr, "dmp-stat: %s (%s): %s\n", x->name, backend_name(x->backend), dmp_last_error());
+      fprintf(stderr, "dmp-stat: %s (%s): %s\n", x->name, dmp_backend_name(x->backend), dmp_last_error());
     } else {
-      printf("%-12s %s (%s)%s\n", what, x->name, backend_name(x->backend),
+      printf("%-12s %s (%s)%s\n", what, x->name, dmp_backend_name(x->backend),
              strcmp(what, "kept") == 0 ? ": its producer is alive" : "");
     }
   }

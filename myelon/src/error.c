@@ -1,26 +1,46 @@
-/* libmyelon error names and messages; other codes go to disruptor_mp. */
+/* libmyelon error names and messages; other codes go to disruptor_mp,
+ * which also learns libmyelon's (one error space: dmp_strerror() of a
+ * myelon code gives the same text as myelon_strerror()). */
 #include <myelon/error.h>
 
 #include <disruptor_mp/error.h>
 
+#include <limits.h>
+
+_Static_assert(MYELON_ERR_BASE >= DMP_ERR_LAYER_BASE, "libmyelon's codes must lie in the layers' range");
+
+#define MYELON_X_NAME_EL(code, name, msg) [code - MYELON_ERR_BASE] = name,
+#define MYELON_X_MSG_EL(code, name, msg) [code - MYELON_ERR_BASE] = msg,
+static const char *const names[] = {MYELON_ERROR_TABLE(MYELON_X_NAME_EL)};
+static const char *const messages[] = {MYELON_ERROR_TABLE(MYELON_X_MSG_EL)};
+#define N_CODES ((int)(sizeof names / sizeof names[0]))
+
+/* Runs when libmyelon is loaded (or, linked statically, when this file is:
+ * myelon_strerror() and myelon_err_name() pull it in). Cannot fail but by
+ * a misconfigured stack (another layer on this range), which the symbol
+ * tests would show; nothing to report to from a constructor. */
+__attribute__((constructor)) static void register_codes(void)
+{
+  (void)dmp_error_register(MYELON_ERR_BASE, N_CODES, names, messages);
+}
+
+/* Index of a libmyelon code (negated or positive) in the tables, or -1. */
+static int code_index(int err)
+{
+  if (err == INT_MIN) /* no positive form */
+    return -1;
+  int e = err < 0 ? -err : err;
+  return e >= MYELON_ERR_BASE && e - MYELON_ERR_BASE < N_CODES ? e - MYELON_ERR_BASE : -1;
+}
+
 const char *myelon_strerror(int err)
 {
-  switch (err < 0 ? -err : err) {
-#define MYELON_X_MSG(code, name, msg) case code: return msg;
-    MYELON_ERROR_TABLE(MYELON_X_MSG)
-#undef MYELON_X_MSG
-  default:
-    return dmp_strerror(err);
-  }
+  int i = code_index(err);
+  return i >= 0 ? messages[i] : dmp_strerror(err);
 }
 
 const char *myelon_err_name(int err)
 {
-  switch (err < 0 ? -err : err) {
-#define MYELON_X_NAME(code, name, msg) case code: return name;
-    MYELON_ERROR_TABLE(MYELON_X_NAME)
-#undef MYELON_X_NAME
-  default:
-    return dmp_err_name(err);
-  }
+  int i = code_index(err);
+  return i >= 0 ? names[i] : dmp_err_name(err);
 }

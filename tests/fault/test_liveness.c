@@ -193,15 +193,15 @@ Test(liveness_config, rejects_nonsense_with_a_named_detail)
     {"zero progress timeout", "progress", NULL},
     {"zero check interval", "interval", NULL},
     {"negative grace", "grace", NULL},
-    {"grace shorter than progress", "grace_ns", NULL},
+    {"grace shorter than progress", "cfg.grace_ns", NULL},
     {"interval longer than progress", "check_interval_ns", NULL},
     {"duplicate id", "'c1' is listed twice", NULL},
-    {"invalid id", "#1 is invalid", NULL},
-    {"empty id", "#0 is invalid", NULL},
-    {"too long id", "#0 is invalid", NULL},
-    {"too many ids", "at most 64", NULL},
+    {"invalid id", "cfg.required_ids[1] is not a valid id", NULL},
+    {"empty id", "cfg.required_ids[0] is not a valid id", NULL},
+    {"too long id", "cfg.required_ids[0] is not a valid id", NULL},
+    {"too many ids", "cfg.n_required 65 is more than 64", NULL},
     {"NULL id list", "NULL", NULL},
-    {"unknown action", "action", NULL},
+    {"unknown action", "cfg.action", NULL},
   };
   static const char *const dup[] = {"c1", "c1"};
   static const char *const bad[] = {"c1", "no spaces"};

@@ -136,7 +136,7 @@ static void wk_delay(int64_t round, uint64_t *rng, dmp_atomic_u32 *waiters, int 
 
 static struct dmp_wait_strategy wk_block(void)
 {
-  struct dmp_wait_strategy w = {DMP_WAIT_BLOCK, 1, 0, WK_PARK_CHECK_MS};
+  struct dmp_wait_strategy w = {.kind = DMP_WAIT_BLOCK, .spins = 1, .liveness_ms = WK_PARK_CHECK_MS};
   return w;
 }
 

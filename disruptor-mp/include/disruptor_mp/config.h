@@ -5,7 +5,21 @@
  * Initialise a configuration with dmp_producer_config_init() or
  * dmp_consumer_config_init(), then set the fields you need: every field has
  * a documented default, and every field is validated by the create/attach
- * call, which names the offending field in dmp_last_error().
+ * call, which names the offending field in dmp_last_error() as you spell
+ * it ("cfg.capacity", "cfg.wait.kind").
+ *
+ * Growing a configuration (the ABI rule for every *_config struct of both
+ * libraries, and for struct dmp_wait_strategy): a struct ends in `reserved`
+ * space that its init function zeroes. A later release adds fields only by
+ * taking them out of that space, so the size of the struct and the offset
+ * of every field a 0.1 program knows stay the same, and zero in a new
+ * field means "the 0.1 behaviour". A program built against 0.1 therefore
+ * runs unchanged against a later library. The other way round, a library
+ * refuses a configuration whose reserved space is not zero
+ * (-DMP_E_BADCONFIG, "cfg.reserved ..."), so a newer program that sets a
+ * field an older library does not know fails clearly instead of being
+ * ignored. Always start from the init function (or zero the struct); never
+ * copy a struct between programs built against different versions.
  */
 #ifndef DISRUPTOR_MP_CONFIG_H
 #define DISRUPTOR_MP_CONFIG_H
@@ -24,6 +38,14 @@ enum dmp_backend {
   DMP_BACKEND_SHM = 0,  /**< POSIX shared memory; `name` is a segment name */
   DMP_BACKEND_MMAP = 1, /**< a memory-mapped regular file; `name` is its path */
 };
+
+/** The backend's name as tools print and parse it: "shm" or "mmap" ("?"
+ * for a value that is not a dmp_backend). Never NULL; a static string. */
+DMP_API const char *dmp_backend_name(enum dmp_backend backend);
+
+/** The backend named `name` ("shm" or "mmap", as dmp_backend_name() gives).
+ * @return 0 and `*out`; -EINVAL for NULL or another name. */
+DMP_API int dmp_backend_parse(const char *name, enum dmp_backend *out);
 
 /* Producer (ring) flags. */
 #define DMP_RING_KEEP 0x1u        /**< do not remove the segment on close */
@@ -92,6 +114,7 @@ struct dmp_producer_config {
    * ring is created; NULL (default): DMP_PRODUCER_CPUS, then
    * DMP_PROCESS_CPUS, else not pinned (affinity.h). */
   const char *cpus;
+  uint64_t reserved[8];     /**< zero: room for later fields ("Growing a configuration") */
 };
 
 /** Where a consumer that is new to the ring starts reading. */
@@ -135,6 +158,7 @@ struct dmp_consumer_config {
    * NULL (default): DMP_CONSUMER_CPUS, then DMP_PROCESS_CPUS, else not
    * pinned (affinity.h). */
   const char *cpus;
+  uint64_t reserved[8];     /**< zero: room for later fields ("Growing a configuration") */
 };
 
 /** Fill `cfg` with the defaults (everything zero except the documented

@@ -92,6 +92,7 @@ struct dmp_liveness_config {
   bool quiet;                      /**< no stderr line on alerts */
   dmp_alert_fn alert;              /**< optional hook */
   void *user;                      /**< passed to the hook */
+  uint64_t reserved[8];            /**< zero: room for later fields (config.h, "Growing a configuration") */
 };
 
 /** Fill `cfg` with the defaults (no required ids). */

@@ -108,6 +108,7 @@ struct dmp_wait_strategy {
    * (DMP_WAIT_LIVENESS_NS, 50 ms), at most DMP_WAIT_LIVENESS_MAX_MS. Longer
    * means fewer idle wake-ups and later notice of a dead peer. */
   uint32_t liveness_ms;
+  uint32_t reserved[4]; /**< zero: room for later fields (config.h, "Growing a configuration") */
 };
 
 /** Upper bound of dmp_wait_strategy.liveness_ms: one hour. */

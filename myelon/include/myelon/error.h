@@ -13,7 +13,9 @@
 extern "C" {
 #endif
 
-/** libmyelon codes start here (disruptor_mp's start at DMP_ERR_BASE = 4096). */
+/** libmyelon codes start here (disruptor_mp's start at DMP_ERR_BASE = 4096).
+ * libmyelon registers them with dmp_error_register() when it is loaded, so
+ * dmp_strerror() and dmp_err_name() name them too: one error space. */
 #define MYELON_ERR_BASE 8192
 
 #define MYELON_ERROR_TABLE(X)                                                                      \
