@@ -266,7 +266,7 @@ static int reclaim_stale(enum dmp_backend backend, int dirfd, const char *path)
     rc = dmp_impl_segment_unlink_same(backend, dirfd, path, &st);
     if (rc < 0) {
       close(fd);
-      return DMP_FAIL(rc, "cannot remove stale %s '%s': %s", backend_name(backend), path, strerror(-rc));
+      return DMP_FAIL(rc, "cannot remove stale %s '%s': %s", object_noun(backend), path, strerror(-rc));
     }
   }
   close(fd);
