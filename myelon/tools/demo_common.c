@@ -1,5 +1,6 @@
-/* myelon-demo: options, message formats, codecs, clocks, histogram
- * (demo_common.h). */
+/* myelon-demo: options, message formats, codecs (demo_common.h). Clocks,
+ * number parsing and the histogram are the tools' shared ones
+ * (disruptor-mp/tools/common). */
 #define _GNU_SOURCE
 
 #include "demo_common.h"
@@ -15,26 +16,7 @@
 
 #include <myelon/msgpack_codec.h>
 
-/* ---- clocks and names ------------------------------------------------------- */
-
-int64_t now_ns(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
-}
-
-void sleep_ns(int64_t ns)
-{
-  struct timespec ts = {.tv_sec = ns / NS_PER_S, .tv_nsec = ns % NS_PER_S};
-  while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-    ;
-}
-
-const char *backend_name(enum dmp_backend b)
-{
-  return b == DMP_BACKEND_MMAP ? "mmap" : "shm";
-}
+/* ---- names ------------------------------------------------------------------ */
 
 const char *layer_name(enum layer l)
 {
@@ -210,10 +192,7 @@ int demo_codecs(struct myelon_codec *request, struct myelon_codec *answer)
 int prepare_session(struct opts *o)
 {
   if (o->session[0] == '\0') {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    snprintf(o->session, sizeof o->session, "myelon-demo-%d-%lld%09ld", (int)getpid(), (long long)ts.tv_sec,
-             ts.tv_nsec);
+    snprintf(o->session, sizeof o->session, "myelon-demo-%d-%lld", (int)getpid(), (long long)tool_realtime_ns());
   }
   if (o->backend != DMP_BACKEND_MMAP || o->dir[0])
     return 0;
@@ -237,55 +216,6 @@ int topology_config(const struct opts *o, struct myelon_topology_config *cfg)
   size_t need = MYELON_STEP_HEADER + request_bound(o->payload);
   cfg->max_message = need > 4096 ? need : 4096;
   return myelon_workers_make(o->workers, &cfg->workers);
-}
-
-/* ---- latency histogram ------------------------------------------------------------------ */
-
-static unsigned hist_index(uint64_t v)
-{
-  if (v < 2u * HIST_SUB)
-    return (unsigned)v;
-  unsigned e = 63u - (unsigned)__builtin_clzll(v);
-  unsigned shift = e - HIST_SUB_BITS;
-  unsigned mant = (unsigned)(v >> shift) & (HIST_SUB - 1u);
-  return 2u * HIST_SUB + (e - HIST_SUB_BITS - 1u) * HIST_SUB + mant;
-}
-
-static uint64_t hist_bucket_high(unsigned i)
-{
-  if (i < 2u * HIST_SUB)
-    return i;
-  unsigned k = i - 2u * HIST_SUB;
-  unsigned shift = k / HIST_SUB + 1u;
-  uint64_t low = (uint64_t)(HIST_SUB + k % HIST_SUB) << shift;
-  return low + ((UINT64_C(1) << shift) - 1u);
-}
-
-void hist_record(struct hist *h, uint64_t v)
-{
-  h->bucket[hist_index(v)]++;
-  if (h->count == 0 || v < h->min)
-    h->min = v;
-  if (v > h->max)
-    h->max = v;
-  h->count++;
-}
-
-uint64_t hist_quantile(const struct hist *h, double q)
-{
-  if (h->count == 0)
-    return 0;
-  uint64_t rank = (uint64_t)(q * (double)h->count + 0.999999);
-  rank = rank ? rank : 1;
-  uint64_t seen = 0;
-  for (unsigned i = 0; i < HIST_BUCKETS; i++) {
-    seen += h->bucket[i];
-    if (seen >= rank) {
-      uint64_t v = hist_bucket_high(i);
-      return v < h->max ? v : h->max;
-    }
-  }
-  return h->max;
 }
 
 void format_latency(char *buf, size_t len, uint64_t ns)
@@ -325,41 +255,26 @@ static void usage(FILE *f)
           MYELON_WORKERS_MIN, MYELON_WORKERS_MAX, DEMO_MAX_PAYLOAD);
 }
 
-static bool parse_u64(const char *s, uint64_t *out)
-{
-  char *end;
-  errno = 0;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (errno != 0 || end == s || *end != '\0' || s[0] == '-')
-    return false;
-  *out = v;
-  return true;
-}
-
 static bool parse_option(struct opts *o, int opt, const char *arg)
 {
   uint64_t v;
   struct myelon_workers w;
   switch (opt) {
   case 'w':
-    if (!parse_u64(arg, &v) || v > UINT32_MAX || myelon_workers_make((uint32_t)v, &w) < 0)
+    if (!tool_parse_u64(arg, &v) || v > UINT32_MAX || myelon_workers_make((uint32_t)v, &w) < 0)
       return false;
     o->workers = w.n;
     return true;
-  case 'p': return parse_u64(arg, &v) && v <= DEMO_MAX_PAYLOAD && ((o->payload = (uint32_t)v), true);
-  case 's': return parse_u64(arg, &v) && v > 0 && ((o->steps = v), true);
-  case 'b':
-    if (strcmp(arg, "shm") != 0 && strcmp(arg, "mmap") != 0)
-      return false;
-    o->backend = strcmp(arg, "mmap") == 0 ? DMP_BACKEND_MMAP : DMP_BACKEND_SHM;
-    return true;
+  case 'p': return tool_parse_u64(arg, &v) && v <= DEMO_MAX_PAYLOAD && ((o->payload = (uint32_t)v), true);
+  case 's': return tool_parse_u64(arg, &v) && v > 0 && ((o->steps = v), true);
+  case 'b': return dmp_backend_parse(arg, &o->backend) == 0;
   case 'l':
     if (strcmp(arg, "framed") != 0 && strcmp(arg, "typed") != 0)
       return false;
     o->layer = strcmp(arg, "typed") == 0 ? LAYER_TYPED : LAYER_FRAMED;
     return true;
   case 't':
-    if (!parse_u64(arg, &v) || v < 1 || v > 3600000)
+    if (!tool_parse_u64(arg, &v) || v < 1 || v > 3600000)
       return false;
     o->step_timeout_ns = (int64_t)v * NS_PER_MS;
     return true;
@@ -370,11 +285,11 @@ static bool parse_option(struct opts *o, int opt, const char *arg)
       return false;
     o->role = ROLE_WORKER;
     return true;
-  case 'I': return parse_u64(arg, &v) && v < MYELON_WORKERS_MAX && ((o->index = (uint32_t)v), true);
+  case 'I': return tool_parse_u64(arg, &v) && v < MYELON_WORKERS_MAX && ((o->index = (uint32_t)v), true);
   case 'K':
     if (strcmp(arg, "-1") == 0)
       return (o->kill_at = -1), true;
-    return parse_u64(arg, &v) && v <= INT64_MAX && ((o->kill_at = (int64_t)v), true);
+    return tool_parse_u64(arg, &v) && v <= INT64_MAX && ((o->kill_at = (int64_t)v), true);
   default: return false;
   }
 }

@@ -12,6 +12,10 @@
 
 #include <myelon/myelon.h>
 
+#include "tool_clock.h"
+#include "tool_hist.h"
+#include "tool_parse.h"
+
 #define NS_PER_S INT64_C(1000000000)
 #define NS_PER_MS INT64_C(1000000)
 #define KIND_STEP 1u
@@ -44,11 +48,8 @@ int prepare_session(struct opts *o);
 /* The topology every process of the run builds from the options. */
 int topology_config(const struct opts *o, struct myelon_topology_config *cfg);
 
-const char *backend_name(enum dmp_backend b);
 const char *layer_name(enum layer l);
 
-int64_t now_ns(void);
-void sleep_ns(int64_t ns);
 
 /* ---- messages ---------------------------------------------------------- */
 
@@ -93,20 +94,8 @@ int demo_codecs(struct myelon_codec *request, struct myelon_codec *answer);
 
 int run_worker(const struct opts *o);
 
-/* ---- latency histogram (log-linear, ~3% resolution) -------------------------- */
+/* ---- latency output ----------------------------------------------------------- */
 
-#define HIST_SUB_BITS 5u
-#define HIST_SUB (1u << HIST_SUB_BITS)
-#define HIST_BUCKETS (2u * HIST_SUB + (63u - HIST_SUB_BITS) * HIST_SUB)
-
-struct hist {
-  uint64_t count;
-  uint64_t min, max;
-  uint64_t bucket[HIST_BUCKETS];
-};
-
-void hist_record(struct hist *h, uint64_t v);
-uint64_t hist_quantile(const struct hist *h, double q);
 void format_latency(char *buf, size_t len, uint64_t ns);
 
 #endif /* MYELON_DEMO_COMMON_H */

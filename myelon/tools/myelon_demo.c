@@ -149,7 +149,7 @@ static pid_t spawn_worker(const struct opts *o, uint32_t index)
   snprintf(kill_at, sizeof kill_at, "%" PRId64, o->kill_at);
   snprintf(timeout, sizeof timeout, "%" PRId64, o->step_timeout_ns / NS_PER_MS);
   char *argv[] = {"myelon-demo", "--role", "worker", "--index", idx, "--workers", workers, "--payload", payload,
-                  "--backend", (char *)backend_name(o->backend), "--layer", (char *)layer_name(o->layer),
+                  "--backend", (char *)dmp_backend_name(o->backend), "--layer", (char *)layer_name(o->layer),
                   "--session", (char *)o->session, "--dir", (char *)o->dir, "--kill-worker-at-step", kill_at,
                   "--timeout-ms", timeout, NULL};
   pid_t parent = getpid();
@@ -169,15 +169,15 @@ static pid_t spawn_worker(const struct opts *o, uint32_t index)
 /* Reap worker i if it has exited, waiting up to `wait_ns`. */
 static bool reap(struct sched *sc, uint32_t i, int64_t wait_ns)
 {
-  int64_t deadline = now_ns() + wait_ns;
+  int64_t deadline = tool_now_ns() + wait_ns;
   while (!sc->reaped[i] && sc->pids[i] > 0) {
     pid_t r = waitpid(sc->pids[i], &sc->wstatus[i], WNOHANG);
     if (r == sc->pids[i] || (r < 0 && errno == ECHILD))
       sc->reaped[i] = true;
-    else if (now_ns() >= deadline)
+    else if (tool_now_ns() >= deadline)
       break;
     else
-      sleep_ns(1000000);
+      tool_sleep_ns(1000000);
   }
   return sc->reaped[i];
 }
@@ -241,24 +241,24 @@ struct results {
   uint64_t steps;
   int64_t elapsed_ns;
   int64_t rendezvous_ns;
-  struct hist *lat;
+  struct tool_hist *lat;
   uint64_t bad;
   char first_bad[200];
 };
 
 static int rendezvous(struct sched *sc, struct results *res)
 {
-  int64_t t0 = now_ns(), deadline = t0 + 15 * NS_PER_S;
+  int64_t t0 = tool_now_ns(), deadline = t0 + 15 * NS_PER_S;
   for (;;) {
     int rc = myelon_scheduler_rendezvous(sc->s, 100 * NS_PER_MS);
     if (rc != -ETIMEDOUT) {
       if (rc < 0)
         record_failure("rendezvous failed", rc);
-      res->rendezvous_ns = now_ns() - t0;
+      res->rendezvous_ns = tool_now_ns() - t0;
       return rc;
     }
     int gone = exited_worker(sc);
-    if (gone >= 0 || now_ns() >= deadline || interrupted) {
+    if (gone >= 0 || tool_now_ns() >= deadline || interrupted) {
       record_failure("rendezvous failed", rc);
       if (gone >= 0)
         report_dead(sc, UINT64_C(1) << gone);
@@ -269,7 +269,7 @@ static int rendezvous(struct sched *sc, struct results *res)
 
 static void progress(const struct results *res, uint64_t steps, int64_t t0, int64_t *last)
 {
-  int64_t t = now_ns();
+  int64_t t = tool_now_ns();
   if (t - *last < 100 * NS_PER_MS)
     return;
   *last = t;
@@ -280,7 +280,7 @@ static void progress(const struct results *res, uint64_t steps, int64_t t0, int6
 
 static int one_step(struct sched *sc, uint64_t step, struct results *res)
 {
-  int64_t t0 = now_ns();
+  int64_t t0 = tool_now_ns();
   int rc = broadcast_step(sc, step);
   if (rc < 0) {
     record_failure("broadcast failed", rc);
@@ -297,7 +297,7 @@ static int one_step(struct sched *sc, uint64_t step, struct results *res)
     report_dead(sc, g.dead);
     return rc;
   }
-  hist_record(res->lat, (uint64_t)(now_ns() - t0));
+  tool_hist_record(res->lat, (uint64_t)(tool_now_ns() - t0));
   res->steps++;
   if (e.bad && res->bad == 0)
     snprintf(res->first_bad, sizeof res->first_bad, "%s", e.first_bad);
@@ -308,7 +308,7 @@ static int one_step(struct sched *sc, uint64_t step, struct results *res)
 static int run_steps(struct sched *sc, struct results *res)
 {
   bool tty = isatty(STDOUT_FILENO);
-  int64_t t0 = now_ns(), last = t0;
+  int64_t t0 = tool_now_ns(), last = t0;
   int rc = 0;
   for (uint64_t step = 0; step < sc->o->steps && rc == 0; step++) {
     if (interrupted) {
@@ -321,7 +321,7 @@ static int run_steps(struct sched *sc, struct results *res)
     if (tty)
       progress(res, sc->o->steps, t0, &last);
   }
-  res->elapsed_ns = now_ns() - t0;
+  res->elapsed_ns = tool_now_ns() - t0;
   if (tty)
     printf("\r%60s\r", "");
   return rc;
@@ -335,7 +335,7 @@ static void print_header(const struct sched *sc)
   myelon_layout_request_name(l, req, sizeof req);
   myelon_layout_response_name(l, 0, r0, sizeof r0);
   printf("myelon-demo: 1 scheduler -> %u workers, %" PRIu64 " steps, payload %u B, layer %s, backend %s\n",
-         o->workers, o->steps, o->payload, layer_name(o->layer), backend_name(o->backend));
+         o->workers, o->steps, o->payload, layer_name(o->layer), dmp_backend_name(o->backend));
   printf("  session '%s' (tag %s)\n  request ring %s (%" PRIu64 " slots), response rings %s .. r%x (%" PRIu64
          " slots each)\n",
          o->session, l->tag, req, l->request_depth, r0, o->workers - 1, l->response_depth);
@@ -346,9 +346,9 @@ static void print_results(const struct results *res, const struct opts *o)
 {
   double secs = (double)res->elapsed_ns / 1e9;
   char p50[24], p99[24], p999[24], max[24];
-  format_latency(p50, sizeof p50, hist_quantile(res->lat, 0.50));
-  format_latency(p99, sizeof p99, hist_quantile(res->lat, 0.99));
-  format_latency(p999, sizeof p999, hist_quantile(res->lat, 0.999));
+  format_latency(p50, sizeof p50, tool_hist_percentile(res->lat, 50));
+  format_latency(p99, sizeof p99, tool_hist_percentile(res->lat, 99));
+  format_latency(p999, sizeof p999, tool_hist_percentile(res->lat, 99.9));
   format_latency(max, sizeof max, res->lat->max);
   printf("  rendezvous: %u workers attached in %.1f ms\n", o->workers, (double)res->rendezvous_ns / 1e6);
   printf("  %" PRIu64 " steps in %.3f s: %.0f steps/s\n", res->steps, secs,
@@ -415,7 +415,9 @@ static int run_scheduler(struct opts *o)
   sc.o = o;
   struct results res;
   memset(&res, 0, sizeof res);
-  res.lat = calloc(1, sizeof *res.lat);
+  res.lat = malloc(sizeof *res.lat);
+  if (res.lat)
+    tool_hist_init(res.lat);
   bool ok = res.lat && setup(&sc) == 0;
   if (ok) {
     print_header(&sc);

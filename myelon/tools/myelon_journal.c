@@ -34,6 +34,9 @@
 #include <myelon/record.h>
 #include <myelon/version.h>
 
+#include "tool_clock.h"
+#include "tool_parse.h"
+
 #define EX_OK_ 0
 #define EX_RUNTIME 1
 #define EX_DAMAGED 2
@@ -185,74 +188,19 @@ static void catch_signals(void)
   sigaction(SIGTERM, &sa, NULL);
 }
 
-static int64_t now_ns(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 /* ---- argument parsing -------------------------------------------------- */
 
-static bool parse_u64(const char *s, uint64_t *out)
-{
-  char *end;
-  errno = 0;
-  if (!s || !*s || *s == '-')
-    return false;
-  unsigned long long v = strtoull(s, &end, 0);
-  if (errno || *end)
-    return false;
-  *out = v;
-  return true;
-}
-
+/* Numbers: the tools' one strict decimal parser (tool_parse.h). Sequence
+ * numbers and times are non-negative, so they parse as counts. */
 static bool parse_i64(const char *s, int64_t *out)
 {
-  char *end;
-  errno = 0;
-  if (!s || !*s)
+  uint64_t v;
+  if (!tool_parse_u64(s, &v) || v > INT64_MAX)
     return false;
-  long long v = strtoll(s, &end, 0);
-  if (errno || *end)
-    return false;
-  *out = v;
+  *out = (int64_t)v;
   return true;
 }
-
-static bool parse_size(const char *s, uint64_t *out)
-{
-  char *end;
-  errno = 0;
-  if (!s || !*s || *s == '-')
-    return false;
-  unsigned long long v = strtoull(s, &end, 10);
-  uint64_t mul = 1;
-  if (*end == 'k' || *end == 'K')
-    mul = 1024, end++;
-  else if (*end == 'm' || *end == 'M')
-    mul = 1024 * 1024, end++;
-  else if (*end == 'g' || *end == 'G')
-    mul = 1024 * 1024 * 1024, end++;
-  if (errno || *end || v > UINT64_MAX / mul)
-    return false;
-  *out = v * mul;
-  return true;
-}
-
-static bool parse_seconds(const char *s, int64_t *ns)
-{
-  char *end;
-  errno = 0;
-  if (!s || !*s)
-    return false;
-  double v = strtod(s, &end);
-  if (errno || *end || !(v >= 0) || v > 1e9)
-    return false;
-  *ns = (int64_t)(v * 1e9);
-  return true;
-}
-
 /* ---- record ------------------------------------------------------------ */
 
 enum {
@@ -299,23 +247,23 @@ static int record_opt(struct record_args *a, int c, const char *arg)
     cfg->start = strcmp(arg, "oldest") == 0 ? DMP_START_OLDEST : DMP_START_LATEST;
     return 0;
   case O_WAIT:
-    if (!parse_seconds(arg, &cfg->attach_timeout_ns))
+    if (!tool_parse_seconds(arg, &cfg->attach_timeout_ns))
       return usage(usage_record, "--wait takes seconds");
     return 0;
   case O_COUNT:
-    if (!parse_u64(arg, &cfg->max_records))
+    if (!tool_parse_u64(arg, &cfg->max_records))
       return usage(usage_record, "--count takes a number");
     return 0;
   case O_DURATION:
-    if (!parse_seconds(arg, &a->duration_ns) || a->duration_ns == 0)
+    if (!tool_parse_seconds(arg, &a->duration_ns) || a->duration_ns == 0)
       return usage(usage_record, "--duration takes positive seconds");
     return 0;
   case O_ROTATE:
-    if (!parse_size(arg, &cfg->journal.rotate_bytes))
+    if (!tool_parse_size(arg, &cfg->journal.rotate_bytes))
       return usage(usage_record, "--rotate-size takes a size (e.g. 64M)");
     return 0;
   case O_SYNCINT:
-    if (!parse_u64(arg, &u) || u == 0 || u > UINT32_MAX)
+    if (!tool_parse_u64(arg, &u) || u == 0 || u > UINT32_MAX)
       return usage(usage_record, "--sync-interval takes milliseconds > 0");
     cfg->sync_interval_ms = (uint32_t)u;
     return 0;
@@ -331,17 +279,17 @@ static int record_opt(struct record_args *a, int c, const char *arg)
       return usage(usage_record, "--io takes auto, uring or pwrite");
     return 0;
   case O_BUFSIZE:
-    if (!parse_size(arg, &u) || u > UINT32_MAX)
+    if (!tool_parse_size(arg, &u) || u > UINT32_MAX)
       return usage(usage_record, "--buffer-size takes a size");
     cfg->journal.buffer_size = (uint32_t)u;
     return 0;
   case O_BUFFERS:
-    if (!parse_u64(arg, &u) || u > 64)
+    if (!tool_parse_u64(arg, &u) || u > 64)
       return usage(usage_record, "--buffers takes 2 .. 64");
     cfg->journal.buffers = (uint32_t)u;
     return 0;
   case O_MAXMSG:
-    if (!parse_size(arg, &u) || u == 0 || u > MYELON_JOURNAL_MAX_PAYLOAD)
+    if (!tool_parse_size(arg, &u) || u == 0 || u > MYELON_JOURNAL_MAX_PAYLOAD)
       return usage(usage_record, "--max-message takes a size up to 1G");
     cfg->max_message = (size_t)u;
     return 0;
@@ -355,7 +303,7 @@ static void record_progress(struct myelon_recorder *rec, int64_t t0, bool final_
 {
   struct myelon_recorder_stats st;
   myelon_recorder_stats(rec, &st);
-  double secs = (double)(now_ns() - t0) / 1e9;
+  double secs = (double)(tool_now_ns() - t0) / 1e9;
   fprintf(stderr, "\rrecorded %" PRIu64 " (%.0f/s, %.1f MB)  written %" PRIu64 "  dropped %" PRIu64
                   "  lag max %" PRIu64 "  parts %u   %s",
           st.recorded, secs > 0 ? (double)st.recorded / secs : 0.0, (double)st.bytes / 1e6, st.written, st.dropped,
@@ -416,11 +364,11 @@ static int cmd_record(int argc, char **argv)
     return fail(EX_RUNTIME, rc, "cannot record ring '%s' into '%s'", a.cfg.ring, a.cfg.journal.path);
   catch_signals();
   bool tty = !a.quiet && isatty(STDERR_FILENO);
-  int64_t t0 = now_ns();
+  int64_t t0 = tool_now_ns();
   for (;;) {
     int64_t slice = PROGRESS_NS;
     if (a.duration_ns) {
-      int64_t left = t0 + a.duration_ns - now_ns();
+      int64_t left = t0 + a.duration_ns - tool_now_ns();
       if (left <= 0)
         break;
       slice = left < slice ? left : slice;
@@ -461,44 +409,41 @@ static int replay_opt(struct myelon_replayer_config *cfg, bool *quiet, int c, co
   case O_RING: cfg->ring.name = arg; return 0;
   case O_MMAP: cfg->ring.backend = DMP_BACKEND_MMAP; return 0;
   case O_CAPACITY:
-    if (!parse_u64(arg, &cfg->ring.capacity))
+    if (!tool_parse_u64(arg, &cfg->ring.capacity))
       return usage(usage_replay, "--capacity takes a number");
     return 0;
   case O_SLOT:
-    if (!parse_u64(arg, &u) || u > UINT32_MAX)
+    if (!tool_parse_u64(arg, &u) || u > UINT32_MAX)
       return usage(usage_replay, "--slot-size takes a number");
     cfg->ring.slot_size = (uint32_t)u;
     return 0;
   case O_FCAP:
-    if (!parse_u64(arg, &u) || u > UINT32_MAX)
+    if (!tool_parse_u64(arg, &u) || u > UINT32_MAX)
       return usage(usage_replay, "--frame-capacity takes a number");
     cfg->frame_capacity = (uint32_t)u;
     return 0;
   case O_WAITC:
-    if (!parse_u64(arg, &u) || u > 1024)
+    if (!tool_parse_u64(arg, &u) || u > 1024)
       return usage(usage_replay, "--wait-consumers takes a number");
     cfg->ring.wait_consumers = (uint32_t)u;
     return 0;
   case O_WAITT:
-    if (!parse_seconds(arg, &cfg->ring.wait_timeout_ns))
+    if (!tool_parse_seconds(arg, &cfg->ring.wait_timeout_ns))
       return usage(usage_replay, "--wait-timeout takes seconds");
     return 0;
   case O_PACE: {
-    char *end;
     if (strcmp(arg, "max") == 0)
       cfg->pace = MYELON_REPLAY_MAX;
     else if (strcmp(arg, "original") == 0)
       cfg->pace = MYELON_REPLAY_ORIGINAL;
-    else if ((cfg->rate = strtod(arg, &end)) > 0 && !*end && isfinite(cfg->rate))
+    else if (tool_parse_decimal(arg, &cfg->rate) && cfg->rate > 0)
       cfg->pace = MYELON_REPLAY_RATE;
     else
       return usage(usage_replay, "--pace takes max, original or a rate (records/s)");
     return 0;
   }
   case O_SPEED: {
-    char *end;
-    cfg->speed = strtod(arg, &end);
-    if (*end || !(cfg->speed > 0) || !isfinite(cfg->speed))
+    if (!tool_parse_decimal(arg, &cfg->speed) || !(cfg->speed > 0))
       return usage(usage_replay, "--speed takes a positive number");
     return 0;
   }
@@ -511,11 +456,11 @@ static int replay_opt(struct myelon_replayer_config *cfg, bool *quiet, int c, co
       return usage(usage_replay, "--from-time takes CLOCK_REALTIME nanoseconds");
     return 0;
   case O_COUNT:
-    if (!parse_u64(arg, &cfg->max_records))
+    if (!tool_parse_u64(arg, &cfg->max_records))
       return usage(usage_replay, "--count takes a number");
     return 0;
   case O_PUBTIMEOUT:
-    if (!parse_seconds(arg, &cfg->publish_timeout_ns))
+    if (!tool_parse_seconds(arg, &cfg->publish_timeout_ns))
       return usage(usage_replay, "--publish-timeout takes seconds");
     return 0;
   case O_SKIP: cfg->open_flags |= MYELON_JOURNAL_SKIP_CORRUPT; return 0;
@@ -551,7 +496,7 @@ static int cmd_replay(int argc, char **argv)
     return fail(EX_RUNTIME, rc, "cannot replay '%s' into ring '%s'", cfg.journal, cfg.ring.name);
   catch_signals();
   bool tty = !quiet && isatty(STDERR_FILENO);
-  int64_t t0 = now_ns();
+  int64_t t0 = tool_now_ns();
   struct myelon_replayer_stats st;
   do {
     if (got_signal)
@@ -559,7 +504,7 @@ static int cmd_replay(int argc, char **argv)
     rc = myelon_replayer_run(r, PROGRESS_NS);
     myelon_replayer_stats(r, &st);
     if (tty) {
-      double secs = (double)(now_ns() - t0) / 1e9;
+      double secs = (double)(tool_now_ns() - t0) / 1e9;
       fprintf(stderr, "\rreplayed %" PRIu64 " (%.0f/s)   ", st.replayed, secs > 0 ? (double)st.replayed / secs : 0.0);
       fflush(stderr);
     }
@@ -612,12 +557,12 @@ static int cat_opt(struct cat_args *a, int c, const char *arg, const char *text)
     else
       return usage(text, "--payload takes none, hex or raw");
     return 0;
-  case O_BYTES: return parse_u64(arg, &a->bytes) ? 0 : usage(text, "--bytes takes a number");
+  case O_BYTES: return tool_parse_u64(arg, &a->bytes) ? 0 : usage(text, "--bytes takes a number");
   case O_FROMSEQ:
     return parse_i64(arg, &a->from_seq) && a->from_seq >= 0 ? 0 : usage(text, "--from-seq takes a number");
   case O_FROMTIME:
     return parse_i64(arg, &a->from_time) && a->from_time > 0 ? 0 : usage(text, "--from-time takes nanoseconds");
-  case O_COUNT: return parse_u64(arg, &a->count) ? 0 : usage(text, "--count takes a number");
+  case O_COUNT: return tool_parse_u64(arg, &a->count) ? 0 : usage(text, "--count takes a number");
   case O_SKIP: a->flags |= MYELON_JOURNAL_SKIP_CORRUPT; return 0;
   case O_QUIET: a->quiet = true; return 0;
   default: return usage(text, NULL);
