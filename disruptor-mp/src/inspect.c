@@ -547,7 +547,7 @@ int dmp_ring_gc(enum dmp_backend backend, const char *name)
     rc = dmp_impl_cnt_path(ring, cnt, sizeof cnt);
   if (rc < 0)
     return rc;
-  int r = dmp_segment_remove_stale(backend, name);
+  int r = dmp_impl_ring_remove_stale(backend, name);
   if (r == 0 || (r < 0 && r != -ENOENT))
     return r; /* a live ring (or one being created), or an error */
   int c = counters_gc(backend, cnt);

@@ -160,6 +160,14 @@ int dmp_impl_lock_held(int fd, off_t at);
  * 1 removed, 0 not (gone, replaced, or another remover holds the lock),
  * -errno. */
 int dmp_impl_segment_unlink_same(enum dmp_backend backend, int dirfd, const char *path, const struct stat *st);
+/** Remove ring segment `name` (and its counters) if it is stale: its
+ * producer is dead, or it is the leftover of a crash during create older
+ * than the creation grace period; opened as attach opens it and removed
+ * only by its owner (liveness.c; dmp_ring_gc() is the public entry).
+ * 1 removed, 0 left alone (live, or being created), -ENOENT, -DMP_E_CORRUPT
+ * (not a ring: left alone), -EACCES, -ELOOP, -DMP_E_BADNAME, -errno; each
+ * with a detail. */
+int dmp_impl_ring_remove_stale(enum dmp_backend backend, const char *name);
 
 /* ---- consumer table (table.c) --------------------------------------------- */
 

@@ -6,7 +6,6 @@
 
 #include <disruptor_mp/counters.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -483,14 +482,14 @@ int64_t dmp_producer_publish_managed(struct dmp_producer *p, const void *src, si
 
 /* The producer lock of the open segment `fd` is free. Decide: 1 stale,
  * 0 young (being created), -DMP_E_CORRUPT not a ring segment, -errno. */
-static int classify(int fd, const struct stat *st, bool magic_only)
+static int classify(int fd, const struct stat *st)
 {
   struct dmp_segment_header h;
   memset(&h, 0, sizeof h);
   ssize_t n = st->st_size > 0 ? pread(fd, &h, sizeof h, 0) : 0;
   if (n < 0)
     return -errno;
-  if (h.magic != DMP_MAGIC && (h.magic != 0 || magic_only))
+  if (h.magic != DMP_MAGIC && h.magic != 0)
     return -DMP_E_CORRUPT;
   /* The creator takes the producer lock before sizing the segment, so a
    * sized one whose lock is free has a dead owner. A smaller one may be in
@@ -583,10 +582,8 @@ static void remove_counters(enum dmp_backend backend, const char *path, uint64_t
   stale_close(&f);
 }
 
-/* 1 stale (removed if `remove`), 0 live or young, -errno with the reason
- * in `why`. */
-static int probe_stale(enum dmp_backend backend, const char *path, bool magic_only, bool remove, char *why,
-                       size_t whylen)
+/* 1 stale and removed, 0 live or young, -errno with the reason in `why`. */
+static int remove_if_stale(enum dmp_backend backend, const char *path, char *why, size_t whylen)
 {
   struct stale_file f;
   int rc = stale_open(backend, path, &f, why, whylen);
@@ -597,7 +594,7 @@ static int probe_stale(enum dmp_backend backend, const char *path, bool magic_on
   rc = dmp_impl_lock_held(f.fd, DMP_LOCK_PRODUCER);
   if (rc == 1)
     rc = 0; /* a live producer (or creator) holds it */
-  else if (rc == 0 && (rc = classify(f.fd, &f.st, magic_only)) == 1 && remove) {
+  else if (rc == 0 && (rc = classify(f.fd, &f.st)) == 1) {
     struct dmp_segment_header h;
     bool has_epoch = pread(f.fd, &h, sizeof h, 0) == (ssize_t)sizeof h && h.magic == DMP_MAGIC;
     rc = unlink_same(backend, &f, path);
@@ -605,19 +602,19 @@ static int probe_stale(enum dmp_backend backend, const char *path, bool magic_on
       remove_counters(backend, path, h.epoch);
   }
   if (rc < 0 && rc != -DMP_E_CORRUPT)
-    snprintf(why, whylen, "'%s': %s", path, strerror(-rc));
+    (void)DMP_WHY(rc, "'%s': %s", path, strerror(-rc)); /* a function: long paths truncate quietly */
   stale_close(&f);
   return rc;
 }
 
-int dmp_segment_remove_stale(enum dmp_backend backend, const char *name)
+int dmp_impl_ring_remove_stale(enum dmp_backend backend, const char *name)
 {
   char path[PATH_MAX];
   int rc = dmp_impl_segment_path(backend, name, path, sizeof path);
   if (rc < 0)
     return rc;
   char why[512] = "";
-  rc = probe_stale(backend, path, false, true, why, sizeof why);
+  rc = remove_if_stale(backend, path, why, sizeof why);
   if (rc == -DMP_E_CORRUPT)
     return DMP_FAIL(rc, "'%s' is not a disruptor_mp segment; left alone", path);
   if (rc == -ENOENT)
@@ -625,33 +622,4 @@ int dmp_segment_remove_stale(enum dmp_backend backend, const char *name)
   if (rc < 0)
     return DMP_FAIL(rc, "%s", why[0] ? why : strerror(-rc));
   return rc;
-}
-
-int dmp_shm_stale(const char *prefix, bool remove, dmp_stale_fn fn, void *user)
-{
-  DIR *d = opendir("/dev/shm");
-  if (!d)
-    return DMP_FAIL(-errno, "cannot list /dev/shm: %s", strerror(errno));
-  size_t plen = prefix ? strlen(prefix) : 0;
-  int found = 0;
-  struct dirent *e;
-  while ((e = readdir(d)) != NULL) {
-    if (strncmp(e->d_name, prefix ? prefix : "", plen) != 0 || strlen(e->d_name) > DMP_NAME_MAX ||
-        dmp_name_validate(e->d_name) != 0)
-      continue; /* not a name this library could have made */
-    char path[DMP_NAME_MAX + 2];
-    snprintf(path, sizeof path, "/%s", e->d_name);
-    /* Only segments carrying our magic: an ownerless zero-filled object of
-     * another program must never be mistaken for a crashed create. */
-    /* Another user's segment fails the trust rule and is skipped: it is
-     * not ours to judge or remove. */
-    char why[512];
-    if (probe_stale(DMP_BACKEND_SHM, path, true, remove, why, sizeof why) == 1) {
-      found++;
-      if (fn)
-        fn(e->d_name, user);
-    }
-  }
-  closedir(d);
-  return found;
 }

@@ -1,11 +1,14 @@
 /* libmyelon error names and messages; other codes go to disruptor_mp,
  * which also learns libmyelon's (one error space: dmp_strerror() of a
  * myelon code gives the same text as myelon_strerror()). */
-#include <myelon/error.h>
+#include "internal.h"
 
-#include <disruptor_mp/error.h>
+#include <myelon/version.h>
 
 #include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
 
 _Static_assert(MYELON_ERR_BASE >= DMP_ERR_LAYER_BASE, "libmyelon's codes must lie in the layers' range");
 
@@ -43,4 +46,36 @@ const char *myelon_err_name(int err)
 {
   int i = code_index(err);
   return i >= 0 ? names[i] : dmp_err_name(err);
+}
+
+/* ---- helpers of the other .c files (internal.h) ------------------------------ */
+
+int myelon_impl_ring_fail(int rc)
+{
+  /* Copy first: the detail is rewritten from itself. */
+  char was[512], now[512];
+  snprintf(was, sizeof was, "%s", dmp_last_error());
+  size_t n = 0;
+  for (const char *p = was; *p && n + 1 < sizeof now;) {
+    bool field = strncmp(p, "cfg.", 4) == 0 && (p == was || p[-1] == ' ' || p[-1] == '(');
+    const char *put = field ? "cfg.ring." : p;
+    size_t len = field ? 9 : 1;
+    for (size_t i = 0; i < len && n + 1 < sizeof now; i++)
+      now[n++] = put[i];
+    p += field ? 4 : 1;
+  }
+  now[n] = '\0';
+  dmp_error_set(NULL, "%s", now);
+  return rc;
+}
+
+int myelon_impl_reserved_check(const void *reserved, size_t len, const char *where, const char *field)
+{
+  const unsigned char *b = reserved;
+  for (size_t i = 0; i < len; i++)
+    if (b[i])
+      return MYELON_FAIL(-DMP_E_BADCONFIG, where,
+                         "%s byte %zu is not zero: a field of a later version than %s "
+                         "(start from the config's init function)", field, i, MYELON_VERSION_STRING);
+  return 0;
 }

@@ -1,4 +1,5 @@
 /* Layer 1 frames: sizes, type tag, parse and write. Layout in frame.h. */
+#include "internal.h"
 #include <myelon/error.h>
 #include <myelon/frame.h>
 
@@ -6,17 +7,14 @@
 #include <errno.h>
 #include <string.h>
 
-#define COMPACT_HEADER 12u
-#define ALIGNED_HEADER 16u
-#define TOTAL_PREFIX 4u /* compact START: u32 total length before the data */
 
 uint32_t myelon_frame_header_size(enum myelon_frame_format fmt)
 {
   switch (fmt) {
   case MYELON_FRAME_COMPACT:
-    return COMPACT_HEADER;
+    return MYELON_FRAME_COMPACT_HEADER;
   case MYELON_FRAME_ALIGNED:
-    return ALIGNED_HEADER;
+    return MYELON_FRAME_ALIGNED_HEADER;
   }
   return 0;
 }
@@ -58,7 +56,7 @@ uint64_t myelon_frame_count(enum myelon_frame_format fmt, uint32_t capacity, uin
   if (len <= capacity)
     return 1;
   if (fmt == MYELON_FRAME_COMPACT) {
-    uint64_t rest = len - (capacity - TOTAL_PREFIX);
+    uint64_t rest = len - (capacity - MYELON_FRAME_TOTAL_PREFIX);
     return 1 + (rest + capacity - 1) / capacity;
   }
   return (len + capacity - 1) / capacity;
@@ -95,15 +93,15 @@ int myelon_frame_parse(enum myelon_frame_format fmt, uint32_t capacity, const vo
   out->total = 0;
   bool single = (h.flags & MYELON_FLAG_SINGLE) == MYELON_FLAG_SINGLE;
   if (fmt == MYELON_FRAME_ALIGNED) {
-    out->total = load_u32(s + COMPACT_HEADER);
+    out->total = load_u32(s + MYELON_FRAME_COMPACT_HEADER);
   } else if (single) {
     out->total = h.len;
   } else if (h.flags & MYELON_FLAG_START) {
-    if (h.len < TOTAL_PREFIX)
+    if (h.len < MYELON_FRAME_TOTAL_PREFIX)
       return -MYELON_E_MALFORMED;
     out->total = load_u32(out->data);
-    out->data += TOTAL_PREFIX;
-    out->len -= TOTAL_PREFIX;
+    out->data += MYELON_FRAME_TOTAL_PREFIX;
+    out->len -= MYELON_FRAME_TOTAL_PREFIX;
   }
   if (out->total && out->total < out->len)
     return -MYELON_E_MALFORMED;
@@ -120,11 +118,11 @@ void myelon_frame_write(enum myelon_frame_format fmt, void *slot, const void *da
   uint32_t wire_len = len;
   uint32_t total32 = (uint32_t)total;
   if (fmt == MYELON_FRAME_ALIGNED) {
-    memcpy(s + COMPACT_HEADER, &total32, sizeof total32);
+    memcpy(s + MYELON_FRAME_COMPACT_HEADER, &total32, sizeof total32);
   } else if ((flags & MYELON_FLAG_SINGLE) == MYELON_FLAG_START) {
     memcpy(payload, &total32, sizeof total32);
-    payload += TOTAL_PREFIX;
-    wire_len += TOTAL_PREFIX;
+    payload += MYELON_FRAME_TOTAL_PREFIX;
+    wire_len += MYELON_FRAME_TOTAL_PREFIX;
   }
   if (len)
     memcpy(payload, data, len);

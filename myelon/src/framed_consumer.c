@@ -4,6 +4,7 @@
  * peek, the header checked in place, no clock read; everything else (and
  * every frame the fast path does not accept) goes through
  * myelon_frame_parse() and the reassembler. */
+#include "internal.h"
 #include <myelon/error.h>
 #include <myelon/framed.h>
 
@@ -12,7 +13,6 @@
 #include <string.h>
 #include <time.h>
 
-#define COMPACT_HEADER 12u /* where an aligned frame's total length is */
 
 struct myelon_consumer {
   struct dmp_consumer *ring;
@@ -110,14 +110,19 @@ static int attach(const struct myelon_consumer_config *cfg, int64_t timeout_ns, 
                          "(DMP_CONSUMER_NON_GATING is for copying readers such as the journal recorder)",
                          cfg->ring.name ? cfg->ring.name : "(null)"),
            -EINVAL;
+  int rc = MYELON_RESERVED_CHECK(cfg, "myelon_consumer_attach", "cfg.reserved");
+  if (rc < 0)
+    return rc;
   struct dmp_consumer_config ring;
-  int rc = expect_format(cfg, &ring);
+  rc = expect_format(cfg, &ring);
   if (rc < 0)
     return rc;
   struct myelon_consumer *c = calloc(1, sizeof *c);
   if (!c)
     return -ENOMEM;
   rc = wait ? dmp_consumer_attach_timeout(&ring, timeout_ns, &c->ring) : dmp_consumer_attach(&ring, &c->ring);
+  if (rc == -DMP_E_BADCONFIG || rc == -DMP_E_BADNAME)
+    rc = myelon_impl_ring_fail(rc);
   if (rc == -DMP_E_MISMATCH) {
     dmp_error_set("myelon_consumer_attach", "'%s' does not carry %s frames%s: %s", cfg->ring.name,
                   cfg->format == MYELON_FRAME_ALIGNED ? "aligned" : "compact",
@@ -211,7 +216,7 @@ static inline bool single_ok(const struct myelon_consumer *c, const uint8_t *slo
     return false;
   if (c->fmt == MYELON_FRAME_ALIGNED) {
     uint32_t total;
-    memcpy(&total, slot + COMPACT_HEADER, sizeof total);
+    memcpy(&total, slot + MYELON_FRAME_COMPACT_HEADER, sizeof total);
     return total == h->len;
   }
   return true;
@@ -296,9 +301,7 @@ int myelon_consumer_recv(struct myelon_consumer *c, struct myelon_msg *m, int64_
   if (rc != -EAGAIN)
     return rc;
   /* Nothing complete yet: only now does a deadline need a start. */
-  struct timespec t0 = {0, 0};
-  if (timeout_ns >= 0)
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+  int64_t t0 = timeout_ns >= 0 ? myelon_impl_now_ns() : 0;
   for (int64_t left = timeout_ns < 0 ? DMP_FOREVER : timeout_ns;;) {
     int64_t n = dmp_consumer_wait(c->ring, left);
     if (n == -DMP_E_OWNERDEAD && c->reasm.active) {
@@ -312,9 +315,7 @@ int myelon_consumer_recv(struct myelon_consumer *c, struct myelon_msg *m, int64_
     if ((rc = try_recv(c, m)) != -EAGAIN)
       return rc;
     if (timeout_ns >= 0) { /* part of a message came: wait for the rest */
-      struct timespec t;
-      clock_gettime(CLOCK_MONOTONIC, &t);
-      int64_t spent = (t.tv_sec - t0.tv_sec) * 1000000000 + (t.tv_nsec - t0.tv_nsec);
+      int64_t spent = myelon_impl_now_ns() - t0;
       left = timeout_ns > spent ? timeout_ns - spent : 0;
     }
   }

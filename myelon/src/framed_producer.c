@@ -2,6 +2,7 @@
  * batches, one release store per batch (framed.h). A message that fits in
  * one frame takes a fast path: inline claim, header, one memcpy, publish,
  * and no clock read unless the ring is full and a deadline is set. */
+#include "internal.h"
 #include <myelon/error.h>
 #include <myelon/framed.h>
 
@@ -10,8 +11,6 @@
 #include <string.h>
 #include <time.h>
 
-#define TOTAL_PREFIX 4u
-#define COMPACT_HEADER 12u /* where an aligned frame's total length goes */
 
 struct myelon_producer {
   struct dmp_producer *ring;
@@ -42,11 +41,14 @@ int myelon_producer_create(const struct myelon_producer_config *cfg, struct myel
     *out = NULL;
   if (!cfg || !out)
     return dmp_error_set(__func__, "cfg or out is NULL"), -EINVAL;
+  int rc = MYELON_RESERVED_CHECK(cfg, __func__, "cfg.reserved");
+  if (rc < 0)
+    return rc;
   if (cfg->max_message == 0 || cfg->max_message > MYELON_MAX_MESSAGE_LIMIT)
     return dmp_error_set(__func__, "max_message %zu is not in 1..%u", cfg->max_message, MYELON_MAX_MESSAGE_LIMIT),
            -DMP_E_BADCONFIG;
   struct dmp_producer_config rc_cfg = cfg->ring;
-  int rc = myelon_frame_slot(cfg->format, cfg->frame_capacity, &rc_cfg.slot_size, &rc_cfg.slot_align);
+  rc = myelon_frame_slot(cfg->format, cfg->frame_capacity, &rc_cfg.slot_size, &rc_cfg.slot_align);
   if (rc < 0)
     return rc;
   uint32_t cap = rc_cfg.slot_size - myelon_frame_header_size(cfg->format); /* rounded up */
@@ -57,7 +59,7 @@ int myelon_producer_create(const struct myelon_producer_config *cfg, struct myel
   rc = dmp_producer_create(&rc_cfg, &p->ring);
   if (rc < 0) {
     free(p);
-    return rc;
+    return rc == -DMP_E_BADCONFIG || rc == -DMP_E_BADNAME ? myelon_impl_ring_fail(rc) : rc;
   }
   p->fmt = cfg->format;
   p->cap = cap;
@@ -106,7 +108,7 @@ static inline void write_single(const struct myelon_producer *p, uint8_t *slot, 
                                 uint8_t kind, uint32_t id)
 {
   if (p->fmt == MYELON_FRAME_ALIGNED)
-    memcpy(slot + COMPACT_HEADER, &len, sizeof len); /* the total: the whole message */
+    memcpy(slot + MYELON_FRAME_COMPACT_HEADER, &len, sizeof len); /* the total: the whole message */
   if (len)
     memcpy(slot + p->hdr, data, len);
   struct myelon_frame_header h = {.len = len, .kind = kind, .flags = MYELON_FLAG_SINGLE, .frag = 0, .msg_id = id};
@@ -131,7 +133,7 @@ static void write_frames(struct myelon_producer *p, struct split *s, uint64_t fr
     uint8_t flags = (uint8_t)((idx == 0 ? MYELON_FLAG_START : 0) | (idx == s->frames - 1 ? MYELON_FLAG_END : 0));
     uint32_t room = p->cap;
     if (p->fmt == MYELON_FRAME_COMPACT && flags == MYELON_FLAG_START)
-      room -= TOTAL_PREFIX;
+      room -= MYELON_FRAME_TOTAL_PREFIX;
     size_t left = s->len - s->offset;
     uint32_t chunk = left < room ? (uint32_t)left : room;
     myelon_frame_write(p->fmt, dmp_producer_slot(p->ring, first + (int64_t)i), s->data + s->offset, chunk, s->kind,
@@ -171,16 +173,12 @@ static int publish_frames(struct myelon_producer *p, const void *data, size_t le
    * the first batch gets the whole timeout (Layer 0 reads the clock only
    * if it has to wait). */
   bool timed = timeout_ns >= 0 && batch_size(p, s.frames, s.frames) < s.frames;
-  struct timespec t0 = {0, 0};
-  if (timed)
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+  int64_t t0 = timed ? myelon_impl_now_ns() : 0;
   for (uint64_t frag = 0; frag < s.frames;) {
     uint64_t n = batch_size(p, s.frames - frag, s.frames);
     int64_t left = timeout_ns < 0 ? DMP_FOREVER : timeout_ns;
     if (timed && frag > 0) {
-      struct timespec t;
-      clock_gettime(CLOCK_MONOTONIC, &t);
-      int64_t spent = (t.tv_sec - t0.tv_sec) * 1000000000 + (t.tv_nsec - t0.tv_nsec);
+      int64_t spent = myelon_impl_now_ns() - t0;
       left = timeout_ns > spent ? timeout_ns - spent : 0;
     }
     int64_t first;
@@ -276,7 +274,7 @@ int myelon_producer_commit(struct myelon_producer *p, size_t len, uint8_t kind)
   uint32_t total = (uint32_t)len;
   uint8_t *slot = p->claimed;
   if (p->fmt == MYELON_FRAME_ALIGNED)
-    memcpy(slot + COMPACT_HEADER, &total, sizeof total);
+    memcpy(slot + MYELON_FRAME_COMPACT_HEADER, &total, sizeof total);
   struct myelon_frame_header h = {.len = total, .kind = kind, .flags = MYELON_FLAG_SINGLE, .frag = 0, .msg_id = take_id(p)};
   memcpy(slot, &h, sizeof h);
   p->claimed = NULL;

@@ -18,7 +18,7 @@ uint64_t jnl_random64(void)
 {
   uint64_t v = 0;
   if (getrandom(&v, sizeof v, GRND_NONBLOCK) != (ssize_t)sizeof v)
-    v = (uint64_t)jnl_clock_ns(CLOCK_REALTIME) * UINT64_C(0x9e3779b97f4a7c15) ^ (uint64_t)jnl_clock_ns(CLOCK_MONOTONIC);
+    v = (uint64_t)myelon_impl_clock_ns(CLOCK_REALTIME) * UINT64_C(0x9e3779b97f4a7c15) ^ (uint64_t)myelon_impl_clock_ns(CLOCK_MONOTONIC);
   return v ? v : 1;
 }
 

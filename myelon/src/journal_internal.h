@@ -11,6 +11,8 @@
 
 #include <myelon/journal.h>
 
+#include "internal.h" /* myelon_impl_clock_ns, MYELON_OPEN_BEGIN */
+
 struct jfile_header {
   uint64_t magic;
   uint32_t version;
@@ -61,13 +63,6 @@ _Static_assert(offsetof(struct jrec_header, len) == 8, "header CRC covers [8, 48
 _Static_assert(offsetof(struct jrec_header, seq) == 16, "seq at 16");
 _Static_assert(offsetof(struct jrec_header, data_crc) == 40, "data_crc at 40");
 _Static_assert(offsetof(struct jrec_header, msg_id) == 44, "msg_id at 44");
-
-static inline int64_t jnl_clock_ns(clockid_t id)
-{
-  struct timespec ts;
-  clock_gettime(id, &ts);
-  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 /* A random 64-bit value (getrandom, with a clock-based fallback). */
 uint64_t jnl_random64(void);

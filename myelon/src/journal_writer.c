@@ -332,7 +332,7 @@ static int open_part(struct myelon_journal_writer *w, uint32_t part)
   }
   struct myelon_journal_info info = w->cfg.info;
   info.part = part;
-  info.created_ns = jnl_clock_ns(CLOCK_REALTIME);
+  info.created_ns = myelon_impl_clock_ns(CLOCK_REALTIME);
   uint8_t hdr[MYELON_JOURNAL_HEADER_SIZE];
   rc = myelon_journal_header_encode(&info, hdr);
   if (rc == 0)
@@ -429,6 +429,9 @@ static int setup_io(struct myelon_journal_writer *w)
 
 static int check_config(const struct myelon_journal_writer_config *cfg)
 {
+  int rc = MYELON_RESERVED_CHECK(cfg, "myelon_journal_writer_open", "cfg.reserved");
+  if (rc < 0)
+    return rc;
   const char *bad = NULL;
   if (!cfg->path || !cfg->path[0])
     bad = "path is required";
@@ -469,18 +472,9 @@ static void free_writer(struct myelon_journal_writer *w)
 
 int myelon_journal_writer_open(const struct myelon_journal_writer_config *cfg, struct myelon_journal_writer **out)
 {
-  if (!out)
-    return -EINVAL;
-  *out = NULL;
-  if (!cfg)
-    return -EINVAL;
-  int rc = check_config(cfg);
-  if (rc < 0)
-    return rc;
-  struct myelon_journal_writer *w = calloc(1, sizeof *w);
-  if (!w)
-    return -ENOMEM;
-  w->cfg = *cfg;
+  struct myelon_journal_writer *w;
+  MYELON_OPEN_BEGIN("myelon_journal_writer_open", cfg, out, check_config, w);
+  int rc;
   w->cfg.info.recording_id = jnl_random64();
   if (w->cfg.mode == 0)
     w->cfg.mode = 0600;

@@ -225,8 +225,8 @@ static int64_t poll_once(struct myelon_recorder *r)
       limit = 1; /* one frame at a time: a message may complete on any of them */
   }
   /* One time stamp per batch: every event in it was there when it was taken. */
-  r->now_real = jnl_clock_ns(CLOCK_REALTIME);
-  r->now_mono = jnl_clock_ns(CLOCK_MONOTONIC);
+  r->now_real = myelon_impl_clock_ns(CLOCK_REALTIME);
+  r->now_mono = myelon_impl_clock_ns(CLOCK_MONOTONIC);
   note_lag(r);
   return r->gating ? poll_gating(r, limit) : poll_copy(r, limit);
 }
@@ -251,14 +251,14 @@ int myelon_recorder_run(struct myelon_recorder *r, int64_t timeout_ns)
     return -EINVAL;
   if (r->error)
     return r->error;
-  int64_t start = jnl_clock_ns(CLOCK_MONOTONIC);
+  int64_t start = myelon_impl_clock_ns(CLOCK_MONOTONIC);
   for (;;) {
     if (atomic_load_explicit(&r->stop, memory_order_relaxed) || limit_reached(r))
       return 1; /* relaxed: a flag polled in a loop, no data hangs on it */
     int64_t n = poll_once(r);
     if (n < 0)
       return (int)n;
-    int64_t now = jnl_clock_ns(CLOCK_MONOTONIC);
+    int64_t now = myelon_impl_clock_ns(CLOCK_MONOTONIC);
     int rc = maybe_sync(r, now);
     if (rc == 0)
       rc = n ? myelon_journal_writer_poll(r->w) : myelon_journal_writer_flush(r->w);
@@ -424,6 +424,9 @@ static void context(const char *what, const char *name)
 
 static int check_config(const struct myelon_recorder_config *cfg)
 {
+  int rc = MYELON_RESERVED_CHECK(cfg, "myelon_recorder_open", "cfg.reserved");
+  if (rc < 0 || (rc = MYELON_RESERVED_CHECK(&cfg->journal, "myelon_recorder_open", "cfg.journal.reserved")) < 0)
+    return rc;
   const char *bad = NULL;
   if (!cfg->ring || !cfg->ring[0])
     bad = "ring is required";
@@ -442,18 +445,9 @@ static int check_config(const struct myelon_recorder_config *cfg)
 
 int myelon_recorder_open(const struct myelon_recorder_config *cfg, struct myelon_recorder **out)
 {
-  if (!out)
-    return -EINVAL;
-  *out = NULL;
-  if (!cfg)
-    return -EINVAL;
-  int rc = check_config(cfg);
-  if (rc < 0)
-    return rc;
-  struct myelon_recorder *r = calloc(1, sizeof *r);
-  if (!r)
-    return -ENOMEM;
-  r->cfg = *cfg;
+  struct myelon_recorder *r;
+  MYELON_OPEN_BEGIN("myelon_recorder_open", cfg, out, check_config, r);
+  int rc;
   r->gating = !(cfg->flags & MYELON_RECORD_NON_GATING);
   r->ring_name = strdup(cfg->ring);
   r->id = strdup(cfg->id ? cfg->id : "recorder");
@@ -476,7 +470,7 @@ int myelon_recorder_open(const struct myelon_recorder_config *cfg, struct myelon
   /* Attached before anything was published: the first message is id 1, so
    * messages lost before the first one recorded are counted too. */
   r->ids_known = dmp_consumer_next(r->c) == 0;
-  r->next_sync_ns = jnl_clock_ns(CLOCK_MONOTONIC) + (int64_t)cfg->sync_interval_ms * 1000000;
+  r->next_sync_ns = myelon_impl_clock_ns(CLOCK_MONOTONIC) + (int64_t)cfg->sync_interval_ms * 1000000;
   *out = r;
   return 0;
 }

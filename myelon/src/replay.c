@@ -62,7 +62,7 @@ static void sleep_until(int64_t t)
 /* When the current record is due (monotonic ns). */
 static int64_t due(struct myelon_replayer *r)
 {
-  int64_t now = jnl_clock_ns(CLOCK_MONOTONIC);
+  int64_t now = myelon_impl_clock_ns(CLOCK_MONOTONIC);
   if (!r->started) {
     r->started = true;
     r->t0_wall = now;
@@ -87,14 +87,14 @@ static int publish(struct myelon_replayer *r, int64_t deadline)
 {
   int64_t limit = r->cfg.publish_timeout_ns;
   if (!r->blocked_since)
-    r->blocked_since = jnl_clock_ns(CLOCK_MONOTONIC);
+    r->blocked_since = myelon_impl_clock_ns(CLOCK_MONOTONIC);
   bool sliced = true;
   if (r->info.kind == MYELON_JOURNAL_FRAMED &&
       myelon_frame_count((enum myelon_frame_format)r->info.frame_format, r->info.frame_capacity, r->rec.len) >
           r->ring_capacity)
     sliced = false; /* published in several batches: a timeout would cut it short */
   for (;;) {
-    int64_t now = jnl_clock_ns(CLOCK_MONOTONIC);
+    int64_t now = myelon_impl_clock_ns(CLOCK_MONOTONIC);
     int64_t slice = SLICE_NS;
     if (limit >= 0) {
       int64_t left = r->blocked_since + limit - now;
@@ -115,7 +115,7 @@ static int publish(struct myelon_replayer *r, int64_t deadline)
     }
     if (rc != -ETIMEDOUT || !sliced || stopping(r))
       return (int)rc;
-    now = jnl_clock_ns(CLOCK_MONOTONIC);
+    now = myelon_impl_clock_ns(CLOCK_MONOTONIC);
     if (limit >= 0 && now - r->blocked_since >= limit)
       return dmp_error_set("myelon_replayer_run", "the ring stayed full for %lld ms", (long long)(limit / 1000000)),
              -ETIMEDOUT;
@@ -153,7 +153,7 @@ int myelon_replayer_run(struct myelon_replayer *r, int64_t timeout_ns)
 {
   if (!r)
     return -EINVAL;
-  int64_t deadline = timeout_ns < 0 ? INT64_MAX : jnl_clock_ns(CLOCK_MONOTONIC) + timeout_ns;
+  int64_t deadline = timeout_ns < 0 ? INT64_MAX : myelon_impl_clock_ns(CLOCK_MONOTONIC) + timeout_ns;
   for (;;) {
     if (stopping(r) || (r->cfg.max_records && r->st.replayed >= r->cfg.max_records))
       return 1;
@@ -163,17 +163,17 @@ int myelon_replayer_run(struct myelon_replayer *r, int64_t timeout_ns)
         return rc == 0 ? 1 : rc;
     }
     int64_t t = due(r);
-    while (jnl_clock_ns(CLOCK_MONOTONIC) < t) {
+    while (myelon_impl_clock_ns(CLOCK_MONOTONIC) < t) {
       int64_t until = t;
       if (until > deadline)
         until = deadline;
-      int64_t now = jnl_clock_ns(CLOCK_MONOTONIC);
+      int64_t now = myelon_impl_clock_ns(CLOCK_MONOTONIC);
       if (until - now > SLICE_NS)
         until = now + SLICE_NS;
       sleep_until(until);
       if (stopping(r))
         return 1;
-      if (jnl_clock_ns(CLOCK_MONOTONIC) >= deadline && jnl_clock_ns(CLOCK_MONOTONIC) < t)
+      if (myelon_impl_clock_ns(CLOCK_MONOTONIC) >= deadline && myelon_impl_clock_ns(CLOCK_MONOTONIC) < t)
         return 0;
     }
     int rc = publish(r, deadline);
@@ -183,7 +183,7 @@ int myelon_replayer_run(struct myelon_replayer *r, int64_t timeout_ns)
       return 0;
     r->have_rec = false;
     r->st.replayed++;
-    if (jnl_clock_ns(CLOCK_MONOTONIC) >= deadline)
+    if (myelon_impl_clock_ns(CLOCK_MONOTONIC) >= deadline)
       return 0;
   }
 }
@@ -218,6 +218,9 @@ void myelon_replayer_close(struct myelon_replayer *r)
 
 static int check_config(const struct myelon_replayer_config *cfg)
 {
+  int rc = MYELON_RESERVED_CHECK(cfg, "myelon_replayer_open", "cfg.reserved");
+  if (rc < 0)
+    return rc;
   const char *bad = NULL;
   if (!cfg->journal || !cfg->journal[0])
     bad = "journal is required";
@@ -266,19 +269,9 @@ static int create_ring(struct myelon_replayer *r)
 
 int myelon_replayer_open(const struct myelon_replayer_config *cfg, struct myelon_replayer **out)
 {
-  if (!out)
-    return -EINVAL;
-  *out = NULL;
-  if (!cfg)
-    return -EINVAL;
-  int rc = check_config(cfg);
-  if (rc < 0)
-    return rc;
-  struct myelon_replayer *r = calloc(1, sizeof *r);
-  if (!r)
-    return -ENOMEM;
-  r->cfg = *cfg;
-  rc = myelon_journal_reader_open(cfg->journal, cfg->open_flags, &r->rd);
+  struct myelon_replayer *r;
+  MYELON_OPEN_BEGIN("myelon_replayer_open", cfg, out, check_config, r);
+  int rc = myelon_journal_reader_open(cfg->journal, cfg->open_flags, &r->rd);
   if (rc == 0) {
     r->info = *myelon_journal_reader_info(r->rd);
     r->st.kind = r->info.kind;

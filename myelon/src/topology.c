@@ -17,7 +17,6 @@
 
 #include "topology_internal.h"
 
-#define TOPO_FAIL(fn, ...) (dmp_error_set((fn), __VA_ARGS__), -MYELON_E_TOPOLOGY)
 
 /* ---- worker count ------------------------------------------------------------ */
 
@@ -63,13 +62,6 @@ uint64_t myelon_workers_mask(struct myelon_workers w)
 
 /* ---- small shared helpers ------------------------------------------------------ */
 
-int64_t myelon_impl_now_ns(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 int64_t myelon_impl_deadline(int64_t timeout_ns)
 {
   return timeout_ns < 0 ? DMP_FOREVER : myelon_impl_now_ns() + timeout_ns;
@@ -107,6 +99,9 @@ void myelon_topology_config_init(struct myelon_topology_config *cfg)
 
 int myelon_impl_topology_layout(const struct myelon_topology_config *cfg, struct myelon_layout *out, const char *fn)
 {
+  int rc = MYELON_RESERVED_CHECK(cfg, fn, "cfg.reserved");
+  if (rc < 0 || (rc = MYELON_RESERVED_CHECK(&cfg->layout, fn, "cfg.layout.reserved")) < 0)
+    return rc;
   if (cfg->workers.n < MYELON_WORKERS_MIN || cfg->workers.n > MYELON_WORKERS_MAX)
     return TOPO_FAIL(fn, "workers: worker count %u is not in %u..%u (use myelon_workers_make)", cfg->workers.n,
                      MYELON_WORKERS_MIN, MYELON_WORKERS_MAX);
@@ -118,7 +113,7 @@ int myelon_impl_topology_layout(const struct myelon_topology_config *cfg, struct
                      cfg->max_message, MYELON_STEP_HEADER);
   struct myelon_layout_config lc = cfg->layout;
   lc.workers = cfg->workers.n;
-  int rc = myelon_layout_make(&lc, out);
+  rc = myelon_layout_make(&lc, out);
   if (rc < 0)
     dmp_error_set(fn, "%s", dmp_last_error()); /* keep the layout's words, under our name */
   return rc;

@@ -9,6 +9,8 @@
 #include <disruptor_mp/producer.h>
 #include <myelon/topology.h>
 
+#include "internal.h" /* TOPO_FAIL, myelon_impl_now_ns */
+
 /* "w1, w3, w5..w9" into out (outlen >= 8), " ..." when it runs out of room. */
 void myelon_impl_format_ranks(char *out, size_t outlen, const uint32_t *ranks, size_t n);
 
@@ -18,9 +20,6 @@ int myelon_impl_wait_ids(struct dmp_producer *p, uint32_t n, int64_t timeout_ns,
 
 /* Format the workers of bitmask `mask` ("w1, w3") into out. */
 void myelon_impl_format_mask(char *out, size_t outlen, uint64_t mask);
-
-/* Monotonic clock, ns. */
-int64_t myelon_impl_now_ns(void);
 
 /* Time left until `deadline` (ns, >= 0), or DMP_FOREVER for no deadline (-1). */
 int64_t myelon_impl_left(int64_t deadline);

@@ -15,7 +15,6 @@
 
 #include "topology_internal.h"
 
-#define TOPO_FAIL(fn, ...) (dmp_error_set((fn), __VA_ARGS__), -MYELON_E_TOPOLOGY)
 
 /* How often a gather parked on one worker's ring looks at the others'
  * liveness. Layer 0 ends the park itself when *that* worker dies. */

@@ -15,7 +15,6 @@
 
 #include "topology_internal.h"
 
-#define TOPO_FAIL(fn, ...) (dmp_error_set((fn), __VA_ARGS__), -MYELON_E_TOPOLOGY)
 
 void myelon_layout_config_init(struct myelon_layout_config *cfg)
 {
@@ -112,9 +111,12 @@ static int check_backend(const struct myelon_layout_config *cfg)
 static int check_config(const struct myelon_layout_config *cfg)
 {
   const char *fn = "myelon_layout_make";
+  int rc = MYELON_RESERVED_CHECK(cfg, fn, "cfg.reserved");
+  if (rc < 0)
+    return rc;
   if (!cfg->label || cfg->label[0] == '\0')
     return TOPO_FAIL(fn, "label must not be empty");
-  int rc = check_prefix(cfg->prefix);
+  rc = check_prefix(cfg->prefix);
   if (rc < 0)
     return rc;
   if (cfg->workers == 0 || cfg->workers > MYELON_WORKERS_MAX)

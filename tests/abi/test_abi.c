@@ -141,6 +141,16 @@ _Static_assert(sizeof(struct dmp_consumer_config) == 144, "dmp_consumer_config c
 _Static_assert(offsetof(struct dmp_consumer_config, reserved) == 80, "dmp_consumer_config fields moved");
 _Static_assert(sizeof(struct dmp_liveness_config) == 136, "dmp_liveness_config changed size");
 _Static_assert(offsetof(struct dmp_liveness_config, reserved) == 72, "dmp_liveness_config fields moved");
+#define ABI_PIN(t, size, at)                                                         \
+  _Static_assert(sizeof(struct t) == (size), #t " changed size");                    \
+  _Static_assert(offsetof(struct t, reserved) == (at), #t " fields moved")
+ABI_PIN(myelon_producer_config, 248, 184);
+ABI_PIN(myelon_consumer_config, 224, 160);
+ABI_PIN(myelon_journal_writer_config, 304, 240);
+ABI_PIN(myelon_recorder_config, 472, 408);
+ABI_PIN(myelon_replayer_config, 304, 240);
+ABI_PIN(myelon_topology_config, 240, 176);
+ABI_PIN(myelon_layout_config, 120, 56);
 #endif
 
 static struct dmp_producer_config pcfg(void)
@@ -234,4 +244,83 @@ Test(abi_config, details_name_fields_as_the_caller_spells_them_not_functions)
     cr_assert(eq(ptr, strstr(dmp_last_error(), "impl"), NULL), "detail '%s' names an internal function",
               dmp_last_error());
   }
+}
+
+/* libmyelon: the same rule, and Layer 0's field names as its caller spells
+ * them (the Layer 0 config is cfg.ring there). */
+
+static void expect_mentions(int rc, int want, const char *field)
+{
+  cr_assert(eq(int, rc, want), "%s: got %s (%s)", field, dmp_err_name(rc), dmp_last_error());
+  const char *d = dmp_last_error();
+  cr_assert(ne(ptr, strstr(d, field), NULL), "detail '%s' does not name '%s'", d, field);
+  cr_assert(eq(ptr, strstr(d, "impl"), NULL), "detail '%s' names an internal function", d);
+}
+
+Test(abi_config, myelon_configs_refuse_a_field_of_a_later_version)
+{
+  struct myelon_producer_config pc;
+  myelon_producer_config_init(&pc);
+  pc.ring.name = ts_shm_name("abim");
+  pc.ring.capacity = 16;
+  pc.reserved[2] = 1;
+  struct myelon_producer *p = NULL;
+  expect_mentions(myelon_producer_create(&pc, &p), -DMP_E_BADCONFIG, "cfg.reserved");
+  pc.reserved[2] = 0;
+  pc.ring.reserved[0] = 1;
+  expect_mentions(myelon_producer_create(&pc, &p), -DMP_E_BADCONFIG, "cfg.ring.reserved");
+  cr_assert(eq(ptr, p, NULL));
+
+  struct myelon_consumer_config cc;
+  myelon_consumer_config_init(&cc);
+  cc.ring.name = pc.ring.name;
+  cc.ring.id = "c0";
+  cc.reserved[7] = 1;
+  struct myelon_consumer *c = NULL;
+  expect_mentions(myelon_consumer_attach(&cc, &c), -DMP_E_BADCONFIG, "cfg.reserved");
+
+  struct myelon_layout_config lc;
+  myelon_layout_config_init(&lc);
+  lc.label = "abi";
+  lc.workers = 2;
+  lc.reserved[1] = 1;
+  struct myelon_layout l;
+  expect_mentions(myelon_layout_make(&lc, &l), -DMP_E_BADCONFIG, "cfg.reserved");
+
+  struct myelon_recorder_config rc;
+  myelon_recorder_config_init(&rc);
+  rc.ring = pc.ring.name;
+  rc.journal.path = "/nonexistent/abi";
+  rc.journal.reserved[0] = 1;
+  struct myelon_recorder *r = NULL;
+  expect_mentions(myelon_recorder_open(&rc, &r), -DMP_E_BADCONFIG, "cfg.journal.reserved");
+
+  struct myelon_replayer_config yc;
+  myelon_replayer_config_init(&yc);
+  yc.journal = "/nonexistent/abi";
+  yc.ring.name = pc.ring.name;
+  yc.reserved[0] = 1;
+  struct myelon_replayer *y = NULL;
+  expect_mentions(myelon_replayer_open(&yc, &y), -DMP_E_BADCONFIG, "cfg.reserved");
+}
+
+Test(abi_config, myelon_names_layer_0_fields_under_cfg_ring)
+{
+  struct myelon_producer_config pc;
+  myelon_producer_config_init(&pc);
+  pc.ring.name = ts_shm_name("abif");
+  pc.ring.capacity = 12;
+  struct myelon_producer *p = NULL;
+  expect_mentions(myelon_producer_create(&pc, &p), -DMP_E_BADCONFIG, "cfg.ring.capacity 12");
+  pc.ring.capacity = 16;
+  pc.ring.wait.kind = (enum dmp_wait_kind)9;
+  expect_mentions(myelon_producer_create(&pc, &p), -DMP_E_BADCONFIG, "cfg.ring.wait.kind 9");
+
+  struct myelon_consumer_config cc;
+  myelon_consumer_config_init(&cc);
+  cc.ring.name = pc.ring.name;
+  cc.ring.id = "c0";
+  cc.ring.start = (enum dmp_start)5;
+  struct myelon_consumer *c = NULL;
+  expect_mentions(myelon_consumer_attach(&cc, &c), -DMP_E_BADCONFIG, "cfg.ring.start 5");
 }

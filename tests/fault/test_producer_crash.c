@@ -14,8 +14,8 @@
  *                    (a not-ready segment, no lock) is reclaimed after the
  *                    creation grace period, a sized one at once, and never
  *                    while its creator holds the lock
- *   stale            dmp_segment_remove_stale / dmp_shm_stale remove only
- *                    segments whose producer is dead
+ *   stale            dmp_ring_gc (alone, and over a dmp_inspect_list of
+ *                    /dev/shm) removes only segments whose producer is dead
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -351,7 +351,7 @@ Test(producer_create, a_live_owner_is_never_stolen_from)
                  dmp_err_name(rc));
     cr_expect(strstr(dmp_last_error(), "live producer") != NULL, "detail: %s", dmp_last_error());
     cr_expect_null(prod);
-    cr_expect_eq(dmp_segment_remove_stale(r.backend, r.name), 0, "remove_stale took a live ring");
+    cr_expect_eq(dmp_ring_gc(r.backend, r.name), 0, "gc took a live ring");
     /* The live ring is intact: a consumer attaches and sees its epoch and events. */
     rc = attach_here(&r, "probe");
     cr_assert_eq(rc, 0, "%s (%s)", dmp_err_name(rc), dmp_last_error());
@@ -415,7 +415,7 @@ Test(producer_create, a_crash_during_create_is_reclaimed_after_the_grace_period)
   cr_expect(strstr(dmp_last_error(), "being created") != NULL, "detail: %s", dmp_last_error());
   cr_expect_eq(attach_here(&empty, "early"), -DMP_E_NOTREADY, "attach to an empty segment");
   cr_expect_lt(attach_here(&partial, "early"), 0, "attach to a half-written header succeeded");
-  cr_expect_eq(dmp_segment_remove_stale(empty.backend, empty.name), 0, "remove_stale took a young segment");
+  cr_expect_eq(dmp_ring_gc(empty.backend, empty.name), 0, "gc took a young segment");
 
   const struct fr_ring *rings[2] = {&empty, &partial};
   int64_t reclaimed[2] = {0, 0};
@@ -445,7 +445,7 @@ Test(producer_create, a_crash_during_create_is_reclaimed_after_the_grace_period)
   fflush(stdout);
   rc = create_here(&held, 0);
   cr_expect_eq(rc, -DMP_E_INUSE, "a not-ready segment whose creator lives was taken: %s", dmp_err_name(rc));
-  cr_expect_eq(dmp_segment_remove_stale(held.backend, held.name), 0, "remove_stale took a locked segment");
+  cr_expect_eq(dmp_ring_gc(held.backend, held.name), 0, "gc took a locked segment");
   close(lock_fd); /* the creator dies */
   rc = create_here(&held, 0);
   cr_expect_eq(rc, 0, "reclaim once the creator died: %s (%s)", dmp_err_name(rc), dmp_last_error());
@@ -467,10 +467,38 @@ Test(producer_create, a_sized_segment_without_an_owner_is_reclaimed_at_once)
 
 /* ------------------------------------------------------------------ stale */
 
-static void count_name(const char *name, void *user)
+/* A sweep of /dev/shm for the stale rings of a name prefix: the listing
+ * (dmp_inspect_list) and, with `remove`, dmp_ring_gc of each. */
+struct sweep {
+  const char *prefix; /* with its leading '/' */
+  bool remove;
+  int stale;
+};
+
+static int sweep_one(enum dmp_backend backend, const char *name, enum dmp_segment_kind kind, void *user)
 {
-  (void)name;
-  ++*(int *)user;
+  struct sweep *s = user;
+  if (kind != DMP_SEGMENT_RING || strncmp(name, s->prefix, strlen(s->prefix)) != 0)
+    return 0;
+  if (!s->remove) {
+    const struct dmp_ring_stat *st;
+    struct dmp_inspect *in = NULL;
+    if (dmp_inspect_open(backend, name, &in) == 0 && dmp_inspect_sample(in, &st) == 0 && !st->producer_alive)
+      s->stale++;
+    dmp_inspect_close(in);
+    return 0;
+  }
+  s->stale += dmp_ring_gc(backend, name) == 1;
+  return 0;
+}
+
+static int sweep(const char *prefix, bool remove)
+{
+  char p[80];
+  snprintf(p, sizeof p, "/%s", prefix[0] == '/' ? prefix + 1 : prefix);
+  struct sweep s = {.prefix = p, .remove = remove};
+  int rc = dmp_inspect_list(DMP_BACKEND_SHM, NULL, sweep_one, &s);
+  return rc < 0 ? rc : s.stale;
 }
 
 Test(stale, only_segments_whose_producer_died_are_removed)
@@ -496,27 +524,25 @@ Test(stale, only_segments_whose_producer_died_are_removed)
   cr_assert_eq(write(fd, "not a ring, not a ring, not a ring", 34), 34);
   close(fd);
 
-  int seen = 0;
-  cr_expect_eq(dmp_shm_stale(dead.name, false, count_name, &seen), 1, "listing");
-  cr_expect_eq(seen, 1);
+  cr_expect_eq(sweep(dead.name, false), 1, "listing");
   cr_expect(ring_exists(&dead), "listing removed it");
-  cr_expect_eq(dmp_shm_stale(live.name, true, NULL, NULL), 0, "the live ring counted as stale");
-  cr_expect_eq(dmp_shm_stale(dead.name, true, NULL, NULL), 1, "the dead ring was not removed");
+  cr_expect_eq(sweep(live.name, true), 0, "the live ring counted as stale");
+  cr_expect_eq(sweep(dead.name, true), 1, "the dead ring was not removed");
   cr_expect(!ring_exists(&dead));
   cr_expect(ring_exists(&live), "the live ring was removed");
   char foreign_path[80];
   snprintf(foreign_path, sizeof foreign_path, "/dev/shm/%s", foreign);
   cr_expect_eq(access(foreign_path, F_OK), 0, "a foreign object was removed");
-  cr_expect_eq(dmp_segment_remove_stale(DMP_BACKEND_SHM, foreign), -DMP_E_CORRUPT);
+  cr_expect_eq(dmp_ring_gc(DMP_BACKEND_SHM, foreign), -DMP_E_CORRUPT);
   shm_unlink(foreign);
 
-  cr_expect_eq(dmp_segment_remove_stale(file.backend, file.name), 1, "%s", dmp_last_error());
+  cr_expect_eq(dmp_ring_gc(file.backend, file.name), 1, "%s", dmp_last_error());
   cr_expect(!ring_exists(&file));
-  cr_expect_eq(dmp_segment_remove_stale(file.backend, file.name), -ENOENT);
-  cr_expect_eq(dmp_segment_remove_stale(live.backend, live.name), 0);
-  cr_expect_eq(dmp_segment_remove_stale(DMP_BACKEND_SHM, "bad name!"), -DMP_E_BADNAME);
+  cr_expect_eq(dmp_ring_gc(file.backend, file.name), -ENOENT);
+  cr_expect_eq(dmp_ring_gc(live.backend, live.name), 0);
+  cr_expect_eq(dmp_ring_gc(DMP_BACKEND_SHM, "bad name!"), -DMP_E_BADNAME);
   fr_signal(pliv, SIGKILL);
   cr_assert_eq(ts_wait(pliv, ts_timeout_ms(5000)), 128 + SIGKILL);
-  cr_expect_eq(dmp_segment_remove_stale(live.backend, live.name), 1, "%s", dmp_last_error());
+  cr_expect_eq(dmp_ring_gc(live.backend, live.name), 1, "%s", dmp_last_error());
   cr_expect(!ring_exists(&live));
 }

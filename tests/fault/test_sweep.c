@@ -534,8 +534,8 @@ static bool producer_crash(struct run *r)
     if (cursor >= 0 && !delivered(c, 0, cursor))
       return false;
   }
-  int rc = dmp_segment_remove_stale(r->ring.backend, r->ring.name);
-  CHECK(rc == 1, "remove_stale of the dead ring: %s (%s)", dmp_err_name(rc), dmp_last_error());
+  int rc = dmp_ring_gc(r->ring.backend, r->ring.name);
+  CHECK(rc == 1, "gc of the dead ring: %s (%s)", dmp_err_name(rc), dmp_last_error());
   return true;
 }
 

@@ -190,7 +190,7 @@ static void race(enum dmp_backend backend)
     for (int i = 0; i < RACERS && ok; i++)
       ok = await(&arena->r[i].closed, round);
     /* With two winners the name may still hold a ring: start clean. */
-    (void)dmp_segment_remove_stale(backend, name);
+    (void)dmp_ring_gc(backend, name);
   }
   announce(&arena->stop, 1);
   for (int i = 0; i < RACERS; i++)

@@ -184,12 +184,19 @@ typedef int (*dmp_inspect_fn)(enum dmp_backend backend, const char *name, enum d
 DMP_API int dmp_inspect_list(enum dmp_backend backend, const char *dir, dmp_inspect_fn fn, void *user);
 
 /**
- * Garbage-collect ring `name`: if its producer is dead (its OFD lock is
- * free, or the ring is gone), remove the ring segment (as
- * dmp_segment_remove_stale() does) and its counters segment, unless a live
- * producer owns the counters. A live ring is never touched, and only the
- * owner of a segment removes it (as dmp_segment_remove_stale()); consumers
- * still attached keep their mappings. Cold path; does not block.
+ * Garbage-collect ring `name` (a segment name for DMP_BACKEND_SHM, a file
+ * path for DMP_BACKEND_MMAP): the one way to remove a stale ring. If its
+ * producer is dead (its OFD lock is free, or the ring is gone), or it is
+ * the not-ready leftover of a crash during creation older than the
+ * creation grace period (2 s), remove the ring segment and its counters
+ * segment, unless a live producer owns the counters. A live ring, or one
+ * being created, is never touched. The segment is opened as attach opens it
+ * (never through a symlink; for MMAP not in a world-writable directory) and
+ * only its owner removes it: another user's segment, or one open to every
+ * user, is refused with -EACCES and left alone - root included (config.h,
+ * "Permissions"). Consumers still attached keep their mappings. To sweep a
+ * namespace, dmp_inspect_list() and dmp_ring_gc() each ring it reports.
+ * Cold path; does not block.
  * @return 1 something was removed; 0 left alone (the producer is alive, or
  *         the ring is still being created); -ENOENT neither exists;
  *         -DMP_E_CORRUPT the ring is not a disruptor_mp segment (left

@@ -43,10 +43,10 @@
  *
  * Stale segments: a crashed producer leaves its segment behind (consumers
  * may still be reading it). The next dmp_producer_create() of that name
- * replaces it by itself; dmp_segment_remove_stale() and dmp_shm_stale()
- * find and remove the ones nobody will create again. Both remove only
- * segments the kernel proves ownerless (the producer's OFD lock is free),
- * never a live ring or one still being created.
+ * replaces it by itself; dmp_ring_gc() (inspect.h) removes one nobody will
+ * create again, and dmp_inspect_list() finds them. Only segments the kernel
+ * proves ownerless (the producer's OFD lock is free) are removed, never a
+ * live ring or one still being created.
  */
 #ifndef DISRUPTOR_MP_LIVENESS_H
 #define DISRUPTOR_MP_LIVENESS_H
@@ -157,40 +157,6 @@ DMP_API int dmp_producer_check_liveness(struct dmp_producer *p);
  *         another process held the table lock all that time; -EINVAL.
  */
 DMP_API int dmp_producer_evict(struct dmp_producer *p, const char *id);
-
-/**
- * Remove the ring segment `name` (a segment name for DMP_BACKEND_SHM, a
- * file path for DMP_BACKEND_MMAP) if it is stale: a disruptor_mp segment
- * whose producer is dead, or the not-ready leftover of a crash during
- * creation once it is older than the creation grace period (2 s). The
- * ring's counters segment (counters.h) goes with it. Consumers still
- * attached keep their mapping. The segment is opened as attach opens it
- * (never through a symlink; for MMAP not in a world-writable directory)
- * and only its owner removes it: another user's segment, or one open to
- * every user, is refused with -EACCES and left alone - root included, as
- * root may not map it either (config.h, "Permissions"). Cold path; does
- * not block.
- * @return 1 removed; 0 left alone: its producer is alive, or it is still
- *         being created; -ENOENT no such segment; -DMP_E_CORRUPT it is not
- *         a disruptor_mp segment (left alone); -EACCES not ours (the
- *         detail names the owner); -ELOOP a symlink; -DMP_E_BADNAME; -errno.
- */
-DMP_API int dmp_segment_remove_stale(enum dmp_backend backend, const char *name);
-
-/** Called by dmp_shm_stale() for each stale segment (name without '/'). */
-typedef void (*dmp_stale_fn)(const char *name, void *user);
-
-/**
- * Scan the POSIX shared-memory namespace (/dev/shm) for stale ring segments
- * (as dmp_segment_remove_stale() defines them) whose names start with
- * `prefix` (NULL or "" = all), call `fn` (optional) for each and, if
- * `remove`, remove them. Objects that are not ring segments, and other
- * users' segments (see dmp_segment_remove_stale()), are skipped.
- * Linux only. Cold path.
- * @return the number of stale segments found, or -errno (e.g. -ENOENT if
- *         /dev/shm does not exist).
- */
-DMP_API int dmp_shm_stale(const char *prefix, bool remove, dmp_stale_fn fn, void *user);
 
 #ifdef __cplusplus
 }

@@ -55,6 +55,13 @@ enum myelon_frame_format {
 #define MYELON_FLAG_SINGLE (MYELON_FLAG_START | MYELON_FLAG_END)
 #define MYELON_FLAGS_KNOWN MYELON_FLAG_SINGLE
 
+/* The byte layout above as numbers: the compact header (and the offset of
+ * an aligned frame's total length), the aligned header, and the u32 total
+ * length a compact multi-frame message's first payload starts with. */
+#define MYELON_FRAME_COMPACT_HEADER 12u
+#define MYELON_FRAME_ALIGNED_HEADER 16u
+#define MYELON_FRAME_TOTAL_PREFIX 4u
+
 #define MYELON_FRAME_MIN_CAPACITY 8u          /**< smallest frame payload capacity */
 #define MYELON_FRAME_MAX_CAPACITY (1u << 26)  /**< largest: 64 MiB per frame */
 

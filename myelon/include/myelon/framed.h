@@ -48,6 +48,7 @@ struct myelon_producer_config {
   enum myelon_frame_format format; /**< default MYELON_FRAME_COMPACT */
   uint32_t frame_capacity;         /**< payload bytes per frame; default 1024 */
   size_t max_message;              /**< largest message; default 16 MiB */
+  uint64_t reserved[8]; /**< zero: room for later fields (disruptor_mp/config.h, "Growing a configuration") */
 };
 
 struct myelon_consumer_config {
@@ -56,6 +57,7 @@ struct myelon_consumer_config {
   enum myelon_frame_format format; /**< must match the ring */
   uint32_t frame_capacity;         /**< must match the ring; 0 = accept the ring's */
   size_t max_message;              /**< reassembly bound; default 16 MiB */
+  uint64_t reserved[8]; /**< zero: room for later fields (disruptor_mp/config.h, "Growing a configuration") */
 };
 
 /**

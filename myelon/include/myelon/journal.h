@@ -252,6 +252,7 @@ struct myelon_journal_writer_config {
   enum myelon_journal_writer_sync sync; /**< what myelon_journal_writer_sync() does; default FDATASYNC */
   uint32_t mode;             /**< permission bits of new parts; default 0600 */
   uint32_t flags;            /**< MYELON_JOURNAL_W_* */
+  uint64_t reserved[8]; /**< zero: room for later fields (disruptor_mp/config.h, "Growing a configuration") */
 };
 
 /** Counts of a writer. Records are counted whole: a record is *written*

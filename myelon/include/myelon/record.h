@@ -86,6 +86,7 @@ struct myelon_recorder_config {
   uint64_t max_records;       /**< stop after this many; 0 = no limit */
   struct myelon_journal_writer_config journal; /**< path (required), rotation, io, buffers,
                                                     sync kind, mode, flags; `info` is filled in */
+  uint64_t reserved[8]; /**< zero: room for later fields (disruptor_mp/config.h, "Growing a configuration") */
 };
 
 /** Counts of a recorder. */
@@ -176,6 +177,7 @@ struct myelon_replayer_config {
   int64_t from_time_ns;         /**< ... or taken at or after this CLOCK_REALTIME; 0 = start */
   uint64_t max_records;         /**< 0 = all */
   int64_t publish_timeout_ns;   /**< wait for ring space per record; default DMP_FOREVER */
+  uint64_t reserved[8]; /**< zero: room for later fields (disruptor_mp/config.h, "Growing a configuration") */
 };
 
 /** Counts of a replayer. */

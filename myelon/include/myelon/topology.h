@@ -140,6 +140,7 @@ struct myelon_topology_config {
   uint32_t frame_capacity;         /**< payload bytes per frame; default 1024 */
   size_t max_message;              /**< largest body + MYELON_STEP_HEADER; default 16 MiB */
   struct dmp_wait_strategy wait;   /**< every ring, both sides; default DMP_WAIT_BLOCK */
+  uint64_t reserved[8]; /**< zero: room for later fields (disruptor_mp/config.h, "Growing a configuration") */
 };
 
 /** Defaults everywhere but the two fields that name a session, required

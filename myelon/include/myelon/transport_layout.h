@@ -88,6 +88,7 @@ struct myelon_layout_config {
   uint64_t response_depth;  /**< response ring slots, a power of two; default 256 */
   enum dmp_backend backend; /**< default DMP_BACKEND_SHM */
   const char *dir;          /**< MMAP: directory of the ring files (must exist); ignored for SHM */
+  uint64_t reserved[8]; /**< zero: room for later fields (disruptor_mp/config.h, "Growing a configuration") */
 };
 
 /** A validated layout: plain data, caller-owned, freely copyable. */

@@ -1,0 +1,79 @@
+/**
+ * @file internal.h
+ * @brief Private helpers shared by the .c files of libmyelon: failing with
+ * a detail, the clocks, the preamble of the journal layer's open functions,
+ * and the configuration structs' reserved space. Not installed.
+ */
+#ifndef MYELON_INTERNAL_H
+#define MYELON_INTERNAL_H
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include <disruptor_mp/error.h>
+#include <myelon/error.h>
+
+/* ---- errors (error.c) ------------------------------------------------------ */
+
+/** Record a detail and evaluate to `rc`. `where` is the public function the
+ * caller called, or NULL (never an internal helper: disruptor_mp/error.h). */
+#define MYELON_FAIL(rc, where, ...) (dmp_error_set((where), __VA_ARGS__), (rc))
+/** An invalid topology or transport layout (topology.c, topology_scheduler.c,
+ * transport_layout.c). */
+#define TOPO_FAIL(where, ...) MYELON_FAIL(-MYELON_E_TOPOLOGY, (where), __VA_ARGS__)
+
+/** After a Layer 0 create or attach with the caller's `cfg->ring` failed
+ * with `rc`: Layer 0's detail names the fields as "cfg.x", the caller of
+ * libmyelon spells them "cfg.ring.x"; say so. Returns `rc`. */
+int myelon_impl_ring_fail(int rc);
+
+/** 0 if the `len` bytes at `reserved` are all zero, else -DMP_E_BADCONFIG
+ * naming `field` (disruptor_mp/config.h, "Growing a configuration"). */
+int myelon_impl_reserved_check(const void *reserved, size_t len, const char *where, const char *field);
+/** myelon_impl_reserved_check() of a config struct's `reserved` member. */
+#define MYELON_RESERVED_CHECK(cfg, where, field) \
+  myelon_impl_reserved_check((cfg)->reserved, sizeof (cfg)->reserved, (where), (field))
+
+/* ---- clocks ------------------------------------------------------------------ */
+
+/** Clock `id` in nanoseconds. */
+static inline int64_t myelon_impl_clock_ns(clockid_t id)
+{
+  struct timespec ts;
+  clock_gettime(id, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/** CLOCK_MONOTONIC in nanoseconds. */
+static inline int64_t myelon_impl_now_ns(void)
+{
+  return myelon_impl_clock_ns(CLOCK_MONOTONIC);
+}
+
+/* ---- the journal layer's open functions ---------------------------------------- */
+
+/**
+ * The start every open(cfg, out) of the journal layer shares (writer,
+ * recorder, replayer): clear `*out`; -EINVAL for a NULL `cfg` or `out`;
+ * the config's own validation `check(cfg)` (its code, with its detail);
+ * then `obj` = a zeroed object with `obj->cfg` a copy of `*cfg`, or
+ * -ENOMEM. Returns from the calling function on any failure.
+ */
+#define MYELON_OPEN_BEGIN(where, cfg, out, check, obj)                                   \
+  do {                                                                                    \
+    if (out)                                                                              \
+      *(out) = NULL;                                                                      \
+    if (!(out) || !(cfg))                                                                 \
+      return MYELON_FAIL(-EINVAL, (where), "cfg or out is NULL");                        \
+    int open_rc_ = (check)(cfg);                                                          \
+    if (open_rc_ < 0)                                                                     \
+      return open_rc_;                                                                    \
+    if (!((obj) = calloc(1, sizeof *(obj))))                                              \
+      return MYELON_FAIL(-ENOMEM, (where), "out of memory");                             \
+    (obj)->cfg = *(cfg);                                                                  \
+  } while (0)
+
+#endif /* MYELON_INTERNAL_H */
