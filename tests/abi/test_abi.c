@@ -134,21 +134,21 @@ Test(abi_errors, a_range_that_overlaps_is_refused)
 #if defined(__x86_64__) || defined(__aarch64__)
 _Static_assert(sizeof(struct dmp_wait_strategy) == 32, "dmp_wait_strategy changed size");
 _Static_assert(offsetof(struct dmp_wait_strategy, reserved) == 16, "dmp_wait_strategy fields moved");
-_Static_assert(sizeof(struct dmp_producer_config) == 168, "dmp_producer_config changed size");
+_Static_assert(sizeof(struct dmp_producer_config) == 176, "dmp_producer_config changed size");
 _Static_assert(offsetof(struct dmp_producer_config, wait) == 60, "dmp_producer_config fields moved");
-_Static_assert(offsetof(struct dmp_producer_config, reserved) == 104, "dmp_producer_config fields moved");
-_Static_assert(sizeof(struct dmp_consumer_config) == 144, "dmp_consumer_config changed size");
-_Static_assert(offsetof(struct dmp_consumer_config, reserved) == 80, "dmp_consumer_config fields moved");
+_Static_assert(offsetof(struct dmp_producer_config, reserved) == 112, "dmp_producer_config fields moved");
+_Static_assert(sizeof(struct dmp_consumer_config) == 152, "dmp_consumer_config changed size");
+_Static_assert(offsetof(struct dmp_consumer_config, reserved) == 88, "dmp_consumer_config fields moved");
 _Static_assert(sizeof(struct dmp_liveness_config) == 136, "dmp_liveness_config changed size");
 _Static_assert(offsetof(struct dmp_liveness_config, reserved) == 72, "dmp_liveness_config fields moved");
 #define ABI_PIN(t, size, at)                                                         \
   _Static_assert(sizeof(struct t) == (size), #t " changed size");                    \
   _Static_assert(offsetof(struct t, reserved) == (at), #t " fields moved")
-ABI_PIN(myelon_producer_config, 248, 184);
-ABI_PIN(myelon_consumer_config, 224, 160);
+ABI_PIN(myelon_producer_config, 256, 192);
+ABI_PIN(myelon_consumer_config, 232, 168);
 ABI_PIN(myelon_journal_writer_config, 304, 240);
 ABI_PIN(myelon_recorder_config, 472, 408);
-ABI_PIN(myelon_replayer_config, 304, 240);
+ABI_PIN(myelon_replayer_config, 312, 248);
 ABI_PIN(myelon_topology_config, 240, 176);
 ABI_PIN(myelon_layout_config, 120, 56);
 #endif
