@@ -765,7 +765,7 @@ static void close_consumer(struct dmp_consumer *c, bool forget)
 static int churn(const struct opts *o, struct dmp_consumer **c, struct stream_state *st)
 {
   int32_t k = atomic_load(&pr->churns);
-  close_consumer(*c, k % 2 == 1);
+  close_consumer(*c, k % 2 == 0); /* close_forget first: the next incarnation may start over */
   *c = NULL;
   int rc = attach(o, c);
   if (rc)
