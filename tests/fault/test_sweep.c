@@ -872,6 +872,18 @@ static bool stale_create(struct run *r)
                                           "--start-at", start_at, "--call-ms", fr_num(p->call_ms), NULL}))
       return false;
   }
+  /* Everyone who created the ring reaches READY (its create succeeded):
+   * exactly one may. A second one waits in vain for the bystanders, which
+   * re-attach by name to the other. */
+  for (int i = 0; i < racers; i++)
+    (void)fr_wait_phase(racer[i].pr, FR_PH_READY, 10000);
+  int created = 0;
+  char who[64] = "";
+  for (int i = 0; i < racers; i++)
+    if (atomic_load(&racer[i].pr->created_ns) > 0)
+      snprintf(who + strlen(who), sizeof who - strlen(who), " %s", racer[i].id), created++;
+  CHECK(created == 1, "%d producers created '%s' over the stale segment:%s (one owner per name)", created,
+        r->ring.name, who);
   int winner = -1;
   for (int i = 0; i < racers; i++) {
     int rc = ts_wait(racer[i].pid, timeout_ms() + 5000);
