@@ -50,22 +50,25 @@ const char *myelon_err_name(int err)
 
 /* ---- helpers of the other .c files (internal.h) ------------------------------ */
 
-int myelon_impl_ring_fail(int rc)
+int myelon_impl_nest_fields(int rc, const char *where, const char *member)
 {
   /* Copy first: the detail is rewritten from itself. */
-  char was[512], now[512];
-  snprintf(was, sizeof was, "%s", dmp_last_error());
+  char was[512], now[512], nested[64];
+  const char *d = dmp_last_error();
+  const char *close = d[0] == '[' ? strstr(d, "] ") : NULL;
+  snprintf(was, sizeof was, "%s", close ? close + 2 : d); /* the inner call's name goes */
+  int nlen = snprintf(nested, sizeof nested, "cfg.%s.", member);
   size_t n = 0;
   for (const char *p = was; *p && n + 1 < sizeof now;) {
     bool field = strncmp(p, "cfg.", 4) == 0 && (p == was || p[-1] == ' ' || p[-1] == '(');
-    const char *put = field ? "cfg.ring." : p;
-    size_t len = field ? 9 : 1;
+    const char *put = field ? nested : p;
+    size_t len = field ? (size_t)nlen : 1;
     for (size_t i = 0; i < len && n + 1 < sizeof now; i++)
       now[n++] = put[i];
     p += field ? 4 : 1;
   }
   now[n] = '\0';
-  dmp_error_set(NULL, "%s", now);
+  dmp_error_set(where, "%s", now);
   return rc;
 }
 

@@ -98,7 +98,7 @@ static int attach(const struct myelon_consumer_config *cfg, int64_t timeout_ns, 
   if (!cfg || !out)
     return dmp_error_set("myelon_consumer_attach", "cfg or out is NULL"), -EINVAL;
   if (cfg->max_message == 0 || cfg->max_message > MYELON_MAX_MESSAGE_LIMIT)
-    return dmp_error_set("myelon_consumer_attach", "max_message %zu is not in 1..%u", cfg->max_message,
+    return dmp_error_set("myelon_consumer_attach", "cfg.max_message %zu is not in 1..%u", cfg->max_message,
                          MYELON_MAX_MESSAGE_LIMIT),
            -DMP_E_BADCONFIG;
   /* Messages are leased in place (zero-copy): only a gating consumer's

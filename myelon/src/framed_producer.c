@@ -45,7 +45,7 @@ int myelon_producer_create(const struct myelon_producer_config *cfg, struct myel
   if (rc < 0)
     return rc;
   if (cfg->max_message == 0 || cfg->max_message > MYELON_MAX_MESSAGE_LIMIT)
-    return dmp_error_set(__func__, "max_message %zu is not in 1..%u", cfg->max_message, MYELON_MAX_MESSAGE_LIMIT),
+    return dmp_error_set(__func__, "cfg.max_message %zu is not in 1..%u", cfg->max_message, MYELON_MAX_MESSAGE_LIMIT),
            -DMP_E_BADCONFIG;
   struct dmp_producer_config rc_cfg = cfg->ring;
   rc = myelon_frame_slot(cfg->format, cfg->frame_capacity, &rc_cfg.slot_size, &rc_cfg.slot_align);

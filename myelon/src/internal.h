@@ -25,10 +25,14 @@
  * transport_layout.c). */
 #define TOPO_FAIL(where, ...) MYELON_FAIL(-MYELON_E_TOPOLOGY, (where), __VA_ARGS__)
 
-/** After a Layer 0 create or attach with the caller's `cfg->ring` failed
- * with `rc`: Layer 0's detail names the fields as "cfg.x", the caller of
- * libmyelon spells them "cfg.ring.x"; say so. Returns `rc`. */
-int myelon_impl_ring_fail(int rc);
+/** After a call with a config nested in the caller's (`cfg->ring` given to
+ * Layer 0, `cfg->layout` to myelon_layout_make()) failed with `rc`: the
+ * detail names the fields as "cfg.x", the caller spells them
+ * "cfg.<member>.x"; say so, under `where` (a public function or NULL).
+ * Returns `rc`. */
+int myelon_impl_nest_fields(int rc, const char *where, const char *member);
+/** myelon_impl_nest_fields() for Layer 0's fields, `cfg->ring`. */
+#define myelon_impl_ring_fail(rc) myelon_impl_nest_fields((rc), NULL, "ring")
 
 /** 0 if the `len` bytes at `reserved` are all zero, else -DMP_E_BADCONFIG
  * naming `field` (disruptor_mp/config.h, "Growing a configuration"). */

@@ -434,23 +434,23 @@ static int check_config(const struct myelon_journal_writer_config *cfg)
     return rc;
   const char *bad = NULL;
   if (!cfg->path || !cfg->path[0])
-    bad = "path is required";
+    bad = "cfg.path is required";
   else if (cfg->io > MYELON_JOURNAL_IO_PWRITE)
-    bad = "unknown io kind";
+    bad = "cfg.io is not a myelon_journal_io";
   else if (cfg->buffer_size < 4096 || cfg->buffer_size > (256u << 20))
-    bad = "buffer_size must be 4 KiB .. 256 MiB";
+    bad = "cfg.buffer_size must be 4 KiB .. 256 MiB";
   else if (cfg->buffers < 2 || cfg->buffers > MAX_BUFFERS)
-    bad = "buffers must be 2 .. 64";
+    bad = "cfg.buffers must be 2 .. 64";
   else if (cfg->sync > MYELON_JOURNAL_FSYNC)
-    bad = "unknown sync kind";
+    bad = "cfg.sync is not a myelon_journal_writer_sync";
   else if (cfg->flags & ~MYELON_JOURNAL_W_KNOWN)
-    bad = "unknown flags";
+    bad = "cfg.flags has unknown bits";
   else if (cfg->mode & ~07777u)
-    bad = "bad mode";
+    bad = "cfg.mode has bits outside 07777";
   else if (cfg->info.kind != MYELON_JOURNAL_RAW && cfg->info.kind != MYELON_JOURNAL_FRAMED)
-    bad = "unknown journal kind";
+    bad = "cfg.info.kind is not a myelon_journal_kind";
   else if ((cfg->info.flags & ~MYELON_JOURNAL_F_KNOWN) || cfg->info.frame_format > 1)
-    bad = "unknown header flags or frame format";
+    bad = "cfg.info has unknown flags or an unknown frame format";
   if (bad)
     return dmp_error_set("myelon_journal_writer_open", "%s", bad), -DMP_E_BADCONFIG;
   return 0;

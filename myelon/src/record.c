@@ -429,15 +429,15 @@ static int check_config(const struct myelon_recorder_config *cfg)
     return rc;
   const char *bad = NULL;
   if (!cfg->ring || !cfg->ring[0])
-    bad = "ring is required";
+    bad = "cfg.ring is required";
   else if (!cfg->journal.path || !cfg->journal.path[0])
-    bad = "journal.path is required";
+    bad = "cfg.journal.path is required";
   else if (cfg->kind > MYELON_RECORD_FRAMED)
-    bad = "unknown kind";
+    bad = "cfg.kind is not a myelon_record_kind";
   else if (cfg->flags & ~MYELON_RECORD_KNOWN)
-    bad = "unknown flags";
+    bad = "cfg.flags has unknown bits";
   else if (cfg->max_message == 0 || cfg->max_message > MYELON_JOURNAL_MAX_PAYLOAD)
-    bad = "max_message must be 1 .. 1 GiB";
+    bad = "cfg.max_message must be 1 .. 1 GiB";
   if (bad)
     return dmp_error_set("myelon_recorder_open", "%s", bad), -DMP_E_BADCONFIG;
   return 0;

@@ -223,15 +223,15 @@ static int check_config(const struct myelon_replayer_config *cfg)
     return rc;
   const char *bad = NULL;
   if (!cfg->journal || !cfg->journal[0])
-    bad = "journal is required";
+    bad = "cfg.journal is required";
   else if (!cfg->ring.name || !cfg->ring.name[0])
-    bad = "ring.name is required";
+    bad = "cfg.ring.name is required";
   else if (cfg->pace > MYELON_REPLAY_RATE)
-    bad = "unknown pace";
+    bad = "cfg.pace is not a myelon_replay_pace";
   else if (cfg->pace == MYELON_REPLAY_ORIGINAL && !(cfg->speed > 0 && isfinite(cfg->speed)))
-    bad = "speed must be a positive number";
+    bad = "cfg.speed must be a positive number";
   else if (cfg->pace == MYELON_REPLAY_RATE && !(cfg->rate > 0 && isfinite(cfg->rate)))
-    bad = "rate must be a positive number";
+    bad = "cfg.rate must be a positive number";
   if (bad)
     return dmp_error_set("myelon_replayer_open", "%s", bad), -DMP_E_BADCONFIG;
   return 0;

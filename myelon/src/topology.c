@@ -103,19 +103,19 @@ int myelon_impl_topology_layout(const struct myelon_topology_config *cfg, struct
   if (rc < 0 || (rc = MYELON_RESERVED_CHECK(&cfg->layout, fn, "cfg.layout.reserved")) < 0)
     return rc;
   if (cfg->workers.n < MYELON_WORKERS_MIN || cfg->workers.n > MYELON_WORKERS_MAX)
-    return TOPO_FAIL(fn, "workers: worker count %u is not in %u..%u (use myelon_workers_make)", cfg->workers.n,
+    return TOPO_FAIL(fn, "cfg.workers.n %u is not in %u..%u (use myelon_workers_make)", cfg->workers.n,
                      MYELON_WORKERS_MIN, MYELON_WORKERS_MAX);
   if (cfg->layout.workers != 0 && cfg->layout.workers != cfg->workers.n)
-    return TOPO_FAIL(fn, "layout.workers %u differs from the worker count %u", cfg->layout.workers,
+    return TOPO_FAIL(fn, "cfg.layout.workers %u differs from cfg.workers.n %u", cfg->layout.workers,
                      cfg->workers.n);
   if (cfg->max_message <= MYELON_STEP_HEADER)
-    return TOPO_FAIL(fn, "max_message %zu leaves no room for a body after the %u-byte step envelope",
+    return TOPO_FAIL(fn, "cfg.max_message %zu leaves no room for a body after the %u-byte step envelope",
                      cfg->max_message, MYELON_STEP_HEADER);
   struct myelon_layout_config lc = cfg->layout;
   lc.workers = cfg->workers.n;
   rc = myelon_layout_make(&lc, out);
-  if (rc < 0)
-    dmp_error_set(fn, "%s", dmp_last_error()); /* keep the layout's words, under our name */
+  if (rc < 0) /* keep the layout's words, under our name and as our caller spells the fields */
+    rc = myelon_impl_nest_fields(rc, fn, "layout");
   return rc;
 }
 

@@ -50,7 +50,7 @@ int myelon_layout_session_tag(const char *label, char *out, size_t outlen)
   if (!label || !out)
     return dmp_error_set(__func__, "label or out is NULL"), -EINVAL;
   if (label[0] == '\0')
-    return TOPO_FAIL(__func__, "label must not be empty");
+    return TOPO_FAIL(__func__, "cfg.label must not be empty");
   if (outlen < MYELON_SESSION_TAG_LEN + 1)
     return dmp_error_set(__func__, "buffer of %zu bytes, need %u", outlen, MYELON_SESSION_TAG_LEN + 1), -ENOSPC;
   static const char digits[] = "0123456789abcdefghijklmnopqrstuvwxyz";
@@ -74,13 +74,13 @@ static int check_prefix(const char *prefix)
 {
   const char *fn = "myelon_layout_make";
   if (!prefix || prefix[0] == '\0')
-    return TOPO_FAIL(fn, "prefix must not be empty");
+    return TOPO_FAIL(fn, "cfg.prefix must not be empty");
   size_t len = strnlen(prefix, MYELON_LAYOUT_PREFIX_MAX + 1);
   if (len > MYELON_LAYOUT_PREFIX_MAX)
-    return TOPO_FAIL(fn, "prefix '%.40s' is longer than %u characters", prefix, MYELON_LAYOUT_PREFIX_MAX);
+    return TOPO_FAIL(fn, "cfg.prefix '%.40s' is longer than %u characters", prefix, MYELON_LAYOUT_PREFIX_MAX);
   for (size_t i = 0; i < len; i++)
     if (!is_alnum(prefix[i]))
-      return TOPO_FAIL(fn, "prefix '%s' must be ASCII alphanumeric: 0x%02x at %zu", prefix,
+      return TOPO_FAIL(fn, "cfg.prefix '%s' must be ASCII alphanumeric: 0x%02x at %zu", prefix,
                        (unsigned char)prefix[i], i);
   return 0;
 }
@@ -100,11 +100,11 @@ static int check_backend(const struct myelon_layout_config *cfg)
   if (cfg->backend == DMP_BACKEND_SHM)
     return 0;
   if (cfg->backend != DMP_BACKEND_MMAP)
-    return TOPO_FAIL(fn, "backend %d is neither SHM nor MMAP", (int)cfg->backend);
+    return TOPO_FAIL(fn, "cfg.backend %d is neither SHM nor MMAP", (int)cfg->backend);
   if (!cfg->dir || cfg->dir[0] == '\0')
-    return TOPO_FAIL(fn, "dir must be set for the MMAP backend");
+    return TOPO_FAIL(fn, "cfg.dir must be set for the MMAP backend");
   if (strnlen(cfg->dir, MYELON_LAYOUT_DIR_MAX + 1) > MYELON_LAYOUT_DIR_MAX)
-    return TOPO_FAIL(fn, "dir '%.40s...' is longer than %u characters", cfg->dir, MYELON_LAYOUT_DIR_MAX);
+    return TOPO_FAIL(fn, "cfg.dir '%.40s...' is longer than %u characters", cfg->dir, MYELON_LAYOUT_DIR_MAX);
   return 0;
 }
 
@@ -115,14 +115,14 @@ static int check_config(const struct myelon_layout_config *cfg)
   if (rc < 0)
     return rc;
   if (!cfg->label || cfg->label[0] == '\0')
-    return TOPO_FAIL(fn, "label must not be empty");
+    return TOPO_FAIL(fn, "cfg.label must not be empty");
   rc = check_prefix(cfg->prefix);
   if (rc < 0)
     return rc;
   if (cfg->workers == 0 || cfg->workers > MYELON_WORKERS_MAX)
-    return TOPO_FAIL(fn, "workers %u is not in 1..%u", cfg->workers, MYELON_WORKERS_MAX);
-  if ((rc = check_depth("request_depth", cfg->request_depth)) < 0 ||
-      (rc = check_depth("response_depth", cfg->response_depth)) < 0)
+    return TOPO_FAIL(fn, "cfg.workers %u is not in 1..%u", cfg->workers, MYELON_WORKERS_MAX);
+  if ((rc = check_depth("cfg.request_depth", cfg->request_depth)) < 0 ||
+      (rc = check_depth("cfg.response_depth", cfg->response_depth)) < 0)
     return rc;
   return check_backend(cfg);
 }

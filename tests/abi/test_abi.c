@@ -324,3 +324,28 @@ Test(abi_config, myelon_names_layer_0_fields_under_cfg_ring)
   struct myelon_consumer *c = NULL;
   expect_mentions(myelon_consumer_attach(&cc, &c), -DMP_E_BADCONFIG, "cfg.ring.start 5");
 }
+
+Test(abi_config, myelon_names_its_own_fields_and_nested_ones_as_the_caller_spells_them)
+{
+  struct myelon_producer_config pc;
+  myelon_producer_config_init(&pc);
+  pc.ring.name = ts_shm_name("abin");
+  pc.max_message = 0;
+  struct myelon_producer *p = NULL;
+  expect_mentions(myelon_producer_create(&pc, &p), -DMP_E_BADCONFIG, "cfg.max_message 0");
+
+  struct myelon_topology_config tc;
+  myelon_topology_config_init(&tc);
+  cr_assert(eq(int, myelon_workers_make(2, &tc.workers), 0));
+  tc.layout.label = "abi";
+  tc.layout.prefix = "no-dash";
+  struct myelon_scheduler *s = NULL;
+  expect_mentions(myelon_scheduler_create(&tc, &s), -MYELON_E_TOPOLOGY, "cfg.layout.prefix 'no-dash'");
+  cr_assert(eq(ptr, strstr(dmp_last_error(), "myelon_layout_make"), NULL), "detail '%s' names the inner call",
+            dmp_last_error());
+
+  struct myelon_journal_writer_config wc;
+  myelon_journal_writer_config_init(&wc);
+  struct myelon_journal_writer *w = NULL;
+  expect_mentions(myelon_journal_writer_open(&wc, &w), -DMP_E_BADCONFIG, "cfg.path is required");
+}

@@ -484,11 +484,11 @@ Test(topology, configuration_errors_name_the_field)
   struct myelon_scheduler *s = NULL;
   cfg.layout.workers = 3;
   cr_assert_eq(myelon_scheduler_create(&cfg, &s), -MYELON_E_TOPOLOGY);
-  assert_detail_has("layout.workers 3 differs from the worker count 4");
+  assert_detail_has("cfg.layout.workers 3 differs from cfg.workers.n 4");
   cfg.layout.workers = 0;
   cfg.workers.n = 1;
   cr_assert_eq(myelon_scheduler_create(&cfg, &s), -MYELON_E_TOPOLOGY);
-  assert_detail_has("worker count 1 is not in 2..64");
+  assert_detail_has("cfg.workers.n 1 is not in 2..64");
   cr_assert_eq(topo_config(&t.p, &cfg), 0);
   cfg.max_message = 16;
   cr_assert_eq(myelon_scheduler_create(&cfg, &s), -MYELON_E_TOPOLOGY);
