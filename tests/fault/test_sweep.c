@@ -861,6 +861,13 @@ static bool stale_create(struct run *r)
     return false;
   int racers = 2 + (int)p->variant;
   struct proc racer[4];
+  /* The winner holds its last event until every racer has tried: a racer
+   * started late must find the winner's ring, not a name freed by a winner
+   * that had already finished (that would be a second owner in sequence,
+   * not at once). */
+  const char *gate = ts_tmp_path("gate");
+  char gate_arg[300];
+  snprintf(gate_arg, sizeof gate_arg, "%" PRId64 ":%s", n2 - 1, gate);
   const char *start_at = fr_num(ts_now_ns() + (int64_t)ts_timeout_ms(100) * 1000000);
   for (int i = 0; i < racers; i++) {
     const char *id = (const char *const[]){"racer0", "racer1", "racer2", "racer3"}[i];
@@ -869,7 +876,8 @@ static bool stale_create(struct run *r)
                                           r->ring.name, "--timeout-ms", fr_num(timeout_ms()), "--capacity",
                                           fr_num(p->capacity), "--slot", fr_num(FR_SLOT), "--batch", fr_num(p->batch),
                                           "--count", fr_num(n2), "--wait-ids", ids_csv(r, false), "--token", tok,
-                                          "--start-at", start_at, "--call-ms", fr_num(p->call_ms), NULL}))
+                                          "--start-at", start_at, "--call-ms", fr_num(p->call_ms), "--gate",
+                                          gate_arg, NULL}))
       return false;
   }
   /* Everyone who created the ring reaches READY (its create succeeded):
@@ -882,6 +890,7 @@ static bool stale_create(struct run *r)
   for (int i = 0; i < racers; i++)
     if (atomic_load(&racer[i].pr->created_ns) > 0)
       snprintf(who + strlen(who), sizeof who - strlen(who), " %s", racer[i].id), created++;
+  fr_touch(gate);
   CHECK(created == 1, "%d producers created '%s' over the stale segment:%s (one owner per name)", created,
         r->ring.name, who);
   int winner = -1;
