@@ -225,7 +225,11 @@ static inline bool single_ok(const struct myelon_consumer *c, const uint8_t *slo
 /* Everything but the fast path: parse, reassemble, report bad input. */
 static int recv_general(struct myelon_consumer *c, struct myelon_msg *m)
 {
-  for (;;) {
+  /* At most one ring of frames per call: the frames of a message longer
+   * than the ring keep coming while the producer streams, and a call that
+   * fed them all would last as long as the message, not as its caller's
+   * timeout allows. The reassembly keeps its place for the next call. */
+  for (int64_t budget = dmp_consumer_capacity(c->ring); budget > 0; budget--) {
     const void *slot = c->pending;
     int64_t seq;
     c->pending = NULL;
@@ -264,6 +268,7 @@ static int recv_general(struct myelon_consumer *c, struct myelon_msg *m)
     if (rc < 0)
       return lost(c, rc);
   }
+  return -EAGAIN;
 }
 
 static inline int try_recv(struct myelon_consumer *c, struct myelon_msg *m)
@@ -316,7 +321,17 @@ int myelon_consumer_recv(struct myelon_consumer *c, struct myelon_msg *m, int64_
       return rc;
     if (timeout_ns >= 0) { /* part of a message came: wait for the rest */
       int64_t spent = myelon_impl_now_ns() - t0;
-      left = timeout_ns > spent ? timeout_ns - spent : 0;
+      /* A message longer than the ring keeps its frames coming, so each
+       * wait returns at once: without this check the call would last until
+       * the whole message arrived, whatever its timeout. The reassembly
+       * keeps its place; the next call goes on with the same message. */
+      if (spent >= timeout_ns) {
+        dmp_error_set("myelon_consumer_recv", "message %u incomplete after the timeout (%zu of %llu bytes so far; "
+                      "the next receive goes on with it)", c->reasm.msg_id, c->reasm.len,
+                      (unsigned long long)c->reasm.total);
+        return -ETIMEDOUT;
+      }
+      left = timeout_ns - spent;
     }
   }
 }

@@ -299,6 +299,69 @@ Test(framing_mp, producer_killed_mid_message_gives_ownerdead_not_a_hang)
   producer_killed_run(DMP_BACKEND_MMAP, MYELON_FRAME_ALIGNED);
 }
 
+/* ---- receives stay within their timeout ----------------------------------- */
+
+/* A message far longer than the ring (16 MiB through 8 slots of 48-byte
+ * frames: ~350k frames) keeps frames coming for as long as it streams, so
+ * a receive that fed every frame it found would last as long as the
+ * message. Each receive with a 1 ms timeout must return within it (+ the
+ * documented 250 ms slack), the message in progress keeping its place,
+ * and the message must still arrive whole. */
+static void long_message_run(enum dmp_backend b, enum myelon_frame_format f)
+{
+  struct mp_cfg c = mp_cfg(b, f, 8, 7, "fixed:16777200");
+  c.fcap = 48;
+  struct args pa;
+  role(&pa, "producer", &c);
+  arg(&pa, "--count");
+  arg(&pa, "1");
+  arg(&pa, "--wait-consumers");
+  arg(&pa, "1");
+  pid_t prod = spawn(&pa);
+  struct myelon_consumer_config cc;
+  myelon_consumer_config_init(&cc);
+  cc.ring.backend = b;
+  cc.ring.name = c.name;
+  cc.ring.id = "timed";
+  cc.format = f;
+  cc.frame_capacity = c.fcap;
+  struct myelon_consumer *con = NULL;
+  int rc = myelon_consumer_attach_timeout(&cc, (int64_t)ts_timeout_ms(20000) * 1000000, &con);
+  cr_assert(eq(int, rc, 0), "attach: %s / %s", myelon_err_name(rc), dmp_last_error());
+  const int64_t timeout = 1000000, slack = 250000000; /* 1 ms, 250 ms */
+  int64_t deadline = ts_now_ns() + (int64_t)ts_timeout_ms(60000) * 1000000, worst = 0;
+  uint64_t timeouts_mid = 0;
+  struct myelon_msg m;
+  for (;;) {
+    int64_t t0 = ts_now_ns();
+    rc = myelon_consumer_recv(con, &m, timeout);
+    int64_t took = ts_now_ns() - t0;
+    worst = took > worst ? took : worst;
+    cr_assert(le(i64, took, timeout + slack), "%s/%s: a 1 ms receive took %.1f ms (%s)", fr_backend_name(b),
+              fr_format_name(f), (double)took / 1e6, myelon_err_name(rc));
+    if (rc == 0)
+      break;
+    cr_assert(eq(int, rc, -ETIMEDOUT), "recv: %s / %s", myelon_err_name(rc), dmp_last_error());
+    timeouts_mid += strstr(dmp_last_error(), "incomplete after the timeout") != NULL;
+    cr_assert(lt(i64, ts_now_ns(), deadline), "the message did not arrive");
+  }
+  struct frm_stream st = {c.seed, FRM_FIXED, c.fcap, c.capacity, 16777200};
+  uint64_t idx = 0;
+  cr_assert(eq(int, frm_check(&st, m.data, m.len, m.kind, 0, 0, &idx), FRM_OK), "message 0 arrives whole");
+  cr_assert(lt(u64, 0, timeouts_mid), "some receive returned in the middle of the message");
+  cr_log_info("%s/%s: worst receive %.2f ms, %" PRIu64 " timeouts mid-message", fr_backend_name(b),
+              fr_format_name(f), (double)worst / 1e6, timeouts_mid);
+  myelon_consumer_release(con);
+  myelon_consumer_close(con);
+  expect_exit(prod, FRM_EX_OK, "producer");
+}
+
+Test(framing_mp, receive_returns_within_its_timeout_while_a_long_message_streams)
+{
+  long_message_run(DMP_BACKEND_SHM, MYELON_FRAME_COMPACT);
+  long_message_run(DMP_BACKEND_MMAP, MYELON_FRAME_ALIGNED);
+}
+
 /* ---- late join ------------------------------------------------------------------ */
 
 /* Deterministic: a gate consumer holds the producer inside message 0 (the

@@ -202,6 +202,8 @@ struct myelon_msg {
  * Receive the next message without waiting. A frame holding a whole
  * message is checked in place and delivered zero-copy (no clock read);
  * every other frame goes through myelon_frame_parse() and reassembly.
+ * It feeds at most one ring's worth of frames, so it returns promptly even
+ * while a message longer than the ring streams in.
  * @return 0 and `*m`; -EAGAIN (nothing complete yet: a partial message is
  *         kept); -MYELON_E_TRUNCATED / -MYELON_E_MALFORMED / -MYELON_E_TOOBIG
  *         (that message is lost, the next call continues with the stream).
@@ -210,7 +212,10 @@ MYELON_API int myelon_consumer_try_recv(struct myelon_consumer *c, struct myelon
 
 /**
  * Receive the next message, waiting with the ring's wait strategy up to
- * `timeout_ns`. @return as myelon_consumer_try_recv(), or -ETIMEDOUT, or
+ * `timeout_ns`. The call returns within its timeout even while the frames
+ * of a message longer than the ring keep arriving: a message still
+ * incomplete then stays in reassembly and the next call goes on with it.
+ * @return as myelon_consumer_try_recv(), or -ETIMEDOUT, or
  * -DMP_E_OWNERDEAD if the producer died (a partial message is dropped and
  * the detail says so), or -DMP_E_EVICTED if this consumer's table entry was
  * taken away behind the library's back (dmp_consumer_wait()).
