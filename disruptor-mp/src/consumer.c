@@ -338,9 +338,12 @@ static bool entry_ours(const struct dmp_consumer *c)
  * order, an attacher that finds the entry FREE or IDLE under the table
  * lock can always lock it (no IDINUSE for an id only we ever used), and a
  * liveness check that sees the entry's lock free also sees the new state.
- * Without the table lock, the state is left ACTIVE: the entry looks like
- * one whose holder crashed (its lock goes with our descriptor), which the
- * producer's liveness handles and a re-attach of the id resumes from. */
+ * Without the table lock (a peer held it all that time) we still store
+ * IDLE: one store, made while we hold the entry's lock, which already
+ * keeps attachers of our id and evictors off the entry; an attacher that
+ * looked at it before sees it ACTIVE and locked, one after sees IDLE.
+ * FREE is not stored then: it zeroes the id, which an attacher of our id
+ * holding the table lock may be reading to take the entry over. */
 static void detach(struct dmp_consumer *c, uint32_t state)
 {
   if (!c)
@@ -352,14 +355,14 @@ static void detach(struct dmp_consumer *c, uint32_t state)
    * state of ours goes into it. */
   if (entry_ours(c)) {
     dmp_consumer_release(c);
-    if (locked) {
-      if (state == DMP_ENTRY_FREE)
-        memset(e->id, 0, sizeof e->id);
-      /* T1: release store of the new state; pairs with P3 (and every
-       * reader of states, L1 in particular: before our lock release). */
-      dmp_impl_store_release(&e->state, state);
-      dmp_impl_table_changed(c->ring.ctl);
-    }
+    if (!locked)
+      state = DMP_ENTRY_IDLE;
+    if (state == DMP_ENTRY_FREE)
+      memset(e->id, 0, sizeof e->id);
+    /* T1: release store of the new state; pairs with P3 (and every
+     * reader of states, L1 in particular: before our lock release). */
+    dmp_impl_store_release(&e->state, state);
+    dmp_impl_table_changed(c->ring.ctl);
   }
   dmp_impl_lock_release(seg->fd, DMP_LOCK_CONSUMER0 + (off_t)c->index);
   /* A producer parked on our cursor must rescan: we stopped gating. */

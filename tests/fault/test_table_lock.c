@@ -220,9 +220,14 @@ Test(table_lock, every_call_returns_within_its_bound_while_a_peer_holds_it)
     dmp_consumer_close_forget(forget);
     expect_bounded("close_forget()", since_ms(t0), table_ms);
 
-    /* The lock is free again: the postponed eviction happens, and the
-     * consumers whose close could not update the table look like crashed
-     * ones: their ids attach again (resuming). */
+    /* The lock is free again: the postponed eviction happens; the
+     * consumers closed meanwhile left IDLE entries (close_forget could not
+     * free its entry): both resume. */
+    struct dmp_consumer_info ki;
+    cr_expect_eq(dmp_producer_consumer_info(prod, "keep", &ki), 0);
+    cr_expect_eq(ki.state, DMP_ENTRY_IDLE, "close under a held table lock left state %d", ki.state);
+    cr_expect_eq(dmp_producer_consumer_info(prod, "forget", &ki), 0);
+    cr_expect_eq(ki.state, DMP_ENTRY_IDLE, "close_forget under a held table lock left state %d", ki.state);
     release_holder();
     int64_t first;
     rc = dmp_producer_claim_batch_managed(prod, 1, &first, (int64_t)ts_timeout_ms(5000) * FR_MS);

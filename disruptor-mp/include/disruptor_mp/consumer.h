@@ -130,10 +130,9 @@ DMP_API int dmp_consumer_attach_timeout(const struct dmp_consumer_config *cfg, i
  * DMP_CONSUMER_DURABLE). Accepts NULL.
  *
  * Blocks at most DMP_TABLE_WAIT_NS (100 ms) for the consumer table's lock.
- * If another process holds it longer (stopped or hostile), the release is
- * still stored but the entry stays ACTIVE with its lock gone: the producer
- * sees it as a crashed consumer (liveness reports it dead, DMP_LIVENESS_EVICT
- * and dmp_producer_evict() free it) and the id can attach again and resume.
+ * If another process holds it longer (stopped or hostile), the entry is
+ * still made IDLE (one store, safe under the entry's own lock), so the id
+ * resumes as after any close.
  * An entry that is no longer ours (freed or renamed behind the library's
  * back: a wait returned -DMP_E_EVICTED) is left alone: neither the cursor
  * nor the state is written into it. The entry's own lock is released
@@ -144,7 +143,9 @@ DMP_API void dmp_consumer_close(struct dmp_consumer *c);
 
 /**
  * Detach and forget: frees the table entry, so a later attach with the same
- * id starts fresh. Accepts NULL. Bounded and careful as dmp_consumer_close().
+ * id starts fresh. Accepts NULL. Bounded and careful as dmp_consumer_close();
+ * if another process held the table lock all of DMP_TABLE_WAIT_NS, the
+ * entry is left IDLE instead of freed (freeing needs the lock).
  */
 DMP_API void dmp_consumer_close_forget(struct dmp_consumer *c);
 
