@@ -66,5 +66,6 @@
 #include <myelon/topology.h>
 #include <myelon/journal.h>
 #include <myelon/record.h>
+#include <myelon/framed_processor.h>
 
 #endif /* MYELON_H */
