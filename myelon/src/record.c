@@ -59,6 +59,9 @@ void myelon_recorder_config_init(struct myelon_recorder_config *cfg)
   cfg->start = DMP_START_LATEST;
   cfg->max_message = MYELON_DEFAULT_MAX_MESSAGE;
   myelon_journal_writer_config_init(&cfg->journal);
+  struct dmp_consumer_config dflt; /* the wait kind Layer 0 defaults to (DMP_WAIT, env.h) */
+  dmp_consumer_config_init(&dflt);
+  cfg->wait.kind = dflt.wait.kind;
 }
 
 /* ---- appending --------------------------------------------------------- */

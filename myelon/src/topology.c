@@ -94,7 +94,9 @@ void myelon_topology_config_init(struct myelon_topology_config *cfg)
   cfg->format = MYELON_FRAME_COMPACT;
   cfg->frame_capacity = MYELON_DEFAULT_FRAME_CAPACITY;
   cfg->max_message = MYELON_DEFAULT_MAX_MESSAGE;
-  cfg->wait.kind = DMP_WAIT_BLOCK;
+  struct dmp_consumer_config dflt; /* the wait kind Layer 0 defaults to (DMP_WAIT, env.h) */
+  dmp_consumer_config_init(&dflt);
+  cfg->wait.kind = dflt.wait.kind;
 }
 
 int myelon_impl_topology_layout(const struct myelon_topology_config *cfg, struct myelon_layout *out, const char *fn)

@@ -243,3 +243,28 @@ Test(framed_processor, bad_configurations_are_refused)
   myelon_processor_close(NULL);
   cr_assert(eq(int, myelon_processor_join(NULL, 0), -EINVAL));
 }
+
+Test(framed_processor, libmyelon_configurations_take_the_wait_kind_from_DMP_WAIT)
+{
+  setenv(DMP_ENV_WAIT, "sleep", 1);
+  struct myelon_producer_config p;
+  struct myelon_consumer_config c;
+  struct myelon_processor_config x;
+  struct myelon_topology_config t;
+  struct myelon_recorder_config r;
+  myelon_producer_config_init(&p);
+  myelon_consumer_config_init(&c);
+  myelon_processor_config_init(&x);
+  myelon_topology_config_init(&t);
+  myelon_recorder_config_init(&r);
+  cr_assert(eq(int, p.ring.wait.kind, DMP_WAIT_SLEEP));
+  cr_assert(eq(int, c.ring.wait.kind, DMP_WAIT_SLEEP));
+  cr_assert(eq(int, x.consumer.ring.wait.kind, DMP_WAIT_SLEEP));
+  cr_assert(eq(int, t.wait.kind, DMP_WAIT_SLEEP));
+  cr_assert(eq(int, r.wait.kind, DMP_WAIT_SLEEP));
+  unsetenv(DMP_ENV_WAIT);
+  myelon_topology_config_init(&t);
+  myelon_recorder_config_init(&r);
+  cr_assert(eq(int, t.wait.kind, DMP_WAIT_BLOCK));
+  cr_assert(eq(int, r.wait.kind, DMP_WAIT_BLOCK));
+}

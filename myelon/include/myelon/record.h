@@ -79,7 +79,7 @@ struct myelon_recorder_config {
   enum myelon_record_kind kind; /**< default AUTO */
   uint32_t flags;             /**< MYELON_RECORD_* */
   enum dmp_start start;       /**< default DMP_START_LATEST */
-  struct dmp_wait_strategy wait; /**< how the recorder waits for events; default DMP_WAIT_BLOCK */
+  struct dmp_wait_strategy wait; /**< how the recorder waits for events; default DMP_WAIT_BLOCK (or DMP_WAIT) */
   size_t max_message;         /**< framed: largest message; default 16 MiB */
   int64_t attach_timeout_ns;  /**< wait this long for the ring to appear; 0 = it must exist */
   uint32_t sync_interval_ms;  /**< start a sync this often while recording; 0 = never */

@@ -139,7 +139,7 @@ struct myelon_topology_config {
   enum myelon_frame_format format; /**< every ring; default MYELON_FRAME_COMPACT */
   uint32_t frame_capacity;         /**< payload bytes per frame; default 1024 */
   size_t max_message;              /**< largest body + MYELON_STEP_HEADER; default 16 MiB */
-  struct dmp_wait_strategy wait;   /**< every ring, both sides; default DMP_WAIT_BLOCK */
+  struct dmp_wait_strategy wait;   /**< every ring, both sides; default DMP_WAIT_BLOCK (or DMP_WAIT) */
   uint64_t reserved[8]; /**< zero: room for later fields (disruptor_mp/config.h, "Growing a configuration") */
 };
 
