@@ -100,7 +100,7 @@ static cpu_set_t processor_mask(struct dmp_producer *ring, const char *cpus)
   cr_assert(rc == 0, "%s (%s)", dmp_strerror(rc), dmp_last_error());
   int64_t next = 0;
   proc_publish(ring, &next, 1);
-  cr_assert(eq(int, dmp_processor_join(p, (int64_t)ts_timeout_ms(5000) * MS), 0));
+  cr_assert(eq(int, dmp_processor_join(p, (int64_t)ts_timeout_ms(20000) * MS), 0));
   cr_assert(is(atomic_load(&s.done)));
   dmp_processor_close(p);
   return s.mask;

@@ -60,7 +60,7 @@ static int on_msg(const struct myelon_msg *m, bool end_of_batch, void *user)
       g->comm[k - 1] = '\0';
     if (fd >= 0)
       close(fd);
-    int64_t dl = ts_now_ns() + (int64_t)ts_timeout_ms(5000) * MS;
+    int64_t dl = ts_now_ns() + (int64_t)ts_timeout_ms(20000) * MS;
     while (g->hold_first && !atomic_load(&g->gate) && ts_now_ns() < dl)
       sched_yield();
   }
@@ -86,7 +86,7 @@ static void publish(struct myelon_producer *p, int from, int to)
   for (int i = from; i < to; i++) {
     for (size_t j = 0; j < msg_len(i); j++)
       buf[j] = (uint8_t)(i * 31 + (int)j);
-    int rc = myelon_producer_publish(p, buf, msg_len(i), (uint8_t)i, (int64_t)ts_timeout_ms(5000) * MS);
+    int rc = myelon_producer_publish(p, buf, msg_len(i), (uint8_t)i, (int64_t)ts_timeout_ms(20000) * MS);
     cr_assert(rc >= 0, "publish %d: %s", i, dmp_strerror(rc));
   }
 }
@@ -126,7 +126,7 @@ Test(framed_processor, whole_messages_in_order_end_of_batch_on_the_last_waiting)
    * alone has end_of_batch. */
   publish(prod, 0, 100);
   atomic_store(&g.gate, 1);
-  PROC_WAIT_UNTIL(atomic_load(&g.n) >= 100, 10000);
+  PROC_WAIT_UNTIL(atomic_load(&g.n) >= 100, 20000);
   cr_assert(eq(int, atomic_load(&g.n), 100));
   for (int i = 0; i < 100; i++) {
     cr_assert(is(g.intact[i]), "message %d (%zu bytes) not intact", i, g.len[i]);
@@ -138,7 +138,7 @@ Test(framed_processor, whole_messages_in_order_end_of_batch_on_the_last_waiting)
   /* Idle now: stop while blocked. */
   cr_assert(eq(int, myelon_processor_join(x, 20 * MS), -ETIMEDOUT));
   myelon_processor_stop(x);
-  cr_assert(eq(int, myelon_processor_join(x, (int64_t)ts_timeout_ms(2000) * MS), 0));
+  cr_assert(eq(int, myelon_processor_join(x, (int64_t)ts_timeout_ms(10000) * MS), 0));
   cr_assert(eq(int, myelon_processor_state(x), DMP_PROCESSOR_STOPPED));
   cr_assert(is(!myelon_processor_is_running(x)));
   myelon_processor_close(x);
@@ -155,7 +155,7 @@ Test(framed_processor, handler_stop_and_restart_on_the_same_id_lose_nothing)
   g.stop_at = 49;
   struct myelon_processor *x = start(&pc);
   publish(prod, 0, 100);
-  cr_assert(eq(int, myelon_processor_join(x, (int64_t)ts_timeout_ms(5000) * MS), 0));
+  cr_assert(eq(int, myelon_processor_join(x, (int64_t)ts_timeout_ms(20000) * MS), 0));
   cr_assert(eq(int, myelon_processor_state(x), DMP_PROCESSOR_RETURNED));
   cr_assert(eq(int, atomic_load(&g.n), 50));
   myelon_processor_close(x);
@@ -163,7 +163,7 @@ Test(framed_processor, handler_stop_and_restart_on_the_same_id_lose_nothing)
   publish(prod, 100, NMSG);
   g.stop_at = -1;
   x = start(&pc);
-  PROC_WAIT_UNTIL(atomic_load(&g.n) >= NMSG, 10000);
+  PROC_WAIT_UNTIL(atomic_load(&g.n) >= NMSG, 20000);
   cr_assert(eq(int, atomic_load(&g.n), NMSG));
   for (int i = 0; i < NMSG; i++)
     cr_assert(is(g.intact[i]), "message %d not intact or out of order", i);
@@ -182,7 +182,7 @@ Test(framed_processor, producer_closed_is_ownerdead_through_the_handle)
   struct myelon_processor *x = start(&pc);
   publish(prod, 0, 20);
   myelon_producer_close(prod);
-  int rc = myelon_processor_join(x, (int64_t)ts_timeout_ms(5000) * MS);
+  int rc = myelon_processor_join(x, (int64_t)ts_timeout_ms(20000) * MS);
   cr_assert(eq(int, rc, -DMP_E_OWNERDEAD), "join: %s", dmp_err_name(rc));
   cr_assert(eq(int, atomic_load(&g.n), 20), "everything published is delivered first");
   cr_assert(eq(int, myelon_processor_error(x), -DMP_E_OWNERDEAD));
@@ -204,7 +204,7 @@ Test(framed_processor, thread_named_and_pinned_as_a_processor)
   config(&pc, name, &g);
   struct myelon_processor *x = start(&pc);
   publish(prod, 0, 1);
-  PROC_WAIT_UNTIL(atomic_load(&g.n) >= 1, 5000);
+  PROC_WAIT_UNTIL(atomic_load(&g.n) >= 1, 20000);
   cpu_set_t one = proc_one(1);
   cr_assert(is(CPU_EQUAL(&g.mask, &one)), "DMP_PROCESSOR_CPUS=1 (%d CPUs)", CPU_COUNT(&g.mask));
   cr_assert(eq(str, g.comm, "myelon-fproc"));

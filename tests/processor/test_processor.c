@@ -82,7 +82,7 @@ Test(processor, end_of_batch_true_exactly_on_each_batch_last_event)
    * are one snapshot, cut by batch_max into 4 + 4 + 2. */
   int64_t next = 0;
   proc_publish(prod, &next, 10);
-  PROC_WAIT_UNTIL(atomic_load(&r.n) >= 10, 5000);
+  PROC_WAIT_UNTIL(atomic_load(&r.n) >= 10, 20000);
   cr_assert(eq(int, atomic_load(&r.n), 10));
   for (int i = 0; i < 10; i++) {
     cr_assert(eq(i64, r.seq[i], i));
@@ -92,14 +92,14 @@ Test(processor, end_of_batch_true_exactly_on_each_batch_last_event)
   }
   /* Three more: one batch, end_of_batch only on its last. */
   proc_publish(prod, &next, 3);
-  PROC_WAIT_UNTIL(atomic_load(&r.n) >= 13, 5000);
+  PROC_WAIT_UNTIL(atomic_load(&r.n) >= 13, 20000);
   cr_assert(eq(int, atomic_load(&r.n), 13));
   for (int i = 10; i < 13; i++) {
     cr_assert(eq(i64, r.seq[i], i));
     cr_assert(eq(int, r.eob[i], i == 12));
     cr_assert(eq(i64, r.released[i], 9));
   }
-  PROC_WAIT_UNTIL(dmp_processor_sequence(p) == 12, 5000);
+  PROC_WAIT_UNTIL(dmp_processor_sequence(p) == 12, 20000);
   cr_assert(eq(i64, dmp_processor_sequence(p), 12));
   cr_assert(eq(u64, dmp_processor_count(p), 13));
   dmp_processor_close(p);
@@ -117,7 +117,7 @@ Test(processor, callback_stop_releases_through_its_event_and_restart_resumes)
   struct dmp_processor *p = start(&pc, &r);
   int64_t next = 0;
   proc_publish(prod, &next, 10);
-  int rc = dmp_processor_join(p, (int64_t)ts_timeout_ms(5000) * MS);
+  int rc = dmp_processor_join(p, (int64_t)ts_timeout_ms(20000) * MS);
   cr_assert(eq(int, rc, 0), "%s", dmp_processor_error_detail(p));
   cr_assert(eq(int, dmp_processor_state(p), DMP_PROCESSOR_RETURNED));
   cr_assert(eq(int, atomic_load(&r.n), 5), "no event after the one that stopped it");
@@ -128,7 +128,7 @@ Test(processor, callback_stop_releases_through_its_event_and_restart_resumes)
   struct rec r2 = {0};
   config(&pc, name, "ret", &r2);
   p = start(&pc, &r2);
-  PROC_WAIT_UNTIL(atomic_load(&r2.n) >= 5, 5000);
+  PROC_WAIT_UNTIL(atomic_load(&r2.n) >= 5, 20000);
   cr_assert(eq(int, atomic_load(&r2.n), 5));
   for (int i = 0; i < 5; i++)
     cr_assert(eq(i64, r2.seq[i], 5 + i));
@@ -151,7 +151,7 @@ Test(processor, stop_while_blocked_ends_promptly_and_join_reports_it)
   cr_assert(eq(int, dmp_processor_error(p), 0));
   dmp_processor_stop(p);
   dmp_processor_stop(p); /* idempotent */
-  cr_assert(eq(int, dmp_processor_join(p, (int64_t)ts_timeout_ms(2000) * MS), 0));
+  cr_assert(eq(int, dmp_processor_join(p, (int64_t)ts_timeout_ms(10000) * MS), 0));
   cr_assert(eq(int, dmp_processor_state(p), DMP_PROCESSOR_STOPPED));
   cr_assert(is(!dmp_processor_is_running(p)));
   cr_assert(eq(str, (char *)dmp_processor_error_detail(p), ""));
@@ -171,7 +171,7 @@ Test(processor, producer_closed_ends_with_ownerdead_after_draining)
   int64_t next = 0;
   proc_publish(prod, &next, 7);
   dmp_producer_close(prod);
-  int rc = dmp_processor_join(p, (int64_t)ts_timeout_ms(5000) * MS);
+  int rc = dmp_processor_join(p, (int64_t)ts_timeout_ms(20000) * MS);
   cr_assert(eq(int, rc, -DMP_E_OWNERDEAD), "join: %s", dmp_err_name(rc));
   cr_assert(eq(int, atomic_load(&r.n), 7), "everything published is processed first");
   cr_assert(eq(int, dmp_processor_state(p), DMP_PROCESSOR_FAILED));
@@ -194,7 +194,7 @@ Test(processor, thread_is_named_and_pinned_before_it_attaches)
   struct dmp_processor *p = start(&pc, &r);
   int64_t next = 0;
   proc_publish(prod, &next, 1);
-  PROC_WAIT_UNTIL(atomic_load(&r.n) >= 1, 5000);
+  PROC_WAIT_UNTIL(atomic_load(&r.n) >= 1, 20000);
   cr_assert(eq(int, atomic_load(&r.n), 1));
   cpu_set_t one = proc_one(1);
   cr_assert(is(CPU_EQUAL(&r.mask, &one)), "the processor's thread runs on CPU 1 only (%d CPUs in its mask)",
@@ -210,7 +210,7 @@ Test(processor, thread_is_named_and_pinned_before_it_attaches)
   config(&pc, name, "pin", &r2);
   p = start(&pc, &r2);
   proc_publish(prod, &next, 1);
-  PROC_WAIT_UNTIL(atomic_load(&r2.n) >= 1, 5000);
+  PROC_WAIT_UNTIL(atomic_load(&r2.n) >= 1, 20000);
   cr_assert(eq(str, r2.comm, "dmp-pin"));
   cr_assert(is(CPU_EQUAL(&r2.mask, &all)), "no cpus, no variable: not pinned");
   dmp_processor_close(p);

@@ -43,7 +43,7 @@ static int on_event(const void *event, int64_t seq, bool end_of_batch, void *use
   struct dmp_processor *p = atomic_load(&k->proc);
   /* The first events may come before dmp_processor_start() returned the
    * handle to the test thread: wait for it (bounded), so every event is checked. */
-  for (int64_t dl = ts_now_ns() + (int64_t)ts_timeout_ms(5000) * MS; !p && ts_now_ns() < dl;) {
+  for (int64_t dl = ts_now_ns() + (int64_t)ts_timeout_ms(20000) * MS; !p && ts_now_ns() < dl;) {
     sched_yield();
     p = atomic_load(&k->proc);
   }
@@ -125,7 +125,7 @@ Test(processor_mp, million_events_once_exact_batches_restart_resumes_stop_while_
   cr_assert(eq(int, dmp_processor_join(p, 10 * MS), -ETIMEDOUT), "join without stop times out");
   int64_t t0 = ts_now_ns();
   dmp_processor_stop(p);
-  rc = dmp_processor_join(p, (int64_t)ts_timeout_ms(2000) * MS);
+  rc = dmp_processor_join(p, (int64_t)ts_timeout_ms(10000) * MS);
   int64_t stop_ns = ts_now_ns() - t0;
   cr_assert(rc == 0, "join after stop: %s (%s)", dmp_strerror(rc), dmp_processor_error_detail(p));
   cr_assert(eq(int, dmp_processor_state(p), DMP_PROCESSOR_STOPPED));
@@ -140,7 +140,7 @@ Test(processor_mp, million_events_once_exact_batches_restart_resumes_stop_while_
   fprintf(stderr, "processor_mp: 1M events in %llu batches (mean %.1f); stop while blocked took %.2f ms\n",
           (unsigned long long)k.batches, (double)MILLION / (double)k.batches, (double)stop_ns / 1e6);
   kill(prod, SIGTERM);
-  cr_assert(eq(int, ts_wait(prod, ts_timeout_ms(5000)), 0));
+  cr_assert(eq(int, ts_wait(prod, ts_timeout_ms(20000)), 0));
 }
 
 Test(processor_mp, producer_killed_reports_ownerdead_through_handle)
@@ -150,13 +150,13 @@ Test(processor_mp, producer_killed_reports_ownerdead_through_handle)
   struct chk k = {.stop_after = -1};
   atomic_init(&k.seen, 0);
   struct dmp_processor *p = start(name, &k);
-  PROC_WAIT_UNTIL(atomic_load(&k.seen) >= 1000, 10000);
+  PROC_WAIT_UNTIL(atomic_load(&k.seen) >= 1000, 20000);
   cr_assert(eq(i64, atomic_load(&k.seen), 1000));
   kill(prod, SIGKILL);
   int64_t t0 = ts_now_ns();
-  cr_assert(eq(int, ts_wait(prod, ts_timeout_ms(5000)), 128 + SIGKILL));
+  cr_assert(eq(int, ts_wait(prod, ts_timeout_ms(20000)), 128 + SIGKILL));
   /* Generous bound: the liveness period is 50 ms. */
-  int rc = dmp_processor_join(p, (int64_t)ts_timeout_ms(5000) * MS);
+  int rc = dmp_processor_join(p, (int64_t)ts_timeout_ms(20000) * MS);
   int64_t took = ts_now_ns() - t0;
   cr_assert(eq(int, rc, -DMP_E_OWNERDEAD), "join: %d %s", rc, dmp_err_name(rc));
   cr_assert(eq(int, dmp_processor_state(p), DMP_PROCESSOR_FAILED));
