@@ -124,7 +124,7 @@ int dmp_affinity_apply(const char *cpus, const char *what)
 {
   if (!cpus)
     return DMP_FAIL(-EINVAL, "cpus is NULL");
-  return apply(cpus, what ? what : "cpus", "dmp_affinity_apply");
+  return apply(cpus, what ? what : "cpus", NULL);
 }
 
 const char *dmp_affinity_role_variable(enum dmp_role role)
@@ -151,7 +151,7 @@ int dmp_impl_pin_role(enum dmp_role role, const char *cpus, const char *fn)
     processor_thread = true;
   else if (processor_thread)
     return 0; /* pinned (or deliberately not) as a processor */
-  const char *what = "cpus";
+  const char *what = "cfg.cpus";
   if (!cpus) {
     cpus = getenv(var);
     what = var;
@@ -168,5 +168,5 @@ int dmp_impl_pin_role(enum dmp_role role, const char *cpus, const char *fn)
 
 int dmp_affinity_pin_role(enum dmp_role role, const char *cpus)
 {
-  return dmp_impl_pin_role(role, cpus, "dmp_affinity_pin_role");
+  return dmp_impl_pin_role(role, cpus, NULL);
 }

@@ -240,9 +240,9 @@ static int attach_until(const struct dmp_consumer_config *cfg, int64_t deadline,
   /* The environment's tunables, then the pinning: before the segment is
    * opened (affinity.h). */
   if (rc == 0)
-    rc = dmp_impl_env_check("dmp_consumer_attach");
+    rc = dmp_impl_env_check(NULL);
   if (rc == 0)
-    rc = dmp_impl_pin_role(DMP_ROLE_CONSUMER, cfg->cpus, "dmp_consumer_attach");
+    rc = dmp_impl_pin_role(DMP_ROLE_CONSUMER, cfg->cpus, NULL);
   if (rc < 0)
     return rc;
   struct dmp_consumer *c = calloc(1, sizeof *c);

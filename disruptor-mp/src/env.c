@@ -91,7 +91,7 @@ int dmp_impl_env_check(const char *fn)
 
 int dmp_env_check(void)
 {
-  return dmp_impl_env_check("dmp_env_check");
+  return dmp_impl_env_check(NULL);
 }
 
 enum dmp_wait_kind dmp_impl_env_wait_kind(void)

@@ -126,7 +126,7 @@ static void *thread_main(void *arg)
   struct dmp_processor *p = arg;
   (void)pthread_setname_np(pthread_self(), p->thread_name); /* a name is a convenience: never fatal */
   /* Pinned first, then attached: the ring is touched from its CPUs only. */
-  int rc = dmp_impl_pin_role(DMP_ROLE_PROCESSOR, p->cfg.cpus, "dmp_processor_start");
+  int rc = dmp_impl_pin_role(DMP_ROLE_PROCESSOR, p->cfg.cpus, NULL);
   if (rc >= 0)
     rc = p->cfg.attach_timeout_ns != 0 ? dmp_consumer_attach_timeout(&p->cfg.consumer, p->cfg.attach_timeout_ns, &p->c)
                                        : dmp_consumer_attach(&p->cfg.consumer, &p->c);
@@ -155,26 +155,27 @@ static void *thread_main(void *arg)
 static int check_config(const struct dmp_processor_config *cfg)
 {
   if (!cfg->fn)
-    return DMP_FAIL(-EINVAL, "cfg->fn is NULL");
+    return DMP_FAIL(-EINVAL, "cfg.fn is NULL");
   if (!cfg->consumer.name)
-    return DMP_FAIL(-DMP_E_BADNAME, "cfg->consumer.name is NULL");
+    return DMP_FAIL(-DMP_E_BADNAME, "cfg.consumer.name is NULL");
   if (dmp_id_validate(cfg->consumer.id) < 0)
     return -DMP_E_BADNAME;
   if (cfg->consumer.cpus)
-    return DMP_FAIL(-DMP_E_BADCONFIG, "consumer.cpus='%s': a processor is pinned by cfg->cpus "
+    return DMP_FAIL(-DMP_E_BADCONFIG, "cfg.consumer.cpus='%s': a processor is pinned by cfg.cpus "
                     "(and DMP_PROCESSOR_CPUS), not as a consumer", cfg->consumer.cpus);
   if (cfg->thread_name) {
     size_t n = strlen(cfg->thread_name);
     if (n == 0 || n > DMP_PROCESSOR_NAME_MAX)
-      return DMP_FAIL(-DMP_E_BADCONFIG, "thread_name '%s' is not 1..%d characters", cfg->thread_name,
+      return DMP_FAIL(-DMP_E_BADCONFIG, "cfg.thread_name '%s' is not 1..%d characters", cfg->thread_name,
                       DMP_PROCESSOR_NAME_MAX);
   }
   if (cfg->cpus) {
-    int rc = dmp_impl_cpulist_check(cfg->cpus, "cpus", "dmp_processor_start");
+    int rc = dmp_impl_cpulist_check(cfg->cpus, "cfg.cpus", NULL);
     if (rc < 0)
       return rc;
   }
-  return dmp_impl_env_check("dmp_processor_start");
+  int rc = DMP_RESERVED_CHECK(cfg, "cfg.reserved");
+  return rc < 0 ? rc : dmp_impl_env_check(NULL);
 }
 
 static void processor_free(struct dmp_processor *p)
@@ -248,7 +249,7 @@ int dmp_processor_start(const struct dmp_processor_config *cfg, struct dmp_proce
   if (rc < 0) {
     pthread_join(p->thread, NULL);
     /* The thread's detail, now on the caller's thread where it belongs. */
-    dmp_impl_set_error("dmp_processor_start", "%s", p->detail);
+    dmp_impl_set_error(NULL, "%s", p->detail);
     processor_free(p);
     return rc;
   }

@@ -54,9 +54,9 @@ int dmp_producer_create(const struct dmp_producer_config *cfg, struct dmp_produc
   /* The environment's tunables, then the pinning: before the segment is
    * created, so its first pages are touched from the chosen CPUs. */
   if (rc == 0)
-    rc = dmp_impl_env_check("dmp_producer_create");
+    rc = dmp_impl_env_check(NULL);
   if (rc == 0)
-    rc = dmp_impl_pin_role(DMP_ROLE_PRODUCER, cfg->cpus, "dmp_producer_create");
+    rc = dmp_impl_pin_role(DMP_ROLE_PRODUCER, cfg->cpus, NULL);
   if (rc < 0)
     return rc;
   struct dmp_impl_geometry g;

@@ -12,6 +12,8 @@
 #include <myelon/error.h>
 #include <myelon/framed_processor.h>
 
+#include "internal.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -169,14 +171,15 @@ static int check_config(const struct myelon_processor_config *cfg)
   if (dmp_id_validate(cfg->consumer.ring.id) < 0)
     return -DMP_E_BADNAME;
   if (cfg->consumer.ring.cpus)
-    return dmp_error_set("myelon_processor_start", "consumer.ring.cpus='%s': a processor is pinned by cfg->cpus "
+    return dmp_error_set("myelon_processor_start", "cfg.consumer.ring.cpus='%s': a processor is pinned by cfg.cpus "
                          "(and DMP_PROCESSOR_CPUS), not as a consumer", cfg->consumer.ring.cpus),
            -DMP_E_BADCONFIG;
   if (cfg->thread_name && (cfg->thread_name[0] == '\0' || strlen(cfg->thread_name) > DMP_PROCESSOR_NAME_MAX))
     return dmp_error_set("myelon_processor_start", "thread_name '%s' is not 1..%d characters", cfg->thread_name,
                          DMP_PROCESSOR_NAME_MAX),
            -DMP_E_BADCONFIG;
-  return dmp_env_check();
+  int rc = MYELON_RESERVED_CHECK(cfg, "myelon_processor_start", "cfg.reserved");
+  return rc < 0 ? rc : dmp_env_check();
 }
 
 static void processor_free(struct myelon_processor *p)

@@ -234,6 +234,10 @@ Test(framed_processor, bad_configurations_are_refused)
   cr_assert(eq(int, myelon_processor_start(&pc, &x), -DMP_E_BADCONFIG));
   cr_assert(is(strstr(dmp_last_error(), "cpus='1-0'") != NULL), "%s", dmp_last_error());
   config(&pc, name, &g);
+  pc.reserved[0] = 1;
+  cr_assert(eq(int, myelon_processor_start(&pc, &x), -DMP_E_BADCONFIG));
+  cr_assert(is(strstr(dmp_last_error(), "cfg.reserved") != NULL), "%s", dmp_last_error());
+  config(&pc, name, &g);
   setenv(DMP_ENV_WAIT, "fast", 1);
   cr_assert(eq(int, myelon_processor_start(&pc, &x), -DMP_E_BADCONFIG));
   cr_assert(is(strstr(dmp_last_error(), "DMP_WAIT='fast'") != NULL), "%s", dmp_last_error());

@@ -264,10 +264,13 @@ Test(processor, bad_configurations_are_refused_and_leave_no_thread)
   expect_refused(&pc, -DMP_E_BADCONFIG, "consumer.cpus");
   config(&pc, name, "bad", &r);
   pc.cpus = "0-";
-  expect_refused(&pc, -DMP_E_BADCONFIG, "cpus='0-'");
+  expect_refused(&pc, -DMP_E_BADCONFIG, "cfg.cpus='0-'");
+  config(&pc, name, "bad", &r);
+  pc.reserved[7] = 1;
+  expect_refused(&pc, -DMP_E_BADCONFIG, "cfg.reserved");
   /* No such ring: the attach's error, its detail carried over. */
   config(&pc, name, "bad", &r);
-  expect_refused(&pc, -ENOENT, "dmp_processor_start");
+  expect_refused(&pc, -ENOENT, name[0] == '/' ? name + 1 : name);
   pc.attach_timeout_ns = 20 * MS;
   expect_refused(&pc, -ETIMEDOUT, "not attachable");
   cr_assert(eq(int, tasks(), tasks_before), "no processor thread survives a failed start");

@@ -92,6 +92,7 @@ struct dmp_processor_config {
   /** How long the start may wait for the ring to exist and have a live
    * producer (dmp_consumer_attach_timeout()); 0 (default): one attempt. */
   int64_t attach_timeout_ns;
+  uint64_t reserved[8]; /**< zero: room for later fields (config.h, "Growing a configuration") */
 };
 
 /** Why a processor's thread ended (or that it has not). */

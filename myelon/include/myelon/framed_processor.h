@@ -76,6 +76,7 @@ struct myelon_processor_config {
   const char *thread_name;  /**< 1..15 characters; NULL: "myelon-" + the id, cut to 15 */
   size_t batch_max;         /**< most messages per batch; 0 (default): no limit */
   int64_t attach_timeout_ns; /**< retry the attach this long (myelon_consumer_attach_timeout()); 0: once */
+  uint64_t reserved[8];      /**< zero: room for later fields (disruptor_mp/config.h, "Growing a configuration") */
 };
 
 struct myelon_processor;
