@@ -193,6 +193,8 @@ struct world {
   int64_t deadline;
   bool close_early; /* producer_death: close after `count`, no linger */
   int n_gating;     /* consumers the producer waits for before publishing */
+  const char *gate_id; /* if set: wait for this id instead (a non-gating
+                        * reader also counts for wait_for_consumers) */
   _Atomic int ready;  /* producer created */
   void *_Atomic ctl;  /* the producer's mapping of the segment */
   _Atomic int done;   /* producer finished (published or failed) */
@@ -256,7 +258,11 @@ static void *producer_main(void *arg)
     atomic_store(&w->done, 1);
     return fail_at(r, "create: %s (%s)", dmp_err_name(rc), dmp_last_error());
   }
-  if (w->n_gating > 0 && (rc = dmp_producer_wait_for_consumers(p, (uint32_t)w->n_gating, left(w))) < 0) {
+  if (w->gate_id)
+    rc = dmp_producer_wait_for_ids(p, &w->gate_id, 1, left(w));
+  else if (w->n_gating > 0)
+    rc = dmp_producer_wait_for_consumers(p, (uint32_t)w->n_gating, left(w));
+  if (rc < 0) {
     dmp_producer_close(p);
     atomic_store(&w->done, 1);
     return fail_at(r, "wait_for_consumers: %s (%s)", dmp_err_name(rc), dmp_last_error());
@@ -530,6 +536,7 @@ Test(threaded, a_non_gating_reader_never_accepts_a_torn_copy)
 {
   struct world w = world_new(DMP_BACKEND_SHM, 16, 50000, 4);
   w.n_gating = 1;
+  w.gate_id = "gate"; /* not "any 1 consumer": the lossy one may attach first */
   struct role r[3];
   start(&r[0], &w, "producer", DMP_WAIT_SPIN, producer_main);
   start(&r[1], &w, "gate", DMP_WAIT_BLOCK, consumer_main);
