@@ -435,6 +435,7 @@ int myelon_scheduler_status(struct myelon_scheduler *s, struct myelon_workers_st
 {
   if (!s || !out)
     return dmp_error_set(__func__, "scheduler or out is NULL"), -EINVAL;
+  memset(out, 0, sizeof *out); /* reserved[] included */
   out->dead = dead_on_requests(s, &out->attached);
   for (uint32_t i = 0; i < s->workers.n; i++)
     if (s->resp[i].c && !dmp_consumer_producer_alive(myelon_consumer_ring(s->resp[i].c)))

@@ -61,7 +61,7 @@ struct myelon_producer *myelon_typed_producer_framed(struct myelon_typed_produce
 void myelon_typed_producer_stats(const struct myelon_typed_producer *tp, struct myelon_typed_producer_stats *out)
 {
   if (out)
-    *out = tp ? tp->stats : (struct myelon_typed_producer_stats){0, 0, 0};
+    *out = tp ? tp->stats : (struct myelon_typed_producer_stats){0};
 }
 
 static int encode_failed(struct myelon_typed_producer *tp, int rc)

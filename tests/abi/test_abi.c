@@ -151,6 +151,15 @@ ABI_PIN(myelon_recorder_config, 472, 408);
 ABI_PIN(myelon_replayer_config, 312, 248);
 ABI_PIN(myelon_topology_config, 240, 176);
 ABI_PIN(myelon_layout_config, 120, 56);
+/* What the library fills in for the caller: reserved space too, so a
+ * later field fits without changing a caller's buffer. */
+ABI_PIN(dmp_consumer_info, 96, 64);
+ABI_PIN(myelon_typed_producer_stats, 56, 24);
+ABI_PIN(myelon_workers_status, 48, 16);
+ABI_PIN(myelon_journal_writer_stats, 112, 80);
+ABI_PIN(myelon_journal_reader_stats, 64, 32);
+ABI_PIN(myelon_recorder_stats, 136, 104);
+ABI_PIN(myelon_replayer_stats, 56, 24);
 #endif
 
 static struct dmp_producer_config pcfg(void)
@@ -186,6 +195,36 @@ Test(abi_config, init_functions_zero_the_reserved_space)
   memset(&l, 0xa5, sizeof l);
   dmp_liveness_config_init(&l);
   cr_assert(eq(int, memcmp(l.reserved, zero, sizeof l.reserved), 0));
+}
+
+/* Out-structs come back with their reserved space zeroed, whatever the
+ * caller's buffer held (a later library may fill it: a caller that reads
+ * zero there today must keep working). */
+Test(abi_config, out_structs_come_back_with_reserved_space_zeroed)
+{
+  static const uint64_t zero[4];
+  struct dmp_producer_config cfg = pcfg();
+  struct dmp_producer *p = NULL;
+  cr_assert(eq(int, dmp_producer_create(&cfg, &p), 0), "%s", dmp_last_error());
+  struct dmp_consumer_config cc;
+  dmp_consumer_config_init(&cc);
+  cc.name = cfg.name;
+  cc.id = "abi";
+  struct dmp_consumer *c = NULL;
+  cr_assert(eq(int, dmp_consumer_attach(&cc, &c), 0), "%s", dmp_last_error());
+  struct dmp_consumer_info one, list[2];
+  memset(&one, 0xa5, sizeof one);
+  memset(list, 0xa5, sizeof list);
+  cr_assert(eq(int, dmp_producer_consumer_info(p, "abi", &one), 0));
+  cr_assert(eq(int, dmp_producer_list_consumers(p, NULL, list, 2), 1));
+  cr_assert(eq(int, memcmp(one.reserved, zero, sizeof zero), 0), "consumer_info");
+  cr_assert(eq(int, memcmp(list[0].reserved, zero, sizeof zero), 0), "list_consumers");
+  dmp_consumer_close(c);
+  dmp_producer_close(p);
+  struct myelon_typed_producer_stats ts;
+  memset(&ts, 0xa5, sizeof ts);
+  myelon_typed_producer_stats(NULL, &ts);
+  cr_assert(eq(int, memcmp(ts.reserved, zero, sizeof zero), 0), "typed_producer_stats");
 }
 
 Test(abi_config, a_field_of_a_later_version_is_refused_not_ignored)

@@ -32,6 +32,7 @@ struct dmp_consumer_info {
   int32_t pid;               /**< pid of the last holder */
   int64_t cursor;            /**< last released sequence */
   uint32_t generation;       /**< attach count */
+  uint64_t reserved[4]; /**< zeroed by the library: room for later fields (ABI 0.1 keeps this size) */
 };
 
 /**

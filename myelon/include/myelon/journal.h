@@ -272,6 +272,7 @@ struct myelon_journal_writer_stats {
   const char *backend;    /**< "io_uring" (registered buffers, WRITE_FIXED), "io_uring-unregistered"
                                (the kernel refused to register them, e.g. the memlock limit:
                                plain WRITE from the same buffers) or "pwrite"; a static string */
+  uint64_t reserved[4]; /**< zeroed by the library: room for later fields (ABI 0.1 keeps this size) */
 };
 
 struct myelon_journal_writer;
@@ -363,6 +364,7 @@ struct myelon_journal_reader_stats {
   uint64_t skipped_bytes; /**< bytes passed over by resynchronisation */
   uint32_t parts;         /**< parts found */
   bool torn;              /**< the journal ended in a torn tail */
+  uint64_t reserved[4]; /**< zeroed by the library: room for later fields (ABI 0.1 keeps this size) */
 };
 
 /**

@@ -106,6 +106,7 @@ struct myelon_recorder_stats {
   bool gating;
   enum myelon_journal_kind kind;
   const char *backend;    /**< the journal writer's backend (myelon_journal_writer_stats) */
+  uint64_t reserved[4]; /**< zeroed by the library: room for later fields (ABI 0.1 keeps this size) */
 };
 
 struct myelon_recorder;
@@ -186,6 +187,7 @@ struct myelon_replayer_stats {
   uint64_t corrupt;     /**< corrupted regions skipped (skip mode) */
   bool torn;            /**< the journal ended in a torn tail (everything before was replayed) */
   enum myelon_journal_kind kind;
+  uint64_t reserved[4]; /**< zeroed by the library: room for later fields (ABI 0.1 keeps this size) */
 };
 
 struct myelon_replayer;

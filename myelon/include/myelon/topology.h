@@ -275,6 +275,7 @@ MYELON_API int myelon_scheduler_gather(struct myelon_scheduler *s, uint64_t step
 struct myelon_workers_status {
   uint64_t attached; /**< has an ACTIVE entry on the request ring */
   uint64_t dead;     /**< attached entry whose holder is gone, or response ring producer gone */
+  uint64_t reserved[4]; /**< zeroed by the library: room for later fields (ABI 0.1 keeps this size) */
 };
 
 /** Read the request ring's consumer table and the response rings (cold:

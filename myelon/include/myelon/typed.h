@@ -107,6 +107,7 @@ struct myelon_typed_producer_stats {
   uint64_t published;     /**< values published (raw publishes not counted) */
   uint64_t zero_copy;     /**< of which encoded straight into the ring slot */
   uint64_t encode_errors; /**< values the codec refused */
+  uint64_t reserved[4]; /**< zeroed by the library: room for later fields (ABI 0.1 keeps this size) */
 };
 
 /** Copy the counters. NULL ok (zeros). */
