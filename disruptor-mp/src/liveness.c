@@ -345,7 +345,8 @@ static void evict_dead_others(struct dmp_producer *p, struct dmp_impl_liveness *
      * dmp_producer_evict() or a same-id restart (layout.h). L2: acquire
      * load of the state; pairs with T1, so the flags stored before it are
      * seen. */
-    if (dmp_impl_load_acquire(&e->state) != DMP_ENTRY_ACTIVE || (e->flags & DMP_ENTRY_F_NON_GATING) ||
+    if (dmp_impl_load_acquire(&e->state) != DMP_ENTRY_ACTIVE ||
+        (dmp_impl_load_relaxed(&e->flags) & DMP_ENTRY_F_NON_GATING) || /* ordered by L2 */
         !entry_dead(p, i))
       continue;
     char id[DMP_ID_MAX + 1];

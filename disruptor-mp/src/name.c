@@ -66,7 +66,7 @@ int dmp_name_portable(const char *prefix, char *out, size_t outlen)
   if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r) {
     /* No entropy yet (early boot): time, pid and a counter still make the
      * name unique on this host. */
-    static _Atomic uint64_t counter;
+    static dmp_atomic_u64 counter;
     r = (uint64_t)dmp_impl_realtime_ns() ^ ((uint64_t)getpid() << 40) ^
         (dmp_impl_fetch_add_relaxed(&counter, 1) << 20); /* relaxed: only unique, orders nothing */
   }

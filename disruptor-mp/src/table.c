@@ -87,7 +87,8 @@ bool dmp_impl_table_scan(const struct dmp_impl_ring *r, const struct dmp_impl_ge
     struct dmp_consumer_entry *e = &r->table[i];
     uint32_t st;
     if (!dmp_impl_entry_gates(e, &st)) {
-      if (lossy && st == DMP_ENTRY_ACTIVE && (e->flags & DMP_ENTRY_F_NON_GATING))
+      if (lossy && st == DMP_ENTRY_ACTIVE &&
+          (dmp_impl_load_relaxed(&e->flags) & DMP_ENTRY_F_NON_GATING)) /* ordered by P3 in entry_gates */
         *lossy = true;
       continue;
     }
@@ -123,8 +124,9 @@ void dmp_impl_table_info(const struct dmp_impl_ring *r, uint32_t i, struct dmp_c
   info->state = (enum dmp_entry_state)st;
   info->index = i;
   dmp_impl_entry_id(e, info->id);
-  info->durable = (e->flags & DMP_ENTRY_F_DURABLE) != 0;
-  info->non_gating = (e->flags & DMP_ENTRY_F_NON_GATING) != 0;
+  uint32_t flags = dmp_impl_load_relaxed(&e->flags); /* ordered by P3 in entry_gates */
+  info->durable = (flags & DMP_ENTRY_F_DURABLE) != 0;
+  info->non_gating = (flags & DMP_ENTRY_F_NON_GATING) != 0;
   info->pid = e->pid;
   info->generation = dmp_impl_load_relaxed(&e->generation); /* after P3 (in entry_gates) */
   info->cursor = dmp_impl_load_acquire(&e->cursor); /* T6: pairs with C2 */
@@ -154,8 +156,9 @@ bool dmp_impl_entry_stat(const struct dmp_consumer_entry *e, uint32_t i, int64_t
   memset(cs, 0, sizeof *cs);
   dmp_impl_entry_id(e, cs->id);
   cs->index = i;
-  cs->durable = (e->flags & DMP_ENTRY_F_DURABLE) != 0;
-  cs->non_gating = (e->flags & DMP_ENTRY_F_NON_GATING) != 0;
+  uint32_t flags = dmp_impl_load_relaxed(&w->flags); /* after the acquire load of the state */
+  cs->durable = (flags & DMP_ENTRY_F_DURABLE) != 0;
+  cs->non_gating = (flags & DMP_ENTRY_F_NON_GATING) != 0;
   cs->pid = e->pid;
   cs->generation = dmp_impl_load_relaxed(&w->generation); /* after the acquire load of the state */
   cs->attached_ns = e->attached_ns;

@@ -34,7 +34,7 @@ void dmp_impl_futex_wake(dmp_atomic_u32 *word)
 /* This process's membarrier(2) state: 0 not probed yet, 1 usable, -1 not.
  * Process-wide like the kernel's registration it mirrors: a forked child
  * inherits both, exec resets both. */
-static _Atomic int membarrier_state;
+static struct { int raw; } membarrier_state; /* accessed only through atomics.h */
 
 static long membarrier_call(int cmd)
 {

@@ -461,7 +461,7 @@ static int64_t dead_ring_cursor(const struct fr_ring *ring)
   close(fd);
   if (m == MAP_FAILED)
     return -2;
-  int64_t cur = atomic_load(&((struct dmp_segment_control *)m)->producer_cursor);
+  int64_t cur = dmp_impl_load_acquire(&((struct dmp_segment_control *)m)->producer_cursor);
   munmap(m, sizeof(struct dmp_segment_control));
   return cur;
 }

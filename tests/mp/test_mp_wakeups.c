@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <sched.h>
+#include <stdatomic.h> /* the test's own shared words (the library uses atomics.h) */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>

@@ -195,7 +195,7 @@ Test(corrupt_segment, inconsistent_geometry_with_a_valid_fingerprint_is_corrupt)
     expect_edit_rejected(hostile[i].edit, true, -DMP_E_CORRUPT, hostile[i].what);
 }
 
-static void ready_0(struct dmp_segment_header *h) { atomic_store(&h->ready, 0); }
+static void ready_0(struct dmp_segment_header *h) { dmp_impl_store_relaxed(&h->ready, 0u); }
 
 Test(corrupt_segment, ready_word_zero_is_notready)
 {

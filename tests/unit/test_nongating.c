@@ -11,6 +11,7 @@
  * a copy mixing two events (torn) or carrying another event fails the check. */
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h> /* the test's own shared words (the library uses atomics.h) */
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>

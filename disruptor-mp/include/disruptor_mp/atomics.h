@@ -1,11 +1,25 @@
 /**
  * @file atomics.h
- * @brief Tiny wrappers over C11 `<stdatomic.h>` with kernel-like names.
+ * @brief Tiny wrappers over the GCC/Clang `__atomic` builtins with
+ * kernel-like names, the same in C and in C++.
  *
  * Cross-process atomics live in MAP_SHARED memory, so they must be lock-free:
  * a lock-based fallback would keep its lock in process-local memory and
  * silently stop being atomic between processes. The static assertions below
  * refuse to build on a target where that could happen.
+ *
+ * Why builtins and not C11 `_Atomic`: these headers are also compiled as
+ * C++ (the inline hot path of producer.h and consumer.h), where `_Atomic`
+ * does not exist before C++23 and `std::atomic<T>` promises neither C's
+ * layout nor C's operations. Each shared atomic is instead a one-member
+ * struct (dmp_atomic_i64/u64/u32) holding a plain, naturally aligned
+ * integer, and every access goes through the macros below, which expand to
+ * the builtin with the named ordering. Both languages thus see one layout
+ * and the same instructions; gcc's own `<stdatomic.h>` expands to these
+ * builtins, so the C build's code is what it was with `_Atomic`, and TSan
+ * instruments the builtins as it did the C11 operations. The struct keeps
+ * `_Atomic`'s safety: a plain read, write or `++` of a shared atomic does not
+ * compile, so every access is one of the labelled operations.
  *
  * Every atomic operation of the library goes through the wrappers below
  * (macros: no call, the same code as the C11 operation they name) and
@@ -71,35 +85,43 @@
 #ifndef DISRUPTOR_MP_ATOMICS_H
 #define DISRUPTOR_MP_ATOMICS_H
 
-#include <stdatomic.h>
+#include <assert.h> /* static_assert: a macro in C11, a keyword in C++ */
+#include <stdalign.h>
 #include <stdint.h>
 
-_Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free for cross-process use");
-_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "32-bit atomics must be lock-free for cross-process use");
+static_assert(__GCC_ATOMIC_LLONG_LOCK_FREE == 2 && __GCC_ATOMIC_LONG_LOCK_FREE == 2, "64-bit atomics must be lock-free for cross-process use");
+static_assert(__GCC_ATOMIC_INT_LOCK_FREE == 2, "32-bit atomics must be lock-free for cross-process use");
 
-typedef _Atomic int64_t dmp_atomic_i64;
-typedef _Atomic uint64_t dmp_atomic_u64;
-typedef _Atomic uint32_t dmp_atomic_u32;
+/* The member's alignment is the type's size, as C11's `_Atomic int64_t`
+ * has it (i386 would otherwise align a plain int64_t member to 4). */
+typedef struct dmp_atomic_i64 { alignas(8) int64_t raw; } dmp_atomic_i64;
+typedef struct dmp_atomic_u64 { alignas(8) uint64_t raw; } dmp_atomic_u64;
+typedef struct dmp_atomic_u32 { alignas(4) uint32_t raw; } dmp_atomic_u32;
+static_assert(sizeof(dmp_atomic_i64) == 8 && alignof(dmp_atomic_i64) == 8, "dmp_atomic_i64 is a bare int64_t");
+static_assert(sizeof(dmp_atomic_u64) == 8 && alignof(dmp_atomic_u64) == 8, "dmp_atomic_u64 is a bare uint64_t");
+static_assert(sizeof(dmp_atomic_u32) == 4 && alignof(dmp_atomic_u32) == 4, "dmp_atomic_u32 is a bare uint32_t");
 
-#define dmp_impl_load_acquire(p) atomic_load_explicit((p), memory_order_acquire)
-#define dmp_impl_load_seq_cst(p) atomic_load_explicit((p), memory_order_seq_cst)
-#define dmp_impl_load_relaxed(p) atomic_load_explicit((p), memory_order_relaxed)
-#define dmp_impl_store_release(p, v) atomic_store_explicit((p), (v), memory_order_release)
-#define dmp_impl_store_relaxed(p, v) atomic_store_explicit((p), (v), memory_order_relaxed)
-#define dmp_impl_fetch_add_seq_cst(p, v) atomic_fetch_add_explicit((p), (v), memory_order_seq_cst)
-#define dmp_impl_fetch_add_relaxed(p, v) atomic_fetch_add_explicit((p), (v), memory_order_relaxed)
-#define dmp_impl_fetch_sub_relaxed(p, v) atomic_fetch_sub_explicit((p), (v), memory_order_relaxed)
-/** Weak compare-and-swap, relaxed on success and failure: `*e` gets the
- * current value when it fails. For statistics (maxima) only. */
+/* `p` points to one of the dmp_atomic_* structs above. */
+#define dmp_impl_load_acquire(p) __atomic_load_n(&(p)->raw, __ATOMIC_ACQUIRE)
+#define dmp_impl_load_seq_cst(p) __atomic_load_n(&(p)->raw, __ATOMIC_SEQ_CST)
+#define dmp_impl_load_relaxed(p) __atomic_load_n(&(p)->raw, __ATOMIC_RELAXED)
+#define dmp_impl_store_release(p, v) __atomic_store_n(&(p)->raw, (v), __ATOMIC_RELEASE)
+#define dmp_impl_store_relaxed(p, v) __atomic_store_n(&(p)->raw, (v), __ATOMIC_RELAXED)
+#define dmp_impl_fetch_add_seq_cst(p, v) __atomic_fetch_add(&(p)->raw, (v), __ATOMIC_SEQ_CST)
+#define dmp_impl_fetch_add_relaxed(p, v) __atomic_fetch_add(&(p)->raw, (v), __ATOMIC_RELAXED)
+#define dmp_impl_fetch_sub_relaxed(p, v) __atomic_fetch_sub(&(p)->raw, (v), __ATOMIC_RELAXED)
+/** Weak compare-and-swap, relaxed on success and failure: `*e` (a plain
+ * integer of the same type) gets the current value when it fails. For
+ * statistics (maxima) only. */
 #define dmp_impl_cas_weak_relaxed(p, e, d) \
-  atomic_compare_exchange_weak_explicit((p), (e), (d), memory_order_relaxed, memory_order_relaxed)
-#define dmp_impl_fence_seq_cst() atomic_thread_fence(memory_order_seq_cst)
-#define dmp_impl_fence_acquire() atomic_thread_fence(memory_order_acquire)
-#define dmp_impl_fence_release() atomic_thread_fence(memory_order_release)
+  __atomic_compare_exchange_n(&(p)->raw, (e), (d), 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED)
+#define dmp_impl_fence_seq_cst() __atomic_thread_fence(__ATOMIC_SEQ_CST)
+#define dmp_impl_fence_acquire() __atomic_thread_fence(__ATOMIC_ACQUIRE)
+#define dmp_impl_fence_release() __atomic_thread_fence(__ATOMIC_RELEASE)
 /** Compiler-only barrier: no instruction, but the compiler may not move a
  * memory access across it. The fast side of the asymmetric wake-up protocol
  * (wait.h) uses it where the slow side issues membarrier(2). */
-#define dmp_impl_compiler_barrier() atomic_signal_fence(memory_order_seq_cst)
+#define dmp_impl_compiler_barrier() __atomic_signal_fence(__ATOMIC_SEQ_CST)
 
 /** CPU relaxation hint for spin loops (PAUSE on x86, YIELD on arm64). */
 static inline void dmp_impl_cpu_relax(void)

@@ -61,6 +61,7 @@
 #ifndef DISRUPTOR_MP_COUNTERS_H
 #define DISRUPTOR_MP_COUNTERS_H
 
+#include <assert.h> /* static_assert in C11 (a keyword in C++) */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -154,15 +155,15 @@ struct dmp_error_record {
   char text[DMP_COUNTERS_TEXT_MAX + 1]; /**< NUL-terminated */
 };
 
-_Static_assert(sizeof(struct dmp_counters_header) == 128, "counters header is two cache lines");
-_Static_assert(offsetof(struct dmp_counters_header, fingerprint) == 80, "fingerprint covers [0,80)");
-_Static_assert(offsetof(struct dmp_counters_header, errors_dropped) == 88, "tallies after the fingerprint");
-_Static_assert(offsetof(struct dmp_counters_header, ready) == 124, "ready is the header's last word");
-_Static_assert(sizeof(struct dmp_counter_record) == 64, "a record is one cache line");
-_Static_assert(offsetof(struct dmp_counter_record, value) == 8, "value is 8-aligned");
-_Static_assert(offsetof(struct dmp_counter_record, label) == 32, "label is the second half");
-_Static_assert(sizeof(struct dmp_error_record) == 256, "an error entry is four cache lines");
-_Static_assert(offsetof(struct dmp_error_record, text) == 40, "error text offset");
+static_assert(sizeof(struct dmp_counters_header) == 128, "counters header is two cache lines");
+static_assert(offsetof(struct dmp_counters_header, fingerprint) == 80, "fingerprint covers [0,80)");
+static_assert(offsetof(struct dmp_counters_header, errors_dropped) == 88, "tallies after the fingerprint");
+static_assert(offsetof(struct dmp_counters_header, ready) == 124, "ready is the header's last word");
+static_assert(sizeof(struct dmp_counter_record) == 64, "a record is one cache line");
+static_assert(offsetof(struct dmp_counter_record, value) == 8, "value is 8-aligned");
+static_assert(offsetof(struct dmp_counter_record, label) == 32, "label is the second half");
+static_assert(sizeof(struct dmp_error_record) == 256, "an error entry is four cache lines");
+static_assert(offsetof(struct dmp_error_record, text) == 40, "error text offset");
 
 /** A mapped counters segment (process-local, opaque). */
 struct dmp_counters;

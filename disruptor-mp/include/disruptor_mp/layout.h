@@ -68,6 +68,7 @@
 #ifndef DISRUPTOR_MP_LAYOUT_H
 #define DISRUPTOR_MP_LAYOUT_H
 
+#include <assert.h> /* static_assert in C11 (a keyword in C++) */
 #include <stdalign.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -185,17 +186,17 @@ struct dmp_consumer_entry {
   char id[DMP_ID_MAX + 1];
 };
 
-_Static_assert(sizeof(struct dmp_segment_header) == 128, "header is two cache lines");
-_Static_assert(offsetof(struct dmp_segment_header, fingerprint) == 96, "fingerprint covers [0,96)");
-_Static_assert(offsetof(struct dmp_segment_header, ready) == 124, "ready is the header's last word");
-_Static_assert(offsetof(struct dmp_segment_control, producer_cursor) == 128, "producer cursor line");
-_Static_assert(offsetof(struct dmp_segment_control, data_waiters) == 192, "data waiters line");
-_Static_assert(offsetof(struct dmp_segment_control, space_waiters) == 256, "space waiters line");
-_Static_assert(offsetof(struct dmp_segment_control, table_seq) == 320, "table seq line");
-_Static_assert(offsetof(struct dmp_segment_control, gate_limit) == 384, "gate limit line");
-_Static_assert(sizeof(struct dmp_segment_control) == 512, "control block is 512 bytes");
-_Static_assert(sizeof(struct dmp_consumer_entry) == 128, "entry is two cache lines");
-_Static_assert(offsetof(struct dmp_consumer_entry, state) == 64, "entry metadata on its own line");
+static_assert(sizeof(struct dmp_segment_header) == 128, "header is two cache lines");
+static_assert(offsetof(struct dmp_segment_header, fingerprint) == 96, "fingerprint covers [0,96)");
+static_assert(offsetof(struct dmp_segment_header, ready) == 124, "ready is the header's last word");
+static_assert(offsetof(struct dmp_segment_control, producer_cursor) == 128, "producer cursor line");
+static_assert(offsetof(struct dmp_segment_control, data_waiters) == 192, "data waiters line");
+static_assert(offsetof(struct dmp_segment_control, space_waiters) == 256, "space waiters line");
+static_assert(offsetof(struct dmp_segment_control, table_seq) == 320, "table seq line");
+static_assert(offsetof(struct dmp_segment_control, gate_limit) == 384, "gate limit line");
+static_assert(sizeof(struct dmp_segment_control) == 512, "control block is 512 bytes");
+static_assert(sizeof(struct dmp_consumer_entry) == 128, "entry is two cache lines");
+static_assert(offsetof(struct dmp_consumer_entry, state) == 64, "entry metadata on its own line");
 
 /** Futex word of a 64-bit cursor: its low 32 bits, which change on every
  * increment. Waiters compare against the low half of the value they saw. */

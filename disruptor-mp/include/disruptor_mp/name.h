@@ -11,6 +11,7 @@
 #ifndef DISRUPTOR_MP_NAME_H
 #define DISRUPTOR_MP_NAME_H
 
+#include <assert.h> /* static_assert in C11 (a keyword in C++) */
 #include <stddef.h>
 
 #include <disruptor_mp/export.h>
@@ -22,7 +23,7 @@ extern "C" {
 #define DMP_NAME_MAX 23u        /**< characters of a segment name, without '/' */
 #define DMP_NAME_SUFFIX_MAX 7u  /**< longest suffix the library appends */
 #define DMP_PORTABLE_NAME_MAX 14u /**< length of dmp_name_portable()'s names */
-_Static_assert(1 + DMP_NAME_MAX + DMP_NAME_SUFFIX_MAX <= 31, "fits PSHMNAMLEN");
+static_assert(1 + DMP_NAME_MAX + DMP_NAME_SUFFIX_MAX <= 31, "fits PSHMNAMLEN");
 
 /**
  * Check a segment name.

@@ -15,13 +15,16 @@
  *     int  tick_peek_timeout(struct dmp_consumer *c, const struct tick **ev, int64_t *seq, int64_t t);
  *
  * Passing a pointer to another type is a compile error, and the configs set
- * slot_size = sizeof(T), slot_align = _Alignof(T) and a type tag derived
- * from the type's name and size, so a consumer built for another struct is
+ * slot_size = sizeof(T), slot_align = alignof(T) and a type tag derived
+ * from the type's name and size (as spelled: C++ peers of a C ring write
+ * `struct tick` too), so a consumer built for another struct is
  * refused at attach (-DMP_E_MISMATCH) even when the sizes are equal.
  */
 #ifndef DISRUPTOR_MP_TYPED_H
 #define DISRUPTOR_MP_TYPED_H
 
+#include <assert.h> /* static_assert in C11 (a keyword in C++) */
+#include <stdalign.h> /* alignof in C11 (a keyword in C++) */
 #include <stdint.h>
 
 #include <disruptor_mp/consumer.h>
@@ -48,13 +51,13 @@ static inline uint64_t dmp_type_tag(const char *type_name, uint64_t size)
   DMP_TYPED_UNUSED static inline void prefix##_producer_config(struct dmp_producer_config *cfg)                        \
   {                                                                                                   \
     cfg->slot_size = (uint32_t)sizeof(T);                                                             \
-    cfg->slot_align = (uint32_t)_Alignof(T);                                                          \
+    cfg->slot_align = (uint32_t)alignof(T);                                                          \
     cfg->type_tag = dmp_type_tag(#T, sizeof(T));                                                      \
   }                                                                                                   \
   DMP_TYPED_UNUSED static inline void prefix##_consumer_config(struct dmp_consumer_config *cfg)                        \
   {                                                                                                   \
     cfg->slot_size = (uint32_t)sizeof(T);                                                             \
-    cfg->slot_align = (uint32_t)_Alignof(T);                                                          \
+    cfg->slot_align = (uint32_t)alignof(T);                                                          \
     cfg->type_tag = dmp_type_tag(#T, sizeof(T));                                                      \
   }                                                                                                   \
   DMP_TYPED_UNUSED static inline int prefix##_try_claim(struct dmp_producer *p, T **slot)                              \
@@ -86,6 +89,6 @@ static inline uint64_t dmp_type_tag(const char *type_name, uint64_t size)
     *ev = rc == 0 ? (const T *)e : NULL;                                                              \
     return rc;                                                                                        \
   }                                                                                                   \
-  _Static_assert(sizeof(T) > 0, "typed ring of an empty type")
+  static_assert(sizeof(T) > 0, "typed ring of an empty type")
 
 #endif /* DISRUPTOR_MP_TYPED_H */

@@ -35,6 +35,7 @@
 #ifndef MYELON_FRAME_H
 #define MYELON_FRAME_H
 
+#include <assert.h> /* static_assert in C11 (a keyword in C++) */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -73,7 +74,7 @@ struct myelon_frame_header {
   uint16_t frag;
   uint32_t msg_id;
 };
-_Static_assert(sizeof(struct myelon_frame_header) == 12, "frame header is 12 bytes");
+static_assert(sizeof(struct myelon_frame_header) == 12, "frame header is 12 bytes");
 
 /** Header size of a format (12 or 16), 0 for an unknown format. */
 MYELON_API uint32_t myelon_frame_header_size(enum myelon_frame_format fmt);

@@ -155,60 +155,98 @@ struct myelon_mp_struct {
 
 /** @cond impl */
 #define MYELON_MP_M_(T, m) (((T *)0)->m)
+#define MYELON_MP_COUNTOF_(T, m) (sizeof(MYELON_MP_M_(T, m)) / sizeof(MYELON_MP_M_(T, m)[0]))
+#ifndef __cplusplus
 #define MYELON_MP_KIND_(x)                                                                                    \
   _Generic((x), _Bool: MYELON_MP_BOOL, float: MYELON_MP_FLOAT, double: MYELON_MP_FLOAT,                    \
            char: ((char)-1 < 0 ? MYELON_MP_INT : MYELON_MP_UINT), signed char: MYELON_MP_INT,                \
            short: MYELON_MP_INT, int: MYELON_MP_INT, long: MYELON_MP_INT, long long: MYELON_MP_INT,           \
            unsigned char: MYELON_MP_UINT, unsigned short: MYELON_MP_UINT, unsigned int: MYELON_MP_UINT,     \
            unsigned long: MYELON_MP_UINT, unsigned long long: MYELON_MP_UINT)
-#define MYELON_MP_COUNTOF_(T, m) (sizeof(MYELON_MP_M_(T, m)) / sizeof(MYELON_MP_M_(T, m)[0]))
+#else
+/* C++ has no _Generic: overload resolution picks the kind instead. These
+ * functions are declared, never defined: they only appear inside sizeof
+ * (unevaluated), where the size of the returned array reference is the
+ * kind plus one. Exact matches only, as with _Generic: a member of any
+ * other type (an enum, a pointer) does not compile. */
+extern "C++" {
+char (&myelon_mp_kind_tag_(bool))[MYELON_MP_BOOL + 1];
+char (&myelon_mp_kind_tag_(float))[MYELON_MP_FLOAT + 1];
+char (&myelon_mp_kind_tag_(double))[MYELON_MP_FLOAT + 1];
+char (&myelon_mp_kind_tag_(char))[((char)-1 < 0 ? MYELON_MP_INT : MYELON_MP_UINT) + 1];
+char (&myelon_mp_kind_tag_(signed char))[MYELON_MP_INT + 1];
+char (&myelon_mp_kind_tag_(short))[MYELON_MP_INT + 1];
+char (&myelon_mp_kind_tag_(int))[MYELON_MP_INT + 1];
+char (&myelon_mp_kind_tag_(long))[MYELON_MP_INT + 1];
+char (&myelon_mp_kind_tag_(long long))[MYELON_MP_INT + 1];
+char (&myelon_mp_kind_tag_(unsigned char))[MYELON_MP_UINT + 1];
+char (&myelon_mp_kind_tag_(unsigned short))[MYELON_MP_UINT + 1];
+char (&myelon_mp_kind_tag_(unsigned int))[MYELON_MP_UINT + 1];
+char (&myelon_mp_kind_tag_(unsigned long))[MYELON_MP_UINT + 1];
+char (&myelon_mp_kind_tag_(unsigned long long))[MYELON_MP_UINT + 1];
+}
+#define MYELON_MP_KIND_(x) ((enum myelon_mp_kind)(sizeof(myelon_mp_kind_tag_(x)) - 1))
+#endif
+/* One field entry. C: designated initialisers, so that a field added to
+ * struct myelon_mp_field later is zero in every table built with the
+ * macros below. C++17 has no designated initialisers (and -Wextra wants
+ * every member named): every member, in declaration order. */
+#ifndef __cplusplus
+#define MYELON_MP_FIELD_(nm, kd, sz, off, lrel, lsz, sb, maxc, strd, coff, csz)                               \
+  { .name = (nm), .kind = (kd), .size = (sz), .offset = (off), .len_rel = (lrel), .len_size = (lsz),          \
+    .sub = (sb), .max_count = (maxc), .stride = (strd), .count_offset = (coff), .count_size = (csz) }
+#else
+#define MYELON_MP_FIELD_(nm, kd, sz, off, lrel, lsz, sb, maxc, strd, coff, csz)                               \
+  { (nm), (kd), (sz), (off), (lrel), (lsz), (sb), (maxc), (strd), (coff), (csz) }
+#endif
 /** @endcond */
 
-/* Designated initialisers: a field added to struct myelon_mp_field later
- * is zero in every table built with these macros. (The header is C only:
- * MYELON_MP_KIND_ uses _Generic.) */
+/* The field macros below work in C and in C++ (the C++ test of suite cxx
+ * builds a codec with them). */
 
 /** A number or bool member: `int64_t id;`, `double px;`, `_Bool ok;` */
 #define MYELON_MP_NUM(T, m)                                                                                   \
-  { .name = #m, .kind = MYELON_MP_KIND_(MYELON_MP_M_(T, m)), .size = sizeof(MYELON_MP_M_(T, m)),              \
-    .offset = offsetof(T, m) }
+  MYELON_MP_FIELD_(#m, MYELON_MP_KIND_(MYELON_MP_M_(T, m)), sizeof(MYELON_MP_M_(T, m)), offsetof(T, m), 0, 0, \
+                   NULL, 0, 0, 0, 0)
 /** A string member `char m[N]`. */
 #define MYELON_MP_STR(T, m)                                                                                   \
-  { .name = #m, .kind = MYELON_MP_STR, .size = sizeof(MYELON_MP_M_(T, m)), .offset = offsetof(T, m) }
+  MYELON_MP_FIELD_(#m, MYELON_MP_STR, sizeof(MYELON_MP_M_(T, m)), offsetof(T, m), 0, 0, NULL, 0, 0, 0, 0)
 /** A byte array `uint8_t m[N]` whose used length is the unsigned member `len`. */
 #define MYELON_MP_BIN(T, m, len)                                                                              \
-  { .name = #m, .kind = MYELON_MP_BIN, .size = sizeof(MYELON_MP_M_(T, m)), .offset = offsetof(T, m),          \
-    .len_rel = (ptrdiff_t)offsetof(T, len) - (ptrdiff_t)offsetof(T, m), .len_size = sizeof(MYELON_MP_M_(T, len)) }
+  MYELON_MP_FIELD_(#m, MYELON_MP_BIN, sizeof(MYELON_MP_M_(T, m)), offsetof(T, m),                             \
+                   (ptrdiff_t)offsetof(T, len) - (ptrdiff_t)offsetof(T, m), sizeof(MYELON_MP_M_(T, len)), NULL, 0, \
+                   0, 0, 0)
 /** A nested struct member described by `S` (a struct myelon_mp_struct). */
 #define MYELON_MP_MAP(T, m, S)                                                                              \
-  { .name = #m, .kind = MYELON_MP_MAP, .size = sizeof(MYELON_MP_M_(T, m)), .offset = offsetof(T, m),          \
-    .sub = &(S) }
+  MYELON_MP_FIELD_(#m, MYELON_MP_MAP, sizeof(MYELON_MP_M_(T, m)), offsetof(T, m), 0, 0, &(S), 0, 0, 0, 0)
 /** An array of numbers `int32_t m[N]`, `n` elements used. */
 #define MYELON_MP_NUM_ARRAY(T, m, n)                                                                          \
-  { .name = #m, .kind = MYELON_MP_KIND_(MYELON_MP_M_(T, m)[0]), .size = sizeof(MYELON_MP_M_(T, m)[0]),        \
-    .offset = offsetof(T, m), .max_count = MYELON_MP_COUNTOF_(T, m), .stride = sizeof(MYELON_MP_M_(T, m)[0]), \
-    .count_offset = offsetof(T, n), .count_size = sizeof(MYELON_MP_M_(T, n)) }
+  MYELON_MP_FIELD_(#m, MYELON_MP_KIND_(MYELON_MP_M_(T, m)[0]), sizeof(MYELON_MP_M_(T, m)[0]), offsetof(T, m), 0, \
+                   0, NULL, MYELON_MP_COUNTOF_(T, m), sizeof(MYELON_MP_M_(T, m)[0]), offsetof(T, n),            \
+                   sizeof(MYELON_MP_M_(T, n)))
 /** An array of strings `char m[N][L]`, `n` used. */
 #define MYELON_MP_STR_ARRAY(T, m, n)                                                                          \
-  { .name = #m, .kind = MYELON_MP_STR, .size = sizeof(MYELON_MP_M_(T, m)[0]), .offset = offsetof(T, m),       \
-    .max_count = MYELON_MP_COUNTOF_(T, m), .stride = sizeof(MYELON_MP_M_(T, m)[0]),                           \
-    .count_offset = offsetof(T, n), .count_size = sizeof(MYELON_MP_M_(T, n)) }
+  MYELON_MP_FIELD_(#m, MYELON_MP_STR, sizeof(MYELON_MP_M_(T, m)[0]), offsetof(T, m), 0, 0, NULL,             \
+                   MYELON_MP_COUNTOF_(T, m), sizeof(MYELON_MP_M_(T, m)[0]), offsetof(T, n),                   \
+                   sizeof(MYELON_MP_M_(T, n)))
 /** An array of byte strings `E m[N]` where E has members `uint8_t data[L]`
  * and an unsigned `len`; `n` used. */
 #define MYELON_MP_BIN_ARRAY(T, m, n, E, data, len)                                                            \
-  { .name = #m, .kind = MYELON_MP_BIN, .size = sizeof(MYELON_MP_M_(E, data)),                                 \
-    .offset = offsetof(T, m) + offsetof(E, data),                                                             \
-    .len_rel = (ptrdiff_t)offsetof(E, len) - (ptrdiff_t)offsetof(E, data),                                    \
-    .len_size = sizeof(MYELON_MP_M_(E, len)), .max_count = MYELON_MP_COUNTOF_(T, m), .stride = sizeof(E),     \
-    .count_offset = offsetof(T, n), .count_size = sizeof(MYELON_MP_M_(T, n)) }
+  MYELON_MP_FIELD_(#m, MYELON_MP_BIN, sizeof(MYELON_MP_M_(E, data)), offsetof(T, m) + offsetof(E, data),      \
+                   (ptrdiff_t)offsetof(E, len) - (ptrdiff_t)offsetof(E, data), sizeof(MYELON_MP_M_(E, len)),  \
+                   NULL, MYELON_MP_COUNTOF_(T, m), sizeof(E), offsetof(T, n), sizeof(MYELON_MP_M_(T, n)))
 /** An array of nested structs `E m[N]` described by `S`; `n` used. */
 #define MYELON_MP_MAP_ARRAY(T, m, n, S)                                                                     \
-  { .name = #m, .kind = MYELON_MP_MAP, .size = sizeof(MYELON_MP_M_(T, m)[0]), .offset = offsetof(T, m),       \
-    .sub = &(S), .max_count = MYELON_MP_COUNTOF_(T, m), .stride = sizeof(MYELON_MP_M_(T, m)[0]),            \
-    .count_offset = offsetof(T, n), .count_size = sizeof(MYELON_MP_M_(T, n)) }
+  MYELON_MP_FIELD_(#m, MYELON_MP_MAP, sizeof(MYELON_MP_M_(T, m)[0]), offsetof(T, m), 0, 0, &(S),             \
+                   MYELON_MP_COUNTOF_(T, m), sizeof(MYELON_MP_M_(T, m)[0]), offsetof(T, n),                   \
+                   sizeof(MYELON_MP_M_(T, n)))
 /** The struct of a field table `F` (an array, not a pointer). */
+#ifndef __cplusplus
 #define MYELON_MP_STRUCT(T, F)                                                                           \
   { .name = #T, .size = sizeof(T), .fields = (F), .n_fields = sizeof(F) / sizeof((F)[0]) }
+#else
+#define MYELON_MP_STRUCT(T, F) { #T, sizeof(T), (F), sizeof(F) / sizeof((F)[0]) }
+#endif
 
 /**
  * Check a struct description once (cold): sizes, offsets and counts inside
@@ -263,7 +301,11 @@ struct myelon_mp_type {
 
 /** A type described by a field table `D` (a struct myelon_mp_struct);
  * a constant initializer (name and size are taken from `desc` at init). */
+#ifndef __cplusplus
 #define MYELON_MP_TYPE_DESC(D) { .desc = &(D) }
+#else
+#define MYELON_MP_TYPE_DESC(D) { NULL, 0, &(D), NULL, NULL, NULL, 0, 0, NULL }
+#endif
 
 /**
  * Make `codec` the msgpack codec of `type` (which must outlive it).

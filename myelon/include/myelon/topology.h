@@ -61,6 +61,7 @@
 #ifndef MYELON_TOPOLOGY_H
 #define MYELON_TOPOLOGY_H
 
+#include <assert.h> /* static_assert in C11 (a keyword in C++) */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -126,7 +127,7 @@ struct myelon_step_header {
   uint32_t worker;
   uint64_t step;
 };
-_Static_assert(sizeof(struct myelon_step_header) == MYELON_STEP_HEADER, "step envelope is 16 bytes");
+static_assert(sizeof(struct myelon_step_header) == MYELON_STEP_HEADER, "step envelope is 16 bytes");
 
 #define MYELON_TOPOLOGY_DEFAULT_RENDEZVOUS_NS INT64_C(15000000000) /**< the original's 15 s */
 

@@ -47,6 +47,7 @@
 #ifndef MYELON_TRANSPORT_LAYOUT_H
 #define MYELON_TRANSPORT_LAYOUT_H
 
+#include <assert.h> /* static_assert in C11 (a keyword in C++) */
 #include <stddef.h>
 #include <stdint.h>
 
@@ -69,8 +70,8 @@ extern "C" {
 #define MYELON_LAYOUT_RANK_DIGITS 2u       /**< hex digits of the largest rank (0x3f) */
 /** Longest derived name, without a leading '/'. */
 #define MYELON_LAYOUT_NAME_MAX (MYELON_LAYOUT_PREFIX_MAX + MYELON_SESSION_TAG_LEN + 1u + MYELON_LAYOUT_RANK_DIGITS)
-_Static_assert(MYELON_LAYOUT_NAME_MAX <= DMP_NAME_MAX, "derived names fit Layer 0's portable limit");
-_Static_assert(MYELON_WORKERS_MAX <= DMP_MAX_CONSUMERS, "every worker has a consumer entry on the request ring");
+static_assert(MYELON_LAYOUT_NAME_MAX <= DMP_NAME_MAX, "derived names fit Layer 0's portable limit");
+static_assert(MYELON_WORKERS_MAX <= DMP_MAX_CONSUMERS, "every worker has a consumer entry on the request ring");
 #define MYELON_LAYOUT_DIR_MAX 1000u        /**< MMAP directory characters (macOS PATH_MAX is 1024) */
 /** Buffer size that holds any locator: "<dir>/<name>" or "/<name>", plus the NUL. */
 #define MYELON_LAYOUT_PATH_MAX (MYELON_LAYOUT_DIR_MAX + 1u + MYELON_LAYOUT_NAME_MAX + 1u)

@@ -58,6 +58,7 @@
 #ifndef MYELON_VIEW_H
 #define MYELON_VIEW_H
 
+#include <assert.h> /* static_assert in C11 (a keyword in C++) */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -157,7 +158,7 @@ struct myelon_fixed_header {
   uint32_t size;
   uint64_t fingerprint;
 };
-_Static_assert(sizeof(struct myelon_fixed_header) == MYELON_FIXED_HEADER, "fixed header is 16 bytes");
+static_assert(sizeof(struct myelon_fixed_header) == MYELON_FIXED_HEADER, "fixed header is 16 bytes");
 
 /** A plain C struct type carried as a fixed-layout message. */
 struct myelon_fixed_type {
