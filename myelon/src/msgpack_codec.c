@@ -128,22 +128,31 @@ static int decode_tree(const struct myelon_mp_type *t, const void *data, size_t 
   return 0;
 }
 
+/* One pass for the common case: a tree that fits the stack arena is parsed
+ * straight into it (the parser bounds every read and every node, so a
+ * separate validating pass would only repeat it). Only a tree larger than
+ * the stack arena (-ENOBUFS from the parser, nothing else returns it) is
+ * counted first, checked against max_nodes and parsed into a heap arena. */
 static int mp_decode(const void *data, size_t len, void **value, void *user)
 {
   const struct myelon_mp_type *t = user;
   size_t nodes, max_nodes = t->max_nodes ? t->max_nodes : MYELON_MP_DEFAULT_MAX_NODES;
-  int rc = myelon_mp_validate(data, len, t->max_depth, &nodes);
+  msgpack_object stack[STACK_NODES];
+  struct myelon_mp_arena arena;
+  myelon_mp_arena_init(&arena, stack, max_nodes < STACK_NODES ? max_nodes : STACK_NODES, t->max_depth);
+  int rc = decode_tree(t, data, len, &arena, value);
+  if (rc != -ENOBUFS)
+    return rc;
+  rc = myelon_mp_validate(data, len, t->max_depth, &nodes);
   if (rc < 0)
     return rc;
   if (nodes > max_nodes)
     return myelon_codec_fail(MP_WHERE, MYELON_CODEC_DECODE, "%s: tree of %zu nodes exceeds the limit %zu", tname(t),
                              nodes, max_nodes);
-  msgpack_object stack[STACK_NODES];
-  msgpack_object *heap = NULL;
-  if (nodes > STACK_NODES && !(heap = malloc(nodes * sizeof *heap)))
+  msgpack_object *heap = malloc(nodes * sizeof *heap);
+  if (!heap)
     return dmp_error_set(MP_WHERE, "codec decode: out of memory for %zu nodes", nodes), -ENOMEM;
-  struct myelon_mp_arena arena;
-  myelon_mp_arena_init(&arena, heap ? heap : stack, heap ? nodes : STACK_NODES, t->max_depth);
+  myelon_mp_arena_init(&arena, heap, nodes, t->max_depth);
   rc = decode_tree(t, data, len, &arena, value);
   free(heap);
   return rc;

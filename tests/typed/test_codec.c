@@ -515,3 +515,94 @@ Test(codec_callbacks, bad_field_tables_are_rejected_at_init)
   struct myelon_mp_type t5 = {"none", 4, NULL, NULL, NULL, NULL, 0, 0, NULL};
   cr_assert(eq(int, myelon_msgpack_codec_init(&c, &t5), -EINVAL));
 }
+
+/* ---- tree size: the one-pass decode and its heap fallback ------------------ */
+
+/* A value that is an array of `n` small integers (n + 1 nodes): decode
+ * parses trees of up to 64 nodes straight into a stack arena and counts
+ * larger ones first (msgpack_codec.c, mp_decode); both paths must give the
+ * same values and refuse a tree above max_nodes with the same error. */
+struct ints {
+  uint32_t n;
+  uint32_t sum;
+};
+
+static int ints_pack(msgpack_packer *pk, const void *value, void *user)
+{
+  (void)user;
+  const struct ints *v = value;
+  msgpack_pack_array(pk, v->n);
+  for (uint32_t i = 0; i < v->n; i++)
+    msgpack_pack_uint32(pk, i % 100);
+  return 0;
+}
+
+static int ints_unpack(const msgpack_object *o, void *value, void *user)
+{
+  (void)user;
+  struct ints *v = value;
+  if (o->type != MSGPACK_OBJECT_ARRAY)
+    return myelon_codec_fail("ints", MYELON_CODEC_DECODE, "ints: expected an array");
+  v->n = o->via.array.size;
+  for (uint32_t i = 0; i < v->n; i++)
+    v->sum += (uint32_t)o->via.array.ptr[i].via.u64;
+  return 0;
+}
+
+static int decode_ints(size_t max_nodes, uint32_t n, struct ints *out)
+{
+  struct myelon_mp_type t = {"ints", sizeof(struct ints), NULL, ints_pack, ints_unpack, NULL, 0, max_nodes, NULL};
+  struct myelon_codec c;
+  cr_assert(eq(int, myelon_msgpack_codec_init(&c, &t), 0));
+  struct ints in = {n, 0};
+  size_t len = tt_encode(&c, &in, buf, sizeof buf);
+  struct ints *v = NULL;
+  int rc = myelon_codec_decode(&c, buf, len, (void **)&v);
+  if (rc == 0) {
+    *out = *v;
+    myelon_codec_free(&c, v);
+  }
+  return rc;
+}
+
+static uint32_t expected_sum(uint32_t n)
+{
+  uint32_t s = 0;
+  for (uint32_t i = 0; i < n; i++)
+    s += i % 100;
+  return s;
+}
+
+Test(codec_parser, trees_below_and_above_the_stack_arena_decode_alike)
+{
+  static const uint32_t sizes[] = {0, 1, 62, 63, 64, 65, 200, 1000};
+  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+    struct ints v = {0, 0};
+    cr_assert(eq(int, decode_ints(0, sizes[i], &v), 0), "n=%u: %s", sizes[i], dmp_last_error());
+    cr_assert(eq(u32, v.n, sizes[i]));
+    cr_assert(eq(u32, v.sum, expected_sum(sizes[i])), "n=%u", sizes[i]);
+  }
+}
+
+Test(codec_parser, max_nodes_is_enforced_below_and_above_the_stack_arena)
+{
+  /* {max_nodes, array length}: the tree has length + 1 nodes */
+  static const struct {
+    size_t max;
+    uint32_t n;
+    bool ok;
+  } cases[] = {{10, 9, true}, {10, 10, false}, {10, 500, false}, {100, 99, true}, {100, 100, false}, {64, 63, true},
+               {64, 64, false}};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    struct ints v = {0, 0};
+    int rc = decode_ints(cases[i].max, cases[i].n, &v);
+    if (cases[i].ok) {
+      cr_assert(eq(int, rc, 0), "max %zu, %u nodes: %s", cases[i].max, cases[i].n + 1, dmp_last_error());
+      cr_assert(eq(u32, v.sum, expected_sum(cases[i].n)));
+    } else {
+      cr_assert(eq(int, rc, -MYELON_E_CODEC), "max %zu, %u nodes: got %d", cases[i].max, cases[i].n + 1, rc);
+      cr_assert(not(eq(ptr, strstr(dmp_last_error(), "exceeds the limit"), NULL)), "max %zu: '%s'", cases[i].max,
+                dmp_last_error());
+    }
+  }
+}
