@@ -1,18 +1,11 @@
-/* The event processor (processor.h): a library thread that pins itself,
- * attaches a consumer, and runs batches of a callback until stopped, told
- * to by the callback, or failed; and the owner's handle on it (start,
- * stop, join, state, the error that ended it).
- *
- * The owner and the thread share the handle. What they exchange:
- *  - `stop`: owner -> thread, a flag polled once per batch and per wait
- *    slice (the thread never parks longer than DMP_PROCESSOR_STOP_SLICE_NS);
- *  - `state`, `error`, `detail`: thread -> owner; the thread writes error
- *    and detail, then stores the state (release), and readers load the
- *    state (acquire) before reading the others;
- *  - `sequence`, `count`: progress, relaxed (statistics; nothing is read
- *    through them);
- *  - the start report and the end of the thread: under `mu` / `cv`, which
- *    also give join its timeout (pthread_join has none). */
+/* The event processor (processor.h): a task (task.h) whose setup pins and
+ * attaches a consumer, whose loop runs batches of a callback until
+ * stopped, told to by the callback, or failed, and whose teardown closes
+ * the consumer. The task owns the thread's lifecycle (start report, stop
+ * flag, end state, error and detail, join with a timeout); this file owns
+ * the consumer and the progress figures:
+ *  - `sequence`, `count`: thread -> anyone, relaxed (X3: statistics;
+ *    nothing is read through them). */
 #include "internal.h"
 #include "env_internal.h"
 
@@ -20,31 +13,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 struct dmp_processor {
   struct dmp_processor_config cfg; /* strings point at the copies below */
   char *name;
-  char *cpus;
   char id[DMP_ID_MAX + 1];
   char thread_name[DMP_PROCESSOR_NAME_MAX + 1];
-  pthread_t thread;
+  struct dmp_task *task;
   struct dmp_consumer *c; /* the thread's alone, from attach to its end */
 
-  dmp_atomic_u32 stop;
-  dmp_atomic_u32 state;    /* enum dmp_processor_state */
   dmp_atomic_i64 sequence;
   dmp_atomic_u64 count;
-  int error;
-  char detail[512];
   int fn_rc; /* what `fn` returned last; the thread's alone */
-
-  pthread_mutex_t mu;
-  pthread_cond_t cv;
-  bool reported; /* under mu: the start outcome is in start_rc */
-  int start_rc;
-  bool ended;    /* under mu: the thread is about to return */
-  bool joined;   /* the owner's: pthread_join done */
 };
 
 void dmp_processor_config_init(struct dmp_processor_config *cfg)
@@ -64,90 +44,64 @@ static int trampoline(const void *event, int64_t seq, bool end_of_batch, void *u
   return p->fn_rc;
 }
 
-static void report_start(struct dmp_processor *p, int rc)
+/* Task setup, pinned: attach. */
+static int attach(struct dmp_task *t, void *user)
 {
-  pthread_mutex_lock(&p->mu);
-  p->start_rc = rc;
-  p->reported = true;
-  pthread_cond_broadcast(&p->cv);
-  pthread_mutex_unlock(&p->mu);
+  (void)t;
+  struct dmp_processor *p = user;
+  int rc = p->cfg.attach_timeout_ns != 0
+               ? dmp_consumer_attach_timeout(&p->cfg.consumer, p->cfg.attach_timeout_ns, &p->c)
+               : dmp_consumer_attach(&p->cfg.consumer, &p->c);
+  if (rc >= 0)
+    dmp_impl_store_relaxed(&p->sequence, dmp_consumer_sequence(p->c)); /* X3 */
+  return rc;
 }
 
-/* Record why the loop ended: error and detail first, then the state that
- * publishes them (release; pairs with the acquire loads in the readers).
- * Waits report OWNERDEAD as a plain return value, without a detail (it is
- * an expected outcome there): here it ends the thread, so say which ring
- * and where; errors that carry a detail (EVICTED, ENOMEM) add it. */
-static void fail(struct dmp_processor *p, int rc)
+/* Why the loop ended, when an error ended it. Waits report OWNERDEAD as a
+ * plain return value, without a detail (it is an expected outcome there):
+ * here it ends the thread, so say which ring and where; errors that carry
+ * a detail (EVICTED, ENOMEM) add it. */
+static enum dmp_processor_state fail(struct dmp_task *t, struct dmp_processor *p, int rc)
 {
-  p->error = rc;
-  int k = snprintf(p->detail, sizeof p->detail, "[dmp_processor] consumer '%s' of '%s' ended after sequence %lld: %s",
-                   p->id, p->name, (long long)dmp_consumer_sequence(p->c), dmp_strerror(rc));
-  if (rc != -DMP_E_OWNERDEAD && k > 0 && (size_t)k < sizeof p->detail)
-    snprintf(p->detail + k, sizeof p->detail - (size_t)k, " (%s)", dmp_last_error());
-  /* X2: release store of the state; pairs with the X2 acquire loads. */
-  dmp_impl_store_release(&p->state, DMP_PROCESSOR_FAILED);
+  char more[320] = "";
+  if (rc != -DMP_E_OWNERDEAD)
+    snprintf(more, sizeof more, " (%s)", dmp_last_error());
+  return dmp_task_fail(t, rc, "[dmp_processor] consumer '%s' of '%s' ended after sequence %lld: %s%s", p->id,
+                       p->name, (long long)dmp_consumer_sequence(p->c), dmp_strerror(rc), more);
 }
 
-/* The loop proper: batches while there are events, bounded waits between. */
-static void run(struct dmp_processor *p)
+/* Task loop: batches while there are events, bounded waits between. */
+static enum dmp_processor_state run(struct dmp_task *t, void *user)
 {
+  struct dmp_processor *p = user;
   struct dmp_consumer *c = p->c;
   for (;;) {
-    /* X1: acquire load of the stop flag; pairs with the release store in
-     * dmp_processor_stop() (only the flag is read: ordering costs nothing
-     * more than relaxed on the targets we build for). */
-    if (dmp_impl_load_acquire(&p->stop)) {
-      dmp_impl_store_release(&p->state, DMP_PROCESSOR_STOPPED); /* X2 */
-      return;
-    }
+    if (dmp_task_stop_requested(t))
+      return DMP_PROCESSOR_STOPPED;
     p->fn_rc = 0;
     int64_t n = dmp_consumer_process(c, trampoline, p->cfg.batch_max, p);
     if (n > 0) {
       /* X3: relaxed, progress for other threads to look at (processor.h). */
       dmp_impl_store_relaxed(&p->sequence, dmp_consumer_sequence(c));
-      if (p->fn_rc != 0) {
-        dmp_impl_store_release(&p->state, DMP_PROCESSOR_RETURNED); /* X2 */
-        return;
-      }
+      if (p->fn_rc != 0)
+        return DMP_PROCESSOR_RETURNED;
       continue;
     }
     if (n == 0)
       n = dmp_consumer_wait(c, DMP_PROCESSOR_STOP_SLICE_NS);
     if (n >= 0 || n == -ETIMEDOUT)
       continue;
-    fail(p, (int)n);
-    return;
+    return fail(t, p, (int)n);
   }
 }
 
-static void *thread_main(void *arg)
+/* Task teardown: release what was processed; the id can resume. */
+static void detach(struct dmp_task *t, void *user)
 {
-  struct dmp_processor *p = arg;
-  (void)pthread_setname_np(pthread_self(), p->thread_name); /* a name is a convenience: never fatal */
-  /* Pinned first, then attached: the ring is touched from its CPUs only. */
-  int rc = dmp_impl_pin_role(DMP_ROLE_PROCESSOR, p->cfg.cpus, NULL);
-  if (rc >= 0)
-    rc = p->cfg.attach_timeout_ns != 0 ? dmp_consumer_attach_timeout(&p->cfg.consumer, p->cfg.attach_timeout_ns, &p->c)
-                                       : dmp_consumer_attach(&p->cfg.consumer, &p->c);
-  if (rc < 0) {
-    p->error = rc;
-    snprintf(p->detail, sizeof p->detail, "%s", dmp_last_error());
-    dmp_impl_store_release(&p->state, DMP_PROCESSOR_FAILED); /* X2, after error and detail */
-  } else {
-    dmp_impl_store_relaxed(&p->sequence, dmp_consumer_sequence(p->c)); /* X3 */
-  }
-  report_start(p, rc < 0 ? rc : 0);
-  if (rc >= 0) {
-    run(p);
-    dmp_consumer_close(p->c); /* releases what was processed; the id can resume */
-    p->c = NULL;
-  }
-  pthread_mutex_lock(&p->mu);
-  p->ended = true;
-  pthread_cond_broadcast(&p->cv);
-  pthread_mutex_unlock(&p->mu);
-  return NULL;
+  (void)t;
+  struct dmp_processor *p = user;
+  dmp_consumer_close(p->c);
+  p->c = NULL;
 }
 
 /* ---- the owner's side ---------------------------------------------------- */
@@ -180,10 +134,7 @@ static int check_config(const struct dmp_processor_config *cfg)
 
 static void processor_free(struct dmp_processor *p)
 {
-  pthread_cond_destroy(&p->cv);
-  pthread_mutex_destroy(&p->mu);
   free(p->name);
-  free(p->cpus);
   free(p);
 }
 
@@ -194,15 +145,8 @@ static struct dmp_processor *processor_new(const struct dmp_processor_config *cf
     return NULL;
   p->cfg = *cfg;
   p->name = strdup(cfg->consumer.name);
-  p->cpus = cfg->cpus ? strdup(cfg->cpus) : NULL;
-  pthread_condattr_t ca;
-  pthread_condattr_init(&ca);
-  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* join's deadline: the library's clock */
-  pthread_cond_init(&p->cv, &ca);
-  pthread_condattr_destroy(&ca);
-  pthread_mutex_init(&p->mu, NULL);
-  if (!p->name || (cfg->cpus && !p->cpus)) {
-    processor_free(p);
+  if (!p->name) {
+    free(p);
     return NULL;
   }
   snprintf(p->id, sizeof p->id, "%s", cfg->consumer.id);
@@ -212,11 +156,9 @@ static struct dmp_processor *processor_new(const struct dmp_processor_config *cf
     snprintf(p->thread_name, sizeof p->thread_name, "dmp-%.11s", p->id);
   p->cfg.consumer.name = p->name;
   p->cfg.consumer.id = p->id;
-  p->cfg.cpus = p->cpus;
+  p->cfg.cpus = NULL; /* the task keeps its own copy */
   p->cfg.thread_name = p->thread_name;
   /* Relaxed: before the thread exists; pthread_create() orders them. */
-  dmp_impl_store_relaxed(&p->stop, 0);
-  dmp_impl_store_relaxed(&p->state, DMP_PROCESSOR_RUNNING);
   dmp_impl_store_relaxed(&p->sequence, -1);
   dmp_impl_store_relaxed(&p->count, 0);
   return p;
@@ -234,22 +176,15 @@ int dmp_processor_start(const struct dmp_processor_config *cfg, struct dmp_proce
   struct dmp_processor *p = processor_new(cfg);
   if (!p)
     return DMP_FAIL(-ENOMEM, "out of memory");
-  rc = pthread_create(&p->thread, NULL, thread_main, p);
-  if (rc != 0) {
-    processor_free(p);
-    return DMP_FAIL(-rc, "pthread_create: %s", strerror(rc));
-  }
-  /* Bounded: the thread reports after one pinning and an attach bounded by
-   * attach_timeout_ns. */
-  pthread_mutex_lock(&p->mu);
-  while (!p->reported)
-    pthread_cond_wait(&p->cv, &p->mu);
-  rc = p->start_rc;
-  pthread_mutex_unlock(&p->mu);
+  struct dmp_task_config tc = {.thread_name = p->thread_name,
+                               .role = DMP_ROLE_PROCESSOR,
+                               .cpus = cfg->cpus,
+                               .setup = attach,
+                               .run = run,
+                               .teardown = detach,
+                               .user = p};
+  rc = dmp_task_start(&tc, &p->task); /* returns once attached, or with the attach's error */
   if (rc < 0) {
-    pthread_join(p->thread, NULL);
-    /* The thread's detail, now on the caller's thread where it belongs. */
-    dmp_impl_set_error(NULL, "%s", p->detail);
     processor_free(p);
     return rc;
   }
@@ -259,47 +194,18 @@ int dmp_processor_start(const struct dmp_processor_config *cfg, struct dmp_proce
 
 void dmp_processor_stop(struct dmp_processor *p)
 {
-  if (p) /* X1: release store of the stop flag; pairs with the acquire load in run() */
-    dmp_impl_store_release(&p->stop, 1);
-}
-
-static struct timespec abs_deadline(int64_t timeout_ns)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  int64_t ns = (int64_t)ts.tv_nsec + timeout_ns % 1000000000;
-  ts.tv_sec += (time_t)(timeout_ns / 1000000000 + ns / 1000000000);
-  ts.tv_nsec = (long)(ns % 1000000000);
-  return ts;
+  if (p)
+    dmp_task_stop(p->task);
 }
 
 int dmp_processor_join(struct dmp_processor *p, int64_t timeout_ns)
 {
-  if (!p)
-    return -EINVAL;
-  if (!p->joined) {
-    struct timespec dl = abs_deadline(timeout_ns < 0 ? 0 : timeout_ns);
-    pthread_mutex_lock(&p->mu);
-    int rc = 0;
-    while (!p->ended && rc != ETIMEDOUT)
-      rc = timeout_ns < 0 ? pthread_cond_wait(&p->cv, &p->mu) : pthread_cond_timedwait(&p->cv, &p->mu, &dl);
-    bool ended = p->ended;
-    pthread_mutex_unlock(&p->mu);
-    if (!ended)
-      return -ETIMEDOUT;
-    pthread_join(p->thread, NULL); /* it has returned or is returning */
-    p->joined = true;
-  }
-  return dmp_processor_error(p);
+  return p ? dmp_task_join(p->task, timeout_ns) : -EINVAL;
 }
 
 enum dmp_processor_state dmp_processor_state(const struct dmp_processor *p)
 {
-  if (!p)
-    return DMP_PROCESSOR_FAILED;
-  /* X2: acquire load of the state; pairs with the thread's release stores,
-   * after which its error and detail are readable. */
-  return (enum dmp_processor_state)dmp_impl_load_acquire(&((struct dmp_processor *)p)->state);
+  return p ? dmp_task_state(p->task) : DMP_PROCESSOR_FAILED;
 }
 
 bool dmp_processor_is_running(const struct dmp_processor *p)
@@ -309,16 +215,12 @@ bool dmp_processor_is_running(const struct dmp_processor *p)
 
 int dmp_processor_error(const struct dmp_processor *p)
 {
-  if (!p)
-    return -EINVAL;
-  return dmp_processor_state(p) == DMP_PROCESSOR_FAILED ? p->error : 0;
+  return p ? dmp_task_error(p->task) : -EINVAL;
 }
 
 const char *dmp_processor_error_detail(const struct dmp_processor *p)
 {
-  if (!p || dmp_processor_state(p) != DMP_PROCESSOR_FAILED)
-    return "";
-  return p->detail;
+  return p ? dmp_task_error_detail(p->task) : "";
 }
 
 int64_t dmp_processor_sequence(const struct dmp_processor *p)
@@ -337,7 +239,6 @@ void dmp_processor_close(struct dmp_processor *p)
 {
   if (!p)
     return;
-  dmp_processor_stop(p);
-  (void)dmp_processor_join(p, DMP_FOREVER);
+  dmp_task_close(p->task);
   processor_free(p);
 }

@@ -1,49 +1,33 @@
-/* The framed event processor (framed_processor.h): a library thread that
- * pins itself as a processor, attaches a Layer 1 consumer and hands whole
- * messages to a handler until stopped, told to by the handler, or failed.
- *
- * Owner and thread share the handle as in Layer 0's processor.c:
- *  - `stop`: owner -> thread. F1: release store (stop) / acquire load
- *    (thread), once per message and per wait slice;
- *  - `state` (after `error` and `detail`): thread -> owner. F2: release
- *    store by the thread / acquire loads by the owner;
- *  - `count`, `errors`: relaxed (F3): statistics, nothing read through them;
- *  - the start report and the thread's end: under `mu` / `cv`. */
+/* The framed event processor (framed_processor.h): a Layer 0 task
+ * (disruptor_mp/task.h) whose setup pins and attaches a Layer 1 consumer,
+ * whose loop hands whole messages to a handler until stopped, told to by
+ * the handler, or failed, and whose teardown closes the consumer. The task
+ * owns the thread's lifecycle (start report, stop flag, end state, error
+ * and detail, join with a timeout), as for Layer 0's processor.c; this
+ * file owns the consumer and its statistics:
+ *  - `count`, `errors`: thread -> anyone, relaxed (F3: statistics,
+ *    nothing is read through them). */
 #include <myelon/error.h>
 #include <myelon/framed_processor.h>
 
 #include "internal.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 struct myelon_processor {
   struct myelon_processor_config cfg; /* strings point at the copies below */
   char *name;
-  char *cpus;
   char id[DMP_ID_MAX + 1];
   char thread_name[DMP_PROCESSOR_NAME_MAX + 1];
-  pthread_t thread;
+  struct dmp_task *task;
   struct myelon_consumer *c; /* the thread's alone */
 
-  atomic_uint stop;
-  atomic_uint state;
   atomic_uint_least64_t count;
   atomic_uint_least64_t errors;
-  int error;
-  char detail[512];
-
-  pthread_mutex_t mu;
-  pthread_cond_t cv;
-  bool reported; /* under mu */
-  int start_rc;
-  bool ended;    /* under mu */
-  bool joined;   /* the owner's */
 };
 
 void myelon_processor_config_init(struct myelon_processor_config *cfg)
@@ -54,21 +38,26 @@ void myelon_processor_config_init(struct myelon_processor_config *cfg)
 
 /* ---- the thread ----------------------------------------------------------- */
 
-static void set_state(struct myelon_processor *p, enum dmp_processor_state s)
+/* Task setup, pinned: attach. */
+static int attach(struct dmp_task *t, void *user)
 {
-  /* F2: release store, after error and detail; pairs with the owner's acquire loads. */
-  atomic_store_explicit(&p->state, (unsigned)s, memory_order_release);
+  (void)t;
+  struct myelon_processor *p = user;
+  return p->cfg.attach_timeout_ns != 0
+             ? myelon_consumer_attach_timeout(&p->cfg.consumer, p->cfg.attach_timeout_ns, &p->c)
+             : myelon_consumer_attach(&p->cfg.consumer, &p->c);
 }
 
-static void fail(struct myelon_processor *p, int rc)
+/* Why the loop ended, when an error ended it (as Layer 0's processor:
+ * OWNERDEAD says which ring and where; other errors add their detail). */
+static enum dmp_processor_state fail(struct dmp_task *t, struct myelon_processor *p, int rc)
 {
-  p->error = rc;
-  int k = snprintf(p->detail, sizeof p->detail, "[myelon_processor] consumer '%s' of '%s' ended after %llu messages: %s",
-                   p->id, p->name, (unsigned long long)atomic_load_explicit(&p->count, memory_order_relaxed),
-                   dmp_strerror(rc));
-  if (rc != -DMP_E_OWNERDEAD && k > 0 && (size_t)k < sizeof p->detail)
-    snprintf(p->detail + k, sizeof p->detail - (size_t)k, " (%s)", dmp_last_error());
-  set_state(p, DMP_PROCESSOR_FAILED);
+  char more[320] = "";
+  if (rc != -DMP_E_OWNERDEAD)
+    snprintf(more, sizeof more, " (%s)", dmp_last_error());
+  return dmp_task_fail(t, rc, "[myelon_processor] consumer '%s' of '%s' ended after %llu messages: %s%s", p->id,
+                       p->name, (unsigned long long)atomic_load_explicit(&p->count, memory_order_relaxed),
+                       dmp_strerror(rc), more);
 }
 
 /* One batch: every complete message (at most batch_max). Returns the number
@@ -99,65 +88,33 @@ static int64_t batch(struct myelon_processor *p)
   return n;
 }
 
-static void run(struct myelon_processor *p)
+/* Task loop. */
+static enum dmp_processor_state run(struct dmp_task *t, void *user)
 {
+  struct myelon_processor *p = user;
   for (;;) {
-    /* F1: acquire load of the stop flag; pairs with myelon_processor_stop(). */
-    if (atomic_load_explicit(&p->stop, memory_order_acquire)) {
-      set_state(p, DMP_PROCESSOR_STOPPED);
-      return;
-    }
+    if (dmp_task_stop_requested(t))
+      return DMP_PROCESSOR_STOPPED;
     int64_t n = batch(p);
-    if (n < 0) {
-      set_state(p, DMP_PROCESSOR_RETURNED);
-      return;
-    }
+    if (n < 0)
+      return DMP_PROCESSOR_RETURNED;
     if (n > 0)
       continue;
     /* Nothing complete: wait for frames (bounded, to see a stop). */
     int64_t w = dmp_consumer_wait(myelon_consumer_ring(p->c), DMP_PROCESSOR_STOP_SLICE_NS);
     if (w >= 0 || w == -ETIMEDOUT)
       continue;
-    fail(p, (int)w);
-    return;
+    return fail(t, p, (int)w);
   }
 }
 
-static void report(struct myelon_processor *p, int rc, bool ended)
+/* Task teardown. */
+static void detach(struct dmp_task *t, void *user)
 {
-  pthread_mutex_lock(&p->mu);
-  if (ended)
-    p->ended = true;
-  else {
-    p->start_rc = rc;
-    p->reported = true;
-  }
-  pthread_cond_broadcast(&p->cv);
-  pthread_mutex_unlock(&p->mu);
-}
-
-static void *thread_main(void *arg)
-{
-  struct myelon_processor *p = arg;
-  (void)pthread_setname_np(pthread_self(), p->thread_name); /* a convenience: never fatal */
-  int rc = dmp_affinity_pin_role(DMP_ROLE_PROCESSOR, p->cfg.cpus); /* before the ring is touched */
-  if (rc >= 0)
-    rc = p->cfg.attach_timeout_ns != 0
-             ? myelon_consumer_attach_timeout(&p->cfg.consumer, p->cfg.attach_timeout_ns, &p->c)
-             : myelon_consumer_attach(&p->cfg.consumer, &p->c);
-  if (rc < 0) {
-    p->error = rc;
-    snprintf(p->detail, sizeof p->detail, "%s", dmp_last_error());
-    set_state(p, DMP_PROCESSOR_FAILED);
-  }
-  report(p, rc < 0 ? rc : 0, false);
-  if (rc >= 0) {
-    run(p);
-    myelon_consumer_close(p->c);
-    p->c = NULL;
-  }
-  report(p, 0, true);
-  return NULL;
+  (void)t;
+  struct myelon_processor *p = user;
+  myelon_consumer_close(p->c);
+  p->c = NULL;
 }
 
 /* ---- the owner's side ---------------------------------------------------- */
@@ -184,10 +141,7 @@ static int check_config(const struct myelon_processor_config *cfg)
 
 static void processor_free(struct myelon_processor *p)
 {
-  pthread_cond_destroy(&p->cv);
-  pthread_mutex_destroy(&p->mu);
   free(p->name);
-  free(p->cpus);
   free(p);
 }
 
@@ -198,15 +152,8 @@ static struct myelon_processor *processor_new(const struct myelon_processor_conf
     return NULL;
   p->cfg = *cfg;
   p->name = strdup(cfg->consumer.ring.name);
-  p->cpus = cfg->cpus ? strdup(cfg->cpus) : NULL;
-  pthread_condattr_t ca;
-  pthread_condattr_init(&ca);
-  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-  pthread_cond_init(&p->cv, &ca);
-  pthread_condattr_destroy(&ca);
-  pthread_mutex_init(&p->mu, NULL);
-  if (!p->name || (cfg->cpus && !p->cpus)) {
-    processor_free(p);
+  if (!p->name) {
+    free(p);
     return NULL;
   }
   snprintf(p->id, sizeof p->id, "%s", cfg->consumer.ring.id);
@@ -216,11 +163,9 @@ static struct myelon_processor *processor_new(const struct myelon_processor_conf
     snprintf(p->thread_name, sizeof p->thread_name, "myelon-%.8s", p->id);
   p->cfg.consumer.ring.name = p->name;
   p->cfg.consumer.ring.id = p->id;
-  p->cfg.cpus = p->cpus;
+  p->cfg.cpus = NULL; /* the task keeps its own copy */
   p->cfg.thread_name = p->thread_name;
   /* Relaxed: before the thread exists; pthread_create() orders them. */
-  atomic_store_explicit(&p->stop, 0, memory_order_relaxed);
-  atomic_store_explicit(&p->state, DMP_PROCESSOR_RUNNING, memory_order_relaxed);
   atomic_store_explicit(&p->count, 0, memory_order_relaxed);
   atomic_store_explicit(&p->errors, 0, memory_order_relaxed);
   return p;
@@ -238,19 +183,15 @@ int myelon_processor_start(const struct myelon_processor_config *cfg, struct mye
   struct myelon_processor *p = processor_new(cfg);
   if (!p)
     return dmp_error_set("myelon_processor_start", "out of memory"), -ENOMEM;
-  rc = pthread_create(&p->thread, NULL, thread_main, p);
-  if (rc != 0) {
-    processor_free(p);
-    return dmp_error_set("myelon_processor_start", "pthread_create: %s", strerror(rc)), -rc;
-  }
-  pthread_mutex_lock(&p->mu); /* bounded: one pinning, one bounded attach */
-  while (!p->reported)
-    pthread_cond_wait(&p->cv, &p->mu);
-  rc = p->start_rc;
-  pthread_mutex_unlock(&p->mu);
+  struct dmp_task_config tc = {.thread_name = p->thread_name,
+                               .role = DMP_ROLE_PROCESSOR,
+                               .cpus = cfg->cpus,
+                               .setup = attach,
+                               .run = run,
+                               .teardown = detach,
+                               .user = p};
+  rc = dmp_task_start(&tc, &p->task); /* returns once attached, or with the attach's error */
   if (rc < 0) {
-    pthread_join(p->thread, NULL);
-    dmp_error_set("myelon_processor_start", "%s", p->detail);
     processor_free(p);
     return rc;
   }
@@ -260,42 +201,18 @@ int myelon_processor_start(const struct myelon_processor_config *cfg, struct mye
 
 void myelon_processor_stop(struct myelon_processor *p)
 {
-  if (p) /* F1: release store; pairs with the thread's acquire load */
-    atomic_store_explicit(&p->stop, 1, memory_order_release);
+  if (p)
+    dmp_task_stop(p->task);
 }
 
 enum dmp_processor_state myelon_processor_state(const struct myelon_processor *p)
 {
-  if (!p)
-    return DMP_PROCESSOR_FAILED;
-  /* F2: acquire load; pairs with set_state(). */
-  return (enum dmp_processor_state)atomic_load_explicit(&((struct myelon_processor *)p)->state,
-                                                        memory_order_acquire);
+  return p ? dmp_task_state(p->task) : DMP_PROCESSOR_FAILED;
 }
 
 int myelon_processor_join(struct myelon_processor *p, int64_t timeout_ns)
 {
-  if (!p)
-    return -EINVAL;
-  if (!p->joined) {
-    struct timespec dl;
-    clock_gettime(CLOCK_MONOTONIC, &dl);
-    int64_t t = timeout_ns < 0 ? 0 : timeout_ns;
-    int64_t ns = (int64_t)dl.tv_nsec + t % 1000000000;
-    dl.tv_sec += (time_t)(t / 1000000000 + ns / 1000000000);
-    dl.tv_nsec = (long)(ns % 1000000000);
-    pthread_mutex_lock(&p->mu);
-    int rc = 0;
-    while (!p->ended && rc != ETIMEDOUT)
-      rc = timeout_ns < 0 ? pthread_cond_wait(&p->cv, &p->mu) : pthread_cond_timedwait(&p->cv, &p->mu, &dl);
-    bool ended = p->ended;
-    pthread_mutex_unlock(&p->mu);
-    if (!ended)
-      return -ETIMEDOUT;
-    pthread_join(p->thread, NULL);
-    p->joined = true;
-  }
-  return myelon_processor_error(p);
+  return p ? dmp_task_join(p->task, timeout_ns) : -EINVAL;
 }
 
 bool myelon_processor_is_running(const struct myelon_processor *p)
@@ -305,14 +222,12 @@ bool myelon_processor_is_running(const struct myelon_processor *p)
 
 int myelon_processor_error(const struct myelon_processor *p)
 {
-  if (!p)
-    return -EINVAL;
-  return myelon_processor_state(p) == DMP_PROCESSOR_FAILED ? p->error : 0;
+  return p ? dmp_task_error(p->task) : -EINVAL;
 }
 
 const char *myelon_processor_error_detail(const struct myelon_processor *p)
 {
-  return p && myelon_processor_state(p) == DMP_PROCESSOR_FAILED ? p->detail : "";
+  return p ? dmp_task_error_detail(p->task) : "";
 }
 
 uint64_t myelon_processor_count(const struct myelon_processor *p)
@@ -329,7 +244,6 @@ void myelon_processor_close(struct myelon_processor *p)
 {
   if (!p)
     return;
-  myelon_processor_stop(p);
-  (void)myelon_processor_join(p, DMP_FOREVER);
+  dmp_task_close(p->task);
   processor_free(p);
 }

@@ -36,6 +36,7 @@
 #include <disruptor_mp/inspect.h>
 #include <disruptor_mp/env.h>
 #include <disruptor_mp/affinity.h>
+#include <disruptor_mp/task.h>
 #include <disruptor_mp/processor.h>
 
 #endif /* DISRUPTOR_MP_H */

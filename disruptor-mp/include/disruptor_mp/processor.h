@@ -64,15 +64,15 @@
 #include <disruptor_mp/config.h>
 #include <disruptor_mp/consumer.h>
 #include <disruptor_mp/export.h>
+#include <disruptor_mp/task.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/** The longest a waiting processor takes to notice dmp_processor_stop(). */
-#define DMP_PROCESSOR_STOP_SLICE_NS INT64_C(10000000) /* 10 ms */
-/** Longest thread name (Linux's limit, without the terminating NUL). */
-#define DMP_PROCESSOR_NAME_MAX 15
+/* DMP_PROCESSOR_STOP_SLICE_NS (the longest a waiting processor takes to
+ * notice a stop), DMP_PROCESSOR_NAME_MAX and enum dmp_processor_state come
+ * from task.h: a processor is a task (task.h) whose loop is the one below. */
 
 struct dmp_processor_config {
   /** The consumer the thread attaches: `name` and `id` required; `start`,
@@ -93,14 +93,6 @@ struct dmp_processor_config {
    * producer (dmp_consumer_attach_timeout()); 0 (default): one attempt. */
   int64_t attach_timeout_ns;
   uint64_t reserved[8]; /**< zero: room for later fields (config.h, "Growing a configuration") */
-};
-
-/** Why a processor's thread ended (or that it has not). */
-enum dmp_processor_state {
-  DMP_PROCESSOR_RUNNING = 0,  /**< attached and processing or waiting */
-  DMP_PROCESSOR_STOPPED = 1,  /**< dmp_processor_stop() */
-  DMP_PROCESSOR_RETURNED = 2, /**< `fn` returned nonzero */
-  DMP_PROCESSOR_FAILED = 3,   /**< an error: dmp_processor_error() */
 };
 
 struct dmp_processor;
