@@ -48,12 +48,14 @@
 
 #include <disruptor_mp/disruptor_mp.h>
 
+#include "tool_cli.h"
 #include "tool_clock.h"
 #include "tool_hist.h"
 #include "tool_parse.h"
 
 #define NS_PER_S INT64_C(1000000000)
 #define MAX_CONSUMERS 8u
+#define MAX_CAPACITY (UINT64_C(1) << 24) /* 16 M slots of 64 bytes: a 1 GiB segment */
 #define STEP_TIMEOUT_NS (10 * NS_PER_S) /* attach, claim, wait: each bounded by this */
 #define DRAIN_TIMEOUT_NS (10 * NS_PER_S)
 #define RELEASE_EVERY 64u               /* consumer releases at least this often */
@@ -636,105 +638,86 @@ static void usage(FILE *f)
           "\n"
           "  --events N       events to send (default 1000000)\n"
           "  --consumers N    consumer processes, 1..%u (default 2)\n"
-          "  --capacity N     ring slots, a power of two (default 4096)\n"
+          "  --capacity N     ring slots, a power of two in 2..%llu (default 4096)\n"
           "  --backend B      shm (POSIX shared memory, default) or mmap (a file in a new\n"
           "                   private directory in $TMPDIR)\n"
           "  --wait W         block (default), spin, yield or sleep\n"
-          "  --timeout S      kill everything if the run takes longer (default 120 s)\n"
+          "  --timeout S      kill everything if the run takes longer (default 120 s;\n"
+          "                   seconds, or with a unit: 500ms, 2m)\n"
           "  --help           this text\n"
+          "  --version        the library version\n"
           "\n"
-          "Exit status: 0 if every consumer received every event intact, 2 for a usage\n"
-          "error, 1 otherwise.\n",
-          MAX_CONSUMERS);
+          "Exit status: 0 if every consumer received every event intact, 1 otherwise,\n"
+          "2 for a usage error (nothing is started).\n",
+          MAX_CONSUMERS, (unsigned long long)MAX_CAPACITY);
 }
 
-/* A choice among `names` into *out: false if `s` is none of them. */
-static bool parse_enum(const char *s, const char *const *names, int n, int *out)
-{
-  int i = tool_parse_choice(s, names, n);
-  return i >= 0 && ((*out = i), true);
-}
-
-static bool parse_option(struct opts *o, int opt, const char *arg)
+static bool parse_option(struct tool_cli *cli, struct opts *o, int opt, const char *arg)
 {
   static const char *const waits[] = {"block", "spin", "yield", "sleep"};
   static const char *const roles[] = {"parent", "producer", "consumer"};
   uint64_t v;
   int e;
   switch (opt) {
-  case 'e': return tool_parse_u64(arg, &o->events) && o->events > 0;
-  case 'n':
-    if (!tool_parse_u64(arg, &v) || v < 1 || v > MAX_CONSUMERS)
-      return false;
-    o->consumers = (uint32_t)v;
-    return true;
-  case 'c': return tool_parse_u64(arg, &o->capacity);
-  case 'b': return dmp_backend_parse(arg, &o->backend) == 0;
+  case 'e': return tool_cli_u64(cli, arg, 1, INT64_MAX, &o->events);
+  case 'n': return tool_cli_u32(cli, arg, 1, MAX_CONSUMERS, &o->consumers);
+  /* Checked here, before any process starts: the ring itself would refuse
+   * only after the producer child was running. */
+  case 'c': return tool_cli_pow2(cli, arg, 2, MAX_CAPACITY, &o->capacity);
+  case 'b':
+    return dmp_backend_parse(arg, &o->backend) == 0 || tool_cli_refuse(cli, "one of shm, mmap");
   case 'w':
-    if (!parse_enum(arg, waits, 4, &e))
+    if ((e = tool_cli_choice(cli, arg, waits, 4)) < 0)
       return false;
     o->wait = (enum dmp_wait_kind)e;
     return true;
-  case 't':
-    if (!tool_parse_u64(arg, &v) || v < 1 || v > 86400)
-      return false;
-    o->timeout_ns = (int64_t)v * NS_PER_S;
-    return true;
+  case 't': return tool_cli_duration(cli, arg, NS_PER_S, NS_PER_S / 1000, 86400 * NS_PER_S, &o->timeout_ns);
   case 'R':
-    if (!parse_enum(arg, roles, 3, &e))
+    if ((e = tool_cli_choice(cli, arg, roles, 3)) < 0)
       return false;
     o->role = (enum role)e;
     return true;
-  case 'N': return snprintf(o->name, sizeof o->name, "%s", arg) < (int)sizeof o->name;
-  case 'I': return snprintf(o->id, sizeof o->id, "%s", arg) < (int)sizeof o->id;
+  case 'N':
+    return snprintf(o->name, sizeof o->name, "%s", arg) < (int)sizeof o->name ||
+           tool_cli_refuse(cli, "longer than %zu bytes", sizeof o->name - 1);
+  case 'I':
+    return snprintf(o->id, sizeof o->id, "%s", arg) < (int)sizeof o->id ||
+           tool_cli_refuse(cli, "longer than %zu bytes", sizeof o->id - 1);
   case 'F':
-    if (!tool_parse_u64(arg, &v) || v > INT_MAX)
+    if (!tool_cli_u64(cli, arg, 0, INT_MAX, &v))
       return false;
     o->result_fd = (int)v;
     return true;
-  default: return false;
+  default: return tool_cli_refuse(cli, "unhandled option");
   }
 }
 
+/* 0: run; -1: --help or --version printed; otherwise the exit status. */
 static int parse_args(int argc, char **argv, struct opts *o)
 {
   static const struct option longopts[] = {
       {"events", required_argument, NULL, 'e'},  {"consumers", required_argument, NULL, 'n'},
       {"capacity", required_argument, NULL, 'c'}, {"backend", required_argument, NULL, 'b'},
       {"wait", required_argument, NULL, 'w'},     {"timeout", required_argument, NULL, 't'},
-      {"help", no_argument, NULL, 'h'},
+      {"help", no_argument, NULL, 'h'},           {"version", no_argument, NULL, 'V'},
       /* internal: how the parent starts its children */
       {"role", required_argument, NULL, 'R'},     {"name", required_argument, NULL, 'N'},
       {"id", required_argument, NULL, 'I'},       {"result-fd", required_argument, NULL, 'F'},
       {NULL, 0, NULL, 0}};
+  static struct tool_cli cli;
+  tool_cli_init(&cli, "dmp-demo", "dmp-demo (disruptor_mp) " DMP_VERSION_STRING, usage, "hV", longopts);
   int opt;
-  while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-    if (opt == 'h') {
-      usage(stdout);
-      return 1;
-    }
-    if (opt == '?') {
-      usage(stderr);
-      return -1;
-    }
-    if (!parse_option(o, opt, optarg)) {
-      const char *name = "?";
-      for (const struct option *l = longopts; l->name; l++)
-        if (l->val == opt)
-          name = l->name;
-      fprintf(stderr, "dmp-demo: invalid value for --%s: '%s' (see --help)\n", name, optarg);
-      return -1;
-    }
+  while ((opt = tool_cli_next(&cli, argc, argv)) != TOOL_CLI_END) {
+    if (opt == TOOL_CLI_EXIT)
+      return cli.status == TOOL_EXIT_OK ? -1 : cli.status;
+    if (!parse_option(&cli, o, opt, optarg))
+      return tool_cli_bad_value(&cli, optarg);
   }
-  if (optind < argc) {
-    fprintf(stderr, "dmp-demo: unexpected argument '%s' (see --help)\n", argv[optind]);
-    return -1;
-  }
+  if (optind < argc)
+    return tool_cli_usage_error(&cli, "unexpected argument '%s'", argv[optind]);
   if (o->role != ROLE_PARENT && (o->name[0] == '\0' || o->result_fd < 0 ||
-                                 (o->role == ROLE_CONSUMER && o->id[0] == '\0'))) {
-    fprintf(stderr, "dmp-demo: --role needs --name, --result-fd and (consumers) --id\n");
-    return -1;
-  }
+                                 (o->role == ROLE_CONSUMER && o->id[0] == '\0')))
+    return tool_cli_usage_error(&cli, "--role needs --name, --result-fd and (consumers) --id");
   return 0;
 }
 
@@ -752,7 +735,7 @@ int main(int argc, char **argv)
   };
   int rc = parse_args(argc, argv, &o);
   if (rc != 0)
-    return rc > 0 ? 0 : 2;
+    return rc < 0 ? TOOL_EXIT_OK : rc;
   if (o.role != ROLE_PARENT)
     return run_child(&o);
   return run_parent(&o);

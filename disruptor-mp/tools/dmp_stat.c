@@ -18,12 +18,13 @@
 
 #include <disruptor_mp/disruptor_mp.h>
 
+#include "tool_cli.h"
 #include "tool_clock.h"
 #include "tool_parse.h"
 
-#define EXIT_NONE 1   /* nothing found */
-#define EXIT_ERROR 2  /* a segment could not be read or removed */
-#define EXIT_USAGE 64 /* bad command line (EX_USAGE) */
+/* Exit status (tool_cli.h): 0 ok; 1 nothing found, no such ring, a segment
+ * that cannot be read (permission, owner) or removed; 2 usage; 3 a segment
+ * is damaged (corrupt, truncated, another layout version). */
 #define MAX_ARGS 64
 
 struct opts {
@@ -41,6 +42,7 @@ struct target {
   char name[PATH_MAX];
   struct dmp_inspect *in; /* kept across --watch refreshes */
   bool seen;
+  bool named; /* named on the command line (NAME, --file): missing is an error */
 };
 
 struct targets {
@@ -90,25 +92,64 @@ static void usage(FILE *f)
           "      --dry-run      with --gc: only say what would be removed\n"
           "  -h, --help         this text\n"
           "  -V, --version      the library version\n\n"
-          "exit: 0 ok, 1 nothing found, 2 a segment was unreadable or corrupt (or --gc failed), 64 usage\n");
+          "SEC is a decimal number of seconds or has a unit: 500ms, 2s, 1m.\n"
+          "exit: 0 ok, 1 failure (nothing found, no such ring, unreadable, --gc failed),\n"
+          "      2 usage error, 3 a segment is damaged (corrupt, truncated, other layout)\n");
 }
 
-static int usage_error(const char *fmt, const char *arg)
+/* A --watch interval: more than 0, at most a day. */
+static bool parse_interval(struct tool_cli *cli, const char *s, double *out)
 {
-  fprintf(stderr, "dmp-stat: ");
-  fprintf(stderr, fmt, arg);
-  fprintf(stderr, "\nTry 'dmp-stat --help'.\n");
-  return EXIT_USAGE;
-}
-
-/* A --watch interval: seconds, more than 0 and at most a day. */
-static bool parse_interval(const char *s, double *out)
-{
-  double v;
-  if (!tool_parse_decimal(s, &v) || !(v > 0.0) || v > 86400.0)
+  int64_t ns;
+  if (!tool_cli_duration(cli, s, INT64_C(1000000000), INT64_C(1000000), INT64_C(86400000000000), &ns))
     return false;
-  *out = v;
+  *out = (double)ns / 1e9;
   return true;
+}
+
+/* "--watch 2" as well as "--watch=2": a separate word after --watch that
+ * starts like a number is its interval and must be a valid one (so
+ * "--watch 0" is refused, not taken for a ring named 0). */
+static bool looks_numeric(const char *s)
+{
+  return (s[0] >= '0' && s[0] <= '9') || s[0] == '.';
+}
+
+static int take_option(struct tool_cli *cli, struct opts *o, int c, int argc, char **argv)
+{
+  switch (c) {
+  case 'f':
+  case 'd':
+    if ((c == 'f' ? o->n_files : o->n_dirs) >= MAX_ARGS)
+      return tool_cli_usage_error(cli, "too many %s options (at most %d)", cli->opt, MAX_ARGS);
+    if (c == 'f')
+      o->files[o->n_files++] = optarg;
+    else
+      o->dirs[o->n_dirs++] = optarg;
+    return 0;
+  case 's': o->shm = true; return 0;
+  case 'g': o->group = true; return 0;
+  case 'j': o->json = true; return 0;
+  case 'w': {
+    o->watch = true;
+    const char *v = optarg;
+    if (!v && optind < argc && looks_numeric(argv[optind]))
+      v = argv[optind++];
+    if (v && !parse_interval(cli, v, &o->interval))
+      return tool_cli_bad_value(cli, v);
+    return 0;
+  }
+  case 'n': {
+    uint64_t n;
+    if (!tool_cli_u64(cli, optarg, 1, LONG_MAX, &n))
+      return tool_cli_bad_value(cli, optarg);
+    o->count = (long)n;
+    return 0;
+  }
+  case 'G': o->gc = true; return 0;
+  case 'D': o->dry_run = true; return 0;
+  default: return tool_cli_usage_error(cli, "unhandled option %s", cli->opt);
+  }
 }
 
 static int parse_args(int argc, char **argv, struct opts *o)
@@ -118,53 +159,25 @@ static int parse_args(int argc, char **argv, struct opts *o)
     {"json", no_argument, 0, 'j'},       {"watch", optional_argument, 0, 'w'}, {"count", required_argument, 0, 'n'},
     {"gc", no_argument, 0, 'G'},         {"dry-run", no_argument, 0, 'D'},   {"help", no_argument, 0, 'h'},
     {"version", no_argument, 0, 'V'},    {"group", no_argument, 0, 'g'},       {0, 0, 0, 0}};
+  static struct tool_cli cli;
+  tool_cli_init(&cli, "dmp-stat", "dmp-stat (disruptor_mp) " DMP_VERSION_STRING, usage, "f:d:sjw::n:ghV", longs);
   o->interval = 1.0;
-  int c;
-  opterr = 0;
-  while ((c = getopt_long(argc, argv, "f:d:sjw::n:ghV", longs, NULL)) != -1) {
-    switch (c) {
-    case 'f':
-    case 'd':
-      if ((c == 'f' ? o->n_files : o->n_dirs) >= MAX_ARGS)
-        return usage_error("too many %s", c == 'f' ? "--file options" : "--dir options");
-      if (c == 'f')
-        o->files[o->n_files++] = optarg;
-      else
-        o->dirs[o->n_dirs++] = optarg;
-      break;
-    case 's': o->shm = true; break;
-    case 'g': o->group = true; break;
-    case 'j': o->json = true; break;
-    case 'w':
-      o->watch = true;
-      if (!optarg && optind < argc && parse_interval(argv[optind], &o->interval))
-        optind++; /* "--watch 2" as well as "--watch=2" */
-      else if (optarg && !parse_interval(optarg, &o->interval))
-        return usage_error("bad --watch interval '%s' (seconds, > 0)", optarg);
-      break;
-    case 'n': {
-      uint64_t n;
-      if (!tool_parse_u64(optarg, &n) || n == 0 || n > LONG_MAX)
-        return usage_error("bad --count '%s' (a positive number)", optarg);
-      o->count = (long)n;
-      break;
-    }
-    case 'G': o->gc = true; break;
-    case 'D': o->dry_run = true; break;
-    case 'h': usage(stdout); exit(0);
-    case 'V': printf("dmp-stat (disruptor_mp) %s\n", DMP_VERSION_STRING); exit(0);
-    default: return usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
-    }
+  int c, rc;
+  while ((c = tool_cli_next(&cli, argc, argv)) != TOOL_CLI_END) {
+    if (c == TOOL_CLI_EXIT)
+      return cli.status == TOOL_EXIT_OK ? -1 : cli.status;
+    if ((rc = take_option(&cli, o, c, argc, argv)) != 0)
+      return rc;
   }
   for (int i = optind; i < argc; i++) {
     if (o->n_names >= MAX_ARGS)
-      return usage_error("too many names%s", "");
+      return tool_cli_usage_error(&cli, "too many names (at most %d)", MAX_ARGS);
     o->names[o->n_names++] = argv[i];
   }
   if (o->dry_run && !o->gc)
-    return usage_error("%s needs --gc", "--dry-run");
+    return tool_cli_usage_error(&cli, "--dry-run needs --gc");
   if (o->gc && o->watch)
-    return usage_error("%s cannot be combined with --watch", "--gc");
+    return tool_cli_usage_error(&cli, "--gc cannot be combined with --watch");
   if (o->n_files == 0 && o->n_dirs == 0 && o->n_names == 0)
     o->shm = true;
   o->clear = o->watch && !o->json && isatty(STDOUT_FILENO);
@@ -222,10 +235,12 @@ static int collect(const struct opts *o, struct targets *t)
   for (int i = 0; i < o->n_names; i++) {
     char name[PATH_MAX];
     snprintf(name, sizeof name, "%s%s", o->names[i][0] == '/' ? "" : "/", o->names[i]);
-    target_add(DMP_BACKEND_SHM, name, DMP_SEGMENT_RING, t);
+    if (target_add(DMP_BACKEND_SHM, name, DMP_SEGMENT_RING, t) == 0)
+      target_find(t, DMP_BACKEND_SHM, name)->named = true;
   }
   for (int i = 0; i < o->n_files; i++)
-    target_add(DMP_BACKEND_MMAP, o->files[i], DMP_SEGMENT_RING, t);
+    if (target_add(DMP_BACKEND_MMAP, o->files[i], DMP_SEGMENT_RING, t) == 0)
+      target_find(t, DMP_BACKEND_MMAP, o->files[i])->named = true;
   size_t keep = 0;
   for (size_t i = 0; i < t->n; i++) {
     if (t->v[i].seen)
@@ -458,13 +473,25 @@ struct failure {
 struct report {
   struct failure fails[MAX_ARGS];
   int n_fails, n_dropped, shown, orphans;
-  bool bad; /* something unreadable or corrupt: exit 2 */
+  bool failed;  /* no such ring, unreadable: exit 1 */
+  bool missing; /* a ring named on the command line does not exist */
+  bool damaged; /* corrupt, truncated, another layout: exit 3 */
 };
+
+static bool is_damage(int rc)
+{
+  return rc == -DMP_E_CORRUPT || rc == -DMP_E_LAYOUT;
+}
 
 static void note_failure(struct report *r, const struct target *x, int rc)
 {
-  if (rc != -ENOENT)
-    r->bad = true; /* a ring that vanished since the listing is not an error */
+  if (rc == -ENOENT && !x->named)
+    return; /* listed, then removed before we read it: not an error, not shown */
+  if (is_damage(rc))
+    r->damaged = true;
+  else
+    r->failed = true;
+  r->missing = r->missing || rc == -ENOENT;
   if (r->n_fails == MAX_ARGS) {
     r->n_dropped++;
     return;
@@ -473,7 +500,7 @@ static void note_failure(struct report *r, const struct target *x, int rc)
   f->backend = x->backend;
   snprintf(f->name, sizeof f->name, "%s", x->name);
   f->rc = rc;
-  snprintf(f->detail, sizeof f->detail, "%s", rc == -ENOENT ? "vanished (removed while being listed)" : dmp_last_error());
+  snprintf(f->detail, sizeof f->detail, "%s", rc == -ENOENT ? "no such ring" : dmp_last_error());
 }
 
 static void show_targets(const struct opts *o, struct targets *t, struct report *r)
@@ -492,8 +519,13 @@ static void show_targets(const struct opts *o, struct targets *t, struct report 
       continue;
     }
     r->shown++;
-    if (st->counters_rc < 0 && st->counters_rc != -ENOENT)
-      r->bad = true; /* its counters segment is unreadable: shown, but exit 2 */
+    if (st->counters_rc < 0 && st->counters_rc != -ENOENT) {
+      /* its counters segment is unreadable: the ring is shown, but exit 1 or 3 */
+      if (is_damage(st->counters_rc))
+        r->damaged = true;
+      else
+        r->failed = true;
+    }
     if (o->json) {
       if (!first)
         putchar(',');
@@ -534,21 +566,30 @@ static void show_trailer(const struct opts *o, const struct targets *t, const st
     if (t->v[i].kind == DMP_SEGMENT_COUNTERS)
       printf("orphaned counters of %s (%s): the ring is gone; 'dmp-stat --gc' removes them\n", t->v[i].name,
              dmp_backend_name(t->v[i].backend));
-  for (int i = 0; i < r->n_fails; i++)
-    fprintf(stderr, "dmp-stat: %s (%s): %s: %s\n", r->fails[i].name, dmp_backend_name(r->fails[i].backend),
-            dmp_err_name(r->fails[i].rc), r->fails[i].detail);
+  for (int i = 0; i < r->n_fails; i++) {
+    const struct failure *f = &r->fails[i];
+    if (f->rc == -ENOENT)
+      fprintf(stderr, "dmp-stat: %s (%s): no such ring\n", f->name, dmp_backend_name(f->backend));
+    else
+      fprintf(stderr, "dmp-stat: %s (%s): %s: %s\n", f->name, dmp_backend_name(f->backend), dmp_err_name(f->rc),
+              f->detail);
+  }
   if (r->n_dropped)
     fprintf(stderr, "dmp-stat: %d more failures not shown\n", r->n_dropped);
   if (r->shown == 0 && r->n_fails == 0 && r->orphans == 0)
     printf("no rings found\n");
 }
 
+/* Set by a refresh that found a named ring missing: --watch then ends after
+ * its first refresh instead of watching a typo forever. */
+static bool named_missing;
+
 static int refresh(const struct opts *o, struct targets *t)
 {
   struct report *r = calloc(1, sizeof *r);
   if (!r)
-    return EXIT_ERROR;
-  r->bad = collect(o, t) != 0;
+    return TOOL_EXIT_FAILURE;
+  r->failed = collect(o, t) != 0;
   if (o->json) {
     printf("{\"dmp_stat\":1,\"version\":\"%s\",\"time_ns\":%" PRIu64 ",\"rings\":[", DMP_VERSION_STRING,
            (uint64_t)tool_realtime_ns());
@@ -559,7 +600,10 @@ static int refresh(const struct opts *o, struct targets *t)
   }
   show_targets(o, t, r);
   show_trailer(o, t, r);
-  int status = r->bad ? EXIT_ERROR : r->shown > 0 ? 0 : EXIT_NONE;
+  named_missing = r->missing;
+  int status = r->damaged                   ? TOOL_EXIT_DAMAGED
+               : r->failed || r->shown == 0 ? TOOL_EXIT_FAILURE
+                                            : TOOL_EXIT_OK;
   free(r);
   return status;
 }
@@ -613,7 +657,7 @@ static int run_gc(const struct opts *o, struct targets *t)
     printf("],\"removed\":%d}\n", removed);
   else if (t->n == 0)
     printf("no rings found\n");
-  return err ? EXIT_ERROR : t->n == 0 ? EXIT_NONE : 0;
+  return err || t->n == 0 ? TOOL_EXIT_FAILURE : TOOL_EXIT_OK;
 }
 
 /* ---- main ---------------------------------------------------------------------------- */
@@ -643,7 +687,7 @@ int main(int argc, char **argv)
   static struct opts o;
   int rc = parse_args(argc, argv, &o);
   if (rc != 0)
-    return rc;
+    return rc < 0 ? TOOL_EXIT_OK : rc; /* -1: --help or --version printed */
   inspect_flags = o.group ? DMP_INSPECT_ALLOW_GROUP : 0;
   install_handlers();
   struct targets t = {NULL, 0, 0};
@@ -653,8 +697,8 @@ int main(int argc, char **argv)
       printf("\033[H\033[2J");
     status = o.gc ? run_gc(&o, &t) : refresh(&o, &t);
     if (fflush(stdout) != 0 || ferror(stdout))
-      return EXIT_ERROR;
-    if (!o.watch || (o.count && i + 1 >= o.count))
+      return TOOL_EXIT_FAILURE;
+    if (!o.watch || (o.count && i + 1 >= o.count) || (i == 0 && named_missing))
       break;
     pause_for(o.interval);
   }

@@ -246,51 +246,52 @@ static void usage(FILE *f)
           "  --backend B      shm (POSIX shared memory, default) or mmap (files in $TMPDIR)\n"
           "  --layer L        framed (msgpack-c over framed messages, default) or typed\n"
           "                   (libmyelon's msgpack codec and zero-copy views)\n"
-          "  --timeout-ms MS  bound of each broadcast and gather (default 5000)\n"
+          "  --timeout-ms MS  bound of each broadcast and gather (default 5000;\n"
+          "                   milliseconds, or with a unit: 2s, 500us)\n"
           "  --session LABEL  session label the ring names derive from (default: unique)\n"
           "  --help           this text\n"
+          "  --version        the library version\n"
           "\n"
           "Exit status: 0 if every answer was verified, 1 on any failure (a dead or\n"
-          "late worker is named), 2 on bad usage, 130 when interrupted.\n",
+          "late worker is named; also when interrupted), 2 on bad usage (nothing is\n"
+          "started).\n",
           MYELON_WORKERS_MIN, MYELON_WORKERS_MAX, DEMO_MAX_PAYLOAD);
 }
 
-static bool parse_option(struct opts *o, int opt, const char *arg)
+static bool parse_option(struct tool_cli *cli, struct opts *o, int opt, const char *arg)
 {
+  static const char *const layers[] = {"framed", "typed"};
   uint64_t v;
-  struct myelon_workers w;
+  int e;
   switch (opt) {
-  case 'w':
-    if (!tool_parse_u64(arg, &v) || v > UINT32_MAX || myelon_workers_make((uint32_t)v, &w) < 0)
-      return false;
-    o->workers = w.n;
-    return true;
-  case 'p': return tool_parse_u64(arg, &v) && v <= DEMO_MAX_PAYLOAD && ((o->payload = (uint32_t)v), true);
-  case 's': return tool_parse_u64(arg, &v) && v > 0 && ((o->steps = v), true);
-  case 'b': return dmp_backend_parse(arg, &o->backend) == 0;
+  case 'w': return tool_cli_u32(cli, arg, MYELON_WORKERS_MIN, MYELON_WORKERS_MAX, &o->workers);
+  case 'p': return tool_cli_size(cli, arg, 0, DEMO_MAX_PAYLOAD, &v) && ((o->payload = (uint32_t)v), true);
+  case 's': return tool_cli_u64(cli, arg, 1, INT64_MAX, &o->steps);
+  case 'b': return dmp_backend_parse(arg, &o->backend) == 0 || tool_cli_refuse(cli, "one of shm, mmap");
   case 'l':
-    if (strcmp(arg, "framed") != 0 && strcmp(arg, "typed") != 0)
+    if ((e = tool_cli_choice(cli, arg, layers, 2)) < 0)
       return false;
-    o->layer = strcmp(arg, "typed") == 0 ? LAYER_TYPED : LAYER_FRAMED;
+    o->layer = e == 1 ? LAYER_TYPED : LAYER_FRAMED;
     return true;
   case 't':
-    if (!tool_parse_u64(arg, &v) || v < 1 || v > 3600000)
-      return false;
-    o->step_timeout_ns = (int64_t)v * NS_PER_MS;
-    return true;
-  case 'S': return arg[0] && snprintf(o->session, sizeof o->session, "%s", arg) < (int)sizeof o->session;
-  case 'D': return snprintf(o->dir, sizeof o->dir, "%s", arg) < (int)sizeof o->dir;
+    return tool_cli_duration(cli, arg, NS_PER_MS, NS_PER_MS, 3600 * NS_PER_S, &o->step_timeout_ns);
+  case 'S':
+    return (arg[0] && snprintf(o->session, sizeof o->session, "%s", arg) < (int)sizeof o->session) ||
+           tool_cli_refuse(cli, "1..%zu bytes", sizeof o->session - 1);
+  case 'D':
+    return snprintf(o->dir, sizeof o->dir, "%s", arg) < (int)sizeof o->dir ||
+           tool_cli_refuse(cli, "longer than %zu bytes", sizeof o->dir - 1);
   case 'R':
     if (strcmp(arg, "worker") != 0)
-      return false;
+      return tool_cli_refuse(cli, "only 'worker'");
     o->role = ROLE_WORKER;
     return true;
-  case 'I': return tool_parse_u64(arg, &v) && v < MYELON_WORKERS_MAX && ((o->index = (uint32_t)v), true);
+  case 'I': return tool_cli_u32(cli, arg, 0, MYELON_WORKERS_MAX - 1, &o->index);
   case 'K':
     if (strcmp(arg, "-1") == 0)
       return (o->kill_at = -1), true;
-    return tool_parse_u64(arg, &v) && v <= INT64_MAX && ((o->kill_at = (int64_t)v), true);
-  default: return false;
+    return tool_cli_u64(cli, arg, 0, INT64_MAX, &v) && ((o->kill_at = (int64_t)v), true);
+  default: return tool_cli_refuse(cli, "unhandled option");
   }
 }
 
@@ -299,20 +300,11 @@ static const struct option longopts[] = {
     {"steps", required_argument, NULL, 's'},      {"backend", required_argument, NULL, 'b'},
     {"layer", required_argument, NULL, 'l'},      {"timeout-ms", required_argument, NULL, 't'},
     {"session", required_argument, NULL, 'S'},    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
     /* internal: how the scheduler starts its workers, and fault injection for tests */
     {"role", required_argument, NULL, 'R'},       {"index", required_argument, NULL, 'I'},
     {"dir", required_argument, NULL, 'D'},        {"kill-worker-at-step", required_argument, NULL, 'K'},
     {NULL, 0, NULL, 0}};
-
-static void bad_value(int opt, const char *arg)
-{
-  const char *name = "?";
-  for (const struct option *l = longopts; l->name; l++)
-    if (l->val == opt)
-      name = l->name;
-  const char *why = opt == 'w' ? dmp_last_error() : "";
-  fprintf(stderr, "myelon-demo: invalid value for --%s: '%s'%s%s (see --help)\n", name, arg, *why ? ": " : "", why);
-}
 
 int parse_args(int argc, char **argv, struct opts *o)
 {
@@ -322,29 +314,20 @@ int parse_args(int argc, char **argv, struct opts *o)
   o->steps = 10000;
   o->step_timeout_ns = 5 * NS_PER_S;
   o->kill_at = -1;
-  dmp_error_set("myelon-demo", "%s", ""); /* no stale detail in bad_value() */
+  static struct tool_cli cli;
+  static char version[64];
+  snprintf(version, sizeof version, "myelon-demo (libmyelon) %s", myelon_version());
+  tool_cli_init(&cli, "myelon-demo", version, usage, "hV", longopts);
   int opt;
-  while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-    if (opt == 'h') {
-      usage(stdout);
-      return 1;
-    }
-    if (opt == '?') {
-      usage(stderr);
-      return -1;
-    }
-    if (!parse_option(o, opt, optarg)) {
-      bad_value(opt, optarg);
-      return -1;
-    }
+  while ((opt = tool_cli_next(&cli, argc, argv)) != TOOL_CLI_END) {
+    if (opt == TOOL_CLI_EXIT)
+      return cli.status == TOOL_EXIT_OK ? -1 : cli.status;
+    if (!parse_option(&cli, o, opt, optarg))
+      return tool_cli_bad_value(&cli, optarg);
   }
-  if (optind < argc) {
-    fprintf(stderr, "myelon-demo: unexpected argument '%s' (see --help)\n", argv[optind]);
-    return -1;
-  }
-  if (o->role == ROLE_WORKER && (o->session[0] == '\0' || o->index >= o->workers)) {
-    fprintf(stderr, "myelon-demo: --role worker needs --session and an --index below --workers\n");
-    return -1;
-  }
+  if (optind < argc)
+    return tool_cli_usage_error(&cli, "unexpected argument '%s'", argv[optind]);
+  if (o->role == ROLE_WORKER && (o->session[0] == '\0' || o->index >= o->workers))
+    return tool_cli_usage_error(&cli, "--role worker needs --session and an --index below --workers");
   return 0;
 }

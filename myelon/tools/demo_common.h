@@ -12,6 +12,7 @@
 
 #include <myelon/myelon.h>
 
+#include "tool_cli.h"
 #include "tool_clock.h"
 #include "tool_hist.h"
 #include "tool_parse.h"
@@ -39,7 +40,8 @@ struct opts {
   int64_t kill_at;         /* hidden: the last worker kills itself at this step (-1: never) */
 };
 
-/* Command line: 0 run, 1 done (--help), -1 bad usage (message printed). */
+/* Command line: 0 run; -1 --help or --version printed (exit 0); otherwise
+ * the exit status of a usage error (message printed). */
 int parse_args(int argc, char **argv, struct opts *o);
 
 /* Default session label, and the mmap directory. */

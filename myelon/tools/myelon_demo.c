@@ -440,7 +440,7 @@ static int run_scheduler(struct opts *o)
   else
     printf("FAILED%s%s\n", failure[0] ? ": " : "", failure);
   free(res.lat);
-  return ok ? 0 : interrupted ? 130 : 1;
+  return ok ? TOOL_EXIT_OK : TOOL_EXIT_FAILURE; /* interrupted: a failure, said above */
 }
 
 int main(int argc, char **argv)
@@ -448,7 +448,7 @@ int main(int argc, char **argv)
   struct opts o;
   int rc = parse_args(argc, argv, &o);
   if (rc != 0)
-    return rc > 0 ? 0 : 2;
+    return rc < 0 ? TOOL_EXIT_OK : rc;
   if (o.role == ROLE_WORKER)
     return run_worker(&o);
   return run_scheduler(&o);

@@ -8,10 +8,11 @@
  *   myelon-journal verify [options] JOURNAL
  *   myelon-journal info   JOURNAL
  *
- * Exit codes: 0 ok; 1 runtime error (missing ring, unwritable path, disk
- * full, ...); 2 the journal is damaged (verify/cat found a torn tail or a
- * corrupted record; replay met corruption without --skip-corrupt);
- * 64 usage error. `--help` after a subcommand describes it.
+ * Exit codes (the tools' convention, tool_cli.h): 0 ok; 1 runtime error
+ * (missing ring, unwritable path, disk full, ...); 2 usage error; 3 the
+ * journal is damaged (verify/cat found a torn tail or a corrupted record;
+ * replay met corruption without --skip-corrupt). `--help` after a
+ * subcommand describes it.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -34,13 +35,14 @@
 #include <myelon/record.h>
 #include <myelon/version.h>
 
+#include "tool_cli.h"
 #include "tool_clock.h"
 #include "tool_parse.h"
 
-#define EX_OK_ 0
-#define EX_RUNTIME 1
-#define EX_DAMAGED 2
-#define EX_USAGE_ 64
+#define EX_OK_ TOOL_EXIT_OK
+#define EX_RUNTIME TOOL_EXIT_FAILURE
+#define EX_USAGE_ TOOL_EXIT_USAGE
+#define EX_DAMAGED TOOL_EXIT_DAMAGED
 
 #define PROGRESS_NS INT64_C(200000000)
 
@@ -64,8 +66,10 @@ static const char usage_main[] =
     "'myelon-journal COMMAND --help' describes each command's options.\n"
     "JOURNAL is the base name of the parts (JOURNAL.0001 ...) or one part file.\n"
     "\n"
+    "Numbers are decimal; sizes take K, M, G (binary), durations a unit (500ms, 2s).\n"
+    "\n"
     "exit codes: 0 ok; 1 runtime error (missing ring, unwritable path, disk full);\n"
-    "            2 the journal is damaged (torn tail or corrupted record); 64 usage.\n";
+    "            2 usage error; 3 the journal is damaged (torn tail or corrupted record).\n";
 
 static const char usage_record[] =
     "usage: myelon-journal record [options] --ring NAME JOURNAL\n"
@@ -117,7 +121,7 @@ static const char usage_replay[] =
     "                       (CLOCK_REALTIME nanoseconds, as 'cat' prints)\n"
     "  --count N            publish at most N records\n"
     "  --publish-timeout SEC  give up if the ring stays full this long (default: wait)\n"
-    "  --skip-corrupt       skip corrupted records instead of stopping (exit 2)\n"
+    "  --skip-corrupt       skip corrupted records instead of stopping (exit 3)\n"
     "  --keep               leave the ring in place after the replay\n"
     "  --quiet              no progress line and no summary\n";
 
@@ -131,30 +135,26 @@ static const char usage_cat[] =
     "  --bytes N            hex bytes per record (default 32; 0 = all)\n"
     "  --from-seq N | --from-time NS | --count N   as for replay\n"
     "  --skip-corrupt       report corrupted records and go on\n"
-    "  --quiet              do not print problems (the exit status still says 2)\n";
+    "  --quiet              do not print problems (the exit status still says 3)\n";
 
 static const char usage_verify[] =
     "usage: myelon-journal verify [--quiet] JOURNAL\n"
     "\n"
     "Read every record of every part; print each problem (part, offset, what) and a\n"
-    "summary. Exit 0 if the journal is whole, 2 if it has a torn tail or corruption.\n";
+    "summary. Exit 0 if the journal is whole, 3 if it has a torn tail or corruption,\n"
+    "1 if it cannot be read at all, 2 for a usage error.\n";
 
 static const char usage_info[] = "usage: myelon-journal info JOURNAL\n\nPrint the journal's header.\n";
 
-static int usage(const char *text, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int usage(const char *text, const char *fmt, ...)
-{
-  if (fmt) {
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "%s: ", prog);
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n");
-    va_end(ap);
-  }
-  fputs(text, stderr);
-  return EX_USAGE_;
-}
+/* The --help text of each command, for tool_cli. */
+static void help_main(FILE *f) { fputs(usage_main, f); }
+static void help_record(FILE *f) { fputs(usage_record, f); }
+static void help_replay(FILE *f) { fputs(usage_replay, f); }
+static void help_cat(FILE *f) { fputs(usage_cat, f); }
+static void help_verify(FILE *f) { fputs(usage_verify, f); }
+static void help_info(FILE *f) { fputs(usage_info, f); }
+
+static char version_line[96];
 
 static int fail(int code, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int fail(int code, int err, const char *fmt, ...)
@@ -191,16 +191,6 @@ static void catch_signals(void)
 
 /* ---- argument parsing -------------------------------------------------- */
 
-/* Numbers: the tools' one strict decimal parser (tool_parse.h). Sequence
- * numbers and times are non-negative, so they parse as counts. */
-static bool parse_i64(const char *s, int64_t *out)
-{
-  uint64_t v;
-  if (!tool_parse_u64(s, &v) || v > INT64_MAX)
-    return false;
-  *out = (int64_t)v;
-  return true;
-}
 /* ---- record ------------------------------------------------------------ */
 
 enum {
@@ -220,7 +210,7 @@ static const struct option record_opts[] = {
     {"fsync", no_argument, 0, O_FSYNC},             {"io", required_argument, 0, O_IO},
     {"buffer-size", required_argument, 0, O_BUFSIZE}, {"buffers", required_argument, 0, O_BUFFERS},
     {"max-message", required_argument, 0, O_MAXMSG}, {"overwrite", no_argument, 0, O_OVERWRITE},
-    {"quiet", no_argument, 0, O_QUIET},             {"help", no_argument, 0, O_HELP},
+    {"quiet", no_argument, 0, O_QUIET},             {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'},
     {0, 0, 0, 0},
 };
 
@@ -230,72 +220,65 @@ struct record_args {
   bool quiet;
 };
 
-static int record_opt(struct record_args *a, int c, const char *arg)
+#define SEC INT64_C(1000000000)
+#define DAY (86400 * SEC)
+
+static bool record_opt(struct tool_cli *cli, struct record_args *a, int c, const char *arg)
 {
+  static const char *const starts[] = {"latest", "oldest"};
+  static const char *const ios[] = {"auto", "uring", "pwrite"};
+  static const enum myelon_journal_io io_of[] = {MYELON_JOURNAL_IO_AUTO, MYELON_JOURNAL_IO_URING,
+                                                 MYELON_JOURNAL_IO_PWRITE};
   struct myelon_recorder_config *cfg = &a->cfg;
   uint64_t u;
+  int e;
   switch (c) {
-  case O_RING: cfg->ring = arg; return 0;
-  case O_MMAP: cfg->backend = DMP_BACKEND_MMAP; return 0;
-  case O_ID: cfg->id = arg; return 0;
-  case O_RAW: cfg->kind = MYELON_RECORD_RAW; return 0;
-  case O_FRAMED: cfg->kind = MYELON_RECORD_FRAMED; return 0;
-  case O_NONGATING: cfg->flags |= MYELON_RECORD_NON_GATING; return 0;
+  case O_RING: cfg->ring = arg; return true;
+  case O_MMAP: cfg->backend = DMP_BACKEND_MMAP; return true;
+  case O_ID: cfg->id = arg; return true;
+  case O_RAW: cfg->kind = MYELON_RECORD_RAW; return true;
+  case O_FRAMED: cfg->kind = MYELON_RECORD_FRAMED; return true;
+  case O_NONGATING: cfg->flags |= MYELON_RECORD_NON_GATING; return true;
   case O_START:
-    if (strcmp(arg, "latest") && strcmp(arg, "oldest"))
-      return usage(usage_record, "--start takes latest or oldest");
-    cfg->start = strcmp(arg, "oldest") == 0 ? DMP_START_OLDEST : DMP_START_LATEST;
-    return 0;
-  case O_WAIT:
-    if (!tool_parse_seconds(arg, &cfg->attach_timeout_ns))
-      return usage(usage_record, "--wait takes seconds");
-    return 0;
-  case O_COUNT:
-    if (!tool_parse_u64(arg, &cfg->max_records))
-      return usage(usage_record, "--count takes a number");
-    return 0;
-  case O_DURATION:
-    if (!tool_parse_seconds(arg, &a->duration_ns) || a->duration_ns == 0)
-      return usage(usage_record, "--duration takes positive seconds");
-    return 0;
-  case O_ROTATE:
-    if (!tool_parse_size(arg, &cfg->journal.rotate_bytes))
-      return usage(usage_record, "--rotate-size takes a size (e.g. 64M)");
-    return 0;
-  case O_SYNCINT:
-    if (!tool_parse_u64(arg, &u) || u == 0 || u > UINT32_MAX)
-      return usage(usage_record, "--sync-interval takes milliseconds > 0");
-    cfg->sync_interval_ms = (uint32_t)u;
-    return 0;
-  case O_FSYNC: cfg->journal.sync = MYELON_JOURNAL_FSYNC; return 0;
+    if ((e = tool_cli_choice(cli, arg, starts, 2)) < 0)
+      return false;
+    cfg->start = e == 1 ? DMP_START_OLDEST : DMP_START_LATEST;
+    return true;
+  case O_WAIT: return tool_cli_duration(cli, arg, SEC, 0, DAY, &cfg->attach_timeout_ns);
+  case O_COUNT: return tool_cli_u64(cli, arg, 1, UINT64_MAX, &cfg->max_records);
+  case O_DURATION: return tool_cli_duration(cli, arg, SEC, 1, 365 * DAY, &a->duration_ns);
+  case O_ROTATE: return tool_cli_size(cli, arg, 0, UINT64_MAX, &cfg->journal.rotate_bytes);
+  case O_SYNCINT: {
+    int64_t ns;
+    if (!tool_cli_duration(cli, arg, INT64_C(1000000), INT64_C(1000000), (int64_t)UINT32_MAX * INT64_C(1000000), &ns))
+      return false;
+    cfg->sync_interval_ms = (uint32_t)(ns / INT64_C(1000000));
+    return true;
+  }
+  case O_FSYNC: cfg->journal.sync = MYELON_JOURNAL_FSYNC; return true;
   case O_IO:
-    if (strcmp(arg, "auto") == 0)
-      cfg->journal.io = MYELON_JOURNAL_IO_AUTO;
-    else if (strcmp(arg, "uring") == 0)
-      cfg->journal.io = MYELON_JOURNAL_IO_URING;
-    else if (strcmp(arg, "pwrite") == 0)
-      cfg->journal.io = MYELON_JOURNAL_IO_PWRITE;
-    else
-      return usage(usage_record, "--io takes auto, uring or pwrite");
-    return 0;
+    if ((e = tool_cli_choice(cli, arg, ios, 3)) < 0)
+      return false;
+    cfg->journal.io = io_of[e];
+    return true;
   case O_BUFSIZE:
-    if (!tool_parse_size(arg, &u) || u > UINT32_MAX)
-      return usage(usage_record, "--buffer-size takes a size");
+    if (!tool_cli_size(cli, arg, 0, UINT32_MAX, &u))
+      return false;
     cfg->journal.buffer_size = (uint32_t)u;
-    return 0;
+    return true;
   case O_BUFFERS:
-    if (!tool_parse_u64(arg, &u) || u > 64)
-      return usage(usage_record, "--buffers takes 2 .. 64");
+    if (!tool_cli_u64(cli, arg, 2, 64, &u))
+      return false;
     cfg->journal.buffers = (uint32_t)u;
-    return 0;
+    return true;
   case O_MAXMSG:
-    if (!tool_parse_size(arg, &u) || u == 0 || u > MYELON_JOURNAL_MAX_PAYLOAD)
-      return usage(usage_record, "--max-message takes a size up to 1G");
+    if (!tool_cli_size(cli, arg, 1, MYELON_JOURNAL_MAX_PAYLOAD, &u))
+      return false;
     cfg->max_message = (size_t)u;
-    return 0;
-  case O_OVERWRITE: cfg->journal.flags |= MYELON_JOURNAL_W_OVERWRITE; return 0;
-  case O_QUIET: a->quiet = true; return 0;
-  default: return usage(usage_record, NULL);
+    return true;
+  case O_OVERWRITE: cfg->journal.flags |= MYELON_JOURNAL_W_OVERWRITE; return true;
+  case O_QUIET: a->quiet = true; return true;
+  default: return tool_cli_refuse(cli, "unhandled option");
   }
 }
 
@@ -343,18 +326,19 @@ static int cmd_record(int argc, char **argv)
   struct record_args a;
   memset(&a, 0, sizeof a);
   myelon_recorder_config_init(&a.cfg);
+  struct tool_cli cli;
+  tool_cli_init(&cli, "myelon-journal record", version_line, help_record, "hV", record_opts);
   int c;
-  while ((c = getopt_long(argc, argv, "h", record_opts, NULL)) != -1) {
-    if (c == O_HELP || c == 'h')
-      return fputs(usage_record, stdout), EX_OK_;
-    int rc = record_opt(&a, c, optarg);
-    if (rc)
-      return rc;
+  while ((c = tool_cli_next(&cli, argc, argv)) != TOOL_CLI_END) {
+    if (c == TOOL_CLI_EXIT)
+      return cli.status;
+    if (!record_opt(&cli, &a, c, optarg))
+      return tool_cli_bad_value(&cli, optarg);
   }
   if (!a.cfg.ring)
-    return usage(usage_record, "record needs --ring NAME");
+    return tool_cli_usage_error(&cli, "record needs --ring NAME");
   if (optind != argc - 1)
-    return usage(usage_record, "record needs exactly one JOURNAL argument");
+    return tool_cli_usage_error(&cli, "record needs exactly one JOURNAL argument");
   a.cfg.journal.path = argv[optind];
   struct myelon_recorder *rec;
   int rc = myelon_recorder_open(&a.cfg, &rec);
@@ -399,39 +383,21 @@ static const struct option replay_opts[] = {
     {"from-time", required_argument, 0, O_FROMTIME},  {"count", required_argument, 0, O_COUNT},
     {"publish-timeout", required_argument, 0, O_PUBTIMEOUT}, {"skip-corrupt", no_argument, 0, O_SKIP},
     {"keep", no_argument, 0, O_KEEP},                 {"quiet", no_argument, 0, O_QUIET},
-    {"help", no_argument, 0, O_HELP},                 {0, 0, 0, 0},
+    {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'},                 {0, 0, 0, 0},
 };
 
-static int replay_opt(struct myelon_replayer_config *cfg, bool *quiet, int c, const char *arg)
+static bool replay_opt(struct tool_cli *cli, struct myelon_replayer_config *cfg, bool *quiet, int c, const char *arg)
 {
   uint64_t u;
   switch (c) {
-  case O_RING: cfg->ring.name = arg; return 0;
-  case O_MMAP: cfg->ring.backend = DMP_BACKEND_MMAP; return 0;
-  case O_CAPACITY:
-    if (!tool_parse_u64(arg, &cfg->ring.capacity))
-      return usage(usage_replay, "--capacity takes a number");
-    return 0;
-  case O_SLOT:
-    if (!tool_parse_u64(arg, &u) || u > UINT32_MAX)
-      return usage(usage_replay, "--slot-size takes a number");
-    cfg->ring.slot_size = (uint32_t)u;
-    return 0;
-  case O_FCAP:
-    if (!tool_parse_u64(arg, &u) || u > UINT32_MAX)
-      return usage(usage_replay, "--frame-capacity takes a number");
-    cfg->frame_capacity = (uint32_t)u;
-    return 0;
-  case O_WAITC:
-    if (!tool_parse_u64(arg, &u) || u > 1024)
-      return usage(usage_replay, "--wait-consumers takes a number");
-    cfg->ring.wait_consumers = (uint32_t)u;
-    return 0;
-  case O_WAITT:
-    if (!tool_parse_seconds(arg, &cfg->ring.wait_timeout_ns))
-      return usage(usage_replay, "--wait-timeout takes seconds");
-    return 0;
-  case O_PACE: {
+  case O_RING: cfg->ring.name = arg; return true;
+  case O_MMAP: cfg->ring.backend = DMP_BACKEND_MMAP; return true;
+  case O_CAPACITY: return tool_cli_pow2(cli, arg, 1, UINT64_C(1) << 40, &cfg->ring.capacity);
+  case O_SLOT: return tool_cli_u32(cli, arg, 1, UINT32_MAX, &cfg->ring.slot_size);
+  case O_FCAP: return tool_cli_u32(cli, arg, 1, UINT32_MAX, &cfg->frame_capacity);
+  case O_WAITC: return tool_cli_u32(cli, arg, 0, 1024, &cfg->ring.wait_consumers);
+  case O_WAITT: return tool_cli_duration(cli, arg, SEC, 0, DAY, &cfg->ring.wait_timeout_ns);
+  case O_PACE:
     if (strcmp(arg, "max") == 0)
       cfg->pace = MYELON_REPLAY_MAX;
     else if (strcmp(arg, "original") == 0)
@@ -439,34 +405,26 @@ static int replay_opt(struct myelon_replayer_config *cfg, bool *quiet, int c, co
     else if (tool_parse_decimal(arg, &cfg->rate) && cfg->rate > 0)
       cfg->pace = MYELON_REPLAY_RATE;
     else
-      return usage(usage_replay, "--pace takes max, original or a rate (records/s)");
-    return 0;
-  }
-  case O_SPEED: {
-    if (!tool_parse_decimal(arg, &cfg->speed) || !(cfg->speed > 0))
-      return usage(usage_replay, "--speed takes a positive number");
-    return 0;
-  }
+      return tool_cli_refuse(cli, "max, original or a rate in records per second (> 0)");
+    return true;
+  case O_SPEED:
+    return tool_cli_decimal(cli, arg, 1e-6, 1e9, &cfg->speed);
   case O_FROMSEQ:
-    if (!parse_i64(arg, &cfg->from_seq) || cfg->from_seq < 0)
-      return usage(usage_replay, "--from-seq takes a sequence number");
-    return 0;
+    if (!tool_cli_u64(cli, arg, 0, INT64_MAX, &u))
+      return false;
+    cfg->from_seq = (int64_t)u;
+    return true;
   case O_FROMTIME:
-    if (!parse_i64(arg, &cfg->from_time_ns) || cfg->from_time_ns <= 0)
-      return usage(usage_replay, "--from-time takes CLOCK_REALTIME nanoseconds");
-    return 0;
-  case O_COUNT:
-    if (!tool_parse_u64(arg, &cfg->max_records))
-      return usage(usage_replay, "--count takes a number");
-    return 0;
-  case O_PUBTIMEOUT:
-    if (!tool_parse_seconds(arg, &cfg->publish_timeout_ns))
-      return usage(usage_replay, "--publish-timeout takes seconds");
-    return 0;
-  case O_SKIP: cfg->open_flags |= MYELON_JOURNAL_SKIP_CORRUPT; return 0;
-  case O_KEEP: cfg->ring.flags |= DMP_RING_KEEP; return 0;
-  case O_QUIET: *quiet = true; return 0;
-  default: return usage(usage_replay, NULL);
+    if (!tool_cli_u64(cli, arg, 1, INT64_MAX, &u))
+      return false;
+    cfg->from_time_ns = (int64_t)u;
+    return true;
+  case O_COUNT: return tool_cli_u64(cli, arg, 1, UINT64_MAX, &cfg->max_records);
+  case O_PUBTIMEOUT: return tool_cli_duration(cli, arg, SEC, 0, DAY, &cfg->publish_timeout_ns);
+  case O_SKIP: cfg->open_flags |= MYELON_JOURNAL_SKIP_CORRUPT; return true;
+  case O_KEEP: cfg->ring.flags |= DMP_RING_KEEP; return true;
+  case O_QUIET: *quiet = true; return true;
+  default: return tool_cli_refuse(cli, "unhandled option");
   }
 }
 
@@ -475,18 +433,19 @@ static int cmd_replay(int argc, char **argv)
   struct myelon_replayer_config cfg;
   myelon_replayer_config_init(&cfg);
   bool quiet = false;
+  struct tool_cli cli;
+  tool_cli_init(&cli, "myelon-journal replay", version_line, help_replay, "hV", replay_opts);
   int c;
-  while ((c = getopt_long(argc, argv, "h", replay_opts, NULL)) != -1) {
-    if (c == O_HELP || c == 'h')
-      return fputs(usage_replay, stdout), EX_OK_;
-    int rc = replay_opt(&cfg, &quiet, c, optarg);
-    if (rc)
-      return rc;
+  while ((c = tool_cli_next(&cli, argc, argv)) != TOOL_CLI_END) {
+    if (c == TOOL_CLI_EXIT)
+      return cli.status;
+    if (!replay_opt(&cli, &cfg, &quiet, c, optarg))
+      return tool_cli_bad_value(&cli, optarg);
   }
   if (!cfg.ring.name)
-    return usage(usage_replay, "replay needs --ring NAME");
+    return tool_cli_usage_error(&cli, "replay needs --ring NAME");
   if (optind != argc - 1)
-    return usage(usage_replay, "replay needs exactly one JOURNAL argument");
+    return tool_cli_usage_error(&cli, "replay needs exactly one JOURNAL argument");
   cfg.journal = argv[optind];
   struct myelon_replayer *r;
   int rc = myelon_replayer_open(&cfg, &r);
@@ -530,7 +489,7 @@ static const struct option cat_opts[] = {
     {"payload", required_argument, 0, O_PAYLOAD}, {"bytes", required_argument, 0, O_BYTES},
     {"from-seq", required_argument, 0, O_FROMSEQ}, {"from-time", required_argument, 0, O_FROMTIME},
     {"count", required_argument, 0, O_COUNT},     {"skip-corrupt", no_argument, 0, O_SKIP},
-    {"quiet", no_argument, 0, O_QUIET},           {"help", no_argument, 0, O_HELP},
+    {"quiet", no_argument, 0, O_QUIET},           {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'},
     {0, 0, 0, 0},
 };
 
@@ -544,28 +503,32 @@ struct cat_args {
   bool quiet;
 };
 
-static int cat_opt(struct cat_args *a, int c, const char *arg, const char *text)
+static bool cat_opt(struct tool_cli *cli, struct cat_args *a, int c, const char *arg)
 {
+  static const char *const payloads[] = {"none", "hex", "raw"};
+  uint64_t u;
+  int e;
   switch (c) {
   case O_PAYLOAD:
-    if (strcmp(arg, "none") == 0)
-      a->payload = PAY_NONE;
-    else if (strcmp(arg, "hex") == 0)
-      a->payload = PAY_HEX;
-    else if (strcmp(arg, "raw") == 0)
-      a->payload = PAY_RAW;
-    else
-      return usage(text, "--payload takes none, hex or raw");
-    return 0;
-  case O_BYTES: return tool_parse_u64(arg, &a->bytes) ? 0 : usage(text, "--bytes takes a number");
+    if ((e = tool_cli_choice(cli, arg, payloads, 3)) < 0)
+      return false;
+    a->payload = (enum payload_mode)e;
+    return true;
+  case O_BYTES: return tool_cli_u64(cli, arg, 0, UINT64_MAX, &a->bytes);
   case O_FROMSEQ:
-    return parse_i64(arg, &a->from_seq) && a->from_seq >= 0 ? 0 : usage(text, "--from-seq takes a number");
+    if (!tool_cli_u64(cli, arg, 0, INT64_MAX, &u))
+      return false;
+    a->from_seq = (int64_t)u;
+    return true;
   case O_FROMTIME:
-    return parse_i64(arg, &a->from_time) && a->from_time > 0 ? 0 : usage(text, "--from-time takes nanoseconds");
-  case O_COUNT: return tool_parse_u64(arg, &a->count) ? 0 : usage(text, "--count takes a number");
-  case O_SKIP: a->flags |= MYELON_JOURNAL_SKIP_CORRUPT; return 0;
-  case O_QUIET: a->quiet = true; return 0;
-  default: return usage(text, NULL);
+    if (!tool_cli_u64(cli, arg, 1, INT64_MAX, &u))
+      return false;
+    a->from_time = (int64_t)u;
+    return true;
+  case O_COUNT: return tool_cli_u64(cli, arg, 1, UINT64_MAX, &a->count);
+  case O_SKIP: a->flags |= MYELON_JOURNAL_SKIP_CORRUPT; return true;
+  case O_QUIET: a->quiet = true; return true;
+  default: return tool_cli_refuse(cli, "unhandled option");
   }
 }
 
@@ -640,16 +603,17 @@ static int walk(struct myelon_journal_reader *r, const struct cat_args *a, bool 
 static int cmd_cat(int argc, char **argv)
 {
   struct cat_args a = {PAY_NONE, 32, 0, -1, 0, 0, false};
+  struct tool_cli cli;
+  tool_cli_init(&cli, "myelon-journal cat", version_line, help_cat, "hV", cat_opts);
   int c;
-  while ((c = getopt_long(argc, argv, "h", cat_opts, NULL)) != -1) {
-    if (c == O_HELP || c == 'h')
-      return fputs(usage_cat, stdout), EX_OK_;
-    int rc = cat_opt(&a, c, optarg, usage_cat);
-    if (rc)
-      return rc;
+  while ((c = tool_cli_next(&cli, argc, argv)) != TOOL_CLI_END) {
+    if (c == TOOL_CLI_EXIT)
+      return cli.status;
+    if (!cat_opt(&cli, &a, c, optarg))
+      return tool_cli_bad_value(&cli, optarg);
   }
   if (optind != argc - 1)
-    return usage(usage_cat, "cat needs exactly one JOURNAL argument");
+    return tool_cli_usage_error(&cli, "cat needs exactly one JOURNAL argument");
   struct myelon_journal_reader *r;
   int rc = open_journal(argv[optind], a.flags, &r);
   if (rc)
@@ -674,16 +638,18 @@ static int cmd_cat(int argc, char **argv)
 static int cmd_verify(int argc, char **argv)
 {
   struct cat_args a = {PAY_NONE, 0, 0, -1, 0, MYELON_JOURNAL_SKIP_CORRUPT, false};
+  static const struct option verify_opts[] = {
+      {"quiet", no_argument, 0, O_QUIET}, {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'}, {0, 0, 0, 0}};
+  struct tool_cli cli;
+  tool_cli_init(&cli, "myelon-journal verify", version_line, help_verify, "hV", verify_opts);
   int c;
-  while ((c = getopt_long(argc, argv, "h", cat_opts, NULL)) != -1) {
-    if (c == O_HELP || c == 'h')
-      return fputs(usage_verify, stdout), EX_OK_;
-    if (c != O_QUIET)
-      return usage(usage_verify, NULL);
-    a.quiet = true;
+  while ((c = tool_cli_next(&cli, argc, argv)) != TOOL_CLI_END) {
+    if (c == TOOL_CLI_EXIT)
+      return cli.status;
+    a.quiet = true; /* --quiet is its only option */
   }
   if (optind != argc - 1)
-    return usage(usage_verify, "verify needs exactly one JOURNAL argument");
+    return tool_cli_usage_error(&cli, "verify needs exactly one JOURNAL argument");
   struct myelon_journal_reader *r;
   int rc = open_journal(argv[optind], a.flags, &r);
   if (rc)
@@ -705,10 +671,17 @@ static int cmd_verify(int argc, char **argv)
 
 static int cmd_info(int argc, char **argv)
 {
-  if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
-    return fputs(usage_info, stdout), EX_OK_;
-  if (argc != 2 || argv[1][0] == '-')
-    return usage(usage_info, "info needs exactly one JOURNAL argument");
+  static const struct option info_opts[] = {
+      {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'}, {0, 0, 0, 0}};
+  struct tool_cli cli;
+  tool_cli_init(&cli, "myelon-journal info", version_line, help_info, "hV", info_opts);
+  int c;
+  while ((c = tool_cli_next(&cli, argc, argv)) != TOOL_CLI_END)
+    if (c == TOOL_CLI_EXIT)
+      return cli.status;
+  if (optind != argc - 1)
+    return tool_cli_usage_error(&cli, "info needs exactly one JOURNAL argument");
+  argv += optind - 1;
   struct myelon_journal_reader *r;
   int rc = open_journal(argv[1], 0, &r);
   if (rc)
@@ -746,24 +719,33 @@ static int cmd_info(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-  if (argc < 2)
-    return usage(usage_main, "missing command");
-  const char *cmd = argv[1];
-  if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0)
+  static const struct option main_opts[] = {
+      {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'}, {0, 0, 0, 0}};
+  struct tool_cli cli;
+  snprintf(version_line, sizeof version_line, "myelon-journal (libmyelon %s), journal format %u", myelon_version(),
+           MYELON_JOURNAL_VERSION);
+  tool_cli_init(&cli, prog, version_line, help_main, "+hV", main_opts); /* '+': stop at the command */
+  int c;
+  while ((c = tool_cli_next(&cli, argc, argv)) != TOOL_CLI_END)
+    if (c == TOOL_CLI_EXIT)
+      return cli.status;
+  if (optind >= argc)
+    return tool_cli_usage_error(&cli, "missing command (record, replay, cat, verify or info)");
+  const char *cmd = argv[optind];
+  int sub_argc = argc - optind;
+  char **sub_argv = argv + optind;
+  if (strcmp(cmd, "help") == 0)
     return fputs(usage_main, stdout), EX_OK_;
-  if (strcmp(cmd, "--version") == 0)
-    return printf("myelon-journal (libmyelon %s), journal format %u\n", myelon_version(), MYELON_JOURNAL_VERSION),
-           EX_OK_;
-  optind = 1;
+  optind = 0; /* each command parses its own argv from [1] on: 0 makes glibc start afresh */
   if (strcmp(cmd, "record") == 0)
-    return cmd_record(argc - 1, argv + 1);
+    return cmd_record(sub_argc, sub_argv);
   if (strcmp(cmd, "replay") == 0)
-    return cmd_replay(argc - 1, argv + 1);
+    return cmd_replay(sub_argc, sub_argv);
   if (strcmp(cmd, "cat") == 0)
-    return cmd_cat(argc - 1, argv + 1);
+    return cmd_cat(sub_argc, sub_argv);
   if (strcmp(cmd, "verify") == 0)
-    return cmd_verify(argc - 1, argv + 1);
+    return cmd_verify(sub_argc, sub_argv);
   if (strcmp(cmd, "info") == 0)
-    return cmd_info(argc - 1, argv + 1);
-  return usage(usage_main, "unknown command '%s'", cmd);
+    return cmd_info(sub_argc, sub_argv);
+  return tool_cli_usage_error(&cli, "unknown command '%s' (record, replay, cat, verify or info)", cmd);
 }

@@ -2,8 +2,8 @@
  * rings: the JSON a script sees, --watch, --gc removing only rings whose
  * producer was killed, and corrupted, truncated, shrinking or vanishing
  * segments giving a clear error and the documented exit code - never a
- * crash. dmp-stat's exit codes: 0 ok, 1 nothing found, 2 unreadable or
- * corrupt segment, 64 usage. */
+ * crash. dmp-stat's exit codes (the tools' convention): 0 ok, 1 nothing
+ * found / no such ring / unreadable, 2 usage, 3 a damaged segment. */
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -213,7 +213,7 @@ static const char *kept_ring(const char *tag)
   return path;
 }
 
-Test(dmp_stat, corrupted_and_truncated_segments_give_exit_2_and_no_crash)
+Test(dmp_stat, corrupted_and_truncated_segments_give_exit_3_and_no_crash)
 {
   const char *bad = kept_ring("bad"), *cut = kept_ring("cut"), *good = kept_ring("good");
   int fd = open(bad, O_WRONLY);
@@ -224,12 +224,12 @@ Test(dmp_stat, corrupted_and_truncated_segments_give_exit_2_and_no_crash)
 
   char *out, *err;
   int st = RUN(&out, &err, "--file", bad);
-  expect_status(st, 2, out, err);
+  expect_status(st, 3, out, err);
   cnt_json_has(err, "CORRUPT");
   free(out), free(err);
 
   st = RUN(&out, &err, "--json", "--file", bad, "--file", cut, "--file", good);
-  expect_status(st, 2, out, err);
+  expect_status(st, 3, out, err);
   cr_assert(eq(int, cnt_json_count(out), 1), "%s", out);
   char want[600];
   snprintf(want, sizeof want, "{\"name\":\"%s\",\"backend\":\"mmap\",\"code\":\"CORRUPT\"", bad);
@@ -242,12 +242,12 @@ Test(dmp_stat, corrupted_and_truncated_segments_give_exit_2_and_no_crash)
   cnt_json_has(ring, "\"alive\":false,\"position\":2,\"published\":3");
   free(ring), free(out), free(err);
 
-  /* A garbage counters segment next to a readable ring: shown, exit 2. */
+  /* A garbage counters segment next to a readable ring: shown, exit 3. */
   fd = open(cnt_fs_path(DMP_BACKEND_MMAP, good, true), O_WRONLY);
   cr_assert(eq(long, (long)pwrite(fd, "garbage!", 8, 0), 8));
   close(fd);
   st = RUN(&out, &err, "--json", "--file", good);
-  expect_status(st, 2, out, err);
+  expect_status(st, 3, out, err);
   cnt_json_has(out, "\"counters\":{\"present\":false,\"error\":");
   free(out), free(err);
 
@@ -255,11 +255,11 @@ Test(dmp_stat, corrupted_and_truncated_segments_give_exit_2_and_no_crash)
   expect_status(st, 1, out, err);
   free(out), free(err);
   st = RUN(&out, &err, "--watch=nope");
-  expect_status(st, 64, out, err);
+  expect_status(st, 2, out, err);
   free(out), free(err);
   st = RUN(&out, &err, "--help");
   expect_status(st, 0, out, err);
-  cnt_json_has(out, "exit: 0 ok, 1 nothing found, 2");
+  cnt_json_has(out, "2 usage error, 3 a segment is damaged");
   free(out), free(err);
 }
 

@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 
+#include "tool_cli.h"
 #include "tool_clock.h"
 #include "tool_hist.h"
 #include "tool_parse.h"
@@ -14,6 +15,7 @@
 TestSuite(tool_parse, .timeout = 10);
 TestSuite(tool_hist, .timeout = 10);
 TestSuite(tool_clock, .timeout = 10);
+TestSuite(tool_cli, .timeout = 10);
 
 Test(tool_parse, counts_are_decimal_even_with_a_leading_zero)
 {
@@ -126,4 +128,53 @@ Test(tool_clock, monotonic_time_advances_across_a_sleep)
   tool_sleep_ns(1000000);
   cr_assert(ge(i64, tool_now_ns() - t0, 1000000));
   cr_assert(gt(i64, tool_realtime_ns(), INT64_C(1600000000) * 1000000000));
+}
+
+Test(tool_parse, durations_take_one_unit_and_a_bare_number_counts_the_default_unit)
+{
+  static const struct {
+    const char *s;
+    int64_t unit, ns;
+  } ok[] = {{"2", 1000000000, 2000000000},   {"1.5s", 1, 1500000000},  {"250ms", 1000000000, 250000000},
+            {"7us", 1, 7000},                {"9ns", 1000000, 9},      {"2m", 1, INT64_C(120000000000)},
+            {"1h", 1, INT64_C(3600000000000)}, {"5", 1000000, 5000000}, {"010ms", 1, 10000000}};
+  for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+    int64_t v = 0;
+    cr_assert(tool_parse_duration(ok[i].s, ok[i].unit, &v), "'%s' refused", ok[i].s);
+    cr_assert(eq(i64, v, ok[i].ns), "'%s'", ok[i].s);
+  }
+  static const char *const bad[] = {"", "s", "1sec", "1 s", "-1s", "1e3", "0x10", "1.s", "1S", "1ms2", "2000000000h"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    int64_t v = 77;
+    cr_assert(not(tool_parse_duration(bad[i], 1, &v)), "'%s' accepted", bad[i]);
+    cr_assert(eq(i64, v, 77), "'%s' changed the value", bad[i]);
+  }
+}
+
+Test(tool_cli, refusals_say_what_was_expected)
+{
+  struct tool_cli cli;
+  tool_cli_init(&cli, "t", "t 1", NULL, "", NULL);
+  uint64_t v = 5;
+  cr_assert(not(tool_cli_u64(&cli, "0", 1, 9, &v)));
+  cr_assert(eq(str, cli.detail, "a whole decimal number in 1..9"));
+  cr_assert(eq(u64, v, 5));
+  cr_assert(tool_cli_u64(&cli, "09", 1, 9, &v));
+  cr_assert(eq(u64, v, 9));
+  cr_assert(not(tool_cli_pow2(&cli, "1000", 2, 1024, &v)));
+  cr_assert(eq(str, cli.detail, "a power of two in 2..1024"));
+  cr_assert(tool_cli_pow2(&cli, "1024", 2, 1024, &v));
+  static const char *const names[] = {"block", "spin"};
+  cr_assert(eq(int, tool_cli_choice(&cli, "yield", names, 2), -1));
+  cr_assert(eq(str, cli.detail, "one of block, spin"));
+  cr_assert(eq(int, tool_cli_choice(&cli, "spin", names, 2), 1));
+  int64_t ns = 0;
+  cr_assert(not(tool_cli_duration(&cli, "0", 1000000, 1000000, 1000000000, &ns)));
+  cr_assert(eq(str, cli.detail, "a duration in 1ms..1s (a decimal number of milliseconds, or with a unit ns us ms s m h)"));
+  cr_assert(tool_cli_duration(&cli, "2", 1000000, 1000000, 1000000000, &ns));
+  cr_assert(eq(i64, ns, 2000000));
+  uint64_t size = 0;
+  cr_assert(not(tool_cli_size(&cli, "2G", 1, UINT64_C(1) << 30, &size)));
+  cr_assert(tool_cli_size(&cli, "1G", 1, UINT64_C(1) << 30, &size));
+  cr_assert(eq(u64, size, UINT64_C(1) << 30));
 }

@@ -57,22 +57,54 @@ bool tool_parse_size(const char *s, uint64_t *out)
   return true;
 }
 
-bool tool_parse_decimal(const char *s, double *out)
+/* A decimal with an optional fraction at *s into *out, advancing *s. */
+static bool decimal_prefix(const char **s, double *out)
 {
   uint64_t whole, frac = 0;
   double scale = 1.0;
-  if (!s || !digits(&s, &whole))
+  if (!digits(s, &whole))
     return false;
-  if (*s == '.') {
-    const char *f = ++s;
-    if (!digits(&s, &frac) || s - f > 18) /* 18 digits always fit */
+  if (**s == '.') {
+    const char *f = ++*s;
+    if (!digits(s, &frac) || *s - f > 18) /* 18 digits always fit */
       return false;
-    for (const char *p = f; p < s; p++)
+    for (const char *p = f; p < *s; p++)
       scale *= 10.0;
   }
-  if (*s)
-    return false;
   *out = (double)whole + (double)frac / scale;
+  return true;
+}
+
+bool tool_parse_decimal(const char *s, double *out)
+{
+  double v;
+  if (!s || !decimal_prefix(&s, &v) || *s)
+    return false;
+  *out = v;
+  return true;
+}
+
+bool tool_parse_duration(const char *s, int64_t unit_ns, int64_t *ns)
+{
+  static const struct {
+    const char *name;
+    double ns;
+  } units[] = {{"ns", 1.0}, {"us", 1e3}, {"ms", 1e6}, {"s", 1e9}, {"m", 60e9}, {"h", 3600e9}};
+  double v, mult = (double)unit_ns;
+  if (!s || !decimal_prefix(&s, &v))
+    return false;
+  if (*s) {
+    size_t i = 0;
+    while (i < sizeof units / sizeof units[0] && strcmp(s, units[i].name) != 0)
+      i++;
+    if (i == sizeof units / sizeof units[0])
+      return false;
+    mult = units[i].ns;
+  }
+  double total = v * mult;
+  if (total > 4e18) /* about 127 years: keeps the sum with a clock reading in range */
+    return false;
+  *ns = (int64_t)(total + 0.5);
   return true;
 }
 

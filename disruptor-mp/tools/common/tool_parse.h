@@ -31,6 +31,11 @@ bool tool_parse_decimal(const char *s, double *out);
  * nanoseconds; at most 10^9 s. */
 bool tool_parse_seconds(const char *s, int64_t *ns);
 
+/** A duration into nanoseconds: a decimal (as tool_parse_decimal()) with an
+ * optional unit ns, us, ms, s, m or h ("250ms", "1.5s", "2m"); a bare
+ * number counts `unit_ns` nanoseconds each. At most 4e18 ns. */
+bool tool_parse_duration(const char *s, int64_t unit_ns, int64_t *ns);
+
 /** Index of `s` in `names[0..n)`, or -1: for options that name a choice
  * ("--wait block|spin|yield|sleep"). */
 int tool_parse_choice(const char *s, const char *const *names, int n);
