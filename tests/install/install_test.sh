@@ -10,7 +10,9 @@
 #  4. link both against the static archives via `pkg-config --static` and
 #     check the result does not need the shared libraries;
 #  5. run the installed dmp-demo briefly;
-#  6. check every installed tool has its man page in share/man/man1.
+#  6. check every installed tool has its man page in share/man/man1;
+#  7. the .pc files: `pkg-config --cflags/--libs myelon` work without
+#     liburing's .pc (it is only in Libs.private), no flag repeated.
 # The temporary directory is removed on every exit path.
 set -euo pipefail
 
@@ -47,6 +49,43 @@ for m in disruptor_mp myelon; do
   echo "$m $(pkg-config --modversion $m): $(pkg-config --cflags --libs $m)"
 done
 grep -q '^Requires:.*disruptor_mp' "$PCDIR/myelon.pc" || fail "myelon.pc lacks 'Requires: disruptor_mp'"
+
+step ".pc files: only what a user of the shared libraries needs"
+# liburing is needed only to link libmyelon statically: it belongs in
+# Libs.private (-luring), never in Requires or Requires.private, which
+# pkg-config resolves even for --cflags.
+! grep -Eq '^Requires(\.private)?:.*liburing' "$PCDIR/myelon.pc" \
+  || fail "myelon.pc requires liburing: $(grep '^Requires' "$PCDIR/myelon.pc")"
+# A machine without liburing-dev: a pkg-config search path holding only our
+# .pc files and msgpack's (the one public requirement besides disruptor_mp).
+NOURING=$TMP/pc-without-liburing
+mkdir -p "$NOURING"
+cp "$PCDIR"/disruptor_mp.pc "$PCDIR"/myelon.pc "$NOURING/"
+msgpack_pc=$(grep -Eo '(msgpack-c|msgpack)\b' <(grep '^Requires:' "$PCDIR/myelon.pc") | head -n 1)
+cp "$(pkg-config --variable=pcfiledir "$msgpack_pc")/$msgpack_pc.pc" "$NOURING/"
+for q in --cflags --libs "--cflags --libs"; do
+  # shellcheck disable=SC2086
+  PKG_CONFIG_LIBDIR=$NOURING PKG_CONFIG_PATH= pkg-config $q myelon >/dev/null \
+    || fail "pkg-config $q myelon needs more than disruptor_mp and $msgpack_pc"
+done
+# Each flag once in each .pc file (disruptor_mp.pc had -lpthread and
+# -pthread), and in what a shared-library user links with. (--static merges
+# the Libs.private of both files; each library naming -pthread for itself
+# is correct there.)
+for m in disruptor_mp myelon; do
+  # shellcheck disable=SC2046
+  dup=$(printf '%s\n' $(pkg-config --libs "$m") | sort | uniq -d)
+  [ -z "$dup" ] || fail "pkg-config --libs $m repeats: $dup"
+  for field in Libs Libs.private; do
+    line=$(grep "^$field:" "$PCDIR/$m.pc" | cut -d: -f2- || true)
+    # shellcheck disable=SC2086
+    n=$(printf '%s\n' $line | grep -c pthread || true)
+    [ "$n" -le 1 ] || fail "$m.pc $field names pthread $n times: $line"
+    # shellcheck disable=SC2086
+    dup=$(printf '%s\n' $line | sort | uniq -d)
+    [ -z "$dup" ] || fail "$m.pc $field repeats: $dup"
+  done
+done
 
 cat >"$TMP/ring.c" <<'C'
 /* One ring, one consumer, one event, using only the installed headers. */
