@@ -218,4 +218,11 @@ for tool in dmp-stat dmp-demo myelon-demo myelon-journal; do
 done
 echo "man1: $(cd "$PREFIX/share/man/man1" && echo *)"
 
+step "license texts installed with each library, identical to the tree's"
+for lib in disruptor_mp myelon; do
+  for f in LICENSE-MIT LICENSE-APACHE; do
+    cmp -s "$PREFIX/share/doc/$lib/$f" "$SRC/$f" || fail "share/doc/$lib/$f missing or not the top-level $f"
+  done
+done
+
 printf '\ninstall test: OK\n'
