@@ -245,28 +245,41 @@ Test(framing_mp, same_id_restart_mid_message_never_delivers_the_tail)
   restart_run(DMP_BACKEND_MMAP, MYELON_FRAME_ALIGNED);
 }
 
-/* ---- the producer is killed in the middle of a message ---------------------- */
-
-static void producer_killed_run(enum dmp_backend b, enum myelon_frame_format f)
+/* A producer process publishing `count` messages once one consumer is
+ * attached, and this process's consumer `id` on its ring (attached within
+ * 20 s, scaled; frame capacity as configured when `fcap` is set). */
+static pid_t producer_and_consumer(const struct mp_cfg *c, const char *count, const char *id, bool fcap,
+                                   struct myelon_consumer **con)
 {
-  struct mp_cfg c = mp_cfg(b, f, 16, 1, "fixed:4194304"); /* 16k frames through 16 slots */
   struct args pa;
-  role(&pa, "producer", &c);
+  role(&pa, "producer", c);
   arg(&pa, "--count");
-  arg(&pa, "3");
+  arg(&pa, count);
   arg(&pa, "--wait-consumers");
   arg(&pa, "1");
   pid_t prod = spawn(&pa);
   struct myelon_consumer_config cc;
   myelon_consumer_config_init(&cc);
-  cc.ring.backend = b;
-  cc.ring.name = c.name;
-  cc.ring.id = "victim";
-  cc.format = f;
-  cc.frame_capacity = c.fcap;
-  struct myelon_consumer *con = NULL;
-  int rc = myelon_consumer_attach_timeout(&cc, (int64_t)ts_timeout_ms(20000) * 1000000, &con);
+  cc.ring.backend = c->backend;
+  cc.ring.name = c->name;
+  cc.ring.id = id;
+  cc.format = c->format;
+  if (fcap)
+    cc.frame_capacity = c->fcap;
+  *con = NULL;
+  int rc = myelon_consumer_attach_timeout(&cc, (int64_t)ts_timeout_ms(20000) * 1000000, con);
   cr_assert(eq(int, rc, 0), "attach: %s / %s", myelon_err_name(rc), dmp_last_error());
+  return prod;
+}
+
+/* ---- the producer is killed in the middle of a message ---------------------- */
+
+static void producer_killed_run(enum dmp_backend b, enum myelon_frame_format f)
+{
+  struct mp_cfg c = mp_cfg(b, f, 16, 1, "fixed:4194304"); /* 16k frames through 16 slots */
+  struct myelon_consumer *con = NULL;
+  pid_t prod = producer_and_consumer(&c, "3", "victim", true, &con);
+  int rc;
   struct dmp_consumer *dc = myelon_consumer_ring(con);
   /* Let the producer fill the ring with the first frames of the 4 MB
    * message (it then blocks on us), and kill it there, mid-message.
@@ -311,23 +324,9 @@ static void long_message_run(enum dmp_backend b, enum myelon_frame_format f)
 {
   struct mp_cfg c = mp_cfg(b, f, 8, 7, "fixed:16777200");
   c.fcap = 48;
-  struct args pa;
-  role(&pa, "producer", &c);
-  arg(&pa, "--count");
-  arg(&pa, "1");
-  arg(&pa, "--wait-consumers");
-  arg(&pa, "1");
-  pid_t prod = spawn(&pa);
-  struct myelon_consumer_config cc;
-  myelon_consumer_config_init(&cc);
-  cc.ring.backend = b;
-  cc.ring.name = c.name;
-  cc.ring.id = "timed";
-  cc.format = f;
-  cc.frame_capacity = c.fcap;
   struct myelon_consumer *con = NULL;
-  int rc = myelon_consumer_attach_timeout(&cc, (int64_t)ts_timeout_ms(20000) * 1000000, &con);
-  cr_assert(eq(int, rc, 0), "attach: %s / %s", myelon_err_name(rc), dmp_last_error());
+  pid_t prod = producer_and_consumer(&c, "1", "timed", true, &con);
+  int rc;
   /* 1 ms; 250 ms of slack, scaled like every other bound by
    * TS_TIMEOUT_MULTIPLIER under sanitizers (as the fault sweep's) */
   const int64_t timeout = 1000000, slack = (int64_t)ts_timeout_ms(250) * 1000000;
@@ -373,22 +372,9 @@ static void late_join_run(enum dmp_backend b, enum myelon_frame_format f)
 {
   struct mp_cfg c = mp_cfg(b, f, 16, 3, "fixed:1048576");
   const char *ready = tmp("ready"), *rep = tmp("rep");
-  struct args pa, la;
-  role(&pa, "producer", &c);
-  arg(&pa, "--count");
-  arg(&pa, "6");
-  arg(&pa, "--wait-consumers");
-  arg(&pa, "1");
-  pid_t prod = spawn(&pa);
-  struct myelon_consumer_config cc;
-  myelon_consumer_config_init(&cc);
-  cc.ring.backend = b;
-  cc.ring.name = c.name;
-  cc.ring.id = "gate";
-  cc.format = f;
+  struct args la;
   struct myelon_consumer *gate = NULL;
-  int rc = myelon_consumer_attach_timeout(&cc, (int64_t)ts_timeout_ms(20000) * 1000000, &gate);
-  cr_assert(eq(int, rc, 0), "attach: %s / %s", myelon_err_name(rc), dmp_last_error());
+  pid_t prod = producer_and_consumer(&c, "6", "gate", false, &gate);
   int64_t deadline = ts_now_ns() + (int64_t)ts_timeout_ms(20000) * 1000000;
   while (dmp_consumer_available(myelon_consumer_ring(gate)) < (int64_t)c.capacity) {
     cr_assert(lt(i64, ts_now_ns(), deadline), "the producer did not fill the ring");
