@@ -11,7 +11,9 @@
 #     check the result does not need the shared libraries;
 #  5. run the installed dmp-demo briefly;
 #  6. check every installed tool has its man page in share/man/man1;
-#  7. the .pc files: `pkg-config --cflags/--libs myelon` work without
+#  7. the outside project of outside_test.sh, built with the installed
+#     .pc files through meson's dependency() (no subproject fallback);
+#  8. the .pc files: `pkg-config --cflags/--libs myelon` work without
 #     liburing's .pc (it is only in Libs.private), no flag repeated.
 # The temporary directory is removed on every exit path.
 set -euo pipefail
@@ -205,6 +207,17 @@ build_and_run ring disruptor_mp
 build_and_run myelon myelon
 build_and_run ring disruptor_mp --static
 build_and_run myelon myelon --static
+
+step "outside project (tests/install/outside) against the installed .pc files, two processes each"
+# The same project outside_test.sh builds from the wraps, here with the
+# installed libraries only: no fallback to a subproject is allowed.
+cp -r "$SRC/tests/install/outside" "$TMP/outside"
+PKG_CONFIG_PATH=$PCDIR "$MESON" setup "$TMP/outside/build" "$TMP/outside" -Dlib=myelon --wrap-mode=nofallback \
+  >"$TMP/outside.log" 2>&1 || { cat "$TMP/outside.log"; fail "outside project: meson setup with pkg-config"; }
+"$NINJA" -C "$TMP/outside/build" >>"$TMP/outside.log" 2>&1 || { cat "$TMP/outside.log"; fail "outside project: build"; }
+for app in ring_app msg_app; do
+  LD_LIBRARY_PATH=$LIBDIR "$TMP/outside/build/$app" || fail "outside project: $app (pkg-config)"
+done
 
 step "run the installed dmp-demo"
 [ -x "$PREFIX/bin/dmp-demo" ] || fail "dmp-demo is not installed in $PREFIX/bin"
