@@ -823,8 +823,15 @@ static bool table_lock(struct run *r)
       fr_signal(locker.pid, SIGSTOP);
     }
     /* Attaches (and, with --churn, detaches) while the lock is held; the
-     * oldest events are there to read (the producer has published `at`). */
-    if (!spawn_consumer(r, &r->cons[0], "cv", p->wait[0],
+     * oldest events are there to read (the producer has published `at`).
+     * Each round attaches a new id: a second round under the same id would
+     * resume after where the first one closed (an IDLE entry resumes, as
+     * documented), and once the producer waits at its gate that is the
+     * gated event itself, published only after the last round - the round
+     * waited 20 s for it, then saw the producer give up and exit
+     * (OWNERDEAD, seeds 218, 778, 918). */
+    static const char *const round_ids[] = {"cv", "cv1", "cv2"};
+    if (!spawn_consumer(r, &r->cons[0], round_ids[k % 3], p->wait[0],
                         (const char *const[]){"--start", "oldest", "--count", "2", "--churn", "1", "--churn-events",
                                               "1", NULL}))
       return false;
