@@ -238,12 +238,15 @@ static int startup(struct dmp_producer *p, struct dmp_impl_liveness *l, bool blo
 static int fail_sticky(struct dmp_impl_liveness *l, struct required *r, int64_t stalled, bool dead)
 {
   l->sticky = -DMP_E_STALLED;
-  snprintf(l->sticky_detail, sizeof l->sticky_detail,
-           "required consumer '%s' %s at sequence %lld for %lld ms (grace %lld ms)", r->id,
-           dead ? "is dead (its process is gone)" : "stalled", (long long)r->last_seq,
-           (long long)(stalled / 1000000), (long long)(l->cfg.grace_ns / 1000000));
-  dmp_impl_cnt_error(l->counters, l->sticky, "required consumer '%s' %s past its grace period", r->id,
-                     dead ? "dead" : "stalled");
+  if (dead)
+    snprintf(l->sticky_detail, sizeof l->sticky_detail,
+             "required consumer '%s' is dead (its process is gone) at sequence %lld", r->id, (long long)r->last_seq);
+  else
+    snprintf(l->sticky_detail, sizeof l->sticky_detail,
+             "required consumer '%s' stalled at sequence %lld for %lld ms (grace %lld ms)", r->id,
+             (long long)r->last_seq, (long long)(stalled / 1000000), (long long)(l->cfg.grace_ns / 1000000));
+  dmp_impl_cnt_error(l->counters, l->sticky, "required consumer '%s' %s", r->id,
+                     dead ? "is dead" : "stalled past its grace period");
   return DMP_FAIL(l->sticky, "%s", l->sticky_detail);
 }
 
@@ -258,10 +261,11 @@ static void window_reset(struct required *r, int64_t now)
 
 /* A required consumer the kernel proves dead (ACTIVE, its lock gone), with
  * DMP_LIVENESS_FAIL or _ALERT_ONLY: reported at once (an alert with `dead`
- * set, and it counts as stalled), without waiting for the progress
- * timeout - a dead process never progresses. Its entry stays, so the id
- * may come back and resume within grace, which runs from its stall or, if
- * it was not stalled, from now; past grace FAIL fails. */
+ * set), without waiting for the progress timeout - a dead process never
+ * progresses. FAIL fails now (sticky -DMP_E_STALLED, "is dead" in the
+ * detail): grace is for consumers that are alive but slow, and a dead one
+ * cannot catch up. ALERT_ONLY counts it as stalled and keeps its entry, so
+ * the id may come back and resume. */
 static int report_dead(struct dmp_impl_liveness *l, struct required *r, int64_t seq, int64_t now)
 {
   if (seq > r->last_seq)
@@ -273,7 +277,7 @@ static int report_dead(struct dmp_impl_liveness *l, struct required *r, int64_t 
     r->dead_alerted = true;
     raise_alert(l, r->id, r->last_seq, now - r->progress_ns, true, false);
   }
-  if (now - r->stall_start_ns < l->cfg.grace_ns || l->cfg.action == DMP_LIVENESS_ALERT_ONLY)
+  if (l->cfg.action == DMP_LIVENESS_ALERT_ONLY)
     return 0;
   return fail_sticky(l, r, now - r->progress_ns, true);
 }

@@ -10,10 +10,14 @@
  *                  in one call
  *   dead_consumer  a required consumer that is SIGKILLed is reported dead
  *                  (an alert with `dead` set) by the producer's liveness,
- *                  with every action (FAIL, ALERT_ONLY, EVICT) at default
- *                  settings, whether it was caught up (producer polling
+ *                  with every action (FAIL, ALERT_ONLY, EVICT) and every
+ *                  producer wait strategy at default settings, whether it
+ *                  was caught up (producer polling
  *                  dmp_producer_check_liveness()) or behind (a managed claim
- *                  blocked on it) - without waiting for the progress timeout
+ *                  blocked on it) - without waiting for the progress timeout;
+ *                  with FAIL that same check fails with -DMP_E_STALLED ("is
+ *                  dead"), not a grace period later (issue 15, item 4); a
+ *                  restart attached before the next check is a fresh start
  *
  * Detection time = from kill(2) to the report, as this process sees it. The
  * bound asserted is a generous 1 s (scaled by TS_TIMEOUT_MULTIPLIER) so that
@@ -135,11 +139,19 @@ Test(dead_producer, short_polls_see_it_dead_with_every_wait_strategy)
 static const enum dmp_liveness_action actions[] = {DMP_LIVENESS_FAIL, DMP_LIVENESS_ALERT_ONLY, DMP_LIVENESS_EVICT};
 static const char *const action_names[] = {"FAIL", "ALERT_ONLY", "EVICT"};
 
-static void make_ring(const char *const *ids, size_t n, enum dmp_liveness_action action, struct fr_ring *r)
+static void make_ring(const char *const *ids, size_t n, enum dmp_liveness_action action, enum dmp_wait_kind kind,
+                      struct fr_ring *r)
 {
   *r = fr_ring_new(DMP_BACKEND_SHM, "dc");
-  prod = fr_producer_new(r, 16);
-  cr_assert_not_null(prod, "create %s", r->name);
+  struct dmp_producer_config cfg;
+  dmp_producer_config_init(&cfg);
+  cfg.backend = r->backend;
+  cfg.name = r->name;
+  cfg.capacity = 16;
+  cfg.slot_size = FR_SLOT;
+  cfg.wait.kind = kind; /* the managed claims wait with it */
+  int rc = dmp_producer_create(&cfg, &prod);
+  cr_assert_eq(rc, 0, "create %s: %s (%s)", r->name, dmp_err_name(rc), dmp_last_error());
   struct dmp_liveness_config lc;
   dmp_liveness_config_init(&lc); /* default timeouts: progress 250 ms, grace 1 s, interval 5 ms */
   lc.required_ids = ids;
@@ -148,7 +160,7 @@ static void make_ring(const char *const *ids, size_t n, enum dmp_liveness_action
   lc.quiet = true;
   lc.alert = fr_alert_record;
   lc.user = &alerts;
-  int rc = dmp_producer_enable_liveness(prod, &lc);
+  rc = dmp_producer_enable_liveness(prod, &lc);
   cr_assert_eq(rc, 0, "enable_liveness: %s (%s)", dmp_err_name(rc), dmp_last_error());
 }
 
@@ -170,14 +182,28 @@ static void expect_dead_alert(const char *id, enum dmp_liveness_action action)
     }
 }
 
+/* FAIL: the check that found `cv` dead failed with it (sticky STALLED, "is
+ * dead", the id), not a grace period later. */
+static void expect_failed_dead(int rc, const char *where, enum dmp_wait_kind kind)
+{
+  cr_assert_eq(rc, -DMP_E_STALLED,
+               "FAIL, wait %s, %s: the check that reported cv dead returned %d %s (%s), expected STALLED at once",
+               kind_names[kind], where, rc, rc < 0 ? dmp_err_name(rc) : "", dmp_last_error());
+  cr_expect(strstr(dmp_last_error(), "'cv'") && strstr(dmp_last_error(), "is dead"), "detail: %s",
+            dmp_last_error());
+  rc = dmp_producer_check_liveness(prod);
+  cr_expect_eq(rc, -DMP_E_STALLED, "FAIL: not sticky: %s", dmp_err_name(rc));
+}
+
 /* `cv` has read everything (caught up) when it is killed; the producer
- * polls dmp_producer_check_liveness() every millisecond. */
-static int64_t dead_caught_up_round(enum dmp_liveness_action action)
+ * polls dmp_producer_check_liveness() every millisecond. Returns the time
+ * from the kill to the report: the alert, or with FAIL the error. */
+static int64_t dead_caught_up_round(enum dmp_liveness_action action, enum dmp_wait_kind kind)
 {
   memset(&alerts, 0, sizeof alerts);
   static const char *const ids[] = {"cv"};
   struct fr_ring r;
-  make_ring(ids, 1, action, &r);
+  make_ring(ids, 1, action, kind, &r);
   struct fr_progress *pv;
   pid_t cv = fr_consumer_ready(&r, "cv", &pv, NULL);
   cr_assert_gt(cv, 0, "consumer did not attach");
@@ -190,17 +216,24 @@ static int64_t dead_caught_up_round(enum dmp_liveness_action action)
   int rc = 0;
   while (dead_alert_at("cv") < 0 && ts_now_ns() < bound) {
     rc = dmp_producer_check_liveness(prod);
-    cr_assert_geq(rc, 0, "%s: check_liveness: %s (%s)", action_names[action], dmp_err_name(rc), dmp_last_error());
+    if (rc < 0)
+      break;
     fr_sleep_ms(1);
   }
   int64_t at = dead_alert_at("cv");
-  cr_assert_geq(at, 0, "%s: a caught-up required consumer killed %d ms ago was not reported dead",
-                action_names[action], BOUND_MS);
+  cr_assert_geq(at, 0, "%s, wait %s: a caught-up required consumer killed %d ms ago was not reported dead (%s)",
+                action_names[action], kind_names[kind], BOUND_MS, dmp_err_name(rc));
   expect_dead_alert("cv", action);
-  /* Reported by the poll too: it counts as stalled unless it was evicted. */
-  rc = dmp_producer_check_liveness(prod);
-  cr_expect_eq(rc, action == DMP_LIVENESS_EVICT ? 0 : 1, "%s: check_liveness after the death: %d (%s)",
-               action_names[action], rc, dmp_last_error());
+  if (action == DMP_LIVENESS_FAIL) {
+    expect_failed_dead(rc, "check_liveness()", kind);
+    at = ts_now_ns();
+  } else {
+    cr_assert_geq(rc, 0, "%s: check_liveness: %s (%s)", action_names[action], dmp_err_name(rc), dmp_last_error());
+    /* Reported by the poll too: it counts as stalled unless it was evicted. */
+    rc = dmp_producer_check_liveness(prod);
+    cr_expect_eq(rc, action == DMP_LIVENESS_EVICT ? 0 : 1, "%s: check_liveness after the death: %d (%s)",
+                 action_names[action], rc, dmp_last_error());
+  }
   cr_assert_eq(ts_wait(cv, ts_timeout_ms(5000)), 128 + SIGKILL);
   dmp_producer_close(prod);
   prod = NULL;
@@ -208,13 +241,14 @@ static int64_t dead_caught_up_round(enum dmp_liveness_action action)
 }
 
 /* `cv` holds at sequence 3 with a full ring behind it when it is killed;
- * the producer is blocked in managed claims (20 ms each). */
-static int64_t dead_behind_round(enum dmp_liveness_action action)
+ * the producer is blocked in managed claims (20 ms each). Returns the time
+ * from the kill to the report: the alert, or with FAIL the claim's error. */
+static int64_t dead_behind_round(enum dmp_liveness_action action, enum dmp_wait_kind kind)
 {
   memset(&alerts, 0, sizeof alerts);
   static const char *const ids[] = {"cv"};
   struct fr_ring r;
-  make_ring(ids, 1, action, &r);
+  make_ring(ids, 1, action, kind, &r);
   char hold[300];
   snprintf(hold, sizeof hold, "3:%s", ts_tmp_path("never"));
   struct fr_progress *pv;
@@ -226,38 +260,81 @@ static int64_t dead_behind_round(enum dmp_liveness_action action)
   int64_t killed = ts_now_ns();
   fr_signal(cv, SIGKILL);
   int64_t bound = killed + (int64_t)ts_timeout_ms(BOUND_MS) * FR_MS;
+  int rc = -ETIMEDOUT;
   while (dead_alert_at("cv") < 0 && ts_now_ns() < bound) {
     void *slot;
-    int rc = dmp_producer_claim_managed(prod, &slot, 20 * FR_MS);
+    rc = dmp_producer_claim_managed(prod, &slot, 20 * FR_MS);
     if (rc == 0) { /* evicted: the ring has room again */
       fr_payload_fill(slot, FR_SLOT, dmp_producer_sequence(prod) + 1, TOKEN);
       dmp_producer_publish(prod);
       continue;
     }
-    cr_assert_eq(rc, -ETIMEDOUT, "%s: managed claim: %s (%s)", action_names[action], dmp_err_name(rc),
-                 dmp_last_error());
+    if (rc != -ETIMEDOUT)
+      break;
   }
   int64_t at = dead_alert_at("cv");
-  cr_assert_geq(at, 0, "%s: a required consumer killed %d ms ago while gating a blocked claim was not reported dead",
-                action_names[action], BOUND_MS);
+  cr_assert_geq(at, 0,
+                "%s, wait %s: a required consumer killed %d ms ago while gating a blocked claim was not reported dead "
+                "(%s)", action_names[action], kind_names[kind], BOUND_MS, dmp_err_name(rc));
   expect_dead_alert("cv", action);
+  if (action == DMP_LIVENESS_FAIL) {
+    expect_failed_dead(rc, "claim_managed()", kind);
+    at = ts_now_ns();
+  } else {
+    cr_assert(rc == 0 || rc == -ETIMEDOUT, "%s: managed claim: %s (%s)", action_names[action], dmp_err_name(rc),
+              dmp_last_error());
+  }
   cr_assert_eq(ts_wait(cv, ts_timeout_ms(5000)), 128 + SIGKILL);
   dmp_producer_close(prod);
   prod = NULL;
   return at - killed;
 }
 
-Test(dead_consumer, a_killed_required_consumer_is_reported_dead_with_every_action)
+Test(dead_consumer, a_killed_required_consumer_is_reported_dead_with_every_action_and_wait)
 {
   for (size_t a = 0; a < sizeof actions / sizeof actions[0]; a++) {
-    int64_t t[4];
-    t[0] = dead_caught_up_round(actions[a]);
-    t[1] = dead_behind_round(actions[a]);
-    t[2] = dead_caught_up_round(actions[a]);
-    t[3] = dead_behind_round(actions[a]);
+    int64_t t[4 * 2 * 2];
+    int n = 0;
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++)
+      for (int rep = 0; rep < 2; rep++) {
+        t[n++] = dead_caught_up_round(actions[a], kinds[k]);
+        t[n++] = dead_behind_round(actions[a], kinds[k]);
+      }
     char what[160];
-    snprintf(what, sizeof what, "dead required consumer reported (kill -> alert), %s, default settings",
-             action_names[a]);
-    report(what, t, 4);
+    snprintf(what, sizeof what, "dead required consumer reported (kill -> %s), %s, every wait, default settings",
+             actions[a] == DMP_LIVENESS_FAIL ? "STALLED" : "alert", action_names[a]);
+    report(what, t, n);
+    for (int i = 0; i < n; i++)
+      cr_expect_leq(t[i], (int64_t)ts_timeout_ms(BOUND_MS) * FR_MS, "%s: reported after %.1f ms", action_names[a],
+                    (double)t[i] / 1e6);
   }
+}
+
+/* FAIL, a consumer that restarts under the same id: a restart that is
+ * attached before the producer's next check is a fresh start (a new
+ * generation with a live lock); one the check finds dead fails the
+ * producer, as documented in liveness.h. */
+Test(dead_consumer, fail_a_restart_before_the_next_check_is_a_fresh_start)
+{
+  static const char *const ids[] = {"cv"};
+  struct fr_ring r;
+  make_ring(ids, 1, DMP_LIVENESS_FAIL, DMP_WAIT_BLOCK, &r);
+  struct fr_progress *pv, *pv2;
+  pid_t cv = fr_consumer_ready(&r, "cv", &pv, (const char *const[]){"--last-seq", "4", NULL});
+  cr_assert_gt(cv, 0, "consumer did not attach");
+  cr_assert_eq(dmp_producer_check_liveness(prod), 0, "%s", dmp_last_error());
+  cr_assert_eq(fr_publish(prod, 3, TOKEN, true, (int64_t)ts_timeout_ms(5000) * FR_MS), 0, "%s", dmp_last_error());
+  cr_assert(fr_wait_last(pv, 2, 5000), "cv did not read 0..2");
+  fr_signal(cv, SIGKILL);
+  cr_assert_eq(ts_wait(cv, ts_timeout_ms(5000)), 128 + SIGKILL);
+  /* No check runs in between: the restart takes the entry over. */
+  pid_t cv2 = fr_consumer_ready(&r, "cv", &pv2, (const char *const[]){"--last-seq", "4", NULL});
+  cr_assert_gt(cv2, 0, "the restart did not attach");
+  cr_expect_eq(dmp_producer_check_liveness(prod), 0, "restarted: %s", dmp_last_error());
+  cr_expect_eq(fr_publish(prod, 2, TOKEN, true, (int64_t)ts_timeout_ms(5000) * FR_MS), 0, "%s", dmp_last_error());
+  cr_assert(fr_wait_last(pv2, 4, 5000), "the restart did not read on to 4");
+  cr_expect_eq(atomic_load(&pv2->first), 3, "the restart resumed at %lld, not where cv rested",
+               (long long)atomic_load(&pv2->first));
+  cr_assert_eq(ts_wait(cv2, ts_timeout_ms(5000)), 0);
+  cr_expect_eq(dead_alert_at("cv"), -1, "a restart the producer never saw dead was reported dead");
 }

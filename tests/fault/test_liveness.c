@@ -7,7 +7,9 @@
  *                    it (single and batch claims), waited again on retry
  *   stall            one alert per stall window (stderr line + hook; `quiet`
  *                    silences the line), recovery by progress or by the same
- *                    id re-attaching within grace, -DMP_E_STALLED past grace
+ *                    id re-attaching (after a crash: before the producer's
+ *                    next check, else FAIL fails at once - see
+ *                    test_dead_peers.c), -DMP_E_STALLED past grace
  *                    (sticky, detail names id and sequence), a different id
  *                    joining does not clear it, caught-up consumers never
  *                    trip, a durable consumer that detached still counts
@@ -416,7 +418,11 @@ Test(stall, same_id_reattaching_within_grace_recovers_and_drains_the_backlog)
   struct fr_progress *p1, *p2, *p2b;
   stalled_topology(&c1, &p1, &c2, &p2, 5000, DMP_LIVENESS_FAIL, "199");
   block_until_alerts("c2", 1, 5000);
-  fr_signal(c2, SIGKILL); /* c2 crashes and comes back under the same id */
+  /* c2 crashes and comes back under the same id; the producer makes no
+   * check in between (consumer() waits until the restart is attached), so
+   * it sees a new generation, not a death (FAIL would fail at a check that
+   * found c2 dead: liveness.h). */
+  fr_signal(c2, SIGKILL);
   cr_assert_eq(ts_wait(c2, ts_timeout_ms(5000)), 128 + SIGKILL);
   const char *f = hold_file("again");
   char h[300];

@@ -51,7 +51,7 @@ extern "C" {
   X(DMP_E_EVICTED,   "EVICTED",   "this consumer was evicted from the ring")             \
   X(DMP_E_INUSE,     "INUSE",     "segment is owned by a live producer")                 \
   X(DMP_E_STARTUP,   "STARTUP",   "required consumers did not attach in time")           \
-  X(DMP_E_STALLED,   "STALLED",   "a required consumer stalled past its grace period")   \
+  X(DMP_E_STALLED,   "STALLED",   "a required consumer stalled past its grace period or died") \
   X(DMP_E_NOLIVENESS,"NOLIVENESS","liveness is not enabled on this producer")
 
 /** Library error codes (returned negated, e.g. `return -DMP_E_CORRUPT;`). */

@@ -26,15 +26,23 @@
  *    stopped process is slow, not dead) is reported at the first check
  *    after its death (within `check_interval_ns` of a check), whether it
  *    was behind or caught up, without waiting for the progress timeout:
- *    an alert with `dead` set, once per death. With DMP_LIVENESS_EVICT its
- *    entry is freed then (the alert also has `evicted` set) so the others
- *    go on, and the id can attach again later and starts afresh (a locked
- *    table postpones the eviction to a later check). With DMP_LIVENESS_FAIL
- *    and _ALERT_ONLY a required one counts as stalled from its death on
- *    (dmp_producer_check_liveness() counts it) and its entry stays, so the
- *    id may come back and resume; if it has not within `grace_ns` of its
- *    stall (or death), FAIL fails with -DMP_E_STALLED ("is dead" in the
- *    detail). A stall alert followed by a death gives two alerts.
+ *    an alert with `dead` set, once per death. Then, by action:
+ *    DMP_LIVENESS_FAIL fails that same check with -DMP_E_STALLED, sticky
+ *    ("is dead" in the detail): grace is for consumers that are alive but
+ *    slow, a dead one never catches up. DMP_LIVENESS_EVICT frees its entry
+ *    (the alert also has `evicted` set) so the others go on; the id can
+ *    attach again later and starts afresh (a locked table postpones the
+ *    eviction to a later check). DMP_LIVENESS_ALERT_ONLY counts it as
+ *    stalled (dmp_producer_check_liveness() counts it) and keeps its entry,
+ *    so the id may come back and resume where it died; the producer waits
+ *    for it meanwhile. A stall alert followed by a death gives two alerts.
+ *  - a restart under the same id (a new process attaching the dead one's
+ *    entry, a new generation) is a fresh start for all actions. With FAIL
+ *    it only helps if it attaches before the next check sees the death
+ *    (checks run every `check_interval_ns` while a managed claim is
+ *    blocked, and at each dmp_producer_check_liveness()); a consumer that
+ *    is expected to crash and come back wants ALERT_ONLY (resumes where
+ *    it died) or EVICT (starts afresh).
  *
  * A required consumer "gates" the producer while it is attached, and also
  * after a clean close if it is DMP_CONSUMER_DURABLE (its position is kept
@@ -63,8 +71,8 @@ extern "C" {
 #endif
 
 enum dmp_liveness_action {
-  DMP_LIVENESS_FAIL = 0,       /**< stall past grace: -DMP_E_STALLED (default) */
-  DMP_LIVENESS_ALERT_ONLY = 1, /**< stall past grace: alert, keep waiting */
+  DMP_LIVENESS_FAIL = 0,       /**< stall past grace, or death: -DMP_E_STALLED (default) */
+  DMP_LIVENESS_ALERT_ONLY = 1, /**< stall past grace, or death: alert, keep waiting */
   DMP_LIVENESS_EVICT = 2,      /**< evict dead consumers; live stalls fail as DMP_LIVENESS_FAIL */
 };
 
@@ -142,7 +150,8 @@ DMP_API int64_t dmp_producer_publish_managed(struct dmp_producer *p, const void 
  *         time); -DMP_E_STARTUP (a required id missing past
  *         startup_timeout_ns, named in the detail; reported by every call
  *         from then on until it attaches);
- *         -DMP_E_STALLED (past grace with DMP_LIVENESS_FAIL; sticky);
+ *         -DMP_E_STALLED (with DMP_LIVENESS_FAIL: a required consumer
+ *         stalled past grace, or dead; sticky);
  *         -DMP_E_NOLIVENESS; -EINVAL.
  */
 DMP_API int dmp_producer_check_liveness(struct dmp_producer *p);
