@@ -222,7 +222,7 @@ static bool failed(const char *fmt, ...)
  * draining then: the report comes after the backlog), the producer's
  * eviction of a dead consumer. The sweep prints p50/p99/max and fails if
  * the max exceeds DETECT_MAX_MS (scaled likewise). */
-#define SLACK_MS 250
+#define SLACK_MS TS_SLACK_MS
 #define DETECT_MAX_MS 1000
 #define MAX_TRACKED 32
 #define MAX_SAMPLES 8192
@@ -270,12 +270,11 @@ static void sample_ownerdead(const struct fr_progress *pr, int64_t kill_ns)
     sample(&det_consumer, seen - (from > kill_ns ? from : kill_ns));
 }
 
-/* DMP_FAULT_SLACK_MS overrides SLACK_MS (e.g. on a machine shared with
- * other heavy jobs, where a process may wait 300 ms for a CPU). */
+/* DMP_FAULT_SLACK_MS overrides SLACK_MS (ts_slack_ms(), shared with the
+ * hostile suite). */
 static int slack_ms(void)
 {
-  const char *v = getenv("DMP_FAULT_SLACK_MS");
-  return v && *v ? atoi(v) : ts_timeout_ms(SLACK_MS);
+  return ts_slack_ms();
 }
 
 static int64_t slack_ns(void)

@@ -85,8 +85,36 @@ static const char *role_name(const struct opts *o)
   return o->producer ? "producer" : o->id;
 }
 
+/* Every blocking call, timed against the timeout it was given, and every
+ * call documented as not waiting (close, release, process, publish of a
+ * claimed slot) against 0 (issue 15: a call returns within its timeout plus
+ * a documented slack, whatever the scribbler does). finish() prints the
+ * count and the worst overrun; the driver checks it against ts_slack_ms(),
+ * as the fault sweep does. */
+static struct {
+  uint64_t calls;
+  int64_t over, dur, timeout;
+  const char *what;
+} timing = {0, INT64_MIN, 0, 0, "-"};
+
+static void timed(const char *what, int64_t t0, int64_t timeout)
+{
+  int64_t dur = ts_now_ns() - t0, over = dur - timeout;
+  timing.calls++;
+  if (over > timing.over) {
+    timing.over = over;
+    timing.dur = dur;
+    timing.timeout = timeout;
+    timing.what = what;
+  }
+}
+
 static int finish(const struct opts *o, const struct tally *t, int code, const char *how, int rc)
 {
+  /* Parsed by test_hostile.c (role_timing()): keep the format. */
+  fprintf(stderr, "hostile_role %s: timed %llu calls, worst overrun %.3f ms: %s took %.3f ms with a timeout of %.3f ms\n",
+          role_name(o), (unsigned long long)timing.calls, timing.calls ? (double)timing.over / 1e6 : 0.0, timing.what,
+          (double)timing.dur / 1e6, (double)timing.timeout / 1e6);
   fprintf(stderr, "hostile_role %s: %s%s%s%s: done %llu bad %llu errors %llu timeouts %llu -> exit %d\n",
           role_name(o), how, rc ? " (" : "", rc ? dmp_err_name(rc) : "", rc ? ")" : "",
           (unsigned long long)t->done, (unsigned long long)t->bad, (unsigned long long)t->errors,
@@ -185,9 +213,12 @@ static int raw_producer(const struct opts *o)
   cfg.wait_consumers = o->consumers;
   cfg.wait_timeout_ns = o->attach_ns;
   struct dmp_producer *p;
-  int rc = dmp_producer_create(&cfg, &p);
+  int64_t t0 = now_ns();
+  int rc = dmp_producer_create(&cfg, &p); /* waits for the consumers */
+  timed("producer_create", t0, o->attach_ns);
   if (rc < 0)
     return finish(o, &t, HX_SETUP, "create", rc);
+  fprintf(stderr, "hostile_role producer: created\n"); /* the driver scribbles after this */
   char ids_buf[256];
   const char *ids[4];
   int managed = enable_liveness(p, o, &s, ids_buf, ids);
@@ -204,11 +235,13 @@ static int raw_producer(const struct opts *o)
     uint64_t n = batch ? 1 + (o->count - i < 4 ? o->count - i - 1 : rnd(&s) % 4) : 1;
     int64_t first;
     void *slot = NULL;
+    t0 = now_ns();
     if (n > 1)
       rc = managed ? dmp_producer_claim_batch_managed(p, n, &first, SLICE_NS)
                    : dmp_producer_claim_batch_timeout(p, n, &first, SLICE_NS);
     else
       rc = managed ? dmp_producer_claim_managed(p, &slot, SLICE_NS) : dmp_producer_claim_timeout(p, &slot, SLICE_NS);
+    timed(managed ? "claim_managed" : "claim_timeout", t0, SLICE_NS);
     int st = step_result(o, &t, rc, &progress, &gave_up);
     if (st < 0) {
       code = HX_STOPPED;
@@ -223,7 +256,9 @@ static int raw_producer(const struct opts *o)
       struct hostile_event ev = {(int64_t)(i + k), ts_checksum((int64_t)(i + k)), {0}};
       memcpy(n > 1 ? dmp_producer_slot(p, first + (int64_t)k) : slot, &ev, sizeof ev);
     }
+    t0 = now_ns();
     dmp_producer_publish(p);
+    timed("producer_publish", t0, 0);
     for (uint64_t k = 0; k < n; k++)
       pace(o, i + k);
     i += n;
@@ -235,7 +270,9 @@ static int raw_producer(const struct opts *o)
   }
   if (code == HX_OK)
     linger(o, p);
+  t0 = now_ns();
   dmp_producer_close(p);
+  timed("producer_close", t0, 0);
   return finish(o, &t, code, how, code == HX_STOPPED ? rc : 0);
 }
 
@@ -276,9 +313,12 @@ static int framed_producer(const struct opts *o)
   struct tally t = {0};
   struct myelon_producer_config pc = framed_pcfg(o, &s, HOSTILE_FRAME_CAP);
   struct myelon_producer *p;
-  int rc = myelon_producer_create(&pc, &p);
+  int64_t t0 = now_ns();
+  int rc = myelon_producer_create(&pc, &p); /* waits for the consumers */
+  timed("myelon_producer_create", t0, o->attach_ns);
   if (rc < 0)
     return finish(o, &t, HX_SETUP, "create", rc);
+  fprintf(stderr, "hostile_role producer: created\n"); /* the driver scribbles after this */
   int64_t progress = now_ns();
   bool gave_up = false;
   int code = HX_OK;
@@ -287,7 +327,9 @@ static int framed_producer(const struct opts *o)
   for (uint64_t i = 0; i < o->count && !gave_up;) {
     uint32_t len;
     msg_fill(i, buf, &len);
+    t0 = now_ns();
     rc = myelon_producer_publish(p, buf, len, (uint8_t)(i % 251), SLICE_NS);
+    timed("myelon_producer_publish", t0, SLICE_NS);
     int st = step_result(o, &t, rc, &progress, &gave_up);
     if (st < 0) {
       code = HX_STOPPED;
@@ -305,7 +347,9 @@ static int framed_producer(const struct opts *o)
   }
   if (code == HX_OK)
     linger(o, myelon_producer_ring(p));
+  t0 = now_ns();
   myelon_producer_close(p);
+  timed("myelon_producer_close", t0, 0);
   return finish(o, &t, code, how, code == HX_STOPPED ? rc : 0);
 }
 
@@ -317,9 +361,12 @@ static int typed_producer(const struct opts *o)
   struct myelon_codec codec;
   tf_codec(&codec);
   struct myelon_typed_producer *tp;
-  int rc = myelon_typed_producer_create(&pc, &codec, &tp);
+  int64_t t0 = now_ns();
+  int rc = myelon_typed_producer_create(&pc, &codec, &tp); /* waits for the consumers */
+  timed("typed_producer_create", t0, o->attach_ns);
   if (rc < 0)
     return finish(o, &t, HX_SETUP, "create", rc);
+  fprintf(stderr, "hostile_role producer: created\n"); /* the driver scribbles after this */
   static struct tf_order v;
   int64_t progress = now_ns();
   bool gave_up = false;
@@ -327,7 +374,9 @@ static int typed_producer(const struct opts *o)
   const char *how = "published every value";
   for (uint64_t i = 0; i < o->count && !gave_up;) {
     tf_fill(&v, i, tf_stream_len(i) / 4);
+    t0 = now_ns();
     rc = myelon_typed_producer_publish(tp, &v, (uint8_t)(i % 251), SLICE_NS);
+    timed("typed_producer_publish", t0, SLICE_NS);
     int st = step_result(o, &t, rc, &progress, &gave_up);
     if (st < 0) {
       code = HX_STOPPED;
@@ -345,7 +394,9 @@ static int typed_producer(const struct opts *o)
   }
   if (code == HX_OK)
     linger(o, myelon_producer_ring(myelon_typed_producer_framed(tp)));
+  t0 = now_ns();
   myelon_typed_producer_close(tp);
+  timed("typed_producer_close", t0, 0);
   return finish(o, &t, code, how, code == HX_STOPPED ? rc : 0);
 }
 
@@ -479,7 +530,9 @@ static int raw_consumer(const struct opts *o)
   if (lossy)
     cc.flags = (cc.flags & ~DMP_CONSUMER_DURABLE) | DMP_CONSUMER_NON_GATING;
   struct dmp_consumer *c;
+  int64_t t0 = now_ns();
   int rc = dmp_consumer_attach_timeout(&cc, o->attach_ns, &c);
+  timed("attach_timeout", t0, o->attach_ns);
   if (rc < 0)
     return finish(o, &r.t, HX_SETUP, "attach", rc);
   fprintf(stderr, "hostile_role %s: attached%s\n", o->id, lossy ? " (non-gating)" : "");
@@ -492,8 +545,10 @@ static int raw_consumer(const struct opts *o)
   for (int64_t last = -1; !too_many(&r) && !identity_changed(&r);) {
     const void *ev;
     int64_t seq;
+    t0 = now_ns();
     if (api == 0) {
       rc = dmp_consumer_peek_timeout(c, &ev, &seq, SLICE_NS);
+      timed("peek_timeout", t0, SLICE_NS);
       if (rc == 0) {
         check_event(&r, ev, seq);
         dmp_consumer_release(c);
@@ -501,16 +556,20 @@ static int raw_consumer(const struct opts *o)
       }
     } else if (api == 1) {
       int64_t n = dmp_consumer_wait(c, SLICE_NS);
+      timed("consumer_wait", t0, SLICE_NS);
       rc = n < 0 ? (int)n : 0;
       if (rc == 0) {
         struct batch_ctx b = {&r, last};
+        t0 = now_ns();
         int64_t got = dmp_consumer_process(c, on_event, 1 + rnd(&s) % 64, &b);
+        timed("consumer_process", t0, 0);
         rc = got < 0 ? (int)got : 0;
         last = b.last;
       }
     } else {
       struct hostile_event e;
       rc = dmp_consumer_copy_timeout(c, &e, sizeof e, &seq, SLICE_NS);
+      timed("copy_timeout", t0, SLICE_NS);
       if (rc == 0) {
         check_event(&r, &e, seq);
         last = seq;
@@ -519,10 +578,12 @@ static int raw_consumer(const struct opts *o)
     if (on_result(&r, rc))
       break;
   }
+  t0 = now_ns();
   if (forget)
     dmp_consumer_close_forget(c);
   else
     dmp_consumer_close(c);
+  timed(forget ? "close_forget" : "consumer_close", t0, 0);
   return finish(o, &r.t, r.code, r.how, r.rc);
 }
 
@@ -558,7 +619,9 @@ static int framed_consumer(const struct opts *o)
   struct run r = {o, {0}, 0, HX_OK, "received the last message", 0, NULL, 0, 0};
   struct myelon_consumer_config cc = framed_ccfg(o, &s, HOSTILE_FRAME_CAP);
   struct myelon_consumer *c;
+  int64_t t0 = now_ns();
   int rc = myelon_consumer_attach_timeout(&cc, o->attach_ns, &c);
+  timed("myelon_attach_timeout", t0, o->attach_ns);
   if (rc < 0)
     return finish(o, &r.t, HX_SETUP, "attach", rc);
   fprintf(stderr, "hostile_role %s: attached\n", o->id);
@@ -570,6 +633,7 @@ static int framed_consumer(const struct opts *o)
     size_t len = 0;
     void *owned = NULL;
     struct myelon_msg m;
+    t0 = now_ns();
     if (copy) {
       rc = myelon_consumer_recv_copy(c, &owned, &len, NULL, SLICE_NS);
       data = owned;
@@ -578,6 +642,7 @@ static int framed_consumer(const struct opts *o)
       data = m.data;
       len = m.len;
     }
+    timed(copy ? "myelon_recv_copy" : "myelon_recv", t0, SLICE_NS);
     if (rc == 0) {
       r.t.done++;
       uint64_t i = msg_index(data, len);
@@ -593,7 +658,9 @@ static int framed_consumer(const struct opts *o)
     if (on_result(&r, rc))
       break;
   }
+  t0 = now_ns();
   myelon_consumer_close(c);
+  timed("myelon_consumer_close", t0, 0);
   return finish(o, &r.t, r.code, r.how, r.rc);
 }
 
@@ -606,7 +673,9 @@ static int typed_consumer(const struct opts *o)
   struct myelon_codec codec;
   tf_codec(&codec);
   struct myelon_typed_consumer *c;
+  int64_t t0 = now_ns();
   int rc = myelon_typed_consumer_attach_timeout(&cc, &codec, o->attach_ns, &c);
+  timed("typed_attach_timeout", t0, o->attach_ns);
   if (rc < 0)
     return finish(o, &r.t, HX_SETUP, "attach", rc);
   fprintf(stderr, "hostile_role %s: attached\n", o->id);
@@ -624,7 +693,9 @@ static int typed_consumer(const struct opts *o)
     char why[200];
     if (view) {
       struct myelon_mp_view v;
+      t0 = now_ns();
       rc = myelon_typed_consumer_recv_view(c, &vc, &v, &kind, SLICE_NS);
+      timed("typed_recv_view", t0, SLICE_NS);
       if (rc == 0) {
         r.t.done++;
         const msgpack_object *seq = myelon_mp_map_get(myelon_mp_view_root(&v), "seq");
@@ -642,7 +713,9 @@ static int typed_consumer(const struct opts *o)
       }
     } else {
       struct tf_order *got = NULL;
+      t0 = now_ns();
       rc = myelon_typed_consumer_recv(c, (void **)&got, &kind, SLICE_NS);
+      timed("typed_recv", t0, SLICE_NS);
       if (rc == 0) {
         r.t.done++;
         uint64_t i = got->seq;
@@ -661,7 +734,9 @@ static int typed_consumer(const struct opts *o)
     if (on_result(&r, rc))
       break;
   }
+  t0 = now_ns();
   myelon_typed_consumer_close(c);
+  timed("typed_consumer_close", t0, 0);
   return finish(o, &r.t, r.code, r.how, r.rc);
 }
 

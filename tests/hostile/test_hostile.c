@@ -26,6 +26,12 @@
  *  - none hangs: a watchdog kills any process still running after a
  *    generous bound, prints where it was (/proc/<pid>/wchan, stack and
  *    syscall, a gdb backtrace when gdb is installed) and fails the test;
+ *  - every call a role made returned within its timeout plus the slack
+ *    of the fault sweep (ts_slack_ms(): 250 ms scaled by
+ *    TS_TIMEOUT_MULTIPLIER, or DMP_FAULT_SLACK_MS), and every call
+ *    documented as not waiting (close, publish, release) within that slack
+ *    of 0: each role times them and prints its worst overrun, the driver
+ *    checks it and prints the worst of each test (issue 15);
  *  - no sanitizer report (ASan/UBSan/LSan) in any participant's log;
  *  - nothing of the ring is left: no "<name>*" in /dev/shm (SHM), nothing
  *    but the logs in the private directory (MMAP).
@@ -273,6 +279,35 @@ static bool log_says(const char *log, const char *what, int timeout_ms)
   }
 }
 
+/* A role's timing line (hostile_role.c, finish()): "timed N calls, worst
+ * overrun O ms: CALL took D ms with a timeout of T ms". false if missing. */
+static bool role_timing(const char *log, uint64_t *calls, double *over_ms, char *what, size_t len)
+{
+  FILE *f = fopen(log, "r");
+  if (!f)
+    return false;
+  char line[512];
+  bool found = false;
+  while (!found && fgets(line, sizeof line, f)) {
+    const char *t = strstr(line, ": timed ");
+    unsigned long long n;
+    if (!t || sscanf(t, ": timed %llu calls, worst overrun %lf ms", &n, over_ms) != 2)
+      continue;
+    found = true;
+    *calls = n;
+    const char *w = strstr(t, " ms: ");
+    snprintf(what, len, "%s", w ? w + 5 : "?");
+    what[strcspn(what, "\n")] = '\0';
+  }
+  fclose(f);
+  return found;
+}
+
+/* Every role's calls in this test, and the worst overrun (issue 15). */
+static uint64_t timed_calls;
+static double worst_over_ms = -1e18;
+static char worst_over[400] = "-";
+
 /* The scribbler's summary line ("hostile_scribbler: targets 0x3f, writes:
  * header 12 control 40 ...") into writes per class (HT_* bit order).
  * false if the line is missing (it never mapped the ring, or died). */
@@ -465,9 +500,12 @@ static bool run_scenario(enum hk_kind kind, uint32_t targets, uint64_t seed)
     role_argv(argv, &sc, "consumer", i ? "c1" : "c0", seed + 1 + i, &pl);
     spawn(&sc, i ? "c1" : "c0", argv);
   }
-  /* Scribble the running stream: once every consumer is attached (or
-   * could not attach), so that attach itself is not all we test. */
-  for (int i = 1; i < sc.n; i++)
+  /* Scribble the running stream: once the producer has created the ring
+   * and every consumer is attached (or either could not), so that attach
+   * itself is not all we test. The producer's create waits for the
+   * consumers: a consumer attached but not yet seen by that wait when the
+   * table was scribbled left the create waiting in vain (seed 1300). */
+  for (int i = 0; i < sc.n; i++)
     log_says(sc.procs[i].log, "hostile_role", ts_timeout_ms(5000));
   (void)prod;
   struct proc *scribbler = start_scribbler(&sc, &pl), *late = NULL;
@@ -522,6 +560,32 @@ static bool run_scenario(enum hk_kind kind, uint32_t targets, uint64_t seed)
       if (used >= sizeof verdict)
         used = sizeof verdict - 1;
     }
+    /* Every call of a role that ended by itself returned within its
+     * timeout + ts_slack_ms() (DMP_FAULT_SLACK_MS, as in the fault sweep),
+     * whatever the scribbler wrote (issue 15). */
+    if (p == scribbler || p->status < 0 || p->status >= 128)
+      continue;
+    uint64_t calls = 0;
+    double over = 0;
+    char what[200];
+    bool timing = role_timing(p->log, &calls, &over, what, sizeof what);
+    if (timing) {
+      timed_calls += calls;
+      if (calls && over > worst_over_ms) {
+        worst_over_ms = over;
+        snprintf(worst_over, sizeof worst_over, "%s: %s (seed %" PRIu64 ")", p->what, what, seed);
+      }
+    }
+    if (!timing || (calls && over > ts_slack_ms())) {
+      ok = false;
+      if (timing)
+        used += (size_t)snprintf(verdict + used, sizeof verdict - used, " %s: %s (more than its timeout + %d ms);",
+                                 p->what, what, ts_slack_ms());
+      else
+        used += (size_t)snprintf(verdict + used, sizeof verdict - used, " %s: no timing line;", p->what);
+      if (used >= sizeof verdict)
+        used = sizeof verdict - 1;
+    }
   }
   char left[300];
   leftovers(&sc, left, sizeof left);
@@ -557,16 +621,36 @@ static void sweep(enum hk_kind kind, uint32_t targets, uint64_t base)
   const char *backend = getenv("DMP_HOSTILE_BACKEND");
   cr_assert(!backend || backend_forced(), "DMP_HOSTILE_BACKEND must be 'shm' or 'mmap', not '%s'", backend);
   uint64_t failed = 0, first_failed = 0;
+  timed_calls = 0;
+  worst_over_ms = -1e18;
+  snprintf(worst_over, sizeof worst_over, "-");
   for (uint64_t i = 0; i < n; i++) {
     if (!run_scenario(kind, targets, first + i) && failed++ == 0)
       first_failed = first + i;
   }
+  printf("hostile: %s stream, targets %#x: %" PRIu64 " timed calls, worst overrun %.1f ms (bound: timeout + %d ms): %s\n",
+         kind_names[kind], targets, timed_calls, timed_calls ? worst_over_ms : 0.0, ts_slack_ms(), worst_over);
+  fflush(stdout);
   cr_expect_eq(failed, 0, "%s stream, targets %#x: %" PRIu64 " of %" PRIu64 " seeds failed (first: seed %" PRIu64
                " on %s; replay with DMP_HOSTILE_SEED)",
                kind_names[kind], targets, failed, n, first_failed, mmap_of(first_failed) ? "mmap" : "shm");
 }
 
 /* ---- Layer 0 ---------------------------------------------------------------------- */
+
+/* The call-bound check can fail: with a slack below zero even calls that
+ * return at once are over their bound (a non-waiting close: 0 + slack), so
+ * a scenario that passes otherwise must fail. The roles inherit the
+ * environment, as they do DMP_FAULT_SLACK_MS in a real run. */
+Test(hostile, the_call_bound_check_fails_a_role_over_its_slack)
+{
+  setenv("DMP_FAULT_SLACK_MS", "-1000", 1);
+  fprintf(stderr, "hostile: self-test of the call-bound check: the next scenario must FAIL (slack -1000 ms)\n");
+  bool ok = run_scenario(HK_RAW, HT_SLOTS, 1400);
+  unsetenv("DMP_FAULT_SLACK_MS");
+  cr_expect(!ok, "a scenario passed although every call was over a slack of -1000 ms");
+  cr_expect_gt(timed_calls, 0, "no role reported a timed call");
+}
 
 Test(hostile, raw_survives_scribbles_everywhere)
 {

@@ -207,6 +207,12 @@ int ts_timeout_ms(int base_ms)
   return v > 2e9 ? 2000000000 : (int)v;
 }
 
+int ts_slack_ms(void)
+{
+  const char *v = getenv("DMP_FAULT_SLACK_MS");
+  return v && *v ? atoi(v) : ts_timeout_ms(TS_SLACK_MS);
+}
+
 void ts_kill_children(void)
 {
   while (n_children > 0) {
