@@ -15,9 +15,12 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/socket.h>
 
 #include <disruptor_mp/disruptor_mp.h>
 
+#include "http.h"
+#include "prom.h"
 #include "tool_cli.h"
 #include "tool_clock.h"
 #include "tool_parse.h"
@@ -28,7 +31,8 @@
 #define MAX_ARGS 64
 
 struct opts {
-  bool json, gc, dry_run, shm, watch, clear, group;
+  bool json, gc, dry_run, shm, watch, clear, group, prometheus, listen;
+  struct http_listen addr; /* --listen */
   double interval;
   long count; /* refreshes with --watch; 0 = until interrupted */
   const char *dirs[MAX_ARGS], *files[MAX_ARGS], *names[MAX_ARGS];
@@ -49,6 +53,8 @@ struct targets {
   struct target *v;
   size_t n, cap;
 };
+
+static int prom_refresh(const struct opts *o, struct targets *t, FILE *f);
 
 /* DMP_INSPECT_ALLOW_GROUP with --group: rings of other users shared with
  * one of our groups (config.h, "Permissions"); otherwise our own only. */
@@ -85,6 +91,9 @@ static void usage(FILE *f)
           "  -d, --dir DIR      every mmap ring file in DIR (repeatable)\n"
           "  -s, --shm          also every ring in /dev/shm (with --file/--dir)\n"
           "  -j, --json         one JSON document per refresh\n"
+          "  -p, --prometheus   OpenMetrics text (for node_exporter's textfile collector)\n"
+          "      --listen HOST:PORT  with --prometheus: serve it at http://HOST:PORT/metrics\n"
+          "                     (loopback only: 127.0.0.1, localhost, [::1]; PORT 0: any)\n"
           "  -w, --watch [SEC]  refresh every SEC seconds (default 1) until interrupted\n"
           "  -n, --count N      with --watch: stop after N refreshes\n"
           "  -g, --group        also show other users' rings shared with one of our groups\n"
@@ -130,6 +139,16 @@ static int take_option(struct tool_cli *cli, struct opts *o, int c, int argc, ch
   case 's': o->shm = true; return 0;
   case 'g': o->group = true; return 0;
   case 'j': o->json = true; return 0;
+  case 'p': o->prometheus = true; return 0;
+  case 'L': {
+    char why[160];
+    if (!http_listen_parse(optarg, &o->addr, why, sizeof why)) {
+      tool_cli_refuse(cli, "%s", why);
+      return tool_cli_bad_value(cli, optarg);
+    }
+    o->listen = true;
+    return 0;
+  }
   case 'w': {
     o->watch = true;
     const char *v = optarg;
@@ -158,9 +177,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
     {"file", required_argument, 0, 'f'}, {"dir", required_argument, 0, 'd'}, {"shm", no_argument, 0, 's'},
     {"json", no_argument, 0, 'j'},       {"watch", optional_argument, 0, 'w'}, {"count", required_argument, 0, 'n'},
     {"gc", no_argument, 0, 'G'},         {"dry-run", no_argument, 0, 'D'},   {"help", no_argument, 0, 'h'},
-    {"version", no_argument, 0, 'V'},    {"group", no_argument, 0, 'g'},       {0, 0, 0, 0}};
+    {"version", no_argument, 0, 'V'},    {"group", no_argument, 0, 'g'},
+    {"prometheus", no_argument, 0, 'p'}, {"listen", required_argument, 0, 'L'}, {0, 0, 0, 0}};
   static struct tool_cli cli;
-  tool_cli_init(&cli, "dmp-stat", "dmp-stat (disruptor_mp) " DMP_VERSION_STRING, usage, "f:d:sjw::n:ghV", longs);
+  tool_cli_init(&cli, "dmp-stat", "dmp-stat (disruptor_mp) " DMP_VERSION_STRING, usage, "f:d:sjpw::n:ghV", longs);
   o->interval = 1.0;
   int c, rc;
   while ((c = tool_cli_next(&cli, argc, argv)) != TOOL_CLI_END) {
@@ -176,8 +196,14 @@ static int parse_args(int argc, char **argv, struct opts *o)
   }
   if (o->dry_run && !o->gc)
     return tool_cli_usage_error(&cli, "--dry-run needs --gc");
-  if (o->gc && o->watch)
-    return tool_cli_usage_error(&cli, "--gc cannot be combined with --watch");
+  if (o->gc && (o->watch || o->prometheus || o->listen))
+    return tool_cli_usage_error(&cli, "--gc cannot be combined with --watch, --prometheus or --listen");
+  if (o->json && o->prometheus)
+    return tool_cli_usage_error(&cli, "--json and --prometheus are two formats: choose one");
+  if (o->listen && !o->prometheus)
+    return tool_cli_usage_error(&cli, "--listen serves the --prometheus format: give both");
+  if (o->prometheus && o->watch)
+    return tool_cli_usage_error(&cli, "--prometheus samples once (or on every scrape with --listen): not with --watch");
   if (o->n_files == 0 && o->n_dirs == 0 && o->n_names == 0)
     o->shm = true;
   o->clear = o->watch && !o->json && isatty(STDOUT_FILENO);
@@ -586,6 +612,8 @@ static bool named_missing;
 
 static int refresh(const struct opts *o, struct targets *t)
 {
+  if (o->prometheus)
+    return prom_refresh(o, t, stdout);
   struct report *r = calloc(1, sizeof *r);
   if (!r)
     return TOOL_EXIT_FAILURE;
@@ -606,6 +634,75 @@ static int refresh(const struct opts *o, struct targets *t)
                                             : TOOL_EXIT_OK;
   free(r);
   return status;
+}
+
+/* ---- Prometheus ------------------------------------------------------------------ */
+
+/* Sample every ring and write OpenMetrics text to `f`. Returns the exit
+ * status a plain refresh would have. */
+static int prom_refresh(const struct opts *o, struct targets *t, FILE *f)
+{
+  bool failed = collect(o, t) != 0, damaged = false;
+  struct prom_ring *rings = calloc(t->n ? t->n : 1, sizeof *rings);
+  if (!rings)
+    return TOOL_EXIT_FAILURE;
+  size_t n = 0, shown = 0;
+  for (size_t i = 0; i < t->n; i++) {
+    struct target *x = &t->v[i];
+    if (x->kind != DMP_SEGMENT_RING)
+      continue;
+    const struct dmp_ring_stat *st = NULL;
+    int rc = sample(x, &st);
+    if (rc == -ENOENT && !x->named)
+      continue; /* listed, then removed */
+    rings[n] = (struct prom_ring){x->name, x->backend, rc < 0 ? NULL : st, rc};
+    if (rc < 0) {
+      damaged = damaged || is_damage(rc);
+      failed = failed || !is_damage(rc);
+      if (f == stdout) /* not on every scrape of --listen: dmp_ring_up says it */
+        fprintf(stderr, "dmp-stat: %s (%s): %s\n", x->name, dmp_backend_name(x->backend),
+                rc == -ENOENT ? "no such ring" : dmp_last_error());
+    } else {
+      shown++;
+    }
+    n++;
+  }
+  prom_write(f, rings, n);
+  free(rings);
+  return damaged ? TOOL_EXIT_DAMAGED : failed || shown == 0 ? TOOL_EXIT_FAILURE : TOOL_EXIT_OK;
+}
+
+struct serve_ctx {
+  const struct opts *o;
+  struct targets *t;
+};
+
+static const char *render_metrics(FILE *f, void *user)
+{
+  struct serve_ctx *c = user;
+  prom_refresh(c->o, c->t, f);
+  return PROM_CONTENT_TYPE;
+}
+
+/* --listen: serve /metrics until SIGINT or SIGTERM. */
+static int serve(struct opts *o, struct targets *t)
+{
+  int fd = http_open(&o->addr);
+  if (fd < 0) {
+    fprintf(stderr, "dmp-stat: cannot listen on %s port %u: %s\n", o->addr.host, o->addr.port, strerror(-fd));
+    return TOOL_EXIT_FAILURE;
+  }
+  printf("dmp-stat: serving http://%s%s%s:%u/metrics\n", o->addr.family == AF_INET6 ? "[" : "", o->addr.host,
+         o->addr.family == AF_INET6 ? "]" : "", o->addr.port);
+  fflush(stdout);
+  struct serve_ctx ctx = {o, t};
+  int rc = http_serve(fd, render_metrics, &ctx, &stop);
+  close(fd);
+  if (rc < 0) {
+    fprintf(stderr, "dmp-stat: serving stopped: %s\n", strerror(-rc));
+    return TOOL_EXIT_FAILURE;
+  }
+  return TOOL_EXIT_OK;
 }
 
 /* ---- garbage collection ------------------------------------------------------------- */
@@ -692,6 +789,13 @@ int main(int argc, char **argv)
   install_handlers();
   struct targets t = {NULL, 0, 0};
   int status = 0;
+  if (o.listen) {
+    status = serve(&o, &t);
+    for (size_t i = 0; i < t.n; i++)
+      dmp_inspect_close(t.v[i].in);
+    free(t.v);
+    return status;
+  }
   for (long i = 0; !stop; i++) {
     if (o.clear)
       printf("\033[H\033[2J");
