@@ -14,7 +14,10 @@
 #  7. the outside project of outside_test.sh, built with the installed
 #     .pc files through meson's dependency() (no subproject fallback);
 #  8. the .pc files: `pkg-config --cflags/--libs myelon` work without
-#     liburing's .pc (it is only in Libs.private), no flag repeated.
+#     liburing's .pc (it is only in Libs.private), no flag repeated;
+#  9. import the installed Python package (site-packages under the prefix)
+#     with neither LD_LIBRARY_PATH nor MYELON_LIBDIR: it finds the installed
+#     libraries itself (_paths.py) and moves one framed message.
 # The temporary directory is removed on every exit path.
 set -euo pipefail
 
@@ -237,5 +240,24 @@ for lib in disruptor_mp myelon; do
     cmp -s "$PREFIX/share/doc/$lib/$f" "$SRC/$f" || fail "share/doc/$lib/$f missing or not the top-level $f"
   done
 done
+
+step "the installed Python package"
+PY=${PYTHON:-python3}
+pkg=$(find "$PREFIX" -path '*-packages/myelon/__init__.py' | head -n 1)
+[ -n "$pkg" ] || fail "the Python package myelon is not installed under $PREFIX"
+[ -f "$(dirname "$pkg")/_paths.py" ] || fail "myelon/_paths.py is not installed"
+echo "package: $(dirname "$pkg")"
+env -u LD_LIBRARY_PATH -u MYELON_LIBDIR PYTHONPATH="$(dirname "$(dirname "$pkg")")" PYTHONDONTWRITEBYTECODE=1 \
+  "$PY" - "$PREFIX" <<'PYEOF' || fail "the installed Python package"
+import os, sys, myelon
+assert myelon.__file__.startswith(sys.argv[1]), myelon.__file__
+name = '/inst-py-%d' % os.getpid()
+with myelon.Producer(name) as p, myelon.Consumer(name, 'inst') as c:
+    p.publish(b'installed', kind=9)
+    m = c.recv(timeout=5)
+    assert (m.kind, m.bytes()) == (9, b'installed'), (m.kind, m.bytes())
+    m.release()
+print('python', sys.version.split()[0], 'myelon', myelon.version(), 'from', os.path.dirname(myelon.__file__))
+PYEOF
 
 printf '\ninstall test: OK\n'

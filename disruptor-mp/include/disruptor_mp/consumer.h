@@ -262,6 +262,17 @@ static inline void dmp_consumer_release(struct dmp_consumer *c)
   }
 }
 
+/** @name Binding entry points
+ * Out-of-line twins of dmp_consumer_available(), dmp_consumer_try_peek()
+ * and dmp_consumer_release(), for language bindings that can call only
+ * exported functions (Python's ctypes: the `myelon` package): the same
+ * contract and return codes, plus one call. (src/bind.c)
+ * @{ */
+DMP_API int64_t dmp_consumer_available_fn(struct dmp_consumer *c);
+DMP_API int dmp_consumer_try_peek_fn(struct dmp_consumer *c, const void **event, int64_t *seq);
+DMP_API void dmp_consumer_release_fn(struct dmp_consumer *c);
+/** @} */
+
 /**
  * Wait until at least one event is available, with the consumer's wait
  * strategy. `timeout_ns` < 0 (DMP_FOREVER) waits without a deadline, but a

@@ -179,6 +179,19 @@ static inline void dmp_producer_abort(struct dmp_producer *p)
   p->claim_end = p->next;
 }
 
+/** @name Binding entry points
+ * Out-of-line twins of the inline functions above, for language bindings
+ * that can call only exported functions (Python's ctypes: the `myelon`
+ * package): the same contract and return codes, plus one call. C and C++
+ * code calls the inline functions. (src/bind.c)
+ * @{ */
+DMP_API int dmp_producer_try_claim_fn(struct dmp_producer *p, void **slot);
+DMP_API int dmp_producer_try_claim_batch_fn(struct dmp_producer *p, uint64_t n, int64_t *first);
+DMP_API void *dmp_producer_slot_fn(struct dmp_producer *p, int64_t seq);
+DMP_API int64_t dmp_producer_publish_fn(struct dmp_producer *p);
+DMP_API void dmp_producer_abort_fn(struct dmp_producer *p);
+/** @} */
+
 /**
  * Claim one slot, waiting with the producer's wait strategy while the ring
  * is full. `timeout_ns` < 0 (DMP_FOREVER) waits without a deadline.
