@@ -1,0 +1,220 @@
+/**
+ * @file bridge.h
+ * @brief A link that carries one framed ring (Layer 1) from host A to host B over ZeroMQ.
+ *
+ * Library `myelon_bridge` (pkg-config `myelon_bridge`, Requires: myelon
+ * libzmq), built only when libzmq is found (-Dbridge=auto|enabled|disabled):
+ * programs that never leave the host never link ZeroMQ.
+ *
+ * On A an *egress* attaches to the local framed ring as a durable consumer
+ * (it gates the producer like any local reader) and sends every message
+ * (kind byte, payload, a link sequence number) to B. On B an *ingress*
+ * creates a framed ring of the same geometry and republishes each message
+ * into it; B's readers attach to it exactly as they would on A.
+ *
+ * Sockets: the ingress binds a ROUTER, the egress connects a DEALER.
+ * DEALER/ROUTER rather than PUSH/PULL: data and acknowledgements share one
+ * connection (one heartbeat, one CURVE handshake, one reconnect), and the
+ * ROUTER tells the ingress which peer sent what, so it serves one link
+ * session at a time and ignores a stale or stray peer. Neither socket
+ * drops on a high-water mark here: the DEALER blocks (the egress sees
+ * EAGAIN and retries), and the egress never has more than its credit
+ * window in flight.
+ *
+ * Lossless and back-pressured: the egress copies at most `window` messages
+ * (and `window_bytes` bytes) out of its ring before B acknowledges them; it
+ * releases its ring slots as it copies, so the producer on A waits for the
+ * egress exactly as for a slow local reader once the window is full. Copies
+ * stay in the egress until acknowledged and are resent after a reconnect.
+ *
+ * Resumable: the ingress's WELCOME carries the next sequence it expects; the
+ * egress resends from there. With a state file (`state_path`) the ingress
+ * records each message before publishing it and, after a restart (kill -9
+ * included), checks its old ring's producer cursor to know whether that
+ * message made it: no message lost, none applied twice. The restarted
+ * ingress creates a new ring (a new epoch): B's readers see a producer
+ * restart, as they would if A's producer restarted.
+ *
+ * Not covered (this version): a crash of the egress loses the messages it
+ * had copied but not yet seen acknowledged (at most the window); a new
+ * producer epoch on A ends the egress (it delivers what it read, then
+ * myelon_bridge_run() returns -DMP_E_OWNERDEAD).
+ *
+ * Handshake: HELLO carries the ring's frame format, frame capacity, ring
+ * capacity, type tag and the egress's max_message; the ingress refuses a
+ * mismatch with a REFUSE that names the field, logged on both sides.
+ *
+ * Liveness: ZeroMQ heartbeats (ZMQ_HEARTBEAT_IVL/TIMEOUT/TTL); a silent
+ * peer's connection is dropped within `timeout_ms` and ZeroMQ reconnects.
+ *
+ * Security: tcp:// uses CurveZMQ unless `insecure` is set: both sides need
+ * their own secret key file and the peer's public key file (Z85 text, as
+ * written by myelon_bridge_keygen()); the ingress accepts only the client
+ * key it was given (a ZAP handler). ipc:// is plain (the file system
+ * permissions of the socket guard it).
+ *
+ * Wire format: myelon_bridge_wire_parse() below; every message is one
+ * ZeroMQ frame with an 8-byte header ("MYB", version, type, 3 zero bytes).
+ *
+ * Threading: a handle is used from one thread at a time.
+ */
+#ifndef MYELON_BRIDGE_H
+#define MYELON_BRIDGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <myelon/framed.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MYELON_BRIDGE_DEFAULT_WINDOW 64u                 /**< messages in flight */
+#define MYELON_BRIDGE_DEFAULT_WINDOW_BYTES (32u << 20)   /**< bytes in flight (at least one message) */
+#define MYELON_BRIDGE_DEFAULT_HEARTBEAT_MS 100
+#define MYELON_BRIDGE_DEFAULT_TIMEOUT_MS 500             /**< a silent peer is dropped after this */
+#define MYELON_BRIDGE_NEXT_ANY UINT64_MAX                /**< WELCOME: the ingress takes whatever comes first */
+
+struct myelon_bridge_config {
+  const char *endpoint;        /**< egress: connect to; ingress: bind to (tcp://host:port or ipc://path); required */
+  const char *ring;            /**< the local ring's name; required */
+  /* Egress. */
+  const char *consumer_id;     /**< durable consumer id on the ring; default "bridge" */
+  uint32_t window;             /**< messages in flight; default MYELON_BRIDGE_DEFAULT_WINDOW */
+  size_t window_bytes;         /**< bytes in flight; default MYELON_BRIDGE_DEFAULT_WINDOW_BYTES */
+  int64_t attach_timeout_ns;   /**< how long open waits for the ring to exist; default 5 s */
+  /* Ingress: the ring it creates (the egress's must match). */
+  enum myelon_frame_format format; /**< default MYELON_FRAME_COMPACT */
+  uint32_t frame_capacity;     /**< default MYELON_DEFAULT_FRAME_CAPACITY */
+  uint64_t ring_capacity;      /**< frames; default MYELON_DEFAULT_RING_CAPACITY */
+  size_t max_message;          /**< default MYELON_DEFAULT_MAX_MESSAGE (egress: the largest it forwards) */
+  const char *state_path;      /**< file recording the last applied message (resume after a restart); NULL: memory only */
+  uint32_t wait_readers;       /**< publish nothing before this many readers attached to the new ring; default 0 */
+  /* Both. */
+  const char *secret_key_file; /**< this side's CURVE secret key (Z85); required on tcp:// unless insecure */
+  const char *peer_key_file;   /**< the other side's CURVE public key (Z85); required likewise */
+  bool insecure;               /**< plain TCP (no CURVE) on tcp:// */
+  int heartbeat_ms;            /**< default MYELON_BRIDGE_DEFAULT_HEARTBEAT_MS */
+  int timeout_ms;              /**< default MYELON_BRIDGE_DEFAULT_TIMEOUT_MS */
+  bool quiet;                  /**< do not log refusals and protocol errors to stderr */
+  uint64_t reserved[8];        /**< zero */
+};
+
+/** Defaults for every field; `endpoint` and `ring` are required. */
+MYELON_API void myelon_bridge_config_init(struct myelon_bridge_config *cfg);
+
+struct myelon_bridge;
+
+/**
+ * Start an egress: attach to ring `cfg->ring` (either frame format) as
+ * durable consumer `cfg->consumer_id` and connect to `cfg->endpoint`.
+ * @return 0 and `*out`; -EINVAL (bad or missing field, with the detail in
+ *         myelon_bridge_last_error()); -EACCES (key files missing or not
+ *         valid keys); errors of myelon_consumer_attach_timeout(); -EPROTO
+ *         (ZeroMQ refused the endpoint or an option).
+ */
+MYELON_API int myelon_bridge_egress_open(const struct myelon_bridge_config *cfg, struct myelon_bridge **out);
+
+/**
+ * Start an ingress: create ring `cfg->ring` with the configured geometry
+ * (after recovering the last applied sequence from `state_path`, if set)
+ * and bind `cfg->endpoint`.
+ * @return 0 and `*out`; -EINVAL, -EACCES as above; errors of
+ *         myelon_producer_create(); -EPROTO (bind failed: address in use ...).
+ */
+MYELON_API int myelon_bridge_ingress_open(const struct myelon_bridge_config *cfg, struct myelon_bridge **out);
+
+/**
+ * Run the link for up to `timeout_ns` (bounded; 0 = one pass).
+ * @return 0 when the time is up; -ECONNREFUSED (egress: the ingress refused
+ *         the handshake; the detail names the field); -EACCES (egress: the
+ *         CURVE handshake failed: wrong key on either side);
+ *         -DMP_E_OWNERDEAD (egress: the producer on A is gone and every
+ *         message it published was acknowledged); other negative errno on a
+ *         failure of the local ring or of ZeroMQ.
+ */
+MYELON_API int myelon_bridge_run(struct myelon_bridge *b, int64_t timeout_ns);
+
+struct myelon_bridge_stats {
+  uint64_t messages;      /**< egress: acknowledged; ingress: applied to the ring */
+  uint64_t bytes;         /**< payload bytes of those */
+  uint64_t in_flight;     /**< egress: copied, not yet acknowledged */
+  uint64_t next_seq;      /**< egress: next sequence to assign; ingress: next expected */
+  uint64_t rtt_ns;        /**< egress: last send-to-ack time of an acknowledged message */
+  uint64_t handshakes;    /**< WELCOMEs (egress: received; ingress: sent) */
+  uint64_t refused;       /**< ingress: HELLOs refused; egress: REFUSE received */
+  uint64_t rejected;      /**< ingress: malformed or stray messages dropped */
+  uint64_t duplicates;    /**< ingress: DATA already applied (resent after a reconnect), skipped */
+  uint64_t errors;        /**< egress: messages of its ring lost on A (truncated, malformed) */
+  bool connected;         /**< a WELCOME'd session is running */
+};
+
+/** Counters of the link. @return 0, or -EINVAL for NULL. */
+MYELON_API int myelon_bridge_stats(const struct myelon_bridge *b, struct myelon_bridge_stats *out);
+
+/** The last error's detail ("" if none), valid until the next call on `b`;
+ * for NULL, the detail of this thread's last failed open (the handle is gone). */
+MYELON_API const char *myelon_bridge_last_error(const struct myelon_bridge *b);
+
+/** Close: the ingress's ring is closed (its readers then see the producer
+ * gone), the egress's consumer detached (durable: it keeps its place). NULL ok. */
+MYELON_API void myelon_bridge_close(struct myelon_bridge *b);
+
+/**
+ * Write a new CURVE key pair: `prefix`.key (secret, mode 0600) and
+ * `prefix`.pub (public), one Z85 line each. Refuses to overwrite.
+ * @return 0, -EEXIST, -ENOTSUP (libzmq without CURVE), or -errno.
+ */
+MYELON_API int myelon_bridge_keygen(const char *prefix);
+
+/* ---- Wire format (exposed for the fuzz target and for tests) ---- */
+
+enum myelon_bridge_msg_type {
+  MYELON_BRIDGE_HELLO = 1,   /**< egress -> ingress: geometry */
+  MYELON_BRIDGE_WELCOME = 2, /**< ingress -> egress: next sequence expected */
+  MYELON_BRIDGE_REFUSE = 3,  /**< ingress -> egress: reason text naming the field */
+  MYELON_BRIDGE_DATA = 4,    /**< egress -> ingress: one message */
+  MYELON_BRIDGE_ACK = 5,     /**< ingress -> egress: every sequence below `seq` applied */
+  MYELON_BRIDGE_RESYNC = 6,  /**< ingress -> egress: no session with you: send HELLO */
+};
+
+#define MYELON_BRIDGE_WIRE_VERSION 1u
+#define MYELON_BRIDGE_HEADER 8u       /**< "MYB", version, type, 3 zero bytes */
+#define MYELON_BRIDGE_HELLO_SIZE 56u
+#define MYELON_BRIDGE_SEQ_SIZE 16u    /**< WELCOME and ACK: header + u64 */
+#define MYELON_BRIDGE_DATA_HEADER 24u /**< header + u64 seq + kind + 7 zero bytes, then the payload */
+#define MYELON_BRIDGE_REASON_MAX 200u
+
+/** One parsed wire message; pointers point into the parsed buffer. */
+struct myelon_bridge_wire {
+  enum myelon_bridge_msg_type type;
+  /* HELLO */
+  uint32_t format, frame_capacity, window;
+  uint64_t ring_capacity, max_message, type_tag, epoch;
+  /* WELCOME, ACK, DATA */
+  uint64_t seq;
+  /* DATA */
+  uint8_t kind;
+  const uint8_t *payload;
+  size_t len;
+  /* REFUSE: printable ASCII, not terminated */
+  const char *reason;
+  size_t reason_len;
+};
+
+/**
+ * Parse and validate one wire message (all integers little-endian).
+ * Checks the magic, version, type, exact size per type, zero padding, a
+ * known frame format and a printable REFUSE reason of at most
+ * MYELON_BRIDGE_REASON_MAX bytes; never reads past `len`.
+ * @return 0 and `*out`, or -EPROTO (anything else; nothing of it is used).
+ */
+MYELON_API int myelon_bridge_wire_parse(const void *buf, size_t len, struct myelon_bridge_wire *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MYELON_BRIDGE_H */

@@ -1,0 +1,155 @@
+/* The bridge's wire format: encoders and the one parser every received
+ * message goes through (bridge.h, "Wire format"). The parser is the
+ * ingress's first line against a hostile peer that got past the transport
+ * (an --insecure link, a peer holding a valid key): it checks every byte it
+ * uses and never reads past the buffer (fuzz/fuzz_bridge_wire.c). */
+#include "bridge_internal.h"
+
+#include <errno.h>
+#include <string.h>
+
+static void put32(uint8_t *p, uint32_t v)
+{
+  for (int i = 0; i < 4; i++)
+    p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+  for (int i = 0; i < 8; i++)
+    p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+  uint32_t v = 0;
+  for (int i = 0; i < 4; i++)
+    v |= (uint32_t)p[i] << (8 * i);
+  return v;
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+  uint64_t v = 0;
+  for (int i = 0; i < 8; i++)
+    v |= (uint64_t)p[i] << (8 * i);
+  return v;
+}
+
+void bridge_put_header(uint8_t *p, enum myelon_bridge_msg_type type)
+{
+  p[0] = 'M';
+  p[1] = 'Y';
+  p[2] = 'B';
+  p[3] = MYELON_BRIDGE_WIRE_VERSION;
+  p[4] = (uint8_t)type;
+  p[5] = p[6] = p[7] = 0;
+}
+
+size_t bridge_encode_hello(uint8_t *p, const struct myelon_bridge_wire *w)
+{
+  memset(p, 0, MYELON_BRIDGE_HELLO_SIZE);
+  bridge_put_header(p, MYELON_BRIDGE_HELLO);
+  put32(p + 8, w->format);
+  put32(p + 12, w->frame_capacity);
+  put64(p + 16, w->ring_capacity);
+  put64(p + 24, w->max_message);
+  put64(p + 32, w->type_tag);
+  put64(p + 40, w->epoch);
+  put32(p + 48, w->window);
+  /* p[52..56): zero (reserved) */
+  return MYELON_BRIDGE_HELLO_SIZE;
+}
+
+size_t bridge_encode_seq(uint8_t *p, enum myelon_bridge_msg_type type, uint64_t seq)
+{
+  bridge_put_header(p, type);
+  put64(p + 8, seq);
+  return MYELON_BRIDGE_SEQ_SIZE;
+}
+
+void bridge_encode_data_header(uint8_t *p, uint64_t seq, uint8_t kind)
+{
+  memset(p, 0, MYELON_BRIDGE_DATA_HEADER);
+  bridge_put_header(p, MYELON_BRIDGE_DATA);
+  put64(p + 8, seq);
+  p[16] = kind;
+}
+
+size_t bridge_encode_refuse(uint8_t *p, const char *reason)
+{
+  size_t n = strlen(reason);
+  if (n > MYELON_BRIDGE_REASON_MAX)
+    n = MYELON_BRIDGE_REASON_MAX;
+  bridge_put_header(p, MYELON_BRIDGE_REFUSE);
+  memcpy(p + MYELON_BRIDGE_HEADER, reason, n);
+  return MYELON_BRIDGE_HEADER + n;
+}
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    if (p[i] != 0)
+      return false;
+  return true;
+}
+
+MYELON_API int myelon_bridge_wire_parse(const void *buf, size_t len, struct myelon_bridge_wire *out)
+{
+  if (buf == NULL || out == NULL || len < MYELON_BRIDGE_HEADER)
+    return -EPROTO;
+  const uint8_t *p = buf;
+  if (p[0] != 'M' || p[1] != 'Y' || p[2] != 'B' || p[3] != MYELON_BRIDGE_WIRE_VERSION || !all_zero(p + 5, 3))
+    return -EPROTO;
+  struct myelon_bridge_wire w;
+  memset(&w, 0, sizeof w);
+  w.type = (enum myelon_bridge_msg_type)p[4];
+  switch (p[4]) {
+  case MYELON_BRIDGE_HELLO:
+    if (len != MYELON_BRIDGE_HELLO_SIZE || !all_zero(p + 52, 4))
+      return -EPROTO;
+    w.format = get32(p + 8);
+    if (w.format != MYELON_FRAME_COMPACT && w.format != MYELON_FRAME_ALIGNED)
+      return -EPROTO;
+    w.frame_capacity = get32(p + 12);
+    w.ring_capacity = get64(p + 16);
+    w.max_message = get64(p + 24);
+    w.type_tag = get64(p + 32);
+    w.epoch = get64(p + 40);
+    w.window = get32(p + 48);
+    break;
+  case MYELON_BRIDGE_WELCOME:
+  case MYELON_BRIDGE_ACK:
+    if (len != MYELON_BRIDGE_SEQ_SIZE)
+      return -EPROTO;
+    w.seq = get64(p + 8);
+    break;
+  case MYELON_BRIDGE_RESYNC:
+    if (len != MYELON_BRIDGE_HEADER)
+      return -EPROTO;
+    break;
+  case MYELON_BRIDGE_REFUSE:
+    if (len - MYELON_BRIDGE_HEADER > MYELON_BRIDGE_REASON_MAX)
+      return -EPROTO;
+    for (size_t i = MYELON_BRIDGE_HEADER; i < len; i++)
+      if (p[i] < 0x20 || p[i] > 0x7e)
+        return -EPROTO;
+    w.reason = (const char *)p + MYELON_BRIDGE_HEADER;
+    w.reason_len = len - MYELON_BRIDGE_HEADER;
+    break;
+  case MYELON_BRIDGE_DATA:
+    if (len < MYELON_BRIDGE_DATA_HEADER || !all_zero(p + 17, 7))
+      return -EPROTO;
+    w.seq = get64(p + 8);
+    if (w.seq == MYELON_BRIDGE_NEXT_ANY)
+      return -EPROTO;
+    w.kind = p[16];
+    w.payload = p + MYELON_BRIDGE_DATA_HEADER;
+    w.len = len - MYELON_BRIDGE_DATA_HEADER;
+    break;
+  default:
+    return -EPROTO;
+  }
+  *out = w;
+  return 0;
+}
