@@ -1,0 +1,509 @@
+/* The ZeroMQ bridge across real processes (suite 'bridge'): a framed
+ * producer (frm_role) on ring A, myelon-bridge egress on A, myelon-bridge
+ * ingress creating ring B, and a reader on B (brg_reader) that checks every
+ * message against the frm_payload.h oracle: 0 B .. 4 MiB, each once, in
+ * order, byte-exact. Over ipc:// and over tcp://127.0.0.1 with CurveZMQ;
+ * the ingress killed (SIGKILL) mid-stream and restarted with its state
+ * file: nothing lost, nothing applied twice; a geometry mismatch refused
+ * naming the field; garbage sent to the ingress's port (raw bytes and
+ * malformed bridge messages) changes nothing; a wrong CURVE key refused.
+ *
+ * Both "hosts" are this host (one /dev/shm), so A's and B's rings have
+ * different names. Every wait is bounded; the suite's .fini kills the
+ * children and removes rings and temp files. */
+#include <criterion/criterion.h>
+#include <criterion/new/assert.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <zmq.h>
+
+#include <disruptor_mp/inspect.h>
+#include <myelon/bridge.h>
+
+#include "support.h"
+
+static void fini(void)
+{
+  ts_kill_children();
+  ts_cleanup();
+}
+
+TestSuite(bridge, .fini = fini, .timeout = 300);
+
+#define FCAP 1024u
+#define CAP 64u
+#define CHILD_MS 90000
+
+/* An argv under construction. */
+struct av {
+  char *v[64];
+  int n;
+  char buf[64][256];
+};
+
+static void av_add(struct av *a, const char *fmt, ...)
+{
+  cr_assert(a->n < 62);
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(a->buf[a->n], sizeof a->buf[a->n], fmt, ap);
+  va_end(ap);
+  a->v[a->n] = a->buf[a->n];
+  a->v[++a->n] = NULL;
+}
+
+/* myelon-bridge MODE ... with stdout and stderr in files (through sh, which
+ * execs the tool: the pid is the tool's). */
+static void av_tool(struct av *a, const char *out, const char *err)
+{
+  a->n = 0;
+  av_add(a, "/bin/sh");
+  av_add(a, "-c");
+  av_add(a, "exec \"$0\" \"$@\" >%s 2>%s", out, err);
+  av_add(a, "%s", ts_helper("BRG_TOOL"));
+}
+
+static pid_t spawn(struct av *a)
+{
+  pid_t pid = ts_spawn(a->v);
+  cr_assert(pid > 0, "spawn %s", a->v[0]);
+  return pid;
+}
+
+static pid_t producer(const char *ring, const char *profile, uint64_t seed, int count)
+{
+  struct av a = {0};
+  av_add(&a, "%s", ts_helper("FRM_ROLE"));
+  av_add(&a, "producer");
+  av_add(&a, "--backend=shm");
+  av_add(&a, "--name=%s", ring);
+  av_add(&a, "--format=compact");
+  av_add(&a, "--fcap=%u", FCAP);
+  av_add(&a, "--capacity=%u", CAP);
+  av_add(&a, "--seed=%" PRIu64, seed);
+  av_add(&a, "--profile=%s", profile);
+  av_add(&a, "--count=%d", count);
+  av_add(&a, "--wait-consumers=1"); /* the egress */
+  av_add(&a, "--timeout-ms=%d", ts_timeout_ms(CHILD_MS));
+  return spawn(&a);
+}
+
+static pid_t reader(const char *ring, const char *profile, uint64_t seed, int count, const char *report)
+{
+  struct av a = {0};
+  av_add(&a, "%s", ts_helper("BRG_READER"));
+  av_add(&a, "--name=%s", ring);
+  av_add(&a, "--fcap=%u", FCAP);
+  av_add(&a, "--capacity=%u", CAP);
+  av_add(&a, "--seed=%" PRIu64, seed);
+  av_add(&a, "--profile=%s", profile);
+  av_add(&a, "--count=%d", count);
+  av_add(&a, "--report=%s", report);
+  av_add(&a, "--timeout-ms=%d", ts_timeout_ms(CHILD_MS));
+  return spawn(&a);
+}
+
+struct side {
+  const char *out, *err;
+  pid_t pid;
+};
+
+/* extra: NULL-terminated list of further arguments. */
+static struct side ingress(const char *ring, const char *ep, const char *const *extra)
+{
+  struct side s = {ts_tmp_path("ing.out"), ts_tmp_path("ing.err"), 0};
+  struct av a = {0};
+  av_tool(&a, s.out, s.err);
+  av_add(&a, "ingress");
+  av_add(&a, "--ring=%s", ring);
+  av_add(&a, "--bind=%s", ep);
+  av_add(&a, "--capacity=%u", CAP);
+  av_add(&a, "--frame-capacity=%u", FCAP);
+  av_add(&a, "--wait-readers=1");
+  av_add(&a, "--json=0.2");
+  for (; extra && *extra; extra++)
+    av_add(&a, "%s", *extra);
+  s.pid = spawn(&a);
+  return s;
+}
+
+static struct side egress(const char *ring, const char *ep, const char *const *extra)
+{
+  struct side s = {ts_tmp_path("eg.out"), ts_tmp_path("eg.err"), 0};
+  struct av a = {0};
+  av_tool(&a, s.out, s.err);
+  av_add(&a, "egress");
+  av_add(&a, "--ring=%s", ring);
+  av_add(&a, "--connect=%s", ep);
+  av_add(&a, "--window=16");
+  av_add(&a, "--attach-timeout=%d", ts_timeout_ms(20000) / 1000);
+  av_add(&a, "--json=0.2");
+  for (; extra && *extra; extra++)
+    av_add(&a, "%s", *extra);
+  s.pid = spawn(&a);
+  return s;
+}
+
+/* A file's text (its first 64 KiB). Four rotating buffers, so that one
+ * message may show several files. */
+static char *slurp(const char *path)
+{
+  static char bufs[4][1 << 16];
+  static unsigned turn;
+  char *buf = bufs[turn++ % 4];
+  buf[0] = '\0';
+  FILE *f = fopen(path, "r");
+  if (f != NULL) {
+    size_t n = fread(buf, 1, sizeof bufs[0] - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+  }
+  return buf;
+}
+
+static bool wait_for_text(const char *path, const char *text, int timeout_ms)
+{
+  int64_t deadline = ts_now_ns() + (int64_t)ts_timeout_ms(timeout_ms) * 1000000;
+  while (ts_now_ns() < deadline) {
+    if (strstr(slurp(path), text) != NULL)
+      return true;
+    usleep(10000);
+  }
+  return false;
+}
+
+/* A TCP port free right now on 127.0.0.1 (the kernel picks it). */
+static int free_port(void)
+{
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  cr_assert(fd >= 0);
+  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  cr_assert(bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0);
+  socklen_t len = sizeof sa;
+  cr_assert(getsockname(fd, (struct sockaddr *)&sa, &len) == 0);
+  close(fd);
+  return ntohs(sa.sin_port);
+}
+
+static const char *ipc_ep(void)
+{
+  static char ep[300];
+  snprintf(ep, sizeof ep, "ipc://%s", ts_tmp_path("sock"));
+  return ep;
+}
+
+static const char *tcp_ep(void)
+{
+  static char ep[64];
+  snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", free_port());
+  return ep;
+}
+
+static void keygen(const char *prefix)
+{
+  struct av a = {0};
+  av_add(&a, "%s", ts_helper("BRG_TOOL"));
+  av_add(&a, "keygen");
+  av_add(&a, "%s", prefix);
+  pid_t pid = spawn(&a);
+  /* PREFIX.key and PREFIX.pub go into the test's temp dir (removed at exit). */
+  cr_assert(eq(int, ts_wait(pid, ts_timeout_ms(10000)), 0), "keygen %s", prefix);
+}
+
+/* Last published sequence of a ring (-1: nothing), read as dmp-stat does. */
+static int64_t ring_position(const char *ring)
+{
+  struct dmp_inspect *in = NULL;
+  const struct dmp_ring_stat *st = NULL;
+  cr_assert(eq(int, dmp_inspect_open(DMP_BACKEND_SHM, ring, &in), 0), "inspect %s", ring);
+  cr_assert(eq(int, dmp_inspect_sample(in, &st), 0));
+  int64_t pos = st->position;
+  dmp_inspect_close(in);
+  return pos;
+}
+
+static void stop(struct side *s)
+{
+  kill(s->pid, SIGTERM);
+  int rc = ts_wait(s->pid, ts_timeout_ms(10000));
+  cr_assert(eq(int, rc, 0), "myelon-bridge exited %d after SIGTERM; stderr: %s", rc, slurp(s->err));
+}
+
+/* One full stream A -> B: producer, egress, ingress, reader; all exit 0. */
+static void stream(const char *ep, const char *const *ing_extra, const char *const *eg_extra, const char *profile,
+                   uint64_t seed, int count)
+{
+  const char *ra = ts_shm_name("a"), *rb = ts_shm_name("b"), *report = ts_tmp_path("report");
+  struct side in = ingress(rb, ep, ing_extra);
+  pid_t rd = reader(rb, profile, seed, count, report);
+  pid_t pr = producer(ra, profile, seed, count);
+  struct side eg = egress(ra, ep, eg_extra);
+  int rc = ts_wait(rd, ts_timeout_ms(CHILD_MS + 10000));
+  cr_assert(eq(int, rc, 0), "reader exited %d (%s); egress: %s; ingress: %s", rc, slurp(report), slurp(eg.err),
+            slurp(in.err));
+  cr_assert(eq(int, ts_wait(pr, ts_timeout_ms(20000)), 0), "producer");
+  /* The producer exited: the egress delivers what is left, then ends with 0. */
+  rc = ts_wait(eg.pid, ts_timeout_ms(20000));
+  cr_assert(eq(int, rc, 0), "egress exited %d: %s", rc, slurp(eg.err));
+  char want[64];
+  snprintf(want, sizeof want, "\"messages\":%d,", count);
+  cr_assert(strstr(slurp(eg.out), want) != NULL, "egress status: %s", slurp(eg.out));
+  stop(&in);
+  cr_assert(strstr(slurp(in.out), want) != NULL, "ingress status: %s", slurp(in.out));
+  cr_assert(strstr(slurp(in.out), "\"duplicates\":0,") != NULL, "ingress status: %s", slurp(in.out));
+}
+
+Test(bridge, ipc_stream_mixed_sizes_every_message_once_in_order)
+{
+  /* 0 B .. 4 MiB (frm_payload.h MIXED: frame and ring boundaries first). */
+  stream(ipc_ep(), NULL, NULL, "mixed", 1, 400);
+}
+
+Test(bridge, tcp_curve_stream)
+{
+  char a[300], b[300], ak[330], ap[330], bk[330], bp[330];
+  snprintf(a, sizeof a, "%s", ts_tmp_path("keya"));
+  snprintf(b, sizeof b, "%s", ts_tmp_path("keyb"));
+  keygen(a);
+  keygen(b);
+  snprintf(ak, sizeof ak, "--key=%s.key", a);
+  snprintf(ap, sizeof ap, "--peer-key=%s.pub", a);
+  snprintf(bk, sizeof bk, "--key=%s.key", b);
+  snprintf(bp, sizeof bp, "--peer-key=%s.pub", b);
+  const char *ing[] = {bk, ap, NULL}, *eg[] = {ak, bp, NULL};
+  stream(tcp_ep(), ing, eg, "mixed", 2, 300);
+}
+
+Test(bridge, tcp_insecure_stream)
+{
+  const char *both[] = {"--insecure", NULL};
+  stream(tcp_ep(), both, both, "big", 3, 200);
+}
+
+/* The ingress's next expected message, from the last line of its --json
+ * status (-2: no line yet; -1: it takes whatever comes first). */
+static long ingress_next(const struct side *in)
+{
+  const char *s = strrchr(slurp(in->out), '{');
+  if (s == NULL || (s = strstr(s, "\"next_seq\":")) == NULL)
+    return -2;
+  return strtol(s + 11, NULL, 10);
+}
+
+/* kill -9 the ingress three times mid-stream (each time after it applied at
+ * least 40 messages itself), restarting it with the same state file: the
+ * reader, which follows each new ring, counts every message once. */
+Test(bridge, ingress_killed_mid_stream_resumes_without_loss_or_duplicate)
+{
+  const char *ep = ipc_ep(), *ra = ts_shm_name("a"), *rb = ts_shm_name("b"), *report = ts_tmp_path("report");
+  char state[320];
+  snprintf(state, sizeof state, "--state=%s", ts_tmp_path("state"));
+  const char *ing_extra[] = {state, "--json=0.02", NULL};
+  const int count = 1000;
+  struct side in = ingress(rb, ep, ing_extra);
+  pid_t rd = reader(rb, "big", 4, count, report);
+  pid_t pr = producer(ra, "big", 4, count);
+  struct side eg = egress(ra, ep, NULL);
+  for (int k = 0; k < 3; k++) {
+    int64_t deadline = ts_now_ns() + (int64_t)ts_timeout_ms(60000) * 1000000;
+    long start = -2;
+    while ((start = ingress_next(&in)) == -2) {
+      cr_assert(ts_now_ns() < deadline, "ingress %d printed no status: %s", k, slurp(in.err));
+      usleep(1000);
+    }
+    if (start < 0)
+      start = 0;
+    while (ingress_next(&in) < start + 40) {
+      cr_assert(ts_now_ns() < deadline, "ingress %d never applied 40 messages: %s / %s", k, slurp(in.err),
+                slurp(eg.err));
+      usleep(1000);
+    }
+    kill(in.pid, SIGKILL);
+    cr_assert(eq(int, ts_wait(in.pid, ts_timeout_ms(10000)), 128 + SIGKILL));
+    in = ingress(rb, ep, ing_extra);
+  }
+  int rc = ts_wait(rd, ts_timeout_ms(CHILD_MS + 10000));
+  cr_assert(eq(int, rc, 0), "reader exited %d (%s); egress: %s; ingress: %s", rc, slurp(report), slurp(eg.err),
+            slurp(in.err));
+  /* Every ingress killed had applied messages the reader read from its
+   * ring: at least 3 rings (a 4th when the stream outlasted the last kill). */
+  unsigned long received = 0, dup = 9, lost = 9, bad = 9, attaches = 0;
+  cr_assert(eq(int, sscanf(slurp(report), "received=%lu dup=%lu lost=%lu bad=%lu attaches=%lu", &received, &dup,
+                           &lost, &bad, &attaches), 5), "report: %s", slurp(report));
+  cr_assert(received == (unsigned long)count && dup == 0 && lost == 0 && bad == 0 && attaches >= 3, "report: %s",
+            slurp(report));
+  cr_assert(eq(int, ts_wait(pr, ts_timeout_ms(20000)), 0), "producer");
+  cr_assert(eq(int, ts_wait(eg.pid, ts_timeout_ms(20000)), 0), "egress: %s", slurp(eg.err));
+  stop(&in);
+}
+
+Test(bridge, geometry_mismatch_refused_naming_the_field)
+{
+  const char *ep = ipc_ep(), *ra = ts_shm_name("a"), *rb = ts_shm_name("b");
+  const char *ing_extra[] = {"--frame-capacity=512", NULL};
+  struct side in = ingress(rb, ep, ing_extra);
+  pid_t rd = reader(rb, "mixed", 5, 10, ts_tmp_path("report"));
+  pid_t pr = producer(ra, "mixed", 5, 10);
+  struct side eg = egress(ra, ep, NULL);
+  int rc = ts_wait(eg.pid, ts_timeout_ms(30000));
+  cr_assert(eq(int, rc, 1), "egress exited %d: %s", rc, slurp(eg.err));
+  cr_assert(strstr(slurp(eg.err), "frame_capacity: egress ring 1024, ingress ring 512") != NULL, "egress: %s",
+            slurp(eg.err));
+  cr_assert(strstr(slurp(in.err), "refused a link: frame_capacity") != NULL, "ingress: %s", slurp(in.err));
+  cr_assert(eq(i64, ring_position(rb), -1), "nothing applied to B's ring");
+  stop(&in); /* the ingress survived the refusal */
+  kill(pr, SIGKILL);
+  kill(rd, SIGKILL);
+  ts_wait(pr, ts_timeout_ms(10000));
+  ts_wait(rd, ts_timeout_ms(10000));
+}
+
+/* A hostile peer on the network: raw bytes at the port, then well-formed
+ * ZeroMQ messages that are not bridge messages (or bridge messages out of
+ * place). Nothing crashes, nothing is applied, and a real link works after. */
+Test(bridge, garbage_at_the_ingress_port_applies_nothing)
+{
+  int port = free_port();
+  char ep[64];
+  snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", port);
+  const char *ra = ts_shm_name("a"), *rb = ts_shm_name("b");
+  const char *insecure[] = {"--insecure", NULL};
+  struct side in = ingress(rb, ep, insecure);
+  cr_assert(wait_for_text(in.err, "<-", 10000), "ingress did not start: %s", slurp(in.err));
+  srand(17);
+  for (int round = 0; round < 20; round++) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0) {
+      uint8_t junk[4096];
+      for (size_t i = 0; i < sizeof junk; i++)
+        junk[i] = (uint8_t)rand();
+      if (round % 2 == 0)
+        memcpy(junk, "\xff\0\0\0\0\0\0\0\x01\x7f\x03\x00NULL", 16); /* a ZMTP 3 greeting start */
+      (void)!write(fd, junk, (size_t)(64 + rand() % 4000));
+    }
+    close(fd);
+  }
+  /* A ZeroMQ peer sending things that are not (valid) bridge messages. */
+  void *ctx = zmq_ctx_new();
+  void *s = zmq_socket(ctx, ZMQ_DEALER);
+  int zero = 0;
+  zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+  cr_assert(eq(int, zmq_connect(s, ep), 0));
+  uint8_t m[256];
+  for (int i = 0; i < 300; i++) {
+    size_t n = (size_t)(rand() % 200);
+    for (size_t k = 0; k < n; k++)
+      m[k] = (uint8_t)rand();
+    if (i % 3 == 0 && n >= 8)
+      memcpy(m, "MYB\x01", 4); /* right magic, random rest */
+    zmq_send(s, m, n, 0);
+  }
+  /* DATA without a handshake, and a multipart message. */
+  memset(m, 0, sizeof m);
+  memcpy(m, "MYB\x01\x04", 5);
+  zmq_send(s, m, MYELON_BRIDGE_DATA_HEADER + 10, 0);
+  zmq_send(s, m, 8, ZMQ_SNDMORE);
+  zmq_send(s, m, 8, 0);
+  /* The ingress answers the handshake-less DATA with a RESYNC: it read
+   * everything above and is alive. */
+  zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
+  cr_assert(eq(int, zmq_poll(&it, 1, ts_timeout_ms(10000)), 1), "no RESYNC from the ingress");
+  int n = zmq_recv(s, m, sizeof m, 0);
+  struct myelon_bridge_wire w;
+  cr_assert(eq(int, myelon_bridge_wire_parse(m, (size_t)n, &w), 0));
+  cr_assert(eq(int, (int)w.type, MYELON_BRIDGE_RESYNC));
+  zmq_close(s);
+  zmq_ctx_term(ctx);
+  cr_assert(eq(i64, ring_position(rb), -1), "nothing applied to B's ring");
+  cr_assert(wait_for_text(in.out, "\"rejected\":", 5000));
+  /* The same ingress then carries a real link. */
+  const char *report = ts_tmp_path("report");
+  pid_t rd = reader(rb, "mixed", 6, 50, report);
+  pid_t pr = producer(ra, "mixed", 6, 50);
+  struct side eg = egress(ra, ep, insecure);
+  int rc = ts_wait(rd, ts_timeout_ms(CHILD_MS));
+  cr_assert(eq(int, rc, 0), "reader exited %d (%s); ingress: %s", rc, slurp(report), slurp(in.err));
+  cr_assert(eq(int, ts_wait(pr, ts_timeout_ms(20000)), 0));
+  cr_assert(eq(int, ts_wait(eg.pid, ts_timeout_ms(20000)), 0), "egress: %s", slurp(eg.err));
+  stop(&in);
+  cr_assert(strstr(slurp(in.out), "\"rejected\":0,") == NULL, "the ingress counted the garbage: %s", slurp(in.out));
+}
+
+Test(bridge, wrong_curve_key_refused)
+{
+  char a[300], b[300], c[300], arg[4][330];
+  snprintf(a, sizeof a, "%s", ts_tmp_path("keya"));
+  snprintf(b, sizeof b, "%s", ts_tmp_path("keyb"));
+  snprintf(c, sizeof c, "%s", ts_tmp_path("keyc"));
+  keygen(a);
+  keygen(b);
+  keygen(c);
+  const char *ep = tcp_ep(), *ra = ts_shm_name("a"), *rb = ts_shm_name("b");
+  snprintf(arg[0], sizeof arg[0], "--key=%s.key", b);
+  snprintf(arg[1], sizeof arg[1], "--peer-key=%s.pub", a);
+  const char *ing_extra[] = {arg[0], arg[1], NULL};
+  struct side in = ingress(rb, ep, ing_extra);
+  pid_t rd = reader(rb, "mixed", 7, 10, ts_tmp_path("report"));
+  pid_t pr = producer(ra, "mixed", 7, 10);
+  /* c's key, which the ingress was not given. */
+  snprintf(arg[2], sizeof arg[2], "--key=%s.key", c);
+  snprintf(arg[3], sizeof arg[3], "--peer-key=%s.pub", b);
+  const char *eg_extra[] = {arg[2], arg[3], NULL};
+  struct side eg = egress(ra, ep, eg_extra);
+  int rc = ts_wait(eg.pid, ts_timeout_ms(30000));
+  cr_assert(eq(int, rc, 1), "egress exited %d: %s", rc, slurp(eg.err));
+  cr_assert(strstr(slurp(eg.err), "refused our CURVE key") != NULL, "egress: %s", slurp(eg.err));
+  cr_assert(wait_for_text(in.err, "its CURVE key is not the --peer-key", 5000), "ingress: %s", slurp(in.err));
+  /* No key at all on tcp:// without --insecure: refused at start. */
+  struct side eg2 = egress(ra, ep, NULL);
+  rc = ts_wait(eg2.pid, ts_timeout_ms(30000));
+  cr_assert(eq(int, rc, 1), "egress without keys exited %d", rc);
+  cr_assert(strstr(slurp(eg2.err), "--insecure") != NULL, "egress: %s", slurp(eg2.err));
+  cr_assert(eq(i64, ring_position(rb), -1), "nothing applied to B's ring");
+  stop(&in);
+  kill(pr, SIGKILL);
+  kill(rd, SIGKILL);
+  ts_wait(pr, ts_timeout_ms(10000));
+  ts_wait(rd, ts_timeout_ms(10000));
+}
+
+Test(bridge, cli_usage_and_exit_codes)
+{
+  struct {
+    const char *args[4];
+    int code;
+  } cases[] = {
+    {{"--help", NULL}, 0},
+    {{"--version", NULL}, 0},
+    {{NULL}, 2},
+    {{"sideways", NULL}, 2},
+    {{"egress", "--ring=x", NULL}, 2},
+    {{"ingress", "--ring=x", "--connect=ipc://x", NULL}, 2},
+    {{"egress", "--ring=x", "--connect=ipc://x", "--window=0"}, 2},
+    {{"keygen", NULL}, 2},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    struct av a = {0};
+    av_tool(&a, "/dev/null", "/dev/null");
+    for (int k = 0; k < 4 && cases[i].args[k]; k++)
+      av_add(&a, "%s", cases[i].args[k]);
+    int rc = ts_wait(spawn(&a), ts_timeout_ms(10000));
+    cr_assert(eq(int, rc, cases[i].code), "case %zu (%s): exit %d", i, cases[i].args[0] ? cases[i].args[0] : "",
+              rc);
+  }
+}

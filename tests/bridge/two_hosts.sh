@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# Two "hosts" on one machine (suite 'bridge'): host A and host B are each a
+# network, IPC and mount namespace with a private tmpfs on /dev/shm, joined
+# by a veth pair with addresses assigned here (10.217.0.1 and .2/30) inside
+# those namespaces: no traffic leaves them. Both rings are called "feed", so
+# a passing run proves the bytes crossed the veth.
+#
+#   A: frm_role producer -> ring feed -> frm_role reader (local)
+#                                     -> myelon-bridge egress  --CURVE tcp-->
+#   B: myelon-bridge ingress -> ring feed -> brg_reader
+#
+# Mid-stream the link is cut (ip link set down) for 2 s and brought back:
+# every message still arrives once, in order, byte-exact, on both readers.
+#
+# usage: two_hosts.sh TOOL FRM_ROLE BRG_READER
+# Exit 77 (skipped, with the reason) when not root or namespaces are refused.
+set -euo pipefail
+tool=$1 role=$2 reader=$3
+mult=${TS_TIMEOUT_MULTIPLIER:-1}
+bound=$((90 * ${mult%.*}))
+count=${BRIDGE_TWO_HOSTS_COUNT:-400}
+
+if [ "$(id -u)" != 0 ]; then
+  echo "SKIP: not root: creating network namespaces and a veth pair needs root"
+  exit 77
+fi
+if ! unshare --net --ipc --mount --propagation private true 2>/dev/null; then
+  echo "SKIP: unshare --net --ipc --mount refused here (a container without CAP_SYS_ADMIN?)"
+  exit 77
+fi
+
+dir=$(mktemp -d "${TMPDIR:-/tmp}/bridge2h-XXXXXX")
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+
+# Wait (bounded) for a file to appear.
+wait_file() {
+  local f=$1 n=0
+  while [ ! -e "$f" ]; do
+    n=$((n + 1))
+    if [ $n -gt $((bound * 100)) ]; then echo "FAIL: $f never appeared" >&2; exit 1; fi
+    sleep 0.01
+  done
+}
+
+"$tool" keygen "$dir/a" >/dev/null
+"$tool" keygen "$dir/b" >/dev/null
+
+common="--format=compact --fcap=1024 --capacity=64 --seed=9 --profile=mixed"
+
+# Host B: waits for its end of the veth, then runs the ingress and a reader.
+unshare --net --ipc --mount --propagation private bash -c '
+  set -e
+  mount -t tmpfs -o size=256m,mode=1777 tmpfs /dev/shm
+  touch "$0/b.ready"
+  n=0; until ip link show vb >/dev/null 2>&1; do n=$((n+1)); [ $n -lt 3000 ] || exit 3; sleep 0.01; done
+  ip link set lo up
+  ip addr add 10.217.0.2/30 dev vb
+  ip link set vb up
+  timeout "$1" "$2" ingress --ring feed --bind tcp://10.217.0.2:5555 --key "$0/b.key" --peer-key "$0/a.pub" \
+    --capacity 64 --frame-capacity 1024 --wait-readers 1 --json 0.5 >"$0/ing.out" 2>"$0/ing.err" &
+  ing=$!
+  rc=0
+  timeout "$1" "$3" --name feed --fcap 1024 --capacity 64 --seed 9 --profile mixed --count "$4" \
+    --report "$0/b.report" --timeout-ms $(($1 * 1000)) 2>"$0/b.err" || rc=$?
+  kill -TERM $ing; wait $ing || rc=$((rc ? rc : 10))
+  exit $rc
+' "$dir" "$bound" "$tool" "$reader" "$count" &
+bpid=$!
+pids+=("$bpid")
+wait_file "$dir/b.ready"
+
+# Host A: creates the veth pair, hands vb to B, runs the producer, a local
+# reader and the egress; cuts the link for 2 s once 100 messages are out.
+unshare --net --ipc --mount --propagation private bash -c '
+  set -e
+  mount -t tmpfs -o size=256m,mode=1777 tmpfs /dev/shm
+  ip link set lo up
+  ip link add va type veth peer name vb
+  ip link set vb netns "$5"
+  ip addr add 10.217.0.1/30 dev va
+  ip link set va up
+  timeout "$1" "$3" producer --backend=shm --name=feed '"$common"' --count="$4" --wait-consumers=2 \
+    --ready-file="$0/a.100" --ready-at=100 --timeout-ms=$(($1 * 1000)) 2>"$0/prod.err" &
+  prod=$!
+  timeout "$1" "$3" consumer --backend=shm --name=feed --id=local '"$common"' --first=0 --last=$(($4 - 1)) \
+    --timeout-ms=$(($1 * 1000)) 2>"$0/local.err" &
+  local_reader=$!
+  timeout "$1" "$2" egress --ring feed --connect tcp://10.217.0.2:5555 --key "$0/a.key" --peer-key "$0/b.pub" \
+    --window 16 --json 0.5 >"$0/eg.out" 2>"$0/eg.err" &
+  eg=$!
+  n=0; until [ -e "$0/a.100" ]; do n=$((n+1)); [ $n -lt $(($1 * 100)) ] || exit 4; sleep 0.01; done
+  ip link set va down
+  sleep 2
+  ip link set va up
+  rc=0
+  wait $prod || rc=11
+  wait $local_reader || rc=12
+  wait $eg || rc=13
+  exit $rc
+' "$dir" "$bound" "$tool" "$role" "$count" "$bpid" &
+apid=$!
+pids+=("$apid")
+
+arc=0; wait "$apid" || arc=$?
+brc=0; wait "$bpid" || brc=$?
+pids=()
+echo "host A exit $arc, host B exit $brc"
+echo "B's reader: $(cat "$dir/b.report" 2>/dev/null)"
+echo "egress: $(tail -n 1 "$dir/eg.out" 2>/dev/null)"
+echo "ingress: $(tail -n 1 "$dir/ing.out" 2>/dev/null)"
+if [ "$arc" != 0 ] || [ "$brc" != 0 ]; then
+  for f in prod.err local.err eg.err ing.err b.err; do echo "== $f"; cat "$dir/$f" 2>/dev/null || true; done
+  echo "FAIL"
+  exit 1
+fi
+grep -q "^received=$count dup=0 lost=0 bad=0 attaches=1$" "$dir/b.report" || { echo "FAIL: B's reader report"; exit 1; }
+grep -q '"reconnects":[1-9]' "$dir/eg.out" || { echo "FAIL: the cut link caused no reconnect"; exit 1; }
+echo "PASS: $count messages across the veth, once each, in order, through a 2 s link cut"
