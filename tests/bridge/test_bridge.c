@@ -235,6 +235,18 @@ static int64_t ring_position(const char *ring)
   return pos;
 }
 
+/* Consumer entries (active or idle) in a ring's table. */
+static uint32_t ring_consumers(const char *ring)
+{
+  struct dmp_inspect *in = NULL;
+  const struct dmp_ring_stat *st = NULL;
+  cr_assert(eq(int, dmp_inspect_open(DMP_BACKEND_SHM, ring, &in), 0), "inspect %s", ring);
+  cr_assert(eq(int, dmp_inspect_sample(in, &st), 0));
+  uint32_t n = st->n_consumers;
+  dmp_inspect_close(in);
+  return n;
+}
+
 static void stop(struct side *s)
 {
   kill(s->pid, SIGTERM);
@@ -364,6 +376,8 @@ Test(bridge, geometry_mismatch_refused_naming_the_field)
             slurp(eg.err));
   cr_assert(strstr(slurp(in.err), "refused a link: frame_capacity") != NULL, "ingress: %s", slurp(in.err));
   cr_assert(eq(i64, ring_position(rb), -1), "nothing applied to B's ring");
+  /* The refused egress left no (durable, gating) consumer on A's ring. */
+  cr_assert(eq(u32, ring_consumers(ra), 0));
   stop(&in); /* the ingress survived the refusal */
   kill(pr, SIGKILL);
   kill(rd, SIGKILL);
@@ -475,6 +489,7 @@ Test(bridge, wrong_curve_key_refused)
   cr_assert(eq(int, rc, 1), "egress without keys exited %d", rc);
   cr_assert(strstr(slurp(eg2.err), "--insecure") != NULL, "egress: %s", slurp(eg2.err));
   cr_assert(eq(i64, ring_position(rb), -1), "nothing applied to B's ring");
+  cr_assert(eq(u32, ring_consumers(ra), 0), "a refused egress left a consumer on A's ring");
   stop(&in);
   kill(pr, SIGKILL);
   kill(rd, SIGKILL);

@@ -108,11 +108,15 @@ MYELON_API void myelon_bridge_config_init(struct myelon_bridge_config *cfg);
 struct myelon_bridge;
 
 /**
- * Start an egress: attach to ring `cfg->ring` (either frame format) as
- * durable consumer `cfg->consumer_id` and connect to `cfg->endpoint`.
+ * Start an egress: read the geometry of ring `cfg->ring` (either frame
+ * format; waiting up to `attach_timeout_ns` for it to exist with a live
+ * producer) and connect to `cfg->endpoint`. It attaches to the ring as
+ * durable consumer `cfg->consumer_id` only once the ingress accepted the
+ * handshake, so a refused link leaves no consumer entry on the ring.
  * @return 0 and `*out`; -EINVAL (bad or missing field, with the detail in
  *         myelon_bridge_last_error()); -EACCES (key files missing or not
- *         valid keys); errors of myelon_consumer_attach_timeout(); -EPROTO
+ *         valid keys); -ENOENT, -DMP_E_OWNERDEAD (no ring, or no live
+ *         producer, in time); -MYELON_E_FORMAT (not a framed ring); -EPROTO
  *         (ZeroMQ refused the endpoint or an option).
  */
 MYELON_API int myelon_bridge_egress_open(const struct myelon_bridge_config *cfg, struct myelon_bridge **out);

@@ -342,6 +342,73 @@ static int egress_send_hello(struct myelon_bridge *b)
   return rc == -EAGAIN ? 0 : rc; /* not connected yet: the next retry sends it */
 }
 
+/* The ring's geometry, read as an inspector reads it (no consumer entry):
+ * the HELLO needs it, and a link the ingress refuses must leave nothing
+ * on A's ring (a durable entry would gate the producer for good). The
+ * frame format and capacity are those whose type tag the ring carries. */
+static int egress_probe(struct myelon_bridge *b, int64_t timeout_ns)
+{
+  int64_t deadline = now_ns() + (timeout_ns > 0 ? timeout_ns : 0);
+  for (;;) {
+    struct dmp_inspect *in = NULL;
+    const struct dmp_ring_stat *st = NULL;
+    int rc = dmp_inspect_open(DMP_BACKEND_SHM, b->ring, &in);
+    if (rc == 0)
+      rc = dmp_inspect_sample(in, &st);
+    if (rc == 0 && st->producer_alive) {
+      bool found = false;
+      for (int f = 0; f < 2 && !found; f++) {
+        enum myelon_frame_format fmt = f == 0 ? MYELON_FRAME_COMPACT : MYELON_FRAME_ALIGNED;
+        uint32_t hdr = myelon_frame_header_size(fmt);
+        for (uint32_t k = 0; k < 16 && !found && st->slot_size >= hdr + k; k++) {
+          uint32_t fc = st->slot_size - hdr - k, ss, sa;
+          if (myelon_frame_slot(fmt, fc, &ss, &sa) == 0 && ss == st->slot_size &&
+              myelon_frame_tag(fmt, fc) == st->type_tag) {
+            b->fmt = fmt;
+            b->fc = fc;
+            found = true;
+          }
+        }
+      }
+      b->cap = st->capacity;
+      b->tag = st->type_tag;
+      b->epoch = st->epoch;
+      dmp_inspect_close(in);
+      if (!found)
+        return fail(b, -MYELON_E_FORMAT, "ring %s is not a framed (Layer 1) ring: its type tag %#" PRIx64
+                    " names no frame format and capacity", b->ring, b->tag);
+      return 0;
+    }
+    dmp_inspect_close(in);
+    if (now_ns() >= deadline)
+      return fail(b, rc < 0 ? rc : -DMP_E_OWNERDEAD, "ring %s: %s", b->ring,
+                  rc < 0 ? dmp_last_error() : "its producer is not running");
+    struct timespec ts = {0, 5000000};
+    nanosleep(&ts, NULL);
+  }
+}
+
+/* Attach as the durable consumer once the ingress accepted the link. */
+static int egress_attach(struct myelon_bridge *b)
+{
+  struct myelon_consumer_config cc;
+  myelon_consumer_config_init(&cc);
+  cc.ring.name = b->ring;
+  cc.ring.id = b->id;
+  cc.ring.flags = DMP_CONSUMER_DURABLE;
+  cc.ring.start = DMP_START_OLDEST;
+  cc.format = b->fmt;
+  cc.frame_capacity = b->fc;
+  cc.max_message = b->max_message;
+  int rc = myelon_consumer_attach(&cc, &b->cons);
+  if (rc < 0)
+    return fail(b, rc, "attach to ring %s as %s: %s (%s)", b->ring, b->id, myelon_strerror(-rc), dmp_last_error());
+  struct dmp_consumer *c = myelon_consumer_ring(b->cons);
+  if (dmp_consumer_epoch(c) != b->epoch || dmp_consumer_capacity(c) != b->cap)
+    return fail(b, -DMP_E_OWNERDEAD, "ring %s was created anew between the handshake and the attach", b->ring);
+  return 0;
+}
+
 static int egress_welcome(struct myelon_bridge *b, uint64_t next, int64_t now)
 {
   if (b->hs != HS_HELLO)
@@ -355,6 +422,11 @@ static int egress_welcome(struct myelon_bridge *b, uint64_t next, int64_t now)
                   "(its state file was lost or rolled back): cannot resume without loss", next);
     if (b->hcount == 0 && (!b->seq_known || b->st.next_seq < next))
       b->st.next_seq = next; /* a fresh egress continues the ingress's numbering */
+  }
+  if (b->cons == NULL) {
+    int rc = egress_attach(b);
+    if (rc < 0)
+      return rc;
   }
   b->seq_known = true;
   b->hs = HS_RUN;
@@ -648,34 +720,8 @@ MYELON_API int myelon_bridge_egress_open(const struct myelon_bridge_config *cfg,
     if (b->held == NULL)
       rc = -ENOMEM;
   }
-  if (rc == 0) {
-    /* Either frame format: try the configured one, then the other. */
-    struct myelon_consumer_config cc;
-    for (int attempt = 0; attempt < 2; attempt++) {
-      myelon_consumer_config_init(&cc);
-      cc.ring.name = b->ring;
-      cc.ring.id = b->id;
-      cc.ring.flags = DMP_CONSUMER_DURABLE;
-      cc.ring.start = DMP_START_OLDEST;
-      cc.format = attempt == 0 ? cfg->format : (cfg->format == MYELON_FRAME_COMPACT ? MYELON_FRAME_ALIGNED
-                                                                                   : MYELON_FRAME_COMPACT);
-      cc.frame_capacity = 0;
-      cc.max_message = cfg->max_message;
-      rc = myelon_consumer_attach_timeout(&cc, cfg->attach_timeout_ns, &b->cons);
-      if (rc != -MYELON_E_FORMAT)
-        break;
-    }
-    if (rc < 0)
-      rc = fail(b, rc, "attach to ring %s as %s: %s (%s)", b->ring, b->id, myelon_strerror(-rc), dmp_last_error());
-    else {
-      struct dmp_consumer *c = myelon_consumer_ring(b->cons);
-      b->fmt = cc.format;
-      b->fc = myelon_consumer_frame_capacity(b->cons);
-      b->cap = dmp_consumer_capacity(c);
-      b->tag = dmp_consumer_type_tag(c);
-      b->epoch = dmp_consumer_epoch(c);
-    }
-  }
+  if (rc == 0)
+    rc = egress_probe(b, cfg->attach_timeout_ns);
   if (rc == 0)
     rc = open_socket(b, ZMQ_DEALER);
   if (rc == 0) {
