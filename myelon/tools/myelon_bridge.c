@@ -21,7 +21,7 @@
 #include <myelon/error.h>
 #include <myelon/version.h>
 
-#include "tool_parse.h"
+#include "tool_cli.h"
 
 enum { EX_OK_ = 0, EX_ERR_ = 1, EX_USAGE_ = 2 };
 
@@ -40,7 +40,7 @@ static const char usage_text[] =
     "  --key FILE           this side's CURVE secret key (from keygen: PREFIX.key)\n"
     "  --peer-key FILE      the other side's CURVE public key (PREFIX.pub)\n"
     "  --insecure           plain TCP, no authentication or encryption\n"
-    "  --heartbeat MS       ZeroMQ heartbeat interval (default 100)\n"
+    "  --heartbeat MS       ZeroMQ heartbeat interval (default 100; units: 1s, 250ms)\n"
     "  --timeout MS         drop a silent peer after this (default 500)\n"
     "  --json SECONDS       print a JSON status line every SECONDS to stdout\n"
     "  --duration SECONDS   stop after this long (default: until SIGINT/SIGTERM)\n"
@@ -61,6 +61,7 @@ static const char usage_text[] =
     "  --state FILE         record the last applied message: resume exactly after a restart\n"
     "  --wait-readers N     apply nothing before N readers attached to the ring\n"
     "\n"
+    "Durations take ns, us, ms, s, m or h; sizes K, M, G, T.\n"
     "Exit codes: 0 ok; 1 runtime error (link refused, bad keys, no ring); 2 usage.\n";
 
 static volatile sig_atomic_t stop;
@@ -69,17 +70,6 @@ static void on_signal(int sig)
 {
   (void)sig;
   stop = 1;
-}
-
-static int usage(const char *fmt, const char *arg)
-{
-  if (fmt != NULL) {
-    fprintf(stderr, "myelon-bridge: ");
-    fprintf(stderr, fmt, arg ? arg : "");
-    fprintf(stderr, "\n");
-  }
-  fputs(usage_text, stderr);
-  return EX_USAGE_;
 }
 
 static int64_t now_ns(void)
@@ -104,43 +94,122 @@ static void print_json(struct myelon_bridge *b, bool egress)
   fflush(stdout);
 }
 
+static void help(FILE *f)
+{
+  fputs(usage_text, f);
+}
+
+#define SEC INT64_C(1000000000)
+#define MSEC INT64_C(1000000)
+
+enum {
+  O_RING = 256, O_CONNECT, O_BIND, O_KEY, O_PEER_KEY, O_INSECURE, O_HB, O_TIMEOUT, O_JSON, O_DURATION, O_QUIET,
+  O_ID, O_WINDOW, O_WINDOW_BYTES, O_MAX_MESSAGE, O_ATTACH_TIMEOUT, O_CAPACITY, O_FRAME_CAPACITY, O_FORMAT,
+  O_STATE, O_WAIT_READERS,
+};
+
+struct args {
+  struct myelon_bridge_config cfg;
+  const char *connect_ep, *bind_ep;
+  int64_t json_ns, duration_ns;
+};
+
+/* One option's value: false (with cli->detail) when refused. */
+static bool take_opt(struct tool_cli *cli, struct args *a, int c, const char *arg)
+{
+  struct myelon_bridge_config *cfg = &a->cfg;
+  uint64_t u;
+  uint32_t u32;
+  int64_t ns;
+  static const char *const formats[] = {"compact", "aligned"};
+  switch (c) {
+  case O_RING: cfg->ring = arg; return true;
+  case O_CONNECT: a->connect_ep = arg; return true;
+  case O_BIND: a->bind_ep = arg; return true;
+  case O_KEY: cfg->secret_key_file = arg; return true;
+  case O_PEER_KEY: cfg->peer_key_file = arg; return true;
+  case O_INSECURE: cfg->insecure = true; return true;
+  case O_QUIET: cfg->quiet = true; return true;
+  case O_ID: cfg->consumer_id = arg; return true;
+  case O_STATE: cfg->state_path = arg; return true;
+  case O_HB:
+    if (!tool_cli_duration(cli, arg, MSEC, MSEC, 60 * SEC, &ns))
+      return false;
+    cfg->heartbeat_ms = (int)(ns / MSEC);
+    return true;
+  case O_TIMEOUT:
+    if (!tool_cli_duration(cli, arg, MSEC, MSEC, 600 * SEC, &ns))
+      return false;
+    cfg->timeout_ms = (int)(ns / MSEC);
+    return true;
+  case O_JSON: return tool_cli_duration(cli, arg, SEC, MSEC, 86400 * SEC, &a->json_ns);
+  case O_DURATION: return tool_cli_duration(cli, arg, SEC, MSEC, 365 * 86400 * SEC, &a->duration_ns);
+  case O_ATTACH_TIMEOUT: return tool_cli_duration(cli, arg, SEC, 0, 86400 * SEC, &cfg->attach_timeout_ns);
+  case O_WINDOW: return tool_cli_u32(cli, arg, 1, 1u << 20, &cfg->window);
+  case O_WINDOW_BYTES:
+    if (!tool_cli_size(cli, arg, 1, UINT64_C(1) << 40, &u))
+      return false;
+    cfg->window_bytes = (size_t)u;
+    return true;
+  case O_MAX_MESSAGE:
+    if (!tool_cli_size(cli, arg, 1, MYELON_MAX_MESSAGE_LIMIT, &u))
+      return false;
+    cfg->max_message = (size_t)u;
+    return true;
+  case O_CAPACITY: return tool_cli_pow2(cli, arg, 1, UINT64_C(1) << 32, &cfg->ring_capacity);
+  case O_FRAME_CAPACITY:
+    if (!tool_cli_u32(cli, arg, MYELON_FRAME_MIN_CAPACITY, MYELON_FRAME_MAX_CAPACITY, &u32))
+      return false;
+    cfg->frame_capacity = u32;
+    return true;
+  case O_FORMAT: {
+    int f = tool_cli_choice(cli, arg, formats, 2);
+    if (f < 0)
+      return false;
+    cfg->format = f == 0 ? MYELON_FRAME_COMPACT : MYELON_FRAME_ALIGNED;
+    return true;
+  }
+  case O_WAIT_READERS: return tool_cli_u32(cli, arg, 0, 4096, &cfg->wait_readers);
+  default: return tool_cli_refuse(cli, "unhandled option");
+  }
+}
+
 int main(int argc, char **argv)
 {
-  if (argc < 2)
-    return usage("a mode is required (ingress, egress or keygen)", NULL);
-  if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
-    return fputs(usage_text, stdout), EX_OK_;
-  if (strcmp(argv[1], "--version") == 0)
-    return printf("myelon-bridge %s\n", MYELON_VERSION_STRING), EX_OK_;
-  if (strcmp(argv[1], "keygen") == 0) {
-    if (argc != 3 || argv[2][0] == '-')
-      return usage("keygen takes exactly one PREFIX", NULL);
-    int rc = myelon_bridge_keygen(argv[2]);
+  static char version_line[96];
+  snprintf(version_line, sizeof version_line, "myelon-bridge (libmyelon %s)", MYELON_VERSION_STRING);
+  static const struct option main_opts[] = {
+      {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'}, {0, 0, 0, 0}};
+  struct tool_cli cli;
+  tool_cli_init(&cli, "myelon-bridge", version_line, help, "+hV", main_opts); /* '+': stop at the mode */
+  int c;
+  while ((c = tool_cli_next(&cli, argc, argv)) != TOOL_CLI_END)
+    if (c == TOOL_CLI_EXIT)
+      return cli.status;
+  if (optind >= argc)
+    return tool_cli_usage_error(&cli, "a mode is required (ingress, egress or keygen)");
+  const char *mode = argv[optind];
+  if (strcmp(mode, "keygen") == 0) {
+    if (argc - optind != 2 || argv[optind + 1][0] == '-')
+      return tool_cli_usage_error(&cli, "keygen takes exactly one PREFIX");
+    const char *prefix = argv[optind + 1];
+    int rc = myelon_bridge_keygen(prefix);
     if (rc != 0) {
-      fprintf(stderr, "myelon-bridge: keygen %s: %s\n", argv[2],
+      fprintf(stderr, "myelon-bridge: keygen %s: %s\n", prefix,
               rc == -EEXIST ? "PREFIX.key or PREFIX.pub exists (not overwritten)" : strerror(-rc));
       return EX_ERR_;
     }
-    printf("wrote %s.key (secret, mode 0600) and %s.pub\n", argv[2], argv[2]);
+    printf("wrote %s.key (secret, mode 0600) and %s.pub\n", prefix, prefix);
     return EX_OK_;
   }
   bool egress;
-  if (strcmp(argv[1], "egress") == 0)
+  if (strcmp(mode, "egress") == 0)
     egress = true;
-  else if (strcmp(argv[1], "ingress") == 0)
+  else if (strcmp(mode, "ingress") == 0)
     egress = false;
   else
-    return usage("unknown mode '%s'", argv[1]);
+    return tool_cli_usage_error(&cli, "unknown mode '%s' (ingress, egress or keygen)", mode);
 
-  struct myelon_bridge_config cfg;
-  myelon_bridge_config_init(&cfg);
-  double json_s = 0;
-  int64_t duration_ns = -1;
-  enum {
-    O_RING = 256, O_CONNECT, O_BIND, O_KEY, O_PEER_KEY, O_INSECURE, O_HB, O_TIMEOUT, O_JSON, O_DURATION, O_QUIET,
-    O_ID, O_WINDOW, O_WINDOW_BYTES, O_MAX_MESSAGE, O_ATTACH_TIMEOUT, O_CAPACITY, O_FRAME_CAPACITY, O_FORMAT,
-    O_STATE, O_WAIT_READERS, O_HELP,
-  };
   static const struct option opts[] = {
     {"ring", required_argument, 0, O_RING}, {"connect", required_argument, 0, O_CONNECT},
     {"bind", required_argument, 0, O_BIND}, {"key", required_argument, 0, O_KEY},
@@ -152,96 +221,35 @@ int main(int argc, char **argv)
     {"max-message", required_argument, 0, O_MAX_MESSAGE}, {"attach-timeout", required_argument, 0, O_ATTACH_TIMEOUT},
     {"capacity", required_argument, 0, O_CAPACITY}, {"frame-capacity", required_argument, 0, O_FRAME_CAPACITY},
     {"format", required_argument, 0, O_FORMAT}, {"state", required_argument, 0, O_STATE},
-    {"wait-readers", required_argument, 0, O_WAIT_READERS}, {"help", no_argument, 0, O_HELP},
-    {0, 0, 0, 0},
+    {"wait-readers", required_argument, 0, O_WAIT_READERS}, {"help", no_argument, 0, 'h'},
+    {"version", no_argument, 0, 'V'}, {0, 0, 0, 0},
   };
-  const char *connect_ep = NULL, *bind_ep = NULL;
-  optind = 2;
-  int c;
-  uint64_t u;
-  while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-    switch (c) {
-    case O_RING: cfg.ring = optarg; break;
-    case O_CONNECT: connect_ep = optarg; break;
-    case O_BIND: bind_ep = optarg; break;
-    case O_KEY: cfg.secret_key_file = optarg; break;
-    case O_PEER_KEY: cfg.peer_key_file = optarg; break;
-    case O_INSECURE: cfg.insecure = true; break;
-    case O_QUIET: cfg.quiet = true; break;
-    case O_ID: cfg.consumer_id = optarg; break;
-    case O_STATE: cfg.state_path = optarg; break;
-    case O_HB:
-      if (!tool_parse_u64(optarg, &u) || u == 0 || u > 60000)
-        return usage("--heartbeat takes milliseconds 1 .. 60000", NULL);
-      cfg.heartbeat_ms = (int)u;
-      break;
-    case O_TIMEOUT:
-      if (!tool_parse_u64(optarg, &u) || u == 0 || u > 600000)
-        return usage("--timeout takes milliseconds 1 .. 600000", NULL);
-      cfg.timeout_ms = (int)u;
-      break;
-    case O_JSON:
-      if (!tool_parse_decimal(optarg, &json_s) || json_s <= 0)
-        return usage("--json takes positive seconds", NULL);
-      break;
-    case O_DURATION:
-      if (!tool_parse_seconds(optarg, &duration_ns) || duration_ns <= 0)
-        return usage("--duration takes positive seconds", NULL);
-      break;
-    case O_ATTACH_TIMEOUT:
-      if (!tool_parse_seconds(optarg, &cfg.attach_timeout_ns))
-        return usage("--attach-timeout takes seconds", NULL);
-      break;
-    case O_WINDOW:
-      if (!tool_parse_u64(optarg, &u) || u == 0 || u > (1u << 20))
-        return usage("--window takes 1 .. 1048576", NULL);
-      cfg.window = (uint32_t)u;
-      break;
-    case O_WINDOW_BYTES:
-      if (!tool_parse_size(optarg, &u) || u == 0 || u > (1ULL << 40))
-        return usage("--window-bytes takes a size (e.g. 32M)", NULL);
-      cfg.window_bytes = (size_t)u;
-      break;
-    case O_MAX_MESSAGE:
-      if (!tool_parse_size(optarg, &u) || u == 0 || u > MYELON_MAX_MESSAGE_LIMIT)
-        return usage("--max-message takes a size up to 4G", NULL);
-      cfg.max_message = (size_t)u;
-      break;
-    case O_CAPACITY:
-      if (!tool_parse_u64(optarg, &u) || u == 0 || (u & (u - 1)) != 0)
-        return usage("--capacity takes a power of two", NULL);
-      cfg.ring_capacity = u;
-      break;
-    case O_FRAME_CAPACITY:
-      if (!tool_parse_u64(optarg, &u) || u == 0 || u > UINT32_MAX)
-        return usage("--frame-capacity takes a number of bytes", NULL);
-      cfg.frame_capacity = (uint32_t)u;
-      break;
-    case O_FORMAT:
-      if (strcmp(optarg, "compact") == 0)
-        cfg.format = MYELON_FRAME_COMPACT;
-      else if (strcmp(optarg, "aligned") == 0)
-        cfg.format = MYELON_FRAME_ALIGNED;
-      else
-        return usage("--format takes compact or aligned", NULL);
-      break;
-    case O_WAIT_READERS:
-      if (!tool_parse_u64(optarg, &u) || u > 4096)
-        return usage("--wait-readers takes 0 .. 4096", NULL);
-      cfg.wait_readers = (uint32_t)u;
-      break;
-    case O_HELP: return fputs(usage_text, stdout), EX_OK_;
-    default: return usage(NULL, NULL);
-    }
+  struct args a;
+  memset(&a, 0, sizeof a);
+  myelon_bridge_config_init(&a.cfg);
+  struct myelon_bridge_config cfg;
+  int sub_argc = argc - optind;
+  char **sub_argv = argv + optind;
+  optind = 0; /* a fresh getopt scan of the mode's arguments */
+  tool_cli_init(&cli, egress ? "myelon-bridge egress" : "myelon-bridge ingress", version_line, help, "hV", opts);
+  while ((c = tool_cli_next(&cli, sub_argc, sub_argv)) != TOOL_CLI_END) {
+    if (c == TOOL_CLI_EXIT)
+      return cli.status;
+    if (!take_opt(&cli, &a, c, optarg))
+      return tool_cli_bad_value(&cli, optarg);
   }
-  if (optind != argc)
-    return usage("unexpected argument '%s'", argv[optind]);
+  if (optind != sub_argc)
+    return tool_cli_usage_error(&cli, "unexpected argument '%s'", sub_argv[optind]);
+  cfg = a.cfg;
+  const char *connect_ep = a.connect_ep, *bind_ep = a.bind_ep;
+  double json_s = (double)a.json_ns / 1e9;
+  int64_t duration_ns = a.duration_ns > 0 ? a.duration_ns : -1;
   if (cfg.ring == NULL)
-    return usage("--ring NAME is required", NULL);
+    return tool_cli_usage_error(&cli, "--ring NAME is required");
   if (egress && (connect_ep == NULL || bind_ep != NULL))
-    return usage("egress takes --connect ENDPOINT (and no --bind)", NULL);
+    return tool_cli_usage_error(&cli, "egress takes --connect ENDPOINT (and no --bind)");
   if (!egress && (bind_ep == NULL || connect_ep != NULL))
-    return usage("ingress takes --bind ENDPOINT (and no --connect)", NULL);
+    return tool_cli_usage_error(&cli, "ingress takes --bind ENDPOINT (and no --connect)");
   cfg.endpoint = egress ? connect_ep : bind_ep;
 
   struct sigaction sa;
@@ -254,10 +262,10 @@ int main(int argc, char **argv)
   struct myelon_bridge *b = NULL;
   int rc = egress ? myelon_bridge_egress_open(&cfg, &b) : myelon_bridge_ingress_open(&cfg, &b);
   if (rc < 0) {
-    fprintf(stderr, "myelon-bridge %s: %s\n", argv[1], myelon_bridge_last_error(NULL));
+    fprintf(stderr, "myelon-bridge %s: %s\n", mode, myelon_bridge_last_error(NULL));
     return EX_ERR_;
   }
-  fprintf(stderr, "myelon-bridge %s: ring %s %s %s%s\n", argv[1], cfg.ring, egress ? "->" : "<-", cfg.endpoint,
+  fprintf(stderr, "myelon-bridge %s: ring %s %s %s%s\n", mode, cfg.ring, egress ? "->" : "<-", cfg.endpoint,
           cfg.insecure ? " (insecure)" : "");
   int64_t start = now_ns();
   int64_t next_json = json_s > 0 ? start + (int64_t)(json_s * 1e9) : INT64_MAX;
@@ -276,7 +284,7 @@ int main(int argc, char **argv)
       break;
     }
     if (rc < 0) {
-      fprintf(stderr, "myelon-bridge %s: %s\n", argv[1], myelon_bridge_last_error(b));
+      fprintf(stderr, "myelon-bridge %s: %s\n", mode, myelon_bridge_last_error(b));
       status = EX_ERR_;
       break;
     }
