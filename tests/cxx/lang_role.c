@@ -12,6 +12,8 @@
  *            framed  Layer 1 messages of 0..3000 bytes (several frames)
  *            typed   Layers 2-3: struct lang_order through the msgpack codec,
  *                    received as owned values and as zero-copy views
+ *            stream  (produce only) COUNT messages of 1 KiB as fast as the
+ *                    consumer takes them: bench/python/pybench.py's C producer
  *     ROLE   produce | consume
  *
  * The producer creates the ring, waits (bounded) for one consumer, sends
@@ -183,6 +185,31 @@ static int framed_consume(const char *name, int64_t count)
   return rc < 0 ? fail("myelon_consumer_recv", rc == -1 ? 0 : rc) : 0;
 }
 
+/* The bench's C producer: 1 KiB messages, one frame each (zero-copy on
+ * the consumer's side), the message number in the first 8 bytes. */
+static int stream_produce(const char *name, int64_t count)
+{
+  struct myelon_producer_config cfg;
+  myelon_producer_config_init(&cfg);
+  cfg.ring.name = name;
+  cfg.ring.capacity = 1024;
+  cfg.frame_capacity = 1024;
+  cfg.ring.wait_consumers = 1;
+  cfg.ring.wait_timeout_ns = WAIT;
+  struct myelon_producer *p = NULL;
+  int rc = myelon_producer_create(&cfg, &p);
+  if (rc < 0)
+    return fail("myelon_producer_create", rc);
+  uint8_t buf[1024];
+  memset(buf, 0x5a, sizeof buf);
+  for (int64_t i = 0; i < count && rc >= 0; i++) {
+    memcpy(buf, &i, sizeof i);
+    rc = myelon_producer_publish(p, buf, sizeof buf, 1, WAIT);
+  }
+  myelon_producer_close(p);
+  return rc < 0 ? fail("myelon_producer_publish", rc) : 0;
+}
+
 /* ---- Layers 2-3: msgpack-typed values --------------------------------------- */
 
 struct lang_order {
@@ -326,6 +353,8 @@ int main(int argc, char **argv)
     return produce ? framed_produce(name, count) : framed_consume(name, count);
   if (strcmp(lang_layer, "typed") == 0)
     return produce ? typed_produce(name, count) : typed_consume(name, count);
+  if (strcmp(lang_layer, "stream") == 0 && produce)
+    return stream_produce(name, count);
   fprintf(stderr, "lang-role: unknown layer '%s'\n", lang_layer);
   return 2;
 }

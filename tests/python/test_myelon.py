@@ -328,6 +328,10 @@ class BadInput(Base):
                 p.publish(b'x', timeout='soon')
             with self.assertRaises(ValueError):
                 p.publish(b'x', timeout=-1)
+            with myelon.Consumer(self.name, 'r') as c:
+                p.publish(b'x')
+                with self.assertRaises(TypeError):
+                    c.recv(timeout='soon')  # refused although a message is there
             with self.assertRaises(TypeError):
                 myelon.Consumer(self.name, None)
             with self.assertRaises(ValueError):

@@ -41,6 +41,7 @@ closed by close(), by their `with` block, or when garbage-collected.
 import ctypes
 import errno as _errno
 import json as _json
+import time as _time
 
 from . import _ffi
 
@@ -48,6 +49,8 @@ __all__ = ['Error', 'Producer', 'Consumer', 'Message', 'TypedProducer', 'TypedCo
            'RingConsumer', 'Scheduler', 'Worker', 'StepMessage', 'ring_status', 'version']
 
 _SLICE = 0.05  # seconds: the longest single wait in C, so that signals are seen
+_SLICE_NS = int(_SLICE * 1e9)
+_EAGAIN = -_errno.EAGAIN
 
 
 class Error(Exception):
@@ -101,13 +104,12 @@ def _sliced(call, timeout):
     """Call `call(slice_ns)` until it returns something other than
     -ETIMEDOUT or the timeout has passed; each C wait is at most _SLICE, and
     between two the interpreter runs signal handlers (Ctrl-C)."""
-    import time
     total = _ns(timeout)
-    end = None if total is None else time.monotonic_ns() + total
+    end = None if total is None else _time.monotonic_ns() + total
     while True:
-        left = int(_SLICE * 1e9) if end is None else min(int(_SLICE * 1e9), max(0, end - time.monotonic_ns()))
+        left = _SLICE_NS if end is None else min(_SLICE_NS, max(0, end - _time.monotonic_ns()))
         rc = call(left)
-        if rc != -_errno.ETIMEDOUT or (end is not None and time.monotonic_ns() >= end):
+        if rc != -_errno.ETIMEDOUT or (end is not None and _time.monotonic_ns() >= end):
             return rc
 
 
@@ -153,6 +155,8 @@ def _kind(kind):
 
 def _buffer(data):
     """A C pointer and length for a bytes-like object (kept alive by the caller)."""
+    if type(data) is bytes:  # ctypes passes a pointer to the object's own buffer: no copy
+        return data, len(data)
     if isinstance(data, str):
         raise TypeError('data must be bytes-like, not str (encode it)')
     mv = memoryview(data)  # TypeError for what has no buffer
@@ -203,7 +207,10 @@ class Producer(_Handle):
         h = self._live()
         kind = _kind(kind)
         buf, n = _buffer(data)
-        rc = _sliced(lambda t: _ffi.myelon_producer_publish(h, buf, n, kind, t), timeout)
+        _ns(timeout)  # a bad timeout is refused even when no wait is needed
+        rc = _ffi.myelon_producer_try_publish(h, buf, n, kind)  # space is usually there: one call
+        if rc == _EAGAIN:
+            rc = _sliced(lambda t: _ffi.myelon_producer_publish(h, buf, n, kind, t), timeout)
         _check('myelon_producer_publish', rc)
 
     def wait_for_consumers(self, n, timeout=5.0):
@@ -298,8 +305,11 @@ class Consumer(_Handle):
         is gone and everything it published was read)."""
         h = self._live()
         self._release_current()
+        _ns(timeout)  # a bad timeout is refused even when no wait is needed
         m = _ffi.Msg()
-        rc = _sliced(lambda t: _ffi.myelon_consumer_recv(h, ctypes.byref(m), t), timeout)
+        rc = _ffi.myelon_consumer_try_recv(h, ctypes.byref(m))  # a message is often there: one call
+        if rc == _EAGAIN:
+            rc = _sliced(lambda t: _ffi.myelon_consumer_recv(h, ctypes.byref(m), t), timeout)
         if rc == -_errno.ETIMEDOUT:
             return None
         _check('myelon_consumer_recv', rc)

@@ -189,3 +189,7 @@ myelon_worker_recv = _fn(myelon, 'myelon_worker_recv', c_int, P, POINTER(StepMsg
 myelon_worker_release = _fn(myelon, 'myelon_worker_release', None, P)
 myelon_worker_respond = _fn(myelon, 'myelon_worker_respond', c_int, P, c_uint64, c_void_p, c_size_t, c_uint8,
                             c_int64)
+
+# non-waiting first attempts (the Python fast path: one call when data or space is there)
+myelon_producer_try_publish = _fn(myelon, 'myelon_producer_try_publish', c_int, P, c_void_p, c_size_t, c_uint8)
+myelon_consumer_try_recv = _fn(myelon, 'myelon_consumer_try_recv', c_int, P, POINTER(Msg))
