@@ -222,6 +222,23 @@ for app in ring_app msg_app; do
   LD_LIBRARY_PATH=$LIBDIR "$TMP/outside/build/$app" || fail "outside project: $app (pkg-config)"
 done
 
+step "the libmyelon tour: README's text is the installed example; built and run as printed"
+tour=$PREFIX/share/doc/myelon/examples/myelon_tour.c
+[ -f "$tour" ] || fail "no $tour"
+sed -n '/^<!-- begin myelon\/examples\/myelon_tour.c -->$/,/^<!-- end myelon\/examples\/myelon_tour.c -->$/p' \
+  "$SRC/README.md" | sed '1,2d;$d' | sed '$d' >"$TMP/tour-readme.c"
+cmp -s "$TMP/tour-readme.c" "$tour" || { diff "$TMP/tour-readme.c" "$tour" | head -20; fail "README's tour differs from $tour"; }
+build_cmd=$(grep -m1 '^cc -std=c11 -o myelon-tour myelon_tour.c ' "$SRC/README.md") || fail "README lacks the tour's build command"
+mkdir -p "$TMP/tour" && cp "$tour" "$TMP/tour/"
+(cd "$TMP/tour" && PKG_CONFIG_PATH=$PCDIR sh -c "$build_cmd") || fail "the tour does not build as printed: $build_cmd"
+tourname=tour$$
+(cd "$TMP/tour" && LD_LIBRARY_PATH=$LIBDIR timeout 60 ./myelon-tour receive "$tourname" >"$TMP/tour/receive.out" 2>&1) &
+receiver=$!
+(cd "$TMP/tour" && LD_LIBRARY_PATH=$LIBDIR timeout 60 ./myelon-tour send "$tourname") || { kill "$receiver" 2>/dev/null; wait "$receiver" 2>/dev/null; fail "myelon-tour send"; }
+wait "$receiver" || { cat "$TMP/tour/receive.out"; fail "myelon-tour receive"; }
+cat "$TMP/tour/receive.out"
+grep -q '^received 3 framed and 3 typed messages$' "$TMP/tour/receive.out" || fail "the tour's receiver"
+
 step "run the installed dmp-demo"
 [ -x "$PREFIX/bin/dmp-demo" ] || fail "dmp-demo is not installed in $PREFIX/bin"
 LD_LIBRARY_PATH=$LIBDIR "$PREFIX/bin/dmp-demo" --events 20000 --consumers 2 --timeout 60 \
