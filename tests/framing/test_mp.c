@@ -318,7 +318,7 @@ Test(framing_mp, producer_killed_mid_message_gives_ownerdead_not_a_hang)
  * frames: ~350k frames) keeps frames coming for as long as it streams, so
  * a receive that fed every frame it found would last as long as the
  * message. Each receive with a 1 ms timeout must return within it (+ the
- * documented 250 ms slack, times TS_TIMEOUT_MULTIPLIER), the message in progress keeping its place,
+ * documented slack, ts_slack_ms()), the message in progress keeping its place,
  * and the message must still arrive whole. */
 static void long_message_run(enum dmp_backend b, enum myelon_frame_format f)
 {
@@ -327,9 +327,9 @@ static void long_message_run(enum dmp_backend b, enum myelon_frame_format f)
   struct myelon_consumer *con = NULL;
   pid_t prod = producer_and_consumer(&c, "1", "timed", true, &con);
   int rc;
-  /* 1 ms; 250 ms of slack, scaled like every other bound by
-   * TS_TIMEOUT_MULTIPLIER under sanitizers (as the fault sweep's) */
-  const int64_t timeout = 1000000, slack = (int64_t)ts_timeout_ms(250) * 1000000;
+  /* 1 ms; the suites' one slack (ts_slack_ms(): 250 ms scaled by
+   * TS_TIMEOUT_MULTIPLIER, or DMP_FAULT_SLACK_MS), as the sweep's */
+  const int64_t timeout = 1000000, slack = (int64_t)ts_slack_ms() * 1000000;
   int64_t deadline = ts_now_ns() + (int64_t)ts_timeout_ms(60000) * 1000000, worst = 0;
   uint64_t timeouts_mid = 0;
   struct myelon_msg m;
