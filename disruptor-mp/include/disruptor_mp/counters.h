@@ -242,9 +242,12 @@ DMP_API void dmp_counters_close(struct dmp_counters *set);
  * per handle, an OFD lock between processes); blocks at most 2 s on the
  * registry lock (a stopped registrant in another process).
  *
+ * @param set   an open counters handle (dmp_counters_open(), or a
+ *              producer's / consumer's dmp_*_counters()).
  * @param type  DMP_COUNTER_USER or above (0 means DMP_COUNTER_USER); the
  *              library's own types are accepted too, for layers above it.
  * @param label 1..DMP_COUNTER_LABEL_MAX printable ASCII characters, no '"' or '\\'.
+ * @param out   the handle, valid while `set` is open.
  * @return the record's index (>= 0) and `*out`; `*out` zeroed on failure:
  *         -EINVAL NULL argument; -DMP_E_BADNAME bad label;
  *         -ENOSPC every record is owned by a live process (the detail says

@@ -146,6 +146,8 @@ MYELON_API void myelon_reasm_reset(struct myelon_reasm *r);
  * Feed one parsed frame that is not a stand-alone SINGLE (callers deliver
  * SINGLE frames directly when no message is in progress).
  *
+ * @param r     the reassembler (myelon_reasm_init()).
+ * @param f     the frame, as parsed by myelon_frame_parse().
  * @param consumed set to false only when the frame must be fed again: it
  *        starts a new message but interrupted one in progress, which is
  *        reported first as -MYELON_E_TRUNCATED.

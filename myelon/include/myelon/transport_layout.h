@@ -11,8 +11,8 @@
  * name + the longest suffix Layer 0 appends (DMP_NAME_SUFFIX_MAX) fits
  * macOS's 31-byte limit, and every name passes dmp_name_validate().
  *
- *   request ring      <prefix><tag>p
- *   response ring r   <prefix><tag>r<r in lowercase hex, no padding>
+ *   request ring      PREFIX TAG "p"
+ *   response ring r   PREFIX TAG "r" R   (R: r in lowercase hex, no padding)
  *   worker r's id     w<r in decimal>   (its consumer id on the request ring)
  *   scheduler's id    s                 (its consumer id on each response ring)
  *
