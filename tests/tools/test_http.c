@@ -77,13 +77,13 @@ Test(http_parse, malformed_heads_get_their_status)
 
 Test(http_parse, long_targets_and_long_heads_are_refused_without_reading_past_the_bound)
 {
-  size_t n = HTTP_MAX_TARGET + 64;
-  char *s = malloc(n + 32);
+  /* A static buffer, not malloc: gcc 12 with ASan (-Warray-bounds) took
+   * the unchecked malloc result for a zero-sized object. */
+  static char s[5 + HTTP_MAX_TARGET + sizeof " HTTP/1.1\r\n\r\n"];
   memcpy(s, "GET /", 5);
   memset(s + 5, 'a', HTTP_MAX_TARGET);
-  strcpy(s + 5 + HTTP_MAX_TARGET, " HTTP/1.1\r\n\r\n");
+  memcpy(s + 5 + HTTP_MAX_TARGET, " HTTP/1.1\r\n\r\n", sizeof " HTTP/1.1\r\n\r\n");
   cr_assert(eq(int, parse(s), -414));
-  free(s);
   /* A head with no end: "more" until the bound, then 431, whatever follows. */
   size_t big = HTTP_MAX_REQUEST + 100;
   char *h = malloc(big);
