@@ -193,8 +193,10 @@ struct world {
   int64_t deadline;
   bool close_early; /* producer_death: close after `count`, no linger */
   int n_gating;     /* consumers the producer waits for before publishing */
-  const char *gate_id; /* if set: wait for this id instead (a non-gating
-                        * reader also counts for wait_for_consumers) */
+  const char *const *gate_ids; /* if set: wait for these ids instead (a
+                                * non-gating reader or a churner also counts
+                                * for wait_for_consumers) */
+  size_t n_gate_ids;
   _Atomic int ready;  /* producer created */
   void *_Atomic ctl;  /* the producer's mapping of the segment */
   _Atomic int done;   /* producer finished (published or failed) */
@@ -258,8 +260,8 @@ static void *producer_main(void *arg)
     atomic_store(&w->done, 1);
     return fail_at(r, "create: %s (%s)", dmp_err_name(rc), dmp_last_error());
   }
-  if (w->gate_id)
-    rc = dmp_producer_wait_for_ids(p, &w->gate_id, 1, left(w));
+  if (w->gate_ids)
+    rc = dmp_producer_wait_for_ids(p, w->gate_ids, w->n_gate_ids, left(w));
   else if (w->n_gating > 0)
     rc = dmp_producer_wait_for_consumers(p, (uint32_t)w->n_gating, left(w));
   if (rc < 0) {
@@ -511,6 +513,9 @@ Test(threaded, attach_detach_churn_beside_gating_readers)
 {
   struct world w = world_new(DMP_BACKEND_SHM, 32, 10000, 2);
   w.n_gating = 2;
+  static const char *const gates[] = {"g1", "g2"}; /* a churner may attach first */
+  w.gate_ids = gates;
+  w.n_gate_ids = 2;
   struct role r[5];
   start(&r[0], &w, "producer", DMP_WAIT_BLOCK, producer_main);
   start(&r[1], &w, "g1", DMP_WAIT_BLOCK, consumer_main);
@@ -536,7 +541,9 @@ Test(threaded, a_non_gating_reader_never_accepts_a_torn_copy)
 {
   struct world w = world_new(DMP_BACKEND_SHM, 16, 50000, 4);
   w.n_gating = 1;
-  w.gate_id = "gate"; /* not "any 1 consumer": the lossy one may attach first */
+  static const char *const gate[] = {"gate"}; /* not "any 1 consumer": the lossy one may attach first */
+  w.gate_ids = gate;
+  w.n_gate_ids = 1;
   struct role r[3];
   start(&r[0], &w, "producer", DMP_WAIT_SPIN, producer_main);
   start(&r[1], &w, "gate", DMP_WAIT_BLOCK, consumer_main);
