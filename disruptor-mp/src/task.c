@@ -59,6 +59,28 @@ enum dmp_processor_state dmp_task_fail(struct dmp_task *t, int rc, const char *f
   return DMP_PROCESSOR_FAILED;
 }
 
+/* What `run`'s return value means as an end state. A FAILED without
+ * dmp_task_fail() would give the owner a failure with error 0, and a value
+ * outside the enum a state nobody can interpret: both end FAILED with
+ * -EPROTO and a detail that says which mistake `run` made. */
+static enum dmp_processor_state run_end_state(struct dmp_task *t, enum dmp_processor_state s)
+{
+  switch (s) {
+  case DMP_PROCESSOR_RUNNING:
+    return DMP_PROCESSOR_STOPPED;
+  case DMP_PROCESSOR_STOPPED:
+  case DMP_PROCESSOR_RETURNED:
+    return s;
+  case DMP_PROCESSOR_FAILED:
+    if (t->error != 0)
+      return s;
+    return dmp_task_fail(t, -EPROTO, "task '%s': run returned DMP_PROCESSOR_FAILED without dmp_task_fail()",
+                         t->thread_name);
+  }
+  return dmp_task_fail(t, -EPROTO, "task '%s': run returned %d, not a DMP_PROCESSOR_* end state", t->thread_name,
+                       (int)s);
+}
+
 static void report(struct dmp_task *t, int start_rc, bool ended)
 {
   pthread_mutex_lock(&t->mu);
@@ -89,7 +111,7 @@ static void *thread_main(void *arg)
   report(t, rc < 0 ? rc : 0, false);
   if (rc >= 0) {
     enum dmp_processor_state s = t->cfg.run(t, t->cfg.user);
-    end_with(t, s == DMP_PROCESSOR_RUNNING ? DMP_PROCESSOR_STOPPED : s);
+    end_with(t, run_end_state(t, s));
   }
   if (t->cfg.teardown)
     t->cfg.teardown(t, t->cfg.user);

@@ -118,6 +118,32 @@ Test(task, run_decides_the_end_state_and_a_failure_keeps_its_code_and_detail)
   }
 }
 
+/* `run` returns what the test put in user, with no dmp_task_fail(). */
+static enum dmp_processor_state bare_run(struct dmp_task *t, void *user)
+{
+  (void)t;
+  return *(const enum dmp_processor_state *)user;
+}
+
+Test(task, a_failure_without_dmp_task_fail_or_a_bogus_end_state_still_carries_an_error)
+{
+  static const enum dmp_processor_state ends[] = {DMP_PROCESSOR_FAILED, (enum dmp_processor_state)42};
+  static const char *const details[] = {"task 'tk-bare': run returned DMP_PROCESSOR_FAILED without dmp_task_fail()",
+                                        "task 'tk-bare': run returned 42, not a DMP_PROCESSOR_* end state"};
+  for (size_t i = 0; i < 2; i++) {
+    enum dmp_processor_state end = ends[i];
+    struct dmp_task_config c = {.thread_name = "tk-bare", .role = DMP_ROLE_PROCESSOR, .run = bare_run, .user = &end};
+    struct dmp_task *t = NULL;
+    cr_assert(eq(int, dmp_task_start(&c, &t), 0), "%s", dmp_last_error());
+    int rc = dmp_task_join(t, (int64_t)ts_timeout_ms(10000) * MS);
+    cr_assert(eq(int, rc, -EPROTO), "case %zu: join gives the error, never 0 for a failure", i);
+    cr_assert(eq(int, dmp_task_state(t), DMP_PROCESSOR_FAILED), "case %zu", i);
+    cr_assert(eq(int, dmp_task_error(t), -EPROTO), "case %zu", i);
+    cr_assert(eq(str, (char *)dmp_task_error_detail(t), (char *)details[i]), "case %zu", i);
+    dmp_task_close(t);
+  }
+}
+
 Test(task, a_failed_setup_fails_the_start_with_its_code_and_detail_and_leaves_no_thread)
 {
   struct job j = {.setup_rc = -DMP_E_BADNAME};

@@ -26,6 +26,9 @@
  * then), calls `run` if setup succeeded and `teardown` in any case, then
  * ends. `run`'s return value is the end state: DMP_PROCESSOR_STOPPED,
  * DMP_PROCESSOR_RETURNED, or DMP_PROCESSOR_FAILED after dmp_task_fail().
+ * A FAILED without dmp_task_fail(), or a value that is no end state, ends
+ * the task FAILED with -EPROTO and a detail naming the mistake (never a
+ * failure with error 0).
  *
  * Threads: the callbacks run on the task's thread only; dmp_task_stop(),
  * dmp_task_state() and dmp_task_stop_requested() are safe from any
