@@ -60,6 +60,15 @@
  * A failing seed is printed with its plan ("seed 123: ..."); replaying it
  * repeats the same plan, injection points and parameters exactly (process
  * scheduling of course differs).
+ *
+ * Timing on a shared machine: a seed whose oracle holds but one of whose
+ * calls overran its timeout + slack, or whose dead peer was reported after
+ * the detection bound, is run once more; the sweep fails if the rerun fails
+ * too (both are printed, and the summary counts the reruns). A preempted
+ * virtual CPU can stall any process for a few hundred milliseconds; a bound
+ * that is really broken is broken on the rerun as well. Anything else (a
+ * lost, duplicated or corrupted event, a wrong error, a leftover) fails at
+ * once. DMP_FAULT_NO_RERUN=1 turns reruns off.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -1409,8 +1418,10 @@ static int leftovers(const struct fr_ring *ring)
   return exact + fr_shm_count(dot);
 }
 
-static bool run_seed(uint64_t seed, bool verbose)
+/* `*timing_only`: the seed failed only a timing bound (see the top). */
+static bool run_seed(uint64_t seed, bool verbose, bool *timing_only)
 {
+  *timing_only = false;
   struct plan p = make_plan(seed);
   char desc[400];
   describe(&p, desc, sizeof desc);
@@ -1428,6 +1439,7 @@ static bool run_seed(uint64_t seed, bool verbose)
   int n_det[2] = {det_consumer.n, det_producer.n};
   int64_t t0 = ts_now_ns();
   bool ok = scenarios[p.kind](&r);
+  bool oracle_ok = ok;
   ts_kill_children(); /* a failed seed may leave some; a passed one none */
   if (ok)
     ok = calls_bounded();
@@ -1439,8 +1451,12 @@ static bool run_seed(uint64_t seed, bool verbose)
         ok = failed("a dead peer was reported after %.1f ms (bound: %d ms)", (double)sets[k]->v[i] / 1e6,
                     ts_timeout_ms(DETECT_MAX_MS));
   int left = leftovers(&r.ring);
+  *timing_only = oracle_ok && !ok && left == 0;
   if (ok && left)
     ok = failed("%d segment(s) of '%s' left behind", left, r.ring.name);
+  if (*timing_only) /* this run's detection samples go: the rerun's count */
+    for (int k = 0; k < 2; k++)
+      sets[k]->n = n_det[k];
   if (!ok)
     fprintf(stderr, "FAILED %s\n  -> %s\n  replay: DMP_FAULT_SEED=%" PRIu64 "\n", desc, failure, seed);
   else if (verbose)
@@ -1477,15 +1493,25 @@ Test(fault_sweep, every_seed_keeps_the_oracle)
     base = strtoull(one, NULL, 0);
     n = 1;
   }
+  const char *no_rerun = getenv("DMP_FAULT_NO_RERUN");
+  int reruns = 0;
   for (uint64_t s = base; s < base + n; s++) {
-    if (!run_seed(s, n == 1 || getenv("DMP_FAULT_VERBOSE"))) {
+    bool verbose = n == 1 || getenv("DMP_FAULT_VERBOSE"), timing_only = false;
+    bool ok = run_seed(s, verbose, &timing_only);
+    if (!ok && timing_only && !(no_rerun && *no_rerun == '1')) {
+      fprintf(stderr, "  seed %" PRIu64 " failed only a timing bound: run once more\n", s);
+      reruns++;
+      ok = run_seed(s, verbose, &timing_only);
+      fprintf(stderr, "  seed %" PRIu64 " rerun: %s\n", s, ok ? "passed" : "FAILED again");
+    }
+    if (!ok) {
       bad++;
       if (used < sizeof failing - 24)
         used += (size_t)snprintf(failing + used, sizeof failing - used, " %" PRIu64, s);
     }
   }
-  printf("fault: sweep of %" PRIu64 " seed(s) from %" PRIu64 ": %d failed, %.1f s\n", n, base, bad,
-         (double)(ts_now_ns() - t0) / 1e9);
+  printf("fault: sweep of %" PRIu64 " seed(s) from %" PRIu64 ": %d failed, %d rerun after a timing overrun, %.1f s\n",
+         n, base, bad, reruns, (double)(ts_now_ns() - t0) / 1e9);
   printf("fault: %" PRId64 " timed calls, worst overrun %.1f ms (bound: timeout + %d ms): %s\n", calls_total,
          calls_total ? (double)worst_over_ns / 1e6 : 0.0, slack_ms(), worst_over[0] ? worst_over : "-");
   struct samples *sets[] = {&det_consumer, &det_producer};
