@@ -732,19 +732,29 @@ static int run_gc(const struct opts *o, struct targets *t)
       rc = dmp_ring_gc(x->backend, x->name);
       what = rc == 1 ? "removed" : rc == 0 ? "kept" : rc == -ENOENT ? "gone" : "error";
     }
+    /* A listed ring that vanished since the listing is "gone" (someone
+     * else removed it: nothing to do); one named on the command line that
+     * does not exist is a failure, as in a plain run: "no such ring". */
+    const char *detail = NULL;
+    if (strcmp(what, "gone") == 0 && x->named) {
+      what = "error";
+      detail = "no such ring";
+    } else if (strcmp(what, "error") == 0) {
+      detail = dmp_last_error();
+    }
     removed += rc == 1;
-    err |= strcmp(what, "error") == 0;
+    err |= detail != NULL;
     if (o->json) {
       printf("%s{\"name\":", i ? "," : "");
       json_str(x->name);
       printf(",\"backend\":\"%s\",\"result\":\"%s\"", dmp_backend_name(x->backend), what);
-      if (strcmp(what, "error") == 0) {
+      if (detail) {
         printf(",\"error\":");
-        json_str(dmp_last_error());
+        json_str(detail);
       }
       printf("}");
-    } else if (strcmp(what, "error") == 0) {
-      fprintf(stderr, "dmp-stat: %s (%s): %s\n", x->name, dmp_backend_name(x->backend), dmp_last_error());
+    } else if (detail) {
+      fprintf(stderr, "dmp-stat: %s (%s): %s\n", x->name, dmp_backend_name(x->backend), detail);
     } else {
       printf("%-12s %s (%s)%s\n", what, x->name, dmp_backend_name(x->backend),
              strcmp(what, "kept") == 0 ? ": its producer is alive" : "");

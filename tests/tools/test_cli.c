@@ -246,6 +246,28 @@ Test(cli, dmp_stat_says_no_such_ring_and_exits_1)
   has(r.err, "no such ring", "dmp-stat --watch NAME");
 }
 
+/* --gc NAME on a ring that does not exist: the plain run's "no such ring"
+ * and exit 1, not "gone" and 0 (which a typo in a cleanup script hid);
+ * the same with --dry-run, --json and --file. */
+Test(cli, dmp_stat_gc_says_no_such_ring_and_exits_1)
+{
+  struct result r;
+  const char *name = ts_shm_name("nosuchgc");
+  run(&r, "DMP_STAT", "--gc", name, NULL);
+  EXPECT(&r, 1, "--gc on a ring that does not exist");
+  has(r.err, "no such ring", "dmp-stat --gc NAME");
+  cr_assert(strstr(r.out, "gone") == NULL, "--gc NAME printed 'gone':\n%s", r.out);
+  run(&r, "DMP_STAT", "--gc", "--dry-run", name, NULL);
+  EXPECT(&r, 1, "--gc --dry-run on a ring that does not exist");
+  has(r.err, "no such ring", "dmp-stat --gc --dry-run NAME");
+  run(&r, "DMP_STAT", "--gc", "--json", name, NULL);
+  EXPECT(&r, 1, "--gc --json on a ring that does not exist");
+  has(r.out, "\"result\":\"error\",\"error\":\"no such ring\"", "dmp-stat --gc --json NAME");
+  run(&r, "DMP_STAT", "--gc", "--file", ts_tmp_path("nosuch.ring"), NULL);
+  EXPECT(&r, 1, "--gc on a ring file that does not exist");
+  has(r.err, "no such ring", "dmp-stat --gc --file");
+}
+
 Test(cli, durations_take_a_unit)
 {
   struct result r;
