@@ -10,7 +10,8 @@
 #  4. link both against the static archives via `pkg-config --static` and
 #     check the result does not need the shared libraries;
 #  5. run the installed dmp-demo briefly;
-#  6. check every installed tool has its man page in share/man/man1;
+#  6. check every installed tool has its man page in share/man/man1, and
+#     the libraries' man(3) pages (check_man3.py on what was installed);
 #  7. the outside project of outside_test.sh, built with the installed
 #     .pc files through meson's dependency() (no subproject fallback);
 #  8. the .pc files: `pkg-config --cflags/--libs myelon` work without
@@ -250,6 +251,31 @@ for tool in dmp-stat dmp-demo myelon-demo myelon-journal; do
   [ -s "$PREFIX/share/man/man1/$tool.1" ] || fail "no man page $tool.1 in $PREFIX/share/man/man1"
 done
 echo "man1: $(cd "$PREFIX/share/man/man1" && echo *)"
+
+step "man(3) pages of the libraries' first calls, checked against the installed headers"
+# The same check as suite tools (tests/tools/check_man3.py), on what was
+# installed: every page renders without a warning, its SYNOPSIS matches the
+# installed headers, and every name it documents has a page or link page.
+M3=$PREFIX/share/man/man3
+[ -d "$M3" ] || fail "no man3 directory $M3"
+rc=0
+"${PYTHON:-python3}" "$SRC/tests/tools/check_man3.py" --pages "$M3" --include "$PREFIX/include" \
+  --symbols "$SRC/tests/abi/disruptor_mp.symbols" --symbols "$SRC/tests/abi/myelon.symbols" \
+  --expect dmp_producer_create dmp_consumer_attach dmp_producer_try_claim dmp_producer_publish \
+  dmp_consumer_try_peek dmp_consumer_peek_timeout dmp_consumer_release \
+  myelon_producer_publish myelon_consumer_recv myelon_typed_producer_publish myelon_typed_consumer_recv \
+  myelon_scheduler_create myelon_scheduler_broadcast myelon_scheduler_gather \
+  myelon_worker_attach myelon_worker_recv myelon_worker_respond || rc=$?
+[ "$rc" -eq 0 ] || [ "$rc" -eq 77 ] || fail "the installed man(3) pages (check_man3.py above)"
+# README's `man 3 dmp_producer_create`: man-db finds a page and a link page
+# under the prefix (where man-db is installed).
+if command -v man >/dev/null; then
+  for page in dmp_producer_create dmp_producer_close myelon_consumer_attach; do
+    MANPATH=$PREFIX/share/man man -P cat 3 "$page" 2>/dev/null | grep -q "$page" \
+      || fail "man 3 $page does not show its page from $PREFIX/share/man"
+  done
+fi
+echo "man3: $(cd "$M3" && ls | wc -l) pages and link pages"
 
 step "license texts installed with each library, identical to the tree's"
 for lib in disruptor_mp myelon; do
