@@ -93,6 +93,12 @@ for m in disruptor_mp myelon; do
   done
 done
 
+# Every line of every .pc file as pkg-config and a reader expect it: no
+# doubled or trailing blanks (myelon.pc had "disruptor_mp >=  0.1.0").
+for f in "$PCDIR"/*.pc; do
+  ! grep -nE '  | $' "$f" || fail "$(basename "$f") has doubled or trailing blanks (lines above)"
+done
+
 cat >"$TMP/ring.c" <<'C'
 /* One ring, one consumer, one event, using only the installed headers. */
 #include <disruptor_mp/disruptor_mp.h>

@@ -6,13 +6,11 @@
 #define _GNU_SOURCE
 #include <myelon/myelon.h>
 
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
+
+#include "driver.h"
 
 #define MESSAGES 2000
 #define FRAME 256
@@ -65,20 +63,6 @@ static int consume(const char *name)
   return 0;
 }
 
-static int reap(pid_t pid, int sec)
-{
-  for (int i = 0; i < sec * 100; i++) {
-    int st;
-    if (waitpid(pid, &st, WNOHANG) == pid)
-      return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-    nanosleep(&(struct timespec){0, 10000000}, NULL);
-  }
-  kill(pid, SIGKILL);
-  waitpid(pid, NULL, 0);
-  fprintf(stderr, "msg_app: the consumer did not finish within %d s\n", sec);
-  return -1;
-}
-
 int main(int argc, char **argv)
 {
   if (argc == 3 && strcmp(argv[1], "consume") == 0)
@@ -87,11 +71,7 @@ int main(int argc, char **argv)
   int rc = dmp_name_portable("outmsg", name, sizeof name);
   if (rc < 0)
     return fail("name", rc);
-  pid_t pid = fork();
-  if (pid == 0) {
-    execl("/proc/self/exe", argv[0], "consume", name, (char *)NULL);
-    _exit(127);
-  }
+  pid_t pid = driver_spawn(argv[0], name);
   struct myelon_producer_config pc;
   myelon_producer_config_init(&pc);
   pc.ring.name = name;
@@ -101,7 +81,7 @@ int main(int argc, char **argv)
   pc.frame_capacity = FRAME;
   struct myelon_producer *p = NULL;
   if ((rc = myelon_producer_create(&pc, &p)) < 0) {
-    reap(pid, 15);
+    driver_reap("msg_app", pid, 15);
     return fail("create", rc);
   }
   unsigned char buf[3 * FRAME];
@@ -109,7 +89,7 @@ int main(int argc, char **argv)
     fill(buf, len_of(i), i);
     rc = myelon_producer_publish(p, buf, len_of(i), (uint8_t)(i % 200), 10 * SEC);
   }
-  int st = reap(pid, 30);
+  int st = driver_reap("msg_app", pid, 30);
   myelon_producer_close(p);
   if (rc < 0)
     return fail("publish", rc);

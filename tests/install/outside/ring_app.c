@@ -6,13 +6,11 @@
 #include <disruptor_mp/disruptor_mp.h>
 
 #include <inttypes.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
+
+#include "driver.h"
 
 #define EVENTS 10000
 #define SEC INT64_C(1000000000)
@@ -63,21 +61,6 @@ static int consume(const char *name)
   return 0;
 }
 
-/* Wait for `pid` at most `sec` seconds; kill it after that. */
-static int reap(pid_t pid, int sec)
-{
-  for (int i = 0; i < sec * 100; i++) {
-    int st;
-    if (waitpid(pid, &st, WNOHANG) == pid)
-      return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-    nanosleep(&(struct timespec){0, 10000000}, NULL);
-  }
-  kill(pid, SIGKILL);
-  waitpid(pid, NULL, 0);
-  fprintf(stderr, "ring_app: the consumer did not finish within %d s\n", sec);
-  return -1;
-}
-
 int main(int argc, char **argv)
 {
   if (argc == 3 && strcmp(argv[1], "consume") == 0)
@@ -86,11 +69,7 @@ int main(int argc, char **argv)
   int rc = dmp_name_portable("outside", name, sizeof name);
   if (rc < 0)
     return fail("name", rc);
-  pid_t pid = fork();
-  if (pid == 0) {
-    execl("/proc/self/exe", argv[0], "consume", name, (char *)NULL);
-    _exit(127);
-  }
+  pid_t pid = driver_spawn(argv[0], name);
   struct dmp_producer_config pc;
   dmp_producer_config_init(&pc);
   pc.name = name;
@@ -100,7 +79,7 @@ int main(int argc, char **argv)
   ev_producer_config(&pc);
   struct dmp_producer *p = NULL;
   if ((rc = dmp_producer_create(&pc, &p)) < 0) {
-    reap(pid, 15);
+    driver_reap("ring_app", pid, 15);
     return fail("create", rc);
   }
   for (int64_t i = 0; i < EVENTS && rc >= 0; i++) {
@@ -111,7 +90,7 @@ int main(int argc, char **argv)
       dmp_producer_publish(p);
     }
   }
-  int st = reap(pid, 30);
+  int st = driver_reap("ring_app", pid, 30);
   dmp_producer_close(p);
   if (rc < 0)
     return fail("claim", rc);
