@@ -156,6 +156,18 @@ static void help_info(FILE *f) { fputs(usage_info, f); }
 
 static char version_line[96];
 
+/* After a failed record: is it because the ring is not there (the tools'
+ * "no such ring")? The recorder attaches before it creates the journal, but
+ * -ENOENT may also be the journal's directory, and -ETIMEDOUT (--wait) a
+ * ring that exists without a producer, so ask the ring itself. */
+static bool ring_missing(enum dmp_backend backend, const char *name)
+{
+  struct dmp_inspect *in = NULL;
+  int rc = dmp_inspect_open(backend, name, &in);
+  dmp_inspect_close(in);
+  return rc == -ENOENT;
+}
+
 static int fail(int code, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int fail(int code, int err, const char *fmt, ...)
 {
@@ -344,6 +356,8 @@ static int cmd_record(int argc, char **argv)
   int rc = myelon_recorder_open(&a.cfg, &rec);
   if (rc == -EEXIST)
     return fail(EX_RUNTIME, rc, "journal '%s' exists (use --overwrite to replace it)", a.cfg.journal.path);
+  if ((rc == -ENOENT || rc == -ETIMEDOUT) && ring_missing(a.cfg.backend, a.cfg.ring))
+    return fail(EX_RUNTIME, 0, "%s (%s): no such ring", a.cfg.ring, dmp_backend_name(a.cfg.backend));
   if (rc < 0)
     return fail(EX_RUNTIME, rc, "cannot record ring '%s' into '%s'", a.cfg.ring, a.cfg.journal.path);
   catch_signals();

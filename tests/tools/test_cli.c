@@ -305,4 +305,8 @@ Test(cli, myelon_journal_exit_codes)
   has(r.err, "no journal", "the reason");
   run(&r, "MYELON_JOURNAL", "record", "--ring", ts_shm_name("nosuch"), ts_tmp_path("j"), NULL);
   EXPECT(&r, 1, "a ring that does not exist");
+  has(r.err, "no such ring", "myelon-journal record --ring NAME");
+  run(&r, "MYELON_JOURNAL", "record", "--wait", "50ms", "--ring", ts_shm_name("nosuch"), ts_tmp_path("j"), NULL);
+  EXPECT(&r, 1, "a ring that does not appear within --wait");
+  has(r.err, "no such ring", "myelon-journal record --wait 50ms --ring NAME");
 }
