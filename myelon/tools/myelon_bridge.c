@@ -262,7 +262,18 @@ int main(int argc, char **argv)
   struct myelon_bridge *b = NULL;
   int rc = egress ? myelon_bridge_egress_open(&cfg, &b) : myelon_bridge_ingress_open(&cfg, &b);
   if (rc < 0) {
-    fprintf(stderr, "myelon-bridge %s: %s\n", mode, myelon_bridge_last_error(NULL));
+    /* The tools' convention: a ring that does not exist is "no such ring"
+     * (only the egress attaches to an existing ring; the ingress creates
+     * its own). After --attach-timeout the error may be a timeout, and
+     * -ENOENT could be a key file: ask the ring itself. */
+    char why[512];
+    snprintf(why, sizeof why, "%s", myelon_bridge_last_error(NULL)); /* before the probe's own detail */
+    struct dmp_inspect *in = NULL;
+    if (egress && dmp_inspect_open(DMP_BACKEND_SHM, cfg.ring, &in) == -ENOENT)
+      fprintf(stderr, "myelon-bridge %s: %s (shm): no such ring\n", mode, cfg.ring);
+    else
+      fprintf(stderr, "myelon-bridge %s: %s\n", mode, why);
+    dmp_inspect_close(in);
     return EX_ERR_;
   }
   fprintf(stderr, "myelon-bridge %s: ring %s %s %s%s\n", mode, cfg.ring, egress ? "->" : "<-", cfg.endpoint,

@@ -268,6 +268,40 @@ Test(cli, dmp_stat_gc_says_no_such_ring_and_exits_1)
   has(r.err, "no such ring", "dmp-stat --gc --file");
 }
 
+/* myelon-bridge (built where libzmq is; CI builds it) follows the same
+ * convention: --version, --help, exit 2 for an unknown option or a number
+ * that is not a strict decimal, and "no such ring" (exit 1) when the ring
+ * an egress should carry does not exist. */
+Test(cli, myelon_bridge_follows_the_convention)
+{
+  if (!getenv("MYELON_BRIDGE")) {
+    cr_assert(getenv("CI") == NULL || strcmp(getenv("CI"), "true") != 0, "CI builds myelon-bridge (libzmq3-dev)");
+    cr_skip_test("myelon-bridge is not built here (no libzmq)");
+  }
+  struct result r;
+  run(&r, "MYELON_BRIDGE", "--version", NULL);
+  EXPECT(&r, 0, "myelon-bridge --version");
+  has(r.out, "myelon-bridge (libmyelon 0.", "myelon-bridge --version");
+  run(&r, "MYELON_BRIDGE", "--help", NULL);
+  EXPECT(&r, 0, "myelon-bridge --help");
+  has(r.out, "usage: myelon-bridge", "myelon-bridge --help");
+  has(r.out, "2 usage", "myelon-bridge --help names the exit codes");
+  run(&r, "MYELON_BRIDGE", "--no-such-option", NULL);
+  EXPECT(&r, 2, "myelon-bridge --no-such-option");
+  has(r.err, "myelon-bridge: unknown option '--no-such-option'", "myelon-bridge");
+  static const char *const bad[] = {"x", "", "-1", "+1", "0x10", "1e3", "10x", " 1", "1 ", "18446744073709551616", "0"};
+  for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+    run(&r, "MYELON_BRIDGE", "egress", "--ring", "r", "--connect", "ipc:///nonexistent/x", "--window", bad[k], NULL);
+    expect_refused(&r, "myelon-bridge egress", "--window", bad[k]);
+  }
+  const char *name = ts_shm_name("nosuchbr");
+  char ep[512];
+  snprintf(ep, sizeof ep, "ipc://%s", ts_tmp_path("br.sock"));
+  run(&r, "MYELON_BRIDGE", "egress", "--ring", name, "--connect", ep, "--attach-timeout", "50ms", NULL);
+  EXPECT(&r, 1, "myelon-bridge egress on a ring that does not exist");
+  has(r.err, "no such ring", "myelon-bridge egress --ring NAME");
+}
+
 Test(cli, durations_take_a_unit)
 {
   struct result r;
