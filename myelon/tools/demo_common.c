@@ -204,6 +204,7 @@ int prepare_session(struct opts *o)
     o->dir[0] = '\0';
     return -errno;
   }
+  o->own_dir = true;
   return 0;
 }
 

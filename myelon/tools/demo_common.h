@@ -35,6 +35,7 @@ struct opts {
   int64_t step_timeout_ns; /* bound of every broadcast and gather */
   char session[128];       /* session label -> ring names */
   char dir[MYELON_LAYOUT_DIR_MAX + 1]; /* mmap backend: ring files */
+  bool own_dir; /* `dir` was made here (mkdtemp), so the scheduler removes it at the end */
   enum role role;          /* the rest is set by the scheduler for its workers */
   uint32_t index;
   int64_t kill_at;         /* hidden: the last worker kills itself at this step (-1: never) */

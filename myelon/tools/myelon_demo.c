@@ -393,7 +393,8 @@ static bool teardown(struct sched *sc, bool ok)
     fprintf(stderr, "myelon-demo: %d ring(s) were left behind (removed now)\n", leftovers);
     ok = false;
   }
-  if (sc->o->backend == DMP_BACKEND_MMAP && sc->o->dir[0] && rmdir(sc->o->dir) != 0)
+  /* Only the directory it made: a --dir the caller gave is theirs. */
+  if (sc->o->backend == DMP_BACKEND_MMAP && sc->o->own_dir && rmdir(sc->o->dir) != 0)
     fprintf(stderr, "myelon-demo: cannot remove %s: %s\n", sc->o->dir, strerror(errno));
   msgpack_sbuffer_destroy(&sc->sbuf);
   free(sc->payload);

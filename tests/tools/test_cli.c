@@ -302,6 +302,21 @@ Test(cli, myelon_bridge_follows_the_convention)
   has(r.err, "no such ring", "myelon-bridge egress --ring NAME");
 }
 
+/* myelon-demo removes the ring directory it made for the mmap backend,
+ * never one it was given (--dir, which it passes to its workers): it
+ * removed an empty directory of the caller's. */
+Test(cli, myelon_demo_leaves_a_given_directory_in_place)
+{
+  const char *dir = ts_tmp_path("demo-dir");
+  cr_assert(eq(int, mkdir(dir, 0700), 0), "mkdir %s: %s", dir, strerror(errno));
+  struct result r;
+  run(&r, "MYELON_DEMO", "--backend", "mmap", "--dir", dir, "--workers", "2", "--steps", "20", NULL);
+  EXPECT(&r, 0, "myelon-demo --backend mmap --dir DIR");
+  struct stat st;
+  cr_assert(eq(int, stat(dir, &st), 0), "myelon-demo removed the directory it was given (%s)", dir);
+  rmdir(dir);
+}
+
 Test(cli, durations_take_a_unit)
 {
   struct result r;
