@@ -356,7 +356,7 @@ Test(journal_mp, tool_help_usage_and_clear_errors)
   /* A missing ring. */
   const char *base = jn_tmp("nojournal");
   cr_assert(eq(int, tool(out, err, "record", "--ring", ts_shm_name("missing"), base), 1));
-  cr_assert(jn_file_has(err, "no ring"), "missing ring named");
+  cr_assert(jn_file_has(err, "no such ring"), "missing ring named (the tools' \"no such ring\")");
   cr_assert(eq(int, access(jn_part(base, 1), F_OK), -1), "no journal left behind");
   /* An unwritable path. */
   struct dmp_producer_config pc;
