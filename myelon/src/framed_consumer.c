@@ -359,6 +359,30 @@ int myelon_consumer_recv_copy(struct myelon_consumer *c, void **data, size_t *le
   return 0;
 }
 
+/* The binding entry point (Python's fast path): waiting, copying and
+ * releasing in one call means one foreign-function crossing per message
+ * instead of three (recv, read, release), and the slot goes back to the
+ * producer before the call returns. A message longer than `cap` stays
+ * leased, so the caller can still read it through m->data. */
+int myelon_consumer_recv_into(struct myelon_consumer *c, void *buf, size_t cap, struct myelon_msg *m,
+                              int64_t timeout_ns)
+{
+  if (!c || !m || (!buf && cap))
+    return -EINVAL;
+  /* 0: no wait at all (and no clock read), so that a binding can make
+   * this call without giving up its interpreter lock. */
+  int rc = timeout_ns == 0 ? try_recv(c, m) : myelon_consumer_recv(c, m, timeout_ns);
+  if (rc < 0)
+    return rc;
+  if (m->len > cap)
+    return 1;
+  if (m->len)
+    memcpy(buf, m->data, m->len);
+  m->data = buf;
+  release_lease(c);
+  return 0;
+}
+
 int64_t myelon_consumer_process(struct myelon_consumer *c, myelon_msg_fn fn, size_t max, void *user)
 {
   if (!c || !fn)

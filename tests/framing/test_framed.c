@@ -15,6 +15,7 @@ TestSuite(framed_split, .fini = fr_fini, .timeout = FR_TIMEOUT);
 TestSuite(framed_zero_copy, .fini = fr_fini, .timeout = FR_TIMEOUT);
 TestSuite(framed_try_publish, .fini = fr_fini, .timeout = FR_TIMEOUT);
 TestSuite(framed_accessors, .fini = fr_fini, .timeout = FR_TIMEOUT);
+TestSuite(framed_recv_into, .fini = fr_fini, .timeout = FR_TIMEOUT);
 
 /* Receive one message now and check it is `len` bytes of pattern `tag`,
  * with the alignment its path promises. Returns its id. */
@@ -578,6 +579,56 @@ Test(framed_try_publish, is_all_or_nothing)
     cr_assert(eq(u64, myelon_frame_count(r.fmt, r.cap, full), 16));
     cr_assert(eq(int, myelon_producer_try_publish(r.p, data, full, 52), 0));
     fr_expect_pattern(r.c, full, 9, 52);
+    fr_close(&r);
+  }
+}
+
+/* ---- recv_into (the binding entry point) ------------------------------------ */
+
+/* myelon_consumer_recv_into(): copies and releases in one call (the slot
+ * is free again when it returns: a full ring takes a new message at once),
+ * leaves a message longer than the buffer leased and readable, and with
+ * timeout 0 only looks. */
+Test(framed_recv_into, copies_releases_and_leaves_a_long_message_leased)
+{
+  for (int fi = 0; fi < 2; fi++) {
+    struct fr_ring r = fr_open(DMP_BACKEND_SHM, fr_formats[fi], 64, 16);
+    uint8_t data[600], out[100]; /* 600 bytes: 10 or 11 frames of 64 */
+    fr_pattern(data, sizeof data, 5);
+    struct myelon_msg m;
+    cr_assert(eq(int, myelon_consumer_recv_into(r.c, out, sizeof out, &m, 0), -EAGAIN), "timeout 0: no wait");
+    for (int i = 0; i < 16; i++) /* fills the ring */
+      fr_publish_ok(r.p, data, 40, (uint8_t)i);
+    for (int i = 0; i < 16; i++) {
+      memset(out, 0, sizeof out);
+      cr_assert(eq(int, myelon_consumer_recv_into(r.c, out, sizeof out, &m, 0), 0));
+      cr_assert(eq(sz, m.len, 40));
+      cr_assert(eq(u8, m.kind, (uint8_t)i));
+      cr_assert(eq(ptr, (void *)m.data, out), "data is the caller's buffer");
+      cr_assert(eq(int, memcmp(out, data, 40), 0));
+      /* released: the ring has room for one more without any release call */
+      cr_assert(eq(int, myelon_producer_try_publish(r.p, data, 40, 9), 0), "message %d's slot still held", i);
+    }
+    for (int i = 0; i < 16; i++)
+      cr_assert(eq(int, myelon_consumer_recv_into(r.c, out, sizeof out, &m, 1000000), 0));
+    /* longer than the buffer: 1, nothing copied, the message leased in m */
+    fr_publish_ok(r.p, data, sizeof data, 7);
+    memset(out, 0xee, sizeof out);
+    cr_assert(eq(int, myelon_consumer_recv_into(r.c, out, sizeof out, &m, 1000000), 1));
+    cr_assert(eq(sz, m.len, sizeof data));
+    cr_assert(eq(u8, m.kind, 7));
+    cr_assert(eq(int, memcmp(m.data, data, sizeof data), 0), "the lease is readable");
+    cr_assert(eq(u8, out[0], 0xee), "nothing was copied");
+    myelon_consumer_release(r.c);
+    /* an empty message needs no buffer */
+    fr_publish_ok(r.p, data, 0, 8);
+    cr_assert(eq(int, myelon_consumer_recv_into(r.c, NULL, 0, &m, 1000000), 0));
+    cr_assert(eq(sz, m.len, 0));
+    cr_assert(eq(u8, m.kind, 8));
+    cr_assert(eq(int, myelon_consumer_recv_into(r.c, out, sizeof out, &m, 1000000), -ETIMEDOUT));
+    cr_assert(eq(int, myelon_consumer_recv_into(NULL, out, sizeof out, &m, 0), -EINVAL));
+    cr_assert(eq(int, myelon_consumer_recv_into(r.c, out, sizeof out, NULL, 0), -EINVAL));
+    cr_assert(eq(int, myelon_consumer_recv_into(r.c, NULL, 1, &m, 0), -EINVAL));
     fr_close(&r);
   }
 }

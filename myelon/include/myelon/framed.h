@@ -232,6 +232,28 @@ MYELON_API void myelon_consumer_release(struct myelon_consumer *c);
 MYELON_API int myelon_consumer_recv_copy(struct myelon_consumer *c, void **data, size_t *len, uint8_t *kind,
                                          int64_t timeout_ns);
 
+/**
+ * Receive the next message as myelon_consumer_recv() does and copy it into
+ * `buf`: the binding entry point of language bindings (Python's
+ * Consumer.recv_into() and recv_bytes()), one call per message where
+ * recv + copy + release would be three.
+ * @param c          the consumer
+ * @param buf        where the message bytes go (may be NULL when `cap` is 0)
+ * @param cap        bytes available at `buf`
+ * @param m          out: the message; on 0 `data` is `buf`
+ * @param timeout_ns how long to wait for a message, as myelon_consumer_recv();
+ *                   0: no wait at all, as myelon_consumer_try_recv()
+ * @return 0: the message (`m->len` bytes) was copied to `buf` and released;
+ *         1: it is longer than `cap`: nothing was copied and it stays leased
+ *         in `*m` as myelon_consumer_recv() returns it (read it, then
+ *         myelon_consumer_release() or the next receive);
+ *         otherwise as myelon_consumer_recv() (-EAGAIN instead of
+ *         -ETIMEDOUT when `timeout_ns` is 0); -EINVAL for a NULL `c` or
+ *         `m`, or a NULL `buf` with `cap` above 0.
+ */
+MYELON_API int myelon_consumer_recv_into(struct myelon_consumer *c, void *buf, size_t cap, struct myelon_msg *m,
+                                         int64_t timeout_ns);
+
 /** Message callback for myelon_consumer_process(): nonzero stops. */
 typedef int (*myelon_msg_fn)(const struct myelon_msg *m, void *user);
 
