@@ -201,6 +201,80 @@ class Framed(Base):
 
 
 class Typed(Base):
+    def test_c_producer_to_recv_bytes_and_recv_into_with_each_wait_strategy(self):
+        # recv_bytes() and recv_into(): one C call per message (wait, copy,
+        # release); every wait strategy the constructor takes carries the stream
+        for wait, recv in (('spin', 'bytes'), ('yield', 'into'), ('sleep', 'bytes'), ('block', 'into')):
+            with self.subTest(wait=wait):
+                p = self.role('framed', 'produce')
+                buf = bytearray(4000)  # the C peer's messages are at most 3000 bytes
+                with myelon.Consumer(self.name, 'lang', attach_timeout=10, wait=wait, spins=64) as c:
+                    for i in range(COUNT):
+                        if recv == 'bytes':
+                            r = c.recv_bytes(timeout=10)
+                            self.assertIsNotNone(r, 'message %d did not come' % i)
+                            data, kind = r
+                            self.assertIs(type(data), bytes)
+                        else:
+                            r = c.recv_into(buf, timeout=10)
+                            self.assertIsNotNone(r, 'message %d did not come' % i)
+                            data, kind = bytes(buf[:r[0]]), r[1]
+                        self.assertEqual((kind, data), (i % 251, framed_payload(i)), 'message %d' % i)
+                    self.finish(p)
+                    with self.assertRaises(myelon.Error) as e:
+                        c.recv_bytes(timeout=10)
+                    self.assertEqual(e.exception.name, 'OWNERDEAD')
+
+    def test_recv_bytes_and_recv_into_release_as_they_copy(self):
+        big = bytes(range(256)) * 400  # 100 KiB: longer than recv_bytes()'s own buffer
+        with myelon.Producer(self.name, capacity=256) as p, myelon.Consumer(self.name, 'r') as c:
+            self.assertEqual(c.max_message, 16 << 20)
+            for i in range(1000):  # four times the ring: each call must have released its slot
+                p.publish(b'm%d' % i, kind=i % 256, timeout=0)
+                self.assertEqual(c.recv_bytes(timeout=5), (b'm%d' % i, i % 256))
+            p.publish(big, kind=7, timeout=5)
+            self.assertEqual(c.recv_bytes(timeout=5), (big, 7))
+            p.publish(b'', kind=1, timeout=5)
+            self.assertEqual(c.recv_bytes(timeout=5), (b'', 1))
+            buf = bytearray(8)
+            p.publish(b'abc', kind=2, timeout=5)
+            self.assertEqual(c.recv_into(buf, timeout=5), (3, 2))
+            self.assertEqual(bytes(buf[:3]), b'abc')
+            p.publish(b'0123456789', kind=3, timeout=5)  # does not fit: raised, consumed
+            with self.assertRaises(myelon.Error) as e:
+                c.recv_into(buf, timeout=5)
+            self.assertEqual(e.exception.name, 'TOOBIG')
+            self.assertIn('10 bytes', e.exception.detail)
+            p.publish(b'next', kind=4, timeout=5)
+            self.assertEqual(c.recv_bytes(timeout=5), (b'next', 4))
+            # a leased message is released by the next copying receive
+            p.publish(b'lease', kind=5, timeout=5)
+            p.publish(b'copy', kind=6, timeout=5)
+            m = c.recv(timeout=5)
+            self.assertEqual(c.recv_bytes(timeout=5), (b'copy', 6))
+            self.assertTrue(m.released)
+            t0 = time.monotonic()
+            self.assertIsNone(c.recv_bytes(timeout=0.2))
+            self.assertIsNone(c.recv_into(buf, timeout=0))
+            self.assertIsNone(c.recv_bytes(timeout=0))
+            took = time.monotonic() - t0
+            self.assertGreaterEqual(took, 0.19)
+            self.assertLess(took, 5.0)
+
+    def test_a_blocking_recv_bytes_releases_the_gil(self):
+        with myelon.Producer(self.name) as p, myelon.Consumer(self.name, 'r', wait='spin') as c:
+            got = []
+            t = threading.Thread(target=lambda: got.append(c.recv_bytes(timeout=20)))
+            t.start()
+            spins, end = 0, time.monotonic() + 0.5
+            while time.monotonic() < end:  # runs only if the receiving thread let go of the GIL
+                spins += 1
+            p.publish(b'wake', kind=1)
+            t.join(20)
+            self.assertFalse(t.is_alive())
+            self.assertGreater(spins, 1000)
+            self.assertEqual(got, [(b'wake', 1)])
+
     def test_c_typed_producer_to_python_consumer(self):
         p = self.role('typed', 'produce')
         with myelon.TypedConsumer(self.name, 'lang', attach_timeout=10) as c:
@@ -336,6 +410,23 @@ class BadInput(Base):
                 myelon.Consumer(self.name, None)
             with self.assertRaises(ValueError):
                 myelon.Consumer(self.name, 'r', start='middle')
+            with myelon.Consumer(self.name, 'r2') as c:
+                p.publish(b'x')
+                with self.assertRaises(TypeError):
+                    c.recv_bytes(timeout='soon')
+                with self.assertRaises(TypeError):
+                    c.recv_into(b'read-only', timeout=1)
+                with self.assertRaises(TypeError):
+                    c.recv_into(None, timeout=1)
+                with self.assertRaises(ValueError):
+                    c.recv_into(memoryview(bytearray(8))[::2], timeout=1)
+                self.assertEqual(c.recv_bytes(timeout=1), (b'x', 0))  # nothing was consumed by the refusals
+            for bad in (dict(wait='busy'), dict(wait=1), dict(spins=0), dict(spins=True), dict(spins=10**7),
+                        dict(spins=2.5)):
+                with self.assertRaises(ValueError, msg=str(bad)):
+                    myelon.Consumer(self.name, 'r3', **bad)
+                with self.assertRaises(ValueError, msg=str(bad)):
+                    myelon.Producer(self.name + 'w', **bad)
 
     def test_library_errors_carry_code_name_and_detail(self):
         with self.assertRaises(myelon.Error) as e:
@@ -365,6 +456,10 @@ class BadInput(Base):
             m.data
         with self.assertRaises(ValueError):
             c.recv(timeout=1)
+        with self.assertRaises(ValueError):
+            c.recv_bytes(timeout=1)
+        with self.assertRaises(ValueError):
+            c.recv_into(bytearray(8), timeout=1)
         c.close()  # idempotent
         p.close()
         with self.assertRaises(ValueError):
@@ -471,7 +566,7 @@ class Readme(unittest.TestCase):
         code = re.search(r'```python\n(.*?)```', section, re.S).group(1)
         r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=60)
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertEqual(r.stdout, "1 b'hello'\n0\n2 ABC 101.5\n")
+        self.assertEqual(r.stdout, "1 b'hello'\n0\n(b'again', 3)\n2 ABC 101.5\n")
         left = [f for f in os.listdir('/dev/shm') if 'orders-py' in f or 'fills-py' in f]
         self.assertEqual(left, [])
 

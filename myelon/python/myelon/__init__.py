@@ -24,9 +24,20 @@ What is here:
   Error                          a library error: .code, .name, .detail
 
 Waiting. Every receive and publish takes `timeout` in seconds (None: wait
-without a deadline). The wait happens in C with the GIL released (ctypes
-releases it around every call), in slices of at most 50 ms, so Ctrl-C
-(KeyboardInterrupt) and other signal handlers run within about 50 ms.
+without a deadline). The wait happens in C with the GIL released, in
+slices of at most 50 ms, so Ctrl-C (KeyboardInterrupt) and other signal
+handlers run within about 50 ms. Calls that never wait (publishing into
+free space, taking a message that is there, releasing one) keep the GIL:
+handing it over and back could cost another thread's switch interval.
+How a wait waits is the ring's wait strategy: `wait='block'` (the default:
+spin briefly, then sleep in the kernel until woken), 'spin' (poll: the
+lowest latency, one busy core), 'yield' (poll, yielding the CPU between
+polls) or 'sleep'; `spins` polls before a block/yield/sleep waiter backs
+off (disruptor_mp/wait.h).
+
+Receiving copies. Consumer.recv_bytes() and Consumer.recv_into(buffer) do
+in one C call what recv() + bytes(m.data) + release() do in three: the
+fastest way to get a message out of the ring into Python objects.
 
 Leases. A received Message's `data` is a read-only memoryview into the
 ring slot (zero-copy) or into the consumer's reassembly buffer, valid until
@@ -50,7 +61,27 @@ __all__ = ['Error', 'Producer', 'Consumer', 'Message', 'TypedProducer', 'TypedCo
 
 _SLICE = 0.05  # seconds: the longest single wait in C, so that signals are seen
 _SLICE_NS = int(_SLICE * 1e9)
+_SLICE_C = ctypes.c_int64(_SLICE_NS)
 _EAGAIN = -_errno.EAGAIN
+_ETIMEDOUT = -_errno.ETIMEDOUT
+_WAITS = {'block': 0, 'spin': 1, 'yield': 2, 'sleep': 3}  # enum dmp_wait_kind (disruptor_mp/wait.h)
+_SPINS_MAX = 1000000  # DMP_WAIT_SPINS' upper bound (disruptor_mp/env.h)
+
+# bound once: an attribute lookup per call is measurable on the hot path.
+# The raw_* bindings take ctypes instances of the exact C types (_ffi._raw)
+_try_publish = _ffi.raw_try_publish
+_try_recv = _ffi.raw_try_recv
+_recv = _ffi.raw_recv
+_try_recv_into = _ffi.raw_try_recv_into
+_recv_into = _ffi.raw_recv_into
+_memoryview_at = _ffi.memoryview_at
+_c_size_t = ctypes.c_size_t
+_c_int64 = ctypes.c_int64
+_c_void_p = ctypes.c_void_p
+_KINDS = tuple(ctypes.c_uint8(k) for k in range(256))
+_ZERO_NS = ctypes.c_int64(0)
+_PyBUF_READ = _ffi.PyBUF_READ
+_monotonic_ns = _time.monotonic_ns
 
 
 class Error(Exception):
@@ -98,6 +129,23 @@ def _ns(timeout):
     if timeout < 0:
         raise ValueError('timeout must be >= 0 (None waits without a deadline)')
     return int(timeout * 1e9)
+
+
+def _wait_strategy(ws, wait, spins):
+    """Fill a struct dmp_wait_strategy from the wait= and spins= arguments."""
+    if wait is not None:
+        if wait not in _WAITS:
+            raise ValueError("wait must be 'block', 'spin', 'yield' or 'sleep'")
+        ws.kind = _WAITS[wait]
+    if spins is not None:
+        if isinstance(spins, bool) or not isinstance(spins, int) or not 1 <= spins <= _SPINS_MAX:
+            raise ValueError('spins must be an int in 1..%d' % _SPINS_MAX)
+        ws.spins = spins
+
+
+def _timeout_ok(timeout):
+    """The common timeouts, checked without a call (_ns() says what is wrong with the rest)."""
+    return timeout is None or ((type(timeout) is float or type(timeout) is int) and timeout >= 0)
 
 
 def _sliced(call, timeout):
@@ -180,11 +228,12 @@ class Producer(_Handle):
     frame_capacity payload bytes per frame (default 1024)
     wait_consumers create() returns once this many consumers attached ...
     wait_timeout   ... or raises Error ETIMEDOUT after this many seconds
+    wait, spins    how publish() waits for space in a full ring (see above)
     """
     _close_fn = _ffi.myelon_producer_close
 
     def __init__(self, name, *, capacity=None, frame_capacity=None, max_message=None, backend='shm',
-                 wait_consumers=0, wait_timeout=5.0):
+                 wait_consumers=0, wait_timeout=5.0, wait=None, spins=None):
         super().__init__()
         cfg = _ffi.FramedProducerConfig()
         _ffi.myelon_producer_config_init(ctypes.byref(cfg))
@@ -198,17 +247,27 @@ class Producer(_Handle):
             cfg.max_message = max_message
         cfg.ring.wait_consumers = wait_consumers
         cfg.ring.wait_timeout_ns = _ns(wait_timeout) if wait_timeout is not None else _ffi.DMP_FOREVER
+        _wait_strategy(cfg.ring.wait, wait, spins)
         _check('myelon_producer_create', _ffi.myelon_producer_create(ctypes.byref(cfg), ctypes.byref(self._h)))
 
     def publish(self, data, kind=0, timeout=None):
         """Publish `data` (bytes-like) as one message of `kind` (0..255),
         waiting up to `timeout` seconds for ring space (None: no deadline).
         Raises Error (ETIMEDOUT when the ring stayed full)."""
-        h = self._live()
-        kind = _kind(kind)
-        buf, n = _buffer(data)
-        _ns(timeout)  # a bad timeout is refused even when no wait is needed
-        rc = _ffi.myelon_producer_try_publish(h, buf, n, kind)  # space is usually there: one call
+        h = self._h
+        if not h:
+            self._live()
+        if type(data) is bytes and type(kind) is int and 0 <= kind <= 255 and (
+                timeout is None or ((type(timeout) is float or type(timeout) is int) and timeout >= 0)):
+            # the common case, checked inline: bytes are passed without a copy
+            buf, n = data, len(data)
+        else:
+            kind = _kind(kind)
+            buf, n = _buffer(data)
+            _ns(timeout)  # a bad timeout is refused even when no wait is needed
+        rc = _try_publish(h, buf, _c_size_t(n), _KINDS[kind])  # space is usually there: one call, the GIL kept
+        if rc == 0:
+            return
         if rc == _EAGAIN:
             rc = _sliced(lambda t: _ffi.myelon_producer_publish(h, buf, n, kind, t), timeout)
         _check('myelon_producer_publish', rc)
@@ -234,11 +293,7 @@ class Message:
         self.kind = msg.kind
         self.msg_id = getattr(msg, 'msg_id', 0)
         self.zero_copy = msg.zero_copy
-        if msg.len:
-            arr = (ctypes.c_char * msg.len).from_address(msg.data)
-            self._data = memoryview(arr).cast('B').toreadonly()
-        else:
-            self._data = memoryview(b'')
+        self._data = _memoryview_at(msg.data, msg.len, _PyBUF_READ) if msg.len else memoryview(b'')
 
     @property
     def data(self):
@@ -277,12 +332,18 @@ class Consumer(_Handle):
     `attach_timeout` seconds while the ring does not exist yet.
 
     start   'latest' (default: messages published after the attach) or 'oldest'
+    wait, spins  how receives wait for a message (see above)
     """
     _close_fn = _ffi.myelon_consumer_close
+    _BUF = 65536  # recv_bytes()'s buffer; a longer message is read from its lease
 
-    def __init__(self, name, id, *, backend='shm', start='latest', attach_timeout=5.0, max_message=None):
+    def __init__(self, name, id, *, backend='shm', start='latest', attach_timeout=5.0, max_message=None,
+                 wait=None, spins=None):
         super().__init__()
         self._msg = None
+        self._m = _ffi.Msg()  # preallocated: one per consumer, not one per message
+        self._mp = _c_void_p(ctypes.addressof(self._m))
+        self._buf = None
         cfg = _ffi.FramedConsumerConfig()
         _ffi.myelon_consumer_config_init(ctypes.byref(cfg))
         cfg.ring.name = _name(name, 'name')
@@ -293,6 +354,7 @@ class Consumer(_Handle):
         cfg.ring.start = 0 if start == 'latest' else 1
         if max_message is not None:
             cfg.max_message = max_message
+        _wait_strategy(cfg.ring.wait, wait, spins)
         t = _ns(attach_timeout)
         _check('myelon_consumer_attach_timeout',
                _ffi.myelon_consumer_attach_timeout(ctypes.byref(cfg), _ffi.DMP_FOREVER if t is None else t,
@@ -303,18 +365,123 @@ class Consumer(_Handle):
         seconds passed without one (None: wait without a deadline). Releases
         the previous message first. Raises Error (OWNERDEAD: the producer
         is gone and everything it published was read)."""
+        h = self._h
+        if not h:
+            self._live()
+        if self._msg is not None:
+            self._msg.release()
+        if not _timeout_ok(timeout):
+            _ns(timeout)  # a bad timeout is refused even when no wait is needed
+        mp = self._mp
+        rc = _try_recv(h, mp)  # a message is often there: one call, the GIL kept
+        if rc == _EAGAIN:
+            rc = self._wait(_recv, (h, mp), timeout)
+        if rc:
+            if rc == _ETIMEDOUT:
+                return None
+            _check('myelon_consumer_recv', rc)
+        self._msg = Message(self, self._m)
+        return self._msg
+
+    @staticmethod
+    def _wait(fn, args, timeout):
+        """fn(*args, slice_ns) until it returns something other than
+        -ETIMEDOUT or `timeout` (seconds, None: none) has passed (_sliced()
+        without a closure per call)."""
+        if timeout is None:
+            while True:
+                rc = fn(*args, _SLICE_C)
+                if rc != _ETIMEDOUT:
+                    return rc
+        end = _monotonic_ns() + _ns(timeout)
+        while True:
+            left = end - _monotonic_ns()
+            rc = fn(*args, _SLICE_C if left > _SLICE_NS else _c_int64(left if left > 0 else 0))
+            if rc != _ETIMEDOUT or left <= _SLICE_NS:
+                return rc
+
+    def recv_into(self, buffer, timeout=None):
+        """Copy the next message into `buffer` (a writable bytes-like object,
+        e.g. a bytearray reused from call to call) and release it: one C
+        call. Returns (nbytes, kind), or None if `timeout` seconds passed
+        without a message. A message longer than the buffer raises Error
+        TOOBIG and is consumed (size the buffer to max_message to avoid it)."""
         h = self._live()
         self._release_current()
-        _ns(timeout)  # a bad timeout is refused even when no wait is needed
-        m = _ffi.Msg()
-        rc = _ffi.myelon_consumer_try_recv(h, ctypes.byref(m))  # a message is often there: one call
-        if rc == _EAGAIN:
-            rc = _sliced(lambda t: _ffi.myelon_consumer_recv(h, ctypes.byref(m), t), timeout)
-        if rc == -_errno.ETIMEDOUT:
+        if not _timeout_ok(timeout):
+            _ns(timeout)
+        mv = memoryview(buffer)
+        if mv.readonly:
+            raise TypeError('recv_into needs a writable buffer')
+        if not mv.c_contiguous:
+            raise ValueError('buffer must be C-contiguous')
+        cap = mv.nbytes
+        # keeps the buffer exported (it cannot be resized) while C writes to it
+        arr = (ctypes.c_char * cap).from_buffer(mv.cast('B')) if cap else None
+        rc = self._take_into(h, _c_void_p(ctypes.addressof(arr)) if cap else None, _c_size_t(cap), timeout)
+        del arr
+        if rc is None:
             return None
-        _check('myelon_consumer_recv', rc)
-        self._msg = Message(self, m)
-        return self._msg
+        m = self._m
+        if rc == 1:
+            n = m.len
+            _ffi.myelon_consumer_release(h)
+            err = Error('myelon_consumer_recv_into', _TOOBIG)
+            err.detail = 'a message of %d bytes does not fit the %d-byte buffer (it was consumed)' % (n, cap)
+            err.args = ('myelon_consumer_recv_into: %s' % err.detail,)
+            raise err
+        return m.len, m.kind
+
+    def recv_bytes(self, timeout=None):
+        """The next message as (bytes, kind), copied out of the ring and
+        released in one C call, or None if `timeout` seconds passed without
+        one. The fastest way to get a message into a Python object."""
+        h = self._h
+        if not h:
+            self._live()
+        if self._msg is not None:
+            self._msg.release()
+        if not (timeout is None or ((type(timeout) is float or type(timeout) is int) and timeout >= 0)):
+            _ns(timeout)
+        if self._buf is None:
+            self._buf = (ctypes.c_char * self._BUF)()
+            self._bufview = memoryview(self._buf).cast('B')
+            self._bufp = _c_void_p(ctypes.addressof(self._buf))
+            self._bufcap = _c_size_t(self._BUF)
+        # _take_into(), inlined: this is the hot path
+        rc = _try_recv_into(h, self._bufp, self._bufcap, self._mp, _ZERO_NS)  # there already: no GIL hand-off
+        if rc:
+            if rc == _EAGAIN:
+                rc = self._wait(_recv_into, (h, self._bufp, self._bufcap, self._mp), timeout)
+            if rc < 0:
+                if rc == _ETIMEDOUT or rc == _EAGAIN:
+                    return None
+                _check('myelon_consumer_recv_into', rc)
+            if rc == 1:  # longer than the buffer: still leased, copy it from the ring
+                m = self._m
+                data = ctypes.string_at(m.data, m.len)
+                _ffi.myelon_consumer_release(h)
+                return data, m.kind
+        m = self._m
+        return self._bufview[:m.len].tobytes(), m.kind
+
+    def _take_into(self, h, buf, cap, timeout):
+        """myelon_consumer_recv_into(): 0 (copied), 1 (leased, too long),
+        None (timeout); raises Error."""
+        mp = self._mp
+        rc = _try_recv_into(h, buf, cap, mp, _ZERO_NS)  # there already: no GIL hand-off
+        if rc == _EAGAIN:
+            rc = self._wait(_recv_into, (h, buf, cap, mp), timeout)
+        if rc < 0:
+            if rc == _ETIMEDOUT or rc == _EAGAIN:  # EAGAIN: a zero slice only looks
+                return None
+            _check('myelon_consumer_recv_into', rc)
+        return rc
+
+    @property
+    def max_message(self):
+        """The largest message this consumer accepts (bytes)."""
+        return _ffi.myelon_consumer_max_message(self._live())
 
     def __iter__(self):
         """Messages until the producer is gone (each released at the next step)."""
@@ -411,6 +578,7 @@ def _find_code(name):
 
 
 _CODEC = _find_code('CODEC')
+_TOOBIG = _find_code('TOOBIG')
 
 
 # ---- Layer 0: the raw ring ----------------------------------------------------------
@@ -422,7 +590,7 @@ class RingProducer(_Handle):
     _close_fn = _ffi.dmp_producer_close
 
     def __init__(self, name, slot_size, capacity=1024, *, type_tag=0, slot_align=8, backend='shm',
-                 wait_consumers=0, wait_timeout=5.0):
+                 wait_consumers=0, wait_timeout=5.0, wait=None, spins=None):
         super().__init__()
         cfg = _ffi.ProducerConfig()
         _ffi.dmp_producer_config_init(ctypes.byref(cfg))
@@ -434,6 +602,7 @@ class RingProducer(_Handle):
         cfg.type_tag = type_tag
         cfg.wait_consumers = wait_consumers
         cfg.wait_timeout_ns = _ns(wait_timeout) if wait_timeout is not None else _ffi.DMP_FOREVER
+        _wait_strategy(cfg.wait, wait, spins)
         self.slot_size = slot_size
         _check('dmp_producer_create', _ffi.dmp_producer_create(ctypes.byref(cfg), ctypes.byref(self._h)))
 
@@ -460,7 +629,8 @@ class RingConsumer(_Handle):
     memoryview of one slot (slot_size bytes) and its sequence."""
     _close_fn = _ffi.dmp_consumer_close
 
-    def __init__(self, name, id, *, type_tag=0, backend='shm', start='latest', attach_timeout=5.0):
+    def __init__(self, name, id, *, type_tag=0, backend='shm', start='latest', attach_timeout=5.0, wait=None,
+                 spins=None):
         super().__init__()
         self._msg = None
         cfg = _ffi.ConsumerConfig()
@@ -472,6 +642,7 @@ class RingConsumer(_Handle):
         if start not in ('latest', 'oldest'):
             raise ValueError("start must be 'latest' or 'oldest'")
         cfg.start = 0 if start == 'latest' else 1
+        _wait_strategy(cfg.wait, wait, spins)
         t = _ns(attach_timeout)
         _check('dmp_consumer_attach_timeout',
                _ffi.dmp_consumer_attach_timeout(ctypes.byref(cfg), _ffi.DMP_FOREVER if t is None else t,

@@ -36,6 +36,19 @@ def _load(soname):
 dmp = _load('libdisruptor_mp.so.0')
 myelon = _load('libmyelon.so.0')
 
+# Two handles on each library, chosen per function. ctypes.CDLL releases the
+# GIL around every call and takes it back after; in a process with other
+# Python threads, taking it back can wait for the holder's switch interval
+# (sys.getswitchinterval(), 5 ms by default). Every call that can wait
+# (claims and receives with a timeout, attach, create, rendezvous) goes
+# through the CDLL handle so that other threads run meanwhile; the calls
+# that never wait (try_*, publish, release: a few loads and stores in
+# shared memory) go through the PyDLL handle (dmp_nowait, myelon_nowait),
+# which keeps the GIL and so costs no hand-off. Same library, dlopen()ed
+# twice: the loader returns the one already loaded.
+dmp_nowait = ctypes.PyDLL(dmp._name, mode=ctypes.RTLD_GLOBAL)
+myelon_nowait = ctypes.PyDLL(myelon._name, mode=ctypes.RTLD_GLOBAL)
+
 DMP_ID_MAX = 31
 DMP_FOREVER = -1
 
@@ -116,15 +129,15 @@ dmp_consumer_config_init = _fn(dmp, 'dmp_consumer_config_init', None, POINTER(Co
 dmp_producer_create = _fn(dmp, 'dmp_producer_create', c_int, POINTER(ProducerConfig), PP)
 dmp_producer_close = _fn(dmp, 'dmp_producer_close', None, P)
 dmp_producer_claim_timeout = _fn(dmp, 'dmp_producer_claim_timeout', c_int, P, PP, c_int64)
-dmp_producer_try_claim_fn = _fn(dmp, 'dmp_producer_try_claim_fn', c_int, P, PP)
-dmp_producer_publish_fn = _fn(dmp, 'dmp_producer_publish_fn', c_int64, P)
-dmp_producer_abort_fn = _fn(dmp, 'dmp_producer_abort_fn', None, P)
+dmp_producer_try_claim_fn = _fn(dmp_nowait, 'dmp_producer_try_claim_fn', c_int, P, PP)
+dmp_producer_publish_fn = _fn(dmp_nowait, 'dmp_producer_publish_fn', c_int64, P)
+dmp_producer_abort_fn = _fn(dmp_nowait, 'dmp_producer_abort_fn', None, P)
 dmp_producer_wait_for_consumers = _fn(dmp, 'dmp_producer_wait_for_consumers', c_int, P, c_uint32, c_int64)
 dmp_consumer_attach_timeout = _fn(dmp, 'dmp_consumer_attach_timeout', c_int, POINTER(ConsumerConfig), c_int64, PP)
 dmp_consumer_close = _fn(dmp, 'dmp_consumer_close', None, P)
 dmp_consumer_peek_timeout = _fn(dmp, 'dmp_consumer_peek_timeout', c_int, P, PP, POINTER(c_int64), c_int64)
-dmp_consumer_try_peek_fn = _fn(dmp, 'dmp_consumer_try_peek_fn', c_int, P, PP, POINTER(c_int64))
-dmp_consumer_release_fn = _fn(dmp, 'dmp_consumer_release_fn', None, P)
+dmp_consumer_try_peek_fn = _fn(dmp_nowait, 'dmp_consumer_try_peek_fn', c_int, P, PP, POINTER(c_int64))
+dmp_consumer_release_fn = _fn(dmp_nowait, 'dmp_consumer_release_fn', None, P)
 dmp_consumer_slot_size = _fn(dmp, 'dmp_consumer_slot_size', c_uint32, P)
 dmp_inspect_open = _fn(dmp, 'dmp_inspect_open', c_int, c_int, c_char_p, PP)
 dmp_inspect_sample = _fn(dmp, 'dmp_inspect_sample', c_int, P, POINTER(POINTER(RingStat)))
@@ -143,7 +156,7 @@ myelon_consumer_attach_timeout = _fn(myelon, 'myelon_consumer_attach_timeout', c
                                      POINTER(FramedConsumerConfig), c_int64, PP)
 myelon_consumer_close = _fn(myelon, 'myelon_consumer_close', None, P)
 myelon_consumer_recv = _fn(myelon, 'myelon_consumer_recv', c_int, P, POINTER(Msg), c_int64)
-myelon_consumer_release = _fn(myelon, 'myelon_consumer_release', None, P)
+myelon_consumer_release = _fn(myelon_nowait, 'myelon_consumer_release', None, P)
 
 # topology
 class LayoutConfig(Structure):
@@ -191,5 +204,44 @@ myelon_worker_respond = _fn(myelon, 'myelon_worker_respond', c_int, P, c_uint64,
                             c_int64)
 
 # non-waiting first attempts (the Python fast path: one call when data or space is there)
-myelon_producer_try_publish = _fn(myelon, 'myelon_producer_try_publish', c_int, P, c_void_p, c_size_t, c_uint8)
-myelon_consumer_try_recv = _fn(myelon, 'myelon_consumer_try_recv', c_int, P, POINTER(Msg))
+myelon_producer_try_publish = _fn(myelon_nowait, 'myelon_producer_try_publish', c_int, P, c_void_p, c_size_t, c_uint8)
+myelon_consumer_try_recv = _fn(myelon_nowait, 'myelon_consumer_try_recv', c_int, P, POINTER(Msg))
+
+myelon_consumer_recv_into = _fn(myelon, 'myelon_consumer_recv_into', c_int, P, c_void_p, c_size_t, POINTER(Msg),
+                                c_int64)
+myelon_consumer_max_message = _fn(myelon, 'myelon_consumer_max_message', c_size_t, P)
+
+
+def _raw(lib, name, restype):
+    """The hot path's bindings: no argtypes. With argtypes, ctypes runs
+    each argument through its type's from_param() on every call, which on
+    this path costs more than the C function (about 1 us for the five
+    arguments of myelon_consumer_recv_into, half of it for one
+    POINTER(Msg)). Without, ctypes passes ctypes instances as they are, so
+    the package passes only instances of exactly the C parameter types
+    (c_void_p, c_size_t, c_uint8, c_int64), and bytes for `const void *`
+    (a pointer to the object's buffer), all built by the package itself.
+    lib[name] makes a new function object: the argtypes of the checked
+    binding of the same symbol above stay."""
+    f = lib[name]
+    f.restype = restype
+    f.argtypes = None
+    return f
+
+
+# (c_void_p handle, bytes or c_void_p data, c_size_t len, c_uint8 kind)
+raw_try_publish = _raw(myelon_nowait, 'myelon_producer_try_publish', c_int)
+# (c_void_p handle, c_void_p buf, c_size_t cap, c_void_p msg, c_int64 timeout_ns): one call per received
+# message; wait (CDLL: the GIL is released) or, with timeout 0, only look (PyDLL: the GIL is kept)
+raw_recv_into = _raw(myelon, 'myelon_consumer_recv_into', c_int)
+raw_try_recv_into = _raw(myelon_nowait, 'myelon_consumer_recv_into', c_int)
+# (c_void_p handle, c_void_p msg) / (..., c_int64 timeout_ns): the leased receive
+raw_try_recv = _raw(myelon_nowait, 'myelon_consumer_try_recv', c_int)
+raw_recv = _raw(myelon, 'myelon_consumer_recv', c_int)
+
+# a read-only memoryview of C memory without a ctypes array type in between
+# (Python's C API; ctypes.pythonapi is a PyDLL: the GIL is kept)
+PyBUF_READ = 0x100
+memoryview_at = ctypes.pythonapi.PyMemoryView_FromMemory
+memoryview_at.restype = ctypes.py_object
+memoryview_at.argtypes = [c_void_p, ctypes.c_ssize_t, c_int]
