@@ -11,6 +11,8 @@ Reads OUT_DIR/run.json (written by `myelon-bench suite ...`) and writes
                               counters on/off, and the issue's targets,
                               met/missed
   OUT_DIR/targets.json        the same verdicts, machine-readable
+  (and, when OUT_DIR/python.json is there, bench/python/pybench.py's
+  figures: the Python subject's section and its target)
   OUT_DIR/data/*.dat          the numbers behind each plot
   OUT_DIR/plots/*.gp, *.png   gnuplot scripts and their PNGs (if gnuplot runs)
 
@@ -954,6 +956,67 @@ def plots(run, out):
     return made
 
 
+PY_TARGET = 10.0  # issue 19: a Python peer's 64 B RTT p50 at least 10x below multiprocessing.Queue's
+
+
+def python_results(out):
+    """OUT_DIR/python.json (bench/python/pybench.py, run by run.sh), or None."""
+    try:
+        with open(os.path.join(out, "python.json")) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def python_targets(py):
+    """The issue's Python target, one row per wait strategy measured."""
+    out = []
+    for case, label in (("myelon", "python (wait=block)"), ("myelon-spin", "python (wait=spin)")):
+        v = (py.get("queue_over") or {}).get(case)
+        q = next((x for x in py["rtt"] if x["case"] == "mp.Queue"), {})
+        m = next((x for x in py["rtt"] if x["case"] == case), {})
+        out.append({"target": "Python 64 B ping-pong p50 ≥ %.0f× lower than multiprocessing.Queue" % PY_TARGET,
+                    "subject": label, "value": v, "limit": PY_TARGET, "higher_is_better": True,
+                    "verdict": verdict(v, PY_TARGET, True).strip("*").lower(),
+                    "detail": "paired rounds (%d, median of per-round ratios): Queue %s vs %s %s; load %.1f → %.1f" % (
+                        py.get("rounds", 0), fmt_ns(q.get("p50_us", 0) * 1e3), case, fmt_ns(m.get("p50_us", 0) * 1e3),
+                        py["loadavg_before"][0], py["loadavg_after"][0])})
+    return out
+
+
+def section_python(run, py):
+    """The Python subject (issue 19) next to its baselines and ZeroMQ's C figures."""
+    if not py:
+        return ""
+    parts = ["## Python subject (issue 19)", "",
+             "`bench/python/pybench.py`, Python %s, in paired rounds (%d; the order of the cases alternates "
+             "round by round; every figure is the median over the rounds). Ping-pong: 64 B between this Python "
+             "process and a Python peer; `myelon` publishes and receives with `recv_bytes()` (one C call "
+             "per message) under the default wait strategy (block), `myelon-spin` with `wait='spin'`; "
+             "`shm-*` are `multiprocessing.shared_memory` with a polled sequence number (spin) or a "
+             "`multiprocessing.Event` as the handshake. Stream: 1 KiB messages into a Python consumer, every "
+             "message copied out as `bytes`. Load average %.1f before, %.1f after." % (
+                 py.get("python", "?"), py.get("rounds", 0), py["loadavg_before"][0], py["loadavg_after"][0]), ""]
+    rows = []
+    for x in py["rtt"]:
+        r = (py.get("queue_over") or {}).get(x["case"])
+        rows.append(["`%s`" % x["case"], fmt_ns(x["p50_us"] * 1e3), fmt_ns(x["p99_us"] * 1e3),
+                     fmt_ns(x["mean_us"] * 1e3), fmt_x(r) if r else "—",
+                     " ".join("%.1f" % v for v in x.get("p50_us_runs", []))])
+    z = lat(rtt(run, "zmq", 64), "rtt", "p50") if "zmq" in run.competitors else None
+    if z:
+        rows.append(["`zmq` (C, this run's ping-pong)", fmt_ns(z), "", "", "", ""])
+    parts += ["### 64 B ping-pong RTT", "",
+              md_table(["case", "p50", "p99", "mean", "Queue p50 ÷ this (paired)", "p50 per round (µs)"], rows)]
+    rows = [["`%s`" % x["case"], fmt_rate(x["msgs_per_s"]), "%.0f MiB/s" % x["MiB_per_s"],
+             " ".join("%.0fk" % (v / 1e3) for v in x.get("msgs_per_s_runs", []))] for x in py["stream"]]
+    zs = (stream(run, "zmq", 1024) or {}).get("msgs_per_s") if "zmq" in run.competitors else None
+    if zs:
+        rows.append(["`zmq` (C → C, this run's stream)", fmt_rate(zs), "%.0f MiB/s" % (zs * 1024 / 2**20), ""])
+    parts += ["", "### 1 KiB stream into Python", "", md_table(["case", "msgs/s", "MiB/s", "per round"], rows)]
+    return "\n".join(parts)
+
+
 def main():
     args = sys.argv[1:]
     jobs_only = bool(args) and args[0] == "--profile-jobs"
@@ -969,6 +1032,9 @@ def main():
         for j in profile_jobs(tl):
             print("%s\t%s\t%s" % (j["name"], " ".join(j.get("collect", [])) or "-", " ".join(j["args"])))
         return 0
+    py = python_results(out)
+    if py:
+        tl += python_targets(py)
     with open(os.path.join(out, "targets.json"), "w") as f:
         json.dump(tl, f, indent=2)
     made = plots(run, out)
@@ -980,7 +1046,8 @@ def main():
         "sizes": st_sizes, "value": lambda s, z: (stream(run, s, z) or {}).get("msgs_per_s")}, False)
     sections = [section_host(run), section_targets(tl), section_profiles(run, tl, out), section_ab(run),
                 section_counters(run), section_views(run), section_layers(run), section_pingpong(run), versus_rtt,
-                section_stream(run), versus_st, section_broadcast(run), section_fixed_rate(run), section_waits(run)]
+                section_stream(run), versus_st, section_broadcast(run), section_fixed_rate(run), section_waits(run),
+                section_python(run, py)]
     if made:
         sections.append("## Plots\n\n" + "\n".join("- `plots/%s`" % m for m in made))
     with open(os.path.join(out, "summary.md"), "w") as f:

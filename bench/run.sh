@@ -11,6 +11,8 @@
 #                the profiles' summaries into bench/results/ (bench/README.md)
 #   --no-profile do not profile missed targets (by default each missed target
 #                runs under bench/callgrind.sh, a few seconds per case)
+#   --no-python  skip the Python subject (bench/python/pybench.py, run after
+#                the C suite into OUT/python.json; the report shows it)
 #   other options go to `myelon-bench suite` (--only dmp-shm,floor, --no-pin,
 #   --case-timeout S, --wrap ROLE=COMMAND)
 #
@@ -23,12 +25,13 @@ build=${BENCH_BUILD_DIR:-$root/build-bench}
 suite=${1:-}
 case "$suite" in
   quick|full) shift ;;
-  *) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac
 
 out=""
 publish=0
 profile=1
+python=1
 n=$#
 while [ "$n" -gt 0 ]; do # take ours out, rotate the rest (for myelon-bench) to the end
   a=$1; shift; n=$((n - 1))
@@ -37,6 +40,7 @@ while [ "$n" -gt 0 ]; do # take ours out, rotate the rest (for myelon-bench) to 
            out=$1; shift; n=$((n - 1)) ;;
     --publish) publish=1 ;;
     --no-profile) profile=0 ;;
+    --no-python) python=0 ;;
     *) set -- "$@" "$a" ;;
   esac
 done
@@ -57,6 +61,23 @@ export BENCH_GIT
 status=0
 "$build/bench/myelon-bench" suite "$suite" --out "$out" "$@" || status=$?
 [ -f "$out/run.json" ] || { echo "run.sh: no run.json in $out" >&2; exit 1; }
+
+# The Python subject (issue 19): a Python peer and a Python consumer against
+# this build's libraries, next to multiprocessing.Queue and
+# multiprocessing.shared_memory run by the same interpreter, in paired
+# rounds; report.py puts OUT/python.json beside the C figures.
+if [ "$python" = 1 ]; then
+  case "$suite" in
+    quick) pyargs="--rtt 5000 --stream 100000 --rounds 3" ;;
+    *) pyargs="--rtt 20000 --stream 400000 --rounds 7" ;;
+  esac
+  ninja -C "$build" bench/bench-lang-role-c >/dev/null
+  echo "run.sh: the Python subject (bench/python/pybench.py $pyargs)"
+  # shellcheck disable=SC2086
+  MYELON_LIBDIR=$build PYTHONPATH=$root/myelon/python python3 "$root/bench/python/pybench.py" $pyargs \
+    --c-producer "$build/bench/bench-lang-role-c" --json "$out/python.json" >"$out/python.txt" ||
+    { echo "run.sh: the Python subject failed (see $out/python.txt)" >&2; status=1; }
+fi
 python3 "$root/bench/report.py" "$out"
 
 # Where the time goes: every missed target's subject and reference under
@@ -76,7 +97,7 @@ if [ "$profile" = 1 ] && command -v valgrind >/dev/null; then
   fi
 fi
 
-left=$(ls /dev/shm 2>/dev/null | grep -E '^(mb[0-9a-z]+x|iceoryx_mgmt$)' || true)
+left=$(ls /dev/shm 2>/dev/null | grep -E '^(mb[0-9a-z]+x|iceoryx_mgmt$|pyb[0-9]+-)' || true)
 if [ -n "$left" ]; then
   echo "run.sh: WARNING: left in /dev/shm: $left" >&2
   status=1
@@ -87,6 +108,7 @@ if [ "$publish" = 1 ]; then
   mkdir -p "$dest/plots"
   rm -f "$dest"/plots/*.png
   cp "$out/summary.md" "$out/targets.json" "$out/run.json" "$dest/"
+  [ ! -f "$out/python.json" ] || cp "$out/python.json" "$dest/"
   cp "$out"/plots/*.png "$dest/plots/" 2>/dev/null || true
   rm -rf "$dest/profiles"
   for d in "$out"/profiles/*/; do # the text summaries, not the raw profiles
