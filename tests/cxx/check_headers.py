@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Every installed header of both libraries, alone in a translation unit,
 compiles as C++17 and C++20 with g++ and clang++ (-Wall -Wextra -pedantic
--Werror); so does lang_role.cpp, which expands the typed-ring and
-field-table macros and instantiates the inline hot path.
+-Werror); so do lang_role.cpp, which expands the typed-ring and
+field-table macros and instantiates the inline hot path, and hpp_role.cpp,
+which instantiates <myelon/myelon.hpp>.
 
   check_headers.py SOURCE_ROOT BUILD_ROOT
 
@@ -21,7 +22,7 @@ incs = [os.path.join(src, 'disruptor-mp', 'include'), os.path.join(src, 'myelon'
         os.path.join(build, 'subprojects', 'myelon', 'include')]
 headers = []
 for lib, d in (('disruptor_mp', incs[0]), ('myelon', incs[1])):
-    headers += ['%s/%s' % (lib, f) for f in sorted(os.listdir(os.path.join(d, lib))) if f.endswith('.h')]
+    headers += ['%s/%s' % (lib, f) for f in sorted(os.listdir(os.path.join(d, lib))) if f.endswith(('.h', '.hpp'))]
 headers += ['disruptor_mp/version.h', 'myelon/version.h']  # generated in the build tree
 
 flags = ['-Wall', '-Wextra', '-pedantic', '-Werror'] + ['-I' + i for i in incs]
@@ -42,6 +43,7 @@ with tempfile.TemporaryDirectory(prefix='myelon-cxx-') as tmp:
                     f.write('#include <%s>\n#include <%s> // twice: include guards\n' % (h, h))
                 units.append((h, tu))
             units.append(('tests/cxx/lang_role.cpp', os.path.join(src, 'tests', 'cxx', 'lang_role.cpp')))
+            units.append(('tests/cxx/hpp_role.cpp', os.path.join(src, 'tests', 'cxx', 'hpp_role.cpp')))
             for what, tu in units:
                 cmd = [cxx, '-std=' + std] + flags + ['-c', tu, '-o', os.path.join(tmp, 'out.o')]
                 r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)

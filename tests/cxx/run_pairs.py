@@ -4,7 +4,10 @@
 producer and consumer builds of tests/cxx/lang_role.c exchanges COUNT
 values, and the consumer checks every one (lang_role.c says how).
 
-  run_pairs.py COUNT C_ROLE CXX17_ROLE CXX20_ROLE
+  run_pairs.py COUNT C_ROLE CXX17_ROLE CXX20_ROLE [HPP17_ROLE HPP20_ROLE]
+
+HPP*_ROLE: hpp_role.cpp, the same peer written against <myelon/myelon.hpp>
+(C++17 and C++20 builds), paired with the C peer both ways.
 
 Fails if any role exits non-zero, a run exceeds its bound, or a segment
 of this test is left in /dev/shm.
@@ -16,6 +19,9 @@ import sys
 count = sys.argv[1]
 roles = {'c': sys.argv[2], 'c++17': sys.argv[3], 'c++20': sys.argv[4]}
 pairs = [('c', 'c++17'), ('c++17', 'c'), ('c', 'c++20'), ('c++20', 'c'), ('c++20', 'c++17')]
+if len(sys.argv) > 6:
+    roles.update({'hpp17': sys.argv[5], 'hpp20': sys.argv[6]})
+    pairs += [('c', 'hpp17'), ('hpp17', 'c'), ('c', 'hpp20'), ('hpp20', 'c')]
 prefix = 'lang%d-' % os.getpid()
 failed = []
 n = 0
