@@ -5,8 +5,8 @@
  *   myelon-bridge egress  --ring NAME --connect ENDPOINT [options] (on A)
  *   myelon-bridge keygen PREFIX
  *
- * Exit codes: 0 ok (a signal, or the egress delivered everything its
- * producer published before exiting); 1 runtime error (refused link, bad
+ * Exit codes: 0 ok (a signal, or with --once the egress delivered
+ * everything its producer published before exiting); 1 runtime error (refused link, bad
  * keys, missing ring); 2 usage error. */
 #include <errno.h>
 #include <getopt.h>
@@ -41,7 +41,8 @@ static const char usage_text[] =
     "  --peer-key FILE      the other side's CURVE public key (PREFIX.pub)\n"
     "  --insecure           plain TCP, no authentication or encryption\n"
     "  --heartbeat MS       ZeroMQ heartbeat interval (default 100; units: 1s, 250ms)\n"
-    "  --timeout MS         drop a silent peer after this (default 500)\n"
+    "  --timeout MS         drop a silent peer after this (default 500); the ingress\n"
+    "                       then closes its ring: B's readers see the producer gone\n"
     "  --json SECONDS       print a JSON status line every SECONDS to stdout\n"
     "  --duration SECONDS   stop after this long (default: until SIGINT/SIGTERM)\n"
     "  --quiet              do not log refusals and dropped messages\n"
@@ -52,6 +53,8 @@ static const char usage_text[] =
     "  --window-bytes SIZE  bytes in flight (default 32M; at least one message)\n"
     "  --max-message SIZE   largest message forwarded (default 16M)\n"
     "  --attach-timeout S   wait this long for the ring to exist (default 5)\n"
+    "  --once               exit (0) once the producer is gone and all it published\n"
+    "                       was delivered (default: wait for its next producer)\n"
     "Ingress:\n"
     "  --bind ENDPOINT      where the egress connects\n"
     "  --capacity N         ring capacity in frames (default 1024; must match A's)\n"
@@ -105,7 +108,7 @@ static void help(FILE *f)
 enum {
   O_RING = 256, O_CONNECT, O_BIND, O_KEY, O_PEER_KEY, O_INSECURE, O_HB, O_TIMEOUT, O_JSON, O_DURATION, O_QUIET,
   O_ID, O_WINDOW, O_WINDOW_BYTES, O_MAX_MESSAGE, O_ATTACH_TIMEOUT, O_CAPACITY, O_FRAME_CAPACITY, O_FORMAT,
-  O_STATE, O_WAIT_READERS,
+  O_STATE, O_WAIT_READERS, O_ONCE,
 };
 
 struct args {
@@ -130,6 +133,7 @@ static bool take_opt(struct tool_cli *cli, struct args *a, int c, const char *ar
   case O_PEER_KEY: cfg->peer_key_file = arg; return true;
   case O_INSECURE: cfg->insecure = true; return true;
   case O_QUIET: cfg->quiet = true; return true;
+  case O_ONCE: cfg->flags |= MYELON_BRIDGE_ONCE; return true;
   case O_ID: cfg->consumer_id = arg; return true;
   case O_STATE: cfg->state_path = arg; return true;
   case O_HB:
@@ -221,7 +225,8 @@ int main(int argc, char **argv)
     {"max-message", required_argument, 0, O_MAX_MESSAGE}, {"attach-timeout", required_argument, 0, O_ATTACH_TIMEOUT},
     {"capacity", required_argument, 0, O_CAPACITY}, {"frame-capacity", required_argument, 0, O_FRAME_CAPACITY},
     {"format", required_argument, 0, O_FORMAT}, {"state", required_argument, 0, O_STATE},
-    {"wait-readers", required_argument, 0, O_WAIT_READERS}, {"help", no_argument, 0, 'h'},
+    {"wait-readers", required_argument, 0, O_WAIT_READERS}, {"once", no_argument, 0, O_ONCE},
+    {"help", no_argument, 0, 'h'},
     {"version", no_argument, 0, 'V'}, {0, 0, 0, 0},
   };
   struct args a;
@@ -248,6 +253,8 @@ int main(int argc, char **argv)
     return tool_cli_usage_error(&cli, "--ring NAME is required");
   if (egress && (connect_ep == NULL || bind_ep != NULL))
     return tool_cli_usage_error(&cli, "egress takes --connect ENDPOINT (and no --bind)");
+  if (!egress && (cfg.flags & MYELON_BRIDGE_ONCE) != 0)
+    return tool_cli_usage_error(&cli, "--once is an egress option");
   if (!egress && (bind_ep == NULL || connect_ep != NULL))
     return tool_cli_usage_error(&cli, "ingress takes --bind ENDPOINT (and no --connect)");
   cfg.endpoint = egress ? connect_ep : bind_ep;

@@ -5,7 +5,8 @@
  * once, in order, byte-exact.
  *
  *   brg_reader --name N --fcap F --capacity C --seed S --profile mixed|big
- *              --count K --report FILE [--timeout-ms T]
+ *              --count K --report FILE [--timeout-ms T] [--events FILE]
+ *              [--expect-end]
  *
  * When the ring's producer (the ingress) dies, it attaches again to the
  * ring the restarted ingress creates (a new epoch) and goes on: with
@@ -13,6 +14,10 @@
  * twice across the restart is counted (lost, dup) instead of failing the
  * content check. The report is one line:
  *   received=R dup=D lost=L bad=B attaches=A
+ * --events FILE: one line "ownerdead REALTIME_MS" per -DMP_E_OWNERDEAD (the
+ * wall clock, so that a test in another namespace can time it).
+ * --expect-end: after the K messages, wait (bounded) for the producer to
+ * go (-DMP_E_OWNERDEAD); a reader that never sees it fails.
  * Exit 0 when all K arrived with dup = lost = bad = 0; 1 otherwise; 2 usage.
  * Every wait is bounded by --timeout-ms (total); the process dies with its
  * parent (the test).
@@ -34,6 +39,19 @@
 
 #include "frm_payload.h"
 
+static void event(const char *path, const char *what)
+{
+  if (path == NULL)
+    return;
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  FILE *f = fopen(path, "a");
+  if (f != NULL) {
+    fprintf(f, "%s %lld\n", what, (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+    fclose(f);
+  }
+}
+
 static int64_t now_ms(void)
 {
   struct timespec ts;
@@ -44,14 +62,16 @@ static int64_t now_ms(void)
 int main(int argc, char **argv)
 {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
-  const char *name = NULL, *report = NULL;
+  const char *name = NULL, *report = NULL, *events = NULL;
+  bool expect_end = false, ended = false;
   struct frm_stream s = {.seed = 1, .profile = FRM_MIXED, .fcap = 1024, .ring = 64};
   int64_t count = -1, timeout_ms = 60000;
   static const struct option opts[] = {
     {"name", required_argument, 0, 'n'}, {"fcap", required_argument, 0, 'f'},
     {"capacity", required_argument, 0, 'c'}, {"seed", required_argument, 0, 's'},
     {"profile", required_argument, 0, 'p'}, {"count", required_argument, 0, 'k'},
-    {"report", required_argument, 0, 'r'}, {"timeout-ms", required_argument, 0, 't'}, {0, 0, 0, 0},
+    {"report", required_argument, 0, 'r'}, {"timeout-ms", required_argument, 0, 't'},
+    {"events", required_argument, 0, 'e'}, {"expect-end", no_argument, 0, 'x'}, {0, 0, 0, 0},
   };
   int o;
   while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -71,6 +91,8 @@ int main(int argc, char **argv)
     case 'k': count = strtoll(optarg, NULL, 0); break;
     case 'r': report = optarg; break;
     case 't': timeout_ms = strtoll(optarg, NULL, 0); break;
+    case 'e': events = optarg; break;
+    case 'x': expect_end = true; break;
     default: return 2;
     }
   }
@@ -79,7 +101,7 @@ int main(int argc, char **argv)
   int64_t deadline = now_ms() + timeout_ms;
   uint64_t expect = 0, received = 0, dup = 0, lost = 0, bad = 0, attaches = 0;
   struct myelon_consumer *c = NULL;
-  while ((int64_t)expect < count && now_ms() < deadline) {
+  while (((int64_t)expect < count || (expect_end && !ended)) && now_ms() < deadline) {
     if (c == NULL) {
       struct myelon_consumer_config cfg;
       myelon_consumer_config_init(&cfg);
@@ -103,8 +125,11 @@ int main(int argc, char **argv)
     if (rc == -ETIMEDOUT)
       continue;
     if (rc == -DMP_E_OWNERDEAD) {
+      event(events, "ownerdead");
       myelon_consumer_close(c);
       c = NULL;
+      if ((int64_t)expect >= count)
+        ended = true;
       continue;
     }
     if (rc < 0) {
@@ -143,7 +168,9 @@ int main(int argc, char **argv)
             received, dup, lost, bad, attaches);
     fclose(fp);
   }
-  bool ok = (int64_t)expect == count && dup == 0 && lost == 0 && bad == 0;
+  bool ok = (int64_t)expect == count && dup == 0 && lost == 0 && bad == 0 && (!expect_end || ended);
+  if (expect_end && !ended)
+    fprintf(stderr, "brg_reader: the producer never went away\n");
   if (!ok)
     fprintf(stderr, "brg_reader: received=%" PRIu64 " of %" PRId64 " dup=%" PRIu64 " lost=%" PRIu64 " bad=%" PRIu64
             "\n", received, count, dup, lost, bad);

@@ -100,7 +100,9 @@ static pid_t producer(const char *ring, const char *profile, uint64_t seed, int 
   return spawn(&a);
 }
 
-static pid_t reader(const char *ring, const char *profile, uint64_t seed, int count, const char *report)
+/* events: NULL, or brg_reader --events FILE; expect_end: --expect-end. */
+static pid_t reader_ex(const char *ring, const char *profile, uint64_t seed, int count, const char *report,
+                       const char *events, bool expect_end)
 {
   struct av a = {0};
   av_add(&a, "%s", ts_helper("BRG_READER"));
@@ -112,7 +114,16 @@ static pid_t reader(const char *ring, const char *profile, uint64_t seed, int co
   av_add(&a, "--count=%d", count);
   av_add(&a, "--report=%s", report);
   av_add(&a, "--timeout-ms=%d", ts_timeout_ms(CHILD_MS));
+  if (events != NULL)
+    av_add(&a, "--events=%s", events);
+  if (expect_end)
+    av_add(&a, "--expect-end");
   return spawn(&a);
+}
+
+static pid_t reader(const char *ring, const char *profile, uint64_t seed, int count, const char *report)
+{
+  return reader_ex(ring, profile, seed, count, report, NULL, false);
 }
 
 struct side {
@@ -139,7 +150,9 @@ static struct side ingress(const char *ring, const char *ep, const char *const *
   return s;
 }
 
-static struct side egress(const char *ring, const char *ep, const char *const *extra)
+/* once: --once (exit when the producer is gone) rather than following the
+ * ring's next producer. */
+static struct side egress_mode(const char *ring, const char *ep, const char *const *extra, bool once)
 {
   struct side s = {ts_tmp_path("eg.out"), ts_tmp_path("eg.err"), 0};
   struct av a = {0};
@@ -150,10 +163,17 @@ static struct side egress(const char *ring, const char *ep, const char *const *e
   av_add(&a, "--window=16");
   av_add(&a, "--attach-timeout=%d", ts_timeout_ms(20000) / 1000);
   av_add(&a, "--json=0.2");
+  if (once)
+    av_add(&a, "--once");
   for (; extra && *extra; extra++)
     av_add(&a, "%s", *extra);
   s.pid = spawn(&a);
   return s;
+}
+
+static struct side egress(const char *ring, const char *ep, const char *const *extra)
+{
+  return egress_mode(ring, ep, extra, true);
 }
 
 /* A file's text (its first 64 KiB). Four rotating buffers, so that one
@@ -521,4 +541,119 @@ Test(bridge, cli_usage_and_exit_codes)
     cr_assert(eq(int, rc, cases[i].code), "case %zu (%s): exit %d", i, cases[i].args[0] ? cases[i].args[0] : "",
               rc);
   }
+}
+
+/* brg_reader's report fields. */
+struct report {
+  unsigned long received, dup, lost, bad, attaches;
+};
+
+static struct report read_report(const char *path)
+{
+  struct report r = {0, 9, 9, 9, 0};
+  cr_assert(eq(int, sscanf(slurp(path), "received=%lu dup=%lu lost=%lu bad=%lu attaches=%lu", &r.received, &r.dup,
+                           &r.lost, &r.bad, &r.attaches), 5), "report: %s", slurp(path));
+  return r;
+}
+
+static int64_t realtime_ms(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The first "ownerdead MS" event at or after `since_ms` (-1: none). */
+static int64_t first_ownerdead(const char *events, int64_t since_ms)
+{
+  const char *s = slurp(events);
+  long long ms;
+  int n;
+  while (sscanf(s, " ownerdead %lld%n", &ms, &n) == 1) {
+    if (ms >= since_ms)
+      return ms;
+    s += n;
+  }
+  return -1;
+}
+
+/* A silent link (the egress stopped with SIGSTOP mid-stream, as a hung
+ * host A looks from B): B's reader's wait ends with -DMP_E_OWNERDEAD within
+ * the link timeout (default 500 ms; the bound here is generous), and when
+ * the egress runs again the link resumes into a new ring on B that the
+ * reader attaches to, as after a local producer restart: every message
+ * once, in order. */
+Test(bridge, silent_link_ends_remote_waits_with_ownerdead_then_resumes)
+{
+  const char *ep = ipc_ep(), *ra = ts_shm_name("a"), *rb = ts_shm_name("b"), *report = ts_tmp_path("report");
+  const char *events = ts_tmp_path("events");
+  const char *ing_extra[] = {"--json=0.02", NULL};
+  const int count = 600;
+  struct side in = ingress(rb, ep, ing_extra);
+  pid_t rd = reader_ex(rb, "big", 11, count, report, events, false);
+  pid_t pr = producer(ra, "big", 11, count);
+  struct side eg = egress(ra, ep, NULL);
+  int64_t deadline = ts_now_ns() + (int64_t)ts_timeout_ms(60000) * 1000000;
+  while (ingress_next(&in) < 100) {
+    cr_assert(ts_now_ns() < deadline, "the ingress never applied 100 messages: %s / %s", slurp(in.err),
+              slurp(eg.err));
+    usleep(1000);
+  }
+  cr_assert(eq(int, kill(eg.pid, SIGSTOP), 0));
+  int64_t stopped = realtime_ms();
+  int64_t dead = -1;
+  while ((dead = first_ownerdead(events, stopped)) < 0) {
+    cr_assert(ts_now_ns() < deadline, "B's reader never saw the producer gone; ingress: %s", slurp(in.err));
+    usleep(5000);
+  }
+  long detect = (long)(dead - stopped);
+  fprintf(stderr, "bridge: a silent link ended B's reader's wait after %ld ms (link timeout 500 ms)\n", detect);
+  cr_assert(detect <= 500 + 3 * ts_slack_ms(), "detection took %ld ms", detect);
+  cr_assert(wait_for_text(in.err, "nothing from the egress for 500 ms", 5000), "ingress: %s", slurp(in.err));
+  usleep(300000);
+  cr_assert(eq(int, kill(eg.pid, SIGCONT), 0));
+  int rc = ts_wait(rd, ts_timeout_ms(CHILD_MS + 10000));
+  cr_assert(eq(int, rc, 0), "reader exited %d (%s); egress: %s; ingress: %s", rc, slurp(report), slurp(eg.err),
+            slurp(in.err));
+  struct report r = read_report(report);
+  cr_assert(r.received == (unsigned long)count && r.dup == 0 && r.lost == 0 && r.bad == 0 && r.attaches >= 2,
+            "report: %s", slurp(report));
+  cr_assert(eq(int, ts_wait(pr, ts_timeout_ms(20000)), 0), "producer");
+  cr_assert(eq(int, ts_wait(eg.pid, ts_timeout_ms(20000)), 0), "egress: %s", slurp(eg.err));
+  stop(&in);
+}
+
+/* A producer restart on A (a new epoch) is seen on B as one on A would be:
+ * B's reader reads all the first producer published, then its wait ends
+ * with -DMP_E_OWNERDEAD; the egress (without --once) follows the ring to
+ * its next producer and B's reader, attaching again, reads the new
+ * stream. */
+Test(bridge, producer_restart_on_a_is_seen_on_b_and_followed)
+{
+  const char *ep = ipc_ep(), *ra = ts_shm_name("a"), *rb = ts_shm_name("b");
+  const char *report1 = ts_tmp_path("report1"), *report2 = ts_tmp_path("report2");
+  const int count = 150;
+  struct side in = ingress(rb, ep, NULL);
+  pid_t rd1 = reader_ex(rb, "big", 12, count, report1, NULL, true);
+  pid_t pr1 = producer(ra, "big", 12, count);
+  struct side eg = egress_mode(ra, ep, NULL, false);
+  cr_assert(eq(int, ts_wait(pr1, ts_timeout_ms(CHILD_MS)), 0), "first producer");
+  int rc = ts_wait(rd1, ts_timeout_ms(CHILD_MS));
+  cr_assert(eq(int, rc, 0), "first reader exited %d (%s); egress: %s; ingress: %s", rc, slurp(report1),
+            slurp(eg.err), slurp(in.err));
+  cr_assert(wait_for_text(eg.err, "waiting for its next producer", 5000), "egress: %s", slurp(eg.err));
+  cr_assert(eq(int, kill(eg.pid, 0), 0), "the egress ended with the first producer");
+  /* The second producer: another stream (seed 13), on a new ring of the
+   * same name on A. */
+  pid_t rd2 = reader(rb, "big", 13, count, report2);
+  pid_t pr2 = producer(ra, "big", 13, count);
+  rc = ts_wait(rd2, ts_timeout_ms(CHILD_MS));
+  cr_assert(eq(int, rc, 0), "second reader exited %d (%s); egress: %s; ingress: %s", rc, slurp(report2),
+            slurp(eg.err), slurp(in.err));
+  cr_assert(eq(int, ts_wait(pr2, ts_timeout_ms(20000)), 0), "second producer");
+  cr_assert(wait_for_text(eg.out, "\"messages\":300,", 5000), "egress status: %s", slurp(eg.out));
+  stop(&eg);
+  stop(&in);
+  cr_assert(strstr(slurp(in.out), "\"messages\":300,") != NULL, "ingress status: %s", slurp(in.out));
+  cr_assert(strstr(slurp(in.out), "\"duplicates\":0,") != NULL, "ingress status: %s", slurp(in.out));
 }

@@ -11,11 +11,17 @@
 #
 # Mid-stream the link is cut (ip link set down) for 2 s and brought back:
 # every message still arrives once, in order, byte-exact, on both readers.
+# During the cut, B's reader's wait ends with the producer-dead error
+# (OWNERDEAD) within the link timeout (500 ms; the bound checked here is
+# generous, the time taken is printed), and after it the reader attaches to
+# the ring the ingress creates when the link is back (a new epoch), as after
+# a local producer restart. On A, dmp-stat shows the egress as a consumer
+# of the ring.
 #
-# usage: two_hosts.sh TOOL FRM_ROLE BRG_READER
+# usage: two_hosts.sh TOOL FRM_ROLE BRG_READER DMP_STAT
 # Exit 77 (skipped, with the reason) when not root or namespaces are refused.
 set -euo pipefail
-tool=$1 role=$2 reader=$3
+tool=$1 role=$2 reader=$3 dmpstat=$4
 mult=${TS_TIMEOUT_MULTIPLIER:-1}
 bound=$((90 * ${mult%.*}))
 count=${BRIDGE_TWO_HOSTS_COUNT:-400}
@@ -67,7 +73,7 @@ unshare --net --ipc --mount --propagation private bash -c '
   ing=$!
   rc=0
   timeout "$1" "$3" --name feed --fcap 1024 --capacity 64 --seed 9 --profile mixed --count "$4" \
-    --report "$0/b.report" --timeout-ms $(($1 * 1000)) 2>"$0/b.err" || rc=$?
+    --report "$0/b.report" --events "$0/b.events" --timeout-ms $(($1 * 1000)) 2>"$0/b.err" || rc=$?
   kill -TERM $ing; wait $ing || rc=$((rc ? rc : 10))
   exit $rc
 ' "$dir" "$bound" "$tool" "$reader" "$count" &
@@ -92,18 +98,21 @@ unshare --net --ipc --mount --propagation private bash -c '
     --timeout-ms=$(($1 * 1000)) 2>"$0/local.err" &
   local_reader=$!
   timeout "$1" "$2" egress --ring feed --connect tcp://10.217.0.2:5555 --key "$0/a.key" --peer-key "$0/b.pub" \
-    --window 16 --json 0.5 >"$0/eg.out" 2>"$0/eg.err" &
+    --window 16 --json 0.5 --once >"$0/eg.out" 2>"$0/eg.err" &
   eg=$!
   n=0; until [ -e "$0/a.100" ]; do n=$((n+1)); [ $n -lt $(($1 * 100)) ] || exit 4; sleep 0.01; done
+  date +%s%3N >"$0/cut.ms"
   ip link set va down
-  sleep 2
+  sleep 1
+  "$6" feed >"$0/stat.out" 2>&1 || echo "dmp-stat exit $?" >>"$0/stat.out"
+  sleep 1
   ip link set va up
   rc=0
   wait $prod || rc=11
   wait $local_reader || rc=12
   wait $eg || rc=13
   exit $rc
-' "$dir" "$bound" "$tool" "$role" "$count" "$bpid" &
+' "$dir" "$bound" "$tool" "$role" "$count" "$bpid" "$dmpstat" &
 apid=$!
 pids+=("$apid")
 
@@ -119,6 +128,15 @@ if [ "$arc" != 0 ] || [ "$brc" != 0 ]; then
   echo "FAIL"
   exit 1
 fi
-grep -q "^received=$count dup=0 lost=0 bad=0 attaches=1$" "$dir/b.report" || { echo "FAIL: B's reader report"; exit 1; }
+grep -Eq "^received=$count dup=0 lost=0 bad=0 attaches=[2-9]$" "$dir/b.report" || { echo "FAIL: B's reader report"; exit 1; }
+cut=$(cat "$dir/cut.ms")
+dead=$(awk -v c="$cut" '$1 == "ownerdead" && $2 >= c { print $2; exit }' "$dir/b.events" 2>/dev/null)
+[ -n "$dead" ] || { echo "FAIL: B's reader never saw the producer gone during the cut"; exit 1; }
+detect=$((dead - cut))
+slack=$((250 * ${mult%.*}))
+echo "detection time of the dead link on B: $detect ms (link timeout 500 ms)"
+[ "$detect" -le $((500 + 3 * slack)) ] || { echo "FAIL: detection took $detect ms"; exit 1; }
+echo "dmp-stat on A during the cut:"; cat "$dir/stat.out"
+grep -Eq "^ +bridge +[0-9]+ +[0-9]+ +active +stalled " "$dir/stat.out" || { echo "FAIL: dmp-stat on A does not show the egress (consumer bridge) stalled"; exit 1; }
 grep -q '"reconnects":[1-9]' "$dir/eg.out" || { echo "FAIL: the cut link caused no reconnect"; exit 1; }
-echo "PASS: $count messages across the veth, once each, in order, through a 2 s link cut"
+echo "PASS: $count messages across the veth, once each, in order, through a 2 s link cut; B's reader saw it in $detect ms"

@@ -35,10 +35,20 @@
  * ingress creates a new ring (a new epoch): B's readers see a producer
  * restart, as they would if A's producer restarted.
  *
+ * Producer restarts on A: when A's producer goes away the egress delivers
+ * what it read, then tells the ingress (END), which closes B's ring: B's
+ * readers read what was published, then get -DMP_E_OWNERDEAD, as they
+ * would on A. The egress then waits for a new producer of the ring (a new
+ * epoch), attaches to it and handshakes again; the ingress creates a new
+ * ring for it (a new epoch on B), so B's readers attach again exactly as
+ * after a local producer restart. With MYELON_BRIDGE_ONCE the egress
+ * instead ends (myelon_bridge_run() returns -DMP_E_OWNERDEAD).
+ *
  * Not covered (this version): a crash of the egress loses the messages it
- * had copied but not yet seen acknowledged (at most the window); a new
- * producer epoch on A ends the egress (it delivers what it read, then
- * myelon_bridge_run() returns -DMP_E_OWNERDEAD).
+ * had copied but not yet seen acknowledged (at most `window` messages and
+ * `window_bytes` bytes): it released their ring slots as it copied them,
+ * so its durable position on A is past them. A restarted egress resumes at
+ * that position; B's readers see no duplicate, but may see that gap.
  *
  * Handshake: HELLO carries the ring's frame format, frame capacity, ring
  * capacity, type tag and the egress's max_message; the ingress refuses a
@@ -46,6 +56,19 @@
  *
  * Liveness: ZeroMQ heartbeats (ZMQ_HEARTBEAT_IVL/TIMEOUT/TTL); a silent
  * peer's connection is dropped within `timeout_ms` and ZeroMQ reconnects.
+ * On top, an egress with nothing to send PINGs every `heartbeat_ms`, so an
+ * ingress that hears nothing from its egress for `timeout_ms` (default
+ * 500 ms) knows the link, the egress or host A is dead: it closes its ring,
+ * and B's readers, once they read what was published, get
+ * -DMP_E_OWNERDEAD from their waits, as for a dead local producer. When
+ * the link is back the ingress creates a new ring (a new epoch) and resumes
+ * after the last message it applied; B's readers attach again, as after a
+ * local producer restart. On A, an unreachable B is a consumer that makes
+ * no progress: once the window is full the egress reads no further, so
+ * A's producer sees the egress's entry stall (liveness.h: the alert after
+ * its progress timeout, then -DMP_E_STALLED past grace, per the ring's
+ * action), as it would see a hung local reader; a killed egress process is
+ * a dead consumer (its kernel lock is gone) like any other.
  *
  * Security: tcp:// uses CurveZMQ unless `insecure` is set: both sides need
  * their own secret key file and the peer's public key file (Z85 text, as
@@ -76,6 +99,10 @@ extern "C" {
 #define MYELON_BRIDGE_DEFAULT_HEARTBEAT_MS 100
 #define MYELON_BRIDGE_DEFAULT_TIMEOUT_MS 500             /**< a silent peer is dropped after this */
 #define MYELON_BRIDGE_NEXT_ANY UINT64_MAX                /**< WELCOME: the ingress takes whatever comes first */
+/** cfg.flags: the egress ends when A's producer is gone (myelon_bridge_run()
+ * returns -DMP_E_OWNERDEAD once everything was acknowledged) instead of
+ * waiting for the ring's next producer. */
+#define MYELON_BRIDGE_ONCE 0x1u
 
 struct myelon_bridge_config {
   const char *endpoint;        /**< egress: connect to; ingress: bind to (tcp://host:port or ipc://path); required */
@@ -99,7 +126,8 @@ struct myelon_bridge_config {
   int heartbeat_ms;            /**< default MYELON_BRIDGE_DEFAULT_HEARTBEAT_MS */
   int timeout_ms;              /**< default MYELON_BRIDGE_DEFAULT_TIMEOUT_MS */
   bool quiet;                  /**< do not log refusals and protocol errors to stderr */
-  uint64_t reserved[8];        /**< zero */
+  uint64_t flags;              /**< MYELON_BRIDGE_ONCE; default 0 */
+  uint64_t reserved[7];        /**< zero */
 };
 
 /** Defaults for every field; `endpoint` and `ring` are required. */
@@ -135,8 +163,8 @@ MYELON_API int myelon_bridge_ingress_open(const struct myelon_bridge_config *cfg
  * @return 0 when the time is up; -ECONNREFUSED (egress: the ingress refused
  *         the handshake; the detail names the field); -EACCES (egress: the
  *         CURVE handshake failed: wrong key on either side);
- *         -DMP_E_OWNERDEAD (egress: the producer on A is gone and every
- *         message it published was acknowledged); other negative errno on a
+ *         -DMP_E_OWNERDEAD (egress with MYELON_BRIDGE_ONCE: the producer on
+ *         A is gone and every message it published was acknowledged); other negative errno on a
  *         failure of the local ring or of ZeroMQ.
  */
 MYELON_API int myelon_bridge_run(struct myelon_bridge *b, int64_t timeout_ns);
@@ -182,12 +210,14 @@ enum myelon_bridge_msg_type {
   MYELON_BRIDGE_DATA = 4,    /**< egress -> ingress: one message */
   MYELON_BRIDGE_ACK = 5,     /**< ingress -> egress: every sequence below `seq` applied */
   MYELON_BRIDGE_RESYNC = 6,  /**< ingress -> egress: no session with you: send HELLO */
+  MYELON_BRIDGE_PING = 7,    /**< egress -> ingress: alive (nothing else to send); answered by an ACK */
+  MYELON_BRIDGE_END = 8,     /**< egress -> ingress: A's producer of epoch `epoch` is gone, all of it sent */
 };
 
 #define MYELON_BRIDGE_WIRE_VERSION 1u
 #define MYELON_BRIDGE_HEADER 8u       /**< "MYB", version, type, 3 zero bytes */
 #define MYELON_BRIDGE_HELLO_SIZE 56u
-#define MYELON_BRIDGE_SEQ_SIZE 16u    /**< WELCOME and ACK: header + u64 */
+#define MYELON_BRIDGE_SEQ_SIZE 16u    /**< WELCOME, ACK and END: header + u64 */
 #define MYELON_BRIDGE_DATA_HEADER 24u /**< header + u64 seq + kind + 7 zero bytes, then the payload */
 #define MYELON_BRIDGE_REASON_MAX 200u
 
@@ -196,7 +226,7 @@ struct myelon_bridge_wire {
   enum myelon_bridge_msg_type type;
   /* HELLO */
   uint32_t format, frame_capacity, window;
-  uint64_t ring_capacity, max_message, type_tag, epoch;
+  uint64_t ring_capacity, max_message, type_tag, epoch; /* epoch: HELLO, END */
   /* WELCOME, ACK, DATA */
   uint64_t seq;
   /* DATA */

@@ -26,6 +26,7 @@
 #define RESYNC_EVERY_NS (100LL * 1000000)    /* ingress: RESYNC at most this often */
 #define LOG_EVERY_NS (1000LL * 1000000)      /* rejected-message log at most once a second */
 #define PUBLISH_STEP_NS (50LL * 1000000)     /* ingress: one bounded publish attempt */
+#define PROBE_EVERY_NS (10LL * 1000000)      /* egress: look for A's next producer this often */
 #define STATE_MAGIC 0x4554415453594d42ULL    /* "BMYSTATE" */
 
 struct held {
@@ -44,7 +45,9 @@ struct state_rec { /* ingress state file (one record at offset 0) */
   uint64_t check;
 };
 
-enum hs { HS_HELLO, HS_RUN };
+/* Egress handshake state. HS_WAIT_RING: A's producer is gone and all it
+ * published was acknowledged; waiting for the ring's next producer. */
+enum hs { HS_HELLO, HS_RUN, HS_WAIT_RING };
 
 struct myelon_bridge {
   bool egress;
@@ -67,9 +70,10 @@ struct myelon_bridge {
   struct held *held;
   uint32_t window, hhead, hcount, hsent;
   size_t window_bytes, hbytes;
-  bool seq_known, producer_gone;
+  bool seq_known, producer_gone, once, end_sent, skip_old;
   enum hs hs;
-  int64_t next_hello_ns, last_progress_ns;
+  int64_t next_hello_ns, last_progress_ns, last_send_ns, next_probe_ns;
+  uint64_t old_epoch;    /* the ring whose producer ended (skip_old) */
   /* ingress */
   struct myelon_producer *prod;
   int state_fd;
@@ -80,6 +84,9 @@ struct myelon_bridge {
   int64_t last_resync_ns;
   bool have_pending;     /* a DATA message waiting for room in the ring */
   zmq_msg_t pending;
+  int64_t last_rx_ns;    /* last message from the active egress */
+  uint64_t src_epoch;    /* A's ring epoch of the active stream (src_known) */
+  bool src_known;
 };
 
 static int64_t now_ns(void)
@@ -247,6 +254,8 @@ static int check_common(struct myelon_bridge *b, const struct myelon_bridge_conf
   bool ipc = strncmp(cfg->endpoint, "ipc://", 6) == 0;
   if (!tcp && !ipc)
     return fail(b, -EINVAL, "endpoint %s: only tcp:// and ipc:// are supported", cfg->endpoint);
+  if ((cfg->flags & ~(uint64_t)MYELON_BRIDGE_ONCE) != 0)
+    return fail(b, -EINVAL, "cfg.flags has unknown bits %#" PRIx64, cfg->flags & ~(uint64_t)MYELON_BRIDGE_ONCE);
   if (cfg->heartbeat_ms <= 0 || cfg->timeout_ms <= 0 || cfg->timeout_ms < cfg->heartbeat_ms)
     return fail(b, -EINVAL, "cfg.heartbeat_ms and cfg.timeout_ms must be > 0, timeout >= heartbeat");
   /* CURVE on tcp:// unless asked for plain; on ipc:// only if keys are given. */
@@ -291,6 +300,7 @@ static int send_to(struct myelon_bridge *b, const uint8_t *id, size_t id_len, co
     return -zmq_errno();
   if (zmq_send(b->sock, buf, len, ZMQ_DONTWAIT) < 0)
     return -zmq_errno();
+  b->last_send_ns = now_ns(); /* the egress PINGs only when it sent nothing for a heartbeat */
   return 0;
 }
 
@@ -355,7 +365,10 @@ static int egress_probe(struct myelon_bridge *b, int64_t timeout_ns)
     int rc = dmp_inspect_open(DMP_BACKEND_SHM, b->ring, &in);
     if (rc == 0)
       rc = dmp_inspect_sample(in, &st);
-    if (rc == 0 && st->producer_alive) {
+    /* Following a producer restart: the ring of the producer that ended
+     * may still be there (a crashed producer leaves its segment); only a
+     * live producer of another epoch is the next one. */
+    if (rc == 0 && st->producer_alive && !(b->skip_old && st->epoch == b->old_epoch)) {
       bool found = false;
       for (int f = 0; f < 2 && !found; f++) {
         enum myelon_frame_format fmt = f == 0 ? MYELON_FRAME_COMPACT : MYELON_FRAME_ALIGNED;
@@ -512,6 +525,8 @@ static int egress_monitor(struct myelon_bridge *b, int64_t now)
     }
     switch (event) {
     case ZMQ_EVENT_DISCONNECTED:
+      if (b->hs == HS_WAIT_RING)
+        break; /* no session to resume until A's next producer */
       if (b->hs == HS_RUN)
         logmsg(b, "disconnected from %s; reconnecting", b->endpoint);
       b->hs = HS_HELLO;
@@ -594,6 +609,35 @@ static int egress_send_pending(struct myelon_bridge *b, int64_t now)
   return 0;
 }
 
+/* A's producer is gone and B acknowledged all it published: tell the
+ * ingress (END: it closes B's ring, so B's readers see the producer gone),
+ * then end (MYELON_BRIDGE_ONCE) or wait for the ring's next producer. The
+ * END is best effort: if it is lost, the ingress closes B's ring when the
+ * link falls silent (timeout_ms), or when our next HELLO names a new epoch. */
+static int egress_producer_ended(struct myelon_bridge *b, int64_t now)
+{
+  if (!b->end_sent && b->hs == HS_RUN) {
+    uint8_t m[MYELON_BRIDGE_SEQ_SIZE];
+    bridge_encode_seq(m, MYELON_BRIDGE_END, b->epoch);
+    (void)send_to(b, NULL, 0, m, sizeof m);
+    b->end_sent = true;
+  }
+  if (b->once)
+    return fail(b, -DMP_E_OWNERDEAD, "the producer of %s is gone and every message was acknowledged", b->ring);
+  /* Our durable entry dies with the old ring; the new ring gets a new one. */
+  myelon_consumer_close(b->cons);
+  b->cons = NULL;
+  b->old_epoch = b->epoch;
+  b->skip_old = true;
+  b->producer_gone = false;
+  b->end_sent = false;
+  b->hs = HS_WAIT_RING;
+  b->next_probe_ns = now;
+  logmsg(b, "every message of ring %s (epoch %" PRIu64 ") was delivered; waiting for its next producer", b->ring,
+         b->old_epoch);
+  return 0;
+}
+
 static int egress_pass(struct myelon_bridge *b, int64_t ring_wait_ns)
 {
   int64_t now = now_ns();
@@ -602,6 +646,20 @@ static int egress_pass(struct myelon_bridge *b, int64_t ring_wait_ns)
     rc = egress_incoming(b, now);
   if (rc < 0)
     return rc;
+  if (b->hs == HS_WAIT_RING) {
+    if (now < b->next_probe_ns)
+      return 0;
+    b->next_probe_ns = now + PROBE_EVERY_NS;
+    rc = egress_probe(b, 0);
+    if (rc == -MYELON_E_FORMAT)
+      return rc; /* the new producer's ring is not a framed ring */
+    if (rc < 0)
+      return 0; /* not there yet */
+    logmsg(b, "ring %s has a new producer (epoch %" PRIu64 "); handshaking", b->ring, b->epoch);
+    b->skip_old = false;
+    b->hs = HS_HELLO;
+    b->next_hello_ns = now;
+  }
   if (b->hs == HS_HELLO) {
     if (now >= b->next_hello_ns) {
       rc = egress_send_hello(b);
@@ -630,8 +688,17 @@ static int egress_pass(struct myelon_bridge *b, int64_t ring_wait_ns)
     b->hs = HS_HELLO;
     b->next_hello_ns = now;
   }
+  if (b->hs == HS_RUN && !b->producer_gone && now - b->last_send_ns >= (int64_t)b->heartbeat_ms * 1000000) {
+    /* Nothing sent for a heartbeat (idle, or the window is full): tell the
+     * ingress we are alive, so that its silence timer means a dead link. */
+    uint8_t m[MYELON_BRIDGE_HEADER];
+    bridge_put_header(m, MYELON_BRIDGE_PING);
+    rc = send_to(b, NULL, 0, m, sizeof m);
+    if (rc < 0 && rc != -EAGAIN)
+      return fail(b, -EPROTO, "send PING: %s", zmq_strerror(-rc));
+  }
   if (b->producer_gone && b->hcount == 0)
-    return fail(b, -DMP_E_OWNERDEAD, "the producer of %s is gone and every message was acknowledged", b->ring);
+    return egress_producer_ended(b, now);
   return 0;
 }
 
@@ -649,8 +716,8 @@ static int egress_run(struct myelon_bridge *b, int64_t timeout_ns)
     if (!ring_wait) {
       zmq_pollitem_t items[2] = {{b->sock, 0, ZMQ_POLLIN, 0}, {b->mon, 0, ZMQ_POLLIN, 0}};
       long ms = left / 1000000 + 1;
-      if (b->hs == HS_HELLO)
-        ms = ms > 20 ? 20 : ms;
+      if (b->hs != HS_RUN)
+        ms = ms > 10 ? 10 : ms;
       if (zmq_poll(items, 2, ms > 50 ? 50 : ms) < 0) {
         if (zmq_errno() == EINTR)
           return 0; /* a signal: let the caller look at it */
@@ -714,6 +781,7 @@ MYELON_API int myelon_bridge_egress_open(const struct myelon_bridge_config *cfg,
   }
   if (rc == 0) {
     b->window = cfg->window;
+    b->once = (cfg->flags & MYELON_BRIDGE_ONCE) != 0;
     b->window_bytes = cfg->window_bytes ? cfg->window_bytes : MYELON_BRIDGE_DEFAULT_WINDOW_BYTES;
     b->max_message = cfg->max_message;
     b->held = calloc(b->window, sizeof *b->held);
@@ -815,6 +883,59 @@ static int state_recover(struct myelon_bridge *b, uint64_t *next)
   return 0;
 }
 
+/* Create B's ring (at start, and again after ingress_ring_close() when a
+ * link comes back or A's producer restarted: a new epoch, which B's
+ * readers follow as they follow a local producer restart). */
+static int ingress_ring_open(struct myelon_bridge *b)
+{
+  struct myelon_producer_config pc;
+  myelon_producer_config_init(&pc);
+  pc.ring.name = b->ring;
+  pc.ring.capacity = b->cap;
+  pc.format = b->fmt;
+  pc.frame_capacity = b->fc;
+  pc.max_message = b->max_message;
+  int rc = myelon_producer_create(&pc, &b->prod);
+  if (rc < 0) {
+    b->prod = NULL;
+    return fail(b, rc, "create ring %s: %s (%s)", b->ring, myelon_strerror(-rc), dmp_last_error());
+  }
+  struct dmp_producer *p = myelon_producer_ring(b->prod);
+  b->fc = myelon_producer_frame_capacity(b->prod);
+  b->cap = dmp_producer_capacity(p);
+  b->tag = myelon_frame_tag(b->fmt, b->fc);
+  b->readers_ready = b->wait_readers == 0;
+  /* Our ring's epoch, for the state file: read as any inspector would. */
+  struct dmp_inspect *in = NULL;
+  const struct dmp_ring_stat *st = NULL;
+  if (dmp_inspect_open(DMP_BACKEND_SHM, b->ring, &in) == 0 && dmp_inspect_sample(in, &st) == 0)
+    b->epoch = st->epoch;
+  else if (b->state_fd >= 0)
+    rc = fail(b, -EIO, "cannot read the epoch of ring %s (%s)", b->ring, dmp_last_error());
+  dmp_inspect_close(in);
+  return rc;
+}
+
+/* Close B's ring and end the session: B's readers read what was published,
+ * then get -DMP_E_OWNERDEAD, as when a local producer dies. Only between
+ * messages (never with one half published): the caller checks
+ * have_pending. The state file records a clean end, so the next ring
+ * resumes after the last message applied. */
+static void ingress_ring_close(struct myelon_bridge *b, const char *why)
+{
+  if (b->prod == NULL)
+    return;
+  if (b->state_fd >= 0 && b->st.next_seq != MYELON_BRIDGE_NEXT_ANY)
+    state_write(b, b->st.next_seq - 1, 0, 0);
+  myelon_producer_close(b->prod);
+  b->prod = NULL;
+  b->readers_ready = false;
+  b->active_len = 0;
+  b->ack_due = false;
+  logmsg(b, "%s: closed ring %s (its readers see the producer gone); a new one is created when the link is back", why,
+         b->ring);
+}
+
 static int zap_handle(struct myelon_bridge *b)
 {
   /* ZAP request (RFC 27): version, request id, domain, address, identity,
@@ -891,7 +1012,7 @@ static void send_resync(struct myelon_bridge *b, const uint8_t *id, size_t len)
   send_to(b, id, len, m, sizeof m);
 }
 
-static void ingress_hello(struct myelon_bridge *b, const uint8_t *id, size_t len, const struct myelon_bridge_wire *w)
+static int ingress_hello(struct myelon_bridge *b, const uint8_t *id, size_t len, const struct myelon_bridge_wire *w)
 {
   char why[MYELON_BRIDGE_REASON_MAX + 1] = "";
   if (w->format != (uint32_t)b->fmt)
@@ -914,10 +1035,28 @@ static void ingress_hello(struct myelon_bridge *b, const uint8_t *id, size_t len
     uint8_t m[MYELON_BRIDGE_HEADER + MYELON_BRIDGE_REASON_MAX];
     size_t n = bridge_encode_refuse(m, why);
     send_to(b, id, len, m, n);
-    return;
+    return 0;
   }
+  if (b->prod != NULL && b->src_known && w->epoch != b->src_epoch) {
+    /* A's producer restarted (its END was lost, or the egress restarted
+     * too): B's readers see a restart as well. */
+    if (b->have_pending)
+      return 0; /* finish the message in hand first; the egress retries */
+    ingress_ring_close(b, "the producer on A restarted (new epoch)");
+  }
+  if (b->prod == NULL) {
+    int rc = ingress_ring_open(b);
+    if (rc < 0)
+      return rc;
+  }
+  if (!b->readers_ready &&
+      dmp_producer_wait_for_consumers(myelon_producer_ring(b->prod), b->wait_readers, 0) > 0)
+    b->readers_ready = true;
   if (!b->readers_ready)
-    return; /* not yet (the geometry is fine): the egress retries */
+    return 0; /* not yet (the geometry is fine): the egress retries */
+  b->src_epoch = w->epoch;
+  b->src_known = true;
+  b->last_rx_ns = now_ns();
   /* The newest HELLO wins: an egress that restarted (or reconnected under
    * a new routing id) replaces its older self, whose connection may not
    * have timed out yet. */
@@ -927,6 +1066,7 @@ static void ingress_hello(struct myelon_bridge *b, const uint8_t *id, size_t len
   uint8_t m[MYELON_BRIDGE_SEQ_SIZE];
   bridge_encode_seq(m, MYELON_BRIDGE_WELCOME, b->st.next_seq);
   send_to(b, id, len, m, sizeof m);
+  return 0;
 }
 
 /* Publish the pending DATA message into the ring. 1: applied (or a
@@ -1028,9 +1168,21 @@ static int ingress_incoming(struct myelon_bridge *b)
     } else if (myelon_bridge_wire_parse(zmq_msg_data(&msg), zmq_msg_size(&msg), &w) != 0) {
       reject(b, "not a bridge message (bad magic, version, type, size or padding)");
     } else if (w.type == MYELON_BRIDGE_HELLO) {
-      ingress_hello(b, id, idlen, &w);
+      rc = ingress_hello(b, id, idlen, &w);
     } else if (w.type == MYELON_BRIDGE_DATA) {
+      if (is_active(b, id, idlen))
+        b->last_rx_ns = now_ns();
       rc = ingress_data(b, id, idlen, &msg, &w);
+    } else if (w.type == MYELON_BRIDGE_PING) {
+      if (is_active(b, id, idlen)) {
+        b->last_rx_ns = now_ns();
+        b->ack_due = true; /* the answer: the egress hears we are alive */
+      } else {
+        send_resync(b, id, idlen);
+      }
+    } else if (w.type == MYELON_BRIDGE_END) {
+      if (is_active(b, id, idlen) && w.epoch == b->src_epoch)
+        ingress_ring_close(b, "the producer on A is gone");
     } else {
       reject(b, "a message only an ingress sends");
     }
@@ -1056,7 +1208,7 @@ static int ingress_run(struct myelon_bridge *b, int64_t timeout_ns)
 {
   int64_t deadline = now_ns() + (timeout_ns > 0 ? timeout_ns : 0);
   for (;;) {
-    if (!b->readers_ready &&
+    if (!b->readers_ready && b->prod != NULL &&
         dmp_producer_wait_for_consumers(myelon_producer_ring(b->prod), b->wait_readers, 0) > 0)
       b->readers_ready = true;
     int rc = 0;
@@ -1068,12 +1220,20 @@ static int ingress_run(struct myelon_bridge *b, int64_t timeout_ns)
         zmq_msg_close(&b->pending);
         b->have_pending = false;
       }
+      /* We were not reading the socket meanwhile: silence from the egress
+       * counts from now. */
+      b->last_rx_ns = now_ns();
     }
     if (rc >= 0)
       rc = ingress_incoming(b);
     ingress_ack(b);
     if (rc < 0)
       return rc;
+    if (b->active_len != 0 && !b->have_pending && now_ns() - b->last_rx_ns > (int64_t)b->timeout_ms * 1000000) {
+      char why[96];
+      snprintf(why, sizeof why, "nothing from the egress for %d ms (dead link, egress or host)", b->timeout_ms);
+      ingress_ring_close(b, why);
+    }
     int64_t left = deadline - now_ns();
     if (left <= 0)
       return 0;
@@ -1121,32 +1281,9 @@ MYELON_API int myelon_bridge_ingress_open(const struct myelon_bridge_config *cfg
     else
       rc = state_recover(b, &b->st.next_seq);
   }
-  if (rc == 0) {
-    struct myelon_producer_config pc;
-    myelon_producer_config_init(&pc);
-    pc.ring.name = b->ring;
-    pc.ring.capacity = cfg->ring_capacity;
-    pc.format = cfg->format;
-    pc.frame_capacity = cfg->frame_capacity;
-    pc.max_message = cfg->max_message;
-    rc = myelon_producer_create(&pc, &b->prod);
-    if (rc < 0)
-      rc = fail(b, rc, "create ring %s: %s (%s)", b->ring, myelon_strerror(-rc), dmp_last_error());
-  }
-  if (rc == 0) {
-    struct dmp_producer *p = myelon_producer_ring(b->prod);
-    b->fc = myelon_producer_frame_capacity(b->prod);
-    b->cap = dmp_producer_capacity(p);
-    b->tag = myelon_frame_tag(b->fmt, b->fc);
-    /* Our ring's epoch, for the state file: read as any inspector would. */
-    struct dmp_inspect *in = NULL;
-    const struct dmp_ring_stat *st = NULL;
-    if (dmp_inspect_open(DMP_BACKEND_SHM, b->ring, &in) == 0 && dmp_inspect_sample(in, &st) == 0)
-      b->epoch = st->epoch;
-    else if (b->state_fd >= 0)
-      rc = fail(b, -EIO, "cannot read the epoch of ring %s (%s)", b->ring, dmp_last_error());
-    dmp_inspect_close(in);
-  }
+  b->fc = cfg->frame_capacity;
+  if (rc == 0)
+    rc = ingress_ring_open(b);
   if (rc == 0)
     rc = open_socket(b, ZMQ_ROUTER);
   if (rc == 0) {

@@ -124,7 +124,13 @@ MYELON_API int myelon_bridge_wire_parse(const void *buf, size_t len, struct myel
       return -EPROTO;
     w.seq = get64(p + 8);
     break;
+  case MYELON_BRIDGE_END:
+    if (len != MYELON_BRIDGE_SEQ_SIZE)
+      return -EPROTO;
+    w.epoch = get64(p + 8);
+    break;
   case MYELON_BRIDGE_RESYNC:
+  case MYELON_BRIDGE_PING:
     if (len != MYELON_BRIDGE_HEADER)
       return -EPROTO;
     break;
