@@ -295,8 +295,15 @@ int main(int argc, char **argv)
     if (now >= next_json) {
       print_json(b, egress);
       next_json += (int64_t)(json_s * 1e9);
+      if (next_json <= now)
+        next_json = now + (int64_t)(json_s * 1e9); /* fell behind: no burst of lines */
     }
-    rc = myelon_bridge_run(b, 100LL * 1000000);
+    /* At most 100 ms a pass (signals, --duration), and never past the
+     * next --json line, so that a short interval is kept. */
+    int64_t step = 100LL * 1000000;
+    if (next_json != INT64_MAX && next_json - now < step)
+      step = next_json - now > 0 ? next_json - now : 0;
+    rc = myelon_bridge_run(b, step);
     if (rc == -DMP_E_OWNERDEAD && egress) {
       fprintf(stderr, "myelon-bridge egress: %s\n", myelon_bridge_last_error(b));
       break;

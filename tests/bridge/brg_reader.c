@@ -6,7 +6,7 @@
  *
  *   brg_reader --name N --fcap F --capacity C --seed S --profile mixed|big
  *              --count K --report FILE [--timeout-ms T] [--events FILE]
- *              [--expect-end]
+ *              [--expect-end | --until-end] [--from-any] [--slow-us U]
  *
  * When the ring's producer (the ingress) dies, it attaches again to the
  * ring the restarted ingress creates (a new epoch) and goes on: with
@@ -18,6 +18,13 @@
  * wall clock, so that a test in another namespace can time it).
  * --expect-end: after the K messages, wait (bounded) for the producer to
  * go (-DMP_E_OWNERDEAD); a reader that never sees it fails.
+ * --until-end: stop at the first -DMP_E_OWNERDEAD (the producer was killed
+ * after an unknown number of messages): fewer than K is fine, a gap, a
+ * duplicate or a damaged message is not (the test compares the count).
+ * --from-any (profile big): start at whatever message comes first (a
+ * reader started late, after another was killed), then go on to K-1.
+ * --slow-us U: sleep U microseconds after each message (a slow reader
+ * back-pressures the whole link, so a test can act mid-stream).
  * Exit 0 when all K arrived with dup = lost = bad = 0; 1 otherwise; 2 usage.
  * Every wait is bounded by --timeout-ms (total); the process dies with its
  * parent (the test).
@@ -63,15 +70,17 @@ int main(int argc, char **argv)
 {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   const char *name = NULL, *report = NULL, *events = NULL;
-  bool expect_end = false, ended = false;
+  bool expect_end = false, until_end = false, ended = false, from_any = false;
   struct frm_stream s = {.seed = 1, .profile = FRM_MIXED, .fcap = 1024, .ring = 64};
-  int64_t count = -1, timeout_ms = 60000;
+  int64_t count = -1, timeout_ms = 60000, slow_us = 0;
   static const struct option opts[] = {
     {"name", required_argument, 0, 'n'}, {"fcap", required_argument, 0, 'f'},
     {"capacity", required_argument, 0, 'c'}, {"seed", required_argument, 0, 's'},
     {"profile", required_argument, 0, 'p'}, {"count", required_argument, 0, 'k'},
     {"report", required_argument, 0, 'r'}, {"timeout-ms", required_argument, 0, 't'},
-    {"events", required_argument, 0, 'e'}, {"expect-end", no_argument, 0, 'x'}, {0, 0, 0, 0},
+    {"events", required_argument, 0, 'e'}, {"expect-end", no_argument, 0, 'x'},
+    {"until-end", no_argument, 0, 'u'}, {"from-any", no_argument, 0, 'a'},
+    {"slow-us", required_argument, 0, 'w'}, {0, 0, 0, 0},
   };
   int o;
   while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -93,6 +102,9 @@ int main(int argc, char **argv)
     case 't': timeout_ms = strtoll(optarg, NULL, 0); break;
     case 'e': events = optarg; break;
     case 'x': expect_end = true; break;
+    case 'u': until_end = true; break;
+    case 'a': from_any = true; break;
+    case 'w': slow_us = strtoll(optarg, NULL, 0); break;
     default: return 2;
     }
   }
@@ -101,7 +113,7 @@ int main(int argc, char **argv)
   int64_t deadline = now_ms() + timeout_ms;
   uint64_t expect = 0, received = 0, dup = 0, lost = 0, bad = 0, attaches = 0;
   struct myelon_consumer *c = NULL;
-  while (((int64_t)expect < count || (expect_end && !ended)) && now_ms() < deadline) {
+  while (((int64_t)expect < count || (expect_end && !ended)) && !(until_end && ended) && now_ms() < deadline) {
     if (c == NULL) {
       struct myelon_consumer_config cfg;
       myelon_consumer_config_init(&cfg);
@@ -128,7 +140,7 @@ int main(int argc, char **argv)
       event(events, "ownerdead");
       myelon_consumer_close(c);
       c = NULL;
-      if ((int64_t)expect >= count)
+      if ((int64_t)expect >= count || until_end)
         ended = true;
       continue;
     }
@@ -141,6 +153,8 @@ int main(int argc, char **argv)
     if (s.profile == FRM_BIG) {
       if (m.len >= FRM_HEAD)
         memcpy(&index, m.data, 8);
+      if (from_any && received == 0 && index < (uint64_t)count)
+        expect = index;
       if (index < expect) {
         dup++;
         myelon_consumer_release(c);
@@ -160,6 +174,10 @@ int main(int argc, char **argv)
     myelon_consumer_release(c);
     received++;
     expect++;
+    if (slow_us > 0) {
+      struct timespec ts = {slow_us / 1000000, (slow_us % 1000000) * 1000};
+      nanosleep(&ts, NULL);
+    }
   }
   myelon_consumer_close(c);
   FILE *fp = fopen(report, "w");
@@ -168,7 +186,7 @@ int main(int argc, char **argv)
             received, dup, lost, bad, attaches);
     fclose(fp);
   }
-  bool ok = (int64_t)expect == count && dup == 0 && lost == 0 && bad == 0 && (!expect_end || ended);
+  bool ok = ((int64_t)expect == count || (until_end && ended)) && dup == 0 && lost == 0 && bad == 0 && (!expect_end || ended);
   if (expect_end && !ended)
     fprintf(stderr, "brg_reader: the producer never went away\n");
   if (!ok)
