@@ -873,7 +873,9 @@ Test(bridge, kill_sweep, .timeout = 0)
     ts_cleanup();
     if (!ok) {
       failed++;
-      fprintf(stderr, "sweep: seed %" PRIu64 " FAILED (replay: BRIDGE_SWEEP_SEED=%" PRIu64 ")\n", s, s);
+      /* The format .ci/run's summary picks up ("^FAILED seed", "^  replay: "). */
+      fprintf(stderr, "FAILED seed %" PRIu64 " (bridge kill sweep, fault class %d; reasons above)\n"
+              "  replay: BRIDGE_SWEEP_SEED=%" PRIu64 " meson test -C build bridge_mp -v\n", s, (int)(s % 4), s);
     }
     if (d >= 0 && nd < sizeof detect / sizeof detect[0])
       detect[nd++] = d;

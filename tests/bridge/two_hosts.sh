@@ -70,11 +70,11 @@ unshare --net --ipc --mount --propagation private bash -c '
   ip link set lo up
   ip addr add 10.217.0.2/30 dev vb
   ip link set vb up
-  timeout "$1" "$2" ingress --ring feed --bind tcp://10.217.0.2:5555 --key "$0/b.key" --peer-key "$0/a.pub" \
+  timeout -k 5 "$1" "$2" ingress --ring feed --bind tcp://10.217.0.2:5555 --key "$0/b.key" --peer-key "$0/a.pub" \
     --capacity 64 --frame-capacity 1024 --wait-readers 1 --json 0.5 >"$0/ing.out" 2>"$0/ing.err" &
   ing=$!
   rc=0
-  timeout "$1" "$3" --name feed --fcap 1024 --capacity 64 --seed 9 --profile mixed --count "$4" \
+  timeout -k 5 "$1" "$3" --name feed --fcap 1024 --capacity 64 --seed 9 --profile mixed --count "$4" \
     --report "$0/b.report" --events "$0/b.events" --slow-us 5000 --timeout-ms $(($1 * 1000)) 2>"$0/b.err" || rc=$?
   kill -TERM $ing; wait $ing || rc=$((rc ? rc : 10))
   exit $rc
@@ -93,13 +93,13 @@ unshare --net --ipc --mount --propagation private bash -c '
   ip link set vb netns "$5"
   ip addr add 10.217.0.1/30 dev va
   ip link set va up
-  timeout "$1" "$3" producer --backend=shm --name=feed '"$common"' --count="$4" --wait-consumers=2 \
+  timeout -k 5 "$1" "$3" producer --backend=shm --name=feed '"$common"' --count="$4" --wait-consumers=2 \
     --ready-file="$0/a.100" --ready-at=100 --timeout-ms=$(($1 * 1000)) 2>"$0/prod.err" &
   prod=$!
-  timeout "$1" "$3" consumer --backend=shm --name=feed --id=local '"$common"' --first=0 --last=$(($4 - 1)) \
+  timeout -k 5 "$1" "$3" consumer --backend=shm --name=feed --id=local '"$common"' --first=0 --last=$(($4 - 1)) \
     --timeout-ms=$(($1 * 1000)) 2>"$0/local.err" &
   local_reader=$!
-  timeout "$1" "$2" egress --ring feed --connect tcp://10.217.0.2:5555 --key "$0/a.key" --peer-key "$0/b.pub" \
+  timeout -k 5 "$1" "$2" egress --ring feed --connect tcp://10.217.0.2:5555 --key "$0/a.key" --peer-key "$0/b.pub" \
     --window 16 --json 0.5 --once >"$0/eg.out" 2>"$0/eg.err" &
   eg=$!
   n=0; until [ -e "$0/a.100" ]; do n=$((n+1)); [ $n -lt $(($1 * 100)) ] || exit 4; sleep 0.01; done

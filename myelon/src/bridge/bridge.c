@@ -1338,8 +1338,13 @@ MYELON_API void myelon_bridge_close(struct myelon_bridge *b)
   }
   if (b->zap != NULL)
     zmq_close(b->zap);
+  /* zmq_ctx_term() returns EINTR when a signal (the CLI's SIGTERM) lands
+   * while it waits for ZeroMQ's threads: call it again, or the process
+   * may exit with those threads still running (and LeakSanitizer's exit
+   * check deadlocks against one of them finishing). */
   if (b->ctx != NULL)
-    zmq_ctx_term(b->ctx);
+    while (zmq_ctx_term(b->ctx) != 0 && zmq_errno() == EINTR) {
+    }
   if (b->held != NULL) {
     while (b->hcount > 0)
       held_free_head(b);
