@@ -888,3 +888,67 @@ Test(bridge, kill_sweep, .timeout = 0)
   }
   cr_assert(eq(u64, failed, 0), "%" PRIu64 " of %" PRIu64 " seeds failed", failed, n);
 }
+
+/* The liveness state dmp-stat shows for consumer `id` of a ring. */
+static enum dmp_peer_state consumer_liveness(const char *ring, const char *id, bool *durable)
+{
+  struct dmp_inspect *in = NULL;
+  const struct dmp_ring_stat *st = NULL;
+  cr_assert(eq(int, dmp_inspect_open(DMP_BACKEND_SHM, ring, &in), 0), "inspect %s", ring);
+  cr_assert(eq(int, dmp_inspect_sample(in, &st), 0));
+  enum dmp_peer_state s = DMP_PEER_IDLE;
+  bool found = false;
+  for (uint32_t i = 0; i < st->n_consumers; i++)
+    if (strcmp(st->consumers[i].id, id) == 0) {
+      s = st->consumers[i].liveness;
+      *durable = st->consumers[i].durable;
+      found = true;
+    }
+  dmp_inspect_close(in);
+  cr_assert(found, "no consumer %s on ring %s", id, ring);
+  return s;
+}
+
+/* A dead egress process (kill -9: host A's side of the link gone) is, on
+ * A, a dead consumer like any other: its durable entry "bridge" shows
+ * dead (the kernel lock of its holder is gone), which is what the ring's
+ * liveness action (fail, alert, evict) acts on; and on B, the silent link
+ * ends the reader's wait with OWNERDEAD within the link timeout. (Not
+ * checked here: the messages the egress had in flight, bridge.h "Not
+ * covered".) */
+Test(bridge, killed_egress_is_a_dead_consumer_on_a_and_a_dead_producer_on_b)
+{
+  const char *ep = ipc_ep(), *ra = ts_shm_name("a"), *rb = ts_shm_name("b"), *report = ts_tmp_path("report");
+  const char *events = ts_tmp_path("events");
+  const char *ing_extra[] = {"--json=0.02", NULL};
+  struct side in = ingress(rb, ep, ing_extra);
+  pid_t rd = reader_ex(rb, "big", 14, 100000, report, events, 0);
+  pid_t pr = producer(ra, "big", 14, 100000);
+  struct side eg = egress(ra, ep, NULL);
+  int64_t deadline = ts_now_ns() + (int64_t)ts_timeout_ms(60000) * 1000000;
+  while (ingress_next(&in) < 20) {
+    cr_assert(ts_now_ns() < deadline, "the ingress never applied 20 messages: %s / %s", slurp(in.err),
+              slurp(eg.err));
+    usleep(1000);
+  }
+  bool durable = false;
+  cr_assert(eq(int, (int)consumer_liveness(ra, "bridge", &durable), (int)DMP_PEER_ALIVE));
+  cr_assert(durable, "the egress's entry is durable");
+  kill(eg.pid, SIGKILL);
+  int64_t killed = realtime_ms();
+  cr_assert(eq(int, ts_wait(eg.pid, ts_timeout_ms(10000)), 128 + SIGKILL));
+  cr_assert(eq(int, (int)consumer_liveness(ra, "bridge", &durable), (int)DMP_PEER_DEAD),
+            "a killed egress is a dead consumer on A");
+  int64_t dead = -1;
+  while ((dead = first_ownerdead(events, killed)) < 0) {
+    cr_assert(ts_now_ns() < deadline, "B's reader never saw the producer gone; ingress: %s", slurp(in.err));
+    usleep(5000);
+  }
+  fprintf(stderr, "bridge: a killed egress ended B's reader's wait after %ld ms\n", (long)(dead - killed));
+  cr_assert(dead - killed <= 500 + 3 * ts_slack_ms(), "detection took %ld ms", (long)(dead - killed));
+  kill(pr, SIGKILL);
+  kill(rd, SIGKILL);
+  ts_wait(pr, ts_timeout_ms(10000));
+  ts_wait(rd, ts_timeout_ms(10000));
+  stop(&in);
+}
