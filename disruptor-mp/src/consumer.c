@@ -132,7 +132,7 @@ static void publish_entry(struct dmp_consumer *c, struct dmp_consumer_entry *e, 
   dmp_impl_store_relaxed(&e->cursor, provisional);
   /* Relaxed: T1's release publishes it with the state. */
   dmp_impl_store_relaxed(&e->flags, ((c->cfg.flags & DMP_CONSUMER_DURABLE) ? DMP_ENTRY_F_DURABLE : 0) |
-                                        (c->non_gating ? DMP_ENTRY_F_NON_GATING : 0));
+                                        ((c->non_gating & DMP_IMPL_C_LOSSY) ? DMP_ENTRY_F_NON_GATING : 0));
   e->pid = (int32_t)getpid();
   /* Relaxed: under the table lock; T1's release publishes it with the state. */
   c->generation = dmp_impl_load_relaxed(&e->generation) + 1;
@@ -174,7 +174,7 @@ static void settle_start(struct dmp_consumer *c, struct dmp_consumer_entry *e, b
    * entry); from the provisional start the first lossy_read() skips them
    * and counts them in missed(). Its reads validate every copy, so they
    * need no safe start. */
-  bool keep = c->non_gating && !existing && c->cfg.start == DMP_START_LATEST;
+  bool keep = (c->non_gating & DMP_IMPL_C_LOSSY) && !existing && c->cfg.start == DMP_START_LATEST;
   if (floor > start && !keep) {
     c->missed = existing ? (uint64_t)(floor - start) : 0;
     start = floor;
@@ -271,7 +271,15 @@ static int attach_until(const struct dmp_consumer_config *cfg, int64_t deadline,
   c->cfg.name = seg->path;
   c->cfg.id = c->id;
   c->cfg.wait = dmp_impl_wait_normalise(&cfg->wait, c->ring.wakeups);
-  c->non_gating = (cfg->flags & DMP_CONSUMER_NON_GATING) != 0;
+  c->non_gating = (cfg->flags & DMP_CONSUMER_NON_GATING) ? DMP_IMPL_C_LOSSY : 0;
+  if (seg->geo.max_producers) {
+    if (c->non_gating) {
+      rc = DMP_FAIL(-DMP_E_BADCONFIG, "cfg.flags: DMP_CONSUMER_NON_GATING is not supported on '%s', a "
+                    "multi-producer ring, yet", seg->path);
+      goto fail;
+    }
+    c->non_gating = DMP_IMPL_C_MP; /* try_peek's reload steps over tombstones (multi.c) */
+  }
   memcpy(c->id, cfg->id, strlen(cfg->id) + 1);
   rc = dmp_impl_table_lock(seg, deadline);
   if (rc < 0)
@@ -426,6 +434,10 @@ static void park_for_data(struct dmp_consumer *c, int64_t max_ns)
  * is still ours. 0, -DMP_E_OWNERDEAD (nothing left to read) or -DMP_E_EVICTED. */
 static int64_t check_peers(struct dmp_consumer *c)
 {
+  /* A multi-producer ring: a dead producer's claimed slots hold the cursor
+   * back; publish them as tombstones (multi.c), then judge. */
+  if (c->non_gating & DMP_IMPL_C_MP)
+    dmp_impl_mp_repair(&c->ring, -1);
   if (!dmp_consumer_producer_alive(c) && dmp_consumer_available(c) <= 0)
     return -DMP_E_OWNERDEAD;
   /* Lost our entry: the producer no longer waits for us, so whatever we
@@ -513,10 +525,20 @@ int dmp_consumer_peek_timeout(struct dmp_consumer *c, const void **event, int64_
   int rc = dmp_consumer_try_peek(c, event, seq);
   if (rc != -EAGAIN)
     return rc;
-  int64_t n = dmp_consumer_wait(c, timeout_ns);
-  if (n < 0)
-    return (int)n;
-  return dmp_consumer_try_peek(c, event, seq);
+  int64_t deadline = dmp_impl_deadline(timeout_ns);
+  for (;;) {
+    int64_t left = dmp_impl_remaining(deadline);
+    int64_t n = dmp_consumer_wait(c, left == INT64_MAX ? DMP_FOREVER : left);
+    if (n < 0)
+      return (int)n;
+    rc = dmp_consumer_try_peek(c, event, seq);
+    /* On a multi-producer ring what was available may all be tombstones:
+     * then wait again, within the same deadline. */
+    if (rc != -EAGAIN || !(c->non_gating & DMP_IMPL_C_MP))
+      return rc;
+    if (dmp_impl_remaining(deadline) == 0)
+      return -ETIMEDOUT;
+  }
 }
 
 /* ---- non-gating reads (consumer.h, "Non-gating consumers") --------------- */
@@ -629,7 +651,7 @@ int64_t dmp_consumer_process(struct dmp_consumer *c, dmp_event_fn fn, size_t max
 {
   if (!c || !fn)
     return -EINVAL;
-  if (c->non_gating)
+  if (c->non_gating & DMP_IMPL_C_LOSSY)
     return lossy_process(c, fn, max, user);
   int64_t avail = dmp_consumer_available(c);
   if (avail <= 0)
@@ -643,6 +665,22 @@ int64_t dmp_consumer_process(struct dmp_consumer *c, dmp_event_fn fn, size_t max
   if (c->counters) /* once per batch; writes only on a new maximum */
     dmp_impl_cnt_max(c->counters, DMP_IMPL_CNT_LAG_MAX, dmp_impl_seq_clamp(c->available) - c->committed);
   int64_t first = c->next, end = first + avail, s = first;
+  if (c->non_gating) { /* a multi-producer ring: tombstones are stepped over, counted, never delivered */
+    int64_t delivered = 0;
+    bool stop = false;
+    while (s < end && !stop) {
+      if (dmp_impl_consumer_is_tomb(c, s))
+        c->tombstones++;
+      else {
+        stop = fn(dmp_impl_slot(&c->ring, s), s, s == end - 1, user) != 0;
+        delivered++;
+      }
+      s++;
+    }
+    c->next = s;
+    dmp_consumer_release(c);
+    return delivered;
+  }
   while (s < end) {
     int stop = fn(dmp_impl_slot(&c->ring, s), s, s == end - 1, user);
     s++;
@@ -658,7 +696,7 @@ int dmp_consumer_try_copy(struct dmp_consumer *c, void *dst, size_t len, int64_t
 {
   if (!c || !dst || !seq || len > c->ring.seg->geo.slot_size)
     return -EINVAL;
-  if (c->non_gating) {
+  if (c->non_gating & DMP_IMPL_C_LOSSY) {
     int rc = lossy_read(c, dst, len, seq);
     if (rc == 0)
       lossy_commit(c);
@@ -677,7 +715,7 @@ int dmp_consumer_copy_timeout(struct dmp_consumer *c, void *dst, size_t len, int
 {
   if (!c || !dst || !seq || len > c->ring.seg->geo.slot_size)
     return -EINVAL;
-  if (c->non_gating) {
+  if (c->non_gating & DMP_IMPL_C_LOSSY) {
     int64_t deadline = dmp_impl_deadline(timeout_ns);
     for (;;) {
       if (lossy_read(c, dst, len, seq) == 0) {

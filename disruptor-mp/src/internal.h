@@ -66,6 +66,9 @@ struct dmp_impl_geometry {
   uint64_t table_offset;
   uint64_t slots_offset;
   uint64_t total_size;
+  uint32_t max_producers;   /**< 0: a single-producer ring */
+  uint64_t ptable_offset;   /**< multi-producer: the producer table */
+  uint64_t marks_offset;    /**< multi-producer: the publish markers */
 };
 
 /** Compute the layout for the given parameters; validates every one.
@@ -73,6 +76,11 @@ struct dmp_impl_geometry {
  * plus its name ("cfg." gives "cfg.capacity"). */
 int dmp_impl_geometry_compute(const char *of, uint64_t capacity, uint32_t slot_size, uint32_t slot_align,
                               uint32_t max_consumers, struct dmp_impl_geometry *g);
+
+/** Make `g` the layout of a multi-producer ring with `max_producers`
+ * entries (layout.h): producer table and markers between the consumer
+ * table and the slots. 0 or -DMP_E_BADCONFIG naming `of`max_producers. */
+int dmp_impl_geometry_mp(const char *of, uint32_t max_producers, struct dmp_impl_geometry *g);
 
 /** A mapped segment (process-local). */
 struct dmp_impl_segment {
@@ -146,6 +154,9 @@ int dmp_impl_file_trust(int fd, const char *path, bool allow_group, struct stat 
 /** Take an exclusive OFD lock on byte `at`, without waiting.
  * 0, -EAGAIN if another open file description holds it, or -errno. */
 int dmp_impl_lock_try(int fd, off_t at);
+/** Take a shared (read) OFD lock on byte `at`, or turn our exclusive one
+ * into a shared one, without waiting. 0, -EAGAIN (an exclusive holder), -errno. */
+int dmp_impl_lock_shared(int fd, off_t at);
 /** Release it. */
 void dmp_impl_lock_release(int fd, off_t at);
 /** TSan builds: tell ThreadSanitizer that OFD lock byte `at` of `fd`'s file
@@ -222,6 +233,40 @@ void dmp_impl_entry_stat_state(struct dmp_consumer_stat *cs, uint32_t state, int
  * if still full, spin/park per the strategy for at most `max_ns`.
  * 0 if there is space now, -EAGAIN if not yet. */
 int dmp_impl_producer_wait_step(struct dmp_producer *p, int64_t last, int64_t max_ns);
+
+/* ---- multi-producer rings (multi.c) --------------------------------------- */
+
+/** A multi-producer handle's claim state (producer.h: `mp`). */
+struct dmp_impl_mp {
+  uint32_t index;                   /**< our producer table entry */
+  bool creator;
+  struct dmp_producer_entry *entry; /**< ours, in the segment */
+  int64_t lo, hi;                   /**< our claim [lo, hi) not yet published (lo == hi: none) */
+  int64_t last;                     /**< the last sequence we published (-1: none) */
+  int64_t limit;                    /**< cached clear limit: claims up to it need no scan */
+  uint64_t tombstoned;              /**< our slots published as tombstones */
+};
+
+dmp_atomic_i64 *dmp_impl_mp_marks(const struct dmp_impl_ring *r);
+struct dmp_producer_entry *dmp_impl_mp_ptable(const struct dmp_impl_ring *r);
+/** Move the producer cursor over every done slot after it (MP5), waking
+ * parked consumers if it moved. */
+void dmp_impl_mp_advance(struct dmp_impl_ring *r);
+/** Tombstone every claimed, unpublished slot (within a ring of the cursor)
+ * that no live producer's intent covers (MP6, MP7); `self`: the caller's
+ * own producer entry, or -1. Returns how many it tombstoned. */
+int64_t dmp_impl_mp_repair(struct dmp_impl_ring *r, int32_t self);
+/** Take a producer entry and make `p` a multi-producer handle. */
+int dmp_impl_mp_join(struct dmp_producer *p, bool creator, int64_t deadline);
+/** Tombstone an open claim, free the entry, release its lock (close). */
+void dmp_impl_mp_leave(struct dmp_producer *p);
+int dmp_impl_mp_claim_slot(struct dmp_producer *p, void **slot);
+int dmp_impl_mp_claim_batch(struct dmp_producer *p, uint64_t n, int64_t *first);
+/** Claim, waiting (polling, repairing) up to `timeout_ns`. 0, -EBUSY, -EINVAL, -ETIMEDOUT. */
+int dmp_impl_mp_claim_wait(struct dmp_producer *p, uint64_t n, int64_t *first, int64_t timeout_ns);
+int64_t dmp_impl_mp_sequence(const struct dmp_producer *p);
+/** True if slot `s` (published, <= the cursor) holds a tombstone. */
+bool dmp_impl_consumer_is_tomb(struct dmp_consumer *c, int64_t s);
 
 /* ---- waiting (wait.c) ----------------------------------------------------- */
 

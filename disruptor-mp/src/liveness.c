@@ -80,6 +80,9 @@ int dmp_producer_enable_liveness(struct dmp_producer *p, const struct dmp_livene
 {
   if (!p || !cfg)
     return DMP_FAIL(-EINVAL, "producer or cfg is NULL");
+  if (p->mp)
+    return DMP_FAIL(-DMP_E_BADCONFIG, "'%s' is a multi-producer ring: producer liveness is not supported on it yet",
+                    p->cfg.name);
   int rc = check_config(cfg);
   if (rc < 0)
     return rc;

@@ -21,7 +21,7 @@ void dmp_producer_config_init(struct dmp_producer_config *cfg)
 
 #define KNOWN_RING_FLAGS                                                                                   \
   (DMP_RING_KEEP | DMP_RING_NO_WAKEUPS | DMP_RING_NO_RECLAIM | DMP_RING_NO_COUNTERS | DMP_RING_SHARE_GROUP | \
-   DMP_RING_NO_MEMBARRIER | DMP_RING_PREFAULT)
+   DMP_RING_NO_MEMBARRIER | DMP_RING_PREFAULT | DMP_RING_MULTI_PRODUCER)
 
 static int check_config(const struct dmp_producer_config *cfg)
 {
@@ -38,6 +38,10 @@ static int check_config(const struct dmp_producer_config *cfg)
     return DMP_FAIL(-DMP_E_BADCONFIG, "cfg.share_gid %u without DMP_RING_SHARE_GROUP", cfg->share_gid);
   if (cfg->wait_consumers > 0 && cfg->wait_timeout_ns == 0)
     return DMP_FAIL(-DMP_E_BADCONFIG, "cfg.wait_consumers %u with a zero cfg.wait_timeout_ns", cfg->wait_consumers);
+  if (cfg->max_producers != 0 && !(cfg->flags & DMP_RING_MULTI_PRODUCER))
+    return DMP_FAIL(-DMP_E_BADCONFIG, "cfg.max_producers %u without DMP_RING_MULTI_PRODUCER", cfg->max_producers);
+  if (cfg->reserved32)
+    return DMP_FAIL(-DMP_E_BADCONFIG, "cfg.reserved32 is not zero");
   int rc = dmp_impl_wait_validate(&cfg->wait, "cfg.wait");
   return rc < 0 ? rc : DMP_RESERVED_CHECK(cfg, "cfg.reserved");
 }
@@ -62,6 +66,9 @@ int dmp_producer_create(const struct dmp_producer_config *cfg, struct dmp_produc
   struct dmp_impl_geometry g;
   uint32_t max_consumers = cfg->max_consumers ? cfg->max_consumers : DMP_DEFAULT_MAX_CONSUMERS;
   rc = dmp_impl_geometry_compute("cfg.", cfg->capacity, cfg->slot_size, cfg->slot_align, max_consumers, &g);
+  uint32_t max_producers = cfg->max_producers ? cfg->max_producers : DMP_DEFAULT_MAX_PRODUCERS;
+  if (rc == 0 && (cfg->flags & DMP_RING_MULTI_PRODUCER))
+    rc = dmp_impl_geometry_mp("cfg.", max_producers, &g);
   if (rc < 0)
     return rc;
   struct dmp_producer *p = calloc(1, sizeof *p);
@@ -81,6 +88,18 @@ int dmp_producer_create(const struct dmp_producer_config *cfg, struct dmp_produc
   p->next = 0;
   p->claim_end = 0;
   p->clear_limit = (int64_t)g.capacity - 1;
+  if (g.max_producers) {
+    p->cfg.max_producers = g.max_producers;
+    /* The ring is initialised (ready stored): share the producer lock, so
+     * attaching producers can hold it too, and take producer entry 0. */
+    rc = dmp_impl_lock_shared(seg->fd, DMP_LOCK_PRODUCER);
+    if (rc == 0)
+      rc = dmp_impl_mp_join(p, true, dmp_impl_deadline(DMP_TABLE_WAIT_NS));
+    if (rc < 0) {
+      dmp_producer_close(p);
+      return rc < 0 && rc != -DMP_E_TABLEFULL ? rc : -DMP_E_INUSE;
+    }
+  }
   rc = dmp_impl_counters_create(p, !(cfg->flags & DMP_RING_NO_COUNTERS));
   if (rc < 0) {
     dmp_producer_close(p);
@@ -103,6 +122,7 @@ void dmp_producer_close(struct dmp_producer *p)
     return;
   /* The counters go while we still own the ring's name (counters.h). */
   dmp_impl_counters_remove(p);
+  dmp_impl_mp_leave(p); /* multi-producer: our open claim as tombstones, our entry freed */
   /* Drop the producer lock first, then wake parked consumers, so that they
    * see the producer gone as soon as they wake instead of at their next
    * liveness check. */
@@ -185,6 +205,30 @@ int dmp_impl_producer_refresh(struct dmp_producer *p, int64_t last)
   return rc;
 }
 
+int dmp_impl_producer_claim_slow(struct dmp_producer *p, void **slot)
+{
+  if (p->mp)
+    return dmp_impl_mp_claim_slot(p, slot);
+  int64_t seq = p->claim_end;
+  if (dmp_impl_producer_refresh(p, seq) < 0)
+    return -EAGAIN;
+  *slot = dmp_impl_slot(&p->ring, seq);
+  p->claim_end = seq + 1;
+  return 0;
+}
+
+int dmp_impl_producer_claim_batch_slow(struct dmp_producer *p, uint64_t n, int64_t *first)
+{
+  if (p->mp)
+    return dmp_impl_mp_claim_batch(p, n, first);
+  int64_t last = p->claim_end + (int64_t)n - 1;
+  if (dmp_impl_producer_refresh(p, last) < 0)
+    return -EAGAIN;
+  *first = p->claim_end;
+  p->claim_end = last + 1;
+  return 0;
+}
+
 void dmp_impl_wake_data(struct dmp_impl_ring *r)
 {
   dmp_impl_futex_wake(dmp_impl_futex_word(&r->ctl->producer_cursor));
@@ -259,6 +303,13 @@ int dmp_producer_claim_timeout(struct dmp_producer *p, void **slot, int64_t time
 {
   if (!p || !slot)
     return -EINVAL;
+  if (p->mp) {
+    int64_t first;
+    int rc = dmp_impl_mp_claim_wait(p, 1, &first, timeout_ns);
+    if (rc == 0)
+      *slot = dmp_impl_slot(&p->ring, first);
+    return rc;
+  }
   int rc = dmp_producer_try_claim(p, slot);
   if (rc != -EAGAIN)
     return rc;
@@ -270,6 +321,8 @@ int dmp_producer_claim_batch_timeout(struct dmp_producer *p, uint64_t n, int64_t
 {
   if (!p || !first)
     return -EINVAL;
+  if (p->mp)
+    return dmp_impl_mp_claim_wait(p, n, first, timeout_ns);
   int rc = dmp_producer_try_claim_batch(p, n, first);
   if (rc != -EAGAIN)
     return rc;
@@ -305,6 +358,8 @@ int64_t dmp_producer_publish_timeout(struct dmp_producer *p, const void *src, si
 
 int64_t dmp_producer_sequence(const struct dmp_producer *p)
 {
+  if (p && p->mp)
+    return dmp_impl_mp_sequence(p);
   return p ? p->next - 1 : -EINVAL;
 }
 
@@ -314,7 +369,7 @@ int64_t dmp_producer_min_gating_sequence(const struct dmp_producer *p)
     return -EINVAL;
   int64_t min;
   if (!dmp_impl_table_min(&p->ring, &p->ring.seg->geo, &min, NULL))
-    return p->next - 1;
+    return p->mp ? dmp_impl_load_acquire(&p->ring.ctl->producer_cursor) : p->next - 1; /* acquire: as C1 */
   return min;
 }
 

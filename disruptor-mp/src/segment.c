@@ -56,6 +56,31 @@ int dmp_impl_geometry_compute(const char *of, uint64_t capacity, uint32_t slot_s
   if (g->total_size > DMP_MAX_SEGMENT_BYTES)
     return DMP_FAIL(-DMP_E_BADCONFIG, "segment of %llu bytes exceeds the %llu-byte limit",
                     (unsigned long long)g->total_size, (unsigned long long)DMP_MAX_SEGMENT_BYTES);
+  g->max_producers = 0;
+  g->ptable_offset = 0;
+  g->marks_offset = 0;
+  return 0;
+}
+
+int dmp_impl_geometry_mp(const char *of, uint32_t max_producers, struct dmp_impl_geometry *g)
+{
+  if (max_producers == 0 || max_producers > DMP_MAX_PRODUCERS)
+    return DMP_FAIL(-DMP_E_BADCONFIG, "%smax_producers %u is not in 1..%u", of, max_producers, DMP_MAX_PRODUCERS);
+  /* Every term is bounded (tables <= 1024 x 128 B, capacity checked above
+   * against the segment cap), so nothing here overflows. */
+  g->max_producers = max_producers;
+  g->ptable_offset = g->table_offset + (uint64_t)g->max_consumers * sizeof(struct dmp_consumer_entry);
+  g->marks_offset = g->ptable_offset + (uint64_t)max_producers * sizeof(struct dmp_producer_entry);
+  uint64_t marks_end = g->marks_offset + g->capacity * sizeof(dmp_atomic_i64);
+  g->slots_offset = round_up(marks_end, g->slot_align > DMP_CACHE_LINE ? g->slot_align : DMP_CACHE_LINE);
+  if (g->capacity > (DMP_MAX_SEGMENT_BYTES - g->slots_offset) / g->slot_stride)
+    return DMP_FAIL(-DMP_E_BADCONFIG, "%scapacity %llu x stride %u exceeds the %llu-byte segment limit", of,
+                    (unsigned long long)g->capacity, g->slot_stride, (unsigned long long)DMP_MAX_SEGMENT_BYTES);
+  uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+  g->total_size = round_up(g->slots_offset + g->capacity * g->slot_stride, page);
+  if (g->total_size > DMP_MAX_SEGMENT_BYTES)
+    return DMP_FAIL(-DMP_E_BADCONFIG, "segment of %llu bytes exceeds the %llu-byte limit",
+                    (unsigned long long)g->total_size, (unsigned long long)DMP_MAX_SEGMENT_BYTES);
   return 0;
 }
 
@@ -157,6 +182,14 @@ int dmp_impl_lock_try(int fd, off_t at)
     dmp_impl_tsan_lock(fd, at, true);
     return 0;
   }
+  return (errno == EAGAIN || errno == EACCES) ? -EAGAIN : -errno;
+}
+
+int dmp_impl_lock_shared(int fd, off_t at)
+{
+  struct flock fl = lock_at(F_RDLCK, at);
+  if (fcntl(fd, F_OFD_SETLK, &fl) == 0)
+    return 0;
   return (errno == EAGAIN || errno == EACCES) ? -EAGAIN : -errno;
 }
 
@@ -317,6 +350,9 @@ static void header_init(struct dmp_segment_control *ctl, const struct dmp_produc
   h->created_ns = (uint64_t)dmp_impl_realtime_ns();
   h->owner_pid = (int32_t)getpid();
   h->flags = dmp_impl_wake_seg_flags(cfg->flags); /* wake-up protocol (wait.c) */
+  if (g->max_producers)
+    h->flags |= DMP_SEG_F_MULTI_PRODUCER;
+  h->max_producers = g->max_producers;
   h->fingerprint = header_fingerprint(h);
   /* Relaxed, both: published by R1 below; nobody reads them before R2. */
   dmp_impl_store_relaxed(&ctl->producer_cursor, -1);
@@ -464,6 +500,10 @@ int dmp_impl_segment_validate(const struct dmp_impl_segment *seg, struct dmp_imp
   if (h->flags & ~DMP_SEG_F_KNOWN)
     return DMP_FAIL(-DMP_E_CORRUPT, "'%s' has unknown flags 0x%x", p, h->flags & ~DMP_SEG_F_KNOWN);
   int rc = dmp_impl_geometry_compute("header.", h->capacity, h->slot_size, h->slot_align, h->max_consumers, g);
+  if (rc == 0 && (h->flags & DMP_SEG_F_MULTI_PRODUCER))
+    rc = dmp_impl_geometry_mp("header.", h->max_producers, g);
+  else if (rc == 0 && h->max_producers != 0)
+    return DMP_FAIL(-DMP_E_CORRUPT, "'%s' is a single-producer ring with max_producers %u", p, h->max_producers);
   if (rc < 0)
     return DMP_FAIL(-DMP_E_CORRUPT, "'%s' header describes an invalid ring: %s", p, dmp_last_error());
   if (h->slot_stride != g->slot_stride || h->table_offset != g->table_offset ||

@@ -136,7 +136,9 @@ _Static_assert(sizeof(struct dmp_wait_strategy) == 32, "dmp_wait_strategy change
 _Static_assert(offsetof(struct dmp_wait_strategy, reserved) == 16, "dmp_wait_strategy fields moved");
 _Static_assert(sizeof(struct dmp_producer_config) == 176, "dmp_producer_config changed size");
 _Static_assert(offsetof(struct dmp_producer_config, wait) == 60, "dmp_producer_config fields moved");
-_Static_assert(offsetof(struct dmp_producer_config, reserved) == 112, "dmp_producer_config fields moved");
+/* 0.3 took max_producers and reserved32 out of the reserved space at 112. */
+_Static_assert(offsetof(struct dmp_producer_config, max_producers) == 112, "dmp_producer_config fields moved");
+_Static_assert(offsetof(struct dmp_producer_config, reserved) == 120, "dmp_producer_config fields moved");
 _Static_assert(sizeof(struct dmp_consumer_config) == 152, "dmp_consumer_config changed size");
 _Static_assert(offsetof(struct dmp_consumer_config, reserved) == 88, "dmp_consumer_config fields moved");
 _Static_assert(sizeof(struct dmp_liveness_config) == 136, "dmp_liveness_config changed size");
@@ -231,8 +233,11 @@ Test(abi_config, a_field_of_a_later_version_is_refused_not_ignored)
 {
   struct dmp_producer *p = NULL;
   struct dmp_producer_config cfg = pcfg();
-  cfg.reserved[7] = 1;
+  cfg.reserved[6] = 1;
   expect_refused(dmp_producer_create(&cfg, &p), "cfg.reserved");
+  cfg = pcfg();
+  cfg.reserved32 = 1;
+  expect_refused(dmp_producer_create(&cfg, &p), "cfg.reserved32");
   cfg = pcfg();
   cfg.wait.reserved[0] = 1;
   expect_refused(dmp_producer_create(&cfg, &p), "cfg.wait.reserved");

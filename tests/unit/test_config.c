@@ -188,12 +188,12 @@ Test(producer_config, takes_max_consumers_zero_as_the_default)
   }
 }
 
-static void flags_unknown(struct dmp_producer_config *c) { c->flags = 0x80; }
+static void flags_unknown(struct dmp_producer_config *c) { c->flags = 0x100; }
 static void flags_top(struct dmp_producer_config *c) { c->flags = DMP_RING_KEEP | 0x80000000u; }
 
 Test(producer_config, rejects_unknown_flag_bits)
 {
-  expect_create_fails(flags_unknown, -DMP_E_BADCONFIG, true, "flags 0x80");
+  expect_create_fails(flags_unknown, -DMP_E_BADCONFIG, true, "flags 0x100");
   expect_create_fails(flags_top, -DMP_E_BADCONFIG, true, "flags KEEP|0x80000000");
 }
 

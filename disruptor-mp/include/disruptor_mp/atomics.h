@@ -106,6 +106,7 @@ static_assert(sizeof(dmp_atomic_u32) == 4 && alignof(dmp_atomic_u32) == 4, "dmp_
 #define dmp_impl_load_seq_cst(p) __atomic_load_n(&(p)->raw, __ATOMIC_SEQ_CST)
 #define dmp_impl_load_relaxed(p) __atomic_load_n(&(p)->raw, __ATOMIC_RELAXED)
 #define dmp_impl_store_release(p, v) __atomic_store_n(&(p)->raw, (v), __ATOMIC_RELEASE)
+#define dmp_impl_store_seq_cst(p, v) __atomic_store_n(&(p)->raw, (v), __ATOMIC_SEQ_CST)
 #define dmp_impl_store_relaxed(p, v) __atomic_store_n(&(p)->raw, (v), __ATOMIC_RELAXED)
 #define dmp_impl_fetch_add_seq_cst(p, v) __atomic_fetch_add(&(p)->raw, (v), __ATOMIC_SEQ_CST)
 #define dmp_impl_fetch_add_relaxed(p, v) __atomic_fetch_add(&(p)->raw, (v), __ATOMIC_RELAXED)

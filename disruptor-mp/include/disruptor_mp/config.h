@@ -62,6 +62,11 @@ DMP_API int dmp_backend_parse(const char *name, enum dmp_backend *out);
                                      create (MADV_POPULATE_WRITE), so the first lap of
                                      publishes takes no page faults; costs the time to
                                      touch every page once, at create */
+/** A multi-producer ring: besides its creator, up to `max_producers` - 1
+ * more producers attach by name (dmp_producer_attach()) and claim slots
+ * concurrently; consumers read as from any ring. See producer.h, "Many
+ * producers" for when to use it, its costs and what a tombstone is. */
+#define DMP_RING_MULTI_PRODUCER 0x80u
 
 /*
  * Permissions. A ring and its counters segment are private by default: mode 0600
@@ -114,7 +119,12 @@ struct dmp_producer_config {
    * ring is created; NULL (default): DMP_PRODUCER_CPUS, then
    * DMP_PROCESS_CPUS, else not pinned (affinity.h). */
   const char *cpus;
-  uint64_t reserved[8];     /**< zero: room for later fields ("Growing a configuration") */
+  /** With DMP_RING_MULTI_PRODUCER: producer table size, the creator
+   * included, 1 .. DMP_MAX_PRODUCERS; 0: DMP_DEFAULT_MAX_PRODUCERS (8).
+   * Must be 0 without the flag. dmp_producer_attach(): 0 or the ring's. */
+  uint32_t max_producers;
+  uint32_t reserved32;      /**< zero */
+  uint64_t reserved[7];     /**< zero: room for later fields ("Growing a configuration") */
 };
 
 /** Where a consumer that is new to the ring starts reading. */

@@ -67,7 +67,11 @@ struct dmp_consumer {
   int64_t available;           /**< producer cursor as last loaded */
   int64_t committed;           /**< last value stored to *cursor */
   uint32_t index;              /**< entry index in the consumer table */
-  uint32_t non_gating;         /**< DMP_CONSUMER_NON_GATING: `available` is never cached */
+  /** Nonzero: `available` is not refreshed inline (try_peek's reload goes
+   * out of line). DMP_IMPL_C_LOSSY: DMP_CONSUMER_NON_GATING, never cached;
+   * DMP_IMPL_C_MP: a multi-producer ring, cached only up to the next
+   * tombstone by the out-of-line reload. */
+  uint32_t non_gating;
   uint64_t missed;             /**< events skipped (see dmp_consumer_missed) */
   struct dmp_consumer_config cfg; /* cold */
   char id[DMP_ID_MAX + 1];
@@ -78,7 +82,11 @@ struct dmp_consumer {
    * per liveness period (dmp_consumer_wait()). Cold; after the hot fields. */
   int64_t liveness_due;
   uint32_t generation; /**< our entry's generation after our join (consumer.c, entry_ours) */
+  uint64_t tombstones; /**< tombstones stepped over (multi-producer rings) */
 };
+
+#define DMP_IMPL_C_LOSSY 1u /**< consumer.non_gating: a non-gating consumer */
+#define DMP_IMPL_C_MP 2u    /**< consumer.non_gating: a multi-producer ring */
 
 /**
  * Attach to an existing ring as consumer `cfg->id`.
@@ -153,6 +161,10 @@ DMP_API void dmp_consumer_close_forget(struct dmp_consumer *c);
 DMP_API void dmp_impl_wake_space(struct dmp_consumer *c);
 /** try_peek on a non-gating consumer: records the error detail. Not for direct use. */
 DMP_API void dmp_impl_peek_refused(struct dmp_consumer *c);
+/** try_peek's reload for a handle with `non_gating` set: refused on a
+ * non-gating consumer, tombstones stepped over on a multi-producer ring.
+ * Not for direct use. */
+DMP_API int dmp_impl_consumer_peek_slow(struct dmp_consumer *c, const void **event, int64_t *seq);
 
 /** False for a producer cursor `a` that no honest producer can show this
  * consumer, i.e. one scribbled by a peer that writes the segment behind the
@@ -164,7 +176,7 @@ DMP_API void dmp_impl_peek_refused(struct dmp_consumer *c);
  * repairs it. Not for direct use. */
 static inline bool dmp_impl_cursor_sane(struct dmp_consumer *c, int64_t a)
 {
-  if (!c->non_gating)
+  if (!(c->non_gating & DMP_IMPL_C_LOSSY))
     return (uint64_t)a - (uint64_t)c->committed <= c->ring.capacity;
   /* Relaxed: the producer stores gate_limit (P4) before it publishes any
    * cursor at or below it (P1), and our C1 load of `a` acquired that, so
@@ -173,7 +185,8 @@ static inline bool dmp_impl_cursor_sane(struct dmp_consumer *c, int64_t a)
 }
 
 /** Number of events published and not yet peeked (one acquire load). On a
- * non-gating consumer some of them may be overwritten before they are read. */
+ * non-gating consumer some of them may be overwritten before they are read;
+ * on a multi-producer ring some may be tombstones (an upper bound). */
 static inline int64_t dmp_consumer_available(struct dmp_consumer *c)
 {
   /* C1: acquire load of the producer cursor; pairs with P1. */
@@ -206,10 +219,8 @@ static inline int dmp_consumer_try_peek(struct dmp_consumer *c, const void **eve
   if (s > c->available) {
     /* Only here, off the fast path: a non-gating consumer's `available`
      * stays below its `next`, so every peek of it comes this way. */
-    if (c->non_gating) {
-      dmp_impl_peek_refused(c);
-      return -EINVAL; /* visibly nonzero: callers' `*event` stays unset */
-    }
+    if (c->non_gating) /* -EINVAL (non-gating), or a multi-producer ring */
+      return dmp_impl_consumer_peek_slow(c, event, seq);
     /* C1: acquire load of the producer cursor; pairs with P1. */
     c->available = dmp_impl_load_acquire(&c->ring.ctl->producer_cursor);
     /* The producer of a gating consumer is never behind what the consumer
@@ -342,7 +353,12 @@ DMP_API int64_t dmp_consumer_sequence(const struct dmp_consumer *c);
  * behind. Cumulative over the handle's life. */
 DMP_API uint64_t dmp_consumer_missed(const struct dmp_consumer *c);
 
-/** True if the ring's producer holds its lock (is alive). Cold path. */
+/** Tombstones this consumer stepped over (multi-producer rings: slots of
+ * producers that died between claim and publish, or aborted). 0 for NULL. */
+DMP_API uint64_t dmp_consumer_tombstones(const struct dmp_consumer *c);
+
+/** True if the ring's producer holds its lock (is alive); on a
+ * multi-producer ring, if any of its producers does. Cold path. */
 DMP_API bool dmp_consumer_producer_alive(const struct dmp_consumer *c);
 
 /** Slot size of the attached ring. */

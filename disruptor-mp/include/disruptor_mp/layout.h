@@ -14,16 +14,28 @@
  *   256     64    space_waiters: 1 while the producer is parked for space
  *   320     64    table_seq (futex) and table_hwm: consumer-table changes
  *   384     64    gate_limit: the producer's current free window (see below)
- *   448     64    reserved (zero)
+ *   448     64    multi-producer line: mp_claim, mp_tombstones (zero on
+ *                 single-producer rings)
  *   512     128 x max_consumers   consumer table (struct dmp_consumer_entry)
- *   S       stride x capacity     slots, S = table end rounded up to
+ *   -- multi-producer rings only (DMP_SEG_F_MULTI_PRODUCER): --
+ *   PT      128 x max_producers   producer table (struct dmp_producer_entry),
+ *                                 PT = consumer table end
+ *   MK      8 x capacity          publish markers (dmp_atomic_i64 per slot),
+ *                                 MK = producer table end (64-aligned)
+ *   -- all rings: --
+ *   S       stride x capacity     slots, S = the end of what precedes
+ *                                 (consumer table, or markers) rounded up to
  *                                 max(64, slot_align); stride = slot_size
  *                                 rounded up to slot_align
  *   total = S + stride x capacity, rounded up to the page size.
  *
+ * A single-producer ring has max_producers 0 and no producer table or
+ * markers: its bytes are exactly those of the rings before the
+ * multi-producer ring existed (same layout version).
+ *
  * Every value an attacher needs is recomputed from (capacity, slot_size,
- * slot_align, max_consumers) and compared with the header, so a corrupted
- * or hostile header can at worst be rejected, never trusted.
+ * slot_align, max_consumers, max_producers) and compared with the header,
+ * so a corrupted or hostile header can at worst be rejected, never trusted.
  *
  * Creation protocol: the creator takes the producer lock, sizes the segment
  * (zero-filled by the kernel), writes the header, and stores `ready` last
@@ -60,6 +72,31 @@
  *
  * Wake-ups: see wait.h, "Wake-up protocol" (data_waiters, space_waiters;
  * DMP_SEG_F_MEMBARRIER).
+ *
+ * Many producers (DMP_SEG_F_MULTI_PRODUCER; src/multi.c, model/mp_ring.pml)
+ * -------------------------------------------------------------------------
+ * Producers claim sequences with a CAS on `mp_claim` (the next unclaimed
+ * sequence), having first stored the range they are about to claim as
+ * their entry's intent [claim_lo, claim_hi) (MP1, MP2). They publish each
+ * slot by storing its marker (MP3): marker = seq + 1 means "seq holds
+ * data", -(seq + 1) means "seq is a tombstone: skipped, no data", anything
+ * else means "not published for seq" (0: never used). After publishing, a
+ * producer empties its intent (MP4) and moves `producer_cursor` over every
+ * consecutive slot whose marker says done (MP5, any producer or repairer
+ * helps), so consumers keep reading one cursor and gate as before. A claim
+ * never goes beyond producer_cursor + capacity (nor the slowest gating
+ * consumer + capacity), so a slot's previous lap is always done before it
+ * is claimed again.
+ *
+ * Each producer holds the OFD lock DMP_LOCK_PRODUCER0 + its entry index,
+ * and a shared (read) OFD lock on DMP_LOCK_PRODUCER, so "is any producer
+ * alive" stays one F_OFD_GETLK as on single-producer rings. A claimed,
+ * unpublished slot that no live producer's intent covers belonged to a dead
+ * producer: whoever waits on it (a consumer, another producer) stores its
+ * tombstone with a CAS from the value it saw (MP6, once: a CAS), counts it
+ * in `mp_tombstones`, and moves the cursor on. A live producer's intent
+ * covers its claim from before the claim's CAS until after its markers are
+ * stored, so a live (even SIGSTOPped) producer's slot is never tombstoned.
  *
  * Sequences are free-running signed 64-bit counters starting at 0; cursors
  * start at -1. At one event per nanosecond they overflow after 292 years,
@@ -99,7 +136,11 @@ extern "C" {
  * (wait.h, "Wake-up protocol"). A library that does not know this bit
  * refuses the ring (unknown flag), so it can never park unsynchronised. */
 #define DMP_SEG_F_MEMBARRIER 0x2u
-#define DMP_SEG_F_KNOWN (DMP_SEG_F_WAKEUPS | DMP_SEG_F_MEMBARRIER)
+/** A multi-producer ring (DMP_RING_MULTI_PRODUCER): producer table,
+ * publish markers and the mp line are in use (see "Many producers"). A
+ * library that does not know the bit refuses the ring. */
+#define DMP_SEG_F_MULTI_PRODUCER 0x4u
+#define DMP_SEG_F_KNOWN (DMP_SEG_F_WAKEUPS | DMP_SEG_F_MEMBARRIER | DMP_SEG_F_MULTI_PRODUCER)
 
 /* OFD lock offsets (see file comment). */
 #define DMP_LOCK_PRODUCER 0
@@ -110,6 +151,17 @@ extern "C" {
  * unlink, so two removers cannot both act on one check (segment.c,
  * dmp_impl_segment_unlink_same). Past every consumer entry's offset. */
 #define DMP_LOCK_RECLAIM (DMP_LOCK_CONSUMER0 + DMP_MAX_CONSUMERS)
+/** Producer table entry i of a multi-producer ring: DMP_LOCK_PRODUCER0 + i,
+ * held by the entry's producer for its whole life. */
+#define DMP_LOCK_PRODUCER0 (DMP_LOCK_RECLAIM + 1)
+
+#define DMP_MAX_PRODUCERS 256u       /**< upper bound of the producer table */
+#define DMP_DEFAULT_MAX_PRODUCERS 8u
+
+/** Publish marker of sequence `seq` holding data / a tombstone (layout
+ * "Many producers"). */
+#define DMP_MARK_DATA(seq) ((int64_t)(seq) + 1)
+#define DMP_MARK_TOMB(seq) (-((int64_t)(seq) + 1))
 
 /** Consumer table entry states. */
 enum dmp_entry_state {
@@ -146,7 +198,11 @@ struct dmp_segment_header {
   int32_t owner_pid;       /**< creator's pid (informational) */
   uint32_t flags;          /**< DMP_SEG_F_* */
   uint64_t fingerprint;    /**< FNV-1a-64 of bytes [0, 96) */
-  uint8_t reserved[20];
+  /** Producer table entries (multi-producer rings), 0 on single-producer
+   * ones. Outside the fingerprint; checked through the geometry (a wrong
+   * value gives another total size, which is rejected). */
+  uint32_t max_producers;
+  uint8_t reserved[16];
   dmp_atomic_u32 ready;    /**< DMP_READY, stored last (R1) */
 };
 
@@ -164,7 +220,12 @@ struct dmp_segment_control {
   dmp_atomic_u32 table_hwm; /**< 1 + highest entry index ever used */
   /* The producer's clear limit; written by the producer only (P4). */
   alignas(DMP_CACHE_LINE) dmp_atomic_i64 gate_limit;
-  alignas(DMP_CACHE_LINE) uint8_t reserved[64];
+  /* Multi-producer rings only (zero otherwise): the next sequence to
+   * claim (CAS by producers, MP2) and the number of slots ever published
+   * as tombstones (fetch-add by whoever tombstoned one, MP6). */
+  alignas(DMP_CACHE_LINE) dmp_atomic_i64 mp_claim;
+  dmp_atomic_u64 mp_tombstones;
+  uint8_t mp_reserved[48];
 };
 
 /** One consumer table entry: the cursor on its own line, metadata on the next. */
@@ -186,7 +247,37 @@ struct dmp_consumer_entry {
   char id[DMP_ID_MAX + 1];
 };
 
+/** Producer table entry states (multi-producer rings). */
+enum dmp_producer_state {
+  DMP_PRODUCER_FREE = 0,   /**< unused (or its producer closed) */
+  DMP_PRODUCER_ACTIVE = 1, /**< attached; its owner holds the entry's OFD lock */
+};
+
+/** One producer table entry: the claim intent on its own line (written by
+ * the owner at every claim and publish, read by repairers), metadata on
+ * the next. */
+struct dmp_producer_entry {
+  /* [claim_lo, claim_hi): the range this producer claims or has claimed
+   * and not yet published; empty when claim_lo == claim_hi. Written by
+   * the owner only: hi then lo before the claim's CAS (MP1), lo = hi after
+   * its markers (MP4). */
+  alignas(DMP_CACHE_LINE) dmp_atomic_i64 claim_lo;
+  dmp_atomic_i64 claim_hi;
+  dmp_atomic_u64 published;  /**< slots this entry's producers published (owner only) */
+  dmp_atomic_u64 tombstoned; /**< of this entry's claims, slots tombstoned (abort, close) */
+  /* Written under the table lock; `state` stored last with release (PT1). */
+  alignas(DMP_CACHE_LINE) dmp_atomic_u32 state;
+  int32_t pid;                /**< pid of the last owner (informational) */
+  dmp_atomic_u32 generation;  /**< attach count of this entry */
+  uint32_t reserved0;
+  uint64_t attached_ns;       /**< CLOCK_REALTIME of the last attach */
+  uint8_t reserved[40];
+};
+
 static_assert(sizeof(struct dmp_segment_header) == 128, "header is two cache lines");
+static_assert(offsetof(struct dmp_segment_header, max_producers) == 104, "max_producers after the fingerprint");
+static_assert(sizeof(struct dmp_producer_entry) == 128, "producer entry is two cache lines");
+static_assert(offsetof(struct dmp_producer_entry, state) == 64, "producer entry metadata on its own line");
 static_assert(offsetof(struct dmp_segment_header, fingerprint) == 96, "fingerprint covers [0,96)");
 static_assert(offsetof(struct dmp_segment_header, ready) == 124, "ready is the header's last word");
 static_assert(offsetof(struct dmp_segment_control, producer_cursor) == 128, "producer cursor line");
@@ -194,6 +285,8 @@ static_assert(offsetof(struct dmp_segment_control, data_waiters) == 192, "data w
 static_assert(offsetof(struct dmp_segment_control, space_waiters) == 256, "space waiters line");
 static_assert(offsetof(struct dmp_segment_control, table_seq) == 320, "table seq line");
 static_assert(offsetof(struct dmp_segment_control, gate_limit) == 384, "gate limit line");
+static_assert(offsetof(struct dmp_segment_control, mp_claim) == 448, "multi-producer line");
+static_assert(offsetof(struct dmp_segment_control, mp_tombstones) == 456, "tombstone count");
 static_assert(sizeof(struct dmp_segment_control) == 512, "control block is 512 bytes");
 static_assert(sizeof(struct dmp_consumer_entry) == 128, "entry is two cache lines");
 static_assert(offsetof(struct dmp_consumer_entry, state) == 64, "entry metadata on its own line");

@@ -2,7 +2,8 @@
  * @file producer.h
  * @brief The producer: creates a ring, claims slots in place and publishes them.
  *
- * One producer per ring, used from one thread at a time. Claims are zero
+ * One producer per ring (unless DMP_RING_MULTI_PRODUCER: "Many producers"
+ * below), each handle used from one thread at a time. Claims are zero
  * copy: the caller writes the event directly into the shared slot, then
  * publishes. Claims accumulate until the next publish, which makes every
  * claimed slot visible with a single release store:
@@ -18,6 +19,44 @@
  * slowest consumer, so a claim inside the window touches no shared line.
  * With no gating consumer attached the ring never fills: old events are
  * overwritten, and consumers that join later start at a safe position.
+ *
+ * Many producers (DMP_RING_MULTI_PRODUCER)
+ * ----------------------------------------
+ * A ring created with DMP_RING_MULTI_PRODUCER takes up to `max_producers`
+ * producers (the creator is the first): other processes (or threads, with
+ * their own handles) join it by name with dmp_producer_attach() and use
+ * the same claim / publish / abort calls. Consumers attach and read as on
+ * any ring: every consumer sees every published event once, in sequence
+ * order, and each producer's events in the order it published them.
+ *
+ * When to use it: N writers feeding one reader set (workers answering one
+ * scheduler, several feeds into one journal), where polling N rings would
+ * cost more than sharing one. Its costs: every claim is a CAS on one shared
+ * counter and every publish stores one marker per slot and moves the shared
+ * cursor with a CAS (cache lines bounce between producers; one producer on
+ * such a ring is slower than on a single-producer ring), each slot takes 8
+ * more bytes (its marker), and a consumer checks each slot's marker when it
+ * reloads the cursor. Events of different producers interleave.
+ *
+ * Rules on such a ring: a handle holds one claim at a time (one slot or
+ * one batch): claiming again before dmp_producer_publish() or
+ * dmp_producer_abort() fails with -EBUSY. Non-gating consumers and
+ * producer liveness (liveness.h) are not supported on it yet (refused with
+ * -DMP_E_BADCONFIG). While the ring is full a waiting claim polls (it does
+ * not park on a futex).
+ *
+ * Tombstones: a producer that dies (crash, kill -9) between its claim and
+ * its publish would leave a hole that blocks every consumer. The kernel
+ * drops its lock when it dies, and whoever waits on its slot (a consumer's
+ * wait, another producer's waiting claim) notices within one liveness
+ * period (50 ms by default) and publishes that slot as a *tombstone*: a
+ * marker saying "skipped, no data". Consumers step over tombstones (never
+ * delivering the half-written payload), count them
+ * (dmp_consumer_tombstones()), and so does the ring (dmp-stat's
+ * "tombstones"). An aborted claim, and one still open at
+ * dmp_producer_close(), is published as tombstones too. A producer that is
+ * only slow or stopped (SIGSTOP) keeps its lock and is never tombstoned:
+ * the ring then waits for it, bounded by each caller's timeout.
  */
 #ifndef DISRUPTOR_MP_PRODUCER_H
 #define DISRUPTOR_MP_PRODUCER_H
@@ -34,6 +73,8 @@
 extern "C" {
 #endif
 
+struct dmp_impl_mp; /* opaque: a multi-producer handle's claim state (src/internal.h) */
+
 struct dmp_producer {
   struct dmp_impl_ring ring; /* hot: read by the inline functions */
   int64_t next;              /**< first sequence not yet published */
@@ -42,6 +83,7 @@ struct dmp_producer {
   struct dmp_producer_config cfg; /* cold, copied at create (name points into seg) */
   struct dmp_impl_liveness *liveness; /* NULL unless enabled (liveness.h) */
   struct dmp_counters *counters;      /* NULL without counters (counters.h); cold paths only */
+  struct dmp_impl_mp *mp;             /* multi-producer state (src/multi.c); NULL on single-producer rings */
 };
 
 /**
@@ -78,6 +120,33 @@ struct dmp_producer {
 DMP_API int dmp_producer_create(const struct dmp_producer_config *cfg, struct dmp_producer **out);
 
 /**
+ * Join multi-producer ring `cfg->name` (created with DMP_RING_MULTI_PRODUCER)
+ * as one more producer. Read from `cfg`: backend, name, flags (only
+ * DMP_RING_SHARE_GROUP, to trust a ring shared with one of our groups,
+ * and DMP_RING_MULTI_PRODUCER are accepted), wait, cpus; and, as
+ * expectations (0 = take the ring's), capacity, slot_size, slot_align,
+ * max_consumers, max_producers and type_tag. The handle's close never
+ * removes the ring's name (its creator's does, unless DMP_RING_KEEP).
+ * Does not block (except up to 100 ms for the table lock).
+ *
+ * @return 0 and `*out`; on failure `*out` is NULL and:
+ *  -EINVAL NULL argument; -DMP_E_BADNAME bad or NULL name;
+ *  -DMP_E_BADCONFIG unknown or unsupported flags, reserved bytes set;
+ *  -DMP_E_MISMATCH a single-producer ring (it takes no second producer),
+ *  or an expectation differs from the ring (dmp_last_error() names the
+ *  field: "cfg.capacity 64, the ring has 128");
+ *  -DMP_E_TABLEFULL all `max_producers` entries are held by live producers;
+ *  -DMP_E_OWNERDEAD no live producer holds the ring (a stale segment);
+ *  -ENOENT, -DMP_E_NOTREADY, -DMP_E_LAYOUT, -DMP_E_CORRUPT, -EACCES,
+ *  -ELOOP, -ETIMEDOUT (table lock) and -errno as dmp_consumer_attach().
+ */
+DMP_API int dmp_producer_attach(const struct dmp_producer_config *cfg, struct dmp_producer **out);
+
+/** Slots this producer handle published as tombstones (its aborts and
+ * the claim open at close), 0 for NULL or a single-producer ring. */
+DMP_API uint64_t dmp_producer_tombstones(const struct dmp_producer *p);
+
+/**
  * Close the producer: unmap, release the producer lock and, unless
  * DMP_RING_KEEP was set, remove the segment name (attached consumers keep
  * their mapping, read what was published, then get DMP_E_OWNERDEAD from
@@ -90,18 +159,34 @@ DMP_API void dmp_producer_close(struct dmp_producer *p);
 DMP_API int dmp_impl_producer_refresh(struct dmp_producer *p, int64_t last);
 /** Wake consumers parked on the producer cursor. Not for direct use. */
 DMP_API void dmp_impl_wake_data(struct dmp_impl_ring *r);
+/** Out-of-line claim of one slot / `n` slots when the cached window is
+ * exhausted, and every claim on a multi-producer ring. Not for direct use. */
+DMP_API int dmp_impl_producer_claim_slow(struct dmp_producer *p, void **slot);
+DMP_API int dmp_impl_producer_claim_batch_slow(struct dmp_producer *p, uint64_t n, int64_t *first);
+/** Publish of a multi-producer handle. Not for direct use. */
+DMP_API int64_t dmp_impl_mp_publish(struct dmp_producer *p);
+
+/** `next` of a multi-producer handle: its inline publish and abort take
+ * the cold branch (the claimed range is kept in `mp`). No single-producer
+ * ring gets there (2^62 events). */
+#define DMP_IMPL_MP_NEXT (INT64_MAX / 2)
 
 /**
  * Claim the next slot for writing, without waiting.
- * Wait-free unless the cached window is exhausted (then one table scan).
+ * Wait-free unless the cached window is exhausted (then one table scan);
+ * on a multi-producer ring lock-free (a CAS loop on the claim counter).
  * @return 0 and `*slot` (stride-aligned, `slot_size` writable bytes), or
- *         -EAGAIN if the ring is full (a gating consumer lags a full ring).
+ *         -EAGAIN if the ring is full (a gating consumer lags a full ring),
+ *         or on a multi-producer ring -EBUSY if this handle's previous
+ *         claim is not published or aborted yet.
  */
 static inline int dmp_producer_try_claim(struct dmp_producer *p, void **slot)
 {
   int64_t seq = p->claim_end;
-  if (seq > p->clear_limit && dmp_impl_producer_refresh(p, seq) < 0)
-    return -EAGAIN;
+  /* Outside the cached window (and always on a multi-producer ring, whose
+   * clear_limit is INT64_MIN): the whole claim out of line. */
+  if (seq > p->clear_limit)
+    return dmp_impl_producer_claim_slow(p, slot);
   *slot = dmp_impl_slot(&p->ring, seq);
   p->claim_end = seq + 1;
   return 0;
@@ -118,8 +203,8 @@ static inline int dmp_producer_try_claim_batch(struct dmp_producer *p, uint64_t 
   if (n == 0 || n > p->ring.capacity)
     return -EINVAL;
   int64_t last = p->claim_end + (int64_t)n - 1;
-  if (last > p->clear_limit && dmp_impl_producer_refresh(p, last) < 0)
-    return -EAGAIN;
+  if (last > p->clear_limit)
+    return dmp_impl_producer_claim_batch_slow(p, n, first);
   *first = p->claim_end;
   p->claim_end = last + 1;
   return 0;
@@ -142,8 +227,8 @@ static inline void *dmp_producer_slot(struct dmp_producer *p, int64_t seq)
 static inline int64_t dmp_producer_publish(struct dmp_producer *p)
 {
   int64_t last = p->claim_end - 1;
-  if (last < p->next)
-    return p->next - 1;
+  if (last < p->next) /* nothing claimed, or a multi-producer handle (cold) */
+    return p->next == DMP_IMPL_MP_NEXT ? dmp_impl_mp_publish(p) : p->next - 1;
   /* P1: release store of the cursor; pairs with C1, the consumers' acquire
    * load, so the slot writes before it are visible to them. */
   dmp_impl_store_release(&p->ring.ctl->producer_cursor, last);
@@ -168,6 +253,9 @@ static inline int64_t dmp_producer_publish(struct dmp_producer *p)
 
 /**
  * Abort: drop every slot claimed since the last publish, unpublished
+ * (on a multi-producer ring they are published as tombstones instead,
+ * at the next claim or publish of this handle, or at its close: other
+ * producers' slots lie beyond them)
  * (claim_end falls back to the published position). The next claim hands
  * out the same slots again, and consumers never see what was written into
  * them: they read only up to the published cursor, and the free window

@@ -1,0 +1,543 @@
+/* Multi-producer rings (DMP_RING_MULTI_PRODUCER; layout.h, "Many
+ * producers"; the protocol is model-checked in model/mp_ring.pml, whose
+ * steps name the labels MP1..MP7 below).
+ *
+ * Producers claim with a CAS on mp_claim after storing their intent in
+ * their table entry, publish one marker per slot, and move the shared
+ * producer cursor over every done slot, so consumers and gating work as
+ * on a single-producer ring. A claimed slot that no live producer's intent
+ * covers is a dead producer's: a waiter tombstones it. */
+#include "internal.h"
+#include "env_internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Rounds of the cursor advance before it leaves the rest to the others
+ * (honest rounds each move the cursor or lose a CAS to a producer that
+ * moves it and re-checks; only a peer scribbling markers keeps it busy). */
+#define ADVANCE_MAX_ROUNDS 4096
+/* Rescans of the consumer table while table_seq keeps changing (as RESCAN_MAX in producer.c). */
+#define MP_RESCAN_MAX 64
+/* A waiting multi-producer claim polls this often, and looks for dead
+ * producers' slots (repair) every MP_REPAIR_NS. */
+#define MP_POLL_NS INT64_C(50000)
+#define MP_REPAIR_NS INT64_C(10000000)
+
+dmp_atomic_i64 *dmp_impl_mp_marks(const struct dmp_impl_ring *r)
+{
+  return (dmp_atomic_i64 *)(void *)((uint8_t *)r->ctl + r->seg->geo.marks_offset);
+}
+
+struct dmp_producer_entry *dmp_impl_mp_ptable(const struct dmp_impl_ring *r)
+{
+  return (struct dmp_producer_entry *)(void *)((uint8_t *)r->ctl + r->seg->geo.ptable_offset);
+}
+
+static dmp_atomic_i64 *mark_of(dmp_atomic_i64 *marks, const struct dmp_impl_ring *r, int64_t seq)
+{
+  return &marks[(uint64_t)seq & r->mask];
+}
+
+/* Done for `seq`: holds its data or its tombstone. */
+static bool mark_done(int64_t m, int64_t seq)
+{
+  return m == DMP_MARK_DATA(seq) || m == DMP_MARK_TOMB(seq);
+}
+
+void dmp_impl_mp_advance(struct dmp_impl_ring *r)
+{
+  struct dmp_segment_control *ctl = r->ctl;
+  dmp_atomic_i64 *marks = dmp_impl_mp_marks(r);
+  const int64_t cap = (int64_t)r->capacity;
+  /* MP5: seq_cst load of the cursor after our marker stores (MP3, MP6);
+   * pairs with the seq_cst CAS below in whoever moved it last: either it
+   * sees our marker after its CAS, or we see its cursor here. */
+  int64_t cur = dmp_impl_load_seq_cst(&ctl->producer_cursor);
+  bool moved = false;
+  for (int round = 0; round < ADVANCE_MAX_ROUNDS; round++) {
+    if (cur < -1 || cur > DMP_IMPL_SEQ_MAX)
+      break; /* scribbled by a peer: left alone */
+    int64_t end = cur;
+    /* At most a ring per CAS. MP5: seq_cst loads of the markers; pair
+     * with MP3/MP6 (their slot writes are visible to whoever acquires the
+     * cursor we store). */
+    while (end - cur < cap && mark_done(dmp_impl_load_seq_cst(mark_of(marks, r, end + 1)), end + 1))
+      end++;
+    if (end == cur)
+      break;
+    /* MP5: seq_cst CAS of the cursor (a release for consumers' C1). */
+    if (__atomic_compare_exchange_n(&ctl->producer_cursor.raw, &cur, end, false, __ATOMIC_SEQ_CST,
+                                    __ATOMIC_SEQ_CST)) {
+      cur = end;
+      moved = true;
+    } /* else `cur` is the value another producer stored: look again from there */
+  }
+  if (moved && r->wakeups != DMP_IMPL_WAKE_NONE) {
+    /* P2 of the cold path: a full fence orders the CAS before the waiter
+     * count load (pairs with W1) in both wake-up modes. */
+    dmp_impl_fence_seq_cst();
+    if (dmp_impl_load_relaxed(&ctl->data_waiters) != 0)
+      dmp_impl_wake_data(r);
+  }
+}
+
+int64_t dmp_impl_mp_repair(struct dmp_impl_ring *r, int32_t self)
+{
+  struct dmp_segment_control *ctl = r->ctl;
+  const struct dmp_impl_geometry *g = &r->seg->geo;
+  if (g->max_producers == 0)
+    return 0;
+  dmp_atomic_i64 *marks = dmp_impl_mp_marks(r);
+  struct dmp_producer_entry *pt = dmp_impl_mp_ptable(r);
+  /* MP7: the claim counter first (seq_cst; pairs with MP2): every claim
+   * below it stored its intent before its CAS, so we see that intent. */
+  int64_t claim = dmp_impl_seq_clamp(dmp_impl_load_seq_cst(&ctl->mp_claim));
+  int64_t cur = dmp_impl_seq_clamp(dmp_impl_load_seq_cst(&ctl->producer_cursor));
+  if (claim <= cur + 1)
+    return 0; /* nothing claimed beyond the cursor */
+  /* Who is alive, taken after the claim load: a producer that takes an
+   * entry's lock later claims only beyond `claim`. Our own entry (`self`)
+   * is alive: F_OFD_GETLK does not report our own description's locks. */
+  uint32_t live[DMP_MAX_PRODUCERS];
+  uint32_t n = 0;
+  for (uint32_t k = 0; k < g->max_producers; k++)
+    if ((int32_t)k == self || dmp_impl_lock_held(r->seg->fd, DMP_LOCK_PRODUCER0 + (off_t)k) != 0)
+      live[n++] = k; /* a failed probe counts as alive: never tombstone on doubt */
+  int64_t end = claim - 1 < cur + (int64_t)r->capacity ? claim - 1 : cur + (int64_t)r->capacity;
+  uint64_t done = 0;
+  for (int64_t s = cur + 1; s <= end; s++) {
+    dmp_atomic_i64 *mk = mark_of(marks, r, s);
+    int64_t m = dmp_impl_load_seq_cst(mk);
+    if (mark_done(m, s))
+      continue;
+    bool covered = false;
+    for (uint32_t i = 0; i < n && !covered; i++) {
+      /* MP7: seq_cst loads of the intent after the claim counter; pair
+       * with MP1 (stored before the claim's CAS) and MP4 (stored after
+       * the markers: an intent that moved on means the marker is set). */
+      int64_t lo = dmp_impl_load_seq_cst(&pt[live[i]].claim_lo);
+      int64_t hi = dmp_impl_load_seq_cst(&pt[live[i]].claim_hi);
+      covered = lo <= s && s < hi;
+    }
+    if (covered)
+      continue; /* a live producer's (or one about to claim it): wait for it */
+    /* MP6: tombstone by seq_cst CAS from what we saw: fails if the slot
+     * was published (or tombstoned by another repairer) meanwhile, so each
+     * slot is tombstoned at most once and never over data. */
+    if (__atomic_compare_exchange_n(&mk->raw, &m, DMP_MARK_TOMB(s), false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+      done++;
+  }
+  if (done) {
+    /* Relaxed: a statistic. */
+    dmp_impl_fetch_add_relaxed(&ctl->mp_tombstones, done);
+    dmp_impl_mp_advance(r);
+  }
+  return (int64_t)done;
+}
+
+/* ---- the producer side ------------------------------------------------------ */
+
+/* The clear limit of a multi-producer claim up to `last`: the slowest gating
+ * consumer, and the published cursor (a slot's previous lap must be done
+ * before it is claimed again), plus a ring. gate_limit only grows (a CAS
+ * to the maximum: several producers store it), then P4's fence and
+ * table_seq re-check as in compute_limit() (layout.h, "Joining safely"). */
+static int64_t mp_limit(struct dmp_producer *p)
+{
+  struct dmp_segment_control *ctl = p->ring.ctl;
+  const struct dmp_impl_geometry *g = &p->ring.seg->geo;
+  const int64_t cap = (int64_t)p->ring.capacity;
+  struct dmp_impl_mp *mp = p->mp;
+  int64_t limit = mp->limit;
+  for (int round = 1;; round++) {
+    /* P6: acquire load of table_seq before the scan; pairs with T2. */
+    uint32_t seen = dmp_impl_load_acquire(&ctl->table_seq);
+    /* Acquire: pairs with MP5's CAS (the slots below it are done). */
+    int64_t cur = dmp_impl_seq_clamp(dmp_impl_load_acquire(&ctl->producer_cursor));
+    int64_t min;
+    if (!dmp_impl_table_scan(&p->ring, g, &min, NULL, NULL) || min > cur)
+      min = cur;
+    limit = min + cap;
+    if (limit < mp->limit)
+      limit = mp->limit; /* never shrink (a provisional joiner cursor) */
+    /* P4 with many writers: relaxed CAS to the maximum, then the fence. */
+    int64_t gl = dmp_impl_load_relaxed(&ctl->gate_limit);
+    while (gl < limit && !dmp_impl_cas_weak_relaxed(&ctl->gate_limit, &gl, limit))
+      ;
+    dmp_impl_fence_seq_cst();
+    if (dmp_impl_load_acquire(&ctl->table_seq) == seen)
+      break;
+    if (round == MP_RESCAN_MAX)
+      return mp->limit;
+  }
+  return limit;
+}
+
+/* Publish [lo, hi) of our claim as tombstones (abort, close). */
+static void mp_drop_pending(struct dmp_producer *p)
+{
+  struct dmp_impl_mp *mp = p->mp;
+  p->claim_end = 0;
+  if (mp->lo == mp->hi)
+    return;
+  dmp_atomic_i64 *marks = dmp_impl_mp_marks(&p->ring);
+  for (int64_t s = mp->lo; s < mp->hi; s++) /* MP3 (tombstone form): seq_cst store; pairs with MP5, MP7 */
+    dmp_impl_store_seq_cst(mark_of(marks, &p->ring, s), DMP_MARK_TOMB(s));
+  uint64_t n = (uint64_t)(mp->hi - mp->lo);
+  /* MP4: seq_cst store emptying the intent, after the markers; pairs with MP7. */
+  dmp_impl_store_seq_cst(&mp->entry->claim_lo, mp->hi);
+  mp->lo = mp->hi;
+  mp->tombstoned += n;
+  /* Relaxed: statistics. */
+  dmp_impl_fetch_add_relaxed(&p->ring.ctl->mp_tombstones, n);
+  dmp_impl_fetch_add_relaxed(&mp->entry->tombstoned, n);
+  dmp_impl_mp_advance(&p->ring);
+}
+
+/* One attempt to claim `n` slots: 0 and `*first`, -EAGAIN (full), -EBUSY. */
+static int mp_try_claim(struct dmp_producer *p, uint64_t n, int64_t *first)
+{
+  struct dmp_impl_mp *mp = p->mp;
+  if (p->claim_end != 0) /* the inline dmp_producer_abort() ran */
+    mp_drop_pending(p);
+  if (mp->lo != mp->hi)
+    return DMP_FAIL(-EBUSY, "'%s': this producer's claim of %lld slot(s) is not published yet (a multi-producer "
+                    "ring takes one claim per handle at a time: publish or abort it first)",
+                    p->cfg.name, (long long)(mp->hi - mp->lo));
+  if (n == 0 || n > p->ring.capacity)
+    return -EINVAL;
+  struct dmp_segment_control *ctl = p->ring.ctl;
+  struct dmp_producer_entry *e = mp->entry;
+  int64_t c = dmp_impl_seq_clamp(dmp_impl_load_seq_cst(&ctl->mp_claim));
+  for (;;) {
+    int64_t last = c + (int64_t)n - 1;
+    if (last > mp->limit) {
+      mp->limit = mp_limit(p);
+      if (last > mp->limit) {
+        /* Our intent may still show a range from a lost CAS: empty it, so
+         * it does not hold back the repair of a dead producer's slots. */
+        dmp_impl_store_seq_cst(&e->claim_lo, dmp_impl_load_relaxed(&e->claim_hi));
+        return -EAGAIN;
+      }
+    }
+    /* MP1: seq_cst stores of the intent, hi first (the range only grows
+     * until lo moves up), both before the CAS that makes it ours. */
+    dmp_impl_store_seq_cst(&e->claim_hi, c + (int64_t)n);
+    dmp_impl_store_seq_cst(&e->claim_lo, c);
+    /* MP2: seq_cst CAS of the claim counter; pairs with MP7. */
+    if (__atomic_compare_exchange_n(&ctl->mp_claim.raw, &c, c + (int64_t)n, false, __ATOMIC_SEQ_CST,
+                                    __ATOMIC_SEQ_CST))
+      break;
+    c = dmp_impl_seq_clamp(c); /* another producer's claim: try from its end */
+  }
+  mp->lo = c;
+  mp->hi = c + (int64_t)n;
+  *first = c;
+  return 0;
+}
+
+int64_t dmp_impl_mp_publish(struct dmp_producer *p)
+{
+  struct dmp_impl_mp *mp = p->mp;
+  if (!mp) /* a single-producer handle whose `next` reached DMP_IMPL_MP_NEXT: cannot happen */
+    return p->next - 1;
+  if (p->claim_end != 0) { /* the inline dmp_producer_abort() ran */
+    mp_drop_pending(p);
+    return mp->last;
+  }
+  if (mp->lo == mp->hi)
+    return mp->last;
+  dmp_atomic_i64 *marks = dmp_impl_mp_marks(&p->ring);
+  /* MP3: seq_cst store of each marker after the slot's bytes (its release
+   * part publishes them); pairs with MP5 and the consumers' marker loads. */
+  for (int64_t s = mp->lo; s < mp->hi; s++)
+    dmp_impl_store_seq_cst(mark_of(marks, &p->ring, s), DMP_MARK_DATA(s));
+  /* MP4: seq_cst store emptying the intent, after the markers; pairs with MP7. */
+  dmp_impl_store_seq_cst(&mp->entry->claim_lo, mp->hi);
+  /* Relaxed: statistics, written by the entry's owner only. */
+  dmp_impl_store_relaxed(&mp->entry->published,
+                         dmp_impl_load_relaxed(&mp->entry->published) + (uint64_t)(mp->hi - mp->lo));
+  mp->last = mp->hi - 1;
+  mp->lo = mp->hi;
+  dmp_impl_mp_advance(&p->ring);
+  return mp->last;
+}
+
+int dmp_impl_mp_claim_wait(struct dmp_producer *p, uint64_t n, int64_t *first, int64_t timeout_ns)
+{
+  int64_t deadline = dmp_impl_deadline(timeout_ns);
+  int64_t repair_due = dmp_impl_now_ns() + MP_REPAIR_NS;
+  for (;;) {
+    int rc = mp_try_claim(p, n, first);
+    if (rc != -EAGAIN)
+      return rc;
+    int64_t now = dmp_impl_now_ns();
+    if (now >= repair_due) {
+      /* Full because a dead producer's slots hold the cursor back? */
+      dmp_impl_mp_repair(&p->ring, (int32_t)p->mp->index);
+      repair_due = now + MP_REPAIR_NS;
+    }
+    int64_t left = dmp_impl_remaining(deadline);
+    if (left == 0)
+      return DMP_FAIL(-ETIMEDOUT, "'%s': no free slot before the timeout (a consumer lags, or a stopped "
+                      "producer holds a claimed slot)", p->cfg.name);
+    dmp_impl_sleep_ns(left < MP_POLL_NS ? left : MP_POLL_NS);
+  }
+}
+
+int dmp_impl_mp_claim_slot(struct dmp_producer *p, void **slot)
+{
+  int64_t first;
+  int rc = mp_try_claim(p, 1, &first);
+  if (rc == 0)
+    *slot = dmp_impl_slot(&p->ring, first);
+  return rc;
+}
+
+int dmp_impl_mp_claim_batch(struct dmp_producer *p, uint64_t n, int64_t *first)
+{
+  return mp_try_claim(p, n, first);
+}
+
+/* Take a free producer entry (its lock), fill it and make it ACTIVE. */
+int dmp_impl_mp_join(struct dmp_producer *p, bool creator, int64_t deadline)
+{
+  struct dmp_impl_segment *seg = p->ring.seg;
+  const struct dmp_impl_geometry *g = &seg->geo;
+  struct dmp_producer_entry *pt = dmp_impl_mp_ptable(&p->ring);
+  struct dmp_impl_mp *mp = calloc(1, sizeof *mp);
+  if (!mp)
+    return DMP_FAIL(-ENOMEM, "out of memory");
+  int rc = dmp_impl_table_lock(seg, deadline);
+  if (rc < 0) {
+    free(mp);
+    return rc;
+  }
+  uint32_t k = 0;
+  for (; k < g->max_producers; k++) {
+    rc = dmp_impl_lock_try(seg->fd, DMP_LOCK_PRODUCER0 + (off_t)k);
+    if (rc != -EAGAIN)
+      break;
+  }
+  if (k == g->max_producers || rc < 0) {
+    dmp_impl_table_unlock(seg);
+    free(mp);
+    return k == g->max_producers
+               ? DMP_FAIL(-DMP_E_TABLEFULL, "'%s': all %u producer entries are held by live producers (the ring's "
+                          "max_producers)", seg->path, g->max_producers)
+               : DMP_FAIL(rc, "'%s': cannot lock producer entry %u", seg->path, k);
+  }
+  struct dmp_producer_entry *e = &pt[k];
+  /* A dead holder's intent is worthless now (repairs look at live entries
+   * only): start empty. Relaxed: published by PT1 below; our lock orders
+   * it before any repairer could count us alive. */
+  dmp_impl_store_relaxed(&e->claim_hi, dmp_impl_load_relaxed(&e->claim_lo));
+  e->pid = (int32_t)getpid();
+  e->attached_ns = (uint64_t)dmp_impl_realtime_ns();
+  dmp_impl_store_relaxed(&e->generation, dmp_impl_load_relaxed(&e->generation) + 1);
+  /* PT1: release store of the state after the entry's fields. */
+  dmp_impl_store_release(&e->state, DMP_PRODUCER_ACTIVE);
+  dmp_impl_table_unlock(seg);
+  mp->index = k;
+  mp->entry = e;
+  mp->creator = creator;
+  mp->last = -1;
+  mp->limit = -1; /* the first claim scans */
+  p->mp = mp;
+  /* The inline paths' view of a multi-producer handle (producer.h). */
+  p->next = DMP_IMPL_MP_NEXT;
+  p->claim_end = 0;
+  p->clear_limit = INT64_MIN;
+  return 0;
+}
+
+void dmp_impl_mp_leave(struct dmp_producer *p)
+{
+  struct dmp_impl_mp *mp = p->mp;
+  if (!mp)
+    return;
+  if (p->claim_end != 0 || mp->lo != mp->hi) /* aborted, or claimed and never published */
+    mp_drop_pending(p);
+  /* Relaxed + release: our entry goes FREE before its lock does (PT1). */
+  dmp_impl_store_release(&mp->entry->state, DMP_PRODUCER_FREE);
+  dmp_impl_lock_release(p->ring.seg->fd, DMP_LOCK_PRODUCER0 + (off_t)mp->index);
+  free(mp);
+  p->mp = NULL;
+}
+
+int64_t dmp_impl_mp_sequence(const struct dmp_producer *p)
+{
+  return p->mp->last;
+}
+
+uint64_t dmp_producer_tombstones(const struct dmp_producer *p)
+{
+  return p && p->mp ? p->mp->tombstoned : 0;
+}
+
+/* ---- dmp_producer_attach() --------------------------------------------------- */
+
+#define ATTACH_FLAGS (DMP_RING_SHARE_GROUP | DMP_RING_MULTI_PRODUCER)
+#define SHARED_LOCK_WAIT_NS INT64_C(100000000)
+
+static int expect_u64(const char *field, uint64_t want, uint64_t have, const char *path)
+{
+  if (want == 0 || want == have)
+    return 0;
+  return DMP_FAIL(-DMP_E_MISMATCH, "cfg.%s %llu, the ring '%s' has %llu", field, (unsigned long long)want, path,
+                  (unsigned long long)have);
+}
+
+static int attach_check(const struct dmp_producer_config *cfg, const struct dmp_impl_segment *seg)
+{
+  const struct dmp_segment_header *h = &((const struct dmp_segment_control *)seg->map)->header;
+  const struct dmp_impl_geometry *g = &seg->geo;
+  if (g->max_producers == 0)
+    return DMP_FAIL(-DMP_E_MISMATCH, "'%s' is a single-producer ring (created without DMP_RING_MULTI_PRODUCER): it "
+                    "takes no other producer", seg->path);
+  int rc = expect_u64("capacity", cfg->capacity, g->capacity, seg->path);
+  if (rc == 0)
+    rc = expect_u64("slot_size", cfg->slot_size, g->slot_size, seg->path);
+  if (rc == 0)
+    rc = expect_u64("slot_align", cfg->slot_align, g->slot_align, seg->path);
+  if (rc == 0)
+    rc = expect_u64("max_consumers", cfg->max_consumers, g->max_consumers, seg->path);
+  if (rc == 0)
+    rc = expect_u64("max_producers", cfg->max_producers, g->max_producers, seg->path);
+  if (rc == 0 && cfg->type_tag && cfg->type_tag != h->type_tag)
+    rc = DMP_FAIL(-DMP_E_MISMATCH, "cfg.type_tag %016llx, the ring '%s' carries %016llx",
+                  (unsigned long long)cfg->type_tag, seg->path, (unsigned long long)h->type_tag);
+  return rc;
+}
+
+int dmp_producer_attach(const struct dmp_producer_config *cfg, struct dmp_producer **out)
+{
+  if (out)
+    *out = NULL;
+  if (!cfg || !out)
+    return DMP_FAIL(-EINVAL, "cfg or out is NULL");
+  if (!cfg->name)
+    return DMP_FAIL(-DMP_E_BADNAME, "cfg.name is NULL");
+  if (cfg->flags & ~ATTACH_FLAGS)
+    return DMP_FAIL(-DMP_E_BADCONFIG, "cfg.flags 0x%x: dmp_producer_attach() takes only DMP_RING_SHARE_GROUP and "
+                    "DMP_RING_MULTI_PRODUCER (the ring's creator chose the rest)", cfg->flags);
+  int rc = dmp_impl_wait_validate(&cfg->wait, "cfg.wait");
+  if (rc == 0)
+    rc = DMP_RESERVED_CHECK(cfg, "cfg.reserved");
+  if (rc == 0 && cfg->reserved32)
+    rc = DMP_FAIL(-DMP_E_BADCONFIG, "cfg.reserved32 is not zero");
+  if (rc == 0)
+    rc = dmp_impl_env_check(NULL);
+  if (rc == 0)
+    rc = dmp_impl_pin_role(DMP_ROLE_PRODUCER, cfg->cpus, NULL);
+  if (rc < 0)
+    return rc;
+  struct dmp_producer *p = calloc(1, sizeof *p);
+  if (!p)
+    return DMP_FAIL(-ENOMEM, "out of memory");
+  struct dmp_impl_segment *seg = NULL;
+  rc = dmp_impl_segment_open(cfg->backend, cfg->name, (cfg->flags & DMP_RING_SHARE_GROUP) != 0, &seg);
+  if (rc == 0)
+    rc = attach_check(cfg, seg);
+  if (rc < 0)
+    goto fail;
+  if (dmp_impl_lock_held(seg->fd, DMP_LOCK_PRODUCER) != 1) {
+    rc = DMP_FAIL(-DMP_E_OWNERDEAD, "'%s' has no live producer (a stale ring: its creator replaces it)", seg->path);
+    goto fail;
+  }
+  /* Our share of the producer lock, so consumers see the ring alive while
+   * any producer is. The creator holds it exclusively for the moment of
+   * creation only (then shares it): retry briefly. */
+  int64_t deadline = dmp_impl_deadline(SHARED_LOCK_WAIT_NS);
+  while ((rc = dmp_impl_lock_shared(seg->fd, DMP_LOCK_PRODUCER)) == -EAGAIN && dmp_impl_remaining(deadline) > 0)
+    dmp_impl_sleep_ns(MP_POLL_NS);
+  if (rc < 0) {
+    rc = DMP_FAIL(rc == -EAGAIN ? -ETIMEDOUT : rc, "'%s': cannot share the producer lock: %s", seg->path,
+                  strerror(rc == -EAGAIN ? ETIMEDOUT : -rc));
+    goto fail;
+  }
+  dmp_impl_ring_init(&p->ring, seg);
+  p->cfg = *cfg;
+  p->cfg.name = seg->path;
+  p->cfg.capacity = seg->geo.capacity;
+  p->cfg.slot_size = seg->geo.slot_size;
+  p->cfg.slot_align = seg->geo.slot_align;
+  p->cfg.max_consumers = seg->geo.max_consumers;
+  p->cfg.max_producers = seg->geo.max_producers;
+  p->cfg.wait = dmp_impl_wait_normalise(&cfg->wait, p->ring.wakeups);
+  rc = dmp_impl_mp_join(p, false, dmp_impl_deadline(DMP_TABLE_WAIT_NS));
+  if (rc < 0)
+    goto fail;
+  *out = p;
+  return 0;
+fail:
+  dmp_impl_segment_close(seg); /* not ours: never unlinks; drops our locks */
+  free(p);
+  return rc;
+}
+
+/* ---- the consumer side -------------------------------------------------------- */
+
+/* Step over the tombstones at c->next (up to `a`), counting them; release
+ * them at once when nothing is leased (a gating producer waits on them). */
+static void skip_tombstones(struct dmp_consumer *c, dmp_atomic_i64 *marks, int64_t a)
+{
+  int64_t s = c->next;
+  bool leased = c->committed != s - 1;
+  uint64_t skipped = 0;
+  /* Acquire: pairs with MP6 / MP3 (a tombstone stored by CAS or store). */
+  while (s <= a && dmp_impl_load_acquire(mark_of(marks, &c->ring, s)) == DMP_MARK_TOMB(s)) {
+    s++;
+    skipped++;
+  }
+  if (!skipped)
+    return;
+  c->next = s;
+  c->tombstones += skipped;
+  if (!leased)
+    dmp_consumer_release(c);
+}
+
+int dmp_impl_consumer_peek_slow(struct dmp_consumer *c, const void **event, int64_t *seq)
+{
+  if (c->non_gating & DMP_IMPL_C_LOSSY) {
+    dmp_impl_peek_refused(c);
+    return -EINVAL; /* visibly nonzero: callers' `*event` stays unset */
+  }
+  dmp_atomic_i64 *marks = dmp_impl_mp_marks(&c->ring);
+  /* C1: acquire load of the producer cursor; pairs with MP5's CAS, whose
+   * marker loads acquired every slot below it. */
+  int64_t a = dmp_impl_load_acquire(&c->ring.ctl->producer_cursor);
+  if ((uint64_t)a - (uint64_t)c->committed > c->ring.capacity)
+    a = c->next - 1; /* scribbled (see dmp_consumer_try_peek()) */
+  skip_tombstones(c, marks, a);
+  int64_t s = c->next;
+  if (s > a) {
+    c->available = s - 1;
+    return -EAGAIN;
+  }
+  /* Cache up to the next tombstone (at most 64 slots ahead), so the inline
+   * fast path hands out only data slots. Acquire: as above. */
+  int64_t e = s;
+  while (e < a && e - s < 64 && dmp_impl_load_acquire(mark_of(marks, &c->ring, e + 1)) != DMP_MARK_TOMB(e + 1))
+    e++;
+  c->available = e;
+  *event = dmp_impl_slot(&c->ring, s);
+  *seq = s;
+  c->next = s + 1;
+  return 0;
+}
+
+bool dmp_impl_consumer_is_tomb(struct dmp_consumer *c, int64_t s)
+{
+  /* Acquire: pairs with MP6 / MP3. */
+  return dmp_impl_load_acquire(mark_of(dmp_impl_mp_marks(&c->ring), &c->ring, s)) == DMP_MARK_TOMB(s);
+}
+
+uint64_t dmp_consumer_tombstones(const struct dmp_consumer *c)
+{
+  return c ? c->tombstones : 0;
+}

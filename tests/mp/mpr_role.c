@@ -1,0 +1,243 @@
+/* mpr_role: the child processes of the multi-producer tests (test_mp_multi.c,
+ * test_mp_multi_fault.c): a producer that attaches to a multi-producer ring
+ * and publishes stamped messages, and a consumer that checks them.
+ *
+ *   mpr_role producer BACKEND NAME ID COUNT SEED [DIE_AT [PROGRESS_FILE [DEATH_FILE]]]
+ *     attaches as one more producer, publishes messages 0..COUNT-1 of
+ *     producer ID in batches of 1..4 (from SEED) and exits 0. DIE_AT >= 0:
+ *     at message DIE_AT it claims its batch, writes half of the first
+ *     payload, stores CLOCK_MONOTONIC in DEATH_FILE and SIGKILLs itself
+ *     (between claim and publish). PROGRESS_FILE ("-": none): after every
+ *     publish, the number of its messages published so far (an int64 at
+ *     offset 8 * ID of a shared file the test maps), so a kill from outside
+ *     at any moment has an oracle.
+ *
+ *   mpr_role consumer BACKEND NAME CID NPROD TIMEOUT_MS REPORT
+ *     attaches as consumer CID (gating) and reads until the ring's
+ *     producers are gone and it is drained (-DMP_E_OWNERDEAD). Every
+ *     message must carry a valid checksum over all its bytes, and each
+ *     producer's messages must come exactly once each, in order
+ *     (0, 1, 2, ...). Writes REPORT: count.<id>, next.<id> (one past the
+ *     last message seen), tombstones, and tomb_ns.<i> (CLOCK_MONOTONIC when
+ *     it first stepped over a new tombstone, up to 64).
+ *
+ * Exit codes: 0 ok, 2 usage, 3 API error, 4 order/duplicate, 5 checksum
+ * (a half-written or foreign payload), 6 timeout. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <disruptor_mp/disruptor_mp.h>
+
+#include "support.h"
+
+#define MPR_SLOT 64
+#define MPR_MAX_PROD 16
+
+struct mpr_msg {
+  uint32_t prod;
+  uint32_t magic;
+  int64_t pseq;
+  uint64_t sum;
+  uint8_t fill[MPR_SLOT - 24];
+};
+_Static_assert(sizeof(struct mpr_msg) == MPR_SLOT, "one slot");
+
+#define MPR_MAGIC 0x4d50524du
+
+static uint64_t msg_sum(uint32_t prod, int64_t pseq)
+{
+  return ts_checksum((int64_t)(((uint64_t)prod << 48) ^ (uint64_t)pseq));
+}
+
+static void msg_fill(struct mpr_msg *m, uint32_t prod, int64_t pseq)
+{
+  m->prod = prod;
+  m->magic = MPR_MAGIC;
+  m->pseq = pseq;
+  m->sum = msg_sum(prod, pseq);
+  for (size_t i = 0; i < sizeof m->fill; i++)
+    m->fill[i] = (uint8_t)(m->sum >> ((i % 8) * 8)) ^ (uint8_t)i;
+}
+
+static bool msg_ok(const struct mpr_msg *m)
+{
+  if (m->magic != MPR_MAGIC || m->prod >= MPR_MAX_PROD || m->pseq < 0 || m->sum != msg_sum(m->prod, m->pseq))
+    return false;
+  for (size_t i = 0; i < sizeof m->fill; i++)
+    if (m->fill[i] != ((uint8_t)(m->sum >> ((i % 8) * 8)) ^ (uint8_t)i))
+      return false;
+  return true;
+}
+
+static uint64_t rng_state;
+static uint64_t rnd(void)
+{
+  rng_state += UINT64_C(0x9e3779b97f4a7c15);
+  return ts_checksum((int64_t)rng_state);
+}
+
+static int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(int code, const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "mpr_role[%d]: ", (int)getpid());
+  vfprintf(stderr, fmt, ap);
+  fprintf(stderr, " (last error: %s)\n", dmp_last_error());
+  va_end(ap);
+  return code;
+}
+
+static int producer(enum dmp_backend backend, const char *name, uint32_t id, int64_t count, uint64_t seed,
+                    int64_t die_at, const char *progress, const char *death)
+{
+  rng_state = seed;
+  volatile int64_t *prog = NULL;
+  if (progress && strcmp(progress, "-") != 0) {
+    int fd = open(progress, O_RDWR);
+    if (fd < 0)
+      return fail(3, "open %s: %s", progress, strerror(errno));
+    prog = mmap(NULL, 8 * MPR_MAX_PROD, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (prog == MAP_FAILED)
+      return fail(3, "mmap %s", progress);
+  }
+  struct dmp_producer_config cfg;
+  dmp_producer_config_init(&cfg);
+  cfg.backend = backend;
+  cfg.name = name;
+  cfg.slot_size = MPR_SLOT;
+  struct dmp_producer *p;
+  int rc = dmp_producer_attach(&cfg, &p);
+  if (rc < 0)
+    return fail(3, "attach: %s", dmp_strerror(rc));
+  int64_t timeout = (int64_t)ts_timeout_ms(30000) * 1000000;
+  for (int64_t i = 0; i < count;) {
+    uint64_t n = 1 + rnd() % 4;
+    if ((int64_t)n > count - i)
+      n = (uint64_t)(count - i);
+    int64_t first;
+    rc = dmp_producer_claim_batch_timeout(p, n, &first, timeout);
+    if (rc < 0)
+      return fail(rc == -ETIMEDOUT ? 6 : 3, "claim of %" PRIu64 " at message %" PRId64 ": %s", n, i, dmp_strerror(rc));
+    if (die_at >= 0 && i + (int64_t)n > die_at) {
+      /* Half a payload, then death between claim and publish. */
+      struct mpr_msg m;
+      msg_fill(&m, id, i);
+      memcpy(dmp_producer_slot(p, first), &m, sizeof m / 2);
+      if (death) {
+        FILE *f = fopen(death, "w");
+        if (f) {
+          fprintf(f, "%" PRId64 " %" PRIu64 "\n", ts_now_ns(), n);
+          fclose(f);
+        }
+      }
+      raise(SIGKILL);
+    }
+    for (uint64_t k = 0; k < n; k++) {
+      struct mpr_msg m;
+      msg_fill(&m, id, i + (int64_t)k);
+      memcpy(dmp_producer_slot(p, first + (int64_t)k), &m, sizeof m);
+    }
+    dmp_producer_publish(p);
+    i += (int64_t)n;
+    if (prog)
+      __atomic_store_n(&prog[id], i, __ATOMIC_RELEASE);
+  }
+  dmp_producer_close(p);
+  return 0;
+}
+
+static int consumer(enum dmp_backend backend, const char *name, const char *cid, uint32_t nprod, int timeout_ms,
+                    const char *report)
+{
+  struct dmp_consumer_config cfg;
+  dmp_consumer_config_init(&cfg);
+  cfg.backend = backend;
+  cfg.name = name;
+  cfg.id = cid;
+  cfg.start = DMP_START_OLDEST;
+  struct dmp_consumer *c;
+  int rc = dmp_consumer_attach(&cfg, &c);
+  if (rc < 0)
+    return fail(3, "consumer attach: %s", dmp_strerror(rc));
+  int64_t next[MPR_MAX_PROD] = {0}, count[MPR_MAX_PROD] = {0};
+  int64_t tomb_ns[64];
+  int n_tomb = 0;
+  uint64_t tombs = 0;
+  int64_t deadline = ts_now_ns() + (int64_t)ts_timeout_ms(timeout_ms) * 1000000;
+  int code = 0;
+  for (;;) {
+    const void *ev;
+    int64_t seq;
+    int64_t left = deadline - ts_now_ns();
+    if (left <= 0) {
+      code = fail(6, "consumer %s: timed out", cid);
+      break;
+    }
+    rc = dmp_consumer_peek_timeout(c, &ev, &seq, left);
+    if (dmp_consumer_tombstones(c) != tombs) {
+      tombs = dmp_consumer_tombstones(c);
+      if (n_tomb < 64)
+        tomb_ns[n_tomb++] = ts_now_ns();
+    }
+    if (rc == -DMP_E_OWNERDEAD)
+      break;
+    if (rc == -ETIMEDOUT)
+      continue;
+    if (rc < 0) {
+      code = fail(3, "peek: %s", dmp_strerror(rc));
+      break;
+    }
+    struct mpr_msg m;
+    memcpy(&m, ev, sizeof m);
+    dmp_consumer_release(c);
+    if (!msg_ok(&m)) {
+      code = fail(5, "consumer %s: seq %" PRId64 " holds a bad payload (prod %u pseq %" PRId64 ")", cid, seq, m.prod,
+                  m.pseq);
+      break;
+    }
+    if (m.prod >= nprod || m.pseq != next[m.prod]) {
+      code = fail(4, "consumer %s: seq %" PRId64 ": producer %u message %" PRId64 ", expected %" PRId64, cid, seq,
+                  m.prod, m.pseq, m.prod < MPR_MAX_PROD ? next[m.prod] : -1);
+      break;
+    }
+    next[m.prod]++;
+    count[m.prod]++;
+  }
+  FILE *f = fopen(report, "w");
+  if (f) {
+    for (uint32_t k = 0; k < nprod; k++)
+      fprintf(f, "count.%u=%" PRId64 "\nnext.%u=%" PRId64 "\n", k, count[k], k, next[k]);
+    fprintf(f, "tombstones=%" PRIu64 "\nn_tomb=%d\n", tombs, n_tomb);
+    for (int i = 0; i < n_tomb; i++)
+      fprintf(f, "tomb_ns.%d=%" PRId64 "\n", i, tomb_ns[i]);
+    fprintf(f, "end=1\n");
+    fclose(f);
+  }
+  dmp_consumer_close_forget(c);
+  return code;
+}
+
+int main(int argc, char **argv)
+{
+  if (argc < 4)
+    return 2;
+  enum dmp_backend backend;
+  if (dmp_backend_parse(argv[2], &backend) < 0)
+    return 2;
+  if (strcmp(argv[1], "producer") == 0 && argc >= 7)
+    return producer(backend, argv[3], (uint32_t)atoi(argv[4]), atoll(argv[5]), strtoull(argv[6], NULL, 10),
+                    argc > 7 ? atoll(argv[7]) : -1, argc > 8 ? argv[8] : NULL, argc > 9 ? argv[9] : NULL);
+  if (strcmp(argv[1], "consumer") == 0 && argc >= 8)
+    return consumer(backend, argv[3], argv[4], (uint32_t)atoi(argv[5]), atoi(argv[6]), argv[7]);
+  return 2;
+}
