@@ -260,7 +260,7 @@ int64_t dmp_impl_mp_repair(struct dmp_impl_ring *r, int32_t self);
 int dmp_impl_mp_join(struct dmp_producer *p, bool creator, int64_t deadline);
 /** Tombstone an open claim, free the entry, release its lock (close). */
 void dmp_impl_mp_leave(struct dmp_producer *p);
-int dmp_impl_mp_claim_slot(struct dmp_producer *p, void **slot);
+int64_t dmp_impl_mp_claim_next(struct dmp_producer *p);
 int dmp_impl_mp_claim_batch(struct dmp_producer *p, uint64_t n, int64_t *first);
 /** Claim, waiting (polling, repairing) up to `timeout_ns`. 0, -EBUSY, -EINVAL, -ETIMEDOUT. */
 int dmp_impl_mp_claim_wait(struct dmp_producer *p, uint64_t n, int64_t *first, int64_t timeout_ns);

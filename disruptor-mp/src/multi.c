@@ -201,7 +201,7 @@ static void mp_drop_pending(struct dmp_producer *p)
 static int mp_try_claim(struct dmp_producer *p, uint64_t n, int64_t *first)
 {
   struct dmp_impl_mp *mp = p->mp;
-  if (p->claim_end != 0) /* the inline dmp_producer_abort() ran */
+  if (p->claim_end == DMP_IMPL_MP_NEXT) /* the inline dmp_producer_abort() ran */
     mp_drop_pending(p);
   if (mp->lo != mp->hi)
     return DMP_FAIL(-EBUSY, "'%s': this producer's claim of %lld slot(s) is not published yet (a multi-producer "
@@ -244,7 +244,7 @@ int64_t dmp_impl_mp_publish(struct dmp_producer *p)
   struct dmp_impl_mp *mp = p->mp;
   if (!mp) /* a single-producer handle whose `next` reached DMP_IMPL_MP_NEXT: cannot happen */
     return p->next - 1;
-  if (p->claim_end != 0) { /* the inline dmp_producer_abort() ran */
+  if (p->claim_end == DMP_IMPL_MP_NEXT) { /* the inline dmp_producer_abort() ran */
     mp_drop_pending(p);
     return mp->last;
   }
@@ -288,13 +288,11 @@ int dmp_impl_mp_claim_wait(struct dmp_producer *p, uint64_t n, int64_t *first, i
   }
 }
 
-int dmp_impl_mp_claim_slot(struct dmp_producer *p, void **slot)
+int64_t dmp_impl_mp_claim_next(struct dmp_producer *p)
 {
   int64_t first;
   int rc = mp_try_claim(p, 1, &first);
-  if (rc == 0)
-    *slot = dmp_impl_slot(&p->ring, first);
-  return rc;
+  return rc < 0 ? rc : first;
 }
 
 int dmp_impl_mp_claim_batch(struct dmp_producer *p, uint64_t n, int64_t *first)
@@ -359,7 +357,7 @@ void dmp_impl_mp_leave(struct dmp_producer *p)
   struct dmp_impl_mp *mp = p->mp;
   if (!mp)
     return;
-  if (p->claim_end != 0 || mp->lo != mp->hi) /* aborted, or claimed and never published */
+  if (p->claim_end == DMP_IMPL_MP_NEXT || mp->lo != mp->hi) /* aborted, or claimed and never published */
     mp_drop_pending(p);
   /* Relaxed + release: our entry goes FREE before its lock does (PT1). */
   dmp_impl_store_release(&mp->entry->state, DMP_PRODUCER_FREE);
@@ -501,7 +499,7 @@ static void skip_tombstones(struct dmp_consumer *c, dmp_atomic_i64 *marks, int64
     dmp_consumer_release(c);
 }
 
-int dmp_impl_consumer_peek_slow(struct dmp_consumer *c, const void **event, int64_t *seq)
+int dmp_impl_consumer_reload(struct dmp_consumer *c)
 {
   if (c->non_gating & DMP_IMPL_C_LOSSY) {
     dmp_impl_peek_refused(c);
@@ -525,9 +523,6 @@ int dmp_impl_consumer_peek_slow(struct dmp_consumer *c, const void **event, int6
   while (e < a && e - s < 64 && dmp_impl_load_acquire(mark_of(marks, &c->ring, e + 1)) != DMP_MARK_TOMB(e + 1))
     e++;
   c->available = e;
-  *event = dmp_impl_slot(&c->ring, s);
-  *seq = s;
-  c->next = s + 1;
   return 0;
 }
 

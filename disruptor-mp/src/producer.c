@@ -205,16 +205,12 @@ int dmp_impl_producer_refresh(struct dmp_producer *p, int64_t last)
   return rc;
 }
 
-int dmp_impl_producer_claim_slow(struct dmp_producer *p, void **slot)
+int64_t dmp_impl_producer_claim_next(struct dmp_producer *p)
 {
   if (p->mp)
-    return dmp_impl_mp_claim_slot(p, slot);
+    return dmp_impl_mp_claim_next(p);
   int64_t seq = p->claim_end;
-  if (dmp_impl_producer_refresh(p, seq) < 0)
-    return -EAGAIN;
-  *slot = dmp_impl_slot(&p->ring, seq);
-  p->claim_end = seq + 1;
-  return 0;
+  return dmp_impl_producer_refresh(p, seq) < 0 ? -EAGAIN : seq;
 }
 
 int dmp_impl_producer_claim_batch_slow(struct dmp_producer *p, uint64_t n, int64_t *first)

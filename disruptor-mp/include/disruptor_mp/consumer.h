@@ -161,10 +161,10 @@ DMP_API void dmp_consumer_close_forget(struct dmp_consumer *c);
 DMP_API void dmp_impl_wake_space(struct dmp_consumer *c);
 /** try_peek on a non-gating consumer: records the error detail. Not for direct use. */
 DMP_API void dmp_impl_peek_refused(struct dmp_consumer *c);
-/** try_peek's reload for a handle with `non_gating` set: refused on a
- * non-gating consumer, tombstones stepped over on a multi-producer ring.
- * Not for direct use. */
-DMP_API int dmp_impl_consumer_peek_slow(struct dmp_consumer *c, const void **event, int64_t *seq);
+/** try_peek's reload for a handle with `non_gating` set: -EINVAL on a
+ * non-gating consumer; on a multi-producer ring, steps `next` over
+ * tombstones and sets `available` (0), or -EAGAIN. Not for direct use. */
+DMP_API int dmp_impl_consumer_reload(struct dmp_consumer *c);
 
 /** False for a producer cursor `a` that no honest producer can show this
  * consumer, i.e. one scribbled by a peer that writes the segment behind the
@@ -219,21 +219,26 @@ static inline int dmp_consumer_try_peek(struct dmp_consumer *c, const void **eve
   if (s > c->available) {
     /* Only here, off the fast path: a non-gating consumer's `available`
      * stays below its `next`, so every peek of it comes this way. */
-    if (c->non_gating) /* -EINVAL (non-gating), or a multi-producer ring */
-      return dmp_impl_consumer_peek_slow(c, event, seq);
-    /* C1: acquire load of the producer cursor; pairs with P1. */
-    c->available = dmp_impl_load_acquire(&c->ring.ctl->producer_cursor);
-    /* The producer of a gating consumer is never behind what the consumer
-     * released, nor more than a ring ahead of it (it gates on it): any
-     * other value is a cursor a peer scribbled (a stray write, a hostile
-     * process with write access), read as "nothing new" until the
-     * producer's next publish repairs it, so a consumer never runs off
-     * into slots that were never published. One
-     * predictable unsigned compare, on this reload path only. */
-    if ((uint64_t)c->available - (uint64_t)c->committed > c->ring.capacity)
-      c->available = s - 1;
-    if (s > c->available)
-      return -EAGAIN;
+    if (c->non_gating) { /* -EINVAL (non-gating), or a multi-producer ring */
+      int rc = dmp_impl_consumer_reload(c);
+      if (rc < 0)
+        return rc;
+      s = c->next; /* past the tombstones the reload stepped over */
+    } else {
+      /* C1: acquire load of the producer cursor; pairs with P1. */
+      c->available = dmp_impl_load_acquire(&c->ring.ctl->producer_cursor);
+      /* The producer of a gating consumer is never behind what the consumer
+       * released, nor more than a ring ahead of it (it gates on it): any
+       * other value is a cursor a peer scribbled (a stray write, a hostile
+       * process with write access), read as "nothing new" until the
+       * producer's next publish repairs it, so a consumer never runs off
+       * into slots that were never published. One
+       * predictable unsigned compare, on this reload path only. */
+      if ((uint64_t)c->available - (uint64_t)c->committed > c->ring.capacity)
+        c->available = s - 1;
+      if (s > c->available)
+        return -EAGAIN;
+    }
   }
   *event = dmp_impl_slot(&c->ring, s);
   *seq = s;

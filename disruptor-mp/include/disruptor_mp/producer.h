@@ -159,16 +159,17 @@ DMP_API void dmp_producer_close(struct dmp_producer *p);
 DMP_API int dmp_impl_producer_refresh(struct dmp_producer *p, int64_t last);
 /** Wake consumers parked on the producer cursor. Not for direct use. */
 DMP_API void dmp_impl_wake_data(struct dmp_impl_ring *r);
-/** Out-of-line claim of one slot / `n` slots when the cached window is
- * exhausted, and every claim on a multi-producer ring. Not for direct use. */
-DMP_API int dmp_impl_producer_claim_slow(struct dmp_producer *p, void **slot);
+/** Out-of-line claim of one slot (its sequence, or -EAGAIN / -EBUSY) / of
+ * `n` slots, when the cached window is exhausted, and every claim on a
+ * multi-producer ring. Not for direct use. */
+DMP_API int64_t dmp_impl_producer_claim_next(struct dmp_producer *p);
 DMP_API int dmp_impl_producer_claim_batch_slow(struct dmp_producer *p, uint64_t n, int64_t *first);
 /** Publish of a multi-producer handle. Not for direct use. */
 DMP_API int64_t dmp_impl_mp_publish(struct dmp_producer *p);
 
 /** `next` of a multi-producer handle: its inline publish and abort take
- * the cold branch (the claimed range is kept in `mp`). No single-producer
- * ring gets there (2^62 events). */
+ * the cold branch (the claimed range is kept in `mp`; `claim_end` equal to
+ * it says "aborted"). No single-producer ring gets there (2^62 events). */
 #define DMP_IMPL_MP_NEXT (INT64_MAX / 2)
 
 /**
@@ -184,9 +185,9 @@ static inline int dmp_producer_try_claim(struct dmp_producer *p, void **slot)
 {
   int64_t seq = p->claim_end;
   /* Outside the cached window (and always on a multi-producer ring, whose
-   * clear_limit is INT64_MIN): the whole claim out of line. */
-  if (seq > p->clear_limit)
-    return dmp_impl_producer_claim_slow(p, slot);
+   * clear_limit is INT64_MIN): the claim's sequence from out of line. */
+  if (seq > p->clear_limit && (seq = dmp_impl_producer_claim_next(p)) < 0)
+    return seq == -EBUSY ? -EBUSY : -EAGAIN; /* (visibly nonzero: `*slot` stays unset) */
   *slot = dmp_impl_slot(&p->ring, seq);
   p->claim_end = seq + 1;
   return 0;
@@ -227,7 +228,7 @@ static inline void *dmp_producer_slot(struct dmp_producer *p, int64_t seq)
 static inline int64_t dmp_producer_publish(struct dmp_producer *p)
 {
   int64_t last = p->claim_end - 1;
-  if (last < p->next) /* nothing claimed, or a multi-producer handle (cold) */
+  if (__builtin_expect(last < p->next, 0)) /* nothing claimed, or a multi-producer handle */
     return p->next == DMP_IMPL_MP_NEXT ? dmp_impl_mp_publish(p) : p->next - 1;
   /* P1: release store of the cursor; pairs with C1, the consumers' acquire
    * load, so the slot writes before it are visible to them. */

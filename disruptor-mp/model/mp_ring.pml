@@ -1,0 +1,236 @@
+/*
+ * mp_ring.pml - the claim / publish / tombstone protocol of multi-producer
+ * rings (issue 18), checked with Spin: no lost slot, no double tombstone,
+ * no tombstone over a live producer's slot, no consumer reading a slot
+ * before it is fully published, no deadlock. The C it stands for is
+ * disruptor-mp/src/multi.c (labels MP1..MP7 there and in layout.h, "Many
+ * producers"); each step below names its C line.
+ *
+ * Run (what tests/model/run_spin.sh and .ci/run do):
+ *   spin -a -DNPROD=2 -DCLAIMS=2 -DCAP=2 mp_ring.pml && gcc -O2 -o pan pan.c && ./pan -m100000
+ *   spin -a -DNPROD=3 -DCLAIMS=1 -DCAP=2 mp_ring.pml && ...
+ * ./pan's default checks: assertions and invalid end states (deadlock).
+ *
+ * What is abstracted: sequences are small (at most NPROD * CLAIMS claims),
+ * every atomic is sequentially consistent (the C uses seq_cst for each of
+ * them), a claim takes one slot (a batch is the same with a wider range),
+ * the consumer is one gating consumer that also repairs (as dmp_consumer_wait
+ * does in check_peers), a crash is a producer stopping at any step with its
+ * lock released (the kernel drops OFD locks of a dead process), and the
+ * repairer's OFD lock probe is a read of alive[].
+ */
+#ifndef NPROD
+#define NPROD 2
+#endif
+#ifndef CLAIMS
+#define CLAIMS 2
+#endif
+#ifndef CAP
+#define CAP 2
+#endif
+#ifndef MAXCRASH
+#define MAXCRASH 1
+#endif
+#define TOTAL (NPROD * CLAIMS)
+
+byte claim = 0;            /* mp_claim: next sequence to claim */
+short cursor = -1;         /* producer_cursor: all <= it are done */
+short ccur = -1;           /* the consumer's released cursor (gating) */
+short marks[CAP];          /* seq+1: data; -(seq+1): tombstone; else not done for seq */
+short lo[NPROD], hi[NPROD];/* intents */
+bool alive[NPROD];
+byte ended = 0;            /* producers finished or dead */
+byte crashes = 0;
+bool dirty = true;         /* see the consumer */
+/* ghosts, for the assertions */
+short written[CAP];        /* seq whose payload is fully in the slot (-1 none) */
+byte owner[TOTAL];         /* who claimed seq */
+byte tombs[TOTAL];         /* tombstones stored per seq */
+byte delivered = 0;
+
+#define DONE(s) (marks[(s) % CAP] == (s) + 1 || marks[(s) % CAP] == -((s) + 1))
+#define MIN(a, b) ((a) < (b) -> (a) : (b))
+
+/* A crash may happen before any step of a producer. */
+#define MAYDIE \
+  if \
+  :: crashes < MAXCRASH -> atomic { crashes++; alive[me] = false; ended++; dirty = true }; goto dead \
+  :: true -> skip \
+  fi
+
+/* MP5, dmp_impl_mp_advance(): move the cursor over done slots (multi.c,
+ * "while (end - cur < cap && mark_done(...)) end++" and the CAS). */
+inline advance(cur)
+{
+  cur = cursor;                                  /* MP5: load of the cursor */
+  do
+  :: cur < TOTAL - 1 && DONE(cur + 1) ->         /* MP5: marker load */
+     atomic {                                    /* MP5: CAS of the cursor */
+       if
+       :: cursor == cur -> cursor = cur + 1; cur = cur + 1; dirty = true
+       :: else -> cur = cursor
+       fi
+     }
+  :: else -> break
+  od;
+  cur = 0
+}
+
+/* MP6/MP7, dmp_impl_mp_repair(): tombstone each claimed, unpublished slot
+ * no live producer's intent covers. */
+inline repair(c, cur, s, k, covered, m, live)
+{
+  c = claim;                                     /* MP7: claim counter first */
+  cur = cursor;
+  /* the live snapshot ("for k: dmp_impl_lock_held(...)"), after the claim */
+  d_step {
+    k = 0; live = 0;
+    do
+    :: k < NPROD -> if :: alive[k] -> live = live | (1 << k) :: else -> skip fi; k++
+    :: else -> break
+    od;
+    k = 0
+  };
+  s = cur + 1;
+  do
+  :: s < c ->
+     m = marks[s % CAP];                         /* "m = dmp_impl_load_seq_cst(mk)" */
+     if
+     :: m == s + 1 || m == -(s + 1) -> skip      /* mark_done: continue */
+     :: else ->
+        covered = false; k = 0;
+        do                                       /* MP7: intents of live entries */
+        :: k < NPROD && !covered ->
+           if :: (live & (1 << k)) && lo[k] <= s && s < hi[k] -> covered = true
+              :: else -> skip fi;
+           k++
+        :: else -> break
+        od;
+        if
+        :: !covered ->
+           atomic {                              /* MP6: CAS marker m -> TOMB(s) */
+             if
+             :: marks[s % CAP] == m ->
+                marks[s % CAP] = -(s + 1);
+                assert(!alive[owner[s]]);        /* never a live producer's slot */
+                tombs[s]++;
+                assert(tombs[s] == 1)            /* never twice */
+             :: else -> skip
+             fi
+           }
+        :: else -> skip
+        fi
+     fi;
+     s++
+  :: else -> break
+  od;
+  skip;
+  d_step { c = 0; s = 0; k = 0; covered = false; m = 0; live = 0 };  /* locals reset: fewer states */
+  advance(cur)
+}
+
+proctype producer(byte me)
+{
+  byte n = 0, c;
+  short cur;
+  alive[me] = true;
+claim_next:
+  MAYDIE;
+  if
+  :: n == CLAIMS -> goto finish
+  :: else -> skip
+  fi;
+retry:
+  c = claim;                                     /* "c = ... load_seq_cst(&ctl->mp_claim)" */
+  if
+  :: c > MIN(ccur, cursor) + CAP ->              /* mp_limit(): full */
+     atomic { lo[me] = hi[me]; dirty = true }    /* "store lo = hi" on -EAGAIN */
+     MAYDIE;
+     /* wait (dmp_impl_mp_claim_wait) until the window or the counter moves */
+     (c <= MIN(ccur, cursor) + CAP || claim != c);
+     goto retry
+  :: else -> skip
+  fi;
+  atomic { hi[me] = c + 1; dirty = true };      /* MP1: intent, hi first */
+  MAYDIE;
+  atomic { lo[me] = c; dirty = true };          /* MP1: then lo */
+  MAYDIE;
+  atomic {                                       /* MP2: CAS of mp_claim */
+    if
+    :: claim == c -> claim = c + 1; owner[c] = me; dirty = true
+    :: else -> goto retry_out
+    fi
+  };
+  MAYDIE;
+  written[c % CAP] = c;                          /* the payload (memcpy into the slot) */
+  MAYDIE;
+  marks[c % CAP] = c + 1;                        /* MP3: marker store */
+  MAYDIE;
+  atomic { lo[me] = hi[me]; dirty = true };     /* MP4: intent emptied */
+  MAYDIE;
+  advance(cur);                                  /* MP5 */
+  n++;
+  goto claim_next;
+retry_out:
+  goto retry;
+finish:
+  atomic { alive[me] = false; ended++; dirty = true }; /* dmp_producer_close() */
+dead:
+  skip
+}
+
+/* `dirty`: set by every write a repair decides on (cursor, claim, intents,
+ * deaths); a waiter repairs again only once it was set since its last
+ * repair (in C it retries every period; with nothing changed a retry
+ * decides the same). */
+proctype consumer()
+{
+  short s, m, cur, k2, mm;
+  byte c2, k;
+  bool covered;
+  byte live;
+  do
+  :: ccur < cursor ->                            /* C1: "c->available = cursor" */
+     s = ccur + 1;
+     m = marks[s % CAP];                         /* skip_tombstones / is_tomb */
+     assert(m == s + 1 || m == -(s + 1));        /* below the cursor: done */
+     if
+     :: m == s + 1 -> assert(written[s % CAP] == s); delivered++  /* never half-written */
+     :: else -> assert(tombs[s] == 1)            /* a tombstone someone stored */
+     fi;
+     skip;
+     d_step { ccur = s; s = 0; m = 0 }           /* C2: release */
+  :: atomic { cursor < claim - 1 && dirty -> dirty = false }; /* check_peers(): dmp_impl_mp_repair() */
+     repair(c2, cur, k2, k, covered, mm, live)
+  :: ended == NPROD -> break
+  od;
+  /* Every producer is gone: the last repair, then drain (OWNERDEAD after). */
+  repair(c2, cur, k2, k, covered, mm, live);
+  do
+  :: ccur < cursor ->
+     s = ccur + 1; m = marks[s % CAP];
+     assert(m == s + 1 || m == -(s + 1));
+     if :: m == s + 1 -> assert(written[s % CAP] == s); delivered++ :: else -> skip fi;
+     ccur = s
+  :: else -> break
+  od;
+  assert(ccur == claim - 1)                      /* no lost slot: all delivered or tombstoned */
+}
+
+init
+{
+  byte i;
+  atomic {
+    i = 0;
+    do
+    :: i < CAP -> written[i] = -1; i++
+    :: else -> break
+    od;
+    i = 0;
+    do
+    :: i < NPROD -> alive[i] = true; run producer(i); i++
+    :: else -> break
+    od;
+    run consumer()
+  }
+}
