@@ -6,9 +6,9 @@
  * disruptor-mp/src/multi.c (labels MP1..MP7 there and in layout.h, "Many
  * producers"); each step below names its C line.
  *
- * Run (what tests/model/run_spin.sh and .ci/run do):
- *   spin -a -DNPROD=2 -DCLAIMS=2 -DCAP=2 mp_ring.pml && gcc -O2 -o pan pan.c && ./pan -m100000
- *   spin -a -DNPROD=3 -DCLAIMS=1 -DCAP=2 mp_ring.pml && ...
+ * Run (what tests/model/check_spin.sh, suite model, does):
+ *   spin -a -DNPROD=2 -DCLAIMS=2 -DCAP=2 mp_ring.pml && gcc -O2 -o pan pan.c && ./pan -m400000
+ *   spin -a -DNPROD=3 -DCLAIMS=1 -DCAP=2 -DDIER=1 mp_ring.pml && gcc -O2 -DBITSTATE -o pan pan.c && ./pan -w28 -Q2
  * ./pan's default checks: assertions and invalid end states (deadlock).
  *
  * What is abstracted: sequences are small (at most NPROD * CLAIMS claims),

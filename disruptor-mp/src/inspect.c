@@ -275,6 +275,18 @@ static void sample_ring(struct dmp_inspect *in, struct dmp_ring_stat *s)
   /* I3: acquire load of the producer cursor; pairs with P1. */
   s->position = dmp_impl_load_acquire((dmp_atomic_i64 *)(uintptr_t)&ctl->producer_cursor);
   s->published = s->position >= -1 ? (uint64_t)s->position + 1 : 0; /* no overflow at INT64_MAX */
+  s->max_producers = in->geo.max_producers;
+  s->producers_alive = 0;
+  if (in->geo.max_producers) {
+    /* Relaxed: statistics (the claim counter acquires nothing for us). */
+    s->claimed = dmp_impl_load_relaxed((dmp_atomic_i64 *)(uintptr_t)&ctl->mp_claim) - 1;
+    s->tombstones = dmp_impl_load_relaxed((dmp_atomic_u64 *)(uintptr_t)&ctl->mp_tombstones);
+    for (uint32_t k = 0; k < in->geo.max_producers; k++)
+      s->producers_alive += dmp_impl_lock_held(in->fd, DMP_LOCK_PRODUCER0 + (off_t)k) == 1;
+  } else {
+    s->claimed = s->position;
+    s->tombstones = 0;
+  }
   sample_table(in, s);
 }
 

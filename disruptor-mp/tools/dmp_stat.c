@@ -412,6 +412,9 @@ static void print_ring(const struct dmp_ring_stat *s)
   printf("  producer pid %d %s  position %" PRId64 "  published %" PRIu64 "%s\n", (int)s->owner_pid,
          s->producer_alive ? "alive" : "DEAD", s->position, s->published,
          s->full ? "  FULL: blocked by its slowest consumer" : "");
+  if (s->max_producers)
+    printf("  multi-producer: %u of %u producers alive  claimed %" PRId64 "  tombstones %" PRIu64 "\n",
+           s->producers_alive, s->max_producers, s->claimed, s->tombstones);
   print_consumers(s);
   print_counters(s);
 }
@@ -481,6 +484,9 @@ static void json_ring(const struct dmp_ring_stat *s)
          dmp_backend_name(s->backend), s->epoch, s->created_ns, s->capacity, s->slot_size, s->slot_align, s->max_consumers,
          s->type_tag, s->removed ? "true" : "false", (int)s->owner_pid, s->producer_alive ? "true" : "false",
          s->position, s->published, s->min_gating, s->full ? "true" : "false");
+  if (s->max_producers)
+    printf("\"multi_producer\":{\"max_producers\":%u,\"alive\":%u,\"claimed\":%" PRId64 ",\"tombstones\":%" PRIu64 "},",
+           s->max_producers, s->producers_alive, s->claimed, s->tombstones);
   json_consumers(s);
   putchar(',');
   json_counters(s);

@@ -111,6 +111,11 @@ struct dmp_ring_stat {
   const struct dmp_counter_stat *counters;
   uint32_t n_errors;
   const struct dmp_error_stat *errors;
+  /* Multi-producer rings (DMP_SEG_F_MULTI_PRODUCER in `flags`); 0 otherwise. */
+  uint32_t max_producers;      /**< producer table entries */
+  uint32_t producers_alive;    /**< entries whose OFD lock is held */
+  int64_t claimed;             /**< last sequence claimed (>= position; -1 = none) */
+  uint64_t tombstones;         /**< slots published as tombstones (dead producers, aborts) */
 };
 
 /**

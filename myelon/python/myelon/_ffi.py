@@ -62,7 +62,8 @@ class ProducerConfig(Structure):
     _fields_ = [('backend', c_int), ('name', c_char_p), ('capacity', c_uint64), ('slot_size', c_uint32),
                 ('slot_align', c_uint32), ('max_consumers', c_uint32), ('type_tag', c_uint64), ('mode', c_uint32),
                 ('flags', c_uint32), ('share_gid', c_uint32), ('wait', WaitStrategy), ('wait_consumers', c_uint32),
-                ('wait_timeout_ns', c_int64), ('cpus', c_char_p), ('reserved', c_uint64 * 8)]
+                ('wait_timeout_ns', c_int64), ('cpus', c_char_p), ('max_producers', c_uint32),
+                ('reserved32', c_uint32), ('reserved', c_uint64 * 7)]
 
 
 class ConsumerConfig(Structure):
