@@ -35,7 +35,7 @@ void myelon_producer_config_init(struct myelon_producer_config *cfg)
   cfg->max_message = MYELON_DEFAULT_MAX_MESSAGE;
 }
 
-int myelon_producer_create(const struct myelon_producer_config *cfg, struct myelon_producer **out)
+static int producer_open(const struct myelon_producer_config *cfg, bool attach, struct myelon_producer **out)
 {
   if (out)
     *out = NULL;
@@ -56,7 +56,17 @@ int myelon_producer_create(const struct myelon_producer_config *cfg, struct myel
   struct myelon_producer *p = calloc(1, sizeof *p);
   if (!p)
     return dmp_error_set(__func__, "out of memory"), -ENOMEM;
-  rc = dmp_producer_create(&rc_cfg, &p->ring);
+  if (attach) {
+    /* The ring's geometry is the creator's: the frame format (slot size,
+     * alignment, type tag) is what we check; the rest is taken as it is. */
+    rc_cfg.capacity = 0;
+    rc_cfg.max_consumers = 0;
+    rc_cfg.max_producers = 0;
+    rc_cfg.flags &= DMP_RING_SHARE_GROUP | DMP_RING_MULTI_PRODUCER;
+    rc = dmp_producer_attach(&rc_cfg, &p->ring);
+  } else {
+    rc = dmp_producer_create(&rc_cfg, &p->ring);
+  }
   if (rc < 0) {
     free(p);
     return rc == -DMP_E_BADCONFIG || rc == -DMP_E_BADNAME ? myelon_impl_ring_fail(rc) : rc;
@@ -68,6 +78,16 @@ int myelon_producer_create(const struct myelon_producer_config *cfg, struct myel
   p->next_id = 1;
   *out = p;
   return 0;
+}
+
+int myelon_producer_create(const struct myelon_producer_config *cfg, struct myelon_producer **out)
+{
+  return producer_open(cfg, false, out);
+}
+
+int myelon_producer_attach(const struct myelon_producer_config *cfg, struct myelon_producer **out)
+{
+  return producer_open(cfg, true, out);
 }
 
 void myelon_producer_close(struct myelon_producer *p)
@@ -167,8 +187,16 @@ static uint64_t batch_size(struct myelon_producer *p, uint64_t frames_left, uint
 static int publish_frames(struct myelon_producer *p, const void *data, size_t len, uint8_t kind,
                           int64_t timeout_ns, bool managed, uint64_t *failed_frame)
 {
+  uint64_t frames = myelon_frame_count(p->fmt, p->cap, len);
+  if (p->ring->mp && frames > dmp_producer_capacity(p->ring))
+    /* Batches of one message would interleave with other producers'
+     * frames: on a multi-producer ring a message is one batch claim. */
+    return dmp_error_set("myelon_producer_publish", "message of %zu bytes needs %llu frames: a multi-producer ring "
+                         "takes messages of at most its capacity (%llu frames) in one claim", len,
+                         (unsigned long long)frames, (unsigned long long)dmp_producer_capacity(p->ring)),
+           -MYELON_E_TOOBIG;
   struct split s = {
-      .data = data, .len = len, .offset = 0, .frames = myelon_frame_count(p->fmt, p->cap, len), .id = take_id(p), .kind = kind};
+      .data = data, .len = len, .offset = 0, .frames = frames, .id = take_id(p), .kind = kind};
   /* The clock matters only for a deadline spread over several batches:
    * the first batch gets the whole timeout (Layer 0 reads the clock only
    * if it has to wait). */

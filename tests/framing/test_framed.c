@@ -711,3 +711,56 @@ Test(framed_roundtrip, config_straight_from_init_plus_a_name_makes_a_working_rin
   myelon_consumer_close(c);
   myelon_producer_close(p);
 }
+
+/* ---- multi-producer rings (issue 18) ------------------------------------- */
+
+TestSuite(framed_multi_producer, .fini = fr_fini, .timeout = FR_TIMEOUT);
+
+/* Two framed producers (the creator and one attached) alternate multi-frame
+ * messages, each claimed at once: the consumer reassembles every message
+ * whole (no other producer's frame in between); a message of more frames
+ * than the ring is refused; an SP ring takes no framed attach. */
+Test(framed_multi_producer, messages_are_claimed_whole_and_never_interleave)
+{
+  for (int b = 0; b < 2; b++) {
+    struct myelon_producer_config pc = fr_pcfg(fr_backends[b], MYELON_FRAME_COMPACT, 64, 16, "frmmp");
+    pc.ring.flags |= DMP_RING_MULTI_PRODUCER;
+    struct fr_ring r = fr_open_cfg(&pc, 0);
+    struct myelon_producer *q = NULL;
+    int rc = myelon_producer_attach(&pc, &q);
+    cr_assert(eq(int, rc, 0), "attach: %s", dmp_last_error());
+    uint8_t buf[4 * 64];
+    for (uint32_t i = 0; i < 8; i++) {
+      size_t len = 64 + 37 * i; /* 2..5 frames */
+      fr_pattern(buf, len, i);
+      fr_publish_ok(i % 2 ? q : r.p, buf, len, (uint8_t)i);
+      fr_expect_pattern(r.c, len, i, (uint8_t)i);
+    }
+    /* Interleaved claims: q's message sits behind r.p's open zero-copy claim. */
+    void *zc;
+    cr_assert(eq(int, myelon_producer_claim(r.p, 8, &zc, FR_LONG_NS), 0));
+    fr_pattern(buf, 200, 99);
+    fr_publish_ok(q, buf, 200, 9);
+    memcpy(zc, "abcdefgh", 8);
+    cr_assert(eq(int, myelon_producer_commit(r.p, 8, 7), 0));
+    struct myelon_msg m = fr_recv_now(r.c);
+    cr_assert(eq(sz, m.len, 8));
+    cr_assert(eq(int, memcmp(m.data, "abcdefgh", 8), 0));
+    myelon_consumer_release(r.c);
+    fr_expect_pattern(r.c, 200, 99, 9);
+    /* More frames than the ring: refused, nothing published. */
+    static uint8_t big[17 * 64];
+    rc = myelon_producer_publish(q, big, sizeof big, 0, FR_LONG_NS);
+    cr_assert(eq(int, rc, -MYELON_E_TOOBIG), "%s", dmp_last_error());
+    cr_assert(strstr(dmp_last_error(), "multi-producer") != NULL, "%s", dmp_last_error());
+    fr_expect_empty(r.c);
+    myelon_producer_close(q);
+    fr_close(&r);
+    /* A single-producer framed ring takes no second producer. */
+    pc = fr_pcfg(fr_backends[b], MYELON_FRAME_COMPACT, 64, 16, "frmsp");
+    struct myelon_producer *sp = fr_create(&pc);
+    cr_assert(eq(int, myelon_producer_attach(&pc, &q), -DMP_E_MISMATCH), "%s", dmp_last_error());
+    cr_assert(strstr(dmp_last_error(), "single-producer") != NULL);
+    myelon_producer_close(sp);
+  }
+}

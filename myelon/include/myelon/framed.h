@@ -83,6 +83,22 @@ struct myelon_consumer;
  */
 MYELON_API int myelon_producer_create(const struct myelon_producer_config *cfg, struct myelon_producer **out);
 
+/**
+ * Join a framed multi-producer ring (created by myelon_producer_create()
+ * with DMP_RING_MULTI_PRODUCER in `cfg->ring.flags`) as one more producer
+ * (dmp_producer_attach()). `format` and `frame_capacity` must be the
+ * ring's; `ring.capacity`, `ring.max_consumers` and the ring flags other
+ * than DMP_RING_SHARE_GROUP are taken from the ring. On a multi-producer
+ * ring every message is claimed at once (all its frames in one batch, so
+ * producers' frames never interleave): a message of more frames than the
+ * ring's capacity is refused with -MYELON_E_TOOBIG.
+ * @param cfg as for myelon_producer_create()
+ * @param out the producer, or NULL on failure
+ * @return 0; -DMP_E_MISMATCH (a single-producer ring, or another frame
+ *         format), or any error of dmp_producer_attach().
+ */
+MYELON_API int myelon_producer_attach(const struct myelon_producer_config *cfg, struct myelon_producer **out);
+
 /** Close (see dmp_producer_close()). NULL ok. */
 MYELON_API void myelon_producer_close(struct myelon_producer *p);
 
