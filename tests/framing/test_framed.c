@@ -729,7 +729,7 @@ Test(framed_multi_producer, messages_are_claimed_whole_and_never_interleave)
     struct myelon_producer *q = NULL;
     int rc = myelon_producer_attach(&pc, &q);
     cr_assert(eq(int, rc, 0), "attach: %s", dmp_last_error());
-    uint8_t buf[4 * 64];
+    uint8_t buf[8 * 64];
     for (uint32_t i = 0; i < 8; i++) {
       size_t len = 64 + 37 * i; /* 2..5 frames */
       fr_pattern(buf, len, i);
