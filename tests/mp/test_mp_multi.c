@@ -460,6 +460,10 @@ static void run_seed(enum dmp_backend backend, uint64_t seed, int64_t count, str
     }
   munmap((void *)prog, 8 * MPR_MAX_PROD);
   mp_assert_ring_gone(&r, "after the run");
+  /* Every child is reaped: remove this seed's files and names now (the
+   * support library tracks a bounded number per process; a sweep runs
+   * hundreds of seeds in one). */
+  ts_cleanup();
 }
 
 static void check_detection(uint64_t seed, const struct seed_result *res)
