@@ -932,7 +932,12 @@ Test(bridge, killed_egress_is_a_dead_consumer_on_a_and_a_dead_producer_on_b)
     usleep(1000);
   }
   bool durable = false;
-  cr_assert(eq(int, (int)consumer_liveness(ra, "bridge", &durable), (int)DMP_PEER_ALIVE));
+  /* Alive, or stalled: with the producer far ahead the egress waits for
+   * B's credit with a full ring, which a first sample calls stalled (a
+   * quiet machine gets there before 20 messages are applied). Either way
+   * its holder is alive; only the kill below makes it dead. */
+  enum dmp_peer_state before = consumer_liveness(ra, "bridge", &durable);
+  cr_assert(before == DMP_PEER_ALIVE || before == DMP_PEER_STALLED, "the live egress's entry is %d", (int)before);
   cr_assert(durable, "the egress's entry is durable");
   kill(eg.pid, SIGKILL);
   int64_t killed = realtime_ms();
