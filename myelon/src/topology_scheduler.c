@@ -36,6 +36,11 @@ struct myelon_scheduler {
   struct dmp_wait_strategy wait;
   bool responses;
   bool ready; /* a rendezvous succeeded */
+  /* When the gather's next liveness check is due. Kept across calls: a
+   * caller that gathers with timeouts shorter than CHECK_NS (or 0, polling)
+   * still gets a check every CHECK_NS, instead of one that restarts with
+   * every call and never comes (dead workers were then never reported). */
+  int64_t liveness_due;
   struct response resp[MYELON_WORKERS_MAX];
 };
 
@@ -357,14 +362,24 @@ static int sweep(struct gather_run *r)
 
 static int gather_loop(struct gather_run *r, int64_t timeout_ns)
 {
+  struct myelon_scheduler *s = r->s;
   int64_t deadline = myelon_impl_deadline(timeout_ns);
-  int64_t next_check = myelon_impl_now_ns() + CHECK_NS;
   int rc;
   while (r->pending) {
     if ((rc = sweep(r)) < 0)
       return rc;
     if (!r->pending)
       break;
+    /* Before the deadline test, so that a short (or zero) timeout still
+     * runs a check that is due. */
+    int64_t now = myelon_impl_now_ns();
+    if (now >= s->liveness_due) {
+      s->liveness_due = now + CHECK_NS;
+      if ((rc = check_liveness(r)) < 0)
+        return rc;
+      if (!r->pending)
+        break;
+    }
     int64_t left = myelon_impl_left(deadline);
     if (left == 0) {
       r->g.late = r->pending;
@@ -373,11 +388,6 @@ static int gather_loop(struct gather_run *r, int64_t timeout_ns)
     int64_t slice = left < 0 || left > CHECK_NS ? CHECK_NS : left;
     if ((rc = drain_worker(r, (uint32_t)__builtin_ctzll(r->pending), slice)) < 0)
       return rc;
-    if (r->pending && myelon_impl_now_ns() >= next_check) {
-      if ((rc = check_liveness(r)) < 0)
-        return rc;
-      next_check = myelon_impl_now_ns() + CHECK_NS;
-    }
   }
   return 0;
 }

@@ -266,6 +266,45 @@ Test(topology_mp, a_worker_killed_between_steps_is_reported_by_the_next_gather)
   stop_all(UINT64_C(4));
 }
 
+/* A caller that gathers with short timeouts (1 ms) or polls (0) learns of
+ * a dead worker too: the liveness check's cadence is kept across calls (it
+ * restarted with every call and, with calls shorter than its 5 ms period,
+ * never came: seed 698 of the fault sweep waited 20 s for it). */
+Test(topology_mp, short_or_zero_gather_timeouts_still_report_a_dead_worker)
+{
+  open_session("short", 3, DMP_BACKEND_SHM);
+  create_scheduler();
+  for (uint32_t i = 0; i < 3; i++)
+    spawn(i, -1);
+  rendezvous();
+  step_ok(0);
+  cr_assert_eq(kill(S.pids[2], SIGKILL), 0);
+  cr_assert_eq(ts_wait(S.pids[2], ts_timeout_ms(10000)), 128 + SIGKILL);
+  static const int64_t timeouts[] = {1 * MS, 0};
+  for (uint64_t k = 0; k < 2; k++) {
+    uint64_t step = 1 + k;
+    broadcast(step);
+    uint64_t answered = 0, dead = 0;
+    int64_t t0 = ts_now_ns(), bound = (int64_t)ts_timeout_ms(2000) * MS;
+    while (((answered | dead) & UINT64_C(7)) != UINT64_C(7) && ts_now_ns() - t0 < bound) {
+      struct myelon_gather g;
+      struct check c;
+      int rc = gather(step, timeouts[k], &g, &c);
+      cr_assert(rc == 0 || rc == -ETIMEDOUT || rc == -DMP_E_OWNERDEAD, "rc %d: %s", rc, dmp_last_error());
+      cr_assert_eq(c.bad, 0);
+      answered |= g.answered;
+      dead |= g.dead;
+      if (timeouts[k] == 0)
+        usleep(200);
+    }
+    cr_assert_eq(dead, UINT64_C(4), "step %" PRIu64 " with %" PRId64 " ns gathers: dead %#" PRIx64
+                 ", answered %#" PRIx64 " after %.0f ms", step, timeouts[k], dead, answered,
+                 (double)(ts_now_ns() - t0) / 1e6);
+    cr_assert_eq(answered, UINT64_C(3));
+  }
+  stop_all(UINT64_C(4));
+}
+
 Test(topology_mp, a_stopped_worker_is_late_not_dead_and_catches_up)
 {
   open_session("stop", 3, DMP_BACKEND_SHM);

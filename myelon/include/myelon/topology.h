@@ -261,7 +261,10 @@ typedef int (*myelon_response_fn)(const struct myelon_step_msg *resp, void *user
  * dead). Answers to earlier steps are dropped (`stale`), so a gather can
  * follow one that timed out. `fn` may be NULL; `out` may be NULL.
  * Blocking: parks on one pending worker's ring at a time, checking the
- * others' liveness every few milliseconds.
+ * others' liveness every few milliseconds (5 ms). The check's cadence is
+ * kept across calls: a caller that gathers with short timeouts, or polls
+ * with 0, still learns of a dead worker within a few calls' worth of those
+ * milliseconds.
  * @return 0 (all answered); -DMP_E_OWNERDEAD (some worker is dead);
  *         else -ETIMEDOUT (some worker is late); else -MYELON_E_TOPOLOGY
  *         (some worker skipped this step). The detail names them:
