@@ -294,12 +294,22 @@ static int common_sockopts(struct myelon_bridge *b, void *s)
   return rc;
 }
 
+/* A signal landing in a libzmq call (the CLI's SIGTERM, a debugger) makes
+ * it fail with EINTR: that is "not now", like EAGAIN, never a broken link
+ * (a kill sweep seed saw an ingress exit 1 with "receive: Interrupted
+ * system call" while being stopped). */
+static int zmq_err_again(void)
+{
+  int e = zmq_errno();
+  return e == EINTR ? EAGAIN : e;
+}
+
 static int send_to(struct myelon_bridge *b, const uint8_t *id, size_t id_len, const void *buf, size_t len)
 {
   if (id != NULL && zmq_send(b->sock, id, id_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
-    return -zmq_errno();
+    return -zmq_err_again();
   if (zmq_send(b->sock, buf, len, ZMQ_DONTWAIT) < 0)
-    return -zmq_errno();
+    return -zmq_err_again();
   b->last_send_ns = now_ns(); /* the egress PINGs only when it sent nothing for a heartbeat */
   return 0;
 }
@@ -460,7 +470,7 @@ static int egress_incoming(struct myelon_bridge *b, int64_t now)
     zmq_msg_t msg;
     zmq_msg_init(&msg);
     if (zmq_msg_recv(&msg, b->sock, ZMQ_DONTWAIT) < 0) {
-      int e = zmq_errno();
+      int e = zmq_err_again();
       zmq_msg_close(&msg);
       return e == EAGAIN ? 0 : fail(b, -EPROTO, "receive: %s", zmq_strerror(e));
     }
@@ -1136,7 +1146,7 @@ static int ingress_incoming(struct myelon_bridge *b)
     zmq_msg_t idm, msg;
     zmq_msg_init(&idm);
     if (zmq_msg_recv(&idm, b->sock, ZMQ_DONTWAIT) < 0) {
-      int e = zmq_errno();
+      int e = zmq_err_again();
       zmq_msg_close(&idm);
       return e == EAGAIN ? 0 : fail(b, -EPROTO, "receive: %s", zmq_strerror(e));
     }
