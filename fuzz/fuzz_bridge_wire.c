@@ -40,9 +40,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   case MYELON_BRIDGE_ACK:
     FUZZ_CHECK(bridge_encode_seq(out, w.type, w.seq) == size && memcmp(out, buf, size) == 0);
     break;
+  case MYELON_BRIDGE_END: /* type + the ended epoch, ACK's shape */
+    FUZZ_CHECK(bridge_encode_seq(out, w.type, w.epoch) == size && memcmp(out, buf, size) == 0);
+    break;
   case MYELON_BRIDGE_RESYNC:
+  case MYELON_BRIDGE_PING:
     FUZZ_CHECK(size == MYELON_BRIDGE_HEADER);
-    bridge_put_header(out, MYELON_BRIDGE_RESYNC);
+    bridge_put_header(out, w.type);
     FUZZ_CHECK(memcmp(out, buf, size) == 0);
     break;
   case MYELON_BRIDGE_REFUSE: {
