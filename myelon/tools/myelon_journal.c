@@ -115,7 +115,7 @@ static const char usage_replay[] =
     "  --wait-timeout SEC   bound of that wait (default 5)\n"
     "  --pace max|original|RATE  as fast as possible (default), the recorded pacing,\n"
     "                       or RATE records per second\n"
-    "  --speed X            with --pace original: X times faster\n"
+    "  --speed X            with --pace original: X times faster (refused otherwise)\n"
     "  --from-seq N         start at the first record with sequence >= N\n"
     "  --from-time NS       start at the first record taken at or after NS\n"
     "                       (CLOCK_REALTIME nanoseconds, as 'cat' prints)\n"
@@ -446,7 +446,7 @@ static int cmd_replay(int argc, char **argv)
 {
   struct myelon_replayer_config cfg;
   myelon_replayer_config_init(&cfg);
-  bool quiet = false;
+  bool quiet = false, speed_given = false;
   struct tool_cli cli;
   tool_cli_init(&cli, "myelon-journal replay", version_line, help_replay, "hV", replay_opts);
   int c;
@@ -455,9 +455,14 @@ static int cmd_replay(int argc, char **argv)
       return cli.status;
     if (!replay_opt(&cli, &cfg, &quiet, c, optarg))
       return tool_cli_bad_value(&cli, optarg);
+    speed_given |= c == O_SPEED;
   }
   if (!cfg.ring.name)
     return tool_cli_usage_error(&cli, "replay needs --ring NAME");
+  /* --speed scales the recorded pacing only: silently ignoring it under
+   * another --pace would replay at a rate the user did not ask for. */
+  if (speed_given && cfg.pace != MYELON_REPLAY_ORIGINAL)
+    return tool_cli_usage_error(&cli, "--speed applies only with --pace original");
   if (optind != argc - 1)
     return tool_cli_usage_error(&cli, "replay needs exactly one JOURNAL argument");
   cfg.journal = argv[optind];

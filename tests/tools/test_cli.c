@@ -185,6 +185,21 @@ Test(cli, zero_is_refused_where_it_means_nothing)
   expect_refused(&r, "myelon-journal record", "--sync-interval", "0");
 }
 
+Test(cli, myelon_journal_replay_refuses_speed_without_original_pacing)
+{
+  struct result r;
+  /* Refused before anything is opened: neither the ring nor the journal exists. */
+  run(&r, "MYELON_JOURNAL", "replay", "--ring", "r", "--speed", "10", "j", NULL);
+  EXPECT(&r, 2, "--speed without --pace");
+  has(r.err, "--speed applies only with --pace original", "the reason");
+  run(&r, "MYELON_JOURNAL", "replay", "--ring", "r", "--pace", "100", "--speed", "10", "j", NULL);
+  EXPECT(&r, 2, "--speed with --pace RATE");
+  /* With original pacing it is taken: the run then fails on the missing journal (1), not on usage (2). */
+  run(&r, "MYELON_JOURNAL", "replay", "--ring", "r", "--pace", "original", "--speed", "10",
+      ts_tmp_path("nojournal"), NULL);
+  EXPECT(&r, 1, "--speed with --pace original");
+}
+
 Test(cli, myelon_demo_says_why_a_worker_count_is_refused)
 {
   struct result r;
