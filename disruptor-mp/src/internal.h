@@ -256,6 +256,12 @@ void dmp_impl_mp_advance(struct dmp_impl_ring *r);
  * that no live producer's intent covers (MP6, MP7); `self`: the caller's
  * own producer entry, or -1. Returns how many it tombstoned. */
 int64_t dmp_impl_mp_repair(struct dmp_impl_ring *r, int32_t self);
+/** The checks and set-up shared by dmp_producer_create() (`attach` false:
+ * every field) and dmp_producer_attach() (`attach`: only the flags an
+ * attacher may give): `*out` cleared, cfg and name present, reserved
+ * fields zero, cfg.wait valid, then the environment's tunables read and
+ * the role's pinning applied (producer.c). */
+int dmp_impl_producer_check(const struct dmp_producer_config *cfg, struct dmp_producer **out, bool attach);
 /** Take a producer entry and make `p` a multi-producer handle. */
 int dmp_impl_mp_join(struct dmp_producer *p, bool creator, int64_t deadline);
 /** Tombstone an open claim, free the entry, release its lock (close). */

@@ -378,7 +378,6 @@ uint64_t dmp_producer_tombstones(const struct dmp_producer *p)
 
 /* ---- dmp_producer_attach() --------------------------------------------------- */
 
-#define ATTACH_FLAGS (DMP_RING_SHARE_GROUP | DMP_RING_MULTI_PRODUCER)
 #define SHARED_LOCK_WAIT_NS INT64_C(100000000)
 
 static int expect_u64(const char *field, uint64_t want, uint64_t have, const char *path)
@@ -413,24 +412,7 @@ static int attach_check(const struct dmp_producer_config *cfg, const struct dmp_
 
 int dmp_producer_attach(const struct dmp_producer_config *cfg, struct dmp_producer **out)
 {
-  if (out)
-    *out = NULL;
-  if (!cfg || !out)
-    return DMP_FAIL(-EINVAL, "cfg or out is NULL");
-  if (!cfg->name)
-    return DMP_FAIL(-DMP_E_BADNAME, "cfg.name is NULL");
-  if (cfg->flags & ~ATTACH_FLAGS)
-    return DMP_FAIL(-DMP_E_BADCONFIG, "cfg.flags 0x%x: dmp_producer_attach() takes only DMP_RING_SHARE_GROUP and "
-                    "DMP_RING_MULTI_PRODUCER (the ring's creator chose the rest)", cfg->flags);
-  int rc = dmp_impl_wait_validate(&cfg->wait, "cfg.wait");
-  if (rc == 0)
-    rc = DMP_RESERVED_CHECK(cfg, "cfg.reserved");
-  if (rc == 0 && cfg->reserved32)
-    rc = DMP_FAIL(-DMP_E_BADCONFIG, "cfg.reserved32 is not zero");
-  if (rc == 0)
-    rc = dmp_impl_env_check(NULL);
-  if (rc == 0)
-    rc = dmp_impl_pin_role(DMP_ROLE_PRODUCER, cfg->cpus, NULL);
+  int rc = dmp_impl_producer_check(cfg, out, true);
   if (rc < 0)
     return rc;
   struct dmp_producer *p = calloc(1, sizeof *p);

@@ -23,7 +23,8 @@ void dmp_producer_config_init(struct dmp_producer_config *cfg)
   (DMP_RING_KEEP | DMP_RING_NO_WAKEUPS | DMP_RING_NO_RECLAIM | DMP_RING_NO_COUNTERS | DMP_RING_SHARE_GROUP | \
    DMP_RING_NO_MEMBARRIER | DMP_RING_PREFAULT | DMP_RING_MULTI_PRODUCER)
 
-static int check_config(const struct dmp_producer_config *cfg)
+/* The fields only a ring's creator chooses. */
+static int check_create_fields(const struct dmp_producer_config *cfg)
 {
   if (cfg->flags & ~KNOWN_RING_FLAGS)
     return DMP_FAIL(-DMP_E_BADCONFIG, "cfg.flags has unknown bits 0x%x", cfg->flags & ~KNOWN_RING_FLAGS);
@@ -40,13 +41,12 @@ static int check_config(const struct dmp_producer_config *cfg)
     return DMP_FAIL(-DMP_E_BADCONFIG, "cfg.wait_consumers %u with a zero cfg.wait_timeout_ns", cfg->wait_consumers);
   if (cfg->max_producers != 0 && !(cfg->flags & DMP_RING_MULTI_PRODUCER))
     return DMP_FAIL(-DMP_E_BADCONFIG, "cfg.max_producers %u without DMP_RING_MULTI_PRODUCER", cfg->max_producers);
-  if (cfg->reserved32)
-    return DMP_FAIL(-DMP_E_BADCONFIG, "cfg.reserved32 is not zero");
-  int rc = dmp_impl_wait_validate(&cfg->wait, "cfg.wait");
-  return rc < 0 ? rc : DMP_RESERVED_CHECK(cfg, "cfg.reserved");
+  return 0;
 }
 
-int dmp_producer_create(const struct dmp_producer_config *cfg, struct dmp_producer **out)
+#define ATTACH_FLAGS (DMP_RING_SHARE_GROUP | DMP_RING_MULTI_PRODUCER)
+
+int dmp_impl_producer_check(const struct dmp_producer_config *cfg, struct dmp_producer **out, bool attach)
 {
   if (out)
     *out = NULL;
@@ -54,13 +54,32 @@ int dmp_producer_create(const struct dmp_producer_config *cfg, struct dmp_produc
     return DMP_FAIL(-EINVAL, "cfg or out is NULL");
   if (!cfg->name)
     return DMP_FAIL(-DMP_E_BADNAME, "cfg.name is NULL");
-  int rc = check_config(cfg);
+  int rc;
+  if (!attach)
+    rc = check_create_fields(cfg);
+  else if (cfg->flags & ~ATTACH_FLAGS)
+    rc = DMP_FAIL(-DMP_E_BADCONFIG, "cfg.flags 0x%x: dmp_producer_attach() takes only DMP_RING_SHARE_GROUP and "
+                  "DMP_RING_MULTI_PRODUCER (the ring's creator chose the rest)", cfg->flags);
+  else
+    rc = 0;
+  if (rc == 0 && cfg->reserved32)
+    rc = DMP_FAIL(-DMP_E_BADCONFIG, "cfg.reserved32 is not zero");
+  if (rc == 0)
+    rc = dmp_impl_wait_validate(&cfg->wait, "cfg.wait");
+  if (rc == 0)
+    rc = DMP_RESERVED_CHECK(cfg, "cfg.reserved");
   /* The environment's tunables, then the pinning: before the segment is
-   * created, so its first pages are touched from the chosen CPUs. */
+   * created or opened, so its first pages are touched from the chosen CPUs. */
   if (rc == 0)
     rc = dmp_impl_env_check(NULL);
   if (rc == 0)
     rc = dmp_impl_pin_role(DMP_ROLE_PRODUCER, cfg->cpus, NULL);
+  return rc;
+}
+
+int dmp_producer_create(const struct dmp_producer_config *cfg, struct dmp_producer **out)
+{
+  int rc = dmp_impl_producer_check(cfg, out, false);
   if (rc < 0)
     return rc;
   struct dmp_impl_geometry g;
