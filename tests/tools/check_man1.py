@@ -11,29 +11,24 @@ when groff is missing outside CI.
 """
 import os
 import re
-import shutil
-import subprocess
 import sys
+
+from man_common import find_groff, groff_problem
 
 
 def main():
     pages = sys.argv[1:]
-    groff = shutil.which('groff')
-    if not groff:
-        if os.environ.get('CI') == 'true':
-            print('groff is not installed (CI installs groff-base: .ci/run)')
-            return 1
-        print('SKIP: groff is not installed (apt-get install groff-base)')
-        return 77
+    groff = find_groff()
+    if isinstance(groff, int):
+        return groff
     problems, texts = [], {}
     for path in pages:
         name = os.path.basename(path)[:-2]
         with open(path, encoding='utf-8') as fh:
             source = fh.read()
-        warn = subprocess.run([groff, '-man', '-ww', '-z', path], capture_output=True, text=True,
-                              env=dict(os.environ, LC_ALL='C'), check=False)
-        if warn.returncode != 0 or warn.stderr.strip():
-            problems.append('%s: groff warns: %s' % (name, warn.stderr.strip() or warn.returncode))
+        warning = groff_problem(groff, path)
+        if warning:
+            problems.append(warning)
         m = re.search(r'^\.SH CONVENTIONS\n(.*?)^\.SH ', source, flags=re.S | re.M)
         if not m:
             problems.append('%s: no CONVENTIONS section' % name)

@@ -28,9 +28,10 @@ problem otherwise, 77 (skipped) when groff is missing outside CI.
 import argparse
 import os
 import re
-import shutil
 import subprocess
 import sys
+
+from man_common import find_groff, groff_problem
 
 SECTIONS = ['NAME', 'LIBRARY', 'SYNOPSIS', 'DESCRIPTION', 'RETURN VALUE', 'ERRORS', 'SEE ALSO']
 
@@ -135,13 +136,9 @@ def main():
     ap.add_argument('--expect', nargs='*', default=[])
     args = ap.parse_args()
 
-    groff = shutil.which('groff')
-    if not groff:
-        if os.environ.get('CI') == 'true':
-            print('groff is not installed (CI installs groff-base: .ci/run)')
-            return 1
-        print('SKIP: groff is not installed (apt-get install groff-base)')
-        return 77
+    groff = find_groff()
+    if isinstance(groff, int):
+        return groff
 
     problems = []
     pages, links = {}, {}
@@ -168,10 +165,9 @@ def main():
         where = os.path.basename(path)
         with open(path, encoding='utf-8') as fh:
             source = fh.read()
-        warn = subprocess.run([groff, '-man', '-ww', '-z', path], capture_output=True, text=True,
-                              env=dict(os.environ, LC_ALL='C'), check=False)
-        if warn.returncode != 0 or warn.stderr.strip():
-            problems.append('%s: groff warns: %s' % (where, warn.stderr.strip() or warn.returncode))
+        warning = groff_problem(groff, path)
+        if warning:
+            problems.append(warning)
         names = name_functions(source)
         if not names:
             problems.append('%s: no NAME section with "name, ... \\- what"' % where)
