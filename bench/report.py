@@ -437,8 +437,51 @@ def section_targets(tl):
     if missed:
         lines += " Missed: " + "; ".join("%s (`%s`, %s)" % (t["target"], t["subject"], fmt_x(t["value"], 3))
                                         for t in missed) + "."
-    return "## Targets (issue 8), this run\n\n" + lines + "\n\n" + md_table(
+    return "## Targets, this run\n\n" + lines + "\n\n" + md_table(
         ["target", "subject", "measured", "verdict", "detail"], rows)
+
+
+def section_which_transport(run):
+    """The table a user reads first: per message size and workload, the
+    fastest of our subjects (raw ring, framed) against the fastest
+    competitor measured in the same run."""
+    def best(subjects, value, lower):
+        got = [(value(s), s) for s in subjects]
+        got = [g for g in got if g[0]]
+        if not got:
+            return None, None
+        return (min if lower else max)(got)
+
+    def cell(v, s, fmt):
+        return "%s `%s`" % (fmt(v), s) if s else "—"
+
+    ours = {"raw": [s for s in run.ours if run.layer.get(s) == "raw"],
+            "framed": [s for s in run.ours if run.layer.get(s) == "framed"]}
+    rows = []
+    for size in sorted(set(run.sizes("pingpong")) | set(run.sizes("stream"))):
+        for wl, lower, value, fmt in (
+                ("ping-pong RTT p50", True, lambda s, z=size: lat(rtt(run, s, z), "rtt", "p50"), fmt_ns),
+                ("stream", False, lambda s, z=size: (stream(run, s, z) or {}).get("msgs_per_s"),
+                 lambda v, z=size: "%s (%s)" % (fmt_rate(v), fmt_gbs(v * z / 1e9)))):
+            raw_v, raw_s = best(ours["raw"], value, lower)
+            fr_v, fr_s = best(ours["framed"], value, lower)
+            co_v, co_s = best(run.competitors, value, lower)
+            if not raw_s and not fr_s:
+                continue
+            top_v, top_s = best([x for x in (raw_s, fr_s) if x], value, lower)
+            r = ratio(co_v, top_v) if lower else ratio(top_v, co_v)
+            rows.append([fmt_size(size), wl, cell(raw_v, raw_s, fmt), cell(fr_v, fr_s, fmt), cell(co_v, co_s, fmt),
+                         ("**%s**" if r and r >= 1 else "%s") % fmt_x(r) if r else "—"])
+    if not rows:
+        return ""
+    return ("## Which transport for which message size\n\n"
+            "The fastest of our raw rings (Layer 0) and of our framed rings (Layer 1) against the fastest "
+            "competitor in this run, per size and workload (separate runs, same sizes, counts and pinning). "
+            "`ours ÷ best other`: how many times faster the faster of our two is (RTT: their p50 ÷ ours; "
+            "stream: our msgs/s ÷ theirs); below 1× a competitor wins at that size. Typed layers (msgpack, "
+            "views) are in the layers section.\n\n" +
+            md_table(["size", "workload", "ours, raw", "ours, framed", "best competitor", "ours ÷ best other"],
+                     rows))
 
 
 def section_pingpong(run):
@@ -847,12 +890,49 @@ def write_dat(path, header, rows):
             f.write(" ".join("%.6g" % x if isinstance(x, float) else str(x) for x in r) + "\n")
 
 
-def gp_lines(files, using, styles=True):
+# One colour and one marker per subject, the same in every plot: a
+# subject's place in the run's subject list picks both. 20 colours and 13
+# markers (coprime), so no two of the first 260 subjects share the pair,
+# and the first 20 differ in colour alone.
+PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22",
+           "#000000", "#7f7f7f", "#aec7e8", "#ff9896", "#98df8a", "#ffbb78", "#c5b0d5", "#c49c94", "#f7b6d2",
+           "#9edae5", "#393b79"]
+MARKERS = [5, 7, 9, 11, 13, 4, 6, 8, 10, 12, 1, 2, 3]
+
+
+def subject_style(run, subject):
+    i = run.subjects.index(subject) if subject in run.subjects else len(run.subjects)
+    return "lc rgb '%s' pt %d" % (PALETTE[i % len(PALETTE)], MARKERS[i % len(MARKERS)])
+
+
+def gp_lines(run, files, using, spread=False):
+    """Curves of (path, subject) files; `spread`: `using` names low and high
+    columns too, drawn as error bars (the spread over --runs)."""
     parts = []
-    for i, (path, title) in enumerate(files):
-        parts.append("'%s' using %s with linespoints lw 2 pt %d dt %d title '%s'" % (
-            path, using, 5 + (i % 8), 1 + (i // 8) % 4, title))
+    for path, title in files:
+        parts.append("'%s' using %s with %s lw 2 %s title '%s'" % (
+            path, using, "yerrorlines" if spread else "linespoints", subject_style(run, title), title))
     return ", \\\n     ".join(parts)
+
+
+def spread_of(run, workload, subject, size, value):
+    """[min, max] of `value(results)` over the ok repetitions of a ladder
+    case (both the folded median's value when it ran once)."""
+    vals = []
+    for c in run.raw_cases:
+        if (c["status"] == "ok" and c["workload"] == workload and c["subject"] == subject and c["size"] == size and
+                c["wait"] == "spin" and c["receivers"] == 1 and not c.get("pair") and not c.get("series")):
+            try:
+                vals.append(value(c["results"]))
+            except (KeyError, TypeError, ZeroDivisionError):
+                pass
+    return [min(vals), max(vals)] if vals else [0, 0]
+
+
+def ladder_runs(run):
+    """How many times the suite ran its ladder (myelon-bench --runs)."""
+    return max([c["reps"] for c in run.cases if c["workload"] in ("pingpong", "stream")
+                and not c.get("pair") and not c.get("series")] or [1])
 
 
 def main_plot_subjects(run):
@@ -876,19 +956,24 @@ def plots(run, out):
         for size in run.sizes("pingpong"):
             r = rtt(run, s, size)
             if r and "rtt" in r:
-                rows.append([size, r["rtt"]["p50"] / 1e3, r["rtt"]["p99"] / 1e3])
+                p50 = spread_of(run, "pingpong", s, size, lambda x: x["client0"]["rtt"]["p50"] / 1e3)
+                p99 = spread_of(run, "pingpong", s, size, lambda x: x["client0"]["rtt"]["p99"] / 1e3)
+                rows.append([size, r["rtt"]["p50"] / 1e3, r["rtt"]["p99"] / 1e3] + p50 + p99)
         if rows:
             p = os.path.join(data, "rtt_%s.dat" % s)
-            write_dat(p, ["size_bytes", "p50_us", "p99_us"], rows)
+            write_dat(p, ["size_bytes", "p50_us", "p99_us", "p50_min", "p50_max", "p99_min", "p99_max"], rows)
             lat_of[s] = (p, s)
         rows = []
         for size in run.sizes("stream"):
             r = stream(run, s, size)
             if r and r.get("msgs_per_s"):
-                rows.append([size, r["gb_per_s"], r["msgs_per_s"] / 1e6])
+                gbs = spread_of(run, "stream", s, size, lambda x: x["consumer0"]["gb_per_s"])
+                mm = spread_of(run, "stream", s, size, lambda x: x["consumer0"]["msgs_per_s"] / 1e6)
+                rows.append([size, r["gb_per_s"], r["msgs_per_s"] / 1e6] + gbs + mm)
         if rows:
             p = os.path.join(data, "stream_%s.dat" % s)
-            write_dat(p, ["size_bytes", "gb_per_s", "mmsgs_per_s"], rows)
+            write_dat(p, ["size_bytes", "gb_per_s", "mmsgs_per_s", "gbs_min", "gbs_max", "mmsgs_min", "mmsgs_max"],
+                      rows)
             thr_of[s] = (p, s)
         r = rtt(run, s, SPECTRUM_SIZE)
         if r and "rtt" in r and s in main_plot_subjects(run):
@@ -907,9 +992,16 @@ def plots(run, out):
     common = ("set terminal pngcairo size 1100,680 font 'sans,10'\nset grid\nset key outside right top\n"
               "set logscale x 2\nset logscale y 10\nset xtics (%s)\n" % xtics)
 
+    # With --runs N the ladder's curves carry the spread (min..max over the runs) as error bars.
+    spread = ladder_runs(run) > 1
+    bars = {"1:2": "1:2:4:5", "1:3": "1:3:6:7"}
+
     def plot(name, title, ylabel, files, using):
+        if spread:
+            title += ", bars: min..max of %d runs" % ladder_runs(run)
         return common + "set output '%s'\nset title '%s (%s)'\nset xlabel 'payload'\nset ylabel '%s'\nplot %s\n" % (
-            os.path.join(pdir, name + ".png"), title, host, ylabel, gp_lines(files, using))
+            os.path.join(pdir, name + ".png"), title, host, ylabel,
+            gp_lines(run, files, bars[using] if spread else using, spread))
 
     scripts = {}
     if lat_files:
@@ -938,7 +1030,7 @@ def plots(run, out):
             "'max' 1000000)\n"
             "set output '%s'\nset title 'Ping-pong RTT percentile spectrum, %d B payload (%s)'\n"
             "set xlabel 'percentile'\nset ylabel 'RTT (µs)'\nset xrange [1:1000000]\nplot %s\n" % (
-                os.path.join(pdir, "percentile_spectrum.png"), SPECTRUM_SIZE, host, gp_lines(spec_files, "1:2")))
+                os.path.join(pdir, "percentile_spectrum.png"), SPECTRUM_SIZE, host, gp_lines(run, spec_files, "1:2")))
     made = []
     have_gnuplot = shutil.which("gnuplot") is not None
     for name, text in scripts.items():
@@ -1044,7 +1136,7 @@ def main():
         "sizes": pp_sizes, "value": lambda s, z: lat(rtt(run, s, z), "rtt", "p50")}, True)
     versus_st = section_versus(run, "Stream: how many times more msgs/s ours moves (ours / competitor)", {
         "sizes": st_sizes, "value": lambda s, z: (stream(run, s, z) or {}).get("msgs_per_s")}, False)
-    sections = [section_host(run), section_targets(tl), section_profiles(run, tl, out), section_ab(run),
+    sections = [section_host(run), section_which_transport(run), section_targets(tl), section_profiles(run, tl, out), section_ab(run),
                 section_counters(run), section_views(run), section_layers(run), section_pingpong(run), versus_rtt,
                 section_stream(run), versus_st, section_broadcast(run), section_fixed_rate(run), section_waits(run),
                 section_python(run, py)]

@@ -3,10 +3,10 @@
  * @brief myelon-bench command line.
  *
  *   myelon-bench suite quick|full [--out DIR] [--only a,b] [--no-pin]
- *                [--case-timeout S] [--wrap ROLE=CMD]
+ *                [--case-timeout S] [--wrap ROLE=CMD] [--runs N]
  *   myelon-bench case [--out DIR] [--no-pin] [--wrap ROLE=CMD] <case options>
  *   myelon-bench list
- *   myelon-bench plan quick|full [--only a,b]   (the cases a suite would run)
+ *   myelon-bench plan quick|full [--only a,b] [--runs N]   (the cases a suite would run)
  *   myelon-bench role NAME ...      (internal: one process of a case)
  *
  * Case options: --workload pingpong|fixed_rate|stream|broadcast|wake
@@ -29,12 +29,12 @@
 static int usage(void)
 {
   fputs("usage: myelon-bench suite quick|full [--out DIR] [--only a,b,...] [--no-pin]\n"
-        "                    [--case-timeout SECONDS] [--wrap ROLE=COMMAND]\n"
+        "                    [--case-timeout SECONDS] [--wrap ROLE=COMMAND] [--runs N]\n"
         "       myelon-bench case [--out DIR] [--no-pin] [--wrap ROLE=COMMAND]\n"
         "                    [--workload W] [--subject S] [--size B] [--count N] [--warmup N]\n"
         "                    [--capacity N] [--receivers N] [--wait spin|yield|block] [--rate R]\n"
         "       myelon-bench list\n"
-        "       myelon-bench plan quick|full [--only a,b,...]\n",
+        "       myelon-bench plan quick|full [--only a,b,...] [--runs N]\n",
         stderr);
   return 2;
 }
@@ -119,6 +119,15 @@ static int orch_opt(struct orch *o, int argc, char **argv, int *i, const char **
     *only = v;
   else if (strcmp(a, "--case-timeout") == 0)
     o->case_timeout_ns = (int64_t)(atof(v) * 1e9);
+  else if (strcmp(a, "--runs") == 0) {
+    char *end;
+    unsigned long n = strtoul(v, &end, 10);
+    if (*end || end == v || n < 1 || n > 20) {
+      fprintf(stderr, "myelon-bench: --runs takes 1 to 20, not '%s'\n", v);
+      return -1;
+    }
+    o->runs = (uint32_t)n;
+  }
   else if (strcmp(a, "--wrap") == 0) {
     if (parse_wrap(o, v) < 0)
       return -1;
@@ -132,6 +141,7 @@ static int orch_main(int argc, char **argv, bool single)
 {
   static struct orch o;
   o.pin = true;
+  o.runs = 1;
   o.case_timeout_ns = INT64_C(90) * 1000000000;
   const char *only = NULL;
   struct bench_case one;
@@ -193,9 +203,12 @@ static int plan_main(int argc, char **argv)
   if (argc < 3)
     return usage();
   const char *only = NULL;
+  o.runs = 1;
   for (int i = 3; i + 1 < argc; i++)
     if (strcmp(argv[i], "--only") == 0)
       only = argv[++i];
+    else if (strcmp(argv[i], "--runs") == 0)
+      o.runs = (uint32_t)strtoul(argv[++i], NULL, 10);
   o.suite = argv[2];
   o.ncpu = bench_ncpus();
   o.no_probe = true;

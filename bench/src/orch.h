@@ -15,7 +15,7 @@
 
 #include "bench.h"
 
-#define ORCH_MAX_CASES 1024
+#define ORCH_MAX_CASES 4096
 #define ORCH_MAX_WRAP 16
 #define BENCH_MAX_SUBJECTS 32
 
@@ -28,6 +28,7 @@ struct orch {
   bool pin, tty;
   bool no_probe; /* plan only: select subjects without probing them */
   int64_t case_timeout_ns;
+  uint32_t runs; /* --runs N: the main ladder (ping-pong and stream) N times; 1 by default */
   double clock_cost_ns, pause_ns, fence_ns;
   /* --wrap ROLE=CMD: run that role under CMD (e.g. valgrind) */
   char wrap_role[16];

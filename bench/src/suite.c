@@ -43,6 +43,7 @@
 #include "orch.h"
 #include "roles.h"
 
+#include <stdio.h>
 #include <string.h>
 
 uint64_t suite_capacity(uint64_t size)
@@ -150,6 +151,20 @@ static void plan_main(struct orch *o, const uint64_t *pp_sizes, unsigned npp, co
         add(o, o->subjects[i], BENCH_WL_STREAM, sizes[k], st_counts(sizes[k], scale), 1, BENCH_WAIT_SPIN, 0);
 }
 
+/* --runs N: the ladder's repetitions 1..N-1, after everything else, so the
+ * repetitions are spread over the suite's time (the report draws the
+ * spread and takes medians). */
+static void plan_main_reps(struct orch *o, const uint64_t *pp_sizes, unsigned npp, const uint64_t *sizes,
+                           unsigned nsizes, uint64_t scale)
+{
+  for (uint32_t rep = 1; rep < o->runs; rep++) {
+    unsigned first = o->ncases;
+    plan_main(o, pp_sizes, npp, sizes, nsizes, scale);
+    for (unsigned i = first; i < o->ncases; i++)
+      o->cases[i].rep = rep;
+  }
+}
+
 static void plan_broadcast(struct orch *o, const uint64_t *sizes, unsigned nsizes, const uint32_t *fan,
                            unsigned nfan, uint64_t scale)
 {
@@ -249,7 +264,7 @@ static void plan_ab(struct orch *o, uint32_t rep, uint64_t scale)
   add_ab(o, "view-shm", "msgpack-shm", BENCH_WL_AB_STREAM, 65536, (struct counts){10000 * scale, 500}, rep);
 }
 
-int suite_plan(struct orch *o, const char *name)
+static int plan_suite(struct orch *o, const char *name)
 {
   static const uint32_t fan[] = {1, 2, 4};
   if (strcmp(name, "quick") == 0) {
@@ -264,6 +279,7 @@ int suite_plan(struct orch *o, const char *name)
     plan_rates(o, rates, 1, 1);
     plan_waits(o, "dmp-shm", 1000000000, 200);
     plan_ab(o, 2, 1);
+    plan_main_reps(o, pp_sizes, 4, sizes, 5, 1);
     return 0;
   }
   if (strcmp(name, "full") == 0) {
@@ -281,7 +297,22 @@ int suite_plan(struct orch *o, const char *name)
     plan_waits(o, "framed-shm", 3000000000, 1000);
     for (uint32_t rep = 3; rep < 5; rep++)
       plan_ab(o, rep, 5);
+    plan_main_reps(o, sizes, 9, sizes, 9, 10);
     return 0;
   }
   return -1;
+}
+
+int suite_plan(struct orch *o, const char *name)
+{
+  if (o->runs == 0)
+    o->runs = 1; /* `plan` leaves it unset */
+  if (plan_suite(o, name) < 0)
+    return -1;
+  if (o->ncases >= ORCH_MAX_CASES) { /* orch_add() drops what does not fit: never silently */
+    fprintf(stderr, "myelon-bench: the %s suite with --runs %u needs more than %d cases; use fewer runs\n", name,
+            o->runs, ORCH_MAX_CASES);
+    return -1;
+  }
+  return 0;
 }
