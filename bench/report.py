@@ -484,6 +484,20 @@ def section_which_transport(run):
                      rows))
 
 
+def section_floors(run):
+    """How each floor subject is built (its `transport`, from the subject's source)."""
+    rows = []
+    for s in run.subjects:
+        if run.family.get(s) == "floor":
+            c = next((c for c in run.cases if c["subject"] == s), {})
+            rows.append("- `%s`: %s" % (s, c.get("transport", "?")))
+    if not rows:
+        return ""
+    return ("## How the floors are built\n\nA floor is the least a message can cost on this host: the fastest "
+            "correct minimal exchange of the same bytes, at the same ring depth, with nothing else (no liveness, "
+            "no wake-ups, no counters). Ratios \"× floor\" divide by it.\n\n" + "\n".join(rows))
+
+
 def section_pingpong(run):
     parts = ["## Ping-pong round trip (closed loop, 2 processes, busy-spin where the transport allows)",
              "",
@@ -1136,7 +1150,7 @@ def main():
         "sizes": pp_sizes, "value": lambda s, z: lat(rtt(run, s, z), "rtt", "p50")}, True)
     versus_st = section_versus(run, "Stream: how many times more msgs/s ours moves (ours / competitor)", {
         "sizes": st_sizes, "value": lambda s, z: (stream(run, s, z) or {}).get("msgs_per_s")}, False)
-    sections = [section_host(run), section_which_transport(run), section_targets(tl), section_profiles(run, tl, out), section_ab(run),
+    sections = [section_host(run), section_which_transport(run), section_targets(tl), section_floors(run), section_profiles(run, tl, out), section_ab(run),
                 section_counters(run), section_views(run), section_layers(run), section_pingpong(run), versus_rtt,
                 section_stream(run), versus_st, section_broadcast(run), section_fixed_rate(run), section_waits(run),
                 section_python(run, py)]
