@@ -156,6 +156,9 @@ struct bench_subject {
   int (*tx_open)(const struct bench_chan *ch, void **tx);
   int (*tx_ready)(void *tx, unsigned n, int64_t timeout_ns);
   int (*send)(void *tx, const void *buf, size_t len);
+  /** Publish whatever `send` has collected (a batching subject); called at
+   * the end of a stream and of every A/B block. May be NULL. */
+  int (*flush)(void *tx);
   void (*tx_close)(void *tx);
   int (*rx_open)(const struct bench_chan *ch, unsigned idx, void **rx);
   int (*recv)(void *rx, void *buf, size_t len);
@@ -182,6 +185,7 @@ extern const struct bench_subject bench_subj_framed_shm_al;
 extern const struct bench_subject bench_subj_framed_mmap_al;
 extern const struct bench_subject bench_subj_framed_frag;
 extern const struct bench_subject bench_subj_framed_poll;
+extern const struct bench_subject bench_subj_framed_batch;
 extern const struct bench_subject bench_subj_msgpack_shm;
 extern const struct bench_subject bench_subj_msgpack_mmap;
 extern const struct bench_subject bench_subj_view_shm;

@@ -287,6 +287,11 @@ static int produce(struct role_env *e, void *tx, void *buf, uint64_t *t0, uint64
     if (wake)
       bench_sleep_ns(c->gap_ns);
   }
+  if (e->s->flush) {
+    int rc = e->s->flush(tx);
+    if (rc < 0)
+      return rc;
+  }
   *t1 = bench_ticks_inline();
   return 0;
 }

@@ -183,6 +183,8 @@ static int ab_producer(struct ab *ab)
       put_word(buf, 0, ++seq[s]);
       rc = ab->env[s].s->send(tx[s], buf, ab->env[s].c->size);
     }
+    if (rc == 0 && ab->env[s].s->flush)
+      rc = ab->env[s].s->flush(tx[s]);
   }
   if (rc < 0)
     role_failed(&ab->env[0], "send", rc);

@@ -9,6 +9,7 @@
 #include <myelon/framed.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -291,6 +292,44 @@ static inline int try_recv(struct myelon_consumer *c, struct myelon_msg *m)
   return recv_general(c, m);
 }
 
+/* Up to `max` messages: whole frames from the fast path's test, zero-copy,
+ * all leased together (their slots go back with one release store, at the
+ * next receive or release). A frame the test does not accept ends the
+ * batch and stays peeked as `pending`, so the next call parses it (an
+ * error is never mixed with messages); only a batch that meets such a
+ * frame first, or a message in progress, goes the general way, for one
+ * message. */
+static inline int try_recv_batch(struct myelon_consumer *c, struct myelon_msg *msgs, size_t max)
+{
+  release_lease(c);
+  size_t n = 0;
+  if (!c->pending && !c->reasm.active) {
+    for (; n < max; n++) {
+      const void *slot;
+      int64_t seq;
+      if (dmp_consumer_try_peek(c->ring, &slot, &seq) < 0)
+        break;
+      struct myelon_frame_header h;
+      if (!single_ok(c, slot, &h)) {
+        c->pending = slot; /* peeked: the next call (or the general way below) takes it */
+        break;
+      }
+      msgs[n] = (struct myelon_msg){
+          .data = (const uint8_t *)slot + c->hdr, .len = h.len, .kind = h.kind, .msg_id = h.msg_id, .zero_copy = true};
+    }
+    if (n > 0) {
+      /* Leased until release: with a pending frame, release_lease()
+       * leaves the slots to the general way's release after it. */
+      c->leased = true;
+      return (int)n;
+    }
+    if (!c->pending)
+      return -EAGAIN;
+  }
+  int rc = recv_general(c, msgs);
+  return rc < 0 ? rc : 1;
+}
+
 int myelon_consumer_try_recv(struct myelon_consumer *c, struct myelon_msg *m)
 {
   if (!c || !m)
@@ -298,13 +337,18 @@ int myelon_consumer_try_recv(struct myelon_consumer *c, struct myelon_msg *m)
   return try_recv(c, m);
 }
 
-int myelon_consumer_recv(struct myelon_consumer *c, struct myelon_msg *m, int64_t timeout_ns)
+/* One receive attempt: a single message (0) or a batch (its count). */
+static inline int try_some(struct myelon_consumer *c, struct myelon_msg *m, size_t max)
 {
-  if (!c || !m)
-    return -EINVAL;
-  int rc = try_recv(c, m);
-  if (rc != -EAGAIN)
-    return rc;
+  return max == 0 ? try_recv(c, m) : try_recv_batch(c, m, max);
+}
+
+/* The waiting part of myelon_consumer_recv() (`max` 0) and
+ * myelon_consumer_recv_batch(), after a first attempt found nothing
+ * complete (that attempt stays inline in the callers). */
+static int recv_wait(struct myelon_consumer *c, struct myelon_msg *m, size_t max, int64_t timeout_ns)
+{
+  int rc;
   /* Nothing complete yet: only now does a deadline need a start. */
   int64_t t0 = timeout_ns >= 0 ? myelon_impl_now_ns() : 0;
   for (int64_t left = timeout_ns < 0 ? DMP_FOREVER : timeout_ns;;) {
@@ -317,7 +361,7 @@ int myelon_consumer_recv(struct myelon_consumer *c, struct myelon_msg *m, int64_
     }
     if (n < 0)
       return (int)n;
-    if ((rc = try_recv(c, m)) != -EAGAIN)
+    if ((rc = try_some(c, m, max)) != -EAGAIN)
       return rc;
     if (timeout_ns >= 0) { /* part of a message came: wait for the rest */
       int64_t spent = myelon_impl_now_ns() - t0;
@@ -334,6 +378,24 @@ int myelon_consumer_recv(struct myelon_consumer *c, struct myelon_msg *m, int64_
       left = timeout_ns - spent;
     }
   }
+}
+
+int myelon_consumer_recv(struct myelon_consumer *c, struct myelon_msg *m, int64_t timeout_ns)
+{
+  if (!c || !m)
+    return -EINVAL;
+  int rc = try_recv(c, m);
+  return rc != -EAGAIN ? rc : recv_wait(c, m, 0, timeout_ns);
+}
+
+int myelon_consumer_recv_batch(struct myelon_consumer *c, struct myelon_msg *msgs, size_t max, int64_t timeout_ns)
+{
+  if (!c || !msgs || max == 0)
+    return dmp_error_set(__func__, "c or msgs is NULL, or max is 0"), -EINVAL;
+  if (max > INT_MAX)
+    max = INT_MAX; /* the count is returned as an int */
+  int rc = try_recv_batch(c, msgs, max);
+  return rc != -EAGAIN || timeout_ns == 0 ? rc : recv_wait(c, msgs, max, timeout_ns);
 }
 
 int myelon_consumer_recv_copy(struct myelon_consumer *c, void **data, size_t *len, uint8_t *kind,

@@ -6,7 +6,9 @@
 #include <myelon/error.h>
 #include <myelon/framed.h>
 
+#include <assert.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -121,6 +123,57 @@ static uint32_t take_id(struct myelon_producer *p)
   return id;
 }
 
+/* Copy a small payload without a call: two overlapping words for up to
+ * 16 bytes, 16-byte blocks (the last one overlapping) up to 64, memcpy
+ * beyond. Reads and writes only [0, len) of each side. */
+static inline void copy_payload(uint8_t *dst, const uint8_t *src, uint32_t len)
+{
+  if (len > 64) {
+    memcpy(dst, src, len);
+  } else if (len > 16) {
+    for (uint32_t o = 0; o + 16 < len; o += 16)
+      memcpy(dst + o, src + o, 16);
+    memcpy(dst + len - 16, src + len - 16, 16);
+  } else if (len >= 8) {
+    uint64_t a, b;
+    memcpy(&a, src, 8);
+    memcpy(&b, src + len - 8, 8);
+    memcpy(dst, &a, 8);
+    memcpy(dst + len - 8, &b, 8);
+  } else if (len >= 4) {
+    uint32_t a, b;
+    memcpy(&a, src, 4);
+    memcpy(&b, src + len - 4, 4);
+    memcpy(dst, &a, 4);
+    memcpy(dst + len - 4, &b, 4);
+  } else {
+    for (uint32_t i = 0; i < len; i++)
+      dst[i] = src[i];
+  }
+}
+
+/* The header of a SINGLE frame (frame.h), stored as one 8-byte and one
+ * 4-byte word: built in registers, not in a stack struct that is then
+ * read back whole (a store-forwarding stall per message). */
+static inline void write_single_header(uint8_t *slot, uint32_t len, uint8_t kind, uint32_t id)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  /* len at 0, kind at 4, flags at 5, frag (0) at 6, as the struct lays them out. */
+  uint64_t lo = (uint64_t)len | (uint64_t)kind << 32 | (uint64_t)MYELON_FLAG_SINGLE << 40;
+  memcpy(slot, &lo, sizeof lo);
+  memcpy(slot + 8, &id, sizeof id);
+#else
+  struct myelon_frame_header h = {.len = len, .kind = kind, .flags = MYELON_FLAG_SINGLE, .frag = 0, .msg_id = id};
+  memcpy(slot, &h, sizeof h);
+#endif
+}
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+static_assert(offsetof(struct myelon_frame_header, kind) == 4 && offsetof(struct myelon_frame_header, flags) == 5 &&
+                  offsetof(struct myelon_frame_header, frag) == 6 && offsetof(struct myelon_frame_header, msg_id) == 8,
+              "write_single_header() packs the header fields at these offsets");
+#endif
+
 /* A whole message of `len` <= p->cap bytes as one SINGLE frame into a
  * claimed slot: what myelon_frame_write() does for it, without its
  * branches on flags and format (the parse side checks the same fields). */
@@ -129,10 +182,8 @@ static inline void write_single(const struct myelon_producer *p, uint8_t *slot, 
 {
   if (p->fmt == MYELON_FRAME_ALIGNED)
     memcpy(slot + MYELON_FRAME_COMPACT_HEADER, &len, sizeof len); /* the total: the whole message */
-  if (len)
-    memcpy(slot + p->hdr, data, len);
-  struct myelon_frame_header h = {.len = len, .kind = kind, .flags = MYELON_FLAG_SINGLE, .frag = 0, .msg_id = id};
-  memcpy(slot, &h, sizeof h);
+  copy_payload(slot + p->hdr, data, len);
+  write_single_header(slot, len, kind, id);
 }
 
 /* The message being cut into frames. */
@@ -320,4 +371,175 @@ int myelon_producer_abort(struct myelon_producer *p)
   dmp_producer_abort(p->ring);
   p->claimed = NULL;
   return 0;
+}
+
+/* ---- batches ----------------------------------------------------------- */
+
+/* A deadline shared by the waits of one batch: the clock is read first when
+ * something has to wait, so a batch that never finds the ring full reads
+ * it never. */
+struct deadline {
+  int64_t timeout_ns; /* < 0: none */
+  int64_t t0;         /* 0 until the first wait */
+};
+
+static int64_t deadline_left(struct deadline *d)
+{
+  if (d->timeout_ns < 0)
+    return DMP_FOREVER;
+  int64_t now = myelon_impl_now_ns();
+  if (d->t0 == 0) {
+    d->t0 = now ? now : 1;
+    return d->timeout_ns;
+  }
+  int64_t spent = now - d->t0;
+  return d->timeout_ns > spent ? d->timeout_ns - spent : 0;
+}
+
+/* Slots free now, from the consumer table (a scan: only after a claim
+ * found fewer than it asked for). Nothing is claimed between the runs of a
+ * batch, so the next sequence is the published one plus one. */
+static uint64_t free_now(struct dmp_producer *r)
+{
+  int64_t used = dmp_producer_sequence(r) - dmp_producer_min_gating_sequence(r);
+  uint64_t cap = dmp_producer_capacity(r);
+  return used < 0 ? cap : (uint64_t)used >= cap ? 0 : cap - (uint64_t)used;
+}
+
+/* Claim between 1 and `want` (<= the capacity) consecutive slots for a run
+ * of single-frame messages: all of them when they are free (the cached
+ * window, else one table scan), else what is free now, else wait for one
+ * and take whatever is free besides. `*got` slots from `*first` are then
+ * claimed and unpublished. */
+static int claim_run(struct myelon_producer *p, uint64_t want, struct deadline *d, int64_t *first, uint64_t *got)
+{
+  struct dmp_producer *r = p->ring;
+  if (r->mp) {
+    /* One claim at a time per handle, sized without a table scan: half a
+     * ring, so producers and consumers overlap. */
+    uint64_t half = dmp_producer_capacity(r) / 2 ? dmp_producer_capacity(r) / 2 : 1;
+    *got = want < half ? want : half;
+    int rc = dmp_producer_try_claim_batch(r, *got, first);
+    return rc == -EAGAIN ? dmp_producer_claim_batch_timeout(r, *got, first, deadline_left(d)) : rc;
+  }
+  if (dmp_producer_try_claim_batch(r, want, first) == 0) {
+    *got = want;
+    return 0;
+  }
+  uint64_t w = free_now(r);
+  if (w > 0) {
+    *got = w < want ? w : want;
+    if (dmp_producer_try_claim_batch(r, *got, first) == 0)
+      return 0;
+  }
+  int rc = dmp_producer_claim_batch_timeout(r, 1, first, deadline_left(d));
+  if (rc < 0)
+    return rc;
+  *got = 1;
+  w = want > 1 ? free_now(r) : 0; /* what the wait found, the slot it claimed included */
+  w = w > 0 ? w - 1 : 0;
+  if (w > want - 1)
+    w = want - 1;
+  int64_t more;
+  if (w > 0 && dmp_producer_try_claim_batch(r, w, &more) == 0)
+    *got += w; /* right after `*first` */
+  return 0;
+}
+
+/* Every message checked before any is published, so bad input publishes
+ * nothing. */
+static int check_batch(struct myelon_producer *p, const struct myelon_batch_msg *msgs, size_t n, bool *all_single)
+{
+  *all_single = true;
+  static const char fn[] = "myelon_producer_publish_batch";
+  if (!p || (!msgs && n))
+    return dmp_error_set(fn, "producer or msgs is NULL"), -EINVAL;
+  if (p->claimed)
+    return dmp_error_set(fn, "a zero-copy claim is open: myelon_producer_commit() or myelon_producer_abort() it first"),
+           -EINVAL;
+  for (size_t i = 0; i < n; i++) {
+    if (!msgs[i].data && msgs[i].len)
+      return dmp_error_set(fn, "message %zu: data is NULL with len %zu", i, msgs[i].len), -EINVAL;
+    if (msgs[i].len > p->max)
+      return dmp_error_set(fn, "message %zu of %zu bytes exceeds max_message %zu", i, msgs[i].len, p->max),
+             -MYELON_E_TOOBIG;
+    if (msgs[i].len <= p->cap)
+      continue;
+    *all_single = false;
+    uint64_t frames = myelon_frame_count(p->fmt, p->cap, msgs[i].len);
+    if (p->ring->mp && frames > dmp_producer_capacity(p->ring))
+      return dmp_error_set(fn, "message %zu needs %llu frames: a multi-producer ring takes messages of at most its "
+                           "capacity (%llu frames) in one claim", i, (unsigned long long)frames,
+                           (unsigned long long)dmp_producer_capacity(p->ring)),
+             -MYELON_E_TOOBIG;
+  }
+  return 0;
+}
+
+/* Write `n` single-frame messages into the slots claimed from `first`:
+ * write_single() with the format, header size and message id in locals
+ * (the slot stores may alias the handle, so the compiler would reload
+ * them for every message). */
+static void write_run(struct myelon_producer *p, const struct myelon_batch_msg *m, uint64_t n, int64_t first)
+{
+  struct dmp_producer *const r = p->ring;
+  const bool aligned = p->fmt == MYELON_FRAME_ALIGNED;
+  const uint32_t hdr = p->hdr;
+  uint32_t id = p->next_id;
+  for (uint64_t k = 0; k < n; k++) {
+    uint8_t *slot = dmp_producer_slot(r, first + (int64_t)k);
+    uint32_t len = (uint32_t)m[k].len;
+    if (aligned)
+      memcpy(slot + MYELON_FRAME_COMPACT_HEADER, &len, sizeof len); /* the total: the whole message */
+    copy_payload(slot + hdr, m[k].data, len);
+    write_single_header(slot, len, m[k].kind, id);
+    if (++id == 0) /* ids skip 0, as take_id() */
+      id = 1;
+  }
+  p->next_id = id;
+}
+
+/* How many messages from `msgs[0]` on fit one frame each (at most `max`). */
+static size_t run_length(const struct myelon_producer *p, const struct myelon_batch_msg *msgs, size_t max)
+{
+  size_t k = 0;
+  while (k < max && msgs[k].len <= p->cap)
+    k++;
+  return k;
+}
+
+int myelon_producer_publish_batch(struct myelon_producer *p, const struct myelon_batch_msg *msgs, size_t n,
+                                  int64_t timeout_ns, size_t *published)
+{
+  if (published)
+    *published = 0;
+  bool all_single;
+  int rc = check_batch(p, msgs, n, &all_single);
+  if (rc < 0)
+    return rc;
+  struct deadline d = {timeout_ns, 0};
+  uint64_t cap = dmp_producer_capacity(p->ring);
+  size_t i = 0;
+  while (i < n) {
+    if (msgs[i].len > p->cap) { /* frames of its own, in batches of its own */
+      int64_t left = deadline_left(&d);
+      if ((rc = publish_frames(p, msgs[i].data, msgs[i].len, msgs[i].kind, left, false, NULL)) < 0)
+        break;
+      i++;
+    } else {
+      size_t max = n - i < cap ? n - i : (size_t)cap;
+      size_t run = all_single ? max : run_length(p, msgs + i, max);
+      int64_t first;
+      uint64_t got;
+      if ((rc = claim_run(p, run, &d, &first, &got)) < 0)
+        break;
+      write_run(p, msgs + i, got, first);
+      i += got;
+      /* One release store for the run (P1 in dmp_producer_publish()). */
+      dmp_producer_publish(p->ring);
+    }
+    if (published)
+      *published = i;
+  }
+  return rc < 0 ? rc : 0;
 }

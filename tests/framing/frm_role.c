@@ -5,15 +5,17 @@
  *   frm_role producer --backend shm|mmap --name N --format compact|aligned
  *            --fcap F --capacity C --seed S --profile mixed|big|fixed:SIZE
  *            --count K [--wait-consumers n] [--ready-file P --ready-at i]
- *            [--until-file P] [--timeout-ms T]
+ *            [--until-file P] [--timeout-ms T] [--batch B]
  *   frm_role consumer --backend ... --name N --id ID --format ... --fcap F
  *            --capacity C --seed S --profile ... [--first i|any] --last i
- *            [--api recv|try|copy|process] [--slow-us u] [--die-mid-after k]
+ *            [--api recv|try|copy|process|batch] [--slow-us u] [--die-mid-after k]
  *            [--tolerate-errors] [--ready-file P] [--done-file P]
  *            [--report P] [--timeout-ms T] [--count K] [--messages K]
  *
  * The producer publishes messages 0, 1, ... of the stream (seed, profile)
- * of frm_payload.h. A consumer requires consecutive indices from --first
+ * of frm_payload.h, one per myelon_producer_publish() call, or with
+ * --batch B, B per myelon_producer_publish_batch() call (--api batch
+ * receives with myelon_consumer_recv_batch(), up to 8 at a time). A consumer requires consecutive indices from --first
  * (or from whatever index it meets first, with "any": then each message
  * must name itself, so the profile must be big or fixed) up to --last, each
  * byte-exact (or until it delivered --messages). --die-mid-after k: after k messages, at the first moment a
@@ -59,10 +61,11 @@ struct opts {
   /* producer */
   uint32_t wait_consumers;
   int64_t ready_at;
+  int64_t batch; /* > 0: publish this many per myelon_producer_publish_batch() */
   /* consumer */
   int64_t first, last; /* first -1: any */
   int64_t messages;    /* stop after this many (0: at --last) */
-  enum { API_RECV, API_TRY, API_COPY, API_PROCESS } api;
+  enum { API_RECV, API_TRY, API_COPY, API_PROCESS, API_BATCH } api;
   int64_t slow_us;
   int64_t die_mid_after; /* -1: never */
   bool tolerate_errors;
@@ -103,7 +106,7 @@ static const char usage[] =
 enum {
   O_BACKEND = 1, O_NAME, O_ID, O_FORMAT, O_FCAP, O_CAPACITY, O_SEED, O_PROFILE, O_COUNT, O_TIMEOUT,
   O_READY, O_READY_AT, O_DONE, O_UNTIL, O_REPORT, O_WAITC, O_FIRST, O_LAST, O_API, O_SLOW, O_DIE, O_TOLERATE,
-  O_MESSAGES,
+  O_MESSAGES, O_BATCH,
 };
 
 static const struct option longopts[] = {
@@ -118,7 +121,7 @@ static const struct option longopts[] = {
     {"first", required_argument, 0, O_FIRST},     {"last", required_argument, 0, O_LAST},
     {"api", required_argument, 0, O_API},         {"slow-us", required_argument, 0, O_SLOW},
     {"die-mid-after", required_argument, 0, O_DIE}, {"tolerate-errors", no_argument, 0, O_TOLERATE},
-    {"messages", required_argument, 0, O_MESSAGES},
+    {"messages", required_argument, 0, O_MESSAGES}, {"batch", required_argument, 0, O_BATCH},
     {0, 0, 0, 0},
 };
 
@@ -145,6 +148,8 @@ static int parse_api(struct opts *o, const char *arg)
     o->api = API_COPY;
   else if (strcmp(arg, "process") == 0)
     o->api = API_PROCESS;
+  else if (strcmp(arg, "batch") == 0)
+    o->api = API_BATCH;
   else
     return -1;
   return 0;
@@ -176,6 +181,7 @@ static int set_opt(struct opts *o, int c, const char *arg)
   case O_DIE: o->die_mid_after = strtoll(arg, NULL, 0); break;
   case O_TOLERATE: o->tolerate_errors = true; break;
   case O_MESSAGES: o->messages = strtoll(arg, NULL, 0); break;
+  case O_BATCH: o->batch = strtoll(arg, NULL, 0); break;
   default: return -1;
   }
   return 0;
@@ -210,6 +216,40 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 
 /* ---- producer ----------------------------------------------------------- */
 
+/* --batch: messages [i, i + n) built in their own buffers and published
+ * with one myelon_producer_publish_batch() call. */
+static int publish_batch(const struct opts *o, struct myelon_producer *p, int64_t i, int64_t n)
+{
+  struct myelon_batch_msg msgs[64];
+  if (n > 64)
+    return fail(FRM_EX_USAGE, "--batch %" PRId64 " is above 64", n);
+  int code = FRM_EX_OK;
+  int64_t k = 0;
+  for (; k < n; k++) {
+    size_t len = frm_size(&o->stream, (uint64_t)(i + k));
+    uint8_t *buf = malloc(len ? len : 1);
+    if (!buf) {
+      code = fail(FRM_EX_SETUP, "out of memory");
+      break;
+    }
+    frm_fill(&o->stream, (uint64_t)(i + k), buf, len);
+    msgs[k] = (struct myelon_batch_msg){.data = buf, .len = len, .kind = frm_kind((uint64_t)(i + k))};
+  }
+  if (code == FRM_EX_OK) {
+    size_t done = 0;
+    int rc = myelon_producer_publish_batch(p, msgs, (size_t)n, o->timeout_ms * MS, &done);
+    if (rc < 0)
+      code = fail(rc == -ETIMEDOUT ? FRM_EX_TIMEOUT : FRM_EX_API,
+                  "publish_batch %" PRId64 "..%" PRId64 ": %s after %zu / %s", i, i + n - 1, myelon_err_name(rc), done,
+                  dmp_last_error());
+    else if (done != (size_t)n)
+      code = fail(FRM_EX_API, "publish_batch returned 0 with %zu of %" PRId64 " published", done, n);
+  }
+  while (k-- > 0)
+    free((void *)msgs[k].data);
+  return code;
+}
+
 static int run_producer(const struct opts *o)
 {
   struct myelon_producer_config cfg;
@@ -232,7 +272,12 @@ static int run_producer(const struct opts *o)
     return fail(FRM_EX_SETUP, "out of memory");
   int64_t deadline = (int64_t)time(NULL) + o->timeout_ms / 1000 + 1;
   int code = FRM_EX_OK;
-  for (int64_t i = 0; i < o->count; i++) {
+  for (int64_t i = 0; o->batch > 0 && i < o->count; i += o->batch) {
+    int64_t n = o->count - i < o->batch ? o->count - i : o->batch;
+    if ((code = publish_batch(o, p, i, n)) != FRM_EX_OK)
+      break;
+  }
+  for (int64_t i = 0; o->batch <= 0 && i < o->count; i++) {
     size_t len = frm_size(&o->stream, (uint64_t)i);
     frm_fill(&o->stream, (uint64_t)i, buf, len);
     rc = myelon_producer_publish(p, buf, len, frm_kind((uint64_t)i), o->timeout_ms * MS);
@@ -371,6 +416,15 @@ static int receive(struct consumer *st)
         rc = rc < 0 ? on_error(st, rc) : on_message(st, m.data, m.len, m.kind);
       }
       break;
+    case API_BATCH: {
+      struct myelon_msg ms[8];
+      rc = myelon_consumer_recv_batch(st->c, ms, 8, t);
+      if (rc < 0)
+        on_error(st, rc);
+      for (int k = 0; k < rc && !st->done && st->code == FRM_EX_OK; k++)
+        on_message(st, ms[k].data, ms[k].len, ms[k].kind);
+      break;
+    }
     default: {
       int64_t n = myelon_consumer_process(st->c, proc_cb, 0, st);
       if (n == 0 && !st->done && st->code == FRM_EX_OK) {

@@ -124,7 +124,8 @@ static const char *tmp(const char *tag)
 
 /* `count` messages of the MIXED profile (0 .. 4 MB, boundary sizes first)
  * through a 32-slot ring of 256-byte frames, read with `api`. */
-static void stream_run(enum dmp_backend b, enum myelon_frame_format f, const char *api, long count, long slow_us)
+static void stream_run_batch(enum dmp_backend b, enum myelon_frame_format f, const char *api, long count, long slow_us,
+                             long batch)
 {
   struct mp_cfg c = mp_cfg(b, f, slow_us ? 16 : 32, 0x5eed + (uint64_t)b * 2 + (uint64_t)f, "mixed");
   const char *report = tmp("rep");
@@ -134,6 +135,10 @@ static void stream_run(enum dmp_backend b, enum myelon_frame_format f, const cha
   arg(&pa, "%ld", count);
   arg(&pa, "--wait-consumers");
   arg(&pa, "1");
+  if (batch) {
+    arg(&pa, "--batch");
+    arg(&pa, "%ld", batch);
+  }
   role(&ca, "consumer", &c);
   arg(&ca, "--id");
   arg(&ca, "c0");
@@ -160,6 +165,11 @@ static void stream_run(enum dmp_backend b, enum myelon_frame_format f, const cha
   cr_assert(eq(u64, r.orphans, 0));
 }
 
+static void stream_run(enum dmp_backend b, enum myelon_frame_format f, const char *api, long count, long slow_us)
+{
+  stream_run_batch(b, f, api, count, slow_us, 0);
+}
+
 Test(framing_mp, thousands_byte_exact_shm_compact_recv)
 {
   stream_run(DMP_BACKEND_SHM, MYELON_FRAME_COMPACT, "recv", 4000, 0);
@@ -183,6 +193,35 @@ Test(framing_mp, thousands_byte_exact_mmap_aligned_try)
 Test(framing_mp, slow_consumer_gets_every_byte)
 {
   stream_run(DMP_BACKEND_SHM, MYELON_FRAME_ALIGNED, "recv", 300, 300);
+}
+
+/* Batched calls (issue 20): the same MIXED streams (small messages in
+ * runs, fragmented ones of up to 4 MB in between) published B at a time
+ * with myelon_producer_publish_batch() and received with
+ * myelon_consumer_recv_batch() or one by one. */
+Test(framing_mp, thousands_byte_exact_batched_both_sides_shm_compact)
+{
+  stream_run_batch(DMP_BACKEND_SHM, MYELON_FRAME_COMPACT, "batch", 4000, 0, 16);
+}
+
+Test(framing_mp, thousands_byte_exact_batched_both_sides_mmap_aligned)
+{
+  stream_run_batch(DMP_BACKEND_MMAP, MYELON_FRAME_ALIGNED, "batch", 4000, 0, 7);
+}
+
+Test(framing_mp, batched_publish_to_a_one_by_one_receiver_mmap_compact)
+{
+  stream_run_batch(DMP_BACKEND_MMAP, MYELON_FRAME_COMPACT, "recv", 2000, 0, 64);
+}
+
+Test(framing_mp, one_by_one_publish_to_a_batch_receiver_shm_aligned)
+{
+  stream_run_batch(DMP_BACKEND_SHM, MYELON_FRAME_ALIGNED, "batch", 2000, 0, 0);
+}
+
+Test(framing_mp, batched_slow_consumer_gets_every_byte)
+{
+  stream_run_batch(DMP_BACKEND_SHM, MYELON_FRAME_COMPACT, "batch", 300, 300, 16);
 }
 
 /* ---- a consumer crashes in the middle of a message ---------------------------- */

@@ -173,6 +173,48 @@ MYELON_API int myelon_producer_commit(struct myelon_producer *p, size_t len, uin
  */
 MYELON_API int myelon_producer_abort(struct myelon_producer *p);
 
+/** One message of a batch: what myelon_producer_publish_batch() publishes. */
+struct myelon_batch_msg {
+  const void *data; /**< the message bytes (may be NULL when `len` is 0) */
+  size_t len;       /**< their count, at most the producer's max_message */
+  uint8_t kind;     /**< application message kind */
+};
+
+/**
+ * Publish `n` messages in order, with one cursor update per run of
+ * messages: consecutive messages that fit one frame each are written into
+ * as many slots as are free (at most the ring's capacity) and made visible
+ * with one release store, the way Layer 0's batch claim works; a message
+ * longer than a frame goes as myelon_producer_publish() sends it, between
+ * the runs. Consumers see every message whole, in order; a consumer
+ * reading with myelon_consumer_recv_batch() takes a run back in one call.
+ *
+ * Every message is checked before anything is published: bad input
+ * publishes nothing. Waits with the ring's wait strategy while the ring is
+ * full, up to `timeout_ns` in all (DMP_FOREVER: no deadline; 0: no wait);
+ * the clock is read only when the ring is full.
+ * One producer thread, as every publish; blocking only while the ring is
+ * full.
+ *
+ * @param p          the producer
+ * @param msgs       the messages (may be NULL when `n` is 0)
+ * @param n          their count; 0 publishes nothing and returns 0
+ * @param timeout_ns how long to wait for space in all
+ * @param published  out, may be NULL: the number of messages published
+ *                   (n on success; on an error the first that many are
+ *                   published and the rest are not; a multi-frame message
+ *                   cut short by the timeout counts as not published and
+ *                   consumers report it as truncated)
+ * @return 0: all `n` published; -EINVAL (NULL `p`, NULL `msgs` with `n`
+ *         above 0, a NULL `data` with `len` above 0, or a
+ *         myelon_producer_claim() is open); -MYELON_E_TOOBIG (a message
+ *         above max_message, or on a multi-producer ring one of more
+ *         frames than the ring holds); -ETIMEDOUT (some were published:
+ *         see `published`).
+ */
+MYELON_API int myelon_producer_publish_batch(struct myelon_producer *p, const struct myelon_batch_msg *msgs, size_t n,
+                                             int64_t timeout_ns, size_t *published);
+
 /**
  * Attach to a framed ring.
  * @return 0 and `*out`; -MYELON_E_FORMAT if the ring was not created for
@@ -269,6 +311,31 @@ MYELON_API int myelon_consumer_recv_copy(struct myelon_consumer *c, void **data,
  */
 MYELON_API int myelon_consumer_recv_into(struct myelon_consumer *c, void *buf, size_t cap, struct myelon_msg *m,
                                          int64_t timeout_ns);
+
+/**
+ * Receive up to `max` messages at once, waiting up to `timeout_ns` for the
+ * first (as myelon_consumer_recv()); the rest are those complete now. The
+ * messages that are whole frames are delivered zero-copy from their
+ * slots, and all of them stay leased until myelon_consumer_release() or
+ * the next receive, which hands the slots back with one cursor update for
+ * the whole batch. A message that needs reassembly (longer than a frame)
+ * comes alone, or ends a batch: it lives in the reassembly buffer until
+ * the next receive. An error (truncated, malformed, oversize) is never
+ * mixed with messages: a batch stops before the frame that causes it,
+ * and the next call reports it.
+ * One consumer thread, as every receive.
+ *
+ * @param c          the consumer
+ * @param msgs       out: `msgs[0..return)` are the messages, in order
+ * @param max        room at `msgs`, at least 1
+ * @param timeout_ns how long to wait for the first message
+ *                   (DMP_FOREVER: no deadline; 0: do not wait)
+ * @return the number of messages received (1..max); -EINVAL (NULL `c` or
+ *         `msgs`, or `max` 0); otherwise as myelon_consumer_recv()
+ *         (-EAGAIN instead of -ETIMEDOUT when `timeout_ns` is 0).
+ */
+MYELON_API int myelon_consumer_recv_batch(struct myelon_consumer *c, struct myelon_msg *msgs, size_t max,
+                                          int64_t timeout_ns);
 
 /** Message callback for myelon_consumer_process(): nonzero stops. */
 typedef int (*myelon_msg_fn)(const struct myelon_msg *m, void *user);

@@ -167,6 +167,17 @@ public:
     return publish(b.data(), b.size(), kind, timeout_ns);
   }
 #endif
+  /** myelon_producer_publish_batch(): `n` messages in order, one cursor
+   * update per run of messages that fit a frame each.
+   * @param msgs the messages
+   * @param n    their number
+   * @param timeout_ns DMP_FOREVER (-1) or a bound for the whole batch
+   * @param published out, may be nullptr: how many were published (`n` on success) */
+  std::error_code publish_batch(const myelon_batch_msg *msgs, std::size_t n, std::int64_t timeout_ns,
+                                std::size_t *published = nullptr) noexcept
+  {
+    return make_error_code(myelon_producer_publish_batch(h_, msgs, n, timeout_ns, published));
+  }
 };
 
 /** A framed (Layer 1) consumer: receives leased messages. */
@@ -194,6 +205,19 @@ public:
     int rc = myelon_consumer_recv(h_, &m, timeout_ns);
     ec = make_error_code(rc);
     return rc < 0 ? message() : message(m);
+  }
+  /** myelon_consumer_recv_batch(): up to `max` messages into `out`, all
+   * leased until the next receive or release().
+   * @param out where the messages go (wrap each in a message to read it)
+   * @param max room at `out`, at least 1
+   * @param timeout_ns how long to wait for the first: DMP_FOREVER (-1), 0 or a bound
+   * @param ec set on failure, cleared on success
+   * @return the number received, 0 on failure */
+  std::size_t recv_batch(myelon_msg *out, std::size_t max, std::int64_t timeout_ns, std::error_code &ec) noexcept
+  {
+    int n = myelon_consumer_recv_batch(h_, out, max, timeout_ns);
+    ec = make_error_code(n);
+    return n < 0 ? 0 : static_cast<std::size_t>(n);
   }
   /** Hands the last message's slot back (myelon_consumer_release()). */
   void release() noexcept { myelon_consumer_release(h_); }
