@@ -8,6 +8,7 @@
 #define MYELON_INTERNAL_H
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -40,6 +41,16 @@ int myelon_impl_reserved_check(const void *reserved, size_t len, const char *whe
 /** myelon_impl_reserved_check() of a config struct's `reserved` member. */
 #define MYELON_RESERVED_CHECK(cfg, where, field) \
   myelon_impl_reserved_check((cfg)->reserved, sizeof (cfg)->reserved, (where), (field))
+
+/* ---- codecs (msgpack_codec.c) ---------------------------------------------- */
+
+struct myelon_codec;
+/** True for an untouched msgpack codec of myelon_msgpack_codec_init():
+ * its size function is a whole encode that only counts, and its encoder
+ * reports a short buffer as -ENOSPC, so the typed producer may encode
+ * first and size only what did not fit (typed_producer.c). A codec whose
+ * size or encode function was replaced is sized first, as any other. */
+bool myelon_impl_mp_codec_encodes_first(const struct myelon_codec *c);
 
 /* ---- clocks ------------------------------------------------------------------ */
 

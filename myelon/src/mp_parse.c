@@ -40,21 +40,45 @@ static int fail(const struct parser *ps, const char *what)
   return myelon_codec_fail(WHERE, MYELON_CODEC_DECODE, "%s at byte %zu of %zu", what, ps->pos, ps->len);
 }
 
-static int need(const struct parser *ps, size_t n)
+static inline int need(const struct parser *ps, size_t n)
 {
   return ps->len - ps->pos >= n ? 0 : fail(ps, "truncated");
 }
 
-static uint64_t be(const uint8_t *p, size_t n)
+/* An n-byte big-endian unsigned, n = 1, 2, 4 or 8 (the only widths the
+ * format has): one load and a byte swap, not a loop over the bytes. */
+static inline uint64_t be(const uint8_t *p, size_t n)
 {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  switch (n) {
+  case 1:
+    return p[0];
+  case 2: {
+    uint16_t v;
+    memcpy(&v, p, sizeof v);
+    return __builtin_bswap16(v);
+  }
+  case 4: {
+    uint32_t v;
+    memcpy(&v, p, sizeof v);
+    return __builtin_bswap32(v);
+  }
+  default: {
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+    return __builtin_bswap64(v);
+  }
+  }
+#else
   uint64_t v = 0;
   for (size_t i = 0; i < n; i++)
     v = (v << 8) | p[i];
   return v;
+#endif
 }
 
 /* Read an n-byte big-endian unsigned (n = 1, 2, 4, 8). */
-static int read_be(struct parser *ps, size_t n, uint64_t *v)
+static inline int read_be(struct parser *ps, size_t n, uint64_t *v)
 {
   int rc = need(ps, n);
   if (rc < 0)
@@ -88,6 +112,66 @@ static int body(struct parser *ps, uint64_t n, const char **ptr)
 
 static int parse_obj(struct parser *ps, msgpack_object *o, unsigned depth);
 
+/* The elements most maps and arrays are made of - fixstr keys, small and
+ * sized unsigned numbers - parsed without a call, from `p[*pos]` (of `len`
+ * bytes): 1 when done, 0 for any other first byte or a short input
+ * (parse_obj() then parses it from the same position and reports what is
+ * wrong). The position is the caller's local, not the parser's field: a
+ * store into a node may alias that field, which would make the compiler
+ * reload it after every store. */
+static inline int parse_simple(const uint8_t *p, size_t len, size_t *pos, msgpack_object *o)
+{
+  size_t at = *pos;
+  if (at >= len)
+    return 0;
+  uint8_t b = p[at];
+  if (b <= 0x7f) {
+    o->type = MSGPACK_OBJECT_POSITIVE_INTEGER;
+    o->via.u64 = b;
+    *pos = at + 1;
+    return 1;
+  }
+  if (b >= 0xa0 && b <= 0xbf) {
+    uint32_t n = b & 0x1fu;
+    if (n > len - at - 1)
+      return 0;
+    o->type = MSGPACK_OBJECT_STR;
+    o->via.str = (msgpack_object_str){n, (const char *)(p + at + 1)};
+    *pos = at + 1 + n;
+    return 1;
+  }
+  if (b >= 0xcc && b <= 0xcf) {
+    size_t n = (size_t)1 << (b - 0xcc);
+    if (n > len - at - 1)
+      return 0;
+    o->type = MSGPACK_OBJECT_POSITIVE_INTEGER;
+    o->via.u64 = be(p + at + 1, n);
+    *pos = at + 1 + n;
+    return 1;
+  }
+  return 0;
+}
+
+/* Elements [0, n) of a container into `el` (NULL: count only). */
+static int parse_elems(struct parser *ps, msgpack_object *el, uint64_t n, unsigned depth)
+{
+  const uint8_t *p = ps->p;
+  size_t len = ps->len, pos = ps->pos;
+  msgpack_object scratch;
+  for (uint64_t i = 0; i < n; i++) {
+    msgpack_object *o = el ? el + i : &scratch;
+    if (parse_simple(p, len, &pos, o))
+      continue;
+    ps->pos = pos;
+    int rc = parse_obj(ps, o, depth + 1);
+    if (rc < 0)
+      return rc;
+    pos = ps->pos;
+  }
+  ps->pos = pos;
+  return 0;
+}
+
 static int parse_array(struct parser *ps, msgpack_object *o, uint64_t n, unsigned depth)
 {
   if (depth >= ps->max_depth)
@@ -101,10 +185,7 @@ static int parse_array(struct parser *ps, msgpack_object *o, uint64_t n, unsigne
   o->type = MSGPACK_OBJECT_ARRAY;
   o->via.array.size = (uint32_t)n;
   o->via.array.ptr = n ? el : NULL;
-  msgpack_object scratch;
-  for (uint64_t i = 0; i < n && rc == 0; i++)
-    rc = parse_obj(ps, el ? el + i : &scratch, depth + 1);
-  return rc;
+  return parse_elems(ps, el, n, depth);
 }
 
 static int parse_map(struct parser *ps, msgpack_object *o, uint64_t n, unsigned depth)
@@ -120,10 +201,7 @@ static int parse_map(struct parser *ps, msgpack_object *o, uint64_t n, unsigned 
   o->type = MSGPACK_OBJECT_MAP;
   o->via.map.size = (uint32_t)n;
   o->via.map.ptr = n ? (msgpack_object_kv *)(void *)el : NULL;
-  msgpack_object scratch;
-  for (uint64_t i = 0; i < 2 * n && rc == 0; i++)
-    rc = parse_obj(ps, el ? el + i : &scratch, depth + 1);
-  return rc;
+  return parse_elems(ps, el, 2 * n, depth);
 }
 
 static int parse_raw(struct parser *ps, msgpack_object *o, msgpack_object_type t, size_t len_bytes)
@@ -240,6 +318,13 @@ static int parse_obj(struct parser *ps, msgpack_object *o, unsigned depth)
     return 0;
   }
   uint64_t n;
+  if (b >= 0xcc && b <= 0xcf) { /* uint8..uint64: the common sized numbers, without the switch */
+    if ((rc = read_be(ps, (size_t)1 << (b - 0xcc), &n)) < 0)
+      return rc;
+    o->type = MSGPACK_OBJECT_POSITIVE_INTEGER;
+    o->via.u64 = n;
+    return 0;
+  }
   switch (b) {
   case 0xc0:
     o->type = MSGPACK_OBJECT_NIL;
@@ -339,10 +424,19 @@ const msgpack_object *myelon_mp_map_get(const msgpack_object *map, const char *k
 {
   if (!map || !key || map->type != MSGPACK_OBJECT_MAP)
     return NULL;
-  size_t klen = strlen(key);
+  /* Short keys (the usual field names) without strlen() and memcmp()
+   * calls: the length first, then the bytes of a key of that length. */
+  size_t klen = 0;
+  while (key[klen] != '\0')
+    klen++;
   for (uint32_t i = 0; i < map->via.map.size; i++) {
     const msgpack_object *k = &map->via.map.ptr[i].key;
-    if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == klen && memcmp(k->via.str.ptr, key, klen) == 0)
+    if (k->type != MSGPACK_OBJECT_STR || k->via.str.size != klen)
+      continue;
+    size_t j = 0;
+    while (j < klen && key[j] == k->via.str.ptr[j])
+      j++;
+    if (j == klen)
       return &map->via.map.ptr[i].val;
   }
   return NULL;

@@ -5,6 +5,7 @@
 #include <myelon/error.h>
 #include <myelon/msgpack_codec.h>
 
+#include "internal.h"
 #include "mp_internal.h"
 
 #include <disruptor_mp/error.h>
@@ -32,14 +33,43 @@ struct bounded {
   bool full;
 };
 
-static int bounded_write(void *data, const char *buf, size_t len)
+/* The rare pieces longer than 16 bytes (a body), and a full buffer: out of
+ * line, so that the short path below makes no call and saves no register. */
+static __attribute__((noinline)) int bounded_write_long(struct bounded *b, const char *buf, size_t len)
 {
-  struct bounded *b = data;
   if (len > b->cap - b->len) {
     b->full = true;
     return -1;
   }
   memcpy(b->buf + b->len, buf, len);
+  b->len += len;
+  return 0;
+}
+
+static int bounded_write(void *data, const char *buf, size_t len)
+{
+  struct bounded *b = data;
+  /* msgpack-c writes a value in pieces of a few bytes (a type byte, a
+   * big-endian number, a key): those are copied without a call. */
+  if (len > 16 || len > b->cap - b->len)
+    return bounded_write_long(b, buf, len);
+  uint8_t *d = b->buf + b->len;
+  if (len >= 8) {
+    uint64_t x, y;
+    memcpy(&x, buf, 8);
+    memcpy(&y, buf + len - 8, 8);
+    memcpy(d, &x, 8);
+    memcpy(d + len - 8, &y, 8);
+  } else if (len >= 4) {
+    uint32_t x, y;
+    memcpy(&x, buf, 4);
+    memcpy(&y, buf + len - 4, 4);
+    memcpy(d, &x, 4);
+    memcpy(d + len - 4, &y, 4);
+  } else {
+    for (size_t i = 0; i < len; i++)
+      d[i] = (uint8_t)buf[i];
+  }
   b->len += len;
   return 0;
 }
@@ -166,6 +196,11 @@ static void mp_free(void *value, void *user)
   if (t->release)
     t->release(value, t->user);
   free(value);
+}
+
+bool myelon_impl_mp_codec_encodes_first(const struct myelon_codec *c)
+{
+  return c->size == mp_size && c->encode == mp_encode;
 }
 
 int myelon_msgpack_codec_init(struct myelon_codec *codec, const struct myelon_mp_type *type)

@@ -1,7 +1,11 @@
 /* Typed producer (typed.h): encode a value, then publish it - straight into
  * the claimed slot when the codec knows the size and one frame holds it,
  * else through a reusable buffer bounded by max_message. Codec errors are
- * found before anything is claimed. */
+ * found before anything is published, and before any wait for space. The
+ * library's msgpack codec, whose size pass would be a whole encode, is
+ * encoded first into a slot that is free now; only a value that does not
+ * fit a frame (or a full ring) takes the size pass. */
+#include "internal.h"
 #include <myelon/error.h>
 #include <myelon/typed.h>
 
@@ -17,6 +21,7 @@ struct myelon_typed_producer {
   struct myelon_codec codec;
   uint32_t frame_cap; /* payload bytes of a single frame */
   size_t max;         /* max_message */
+  bool encode_first;  /* the library's msgpack codec: encode into a free slot, size only on -ENOSPC */
   uint8_t *buf;       /* encode buffer for messages that take several frames */
   size_t buf_cap;
   struct myelon_typed_producer_stats stats;
@@ -40,6 +45,7 @@ int myelon_typed_producer_create(const struct myelon_producer_config *cfg, const
   tp->codec = *codec;
   tp->frame_cap = myelon_producer_frame_capacity(tp->fp);
   tp->max = cfg->max_message;
+  tp->encode_first = myelon_impl_mp_codec_encodes_first(codec);
   *out = tp;
   return 0;
 }
@@ -157,12 +163,39 @@ static int publish_in_slot(struct myelon_typed_producer *tp, const void *value, 
   return 0;
 }
 
+/* For a codec whose size pass is a whole encode (encode_first): encode
+ * straight into a slot that is free now, with a frame's room, and skip
+ * the size pass. -EAGAIN when that does not publish (no free slot, a
+ * value longer than a frame, a claim already open): the caller takes the
+ * sized path, so a value that fails to encode on a full ring is still
+ * reported before any wait. A codec error here publishes nothing. */
+static int publish_encode_first(struct myelon_typed_producer *tp, const void *value, uint8_t kind)
+{
+  size_t room = tp->frame_cap < tp->max ? tp->frame_cap : tp->max;
+  void *slot;
+  if (myelon_producer_claim(tp->fp, room, &slot, 0) < 0)
+    return -EAGAIN;
+  size_t len = 0;
+  int rc = myelon_codec_encode(&tp->codec, value, slot, room, &len);
+  if (rc < 0) {
+    myelon_producer_abort(tp->fp); /* consumers see nothing of it */
+    return rc == -ENOSPC ? -EAGAIN : encode_failed(tp, rc);
+  }
+  myelon_producer_commit(tp->fp, len, kind);
+  tp->stats.published++;
+  tp->stats.zero_copy++;
+  return 0;
+}
+
 int myelon_typed_producer_publish(struct myelon_typed_producer *tp, const void *value, uint8_t kind, int64_t timeout_ns)
 {
   if (!tp)
     return -EINVAL;
+  int rc;
+  if (tp->encode_first && (rc = publish_encode_first(tp, value, kind)) != -EAGAIN)
+    return rc;
   size_t n, len;
-  int rc = size_of(tp, value, &n);
+  rc = size_of(tp, value, &n);
   if (rc < 0)
     return rc;
   if (n <= tp->frame_cap)

@@ -400,6 +400,75 @@ Test(codec_parser, map_get_finds_keys_and_rejects_non_maps)
   tt_pk_done(&p);
 }
 
+/* Keys compared by length and bytes (no strlen()/memcmp() since issue 20):
+ * a prefix, a longer key, the empty key and a key holding a NUL byte. */
+Test(codec_parser, map_get_matches_whole_keys_only)
+{
+  struct tt_pk p;
+  tt_pk_init(&p);
+  msgpack_pack_map(&p.pk, 4);
+  tt_pk_key(&p, "ts");
+  msgpack_pack_int(&p.pk, 1);
+  tt_pk_key(&p, "");
+  msgpack_pack_int(&p.pk, 2);
+  msgpack_pack_str_with_body(&p.pk, "a\0b", 3);
+  msgpack_pack_int(&p.pk, 3);
+  tt_pk_key(&p, "tsx");
+  msgpack_pack_int(&p.pk, 4);
+  msgpack_object nodes[16];
+  struct myelon_mp_arena a;
+  myelon_mp_arena_init(&a, nodes, 16, 0);
+  const msgpack_object *root;
+  cr_assert(eq(int, myelon_mp_parse(p.sb.data, p.sb.size, &a, &root), 0));
+  cr_assert(eq(u64, myelon_mp_map_get(root, "ts")->via.u64, 1));
+  cr_assert(eq(u64, myelon_mp_map_get(root, "")->via.u64, 2));
+  cr_assert(eq(u64, myelon_mp_map_get(root, "tsx")->via.u64, 4));
+  cr_assert(eq(ptr, (void *)myelon_mp_map_get(root, "t"), NULL));
+  cr_assert(eq(ptr, (void *)myelon_mp_map_get(root, "tsxy"), NULL));
+  cr_assert(eq(ptr, (void *)myelon_mp_map_get(root, "a"), NULL), "a C string ends at the NUL: 'a' is not 'a\\0b'");
+  tt_pk_done(&p);
+}
+
+/* The inline path for fixstr keys and fixint/uint8..64 values (issue 20)
+ * bounds every read as parse_obj() does: each cut of such a map, at every
+ * byte, is rejected by parse and validate alike; the whole map parses. */
+Test(codec_parser, every_cut_of_a_map_of_simple_elements_is_rejected)
+{
+  struct tt_pk p;
+  tt_pk_init(&p);
+  msgpack_pack_map(&p.pk, 5);
+  tt_pk_key(&p, "a");
+  msgpack_pack_fix_uint8(&p.pk, 200);
+  tt_pk_key(&p, "bb");
+  msgpack_pack_fix_uint16(&p.pk, 60000);
+  tt_pk_key(&p, "ccc");
+  msgpack_pack_fix_uint32(&p.pk, 4000000000u);
+  tt_pk_key(&p, "dddd");
+  msgpack_pack_fix_uint64(&p.pk, UINT64_MAX - 1);
+  tt_pk_key(&p, "e");
+  msgpack_pack_int(&p.pk, 7); /* positive fixint */
+  msgpack_object nodes[16];
+  struct myelon_mp_arena a;
+  const msgpack_object *root;
+  for (size_t cut = 0; cut < p.sb.size; cut++) {
+    uint8_t *copy = malloc(cut ? cut : 1); /* exactly `cut` bytes: ASan sees any read beyond */
+    cr_assert(ne(ptr, copy, NULL));
+    memcpy(copy, p.sb.data, cut);
+    myelon_mp_arena_init(&a, nodes, 16, 0);
+    cr_assert(eq(int, myelon_mp_parse(copy, cut, &a, &root), -MYELON_E_CODEC), "cut at %zu parsed", cut);
+    cr_assert(eq(int, myelon_mp_validate(copy, cut, 0, NULL), -MYELON_E_CODEC), "cut at %zu validated", cut);
+    free(copy);
+  }
+  myelon_mp_arena_init(&a, nodes, 16, 0);
+  cr_assert(eq(int, myelon_mp_parse(p.sb.data, p.sb.size, &a, &root), 0));
+  cr_assert(eq(u64, myelon_mp_map_get(root, "a")->via.u64, 200));
+  cr_assert(eq(u64, myelon_mp_map_get(root, "bb")->via.u64, 60000));
+  cr_assert(eq(u64, myelon_mp_map_get(root, "ccc")->via.u64, 4000000000u));
+  cr_assert(eq(u64, myelon_mp_map_get(root, "dddd")->via.u64, UINT64_MAX - 1));
+  cr_assert(eq(u64, myelon_mp_map_get(root, "e")->via.u64, 7));
+  tt_pk_done(&p);
+}
+
 /* ---- callback types -------------------------------------------------------- */
 
 /* A type with a heap string: pack/unpack callbacks and a release hook. */

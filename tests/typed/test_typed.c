@@ -184,6 +184,39 @@ Test(typed_errors, codec_error_publishes_nothing_on_every_publish_path)
   }
 }
 
+/* The msgpack codec encodes straight into a free slot without a size pass
+ * (issue 20); with the ring full it sizes first, so a value it cannot
+ * encode is still refused at once, not after waiting for space (the short
+ * timeout would then end the call with -ETIMEDOUT); and a good value then
+ * waits and times out. */
+Test(typed_errors, codec_error_on_a_full_ring_comes_before_any_wait)
+{
+  static struct tf_order o, bad;
+  struct tt_pair t;
+  tt_open(&t, DMP_BACKEND_SHM, MYELON_FRAME_COMPACT, 1024, 16, NULL);
+  tf_fill(&o, 7, 64);
+  for (int i = 0; i < 16; i++)
+    cr_assert(eq(int, myelon_typed_producer_publish(t.tp, &o, 1, TT_LONG_NS), 0), "%s", dmp_last_error());
+  tf_fill(&bad, 1, 64);
+  memset(bad.notes[0], 'n', sizeof bad.notes[0]); /* unterminated */
+  bad.n_notes = 1;
+  cr_assert(eq(int, myelon_typed_producer_publish(t.tp, &bad, 1, TT_SHORT_NS), -MYELON_E_CODEC));
+  cr_assert(tt_detail_has("string is not NUL-terminated"), "%s", dmp_last_error());
+  cr_assert(eq(int, myelon_typed_producer_publish(t.tp, &o, 1, TT_SHORT_NS), -ETIMEDOUT));
+  struct myelon_typed_producer_stats s;
+  myelon_typed_producer_stats(t.tp, &s);
+  cr_assert(eq(u64, s.published, 16));
+  cr_assert(eq(u64, s.zero_copy, 16));
+  cr_assert(eq(u64, s.encode_errors, 1));
+  for (int i = 0; i < 16; i++) {
+    tt_recv_equal(&t, &o, 1);
+    myelon_typed_consumer_release(t.tc);
+  }
+  void *v = NULL;
+  cr_assert(eq(int, myelon_typed_consumer_try_recv(t.tc, &v, NULL), -EAGAIN), "nothing of the refused value");
+  tt_close(&t);
+}
+
 /* A codec whose size function announces fewer bytes than its encoder
  * writes (while `lie_by` is set), wrapping the fixture's msgpack codec. */
 static struct myelon_codec honest;
