@@ -272,14 +272,11 @@ static int attach_until(const struct dmp_consumer_config *cfg, int64_t deadline,
   c->cfg.id = c->id;
   c->cfg.wait = dmp_impl_wait_normalise(&cfg->wait, c->ring.wakeups);
   c->non_gating = (cfg->flags & DMP_CONSUMER_NON_GATING) ? DMP_IMPL_C_LOSSY : 0;
-  if (seg->geo.max_producers) {
-    if (c->non_gating) {
-      rc = DMP_FAIL(-DMP_E_BADCONFIG, "cfg.flags: DMP_CONSUMER_NON_GATING is not supported on '%s', a "
-                    "multi-producer ring, yet", seg->path);
-      goto fail;
-    }
-    c->non_gating = DMP_IMPL_C_MP; /* try_peek's reload steps over tombstones (multi.c) */
-  }
+  /* A multi-producer ring: try_peek's reload (gating) and lossy_read()
+   * (non-gating) step over tombstones, and waits repair dead producers'
+   * slots (multi.c). */
+  if (seg->geo.max_producers)
+    c->non_gating |= DMP_IMPL_C_MP;
   memcpy(c->id, cfg->id, strlen(cfg->id) + 1);
   rc = dmp_impl_table_lock(seg, deadline);
   if (rc < 0)
@@ -560,6 +557,15 @@ static int lossy_read(struct dmp_consumer *c, void *dst, size_t len, int64_t *se
     int64_t published = dmp_impl_seq_clamp(dmp_impl_load_acquire(&ctl->producer_cursor)); /* hostile: internal.h */
     if (s > published)
       break;
+    if (c->non_gating & DMP_IMPL_C_MP) {
+      /* A tombstone for `s` is final (only a later lap replaces it), so it
+       * is stepped over and counted without a copy. A marker of a later
+       * lap is not a tombstone of `s`: the copy below is then caught as
+       * overwritten by the limit check, like any lapped slot. */
+      s = dmp_impl_mp_skip_tombstones(c, s, published);
+      if (s > published)
+        break;
+    }
     memcpy(dst, dmp_impl_slot(&c->ring, s), len);
     /* N1: acquire fence between the copy and the load of gate_limit; pairs
      * with P4, the producer's full fence between storing a larger

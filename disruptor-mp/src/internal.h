@@ -271,6 +271,10 @@ int dmp_impl_mp_claim_batch(struct dmp_producer *p, uint64_t n, int64_t *first);
 /** Claim, waiting (polling, repairing) up to `timeout_ns`. 0, -EBUSY, -EINVAL, -ETIMEDOUT. */
 int dmp_impl_mp_claim_wait(struct dmp_producer *p, uint64_t n, int64_t *first, int64_t timeout_ns);
 int64_t dmp_impl_mp_sequence(const struct dmp_producer *p);
+/** A non-gating consumer of a multi-producer ring: step `next` from `s`
+ * over the tombstones up to `last` (at most a ring), counting them; the
+ * first sequence that is not one (or `last` + 1). */
+int64_t dmp_impl_mp_skip_tombstones(struct dmp_consumer *c, int64_t s, int64_t last);
 /** True if slot `s` (published, <= the cursor) holds a tombstone. */
 bool dmp_impl_consumer_is_tomb(struct dmp_consumer *c, int64_t s);
 

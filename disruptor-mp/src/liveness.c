@@ -80,9 +80,6 @@ int dmp_producer_enable_liveness(struct dmp_producer *p, const struct dmp_livene
 {
   if (!p || !cfg)
     return DMP_FAIL(-EINVAL, "producer or cfg is NULL");
-  if (p->mp)
-    return DMP_FAIL(-DMP_E_BADCONFIG, "'%s' is a multi-producer ring: producer liveness is not supported on it yet",
-                    p->cfg.name);
   int rc = check_config(cfg);
   if (rc < 0)
     return rc;
@@ -322,7 +319,11 @@ static int check_required(struct dmp_producer *p, struct dmp_impl_liveness *l, s
       raise_alert(l, r->id, seq, now - r->progress_ns, true, true);
     return 0;
   }
-  int64_t published = p->next - 1;
+  /* What a consumer can have read: on a multi-producer ring the shared
+   * cursor (every producer's published slots below it), not this
+   * handle's own. Acquire: as the consumers' C1 (pairs with MP5). */
+  int64_t published =
+      p->mp ? dmp_impl_seq_clamp(dmp_impl_load_acquire(&p->ring.ctl->producer_cursor)) : p->next - 1;
   if (seq > r->last_seq || seq >= published) {
     r->last_seq = seq > r->last_seq ? seq : r->last_seq;
     window_reset(r, now);
@@ -442,10 +443,57 @@ static int managed_wait(struct dmp_producer *p, int64_t last, int64_t timeout_ns
   }
 }
 
+/* A managed claim of `n` slots on a multi-producer ring: the ring's
+ * waiting claim in slices of one check interval, the liveness checks
+ * between them. Every producer of the ring may run its own checks: an
+ * eviction re-checks under the table lock that the entry is still ACTIVE
+ * and takes the entry's lock before freeing it (evict_index), so when
+ * several producers find the same dead consumer one frees it and the
+ * others find it gone (-DMP_E_IDINUSE: no second eviction, no alert). */
+static int mp_managed(struct dmp_producer *p, uint64_t n, int64_t *first, int64_t timeout_ns)
+{
+  struct dmp_impl_liveness *l = p->liveness;
+  if (!l)
+    return DMP_FAIL(-DMP_E_NOLIVENESS, "call dmp_producer_enable_liveness() first");
+  if (l->sticky)
+    return DMP_FAIL(l->sticky, "%s", l->sticky_detail);
+  if (!l->started) {
+    int rc = startup(p, l, true);
+    if (rc < 0)
+      return rc;
+  }
+  int64_t deadline = dmp_impl_deadline(timeout_ns);
+  for (;;) {
+    int64_t left = dmp_impl_remaining(deadline);
+    int rc = dmp_impl_mp_claim_wait(p, n, first, left < l->cfg.check_interval_ns ? left : l->cfg.check_interval_ns);
+    if (rc != -ETIMEDOUT)
+      return rc;
+    /* The slices may be shorter than the claim's own repair period: a
+     * dead producer's claimed slots hold the ring full too, so repair
+     * here, once per slice (cheap when nothing is claimed beyond the
+     * cursor). */
+    dmp_impl_mp_repair(&p->ring, (int32_t)p->mp->index);
+    int64_t lock_wait = dmp_impl_remaining(deadline);
+    rc = check(p, l, dmp_impl_deadline(lock_wait < l->cfg.check_interval_ns ? lock_wait : l->cfg.check_interval_ns));
+    if (rc < 0)
+      return rc;
+    if (dmp_impl_remaining(deadline) == 0)
+      return DMP_FAIL(-ETIMEDOUT, "'%s': no free slot before the timeout (a consumer lags, or a stopped "
+                      "producer holds a claimed slot)", p->cfg.name);
+  }
+}
+
 int dmp_producer_claim_managed(struct dmp_producer *p, void **slot, int64_t timeout_ns)
 {
   if (!p || !slot)
     return -EINVAL;
+  if (p->mp) {
+    int64_t first;
+    int rc = mp_managed(p, 1, &first, timeout_ns);
+    if (rc == 0)
+      *slot = dmp_impl_slot(&p->ring, first);
+    return rc;
+  }
   int64_t last = p->claim_end;
   if (!p->liveness || p->liveness->sticky || !p->liveness->started || last > p->clear_limit) {
     int rc = managed_wait(p, last, timeout_ns);
@@ -459,6 +507,8 @@ int dmp_producer_claim_batch_managed(struct dmp_producer *p, uint64_t n, int64_t
 {
   if (!p || !first || n == 0 || n > p->ring.capacity)
     return -EINVAL;
+  if (p->mp)
+    return mp_managed(p, n, first, timeout_ns);
   int64_t last = p->claim_end + (int64_t)n - 1;
   if (!p->liveness || p->liveness->sticky || !p->liveness->started || last > p->clear_limit) {
     int rc = managed_wait(p, last, timeout_ns);

@@ -481,6 +481,22 @@ static void skip_tombstones(struct dmp_consumer *c, dmp_atomic_i64 *marks, int64
     dmp_consumer_release(c);
 }
 
+int64_t dmp_impl_mp_skip_tombstones(struct dmp_consumer *c, int64_t s, int64_t last)
+{
+  dmp_atomic_i64 *marks = dmp_impl_mp_marks(&c->ring);
+  /* At most a ring at a time: `last` may be a cursor a peer scribbled. */
+  int64_t end = last - s >= (int64_t)c->ring.capacity ? s + (int64_t)c->ring.capacity - 1 : last;
+  int64_t from = s;
+  /* Acquire: pairs with MP6 / MP3 (a tombstone stored by CAS or store);
+   * and with a later lap's MP3, whose claim stored gate_limit first (P4),
+   * so a non-gating reader that sees that marker sees the limit too. */
+  while (s <= end && dmp_impl_load_acquire(mark_of(marks, &c->ring, s)) == DMP_MARK_TOMB(s))
+    s++;
+  c->tombstones += (uint64_t)(s - from);
+  c->next = s;
+  return s;
+}
+
 int dmp_impl_consumer_reload(struct dmp_consumer *c)
 {
   if (c->non_gating & DMP_IMPL_C_LOSSY) {

@@ -21,6 +21,29 @@
  *     last message seen), tombstones, and tomb_ns.<i> (CLOCK_MONOTONIC when
  *     it first stepped over a new tombstone, up to 64).
  *
+ *   mpr_role consumer BACKEND NAME CID NPROD TIMEOUT_MS REPORT resume:FILE
+ *     the gating consumer, restartable after a kill -9: before releasing a
+ *     message it stores each producer's next expected message in FILE (an
+ *     int64 at offset 8 * producer of a shared file), and a restart (same
+ *     CID, which resumes after its entry's last release) starts from
+ *     there. The one message that may come again is the last one read and
+ *     not yet released when it died: allowed once, as the first one.
+ *     REPORT's next.<id> are then cumulative over the restarts.
+ *
+ *   mpr_role consumer BACKEND NAME CID NPROD TIMEOUT_MS REPORT lossy[:SLEEP_US]
+ *     the same as a non-gating consumer (DMP_CONSUMER_NON_GATING, copying
+ *     reads, SLEEP_US after each message to be lapped): each producer's
+ *     messages in order without duplicates, gaps allowed (the producers do
+ *     not wait for it). REPORT also has missed= and next= (one past the
+ *     last sequence it stepped over or read).
+ *
+ *   mpr_role lproducer BACKEND NAME ID COUNT REQUIRED REPORT
+ *     attaches as producer ID with liveness (DMP_LIVENESS_EVICT, consumer
+ *     REQUIRED, 50 ms progress timeout, 60 s grace) and publishes COUNT
+ *     messages with dmp_producer_publish_managed(); writes REPORT:
+ *     stalled=, dead=, evicted= (alerts it raised), published=; and at
+ *     its first stall alert creates the file REPORT.stalled.
+ *
  * Exit codes: 0 ok, 2 usage, 3 API error, 4 order/duplicate, 5 checksum
  * (a half-written or foreign payload), 6 timeout. */
 #include <errno.h>
@@ -157,19 +180,39 @@ static int producer(enum dmp_backend backend, const char *name, uint32_t id, int
 }
 
 static int consumer(enum dmp_backend backend, const char *name, const char *cid, uint32_t nprod, int timeout_ms,
-                    const char *report)
+                    const char *report, const char *mode)
 {
+  bool lossy = mode && strncmp(mode, "lossy", 5) == 0;
+  long sleep_us = lossy && mode[5] == ':' ? atol(mode + 6) : 0;
+  volatile int64_t *resume = NULL;
+  if (mode && strncmp(mode, "resume:", 7) == 0) {
+    int fd = open(mode + 7, O_RDWR);
+    if (fd < 0)
+      return fail(3, "open %s: %s", mode + 7, strerror(errno));
+    resume = mmap(NULL, 8 * MPR_MAX_PROD, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (resume == MAP_FAILED)
+      return fail(3, "mmap %s", mode + 7);
+  }
   struct dmp_consumer_config cfg;
   dmp_consumer_config_init(&cfg);
   cfg.backend = backend;
   cfg.name = name;
   cfg.id = cid;
   cfg.start = DMP_START_OLDEST;
+  if (lossy)
+    cfg.flags = DMP_CONSUMER_NON_GATING;
   struct dmp_consumer *c;
   int rc = dmp_consumer_attach(&cfg, &c);
   if (rc < 0)
     return fail(3, "consumer attach: %s", dmp_strerror(rc));
+  if (nprod > MPR_MAX_PROD)
+    return fail(2, "at most %d producers", MPR_MAX_PROD);
   int64_t next[MPR_MAX_PROD] = {0}, count[MPR_MAX_PROD] = {0};
+  bool first_msg = true;
+  if (resume)
+    for (uint32_t k = 0; k < nprod; k++)
+      next[k] = __atomic_load_n(&resume[k], __ATOMIC_ACQUIRE);
   int64_t tomb_ns[64];
   int n_tomb = 0;
   uint64_t tombs = 0;
@@ -183,7 +226,13 @@ static int consumer(enum dmp_backend backend, const char *name, const char *cid,
       code = fail(6, "consumer %s: timed out", cid);
       break;
     }
-    rc = dmp_consumer_peek_timeout(c, &ev, &seq, left);
+    struct mpr_msg m;
+    if (lossy) {
+      rc = dmp_consumer_copy_timeout(c, &m, sizeof m, &seq, left);
+      ev = &m;
+    } else {
+      rc = dmp_consumer_peek_timeout(c, &ev, &seq, left);
+    }
     if (dmp_consumer_tombstones(c) != tombs) {
       tombs = dmp_consumer_tombstones(c);
       if (n_tomb < 64)
@@ -197,14 +246,23 @@ static int consumer(enum dmp_backend backend, const char *name, const char *cid,
       code = fail(3, "peek: %s", dmp_strerror(rc));
       break;
     }
-    struct mpr_msg m;
-    memcpy(&m, ev, sizeof m);
-    dmp_consumer_release(c);
+    if (!lossy)
+      memcpy(&m, ev, sizeof m);
+    /* A restart's first message may be the one its predecessor read and
+     * recorded but never released (it died in between): seen again once. */
+    bool again = resume && first_msg && m.prod < nprod && m.pseq == next[m.prod] - 1 && msg_ok(&m);
+    first_msg = false;
+    if (again) {
+      dmp_consumer_release(c);
+      continue;
+    }
     if (!msg_ok(&m)) {
       code = fail(5, "consumer %s: seq %" PRId64 " holds a bad payload (prod %u pseq %" PRId64 ")", cid, seq, m.prod,
                   m.pseq);
       break;
     }
+    if (lossy && m.prod < nprod && m.pseq >= next[m.prod])
+      next[m.prod] = m.pseq; /* a non-gating reader may miss messages, never go back */
     if (m.prod >= nprod || m.pseq != next[m.prod]) {
       code = fail(4, "consumer %s: seq %" PRId64 ": producer %u message %" PRId64 ", expected %" PRId64, cid, seq,
                   m.prod, m.pseq, m.prod < MPR_MAX_PROD ? next[m.prod] : -1);
@@ -212,18 +270,92 @@ static int consumer(enum dmp_backend backend, const char *name, const char *cid,
     }
     next[m.prod]++;
     count[m.prod]++;
+    if (resume) /* recorded before the release: a kill in between redelivers it */
+      __atomic_store_n(&resume[m.prod], next[m.prod], __ATOMIC_RELEASE);
+    if (!lossy)
+      dmp_consumer_release(c);
+    if (sleep_us)
+      usleep((useconds_t)sleep_us);
   }
   FILE *f = fopen(report, "w");
   if (f) {
     for (uint32_t k = 0; k < nprod; k++)
       fprintf(f, "count.%u=%" PRId64 "\nnext.%u=%" PRId64 "\n", k, count[k], k, next[k]);
     fprintf(f, "tombstones=%" PRIu64 "\nn_tomb=%d\n", tombs, n_tomb);
+    fprintf(f, "missed=%" PRIu64 "\nnext=%" PRId64 "\n", dmp_consumer_missed(c), dmp_consumer_next(c));
     for (int i = 0; i < n_tomb; i++)
       fprintf(f, "tomb_ns.%d=%" PRId64 "\n", i, tomb_ns[i]);
     fprintf(f, "end=1\n");
     fclose(f);
   }
   dmp_consumer_close_forget(c);
+  return code;
+}
+
+struct lalerts {
+  int stalled, dead, evicted;
+  const char *stall_file;
+};
+
+static void on_alert(const struct dmp_liveness_alert *a, void *user)
+{
+  struct lalerts *n = user;
+  if (a->evicted)
+    n->evicted++;
+  if (a->dead)
+    n->dead++;
+  else if (n->stalled++ == 0) {
+    FILE *f = fopen(n->stall_file, "w"); /* tells the test: seen as stalled */
+    if (f)
+      fclose(f);
+  }
+}
+
+static int lproducer(enum dmp_backend backend, const char *name, uint32_t id, int64_t count, const char *required,
+                     const char *report)
+{
+  struct dmp_producer_config cfg;
+  dmp_producer_config_init(&cfg);
+  cfg.backend = backend;
+  cfg.name = name;
+  struct dmp_producer *p;
+  int rc = dmp_producer_attach(&cfg, &p);
+  if (rc < 0)
+    return fail(3, "attach: %s", dmp_strerror(rc));
+  char stall_file[512];
+  snprintf(stall_file, sizeof stall_file, "%s.stalled", report);
+  struct lalerts n = {0, 0, 0, stall_file};
+  struct dmp_liveness_config lc;
+  dmp_liveness_config_init(&lc);
+  lc.required_ids = &required;
+  lc.n_required = 1;
+  lc.action = DMP_LIVENESS_EVICT;
+  lc.progress_timeout_ns = INT64_C(50000000);
+  lc.grace_ns = INT64_C(60000000000);
+  lc.alert = on_alert;
+  lc.user = &n;
+  lc.quiet = true;
+  rc = dmp_producer_enable_liveness(p, &lc);
+  if (rc < 0)
+    return fail(3, "enable liveness: %s", dmp_strerror(rc));
+  int64_t timeout = (int64_t)ts_timeout_ms(30000) * 1000000, i = 0;
+  int code = 0;
+  for (; i < count; i++) {
+    struct mpr_msg m;
+    msg_fill(&m, id, i);
+    int64_t seq = dmp_producer_publish_managed(p, &m, sizeof m, timeout);
+    if (seq < 0) {
+      code = fail(seq == -ETIMEDOUT ? 6 : 3, "publish_managed of message %" PRId64 ": %s", i,
+                  dmp_strerror((int)seq));
+      break;
+    }
+  }
+  FILE *f = fopen(report, "w");
+  if (f) {
+    fprintf(f, "stalled=%d\ndead=%d\nevicted=%d\npublished=%" PRId64 "\nend=1\n", n.stalled, n.dead, n.evicted, i);
+    fclose(f);
+  }
+  dmp_producer_close(p);
   return code;
 }
 
@@ -238,6 +370,9 @@ int main(int argc, char **argv)
     return producer(backend, argv[3], (uint32_t)atoi(argv[4]), atoll(argv[5]), strtoull(argv[6], NULL, 10),
                     argc > 7 ? atoll(argv[7]) : -1, argc > 8 ? argv[8] : NULL, argc > 9 ? argv[9] : NULL);
   if (strcmp(argv[1], "consumer") == 0 && argc >= 8)
-    return consumer(backend, argv[3], argv[4], (uint32_t)atoi(argv[5]), atoi(argv[6]), argv[7]);
+    return consumer(backend, argv[3], argv[4], (uint32_t)atoi(argv[5]), atoi(argv[6]), argv[7],
+                    argc > 8 ? argv[8] : NULL);
+  if (strcmp(argv[1], "lproducer") == 0 && argc >= 8)
+    return lproducer(backend, argv[3], (uint32_t)atoi(argv[4]), atoll(argv[5]), argv[6], argv[7]);
   return 2;
 }

@@ -43,6 +43,13 @@
  * never be read without gating. Its cursor in the table records what it
  * last read, for dmp-stat; it never gates, and liveness never stalls,
  * alerts on or evicts it automatically.
+ *
+ * On a multi-producer ring (DMP_RING_MULTI_PRODUCER) a non-gating reader
+ * also steps over tombstones (a dead producer's or an aborted claim's
+ * slots: never copied, counted in dmp_consumer_tombstones()); a tombstone
+ * it was lapped over counts as missed. Each producer's table scan may
+ * raise the overwrite limit, so a reader close behind may be counted as
+ * lapped somewhat sooner than on a single-producer ring.
  */
 #ifndef DISRUPTOR_MP_CONSUMER_H
 #define DISRUPTOR_MP_CONSUMER_H

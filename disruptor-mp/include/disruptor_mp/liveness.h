@@ -44,6 +44,15 @@
  *    is expected to crash and come back wants ALERT_ONLY (resumes where
  *    it died) or EVICT (starts afresh).
  *
+ * Multi-producer rings (DMP_RING_MULTI_PRODUCER): any producer of the ring
+ * may enable liveness on its handle; each watches the consumers on its own
+ * (its own alerts, its own sticky failure). "Caught up" means at the
+ * ring's shared cursor. An eviction re-checks under the table lock that the
+ * entry is still ACTIVE and takes its lock before freeing it, so when
+ * several producers find the same dead consumer it is evicted once (one
+ * alert, from the producer that evicted it). A managed claim there also
+ * repairs a dead producer's claimed slots (tombstones, producer.h).
+ *
  * A required consumer "gates" the producer while it is attached, and also
  * after a clean close if it is DMP_CONSUMER_DURABLE (its position is kept
  * and still holds the producer back): such a detached durable consumer that

@@ -40,10 +40,12 @@
  *
  * Rules on such a ring: a handle holds one claim at a time (one slot or
  * one batch): claiming again before dmp_producer_publish() or
- * dmp_producer_abort() fails with -EBUSY. Non-gating consumers and
- * producer liveness (liveness.h) are not supported on it yet (refused with
- * -DMP_E_BADCONFIG). While the ring is full a waiting claim polls (it does
- * not park on a futex).
+ * dmp_producer_abort() fails with -EBUSY. Non-gating consumers
+ * (consumer.h) and producer liveness (liveness.h) work as on any ring: a
+ * non-gating reader steps over tombstones and counts them; any producer
+ * may enable liveness and watch the consumers, and several evicting the
+ * same dead consumer evict it once. While the ring is full a waiting claim
+ * polls (it does not park on a futex).
  *
  * Tombstones: a producer that dies (crash, kill -9) between its claim and
  * its publish would leave a hole that blocks every consumer. The kernel
