@@ -211,8 +211,14 @@ static int mp_try_claim(struct dmp_producer *p, uint64_t n, int64_t *first)
     return -EINVAL;
   struct dmp_segment_control *ctl = p->ring.ctl;
   struct dmp_producer_entry *e = mp->entry;
-  int64_t c = dmp_impl_seq_clamp(dmp_impl_load_seq_cst(&ctl->mp_claim));
+  int64_t c = dmp_impl_load_seq_cst(&ctl->mp_claim);
   for (;;) {
+    /* A counter no producer stores (a peer scribbled it): a CAS from a
+     * clamped copy would fail forever (the hostile suite hung here), so
+     * the claim fails as "full", bounded by the caller's timeout. */
+    if (c < 0 || c > DMP_IMPL_SEQ_MAX)
+      return DMP_FAIL(-EAGAIN, "'%s': the claim counter holds %lld, which no producer stores (scribbled)",
+                      p->cfg.name, (long long)c);
     int64_t last = c + (int64_t)n - 1;
     if (last > mp->limit) {
       mp->limit = mp_limit(p);
@@ -231,7 +237,7 @@ static int mp_try_claim(struct dmp_producer *p, uint64_t n, int64_t *first)
     if (__atomic_compare_exchange_n(&ctl->mp_claim.raw, &c, c + (int64_t)n, false, __ATOMIC_SEQ_CST,
                                     __ATOMIC_SEQ_CST))
       break;
-    c = dmp_impl_seq_clamp(c); /* another producer's claim: try from its end */
+    /* else `c` is another producer's claim end: try from there */
   }
   mp->lo = c;
   mp->hi = c + (int64_t)n;

@@ -46,10 +46,17 @@ static inline int hx_clean_exit(int code)
 #define HT_SLOTS 0x08u    /**< random bytes anywhere in the slots */
 #define HT_FRAMES 0x10u   /**< Layer 1 frame header fields (len, kind, flags, frag, msg_id, total) */
 #define HT_COUNTERS 0x20u /**< the counters companion segment <name>.cnt */
-#define HT_ALL 0x3fu
+#define HT_ALL 0x3fu      /**< every class a single-producer ring has */
+/* Multi-producer rings only (kind mp; layout.h, "Many producers"): */
+#define HT_PRODUCERS 0x40u /**< producer-table entries (intent, state, pid, ...), mp_claim, mp_tombstones */
+#define HT_MARKERS 0x80u   /**< the per-slot publish markers (data / tombstone / other laps) */
+#define HT_N_CLASSES 8
 
-/** Stream kinds (the --kind argument of both executables). */
-enum hk_kind { HK_RAW, HK_COMPACT, HK_ALIGNED, HK_TYPED };
+/** Stream kinds (the --kind argument of both executables). HK_MP: the
+ * raw stream on a multi-producer ring written by two producer processes
+ * (the creator and one that attaches), each event carrying its ring
+ * sequence and checksum. */
+enum hk_kind { HK_RAW, HK_COMPACT, HK_ALIGNED, HK_TYPED, HK_MP };
 
 /* Raw (Layer 0) stream: event i carries i and ts_checksum(i). */
 #define HOSTILE_RAW_SLOT 64u

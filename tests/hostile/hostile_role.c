@@ -6,6 +6,10 @@
  *
  *   hostile_role producer --kind raw|compact|aligned|typed --name N
  *                         --count K --consumers C [--ids a,b]
+ *   hostile_role producer --kind mp ... [--attach]
+ *                         the raw stream on a multi-producer ring: the
+ *                         creator, or (--attach) one more producer of it;
+ *                         every event carries its ring sequence
  *   hostile_role consumer --kind ... --name N --id ID --count K
  *   common: --seed S (API variant, wait strategy, liveness action, start
  *           position, durability: all drawn from it), --pace-us U (producer:
@@ -50,6 +54,7 @@
 
 struct opts {
   bool producer;
+  bool attach;       /* --attach: join a multi-producer ring (kind mp) instead of creating it */
   bool mmap_backend; /* --mmap */
   enum hk_kind kind;
   const char *name, *id, *ids, *log;
@@ -82,7 +87,7 @@ static int64_t now_ns(void)
 
 static const char *role_name(const struct opts *o)
 {
-  return o->producer ? "producer" : o->id;
+  return o->producer ? (o->attach ? "producer2" : "producer") : o->id;
 }
 
 /* Every blocking call, timed against the timeout it was given, and every
@@ -198,6 +203,20 @@ static void linger(const struct opts *o, struct dmp_producer *p)
     nanosleep(&(struct timespec){0, 1000000}, NULL);
 }
 
+/* Kind mp, --attach: join the ring the creator makes (bounded retries
+ * while it does not exist yet). */
+static int attach_producer(const struct opts *o, const struct dmp_producer_config *cfg, struct dmp_producer **p)
+{
+  int64_t deadline = now_ns() + o->attach_ns;
+  for (;;) {
+    int rc = dmp_producer_attach(cfg, p);
+    if ((rc != -ENOENT && rc != -DMP_E_NOTREADY && rc != -DMP_E_OWNERDEAD) ||
+        now_ns() > deadline)
+      return rc;
+    nanosleep(&(struct timespec){0, 2000000}, NULL);
+  }
+}
+
 static int raw_producer(const struct opts *o)
 {
   uint64_t s = o->seed;
@@ -212,13 +231,32 @@ static int raw_producer(const struct opts *o)
   cfg.wait = wait_of(&s);
   cfg.wait_consumers = o->consumers;
   cfg.wait_timeout_ns = o->attach_ns;
+  bool mp = o->kind == HK_MP;
+  if (mp) {
+    cfg.flags = DMP_RING_MULTI_PRODUCER;
+    cfg.max_producers = 4;
+  }
   struct dmp_producer *p;
   int64_t t0 = now_ns();
-  int rc = dmp_producer_create(&cfg, &p); /* waits for the consumers */
-  timed("producer_create", t0, o->attach_ns);
+  int rc;
+  if (o->attach) {
+    struct dmp_producer_config ac;
+    dmp_producer_config_init(&ac);
+    ac.backend = cfg.backend;
+    ac.name = cfg.name;
+    ac.wait = cfg.wait;
+    ac.max_consumers = 0; /* the ring's (0: no expectation) */
+    rc = attach_producer(o, &ac, &p);
+    /* Each attempt waits for the table lock at most DMP_TABLE_WAIT_NS. */
+    timed("producer_attach", t0, o->attach_ns + DMP_TABLE_WAIT_NS);
+  } else {
+    rc = dmp_producer_create(&cfg, &p); /* waits for the consumers */
+    timed("producer_create", t0, o->attach_ns);
+  }
   if (rc < 0)
-    return finish(o, &t, HX_SETUP, "create", rc);
-  fprintf(stderr, "hostile_role producer: created\n"); /* the driver scribbles after this */
+    return finish(o, &t, HX_SETUP, o->attach ? "attach" : "create", rc);
+  /* The driver scribbles after this line of every participant. */
+  fprintf(stderr, "hostile_role %s: %s\n", role_name(o), o->attach ? "attached" : "created");
   char ids_buf[256];
   const char *ids[4];
   int managed = enable_liveness(p, o, &s, ids_buf, ids);
@@ -226,7 +264,9 @@ static int raw_producer(const struct opts *o)
     dmp_producer_close(p);
     return finish(o, &t, HX_SETUP, "enable_liveness", managed);
   }
-  bool batch = rnd(&s) % 2;
+  /* A multi-producer ring: always the batch calls, which say the claimed
+   * sequence (the event carries it). */
+  bool batch = mp || rnd(&s) % 2;
   int64_t progress = now_ns();
   bool gave_up = false;
   int code = HX_OK;
@@ -236,7 +276,7 @@ static int raw_producer(const struct opts *o)
     int64_t first;
     void *slot = NULL;
     t0 = now_ns();
-    if (n > 1)
+    if (n > 1 || mp)
       rc = managed ? dmp_producer_claim_batch_managed(p, n, &first, SLICE_NS)
                    : dmp_producer_claim_batch_timeout(p, n, &first, SLICE_NS);
     else
@@ -250,11 +290,13 @@ static int raw_producer(const struct opts *o)
     }
     if (st > 0)
       continue;
-    if (n == 1)
+    if (n == 1 && !mp)
       first = (int64_t)i;
     for (uint64_t k = 0; k < n; k++) {
-      struct hostile_event ev = {(int64_t)(i + k), ts_checksum((int64_t)(i + k)), {0}};
-      memcpy(n > 1 ? dmp_producer_slot(p, first + (int64_t)k) : slot, &ev, sizeof ev);
+      /* Single producer: event i at sequence i; many: the claimed one. */
+      int64_t e = mp ? first + (int64_t)k : (int64_t)(i + k);
+      struct hostile_event ev = {e, ts_checksum(e), {0}};
+      memcpy(n > 1 || mp ? dmp_producer_slot(p, first + (int64_t)k) : slot, &ev, sizeof ev);
     }
     t0 = now_ns();
     dmp_producer_publish(p);
@@ -744,8 +786,8 @@ static int typed_consumer(const struct opts *o)
 
 static int parse_kind(const char *s, enum hk_kind *k)
 {
-  static const char *const names[] = {"raw", "compact", "aligned", "typed"};
-  for (int i = 0; i < 4; i++)
+  static const char *const names[] = {"raw", "compact", "aligned", "typed", "mp"};
+  for (int i = 0; i < 5; i++)
     if (strcmp(s, names[i]) == 0) {
       *k = (enum hk_kind)i;
       return 0;
@@ -764,7 +806,7 @@ static int parse(int argc, char **argv, struct opts *o)
       {"kind", 1, 0, 'k'}, {"name", 1, 0, 'n'},  {"id", 1, 0, 'i'},       {"ids", 1, 0, 'I'},
       {"count", 1, 0, 'c'}, {"consumers", 1, 0, 'C'}, {"seed", 1, 0, 's'}, {"pace-us", 1, 0, 'p'},
       {"stall-ms", 1, 0, 'S'}, {"attach-ms", 1, 0, 'a'}, {"log", 1, 0, 'l'}, {"deadline-ms", 1, 0, 'D'},
-      {"mmap", 0, 0, 'm'}, {0, 0, 0, 0}};
+      {"mmap", 0, 0, 'm'}, {"attach", 0, 0, 'A'}, {0, 0, 0, 0}};
   int64_t deadline_ns = INT64_C(12000000000);
   o->stall_ns = INT64_C(1000000000);
   o->attach_ns = INT64_C(5000000000);
@@ -785,10 +827,11 @@ static int parse(int argc, char **argv, struct opts *o)
     case 'l': o->log = optarg; break;
     case 'D': deadline_ns = strtoll(optarg, NULL, 10) * 1000000; break;
     case 'm': o->mmap_backend = true; break;
+    case 'A': o->attach = true; break;
     default: return -1;
     }
   }
-  if (!o->name || o->count == 0 || (!o->producer && !o->id))
+  if (!o->name || o->count == 0 || (!o->producer && !o->id) || (o->attach && o->kind != HK_MP))
     return -1;
   o->end_ns = ts_now_ns() + deadline_ns;
   return 0;
@@ -821,13 +864,15 @@ int main(int argc, char **argv)
   }
   if (o.producer) {
     switch (o.kind) {
-    case HK_RAW: return raw_producer(&o);
+    case HK_RAW:
+    case HK_MP: return raw_producer(&o);
     case HK_TYPED: return typed_producer(&o);
     default: return framed_producer(&o);
     }
   }
   switch (o.kind) {
-  case HK_RAW: return raw_consumer(&o);
+  case HK_RAW:
+  case HK_MP: return raw_consumer(&o);
   case HK_TYPED: return typed_consumer(&o);
   default: return framed_consumer(&o);
   }

@@ -13,7 +13,8 @@
  * file is "<path>.cnt"; both are mapped MAP_SHARED, so every write lands in
  * the pages the participants have mapped.
  * MASK is a bit set of the HT_* classes of hostile.h (header, control
- * lines, consumer table, slots, frame headers, counters). Values are drawn
+ * lines, consumer table, slots, frame headers, counters; on a
+ * multi-producer ring also its producer table and per-slot markers). Values are drawn
  * from a splitmix64 stream seeded with S: mostly "interesting" ones (0, -1,
  * extremes, the current value plus or minus a little, single bit flips),
  * some fully random. The same seed gives the same sequence of choices;
@@ -67,8 +68,10 @@ struct scribbler {
   /* geometry, read once from the honest header */
   uint64_t capacity, table_offset, slots_offset;
   uint32_t stride, max_consumers;
+  uint32_t max_producers; /* 0: a single-producer ring (no producer table, no markers) */
+  uint64_t ptable_offset, marks_offset;
   uint32_t frame_hdr;
-  uint64_t writes[6];
+  uint64_t writes[HT_N_CLASSES];
 };
 
 static uint64_t rnd(struct scribbler *s)
@@ -331,12 +334,66 @@ static void scribble_counters(struct scribbler *s)
   }
 }
 
+static const struct field pentry_fields[] = {
+    F(struct dmp_producer_entry, claim_lo),  F(struct dmp_producer_entry, claim_lo),
+    F(struct dmp_producer_entry, claim_hi),  F(struct dmp_producer_entry, claim_hi),
+    F(struct dmp_producer_entry, published), F(struct dmp_producer_entry, tombstoned),
+    F(struct dmp_producer_entry, state),     F(struct dmp_producer_entry, pid),
+    F(struct dmp_producer_entry, generation),
+};
+
+static const struct field mp_control_fields[] = {
+    F(struct dmp_segment_control, mp_claim), F(struct dmp_segment_control, mp_claim),
+    F(struct dmp_segment_control, mp_tombstones),
+};
+
+/* The producer table (mostly the entries in use, 0 and 1), or the shared
+ * claim counter and tombstone count. */
+static void scribble_producers(struct scribbler *s)
+{
+  if (rnd(s) % 4 == 0) {
+    hit_field(s, &s->ring, 6, mp_control_fields, N_OF(mp_control_fields), 0, 0);
+    return;
+  }
+  uint64_t i = rnd(s) % 4 ? rnd(s) % (s->max_producers < 2 ? s->max_producers : 2) : rnd(s) % s->max_producers;
+  hit_field(s, &s->ring, 6, pentry_fields, N_OF(pentry_fields), s->ptable_offset + i * sizeof(struct dmp_producer_entry),
+            i);
+}
+
+/* A marker near the producers' position: data or tombstone of this lap, of
+ * the next or the previous one, zero, or any value. */
+static void scribble_markers(struct scribbler *s)
+{
+  uint64_t cur = load(&s->ring, offsetof(struct dmp_segment_control, producer_cursor), 8);
+  int64_t seq = (int64_t)(cur + (rnd(s) % (2 * s->capacity)) - s->capacity / 2);
+  uint64_t off = s->marks_offset + ((uint64_t)seq & (s->capacity - 1)) * sizeof(int64_t);
+  /* The cursor may itself be scribbled (any value): the markers'
+   * encodings (layout.h: seq + 1, -(seq + 1)) in unsigned arithmetic,
+   * which wraps instead of overflowing. */
+  uint64_t u = (uint64_t)seq, lap = s->capacity, v;
+  switch (rnd(s) % 8) {
+  case 0: v = u + 1; break;          /* DMP_MARK_DATA(seq) */
+  case 1: v = 0 - (u + 1); break;    /* DMP_MARK_TOMB(seq) */
+  case 2: v = u + lap + 1; break;    /* data of the next lap */
+  case 3: v = 0 - (u + lap + 1); break; /* tombstone of the next lap */
+  case 4: v = u - lap + 1; break;    /* data of the previous lap */
+  case 5: v = 0; break;
+  default: hit(s, &s->ring, 7, "marker", (uint64_t)seq, off, 8); return;
+  }
+  store(&s->ring, off, 8, v);
+  s->writes[7]++;
+  if (s->verbose)
+    fprintf(stderr, "scribble marker[%lld] @%llu: -> %#llx\n", (long long)seq, (unsigned long long)off,
+            (unsigned long long)v);
+}
+
 static void scribble_one(struct scribbler *s)
 {
-  uint32_t classes[6];
+  uint32_t classes[HT_N_CLASSES];
   int n = 0;
-  for (int c = 0; c < 6; c++)
-    if (s->targets & (1u << c) && (c != 5 || s->cnt.map) && (c != 4 || s->frame_hdr))
+  for (int c = 0; c < HT_N_CLASSES; c++)
+    if (s->targets & (1u << c) && (c != 5 || s->cnt.map) && (c != 4 || s->frame_hdr) &&
+        (c < 6 || s->max_producers))
       classes[n++] = (uint32_t)c;
   if (n == 0)
     return;
@@ -346,7 +403,9 @@ static void scribble_one(struct scribbler *s)
   case 2: scribble_table(s); break;
   case 3: scribble_slots(s); break;
   case 4: scribble_frames(s); break;
-  default: scribble_counters(s); break;
+  case 5: scribble_counters(s); break;
+  case 6: scribble_producers(s); break;
+  default: scribble_markers(s); break;
   }
 }
 
@@ -399,6 +458,14 @@ static int open_ring(struct scribbler *s, const char *name, int64_t deadline)
             s->table_offset + (uint64_t)s->max_consumers * sizeof(struct dmp_consumer_entry) > s->ring.len ||
             s->slots_offset + s->capacity * s->stride > s->ring.len)
           return -EINVAL;
+        /* A multi-producer ring: the producer table and the markers follow
+         * the consumer table (layout.h). */
+        s->max_producers = h->max_producers;
+        s->ptable_offset = s->table_offset + (uint64_t)s->max_consumers * sizeof(struct dmp_consumer_entry);
+        s->marks_offset = s->ptable_offset + (uint64_t)s->max_producers * sizeof(struct dmp_producer_entry);
+        if (s->max_producers && (s->max_producers > DMP_MAX_PRODUCERS ||
+                                 s->marks_offset + s->capacity * sizeof(int64_t) > s->ring.len))
+          return -EINVAL;
         return 0;
       }
       munmap(s->ring.map, s->ring.len);
@@ -447,7 +514,7 @@ int main(int argc, char **argv)
     case 'r': rate_us = strtoull(optarg, NULL, 10); break;
     case 'k':
       s.kind = strcmp(optarg, "raw") == 0 ? HK_RAW : strcmp(optarg, "aligned") == 0 ? HK_ALIGNED
-             : strcmp(optarg, "typed") == 0 ? HK_TYPED : HK_COMPACT;
+             : strcmp(optarg, "typed") == 0 ? HK_TYPED : strcmp(optarg, "mp") == 0 ? HK_MP : HK_COMPACT;
       break;
     case 'l': log = optarg; break;
     case 'm': s.mmap_backend = true; break;
@@ -464,7 +531,7 @@ int main(int argc, char **argv)
     }
   }
   s.verbose = getenv("DMP_HOSTILE_VERBOSE") && atoi(getenv("DMP_HOSTILE_VERBOSE")) > 0;
-  s.frame_hdr = s.kind == HK_RAW ? 0 : s.kind == HK_ALIGNED ? 16 : 12;
+  s.frame_hdr = s.kind == HK_RAW || s.kind == HK_MP ? 0 : s.kind == HK_ALIGNED ? 16 : 12;
   int64_t deadline = now_ns() + INT64_C(5000000000);
   int rc = open_ring(&s, name, deadline);
   if (rc < 0) {
@@ -482,9 +549,10 @@ int main(int argc, char **argv)
       scribble_one(&s);
     sleep_us(rate_us / 2 + rnd(&s) % (rate_us + 1));
   }
-  static const char *const names[] = {"header", "control", "table", "slots", "frames", "counters"};
+  static const char *const names[HT_N_CLASSES] = {"header", "control", "table",     "slots",
+                                                  "frames", "counters", "producers", "markers"};
   fprintf(stderr, "hostile_scribbler: targets %#x, writes:", s.targets);
-  for (int c = 0; c < 6; c++)
+  for (int c = 0; c < HT_N_CLASSES; c++)
     if (s.writes[c])
       fprintf(stderr, " %s %llu", names[c], (unsigned long long)s.writes[c]);
   fprintf(stderr, "%s\n", s.cnt.map || !(s.targets & HT_COUNTERS) ? "" : " (no counters segment)");

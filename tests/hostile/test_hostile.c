@@ -71,10 +71,10 @@
 #include "support.h"
 
 #define DEFAULT_SEEDS 2
-#define MAX_PROCS 5
+#define MAX_PROCS 6 /* producer, a second producer (kind mp), c0, c1, scribbler, late joiner */
 #define WATCHDOG_MS 25000 /* per scenario; every role bounds itself at 12 s */
 
-static const char *const kind_names[] = {"raw", "compact", "aligned", "typed"};
+static const char *const kind_names[] = {"raw", "compact", "aligned", "typed", "mp"};
 
 struct proc {
   char what[32];
@@ -311,10 +311,11 @@ static char worst_over[400] = "-";
 /* The scribbler's summary line ("hostile_scribbler: targets 0x3f, writes:
  * header 12 control 40 ...") into writes per class (HT_* bit order).
  * false if the line is missing (it never mapped the ring, or died). */
-static bool scribbler_writes(const char *log, uint64_t writes[6])
+static bool scribbler_writes(const char *log, uint64_t writes[HT_N_CLASSES])
 {
-  static const char *const names[] = {"header", "control", "table", "slots", "frames", "counters"};
-  memset(writes, 0, 6 * sizeof writes[0]);
+  static const char *const names[HT_N_CLASSES] = {"header", "control", "table",     "slots",
+                                                  "frames", "counters", "producers", "markers"};
+  memset(writes, 0, HT_N_CLASSES * sizeof writes[0]);
   FILE *f = fopen(log, "r");
   if (!f)
     return false;
@@ -326,7 +327,7 @@ static bool scribbler_writes(const char *log, uint64_t writes[6])
     if (!w)
       continue;
     found = true;
-    for (int c = 0; c < 6; c++) {
+    for (int c = 0; c < HT_N_CLASSES; c++) {
       char key[16];
       snprintf(key, sizeof key, " %s ", names[c]);
       const char *at = strstr(w, key);
@@ -366,8 +367,8 @@ static struct plan plan_of(enum hk_kind kind, uint64_t seed)
   struct plan p;
   p.consumers = 1 + (uint32_t)(rnd(&s) % 2);
   p.late = rnd(&s) % 2;
-  p.count = kind == HK_RAW ? 3000 : kind == HK_TYPED ? 160 : 500;
-  p.pace_us = kind == HK_RAW ? 2000 : kind == HK_TYPED ? 25000 : 10000;
+  p.count = kind == HK_RAW || kind == HK_MP ? 3000 : kind == HK_TYPED ? 160 : 500;
+  p.pace_us = kind == HK_RAW || kind == HK_MP ? 2000 : kind == HK_TYPED ? 25000 : 10000;
   p.duration_ms = 900 + (int)(rnd(&s) % 300);
   p.rate_us = 100 + (int)(rnd(&s) % 400);
   return p;
@@ -500,6 +501,15 @@ static bool run_scenario(enum hk_kind kind, uint32_t targets, uint64_t seed)
     role_argv(argv, &sc, "consumer", i ? "c1" : "c0", seed + 1 + i, &pl);
     spawn(&sc, i ? "c1" : "c0", argv);
   }
+  if (kind == HK_MP) { /* a second producer joins the creator's ring */
+    role_argv(argv, &sc, "producer", NULL, seed + 5, &pl);
+    char **end = argv;
+    while (*end)
+      end++;
+    end[0] = "--attach";
+    end[1] = NULL;
+    spawn(&sc, "producer2", argv);
+  }
   /* Scribble the running stream: once the producer has created the ring
    * and every consumer is attached (or either could not), so that attach
    * itself is not all we test. The producer's create waits for the
@@ -524,9 +534,9 @@ static bool run_scenario(enum hk_kind kind, uint32_t targets, uint64_t seed)
    * was given. Before, a ring that was never created (e.g. a 4 KiB tmpfs)
    * passed: every process, the scribbler included, ended with "setup
    * failed", an allowed exit. */
-  uint64_t writes[6];
+  uint64_t writes[HT_N_CLASSES];
   bool summary = scribbler_writes(scribbler->log, writes);
-  for (int c = 0; c < 6 && summary; c++) {
+  for (int c = 0; c < HT_N_CLASSES && summary; c++) {
     if ((sc.targets & (1u << c)) && writes[c] == 0) {
       ok = false;
       used += (size_t)snprintf(verdict + used, sizeof verdict - used, " the scribbler wrote nothing into class %#x;",
@@ -707,6 +717,27 @@ Test(hostile, aligned_frames_survive_frame_header_scribbles)
 Test(hostile, framed_survives_cursor_and_table_scribbles)
 {
   sweep(HK_COMPACT, HT_CONTROL | HT_TABLE, 3200);
+}
+
+/* ---- multi-producer rings (issue 18) -------------------------------------------------- */
+
+/* Two producer processes on one DMP_RING_MULTI_PRODUCER ring: the
+ * producer table (intents, states, the claim counter, the tombstone count)
+ * and the per-slot markers are scribbled too. Nobody crashes or hangs,
+ * every call returns within its bound, errors are clean. */
+Test(hostile, multi_producer_survives_producer_table_scribbles)
+{
+  sweep(HK_MP, HT_PRODUCERS, 5000);
+}
+
+Test(hostile, multi_producer_survives_marker_scribbles)
+{
+  sweep(HK_MP, HT_MARKERS, 5100);
+}
+
+Test(hostile, multi_producer_survives_scribbles_everywhere)
+{
+  sweep(HK_MP, (HT_ALL & ~HT_FRAMES) | HT_PRODUCERS | HT_MARKERS, 5200);
 }
 
 /* ---- typed msgpack ------------------------------------------------------------------- */
