@@ -391,6 +391,35 @@ void dmp_consumer_close_forget(struct dmp_consumer *c)
   detach(c, DMP_ENTRY_FREE);
 }
 
+int dmp_consumer_release_to(struct dmp_consumer *c, int64_t seq)
+{
+  if (!c || (c->non_gating & DMP_IMPL_C_LOSSY) || seq < c->committed || seq >= c->next)
+    return dmp_error_set("dmp_consumer_release_to", "sequence %lld is not between the last released (%lld) and the "
+                         "last peeked (%lld)", (long long)seq, c ? (long long)c->committed : -1LL,
+                         c ? (long long)(c->next - 1) : -1LL),
+           -EINVAL;
+  /* The inline release stores next - 1 (C2, with its wake-up, C3): let it
+   * see `seq` as the last event peeked, then put the read-ahead back. */
+  int64_t next = c->next;
+  c->next = seq + 1;
+  dmp_consumer_release(c);
+  c->next = next;
+  return 0;
+}
+
+int64_t dmp_consumer_unpeek(struct dmp_consumer *c)
+{
+  if (!c || (c->non_gating & DMP_IMPL_C_LOSSY))
+    return dmp_error_set("dmp_consumer_unpeek", "%s", c ? "a non-gating consumer peeks nothing" : "c is NULL"),
+           -EINVAL;
+  c->next = c->committed + 1;
+  /* `available` was loaded for the old `next`; on a multi-producer ring it
+   * is cached only up to the next tombstone after it, and tombstones
+   * behind it would read as events: make the next peek load it again. */
+  c->available = c->next - 1;
+  return c->next;
+}
+
 void dmp_impl_wake_space(struct dmp_consumer *c)
 {
   dmp_impl_futex_wake(dmp_impl_futex_word(c->cursor));

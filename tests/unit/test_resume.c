@@ -63,6 +63,43 @@ Test(consumer_resume, close_releases_what_was_peeked)
   dmp_producer_close(p);
 }
 
+/* dmp_consumer_release_to(): a reader reading ahead of what it gives back
+ * (the bridge's egress) releases one prefix at a time; the rest stays
+ * leased and gating, and unpeek + close resumes at the first unreleased. */
+Test(consumer_resume, release_to_keeps_the_read_ahead_gated_and_unpeek_resumes_there)
+{
+  struct dmp_producer_config pc = ut_pcfg(DMP_BACKEND_SHM, "rel");
+  struct dmp_producer *p = ut_create(&pc);
+  struct dmp_consumer *c = attach_id(&pc, "h", DMP_CONSUMER_DURABLE, DMP_START_LATEST);
+  ut_publish_n(p, (int)pc.capacity);
+  for (int i = 0; i < 10; i++)
+    cr_assert(eq(i64, ut_read_one(c), i)); /* peeked 0..9, none released */
+  cr_assert(eq(int, dmp_consumer_release_to(c, 3), 0));
+  cr_assert(eq(i64, dmp_consumer_sequence(c), 3));
+  cr_assert(eq(i64, dmp_consumer_next(c), 10), "the read-ahead stays");
+  /* Exactly four slots came free: the rest of the read-ahead gates. */
+  for (int i = 0; i < 4; i++)
+    ut_publish_n(p, 1);
+  void *slot;
+  cr_assert(eq(int, dmp_producer_try_claim(p, &slot), -EAGAIN), "slots 4..9 were released");
+  /* Outside [last released, last peeked]: refused, nothing changes. */
+  cr_assert(eq(int, dmp_consumer_release_to(c, 2), -EINVAL));
+  cr_assert(eq(int, dmp_consumer_release_to(c, 10), -EINVAL));
+  cr_assert(eq(int, dmp_consumer_release_to(NULL, 0), -EINVAL));
+  cr_assert(eq(int, dmp_consumer_release_to(c, 3), 0), "releasing the released is a no-op");
+  cr_assert(eq(i64, dmp_consumer_sequence(c), 3));
+  /* Unpeek, close: the durable id resumes at 4, not at 10. */
+  cr_assert(eq(i64, dmp_consumer_unpeek(c), 4));
+  cr_assert(eq(i64, ut_read_one(c), 4), "the next peek returns the first unreleased event");
+  cr_assert(eq(i64, dmp_consumer_unpeek(c), 4));
+  cr_assert(eq(i64, dmp_consumer_unpeek(NULL), -EINVAL));
+  dmp_consumer_close(c);
+  c = attach_id(&pc, "h", DMP_CONSUMER_DURABLE, DMP_START_LATEST);
+  cr_assert(eq(i64, ut_read_one(c), 4), "close after unpeek kept the unreleased events");
+  dmp_consumer_close(c);
+  dmp_producer_close(p);
+}
+
 Test(consumer_resume, durable_id_gates_while_detached_and_loses_nothing)
 {
   for (int b = 0; b < UT_NBACKENDS; b++) {

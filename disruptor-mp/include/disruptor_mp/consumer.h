@@ -285,6 +285,36 @@ static inline void dmp_consumer_release(struct dmp_consumer *c)
   }
 }
 
+/**
+ * Release the events peeked up to and including `seq`, and keep those
+ * peeked after it leased: a reader that reads ahead of what it may give
+ * back (the bridge's egress holds each message until the remote host
+ * acknowledged it) moves its durable position one acknowledgement at a
+ * time. Same stores and wake-ups as dmp_consumer_release() (whose effect
+ * it has with `seq` = the last event peeked). Cold path; wait-free.
+ * One consumer handle per thread, as for every read.
+ * @param c   a gating consumer
+ * @param seq the last event to release: from dmp_consumer_sequence() (no
+ *            change) to the last event peeked (dmp_consumer_next() - 1)
+ * @return 0; -EINVAL for NULL, a non-gating consumer or a `seq` outside
+ *         that range (nothing changes).
+ */
+DMP_API int dmp_consumer_release_to(struct dmp_consumer *c, int64_t seq);
+
+/**
+ * Give back the events peeked and not released: the next peek returns
+ * the first of them again (their slots stayed gated, so they are intact).
+ * A reader that holds events it may not release yet calls this before
+ * dmp_consumer_close(), which would otherwise release them: a durable
+ * entry then resumes at the first event it did not release. Cold path.
+ * On a multi-producer ring the tombstones among them are stepped over
+ * (and counted in dmp_consumer_tombstones()) again.
+ * @param c a gating consumer
+ * @return the sequence the next peek returns; -EINVAL for NULL or a
+ *         non-gating consumer.
+ */
+DMP_API int64_t dmp_consumer_unpeek(struct dmp_consumer *c);
+
 /** @name Binding entry points
  * Out-of-line twins of dmp_consumer_available(), dmp_consumer_try_peek()
  * and dmp_consumer_release(), for language bindings that can call only
