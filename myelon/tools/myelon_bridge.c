@@ -55,6 +55,8 @@ static const char usage_text[] =
     "  --attach-timeout S   wait this long for the ring to exist (default 5)\n"
     "  --once               exit (0) once the producer is gone and all it published\n"
     "                       was delivered (default: wait for its next producer)\n"
+    "  --state FILE         hold A's slots until B acknowledged them and record how\n"
+    "                       far they are released: lossless across an egress crash\n"
     "Ingress:\n"
     "  --bind ENDPOINT      where the egress connects\n"
     "  --capacity N         ring capacity in frames (default 1024; must match A's)\n"

@@ -22,10 +22,28 @@
  * window in flight.
  *
  * Lossless and back-pressured: the egress copies at most `window` messages
- * (and `window_bytes` bytes) out of its ring before B acknowledges them; it
- * releases its ring slots as it copies, so the producer on A waits for the
- * egress exactly as for a slow local reader once the window is full. Copies
- * stay in the egress until acknowledged and are resent after a reconnect.
+ * (and `window_bytes` bytes) out of its ring before B acknowledges them, so
+ * the producer on A waits for the egress exactly as for a slow local reader
+ * once the window is full. Copies stay in the egress until acknowledged and
+ * are resent after a reconnect.
+ *
+ * Egress crashes: with a state file (`state_path` on the egress) the egress
+ * holds its ring slots on A until B acknowledged their message: it reads
+ * ahead within the window without releasing (dmp_consumer_release_to()),
+ * so its durable position on A moves only with B's acknowledgements (and
+ * the window is then also bounded by A's ring). Before each release it
+ * records in the file where the release ends and which link sequence comes
+ * next. A restarted egress (after kill -9 too) resumes there: it reads the
+ * unacknowledged messages again from A's ring under their old sequence
+ * numbers, and the ingress drops those B had applied as duplicates, so B's
+ * readers see every message once. A message longer than A's ring cannot be
+ * held whole (its last frames need the room its first ones take): its
+ * frames are released as they are read, so a crash of the egress before B
+ * acknowledged such a message loses that message (logged once by the
+ * egress; the ring's capacity is the bound on what is crash-safe). Without
+ * a state file the egress releases each slot as it copies the message, and
+ * a crash loses what it had in flight (at most `window` messages): a
+ * restarted egress resumes after them.
  *
  * Resumable: the ingress's WELCOME carries the next sequence it expects; the
  * egress resends from there. With a state file (`state_path`) the ingress
@@ -43,12 +61,6 @@
  * ring for it (a new epoch on B), so B's readers attach again exactly as
  * after a local producer restart. With MYELON_BRIDGE_ONCE the egress
  * instead ends (myelon_bridge_run() returns -DMP_E_OWNERDEAD).
- *
- * Not covered (this version): a crash of the egress loses the messages it
- * had copied but not yet seen acknowledged (at most `window` messages and
- * `window_bytes` bytes): it released their ring slots as it copied them,
- * so its durable position on A is past them. A restarted egress resumes at
- * that position; B's readers see no duplicate, but may see that gap.
  *
  * Handshake: HELLO carries the ring's frame format, frame capacity, ring
  * capacity, type tag and the egress's max_message; the ingress refuses a
@@ -117,7 +129,10 @@ struct myelon_bridge_config {
   uint32_t frame_capacity;     /**< default MYELON_DEFAULT_FRAME_CAPACITY */
   uint64_t ring_capacity;      /**< frames; default MYELON_DEFAULT_RING_CAPACITY */
   size_t max_message;          /**< default MYELON_DEFAULT_MAX_MESSAGE (egress: the largest it forwards) */
-  const char *state_path;      /**< file recording the last applied message (resume after a restart); NULL: memory only */
+  const char *state_path;      /**< ingress: file recording the last applied message (resume after a restart);
+                                    egress: file recording how far A's ring is released, which makes the egress
+                                    hold A's slots until B acknowledged them (lossless across an egress crash);
+                                    NULL: memory only */
   uint32_t wait_readers;       /**< publish nothing before this many readers attached to the new ring; default 0 */
   /* Both. */
   const char *secret_key_file; /**< this side's CURVE secret key (Z85); required on tcp:// unless insecure */
@@ -145,7 +160,9 @@ struct myelon_bridge;
  *         myelon_bridge_last_error()); -EACCES (key files missing or not
  *         valid keys); -ENOENT, -DMP_E_OWNERDEAD (no ring, or no live
  *         producer, in time); -MYELON_E_FORMAT (not a framed ring); -EPROTO
- *         (ZeroMQ refused the endpoint or an option).
+ *         (ZeroMQ refused the endpoint or an option); with `state_path`,
+ *         -EINVAL (a file that is not an egress state file, or damaged:
+ *         the detail says so) or -errno (it cannot be opened or created).
  */
 MYELON_API int myelon_bridge_egress_open(const struct myelon_bridge_config *cfg, struct myelon_bridge **out);
 

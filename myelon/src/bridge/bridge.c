@@ -28,12 +28,27 @@
 #define PUBLISH_STEP_NS (50LL * 1000000)     /* ingress: one bounded publish attempt */
 #define PROBE_EVERY_NS (10LL * 1000000)      /* egress: look for A's next producer this often */
 #define STATE_MAGIC 0x4554415453594d42ULL    /* "BMYSTATE" */
+#define EGRESS_MAGIC 0x53455247454d5942ULL   /* "BYMEGRES" */
 
 struct held {
   uint8_t *buf;    /* DATA header + payload, ready to send */
   size_t len;      /* payload bytes */
   uint64_t seq;
   int64_t sent_ns; /* 0: not sent in this session */
+  int64_t first;   /* hold mode: Layer 0 sequence of its first frame on A's ring */
+};
+
+/* Egress state file (hold mode, one record at offset 0): A's ring is
+ * released through `pos`, and the first message after it is link
+ * sequence `next_seq`. Written before each release, so after a crash the
+ * ring's durable cursor is at or before pos + 1 and every frame between
+ * is still in the ring (acknowledged: skipped at the restart). */
+struct egress_rec {
+  uint64_t magic;
+  uint64_t epoch;    /* A's ring */
+  int64_t pos;
+  uint64_t next_seq;
+  uint64_t check;
 };
 
 struct state_rec { /* ingress state file (one record at offset 0) */
@@ -67,6 +82,15 @@ struct myelon_bridge {
   size_t max_message;
   /* egress */
   struct myelon_consumer *cons;
+  /* Hold mode (an egress with a state file): frames are read at Layer 0
+   * ahead of what is released; the durable cursor moves only with B's
+   * acknowledgements (egress_release_held()). */
+  bool hold, resume, oversize_logged;
+  struct dmp_consumer *l0;   /* the Layer 0 handle of `cons` */
+  struct myelon_reasm ra;    /* the message being read */
+  int64_t cur_first;         /* Layer 0 sequence of its first frame */
+  bool cur_oversize;         /* it has more frames than the ring holds */
+  struct egress_rec rec;     /* recovered at open (resume) */
   struct held *held;
   uint32_t window, hhead, hcount, hsent;
   size_t window_bytes, hbytes;
@@ -333,6 +357,47 @@ static struct held *held_at(struct myelon_bridge *b, uint32_t i)
   return &b->held[(b->hhead + i) % b->window];
 }
 
+static uint64_t egress_rec_check(const struct egress_rec *r)
+{
+  return (r->magic ^ r->epoch ^ (uint64_t)r->pos ^ r->next_seq) * 0x9e3779b97f4a7c15ULL + 3;
+}
+
+/* Hold mode: release A's ring up to the first frame of the oldest message
+ * B has not acknowledged (held, or being read), recording first where the
+ * link's numbering stands there. A message longer than the ring cannot
+ * be held whole (its last frames need the room its first ones take): its
+ * frames are released as they are read, when it is the oldest. */
+static void egress_release_held(struct myelon_bridge *b)
+{
+  if (!b->hold || b->l0 == NULL)
+    return;
+  int64_t low = dmp_consumer_next(b->l0), released = dmp_consumer_sequence(b->l0);
+  uint64_t seq = b->st.next_seq;
+  uint32_t i = 0;
+  /* Messages whose first frame is released already (longer than the ring)
+   * are not held by the ring: the release goes past them. */
+  while (i < b->hcount && held_at(b, i)->first <= released)
+    i++;
+  if (i < b->hcount) {
+    low = held_at(b, i)->first;
+    seq = held_at(b, i)->seq;
+  } else if (b->ra.active && !b->cur_oversize) {
+    low = b->cur_first;
+  }
+  if (low - 1 <= released)
+    return;
+  struct egress_rec r = {EGRESS_MAGIC, b->epoch, low - 1, seq, 0};
+  r.check = egress_rec_check(&r);
+  /* No fsync, as for the ingress's file: this guards against the process
+   * dying (kill -9), whose page-cache write survives it. A failed write
+   * keeps the slots (the producer waits; the next ack tries again). */
+  if (pwrite(b->state_fd, &r, sizeof r, 0) != (ssize_t)sizeof r) {
+    logmsg(b, "state file %s: %s; A's ring is not released", b->state_path, strerror(errno));
+    return;
+  }
+  dmp_consumer_release_to(b->l0, low - 1);
+}
+
 /* Everything below `next` is applied on B: drop those copies. */
 static void egress_acked(struct myelon_bridge *b, uint64_t next, int64_t now)
 {
@@ -346,8 +411,10 @@ static void egress_acked(struct myelon_bridge *b, uint64_t next, int64_t now)
     held_free_head(b);
     progress = true;
   }
-  if (progress)
+  if (progress) {
     b->last_progress_ns = now;
+    egress_release_held(b);
+  }
 }
 
 static int egress_send_hello(struct myelon_bridge *b)
@@ -411,6 +478,25 @@ static int egress_probe(struct myelon_bridge *b, int64_t timeout_ns)
   }
 }
 
+/* Hold mode, after a restart: the frames between the durable cursor and
+ * the recorded release point belong to messages B acknowledged (the
+ * record is written before the release): step over them. */
+static void egress_skip_acked(struct myelon_bridge *b)
+{
+  int64_t skipped = 0;
+  while (dmp_consumer_next(b->l0) <= b->rec.pos) {
+    const void *slot;
+    int64_t seq;
+    if (dmp_consumer_try_peek(b->l0, &slot, &seq) != 0)
+      break; /* cannot be: those frames were published */
+    skipped++;
+  }
+  if (dmp_consumer_next(b->l0) - 1 > dmp_consumer_sequence(b->l0))
+    dmp_consumer_release_to(b->l0, dmp_consumer_next(b->l0) - 1);
+  logmsg(b, "resuming ring %s after frame %" PRId64 " (message %" PRIu64 " next; %" PRId64
+         " acknowledged frames stepped over)", b->ring, b->rec.pos, b->rec.next_seq, skipped);
+}
+
 /* Attach as the durable consumer once the ingress accepted the link. */
 static int egress_attach(struct myelon_bridge *b)
 {
@@ -429,6 +515,13 @@ static int egress_attach(struct myelon_bridge *b)
   struct dmp_consumer *c = myelon_consumer_ring(b->cons);
   if (dmp_consumer_epoch(c) != b->epoch || dmp_consumer_capacity(c) != b->cap)
     return fail(b, -DMP_E_OWNERDEAD, "ring %s was created anew between the handshake and the attach", b->ring);
+  if (b->hold) {
+    b->l0 = c;
+    myelon_reasm_reset(&b->ra);
+    if (b->resume && b->rec.epoch == b->epoch)
+      egress_skip_acked(b);
+    b->resume = false;
+  }
   return 0;
 }
 
@@ -439,12 +532,26 @@ static int egress_welcome(struct myelon_bridge *b, uint64_t next, int64_t now)
   if (next != MYELON_BRIDGE_NEXT_ANY) {
     egress_acked(b, next, now);
     uint64_t have = b->hcount > 0 ? b->held[b->hhead].seq : b->st.next_seq;
+    if (b->resume && b->hcount == 0 && next < have) {
+      /* Restarted from the state file, and B never applied messages the
+       * crashed egress had numbered: longer than A's ring, their frames
+       * were released before B acknowledged them (bridge.h). They are
+       * lost; number on from what B expects. */
+      logmsg(b, "messages %" PRIu64 " .. %" PRIu64 " were lost in the crash of the previous egress (longer than "
+             "ring %s, they could not be held until acknowledged)", next, have - 1, b->ring);
+      b->st.errors += have - next;
+      b->st.next_seq = have = next;
+    }
     if (b->seq_known && next < have)
       return fail(b, -EPROTO,
                   "the ingress expects message %" PRIu64 " but this egress already dropped it as acknowledged "
                   "(its state file was lost or rolled back): cannot resume without loss", next);
-    if (b->hcount == 0 && (!b->seq_known || b->st.next_seq < next))
-      b->st.next_seq = next; /* a fresh egress continues the ingress's numbering */
+    /* A fresh egress continues the ingress's numbering. One that resumed
+     * from its state file keeps its own: B may have applied messages
+     * whose acknowledgement it never saw, which it reads again from A's
+     * ring under their old numbers, and the ingress drops as duplicates. */
+    if (b->hcount == 0 && (!b->seq_known || (b->st.next_seq < next && !b->hold)))
+      b->st.next_seq = next;
   }
   if (b->cons == NULL) {
     int rc = egress_attach(b);
@@ -557,10 +664,124 @@ static int egress_monitor(struct myelon_bridge *b, int64_t now)
   }
 }
 
+/* Copy a message into the window. */
+static int egress_hold_msg(struct myelon_bridge *b, const void *data, size_t len, uint8_t kind, int64_t first)
+{
+  uint8_t *buf = malloc(MYELON_BRIDGE_DATA_HEADER + (len ? len : 1));
+  if (buf == NULL)
+    return fail(b, -ENOMEM, "out of memory copying a %zu-byte message", len);
+  bridge_encode_data_header(buf, b->st.next_seq, kind);
+  if (len)
+    memcpy(buf + MYELON_BRIDGE_DATA_HEADER, data, len);
+  struct held *h = held_at(b, b->hcount);
+  h->buf = buf;
+  h->len = len;
+  h->seq = b->st.next_seq++;
+  h->sent_ns = 0;
+  h->first = first;
+  b->hcount++;
+  b->hbytes += len;
+  return 1;
+}
+
+/* A message lost on A for every reader (truncated, malformed, too big). */
+static void egress_lost_on_a(struct myelon_bridge *b)
+{
+  b->st.errors++;
+  myelon_reasm_reset(&b->ra);
+}
+
+/* Hold mode: one frame into the reassembly. 1: a message was taken into
+ * the window, 0: more frames needed (or the frame was dropped). */
+static int egress_hold_frame(struct myelon_bridge *b, const void *slot, int64_t seq)
+{
+  struct myelon_frame_view f;
+  if (myelon_frame_parse(b->fmt, b->fc, slot, &f) < 0) {
+    if (b->ra.active)
+      b->st.errors++; /* the message in progress is lost too */
+    egress_lost_on_a(b);
+    return 0;
+  }
+  if ((f.flags & MYELON_FLAG_SINGLE) == MYELON_FLAG_SINGLE && !b->ra.active) {
+    if (f.len > b->max_message) {
+      egress_lost_on_a(b);
+      return 0;
+    }
+    return egress_hold_msg(b, f.data, f.len, f.kind, seq);
+  }
+  bool was_active = b->ra.active, consumed;
+  int rc = myelon_reasm_feed(&b->ra, &f, &consumed);
+  if (!consumed) { /* a START cut the message in progress short: that one is lost; this one starts */
+    b->st.errors++;
+    was_active = false;
+    rc = myelon_reasm_feed(&b->ra, &f, &consumed);
+  }
+  if (rc < 0) {
+    egress_lost_on_a(b);
+    return 0;
+  }
+  if (!was_active && b->ra.active) {
+    b->cur_first = seq;
+    b->cur_oversize = myelon_frame_count(b->fmt, b->fc, b->ra.total) > b->cap;
+    if (b->cur_oversize && !b->oversize_logged) {
+      b->oversize_logged = true;
+      logmsg(b, "a message of %" PRIu64 " bytes is longer than ring %s (%" PRIu64 " frames): it cannot be held "
+             "until acknowledged, so a crash of this egress before B acknowledges such a message loses it "
+             "(logged once)", b->ra.total, b->ring, b->cap);
+    }
+  }
+  if (rc == 0)
+    return 0;
+  return egress_hold_msg(b, b->ra.buf, b->ra.len, b->ra.kind, was_active ? b->cur_first : seq);
+}
+
+/* Hold mode's egress_take(): frames peeked at Layer 0 stay gated until
+ * egress_release_held(). */
+static int egress_take_hold(struct myelon_bridge *b, int64_t timeout_ns)
+{
+  bool waited = false;
+  int taken = 0;
+  /* At most a ring of frames a call, as myelon_consumer_try_recv(). */
+  for (uint64_t budget = b->cap; budget > 0 && taken == 0; budget--) {
+    const void *slot;
+    int64_t seq;
+    int rc = dmp_consumer_try_peek(b->l0, &slot, &seq);
+    if (rc == -EAGAIN && !waited && timeout_ns >= 0) {
+      waited = true;
+      int64_t n = dmp_consumer_wait(b->l0, timeout_ns);
+      if (n == -DMP_E_OWNERDEAD) {
+        if (b->ra.active)
+          egress_lost_on_a(b); /* cut short by the producer's death, for every reader */
+        if (!b->producer_gone)
+          logmsg(b, "the producer of %s is gone; delivering the %u messages in flight, then stopping", b->ring,
+                 b->hcount);
+        b->producer_gone = true;
+        break;
+      }
+      if (n < 0 && n != -ETIMEDOUT)
+        return fail(b, (int)n, "reading ring %s: %s", b->ring, myelon_strerror((int)-n));
+      budget++;
+      continue;
+    }
+    if (rc == -EAGAIN)
+      break;
+    if (rc < 0)
+      return fail(b, rc, "reading ring %s: %s", b->ring, myelon_strerror(-rc));
+    taken = egress_hold_frame(b, slot, seq);
+    if (taken < 0)
+      return taken;
+  }
+  /* Frames of dropped messages, and of one longer than the ring, go back now. */
+  egress_release_held(b);
+  return taken;
+}
+
 /* Take one message from the ring into the window (waiting up to
  * `timeout_ns`). Returns 1 if one was taken, 0 if none, < 0 on error. */
 static int egress_take(struct myelon_bridge *b, int64_t timeout_ns)
 {
+  if (b->hold)
+    return egress_take_hold(b, timeout_ns);
   struct myelon_msg m;
   int rc = myelon_consumer_recv(b->cons, &m, timeout_ns);
   if (rc == -ETIMEDOUT || rc == -EAGAIN)
@@ -635,8 +856,10 @@ static int egress_producer_ended(struct myelon_bridge *b, int64_t now)
   if (b->once)
     return fail(b, -DMP_E_OWNERDEAD, "the producer of %s is gone and every message was acknowledged", b->ring);
   /* Our durable entry dies with the old ring; the new ring gets a new one. */
+  egress_release_held(b);
   myelon_consumer_close(b->cons);
   b->cons = NULL;
+  b->l0 = NULL;
   b->old_epoch = b->epoch;
   b->skip_old = true;
   b->producer_gone = false;
@@ -709,6 +932,37 @@ static int egress_pass(struct myelon_bridge *b, int64_t ring_wait_ns)
   }
   if (b->producer_gone && b->hcount == 0)
     return egress_producer_ended(b, now);
+  return 0;
+}
+
+/* Hold mode: open (or create) the egress's state file and read where a
+ * previous egress left A's ring. A record of another ring (A's producer
+ * restarted meanwhile) only says nothing is to be skipped. */
+static int egress_state_open(struct myelon_bridge *b, const char *path)
+{
+  b->state_path = strdup(path);
+  if (b->state_path == NULL)
+    return -ENOMEM;
+  b->state_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (b->state_fd < 0)
+    return fail(b, -errno, "state file %s: %s", path, strerror(errno));
+  int rc = myelon_reasm_init(&b->ra, b->max_message);
+  if (rc < 0)
+    return fail(b, rc, "reassembly buffer: %s", strerror(-rc));
+  b->hold = true;
+  struct egress_rec r;
+  ssize_t n = pread(b->state_fd, &r, sizeof r, 0);
+  if (n == 0)
+    return 0; /* a new state file: the ring's own durable position is all there is */
+  if (n != (ssize_t)sizeof r || r.magic != EGRESS_MAGIC || r.check != egress_rec_check(&r))
+    return fail(b, -EINVAL, "state file %s is not a myelon-bridge egress state file (or is damaged); remove it to "
+                "start over (messages B applied but did not acknowledge may then be applied twice)", path);
+  b->rec = r;
+  if (r.epoch == b->epoch) {
+    b->resume = true;
+    b->seq_known = true;
+    b->st.next_seq = r.next_seq;
+  }
   return 0;
 }
 
@@ -800,6 +1054,8 @@ MYELON_API int myelon_bridge_egress_open(const struct myelon_bridge_config *cfg,
   }
   if (rc == 0)
     rc = egress_probe(b, cfg->attach_timeout_ns);
+  if (rc == 0 && cfg->state_path != NULL)
+    rc = egress_state_open(b, cfg->state_path);
   if (rc == 0)
     rc = open_socket(b, ZMQ_DEALER);
   if (rc == 0) {
@@ -1360,7 +1616,13 @@ MYELON_API void myelon_bridge_close(struct myelon_bridge *b)
       held_free_head(b);
     free(b->held);
   }
+  /* Hold mode: what B has not acknowledged stays unreleased (close would
+   * release everything peeked), so a restarted egress reads it again. */
+  if (b->l0 != NULL)
+    dmp_consumer_unpeek(b->l0);
   myelon_consumer_close(b->cons);
+  if (b->hold)
+    myelon_reasm_fini(&b->ra);
   if (b->prod != NULL && b->state_fd >= 0 && b->st.next_seq != MYELON_BRIDGE_NEXT_ANY)
     state_write(b, b->st.next_seq - 1, 0, 0); /* closed cleanly: next_seq - 1 is applied */
   myelon_producer_close(b->prod);
