@@ -1029,3 +1029,159 @@ Test(bridge, killed_egress_is_a_dead_consumer_on_a_and_a_dead_producer_on_b)
   ts_wait(rd, ts_timeout_ms(10000));
   stop(&in);
 }
+
+/* ---- A's producer's liveness actions when B is unreachable ----
+ *
+ * The producer on A is this test process, with liveness on (liveness.h)
+ * requiring consumer "bridge": the egress. B's ingress has no reader (its
+ * ring never fills), so only the link can hold A back. */
+
+struct alerts {
+  int n, dead, evicted;
+  char id[DMP_ID_MAX + 1];
+};
+
+static void on_alert(const struct dmp_liveness_alert *a, void *user)
+{
+  struct alerts *al = user;
+  al->n++;
+  al->dead += a->dead;
+  al->evicted += a->evicted;
+  snprintf(al->id, sizeof al->id, "%s", a->consumer_id);
+}
+
+static struct myelon_producer *liveness_producer(const char *ring, enum dmp_liveness_action action, struct alerts *al)
+{
+  struct myelon_producer_config pc;
+  myelon_producer_config_init(&pc);
+  pc.ring.name = ring;
+  pc.ring.capacity = CAP;
+  pc.frame_capacity = FCAP;
+  struct myelon_producer *p = NULL;
+  cr_assert(eq(int, myelon_producer_create(&pc, &p), 0), "create %s: %s", ring, dmp_last_error());
+  static const char *const required[] = {"bridge"};
+  struct dmp_liveness_config lc;
+  dmp_liveness_config_init(&lc);
+  lc.required_ids = required;
+  lc.n_required = 1;
+  lc.startup_timeout_ns = (int64_t)ts_timeout_ms(20000) * 1000000;
+  lc.progress_timeout_ns = 200LL * 1000000;
+  lc.grace_ns = 400LL * 1000000;
+  lc.action = action;
+  lc.quiet = true;
+  lc.alert = on_alert;
+  lc.user = al;
+  cr_assert(eq(int, dmp_producer_enable_liveness(myelon_producer_ring(p), &lc), 0), "%s", dmp_last_error());
+  return p;
+}
+
+/* Managed publishes of 1 KiB messages (each waiting up to `each_ms`) for up
+ * to `total_ms`, or `n` of them: the first failure's code, or 0. */
+static int publish_for(struct myelon_producer *p, int n, int each_ms, int total_ms, int *done)
+{
+  static uint8_t msg[1000];
+  int64_t deadline = ts_now_ns() + (int64_t)ts_timeout_ms(total_ms) * 1000000;
+  for (*done = 0; *done < n && ts_now_ns() < deadline; (*done)++) {
+    int rc = myelon_producer_publish_managed(p, msg, sizeof msg, 1, (int64_t)ts_timeout_ms(each_ms) * 1000000, NULL);
+    if (rc < 0)
+      return rc;
+  }
+  return 0;
+}
+
+/* Start ingress, egress and a producer with `action`; 300 messages across. */
+static struct myelon_producer *liveness_setup(enum dmp_liveness_action action, struct alerts *al, struct side *in,
+                                              struct side *eg, const char **ra_out)
+{
+  const char *ep = ipc_ep(), *ra = ts_shm_name("a"), *rb = ts_shm_name("b");
+  *ra_out = ra;
+  static const char *const ing_extra[] = {"--wait-readers=0", "--timeout=10s", NULL};
+  *in = ingress(rb, ep, ing_extra);
+  struct myelon_producer *p = liveness_producer(ra, action, al);
+  *eg = egress(ra, ep, NULL);
+  int done = 0;
+  int rc = publish_for(p, 300, 20000, 60000, &done);
+  cr_assert(eq(int, rc, 0), "publishing with B reachable failed after %d: %s; egress: %s", done, dmp_last_error(),
+            slurp(eg->err));
+  cr_assert(eq(int, done, 300));
+  return p;
+}
+
+/* DMP_LIVENESS_FAIL: B stops answering (the ingress is stopped, as a host
+ * that hangs or a cut link); the egress reads no further once its window
+ * is full, so A's producer sees consumer "bridge" stall: an alert naming
+ * it, then, past grace, its managed publish fails with -DMP_E_STALLED. */
+Test(bridge, unreachable_b_alerts_then_fails_a_producer_past_grace)
+{
+  struct alerts al = {0};
+  struct side in, eg;
+  const char *ra;
+  struct myelon_producer *p = liveness_setup(DMP_LIVENESS_FAIL, &al, &in, &eg, &ra);
+  cr_assert(eq(int, al.n, 0), "an alert while B was reachable (%s)", al.id);
+  kill(in.pid, SIGSTOP);
+  int done = 0;
+  int rc = publish_for(p, 1 << 30, 20000, 30000, &done);
+  cr_assert(eq(int, rc, -DMP_E_STALLED), "publish with B stopped: %d (%s) after %d messages", rc, dmp_last_error(),
+            done);
+  cr_assert(strstr(dmp_last_error(), "bridge") != NULL, "the detail does not name the egress: %s", dmp_last_error());
+  cr_assert(al.n >= 1 && strcmp(al.id, "bridge") == 0 && al.dead == 0, "alerts %d (%s), dead %d", al.n, al.id,
+            al.dead);
+  fprintf(stderr, "bridge: B unreachable: %d messages more, then an alert and -DMP_E_STALLED (%s)\n", done,
+          dmp_last_error());
+  kill(in.pid, SIGCONT);
+  myelon_producer_close(p);
+  cr_assert(eq(int, ts_wait(eg.pid, ts_timeout_ms(20000)), 0), "egress: %s", slurp(eg.err));
+  stop(&in);
+}
+
+/* DMP_LIVENESS_ALERT_ONLY: the stall is reported, the producer keeps
+ * waiting, and when B answers again the link resumes and so does A. */
+Test(bridge, unreachable_b_alerts_and_a_resumes_when_b_is_back)
+{
+  struct alerts al = {0};
+  struct side in, eg;
+  const char *ra;
+  struct myelon_producer *p = liveness_setup(DMP_LIVENESS_ALERT_ONLY, &al, &in, &eg, &ra);
+  kill(in.pid, SIGSTOP);
+  int done = 0, rc = 0;
+  int64_t deadline = ts_now_ns() + (int64_t)ts_timeout_ms(30000) * 1000000;
+  while (al.n == 0 && ts_now_ns() < deadline) {
+    rc = publish_for(p, 1 << 30, 100, 1000, &done);
+    cr_assert(rc == 0 || rc == -ETIMEDOUT, "publish with B stopped: %d (%s)", rc, dmp_last_error());
+  }
+  cr_assert(al.n >= 1 && strcmp(al.id, "bridge") == 0, "no stall alert for the egress (%d)", al.n);
+  /* Past grace too: alert-only never fails. */
+  rc = publish_for(p, 1 << 30, 700, 700, &done);
+  cr_assert(rc == 0 || rc == -ETIMEDOUT, "alert-only failed: %d (%s)", rc, dmp_last_error());
+  kill(in.pid, SIGCONT);
+  rc = publish_for(p, 200, 20000, 60000, &done);
+  cr_assert(eq(int, rc, 0), "after B came back: %d (%s) after %d; egress: %s", rc, dmp_last_error(), done,
+            slurp(eg.err));
+  myelon_producer_close(p);
+  cr_assert(eq(int, ts_wait(eg.pid, ts_timeout_ms(20000)), 0), "egress: %s", slurp(eg.err));
+  stop(&in);
+}
+
+/* DMP_LIVENESS_EVICT: a killed egress is a dead consumer; A's producer
+ * evicts its entry (an alert with dead and evicted set) and goes on, no
+ * longer held back by the link. */
+Test(bridge, killed_egress_is_evicted_by_a_producer_with_the_evict_action)
+{
+  struct alerts al = {0};
+  struct side in, eg;
+  const char *ra;
+  struct myelon_producer *p = liveness_setup(DMP_LIVENESS_EVICT, &al, &in, &eg, &ra);
+  kill(in.pid, SIGSTOP); /* so that the egress holds A back when it dies */
+  usleep(100000);
+  kill(eg.pid, SIGKILL);
+  cr_assert(eq(int, ts_wait(eg.pid, ts_timeout_ms(10000)), 128 + SIGKILL));
+  int done = 0;
+  int rc = publish_for(p, 4 * (int)CAP, 20000, 30000, &done);
+  cr_assert(eq(int, rc, 0), "publish after the egress died: %d (%s) after %d", rc, dmp_last_error(), done);
+  cr_assert(al.dead >= 1 && al.evicted >= 1 && strcmp(al.id, "bridge") == 0, "alerts %d dead %d evicted %d (%s)",
+            al.n, al.dead, al.evicted, al.id);
+  cr_assert(eq(u32, ring_consumers(ra), 0), "the egress's entry is still on A's ring");
+  kill(in.pid, SIGCONT);
+  myelon_producer_close(p);
+  stop(&in);
+}
