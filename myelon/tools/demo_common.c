@@ -250,6 +250,10 @@ static void usage(FILE *f)
           "  --timeout-ms MS  bound of each broadcast and gather (default 5000;\n"
           "                   milliseconds, or with a unit: 2s, 500us)\n"
           "  --session LABEL  session label the ring names derive from (default: unique)\n"
+          "  --remote K       run the last K workers on other \"hosts\" (network, IPC and\n"
+          "                   mount namespaces of their own, joined by veth pairs), each\n"
+          "                   behind myelon-bridge links: the request ring carried to it,\n"
+          "                   its response ring carried back (needs root)\n"
           "  --help           this text\n"
           "  --version        the library version\n"
           "\n"
@@ -288,6 +292,7 @@ static bool parse_option(struct tool_cli *cli, struct opts *o, int opt, const ch
     o->role = ROLE_WORKER;
     return true;
   case 'I': return tool_cli_u32(cli, arg, 0, MYELON_WORKERS_MAX - 1, &o->index);
+  case 'r': return tool_cli_u32(cli, arg, 1, MYELON_WORKERS_MAX, &o->remote);
   case 'K':
     if (strcmp(arg, "-1") == 0)
       return (o->kill_at = -1), true;
@@ -301,7 +306,7 @@ static const struct option longopts[] = {
     {"steps", required_argument, NULL, 's'},      {"backend", required_argument, NULL, 'b'},
     {"layer", required_argument, NULL, 'l'},      {"timeout-ms", required_argument, NULL, 't'},
     {"session", required_argument, NULL, 'S'},    {"help", no_argument, NULL, 'h'},
-    {"version", no_argument, NULL, 'V'},
+    {"version", no_argument, NULL, 'V'},          {"remote", required_argument, NULL, 'r'},
     /* internal: how the scheduler starts its workers, and fault injection for tests */
     {"role", required_argument, NULL, 'R'},       {"index", required_argument, NULL, 'I'},
     {"dir", required_argument, NULL, 'D'},        {"kill-worker-at-step", required_argument, NULL, 'K'},
@@ -328,6 +333,8 @@ int parse_args(int argc, char **argv, struct opts *o)
   }
   if (optind < argc)
     return tool_cli_usage_error(&cli, "unexpected argument '%s'", argv[optind]);
+  if (o->remote > o->workers)
+    return tool_cli_usage_error(&cli, "--remote %u is more than the %u workers", o->remote, o->workers);
   if (o->role == ROLE_WORKER && (o->session[0] == '\0' || o->index >= o->workers))
     return tool_cli_usage_error(&cli, "--role worker needs --session and an --index below --workers");
   return 0;

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <msgpack.h>
 
@@ -39,6 +40,7 @@ struct opts {
   enum role role;          /* the rest is set by the scheduler for its workers */
   uint32_t index;
   int64_t kill_at;         /* hidden: the last worker kills itself at this step (-1: never) */
+  uint32_t remote;         /* the last `remote` workers run on hosts of their own (demo_remote.c) */
 };
 
 /* Command line: 0 run; -1 --help or --version printed (exit 0); otherwise
@@ -96,6 +98,17 @@ int demo_codecs(struct myelon_codec *request, struct myelon_codec *answer);
 /* ---- the worker process ---------------------------------------------------- */
 
 int run_worker(const struct opts *o);
+
+/* ---- --remote (demo_remote.c) ---------------------------------------------------- */
+
+/* Root, the shm backend, myelon-bridge next to us, `ip`: 0, or -1 (said why). */
+int remote_check(const struct opts *o);
+/* The scheduler's own host: namespaces of its own, a private /dev/shm. */
+int remote_enter_host_a(void);
+/* Worker `index` on a host of its own, behind two bridges; the host's pid. */
+pid_t remote_spawn_worker(const struct opts *o, uint32_t index, char *const *worker_argv);
+/* Stop host A's bridges (bounded). */
+void remote_stop(void);
 
 /* ---- latency output ----------------------------------------------------------- */
 

@@ -152,6 +152,8 @@ static pid_t spawn_worker(const struct opts *o, uint32_t index)
                   "--backend", (char *)dmp_backend_name(o->backend), "--layer", (char *)layer_name(o->layer),
                   "--session", (char *)o->session, "--dir", (char *)o->dir, "--kill-worker-at-step", kill_at,
                   "--timeout-ms", timeout, NULL};
+  if (index >= o->workers - o->remote)
+    return remote_spawn_worker(o, index, argv);
   pid_t parent = getpid();
   fflush(NULL);
   pid_t pid = fork();
@@ -336,6 +338,9 @@ static void print_header(const struct sched *sc)
   myelon_layout_response_name(l, 0, r0, sizeof r0);
   printf("myelon-demo: 1 scheduler -> %u workers, %" PRIu64 " steps, payload %u B, layer %s, backend %s\n",
          o->workers, o->steps, o->payload, layer_name(o->layer), dmp_backend_name(o->backend));
+  if (o->remote)
+    printf("  workers w%u .. w%u on hosts of their own (namespaces + veth), behind myelon-bridge links\n",
+           o->workers - o->remote, o->workers - 1);
   printf("  session '%s' (tag %s)\n  request ring %s (%" PRIu64 " slots), response rings %s .. r%x (%" PRIu64
          " slots each)\n",
          o->session, l->tag, req, l->request_depth, r0, o->workers - 1, l->response_depth);
@@ -380,6 +385,8 @@ static int setup(struct sched *sc)
 static bool teardown(struct sched *sc, bool ok)
 {
   bool workers_ok = stop_workers(sc, ok);
+  if (sc->o->remote)
+    remote_stop();
   if (ok && !workers_ok)
     fprintf(stderr, "myelon-demo: a worker did not exit cleanly\n");
   struct myelon_layout l;
@@ -409,6 +416,8 @@ static int run_scheduler(struct opts *o)
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
   sigaction(SIGHUP, &sa, NULL);
+  if (o->remote && (remote_check(o) != 0 || remote_enter_host_a() != 0))
+    return TOOL_EXIT_FAILURE;
   if (prepare_session(o) < 0)
     return 1;
   struct sched sc;
