@@ -12,8 +12,13 @@
  * ./pan's default checks: assertions and invalid end states (deadlock).
  *
  * What is abstracted: sequences are small (at most NPROD * CLAIMS claims),
- * every atomic is sequentially consistent (the C uses seq_cst for each of
- * them), a claim takes one slot (a batch is the same with a wider range),
+ * every atomic is sequentially consistent (the C uses seq_cst for the
+ * claim CAS MP2, the cursor CAS and loads MP5, the marker CAS MP6 and the
+ * loads MP7; MP1, MP3 and MP4 are relaxed or release stores, which is the
+ * same here: MP1's are ordered before the seq_cst CAS MP2 that follows
+ * them, MP3's and MP4's before MP5's cursor load by the full fence at the
+ * top of dmp_impl_mp_advance(), and a repairer that reads MP4's (or MP1's
+ * lo) store acquires the markers before it), a claim takes one slot (a batch is the same with a wider range),
  * the consumer is one gating consumer that also repairs (as dmp_consumer_wait
  * does in check_peers), a crash is a producer stopping at any step with its
  * lock released (the kernel drops OFD locks of a dead process), and the

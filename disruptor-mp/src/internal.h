@@ -233,6 +233,11 @@ void dmp_impl_entry_stat_state(struct dmp_consumer_stat *cs, uint32_t state, int
  * if still full, spin/park per the strategy for at most `max_ns`.
  * 0 if there is space now, -EAGAIN if not yet. */
 int dmp_impl_producer_wait_step(struct dmp_producer *p, int64_t last, int64_t max_ns);
+/** Park (futex) until the slowest gating consumer moves while a claim up
+ * to `last` does not fit that consumer, at most `max_ns` (W2, W3; wait.h).
+ * False if no gating consumer holds the claim back (it did not park). Also
+ * the multi-producer claim's park (multi.c). */
+bool dmp_impl_producer_park(struct dmp_producer *p, int64_t last, int64_t max_ns);
 
 /* ---- multi-producer rings (multi.c) --------------------------------------- */
 
@@ -268,7 +273,9 @@ int dmp_impl_mp_join(struct dmp_producer *p, bool creator, int64_t deadline);
 void dmp_impl_mp_leave(struct dmp_producer *p);
 int64_t dmp_impl_mp_claim_next(struct dmp_producer *p);
 int dmp_impl_mp_claim_batch(struct dmp_producer *p, uint64_t n, int64_t *first);
-/** Claim, waiting (polling, repairing) up to `timeout_ns`. 0, -EBUSY, -EINVAL, -ETIMEDOUT. */
+/** Claim, waiting per the handle's wait strategy (spin, yield, sleep, or
+ * park on the slowest consumer) and repairing, up to `timeout_ns`. 0,
+ * -EBUSY, -EINVAL, -ETIMEDOUT. */
 int dmp_impl_mp_claim_wait(struct dmp_producer *p, uint64_t n, int64_t *first, int64_t timeout_ns);
 int64_t dmp_impl_mp_sequence(const struct dmp_producer *p);
 /** A non-gating consumer of a multi-producer ring: step `next` from `s`

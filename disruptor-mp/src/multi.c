@@ -21,8 +21,11 @@
 #define ADVANCE_MAX_ROUNDS 4096
 /* Rescans of the consumer table while table_seq keeps changing (as RESCAN_MAX in producer.c). */
 #define MP_RESCAN_MAX 64
-/* A waiting multi-producer claim polls this often, and looks for dead
- * producers' slots (repair) every MP_REPAIR_NS. */
+/* A waiting multi-producer claim waits per its wait strategy (as a
+ * single-producer claim does) and looks for dead producers' slots (repair)
+ * every MP_REPAIR_NS. A blocking claim that the consumers do not hold back
+ * (another producer's unpublished slot does: nobody wakes it) sleeps
+ * MP_POLL_NS instead of parking; so does the attach's retry below. */
 #define MP_POLL_NS INT64_C(50000)
 #define MP_REPAIR_NS INT64_C(10000000)
 
@@ -52,9 +55,13 @@ void dmp_impl_mp_advance(struct dmp_impl_ring *r)
   struct dmp_segment_control *ctl = r->ctl;
   dmp_atomic_i64 *marks = dmp_impl_mp_marks(r);
   const int64_t cap = (int64_t)r->capacity;
-  /* MP5: seq_cst load of the cursor after our marker stores (MP3, MP6);
-   * pairs with the seq_cst CAS below in whoever moved it last: either it
-   * sees our marker after its CAS, or we see its cursor here. */
+  /* MP5: a full fence after our marker stores (MP3's release stores, MP6's
+   * CAS), then the seq_cst load of the cursor; pairs with the seq_cst CAS
+   * below and the seq_cst marker loads after it in whoever moved the
+   * cursor last (a store-load pair: either it sees our marker after its
+   * CAS, or we see its cursor here). The one fence per publish stands for
+   * the seq_cst stores MP3 and MP4 used to be. */
+  dmp_impl_fence_seq_cst();
   int64_t cur = dmp_impl_load_seq_cst(&ctl->producer_cursor);
   bool moved = false;
   for (int round = 0; round < ADVANCE_MAX_ROUNDS; round++) {
@@ -75,13 +82,13 @@ void dmp_impl_mp_advance(struct dmp_impl_ring *r)
       moved = true;
     } /* else `cur` is the value another producer stored: look again from there */
   }
-  if (moved && r->wakeups != DMP_IMPL_WAKE_NONE) {
-    /* P2 of the cold path: a full fence orders the CAS before the waiter
-     * count load (pairs with W1) in both wake-up modes. */
-    dmp_impl_fence_seq_cst();
-    if (dmp_impl_load_relaxed(&ctl->data_waiters) != 0)
-      dmp_impl_wake_data(r);
-  }
+  /* P2 of the multi-producer path: a seq_cst load of the waiter count
+   * after our seq_cst CAS of the cursor (the CAS is a full barrier: no
+   * fence needed, in either wake-up mode); pairs with W1, the consumer's
+   * seq_cst increment, its full barrier (W3), then its cursor re-read:
+   * either we see the waiter or it sees our cursor. */
+  if (moved && r->wakeups != DMP_IMPL_WAKE_NONE && dmp_impl_load_seq_cst(&ctl->data_waiters) != 0)
+    dmp_impl_wake_data(r);
 }
 
 int64_t dmp_impl_mp_repair(struct dmp_impl_ring *r, int32_t self)
@@ -184,11 +191,12 @@ static void mp_drop_pending(struct dmp_producer *p)
   if (mp->lo == mp->hi)
     return;
   dmp_atomic_i64 *marks = dmp_impl_mp_marks(&p->ring);
-  for (int64_t s = mp->lo; s < mp->hi; s++) /* MP3 (tombstone form): seq_cst store; pairs with MP5, MP7 */
-    dmp_impl_store_seq_cst(mark_of(marks, &p->ring, s), DMP_MARK_TOMB(s));
+  /* MP3 (tombstone form): release stores, as in dmp_impl_mp_publish(). */
+  for (int64_t s = mp->lo; s < mp->hi; s++)
+    dmp_impl_store_release(mark_of(marks, &p->ring, s), DMP_MARK_TOMB(s));
   uint64_t n = (uint64_t)(mp->hi - mp->lo);
-  /* MP4: seq_cst store emptying the intent, after the markers; pairs with MP7. */
-  dmp_impl_store_seq_cst(&mp->entry->claim_lo, mp->hi);
+  /* MP4: release store emptying the intent, as in dmp_impl_mp_publish(). */
+  dmp_impl_store_release(&mp->entry->claim_lo, mp->hi);
   mp->lo = mp->hi;
   mp->tombstoned += n;
   /* Relaxed: statistics. */
@@ -224,15 +232,23 @@ static int mp_try_claim(struct dmp_producer *p, uint64_t n, int64_t *first)
       mp->limit = mp_limit(p);
       if (last > mp->limit) {
         /* Our intent may still show a range from a lost CAS: empty it, so
-         * it does not hold back the repair of a dead producer's slots. */
-        dmp_impl_store_seq_cst(&e->claim_lo, dmp_impl_load_relaxed(&e->claim_hi));
+         * it does not hold back the repair of a dead producer's slots.
+         * Release, as MP4 (a repairer that sees it needs nothing else). */
+        dmp_impl_store_release(&e->claim_lo, dmp_impl_load_relaxed(&e->claim_hi));
         return -EAGAIN;
       }
     }
-    /* MP1: seq_cst stores of the intent, hi first (the range only grows
-     * until lo moves up), both before the CAS that makes it ours. */
-    dmp_impl_store_seq_cst(&e->claim_hi, c + (int64_t)n);
-    dmp_impl_store_seq_cst(&e->claim_lo, c);
+    /* MP1: the intent, hi first (the range only grows until lo moves up),
+     * both before the CAS that makes it ours. No seq_cst stores needed:
+     * the seq_cst CAS (MP2) is a release after them, so a repairer whose
+     * MP7 load of mp_claim reads our claim (or any later CAS: a release
+     * sequence) sees this intent or a later one. hi relaxed (a larger hi
+     * seen early only covers more: the repairer waits, never tombstones
+     * wrongly); lo a release store like MP4 (pairs with MP7's intent
+     * loads: a lo seen beyond a slot means its marker is stored, so MP6's
+     * CAS from an older marker fails). On x86 both are plain stores. */
+    dmp_impl_store_relaxed(&e->claim_hi, c + (int64_t)n);
+    dmp_impl_store_release(&e->claim_lo, c);
     /* MP2: seq_cst CAS of the claim counter; pairs with MP7. */
     if (__atomic_compare_exchange_n(&ctl->mp_claim.raw, &c, c + (int64_t)n, false, __ATOMIC_SEQ_CST,
                                     __ATOMIC_SEQ_CST))
@@ -257,12 +273,16 @@ int64_t dmp_impl_mp_publish(struct dmp_producer *p)
   if (mp->lo == mp->hi)
     return mp->last;
   dmp_atomic_i64 *marks = dmp_impl_mp_marks(&p->ring);
-  /* MP3: seq_cst store of each marker after the slot's bytes (its release
-   * part publishes them); pairs with MP5 and the consumers' marker loads. */
+  /* MP3: release store of each marker after the slot's bytes (publishes
+   * them); pairs with MP5's marker loads, MP7's and the consumers'
+   * acquire loads. Against MP5's CAS it needs a full barrier before our
+   * cursor load: the fence at the top of dmp_impl_mp_advance(). */
   for (int64_t s = mp->lo; s < mp->hi; s++)
-    dmp_impl_store_seq_cst(mark_of(marks, &p->ring, s), DMP_MARK_DATA(s));
-  /* MP4: seq_cst store emptying the intent, after the markers; pairs with MP7. */
-  dmp_impl_store_seq_cst(&mp->entry->claim_lo, mp->hi);
+    dmp_impl_store_release(mark_of(marks, &p->ring, s), DMP_MARK_DATA(s));
+  /* MP4: release store emptying the intent, after the markers; pairs with
+   * MP7's intent loads (an intent seen moved on means the markers below
+   * it are set, so a repairer's MP6 CAS from an older marker fails). */
+  dmp_impl_store_release(&mp->entry->claim_lo, mp->hi);
   /* Relaxed: statistics, written by the entry's owner only. */
   dmp_impl_store_relaxed(&mp->entry->published,
                          dmp_impl_load_relaxed(&mp->entry->published) + (uint64_t)(mp->hi - mp->lo));
@@ -272,26 +292,62 @@ int64_t dmp_impl_mp_publish(struct dmp_producer *p)
   return mp->last;
 }
 
+/* Wait for space as a single-producer claim does (producer.c,
+ * wait_step()): pause hints, yields or sleeps per the handle's strategy,
+ * and with DMP_WAIT_BLOCK a futex park on the slowest gating consumer's
+ * cursor (its release wakes us, C3) for at most the liveness period. The
+ * clock is read every 64th pause hint, and after every yield, sleep or
+ * park: to keep the deadline and to repair every MP_REPAIR_NS. */
 int dmp_impl_mp_claim_wait(struct dmp_producer *p, uint64_t n, int64_t *first, int64_t timeout_ns)
 {
   int64_t deadline = dmp_impl_deadline(timeout_ns);
-  int64_t repair_due = dmp_impl_now_ns() + MP_REPAIR_NS;
-  for (;;) {
-    int rc = mp_try_claim(p, n, first);
+  const struct dmp_wait_strategy *w = &p->cfg.wait;
+  int64_t repair_due = 0; /* set at the first clock read */
+  uint64_t tally[2] = {0, 0};
+  bool stepped = false;
+  int rc;
+  for (uint64_t iter = 0;; iter++) {
+    rc = mp_try_claim(p, n, first);
     if (rc != -EAGAIN)
-      return rc;
-    int64_t now = dmp_impl_now_ns();
-    if (now >= repair_due) {
-      /* Full because a dead producer's slots hold the cursor back? */
-      dmp_impl_mp_repair(&p->ring, (int32_t)p->mp->index);
-      repair_due = now + MP_REPAIR_NS;
-    }
-    int64_t left = dmp_impl_remaining(deadline);
-    if (left == 0)
-      return DMP_FAIL(-ETIMEDOUT, "'%s': no free slot before the timeout (a consumer lags, or a stopped "
+      break;
+    if (stepped || (iter & 63) == 0) {
+      int64_t now = dmp_impl_now_ns();
+      if (repair_due == 0)
+        repair_due = now + MP_REPAIR_NS;
+      else if (now >= repair_due) {
+        /* Full because a dead producer's slots hold the cursor back? */
+        dmp_impl_mp_repair(&p->ring, (int32_t)p->mp->index);
+        repair_due = now + MP_REPAIR_NS;
+      }
+      if (dmp_impl_remaining(deadline) == 0) {
+        rc = DMP_FAIL(-ETIMEDOUT, "'%s': no free slot before the timeout (a consumer lags, or a stopped "
                       "producer holds a claimed slot)", p->cfg.name);
-    dmp_impl_sleep_ns(left < MP_POLL_NS ? left : MP_POLL_NS);
+        break;
+      }
+    }
+    if (dmp_impl_wait_parks(w, iter)) {
+      int64_t left = dmp_impl_remaining(deadline);
+      int64_t until_repair = repair_due - dmp_impl_now_ns();
+      int64_t max = dmp_impl_wait_liveness_ns(w);
+      if (left < max)
+        max = left;
+      if (until_repair < max)
+        max = until_repair > 0 ? until_repair : 1;
+      /* Relaxed: a hint for the park's "still full?" test (it re-reads
+       * the consumers after its own barrier). */
+      int64_t last = dmp_impl_seq_clamp(dmp_impl_load_relaxed(&p->ring.ctl->mp_claim)) + (int64_t)n - 1;
+      tally[1]++;
+      if (!dmp_impl_producer_park(p, last, max))
+        dmp_impl_sleep_ns(max < MP_POLL_NS ? max : MP_POLL_NS); /* a producer, not a consumer, holds us */
+      stepped = true;
+    } else {
+      tally[0]++;
+      stepped = dmp_impl_wait_step(w, iter, deadline);
+    }
   }
+  dmp_impl_cnt_add(p->counters, DMP_IMPL_CNT_SPINS, tally[0]);
+  dmp_impl_cnt_add(p->counters, DMP_IMPL_CNT_PARKS, tally[1]);
+  return rc;
 }
 
 int64_t dmp_impl_mp_claim_next(struct dmp_producer *p)

@@ -250,7 +250,7 @@ void dmp_impl_wake_data(struct dmp_impl_ring *r)
 }
 
 /* Park until the slowest gating consumer moves, at most `max_ns`. */
-static void park_for_space(struct dmp_producer *p, int64_t last, int64_t max_ns)
+bool dmp_impl_producer_park(struct dmp_producer *p, int64_t last, int64_t max_ns)
 {
   struct dmp_segment_control *ctl = p->ring.ctl;
   /* W2: seq_cst increment of space_waiters, then the slow side's barrier
@@ -262,14 +262,17 @@ static void park_for_space(struct dmp_producer *p, int64_t last, int64_t max_ns)
   max_ns = dmp_impl_waiter_sync(&p->ring, max_ns); /* W3 */
   int64_t min;
   uint32_t slowest = 0;
+  bool parked = false;
   if (dmp_impl_table_min(&p->ring, &p->ring.seg->geo, &min, &slowest) && last - (int64_t)p->ring.capacity > min) {
     /* (`last` - capacity: `min` may be any value a hostile peer wrote) */
     dmp_atomic_i64 *cursor = &p->ring.table[slowest].cursor;
     dmp_impl_futex_wait(dmp_impl_futex_word(cursor), (uint32_t)(uint64_t)min, max_ns);
+    parked = true;
   }
   /* Relaxed: a count only; a consumer that still sees us makes one
    * futile wake-up call. */
   dmp_impl_fetch_sub_relaxed(&ctl->space_waiters, 1);
+  return parked;
 }
 
 /* `tally[0]` counts wait-strategy steps, `tally[1]` parks (counters.h). */
@@ -289,7 +292,7 @@ static int wait_step(struct dmp_producer *p, int64_t last, int64_t max_ns, uint6
       int64_t left = dmp_impl_remaining(deadline);
       tally[1]++;
       int64_t period = dmp_impl_wait_liveness_ns(w);
-      park_for_space(p, last, left < period ? left : period);
+      dmp_impl_producer_park(p, last, left < period ? left : period);
       if (dmp_impl_remaining(deadline) == 0)
         return dmp_impl_producer_refresh(p, last);
     } else {

@@ -5,7 +5,8 @@
  * other side acting at varied moments around the park (at once, after a
  * short random spin, after a few yields, or once the waiter count shows the
  * waiter registered) to hit the window between the waiter's registration
- * and its futex sleep. On rings with and without membarrier(2).
+ * and its futex sleep. On rings with and without membarrier(2), and a
+ * multi-producer ring's parked producer.
  *
  * A lost wake-up would not heal quickly: waiters here re-check only every
  * 60 s (wait.liveness_ms), so a round that is not answered within the
@@ -290,12 +291,25 @@ static void parked_producer(enum dmp_backend backend, uint32_t ring_flags)
     dmp_producer_publish(p);
   }
   wk_reap(sh, "releaser");
+  /* It waited as its strategy says: it parked (a multi-producer claim
+   * used to poll every 50 us instead, never parking). */
+  uint64_t parks = 0;
+  cr_assert(eq(int, dmp_counters_value(dmp_producer_counters(p), DMP_COUNTER_PRODUCER_PARKS, "producer", &parks), 0),
+            "%s", dmp_last_error());
+  cr_assert(gt(u64, parks, 0), "the producer never parked (flags 0x%x)", ring_flags);
   dmp_producer_close(p);
 }
 
 MP_TEST(wakeups, parked_producer_is_woken_every_round)
 {
   parked_producer(backend, 0);
+}
+
+/* A multi-producer ring's claim parks on the slowest consumer like a
+ * single-producer one (multi.c, dmp_impl_mp_claim_wait()). */
+MP_TEST(wakeups, parked_multi_producer_is_woken_every_round)
+{
+  parked_producer(backend, DMP_RING_MULTI_PRODUCER);
 }
 
 Test(wakeups, parked_producer_is_woken_every_round_without_membarrier)

@@ -45,7 +45,10 @@
  * non-gating reader steps over tombstones and counts them; any producer
  * may enable liveness and watch the consumers, and several evicting the
  * same dead consumer evict it once. While the ring is full a waiting claim
- * polls (it does not park on a futex).
+ * waits per its wait strategy as on a single-producer ring (DMP_WAIT_BLOCK
+ * parks on the slowest consumer); while another producer's unpublished
+ * slot holds it back, a blocking claim sleeps 50 us between looks instead
+ * of parking.
  *
  * Tombstones: a producer that dies (crash, kill -9) between its claim and
  * its publish would leave a hole that blocks every consumer. The kernel
