@@ -137,11 +137,13 @@ int64_t dmp_impl_mp_repair(struct dmp_impl_ring *r, int32_t self)
     if (__atomic_compare_exchange_n(&mk->raw, &m, DMP_MARK_TOMB(s), false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
       done++;
   }
-  if (done) {
-    /* Relaxed: a statistic. */
+  if (done) /* Relaxed: a statistic. */
     dmp_impl_fetch_add_relaxed(&ctl->mp_tombstones, done);
-    dmp_impl_mp_advance(r);
-  }
+  /* Move the cursor even when we tombstoned nothing (as the model's
+   * repair does): a producer that died after its markers (MP3, MP4) and
+   * before its MP5 left done slots behind the cursor that nobody else
+   * would move it over until the next publish. */
+  dmp_impl_mp_advance(r);
   return (int64_t)done;
 }
 
