@@ -111,7 +111,7 @@ def merge(values):
 
 def case_key(c):
     return (c["workload"], c["subject"], c["size"], c["wait"], c["receivers"], c["rate"], c.get("pair", ""),
-            c.get("series", ""))
+            c.get("series", ""), c.get("writers", 1))
 
 
 def fold_reps(cases):
@@ -173,9 +173,9 @@ class Run:
         self.competitors = [s for s in self.subjects if fam.get(s) == "competitor"]
         self.floor = "floor" if "floor" in self.subjects else None
 
-    def find(self, workload, subject, size, wait="spin", receivers=1, rate=0, pair="", series=""):
+    def find(self, workload, subject, size, wait="spin", receivers=1, rate=0, pair="", series="", writers=1):
         for c in self.cases:
-            if case_key(c) == (workload, subject, size, wait, receivers, rate, pair, series):
+            if case_key(c) == (workload, subject, size, wait, receivers, rate, pair, series, writers):
                 return c if c["reps"] > 0 else None
         return None
 
@@ -321,7 +321,91 @@ def targets(run):
                 cpu if cpu is not None else float("nan"), r.get("idle_s", 0),
                 fmt_ns(lat(r, "latency", "p50")), fmt_ns(lat(r, "latency", "p99"))))
     framed_targets(run, add)
+    mp_targets(run, add)
+    gather_targets(run, add)
     return out
+
+
+GATHER_T = "2 producers → 1 consumer (`dmp-mp`) ≥ 0.7× single-producer stream, %d B aggregate msgs/s"
+
+
+def gather_cases(run):
+    """The gather series: [(size, wait, writers, subject, consumer results)]."""
+    out = []
+    for c in run.cases:
+        if c["workload"] == "gather" and c["reps"]:
+            out.append((c["size"], c["wait"], c.get("writers", 1), c["subject"], c["results"].get("consumer0", {})))
+    return sorted(out)
+
+
+def gather_targets(run, add):
+    """Issue 18: 2 writers on one multi-producer ring against the 1 -> 1
+    stream of a single-producer ring, same size and wait, run back to back
+    (series "gather"; separate runs: different process counts cannot be
+    paired)."""
+    for size in (8, 64):
+        g = [x for x in gather_cases(run) if x[0] == size and x[2] == 2 and x[3] == "dmp-mp"]
+        if not g:
+            add(GATHER_T % size, "dmp-mp", None, 0.7, True, "no gather case in this run")
+            continue
+        _, wait, _, _, r = g[0]
+        ref = stream(run, "dmp-shm", size, wait, series="gather")
+        va, vb = r.get("msgs_per_s"), (ref or {}).get("msgs_per_s")
+        note = "" if wait == "spin" else " (%s waits: 3 processes on %d cores)" % (wait, run.meta["host"]["cores"])
+        add(GATHER_T % size, "dmp-mp", ratio(va, vb), 0.7, True,
+            "separate runs back to back%s: 2 × `dmp-mp` → 1 %s vs `dmp-shm` 1 → 1 %s" % (note, fmt_rate(va), fmt_rate(vb)))
+
+
+def section_gather(run):
+    rows = []
+    for size, wait, writers, subject, r in gather_cases(run):
+        ref = stream(run, "dmp-shm", size, wait, series="gather")
+        rows.append([fmt_size(size), "%d → 1" % writers, wait, "`%s`" % subject, fmt_rate(r.get("msgs_per_s")),
+                     fmt_x(ratio(r.get("msgs_per_s"), (ref or {}).get("msgs_per_s"))),
+                     fmt_ns(lat(r, "latency", "p50")), fmt_ns(lat(r, "latency", "p99"))])
+    if not rows:
+        return ""
+    return "\n".join(["## Many writers, one reader (gather)", "",
+                      "N producer processes → one consumer: `dmp-mp` (one multi-producer ring), `zmq` and `nng` "
+                      "(N PUSH → 1 PULL), `iceoryx` (N publishers on one topic). Aggregate msgs/s at the consumer, "
+                      "its ratio to `dmp-shm`'s 1 → 1 stream of the same size run just before (series \"gather\"), "
+                      "and the one-way latency (send stamp to receive) over every message. Separate runs.", "",
+                      md_table(["size", "writers", "wait", "subject", "aggregate msgs/s", "÷ dmp-shm 1 → 1",
+                                "one-way p50", "one-way p99"], rows)])
+
+
+MP_ONE = "1 producer on a multi-producer ring ≥ 0.8× single-producer ring, %d B stream msgs/s"
+FLOOR2_PP = "raw 64 B ping-pong p50 ≤ 1.15× two-line floor"
+
+
+def mp_targets(run, add):
+    """Issue 18's targets, judged on the paired cases only: `dmp-mp` (one
+    producer on a DMP_RING_MULTI_PRODUCER ring) against `dmp-shm`, and
+    `dmp-shm` against the two-line floor `floor-2line`."""
+    for size in (8, 64):
+        p, n = ab(run, "ab_stream", "dmp-mp", "dmp-shm", size)
+        if not p:
+            add(MP_ONE % size, "dmp-mp", None, 0.8, True, "no paired dmp-mp case in this run")
+            continue
+        add(MP_ONE % size, "dmp-mp", p.get("ratio_a_over_b"), 0.8, True,
+            "paired A/B (%d runs, median of per-block ratios) against `dmp-shm`: %s vs %s" % (
+                n, fmt_rate(p.get("a_msgs_per_s")), fmt_rate(p.get("b_msgs_per_s"))),
+            profile_spec("stream", size, "dmp-mp", "dmp-shm"))
+    p, n = ab(run, "ab_pingpong", "dmp-shm", "floor-2line", 64)
+    if not p:
+        add(FLOOR2_PP, "dmp-shm", None, 1.15, False, "no paired two-line floor case in this run")
+        return
+    a, b = lat(p, "rtt_a", "p50"), lat(p, "rtt_b", "p50")
+    one, _ = ab(run, "ab_pingpong", "floor-2line", "floor", 64)
+    extra = ""
+    if one:
+        extra = "; the two-line floor is %s the one-line floor (%s vs %s, paired)" % (
+            fmt_x(ratio(lat(one, "rtt_a", "p50"), lat(one, "rtt_b", "p50"))), fmt_ns(lat(one, "rtt_a", "p50")),
+            fmt_ns(lat(one, "rtt_b", "p50")))
+    add(FLOOR2_PP, "dmp-shm", ratio(a, b), 1.15, False,
+        "paired A/B (%d runs): %s vs two-line floor %s (p99 %s vs %s)%s" % (
+            n, fmt_ns(a), fmt_ns(b), fmt_ns(lat(p, "rtt_a", "p99")), fmt_ns(lat(p, "rtt_b", "p99")), extra),
+        profile_spec("pingpong", 64, "dmp-shm", "floor-2line"))
 
 
 FRAMED_PP = "framed 64 B ping-pong p50 ≤ 1.3× raw"
@@ -758,7 +842,7 @@ def section_layers(run):
 # ---- profiles (callgrind) -------------------------------------------------------
 
 CG_LINE = re.compile(r"^\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+(.*)$")
-SEND_RECV = (("floor", "floor_send", "floor_recv"), ("dmp-", "dmp_send", "dmp_recv"),
+SEND_RECV = (("floor-2line", "f2_send", "f2_recv"), ("floor", "floor_send", "floor_recv"), ("dmp-", "dmp_send", "dmp_recv"),
              ("framed-", "framed_send", "framed_recv"), ("msgpack-", "typed_send", "typed_recv"),
              ("view-", "typed_send", "typed_recv"))
 
@@ -1152,7 +1236,8 @@ def main():
         "sizes": st_sizes, "value": lambda s, z: (stream(run, s, z) or {}).get("msgs_per_s")}, False)
     sections = [section_host(run), section_which_transport(run), section_targets(tl), section_floors(run), section_profiles(run, tl, out), section_ab(run),
                 section_counters(run), section_views(run), section_layers(run), section_pingpong(run), versus_rtt,
-                section_stream(run), versus_st, section_broadcast(run), section_fixed_rate(run), section_waits(run),
+                section_stream(run), versus_st, section_broadcast(run), section_gather(run), section_fixed_rate(run),
+                section_waits(run),
                 section_python(run, py)]
     if made:
         sections.append("## Plots\n\n" + "\n".join("- `plots/%s`" % m for m in made))

@@ -73,6 +73,7 @@ enum bench_workload {
   BENCH_WL_WAKE,         /* idle receiver CPU%, then wake-up latency per message */
   BENCH_WL_AB_PINGPONG,  /* ping-pong of `subject` and `pair` in alternating blocks */
   BENCH_WL_AB_STREAM,    /* stream of `subject` and `pair` in alternating blocks */
+  BENCH_WL_GATHER,       /* one-way N -> 1: `writers` producers into one receiver, aggregate rate */
   BENCH_WL_COUNT
 };
 
@@ -94,6 +95,7 @@ struct bench_case {
   uint64_t warmup;    /* unmeasured messages sent first */
   uint64_t capacity;  /* ring slots / queue depth where the subject has one */
   uint32_t receivers; /* broadcast consumers (1 otherwise) */
+  uint32_t writers;   /* gather: producer processes (1 otherwise) */
   enum bench_wait wait;
   uint64_t rate;      /* fixed-rate: messages per second */
   int64_t idle_ns;    /* wake: idle window before the first message */
@@ -108,6 +110,7 @@ struct bench_case {
 struct bench_chan {
   const struct bench_case *c;
   unsigned dir;       /* 0: client -> server (ping, stream); 1: server -> client (pong) */
+  unsigned writer;    /* gather: which producer (0 creates the channel, the others join it) */
   char name[BENCH_NAME_MAX + 8]; /* tag + direction, a valid segment name */
 };
 
@@ -141,6 +144,7 @@ enum bench_layer { BENCH_LAYER_RAW = 0, BENCH_LAYER_FRAMED, BENCH_LAYER_TYPED, B
 #define BENCH_CAP_OPTIN 0x4u        /* diagnostic: runs only when named with --only */
 #define BENCH_CAP_AB_ONLY 0x8u      /* selected by default, but only planned in paired A/B cases */
 #define BENCH_CAP_QUICK_SHORT 0x10u /* a variant: the quick suite runs it on a short ladder only */
+#define BENCH_CAP_GATHER 0x20u      /* N writers, one receiver (tx_open with ch->writer > 0 joins) */
 
 struct bench_subject {
   const char *name;      /* e.g. "dmp-shm" */
@@ -174,11 +178,13 @@ const struct bench_subject *const *bench_subjects(void);
 
 /* Per-subject definitions (subjects.c collects them). */
 extern const struct bench_subject bench_subj_floor;
+extern const struct bench_subject bench_subj_floor2;
 extern const struct bench_subject bench_subj_dmp_shm;
 extern const struct bench_subject bench_subj_dmp_mmap;
 extern const struct bench_subject bench_subj_dmp_poll;
 extern const struct bench_subject bench_subj_dmp_lean;
 extern const struct bench_subject bench_subj_dmp_nocnt;
+extern const struct bench_subject bench_subj_dmp_mp;
 extern const struct bench_subject bench_subj_framed_shm;
 extern const struct bench_subject bench_subj_framed_mmap;
 extern const struct bench_subject bench_subj_framed_shm_al;

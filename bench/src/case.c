@@ -17,6 +17,7 @@ void bench_case_defaults(struct bench_case *c)
   c->warmup = 1000;
   c->capacity = 4096;
   c->receivers = 1;
+  c->writers = 1;
   c->wait = BENCH_WAIT_SPIN;
   c->idle_ns = 1000000000;
   c->gap_ns = 1000000;
@@ -42,6 +43,7 @@ int bench_case_to_argv(const struct bench_case *c, char **argv, int argc, char (
   ADD("--warmup", "%llu", (unsigned long long)c->warmup);
   ADD("--capacity", "%llu", (unsigned long long)c->capacity);
   ADD("--receivers", "%u", c->receivers);
+  ADD("--writers", "%u", c->writers);
   ADD("--wait", "%s", bench_wait_name(c->wait));
   ADD("--rate", "%llu", (unsigned long long)c->rate);
   ADD("--idle-ns", "%lld", (long long)c->idle_ns);
@@ -90,6 +92,8 @@ int bench_case_parse_opt(struct bench_case *c, int argc, char **argv, int *i)
     rc = parse_u64(v, &c->capacity);
   else if (strcmp(opt, "--receivers") == 0)
     rc = parse_u64(v, &u) ? -EINVAL : (c->receivers = (uint32_t)u, 0);
+  else if (strcmp(opt, "--writers") == 0)
+    rc = parse_u64(v, &u) || u < 1 || u > 16 ? -EINVAL : (c->writers = (uint32_t)u, 0);
   else if (strcmp(opt, "--wait") == 0)
     rc = bench_wait_parse(v, &c->wait);
   else if (strcmp(opt, "--rate") == 0)

@@ -61,6 +61,16 @@ int bench_ctl_wait_done(struct bench_ctl *ctl, uint32_t n, int64_t timeout_ns)
   return wait_count(ctl, &ctl->rx_done, n, timeout_ns);
 }
 
+void bench_ctl_left(struct bench_ctl *ctl)
+{
+  atomic_fetch_add_explicit(&ctl->left, 1, memory_order_release);
+}
+
+int bench_ctl_wait_left(struct bench_ctl *ctl, uint32_t n, int64_t timeout_ns)
+{
+  return wait_count(ctl, &ctl->left, n, timeout_ns);
+}
+
 int bench_ctl_wait_step(struct bench_ctl *ctl, uint32_t n, int64_t timeout_ns)
 {
   int64_t deadline = 0;

@@ -21,6 +21,7 @@ struct bench_ctl {
   _Atomic uint32_t rx_done; /* receivers that have everything */
   _Atomic uint32_t failed;  /* a role failed: the others stop waiting */
   _Atomic uint32_t step;    /* paired streams: blocks the consumer has finished */
+  _Atomic uint32_t left;    /* gather: writers other than the first that have closed */
 };
 
 /** Create the block; returns the fd (inheritable) or -errno. */
@@ -34,5 +35,8 @@ int bench_ctl_barrier(struct bench_ctl *ctl, uint32_t n, int64_t timeout_ns);
 int bench_ctl_wait_step(struct bench_ctl *ctl, uint32_t n, int64_t timeout_ns);
 /** Wait until `n` receivers are done (bounded); 0, -ETIMEDOUT or -ECANCELED. */
 int bench_ctl_wait_done(struct bench_ctl *ctl, uint32_t n, int64_t timeout_ns);
+/** Gather: a writer closed its channel / wait until `n` have. */
+void bench_ctl_left(struct bench_ctl *ctl);
+int bench_ctl_wait_left(struct bench_ctl *ctl, uint32_t n, int64_t timeout_ns);
 
 #endif /* MYELON_BENCH_CTL_H */

@@ -185,9 +185,13 @@ static unsigned plan_roles(const struct orch *o, const struct bench_case *c, str
             c->workload == BENCH_WL_AB_PINGPONG;
   unsigned n = 0;
   r[n++] = (struct role_plan){.role = pp ? "client" : "producer", .core = 0};
+  if (c->workload == BENCH_WL_GATHER) /* producers on cores 0 .. N-1, the consumer after them */
+    for (unsigned i = 1; i < c->writers; i++)
+      r[n++] = (struct role_plan){.role = "producer", .idx = i, .core = (int)i % o->ncpu};
   unsigned rx = pp ? 1 : c->receivers;
   for (unsigned i = 0; i < rx; i++)
-    r[n++] = (struct role_plan){.role = pp ? "server" : "consumer", .idx = i, .core = (int)(1 + i) % o->ncpu};
+    r[n++] = (struct role_plan){.role = pp ? "server" : "consumer", .idx = i,
+                                .core = (int)(c->workload == BENCH_WL_GATHER ? c->writers : 1 + i) % o->ncpu};
   for (unsigned i = 0; i < n; i++) {
     if (!o->pin || o->ncpu < 2)
       r[i].core = -1;
@@ -323,6 +327,8 @@ void orch_case_id(const struct bench_case *c, unsigned i, char *out, size_t n)
            (unsigned long long)c->size, bench_wait_name(c->wait), c->receivers > 1 ? "-n" : "");
   if (c->receivers > 1)
     snprintf(out + strlen(out), n - strlen(out), "%u", c->receivers);
+  if (c->writers > 1)
+    snprintf(out + strlen(out), n - strlen(out), "-w%u", c->writers);
   if (c->rate)
     snprintf(out + strlen(out), n - strlen(out), "-r%llu", (unsigned long long)c->rate);
   if (c->pair[0])
@@ -348,6 +354,7 @@ static void write_params(struct json *j, const struct bench_case *c, const struc
   json_u64(j, "warmup", c->warmup);
   json_u64(j, "capacity", c->capacity);
   json_u64(j, "receivers", c->receivers);
+  json_u64(j, "writers", c->writers);
   json_str(j, "wait", bench_wait_name(c->wait));
   json_u64(j, "rate", c->rate);
   json_u64(j, "rep", c->rep);

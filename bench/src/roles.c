@@ -264,7 +264,20 @@ static int role_server(struct role_env *e)
 
 static bool stamped(const struct bench_case *c)
 {
-  return c->size >= 16 && (c->workload == BENCH_WL_BROADCAST || c->workload == BENCH_WL_WAKE);
+  return c->size >= 16 &&
+         (c->workload == BENCH_WL_BROADCAST || c->workload == BENCH_WL_WAKE || c->workload == BENCH_WL_GATHER);
+}
+
+/* Gather (N -> 1): writer k sends its share of the messages, numbered
+ * (k + 1) << GATHER_SHIFT | its own count from 1, so the receiver checks
+ * each writer's order; writer k's share of `total` is total / N, plus one
+ * for the first total % N writers. */
+#define GATHER_SHIFT 40
+#define GATHER_MASK ((UINT64_C(1) << GATHER_SHIFT) - 1)
+
+static uint64_t gather_share(const struct bench_case *c, unsigned k, uint64_t total)
+{
+  return total / c->writers + (k < total % c->writers ? 1 : 0);
 }
 
 static int produce(struct role_env *e, void *tx, void *buf, uint64_t *t0, uint64_t *t1)
@@ -273,12 +286,17 @@ static int produce(struct role_env *e, void *tx, void *buf, uint64_t *t0, uint64
   bool stamp = stamped(c), wake = c->workload == BENCH_WL_WAKE;
   if (wake)
     bench_sleep_ns(c->idle_ns);
-  uint64_t total = c->warmup + c->count;
+  uint64_t total = c->warmup + c->count, tag = 0, warm = c->warmup;
+  if (c->workload == BENCH_WL_GATHER) {
+    tag = (uint64_t)(e->idx + 1) << GATHER_SHIFT;
+    warm = gather_share(c, e->idx, c->warmup);
+    total = gather_share(c, e->idx, c->warmup + c->count);
+  }
   *t0 = bench_ticks_inline();
   for (uint64_t i = 0; i < total; i++) {
-    if (i == c->warmup)
+    if (i == warm)
       *t0 = bench_ticks_inline();
-    put_word(buf, 0, i + 1);
+    put_word(buf, 0, tag | (i + 1));
     if (stamp)
       put_word(buf, 1, bench_ticks_inline());
     int rc = e->s->send(tx, buf, c->size);
@@ -296,10 +314,10 @@ static int produce(struct role_env *e, void *tx, void *buf, uint64_t *t0, uint64
   return 0;
 }
 
-static void rate_report(struct json *j, const struct bench_case *c, uint64_t t0, uint64_t t1)
+static void rate_report(struct json *j, const struct bench_case *c, uint64_t count, uint64_t t0, uint64_t t1)
 {
   double secs = to_ns(t1 - t0) / 1e9;
-  double rate = secs > 0 ? (double)c->count / secs : 0.0;
+  double rate = secs > 0 ? (double)count / secs : 0.0;
   json_f64(j, "elapsed_s", secs);
   json_f64(j, "msgs_per_s", rate);
   json_f64(j, "gb_per_s", rate * (double)c->size / 1e9);
@@ -308,6 +326,8 @@ static void rate_report(struct json *j, const struct bench_case *c, uint64_t t0,
 int role_producer_open(struct role_env *e, void **tx, bool barrier)
 {
   struct bench_chan ch = role_chan(e, 0);
+  if (e->c->workload == BENCH_WL_GATHER)
+    ch.writer = e->idx;
   int rc = e->s->tx_open(&ch, tx);
   if (rc < 0)
     return role_failed(e, "tx_open", rc);
@@ -330,12 +350,18 @@ static int role_producer(struct role_env *e)
   struct json j;
   json_init(&j, e->result);
   json_obj_begin(&j, NULL);
-  rate_report(&j, e->c, t0, t1);
+  /* A gather writer measured its own share. */
+  uint64_t sent = e->c->workload == BENCH_WL_GATHER ? gather_share(e->c, e->idx, e->c->count) : e->c->count;
+  rate_report(&j, e->c, sent, t0, t1);
   json_obj_end(&j);
   fflush(e->result);
   rc = bench_ctl_wait_done(e->ctl, e->c->receivers, ROLE_TIMEOUT_NS);
   role_closing();
+  if (e->c->workload == BENCH_WL_GATHER && e->idx == 0) /* the creator closes last: the others leave first */
+    bench_ctl_wait_left(e->ctl, e->c->writers - 1, ROLE_TIMEOUT_NS);
   e->s->tx_close(tx);
+  if (e->c->workload == BENCH_WL_GATHER && e->idx != 0)
+    bench_ctl_left(e->ctl);
   free(buf);
   return rc;
 }
@@ -358,6 +384,8 @@ static int consume(struct role_env *e, void *rx, void *buf, struct tool_hist *h,
   const struct bench_case *c = e->c;
   bool stamp = stamped(c), wake = c->workload == BENCH_WL_WAKE;
   uint64_t total = c->warmup + c->count;
+  bool gather = c->workload == BENCH_WL_GATHER;
+  uint64_t last[BENCH_MAX_RX] = {0}; /* gather: each writer's last number seen */
   double cpu0 = cpu_s();
   int64_t wall0 = bench_mono_ns();
   r->t0 = bench_ticks_inline();
@@ -366,8 +394,16 @@ static int consume(struct role_env *e, void *rx, void *buf, struct tool_hist *h,
     uint64_t now = bench_ticks_inline();
     if (rc < 0)
       return rc;
-    if (get_word(buf, 0) != i + 1)
+    uint64_t w0 = get_word(buf, 0);
+    if (gather) {
+      uint64_t k = (w0 >> GATHER_SHIFT) - 1;
+      if (k >= c->writers || (w0 & GATHER_MASK) != last[k] + 1)
+        r->errors++; /* an unknown writer, or one writer's messages out of order, lost or doubled */
+      else
+        last[k]++;
+    } else if (w0 != i + 1) {
       r->errors++;
+    }
     if (stamp && i >= c->warmup)
       tool_hist_record(h, now - get_word(buf, 1));
     if (i + 1 == c->warmup)
@@ -387,7 +423,7 @@ static void consumer_report(struct role_env *e, const struct tool_hist *h, const
   json_init(&j, e->result);
   json_obj_begin(&j, NULL);
   json_u64(&j, "errors", r->errors);
-  rate_report(&j, e->c, r->t0, r->t1);
+  rate_report(&j, e->c, e->c->count, r->t0, r->t1);
   if (stamped(e->c))
     role_emit_latency(&j, "latency", h);
   if (e->c->workload == BENCH_WL_WAKE) {

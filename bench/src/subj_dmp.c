@@ -17,6 +17,12 @@
  *                       the ring, DMP_CONSUMER_NO_COUNTERS on the consumers),
  *                       everything else the same: runs only in paired cases
  *                       against dmp-shm, which give the counters' overhead
+ *   dmp-mp              dmp-shm on a ring created with DMP_RING_MULTI_PRODUCER:
+ *                       in the paired cases written by its one producer (the
+ *                       creator), the cost of the multi-producer protocol
+ *                       (claim CAS, per-slot markers, cursor CAS) against
+ *                       dmp-shm; in gather N producers write it, the first
+ *                       creates it, the others join with dmp_producer_attach
  *
  * The two diagnostics decompose the distance between dmp-shm and the floor
  * (run them with --only dmp-shm,dmp-shm-poll,dmp-shm-lean,floor).
@@ -44,6 +50,7 @@ static const struct variant v_mmap = {DMP_BACKEND_MMAP, 0, false};
 static const struct variant v_poll = {DMP_BACKEND_SHM, 0, true};
 static const struct variant v_lean = {DMP_BACKEND_SHM, DMP_RING_NO_WAKEUPS | DMP_RING_NO_COUNTERS, true};
 static const struct variant v_nocnt = {DMP_BACKEND_SHM, DMP_RING_NO_COUNTERS, false};
+static const struct variant v_mp = {DMP_BACKEND_SHM, DMP_RING_MULTI_PRODUCER, false};
 
 struct dmp_end {
   struct dmp_producer *p;
@@ -97,6 +104,29 @@ static int tx_open(const struct bench_chan *ch, const struct variant *v, void **
   struct dmp_end *e = end_new(ch, v);
   if (!e)
     return -ENOMEM;
+  if (ch->writer > 0) { /* gather: join the first writer's ring, once it exists */
+    struct dmp_producer_config ac;
+    dmp_producer_config_init(&ac);
+    ac.backend = v->backend;
+    ac.name = name;
+    ac.flags = DMP_RING_MULTI_PRODUCER;
+    ac.wait = cfg.wait;
+    ac.capacity = 0; /* 0: the ring's (the config's defaults would have to match it) */
+    ac.slot_size = 0;
+    ac.slot_align = 0;
+    ac.max_consumers = 0;
+    ac.max_producers = 0;
+    int64_t deadline = bench_deadline(BENCH_STEP_TIMEOUT_NS);
+    int rc;
+    while ((rc = dmp_producer_attach(&ac, &e->p)) < 0 && bench_mono_ns() < deadline)
+      bench_sleep_ns(1000000);
+    if (rc < 0) {
+      free(e);
+      return fail("dmp_producer_attach", rc);
+    }
+    *tx = e;
+    return 0;
+  }
   int rc = dmp_producer_create(&cfg, &e->p);
   if (rc < 0) {
     free(e);
@@ -213,6 +243,7 @@ DMP_VARIANT(mmap, v_mmap, DMP_BACKEND_MMAP)
 DMP_VARIANT(poll, v_poll, DMP_BACKEND_SHM)
 DMP_VARIANT(lean, v_lean, DMP_BACKEND_SHM)
 DMP_VARIANT(nocnt, v_nocnt, DMP_BACKEND_SHM)
+DMP_VARIANT(mp, v_mp, DMP_BACKEND_SHM)
 
 #define DMP_SUBJECT(id, label, what, extra_caps)                                                           \
   {                                                                                                       \
@@ -230,3 +261,5 @@ const struct bench_subject bench_subj_dmp_lean =
     DMP_SUBJECT(lean, "dmp-shm-lean", "POSIX shm ring, no wake-ups/counters, polled", BENCH_CAP_OPTIN);
 const struct bench_subject bench_subj_dmp_nocnt =
     DMP_SUBJECT(nocnt, "dmp-shm-nocnt", "POSIX shm ring, counters off", BENCH_CAP_AB_ONLY);
+const struct bench_subject bench_subj_dmp_mp =
+    DMP_SUBJECT(mp, "dmp-mp", "POSIX shm multi-producer ring", BENCH_CAP_AB_ONLY | BENCH_CAP_GATHER);

@@ -4,7 +4,8 @@
  * its C binding, zero-copy shared memory brokered by the iox-roudi daemon
  * (which the orchestrator starts and stops, see roudi.c).
  *
- * One service per direction ("mb", <tag>, "d<dir>"). The publisher waits
+ * One service per direction ("mb", <tag>, "d<dir>"); in gather (N -> 1)
+ * every writer publishes on the same service. The publisher waits
  * for slow subscribers (WAIT_FOR_CONSUMER) and subscribers ask to block the
  * producer when their queue is full, so nothing is dropped: the same
  * back-pressure as the rings. Queue depth = the case's capacity, capped at
@@ -167,7 +168,7 @@ const struct bench_subject bench_subj_iox = {
     .name = "iceoryx",
     .transport = "iceoryx 2.0.3 shm (C binding, RouDi)",
     .family = BENCH_FAMILY_COMPETITOR,
-    .caps = BENCH_CAP_BROADCAST,
+    .caps = BENCH_CAP_BROADCAST | BENCH_CAP_GATHER,
     .max_capacity = IOX_QUEUE_MAX,
     .probe = iox_probe,
     .tx_open = iox_tx_open,

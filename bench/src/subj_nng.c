@@ -1,7 +1,8 @@
 /**
  * @file subj_nng.c
  * @brief Subject "nng": nanomsg-next-gen (1.5) pair0 sockets over ipc://,
- * one per direction, in the case's temp dir.
+ * one per direction, in the case's temp dir; in gather (N -> 1) N push0
+ * sockets and one pull0.
  *
  * The receiver listens, the sender dials in the background (NNG retries
  * until the listener is there; sends wait for the peer). Socket buffers are
@@ -16,6 +17,8 @@
 
 #include <nng/nng.h>
 #include <nng/protocol/pair0/pair.h>
+#include <nng/protocol/pipeline0/pull.h>
+#include <nng/protocol/pipeline0/push.h>
 
 struct nng_end {
   nng_socket sock;
@@ -37,7 +40,9 @@ static int end_open(const struct bench_chan *ch, bool tx, void **out)
   struct nng_end *e = calloc(1, sizeof *e);
   if (!e)
     return -ENOMEM;
-  int rv = nng_pair0_open(&e->sock);
+  /* gather (N -> 1): N push0 sockets dial one pull0 that listens. */
+  bool gather = ch->c->workload == BENCH_WL_GATHER;
+  int rv = gather ? (tx ? nng_push0_open(&e->sock) : nng_pull0_open(&e->sock)) : nng_pair0_open(&e->sock);
   if (rv != 0) {
     free(e);
     return nng_fail("nng_pair0_open", rv);
@@ -97,6 +102,7 @@ const struct bench_subject bench_subj_nng = {
     .name = "nng",
     .transport = "nng 1.5 ipc:// (pair0)",
     .family = BENCH_FAMILY_COMPETITOR,
+    .caps = BENCH_CAP_GATHER,
     .tx_open = nng_tx_open,
     .tx_ready = nng_tx_ready,
     .send = nng_send_,

@@ -1,7 +1,8 @@
 /**
  * @file subj_zmq.c
  * @brief Subject "zmq": ZeroMQ (libzmq 4.3) PAIR sockets over ipc://, one
- * per direction, in the case's temp dir.
+ * per direction, in the case's temp dir; in gather (N -> 1) N PUSH sockets
+ * and one PULL.
  *
  * The receiver binds, the sender connects (libzmq reconnects until the
  * listener is there and queues meanwhile). Default high-water marks (1000
@@ -43,7 +44,9 @@ static int end_open(const struct bench_chan *ch, bool tx, void **out)
   struct zmq_end *e = calloc(1, sizeof *e);
   if (!e)
     return -ENOMEM;
-  e->sock = zmq_socket(ctx, ZMQ_PAIR);
+  /* gather (N -> 1): N PUSH sockets connect to one PULL that binds. */
+  bool gather = ch->c->workload == BENCH_WL_GATHER;
+  e->sock = zmq_socket(ctx, gather ? (tx ? ZMQ_PUSH : ZMQ_PULL) : ZMQ_PAIR);
   if (!e->sock) {
     free(e);
     return zmq_fail("zmq_socket");
@@ -114,6 +117,7 @@ const struct bench_subject bench_subj_zmq = {
     .name = "zmq",
     .transport = "ZeroMQ 4.3 ipc:// (PAIR)",
     .family = BENCH_FAMILY_COMPETITOR,
+    .caps = BENCH_CAP_GATHER,
     .tx_open = zmq_tx_open,
     .tx_ready = zmq_tx_ready,
     .send = zmq_send_,

@@ -5,11 +5,13 @@
 
 static const struct bench_subject *const all[] = {
     &bench_subj_floor,
+    &bench_subj_floor2,
     &bench_subj_dmp_shm,
     &bench_subj_dmp_mmap,
     &bench_subj_dmp_poll,
     &bench_subj_dmp_lean,
     &bench_subj_dmp_nocnt,
+    &bench_subj_dmp_mp,
     &bench_subj_framed_shm,
     &bench_subj_framed_mmap,
     &bench_subj_framed_shm_al,

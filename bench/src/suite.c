@@ -26,13 +26,21 @@
  * times in quick and 5 times in full, spread over the suite; the report
  * uses the medians:
  *   raw Layer 0 vs floor         64 B ping-pong, 8 B and 64 B streams
+ *   dmp-shm vs floor-2line       64 B ping-pong (the two-line floor: one
+ *                                line per direction), and floor-2line vs floor
  *   dmp-shm vs iceoryx, zmq      64 B ping-pong
  *   framed vs raw, vs floor      64 B ping-pong vs the raw ring of the same
  *                                backend; 1 KiB and 1 MiB streams vs floor
  *   counters off vs on           dmp-shm-nocnt vs dmp-shm: 64 B ping-pong,
  *                                8 B and 64 B streams
+ *   one producer, multi-producer dmp-mp vs dmp-shm: 64 B ping-pong, 8 B and
+ *   ring vs single-producer      64 B streams
  *   view vs owned decode         view-shm vs msgpack-shm: 64 B ping-pong,
  *                                1 KiB and 64 KiB streams
+ *
+ *   gather      8 B, 64 B, 1 KiB [50k]: 2 writers -> 1 consumer (full: 2 and 4 where
+ *               the cores allow), every subject that can, beside dmp-shm's
+ *               1 -> 1 stream
  *
  * Warm-up: at least 1.125 x the ring depth for the size, for all subjects.
  *
@@ -208,6 +216,35 @@ static void plan_waits(struct orch *o, const char *subject, int64_t idle_ns, uin
   }
 }
 
+/* Many writers, one reader (issue 18): N producer processes -> 1 consumer
+ * for every subject that can (dmp-mp: a multi-producer ring; zmq, nng:
+ * PUSH -> PULL; iceoryx: N publishers on one topic), next to dmp-shm's 1 -> 1
+ * stream of the same size, back to back as the series "gather" (the
+ * target compares them). N + 1 processes spin only where there are N + 1
+ * cores; on a smaller host they run with yielding waits, labelled so. */
+static void plan_gather(struct orch *o, const uint64_t *sizes, unsigned nsizes, const uint32_t *writers,
+                        unsigned nw, uint64_t scale)
+{
+  const struct bench_subject *ref = bench_subject_find("dmp-shm");
+  const struct counts n = {50000 * scale, 10000}; /* the socket competitors move ~30-800 k msgs/s here */
+  for (unsigned k = 0; k < nsizes; k++)
+    for (unsigned w = 0; w < nw; w++) {
+      bool fits = (int)writers[w] + 1 <= o->ncpu;
+      if (!fits && writers[w] != 2)
+        continue;
+      enum bench_wait wait = fits ? BENCH_WAIT_SPIN : BENCH_WAIT_YIELD;
+      if (ref && orch_has(o, "dmp-shm") && w == 0 &&
+          add(o, ref, BENCH_WL_STREAM, sizes[k], n, 1, wait, 0))
+        strcpy(o->cases[o->ncases - 1].series, "gather");
+      for (unsigned i = 0; o->subjects[i]; i++)
+        if ((o->subjects[i]->caps & BENCH_CAP_GATHER) &&
+            add(o, o->subjects[i], BENCH_WL_GATHER, sizes[k], n, 1, wait, 0)) {
+          o->cases[o->ncases - 1].writers = writers[w];
+          strcpy(o->cases[o->ncases - 1].series, "gather");
+        }
+    }
+}
+
 /* The cases the targets are judged on, as paired A/B runs (roles_ab.c);
  * see the file comment for the list. */
 static void add_ab(struct orch *o, const char *a, const char *b, enum bench_workload wl, uint64_t size,
@@ -246,6 +283,8 @@ static void plan_ab(struct orch *o, uint32_t rep, uint64_t scale)
     add_ab(o, s->name, "floor", BENCH_WL_AB_STREAM, 8, small, rep);
     add_ab(o, s->name, "floor", BENCH_WL_AB_STREAM, 64, small, rep);
   }
+  add_ab(o, "dmp-shm", "floor-2line", BENCH_WL_AB_PINGPONG, 64, pp, rep);
+  add_ab(o, "floor-2line", "floor", BENCH_WL_AB_PINGPONG, 64, pp, rep);
   add_ab(o, "dmp-shm", "iceoryx", BENCH_WL_AB_PINGPONG, 64, pp, rep);
   add_ab(o, "dmp-shm", "zmq", BENCH_WL_AB_PINGPONG, 64, pp, rep);
   for (size_t k = 0; k < sizeof framed_pairs / sizeof framed_pairs[0]; k++) {
@@ -259,6 +298,9 @@ static void plan_ab(struct orch *o, uint32_t rep, uint64_t scale)
   add_ab(o, "dmp-shm-nocnt", "dmp-shm", BENCH_WL_AB_PINGPONG, 64, pp, rep);
   add_ab(o, "dmp-shm-nocnt", "dmp-shm", BENCH_WL_AB_STREAM, 8, small, rep);
   add_ab(o, "dmp-shm-nocnt", "dmp-shm", BENCH_WL_AB_STREAM, 64, small, rep);
+  add_ab(o, "dmp-mp", "dmp-shm", BENCH_WL_AB_PINGPONG, 64, pp, rep);
+  add_ab(o, "dmp-mp", "dmp-shm", BENCH_WL_AB_STREAM, 8, small, rep);
+  add_ab(o, "dmp-mp", "dmp-shm", BENCH_WL_AB_STREAM, 64, small, rep);
   add_ab(o, "view-shm", "msgpack-shm", BENCH_WL_AB_PINGPONG, 64, pp, rep);
   add_ab(o, "view-shm", "msgpack-shm", BENCH_WL_AB_STREAM, 1024, small, rep);
   add_ab(o, "view-shm", "msgpack-shm", BENCH_WL_AB_STREAM, 65536, (struct counts){10000 * scale, 500}, rep);
@@ -278,6 +320,9 @@ static int plan_suite(struct orch *o, const char *name)
     plan_broadcast(o, bsizes, 1, fan, 2, 1);
     plan_rates(o, rates, 1, 1);
     plan_waits(o, "dmp-shm", 1000000000, 200);
+    static const uint64_t gsizes[] = {8, 64, 1024};
+    static const uint32_t gwriters[] = {2};
+    plan_gather(o, gsizes, 3, gwriters, 1, 1);
     plan_ab(o, 2, 1);
     plan_main_reps(o, pp_sizes, 4, sizes, 5, 1);
     return 0;
@@ -295,6 +340,9 @@ static int plan_suite(struct orch *o, const char *name)
     plan_waits(o, "dmp-shm", 3000000000, 1000);
     plan_waits(o, "dmp-mmap", 3000000000, 1000);
     plan_waits(o, "framed-shm", 3000000000, 1000);
+    static const uint64_t gsizes[] = {8, 64, 1024};
+    static const uint32_t gwriters[] = {2, 4};
+    plan_gather(o, gsizes, 3, gwriters, 2, 10);
     for (uint32_t rep = 3; rep < 5; rep++)
       plan_ab(o, rep, 5);
     plan_main_reps(o, sizes, 9, sizes, 9, 10);

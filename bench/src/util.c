@@ -99,7 +99,7 @@ int bench_ncpus(void)
 }
 
 static const char *const workload_names[BENCH_WL_COUNT] = {
-    "pingpong", "fixed_rate", "stream", "broadcast", "wake", "ab_pingpong", "ab_stream"};
+    "pingpong", "fixed_rate", "stream", "broadcast", "wake", "ab_pingpong", "ab_stream", "gather"};
 static const char *const wait_names[BENCH_WAIT_COUNT] = {"spin", "yield", "block"};
 
 const char *bench_workload_name(enum bench_workload w)
