@@ -301,6 +301,12 @@ static void plan_ab(struct orch *o, uint32_t rep, uint64_t scale)
   add_ab(o, "dmp-mp", "dmp-shm", BENCH_WL_AB_PINGPONG, 64, pp, rep);
   add_ab(o, "dmp-mp", "dmp-shm", BENCH_WL_AB_STREAM, 8, small, rep);
   add_ab(o, "dmp-mp", "dmp-shm", BENCH_WL_AB_STREAM, 64, small, rep);
+  /* Framed small messages against the raw ring: with the batched calls
+   * (the target) and one message per call (how far batching moves it). */
+  add_ab(o, "framed-shm-batch", "dmp-shm", BENCH_WL_AB_STREAM, 8, small, rep);
+  add_ab(o, "framed-shm-batch", "dmp-shm", BENCH_WL_AB_STREAM, 64, small, rep);
+  add_ab(o, "framed-shm", "dmp-shm", BENCH_WL_AB_STREAM, 8, small, rep);
+  add_ab(o, "framed-shm", "dmp-shm", BENCH_WL_AB_STREAM, 64, small, rep);
   add_ab(o, "view-shm", "msgpack-shm", BENCH_WL_AB_PINGPONG, 64, pp, rep);
   add_ab(o, "view-shm", "msgpack-shm", BENCH_WL_AB_STREAM, 1024, small, rep);
   add_ab(o, "view-shm", "msgpack-shm", BENCH_WL_AB_STREAM, 65536, (struct counts){10000 * scale, 500}, rep);
