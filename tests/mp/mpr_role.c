@@ -107,6 +107,31 @@ static uint64_t rnd(void)
   return ts_checksum((int64_t)rng_state);
 }
 
+/* The sweep SIGSTOPs producers at any moment, also inside their own attach
+ * while they hold the ring's consumer table: the library then gives the
+ * others -ETIMEDOUT after DMP_TABLE_WAIT_NS ("locked by another process
+ * (stopped?)"), as it should, never a hang. These roles know their peers
+ * are only paused for up to ~0.5 s, so they try again, bounded. */
+#define ATTACH_RETRY_MS 10000
+
+static int attach_producer_retrying(const struct dmp_producer_config *cfg, struct dmp_producer **p)
+{
+  int64_t deadline = ts_now_ns() + (int64_t)ts_timeout_ms(ATTACH_RETRY_MS) * 1000000;
+  int rc;
+  while ((rc = dmp_producer_attach(cfg, p)) == -ETIMEDOUT && ts_now_ns() < deadline)
+    usleep(1000);
+  return rc;
+}
+
+static int attach_consumer_retrying(const struct dmp_consumer_config *cfg, struct dmp_consumer **c)
+{
+  int64_t deadline = ts_now_ns() + (int64_t)ts_timeout_ms(ATTACH_RETRY_MS) * 1000000;
+  int rc;
+  while ((rc = dmp_consumer_attach(cfg, c)) == -ETIMEDOUT && ts_now_ns() < deadline)
+    usleep(1000);
+  return rc;
+}
+
 static int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int fail(int code, const char *fmt, ...)
 {
@@ -139,7 +164,7 @@ static int producer(enum dmp_backend backend, const char *name, uint32_t id, int
   cfg.name = name;
   cfg.slot_size = MPR_SLOT;
   struct dmp_producer *p;
-  int rc = dmp_producer_attach(&cfg, &p);
+  int rc = attach_producer_retrying(&cfg, &p);
   if (rc < 0)
     return fail(3, "attach: %s", dmp_strerror(rc));
   int64_t timeout = (int64_t)ts_timeout_ms(30000) * 1000000;
@@ -203,7 +228,7 @@ static int consumer(enum dmp_backend backend, const char *name, const char *cid,
   if (lossy)
     cfg.flags = DMP_CONSUMER_NON_GATING;
   struct dmp_consumer *c;
-  int rc = dmp_consumer_attach(&cfg, &c);
+  int rc = attach_consumer_retrying(&cfg, &c);
   if (rc < 0)
     return fail(3, "consumer attach: %s", dmp_strerror(rc));
   if (nprod > MPR_MAX_PROD)
@@ -319,7 +344,7 @@ static int lproducer(enum dmp_backend backend, const char *name, uint32_t id, in
   cfg.backend = backend;
   cfg.name = name;
   struct dmp_producer *p;
-  int rc = dmp_producer_attach(&cfg, &p);
+  int rc = attach_producer_retrying(&cfg, &p);
   if (rc < 0)
     return fail(3, "attach: %s", dmp_strerror(rc));
   char stall_file[512];
