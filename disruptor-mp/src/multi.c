@@ -462,9 +462,13 @@ static int attach_check(const struct dmp_producer_config *cfg, const struct dmp_
   int rc = expect_u64("capacity", cfg->capacity, g->capacity, seg->path);
   if (rc == 0)
     rc = expect_u64("slot_size", cfg->slot_size, g->slot_size, seg->path);
-  if (rc == 0)
+  /* dmp_producer_config_init() sets slot_align and max_consumers to the
+   * creation defaults (8, DMP_DEFAULT_MAX_CONSUMERS): those values are no
+   * expectation, or every attacher that starts from config_init() would
+   * have to zero them to join a ring created with other values. */
+  if (rc == 0 && cfg->slot_align != DMP_DEFAULT_SLOT_ALIGN)
     rc = expect_u64("slot_align", cfg->slot_align, g->slot_align, seg->path);
-  if (rc == 0)
+  if (rc == 0 && cfg->max_consumers != DMP_DEFAULT_MAX_CONSUMERS)
     rc = expect_u64("max_consumers", cfg->max_consumers, g->max_consumers, seg->path);
   if (rc == 0)
     rc = expect_u64("max_producers", cfg->max_producers, g->max_producers, seg->path);

@@ -12,7 +12,7 @@ void dmp_producer_config_init(struct dmp_producer_config *cfg)
 {
   memset(cfg, 0, sizeof *cfg);
   cfg->backend = DMP_BACKEND_SHM;
-  cfg->slot_align = 8;
+  cfg->slot_align = DMP_DEFAULT_SLOT_ALIGN;
   cfg->max_consumers = DMP_DEFAULT_MAX_CONSUMERS;
   cfg->mode = 0600;
   cfg->wait.kind = dmp_impl_env_wait_kind(); /* DMP_WAIT, else DMP_WAIT_BLOCK */

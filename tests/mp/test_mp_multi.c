@@ -87,6 +87,38 @@ static void expect_error(int rc, int want, const char *needle)
   cr_assert(strstr(dmp_last_error(), needle) != NULL, "detail '%s' does not name '%s'", dmp_last_error(), needle);
 }
 
+/* dmp_producer_config_init() fills slot_align and max_consumers with the
+ * creation defaults: an attacher that sets only the name must still join a
+ * ring created with other values (it failed with a mismatch on them), and
+ * an explicit other value is still checked. */
+MP_TEST(mp_multi, attach_from_config_init_joins_a_ring_of_any_geometry)
+{
+  struct mp_ring r;
+  mp_ring_init(&r, backend, "mpgeo");
+  struct dmp_producer_config cfg;
+  dmp_producer_config_init(&cfg);
+  cfg.backend = r.backend;
+  cfg.name = r.name;
+  cfg.capacity = 16;
+  cfg.slot_size = MPR_SLOT;
+  cfg.slot_align = 64;
+  cfg.max_consumers = 4;
+  cfg.flags = DMP_RING_MULTI_PRODUCER;
+  cr_assert(eq(int, dmp_producer_create(&cfg, &creator), 0), "create: %s", dmp_last_error());
+  cfg = attach_cfg(&r);
+  struct dmp_producer *p = NULL;
+  cr_assert(eq(int, dmp_producer_attach(&cfg, &p), 0), "attach with config_init's defaults: %s", dmp_last_error());
+  dmp_producer_close(p);
+  cfg = attach_cfg(&r);
+  cfg.max_consumers = 5;
+  expect_error(dmp_producer_attach(&cfg, &p), -DMP_E_MISMATCH, "cfg.max_consumers");
+  cfg = attach_cfg(&r);
+  cfg.slot_align = 16;
+  expect_error(dmp_producer_attach(&cfg, &p), -DMP_E_MISMATCH, "cfg.slot_align");
+  dmp_producer_close(creator);
+  creator = NULL;
+}
+
 MP_TEST(mp_multi, bad_input_is_refused_with_the_field_named)
 {
   struct mp_ring sp, r;

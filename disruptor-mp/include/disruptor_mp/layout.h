@@ -122,7 +122,8 @@ extern "C" {
 #define DMP_CACHE_LINE 64u
 
 #define DMP_MAX_CONSUMERS 1024u      /**< upper bound of the consumer table */
-#define DMP_DEFAULT_MAX_CONSUMERS 16u
+#define DMP_DEFAULT_MAX_CONSUMERS 16u /**< dmp_producer_config_init()'s max_consumers */
+#define DMP_DEFAULT_SLOT_ALIGN 8u     /**< dmp_producer_config_init()'s slot_align */
 #define DMP_MAX_SLOT_ALIGN 4096u
 #define DMP_MAX_SLOT_SIZE (UINT32_C(1) << 30)
 #define DMP_MAX_SEGMENT_BYTES (UINT64_C(1) << 40) /**< 1 TiB: refuse absurd sizes */

@@ -130,7 +130,10 @@ DMP_API int dmp_producer_create(const struct dmp_producer_config *cfg, struct dm
  * DMP_RING_SHARE_GROUP, to trust a ring shared with one of our groups,
  * and DMP_RING_MULTI_PRODUCER are accepted), wait, cpus; and, as
  * expectations (0 = take the ring's), capacity, slot_size, slot_align,
- * max_consumers, max_producers and type_tag. The handle's close never
+ * max_consumers, max_producers and type_tag; slot_align and max_consumers
+ * left at dmp_producer_config_init()'s defaults (DMP_DEFAULT_SLOT_ALIGN,
+ * DMP_DEFAULT_MAX_CONSUMERS) are no expectation either, so a config from
+ * dmp_producer_config_init() with only the name set joins any ring. The handle's close never
  * removes the ring's name (its creator's does, unless DMP_RING_KEEP).
  * Does not block (except up to 100 ms for the table lock).
  *
