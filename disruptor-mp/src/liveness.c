@@ -412,30 +412,41 @@ int dmp_producer_check_liveness(struct dmp_producer *p)
   return rc < 0 ? rc : stalled_now(l);
 }
 
-/* Wait for space for `last` under liveness. */
-static int managed_wait(struct dmp_producer *p, int64_t last, int64_t timeout_ns)
+/* What every managed wait does first: liveness enabled, no sticky
+ * failure, the start-up check done (waiting for required ids). */
+static int managed_begin(struct dmp_producer *p, struct dmp_impl_liveness *l)
 {
-  struct dmp_impl_liveness *l = p->liveness;
   if (!l)
     return DMP_FAIL(-DMP_E_NOLIVENESS, "call dmp_producer_enable_liveness() first");
   if (l->sticky)
     return DMP_FAIL(l->sticky, "%s", l->sticky_detail);
-  if (!l->started) {
-    int rc = startup(p, l, true);
-    if (rc < 0)
-      return rc;
-  }
+  return l->started ? 0 : startup(p, l, true);
+}
+
+/* The liveness check between two wait slices. An eviction waits for the
+ * table lock at most one check interval (and never past `deadline`), so a
+ * stopped peer holding it postpones the eviction instead of stalling the
+ * wait. */
+static int check_slice(struct dmp_producer *p, struct dmp_impl_liveness *l, int64_t deadline)
+{
+  int64_t lock_wait = dmp_impl_remaining(deadline);
+  return check(p, l, dmp_impl_deadline(lock_wait < l->cfg.check_interval_ns ? lock_wait : l->cfg.check_interval_ns));
+}
+
+/* Wait for space for `last` under liveness. */
+static int managed_wait(struct dmp_producer *p, int64_t last, int64_t timeout_ns)
+{
+  struct dmp_impl_liveness *l = p->liveness;
+  int rc = managed_begin(p, l);
+  if (rc < 0)
+    return rc;
   int64_t deadline = dmp_impl_deadline(timeout_ns);
   for (;;) {
     int64_t left = dmp_impl_remaining(deadline);
     int64_t slice = left < l->cfg.check_interval_ns ? left : l->cfg.check_interval_ns;
     if (dmp_impl_producer_wait_step(p, last, slice) == 0)
       return 0;
-    /* An eviction waits for the table lock at most one check interval (and
-     * never past our deadline), so a stopped peer holding it postpones the
-     * eviction instead of stalling this loop. */
-    int64_t lock_wait = dmp_impl_remaining(deadline);
-    int rc = check(p, l, dmp_impl_deadline(lock_wait < l->cfg.check_interval_ns ? lock_wait : l->cfg.check_interval_ns));
+    rc = check_slice(p, l, deadline);
     if (rc < 0)
       return rc;
     if (dmp_impl_remaining(deadline) == 0)
@@ -453,19 +464,13 @@ static int managed_wait(struct dmp_producer *p, int64_t last, int64_t timeout_ns
 static int mp_managed(struct dmp_producer *p, uint64_t n, int64_t *first, int64_t timeout_ns)
 {
   struct dmp_impl_liveness *l = p->liveness;
-  if (!l)
-    return DMP_FAIL(-DMP_E_NOLIVENESS, "call dmp_producer_enable_liveness() first");
-  if (l->sticky)
-    return DMP_FAIL(l->sticky, "%s", l->sticky_detail);
-  if (!l->started) {
-    int rc = startup(p, l, true);
-    if (rc < 0)
-      return rc;
-  }
+  int rc = managed_begin(p, l);
+  if (rc < 0)
+    return rc;
   int64_t deadline = dmp_impl_deadline(timeout_ns);
   for (;;) {
     int64_t left = dmp_impl_remaining(deadline);
-    int rc = dmp_impl_mp_claim_wait(p, n, first, left < l->cfg.check_interval_ns ? left : l->cfg.check_interval_ns);
+    rc = dmp_impl_mp_claim_wait(p, n, first, left < l->cfg.check_interval_ns ? left : l->cfg.check_interval_ns);
     if (rc != -ETIMEDOUT)
       return rc;
     /* The slices may be shorter than the claim's own repair period: a
@@ -473,8 +478,7 @@ static int mp_managed(struct dmp_producer *p, uint64_t n, int64_t *first, int64_
      * here, once per slice (cheap when nothing is claimed beyond the
      * cursor). */
     dmp_impl_mp_repair(&p->ring, (int32_t)p->mp->index);
-    int64_t lock_wait = dmp_impl_remaining(deadline);
-    rc = check(p, l, dmp_impl_deadline(lock_wait < l->cfg.check_interval_ns ? lock_wait : l->cfg.check_interval_ns));
+    rc = check_slice(p, l, deadline);
     if (rc < 0)
       return rc;
     if (dmp_impl_remaining(deadline) == 0)
