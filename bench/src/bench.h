@@ -211,6 +211,14 @@ extern const char *bench_role_name;
 void bench_fill(void *buf, size_t len);
 /** A deadline `ns` from now (monotonic ns); bench_mono_ns() >= it when passed. */
 static inline int64_t bench_deadline(int64_t ns) { return bench_mono_ns() + ns; }
+
+/** Create POSIX shm `name` (O_EXCL, 0600) of `len` bytes, mapped shared and
+ * populated: 0 and `*map`, or -errno with nothing left behind (the floors). */
+int bench_shm_create(const char *name, size_t len, uint8_t **map);
+/** Map existing POSIX shm `name` once it exists with at least `len` bytes,
+ * retrying every 200 us until `deadline` (bench_mono_ns()): 0 and `*map`,
+ * -ETIMEDOUT, or -errno of the mmap. */
+int bench_shm_open_wait(const char *name, size_t len, int64_t deadline, uint8_t **map);
 /** Pin the calling process to `core` (no-op when core < 0). */
 int bench_pin(int core);
 int bench_ncpus(void);

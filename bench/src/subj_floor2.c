@@ -78,20 +78,10 @@ static void f2_layout(struct f2_end *e, const struct bench_case *c)
 
 static int f2_create(struct f2_end *e, const struct bench_case *c)
 {
-  int fd = shm_open(e->name, O_RDWR | O_CREAT | O_EXCL, 0600);
-  if (fd < 0)
-    return -errno;
   e->map_len = f2_seg_len(c);
-  int rc = ftruncate(fd, (off_t)e->map_len) < 0 ? -errno : 0;
-  if (rc == 0) {
-    e->map = mmap(NULL, e->map_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
-    rc = e->map == MAP_FAILED ? -errno : 0;
-  }
-  close(fd);
-  if (rc < 0) {
-    shm_unlink(e->name);
+  int rc = bench_shm_create(e->name, e->map_len, &e->map);
+  if (rc < 0)
     return rc;
-  }
   e->creator = true;
   f2_layout(e, c);
   e->hdr->size = c->size;
@@ -106,28 +96,16 @@ static int f2_open_existing(struct f2_end *e, const struct bench_case *c)
 {
   int64_t deadline = bench_deadline(BENCH_STEP_TIMEOUT_NS);
   size_t len = f2_seg_len(c);
-  for (;;) {
-    int fd = shm_open(e->name, O_RDWR, 0600);
-    struct stat st;
-    if (fd >= 0 && fstat(fd, &st) == 0 && (size_t)st.st_size >= len) {
-      e->map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
-      close(fd);
-      if (e->map == MAP_FAILED)
-        return -errno;
-      e->map_len = len;
-      f2_layout(e, c);
-      /* G2: acquire load of the magic; pairs with G1. */
-      while (atomic_load_explicit(&e->hdr->magic, memory_order_acquire) != F2_MAGIC)
-        if (bench_mono_ns() > deadline)
-          return -ETIMEDOUT;
-      return 0;
-    }
-    if (fd >= 0)
-      close(fd);
+  int rc = bench_shm_open_wait(e->name, len, deadline, &e->map);
+  if (rc < 0)
+    return rc;
+  e->map_len = len;
+  f2_layout(e, c);
+  /* G2: acquire load of the magic; pairs with G1. */
+  while (atomic_load_explicit(&e->hdr->magic, memory_order_acquire) != F2_MAGIC)
     if (bench_mono_ns() > deadline)
       return -ETIMEDOUT;
-    bench_sleep_ns(200000);
-  }
+  return 0;
 }
 
 static int f2_open(const struct bench_chan *ch, bool tx, void **out)

@@ -3,10 +3,13 @@
 #include "bench.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -130,4 +133,45 @@ int bench_wait_parse(const char *s, enum bench_wait *out)
       return 0;
     }
   return -EINVAL;
+}
+
+int bench_shm_create(const char *name, size_t len, uint8_t **map)
+{
+  int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
+  if (fd < 0)
+    return -errno;
+  int rc = ftruncate(fd, (off_t)len) < 0 ? -errno : 0;
+  void *m = MAP_FAILED;
+  if (rc == 0) {
+    m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+    rc = m == MAP_FAILED ? -errno : 0;
+  }
+  close(fd);
+  if (rc < 0) {
+    shm_unlink(name);
+    return rc;
+  }
+  *map = m;
+  return 0;
+}
+
+int bench_shm_open_wait(const char *name, size_t len, int64_t deadline, uint8_t **map)
+{
+  for (;;) {
+    int fd = shm_open(name, O_RDWR, 0600);
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) == 0 && (size_t)st.st_size >= len) {
+      void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+      close(fd);
+      if (m == MAP_FAILED)
+        return -errno;
+      *map = m;
+      return 0;
+    }
+    if (fd >= 0)
+      close(fd);
+    if (bench_mono_ns() > deadline)
+      return -ETIMEDOUT;
+    bench_sleep_ns(200000);
+  }
 }
