@@ -15,6 +15,11 @@
  *
  *   record-overhead [--count N] [--pairs P] [--size BYTES] [--capacity C]
  *                   [--dir DIR] [--non-gating] [--io auto|uring|pwrite] [--json]
+ *                   [--only baseline|recorded]
+ *
+ * --only runs one kind of run per pair (no ratio): bench/record_overhead_instr.sh
+ * runs each kind under callgrind and counts the instructions of the
+ * producer's publish loop (publish_events(), kept out of line for that).
  *
  * Machine-dependent: on a host with fewer cores than processes (producer,
  * consumer, recorder) the recorder competes for CPU, which this measures
@@ -50,6 +55,7 @@ struct opts {
   const char *dir;
   bool non_gating, json;
   enum myelon_journal_io io;
+  int only; /* 0 both kinds (paired), 1 baseline runs only, 2 recorded runs only */
 };
 
 #define now_ns tool_now_ns
@@ -131,6 +137,24 @@ static int consumer_fn(const char *ring, const char *unused, const struct opts *
   return consumer_main(ring);
 }
 
+/* The producer's loop: publish `count` events of `size` bytes; how many went
+ * out. Out of line and named so that callgrind can count its instructions
+ * alone (--toggle-collect=publish_events, bench/record_overhead_instr.sh). */
+__attribute__((noinline)) uint64_t publish_events(struct dmp_producer *p, uint8_t *msg, uint32_t size,
+                                                  uint64_t count);
+__attribute__((noinline)) uint64_t publish_events(struct dmp_producer *p, uint8_t *msg, uint32_t size,
+                                                  uint64_t count)
+{
+  uint64_t i;
+  for (i = 0; i < count; i++) {
+    msg[0] = (uint8_t)i;
+    memcpy(msg + 8, &i, 8);
+    if (dmp_producer_publish_timeout(p, msg, size, 20 * S_NS) < 0)
+      break;
+  }
+  return i;
+}
+
 /* One run: events per second seen by the producer, or < 0 on failure. */
 static double run(const struct opts *o, bool recorded, int k)
 {
@@ -152,13 +176,7 @@ static double run(const struct opts *o, bool recorded, int k)
   if (rc == 0) {
     uint8_t *msg = calloc(1, o->size);
     int64_t t0 = now_ns();
-    uint64_t i;
-    for (i = 0; i < o->count; i++) {
-      msg[0] = (uint8_t)i;
-      memcpy(msg + 8, &i, 8);
-      if (dmp_producer_publish_timeout(p, msg, o->size, 20 * S_NS) < 0)
-        break;
-    }
+    uint64_t i = publish_events(p, msg, o->size, o->count);
     int64_t t = now_ns() - t0;
     if (i == o->count)
       rate = (double)o->count * 1e9 / (double)t;
@@ -189,20 +207,22 @@ static int cmp_double(const void *a, const void *b)
 static int usage(void)
 {
   fputs("usage: record-overhead [--count N] [--pairs P] [--size BYTES] [--capacity C] [--dir DIR]\n"
-        "                       [--non-gating] [--io auto|uring|pwrite] [--json]\n",
+        "                       [--non-gating] [--io auto|uring|pwrite] [--json]\n"
+        "                       [--only baseline|recorded]\n",
         stderr);
   return 64;
 }
 
 int main(int argc, char **argv)
 {
-  struct opts o = {200000, 4096, 1024, 5, "/dev/shm", false, false, MYELON_JOURNAL_IO_AUTO};
+  struct opts o = {200000, 4096, 1024, 5, "/dev/shm", false, false, MYELON_JOURNAL_IO_AUTO, 0};
   static const struct option lo[] = {
       {"count", required_argument, 0, 'n'}, {"pairs", required_argument, 0, 'p'},
       {"size", required_argument, 0, 's'},  {"capacity", required_argument, 0, 'c'},
       {"dir", required_argument, 0, 'd'},   {"non-gating", no_argument, 0, 'g'},
       {"io", required_argument, 0, 'i'},    {"json", no_argument, 0, 'j'},
-      {"help", no_argument, 0, 'h'},        {0, 0, 0, 0},
+      {"only", required_argument, 0, 'o'},  {"help", no_argument, 0, 'h'},
+      {0, 0, 0, 0},
   };
   int c;
   uint64_t v;
@@ -234,11 +254,30 @@ int main(int argc, char **argv)
                                              : MYELON_JOURNAL_IO_AUTO;
       break;
     case 'j': o.json = true; break;
+    case 'o':
+      if (strcmp(optarg, "baseline") == 0)
+        o.only = 1;
+      else if (strcmp(optarg, "recorded") == 0)
+        o.only = 2;
+      else
+        return usage();
+      break;
     default: return usage();
     }
   }
   if (o.count == 0 || o.pairs == 0 || o.pairs > 100 || o.size < 16)
     return usage();
+  if (o.only) {
+    for (uint32_t k = 0; k < o.pairs; k++) {
+      double r = run(&o, o.only == 2, (int)k);
+      if (r <= 0) {
+        fprintf(stderr, "record-overhead: run %u failed\n", k);
+        return 1;
+      }
+      printf("%s run %u: %.0f msg/s\n", o.only == 2 ? "recorded" : "baseline", k, r);
+    }
+    return 0;
+  }
   double ratio[100], base[100], with[100];
   for (uint32_t k = 0; k < o.pairs; k++) {
     base[k] = run(&o, false, (int)(2 * k));
