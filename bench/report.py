@@ -36,6 +36,8 @@ import shutil
 import subprocess
 import sys
 
+import report_bridge
+
 SPECTRUM_SIZE = 64
 
 
@@ -324,7 +326,14 @@ def targets(run):
     framed_small_targets(run, add)
     mp_targets(run, add)
     gather_targets(run, add)
+    report_bridge.targets(run, add, helpers())
     return out
+
+
+def helpers():
+    """What report_bridge.py uses of this file."""
+    return {"ratio": ratio, "lat": lat, "fmt_ns": fmt_ns, "fmt_rate": fmt_rate, "fmt_gbs": fmt_gbs, "fmt_x": fmt_x,
+            "fmt_size": fmt_size, "md_table": md_table, "write_dat": write_dat, "subject_style": subject_style}
 
 
 GATHER_T = "2 producers → 1 consumer (`dmp-mp`) ≥ 0.7× single-producer stream, %d B aggregate msgs/s"
@@ -1141,6 +1150,9 @@ def plots(run, out):
         scripts["layers_throughput_vs_payload"] = plot(
             "layers_throughput_vs_payload", "Layers: one-way stream throughput vs payload (raw, framed, msgpack owned, "
             "view)", "GB/s", lay_thr, "1:2")
+    bridge = report_bridge.plot_script(run, helpers(), data, pdir, common, host)
+    if bridge:
+        scripts["bridge_throughput"] = bridge
     if spec_files:
         scripts["percentile_spectrum"] = (
             "set terminal pngcairo size 1100,680 font 'sans,10'\nset grid\nset key outside right top\n"
@@ -1258,7 +1270,7 @@ def main():
     sections = [section_host(run), section_which_transport(run), section_targets(tl), section_floors(run), section_profiles(run, tl, out), section_ab(run),
                 section_counters(run), section_views(run), section_layers(run), section_pingpong(run), versus_rtt,
                 section_stream(run), versus_st, section_broadcast(run), section_gather(run), section_fixed_rate(run),
-                section_waits(run),
+                section_waits(run), report_bridge.section(run, helpers()),
                 section_python(run, py)]
     if made:
         sections.append("## Plots\n\n" + "\n".join("- `plots/%s`" % m for m in made))

@@ -145,6 +145,8 @@ enum bench_layer { BENCH_LAYER_RAW = 0, BENCH_LAYER_FRAMED, BENCH_LAYER_TYPED, B
 #define BENCH_CAP_AB_ONLY 0x8u      /* selected by default, but only planned in paired A/B cases */
 #define BENCH_CAP_QUICK_SHORT 0x10u /* a variant: the quick suite runs it on a short ladder only */
 #define BENCH_CAP_GATHER 0x20u      /* N writers, one receiver (tx_open with ch->writer > 0 joins) */
+#define BENCH_CAP_HOSTS 0x40u       /* across two hosts (hosts.h): client/producer on A, server/consumer on B */
+#define BENCH_CAP_HOSTS_LOCAL 0x80u /* needs the two hosts, every role on A (hosts.h) */
 
 struct bench_subject {
   const char *name;      /* e.g. "dmp-shm" */
@@ -201,6 +203,12 @@ extern const struct bench_subject bench_subj_pipe;
 extern const struct bench_subject bench_subj_zmq;
 extern const struct bench_subject bench_subj_nng;
 extern const struct bench_subject bench_subj_iox;
+extern const struct bench_subject bench_subj_bridge_curve;
+extern const struct bench_subject bench_subj_bridge_tcp;
+extern const struct bench_subject bench_subj_framed_egress;
+extern const struct bench_subject bench_subj_zmq_curve;
+extern const struct bench_subject bench_subj_zmq_tcp;
+extern const struct bench_subject bench_subj_nng_tcp;
 
 /* ---- helpers -------------------------------------------------------------- */
 

@@ -7,6 +7,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+bool bench_ctl_polite;
+
 #define CTL_LEN 4096
 
 int bench_ctl_create(struct bench_ctl **out)
@@ -75,8 +77,11 @@ int bench_ctl_wait_step(struct bench_ctl *ctl, uint32_t n, int64_t timeout_ns)
 {
   int64_t deadline = 0;
   for (uint64_t i = 0; atomic_load_explicit(&ctl->step, memory_order_acquire) < n; i++) {
-    bench_relax();
-    if ((i & 1023) != 1023)
+    if (bench_ctl_polite)
+      bench_sleep_ns(20000);
+    else
+      bench_relax();
+    if (!bench_ctl_polite && (i & 1023) != 1023)
       continue;
     if (atomic_load_explicit(&ctl->failed, memory_order_relaxed))
       return -ECANCELED;

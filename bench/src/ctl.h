@@ -14,6 +14,7 @@
 #define MYELON_BENCH_CTL_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 struct bench_ctl {
@@ -23,6 +24,11 @@ struct bench_ctl {
   _Atomic uint32_t step;    /* paired streams: blocks the consumer has finished */
   _Atomic uint32_t left;    /* gather: writers other than the first that have closed */
 };
+
+/** Set by roles of the cross-host subjects (hosts.c): bench_ctl_wait_step()
+ * then sleeps 20 us between polls instead of spinning, so that the
+ * processes and threads a bridge or ZeroMQ needs get the core. */
+extern bool bench_ctl_polite;
 
 /** Create the block; returns the fd (inheritable) or -errno. */
 int bench_ctl_create(struct bench_ctl **out);

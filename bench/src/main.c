@@ -15,6 +15,7 @@
  */
 #define _GNU_SOURCE
 #include "bench.h"
+#include "hosts.h"
 #include "orch.h"
 #include "roles.h"
 #include "sysinfo.h"
@@ -74,7 +75,12 @@ static int role_main(int argc, char **argv)
   env.result = fopen(result, "w");
   if (!env.result)
     return 2;
-  int rc = bench_role_run(argv[2], &env);
+  /* The cross-host subjects: enter this role's host first (hosts.h). */
+  int rc = bench_hosts_enter(&c, argv[2]);
+  if (rc == 0)
+    rc = bench_role_run(argv[2], &env);
+  else
+    atomic_store_explicit(&env.ctl->failed, 1, memory_order_relaxed);
   fclose(env.result);
   return rc < 0 ? 1 : 0;
 }

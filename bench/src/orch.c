@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include "orch.h"
 #include "ctl.h"
+#include "hosts.h"
 #include "json.h"
 #include "roles.h"
 #include "roudi.h"
@@ -450,10 +451,21 @@ static const char *run_case(struct orch *o, unsigned i, double *wall_s)
   int64_t t0 = bench_mono_ns();
   if (mkdir(c->tmpdir, 0700) < 0)
     return "cannot create the case's temp dir";
+  static char hosts_why[320];
+  char why_h[256];
+  if (bench_hosts_mode(c) && bench_hosts_create(c, why_h, sizeof why_h) < 0) {
+    snprintf(hosts_why, sizeof hosts_why, "cannot make the two hosts: %s", why_h);
+    *wall_s = (double)(bench_mono_ns() - t0) / 1e9;
+    write_case(o, c, i, r, 0, hosts_why, *wall_s);
+    clean_case(c);
+    return hosts_why;
+  }
   struct bench_ctl *ctl;
   int ctlfd = bench_ctl_create(&ctl);
-  if (ctlfd < 0)
+  if (ctlfd < 0) {
+    bench_hosts_destroy();
     return "cannot create the control block";
+  }
   for (unsigned k = 0; k < n; k++)
     r[k].pid = spawn(o, c, &r[k], n, ctlfd);
   const char *why = wait_roles(o, c, r, n, ctl);
@@ -461,6 +473,7 @@ static const char *run_case(struct orch *o, unsigned i, double *wall_s)
   write_case(o, c, i, r, n, why, *wall_s);
   munmap(ctl, 4096);
   close(ctlfd);
+  bench_hosts_destroy(); /* the hosts' namespaces, veth pair and /dev/shm go with their holders */
   clean_case(c);
   if (shm_leftovers(c) && !why[0])
     why = "left names in /dev/shm";
@@ -562,6 +575,7 @@ static void write_run(const struct orch *o)
 
 void orch_finish(struct orch *o)
 {
+  bench_hosts_destroy();
   bench_roudi_stop();
   write_run(o);
   rmdir(o->tmpbase);

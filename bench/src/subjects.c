@@ -32,6 +32,18 @@ static const struct bench_subject *const all[] = {
 #ifdef BENCH_HAVE_NNG
     &bench_subj_nng,
 #endif
+#ifdef BENCH_HAVE_BRIDGE
+    &bench_subj_bridge_curve,
+    &bench_subj_bridge_tcp,
+    &bench_subj_framed_egress,
+#endif
+#ifdef BENCH_HAVE_ZMQ
+    &bench_subj_zmq_curve,
+    &bench_subj_zmq_tcp,
+#endif
+#ifdef BENCH_HAVE_NNG
+    &bench_subj_nng_tcp,
+#endif
     &bench_subj_uds,
     &bench_subj_pipe,
     NULL,

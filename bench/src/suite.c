@@ -312,6 +312,43 @@ static void plan_ab(struct orch *o, uint32_t rep, uint64_t scale)
   add_ab(o, "view-shm", "msgpack-shm", BENCH_WL_AB_STREAM, 65536, (struct counts){10000 * scale, 500}, rep);
 }
 
+/* Issue 17: the bridge between two hosts (hosts.h), paired against plain
+ * ZeroMQ with the same socket types and security (and nng against plain
+ * ZeroMQ over the same veth), and the cost of an egress to the local
+ * readers of a ring. Every end of ours waits with `block` (spin a little,
+ * yield, park): the bridge's processes and ZeroMQ's I/O threads need the
+ * cores a spinning reader would hold. Quick: CURVE (the bridge's default
+ * between hosts) at every size, plain TCP and nng at 64 B and 1 KiB. */
+static void add_bridge(struct orch *o, const char *a, const char *b, enum bench_workload wl, uint64_t size,
+                       struct counts n, uint32_t rep, enum bench_wait wait)
+{
+  unsigned before = o->ncases;
+  add_ab(o, a, b, wl, size, n, rep);
+  if (o->ncases > before)
+    o->cases[o->ncases - 1].wait = wait;
+}
+
+static void plan_bridge(struct orch *o, uint32_t rep, uint64_t scale)
+{
+  const struct counts pp = {2000 * scale, 500}, small = {20000 * scale, 2000}, k64 = {2000 * scale, 200},
+                      m1 = {200 * scale, 20};
+  const enum bench_wait blk = BENCH_WAIT_BLOCK;
+  add_bridge(o, "framed-egress", "framed-shm", BENCH_WL_AB_PINGPONG, 64, (struct counts){5000 * scale, 1000}, rep, blk);
+  add_bridge(o, "framed-egress", "framed-shm", BENCH_WL_AB_PINGPONG, 64, (struct counts){5000 * scale, 1000}, rep,
+             BENCH_WAIT_SPIN);
+  static const char *const pairs[][2] = {{"bridge-curve", "zmq-curve"}, {"bridge-tcp", "zmq-tcp"}, {"nng-tcp", "zmq-tcp"}};
+  for (unsigned k = 0; k < 3; k++) {
+    bool all = k == 0 || scale > 1;
+    add_bridge(o, pairs[k][0], pairs[k][1], BENCH_WL_AB_PINGPONG, 64, pp, rep, blk);
+    add_bridge(o, pairs[k][0], pairs[k][1], BENCH_WL_AB_STREAM, 64, small, rep, blk);
+    add_bridge(o, pairs[k][0], pairs[k][1], BENCH_WL_AB_STREAM, 1024, small, rep, blk);
+    if (!all)
+      continue;
+    add_bridge(o, pairs[k][0], pairs[k][1], BENCH_WL_AB_STREAM, 65536, k64, rep, blk);
+    add_bridge(o, pairs[k][0], pairs[k][1], BENCH_WL_AB_STREAM, 1048576, m1, rep, blk);
+  }
+}
+
 static int plan_suite(struct orch *o, const char *name)
 {
   static const uint32_t fan[] = {1, 2, 4};
@@ -321,8 +358,10 @@ static int plan_suite(struct orch *o, const char *name)
     static const uint64_t bsizes[] = {64};
     static const uint64_t rates[] = {20000};
     plan_ab(o, 0, 1);
+    plan_bridge(o, 0, 1);
     plan_main(o, pp_sizes, 4, sizes, 5, 1);
     plan_ab(o, 1, 1);
+    plan_bridge(o, 1, 1);
     plan_broadcast(o, bsizes, 1, fan, 2, 1);
     plan_rates(o, rates, 1, 1);
     plan_waits(o, "dmp-shm", 1000000000, 200);
@@ -330,6 +369,7 @@ static int plan_suite(struct orch *o, const char *name)
     static const uint32_t gwriters[] = {2};
     plan_gather(o, gsizes, 3, gwriters, 1, 1);
     plan_ab(o, 2, 1);
+    plan_bridge(o, 2, 1);
     plan_main_reps(o, pp_sizes, 4, sizes, 5, 1);
     return 0;
   }
@@ -338,8 +378,10 @@ static int plan_suite(struct orch *o, const char *name)
     static const uint64_t bsizes[] = {64, 1024};
     static const uint64_t rates[] = {10000, 50000, 200000};
     plan_ab(o, 0, 5);
+    plan_bridge(o, 0, 5);
     plan_main(o, sizes, 9, sizes, 9, 10);
     plan_ab(o, 1, 5);
+    plan_bridge(o, 1, 5);
     plan_broadcast(o, bsizes, 2, fan, 3, 10);
     plan_rates(o, rates, 3, 5);
     plan_ab(o, 2, 5);
@@ -349,8 +391,11 @@ static int plan_suite(struct orch *o, const char *name)
     static const uint64_t gsizes[] = {8, 64, 1024};
     static const uint32_t gwriters[] = {2, 4};
     plan_gather(o, gsizes, 3, gwriters, 2, 10);
-    for (uint32_t rep = 3; rep < 5; rep++)
+    plan_bridge(o, 2, 5);
+    for (uint32_t rep = 3; rep < 5; rep++) {
       plan_ab(o, rep, 5);
+      plan_bridge(o, rep, 5);
+    }
     plan_main_reps(o, sizes, 9, sizes, 9, 10);
     return 0;
   }
