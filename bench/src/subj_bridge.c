@@ -28,6 +28,7 @@
  * before the link is up. The bridge processes are stopped (SIGTERM, then
  * SIGKILL after 3 s) when their end closes, and die with their role.
  */
+#define _GNU_SOURCE
 #include "bench.h"
 #include "hosts.h"
 #include "subj_rings.h"
@@ -117,7 +118,7 @@ static int spawn_side(const struct bench_chan *ch, const struct variant *v, bool
   snprintf(cap, sizeof cap, "%llu", (unsigned long long)ring_frames(c));
   snprintf(fcap, sizeof fcap, "%u", frame_cap(c));
   snprintf(wr, sizeof wr, "%u", readers);
-  char *argv[32];
+  char *argv[40];
   int n = 0;
   argv[n++] = (char *)bench_bridge_tool();
   argv[n++] = egress ? "egress" : "ingress";
@@ -155,6 +156,15 @@ static int spawn_side(const struct bench_chan *ch, const struct variant *v, bool
     argv[n++] = "compact";
     argv[n++] = "--wait-readers";
     argv[n++] = wr;
+  }
+  /* Diagnostics: BENCH_BRIDGE_EGRESS_ARGS / BENCH_BRIDGE_INGRESS_ARGS add
+   * options to every egress / ingress (e.g. "--window 1024"). */
+  static char extra[2][256];
+  const char *env = getenv(egress ? "BENCH_BRIDGE_EGRESS_ARGS" : "BENCH_BRIDGE_INGRESS_ARGS");
+  if (env) {
+    snprintf(extra[egress], sizeof extra[0], "%s", env);
+    for (char *save = NULL, *t = strtok_r(extra[egress], " ", &save); t && n < 39; t = strtok_r(NULL, " ", &save))
+      argv[n++] = t;
   }
   argv[n] = NULL;
   char *log = e->log[egress ? 0 : 1];
