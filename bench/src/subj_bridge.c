@@ -247,15 +247,33 @@ static int rx_open(const struct bench_chan *ch, const struct variant *v, unsigne
 static int brg_tx_ready(void *tx, unsigned n, int64_t timeout_ns)
 {
   struct brg_end *e = tx;
-  /* The egress attaches only once the ingress accepted the link. */
-  int rc = framed()->tx_ready(e->inner, n + (e->extra_reader ? 1u : 0u), timeout_ns);
-  if (rc < 0) {
-    bench_hosts_exited(e->egress, "myelon-bridge egress");
-    bench_hosts_exited(e->ingress, "myelon-bridge ingress");
-    show_log(e->log[0]);
-    show_log(e->log[1]);
+  /* The egress attaches only once the ingress accepted the link: wait for
+   * it in slices, so that a bridge process that gave up (a refused link,
+   * bad keys) fails the case at once, with what it said. */
+  struct dmp_producer *p = myelon_producer_ring(subj_framed_producer(e->inner));
+  uint32_t need = n + (e->extra_reader ? 1u : 0u);
+  int64_t deadline = bench_deadline(timeout_ns);
+  for (;;) {
+    int64_t left = deadline - bench_mono_ns(), slice = INT64_C(100) * 1000000;
+    int rc = dmp_producer_wait_for_consumers(p, need, left < slice ? (left > 0 ? left : 0) : slice);
+    if (rc >= 0)
+      return 0;
+    bool gone = false;
+    if (bench_hosts_exited(e->egress, "myelon-bridge egress")) {
+      e->egress = -1; /* reaped */
+      gone = true;
+    }
+    if (bench_hosts_exited(e->ingress, "myelon-bridge ingress")) {
+      e->ingress = -1;
+      gone = true;
+    }
+    if (rc != -ETIMEDOUT || gone || left <= slice) {
+      bench_log("the link's egress did not attach to the ring: %s", gone ? "a bridge process ended" : strerror(-rc));
+      show_log(e->log[0]);
+      show_log(e->log[1]);
+      return rc < 0 && rc != -ETIMEDOUT ? rc : -ETIMEDOUT;
+    }
   }
-  return rc;
 }
 
 static int brg_send(void *tx, const void *buf, size_t len)

@@ -150,6 +150,8 @@ static int rx_open(const struct bench_chan *ch, const struct variant *v, unsigne
   return 0;
 }
 
+struct myelon_producer *subj_framed_producer(void *tx) { return ((struct framed_end *)tx)->p; }
+
 static int framed_tx_ready(void *tx, unsigned n, int64_t timeout_ns)
 {
   struct framed_end *e = tx;

@@ -17,4 +17,9 @@ void subj_ring_name(const struct bench_case *c, unsigned dir, enum dmp_backend b
  * are dead: a killed producer leaves them behind. Never a live ring. */
 void subj_rings_gc(const struct bench_case *c, enum dmp_backend b);
 
+struct myelon_producer;
+/** The framed producer of a `framed-*` subject's send end (subj_framed.c),
+ * for subjects built on it (subj_bridge.c). */
+struct myelon_producer *subj_framed_producer(void *tx);
+
 #endif

@@ -8,9 +8,11 @@ the paired cases the suite runs (`myelon-bench case`): `bridge-curve` vs
 `framed-shm` (ping-pong 64 B), each between the two hosts of
 bench/src/hosts.h (namespaces and a veth pair the harness makes and
 removes). Checks each case's JSON: status ok, no message-number errors,
-every measured round trip or block there, every figure positive. Fails
-if a subject breaks; asserts nothing about speed. Afterwards no process
-of the run may be left (the bridge processes, the hosts' holders).
+every measured round trip or block there, every figure positive. Then a
+case whose links cannot start (the egresses get a peer key file that is no
+key) must fail as a case, with the egress's complaint shown. Fails if a subject breaks; asserts
+nothing about speed. Afterwards no process of the runs may be left (the
+bridge processes, the hosts' holders).
 
 usage: check_bridge.py MYELON_BENCH [MYELON_BRIDGE]
 Exit 77 (skipped, with the reason) when not root, or when this build has
@@ -98,6 +100,27 @@ def main():
                 fig = ("p50 %.1f / %.1f us" % (r["rtt_a"]["p50"] / 1e3, r["rtt_b"]["p50"] / 1e3) if "rtt_a" in r else
                        "%.0f / %.0f msgs/s" % (r["a_msgs_per_s"], r["b_msgs_per_s"]))
                 print("ok: %s (%s; figures mean nothing at these counts)" % (label, fig))
+        # A case whose links cannot start (every egress is given a peer key
+        # file that is no key) fails cleanly: reported failed, the egress's
+        # complaint shown, and the hosts and bridge processes gone all the
+        # same (checked below).
+        out = os.path.join(tmp, "refused")
+        env = dict(os.environ, BENCH_BRIDGE_EGRESS_ARGS="--peer-key /dev/null")
+        res = subprocess.run([bench, "case", "--no-pin", "--out", out, "--workload", "pingpong", "--subject",
+                              "bridge-curve", "--size", "64", "--count", "100", "--warmup", "10", "--wait", "block"],
+                             capture_output=True, text=True, timeout=240, env=env)
+        try:
+            with open(os.path.join(out, "run.json"), encoding="utf-8") as f:
+                status = [c["status"] for c in json.load(f)["cases"]]
+        except (OSError, ValueError) as e:
+            status = ["no run.json: %s" % e]
+        said = "key file /dev/null" in res.stderr
+        if res.returncode == 0 or status != ["failed"] or not said:
+            problems.append("a link that cannot start: exit %d, status %r, the egress's complaint %s in stderr:\n%s" % (
+                res.returncode, status, "shown" if said else "not shown", res.stderr[-3000:]))
+        else:
+            print("ok: a link that cannot start fails the case (exit %d, status failed, the egress's log shown)" %
+                  res.returncode)
         # Nothing of the runs may survive them: no host holder (a fork of
         # the orchestrator, whose command line names our --out), no bridge
         # process of this build's tool.
