@@ -350,12 +350,11 @@ int bench_hosts_spawn(const struct bench_case *c, enum bench_host h, char *const
     if (h != current && enter(h) < 0)
       _exit(126);
     unpin();
-    int devnull = open("/dev/null", O_WRONLY);
     int err = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-    if (devnull >= 0)
-      dup2(devnull, STDOUT_FILENO);
-    if (err >= 0)
+    if (err >= 0) {
+      dup2(err, STDOUT_FILENO);
       dup2(err, STDERR_FILENO);
+    }
     execv(argv[0], argv);
     fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
     _exit(127);

@@ -70,7 +70,7 @@ unsigned bench_hosts_port(const struct bench_case *c, unsigned base, unsigned di
 const char *bench_bridge_tool(void);
 
 /** Start `argv` (argv[0] the program) in host `h` (a child of the caller
- * that dies with it, unpinned, stdout to /dev/null, stderr to `log`):
+ * that dies with it, unpinned, stdout and stderr appended to `log`):
  * 0 and `*pid`, or -errno. */
 int bench_hosts_spawn(const struct bench_case *c, enum bench_host h, char *const argv[], const char *log, pid_t *pid);
 /** SIGTERM `pid`, wait up to 3 s, then SIGKILL; reaped either way.
