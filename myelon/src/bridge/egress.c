@@ -1,0 +1,533 @@
+/* libmyelon_bridge: the egress (bridge.h): attaches to A's ring as a
+ * durable consumer once the ingress accepted its HELLO, copies messages
+ * into its credit window, sends them and drops them as B acknowledges
+ * them; follows A's producer restarts. Its hold mode (a state file: A's
+ * slots held until acknowledged) is egress_hold.c. */
+#include "link.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <disruptor_mp/inspect.h>
+#include <myelon/error.h>
+
+void held_free_head(struct myelon_bridge *b)
+{
+  struct held *h = &b->held[b->hhead];
+  b->hbytes -= h->len;
+  free(h->buf);
+  h->buf = NULL;
+  b->hhead = (b->hhead + 1) % b->window;
+  b->hcount--;
+  if (b->hsent > 0)
+    b->hsent--;
+}
+
+/* Everything below `next` is applied on B: drop those copies. */
+static void egress_acked(struct myelon_bridge *b, uint64_t next, int64_t now)
+{
+  bool progress = false;
+  while (b->hcount > 0 && b->held[b->hhead].seq < next) {
+    struct held *h = &b->held[b->hhead];
+    if (h->sent_ns != 0)
+      b->st.rtt_ns = (uint64_t)(now - h->sent_ns);
+    b->st.messages++;
+    b->st.bytes += h->len;
+    held_free_head(b);
+    progress = true;
+  }
+  if (progress) {
+    b->last_progress_ns = now;
+    egress_release_held(b);
+  }
+}
+
+static int egress_send_hello(struct myelon_bridge *b)
+{
+  uint8_t m[MYELON_BRIDGE_HELLO_SIZE];
+  struct myelon_bridge_wire w = {
+    .format = (uint32_t)b->fmt, .frame_capacity = b->fc, .ring_capacity = b->cap,
+    .max_message = b->max_message, .type_tag = b->tag, .epoch = b->epoch, .window = b->window,
+  };
+  size_t n = bridge_encode_hello(m, &w);
+  int rc = bridge_send_to(b, NULL, 0, m, n);
+  return rc == -EAGAIN ? 0 : rc; /* not connected yet: the next retry sends it */
+}
+
+/* The ring's geometry, read as an inspector reads it (no consumer entry):
+ * the HELLO needs it, and a link the ingress refuses must leave nothing
+ * on A's ring (a durable entry would gate the producer for good). The
+ * frame format and capacity are those whose type tag the ring carries. */
+static int egress_probe(struct myelon_bridge *b, int64_t timeout_ns)
+{
+  int64_t deadline = bridge_now_ns() + (timeout_ns > 0 ? timeout_ns : 0);
+  for (;;) {
+    struct dmp_inspect *in = NULL;
+    const struct dmp_ring_stat *st = NULL;
+    int rc = dmp_inspect_open(DMP_BACKEND_SHM, b->ring, &in);
+    if (rc == 0)
+      rc = dmp_inspect_sample(in, &st);
+    /* Following a producer restart: the ring of the producer that ended
+     * may still be there (a crashed producer leaves its segment); only a
+     * live producer of another epoch is the next one. */
+    if (rc == 0 && st->producer_alive && !(b->skip_old && st->epoch == b->old_epoch)) {
+      bool found = false;
+      for (int f = 0; f < 2 && !found; f++) {
+        enum myelon_frame_format fmt = f == 0 ? MYELON_FRAME_COMPACT : MYELON_FRAME_ALIGNED;
+        uint32_t hdr = myelon_frame_header_size(fmt);
+        for (uint32_t k = 0; k < 16 && !found && st->slot_size >= hdr + k; k++) {
+          uint32_t fc = st->slot_size - hdr - k, ss, sa;
+          if (myelon_frame_slot(fmt, fc, &ss, &sa) == 0 && ss == st->slot_size &&
+              myelon_frame_tag(fmt, fc) == st->type_tag) {
+            b->fmt = fmt;
+            b->fc = fc;
+            found = true;
+          }
+        }
+      }
+      b->cap = st->capacity;
+      b->tag = st->type_tag;
+      b->epoch = st->epoch;
+      dmp_inspect_close(in);
+      if (!found)
+        return bridge_fail(b, -MYELON_E_FORMAT, "ring %s is not a framed (Layer 1) ring: its type tag %#" PRIx64
+                           " names no frame format and capacity", b->ring, b->tag);
+      return 0;
+    }
+    dmp_inspect_close(in);
+    if (bridge_now_ns() >= deadline)
+      return bridge_fail(b, rc < 0 ? rc : -DMP_E_OWNERDEAD, "ring %s: %s", b->ring,
+                         rc < 0 ? dmp_last_error() : "its producer is not running");
+    struct timespec ts = {0, 5000000};
+    nanosleep(&ts, NULL);
+  }
+}
+
+/* Attach as the durable consumer once the ingress accepted the link. */
+static int egress_attach(struct myelon_bridge *b)
+{
+  struct myelon_consumer_config cc;
+  myelon_consumer_config_init(&cc);
+  cc.ring.name = b->ring;
+  cc.ring.id = b->id;
+  cc.ring.flags = DMP_CONSUMER_DURABLE;
+  cc.ring.start = DMP_START_OLDEST;
+  cc.format = b->fmt;
+  cc.frame_capacity = b->fc;
+  cc.max_message = b->max_message;
+  int rc = myelon_consumer_attach(&cc, &b->cons);
+  if (rc < 0)
+    return bridge_fail(b, rc, "attach to ring %s as %s: %s (%s)", b->ring, b->id, myelon_strerror(-rc), dmp_last_error());
+  struct dmp_consumer *c = myelon_consumer_ring(b->cons);
+  if (dmp_consumer_epoch(c) != b->epoch || dmp_consumer_capacity(c) != b->cap)
+    return bridge_fail(b, -DMP_E_OWNERDEAD, "ring %s was created anew between the handshake and the attach", b->ring);
+  if (b->hold) {
+    b->l0 = c;
+    myelon_reasm_reset(&b->ra);
+    if (b->resume && b->rec.epoch == b->epoch)
+      egress_skip_acked(b);
+    b->resume = false;
+  }
+  return 0;
+}
+
+static int egress_welcome(struct myelon_bridge *b, uint64_t next, int64_t now)
+{
+  if (b->hs != HS_HELLO)
+    return 0; /* a late duplicate of the one we acted on */
+  if (next != MYELON_BRIDGE_NEXT_ANY) {
+    egress_acked(b, next, now);
+    uint64_t have = b->hcount > 0 ? b->held[b->hhead].seq : b->st.next_seq;
+    if (b->resume && b->hcount == 0 && next < have) {
+      /* Restarted from the state file, and B never applied messages the
+       * crashed egress had numbered: longer than A's ring, their frames
+       * were released before B acknowledged them (bridge.h). They are
+       * lost; number on from what B expects. */
+      bridge_log(b, "messages %" PRIu64 " .. %" PRIu64 " were lost in the crash of the previous egress (longer than "
+                 "ring %s, they could not be held until acknowledged)", next, have - 1, b->ring);
+      b->st.errors += have - next;
+      b->st.next_seq = have = next;
+    }
+    if (b->seq_known && next < have)
+      return bridge_fail(b, -EPROTO,
+                         "the ingress expects message %" PRIu64 " but this egress already dropped it as acknowledged "
+                         "(its state file was lost or rolled back): cannot resume without loss", next);
+    /* A fresh egress continues the ingress's numbering. One that resumed
+     * from its state file keeps its own: B may have applied messages
+     * whose acknowledgement it never saw, which it reads again from A's
+     * ring under their old numbers, and the ingress drops as duplicates. */
+    if (b->hcount == 0 && (!b->seq_known || (b->st.next_seq < next && !b->hold)))
+      b->st.next_seq = next;
+  }
+  if (b->cons == NULL) {
+    int rc = egress_attach(b);
+    if (rc < 0)
+      return rc;
+  }
+  b->seq_known = true;
+  b->hs = HS_RUN;
+  b->hsent = 0;
+  for (uint32_t i = 0; i < b->hcount; i++)
+    held_at(b, i)->sent_ns = 0;
+  b->last_progress_ns = now;
+  b->st.handshakes++;
+  if (b->st.handshakes > 1)
+    bridge_log(b, "resumed at message %" PRIu64 " (%u in flight resent)", b->hcount ? b->held[b->hhead].seq : b->st.next_seq,
+               b->hcount);
+  return 0;
+}
+
+static int egress_incoming(struct myelon_bridge *b, int64_t now)
+{
+  for (int i = 0; i < 1024; i++) {
+    zmq_msg_t msg;
+    zmq_msg_init(&msg);
+    if (zmq_msg_recv(&msg, b->sock, ZMQ_DONTWAIT) < 0) {
+      int e = bridge_zmq_err_again();
+      zmq_msg_close(&msg);
+      return e == EAGAIN ? 0 : bridge_fail(b, -EPROTO, "receive: %s", zmq_strerror(e));
+    }
+    struct myelon_bridge_wire w;
+    int rc = myelon_bridge_wire_parse(zmq_msg_data(&msg), zmq_msg_size(&msg), &w);
+    bool more = zmq_msg_more(&msg);
+    if (rc == 0 && !more) {
+      switch (w.type) {
+      case MYELON_BRIDGE_WELCOME:
+        rc = egress_welcome(b, w.seq, now);
+        break;
+      case MYELON_BRIDGE_ACK:
+        if (b->hs == HS_RUN)
+          egress_acked(b, w.seq, now);
+        break;
+      case MYELON_BRIDGE_RESYNC:
+        if (b->hs == HS_RUN) {
+          b->hs = HS_HELLO;
+          b->next_hello_ns = now;
+        }
+        break;
+      case MYELON_BRIDGE_REFUSE:
+        b->st.refused++;
+        rc = bridge_fail(b, -ECONNREFUSED, "the ingress refused the link: %.*s", (int)w.reason_len, w.reason);
+        bridge_log(b, "%s", b->err);
+        break;
+      default:
+        rc = 0; /* HELLO or DATA from the ingress: not ours to act on */
+        break;
+      }
+    } else {
+      rc = 0; /* not a bridge message: ignore (the ingress is the only peer we connect to) */
+    }
+    zmq_msg_close(&msg);
+    if (rc < 0)
+      return rc;
+  }
+  return 0;
+}
+
+static int egress_monitor(struct myelon_bridge *b, int64_t now)
+{
+  for (;;) {
+    zmq_msg_t ev, addr;
+    zmq_msg_init(&ev);
+    if (zmq_msg_recv(&ev, b->mon, ZMQ_DONTWAIT) < 0) {
+      zmq_msg_close(&ev);
+      return 0;
+    }
+    uint16_t event = 0;
+    uint32_t value = 0;
+    if (zmq_msg_size(&ev) >= 6) {
+      memcpy(&event, zmq_msg_data(&ev), 2);
+      memcpy(&value, (uint8_t *)zmq_msg_data(&ev) + 2, 4);
+    }
+    bool more = zmq_msg_more(&ev);
+    zmq_msg_close(&ev);
+    if (more) {
+      zmq_msg_init(&addr);
+      zmq_msg_recv(&addr, b->mon, ZMQ_DONTWAIT);
+      zmq_msg_close(&addr);
+    }
+    switch (event) {
+    case ZMQ_EVENT_DISCONNECTED:
+      if (b->hs == HS_WAIT_RING)
+        break; /* no session to resume until A's next producer */
+      if (b->hs == HS_RUN)
+        bridge_log(b, "disconnected from %s; reconnecting", b->endpoint);
+      b->hs = HS_HELLO;
+      b->next_hello_ns = now;
+      break;
+    case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
+      return bridge_fail(b, -EACCES, "the ingress at %s refused our CURVE key (ZAP status %u): wrong --key, or not the "
+                         "key the ingress was given as --peer-key", b->endpoint, value);
+    case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
+    case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
+      if (b->curve)
+        return bridge_fail(b, -EACCES, "CURVE handshake with %s failed (event %u): wrong --peer-key (the ingress's "
+                           "public key), or the ingress is not using CURVE", b->endpoint, event);
+      break;
+    default:
+      break;
+    }
+  }
+}
+
+/* Take one message from the ring into the window (waiting up to
+ * `timeout_ns`). Returns 1 if one was taken, 0 if none, < 0 on error. */
+static int egress_take(struct myelon_bridge *b, int64_t timeout_ns)
+{
+  if (b->hold)
+    return egress_take_hold(b, timeout_ns);
+  struct myelon_msg m;
+  int rc = myelon_consumer_recv(b->cons, &m, timeout_ns);
+  if (rc == -ETIMEDOUT || rc == -EAGAIN)
+    return 0;
+  if (rc == -DMP_E_OWNERDEAD) {
+    if (!b->producer_gone)
+      bridge_log(b, "the producer of %s is gone; delivering the %u messages in flight, then stopping", b->ring,
+                 b->hcount);
+    b->producer_gone = true;
+    return 0;
+  }
+  if (rc == -MYELON_E_TRUNCATED || rc == -MYELON_E_MALFORMED || rc == -MYELON_E_TOOBIG) {
+    b->st.errors++; /* lost on A for every reader; nothing to forward */
+    return 0;
+  }
+  if (rc < 0)
+    return bridge_fail(b, rc, "reading ring %s: %s", b->ring, myelon_strerror(-rc));
+  uint8_t *buf = malloc(MYELON_BRIDGE_DATA_HEADER + (m.len ? m.len : 1));
+  if (buf == NULL) {
+    return bridge_fail(b, -ENOMEM, "out of memory copying a %zu-byte message", m.len);
+  }
+  bridge_encode_data_header(buf, b->st.next_seq, m.kind);
+  memcpy(buf + MYELON_BRIDGE_DATA_HEADER, m.data, m.len);
+  /* Released only now that the copy is ours: from here the window, not the
+   * ring, holds the message until B acknowledges it. */
+  myelon_consumer_release(b->cons);
+  struct held *h = held_at(b, b->hcount);
+  h->buf = buf;
+  h->len = m.len;
+  h->seq = b->st.next_seq++;
+  h->sent_ns = 0;
+  b->hcount++;
+  b->hbytes += m.len;
+  return 1;
+}
+
+static bool egress_room(const struct myelon_bridge *b)
+{
+  return b->hcount == 0 || (b->hcount < b->window && b->hbytes < b->window_bytes);
+}
+
+static int egress_send_pending(struct myelon_bridge *b, int64_t now)
+{
+  while (b->hsent < b->hcount) {
+    struct held *h = held_at(b, b->hsent);
+    int rc = bridge_send_to(b, NULL, 0, h->buf, MYELON_BRIDGE_DATA_HEADER + h->len);
+    if (rc == -EAGAIN)
+      return 0; /* the DEALER blocks (not connected, or its queue is full): back-pressure, retry later */
+    if (rc < 0)
+      return bridge_fail(b, -EPROTO, "send: %s", zmq_strerror(-rc));
+    if (b->hsent == 0 && b->last_progress_ns < now - RESYNC_AFTER_NS)
+      b->last_progress_ns = now;
+    h->sent_ns = now;
+    b->hsent++;
+  }
+  return 0;
+}
+
+/* A's producer is gone and B acknowledged all it published: tell the
+ * ingress (END: it closes B's ring, so B's readers see the producer gone),
+ * then end (MYELON_BRIDGE_ONCE) or wait for the ring's next producer. The
+ * END is best effort: if it is lost, the ingress closes B's ring when the
+ * link falls silent (timeout_ms), or when our next HELLO names a new epoch. */
+static int egress_producer_ended(struct myelon_bridge *b, int64_t now)
+{
+  if (!b->end_sent && b->hs == HS_RUN) {
+    uint8_t m[MYELON_BRIDGE_SEQ_SIZE];
+    bridge_encode_seq(m, MYELON_BRIDGE_END, b->epoch);
+    (void)bridge_send_to(b, NULL, 0, m, sizeof m);
+    b->end_sent = true;
+  }
+  if (b->once)
+    return bridge_fail(b, -DMP_E_OWNERDEAD, "the producer of %s is gone and every message was acknowledged", b->ring);
+  /* Our durable entry dies with the old ring; the new ring gets a new one. */
+  egress_release_held(b);
+  myelon_consumer_close(b->cons);
+  b->cons = NULL;
+  b->l0 = NULL;
+  b->old_epoch = b->epoch;
+  b->skip_old = true;
+  b->producer_gone = false;
+  b->end_sent = false;
+  b->hs = HS_WAIT_RING;
+  b->next_probe_ns = now;
+  bridge_log(b, "every message of ring %s (epoch %" PRIu64 ") was delivered; waiting for its next producer", b->ring,
+             b->old_epoch);
+  return 0;
+}
+
+static int egress_pass(struct myelon_bridge *b, int64_t ring_wait_ns)
+{
+  int64_t now = bridge_now_ns();
+  int rc = egress_monitor(b, now);
+  if (rc == 0)
+    rc = egress_incoming(b, now);
+  if (rc < 0)
+    return rc;
+  if (b->hs == HS_WAIT_RING) {
+    if (now < b->next_probe_ns)
+      return 0;
+    b->next_probe_ns = now + PROBE_EVERY_NS;
+    rc = egress_probe(b, 0);
+    if (rc == -MYELON_E_FORMAT)
+      return rc; /* the new producer's ring is not a framed ring */
+    if (rc < 0)
+      return 0; /* not there yet */
+    bridge_log(b, "ring %s has a new producer (epoch %" PRIu64 "); handshaking", b->ring, b->epoch);
+    b->skip_old = false;
+    b->hs = HS_HELLO;
+    b->next_hello_ns = now;
+  }
+  if (b->hs == HS_HELLO) {
+    if (now >= b->next_hello_ns) {
+      rc = egress_send_hello(b);
+      if (rc < 0)
+        return bridge_fail(b, -EPROTO, "send HELLO: %s", zmq_strerror(-rc));
+      b->next_hello_ns = now + HELLO_EVERY_NS;
+    }
+    return 0;
+  }
+  if ((rc = egress_send_pending(b, now)) < 0)
+    return rc;
+  int64_t wait = ring_wait_ns;
+  while (!b->producer_gone && egress_room(b)) {
+    rc = egress_take(b, wait);
+    if (rc < 0)
+      return rc;
+    if (rc == 0)
+      break;
+    wait = 0;
+    if ((rc = egress_send_pending(b, bridge_now_ns())) < 0)
+      return rc;
+  }
+  now = bridge_now_ns();
+  if (b->hsent > 0 && now - b->last_progress_ns > RESYNC_AFTER_NS) {
+    bridge_log(b, "no acknowledgement for %lld ms; handshaking again", (long long)(RESYNC_AFTER_NS / 1000000));
+    b->hs = HS_HELLO;
+    b->next_hello_ns = now;
+  }
+  if (b->hs == HS_RUN && !b->producer_gone && now - b->last_send_ns >= (int64_t)b->heartbeat_ms * 1000000) {
+    /* Nothing sent for a heartbeat (idle, or the window is full): tell the
+     * ingress we are alive, so that its silence timer means a dead link. */
+    uint8_t m[MYELON_BRIDGE_HEADER];
+    bridge_put_header(m, MYELON_BRIDGE_PING);
+    rc = bridge_send_to(b, NULL, 0, m, sizeof m);
+    if (rc < 0 && rc != -EAGAIN)
+      return bridge_fail(b, -EPROTO, "send PING: %s", zmq_strerror(-rc));
+  }
+  if (b->producer_gone && b->hcount == 0)
+    return egress_producer_ended(b, now);
+  return 0;
+}
+
+int egress_run(struct myelon_bridge *b, int64_t timeout_ns)
+{
+  int64_t deadline = bridge_now_ns() + (timeout_ns > 0 ? timeout_ns : 0);
+  for (;;) {
+    bool ring_wait = b->hs == HS_RUN && !b->producer_gone && egress_room(b);
+    int rc = egress_pass(b, ring_wait ? 200000 : 0);
+    if (rc < 0)
+      return rc;
+    int64_t left = deadline - bridge_now_ns();
+    if (left <= 0)
+      return 0;
+    if (!ring_wait) {
+      zmq_pollitem_t items[2] = {{b->sock, 0, ZMQ_POLLIN, 0}, {b->mon, 0, ZMQ_POLLIN, 0}};
+      long ms = left / 1000000 + 1;
+      if (b->hs != HS_RUN)
+        ms = ms > 10 ? 10 : ms;
+      if (zmq_poll(items, 2, ms > 50 ? 50 : ms) < 0) {
+        if (zmq_errno() == EINTR)
+          return 0; /* a signal: let the caller look at it */
+        return bridge_fail(b, -EPROTO, "zmq_poll: %s", zmq_strerror(zmq_errno()));
+      }
+    }
+  }
+}
+
+MYELON_API int myelon_bridge_egress_open(const struct myelon_bridge_config *cfg, struct myelon_bridge **out)
+{
+  if (out == NULL || cfg == NULL)
+    return -EINVAL;
+  *out = NULL;
+  struct myelon_bridge *b = bridge_new(true);
+  if (b == NULL)
+    return -ENOMEM;
+  int rc = bridge_check_common(b, cfg);
+  if (rc == 0 && (cfg->window == 0 || cfg->window > (1u << 20)))
+    rc = bridge_fail(b, -EINVAL, "cfg.window must be 1 .. 1048576 messages");
+  if (rc == 0 && (cfg->max_message == 0 || cfg->max_message > MYELON_MAX_MESSAGE_LIMIT))
+    rc = bridge_fail(b, -EINVAL, "cfg.max_message must be 1 .. %u", MYELON_MAX_MESSAGE_LIMIT);
+  if (rc == 0 && (b->id = strdup(cfg->consumer_id ? cfg->consumer_id : "bridge")) == NULL)
+    rc = -ENOMEM;
+  uint8_t sec[32], pub_ours[41];
+  char sec_z85[41], peer_z85[41];
+  if (rc == 0 && b->curve) {
+    rc = bridge_read_key(b, cfg->secret_key_file, true, sec, sec_z85);
+    if (rc == 0)
+      rc = bridge_read_key(b, cfg->peer_key_file, false, b->peer_pub, peer_z85);
+    if (rc == 0 && zmq_curve_public((char *)pub_ours, sec_z85) != 0)
+      rc = bridge_fail(b, -EACCES, "secret key file %s: cannot derive its public key", cfg->secret_key_file);
+  }
+  if (rc == 0) {
+    b->window = cfg->window;
+    b->once = (cfg->flags & MYELON_BRIDGE_ONCE) != 0;
+    b->window_bytes = cfg->window_bytes ? cfg->window_bytes : MYELON_BRIDGE_DEFAULT_WINDOW_BYTES;
+    b->max_message = cfg->max_message;
+    b->held = calloc(b->window, sizeof *b->held);
+    if (b->held == NULL)
+      rc = -ENOMEM;
+  }
+  if (rc == 0)
+    rc = egress_probe(b, cfg->attach_timeout_ns);
+  if (rc == 0 && cfg->state_path != NULL)
+    rc = egress_state_open(b, cfg->state_path);
+  if (rc == 0)
+    rc = bridge_open_socket(b, ZMQ_DEALER);
+  if (rc == 0) {
+    /* IMMEDIATE: queue nothing for a connection that is not up, so
+     * nothing sent before a reconnect reaches a restarted ingress ahead
+     * of our HELLO. SNDHWM: the window bounds what we queue; the DEALER
+     * blocks (EAGAIN here) at the mark, it never drops. */
+    rc = bridge_setopt_int(b, b->sock, ZMQ_IMMEDIATE, 1, "ZMQ_IMMEDIATE");
+    rc = rc ? rc : bridge_setopt_int(b, b->sock, ZMQ_SNDHWM, (int)(b->window * 4 + 64), "ZMQ_SNDHWM");
+  }
+  if (rc == 0 && b->curve) {
+    if (zmq_setsockopt(b->sock, ZMQ_CURVE_SERVERKEY, b->peer_pub, 32) != 0 ||
+        zmq_setsockopt(b->sock, ZMQ_CURVE_PUBLICKEY, pub_ours, 40) != 0 ||
+        zmq_setsockopt(b->sock, ZMQ_CURVE_SECRETKEY, sec, 32) != 0)
+      rc = bridge_fail(b, -EACCES, "CURVE keys refused by libzmq: %s", zmq_strerror(zmq_errno()));
+  }
+  explicit_bzero(sec, sizeof sec);
+  explicit_bzero(sec_z85, sizeof sec_z85);
+  if (rc == 0) {
+    char monep[64];
+    snprintf(monep, sizeof monep, "inproc://myelon-bridge-mon-%p", (void *)b);
+    if (zmq_socket_monitor(b->sock, monep,
+                           ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) != 0 ||
+        (b->mon = zmq_socket(b->ctx, ZMQ_PAIR)) == NULL || zmq_connect(b->mon, monep) != 0)
+      rc = bridge_fail(b, -EPROTO, "socket monitor: %s", zmq_strerror(zmq_errno()));
+  }
+  if (rc == 0 && zmq_connect(b->sock, b->endpoint) != 0)
+    rc = bridge_fail(b, -EPROTO, "connect %s: %s", b->endpoint, zmq_strerror(zmq_errno()));
+  if (rc < 0)
+    return bridge_open_failed(b, rc);
+  b->hs = HS_HELLO;
+  b->next_hello_ns = 0;
+  *out = b;
+  return 0;
+}

@@ -1,0 +1,220 @@
+/* libmyelon_bridge: the egress's hold mode (bridge.h, "Egress crashes").
+ * With a state file the egress reads A's frames at Layer 0 ahead of what
+ * it releases (its own reassembly) and releases with
+ * dmp_consumer_release_to() only up to the oldest message B has not
+ * acknowledged, recording first in the state file where the release ends
+ * and which link sequence comes next; a restarted egress steps over what
+ * was acknowledged and reads the rest again under the old numbers. */
+#include "link.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <myelon/error.h>
+
+static uint64_t egress_rec_check(const struct egress_rec *r)
+{
+  return (r->magic ^ r->epoch ^ (uint64_t)r->pos ^ r->next_seq) * 0x9e3779b97f4a7c15ULL + 3;
+}
+
+/* Hold mode: release A's ring up to the first frame of the oldest message
+ * B has not acknowledged (held, or being read), recording first where the
+ * link's numbering stands there. A message longer than the ring cannot
+ * be held whole (its last frames need the room its first ones take): its
+ * frames are released as they are read, when it is the oldest. */
+void egress_release_held(struct myelon_bridge *b)
+{
+  if (!b->hold || b->l0 == NULL)
+    return;
+  int64_t low = dmp_consumer_next(b->l0), released = dmp_consumer_sequence(b->l0);
+  uint64_t seq = b->st.next_seq;
+  uint32_t i = 0;
+  /* Messages whose first frame is released already (longer than the ring)
+   * are not held by the ring: the release goes past them. */
+  while (i < b->hcount && held_at(b, i)->first <= released)
+    i++;
+  if (i < b->hcount) {
+    low = held_at(b, i)->first;
+    seq = held_at(b, i)->seq;
+  } else if (b->ra.active && !b->cur_oversize) {
+    low = b->cur_first;
+  }
+  if (low - 1 <= released)
+    return;
+  struct egress_rec r = {EGRESS_MAGIC, b->epoch, low - 1, seq, 0};
+  r.check = egress_rec_check(&r);
+  /* No fsync, as for the ingress's file: this guards against the process
+   * dying (kill -9), whose page-cache write survives it. A failed write
+   * keeps the slots (the producer waits; the next ack tries again). */
+  if (pwrite(b->state_fd, &r, sizeof r, 0) != (ssize_t)sizeof r) {
+    bridge_log(b, "state file %s: %s; A's ring is not released", b->state_path, strerror(errno));
+    return;
+  }
+  dmp_consumer_release_to(b->l0, low - 1);
+}
+
+/* Hold mode, after a restart: the frames between the durable cursor and
+ * the recorded release point belong to messages B acknowledged (the
+ * record is written before the release): step over them. */
+void egress_skip_acked(struct myelon_bridge *b)
+{
+  int64_t skipped = 0;
+  while (dmp_consumer_next(b->l0) <= b->rec.pos) {
+    const void *slot;
+    int64_t seq;
+    if (dmp_consumer_try_peek(b->l0, &slot, &seq) != 0)
+      break; /* cannot be: those frames were published */
+    skipped++;
+  }
+  if (dmp_consumer_next(b->l0) - 1 > dmp_consumer_sequence(b->l0))
+    dmp_consumer_release_to(b->l0, dmp_consumer_next(b->l0) - 1);
+  bridge_log(b, "resuming ring %s after frame %" PRId64 " (message %" PRIu64 " next; %" PRId64
+             " acknowledged frames stepped over)", b->ring, b->rec.pos, b->rec.next_seq, skipped);
+}
+
+/* Copy a message into the window. */
+static int egress_hold_msg(struct myelon_bridge *b, const void *data, size_t len, uint8_t kind, int64_t first)
+{
+  uint8_t *buf = malloc(MYELON_BRIDGE_DATA_HEADER + (len ? len : 1));
+  if (buf == NULL)
+    return bridge_fail(b, -ENOMEM, "out of memory copying a %zu-byte message", len);
+  bridge_encode_data_header(buf, b->st.next_seq, kind);
+  if (len)
+    memcpy(buf + MYELON_BRIDGE_DATA_HEADER, data, len);
+  struct held *h = held_at(b, b->hcount);
+  h->buf = buf;
+  h->len = len;
+  h->seq = b->st.next_seq++;
+  h->sent_ns = 0;
+  h->first = first;
+  b->hcount++;
+  b->hbytes += len;
+  return 1;
+}
+
+/* A message lost on A for every reader (truncated, malformed, too big). */
+static void egress_lost_on_a(struct myelon_bridge *b)
+{
+  b->st.errors++;
+  myelon_reasm_reset(&b->ra);
+}
+
+/* Hold mode: one frame into the reassembly. 1: a message was taken into
+ * the window, 0: more frames needed (or the frame was dropped). */
+static int egress_hold_frame(struct myelon_bridge *b, const void *slot, int64_t seq)
+{
+  struct myelon_frame_view f;
+  if (myelon_frame_parse(b->fmt, b->fc, slot, &f) < 0) {
+    if (b->ra.active)
+      b->st.errors++; /* the message in progress is lost too */
+    egress_lost_on_a(b);
+    return 0;
+  }
+  if ((f.flags & MYELON_FLAG_SINGLE) == MYELON_FLAG_SINGLE && !b->ra.active) {
+    if (f.len > b->max_message) {
+      egress_lost_on_a(b);
+      return 0;
+    }
+    return egress_hold_msg(b, f.data, f.len, f.kind, seq);
+  }
+  bool was_active = b->ra.active, consumed;
+  int rc = myelon_reasm_feed(&b->ra, &f, &consumed);
+  if (!consumed) { /* a START cut the message in progress short: that one is lost; this one starts */
+    b->st.errors++;
+    was_active = false;
+    rc = myelon_reasm_feed(&b->ra, &f, &consumed);
+  }
+  if (rc < 0) {
+    egress_lost_on_a(b);
+    return 0;
+  }
+  if (!was_active && b->ra.active) {
+    b->cur_first = seq;
+    b->cur_oversize = myelon_frame_count(b->fmt, b->fc, b->ra.total) > b->cap;
+    if (b->cur_oversize && !b->oversize_logged) {
+      b->oversize_logged = true;
+      bridge_log(b, "a message of %" PRIu64 " bytes is longer than ring %s (%" PRIu64 " frames): it cannot be held "
+                 "until acknowledged, so a crash of this egress before B acknowledges such a message loses it "
+                 "(logged once)", b->ra.total, b->ring, b->cap);
+    }
+  }
+  if (rc == 0)
+    return 0;
+  return egress_hold_msg(b, b->ra.buf, b->ra.len, b->ra.kind, was_active ? b->cur_first : seq);
+}
+
+/* Hold mode's egress_take(): frames peeked at Layer 0 stay gated until
+ * egress_release_held(). */
+int egress_take_hold(struct myelon_bridge *b, int64_t timeout_ns)
+{
+  bool waited = false;
+  int taken = 0;
+  /* At most a ring of frames a call, as myelon_consumer_try_recv(). */
+  for (uint64_t budget = b->cap; budget > 0 && taken == 0; budget--) {
+    const void *slot;
+    int64_t seq;
+    int rc = dmp_consumer_try_peek(b->l0, &slot, &seq);
+    if (rc == -EAGAIN && !waited && timeout_ns >= 0) {
+      waited = true;
+      int64_t n = dmp_consumer_wait(b->l0, timeout_ns);
+      if (n == -DMP_E_OWNERDEAD) {
+        if (b->ra.active)
+          egress_lost_on_a(b); /* cut short by the producer's death, for every reader */
+        if (!b->producer_gone)
+          bridge_log(b, "the producer of %s is gone; delivering the %u messages in flight, then stopping", b->ring,
+                     b->hcount);
+        b->producer_gone = true;
+        break;
+      }
+      if (n < 0 && n != -ETIMEDOUT)
+        return bridge_fail(b, (int)n, "reading ring %s: %s", b->ring, myelon_strerror((int)-n));
+      budget++;
+      continue;
+    }
+    if (rc == -EAGAIN)
+      break;
+    if (rc < 0)
+      return bridge_fail(b, rc, "reading ring %s: %s", b->ring, myelon_strerror(-rc));
+    taken = egress_hold_frame(b, slot, seq);
+    if (taken < 0)
+      return taken;
+  }
+  /* Frames of dropped messages, and of one longer than the ring, go back now. */
+  egress_release_held(b);
+  return taken;
+}
+
+/* Hold mode: open (or create) the egress's state file and read where a
+ * previous egress left A's ring. A record of another ring (A's producer
+ * restarted meanwhile) only says nothing is to be skipped. */
+int egress_state_open(struct myelon_bridge *b, const char *path)
+{
+  b->state_path = strdup(path);
+  if (b->state_path == NULL)
+    return -ENOMEM;
+  b->state_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (b->state_fd < 0)
+    return bridge_fail(b, -errno, "state file %s: %s", path, strerror(errno));
+  int rc = myelon_reasm_init(&b->ra, b->max_message);
+  if (rc < 0)
+    return bridge_fail(b, rc, "reassembly buffer: %s", strerror(-rc));
+  b->hold = true;
+  struct egress_rec r;
+  ssize_t n = pread(b->state_fd, &r, sizeof r, 0);
+  if (n == 0)
+    return 0; /* a new state file: the ring's own durable position is all there is */
+  if (n != (ssize_t)sizeof r || r.magic != EGRESS_MAGIC || r.check != egress_rec_check(&r))
+    return bridge_fail(b, -EINVAL, "state file %s is not a myelon-bridge egress state file (or is damaged); remove it to "
+                       "start over (messages B applied but did not acknowledge may then be applied twice)", path);
+  b->rec = r;
+  if (r.epoch == b->epoch) {
+    b->resume = true;
+    b->seq_known = true;
+    b->st.next_seq = r.next_seq;
+  }
+  return 0;
+}

@@ -1,0 +1,502 @@
+/* libmyelon_bridge: the ingress (bridge.h): binds a ROUTER, accepts one
+ * egress's HELLO at a time (refusing a geometry mismatch naming the
+ * field), creates B's ring and republishes each DATA message in sequence,
+ * acknowledges cumulatively, records each message in its state file before
+ * publishing it (resume after a restart), and closes B's ring when A's
+ * producer ended or the link fell silent. */
+#include "link.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <disruptor_mp/inspect.h>
+#include <myelon/error.h>
+
+static uint64_t state_check(const struct state_rec *r)
+{
+  return (r->magic ^ r->epoch ^ r->seq ^ (uint64_t)r->before ^ r->frames) * 0x9e3779b97f4a7c15ULL + 1;
+}
+
+int ingress_state_write(struct myelon_bridge *b, uint64_t seq, int64_t before, uint64_t frames)
+{
+  if (b->state_fd < 0)
+    return 0;
+  struct state_rec r = {STATE_MAGIC, b->epoch, seq, before, frames, 0};
+  r.check = state_check(&r);
+  /* No fsync: this guards against the process dying (kill -9), whose
+   * page-cache write survives it; a host crash loses the ring too. */
+  if (pwrite(b->state_fd, &r, sizeof r, 0) != (ssize_t)sizeof r)
+    return bridge_fail(b, -EIO, "state file %s: %s", b->state_path, strerror(errno));
+  return 0;
+}
+
+/* The next sequence to expect after a restart: from the state file and the
+ * old ring's producer cursor (its segment outlives a killed producer). */
+static int state_recover(struct myelon_bridge *b, uint64_t *next)
+{
+  *next = MYELON_BRIDGE_NEXT_ANY;
+  struct state_rec r;
+  ssize_t n = pread(b->state_fd, &r, sizeof r, 0);
+  if (n == 0)
+    return 0; /* a new state file: take whatever the egress has */
+  if (n != (ssize_t)sizeof r || r.magic != STATE_MAGIC || r.check != state_check(&r))
+    return bridge_fail(b, -EINVAL, "state file %s is not a myelon-bridge state file (or is damaged); remove it to start "
+                       "over (the ingress then takes the egress's oldest unacknowledged message)", b->state_path);
+  if (r.frames == 0) {
+    *next = r.seq + 1; /* closed cleanly after applying r.seq */
+    return 0;
+  }
+  struct dmp_inspect *in = NULL;
+  const struct dmp_ring_stat *st = NULL;
+  int64_t pos = -2;
+  if (dmp_inspect_open(DMP_BACKEND_SHM, b->ring, &in) == 0 && dmp_inspect_sample(in, &st) == 0 &&
+      st->epoch == r.epoch)
+    pos = st->position;
+  dmp_inspect_close(in);
+  if (pos == -2) {
+    /* The old ring is gone: we cannot tell whether r.seq reached it.
+     * Apply it again (a possible duplicate) rather than risk losing it. */
+    bridge_log(b, "state file %s: the ring of message %" PRIu64 " is gone; applying it again", b->state_path, r.seq);
+    *next = r.seq;
+  } else {
+    /* Every frame of r.seq published: it was applied. Fewer: its readers
+     * saw it truncated or not at all, so it is applied again. */
+    *next = pos >= r.before + (int64_t)r.frames - 1 ? r.seq + 1 : r.seq;
+  }
+  return 0;
+}
+
+/* Create B's ring (at start, and again after ingress_ring_close() when a
+ * link comes back or A's producer restarted: a new epoch, which B's
+ * readers follow as they follow a local producer restart). */
+static int ingress_ring_open(struct myelon_bridge *b)
+{
+  struct myelon_producer_config pc;
+  myelon_producer_config_init(&pc);
+  pc.ring.name = b->ring;
+  pc.ring.capacity = b->cap;
+  pc.format = b->fmt;
+  pc.frame_capacity = b->fc;
+  pc.max_message = b->max_message;
+  int rc = myelon_producer_create(&pc, &b->prod);
+  if (rc < 0) {
+    b->prod = NULL;
+    return bridge_fail(b, rc, "create ring %s: %s (%s)", b->ring, myelon_strerror(-rc), dmp_last_error());
+  }
+  struct dmp_producer *p = myelon_producer_ring(b->prod);
+  b->fc = myelon_producer_frame_capacity(b->prod);
+  b->cap = dmp_producer_capacity(p);
+  b->tag = myelon_frame_tag(b->fmt, b->fc);
+  b->readers_ready = b->wait_readers == 0;
+  /* Our ring's epoch, for the state file: read as any inspector would. */
+  struct dmp_inspect *in = NULL;
+  const struct dmp_ring_stat *st = NULL;
+  if (dmp_inspect_open(DMP_BACKEND_SHM, b->ring, &in) == 0 && dmp_inspect_sample(in, &st) == 0)
+    b->epoch = st->epoch;
+  else if (b->state_fd >= 0)
+    rc = bridge_fail(b, -EIO, "cannot read the epoch of ring %s (%s)", b->ring, dmp_last_error());
+  dmp_inspect_close(in);
+  return rc;
+}
+
+/* Close B's ring and end the session: B's readers read what was published,
+ * then get -DMP_E_OWNERDEAD, as when a local producer dies. Only between
+ * messages (never with one half published): the caller checks
+ * have_pending. The state file records a clean end, so the next ring
+ * resumes after the last message applied. */
+static void ingress_ring_close(struct myelon_bridge *b, const char *why)
+{
+  if (b->prod == NULL)
+    return;
+  if (b->state_fd >= 0 && b->st.next_seq != MYELON_BRIDGE_NEXT_ANY)
+    ingress_state_write(b, b->st.next_seq - 1, 0, 0);
+  myelon_producer_close(b->prod);
+  b->prod = NULL;
+  b->readers_ready = false;
+  b->active_len = 0;
+  b->ack_due = false;
+  bridge_log(b, "%s: closed ring %s (its readers see the producer gone); a new one is created when the link is back", why,
+             b->ring);
+}
+
+static int zap_handle(struct myelon_bridge *b)
+{
+  /* ZAP request (RFC 27): version, request id, domain, address, identity,
+   * mechanism, credentials...; reply: version, request id, status code,
+   * status text, user id, metadata. */
+  zmq_msg_t part[8];
+  int nparts = 0;
+  bool more = true;
+  while (more) {
+    zmq_msg_t m;
+    zmq_msg_init(&m);
+    if (zmq_msg_recv(&m, b->zap, ZMQ_DONTWAIT) < 0) {
+      zmq_msg_close(&m);
+      break;
+    }
+    more = zmq_msg_more(&m);
+    if (nparts < 8)
+      part[nparts++] = m;
+    else
+      zmq_msg_close(&m);
+  }
+  if (nparts == 0)
+    return 0;
+  bool ok = false;
+  if (nparts >= 7 && zmq_msg_size(&part[5]) == 5 && memcmp(zmq_msg_data(&part[5]), "CURVE", 5) == 0 &&
+      zmq_msg_size(&part[6]) == 32 && memcmp(zmq_msg_data(&part[6]), b->peer_pub, 32) == 0)
+    ok = true;
+  if (!ok) {
+    b->st.refused++;
+    char addr[64] = "?";
+    if (nparts >= 4) {
+      size_t n = zmq_msg_size(&part[3]) < sizeof addr - 1 ? zmq_msg_size(&part[3]) : sizeof addr - 1;
+      memcpy(addr, zmq_msg_data(&part[3]), n);
+      addr[n] = '\0';
+    }
+    bridge_log(b, "refused a peer at %s: its CURVE key is not the --peer-key", addr);
+  }
+  if (nparts >= 2) {
+    zmq_send(b->zap, "1.0", 3, ZMQ_SNDMORE);
+    zmq_send(b->zap, zmq_msg_data(&part[1]), zmq_msg_size(&part[1]), ZMQ_SNDMORE);
+    zmq_send(b->zap, ok ? "200" : "400", 3, ZMQ_SNDMORE);
+    zmq_send(b->zap, ok ? "OK" : "key not allowed", ok ? 2 : 15, ZMQ_SNDMORE);
+    zmq_send(b->zap, "", 0, ZMQ_SNDMORE);
+    zmq_send(b->zap, "", 0, 0);
+  }
+  for (int i = 0; i < nparts; i++)
+    zmq_msg_close(&part[i]);
+  return 0;
+}
+
+static void reject(struct myelon_bridge *b, const char *why)
+{
+  b->st.rejected++;
+  int64_t now = bridge_now_ns();
+  if (now - b->last_log_ns >= LOG_EVERY_NS) {
+    b->last_log_ns = now;
+    bridge_log(b, "dropped a message: %s (%" PRIu64 " dropped so far)", why, b->st.rejected);
+  }
+}
+
+static bool is_active(const struct myelon_bridge *b, const uint8_t *id, size_t len)
+{
+  return b->active_len != 0 && len == b->active_len && memcmp(id, b->active_id, len) == 0;
+}
+
+static void send_resync(struct myelon_bridge *b, const uint8_t *id, size_t len)
+{
+  int64_t now = bridge_now_ns();
+  if (now - b->last_resync_ns < RESYNC_EVERY_NS)
+    return;
+  b->last_resync_ns = now;
+  uint8_t m[MYELON_BRIDGE_HEADER];
+  bridge_put_header(m, MYELON_BRIDGE_RESYNC);
+  bridge_send_to(b, id, len, m, sizeof m);
+}
+
+static int ingress_hello(struct myelon_bridge *b, const uint8_t *id, size_t len, const struct myelon_bridge_wire *w)
+{
+  char why[MYELON_BRIDGE_REASON_MAX + 1] = "";
+  if (w->format != (uint32_t)b->fmt)
+    snprintf(why, sizeof why, "format: egress ring %s, ingress ring %s",
+             w->format == MYELON_FRAME_ALIGNED ? "aligned" : "compact",
+             b->fmt == MYELON_FRAME_ALIGNED ? "aligned" : "compact");
+  else if (w->frame_capacity != b->fc)
+    snprintf(why, sizeof why, "frame_capacity: egress ring %u, ingress ring %u", w->frame_capacity, b->fc);
+  else if (w->ring_capacity != b->cap)
+    snprintf(why, sizeof why, "ring_capacity: egress ring %" PRIu64 ", ingress ring %" PRIu64, w->ring_capacity,
+             b->cap);
+  else if (w->type_tag != b->tag)
+    snprintf(why, sizeof why, "type_tag: egress ring %#" PRIx64 ", ingress ring %#" PRIx64, w->type_tag, b->tag);
+  else if (w->max_message > b->max_message)
+    snprintf(why, sizeof why, "max_message: egress forwards up to %" PRIu64 ", ingress accepts %zu",
+             w->max_message, b->max_message);
+  if (why[0] != '\0') {
+    b->st.refused++;
+    bridge_log(b, "refused a link: %s", why);
+    uint8_t m[MYELON_BRIDGE_HEADER + MYELON_BRIDGE_REASON_MAX];
+    size_t n = bridge_encode_refuse(m, why);
+    bridge_send_to(b, id, len, m, n);
+    return 0;
+  }
+  if (b->prod != NULL && b->src_known && w->epoch != b->src_epoch) {
+    /* A's producer restarted (its END was lost, or the egress restarted
+     * too): B's readers see a restart as well. */
+    if (b->have_pending)
+      return 0; /* finish the message in hand first; the egress retries */
+    ingress_ring_close(b, "the producer on A restarted (new epoch)");
+  }
+  if (b->prod == NULL) {
+    int rc = ingress_ring_open(b);
+    if (rc < 0)
+      return rc;
+  }
+  if (!b->readers_ready &&
+      dmp_producer_wait_for_consumers(myelon_producer_ring(b->prod), b->wait_readers, 0) > 0)
+    b->readers_ready = true;
+  if (!b->readers_ready)
+    return 0; /* not yet (the geometry is fine): the egress retries */
+  b->src_epoch = w->epoch;
+  b->src_known = true;
+  b->last_rx_ns = bridge_now_ns();
+  /* The newest HELLO wins: an egress that restarted (or reconnected under
+   * a new routing id) replaces its older self, whose connection may not
+   * have timed out yet. */
+  memcpy(b->active_id, id, len);
+  b->active_len = len;
+  b->st.handshakes++;
+  uint8_t m[MYELON_BRIDGE_SEQ_SIZE];
+  bridge_encode_seq(m, MYELON_BRIDGE_WELCOME, b->st.next_seq);
+  bridge_send_to(b, id, len, m, sizeof m);
+  return 0;
+}
+
+/* Publish the pending DATA message into the ring. 1: applied (or a
+ * duplicate skipped), 0: no room yet (still pending), < 0: error. */
+static int ingress_apply(struct myelon_bridge *b, int64_t timeout_ns)
+{
+  struct myelon_bridge_wire w;
+  if (myelon_bridge_wire_parse(zmq_msg_data(&b->pending), zmq_msg_size(&b->pending), &w) != 0)
+    return 1; /* cannot happen: parsed before it was kept */
+  int64_t before = dmp_producer_sequence(myelon_producer_ring(b->prod)) + 1;
+  uint64_t frames = myelon_frame_count(b->fmt, b->fc, w.len);
+  int rc = ingress_state_write(b, w.seq, before, frames);
+  if (rc < 0)
+    return rc;
+  /* A message longer than the ring goes out in batches: give it time for
+   * the readers to drain between them rather than cut it short. */
+  int64_t t = frames > b->cap ? 10LL * 1000000000 : timeout_ns;
+  rc = myelon_producer_publish(b->prod, w.payload, w.len, w.kind, t);
+  if (rc == -ETIMEDOUT) {
+    if (dmp_producer_sequence(myelon_producer_ring(b->prod)) + 1 != before)
+      bridge_log(b, "message %" PRIu64 " was cut short (readers too slow); publishing it again", w.seq);
+    return 0;
+  }
+  if (rc < 0)
+    return bridge_fail(b, rc, "publish to ring %s: %s", b->ring, myelon_strerror(-rc));
+  b->st.next_seq = w.seq + 1;
+  b->st.messages++;
+  b->st.bytes += w.len;
+  b->ack_due = true;
+  return 1;
+}
+
+static int ingress_data(struct myelon_bridge *b, const uint8_t *id, size_t len, zmq_msg_t *msg,
+                        const struct myelon_bridge_wire *w)
+{
+  if (!is_active(b, id, len)) {
+    send_resync(b, id, len); /* a restarted ingress, or a stale session: ask for a HELLO */
+    return 0;
+  }
+  if (w->len > b->max_message) {
+    reject(b, "DATA longer than max_message");
+    return 0;
+  }
+  if (b->st.next_seq != MYELON_BRIDGE_NEXT_ANY && w->seq < b->st.next_seq) {
+    b->st.duplicates++; /* resent after a reconnect; applied already */
+    b->ack_due = true;
+    return 0;
+  }
+  if (b->st.next_seq != MYELON_BRIDGE_NEXT_ANY && w->seq > b->st.next_seq) {
+    send_resync(b, id, len); /* a gap: never apply out of order */
+    return 0;
+  }
+  zmq_msg_init(&b->pending);
+  zmq_msg_move(&b->pending, msg);
+  b->have_pending = true;
+  int rc = ingress_apply(b, 0);
+  if (rc != 0) {
+    zmq_msg_close(&b->pending);
+    b->have_pending = false;
+  }
+  return rc < 0 ? rc : 0;
+}
+
+static int ingress_incoming(struct myelon_bridge *b)
+{
+  for (int i = 0; i < 256 && !b->have_pending; i++) {
+    zmq_msg_t idm, msg;
+    zmq_msg_init(&idm);
+    if (zmq_msg_recv(&idm, b->sock, ZMQ_DONTWAIT) < 0) {
+      int e = bridge_zmq_err_again();
+      zmq_msg_close(&idm);
+      return e == EAGAIN ? 0 : bridge_fail(b, -EPROTO, "receive: %s", zmq_strerror(e));
+    }
+    uint8_t id[256];
+    size_t idlen = zmq_msg_size(&idm) <= sizeof id ? zmq_msg_size(&idm) : 0;
+    memcpy(id, zmq_msg_data(&idm), idlen);
+    bool more = zmq_msg_more(&idm);
+    zmq_msg_close(&idm);
+    if (!more)
+      continue;
+    zmq_msg_init(&msg);
+    if (zmq_msg_recv(&msg, b->sock, ZMQ_DONTWAIT) < 0) {
+      zmq_msg_close(&msg);
+      continue;
+    }
+    int rc = 0;
+    struct myelon_bridge_wire w;
+    if (zmq_msg_more(&msg)) {
+      /* Every bridge message is one frame: drain the rest and drop it. */
+      while (zmq_msg_more(&msg)) {
+        zmq_msg_close(&msg);
+        zmq_msg_init(&msg);
+        if (zmq_msg_recv(&msg, b->sock, ZMQ_DONTWAIT) < 0)
+          break;
+      }
+      reject(b, "a multipart message");
+    } else if (idlen == 0) {
+      reject(b, "routing id too long");
+    } else if (myelon_bridge_wire_parse(zmq_msg_data(&msg), zmq_msg_size(&msg), &w) != 0) {
+      reject(b, "not a bridge message (bad magic, version, type, size or padding)");
+    } else if (w.type == MYELON_BRIDGE_HELLO) {
+      rc = ingress_hello(b, id, idlen, &w);
+    } else if (w.type == MYELON_BRIDGE_DATA) {
+      if (is_active(b, id, idlen))
+        b->last_rx_ns = bridge_now_ns();
+      rc = ingress_data(b, id, idlen, &msg, &w);
+    } else if (w.type == MYELON_BRIDGE_PING) {
+      if (is_active(b, id, idlen)) {
+        b->last_rx_ns = bridge_now_ns();
+        b->ack_due = true; /* the answer: the egress hears we are alive */
+      } else {
+        send_resync(b, id, idlen);
+      }
+    } else if (w.type == MYELON_BRIDGE_END) {
+      if (is_active(b, id, idlen) && w.epoch == b->src_epoch)
+        ingress_ring_close(b, "the producer on A is gone");
+    } else {
+      reject(b, "a message only an ingress sends");
+    }
+    zmq_msg_close(&msg);
+    if (rc < 0)
+      return rc;
+  }
+  return 0;
+}
+
+static void ingress_ack(struct myelon_bridge *b)
+{
+  if (!b->ack_due || b->active_len == 0)
+    return;
+  uint8_t m[MYELON_BRIDGE_SEQ_SIZE];
+  bridge_encode_seq(m, MYELON_BRIDGE_ACK, b->st.next_seq);
+  /* Acks are cumulative: one lost to a full pipe is made good by the next. */
+  bridge_send_to(b, b->active_id, b->active_len, m, sizeof m);
+  b->ack_due = false;
+}
+
+int ingress_run(struct myelon_bridge *b, int64_t timeout_ns)
+{
+  int64_t deadline = bridge_now_ns() + (timeout_ns > 0 ? timeout_ns : 0);
+  for (;;) {
+    if (!b->readers_ready && b->prod != NULL &&
+        dmp_producer_wait_for_consumers(myelon_producer_ring(b->prod), b->wait_readers, 0) > 0)
+      b->readers_ready = true;
+    int rc = 0;
+    if (b->zap != NULL)
+      zap_handle(b);
+    if (b->have_pending) {
+      rc = ingress_apply(b, PUBLISH_STEP_NS);
+      if (rc != 0) {
+        zmq_msg_close(&b->pending);
+        b->have_pending = false;
+      }
+      /* We were not reading the socket meanwhile: silence from the egress
+       * counts from now. */
+      b->last_rx_ns = bridge_now_ns();
+    }
+    if (rc >= 0)
+      rc = ingress_incoming(b);
+    ingress_ack(b);
+    if (rc < 0)
+      return rc;
+    if (b->active_len != 0 && !b->have_pending && bridge_now_ns() - b->last_rx_ns > (int64_t)b->timeout_ms * 1000000) {
+      char why[96];
+      snprintf(why, sizeof why, "nothing from the egress for %d ms (dead link, egress or host)", b->timeout_ms);
+      ingress_ring_close(b, why);
+    }
+    int64_t left = deadline - bridge_now_ns();
+    if (left <= 0)
+      return 0;
+    if (!b->have_pending) {
+      zmq_pollitem_t items[2] = {{b->sock, 0, ZMQ_POLLIN, 0}, {b->zap, 0, ZMQ_POLLIN, 0}};
+      long ms = left / 1000000 + 1;
+      if (!b->readers_ready && ms > 10)
+        ms = 10;
+      if (zmq_poll(items, b->zap ? 2 : 1, ms > 50 ? 50 : ms) < 0) {
+        if (zmq_errno() == EINTR)
+          return 0;
+        return bridge_fail(b, -EPROTO, "zmq_poll: %s", zmq_strerror(zmq_errno()));
+      }
+    }
+  }
+}
+
+MYELON_API int myelon_bridge_ingress_open(const struct myelon_bridge_config *cfg, struct myelon_bridge **out)
+{
+  if (out == NULL || cfg == NULL)
+    return -EINVAL;
+  *out = NULL;
+  struct myelon_bridge *b = bridge_new(false);
+  if (b == NULL)
+    return -ENOMEM;
+  int rc = bridge_check_common(b, cfg);
+  uint8_t sec[32];
+  if (rc == 0 && b->curve) {
+    rc = bridge_read_key(b, cfg->secret_key_file, true, sec, NULL);
+    if (rc == 0)
+      rc = bridge_read_key(b, cfg->peer_key_file, false, b->peer_pub, NULL);
+  }
+  b->fmt = cfg->format;
+  b->max_message = cfg->max_message;
+  b->cap = cfg->ring_capacity;
+  b->wait_readers = cfg->wait_readers;
+  b->readers_ready = cfg->wait_readers == 0;
+  b->st.next_seq = MYELON_BRIDGE_NEXT_ANY;
+  if (rc == 0 && cfg->state_path != NULL) {
+    b->state_path = strdup(cfg->state_path);
+    if (b->state_path == NULL)
+      rc = -ENOMEM;
+    else if ((b->state_fd = open(b->state_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0)
+      rc = bridge_fail(b, -errno, "state file %s: %s", b->state_path, strerror(errno));
+    else
+      rc = state_recover(b, &b->st.next_seq);
+  }
+  b->fc = cfg->frame_capacity;
+  if (rc == 0)
+    rc = ingress_ring_open(b);
+  if (rc == 0)
+    rc = bridge_open_socket(b, ZMQ_ROUTER);
+  if (rc == 0) {
+    /* A message larger than any DATA we accept ends that connection in
+     * ZeroMQ itself, before we buffer it. */
+    int64_t maxsz = (int64_t)b->max_message + MYELON_BRIDGE_DATA_HEADER;
+    if (zmq_setsockopt(b->sock, ZMQ_MAXMSGSIZE, &maxsz, sizeof maxsz) != 0)
+      rc = bridge_fail(b, -EPROTO, "ZMQ_MAXMSGSIZE: %s", zmq_strerror(zmq_errno()));
+  }
+  if (rc == 0 && b->curve) {
+    /* The ZAP handler must be bound before the socket that uses it. */
+    b->zap = zmq_socket(b->ctx, ZMQ_REP);
+    if (b->zap == NULL || zmq_bind(b->zap, "inproc://zeromq.zap.01") != 0)
+      rc = bridge_fail(b, -EPROTO, "ZAP handler: %s", zmq_strerror(zmq_errno()));
+    int one = 1;
+    if (rc == 0 && (zmq_setsockopt(b->sock, ZMQ_CURVE_SERVER, &one, sizeof one) != 0 ||
+                    zmq_setsockopt(b->sock, ZMQ_CURVE_SECRETKEY, sec, 32) != 0 ||
+                    zmq_setsockopt(b->sock, ZMQ_ZAP_DOMAIN, "myelon-bridge", 13) != 0))
+      rc = bridge_fail(b, -EACCES, "CURVE keys refused by libzmq: %s", zmq_strerror(zmq_errno()));
+  }
+  explicit_bzero(sec, sizeof sec);
+  if (rc == 0 && zmq_bind(b->sock, b->endpoint) != 0)
+    rc = bridge_fail(b, -EPROTO, "bind %s: %s", b->endpoint, zmq_strerror(zmq_errno()));
+  if (rc < 0)
+    return bridge_open_failed(b, rc);
+  *out = b;
+  return 0;
+}
