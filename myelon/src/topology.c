@@ -110,6 +110,13 @@ int myelon_impl_topology_layout(const struct myelon_topology_config *cfg, struct
   if (cfg->layout.workers != 0 && cfg->layout.workers != cfg->workers.n)
     return TOPO_FAIL(fn, "cfg.layout.workers %u differs from cfg.workers.n %u", cfg->layout.workers,
                      cfg->workers.n);
+  if (cfg->reserved32 != 0)
+    return dmp_error_set(fn, "cfg.reserved32 must be zero"), -DMP_E_BADCONFIG;
+  if (cfg->responses != MYELON_RESPONSES_PER_WORKER && cfg->responses != MYELON_RESPONSES_ONE_RING)
+    return TOPO_FAIL(fn, "cfg.responses %d is neither MYELON_RESPONSES_PER_WORKER nor MYELON_RESPONSES_ONE_RING",
+                     (int)cfg->responses);
+  if (cfg->responses == MYELON_RESPONSES_ONE_RING && cfg->no_responses)
+    return TOPO_FAIL(fn, "cfg.responses MYELON_RESPONSES_ONE_RING and cfg.no_responses exclude each other");
   if (cfg->max_message <= MYELON_STEP_HEADER)
     return TOPO_FAIL(fn, "cfg.max_message %zu leaves no room for a body after the %u-byte step envelope",
                      cfg->max_message, MYELON_STEP_HEADER);
@@ -123,29 +130,70 @@ int myelon_impl_topology_layout(const struct myelon_topology_config *cfg, struct
 
 /* ---- publishing step messages -------------------------------------------------------- */
 
-int myelon_impl_out_create(struct myelon_impl_out *o, const struct myelon_topology_config *cfg, const char *name,
-                           uint64_t depth, uint32_t consumers)
+static void out_config(struct myelon_producer_config *pc, const struct myelon_topology_config *cfg, const char *name)
 {
-  memset(o, 0, sizeof *o);
-  struct myelon_producer_config pc;
-  myelon_producer_config_init(&pc);
-  pc.ring.backend = cfg->layout.backend;
-  pc.ring.name = name;
-  pc.ring.capacity = depth;
-  pc.ring.max_consumers = consumers;
-  pc.ring.wait = cfg->wait;
-  pc.format = cfg->format;
-  pc.frame_capacity = cfg->frame_capacity;
-  pc.max_message = cfg->max_message;
+  myelon_producer_config_init(pc);
+  pc->ring.backend = cfg->layout.backend;
+  pc->ring.name = name;
+  pc->ring.wait = cfg->wait;
+  pc->format = cfg->format;
+  pc->frame_capacity = cfg->frame_capacity;
+  pc->max_message = cfg->max_message;
+}
+
+static int out_ready(struct myelon_impl_out *o, const struct myelon_topology_config *cfg)
+{
   uint32_t slot, align;
   int rc = myelon_frame_slot(cfg->format, cfg->frame_capacity, &slot, &align);
   if (rc < 0)
     return rc;
-  if ((rc = myelon_producer_create(&pc, &o->p)) < 0)
-    return rc;
   o->frame_room = slot - myelon_frame_header_size(cfg->format);
   o->max_message = cfg->max_message;
   return 0;
+}
+
+int myelon_impl_out_create(struct myelon_impl_out *o, const struct myelon_topology_config *cfg, const char *name,
+                           uint64_t depth, uint32_t consumers, uint32_t max_producers)
+{
+  memset(o, 0, sizeof *o);
+  struct myelon_producer_config pc;
+  out_config(&pc, cfg, name);
+  pc.ring.capacity = depth;
+  pc.ring.max_consumers = consumers;
+  if (max_producers) {
+    pc.ring.flags |= DMP_RING_MULTI_PRODUCER;
+    pc.ring.max_producers = max_producers;
+  }
+  int rc = out_ready(o, cfg);
+  if (rc < 0 || (rc = myelon_producer_create(&pc, &o->p)) < 0)
+    return rc;
+  return 0;
+}
+
+/* Between two attempts to join a gather ring that does not exist yet. */
+#define ATTACH_RETRY_NS INT64_C(1000000) /* 1 ms */
+
+int myelon_impl_out_attach(struct myelon_impl_out *o, const struct myelon_topology_config *cfg, const char *name,
+                           bool wait, int64_t deadline)
+{
+  memset(o, 0, sizeof *o);
+  struct myelon_producer_config pc;
+  out_config(&pc, cfg, name);
+  pc.ring.flags |= DMP_RING_MULTI_PRODUCER;
+  int rc = out_ready(o, cfg);
+  if (rc < 0)
+    return rc;
+  for (;;) {
+    rc = myelon_producer_attach(&pc, &o->p);
+    /* Not there yet (or still being created): the scheduler makes it. */
+    if (!wait || (rc != -ENOENT && rc != -DMP_E_NOTREADY))
+      return rc;
+    int64_t left = myelon_impl_left(deadline);
+    if (left == 0)
+      return rc == -ENOENT ? -ETIMEDOUT : rc;
+    struct timespec ts = {0, left < 0 || left > ATTACH_RETRY_NS ? ATTACH_RETRY_NS : left};
+    nanosleep(&ts, NULL);
+  }
 }
 
 void myelon_impl_out_close(struct myelon_impl_out *o)
@@ -323,20 +371,44 @@ struct myelon_worker {
   struct myelon_impl_out out; /* out.p NULL without response rings */
   uint32_t index;
   enum dmp_backend backend;
+  bool one_ring;              /* out.p is a producer entry on the gather ring */
+  char gather[MYELON_LAYOUT_PATH_MAX]; /* one ring: its name, for the last one out */
 };
 
 static int worker_responses(struct myelon_worker *w, const struct myelon_topology_config *cfg,
-                            const struct myelon_layout *l, const char *fn)
+                            const struct myelon_layout *l, bool wait, int64_t deadline, const char *fn)
 {
   char name[MYELON_LAYOUT_PATH_MAX];
-  int rc = myelon_layout_response_name(l, w->index, name, sizeof name);
-  if (rc < 0)
+  int rc;
+  if (w->one_ring) {
+    /* The scheduler created the gather ring; we are one more producer. */
+    if ((rc = myelon_layout_gather_name(l, w->gather, sizeof w->gather)) < 0)
+      return rc;
+    rc = myelon_impl_out_attach(&w->out, cfg, w->gather, wait, deadline);
+    if (rc == -ETIMEDOUT)
+      dmp_error_set(fn, "worker w%u: no gather ring '%s' (the scheduler creates it) before the timeout", w->index,
+                    w->gather);
+    else if (rc < 0)
+      dmp_error_set(fn, "worker w%u: cannot join the gather ring '%s': %s", w->index, w->gather, dmp_last_error());
+    return rc;
+  }
+  if ((rc = myelon_layout_response_name(l, w->index, name, sizeof name)) < 0)
     return rc;
   /* One consumer: the scheduler ("s"); a restarted scheduler takes over its entry. */
-  rc = myelon_impl_out_create(&w->out, cfg, name, l->response_depth, 1);
+  rc = myelon_impl_out_create(&w->out, cfg, name, l->response_depth, 1, 0);
   if (rc == -DMP_E_INUSE)
     dmp_error_set(fn, "worker w%u is already running: its response ring '%s' has a live producer", w->index, name);
   return rc;
+}
+
+/* Close the response side; on the one-ring shape remove the gather ring if
+ * we were its last live producer (the scheduler is gone: nobody else will). */
+static void worker_close_out(struct myelon_worker *w)
+{
+  bool joined = w->one_ring && w->out.p;
+  myelon_impl_out_close(&w->out);
+  if (joined)
+    (void)dmp_ring_gc(w->backend, w->gather); /* never removes a ring with a live producer */
 }
 
 /* `wait`: retry until the scheduler has created the request ring (bounded
@@ -380,14 +452,16 @@ static int worker_attach(const struct myelon_topology_config *cfg, uint32_t inde
     return dmp_error_set(fn, "out of memory"), -ENOMEM;
   w->index = index;
   w->backend = l.backend;
+  w->one_ring = cfg->responses == MYELON_RESPONSES_ONE_RING;
+  int64_t deadline = myelon_impl_deadline(timeout_ns);
   /* Response ring first: once "w<i>" shows on the request ring, the
    * scheduler finds the response ring too. */
-  if (!cfg->no_responses && (rc = worker_responses(w, cfg, &l, fn)) < 0) {
+  if (!cfg->no_responses && (rc = worker_responses(w, cfg, &l, wait, deadline, fn)) < 0) {
     free(w);
     return rc;
   }
-  if ((rc = worker_requests(w, cfg, &l, wait, timeout_ns, fn)) < 0) {
-    myelon_impl_out_close(&w->out);
+  if ((rc = worker_requests(w, cfg, &l, wait, wait ? myelon_impl_left(deadline) : timeout_ns, fn)) < 0) {
+    worker_close_out(w);
     free(w);
     return rc;
   }
@@ -424,7 +498,7 @@ void myelon_worker_close(struct myelon_worker *w)
   if (!w)
     return;
   myelon_impl_close_consumer(w->req, w->backend);
-  myelon_impl_out_close(&w->out);
+  worker_close_out(w);
   free(w);
 }
 

@@ -3,6 +3,7 @@
 #ifndef MYELON_TOPOLOGY_INTERNAL_H
 #define MYELON_TOPOLOGY_INTERNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -44,9 +45,16 @@ struct myelon_impl_out {
 };
 
 /* Create the framed producer of `o` on `name` (capacity `depth`, a
- * consumer table of `consumers` entries) with the topology's frames. */
+ * consumer table of `consumers` entries) with the topology's frames;
+ * `max_producers` nonzero: a multi-producer ring with that table. */
 int myelon_impl_out_create(struct myelon_impl_out *o, const struct myelon_topology_config *cfg, const char *name,
-                           uint64_t depth, uint32_t consumers);
+                           uint64_t depth, uint32_t consumers, uint32_t max_producers);
+
+/* Join the multi-producer ring `name` as one more framed producer of `o`;
+ * `wait`: retry while the ring does not exist yet, until `deadline`
+ * (myelon_impl_deadline(); DMP_FOREVER: none). */
+int myelon_impl_out_attach(struct myelon_impl_out *o, const struct myelon_topology_config *cfg, const char *name,
+                           bool wait, int64_t deadline);
 
 /* Close the producer and free the scratch buffer. */
 void myelon_impl_out_close(struct myelon_impl_out *o);
@@ -78,5 +86,43 @@ void myelon_impl_close_consumer(struct myelon_consumer *c, enum dmp_backend back
 /* Parse a received message as a step envelope into `out`. -MYELON_E_MALFORMED
  * (short or wrong magic), with no detail (a hot-path outcome). */
 int myelon_impl_parse_step(const struct myelon_msg *m, uint32_t magic, struct myelon_step_msg *out);
+
+/* Producer table of the gather ring: the scheduler, every worker, and as
+ * many again for restarts that overlap a dying incarnation. */
+#define MYELON_IMPL_GATHER_PRODUCERS(n) (2u * (n) + 1u)
+
+/* ---- the one-ring shape (topology_one_ring.c) ---------------------------------- */
+
+struct myelon_impl_one_ring;
+
+/* Create the gather ring of layout `l` (the scheduler is its creator
+ * producer and its consumer "s"). */
+int myelon_impl_one_ring_open(const struct myelon_topology_config *cfg, const struct myelon_layout *l,
+                              struct myelon_impl_one_ring **out, const char *fn);
+
+/* Detach, close the scheduler's producer entry and remove the ring unless
+ * live workers still hold it (dmp_ring_gc()); free what is held. NULL ok. */
+void myelon_impl_one_ring_close(struct myelon_impl_one_ring *o);
+
+/* The gather ring's framed consumer. */
+struct myelon_consumer *myelon_impl_one_ring_consumer(struct myelon_impl_one_ring *o);
+
+/* What a one-ring gather needs from the scheduler. */
+struct myelon_impl_gather_ctx {
+  struct dmp_producer *requests; /* the request ring: worker liveness */
+  uint32_t workers;
+  int64_t *liveness_due;         /* the scheduler's check cadence, kept across calls */
+};
+
+/* Gather step `step` from the gather ring into `*g` (as
+ * myelon_scheduler_gather(), without the verdict). 0; -ECANCELED (`fn`
+ * stopped it); -ENOMEM (an answer to hold could not be copied); errors of
+ * the ring. */
+int myelon_impl_one_ring_gather(struct myelon_impl_one_ring *o, const struct myelon_impl_gather_ctx *ctx,
+                                uint64_t step, int64_t timeout_ns, myelon_response_fn fn, void *user,
+                                struct myelon_gather *g);
+
+/* How often a gather looks at the pending workers' liveness. */
+#define MYELON_IMPL_CHECK_NS INT64_C(5000000) /* 5 ms */
 
 #endif /* MYELON_TOPOLOGY_INTERNAL_H */

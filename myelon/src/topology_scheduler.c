@@ -18,7 +18,7 @@
 
 /* How often a gather parked on one worker's ring looks at the others'
  * liveness. Layer 0 ends the park itself when *that* worker dies. */
-#define CHECK_NS INT64_C(5000000) /* 5 ms */
+#define CHECK_NS MYELON_IMPL_CHECK_NS
 
 struct response {
   struct myelon_consumer *c; /* NULL until the rendezvous attached it */
@@ -36,6 +36,7 @@ struct myelon_scheduler {
   struct dmp_wait_strategy wait;
   bool responses;
   bool ready; /* a rendezvous succeeded */
+  struct myelon_impl_one_ring *one; /* the gather ring (MYELON_RESPONSES_ONE_RING); NULL: N rings */
   /* When the gather's next liveness check is due. Kept across calls: a
    * caller that gathers with timeouts shorter than CHECK_NS (or 0, polling)
    * still gets a check every CHECK_NS, instead of one that restarts with
@@ -60,8 +61,13 @@ int myelon_scheduler_create(const struct myelon_topology_config *cfg, struct mye
     return dmp_error_set(__func__, "out of memory"), -ENOMEM;
   char name[MYELON_LAYOUT_PATH_MAX];
   int rc = myelon_impl_topology_layout(cfg, &s->layout, __func__);
+  /* The gather ring before the request ring: a worker that finds the
+   * request ring finds the gather ring too. */
+  if (rc == 0 && cfg->responses == MYELON_RESPONSES_ONE_RING)
+    rc = myelon_impl_one_ring_open(cfg, &s->layout, &s->one, __func__);
   if (rc < 0 || (rc = myelon_layout_request_name(&s->layout, name, sizeof name)) < 0 ||
-      (rc = myelon_impl_out_create(&s->out, cfg, name, s->layout.request_depth, cfg->workers.n)) < 0) {
+      (rc = myelon_impl_out_create(&s->out, cfg, name, s->layout.request_depth, cfg->workers.n, 0)) < 0) {
+    myelon_impl_one_ring_close(s->one);
     free(s);
     return rc;
   }
@@ -81,6 +87,7 @@ void myelon_scheduler_close(struct myelon_scheduler *s)
     return;
   for (uint32_t i = 0; i < s->workers.n; i++)
     myelon_impl_close_consumer(s->resp[i].c, s->layout.backend);
+  myelon_impl_one_ring_close(s->one);
   myelon_impl_out_close(&s->out);
   free(s);
 }
@@ -146,7 +153,8 @@ int myelon_scheduler_rendezvous(struct myelon_scheduler *s, int64_t timeout_ns)
     return dmp_error_set(__func__, "worker(s) attached to '%s' and died: %s", dmp_producer_name(request_ring(s)), list),
            -DMP_E_OWNERDEAD;
   }
-  for (uint32_t i = 0; s->responses && i < s->workers.n; i++) {
+  /* One ring: the scheduler reads it since it created it; nothing to attach. */
+  for (uint32_t i = 0; s->responses && !s->one && i < s->workers.n; i++) {
     struct response *rs = &s->resp[i];
     if (rs->c && !dmp_consumer_producer_alive(myelon_consumer_ring(rs->c))) {
       /* The worker restarted: its new response ring replaced the old one. */
@@ -433,7 +441,12 @@ int myelon_scheduler_gather(struct myelon_scheduler *s, uint64_t step, int64_t t
   if (rc < 0)
     return rc;
   struct gather_run r = {.s = s, .step = step, .pending = myelon_workers_mask(s->workers), .g = {0}, .fn = fn, .user = user};
-  rc = gather_loop(&r, timeout_ns);
+  if (s->one) {
+    struct myelon_impl_gather_ctx ctx = {request_ring(s), s->workers.n, &s->liveness_due};
+    rc = myelon_impl_one_ring_gather(s->one, &ctx, step, timeout_ns, fn, user, &r.g);
+  } else {
+    rc = gather_loop(&r, timeout_ns);
+  }
   if (out)
     *out = r.g;
   return rc < 0 ? rc : gather_verdict(&r, timeout_ns, __func__);
@@ -450,6 +463,11 @@ int myelon_scheduler_status(struct myelon_scheduler *s, struct myelon_workers_st
   for (uint32_t i = 0; i < s->workers.n; i++)
     if (s->resp[i].c && !dmp_consumer_producer_alive(myelon_consumer_ring(s->resp[i].c)))
       out->dead |= UINT64_C(1) << i;
+  /* One ring: no per-worker ring tells a closed worker; after the
+   * rendezvous, one that is no longer attached is gone (as its response
+   * ring's producer would be). */
+  if (s->one && s->ready)
+    out->dead |= myelon_workers_mask(s->workers) & ~out->attached;
   return 0;
 }
 
@@ -471,5 +489,7 @@ struct myelon_producer *myelon_scheduler_requests(struct myelon_scheduler *s)
 
 struct myelon_consumer *myelon_scheduler_responses(struct myelon_scheduler *s, uint32_t index)
 {
-  return s && index < s->workers.n ? s->resp[index].c : NULL;
+  if (!s || index >= s->workers.n)
+    return NULL;
+  return s->one ? myelon_impl_one_ring_consumer(s->one) : s->resp[index].c;
 }

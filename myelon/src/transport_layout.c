@@ -132,9 +132,10 @@ static int check_config(const struct myelon_layout_config *cfg)
 static int check_names(const struct myelon_layout *l)
 {
   char name[MYELON_LAYOUT_NAME_MAX + 1];
-  for (uint32_t r = 0; r <= l->workers; r++) {
-    int n = r == l->workers ? myelon_layout_request_segment(l, name, sizeof name)
-                            : myelon_layout_response_segment(l, r, name, sizeof name);
+  for (uint32_t r = 0; r <= l->workers + 1; r++) { /* ranks, the request ring, the gather ring */
+    int n = r == l->workers + 1 ? myelon_layout_gather_segment(l, name, sizeof name)
+            : r == l->workers   ? myelon_layout_request_segment(l, name, sizeof name)
+                                : myelon_layout_response_segment(l, r, name, sizeof name);
     if (n < 0 || dmp_name_validate(name) < 0)
       return TOPO_FAIL("myelon_layout_make", "derived name '%s' is not a valid segment name: %s", name,
                        dmp_last_error());
@@ -199,6 +200,13 @@ int myelon_layout_response_segment(const struct myelon_layout *l, uint32_t rank,
   return put(__func__, outlen, snprintf(out, outlen, "%s%sr%x", l->prefix, l->tag, rank));
 }
 
+int myelon_layout_gather_segment(const struct myelon_layout *l, char *out, size_t outlen)
+{
+  if (!l || !out)
+    return dmp_error_set(__func__, "layout or out is NULL"), -EINVAL;
+  return put(__func__, outlen, snprintf(out, outlen, "%s%sg", l->prefix, l->tag));
+}
+
 /* "/<seg>" for SHM, "<dir>/<seg>" for MMAP. */
 static int locate(const struct myelon_layout *l, const char *seg, char *out, size_t outlen, const char *fn)
 {
@@ -220,6 +228,15 @@ int myelon_layout_response_name(const struct myelon_layout *l, uint32_t rank, ch
 {
   char seg[MYELON_LAYOUT_NAME_MAX + 1];
   int rc = myelon_layout_response_segment(l, rank, seg, sizeof seg);
+  if (rc < 0)
+    return rc;
+  return out ? locate(l, seg, out, outlen, __func__) : (dmp_error_set(__func__, "out is NULL"), -EINVAL);
+}
+
+int myelon_layout_gather_name(const struct myelon_layout *l, char *out, size_t outlen)
+{
+  char seg[MYELON_LAYOUT_NAME_MAX + 1];
+  int rc = myelon_layout_gather_segment(l, seg, sizeof seg);
   if (rc < 0)
     return rc;
   return out ? locate(l, seg, out, outlen, __func__) : (dmp_error_set(__func__, "out is NULL"), -EINVAL);
@@ -300,9 +317,10 @@ int myelon_layout_gc(const struct myelon_layout *l)
     return dmp_error_set(__func__, "layout is NULL"), -EINVAL;
   char path[MYELON_LAYOUT_PATH_MAX];
   int removed = 0;
-  for (uint32_t r = 0; r <= l->workers; r++) {
-    int rc = r == l->workers ? myelon_layout_request_name(l, path, sizeof path)
-                             : myelon_layout_response_name(l, r, path, sizeof path);
+  for (uint32_t r = 0; r <= l->workers + 1; r++) { /* ranks, the request ring, the gather ring */
+    int rc = r == l->workers + 1 ? myelon_layout_gather_name(l, path, sizeof path)
+             : r == l->workers   ? myelon_layout_request_name(l, path, sizeof path)
+                                 : myelon_layout_response_name(l, r, path, sizeof path);
     if (rc >= 0 && dmp_ring_gc(l->backend, path) == 1)
       removed++;
   }

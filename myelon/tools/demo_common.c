@@ -216,6 +216,7 @@ int topology_config(const struct opts *o, struct myelon_topology_config *cfg)
   cfg->layout.dir = o->dir;
   size_t need = MYELON_STEP_HEADER + request_bound(o->payload);
   cfg->max_message = need > 4096 ? need : 4096;
+  cfg->responses = o->one_ring ? MYELON_RESPONSES_ONE_RING : MYELON_RESPONSES_PER_WORKER;
   return myelon_workers_make(o->workers, &cfg->workers);
 }
 
@@ -238,8 +239,9 @@ static void usage(FILE *f)
           "\n"
           "Starts one scheduler and N worker processes on a libmyelon topology (shared\n"
           "memory, no daemon) and runs an inference-style loop: the scheduler broadcasts\n"
-          "a msgpack step request, every worker answers on its own response ring, the\n"
-          "scheduler gathers and checks every answer. Prints steps/s and step latency.\n"
+          "a msgpack step request, every worker answers on its own response ring (or,\n"
+          "with --one-ring, all on one shared ring), the scheduler gathers and checks\n"
+          "every answer. Prints steps/s and step latency.\n"
           "\n"
           "  --workers N      worker processes, %u..%u (default 4)\n"
           "  --payload BYTES  input bytes per step request (default 256, at most %u)\n"
@@ -254,6 +256,8 @@ static void usage(FILE *f)
           "                   mount namespaces of their own, joined by veth pairs), each\n"
           "                   behind myelon-bridge links: the request ring carried to it,\n"
           "                   its response ring carried back (needs root)\n"
+          "  --one-ring       every worker answers on one shared multi-producer ring (the\n"
+          "                   gather ring) instead of a response ring of its own\n"
           "  --help           this text\n"
           "  --version        the library version\n"
           "\n"
@@ -293,6 +297,7 @@ static bool parse_option(struct tool_cli *cli, struct opts *o, int opt, const ch
     return true;
   case 'I': return tool_cli_u32(cli, arg, 0, MYELON_WORKERS_MAX - 1, &o->index);
   case 'r': return tool_cli_u32(cli, arg, 1, MYELON_WORKERS_MAX, &o->remote);
+  case 'O': return (o->one_ring = true), true;
   case 'K':
     if (strcmp(arg, "-1") == 0)
       return (o->kill_at = -1), true;
@@ -307,6 +312,7 @@ static const struct option longopts[] = {
     {"layer", required_argument, NULL, 'l'},      {"timeout-ms", required_argument, NULL, 't'},
     {"session", required_argument, NULL, 'S'},    {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},          {"remote", required_argument, NULL, 'r'},
+    {"one-ring", no_argument, NULL, 'O'},
     /* internal: how the scheduler starts its workers, and fault injection for tests */
     {"role", required_argument, NULL, 'R'},       {"index", required_argument, NULL, 'I'},
     {"dir", required_argument, NULL, 'D'},        {"kill-worker-at-step", required_argument, NULL, 'K'},
@@ -333,6 +339,9 @@ int parse_args(int argc, char **argv, struct opts *o)
   }
   if (optind < argc)
     return tool_cli_usage_error(&cli, "unexpected argument '%s'", argv[optind]);
+  if (o->remote && o->one_ring)
+    return tool_cli_usage_error(&cli, "--one-ring and --remote exclude each other (a remote worker's response ring is "
+                                "carried back by its own bridge)");
   if (o->remote > o->workers)
     return tool_cli_usage_error(&cli, "--remote %u is more than the %u workers", o->remote, o->workers);
   if (o->role == ROLE_WORKER && (o->session[0] == '\0' || o->index >= o->workers))

@@ -41,6 +41,7 @@ struct opts {
   uint32_t index;
   int64_t kill_at;         /* hidden: the last worker kills itself at this step (-1: never) */
   uint32_t remote;         /* the last `remote` workers run on hosts of their own (demo_remote.c) */
+  bool one_ring;           /* every worker answers on one multi-producer gather ring */
 };
 
 /* Command line: 0 run; -1 --help or --version printed (exit 0); otherwise

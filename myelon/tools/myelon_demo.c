@@ -9,7 +9,8 @@
  *
  *   1. broadcasts a request {"step": k, "input": <payload bytes>} (msgpack),
  *   2. every worker checks the step order, checksums the input and answers
- *      on its response ring {"step": k, "worker": i, "checksum": c},
+ *      on its response ring (with --one-ring: on the one gather ring every
+ *      worker shares) {"step": k, "worker": i, "checksum": c},
  *   3. the scheduler gathers the N answers and checks each checksum.
  *
  * The step latency is broadcast start -> last answer gathered. With
@@ -151,7 +152,7 @@ static pid_t spawn_worker(const struct opts *o, uint32_t index)
   char *argv[] = {"myelon-demo", "--role", "worker", "--index", idx, "--workers", workers, "--payload", payload,
                   "--backend", (char *)dmp_backend_name(o->backend), "--layer", (char *)layer_name(o->layer),
                   "--session", (char *)o->session, "--dir", (char *)o->dir, "--kill-worker-at-step", kill_at,
-                  "--timeout-ms", timeout, NULL};
+                  "--timeout-ms", timeout, o->one_ring ? "--one-ring" : NULL, NULL};
   if (index >= o->workers - o->remote)
     return remote_spawn_worker(o, index, argv);
   pid_t parent = getpid();
@@ -341,9 +342,17 @@ static void print_header(const struct sched *sc)
   if (o->remote)
     printf("  workers w%u .. w%u on hosts of their own (namespaces + veth), behind myelon-bridge links\n",
            o->workers - o->remote, o->workers - 1);
-  printf("  session '%s' (tag %s)\n  request ring %s (%" PRIu64 " slots), response rings %s .. r%x (%" PRIu64
-         " slots each)\n",
-         o->session, l->tag, req, l->request_depth, r0, o->workers - 1, l->response_depth);
+  if (o->one_ring) {
+    char g[MYELON_LAYOUT_PATH_MAX];
+    myelon_layout_gather_name(l, g, sizeof g);
+    printf("  session '%s' (tag %s)\n  request ring %s (%" PRIu64 " slots), one gather ring %s (%" PRIu64
+           " slots, %u producers)\n",
+           o->session, l->tag, req, l->request_depth, g, l->response_depth, o->workers);
+  } else {
+    printf("  session '%s' (tag %s)\n  request ring %s (%" PRIu64 " slots), response rings %s .. r%x (%" PRIu64
+           " slots each)\n",
+           o->session, l->tag, req, l->request_depth, r0, o->workers - 1, l->response_depth);
+  }
   fflush(stdout);
 }
 

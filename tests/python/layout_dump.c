@@ -75,7 +75,8 @@ int main(void)
 #define TC struct myelon_topology_config
   BEGIN("TopologyConfig", TC);
   F(TC, layout, ""); F(TC, workers, ","); F(TC, no_responses, ","); F(TC, format, ",");
-  F(TC, frame_capacity, ","); F(TC, max_message, ","); F(TC, wait, ","); F(TC, reserved, ",");
+  F(TC, frame_capacity, ","); F(TC, max_message, ","); F(TC, wait, ","); F(TC, responses, ",");
+  F(TC, reserved32, ","); F(TC, reserved, ",");
   END();
 #define SM struct myelon_step_msg
   BEGIN("StepMsg", SM);

@@ -44,8 +44,10 @@ static void assert_no_leftovers(const char *label, uint32_t workers)
   struct myelon_layout l;
   cr_assert_eq(myelon_layout_make(&c, &l), 0);
   char path[MYELON_LAYOUT_PATH_MAX], cnt[MYELON_LAYOUT_PATH_MAX + 8];
-  for (uint32_t r = 0; r <= workers; r++) {
-    if (r == workers)
+  for (uint32_t r = 0; r <= workers + 1; r++) {
+    if (r == workers + 1)
+      myelon_layout_gather_name(&l, path, sizeof path);
+    else if (r == workers)
       myelon_layout_request_name(&l, path, sizeof path);
     else
       myelon_layout_response_name(&l, r, path, sizeof path);
@@ -98,6 +100,29 @@ Test(demo, typed_layer_reports_a_dead_worker_too)
   assert_no_leftovers(label, 2);
 }
 
+Test(demo, runs_on_one_gather_ring_on_both_backends)
+{
+  char label[64];
+  label_for(label, sizeof label, "one");
+  const char *args[] = {"--workers", "4", "--steps", "500", "--one-ring", NULL};
+  cr_assert_eq(run_demo(label, args), 0, "see the demo's output above");
+  assert_no_leftovers(label, 4);
+  label_for(label, sizeof label, "onemm");
+  const char *mm[] = {"--workers", "3", "--steps", "200", "--one-ring", "--layer", "typed", "--backend", "mmap",
+                      "--payload", "3000", NULL};
+  cr_assert_eq(run_demo(label, mm), 0);
+}
+
+Test(demo, one_ring_reports_a_dead_worker_and_exits_nonzero_without_leftovers)
+{
+  char label[64];
+  label_for(label, sizeof label, "onekill");
+  const char *args[] = {"--workers", "4", "--steps", "1000", "--one-ring", "--kill-worker-at-step", "10", NULL};
+  int st = run_demo(label, args);
+  cr_assert_eq(st, 1, "exit status %d (want 1: failure reported, no hang, no crash)", st);
+  assert_no_leftovers(label, 4);
+}
+
 Test(demo, rejects_bad_usage)
 {
   char label[64];
@@ -108,6 +133,8 @@ Test(demo, rejects_bad_usage)
   cr_assert_eq(run_demo(label, big), 2);
   const char *layer[] = {"--layer", "json", NULL};
   cr_assert_eq(run_demo(label, layer), 2);
+  const char *both[] = {"--one-ring", "--remote", "1", NULL};
+  cr_assert_eq(run_demo(label, both), 2);
   const char *help[] = {"--help", NULL};
   cr_assert_eq(run_demo(label, help), 0);
 }

@@ -144,6 +144,12 @@ Test(layout, names_follow_the_documented_scheme)
   cr_assert_str_eq(name, "my5r5w9beqvlahr1a");
   cr_assert_eq(myelon_layout_worker_id(&l, 26, name, sizeof name), 3);
   cr_assert_str_eq(name, "w26");
+  cr_assert_eq(myelon_layout_gather_segment(&l, name, sizeof name), 15);
+  cr_assert_str_eq(name, "my5r5w9beqvlahg");
+  cr_assert_eq(myelon_layout_gather_name(&l, name, sizeof name), 16);
+  cr_assert_str_eq(name, "/my5r5w9beqvlahg");
+  cr_assert_eq(myelon_layout_gather_name(&l, name, 16), -ENOSPC);
+  cr_assert_eq(myelon_layout_gather_name(NULL, name, sizeof name), -EINVAL);
   cr_assert_eq(l.request_depth, 1024u, "default request depth");
   cr_assert_eq(l.response_depth, 256u, "default response depth");
 }
@@ -366,4 +372,18 @@ Test(layout, gc_removes_stale_rings_and_never_a_live_one)
   cr_assert_lt(shm_open(name, O_RDONLY, 0), 0);
   cr_assert_eq(errno, ENOENT);
   cr_assert_eq(myelon_layout_gc(&l), 0, "nothing left");
+  /* The gather ring (one-ring topologies) is the layout's too. */
+  char gname[MYELON_LAYOUT_PATH_MAX];
+  myelon_layout_gather_name(&l, gname, sizeof gname);
+  struct dmp_producer_config pc;
+  dmp_producer_config_init(&pc);
+  pc.name = gname;
+  pc.capacity = 64;
+  pc.slot_size = 64;
+  pc.flags = DMP_RING_KEEP | DMP_RING_MULTI_PRODUCER;
+  struct dmp_producer *g;
+  cr_assert_eq(dmp_producer_create(&pc, &g), 0, "%s", dmp_last_error());
+  dmp_producer_close(g);
+  cr_assert_eq(myelon_layout_gc(&l), 1, "the stale gather ring goes: %s", dmp_last_error());
+  cr_assert_lt(shm_open(gname, O_RDONLY, 0), 0);
 }

@@ -2,8 +2,12 @@
  * scheduler, each worker is a topo_role process (found through $TOPO_ROLE)
  * that checks every step's order and body and answers with checksums.
  * Covers 2..8 workers on both backends, fragmented steps, the rendezvous
- * timeout naming a missing worker process, and dead (killed) vs late
- * (stopped) workers in gathers and broadcasts. Every wait is bounded. */
+ * timeout naming a missing worker process, dead (killed, also in the
+ * middle of an answer) vs late (stopped) workers in gathers and
+ * broadcasts, a restarted worker, and cleanup after the scheduler died.
+ * Built twice: test_topo_topology_mp_one_ring runs every test on the
+ * one-ring shape (TOPO_ONE_RING, MYELON_RESPONSES_ONE_RING). Every wait is
+ * bounded. */
 #include <criterion/criterion.h>
 
 #include "topo_test.h"
@@ -12,6 +16,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 
 #define MS INT64_C(1000000)
@@ -56,9 +61,9 @@ static void create_scheduler(void)
   S.layout = *myelon_scheduler_layout(S.s);
 }
 
-static void spawn(uint32_t index, int64_t die_at)
+static void spawn_from(uint32_t index, int64_t die_at, int64_t die_mid, uint64_t from)
 {
-  char a[10][300];
+  char a[13][300];
   snprintf(a[0], sizeof a[0], "label=%s", S.p.label);
   snprintf(a[1], sizeof a[1], "backend=%s", S.p.backend == DMP_BACKEND_MMAP ? "mmap" : "shm");
   snprintf(a[2], sizeof a[2], "dir=%s", S.p.dir);
@@ -69,9 +74,18 @@ static void spawn(uint32_t index, int64_t die_at)
   snprintf(a[7], sizeof a[7], "no_responses=%d", S.p.no_responses ? 1 : 0);
   snprintf(a[8], sizeof a[8], "frame=%u", S.p.frame_capacity);
   snprintf(a[9], sizeof a[9], "die_at=%" PRId64, die_at);
-  char *argv[] = {(char *)ts_helper("TOPO_ROLE"), a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], NULL};
+  snprintf(a[10], sizeof a[10], "one_ring=%d", S.p.one_ring ? 1 : 0);
+  snprintf(a[11], sizeof a[11], "die_mid=%" PRId64, die_mid);
+  snprintf(a[12], sizeof a[12], "from=%" PRIu64, from);
+  char *argv[] = {(char *)ts_helper("TOPO_ROLE"), a[0], a[1], a[2], a[3], a[4], a[5], a[6],
+                  a[7], a[8], a[9], a[10], a[11], a[12], NULL};
   S.pids[index] = ts_spawn(argv);
   cr_assert_gt(S.pids[index], 0);
+}
+
+static void spawn(uint32_t index, int64_t die_at)
+{
+  spawn_from(index, die_at, -1, 0);
 }
 
 static void rendezvous(void)
@@ -152,8 +166,10 @@ static void assert_no_leftovers(void)
   S.s = NULL;
   cr_assert_eq(myelon_layout_gc(&S.layout), 0, "a ring was left behind");
   char path[MYELON_LAYOUT_PATH_MAX];
-  for (uint32_t r = 0; r <= S.layout.workers; r++) {
-    if (r == S.layout.workers)
+  for (uint32_t r = 0; r <= S.layout.workers + 1; r++) {
+    if (r == S.layout.workers + 1)
+      myelon_layout_gather_name(&S.layout, path, sizeof path);
+    else if (r == S.layout.workers)
       myelon_layout_request_name(&S.layout, path, sizeof path);
     else
       myelon_layout_response_name(&S.layout, r, path, sizeof path);
@@ -353,4 +369,114 @@ Test(topology_mp, a_full_broadcast_ring_names_the_dead_worker_holding_it)
   cr_assert_eq(rc, -DMP_E_OWNERDEAD, "after %" PRIu64 " steps rc %d: %s", step, rc, dmp_last_error());
   cr_assert(strstr(dmp_last_error(), "dead: w2"), "%s", dmp_last_error());
   cr_assert_lt(step, 200u);
+}
+
+/* ---- dying in the middle of an answer, restarts, a dead scheduler ------------------- */
+
+/* w1 dies between the claim and the commit of its answer to step 4. One
+ * ring: a hole every later answer waits behind, until the gather's wait
+ * publishes it as a tombstone and steps over it; the worker is dead, the
+ * others' answers all arrive. N rings: its own ring just ends. */
+Test(topology_mp, a_worker_that_dies_mid_answer_is_dead_and_its_slot_stepped_over)
+{
+  open_session("mid", 4, DMP_BACKEND_SHM);
+  create_scheduler();
+  for (uint32_t i = 0; i < 4; i++)
+    spawn_from(i, -1, i == 1 ? 4 : -1, 0);
+  rendezvous();
+  for (uint64_t step = 0; step < 4; step++)
+    step_ok(step);
+  broadcast(4);
+  struct myelon_gather g;
+  struct check c;
+  int rc = gather(4, ts_timeout_ms(30000) * MS, &g, &c);
+  cr_assert_eq(rc, -DMP_E_OWNERDEAD, "rc %d: %s", rc, dmp_last_error());
+  cr_assert_eq(g.dead, UINT64_C(2), "dead %#" PRIx64 ": %s", g.dead, dmp_last_error());
+  cr_assert_eq(g.answered, UINT64_C(0xd), "answered %#" PRIx64, g.answered);
+  cr_assert_eq(c.bad, 0, "no half-written answer is delivered");
+  cr_assert_eq(g.malformed, 0u);
+  cr_assert_eq(ts_wait(S.pids[1], ts_timeout_ms(10000)), 128 + SIGKILL);
+  if (S.p.one_ring)
+    cr_assert_geq(dmp_consumer_tombstones(myelon_consumer_ring(myelon_scheduler_responses(S.s, 0))), 1u,
+                  "the dead worker's claimed slot was stepped over as a tombstone");
+  stop_all(UINT64_C(2));
+  assert_no_leftovers();
+}
+
+/* w2 dies after releasing step 3 (before answering it); a new w2 process
+ * takes its place, resumes at step 4 on the request ring and answers on a
+ * fresh response ring (one ring: a new producer entry on the gather ring). */
+Test(topology_mp, a_restarted_worker_process_answers_again)
+{
+  open_session("again", 3, DMP_BACKEND_SHM);
+  create_scheduler();
+  spawn(0, -1);
+  spawn(1, -1);
+  spawn(2, 3);
+  rendezvous();
+  for (uint64_t step = 0; step < 3; step++)
+    step_ok(step);
+  broadcast(3);
+  struct myelon_gather g;
+  struct check c;
+  int rc = gather(3, ts_timeout_ms(30000) * MS, &g, &c);
+  cr_assert_eq(rc, -DMP_E_OWNERDEAD, "rc %d: %s", rc, dmp_last_error());
+  cr_assert_eq(g.dead, UINT64_C(4));
+  cr_assert_eq(ts_wait(S.pids[2], ts_timeout_ms(10000)), 128 + SIGKILL);
+  spawn_from(2, -1, -1, 4); /* the restart */
+  /* Until the new process takes "w2" over, the rendezvous finds the dead one. */
+  int64_t t0 = ts_now_ns();
+  while ((rc = myelon_scheduler_rendezvous(S.s, ts_timeout_ms(20000) * MS)) == -DMP_E_OWNERDEAD &&
+         ts_now_ns() - t0 < ts_timeout_ms(20000) * MS)
+    usleep(2000);
+  cr_assert_eq(rc, 0, "%s", dmp_last_error());
+  for (uint64_t step = 4; step < 8; step++)
+    step_ok(step);
+  stop_all(0);
+  assert_no_leftovers();
+}
+
+/* The scheduler dies (kill -9) after the rendezvous: every worker reads
+ * that the request ring's producer is gone, exits, and the last one out
+ * removes what is left (one ring: the gather ring, which the scheduler
+ * created). Nothing of the session stays in /dev/shm. */
+Test(topology_mp, workers_remove_the_rings_of_a_scheduler_that_died)
+{
+  open_session("orphan", 3, DMP_BACKEND_SHM);
+  cr_assert_eq(topo_config(&S.p, &S.cfg), 0);
+  struct myelon_layout l;
+  struct myelon_layout_config lc = S.cfg.layout;
+  lc.workers = S.cfg.workers.n;
+  cr_assert_eq(myelon_layout_make(&lc, &l), 0, "%s", dmp_last_error());
+  S.layout = l; /* for fini's forced cleanup */
+  pid_t sched = fork();
+  cr_assert_geq(sched, 0);
+  if (sched == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the test */
+    struct myelon_scheduler *s = NULL;
+    if (myelon_scheduler_create(&S.cfg, &s) < 0 || myelon_scheduler_rendezvous(s, 20000 * MS) < 0)
+      _exit(3);
+    raise(SIGKILL);
+    _exit(4);
+  }
+  for (uint32_t i = 0; i < 3; i++)
+    spawn(i, -1);
+  int st = ts_wait(sched, ts_timeout_ms(30000));
+  cr_assert_eq(st, 128 + SIGKILL, "scheduler child exited %d", st);
+  for (uint32_t i = 0; i < 3; i++) {
+    st = ts_wait(S.pids[i], ts_timeout_ms(30000));
+    cr_assert_eq(st, 11, "w%u exited %d (11: its receive saw the scheduler gone)", i, st);
+  }
+  cr_assert_eq(myelon_layout_gc(&l), 0, "a ring was left behind");
+  char path[MYELON_LAYOUT_PATH_MAX];
+  for (uint32_t r = 0; r <= l.workers + 1; r++) {
+    if (r == l.workers + 1)
+      myelon_layout_gather_name(&l, path, sizeof path);
+    else if (r == l.workers)
+      myelon_layout_request_name(&l, path, sizeof path);
+    else
+      myelon_layout_response_name(&l, r, path, sizeof path);
+    int fd = shm_open(path, O_RDONLY, 0);
+    cr_assert_lt(fd, 0, "'%s' still exists", path);
+  }
 }

@@ -2,11 +2,16 @@
  *
  *   topo_role label=L backend=shm|mmap dir=D workers=N index=I payload=P
  *             request_depth=R no_responses=0|1 frame=F die_at=K
+ *             [one_ring=0|1] [die_mid=K] [from=S]
  *
  * Attaches as worker I, then for each request: checks that steps arrive in
  * order from 0 with the right body (topo_test.h), answers (unless
  * no_responses), and stops at a TOPO_KIND_STOP message. die_at=K: SIGKILL
- * itself on receiving step K, before answering.
+ * itself on receiving step K, before answering. die_mid=K: SIGKILL itself
+ * in the middle of answering step K (after the claim, before the commit:
+ * on the one-ring shape the gather finds a hole and tombstones it).
+ * one_ring=1: answer on the topology's gather ring. from=S: the first step
+ * expected (a restarted worker resumes after the last step it released).
  *
  * Exit status: 0 stopped cleanly; 10 attach failed; 11 receive failed;
  * 12 a step out of order; 13 a bad body; 14 answer failed. Every wait is
@@ -30,6 +35,9 @@ static bool arg(const char *a, const char *key, const char **val)
   *val = a + n + 1;
   return true;
 }
+
+static int64_t die_mid = -1;
+static uint64_t first_step = 0;
 
 static void parse(int argc, char **argv, struct topo_params *p, uint32_t *index, int64_t *die_at)
 {
@@ -56,13 +64,19 @@ static void parse(int argc, char **argv, struct topo_params *p, uint32_t *index,
       p->frame_capacity = (uint32_t)strtoul(v, NULL, 10);
     else if (arg(argv[i], "die_at", &v))
       *die_at = strtoll(v, NULL, 10);
+    else if (arg(argv[i], "die_mid", &v))
+      die_mid = strtoll(v, NULL, 10);
+    else if (arg(argv[i], "from", &v))
+      first_step = strtoull(v, NULL, 10);
+    else if (arg(argv[i], "one_ring", &v))
+      p->one_ring = strcmp(v, "1") == 0;
   }
 }
 
 static int serve(struct myelon_worker *w, const struct topo_params *p, int64_t die_at)
 {
   uint32_t me = myelon_worker_index(w);
-  for (uint64_t expect = 0;; expect++) {
+  for (uint64_t expect = first_step;; expect++) {
     struct myelon_step_msg m;
     int rc = myelon_worker_recv(w, &m, WAIT_NS);
     if (rc < 0) {
@@ -89,6 +103,15 @@ static int serve(struct myelon_worker *w, const struct topo_params *p, int64_t d
       continue;
     uint8_t answer[TOPO_ANSWER_LEN];
     topo_fill_answer(answer, m.step, me, sum);
+    if (die_mid >= 0 && m.step == (uint64_t)die_mid) {
+      void *body;
+      if (myelon_worker_claim(w, sizeof answer, &body, WAIT_NS) == 0) {
+        memcpy(body, answer, sizeof answer / 2); /* half-written */
+        raise(SIGKILL);
+      }
+      fprintf(stderr, "topo_role w%u: claim: %s\n", me, dmp_last_error());
+      return 14;
+    }
     if ((rc = myelon_worker_respond(w, m.step, answer, sizeof answer, TOPO_KIND_STEP, WAIT_NS)) < 0) {
       fprintf(stderr, "topo_role w%u: respond: %s: %s\n", me, myelon_err_name(rc), dmp_last_error());
       return 14;

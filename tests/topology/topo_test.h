@@ -37,7 +37,13 @@ struct topo_params {
   uint32_t payload;
   bool no_responses;
   uint32_t frame_capacity;
+  bool one_ring; /* MYELON_RESPONSES_ONE_RING: every worker answers on the gather ring */
 };
+
+/* Built twice: TOPO_ONE_RING=1 runs the same tests on the one-ring shape. */
+#ifndef TOPO_ONE_RING
+#define TOPO_ONE_RING 0
+#endif
 
 static inline void topo_params_init(struct topo_params *p, const char *tag, uint32_t workers)
 {
@@ -48,6 +54,7 @@ static inline void topo_params_init(struct topo_params *p, const char *tag, uint
   p->request_depth = MYELON_DEFAULT_REQUEST_DEPTH;
   p->payload = 64;
   p->frame_capacity = 1024;
+  p->one_ring = TOPO_ONE_RING;
 }
 
 static inline int topo_config(const struct topo_params *p, struct myelon_topology_config *cfg)
@@ -60,6 +67,7 @@ static inline int topo_config(const struct topo_params *p, struct myelon_topolog
   cfg->no_responses = p->no_responses;
   cfg->frame_capacity = p->frame_capacity;
   cfg->max_message = 1u << 20;
+  cfg->responses = p->one_ring && !p->no_responses ? MYELON_RESPONSES_ONE_RING : MYELON_RESPONSES_PER_WORKER;
   return myelon_workers_make(p->workers, &cfg->workers);
 }
 
@@ -108,9 +116,10 @@ static inline void topo_fill_answer(uint8_t *out, uint64_t step, uint32_t worker
 static inline void topo_force_unlink(const struct myelon_layout *l)
 {
   char path[MYELON_LAYOUT_PATH_MAX], cnt[MYELON_LAYOUT_PATH_MAX + 8];
-  for (uint32_t r = 0; r <= l->workers; r++) {
-    if ((r == l->workers ? myelon_layout_request_name(l, path, sizeof path)
-                         : myelon_layout_response_name(l, r, path, sizeof path)) < 0)
+  for (uint32_t r = 0; r <= l->workers + 1; r++) {
+    if ((r == l->workers + 1 ? myelon_layout_gather_name(l, path, sizeof path)
+         : r == l->workers   ? myelon_layout_request_name(l, path, sizeof path)
+                             : myelon_layout_response_name(l, r, path, sizeof path)) < 0)
       continue;
     snprintf(cnt, sizeof cnt, "%s.cnt", path);
     if (l->backend == DMP_BACKEND_SHM) {

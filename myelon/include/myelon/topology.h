@@ -11,9 +11,16 @@
  *         └──────  response ring i (framed)  ◄──────────  worker i (producer)
  *                  (consumer "s")
  *
+ * Or, with `responses = MYELON_RESPONSES_ONE_RING`, every worker answers
+ * on one shared ring:
+ *
+ *     scheduler  ◄──────  gather ring (framed, multi-producer)  ◄──────  worker 0 .. N-1
+ *     (consumer "s")                                              (producers)
+ *
  * Ring names come from a transport layout (transport_layout.h): the
  * request ring is the layout's request ring, worker i's response ring is the
- * layout's response ring of rank i. Every process builds the same
+ * layout's response ring of rank i, the one-ring shape's ring is the
+ * layout's gather ring (myelon_layout_gather_name()). Every process builds the same
  * struct myelon_topology_config (same label, prefix, workers, depths,
  * backend, frame settings) and so finds the same rings.
  *
@@ -28,13 +35,52 @@
  * The scheduler refuses to broadcast before a successful rendezvous, so no
  * worker can miss a step.
  *
+ * One response ring or N (`responses` in the configuration). With
+ * MYELON_RESPONSES_PER_WORKER (the default) each worker creates its own
+ * response ring, as above. With MYELON_RESPONSES_ONE_RING the *scheduler*
+ * creates one multi-producer framed ring (DMP_RING_MULTI_PRODUCER,
+ * disruptor_mp/producer.h, "Many producers"), the gather ring, in
+ * myelon_scheduler_create(), before the request ring, and is its first
+ * producer (it never publishes there: its entry keeps the ring alive while
+ * workers come and go) and its consumer "s"; each worker joins it as a
+ * producer (myelon_producer_attach()) in myelon_worker_attach(). The
+ * worker API is the same on both shapes: a worker cannot tell them apart
+ * except by its configuration. What each costs:
+ *  - N rings: no contention between workers (each claims on its own
+ *    ring); the gather polls up to N rings, and parks on one at a time.
+ *  - One ring: the gather reads one ring (one consumer polls once and
+ *    parks once, whoever answers); every answer claims with a CAS on the
+ *    ring's shared claim counter and moves its shared cursor (cache lines
+ *    bounce between workers, disruptor_mp/producer.h), answers interleave,
+ *    and a message may take at most the ring's depth in frames (a longer
+ *    one is refused with -MYELON_E_TOOBIG; the default depth of 256
+ *    frames of 1024 bytes holds 256 KiB). Answers the gather reads ahead
+ *    of the step it gathers (a later step's) are copied out of the ring
+ *    (the ring cannot stay leased for one worker while the others are
+ *    read), up to MYELON_GATHER_HELD_MAX per worker (more are dropped and
+ *    counted as `stale`). A worker that is stopped (SIGSTOP) between the
+ *    claim and the publish of an answer holds back every answer claimed
+ *    after it: those workers show as late until it resumes. A worker that
+ *    dies there leaves a hole that the gather's wait publishes as a
+ *    *tombstone* (within the ring's liveness period, 50 ms by default)
+ *    and steps over; the worker is reported dead.
+ * Everything else holds on both: answers per step, stale answers dropped,
+ * `skipped` kept for the next gather, late vs dead named, a restarted
+ * worker re-attaching (a new producer entry on the gather ring), and no
+ * ring left behind by myelon_scheduler_close() even when workers died (the
+ * last producer to leave the gather ring removes it: the scheduler's
+ * close, or a worker's close after the scheduler is gone).
+ *
  * A step: the scheduler broadcasts a request carrying a step number, each
  * worker receives it and answers with the same step number, the scheduler
  * gathers all N answers (myelon_scheduler_gather()). Liveness: a worker is
  * *dead* when the kernel released its locks (its process exited or
  * crashed): the OFD lock of its consumer entry on the request ring, or of
- * its response ring's producer. A stopped or slow worker is *late*, never
- * dead. Every wait is bounded by the caller's timeout.
+ * its response ring's producer (one ring: its consumer entry "w<i>" on the
+ * request ring, held by the same process as its producer entry on the
+ * gather ring; an entry that is no longer attached counts as gone too). A
+ * stopped or slow worker is *late*, never dead. Every wait is bounded by
+ * the caller's timeout.
  *
  * Wire format. Every message of a topology is a Layer 1 framed message
  * (frame.h; its kind byte is the application's) whose bytes start with a
@@ -131,6 +177,16 @@ static_assert(sizeof(struct myelon_step_header) == MYELON_STEP_HEADER, "step env
 
 #define MYELON_TOPOLOGY_DEFAULT_RENDEZVOUS_NS INT64_C(15000000000) /**< the original's 15 s */
 
+/** Where workers answer (see "One response ring or N" above). */
+enum myelon_responses {
+  MYELON_RESPONSES_PER_WORKER = 0, /**< one response ring per worker, created by the worker (default) */
+  MYELON_RESPONSES_ONE_RING = 1,   /**< one multi-producer gather ring, created by the scheduler */
+};
+
+/** One ring: answers to later steps a gather keeps per worker (copied out
+ * of the ring) for the gathers of those steps; more are dropped (`stale`). */
+#define MYELON_GATHER_HELD_MAX 16u
+
 struct myelon_topology_config {
   /** Names, depths and backend (transport_layout.h): label required;
    *  `layout.workers` must be 0 (taken from `workers`) or equal to it. */
@@ -141,7 +197,11 @@ struct myelon_topology_config {
   uint32_t frame_capacity;         /**< payload bytes per frame; default 1024 */
   size_t max_message;              /**< largest body + MYELON_STEP_HEADER; default 16 MiB */
   struct dmp_wait_strategy wait;   /**< every ring, both sides; default DMP_WAIT_BLOCK (or DMP_WAIT) */
-  uint64_t reserved[8]; /**< zero: room for later fields (disruptor_mp/config.h, "Growing a configuration") */
+  /** MYELON_RESPONSES_PER_WORKER (0, default) or MYELON_RESPONSES_ONE_RING;
+   * every process of a session must use the same (not with `no_responses`). */
+  enum myelon_responses responses;
+  uint32_t reserved32;  /**< zero */
+  uint64_t reserved[7]; /**< zero: room for later fields (disruptor_mp/config.h, "Growing a configuration") */
 };
 
 /** Defaults everywhere but the two fields that name a session, required
@@ -169,11 +229,17 @@ struct myelon_scheduler;
 
 /**
  * Validate `cfg`, derive the layout and create the request ring (its
- * consumer table has exactly one entry per worker). Does not wait.
+ * consumer table has exactly one entry per worker); with
+ * MYELON_RESPONSES_ONE_RING first the gather ring (a multi-producer ring
+ * of `layout.response_depth` frames, a producer table of 2N + 1 entries,
+ * the scheduler attached as its consumer "s").
+ * Does not wait.
  * @return 0 and `*out`; -EINVAL (NULL); -MYELON_E_TOPOLOGY (bad worker
  *         count, layout or worker mismatch: detail names the field);
  *         errors of myelon_producer_create() (-DMP_E_INUSE: a live
- *         scheduler owns this session's request ring); -ENOMEM.
+ *         scheduler owns this session's request ring; one ring: or live
+ *         workers of an earlier scheduler still hold its gather ring);
+ *         -ENOMEM.
  */
 MYELON_API int myelon_scheduler_create(const struct myelon_topology_config *cfg, struct myelon_scheduler **out);
 
@@ -195,7 +261,9 @@ MYELON_API int myelon_scheduler_rendezvous(struct myelon_scheduler *s, int64_t t
 
 /** Detach from the response rings (removing those whose worker died:
  * dmp_ring_gc()), then close and remove the request ring; workers see
- * -DMP_E_OWNERDEAD once they have read everything. NULL ok. */
+ * -DMP_E_OWNERDEAD once they have read everything. One ring: close and
+ * remove the gather ring too (its creator; workers still joined keep
+ * their mapping until their close). NULL ok. */
 MYELON_API void myelon_scheduler_close(struct myelon_scheduler *s);
 
 /**
@@ -247,7 +315,7 @@ struct myelon_gather {
   uint64_t dead;      /**< found dead before answering */
   uint64_t late;      /**< alive, no answer by the deadline */
   uint64_t skipped;   /**< answered a *later* step first (kept for the next gather) */
-  uint32_t stale;     /**< answers to earlier steps, dropped */
+  uint32_t stale;     /**< answers to earlier steps, dropped (one ring: also those beyond MYELON_GATHER_HELD_MAX) */
   uint32_t malformed; /**< messages without a valid envelope or framing, dropped */
 };
 
@@ -260,8 +328,13 @@ typedef int (*myelon_response_fn)(const struct myelon_step_msg *resp, void *user
  * up to `timeout_ns` in all (DMP_FOREVER: until each worker answers or is
  * dead). Answers to earlier steps are dropped (`stale`), so a gather can
  * follow one that timed out. `fn` may be NULL; `out` may be NULL.
- * Blocking: parks on one pending worker's ring at a time, checking the
- * others' liveness every few milliseconds (5 ms). The check's cadence is
+ * Blocking: parks on one pending worker's ring at a time (one ring: on
+ * the gather ring), checking the others' liveness every few milliseconds
+ * (5 ms). One ring: a worker found gone is reported dead once the gather
+ * has read everything claimed on the ring up to that moment (so an answer
+ * it published before it died still counts), or at the deadline, and
+ * messages of workers already settled are kept for the next gather (as
+ * their rings keep them on the N-ring shape). The check's cadence is
  * kept across calls: a caller that gathers with short timeouts, or polls
  * with 0, still learns of a dead worker within a few calls' worth of those
  * milliseconds.
@@ -278,7 +351,8 @@ MYELON_API int myelon_scheduler_gather(struct myelon_scheduler *s, uint64_t step
 /** Liveness snapshot of the workers (bitmasks). */
 struct myelon_workers_status {
   uint64_t attached; /**< has an ACTIVE entry on the request ring */
-  uint64_t dead;     /**< attached entry whose holder is gone, or response ring producer gone */
+  uint64_t dead;     /**< attached entry whose holder is gone, or response ring producer gone
+                          (one ring: or, after a rendezvous, no longer attached) */
   uint64_t reserved[4]; /**< zeroed by the library: room for later fields (ABI 0.1 keeps this size) */
 };
 
@@ -296,7 +370,8 @@ MYELON_API struct myelon_workers myelon_scheduler_workers(const struct myelon_sc
 MYELON_API struct myelon_producer *myelon_scheduler_requests(struct myelon_scheduler *s);
 
 /** The framed consumer of worker `index`'s response ring; NULL before the
- * rendezvous, without response rings or for a bad index. */
+ * rendezvous, without response rings or for a bad index. One ring: the
+ * gather ring's consumer for every valid index (from create on). */
 MYELON_API struct myelon_consumer *myelon_scheduler_responses(struct myelon_scheduler *s, uint32_t index);
 
 /* ---------------------------------------------------------------------- */
@@ -306,15 +381,17 @@ MYELON_API struct myelon_consumer *myelon_scheduler_responses(struct myelon_sche
 struct myelon_worker;
 
 /**
- * Become worker `index`: create its response ring (unless no_responses),
- * then attach to the request ring as "w<index>" - one attempt, as
- * myelon_consumer_attach(): the scheduler must have created the ring.
+ * Become worker `index`: create its response ring (unless no_responses;
+ * one ring: join the scheduler's gather ring as a producer), then attach
+ * to the request ring as "w<index>" - one attempt, as
+ * myelon_consumer_attach(): the scheduler must have created the rings.
  * Does not wait. A failed attach leaves no response ring behind.
  * @return 0 and `*out`; -EINVAL; -MYELON_E_TOPOLOGY (bad configuration or
  *         index, named); -DMP_E_INUSE (a live worker `index` owns the
  *         response ring); -DMP_E_IDINUSE (a live worker `index` is
- *         attached); -ENOENT (no request ring yet); other errors of
- *         myelon_producer_create() / myelon_consumer_attach(); -ENOMEM.
+ *         attached); -ENOENT (no request ring, or no gather ring, yet);
+ *         other errors of myelon_producer_create() /
+ *         myelon_producer_attach() / myelon_consumer_attach(); -ENOMEM.
  */
 MYELON_API int myelon_worker_attach(const struct myelon_topology_config *cfg, uint32_t index,
                                     struct myelon_worker **out);
@@ -329,7 +406,9 @@ MYELON_API int myelon_worker_attach_timeout(const struct myelon_topology_config 
                                             int64_t timeout_ns, struct myelon_worker **out);
 
 /** Detach from the request ring (removing it if the scheduler died) and
- * close (remove) the response ring. NULL ok. */
+ * close (remove) the response ring (one ring: leave the gather ring,
+ * removing it if no live producer is left, i.e. the scheduler is gone).
+ * NULL ok. */
 MYELON_API void myelon_worker_close(struct myelon_worker *w);
 
 /**
@@ -378,7 +457,8 @@ MYELON_API uint32_t myelon_worker_index(const struct myelon_worker *w);
 /** The framed consumer of the request ring. */
 MYELON_API struct myelon_consumer *myelon_worker_requests(struct myelon_worker *w);
 
-/** The framed producer of this worker's response ring (NULL without). */
+/** The framed producer of this worker's response ring (NULL without;
+ * one ring: its producer handle on the gather ring). */
 MYELON_API struct myelon_producer *myelon_worker_responses(struct myelon_worker *w);
 
 #ifdef __cplusplus

@@ -2,7 +2,9 @@
  * @file transport_layout.h
  * @brief Ring names for one scheduler and N workers, derived from a session
  * label: one request ring (scheduler -> workers, broadcast) and one response ring
- * per worker (worker r -> scheduler).
+ * per worker (worker r -> scheduler), or instead one shared gather ring that
+ * every worker answers on (a multi-producer ring: topology.h,
+ * MYELON_RESPONSES_ONE_RING).
  *
  * Every process of a session computes the same names from the same inputs
  * (label, prefix, worker count), so nothing has to be passed around but
@@ -13,6 +15,9 @@
  *
  *   request ring      PREFIX TAG "p"
  *   response ring r   PREFIX TAG "r" R   (R: r in lowercase hex, no padding)
+ *   gather ring       PREFIX TAG "g"     (every worker's answers on one
+ *                                         multi-producer ring, instead of
+ *                                         the response rings)
  *   worker r's id     w<r in decimal>   (its consumer id on the request ring)
  *   scheduler's id    s                 (its consumer id on each response ring)
  *
@@ -156,6 +161,18 @@ MYELON_API int myelon_layout_request_name(const struct myelon_layout *l, char *o
 MYELON_API int myelon_layout_response_name(const struct myelon_layout *l, uint32_t rank, char *out, size_t outlen);
 
 /**
+ * Bare segment name of the gather ring ("<prefix><tag>g"): the one
+ * multi-producer response ring of a topology with
+ * MYELON_RESPONSES_ONE_RING (topology.h), which every worker answers on.
+ * @return its length; -EINVAL; -ENOSPC (needs MYELON_LAYOUT_NAME_MAX + 1).
+ */
+MYELON_API int myelon_layout_gather_segment(const struct myelon_layout *l, char *out, size_t outlen);
+
+/** Locator of the gather ring (as myelon_layout_request_name()).
+ * @return its length; -EINVAL; -ENOSPC. */
+MYELON_API int myelon_layout_gather_name(const struct myelon_layout *l, char *out, size_t outlen);
+
+/**
  * Consumer id of worker `rank` on the request ring: "w<rank>" (decimal).
  * @return its length; -EINVAL; -ENOSPC (needs MYELON_LAYOUT_ID_MAX);
  *         -MYELON_E_TOPOLOGY (bad rank).
@@ -176,7 +193,7 @@ MYELON_API int myelon_layout_wait_workers(const struct myelon_layout *l, struct 
 
 /**
  * Remove the rings of the layout that a crash left behind: for the request
- * ring and every response ring, dmp_ring_gc() - the ring and its
+ * ring, every response ring and the gather ring, dmp_ring_gc() - the ring and its
  * companion segments (counters) go if the ring's producer is dead; a live
  * ring is never touched. Safe to call at any time, e.g. by a supervisor
  * after its children exited, or before a session reuses its label.
