@@ -186,14 +186,21 @@ static struct plan make_plan(uint64_t seed)
   return p;
 }
 
+/* The topology classes run the one-ring shape on every other seed (topo_open()). */
+static bool topo_one_ring(uint64_t seed)
+{
+  return ((seed / F_CLASSES + seed) & 1) != 0;
+}
+
 static void describe(const struct plan *p, char *buf, size_t len)
 {
   snprintf(buf, len,
            "seed %" PRIu64 ": %s, %s, capacity %" PRId64 ", %" PRId64 " events, batch %" PRId64 ", pace %" PRId64
            " us, at %" PRId64 ", variant %" PRId64 ", %" PRId64 " bystander(s), stop %" PRId64 " ms, repeats %" PRId64
-           ", calls %" PRId64 " ms, waits %s/%s",
+           ", calls %" PRId64 " ms, waits %s/%s%s",
            p->seed, class_names[p->kind], fr_backend_name(p->backend), p->capacity, p->count, p->batch, p->pace_us,
-           p->at, p->variant, p->n_cons, p->stop_ms, p->repeats, p->call_ms, p->wait[0], p->wait[1]);
+           p->at, p->variant, p->n_cons, p->stop_ms, p->repeats, p->call_ms, p->wait[0], p->wait[1],
+           p->kind >= F_WORKER_KILL && topo_one_ring(p->seed) ? ", one response ring" : "");
 }
 
 /* ---- failure reporting ---------------------------------------------------- */
@@ -1098,7 +1105,11 @@ static bool framed_kill(struct run *r)
 }
 
 /* The topology: the driver is the scheduler (in this process, or in a
- * forked child for a restart), workers are topo_role processes. */
+ * forked child for a restart), workers are topo_role processes. Every
+ * other seed of a topology class (odd seed / F_CLASSES) runs the one-ring
+ * shape (MYELON_RESPONSES_ONE_RING: all answers on one multi-producer
+ * gather ring); there worker-kill's variant 2 kills the worker in the
+ * middle of its answer (claimed, half-written: a tombstone). */
 struct topo_run {
   struct topo_params tp;
   struct myelon_topology_config cfg;
@@ -1110,6 +1121,7 @@ static bool topo_open(struct run *r, struct topo_run *t, uint32_t workers)
 {
   topo_params_init(&t->tp, "sw", workers);
   t->tp.backend = r->ring.backend;
+  t->tp.one_ring = topo_one_ring(r->plan->seed);
   t->tp.payload = 64 + (uint32_t)(r->plan->at % 2000);
   if (t->tp.backend == DMP_BACKEND_MMAP) {
     const char *f = ts_tmp_path("topo");
@@ -1126,9 +1138,9 @@ static bool topo_create(struct topo_run *t)
   return true;
 }
 
-static bool topo_spawn(struct topo_run *t, uint32_t index, int64_t die_at)
+static bool topo_spawn_mid(struct topo_run *t, uint32_t index, int64_t die_at, int64_t die_mid)
 {
-  char a[10][300];
+  char a[12][300];
   snprintf(a[0], sizeof a[0], "label=%s", t->tp.label);
   snprintf(a[1], sizeof a[1], "backend=%s", t->tp.backend == DMP_BACKEND_MMAP ? "mmap" : "shm");
   snprintf(a[2], sizeof a[2], "dir=%s", t->tp.dir);
@@ -1139,10 +1151,18 @@ static bool topo_spawn(struct topo_run *t, uint32_t index, int64_t die_at)
   snprintf(a[7], sizeof a[7], "no_responses=0");
   snprintf(a[8], sizeof a[8], "frame=%u", t->tp.frame_capacity);
   snprintf(a[9], sizeof a[9], "die_at=%" PRId64, die_at);
-  char *argv[] = {(char *)ts_helper("TOPO_ROLE"), a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], NULL};
+  snprintf(a[10], sizeof a[10], "one_ring=%d", t->tp.one_ring ? 1 : 0);
+  snprintf(a[11], sizeof a[11], "die_mid=%" PRId64, die_mid);
+  char *argv[] = {(char *)ts_helper("TOPO_ROLE"), a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9],
+                  a[10], a[11], NULL};
   t->pids[index] = ts_spawn(argv);
   CHECK(t->pids[index] > 0, "cannot spawn topo_role");
   return true;
+}
+
+static bool topo_spawn(struct topo_run *t, uint32_t index, int64_t die_at)
+{
+  return topo_spawn_mid(t, index, die_at, -1);
 }
 
 struct answers {
@@ -1257,9 +1277,9 @@ static bool worker_kill(struct run *r)
   uint64_t die = (uint64_t)(p->at % 40), steps = die + 5;
   if (!topo_open(r, &t, n) || !topo_create(&t))
     return false;
-  bool ok = true;
+  bool ok = true, mid = t.tp.one_ring && p->variant == 2; /* dies in the middle of its answer */
   for (uint32_t i = 0; i < n && ok; i++)
-    ok = topo_spawn(&t, i, i == victim ? (int64_t)die : -1);
+    ok = topo_spawn_mid(&t, i, i == victim && !mid ? (int64_t)die : -1, i == victim && mid ? (int64_t)die : -1);
   int rc = ok ? myelon_scheduler_rendezvous(t.s, (int64_t)ts_timeout_ms(20000) * FR_MS) : 0;
   if (ok && rc < 0)
     ok = failed("rendezvous: %s (%s)", myelon_err_name(rc), dmp_last_error());

@@ -61,9 +61,11 @@ static void create_scheduler(void)
   S.layout = *myelon_scheduler_layout(S.s);
 }
 
+static int64_t die_after = -1; /* spawn_from(): the next worker answers this step and dies */
+
 static void spawn_from(uint32_t index, int64_t die_at, int64_t die_mid, uint64_t from)
 {
-  char a[13][300];
+  char a[14][300];
   snprintf(a[0], sizeof a[0], "label=%s", S.p.label);
   snprintf(a[1], sizeof a[1], "backend=%s", S.p.backend == DMP_BACKEND_MMAP ? "mmap" : "shm");
   snprintf(a[2], sizeof a[2], "dir=%s", S.p.dir);
@@ -77,8 +79,10 @@ static void spawn_from(uint32_t index, int64_t die_at, int64_t die_mid, uint64_t
   snprintf(a[10], sizeof a[10], "one_ring=%d", S.p.one_ring ? 1 : 0);
   snprintf(a[11], sizeof a[11], "die_mid=%" PRId64, die_mid);
   snprintf(a[12], sizeof a[12], "from=%" PRIu64, from);
+  snprintf(a[13], sizeof a[13], "die_after=%" PRId64, die_after);
+  die_after = -1;
   char *argv[] = {(char *)ts_helper("TOPO_ROLE"), a[0], a[1], a[2], a[3], a[4], a[5], a[6],
-                  a[7], a[8], a[9], a[10], a[11], a[12], NULL};
+                  a[7], a[8], a[9], a[10], a[11], a[12], a[13], NULL};
   S.pids[index] = ts_spawn(argv);
   cr_assert_gt(S.pids[index], 0);
 }
@@ -400,6 +404,37 @@ Test(topology_mp, a_worker_that_dies_mid_answer_is_dead_and_its_slot_stepped_ove
     cr_assert_geq(dmp_consumer_tombstones(myelon_consumer_ring(myelon_scheduler_responses(S.s, 0))), 1u,
                   "the dead worker's claimed slot was stepped over as a tombstone");
   stop_all(UINT64_C(2));
+  assert_no_leftovers();
+}
+
+/* w0 answers step 2 and dies at once: its answer still counts (the gather
+ * reads what was published before it calls a worker dead), the next step
+ * names it dead. */
+Test(topology_mp, an_answer_published_just_before_dying_still_counts)
+{
+  open_session("last", 3, DMP_BACKEND_SHM);
+  create_scheduler();
+  die_after = 2;
+  spawn(0, -1);
+  spawn(1, -1);
+  spawn(2, -1);
+  rendezvous();
+  for (uint64_t step = 0; step < 2; step++)
+    step_ok(step);
+  broadcast(2);
+  cr_assert_eq(ts_wait(S.pids[0], ts_timeout_ms(10000)), 128 + SIGKILL, "w0 answered and died");
+  struct myelon_gather g;
+  struct check c;
+  int rc = gather(2, ts_timeout_ms(30000) * MS, &g, &c);
+  cr_assert_eq(rc, 0, "rc %d: %s", rc, dmp_last_error());
+  cr_assert_eq(g.answered, UINT64_C(7));
+  cr_assert_eq(c.bad, 0);
+  broadcast(3);
+  rc = gather(3, ts_timeout_ms(30000) * MS, &g, &c);
+  cr_assert_eq(rc, -DMP_E_OWNERDEAD, "rc %d: %s", rc, dmp_last_error());
+  cr_assert_eq(g.dead, UINT64_C(1));
+  cr_assert_eq(g.answered, UINT64_C(6));
+  stop_all(UINT64_C(1));
   assert_no_leftovers();
 }
 

@@ -2,7 +2,7 @@
  *
  *   topo_role label=L backend=shm|mmap dir=D workers=N index=I payload=P
  *             request_depth=R no_responses=0|1 frame=F die_at=K
- *             [one_ring=0|1] [die_mid=K] [from=S]
+ *             [one_ring=0|1] [die_mid=K] [die_after=K] [from=S]
  *
  * Attaches as worker I, then for each request: checks that steps arrive in
  * order from 0 with the right body (topo_test.h), answers (unless
@@ -10,6 +10,7 @@
  * itself on receiving step K, before answering. die_mid=K: SIGKILL itself
  * in the middle of answering step K (after the claim, before the commit:
  * on the one-ring shape the gather finds a hole and tombstones it).
+ * die_after=K: SIGKILL itself right after answering step K.
  * one_ring=1: answer on the topology's gather ring. from=S: the first step
  * expected (a restarted worker resumes after the last step it released).
  *
@@ -36,7 +37,7 @@ static bool arg(const char *a, const char *key, const char **val)
   return true;
 }
 
-static int64_t die_mid = -1;
+static int64_t die_mid = -1, die_after = -1;
 static uint64_t first_step = 0;
 
 static void parse(int argc, char **argv, struct topo_params *p, uint32_t *index, int64_t *die_at)
@@ -66,6 +67,8 @@ static void parse(int argc, char **argv, struct topo_params *p, uint32_t *index,
       *die_at = strtoll(v, NULL, 10);
     else if (arg(argv[i], "die_mid", &v))
       die_mid = strtoll(v, NULL, 10);
+    else if (arg(argv[i], "die_after", &v))
+      die_after = strtoll(v, NULL, 10);
     else if (arg(argv[i], "from", &v))
       first_step = strtoull(v, NULL, 10);
     else if (arg(argv[i], "one_ring", &v))
@@ -116,6 +119,8 @@ static int serve(struct myelon_worker *w, const struct topo_params *p, int64_t d
       fprintf(stderr, "topo_role w%u: respond: %s: %s\n", me, myelon_err_name(rc), dmp_last_error());
       return 14;
     }
+    if (die_after >= 0 && m.step == (uint64_t)die_after)
+      raise(SIGKILL);
   }
 }
 

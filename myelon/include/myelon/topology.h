@@ -63,7 +63,10 @@
  *    after it: those workers show as late until it resumes. A worker that
  *    dies there leaves a hole that the gather's wait publishes as a
  *    *tombstone* (within the ring's liveness period, 50 ms by default)
- *    and steps over; the worker is reported dead.
+ *    and steps over; the worker is reported dead. The ring does not tell
+ *    producers apart: the envelope's worker index is trusted (a message
+ *    naming another worker counts as that worker's; on N rings it is
+ *    `malformed`).
  * Everything else holds on both: answers per step, stale answers dropped,
  * `skipped` kept for the next gather, late vs dead named, a restarted
  * worker re-attaching (a new producer entry on the gather ring), and no
