@@ -346,7 +346,8 @@ typedef int (*myelon_response_fn)(const struct myelon_step_msg *resp, void *user
  *         (some worker skipped this step). The detail names them:
  *         "step 12: dead: w1; late: w3 (no answer after 500 ms)".
  *         -ECANCELED (`fn` stopped it); -MYELON_E_TOPOLOGY also without
- *         response rings or rendezvous; -EINVAL.
+ *         response rings or rendezvous; -ENOMEM (one ring: an answer to a
+ *         later step could not be copied to be held; it is lost); -EINVAL.
  */
 MYELON_API int myelon_scheduler_gather(struct myelon_scheduler *s, uint64_t step, int64_t timeout_ns,
                                        myelon_response_fn fn, struct myelon_gather *out, void *user);
