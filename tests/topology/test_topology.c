@@ -3,7 +3,9 @@
  * locks, so Layer 0 treats them as separate participants). Covers the
  * rendezvous, steps and gathers (late, stale, skipped, malformed answers),
  * typed values, zero-copy claims and every configuration error. Death of a
- * worker needs a real process: test_topology_mp.c. */
+ * worker needs a real process: test_topology_mp.c. Built twice: the
+ * *_one_ring executable (TOPO_ONE_RING) runs every test on the one-ring
+ * shape, where a few expectations differ (named where they do). */
 #include <criterion/criterion.h>
 
 #include "topo_test.h"
@@ -261,6 +263,78 @@ Test(topology, an_answer_to_a_later_step_is_kept_for_the_next_gather)
   cr_assert_eq(myelon_scheduler_gather(t.s, 1, 1000 * MS, check_answer, &g, &s), 0, "%s", dmp_last_error());
   cr_assert_eq(g.answered, UINT64_C(3), "w0's held answer is delivered");
   cr_assert_eq(s.bad, 0);
+}
+
+/* w0 answers steps 1..20 before step 0. N rings: they wait in its ring.
+ * One ring: the gather reads past them to find w1's answer, so it copies
+ * them out and holds them, at most MYELON_GATHER_HELD_MAX per worker; the
+ * rest are dropped as stale. Either way w0 skipped step 0, and its answer
+ * to step 1 is delivered by the next gather. */
+Test(topology, answers_read_ahead_are_held_up_to_a_bound)
+{
+  start("held", 2);
+  for (uint64_t step = 1; step <= 20; step++)
+    cr_assert_eq(myelon_worker_respond(t.w[0], step, &step, sizeof step, TOPO_KIND_STEP, 0), 0, "%s",
+                 dmp_last_error());
+  uint64_t zero = 0;
+  cr_assert_eq(myelon_worker_respond(t.w[1], 0, &zero, sizeof zero, TOPO_KIND_STEP, 0), 0);
+  struct myelon_gather g;
+  int rc = myelon_scheduler_gather(t.s, 0, 1000 * MS, NULL, &g, NULL);
+  cr_assert_eq(rc, -MYELON_E_TOPOLOGY, "rc %d: %s", rc, dmp_last_error());
+  cr_assert_eq(g.skipped, UINT64_C(1));
+  cr_assert_eq(g.answered, UINT64_C(2));
+  cr_assert_eq(g.stale, TOPO_ONE_RING ? 20u - MYELON_GATHER_HELD_MAX : 0u, "stale %u", g.stale);
+  uint64_t one = 1;
+  cr_assert_eq(myelon_worker_respond(t.w[1], 1, &one, sizeof one, TOPO_KIND_STEP, 0), 0);
+  cr_assert_eq(myelon_scheduler_gather(t.s, 1, 1000 * MS, NULL, &g, NULL), 0, "%s", dmp_last_error());
+  cr_assert_eq(g.answered, UINT64_C(3), "w0's answer to step 1 (held, or in its ring) is delivered");
+}
+
+/* w0 claims room for its answer and does not commit (a worker stopped
+ * between claim and publish); w1 answers after it. N rings: w1's answer
+ * arrives, w0 is late. One ring: w1's answer was claimed after w0's slot
+ * and waits behind it, so both are late; once w0 commits, both arrive. */
+Test(topology, an_open_claim_holds_back_later_answers_only_on_one_ring)
+{
+  start("claim", 2);
+  broadcast(0);
+  serve(0, 0, false);
+  serve(1, 0, false);
+  void *body;
+  uint64_t a0 = 0;
+  cr_assert_eq(myelon_worker_claim(t.w[0], sizeof a0, &body, 0), 0, "%s", dmp_last_error());
+  cr_assert_eq(myelon_worker_respond(t.w[1], 0, &a0, sizeof a0, TOPO_KIND_STEP, 0), 0, "%s", dmp_last_error());
+  struct myelon_gather g;
+  int rc = myelon_scheduler_gather(t.s, 0, ts_timeout_ms(200) * MS, NULL, &g, NULL);
+  cr_assert_eq(rc, -ETIMEDOUT, "rc %d: %s", rc, dmp_last_error());
+  cr_assert_eq(g.late, TOPO_ONE_RING ? UINT64_C(3) : UINT64_C(1), "late %#llx", (unsigned long long)g.late);
+  cr_assert_eq(g.answered, TOPO_ONE_RING ? 0u : UINT64_C(2));
+  cr_assert_eq(g.dead, 0u, "alive, not dead");
+  memcpy(body, &a0, sizeof a0);
+  cr_assert_eq(myelon_worker_commit(t.w[0], 0, sizeof a0, TOPO_KIND_STEP), 0);
+  /* Gathered again: one ring, both arrive now; N rings, w0's (w1's came before). */
+  rc = myelon_scheduler_gather(t.s, 0, ts_timeout_ms(200) * MS, NULL, &g, NULL);
+  cr_assert_eq(rc, TOPO_ONE_RING ? 0 : -ETIMEDOUT, "rc %d: %s", rc, dmp_last_error());
+  cr_assert_eq(g.answered, TOPO_ONE_RING ? UINT64_C(3) : UINT64_C(1));
+}
+
+/* One ring: a message is claimed whole, so it may take at most the gather
+ * ring's depth in frames (here 4 frames of 1024 bytes). */
+Test(topology, one_ring_refuses_an_answer_longer_than_the_ring)
+{
+  if (!TOPO_ONE_RING)
+    cr_skip_test("N rings: a long answer is published in batches");
+  topo_params_init(&t.p, "long", 2);
+  cr_assert_eq(topo_config(&t.p, &t.cfg), 0);
+  t.cfg.layout.response_depth = 4;
+  cr_assert_eq(myelon_scheduler_create(&t.cfg, &t.s), 0, "%s", dmp_last_error());
+  attach(0);
+  attach(1);
+  cr_assert_eq(myelon_scheduler_rendezvous(t.s, ts_timeout_ms(2000) * MS), 0, "%s", dmp_last_error());
+  static uint8_t big[6000];
+  cr_assert_eq(myelon_worker_respond(t.w[0], 0, big, sizeof big, TOPO_KIND_STEP, 0), -MYELON_E_TOOBIG, "%s",
+               dmp_last_error());
+  cr_assert_eq(myelon_worker_respond(t.w[0], 0, big, 3000, TOPO_KIND_STEP, 0), 0, "%s", dmp_last_error());
 }
 
 Test(topology, malformed_answers_are_counted_and_skipped)

@@ -325,9 +325,9 @@ Test(topology_mp, short_or_zero_gather_timeouts_still_report_a_dead_worker)
   stop_all(UINT64_C(4));
 }
 
-Test(topology_mp, a_stopped_worker_is_late_not_dead_and_catches_up)
+static void stopped_is_late(enum dmp_backend backend)
 {
-  open_session("stop", 3, DMP_BACKEND_SHM);
+  open_session("stop", 3, backend);
   create_scheduler();
   for (uint32_t i = 0; i < 3; i++)
     spawn(i, -1);
@@ -350,6 +350,17 @@ Test(topology_mp, a_stopped_worker_is_late_not_dead_and_catches_up)
   cr_assert_eq(g.stale, 1u, "w1's answer to step 3 is dropped");
   cr_assert_eq(c.bad, 0);
   stop_all(0);
+  assert_no_leftovers();
+}
+
+Test(topology_mp, a_stopped_worker_is_late_not_dead_and_catches_up)
+{
+  stopped_is_late(DMP_BACKEND_SHM);
+}
+
+Test(topology_mp, a_stopped_worker_is_late_on_the_mmap_backend_too)
+{
+  stopped_is_late(DMP_BACKEND_MMAP);
 }
 
 Test(topology_mp, a_full_broadcast_ring_names_the_dead_worker_holding_it)
@@ -381,9 +392,9 @@ Test(topology_mp, a_full_broadcast_ring_names_the_dead_worker_holding_it)
  * ring: a hole every later answer waits behind, until the gather's wait
  * publishes it as a tombstone and steps over it; the worker is dead, the
  * others' answers all arrive. N rings: its own ring just ends. */
-Test(topology_mp, a_worker_that_dies_mid_answer_is_dead_and_its_slot_stepped_over)
+static void dies_mid_answer(enum dmp_backend backend)
 {
-  open_session("mid", 4, DMP_BACKEND_SHM);
+  open_session("mid", 4, backend);
   create_scheduler();
   for (uint32_t i = 0; i < 4; i++)
     spawn_from(i, -1, i == 1 ? 4 : -1, 0);
@@ -405,6 +416,16 @@ Test(topology_mp, a_worker_that_dies_mid_answer_is_dead_and_its_slot_stepped_ove
                   "the dead worker's claimed slot was stepped over as a tombstone");
   stop_all(UINT64_C(2));
   assert_no_leftovers();
+}
+
+Test(topology_mp, a_worker_that_dies_mid_answer_is_dead_and_its_slot_stepped_over)
+{
+  dies_mid_answer(DMP_BACKEND_SHM);
+}
+
+Test(topology_mp, a_worker_that_dies_mid_answer_on_the_mmap_backend_too)
+{
+  dies_mid_answer(DMP_BACKEND_MMAP);
 }
 
 /* w0 answers step 2 and dies at once: its answer still counts (the gather
