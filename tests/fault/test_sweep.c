@@ -19,7 +19,7 @@
  *    a consumer's OWNERDEAD, consumer death to the producer's eviction.
  *    The sweep prints p50/p99/max of both and the worst call overrun.
  *
- * Fault classes (seed % 11, so any 11 consecutive seeds cover them all):
+ * Fault classes (seed % 14, so any 14 consecutive seeds cover them all):
  *   0 consumer crash      SIGKILL a consumer at a seeded event; the producer
  *                         (liveness, EVICT) evicts it and the others go on
  *   1 producer crash      SIGKILL the producer at a seeded event, or while it
@@ -46,6 +46,14 @@
  *                         one instant: one winner, the name leads to it
  *  10 attach churn        1..3 consumers detach (close / close_forget) and
  *                         re-attach over and over while others read all
+ *  11 framed kill         SIGKILL a Layer 1 producer in the middle of a
+ *                         multi-frame message: the half message is never
+ *                         delivered, the receive ends with OWNERDEAD
+ *  12 worker kill         a topology worker dies mid-step: the gather names
+ *                         it dead, the others answer every step
+ *  13 scheduler restart   SIGKILL the scheduler: every worker learns it; a new
+ *                         scheduler over the stale rings serves new workers
+ *                         (12 and 13: every other seed on the one-ring shape)
  *
  * Running it:
  *   meson test -C build fault_sweep                 # the small sweep, seeds 1..22
