@@ -9,7 +9,9 @@
  * the input back byte for byte (so nothing was read that the parse did not
  * check, and padding is zero); a DATA payload and a REFUSE reason lie inside
  * the input; a reason is printable ASCII of at most MYELON_BRIDGE_REASON_MAX
- * bytes; a rejected message leaves the output untouched. */
+ * bytes; a HELLO names a frame format (slot_align 0) or a raw ring (slot size
+ * > 0, a power-of-two slot_align); a rejected message leaves the output
+ * untouched. */
 #include "fuzz.h"
 
 #include <myelon/bridge.h>
@@ -34,6 +36,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   switch (w.type) {
   case MYELON_BRIDGE_HELLO:
     FUZZ_CHECK(size == MYELON_BRIDGE_HELLO_SIZE);
+    if (w.format == MYELON_BRIDGE_FORMAT_RAW)
+      FUZZ_CHECK(w.frame_capacity > 0 && w.slot_align > 0 && (w.slot_align & (w.slot_align - 1)) == 0);
+    else
+      FUZZ_CHECK((w.format == MYELON_FRAME_COMPACT || w.format == MYELON_FRAME_ALIGNED) && w.slot_align == 0);
     FUZZ_CHECK(bridge_encode_hello(out, &w) == size && memcmp(out, buf, size) == 0);
     break;
   case MYELON_BRIDGE_WELCOME:

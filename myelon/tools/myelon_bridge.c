@@ -1,5 +1,5 @@
-/* myelon-bridge: run one side of a ZeroMQ link that carries a framed ring
- * between hosts (bridge.h), or generate a CURVE key pair.
+/* myelon-bridge: run one side of a ZeroMQ link that carries a ring (framed
+ * or raw) between hosts (bridge.h), or generate a CURVE key pair.
  *
  *   myelon-bridge ingress --ring NAME --bind ENDPOINT [options]    (on B)
  *   myelon-bridge egress  --ring NAME --connect ENDPOINT [options] (on A)
@@ -31,9 +31,11 @@ static const char usage_text[] =
     "       myelon-bridge keygen PREFIX\n"
     "       myelon-bridge --help | --version\n"
     "\n"
-    "Carry a framed ring from host A (egress) to host B (ingress) over ZeroMQ,\n"
-    "lossless and back-pressured. ENDPOINT is tcp://HOST:PORT or ipc://PATH.\n"
-    "tcp:// uses CurveZMQ unless --insecure is given.\n"
+    "Carry a ring from host A (egress) to host B (ingress) over ZeroMQ, lossless\n"
+    "and back-pressured: a framed ring message by message, a raw Layer 0 ring\n"
+    "slot by slot (the egress tells them apart by the ring's type tag).\n"
+    "ENDPOINT is tcp://HOST:PORT or ipc://PATH. tcp:// uses CurveZMQ unless\n"
+    "--insecure is given.\n"
     "\n"
     "Both sides:\n"
     "  --ring NAME          the local ring (egress: attach; ingress: create)\n"
@@ -59,10 +61,18 @@ static const char usage_text[] =
     "                       far they are released: lossless across an egress crash\n"
     "Ingress:\n"
     "  --bind ENDPOINT      where the egress connects\n"
-    "  --capacity N         ring capacity in frames (default 1024; must match A's)\n"
+    "  --capacity N         ring capacity in frames or slots (default 1024; must\n"
+    "                       match A's)\n"
     "  --frame-capacity N   payload bytes per frame (default 1024; must match A's)\n"
     "  --format F           compact or aligned (default compact; must match A's)\n"
     "  --max-message SIZE   largest message accepted (default 16M; >= the egress's)\n"
+    "  --raw                create a raw Layer 0 ring (A's is raw) instead of a\n"
+    "                       framed one; needs --slot-size\n"
+    "  --slot-size N        (raw) bytes per slot (must match A's)\n"
+    "  --slot-align N       (raw) slot alignment, a power of two (default 8; must\n"
+    "                       match A's)\n"
+    "  --type-tag N         (raw) the ring's type tag, decimal (default 0: none;\n"
+    "                       must match A's)\n"
     "  --state FILE         record the last applied message: resume exactly after a restart\n"
     "  --wait-readers N     apply nothing before N readers attached to the ring\n"
     "\n"
@@ -110,7 +120,7 @@ static void help(FILE *f)
 enum {
   O_RING = 256, O_CONNECT, O_BIND, O_KEY, O_PEER_KEY, O_INSECURE, O_HB, O_TIMEOUT, O_JSON, O_DURATION, O_QUIET,
   O_ID, O_WINDOW, O_WINDOW_BYTES, O_MAX_MESSAGE, O_ATTACH_TIMEOUT, O_CAPACITY, O_FRAME_CAPACITY, O_FORMAT,
-  O_STATE, O_WAIT_READERS, O_ONCE,
+  O_STATE, O_WAIT_READERS, O_ONCE, O_RAW, O_SLOT_SIZE, O_SLOT_ALIGN, O_TYPE_TAG,
 };
 
 struct args {
@@ -136,6 +146,14 @@ static bool take_opt(struct tool_cli *cli, struct args *a, int c, const char *ar
   case O_INSECURE: cfg->insecure = true; return true;
   case O_QUIET: cfg->quiet = true; return true;
   case O_ONCE: cfg->flags |= MYELON_BRIDGE_ONCE; return true;
+  case O_RAW: cfg->flags |= MYELON_BRIDGE_RAW; return true;
+  case O_SLOT_SIZE: return tool_cli_u32(cli, arg, 1, DMP_MAX_SLOT_SIZE, &cfg->slot_size);
+  case O_SLOT_ALIGN:
+    if (!tool_cli_pow2(cli, arg, 1, DMP_MAX_SLOT_ALIGN, &u))
+      return false;
+    cfg->slot_align = (uint32_t)u;
+    return true;
+  case O_TYPE_TAG: return tool_cli_u64(cli, arg, 1, UINT64_MAX, &cfg->type_tag);
   case O_ID: cfg->consumer_id = arg; return true;
   case O_STATE: cfg->state_path = arg; return true;
   case O_HB:
@@ -228,6 +246,8 @@ int main(int argc, char **argv)
     {"capacity", required_argument, 0, O_CAPACITY}, {"frame-capacity", required_argument, 0, O_FRAME_CAPACITY},
     {"format", required_argument, 0, O_FORMAT}, {"state", required_argument, 0, O_STATE},
     {"wait-readers", required_argument, 0, O_WAIT_READERS}, {"once", no_argument, 0, O_ONCE},
+    {"raw", no_argument, 0, O_RAW}, {"slot-size", required_argument, 0, O_SLOT_SIZE},
+    {"slot-align", required_argument, 0, O_SLOT_ALIGN}, {"type-tag", required_argument, 0, O_TYPE_TAG},
     {"help", no_argument, 0, 'h'},
     {"version", no_argument, 0, 'V'}, {0, 0, 0, 0},
   };
@@ -257,6 +277,14 @@ int main(int argc, char **argv)
     return tool_cli_usage_error(&cli, "egress takes --connect ENDPOINT (and no --bind)");
   if (!egress && (cfg.flags & MYELON_BRIDGE_ONCE) != 0)
     return tool_cli_usage_error(&cli, "--once is an egress option");
+  bool raw = (cfg.flags & MYELON_BRIDGE_RAW) != 0;
+  if (egress && (raw || cfg.slot_size != 0 || cfg.slot_align != 0 || cfg.type_tag != 0))
+    return tool_cli_usage_error(&cli, "--raw, --slot-size, --slot-align and --type-tag are ingress options (the "
+                                "egress reads them from its ring)");
+  if (!egress && raw && cfg.slot_size == 0)
+    return tool_cli_usage_error(&cli, "--raw needs --slot-size N");
+  if (!egress && !raw && (cfg.slot_size != 0 || cfg.slot_align != 0 || cfg.type_tag != 0))
+    return tool_cli_usage_error(&cli, "--slot-size, --slot-align and --type-tag need --raw");
   if (!egress && (bind_ep == NULL || connect_ep != NULL))
     return tool_cli_usage_error(&cli, "ingress takes --bind ENDPOINT (and no --connect)");
   cfg.endpoint = egress ? connect_ep : bind_ep;

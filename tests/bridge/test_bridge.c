@@ -33,6 +33,7 @@
 #include <disruptor_mp/inspect.h>
 #include <myelon/bridge.h>
 
+#include "brg_test.h"
 #include "support.h"
 
 static void fini(void)
@@ -42,267 +43,6 @@ static void fini(void)
 }
 
 TestSuite(bridge, .fini = fini, .timeout = 300);
-
-#define FCAP 1024u
-#define CAP_DEFAULT 64u
-/* Ring capacity (frames) of A's and B's rings: 64 (64 KiB, smaller than
- * most "big" messages), or larger where a test needs every message to fit
- * the ring (an egress holds a message in A's ring until B acknowledged it). */
-static uint32_t CAP = CAP_DEFAULT;
-#define CHILD_MS 90000
-
-/* An argv under construction. */
-struct av {
-  char *v[64];
-  int n;
-  char buf[64][256];
-};
-
-static void av_add(struct av *a, const char *fmt, ...)
-{
-  cr_assert(a->n < 62);
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(a->buf[a->n], sizeof a->buf[a->n], fmt, ap);
-  va_end(ap);
-  a->v[a->n] = a->buf[a->n];
-  a->v[++a->n] = NULL;
-}
-
-/* myelon-bridge MODE ... with stdout and stderr in files (through sh, which
- * execs the tool: the pid is the tool's). */
-static void av_tool(struct av *a, const char *out, const char *err)
-{
-  a->n = 0;
-  av_add(a, "/bin/sh");
-  av_add(a, "-c");
-  av_add(a, "exec \"$0\" \"$@\" >%s 2>%s", out, err);
-  av_add(a, "%s", ts_helper("BRG_TOOL"));
-}
-
-static pid_t spawn(struct av *a)
-{
-  pid_t pid = ts_spawn(a->v);
-  cr_assert(pid > 0, "spawn %s", a->v[0]);
-  return pid;
-}
-
-/* waitc: consumers to wait for (the egress, and a local reader); ready:
- * NULL, or a file the producer creates after message `ready_at`. */
-static pid_t producer_ex(const char *ring, const char *profile, uint64_t seed, int count, int waitc,
-                         const char *ready, int ready_at)
-{
-  struct av a = {0};
-  av_add(&a, "%s", ts_helper("FRM_ROLE"));
-  av_add(&a, "producer");
-  av_add(&a, "--backend=shm");
-  av_add(&a, "--name=%s", ring);
-  av_add(&a, "--format=compact");
-  av_add(&a, "--fcap=%u", FCAP);
-  av_add(&a, "--capacity=%u", CAP);
-  av_add(&a, "--seed=%" PRIu64, seed);
-  av_add(&a, "--profile=%s", profile);
-  av_add(&a, "--count=%d", count);
-  av_add(&a, "--wait-consumers=%d", waitc);
-  av_add(&a, "--timeout-ms=%d", ts_timeout_ms(CHILD_MS));
-  if (ready != NULL) {
-    av_add(&a, "--ready-file=%s", ready);
-    av_add(&a, "--ready-at=%d", ready_at);
-  }
-  return spawn(&a);
-}
-
-static pid_t producer(const char *ring, const char *profile, uint64_t seed, int count)
-{
-  return producer_ex(ring, profile, seed, count, 1 /* the egress */, NULL, 0);
-}
-
-/* events: NULL, or brg_reader --events FILE; end: 1 --expect-end, 2 --until-end;
- * flags: 1 --from-any, 2 --slow-us=5000. */
-static pid_t reader_ex2(const char *ring, const char *profile, uint64_t seed, int count, const char *report,
-                        const char *events, int end, int flags)
-{
-  struct av a = {0};
-  av_add(&a, "%s", ts_helper("BRG_READER"));
-  av_add(&a, "--name=%s", ring);
-  av_add(&a, "--fcap=%u", FCAP);
-  av_add(&a, "--capacity=%u", CAP);
-  av_add(&a, "--seed=%" PRIu64, seed);
-  av_add(&a, "--profile=%s", profile);
-  av_add(&a, "--count=%d", count);
-  av_add(&a, "--report=%s", report);
-  av_add(&a, "--timeout-ms=%d", ts_timeout_ms(CHILD_MS));
-  if (events != NULL)
-    av_add(&a, "--events=%s", events);
-  if (end == 1)
-    av_add(&a, "--expect-end");
-  else if (end == 2)
-    av_add(&a, "--until-end");
-  if (flags & 1)
-    av_add(&a, "--from-any");
-  if (flags & 2)
-    av_add(&a, "--slow-us=5000");
-  return spawn(&a);
-}
-
-static pid_t reader_ex(const char *ring, const char *profile, uint64_t seed, int count, const char *report,
-                       const char *events, int end)
-{
-  return reader_ex2(ring, profile, seed, count, report, events, end, 0);
-}
-
-static pid_t reader(const char *ring, const char *profile, uint64_t seed, int count, const char *report)
-{
-  return reader_ex(ring, profile, seed, count, report, NULL, 0);
-}
-
-struct side {
-  const char *out, *err;
-  pid_t pid;
-};
-
-/* extra: NULL-terminated list of further arguments. */
-static struct side ingress(const char *ring, const char *ep, const char *const *extra)
-{
-  struct side s = {ts_tmp_path("ing.out"), ts_tmp_path("ing.err"), 0};
-  struct av a = {0};
-  av_tool(&a, s.out, s.err);
-  av_add(&a, "ingress");
-  av_add(&a, "--ring=%s", ring);
-  av_add(&a, "--bind=%s", ep);
-  av_add(&a, "--capacity=%u", CAP);
-  av_add(&a, "--frame-capacity=%u", FCAP);
-  av_add(&a, "--wait-readers=1");
-  av_add(&a, "--json=0.2");
-  for (; extra && *extra; extra++)
-    av_add(&a, "%s", *extra);
-  s.pid = spawn(&a);
-  return s;
-}
-
-/* once: --once (exit when the producer is gone) rather than following the
- * ring's next producer. */
-static struct side egress_mode(const char *ring, const char *ep, const char *const *extra, bool once)
-{
-  struct side s = {ts_tmp_path("eg.out"), ts_tmp_path("eg.err"), 0};
-  struct av a = {0};
-  av_tool(&a, s.out, s.err);
-  av_add(&a, "egress");
-  av_add(&a, "--ring=%s", ring);
-  av_add(&a, "--connect=%s", ep);
-  av_add(&a, "--window=16");
-  av_add(&a, "--attach-timeout=%d", ts_timeout_ms(20000) / 1000);
-  av_add(&a, "--json=0.2");
-  if (once)
-    av_add(&a, "--once");
-  for (; extra && *extra; extra++)
-    av_add(&a, "%s", *extra);
-  s.pid = spawn(&a);
-  return s;
-}
-
-static struct side egress(const char *ring, const char *ep, const char *const *extra)
-{
-  return egress_mode(ring, ep, extra, true);
-}
-
-/* A file's text (its first 64 KiB). Four rotating buffers, so that one
- * message may show several files. */
-static char *slurp(const char *path)
-{
-  static char bufs[4][1 << 16];
-  static unsigned turn;
-  char *buf = bufs[turn++ % 4];
-  buf[0] = '\0';
-  FILE *f = fopen(path, "r");
-  if (f != NULL) {
-    size_t n = fread(buf, 1, sizeof bufs[0] - 1, f);
-    buf[n] = '\0';
-    fclose(f);
-  }
-  return buf;
-}
-
-static bool wait_for_text(const char *path, const char *text, int timeout_ms)
-{
-  int64_t deadline = ts_now_ns() + (int64_t)ts_timeout_ms(timeout_ms) * 1000000;
-  while (ts_now_ns() < deadline) {
-    if (strstr(slurp(path), text) != NULL)
-      return true;
-    usleep(10000);
-  }
-  return false;
-}
-
-/* A TCP port free right now on 127.0.0.1 (the kernel picks it). */
-static int free_port(void)
-{
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  cr_assert(fd >= 0);
-  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  cr_assert(bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0);
-  socklen_t len = sizeof sa;
-  cr_assert(getsockname(fd, (struct sockaddr *)&sa, &len) == 0);
-  close(fd);
-  return ntohs(sa.sin_port);
-}
-
-static const char *ipc_ep(void)
-{
-  static char ep[300];
-  snprintf(ep, sizeof ep, "ipc://%s", ts_tmp_path("sock"));
-  return ep;
-}
-
-static const char *tcp_ep(void)
-{
-  static char ep[64];
-  snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", free_port());
-  return ep;
-}
-
-static void keygen(const char *prefix)
-{
-  struct av a = {0};
-  av_add(&a, "%s", ts_helper("BRG_TOOL"));
-  av_add(&a, "keygen");
-  av_add(&a, "%s", prefix);
-  pid_t pid = spawn(&a);
-  /* PREFIX.key and PREFIX.pub go into the test's temp dir (removed at exit). */
-  cr_assert(eq(int, ts_wait(pid, ts_timeout_ms(10000)), 0), "keygen %s", prefix);
-}
-
-/* Last published sequence of a ring (-1: nothing), read as dmp-stat does. */
-static int64_t ring_position(const char *ring)
-{
-  struct dmp_inspect *in = NULL;
-  const struct dmp_ring_stat *st = NULL;
-  cr_assert(eq(int, dmp_inspect_open(DMP_BACKEND_SHM, ring, &in), 0), "inspect %s", ring);
-  cr_assert(eq(int, dmp_inspect_sample(in, &st), 0));
-  int64_t pos = st->position;
-  dmp_inspect_close(in);
-  return pos;
-}
-
-/* Consumer entries (active or idle) in a ring's table. */
-static uint32_t ring_consumers(const char *ring)
-{
-  struct dmp_inspect *in = NULL;
-  const struct dmp_ring_stat *st = NULL;
-  cr_assert(eq(int, dmp_inspect_open(DMP_BACKEND_SHM, ring, &in), 0), "inspect %s", ring);
-  cr_assert(eq(int, dmp_inspect_sample(in, &st), 0));
-  uint32_t n = st->n_consumers;
-  dmp_inspect_close(in);
-  return n;
-}
-
-static void stop(struct side *s)
-{
-  kill(s->pid, SIGTERM);
-  int rc = ts_wait(s->pid, ts_timeout_ms(10000));
-  cr_assert(eq(int, rc, 0), "myelon-bridge exited %d after SIGTERM; stderr: %s", rc, slurp(s->err));
-}
 
 /* One full stream A -> B: producer, egress, ingress, reader; all exit 0. */
 static void stream(const char *ep, const char *const *ing_extra, const char *const *eg_extra, const char *profile,
@@ -353,16 +93,6 @@ Test(bridge, tcp_insecure_stream)
 {
   const char *both[] = {"--insecure", NULL};
   stream(tcp_ep(), both, both, "big", 3, 200);
-}
-
-/* The ingress's next expected message, from the last line of its --json
- * status (-2: no line yet; -1: it takes whatever comes first). */
-static long ingress_next(const struct side *in)
-{
-  const char *s = strrchr(slurp(in->out), '{');
-  if (s == NULL || (s = strstr(s, "\"next_seq\":")) == NULL)
-    return -2;
-  return strtol(s + 11, NULL, 10);
 }
 
 /* kill -9 the ingress three times mid-stream (each time after it applied at
@@ -561,6 +291,10 @@ Test(bridge, cli_usage_and_exit_codes)
     {{"ingress", "--ring=x", "--connect=ipc://x", NULL}, 2},
     {{"egress", "--ring=x", "--connect=ipc://x", "--window=0"}, 2},
     {{"keygen", NULL}, 2},
+    {{"egress", "--ring=x", "--connect=ipc://x", "--raw"}, 2},
+    {{"ingress", "--ring=x", "--bind=ipc://x", "--raw"}, 2},
+    {{"ingress", "--ring=x", "--bind=ipc://x", "--slot-size=64"}, 2},
+    {{"ingress", "--ring=x", "--bind=ipc://x", "--type-tag=0"}, 2},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     struct av a = {0};
@@ -571,40 +305,6 @@ Test(bridge, cli_usage_and_exit_codes)
     cr_assert(eq(int, rc, cases[i].code), "case %zu (%s): exit %d", i, cases[i].args[0] ? cases[i].args[0] : "",
               rc);
   }
-}
-
-/* brg_reader's report fields. */
-struct report {
-  unsigned long received, dup, lost, bad, attaches;
-};
-
-static struct report read_report(const char *path)
-{
-  struct report r = {0, 9, 9, 9, 0};
-  cr_assert(eq(int, sscanf(slurp(path), "received=%lu dup=%lu lost=%lu bad=%lu attaches=%lu", &r.received, &r.dup,
-                           &r.lost, &r.bad, &r.attaches), 5), "report: %s", slurp(path));
-  return r;
-}
-
-static int64_t realtime_ms(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* The first "ownerdead MS" event at or after `since_ms` (-1: none). */
-static int64_t first_ownerdead(const char *events, int64_t since_ms)
-{
-  const char *s = slurp(events);
-  long long ms;
-  int n;
-  while (sscanf(s, " ownerdead %lld%n", &ms, &n) == 1) {
-    if (ms >= since_ms)
-      return ms;
-    s += n;
-  }
-  return -1;
 }
 
 /* A silent link (the egress stopped with SIGSTOP mid-stream, as a hung
@@ -688,7 +388,6 @@ Test(bridge, producer_restart_on_a_is_seen_on_b_and_followed)
   cr_assert(strstr(slurp(in.out), "\"duplicates\":0,") != NULL, "ingress status: %s", slurp(in.out));
 }
 
-static bool wait_applied(const struct side *in, long k, int ms);
 
 /* An egress killed (SIGKILL) while it has messages in flight that B has
  * not applied, and restarted with the same --state file: B's reader gets
@@ -760,6 +459,10 @@ Test(bridge, egress_killed_with_messages_in_flight_resumes_without_loss_or_dupli
  * Every egress runs with a --state file (it holds A's slots until B's
  * acknowledgements; in classes 0 .. 3 most messages are longer than the
  * 64-frame ring, which it releases as it reads them).
+ * Seeds whose seed / 5 is odd run their class on a raw ring instead
+ * (brg_raw: 200-byte slots carried slot by slot, each naming its index and
+ * checked byte for byte; the ingress creates a raw ring): the same faults,
+ * the same oracle.
  * Oracle: B's reader counts lost, duplicated and damaged messages (all 0),
  * its count equals the stream's (or A's local reader's, for 3); every
  * process ends within its bound. For 1 the time from SIGSTOP to B's
@@ -790,16 +493,6 @@ static bool sweep_wait(pid_t pid, int ms, int want, const char *what, uint64_t s
   return rc == want;
 }
 
-static bool wait_applied(const struct side *in, long k, int ms)
-{
-  int64_t deadline = ts_now_ns() + (int64_t)ts_timeout_ms(ms) * 1000000;
-  while (ingress_next(in) < k) {
-    if (ts_now_ns() >= deadline)
-      return false;
-    usleep(1000);
-  }
-  return true;
-}
 
 static bool report_ok(const char *path, unsigned long want, uint64_t seed, const char *who)
 {
@@ -821,7 +514,10 @@ static bool sweep_seed(uint64_t seed, long *detect_ms)
   uint64_t rng = seed * 0x9e3779b97f4a7c15ULL + 17;
   sweep_rng(&rng);
   int fault = (int)(seed % 5);
-  CAP = fault == 4 ? 512 : CAP_DEFAULT;
+  bool raw = (seed / 5) % 2 == 1;
+  /* Raw: 8-slot rings, so that the slow reader back-pressures the stream
+   * (40 .. 99 slots) and the fault lands mid-stream; a slot always fits. */
+  CAP = raw ? 8 : fault == 4 ? 512 : CAP_DEFAULT;
   int count = 40 + (int)(sweep_rng(&rng) % 60);
   int at = 3 + (int)(sweep_rng(&rng) % (uint64_t)(count - 33)); /* >= 30 messages after it */
   *detect_ms = -1;
@@ -831,16 +527,24 @@ static bool sweep_seed(uint64_t seed, long *detect_ms)
   snprintf(state, sizeof state, "--state=%s", ts_tmp_path("state"));
   /* Fault 3 ends the stream early: a generous link timeout there, so that
    * a starved CPU cannot end B's reader before the producer's death does. */
-  const char *ing_extra[] = {state, "--json=0.02", fault == 3 ? "--timeout=3s" : NULL, NULL};
+  const char *ing_extra[8] = {state, "--json=0.02"};
+  int ni = 2;
+  if (fault == 3)
+    ing_extra[ni++] = "--timeout=3s";
+  for (int k = 0; raw && raw_ingress_args[k] != NULL; k++)
+    ing_extra[ni++] = raw_ingress_args[k];
   struct side in = ingress(rb, ep, ing_extra);
   /* B's reader is slow (5 ms a message): it back-pressures the link and
    * A's producer, so the fault lands mid-stream. */
-  pid_t rd = reader_ex2(rb, "big", seed, count, report, events, fault == 3 ? 2 : 0, 2);
+  pid_t rd = raw ? raw_reader_ex(rb, seed, count, report, events, fault == 3 ? 2 : 0, 2)
+               : reader_ex2(rb, "big", seed, count, report, events, fault == 3 ? 2 : 0, 2);
   pid_t local = -1;
   const char *local_report = ts_tmp_path("local"), *ready = ts_tmp_path("ready");
   if (fault == 3)
-    local = reader_ex(ra, "big", seed, count, local_report, NULL, 2);
-  pid_t pr = producer_ex(ra, "big", seed, count, fault == 3 ? 2 : 1, fault == 3 ? ready : NULL, at);
+    local = raw ? raw_reader_ex(ra, seed, count, local_report, NULL, 2, 0)
+                : reader_ex(ra, "big", seed, count, local_report, NULL, 2);
+  pid_t pr = raw ? raw_producer_ex(ra, seed, count, fault == 3 ? 2 : 1, fault == 3 ? ready : NULL, at, 0)
+                 : producer_ex(ra, "big", seed, count, fault == 3 ? 2 : 1, fault == 3 ? ready : NULL, at);
   char eg_state[320];
   snprintf(eg_state, sizeof eg_state, "--state=%s", ts_tmp_path("egstate"));
   const char *eg_extra[] = {eg_state, NULL};
@@ -881,7 +585,7 @@ static bool sweep_seed(uint64_t seed, long *detect_ms)
     /* The new reader starts wherever the ring's oldest message is: it
      * must see a clean tail (brg_reader counts a gap only after its
      * first message, with --count checking it reaches the end). */
-    rd = reader_ex2(rb, "big", seed, count, report, NULL, 0, 1);
+    rd = raw ? raw_reader_ex(rb, seed, count, report, NULL, 0, 1) : reader_ex2(rb, "big", seed, count, report, NULL, 0, 1);
     break;
   case 3:
     if (!ts_wait_path(ready, ts_timeout_ms(60000))) {
@@ -917,8 +621,8 @@ static bool sweep_seed(uint64_t seed, long *detect_ms)
   kill(in.pid, SIGTERM);
   ok = sweep_wait(in.pid, 10000, 0, "ingress", seed) && ok;
   if (!ok)
-    fprintf(stderr, "sweep seed %" PRIu64 " (fault %d, %d messages, at %d): egress: %s\ningress: %s\n", seed, fault,
-            count, at, slurp(eg.err), slurp(in.err));
+    fprintf(stderr, "sweep seed %" PRIu64 " (fault %d, %s ring, %d messages, at %d): egress: %s\ningress: %s\n", seed,
+            fault, raw ? "raw" : "framed", count, at, slurp(eg.err), slurp(in.err));
   return ok;
 }
 
@@ -946,8 +650,9 @@ Test(bridge, kill_sweep, .timeout = 0)
     if (!ok) {
       failed++;
       /* The format .ci/run's summary picks up ("^FAILED seed", "^  replay: "). */
-      fprintf(stderr, "FAILED seed %" PRIu64 " (bridge kill sweep, fault class %d; reasons above)\n"
-              "  replay: BRIDGE_SWEEP_SEED=%" PRIu64 " meson test -C build bridge_mp -v\n", s, (int)(s % 5), s);
+      fprintf(stderr, "FAILED seed %" PRIu64 " (bridge kill sweep, fault class %d, %s ring; reasons above)\n"
+              "  replay: BRIDGE_SWEEP_SEED=%" PRIu64 " meson test -C build bridge_mp -v\n", s, (int)(s % 5),
+              (s / 5) % 2 == 1 ? "raw" : "framed", s);
     }
     if (d >= 0 && nd < sizeof detect / sizeof detect[0])
       detect[nd++] = d;

@@ -1,16 +1,35 @@
 /**
  * @file bridge.h
- * @brief A link that carries one framed ring (Layer 1) from host A to host B over ZeroMQ.
+ * @brief A link that carries one ring (framed, Layer 1, or raw, Layer 0) from host A to host B over ZeroMQ.
  *
  * Library `myelon_bridge` (pkg-config `myelon_bridge`, Requires: myelon
  * libzmq), built only when libzmq is found (-Dbridge=auto|enabled|disabled):
  * programs that never leave the host never link ZeroMQ.
  *
- * On A an *egress* attaches to the local framed ring as a durable consumer
- * (it gates the producer like any local reader) and sends every message
- * (kind byte, payload, a link sequence number) to B. On B an *ingress*
- * creates a framed ring of the same geometry and republishes each message
- * into it; B's readers attach to it exactly as they would on A.
+ * On A an *egress* attaches to the local ring as a durable consumer (it
+ * gates the producer like any local reader) and sends every message (kind
+ * byte, payload, a link sequence number) to B. On B an *ingress* creates a
+ * ring of the same geometry and republishes each message into it; B's
+ * readers attach to it exactly as they would on A.
+ *
+ * Framed and raw rings: a framed ring's messages (Layer 1) travel whole,
+ * with their kind byte. A raw Layer 0 ring (dmp_producer_create(), no
+ * framing) travels slot by slot: each slot is one message of exactly the
+ * ring's slot size (Layer 0 records no used length: a slot is all of its
+ * bytes, those past what its producer wrote being zero), kind 0. The
+ * egress tells the two apart by the ring's type tag: a framed ring's tag
+ * is the fingerprint of its frame format and capacity
+ * (myelon_frame_tag()); any other tag, 0 included, is a raw ring. The
+ * ingress is told which to create (MYELON_BRIDGE_RAW with `slot_size`,
+ * `slot_align`, `ring_capacity` and `type_tag`); a mismatch is refused in
+ * the handshake (below). Everything else (credit window, acknowledgements,
+ * state files, producer restarts, liveness) works the same for both: for
+ * a raw ring read "slot" for "message" and "frame". A multi-producer ring
+ * (DMP_RING_MULTI_PRODUCER) on A is read like any other (the egress is an
+ * ordinary gating consumer): tombstones are stepped over and never sent,
+ * the slots its producers published arrive in the ring's order. B's ring
+ * is always a single-producer ring (the ingress is its only producer), so
+ * producers cannot join it on B.
  *
  * Sockets: the ingress binds a ROUTER, the egress connects a DEALER.
  * DEALER/ROUTER rather than PUSH/PULL: data and acknowledgements share one
@@ -62,9 +81,12 @@
  * after a local producer restart. With MYELON_BRIDGE_ONCE the egress
  * instead ends (myelon_bridge_run() returns -DMP_E_OWNERDEAD).
  *
- * Handshake: HELLO carries the ring's frame format, frame capacity, ring
- * capacity, type tag and the egress's max_message; the ingress refuses a
- * mismatch with a REFUSE that names the field, logged on both sides.
+ * Handshake: HELLO carries the ring's frame format (or "raw"), frame
+ * capacity (raw: slot size and alignment), ring capacity, type tag and the
+ * egress's max_message; the ingress refuses a mismatch with a REFUSE that
+ * names the field ("format: egress ring raw, ingress ring compact",
+ * "slot_size: ...", "slot_align: ...", "ring_capacity: ...",
+ * "type_tag: ..."), logged on both sides.
  *
  * Liveness: ZeroMQ heartbeats (ZMQ_HEARTBEAT_IVL/TIMEOUT/TTL); a silent
  * peer's connection is dropped within `timeout_ms` and ZeroMQ reconnects.
@@ -115,6 +137,11 @@ extern "C" {
  * returns -DMP_E_OWNERDEAD once everything was acknowledged) instead of
  * waiting for the ring's next producer. */
 #define MYELON_BRIDGE_ONCE 0x1u
+/** cfg.flags, ingress only: create a raw Layer 0 ring (`slot_size`,
+ * `slot_align`, `ring_capacity`, `type_tag`) and carry it slot by slot;
+ * `format`, `frame_capacity` and `max_message` are not used. An egress
+ * needs no flag (it reads the kind from its ring) and refuses this one. */
+#define MYELON_BRIDGE_RAW 0x2u
 
 struct myelon_bridge_config {
   const char *endpoint;        /**< egress: connect to; ingress: bind to (tcp://host:port or ipc://path); required */
@@ -127,8 +154,9 @@ struct myelon_bridge_config {
   /* Ingress: the ring it creates (the egress's must match). */
   enum myelon_frame_format format; /**< default MYELON_FRAME_COMPACT */
   uint32_t frame_capacity;     /**< default MYELON_DEFAULT_FRAME_CAPACITY */
-  uint64_t ring_capacity;      /**< frames; default MYELON_DEFAULT_RING_CAPACITY */
-  size_t max_message;          /**< default MYELON_DEFAULT_MAX_MESSAGE (egress: the largest it forwards) */
+  uint64_t ring_capacity;      /**< frames (raw: slots); default MYELON_DEFAULT_RING_CAPACITY */
+  size_t max_message;          /**< default MYELON_DEFAULT_MAX_MESSAGE (egress: the largest it forwards; raw
+                                    rings: not used) */
   const char *state_path;      /**< ingress: file recording the last applied message (resume after a restart);
                                     egress: file recording how far A's ring is released, which makes the egress
                                     hold A's slots until B acknowledged them (lossless across an egress crash);
@@ -141,8 +169,12 @@ struct myelon_bridge_config {
   int heartbeat_ms;            /**< default MYELON_BRIDGE_DEFAULT_HEARTBEAT_MS */
   int timeout_ms;              /**< default MYELON_BRIDGE_DEFAULT_TIMEOUT_MS */
   bool quiet;                  /**< do not log refusals and protocol errors to stderr */
-  uint64_t flags;              /**< MYELON_BRIDGE_ONCE; default 0 */
-  uint64_t reserved[7];        /**< zero */
+  uint64_t flags;              /**< MYELON_BRIDGE_ONCE (egress), MYELON_BRIDGE_RAW (ingress); default 0 */
+  /* Ingress with MYELON_BRIDGE_RAW: the raw ring it creates. */
+  uint32_t slot_size;          /**< bytes per slot, 1 .. DMP_MAX_SLOT_SIZE; required with MYELON_BRIDGE_RAW */
+  uint32_t slot_align;         /**< power of two <= DMP_MAX_SLOT_ALIGN; 0: DMP_DEFAULT_SLOT_ALIGN */
+  uint64_t type_tag;           /**< the raw ring's type tag; 0 = none (as A's ring's must be) */
+  uint64_t reserved[5];        /**< zero */
 };
 
 /** Defaults for every field; `endpoint` and `ring` are required. */
@@ -152,14 +184,15 @@ struct myelon_bridge;
 
 /**
  * Start an egress: read the geometry of ring `cfg->ring` (either frame
- * format; waiting up to `attach_timeout_ns` for it to exist with a live
- * producer) and connect to `cfg->endpoint`. It attaches to the ring as
+ * format, or a raw ring: its type tag tells; waiting up to
+ * `attach_timeout_ns` for it to exist with a live producer) and connect
+ * to `cfg->endpoint`. It attaches to the ring as
  * durable consumer `cfg->consumer_id` only once the ingress accepted the
  * handshake, so a refused link leaves no consumer entry on the ring.
  * @return 0 and `*out`; -EINVAL (bad or missing field, with the detail in
  *         myelon_bridge_last_error()); -EACCES (key files missing or not
  *         valid keys); -ENOENT, -DMP_E_OWNERDEAD (no ring, or no live
- *         producer, in time); -MYELON_E_FORMAT (not a framed ring); -EPROTO
+ *         producer, in time); -EPROTO
  *         (ZeroMQ refused the endpoint or an option); with `state_path`,
  *         -EINVAL (a file that is not an egress state file, or damaged:
  *         the detail says so) or -errno (it cannot be opened or created).
@@ -168,10 +201,12 @@ MYELON_API int myelon_bridge_egress_open(const struct myelon_bridge_config *cfg,
 
 /**
  * Start an ingress: create ring `cfg->ring` with the configured geometry
- * (after recovering the last applied sequence from `state_path`, if set)
- * and bind `cfg->endpoint`.
+ * (a framed ring, or with MYELON_BRIDGE_RAW a raw one; after recovering
+ * the last applied sequence from `state_path`, if set) and bind
+ * `cfg->endpoint`.
  * @return 0 and `*out`; -EINVAL, -EACCES as above; errors of
- *         myelon_producer_create(); -EPROTO (bind failed: address in use ...).
+ *         myelon_producer_create() (raw: dmp_producer_create()); -EPROTO
+ *         (bind failed: address in use ...).
  */
 MYELON_API int myelon_bridge_ingress_open(const struct myelon_bridge_config *cfg, struct myelon_bridge **out);
 
@@ -224,7 +259,7 @@ enum myelon_bridge_msg_type {
   MYELON_BRIDGE_HELLO = 1,   /**< egress -> ingress: geometry */
   MYELON_BRIDGE_WELCOME = 2, /**< ingress -> egress: next sequence expected */
   MYELON_BRIDGE_REFUSE = 3,  /**< ingress -> egress: reason text naming the field */
-  MYELON_BRIDGE_DATA = 4,    /**< egress -> ingress: one message */
+  MYELON_BRIDGE_DATA = 4,    /**< egress -> ingress: one message (raw ring: one slot) */
   MYELON_BRIDGE_ACK = 5,     /**< ingress -> egress: every sequence below `seq` applied */
   MYELON_BRIDGE_RESYNC = 6,  /**< ingress -> egress: no session with you: send HELLO */
   MYELON_BRIDGE_PING = 7,    /**< egress -> ingress: alive (nothing else to send); answered by an ACK */
@@ -237,12 +272,16 @@ enum myelon_bridge_msg_type {
 #define MYELON_BRIDGE_SEQ_SIZE 16u    /**< WELCOME, ACK and END: header + u64 */
 #define MYELON_BRIDGE_DATA_HEADER 24u /**< header + u64 seq + kind + 7 zero bytes, then the payload */
 #define MYELON_BRIDGE_REASON_MAX 200u
+/** HELLO's format of a raw Layer 0 ring (frame formats are 0 and 1). */
+#define MYELON_BRIDGE_FORMAT_RAW 0xffu
 
 /** One parsed wire message; pointers point into the parsed buffer. */
 struct myelon_bridge_wire {
   enum myelon_bridge_msg_type type;
-  /* HELLO */
-  uint32_t format, frame_capacity, window;
+  /* HELLO. format: a myelon_frame_format or MYELON_BRIDGE_FORMAT_RAW;
+   * frame_capacity: a raw ring's slot size; slot_align: a raw ring's
+   * (0 for a framed ring) */
+  uint32_t format, frame_capacity, window, slot_align;
   uint64_t ring_capacity, max_message, type_tag, epoch; /* epoch: HELLO, END */
   /* WELCOME, ACK, DATA */
   uint64_t seq;
@@ -258,7 +297,8 @@ struct myelon_bridge_wire {
 /**
  * Parse and validate one wire message (all integers little-endian).
  * Checks the magic, version, type, exact size per type, zero padding, a
- * known frame format and a printable REFUSE reason of at most
+ * known frame format (or raw, with a slot size > 0 and a power-of-two
+ * alignment) and a printable REFUSE reason of at most
  * MYELON_BRIDGE_REASON_MAX bytes; never reads past `len`.
  * @return 0 and `*out`, or -EPROTO (anything else; nothing of it is used).
  */

@@ -97,8 +97,9 @@ int bridge_check_common(struct myelon_bridge *b, const struct myelon_bridge_conf
   bool ipc = strncmp(cfg->endpoint, "ipc://", 6) == 0;
   if (!tcp && !ipc)
     return bridge_fail(b, -EINVAL, "endpoint %s: only tcp:// and ipc:// are supported", cfg->endpoint);
-  if ((cfg->flags & ~(uint64_t)MYELON_BRIDGE_ONCE) != 0)
-    return bridge_fail(b, -EINVAL, "cfg.flags has unknown bits %#" PRIx64, cfg->flags & ~(uint64_t)MYELON_BRIDGE_ONCE);
+  uint64_t known = MYELON_BRIDGE_ONCE | MYELON_BRIDGE_RAW;
+  if ((cfg->flags & ~known) != 0)
+    return bridge_fail(b, -EINVAL, "cfg.flags has unknown bits %#" PRIx64, cfg->flags & ~known);
   if (cfg->heartbeat_ms <= 0 || cfg->timeout_ms <= 0 || cfg->timeout_ms < cfg->heartbeat_ms)
     return bridge_fail(b, -EINVAL, "cfg.heartbeat_ms and cfg.timeout_ms must be > 0, timeout >= heartbeat");
   /* CURVE on tcp:// unless asked for plain; on ipc:// only if keys are given. */
@@ -225,11 +226,13 @@ MYELON_API void myelon_bridge_close(struct myelon_bridge *b)
   if (b->l0 != NULL)
     dmp_consumer_unpeek(b->l0);
   myelon_consumer_close(b->cons);
+  dmp_consumer_close(b->raw_cons);
   if (b->hold)
     myelon_reasm_fini(&b->ra);
-  if (b->prod != NULL && b->state_fd >= 0 && b->st.next_seq != MYELON_BRIDGE_NEXT_ANY)
+  if (b->p0 != NULL && b->state_fd >= 0 && b->st.next_seq != MYELON_BRIDGE_NEXT_ANY)
     ingress_state_write(b, b->st.next_seq - 1, 0, 0); /* closed cleanly: next_seq - 1 is applied */
-  myelon_producer_close(b->prod);
+  if (!b->egress)
+    ingress_ring_free(b);
   if (b->state_fd >= 0)
     close(b->state_fd);
   free(b->endpoint);

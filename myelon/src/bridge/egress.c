@@ -53,6 +53,12 @@ static int egress_send_hello(struct myelon_bridge *b)
     .format = (uint32_t)b->fmt, .frame_capacity = b->fc, .ring_capacity = b->cap,
     .max_message = b->max_message, .type_tag = b->tag, .epoch = b->epoch, .window = b->window,
   };
+  if (b->raw) {
+    w.format = MYELON_BRIDGE_FORMAT_RAW;
+    w.frame_capacity = b->slot_size;
+    w.slot_align = b->slot_align;
+    w.max_message = b->slot_size;
+  }
   size_t n = bridge_encode_hello(m, &w);
   int rc = bridge_send_to(b, NULL, 0, m, n);
   return rc == -EAGAIN ? 0 : rc; /* not connected yet: the next retry sends it */
@@ -61,7 +67,9 @@ static int egress_send_hello(struct myelon_bridge *b)
 /* The ring's geometry, read as an inspector reads it (no consumer entry):
  * the HELLO needs it, and a link the ingress refuses must leave nothing
  * on A's ring (a durable entry would gate the producer for good). The
- * frame format and capacity are those whose type tag the ring carries. */
+ * frame format and capacity are those whose type tag the ring carries; a
+ * ring whose tag names none is a raw ring (bridge.h, "Framed and raw
+ * rings"). */
 static int egress_probe(struct myelon_bridge *b, int64_t timeout_ns)
 {
   int64_t deadline = bridge_now_ns() + (timeout_ns > 0 ? timeout_ns : 0);
@@ -89,13 +97,13 @@ static int egress_probe(struct myelon_bridge *b, int64_t timeout_ns)
           }
         }
       }
+      b->raw = !found;
       b->cap = st->capacity;
       b->tag = st->type_tag;
       b->epoch = st->epoch;
+      b->slot_size = st->slot_size;
+      b->slot_align = st->slot_align;
       dmp_inspect_close(in);
-      if (!found)
-        return bridge_fail(b, -MYELON_E_FORMAT, "ring %s is not a framed (Layer 1) ring: its type tag %#" PRIx64
-                           " names no frame format and capacity", b->ring, b->tag);
       return 0;
     }
     dmp_inspect_close(in);
@@ -107,9 +115,38 @@ static int egress_probe(struct myelon_bridge *b, int64_t timeout_ns)
   }
 }
 
+/* A raw ring: attach at Layer 0, with the geometry the handshake named
+ * as expectations. */
+static int egress_attach_raw(struct myelon_bridge *b)
+{
+  struct dmp_consumer_config cc;
+  dmp_consumer_config_init(&cc);
+  cc.name = b->ring;
+  cc.id = b->id;
+  cc.flags = DMP_CONSUMER_DURABLE;
+  cc.start = DMP_START_OLDEST;
+  cc.slot_size = b->slot_size;
+  cc.slot_align = b->slot_align;
+  cc.type_tag = b->tag;
+  int rc = dmp_consumer_attach(&cc, &b->raw_cons);
+  if (rc < 0)
+    return bridge_fail(b, rc, "attach to ring %s as %s: %s (%s)", b->ring, b->id, myelon_strerror(-rc),
+                       dmp_last_error());
+  b->l0 = b->raw_cons;
+  if (dmp_consumer_epoch(b->l0) != b->epoch || dmp_consumer_capacity(b->l0) != b->cap)
+    return bridge_fail(b, -DMP_E_OWNERDEAD, "ring %s was created anew between the handshake and the attach",
+                       b->ring);
+  if (b->hold && b->resume && b->rec.epoch == b->epoch)
+    egress_skip_acked(b);
+  b->resume = false;
+  return 0;
+}
+
 /* Attach as the durable consumer once the ingress accepted the link. */
 static int egress_attach(struct myelon_bridge *b)
 {
+  if (b->raw)
+    return egress_attach_raw(b);
   struct myelon_consumer_config cc;
   myelon_consumer_config_init(&cc);
   cc.ring.name = b->ring;
@@ -163,7 +200,7 @@ static int egress_welcome(struct myelon_bridge *b, uint64_t next, int64_t now)
     if (b->hcount == 0 && (!b->seq_known || (b->st.next_seq < next && !b->hold)))
       b->st.next_seq = next;
   }
-  if (b->cons == NULL) {
+  if (b->cons == NULL && b->raw_cons == NULL) {
     int rc = egress_attach(b);
     if (rc < 0)
       return rc;
@@ -274,21 +311,79 @@ static int egress_monitor(struct myelon_bridge *b, int64_t now)
   }
 }
 
+/* Copy a message into the window, numbered next. 1, or -ENOMEM. `first`:
+ * hold mode, the Layer 0 sequence of its first frame on A's ring. */
+int egress_window_add(struct myelon_bridge *b, const void *data, size_t len, uint8_t kind, int64_t first)
+{
+  uint8_t *buf = malloc(MYELON_BRIDGE_DATA_HEADER + (len ? len : 1));
+  if (buf == NULL)
+    return bridge_fail(b, -ENOMEM, "out of memory copying a %zu-byte message", len);
+  bridge_encode_data_header(buf, b->st.next_seq, kind);
+  if (len)
+    memcpy(buf + MYELON_BRIDGE_DATA_HEADER, data, len);
+  struct held *h = held_at(b, b->hcount);
+  h->buf = buf;
+  h->len = len;
+  h->seq = b->st.next_seq++;
+  h->sent_ns = 0;
+  h->first = first;
+  b->hcount++;
+  b->hbytes += len;
+  return 1;
+}
+
+/* A's producer is gone (its ring reported -DMP_E_OWNERDEAD, read to the
+ * end): deliver what is in flight, then egress_producer_ended(). */
+void egress_producer_gone(struct myelon_bridge *b)
+{
+  if (!b->producer_gone)
+    bridge_log(b, "the producer of %s is gone; delivering the %u messages in flight, then stopping", b->ring,
+               b->hcount);
+  b->producer_gone = true;
+}
+
+/* A raw ring without hold mode: one slot, released once copied (the
+ * window holds it from there, as a framed message). On a multi-producer
+ * ring the peek steps over tombstones. */
+static int egress_take_raw(struct myelon_bridge *b, int64_t timeout_ns)
+{
+  const void *slot;
+  int64_t seq;
+  int rc = dmp_consumer_try_peek(b->l0, &slot, &seq);
+  if (rc == -EAGAIN && timeout_ns >= 0) {
+    int64_t n = dmp_consumer_wait(b->l0, timeout_ns);
+    if (n == -DMP_E_OWNERDEAD) {
+      egress_producer_gone(b);
+      return 0;
+    }
+    if (n < 0 && n != -ETIMEDOUT)
+      return bridge_fail(b, (int)n, "reading ring %s: %s", b->ring, myelon_strerror((int)-n));
+    rc = dmp_consumer_try_peek(b->l0, &slot, &seq);
+  }
+  if (rc == -EAGAIN)
+    return 0;
+  if (rc < 0)
+    return bridge_fail(b, rc, "reading ring %s: %s", b->ring, myelon_strerror(-rc));
+  rc = egress_window_add(b, slot, b->slot_size, 0, seq);
+  if (rc > 0)
+    dmp_consumer_release(b->l0);
+  return rc;
+}
+
 /* Take one message from the ring into the window (waiting up to
  * `timeout_ns`). Returns 1 if one was taken, 0 if none, < 0 on error. */
 static int egress_take(struct myelon_bridge *b, int64_t timeout_ns)
 {
   if (b->hold)
     return egress_take_hold(b, timeout_ns);
+  if (b->raw)
+    return egress_take_raw(b, timeout_ns);
   struct myelon_msg m;
   int rc = myelon_consumer_recv(b->cons, &m, timeout_ns);
   if (rc == -ETIMEDOUT || rc == -EAGAIN)
     return 0;
   if (rc == -DMP_E_OWNERDEAD) {
-    if (!b->producer_gone)
-      bridge_log(b, "the producer of %s is gone; delivering the %u messages in flight, then stopping", b->ring,
-                 b->hcount);
-    b->producer_gone = true;
+    egress_producer_gone(b);
     return 0;
   }
   if (rc == -MYELON_E_TRUNCATED || rc == -MYELON_E_MALFORMED || rc == -MYELON_E_TOOBIG) {
@@ -297,23 +392,12 @@ static int egress_take(struct myelon_bridge *b, int64_t timeout_ns)
   }
   if (rc < 0)
     return bridge_fail(b, rc, "reading ring %s: %s", b->ring, myelon_strerror(-rc));
-  uint8_t *buf = malloc(MYELON_BRIDGE_DATA_HEADER + (m.len ? m.len : 1));
-  if (buf == NULL) {
-    return bridge_fail(b, -ENOMEM, "out of memory copying a %zu-byte message", m.len);
-  }
-  bridge_encode_data_header(buf, b->st.next_seq, m.kind);
-  memcpy(buf + MYELON_BRIDGE_DATA_HEADER, m.data, m.len);
+  rc = egress_window_add(b, m.data, m.len, m.kind, 0);
   /* Released only now that the copy is ours: from here the window, not the
    * ring, holds the message until B acknowledges it. */
-  myelon_consumer_release(b->cons);
-  struct held *h = held_at(b, b->hcount);
-  h->buf = buf;
-  h->len = m.len;
-  h->seq = b->st.next_seq++;
-  h->sent_ns = 0;
-  b->hcount++;
-  b->hbytes += m.len;
-  return 1;
+  if (rc > 0)
+    myelon_consumer_release(b->cons);
+  return rc;
 }
 
 static bool egress_room(const struct myelon_bridge *b)
@@ -356,7 +440,9 @@ static int egress_producer_ended(struct myelon_bridge *b, int64_t now)
   /* Our durable entry dies with the old ring; the new ring gets a new one. */
   egress_release_held(b);
   myelon_consumer_close(b->cons);
+  dmp_consumer_close(b->raw_cons);
   b->cons = NULL;
+  b->raw_cons = NULL;
   b->l0 = NULL;
   b->old_epoch = b->epoch;
   b->skip_old = true;
@@ -382,8 +468,6 @@ static int egress_pass(struct myelon_bridge *b, int64_t ring_wait_ns)
       return 0;
     b->next_probe_ns = now + PROBE_EVERY_NS;
     rc = egress_probe(b, 0);
-    if (rc == -MYELON_E_FORMAT)
-      return rc; /* the new producer's ring is not a framed ring */
     if (rc < 0)
       return 0; /* not there yet */
     bridge_log(b, "ring %s has a new producer (epoch %" PRIu64 "); handshaking", b->ring, b->epoch);
@@ -469,6 +553,11 @@ MYELON_API int myelon_bridge_egress_open(const struct myelon_bridge_config *cfg,
   int rc = bridge_check_common(b, cfg);
   if (rc == 0 && (cfg->window == 0 || cfg->window > (1u << 20)))
     rc = bridge_fail(b, -EINVAL, "cfg.window must be 1 .. 1048576 messages");
+  if (rc == 0 && (cfg->flags & MYELON_BRIDGE_RAW) != 0)
+    rc = bridge_fail(b, -EINVAL, "MYELON_BRIDGE_RAW is an ingress flag: the egress reads its ring's kind from the ring");
+  if (rc == 0 && (cfg->slot_size != 0 || cfg->slot_align != 0 || cfg->type_tag != 0))
+    rc = bridge_fail(b, -EINVAL, "cfg.slot_size, slot_align and type_tag are ingress fields: the egress reads them "
+                     "from its ring");
   if (rc == 0 && (cfg->max_message == 0 || cfg->max_message > MYELON_MAX_MESSAGE_LIMIT))
     rc = bridge_fail(b, -EINVAL, "cfg.max_message must be 1 .. %u", MYELON_MAX_MESSAGE_LIMIT);
   if (rc == 0 && (b->id = strdup(cfg->consumer_id ? cfg->consumer_id : "bridge")) == NULL)

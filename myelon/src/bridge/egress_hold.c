@@ -1,6 +1,6 @@
 /* libmyelon_bridge: the egress's hold mode (bridge.h, "Egress crashes").
- * With a state file the egress reads A's frames at Layer 0 ahead of what
- * it releases (its own reassembly) and releases with
+ * With a state file the egress reads A's frames (a raw ring's slots) at
+ * Layer 0 ahead of what it releases (its own reassembly) and releases with
  * dmp_consumer_release_to() only up to the oldest message B has not
  * acknowledged, recording first in the state file where the release ends
  * and which link sequence comes next; a restarted egress steps over what
@@ -68,32 +68,18 @@ void egress_skip_acked(struct myelon_bridge *b)
     int64_t seq;
     if (dmp_consumer_try_peek(b->l0, &slot, &seq) != 0)
       break; /* cannot be: those frames were published */
+    if (seq > b->rec.pos)
+      break; /* a multi-producer ring: the peek stepped over tombstones up to the point and past it */
     skipped++;
   }
-  if (dmp_consumer_next(b->l0) - 1 > dmp_consumer_sequence(b->l0))
-    dmp_consumer_release_to(b->l0, dmp_consumer_next(b->l0) - 1);
+  /* Release up to the point, and give back a slot past it that such a
+   * peek returned: it was not acknowledged. */
+  int64_t end = dmp_consumer_next(b->l0) - 1 < b->rec.pos ? dmp_consumer_next(b->l0) - 1 : b->rec.pos;
+  if (end > dmp_consumer_sequence(b->l0))
+    dmp_consumer_release_to(b->l0, end);
+  dmp_consumer_unpeek(b->l0);
   bridge_log(b, "resuming ring %s after frame %" PRId64 " (message %" PRIu64 " next; %" PRId64
              " acknowledged frames stepped over)", b->ring, b->rec.pos, b->rec.next_seq, skipped);
-}
-
-/* Copy a message into the window. */
-static int egress_hold_msg(struct myelon_bridge *b, const void *data, size_t len, uint8_t kind, int64_t first)
-{
-  uint8_t *buf = malloc(MYELON_BRIDGE_DATA_HEADER + (len ? len : 1));
-  if (buf == NULL)
-    return bridge_fail(b, -ENOMEM, "out of memory copying a %zu-byte message", len);
-  bridge_encode_data_header(buf, b->st.next_seq, kind);
-  if (len)
-    memcpy(buf + MYELON_BRIDGE_DATA_HEADER, data, len);
-  struct held *h = held_at(b, b->hcount);
-  h->buf = buf;
-  h->len = len;
-  h->seq = b->st.next_seq++;
-  h->sent_ns = 0;
-  h->first = first;
-  b->hcount++;
-  b->hbytes += len;
-  return 1;
 }
 
 /* A message lost on A for every reader (truncated, malformed, too big). */
@@ -103,10 +89,13 @@ static void egress_lost_on_a(struct myelon_bridge *b)
   myelon_reasm_reset(&b->ra);
 }
 
-/* Hold mode: one frame into the reassembly. 1: a message was taken into
- * the window, 0: more frames needed (or the frame was dropped). */
+/* Hold mode: one frame into the reassembly (a raw ring's slot is a
+ * message of its own). 1: a message was taken into the window, 0: more
+ * frames needed (or the frame was dropped). */
 static int egress_hold_frame(struct myelon_bridge *b, const void *slot, int64_t seq)
 {
+  if (b->raw)
+    return egress_window_add(b, slot, b->slot_size, 0, seq);
   struct myelon_frame_view f;
   if (myelon_frame_parse(b->fmt, b->fc, slot, &f) < 0) {
     if (b->ra.active)
@@ -119,7 +108,7 @@ static int egress_hold_frame(struct myelon_bridge *b, const void *slot, int64_t 
       egress_lost_on_a(b);
       return 0;
     }
-    return egress_hold_msg(b, f.data, f.len, f.kind, seq);
+    return egress_window_add(b, f.data, f.len, f.kind, seq);
   }
   bool was_active = b->ra.active, consumed;
   int rc = myelon_reasm_feed(&b->ra, &f, &consumed);
@@ -144,7 +133,7 @@ static int egress_hold_frame(struct myelon_bridge *b, const void *slot, int64_t 
   }
   if (rc == 0)
     return 0;
-  return egress_hold_msg(b, b->ra.buf, b->ra.len, b->ra.kind, was_active ? b->cur_first : seq);
+  return egress_window_add(b, b->ra.buf, b->ra.len, b->ra.kind, was_active ? b->cur_first : seq);
 }
 
 /* Hold mode's egress_take(): frames peeked at Layer 0 stay gated until
@@ -164,10 +153,7 @@ int egress_take_hold(struct myelon_bridge *b, int64_t timeout_ns)
       if (n == -DMP_E_OWNERDEAD) {
         if (b->ra.active)
           egress_lost_on_a(b); /* cut short by the producer's death, for every reader */
-        if (!b->producer_gone)
-          bridge_log(b, "the producer of %s is gone; delivering the %u messages in flight, then stopping", b->ring,
-                     b->hcount);
-        b->producer_gone = true;
+        egress_producer_gone(b);
         break;
       }
       if (n < 0 && n != -ETIMEDOUT)

@@ -17,6 +17,8 @@
 #include <disruptor_mp/inspect.h>
 #include <myelon/error.h>
 
+#define MIN_MSGSIZE (64 * 1024) /* ZMQ_MAXMSGSIZE floor: room for ZMTP handshake commands */
+
 static uint64_t state_check(const struct state_rec *r)
 {
   return (r->magic ^ r->epoch ^ r->seq ^ (uint64_t)r->before ^ r->frames) * 0x9e3779b97f4a7c15ULL + 1;
@@ -71,10 +73,25 @@ static int state_recover(struct myelon_bridge *b, uint64_t *next)
   return 0;
 }
 
-/* Create B's ring (at start, and again after ingress_ring_close() when a
- * link comes back or A's producer restarted: a new epoch, which B's
- * readers follow as they follow a local producer restart). */
-static int ingress_ring_open(struct myelon_bridge *b)
+/* A raw ring (MYELON_BRIDGE_RAW): Layer 0 only. */
+static int ingress_raw_ring_open(struct myelon_bridge *b)
+{
+  struct dmp_producer_config pc;
+  dmp_producer_config_init(&pc);
+  pc.name = b->ring;
+  pc.capacity = b->cap;
+  pc.slot_size = b->slot_size;
+  pc.slot_align = b->slot_align;
+  pc.type_tag = b->tag;
+  int rc = dmp_producer_create(&pc, &b->p0);
+  if (rc < 0) {
+    b->p0 = NULL;
+    return bridge_fail(b, rc, "create raw ring %s: %s (%s)", b->ring, myelon_strerror(-rc), dmp_last_error());
+  }
+  return 0;
+}
+
+static int ingress_framed_ring_open(struct myelon_bridge *b)
 {
   struct myelon_producer_config pc;
   myelon_producer_config_init(&pc);
@@ -88,10 +105,21 @@ static int ingress_ring_open(struct myelon_bridge *b)
     b->prod = NULL;
     return bridge_fail(b, rc, "create ring %s: %s (%s)", b->ring, myelon_strerror(-rc), dmp_last_error());
   }
-  struct dmp_producer *p = myelon_producer_ring(b->prod);
+  b->p0 = myelon_producer_ring(b->prod);
   b->fc = myelon_producer_frame_capacity(b->prod);
-  b->cap = dmp_producer_capacity(p);
+  b->cap = dmp_producer_capacity(b->p0);
   b->tag = myelon_frame_tag(b->fmt, b->fc);
+  return 0;
+}
+
+/* Create B's ring (at start, and again after ingress_ring_close() when a
+ * link comes back or A's producer restarted: a new epoch, which B's
+ * readers follow as they follow a local producer restart). */
+static int ingress_ring_open(struct myelon_bridge *b)
+{
+  int rc = b->raw ? ingress_raw_ring_open(b) : ingress_framed_ring_open(b);
+  if (rc < 0)
+    return rc;
   b->readers_ready = b->wait_readers == 0;
   /* Our ring's epoch, for the state file: read as any inspector would. */
   struct dmp_inspect *in = NULL;
@@ -104,6 +132,17 @@ static int ingress_ring_open(struct myelon_bridge *b)
   return rc;
 }
 
+/* Close B's ring at Layer 1 or 0 (its readers then see the producer gone). */
+void ingress_ring_free(struct myelon_bridge *b)
+{
+  if (b->prod != NULL)
+    myelon_producer_close(b->prod); /* p0 is its ring */
+  else
+    dmp_producer_close(b->p0);
+  b->prod = NULL;
+  b->p0 = NULL;
+}
+
 /* Close B's ring and end the session: B's readers read what was published,
  * then get -DMP_E_OWNERDEAD, as when a local producer dies. Only between
  * messages (never with one half published): the caller checks
@@ -111,12 +150,11 @@ static int ingress_ring_open(struct myelon_bridge *b)
  * resumes after the last message applied. */
 static void ingress_ring_close(struct myelon_bridge *b, const char *why)
 {
-  if (b->prod == NULL)
+  if (b->p0 == NULL)
     return;
   if (b->state_fd >= 0 && b->st.next_seq != MYELON_BRIDGE_NEXT_ANY)
     ingress_state_write(b, b->st.next_seq - 1, 0, 0);
-  myelon_producer_close(b->prod);
-  b->prod = NULL;
+  ingress_ring_free(b);
   b->readers_ready = false;
   b->active_len = 0;
   b->ack_due = false;
@@ -200,13 +238,33 @@ static void send_resync(struct myelon_bridge *b, const uint8_t *id, size_t len)
   bridge_send_to(b, id, len, m, sizeof m);
 }
 
+static const char *format_name(uint32_t format)
+{
+  return format == MYELON_BRIDGE_FORMAT_RAW ? "raw" : format == MYELON_FRAME_ALIGNED ? "aligned" : "compact";
+}
+
+/* A raw ring's geometry against the HELLO's: the field that differs, or "". */
+static void raw_mismatch(const struct myelon_bridge *b, const struct myelon_bridge_wire *w, char *why, size_t n)
+{
+  if (w->frame_capacity != b->slot_size)
+    snprintf(why, n, "slot_size: egress ring %u, ingress ring %u", w->frame_capacity, b->slot_size);
+  else if (w->slot_align != b->slot_align)
+    snprintf(why, n, "slot_align: egress ring %u, ingress ring %u", w->slot_align, b->slot_align);
+  else if (w->ring_capacity != b->cap)
+    snprintf(why, n, "ring_capacity: egress ring %" PRIu64 ", ingress ring %" PRIu64, w->ring_capacity, b->cap);
+  else if (w->type_tag != b->tag)
+    snprintf(why, n, "type_tag: egress ring %#" PRIx64 ", ingress ring %#" PRIx64, w->type_tag, b->tag);
+}
+
 static int ingress_hello(struct myelon_bridge *b, const uint8_t *id, size_t len, const struct myelon_bridge_wire *w)
 {
   char why[MYELON_BRIDGE_REASON_MAX + 1] = "";
-  if (w->format != (uint32_t)b->fmt)
-    snprintf(why, sizeof why, "format: egress ring %s, ingress ring %s",
-             w->format == MYELON_FRAME_ALIGNED ? "aligned" : "compact",
-             b->fmt == MYELON_FRAME_ALIGNED ? "aligned" : "compact");
+  uint32_t format = b->raw ? MYELON_BRIDGE_FORMAT_RAW : (uint32_t)b->fmt;
+  if (w->format != format)
+    snprintf(why, sizeof why, "format: egress ring %s, ingress ring %s", format_name(w->format),
+             format_name(format));
+  else if (b->raw)
+    raw_mismatch(b, w, why, sizeof why);
   else if (w->frame_capacity != b->fc)
     snprintf(why, sizeof why, "frame_capacity: egress ring %u, ingress ring %u", w->frame_capacity, b->fc);
   else if (w->ring_capacity != b->cap)
@@ -225,20 +283,20 @@ static int ingress_hello(struct myelon_bridge *b, const uint8_t *id, size_t len,
     bridge_send_to(b, id, len, m, n);
     return 0;
   }
-  if (b->prod != NULL && b->src_known && w->epoch != b->src_epoch) {
+  if (b->p0 != NULL && b->src_known && w->epoch != b->src_epoch) {
     /* A's producer restarted (its END was lost, or the egress restarted
      * too): B's readers see a restart as well. */
     if (b->have_pending)
       return 0; /* finish the message in hand first; the egress retries */
     ingress_ring_close(b, "the producer on A restarted (new epoch)");
   }
-  if (b->prod == NULL) {
+  if (b->p0 == NULL) {
     int rc = ingress_ring_open(b);
     if (rc < 0)
       return rc;
   }
   if (!b->readers_ready &&
-      dmp_producer_wait_for_consumers(myelon_producer_ring(b->prod), b->wait_readers, 0) > 0)
+      dmp_producer_wait_for_consumers(b->p0, b->wait_readers, 0) > 0)
     b->readers_ready = true;
   if (!b->readers_ready)
     return 0; /* not yet (the geometry is fine): the egress retries */
@@ -264,17 +322,22 @@ static int ingress_apply(struct myelon_bridge *b, int64_t timeout_ns)
   struct myelon_bridge_wire w;
   if (myelon_bridge_wire_parse(zmq_msg_data(&b->pending), zmq_msg_size(&b->pending), &w) != 0)
     return 1; /* cannot happen: parsed before it was kept */
-  int64_t before = dmp_producer_sequence(myelon_producer_ring(b->prod)) + 1;
-  uint64_t frames = myelon_frame_count(b->fmt, b->fc, w.len);
+  int64_t before = dmp_producer_sequence(b->p0) + 1;
+  uint64_t frames = b->raw ? 1 : myelon_frame_count(b->fmt, b->fc, w.len);
   int rc = ingress_state_write(b, w.seq, before, frames);
   if (rc < 0)
     return rc;
   /* A message longer than the ring goes out in batches: give it time for
    * the readers to drain between them rather than cut it short. */
   int64_t t = frames > b->cap ? 10LL * 1000000000 : timeout_ns;
-  rc = myelon_producer_publish(b->prod, w.payload, w.len, w.kind, t);
+  if (b->raw) {
+    int64_t seq = dmp_producer_publish_timeout(b->p0, w.payload, w.len, t);
+    rc = seq == -EAGAIN ? -ETIMEDOUT : seq < 0 ? (int)seq : 0;
+  } else {
+    rc = myelon_producer_publish(b->prod, w.payload, w.len, w.kind, t);
+  }
   if (rc == -ETIMEDOUT) {
-    if (dmp_producer_sequence(myelon_producer_ring(b->prod)) + 1 != before)
+    if (dmp_producer_sequence(b->p0) + 1 != before)
       bridge_log(b, "message %" PRIu64 " was cut short (readers too slow); publishing it again", w.seq);
     return 0;
   }
@@ -296,6 +359,10 @@ static int ingress_data(struct myelon_bridge *b, const uint8_t *id, size_t len, 
   }
   if (w->len > b->max_message) {
     reject(b, "DATA longer than max_message");
+    return 0;
+  }
+  if (b->raw && (w->len != b->slot_size || w->kind != 0)) {
+    reject(b, "DATA that is not one slot of the raw ring (its size, kind 0)");
     return 0;
   }
   if (b->st.next_seq != MYELON_BRIDGE_NEXT_ANY && w->seq < b->st.next_seq) {
@@ -396,8 +463,8 @@ int ingress_run(struct myelon_bridge *b, int64_t timeout_ns)
 {
   int64_t deadline = bridge_now_ns() + (timeout_ns > 0 ? timeout_ns : 0);
   for (;;) {
-    if (!b->readers_ready && b->prod != NULL &&
-        dmp_producer_wait_for_consumers(myelon_producer_ring(b->prod), b->wait_readers, 0) > 0)
+    if (!b->readers_ready && b->p0 != NULL &&
+        dmp_producer_wait_for_consumers(b->p0, b->wait_readers, 0) > 0)
       b->readers_ready = true;
     int rc = 0;
     if (b->zap != NULL)
@@ -439,6 +506,30 @@ int ingress_run(struct myelon_bridge *b, int64_t timeout_ns)
   }
 }
 
+/* The ring to create: framed (format, frame_capacity, max_message) or,
+ * with MYELON_BRIDGE_RAW, raw (slot_size, slot_align, type_tag; its
+ * largest message is one slot). */
+static int ingress_geometry(struct myelon_bridge *b, const struct myelon_bridge_config *cfg)
+{
+  b->raw = (cfg->flags & MYELON_BRIDGE_RAW) != 0;
+  b->cap = cfg->ring_capacity;
+  if (!b->raw) {
+    if (cfg->slot_size != 0 || cfg->slot_align != 0 || cfg->type_tag != 0)
+      return bridge_fail(b, -EINVAL, "cfg.slot_size, slot_align and type_tag are for a raw ring (MYELON_BRIDGE_RAW)");
+    b->fmt = cfg->format;
+    b->fc = cfg->frame_capacity;
+    b->max_message = cfg->max_message;
+    return 0;
+  }
+  if (cfg->slot_size == 0 || cfg->slot_size > DMP_MAX_SLOT_SIZE)
+    return bridge_fail(b, -EINVAL, "cfg.slot_size must be 1 .. %u for a raw ring", (unsigned)DMP_MAX_SLOT_SIZE);
+  b->slot_size = cfg->slot_size;
+  b->slot_align = cfg->slot_align ? cfg->slot_align : DMP_DEFAULT_SLOT_ALIGN;
+  b->tag = cfg->type_tag;
+  b->max_message = cfg->slot_size;
+  return 0;
+}
+
 MYELON_API int myelon_bridge_ingress_open(const struct myelon_bridge_config *cfg, struct myelon_bridge **out)
 {
   if (out == NULL || cfg == NULL)
@@ -454,9 +545,8 @@ MYELON_API int myelon_bridge_ingress_open(const struct myelon_bridge_config *cfg
     if (rc == 0)
       rc = bridge_read_key(b, cfg->peer_key_file, false, b->peer_pub, NULL);
   }
-  b->fmt = cfg->format;
-  b->max_message = cfg->max_message;
-  b->cap = cfg->ring_capacity;
+  if (rc == 0)
+    rc = ingress_geometry(b, cfg);
   b->wait_readers = cfg->wait_readers;
   b->readers_ready = cfg->wait_readers == 0;
   b->st.next_seq = MYELON_BRIDGE_NEXT_ANY;
@@ -469,15 +559,19 @@ MYELON_API int myelon_bridge_ingress_open(const struct myelon_bridge_config *cfg
     else
       rc = state_recover(b, &b->st.next_seq);
   }
-  b->fc = cfg->frame_capacity;
   if (rc == 0)
     rc = ingress_ring_open(b);
   if (rc == 0)
     rc = bridge_open_socket(b, ZMQ_ROUTER);
   if (rc == 0) {
     /* A message larger than any DATA we accept ends that connection in
-     * ZeroMQ itself, before we buffer it. */
+     * ZeroMQ itself, before we buffer it. The limit applies to ZMTP's own
+     * handshake commands too (a CURVE INITIATE is some 300 bytes and
+     * more): never below MIN_MSGSIZE, or a raw ring of small slots (or a
+     * small max_message) could not complete a CURVE handshake. */
     int64_t maxsz = (int64_t)b->max_message + MYELON_BRIDGE_DATA_HEADER;
+    if (maxsz < MIN_MSGSIZE)
+      maxsz = MIN_MSGSIZE;
     if (zmq_setsockopt(b->sock, ZMQ_MAXMSGSIZE, &maxsz, sizeof maxsz) != 0)
       rc = bridge_fail(b, -EPROTO, "ZMQ_MAXMSGSIZE: %s", zmq_strerror(zmq_errno()));
   }

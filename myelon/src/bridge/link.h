@@ -71,17 +71,20 @@ struct myelon_bridge {
   struct myelon_bridge_stats st;
   int64_t last_log_ns;
   /* ring geometry (egress: read from the ring; ingress: configured) */
+  bool raw;              /* a raw Layer 0 ring, carried slot by slot */
   enum myelon_frame_format fmt;
   uint32_t fc;
+  uint32_t slot_size, slot_align; /* raw rings */
   uint64_t cap, tag, epoch;
-  size_t max_message;
+  size_t max_message;    /* raw rings: the slot size */
   /* egress */
-  struct myelon_consumer *cons;
+  struct myelon_consumer *cons;  /* framed ring */
+  struct dmp_consumer *raw_cons; /* raw ring (b->l0 too) */
   /* Hold mode (an egress with a state file): frames are read at Layer 0
    * ahead of what is released; the durable cursor moves only with B's
    * acknowledgements (egress_release_held()). */
   bool hold, resume, oversize_logged;
-  struct dmp_consumer *l0;   /* the Layer 0 handle of `cons` */
+  struct dmp_consumer *l0;   /* the Layer 0 handle of `cons` (hold mode), or `raw_cons` */
   struct myelon_reasm ra;    /* the message being read */
   int64_t cur_first;         /* Layer 0 sequence of its first frame */
   bool cur_oversize;         /* it has more frames than the ring holds */
@@ -94,7 +97,8 @@ struct myelon_bridge {
   int64_t next_hello_ns, last_progress_ns, last_send_ns, next_probe_ns;
   uint64_t old_epoch;    /* the ring whose producer ended (skip_old) */
   /* ingress */
-  struct myelon_producer *prod;
+  struct myelon_producer *prod; /* framed ring */
+  struct dmp_producer *p0;      /* B's ring at Layer 0: prod's, or the raw ring (owned) */
   int state_fd;
   uint32_t wait_readers;
   bool readers_ready, ack_due;
@@ -131,6 +135,8 @@ int bridge_read_key(struct myelon_bridge *b, const char *path, bool secret, uint
 /* egress.c */
 int egress_run(struct myelon_bridge *b, int64_t timeout_ns);
 void held_free_head(struct myelon_bridge *b);
+int egress_window_add(struct myelon_bridge *b, const void *data, size_t len, uint8_t kind, int64_t first);
+void egress_producer_gone(struct myelon_bridge *b);
 
 /* egress_hold.c */
 void egress_release_held(struct myelon_bridge *b);
@@ -140,6 +146,7 @@ int egress_state_open(struct myelon_bridge *b, const char *path);
 
 /* ingress.c */
 int ingress_run(struct myelon_bridge *b, int64_t timeout_ns);
+void ingress_ring_free(struct myelon_bridge *b);
 int ingress_state_write(struct myelon_bridge *b, uint64_t seq, int64_t before, uint64_t frames);
 
 #endif

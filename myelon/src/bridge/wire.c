@@ -57,7 +57,7 @@ size_t bridge_encode_hello(uint8_t *p, const struct myelon_bridge_wire *w)
   put64(p + 32, w->type_tag);
   put64(p + 40, w->epoch);
   put32(p + 48, w->window);
-  /* p[52..56): zero (reserved) */
+  put32(p + 52, w->slot_align); /* a raw ring's; zero for a framed ring */
   return MYELON_BRIDGE_HELLO_SIZE;
 }
 
@@ -106,12 +106,18 @@ MYELON_API int myelon_bridge_wire_parse(const void *buf, size_t len, struct myel
   w.type = (enum myelon_bridge_msg_type)p[4];
   switch (p[4]) {
   case MYELON_BRIDGE_HELLO:
-    if (len != MYELON_BRIDGE_HELLO_SIZE || !all_zero(p + 52, 4))
+    if (len != MYELON_BRIDGE_HELLO_SIZE)
       return -EPROTO;
     w.format = get32(p + 8);
-    if (w.format != MYELON_FRAME_COMPACT && w.format != MYELON_FRAME_ALIGNED)
-      return -EPROTO;
     w.frame_capacity = get32(p + 12);
+    w.slot_align = get32(p + 52);
+    if (w.format == MYELON_BRIDGE_FORMAT_RAW) {
+      /* A raw ring: frame_capacity is its slot size. */
+      if (w.frame_capacity == 0 || w.slot_align == 0 || (w.slot_align & (w.slot_align - 1)) != 0)
+        return -EPROTO;
+    } else if ((w.format != MYELON_FRAME_COMPACT && w.format != MYELON_FRAME_ALIGNED) || w.slot_align != 0) {
+      return -EPROTO;
+    }
     w.ring_capacity = get64(p + 16);
     w.max_message = get64(p + 24);
     w.type_tag = get64(p + 32);

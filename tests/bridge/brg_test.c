@@ -1,0 +1,379 @@
+/* Helpers of the bridge tests (brg_test.h). */
+#include <criterion/criterion.h>
+#include <criterion/new/assert.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <disruptor_mp/inspect.h>
+
+#include "brg_test.h"
+#include "support.h"
+
+uint32_t CAP = CAP_DEFAULT;
+
+void av_add(struct av *a, const char *fmt, ...)
+{
+  cr_assert(a->n < 62);
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(a->buf[a->n], sizeof a->buf[a->n], fmt, ap);
+  va_end(ap);
+  a->v[a->n] = a->buf[a->n];
+  a->v[++a->n] = NULL;
+}
+
+/* myelon-bridge MODE ... with stdout and stderr in files (through sh, which
+ * execs the tool: the pid is the tool's). */
+void av_tool(struct av *a, const char *out, const char *err)
+{
+  a->n = 0;
+  av_add(a, "/bin/sh");
+  av_add(a, "-c");
+  av_add(a, "exec \"$0\" \"$@\" >%s 2>%s", out, err);
+  av_add(a, "%s", ts_helper("BRG_TOOL"));
+}
+
+pid_t spawn(struct av *a)
+{
+  pid_t pid = ts_spawn(a->v);
+  cr_assert(pid > 0, "spawn %s", a->v[0]);
+  return pid;
+}
+
+/* waitc: consumers to wait for (the egress, and a local reader); ready:
+ * NULL, or a file the producer creates after message `ready_at`. */
+pid_t producer_ex(const char *ring, const char *profile, uint64_t seed, int count, int waitc,
+                         const char *ready, int ready_at)
+{
+  struct av a = {0};
+  av_add(&a, "%s", ts_helper("FRM_ROLE"));
+  av_add(&a, "producer");
+  av_add(&a, "--backend=shm");
+  av_add(&a, "--name=%s", ring);
+  av_add(&a, "--format=compact");
+  av_add(&a, "--fcap=%u", FCAP);
+  av_add(&a, "--capacity=%u", CAP);
+  av_add(&a, "--seed=%" PRIu64, seed);
+  av_add(&a, "--profile=%s", profile);
+  av_add(&a, "--count=%d", count);
+  av_add(&a, "--wait-consumers=%d", waitc);
+  av_add(&a, "--timeout-ms=%d", ts_timeout_ms(CHILD_MS));
+  if (ready != NULL) {
+    av_add(&a, "--ready-file=%s", ready);
+    av_add(&a, "--ready-at=%d", ready_at);
+  }
+  return spawn(&a);
+}
+
+pid_t producer(const char *ring, const char *profile, uint64_t seed, int count)
+{
+  return producer_ex(ring, profile, seed, count, 1 /* the egress */, NULL, 0);
+}
+
+/* events: NULL, or brg_reader --events FILE; end: 1 --expect-end, 2 --until-end;
+ * flags: 1 --from-any, 2 --slow-us=5000. */
+pid_t reader_ex2(const char *ring, const char *profile, uint64_t seed, int count, const char *report,
+                        const char *events, int end, int flags)
+{
+  struct av a = {0};
+  av_add(&a, "%s", ts_helper("BRG_READER"));
+  av_add(&a, "--name=%s", ring);
+  av_add(&a, "--fcap=%u", FCAP);
+  av_add(&a, "--capacity=%u", CAP);
+  av_add(&a, "--seed=%" PRIu64, seed);
+  av_add(&a, "--profile=%s", profile);
+  av_add(&a, "--count=%d", count);
+  av_add(&a, "--report=%s", report);
+  av_add(&a, "--timeout-ms=%d", ts_timeout_ms(CHILD_MS));
+  if (events != NULL)
+    av_add(&a, "--events=%s", events);
+  if (end == 1)
+    av_add(&a, "--expect-end");
+  else if (end == 2)
+    av_add(&a, "--until-end");
+  if (flags & 1)
+    av_add(&a, "--from-any");
+  if (flags & 2)
+    av_add(&a, "--slow-us=5000");
+  return spawn(&a);
+}
+
+pid_t reader_ex(const char *ring, const char *profile, uint64_t seed, int count, const char *report,
+                       const char *events, int end)
+{
+  return reader_ex2(ring, profile, seed, count, report, events, end, 0);
+}
+
+pid_t reader(const char *ring, const char *profile, uint64_t seed, int count, const char *report)
+{
+  return reader_ex(ring, profile, seed, count, report, NULL, 0);
+}
+
+/* extra: NULL-terminated list of further arguments. */
+struct side ingress(const char *ring, const char *ep, const char *const *extra)
+{
+  struct side s = {ts_tmp_path("ing.out"), ts_tmp_path("ing.err"), 0};
+  struct av a = {0};
+  av_tool(&a, s.out, s.err);
+  av_add(&a, "ingress");
+  av_add(&a, "--ring=%s", ring);
+  av_add(&a, "--bind=%s", ep);
+  av_add(&a, "--capacity=%u", CAP);
+  av_add(&a, "--frame-capacity=%u", FCAP);
+  av_add(&a, "--wait-readers=1");
+  av_add(&a, "--json=0.2");
+  for (; extra && *extra; extra++)
+    av_add(&a, "%s", *extra);
+  s.pid = spawn(&a);
+  return s;
+}
+
+/* once: --once (exit when the producer is gone) rather than following the
+ * ring's next producer. */
+struct side egress_mode(const char *ring, const char *ep, const char *const *extra, bool once)
+{
+  struct side s = {ts_tmp_path("eg.out"), ts_tmp_path("eg.err"), 0};
+  struct av a = {0};
+  av_tool(&a, s.out, s.err);
+  av_add(&a, "egress");
+  av_add(&a, "--ring=%s", ring);
+  av_add(&a, "--connect=%s", ep);
+  av_add(&a, "--window=16");
+  av_add(&a, "--attach-timeout=%d", ts_timeout_ms(20000) / 1000);
+  av_add(&a, "--json=0.2");
+  if (once)
+    av_add(&a, "--once");
+  for (; extra && *extra; extra++)
+    av_add(&a, "%s", *extra);
+  s.pid = spawn(&a);
+  return s;
+}
+
+struct side egress(const char *ring, const char *ep, const char *const *extra)
+{
+  return egress_mode(ring, ep, extra, true);
+}
+
+/* A file's text (its first 64 KiB). Four rotating buffers, so that one
+ * message may show several files. */
+char *slurp(const char *path)
+{
+  static char bufs[4][1 << 16];
+  static unsigned turn;
+  char *buf = bufs[turn++ % 4];
+  buf[0] = '\0';
+  FILE *f = fopen(path, "r");
+  if (f != NULL) {
+    size_t n = fread(buf, 1, sizeof bufs[0] - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+  }
+  return buf;
+}
+
+bool wait_for_text(const char *path, const char *text, int timeout_ms)
+{
+  int64_t deadline = ts_now_ns() + (int64_t)ts_timeout_ms(timeout_ms) * 1000000;
+  while (ts_now_ns() < deadline) {
+    if (strstr(slurp(path), text) != NULL)
+      return true;
+    usleep(10000);
+  }
+  return false;
+}
+
+/* A TCP port free right now on 127.0.0.1 (the kernel picks it). */
+int free_port(void)
+{
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  cr_assert(fd >= 0);
+  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  cr_assert(bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0);
+  socklen_t len = sizeof sa;
+  cr_assert(getsockname(fd, (struct sockaddr *)&sa, &len) == 0);
+  close(fd);
+  return ntohs(sa.sin_port);
+}
+
+const char *ipc_ep(void)
+{
+  static char ep[300];
+  snprintf(ep, sizeof ep, "ipc://%s", ts_tmp_path("sock"));
+  return ep;
+}
+
+const char *tcp_ep(void)
+{
+  static char ep[64];
+  snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", free_port());
+  return ep;
+}
+
+void keygen(const char *prefix)
+{
+  struct av a = {0};
+  av_add(&a, "%s", ts_helper("BRG_TOOL"));
+  av_add(&a, "keygen");
+  av_add(&a, "%s", prefix);
+  pid_t pid = spawn(&a);
+  /* PREFIX.key and PREFIX.pub go into the test's temp dir (removed at exit). */
+  cr_assert(eq(int, ts_wait(pid, ts_timeout_ms(10000)), 0), "keygen %s", prefix);
+}
+
+/* Last published sequence of a ring (-1: nothing), read as dmp-stat does. */
+int64_t ring_position(const char *ring)
+{
+  struct dmp_inspect *in = NULL;
+  const struct dmp_ring_stat *st = NULL;
+  cr_assert(eq(int, dmp_inspect_open(DMP_BACKEND_SHM, ring, &in), 0), "inspect %s", ring);
+  cr_assert(eq(int, dmp_inspect_sample(in, &st), 0));
+  int64_t pos = st->position;
+  dmp_inspect_close(in);
+  return pos;
+}
+
+/* Consumer entries (active or idle) in a ring's table. */
+uint32_t ring_consumers(const char *ring)
+{
+  struct dmp_inspect *in = NULL;
+  const struct dmp_ring_stat *st = NULL;
+  cr_assert(eq(int, dmp_inspect_open(DMP_BACKEND_SHM, ring, &in), 0), "inspect %s", ring);
+  cr_assert(eq(int, dmp_inspect_sample(in, &st), 0));
+  uint32_t n = st->n_consumers;
+  dmp_inspect_close(in);
+  return n;
+}
+
+void stop(struct side *s)
+{
+  kill(s->pid, SIGTERM);
+  int rc = ts_wait(s->pid, ts_timeout_ms(10000));
+  cr_assert(eq(int, rc, 0), "myelon-bridge exited %d after SIGTERM; stderr: %s", rc, slurp(s->err));
+}
+
+
+/* The ingress's next expected message, from the last line of its --json
+ * status (-2: no line yet; -1: it takes whatever comes first). */
+long ingress_next(const struct side *in)
+{
+  const char *s = strrchr(slurp(in->out), '{');
+  if (s == NULL || (s = strstr(s, "\"next_seq\":")) == NULL)
+    return -2;
+  return strtol(s + 11, NULL, 10);
+}
+
+
+struct report read_report(const char *path)
+{
+  struct report r = {0, 9, 9, 9, 0};
+  cr_assert(eq(int, sscanf(slurp(path), "received=%lu dup=%lu lost=%lu bad=%lu attaches=%lu", &r.received, &r.dup,
+                           &r.lost, &r.bad, &r.attaches), 5), "report: %s", slurp(path));
+  return r;
+}
+
+int64_t realtime_ms(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The first "ownerdead MS" event at or after `since_ms` (-1: none). */
+int64_t first_ownerdead(const char *events, int64_t since_ms)
+{
+  const char *s = slurp(events);
+  long long ms;
+  int n;
+  while (sscanf(s, " ownerdead %lld%n", &ms, &n) == 1) {
+    if (ms >= since_ms)
+      return ms;
+    s += n;
+  }
+  return -1;
+}
+
+bool wait_applied(const struct side *in, long k, int ms)
+{
+  int64_t deadline = ts_now_ns() + (int64_t)ts_timeout_ms(ms) * 1000000;
+  while (ingress_next(in) < k) {
+    if (ts_now_ns() >= deadline)
+      return false;
+    usleep(1000);
+  }
+  return true;
+}
+pid_t raw_producer_ex(const char *ring, uint64_t seed, int count, int waitc, const char *ready, int ready_at,
+                      int flags)
+{
+  struct av a = {0};
+  av_add(&a, "%s", ts_helper("BRG_RAW"));
+  av_add(&a, "producer");
+  av_add(&a, "--name=%s", ring);
+  av_add(&a, "--slot=%u", RAW_SLOT);
+  av_add(&a, "--capacity=%u", CAP);
+  av_add(&a, "--tag=%" PRIu64, RAW_TAG);
+  av_add(&a, "--seed=%" PRIu64, seed);
+  av_add(&a, "--count=%d", count);
+  av_add(&a, "--wait-consumers=%d", waitc);
+  av_add(&a, "--timeout-ms=%d", ts_timeout_ms(CHILD_MS));
+  if (ready != NULL) {
+    av_add(&a, "--ready-file=%s", ready);
+    av_add(&a, "--ready-at=%d", ready_at);
+  }
+  if (flags & 1)
+    av_add(&a, "--mp");
+  if (flags & 2)
+    av_add(&a, "--abort-every=7");
+  return spawn(&a);
+}
+
+pid_t raw_producer(const char *ring, uint64_t seed, int count)
+{
+  return raw_producer_ex(ring, seed, count, 1 /* the egress */, NULL, 0, 0);
+}
+
+pid_t raw_reader_ex(const char *ring, uint64_t seed, int count, const char *report, const char *events, int end,
+                    int flags)
+{
+  struct av a = {0};
+  av_add(&a, "%s", ts_helper("BRG_RAW"));
+  av_add(&a, "reader");
+  av_add(&a, "--name=%s", ring);
+  av_add(&a, "--slot=%u", RAW_SLOT);
+  av_add(&a, "--tag=%" PRIu64, RAW_TAG);
+  av_add(&a, "--seed=%" PRIu64, seed);
+  av_add(&a, "--count=%d", count);
+  av_add(&a, "--report=%s", report);
+  av_add(&a, "--timeout-ms=%d", ts_timeout_ms(CHILD_MS));
+  if (events != NULL)
+    av_add(&a, "--events=%s", events);
+  if (end == 1)
+    av_add(&a, "--expect-end");
+  else if (end == 2)
+    av_add(&a, "--until-end");
+  if (flags & 1)
+    av_add(&a, "--from-any");
+  if (flags & 2)
+    av_add(&a, "--slow-us=5000");
+  return spawn(&a);
+}
+
+pid_t raw_reader(const char *ring, uint64_t seed, int count, const char *report)
+{
+  return raw_reader_ex(ring, seed, count, report, NULL, 0, 0);
+}
+
+_Static_assert(RAW_SLOT == 200 && RAW_TAG == 4242424242u, "raw_ingress_args names them");
+const char *const raw_ingress_args[] = {"--raw", "--slot-size=200", "--type-tag=4242424242", NULL};

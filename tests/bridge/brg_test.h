@@ -1,0 +1,90 @@
+/* Helpers of the bridge tests (suite 'bridge'; brg_test.c): spawning the
+ * tool and the roles (frm_role and brg_reader for framed rings, brg_raw
+ * for raw ones) as real processes with bounded waits, reading their
+ * status and reports, and inspecting rings as dmp-stat does. They assert
+ * with criterion: called from a test only. */
+#ifndef BRG_TEST_H
+#define BRG_TEST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define FCAP 1024u
+#define CAP_DEFAULT 64u
+/* Ring capacity (frames, or slots) of A's and B's rings: 64 (64 KiB,
+ * smaller than most "big" messages), or larger where a test needs every
+ * message to fit the ring (an egress holds a message in A's ring until B
+ * acknowledged it). */
+extern uint32_t CAP;
+#define CHILD_MS 90000
+/* Raw rings (brg_raw): slot size and type tag of A's and B's rings. */
+#define RAW_SLOT 200u
+#define RAW_TAG UINT64_C(4242424242)
+
+/* An argv under construction. */
+struct av {
+  char *v[64];
+  int n;
+  char buf[64][256];
+};
+
+void av_add(struct av *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void av_tool(struct av *a, const char *out, const char *err);
+pid_t spawn(struct av *a);
+
+/* Framed rings: frm_role producer, brg_reader. */
+pid_t producer_ex(const char *ring, const char *profile, uint64_t seed, int count, int waitc, const char *ready,
+                  int ready_at);
+pid_t producer(const char *ring, const char *profile, uint64_t seed, int count);
+pid_t reader_ex2(const char *ring, const char *profile, uint64_t seed, int count, const char *report,
+                 const char *events, int end, int flags);
+pid_t reader_ex(const char *ring, const char *profile, uint64_t seed, int count, const char *report,
+                const char *events, int end);
+pid_t reader(const char *ring, const char *profile, uint64_t seed, int count, const char *report);
+
+/* Raw rings: brg_raw producer and reader (RAW_SLOT, RAW_TAG, CAP slots).
+ * flags of the producer: 1 --mp (a multi-producer ring), 2 --abort-every=7
+ * (tombstones). end and flags of the reader as reader_ex2()'s. */
+pid_t raw_producer_ex(const char *ring, uint64_t seed, int count, int waitc, const char *ready, int ready_at,
+                      int flags);
+pid_t raw_producer(const char *ring, uint64_t seed, int count);
+pid_t raw_reader_ex(const char *ring, uint64_t seed, int count, const char *report, const char *events, int end,
+                    int flags);
+pid_t raw_reader(const char *ring, uint64_t seed, int count, const char *report);
+/* The ingress options of a raw ring like brg_raw's (NULL-terminated). */
+extern const char *const raw_ingress_args[];
+
+struct side {
+  const char *out, *err;
+  pid_t pid;
+};
+
+/* myelon-bridge ingress / egress; extra: NULL-terminated list of further
+ * arguments. once: --once. */
+struct side ingress(const char *ring, const char *ep, const char *const *extra);
+struct side egress_mode(const char *ring, const char *ep, const char *const *extra, bool once);
+struct side egress(const char *ring, const char *ep, const char *const *extra);
+void stop(struct side *s);
+void keygen(const char *prefix);
+
+char *slurp(const char *path);
+bool wait_for_text(const char *path, const char *text, int timeout_ms);
+int free_port(void);
+const char *ipc_ep(void);
+const char *tcp_ep(void);
+int64_t ring_position(const char *ring);
+uint32_t ring_consumers(const char *ring);
+long ingress_next(const struct side *in);
+bool wait_applied(const struct side *in, long k, int ms);
+
+/* brg_reader's and brg_raw's report fields. */
+struct report {
+  unsigned long received, dup, lost, bad, attaches;
+};
+
+struct report read_report(const char *path);
+int64_t realtime_ms(void);
+int64_t first_ownerdead(const char *events, int64_t since_ms);
+
+#endif
