@@ -18,6 +18,10 @@
 #include <myelon/error.h>
 
 #define MIN_MSGSIZE (64 * 1024) /* ZMQ_MAXMSGSIZE floor: room for ZMTP handshake commands */
+/* ZMQ_MAXMSGSIZE bounds the frame as it arrives: under CURVE each frame
+ * comes wrapped in a MESSAGE command (its name, an 8-byte nonce, a flags
+ * byte and a 16-byte MAC: 33 bytes). Room for that and more. */
+#define TRANSPORT_SLACK 256
 
 static uint64_t state_check(const struct state_rec *r)
 {
@@ -568,8 +572,11 @@ MYELON_API int myelon_bridge_ingress_open(const struct myelon_bridge_config *cfg
      * ZeroMQ itself, before we buffer it. The limit applies to ZMTP's own
      * handshake commands too (a CURVE INITIATE is some 300 bytes and
      * more): never below MIN_MSGSIZE, or a raw ring of small slots (or a
-     * small max_message) could not complete a CURVE handshake. */
-    int64_t maxsz = (int64_t)b->max_message + MYELON_BRIDGE_DATA_HEADER;
+     * small max_message) could not complete a CURVE handshake; and to
+     * CURVE's wrapping of each frame: TRANSPORT_SLACK, or a message of
+     * max_message bytes never crossed a CURVE link (the connection was
+     * dropped and made again forever). */
+    int64_t maxsz = (int64_t)b->max_message + MYELON_BRIDGE_DATA_HEADER + TRANSPORT_SLACK;
     if (maxsz < MIN_MSGSIZE)
       maxsz = MIN_MSGSIZE;
     if (zmq_setsockopt(b->sock, ZMQ_MAXMSGSIZE, &maxsz, sizeof maxsz) != 0)
