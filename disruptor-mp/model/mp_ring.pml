@@ -1,10 +1,20 @@
 /*
  * mp_ring.pml - the claim / publish / tombstone protocol of multi-producer
  * rings (issue 18), checked with Spin: no lost slot, no double tombstone,
- * no tombstone over a live producer's slot, no consumer reading a slot
- * before it is fully published, no deadlock. The C it stands for is
+ * no tombstone over a live producer's slot nor over a later lap's marker,
+ * no claim of a slot whose previous lap is not done, no consumer reading a
+ * slot before it is fully published, no deadlock. The C it stands for is
  * disruptor-mp/src/multi.c (labels MP1..MP7 there and in layout.h, "Many
  * producers"); each step below names its C line.
+ *
+ * The protocol: a producer stores its intent (MP1), claims with a CAS on
+ * the claim counter (MP2), writes the slot and publishes it with one
+ * marker store (MP3), then empties its intent (MP4). Consumers read the
+ * markers from their own position, never the shared cursor. The cursor is
+ * a lower bound of the published frontier that producers move lazily
+ * (MP5, dmp_impl_mp_advance()): when a claim is beyond their cached limit
+ * (mp_limit()), after a publish that saw a parked consumer, after a
+ * repair. A claim never goes beyond min(slowest consumer, cursor) + CAP.
  *
  * Run (what tests/model/check_spin.sh, suite model, does):
  *   spin -a -DNPROD=2 -DCLAIMS=2 -DCAP=2 mp_ring.pml && gcc -O2 -o pan pan.c && ./pan -m400000
@@ -13,16 +23,23 @@
  *
  * What is abstracted: sequences are small (at most NPROD * CLAIMS claims),
  * every atomic is sequentially consistent (the C uses seq_cst for the
- * claim CAS MP2, the cursor CAS and loads MP5, the marker CAS MP6 and the
- * loads MP7; MP1, MP3 and MP4 are relaxed or release stores, which is the
- * same here: MP1's are ordered before the seq_cst CAS MP2 that follows
- * them, MP3's and MP4's before MP5's cursor load by the full fence at the
- * top of dmp_impl_mp_advance(), and a repairer that reads MP4's (or MP1's
- * lo) store acquires the markers before it), a claim takes one slot (a batch is the same with a wider range),
- * the consumer is one gating consumer that also repairs (as dmp_consumer_wait
- * does in check_peers), a crash is a producer stopping at any step with its
- * lock released (the kernel drops OFD locks of a dead process), and the
- * repairer's OFD lock probe is a read of alive[].
+ * claim CAS MP2, the cursor CAS and its loads MP5, the marker CAS MP6 and
+ * the loads MP7; MP1, MP3 and MP4 are relaxed or release stores and the
+ * consumers' marker loads acquire loads, which is the same here: MP1's are
+ * ordered before the seq_cst CAS MP2 that follows them, MP3's before MP5's
+ * cursor load by the full fence at the top of dmp_impl_mp_advance(), a
+ * consumer that acquires a marker sees the slot written before it, and a
+ * repairer that reads MP4's (or MP1's lo) store acquires the markers
+ * before it), a claim takes one slot (a batch is the same with a wider
+ * range), a producer's cached claim limit is recomputed at every claim
+ * (C claims only below a limit computed earlier, which is never above the
+ * current one: a subset of these runs), the consumer is one gating
+ * consumer that also repairs (as dmp_consumer_wait does in check_peers),
+ * a waiting producer may repair too (dmp_impl_mp_claim_wait), a crash is a
+ * producer stopping at any step with its lock released (the kernel drops
+ * OFD locks of a dead process), the repairer's OFD lock probe is a read
+ * of alive[], and the wake-up (futex) protocol is not modelled: a wait is
+ * a blocking guard.
  */
 #ifndef NPROD
 #define NPROD 2
@@ -32,6 +49,9 @@
 #endif
 #ifndef CAP
 #define CAP 2
+#endif
+#ifndef PREPAIR
+#define PREPAIR true /* a waiting producer may repair (false: only the consumer) */
 #endif
 #ifndef MAXCRASH
 #define MAXCRASH 1
@@ -108,6 +128,8 @@ inline repair(c, cur, s, k, covered, m, live)
      m = marks[s % CAP];                         /* "m = dmp_impl_load_seq_cst(mk)" */
      if
      :: m == s + 1 || m == -(s + 1) -> skip      /* mark_done: continue */
+     :: (m > s + 1 || m < -(s + 1)) && (m > 0 -> m - 1 : -m - 1) < claim -> skip
+                                                 /* "x > s && x < ...mp_claim": a later lap's marker */
      :: else ->
         covered = false; k = 0;
         do                                       /* MP7: intents of live entries */
@@ -122,6 +144,7 @@ inline repair(c, cur, s, k, covered, m, live)
            atomic {                              /* MP6: CAS marker m -> TOMB(s) */
              if
              :: marks[s % CAP] == m ->
+                assert(m == 0 || (m > 0 -> m - 1 : -m - 1) < s); /* never over a later lap */
                 marks[s % CAP] = -(s + 1);
                 assert(!alive[owner[s]]);        /* never a live producer's slot */
                 tombs[s]++;
@@ -142,8 +165,10 @@ inline repair(c, cur, s, k, covered, m, live)
 
 proctype producer(byte me)
 {
-  byte n = 0, c;
-  short cur;
+  byte n = 0, c, c2;
+  short cur, k2, mm;
+  byte k, live;
+  bool covered;
   alive[me] = true;
 claim_next:
   MAYDIE;
@@ -154,12 +179,21 @@ claim_next:
 retry:
   c = claim;                                     /* "c = ... load_seq_cst(&ctl->mp_claim)" */
   if
-  :: c > MIN(ccur, cursor) + CAP ->              /* mp_limit(): full */
-     atomic { lo[me] = hi[me]; dirty = true }    /* "store lo = hi" on -EAGAIN */
-     MAYDIE;
-     /* wait (dmp_impl_mp_claim_wait) until the window or the counter moves */
-     (c <= MIN(ccur, cursor) + CAP || claim != c);
-     goto retry
+  :: c > MIN(ccur, cursor) + CAP ->              /* "if (last > mp->limit)": refresh */
+     advance(cur);                               /* mp_limit(): MP5, lazily */
+     if
+     :: c > MIN(ccur, cursor) + CAP ->           /* still full: -EAGAIN */
+        atomic { lo[me] = hi[me]; dirty = true } /* "store lo = hi" on -EAGAIN */
+        MAYDIE;
+        if                                       /* dmp_impl_mp_claim_wait(): repair every MP_REPAIR_NS */
+        :: PREPAIR -> repair(c2, cur, k2, k, covered, mm, live)
+        :: true -> skip
+        fi;
+        /* wait until the window, the counter or the frontier moves */
+        (c <= MIN(ccur, cursor) + CAP || claim != c || DONE(cursor + 1));
+        goto retry
+     :: else -> skip
+     fi
   :: else -> skip
   fi;
   atomic { hi[me] = c + 1; dirty = true };      /* MP1: intent, hi first */
@@ -168,18 +202,22 @@ retry:
   MAYDIE;
   atomic {                                       /* MP2: CAS of mp_claim */
     if
-    :: claim == c -> claim = c + 1; owner[c] = me; dirty = true
+    :: claim == c -> claim = c + 1; owner[c] = me; dirty = true;
+       assert(c < CAP || DONE(c - CAP))          /* the slot's previous lap is done */
     :: else -> goto retry_out
     fi
   };
   MAYDIE;
   written[c % CAP] = c;                          /* the payload (memcpy into the slot) */
   MAYDIE;
-  marks[c % CAP] = c + 1;                        /* MP3: marker store */
+  marks[c % CAP] = c + 1;                        /* MP3: marker store: the publish */
   MAYDIE;
   atomic { lo[me] = hi[me]; dirty = true };     /* MP4: intent emptied */
   MAYDIE;
-  advance(cur);                                  /* MP5 */
+  if                                             /* P2: "if (load(data_waiters) != 0)" */
+  :: advance(cur)                                /* MP5 before the wake-up */
+  :: true -> skip
+  fi;
   n++;
   goto claim_next;
 retry_out:
@@ -201,26 +239,24 @@ proctype consumer()
   bool covered;
   byte live;
   do
-  :: ccur < cursor ->                            /* C1: "c->available = cursor" */
+  :: DONE(ccur + 1) ->                           /* C1: "load_acquire(mark_of(marks, .., s))" (reload) */
      s = ccur + 1;
-     m = marks[s % CAP];                         /* skip_tombstones / is_tomb */
-     assert(m == s + 1 || m == -(s + 1));        /* below the cursor: done */
+     m = marks[s % CAP];
+     assert(m == s + 1 || m == -(s + 1));        /* only a lap after our release changes it */
      if
      :: m == s + 1 -> assert(written[s % CAP] == s); delivered++  /* never half-written */
      :: else -> assert(tombs[s] == 1)            /* a tombstone someone stored */
      fi;
-     skip;
      d_step { ccur = s; s = 0; m = 0 }           /* C2: release */
-  :: atomic { cursor < claim - 1 && dirty -> dirty = false }; /* check_peers(): dmp_impl_mp_repair() */
+  :: atomic { !DONE(ccur + 1) && ccur < claim - 1 && dirty -> dirty = false }; /* check_peers(): dmp_impl_mp_repair() */
      repair(c2, cur, k2, k, covered, mm, live)
   :: ended == NPROD -> break
   od;
   /* Every producer is gone: the last repair, then drain (OWNERDEAD after). */
   repair(c2, cur, k2, k, covered, mm, live);
   do
-  :: ccur < cursor ->
+  :: DONE(ccur + 1) ->
      s = ccur + 1; m = marks[s % CAP];
-     assert(m == s + 1 || m == -(s + 1));
      if :: m == s + 1 -> assert(written[s % CAP] == s); delivered++ :: else -> skip fi;
      ccur = s
   :: else -> break

@@ -100,6 +100,15 @@ static int lock_free_entry(struct dmp_impl_ring *r, const struct dmp_impl_geomet
  * start, the entry made visible with it, then the start settled against
  * the producer's limit. Under the table lock, holding the entry's lock. */
 
+/* What is published: the producer cursor (C1: acquire load; pairs with
+ * P1), or on a multi-producer ring the frontier its markers show (multi.c). */
+static int64_t published_now(const struct dmp_consumer *c)
+{
+  if (c->non_gating & DMP_IMPL_C_MP)
+    return dmp_impl_mp_frontier(&c->ring, -1);
+  return dmp_impl_seq_clamp(dmp_impl_load_acquire(&c->ring.ctl->producer_cursor));
+}
+
 /* Step 1: where to start before the entry is visible. */
 static int64_t provisional_start(const struct dmp_consumer *c, struct dmp_consumer_entry *e, bool existing)
 {
@@ -116,7 +125,7 @@ static int64_t provisional_start(const struct dmp_consumer *c, struct dmp_consum
      * the consumer sees everything from then on. The floor of step 3 lifts
      * it if those slots could already have been reused. C1: acquire load;
      * pairs with P1. */
-    start = dmp_impl_seq_clamp(dmp_impl_load_acquire(&ctl->producer_cursor));
+    start = published_now(c);
   } else {
     /* Relaxed: a first guess; step 3 re-loads gate_limit after J1. */
     start = dmp_impl_seq_clamp(dmp_impl_load_relaxed(&ctl->gate_limit)) - (int64_t)c->ring.capacity;
@@ -163,7 +172,7 @@ static void settle_start(struct dmp_consumer *c, struct dmp_consumer_entry *e, b
    * below. Relaxed: J1 orders it after our T1/T2, which is what P4 pairs
    * with. C1: acquire load of the cursor; pairs with P1. */
   int64_t limit = dmp_impl_seq_clamp(dmp_impl_load_relaxed(&ctl->gate_limit));
-  int64_t published = dmp_impl_seq_clamp(dmp_impl_load_acquire(&ctl->producer_cursor));
+  int64_t published = published_now(c);
   int64_t floor = limit - cap > published - cap ? limit - cap : published - cap;
   int64_t start = provisional;
   /* A new non-gating consumer starting at LATEST keeps its provisional
@@ -187,6 +196,7 @@ static void settle_start(struct dmp_consumer *c, struct dmp_consumer_entry *e, b
     dmp_impl_store_release(&e->cursor, start);
   c->next = start + 1;
   c->committed = start;
+  c->mp_frontier = start; /* a lower bound: start <= published */
   /* A non-gating consumer keeps `available` below `next` for good (see
    * dmp_consumer_try_peek()). */
   c->available = c->non_gating ? INT64_MIN : published;
@@ -448,8 +458,12 @@ static void park_for_data(struct dmp_consumer *c, int64_t max_ns)
   max_ns = dmp_impl_waiter_sync(&c->ring, max_ns); /* W3 */
   int64_t seen = dmp_impl_load_seq_cst(&ctl->producer_cursor);
   /* Park also on a scribbled cursor (dmp_impl_cursor_sane()): the
-   * producer's next publish changes the word and wakes us. */
-  if (seen < c->next || !dmp_impl_cursor_sane(c, seen))
+   * producer's next publish changes the word and wakes us. A
+   * multi-producer ring: its cursor is the futex word, and the markers
+   * (read after it) say whether there is data; a producer that sees us
+   * moves the cursor (MP5) before it wakes us (multi.c, P2). */
+  if ((c->non_gating & DMP_IMPL_C_MP) ? dmp_impl_mp_available(c) == 0
+                                      : seen < c->next || !dmp_impl_cursor_sane(c, seen))
     dmp_impl_futex_wait(dmp_impl_futex_word(&ctl->producer_cursor), (uint32_t)(uint64_t)seen, max_ns);
   /* Relaxed: a count only; a publisher that still sees us makes one
    * futile wake-up call. */
@@ -583,7 +597,9 @@ static int lossy_read(struct dmp_consumer *c, void *dst, size_t len, int64_t *se
     int64_t s = c->next;
     /* C1: acquire load of the producer cursor; pairs with P1, so the slot
      * holds event s or a later one, never an earlier one. */
-    int64_t published = dmp_impl_seq_clamp(dmp_impl_load_acquire(&ctl->producer_cursor)); /* hostile: internal.h */
+    int64_t published = (c->non_gating & DMP_IMPL_C_MP)
+                            ? dmp_impl_mp_published(c) /* from the markers (multi.c) */
+                            : dmp_impl_seq_clamp(dmp_impl_load_acquire(&ctl->producer_cursor)); /* hostile: internal.h */
     if (s > published)
       break;
     if (c->non_gating & DMP_IMPL_C_MP) {
@@ -659,7 +675,7 @@ static int64_t lossy_process(struct dmp_consumer *c, dmp_event_fn fn, size_t max
   }
   /* The snapshot: what is published now (at most `max` events). C1:
    * acquire load; pairs with P1. */
-  int64_t published = dmp_impl_seq_clamp(dmp_impl_load_acquire(&c->ring.ctl->producer_cursor));
+  int64_t published = published_now(c);
   if (published < c->next)
     return 0;
   int64_t end = published + 1;

@@ -20,7 +20,7 @@ struct dmp_inspect {
   uint32_t flags; /* DMP_INSPECT_* */
   int fd;
   const uint8_t *map;
-  size_t map_len; /* header, control block and table: never the slots */
+  size_t map_len; /* header, control block, tables and markers: never the slots */
   struct dmp_impl_geometry geo;
   struct dmp_segment_header header; /* as validated at open: immutable */
   dev_t dev;
@@ -111,6 +111,23 @@ static int map_and_validate(struct dmp_inspect *in, const struct stat *st)
   if (in->geo.table_offset + (uint64_t)in->geo.max_consumers * sizeof(struct dmp_consumer_entry) > in->map_len)
     return DMP_FAIL(-DMP_E_CORRUPT, "'%s' is too small for its consumer table", in->path);
   memcpy(&in->header, m, sizeof in->header);
+  if (in->geo.max_producers) {
+    /* A multi-producer ring's position is read from its markers (after
+     * the producer table; sample_ring()): map up to their end, still not
+     * the slots. */
+    uint64_t end = in->geo.marks_offset + in->geo.capacity * sizeof(int64_t);
+    if (end > (uint64_t)st->st_size)
+      return DMP_FAIL(-DMP_E_CORRUPT, "'%s' is too small for its publish markers", in->path);
+    if (end > in->map_len) {
+      munmap(m, in->map_len);
+      in->map = NULL;
+      m = mmap(NULL, (size_t)end, PROT_READ, MAP_SHARED, in->fd, 0);
+      if (m == MAP_FAILED)
+        return DMP_FAIL(-errno, "mmap (read-only) of '%s' failed: %s", in->path, strerror(errno));
+      in->map = m;
+      in->map_len = (size_t)end;
+    }
+  }
   return 0;
 }
 
@@ -272,8 +289,15 @@ static void sample_ring(struct dmp_inspect *in, struct dmp_ring_stat *s)
   s->removed = !name_is_ours(in);
   s->producer_alive = dmp_impl_lock_held(in->fd, DMP_LOCK_PRODUCER) == 1;
   const struct dmp_segment_control *ctl = (const struct dmp_segment_control *)(const void *)in->map;
-  /* I3: acquire load of the producer cursor; pairs with P1. */
-  s->position = dmp_impl_load_acquire((dmp_atomic_i64 *)(uintptr_t)&ctl->producer_cursor);
+  /* I3: acquire load of the producer cursor; pairs with P1. A
+   * multi-producer ring's cursor is a lower bound its producers move
+   * lazily: its position is the published frontier its markers show
+   * (read-only scan from the cursor, at most a ring; multi.c). */
+  if (in->geo.max_producers)
+    s->position = dmp_impl_mp_frontier_of(ctl, (const dmp_atomic_i64 *)(const void *)(in->map + in->geo.marks_offset),
+                                          in->geo.capacity, -1);
+  else
+    s->position = dmp_impl_load_acquire((dmp_atomic_i64 *)(uintptr_t)&ctl->producer_cursor);
   s->published = s->position >= -1 ? (uint64_t)s->position + 1 : 0; /* no overflow at INT64_MAX */
   s->max_producers = in->geo.max_producers;
   s->producers_alive = 0;

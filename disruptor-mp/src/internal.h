@@ -255,8 +255,24 @@ struct dmp_impl_mp {
 dmp_atomic_i64 *dmp_impl_mp_marks(const struct dmp_impl_ring *r);
 struct dmp_producer_entry *dmp_impl_mp_ptable(const struct dmp_impl_ring *r);
 /** Move the producer cursor over every done slot after it (MP5), waking
- * parked consumers if it moved. */
+ * parked consumers if it moved. Lazily: at a refresh of a claim limit,
+ * before a wake-up, after a repair or a tombstoned claim, never per publish. */
 void dmp_impl_mp_advance(struct dmp_impl_ring *r);
+/** The published frontier of a multi-producer ring: the last sequence
+ * such that it and every one before it are done (data or tombstone),
+ * found by scanning the markers from the shared cursor (a lower bound,
+ * within a ring of it) or from `from` if further (a lower bound the
+ * caller knows; -1 for none). Reads only: also inspect.c's, on a
+ * read-only mapping. */
+int64_t dmp_impl_mp_frontier_of(const struct dmp_segment_control *ctl, const dmp_atomic_i64 *marks,
+                                uint64_t capacity, int64_t from);
+/** dmp_impl_mp_frontier_of() of a ring. */
+int64_t dmp_impl_mp_frontier(const struct dmp_impl_ring *r, int64_t from);
+/** A consumer's view of the published frontier (what a single-producer
+ * ring's consumer reads from the cursor): gating, from its position by
+ * the markers; non-gating, from the shared cursor too. Caches it in
+ * c->mp_frontier. */
+int64_t dmp_impl_mp_published(struct dmp_consumer *c);
 /** Tombstone every claimed, unpublished slot (within a ring of the cursor)
  * that no live producer's intent covers (MP6, MP7); `self`: the caller's
  * own producer entry, or -1. Returns how many it tombstoned. */

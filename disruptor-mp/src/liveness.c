@@ -319,11 +319,10 @@ static int check_required(struct dmp_producer *p, struct dmp_impl_liveness *l, s
       raise_alert(l, r->id, seq, now - r->progress_ns, true, true);
     return 0;
   }
-  /* What a consumer can have read: on a multi-producer ring the shared
-   * cursor (every producer's published slots below it), not this
-   * handle's own. Acquire: as the consumers' C1 (pairs with MP5). */
-  int64_t published =
-      p->mp ? dmp_impl_seq_clamp(dmp_impl_load_acquire(&p->ring.ctl->producer_cursor)) : p->next - 1;
+  /* What a consumer can have read: on a multi-producer ring the published
+   * frontier (every producer's done slots, from the markers; multi.c),
+   * not this handle's own. */
+  int64_t published = p->mp ? dmp_impl_mp_frontier(&p->ring, -1) : p->next - 1;
   if (seq > r->last_seq || seq >= published) {
     r->last_seq = seq > r->last_seq ? seq : r->last_seq;
     window_reset(r, now);

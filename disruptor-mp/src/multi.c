@@ -3,10 +3,15 @@
  * steps name the labels MP1..MP7 below).
  *
  * Producers claim with a CAS on mp_claim after storing their intent in
- * their table entry, publish one marker per slot, and move the shared
- * producer cursor over every done slot, so consumers and gating work as
- * on a single-producer ring. A claimed slot that no live producer's intent
- * covers is a dead producer's: a waiter tombstones it. */
+ * their table entry and publish one marker per slot: that store is the
+ * whole publish. Consumers read the markers, never the shared cursor, on
+ * their hot path (as Aeron's readers poll a frame's length word, and
+ * LMAX's multi-producer sequencer's availability buffer): the cursor is a
+ * lower bound of the published frontier that producers move lazily (MP5:
+ * when they refresh their claim limit, before a wake-up, after a repair),
+ * so a publish touches no line that another producer or the consumers
+ * write. A claimed slot that no live producer's intent covers is a dead
+ * producer's: a waiter tombstones it. */
 #include "internal.h"
 #include "env_internal.h"
 
@@ -50,6 +55,43 @@ static bool mark_done(int64_t m, int64_t seq)
   return m == DMP_MARK_DATA(seq) || m == DMP_MARK_TOMB(seq);
 }
 
+/* The sequence a marker is for (-1: none; any value a peer wrote). */
+static int64_t mark_seq(int64_t m)
+{
+  if (m > 0)
+    return m - 1;
+  return m < 0 && m != INT64_MIN ? -m - 1 : -1;
+}
+
+/* The last of the consecutive done slots after `f` (at most `max` of
+ * them): `f` itself when slot f + 1 is not done. Acquire loads of the
+ * markers: pair with MP3 / MP6 (the slot writes before them). */
+static int64_t scan_done(const dmp_atomic_i64 *marks, uint64_t mask, int64_t f, int64_t max)
+{
+  const int64_t start = f;
+  while (f - start < max &&
+         mark_done(dmp_impl_load_acquire((dmp_atomic_i64 *)(uintptr_t)&marks[(uint64_t)(f + 1) & mask]), f + 1))
+    f++;
+  return f;
+}
+
+int64_t dmp_impl_mp_frontier_of(const struct dmp_segment_control *ctl, const dmp_atomic_i64 *marks,
+                                uint64_t capacity, int64_t from)
+{
+  /* Acquire: pairs with MP5's CAS (every slot up to it is done). Claims
+   * never go beyond the cursor + a ring (mp_limit()), so the frontier is
+   * within a ring of it and one scan of at most a ring finds it. */
+  int64_t f = dmp_impl_seq_clamp(dmp_impl_load_acquire((dmp_atomic_i64 *)(uintptr_t)&ctl->producer_cursor));
+  if (from > f && from <= DMP_IMPL_SEQ_MAX)
+    f = from;
+  return scan_done(marks, capacity - 1, f, (int64_t)capacity);
+}
+
+int64_t dmp_impl_mp_frontier(const struct dmp_impl_ring *r, int64_t from)
+{
+  return dmp_impl_mp_frontier_of(r->ctl, dmp_impl_mp_marks(r), r->capacity, from);
+}
+
 void dmp_impl_mp_advance(struct dmp_impl_ring *r)
 {
   struct dmp_segment_control *ctl = r->ctl;
@@ -59,8 +101,9 @@ void dmp_impl_mp_advance(struct dmp_impl_ring *r)
    * CAS), then the seq_cst load of the cursor; pairs with the seq_cst CAS
    * below and the seq_cst marker loads after it in whoever moved the
    * cursor last (a store-load pair: either it sees our marker after its
-   * CAS, or we see its cursor here). The one fence per publish stands for
-   * the seq_cst stores MP3 and MP4 used to be. */
+   * CAS, or we see its cursor here). Called lazily (mp_limit(), a
+   * publish that saw a parked consumer, repairs, tombstoned claims), so
+   * this fence is not paid per publish. */
   dmp_impl_fence_seq_cst();
   int64_t cur = dmp_impl_load_seq_cst(&ctl->producer_cursor);
   bool moved = false;
@@ -120,6 +163,15 @@ int64_t dmp_impl_mp_repair(struct dmp_impl_ring *r, int32_t self)
     int64_t m = dmp_impl_load_seq_cst(mk);
     if (mark_done(m, s))
       continue;
+    /* A marker of a later lap: s was done and its slot claimed again
+     * since our loads of the claim counter and cursor (we were slow); a
+     * CAS from it would tombstone that lap's data. Honest only below the
+     * claim counter as it is now (loaded after the marker, seq_cst: the
+     * marker's store came after its claim's MP2); any other value was
+     * scribbled and is repaired like an unpublished one. */
+    int64_t x = mark_seq(m);
+    if (x > s && x < dmp_impl_load_seq_cst(&ctl->mp_claim))
+      continue;
     bool covered = false;
     for (uint32_t i = 0; i < n && !covered; i++) {
       /* MP7: seq_cst loads of the intent after the claim counter; pair
@@ -161,6 +213,11 @@ static int64_t mp_limit(struct dmp_producer *p)
   const int64_t cap = (int64_t)p->ring.capacity;
   struct dmp_impl_mp *mp = p->mp;
   int64_t limit = mp->limit;
+  /* MP5, lazily: the cursor over every done slot, here (once per refresh
+   * of the cached limit, not per publish), so the cursor stays within a
+   * ring of every claim (the claims below are bounded by it) and
+   * dmp_impl_mp_frontier() finds the frontier in one scan. */
+  dmp_impl_mp_advance(&p->ring);
   for (int round = 1;; round++) {
     /* P6: acquire load of table_seq before the scan; pairs with T2. */
     uint32_t seen = dmp_impl_load_acquire(&ctl->table_seq);
@@ -275,10 +332,10 @@ int64_t dmp_impl_mp_publish(struct dmp_producer *p)
   if (mp->lo == mp->hi)
     return mp->last;
   dmp_atomic_i64 *marks = dmp_impl_mp_marks(&p->ring);
-  /* MP3: release store of each marker after the slot's bytes (publishes
-   * them); pairs with MP5's marker loads, MP7's and the consumers'
-   * acquire loads. Against MP5's CAS it needs a full barrier before our
-   * cursor load: the fence at the top of dmp_impl_mp_advance(). */
+  /* MP3: release store of each marker after the slot's bytes: the publish
+   * (consumers read the markers, not the cursor); pairs with the
+   * consumers' acquire loads (C1 of a multi-producer ring), MP5's and
+   * MP7's. */
   for (int64_t s = mp->lo; s < mp->hi; s++)
     dmp_impl_store_release(mark_of(marks, &p->ring, s), DMP_MARK_DATA(s));
   /* MP4: release store emptying the intent, after the markers; pairs with
@@ -290,7 +347,23 @@ int64_t dmp_impl_mp_publish(struct dmp_producer *p)
                          dmp_impl_load_relaxed(&mp->entry->published) + (uint64_t)(mp->hi - mp->lo));
   mp->last = mp->hi - 1;
   mp->lo = mp->hi;
-  dmp_impl_mp_advance(&p->ring);
+  uint32_t wk = p->ring.wakeups;
+  if (wk != DMP_IMPL_WAKE_NONE) {
+    /* P2 of the multi-producer path: order the marker stores before the
+     * waiter-count load, as P1/P2 on a single-producer ring (a compiler
+     * barrier made a full one by the waiter's membarrier(2), or a full
+     * fence); pairs with W1, the consumer's seq_cst increment, its
+     * barrier, then its re-read of our marker: either we see the waiter or
+     * it sees the marker. A parked consumer sleeps on the cursor's futex
+     * word: MP5 moves the cursor over our slots (and the done ones before
+     * them) and wakes it. Only then: the cursor is not moved per publish. */
+    if (wk == DMP_IMPL_WAKE_BARRIER)
+      dmp_impl_compiler_barrier();
+    else
+      dmp_impl_fence_seq_cst();
+    if (dmp_impl_load_relaxed(&p->ring.ctl->data_waiters) != 0)
+      dmp_impl_mp_advance(&p->ring);
+  }
   return mp->last;
 }
 
@@ -529,26 +602,6 @@ fail:
 
 /* ---- the consumer side -------------------------------------------------------- */
 
-/* Step over the tombstones at c->next (up to `a`), counting them; release
- * them at once when nothing is leased (a gating producer waits on them). */
-static void skip_tombstones(struct dmp_consumer *c, dmp_atomic_i64 *marks, int64_t a)
-{
-  int64_t s = c->next;
-  bool leased = c->committed != s - 1;
-  uint64_t skipped = 0;
-  /* Acquire: pairs with MP6 / MP3 (a tombstone stored by CAS or store). */
-  while (s <= a && dmp_impl_load_acquire(mark_of(marks, &c->ring, s)) == DMP_MARK_TOMB(s)) {
-    s++;
-    skipped++;
-  }
-  if (!skipped)
-    return;
-  c->next = s;
-  c->tombstones += skipped;
-  if (!leased)
-    dmp_consumer_release(c);
-}
-
 int64_t dmp_impl_mp_skip_tombstones(struct dmp_consumer *c, int64_t s, int64_t last)
 {
   dmp_atomic_i64 *marks = dmp_impl_mp_marks(&c->ring);
@@ -565,6 +618,10 @@ int64_t dmp_impl_mp_skip_tombstones(struct dmp_consumer *c, int64_t s, int64_t l
   return s;
 }
 
+/* Slots a gating reload caches at most: the inline try_peek hands them out
+ * without looking at their markers again. */
+#define RELOAD_MAX INT64_C(256)
+
 int dmp_impl_consumer_reload(struct dmp_consumer *c)
 {
   if (c->non_gating & DMP_IMPL_C_LOSSY) {
@@ -572,24 +629,73 @@ int dmp_impl_consumer_reload(struct dmp_consumer *c)
     return -EINVAL; /* visibly nonzero: callers' `*event` stays unset */
   }
   dmp_atomic_i64 *marks = dmp_impl_mp_marks(&c->ring);
-  /* C1: acquire load of the producer cursor; pairs with MP5's CAS, whose
-   * marker loads acquired every slot below it. */
-  int64_t a = dmp_impl_load_acquire(&c->ring.ctl->producer_cursor);
-  if ((uint64_t)a - (uint64_t)c->committed > c->ring.capacity)
-    a = c->next - 1; /* scribbled (see dmp_consumer_try_peek()) */
-  skip_tombstones(c, marks, a);
+  /* Never more than a ring beyond what we released: no honest producer
+   * publishes there (it gates on us); markers a peer scribbled would
+   * otherwise run us off into slots nobody wrote. */
+  const int64_t end = c->committed + (int64_t)c->ring.capacity;
   int64_t s = c->next;
-  if (s > a) {
-    c->available = s - 1;
-    return -EAGAIN;
+  /* C1 of a multi-producer ring: acquire loads of the markers from our
+   * position (not of the shared cursor, which producers move lazily);
+   * pair with MP3 (the slot's bytes before its data marker) and MP6 / MP3
+   * (a tombstone stored by CAS or store). Tombstones first: stepped over,
+   * counted, released at once when nothing is leased (a gating producer
+   * may wait on them). */
+  int64_t from = s;
+  while (s <= end && dmp_impl_load_acquire(mark_of(marks, &c->ring, s)) == DMP_MARK_TOMB(s))
+    s++;
+  if (s != from) {
+    bool leased = c->committed != from - 1;
+    c->next = s;
+    c->tombstones += (uint64_t)(s - from);
+    if (!leased)
+      dmp_consumer_release(c);
   }
-  /* Cache up to the next tombstone (at most 64 slots ahead), so the inline
-   * fast path hands out only data slots. Acquire: as above. */
-  int64_t e = s;
-  while (e < a && e - s < 64 && dmp_impl_load_acquire(mark_of(marks, &c->ring, e + 1)) != DMP_MARK_TOMB(e + 1))
+  /* Then the data slots, up to the next one not published (or a
+   * tombstone), so the inline fast path hands out only data slots. */
+  int64_t e = s - 1;
+  while (e < end && e + 1 - s < RELOAD_MAX &&
+         dmp_impl_load_acquire(mark_of(marks, &c->ring, e + 1)) == DMP_MARK_DATA(e + 1))
     e++;
   c->available = e;
-  return 0;
+  if (e > c->mp_frontier)
+    c->mp_frontier = e;
+  return e < s ? -EAGAIN : 0;
+}
+
+int64_t dmp_impl_mp_published(struct dmp_consumer *c)
+{
+  int64_t from = c->next - 1;
+  int64_t max = (int64_t)c->ring.capacity;
+  if (c->mp_frontier > from)
+    from = c->mp_frontier;
+  if (!(c->non_gating & DMP_IMPL_C_LOSSY)) {
+    /* Gating: every slot from our position on is of the current lap (the
+     * producers gate on us), so the markers from there suffice; never
+     * more than a ring beyond what we released (scribbled markers). */
+    int64_t end = c->committed + (int64_t)c->ring.capacity;
+    if (from >= end)
+      return end;
+    max = end - from;
+    c->mp_frontier = scan_done(dmp_impl_mp_marks(&c->ring), c->ring.mask, from, max);
+    return c->mp_frontier;
+  }
+  /* Non-gating: we may have been lapped, so from the shared cursor (within
+   * a ring of the frontier) if it is further. Our cached frontier counts
+   * only if no producer's limit is below it (scribbled markers otherwise).
+   * Relaxed: a sanity bound (the limit is stored before any claim under
+   * it, P4). */
+  if (c->mp_frontier > dmp_impl_seq_clamp(dmp_impl_load_relaxed(&c->ring.ctl->gate_limit)))
+    from = c->next - 1;
+  c->mp_frontier = dmp_impl_mp_frontier(&c->ring, from);
+  return c->mp_frontier;
+}
+
+int64_t dmp_impl_mp_available(struct dmp_consumer *c)
+{
+  if (!c)
+    return -EINVAL;
+  int64_t f = dmp_impl_mp_published(c);
+  return f < c->next ? 0 : f - c->next + 1;
 }
 
 bool dmp_impl_consumer_is_tomb(struct dmp_consumer *c, int64_t s)

@@ -387,7 +387,7 @@ int64_t dmp_producer_min_gating_sequence(const struct dmp_producer *p)
     return -EINVAL;
   int64_t min;
   if (!dmp_impl_table_min(&p->ring, &p->ring.seg->geo, &min, NULL))
-    return p->mp ? dmp_impl_load_acquire(&p->ring.ctl->producer_cursor) : p->next - 1; /* acquire: as C1 */
+    return p->mp ? dmp_impl_mp_frontier(&p->ring, -1) : p->next - 1; /* the published frontier (multi.c) */
   return min;
 }
 

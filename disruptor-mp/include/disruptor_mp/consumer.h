@@ -90,6 +90,7 @@ struct dmp_consumer {
   int64_t liveness_due;
   uint32_t generation; /**< our entry's generation after our join (consumer.c, entry_ours) */
   uint64_t tombstones; /**< tombstones stepped over (multi-producer rings) */
+  int64_t mp_frontier; /**< multi-producer rings: the published frontier as last found (multi.c) */
 };
 
 #define DMP_IMPL_C_LOSSY 1u /**< consumer.non_gating: a non-gating consumer */
@@ -173,6 +174,10 @@ DMP_API void dmp_impl_peek_refused(struct dmp_consumer *c);
  * tombstones and sets `available` (0), or -EAGAIN. Not for direct use. */
 DMP_API int dmp_impl_consumer_reload(struct dmp_consumer *c);
 
+/** dmp_consumer_available() of a multi-producer ring, whose consumers
+ * find what is published from the per-slot markers. Not for direct use. */
+DMP_API int64_t dmp_impl_mp_available(struct dmp_consumer *c);
+
 /** False for a producer cursor `a` that no honest producer can show this
  * consumer, i.e. one scribbled by a peer that writes the segment behind the
  * library's back (a stray write, a hostile process): for a gating
@@ -193,9 +198,13 @@ static inline bool dmp_impl_cursor_sane(struct dmp_consumer *c, int64_t a)
 
 /** Number of events published and not yet peeked (one acquire load). On a
  * non-gating consumer some of them may be overwritten before they are read;
- * on a multi-producer ring some may be tombstones (an upper bound). */
+ * on a multi-producer ring some may be tombstones (an upper bound), and
+ * the count comes from the per-slot markers (an out-of-line scan from the
+ * consumer's position, at most a ring). */
 static inline int64_t dmp_consumer_available(struct dmp_consumer *c)
 {
+  if (c->non_gating & DMP_IMPL_C_MP) /* a multi-producer ring: from the markers */
+    return dmp_impl_mp_available(c);
   /* C1: acquire load of the producer cursor; pairs with P1. */
   int64_t a = dmp_impl_load_acquire(&c->ring.ctl->producer_cursor);
   /* A non-gating consumer never caches it: try_peek's fast path must not

@@ -90,7 +90,10 @@ struct dmp_ring_stat {
   int32_t owner_pid;           /**< creator's pid (informational) */
   bool producer_alive;         /**< its OFD lock is held */
   bool removed;                /**< the name no longer refers to this segment */
-  int64_t position;            /**< producer cursor (-1 = nothing published) */
+  int64_t position;            /**< producer cursor (-1 = nothing published); on a multi-producer
+                                    ring the published frontier its per-slot markers show (every
+                                    sequence up to it holds data or a tombstone), not its lazily
+                                    moved shared cursor */
   uint64_t published;          /**< position + 1 (derived counter) */
   int64_t min_gating;          /**< slowest gating cursor (position if none) */
   bool full;                   /**< position - min_gating >= capacity */

@@ -9,7 +9,8 @@
  *   offset  size  what
  *   ------  ----  ---------------------------------------------------------
  *   0       128   struct dmp_segment_header (immutable once `ready` is set)
- *   128     64    producer cursor line: last published sequence (-1 = none)
+ *   128     64    producer cursor line: last published sequence (-1 = none;
+ *                 a lazily moved lower bound on multi-producer rings)
  *   192     64    data_waiters: consumers parked on the producer cursor
  *   256     64    space_waiters: 1 while the producer is parked for space
  *   320     64    table_seq (futex) and table_hwm: consumer-table changes
@@ -80,21 +81,29 @@
  * their entry's intent [claim_lo, claim_hi) (MP1, MP2). They publish each
  * slot by storing its marker (MP3): marker = seq + 1 means "seq holds
  * data", -(seq + 1) means "seq is a tombstone: skipped, no data", anything
- * else means "not published for seq" (0: never used). After publishing, a
- * producer empties its intent (MP4) and moves `producer_cursor` over every
- * consecutive slot whose marker says done (MP5, any producer or repairer
- * helps), so consumers keep reading one cursor and gate as before. A claim
- * never goes beyond producer_cursor + capacity (nor the slowest gating
- * consumer + capacity), so a slot's previous lap is always done before it
- * is claimed again.
+ * else means "not published for seq" (0: never used). That store is the
+ * whole publish; the producer then empties its intent (MP4). Consumers
+ * read the markers from their own position (the highest consecutive done
+ * sequence is the *published frontier*), never `producer_cursor` on their
+ * hot path. On these rings `producer_cursor` is a lower bound of the
+ * frontier that producers move lazily over consecutive done slots (MP5,
+ * with a CAS; any producer or repairer helps): when a claim passes the
+ * producer's cached limit, before waking parked consumers (the cursor is
+ * their futex word), after a repair. A claim never goes beyond
+ * producer_cursor + capacity (nor the slowest gating consumer +
+ * capacity), so a slot's previous lap is always done before it is claimed
+ * again and the frontier is always within a ring of the cursor: readers
+ * that need it (a new consumer's start, dmp-stat's position, liveness)
+ * scan at most a ring of markers from the cursor.
  *
  * Each producer holds the OFD lock DMP_LOCK_PRODUCER0 + its entry index,
  * and a shared (read) OFD lock on DMP_LOCK_PRODUCER, so "is any producer
  * alive" stays one F_OFD_GETLK as on single-producer rings. A claimed,
  * unpublished slot that no live producer's intent covers belonged to a dead
  * producer: whoever waits on it (a consumer, another producer) stores its
- * tombstone with a CAS from the value it saw (MP6, once: a CAS), counts it
- * in `mp_tombstones`, and moves the cursor on. A live producer's intent
+ * tombstone with a CAS from the value it saw (MP6, once: a CAS; never from
+ * a marker of a later lap, which a slow repairer may find), counts it in
+ * `mp_tombstones`, and moves the cursor on. A live producer's intent
  * covers its claim from before the claim's CAS until after its markers are
  * stored, so a live (even SIGSTOPped) producer's slot is never tombstoned.
  *

@@ -32,11 +32,16 @@
  * When to use it: N writers feeding one reader set (workers answering one
  * scheduler, several feeds into one journal), where polling N rings would
  * cost more than sharing one. Its costs: every claim is a CAS on one shared
- * counter and every publish stores one marker per slot and moves the shared
- * cursor with a CAS (cache lines bounce between producers; one producer on
- * such a ring is slower than on a single-producer ring), each slot takes 8
- * more bytes (its marker), and a consumer checks each slot's marker when it
- * reloads the cursor. Events of different producers interleave.
+ * counter (a locked instruction: it waits for the previous publish's
+ * stores to reach the lines the consumers read), every publish stores one
+ * 8-byte marker per slot (each slot takes 8 more bytes), and consumers
+ * read each slot's marker as well as the slot: two cache lines per
+ * message where a single-producer ring's consumer polls one cursor. The
+ * shared cursor is not moved per publish (consumers find the published
+ * frontier from the markers; producers move the cursor lazily), so
+ * producers share only the claim counter's line. One producer alone on
+ * such a ring is slower than on a single-producer ring (bench/README.md,
+ * "Issue 18 targets"). Events of different producers interleave.
  *
  * Rules on such a ring: a handle holds one claim at a time (one slot or
  * one batch): claiming again before dmp_producer_publish() or
