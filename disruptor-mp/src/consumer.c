@@ -188,6 +188,12 @@ static void settle_start(struct dmp_consumer *c, struct dmp_consumer_entry *e, b
     c->missed = existing ? (uint64_t)(floor - start) : 0;
     start = floor;
   }
+  if (c->ring.seg->geo.bytes && (start != provisional || (!existing && c->cfg.start == DMP_START_OLDEST))) {
+    /* A byte ring: only a record boundary is a start (bytes.h). */
+    int64_t b = dmp_impl_bytes_boundary(&c->ring, start, published);
+    c->missed += existing && b > start ? (uint64_t)(b - start) : 0;
+    start = b;
+  }
   if (start > published) /* a hostile cursor beyond the producer */
     start = published;
   /* C4: release store of the settled start; pairs with P5 (the producer

@@ -69,6 +69,7 @@ struct dmp_impl_geometry {
   uint32_t max_producers;   /**< 0: a single-producer ring */
   uint64_t ptable_offset;   /**< multi-producer: the producer table */
   uint64_t marks_offset;    /**< multi-producer: the publish markers */
+  bool bytes;               /**< a byte ring (DMP_SEG_F_BYTES): slots are blocks (bytes.c) */
 };
 
 /** Compute the layout for the given parameters; validates every one.
@@ -120,6 +121,23 @@ void dmp_impl_ring_init(struct dmp_impl_ring *r, struct dmp_impl_segment *seg);
 
 /** Resolve `name` for `backend` into seg->path form. */
 int dmp_impl_segment_path(enum dmp_backend backend, const char *name, char *out, size_t outlen);
+
+/* ---- byte rings (bytes.c; bytes.h) ------------------------------------------ */
+
+/** dmp_producer_create() of a DMP_RING_BYTES config: check the byte-ring
+ * fields (capacity in bytes, slot_size the block, slot_align) and compute
+ * the block geometry into `g` (g->bytes set). 0 or -DMP_E_BADCONFIG. */
+int dmp_impl_bytes_geometry(const struct dmp_producer_config *cfg, uint32_t max_consumers,
+                            struct dmp_impl_geometry *g);
+/** Segment validation of a header with DMP_SEG_F_BYTES: its geometry is a
+ * byte ring's (slot size = alignment >= 16, capacity >= 2, one producer).
+ * 0 or -DMP_E_CORRUPT with the detail. Sets g->bytes. */
+int dmp_impl_bytes_validate(const struct dmp_segment_header *h, const char *path, struct dmp_impl_geometry *g);
+/** A consumer's settled start `start` (last "released" block) on a byte
+ * ring, moved up to a record boundary (bytes.h): unchanged if start + 1 is
+ * a lap start or the producer's position; else the next lap start the
+ * producer reached, or its position `published`. */
+int64_t dmp_impl_bytes_boundary(const struct dmp_impl_ring *r, int64_t start, int64_t published);
 
 /* ---- where segments live, whom to trust (access.c) ------------------------ */
 /* Each reports a failure as a negative code and a reason in `why` only (so

@@ -21,7 +21,7 @@ void dmp_producer_config_init(struct dmp_producer_config *cfg)
 
 #define KNOWN_RING_FLAGS                                                                                   \
   (DMP_RING_KEEP | DMP_RING_NO_WAKEUPS | DMP_RING_NO_RECLAIM | DMP_RING_NO_COUNTERS | DMP_RING_SHARE_GROUP | \
-   DMP_RING_NO_MEMBARRIER | DMP_RING_PREFAULT | DMP_RING_MULTI_PRODUCER)
+   DMP_RING_NO_MEMBARRIER | DMP_RING_PREFAULT | DMP_RING_MULTI_PRODUCER | DMP_RING_BYTES)
 
 /* The fields only a ring's creator chooses. */
 static int check_create_fields(const struct dmp_producer_config *cfg)
@@ -84,7 +84,10 @@ int dmp_producer_create(const struct dmp_producer_config *cfg, struct dmp_produc
     return rc;
   struct dmp_impl_geometry g;
   uint32_t max_consumers = cfg->max_consumers ? cfg->max_consumers : DMP_DEFAULT_MAX_CONSUMERS;
-  rc = dmp_impl_geometry_compute("cfg.", cfg->capacity, cfg->slot_size, cfg->slot_align, max_consumers, &g);
+  if (cfg->flags & DMP_RING_BYTES) /* capacity in bytes, slot_size the block (bytes.c) */
+    rc = dmp_impl_bytes_geometry(cfg, max_consumers, &g);
+  else
+    rc = dmp_impl_geometry_compute("cfg.", cfg->capacity, cfg->slot_size, cfg->slot_align, max_consumers, &g);
   uint32_t max_producers = cfg->max_producers ? cfg->max_producers : DMP_DEFAULT_MAX_PRODUCERS;
   if (rc == 0 && (cfg->flags & DMP_RING_MULTI_PRODUCER))
     rc = dmp_impl_geometry_mp("cfg.", max_producers, &g);

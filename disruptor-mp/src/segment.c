@@ -59,6 +59,7 @@ int dmp_impl_geometry_compute(const char *of, uint64_t capacity, uint32_t slot_s
   g->max_producers = 0;
   g->ptable_offset = 0;
   g->marks_offset = 0;
+  g->bytes = false;
   return 0;
 }
 
@@ -352,6 +353,8 @@ static void header_init(struct dmp_segment_control *ctl, const struct dmp_produc
   h->flags = dmp_impl_wake_seg_flags(cfg->flags); /* wake-up protocol (wait.c) */
   if (g->max_producers)
     h->flags |= DMP_SEG_F_MULTI_PRODUCER;
+  if (g->bytes)
+    h->flags |= DMP_SEG_F_BYTES;
   h->max_producers = g->max_producers;
   h->fingerprint = header_fingerprint(h);
   /* Relaxed, both: published by R1 below; nobody reads them before R2. */
@@ -509,6 +512,8 @@ int dmp_impl_segment_validate(const struct dmp_impl_segment *seg, struct dmp_imp
   if (h->slot_stride != g->slot_stride || h->table_offset != g->table_offset ||
       h->slots_offset != g->slots_offset || h->total_size != g->total_size)
     return DMP_FAIL(-DMP_E_CORRUPT, "'%s' header offsets disagree with its geometry", p);
+  if ((h->flags & DMP_SEG_F_BYTES) && (rc = dmp_impl_bytes_validate(h, p, g)) < 0)
+    return rc;
   if (g->total_size > seg->map_len)
     return DMP_FAIL(-DMP_E_CORRUPT, "'%s' is %zu bytes, its header needs %llu (truncated?)", p, seg->map_len,
                     (unsigned long long)g->total_size);

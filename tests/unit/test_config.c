@@ -188,7 +188,7 @@ Test(producer_config, takes_max_consumers_zero_as_the_default)
   }
 }
 
-static void flags_unknown(struct dmp_producer_config *c) { c->flags = 0x100; }
+static void flags_unknown(struct dmp_producer_config *c) { c->flags = 0x10000; }
 static void flags_top(struct dmp_producer_config *c) { c->flags = DMP_RING_KEEP | 0x80000000u; }
 
 Test(producer_config, rejects_unknown_flag_bits)

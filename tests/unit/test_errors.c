@@ -135,7 +135,7 @@ Test(error_detail, names_the_field_after_a_failing_create)
 typedef void (*mutate_fn)(struct dmp_producer_config *cfg);
 static void bad_align(struct dmp_producer_config *c) { c->slot_align = 3; }
 static void bad_table(struct dmp_producer_config *c) { c->max_consumers = DMP_MAX_CONSUMERS + 1; }
-static void bad_flags(struct dmp_producer_config *c) { c->flags = 0x100; }
+static void bad_flags(struct dmp_producer_config *c) { c->flags = 0x10000; }
 static void bad_mode(struct dmp_producer_config *c) { c->mode = 0x10000; }
 
 Test(error_detail, names_every_rejected_field)

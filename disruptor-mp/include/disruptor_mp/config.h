@@ -67,6 +67,10 @@ DMP_API int dmp_backend_parse(const char *name, enum dmp_backend *out);
  * concurrently; consumers read as from any ring. See producer.h, "Many
  * producers" for when to use it, its costs and what a tombstone is. */
 #define DMP_RING_MULTI_PRODUCER 0x80u
+/** A byte ring: variable-length records instead of fixed slots (bytes.h).
+ * With it `capacity` is the ring's size in bytes and `slot_size` its
+ * block (0: 64); not with DMP_RING_MULTI_PRODUCER. */
+#define DMP_RING_BYTES 0x100u
 
 /*
  * Permissions. A ring and its counters segment are private by default: mode 0600

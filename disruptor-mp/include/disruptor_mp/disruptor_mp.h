@@ -11,6 +11,7 @@
  *  - wait.h       wait strategies (spin, yield, sleep, futex block)
  *  - producer.h   create a ring, claim and publish
  *  - consumer.h   attach by id, peek/release, batch processing
+ *  - bytes.h      byte rings: variable-length records on the same ring
  *  - discovery.h  list consumers from the in-segment table
  *  - liveness.h   required consumers: managed claims, stall alerts, eviction
  *  - name.h       name validation and portable unique names
@@ -28,6 +29,7 @@
 #include <disruptor_mp/wait.h>
 #include <disruptor_mp/producer.h>
 #include <disruptor_mp/consumer.h>
+#include <disruptor_mp/bytes.h>
 #include <disruptor_mp/discovery.h>
 #include <disruptor_mp/liveness.h>
 #include <disruptor_mp/name.h>

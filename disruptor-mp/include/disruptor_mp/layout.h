@@ -150,7 +150,13 @@ extern "C" {
  * publish markers and the mp line are in use (see "Many producers"). A
  * library that does not know the bit refuses the ring. */
 #define DMP_SEG_F_MULTI_PRODUCER 0x4u
-#define DMP_SEG_F_KNOWN (DMP_SEG_F_WAKEUPS | DMP_SEG_F_MEMBARRIER | DMP_SEG_F_MULTI_PRODUCER)
+/** A byte ring (DMP_RING_BYTES, bytes.h): the slots are blocks that hold
+ * variable-length records (slot size = slot alignment = the block, >= 16;
+ * capacity >= 2; never with DMP_SEG_F_MULTI_PRODUCER). The header's
+ * geometry counts blocks. A library that does not know the bit refuses
+ * the ring rather than read records as slots. */
+#define DMP_SEG_F_BYTES 0x8u
+#define DMP_SEG_F_KNOWN (DMP_SEG_F_WAKEUPS | DMP_SEG_F_MEMBARRIER | DMP_SEG_F_MULTI_PRODUCER | DMP_SEG_F_BYTES)
 
 /* OFD lock offsets (see file comment). */
 #define DMP_LOCK_PRODUCER 0

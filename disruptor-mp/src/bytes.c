@@ -1,0 +1,476 @@
+/* Byte rings (bytes.h): variable-length records on a slot ring whose slots
+ * are blocks. The producer claims each record (and the padding before it,
+ * if it would run past the ring's end) as one batch of blocks through the
+ * slot ring's claim; the consumer checks every record header it reads
+ * from shared memory before it hands out a byte of payload. Cursors,
+ * gating, liveness and counters are the slot ring's, in blocks. */
+#include "internal.h"
+
+#include <errno.h>
+#include <string.h>
+
+/* ---- geometry (create, attach) ----------------------------------------- */
+
+static bool is_pow2(uint64_t v)
+{
+  return v != 0 && (v & (v - 1)) == 0;
+}
+
+int dmp_impl_bytes_geometry(const struct dmp_producer_config *cfg, uint32_t max_consumers,
+                            struct dmp_impl_geometry *g)
+{
+  if (cfg->flags & DMP_RING_MULTI_PRODUCER)
+    return DMP_FAIL(-DMP_E_BADCONFIG, "cfg.flags: DMP_RING_BYTES with DMP_RING_MULTI_PRODUCER: a byte ring has "
+                    "one producer in this version (bytes.h, \"Limits\")");
+  uint32_t block = cfg->slot_size ? cfg->slot_size : DMP_BYTES_DEFAULT_BLOCK;
+  if (!is_pow2(block) || block < DMP_BYTES_MIN_BLOCK || block > DMP_MAX_SLOT_ALIGN)
+    return DMP_FAIL(-DMP_E_BADCONFIG, "cfg.slot_size %u (the block of a DMP_RING_BYTES ring) is not a power of two "
+                    "in %u..%u", cfg->slot_size, DMP_BYTES_MIN_BLOCK, DMP_MAX_SLOT_ALIGN);
+  if (cfg->slot_align != 0 && cfg->slot_align != DMP_DEFAULT_SLOT_ALIGN && cfg->slot_align != block)
+    return DMP_FAIL(-DMP_E_BADCONFIG, "cfg.slot_align %u on a DMP_RING_BYTES ring: leave it at the default (records "
+                    "are aligned to the block, %u)", cfg->slot_align, block);
+  if (!is_pow2(cfg->capacity) || cfg->capacity < 2 * (uint64_t)block)
+    return DMP_FAIL(-DMP_E_BADCONFIG, "cfg.capacity %llu (bytes, DMP_RING_BYTES) is not a power of two of at least "
+                    "two blocks (%u)", (unsigned long long)cfg->capacity, 2 * block);
+  int rc = dmp_impl_geometry_compute("cfg.", cfg->capacity / block, block, block, max_consumers, g);
+  if (rc == 0)
+    g->bytes = true;
+  return rc;
+}
+
+int dmp_impl_bytes_validate(const struct dmp_segment_header *h, const char *path, struct dmp_impl_geometry *g)
+{
+  if (h->flags & DMP_SEG_F_MULTI_PRODUCER)
+    return DMP_FAIL(-DMP_E_CORRUPT, "'%s' is a byte ring with several producers (no such ring)", path);
+  if (h->slot_size != h->slot_align || h->slot_size < DMP_BYTES_MIN_BLOCK || g->capacity < 2)
+    return DMP_FAIL(-DMP_E_CORRUPT, "'%s' is a byte ring of %llu blocks of %u bytes aligned to %u (no such ring)",
+                    path, (unsigned long long)g->capacity, h->slot_size, h->slot_align);
+  g->bytes = true;
+  return 0;
+}
+
+int64_t dmp_impl_bytes_boundary(const struct dmp_impl_ring *r, int64_t start, int64_t published)
+{
+  int64_t next = start + 1;
+  if (next > published) /* the producer's position (or beyond: the caller clamps) */
+    return start > published ? start : published;
+  if ((next & (int64_t)r->mask) == 0)
+    return start; /* a lap start the producer reached */
+  int64_t lap = (next | (int64_t)r->mask) + 1;
+  return lap <= published + 1 ? lap - 1 : published;
+}
+
+/* ---- shared helpers -------------------------------------------------------- */
+
+/* Blocks of a record of `len` payload bytes (len <= the ring's maximum). */
+static uint64_t blocks_of(const struct dmp_impl_ring *r, size_t len)
+{
+  return (DMP_BYTES_HEADER + (uint64_t)len + r->stride - 1) / r->stride;
+}
+
+/* The largest payload: half the ring's blocks, less the header, capped. */
+static size_t max_record(const struct dmp_impl_ring *r)
+{
+  uint64_t half = r->capacity / 2 * r->stride - DMP_BYTES_HEADER;
+  return half < DMP_BYTES_MAX_RECORD ? (size_t)half : (size_t)DMP_BYTES_MAX_RECORD;
+}
+
+static struct dmp_bytes_header *header_at(const struct dmp_impl_ring *r, int64_t s)
+{
+  return (struct dmp_bytes_header *)dmp_impl_slot(r, s);
+}
+
+/* ---- producer --------------------------------------------------------------- */
+
+enum claim_mode { CLAIM_TRY, CLAIM_TIMEOUT, CLAIM_MANAGED };
+
+static int claim_check(struct dmp_producer *p, size_t len, void **data)
+{
+  if (!p || !data)
+    return DMP_FAIL(-EINVAL, "producer or data is NULL");
+  if (!p->ring.seg->geo.bytes)
+    return DMP_FAIL(-EINVAL, "'%s' is a slot ring, not a byte ring (DMP_RING_BYTES)", p->cfg.name);
+  if (len > max_record(&p->ring))
+    return DMP_FAIL(-EMSGSIZE, "record of %zu bytes: '%s' takes at most %zu (half the ring less the header)", len,
+                    p->cfg.name, max_record(&p->ring));
+  return 0;
+}
+
+static void put_header(struct dmp_impl_ring *r, int64_t s, uint32_t length, uint16_t kind)
+{
+  struct dmp_bytes_header *h = header_at(r, s);
+  /* Plain stores: published to consumers by the cursor's release store
+   * (P1) of the publish that covers them. */
+  h->length = length;
+  h->kind = kind;
+  h->reserved = 0;
+  h->seq = s;
+}
+
+static int claim(struct dmp_producer *p, size_t len, void **data, enum claim_mode mode, int64_t timeout_ns)
+{
+  int rc = claim_check(p, len, data);
+  if (rc < 0)
+    return rc;
+  struct dmp_impl_ring *r = &p->ring;
+  uint64_t n = blocks_of(r, len);
+  /* One producer: the claim starts at claim_end whatever the waits below
+   * do, so the padding can be sized now. */
+  uint64_t idx = (uint64_t)p->claim_end & r->mask;
+  uint64_t pad = idx + n > r->capacity ? r->capacity - idx : 0;
+  int64_t first;
+  if (mode == CLAIM_TRY)
+    rc = dmp_producer_try_claim_batch(p, pad + n, &first);
+  else if (mode == CLAIM_TIMEOUT)
+    rc = dmp_producer_claim_batch_timeout(p, pad + n, &first, timeout_ns);
+  else
+    rc = dmp_producer_claim_batch_managed(p, pad + n, &first, timeout_ns);
+  if (rc < 0)
+    return rc;
+  if (pad)
+    put_header(r, first, (uint32_t)(pad * r->stride - DMP_BYTES_HEADER), DMP_BYTES_PADDING);
+  put_header(r, first + (int64_t)pad, (uint32_t)len, DMP_BYTES_DATA);
+  *data = (uint8_t *)header_at(r, first + (int64_t)pad) + DMP_BYTES_HEADER;
+  return 0;
+}
+
+int dmp_producer_try_claim_bytes(struct dmp_producer *p, size_t len, void **data)
+{
+  return claim(p, len, data, CLAIM_TRY, 0);
+}
+
+int dmp_producer_claim_bytes_timeout(struct dmp_producer *p, size_t len, void **data, int64_t timeout_ns)
+{
+  return claim(p, len, data, CLAIM_TIMEOUT, timeout_ns);
+}
+
+int dmp_producer_claim_bytes_managed(struct dmp_producer *p, size_t len, void **data, int64_t timeout_ns)
+{
+  return claim(p, len, data, CLAIM_MANAGED, timeout_ns);
+}
+
+static int64_t copy_publish(struct dmp_producer *p, const void *src, size_t len, enum claim_mode mode,
+                            int64_t timeout_ns)
+{
+  if (!src && len)
+    return DMP_FAIL(-EINVAL, "src is NULL");
+  void *data;
+  int rc = claim(p, len, &data, mode, timeout_ns);
+  if (rc < 0)
+    return rc;
+  if (len)
+    memcpy(data, src, len);
+  return dmp_producer_publish(p);
+}
+
+int64_t dmp_producer_try_publish_bytes(struct dmp_producer *p, const void *src, size_t len)
+{
+  return copy_publish(p, src, len, CLAIM_TRY, 0);
+}
+
+int64_t dmp_producer_publish_bytes_timeout(struct dmp_producer *p, const void *src, size_t len, int64_t timeout_ns)
+{
+  return copy_publish(p, src, len, CLAIM_TIMEOUT, timeout_ns);
+}
+
+size_t dmp_producer_bytes_max(const struct dmp_producer *p)
+{
+  return p && p->ring.seg->geo.bytes ? max_record(&p->ring) : 0;
+}
+
+/* ---- consumer: checking a header ------------------------------------------ */
+
+/* What a header read at block `s` says, once checked. */
+struct record {
+  uint16_t kind;   /* DMP_BYTES_DATA or DMP_BYTES_PADDING */
+  uint32_t length; /* payload bytes (DATA) */
+  uint64_t blocks; /* blocks it covers, header included */
+};
+
+/* Check the header at block `s` against the ring and against `last`, the
+ * last block the producer published (as this reader knows it). The header
+ * is copied out once, so a peer changing it meanwhile cannot make the
+ * checked and the used values differ. 0 and `*rec`, or -DMP_E_CORRUPT
+ * with the reason in `why` (nothing recorded: the caller decides). */
+static int check(const struct dmp_impl_ring *r, int64_t s, int64_t last, struct record *rec, char *why,
+                 size_t whylen)
+{
+  struct dmp_bytes_header h;
+  memcpy(&h, header_at(r, s), sizeof h);
+  uint64_t idx = (uint64_t)s & r->mask;
+  if (h.seq != s)
+    return DMP_WHY(-DMP_E_CORRUPT, "header says block %lld", (long long)h.seq);
+  rec->kind = h.kind;
+  if (h.kind == DMP_BYTES_PADDING) {
+    /* Padding: never at block 0 (no record needs it there), exactly to the
+     * ring's end. */
+    rec->blocks = r->capacity - idx;
+    if (idx == 0 || h.length != rec->blocks * r->stride - DMP_BYTES_HEADER)
+      return DMP_WHY(-DMP_E_CORRUPT, "padding of %u bytes at block %llu of %llu", h.length,
+                     (unsigned long long)idx, (unsigned long long)r->capacity);
+  } else if (h.kind == DMP_BYTES_DATA) {
+    if (h.length > max_record(r))
+      return DMP_WHY(-DMP_E_CORRUPT, "length %u beyond the ring's maximum %zu", h.length, max_record(r));
+    rec->length = h.length;
+    rec->blocks = blocks_of(r, h.length);
+    if (idx + rec->blocks > r->capacity)
+      return DMP_WHY(-DMP_E_CORRUPT, "length %u runs past the ring's end", h.length);
+  } else {
+    return DMP_WHY(-DMP_E_CORRUPT, "unknown kind %u", h.kind);
+  }
+  /* Within what was published: the producer publishes a record (and the
+   * padding before it) with one cursor store, so an honest header never
+   * reaches past the cursor that showed its first block. */
+  if ((uint64_t)(last - s) < rec->blocks - 1)
+    return DMP_WHY(-DMP_E_CORRUPT, "%llu blocks from block %lld, past the published %lld",
+                   (unsigned long long)rec->blocks, (long long)s, (long long)last);
+  return 0;
+}
+
+/* Report a header that failed (cold): the detail, and the ring's error log. */
+static int corrupt(struct dmp_consumer *c, int64_t s, const char *why)
+{
+  dmp_impl_cnt_error(c->counters, -DMP_E_CORRUPT, "byte ring '%s': bad record header at block %lld: %s",
+                     c->cfg.name, (long long)s, why);
+  return DMP_FAIL(-DMP_E_CORRUPT, "byte ring '%s', consumer '%s': record at block %lld: %s", c->cfg.name, c->id,
+                  (long long)s, why);
+}
+
+static int consumer_check(struct dmp_consumer *c, bool gating)
+{
+  if (!c)
+    return DMP_FAIL(-EINVAL, "consumer is NULL");
+  if (!c->ring.seg->geo.bytes)
+    return DMP_FAIL(-EINVAL, "'%s' is a slot ring, not a byte ring (DMP_RING_BYTES)", c->cfg.name);
+  if (gating && c->non_gating)
+    return DMP_FAIL(-EINVAL, "consumer '%s' is non-gating: read by copy (dmp_consumer_try_copy_bytes())", c->id);
+  return 0;
+}
+
+/* ---- consumer: gating reads --------------------------------------------- */
+
+/* The next DATA record of a gating consumer, padding stepped over. */
+static int peek(struct dmp_consumer *c, const void **data, size_t *len, int64_t *seq)
+{
+  /* At most a padding record and the record after it. */
+  for (int step = 0; step < 2; step++) {
+    int64_t s = c->next;
+    if (s > c->available && (dmp_consumer_available(c) == 0 || s > c->available))
+      return -EAGAIN; /* (dmp_consumer_available() refreshed `available`, C1, checked as sane) */
+    struct record rec;
+    char why[128];
+    if (check(&c->ring, s, c->available, &rec, why, sizeof why) < 0)
+      return corrupt(c, s, why);
+    c->next = s + (int64_t)rec.blocks;
+    if (rec.kind == DMP_BYTES_DATA) {
+      *data = (const uint8_t *)header_at(&c->ring, s) + DMP_BYTES_HEADER;
+      *len = rec.length;
+      if (seq)
+        *seq = s;
+      return 0;
+    }
+  }
+  return -EAGAIN; /* unreachable for honest rings: padding is never followed by padding */
+}
+
+int dmp_consumer_try_peek_bytes(struct dmp_consumer *c, const void **data, size_t *len, int64_t *seq)
+{
+  int rc = consumer_check(c, true);
+  if (rc < 0)
+    return rc;
+  if (!data || !len)
+    return DMP_FAIL(-EINVAL, "data or len is NULL");
+  return peek(c, data, len, seq);
+}
+
+/* Call `read` until it finds a record, waiting with dmp_consumer_wait()
+ * between tries, up to `timeout_ns`. */
+#define WAIT_LOOP(read_call)                                                                                   \
+  do {                                                                                                         \
+    int64_t deadline_ = dmp_impl_deadline(timeout_ns);                                                         \
+    for (;;) {                                                                                                 \
+      int rc_ = (read_call);                                                                                   \
+      if (rc_ != -EAGAIN)                                                                                      \
+        return rc_;                                                                                            \
+      int64_t left_ = dmp_impl_remaining(deadline_);                                                           \
+      if (left_ == 0)                                                                                          \
+        return -ETIMEDOUT;                                                                                     \
+      int64_t w_ = dmp_consumer_wait(c, left_ == INT64_MAX ? DMP_FOREVER : left_);                             \
+      if (w_ < 0)                                                                                              \
+        return (int)w_;                                                                                        \
+    }                                                                                                          \
+  } while (0)
+
+int dmp_consumer_peek_bytes_timeout(struct dmp_consumer *c, const void **data, size_t *len, int64_t *seq,
+                                    int64_t timeout_ns)
+{
+  int rc = consumer_check(c, true);
+  if (rc < 0)
+    return rc;
+  if (!data || !len)
+    return DMP_FAIL(-EINVAL, "data or len is NULL");
+  WAIT_LOOP(peek(c, data, len, seq));
+}
+
+/* ---- consumer: copies (gating and non-gating) ------------------------------ */
+
+/* A non-gating consumer's cursor only reports what it read (consumer.c,
+ * lossy_commit). */
+static void lossy_commit(struct dmp_consumer *c)
+{
+  int64_t last = c->next - 1;
+  if (last == c->committed)
+    return;
+  /* C2 (informational here): release store of this consumer's cursor. */
+  dmp_impl_store_release(c->cursor, last);
+  c->committed = last;
+}
+
+/* The next record boundary at or after block `s` that a reader can trust
+ * without reading a header: the next lap start if the producer has
+ * reached it (`published` + 1 or beyond), else `published` + 1. */
+static int64_t next_boundary(const struct dmp_impl_ring *r, int64_t s, int64_t published)
+{
+  return dmp_impl_bytes_boundary(r, s - 1, published) + 1;
+}
+
+#define LOSSY_RETRIES 64
+
+/* A non-gating read (layout.h, "Reading without gating"): copy, then prove
+ * the copy intact against gate_limit; when lapped skip to a boundary. */
+static int lossy_copy(struct dmp_consumer *c, void *dst, size_t cap, size_t *len, int64_t *seq)
+{
+  struct dmp_segment_control *ctl = c->ring.ctl;
+  const int64_t ring = (int64_t)c->ring.capacity;
+  uint64_t skipped = 0;
+  int rc = -EAGAIN;
+  for (int tries = 0; tries < LOSSY_RETRIES; tries++) {
+    int64_t s = c->next;
+    /* C1: acquire load of the producer cursor; pairs with P1. Clamped: any
+     * value a hostile peer wrote (internal.h). */
+    int64_t published = dmp_impl_seq_clamp(dmp_impl_load_acquire(&ctl->producer_cursor));
+    if (s > published)
+      break;
+    struct record rec;
+    char why[128];
+    int bad = check(&c->ring, s, published, &rec, why, sizeof why);
+    bool fits = bad == 0 && (rec.kind != DMP_BYTES_DATA || rec.length <= cap);
+    if (fits && rec.kind == DMP_BYTES_DATA && rec.length)
+      memcpy(dst, (const uint8_t *)header_at(&c->ring, s) + DMP_BYTES_HEADER, rec.length);
+    /* N1: acquire fence between the reads above and the load of gate_limit;
+     * pairs with P4: if any byte we read was written for a block s + ring
+     * or later, the limit we load covers s + ring. */
+    dmp_impl_fence_acquire();
+    /* Relaxed: N1 orders it after the reads. */
+    int64_t limit = dmp_impl_seq_clamp(dmp_impl_load_relaxed(&ctl->gate_limit));
+    if (published > limit)
+      break; /* scribbled: never published beyond the limit stored first (P4) */
+    if (limit < s + ring) { /* every block from s on is intact: the header was what the producer wrote */
+      if (bad) {
+        rc = corrupt(c, s, why);
+        break;
+      }
+      if (rec.kind == DMP_BYTES_PADDING) {
+        c->next = s + (int64_t)rec.blocks;
+        tries--; /* stepping over padding is no failed try (at most once per lap) */
+        continue;
+      }
+      *len = rec.length;
+      if (!fits) {
+        rc = DMP_FAIL(-EMSGSIZE, "record of %u bytes, buffer of %zu", rec.length, cap);
+        break;
+      }
+      if (seq)
+        *seq = s;
+      c->next = s + (int64_t)rec.blocks;
+      rc = 0;
+      break;
+    }
+    /* Lapped: block s may have been overwritten. Skip to the oldest lap
+     * start the producer may not overwrite yet, or after a failed retry to
+     * its newest position. Never beyond the producer (a hostile limit). */
+    int64_t to = tries > 0 ? published + 1 : next_boundary(&c->ring, limit - ring + 1, published);
+    skipped += (uint64_t)(to - s);
+    c->next = to;
+  }
+  if (skipped) {
+    c->missed += skipped;
+    dmp_impl_cnt_add(c->counters, DMP_IMPL_CNT_MISSED, skipped);
+  }
+  if (rc == 0)
+    lossy_commit(c);
+  return rc;
+}
+
+static int copy(struct dmp_consumer *c, void *dst, size_t cap, size_t *len, int64_t *seq)
+{
+  if (c->non_gating)
+    return lossy_copy(c, dst, cap, len, seq);
+  int64_t before = c->next;
+  const void *data;
+  int64_t s;
+  int rc = peek(c, &data, len, &s);
+  if (rc < 0)
+    return rc;
+  if (*len > cap) {
+    c->next = before; /* not consumed (the padding before it is stepped over again) */
+    return DMP_FAIL(-EMSGSIZE, "record of %zu bytes, buffer of %zu", *len, cap);
+  }
+  if (*len)
+    memcpy(dst, data, *len);
+  if (seq)
+    *seq = s;
+  dmp_consumer_release(c);
+  return 0;
+}
+
+static int copy_args(struct dmp_consumer *c, void *dst, size_t cap, size_t *len)
+{
+  int rc = consumer_check(c, false);
+  if (rc == 0 && ((!dst && cap) || !len))
+    rc = DMP_FAIL(-EINVAL, "dst or len is NULL");
+  return rc;
+}
+
+int dmp_consumer_try_copy_bytes(struct dmp_consumer *c, void *dst, size_t cap, size_t *len, int64_t *seq)
+{
+  int rc = copy_args(c, dst, cap, len);
+  return rc < 0 ? rc : copy(c, dst, cap, len, seq);
+}
+
+int dmp_consumer_copy_bytes_timeout(struct dmp_consumer *c, void *dst, size_t cap, size_t *len, int64_t *seq,
+                                    int64_t timeout_ns)
+{
+  int rc = copy_args(c, dst, cap, len);
+  if (rc < 0)
+    return rc;
+  WAIT_LOOP(copy(c, dst, cap, len, seq));
+}
+
+int64_t dmp_consumer_resync_bytes(struct dmp_consumer *c)
+{
+  int rc = consumer_check(c, false);
+  if (rc < 0)
+    return rc;
+  /* C1: acquire load of the producer cursor; pairs with P1. A gating
+   * consumer's producer is never more than a ring ahead of what it
+   * released: beyond that is a scribbled cursor, trusted no further. */
+  int64_t published = dmp_impl_seq_clamp(dmp_impl_load_acquire(&c->ring.ctl->producer_cursor));
+  if (!c->non_gating && published - c->committed > (int64_t)c->ring.capacity)
+    published = c->committed + (int64_t)c->ring.capacity;
+  int64_t s = c->next;
+  int64_t to = s > published ? s : next_boundary(&c->ring, s + 1, published);
+  c->missed += (uint64_t)(to - s);
+  dmp_impl_cnt_add(c->counters, DMP_IMPL_CNT_MISSED, (uint64_t)(to - s));
+  c->next = to;
+  if (c->non_gating)
+    lossy_commit(c);
+  else
+    dmp_consumer_release(c);
+  return to - s;
+}
+
+size_t dmp_consumer_bytes_max(const struct dmp_consumer *c)
+{
+  return c && c->ring.seg->geo.bytes ? max_record(&c->ring) : 0;
+}

@@ -1,0 +1,457 @@
+/* Byte rings (bytes.h), one process: producer and consumer handles in one
+ * process hold separate OFD locks, so they act as separate peers. Shape and
+ * configuration, every record size from 0 to the maximum with its bytes
+ * checked, padding at every start block for every record size, batches and
+ * aborts, gating and timeouts, copies, non-gating readers that keep up and
+ * that are lapped, starts and resumes at record boundaries, and record
+ * headers scribbled field by field (and at random) under a consumer that
+ * must report them and never read out of the ring. Both backends. */
+#include <stdlib.h>
+
+#include "../unit/unit.h"
+#include "bytes_payload.h"
+
+/* True if [p, p + len) lies within [lo, hi). */
+static bool in_span(const void *p, size_t len, const uint8_t *lo, const uint8_t *hi)
+{
+  const uint8_t *b = p;
+  return b >= lo && b <= hi && len <= (size_t)(hi - b);
+}
+
+TestSuite(bytes, .fini = ut_fini, .timeout = 60);
+
+/* A byte ring of `bytes` bytes with block `block` (0: default). */
+static struct dmp_producer_config bcfg(enum dmp_backend b, uint64_t bytes, uint32_t block)
+{
+  struct dmp_producer_config cfg = ut_pcfg(b, "by");
+  cfg.flags |= DMP_RING_BYTES;
+  cfg.capacity = bytes;
+  cfg.slot_size = block;
+  return cfg;
+}
+
+static int64_t publish_rec(struct dmp_producer *p, uint64_t seed, int64_t i, size_t len)
+{
+  void *data;
+  int rc = dmp_producer_try_claim_bytes(p, len, &data);
+  cr_assert(eq(int, rc, 0), "claim of %zu bytes (record %lld): %s / %s", len, (long long)i, dmp_err_name(rc),
+            dmp_last_error());
+  cr_assert(eq(u64, (uintptr_t)data % 16, 0), "payload not 16-byte aligned");
+  bp_fill(data, seed, i, len);
+  return dmp_producer_publish(p);
+}
+
+/* The ring's bytes as a consumer sees them, for bound checks. */
+static void ring_span(struct dmp_consumer *c, const uint8_t **lo, const uint8_t **hi)
+{
+  *lo = c->ring.slots;
+  *hi = c->ring.slots + c->ring.capacity * c->ring.stride;
+}
+
+static void expect_rec(struct dmp_consumer *c, uint64_t seed, int64_t i, size_t max, int64_t *seq_out)
+{
+  const void *data;
+  size_t len;
+  int64_t seq;
+  int rc = dmp_consumer_try_peek_bytes(c, &data, &len, &seq);
+  cr_assert(eq(int, rc, 0), "peek of record %lld: %s / %s", (long long)i, dmp_err_name(rc), dmp_last_error());
+  const uint8_t *lo, *hi;
+  ring_span(c, &lo, &hi);
+  cr_assert(in_span(data, len, lo, hi), "record outside the ring");
+  cr_assert(bp_check(data, len, seed, i, max), "record %lld: wrong length %zu or bytes", (long long)i, len);
+  if (seq_out)
+    *seq_out = seq;
+}
+
+Test(bytes, shape_geometry_and_inspect)
+{
+  for (int bi = 0; bi < UT_NBACKENDS; bi++) {
+    struct dmp_producer_config pc = bcfg(ut_backends[bi], 4096, 0);
+    struct dmp_producer *p = ut_create(&pc);
+    cr_assert(eq(u64, dmp_producer_capacity(p), 4096 / DMP_BYTES_DEFAULT_BLOCK), "capacity counts blocks");
+    cr_assert(eq(u64, dmp_producer_bytes_max(p), 2048 - DMP_BYTES_HEADER));
+    struct dmp_consumer_config cc = ut_ccfg(&pc, "c");
+    struct dmp_consumer *c = ut_attach(&cc);
+    cr_assert(eq(u64, dmp_consumer_bytes_max(c), 2048 - DMP_BYTES_HEADER));
+    cr_assert(eq(u32, dmp_consumer_slot_size(c), DMP_BYTES_DEFAULT_BLOCK));
+    cr_assert(eq(u32, dmp_consumer_slot_align(c), DMP_BYTES_DEFAULT_BLOCK));
+    cr_assert(eq(u64, dmp_consumer_capacity(c), 64));
+    struct dmp_inspect *in;
+    cr_assert(eq(int, dmp_inspect_open(pc.backend, pc.name, &in), 0), "%s", dmp_last_error());
+    const struct dmp_ring_stat *s;
+    cr_assert(eq(int, dmp_inspect_sample(in, &s), 0));
+    cr_assert(ne(u32, s->flags & DMP_SEG_F_BYTES, 0), "inspect shows the byte shape");
+    cr_assert(eq(u32, s->flags & DMP_SEG_F_MULTI_PRODUCER, 0));
+    cr_assert(eq(u64, s->capacity, 64));
+    cr_assert(eq(u32, s->slot_size, 64));
+    publish_rec(p, 1, 0, 100); /* 2 blocks */
+    cr_assert(eq(int, dmp_inspect_sample(in, &s), 0));
+    cr_assert(eq(i64, s->position, 1), "positions count blocks");
+    dmp_inspect_close(in);
+    dmp_consumer_close(c);
+    dmp_producer_close(p);
+
+    /* A slot ring is not one. */
+    struct dmp_producer_config sc = ut_pcfg(ut_backends[bi], "bs");
+    p = ut_create(&sc);
+    cr_assert(eq(u64, dmp_producer_bytes_max(p), 0));
+    cc = ut_ccfg(&sc, "c");
+    c = ut_attach(&cc);
+    cr_assert(eq(u64, dmp_consumer_bytes_max(c), 0));
+    cr_assert(eq(int, dmp_inspect_open(sc.backend, sc.name, &in), 0));
+    cr_assert(eq(int, dmp_inspect_sample(in, &s), 0));
+    cr_assert(eq(u32, s->flags & DMP_SEG_F_BYTES, 0));
+    dmp_inspect_close(in);
+    dmp_consumer_close(c);
+    dmp_producer_close(p);
+  }
+}
+
+Test(bytes, block_sizes)
+{
+  const uint32_t blocks[] = {16, 32, 128, 4096};
+  for (size_t i = 0; i < sizeof blocks / sizeof blocks[0]; i++) {
+    struct dmp_producer_config pc = bcfg(DMP_BACKEND_SHM, 4u * blocks[i], blocks[i]);
+    pc.slot_align = i == 0 ? blocks[i] : pc.slot_align; /* the block itself is accepted too */
+    struct dmp_producer *p = ut_create(&pc);
+    cr_assert(eq(u64, dmp_producer_capacity(p), 4));
+    size_t max = dmp_producer_bytes_max(p);
+    cr_assert(eq(u64, max, 2u * blocks[i] - DMP_BYTES_HEADER));
+    struct dmp_consumer_config cc = ut_ccfg(&pc, "c");
+    struct dmp_consumer *c = ut_attach(&cc);
+    for (int64_t r = 0; r < 20; r++) {
+      size_t len = (size_t)r * 7 % (max + 1);
+      if (r == 5)
+        len = max;
+      void *data;
+      cr_assert(eq(int, dmp_producer_try_claim_bytes(p, len, &data), 0));
+      memset(data, 0, len);
+      bp_fill(data, 3, r, len);
+      dmp_producer_publish(p);
+      const void *got;
+      size_t glen;
+      cr_assert(eq(int, dmp_consumer_try_peek_bytes(c, &got, &glen, NULL), 0));
+      cr_assert(eq(u64, glen, len));
+      cr_assert(eq(int, memcmp(got, data, len), 0));
+      dmp_consumer_release(c);
+    }
+    dmp_consumer_close(c);
+    dmp_producer_close(p);
+  }
+}
+
+Test(bytes, bad_config)
+{
+  struct {
+    uint64_t bytes;
+    uint32_t block, align, extra;
+    const char *what;
+  } bad[] = {
+      {4096 + 64, 64, 8, 0, "capacity"},     /* not a power of two */
+      {64, 64, 8, 0, "capacity"},            /* one block */
+      {0, 64, 8, 0, "capacity"},
+      {4096, 8, 8, 0, "slot_size"},          /* block below the header */
+      {4096, 48, 8, 0, "slot_size"},         /* not a power of two */
+      {1u << 20, 8192, 8, 0, "slot_size"},   /* above DMP_MAX_SLOT_ALIGN */
+      {4096, 64, 32, 0, "slot_align"},       /* neither the default nor the block */
+      {4096, 64, 8, DMP_RING_MULTI_PRODUCER, "MULTI_PRODUCER"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    struct dmp_producer_config pc = bcfg(DMP_BACKEND_SHM, bad[i].bytes, bad[i].block);
+    pc.slot_align = bad[i].align;
+    pc.flags |= bad[i].extra;
+    struct dmp_producer *p = (struct dmp_producer *)1;
+    int rc = dmp_producer_create(&pc, &p);
+    cr_assert(eq(int, rc, -DMP_E_BADCONFIG), "case %zu: %s", i, dmp_err_name(rc));
+    cr_assert(eq(ptr, p, NULL));
+    cr_assert(ne(ptr, strstr(dmp_last_error(), bad[i].what), NULL), "case %zu: detail '%s' names %s", i,
+              dmp_last_error(), bad[i].what);
+    cr_assert(not(ut_seg_exists(pc.backend, pc.name)), "nothing left behind");
+  }
+}
+
+Test(bytes, bad_input)
+{
+  struct dmp_producer_config pc = bcfg(DMP_BACKEND_SHM, 1024, 0);
+  struct dmp_producer *p = ut_create(&pc);
+  struct dmp_consumer_config cc = ut_ccfg(&pc, "c");
+  struct dmp_consumer *c = ut_attach(&cc);
+  void *data;
+  const void *cdata;
+  size_t len;
+  char buf[16];
+  cr_assert(eq(int, dmp_producer_try_claim_bytes(NULL, 1, &data), -EINVAL));
+  cr_assert(eq(int, dmp_producer_try_claim_bytes(p, 1, NULL), -EINVAL));
+  cr_assert(eq(int, dmp_producer_claim_bytes_timeout(NULL, 1, &data, 0), -EINVAL));
+  cr_assert(eq(int, dmp_producer_claim_bytes_managed(p, 1, NULL, 0), -EINVAL));
+  cr_assert(eq(i64, dmp_producer_try_publish_bytes(p, NULL, 1), -EINVAL));
+  cr_assert(eq(i64, dmp_producer_try_publish_bytes(NULL, buf, 1), -EINVAL));
+  cr_assert(eq(i64, dmp_producer_publish_bytes_timeout(p, NULL, 3, 0), -EINVAL));
+  size_t max = dmp_producer_bytes_max(p);
+  cr_assert(eq(int, dmp_producer_try_claim_bytes(p, max + 1, &data), -EMSGSIZE));
+  cr_assert(ne(ptr, strstr(dmp_last_error(), "at most"), NULL), "%s", dmp_last_error());
+  cr_assert(eq(int, dmp_producer_try_claim_bytes(p, SIZE_MAX, &data), -EMSGSIZE));
+  cr_assert(eq(int, dmp_producer_claim_bytes_timeout(p, max + 1, &data, 0), -EMSGSIZE));
+  cr_assert(eq(i64, dmp_producer_try_publish_bytes(p, buf, max + 1), -EMSGSIZE));
+  /* Liveness is not enabled: the managed claim says so. */
+  cr_assert(eq(int, dmp_producer_claim_bytes_managed(p, 1, &data, 0), -DMP_E_NOLIVENESS));
+  cr_assert(eq(i64, dmp_producer_sequence(p), -1), "no refused call published anything");
+  /* Zero-length records with a NULL source are fine. */
+  cr_assert(ge(i64, dmp_producer_try_publish_bytes(p, NULL, 0), 0));
+  cr_assert(eq(int, dmp_consumer_try_peek_bytes(NULL, &cdata, &len, NULL), -EINVAL));
+  cr_assert(eq(int, dmp_consumer_try_peek_bytes(c, NULL, &len, NULL), -EINVAL));
+  cr_assert(eq(int, dmp_consumer_try_peek_bytes(c, &cdata, NULL, NULL), -EINVAL));
+  cr_assert(eq(int, dmp_consumer_peek_bytes_timeout(c, NULL, &len, NULL, 0), -EINVAL));
+  cr_assert(eq(int, dmp_consumer_try_copy_bytes(c, NULL, 4, &len, NULL), -EINVAL));
+  cr_assert(eq(int, dmp_consumer_try_copy_bytes(c, buf, sizeof buf, NULL, NULL), -EINVAL));
+  cr_assert(eq(int, dmp_consumer_copy_bytes_timeout(NULL, buf, sizeof buf, &len, NULL, 0), -EINVAL));
+  cr_assert(eq(i64, dmp_consumer_resync_bytes(NULL), -EINVAL));
+  /* A zero-length record copies into no buffer at all. */
+  cr_assert(eq(int, dmp_consumer_try_copy_bytes(c, NULL, 0, &len, NULL), 0));
+  cr_assert(eq(u64, len, 0));
+  dmp_consumer_close(c);
+  dmp_producer_close(p);
+
+  /* Byte calls on a slot ring: -EINVAL, with a detail. */
+  struct dmp_producer_config sc = ut_pcfg(DMP_BACKEND_SHM, "bs");
+  p = ut_create(&sc);
+  cc = ut_ccfg(&sc, "c");
+  c = ut_attach(&cc);
+  cr_assert(eq(int, dmp_producer_try_claim_bytes(p, 1, &data), -EINVAL));
+  cr_assert(ne(ptr, strstr(dmp_last_error(), "not a byte ring"), NULL), "%s", dmp_last_error());
+  cr_assert(eq(int, dmp_producer_claim_bytes_timeout(p, 1, &data, 0), -EINVAL));
+  cr_assert(eq(i64, dmp_producer_try_publish_bytes(p, buf, 1), -EINVAL));
+  cr_assert(eq(int, dmp_consumer_try_peek_bytes(c, &cdata, &len, NULL), -EINVAL));
+  cr_assert(ne(ptr, strstr(dmp_last_error(), "not a byte ring"), NULL), "%s", dmp_last_error());
+  cr_assert(eq(int, dmp_consumer_try_copy_bytes(c, buf, sizeof buf, &len, NULL), -EINVAL));
+  cr_assert(eq(i64, dmp_consumer_resync_bytes(c), -EINVAL));
+  cr_assert(eq(i64, dmp_producer_sequence(p), -1));
+  dmp_consumer_close(c);
+  dmp_producer_close(p);
+}
+
+/* Every size from 0 to the maximum, in order, through rings of both
+ * backends: each record's bytes checked, its payload inside the ring. */
+Test(bytes, every_size)
+{
+  for (int bi = 0; bi < UT_NBACKENDS; bi++) {
+    struct dmp_producer_config pc = bcfg(ut_backends[bi], 8192, 64);
+    struct dmp_producer *p = ut_create(&pc);
+    struct dmp_consumer_config cc = ut_ccfg(&pc, "c");
+    struct dmp_consumer *c = ut_attach(&cc);
+    size_t max = dmp_producer_bytes_max(p);
+    for (size_t len = 0; len <= max; len++) {
+      void *data;
+      cr_assert(eq(int, dmp_producer_try_claim_bytes(p, len, &data), 0), "len %zu", len);
+      bp_fill(data, 9, (int64_t)len, len);
+      dmp_producer_publish(p);
+      const void *got;
+      size_t glen;
+      int64_t seq;
+      cr_assert(eq(int, dmp_consumer_try_peek_bytes(c, &got, &glen, &seq), 0), "len %zu", len);
+      cr_assert(eq(u64, glen, len));
+      const uint8_t *lo, *hi;
+      ring_span(c, &lo, &hi);
+      cr_assert(in_span(got, glen, lo, hi));
+      cr_assert(eq(i64, (const uint8_t *)got - c->ring.slots, (uint8_t *)data - p->ring.slots),
+                "zero copy: the bytes the producer wrote");
+      /* bp_check with max = len: the length function is not used here. */
+      cr_assert(eq(int, memcmp(got, data, len), 0));
+      const void *none;
+      cr_assert(eq(int, dmp_consumer_try_peek_bytes(c, &none, &glen, NULL), -EAGAIN));
+      dmp_consumer_release(c);
+    }
+    dmp_consumer_close(c);
+    dmp_producer_close(p);
+  }
+}
+
+/* A record of every size (in blocks) starting at every block of a small
+ * ring: padding exactly when it would run past the end, the record then at
+ * block 0 of the next lap. */
+Test(bytes, padding_at_every_boundary)
+{
+  for (int bi = 0; bi < UT_NBACKENDS; bi++) {
+    const uint64_t nblk = 16, blk = 16;
+    struct dmp_producer_config pc = bcfg(ut_backends[bi], nblk * blk, (uint32_t)blk);
+    struct dmp_producer *p = ut_create(&pc);
+    struct dmp_consumer_config cc = ut_ccfg(&pc, "c");
+    struct dmp_consumer *c = ut_attach(&cc);
+    int64_t i = 0;
+    for (uint64_t start = 0; start < nblk; start++)
+      for (uint64_t n = 1; n <= nblk / 2; n++) {
+        /* One-block records (payload 0) up to the start block. */
+        while (((uint64_t)(dmp_producer_sequence(p) + 1) & (nblk - 1)) != start) {
+          cr_assert(ge(i64, dmp_producer_try_publish_bytes(p, NULL, 0), 0));
+          const void *d;
+          size_t l;
+          cr_assert(eq(int, dmp_consumer_try_peek_bytes(c, &d, &l, NULL), 0));
+          cr_assert(eq(u64, l, 0));
+          dmp_consumer_release(c);
+        }
+        size_t len = (size_t)(n * blk - DMP_BYTES_HEADER); /* exactly n blocks */
+        int64_t before = dmp_producer_sequence(p);
+        void *data;
+        cr_assert(eq(int, dmp_producer_try_claim_bytes(p, len, &data), 0));
+        bp_fill(data, 5, i, len);
+        int64_t last = dmp_producer_publish(p);
+        bool pads = start + n > nblk;
+        int64_t expect_first = pads ? before + 1 + (int64_t)(nblk - start) : before + 1;
+        cr_assert(eq(i64, last, expect_first + (int64_t)n - 1), "start %llu n %llu", (unsigned long long)start,
+                  (unsigned long long)n);
+        const void *got;
+        size_t glen;
+        int64_t seq;
+        cr_assert(eq(int, dmp_consumer_try_peek_bytes(c, &got, &glen, &seq), 0));
+        cr_assert(eq(i64, seq, expect_first), "start %llu n %llu: padding stepped over", (unsigned long long)start,
+                  (unsigned long long)n);
+        if (pads)
+          cr_assert(eq(u64, (uint64_t)seq & (nblk - 1), 0), "after padding: block 0");
+        cr_assert(eq(u64, glen, len));
+        cr_assert(eq(int, memcmp(got, data, len), 0));
+        dmp_consumer_release(c);
+        i++;
+      }
+    dmp_consumer_close(c);
+    dmp_producer_close(p);
+  }
+}
+
+/* Random lengths 0..max through a ring many times over, with several
+ * records claimed per publish and several peeked per release. */
+Test(bytes, stream_batches_checked)
+{
+  for (int bi = 0; bi < UT_NBACKENDS; bi++) {
+    struct dmp_producer_config pc = bcfg(ut_backends[bi], 4096, 32);
+    struct dmp_producer *p = ut_create(&pc);
+    struct dmp_consumer_config cc = ut_ccfg(&pc, "c");
+    struct dmp_consumer *c = ut_attach(&cc);
+    size_t max = dmp_producer_bytes_max(p);
+    const uint64_t seed = 77;
+    int64_t wr = 0, rd = 0;
+    while (rd < 5000) {
+      /* Claim until full or a batch of up to 5. */
+      for (int k = 0; k < 5 && wr < 5000; k++) {
+        void *data;
+        size_t len = bp_len(seed, wr, max);
+        int rc = dmp_producer_try_claim_bytes(p, len, &data);
+        if (rc == -EAGAIN)
+          break;
+        cr_assert(eq(int, rc, 0));
+        bp_fill(data, seed, wr, len);
+        wr++;
+      }
+      dmp_producer_publish(p);
+      for (int k = 0; k < 3 && rd < wr; k++)
+        expect_rec(c, seed, rd++, max, NULL);
+      dmp_consumer_release(c);
+    }
+    const void *d;
+    size_t l;
+    cr_assert(eq(int, dmp_consumer_try_peek_bytes(c, &d, &l, NULL), -EAGAIN));
+    dmp_consumer_close(c);
+    dmp_producer_close(p);
+  }
+}
+
+Test(bytes, abort_drops_the_claims)
+{
+  struct dmp_producer_config pc = bcfg(DMP_BACKEND_SHM, 1024, 0);
+  struct dmp_producer *p = ut_create(&pc);
+  struct dmp_consumer_config cc = ut_ccfg(&pc, "c");
+  struct dmp_consumer *c = ut_attach(&cc);
+  void *data;
+  cr_assert(eq(int, dmp_producer_try_claim_bytes(p, 300, &data), 0));
+  memset(data, 0xee, 300);
+  cr_assert(eq(int, dmp_producer_try_claim_bytes(p, 10, &data), 0));
+  dmp_producer_abort(p);
+  cr_assert(eq(i64, dmp_producer_publish(p), -1), "nothing to publish");
+  cr_assert(ge(i64, dmp_producer_try_publish_bytes(p, "twenty bytes of data", 20), 0));
+  const void *d;
+  size_t len;
+  int64_t seq;
+  cr_assert(eq(int, dmp_consumer_try_peek_bytes(c, &d, &len, &seq), 0));
+  cr_assert(eq(i64, seq, 0), "the aborted blocks were handed out again");
+  cr_assert(eq(u64, len, 20));
+  cr_assert(eq(int, memcmp(d, "twenty bytes of data", 20), 0));
+  dmp_consumer_close(c);
+  dmp_producer_close(p);
+}
+
+/* A gating consumer that reads nothing fills the ring: the producer gets
+ * -EAGAIN / -ETIMEDOUT, and room again once the consumer releases. */
+Test(bytes, gating_and_timeouts)
+{
+  for (int bi = 0; bi < UT_NBACKENDS; bi++) {
+    struct dmp_producer_config pc = bcfg(ut_backends[bi], 1024, 64); /* 16 blocks */
+    struct dmp_producer *p = ut_create(&pc);
+    struct dmp_consumer_config cc = ut_ccfg(&pc, "c");
+    struct dmp_consumer *c = ut_attach(&cc);
+    const void *d;
+    size_t l;
+    char buf[600];
+    cr_assert(eq(int, dmp_consumer_peek_bytes_timeout(c, &d, &l, NULL, UT_SHORT_NS), -ETIMEDOUT));
+    cr_assert(eq(int, dmp_consumer_copy_bytes_timeout(c, buf, sizeof buf, &l, NULL, UT_SHORT_NS), -ETIMEDOUT));
+    int64_t n = 0;
+    while (dmp_producer_try_publish_bytes(p, buf, 100) >= 0) /* 2 blocks each */
+      n++;
+    cr_assert(eq(i64, n, 8), "16 blocks hold 8 two-block records");
+    void *data;
+    cr_assert(eq(int, dmp_producer_try_claim_bytes(p, 0, &data), -EAGAIN));
+    cr_assert(eq(int, dmp_producer_claim_bytes_timeout(p, 0, &data, UT_SHORT_NS), -ETIMEDOUT));
+    cr_assert(eq(i64, dmp_producer_publish_bytes_timeout(p, buf, 5, UT_SHORT_NS), -ETIMEDOUT));
+    /* Reading one record frees its two blocks, and no more. */
+    cr_assert(eq(int, dmp_consumer_peek_bytes_timeout(c, &d, &l, NULL, UT_LONG_NS), 0));
+    dmp_consumer_release(c);
+    cr_assert(eq(int, dmp_producer_claim_bytes_timeout(p, 100, &data, UT_LONG_NS), 0));
+    dmp_producer_abort(p);
+    cr_assert(eq(int, dmp_producer_try_claim_bytes(p, 113, &data), -EAGAIN), "3 blocks do not fit in 2");
+    for (int k = 0; k < 7; k++) {
+      cr_assert(eq(int, dmp_consumer_try_copy_bytes(c, buf, sizeof buf, &l, NULL), 0));
+      cr_assert(eq(u64, l, 100));
+    }
+    cr_assert(eq(int, dmp_consumer_try_copy_bytes(c, buf, sizeof buf, &l, NULL), -EAGAIN));
+    /* A record that needs padding needs room for both: seven records take
+     * blocks 0..13 of the next lap, a 3-block one at block 14 needs 2 of
+     * padding and 3 at block 0. */
+    for (int k = 0; k < 7; k++)
+      cr_assert(ge(i64, dmp_producer_try_publish_bytes(p, buf, 100), 0));
+    cr_assert(eq(i64, dmp_producer_sequence(p), 29));
+    cr_assert(eq(int, dmp_producer_try_claim_bytes(p, 113, &data), -EAGAIN));
+    for (int k = 0; k < 2; k++)
+      cr_assert(eq(int, dmp_consumer_try_copy_bytes(c, buf, sizeof buf, &l, NULL), 0));
+    cr_assert(eq(i64, dmp_producer_publish_bytes_timeout(p, buf, 113, UT_LONG_NS), 34));
+    for (int k = 0; k < 5; k++)
+      cr_assert(eq(int, dmp_consumer_try_copy_bytes(c, buf, sizeof buf, &l, NULL), 0));
+    int64_t seq;
+    cr_assert(eq(int, dmp_consumer_try_copy_bytes(c, buf, sizeof buf, &l, &seq), 0));
+    cr_assert(eq(i64, seq, 32));
+    cr_assert(eq(u64, l, 113));
+    dmp_producer_abort(p);
+    dmp_consumer_close(c);
+    dmp_producer_close(p);
+  }
+}
+
+Test(bytes, copy_too_small_consumes_nothing)
+{
+  struct dmp_producer_config pc = bcfg(DMP_BACKEND_MMAP, 2048, 0); /* 32 blocks */
+  struct dmp_producer *p = ut_create(&pc);
+  struct dmp_consumer_config cc = ut_ccfg(&pc, "c");
+  struct dmp_consumer *c = ut_attach(&cc);
+  char src[300], dst[300];
+  size_t len;
+  int64_t seq;
+  for (int64_t k = 0; k < 7; k++) { /* 5 blocks each: the 7th after 2 blocks of padding */
+    bp_fill(src, 2, k, sizeof src);
+    cr_assert(ge(i64, dmp_producer_try_publish_bytes(p, src, sizeof src), 0));
+    cr_assert(eq(int, dmp_consumer_try_copy_bytes(c, dst, 100, &len, &seq), -EMSGSIZE));
+    cr_assert(eq(u64, len, sizeof src), "the size it needs");
+    cr_assert(eq(int, dmp_consumer_try_copy_bytes(c, dst, sizeof dst, &len, &seq), 0));
+    cr_assert(eq(u64, len, sizeof src));
+    cr_assert(eq(i64, seq, k < 6 ? 5 * k : 32));
+    cr_assert(eq(int, memcmp(src, dst, sizeof src), 0));
+  }
+  dmp_consumer_close(c);
+  dmp_producer_close(p);
+}
