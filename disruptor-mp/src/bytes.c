@@ -62,10 +62,11 @@ int64_t dmp_impl_bytes_boundary(const struct dmp_impl_ring *r, int64_t start, in
 
 /* ---- shared helpers -------------------------------------------------------- */
 
-/* Blocks of a record of `len` payload bytes (len <= the ring's maximum). */
+/* Blocks of a record of `len` payload bytes (len <= the ring's maximum).
+ * The block is a power of two: a shift, not a division, per record. */
 static uint64_t blocks_of(const struct dmp_impl_ring *r, size_t len)
 {
-  return (DMP_BYTES_HEADER + (uint64_t)len + r->stride - 1) / r->stride;
+  return (DMP_BYTES_HEADER + (uint64_t)len + r->stride - 1) >> __builtin_ctz(r->stride);
 }
 
 /* The largest payload: half the ring's blocks, less the header, capped. */
@@ -257,7 +258,7 @@ static int peek(struct dmp_consumer *c, const void **data, size_t *len, int64_t 
     int64_t s = c->next;
     if (s > c->available && (dmp_consumer_available(c) == 0 || s > c->available))
       return -EAGAIN; /* (dmp_consumer_available() refreshed `available`, C1, checked as sane) */
-    struct record rec;
+    struct record rec = {0, 0, 0};
     char why[128];
     if (check(&c->ring, s, c->available, &rec, why, sizeof why) < 0)
       return corrupt(c, s, why);
@@ -351,7 +352,7 @@ static int lossy_copy(struct dmp_consumer *c, void *dst, size_t cap, size_t *len
     int64_t published = dmp_impl_seq_clamp(dmp_impl_load_acquire(&ctl->producer_cursor));
     if (s > published)
       break;
-    struct record rec;
+    struct record rec = {0, 0, 0};
     char why[128];
     int bad = check(&c->ring, s, published, &rec, why, sizeof why);
     bool fits = bad == 0 && (rec.kind != DMP_BYTES_DATA || rec.length <= cap);

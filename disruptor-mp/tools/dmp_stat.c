@@ -403,6 +403,13 @@ static void print_counters(const struct dmp_ring_stat *s)
   }
 }
 
+/* A byte ring's largest record (bytes.h): half the ring less the header. */
+static uint64_t byte_ring_max(const struct dmp_ring_stat *s)
+{
+  uint64_t half = s->capacity / 2 * s->slot_size - DMP_BYTES_HEADER;
+  return half < DMP_BYTES_MAX_RECORD ? half : DMP_BYTES_MAX_RECORD;
+}
+
 static void print_ring(const struct dmp_ring_stat *s)
 {
   char when[40];
@@ -412,6 +419,9 @@ static void print_ring(const struct dmp_ring_stat *s)
   printf("  producer pid %d %s  position %" PRId64 "  published %" PRIu64 "%s\n", (int)s->owner_pid,
          s->producer_alive ? "alive" : "DEAD", s->position, s->published,
          s->full ? "  FULL: blocked by its slowest consumer" : "");
+  if (s->flags & DMP_SEG_F_BYTES)
+    printf("  byte ring: %" PRIu64 " bytes in blocks of %u B (positions and lags in blocks), records up to %" PRIu64
+           " B\n", s->capacity * s->slot_size, s->slot_size, byte_ring_max(s));
   if (s->max_producers)
     printf("  multi-producer: %u of %u producers alive  claimed %" PRId64 "  tombstones %" PRIu64 "\n",
            s->producers_alive, s->max_producers, s->claimed, s->tombstones);
@@ -484,6 +494,9 @@ static void json_ring(const struct dmp_ring_stat *s)
          dmp_backend_name(s->backend), s->epoch, s->created_ns, s->capacity, s->slot_size, s->slot_align, s->max_consumers,
          s->type_tag, s->removed ? "true" : "false", (int)s->owner_pid, s->producer_alive ? "true" : "false",
          s->position, s->published, s->min_gating, s->full ? "true" : "false");
+  if (s->flags & DMP_SEG_F_BYTES)
+    printf("\"byte_ring\":{\"bytes\":%" PRIu64 ",\"block\":%u,\"max_record\":%" PRIu64 "},", s->capacity * s->slot_size,
+           s->slot_size, byte_ring_max(s));
   if (s->max_producers)
     printf("\"multi_producer\":{\"max_producers\":%u,\"alive\":%u,\"claimed\":%" PRId64 ",\"tombstones\":%" PRIu64 "},",
            s->max_producers, s->producers_alive, s->claimed, s->tombstones);

@@ -455,3 +455,42 @@ Test(bytes, copy_too_small_consumes_nothing)
   dmp_consumer_close(c);
   dmp_producer_close(p);
 }
+
+/* dmp-stat names the shape: the text and the JSON report say byte ring,
+ * its size in bytes, its block and its largest record. */
+static void stat_output(const char *args, char *out, size_t cap)
+{
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd, "'%s' %s 2>&1", ts_helper("DMP_STAT"), args);
+  FILE *f = popen(cmd, "r");
+  cr_assert(ne(ptr, f, NULL));
+  size_t n = fread(out, 1, cap - 1, f);
+  out[n] = '\0';
+  pclose(f);
+}
+
+Test(bytes, dmp_stat_shows_the_shape)
+{
+  struct dmp_producer_config pc = bcfg(DMP_BACKEND_SHM, 65536, 128);
+  struct dmp_producer *p = ut_create(&pc);
+  static char out[16384];
+  char args[512];
+  snprintf(args, sizeof args, "--json '%s'", pc.name);
+  stat_output(args, out, sizeof out);
+  cr_assert(ne(ptr, strstr(out, "\"byte_ring\":{\"bytes\":65536,\"block\":128,\"max_record\":32752}"), NULL), "%s",
+            out);
+  cr_assert(ne(ptr, strstr(out, "\"capacity\":512"), NULL), "capacity in blocks: %s", out);
+  snprintf(args, sizeof args, "'%s'", pc.name);
+  stat_output(args, out, sizeof out);
+  cr_assert(ne(ptr, strstr(out, "byte ring: 65536 bytes in blocks of 128 B"), NULL), "%s", out);
+  cr_assert(ne(ptr, strstr(out, "records up to 32752 B"), NULL), "%s", out);
+  dmp_producer_close(p);
+
+  struct dmp_producer_config sc = ut_pcfg(DMP_BACKEND_SHM, "bs");
+  p = ut_create(&sc);
+  snprintf(args, sizeof args, "--json '%s'", sc.name);
+  stat_output(args, out, sizeof out);
+  cr_assert(eq(ptr, strstr(out, "byte_ring"), NULL), "a slot ring is not one: %s", out);
+  cr_assert(ne(ptr, strstr(out, "\"capacity\":16"), NULL), "%s", out);
+  dmp_producer_close(p);
+}
