@@ -55,8 +55,10 @@ static inline int hx_clean_exit(int code)
 /** Stream kinds (the --kind argument of both executables). HK_MP: the
  * raw stream on a multi-producer ring written by two producer processes
  * (the creator and one that attaches), each event carrying its ring
- * sequence and checksum. */
-enum hk_kind { HK_RAW, HK_COMPACT, HK_ALIGNED, HK_TYPED, HK_MP };
+ * sequence and checksum. HK_BYTES: the framed stream's messages
+ * (hostile_msg_len/byte) as records of a byte ring (DMP_RING_BYTES; the
+ * scribbler's HT_FRAMES then hits record header fields). */
+enum hk_kind { HK_RAW, HK_COMPACT, HK_ALIGNED, HK_TYPED, HK_MP, HK_BYTES };
 
 /* Raw (Layer 0) stream: event i carries i and ts_checksum(i). */
 #define HOSTILE_RAW_SLOT 64u

@@ -10,6 +10,9 @@
  *                         the raw stream on a multi-producer ring: the
  *                         creator, or (--attach) one more producer of it;
  *                         every event carries its ring sequence
+ *   hostile_role producer --kind bytes ...
+ *                         the framed stream's messages as records of a
+ *                         byte ring (DMP_RING_BYTES, bytes.h)
  *   hostile_role consumer --kind ... --name N --id ID --count K
  *   common: --seed S (API variant, wait strategy, liveness action, start
  *           position, durability: all drawn from it), --pace-us U (producer:
@@ -629,6 +632,151 @@ static int raw_consumer(const struct opts *o)
   return finish(o, &r.t, r.code, r.how, r.rc);
 }
 
+/* ---- byte rings (kind bytes) ------------------------------------------------- */
+
+static uint64_t msg_index(const uint8_t *data, size_t len);
+
+static int bytes_producer(const struct opts *o)
+{
+  uint64_t s = o->seed;
+  struct tally t = {0};
+  struct dmp_producer_config cfg;
+  dmp_producer_config_init(&cfg);
+  cfg.backend = backend_of(o);
+  cfg.name = o->name;
+  cfg.flags = DMP_RING_BYTES;
+  cfg.capacity = UINT64_C(1024) << (rnd(&s) % 4); /* 1..8 KiB: wraps constantly, records of 0..300 B fit */
+  cfg.slot_size = 16u << (rnd(&s) % 3);          /* blocks of 16, 32 or 64 bytes */
+  cfg.max_consumers = 8;
+  cfg.wait = wait_of(&s);
+  cfg.wait_consumers = o->consumers;
+  cfg.wait_timeout_ns = o->attach_ns;
+  struct dmp_producer *p;
+  int64_t t0 = now_ns();
+  int rc = dmp_producer_create(&cfg, &p); /* waits for the consumers */
+  timed("producer_create", t0, o->attach_ns);
+  if (rc < 0)
+    return finish(o, &t, HX_SETUP, "create", rc);
+  fprintf(stderr, "hostile_role %s: created\n", role_name(o));
+  char ids_buf[256];
+  const char *ids[4];
+  int managed = enable_liveness(p, o, &s, ids_buf, ids);
+  if (managed < 0) {
+    dmp_producer_close(p);
+    return finish(o, &t, HX_SETUP, "enable_liveness", managed);
+  }
+  int64_t progress = now_ns();
+  bool gave_up = false;
+  int code = HX_OK;
+  const char *how = "published every message";
+  uint8_t msg[512];
+  for (uint64_t i = 0; i < o->count && !gave_up;) {
+    /* Sometimes two records under one publish. */
+    uint64_t n = o->count - i > 1 && rnd(&s) % 3 == 0 ? 2 : 1, k = 0;
+    for (; k < n; k++) {
+      uint32_t len;
+      msg_fill(i + k, msg, &len);
+      void *data;
+      t0 = now_ns();
+      rc = managed ? dmp_producer_claim_bytes_managed(p, len, &data, SLICE_NS)
+                   : dmp_producer_claim_bytes_timeout(p, len, &data, SLICE_NS);
+      timed(managed ? "claim_bytes_managed" : "claim_bytes_timeout", t0, SLICE_NS);
+      if (rc < 0)
+        break;
+      memcpy(data, msg, len);
+    }
+    t0 = now_ns();
+    dmp_producer_publish(p); /* what was claimed (k records) */
+    timed("producer_publish", t0, 0);
+    i += k;
+    t.done = i;
+    for (uint64_t j = 0; j < k; j++)
+      pace(o, i - k + j);
+    int st = step_result(o, &t, k == n ? 0 : rc, &progress, &gave_up);
+    if (st < 0) {
+      code = HX_STOPPED;
+      how = "claim failed";
+      break;
+    }
+  }
+  if (gave_up) {
+    code = HX_GAVE_UP;
+    how = "no space within the stall bound";
+  }
+  if (code == HX_OK)
+    linger(o, p);
+  t0 = now_ns();
+  dmp_producer_close(p);
+  timed("producer_close", t0, 0);
+  return finish(o, &t, code, how, code == HX_STOPPED ? rc : 0);
+}
+
+static int bytes_consumer(const struct opts *o)
+{
+  uint64_t s = o->seed;
+  struct run r = {o, {0}, 0, HX_OK, "", 0, NULL, 0, 0};
+  struct dmp_consumer_config cc = ring_ccfg(o, &s);
+  bool lossy = rnd(&s) % 4 == 0; /* a non-gating reader: copies only */
+  if (lossy)
+    cc.flags = (cc.flags & ~DMP_CONSUMER_DURABLE) | DMP_CONSUMER_NON_GATING;
+  struct dmp_consumer *c;
+  int64_t t0 = now_ns();
+  int rc = dmp_consumer_attach_timeout(&cc, o->attach_ns, &c);
+  timed("attach_timeout", t0, o->attach_ns);
+  if (rc < 0)
+    return finish(o, &r.t, HX_SETUP, "attach", rc);
+  fprintf(stderr, "hostile_role %s: attached%s\n", o->id, lossy ? " (non-gating)" : "");
+  bool copy = lossy || rnd(&s) % 2;
+  identity_start(&r, c);
+  bool forget = rnd(&s) % 2;
+  r.progress = now_ns();
+  static uint8_t buf[8192]; /* >= the largest record of any ring the producer makes */
+  size_t max = dmp_consumer_bytes_max(c);
+  while (!too_many(&r) && !identity_changed(&r)) {
+    const void *data = NULL;
+    size_t len = 0;
+    t0 = now_ns();
+    if (copy) {
+      rc = dmp_consumer_copy_bytes_timeout(c, buf, sizeof buf, &len, NULL, SLICE_NS);
+      timed("copy_bytes_timeout", t0, SLICE_NS);
+      data = buf;
+    } else {
+      rc = dmp_consumer_peek_bytes_timeout(c, &data, &len, NULL, SLICE_NS);
+      timed("peek_bytes_timeout", t0, SLICE_NS);
+    }
+    if (rc == 0) {
+      r.t.done++;
+      if (len > max || msg_index(data, len) == UINT64_MAX)
+        r.t.bad++;
+      if (!copy)
+        dmp_consumer_release(c);
+    } else if (rc == -DMP_E_CORRUPT) { /* a scribbled record header: reported, then on */
+      r.t.errors++;
+      t0 = now_ns();
+      int64_t skipped = dmp_consumer_resync_bytes(c);
+      timed("resync_bytes", t0, 0);
+      if (skipped < 0) {
+        rc = (int)skipped;
+        r.code = HX_STOPPED;
+        r.how = "resync failed";
+        r.rc = rc;
+        break;
+      }
+      r.progress = now_ns();
+      continue;
+    }
+    if (on_result(&r, rc))
+      break;
+  }
+  t0 = now_ns();
+  if (forget)
+    dmp_consumer_close_forget(c);
+  else
+    dmp_consumer_close(c);
+  timed(forget ? "close_forget" : "consumer_close", t0, 0);
+  return finish(o, &r.t, r.code, r.how, r.rc);
+}
+
 /* Index of a framed message from its content, or UINT64_MAX if garbage. */
 static uint64_t msg_index(const uint8_t *data, size_t len)
 {
@@ -786,8 +934,8 @@ static int typed_consumer(const struct opts *o)
 
 static int parse_kind(const char *s, enum hk_kind *k)
 {
-  static const char *const names[] = {"raw", "compact", "aligned", "typed", "mp"};
-  for (int i = 0; i < 5; i++)
+  static const char *const names[] = {"raw", "compact", "aligned", "typed", "mp", "bytes"};
+  for (int i = 0; i < (int)(sizeof names / sizeof names[0]); i++)
     if (strcmp(s, names[i]) == 0) {
       *k = (enum hk_kind)i;
       return 0;
@@ -867,6 +1015,7 @@ int main(int argc, char **argv)
     case HK_RAW:
     case HK_MP: return raw_producer(&o);
     case HK_TYPED: return typed_producer(&o);
+    case HK_BYTES: return bytes_producer(&o);
     default: return framed_producer(&o);
     }
   }
@@ -874,6 +1023,7 @@ int main(int argc, char **argv)
   case HK_RAW:
   case HK_MP: return raw_consumer(&o);
   case HK_TYPED: return typed_consumer(&o);
+  case HK_BYTES: return bytes_consumer(&o);
   default: return framed_consumer(&o);
   }
 }

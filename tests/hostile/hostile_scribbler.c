@@ -5,7 +5,7 @@
  * run:
  *
  *   hostile_scribbler --name N --seed S --targets MASK --duration-ms D
- *                     [--mmap] [--kind raw|compact|aligned|typed]
+ *                     [--mmap] [--kind raw|compact|aligned|typed|mp|bytes]
  *                     [--rate-us R] [--log FILE]
  *
  * Without --mmap N is a POSIX shm segment name (shm_open); with --mmap N is
@@ -514,7 +514,8 @@ int main(int argc, char **argv)
     case 'r': rate_us = strtoull(optarg, NULL, 10); break;
     case 'k':
       s.kind = strcmp(optarg, "raw") == 0 ? HK_RAW : strcmp(optarg, "aligned") == 0 ? HK_ALIGNED
-             : strcmp(optarg, "typed") == 0 ? HK_TYPED : strcmp(optarg, "mp") == 0 ? HK_MP : HK_COMPACT;
+             : strcmp(optarg, "typed") == 0 ? HK_TYPED : strcmp(optarg, "mp") == 0 ? HK_MP
+             : strcmp(optarg, "bytes") == 0 ? HK_BYTES : HK_COMPACT;
       break;
     case 'l': log = optarg; break;
     case 'm': s.mmap_backend = true; break;
@@ -531,7 +532,9 @@ int main(int argc, char **argv)
     }
   }
   s.verbose = getenv("DMP_HOSTILE_VERBOSE") && atoi(getenv("DMP_HOSTILE_VERBOSE")) > 0;
-  s.frame_hdr = s.kind == HK_RAW || s.kind == HK_MP ? 0 : s.kind == HK_ALIGNED ? 16 : 12;
+  /* A byte ring's record header (bytes.h) is 16 bytes, its fields where
+   * the aligned frame header has len, kind and the rest. */
+  s.frame_hdr = s.kind == HK_RAW || s.kind == HK_MP ? 0 : s.kind == HK_ALIGNED || s.kind == HK_BYTES ? 16 : 12;
   int64_t deadline = now_ns() + INT64_C(5000000000);
   int rc = open_ring(&s, name, deadline);
   if (rc < 0) {

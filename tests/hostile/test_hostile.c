@@ -74,7 +74,7 @@
 #define MAX_PROCS 6 /* producer, a second producer (kind mp), c0, c1, scribbler, late joiner */
 #define WATCHDOG_MS 25000 /* per scenario; every role bounds itself at 12 s */
 
-static const char *const kind_names[] = {"raw", "compact", "aligned", "typed", "mp"};
+static const char *const kind_names[] = {"raw", "compact", "aligned", "typed", "mp", "bytes"};
 
 struct proc {
   char what[32];
@@ -367,8 +367,8 @@ static struct plan plan_of(enum hk_kind kind, uint64_t seed)
   struct plan p;
   p.consumers = 1 + (uint32_t)(rnd(&s) % 2);
   p.late = rnd(&s) % 2;
-  p.count = kind == HK_RAW || kind == HK_MP ? 3000 : kind == HK_TYPED ? 160 : 500;
-  p.pace_us = kind == HK_RAW || kind == HK_MP ? 2000 : kind == HK_TYPED ? 25000 : 10000;
+  p.count = kind == HK_RAW || kind == HK_MP ? 3000 : kind == HK_TYPED ? 160 : kind == HK_BYTES ? 1500 : 500;
+  p.pace_us = kind == HK_RAW || kind == HK_MP ? 2000 : kind == HK_TYPED ? 25000 : kind == HK_BYTES ? 4000 : 10000;
   p.duration_ms = 900 + (int)(rnd(&s) % 300);
   p.rate_us = 100 + (int)(rnd(&s) % 400);
   return p;
@@ -752,4 +752,20 @@ Test(hostile, typed_msgpack_survives_scribbles_everywhere)
 Test(hostile, typed_msgpack_survives_payload_and_frame_scribbles)
 {
   sweep(HK_TYPED, HT_SLOTS | HT_FRAMES, 4100);
+}
+
+/* ---- byte rings (DMP_RING_BYTES) ------------------------------------------------------ */
+
+/* Records of a byte ring under scribbles: their headers (HT_FRAMES hits
+ * length, kind, reserved and seq), their payload, and everything else.
+ * Consumers report the bad headers (-DMP_E_CORRUPT), resync and go on;
+ * nobody crashes, hangs or reads outside the ring (ASan runs). */
+Test(hostile, byte_ring_survives_record_header_scribbles)
+{
+  sweep(HK_BYTES, HT_SLOTS | HT_FRAMES, 6000);
+}
+
+Test(hostile, byte_ring_survives_scribbles_everywhere)
+{
+  sweep(HK_BYTES, HT_ALL, 6100);
 }
