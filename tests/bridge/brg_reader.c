@@ -4,7 +4,7 @@
  * (tests/framing): messages 0 .. count-1 of stream (seed, profile), each
  * once, in order, byte-exact.
  *
- *   brg_reader --name N --fcap F --capacity C --seed S --profile mixed|big
+ *   brg_reader --name N --fcap F --capacity C --seed S --profile mixed|big|fixed:SIZE
  *              --count K --report FILE [--timeout-ms T] [--events FILE]
  *              [--expect-end | --until-end] [--from-any] [--slow-us U]
  *
@@ -94,6 +94,8 @@ int main(int argc, char **argv)
         s.profile = FRM_MIXED;
       else if (strcmp(optarg, "big") == 0)
         s.profile = FRM_BIG;
+      else if (strncmp(optarg, "fixed:", 6) == 0 && (s.fixed = strtoull(optarg + 6, NULL, 0)) >= FRM_HEAD)
+        s.profile = FRM_FIXED;
       else
         return 2;
       break;

@@ -301,9 +301,14 @@ static int egress_monitor(struct myelon_bridge *b, int64_t now)
                          "key the ingress was given as --peer-key", b->endpoint, value);
     case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
     case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
+      /* The ingress only closes the connection: from here we cannot tell
+       * why, so name the causes rather than assert one. */
       if (b->curve)
-        return bridge_fail(b, -EACCES, "CURVE handshake with %s failed (event %u): wrong --peer-key (the ingress's "
-                           "public key), or the ingress is not using CURVE", b->endpoint, event);
+        return bridge_fail(b, -EACCES, "CURVE handshake with %s failed (%s %u): the ingress closed it; possible "
+                           "causes: --peer-key is not the ingress's public key, the ingress is not using CURVE "
+                           "(--insecure there), or the ingress refused the handshake for another reason (see its log)",
+                           b->endpoint, event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ? "protocol error" : "errno",
+                           value);
       break;
     default:
       break;
