@@ -88,11 +88,13 @@
  * "slot_size: ...", "slot_align: ...", "ring_capacity: ...",
  * "type_tag: ..."), logged on both sides.
  *
- * Liveness: ZeroMQ heartbeats (ZMQ_HEARTBEAT_IVL/TIMEOUT/TTL); a silent
- * peer's connection is dropped within `timeout_ms` and ZeroMQ reconnects.
- * On top, an egress with nothing to send PINGs every `heartbeat_ms`, so an
- * ingress that hears nothing from its egress for `timeout_ms` (default
- * 500 ms) knows the link, the egress or host A is dead: it closes its ring,
+ * Liveness: ZeroMQ heartbeats (ZMQ_HEARTBEAT_IVL/TIMEOUT/TTL); the egress
+ * drops a silent ingress's connection within `timeout_ms` and ZeroMQ
+ * reconnects. On top, an egress with nothing to send PINGs every
+ * `heartbeat_ms`, so an ingress that hears nothing from its egress for
+ * `timeout_ms` (default 500 ms): no message, and on tcp:// no bytes of one
+ * still arriving (a message slower to cross than `timeout_ms` does not
+ * count as silence), knows the link, the egress or host A is dead: it closes its ring,
  * and B's readers, once they read what was published, get
  * -DMP_E_OWNERDEAD from their waits, as for a dead local producer. When
  * the link is back the ingress creates a new ring (a new epoch) and resumes

@@ -130,8 +130,17 @@ static int common_sockopts(struct myelon_bridge *b, void *s)
   int rc = 0;
   rc = rc ? rc : bridge_setopt_int(b, s, ZMQ_LINGER, 0, "ZMQ_LINGER");
   rc = rc ? rc : bridge_setopt_int(b, s, ZMQ_HEARTBEAT_IVL, b->heartbeat_ms, "ZMQ_HEARTBEAT_IVL");
-  rc = rc ? rc : bridge_setopt_int(b, s, ZMQ_HEARTBEAT_TIMEOUT, b->timeout_ms, "ZMQ_HEARTBEAT_TIMEOUT");
-  rc = rc ? rc : bridge_setopt_int(b, s, ZMQ_HEARTBEAT_TTL, b->timeout_ms < 100 ? 100 : b->timeout_ms, "ZMQ_HEARTBEAT_TTL");
+  /* libzmq times a connection's heartbeats from the last whole message it
+   * decoded, so on the ingress, whose messages may take longer than
+   * timeout_ms to cross a slow link, its timers would cut the link in the
+   * middle of one: there the egress's PINGs ask for no TTL and the ingress
+   * sets no heartbeat timeout, and the ingress judges the link itself
+   * (ingress.c: whole messages, or bytes still arriving). The egress
+   * receives only the ingress's small messages and PINGs: libzmq's
+   * timeout stays its dead-link detector. */
+  rc = rc ? rc : bridge_setopt_int(b, s, ZMQ_HEARTBEAT_TIMEOUT, b->egress ? b->timeout_ms : 0, "ZMQ_HEARTBEAT_TIMEOUT");
+  rc = rc ? rc : bridge_setopt_int(b, s, ZMQ_HEARTBEAT_TTL, b->egress ? 0 : b->timeout_ms < 100 ? 100 : b->timeout_ms,
+                                   "ZMQ_HEARTBEAT_TTL");
   rc = rc ? rc : bridge_setopt_int(b, s, ZMQ_HANDSHAKE_IVL, 2000, "ZMQ_HANDSHAKE_IVL");
   rc = rc ? rc : bridge_setopt_int(b, s, ZMQ_RECONNECT_IVL, 100, "ZMQ_RECONNECT_IVL");
   rc = rc ? rc : bridge_setopt_int(b, s, ZMQ_RECONNECT_IVL_MAX, 1000, "ZMQ_RECONNECT_IVL_MAX");
@@ -171,6 +180,7 @@ struct myelon_bridge *bridge_new(bool egress)
   if (b != NULL) {
     b->egress = egress;
     b->state_fd = -1;
+    b->rx_fd = -1;
   }
   return b;
 }

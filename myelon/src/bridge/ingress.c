@@ -14,6 +14,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <linux/tcp.h>
+#include <netinet/in.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
 #include <disruptor_mp/inspect.h>
 #include <myelon/error.h>
 
@@ -216,6 +221,65 @@ static int zap_handle(struct myelon_bridge *b)
   return 0;
 }
 
+/* ---- liveness of the active egress's link ----
+ * A whole message from it proves the link alive; so do bytes still
+ * arriving on its TCP connection, read from the kernel (TCP_INFO), when one
+ * message takes longer than timeout_ms to cross (a slow or loaded link),
+ * so that the link is not declared dead in the middle of it. ZMTP's own
+ * heartbeats (a few dozen bytes a heartbeat) are not counted: a dead or cut
+ * link still ends within timeout_ms of its last bytes. */
+
+/* A message from the active egress, which came on connection `fd`
+ * (ZMQ_SRCFD; -1 unknown). */
+static void rx_alive(struct myelon_bridge *b, int fd)
+{
+  b->last_rx_ns = bridge_now_ns();
+  b->rx_base = false;
+  if (fd == b->rx_fd)
+    return;
+  socklen_t len = sizeof b->rx_peer;
+  b->rx_fd = fd >= 0 && getpeername(fd, (struct sockaddr *)&b->rx_peer, &len) == 0 ? fd : -1;
+  b->rx_peer_len = len;
+}
+
+/* The kernel's count of bytes received on that connection; false when
+ * unknown (ipc://, an older kernel, or the fd is no longer that
+ * connection: libzmq closed it and the number was reused). */
+static bool rx_bytes_now(struct myelon_bridge *b, uint64_t *n)
+{
+  if (b->rx_fd < 0)
+    return false;
+  struct sockaddr_storage peer;
+  socklen_t len = sizeof peer;
+  struct tcp_info ti;
+  socklen_t tl = sizeof ti;
+  if (getpeername(b->rx_fd, (struct sockaddr *)&peer, &len) != 0 || len != b->rx_peer_len ||
+      memcmp(&peer, &b->rx_peer, len) != 0 || getsockopt(b->rx_fd, IPPROTO_TCP, TCP_INFO, &ti, &tl) != 0 ||
+      tl < offsetof(struct tcp_info, tcpi_bytes_received) + sizeof ti.tcpi_bytes_received) {
+    b->rx_fd = -1;
+    return false;
+  }
+  *n = ti.tcpi_bytes_received;
+  return true;
+}
+
+/* No whole message for a heartbeat: sample the connection's bytes; more
+ * than heartbeats account for since the last sample is progress. */
+static void rx_progress(struct myelon_bridge *b)
+{
+  int64_t now = bridge_now_ns();
+  uint64_t n;
+  if (now - b->last_rx_ns < (int64_t)b->heartbeat_ms * 1000000 || !rx_bytes_now(b, &n))
+    return;
+  uint64_t beats = 64 * ((uint64_t)b->timeout_ms / (uint64_t)b->heartbeat_ms + 1);
+  if (b->rx_base && n - b->rx_bytes > 1024 + beats)
+    b->last_rx_ns = now;
+  else if (b->rx_base)
+    return;
+  b->rx_bytes = n;
+  b->rx_base = true;
+}
+
 static void reject(struct myelon_bridge *b, const char *why)
 {
   b->st.rejected++;
@@ -411,6 +475,7 @@ static int ingress_incoming(struct myelon_bridge *b)
       zmq_msg_close(&msg);
       continue;
     }
+    int fd = zmq_msg_get(&msg, ZMQ_SRCFD); /* before ingress_data() moves it */
     int rc = 0;
     struct myelon_bridge_wire w;
     if (zmq_msg_more(&msg)) {
@@ -428,13 +493,15 @@ static int ingress_incoming(struct myelon_bridge *b)
       reject(b, "not a bridge message (bad magic, version, type, size or padding)");
     } else if (w.type == MYELON_BRIDGE_HELLO) {
       rc = ingress_hello(b, id, idlen, &w);
+      if (is_active(b, id, idlen))
+        rx_alive(b, fd);
     } else if (w.type == MYELON_BRIDGE_DATA) {
       if (is_active(b, id, idlen))
-        b->last_rx_ns = bridge_now_ns();
+        rx_alive(b, fd);
       rc = ingress_data(b, id, idlen, &msg, &w);
     } else if (w.type == MYELON_BRIDGE_PING) {
       if (is_active(b, id, idlen)) {
-        b->last_rx_ns = bridge_now_ns();
+        rx_alive(b, fd);
         b->ack_due = true; /* the answer: the egress hears we are alive */
       } else {
         send_resync(b, id, idlen);
@@ -488,6 +555,8 @@ int ingress_run(struct myelon_bridge *b, int64_t timeout_ns)
     ingress_ack(b);
     if (rc < 0)
       return rc;
+    if (b->active_len != 0 && !b->have_pending)
+      rx_progress(b);
     if (b->active_len != 0 && !b->have_pending && bridge_now_ns() - b->last_rx_ns > (int64_t)b->timeout_ms * 1000000) {
       char why[96];
       snprintf(why, sizeof why, "nothing from the egress for %d ms (dead link, egress or host)", b->timeout_ms);

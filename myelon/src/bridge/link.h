@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sys/socket.h>
+
 #include <zmq.h>
 
 #include <disruptor_mp/consumer.h>
@@ -107,7 +109,12 @@ struct myelon_bridge {
   int64_t last_resync_ns;
   bool have_pending;     /* a DATA message waiting for room in the ring */
   zmq_msg_t pending;
-  int64_t last_rx_ns;    /* last message from the active egress */
+  int64_t last_rx_ns;    /* last message from the active egress (or bytes of one, rx_*) */
+  int rx_fd;             /* its TCP connection (ZMQ_SRCFD; -1: unknown or not TCP) */
+  struct sockaddr_storage rx_peer; /* that connection's peer, to tell a reused fd */
+  socklen_t rx_peer_len;
+  uint64_t rx_bytes;     /* the kernel's bytes received on it at the last sample */
+  bool rx_base;          /* rx_bytes sampled since the last whole message */
   uint64_t src_epoch;    /* A's ring epoch of the active stream (src_known) */
   bool src_known;
 };
