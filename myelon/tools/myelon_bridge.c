@@ -51,7 +51,7 @@ static const char usage_text[] =
     "Egress:\n"
     "  --connect ENDPOINT   the ingress to send to\n"
     "  --id ID              durable consumer id on the ring (default bridge)\n"
-    "  --window N           messages in flight before an acknowledgement (default 64)\n"
+    "  --window N           messages in flight before an acknowledgement (default 512)\n"
     "  --window-bytes SIZE  bytes in flight (default 32M; at least one message)\n"
     "  --max-message SIZE   largest message forwarded (default 16M)\n"
     "  --attach-timeout S   wait this long for the ring to exist (default 5)\n"

@@ -353,6 +353,23 @@ Test(bridge, cli_usage_and_exit_codes)
   }
 }
 
+/* The default credit window (bridge.h, --help, man page): 512 messages.
+ * 64 limited streams of small messages to a fraction of plain ZeroMQ's
+ * (one link round trip per 64 messages; bench README). */
+Test(bridge, default_window_is_512_messages)
+{
+  struct myelon_bridge_config cfg;
+  myelon_bridge_config_init(&cfg);
+  cr_assert(eq(u32, cfg.window, 512u));
+  cr_assert(eq(u32, MYELON_BRIDGE_DEFAULT_WINDOW, 512u));
+  const char *out = ts_tmp_path("help.out");
+  struct av a = {0};
+  av_tool(&a, out, "/dev/null");
+  av_add(&a, "--help");
+  cr_assert(eq(int, ts_wait(spawn(&a), ts_timeout_ms(10000)), 0));
+  cr_assert(strstr(slurp(out), "acknowledgement (default 512)") != NULL, "--help: %s", slurp(out));
+}
+
 /* A silent link (the egress stopped with SIGSTOP mid-stream, as a hung
  * host A looks from B): B's reader's wait ends with -DMP_E_OWNERDEAD within
  * the link timeout (default 500 ms; the bound here is generous), and when
