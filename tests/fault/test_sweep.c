@@ -1119,17 +1119,29 @@ static bool framed_kill(struct run *r)
  * gather ring); there worker-kill's variant 2 kills the worker in the
  * middle of its answer (claimed, half-written: a tombstone). */
 struct topo_run {
+  const struct plan *plan;
   struct topo_params tp;
   struct myelon_topology_config cfg;
   struct myelon_scheduler *s;
   pid_t pids[8];
 };
 
+/* Worker `index`'s wait strategy: one of the plan's (wait[1..MAX_CONS]). */
+static const char *topo_worker_wait(const struct topo_run *t, uint32_t index)
+{
+  return t->plan->wait[1 + index % MAX_CONS];
+}
+
 static bool topo_open(struct run *r, struct topo_run *t, uint32_t workers)
 {
+  t->plan = r->plan;
   topo_params_init(&t->tp, "sw", workers);
   t->tp.backend = r->ring.backend;
   t->tp.one_ring = topo_one_ring(r->plan->seed);
+  /* The scheduler waits with the plan's first strategy, each worker with
+   * its own (topo_spawn_mid): every wait kind meets the topology's dead,
+   * stopped and restarted workers. */
+  snprintf(t->tp.wait, sizeof t->tp.wait, "%s", r->plan->wait[0]);
   t->tp.payload = 64 + (uint32_t)(r->plan->at % 2000);
   if (t->tp.backend == DMP_BACKEND_MMAP) {
     const char *f = ts_tmp_path("topo");
@@ -1148,7 +1160,7 @@ static bool topo_create(struct topo_run *t)
 
 static bool topo_spawn_mid(struct topo_run *t, uint32_t index, int64_t die_at, int64_t die_mid)
 {
-  char a[12][300];
+  char a[13][300];
   snprintf(a[0], sizeof a[0], "label=%s", t->tp.label);
   snprintf(a[1], sizeof a[1], "backend=%s", t->tp.backend == DMP_BACKEND_MMAP ? "mmap" : "shm");
   snprintf(a[2], sizeof a[2], "dir=%s", t->tp.dir);
@@ -1161,8 +1173,9 @@ static bool topo_spawn_mid(struct topo_run *t, uint32_t index, int64_t die_at, i
   snprintf(a[9], sizeof a[9], "die_at=%" PRId64, die_at);
   snprintf(a[10], sizeof a[10], "one_ring=%d", t->tp.one_ring ? 1 : 0);
   snprintf(a[11], sizeof a[11], "die_mid=%" PRId64, die_mid);
+  snprintf(a[12], sizeof a[12], "wait=%s", topo_worker_wait(t, index));
   char *argv[] = {(char *)ts_helper("TOPO_ROLE"), a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9],
-                  a[10], a[11], NULL};
+                  a[10], a[11], a[12], NULL};
   t->pids[index] = ts_spawn(argv);
   CHECK(t->pids[index] > 0, "cannot spawn topo_role");
   return true;

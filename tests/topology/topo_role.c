@@ -3,6 +3,7 @@
  *   topo_role label=L backend=shm|mmap dir=D workers=N index=I payload=P
  *             request_depth=R no_responses=0|1 frame=F die_at=K
  *             [one_ring=0|1] [die_mid=K] [die_after=K] [from=S]
+ *             [wait=block|spin|yield|sleep]
  *
  * Attaches as worker I, then for each request: checks that steps arrive in
  * order from 0 with the right body (topo_test.h), answers (unless
@@ -13,6 +14,8 @@
  * die_after=K: SIGKILL itself right after answering step K.
  * one_ring=1: answer on the topology's gather ring. from=S: the first step
  * expected (a restarted worker resumes after the last step it released).
+ * wait=K: the wait strategy of every ring of this worker (default: the
+ * library's, i.e. DMP_WAIT or block).
  *
  * Exit status: 0 stopped cleanly; 10 attach failed; 11 receive failed;
  * 12 a step out of order; 13 a bad body; 14 answer failed. Every wait is
@@ -73,6 +76,8 @@ static void parse(int argc, char **argv, struct topo_params *p, uint32_t *index,
       first_step = strtoull(v, NULL, 10);
     else if (arg(argv[i], "one_ring", &v))
       p->one_ring = strcmp(v, "1") == 0;
+    else if (arg(argv[i], "wait", &v))
+      snprintf(p->wait, sizeof p->wait, "%s", v);
   }
 }
 

@@ -10,6 +10,7 @@
 #ifndef TOPO_TEST_H
 #define TOPO_TEST_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -38,6 +39,7 @@ struct topo_params {
   bool no_responses;
   uint32_t frame_capacity;
   bool one_ring; /* MYELON_RESPONSES_ONE_RING: every worker answers on the gather ring */
+  char wait[8];  /* "block", "spin", "yield", "sleep"; "" = the library's default (DMP_WAIT) */
 };
 
 /* Built twice: TOPO_ONE_RING=1 runs the same tests on the one-ring shape. */
@@ -68,6 +70,15 @@ static inline int topo_config(const struct topo_params *p, struct myelon_topolog
   cfg->frame_capacity = p->frame_capacity;
   cfg->max_message = 1u << 20;
   cfg->responses = p->one_ring && !p->no_responses ? MYELON_RESPONSES_ONE_RING : MYELON_RESPONSES_PER_WORKER;
+  if (p->wait[0]) { /* every ring of this process, both sides (topology.h) */
+    static const char *const kinds[] = {"block", "spin", "yield", "sleep"}; /* enum dmp_wait_kind order */
+    int k = 0;
+    while (k < 4 && strcmp(p->wait, kinds[k]) != 0)
+      k++;
+    if (k == 4)
+      return -EINVAL;
+    cfg->wait.kind = (enum dmp_wait_kind)k;
+  }
   return myelon_workers_make(p->workers, &cfg->workers);
 }
 
