@@ -53,6 +53,36 @@ pid_t spawn(struct av *a)
 
 /* waitc: consumers to wait for (the egress, and a local reader); ready:
  * NULL, or a file the producer creates after message `ready_at`. */
+/* The options frm_role's and brg_raw's producers share. */
+static void av_producer_tail(struct av *a, int count, int waitc, const char *ready, int ready_at)
+{
+  av_add(a, "--count=%d", count);
+  av_add(a, "--wait-consumers=%d", waitc);
+  av_add(a, "--timeout-ms=%d", ts_timeout_ms(CHILD_MS));
+  if (ready != NULL) {
+    av_add(a, "--ready-file=%s", ready);
+    av_add(a, "--ready-at=%d", ready_at);
+  }
+}
+
+/* The options brg_reader and brg_raw's reader share (see reader_ex2()). */
+static void av_reader_tail(struct av *a, int count, const char *report, const char *events, int end, int flags)
+{
+  av_add(a, "--count=%d", count);
+  av_add(a, "--report=%s", report);
+  av_add(a, "--timeout-ms=%d", ts_timeout_ms(CHILD_MS));
+  if (events != NULL)
+    av_add(a, "--events=%s", events);
+  if (end == 1)
+    av_add(a, "--expect-end");
+  else if (end == 2)
+    av_add(a, "--until-end");
+  if (flags & 1)
+    av_add(a, "--from-any");
+  if (flags & 2)
+    av_add(a, "--slow-us=5000");
+}
+
 pid_t producer_ex(const char *ring, const char *profile, uint64_t seed, int count, int waitc,
                          const char *ready, int ready_at)
 {
@@ -66,13 +96,7 @@ pid_t producer_ex(const char *ring, const char *profile, uint64_t seed, int coun
   av_add(&a, "--capacity=%u", CAP);
   av_add(&a, "--seed=%" PRIu64, seed);
   av_add(&a, "--profile=%s", profile);
-  av_add(&a, "--count=%d", count);
-  av_add(&a, "--wait-consumers=%d", waitc);
-  av_add(&a, "--timeout-ms=%d", ts_timeout_ms(CHILD_MS));
-  if (ready != NULL) {
-    av_add(&a, "--ready-file=%s", ready);
-    av_add(&a, "--ready-at=%d", ready_at);
-  }
+  av_producer_tail(&a, count, waitc, ready, ready_at);
   return spawn(&a);
 }
 
@@ -93,19 +117,7 @@ pid_t reader_ex2(const char *ring, const char *profile, uint64_t seed, int count
   av_add(&a, "--capacity=%u", CAP);
   av_add(&a, "--seed=%" PRIu64, seed);
   av_add(&a, "--profile=%s", profile);
-  av_add(&a, "--count=%d", count);
-  av_add(&a, "--report=%s", report);
-  av_add(&a, "--timeout-ms=%d", ts_timeout_ms(CHILD_MS));
-  if (events != NULL)
-    av_add(&a, "--events=%s", events);
-  if (end == 1)
-    av_add(&a, "--expect-end");
-  else if (end == 2)
-    av_add(&a, "--until-end");
-  if (flags & 1)
-    av_add(&a, "--from-any");
-  if (flags & 2)
-    av_add(&a, "--slow-us=5000");
+  av_reader_tail(&a, count, report, events, end, flags);
   return spawn(&a);
 }
 
@@ -325,13 +337,7 @@ pid_t raw_producer_ex(const char *ring, uint64_t seed, int count, int waitc, con
   av_add(&a, "--capacity=%u", CAP);
   av_add(&a, "--tag=%" PRIu64, RAW_TAG);
   av_add(&a, "--seed=%" PRIu64, seed);
-  av_add(&a, "--count=%d", count);
-  av_add(&a, "--wait-consumers=%d", waitc);
-  av_add(&a, "--timeout-ms=%d", ts_timeout_ms(CHILD_MS));
-  if (ready != NULL) {
-    av_add(&a, "--ready-file=%s", ready);
-    av_add(&a, "--ready-at=%d", ready_at);
-  }
+  av_producer_tail(&a, count, waitc, ready, ready_at);
   if (flags & 1)
     av_add(&a, "--mp");
   if (flags & 2)
@@ -354,19 +360,7 @@ pid_t raw_reader_ex(const char *ring, uint64_t seed, int count, const char *repo
   av_add(&a, "--slot=%u", RAW_SLOT);
   av_add(&a, "--tag=%" PRIu64, RAW_TAG);
   av_add(&a, "--seed=%" PRIu64, seed);
-  av_add(&a, "--count=%d", count);
-  av_add(&a, "--report=%s", report);
-  av_add(&a, "--timeout-ms=%d", ts_timeout_ms(CHILD_MS));
-  if (events != NULL)
-    av_add(&a, "--events=%s", events);
-  if (end == 1)
-    av_add(&a, "--expect-end");
-  else if (end == 2)
-    av_add(&a, "--until-end");
-  if (flags & 1)
-    av_add(&a, "--from-any");
-  if (flags & 2)
-    av_add(&a, "--slow-us=5000");
+  av_reader_tail(&a, count, report, events, end, flags);
   return spawn(&a);
 }
 
@@ -377,3 +371,39 @@ pid_t raw_reader(const char *ring, uint64_t seed, int count, const char *report)
 
 _Static_assert(RAW_SLOT == 200 && RAW_TAG == 4242424242u, "raw_ingress_args names them");
 const char *const raw_ingress_args[] = {"--raw", "--slot-size=200", "--type-tag=4242424242", NULL};
+
+void expect_stream_done(pid_t rd, int reader_ms, const char *report, int count, unsigned long min_attaches, pid_t pr,
+                        const struct side *eg, const struct side *in)
+{
+  int rc = ts_wait(rd, ts_timeout_ms(reader_ms));
+  cr_assert(eq(int, rc, 0), "reader exited %d (%s); egress: %s; ingress: %s", rc, slurp(report), slurp(eg->err),
+            slurp(in->err));
+  struct report r = read_report(report);
+  cr_assert(r.received == (unsigned long)count && r.dup == 0 && r.lost == 0 && r.bad == 0 &&
+                r.attaches >= min_attaches,
+            "report: %s (want received=%d, no dup, lost or bad, attaches >= %lu)", slurp(report), count,
+            min_attaches);
+  cr_assert(eq(int, ts_wait(pr, ts_timeout_ms(20000)), 0), "producer");
+  /* The producer exited: the egress delivers what is left, then ends with 0. */
+  rc = ts_wait(eg->pid, ts_timeout_ms(20000));
+  cr_assert(eq(int, rc, 0), "egress exited %d: %s", rc, slurp(eg->err));
+}
+
+struct side egress_killed_twice(const char *ring, const char *ep, const char *const *eg_extra, struct side *in)
+{
+  for (int round = 0; round < 2; round++) {
+    struct side eg = egress(ring, ep, eg_extra);
+    long at = 30 + 50 * round;
+    cr_assert(wait_applied(in, at, 60000), "the ingress never applied %ld messages: %s / %s", at, slurp(in->err),
+              slurp(eg.err));
+    kill(in->pid, SIGSTOP);
+    /* The egress copies (and sends into its socket) a window meanwhile. */
+    usleep((useconds_t)(300 + ts_slack_ms()) * 1000);
+    kill(eg.pid, SIGKILL);
+    cr_assert(eq(int, ts_wait(eg.pid, ts_timeout_ms(10000)), 128 + SIGKILL));
+    fprintf(stderr, "bridge: egress killed with the ingress at message %ld; egress said: %s\n", ingress_next(in),
+            strrchr(slurp(eg.out), '{') ? strrchr(slurp(eg.out), '{') : "(no status)");
+    kill(in->pid, SIGCONT);
+  }
+  return egress(ring, ep, eg_extra);
+}

@@ -85,6 +85,18 @@ struct report {
 
 struct report read_report(const char *path);
 int64_t realtime_ms(void);
+/* The end of a stream A -> B: waits (reader_ms, scaled) for B's reader `rd`
+ * and asserts it exited 0 having read every one of `count` messages once,
+ * in order and intact, attaching at least `min_attaches` times; then that
+ * the producer `pr` and the egress `eg` exit 0 (bounded). */
+void expect_stream_done(pid_t rd, int reader_ms, const char *report, int count, unsigned long min_attaches, pid_t pr,
+                        const struct side *eg, const struct side *in);
+/* Starts the egress of `ring` (eg_extra names its --state file) and kills
+ * it (SIGKILL) with messages in flight, twice: once the ingress applied 30,
+ * then 80 messages, with the ingress stopped (SIGSTOP) for 300 ms + the
+ * slack before each kill so the egress sent a window B never applied.
+ * Returns a third egress, started with the same options and left running. */
+struct side egress_killed_twice(const char *ring, const char *ep, const char *const *eg_extra, struct side *in);
 int64_t first_ownerdead(const char *events, int64_t since_ms);
 
 #endif

@@ -18,17 +18,10 @@
 # usage: demo_remote.sh MYELON_DEMO
 set -euo pipefail
 demo=$1
-mult=${TS_TIMEOUT_MULTIPLIER:-1}
-bound=$((60 * ${mult%.*}))
+hosts_bound_base=60
+. "$(dirname "$0")/hosts_lib.sh"
 
-if [ "$(id -u)" != 0 ]; then
-  echo "SKIP: not root: --remote creates network namespaces and veth pairs"
-  exit 77
-fi
-if ! unshare --net --ipc --mount --propagation private true 2>/dev/null; then
-  echo "SKIP: unshare --net --ipc --mount refused here (a container without CAP_SYS_ADMIN?)"
-  exit 77
-fi
+hosts_require_namespaces "--remote creates network namespaces and veth pairs"
 if [ ! -x "$(dirname "$demo")/myelon-bridge" ]; then
   echo "SKIP: no myelon-bridge next to myelon-demo (built without libzmq)"
   exit 77

@@ -17,18 +17,10 @@
 # or tc cannot shape the link.
 set -euo pipefail
 tool=$1 role=$2 reader=$3
-mult=${TS_TIMEOUT_MULTIPLIER:-1}
-bound=$((90 * ${mult%.*}))
+. "$(dirname "$0")/hosts_lib.sh"
 count=12 cut_at=5 size=1048576
 
-if [ "$(id -u)" != 0 ]; then
-  echo "SKIP: not root: a private network namespace and tc need root"
-  exit 77
-fi
-if ! unshare --net --ipc --mount --propagation private true 2>/dev/null; then
-  echo "SKIP: unshare --net --ipc --mount refused here (a container without CAP_SYS_ADMIN?)"
-  exit 77
-fi
+hosts_require_namespaces "a private network namespace and tc need root"
 if ! unshare --net bash -c 'ip link set lo up && tc qdisc add dev lo root tbf rate 16mbit burst 16kb latency 100ms' \
   2>/dev/null; then
   echo "SKIP: tc cannot add a tbf qdisc here (no tc, or no sch_tbf in this kernel)"

@@ -405,14 +405,7 @@ Test(bridge, silent_link_ends_remote_waits_with_ownerdead_then_resumes)
   cr_assert(wait_for_text(in.err, "nothing from the egress for 500 ms", 5000), "ingress: %s", slurp(in.err));
   usleep(300000);
   cr_assert(eq(int, kill(eg.pid, SIGCONT), 0));
-  int rc = ts_wait(rd, ts_timeout_ms(CHILD_MS + 10000));
-  cr_assert(eq(int, rc, 0), "reader exited %d (%s); egress: %s; ingress: %s", rc, slurp(report), slurp(eg.err),
-            slurp(in.err));
-  struct report r = read_report(report);
-  cr_assert(r.received == (unsigned long)count && r.dup == 0 && r.lost == 0 && r.bad == 0 && r.attaches >= 2,
-            "report: %s", slurp(report));
-  cr_assert(eq(int, ts_wait(pr, ts_timeout_ms(20000)), 0), "producer");
-  cr_assert(eq(int, ts_wait(eg.pid, ts_timeout_ms(20000)), 0), "egress: %s", slurp(eg.err));
+  expect_stream_done(rd, CHILD_MS + 10000, report, count, 2, pr, &eg, &in);
   stop(&in);
 }
 
@@ -475,29 +468,8 @@ Test(bridge, egress_killed_with_messages_in_flight_resumes_without_loss_or_dupli
   struct side in = ingress(rb, ep, ing_extra);
   pid_t rd = reader(rb, "big", 21, count, report);
   pid_t pr = producer(ra, "big", 21, count);
-  for (int round = 0; round < 2; round++) {
-    struct side eg = egress(ra, ep, eg_extra);
-    long at = 30 + 50 * round;
-    cr_assert(wait_applied(&in, at, 60000), "the ingress never applied %ld messages: %s / %s", at, slurp(in.err),
-              slurp(eg.err));
-    kill(in.pid, SIGSTOP);
-    /* The egress copies (and sends into its socket) a window meanwhile. */
-    usleep((useconds_t)(300 + ts_slack_ms()) * 1000);
-    kill(eg.pid, SIGKILL);
-    cr_assert(eq(int, ts_wait(eg.pid, ts_timeout_ms(10000)), 128 + SIGKILL));
-    fprintf(stderr, "bridge: egress killed with the ingress at message %ld; egress said: %s\n", ingress_next(&in),
-            strrchr(slurp(eg.out), '{') ? strrchr(slurp(eg.out), '{') : "(no status)");
-    kill(in.pid, SIGCONT);
-  }
-  struct side eg = egress(ra, ep, eg_extra);
-  int rc = ts_wait(rd, ts_timeout_ms(CHILD_MS));
-  cr_assert(eq(int, rc, 0), "reader exited %d (%s); egress: %s; ingress: %s", rc, slurp(report), slurp(eg.err),
-            slurp(in.err));
-  struct report r = read_report(report);
-  cr_assert(r.received == (unsigned long)count && r.dup == 0 && r.lost == 0 && r.bad == 0, "report: %s",
-            slurp(report));
-  cr_assert(eq(int, ts_wait(pr, ts_timeout_ms(20000)), 0));
-  cr_assert(eq(int, ts_wait(eg.pid, ts_timeout_ms(20000)), 0), "egress: %s", slurp(eg.err));
+  struct side eg = egress_killed_twice(ra, ep, eg_extra, &in);
+  expect_stream_done(rd, CHILD_MS, report, count, 0, pr, &eg, &in);
   cr_assert(strstr(slurp(eg.err), "resuming ring") != NULL, "the restarted egress did not resume: %s", slurp(eg.err));
   fprintf(stderr, "bridge: after two egress kills: %s; ingress: %s\n", slurp(report), strrchr(slurp(in.out), '{'));
   stop(&in);

@@ -66,15 +66,7 @@ static void raw_stream(const char *ep, int count, int flags)
   pid_t rd = raw_reader(rb, 31, count, report);
   pid_t pr = raw_producer_ex(ra, 31, count, 1, NULL, 0, flags);
   struct side eg = egress(ra, ep, NULL);
-  int rc = ts_wait(rd, ts_timeout_ms(CHILD_MS + 10000));
-  cr_assert(eq(int, rc, 0), "reader exited %d (%s); egress: %s; ingress: %s", rc, slurp(report), slurp(eg.err),
-            slurp(in.err));
-  struct report r = read_report(report);
-  cr_assert(r.received == (unsigned long)count && r.dup == 0 && r.lost == 0 && r.bad == 0, "report: %s",
-            slurp(report));
-  cr_assert(eq(int, ts_wait(pr, ts_timeout_ms(20000)), 0), "producer");
-  rc = ts_wait(eg.pid, ts_timeout_ms(20000));
-  cr_assert(eq(int, rc, 0), "egress exited %d: %s", rc, slurp(eg.err));
+  expect_stream_done(rd, CHILD_MS + 10000, report, count, 0, pr, &eg, &in);
   char want[64];
   snprintf(want, sizeof want, "\"messages\":%d,", count);
   cr_assert(strstr(slurp(eg.out), want) != NULL, "egress status: %s", slurp(eg.out));
@@ -112,27 +104,8 @@ Test(bridge_raw, egress_killed_with_slots_in_flight_resumes_without_loss_or_dupl
   struct side in = ingress(rb, ep, ing_extra);
   pid_t rd = raw_reader_ex(rb, 32, count, report, NULL, 0, 2); /* slow: the stream lasts */
   pid_t pr = raw_producer(ra, 32, count);
-  for (int round = 0; round < 2; round++) {
-    struct side eg = egress(ra, ep, eg_extra);
-    long at = 30 + 50 * round;
-    cr_assert(wait_applied(&in, at, 60000), "the ingress never applied %ld slots: %s / %s", at, slurp(in.err),
-              slurp(eg.err));
-    kill(in.pid, SIGSTOP);
-    /* The egress copies (and sends into its socket) a window meanwhile. */
-    usleep((useconds_t)(300 + ts_slack_ms()) * 1000);
-    kill(eg.pid, SIGKILL);
-    cr_assert(eq(int, ts_wait(eg.pid, ts_timeout_ms(10000)), 128 + SIGKILL));
-    kill(in.pid, SIGCONT);
-  }
-  struct side eg = egress(ra, ep, eg_extra);
-  int rc = ts_wait(rd, ts_timeout_ms(CHILD_MS));
-  cr_assert(eq(int, rc, 0), "reader exited %d (%s); egress: %s; ingress: %s", rc, slurp(report), slurp(eg.err),
-            slurp(in.err));
-  struct report r = read_report(report);
-  cr_assert(r.received == (unsigned long)count && r.dup == 0 && r.lost == 0 && r.bad == 0, "report: %s",
-            slurp(report));
-  cr_assert(eq(int, ts_wait(pr, ts_timeout_ms(20000)), 0));
-  cr_assert(eq(int, ts_wait(eg.pid, ts_timeout_ms(20000)), 0), "egress: %s", slurp(eg.err));
+  struct side eg = egress_killed_twice(ra, ep, eg_extra, &in);
+  expect_stream_done(rd, CHILD_MS, report, count, 0, pr, &eg, &in);
   cr_assert(strstr(slurp(eg.err), "resuming ring") != NULL, "the restarted egress did not resume: %s", slurp(eg.err));
   stop(&in);
 }

@@ -20,37 +20,12 @@
 # Exit 77 (skipped, with the reason) when not root or namespaces are refused.
 set -euo pipefail
 tool=$1 raw=$2
-mult=${TS_TIMEOUT_MULTIPLIER:-1}
-bound=$((90 * ${mult%.*}))
+. "$(dirname "$0")/hosts_lib.sh"
 count=${BRIDGE_TWO_HOSTS_COUNT:-600}
 
-if [ "$(id -u)" != 0 ]; then
-  echo "SKIP: not root: creating network namespaces and a veth pair needs root"
-  exit 77
-fi
-if ! unshare --net --ipc --mount --propagation private true 2>/dev/null; then
-  echo "SKIP: unshare --net --ipc --mount refused here (a container without CAP_SYS_ADMIN?)"
-  exit 77
-fi
+hosts_require_namespaces "creating network namespaces and a veth pair needs root"
 
-dir=$(mktemp -d "${TMPDIR:-/tmp}/bridge2hraw-XXXXXX")
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-
-# Wait (bounded) for a file to appear.
-wait_file() {
-  local f=$1 n=0
-  while [ ! -e "$f" ]; do
-    n=$((n + 1))
-    if [ $n -gt $((bound * 100)) ]; then echo "FAIL: $f never appeared" >&2; exit 1; fi
-    sleep 0.01
-  done
-}
+hosts_workdir bridge2hraw
 
 "$tool" keygen "$dir/a" >/dev/null
 "$tool" keygen "$dir/b" >/dev/null
