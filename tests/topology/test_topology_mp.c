@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -535,4 +536,65 @@ Test(topology_mp, workers_remove_the_rings_of_a_scheduler_that_died)
     int fd = shm_open(path, O_RDONLY, 0);
     cr_assert_lt(fd, 0, "'%s' still exists", path);
   }
+}
+
+/* topology.h, myelon_scheduler_create(): on the one-ring shape a new
+ * scheduler is refused (-DMP_E_INUSE) while live workers of a dead one
+ * still hold its gather ring, and succeeds once they left. The workers are
+ * stopped (SIGSTOP) before the first scheduler is killed, so they are alive
+ * and still joined when the second one tries; resumed, each sees the
+ * scheduler gone (exit 11) and the last one removes the gather ring. */
+Test(topology_mp, a_new_scheduler_waits_for_the_live_workers_of_a_dead_one_to_leave_the_gather_ring)
+{
+  if (!TOPO_ONE_RING)
+    cr_skip_test("one-ring shape only (test_topo_topology_mp_one_ring)");
+  open_session("inuse", 2, DMP_BACKEND_SHM);
+  cr_assert_eq(topo_config(&S.p, &S.cfg), 0);
+  struct myelon_layout_config lc = S.cfg.layout;
+  lc.workers = S.cfg.workers.n;
+  cr_assert_eq(myelon_layout_make(&lc, &S.layout), 0, "%s", dmp_last_error()); /* for fini's forced cleanup */
+  int ready[2];
+  cr_assert_eq(pipe(ready), 0);
+  fflush(NULL);
+  pid_t sched = fork();
+  cr_assert_geq(sched, 0);
+  if (sched == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the test */
+    close(ready[0]);
+    struct myelon_scheduler *s = NULL;
+    if (myelon_scheduler_create(&S.cfg, &s) < 0 || myelon_scheduler_rendezvous(s, 20000 * MS) < 0)
+      _exit(3);
+    if (write(ready[1], "r", 1) != 1)
+      _exit(4);
+    for (int i = 0; i < 600; i++) /* killed long before: 60 s at most */
+      usleep(100000);
+    _exit(5);
+  }
+  close(ready[1]);
+  for (uint32_t i = 0; i < 2; i++)
+    spawn(i, -1);
+  struct pollfd pf = {.fd = ready[0], .events = POLLIN};
+  char r = 0;
+  int prc = poll(&pf, 1, ts_timeout_ms(30000));
+  cr_assert(prc == 1 && read(ready[0], &r, 1) == 1 && r == 'r', "the first scheduler never met its workers");
+  close(ready[0]);
+  for (uint32_t i = 0; i < 2; i++)
+    cr_assert_eq(kill(S.pids[i], SIGSTOP), 0);
+  cr_assert_eq(kill(sched, SIGKILL), 0);
+  cr_assert_eq(ts_wait(sched, ts_timeout_ms(10000)), 128 + SIGKILL);
+
+  struct myelon_scheduler *s2 = NULL;
+  int rc = myelon_scheduler_create(&S.cfg, &s2);
+  cr_assert_eq(rc, -DMP_E_INUSE, "a second scheduler while the workers still hold the gather ring: %s (%s)",
+               myelon_err_name(rc), dmp_last_error());
+  cr_assert_null(s2);
+
+  for (uint32_t i = 0; i < 2; i++)
+    cr_assert_eq(kill(S.pids[i], SIGCONT), 0);
+  for (uint32_t i = 0; i < 2; i++) {
+    int st = ts_wait(S.pids[i], ts_timeout_ms(30000));
+    cr_assert_eq(st, 11, "w%u exited %d (11: its receive saw the scheduler gone)", i, st);
+  }
+  rc = myelon_scheduler_create(&S.cfg, &S.s);
+  cr_assert_eq(rc, 0, "once the workers left: %s (%s)", myelon_err_name(rc), dmp_last_error());
 }
