@@ -478,8 +478,11 @@ class BadInput(Base):
 
 class Topology(unittest.TestCase):
     """A topology's rings are named from a prefix (unique per test: the
-    leftover check looks for it) and a hash of the label."""
+    leftover check looks for it) and a hash of the label. Every test runs
+    on both shapes: a response ring per worker here, one gather ring in
+    TopologyOneRing (the C peers get MYELON_TEST_RESPONSES)."""
     n = 0
+    responses = 'per_worker'
 
     def setUp(self):
         Topology.n += 1
@@ -499,7 +502,8 @@ class Topology(unittest.TestCase):
 
     def c_role(self, *args):
         p = subprocess.Popen([os.environ['MYELON_TEST_TOPO']] + [str(a) for a in args], stderr=subprocess.PIPE,
-                             text=True, env=dict(os.environ, MYELON_TEST_PREFIX=self.prefix))
+                             text=True, env=dict(os.environ, MYELON_TEST_PREFIX=self.prefix,
+                                                 MYELON_TEST_RESPONSES=self.responses))
         self.procs.append(p)
         return p
 
@@ -517,7 +521,7 @@ class Topology(unittest.TestCase):
 
     def test_python_scheduler_drives_c_workers(self):
         ws = [self.c_role('worker', self.label, 2, i) for i in range(2)]
-        with myelon.Scheduler(self.label, 2, prefix=self.prefix) as s:
+        with myelon.Scheduler(self.label, 2, prefix=self.prefix, responses=self.responses) as s:
             s.rendezvous(timeout=20)
             for step in range(1, 31):
                 body = b'step-%d' % step
@@ -531,7 +535,7 @@ class Topology(unittest.TestCase):
         sched = self.c_role('scheduler', self.label, 2, 30)
         other = self.c_role('worker', self.label, 2, 1)  # worker 1 in C, worker 0 here
         steps = []
-        with myelon.Worker(self.label, 2, 0, prefix=self.prefix, attach_timeout=20) as w:
+        with myelon.Worker(self.label, 2, 0, prefix=self.prefix, attach_timeout=20, responses=self.responses) as w:
             while True:
                 try:
                     m = w.recv(timeout=20)
@@ -548,14 +552,24 @@ class Topology(unittest.TestCase):
         self.finish(other)
 
     def test_a_missing_worker_is_named_by_the_rendezvous(self):
-        with myelon.Scheduler(self.label, 2, prefix=self.prefix) as s:
-            with myelon.Worker(self.label, 2, 0, prefix=self.prefix):
+        with myelon.Scheduler(self.label, 2, prefix=self.prefix, responses=self.responses) as s:
+            with myelon.Worker(self.label, 2, 0, prefix=self.prefix, responses=self.responses):
                 with self.assertRaises(myelon.Error) as e:
                     s.rendezvous(timeout=0.3)
                 self.assertEqual(e.exception.name, 'ETIMEDOUT')
                 self.assertIn('w1', e.exception.detail)
             with self.assertRaises(myelon.Error):
-                myelon.Scheduler(self.label, 1, prefix=self.prefix)  # 1 worker: below the minimum
+                myelon.Scheduler(self.label, 1, prefix=self.prefix, responses=self.responses)  # below the minimum
+
+    def test_an_unknown_response_shape_is_refused(self):  # a Python-side check: no ring is made
+        with self.assertRaises(ValueError):
+            myelon.Scheduler(self.label, 2, prefix=self.prefix, responses='gather')
+        with self.assertRaises(ValueError):
+            myelon.Worker(self.label, 2, 0, prefix=self.prefix, responses=1)
+
+
+class TopologyOneRing(Topology):
+    responses = 'one_ring'
 
 
 class Readme(unittest.TestCase):

@@ -10,7 +10,9 @@
  *       each step s broadcast body "step-<s>" (kind s % 200), gather all N
  *       answers and check each is "<w>:" + the body reversed, kind + 1.
  *
- * The ring name prefix comes from $MYELON_TEST_PREFIX (default "my").
+ * The ring name prefix comes from $MYELON_TEST_PREFIX (default "my");
+ * $MYELON_TEST_RESPONSES=one_ring: answers on one gather ring
+ * (MYELON_RESPONSES_ONE_RING).
  * Every wait is bounded (20 s).
  */
 #include <inttypes.h>
@@ -35,6 +37,9 @@ static int config(struct myelon_topology_config *cfg, const char *label, const c
   /* the Python side picks a prefix per test, so that its leftover check can find the rings */
   if (getenv("MYELON_TEST_PREFIX"))
     cfg->layout.prefix = getenv("MYELON_TEST_PREFIX");
+  const char *responses = getenv("MYELON_TEST_RESPONSES");
+  if (responses && strcmp(responses, "one_ring") == 0)
+    cfg->responses = MYELON_RESPONSES_ONE_RING;
   return myelon_workers_make((uint32_t)strtoul(n, NULL, 10), &cfg->workers);
 }
 

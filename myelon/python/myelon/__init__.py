@@ -681,9 +681,16 @@ class RingConsumer(_Handle):
 # ---- topology --------------------------------------------------------------------
 
 
-def _topology_config(label, workers, prefix, backend, request_depth, response_depth):
+_RESPONSES = {'per_worker': 0, 'one_ring': 1}  # enum myelon_responses
+
+
+def _topology_config(label, workers, prefix, backend, request_depth, response_depth, responses='per_worker'):
+    if responses not in _RESPONSES:
+        raise ValueError("responses must be 'per_worker' (a response ring per worker) or 'one_ring' "
+                         "(one multi-producer gather ring), not %r" % (responses,))
     cfg = _ffi.TopologyConfig()
     _ffi.myelon_topology_config_init(ctypes.byref(cfg))
+    cfg.responses = _RESPONSES[responses]
     cfg.layout.label = _name(label, 'label')
     if prefix is not None:
         cfg.layout.prefix = _name(prefix, 'prefix')
@@ -712,13 +719,17 @@ class Scheduler(_Handle):
     """The scheduler of topology `label` with `workers` workers (2..64):
     creates the request ring; rendezvous() waits for every worker; then
     broadcast() a step and gather() the answers. Every process of one
-    topology passes the same label, workers, prefix and backend."""
+    topology passes the same label, workers, prefix, backend and
+    `responses`: 'per_worker' (default, a response ring per worker) or
+    'one_ring' (every worker answers on one multi-producer gather ring the
+    scheduler creates; topology.h, MYELON_RESPONSES_ONE_RING)."""
     _close_fn = _ffi.myelon_scheduler_close
 
-    def __init__(self, label, workers, *, prefix=None, backend='shm', request_depth=None, response_depth=None):
+    def __init__(self, label, workers, *, prefix=None, backend='shm', request_depth=None, response_depth=None,
+                 responses='per_worker'):
         super().__init__()
         self.workers = workers
-        cfg = _topology_config(label, workers, prefix, backend, request_depth, response_depth)
+        cfg = _topology_config(label, workers, prefix, backend, request_depth, response_depth, responses)
         _check('myelon_scheduler_create', _ffi.myelon_scheduler_create(ctypes.byref(cfg), ctypes.byref(self._h)))
 
     def rendezvous(self, timeout=15.0):
@@ -764,16 +775,17 @@ class Scheduler(_Handle):
 
 class Worker(_Handle):
     """Worker `index` of topology `label` (see Scheduler): creates its
-    response ring, attaches to the request ring (retrying up to
+    response ring (or, with responses='one_ring', joins the scheduler's
+    gather ring), attaches to the request ring (retrying up to
     `attach_timeout` seconds while the scheduler has not created it)."""
     _close_fn = _ffi.myelon_worker_close
 
     def __init__(self, label, workers, index, *, prefix=None, backend='shm', request_depth=None,
-                 response_depth=None, attach_timeout=15.0):
+                 response_depth=None, attach_timeout=15.0, responses='per_worker'):
         super().__init__()
         self._msg = None
         self.index = index
-        cfg = _topology_config(label, workers, prefix, backend, request_depth, response_depth)
+        cfg = _topology_config(label, workers, prefix, backend, request_depth, response_depth, responses)
         t = _ns(attach_timeout)
         _check('myelon_worker_attach_timeout',
                _ffi.myelon_worker_attach_timeout(ctypes.byref(cfg), index, _ffi.DMP_FOREVER if t is None else t,
