@@ -348,12 +348,38 @@ def gather_cases(run):
     return sorted(out)
 
 
+def ab_gather(run, a, b, size):
+    """Results and run count of a paired gather case (any wait, 2 writers), or (None, 0, None)."""
+    for c in run.cases:
+        if (c["workload"], c["subject"], c["size"], c.get("pair", ""), c.get("writers", 1)) == \
+                ("ab_gather", a, size, b, 2) and c["reps"]:
+            return c["results"].get("consumer0", {}), c["reps"], c["wait"]
+    return None, 0, None
+
+
 def gather_targets(run, add):
     """Issue 18: 2 writers on one multi-producer ring against the 1 -> 1
-    stream of a single-producer ring, same size and wait, run back to back
-    (series "gather"; separate runs: different process counts cannot be
-    paired)."""
+    stream of a single-producer ring. Judged on the paired case (ab_gather:
+    the same processes alternate 2 -> 1 blocks on `dmp-mp` with 1 -> 1
+    blocks on `dmp-shm`, median of the per-pair ratios) where the run has
+    it, else on the separate runs back to back (series "gather")."""
+    cores = run.meta["host"]["cores"]
     for size in (8, 64):
+        p, n, wait = ab_gather(run, "dmp-mp", "dmp-shm", size)
+        if p:
+            note = "" if wait == "spin" else " (%s waits: 3 processes on %d cores)" % (wait, cores)
+            g = [x for x in gather_cases(run) if x[0] == size and x[2] == 2 and x[3] == "dmp-mp"]
+            sep = ""
+            if g:
+                ref = stream(run, "dmp-shm", size, g[0][1], series="gather")
+                sep = "; separate runs: %s" % fmt_x(ratio(g[0][4].get("msgs_per_s"), (ref or {}).get("msgs_per_s")))
+            add(GATHER_T % size, "dmp-mp", p.get("ratio_a_over_b"), 0.7, True,
+                "paired A/B (%d runs, median of per-block ratios%s): 2 × `dmp-mp` → 1 %s vs `dmp-shm` 1 → 1 %s; "
+                "90th-percentile blocks %s vs %s (%s)%s" % (
+                    n, note, fmt_rate(p.get("a_msgs_per_s")), fmt_rate(p.get("b_msgs_per_s")),
+                    fmt_rate(p.get("a_p90_msgs_per_s")), fmt_rate(p.get("b_p90_msgs_per_s")),
+                    fmt_x(p.get("ratio_p90")), sep))
+            continue
         g = [x for x in gather_cases(run) if x[0] == size and x[2] == 2 and x[3] == "dmp-mp"]
         if not g:
             add(GATHER_T % size, "dmp-mp", None, 0.7, True, "no gather case in this run")
@@ -364,6 +390,30 @@ def gather_targets(run, add):
         note = "" if wait == "spin" else " (%s waits: 3 processes on %d cores)" % (wait, run.meta["host"]["cores"])
         add(GATHER_T % size, "dmp-mp", ratio(va, vb), 0.7, True,
             "separate runs back to back%s: 2 × `dmp-mp` → 1 %s vs `dmp-shm` 1 → 1 %s" % (note, fmt_rate(va), fmt_rate(vb)))
+
+
+def section_ab_gather(run):
+    """Paired gather cases: many writers on subject A against B (1 -> 1, or
+    as many writers when B can gather), alternating blocks."""
+    rows = []
+    for c in sorted((c for c in run.cases if c["workload"] == "ab_gather" and c["reps"]),
+                    key=lambda c: (c["subject"] != "dmp-mp", c["size"], c["subject"], c.get("pair", ""))):
+        r = c["results"].get("consumer0", {})
+        rows.append(["`%s` %d → 1" % (c["subject"], r.get("writers_a", c.get("writers", 1))),
+                     "`%s` %d → 1" % (c.get("pair", ""), r.get("writers_b", 1)), fmt_size(c["size"]), c["wait"],
+                     c["reps"], fmt_rate(r.get("a_msgs_per_s")), fmt_rate(r.get("b_msgs_per_s")),
+                     fmt_x(r.get("ratio_a_over_b")), fmt_x(r.get("ratio_p90")),
+                     fmt_ns(lat(r, "latency_a", "p50")), fmt_ns(lat(r, "latency_b", "p50"))])
+    if not rows:
+        return ""
+    return "\n".join(["## Many writers, paired (ab_gather)", "",
+                      "The same processes alternate blocks of A (N writers → 1 consumer) and B (1 → 1, or N → 1 "
+                      "when B can gather): block rates from writer 0's start to the consumer's last message, "
+                      "medians over the blocks; A ÷ B is the median of the per-pair ratios (the targets), p90 the "
+                      "ratio of the subjects' 90th-percentile blocks; one-way latency (send stamp to receive, "
+                      "queueing included) over every measured message (16 B and more).", "",
+                      md_table(["A", "B", "size", "wait", "runs", "A msgs/s", "B msgs/s", "A ÷ B", "p90 A ÷ B",
+                                "A one-way p50", "B one-way p50"], rows)])
 
 
 def section_gather(run):
@@ -1269,7 +1319,7 @@ def main():
         "sizes": st_sizes, "value": lambda s, z: (stream(run, s, z) or {}).get("msgs_per_s")}, False)
     sections = [section_host(run), section_which_transport(run), section_targets(tl), section_floors(run), section_profiles(run, tl, out), section_ab(run),
                 section_counters(run), section_views(run), section_layers(run), section_pingpong(run), versus_rtt,
-                section_stream(run), versus_st, section_broadcast(run), section_gather(run), section_fixed_rate(run),
+                section_stream(run), versus_st, section_broadcast(run), section_gather(run), section_ab_gather(run), section_fixed_rate(run),
                 section_waits(run), report_bridge.section(run, helpers()),
                 section_python(run, py)]
     if made:

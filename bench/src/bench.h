@@ -74,12 +74,19 @@ enum bench_workload {
   BENCH_WL_AB_PINGPONG,  /* ping-pong of `subject` and `pair` in alternating blocks */
   BENCH_WL_AB_STREAM,    /* stream of `subject` and `pair` in alternating blocks */
   BENCH_WL_GATHER,       /* one-way N -> 1: `writers` producers into one receiver, aggregate rate */
+  BENCH_WL_AB_GATHER,    /* gather of `subject` and stream (or gather) of `pair` in alternating blocks */
   BENCH_WL_COUNT
 };
 
 enum bench_wait { BENCH_WAIT_SPIN = 0, BENCH_WAIT_YIELD, BENCH_WAIT_BLOCK, BENCH_WAIT_COUNT };
 
 const char *bench_workload_name(enum bench_workload w);
+/** Does a case of workload `w` have several writers on one channel (gather,
+ * ab_gather)? Subjects that open different sockets for it ask this. */
+static inline bool bench_workload_gathers(enum bench_workload w)
+{
+  return w == BENCH_WL_GATHER || w == BENCH_WL_AB_GATHER;
+}
 const char *bench_wait_name(enum bench_wait w);
 int bench_wait_parse(const char *s, enum bench_wait *out);
 int bench_workload_parse(const char *s, enum bench_workload *out);

@@ -4,6 +4,7 @@
 #include "bench.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -73,15 +74,53 @@ int bench_ctl_wait_left(struct bench_ctl *ctl, uint32_t n, int64_t timeout_ns)
   return wait_count(ctl, &ctl->left, n, timeout_ns);
 }
 
-int bench_ctl_wait_step(struct bench_ctl *ctl, uint32_t n, int64_t timeout_ns)
+static int wait_step(struct bench_ctl *ctl, uint32_t n, int64_t timeout_ns, bool polite)
 {
   int64_t deadline = 0;
   for (uint64_t i = 0; atomic_load_explicit(&ctl->step, memory_order_acquire) < n; i++) {
-    if (bench_ctl_polite)
+    if (polite)
       bench_sleep_ns(20000);
     else
       bench_relax();
-    if (!bench_ctl_polite && (i & 1023) != 1023)
+    if (!polite && (i & 1023) != 1023)
+      continue;
+    if (atomic_load_explicit(&ctl->failed, memory_order_relaxed))
+      return -ECANCELED;
+    if (deadline == 0)
+      deadline = bench_deadline(timeout_ns);
+    else if (bench_mono_ns() > deadline)
+      return -ETIMEDOUT;
+  }
+  return 0;
+}
+
+int bench_ctl_wait_step(struct bench_ctl *ctl, uint32_t n, int64_t timeout_ns)
+{
+  return wait_step(ctl, n, timeout_ns, bench_ctl_polite);
+}
+
+int bench_ctl_wait_step_sleeping(struct bench_ctl *ctl, uint32_t n, int64_t timeout_ns)
+{
+  return wait_step(ctl, n, timeout_ns, true);
+}
+
+void bench_ctl_arrive(struct bench_ctl *ctl)
+{
+  /* Release: pairs with the acquire load in bench_ctl_wait_arrived(). */
+  atomic_fetch_add_explicit(&ctl->arrived, 1, memory_order_release);
+}
+
+int bench_ctl_wait_arrived(struct bench_ctl *ctl, uint32_t n, int64_t timeout_ns)
+{
+  int64_t deadline = 0;
+  /* Acquire: pairs with the other writers' release increments. */
+  for (uint64_t i = 0; atomic_load_explicit(&ctl->arrived, memory_order_acquire) < n; i++) {
+    /* Yield now and then: the writer we wait for may share our core. */
+    if ((i & 63) == 63)
+      sched_yield();
+    else
+      bench_relax();
+    if ((i & 1023) != 1023)
       continue;
     if (atomic_load_explicit(&ctl->failed, memory_order_relaxed))
       return -ECANCELED;

@@ -23,6 +23,8 @@ struct bench_ctl {
   _Atomic uint32_t failed;  /* a role failed: the others stop waiting */
   _Atomic uint32_t step;    /* paired streams: blocks the consumer has finished */
   _Atomic uint32_t left;    /* gather: writers other than the first that have closed */
+  _Atomic uint32_t arrived; /* ab_gather: writer arrivals at the start of a many-writer block */
+  _Atomic uint64_t block_t0; /* ab_gather: tick at which writer 0 started the current block */
 };
 
 /** Set by roles of the cross-host subjects (hosts.c): bench_ctl_wait_step()
@@ -39,6 +41,13 @@ int bench_ctl_map(int fd, struct bench_ctl **out);
 int bench_ctl_barrier(struct bench_ctl *ctl, uint32_t n, int64_t timeout_ns);
 /** Wait until ctl->step >= `n` (bounded, spinning); 0, -ETIMEDOUT, -ECANCELED. */
 int bench_ctl_wait_step(struct bench_ctl *ctl, uint32_t n, int64_t timeout_ns);
+/** The same, sleeping 20 us between polls whatever bench_ctl_polite says
+ * (an idle writer of ab_gather must leave the core to the others). */
+int bench_ctl_wait_step_sleeping(struct bench_ctl *ctl, uint32_t n, int64_t timeout_ns);
+/** ab_gather: a writer arrived at a block / wait (spinning, bounded) until
+ * `n` arrivals in all have been counted. */
+void bench_ctl_arrive(struct bench_ctl *ctl);
+int bench_ctl_wait_arrived(struct bench_ctl *ctl, uint32_t n, int64_t timeout_ns);
 /** Wait until `n` receivers are done (bounded); 0, -ETIMEDOUT or -ECANCELED. */
 int bench_ctl_wait_done(struct bench_ctl *ctl, uint32_t n, int64_t timeout_ns);
 /** Gather: a writer closed its channel / wait until `n` have. */

@@ -189,6 +189,14 @@ static unsigned plan_roles(const struct orch *o, const struct bench_case *c, str
   if (c->workload == BENCH_WL_GATHER) /* producers on cores 0 .. N-1, the consumer after them */
     for (unsigned i = 1; i < c->writers; i++)
       r[n++] = (struct role_plan){.role = "producer", .idx = i, .core = (int)i % o->ncpu};
+  /* ab_gather: producer 0 and the consumer where a 1 -> 1 stream has them
+   * (cores 0 and 1: the pair's single-producer blocks run as a stream
+   * does); the other writers on cores 2.. when the host has them, else
+   * unpinned (the scheduler places them). */
+  bool abg = c->workload == BENCH_WL_AB_GATHER, abg_fits = (int)c->writers + 1 <= o->ncpu;
+  if (abg)
+    for (unsigned i = 1; i < c->writers; i++)
+      r[n++] = (struct role_plan){.role = "producer", .idx = i, .core = abg_fits ? (int)i + 1 : -1};
   unsigned rx = pp ? 1 : c->receivers;
   for (unsigned i = 0; i < rx; i++)
     r[n++] = (struct role_plan){.role = pp ? "server" : "consumer", .idx = i,

@@ -11,6 +11,9 @@
  *   wake         producer (0), consumer (1)         idle CPU%, one-way wake-up latency
  *   ab_pingpong  client (0), server (1)             RTT of subject and pair, interleaved
  *   ab_stream    producer (0), consumer (1)         per-block rates of subject and pair
+ *   gather       producer i (i), consumer (N)       aggregate msgs/s, one-way latency
+ *   ab_gather    producer 0 (0), consumer (1),      per-block rates of subject (N writers) and
+ *                producer i (1 + i, or unpinned)    pair (N writers, or producer 0 alone)
  */
 #ifndef MYELON_BENCH_ROLES_H
 #define MYELON_BENCH_ROLES_H

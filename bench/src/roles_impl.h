@@ -68,5 +68,7 @@ void role_closing(void);
 
 /** The paired A/B workloads (roles_ab.c). */
 int role_ab_run(const char *name, struct role_env *env);
+/** The paired gather (roles_ab_gather.c). */
+int role_ab_gather_run(const char *name, struct role_env *env);
 
 #endif /* MYELON_BENCH_ROLES_IMPL_H */

@@ -35,6 +35,9 @@
  *                                8 B and 64 B streams
  *   one producer, multi-producer dmp-mp vs dmp-shm: 64 B ping-pong, 8 B and
  *   ring vs single-producer      64 B streams
+ *   2 writers -> 1 (ab_gather)   dmp-mp 2 -> 1 vs dmp-shm 1 -> 1 at 8 B and
+ *                                64 B; iceoryx, zmq, nng 2 -> 1 vs dmp-mp
+ *                                2 -> 1 at 64 B and 1 KiB (quick: once)
  *   view vs owned decode         view-shm vs msgpack-shm: 64 B ping-pong,
  *                                1 KiB and 64 KiB streams
  *
@@ -260,6 +263,38 @@ static void add_ab(struct orch *o, const char *a, const char *b, enum bench_work
   c->rep = rep;
 }
 
+/* Paired gather (roles_ab_gather.c): 2 writers on subject `a` in
+ * alternating blocks with `b` (1 -> 1 unless `b` can gather too), in the
+ * same processes; waits as plan_gather() chooses them. */
+static void add_abg(struct orch *o, const char *a, const char *b, uint64_t size, struct counts n, uint32_t rep)
+{
+  const uint32_t writers = 2;
+  unsigned before = o->ncases;
+  add_ab(o, a, b, BENCH_WL_AB_GATHER, size, n, rep);
+  if (o->ncases == before)
+    return;
+  struct bench_case *c = &o->cases[o->ncases - 1];
+  c->writers = writers;
+  c->wait = (int)writers + 1 <= o->ncpu ? BENCH_WAIT_SPIN : BENCH_WAIT_YIELD;
+}
+
+/* Issue 18: 2 producers -> 1 consumer on a multi-producer ring against the
+ * single-producer stream (the target), and the competitors' many writers
+ * against the multi-producer ring (quick: the first repetition only). */
+static void plan_ab_gather(struct orch *o, uint32_t rep, uint64_t scale)
+{
+  const struct counts ring = {400000 * scale, 10000}, comp = {100000 * scale, 5000};
+  add_abg(o, "dmp-mp", "dmp-shm", 8, ring, rep);
+  add_abg(o, "dmp-mp", "dmp-shm", 64, ring, rep);
+  if (scale == 1 && rep > 0)
+    return;
+  static const char *const comps[] = {"iceoryx", "zmq", "nng"};
+  for (unsigned k = 0; k < 3; k++) {
+    add_abg(o, comps[k], "dmp-mp", 64, comp, rep);
+    add_abg(o, comps[k], "dmp-mp", 1024, comp, rep);
+  }
+}
+
 /* Framed subjects and the raw ring of the same backend. */
 static const struct {
   const char *framed, *raw;
@@ -301,6 +336,7 @@ static void plan_ab(struct orch *o, uint32_t rep, uint64_t scale)
   add_ab(o, "dmp-mp", "dmp-shm", BENCH_WL_AB_PINGPONG, 64, pp, rep);
   add_ab(o, "dmp-mp", "dmp-shm", BENCH_WL_AB_STREAM, 8, small, rep);
   add_ab(o, "dmp-mp", "dmp-shm", BENCH_WL_AB_STREAM, 64, small, rep);
+  plan_ab_gather(o, rep, scale);
   /* Framed small messages against the raw ring: with the batched calls
    * (the target) and one message per call (how far batching moves it). */
   add_ab(o, "framed-shm-batch", "dmp-shm", BENCH_WL_AB_STREAM, 8, small, rep);

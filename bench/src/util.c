@@ -102,7 +102,7 @@ int bench_ncpus(void)
 }
 
 static const char *const workload_names[BENCH_WL_COUNT] = {
-    "pingpong", "fixed_rate", "stream", "broadcast", "wake", "ab_pingpong", "ab_stream", "gather"};
+    "pingpong", "fixed_rate", "stream", "broadcast", "wake", "ab_pingpong", "ab_stream", "gather", "ab_gather"};
 static const char *const wait_names[BENCH_WAIT_COUNT] = {"spin", "yield", "block"};
 
 const char *bench_workload_name(enum bench_workload w)
