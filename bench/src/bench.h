@@ -196,6 +196,7 @@ extern const struct bench_subject bench_subj_dmp_nocnt;
 extern const struct bench_subject bench_subj_dmp_mp;
 extern const struct bench_subject bench_subj_dmp_mark;
 extern const struct bench_subject bench_subj_dmp_markarr;
+extern const struct bench_subject bench_subj_dmp_markhyb;
 extern const struct bench_subject bench_subj_dmp_bytes;
 extern const struct bench_subject bench_subj_framed_shm;
 extern const struct bench_subject bench_subj_framed_mmap;

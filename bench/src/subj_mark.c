@@ -17,6 +17,10 @@
  *   dmp-shm-markarr  the same with the markers in a parallel array (a
  *                    POSIX shm segment of capacity x 8 bytes beside the
  *                    ring, eight markers per line): slots as dmp-shm's
+ *   dmp-shm-markhyb  markarr's ring and producer; the consumer takes a
+ *                    batch from the cursor as the library's try_peek does
+ *                    (one load for all that is published) and polls the
+ *                    next marker only when it has caught up with it
  *
  * The consumers poll with PAUSE, as the library's spinning wait polls the
  * cursor (dmp-shm-poll, subj_dmp.c, polls the inline try_peek without
@@ -46,6 +50,7 @@ struct mark_end {
   size_t arr_len;
   uint64_t mask;
   char arr_name[BENCH_PATH_MAX + 40]; /* the producer's, removed at its close */
+  bool hybrid; /* read the cursor first; poll the marker only when caught up */
 };
 
 static int fail(const char *what, int rc)
@@ -103,7 +108,7 @@ static int tx_open(const struct bench_chan *ch, bool arr, void **tx)
   return 0;
 }
 
-static int rx_open(const struct bench_chan *ch, bool arr, unsigned idx, void **rx)
+static int rx_open(const struct bench_chan *ch, bool arr, bool hybrid, unsigned idx, void **rx)
 {
   char name[BENCH_PATH_MAX + 32], id[8];
   subj_ring_name(ch->c, ch->dir, DMP_BACKEND_SHM, name, sizeof name);
@@ -112,6 +117,7 @@ static int rx_open(const struct bench_chan *ch, bool arr, unsigned idx, void **r
   if (!e)
     return -ENOMEM;
   e->mask = ch->c->capacity - 1;
+  e->hybrid = hybrid;
   struct dmp_consumer_config cfg;
   dmp_consumer_config_init(&cfg);
   cfg.backend = DMP_BACKEND_SHM;
@@ -177,6 +183,19 @@ static int mark_recv(void *rx, void *buf, size_t len)
   struct dmp_consumer *c = e->c;
   int64_t s = c->next;
   uint8_t *slot = dmp_impl_slot(&c->ring, s);
+  if (e->hybrid && s > c->available) {
+    /* C1 as the library's try_peek: a batch from the cursor when the
+     * producer is ahead; only a consumer that has caught up polls. */
+    int64_t a = dmp_impl_load_acquire(&c->ring.ctl->producer_cursor);
+    if (a >= s && (uint64_t)a - (uint64_t)c->committed <= c->ring.capacity)
+      c->available = a;
+  }
+  if (e->hybrid && s <= c->available) {
+    memcpy(buf, e->arr ? slot : slot + MARK_HDR, len);
+    c->next = s + 1;
+    dmp_consumer_release(c);
+    return 0;
+  }
   _Atomic uint64_t *marker = e->arr ? &e->arr[(uint64_t)s & e->mask] : (_Atomic uint64_t *)(void *)slot;
   /* M2: acquire load of the marker; pairs with M1. */
   while (atomic_load_explicit(marker, memory_order_acquire) != (uint64_t)s + 1)
@@ -223,9 +242,13 @@ static void mark_cleanup(const struct bench_case *c)
 }
 
 static int slot_tx_open(const struct bench_chan *ch, void **tx) { return tx_open(ch, false, tx); }
-static int slot_rx_open(const struct bench_chan *ch, unsigned idx, void **rx) { return rx_open(ch, false, idx, rx); }
+static int slot_rx_open(const struct bench_chan *ch, unsigned idx, void **rx)
+{
+  return rx_open(ch, false, false, idx, rx);
+}
 static int arr_tx_open(const struct bench_chan *ch, void **tx) { return tx_open(ch, true, tx); }
-static int arr_rx_open(const struct bench_chan *ch, unsigned idx, void **rx) { return rx_open(ch, true, idx, rx); }
+static int arr_rx_open(const struct bench_chan *ch, unsigned idx, void **rx) { return rx_open(ch, true, false, idx, rx); }
+static int hyb_rx_open(const struct bench_chan *ch, unsigned idx, void **rx) { return rx_open(ch, true, true, idx, rx); }
 
 const struct bench_subject bench_subj_dmp_mark = {
     .name = "dmp-shm-mark", .transport = "POSIX shm ring, per-slot marker in the slot, polled",
@@ -238,5 +261,12 @@ const struct bench_subject bench_subj_dmp_markarr = {
     .name = "dmp-shm-markarr", .transport = "POSIX shm ring, parallel marker array, polled",
     .family = BENCH_FAMILY_OURS, .caps = BENCH_CAP_OPTIN, .tx_open = arr_tx_open, .tx_ready = mark_tx_ready,
     .send = mark_send, .tx_close = mark_tx_close, .rx_open = arr_rx_open, .recv = mark_recv,
+    .rx_close = mark_rx_close, .cleanup = mark_cleanup,
+};
+
+const struct bench_subject bench_subj_dmp_markhyb = {
+    .name = "dmp-shm-markhyb", .transport = "POSIX shm ring, parallel marker array polled only when caught up",
+    .family = BENCH_FAMILY_OURS, .caps = BENCH_CAP_OPTIN, .tx_open = arr_tx_open, .tx_ready = mark_tx_ready,
+    .send = mark_send, .tx_close = mark_tx_close, .rx_open = hyb_rx_open, .recv = mark_recv,
     .rx_close = mark_rx_close, .cleanup = mark_cleanup,
 };

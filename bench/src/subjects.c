@@ -14,6 +14,7 @@ static const struct bench_subject *const all[] = {
     &bench_subj_dmp_mp,
     &bench_subj_dmp_mark,
     &bench_subj_dmp_markarr,
+    &bench_subj_dmp_markhyb,
     &bench_subj_dmp_bytes,
     &bench_subj_framed_shm,
     &bench_subj_framed_mmap,
