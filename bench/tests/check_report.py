@@ -11,7 +11,10 @@ same run with its ladder repeated (as `myelon-bench suite --runs 2` writes it):
   and no two subjects share the pair;
 - with repetitions, the ladder's data files carry min <= median <= max and the
   plots draw them as error bars;
-- `myelon-bench plan quick --runs 2` repeats the ladder (ids ending -rep1) and
+- paired gather cases (issue 18's ab_gather) get their section, and the
+  2 producers -> 1 target is judged on them (median of the runs);
+- `myelon-bench plan quick --runs 2` repeats the ladder (ids ending -rep1),
+  plans the paired gather 3 times at 8 B and 64 B, and
   `myelon-bench suite quick --runs 0` is refused before anything runs.
 Exit 0 when all hold, 1 with one line per problem.
 """
@@ -104,7 +107,36 @@ def main():
         if "yerrorlines" not in gp or "1:2:4:5" not in gp:
             problems.append("latency_vs_payload.gp draws no spread with repetitions")
 
+        # Issue 18: paired gather cases (ab_gather), three runs each: the
+        # 2 -> 1 target is judged on their median per-block ratio, and the
+        # summary has their section.
+        paired = copy.deepcopy(doc)
+        for size, ratios in ((8, (0.5, 0.9, 0.6)), (64, (1.2, 0.8, 1.1))):
+            for rep, r in enumerate(ratios):
+                paired["cases"].append({
+                    "id": "9%02d-ab_gather-dmp-mp-%d-yield-w2-vs-dmp-shm" % (rep, size), "workload": "ab_gather",
+                    "subject": "dmp-mp", "pair": "dmp-shm", "family": "ours", "layer": "raw", "size": size,
+                    "wait": "yield", "receivers": 1, "writers": 2, "rate": 0, "rep": rep, "status": "ok",
+                    "results": {"consumer0": {"errors": 0, "a": "dmp-mp", "b": "dmp-shm", "writers_a": 2,
+                                              "writers_b": 1, "blocks": 100, "a_msgs_per_s": r * 1e7,
+                                              "b_msgs_per_s": 1e7, "ratio_a_over_b": r, "a_p90_msgs_per_s": 2e7,
+                                              "b_p90_msgs_per_s": 2e7, "ratio_p90": 1.0}}})
+        summary = report(report_py, paired, os.path.join(tmp, "paired"))
+        if "## Many writers, paired (ab_gather)" not in summary:
+            problems.append("no 'Many writers, paired' section with ab_gather cases in the run")
+        with open(os.path.join(tmp, "paired", "targets.json"), encoding="utf-8") as f:
+            tj = json.load(f)
+        tl = tj if isinstance(tj, list) else tj.get("targets", [])
+        for size, want, verdict in ((8, 0.6, "missed"), (64, 1.1, "met")):
+            t = [x for x in tl if x["target"].startswith("2 producers") and "%d B" % size in x["target"]]
+            if not t or t[0]["value"] is None or abs(t[0]["value"] - want) > 1e-9 or t[0]["verdict"] != verdict \
+                    or "paired A/B (3 runs" not in t[0]["detail"]:
+                problems.append("2 -> 1 target at %d B not judged on the paired cases (want %.1f, %s): %s" % (
+                    size, want, verdict, t[:1]))
+
         plan = subprocess.run([bench, "plan", "quick", "--runs", "2"], capture_output=True, text=True, timeout=60)
+        if len([i for i in plan.stdout.split() if "-ab_gather-dmp-mp-" in i and "-vs-dmp-shm" in i]) != 6:
+            problems.append("plan quick: not 3 paired gather cases at each of 8 B and 64 B")
         ids = plan.stdout.split()
         reps = [i for i in ids if i.endswith("-rep1") and i.split("-")[1] in ("pingpong", "stream")]
         firsts = [i for i in ids if i.split("-")[1] in ("pingpong", "stream") and i.endswith("-spin")]
