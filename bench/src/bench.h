@@ -199,6 +199,7 @@ extern const struct bench_subject bench_subj_dmp_markarr;
 extern const struct bench_subject bench_subj_dmp_markhyb;
 extern const struct bench_subject bench_subj_dmp_bytes;
 extern const struct bench_subject bench_subj_framed_shm;
+extern const struct bench_subject bench_subj_framed_bytes;
 extern const struct bench_subject bench_subj_framed_mmap;
 extern const struct bench_subject bench_subj_framed_shm_al;
 extern const struct bench_subject bench_subj_framed_mmap_al;

@@ -12,6 +12,15 @@
  *   framed-shm-frag                           opt-in: compact frames of at
  *                                             most 4 KiB, so larger messages
  *                                             are fragmented and reassembled
+ *   framed-bytes                              opt-in: MYELON_FRAME_BYTES, a
+ *                                             byte ring of 64-byte blocks
+ *                                             sized as dmp-bytes's
+ *                                             (subj_bytes.c: two records,
+ *                                             at least min(capacity
+ *                                             records, 1 MiB); the
+ *                                             environment variable
+ *                                             BENCH_BYTES_RING overrides
+ *                                             it), one record per message
  *   framed-shm-poll                           opt-in diagnostic: framed-shm,
  *                                             but the harness polls
  *                                             myelon_producer_try_publish() and
@@ -52,6 +61,25 @@ static const struct variant v_shm_al = {DMP_BACKEND_SHM, MYELON_FRAME_ALIGNED, f
 static const struct variant v_mmap_al = {DMP_BACKEND_MMAP, MYELON_FRAME_ALIGNED, false, false};
 static const struct variant v_frag = {DMP_BACKEND_SHM, MYELON_FRAME_COMPACT, true, false};
 static const struct variant v_poll = {DMP_BACKEND_SHM, MYELON_FRAME_COMPACT, false, true};
+static const struct variant v_bytes = {DMP_BACKEND_SHM, MYELON_FRAME_BYTES, false, false};
+
+#define BYTES_BLOCK 64u
+#define BYTES_RING_CAP (UINT64_C(1) << 20)
+
+/* framed-bytes's ring (file comment): as dmp-bytes's, with the frame
+ * header in each record. */
+static uint64_t ring_bytes(const struct bench_case *c)
+{
+  const char *env = getenv("BENCH_BYTES_RING");
+  if (env && *env)
+    return strtoull(env, NULL, 10);
+  uint64_t rec = (MYELON_BYTES_OVERHEAD + c->size + BYTES_BLOCK - 1) / BYTES_BLOCK * BYTES_BLOCK;
+  uint64_t depth = c->capacity * rec < BYTES_RING_CAP ? c->capacity * rec : BYTES_RING_CAP;
+  uint64_t want = 2 * rec > depth ? 2 * rec : depth, ring = 1;
+  while (ring < want)
+    ring <<= 1;
+  return ring;
+}
 
 struct framed_end {
   struct myelon_producer *p;
@@ -89,6 +117,8 @@ static uint32_t frame_capacity(const struct variant *v, uint64_t size)
  * one message, rounded up to a power of two. */
 static uint64_t ring_frames(const struct variant *v, const struct bench_case *c)
 {
+  if (v->format == MYELON_FRAME_BYTES)
+    return 0; /* not used: ring_bytes() */
   uint64_t per = myelon_frame_count(v->format, frame_capacity(v, c->size), c->size);
   uint64_t want = c->capacity * per, cap = 1;
   while (cap < want)
@@ -110,6 +140,10 @@ static int tx_open(const struct bench_chan *ch, const struct variant *v, void **
   cfg.format = v->format;
   cfg.frame_capacity = frame_capacity(v, ch->c->size);
   cfg.max_message = ch->c->size;
+  if (v->format == MYELON_FRAME_BYTES) {
+    cfg.ring_bytes = ring_bytes(ch->c);
+    cfg.ring.slot_size = BYTES_BLOCK;
+  }
   struct framed_end *e = calloc(1, sizeof *e);
   if (!e)
     return -ENOMEM;
@@ -223,6 +257,7 @@ FRAMED_VARIANT(shm_al, v_shm_al)
 FRAMED_VARIANT(mmap_al, v_mmap_al)
 FRAMED_VARIANT(frag, v_frag)
 FRAMED_VARIANT(poll, v_poll)
+FRAMED_VARIANT(bytes, v_bytes)
 
 #define FRAMED_SUBJECT(id, label, what, extra_caps)                                                        \
   {                                                                                                       \
@@ -245,3 +280,6 @@ const struct bench_subject bench_subj_framed_frag =
                    BENCH_CAP_OPTIN);
 const struct bench_subject bench_subj_framed_poll = FRAMED_SUBJECT(
     poll, "framed-shm-poll", "Layer 1, compact frames, POSIX shm ring, harness polls try_recv", BENCH_CAP_OPTIN);
+const struct bench_subject bench_subj_framed_bytes = FRAMED_SUBJECT(
+    bytes, "framed-bytes", "Layer 1 on a POSIX shm byte ring (MYELON_FRAME_BYTES, one record per message)",
+    BENCH_CAP_OPTIN);

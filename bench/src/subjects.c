@@ -17,6 +17,7 @@ static const struct bench_subject *const all[] = {
     &bench_subj_dmp_markhyb,
     &bench_subj_dmp_bytes,
     &bench_subj_framed_shm,
+    &bench_subj_framed_bytes,
     &bench_subj_framed_mmap,
     &bench_subj_framed_shm_al,
     &bench_subj_framed_mmap_al,

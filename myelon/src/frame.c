@@ -14,6 +14,7 @@ uint32_t myelon_frame_header_size(enum myelon_frame_format fmt)
   case MYELON_FRAME_COMPACT:
     return MYELON_FRAME_COMPACT_HEADER;
   case MYELON_FRAME_ALIGNED:
+  case MYELON_FRAME_BYTES: /* an aligned frame inside each record */
     return MYELON_FRAME_ALIGNED_HEADER;
   }
   return 0;
@@ -29,6 +30,9 @@ int myelon_frame_slot(enum myelon_frame_format fmt, uint32_t capacity, uint32_t 
   uint32_t hdr = myelon_frame_header_size(fmt);
   if (hdr == 0)
     return dmp_error_set("myelon_frame_slot", "unknown frame format %d", (int)fmt), -MYELON_E_FORMAT;
+  if (fmt == MYELON_FRAME_BYTES)
+    return dmp_error_set("myelon_frame_slot", "MYELON_FRAME_BYTES: a byte ring has no slots (frame.h)"),
+           -MYELON_E_FORMAT;
   if (capacity < MYELON_FRAME_MIN_CAPACITY || capacity > MYELON_FRAME_MAX_CAPACITY)
     return dmp_error_set("myelon_frame_slot", "frame capacity %u is not in %u..%u", capacity,
                          MYELON_FRAME_MIN_CAPACITY, MYELON_FRAME_MAX_CAPACITY),
@@ -42,7 +46,11 @@ int myelon_frame_slot(enum myelon_frame_format fmt, uint32_t capacity, uint32_t 
 uint64_t myelon_frame_tag(enum myelon_frame_format fmt, uint32_t capacity)
 {
   /* FNV-1a-64 of a format name and the capacity; never 0. */
-  const char *name = fmt == MYELON_FRAME_ALIGNED ? "myelon.frame.aligned.v1" : "myelon.frame.compact.v1";
+  const char *name = fmt == MYELON_FRAME_ALIGNED ? "myelon.frame.aligned.v1"
+                     : fmt == MYELON_FRAME_BYTES  ? "myelon.frame.bytes.v1"
+                                                  : "myelon.frame.compact.v1";
+  if (fmt == MYELON_FRAME_BYTES)
+    capacity = 0; /* records have no fixed size */
   uint64_t h = UINT64_C(0xcbf29ce484222325);
   for (const char *s = name; *s; s++)
     h = (h ^ (uint8_t)*s) * UINT64_C(0x100000001b3);
@@ -53,7 +61,7 @@ uint64_t myelon_frame_tag(enum myelon_frame_format fmt, uint32_t capacity)
 
 uint64_t myelon_frame_count(enum myelon_frame_format fmt, uint32_t capacity, uint64_t len)
 {
-  if (len <= capacity)
+  if (len <= capacity || fmt == MYELON_FRAME_BYTES)
     return 1;
   if (fmt == MYELON_FRAME_COMPACT) {
     uint64_t rest = len - (capacity - MYELON_FRAME_TOTAL_PREFIX);
@@ -92,7 +100,9 @@ int myelon_frame_parse(enum myelon_frame_format fmt, uint32_t capacity, const vo
   out->msg_id = h.msg_id;
   out->total = 0;
   bool single = (h.flags & MYELON_FLAG_SINGLE) == MYELON_FLAG_SINGLE;
-  if (fmt == MYELON_FRAME_ALIGNED) {
+  if (fmt == MYELON_FRAME_BYTES && !single)
+    return -MYELON_E_MALFORMED; /* a record is a whole message */
+  if (fmt != MYELON_FRAME_COMPACT) {
     out->total = load_u32(s + MYELON_FRAME_COMPACT_HEADER);
   } else if (single) {
     out->total = h.len;
@@ -117,7 +127,7 @@ void myelon_frame_write(enum myelon_frame_format fmt, void *slot, const void *da
   uint8_t *payload = s + myelon_frame_header_size(fmt);
   uint32_t wire_len = len;
   uint32_t total32 = (uint32_t)total;
-  if (fmt == MYELON_FRAME_ALIGNED) {
+  if (fmt != MYELON_FRAME_COMPACT) {
     memcpy(s + MYELON_FRAME_COMPACT_HEADER, &total32, sizeof total32);
   } else if ((flags & MYELON_FLAG_SINGLE) == MYELON_FLAG_START) {
     memcpy(payload, &total32, sizeof total32);

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -24,6 +25,12 @@ struct myelon_consumer {
   const void *pending;  /* peeked frame to feed again (starts a new message) */
   bool leased;          /* a received message awaits release */
   uint64_t errors;
+  /* Byte rings (frame.h, MYELON_FRAME_BYTES): */
+  bool bytes;
+  bool non_gating;      /* reads by copy into `copy` */
+  int pending_rc;       /* a bad record that ended a batch: reported by the next receive */
+  uint8_t *copy;        /* a non-gating consumer's record buffer, 16-byte aligned */
+  size_t copy_cap;
 };
 
 void myelon_consumer_config_init(struct myelon_consumer_config *cfg)
@@ -34,9 +41,23 @@ void myelon_consumer_config_init(struct myelon_consumer_config *cfg)
   cfg->max_message = MYELON_DEFAULT_MAX_MESSAGE;
 }
 
+/* A byte ring must carry framed records: its type tag says so. */
+static int check_bytes_format(const struct myelon_consumer_config *cfg, struct dmp_consumer *ring, uint32_t *cap)
+{
+  size_t max = dmp_consumer_bytes_max(ring);
+  if (max <= MYELON_FRAME_ALIGNED_HEADER || dmp_consumer_type_tag(ring) != myelon_frame_tag(MYELON_FRAME_BYTES, 0))
+    return dmp_error_set("myelon_consumer_attach", "'%s' is not a framed byte ring (MYELON_FRAME_BYTES)",
+                         cfg->ring.name),
+           -MYELON_E_FORMAT;
+  *cap = (uint32_t)(max - MYELON_FRAME_ALIGNED_HEADER);
+  return 0;
+}
+
 /* The ring must carry frames of our format, and of `want` capacity if set. */
 static int check_format(const struct myelon_consumer_config *cfg, struct dmp_consumer *ring, uint32_t *cap)
 {
+  if (cfg->format == MYELON_FRAME_BYTES)
+    return check_bytes_format(cfg, ring, cap);
   uint32_t hdr = myelon_frame_header_size(cfg->format);
   uint32_t slot = dmp_consumer_slot_size(ring);
   if (hdr == 0 || slot <= hdr)
@@ -69,6 +90,13 @@ static int expect_format(const struct myelon_consumer_config *cfg, struct dmp_co
 {
   uint32_t slot, align;
   *ring = cfg->ring;
+  if (cfg->format == MYELON_FRAME_BYTES) {
+    /* Any block: the tag says what the records carry. */
+    ring->slot_size = 0;
+    ring->slot_align = 0;
+    ring->type_tag = myelon_frame_tag(MYELON_FRAME_BYTES, 0);
+    return 0;
+  }
   uint32_t cap = cfg->frame_capacity ? cfg->frame_capacity : MYELON_FRAME_MIN_CAPACITY;
   int rc = myelon_frame_slot(cfg->format, cap, &slot, &align);
   if (rc < 0)
@@ -91,6 +119,21 @@ static void undo_attach(struct dmp_consumer *ring)
     dmp_consumer_close(ring);
 }
 
+/* A byte ring's consumer: a non-gating one copies each record into a
+ * buffer of its own, as large as the largest message it accepts (bounded
+ * by the ring). */
+static int bytes_setup(struct myelon_consumer *c, const struct myelon_consumer_config *cfg)
+{
+  c->bytes = true;
+  c->non_gating = (cfg->ring.flags & DMP_CONSUMER_NON_GATING) != 0;
+  if (!c->non_gating)
+    return 0;
+  size_t want = cfg->max_message < c->cap ? cfg->max_message : c->cap;
+  c->copy_cap = (want + MYELON_FRAME_ALIGNED_HEADER + 15) & ~(size_t)15;
+  c->copy = aligned_alloc(16, c->copy_cap);
+  return c->copy ? 0 : (dmp_error_set("myelon_consumer_attach", "out of memory (%zu bytes)", c->copy_cap), -ENOMEM);
+}
+
 static int attach(const struct myelon_consumer_config *cfg, int64_t timeout_ns, bool wait,
                   struct myelon_consumer **out)
 {
@@ -106,9 +149,10 @@ static int attach(const struct myelon_consumer_config *cfg, int64_t timeout_ns, 
    * slots are safe from the producer. Layer 0 refuses a non-gating peek,
    * which the receive loop would see as "nothing yet" for ever while the
    * ring says data is there: refuse it here, before any entry is taken. */
-  if (cfg->ring.flags & DMP_CONSUMER_NON_GATING)
-    return dmp_error_set("myelon_consumer_attach", "'%s': a framed consumer must gate the producer "
-                         "(DMP_CONSUMER_NON_GATING is for copying readers such as the journal recorder)",
+  if ((cfg->ring.flags & DMP_CONSUMER_NON_GATING) && cfg->format != MYELON_FRAME_BYTES)
+    return dmp_error_set("myelon_consumer_attach", "'%s': a framed consumer of a slot ring must gate the "
+                         "producer (DMP_CONSUMER_NON_GATING is for copying readers such as the journal recorder, "
+                         "and for MYELON_FRAME_BYTES rings)",
                          cfg->ring.name ? cfg->ring.name : "(null)"),
            -EINVAL;
   int rc = MYELON_RESERVED_CHECK(cfg, "myelon_consumer_attach", "cfg.reserved");
@@ -134,6 +178,8 @@ static int attach(const struct myelon_consumer_config *cfg, int64_t timeout_ns, 
     undo_attach(c->ring);
   else if (rc == 0 && (rc = myelon_reasm_init(&c->reasm, cfg->max_message)) < 0)
     dmp_consumer_close(c->ring);
+  else if (rc == 0 && cfg->format == MYELON_FRAME_BYTES && (rc = bytes_setup(c, cfg)) < 0)
+    myelon_consumer_close(c), c = NULL;
   if (rc < 0) {
     free(c);
     return rc;
@@ -161,6 +207,7 @@ void myelon_consumer_close(struct myelon_consumer *c)
     return;
   dmp_consumer_close(c->ring);
   myelon_reasm_fini(&c->reasm);
+  free(c->copy);
   free(c);
 }
 
@@ -187,7 +234,7 @@ static inline void release_lease(struct myelon_consumer *c)
   if (!c->leased)
     return;
   c->leased = false;
-  if (!c->pending)
+  if (!c->pending && !c->non_gating)
     dmp_consumer_release(c->ring);
 }
 
@@ -272,8 +319,113 @@ static int recv_general(struct myelon_consumer *c, struct myelon_msg *m)
   return -EAGAIN;
 }
 
+/* ---- byte rings: one record per message ---------------------------------- */
+
+/* Check the frame in a record's payload (`rec`, `len` bytes) as
+ * myelon_frame_parse() does for MYELON_FRAME_BYTES, from one copy of its
+ * header: 0 and `*m`, or the error the message is lost to. */
+static int bytes_frame(struct myelon_consumer *c, const uint8_t *rec, size_t len, struct myelon_msg *m)
+{
+  struct myelon_frame_header h;
+  uint32_t total;
+  if (len < MYELON_FRAME_ALIGNED_HEADER)
+    return dmp_error_set("myelon_consumer_recv", "record of %zu bytes: shorter than a frame header", len),
+           -MYELON_E_MALFORMED;
+  memcpy(&h, rec, sizeof h); /* one copy: the peer may change the record under us */
+  memcpy(&total, rec + MYELON_FRAME_COMPACT_HEADER, sizeof total);
+  if (h.flags != MYELON_FLAG_SINGLE || h.frag != 0 || h.msg_id == 0 || total != h.len ||
+      h.len > len - MYELON_FRAME_ALIGNED_HEADER)
+    return dmp_error_set("myelon_consumer_recv", "record of %zu bytes: bad frame (flags 0x%x, frag %u, id %u, "
+                         "len %u, total %u)", len, h.flags, h.frag, h.msg_id, h.len, total),
+           -MYELON_E_MALFORMED;
+  if (h.len > c->reasm.max)
+    return dmp_error_set("myelon_consumer_recv", "message %u of %u bytes exceeds max_message %zu", h.msg_id, h.len,
+                         c->reasm.max),
+           -MYELON_E_TOOBIG;
+  *m = (struct myelon_msg){
+      .data = rec + MYELON_FRAME_ALIGNED_HEADER, .len = h.len, .kind = h.kind, .msg_id = h.msg_id, .zero_copy = true};
+  return 0;
+}
+
+/* A record whose Layer 0 header failed (-DMP_E_CORRUPT; the detail says
+ * why): skip to the next boundary the ring can trust, lose the message. */
+static int bytes_corrupt(struct myelon_consumer *c)
+{
+  char why[256];
+  snprintf(why, sizeof why, "%s", dmp_last_error());
+  dmp_consumer_resync_bytes(c->ring);
+  dmp_error_set("myelon_consumer_recv", "%s (resynchronised)", why);
+  return lost(c, -MYELON_E_MALFORMED);
+}
+
+/* A non-gating consumer: copy the next record (validated by Layer 0
+ * against having been overwritten), then check its frame in the copy. */
+static int bytes_copy_recv(struct myelon_consumer *c, struct myelon_msg *m)
+{
+  size_t len;
+  int rc = dmp_consumer_try_copy_bytes(c->ring, c->copy, c->copy_cap, &len, NULL);
+  if (rc == -DMP_E_CORRUPT)
+    return bytes_corrupt(c);
+  if (rc == -EMSGSIZE) { /* larger than any message we accept: step over it */
+    dmp_consumer_resync_bytes(c->ring);
+    dmp_error_set("myelon_consumer_recv", "record of %zu bytes: above max_message %zu", len, c->reasm.max);
+    return lost(c, -MYELON_E_TOOBIG);
+  }
+  if (rc < 0)
+    return rc;
+  if ((rc = bytes_frame(c, c->copy, len, m)) < 0)
+    return lost(c, rc);
+  m->zero_copy = false;
+  c->leased = true;
+  return 0;
+}
+
+/* Up to `max` messages of a byte ring, zero-copy, all leased together (one
+ * release store for them all at the next receive or release). A bad
+ * record ends a batch that has messages: it stays peeked, is released with
+ * them, and the next call reports it. */
+static int bytes_recv(struct myelon_consumer *c, struct myelon_msg *msgs, size_t max)
+{
+  release_lease(c);
+  if (c->pending_rc) {
+    int rc = c->pending_rc;
+    c->pending_rc = 0;
+    return lost(c, rc);
+  }
+  if (c->non_gating)
+    return bytes_copy_recv(c, msgs);
+  size_t n = 0;
+  for (; n < max; n++) {
+    const void *rec;
+    size_t len;
+    int rc = dmp_consumer_try_peek_bytes(c->ring, &rec, &len, NULL);
+    if (rc == -EAGAIN || (rc < 0 && n > 0))
+      break; /* a corrupt header stays where it is: the next call meets it first */
+    if (rc == -DMP_E_CORRUPT)
+      return bytes_corrupt(c);
+    if (rc < 0)
+      return rc;
+    if ((rc = bytes_frame(c, rec, len, &msgs[n])) < 0) {
+      if (n > 0) {
+        c->pending_rc = rc;
+        break;
+      }
+      dmp_consumer_release(c->ring);
+      return lost(c, rc);
+    }
+  }
+  if (n == 0)
+    return -EAGAIN;
+  c->leased = true;
+  return (int)n;
+}
+
 static inline int try_recv(struct myelon_consumer *c, struct myelon_msg *m)
 {
+  if (c->bytes) {
+    int rc = bytes_recv(c, m, 1);
+    return rc < 0 ? rc : 0;
+  }
   release_lease(c);
   if (!c->pending && !c->reasm.active) {
     const void *slot;
@@ -301,6 +453,8 @@ static inline int try_recv(struct myelon_consumer *c, struct myelon_msg *m)
  * message. */
 static inline int try_recv_batch(struct myelon_consumer *c, struct myelon_msg *msgs, size_t max)
 {
+  if (c->bytes)
+    return bytes_recv(c, msgs, max);
   release_lease(c);
   size_t n = 0;
   if (!c->pending && !c->reasm.active) {

@@ -17,6 +17,7 @@
 struct myelon_producer {
   struct dmp_producer *ring;
   enum myelon_frame_format fmt;
+  bool bytes;          /* a byte ring: one record per message (frame.h, MYELON_FRAME_BYTES) */
   uint32_t cap;        /* payload bytes per frame */
   uint32_t hdr;        /* header bytes (12 or 16): the payload's offset */
   size_t max;          /* largest message */
@@ -50,11 +51,26 @@ static int producer_open(const struct myelon_producer_config *cfg, bool attach, 
     return dmp_error_set(__func__, "cfg.max_message %zu is not in 1..%u", cfg->max_message, MYELON_MAX_MESSAGE_LIMIT),
            -DMP_E_BADCONFIG;
   struct dmp_producer_config rc_cfg = cfg->ring;
-  rc = myelon_frame_slot(cfg->format, cfg->frame_capacity, &rc_cfg.slot_size, &rc_cfg.slot_align);
-  if (rc < 0)
-    return rc;
-  uint32_t cap = rc_cfg.slot_size - myelon_frame_header_size(cfg->format); /* rounded up */
-  rc_cfg.type_tag = myelon_frame_tag(cfg->format, cap);
+  bool bytes = cfg->format == MYELON_FRAME_BYTES;
+  uint32_t cap = 0;
+  if (bytes) {
+    /* A byte ring: the size in bytes, the block as the caller chose it
+     * (Layer 0 checks both), the alignment the block's. */
+    rc_cfg.flags |= DMP_RING_BYTES;
+    rc_cfg.capacity = cfg->ring_bytes ? cfg->ring_bytes : MYELON_DEFAULT_RING_BYTES;
+    rc_cfg.slot_align = 0;
+    rc_cfg.type_tag = myelon_frame_tag(MYELON_FRAME_BYTES, 0);
+  } else {
+    if (cfg->ring_bytes)
+      return dmp_error_set(__func__, "cfg.ring_bytes %llu: only a MYELON_FRAME_BYTES ring is sized in bytes",
+                           (unsigned long long)cfg->ring_bytes),
+             -DMP_E_BADCONFIG;
+    rc = myelon_frame_slot(cfg->format, cfg->frame_capacity, &rc_cfg.slot_size, &rc_cfg.slot_align);
+    if (rc < 0)
+      return rc;
+    cap = rc_cfg.slot_size - myelon_frame_header_size(cfg->format); /* rounded up */
+    rc_cfg.type_tag = myelon_frame_tag(cfg->format, cap);
+  }
   struct myelon_producer *p = calloc(1, sizeof *p);
   if (!p)
     return dmp_error_set(__func__, "out of memory"), -ENOMEM;
@@ -74,9 +90,18 @@ static int producer_open(const struct myelon_producer_config *cfg, bool attach, 
     return rc == -DMP_E_BADCONFIG || rc == -DMP_E_BADNAME ? myelon_impl_ring_fail(rc) : rc;
   }
   p->fmt = cfg->format;
+  p->bytes = bytes;
   p->cap = cap;
   p->hdr = myelon_frame_header_size(cfg->format);
   p->max = cfg->max_message;
+  if (bytes) {
+    /* Every message is one record: the largest is the ring's largest
+     * record less the frame header (Layer 0 keeps it below 2 GiB). */
+    size_t ring_max = dmp_producer_bytes_max(p->ring) - MYELON_FRAME_ALIGNED_HEADER;
+    if (p->max > ring_max)
+      p->max = ring_max;
+    p->cap = (uint32_t)p->max;
+  }
   p->next_id = 1;
   *out = p;
   return 0;
@@ -180,7 +205,7 @@ static_assert(offsetof(struct myelon_frame_header, kind) == 4 && offsetof(struct
 static inline void write_single(const struct myelon_producer *p, uint8_t *slot, const void *data, uint32_t len,
                                 uint8_t kind, uint32_t id)
 {
-  if (p->fmt == MYELON_FRAME_ALIGNED)
+  if (p->fmt != MYELON_FRAME_COMPACT) /* aligned, or a byte ring's record (an aligned frame) */
     memcpy(slot + MYELON_FRAME_COMPACT_HEADER, &len, sizeof len); /* the total: the whole message */
   copy_payload(slot + p->hdr, data, len);
   write_single_header(slot, len, kind, id);
@@ -278,11 +303,46 @@ static int publish_frames(struct myelon_producer *p, const void *data, size_t le
   return 0;
 }
 
+/* ---- byte rings: one record per message ---------------------------------- */
+
+enum bytes_wait { BYTES_TRY, BYTES_TIMEOUT, BYTES_MANAGED };
+
+/* Claim a record for a frame of `len` message bytes: without a wait (and
+ * a clock read) while there is room, then as `how` says. A managed claim
+ * always goes through Layer 0's managed call, which refuses a ring
+ * without liveness (-DMP_E_NOLIVENESS) as on a slot ring. */
+static int bytes_claim(struct myelon_producer *p, size_t len, void **rec, enum bytes_wait how, int64_t timeout_ns)
+{
+  size_t n = len + MYELON_FRAME_ALIGNED_HEADER;
+  if (how == BYTES_MANAGED)
+    return dmp_producer_claim_bytes_managed(p->ring, n, rec, timeout_ns);
+  int rc = dmp_producer_try_claim_bytes(p->ring, n, rec);
+  if (rc != -EAGAIN || how == BYTES_TRY)
+    return rc;
+  return dmp_producer_claim_bytes_timeout(p->ring, n, rec, timeout_ns);
+}
+
+/* A whole message as one record, published with one release store
+ * (dmp_producer_publish(), P1). `len` was checked against p->max. */
+static int bytes_publish(struct myelon_producer *p, const void *data, size_t len, uint8_t kind, enum bytes_wait how,
+                         int64_t timeout_ns)
+{
+  void *rec;
+  int rc = bytes_claim(p, len, &rec, how, timeout_ns);
+  if (rc < 0)
+    return rc;
+  write_single(p, rec, data, (uint32_t)len, kind, take_id(p));
+  dmp_producer_publish(p->ring);
+  return 0;
+}
+
 int myelon_producer_publish(struct myelon_producer *p, const void *data, size_t len, uint8_t kind, int64_t timeout_ns)
 {
   int rc = check_message(p, data, len, __func__);
   if (rc < 0)
     return rc;
+  if (p->bytes)
+    return bytes_publish(p, data, len, kind, BYTES_TIMEOUT, timeout_ns);
   if (len > p->cap)
     return publish_frames(p, data, len, kind, timeout_ns, false, NULL);
   /* One frame: the inline claim inside the cached free window; only a
@@ -299,7 +359,14 @@ int myelon_producer_publish_managed(struct myelon_producer *p, const void *data,
                                     int64_t timeout_ns, uint64_t *failed_frame)
 {
   int rc = check_message(p, data, len, __func__);
-  return rc < 0 ? rc : publish_frames(p, data, len, kind, timeout_ns, true, failed_frame);
+  if (rc < 0)
+    return rc;
+  if (!p->bytes)
+    return publish_frames(p, data, len, kind, timeout_ns, true, failed_frame);
+  rc = bytes_publish(p, data, len, kind, BYTES_MANAGED, timeout_ns);
+  if (rc < 0 && failed_frame)
+    *failed_frame = 0; /* one record: nothing was published */
+  return rc;
 }
 
 int myelon_producer_try_publish(struct myelon_producer *p, const void *data, size_t len, uint8_t kind)
@@ -307,6 +374,8 @@ int myelon_producer_try_publish(struct myelon_producer *p, const void *data, siz
   int rc = check_message(p, data, len, __func__);
   if (rc < 0)
     return rc;
+  if (p->bytes)
+    return bytes_publish(p, data, len, kind, BYTES_TRY, 0);
   if (len <= p->cap) {
     void *slot;
     if (dmp_producer_try_claim(p->ring, &slot) < 0)
@@ -331,6 +400,8 @@ int myelon_producer_try_publish(struct myelon_producer *p, const void *data, siz
 
 int myelon_producer_claim(struct myelon_producer *p, size_t max_len, void **buf, int64_t timeout_ns)
 {
+  if (p && p->bytes && max_len > p->max) /* frame capacity and max_message are one on a byte ring */
+    return dmp_error_set(__func__, "claim of %zu bytes exceeds max_message %zu", max_len, p->max), -MYELON_E_TOOBIG;
   if (!p || !buf || max_len > p->cap || p->claimed)
     return -EINVAL;
   if (max_len > p->max)
@@ -338,8 +409,13 @@ int myelon_producer_claim(struct myelon_producer *p, size_t max_len, void **buf,
            -MYELON_E_TOOBIG;
   void *slot;
   int rc = 0;
-  if (dmp_producer_try_claim(p->ring, &slot) < 0 && (rc = dmp_producer_claim_timeout(p->ring, &slot, timeout_ns)) < 0)
+  if (p->bytes) {
+    if ((rc = bytes_claim(p, max_len, &slot, BYTES_TIMEOUT, timeout_ns)) < 0)
+      return rc;
+  } else if (dmp_producer_try_claim(p->ring, &slot) < 0 &&
+             (rc = dmp_producer_claim_timeout(p->ring, &slot, timeout_ns)) < 0) {
     return rc;
+  }
   p->claimed = slot;
   p->claimed_max = max_len;
   *buf = (uint8_t *)slot + p->hdr;
@@ -352,7 +428,7 @@ int myelon_producer_commit(struct myelon_producer *p, size_t len, uint8_t kind)
     return -EINVAL;
   uint32_t total = (uint32_t)len;
   uint8_t *slot = p->claimed;
-  if (p->fmt == MYELON_FRAME_ALIGNED)
+  if (p->fmt != MYELON_FRAME_COMPACT) /* aligned, or a byte ring's record (an aligned frame) */
     memcpy(slot + MYELON_FRAME_COMPACT_HEADER, &total, sizeof total);
   struct myelon_frame_header h = {.len = total, .kind = kind, .flags = MYELON_FLAG_SINGLE, .frag = 0, .msg_id = take_id(p)};
   memcpy(slot, &h, sizeof h);
@@ -508,6 +584,37 @@ static size_t run_length(const struct myelon_producer *p, const struct myelon_ba
   return k;
 }
 
+/* A batch on a byte ring: records claimed back to back while there is
+ * room, the run made visible with one release store (P1 in
+ * dmp_producer_publish()); a full ring publishes the run first (its
+ * consumers cannot free what they cannot see), then waits for one record. */
+static int bytes_publish_batch(struct myelon_producer *p, const struct myelon_batch_msg *msgs, size_t n,
+                               struct deadline *d, size_t *published)
+{
+  size_t i = 0;
+  int rc = 0;
+  while (i < n) {
+    size_t k = i;
+    void *rec;
+    while (k < n && (rc = dmp_producer_try_claim_bytes(p->ring, msgs[k].len + MYELON_FRAME_ALIGNED_HEADER, &rec)) == 0) {
+      write_single(p, rec, msgs[k].data, (uint32_t)msgs[k].len, msgs[k].kind, take_id(p));
+      k++;
+    }
+    if (k == i) {
+      if (rc != -EAGAIN || (rc = bytes_claim(p, msgs[i].len, &rec, BYTES_TIMEOUT, deadline_left(d))) < 0)
+        break;
+      write_single(p, rec, msgs[i].data, (uint32_t)msgs[i].len, msgs[i].kind, take_id(p));
+      k++;
+    }
+    dmp_producer_publish(p->ring);
+    i = k;
+    rc = 0;
+    if (published)
+      *published = i;
+  }
+  return rc;
+}
+
 int myelon_producer_publish_batch(struct myelon_producer *p, const struct myelon_batch_msg *msgs, size_t n,
                                   int64_t timeout_ns, size_t *published)
 {
@@ -518,6 +625,8 @@ int myelon_producer_publish_batch(struct myelon_producer *p, const struct myelon
   if (rc < 0)
     return rc;
   struct deadline d = {timeout_ns, 0};
+  if (p->bytes)
+    return bytes_publish_batch(p, msgs, n, &d, published);
   uint64_t cap = dmp_producer_capacity(p->ring);
   size_t i = 0;
   while (i < n) {

@@ -146,7 +146,9 @@ _Static_assert(offsetof(struct dmp_liveness_config, reserved) == 72, "dmp_livene
 #define ABI_PIN(t, size, at)                                                         \
   _Static_assert(sizeof(struct t) == (size), #t " changed size");                    \
   _Static_assert(offsetof(struct t, reserved) == (at), #t " fields moved")
-ABI_PIN(myelon_producer_config, 256, 192);
+ABI_PIN(myelon_producer_config, 256, 200);
+/* 0.5 took `ring_bytes` (MYELON_FRAME_BYTES) out of the reserved space (192..199). */
+_Static_assert(offsetof(struct myelon_producer_config, ring_bytes) == 192, "myelon_producer_config fields moved");
 ABI_PIN(myelon_consumer_config, 232, 168);
 ABI_PIN(myelon_journal_writer_config, 304, 240);
 ABI_PIN(myelon_recorder_config, 472, 408);

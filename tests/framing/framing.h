@@ -35,7 +35,16 @@
 #define FR_TIMEOUT 60
 
 static const enum dmp_backend fr_backends[] = {DMP_BACKEND_SHM, DMP_BACKEND_MMAP};
+#ifdef FR_BYTES
+/* The *_bytes builds of the suites: every ring a byte ring (frm_bytes_ring()
+ * stands in for the slot ring a test asks for), both "formats" of a loop
+ * MYELON_FRAME_BYTES; a test of what only slot rings do skips itself. */
+static const enum myelon_frame_format fr_formats[] = {MYELON_FRAME_BYTES, MYELON_FRAME_BYTES};
+#define FR_SLOT_ONLY(why) cr_skip_test("slot formats only: %s", (why))
+#else
 static const enum myelon_frame_format fr_formats[] = {MYELON_FRAME_COMPACT, MYELON_FRAME_ALIGNED};
+#define FR_SLOT_ONLY(why) ((void)0)
+#endif
 
 static inline void fr_fini(void)
 {
@@ -50,7 +59,7 @@ static inline const char *fr_backend_name(enum dmp_backend b)
 
 static inline const char *fr_format_name(enum myelon_frame_format f)
 {
-  return f == MYELON_FRAME_ALIGNED ? "aligned" : "compact";
+  return f == MYELON_FRAME_ALIGNED ? "aligned" : f == MYELON_FRAME_BYTES ? "bytes" : "compact";
 }
 
 /** Header bytes before the payload (12 compact, 16 aligned). */
@@ -79,6 +88,12 @@ static inline struct myelon_producer_config fr_pcfg(enum dmp_backend b, enum mye
   cfg.ring.capacity = capacity;
   cfg.format = f;
   cfg.frame_capacity = fcap;
+#ifdef FR_BYTES
+  cfg.format = MYELON_FRAME_BYTES;
+  cfg.ring_bytes = frm_bytes_ring(capacity, fcap, 0);
+#endif
+  if (cfg.format == MYELON_FRAME_BYTES && !cfg.ring_bytes)
+    cfg.ring_bytes = frm_bytes_ring(capacity, fcap, 0);
   return cfg;
 }
 
@@ -135,7 +150,7 @@ static inline struct fr_ring fr_open_cfg(const struct myelon_producer_config *pc
   r.c = fr_attach(&cc);
   r.fmt = pc->format;
   r.cap = pc->frame_capacity;
-  r.slot = fr_slot_size(pc->format, pc->frame_capacity);
+  r.slot = pc->format == MYELON_FRAME_BYTES ? 0 : fr_slot_size(pc->format, pc->frame_capacity);
   return r;
 }
 

@@ -129,6 +129,21 @@ static inline size_t frm_max_size(const struct frm_stream *s)
   return m > sp ? m : sp;
 }
 
+/* The byte ring (MYELON_FRAME_BYTES) that stands in for a slot ring of
+ * `capacity` frames of `fcap` bytes in the *_bytes builds of the suites:
+ * every message that fits that ring whole, and every message up to `max`,
+ * fits one record (half the ring less MYELON_BYTES_OVERHEAD). */
+static inline uint64_t frm_bytes_ring(uint64_t capacity, uint32_t fcap, size_t max)
+{
+  uint64_t want = 2 * capacity * ((uint64_t)fcap + 32);
+  if (want < 2 * ((uint64_t)max + 32))
+    want = 2 * ((uint64_t)max + 32);
+  uint64_t r = 128;
+  while (r < want)
+    r *= 2;
+  return r;
+}
+
 static inline uint8_t frm_body_byte(uint64_t base, size_t k)
 {
   return (uint8_t)(frm_mix(base + k / 8) >> (8 * (k % 8)));

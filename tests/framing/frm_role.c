@@ -2,7 +2,7 @@
  * frm_role: the helper executable of the framing multiprocess tests. Each
  * process plays one role against one framed ring and checks every byte:
  *
- *   frm_role producer --backend shm|mmap --name N --format compact|aligned
+ *   frm_role producer --backend shm|mmap --name N --format compact|aligned|bytes
  *            --fcap F --capacity C --seed S --profile mixed|big|fixed:SIZE
  *            --count K [--wait-consumers n] [--ready-file P --ready-at i]
  *            [--until-file P] [--timeout-ms T] [--batch B]
@@ -100,7 +100,7 @@ static bool exists(const char *path)
 }
 
 static const char usage[] =
-    "usage: frm_role producer|consumer --backend shm|mmap --name N --format compact|aligned\n"
+    "usage: frm_role producer|consumer --backend shm|mmap --name N --format compact|aligned|bytes\n"
     "       --fcap F --capacity C --seed S --profile mixed|big|fixed:SIZE [options]\n";
 
 enum {
@@ -161,7 +161,11 @@ static int set_opt(struct opts *o, int c, const char *arg)
   case O_BACKEND: o->backend = strcmp(arg, "mmap") == 0 ? DMP_BACKEND_MMAP : DMP_BACKEND_SHM; break;
   case O_NAME: o->name = arg; break;
   case O_ID: o->id = arg; break;
-  case O_FORMAT: o->format = strcmp(arg, "aligned") == 0 ? MYELON_FRAME_ALIGNED : MYELON_FRAME_COMPACT; break;
+  case O_FORMAT:
+    o->format = strcmp(arg, "aligned") == 0 ? MYELON_FRAME_ALIGNED
+                : strcmp(arg, "bytes") == 0 ? MYELON_FRAME_BYTES
+                                            : MYELON_FRAME_COMPACT;
+    break;
   case O_FCAP: o->fcap = (uint32_t)strtoul(arg, NULL, 0); break;
   case O_CAPACITY: o->capacity = strtoull(arg, NULL, 0); break;
   case O_SEED: o->stream.seed = strtoull(arg, NULL, 0); break;
@@ -262,6 +266,8 @@ static int run_producer(const struct opts *o)
   cfg.format = o->format;
   cfg.frame_capacity = o->fcap;
   cfg.max_message = frm_max_size(&o->stream);
+  if (o->format == MYELON_FRAME_BYTES)
+    cfg.ring_bytes = frm_bytes_ring(o->capacity, o->fcap, cfg.max_message);
   struct myelon_producer *p;
   int rc = myelon_producer_create(&cfg, &p);
   if (rc < 0)

@@ -91,6 +91,7 @@ Test(framed_batch, small_messages_come_back_whole_in_order_and_in_runs)
  * reassembly buffer) and arrives alone, copied. */
 Test(framed_batch, fragmented_messages_mix_with_runs_and_end_a_batch)
 {
+  FR_SLOT_ONLY("fragments");
   for (int b = 0; b < 2; b++)
     for (int fi = 0; fi < 2; fi++) {
       struct fr_ring r = fr_open(fr_backends[b], fr_formats[fi], 64, 16);
@@ -121,6 +122,7 @@ Test(framed_batch, fragmented_messages_mix_with_runs_and_end_a_batch)
  * call reports the error, the one after goes on with the stream. */
 Test(framed_batch, a_malformed_frame_ends_the_batch_and_is_reported_next)
 {
+  FR_SLOT_ONLY("injects slot images (test_bytes_framed.c: bad_records_are_malformed...)");
   for (int fi = 0; fi < 2; fi++) {
     struct fr_ring r = fr_open(DMP_BACKEND_SHM, fr_formats[fi], 64, 16);
     const size_t len[] = {8, 9, 10};
@@ -153,6 +155,7 @@ Test(framed_batch, a_malformed_frame_ends_the_batch_and_is_reported_next)
  * (or receives again): a full ring stays full, and one release frees all. */
 Test(framed_batch, a_received_batch_stays_leased_until_release)
 {
+  FR_SLOT_ONLY("counts slots");
   for (int b = 0; b < 2; b++) {
     struct fr_ring r = fr_open(fr_backends[b], MYELON_FRAME_COMPACT, 16, 8);
     size_t len[8];
@@ -216,6 +219,7 @@ Test(framed_batch, bad_input_publishes_nothing)
  * an empty ring's receive times out (or, with timeout 0, only looks). */
 Test(framed_batch, full_ring_times_out_with_the_count_published)
 {
+  FR_SLOT_ONLY("counts slots (test_bytes_framed.c: timeouts_and_the_producer_going_away)");
   for (int b = 0; b < 2; b++) {
     struct fr_ring r = fr_open(fr_backends[b], MYELON_FRAME_COMPACT, 64, 4);
     struct myelon_msg ms[8];
@@ -250,6 +254,7 @@ Test(framed_batch, full_ring_times_out_with_the_count_published)
  * the ring is refused before anything of the batch is published. */
 Test(framed_batch, multi_producer_ring_takes_batches)
 {
+  FR_SLOT_ONLY("a byte ring has one producer");
   for (int b = 0; b < 2; b++) {
     struct myelon_producer_config pc = fr_pcfg(fr_backends[b], MYELON_FRAME_COMPACT, 64, 16, "frmbmp");
     pc.ring.flags |= DMP_RING_MULTI_PRODUCER;

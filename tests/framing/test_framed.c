@@ -116,6 +116,11 @@ Test(framed_roundtrip, messages_larger_than_the_ring_with_a_consumer_thread)
 {
   for (int fi = 0; fi < 2; fi++) {
     struct myelon_producer_config pc = fr_pcfg(DMP_BACKEND_SHM, fr_formats[fi], 256, 16, "big");
+#ifdef FR_BYTES
+    /* A byte ring takes each message whole: one of twice the largest. */
+    struct frm_stream probe = {0, FRM_MIXED, 256, 16, 0};
+    pc.ring_bytes = frm_bytes_ring(16, 256, frm_max_size(&probe));
+#endif
     struct fr_ring r = fr_open_cfg(&pc, 0);
     struct frm_stream s = {0xb16 + (uint64_t)fi, FRM_MIXED, r.cap, 16, 0};
     struct big_producer bp = {r.p, &s, 400, 0};
@@ -144,6 +149,7 @@ Test(framed_roundtrip, messages_larger_than_the_ring_with_a_consumer_thread)
  * and the message still comes out whole. */
 Test(framed_roundtrip, fragment_index_wraps_in_a_message_of_more_than_65536_frames)
 {
+  FR_SLOT_ONLY("fragments");
   for (int fi = 0; fi < 2; fi++) {
     struct myelon_producer_config pc = fr_pcfg(DMP_BACKEND_SHM, fr_formats[fi], 8, 256, "wrap");
     struct fr_ring r = fr_open_cfg(&pc, 0);
@@ -244,6 +250,7 @@ static void check_split(struct raw_ring *r, const uint8_t *data, size_t len, uin
 
 Test(framed_split, flags_fragments_and_totals_of_produced_frames)
 {
+  FR_SLOT_ONLY("fragments");
   for (int b = 0; b < 2; b++)
     for (int fi = 0; fi < 2; fi++) {
       struct raw_ring r = raw_open(fr_backends[b], fr_formats[fi], 16, 32);
@@ -261,6 +268,7 @@ Test(framed_split, flags_fragments_and_totals_of_produced_frames)
 
 Test(framed_split, exact_multiples_make_no_empty_tail)
 {
+  FR_SLOT_ONLY("fragments");
   for (int fi = 0; fi < 2; fi++) {
     struct raw_ring r = raw_open(DMP_BACKEND_SHM, fr_formats[fi], 64, 64);
     uint8_t data[64 * 64];
@@ -357,6 +365,7 @@ Test(framed_zero_copy, claim_write_commit_delivers_in_place)
 
 Test(framed_zero_copy, claim_and_commit_reject_misuse)
 {
+  FR_SLOT_ONLY("a frame capacity below max_message");
   struct fr_ring r = fr_open(DMP_BACKEND_SHM, MYELON_FRAME_COMPACT, 64, 4);
   void *buf = NULL;
   cr_assert(eq(int, myelon_producer_claim(r.p, r.cap + 1, &buf, 0), -EINVAL), "max_len above the frame capacity");
@@ -441,6 +450,7 @@ Test(framed_zero_copy, claim_above_max_message_is_toobig)
  * mistake would be delivered and caught. */
 Test(framed_zero_copy, abort_publishes_nothing_and_the_next_publish_reuses_the_slot)
 {
+  FR_SLOT_ONLY("slot addresses (test_bytes_framed.c: claim_commit_shorter_and_abort)");
   for (int b = 0; b < 2; b++)
     for (int fi = 0; fi < 2; fi++) {
       struct fr_ring r = fr_open(fr_backends[b], fr_formats[fi], 64, 4);
@@ -497,6 +507,7 @@ Test(framed_zero_copy, abort_publishes_nothing_and_the_next_publish_reuses_the_s
  * rollback the next message would need a slot beyond the free window. */
 Test(framed_zero_copy, abort_of_the_last_free_slot_frees_it)
 {
+  FR_SLOT_ONLY("counts slots (test_bytes_framed.c: claim_commit_shorter_and_abort)");
   for (int fi = 0; fi < 2; fi++) {
     struct fr_ring r = fr_open(DMP_BACKEND_SHM, fr_formats[fi], 64, 4);
     for (int i = 0; i < 3; i++)
@@ -523,6 +534,7 @@ Test(framed_zero_copy, abort_of_the_last_free_slot_frees_it)
  * a timeout. Leasing in place needs a gating consumer: attach refuses. */
 Test(framed_zero_copy, non_gating_consumer_is_refused_at_attach)
 {
+  FR_SLOT_ONLY("a byte ring takes non-gating readers (test_bytes_framed.c)");
   for (int b = 0; b < 2; b++) {
     struct fr_ring r = fr_open(fr_backends[b], MYELON_FRAME_COMPACT, 64, 8);
     struct myelon_consumer_config cc = fr_ccfg(&r.pc, "ng");
@@ -551,6 +563,7 @@ Test(framed_zero_copy, non_gating_consumer_is_refused_at_attach)
 
 Test(framed_try_publish, is_all_or_nothing)
 {
+  FR_SLOT_ONLY("frame counts");
   for (int fi = 0; fi < 2; fi++) {
     struct fr_ring r = fr_open(DMP_BACKEND_SHM, fr_formats[fi], 64, 16);
     struct dmp_producer *raw = myelon_producer_ring(r.p);
@@ -637,6 +650,7 @@ Test(framed_recv_into, copies_releases_and_leaves_a_long_message_leased)
 
 Test(framed_accessors, frame_capacity_and_max_message_on_both_sides)
 {
+  FR_SLOT_ONLY("frame capacities (test_bytes_framed.c checks a byte ring's)");
   /* 250 rounds up to the format's alignment: 252 compact, 256 aligned */
   const uint32_t rounded[2] = {252, 256};
   for (int fi = 0; fi < 2; fi++) {
@@ -722,6 +736,7 @@ TestSuite(framed_multi_producer, .fini = fr_fini, .timeout = FR_TIMEOUT);
  * than the ring is refused; an SP ring takes no framed attach. */
 Test(framed_multi_producer, messages_are_claimed_whole_and_never_interleave)
 {
+  FR_SLOT_ONLY("a byte ring has one producer");
   for (int b = 0; b < 2; b++) {
     struct myelon_producer_config pc = fr_pcfg(fr_backends[b], MYELON_FRAME_COMPACT, 64, 16, "frmmp");
     pc.ring.flags |= DMP_RING_MULTI_PRODUCER;

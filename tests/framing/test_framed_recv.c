@@ -32,6 +32,7 @@ Test(framed_limits, producer_enforces_max_message)
 
 Test(framed_limits, producer_create_validates_its_config)
 {
+  FR_SLOT_ONLY("frame capacities (test_bytes_framed.c: config_checks)");
   struct myelon_producer *p = (void *)1;
   struct myelon_producer_config pc = fr_pcfg(DMP_BACKEND_SHM, MYELON_FRAME_COMPACT, 64, 8, "cfg");
   cr_assert(eq(int, myelon_producer_create(NULL, &p), -EINVAL));
@@ -120,6 +121,7 @@ static void expect_format_error(struct myelon_consumer_config *cc, struct myelon
  * with DMP_CONSUMER_DURABLE one that gated the producer for ever. */
 Test(framed_attach, format_or_capacity_mismatch_is_format_error_and_leaves_no_entry)
 {
+  FR_SLOT_ONLY("frame capacities (test_bytes_framed.c: attach_to_the_other_shape...)");
   for (int b = 0; b < 2; b++) {
     struct myelon_producer_config pc = fr_pcfg(fr_backends[b], MYELON_FRAME_COMPACT, 256, 8, "fmt");
     struct myelon_producer *p = fr_create(&pc);
@@ -203,6 +205,7 @@ Test(framed_attach, missing_ring_and_bad_config)
 
 Test(framed_attach, layer0_handles_are_the_very_disruptor_mp_types)
 {
+  FR_SLOT_ONLY("counts slots");
   struct fr_ring r = fr_open(DMP_BACKEND_MMAP, MYELON_FRAME_ALIGNED, 100, 32);
   struct dmp_consumer *dc = myelon_consumer_ring(r.c);
   struct dmp_producer *dp = myelon_producer_ring(r.p);
@@ -299,6 +302,7 @@ static int on_msg(const struct myelon_msg *m, void *user)
 
 Test(framed_recv, process_stops_on_the_callback_and_skips_bad_messages)
 {
+  FR_SLOT_ONLY("injects slot images");
   for (int fi = 0; fi < 2; fi++) {
     struct fr_ring r = fr_open(DMP_BACKEND_SHM, fr_formats[fi], 64, 64);
     uint8_t data[300];
@@ -326,6 +330,7 @@ Test(framed_recv, process_stops_on_the_callback_and_skips_bad_messages)
 
 Test(framed_recv, timeout_keeps_a_partial_message)
 {
+  FR_SLOT_ONLY("fragments");
   for (int fi = 0; fi < 2; fi++) {
     struct fr_ring r = fr_open(DMP_BACKEND_SHM, fr_formats[fi], 64, 16);
     struct myelon_msg m;
@@ -373,6 +378,7 @@ Test(framed_recv, every_wait_strategy_receives_and_times_out)
 
 Test(framed_recv, producer_gone_is_ownerdead_and_drops_a_partial_message)
 {
+  FR_SLOT_ONLY("partial messages (test_bytes_framed.c: timeouts_and_the_producer_going_away)");
   for (int b = 0; b < 2; b++)
     for (int fi = 0; fi < 2; fi++) {
       /* at a message boundary */
@@ -405,6 +411,7 @@ Test(framed_recv, producer_gone_is_ownerdead_and_drops_a_partial_message)
 
 Test(framed_recv, publish_timeout_cuts_a_message_that_the_consumer_reports_truncated)
 {
+  FR_SLOT_ONLY("fragments");
   for (int fi = 0; fi < 2; fi++) {
     struct fr_ring r = fr_open(DMP_BACKEND_SHM, fr_formats[fi], 64, 16);
     uint8_t data[64 * 40];
@@ -457,6 +464,7 @@ static void quiet_liveness(struct dmp_liveness_config *lc, const char *const *id
 
 Test(framed_managed, reports_the_first_frame_not_published)
 {
+  FR_SLOT_ONLY("fragments (test_bytes_framed.c: managed_publish_runs_the_liveness_checks)");
   for (int fi = 0; fi < 2; fi++) {
     uint8_t data[64 * 40];
     fr_pattern(data, sizeof data, 1);

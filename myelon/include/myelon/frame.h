@@ -25,6 +25,35 @@
  *   every frame, the payload starts at 16 (16-byte aligned: slots are
  *   16-aligned), slot = 16 + capacity rounded up to 16.
  *
+ * MYELON_FRAME_BYTES: no slots. The ring is a libdisruptor_mp byte ring
+ *   (DMP_RING_BYTES, disruptor_mp/bytes.h) and every message is one
+ *   record, never fragmented, whose payload is one MYELON_FRAME_ALIGNED
+ *   SINGLE frame. A record, byte by byte (native endianness; it starts at
+ *   a block boundary of the ring):
+ *
+ *   offset size field
+ *   0      4    record length (Layer 0): 16 + room, room >= len (equal but
+ *               after a myelon_producer_claim() committed shorter)
+ *   4      2    record kind (Layer 0): DMP_BYTES_DATA
+ *   6      2    reserved (Layer 0), 0
+ *   8      8    seq (Layer 0): the record's first block
+ *   16     4    len     message bytes
+ *   20     1    kind    application message kind
+ *   21     1    flags   exactly SINGLE (START|END): a record is a whole message
+ *   22     2    frag    0
+ *   24     4    msg_id  message id, never 0
+ *   28     4    total   = len
+ *   32     len  the message, 16-byte aligned
+ *   ...         to the next block boundary: unspecified bytes
+ *
+ *   The ring's type tag is myelon_frame_tag(MYELON_FRAME_BYTES, 0). A
+ *   message takes 32 + len bytes rounded up to the ring's block (64 by
+ *   default); the largest is half the ring minus those 32 bytes (framed.h,
+ *   `ring_bytes`). Padding records that fill the ring's tail (bytes.h) are
+ *   Layer 0's and never reach Layer 1. myelon_frame_parse() with this
+ *   format and `capacity` = the record's length - 16 checks the frame as a
+ *   consumer does.
+ *
  * Beyond the original (which has neither): the total length and the
  * fragment index let a consumer detect a truncated or interleaved message;
  * a tail fragment is never delivered as a whole message.
@@ -49,6 +78,7 @@ extern "C" {
 enum myelon_frame_format {
   MYELON_FRAME_COMPACT = 0, /**< 12-byte header, 4-byte aligned payload */
   MYELON_FRAME_ALIGNED = 1, /**< 16-byte header, 16-byte aligned payload */
+  MYELON_FRAME_BYTES = 2,   /**< a byte ring: one record per message, an aligned SINGLE frame in each */
 };
 
 #define MYELON_FLAG_START 0x01u
@@ -76,19 +106,23 @@ struct myelon_frame_header {
 };
 static_assert(sizeof(struct myelon_frame_header) == 12, "frame header is 12 bytes");
 
-/** Header size of a format (12 or 16), 0 for an unknown format. */
+/** Header size of a format (12, or 16 for ALIGNED and BYTES: the frame
+ * header inside a byte ring's record), 0 for an unknown format. */
 MYELON_API uint32_t myelon_frame_header_size(enum myelon_frame_format fmt);
 
 /** Slot size and alignment a ring needs for (fmt, capacity).
- * @return 0, or -MYELON_E_FORMAT for an unknown format or a capacity
- *         outside [MYELON_FRAME_MIN_CAPACITY, MYELON_FRAME_MAX_CAPACITY]. */
+ * @return 0, or -MYELON_E_FORMAT for an unknown format, MYELON_FRAME_BYTES
+ *         (a byte ring has no slots), or a capacity outside
+ *         [MYELON_FRAME_MIN_CAPACITY, MYELON_FRAME_MAX_CAPACITY]. */
 MYELON_API int myelon_frame_slot(enum myelon_frame_format fmt, uint32_t capacity, uint32_t *slot_size,
                                  uint32_t *slot_align);
 
-/** Layer 0 type tag that marks a ring as carrying frames of (fmt, capacity). */
+/** Layer 0 type tag that marks a ring as carrying frames of (fmt, capacity);
+ * for MYELON_FRAME_BYTES the capacity is not part of the tag. */
 MYELON_API uint64_t myelon_frame_tag(enum myelon_frame_format fmt, uint32_t capacity);
 
-/** Number of frames a message of `len` bytes needs (>= 1). */
+/** Number of frames a message of `len` bytes needs (>= 1; always 1 for
+ * MYELON_FRAME_BYTES). */
 MYELON_API uint64_t myelon_frame_count(enum myelon_frame_format fmt, uint32_t capacity, uint64_t len);
 
 /** One parsed frame; `data` points into the slot. */
@@ -104,10 +138,14 @@ struct myelon_frame_view {
 
 /**
  * Parse and validate the frame in `slot` (`slot_size` readable bytes).
+ * For MYELON_FRAME_BYTES `slot` is a record's payload (offset 16 of the
+ * record, `capacity` + 16 readable bytes, `capacity` = the record's
+ * length - 16) and the frame must also be a SINGLE.
  * @return 0, or -MYELON_E_MALFORMED: unknown flag bits, msg_id 0, `len`
  *         beyond the capacity, a START (or SINGLE) whose fragment index is
- *         not 0, a compact START shorter than its length prefix, or a
- *         stated total shorter than this frame.
+ *         not 0, a compact START shorter than its length prefix, a
+ *         stated total shorter than this frame, or (BYTES) not a SINGLE;
+ *         -MYELON_E_FORMAT for an unknown format.
  */
 MYELON_API int myelon_frame_parse(enum myelon_frame_format fmt, uint32_t capacity, const void *slot,
                                   struct myelon_frame_view *out);

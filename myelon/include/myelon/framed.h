@@ -18,6 +18,11 @@
  *     int rc = myelon_consumer_recv(c, &m, 1000000000);  // 1 s
  *     if (rc == 0) { use(m.data, m.len, m.kind); myelon_consumer_release(c); }
  *
+ * On a byte ring (`format` MYELON_FRAME_BYTES, struct
+ * myelon_producer_config) every message is one record instead: one claim,
+ * one copy, delivered zero-copy, never fragmented, with the same calls,
+ * error codes, timeouts, gating and liveness.
+ *
  * The Layer 0 handles are reachable (myelon_producer_ring(),
  * myelon_consumer_ring()) and are the very disruptor_mp types.
  */
@@ -40,22 +45,48 @@ extern "C" {
 #define MYELON_DEFAULT_RING_CAPACITY 1024u /**< frames (ring slots): 1 MiB of payload at the default frame capacity */
 #define MYELON_DEFAULT_MAX_MESSAGE (16u << 20) /**< 16 MiB */
 #define MYELON_MAX_MESSAGE_LIMIT (UINT32_MAX - 16u) /**< totals are 32-bit on the wire */
+/** Bytes of a MYELON_FRAME_BYTES ring created with `ring_bytes` 0: the
+ * memory of the default slot ring (1024 frames of 1 KiB); messages up to
+ * 512 KiB - 32 bytes. */
+#define MYELON_DEFAULT_RING_BYTES (1u << 20)
+/** Bytes a byte ring's record spends besides the message: Layer 0's record
+ * header and the frame header (frame.h, MYELON_FRAME_BYTES). */
+#define MYELON_BYTES_OVERHEAD 32u
 
+/**
+ * How a framed ring is laid out. With `format` MYELON_FRAME_COMPACT or
+ * MYELON_FRAME_ALIGNED it is a ring of `ring.capacity` slots of one frame
+ * each, and a message longer than a frame is cut into frames. With
+ * MYELON_FRAME_BYTES it is a byte ring of `ring_bytes` bytes
+ * (disruptor_mp/bytes.h) and every message is one record of 32 + its
+ * length bytes rounded up to the ring's block, never cut: memory in use
+ * is proportional to the bytes in flight, a message travels with one
+ * copy, and `frame_capacity` and `ring.capacity` are not used.
+ */
 struct myelon_producer_config {
   struct dmp_producer_config ring; /**< name (required), backend, capacity (frames; default
                                         MYELON_DEFAULT_RING_CAPACITY), wait ...; its slot_size,
-                                        slot_align and type_tag are set from the frame format */
+                                        slot_align and type_tag are set from the frame format
+                                        (MYELON_FRAME_BYTES: slot_size is the ring's block,
+                                        0 = 64 bytes, and capacity is not used) */
   enum myelon_frame_format format; /**< default MYELON_FRAME_COMPACT */
-  uint32_t frame_capacity;         /**< payload bytes per frame; default 1024 */
-  size_t max_message;              /**< largest message; default 16 MiB */
-  uint64_t reserved[8]; /**< zero: room for later fields (disruptor_mp/config.h, "Growing a configuration") */
+  uint32_t frame_capacity;         /**< payload bytes per frame; default 1024 (not used by
+                                        MYELON_FRAME_BYTES) */
+  size_t max_message;              /**< largest message; default 16 MiB. MYELON_FRAME_BYTES:
+                                        at most half the ring minus MYELON_BYTES_OVERHEAD,
+                                        taken as that when larger (myelon_producer_max_message()) */
+  uint64_t ring_bytes;             /**< MYELON_FRAME_BYTES only: the ring's size in bytes, a power
+                                        of two of at least 2 blocks; 0 = MYELON_DEFAULT_RING_BYTES.
+                                        Must be 0 with the slot formats */
+  uint64_t reserved[7]; /**< zero: room for later fields (disruptor_mp/config.h, "Growing a configuration") */
 };
 
 struct myelon_consumer_config {
   struct dmp_consumer_config ring; /**< name and id (required), backend, start, wait ...; its slot_size,
                                         slot_align and type_tag are set from the format */
   enum myelon_frame_format format; /**< must match the ring */
-  uint32_t frame_capacity;         /**< must match the ring; 0 = accept the ring's */
+  uint32_t frame_capacity;         /**< must match the ring; 0 = accept the ring's (not used by
+                                        MYELON_FRAME_BYTES) */
   size_t max_message;              /**< reassembly bound; default 16 MiB */
   uint64_t reserved[8]; /**< zero: room for later fields (disruptor_mp/config.h, "Growing a configuration") */
 };
@@ -78,7 +109,9 @@ struct myelon_consumer;
 /**
  * Create a framed ring and become its producer.
  * @return 0 and `*out`; -MYELON_E_FORMAT (bad format/capacity),
- *         -DMP_E_BADCONFIG (max_message 0 or above MYELON_MAX_MESSAGE_LIMIT),
+ *         -DMP_E_BADCONFIG (max_message 0 or above MYELON_MAX_MESSAGE_LIMIT;
+ *         `ring_bytes` set with a slot format; with MYELON_FRAME_BYTES a
+ *         ring size or block Layer 0 refuses, or DMP_RING_MULTI_PRODUCER),
  *         or any error of dmp_producer_create().
  */
 MYELON_API int myelon_producer_create(const struct myelon_producer_config *cfg, struct myelon_producer **out);
@@ -109,11 +142,14 @@ MYELON_API struct dmp_producer *myelon_producer_ring(struct myelon_producer *p);
  * Payload bytes per frame: `frame_capacity` as created, rounded up to the
  * format's alignment. A message of at most this many bytes travels as one
  * frame (zero-copy on both sides; myelon_producer_claim() takes up to this much).
- * 0 for NULL.
+ * On a MYELON_FRAME_BYTES ring every message is one frame: this is
+ * myelon_producer_max_message(). 0 for NULL.
  */
 MYELON_API uint32_t myelon_producer_frame_capacity(const struct myelon_producer *p);
 
-/** The largest message this producer publishes (`max_message`). 0 for NULL. */
+/** The largest message this producer publishes (`max_message`; on a
+ * MYELON_FRAME_BYTES ring at most half the ring minus
+ * MYELON_BYTES_OVERHEAD). 0 for NULL. */
 MYELON_API size_t myelon_producer_max_message(const struct myelon_producer *p);
 
 /**
@@ -151,12 +187,14 @@ MYELON_API int myelon_producer_publish_managed(struct myelon_producer *p, const 
 /**
  * Zero-copy single-frame publish, step 1: claim room for a message of up
  * to `max_len` bytes (<= the frame capacity), waiting up to `timeout_ns`.
+ * On a MYELON_FRAME_BYTES ring the record takes `max_len` bytes whatever
+ * length is committed (a record cannot shrink): claim what you need.
  * Write the message at `*buf`, then call myelon_producer_commit() (or
  * myelon_producer_abort() to publish nothing). While the claim is open every other
  * publish on `p` fails with -EINVAL.
  * @return 0; -EINVAL (`max_len` above the frame capacity, or a claim is
- *         already open); -MYELON_E_TOOBIG (`max_len` above max_message);
- *         -ETIMEDOUT.
+ *         already open); -MYELON_E_TOOBIG (`max_len` above max_message;
+ *         on a byte ring, where the two are one, this code); -ETIMEDOUT.
  */
 MYELON_API int myelon_producer_claim(struct myelon_producer *p, size_t max_len, void **buf, int64_t timeout_ns);
 
@@ -221,9 +259,16 @@ MYELON_API int myelon_producer_publish_batch(struct myelon_producer *p, const st
  *         this format (and capacity, if given), or the format or capacity
  *         is invalid; -DMP_E_BADCONFIG (max_message 0 or above
  *         MYELON_MAX_MESSAGE_LIMIT); -EINVAL (NULL argument, or
- *         DMP_CONSUMER_NON_GATING in `ring.flags`: messages are leased
- *         in place, which needs a gating consumer); errors of
- *         dmp_consumer_attach().
+ *         DMP_CONSUMER_NON_GATING in `ring.flags` with a slot format:
+ *         messages are leased in place, which needs a gating consumer);
+ *         errors of dmp_consumer_attach().
+ *         On a MYELON_FRAME_BYTES ring a non-gating consumer is allowed:
+ *         it reads each message by copy (dmp_consumer_try_copy_bytes())
+ *         into a buffer of its own (`zero_copy` false, at most
+ *         min(max_message, the ring's largest) bytes), receives one
+ *         message per myelon_consumer_recv_batch(), and when lapped
+ *         skips what was overwritten (dmp_consumer_missed() counts the
+ *         blocks), never delivering a message that changed under it.
  *         A failed attach leaves no consumer entry in the ring.
  */
 MYELON_API int myelon_consumer_attach(const struct myelon_consumer_config *cfg, struct myelon_consumer **out);
@@ -239,7 +284,8 @@ MYELON_API void myelon_consumer_close(struct myelon_consumer *c);
 MYELON_API struct dmp_consumer *myelon_consumer_ring(struct myelon_consumer *c);
 
 /** Payload bytes per frame of the ring (as myelon_producer_frame_capacity()
- * on the producer's side): messages up to this size arrive zero-copy.
+ * on the producer's side): messages up to this size arrive zero-copy (on
+ * a MYELON_FRAME_BYTES ring: the ring's largest message).
  * 0 for NULL. */
 MYELON_API uint32_t myelon_consumer_frame_capacity(const struct myelon_consumer *c);
 
@@ -249,7 +295,7 @@ MYELON_API size_t myelon_consumer_max_message(const struct myelon_consumer *c);
 
 /** A received message. `data` is valid until the next receive or release. */
 struct myelon_msg {
-  const void *data;  /**< 16-byte aligned if fragmented or ALIGNED format */
+  const void *data;  /**< 16-byte aligned if fragmented or ALIGNED or BYTES format */
   size_t len;
   uint8_t kind;
   uint32_t msg_id;
@@ -265,6 +311,10 @@ struct myelon_msg {
  * @return 0 and `*m`; -EAGAIN (nothing complete yet: a partial message is
  *         kept); -MYELON_E_TRUNCATED / -MYELON_E_MALFORMED / -MYELON_E_TOOBIG
  *         (that message is lost, the next call continues with the stream).
+ *         On a MYELON_FRAME_BYTES ring a record whose Layer 0 header fails
+ *         its checks (-DMP_E_CORRUPT, bytes.h) is -MYELON_E_MALFORMED too:
+ *         the consumer resynchronises (dmp_consumer_resync_bytes()) and
+ *         what it skipped counts in dmp_consumer_missed().
  */
 MYELON_API int myelon_consumer_try_recv(struct myelon_consumer *c, struct myelon_msg *m);
 
