@@ -7,13 +7,22 @@
  *
  * Input: a 4-byte prologue, then frames of slot_size bytes each (the last
  * one zero-padded):
- *   byte 0: bit 0 = format (0 compact, 1 aligned)
+ *   byte 0: bit 0 = format (0 compact, 1 aligned); bit 1 = byte-ring
+ *           records instead (MYELON_FRAME_BYTES, below)
  *   byte 1: frame capacity - MYELON_FRAME_MIN_CAPACITY (8..263)
  *   bytes 2-3: max_message - 1 (little-endian; 1..65536)
  * Each slot is its own exact-size allocation, so reading past it is caught.
  * Oracle: parsed payloads lie inside the slot; a delivered message has the
  * length it announced and at most max_message bytes; a frame handed back
- * is accepted when fed again (no livelock). */
+ * is accepted when fed again (no livelock).
+ *
+ * Byte-ring records (bit 1): after the prologue, records of a u16 length
+ * L (little-endian) and L bytes, each its own exact-size allocation: the
+ * payload of one Layer 0 record as a hostile producer wrote it, checked
+ * by the framed consumer's own check (myelon_impl_bytes_frame(),
+ * frame_bytes.h) and by myelon_frame_parse(MYELON_FRAME_BYTES). Oracle:
+ * both agree; an accepted frame is a SINGLE whose message lies inside the
+ * record. */
 #include "fuzz.h"
 
 #include <errno.h>
@@ -21,12 +30,50 @@
 #include <myelon/error.h>
 #include <myelon/frame.h>
 
+#include "../myelon/src/frame_bytes.h"
+
 #define MAX_FRAMES 4096
+
+static int records(struct fuzz_in *in, size_t max_message)
+{
+  for (int n = 0; in->left > 0 && n < MAX_FRAMES; n++) {
+    size_t len = fuzz_u16(in);
+    uint8_t *rec = malloc(len ? len : 1);
+    if (!rec)
+      abort();
+    fuzz_bytes(in, rec, len);
+    struct myelon_frame_header h;
+    uint32_t total;
+    int rc = myelon_impl_bytes_frame(rec, len, &h, &total);
+    FUZZ_CHECK(rc == 0 || rc == -MYELON_E_MALFORMED);
+    if (len >= MYELON_FRAME_ALIGNED_HEADER) {
+      struct myelon_frame_view f;
+      int prc = myelon_frame_parse(MYELON_FRAME_BYTES, (uint32_t)(len - MYELON_FRAME_ALIGNED_HEADER), rec, &f);
+      FUZZ_CHECK(prc == rc);
+      if (prc == 0) {
+        FUZZ_CHECK(f.flags == MYELON_FLAG_SINGLE && f.frag == 0 && f.msg_id != 0 && f.total == f.len);
+        FUZZ_CHECK(f.data == rec + MYELON_FRAME_ALIGNED_HEADER && f.data + f.len <= rec + len);
+        fuzz_touch(f.data, f.len);
+      }
+    }
+    if (rc == 0) {
+      FUZZ_CHECK(h.len == total && (size_t)h.len + MYELON_FRAME_ALIGNED_HEADER <= len);
+      (void)max_message; /* the consumer then compares h.len with its max_message */
+    }
+    free(rec);
+  }
+  return 0;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
   struct fuzz_in in = {data, size};
-  enum myelon_frame_format fmt = (fuzz_u8(&in) & 1) ? MYELON_FRAME_ALIGNED : MYELON_FRAME_COMPACT;
+  uint8_t mode = fuzz_u8(&in);
+  if (mode & 2) {
+    fuzz_u8(&in);
+    return records(&in, (size_t)fuzz_u16(&in) + 1);
+  }
+  enum myelon_frame_format fmt = (mode & 1) ? MYELON_FRAME_ALIGNED : MYELON_FRAME_COMPACT;
   uint32_t cap = MYELON_FRAME_MIN_CAPACITY + fuzz_u8(&in);
   size_t max_message = (size_t)fuzz_u16(&in) + 1;
   uint32_t slot_size, slot_align;

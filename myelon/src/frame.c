@@ -1,4 +1,5 @@
 /* Layer 1 frames: sizes, type tag, parse and write. Layout in frame.h. */
+#include "frame_bytes.h"
 #include "internal.h"
 #include <myelon/error.h>
 #include <myelon/frame.h>
@@ -82,6 +83,13 @@ int myelon_frame_parse(enum myelon_frame_format fmt, uint32_t capacity, const vo
 {
   const uint8_t *s = slot;
   struct myelon_frame_header h;
+  if (fmt == MYELON_FRAME_BYTES) { /* the consumer's own check (frame_bytes.h) */
+    uint32_t total;
+    if (myelon_impl_bytes_frame(s, (size_t)capacity + MYELON_FRAME_ALIGNED_HEADER, &h, &total) < 0)
+      return -MYELON_E_MALFORMED;
+    *out = (struct myelon_frame_view){s + MYELON_FRAME_ALIGNED_HEADER, h.len, h.kind, h.flags, h.frag, h.msg_id, total};
+    return 0;
+  }
   memcpy(&h, s, sizeof h); /* one copy: the peer may change the slot under us */
   uint32_t hdr = myelon_frame_header_size(fmt);
   if (hdr == 0)

@@ -4,6 +4,7 @@
  * peek, the header checked in place, no clock read; everything else (and
  * every frame the fast path does not accept) goes through
  * myelon_frame_parse() and the reassembler. */
+#include "frame_bytes.h"
 #include "internal.h"
 #include <myelon/error.h>
 #include <myelon/framed.h>
@@ -321,20 +322,14 @@ static int recv_general(struct myelon_consumer *c, struct myelon_msg *m)
 
 /* ---- byte rings: one record per message ---------------------------------- */
 
-/* Check the frame in a record's payload (`rec`, `len` bytes) as
- * myelon_frame_parse() does for MYELON_FRAME_BYTES, from one copy of its
- * header: 0 and `*m`, or the error the message is lost to. */
+/* Check the frame in a record's payload (`rec`, `len` bytes; frame_bytes.h,
+ * as myelon_frame_parse() does for MYELON_FRAME_BYTES): 0 and `*m`, or the
+ * error the message is lost to. */
 static int bytes_frame(struct myelon_consumer *c, const uint8_t *rec, size_t len, struct myelon_msg *m)
 {
-  struct myelon_frame_header h;
-  uint32_t total;
-  if (len < MYELON_FRAME_ALIGNED_HEADER)
-    return dmp_error_set("myelon_consumer_recv", "record of %zu bytes: shorter than a frame header", len),
-           -MYELON_E_MALFORMED;
-  memcpy(&h, rec, sizeof h); /* one copy: the peer may change the record under us */
-  memcpy(&total, rec + MYELON_FRAME_COMPACT_HEADER, sizeof total);
-  if (h.flags != MYELON_FLAG_SINGLE || h.frag != 0 || h.msg_id == 0 || total != h.len ||
-      h.len > len - MYELON_FRAME_ALIGNED_HEADER)
+  struct myelon_frame_header h = {0, 0, 0, 0, 0};
+  uint32_t total = 0;
+  if (myelon_impl_bytes_frame(rec, len, &h, &total) < 0)
     return dmp_error_set("myelon_consumer_recv", "record of %zu bytes: bad frame (flags 0x%x, frag %u, id %u, "
                          "len %u, total %u)", len, h.flags, h.frag, h.msg_id, h.len, total),
            -MYELON_E_MALFORMED;

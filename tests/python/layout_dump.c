@@ -39,7 +39,7 @@ int main(void)
   END();
 #define FPC struct myelon_producer_config
   BEGIN("FramedProducerConfig", FPC);
-  F(FPC, ring, ""); F(FPC, format, ","); F(FPC, frame_capacity, ","); F(FPC, max_message, ",");
+  F(FPC, ring, ""); F(FPC, format, ","); F(FPC, frame_capacity, ","); F(FPC, max_message, ","); F(FPC, ring_bytes, ",");
   F(FPC, reserved, ",");
   END();
 #define FCC struct myelon_consumer_config

@@ -74,7 +74,7 @@ class ConsumerConfig(Structure):
 
 class FramedProducerConfig(Structure):
     _fields_ = [('ring', ProducerConfig), ('format', c_int), ('frame_capacity', c_uint32),
-                ('max_message', c_size_t), ('reserved', c_uint64 * 8)]
+                ('max_message', c_size_t), ('ring_bytes', c_uint64), ('reserved', c_uint64 * 7)]
 
 
 class FramedConsumerConfig(Structure):

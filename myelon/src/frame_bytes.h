@@ -1,0 +1,41 @@
+/**
+ * @file frame_bytes.h
+ * @brief Private: the check of the frame in a byte ring's record
+ * (frame.h, MYELON_FRAME_BYTES), inline for the consumer's receive path
+ * and shared with myelon_frame_parse() and the fuzz target fuzz_frames,
+ * so the code fuzzed is the code that runs. Not installed.
+ */
+#ifndef MYELON_FRAME_BYTES_H
+#define MYELON_FRAME_BYTES_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <myelon/error.h>
+#include <myelon/frame.h>
+
+/**
+ * Check the frame at the start of a record's payload `rec` (`len` bytes,
+ * the record's length): a SINGLE frame (flags exactly START|END, fragment
+ * 0), a message id other than 0, its stated total equal to its length,
+ * and that length within the record. The header is read once (`*h`,
+ * `*total`): the peer may change the record under us, so the values
+ * checked are the values used. Reads only [0, min(len, 16)) of `rec`.
+ * @return 0, or -MYELON_E_MALFORMED (also for a record shorter than the
+ *         16-byte frame header).
+ */
+static inline int myelon_impl_bytes_frame(const uint8_t *rec, size_t len, struct myelon_frame_header *h,
+                                          uint32_t *total)
+{
+  if (len < MYELON_FRAME_ALIGNED_HEADER)
+    return -MYELON_E_MALFORMED;
+  memcpy(h, rec, sizeof *h);
+  memcpy(total, rec + MYELON_FRAME_COMPACT_HEADER, sizeof *total);
+  if (h->flags != MYELON_FLAG_SINGLE || h->frag != 0 || h->msg_id == 0 || *total != h->len ||
+      h->len > len - MYELON_FRAME_ALIGNED_HEADER)
+    return -MYELON_E_MALFORMED;
+  return 0;
+}
+
+#endif /* MYELON_FRAME_BYTES_H */
