@@ -387,8 +387,10 @@ static int bytes_recv(struct myelon_consumer *c, struct myelon_msg *msgs, size_t
     c->pending_rc = 0;
     return lost(c, rc);
   }
-  if (c->non_gating)
-    return bytes_copy_recv(c, msgs);
+  if (c->non_gating) { /* one message per call: one buffer */
+    int rc = bytes_copy_recv(c, msgs);
+    return rc < 0 ? rc : 1;
+  }
   size_t n = 0;
   for (; n < max; n++) {
     const void *rec;

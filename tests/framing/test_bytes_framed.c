@@ -416,6 +416,15 @@ Test(bytes_framed, non_gating_reader_is_lapped_and_delivers_only_intact_copies)
     }
     cr_assert(gt(u32, delivered, 0));
     cr_assert(gt(u64, dmp_consumer_missed(myelon_consumer_ring(r.c)), 0), "it was lapped");
+    /* A batch receive takes one message at a time (one copy buffer). */
+    fr_pattern(data, sizeof data, next);
+    cr_assert(eq(int, myelon_producer_try_publish(r.p, data, sizeof data, (uint8_t)next), 0));
+    cr_assert(eq(int, myelon_producer_try_publish(r.p, data, sizeof data, (uint8_t)next), 0));
+    struct myelon_msg ms[4];
+    cr_assert(eq(int, myelon_consumer_recv_batch(r.c, ms, 4, FR_LONG_NS), 1));
+    cr_assert(eq(sz, ms[0].len, sizeof data));
+    cr_assert(eq(int, myelon_consumer_recv_batch(r.c, ms, 4, FR_LONG_NS), 1));
+    cr_assert(eq(int, myelon_consumer_recv_batch(r.c, ms, 4, 0), -EAGAIN));
     fr_close(&r);
   }
 }
