@@ -8,11 +8,14 @@
  * Oracle: an accepted message is canonical: encoding what was parsed gives
  * the input back byte for byte (so nothing was read that the parse did not
  * check, and padding is zero); a DATA payload and a REFUSE reason lie inside
- * the input; a reason is printable ASCII of at most MYELON_BRIDGE_REASON_MAX
+ * the input; a BATCH's records, walked with bridge_batch_record(), lie
+ * inside it, fill it exactly and encode it again; a reason is printable ASCII of at most MYELON_BRIDGE_REASON_MAX
  * bytes; a HELLO names a frame format (slot_align 0) or a raw ring (slot size
  * > 0, a power-of-two slot_align); a rejected message leaves the output
  * untouched. */
 #include "fuzz.h"
+
+#include <errno.h>
 
 #include <myelon/bridge.h>
 
@@ -46,6 +49,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   case MYELON_BRIDGE_ACK:
     FUZZ_CHECK(bridge_encode_seq(out, w.type, w.seq) == size && memcmp(out, buf, size) == 0);
     break;
+  case MYELON_BRIDGE_FEATURES: /* type + feature bits, ACK's shape */
+    FUZZ_CHECK(bridge_encode_seq(out, w.type, w.seq) == size && memcmp(out, buf, size) == 0);
+    break;
   case MYELON_BRIDGE_END: /* type + the ended epoch, ACK's shape */
     FUZZ_CHECK(bridge_encode_seq(out, w.type, w.epoch) == size && memcmp(out, buf, size) == 0);
     break;
@@ -71,6 +77,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     bridge_encode_data_header(out, w.seq, w.kind);
     FUZZ_CHECK(memcmp(out, buf, MYELON_BRIDGE_DATA_HEADER) == 0);
     break;
+  case MYELON_BRIDGE_BATCH: {
+    /* Its records, walked as the ingress walks them, encode it again. */
+    FUZZ_CHECK(w.payload == buf + MYELON_BRIDGE_BATCH_HEADER && w.len + MYELON_BRIDGE_BATCH_HEADER == size);
+    FUZZ_CHECK(w.window > 0 && w.seq + (w.window - 1) < MYELON_BRIDGE_NEXT_ANY);
+    uint8_t *again = malloc(size);
+    FUZZ_CHECK(again != NULL);
+    bridge_encode_batch_header(again, w.seq, w.window);
+    size_t off = 0, at = MYELON_BRIDGE_BATCH_HEADER;
+    for (uint32_t i = 0; i < w.window; i++) {
+      uint8_t kind;
+      const uint8_t *data;
+      size_t n;
+      FUZZ_CHECK(bridge_batch_record(&w, &off, &kind, &data, &n) == 0);
+      FUZZ_CHECK(data >= w.payload && n <= w.len && data + n <= w.payload + w.len);
+      FUZZ_CHECK(at + MYELON_BRIDGE_RECORD_HEADER + n <= size);
+      at += bridge_encode_record(again + at, data, (uint32_t)n, kind);
+    }
+    FUZZ_CHECK(off == w.len && at == size && memcmp(again, buf, size) == 0);
+    uint8_t kind;
+    const uint8_t *data;
+    size_t n;
+    FUZZ_CHECK(bridge_batch_record(&w, &off, &kind, &data, &n) == -EPROTO); /* nothing past the last */
+    free(again);
+    break;
+  }
   default:
     FUZZ_CHECK(!"parse accepted an unknown type");
   }

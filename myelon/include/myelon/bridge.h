@@ -44,7 +44,21 @@
  * (and `window_bytes` bytes) out of its ring before B acknowledges them, so
  * the producer on A waits for the egress exactly as for a slow local reader
  * once the window is full. Copies stay in the egress until acknowledged and
- * are resent after a reconnect.
+ * are resent after a reconnect. Acknowledgements are cumulative and
+ * coalesced: the ingress sends one once a quarter of the window (or of its
+ * ring's frames, or 256 KiB) was applied since the last, or 1 ms after the
+ * oldest message it covers was applied, and at once when PINGed; an egress
+ * whose window is full PINGs for it. The egress's `rtt_ns` (stats) is thus
+ * the send-to-acknowledgement time, up to that delay more than the link's
+ * round trip.
+ *
+ * Batches: messages the egress took from its ring and has not sent yet (all
+ * that accumulated while it was sending, nothing waits to fill a batch) go
+ * as one BATCH frame of up to 32 KiB to an ingress that offered it
+ * (FEATURES, after its WELCOME); each keeps its own sequence number, so
+ * credit, acknowledgements, duplicates after a resend and the state files
+ * work per message as for DATA. An ingress of an older version sends no
+ * FEATURES and gets only DATA; an older egress ignores FEATURES.
  *
  * Egress crashes: with a state file (`state_path` on the egress) the egress
  * holds its ring slots on A until B acknowledged their message: it reads
@@ -113,7 +127,9 @@
  * permissions of the socket guard it).
  *
  * Wire format: myelon_bridge_wire_parse() below; every message is one
- * ZeroMQ frame with an 8-byte header ("MYB", version, type, 3 zero bytes).
+ * ZeroMQ frame with an 8-byte header ("MYB", version, type, 3 zero bytes);
+ * BATCH and FEATURES are version 1 messages an older peer never receives
+ * (BATCH) or ignores (FEATURES).
  *
  * Threading: a handle is used from one thread at a time.
  */
@@ -272,6 +288,10 @@ enum myelon_bridge_msg_type {
   MYELON_BRIDGE_RESYNC = 6,  /**< ingress -> egress: no session with you: send HELLO */
   MYELON_BRIDGE_PING = 7,    /**< egress -> ingress: alive (nothing else to send); answered by an ACK */
   MYELON_BRIDGE_END = 8,     /**< egress -> ingress: A's producer of epoch `epoch` is gone, all of it sent */
+  MYELON_BRIDGE_BATCH = 9,   /**< egress -> ingress: consecutive messages `seq` .. `seq` + `window` - 1 in one
+                                  frame (sent only to an ingress whose FEATURES named MYELON_BRIDGE_FEATURE_BATCH) */
+  MYELON_BRIDGE_FEATURES = 10, /**< ingress -> egress, after its WELCOME: `seq` holds MYELON_BRIDGE_FEATURE_* bits
+                                    (an egress that knows none ignores it, as any message it cannot parse) */
 };
 
 #define MYELON_BRIDGE_WIRE_VERSION 1u
@@ -280,6 +300,12 @@ enum myelon_bridge_msg_type {
 #define MYELON_BRIDGE_SEQ_SIZE 16u    /**< WELCOME, ACK and END: header + u64 */
 #define MYELON_BRIDGE_DATA_HEADER 24u /**< header + u64 seq + kind + 7 zero bytes, then the payload */
 #define MYELON_BRIDGE_REASON_MAX 200u
+/** BATCH: header + u64 first seq + u32 count + 4 zero bytes, then `count`
+ * records back to back to the end of the frame. */
+#define MYELON_BRIDGE_BATCH_HEADER 24u
+#define MYELON_BRIDGE_RECORD_HEADER 8u /**< a BATCH record: u32 length, kind, 3 zero bytes, then the payload */
+/** FEATURES bit: the ingress applies BATCH messages. */
+#define MYELON_BRIDGE_FEATURE_BATCH 0x1u
 /** HELLO's format of a raw Layer 0 ring (frame formats are 0 and 1). */
 #define MYELON_BRIDGE_FORMAT_RAW 0xffu
 
@@ -291,9 +317,10 @@ struct myelon_bridge_wire {
    * (0 for a framed ring) */
   uint32_t format, frame_capacity, window, slot_align;
   uint64_t ring_capacity, max_message, type_tag, epoch; /* epoch: HELLO, END */
-  /* WELCOME, ACK, DATA */
+  /* WELCOME, ACK, DATA; BATCH: its first message's; FEATURES: the feature bits. BATCH's message count is
+   * in `window` */
   uint64_t seq;
-  /* DATA */
+  /* DATA (BATCH: payload and len are its records, kind is 0) */
   uint8_t kind;
   const uint8_t *payload;
   size_t len;
@@ -306,8 +333,10 @@ struct myelon_bridge_wire {
  * Parse and validate one wire message (all integers little-endian).
  * Checks the magic, version, type, exact size per type, zero padding, a
  * known frame format (or raw, with a slot size > 0 and a power-of-two
- * alignment) and a printable REFUSE reason of at most
- * MYELON_BRIDGE_REASON_MAX bytes; never reads past `len`.
+ * alignment), a printable REFUSE reason of at most
+ * MYELON_BRIDGE_REASON_MAX bytes, and that a BATCH's records (at least
+ * one, sequence numbers below MYELON_BRIDGE_NEXT_ANY) fill it exactly;
+ * never reads past `len`.
  * @return 0 and `*out`, or -EPROTO (anything else; nothing of it is used).
  */
 MYELON_API int myelon_bridge_wire_parse(const void *buf, size_t len, struct myelon_bridge_wire *out);

@@ -42,6 +42,7 @@ static void egress_acked(struct myelon_bridge *b, uint64_t next, int64_t now)
   }
   if (progress) {
     b->last_progress_ns = now;
+    b->ack_asked = false;
     egress_release_held(b);
   }
 }
@@ -206,6 +207,8 @@ static int egress_welcome(struct myelon_bridge *b, uint64_t next, int64_t now)
       return rc;
   }
   b->seq_known = true;
+  b->ack_asked = false;
+  b->batch_ok = false; /* until this session's FEATURES says otherwise */
   b->hs = HS_RUN;
   b->hsent = 0;
   for (uint32_t i = 0; i < b->hcount; i++)
@@ -239,6 +242,10 @@ static int egress_incoming(struct myelon_bridge *b, int64_t now)
       case MYELON_BRIDGE_ACK:
         if (b->hs == HS_RUN)
           egress_acked(b, w.seq, now);
+        break;
+      case MYELON_BRIDGE_FEATURES:
+        if (b->hs == HS_RUN)
+          b->batch_ok = (w.seq & MYELON_BRIDGE_FEATURE_BATCH) != 0;
         break;
       case MYELON_BRIDGE_RESYNC:
         if (b->hs == HS_RUN) {
@@ -410,19 +417,71 @@ static bool egress_room(const struct myelon_bridge *b)
   return b->hcount == 0 || (b->hcount < b->window && b->hbytes < b->window_bytes);
 }
 
+/* How many of the unsent messages from hsent on go in one BATCH (their
+ * records and its header within BATCH_MAX), and its size. */
+static uint32_t egress_batch_count(struct myelon_bridge *b, size_t *bytes)
+{
+  size_t total = MYELON_BRIDGE_BATCH_HEADER;
+  uint32_t n = 0;
+  while (b->hsent + n < b->hcount) {
+    size_t len = held_at(b, b->hsent + n)->len;
+    if (len > BATCH_MAX || total + MYELON_BRIDGE_RECORD_HEADER + len > BATCH_MAX)
+      break;
+    total += MYELON_BRIDGE_RECORD_HEADER + len;
+    n++;
+  }
+  *bytes = total;
+  return n;
+}
+
+/* Send messages hsent .. hsent + n - 1 as one BATCH of `bytes`: 0, -EAGAIN
+ * or -errno. The held copies keep their DATA header (a resend to an
+ * ingress without BATCH sends them as they are). */
+static int egress_send_batch(struct myelon_bridge *b, uint32_t n, size_t bytes)
+{
+  zmq_msg_t m;
+  if (zmq_msg_init_size(&m, bytes) != 0)
+    return -ENOMEM;
+  uint8_t *p = zmq_msg_data(&m);
+  struct held *first = held_at(b, b->hsent);
+  bridge_encode_batch_header(p, first->seq, n);
+  size_t off = MYELON_BRIDGE_BATCH_HEADER;
+  for (uint32_t i = 0; i < n; i++) {
+    struct held *h = held_at(b, b->hsent + i);
+    const uint8_t *data = h->buf + MYELON_BRIDGE_DATA_HEADER;
+    off += bridge_encode_record(p + off, data, (uint32_t)h->len, h->buf[16] /* DATA's kind */);
+  }
+  if (zmq_msg_send(&m, b->sock, ZMQ_DONTWAIT) < 0) {
+    int e = bridge_zmq_err_again();
+    zmq_msg_close(&m);
+    return -e;
+  }
+  b->last_send_ns = bridge_now_ns();
+  return 0;
+}
+
 static int egress_send_pending(struct myelon_bridge *b, int64_t now)
 {
   while (b->hsent < b->hcount) {
     struct held *h = held_at(b, b->hsent);
-    int rc = bridge_send_to(b, NULL, 0, h->buf, MYELON_BRIDGE_DATA_HEADER + h->len);
+    size_t bytes = 0;
+    uint32_t n = b->batch_ok ? egress_batch_count(b, &bytes) : 0;
+    int rc;
+    if (n >= 2) {
+      rc = egress_send_batch(b, n, bytes);
+    } else {
+      n = 1;
+      rc = bridge_send_to(b, NULL, 0, h->buf, MYELON_BRIDGE_DATA_HEADER + h->len);
+    }
     if (rc == -EAGAIN)
       return 0; /* the DEALER blocks (not connected, or its queue is full): back-pressure, retry later */
     if (rc < 0)
       return bridge_fail(b, -EPROTO, "send: %s", zmq_strerror(-rc));
     if (b->hsent == 0 && b->last_progress_ns < now - RESYNC_AFTER_NS)
       b->last_progress_ns = now;
-    h->sent_ns = now;
-    b->hsent++;
+    for (uint32_t i = 0; i < n; i++)
+      held_at(b, b->hsent + i)->sent_ns = now;
+    b->hsent += n;
   }
   return 0;
 }
@@ -491,7 +550,11 @@ static int egress_pass(struct myelon_bridge *b, int64_t ring_wait_ns)
   }
   if ((rc = egress_send_pending(b, now)) < 0)
     return rc;
+  /* Take what the ring holds (waiting for the first), sending as we go:
+   * each message at once, or with BATCH once a batch's worth was taken
+   * (and what is left when the ring is empty). */
   int64_t wait = ring_wait_ns;
+  size_t taken = 0;
   while (!b->producer_gone && egress_room(b)) {
     rc = egress_take(b, wait);
     if (rc < 0)
@@ -499,9 +562,15 @@ static int egress_pass(struct myelon_bridge *b, int64_t ring_wait_ns)
     if (rc == 0)
       break;
     wait = 0;
-    if ((rc = egress_send_pending(b, bridge_now_ns())) < 0)
-      return rc;
+    taken += MYELON_BRIDGE_RECORD_HEADER + held_at(b, b->hcount - 1)->len;
+    if (!b->batch_ok || taken >= BATCH_MAX) {
+      taken = 0;
+      if ((rc = egress_send_pending(b, bridge_now_ns())) < 0)
+        return rc;
+    }
   }
+  if (taken > 0 && (rc = egress_send_pending(b, bridge_now_ns())) < 0)
+    return rc;
   now = bridge_now_ns();
   if (b->hsent > 0 && now - b->last_progress_ns > RESYNC_AFTER_NS) {
     bridge_log(b, "no acknowledgement for %lld ms; handshaking again", (long long)(RESYNC_AFTER_NS / 1000000));
@@ -522,15 +591,47 @@ static int egress_pass(struct myelon_bridge *b, int64_t ring_wait_ns)
   return 0;
 }
 
+/* The window is full: ask the ingress for its (coalesced) ACK now, once
+ * per full window, rather than wait for its timer. */
+static int egress_ask_ack(struct myelon_bridge *b)
+{
+  if (b->hs != HS_RUN || b->ack_asked || b->hsent == 0 || egress_room(b))
+    return 0;
+  uint8_t m[MYELON_BRIDGE_HEADER];
+  bridge_put_header(m, MYELON_BRIDGE_PING);
+  int rc = bridge_send_to(b, NULL, 0, m, sizeof m);
+  if (rc < 0 && rc != -EAGAIN)
+    return bridge_fail(b, -EPROTO, "send PING: %s", zmq_strerror(-rc));
+  b->ack_asked = rc == 0;
+  return 0;
+}
+
+/* How long one pass may wait on A's ring while the window has room: until
+ * a PING is due, at most RING_WAIT_MAX_NS (acknowledgements, the socket
+ * monitor and the ingress's messages are read between waits; with a state
+ * file acknowledgements release A's slots, which its producer may be
+ * waiting for: RING_WAIT_HOLD_NS there). Every wait that ends empty costs
+ * a wake-up (and the ring's spin and yields before it parks again). */
+static int64_t egress_ring_wait(const struct myelon_bridge *b)
+{
+  if (b->hold)
+    return RING_WAIT_HOLD_NS;
+  int64_t ping = b->last_send_ns + (int64_t)b->heartbeat_ms * 1000000 - bridge_now_ns();
+  return ping < RING_WAIT_HOLD_NS ? RING_WAIT_HOLD_NS : ping > RING_WAIT_MAX_NS ? RING_WAIT_MAX_NS : ping;
+}
+
 int egress_run(struct myelon_bridge *b, int64_t timeout_ns)
 {
   int64_t deadline = bridge_now_ns() + (timeout_ns > 0 ? timeout_ns : 0);
   for (;;) {
     bool ring_wait = b->hs == HS_RUN && !b->producer_gone && egress_room(b);
-    int rc = egress_pass(b, ring_wait ? 200000 : 0);
+    int64_t left = deadline - bridge_now_ns(), wait = ring_wait ? egress_ring_wait(b) : 0;
+    int rc = egress_pass(b, wait < left ? wait : left > 0 ? left : 0);
+    if (rc == 0)
+      rc = egress_ask_ack(b);
     if (rc < 0)
       return rc;
-    int64_t left = deadline - bridge_now_ns();
+    left = deadline - bridge_now_ns();
     if (left <= 0)
       return 0;
     if (!ring_wait) {

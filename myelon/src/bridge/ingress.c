@@ -166,7 +166,9 @@ static void ingress_ring_close(struct myelon_bridge *b, const char *why)
   ingress_ring_free(b);
   b->readers_ready = false;
   b->active_len = 0;
-  b->ack_due = false;
+  b->ack_due = b->ack_now = false;
+  b->unacked = b->unacked_frames = 0;
+  b->unacked_bytes = 0;
   bridge_log(b, "%s: closed ring %s (its readers see the producer gone); a new one is created when the link is back", why,
              b->ring);
 }
@@ -376,48 +378,105 @@ static int ingress_hello(struct myelon_bridge *b, const uint8_t *id, size_t len,
    * have timed out yet. */
   memcpy(b->active_id, id, len);
   b->active_len = len;
+  b->ack_every = w->window / 4 > 0 ? w->window / 4 : 1;
   b->st.handshakes++;
   uint8_t m[MYELON_BRIDGE_SEQ_SIZE];
   bridge_encode_seq(m, MYELON_BRIDGE_WELCOME, b->st.next_seq);
   bridge_send_to(b, id, len, m, sizeof m);
+  /* What we accept beyond version 1's messages (an older egress ignores
+   * it, as any message it cannot parse, and sends only DATA). */
+  bridge_encode_seq(m, MYELON_BRIDGE_FEATURES, MYELON_BRIDGE_FEATURE_BATCH);
+  bridge_send_to(b, id, len, m, sizeof m);
   return 0;
 }
 
-/* Publish the pending DATA message into the ring. 1: applied (or a
- * duplicate skipped), 0: no room yet (still pending), < 0: error. */
+/* Publish message `seq` into the ring, waiting until `deadline` for room.
+ * 1: applied, 0: no room yet, < 0: error. */
+static int ingress_publish(struct myelon_bridge *b, uint64_t seq, const uint8_t *data, size_t len, uint8_t kind,
+                           int64_t deadline)
+{
+  int64_t before = dmp_producer_sequence(b->p0) + 1;
+  uint64_t frames = b->raw ? 1 : myelon_frame_count(b->fmt, b->fc, len);
+  int rc = ingress_state_write(b, seq, before, frames);
+  if (rc < 0)
+    return rc;
+  /* A message longer than the ring goes out in batches: give it time for
+   * the readers to drain between them rather than cut it short. */
+  int64_t left = deadline - bridge_now_ns();
+  int64_t t = frames > b->cap ? 10LL * 1000000000 : left > 0 ? left : 0;
+  if (b->raw) {
+    int64_t s = dmp_producer_publish_timeout(b->p0, data, len, t);
+    rc = s == -EAGAIN ? -ETIMEDOUT : s < 0 ? (int)s : 0;
+  } else {
+    rc = myelon_producer_publish(b->prod, data, len, kind, t);
+  }
+  if (rc == -ETIMEDOUT) {
+    if (dmp_producer_sequence(b->p0) + 1 != before)
+      bridge_log(b, "message %" PRIu64 " was cut short (readers too slow); publishing it again", seq);
+    return 0;
+  }
+  if (rc < 0)
+    return bridge_fail(b, rc, "publish to ring %s: %s", b->ring, myelon_strerror(-rc));
+  b->st.next_seq = seq + 1;
+  b->st.messages++;
+  b->st.bytes += len;
+  if (b->unacked == 0)
+    b->ack_first_ns = bridge_now_ns();
+  b->unacked++;
+  b->unacked_frames += frames;
+  b->unacked_bytes += len;
+  b->ack_due = true;
+  return 1;
+}
+
+/* Publish the pending DATA message, or the pending BATCH's messages from
+ * pend_seq on, into the ring (waiting up to `timeout_ns` in all). 1: all
+ * applied (or duplicates skipped), 0: no room yet (the rest still
+ * pending), < 0: error. */
 static int ingress_apply(struct myelon_bridge *b, int64_t timeout_ns)
 {
   struct myelon_bridge_wire w;
   if (myelon_bridge_wire_parse(zmq_msg_data(&b->pending), zmq_msg_size(&b->pending), &w) != 0)
     return 1; /* cannot happen: parsed before it was kept */
-  int64_t before = dmp_producer_sequence(b->p0) + 1;
-  uint64_t frames = b->raw ? 1 : myelon_frame_count(b->fmt, b->fc, w.len);
-  int rc = ingress_state_write(b, w.seq, before, frames);
-  if (rc < 0)
-    return rc;
-  /* A message longer than the ring goes out in batches: give it time for
-   * the readers to drain between them rather than cut it short. */
-  int64_t t = frames > b->cap ? 10LL * 1000000000 : timeout_ns;
-  if (b->raw) {
-    int64_t seq = dmp_producer_publish_timeout(b->p0, w.payload, w.len, t);
-    rc = seq == -EAGAIN ? -ETIMEDOUT : seq < 0 ? (int)seq : 0;
-  } else {
-    rc = myelon_producer_publish(b->prod, w.payload, w.len, w.kind, t);
+  int64_t deadline = bridge_now_ns() + timeout_ns;
+  while (b->pend_left > 0) {
+    uint8_t kind = w.kind;
+    const uint8_t *data = w.payload;
+    size_t len = w.len, next = b->pend_off;
+    if (w.type == MYELON_BRIDGE_BATCH && bridge_batch_record(&w, &next, &kind, &data, &len) != 0)
+      return 1; /* cannot happen: every record was checked before it was kept */
+    if (b->st.next_seq != MYELON_BRIDGE_NEXT_ANY && b->pend_seq < b->st.next_seq) {
+      b->st.duplicates++; /* resent after a reconnect; applied already */
+      b->ack_due = b->ack_now = true;
+    } else {
+      int rc = ingress_publish(b, b->pend_seq, data, len, kind, deadline);
+      if (rc <= 0)
+        return rc;
+    }
+    b->pend_off = next;
+    b->pend_seq++;
+    b->pend_left--;
   }
-  if (rc == -ETIMEDOUT) {
-    if (dmp_producer_sequence(b->p0) + 1 != before)
-      bridge_log(b, "message %" PRIu64 " was cut short (readers too slow); publishing it again", w.seq);
-    return 0;
-  }
-  if (rc < 0)
-    return bridge_fail(b, rc, "publish to ring %s: %s", b->ring, myelon_strerror(-rc));
-  b->st.next_seq = w.seq + 1;
-  b->st.messages++;
-  b->st.bytes += w.len;
-  b->ack_due = true;
   return 1;
 }
 
+/* A message the link may carry into this ring: within max_message, and
+ * on a raw ring one whole slot of kind 0. */
+static bool record_ok(struct myelon_bridge *b, size_t len, uint8_t kind)
+{
+  if (len > b->max_message) {
+    reject(b, "DATA longer than max_message");
+    return false;
+  }
+  if (b->raw && (len != b->slot_size || kind != 0)) {
+    reject(b, "DATA that is not one slot of the raw ring (its size, kind 0)");
+    return false;
+  }
+  return true;
+}
+
+/* DATA, or a BATCH of consecutive messages (all checked before any is
+ * applied: one bad record drops the batch, as a bad DATA is dropped). */
 static int ingress_data(struct myelon_bridge *b, const uint8_t *id, size_t len, zmq_msg_t *msg,
                         const struct myelon_bridge_wire *w)
 {
@@ -425,17 +484,23 @@ static int ingress_data(struct myelon_bridge *b, const uint8_t *id, size_t len, 
     send_resync(b, id, len); /* a restarted ingress, or a stale session: ask for a HELLO */
     return 0;
   }
-  if (w->len > b->max_message) {
-    reject(b, "DATA longer than max_message");
+  uint32_t count = 1;
+  if (w->type == MYELON_BRIDGE_BATCH) {
+    count = w->window;
+    size_t off = 0;
+    for (uint32_t i = 0; i < count; i++) {
+      uint8_t kind;
+      const uint8_t *data;
+      size_t n;
+      if (bridge_batch_record(w, &off, &kind, &data, &n) != 0 || !record_ok(b, n, kind))
+        return 0;
+    }
+  } else if (!record_ok(b, w->len, w->kind)) {
     return 0;
   }
-  if (b->raw && (w->len != b->slot_size || w->kind != 0)) {
-    reject(b, "DATA that is not one slot of the raw ring (its size, kind 0)");
-    return 0;
-  }
-  if (b->st.next_seq != MYELON_BRIDGE_NEXT_ANY && w->seq < b->st.next_seq) {
-    b->st.duplicates++; /* resent after a reconnect; applied already */
-    b->ack_due = true;
+  if (b->st.next_seq != MYELON_BRIDGE_NEXT_ANY && w->seq + count - 1 < b->st.next_seq) {
+    b->st.duplicates += count; /* resent after a reconnect; applied already */
+    b->ack_due = b->ack_now = true;
     return 0;
   }
   if (b->st.next_seq != MYELON_BRIDGE_NEXT_ANY && w->seq > b->st.next_seq) {
@@ -445,6 +510,9 @@ static int ingress_data(struct myelon_bridge *b, const uint8_t *id, size_t len, 
   zmq_msg_init(&b->pending);
   zmq_msg_move(&b->pending, msg);
   b->have_pending = true;
+  b->pend_seq = w->seq;
+  b->pend_left = count;
+  b->pend_off = 0;
   int rc = ingress_apply(b, 0);
   if (rc != 0) {
     zmq_msg_close(&b->pending);
@@ -495,14 +563,14 @@ static int ingress_incoming(struct myelon_bridge *b)
       rc = ingress_hello(b, id, idlen, &w);
       if (is_active(b, id, idlen))
         rx_alive(b, fd);
-    } else if (w.type == MYELON_BRIDGE_DATA) {
+    } else if (w.type == MYELON_BRIDGE_DATA || w.type == MYELON_BRIDGE_BATCH) {
       if (is_active(b, id, idlen))
         rx_alive(b, fd);
       rc = ingress_data(b, id, idlen, &msg, &w);
     } else if (w.type == MYELON_BRIDGE_PING) {
       if (is_active(b, id, idlen)) {
         rx_alive(b, fd);
-        b->ack_due = true; /* the answer: the egress hears we are alive */
+        b->ack_due = b->ack_now = true; /* the answer: the egress hears we are alive, and gets credit */
       } else {
         send_resync(b, id, idlen);
       }
@@ -519,15 +587,26 @@ static int ingress_incoming(struct myelon_bridge *b)
   return 0;
 }
 
+/* Acknowledge what was applied, coalesced (link.h, ACK_DELAY_NS): every
+ * ACK is a ZeroMQ message through both sides' I/O threads (and CURVE's
+ * box), which a per-pass ACK paid every few messages of a stream and on
+ * every round trip of a ping-pong, on the cores the messages need. A
+ * quarter of the window keeps the egress's window from draining before
+ * its credit returns; an egress whose window is full asks with a PING. */
 static void ingress_ack(struct myelon_bridge *b)
 {
   if (!b->ack_due || b->active_len == 0)
+    return;
+  if (!b->ack_now && b->unacked < b->ack_every && b->unacked_frames < (b->cap / 4 > 0 ? b->cap / 4 : 1) &&
+      b->unacked_bytes < ACK_BYTES && bridge_now_ns() - b->ack_first_ns < ACK_DELAY_NS)
     return;
   uint8_t m[MYELON_BRIDGE_SEQ_SIZE];
   bridge_encode_seq(m, MYELON_BRIDGE_ACK, b->st.next_seq);
   /* Acks are cumulative: one lost to a full pipe is made good by the next. */
   bridge_send_to(b, b->active_id, b->active_len, m, sizeof m);
-  b->ack_due = false;
+  b->ack_due = b->ack_now = false;
+  b->unacked = b->unacked_frames = 0;
+  b->unacked_bytes = 0;
 }
 
 int ingress_run(struct myelon_bridge *b, int64_t timeout_ns)
@@ -570,6 +649,8 @@ int ingress_run(struct myelon_bridge *b, int64_t timeout_ns)
       long ms = left / 1000000 + 1;
       if (!b->readers_ready && ms > 10)
         ms = 10;
+      if (b->ack_due && ms > 1)
+        ms = 1; /* a coalesced ACK is due within ACK_DELAY_NS */
       if (zmq_poll(items, b->zap ? 2 : 1, ms > 50 ? 50 : ms) < 0) {
         if (zmq_errno() == EINTR)
           return 0;

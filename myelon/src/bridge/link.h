@@ -24,6 +24,20 @@
 #define LOG_EVERY_NS (1000LL * 1000000)      /* rejected-message log at most once a second */
 #define PUBLISH_STEP_NS (50LL * 1000000)     /* ingress: one bounded publish attempt */
 #define PROBE_EVERY_NS (10LL * 1000000)      /* egress: look for A's next producer this often */
+/* Ingress: acknowledgements are coalesced (ingress_ack()): one is sent
+ * once a quarter of the egress's window (messages, or frames of the ring),
+ * ACK_BYTES of payload, or ACK_DELAY_NS after the oldest message it
+ * covers was applied; a PING (the egress's window is full, or it is idle)
+ * and a duplicate are answered at once. */
+#define RING_WAIT_HOLD_NS (200LL * 1000)     /* egress: longest wait on A's ring in hold mode */
+#define RING_WAIT_MAX_NS (5LL * 1000000)     /* egress: longest wait on A's ring otherwise */
+/* Egress: consecutive messages not yet sent go as one BATCH of at most
+ * BATCH_MAX bytes (below the ingress's smallest ZMQ_MAXMSGSIZE, 64 KiB):
+ * ZeroMQ's per-message work (its pipes, CURVE's box) is then paid once
+ * per batch. Nothing waits to fill one: a batch is what accumulated. */
+#define BATCH_MAX ((size_t)32 << 10)
+#define ACK_DELAY_NS (1LL * 1000000)
+#define ACK_BYTES ((size_t)256 << 10)
 #define STATE_MAGIC 0x4554415453594d42ULL    /* "BMYSTATE" */
 #define EGRESS_MAGIC 0x53455247454d5942ULL   /* "BYMEGRES" */
 
@@ -95,6 +109,8 @@ struct myelon_bridge {
   uint32_t window, hhead, hcount, hsent;
   size_t window_bytes, hbytes;
   bool seq_known, producer_gone, once, end_sent, skip_old;
+  bool batch_ok;         /* this session's ingress applies BATCH (its FEATURES said so) */
+  bool ack_asked;        /* the window is full and a PING asked for an ACK (ingress_ack()) */
   enum hs hs;
   int64_t next_hello_ns, last_progress_ns, last_send_ns, next_probe_ns;
   uint64_t old_epoch;    /* the ring whose producer ended (skip_old) */
@@ -104,11 +120,19 @@ struct myelon_bridge {
   int state_fd;
   uint32_t wait_readers;
   bool readers_ready, ack_due;
+  bool ack_now;          /* answer at once: a PING, a duplicate */
+  uint32_t ack_every;    /* messages: a quarter of the egress's window (its HELLO), at least 1 */
+  uint64_t unacked, unacked_frames; /* applied since the last ACK */
+  size_t unacked_bytes;
+  int64_t ack_first_ns;  /* when the oldest of those was applied */
   uint8_t active_id[256];
   size_t active_len;
   int64_t last_resync_ns;
   bool have_pending;     /* a DATA message waiting for room in the ring */
   zmq_msg_t pending;
+  uint64_t pend_seq;     /* its next message to apply (a BATCH's may be past the first) */
+  uint32_t pend_left;    /* messages of it not applied yet */
+  size_t pend_off;       /* BATCH: that message's record, an offset into its records */
   int64_t last_rx_ns;    /* last message from the active egress (or bytes of one, rx_*) */
   int rx_fd;             /* its TCP connection (ZMQ_SRCFD; -1: unknown or not TCP) */
   struct sockaddr_storage rx_peer; /* that connection's peer, to tell a reused fd */

@@ -86,6 +86,40 @@ size_t bridge_encode_refuse(uint8_t *p, const char *reason)
   return MYELON_BRIDGE_HEADER + n;
 }
 
+void bridge_encode_batch_header(uint8_t *p, uint64_t first, uint32_t count)
+{
+  memset(p, 0, MYELON_BRIDGE_BATCH_HEADER);
+  bridge_put_header(p, MYELON_BRIDGE_BATCH);
+  put64(p + 8, first);
+  put32(p + 16, count);
+}
+
+size_t bridge_encode_record(uint8_t *p, const void *data, uint32_t len, uint8_t kind)
+{
+  memset(p, 0, MYELON_BRIDGE_RECORD_HEADER);
+  put32(p, len);
+  p[4] = kind;
+  if (len)
+    memcpy(p + MYELON_BRIDGE_RECORD_HEADER, data, len);
+  return MYELON_BRIDGE_RECORD_HEADER + len;
+}
+
+int bridge_batch_record(const struct myelon_bridge_wire *w, size_t *off, uint8_t *kind, const uint8_t **data,
+                        size_t *len)
+{
+  if (w->type != MYELON_BRIDGE_BATCH || *off > w->len || w->len - *off < MYELON_BRIDGE_RECORD_HEADER)
+    return -EPROTO;
+  const uint8_t *p = w->payload + *off;
+  uint32_t n = get32(p);
+  if (n > w->len - *off - MYELON_BRIDGE_RECORD_HEADER)
+    return -EPROTO;
+  *kind = p[4];
+  *data = p + MYELON_BRIDGE_RECORD_HEADER;
+  *len = n;
+  *off += MYELON_BRIDGE_RECORD_HEADER + n;
+  return 0;
+}
+
 static bool all_zero(const uint8_t *p, size_t n)
 {
   for (size_t i = 0; i < n; i++)
@@ -130,6 +164,11 @@ MYELON_API int myelon_bridge_wire_parse(const void *buf, size_t len, struct myel
       return -EPROTO;
     w.seq = get64(p + 8);
     break;
+  case MYELON_BRIDGE_FEATURES:
+    if (len != MYELON_BRIDGE_SEQ_SIZE)
+      return -EPROTO;
+    w.seq = get64(p + 8); /* bits we do not know are the peer's to offer: ignored, not refused */
+    break;
   case MYELON_BRIDGE_END:
     if (len != MYELON_BRIDGE_SEQ_SIZE)
       return -EPROTO;
@@ -159,6 +198,29 @@ MYELON_API int myelon_bridge_wire_parse(const void *buf, size_t len, struct myel
     w.payload = p + MYELON_BRIDGE_DATA_HEADER;
     w.len = len - MYELON_BRIDGE_DATA_HEADER;
     break;
+  case MYELON_BRIDGE_BATCH: {
+    if (len < MYELON_BRIDGE_BATCH_HEADER || !all_zero(p + 20, 4))
+      return -EPROTO;
+    w.seq = get64(p + 8);
+    w.window = get32(p + 16);
+    /* Every message's sequence (seq .. seq + count - 1) below NEXT_ANY. */
+    if (w.window == 0 || w.seq >= MYELON_BRIDGE_NEXT_ANY - w.window + 1)
+      return -EPROTO;
+    size_t off = MYELON_BRIDGE_BATCH_HEADER;
+    for (uint32_t i = 0; i < w.window; i++) {
+      if (len - off < MYELON_BRIDGE_RECORD_HEADER || !all_zero(p + off + 5, 3))
+        return -EPROTO;
+      uint32_t n = get32(p + off);
+      if (n > len - off - MYELON_BRIDGE_RECORD_HEADER)
+        return -EPROTO;
+      off += MYELON_BRIDGE_RECORD_HEADER + n;
+    }
+    if (off != len)
+      return -EPROTO;
+    w.payload = p + MYELON_BRIDGE_BATCH_HEADER;
+    w.len = len - MYELON_BRIDGE_BATCH_HEADER;
+    break;
+  }
   default:
     return -EPROTO;
   }
