@@ -5,7 +5,8 @@
  * FEATURES message; it applies a BATCH's messages in order, skips those it
  * applied already (a resend after a reconnect), drops a batch with a bad
  * record whole, still applies version 1's DATA (an older egress), and
- * acknowledges at once when PINGed (an egress whose window is full).
+ * acknowledges at once when PINGed (an egress whose window is full), but
+ * never before it applied anything.
  * B's ring is read back with a Layer 1 consumer. */
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
@@ -177,6 +178,19 @@ Test(bridge_batch, ingress_applies_batches_in_order_once)
   struct myelon_bridge_wire w;
   cr_assert(eq(int, myelon_bridge_wire_parse(buf, (size_t)n, &w), 0));
   cr_assert(w.seq & MYELON_BRIDGE_FEATURE_BATCH, "the ingress does not offer BATCH");
+
+  /* A PING before any message (an idle egress's heartbeat, while A's
+   * producer has not started): a fresh ingress has applied nothing and
+   * must not acknowledge NEXT_ANY, which an egress that took messages
+   * meanwhile read as "all applied" (it dropped them: a stream lost). */
+  uint8_t ping[MYELON_BRIDGE_HEADER] = {'M', 'Y', 'B', MYELON_BRIDGE_WIRE_VERSION, MYELON_BRIDGE_PING};
+  cr_assert(eq(int, zmq_send(s, ping, sizeof ping, 0), (int)sizeof ping));
+  for (int i = 0; i < 10; i++)
+    cr_assert(eq(int, myelon_bridge_run(in, 10 * 1000000), 0), "%s", myelon_bridge_last_error(in));
+  for (int k; (k = zmq_recv(s, buf, sizeof buf, ZMQ_DONTWAIT)) > 0;)
+    cr_assert(myelon_bridge_wire_parse(buf, (size_t)k, &w) != 0 || w.type != MYELON_BRIDGE_ACK ||
+                  w.seq != MYELON_BRIDGE_NEXT_ANY,
+              "the ingress acknowledged NEXT_ANY before applying anything");
 
   /* Messages 0 .. 2 in one BATCH, 3 as version 1's DATA, then 2 .. 5 (2
    * and 3 resent: skipped), then a batch with a record longer than

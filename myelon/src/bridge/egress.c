@@ -240,7 +240,9 @@ static int egress_incoming(struct myelon_bridge *b, int64_t now)
         rc = egress_welcome(b, w.seq, now);
         break;
       case MYELON_BRIDGE_ACK:
-        if (b->hs == HS_RUN)
+        /* Never past what we numbered: an ACK of messages not sent yet
+         * (an ingress's NEXT_ANY) would drop what B never applied. */
+        if (b->hs == HS_RUN && w.seq <= b->st.next_seq)
           egress_acked(b, w.seq, now);
         break;
       case MYELON_BRIDGE_FEATURES:

@@ -597,6 +597,14 @@ static void ingress_ack(struct myelon_bridge *b)
 {
   if (!b->ack_due || b->active_len == 0)
     return;
+  if (b->st.next_seq == MYELON_BRIDGE_NEXT_ANY) {
+    /* Nothing applied yet (a fresh ingress answering a PING): an ACK of
+     * NEXT_ANY would tell the egress that every message it holds was
+     * applied, and it would drop them (seen as a lost stream when the
+     * PING's answer overtook the first DATA). */
+    b->ack_due = b->ack_now = false;
+    return;
+  }
   if (!b->ack_now && b->unacked < b->ack_every && b->unacked_frames < (b->cap / 4 > 0 ? b->cap / 4 : 1) &&
       b->unacked_bytes < ACK_BYTES && bridge_now_ns() - b->ack_first_ns < ACK_DELAY_NS)
     return;
