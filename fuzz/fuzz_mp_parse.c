@@ -5,7 +5,11 @@
  * Oracle: myelon_mp_validate() and myelon_mp_parse() agree on the verdict
  * and on the node count; an arena one node short gives -ENOBUFS; every
  * str/bin/ext of the tree points inside the message; the view codec
- * answers as the parser does. */
+ * answers as the parser does; the lazy view (view_lazy.c) accepts exactly
+ * what validate accepts, its items read as the tree's nodes, its walks
+ * stay inside the message - also after a byte of it changed behind the
+ * view's back (a writer scribbling after access) - and end within as
+ * many steps as the message has bytes. */
 #include "fuzz.h"
 
 #include <errno.h>
@@ -57,6 +61,96 @@ static void walk(const msgpack_object *o, size_t *budget, unsigned depth)
   }
 }
 
+/* Walk a lazy item: every element, every body inside the message; with a
+ * tree node, the two must agree. `steps` bounds the whole walk by the
+ * message length (each element takes at least one byte). Returns 0, or
+ * the first error a walk reported (only after bytes changed). */
+static int lazy_walk(const struct myelon_mp_item *it, const msgpack_object *o, size_t *steps, unsigned depth)
+{
+  FUZZ_CHECK(depth <= MYELON_MP_MAX_DEPTH + 1);
+  if (o)
+    FUZZ_CHECK(it->obj.type == o->type);
+  switch (it->obj.type) {
+  case MSGPACK_OBJECT_STR:
+  case MSGPACK_OBJECT_BIN:
+    inside(it->obj.via.str.ptr, it->obj.via.str.size);
+    if (o)
+      FUZZ_CHECK(it->obj.via.str.ptr == o->via.str.ptr && it->obj.via.str.size == o->via.str.size);
+    return 0;
+  case MSGPACK_OBJECT_EXT:
+    inside(it->obj.via.ext.ptr, it->obj.via.ext.size);
+    if (o)
+      FUZZ_CHECK(it->obj.via.ext.ptr == o->via.ext.ptr && it->obj.via.ext.type == o->via.ext.type);
+    return 0;
+  case MSGPACK_OBJECT_ARRAY:
+  case MSGPACK_OBJECT_MAP: {
+    bool map = it->obj.type == MSGPACK_OBJECT_MAP;
+    struct myelon_mp_iter iter;
+    FUZZ_CHECK(myelon_mp_item_iter(it, &iter) == 0);
+    struct myelon_mp_item el;
+    int rc;
+    uint64_t i = 0;
+    while ((rc = myelon_mp_iter_next(&iter, &el)) == 1) {
+      FUZZ_CHECK(*steps > 0);
+      (*steps)--;
+      const msgpack_object *want = NULL;
+      if (o)
+        want = map ? (i % 2 ? &o->via.map.ptr[i / 2].val : &o->via.map.ptr[i / 2].key) : &o->via.array.ptr[i];
+      i++;
+      int wrc = lazy_walk(&el, want, steps, depth + 1);
+      if (wrc < 0)
+        return wrc;
+    }
+    if (o)
+      FUZZ_CHECK(rc == 0 && i == (map ? 2 * (uint64_t)o->via.map.size : o->via.array.size));
+    FUZZ_CHECK(rc == 0 || rc == -MYELON_E_CODEC);
+    if (map && rc == 0) {
+      static const char *const names[3] = {"id", "", "a"};
+      struct myelon_mp_keys ks;
+      struct myelon_mp_item out[3];
+      FUZZ_CHECK(myelon_mp_keys_init(&ks, names, 3) == 0);
+      int64_t mask = myelon_mp_item_get_keys(it, &ks, out);
+      FUZZ_CHECK(mask >= 0 || mask == -MYELON_E_CODEC);
+      for (int k = 0; k < 3 && mask >= 0; k++) {
+        struct myelon_mp_item one;
+        int grc = myelon_mp_item_get(it, names[k], &one);
+        if (o) { /* agree with the tree's lookup */
+          const msgpack_object *t = myelon_mp_map_get(o, names[k]);
+          FUZZ_CHECK((grc == 0) == (t != NULL) && ((mask >> k) & 1) == (t != NULL));
+          if (t)
+            FUZZ_CHECK(one.obj.type == t->type && out[k].obj.type == t->type);
+        }
+      }
+    }
+    return rc;
+  }
+  default:
+    return 0;
+  }
+}
+
+/* The lazy view of the same bytes: verdict, items, lookups; then the same
+ * walks after one byte changed (no verdict to hold them to, only the
+ * bounds). */
+static void lazy_check(uint8_t *msg, size_t size, int vrc, const msgpack_object *tree)
+{
+  struct myelon_mp_lazy_view lv;
+  int lrc = myelon_mp_lazy_access(msg, size, 0, &lv);
+  FUZZ_CHECK(lrc == vrc);
+  if (lrc < 0)
+    return;
+  size_t steps = size;
+  FUZZ_CHECK(lazy_walk(myelon_mp_lazy_root(&lv), tree, &steps, 0) == 0);
+  if (size < 2)
+    return;
+  size_t at = (size_t)msg[0] * 7919u % size;
+  uint8_t was = msg[at];
+  msg[at] = (uint8_t)(was ^ (msg[size - 1] | 1u));
+  steps = size;
+  (void)lazy_walk(myelon_mp_lazy_root(&lv), NULL, &steps, 0);
+  msg[at] = was;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
   /* libFuzzer's buffer for an empty input may be any pointer: give the
@@ -99,6 +193,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   } else {
     FUZZ_CHECK(prc == -MYELON_E_CODEC || prc == -ENOBUFS);
   }
+  lazy_check(msg, size, vrc, prc == 0 ? root : NULL);
   free(arena_nodes);
 
   /* The view codec: a fixed arena, as a consumer thread keeps one. */

@@ -2,6 +2,8 @@
 #ifndef MYELON_MP_INTERNAL_H
 #define MYELON_MP_INTERNAL_H
 
+#include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 /* Where codec errors are reported: "[msgpack] codec decode: ...". */
@@ -15,5 +17,10 @@ static inline const char *mp_type_name(const char *name)
     return "?";
   return strncmp(name, "struct ", 7) == 0 ? name + 7 : name;
 }
+
+/* The iterative validator (view_lazy.c): myelon_mp_validate()'s verdicts
+ * and messages; `max_depth` already resolved (1..MYELON_MP_MAX_DEPTH),
+ * `nodes` may be NULL. */
+int myelon_impl_mp_check(const uint8_t *p, size_t len, unsigned max_depth, size_t *nodes);
 
 #endif /* MYELON_MP_INTERNAL_H */

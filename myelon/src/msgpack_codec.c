@@ -188,6 +188,43 @@ static int mp_decode(const void *data, size_t len, void **value, void *user)
   return rc;
 }
 
+/* ---- the direct writer's codec (myelon_msgpack_codec_init_writer) ----- */
+
+static int run_write(const struct myelon_mp_wtype *t, struct myelon_mp_writer *w, const void *value)
+{
+  if (!value)
+    return myelon_codec_fail(MP_WHERE, MYELON_CODEC_ENCODE, "%s: value is NULL", tname(&t->base));
+  return t->write(w, value, t->base.user);
+}
+
+static int mp_wsize(const void *value, size_t *len, void *user)
+{
+  const struct myelon_mp_wtype *t = user;
+  struct myelon_mp_writer w;
+  myelon_mp_writer_count(&w);
+  int rc = run_write(t, &w, value);
+  if (rc == -ENOSPC) /* a counting writer never refuses: the callback's own */
+    rc = -EIO;
+  rc = pack_result(&t->base, rc);
+  if (rc == 0)
+    *len = w.counted;
+  return rc;
+}
+
+static int mp_wencode(const void *value, void *buf, size_t cap, size_t *len, void *user)
+{
+  const struct myelon_mp_wtype *t = user;
+  struct myelon_mp_writer w;
+  myelon_mp_writer_init(&w, buf, cap);
+  int rc = run_write(t, &w, value);
+  if (w.full || rc == -ENOSPC)
+    return -ENOSPC;
+  rc = pack_result(&t->base, rc);
+  if (rc == 0)
+    *len = (size_t)(w.pos - (uint8_t *)buf);
+  return rc;
+}
+
 static void mp_free(void *value, void *user)
 {
   const struct myelon_mp_type *t = user;
@@ -200,7 +237,29 @@ static void mp_free(void *value, void *user)
 
 bool myelon_impl_mp_codec_encodes_first(const struct myelon_codec *c)
 {
-  return c->size == mp_size && c->encode == mp_encode;
+  return (c->size == mp_size && c->encode == mp_encode) || (c->size == mp_wsize && c->encode == mp_wencode);
+}
+
+int myelon_msgpack_codec_init_writer(struct myelon_codec *codec, const struct myelon_mp_wtype *type)
+{
+  const char *fn = "myelon_msgpack_codec_init_writer";
+  if (!codec || !type || !type->write || !type->base.unpack || !type->base.name || type->base.size == 0 ||
+      type->base.desc)
+    return dmp_error_set(fn, "codec or type is NULL, the type lacks write, unpack, a name or a size, or has a "
+                             "field table"),
+           -EINVAL;
+  if (type->base.max_depth > MYELON_MP_MAX_DEPTH)
+    return dmp_error_set(fn, "%s: max_depth %u exceeds %u", type->base.name, type->base.max_depth,
+                         MYELON_MP_MAX_DEPTH),
+           -EINVAL;
+  /* decode and free read only `base` (the first member, same address). */
+  *codec = (struct myelon_codec){.name = mp_type_name(type->base.name),
+                                 .size = mp_wsize,
+                                 .encode = mp_wencode,
+                                 .decode = mp_decode,
+                                 .free = mp_free,
+                                 .user = (void *)type};
+  return 0;
 }
 
 int myelon_msgpack_codec_init(struct myelon_codec *codec, const struct myelon_mp_type *type)

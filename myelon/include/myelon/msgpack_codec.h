@@ -54,8 +54,10 @@
 #ifndef MYELON_MSGPACK_CODEC_H
 #define MYELON_MSGPACK_CODEC_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <msgpack.h>
 
@@ -306,6 +308,256 @@ struct myelon_mp_type {
 #else
 #define MYELON_MP_TYPE_DESC(D) { NULL, 0, &(D), NULL, NULL, NULL, 0, 0, NULL }
 #endif
+
+/* ---------------------------------------------------------------------- */
+/* Direct writer                                                          */
+/* ---------------------------------------------------------------------- */
+
+/**
+ * A bounded msgpack writer that stores straight into a buffer - for the
+ * typed producer, the claimed ring slot - without msgpack-c's packer,
+ * which calls its write callback once per piece (a type byte, a number,
+ * a key: seven calls for a three-field map). The myelon_mp_put_*()
+ * functions are inline: each checks the room once and stores its bytes,
+ * in the encoding msgpack-c's packer picks for the same call (smallest
+ * integer and length forms), so both write the same bytes.
+ *
+ * A put that does not fit writes nothing, returns -ENOSPC and leaves the
+ * writer full (every later put fails too). A counting writer
+ * (myelon_mp_writer_count()) stores nothing and adds up the bytes the
+ * puts would write. Plain data on the caller's stack; one thread.
+ */
+struct myelon_mp_writer {
+  uint8_t *pos;   /**< next byte to write */
+  uint8_t *end;   /**< end of the room */
+  size_t counted; /**< counting writer: bytes the puts asked for; else 0 */
+  int counting;   /**< a counting writer */
+  int full;       /**< a put did not fit */
+};
+
+/** A writer over `cap` bytes at `buf`. */
+static inline void myelon_mp_writer_init(struct myelon_mp_writer *w, void *buf, size_t cap)
+{
+  w->pos = (uint8_t *)buf;
+  w->end = (uint8_t *)buf + cap;
+  w->counted = 0;
+  w->counting = 0;
+  w->full = 0;
+}
+
+/** A counting writer: no buffer, `counted` adds up. */
+static inline void myelon_mp_writer_count(struct myelon_mp_writer *w)
+{
+  w->pos = w->end = (uint8_t *)&w->counted; /* no room: every put takes the counting path */
+  w->counted = 0;
+  w->counting = 1;
+  w->full = 0;
+}
+
+/** Bytes written so far (a counting writer: counted). */
+static inline size_t myelon_mp_writer_len(const struct myelon_mp_writer *w, const void *buf)
+{
+  return w->counting ? w->counted : (size_t)(w->pos - (const uint8_t *)buf);
+}
+
+/** @cond impl */
+/* Room for n bytes: where to store them, or NULL (counted, or full). */
+static inline uint8_t *myelon_mp_w_take_(struct myelon_mp_writer *w, size_t n)
+{
+  if ((size_t)(w->end - w->pos) >= n) {
+    uint8_t *d = w->pos;
+    w->pos += n;
+    return d;
+  }
+  if (w->counting) {
+    w->counted += n;
+  } else {
+    w->full = 1;
+    w->end = w->pos;
+  }
+  return NULL;
+}
+static inline int myelon_mp_w_done_(const struct myelon_mp_writer *w)
+{
+  return w->full ? -ENOSPC : 0;
+}
+static inline void myelon_mp_w_be_(uint8_t *d, uint64_t v, unsigned n)
+{
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  if (n == 8) {
+    uint64_t x = __builtin_bswap64(v);
+    memcpy(d, &x, 8);
+    return;
+  }
+  if (n == 4) {
+    uint32_t x = __builtin_bswap32((uint32_t)v);
+    memcpy(d, &x, 4);
+    return;
+  }
+#endif
+  for (unsigned i = 0; i < n; i++)
+    d[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
+}
+/* A type byte and an n-byte big-endian value. */
+static inline int myelon_mp_w_tagged_(struct myelon_mp_writer *w, uint8_t tag, uint64_t v, unsigned n)
+{
+  uint8_t *d = myelon_mp_w_take_(w, 1 + n);
+  if (d) {
+    d[0] = tag;
+    myelon_mp_w_be_(d + 1, v, n);
+  }
+  return myelon_mp_w_done_(w);
+}
+/* A header (fix form below `fix_max`, else 8/16/32-bit tags), then a body. */
+static inline int myelon_mp_w_body_(struct myelon_mp_writer *w, uint8_t fix, uint32_t fix_max, uint8_t t8, uint8_t t16,
+                                    uint8_t t32, const void *body, uint32_t n)
+{
+  unsigned h = n < fix_max ? 1 : (t8 && n < 256) ? 2 : n < 65536 ? 3 : 5;
+  uint8_t *d = myelon_mp_w_take_(w, h + (size_t)n);
+  if (!d)
+    return myelon_mp_w_done_(w);
+  if (h == 1)
+    d[0] = (uint8_t)(fix | n);
+  else
+    d[0] = h == 2 ? t8 : h == 3 ? t16 : t32, myelon_mp_w_be_(d + 1, n, h - 1);
+  if (n)
+    memcpy(d + h, body, n);
+  return 0;
+}
+/* A container header: fix form below 16, else 16/32-bit. */
+static inline int myelon_mp_w_head_(struct myelon_mp_writer *w, uint8_t fix, uint8_t t16, uint8_t t32, uint32_t n)
+{
+  if (n < 16) {
+    uint8_t *d = myelon_mp_w_take_(w, 1);
+    if (d)
+      d[0] = (uint8_t)(fix | n);
+    return myelon_mp_w_done_(w);
+  }
+  return n < 65536 ? myelon_mp_w_tagged_(w, t16, n, 2) : myelon_mp_w_tagged_(w, t32, n, 4);
+}
+/** @endcond */
+
+/** nil. @return 0 or -ENOSPC (as every put). */
+static inline int myelon_mp_put_nil(struct myelon_mp_writer *w)
+{
+  uint8_t *d = myelon_mp_w_take_(w, 1);
+  if (d)
+    d[0] = 0xc0;
+  return myelon_mp_w_done_(w);
+}
+
+/** true or false. */
+static inline int myelon_mp_put_bool(struct myelon_mp_writer *w, int v)
+{
+  uint8_t *d = myelon_mp_w_take_(w, 1);
+  if (d)
+    d[0] = v ? 0xc3 : 0xc2;
+  return myelon_mp_w_done_(w);
+}
+
+/** An unsigned integer, smallest form (msgpack_pack_uint64()'s). */
+static inline int myelon_mp_put_uint(struct myelon_mp_writer *w, uint64_t v)
+{
+  if (v < 128) {
+    uint8_t *d = myelon_mp_w_take_(w, 1);
+    if (d)
+      d[0] = (uint8_t)v;
+    return myelon_mp_w_done_(w);
+  }
+  return v < 256 ? myelon_mp_w_tagged_(w, 0xcc, v, 1)
+         : v < 65536 ? myelon_mp_w_tagged_(w, 0xcd, v, 2)
+         : v <= UINT32_MAX ? myelon_mp_w_tagged_(w, 0xce, v, 4)
+                           : myelon_mp_w_tagged_(w, 0xcf, v, 8);
+}
+
+/** A signed integer, smallest form (msgpack_pack_int64()'s). */
+static inline int myelon_mp_put_int(struct myelon_mp_writer *w, int64_t v)
+{
+  if (v >= 0)
+    return myelon_mp_put_uint(w, (uint64_t)v);
+  if (v >= -32) {
+    uint8_t *d = myelon_mp_w_take_(w, 1);
+    if (d)
+      d[0] = (uint8_t)(0xe0 | (uint8_t)(v + 32));
+    return myelon_mp_w_done_(w);
+  }
+  return v >= -128 ? myelon_mp_w_tagged_(w, 0xd0, (uint64_t)v, 1)
+         : v >= -32768 ? myelon_mp_w_tagged_(w, 0xd1, (uint64_t)v, 2)
+         : v >= INT32_MIN ? myelon_mp_w_tagged_(w, 0xd2, (uint64_t)v, 4)
+                          : myelon_mp_w_tagged_(w, 0xd3, (uint64_t)v, 8);
+}
+
+/** A uint64 always in its 9-byte form (msgpack_pack_fix_uint64()'s): a
+ * message whose length does not depend on the value. */
+static inline int myelon_mp_put_fix_uint64(struct myelon_mp_writer *w, uint64_t v)
+{
+  return myelon_mp_w_tagged_(w, 0xcf, v, 8);
+}
+
+/** A float32. */
+static inline int myelon_mp_put_float(struct myelon_mp_writer *w, float v)
+{
+  uint32_t u;
+  memcpy(&u, &v, sizeof u);
+  return myelon_mp_w_tagged_(w, 0xca, u, 4);
+}
+
+/** A float64. */
+static inline int myelon_mp_put_double(struct myelon_mp_writer *w, double v)
+{
+  uint64_t u;
+  memcpy(&u, &v, sizeof u);
+  return myelon_mp_w_tagged_(w, 0xcb, u, 8);
+}
+
+/** A string of `n` bytes (fixstr, str8, str16 or str32). */
+static inline int myelon_mp_put_str(struct myelon_mp_writer *w, const char *s, uint32_t n)
+{
+  return myelon_mp_w_body_(w, 0xa0, 32, 0xd9, 0xda, 0xdb, s, n);
+}
+
+/** A binary of `n` bytes (bin8, bin16 or bin32). */
+static inline int myelon_mp_put_bin(struct myelon_mp_writer *w, const void *b, uint32_t n)
+{
+  return myelon_mp_w_body_(w, 0, 0, 0xc4, 0xc5, 0xc6, b, n);
+}
+
+/** A map header of `n` pairs; the keys and values follow. */
+static inline int myelon_mp_put_map(struct myelon_mp_writer *w, uint32_t n)
+{
+  return myelon_mp_w_head_(w, 0x80, 0xde, 0xdf, n);
+}
+
+/** An array header of `n` elements; the elements follow. */
+static inline int myelon_mp_put_array(struct myelon_mp_writer *w, uint32_t n)
+{
+  return myelon_mp_w_head_(w, 0x90, 0xdc, 0xdd, n);
+}
+
+/** Write `value` with the direct writer; return 0, -ENOSPC (a put did
+ * not fit: the codec asks for more room) or a negative code
+ * (-MYELON_E_CODEC via myelon_codec_fail() for a value that cannot be
+ * encoded). */
+typedef int (*myelon_mp_write_fn)(struct myelon_mp_writer *w, const void *value, void *user);
+
+/** A message type packed with the direct writer: `base` as for
+ * myelon_msgpack_codec_init() with callbacks (name, size, unpack,
+ * release, limits, user; desc must be NULL, pack is not used), `write`
+ * instead of pack. */
+struct myelon_mp_wtype {
+  struct myelon_mp_type base; /**< everything but the packing */
+  myelon_mp_write_fn write;   /**< packs a value */
+};
+
+/**
+ * Make `codec` the msgpack codec of `type` (which must outlive it), packed
+ * by type->write: size runs it on a counting writer, encode on a writer
+ * over the buffer (single-frame messages: the ring slot), so no write
+ * callback runs per piece; decode and free are myelon_msgpack_codec_init()'s.
+ * @return 0; -EINVAL (NULLs, no write, no unpack, no name or size 0, a
+ *         field table in base.desc, max_depth above MYELON_MP_MAX_DEPTH).
+ */
+MYELON_API int myelon_msgpack_codec_init_writer(struct myelon_codec *codec, const struct myelon_mp_wtype *type);
 
 /**
  * Make `codec` the msgpack codec of `type` (which must outlive it).

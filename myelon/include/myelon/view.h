@@ -7,7 +7,7 @@
  * single-frame message, into the consumer's reassembly buffer for a
  * fragmented one. Nothing is deserialised or allocated per message.
  *
- * Two view codecs ship:
+ * Three view codecs ship:
  *
  * 1. msgpack views (struct myelon_mp_view): the msgpack_object tree of
  *    msgpack_codec.h, built in a caller-provided node arena; its strings,
@@ -16,6 +16,22 @@
  *    the arena's max_depth is -MYELON_E_CODEC. Bad msgpack is
  *    -MYELON_E_CODEC with a "codec decode: ..." detail, exactly as the
  *    owned decode reports it (both use myelon_mp_parse()).
+ *
+ * 1b. lazy msgpack views (struct myelon_mp_lazy_view): no tree at all.
+ *    Access validates the message once - one iterative pass over its
+ *    bytes, the same verdicts as myelon_mp_validate() with the codec's
+ *    max_depth - and keeps only where the root object is. Fields are then
+ *    found by walking the bytes: myelon_mp_item_get() scans a map for a
+ *    key, myelon_mp_iter_next() steps through a map's or an array's
+ *    elements; each answer is a struct myelon_mp_item (the msgpack_object
+ *    of a number, bool, nil, str, bin or ext, or the size of a map or an
+ *    array and where its elements are). Every walk is bounded by the
+ *    message length and checks every length against it again (the bytes
+ *    live in a ring another process writes): bytes changed after access
+ *    give -MYELON_E_CODEC, never a read outside the message or a walk
+ *    longer than the message. Cheapest when a consumer reads a few fields
+ *    of a small map: access costs one pass, each lookup a scan of the
+ *    keys before it (no node arena, no per-node stores).
  *
  * 2. fixed-layout views (struct myelon_fixed_view) of plain C structs. The
  *    message is a 16-byte header followed by the struct's bytes:
@@ -143,6 +159,129 @@ MYELON_API int myelon_mp_view_access(const void *data, size_t len, struct myelon
 /** A view codec producing struct myelon_mp_view in `arena` (which must
  * outlive it; one arena per consumer thread: each access reuses it). */
 MYELON_API void myelon_mp_view_codec_init(struct myelon_view_codec *vc, struct myelon_mp_arena *arena);
+
+/* ---------------------------------------------------------------------- */
+/* Lazy msgpack views (no tree)                                           */
+/* ---------------------------------------------------------------------- */
+
+/**
+ * One msgpack object of a lazy view. `obj` is what the tree view's node
+ * would be, except for containers: a map or an array has its type and
+ * size (`obj.via.map.size`, `obj.via.array.size`) but a NULL `ptr`; read
+ * its elements with myelon_mp_item_get() or myelon_mp_item_iter(). Strings,
+ * binaries and ext bodies point into the message. Plain data: copy freely;
+ * valid while the message's bytes are (the view's lease).
+ */
+struct myelon_mp_item {
+  msgpack_object obj;    /**< type and value (containers: size only) */
+  const uint8_t *elems_; /**< containers: first byte of the first element (internal) */
+  const uint8_t *end_;   /**< end of the message (internal) */
+};
+
+/** A validated msgpack message; read it through myelon_mp_lazy_root(). */
+struct myelon_mp_lazy_view {
+  struct myelon_lease lease;
+  struct myelon_mp_item root_; /**< use myelon_mp_lazy_root() */
+  const uint8_t *data;         /**< the message bytes */
+  size_t len;
+};
+
+/** The root object, or NULL if the view's lease has ended (checked only in
+ * builds without NDEBUG; with NDEBUG this is plain address arithmetic). */
+static inline const struct myelon_mp_item *myelon_mp_lazy_root(const struct myelon_mp_lazy_view *v)
+{
+#ifndef NDEBUG
+  if (myelon_view_check(&v->lease) < 0)
+    return NULL;
+#endif
+  return &v->root_;
+}
+
+/**
+ * Validate `len` bytes as exactly one msgpack object (iteratively, nesting
+ * at most `max_depth` containers, 0 = MYELON_MP_DEFAULT_DEPTH) and fill
+ * `view` (no lease). No allocation, no tree. Fuzzable.
+ * @return 0; -MYELON_E_CODEC with a "codec decode: ..." detail where
+ *         myelon_mp_validate() refuses the bytes; -EINVAL (NULL view, NULL
+ *         data with len > 0, max_depth above MYELON_MP_MAX_DEPTH).
+ */
+MYELON_API int myelon_mp_lazy_access(const void *data, size_t len, unsigned max_depth,
+                                     struct myelon_mp_lazy_view *view);
+
+/**
+ * A view codec producing struct myelon_mp_lazy_view (no arena: it keeps no
+ * state, one codec may serve any number of consumers and threads).
+ * @return 0, or -EINVAL (NULL vc, max_depth above MYELON_MP_MAX_DEPTH).
+ */
+MYELON_API int myelon_mp_lazy_codec_init(struct myelon_view_codec *vc, unsigned max_depth);
+
+/**
+ * The value of the first entry of the map `map` whose key is the string
+ * `key` (compared as bytes, up to its NUL), into `out`. Scans the keys
+ * in order, stepping over values without decoding them; wait-free,
+ * bounded by the message length.
+ * @return 0 and `*out`; -ENOENT (no such key); -EINVAL (NULLs, or `map` is
+ *         not a map); -MYELON_E_CODEC (the bytes no longer hold what
+ *         access validated: changed by the writer since).
+ */
+MYELON_API int myelon_mp_item_get(const struct myelon_mp_item *map, const char *key, struct myelon_mp_item *out);
+
+#define MYELON_MP_KEYS_MAX 32u /**< keys in one struct myelon_mp_keys */
+
+/** A set of keys prepared once (myelon_mp_keys_init()) for
+ * myelon_mp_item_get_keys(): their lengths and first bytes, so that a
+ * lookup compares a message's key with one load. Plain data. */
+struct myelon_mp_keys {
+  const char *const *names_;          /**< the names (kept by reference) */
+  uint64_t head_[MYELON_MP_KEYS_MAX]; /**< first 8 bytes of each, zero-padded (internal) */
+  uint32_t len_[MYELON_MP_KEYS_MAX];  /**< their lengths (internal) */
+  uint32_t by_len_[32];               /**< keys of each length below 32, a bit per key (internal) */
+  uint32_t n_;                        /**< how many */
+};
+
+/**
+ * Prepare `n` keys (at most MYELON_MP_KEYS_MAX) for myelon_mp_item_get_keys()
+ * (cold). `names` (NUL-terminated strings) is kept by reference and must
+ * outlive `ks`.
+ * @return 0; -EINVAL (NULLs, n above MYELON_MP_KEYS_MAX).
+ */
+MYELON_API int myelon_mp_keys_init(struct myelon_mp_keys *ks, const char *const *names, size_t n);
+
+/**
+ * Look up every key of `ks` in one scan of the map `map`: out[i] gets the
+ * value of the first entry whose key is names[i] (compared as bytes); the
+ * scan stops once every key is found. Cheaper than one
+ * myelon_mp_item_get() per field when a consumer reads several. Wait-free,
+ * bounded by the message length.
+ * @return a mask, bit i set when names[i] was found (out[i] of a key not
+ *         found is left as it was); -EINVAL (NULLs, `map` not a map);
+ *         -MYELON_E_CODEC (the bytes changed since access).
+ */
+MYELON_API int64_t myelon_mp_item_get_keys(const struct myelon_mp_item *map, const struct myelon_mp_keys *ks,
+                                           struct myelon_mp_item *out);
+
+/** A walk over the elements of a map or an array (myelon_mp_item_iter()). */
+struct myelon_mp_iter {
+  const uint8_t *pos_; /**< next element's first byte (internal) */
+  const uint8_t *end_; /**< end of the message (internal) */
+  uint64_t left_;      /**< elements not yet returned (a map's keys and values count one each) */
+};
+
+/**
+ * Start a walk over the elements of `container` (a map: key, value, key,
+ * value, ...; an array: its elements).
+ * @return 0; -EINVAL (NULLs, or not a map or array).
+ */
+MYELON_API int myelon_mp_item_iter(const struct myelon_mp_item *container, struct myelon_mp_iter *it);
+
+/**
+ * The next element of the walk into `out`; a nested container is stepped
+ * over as a whole (walk it with its own iterator). Bounded by the message
+ * length.
+ * @return 1 and `*out`; 0 (no elements left); -MYELON_E_CODEC (the bytes
+ *         changed since access, as myelon_mp_item_get()); -EINVAL.
+ */
+MYELON_API int myelon_mp_iter_next(struct myelon_mp_iter *it, struct myelon_mp_item *out);
 
 /* ---------------------------------------------------------------------- */
 /* Fixed-layout views                                                     */
