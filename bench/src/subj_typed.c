@@ -105,6 +105,21 @@ static int rec_fields(const msgpack_object *root, uint64_t *seq, uint64_t *stamp
   return 0;
 }
 
+/* The three fields from a lazy view (no tree): one scan of the map. */
+static int rec_fields_lazy(const struct myelon_mp_item *root, const struct myelon_mp_keys *keys, uint64_t *seq, uint64_t *stamp, const uint8_t **body,
+                           size_t *n)
+{
+  struct myelon_mp_item f[3];
+  if (myelon_mp_item_get_keys(root, keys, f) != 7 || f[0].obj.type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+      f[1].obj.type != MSGPACK_OBJECT_POSITIVE_INTEGER || f[2].obj.type != MSGPACK_OBJECT_BIN)
+    return myelon_codec_fail("bench_rec", MYELON_CODEC_DECODE, "not a bench record");
+  *seq = f[0].obj.via.u64;
+  *stamp = f[1].obj.via.u64;
+  *body = (const uint8_t *)f[2].obj.via.bin.ptr;
+  *n = f[2].obj.via.bin.size;
+  return 0;
+}
+
 static int rec_unpack(const msgpack_object *obj, void *value, void *user)
 {
   (void)user;
@@ -128,27 +143,47 @@ static void rec_release(void *value, void *user)
   free(((struct bench_rec *)value)->heap);
 }
 
-static const struct myelon_mp_type rec_type = {
-    "bench_rec", sizeof(struct bench_rec), NULL, rec_pack, rec_unpack, rec_release, 0, 0, NULL,
+/* The same bytes as rec_pack, with the direct writer (no write callback
+ * per piece): what the subjects publish with. */
+static int rec_write(struct myelon_mp_writer *w, const void *value, void *user)
+{
+  (void)user;
+  const struct bench_rec *r = value;
+  myelon_mp_put_map(w, 3);
+  myelon_mp_put_str(w, "seq", 3);
+  myelon_mp_put_fix_uint64(w, r->seq);
+  myelon_mp_put_str(w, "ts", 2);
+  myelon_mp_put_fix_uint64(w, r->stamp);
+  myelon_mp_put_str(w, "body", 4);
+  return myelon_mp_put_bin(w, r->body, (uint32_t)r->body_len); /* a full writer fails every later put */
+}
+
+static const struct myelon_mp_wtype rec_wtype = {
+    {"bench_rec", sizeof(struct bench_rec), NULL, rec_pack, rec_unpack, rec_release, 0, 0, NULL},
+    rec_write,
 };
 
 struct variant {
   enum dmp_backend backend;
   bool view;
+  bool tree; /* the tree view (node arena) instead of the lazy one */
 };
 
-static const struct variant v_mp_shm = {DMP_BACKEND_SHM, false};
-static const struct variant v_mp_mmap = {DMP_BACKEND_MMAP, false};
-static const struct variant v_view_shm = {DMP_BACKEND_SHM, true};
-static const struct variant v_view_mmap = {DMP_BACKEND_MMAP, true};
+static const struct variant v_mp_shm = {DMP_BACKEND_SHM, false, false};
+static const struct variant v_mp_mmap = {DMP_BACKEND_MMAP, false, false};
+static const struct variant v_view_shm = {DMP_BACKEND_SHM, true, false};
+static const struct variant v_view_mmap = {DMP_BACKEND_MMAP, true, false};
+static const struct variant v_tree_shm = {DMP_BACKEND_SHM, true, true};
 
 struct typed_end {
   struct myelon_codec codec;
   struct myelon_typed_producer *p;
   struct myelon_typed_consumer *c;
   bool view;
+  bool tree;
   size_t body_len;
   struct myelon_view_codec vc;
+  struct myelon_mp_keys keys; /* the lazy view's field names */
   struct myelon_mp_arena arena;
   msgpack_object nodes[VIEW_NODES];
 };
@@ -184,13 +219,19 @@ static struct typed_end *end_new(const struct bench_case *c, const struct varian
   if (!e)
     return NULL;
   e->view = v->view;
+  e->tree = v->tree;
   e->body_len = body;
-  if (myelon_msgpack_codec_init(&e->codec, &rec_type) < 0) {
+  if (myelon_msgpack_codec_init_writer(&e->codec, &rec_wtype) < 0) {
     free(e);
     return NULL;
   }
   myelon_mp_arena_init(&e->arena, e->nodes, VIEW_NODES, 0);
-  myelon_mp_view_codec_init(&e->vc, &e->arena);
+  if (v->tree)
+    myelon_mp_view_codec_init(&e->vc, &e->arena);
+  else
+    myelon_mp_lazy_codec_init(&e->vc, 0);
+  static const char *const names[3] = {"seq", "ts", "body"};
+  myelon_mp_keys_init(&e->keys, names, 3);
   return e;
 }
 
@@ -292,15 +333,25 @@ static int typed_recv(void *rx, void *buf, size_t len)
     myelon_codec_free(&e->codec, v);
     return rc;
   }
-  struct myelon_mp_view view;
-  int rc = myelon_typed_consumer_recv_view(e->c, &e->vc, &view, NULL, DMP_FOREVER);
-  if (rc < 0)
-    return fail("myelon_typed_consumer_recv_view", rc);
   uint64_t seq = 0, stamp = 0;
   const uint8_t *body = NULL;
   size_t n = 0;
-  const msgpack_object *root = myelon_mp_view_root(&view);
-  rc = root ? rec_fields(root, &seq, &stamp, &body, &n) : -MYELON_E_VIEW;
+  int rc;
+  if (e->tree) {
+    struct myelon_mp_view view;
+    rc = myelon_typed_consumer_recv_view(e->c, &e->vc, &view, NULL, DMP_FOREVER);
+    if (rc < 0)
+      return fail("myelon_typed_consumer_recv_view", rc);
+    const msgpack_object *root = myelon_mp_view_root(&view);
+    rc = root ? rec_fields(root, &seq, &stamp, &body, &n) : -MYELON_E_VIEW;
+  } else {
+    struct myelon_mp_lazy_view view;
+    rc = myelon_typed_consumer_recv_view(e->c, &e->vc, &view, NULL, DMP_FOREVER);
+    if (rc < 0)
+      return fail("myelon_typed_consumer_recv_view", rc);
+    const struct myelon_mp_item *root = myelon_mp_lazy_root(&view);
+    rc = root ? rec_fields_lazy(root, &e->keys, &seq, &stamp, &body, &n) : -MYELON_E_VIEW;
+  }
   if (rc == 0)
     rc = deliver(e, buf, seq, stamp, body, n);
   myelon_typed_consumer_release(e->c);
@@ -335,6 +386,7 @@ TYPED_VARIANT(mp_shm, v_mp_shm)
 TYPED_VARIANT(mp_mmap, v_mp_mmap)
 TYPED_VARIANT(view_shm, v_view_shm)
 TYPED_VARIANT(view_mmap, v_view_mmap)
+TYPED_VARIANT(tree_shm, v_tree_shm)
 
 #define TYPED_SUBJECT(id, label, what, lay, extra_caps)                                                    \
   {                                                                                                       \
@@ -350,7 +402,11 @@ const struct bench_subject bench_subj_msgpack_mmap = TYPED_SUBJECT(
     mp_mmap, "msgpack-mmap", "Layer 2 msgpack, owned decode, mmap file ring (in /tmp)", BENCH_LAYER_TYPED,
     BENCH_CAP_QUICK_SHORT);
 const struct bench_subject bench_subj_view_shm =
-    TYPED_SUBJECT(view_shm, "view-shm", "Layer 3 msgpack view (in place), POSIX shm ring", BENCH_LAYER_VIEW, 0);
+    TYPED_SUBJECT(view_shm, "view-shm", "Layer 3 lazy msgpack view (in place, no tree), POSIX shm ring",
+                  BENCH_LAYER_VIEW, 0);
 const struct bench_subject bench_subj_view_mmap =
-    TYPED_SUBJECT(view_mmap, "view-mmap", "Layer 3 msgpack view (in place), mmap file ring (in /tmp)",
+    TYPED_SUBJECT(view_mmap, "view-mmap", "Layer 3 lazy msgpack view (in place, no tree), mmap file ring (in /tmp)",
                   BENCH_LAYER_VIEW, BENCH_CAP_QUICK_SHORT);
+const struct bench_subject bench_subj_view_tree_shm =
+    TYPED_SUBJECT(tree_shm, "view-tree-shm", "Layer 3 msgpack tree view (node arena), POSIX shm ring",
+                  BENCH_LAYER_VIEW, BENCH_CAP_OPTIN);

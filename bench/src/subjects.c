@@ -28,6 +28,7 @@ static const struct bench_subject *const all[] = {
     &bench_subj_msgpack_mmap,
     &bench_subj_view_shm,
     &bench_subj_view_mmap,
+    &bench_subj_view_tree_shm,
 #ifdef BENCH_HAVE_ICEORYX
     &bench_subj_iox,
 #endif
