@@ -16,6 +16,19 @@
  * (mp_limit()), after a publish that saw a parked consumer, after a
  * repair. A claim never goes beyond min(slowest consumer, cursor) + CAP.
  *
+ * Biased claim (layout.h, "Biased claims"; multi.c X1..X3, J2, MP2x):
+ * producer 0 is the creator and owns the claim (bias EXCLUSIVE): it stores
+ * its intent, loads the bias (X1) and, if still EXCLUSIVE, stores the
+ * claim counter plainly (MP2x; asserted: no other claim came between its
+ * load of the counter and that store). Every other producer attaches first
+ * (J2: EXCLUSIVE -> REVOKING) and claims only once the bias is SHARED: it
+ * sets SHARED itself (X3) when the owner is dead, or outside its plain
+ * claim (X2: its intent empty or the counter at the intent's end); the
+ * owner sets it when it sees REVOKING (its ack) and CASes from then on.
+ * membarrier(2) is what makes X1's compiler barrier a full one against
+ * X2 in C; here, as every atomic, it is sequentially consistent.
+ * -DBIASED=0: the ring starts SHARED (no membarrier): the plain CAS protocol.
+ *
  * Run (what tests/model/check_spin.sh, suite model, does):
  *   spin -a -DNPROD=2 -DCLAIMS=2 -DCAP=2 mp_ring.pml && gcc -O2 -o pan pan.c && ./pan -m400000
  *   spin -a -DNPROD=3 -DCLAIMS=1 -DCAP=2 -DDIER=1 mp_ring.pml && gcc -O2 -DBITSTATE -o pan pan.c && ./pan -w28 -Q2
@@ -56,6 +69,12 @@
 #ifndef MAXCRASH
 #define MAXCRASH 1
 #endif
+#ifndef BIASED
+#define BIASED 1
+#endif
+#define SHARED 0
+#define EXCLUSIVE 1
+#define REVOKING 2
 #define TOTAL (NPROD * CLAIMS)
 
 byte claim = 0;            /* mp_claim: next sequence to claim */
@@ -67,6 +86,7 @@ bool alive[NPROD];
 byte ended = 0;            /* producers finished or dead */
 byte crashes = 0;
 bool dirty = true;         /* see the consumer */
+byte bias = (BIASED -> EXCLUSIVE : SHARED); /* mp_bias; mp_owner is producer 0 */
 /* ghosts, for the assertions */
 short written[CAP];        /* seq whose payload is fully in the slot (-1 none) */
 byte owner[TOTAL];         /* who claimed seq */
@@ -165,15 +185,51 @@ inline repair(c, cur, s, k, covered, m, live)
 
 proctype producer(byte me)
 {
-  byte n = 0, c, c2;
-  short cur, k2, mm;
+  byte n = 0, c, c2, b;
+  short cur, k2, mm, ol, oh;
   byte k, live;
   bool covered;
+  bool excl = (me == 0 && bias == EXCLUSIVE);    /* the creator's join */
+  bool settled = (me == 0);
   alive[me] = true;
+  if                                             /* J2: an attacher revokes (CAS) */
+  :: me != 0 -> atomic { if :: bias == EXCLUSIVE -> bias = REVOKING :: else -> skip fi }
+  :: else -> skip
+  fi;
 claim_next:
   MAYDIE;
   if
   :: n == CLAIMS -> goto finish
+  :: else -> skip
+  fi;
+settle:                                          /* mp_settle(), before a non-owner's claim */
+  if
+  :: !excl && !settled ->
+     b = bias;                                   /* "b = load_acquire(&ctl->mp_bias)" */
+     if
+     :: b != REVOKING -> settled = true
+     :: else ->
+        if
+        :: !alive[0] -> skip                     /* "dead = ... lock_held(...) == 0" */
+        :: else ->                               /* X2 (after the membarrier) */
+           ol = lo[0]; oh = hi[0];               /* owner_outside_claim(): intent */
+           if
+           :: ol >= oh -> skip
+           :: else ->
+              if
+              :: claim >= oh -> skip             /* "mp_claim >= hi": MP2x done */
+              :: else ->                         /* inside: the claim fails, the caller waits */
+                 d_step { ol = 0; oh = 0; b = 0 };
+                 MAYDIE;
+                 (bias != REVOKING || !alive[0] || lo[0] >= hi[0] || claim >= hi[0]);
+                 goto settle
+              fi
+           fi
+        fi;
+        atomic { if :: bias == REVOKING -> bias = SHARED :: else -> skip fi }; /* X3: CAS */
+        settled = true
+     fi;
+     d_step { ol = 0; oh = 0; b = 0 }
   :: else -> skip
   fi;
 retry:
@@ -200,6 +256,25 @@ retry:
   MAYDIE;
   atomic { lo[me] = c; dirty = true };          /* MP1: then lo */
   MAYDIE;
+  if
+  :: excl ->
+     b = bias;                                   /* X1: "load_relaxed(&ctl->mp_bias)" */
+     MAYDIE;
+     if
+     :: b == EXCLUSIVE ->
+        atomic {                                 /* MP2x: "store_release(&ctl->mp_claim, c + n)" */
+          assert(claim == c);                    /* nobody claimed since our load: no slot twice */
+          claim = c + 1; owner[c] = me; dirty = true; b = 0;
+          assert(c < CAP || DONE(c - CAP))
+        };
+        goto claimed
+     :: else ->                                  /* mp_unbias(): the ack (X3), then the CAS */
+        excl = false; settled = true; b = 0;
+        atomic { if :: bias == REVOKING -> bias = SHARED :: else -> skip fi };
+        goto retry
+     fi
+  :: else -> skip
+  fi;
   atomic {                                       /* MP2: CAS of mp_claim */
     if
     :: claim == c -> claim = c + 1; owner[c] = me; dirty = true;
@@ -207,6 +282,7 @@ retry:
     :: else -> goto retry_out
     fi
   };
+claimed:
   MAYDIE;
   written[c % CAP] = c;                          /* the payload (memcpy into the slot) */
   MAYDIE;

@@ -268,6 +268,8 @@ struct dmp_impl_mp {
   int64_t last;                     /**< the last sequence we published (-1: none) */
   int64_t limit;                    /**< cached clear limit: claims up to it need no scan */
   uint64_t tombstoned;              /**< our slots published as tombstones */
+  bool excl;    /**< we own the ring's biased claim and last saw it EXCLUSIVE (multi.c) */
+  bool settled; /**< we saw the ring's bias SHARED: our claims use the CAS */
 };
 
 dmp_atomic_i64 *dmp_impl_mp_marks(const struct dmp_impl_ring *r);
@@ -337,6 +339,9 @@ void dmp_impl_futex_wake(dmp_atomic_u32 *word);
  * supported and this process registered to receive it (once per process;
  * DMP_MEMBARRIER=0 in the environment says no). */
 bool dmp_impl_membarrier_usable(void);
+/** Issue membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED): true when it ran
+ * (every registered thread passed a full barrier before it returned). */
+bool dmp_impl_membarrier_global(void);
 /** Header flags (DMP_SEG_F_*) for a new ring created with DMP_RING_* `ring_flags`. */
 uint32_t dmp_impl_wake_seg_flags(uint32_t ring_flags);
 /** Decide r->wakeups (DMP_IMPL_WAKE_*) and r->seg->wake_membarrier from

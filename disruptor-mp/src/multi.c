@@ -11,7 +11,15 @@
  * when they refresh their claim limit, before a wake-up, after a repair),
  * so a publish touches no line that another producer or the consumers
  * write. A claimed slot that no live producer's intent covers is a dead
- * producer's: a waiter tombstones it. */
+ * producer's: a waiter tombstones it.
+ *
+ * Biased claim (layout.h, "Biased claims"; labels X1..X3, J2): while the
+ * creator is the only producer that ever attached, it claims with plain
+ * stores (MP2x), no locked instruction: a CAS per message drained the
+ * store buffer behind the previous publish's marker and slot stores. A
+ * second producer revokes that at its attach and claims only once the
+ * owner is seen outside its plain claim (after a membarrier), dead, or
+ * has acknowledged; from then on everyone uses the CAS (MP2). */
 #include "internal.h"
 #include "env_internal.h"
 
@@ -199,6 +207,77 @@ int64_t dmp_impl_mp_repair(struct dmp_impl_ring *r, int32_t self)
   return (int64_t)done;
 }
 
+/* ---- the biased claim (layout.h, "Biased claims") ------------------------------ */
+
+/* Whether the owner's entry `oe` is outside its plain claim: its intent
+ * empty, or the claim counter already at its end (MP2x done: that claim
+ * stores nothing shared but its markers and MP4 any more). X2: acquire
+ * loads, after our membarrier; pair with MP4's release (and MP2x's), so
+ * what we then CAS from includes the owner's last plain store. */
+static bool owner_outside_claim(const struct dmp_segment_control *ctl, struct dmp_producer_entry *oe)
+{
+  int64_t lo = dmp_impl_load_acquire(&oe->claim_lo);
+  int64_t hi = dmp_impl_load_acquire(&oe->claim_hi);
+  if (lo >= hi)
+    return true;
+  return dmp_impl_load_acquire((dmp_atomic_i64 *)(uintptr_t)&ctl->mp_claim) >= hi;
+}
+
+/* A non-owner's check before it claims: true once the ring's claims are
+ * shared (CAS), false while the owner may still store the claim counter
+ * plainly (then the claim fails as "full" and its caller waits, bounded). */
+static bool mp_settle(struct dmp_producer *p)
+{
+  struct dmp_segment_control *ctl = p->ring.ctl;
+  struct dmp_impl_mp *mp = p->mp;
+  /* Acquire: pairs with X3 (the CAS to SHARED of whoever saw the owner
+   * out, after the owner's last plain store) and the owner's own ack. */
+  uint32_t b = dmp_impl_load_acquire(&ctl->mp_bias);
+  if (b == DMP_MP_BIAS_REVOKING) {
+    const struct dmp_impl_geometry *g = &p->ring.seg->geo;
+    uint32_t k = dmp_impl_load_relaxed(&ctl->mp_owner);
+    /* Dead (its entry's lock free; ours if we took its entry): a dead
+     * process stores nothing more. A failed probe counts as alive. */
+    bool dead = k >= g->max_producers || k == mp->index ||
+                dmp_impl_lock_held(p->ring.seg->fd, DMP_LOCK_PRODUCER0 + (off_t)k) == 0;
+    if (!dead) {
+      struct dmp_producer_entry *oe = &dmp_impl_mp_ptable(&p->ring)[k];
+      /* A cheap look first: inside its claim now, nothing to decide. */
+      if (!owner_outside_claim(ctl, oe))
+        return false;
+      /* X2: membarrier, then the owner's intent again. It pairs with the
+       * owner's X1 (its intent store, a compiler barrier, its load of
+       * mp_bias): either that load saw REVOKING (stored before our
+       * membarrier: J2, or before we loaded it above) and the owner CASes
+       * from then on, or its intent store is visible to the loads below.
+       * Without a usable membarrier we wait for the owner's own ack. */
+      if (!dmp_impl_membarrier_global() || !owner_outside_claim(ctl, oe))
+        return false;
+    }
+    /* X3: seq_cst CAS REVOKING -> SHARED (fails harmlessly if the owner
+     * or another producer did it first). */
+    uint32_t want = DMP_MP_BIAS_REVOKING;
+    __atomic_compare_exchange_n(&ctl->mp_bias.raw, &want, DMP_MP_BIAS_SHARED, false, __ATOMIC_SEQ_CST,
+                                __ATOMIC_SEQ_CST);
+  }
+  /* SHARED; or EXCLUSIVE seen by a non-owner, which only a scribbling peer
+   * stores after our J2 (we CAS: the claims stay lock-free, never hang). */
+  mp->settled = true;
+  return true;
+}
+
+/* The owner saw its bias revoked (or scribbled): from now on it CASes.
+ * Its ack: REVOKING -> SHARED (X3, seq_cst CAS, after every plain store
+ * it made), so the waiting producers need not wait for a membarrier. */
+static void mp_unbias(struct dmp_producer *p)
+{
+  p->mp->excl = false;
+  p->mp->settled = true;
+  uint32_t want = DMP_MP_BIAS_REVOKING;
+  __atomic_compare_exchange_n(&p->ring.ctl->mp_bias.raw, &want, DMP_MP_BIAS_SHARED, false, __ATOMIC_SEQ_CST,
+                              __ATOMIC_SEQ_CST);
+}
+
 /* ---- the producer side ------------------------------------------------------ */
 
 /* The clear limit of a multi-producer claim up to `last`: the slowest gating
@@ -276,6 +355,9 @@ static int mp_try_claim(struct dmp_producer *p, uint64_t n, int64_t *first)
                     p->cfg.name, (long long)(mp->hi - mp->lo));
   if (n == 0 || n > p->ring.capacity)
     return -EINVAL;
+  if (!mp->excl && !mp->settled && !mp_settle(p))
+    return DMP_FAIL(-EAGAIN, "'%s': the first producer is inside a claim (stopped?): the ring's claims become "
+                    "shared once it leaves it", p->cfg.name);
   struct dmp_segment_control *ctl = p->ring.ctl;
   struct dmp_producer_entry *e = mp->entry;
   int64_t c = dmp_impl_load_seq_cst(&ctl->mp_claim);
@@ -308,6 +390,20 @@ static int mp_try_claim(struct dmp_producer *p, uint64_t n, int64_t *first)
      * CAS from an older marker fails). On x86 both are plain stores. */
     dmp_impl_store_relaxed(&e->claim_hi, c + (int64_t)n);
     dmp_impl_store_release(&e->claim_lo, c);
+    if (mp->excl) {
+      /* X1: a compiler barrier between our intent store and the load of
+       * the bias, made a full barrier by a revoker's membarrier (X2). */
+      dmp_impl_compiler_barrier();
+      if (dmp_impl_load_relaxed(&ctl->mp_bias) == DMP_MP_BIAS_EXCLUSIVE) {
+        /* MP2x: the only claimer: a release store (after MP1, as MP2's
+         * CAS is; pairs with MP7 and X2's acquire loads). */
+        dmp_impl_store_release(&ctl->mp_claim, c + (int64_t)n);
+        break;
+      }
+      mp_unbias(p);
+      c = dmp_impl_load_seq_cst(&ctl->mp_claim);
+      continue; /* the intent again, then the CAS */
+    }
     /* MP2: seq_cst CAS of the claim counter; pairs with MP7. */
     if (__atomic_compare_exchange_n(&ctl->mp_claim.raw, &c, c + (int64_t)n, false, __ATOMIC_SEQ_CST,
                                     __ATOMIC_SEQ_CST))
@@ -427,6 +523,22 @@ int dmp_impl_mp_claim_wait(struct dmp_producer *p, uint64_t n, int64_t *first, i
 
 int64_t dmp_impl_mp_claim_next(struct dmp_producer *p)
 {
+  struct dmp_impl_mp *mp = p->mp;
+  /* The exclusive owner's claim of one slot inside its cached limit: MP1
+   * (hi; lo already equals the claim counter, which only we store), X1,
+   * MP2x, as in mp_try_claim(), without its checks. */
+  if (mp->excl && mp->lo == mp->hi && p->claim_end != DMP_IMPL_MP_NEXT && mp->hi <= mp->limit) {
+    struct dmp_segment_control *ctl = p->ring.ctl;
+    const int64_t c = mp->hi;
+    dmp_impl_store_relaxed(&mp->entry->claim_hi, c + 1); /* MP1 */
+    dmp_impl_compiler_barrier();                         /* X1 */
+    if (dmp_impl_load_relaxed(&ctl->mp_bias) == DMP_MP_BIAS_EXCLUSIVE) {
+      dmp_impl_store_release(&ctl->mp_claim, c + 1); /* MP2x */
+      mp->hi = c + 1;
+      return c;
+    }
+    /* Revoked: the general path (it stores the intent again and CASes). */
+  }
   int64_t first;
   int rc = mp_try_claim(p, 1, &first);
   return rc < 0 ? rc : first;
@@ -470,6 +582,39 @@ int dmp_impl_mp_join(struct dmp_producer *p, bool creator, int64_t deadline)
    * only): start empty. Relaxed: published by PT1 below; our lock orders
    * it before any repairer could count us alive. */
   dmp_impl_store_relaxed(&e->claim_hi, dmp_impl_load_relaxed(&e->claim_lo));
+  if (p->ring.ctl->header.flags & DMP_SEG_F_MP_BIASED) {
+    struct dmp_segment_control *ctl = p->ring.ctl;
+    if (creator) {
+      /* The creator owns the biased claim if a revoker's membarrier can
+       * reach it (this process registered); else the ring starts SHARED.
+       * Relaxed + release: published with the rest by our unlock below;
+       * nobody attaches before the creator shares the producer lock. */
+      /* Only if nobody joined before us: the creator shares the producer
+       * lock before its join, so an attacher may have taken an entry
+       * already (under the table lock we hold now: it saw SHARED). */
+      bool alone = true;
+      for (uint32_t j = 0; j < g->max_producers && alone; j++)
+        alone = j == k || dmp_impl_lock_held(seg->fd, DMP_LOCK_PRODUCER0 + (off_t)j) == 0;
+      if (alone && !(p->cfg.flags & DMP_RING_NO_MEMBARRIER) && dmp_impl_membarrier_usable()) {
+        dmp_impl_store_relaxed(&ctl->mp_owner, k);
+        dmp_impl_store_release(&ctl->mp_bias, DMP_MP_BIAS_EXCLUSIVE);
+        mp->excl = true;
+        /* Our intent's lo stays at the claim counter between claims (the
+         * fast path in dmp_impl_mp_claim_next() stores only hi). */
+        dmp_impl_store_relaxed(&e->claim_lo, dmp_impl_load_relaxed(&ctl->mp_claim));
+        dmp_impl_store_relaxed(&e->claim_hi, dmp_impl_load_relaxed(&ctl->mp_claim));
+        mp->lo = mp->hi = dmp_impl_load_relaxed(&ctl->mp_claim);
+      }
+    } else {
+      /* J2: revoke the owner's exclusivity (seq_cst CAS: never over a
+       * SHARED already stored); we claim once mp_settle() sees it out. */
+      uint32_t want = DMP_MP_BIAS_EXCLUSIVE;
+      __atomic_compare_exchange_n(&ctl->mp_bias.raw, &want, DMP_MP_BIAS_REVOKING, false, __ATOMIC_SEQ_CST,
+                                  __ATOMIC_SEQ_CST);
+    }
+  }
+  if (!mp->excl)
+    mp->settled = false; /* mp_settle() decides at the first claim */
   e->pid = (int32_t)getpid();
   e->attached_ns = (uint64_t)dmp_impl_realtime_ns();
   dmp_impl_store_relaxed(&e->generation, dmp_impl_load_relaxed(&e->generation) + 1);

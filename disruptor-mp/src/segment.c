@@ -352,7 +352,7 @@ static void header_init(struct dmp_segment_control *ctl, const struct dmp_produc
   h->owner_pid = (int32_t)getpid();
   h->flags = dmp_impl_wake_seg_flags(cfg->flags); /* wake-up protocol (wait.c) */
   if (g->max_producers)
-    h->flags |= DMP_SEG_F_MULTI_PRODUCER;
+    h->flags |= DMP_SEG_F_MULTI_PRODUCER | DMP_SEG_F_MP_BIASED; /* biased claims (multi.c) */
   if (g->bytes)
     h->flags |= DMP_SEG_F_BYTES;
   h->max_producers = g->max_producers;
@@ -505,8 +505,9 @@ int dmp_impl_segment_validate(const struct dmp_impl_segment *seg, struct dmp_imp
   int rc = dmp_impl_geometry_compute("header.", h->capacity, h->slot_size, h->slot_align, h->max_consumers, g);
   if (rc == 0 && (h->flags & DMP_SEG_F_MULTI_PRODUCER))
     rc = dmp_impl_geometry_mp("header.", h->max_producers, g);
-  else if (rc == 0 && h->max_producers != 0)
-    return DMP_FAIL(-DMP_E_CORRUPT, "'%s' is a single-producer ring with max_producers %u", p, h->max_producers);
+  else if (rc == 0 && (h->max_producers != 0 || (h->flags & DMP_SEG_F_MP_BIASED)))
+    return DMP_FAIL(-DMP_E_CORRUPT, "'%s' is a single-producer ring with max_producers %u or flags 0x%x", p,
+                    h->max_producers, h->flags);
   if (rc < 0)
     return DMP_FAIL(-DMP_E_CORRUPT, "'%s' header describes an invalid ring: %s", p, dmp_last_error());
   if (h->slot_stride != g->slot_stride || h->table_offset != g->table_offset ||

@@ -79,6 +79,11 @@ bool dmp_impl_membarrier_usable(void)
   return st > 0;
 }
 
+bool dmp_impl_membarrier_global(void)
+{
+  return dmp_impl_membarrier_usable() && membarrier_call(MEMBARRIER_CMD_GLOBAL_EXPEDITED) == 0;
+}
+
 uint32_t dmp_impl_wake_seg_flags(uint32_t ring_flags)
 {
   if (ring_flags & DMP_RING_NO_WAKEUPS)

@@ -44,6 +44,20 @@
  *     stalled=, dead=, evicted= (alerts it raised), published=; and at
  *     its first stall alert creates the file REPORT.stalled.
  *
+ *   mpr_role owner BACKEND NAME ID COUNT SEED NCONS MODE PROGRESS_FILE HOLD_FILE
+ *     creates the multi-producer ring (capacity 64, MPR_SLOT bytes, 8
+ *     producers): it owns the biased claim (layout.h, "Biased claims").
+ *     Waits for NCONS consumers, then publishes messages 0..COUNT-1 of
+ *     producer ID (PROGRESS_FILE as `producer`): in batches of 1..4 before
+ *     a stop, one claim each (dmp_producer_try_claim() first) after it and
+ *     in "run". MODE:
+ *     "run"; "stop-in:K": at message K it claims one slot, writes it and
+ *     SIGSTOPs itself (between claim and publish), then publishes it;
+ *     "stop-out:K": it SIGSTOPs itself after message K - 1 is published
+ *     (outside any claim); "run-hold": as "run", for as long as HOLD_FILE
+ *     does not exist (COUNT ignored). It closes the ring only once HOLD_FILE exists
+ *     (the test's other producers have attached), within 30 s.
+ *
  * Exit codes: 0 ok, 2 usage, 3 API error, 4 order/duplicate, 5 checksum
  * (a half-written or foreign payload), 6 timeout. */
 #include <errno.h>
@@ -59,46 +73,8 @@
 
 #include <disruptor_mp/disruptor_mp.h>
 
+#include "mpr_msg.h"
 #include "support.h"
-
-#define MPR_SLOT 64
-#define MPR_MAX_PROD 16
-
-struct mpr_msg {
-  uint32_t prod;
-  uint32_t magic;
-  int64_t pseq;
-  uint64_t sum;
-  uint8_t fill[MPR_SLOT - 24];
-};
-_Static_assert(sizeof(struct mpr_msg) == MPR_SLOT, "one slot");
-
-#define MPR_MAGIC 0x4d50524du
-
-static uint64_t msg_sum(uint32_t prod, int64_t pseq)
-{
-  return ts_checksum((int64_t)(((uint64_t)prod << 48) ^ (uint64_t)pseq));
-}
-
-static void msg_fill(struct mpr_msg *m, uint32_t prod, int64_t pseq)
-{
-  m->prod = prod;
-  m->magic = MPR_MAGIC;
-  m->pseq = pseq;
-  m->sum = msg_sum(prod, pseq);
-  for (size_t i = 0; i < sizeof m->fill; i++)
-    m->fill[i] = (uint8_t)(m->sum >> ((i % 8) * 8)) ^ (uint8_t)i;
-}
-
-static bool msg_ok(const struct mpr_msg *m)
-{
-  if (m->magic != MPR_MAGIC || m->prod >= MPR_MAX_PROD || m->pseq < 0 || m->sum != msg_sum(m->prod, m->pseq))
-    return false;
-  for (size_t i = 0; i < sizeof m->fill; i++)
-    if (m->fill[i] != ((uint8_t)(m->sum >> ((i % 8) * 8)) ^ (uint8_t)i))
-      return false;
-  return true;
-}
 
 static uint64_t rng_state;
 static uint64_t rnd(void)
@@ -200,6 +176,88 @@ static int producer(enum dmp_backend backend, const char *name, uint32_t id, int
     if (prog)
       __atomic_store_n(&prog[id], i, __ATOMIC_RELEASE);
   }
+  dmp_producer_close(p);
+  return 0;
+}
+
+static int owner(enum dmp_backend backend, const char *name, uint32_t id, int64_t count, uint64_t seed,
+                 uint32_t ncons, const char *mode, const char *progress, const char *hold)
+{
+  rng_state = seed;
+  int64_t stop_in = -1, stop_out = -1;
+  if (strncmp(mode, "stop-in:", 8) == 0)
+    stop_in = atoll(mode + 8);
+  else if (strncmp(mode, "stop-out:", 9) == 0)
+    stop_out = atoll(mode + 9);
+  else if (strcmp(mode, "run-hold") == 0)
+    count = INT64_MAX; /* until HOLD_FILE exists */
+  else if (strcmp(mode, "run") != 0)
+    return fail(2, "owner: unknown mode '%s'", mode);
+  volatile int64_t *prog = NULL;
+  if (strcmp(progress, "-") != 0) {
+    int fd = open(progress, O_RDWR);
+    if (fd < 0)
+      return fail(3, "open %s: %s", progress, strerror(errno));
+    prog = mmap(NULL, 8 * MPR_MAX_PROD, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (prog == MAP_FAILED)
+      return fail(3, "mmap %s", progress);
+  }
+  struct dmp_producer_config cfg;
+  dmp_producer_config_init(&cfg);
+  cfg.backend = backend;
+  cfg.name = name;
+  cfg.capacity = 64;
+  cfg.slot_size = MPR_SLOT;
+  cfg.max_producers = 8;
+  cfg.flags = DMP_RING_MULTI_PRODUCER;
+  struct dmp_producer *p;
+  int rc = dmp_producer_create(&cfg, &p);
+  if (rc < 0)
+    return fail(3, "create: %s", dmp_strerror(rc));
+  int64_t timeout = (int64_t)ts_timeout_ms(30000) * 1000000;
+  rc = dmp_producer_wait_for_consumers(p, ncons, timeout);
+  if (rc < 0)
+    return fail(6, "wait for %u consumers: %s", ncons, dmp_strerror(rc));
+  for (int64_t i = 0; i < count;) {
+    if (count == INT64_MAX && (i & 63) == 0 && access(hold, F_OK) == 0)
+      break;
+    if (i == stop_out)
+      raise(SIGSTOP); /* outside any claim */
+    /* Batches of 1..4 before a stop (mp_try_claim()), single claims
+     * after it and in "run" (the fast path of dmp_impl_mp_claim_next()). */
+    bool singles = stop_in < 0 && stop_out < 0 ? true : i >= (stop_in >= 0 ? stop_in : stop_out);
+    uint64_t n = singles ? 1 : 1 + rnd() % 4;
+    if ((int64_t)n > count - i)
+      n = (uint64_t)(count - i);
+    if (stop_in > i && (int64_t)n > stop_in - i)
+      n = (uint64_t)(stop_in - i); /* message stop_in starts a batch of its own */
+    int64_t first = 0;
+    void *one = NULL; /* one slot: the inline claim first (its own fast path in multi.c) */
+    if (n == 1 && dmp_producer_try_claim(p, &one) == 0)
+      rc = 0;
+    else {
+      one = NULL;
+      rc = dmp_producer_claim_batch_timeout(p, n, &first, timeout);
+    }
+    if (rc < 0)
+      return fail(rc == -ETIMEDOUT ? 6 : 3, "claim of %" PRIu64 " at message %" PRId64 ": %s", n, i,
+                  dmp_strerror(rc));
+    for (uint64_t k = 0; k < n; k++) {
+      struct mpr_msg m;
+      msg_fill(&m, id, i + (int64_t)k);
+      memcpy(one ? one : dmp_producer_slot(p, first + (int64_t)k), &m, sizeof m);
+    }
+    if (i == stop_in)
+      raise(SIGSTOP); /* claimed and written, not published */
+    dmp_producer_publish(p);
+    i += (int64_t)n;
+    if (prog)
+      __atomic_store_n(&prog[id], i, __ATOMIC_RELEASE);
+  }
+  int64_t deadline = ts_now_ns() + timeout;
+  while (access(hold, F_OK) != 0 && ts_now_ns() < deadline)
+    usleep(1000);
   dmp_producer_close(p);
   return 0;
 }
@@ -397,6 +455,9 @@ int main(int argc, char **argv)
   if (strcmp(argv[1], "consumer") == 0 && argc >= 8)
     return consumer(backend, argv[3], argv[4], (uint32_t)atoi(argv[5]), atoi(argv[6]), argv[7],
                     argc > 8 ? argv[8] : NULL);
+  if (strcmp(argv[1], "owner") == 0 && argc >= 11)
+    return owner(backend, argv[3], (uint32_t)atoi(argv[4]), atoll(argv[5]), strtoull(argv[6], NULL, 10),
+                 (uint32_t)atoi(argv[7]), argv[8], argv[9], argv[10]);
   if (strcmp(argv[1], "lproducer") == 0 && argc >= 8)
     return lproducer(backend, argv[3], (uint32_t)atoi(argv[4]), atoll(argv[5]), argv[6], argv[7]);
   return 2;

@@ -15,8 +15,8 @@
  *   256     64    space_waiters: 1 while the producer is parked for space
  *   320     64    table_seq (futex) and table_hwm: consumer-table changes
  *   384     64    gate_limit: the producer's current free window (see below)
- *   448     64    multi-producer line: mp_claim, mp_tombstones (zero on
- *                 single-producer rings)
+ *   448     64    multi-producer line: mp_claim, mp_tombstones, mp_bias,
+ *                 mp_owner (zero on single-producer rings)
  *   512     128 x max_consumers   consumer table (struct dmp_consumer_entry)
  *   -- multi-producer rings only (DMP_SEG_F_MULTI_PRODUCER): --
  *   PT      128 x max_producers   producer table (struct dmp_producer_entry),
@@ -107,6 +107,30 @@
  * covers its claim from before the claim's CAS until after its markers are
  * stored, so a live (even SIGSTOPped) producer's slot is never tombstoned.
  *
+ * Biased claims (DMP_SEG_F_MP_BIASED; multi.c, "biased claim"): while one
+ * producer is the only one that ever attached, its claim needs no locked
+ * instruction. `mp_bias` says who may claim how: DMP_MP_BIAS_EXCLUSIVE:
+ * only producer entry `mp_owner` claims, and stores `mp_claim` with a
+ * plain (release) store (MP2x) after its intent (MP1) and a compiler
+ * barrier (X1) and a load of `mp_bias` that still shows EXCLUSIVE;
+ * DMP_MP_BIAS_REVOKING: a second producer has attached (it stored
+ * REVOKING under the table lock, J2), the owner still may be inside a
+ * plain claim; DMP_MP_BIAS_SHARED (0, also every ring without the flag):
+ * every producer claims with the CAS (MP2). The creator takes EXCLUSIVE
+ * only if its process can receive membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED)
+ * (registered), else the ring starts SHARED. REVOKING becomes SHARED by a
+ * CAS (X3) of whoever sees the revocation complete: the owner itself at its
+ * next claim (it then uses the CAS), or a non-owner that finds the owner
+ * dead (its OFD lock free), or one that issued membarrier(2) after seeing
+ * REVOKING and then found the owner's intent empty (X2): the membarrier
+ * makes the owner's compiler barrier X1 a full one, so either the owner's
+ * load sees REVOKING (it never stores plainly again) or its intent store
+ * is visible to X2 (a claim in progress: wait for MP4, whose release
+ * carries the plain MP2x store before it). A non-owner never claims while
+ * the ring is REVOKING: a SIGSTOPped owner inside its claim holds the
+ * other producers' claims (bounded by their timeouts), never breaks them.
+ * Once SHARED, a ring stays SHARED for its life.
+ *
  * Sequences are free-running signed 64-bit counters starting at 0; cursors
  * start at -1. At one event per nanosecond they overflow after 292 years,
  * so wrap-around is not handled. Slot index = sequence & (capacity - 1).
@@ -156,7 +180,18 @@ extern "C" {
  * geometry counts blocks. A library that does not know the bit refuses
  * the ring rather than read records as slots. */
 #define DMP_SEG_F_BYTES 0x8u
-#define DMP_SEG_F_KNOWN (DMP_SEG_F_WAKEUPS | DMP_SEG_F_MEMBARRIER | DMP_SEG_F_MULTI_PRODUCER | DMP_SEG_F_BYTES)
+/** With DMP_SEG_F_MULTI_PRODUCER: the mp line's `mp_bias` and `mp_owner`
+ * are in use: a lone producer may claim without a CAS ("Biased claims").
+ * A library that does not know the bit refuses the ring, so it can never
+ * CAS the claim counter beside a producer that stores it plainly. */
+#define DMP_SEG_F_MP_BIASED 0x10u
+#define DMP_SEG_F_KNOWN                                                                                      \
+  (DMP_SEG_F_WAKEUPS | DMP_SEG_F_MEMBARRIER | DMP_SEG_F_MULTI_PRODUCER | DMP_SEG_F_BYTES | DMP_SEG_F_MP_BIASED)
+
+/** `mp_bias` values (layout "Biased claims"). */
+#define DMP_MP_BIAS_SHARED 0u    /**< every producer claims with the CAS */
+#define DMP_MP_BIAS_EXCLUSIVE 1u /**< only `mp_owner` claims, with plain stores */
+#define DMP_MP_BIAS_REVOKING 2u  /**< a second producer waits for the owner to leave its plain claim */
 
 /* OFD lock offsets (see file comment). */
 #define DMP_LOCK_PRODUCER 0
@@ -241,7 +276,13 @@ struct dmp_segment_control {
    * as tombstones (fetch-add by whoever tombstoned one, MP6). */
   alignas(DMP_CACHE_LINE) dmp_atomic_i64 mp_claim;
   dmp_atomic_u64 mp_tombstones;
-  uint8_t mp_reserved[48];
+  /** DMP_MP_BIAS_* (DMP_SEG_F_MP_BIASED rings; "Biased claims"): on the
+   * claim counter's line, which the exclusive owner writes anyway. */
+  dmp_atomic_u32 mp_bias;
+  /** Producer entry of the exclusive owner (written before EXCLUSIVE is
+   * stored, under the table lock, never changed after). */
+  dmp_atomic_u32 mp_owner;
+  uint8_t mp_reserved[40];
 };
 
 /** One consumer table entry: the cursor on its own line, metadata on the next. */
@@ -303,6 +344,7 @@ static_assert(offsetof(struct dmp_segment_control, table_seq) == 320, "table seq
 static_assert(offsetof(struct dmp_segment_control, gate_limit) == 384, "gate limit line");
 static_assert(offsetof(struct dmp_segment_control, mp_claim) == 448, "multi-producer line");
 static_assert(offsetof(struct dmp_segment_control, mp_tombstones) == 456, "tombstone count");
+static_assert(offsetof(struct dmp_segment_control, mp_bias) == 464, "claim bias");
 static_assert(sizeof(struct dmp_segment_control) == 512, "control block is 512 bytes");
 static_assert(sizeof(struct dmp_consumer_entry) == 128, "entry is two cache lines");
 static_assert(offsetof(struct dmp_consumer_entry, state) == 64, "entry metadata on its own line");
