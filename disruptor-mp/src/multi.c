@@ -356,8 +356,9 @@ static int mp_try_claim(struct dmp_producer *p, uint64_t n, int64_t *first)
   if (n == 0 || n > p->ring.capacity)
     return -EINVAL;
   if (!mp->excl && !mp->settled && !mp_settle(p))
-    return DMP_FAIL(-EAGAIN, "'%s': the first producer is inside a claim (stopped?): the ring's claims become "
-                    "shared once it leaves it", p->cfg.name);
+    return DMP_FAIL(-EAGAIN, "'%s': the ring's first producer may still claim without a CAS (inside a claim, "
+                    "or stopped before it saw this producer attach): claims become shared once it is seen "
+                    "outside its claim, acknowledges, or dies", p->cfg.name);
   struct dmp_segment_control *ctl = p->ring.ctl;
   struct dmp_producer_entry *e = mp->entry;
   int64_t c = dmp_impl_load_seq_cst(&ctl->mp_claim);

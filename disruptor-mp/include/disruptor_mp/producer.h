@@ -33,15 +33,20 @@
  * scheduler, several feeds into one journal), where polling N rings would
  * cost more than sharing one. Its costs: every claim is a CAS on one shared
  * counter (a locked instruction: it waits for the previous publish's
- * stores to reach the lines the consumers read), every publish stores one
+ * stores to reach the lines the consumers read), except while the creator
+ * is the only producer that ever attached: it then claims with plain
+ * stores (a biased claim, layout.h "Biased claims"; needs
+ * membarrier(2), else the ring always CASes; the first attach of another
+ * producer hands the claim over for good), every publish stores one
  * 8-byte marker per slot (each slot takes 8 more bytes), and consumers
  * read each slot's marker as well as the slot: two cache lines per
  * message where a single-producer ring's consumer polls one cursor. The
  * shared cursor is not moved per publish (consumers find the published
  * frontier from the markers; producers move the cursor lazily), so
  * producers share only the claim counter's line. One producer alone on
- * such a ring is slower than on a single-producer ring (bench/README.md,
- * "Issue 18 targets"). Events of different producers interleave.
+ * such a ring (the biased claim) streams at 0.9-1.1x a single-producer
+ * ring's rate in the bench (bench/README.md, "Issue 18 targets"). Events
+ * of different producers interleave.
  *
  * Rules on such a ring: a handle holds one claim at a time (one slot or
  * one batch): claiming again before dmp_producer_publish() or
