@@ -44,9 +44,9 @@
  * shared cursor is not moved per publish (consumers find the published
  * frontier from the markers; producers move the cursor lazily), so
  * producers share only the claim counter's line. One producer alone on
- * such a ring (the biased claim) streams at 0.9-1.1x a single-producer
- * ring's rate in the bench (bench/README.md, "Issue 18 targets"). Events
- * of different producers interleave.
+ * such a ring (the biased claim) streams 8 B events at 0.54-1.11x a
+ * single-producer ring's rate, bimodal by run (bench/README.md, "Issue 18
+ * targets"). Events of different producers interleave.
  *
  * Rules on such a ring: a handle holds one claim at a time (one slot or
  * one batch): claiming again before dmp_producer_publish() or
