@@ -372,6 +372,15 @@ static int attach(struct myelon_recorder *r)
 /* Raw or framed: what the ring's type tag says, checked against the request. */
 static int detect_kind(struct myelon_recorder *r)
 {
+  /* A byte ring's slots are blocks of variable-length records: recorded
+   * as raw events they would replay as blocks, not records. Refused until
+   * the journal records records (myelon/record.h). */
+  if (dmp_consumer_bytes_max(r->c) > 0)
+    return dmp_error_set("myelon_recorder_open",
+                         "ring '%s' is a byte ring (DMP_RING_BYTES, or MYELON_FRAME_BYTES): the recorder does not "
+                         "record byte rings yet",
+                         r->ring_name),
+           -MYELON_E_FORMAT;
   r->slot_size = dmp_consumer_slot_size(r->c);
   uint64_t tag = dmp_consumer_type_tag(r->c);
   bool framed = false;

@@ -318,3 +318,56 @@ Test(journal_record, replay_refuses_other_slot_sizes_and_frame_capacities)
   cr_assert(eq(int, myelon_replayer_run(r, -1), -MYELON_E_FORMAT));
   myelon_replayer_close(r);
 }
+
+/* record.h: a byte ring (Layer 0 DMP_RING_BYTES, or framed
+ * MYELON_FRAME_BYTES) is refused with -MYELON_E_FORMAT whatever kind is
+ * asked, rather than recorded block by block as raw events; nothing is
+ * left behind (no journal, no consumer entry gating the ring). */
+Test(journal_record, byte_rings_are_refused_not_recorded_as_blocks)
+{
+  const char *base = jn_tmp("byt");
+  for (int framed = 0; framed < 2; framed++) {
+    const char *name = ts_shm_name("byt");
+    struct dmp_producer *p = NULL;
+    struct myelon_producer *fp = NULL;
+    if (framed) {
+      struct myelon_producer_config pc;
+      myelon_producer_config_init(&pc);
+      pc.ring.name = name;
+      pc.format = MYELON_FRAME_BYTES;
+      pc.ring_bytes = 4096;
+      int rc = myelon_producer_create(&pc, &fp);
+      cr_assert(eq(int, rc, 0), "framed byte ring: %s / %s", myelon_err_name(rc), dmp_last_error());
+    } else {
+      struct dmp_producer_config pc;
+      dmp_producer_config_init(&pc);
+      pc.name = name;
+      pc.flags = DMP_RING_BYTES;
+      pc.capacity = 4096;
+      int rc = dmp_producer_create(&pc, &p);
+      cr_assert(eq(int, rc, 0), "byte ring: %s / %s", myelon_err_name(rc), dmp_last_error());
+    }
+    static const enum myelon_record_kind kinds[] = {MYELON_RECORD_AUTO, MYELON_RECORD_RAW, MYELON_RECORD_FRAMED};
+    for (int k = 0; k < 3; k++) {
+      struct myelon_recorder_config c = rcfg(name, base);
+      c.kind = kinds[k];
+      struct myelon_recorder *r = (void *)1;
+      cr_assert(eq(int, myelon_recorder_open(&c, &r), -MYELON_E_FORMAT), "%s byte ring, kind %d",
+                framed ? "framed" : "Layer 0", (int)kinds[k]);
+      cr_assert(eq(ptr, r, NULL));
+      cr_assert(ne(ptr, strstr(dmp_last_error(), "byte ring"), NULL), "%s", dmp_last_error());
+      cr_assert(eq(int, access(jn_part(base, 1), F_OK), -1), "no journal for a refused ring");
+    }
+    /* Nothing gates the ring after the refusals: it fills and wraps. */
+    uint8_t msg[100] = {0};
+    for (int i = 0; i < 200; i++)
+      if (framed)
+        cr_assert(eq(int, myelon_producer_try_publish(fp, msg, sizeof msg, 0), 0), "publish %d", i);
+      else
+        cr_assert(ge(i64, dmp_producer_try_publish_bytes(p, msg, sizeof msg), 0), "publish %d", i);
+    if (framed)
+      myelon_producer_close(fp);
+    else
+      dmp_producer_close(p);
+  }
+}

@@ -120,7 +120,8 @@ MYELON_API void myelon_recorder_config_init(struct myelon_recorder_config *cfg);
  * @return 0 and `*out`; -EINVAL; -DMP_E_BADCONFIG (field named in the
  *         detail); -EOPNOTSUPP (non-gating requested but Layer 0 has no
  *         non-gating consumers); -MYELON_E_FORMAT (framed requested, ring
- *         carries no frames); errors of dmp_consumer_attach() (-ENOENT: no
+ *         carries no frames; or a byte ring, DMP_RING_BYTES or
+ *         MYELON_FRAME_BYTES: not recorded yet, a limit); errors of dmp_consumer_attach() (-ENOENT: no
  *         such ring, -ETIMEDOUT with attach_timeout_ns) and of
  *         myelon_journal_writer_open() (-EEXIST, -EACCES, ...). On failure
  *         nothing is left behind (no consumer entry, no journal file).
