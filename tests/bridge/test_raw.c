@@ -153,6 +153,31 @@ Test(bridge_raw, handshake_mismatch_slot_size_and_type_tag_refused_naming_the_fi
           "refused a link: slot_align");
 }
 
+/* bridge.h: the bridge carries slot rings only; an egress on a byte ring
+ * (DMP_RING_BYTES) refuses it with the reason instead of sending its
+ * blocks as raw slots, and leaves no consumer on it. */
+Test(bridge_raw, an_egress_on_a_byte_ring_refuses_it)
+{
+  const char *ep = ipc_ep(), *ra = ts_shm_name("a"), *rb = ts_shm_name("b");
+  struct dmp_producer_config pc;
+  dmp_producer_config_init(&pc);
+  pc.name = ra;
+  pc.flags = DMP_RING_BYTES;
+  pc.capacity = 4096;
+  struct dmp_producer *p = NULL;
+  int rc = dmp_producer_create(&pc, &p);
+  cr_assert(eq(int, rc, 0), "byte ring: %s (%s)", dmp_err_name(rc), dmp_last_error());
+  struct side in = ingress(rb, ep, raw_ingress_args);
+  struct side eg = egress(ra, ep, NULL);
+  rc = ts_wait(eg.pid, ts_timeout_ms(30000));
+  cr_assert(eq(int, rc, 1), "egress exited %d: %s", rc, slurp(eg.err));
+  cr_assert(strstr(slurp(eg.err), "is a byte ring") != NULL, "egress: %s", slurp(eg.err));
+  cr_assert(eq(u32, ring_consumers(ra), 0), "a refusing egress left a consumer on the byte ring");
+  cr_assert(eq(i64, ring_position(rb), -1), "nothing applied to B's ring");
+  stop(&in);
+  dmp_producer_close(p);
+}
+
 static void send_wire(void *s, const void *m, size_t n)
 {
   cr_assert(eq(int, zmq_send(s, m, n, 0), (int)n), "zmq_send: %s", zmq_strerror(zmq_errno()));

@@ -580,6 +580,13 @@ Test(topology, configuration_errors_name_the_field)
   struct myelon_worker *w = NULL;
   cr_assert_eq(myelon_worker_attach(&cfg, 0, &w), -MYELON_E_TOPOLOGY);
   assert_detail_has("must be ASCII alphanumeric");
+  /* Slot rings only (README, "Framed messages on a byte ring"). */
+  cr_assert_eq(topo_config(&t.p, &cfg), 0);
+  cfg.format = MYELON_FRAME_BYTES;
+  int rc = myelon_scheduler_create(&cfg, &s);
+  cr_assert_eq(rc, -MYELON_E_FORMAT, "a byte-ring topology: %s (%s)", myelon_err_name(rc), dmp_last_error());
+  rc = myelon_worker_attach(&cfg, 0, &w);
+  cr_assert_eq(rc, -MYELON_E_FORMAT, "a byte-ring worker: %s (%s)", myelon_err_name(rc), dmp_last_error());
   cr_assert_null(s);
   cr_assert_null(w);
 }

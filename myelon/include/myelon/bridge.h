@@ -29,7 +29,10 @@
  * ordinary gating consumer): tombstones are stepped over and never sent,
  * the slots its producers published arrive in the ring's order. B's ring
  * is always a single-producer ring (the ingress is its only producer), so
- * producers cannot join it on B.
+ * producers cannot join it on B. Byte rings (DMP_RING_BYTES, and framed
+ * MYELON_FRAME_BYTES rings) are not carried in this version: the egress
+ * refuses one (-MYELON_E_FORMAT, naming the ring) rather than send its
+ * blocks as raw slots.
  *
  * Sockets: the ingress binds a ROUTER, the egress connects a DEALER.
  * DEALER/ROUTER rather than PUSH/PULL: data and acknowledgements share one

@@ -84,6 +84,15 @@ static int egress_probe(struct myelon_bridge *b, int64_t timeout_ns)
      * may still be there (a crashed producer leaves its segment); only a
      * live producer of another epoch is the next one. */
     if (rc == 0 && st->producer_alive && !(b->skip_old && st->epoch == b->old_epoch)) {
+      /* A byte ring's slots are blocks of variable-length records: sent
+       * slot by slot they would arrive as a raw slot ring of blocks. */
+      if (st->flags & DMP_SEG_F_BYTES) {
+        dmp_inspect_close(in);
+        return bridge_fail(b, -MYELON_E_FORMAT,
+                           "ring %s is a byte ring (DMP_RING_BYTES, or MYELON_FRAME_BYTES): the bridge carries slot "
+                           "rings only in this version",
+                           b->ring);
+      }
       bool found = false;
       for (int f = 0; f < 2 && !found; f++) {
         enum myelon_frame_format fmt = f == 0 ? MYELON_FRAME_COMPACT : MYELON_FRAME_ALIGNED;
