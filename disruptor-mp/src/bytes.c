@@ -8,6 +8,66 @@
 
 #include <errno.h>
 #include <string.h>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+
+/* ---- copying a record in or out ----------------------------------------- */
+
+/* From this size on a record is copied with REP MOVSB where the CPU has
+ * ERMS (enhanced REP MOVSB/STOSB), else with memcpy. Why: glibc's memcpy
+ * (2.36, the bench VM's) uses REP MOVSB only up to
+ * __x86_rep_movsb_stop_threshold, which it sets to the L2 size on AMD
+ * (1 MiB there), and a vector loop above it. Between two processes, where
+ * the destination's lines were last read by the other core and the source's
+ * last written by it, that loop made a 1 MiB ping-pong 2.5x the floor's
+ * round trip; REP MOVSB, 1.3x (bench/README.md, "Issue 20"). Below 1 MiB
+ * memcpy already picks REP MOVSB from about 2 KiB on, and handles small
+ * and unaligned copies best: it stays in charge there. */
+#define COPY_REP_MOVSB_MIN ((size_t)1 << 20)
+
+/* Sanitizers see into memcpy, not into an asm statement: their builds keep
+ * memcpy so that a copy past a buffer stays a report. */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || __has_feature(memory_sanitizer)
+#define COPY_SANITIZED 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define COPY_SANITIZED 1
+#endif
+#if defined(__x86_64__) && !defined(COPY_SANITIZED)
+#define COPY_REP_MOVSB 1
+#endif
+
+#if defined(COPY_REP_MOVSB)
+/* 0 = not asked yet, 1 = ERMS, 2 = none. Relaxed load and store, both: a
+ * cache of a CPU feature that every thread computes alike; it orders
+ * nothing. */
+static dmp_atomic_u32 copy_erms;
+
+static bool have_erms(void)
+{
+  uint32_t v = dmp_impl_load_relaxed(&copy_erms);
+  if (v == 0) {
+    unsigned a, b, c, d;
+    v = __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & (1u << 9)) ? 1 : 2;
+    dmp_impl_store_relaxed(&copy_erms, v);
+  }
+  return v == 1;
+}
+#endif
+
+static void copy_record(void *dst, const void *src, size_t len)
+{
+#if defined(COPY_REP_MOVSB)
+  if (len >= COPY_REP_MOVSB_MIN && have_erms()) {
+    __asm__ volatile("rep movsb" : "+D"(dst), "+S"(src), "+c"(len) : : "memory");
+    return;
+  }
+#endif
+  memcpy(dst, src, len);
+}
 
 /* ---- geometry (create, attach) ----------------------------------------- */
 
@@ -160,7 +220,7 @@ static int64_t copy_publish(struct dmp_producer *p, const void *src, size_t len,
   if (rc < 0)
     return rc;
   if (len)
-    memcpy(data, src, len);
+    copy_record(data, src, len);
   return dmp_producer_publish(p);
 }
 
@@ -418,7 +478,7 @@ static int copy(struct dmp_consumer *c, void *dst, size_t cap, size_t *len, int6
     return DMP_FAIL(-EMSGSIZE, "record of %zu bytes, buffer of %zu", *len, cap);
   }
   if (*len)
-    memcpy(dst, data, *len);
+    copy_record(dst, data, *len);
   if (seq)
     *seq = s;
   dmp_consumer_release(c);

@@ -456,6 +456,48 @@ Test(bytes, copy_too_small_consumes_nothing)
   dmp_producer_close(p);
 }
 
+/* Records of 1 MiB and more take another copy routine (bytes.c,
+ * copy_record: REP MOVSB where the CPU has ERMS): publish_bytes and
+ * copy_bytes move every byte of them, from and to addresses at every
+ * alignment, and not one byte more (guards on both sides of the reader's
+ * buffer). Sizes around the switch, both backends. */
+Test(bytes, large_records_copied_whole)
+{
+  const size_t sizes[] = {((size_t)1 << 20) - 1, (size_t)1 << 20, ((size_t)1 << 20) + 1, ((size_t)1 << 20) + 17,
+                          3 * ((size_t)1 << 20) + 5};
+  const size_t nsizes = sizeof sizes / sizeof sizes[0], max = sizes[nsizes - 1], guard = 64;
+  uint8_t *src = malloc(max + 64), *dst = malloc(max + 64 + 2 * guard);
+  cr_assert(src && dst);
+  for (int bi = 0; bi < UT_NBACKENDS; bi++) {
+    struct dmp_producer_config pc = bcfg(ut_backends[bi], (uint64_t)8 << 20, 0);
+    struct dmp_producer *p = ut_create(&pc);
+    struct dmp_consumer_config cc = ut_ccfg(&pc, "c");
+    struct dmp_consumer *c = ut_attach(&cc);
+    for (int64_t k = 0; k < 4 * (int64_t)nsizes; k++) {
+      size_t len = sizes[k % (int64_t)nsizes], so = (size_t)k % 17, dof = (size_t)(k * 7) % 33;
+      bp_fill(src + so, 5, k, len);
+      cr_assert(ge(i64, dmp_producer_try_publish_bytes(p, src + so, len), 0), "publish %zu: %s", len,
+                dmp_last_error());
+      memset(dst, 0xa5, max + 64 + 2 * guard);
+      size_t got;
+      cr_assert(eq(int, dmp_consumer_try_copy_bytes(c, dst + guard + dof, len, &got, NULL), 0), "%s",
+                dmp_last_error());
+      cr_assert(eq(u64, got, len));
+      cr_assert(eq(int, memcmp(dst + guard + dof, src + so, len), 0), "record %lld (%zu bytes, src +%zu, dst +%zu)",
+                (long long)k, len, so, dof);
+      for (size_t g = 0; g < guard + dof; g++)
+        cr_assert(eq(u8, dst[g], 0xa5), "byte written before the buffer");
+      for (size_t g = guard + dof + len; g < max + 64 + 2 * guard; g++)
+        cr_assert(eq(u8, dst[g], 0xa5), "byte written after the record (%zu bytes, at +%zu)", len,
+                  g - guard - dof - len);
+    }
+    dmp_consumer_close(c);
+    dmp_producer_close(p);
+  }
+  free(src);
+  free(dst);
+}
+
 /* dmp-stat names the shape: the text and the JSON report say byte ring,
  * its size in bytes, its block and its largest record. */
 static void stat_output(const char *args, char *out, size_t cap)
