@@ -14,9 +14,14 @@
  *               two) overrides the size, for the sizing experiments of
  *               bench/README.md.
  *
- * Send = dmp_producer_claim_bytes_timeout + memcpy + publish; receive =
- * dmp_consumer_peek_bytes_timeout + memcpy + release (the library's own
- * waits, with the case's strategy, as dmp-shm). Receivers attach as
+ * Send = dmp_producer_publish_bytes_timeout (claim, the library's copy,
+ * publish); receive = dmp_consumer_copy_bytes_timeout (peek, the library's
+ * copy, release): the library's own waits, with the case's strategy, as
+ * dmp-shm, and its own copy routine (REP MOVSB from 1 MiB on, bytes.c).
+ * BENCH_BYTES_COPY=memcpy instead claims / peeks and copies with glibc's
+ * memcpy (the experiment of bench/README.md, "Issue 20"). Both ends
+ * prefault the ring (DMP_RING_PREFAULT, DMP_CONSUMER_PREFAULT), as the
+ * floor maps its memory with MAP_POPULATE. Receivers attach as
  * "c0".."c7"; the producer waits for them first.
  */
 #include "bench.h"
@@ -41,6 +46,17 @@ static int fail(const char *what, int rc)
 {
   bench_log("%s: %s (%s)", what, dmp_strerror(rc), dmp_last_error());
   return rc;
+}
+
+/* BENCH_BYTES_COPY=memcpy (file comment), read once per process. */
+static bool glibc_copy(void)
+{
+  static int v = -1;
+  if (v < 0) {
+    const char *env = getenv("BENCH_BYTES_COPY");
+    v = env && strcmp(env, "memcpy") == 0;
+  }
+  return v;
 }
 
 static uint64_t pow2_ceil(uint64_t v)
@@ -69,7 +85,7 @@ static int tx_open(const struct bench_chan *ch, void **tx)
   struct dmp_producer_config cfg;
   dmp_producer_config_init(&cfg);
   cfg.name = name;
-  cfg.flags = DMP_RING_BYTES;
+  cfg.flags = DMP_RING_BYTES | DMP_RING_PREFAULT;
   cfg.capacity = ring_bytes(ch->c);
   cfg.slot_size = BYTES_BLOCK;
   cfg.max_consumers = BENCH_MAX_RX;
@@ -91,6 +107,7 @@ static int rx_open(const struct bench_chan *ch, unsigned idx, void **rx)
   dmp_consumer_config_init(&cfg);
   cfg.name = name;
   cfg.id = id;
+  cfg.flags |= DMP_CONSUMER_PREFAULT;
   cfg.wait.kind = wait_kind(ch->c->wait);
   struct dmp_consumer *c;
   int rc = dmp_consumer_attach_timeout(&cfg, BENCH_STEP_TIMEOUT_NS, &c);
@@ -108,6 +125,10 @@ static int bytes_tx_ready(void *tx, unsigned n, int64_t timeout_ns)
 
 static int bytes_send(void *tx, const void *buf, size_t len)
 {
+  if (!glibc_copy()) {
+    int64_t seq = dmp_producer_publish_bytes_timeout(tx, buf, len, DMP_FOREVER);
+    return seq < 0 ? (int)seq : 0;
+  }
   void *data;
   int rc = dmp_producer_claim_bytes_timeout(tx, len, &data, DMP_FOREVER);
   if (rc < 0)
@@ -119,8 +140,12 @@ static int bytes_send(void *tx, const void *buf, size_t len)
 
 static int bytes_recv(void *rx, void *buf, size_t len)
 {
-  const void *data;
   size_t got;
+  if (!glibc_copy()) {
+    int rc = dmp_consumer_copy_bytes_timeout(rx, buf, len, &got, NULL, DMP_FOREVER);
+    return rc < 0 ? rc : got == len ? 0 : -EBADMSG;
+  }
+  const void *data;
   int rc = dmp_consumer_peek_bytes_timeout(rx, &data, &got, NULL, DMP_FOREVER);
   if (rc < 0)
     return rc;

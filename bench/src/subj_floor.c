@@ -198,7 +198,7 @@ static int mailbox_send(struct floor_end *e, const void *buf, size_t len)
 {
   uint64_t w0;
   memcpy(&w0, buf, 8);
-  memcpy(e->data + 8, (const uint8_t *)buf + 8, len - 8);
+  bench_copy(e->data + 8, (const uint8_t *)buf + 8, len - 8);
   /* F3: release store of the flag word; pairs with F4. */
   atomic_store_explicit((_Atomic uint64_t *)e->data, e->dir ? (w0 | FLOOR_DIR_BIT) : w0,
                         memory_order_release);
@@ -218,7 +218,7 @@ static int mailbox_recv(struct floor_end *e, void *buf, size_t len)
   }
   w0 &= ~FLOOR_DIR_BIT;
   memcpy(buf, &w0, 8);
-  memcpy((uint8_t *)buf + 8, e->data + 8, len - 8);
+  bench_copy((uint8_t *)buf + 8, e->data + 8, len - 8);
   return 0;
 }
 
@@ -245,7 +245,7 @@ static int floor_send(void *tx, const void *buf, size_t len)
     if (seq > e->cached)
       floor_wait_step(e);
   }
-  memcpy(e->data + ((uint64_t)seq & e->mask) * e->stride, buf, len);
+  bench_copy(e->data + ((uint64_t)seq & e->mask) * e->stride, buf, len);
   /* F6: release store of the head; pairs with F8. */
   atomic_store_explicit(e->head, seq, memory_order_release);
   e->next = seq + 1;
@@ -264,7 +264,7 @@ static int floor_recv(void *rx, void *buf, size_t len)
     if (seq > e->cached)
       floor_wait_step(e);
   }
-  memcpy(buf, e->data + ((uint64_t)seq & e->mask) * e->stride, len);
+  bench_copy(buf, e->data + ((uint64_t)seq & e->mask) * e->stride, len);
   /* F7: release store of this receiver's tail, once per batch: when the
    * cached head is used up (the next call loads the head again) or at a
    * quarter of the ring; pairs with F5. */
