@@ -178,15 +178,22 @@ static int orch_main(int argc, char **argv, bool single)
   o.clock_cost_ns = bench_clock_cost_ns();
   o.pause_ns = bench_pause_cost_ns();
   o.fence_ns = bench_fence_cost_ns();
-  orch_select(&o, single ? one.subject : only);
+  /* A paired case selects (and probes: iceoryx's broker) its pair too. */
+  char both[2 * sizeof one.subject + 2];
+  snprintf(both, sizeof both, "%s,%s", one.subject, one.pair);
+  orch_select(&o, single ? (one.pair[0] ? both : one.subject) : only);
   if (single) {
-    if (!o.subjects[0]) {
+    const struct bench_subject *s = NULL;
+    for (unsigned k = 0; o.subjects[k]; k++)
+      if (strcmp(o.subjects[k]->name, one.subject) == 0)
+        s = o.subjects[k];
+    if (!s || (one.pair[0] && !orch_has(&o, one.pair))) {
       orch_finish(&o); /* records the skip in run.json, removes the temp dir */
       return 1;
     }
     one.capacity = one.capacity ? one.capacity : suite_capacity(one.size);
-    if (o.subjects[0]->max_capacity && one.capacity > o.subjects[0]->max_capacity)
-      one.capacity = o.subjects[0]->max_capacity;
+    if (s->max_capacity && one.capacity > s->max_capacity)
+      one.capacity = s->max_capacity;
     orch_add(&o, &one);
   } else if (suite_plan(&o, o.suite) < 0) {
     orch_finish(&o);

@@ -5,7 +5,8 @@
  * RouDi gets a config written into the run's directory: one segment with
  * mempools sized for the payload ladder (each chunk = payload + iceoryx's
  * chunk header, rounded up) and enough chunks for a 256-deep subscriber
- * queue per size. It is ready when its log says "RouDi is ready for
+ * queue per size (and 8 chunks of 16 MiB for the 16 MiB ping-pongs,
+ * suite.c plan_large). It is ready when its log says "RouDi is ready for
  * clients" (15 s bound). On stop it removes its own /dev/shm segments; if it
  * has to be killed, the harness removes the two names it creates
  * (iceoryx_mgmt and the user's segment) — only if they were absent before.
@@ -34,7 +35,8 @@ static const char roudi_config[] =
     "[[segment.mempool]]\nsize = 16512\ncount = 600\n\n"
     "[[segment.mempool]]\nsize = 65664\ncount = 600\n\n"
     "[[segment.mempool]]\nsize = 262272\ncount = 300\n\n"
-    "[[segment.mempool]]\nsize = 1048704\ncount = 120\n";
+    "[[segment.mempool]]\nsize = 1048704\ncount = 120\n\n"
+    "[[segment.mempool]]\nsize = 16777344\ncount = 8\n";
 
 static char workdir[BENCH_PATH_MAX];
 static pid_t roudi_pid = -1;

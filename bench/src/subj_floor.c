@@ -25,6 +25,10 @@
  * one per message: the line the producer polls moves once per batch,
  * as a Disruptor consumer's sequence does. No fences, no wake-ups, no
  * liveness: what a Disruptor ring would be with every feature removed.
+ *
+ * Both ends map with MAP_POPULATE, and every copy goes through
+ * bench_copy() (REP MOVSB from 1 MiB on, as libdisruptor_mp copies a byte
+ * ring's records): no subject may copy faster than the floor.
  */
 #define _GNU_SOURCE
 #include "bench.h"
@@ -301,7 +305,8 @@ const struct bench_subject bench_subj_floor = {
     .name = "floor",
     .transport = "shm; ping-pong: one shared cache line (flag word + payload, release store / acquire spin); "
                  "streams: a minimal ring of the same depth, cached head and tails, each tail stored once per "
-                 "batch",
+                 "batch; MAP_POPULATE on both ends; copies with REP MOVSB from 1 MiB on (the byte ring's rule), "
+                 "memcpy below",
     .family = BENCH_FAMILY_FLOOR,
     .caps = BENCH_CAP_BROADCAST | BENCH_CAP_WAIT,
     .tx_open = floor_tx_open,

@@ -193,7 +193,7 @@ static void f2_cleanup(const struct bench_case *c)
 
 const struct bench_subject bench_subj_floor2 = {
     .name = "floor-2line",
-    .transport = "shm (one line per direction)",
+    .transport = "shm (one line per direction); MAP_POPULATE; copies with REP MOVSB from 1 MiB on (the byte ring's rule), memcpy below",
     .family = BENCH_FAMILY_FLOOR,
     .caps = BENCH_CAP_WAIT | BENCH_CAP_AB_ONLY,
     .tx_open = f2_tx_open,

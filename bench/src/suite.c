@@ -40,6 +40,10 @@
  *                                2 -> 1 at 64 B and 1 KiB (quick: once)
  *   view vs owned decode         view-shm vs msgpack-shm: 64 B ping-pong,
  *                                1 KiB and 64 KiB streams
+ *   byte rings vs floor, iceoryx dmp-bytes (and framed-bytes where built):
+ *                                64 KiB, 1 MiB, 16 MiB ping-pong vs floor
+ *                                and iceoryx; 64 KiB, 1 MiB streams vs
+ *                                iceoryx (plan_large)
  *
  *   gather      8 B, 64 B, 1 KiB [50k]: 2 writers -> 1 consumer (full: 2 and 4 where
  *               the cores allow), every subject that can, beside dmp-shm's
@@ -348,6 +352,33 @@ static void plan_ab(struct orch *o, uint32_t rep, uint64_t scale)
   add_ab(o, "view-shm", "msgpack-shm", BENCH_WL_AB_STREAM, 65536, (struct counts){10000 * scale, 500}, rep);
 }
 
+/* Issue 20: large messages on the byte rings, raw (dmp-bytes) and Layer 1
+ * (framed-bytes, where built), against the floor and iceoryx: ping-pong at
+ * 64 KiB, 1 MiB and 16 MiB, streams at 64 KiB and 1 MiB. 16 MiB is no rung
+ * of the ladder: its cases get a depth of 8 (a ping-pong has one message
+ * in flight; dmp-bytes still holds two records, iceoryx's pool has 8
+ * chunks of 16 MiB, roudi.c) and a warm-up of 20, not 1.125 x 128. */
+static void plan_large(struct orch *o, uint32_t rep, uint64_t scale)
+{
+  static const char *const subjects[] = {"dmp-bytes", "framed-bytes"};
+  static const char *const refs[] = {"floor", "iceoryx"};
+  for (unsigned k = 0; k < 2; k++)
+    for (unsigned r = 0; r < 2; r++) {
+      add_ab(o, subjects[k], refs[r], BENCH_WL_AB_PINGPONG, 65536, (struct counts){1000 * scale, 100}, rep);
+      add_ab(o, subjects[k], refs[r], BENCH_WL_AB_PINGPONG, 1048576, (struct counts){200 * scale, 20}, rep);
+      unsigned before = o->ncases;
+      add_ab(o, subjects[k], refs[r], BENCH_WL_AB_PINGPONG, 16777216, (struct counts){30 * scale, 20}, rep);
+      if (o->ncases > before) {
+        o->cases[o->ncases - 1].capacity = 8;
+        o->cases[o->ncases - 1].warmup = 20;
+      }
+      if (r == 0)
+        continue;
+      add_ab(o, subjects[k], "iceoryx", BENCH_WL_AB_STREAM, 65536, (struct counts){5000 * scale, 500}, rep);
+      add_ab(o, subjects[k], "iceoryx", BENCH_WL_AB_STREAM, 1048576, (struct counts){500 * scale, 50}, rep);
+    }
+}
+
 /* Issue 17: the bridge between two hosts (hosts.h), paired against plain
  * ZeroMQ with the same socket types and security (and nng against plain
  * ZeroMQ over the same veth), and the cost of an egress to the local
@@ -395,9 +426,11 @@ static int plan_suite(struct orch *o, const char *name)
     static const uint64_t rates[] = {20000};
     plan_ab(o, 0, 1);
     plan_bridge(o, 0, 1);
+    plan_large(o, 0, 1);
     plan_main(o, pp_sizes, 4, sizes, 5, 1);
     plan_ab(o, 1, 1);
     plan_bridge(o, 1, 1);
+    plan_large(o, 1, 1);
     plan_broadcast(o, bsizes, 1, fan, 2, 1);
     plan_rates(o, rates, 1, 1);
     plan_waits(o, "dmp-shm", 1000000000, 200);
@@ -406,6 +439,7 @@ static int plan_suite(struct orch *o, const char *name)
     plan_gather(o, gsizes, 3, gwriters, 1, 1);
     plan_ab(o, 2, 1);
     plan_bridge(o, 2, 1);
+    plan_large(o, 2, 1);
     plan_main_reps(o, pp_sizes, 4, sizes, 5, 1);
     return 0;
   }
@@ -415,9 +449,11 @@ static int plan_suite(struct orch *o, const char *name)
     static const uint64_t rates[] = {10000, 50000, 200000};
     plan_ab(o, 0, 5);
     plan_bridge(o, 0, 5);
+    plan_large(o, 0, 5);
     plan_main(o, sizes, 9, sizes, 9, 10);
     plan_ab(o, 1, 5);
     plan_bridge(o, 1, 5);
+    plan_large(o, 1, 5);
     plan_broadcast(o, bsizes, 2, fan, 3, 10);
     plan_rates(o, rates, 3, 5);
     plan_ab(o, 2, 5);
@@ -428,9 +464,11 @@ static int plan_suite(struct orch *o, const char *name)
     static const uint32_t gwriters[] = {2, 4};
     plan_gather(o, gsizes, 3, gwriters, 2, 10);
     plan_bridge(o, 2, 5);
+    plan_large(o, 2, 5);
     for (uint32_t rep = 3; rep < 5; rep++) {
       plan_ab(o, rep, 5);
       plan_bridge(o, rep, 5);
+      plan_large(o, rep, 5);
     }
     plan_main_reps(o, sizes, 9, sizes, 9, 10);
     return 0;
