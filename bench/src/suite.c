@@ -356,7 +356,7 @@ static void plan_ab(struct orch *o, uint32_t rep, uint64_t scale)
  * (framed-bytes, where built), against the floor and iceoryx: ping-pong at
  * 64 KiB, 1 MiB and 16 MiB, streams at 64 KiB and 1 MiB. 16 MiB is no rung
  * of the ladder: its cases get a depth of 8 (a ping-pong has one message
- * in flight; dmp-bytes still holds two records, iceoryx's pool has 8
+ * in flight; dmp-bytes still holds two records, iceoryx's pool has 4
  * chunks of 16 MiB, roudi.c) and a warm-up of 20, not 1.125 x 128. */
 static void plan_large(struct orch *o, uint32_t rep, uint64_t scale)
 {
