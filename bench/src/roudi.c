@@ -5,9 +5,11 @@
  * RouDi gets a config written into the run's directory: one segment with
  * mempools sized for the payload ladder (each chunk = payload + iceoryx's
  * chunk header, rounded up) and enough chunks for a 256-deep subscriber
- * queue per size (and 4 chunks of 16 MiB for the 16 MiB ping-pongs,
- * suite.c plan_large). It is ready when its log says "RouDi is ready for
- * clients" (45 s bound: it reserves ~325 MB, which took more than 15 s
+ * queue per size (and 8 chunks of 16 MiB for the 16 MiB ping-pongs,
+ * suite.c plan_large: with 4 the quick suite's 16 MiB ping-pong against
+ * iceoryx timed out twice in a row, a chunk apparently still held by a
+ * role killed in an earlier case; with 8 it finished). It is ready when its log says "RouDi is ready for
+ * clients" (45 s bound: it reserves ~390 MB; ~325 MB took more than 15 s
  * on the loaded 2-core VM). On stop it removes its own /dev/shm segments; if it
  * has to be killed, the harness removes the two names it creates
  * (iceoryx_mgmt and the user's segment) — only if they were absent before.
@@ -37,7 +39,7 @@ static const char roudi_config[] =
     "[[segment.mempool]]\nsize = 65664\ncount = 600\n\n"
     "[[segment.mempool]]\nsize = 262272\ncount = 300\n\n"
     "[[segment.mempool]]\nsize = 1048704\ncount = 120\n\n"
-    "[[segment.mempool]]\nsize = 16777344\ncount = 4\n";
+    "[[segment.mempool]]\nsize = 16777344\ncount = 8\n";
 
 static char workdir[BENCH_PATH_MAX];
 static pid_t roudi_pid = -1;
