@@ -52,7 +52,10 @@ if [ ! -f "$build/build.ninja" ]; then
 elif ! meson introspect --buildoptions "$build" | grep -q '"name": "bench", "value": true'; then
   meson configure "$build" -Dbench=true
 fi
-ninja -C "$build" bench/myelon-bench >/dev/null
+# Everything, not only myelon-bench: the bridged subjects run this build's
+# myelon-bridge tool and the Python subject its bench-lang-role-c (a fresh
+# build directory has neither until they are built).
+ninja -C "$build" >/dev/null
 
 BENCH_GIT=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
 if ! git -C "$root" diff --quiet HEAD 2>/dev/null; then BENCH_GIT="$BENCH_GIT-dirty"; fi
