@@ -24,7 +24,7 @@ struct bench_ctl {
   _Atomic uint32_t step;    /* paired streams: blocks the consumer has finished */
   _Atomic uint32_t left;    /* gather: writers other than the first that have closed */
   _Atomic uint32_t arrived; /* ab_gather: writer arrivals at the start of a many-writer block */
-  _Atomic uint64_t block_t0; /* ab_gather: tick at which writer 0 started the current block */
+  _Atomic uint64_t block_t0; /* ab_stream, ab_gather: tick at which the (first) writer started the current block */
 };
 
 /** Set by roles of the cross-host subjects (hosts.c): bench_ctl_wait_step()
