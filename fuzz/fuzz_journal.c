@@ -11,12 +11,18 @@
  * Oracles: return codes come from the documented sets; an accepted record
  * lies inside the input (header, payload and padding), is a multiple of 8
  * bytes long, and re-encodes to exactly the bytes it was parsed from; the
- * walk always advances; an accepted header re-encodes to its bytes. */
+ * walk always advances; an accepted header re-encodes to its bytes, its
+ * version is 2 exactly when it says byte ring (MYELON_JOURNAL_F_BYTES),
+ * and a byte ring's geometry is one Layer 0 could have made (block a
+ * power of two in [16, 4096], the ring a power of two of two blocks or
+ * more, the largest record within half of it). */
 #include "fuzz.h"
 
 #include <errno.h>
 
+#include <disruptor_mp/bytes.h>
 #include <myelon/error.h>
+#include <myelon/frame.h>
 #include <myelon/journal.h>
 
 #define MAX_STEPS 100000
@@ -33,6 +39,21 @@ static void check_header(const uint8_t *buf, size_t size)
     uint8_t again[MYELON_JOURNAL_HEADER_SIZE];
     FUZZ_CHECK(myelon_journal_header_encode(&info, again) == 0);
     FUZZ_CHECK(memcmp(again, buf, MYELON_JOURNAL_HEADER_SIZE) == 0);
+    uint32_t version;
+    memcpy(&version, buf + 8, 4);
+    bool bytes = info.flags & MYELON_JOURNAL_F_BYTES;
+    FUZZ_CHECK(version == (bytes ? MYELON_JOURNAL_VERSION : MYELON_JOURNAL_VERSION_SLOTS));
+    if (bytes) {
+      uint64_t block = info.slot_size, ring = info.ring_capacity;
+      FUZZ_CHECK(block >= DMP_BYTES_MIN_BLOCK && block <= 4096 && (block & (block - 1)) == 0);
+      FUZZ_CHECK(info.slot_align == block);
+      FUZZ_CHECK(ring >= 2 * block && (ring & (ring - 1)) == 0);
+      FUZZ_CHECK((uint64_t)info.frame_capacity + DMP_BYTES_HEADER <= ring / 2);
+      FUZZ_CHECK(info.kind == MYELON_JOURNAL_FRAMED ? info.frame_format == MYELON_FRAME_BYTES
+                                                    : info.frame_format == 0);
+    } else {
+      FUZZ_CHECK(info.frame_format <= MYELON_FRAME_ALIGNED);
+    }
   }
 }
 

@@ -358,8 +358,9 @@ static void fixed_seeds(void)
 
 /* Journal seeds: a part written by the real journal writer (records of
  * several sizes, one flagged after a gap), as a whole file (mode byte 1),
- * as records only (mode 0), and cut inside its last record. */
-static void journal_seeds(void)
+ * as records only (mode 0), and cut inside its last record; and a byte
+ * ring's part (version 2, F_BYTES and its geometry) as a whole file. */
+static void journal_seed(bool bytes)
 {
   char dir[] = "/tmp/fuzz-journal-XXXXXX";
   if (!mkdtemp(dir)) {
@@ -378,6 +379,14 @@ static void journal_seeds(void)
   c.info.slot_align = 4;
   c.info.frame_capacity = 128;
   c.info.ring_capacity = 64;
+  if (bytes) { /* a framed byte ring of 64 KiB, 64-byte blocks */
+    c.info.frame_format = MYELON_FRAME_BYTES;
+    c.info.flags = MYELON_JOURNAL_F_BYTES;
+    c.info.slot_size = 64;
+    c.info.slot_align = 64;
+    c.info.frame_capacity = (1u << 15) - 32;
+    c.info.ring_capacity = 1u << 16;
+  }
   snprintf(c.info.ring_name, sizeof c.info.ring_name, "seed-ring");
   struct myelon_journal_writer *w = NULL;
   static const uint32_t lens[] = {0, 1, 7, 8, 9, 40, 200, 1000};
@@ -405,13 +414,23 @@ static void journal_seeds(void)
     if (len <= MYELON_JOURNAL_HEADER_SIZE + 1000) {
       failures++;
     } else {
-      put("journal", "part", &whole, 1, img, len);
-      put("journal", "records", &records, 1, img + MYELON_JOURNAL_HEADER_SIZE, len - MYELON_JOURNAL_HEADER_SIZE);
-      put("journal", "torn", &whole, 1, img, len - 500);
+      if (bytes) {
+        put("journal", "bytes-part", &whole, 1, img, len);
+      } else {
+        put("journal", "part", &whole, 1, img, len);
+        put("journal", "records", &records, 1, img + MYELON_JOURNAL_HEADER_SIZE, len - MYELON_JOURNAL_HEADER_SIZE);
+        put("journal", "torn", &whole, 1, img, len - 500);
+      }
     }
     unlink(part);
   }
   rmdir(dir);
+}
+
+static void journal_seeds(void)
+{
+  journal_seed(false);
+  journal_seed(true);
 }
 
 int main(int argc, char **argv)

@@ -9,8 +9,10 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include <disruptor_mp/bytes.h>
 #include <disruptor_mp/config.h>
 #include <disruptor_mp/error.h>
+#include <disruptor_mp/layout.h>
 #include <myelon/error.h>
 #include <myelon/frame.h>
 
@@ -34,15 +36,28 @@ int myelon_journal_part_path(const char *base, uint32_t part, char *out, size_t 
 
 /* ---- file header ------------------------------------------------------- */
 
+/* Kind and frame format as the version allows them (journal.h): version 1
+ * (a slot ring) frame formats 0 and 1; version 2 (F_BYTES) raw with 0,
+ * framed with MYELON_FRAME_BYTES only. */
+bool jnl_formats_ok(uint32_t kind, uint32_t frame_format, uint32_t flags)
+{
+  if (kind != MYELON_JOURNAL_RAW && kind != MYELON_JOURNAL_FRAMED)
+    return false;
+  if (!(flags & MYELON_JOURNAL_F_BYTES))
+    return frame_format <= MYELON_FRAME_ALIGNED;
+  return frame_format == (kind == MYELON_JOURNAL_FRAMED ? (uint32_t)MYELON_FRAME_BYTES : 0u);
+}
+
 int myelon_journal_header_encode(const struct myelon_journal_info *info, void *buf)
 {
   if (!info || !buf || info->part == 0 || (info->flags & ~MYELON_JOURNAL_F_KNOWN) ||
-      (info->kind != MYELON_JOURNAL_RAW && info->kind != MYELON_JOURNAL_FRAMED) || info->frame_format > 1)
+      !jnl_formats_ok((uint32_t)info->kind, info->frame_format, info->flags))
     return -EINVAL;
   struct jfile_header h;
   memset(&h, 0, sizeof h);
   h.magic = MYELON_JOURNAL_MAGIC;
-  h.version = MYELON_JOURNAL_VERSION;
+  /* A slot ring's journal stays version 1, which readers before 0.5 read. */
+  h.version = info->flags & MYELON_JOURNAL_F_BYTES ? MYELON_JOURNAL_VERSION : MYELON_JOURNAL_VERSION_SLOTS;
   h.header_size = MYELON_JOURNAL_HEADER_SIZE;
   h.kind = (uint32_t)info->kind;
   h.frame_format = info->frame_format;
@@ -74,14 +89,37 @@ static int header_fail(int rc, const char *what)
 
 /* Fields a valid CRC does not vouch for: a writer of another build could
  * still have written nonsense. */
+static bool pow2(uint64_t v)
+{
+  return v && !(v & (v - 1));
+}
+
+/* A byte ring's geometry (version 2, journal.h): what Layer 0 could have
+ * created, and a largest record within it. */
+static int bytes_geometry(const struct jfile_header *h)
+{
+  uint64_t block = h->slot_size, ring = h->ring_capacity;
+  if (!pow2(block) || block < DMP_BYTES_MIN_BLOCK || block > DMP_MAX_SLOT_ALIGN || h->slot_align != block)
+    return header_fail(-MYELON_E_JCORRUPT, "byte ring: block is not a power of two in [16, 4096] (= slot_align)");
+  if (!pow2(ring) || ring < 2 * block)
+    return header_fail(-MYELON_E_JCORRUPT, "byte ring: size is not a power of two of at least two blocks");
+  uint64_t over = DMP_BYTES_HEADER + (h->kind == MYELON_JOURNAL_FRAMED ? MYELON_FRAME_ALIGNED_HEADER : 0);
+  if ((uint64_t)h->frame_capacity + over > ring / 2 || h->frame_capacity > DMP_BYTES_MAX_RECORD)
+    return header_fail(-MYELON_E_JCORRUPT, "byte ring: largest record is larger than half the ring");
+  return 0;
+}
+
 static int header_fields(const struct jfile_header *h)
 {
   if (h->header_size != MYELON_JOURNAL_HEADER_SIZE)
     return header_fail(-MYELON_E_JCORRUPT, "header size is not 256");
-  if (h->kind > MYELON_JOURNAL_FRAMED || h->frame_format > 1)
-    return header_fail(-MYELON_E_JCORRUPT, "unknown kind or frame format");
   if (h->flags & ~MYELON_JOURNAL_F_KNOWN)
     return header_fail(-MYELON_E_JCORRUPT, "unknown header flags");
+  bool bytes = h->flags & MYELON_JOURNAL_F_BYTES;
+  if (bytes != (h->version == MYELON_JOURNAL_VERSION))
+    return header_fail(-MYELON_E_JCORRUPT, "version and the byte-ring flag disagree (version 2 is a byte ring's)");
+  if (!jnl_formats_ok(h->kind, h->frame_format, h->flags))
+    return header_fail(-MYELON_E_JCORRUPT, "unknown kind or frame format");
   if (h->part == 0 || h->part > MYELON_JOURNAL_MAX_PARTS)
     return header_fail(-MYELON_E_JCORRUPT, "part number out of range");
   if (h->ring_backend > DMP_BACKEND_MMAP)
@@ -95,10 +133,17 @@ static int header_fields(const struct jfile_header *h)
   for (size_t i = 0; i < sizeof h->reserved; i++)
     if (h->reserved[i])
       return header_fail(-MYELON_E_JCORRUPT, "reserved header bytes are not zero");
+  if (bytes)
+    return bytes_geometry(h);
   if (h->kind == MYELON_JOURNAL_FRAMED &&
       (h->frame_capacity < MYELON_FRAME_MIN_CAPACITY || h->frame_capacity > MYELON_FRAME_MAX_CAPACITY))
     return header_fail(-MYELON_E_JCORRUPT, "frame capacity out of range");
   return 0;
+}
+
+static bool version_known(uint32_t v)
+{
+  return v == MYELON_JOURNAL_VERSION_SLOTS || v == MYELON_JOURNAL_VERSION;
 }
 
 int myelon_journal_header_parse(const void *buf, size_t len, struct myelon_journal_info *out)
@@ -113,16 +158,16 @@ int myelon_journal_header_parse(const void *buf, size_t len, struct myelon_journ
     if (len >= 12) { /* the version is there: a newer format is not "torn" */
       uint32_t version;
       memcpy(&version, (const uint8_t *)buf + 8, 4);
-      if (version != MYELON_JOURNAL_VERSION)
+      if (!version_known(version))
         return header_fail(-MYELON_E_JVERSION, "unsupported journal version");
     }
     return header_fail(-MYELON_E_TORN, "file ends inside its header");
   }
   struct jfile_header h;
   memcpy(&h, buf, sizeof h);
-  if (h.version != MYELON_JOURNAL_VERSION) {
-    dmp_error_set("myelon_journal_header_parse", "journal version %u, this library reads version %u", h.version,
-                  MYELON_JOURNAL_VERSION);
+  if (!version_known(h.version)) {
+    dmp_error_set("myelon_journal_header_parse", "journal version %u, this library reads versions 1 to %u",
+                  h.version, MYELON_JOURNAL_VERSION);
     return -MYELON_E_JVERSION;
   }
   if (myelon_crc32c(0, &h, offsetof(struct jfile_header, header_crc)) != h.header_crc)

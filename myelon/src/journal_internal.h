@@ -5,6 +5,7 @@
 #ifndef MYELON_JOURNAL_INTERNAL_H
 #define MYELON_JOURNAL_INTERNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -63,6 +64,9 @@ _Static_assert(offsetof(struct jrec_header, len) == 8, "header CRC covers [8, 48
 _Static_assert(offsetof(struct jrec_header, seq) == 16, "seq at 16");
 _Static_assert(offsetof(struct jrec_header, data_crc) == 40, "data_crc at 40");
 _Static_assert(offsetof(struct jrec_header, msg_id) == 44, "msg_id at 44");
+
+/* Kind and frame format that the header's version allows (journal.c). */
+bool jnl_formats_ok(uint32_t kind, uint32_t frame_format, uint32_t flags);
 
 /* A random 64-bit value (getrandom, with a clock-based fallback). */
 uint64_t jnl_random64(void);

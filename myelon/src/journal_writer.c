@@ -449,8 +449,9 @@ static int check_config(const struct myelon_journal_writer_config *cfg)
     bad = "cfg.mode has bits outside 07777";
   else if (cfg->info.kind != MYELON_JOURNAL_RAW && cfg->info.kind != MYELON_JOURNAL_FRAMED)
     bad = "cfg.info.kind is not a myelon_journal_kind";
-  else if ((cfg->info.flags & ~MYELON_JOURNAL_F_KNOWN) || cfg->info.frame_format > 1)
-    bad = "cfg.info has unknown flags or an unknown frame format";
+  else if ((cfg->info.flags & ~MYELON_JOURNAL_F_KNOWN) ||
+           !jnl_formats_ok((uint32_t)cfg->info.kind, cfg->info.frame_format, cfg->info.flags))
+    bad = "cfg.info has unknown flags or an unknown frame format (MYELON_FRAME_BYTES goes with F_BYTES)";
   if (bad)
     return dmp_error_set("myelon_journal_writer_open", "%s", bad), -DMP_E_BADCONFIG;
   return 0;

@@ -8,7 +8,13 @@
  * dmp_consumer_missed(). Framed non-gating streams are reassembled with the
  * pure myelon_reasm_feed() from those copies; lost messages are counted from
  * the gaps in message ids (the framed producer numbers messages 1, 2, ...,
- * skipping 0 on wrap-around). */
+ * skipping 0 on wrap-around).
+ *
+ * Byte rings (segment flag DMP_SEG_F_BYTES, seen as
+ * dmp_consumer_bytes_max() > 0): one journal record per ring record, read
+ * with the byte calls (peek in place when gating, copy when not); a
+ * MYELON_FRAME_BYTES ring (its type tag) is recorded as messages, the
+ * frame checked as the framed consumer checks it (frame_bytes.h). */
 #include "journal_internal.h"
 
 #include <errno.h>
@@ -24,6 +30,8 @@
 #include <myelon/framed.h>
 #include <myelon/record.h>
 
+#include "frame_bytes.h"
+
 #define BATCH 1024u                         /* events per release / per check of the clock */
 #define WAIT_SLICE_NS INT64_C(100000000)    /* stop requests are seen within this */
 
@@ -36,8 +44,10 @@ struct myelon_recorder {
   enum myelon_frame_format fmt;
   uint32_t fcap, slot_size;
   bool gating;
+  bool bytes;             /* a byte ring: one journal record per ring record */
+  size_t bytes_max;       /* byte ring: its largest record payload */
   struct myelon_reasm reasm;
-  uint8_t *copy;          /* non-gating: one slot copied out */
+  uint8_t *copy;          /* non-gating: one slot (byte ring: one record) copied out */
   uint64_t ordinal;       /* framed: next message ordinal */
   uint32_t last_id;       /* framed: id of the last message recorded (0: before the first) */
   bool ids_known;         /* framed: last_id is meaningful (0 = the stream's start) */
@@ -165,6 +175,89 @@ static int on_frame(struct myelon_recorder *r, const void *slot)
   }
 }
 
+/* ---- byte rings -------------------------------------------------------- */
+
+/* One record of a byte ring (in the ring, or copied out): raw, its payload
+ * as one journal record; framed, the message of its frame. */
+static int on_record(struct myelon_recorder *r, const uint8_t *data, size_t len, int64_t seq)
+{
+  if (r->kind == MYELON_JOURNAL_RAW) {
+    if (len > MYELON_JOURNAL_MAX_PAYLOAD) {
+      r->bad_messages++; /* a ring of more than 2 GiB: the journal takes 1 GiB a record */
+      return 0;
+    }
+    return append(r, data, (uint32_t)len, (uint64_t)seq, 0, 0);
+  }
+  struct myelon_frame_header h;
+  uint32_t total;
+  if (myelon_impl_bytes_frame(data, len, &h, &total) < 0) {
+    r->bad_messages++;
+    return 0;
+  }
+  return record_message(r, data + MYELON_FRAME_ALIGNED_HEADER, h.len, h.kind, h.msg_id);
+}
+
+/* A record whose Layer 0 header failed its checks (-DMP_E_CORRUPT, bytes.h):
+ * never recorded; move on to the next boundary Layer 0 trusts (what was
+ * peeked before it is already in the journal's buffer). */
+static int64_t skip_corrupt(struct myelon_recorder *r)
+{
+  r->bad_messages++;
+  r->gap = true;
+  int64_t n = dmp_consumer_resync_bytes(r->c);
+  if (n >= 0)
+    r->missed_seen = dmp_consumer_missed(r->c); /* what resync skipped is counted here, not as dropped */
+  return n;
+}
+
+static int64_t poll_bytes_gating(struct myelon_recorder *r, uint64_t limit)
+{
+  int64_t done = 0;
+  while ((uint64_t)done < limit) {
+    const void *data = NULL;
+    size_t len = 0;
+    int64_t seq = 0;
+    int rc = dmp_consumer_try_peek_bytes(r->c, &data, &len, &seq);
+    if (rc == -DMP_E_CORRUPT) {
+      int64_t n = skip_corrupt(r);
+      if (n < 0)
+        return n;
+    } else if (rc < 0) {
+      break;
+    } else if ((rc = on_record(r, data, len, seq)) < 0) {
+      return rc;
+    }
+    done++;
+  }
+  dmp_consumer_release(r->c);
+  return done;
+}
+
+static int64_t poll_bytes_copy(struct myelon_recorder *r, uint64_t limit)
+{
+  int64_t done = 0;
+  while ((uint64_t)done < limit) {
+    size_t len = 0;
+    int64_t seq = 0;
+    int rc = dmp_consumer_try_copy_bytes(r->c, r->copy, r->bytes_max, &len, &seq);
+    if (rc == -DMP_E_CORRUPT) {
+      account_missed(r);
+      int64_t n = skip_corrupt(r);
+      if (n < 0)
+        return n;
+    } else if (rc < 0) {
+      break;
+    } else {
+      account_missed(r);
+      if ((rc = on_record(r, r->copy, len, seq)) < 0)
+        return rc;
+    }
+    done++;
+  }
+  account_missed(r);
+  return done;
+}
+
 /* ---- polling ----------------------------------------------------------- */
 
 static int note_lag(struct myelon_recorder *r)
@@ -222,15 +315,17 @@ static int64_t poll_once(struct myelon_recorder *r)
     uint64_t have = recorded(r);
     if (have >= r->cfg.max_records)
       return 0;
-    if (r->kind == MYELON_JOURNAL_RAW && r->cfg.max_records - have < limit)
-      limit = r->cfg.max_records - have;
-    else if (r->kind == MYELON_JOURNAL_FRAMED)
+    if ((r->kind == MYELON_JOURNAL_RAW || r->bytes) && r->cfg.max_records - have < limit)
+      limit = r->cfg.max_records - have; /* one journal record per event or ring record */
+    else if (r->kind == MYELON_JOURNAL_FRAMED && !r->bytes)
       limit = 1; /* one frame at a time: a message may complete on any of them */
   }
   /* One time stamp per batch: every event in it was there when it was taken. */
   r->now_real = myelon_impl_clock_ns(CLOCK_REALTIME);
   r->now_mono = myelon_impl_clock_ns(CLOCK_MONOTONIC);
   note_lag(r);
+  if (r->bytes)
+    return r->gating ? poll_bytes_gating(r, limit) : poll_bytes_copy(r, limit);
   return r->gating ? poll_gating(r, limit) : poll_copy(r, limit);
 }
 
@@ -370,19 +465,34 @@ static int attach(struct myelon_recorder *r)
 }
 
 /* Raw or framed: what the ring's type tag says, checked against the request. */
+/* A byte ring: raw records, or MYELON_FRAME_BYTES messages. */
+static int detect_bytes(struct myelon_recorder *r, uint64_t tag)
+{
+  r->bytes = true;
+  bool framed = tag == myelon_frame_tag(MYELON_FRAME_BYTES, 0);
+  if (r->cfg.kind == MYELON_RECORD_FRAMED && !framed)
+    return dmp_error_set("myelon_recorder_open",
+                         "byte ring '%s' does not carry Layer 1 messages (type tag %#llx, not MYELON_FRAME_BYTES's)",
+                         r->ring_name, (unsigned long long)tag),
+           -MYELON_E_FORMAT;
+  r->kind = framed && r->cfg.kind != MYELON_RECORD_RAW ? MYELON_JOURNAL_FRAMED : MYELON_JOURNAL_RAW;
+  r->fmt = MYELON_FRAME_BYTES;
+  if (!r->gating && !(r->copy = malloc(r->bytes_max)))
+    return -ENOMEM;
+  return 0;
+}
+
 static int detect_kind(struct myelon_recorder *r)
 {
-  /* A byte ring's slots are blocks of variable-length records: recorded
-   * as raw events they would replay as blocks, not records. Refused until
-   * the journal records records (myelon/record.h). */
-  if (dmp_consumer_bytes_max(r->c) > 0)
-    return dmp_error_set("myelon_recorder_open",
-                         "ring '%s' is a byte ring (DMP_RING_BYTES, or MYELON_FRAME_BYTES): the recorder does not "
-                         "record byte rings yet",
-                         r->ring_name),
-           -MYELON_E_FORMAT;
   r->slot_size = dmp_consumer_slot_size(r->c);
   uint64_t tag = dmp_consumer_type_tag(r->c);
+  /* The segment says which shape (DMP_SEG_F_BYTES: bytes_max > 0), the
+   * type tag whether a byte ring carries Layer 1 frames: nothing guessed
+   * from the contents. A byte ring's slots are blocks: never recorded as
+   * events (they would replay as blocks, not records). */
+  r->bytes_max = dmp_consumer_bytes_max(r->c);
+  if (r->bytes_max > 0)
+    return detect_bytes(r, tag);
   bool framed = false;
   static const enum myelon_frame_format fmts[] = {MYELON_FRAME_COMPACT, MYELON_FRAME_ALIGNED};
   for (size_t i = 0; i < 2 && !framed; i++) {
@@ -415,6 +525,16 @@ static void fill_info(struct myelon_recorder *r, struct myelon_journal_info *inf
   info->frame_capacity = r->kind == MYELON_JOURNAL_FRAMED ? r->fcap : 0;
   info->flags = r->gating ? 0 : MYELON_JOURNAL_F_NON_GATING;
   info->ring_capacity = dmp_consumer_capacity(r->c);
+  if (r->bytes) {
+    /* journal.h, version 2: the ring in bytes and its largest record (a
+     * framed ring's: message), so that a replay rebuilds the same ring. */
+    info->flags |= MYELON_JOURNAL_F_BYTES;
+    info->ring_capacity *= r->slot_size;
+    size_t largest = r->bytes_max;
+    if (r->kind == MYELON_JOURNAL_FRAMED)
+      largest = largest > MYELON_FRAME_ALIGNED_HEADER ? largest - MYELON_FRAME_ALIGNED_HEADER : 0;
+    info->frame_capacity = (uint32_t)largest;
+  }
   info->ring_epoch = dmp_consumer_epoch(r->c);
   info->type_tag = dmp_consumer_type_tag(r->c);
   info->ring_backend = (uint32_t)r->cfg.backend;

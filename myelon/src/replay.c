@@ -1,8 +1,10 @@
 /* The replayer (record.h): reads a journal and republishes it into a ring
  * it creates, raw events into a Layer 0 ring of the journal's slot size,
  * framed messages through a Layer 1 producer of the journal's frame format
- * and capacity, paced as asked. Waits are sliced so that a stop request is
- * seen promptly. */
+ * and capacity, paced as asked. A byte ring's journal (MYELON_JOURNAL_F_BYTES)
+ * goes into a byte ring of the recorded geometry: raw records with the
+ * byte calls, messages through a MYELON_FRAME_BYTES producer. Waits are
+ * sliced so that a stop request is seen promptly. */
 #include "journal_internal.h"
 
 #include <errno.h>
@@ -26,6 +28,7 @@ struct myelon_replayer {
   struct dmp_producer *p;     /* raw */
   struct myelon_producer *mp; /* framed */
   uint64_t ring_capacity;
+  bool bytes;                 /* a byte ring's journal into a byte ring */
   struct myelon_journal_record rec;
   bool have_rec;
   bool started;
@@ -89,7 +92,7 @@ static int publish(struct myelon_replayer *r, int64_t deadline)
   if (!r->blocked_since)
     r->blocked_since = myelon_impl_clock_ns(CLOCK_MONOTONIC);
   bool sliced = true;
-  if (r->info.kind == MYELON_JOURNAL_FRAMED &&
+  if (r->info.kind == MYELON_JOURNAL_FRAMED && !r->bytes &&
       myelon_frame_count((enum myelon_frame_format)r->info.frame_format, r->info.frame_capacity, r->rec.len) >
           r->ring_capacity)
     sliced = false; /* published in several batches: a timeout would cut it short */
@@ -105,7 +108,9 @@ static int publish(struct myelon_replayer *r, int64_t deadline)
     if (!sliced)
       slice = limit;
     int64_t rc;
-    if (r->info.kind == MYELON_JOURNAL_RAW)
+    if (r->info.kind == MYELON_JOURNAL_RAW && r->bytes)
+      rc = dmp_producer_publish_bytes_timeout(r->p, r->rec.data, r->rec.len, slice);
+    else if (r->info.kind == MYELON_JOURNAL_RAW)
       rc = dmp_producer_publish_timeout(r->p, r->rec.data, r->rec.len, slice);
     else
       rc = myelon_producer_publish(r->mp, r->rec.data, r->rec.len, r->rec.kind, slice);
@@ -130,9 +135,15 @@ static int fetch(struct myelon_replayer *r)
   for (;;) {
     int rc = myelon_journal_reader_next(r->rd, &r->rec);
     if (rc == 1) {
-      if (r->info.kind == MYELON_JOURNAL_RAW && r->rec.len != r->info.slot_size)
+      if (r->info.kind == MYELON_JOURNAL_RAW && !r->bytes && r->rec.len != r->info.slot_size)
         return dmp_error_set("myelon_replayer_run", "raw record at offset %llu has %u bytes, slots have %u",
                              (unsigned long long)r->rec.offset, r->rec.len, r->info.slot_size),
+               -MYELON_E_FORMAT;
+      /* Larger than the journal's header says its ring took: written by
+       * something else than the recorder; the ring would refuse it. */
+      if (r->bytes && r->rec.len > r->info.frame_capacity)
+        return dmp_error_set("myelon_replayer_run", "record at offset %llu has %u bytes, the byte ring's largest is %u",
+                             (unsigned long long)r->rec.offset, r->rec.len, r->info.frame_capacity),
                -MYELON_E_FORMAT;
       r->have_rec = true;
       return 1;
@@ -237,6 +248,48 @@ static int check_config(const struct myelon_replayer_config *cfg)
   return 0;
 }
 
+/* A byte ring's journal: a byte ring of the recorded block and type tag,
+ * of the recorded size unless the caller asked for another one (bytes),
+ * which must still take the journal's largest record. */
+static int create_bytes_ring(struct myelon_replayer *r, struct dmp_producer_config rc)
+{
+  const struct myelon_journal_info *in = &r->info;
+  const char *what = in->kind == MYELON_JOURNAL_FRAMED ? "message" : "record";
+  if (rc.slot_size && rc.slot_size != in->slot_size)
+    return dmp_error_set("myelon_replayer_open",
+                         "journal of a byte ring of %u-byte blocks, the ring was asked for %u-byte slots: a byte "
+                         "ring's journal replays into a byte ring",
+                         in->slot_size, rc.slot_size),
+           -MYELON_E_FORMAT;
+  if (r->cfg.frame_capacity && r->cfg.frame_capacity != in->frame_capacity)
+    return dmp_error_set("myelon_replayer_open",
+                         "journal of a byte ring (largest %s %u bytes), the ring was asked for %u-byte frames: a "
+                         "byte ring's journal replays into a byte ring",
+                         what, in->frame_capacity, r->cfg.frame_capacity),
+           -MYELON_E_FORMAT;
+  uint64_t over = DMP_BYTES_HEADER + (in->kind == MYELON_JOURNAL_FRAMED ? MYELON_FRAME_ALIGNED_HEADER : 0);
+  if (rc.capacity / 2 < in->frame_capacity + over)
+    return dmp_error_set("myelon_replayer_open",
+                         "a byte ring of %llu bytes takes a %s of at most %llu bytes, the journal's ring took %u",
+                         (unsigned long long)rc.capacity, what,
+                         (unsigned long long)(rc.capacity / 2 > over ? rc.capacity / 2 - over : 0), in->frame_capacity),
+           -MYELON_E_FORMAT;
+  rc.flags |= DMP_RING_BYTES;
+  rc.slot_size = in->slot_size;
+  rc.slot_align = in->slot_align;
+  if (in->kind == MYELON_JOURNAL_RAW) {
+    rc.type_tag = in->type_tag;
+    return dmp_producer_create(&rc, &r->p);
+  }
+  struct myelon_producer_config pc;
+  myelon_producer_config_init(&pc);
+  pc.ring = rc;
+  pc.ring_bytes = rc.capacity;
+  pc.format = MYELON_FRAME_BYTES;
+  pc.max_message = MYELON_JOURNAL_MAX_PAYLOAD; /* taken as the ring's largest (framed.h) */
+  return myelon_producer_create(&pc, &r->mp);
+}
+
 static int create_ring(struct myelon_replayer *r)
 {
   const struct myelon_journal_info *in = &r->info;
@@ -244,6 +297,14 @@ static int create_ring(struct myelon_replayer *r)
   if (rc.capacity == 0)
     rc.capacity = in->ring_capacity;
   r->ring_capacity = rc.capacity;
+  r->bytes = in->flags & MYELON_JOURNAL_F_BYTES;
+  if (r->bytes)
+    return create_bytes_ring(r, rc);
+  if (rc.flags & DMP_RING_BYTES)
+    return dmp_error_set("myelon_replayer_open",
+                         "journal of a slot ring, the ring was asked to be a byte ring (DMP_RING_BYTES): a slot "
+                         "ring's journal replays into a slot ring"),
+           -MYELON_E_FORMAT;
   if (rc.slot_size && rc.slot_size != in->slot_size)
     return dmp_error_set("myelon_replayer_open", "journal has %u-byte slots, the ring was asked for %u", in->slot_size,
                          rc.slot_size),

@@ -58,6 +58,7 @@ static const char usage_main[] =
     "commands:\n"
     "  record --ring NAME JOURNAL   attach to ring NAME as a consumer and append what\n"
     "                               it carries to JOURNAL.0001, .0002, ...\n"
+    "                               (slot rings and byte rings alike)\n"
     "  replay --ring NAME JOURNAL   create ring NAME and publish the journal into it\n"
     "  cat JOURNAL                  one line per record (optionally the payload)\n"
     "  verify JOURNAL               check every record; report damage\n"
@@ -82,7 +83,9 @@ static const char usage_record[] =
     "  --mmap               the ring is a memory-mapped file\n"
     "  --id ID              consumer id (default 'recorder')\n"
     "  --raw | --framed     record Layer 0 events or Layer 1 messages (default: framed\n"
-    "                       if the ring carries frames, else raw)\n"
+    "                       if the ring carries frames, else raw). On a byte ring\n"
+    "                       (DMP_RING_BYTES) one journal record per ring record: raw,\n"
+    "                       its bytes; framed (MYELON_FRAME_BYTES), its message\n"
     "  --non-gating         never hold the producer back; report what was dropped\n"
     "  --start latest|oldest  where a new recorder starts (default latest)\n"
     "  --wait SEC           wait up to SEC for the ring to appear (default 0)\n"
@@ -94,7 +97,8 @@ static const char usage_record[] =
     "  --io auto|uring|pwrite  I/O backend (default auto: io_uring when available)\n"
     "  --buffer-size SIZE   write buffer size (default 1M)\n"
     "  --buffers N          write buffers = writes in flight (default 8)\n"
-    "  --max-message SIZE   framed: largest message (default 16M)\n"
+    "  --max-message SIZE   framed slot ring: largest message (default 16M; a byte\n"
+    "                       ring's messages are bounded by the ring, half its size)\n"
     "  --overwrite          replace an existing journal of that name\n"
     "  --quiet              no progress line and no summary\n"
     "\n"
@@ -104,13 +108,18 @@ static const char usage_record[] =
 static const char usage_replay[] =
     "usage: myelon-journal replay [options] --ring NAME JOURNAL\n"
     "\n"
-    "Create ring NAME (raw or framed, as recorded) and publish the journal into it.\n"
+    "Create ring NAME (raw or framed, slot ring or byte ring, as recorded) and publish\n"
+    "the journal into it. A byte ring's journal replays into a byte ring of the\n"
+    "recorded block, a slot ring's into a slot ring (the other shape is refused).\n"
     "\n"
     "  --ring NAME          ring to create (shm segment name; with --mmap a file path)\n"
     "  --mmap               create a memory-mapped file ring\n"
-    "  --capacity N         ring slots, a power of two (default: the recorded ring's)\n"
-    "  --slot-size N        refuse unless the journal has N-byte slots\n"
-    "  --frame-capacity N   refuse unless the journal has N-byte frames\n"
+    "  --capacity N         ring slots, a power of two (default: the recorded ring's);\n"
+    "                       byte ring: its size in bytes (it must take the largest\n"
+    "                       record the recorded ring took)\n"
+    "  --slot-size N        refuse unless the journal has N-byte slots (byte ring: blocks)\n"
+    "  --frame-capacity N   refuse unless the journal has N-byte frames (byte ring: its\n"
+    "                       largest message)\n"
     "  --wait-consumers N   wait for N consumers before publishing\n"
     "  --wait-timeout SEC   bound of that wait (default 5)\n"
     "  --pace max|original|RATE  as fast as possible (default), the recorded pacing,\n"
@@ -144,7 +153,9 @@ static const char usage_verify[] =
     "summary. Exit 0 if the journal is whole, 3 if it has a torn tail or corruption,\n"
     "1 if it cannot be read at all, 2 for a usage error.\n";
 
-static const char usage_info[] = "usage: myelon-journal info JOURNAL\n\nPrint the journal's header.\n";
+static const char usage_info[] =
+    "usage: myelon-journal info JOURNAL\n\nPrint the journal's header (a byte ring's: its size in bytes,\n"
+    "block and largest record).\n";
 
 /* The --help text of each command, for tool_cli. */
 static void help_main(FILE *f) { fputs(usage_main, f); }
@@ -713,24 +724,37 @@ static int cmd_info(int argc, char **argv)
   struct tm tm;
   if (gmtime_r(&secs, &tm))
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  bool bytes = in->flags & MYELON_JOURNAL_F_BYTES;
   printf("journal        %s\n"
          "format         version %u\n"
          "kind           %s\n"
-         "ring           %s%s (%s)\n"
-         "slot size      %u (align %u)\n",
-         argv[1], MYELON_JOURNAL_VERSION, in->kind == MYELON_JOURNAL_FRAMED ? "framed" : "raw", in->ring_name,
-         in->flags & MYELON_JOURNAL_F_NAME_CUT ? "..." : "", in->ring_backend ? "mmap" : "shm", in->slot_size,
-         in->slot_align);
-  if (in->kind == MYELON_JOURNAL_FRAMED)
-    printf("frames         %s, %u bytes\n", in->frame_format ? "aligned" : "compact", in->frame_capacity);
-  printf("ring capacity  %" PRIu64 "\n"
-         "ring epoch     %016" PRIx64 "\n"
+         "ring           %s%s (%s)\n",
+         argv[1], bytes ? MYELON_JOURNAL_VERSION : MYELON_JOURNAL_VERSION_SLOTS,
+         in->kind == MYELON_JOURNAL_FRAMED ? "framed" : "raw", in->ring_name,
+         in->flags & MYELON_JOURNAL_F_NAME_CUT ? "..." : "", in->ring_backend ? "mmap" : "shm");
+  if (bytes) {
+    printf("ring shape     byte ring\n"
+           "block          %u\n"
+           "ring bytes     %" PRIu64 "\n"
+           "largest %s %u\n",
+           in->slot_size, in->ring_capacity, in->kind == MYELON_JOURNAL_FRAMED ? "message" : "record ", in->frame_capacity);
+    if (in->kind == MYELON_JOURNAL_FRAMED)
+      printf("frames         bytes (one message per record)\n");
+  } else {
+    printf("ring shape     slot ring\n"
+           "slot size      %u (align %u)\n",
+           in->slot_size, in->slot_align);
+    if (in->kind == MYELON_JOURNAL_FRAMED)
+      printf("frames         %s, %u bytes\n", in->frame_format ? "aligned" : "compact", in->frame_capacity);
+    printf("ring capacity  %" PRIu64 "\n", in->ring_capacity);
+  }
+  printf("ring epoch     %016" PRIx64 "\n"
          "type tag       %016" PRIx64 "\n"
          "created        %s (%" PRId64 " ns)\n"
          "recording id   %016" PRIx64 "\n"
          "parts          %u\n"
          "recorded by    %s consumer\n",
-         in->ring_capacity, in->ring_epoch, in->type_tag, when, in->created_ns, in->recording_id, st.parts,
+         in->ring_epoch, in->type_tag, when, in->created_ns, in->recording_id, st.parts,
          in->flags & MYELON_JOURNAL_F_NON_GATING ? "a non-gating" : "a gating");
   myelon_journal_reader_close(r);
   return EX_OK_;
@@ -741,8 +765,9 @@ int main(int argc, char **argv)
   static const struct option main_opts[] = {
       {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'}, {0, 0, 0, 0}};
   struct tool_cli cli;
-  snprintf(version_line, sizeof version_line, "myelon-journal (libmyelon %s), journal format %u", myelon_version(),
-           MYELON_JOURNAL_VERSION);
+  snprintf(version_line, sizeof version_line,
+           "myelon-journal (libmyelon %s), journal formats %u (slot rings) and %u (byte rings)", myelon_version(),
+           MYELON_JOURNAL_VERSION_SLOTS, MYELON_JOURNAL_VERSION);
   tool_cli_init(&cli, prog, version_line, help_main, "+hV", main_opts); /* '+': stop at the command */
   int c;
   while ((c = tool_cli_next(&cli, argc, argv)) != TOOL_CLI_END)

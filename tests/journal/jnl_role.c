@@ -5,9 +5,10 @@
  *            [--backend shm|mmap] [--capacity C] [--slot S] [--fcap F]
  *            [--format compact|aligned] [--max M] [--wait-consumers n]
  *            [--ready-file P] [--go-file P] [--never-block] [--timeout-ms T]
+ *            [--shape slots|bytes]
  *   jnl_role consumer --kind raw|framed --name N --count K --seed S
  *            [--backend shm|mmap] [--id ID] [--slot S] [--max M]
- *            [--ready-file P] [--timeout-ms T]
+ *            [--ready-file P] [--timeout-ms T] [--shape slots|bytes] [--prefix]
  *
  * The producer creates the ring, waits for n consumers, touches the ready
  * file, waits for the go file (if given), then publishes events/messages
@@ -15,11 +16,16 @@
  * slot, framed messages have jp_len(seed, i, max) bytes and kind i & 0xff.
  * With --never-block it only ever tries to publish (never waits) and fails
  * if the ring was ever full: the proof that a non-gating consumer did not
- * hold it back.
+ * hold it back. With --shape bytes the ring is a byte ring of --capacity
+ * bytes (raw: DMP_RING_BYTES, whose records have jp_len(seed, i, max)
+ * bytes; framed: MYELON_FRAME_BYTES).
  *
  * The consumer attaches (waiting for the ring), touches the ready file,
  * requires events/messages 0 .. K-1 in order and byte-exact, then requires
- * that nothing else arrives before the producer goes away.
+ * that nothing else arrives before the producer goes away. With --prefix
+ * the producer may go away after any number n <= K of them (it was
+ * killed): the consumer then prints n on stdout and exits 0 if events
+ * 0 .. n-1 arrived, in order and byte-exact.
  *
  * Every wait is bounded by --timeout-ms; the process dies with its parent.
  */
@@ -59,6 +65,7 @@ struct opts {
   size_t max;
   uint32_t wait_consumers;
   bool never_block;
+  bool bytes, prefix;
   int64_t timeout_ms;
 };
 
@@ -103,6 +110,7 @@ static const struct option longopts[] = {
     {"wait-consumers", required_argument, 0, 'w'}, {"ready-file", required_argument, 0, 'r'},
     {"go-file", required_argument, 0, 'g'},   {"never-block", no_argument, 0, 'N'},
     {"timeout-ms", required_argument, 0, 't'}, {"id", required_argument, 0, 'i'},
+    {"shape", required_argument, 0, 'B'},     {"prefix", no_argument, 0, 'P'},
     {0, 0, 0, 0},
 };
 
@@ -138,6 +146,8 @@ static int parse(int argc, char **argv, struct opts *o)
     case 'N': o->never_block = true; break;
     case 't': o->timeout_ms = strtoll(optarg, NULL, 0); break;
     case 'i': o->id = optarg; break;
+    case 'B': o->bytes = strcmp(optarg, "bytes") == 0; break;
+    case 'P': o->prefix = true; break;
     default: return -1;
     }
   }
@@ -163,7 +173,9 @@ static int produce_raw(const struct opts *o, int64_t deadline)
   cfg.backend = o->backend;
   cfg.name = o->name;
   cfg.capacity = o->capacity;
-  cfg.slot_size = o->slot;
+  cfg.slot_size = o->bytes ? 0 : o->slot; /* a byte ring: the default block */
+  if (o->bytes)
+    cfg.flags |= DMP_RING_BYTES;
   cfg.wait_consumers = o->wait_consumers;
   cfg.wait_timeout_ns = o->timeout_ms * MS;
   struct dmp_producer *p;
@@ -173,11 +185,18 @@ static int produce_raw(const struct opts *o, int64_t deadline)
   touch(o->ready_file);
   if ((rc = wait_go(o, deadline)) != 0)
     return dmp_producer_close(p), rc;
-  uint8_t *ev = malloc(o->slot);
+  size_t cap = o->bytes ? o->max : o->slot;
+  uint8_t *ev = malloc(cap + 1);
   for (uint64_t i = 0; i < o->count && rc == 0; i++) {
-    jp_fill(ev, o->slot, o->seed, i);
-    int64_t r = o->never_block ? dmp_producer_try_publish(p, ev, o->slot)
-                               : dmp_producer_publish_timeout(p, ev, o->slot, deadline - now_ns());
+    size_t len = o->bytes ? jp_len(o->seed, i, o->max) : o->slot;
+    jp_fill(ev, len, o->seed, i);
+    int64_t r;
+    if (o->bytes)
+      r = o->never_block ? dmp_producer_try_publish_bytes(p, ev, len)
+                         : dmp_producer_publish_bytes_timeout(p, ev, len, deadline - now_ns());
+    else
+      r = o->never_block ? dmp_producer_try_publish(p, ev, len)
+                         : dmp_producer_publish_timeout(p, ev, len, deadline - now_ns());
     if (r == -EAGAIN)
       rc = fail(EX_BLOCKED, "event %llu: the ring was full (a consumer held the producer back)",
                 (unsigned long long)i);
@@ -201,6 +220,11 @@ static int produce_framed(const struct opts *o, int64_t deadline)
   cfg.ring.wait_timeout_ns = o->timeout_ms * MS;
   cfg.format = o->format;
   cfg.frame_capacity = o->fcap;
+  if (o->bytes) {
+    cfg.format = MYELON_FRAME_BYTES;
+    cfg.ring.capacity = 0;
+    cfg.ring_bytes = o->capacity;
+  }
   struct myelon_producer *p;
   int rc = myelon_producer_create(&cfg, &p);
   if (rc < 0)
@@ -239,20 +263,30 @@ static int consume_raw(const struct opts *o, int64_t deadline)
     return fail(EX_SETUP, "attach %s: %s", o->name, myelon_err_name(rc));
   touch(o->ready_file);
   uint32_t slot = dmp_consumer_slot_size(c);
-  if (slot != o->slot)
-    return dmp_consumer_close(c), fail(EX_CONTENT, "slot size %u, want %u", slot, o->slot);
-  uint8_t *ev = malloc(slot);
-  for (uint64_t i = 0; i < o->count && rc == 0; i++) {
+  if (o->bytes ? dmp_consumer_bytes_max(c) == 0 : slot != o->slot)
+    return dmp_consumer_close(c), fail(EX_CONTENT, "slot size %u, want %u (byte ring: %d)", slot, o->slot, o->bytes);
+  size_t cap = o->bytes ? dmp_consumer_bytes_max(c) : slot;
+  uint8_t *ev = malloc(cap + 1);
+  uint64_t i = 0;
+  for (; i < o->count && rc == 0; i++) {
     int64_t seq;
-    int r = dmp_consumer_copy_timeout(c, ev, slot, &seq, deadline - now_ns());
+    size_t len = slot, want = o->bytes ? jp_len(o->seed, i, o->max) : slot;
+    int r = o->bytes ? dmp_consumer_copy_bytes_timeout(c, ev, cap, &len, &seq, deadline - now_ns())
+                     : dmp_consumer_copy_timeout(c, ev, slot, &seq, deadline - now_ns());
+    if (r == -DMP_E_OWNERDEAD && o->prefix)
+      break; /* the producer was killed after i events */
     if (r < 0)
       rc = fail(r == -ETIMEDOUT ? EX_TIMEOUT : EX_API, "event %llu: %s", (unsigned long long)i, myelon_err_name(r));
-    else if (jp_check(ev, slot, o->seed, i, slot) != 0)
-      rc = fail(EX_CONTENT, "event %llu (seq %lld) differs", (unsigned long long)i, (long long)seq);
+    else if (jp_check(ev, len, o->seed, i, want) != 0)
+      rc = fail(EX_CONTENT, "event %llu (seq %lld, %zu bytes) differs", (unsigned long long)i, (long long)seq, len);
   }
+  if (rc == 0 && o->prefix)
+    printf("%llu\n", (unsigned long long)i);
   if (rc == 0) {
     int64_t seq;
-    int r = dmp_consumer_copy_timeout(c, ev, slot, &seq, deadline - now_ns());
+    size_t len;
+    int r = o->bytes ? dmp_consumer_copy_bytes_timeout(c, ev, cap, &len, &seq, deadline - now_ns())
+                     : dmp_consumer_copy_timeout(c, ev, slot, &seq, deadline - now_ns());
     if (r == 0)
       rc = fail(EX_EXTRA, "an event after the last one (seq %lld)", (long long)seq);
     else if (r != -DMP_E_OWNERDEAD)
@@ -270,21 +304,26 @@ static int consume_framed(const struct opts *o, int64_t deadline)
   cfg.ring.backend = o->backend;
   cfg.ring.name = o->name;
   cfg.ring.id = o->id;
-  cfg.format = o->format;
+  cfg.format = o->bytes ? MYELON_FRAME_BYTES : o->format;
   struct myelon_consumer *c;
   int rc = myelon_consumer_attach_timeout(&cfg, deadline - now_ns(), &c);
   if (rc < 0)
     return fail(EX_SETUP, "attach %s: %s", o->name, myelon_err_name(rc));
   touch(o->ready_file);
-  for (uint64_t i = 0; i < o->count && rc == 0; i++) {
+  uint64_t i = 0;
+  for (; i < o->count && rc == 0; i++) {
     struct myelon_msg m;
     int r = myelon_consumer_recv(c, &m, deadline - now_ns());
+    if (r == -DMP_E_OWNERDEAD && o->prefix)
+      break; /* the producer was killed after i messages */
     if (r < 0)
       rc = fail(r == -ETIMEDOUT ? EX_TIMEOUT : EX_API, "message %llu: %s", (unsigned long long)i, myelon_err_name(r));
     else if (m.kind != (uint8_t)i || jp_check(m.data, m.len, o->seed, i, jp_len(o->seed, i, o->max)) != 0)
       rc = fail(EX_CONTENT, "message %llu differs (len %zu, kind %u)", (unsigned long long)i, m.len, m.kind);
     myelon_consumer_release(c);
   }
+  if (rc == 0 && o->prefix)
+    printf("%llu\n", (unsigned long long)i);
   if (rc == 0) {
     struct myelon_msg m;
     int r = myelon_consumer_recv(c, &m, deadline - now_ns());

@@ -114,10 +114,10 @@ Test(journal_format, header_reports_short_foreign_newer_and_damaged_bytes)
   bad[0] ^= 1;
   cr_assert(eq(int, myelon_journal_header_parse(bad, sizeof bad, &out), -MYELON_E_JCORRUPT), "bad magic");
   memcpy(bad, buf, sizeof bad);
-  uint32_t v2 = 2;
-  memcpy(bad + 8, &v2, 4);
-  cr_assert(eq(int, myelon_journal_header_parse(bad, sizeof bad, &out), -MYELON_E_JVERSION), "version 2");
-  cr_assert(eq(int, myelon_journal_header_parse(bad, 20, &out), -MYELON_E_JVERSION), "version 2, cut short");
+  uint32_t v3 = 3;
+  memcpy(bad + 8, &v3, 4);
+  cr_assert(eq(int, myelon_journal_header_parse(bad, sizeof bad, &out), -MYELON_E_JVERSION), "version 3");
+  cr_assert(eq(int, myelon_journal_header_parse(bad, 20, &out), -MYELON_E_JVERSION), "version 3, cut short");
   for (size_t k = 12; k < sizeof buf; k++) {
     memcpy(bad, buf, sizeof bad);
     bad[k] ^= 0x10;
@@ -226,4 +226,128 @@ Test(journal_format, part_paths_are_numbered_from_0001)
   cr_assert(eq(int, myelon_journal_part_path("a/b", 0, out, sizeof out), -EINVAL));
   cr_assert(eq(int, myelon_journal_part_path("a/b", 10000, out, sizeof out), -EINVAL));
   cr_assert(eq(int, myelon_journal_part_path("a/b", 1, out, 5), -ENAMETOOLONG));
+}
+
+/* ---- version 2: a byte ring's journal ---------------------------------- */
+
+static struct myelon_journal_info bytes_info(bool framed)
+{
+  struct myelon_journal_info in = sample_info();
+  in.kind = framed ? MYELON_JOURNAL_FRAMED : MYELON_JOURNAL_RAW;
+  in.frame_format = framed ? MYELON_FRAME_BYTES : 0;
+  in.flags = MYELON_JOURNAL_F_BYTES;
+  in.slot_size = 64;
+  in.slot_align = 64;
+  in.ring_capacity = 1u << 20;           /* bytes */
+  in.frame_capacity = framed ? (1u << 19) - 32 : (1u << 19) - 16; /* the largest record */
+  return in;
+}
+
+/* Set a field of an encoded header and fix its CRC: only the field check
+ * can then refuse it. */
+static void patch(uint8_t *h, size_t off, const void *v, size_t n)
+{
+  memcpy(h + off, v, n);
+  uint32_t crc = myelon_crc32c(0, h, 252);
+  memcpy(h + 252, &crc, 4);
+}
+
+/* journal.h: a byte ring's journal is version 2 with F_BYTES and its
+ * geometry; a slot ring's stays version 1 (readers before 0.5 read it).
+ * Every field round-trips; the version and the flag must agree. */
+Test(journal_format, byte_ring_headers_are_version_2_and_slot_ring_headers_stay_version_1)
+{
+  for (int framed = 0; framed < 2; framed++) {
+    struct myelon_journal_info in = bytes_info(framed), out;
+    uint8_t buf[MYELON_JOURNAL_HEADER_SIZE];
+    cr_assert(eq(int, myelon_journal_header_encode(&in, buf), 0));
+    uint32_t v;
+    memcpy(&v, buf + 8, 4);
+    cr_assert(eq(u32, v, 2), "version 2 at offset 8");
+    memset(&out, 0xee, sizeof out);
+    cr_assert(eq(int, myelon_journal_header_parse(buf, sizeof buf, &out), 0), "%s", dmp_last_error());
+    cr_assert(eq(int, memcmp(&in, &out, sizeof in), 0), "every field survives");
+    /* Version 2 without the flag, and the flag in version 1: refused. */
+    uint8_t bad[MYELON_JOURNAL_HEADER_SIZE];
+    memcpy(bad, buf, sizeof bad);
+    uint32_t one = 1;
+    patch(bad, 8, &one, 4);
+    cr_assert(eq(int, myelon_journal_header_parse(bad, sizeof bad, &out), -MYELON_E_JCORRUPT), "F_BYTES in version 1");
+    memcpy(bad, buf, sizeof bad);
+    uint32_t noflag = 0;
+    patch(bad, 36, &noflag, 4);
+    cr_assert(eq(int, myelon_journal_header_parse(bad, sizeof bad, &out), -MYELON_E_JCORRUPT), "version 2 without F_BYTES");
+  }
+  struct myelon_journal_info slot = sample_info();
+  uint8_t buf[MYELON_JOURNAL_HEADER_SIZE];
+  cr_assert(eq(int, myelon_journal_header_encode(&slot, buf), 0));
+  uint32_t v;
+  memcpy(&v, buf + 8, 4);
+  cr_assert(eq(u32, v, MYELON_JOURNAL_VERSION_SLOTS), "a slot ring's journal stays version 1");
+  /* A frame format the version does not have cannot be encoded. */
+  slot.frame_format = MYELON_FRAME_BYTES;
+  cr_assert(eq(int, myelon_journal_header_encode(&slot, buf), -EINVAL), "MYELON_FRAME_BYTES needs F_BYTES");
+  struct myelon_journal_info b = bytes_info(true);
+  b.frame_format = MYELON_FRAME_ALIGNED;
+  cr_assert(eq(int, myelon_journal_header_encode(&b, buf), -EINVAL), "a framed byte ring's journal is BYTES");
+}
+
+/* The geometry of a version 2 header is checked: block a power of two in
+ * [16, 4096] equal to slot_align, ring a power of two of two blocks or
+ * more, largest record within half the ring. */
+Test(journal_format, byte_ring_geometry_out_of_bounds_is_corrupt)
+{
+  struct {
+    size_t off, n;
+    uint64_t v;
+    const char *what;
+  } cases[] = {
+      {24, 4, 48, "block not a power of two"},
+      {24, 4, 8, "block below 16"},
+      {24, 4, 8192, "block above 4096"},
+      {28, 4, 32, "slot_align other than the block"},
+      {40, 8, 3u << 18, "ring not a power of two"},
+      {40, 8, 64, "ring of one block"},
+      {32, 4, (1u << 19) - 15, "largest record above half the ring"},
+  };
+  for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+    struct myelon_journal_info in = bytes_info(false), out;
+    uint8_t buf[MYELON_JOURNAL_HEADER_SIZE];
+    cr_assert(eq(int, myelon_journal_header_encode(&in, buf), 0));
+    patch(buf, cases[k].off, &cases[k].v, cases[k].n);
+    cr_assert(eq(int, myelon_journal_header_parse(buf, sizeof buf, &out), -MYELON_E_JCORRUPT), "%s", cases[k].what);
+    cr_assert(ne(ptr, strstr(dmp_last_error(), "byte ring"), NULL), "%s: %s", cases[k].what, dmp_last_error());
+  }
+  /* Framed: the frame header counts too (half the ring less 32). */
+  struct myelon_journal_info in = bytes_info(true), out;
+  uint8_t buf[MYELON_JOURNAL_HEADER_SIZE];
+  cr_assert(eq(int, myelon_journal_header_encode(&in, buf), 0));
+  uint32_t over = (1u << 19) - 31;
+  patch(buf, 32, &over, 4);
+  cr_assert(eq(int, myelon_journal_header_parse(buf, sizeof buf, &out), -MYELON_E_JCORRUPT));
+}
+
+/* An older reader's check, as 0.4's journal.c made it (version != 1:
+ * MYELON_E_JVERSION, before anything else is read): it refuses every
+ * header this library writes for a byte ring, and accepts the version of
+ * every slot ring's. The check is copied here, not linked: this library
+ * no longer contains it. */
+static int v1_reader_verdict(const uint8_t *buf)
+{
+  uint32_t version;
+  memcpy(&version, buf + 8, 4);
+  return version != 1 ? -MYELON_E_JVERSION : 0;
+}
+
+Test(journal_format, a_version_1_reader_refuses_a_byte_ring_journal_cleanly)
+{
+  uint8_t buf[MYELON_JOURNAL_HEADER_SIZE];
+  for (int framed = 0; framed < 2; framed++) {
+    struct myelon_journal_info in = bytes_info(framed);
+    cr_assert(eq(int, myelon_journal_header_encode(&in, buf), 0));
+    cr_assert(eq(int, v1_reader_verdict(buf), -MYELON_E_JVERSION));
+  }
+  struct myelon_journal_info slot = sample_info();
+  cr_assert(eq(int, myelon_journal_header_encode(&slot, buf), 0));
+  cr_assert(eq(int, v1_reader_verdict(buf), 0));
 }

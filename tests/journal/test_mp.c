@@ -3,7 +3,9 @@
  * (another process) records it, `myelon-journal replay` publishes the
  * journal into a new ring, and a jnl_role consumer in a fourth process
  * checks every event/message byte for byte, in order, with nothing extra.
- * Raw and framed (multi-frame messages, both frame formats), rotation,
+ * Raw and framed (multi-frame messages, both frame formats), byte rings
+ * (raw DMP_RING_BYTES and framed MYELON_FRAME_BYTES, a producer killed
+ * mid-stream), rotation,
  * periodic sync, a full disk, a non-gating recorder that falls behind (the
  * producer never blocks, the drops are reported), and the tool's errors
  * and exit codes. Every wait is bounded; children die with the test. */
@@ -18,6 +20,7 @@ struct stream {
   uint64_t count, seed, capacity;
   uint32_t slot, fcap;
   size_t max;
+  bool bytes;  /**< a byte ring of `capacity` bytes (records of jp_len(seed, i, max) bytes) */
 };
 
 static void stream_args(struct jn_args *a, const struct stream *s)
@@ -40,6 +43,8 @@ static void stream_args(struct jn_args *a, const struct stream *s)
   jn_arg(a, "%zu", s->max);
   jn_arg(a, "--timeout-ms");
   jn_arg(a, "%d", ts_timeout_ms(JN_CHILD_MS / 2));
+  if (s->bytes)
+    jn_arg(a, "--shape=bytes");
 }
 
 static pid_t producer(const struct stream *s, const char *ring, const char *extra1, const char *extra2)
@@ -109,13 +114,20 @@ static void check_journal(const struct stream *s, const char *base)
   struct myelon_journal_reader *r = jn_open(base, 0);
   const struct myelon_journal_info *in = myelon_journal_reader_info(r);
   cr_assert(eq(int, (int)in->kind, s->framed ? MYELON_JOURNAL_FRAMED : MYELON_JOURNAL_RAW));
+  cr_assert(eq(int, !!(in->flags & MYELON_JOURNAL_F_BYTES), s->bytes), "byte ring flag");
   struct myelon_journal_record rec;
   uint8_t *want = malloc(s->max > s->slot ? s->max + 1 : s->slot + 1);
-  uint64_t n = 0;
+  uint64_t n = 0, next_seq = 0;
   int rc;
   while ((rc = myelon_journal_reader_next(r, &rec)) == 1) {
-    size_t len = s->framed ? jp_len(s->seed, n, s->max) : s->slot;
-    cr_assert(eq(u64, rec.seq, n), "record %llu: seq", (unsigned long long)n);
+    size_t len = s->framed || s->bytes ? jp_len(s->seed, n, s->max) : s->slot;
+    if (s->bytes && !s->framed) { /* a record's first block: after the previous record's blocks */
+      cr_assert(ge(u64, rec.seq, next_seq), "record %llu: seq %llu", (unsigned long long)n,
+                (unsigned long long)rec.seq);
+      next_seq = rec.seq + (16 + rec.len + 63) / 64;
+    } else {
+      cr_assert(eq(u64, rec.seq, n), "record %llu: seq", (unsigned long long)n);
+    }
     cr_assert(eq(int, jp_check(rec.data, rec.len, s->seed, n, len), 0), "record %llu: payload (%u bytes)",
               (unsigned long long)n, rec.len);
     if (s->framed)
@@ -160,9 +172,140 @@ static void replay_and_check(const struct stream *s, const char *base, const cha
   expect_exit(cons, 0, "consumer", NULL);
 }
 
+/* ---- byte rings -------------------------------------------------------- */
+
+/* A byte ring of 8 KiB (64-byte blocks): raw records up to 4080 bytes,
+ * framed messages up to 4064; jp_len gives 0, the largest, 1, then seeded
+ * sizes (odd ones among them). Recorded by the tool from a producer
+ * process, the journal checked record by record, replayed by the tool into
+ * a new byte ring that a consumer process checks: every record once, in
+ * order, byte-exact, nothing after. Both backends. */
+Test(journal_mp, byte_rings_recorded_and_replayed_byte_identical_shm_and_mmap)
+{
+  for (int k = 0; k < 4; k++) {
+    bool framed = k & 1, mmap = k & 2;
+    struct stream s = {framed, mmap, MYELON_FRAME_COMPACT, 1500, 700 + (uint64_t)k, 8192, 64, 128,
+                       framed ? 4064 : 4080, true};
+    const char *base = jn_tmp("bytes");
+    record(&s, base, k == 3 ? "--rotate-size=64k" : NULL, NULL);
+    check_journal(&s, base);
+    struct myelon_journal_reader *r = jn_open(base, 0);
+    const struct myelon_journal_info *in = myelon_journal_reader_info(r);
+    cr_assert(eq(u64, in->ring_capacity, 8192), "ring bytes");
+    cr_assert(eq(u32, in->slot_size, 64), "block");
+    cr_assert(eq(u32, in->frame_capacity, (uint32_t)s.max), "largest record (framed: message)");
+    cr_assert(eq(u32, in->frame_format, framed ? (uint32_t)MYELON_FRAME_BYTES : 0u));
+    myelon_journal_reader_close(r);
+    size_t n;
+    uint8_t *img = jn_read_file(jn_part(base, 1), &n);
+    uint32_t version;
+    memcpy(&version, img + 8, 4);
+    free(img);
+    cr_assert(eq(u32, version, 2), "a byte ring's journal is version 2 on disk");
+    const char *out = jn_tmp("out"), *err = jn_tmp("err");
+    struct jn_args a;
+    jn_tool(&a);
+    jn_arg(&a, "info");
+    jn_arg(&a, "%s", base);
+    cr_assert(eq(int, jn_run(&a, out, err), 0));
+    cr_assert(jn_file_has(out, "version 2"));
+    cr_assert(jn_file_has(out, "byte ring"));
+    cr_assert(jn_file_has(out, "ring bytes     8192"));
+    cr_assert(jn_file_has(out, framed ? "largest message 4064" : "largest record  4080"));
+    jn_tool(&a);
+    jn_arg(&a, "verify");
+    jn_arg(&a, "%s", base);
+    cr_assert(eq(int, jn_run(&a, out, err), 0));
+    cr_assert(jn_file_has(out, "ok: 1500 records"));
+    replay_and_check(&s, base, k == 1 ? "--pace=50000" : NULL);
+  }
+}
+
+/* Read the number a --prefix consumer printed. */
+static uint64_t read_count(const char *path)
+{
+  size_t n;
+  uint8_t *b = jn_read_file(path, &n);
+  char *t = realloc(b, n + 1);
+  t[n] = '\0';
+  uint64_t v = strtoull(t, NULL, 10);
+  free(t);
+  return v;
+}
+
+/* A producer SIGKILLed mid-stream: the recorder (gating, the tool) and a
+ * gating consumer process both read until the producer is seen dead. The
+ * journal holds exactly what the consumer got (everything published), as
+ * a whole prefix of the stream: no torn or half record. Replayed into a
+ * byte ring, a consumer process gets exactly those records again. */
+Test(journal_mp, byte_ring_producer_killed_mid_stream_leaves_exactly_what_was_published)
+{
+  for (int framed = 0; framed < 2; framed++) {
+    struct stream s = {framed, false, MYELON_FRAME_COMPACT, 100000000, 800 + (uint64_t)framed, 4096, 64, 128,
+                       framed ? 1000 : 1999, true};
+    const char *ring = ts_shm_name("jk");
+    const char *base = jn_tmp("kill");
+    const char *err = jn_tmp("kill-err");
+    const char *cout = jn_tmp("kill-count");
+    struct jn_args a;
+    jn_tool(&a);
+    jn_arg(&a, "record");
+    jn_arg(&a, "--ring");
+    jn_arg(&a, "%s", ring);
+    jn_arg(&a, "--wait=20");
+    jn_arg(&a, "--buffer-size=4k");
+    jn_arg(&a, "%s", base);
+    pid_t rec = jn_spawn(&a, NULL, err, 0);
+    struct jn_args c;
+    jn_role(&c, "consumer");
+    jn_arg(&c, "--name");
+    jn_arg(&c, "%s", ring);
+    jn_arg(&c, "--prefix");
+    stream_args(&c, &s);
+    pid_t cons = jn_spawn(&c, cout, NULL, 0);
+    struct jn_args p;
+    jn_role(&p, "producer");
+    jn_arg(&p, "--name");
+    jn_arg(&p, "%s", ring);
+    jn_arg(&p, "--capacity=%llu", (unsigned long long)s.capacity);
+    jn_arg(&p, "--wait-consumers=2");
+    stream_args(&p, &s);
+    pid_t prod = jn_spawn(&p, NULL, NULL, 0);
+    /* Kill it once the journal has grown past 64 KiB: mid-stream, bounded. */
+    int64_t deadline = ts_now_ns() + (int64_t)ts_timeout_ms(20000) * 1000000;
+    struct stat sb;
+    while ((stat(jn_part(base, 1), &sb) != 0 || sb.st_size < 65536) && ts_now_ns() < deadline)
+      usleep(1000);
+    cr_assert(ge(i64, (int64_t)sb.st_size, 65536), "the journal grew");
+    kill(prod, SIGKILL);
+    cr_assert(eq(int, ts_wait(prod, ts_timeout_ms(JN_CHILD_MS)), 128 + SIGKILL), "the producer died of the kill");
+    expect_exit(rec, 0, "recorder (ends when the producer is dead)", err);
+    expect_exit(cons, 0, "consumer (a prefix of the stream)", NULL);
+    uint64_t got = read_count(cout);
+    cr_assert(gt(u64, got, 0));
+    cr_assert(lt(u64, got, s.count), "killed mid-stream");
+    /* Exactly the consumer's records, whole, in order; then a clean end. */
+    struct myelon_journal_reader *r = jn_open(base, 0);
+    struct myelon_journal_record rr;
+    uint64_t n = 0;
+    int rc;
+    while ((rc = myelon_journal_reader_next(r, &rr)) == 1) {
+      cr_assert(eq(int, jp_check(rr.data, rr.len, s.seed, n, jp_len(s.seed, n, s.max)), 0), "record %llu",
+                (unsigned long long)n);
+      n++;
+    }
+    myelon_journal_reader_close(r);
+    cr_assert(eq(int, rc, 0), "no torn or corrupt tail: %s", myelon_err_name(rc));
+    cr_assert(eq(u64, n, got), "journal %llu records, consumer %llu", (unsigned long long)n,
+              (unsigned long long)got);
+    s.count = got;
+    replay_and_check(&s, base, NULL);
+  }
+}
+
 Test(journal_mp, raw_stream_recorded_and_replayed_byte_identical_in_order)
 {
-  struct stream s = {false, false, MYELON_FRAME_COMPACT, 5000, 101, 64, 200, 128, 1000};
+  struct stream s = {false, false, MYELON_FRAME_COMPACT, 5000, 101, 64, 200, 128, 1000, false};
   const char *base = jn_tmp("raw");
   const char *err = record(&s, base, "--rotate-size", "256k");
   check_journal(&s, base);
@@ -175,7 +318,7 @@ Test(journal_mp, framed_multi_frame_messages_recorded_and_replayed_byte_identica
 {
   for (int f = 0; f < 2; f++) {
     struct stream s = {true, f == 1, f ? MYELON_FRAME_ALIGNED : MYELON_FRAME_COMPACT, 2000, 202 + (uint64_t)f, 32, 64,
-                       128, 1500}; /* the aligned run uses mmap rings */
+                       128, 1500, false}; /* the aligned run uses mmap rings */
     const char *base = jn_tmp("framed");
     record(&s, base, "--sync-interval", "5");
     check_journal(&s, base);
@@ -185,7 +328,7 @@ Test(journal_mp, framed_multi_frame_messages_recorded_and_replayed_byte_identica
 
 Test(journal_mp, periodic_sync_leaves_every_record_durable)
 {
-  struct stream s = {false, false, MYELON_FRAME_COMPACT, 3000, 303, 64, 100, 128, 1000};
+  struct stream s = {false, false, MYELON_FRAME_COMPACT, 3000, 303, 64, 100, 128, 1000, false};
   const char *base = jn_tmp("sync");
   const char *err = record(&s, base, "--sync-interval=2", "--io=pwrite");
   cr_assert(jn_file_has(err, "written 3000, durable 3000"), "the summary counts durable records");
@@ -195,7 +338,7 @@ Test(journal_mp, periodic_sync_leaves_every_record_durable)
 
 Test(journal_mp, a_full_disk_stops_the_recorder_with_the_records_lost)
 {
-  struct stream s = {false, false, MYELON_FRAME_COMPACT, 3000, 404, 64, 200, 128, 1000};
+  struct stream s = {false, false, MYELON_FRAME_COMPACT, 3000, 404, 64, 200, 128, 1000, false};
   const char *ring = ts_shm_name("jf");
   const char *base = jn_tmp("full");
   const char *err = jn_tmp("full-err");
@@ -230,7 +373,7 @@ Test(journal_mp, a_full_disk_stops_the_recorder_with_the_records_lost)
  * is left and reports the rest as dropped: recorded + dropped = published. */
 static void non_gating(bool framed)
 {
-  struct stream s = {framed, false, MYELON_FRAME_COMPACT, 4000, 505, 64, 256, 128, 400};
+  struct stream s = {framed, false, MYELON_FRAME_COMPACT, 4000, 505, 64, 256, 128, 400, false};
   const char *ring = ts_shm_name("jn");
   const char *base = jn_tmp("ng");
   const char *err = jn_tmp("ng-err");

@@ -193,9 +193,9 @@ Test(journal_reader, newer_version_and_foreign_files_are_refused_at_open)
   jn_write(&c, 1, 3, 10);
   size_t size;
   uint8_t *img = jn_read_file(jn_part(base, 1), &size);
-  uint32_t v2 = 2;
-  memcpy(img + 8, &v2, 4);
-  const char *path = jn_tmp("v2");
+  uint32_t v3 = 3;
+  memcpy(img + 8, &v3, 4);
+  const char *path = jn_tmp("v3");
   jn_write_file(path, img, size);
   struct myelon_journal_reader *r = NULL;
   cr_assert(eq(int, myelon_journal_reader_open(path, 0, &r), -MYELON_E_JVERSION));

@@ -1,7 +1,8 @@
 /**
  * @file journal.h
- * @brief The journal: a ring's stream on disk. File format (version 1),
- * CRC32C, pure parsers, the writer (io_uring or pwrite) and the reader.
+ * @brief The journal: a ring's stream on disk. File format (versions 1
+ * and 2), CRC32C, pure parsers, the writer (io_uring or pwrite) and the
+ * reader.
  *
  * A journal is a sequence of *parts*, regular files named `<base>.0001`,
  * `<base>.0002`, ... (a new part when the current one reaches the rotation
@@ -15,15 +16,24 @@
  *   offset size  field
  *   ------ ----  ------------------------------------------------------------
  *   0      8     magic           MYELON_JOURNAL_MAGIC, the bytes "MYELJRNL"
- *   8      4     version         MYELON_JOURNAL_VERSION (1)
+ *   8      4     version         1 for a slot ring's journal, 2 for a byte
+ *                                ring's (MYELON_JOURNAL_F_BYTES; see below)
  *   12     4     header_size     256; records start here
  *   16     4     kind            0 raw (Layer 0 events), 1 framed (Layer 1 messages)
- *   20     4     frame_format    framed: 0 compact, 1 aligned; raw: 0
- *   24     4     slot_size       the recorded ring's slot size (both kinds)
- *   28     4     slot_align      the recorded ring's slot alignment
- *   32     4     frame_capacity  framed: payload bytes per frame; raw: 0
+ *   20     4     frame_format    framed: 0 compact, 1 aligned, 2 bytes
+ *                                (MYELON_FRAME_BYTES, version 2 only); raw: 0
+ *   24     4     slot_size       the recorded ring's slot size (both kinds);
+ *                                byte ring: its block
+ *   28     4     slot_align      the recorded ring's slot alignment; byte
+ *                                ring: its block
+ *   32     4     frame_capacity  framed: payload bytes per frame; raw: 0;
+ *                                byte ring: the largest record payload it
+ *                                took (raw: dmp_consumer_bytes_max(); framed:
+ *                                the largest message, that minus 16)
  *   36     4     flags           MYELON_JOURNAL_F_*; unknown bits are rejected
- *   40     8     ring_capacity   slots of the recorded ring (informational)
+ *   40     8     ring_capacity   slots of the recorded ring; byte ring: its
+ *                                size in bytes (what DMP_RING_BYTES's
+ *                                `capacity` takes)
  *   48     8     ring_epoch      creation epoch of the recorded ring
  *   56     8     type_tag        the recorded ring's Layer 0 type tag
  *   64     8     created_ns      CLOCK_REALTIME when this part was created
@@ -34,6 +44,18 @@
  *   128    124   ring_name       NUL-terminated, NUL-padded (informational;
  *                                longer names are cut, F_NAME_CUT is set)
  *   252    4     header_crc      CRC32C of bytes [0, 252)
+ *
+ * Version 2 (a journal of a byte ring, disruptor_mp/bytes.h) has the same
+ * layout; it differs in what fields 20-47 mean (above) and in the flag
+ * MYELON_JOURNAL_F_BYTES, which a version 2 header always has and a
+ * version 1 header never has. Its geometry is checked on parse: block a
+ * power of two in [16, 4096] with slot_align = slot_size, ring bytes a
+ * power of two of at least two blocks, largest record at most half the
+ * ring minus 16 (framed: 32) and at most DMP_BYTES_MAX_RECORD. A journal
+ * of a slot ring is still written as version 1, so readers of version 1
+ * (libmyelon before 0.5) read it as before; they refuse a version 2 file
+ * with MYELON_E_JVERSION at open (their check: version != 1), never
+ * misreading a byte ring's records as slots.
  *
  * Record: a 48-byte header, the payload, zero padding to a multiple of 8
  * (so every record starts 8-byte aligned; its size is
@@ -57,7 +79,11 @@
  *   40     4     data_crc        CRC32C of the payload
  *   44     4     msg_id          framed: the Layer 1 message id; raw: 0
  *   48     len   payload         raw: the whole slot (slot_size bytes);
- *                                framed: the reassembled message
+ *                                framed: the reassembled message;
+ *                                byte ring, raw: the record's payload (0 ..
+ *                                frame_capacity bytes; seq = its first
+ *                                block's sequence); byte ring, framed: the
+ *                                message (the frame header is not kept)
  *
  * Two checksums, so that a damaged length is never trusted: the header CRC
  * vouches for `len` before the reader uses it. A record whose header is
@@ -92,7 +118,12 @@ extern "C" {
 #endif
 
 #define MYELON_JOURNAL_MAGIC UINT64_C(0x4c4e524a4c45594d) /**< "MYELJRNL" as little-endian bytes */
-#define MYELON_JOURNAL_VERSION 1u
+/** The newest format this library reads and writes: 2, a byte ring's
+ * journal (MYELON_JOURNAL_F_BYTES). A slot ring's journal is written as
+ * MYELON_JOURNAL_VERSION_SLOTS. */
+#define MYELON_JOURNAL_VERSION 2u
+/** The version of a slot ring's journal (the only one before 0.5). */
+#define MYELON_JOURNAL_VERSION_SLOTS 1u
 #define MYELON_JOURNAL_HEADER_SIZE 256u
 #define MYELON_JOURNAL_NAME_MAX 123u /**< ring name bytes kept, without the NUL */
 #define MYELON_JOURNAL_RECORD_MAGIC UINT32_C(0x4352594d) /**< "MYRC" as little-endian bytes */
@@ -103,14 +134,15 @@ extern "C" {
 
 /** What a journal holds. */
 enum myelon_journal_kind {
-  MYELON_JOURNAL_RAW = 0,    /**< Layer 0 events: each payload is one whole slot */
+  MYELON_JOURNAL_RAW = 0,    /**< Layer 0 events: each payload is one whole slot (byte ring: one record) */
   MYELON_JOURNAL_FRAMED = 1, /**< Layer 1 messages: each payload is one message */
 };
 
 /* File header flags. */
 #define MYELON_JOURNAL_F_NON_GATING 0x1u /**< recorded by a non-gating consumer: may have gaps */
 #define MYELON_JOURNAL_F_NAME_CUT 0x2u   /**< ring_name was longer than MYELON_JOURNAL_NAME_MAX */
-#define MYELON_JOURNAL_F_KNOWN (MYELON_JOURNAL_F_NON_GATING | MYELON_JOURNAL_F_NAME_CUT)
+#define MYELON_JOURNAL_F_BYTES 0x4u     /**< recorded from a byte ring (DMP_RING_BYTES or MYELON_FRAME_BYTES): version 2 */
+#define MYELON_JOURNAL_F_KNOWN (MYELON_JOURNAL_F_NON_GATING | MYELON_JOURNAL_F_NAME_CUT | MYELON_JOURNAL_F_BYTES)
 
 /* Record flags. */
 #define MYELON_JREC_F_GAP 0x1u /**< events or messages were lost just before this record */
@@ -120,11 +152,11 @@ enum myelon_journal_kind {
 struct myelon_journal_info {
   enum myelon_journal_kind kind;
   uint32_t frame_format;   /**< enum myelon_frame_format (framed) */
-  uint32_t slot_size;
-  uint32_t slot_align;
-  uint32_t frame_capacity; /**< framed only */
-  uint32_t flags;          /**< MYELON_JOURNAL_F_* */
-  uint64_t ring_capacity;
+  uint32_t slot_size;      /**< byte ring: its block */
+  uint32_t slot_align;     /**< byte ring: its block */
+  uint32_t frame_capacity; /**< framed; byte ring: its largest record payload (framed: message) */
+  uint32_t flags;          /**< MYELON_JOURNAL_F_*; F_BYTES: written as version 2 */
+  uint64_t ring_capacity;  /**< slots; byte ring: bytes */
   uint64_t ring_epoch;
   uint64_t type_tag;
   int64_t created_ns;
@@ -172,8 +204,11 @@ static inline uint64_t myelon_journal_record_size(uint64_t len)
 }
 
 /**
- * Write the 256-byte file header for `info` into `buf`. Pure.
- * @return 0, or -EINVAL for NULL, an unknown kind or flags, or part 0.
+ * Write the 256-byte file header for `info` into `buf`, version 2 if
+ * `info->flags` has MYELON_JOURNAL_F_BYTES, else version 1. Pure.
+ * @return 0, or -EINVAL for NULL, an unknown kind or flags, part 0, or a
+ *         frame format the version does not have (MYELON_FRAME_BYTES
+ *         needs F_BYTES and framed; F_BYTES framed needs it).
  */
 MYELON_API int myelon_journal_header_encode(const struct myelon_journal_info *info, void *buf);
 
@@ -183,9 +218,11 @@ MYELON_API int myelon_journal_header_encode(const struct myelon_journal_info *in
  * @return 0 and `*out`;
  *  -MYELON_E_TORN     fewer than 256 bytes, and those are a prefix of a header
  *                     (a part whose creation was cut short);
- *  -MYELON_E_JVERSION the magic is right but the version is not 1;
+ *  -MYELON_E_JVERSION the magic is right but the version is not 1 or 2;
  *  -MYELON_E_JCORRUPT anything else: not a journal, bad size, CRC, kind,
- *                     format, flags, part, unterminated name, nonzero reserved;
+ *                     format, flags, part, unterminated name, nonzero reserved,
+ *                     a version that disagrees with F_BYTES, a byte ring's
+ *                     geometry out of its bounds;
  *  -EINVAL            NULL `buf` or `out`.
  */
 MYELON_API int myelon_journal_header_parse(const void *buf, size_t len, struct myelon_journal_info *out);

@@ -9,6 +9,20 @@
  *    and message id; the ring's frame format and capacity are detected from
  *    its type tag and written into the journal header.
  *
+ * Byte rings (disruptor_mp/bytes.h: DMP_RING_BYTES, and Layer 1's
+ * MYELON_FRAME_BYTES) are recorded as slot rings are, one journal record
+ * per ring record, whole: raw, the record's payload (0 bytes up to the
+ * ring's largest record, half the ring) with its first block's sequence;
+ * framed, its message with kind and message id. The shape is read from
+ * the segment (dmp_consumer_bytes_max() > 0 only on a byte ring), framed
+ * or raw from the type tag (myelon_frame_tag(MYELON_FRAME_BYTES, 0)); the
+ * ring's size in bytes, block and largest record go into the journal
+ * header (journal.h, version 2), and the replayer rebuilds a byte ring
+ * of that geometry. A record whose Layer 0 header fails its checks
+ * (-DMP_E_CORRUPT: a hostile or broken peer) is not recorded: it counts as
+ * a bad message, the next record carries MYELON_JREC_F_GAP, and the
+ * recorder moves on with dmp_consumer_resync_bytes().
+ *
  * Gating (the default) or non-gating, chosen by the user:
  *  - gating: the recorder's cursor gates the producer, so nothing is ever
  *    lost; a slow disk slows the producer down. The recorder cannot see
@@ -17,8 +31,9 @@
  *  - non-gating (MYELON_RECORD_NON_GATING, needs DMP_CONSUMER_NON_GATING in
  *    Layer 0): the producer never waits for the recorder; events it
  *    overwrites before the recorder copied them are counted as dropped
- *    (raw: events; framed: messages, from the gaps in message ids and the
- *    messages cut short), and the record after a loss carries
+ *    (raw: events, on a byte ring blocks, which is what Layer 0 counts a
+ *    lapped reader's loss in; framed: messages, from the gaps in message
+ *    ids and the messages cut short), and the record after a loss carries
  *    MYELON_JREC_F_GAP.
  * Writes go through the journal writer: io_uring with registered buffers
  * and a bounded number of writes in flight, or pwrite(2); optional periodic
@@ -28,10 +43,17 @@
  * silent loss.
  *
  * The **replayer** reads a journal and republishes it into a new ring that
- * it creates as producer (raw or framed, as the journal says; a slot size
- * or frame capacity that differs from the journal's is refused), at the
+ * it creates as producer (raw or framed, slot ring or byte ring, as the
+ * journal says; a slot size or frame capacity that differs from the
+ * journal's is refused), at the
  * original pacing (scaled), at a fixed rate, or as fast as the ring takes
  * it, from a sequence number or a time on.
+ *
+ * Shapes do not cross: a byte ring's journal replays into a byte ring (of
+ * the recorded block and type tag, of `ring.capacity` bytes if set, which
+ * must still take the journal's largest record), a slot ring's journal
+ * into a slot ring (DMP_RING_BYTES in `ring.flags` is refused). Each
+ * refusal is -MYELON_E_FORMAT with both shapes named in dmp_last_error().
  *
  *     struct myelon_recorder_config rc;
  *     myelon_recorder_config_init(&rc);
@@ -80,7 +102,8 @@ struct myelon_recorder_config {
   uint32_t flags;             /**< MYELON_RECORD_* */
   enum dmp_start start;       /**< default DMP_START_LATEST */
   struct dmp_wait_strategy wait; /**< how the recorder waits for events; default DMP_WAIT_BLOCK (or DMP_WAIT) */
-  size_t max_message;         /**< framed: largest message; default 16 MiB */
+  size_t max_message;         /**< framed slot ring: largest message reassembled; default 16 MiB
+                                   (a byte ring's messages are bounded by the ring, not by this) */
   int64_t attach_timeout_ns;  /**< wait this long for the ring to appear; 0 = it must exist */
   uint32_t sync_interval_ms;  /**< start a sync this often while recording; 0 = never */
   uint64_t max_records;       /**< stop after this many; 0 = no limit */
@@ -95,9 +118,10 @@ struct myelon_recorder_stats {
   uint64_t written;       /**< records written to the file (in order) */
   uint64_t durable;       /**< records covered by a completed sync */
   uint64_t not_written;   /**< after a write error: recorded - written */
-  uint64_t dropped;       /**< non-gating: events (raw) or messages (framed) lost */
-  uint64_t bad_messages;  /**< framed: malformed / oversize messages not recorded */
-  uint64_t lag_max;       /**< largest number of events seen waiting behind the recorder */
+  uint64_t dropped;       /**< non-gating: events (raw; byte ring: blocks) or messages (framed) lost */
+  uint64_t bad_messages;  /**< framed: malformed / oversize messages not recorded; byte ring: also
+                               records failing Layer 0's checks, raw records above 1 GiB */
+  uint64_t lag_max;       /**< largest number of events (byte ring: blocks) seen waiting behind the recorder */
   uint64_t bytes;         /**< journal bytes appended */
   uint64_t write_errors;
   uint64_t syncs;
@@ -120,8 +144,8 @@ MYELON_API void myelon_recorder_config_init(struct myelon_recorder_config *cfg);
  * @return 0 and `*out`; -EINVAL; -DMP_E_BADCONFIG (field named in the
  *         detail); -EOPNOTSUPP (non-gating requested but Layer 0 has no
  *         non-gating consumers); -MYELON_E_FORMAT (framed requested, ring
- *         carries no frames; or a byte ring, DMP_RING_BYTES or
- *         MYELON_FRAME_BYTES: not recorded yet, a limit); errors of dmp_consumer_attach() (-ENOENT: no
+ *         carries no frames: a slot ring without a frame tag, or a byte
+ *         ring that is not MYELON_FRAME_BYTES); -ENOMEM; errors of dmp_consumer_attach() (-ENOENT: no
  *         such ring, -ETIMEDOUT with attach_timeout_ns) and of
  *         myelon_journal_writer_open() (-EEXIST, -EACCES, ...). On failure
  *         nothing is left behind (no consumer entry, no journal file).
@@ -167,11 +191,14 @@ enum myelon_replay_pace {
 struct myelon_replayer_config {
   const char *journal;          /**< journal base or part file; required */
   uint32_t open_flags;          /**< MYELON_JOURNAL_SKIP_CORRUPT to replay past corruption */
-  struct dmp_producer_config ring; /**< name, backend, capacity (0: the recorded ring's),
-                                        wait_consumers, mode, flags ...; slot_size 0 = the
-                                        journal's, else it must match; slot_align and
-                                        type_tag are set from the journal */
-  uint32_t frame_capacity;      /**< framed: 0 = the journal's, else it must match */
+  struct dmp_producer_config ring; /**< name, backend, capacity (0: the recorded ring's; a
+                                        byte ring's journal: bytes), wait_consumers, mode,
+                                        flags ...; slot_size 0 = the journal's (byte ring:
+                                        block), else it must match; slot_align and type_tag
+                                        are set from the journal; DMP_RING_BYTES is set for a
+                                        byte ring's journal and refused for a slot ring's */
+  uint32_t frame_capacity;      /**< framed: 0 = the journal's, else it must match (byte
+                                     ring's journal: its largest message) */
   enum myelon_replay_pace pace; /**< default MYELON_REPLAY_MAX */
   double speed;                 /**< ORIGINAL: 2.0 = twice as fast; default 1.0 */
   double rate;                  /**< RATE: records per second (> 0) */
@@ -202,8 +229,9 @@ MYELON_API void myelon_replayer_config_init(struct myelon_replayer_config *cfg);
  * `ring.wait_consumers` consumers, if set).
  * @return 0 and `*out`; -EINVAL / -DMP_E_BADCONFIG; errors of
  *         myelon_journal_reader_open(); -MYELON_E_FORMAT (slot size or frame
- *         capacity differ from the journal's, or the journal's geometry is
- *         unusable); errors of dmp_producer_create() / myelon_producer_create()
+ *         capacity differ from the journal's, the journal's geometry is
+ *         unusable, the other ring shape was asked for, or a byte ring
+ *         too small for the journal's largest record); errors of dmp_producer_create() / myelon_producer_create()
  *         (-DMP_E_INUSE: a live producer has that ring, -ETIMEDOUT, ...).
  */
 MYELON_API int myelon_replayer_open(const struct myelon_replayer_config *cfg, struct myelon_replayer **out);
@@ -213,7 +241,8 @@ MYELON_API int myelon_replayer_open(const struct myelon_replayer_config *cfg, st
  * @return 0: time is up, call again; 1: done (end of journal, torn tail
  *         reached, max_records, or stopped); < 0: -MYELON_E_JCORRUPT (stop
  *         mode), -ETIMEDOUT (no ring space within publish_timeout_ns),
- *         -MYELON_E_FORMAT (a raw record that is not one slot), I/O errors.
+ *         -MYELON_E_FORMAT (a raw record that is not one slot, or a byte
+ *         ring's record larger than its header's largest), I/O errors.
  */
 MYELON_API int myelon_replayer_run(struct myelon_replayer *r, int64_t timeout_ns);
 
