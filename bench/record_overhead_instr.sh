@@ -14,7 +14,9 @@
 #   {"size":1024,"events":N,"baseline_path":I,"recorded_path":I,"path_ratio":R,
 #    "baseline_total":I,"recorded_total":I}     (I: instructions per event)
 #
-#   bench/record_overhead_instr.sh [--count N] [--size BYTES] [--capacity C] [--io auto|uring|pwrite]
+#   bench/record_overhead_instr.sh [--count N] [--size BYTES] [--capacity C] [--io auto|uring|pwrite] [--bytes]
+#
+# --bytes: a byte ring (record-overhead --bytes), records of --size bytes.
 #
 # Instruction counts are repeatable where timings on a shared 2-core VM are
 # not; they do not measure cache misses (the recorder reads the slots the
@@ -23,14 +25,15 @@ set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${BENCH_BUILD_DIR:-$root/build-bench}
 tool="$build/bench/record-overhead"
-count=20000 size=1024 capacity=4096 io=pwrite
+count=20000 size=1024 capacity=4096 io=pwrite bytes=
 while [ $# -gt 0 ]; do
   case "$1" in
   --count) count=$2; shift 2 ;;
   --size) size=$2; shift 2 ;;
   --capacity) capacity=$2; shift 2 ;;
   --io) io=$2; shift 2 ;;
-  -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  --bytes) bytes=--bytes; shift ;;
+  -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   *) echo "record_overhead_instr.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -48,7 +51,7 @@ incl() {
 for kind in baseline recorded; do
   valgrind --tool=callgrind --collect-atstart=no --toggle-collect=publish_events \
     --callgrind-out-file="$out/$kind.%p.out" \
-    "$tool" --only "$kind" --count "$count" --size "$size" --capacity "$capacity" --io "$io" --pairs 1 \
+    "$tool" --only "$kind" --count "$count" --size "$size" --capacity "$capacity" --io "$io" --pairs 1 $bytes \
     >"$out/$kind.txt" 2>"$out/$kind.err" || { cat "$out/$kind.err" >&2; exit 1; }
   total=0 wait=0
   for f in "$out/$kind".*.out; do  # the producer's profile is the one that ran publish_events
@@ -62,7 +65,7 @@ for kind in baseline recorded; do
   printf '%-8s producer loop %s instr/event, of which waiting for space %s, path %s\n' "$kind" \
     $((total / count)) $((wait / count)) $(((total - wait) / count))
 done
-awk -v n="$count" -v s="$size" -v bt="$baseline_total" -v bw="$baseline_wait" -v rt="$recorded_total" -v rw="$recorded_wait" 'BEGIN {
+awk -v n="$count" -v s="$size" -v b="${bytes:+true}" -v bt="$baseline_total" -v bw="$baseline_wait" -v rt="$recorded_total" -v rw="$recorded_wait" 'BEGIN {
   bp = (bt - bw) / n; rp = (rt - rw) / n
-  printf "{\"size\":%d,\"events\":%d,\"baseline_path\":%.1f,\"recorded_path\":%.1f,\"path_ratio\":%.4f,\"baseline_total\":%.1f,\"recorded_total\":%.1f}\n", s, n, bp, rp, rp / bp, bt / n, rt / n
+  printf "{\"size\":%d,\"bytes\":%s,\"events\":%d,\"baseline_path\":%.1f,\"recorded_path\":%.1f,\"path_ratio\":%.4f,\"baseline_total\":%.1f,\"recorded_total\":%.1f}\n", s, (b == "true" ? "true" : "false"), n, bp, rp, rp / bp, bt / n, rt / n
 }'

@@ -15,7 +15,13 @@
  *
  *   record-overhead [--count N] [--pairs P] [--size BYTES] [--capacity C]
  *                   [--dir DIR] [--non-gating] [--io auto|uring|pwrite] [--json]
- *                   [--only baseline|recorded]
+ *                   [--only baseline|recorded] [--bytes]
+ *
+ * --bytes (issue 20): the ring is a byte ring (DMP_RING_BYTES) of
+ * 2 x capacity x size bytes, the producer publishes records of --size bytes
+ * with dmp_producer_publish_bytes_timeout(), the consumer peeks them with
+ * dmp_consumer_try_peek_bytes(), and the recorder records one journal
+ * record per ring record (what myelon-journal does on a byte ring).
  *
  * --only runs one kind of run per pair (no ratio): bench/record_overhead_instr.sh
  * runs each kind under callgrind and counts the instructions of the
@@ -55,6 +61,7 @@ struct opts {
   const char *dir;
   bool non_gating, json;
   enum myelon_journal_io io;
+  bool bytes; /* a byte ring (--bytes) */
   int only; /* 0 both kinds (paired), 1 baseline runs only, 2 recorded runs only */
 };
 
@@ -71,6 +78,21 @@ static int consumer_main(const char *ring)
   if (dmp_consumer_attach_timeout(&cc, 10 * S_NS, &c) < 0)
     return 3;
   uint64_t sum = 0;
+  if (dmp_consumer_bytes_max(c) > 0) { /* --bytes */
+    for (;;) {
+      const void *ev;
+      size_t len;
+      int64_t seq;
+      if (dmp_consumer_peek_bytes_timeout(c, &ev, &len, &seq, 10 * S_NS) < 0)
+        break;
+      sum += *(const volatile uint8_t *)ev; /* touch the record */
+      while (dmp_consumer_try_peek_bytes(c, &ev, &len, &seq) == 0)
+        sum += *(const volatile uint8_t *)ev;
+      dmp_consumer_release(c);
+    }
+    dmp_consumer_close_forget(c);
+    return sum == UINT64_MAX ? 1 : 0;
+  }
   for (;;) {
     const void *ev;
     int64_t seq;
@@ -92,7 +114,7 @@ static int recorder_main(const char *ring, const char *journal, const struct opt
   struct myelon_recorder_config rc;
   myelon_recorder_config_init(&rc);
   rc.ring = ring;
-  rc.kind = MYELON_RECORD_RAW;
+  rc.kind = MYELON_RECORD_RAW; /* a byte ring: its records, raw */
   rc.attach_timeout_ns = 10 * S_NS;
   rc.journal.path = journal;
   rc.journal.io = o->io;
@@ -141,15 +163,17 @@ static int consumer_fn(const char *ring, const char *unused, const struct opts *
  * out. Out of line and named so that callgrind can count its instructions
  * alone (--toggle-collect=publish_events, bench/record_overhead_instr.sh). */
 __attribute__((noinline)) uint64_t publish_events(struct dmp_producer *p, uint8_t *msg, uint32_t size,
-                                                  uint64_t count);
+                                                  uint64_t count, bool bytes);
 __attribute__((noinline)) uint64_t publish_events(struct dmp_producer *p, uint8_t *msg, uint32_t size,
-                                                  uint64_t count)
+                                                  uint64_t count, bool bytes)
 {
   uint64_t i;
   for (i = 0; i < count; i++) {
     msg[0] = (uint8_t)i;
     memcpy(msg + 8, &i, 8);
-    if (dmp_producer_publish_timeout(p, msg, size, 20 * S_NS) < 0)
+    int64_t rc = bytes ? dmp_producer_publish_bytes_timeout(p, msg, size, 20 * S_NS)
+                       : dmp_producer_publish_timeout(p, msg, size, 20 * S_NS);
+    if (rc < 0)
       break;
   }
   return i;
@@ -168,6 +192,11 @@ static double run(const struct opts *o, bool recorded, int k)
   pc.name = ring;
   pc.capacity = o->capacity;
   pc.slot_size = o->size;
+  if (o->bytes) { /* ring bytes, default 64-byte blocks */
+    pc.flags |= DMP_RING_BYTES;
+    pc.capacity = 2 * o->capacity * o->size;
+    pc.slot_size = 0;
+  }
   pc.wait_consumers = recorded ? 2 : 1;
   pc.wait_timeout_ns = 20 * S_NS;
   struct dmp_producer *p;
@@ -176,7 +205,7 @@ static double run(const struct opts *o, bool recorded, int k)
   if (rc == 0) {
     uint8_t *msg = calloc(1, o->size);
     int64_t t0 = now_ns();
-    uint64_t i = publish_events(p, msg, o->size, o->count);
+    uint64_t i = publish_events(p, msg, o->size, o->count, o->bytes);
     int64_t t = now_ns() - t0;
     if (i == o->count)
       rate = (double)o->count * 1e9 / (double)t;
@@ -208,20 +237,21 @@ static int usage(void)
 {
   fputs("usage: record-overhead [--count N] [--pairs P] [--size BYTES] [--capacity C] [--dir DIR]\n"
         "                       [--non-gating] [--io auto|uring|pwrite] [--json]\n"
-        "                       [--only baseline|recorded]\n",
+        "                       [--only baseline|recorded] [--bytes]\n",
         stderr);
   return 64;
 }
 
 int main(int argc, char **argv)
 {
-  struct opts o = {200000, 4096, 1024, 5, "/dev/shm", false, false, MYELON_JOURNAL_IO_AUTO, 0};
+  struct opts o = {200000, 4096, 1024, 5, "/dev/shm", false, false, MYELON_JOURNAL_IO_AUTO, 0, false};
   static const struct option lo[] = {
       {"count", required_argument, 0, 'n'}, {"pairs", required_argument, 0, 'p'},
       {"size", required_argument, 0, 's'},  {"capacity", required_argument, 0, 'c'},
       {"dir", required_argument, 0, 'd'},   {"non-gating", no_argument, 0, 'g'},
       {"io", required_argument, 0, 'i'},    {"json", no_argument, 0, 'j'},
       {"only", required_argument, 0, 'o'},  {"help", no_argument, 0, 'h'},
+      {"bytes", no_argument, 0, 'b'},
       {0, 0, 0, 0},
   };
   int c;
@@ -254,6 +284,7 @@ int main(int argc, char **argv)
                                              : MYELON_JOURNAL_IO_AUTO;
       break;
     case 'j': o.json = true; break;
+    case 'b': o.bytes = true; break;
     case 'o':
       if (strcmp(optarg, "baseline") == 0)
         o.only = 1;
@@ -301,8 +332,8 @@ int main(int argc, char **argv)
       printf("%s{\"baseline\":%.0f,\"recorded\":%.0f,\"ratio\":%.4f}", k ? "," : "", base[k], with[k], ratio[k]);
     printf("],\"median_ratio\":%.4f}\n", med);
   } else {
-    printf("record-overhead: %u-byte events, %" PRIu64 " per run, %u pairs, journal in %s, %s recorder\n", o.size,
-           o.count, o.pairs, o.dir, o.non_gating ? "non-gating" : "gating");
+    printf("record-overhead: %u-byte events, %" PRIu64 " per run, %u pairs, journal in %s, %s recorder%s\n", o.size,
+           o.count, o.pairs, o.dir, o.non_gating ? "non-gating" : "gating", o.bytes ? ", byte ring" : "");
     printf("median throughput ratio recorded/baseline: %.3f (producer slowed by %.1f%%)\n", med, (1 - med) * 100);
   }
   return 0;
