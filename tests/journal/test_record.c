@@ -532,44 +532,132 @@ Test(journal_record, byte_ring_kinds_framed_refused_on_raw_and_raw_of_framed_rou
 }
 
 /* A hostile producer writes a block that is no record (a slot call on a
- * byte ring): the recorder does not record it, counts a bad message,
- * moves on (dmp_consumer_resync_bytes()), and flags the next record. */
+ * byte ring): the recorder, gating or not, does not record it, counts a
+ * bad message (not a drop), moves on (dmp_consumer_resync_bytes()), and
+ * flags the next record. */
 Test(journal_record, a_corrupt_byte_ring_record_is_skipped_counted_and_flagged)
 {
-  struct bring b = byte_ring(false, 4096);
-  const char *base = jn_tmp("bc");
+  for (int ng = 0; ng < 2; ng++) {
+#ifndef DMP_CONSUMER_NON_GATING
+    if (ng)
+      break;
+#endif
+    struct bring b = byte_ring(false, 4096);
+    const char *base = jn_tmp("bc");
+    struct myelon_recorder_config c = rcfg(b.name, base);
+    c.flags = ng ? MYELON_RECORD_NON_GATING : 0;
+    struct myelon_recorder *r = rec_open(&c);
+    uint8_t msg[40];
+    jp_fill(msg, sizeof msg, 8, 0);
+    cr_assert(eq(int, bring_try(&b, msg, sizeof msg, 0), 0));
+    uint8_t junk[64];
+    memset(junk, 0x7b, sizeof junk); /* kind 0x7b7b: no such record kind */
+    cr_assert(ge(i64, dmp_producer_try_publish(b.p, junk, sizeof junk), 0));
+    rec_until(r, 1);
+    struct myelon_recorder_stats st;
+    int64_t deadline = ts_now_ns() + (int64_t)ts_timeout_ms(20000) * 1000000;
+    do {
+      cr_assert(ge(int, myelon_recorder_run(r, 1000000), 0));
+      myelon_recorder_stats(r, &st);
+    } while (st.bad_messages == 0 && ts_now_ns() < deadline);
+    cr_assert(eq(u64, st.bad_messages, 1), "the corrupt record is counted");
+    jp_fill(msg, sizeof msg, 8, 1);
+    cr_assert(eq(int, bring_try(&b, msg, sizeof msg, 0), 0), "the recorder no longer holds the ring");
+    rec_until(r, 2);
+    bring_close(&b);
+    rec_to_end(r);
+    cr_assert(eq(int, myelon_recorder_close(r, &st), 0));
+    cr_assert(eq(u64, st.recorded, 2));
+    cr_assert(eq(u64, st.dropped, 0), "a corrupt record is a bad message, not a drop");
+    struct myelon_journal_reader *jr = jn_open(base, 0);
+    struct myelon_journal_record rec;
+    for (uint64_t i = 0; i < 2; i++) {
+      cr_assert(eq(int, myelon_journal_reader_next(jr, &rec), 1));
+      cr_assert(eq(int, jp_check(rec.data, rec.len, 8, i, sizeof msg), 0), "record %llu", (unsigned long long)i);
+      cr_assert(eq(u8, rec.flags, i ? MYELON_JREC_F_GAP : 0), "record %llu flags", (unsigned long long)i);
+    }
+    cr_assert(eq(int, myelon_journal_reader_next(jr, &rec), 0));
+    myelon_journal_reader_close(jr);
+  }
+}
+
+/* A MYELON_FRAME_BYTES record whose frame fails the framed consumer's
+ * checks (here: written by Layer 0 straight into the framed ring) is a bad
+ * message and is not recorded; the messages around it are. */
+Test(journal_record, a_malformed_frame_in_a_framed_byte_ring_is_a_bad_message)
+{
+  struct bring b = byte_ring(true, 4096);
+  const char *base = jn_tmp("bm");
   struct myelon_recorder_config c = rcfg(b.name, base);
   struct myelon_recorder *r = rec_open(&c);
-  uint8_t msg[40];
-  jp_fill(msg, sizeof msg, 8, 0);
-  cr_assert(eq(int, bring_try(&b, msg, sizeof msg, 0), 0));
-  uint8_t junk[64];
-  memset(junk, 0x7b, sizeof junk); /* kind 0x7b7b: no such record kind */
-  cr_assert(ge(i64, dmp_producer_try_publish(b.p, junk, sizeof junk), 0));
-  rec_until(r, 1);
-  struct myelon_recorder_stats st;
-  int64_t deadline = ts_now_ns() + (int64_t)ts_timeout_ms(20000) * 1000000;
-  do {
-    cr_assert(ge(int, myelon_recorder_run(r, 1000000), 0));
-    myelon_recorder_stats(r, &st);
-  } while (st.bad_messages == 0 && ts_now_ns() < deadline);
-  cr_assert(eq(u64, st.bad_messages, 1), "the corrupt record is counted");
-  jp_fill(msg, sizeof msg, 8, 1);
-  cr_assert(eq(int, bring_try(&b, msg, sizeof msg, 0), 0), "the recorder no longer holds the ring");
-  rec_until(r, 2);
+  uint8_t msg[30], junk[40];
+  jp_fill(msg, sizeof msg, 2, 0);
+  cr_assert(eq(int, bring_try(&b, msg, sizeof msg, 5), 0));
+  memset(junk, 0x55, sizeof junk); /* flags 0x55: not a SINGLE */
+  cr_assert(ge(i64, dmp_producer_try_publish_bytes(b.p, junk, sizeof junk), 0));
+  jp_fill(msg, sizeof msg, 2, 1);
+  cr_assert(eq(int, bring_try(&b, msg, sizeof msg, 6), 0));
   bring_close(&b);
   rec_to_end(r);
+  struct myelon_recorder_stats st;
   cr_assert(eq(int, myelon_recorder_close(r, &st), 0));
   cr_assert(eq(u64, st.recorded, 2));
+  cr_assert(eq(u64, st.bad_messages, 1));
   struct myelon_journal_reader *jr = jn_open(base, 0);
   struct myelon_journal_record rec;
   for (uint64_t i = 0; i < 2; i++) {
     cr_assert(eq(int, myelon_journal_reader_next(jr, &rec), 1));
-    cr_assert(eq(int, jp_check(rec.data, rec.len, 8, i, sizeof msg), 0), "record %llu", (unsigned long long)i);
-    cr_assert(eq(u8, rec.flags, i ? MYELON_JREC_F_GAP : 0), "record %llu flags", (unsigned long long)i);
+    cr_assert(eq(int, jp_check(rec.data, rec.len, 2, i, sizeof msg), 0), "message %llu", (unsigned long long)i);
+    cr_assert(eq(u8, rec.kind, (uint8_t)(5 + i)));
   }
   cr_assert(eq(int, myelon_journal_reader_next(jr, &rec), 0));
   myelon_journal_reader_close(jr);
+}
+
+/* The shape comes from the segment, not from dmp_consumer_bytes_max()
+ * alone: a byte ring of two 16-byte blocks (its largest record is empty,
+ * bytes_max 0) is recorded as a byte ring, and a slot ring of the same
+ * geometry (two 16-byte slots aligned to 16) as a slot ring. */
+Test(journal_record, the_smallest_byte_ring_and_its_slot_twin_are_told_apart)
+{
+  for (int bytes = 0; bytes < 2; bytes++) {
+    struct dmp_producer_config pc;
+    dmp_producer_config_init(&pc);
+    pc.name = ts_shm_name("tiny");
+    pc.capacity = bytes ? 32 : 2;
+    pc.slot_size = 16;
+    pc.slot_align = 16;
+    if (bytes)
+      pc.flags = DMP_RING_BYTES;
+    struct dmp_producer *p = NULL;
+    int rc = dmp_producer_create(&pc, &p);
+    cr_assert(eq(int, rc, 0), "%s / %s", myelon_err_name(rc), dmp_last_error());
+    cr_assert(eq(sz, dmp_producer_bytes_max(p), 0), "the largest record is empty");
+    const char *base = jn_tmp("tiny");
+    struct myelon_recorder_config c = rcfg(pc.name, base);
+    struct myelon_recorder *r = rec_open(&c);
+    uint8_t ev[16] = {0};
+    for (uint64_t i = 0; i < 5; i++) {
+      ev[0] = (uint8_t)i;
+      int64_t s = bytes ? dmp_producer_publish_bytes_timeout(p, NULL, 0, JN_LONG_NS)
+                        : dmp_producer_publish_timeout(p, ev, sizeof ev, JN_LONG_NS);
+      cr_assert(ge(i64, s, 0), "publish %llu", (unsigned long long)i);
+      rec_until(r, i + 1);
+    }
+    dmp_producer_close(p);
+    rec_to_end(r);
+    cr_assert(eq(int, myelon_recorder_close(r, NULL), 0));
+    struct myelon_journal_reader *jr = jn_open(base, 0);
+    const struct myelon_journal_info *in = myelon_journal_reader_info(jr);
+    cr_assert(eq(u32, in->flags & MYELON_JOURNAL_F_BYTES, bytes ? MYELON_JOURNAL_F_BYTES : 0u));
+    cr_assert(eq(u64, in->ring_capacity, bytes ? 32u : 2u));
+    struct myelon_journal_record rec;
+    for (uint64_t i = 0; i < 5; i++) {
+      cr_assert(eq(int, myelon_journal_reader_next(jr, &rec), 1));
+      cr_assert(eq(u32, rec.len, bytes ? 0u : 16u), "record %llu", (unsigned long long)i);
+    }
+    myelon_journal_reader_close(jr);
+  }
 }
 
 /* Non-gating on a byte ring: the producer laps the recorder without ever

@@ -14,8 +14,10 @@
  * per ring record, whole: raw, the record's payload (0 bytes up to the
  * ring's largest record, half the ring) with its first block's sequence;
  * framed, its message with kind and message id. The shape is read from
- * the segment (dmp_consumer_bytes_max() > 0 only on a byte ring), framed
- * or raw from the type tag (myelon_frame_tag(MYELON_FRAME_BYTES, 0)); the
+ * the segment (its flag DMP_SEG_F_BYTES: dmp_consumer_bytes_max() > 0, or
+ * for the one byte ring whose largest record is empty, two 16-byte
+ * blocks, the flag itself through an inspector), framed or raw from the
+ * type tag (myelon_frame_tag(MYELON_FRAME_BYTES, 0)); the
  * ring's size in bytes, block and largest record go into the journal
  * header (journal.h, version 2), and the replayer rebuilds a byte ring
  * of that geometry. A record whose Layer 0 header fails its checks
