@@ -240,7 +240,10 @@ static int64_t poll_bytes_copy(struct myelon_recorder *r, uint64_t limit)
     size_t len = 0;
     int64_t seq = 0;
     int rc = dmp_consumer_try_copy_bytes(r->c, r->copy, r->bytes_max, &len, &seq);
-    if (rc == -DMP_E_CORRUPT) {
+    /* -EMSGSIZE: a record larger than the ring's largest, which Layer 0's
+     * checks report as corrupt first; handled alike so that it can never
+     * stall the recorder on a record it cannot take. */
+    if (rc == -DMP_E_CORRUPT || rc == -EMSGSIZE) {
       account_missed(r);
       int64_t n = skip_corrupt(r);
       if (n < 0)
