@@ -327,6 +327,7 @@ def targets(run):
     large_targets(run, add)
     mp_targets(run, add)
     gather_targets(run, add)
+    gather_rtt_targets(run, out.append)
     report_bridge.targets(run, add, helpers())
     return out
 
@@ -433,6 +434,91 @@ def section_gather(run):
                       "and the one-way latency (send stamp to receive) over every message. Separate runs.", "",
                       md_table(["size", "writers", "wait", "subject", "aggregate msgs/s", "÷ dmp-shm 1 → 1",
                                 "one-way p50", "one-way p99"], rows)])
+
+
+# Issue 18: the competitors with many writers, round trips (ab_gather_rtt).
+# The issue names no numeric target for them: targets.json gets dmp-mp's
+# ratios to each competitor with the verdict "reported".
+GATHER_RTT_COMPS = ("iceoryx", "zmq", "nng")
+
+
+def gather_rtt_cases(run):
+    """The paired many-writer round-trip cases, sorted (writers, size, pair)."""
+    return sorted((c for c in run.cases if c["workload"] == "ab_gather_rtt" and c["reps"]),
+                  key=lambda c: (c.get("writers", 1), c["size"], c.get("pair", ""), c["subject"]))
+
+
+def gather_rtt_writers(c):
+    """Each writer's results (client0, client1, ...) of a case, in order."""
+    res = c["results"]
+    return [res[k] for k in sorted((k for k in res if k.startswith("client")), key=lambda k: int(k[6:]))]
+
+
+def gather_rtt_mean(ws, key, pct):
+    """Mean over the writers of their RTT percentile `pct` of subject `key`."""
+    vs = [lat(w, key, pct) for w in ws]
+    vs = [v for v in vs if v is not None]
+    return sum(vs) / len(vs) if vs else None
+
+
+def gather_rtt_targets(run, append):
+    """dmp-mp's RTT p50 / p99 (mean over the writers) and aggregate round
+    trips/s (median of the per-block ratios) against each competitor, from
+    the paired cases; verdict "reported" (no target to judge them on)."""
+    for c in gather_rtt_cases(run):
+        a, b, n, size = c["subject"], c.get("pair", ""), c.get("writers", 1), c["size"]
+        if a != "dmp-mp" or b not in GATHER_RTT_COMPS:
+            continue
+        ws, srv = gather_rtt_writers(c), c["results"].get("server0", {})
+        where = "%d writers ↔ 1 responder, %s, paired A/B (%d runs, %s waits, %d cores)" % (
+            n, fmt_size(size), c["reps"], c["wait"], run.meta["host"]["cores"])
+        for pct in ("p50", "p99"):
+            va, vb = gather_rtt_mean(ws, "rtt_a", pct), gather_rtt_mean(ws, "rtt_b", pct)
+            per = "; ".join("writer %d %s vs %s" % (i, fmt_ns(lat(w, "rtt_a", pct)), fmt_ns(lat(w, "rtt_b", pct)))
+                            for i, w in enumerate(ws))
+            append({"target": "many writers (%d) RTT %s %s, `dmp-mp` ÷ `%s` (comparison, no target)" % (
+                        n, pct, fmt_size(size), b),
+                    "subject": a, "value": ratio(va, vb), "limit": None, "higher_is_better": False,
+                    "verdict": "reported",
+                    "detail": "%s: mean over the writers %s vs %s (%s)" % (where, fmt_ns(va), fmt_ns(vb), per)})
+        append({"target": "many writers (%d) aggregate round trips/s %s, `dmp-mp` ÷ `%s` (comparison, no target)" % (
+                    n, fmt_size(size), b),
+                "subject": a, "value": srv.get("ratio_a_over_b"), "limit": None, "higher_is_better": True,
+                "verdict": "reported",
+                "detail": "%s, median of per-block ratios: %s vs %s round trips/s; 90th-percentile blocks %s" % (
+                    where, fmt_rate(srv.get("a_rts_per_s")), fmt_rate(srv.get("b_rts_per_s")),
+                    fmt_x(srv.get("ratio_p90")))})
+
+
+def section_gather_rtt(run):
+    """Paired many-writer round trips: per-writer RTT and aggregate rate of
+    subject A and B, alternating blocks in the same processes."""
+    rows = []
+    for c in gather_rtt_cases(run):
+        ws, srv = gather_rtt_writers(c), c["results"].get("server0", {})
+
+        def per_writer(key):
+            return "; ".join("%s / %s" % (fmt_ns(lat(w, key, "p50")), fmt_ns(lat(w, key, "p99"))) for w in ws)
+        rows.append(["`%s`" % c["subject"], "`%s`" % c.get("pair", ""), "%d ↔ 1" % c.get("writers", 1),
+                     fmt_size(c["size"]), c["wait"], c["reps"], per_writer("rtt_a"), per_writer("rtt_b"),
+                     fmt_x(ratio(gather_rtt_mean(ws, "rtt_a", "p50"), gather_rtt_mean(ws, "rtt_b", "p50"))),
+                     fmt_x(ratio(gather_rtt_mean(ws, "rtt_a", "p99"), gather_rtt_mean(ws, "rtt_b", "p99"))),
+                     fmt_rate(srv.get("a_rts_per_s")), fmt_rate(srv.get("b_rts_per_s")),
+                     fmt_x(srv.get("ratio_a_over_b"))])
+    if not rows:
+        return ""
+    return "\n".join(["## Many writers, round trips, paired (ab_gather_rtt)", "",
+                      "N writers each send a request and wait for its own reply from one responder, on A and B "
+                      "in alternating blocks in the same processes. Requests: `dmp-mp` one multi-producer ring, "
+                      "`iceoryx` N publishers on one topic, `zmq` / `nng` N PUSH → 1 PULL; replies: one channel "
+                      "per writer (`dmp-mp` a single-producer ring each, `iceoryx` a topic each, `zmq` / `nng` a "
+                      "PAIR each). RTT p50 / p99 per writer (writer 0; writer 1; ...), the A ÷ B ratios of their "
+                      "means over the writers (below 1: A is faster), and the aggregate round trips/s (median "
+                      "block, from writer 0's start to the responder's last reply; A ÷ B the median of the "
+                      "per-pair ratios, above 1: A is faster). No target: targets.json reports the ratios.", "",
+                      md_table(["A", "B", "writers", "size", "wait", "runs", "A RTT p50 / p99 per writer",
+                                "B RTT p50 / p99 per writer", "RTT p50 A ÷ B", "RTT p99 A ÷ B", "A round trips/s",
+                                "B round trips/s", "rate A ÷ B"], rows)])
 
 
 # Issue 20's large-message targets: the byte-ring subjects, raw (`dmp-bytes`)
@@ -624,7 +710,7 @@ def section_targets(tl):
     rows = []
     for t in tl:
         if t["limit"] is None:
-            v = "not measured"
+            v = "reported" if t["verdict"] == "reported" else "not measured"
         else:
             v = verdict(t["value"], t["limit"], t["higher_is_better"])
         if t["value"] is None:
@@ -636,7 +722,11 @@ def section_targets(tl):
         rows.append([t["target"], "`%s`" % t["subject"], val, v, t["detail"]])
     met = [t for t in tl if t["verdict"] == "met"]
     missed = [t for t in tl if t["verdict"] == "missed"]
-    lines = "**%d met, %d MISSED, %d not measured.**" % (len(met), len(missed), len(tl) - len(met) - len(missed))
+    reported = [t for t in tl if t["verdict"] == "reported"]
+    lines = "**%d met, %d MISSED, %d not measured.**" % (len(met), len(missed),
+                                                        len(tl) - len(met) - len(missed) - len(reported))
+    if reported:
+        lines += " %d comparisons reported without a target (verdict \"reported\")." % len(reported)
     if missed:
         lines += " Missed: " + "; ".join("%s (`%s`, %s)" % (t["target"], t["subject"], fmt_x(t["value"], 3))
                                         for t in missed) + "."
@@ -1358,7 +1448,8 @@ def main():
         "sizes": st_sizes, "value": lambda s, z: (stream(run, s, z) or {}).get("msgs_per_s")}, False)
     sections = [section_host(run), section_which_transport(run), section_targets(tl), section_floors(run), section_profiles(run, tl, out), section_ab(run),
                 section_counters(run), section_views(run), section_layers(run), section_pingpong(run), versus_rtt,
-                section_stream(run), versus_st, section_broadcast(run), section_gather(run), section_ab_gather(run), section_fixed_rate(run),
+                section_stream(run), versus_st, section_broadcast(run), section_gather(run), section_ab_gather(run), section_gather_rtt(run),
+                section_fixed_rate(run),
                 section_waits(run), report_bridge.section(run, helpers()),
                 section_python(run, py)]
     if made:

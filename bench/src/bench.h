@@ -75,6 +75,8 @@ enum bench_workload {
   BENCH_WL_AB_STREAM,    /* stream of `subject` and `pair` in alternating blocks */
   BENCH_WL_GATHER,       /* one-way N -> 1: `writers` producers into one receiver, aggregate rate */
   BENCH_WL_AB_GATHER,    /* gather of `subject` and stream (or gather) of `pair` in alternating blocks */
+  BENCH_WL_AB_GATHER_RTT, /* N writers' requests -> 1 responder, a reply channel per writer; `subject` and
+                             `pair` in alternating blocks (roles_ab_gather_rtt.c) */
   BENCH_WL_COUNT
 };
 
@@ -82,10 +84,11 @@ enum bench_wait { BENCH_WAIT_SPIN = 0, BENCH_WAIT_YIELD, BENCH_WAIT_BLOCK, BENCH
 
 const char *bench_workload_name(enum bench_workload w);
 /** Does a case of workload `w` have several writers on one channel (gather,
- * ab_gather)? Subjects that open different sockets for it ask this. */
+ * ab_gather, and ab_gather_rtt's requests)? Subjects that open different
+ * sockets for it ask this (bench_chan_gathers() for one channel). */
 static inline bool bench_workload_gathers(enum bench_workload w)
 {
-  return w == BENCH_WL_GATHER || w == BENCH_WL_AB_GATHER;
+  return w == BENCH_WL_GATHER || w == BENCH_WL_AB_GATHER || w == BENCH_WL_AB_GATHER_RTT;
 }
 const char *bench_wait_name(enum bench_wait w);
 int bench_wait_parse(const char *s, enum bench_wait *out);
@@ -116,10 +119,19 @@ struct bench_case {
 /** Which channel of a case, as seen by a subject. */
 struct bench_chan {
   const struct bench_case *c;
-  unsigned dir;       /* 0: client -> server (ping, stream); 1: server -> client (pong) */
+  unsigned dir;       /* 0: client -> server (ping, stream); 1: server -> client (pong);
+                         ab_gather_rtt: 1 + w, the responder -> writer w (one channel per writer) */
   unsigned writer;    /* gather: which producer (0 creates the channel, the others join it) */
   char name[BENCH_NAME_MAX + 8]; /* tag + direction, a valid segment name */
 };
+
+/** Does channel `ch` have several writers? In ab_gather_rtt only the
+ * requests (dir 0) do; each reply channel (dir 1 + w) has one writer and
+ * one reader, as a ping-pong's pong. */
+static inline bool bench_chan_gathers(const struct bench_chan *ch)
+{
+  return bench_workload_gathers(ch->c->workload) && ch->dir == 0;
+}
 
 /* ---- the subject seam ---------------------------------------------------
  *

@@ -9,7 +9,8 @@
  *   myelon-bench plan quick|full [--only a,b] [--runs N]   (the cases a suite would run)
  *   myelon-bench role NAME ...      (internal: one process of a case)
  *
- * Case options: --workload pingpong|fixed_rate|stream|broadcast|wake|ab_pingpong|ab_stream|gather|ab_gather
+ * Case options: --workload pingpong|fixed_rate|stream|broadcast|wake|ab_pingpong|ab_stream|gather|ab_gather|
+ *   ab_gather_rtt
  *   --subject S --size B --count N --warmup N --capacity N --receivers N
  *   --wait spin|yield|block --rate R --idle-ns NS --gap-ns NS
  */

@@ -183,9 +183,14 @@ struct role_plan {
 static unsigned plan_roles(const struct orch *o, const struct bench_case *c, struct role_plan *r)
 {
   bool pp = c->workload == BENCH_WL_PINGPONG || c->workload == BENCH_WL_FIXED_RATE ||
-            c->workload == BENCH_WL_AB_PINGPONG;
+            c->workload == BENCH_WL_AB_PINGPONG || c->workload == BENCH_WL_AB_GATHER_RTT;
   unsigned n = 0;
   r[n++] = (struct role_plan){.role = pp ? "client" : "producer", .core = 0};
+  /* ab_gather_rtt: writer 0 and the responder where a ping-pong has them,
+   * the other writers on cores 2.. when the host has them, else unpinned. */
+  if (c->workload == BENCH_WL_AB_GATHER_RTT)
+    for (unsigned i = 1; i < c->writers; i++)
+      r[n++] = (struct role_plan){.role = "client", .idx = i, .core = (int)c->writers + 1 <= o->ncpu ? (int)i + 1 : -1};
   if (c->workload == BENCH_WL_GATHER) /* producers on cores 0 .. N-1, the consumer after them */
     for (unsigned i = 1; i < c->writers; i++)
       r[n++] = (struct role_plan){.role = "producer", .idx = i, .core = (int)i % o->ncpu};

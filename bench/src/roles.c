@@ -470,6 +470,8 @@ int bench_role_run(const char *name, struct role_env *env)
     return role_ab_run(name, env);
   if (env->c->workload == BENCH_WL_AB_GATHER)
     return role_ab_gather_run(name, env);
+  if (env->c->workload == BENCH_WL_AB_GATHER_RTT)
+    return role_ab_gather_rtt_run(name, env);
   if (strcmp(name, "client") == 0)
     return role_client(env);
   if (strcmp(name, "server") == 0)

@@ -14,6 +14,8 @@
  *   gather       producer i (i), consumer (N)       aggregate msgs/s, one-way latency
  *   ab_gather    producer 0 (0), consumer (1),      per-block rates of subject (N writers) and
  *                producer i (1 + i, or unpinned)    pair (N writers, or producer 0 alone)
+ *   ab_gather_rtt client 0 (0), server (1),         per-writer RTT and per-block aggregate round
+ *                client i (1 + i, or unpinned)      trips/s of subject and pair (N writers each)
  */
 #ifndef MYELON_BENCH_ROLES_H
 #define MYELON_BENCH_ROLES_H

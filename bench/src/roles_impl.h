@@ -70,5 +70,7 @@ void role_closing(void);
 int role_ab_run(const char *name, struct role_env *env);
 /** The paired gather (roles_ab_gather.c). */
 int role_ab_gather_run(const char *name, struct role_env *env);
+/** The paired many-writer round trips (roles_ab_gather_rtt.c). */
+int role_ab_gather_rtt_run(const char *name, struct role_env *env);
 
 #endif /* MYELON_BENCH_ROLES_IMPL_H */

@@ -22,7 +22,9 @@
  *                       creator), the cost of the multi-producer protocol
  *                       (claim CAS, per-slot markers, cursor CAS) against
  *                       dmp-shm; in gather N producers write it, the first
- *                       creates it, the others join with dmp_producer_attach
+ *                       creates it, the others join with dmp_producer_attach;
+ *                       in ab_gather_rtt the requests are such a ring and
+ *                       each writer's replies a single-producer ring
  *
  * The two diagnostics decompose the distance between dmp-shm and the floor
  * (run them with --only dmp-shm,dmp-shm-poll,dmp-shm-lean,floor).
@@ -100,6 +102,11 @@ static int tx_open(const struct bench_chan *ch, const struct variant *v, void **
   cfg.slot_size = (uint32_t)ch->c->size;
   cfg.max_consumers = BENCH_MAX_RX;
   cfg.flags = v->ring_flags;
+  /* ab_gather_rtt's reply rings have one writer each (the responder):
+   * single-producer rings, the natural shape; only the requests need the
+   * multi-producer ring. */
+  if (ch->c->workload == BENCH_WL_AB_GATHER_RTT && ch->dir > 0)
+    cfg.flags &= ~(uint32_t)DMP_RING_MULTI_PRODUCER;
   cfg.wait.kind = wait_kind(ch->c->wait);
   struct dmp_end *e = end_new(ch, v);
   if (!e)

@@ -41,7 +41,7 @@ static int end_open(const struct bench_chan *ch, bool tx, void **out)
   if (!e)
     return -ENOMEM;
   /* gather (N -> 1): N push0 sockets dial one pull0 that listens. */
-  bool gather = bench_workload_gathers(ch->c->workload);
+  bool gather = bench_chan_gathers(ch);
   int rv = gather ? (tx ? nng_push0_open(&e->sock) : nng_pull0_open(&e->sock)) : nng_pair0_open(&e->sock);
   if (rv != 0) {
     free(e);

@@ -17,7 +17,8 @@ void subj_rings_gc(const struct bench_case *c, enum dmp_backend b)
 {
   /* dmp_ring_gc() removes a ring and its counters only once the producer
    * is dead (after every case it is). */
-  for (unsigned d = 0; d < 2; d++) {
+  /* Directions 0 and 1, and ab_gather_rtt's reply rings 1 + w. */
+  for (unsigned d = 0; d < 1 + BENCH_MAX_RX; d++) {
     char name[BENCH_PATH_MAX + 32];
     subj_ring_name(c, d, b, name, sizeof name);
     (void)dmp_ring_gc(b, name);

@@ -45,7 +45,7 @@ static int end_open(const struct bench_chan *ch, bool tx, void **out)
   if (!e)
     return -ENOMEM;
   /* gather (N -> 1): N PUSH sockets connect to one PULL that binds. */
-  bool gather = bench_workload_gathers(ch->c->workload);
+  bool gather = bench_chan_gathers(ch);
   e->sock = zmq_socket(ctx, gather ? (tx ? ZMQ_PUSH : ZMQ_PULL) : ZMQ_PAIR);
   if (!e->sock) {
     free(e);

@@ -38,6 +38,10 @@
  *   2 writers -> 1 (ab_gather)   dmp-mp 2 -> 1 vs dmp-shm 1 -> 1 at 8 B and
  *                                64 B; iceoryx, zmq, nng 2 -> 1 vs dmp-mp
  *                                2 -> 1 at 64 B and 1 KiB (quick: once)
+ *   2 writers <-> 1 responder    round trips (ab_gather_rtt): dmp-mp vs
+ *                                iceoryx, zmq, nng at 64 B and 1 KiB (full:
+ *                                also 3 writers at 64 B); per-writer RTT,
+ *                                aggregate round trips/s
  *   view vs owned decode         view-shm vs msgpack-shm: 64 B ping-pong,
  *                                1 KiB and 64 KiB streams
  *   byte rings vs floor, iceoryx dmp-bytes (and framed-bytes where built):
@@ -299,6 +303,41 @@ static void plan_ab_gather(struct orch *o, uint32_t rep, uint64_t scale)
   }
 }
 
+/* Paired many-writer round trips (roles_ab_gather_rtt.c): `writers`
+ * writers each send a request to one responder and wait for its reply,
+ * on `a` in alternating blocks with `b` (both with as many writers).
+ * Spinning only where every process has a core, else yield, as
+ * add_abg(). */
+static void add_abg_rtt(struct orch *o, const char *a, const char *b, uint64_t size, struct counts n, uint32_t rep,
+                        uint32_t writers)
+{
+  unsigned before = o->ncases;
+  add_ab(o, a, b, BENCH_WL_AB_GATHER_RTT, size, n, rep);
+  if (o->ncases == before)
+    return;
+  struct bench_case *c = &o->cases[o->ncases - 1];
+  c->writers = writers;
+  c->wait = (int)writers + 1 <= o->ncpu ? BENCH_WAIT_SPIN : BENCH_WAIT_YIELD;
+}
+
+/* Issue 18: the competitors with many writers, round trips: dmp-mp (a
+ * multi-producer request ring, a single-producer reply ring per writer)
+ * against iceoryx (N publishers on one topic), zmq and nng (N PUSH -> 1
+ * PULL, a PAIR back per writer), 2 writers at 64 B and 1 KiB; full adds 3
+ * writers at 64 B (4 processes: on 2 cores they time-share). Every
+ * repetition, quick included. */
+static void plan_ab_gather_rtt(struct orch *o, uint32_t rep, uint64_t scale)
+{
+  const struct counts n = {10000 * scale, 1000};
+  static const char *const comps[] = {"iceoryx", "zmq", "nng"};
+  for (unsigned k = 0; k < 3; k++) {
+    add_abg_rtt(o, "dmp-mp", comps[k], 64, n, rep, 2);
+    add_abg_rtt(o, "dmp-mp", comps[k], 1024, n, rep, 2);
+    if (scale > 1)
+      add_abg_rtt(o, "dmp-mp", comps[k], 64, n, rep, 3);
+  }
+}
+
 /* Framed subjects and the raw ring of the same backend. */
 static const struct {
   const char *framed, *raw;
@@ -341,6 +380,7 @@ static void plan_ab(struct orch *o, uint32_t rep, uint64_t scale)
   add_ab(o, "dmp-mp", "dmp-shm", BENCH_WL_AB_STREAM, 8, small, rep);
   add_ab(o, "dmp-mp", "dmp-shm", BENCH_WL_AB_STREAM, 64, small, rep);
   plan_ab_gather(o, rep, scale);
+  plan_ab_gather_rtt(o, rep, scale);
   /* Framed small messages against the raw ring: with the batched calls
    * (the target) and one message per call (how far batching moves it). */
   add_ab(o, "framed-shm-batch", "dmp-shm", BENCH_WL_AB_STREAM, 8, small, rep);

@@ -105,7 +105,8 @@ int bench_ncpus(void)
 }
 
 static const char *const workload_names[BENCH_WL_COUNT] = {
-    "pingpong", "fixed_rate", "stream", "broadcast", "wake", "ab_pingpong", "ab_stream", "gather", "ab_gather"};
+    "pingpong", "fixed_rate", "stream", "broadcast", "wake", "ab_pingpong", "ab_stream", "gather", "ab_gather",
+    "ab_gather_rtt"};
 static const char *const wait_names[BENCH_WAIT_COUNT] = {"spin", "yield", "block"};
 
 const char *bench_workload_name(enum bench_workload w)
