@@ -187,10 +187,15 @@ static unsigned plan_roles(const struct orch *o, const struct bench_case *c, str
   unsigned n = 0;
   r[n++] = (struct role_plan){.role = pp ? "client" : "producer", .core = 0};
   /* ab_gather_rtt: writer 0 and the responder where a ping-pong has them,
-   * the other writers on cores 2.. when the host has them, else unpinned. */
+   * the other writers on cores 2.. when the host has them, else on core 0
+   * with writer 0: the responder, which every round trip passes through,
+   * keeps its core, and the placement is the same in every run (left
+   * unpinned, the scheduler put the second writer beside writer 0 in one
+   * run and beside the responder in the next: its RTT p50 moved 0.7 ->
+   * 20 us between runs with nothing else changed). */
   if (c->workload == BENCH_WL_AB_GATHER_RTT)
     for (unsigned i = 1; i < c->writers; i++)
-      r[n++] = (struct role_plan){.role = "client", .idx = i, .core = (int)c->writers + 1 <= o->ncpu ? (int)i + 1 : -1};
+      r[n++] = (struct role_plan){.role = "client", .idx = i, .core = (int)c->writers + 1 <= o->ncpu ? (int)i + 1 : 0};
   if (c->workload == BENCH_WL_GATHER) /* producers on cores 0 .. N-1, the consumer after them */
     for (unsigned i = 1; i < c->writers; i++)
       r[n++] = (struct role_plan){.role = "producer", .idx = i, .core = (int)i % o->ncpu};

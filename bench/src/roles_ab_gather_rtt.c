@@ -40,8 +40,9 @@
  *
  * Placement (orch.c): writer 0 and the responder on cores 0 and 1 (as a
  * ping-pong); the other writers on cores 2.. where the host has N + 1
- * cores, otherwise unpinned. On a smaller host the waits should be yield
- * or block (N + 1 spinning processes on fewer cores wait for preemption).
+ * cores, otherwise on core 0 beside writer 0 (the responder keeps a core).
+ * On a smaller host the waits should be yield or block: writers sharing a
+ * core take turns, and a spinning one holds the core until preempted.
  */
 #define _GNU_SOURCE
 #include "roles_impl.h"
