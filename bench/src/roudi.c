@@ -155,11 +155,11 @@ int bench_roudi_start(char *why, size_t n)
   return wait_ready(log, why, n);
 }
 
-static bool reap_within(int64_t ns)
+/* Reap RouDi within `ns`: true once it is gone, with its wait status. */
+static bool reap_within(int64_t ns, int *st)
 {
   int64_t deadline = bench_deadline(ns);
-  int st;
-  while (waitpid(roudi_pid, &st, WNOHANG) == 0) {
+  while (waitpid(roudi_pid, st, WNOHANG) == 0) {
     if (bench_mono_ns() > deadline)
       return false;
     bench_sleep_ns(10000000);
@@ -172,13 +172,19 @@ void bench_roudi_stop(void)
   if (roudi_pid <= 0)
     return;
   kill(roudi_pid, SIGINT);
-  bool clean = reap_within(INT64_C(10000000000));
-  if (!clean) {
+  int st = 0;
+  /* Clean only if it exited by itself with status 0: a RouDi that aborted
+   * (iceoryx 2.0.3 asserts in its shutdown when a client it tries to stop
+   * was already SIGKILLed by a timed-out case: POSH__ROUDI_PROCESS_SHUTDOWN_FAILED)
+   * left its segments (~450 MB of /dev/shm) behind as a killed one does. */
+  bool gone = reap_within(INT64_C(10000000000), &st);
+  bool clean = gone && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+  if (!gone) {
     kill(roudi_pid, SIGKILL);
-    reap_within(INT64_C(5000000000));
+    reap_within(INT64_C(5000000000), &st);
   }
   roudi_pid = -1;
-  if (!clean) { /* a killed RouDi cannot remove its segments: do it for it */
+  if (!clean) { /* a killed or crashed RouDi cannot remove its segments: do it for it */
     unlink("/dev/shm/iceoryx_mgmt");
     unlink(user_seg);
   }

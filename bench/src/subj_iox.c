@@ -11,7 +11,10 @@
  * back-pressure as the rings. Queue depth = the case's capacity, capped at
  * iceoryx's 256. Send = loan + memcpy + publish (spinning while the pool is
  * out of chunks); receive = take (busy-spin, or yield for non-spin waits) +
- * memcpy + release. Each process registers one runtime, "mb<pid>", and
+ * memcpy + release; with the case's wait `block` the subscriber waits in an
+ * iceoryx WaitSet (state HAS_DATA: it returns at once while data is there,
+ * otherwise parks on RouDi's condition variable until a publish signals
+ * it), the blocking wait iceoryx offers. Each process registers one runtime, "mb<pid>", and
  * leaves it to the runtime's destructor at exit to unregister: an explicit
  * iox_runtime_shutdown() now and then got a stale reply from RouDi
  * ("Got wrong response ... PREPARE_APP_TERMINATION") and hung.
@@ -30,14 +33,17 @@
 #include <iceoryx_binding_c/publisher.h>
 #include <iceoryx_binding_c/runtime.h>
 #include <iceoryx_binding_c/subscriber.h>
+#include <iceoryx_binding_c/wait_set.h>
 
 #define IOX_QUEUE_MAX 256u
 
 struct iox_end {
   iox_pub_storage_t pub_storage;
   iox_sub_storage_t sub_storage;
+  iox_ws_storage_t ws_storage;
   iox_pub_t pub;
   iox_sub_t sub;
+  iox_ws_t ws; /* wait `block`: the subscriber's HAS_DATA state attached; NULL otherwise */
   bool spin;
 };
 
@@ -132,6 +138,13 @@ static int iox_rx_open(const struct bench_chan *ch, unsigned idx, void **rx)
   e->sub = iox_sub_init(&e->sub_storage, "mb", ch->c->tag, ev, &o);
   e->spin = ch->c->wait == BENCH_WAIT_SPIN;
   *rx = e;
+  if (ch->c->wait == BENCH_WAIT_BLOCK) {
+    e->ws = iox_ws_init(&e->ws_storage);
+    if (iox_ws_attach_subscriber_state(e->ws, e->sub, SubscriberState_HAS_DATA, 0, NULL) != WaitSetResult_SUCCESS) {
+      bench_log("iox_ws_attach_subscriber_state failed (RouDi's condition variables used up?)");
+      return -ENOSPC;
+    }
+  }
   int64_t deadline = bench_deadline(BENCH_STEP_TIMEOUT_NS);
   while (iox_sub_get_subscription_state(e->sub) != SubscribeState_SUBSCRIBED) {
     if (bench_mono_ns() > deadline)
@@ -145,9 +158,15 @@ static int iox_recv(void *rx, void *buf, size_t len)
 {
   struct iox_end *e = rx;
   const void *chunk = NULL;
-  while (iox_sub_take_chunk(e->sub, &chunk) != ChunkReceiveResult_SUCCESS)
-    if (!e->spin)
+  while (iox_sub_take_chunk(e->sub, &chunk) != ChunkReceiveResult_SUCCESS) {
+    if (e->ws) {
+      iox_notification_info_t info[1];
+      uint64_t missed = 0;
+      (void)iox_ws_wait(e->ws, info, 1, &missed); /* returns at once while HAS_DATA holds */
+    } else if (!e->spin) {
       sched_yield();
+    }
+  }
   memcpy(buf, chunk, len);
   iox_sub_release_chunk(e->sub, chunk);
   return 0;
@@ -158,6 +177,10 @@ static void iox_rx_close(void *rx)
   struct iox_end *e = rx;
   if (!e)
     return;
+  if (e->ws) {
+    iox_ws_detach_subscriber_state(e->ws, e->sub, SubscriberState_HAS_DATA);
+    iox_ws_deinit(e->ws);
+  }
   iox_sub_deinit(e->sub);
   free(e);
 }
@@ -168,7 +191,7 @@ const struct bench_subject bench_subj_iox = {
     .name = "iceoryx",
     .transport = "iceoryx 2.0.3 shm (C binding, RouDi)",
     .family = BENCH_FAMILY_COMPETITOR,
-    .caps = BENCH_CAP_BROADCAST | BENCH_CAP_GATHER,
+    .caps = BENCH_CAP_BROADCAST | BENCH_CAP_GATHER | BENCH_CAP_WAIT,
     .max_capacity = IOX_QUEUE_MAX,
     .probe = iox_probe,
     .tx_open = iox_tx_open,

@@ -31,7 +31,7 @@ import subprocess
 import sys
 import tempfile
 
-COUNT, WARMUP = 2000, 600
+COUNT, WARMUP = 2000, 600  # blocking waits, as the suites on a host with fewer cores than processes
 
 
 def share(n, writers, k):
@@ -40,7 +40,7 @@ def share(n, writers, k):
 
 def run_case(bench, out, pair, writers, size):
     args = [bench, "case", "--no-pin", "--out", out, "--workload", "ab_gather_rtt", "--subject", "dmp-mp",
-            "--pair", pair, "--writers", str(writers), "--wait", "yield", "--size", str(size),
+            "--pair", pair, "--writers", str(writers), "--wait", "block", "--size", str(size),
             "--count", str(COUNT), "--warmup", str(WARMUP)]
     res = subprocess.run(args, capture_output=True, text=True, timeout=240, check=False)
     return res.returncode, res.stderr
