@@ -50,6 +50,7 @@
 #define REC_FIXED 31u   /* fixmap + "seq" + u64 + "ts" + u64 + "body" */
 #define REC_MIN 33u     /* REC_FIXED + a bin8 header, empty body */
 #define VIEW_NODES 16u  /* the map takes 7 nodes */
+#define TB_BATCH 64u    /* messages per batched call (as framed-shm-batch) */
 
 /** The typed message. Sender: `body` points into the harness payload;
  * owned decode: into `heap`, which the value owns. */
@@ -166,14 +167,17 @@ static const struct myelon_mp_wtype rec_wtype = {
 struct variant {
   enum dmp_backend backend;
   bool view;
-  bool tree; /* the tree view (node arena) instead of the lazy one */
+  bool tree;  /* the tree view (node arena) instead of the lazy one */
+  bool batch; /* batched calls (myelon_typed_producer_publish_batch, _recv_batch / _recv_view_batch) */
 };
 
-static const struct variant v_mp_shm = {DMP_BACKEND_SHM, false, false};
-static const struct variant v_mp_mmap = {DMP_BACKEND_MMAP, false, false};
-static const struct variant v_view_shm = {DMP_BACKEND_SHM, true, false};
-static const struct variant v_view_mmap = {DMP_BACKEND_MMAP, true, false};
-static const struct variant v_tree_shm = {DMP_BACKEND_SHM, true, true};
+static const struct variant v_mp_shm = {DMP_BACKEND_SHM, false, false, false};
+static const struct variant v_mp_mmap = {DMP_BACKEND_MMAP, false, false, false};
+static const struct variant v_view_shm = {DMP_BACKEND_SHM, true, false, false};
+static const struct variant v_view_mmap = {DMP_BACKEND_MMAP, true, false, false};
+static const struct variant v_tree_shm = {DMP_BACKEND_SHM, true, true, false};
+static const struct variant v_mpb_shm = {DMP_BACKEND_SHM, false, false, true};
+static const struct variant v_viewb_shm = {DMP_BACKEND_SHM, true, false, true};
 
 struct typed_end {
   struct myelon_codec codec;
@@ -186,6 +190,16 @@ struct typed_end {
   struct myelon_mp_keys keys; /* the lazy view's field names */
   struct myelon_mp_arena arena;
   msgpack_object nodes[VIEW_NODES];
+  /* Batched variants. Sender: records staged (bodies copied: the harness
+   * reuses its buffer) until `batch` are in or the harness flushes.
+   * Receiver: the current batch, handed out one message per call. */
+  size_t batch; /* TB_BATCH on streams, else 1; 0: not a batched variant */
+  size_t n, next;
+  struct bench_rec recs[TB_BATCH];
+  const void *ptrs[TB_BATCH];
+  uint8_t *stage;
+  struct myelon_typed_msg msgs[TB_BATCH];
+  struct myelon_mp_lazy_view views[TB_BATCH];
 };
 
 static enum dmp_wait_kind wait_kind(enum bench_wait w)
@@ -222,8 +236,23 @@ static struct typed_end *end_new(const struct bench_case *c, const struct varian
   e->tree = v->tree;
   e->body_len = body;
   if (myelon_msgpack_codec_init_writer(&e->codec, &rec_wtype) < 0) {
+    free(e->stage);
     free(e);
     return NULL;
+  }
+  if (v->batch) {
+    bool streaming = c->workload == BENCH_WL_STREAM || c->workload == BENCH_WL_BROADCAST ||
+                     c->workload == BENCH_WL_AB_STREAM;
+    e->batch = streaming ? TB_BATCH : 1;
+    e->stage = malloc(e->batch * (body ? body : 1));
+    if (!e->stage) {
+      free(e);
+      return NULL;
+    }
+    for (size_t i = 0; i < e->batch; i++) {
+      e->recs[i] = (struct bench_rec){.body = e->stage + i * body, .body_len = body};
+      e->ptrs[i] = &e->recs[i];
+    }
   }
   myelon_mp_arena_init(&e->arena, e->nodes, VIEW_NODES, 0);
   if (v->tree)
@@ -233,6 +262,18 @@ static struct typed_end *end_new(const struct bench_case *c, const struct varian
   static const char *const names[3] = {"seq", "ts", "body"};
   myelon_mp_keys_init(&e->keys, names, 3);
   return e;
+}
+
+static void end_free(struct typed_end *e)
+{
+  if (!e)
+    return;
+  /* Owned values of a batch the harness did not take (a failed run). */
+  for (size_t i = e->next; !e->view && i < e->n; i++)
+    if (e->msgs[i].value)
+      myelon_codec_free(&e->codec, e->msgs[i].value);
+  free(e->stage);
+  free(e);
 }
 
 static int tx_open(const struct bench_chan *ch, const struct variant *v, void **tx)
@@ -254,7 +295,7 @@ static int tx_open(const struct bench_chan *ch, const struct variant *v, void **
   cfg.max_message = ch->c->size;
   int rc = myelon_typed_producer_create(&cfg, &e->codec, &e->p);
   if (rc < 0) {
-    free(e);
+    end_free(e);
     return fail("myelon_typed_producer_create", rc);
   }
   *tx = e;
@@ -281,7 +322,7 @@ static int rx_open(const struct bench_chan *ch, const struct variant *v, unsigne
   /* A view consumer needs no owned-decode codec. */
   int rc = myelon_typed_consumer_attach_timeout(&cfg, v->view ? NULL : &e->codec, BENCH_STEP_TIMEOUT_NS, &e->c);
   if (rc < 0) {
-    free(e);
+    end_free(e);
     return fail("myelon_typed_consumer_attach_timeout", rc);
   }
   *rx = e;
@@ -358,12 +399,72 @@ static int typed_recv(void *rx, void *buf, size_t len)
   return rc;
 }
 
+/* ---- batched variants (msgpack-shm-batch, view-shm-batch) ---- */
+
+static int typed_flush(void *tx)
+{
+  struct typed_end *e = tx;
+  if (e->n == 0)
+    return 0;
+  int rc = myelon_typed_producer_publish_batch(e->p, e->ptrs, e->n, 0, DMP_FOREVER, NULL);
+  e->n = 0;
+  return rc < 0 ? fail("myelon_typed_producer_publish_batch", rc) : 0;
+}
+
+static int typed_send_batch(void *tx, const void *buf, size_t len)
+{
+  struct typed_end *e = tx;
+  (void)len;
+  struct bench_rec *r = &e->recs[e->n];
+  memcpy(&r->seq, buf, 8);
+  memcpy(&r->stamp, (const uint8_t *)buf + 8, 8);
+  memcpy((uint8_t *)r->body, (const uint8_t *)buf + 16, e->body_len); /* r->body points into e->stage */
+  return ++e->n == e->batch ? typed_flush(e) : 0;
+}
+
+static int typed_recv_batch(void *rx, void *buf, size_t len)
+{
+  struct typed_end *e = rx;
+  (void)len;
+  if (e->next == e->n) { /* used up: the next batch call ends its lease */
+    int n = e->view ? myelon_typed_consumer_recv_view_batch(e->c, &e->vc, e->views, sizeof e->views[0], e->msgs,
+                                                            TB_BATCH, DMP_FOREVER)
+                    : myelon_typed_consumer_recv_batch(e->c, e->msgs, TB_BATCH, DMP_FOREVER);
+    if (n < 0)
+      return fail(e->view ? "myelon_typed_consumer_recv_view_batch" : "myelon_typed_consumer_recv_batch", n);
+    e->n = (size_t)n;
+    e->next = 0;
+  }
+  struct myelon_typed_msg *m = &e->msgs[e->next++];
+  if (m->status < 0)
+    return fail("a message of the batch", m->status);
+  uint64_t seq = 0, stamp = 0;
+  const uint8_t *body = NULL;
+  size_t n = 0;
+  int rc;
+  if (e->view) {
+    const struct myelon_mp_item *root = myelon_mp_lazy_root(m->value);
+    rc = root ? rec_fields_lazy(root, &e->keys, &seq, &stamp, &body, &n) : -MYELON_E_VIEW;
+  } else {
+    const struct bench_rec *r = m->value;
+    seq = r->seq, stamp = r->stamp, body = r->body, n = r->body_len;
+    rc = 0;
+  }
+  if (rc == 0)
+    rc = deliver(e, buf, seq, stamp, body, n);
+  if (!e->view) {
+    myelon_codec_free(&e->codec, m->value);
+    m->value = NULL;
+  }
+  return rc;
+}
+
 static void typed_tx_close(void *tx)
 {
   struct typed_end *e = tx;
   if (e)
     myelon_typed_producer_close(e->p);
-  free(e);
+  end_free(e);
 }
 
 static void typed_rx_close(void *rx)
@@ -371,7 +472,7 @@ static void typed_rx_close(void *rx)
   struct typed_end *e = rx;
   if (e)
     myelon_typed_consumer_close(e->c);
-  free(e);
+  end_free(e);
 }
 
 #define TYPED_VARIANT(id, v)                                                                               \
@@ -387,6 +488,8 @@ TYPED_VARIANT(mp_mmap, v_mp_mmap)
 TYPED_VARIANT(view_shm, v_view_shm)
 TYPED_VARIANT(view_mmap, v_view_mmap)
 TYPED_VARIANT(tree_shm, v_tree_shm)
+TYPED_VARIANT(mpb_shm, v_mpb_shm)
+TYPED_VARIANT(viewb_shm, v_viewb_shm)
 
 #define TYPED_SUBJECT(id, label, what, lay, extra_caps)                                                    \
   {                                                                                                       \
@@ -410,3 +513,21 @@ const struct bench_subject bench_subj_view_mmap =
 const struct bench_subject bench_subj_view_tree_shm =
     TYPED_SUBJECT(tree_shm, "view-tree-shm", "Layer 3 msgpack tree view (node arena), POSIX shm ring",
                   BENCH_LAYER_VIEW, BENCH_CAP_OPTIN);
+
+/* The batched calls (issue 20, typed stream): opt-in and paired cases; a
+ * ping-pong sends batches of one. */
+#define TYPED_BATCH_SUBJECT(id, label, what, lay)                                                          \
+  {                                                                                                       \
+    .name = label, .transport = what, .family = BENCH_FAMILY_OURS, .layer = lay,                          \
+    .caps = BENCH_CAP_BROADCAST | BENCH_CAP_WAIT | BENCH_CAP_AB_ONLY, .min_size = REC_MIN,                \
+    .tx_open = id##_tx_open, .tx_ready = typed_tx_ready, .send = typed_send_batch, .flush = typed_flush,  \
+    .tx_close = typed_tx_close, .rx_open = id##_rx_open, .recv = typed_recv_batch,                        \
+    .rx_close = typed_rx_close, .cleanup = id##_cleanup,                                                  \
+  }
+
+const struct bench_subject bench_subj_msgpack_shm_batch = TYPED_BATCH_SUBJECT(
+    mpb_shm, "msgpack-shm-batch",
+    "Layer 2 msgpack, owned decode, POSIX shm ring, batched publish/receive (64 messages per call)", BENCH_LAYER_TYPED);
+const struct bench_subject bench_subj_view_shm_batch = TYPED_BATCH_SUBJECT(
+    viewb_shm, "view-shm-batch",
+    "Layer 3 lazy msgpack view, POSIX shm ring, batched publish/receive (64 messages per call)", BENCH_LAYER_VIEW);

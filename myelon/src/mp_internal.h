@@ -2,6 +2,7 @@
 #ifndef MYELON_MP_INTERNAL_H
 #define MYELON_MP_INTERNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -22,5 +23,12 @@ static inline const char *mp_type_name(const char *name)
  * and messages; `max_depth` already resolved (1..MYELON_MP_MAX_DEPTH),
  * `nodes` may be NULL. */
 int myelon_impl_mp_check(const uint8_t *p, size_t len, unsigned max_depth, size_t *nodes);
+
+struct myelon_view_codec;
+
+/* Whether `vc` is the tree view codec (myelon_mp_view_codec_init()): its
+ * views share one node arena, which every access reuses, so a batch of
+ * them cannot all be valid at once (typed_consumer.c refuses it). */
+bool myelon_impl_mp_view_is_tree(const struct myelon_view_codec *vc);
 
 #endif /* MYELON_MP_INTERNAL_H */

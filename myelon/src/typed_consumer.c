@@ -9,6 +9,8 @@
 #include <myelon/error.h>
 #include <myelon/typed.h>
 
+#include "mp_internal.h"
+
 #include <disruptor_mp/error.h>
 #include <errno.h>
 #include <stdbool.h>
@@ -224,4 +226,68 @@ int64_t myelon_typed_consumer_process_view(struct myelon_typed_consumer *c, cons
   if (!c || !vc || !vc->access || !view || !fn)
     return -EINVAL;
   return process(c, vc, view, fn, max, user);
+}
+
+/* ---- batches --------------------------------------------------------- */
+
+/* A batch of framed messages (at most MYELON_TYPED_BATCH_MAX), after
+ * ending the previous lease; they stay leased until the next receive or
+ * release, which hands their slots back with one cursor update. */
+static int next_batch(struct myelon_typed_consumer *c, struct myelon_msg *fm, size_t max, int64_t timeout_ns)
+{
+  c->gen++;
+  return myelon_consumer_recv_batch(c->fc, fm, max < MYELON_TYPED_BATCH_MAX ? max : MYELON_TYPED_BATCH_MAX,
+                                    timeout_ns);
+}
+
+static void batch_entry(struct myelon_typed_msg *tm, const struct myelon_msg *m, int status, void *value)
+{
+  *tm = (struct myelon_typed_msg){.status = status, .kind = 0, .msg_id = 0, .len = 0, .value = NULL};
+  if (status == 0)
+    *tm = (struct myelon_typed_msg){.status = 0, .kind = m->kind, .msg_id = m->msg_id, .len = m->len, .value = value};
+}
+
+int myelon_typed_consumer_recv_batch(struct myelon_typed_consumer *c, struct myelon_typed_msg *msgs, size_t max,
+                                     int64_t timeout_ns)
+{
+  if (!c || !msgs || max == 0 || !c->has_codec)
+    return -EINVAL;
+  struct myelon_msg fm[MYELON_TYPED_BATCH_MAX];
+  int n = next_batch(c, fm, max, timeout_ns);
+  for (int i = 0; i < n; i++) {
+    void *v = NULL;
+    int rc = myelon_codec_decode(&c->codec, fm[i].data, fm[i].len, &v);
+    if (rc < 0)
+      c->errors++;
+    batch_entry(&msgs[i], &fm[i], rc < 0 ? rc : 0, v);
+  }
+  /* Owned values need no lease: hand the slots back now (one update). */
+  if (n > 0)
+    myelon_typed_consumer_release(c);
+  return n;
+}
+
+int myelon_typed_consumer_recv_view_batch(struct myelon_typed_consumer *c, const struct myelon_view_codec *vc,
+                                          void *views, size_t view_size, struct myelon_typed_msg *msgs, size_t max,
+                                          int64_t timeout_ns)
+{
+  if (!c || !vc || !vc->access || !views || view_size == 0 || !msgs || max == 0)
+    return -EINVAL;
+  if (myelon_impl_mp_view_is_tree(vc))
+    return dmp_error_set(__func__, "the msgpack tree view codec reuses one node arena for every access: its views "
+                                   "cannot live side by side in a batch (use myelon_mp_lazy_codec_init())"),
+           -EINVAL;
+  struct myelon_msg fm[MYELON_TYPED_BATCH_MAX];
+  int n = next_batch(c, fm, max, timeout_ns);
+  /* Every view of the batch is made under this lease: the next receive or
+   * release moves gen on and makes them all stale together. */
+  struct myelon_lease lease = {.gen = &c->gen, .at = c->gen};
+  for (int i = 0; i < n; i++) {
+    void *view = (uint8_t *)views + (size_t)i * view_size;
+    int rc = vc->access(fm[i].data, fm[i].len, &lease, view, vc->user);
+    if (rc < 0)
+      c->errors++;
+    batch_entry(&msgs[i], &fm[i], rc < 0 ? rc : 0, view);
+  }
+  return n;
 }

@@ -11,6 +11,7 @@
 
 #include <disruptor_mp/error.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,8 +23,10 @@ struct myelon_typed_producer {
   uint32_t frame_cap; /* payload bytes of a single frame */
   size_t max;         /* max_message */
   bool encode_first;  /* the library's msgpack codec: encode into a free slot, size only on -ENOSPC */
-  uint8_t *buf;       /* encode buffer for messages that take several frames */
+  uint8_t *buf;       /* encode buffer for messages that take several frames, and for batches */
   size_t buf_cap;
+  struct myelon_batch_msg *batch; /* publish_batch's message list, grown on demand */
+  size_t batch_cap;
   struct myelon_typed_producer_stats stats;
 };
 
@@ -56,6 +59,7 @@ void myelon_typed_producer_close(struct myelon_typed_producer *tp)
     return;
   myelon_producer_close(tp->fp);
   free(tp->buf);
+  free(tp->batch);
   free(tp);
 }
 
@@ -247,4 +251,96 @@ int myelon_typed_producer_publish_raw(struct myelon_typed_producer *tp, const vo
   if (!tp)
     return -EINVAL;
   return myelon_producer_publish(tp->fp, data, len, kind, timeout_ns);
+}
+
+/* ---- batches --------------------------------------------------------- */
+
+/* Grow the encode buffer to at least `need` bytes, doubling: a batch's
+ * bytes may exceed max_message (reserve() stops there). */
+static int grow_to(struct myelon_typed_producer *tp, size_t need)
+{
+  if (need <= tp->buf_cap && tp->buf)
+    return 0;
+  size_t want = tp->buf_cap > SIZE_MAX / 2 ? SIZE_MAX : tp->buf_cap * 2;
+  if (want < need)
+    want = need;
+  if (want < MIN_BUFFER)
+    want = MIN_BUFFER;
+  uint8_t *b = realloc(tp->buf, want);
+  if (!b)
+    return dmp_error_set("myelon_typed_producer_publish_batch", "out of memory for a %zu-byte encode buffer", want),
+           -ENOMEM;
+  tp->buf = b;
+  tp->buf_cap = want;
+  return 0;
+}
+
+/* Encode one value of a batch at tp->buf + off, without a size pass: with
+ * the room a message may take at most (max_message, or a frame's worth
+ * first), doubling the room on -ENOSPC up to max_message. */
+static int encode_at(struct myelon_typed_producer *tp, const void *value, size_t off, size_t *len)
+{
+  size_t room = tp->frame_cap > MIN_BUFFER ? tp->frame_cap : MIN_BUFFER;
+  if (room > tp->max)
+    room = tp->max;
+  for (;;) {
+    int rc = grow_to(tp, off + room);
+    if (rc == 0)
+      rc = myelon_codec_encode(&tp->codec, value, tp->buf + off, room, len);
+    if (rc != -ENOSPC)
+      return encode_failed(tp, rc);
+    if (room >= tp->max)
+      return too_big(tp, room);
+    room = room > tp->max / 2 ? tp->max : room * 2;
+  }
+}
+
+/* Encode values[0..n) back to back into tp->buf and list them in tp->batch
+ * (data pointers filled last: the buffer may move while it grows). */
+static int encode_batch(struct myelon_typed_producer *tp, const void *const *values, size_t n, uint8_t kind)
+{
+  if (n > tp->batch_cap) {
+    struct myelon_batch_msg *b = realloc(tp->batch, n * sizeof *b);
+    if (!b)
+      return dmp_error_set("myelon_typed_producer_publish_batch", "out of memory for a list of %zu messages", n),
+             -ENOMEM;
+    tp->batch = b;
+    tp->batch_cap = n;
+  }
+  size_t off = 0;
+  for (size_t i = 0; i < n; i++) {
+    size_t len = 0;
+    int rc = encode_at(tp, values[i], off, &len);
+    if (rc < 0) {
+      char why[512];
+      snprintf(why, sizeof why, "%s", dmp_last_error());
+      dmp_error_set(NULL, "%s (value %zu of the batch of %zu; nothing was published)", why, i, n);
+      return rc;
+    }
+    tp->batch[i] = (struct myelon_batch_msg){.data = (const void *)(uintptr_t)off, .len = len, .kind = kind};
+    off += len;
+  }
+  for (size_t i = 0; i < n; i++)
+    tp->batch[i].data = tp->buf + (uintptr_t)tp->batch[i].data;
+  return 0;
+}
+
+int myelon_typed_producer_publish_batch(struct myelon_typed_producer *tp, const void *const *values, size_t n,
+                                        uint8_t kind, int64_t timeout_ns, size_t *published)
+{
+  if (published)
+    *published = 0;
+  if (!tp || (!values && n))
+    return dmp_error_set(__func__, "tp is NULL, or values is NULL for %zu values", n), -EINVAL;
+  if (n == 0)
+    return 0;
+  int rc = encode_batch(tp, values, n, kind);
+  if (rc < 0)
+    return rc;
+  size_t done = 0;
+  rc = myelon_producer_publish_batch(tp->fp, tp->batch, n, timeout_ns, &done);
+  tp->stats.published += done;
+  if (published)
+    *published = done;
+  return rc;
 }

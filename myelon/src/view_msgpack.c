@@ -6,6 +6,8 @@
 #include <disruptor_mp/error.h>
 #include <errno.h>
 
+#include "mp_internal.h"
+
 int myelon_view_access(const struct myelon_view_codec *vc, const void *data, size_t len, void *view)
 {
   if (!vc || !vc->access || !view || (!data && len))
@@ -40,6 +42,11 @@ int myelon_mp_view_access(const void *data, size_t len, struct myelon_mp_arena *
 static int mp_view_access_fn(const void *data, size_t len, const struct myelon_lease *lease, void *view, void *user)
 {
   return mp_access(data, len, lease, user, view);
+}
+
+bool myelon_impl_mp_view_is_tree(const struct myelon_view_codec *vc)
+{
+  return vc->access == mp_view_access_fn;
 }
 
 void myelon_mp_view_codec_init(struct myelon_view_codec *vc, struct myelon_mp_arena *arena)

@@ -98,6 +98,35 @@ MYELON_API int myelon_typed_producer_try_publish(struct myelon_typed_producer *t
 MYELON_API int myelon_typed_producer_publish_managed(struct myelon_typed_producer *tp, const void *value, uint8_t kind,
                                                      int64_t timeout_ns, uint64_t *failed_frame);
 
+/**
+ * Encode `n` values and publish them as `n` messages of `kind`, in order,
+ * with the framed layer's batch publish (myelon_producer_publish_batch():
+ * one cursor update per run of single-frame messages instead of one per
+ * message). Every value is encoded first, back to back into the producer
+ * buffer (grown on demand: the batch's encoded bytes in all), so a value
+ * the codec refuses, or one above max_message, publishes nothing of the
+ * batch. The encoded bytes are copied into the slots once (unlike
+ * myelon_typed_producer_publish(), which encodes in place). Waits with the
+ * ring's wait strategy while the ring is full, up to `timeout_ns` in all
+ * (DMP_FOREVER: no deadline). One producer thread; blocking only while the
+ * ring is full.
+ *
+ * @param tp        the producer
+ * @param values    `n` pointers to values (may be NULL when `n` is 0)
+ * @param n         their count; 0 publishes nothing and returns 0
+ * @param kind      the message kind of every message
+ * @param timeout_ns how long to wait for space in all
+ * @param published out, may be NULL: how many were published (n on
+ *                  success; on -ETIMEDOUT the first that many)
+ * @return 0; -MYELON_E_CODEC or -MYELON_E_TOOBIG (a value failed to encode
+ *         or is above max_message: nothing published, the detail names
+ *         the value's index); -ENOMEM (nothing published); -ETIMEDOUT and
+ *         the other errors of myelon_producer_publish_batch(); -EINVAL
+ *         (NULL `tp`, NULL `values` with `n` above 0).
+ */
+MYELON_API int myelon_typed_producer_publish_batch(struct myelon_typed_producer *tp, const void *const *values, size_t n,
+                                                   uint8_t kind, int64_t timeout_ns, size_t *published);
+
 /** Publish bytes as they are, bypassing the codec (myelon_producer_publish()). */
 MYELON_API int myelon_typed_producer_publish_raw(struct myelon_typed_producer *tp, const void *data, size_t len, uint8_t kind,
                                                  int64_t timeout_ns);
@@ -204,6 +233,56 @@ MYELON_API int myelon_typed_consumer_try_recv_view(struct myelon_typed_consumer 
  */
 MYELON_API int64_t myelon_typed_consumer_process_view(struct myelon_typed_consumer *c, const struct myelon_view_codec *vc,
                                                       void *view, myelon_typed_fn fn, size_t max, void *user);
+
+/** The most messages one myelon_typed_consumer_recv_batch() or
+ * myelon_typed_consumer_recv_view_batch() call delivers, whatever `max`
+ * says. */
+#define MYELON_TYPED_BATCH_MAX 64u
+
+/**
+ * Receive up to `max` messages at once (at most MYELON_TYPED_BATCH_MAX),
+ * waiting up to `timeout_ns` for the first (as myelon_typed_consumer_recv());
+ * the rest are those complete now (myelon_consumer_recv_batch(): the slots
+ * go back with one cursor update for the whole batch). Each is decoded into
+ * `msgs[i]`: `status` 0 and `value` owned by the caller (myelon_codec_free()),
+ * or a decode error in `status` (-MYELON_E_CODEC, counted in
+ * myelon_typed_consumer_decode_errors(); `value` NULL) - a message that
+ * does not decode is delivered with its status and the batch goes on.
+ * A framing error is never mixed with messages: the batch stops before it
+ * and the next call returns it. Ends the previous lease. One consumer
+ * thread; blocking only while no message is complete.
+ *
+ * @return the number of entries filled (1..max); -ETIMEDOUT (-EAGAIN when
+ *         `timeout_ns` is 0); -DMP_E_OWNERDEAD; the framing errors of
+ *         myelon_consumer_recv_batch(); -EINVAL (NULL `c` or `msgs`, `max`
+ *         0, or no codec).
+ */
+MYELON_API int myelon_typed_consumer_recv_batch(struct myelon_typed_consumer *c, struct myelon_typed_msg *msgs, size_t max,
+                                                int64_t timeout_ns);
+
+/**
+ * As myelon_typed_consumer_recv_batch(), delivering zero-copy views: message
+ * i is validated in place by `vc->access` into the view at `views + i *
+ * view_size` (the codec's view type, e.g. struct myelon_mp_lazy_view;
+ * `view_size` is its sizeof), and `msgs[i].value` points at it, or is NULL
+ * with `status` the access error (counted in
+ * myelon_typed_consumer_decode_errors(); the batch goes on). All the views
+ * of a batch stay valid until the next receive or release on this consumer
+ * (view.h, "Lifetime"). No copy, no allocation.
+ *
+ * The views of a batch live side by side, so the codec's views must not
+ * share state: the msgpack tree view codec (myelon_mp_view_codec_init(),
+ * one node arena reused by every access) is refused with -EINVAL; the
+ * lazy view (myelon_mp_lazy_codec_init()) and the fixed-layout views keep
+ * everything in the view itself.
+ *
+ * @return as myelon_typed_consumer_recv_batch(); -EINVAL also for a NULL
+ *         `vc`, `vc->access` or `views`, a `view_size` of 0, or the tree
+ *         view codec (nothing received).
+ */
+MYELON_API int myelon_typed_consumer_recv_view_batch(struct myelon_typed_consumer *c, const struct myelon_view_codec *vc,
+                                                     void *views, size_t view_size, struct myelon_typed_msg *msgs,
+                                                     size_t max, int64_t timeout_ns);
 
 /** End the current lease (the view's message is released). NULL ok. */
 MYELON_API void myelon_typed_consumer_release(struct myelon_typed_consumer *c);
