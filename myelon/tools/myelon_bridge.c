@@ -33,7 +33,8 @@ static const char usage_text[] =
     "\n"
     "Carry a ring from host A (egress) to host B (ingress) over ZeroMQ, lossless\n"
     "and back-pressured: a framed ring message by message, a raw Layer 0 ring\n"
-    "slot by slot (the egress tells them apart by the ring's type tag).\n"
+    "slot by slot, a byte ring (framed or raw) record by record (the egress\n"
+    "tells them apart by the ring's type tag and shape).\n"
     "ENDPOINT is tcp://HOST:PORT or ipc://PATH. tcp:// uses CurveZMQ unless\n"
     "--insecure is given.\n"
     "\n"
@@ -64,10 +65,17 @@ static const char usage_text[] =
     "  --capacity N         ring capacity in frames or slots (default 1024; must\n"
     "                       match A's)\n"
     "  --frame-capacity N   payload bytes per frame (default 1024; must match A's)\n"
-    "  --format F           compact or aligned (default compact; must match A's)\n"
+    "  --format F           compact, aligned or bytes (a byte ring; default compact;\n"
+    "                       must match A's)\n"
+    "  --ring-bytes SIZE    (byte rings) the ring's bytes, a power of two (default\n"
+    "                       1M; must match A's)\n"
+    "  --block N            (byte rings) the ring's block, a power of two 16 .. 4096\n"
+    "                       (default 64; must match A's)\n"
     "  --max-message SIZE   largest message accepted (default 16M; >= the egress's)\n"
     "  --raw                create a raw Layer 0 ring (A's is raw) instead of a\n"
-    "                       framed one; needs --slot-size\n"
+    "                       framed one; needs --slot-size (or --bytes)\n"
+    "  --bytes              (raw) the raw ring is a byte ring (DMP_RING_BYTES):\n"
+    "                       --ring-bytes and --block instead of --slot-size\n"
     "  --slot-size N        (raw) bytes per slot (must match A's)\n"
     "  --slot-align N       (raw) slot alignment, a power of two (default 8; must\n"
     "                       match A's)\n"
@@ -120,7 +128,7 @@ static void help(FILE *f)
 enum {
   O_RING = 256, O_CONNECT, O_BIND, O_KEY, O_PEER_KEY, O_INSECURE, O_HB, O_TIMEOUT, O_JSON, O_DURATION, O_QUIET,
   O_ID, O_WINDOW, O_WINDOW_BYTES, O_MAX_MESSAGE, O_ATTACH_TIMEOUT, O_CAPACITY, O_FRAME_CAPACITY, O_FORMAT,
-  O_STATE, O_WAIT_READERS, O_ONCE, O_RAW, O_SLOT_SIZE, O_SLOT_ALIGN, O_TYPE_TAG,
+  O_STATE, O_WAIT_READERS, O_ONCE, O_RAW, O_SLOT_SIZE, O_SLOT_ALIGN, O_TYPE_TAG, O_BYTES, O_RING_BYTES, O_BLOCK,
 };
 
 struct args {
@@ -136,7 +144,7 @@ static bool take_opt(struct tool_cli *cli, struct args *a, int c, const char *ar
   uint64_t u;
   uint32_t u32;
   int64_t ns;
-  static const char *const formats[] = {"compact", "aligned"};
+  static const char *const formats[] = {"compact", "aligned", "bytes"};
   switch (c) {
   case O_RING: cfg->ring = arg; return true;
   case O_CONNECT: a->connect_ep = arg; return true;
@@ -187,12 +195,19 @@ static bool take_opt(struct tool_cli *cli, struct args *a, int c, const char *ar
     cfg->frame_capacity = u32;
     return true;
   case O_FORMAT: {
-    int f = tool_cli_choice(cli, arg, formats, 2);
+    int f = tool_cli_choice(cli, arg, formats, 3);
     if (f < 0)
       return false;
-    cfg->format = f == 0 ? MYELON_FRAME_COMPACT : MYELON_FRAME_ALIGNED;
+    cfg->format = f == 0 ? MYELON_FRAME_COMPACT : f == 1 ? MYELON_FRAME_ALIGNED : MYELON_FRAME_BYTES;
     return true;
   }
+  case O_BYTES: cfg->flags |= MYELON_BRIDGE_BYTES; return true;
+  case O_RING_BYTES: return tool_cli_pow2(cli, arg, 32, UINT64_C(1) << 40, &cfg->ring_bytes);
+  case O_BLOCK:
+    if (!tool_cli_pow2(cli, arg, MYELON_BRIDGE_MIN_BLOCK, MYELON_BRIDGE_MAX_BLOCK, &u))
+      return false;
+    cfg->block = (uint32_t)u;
+    return true;
   case O_WAIT_READERS: return tool_cli_u32(cli, arg, 0, 4096, &cfg->wait_readers);
   default: return tool_cli_refuse(cli, "unhandled option");
   }
@@ -248,7 +263,8 @@ int main(int argc, char **argv)
     {"wait-readers", required_argument, 0, O_WAIT_READERS}, {"once", no_argument, 0, O_ONCE},
     {"raw", no_argument, 0, O_RAW}, {"slot-size", required_argument, 0, O_SLOT_SIZE},
     {"slot-align", required_argument, 0, O_SLOT_ALIGN}, {"type-tag", required_argument, 0, O_TYPE_TAG},
-    {"help", no_argument, 0, 'h'},
+    {"bytes", no_argument, 0, O_BYTES}, {"ring-bytes", required_argument, 0, O_RING_BYTES},
+    {"block", required_argument, 0, O_BLOCK}, {"help", no_argument, 0, 'h'},
     {"version", no_argument, 0, 'V'}, {0, 0, 0, 0},
   };
   struct args a;
@@ -277,12 +293,20 @@ int main(int argc, char **argv)
     return tool_cli_usage_error(&cli, "egress takes --connect ENDPOINT (and no --bind)");
   if (!egress && (cfg.flags & MYELON_BRIDGE_ONCE) != 0)
     return tool_cli_usage_error(&cli, "--once is an egress option");
-  bool raw = (cfg.flags & MYELON_BRIDGE_RAW) != 0;
-  if (egress && (raw || cfg.slot_size != 0 || cfg.slot_align != 0 || cfg.type_tag != 0))
-    return tool_cli_usage_error(&cli, "--raw, --slot-size, --slot-align and --type-tag are ingress options (the "
-                                "egress reads them from its ring)");
-  if (!egress && raw && cfg.slot_size == 0)
-    return tool_cli_usage_error(&cli, "--raw needs --slot-size N");
+  bool raw = (cfg.flags & MYELON_BRIDGE_RAW) != 0, bytes = (cfg.flags & MYELON_BRIDGE_BYTES) != 0;
+  if (egress && (raw || bytes || cfg.slot_size != 0 || cfg.slot_align != 0 || cfg.type_tag != 0 ||
+                 cfg.ring_bytes != 0 || cfg.block != 0))
+    return tool_cli_usage_error(&cli, "--raw, --bytes, --slot-size, --slot-align, --type-tag, --ring-bytes and --block "
+                                "are ingress options (the egress reads them from its ring)");
+  if (!egress && bytes && !raw)
+    return tool_cli_usage_error(&cli, "--bytes goes with --raw (a framed byte ring is --format bytes)");
+  if (!egress && (cfg.ring_bytes != 0 || cfg.block != 0) && !bytes && cfg.format != MYELON_FRAME_BYTES)
+    return tool_cli_usage_error(&cli, "--ring-bytes and --block are for a byte ring (--format bytes, or --raw --bytes)");
+  if (!egress && bytes && cfg.slot_size != 0)
+    return tool_cli_usage_error(&cli, "--slot-size is for a raw slot ring (a raw byte ring has --ring-bytes and "
+                                "--block)");
+  if (!egress && raw && !bytes && cfg.slot_size == 0)
+    return tool_cli_usage_error(&cli, "--raw needs --slot-size N (or --bytes)");
   if (!egress && !raw && (cfg.slot_size != 0 || cfg.slot_align != 0 || cfg.type_tag != 0))
     return tool_cli_usage_error(&cli, "--slot-size, --slot-align and --type-tag need --raw");
   if (!egress && (bind_ep == NULL || connect_ep != NULL))

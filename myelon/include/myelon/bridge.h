@@ -29,10 +29,39 @@
  * ordinary gating consumer): tombstones are stepped over and never sent,
  * the slots its producers published arrive in the ring's order. B's ring
  * is always a single-producer ring (the ingress is its only producer), so
- * producers cannot join it on B. Byte rings (DMP_RING_BYTES, and framed
- * MYELON_FRAME_BYTES rings) are not carried in this version: the egress
- * refuses one (-MYELON_E_FORMAT, naming the ring) rather than send its
- * blocks as raw slots.
+ * producers cannot join it on B.
+ *
+ * Byte rings (disruptor_mp/bytes.h): a framed MYELON_FRAME_BYTES ring and
+ * a raw DMP_RING_BYTES ring travel record by record: each record (one
+ * message of 0 B up to the ring's largest) is sent whole in one DATA
+ * frame, or several small ones in a BATCH, with its kind byte (framed) or
+ * kind 0 (raw: a record is its payload, no framing), never as blocks.
+ * The egress tells a byte ring by its segment flag (DMP_SEG_F_BYTES) and
+ * a framed one by its type tag (myelon_frame_tag(MYELON_FRAME_BYTES, 0)).
+ * The ingress is told which to create: `format` MYELON_FRAME_BYTES (a
+ * framed byte ring) or MYELON_BRIDGE_RAW | MYELON_BRIDGE_BYTES (a raw
+ * one, with `type_tag`), of `ring_bytes` bytes in blocks of `block`; the
+ * HELLO carries the shape (bytes, framed or raw), the ring's bytes, its
+ * block, its largest record and its type tag, and a mismatch is refused
+ * naming the field ("format: egress ring bytes, ingress ring compact",
+ * "ring_bytes: ...", "block: ...", "max_message: ...", "type_tag: ...").
+ * Credit, acknowledgements, state files (positions are the ring's
+ * blocks), liveness and producer restarts work as for slot rings; a
+ * record is at most half its ring, so an egress with a state file can
+ * always hold it until acknowledged. Padding records are stepped over
+ * and never sent; a record that fails its checks on A (-DMP_E_CORRUPT)
+ * is lost for every reader on A too: the egress counts it (`errors`),
+ * resynchronises and goes on. A multi-producer byte ring on A (where
+ * libdisruptor_mp allows one) is read like any other.
+ *
+ * Wire compatibility of byte rings: their HELLO has a format an ingress
+ * of an earlier version does not know (MYELON_FRAME_BYTES, or
+ * MYELON_BRIDGE_FORMAT_RAW_BYTES), so it drops that HELLO as malformed
+ * (logged there) and creates nothing; it never takes it for a slot ring.
+ * It cannot answer with a REFUSE, so the egress keeps offering its HELLO
+ * and, after MYELON_BRIDGE_OLD_PEER_MS without an answer, logs that the
+ * ingress may be of an earlier version that does not carry byte rings.
+ * An egress of an earlier version refuses a byte ring on A itself.
  *
  * Sockets: the ingress binds a ROUTER, the egress connects a DEALER.
  * DEALER/ROUTER rather than PUSH/PULL: data and acknowledgements share one
@@ -98,12 +127,13 @@
  * after a local producer restart. With MYELON_BRIDGE_ONCE the egress
  * instead ends (myelon_bridge_run() returns -DMP_E_OWNERDEAD).
  *
- * Handshake: HELLO carries the ring's frame format (or "raw"), frame
- * capacity (raw: slot size and alignment), ring capacity, type tag and the
+ * Handshake: HELLO carries the ring's frame format (or "raw", or a byte
+ * ring's shape), frame capacity (raw: slot size and alignment; byte rings:
+ * the block), ring capacity (byte rings: its bytes), type tag and the
  * egress's max_message; the ingress refuses a mismatch with a REFUSE that
  * names the field ("format: egress ring raw, ingress ring compact",
  * "slot_size: ...", "slot_align: ...", "ring_capacity: ...",
- * "type_tag: ..."), logged on both sides.
+ * "ring_bytes: ...", "block: ...", "type_tag: ..."), logged on both sides.
  *
  * Liveness: ZeroMQ heartbeats (ZMQ_HEARTBEAT_IVL/TIMEOUT/TTL); the egress
  * drops a silent ingress's connection within `timeout_ms` and ZeroMQ
@@ -169,6 +199,15 @@ extern "C" {
  * `format`, `frame_capacity` and `max_message` are not used. An egress
  * needs no flag (it reads the kind from its ring) and refuses this one. */
 #define MYELON_BRIDGE_RAW 0x2u
+/** cfg.flags, ingress only, with MYELON_BRIDGE_RAW: the raw ring is a byte
+ * ring (DMP_RING_BYTES, `ring_bytes`, `block`, `type_tag`) carried record
+ * by record. A framed byte ring needs no flag: `format`
+ * MYELON_FRAME_BYTES. */
+#define MYELON_BRIDGE_BYTES 0x4u
+/** An egress whose HELLO (of a byte ring) had no answer this long logs
+ * that its ingress may be of an earlier version (bridge.h, "Wire
+ * compatibility of byte rings"). */
+#define MYELON_BRIDGE_OLD_PEER_MS 3000
 
 struct myelon_bridge_config {
   const char *endpoint;        /**< egress: connect to; ingress: bind to (tcp://host:port or ipc://path); required */
@@ -201,7 +240,12 @@ struct myelon_bridge_config {
   uint32_t slot_size;          /**< bytes per slot, 1 .. DMP_MAX_SLOT_SIZE; required with MYELON_BRIDGE_RAW */
   uint32_t slot_align;         /**< power of two <= DMP_MAX_SLOT_ALIGN; 0: DMP_DEFAULT_SLOT_ALIGN */
   uint64_t type_tag;           /**< the raw ring's type tag; 0 = none (as A's ring's must be) */
-  uint64_t reserved[5];        /**< zero */
+  /* Ingress of a byte ring (format MYELON_FRAME_BYTES, or MYELON_BRIDGE_RAW | MYELON_BRIDGE_BYTES). */
+  uint64_t ring_bytes;         /**< the ring's bytes, a power of two; 0: MYELON_DEFAULT_RING_BYTES (must match A's) */
+  uint32_t block;              /**< the ring's block, a power of two 16 .. DMP_MAX_SLOT_ALIGN; 0:
+                                    DMP_BYTES_DEFAULT_BLOCK (must match A's) */
+  uint32_t reserved32;         /**< zero */
+  uint64_t reserved[3];        /**< zero */
 };
 
 /** Defaults for every field; `endpoint` and `ring` are required. */
@@ -309,15 +353,23 @@ enum myelon_bridge_msg_type {
 #define MYELON_BRIDGE_RECORD_HEADER 8u /**< a BATCH record: u32 length, kind, 3 zero bytes, then the payload */
 /** FEATURES bit: the ingress applies BATCH messages. */
 #define MYELON_BRIDGE_FEATURE_BATCH 0x1u
-/** HELLO's format of a raw Layer 0 ring (frame formats are 0 and 1). */
+/** HELLO's format of a raw Layer 0 ring (frame formats are 0, 1 and 2:
+ * MYELON_FRAME_BYTES is a framed byte ring). */
 #define MYELON_BRIDGE_FORMAT_RAW 0xffu
+/** HELLO's format of a raw byte ring (DMP_RING_BYTES without framing). */
+#define MYELON_BRIDGE_FORMAT_RAW_BYTES 0xfeu
+/** A byte ring's smallest block (DMP_BYTES_MIN_BLOCK). */
+#define MYELON_BRIDGE_MIN_BLOCK 16u
+/** A byte ring's largest block (DMP_MAX_SLOT_ALIGN). */
+#define MYELON_BRIDGE_MAX_BLOCK 4096u
 
 /** One parsed wire message; pointers point into the parsed buffer. */
 struct myelon_bridge_wire {
   enum myelon_bridge_msg_type type;
-  /* HELLO. format: a myelon_frame_format or MYELON_BRIDGE_FORMAT_RAW;
-   * frame_capacity: a raw ring's slot size; slot_align: a raw ring's
-   * (0 for a framed ring) */
+  /* HELLO. format: a myelon_frame_format, MYELON_BRIDGE_FORMAT_RAW or
+   * MYELON_BRIDGE_FORMAT_RAW_BYTES; frame_capacity: a raw ring's slot size,
+   * a byte ring's block; slot_align: a raw ring's (0 for any other);
+   * ring_capacity: frames, slots, or a byte ring's bytes */
   uint32_t format, frame_capacity, window, slot_align;
   uint64_t ring_capacity, max_message, type_tag, epoch; /* epoch: HELLO, END */
   /* WELCOME, ACK, DATA; BATCH: its first message's; FEATURES: the feature bits. BATCH's message count is
@@ -336,7 +388,9 @@ struct myelon_bridge_wire {
  * Parse and validate one wire message (all integers little-endian).
  * Checks the magic, version, type, exact size per type, zero padding, a
  * known frame format (or raw, with a slot size > 0 and a power-of-two
- * alignment), a printable REFUSE reason of at most
+ * alignment; a byte ring, framed or raw, with a power-of-two block of
+ * 16 .. DMP_MAX_SLOT_ALIGN, a power-of-two ring of at least two blocks and
+ * a largest record below half of it), a printable REFUSE reason of at most
  * MYELON_BRIDGE_REASON_MAX bytes, and that a BATCH's records (at least
  * one, sequence numbers below MYELON_BRIDGE_NEXT_ANY) fill it exactly;
  * never reads past `len`.

@@ -97,7 +97,7 @@ int bridge_check_common(struct myelon_bridge *b, const struct myelon_bridge_conf
   bool ipc = strncmp(cfg->endpoint, "ipc://", 6) == 0;
   if (!tcp && !ipc)
     return bridge_fail(b, -EINVAL, "endpoint %s: only tcp:// and ipc:// are supported", cfg->endpoint);
-  uint64_t known = MYELON_BRIDGE_ONCE | MYELON_BRIDGE_RAW;
+  uint64_t known = MYELON_BRIDGE_ONCE | MYELON_BRIDGE_RAW | MYELON_BRIDGE_BYTES;
   if ((cfg->flags & ~known) != 0)
     return bridge_fail(b, -EINVAL, "cfg.flags has unknown bits %#" PRIx64, cfg->flags & ~known);
   if (cfg->heartbeat_ms <= 0 || cfg->timeout_ms <= 0 || cfg->timeout_ms < cfg->heartbeat_ms)

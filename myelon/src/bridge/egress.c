@@ -12,8 +12,12 @@
 #include <string.h>
 #include <time.h>
 
+#include <disruptor_mp/bytes.h>
 #include <disruptor_mp/inspect.h>
 #include <myelon/error.h>
+
+static_assert(MYELON_BRIDGE_MIN_BLOCK == DMP_BYTES_MIN_BLOCK, "bridge.h states libdisruptor_mp's smallest block");
+static_assert(MYELON_BRIDGE_MAX_BLOCK == DMP_MAX_SLOT_ALIGN, "bridge.h states libdisruptor_mp's largest block");
 
 void held_free_head(struct myelon_bridge *b)
 {
@@ -54,7 +58,12 @@ static int egress_send_hello(struct myelon_bridge *b)
     .format = (uint32_t)b->fmt, .frame_capacity = b->fc, .ring_capacity = b->cap,
     .max_message = b->max_message, .type_tag = b->tag, .epoch = b->epoch, .window = b->window,
   };
-  if (b->raw) {
+  if (b->bytes) {
+    /* A byte ring's shape: framed or raw, its block, bytes and largest record. */
+    w.format = b->raw ? MYELON_BRIDGE_FORMAT_RAW_BYTES : (uint32_t)MYELON_FRAME_BYTES;
+    w.frame_capacity = b->block;
+    w.ring_capacity = b->ring_bytes;
+  } else if (b->raw) {
     w.format = MYELON_BRIDGE_FORMAT_RAW;
     w.frame_capacity = b->slot_size;
     w.slot_align = b->slot_align;
@@ -84,14 +93,32 @@ static int egress_probe(struct myelon_bridge *b, int64_t timeout_ns)
      * may still be there (a crashed producer leaves its segment); only a
      * live producer of another epoch is the next one. */
     if (rc == 0 && st->producer_alive && !(b->skip_old && st->epoch == b->old_epoch)) {
-      /* A byte ring's slots are blocks of variable-length records: sent
-       * slot by slot they would arrive as a raw slot ring of blocks. */
-      if (st->flags & DMP_SEG_F_BYTES) {
+      b->cap = st->capacity;
+      b->tag = st->type_tag;
+      b->epoch = st->epoch;
+      b->slot_size = st->slot_size;
+      b->slot_align = st->slot_align;
+      b->max_message = b->max_cfg;
+      b->bytes = (st->flags & DMP_SEG_F_BYTES) != 0;
+      if (b->bytes) {
+        /* A byte ring (bytes.h): its slots are blocks of variable-length
+         * records, carried record by record. Framed when its tag says so;
+         * its largest record is half the ring less the record header
+         * (framed: and the frame header), as Layer 0 computes it. */
+        b->block = st->slot_size;
+        b->ring_bytes = st->capacity * st->slot_size;
+        b->raw = st->type_tag != myelon_frame_tag(MYELON_FRAME_BYTES, 0);
+        b->fmt = MYELON_FRAME_BYTES;
+        b->fc = 0;
+        uint64_t largest = b->ring_bytes / 2 - DMP_BYTES_HEADER;
+        if (largest > DMP_BYTES_MAX_RECORD)
+          largest = DMP_BYTES_MAX_RECORD;
+        if (b->raw)
+          b->max_message = (size_t)largest;
+        else if (b->max_message > largest - MYELON_FRAME_ALIGNED_HEADER)
+          b->max_message = (size_t)(largest - MYELON_FRAME_ALIGNED_HEADER);
         dmp_inspect_close(in);
-        return bridge_fail(b, -MYELON_E_FORMAT,
-                           "ring %s is a byte ring (DMP_RING_BYTES, or MYELON_FRAME_BYTES): the bridge carries slot "
-                           "rings only in this version",
-                           b->ring);
+        return 0;
       }
       bool found = false;
       for (int f = 0; f < 2 && !found; f++) {
@@ -108,11 +135,6 @@ static int egress_probe(struct myelon_bridge *b, int64_t timeout_ns)
         }
       }
       b->raw = !found;
-      b->cap = st->capacity;
-      b->tag = st->type_tag;
-      b->epoch = st->epoch;
-      b->slot_size = st->slot_size;
-      b->slot_align = st->slot_align;
       dmp_inspect_close(in);
       return 0;
     }
@@ -156,7 +178,7 @@ static int egress_attach_raw(struct myelon_bridge *b)
 static int egress_attach(struct myelon_bridge *b)
 {
   if (b->raw)
-    return egress_attach_raw(b);
+    return egress_attach_raw(b); /* a raw byte ring too: its slots are its blocks */
   struct myelon_consumer_config cc;
   myelon_consumer_config_init(&cc);
   cc.ring.name = b->ring;
@@ -216,6 +238,7 @@ static int egress_welcome(struct myelon_bridge *b, uint64_t next, int64_t now)
       return rc;
   }
   b->seq_known = true;
+  b->hello_since_ns = 0;
   b->ack_asked = false;
   b->batch_ok = false; /* until this session's FEATURES says otherwise */
   b->hs = HS_RUN;
@@ -393,12 +416,58 @@ static int egress_take_raw(struct myelon_bridge *b, int64_t timeout_ns)
   return rc;
 }
 
+/* A record that failed its checks on A's byte ring (-DMP_E_CORRUPT,
+ * bytes.h): lost for every reader there; step to the next boundary. In
+ * hold mode this releases what the egress held unacknowledged, too (the
+ * resync releases every record peeked): a crash before B acknowledges them
+ * loses those. */
+void egress_corrupt_record(struct myelon_bridge *b)
+{
+  b->st.errors++;
+  int64_t skipped = dmp_consumer_resync_bytes(b->l0);
+  bridge_log(b, "ring %s: a damaged record (%s); stepped over %" PRId64 " blocks", b->ring, dmp_last_error(),
+             skipped);
+}
+
+/* A raw byte ring without hold mode: one record, released once copied. */
+static int egress_take_raw_bytes(struct myelon_bridge *b, int64_t timeout_ns)
+{
+  const void *data;
+  size_t len;
+  int64_t seq;
+  int rc = dmp_consumer_try_peek_bytes(b->l0, &data, &len, &seq);
+  if (rc == -EAGAIN && timeout_ns >= 0) {
+    int64_t n = dmp_consumer_wait(b->l0, timeout_ns);
+    if (n == -DMP_E_OWNERDEAD) {
+      egress_producer_gone(b);
+      return 0;
+    }
+    if (n < 0 && n != -ETIMEDOUT)
+      return bridge_fail(b, (int)n, "reading ring %s: %s", b->ring, myelon_strerror((int)-n));
+    rc = dmp_consumer_try_peek_bytes(b->l0, &data, &len, &seq);
+  }
+  if (rc == -EAGAIN)
+    return 0;
+  if (rc == -DMP_E_CORRUPT) {
+    egress_corrupt_record(b);
+    return 0;
+  }
+  if (rc < 0)
+    return bridge_fail(b, rc, "reading ring %s: %s", b->ring, myelon_strerror(-rc));
+  rc = egress_window_add(b, data, len, 0, seq);
+  if (rc > 0)
+    dmp_consumer_release(b->l0);
+  return rc;
+}
+
 /* Take one message from the ring into the window (waiting up to
  * `timeout_ns`). Returns 1 if one was taken, 0 if none, < 0 on error. */
 static int egress_take(struct myelon_bridge *b, int64_t timeout_ns)
 {
   if (b->hold)
     return egress_take_hold(b, timeout_ns);
+  if (b->raw && b->bytes)
+    return egress_take_raw_bytes(b, timeout_ns);
   if (b->raw)
     return egress_take_raw(b, timeout_ns);
   struct myelon_msg m;
@@ -551,6 +620,14 @@ static int egress_pass(struct myelon_bridge *b, int64_t ring_wait_ns)
     b->next_hello_ns = now;
   }
   if (b->hs == HS_HELLO) {
+    if (b->hello_since_ns == 0)
+      b->hello_since_ns = now;
+    if (b->bytes && !b->old_peer_logged && now - b->hello_since_ns > (int64_t)MYELON_BRIDGE_OLD_PEER_MS * 1000000) {
+      /* bridge.h, "Wire compatibility of byte rings". */
+      b->old_peer_logged = true;
+      bridge_log(b, "no answer to our HELLO for %d ms: if the ingress at %s is up, it may be of an earlier version "
+                 "that does not carry byte rings (it drops their HELLO)", MYELON_BRIDGE_OLD_PEER_MS, b->endpoint);
+    }
     if (now >= b->next_hello_ns) {
       rc = egress_send_hello(b);
       if (rc < 0)
@@ -670,11 +747,13 @@ MYELON_API int myelon_bridge_egress_open(const struct myelon_bridge_config *cfg,
   int rc = bridge_check_common(b, cfg);
   if (rc == 0 && (cfg->window == 0 || cfg->window > (1u << 20)))
     rc = bridge_fail(b, -EINVAL, "cfg.window must be 1 .. 1048576 messages");
-  if (rc == 0 && (cfg->flags & MYELON_BRIDGE_RAW) != 0)
-    rc = bridge_fail(b, -EINVAL, "MYELON_BRIDGE_RAW is an ingress flag: the egress reads its ring's kind from the ring");
-  if (rc == 0 && (cfg->slot_size != 0 || cfg->slot_align != 0 || cfg->type_tag != 0))
-    rc = bridge_fail(b, -EINVAL, "cfg.slot_size, slot_align and type_tag are ingress fields: the egress reads them "
-                     "from its ring");
+  if (rc == 0 && (cfg->flags & (MYELON_BRIDGE_RAW | MYELON_BRIDGE_BYTES)) != 0)
+    rc = bridge_fail(b, -EINVAL, "MYELON_BRIDGE_RAW and MYELON_BRIDGE_BYTES are ingress flags: the egress reads its "
+                     "ring's kind from the ring");
+  if (rc == 0 && (cfg->slot_size != 0 || cfg->slot_align != 0 || cfg->type_tag != 0 || cfg->ring_bytes != 0 ||
+                  cfg->block != 0 || cfg->reserved32 != 0))
+    rc = bridge_fail(b, -EINVAL, "cfg.slot_size, slot_align, type_tag, ring_bytes and block are ingress fields: the "
+                     "egress reads them from its ring");
   if (rc == 0 && (cfg->max_message == 0 || cfg->max_message > MYELON_MAX_MESSAGE_LIMIT))
     rc = bridge_fail(b, -EINVAL, "cfg.max_message must be 1 .. %u", MYELON_MAX_MESSAGE_LIMIT);
   if (rc == 0 && (b->id = strdup(cfg->consumer_id ? cfg->consumer_id : "bridge")) == NULL)
@@ -692,7 +771,7 @@ MYELON_API int myelon_bridge_egress_open(const struct myelon_bridge_config *cfg,
     b->window = cfg->window;
     b->once = (cfg->flags & MYELON_BRIDGE_ONCE) != 0;
     b->window_bytes = cfg->window_bytes ? cfg->window_bytes : MYELON_BRIDGE_DEFAULT_WINDOW_BYTES;
-    b->max_message = cfg->max_message;
+    b->max_message = b->max_cfg = cfg->max_message;
     b->held = calloc(b->window, sizeof *b->held);
     if (b->held == NULL)
       rc = -ENOMEM;

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <disruptor_mp/bytes.h>
 #include <myelon/error.h>
 
 static uint64_t egress_rec_check(const struct egress_rec *r)
@@ -65,8 +66,12 @@ void egress_skip_acked(struct myelon_bridge *b)
   int64_t skipped = 0;
   while (dmp_consumer_next(b->l0) <= b->rec.pos) {
     const void *slot;
+    size_t len;
     int64_t seq;
-    if (dmp_consumer_try_peek(b->l0, &slot, &seq) != 0)
+    /* A byte ring: record by record (the point is a record's end: a
+     * release point is always the block before a message's first). */
+    if ((b->bytes ? dmp_consumer_try_peek_bytes(b->l0, &slot, &len, &seq) : dmp_consumer_try_peek(b->l0, &slot, &seq)) !=
+        0)
       break; /* cannot be: those frames were published */
     if (seq > b->rec.pos)
       break; /* a multi-producer ring: the peek stepped over tombstones up to the point and past it */
@@ -136,10 +141,70 @@ static int egress_hold_frame(struct myelon_bridge *b, const void *slot, int64_t 
   return egress_window_add(b, b->ra.buf, b->ra.len, b->ra.kind, was_active ? b->cur_first : seq);
 }
 
+/* Hold mode, a byte ring: one record is one message (framed: a SINGLE
+ * frame in it, frame.h), never longer than half the ring, so always held
+ * whole until acknowledged. 1: taken into the window, 0: none (or dropped:
+ * lost on A for every reader). */
+static int egress_hold_record(struct myelon_bridge *b, const void *rec, size_t len, int64_t seq)
+{
+  if (b->raw)
+    return egress_window_add(b, rec, len, 0, seq);
+  struct myelon_frame_view f;
+  if (len < MYELON_FRAME_ALIGNED_HEADER ||
+      myelon_frame_parse(MYELON_FRAME_BYTES, (uint32_t)(len - MYELON_FRAME_ALIGNED_HEADER), rec, &f) < 0 ||
+      f.len > b->max_message) {
+    b->st.errors++;
+    return 0;
+  }
+  return egress_window_add(b, f.data, f.len, f.kind, seq);
+}
+
+/* Hold mode's egress_take() on a byte ring: records peeked stay gated
+ * until egress_release_held(). */
+static int egress_take_hold_bytes(struct myelon_bridge *b, int64_t timeout_ns)
+{
+  bool waited = false;
+  int taken = 0;
+  for (uint64_t budget = b->cap; budget > 0 && taken == 0; budget--) {
+    const void *rec;
+    size_t len;
+    int64_t seq;
+    int rc = dmp_consumer_try_peek_bytes(b->l0, &rec, &len, &seq);
+    if (rc == -EAGAIN && !waited && timeout_ns >= 0) {
+      waited = true;
+      int64_t n = dmp_consumer_wait(b->l0, timeout_ns);
+      if (n == -DMP_E_OWNERDEAD) {
+        egress_producer_gone(b);
+        break;
+      }
+      if (n < 0 && n != -ETIMEDOUT)
+        return bridge_fail(b, (int)n, "reading ring %s: %s", b->ring, myelon_strerror((int)-n));
+      budget++;
+      continue;
+    }
+    if (rc == -EAGAIN)
+      break;
+    if (rc == -DMP_E_CORRUPT) {
+      egress_corrupt_record(b);
+      continue;
+    }
+    if (rc < 0)
+      return bridge_fail(b, rc, "reading ring %s: %s", b->ring, myelon_strerror(-rc));
+    taken = egress_hold_record(b, rec, len, seq);
+    if (taken < 0)
+      return taken;
+  }
+  /* Records of dropped messages go back now. */
+  egress_release_held(b);
+  return taken;
+}
+
 /* Hold mode's egress_take(): frames peeked at Layer 0 stay gated until
  * egress_release_held(). */
 int egress_take_hold(struct myelon_bridge *b, int64_t timeout_ns)
 {
+  if (b->bytes)
+    return egress_take_hold_bytes(b, timeout_ns);
   bool waited = false;
   int taken = 0;
   /* At most a ring of frames a call, as myelon_consumer_try_recv(). */

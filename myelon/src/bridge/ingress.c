@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
+#include <disruptor_mp/bytes.h>
 #include <disruptor_mp/inspect.h>
 #include <myelon/error.h>
 
@@ -82,20 +83,28 @@ static int state_recover(struct myelon_bridge *b, uint64_t *next)
   return 0;
 }
 
-/* A raw ring (MYELON_BRIDGE_RAW): Layer 0 only. */
+/* A raw ring (MYELON_BRIDGE_RAW): Layer 0 only; with MYELON_BRIDGE_BYTES a
+ * byte ring of ring_bytes in blocks of `block`, whose largest record is
+ * the largest message. */
 static int ingress_raw_ring_open(struct myelon_bridge *b)
 {
   struct dmp_producer_config pc;
   dmp_producer_config_init(&pc);
   pc.name = b->ring;
-  pc.capacity = b->cap;
-  pc.slot_size = b->slot_size;
-  pc.slot_align = b->slot_align;
+  pc.capacity = b->bytes ? b->ring_bytes : b->cap;
+  pc.slot_size = b->bytes ? b->block : b->slot_size;
+  pc.slot_align = b->bytes ? 0 : b->slot_align;
+  pc.flags = b->bytes ? DMP_RING_BYTES : 0;
   pc.type_tag = b->tag;
   int rc = dmp_producer_create(&pc, &b->p0);
   if (rc < 0) {
     b->p0 = NULL;
-    return bridge_fail(b, rc, "create raw ring %s: %s (%s)", b->ring, myelon_strerror(-rc), dmp_last_error());
+    return bridge_fail(b, rc, "create raw %sring %s: %s (%s)", b->bytes ? "byte " : "", b->ring, myelon_strerror(-rc),
+                       dmp_last_error());
+  }
+  if (b->bytes) {
+    b->cap = dmp_producer_capacity(b->p0);
+    b->max_message = dmp_producer_bytes_max(b->p0);
   }
   return 0;
 }
@@ -109,14 +118,24 @@ static int ingress_framed_ring_open(struct myelon_bridge *b)
   pc.format = b->fmt;
   pc.frame_capacity = b->fc;
   pc.max_message = b->max_message;
+  if (b->bytes) {
+    pc.ring_bytes = b->ring_bytes;
+    pc.ring.slot_size = b->block;
+  }
   int rc = myelon_producer_create(&pc, &b->prod);
   if (rc < 0) {
     b->prod = NULL;
     return bridge_fail(b, rc, "create ring %s: %s (%s)", b->ring, myelon_strerror(-rc), dmp_last_error());
   }
   b->p0 = myelon_producer_ring(b->prod);
-  b->fc = myelon_producer_frame_capacity(b->prod);
   b->cap = dmp_producer_capacity(b->p0);
+  if (b->bytes) {
+    /* Its largest message: max_message capped by half the ring (framed.h). */
+    b->max_message = myelon_producer_max_message(b->prod);
+    b->tag = myelon_frame_tag(MYELON_FRAME_BYTES, 0);
+    return 0;
+  }
+  b->fc = myelon_producer_frame_capacity(b->prod);
   b->tag = myelon_frame_tag(b->fmt, b->fc);
   return 0;
 }
@@ -310,7 +329,27 @@ static void send_resync(struct myelon_bridge *b, const uint8_t *id, size_t len)
 
 static const char *format_name(uint32_t format)
 {
-  return format == MYELON_BRIDGE_FORMAT_RAW ? "raw" : format == MYELON_FRAME_ALIGNED ? "aligned" : "compact";
+  switch (format) {
+  case MYELON_BRIDGE_FORMAT_RAW: return "raw";
+  case MYELON_BRIDGE_FORMAT_RAW_BYTES: return "raw bytes";
+  case MYELON_FRAME_BYTES: return "bytes";
+  case MYELON_FRAME_ALIGNED: return "aligned";
+  default: return "compact";
+  }
+}
+
+/* A byte ring's geometry against the HELLO's: the field that differs, or "". */
+static void bytes_mismatch(const struct myelon_bridge *b, const struct myelon_bridge_wire *w, char *why, size_t n)
+{
+  if (w->ring_capacity != b->ring_bytes)
+    snprintf(why, n, "ring_bytes: egress ring %" PRIu64 ", ingress ring %" PRIu64, w->ring_capacity, b->ring_bytes);
+  else if (w->frame_capacity != b->block)
+    snprintf(why, n, "block: egress ring %u, ingress ring %u", w->frame_capacity, b->block);
+  else if (w->type_tag != b->tag)
+    snprintf(why, n, "type_tag: egress ring %#" PRIx64 ", ingress ring %#" PRIx64, w->type_tag, b->tag);
+  else if (w->max_message > b->max_message)
+    snprintf(why, n, "max_message: egress forwards up to %" PRIu64 ", ingress accepts %zu", w->max_message,
+             b->max_message);
 }
 
 /* A raw ring's geometry against the HELLO's: the field that differs, or "". */
@@ -329,10 +368,12 @@ static void raw_mismatch(const struct myelon_bridge *b, const struct myelon_brid
 static int ingress_hello(struct myelon_bridge *b, const uint8_t *id, size_t len, const struct myelon_bridge_wire *w)
 {
   char why[MYELON_BRIDGE_REASON_MAX + 1] = "";
-  uint32_t format = b->raw ? MYELON_BRIDGE_FORMAT_RAW : (uint32_t)b->fmt;
+  uint32_t format = b->raw ? (b->bytes ? MYELON_BRIDGE_FORMAT_RAW_BYTES : MYELON_BRIDGE_FORMAT_RAW) : (uint32_t)b->fmt;
   if (w->format != format)
     snprintf(why, sizeof why, "format: egress ring %s, ingress ring %s", format_name(w->format),
              format_name(format));
+  else if (b->bytes)
+    bytes_mismatch(b, w, why, sizeof why);
   else if (b->raw)
     raw_mismatch(b, w, why, sizeof why);
   else if (w->frame_capacity != b->fc)
@@ -396,7 +437,14 @@ static int ingress_publish(struct myelon_bridge *b, uint64_t seq, const uint8_t 
                            int64_t deadline)
 {
   int64_t before = dmp_producer_sequence(b->p0) + 1;
-  uint64_t frames = b->raw ? 1 : myelon_frame_count(b->fmt, b->fc, len);
+  /* A byte ring's record (and the padding before it, if any) is published
+   * by one cursor store: once the cursor reached `before` it is all there,
+   * so it counts as one frame in the state file. Its blocks count towards
+   * the ring's quarter that asks for an ACK. */
+  uint64_t frames = b->raw || b->bytes ? 1 : myelon_frame_count(b->fmt, b->fc, len);
+  uint64_t blocks = frames;
+  if (b->bytes)
+    blocks = (DMP_BYTES_HEADER + (b->raw ? 0 : MYELON_FRAME_ALIGNED_HEADER) + len + b->block - 1) / b->block;
   int rc = ingress_state_write(b, seq, before, frames);
   if (rc < 0)
     return rc;
@@ -404,7 +452,10 @@ static int ingress_publish(struct myelon_bridge *b, uint64_t seq, const uint8_t 
    * the readers to drain between them rather than cut it short. */
   int64_t left = deadline - bridge_now_ns();
   int64_t t = frames > b->cap ? 10LL * 1000000000 : left > 0 ? left : 0;
-  if (b->raw) {
+  if (b->raw && b->bytes) {
+    int64_t s = dmp_producer_publish_bytes_timeout(b->p0, data, len, t);
+    rc = s == -EAGAIN ? -ETIMEDOUT : s < 0 ? (int)s : 0;
+  } else if (b->raw) {
     int64_t s = dmp_producer_publish_timeout(b->p0, data, len, t);
     rc = s == -EAGAIN ? -ETIMEDOUT : s < 0 ? (int)s : 0;
   } else {
@@ -423,7 +474,7 @@ static int ingress_publish(struct myelon_bridge *b, uint64_t seq, const uint8_t 
   if (b->unacked == 0)
     b->ack_first_ns = bridge_now_ns();
   b->unacked++;
-  b->unacked_frames += frames;
+  b->unacked_frames += blocks;
   b->unacked_bytes += len;
   b->ack_due = true;
   return 1;
@@ -468,8 +519,12 @@ static bool record_ok(struct myelon_bridge *b, size_t len, uint8_t kind)
     reject(b, "DATA longer than max_message");
     return false;
   }
-  if (b->raw && (len != b->slot_size || kind != 0)) {
+  if (b->raw && !b->bytes && (len != b->slot_size || kind != 0)) {
     reject(b, "DATA that is not one slot of the raw ring (its size, kind 0)");
+    return false;
+  }
+  if (b->raw && b->bytes && kind != 0) {
+    reject(b, "DATA of a kind other than 0 for a raw byte ring");
     return false;
   }
   return true;
@@ -675,6 +730,32 @@ static int ingress_geometry(struct myelon_bridge *b, const struct myelon_bridge_
 {
   b->raw = (cfg->flags & MYELON_BRIDGE_RAW) != 0;
   b->cap = cfg->ring_capacity;
+  b->bytes = b->raw ? (cfg->flags & MYELON_BRIDGE_BYTES) != 0 : cfg->format == MYELON_FRAME_BYTES;
+  if ((cfg->flags & MYELON_BRIDGE_BYTES) && !b->raw)
+    return bridge_fail(b, -EINVAL, "MYELON_BRIDGE_BYTES goes with MYELON_BRIDGE_RAW (a raw byte ring); a framed byte "
+                       "ring is cfg.format MYELON_FRAME_BYTES");
+  if (!b->bytes && (cfg->ring_bytes != 0 || cfg->block != 0))
+    return bridge_fail(b, -EINVAL, "cfg.ring_bytes and block are for a byte ring (format MYELON_FRAME_BYTES, or "
+                       "MYELON_BRIDGE_RAW | MYELON_BRIDGE_BYTES)");
+  if (cfg->reserved32 != 0)
+    return bridge_fail(b, -EINVAL, "cfg.reserved32 is not zero");
+  if (b->bytes) {
+    /* The ring's bytes and block; Layer 0 checks them when it creates it. */
+    b->ring_bytes = cfg->ring_bytes ? cfg->ring_bytes : MYELON_DEFAULT_RING_BYTES;
+    b->block = cfg->block ? cfg->block : DMP_BYTES_DEFAULT_BLOCK;
+    if (cfg->slot_size != 0 || cfg->slot_align != 0)
+      return bridge_fail(b, -EINVAL, "cfg.slot_size and slot_align are for a raw slot ring: a byte ring has "
+                         "ring_bytes and block");
+    if (b->raw) {
+      b->tag = cfg->type_tag;
+      return 0;
+    }
+    if (cfg->type_tag != 0)
+      return bridge_fail(b, -EINVAL, "cfg.type_tag is for a raw ring (MYELON_BRIDGE_RAW)");
+    b->fmt = MYELON_FRAME_BYTES;
+    b->max_message = cfg->max_message;
+    return 0;
+  }
   if (!b->raw) {
     if (cfg->slot_size != 0 || cfg->slot_align != 0 || cfg->type_tag != 0)
       return bridge_fail(b, -EINVAL, "cfg.slot_size, slot_align and type_tag are for a raw ring (MYELON_BRIDGE_RAW)");

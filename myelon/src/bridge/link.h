@@ -87,7 +87,11 @@ struct myelon_bridge {
   struct myelon_bridge_stats st;
   int64_t last_log_ns;
   /* ring geometry (egress: read from the ring; ingress: configured) */
-  bool raw;              /* a raw Layer 0 ring, carried slot by slot */
+  bool raw;              /* a raw Layer 0 ring, carried slot by slot (or, bytes, record by record) */
+  bool bytes;            /* a byte ring (bytes.h): framed (fmt MYELON_FRAME_BYTES) or raw; one record a message */
+  uint64_t ring_bytes;   /* byte rings: the ring's bytes (cap is its blocks) */
+  uint32_t block;        /* byte rings: the block */
+  size_t max_cfg;        /* egress: cfg.max_message (max_message is it, capped by a byte ring's largest) */
   enum myelon_frame_format fmt;
   uint32_t fc;
   uint32_t slot_size, slot_align; /* raw rings */
@@ -113,6 +117,8 @@ struct myelon_bridge {
   bool ack_asked;        /* the window is full and a PING asked for an ACK (ingress_ack()) */
   enum hs hs;
   int64_t next_hello_ns, last_progress_ns, last_send_ns, next_probe_ns;
+  int64_t hello_since_ns;  /* first unanswered HELLO of this handshake (0: none) */
+  bool old_peer_logged;
   uint64_t old_epoch;    /* the ring whose producer ended (skip_old) */
   /* ingress */
   struct myelon_producer *prod; /* framed ring */
@@ -168,6 +174,7 @@ int egress_run(struct myelon_bridge *b, int64_t timeout_ns);
 void held_free_head(struct myelon_bridge *b);
 int egress_window_add(struct myelon_bridge *b, const void *data, size_t len, uint8_t kind, int64_t first);
 void egress_producer_gone(struct myelon_bridge *b);
+void egress_corrupt_record(struct myelon_bridge *b);
 
 /* egress_hold.c */
 void egress_release_held(struct myelon_bridge *b);

@@ -120,6 +120,20 @@ int bridge_batch_record(const struct myelon_bridge_wire *w, size_t *off, uint8_t
   return 0;
 }
 
+static bool pow2(uint64_t v)
+{
+  return v != 0 && (v & (v - 1)) == 0;
+}
+
+/* A byte ring's geometry as a HELLO states it (bytes.h): a block of
+ * MYELON_BRIDGE_MIN_BLOCK .. MYELON_BRIDGE_MAX_BLOCK, a ring of at least
+ * two blocks (both powers of two), and a largest record within half of it. */
+static bool byte_ring_ok(uint32_t block, uint64_t ring_bytes, uint64_t max_message)
+{
+  return pow2(block) && block >= MYELON_BRIDGE_MIN_BLOCK && block <= MYELON_BRIDGE_MAX_BLOCK && pow2(ring_bytes) &&
+         ring_bytes / 2 >= block && max_message <= ring_bytes / 2;
+}
+
 static bool all_zero(const uint8_t *p, size_t n)
 {
   for (size_t i = 0; i < n; i++)
@@ -145,15 +159,21 @@ MYELON_API int myelon_bridge_wire_parse(const void *buf, size_t len, struct myel
     w.format = get32(p + 8);
     w.frame_capacity = get32(p + 12);
     w.slot_align = get32(p + 52);
+    w.ring_capacity = get64(p + 16);
+    w.max_message = get64(p + 24);
     if (w.format == MYELON_BRIDGE_FORMAT_RAW) {
       /* A raw ring: frame_capacity is its slot size. */
       if (w.frame_capacity == 0 || w.slot_align == 0 || (w.slot_align & (w.slot_align - 1)) != 0)
         return -EPROTO;
+    } else if (w.format == MYELON_FRAME_BYTES || w.format == MYELON_BRIDGE_FORMAT_RAW_BYTES) {
+      /* A byte ring: frame_capacity is its block, ring_capacity its bytes
+       * (bytes.h: both powers of two, at least two blocks), and no record
+       * is larger than half of it. */
+      if (!byte_ring_ok(w.frame_capacity, w.ring_capacity, w.max_message) || w.slot_align != 0)
+        return -EPROTO;
     } else if ((w.format != MYELON_FRAME_COMPACT && w.format != MYELON_FRAME_ALIGNED) || w.slot_align != 0) {
       return -EPROTO;
     }
-    w.ring_capacity = get64(p + 16);
-    w.max_message = get64(p + 24);
     w.type_tag = get64(p + 32);
     w.epoch = get64(p + 40);
     w.window = get32(p + 48);
