@@ -202,7 +202,12 @@ static bool take_opt(struct tool_cli *cli, struct args *a, int c, const char *ar
     return true;
   }
   case O_BYTES: cfg->flags |= MYELON_BRIDGE_BYTES; return true;
-  case O_RING_BYTES: return tool_cli_pow2(cli, arg, 32, UINT64_C(1) << 40, &cfg->ring_bytes);
+  case O_RING_BYTES:
+    if (!tool_cli_size(cli, arg, 32, UINT64_C(1) << 40, &cfg->ring_bytes))
+      return false;
+    if ((cfg->ring_bytes & (cfg->ring_bytes - 1)) != 0)
+      return tool_cli_refuse(cli, "a power of two (1M, 16M, ...)");
+    return true;
   case O_BLOCK:
     if (!tool_cli_pow2(cli, arg, MYELON_BRIDGE_MIN_BLOCK, MYELON_BRIDGE_MAX_BLOCK, &u))
       return false;

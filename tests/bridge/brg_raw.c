@@ -8,16 +8,18 @@
  *   bytes 16..len a pattern of (seed, i)
  *   bytes len..S  zero (Layer 0 zeroes what a publish leaves)
  *
- * with len = 16 + (i * 7919 + seed) % (S - 15): the reader checks each slot
+ * with len = 16 + (i * 7919 + seed) % (S - 15). With --bytes the ring is a
+ * byte ring (DMP_RING_BYTES) of --capacity bytes (default block) and slot i
+ * is a record of exactly its first len bytes (no tail). The reader checks each slot
  * byte for byte (so a slot cut short, or one of another slot, is caught),
  * its checksum, and the index: every slot once, in order.
  *
  *   brg_raw producer --name N --slot S --capacity C --seed X --count K
- *           [--tag T] [--mp] [--abort-every A] [--wait-consumers n]
+ *           [--tag T] [--mp] [--abort-every A] [--wait-consumers n] [--bytes]
  *           [--ready-file P --ready-at i] [--timeout-ms T]
  *   brg_raw reader --name N --slot S --seed X --count K --report FILE
  *           [--tag T] [--timeout-ms T] [--events FILE] [--expect-end |
- *           --until-end] [--from-any] [--slow-us U]
+ *           --until-end] [--from-any] [--slow-us U] [--bytes]
  *
  * producer: creates the ring (--mp: DMP_RING_MULTI_PRODUCER; --abort-every
  * A: every A-th claim is aborted, a tombstone the readers step over, and
@@ -53,7 +55,7 @@ struct opts {
   uint64_t capacity, seed, tag;
   int64_t count, timeout_ms, slow_us, ready_at, abort_every;
   uint32_t wait_consumers;
-  bool mp, expect_end, until_end, from_any;
+  bool mp, expect_end, until_end, from_any, bytes;
 };
 
 static int64_t now_ms(void)
@@ -118,9 +120,9 @@ static int produce(const struct opts *o)
   dmp_producer_config_init(&cfg);
   cfg.name = o->name;
   cfg.capacity = o->capacity;
-  cfg.slot_size = o->slot;
+  cfg.slot_size = o->bytes ? 0 : o->slot; /* a byte ring: the default block */
   cfg.type_tag = o->tag;
-  cfg.flags = o->mp ? DMP_RING_MULTI_PRODUCER : 0;
+  cfg.flags = (o->mp ? DMP_RING_MULTI_PRODUCER : 0) | (o->bytes ? DMP_RING_BYTES : 0);
   cfg.wait_consumers = o->wait_consumers;
   cfg.wait_timeout_ns = o->timeout_ms * 1000000;
   struct dmp_producer *p = NULL;
@@ -134,7 +136,9 @@ static int produce(const struct opts *o)
   int status = 0;
   for (int64_t i = 0; i < o->count && buf != NULL;) {
     void *slot;
-    rc = dmp_producer_claim_timeout(p, &slot, 100LL * 1000000);
+    size_t len = o->bytes ? slot_len(o, (uint64_t)i) : o->slot;
+    rc = o->bytes ? dmp_producer_claim_bytes_timeout(p, len, &slot, 100LL * 1000000)
+                  : dmp_producer_claim_timeout(p, &slot, 100LL * 1000000);
     if (rc == -ETIMEDOUT || rc == -EAGAIN) {
       if (now_ms() >= deadline) {
         fprintf(stderr, "brg_raw producer: slot %" PRId64 ": the ring stayed full\n", i);
@@ -149,12 +153,12 @@ static int produce(const struct opts *o)
       break;
     }
     if (o->abort_every > 0 && ++claims % o->abort_every == 0) {
-      memset(slot, 0xee, o->slot); /* never seen: a tombstone */
+      memset(slot, 0xee, len); /* never seen: a tombstone */
       dmp_producer_abort(p);
       continue;
     }
     make_slot(o, (uint64_t)i, buf);
-    memcpy(slot, buf, o->slot);
+    memcpy(slot, buf, len);
     dmp_producer_publish(p);
     if (o->ready != NULL && i == o->ready_at)
       close(open(o->ready, O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
@@ -172,7 +176,7 @@ static struct dmp_consumer *attach(const struct opts *o)
   cfg.name = o->name;
   cfg.id = "reader";
   cfg.start = DMP_START_OLDEST;
-  cfg.slot_size = o->slot;
+  cfg.slot_size = o->bytes ? 0 : o->slot; /* a byte ring: any block */
   cfg.type_tag = o->tag;
   struct dmp_consumer *c = NULL;
   return dmp_consumer_attach(&cfg, &c) == 0 ? c : NULL;
@@ -197,8 +201,9 @@ static int read_ring(const struct opts *o)
       attaches++;
     }
     const void *slot;
+    size_t got = o->slot;
     int64_t seq;
-    int rc = dmp_consumer_try_peek(c, &slot, &seq);
+    int rc = o->bytes ? dmp_consumer_try_peek_bytes(c, &slot, &got, &seq) : dmp_consumer_try_peek(c, &slot, &seq);
     if (rc == -EAGAIN) {
       int64_t n = dmp_consumer_wait(c, 100LL * 1000000);
       if (n == -DMP_E_OWNERDEAD) {
@@ -215,8 +220,9 @@ static int read_ring(const struct opts *o)
       bad++;
       break;
     }
-    uint64_t index;
-    memcpy(&index, slot, 8);
+    uint64_t index = UINT64_MAX;
+    if (got >= 8)
+      memcpy(&index, slot, 8);
     if (o->from_any && received == 0 && index < (uint64_t)o->count)
       expect = index;
     if (index < expect) {
@@ -230,9 +236,11 @@ static int read_ring(const struct opts *o)
     }
     make_slot(o, expect, want);
     size_t len = slot_len(o, expect);
-    uint64_t sum;
-    memcpy(&sum, (const uint8_t *)slot + 8, 8);
-    if (memcmp(slot, want, o->slot) != 0 || sum != fnv((const uint8_t *)slot + 16, len - 16)) {
+    uint64_t sum = 0;
+    if (got >= 16)
+      memcpy(&sum, (const uint8_t *)slot + 8, 8);
+    size_t whole = o->bytes ? len : o->slot; /* a record is its len bytes; a slot all of its bytes */
+    if (got != whole || memcmp(slot, want, whole) != 0 || sum != fnv((const uint8_t *)slot + 16, len - 16)) {
       bad++;
       fprintf(stderr, "brg_raw reader: slot %" PRIu64 " (ring sequence %" PRId64 ") differs from what was sent\n",
               expect, seq);
@@ -278,7 +286,8 @@ int main(int argc, char **argv)
     {"ready-at", required_argument, 0, 'i'}, {"timeout-ms", required_argument, 0, 't'},
     {"report", required_argument, 0, 'r'}, {"events", required_argument, 0, 'e'},
     {"expect-end", no_argument, 0, 'x'}, {"until-end", no_argument, 0, 'u'},
-    {"from-any", no_argument, 0, 'a'}, {"slow-us", required_argument, 0, 'w'}, {0, 0, 0, 0},
+    {"from-any", no_argument, 0, 'a'}, {"slow-us", required_argument, 0, 'w'}, {"bytes", no_argument, 0, 'B'},
+    {0, 0, 0, 0},
   };
   optind = 2;
   int c;
@@ -302,6 +311,7 @@ int main(int argc, char **argv)
     case 'u': o.until_end = true; break;
     case 'a': o.from_any = true; break;
     case 'w': o.slow_us = strtoll(optarg, NULL, 0); break;
+    case 'B': o.bytes = true; break;
     default: return 2;
     }
   }
