@@ -7,7 +7,7 @@
  *   brg_reader --name N --fcap F --capacity C --seed S --profile mixed|big|fixed:SIZE
  *              --count K --report FILE [--timeout-ms T] [--events FILE]
  *              [--expect-end | --until-end] [--from-any] [--slow-us U]
- *              [--format bytes]
+ *              [--format bytes] [--id ID]
  *
  * When the ring's producer (the ingress) dies, it attaches again to the
  * ring the restarted ingress creates (a new epoch) and goes on: with
@@ -24,6 +24,8 @@
  * duplicate or a damaged message is not (the test compares the count).
  * --from-any (profile big): start at whatever message comes first (a
  * reader started late, after another was killed), then go on to K-1.
+ * --id ID: the reader's consumer id (default "reader"; several readers on
+ * one ring need their own).
  * --format bytes: the ring is a framed byte ring (MYELON_FRAME_BYTES); --fcap
  * and --capacity then only size the stream's largest message (frm_max_size()).
  * --slow-us U: sleep U microseconds after each message (a slow reader
@@ -72,7 +74,7 @@ static int64_t now_ms(void)
 int main(int argc, char **argv)
 {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
-  const char *name = NULL, *report = NULL, *events = NULL;
+  const char *name = NULL, *report = NULL, *events = NULL, *id = "reader";
   bool expect_end = false, until_end = false, ended = false, from_any = false, bytes = false;
   struct frm_stream s = {.seed = 1, .profile = FRM_MIXED, .fcap = 1024, .ring = 64};
   int64_t count = -1, timeout_ms = 60000, slow_us = 0;
@@ -83,7 +85,8 @@ int main(int argc, char **argv)
     {"report", required_argument, 0, 'r'}, {"timeout-ms", required_argument, 0, 't'},
     {"events", required_argument, 0, 'e'}, {"expect-end", no_argument, 0, 'x'},
     {"until-end", no_argument, 0, 'u'}, {"from-any", no_argument, 0, 'a'},
-    {"slow-us", required_argument, 0, 'w'}, {"format", required_argument, 0, 'F'}, {0, 0, 0, 0},
+    {"slow-us", required_argument, 0, 'w'}, {"format", required_argument, 0, 'F'},
+    {"id", required_argument, 0, 'i'}, {0, 0, 0, 0},
   };
   int o;
   while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -110,6 +113,7 @@ int main(int argc, char **argv)
     case 'u': until_end = true; break;
     case 'a': from_any = true; break;
     case 'w': slow_us = strtoll(optarg, NULL, 0); break;
+    case 'i': id = optarg; break;
     case 'F':
       if (strcmp(optarg, "bytes") != 0)
         return 2;
@@ -128,7 +132,7 @@ int main(int argc, char **argv)
       struct myelon_consumer_config cfg;
       myelon_consumer_config_init(&cfg);
       cfg.ring.name = name;
-      cfg.ring.id = "reader";
+      cfg.ring.id = id;
       cfg.ring.start = DMP_START_OLDEST;
       cfg.frame_capacity = bytes ? 0 : s.fcap;
       cfg.format = bytes ? MYELON_FRAME_BYTES : MYELON_FRAME_COMPACT;

@@ -18,9 +18,17 @@
 #include <disruptor_mp/inspect.h>
 
 #include "brg_test.h"
+#include "frm_payload.h"
 #include "support.h"
 
 uint32_t CAP = CAP_DEFAULT;
+enum brg_shape SHAPE = SHAPE_SLOTS;
+
+uint64_t bytes_ring_bytes(void)
+{
+  struct frm_stream s = {.seed = 1, .profile = FRM_MIXED, .fcap = FCAP, .ring = CAP};
+  return frm_bytes_ring(CAP, FCAP, frm_max_size(&s));
+}
 
 void av_add(struct av *a, const char *fmt, ...)
 {
@@ -91,7 +99,7 @@ pid_t producer_ex(const char *ring, const char *profile, uint64_t seed, int coun
   av_add(&a, "producer");
   av_add(&a, "--backend=shm");
   av_add(&a, "--name=%s", ring);
-  av_add(&a, "--format=compact");
+  av_add(&a, "--format=%s", SHAPE == SHAPE_BYTES ? "bytes" : "compact");
   av_add(&a, "--fcap=%u", FCAP);
   av_add(&a, "--capacity=%u", CAP);
   av_add(&a, "--seed=%" PRIu64, seed);
@@ -107,18 +115,33 @@ pid_t producer(const char *ring, const char *profile, uint64_t seed, int count)
 
 /* events: NULL, or brg_reader --events FILE; end: 1 --expect-end, 2 --until-end;
  * flags: 1 --from-any, 2 --slow-us=5000. */
-pid_t reader_ex2(const char *ring, const char *profile, uint64_t seed, int count, const char *report,
-                        const char *events, int end, int flags)
+static pid_t reader_full(const char *ring, const char *id, const char *profile, uint64_t seed, int count,
+                         const char *report, const char *events, int end, int flags)
 {
   struct av a = {0};
   av_add(&a, "%s", ts_helper("BRG_READER"));
   av_add(&a, "--name=%s", ring);
+  if (id != NULL)
+    av_add(&a, "--id=%s", id);
+  if (SHAPE == SHAPE_BYTES)
+    av_add(&a, "--format=bytes");
   av_add(&a, "--fcap=%u", FCAP);
   av_add(&a, "--capacity=%u", CAP);
   av_add(&a, "--seed=%" PRIu64, seed);
   av_add(&a, "--profile=%s", profile);
   av_reader_tail(&a, count, report, events, end, flags);
   return spawn(&a);
+}
+
+pid_t reader_ex2(const char *ring, const char *profile, uint64_t seed, int count, const char *report,
+                 const char *events, int end, int flags)
+{
+  return reader_full(ring, NULL, profile, seed, count, report, events, end, flags);
+}
+
+pid_t reader_id(const char *ring, const char *id, const char *profile, uint64_t seed, int count, const char *report)
+{
+  return reader_full(ring, id, profile, seed, count, report, NULL, 0, 0);
 }
 
 pid_t reader_ex(const char *ring, const char *profile, uint64_t seed, int count, const char *report,
@@ -145,8 +168,25 @@ struct side ingress(const char *ring, const char *ep, const char *const *extra)
   av_add(&a, "--frame-capacity=%u", FCAP);
   av_add(&a, "--wait-readers=1");
   av_add(&a, "--json=0.2");
+  /* SHAPE_BYTES: the byte ring's options first (a test's `extra` may
+   * change them: the last one given wins), unless `extra` names a slot
+   * format itself. */
+  bool raw = false, slot_format = false;
+  for (const char *const *e = extra; e && *e; e++) {
+    raw = raw || strcmp(*e, "--raw") == 0;
+    slot_format = slot_format || strcmp(*e, "--format=compact") == 0 || strcmp(*e, "--format=aligned") == 0;
+  }
+  if (SHAPE == SHAPE_BYTES && raw) {
+    av_add(&a, "--bytes");
+    av_add(&a, "--ring-bytes=%u", RAW_RING_BYTES);
+  } else if (SHAPE == SHAPE_BYTES && !slot_format) {
+    av_add(&a, "--format=bytes");
+    av_add(&a, "--ring-bytes=%" PRIu64, bytes_ring_bytes());
+  }
   for (; extra && *extra; extra++)
-    av_add(&a, "%s", *extra);
+    /* A raw byte ring has no slot size (raw_ingress_args are the slot ring's). */
+    if (SHAPE != SHAPE_BYTES || strncmp(*extra, "--slot-size", 11) != 0)
+      av_add(&a, "%s", *extra);
   s.pid = spawn(&a);
   return s;
 }
@@ -333,8 +373,10 @@ pid_t raw_producer_ex(const char *ring, uint64_t seed, int count, int waitc, con
   av_add(&a, "%s", ts_helper("BRG_RAW"));
   av_add(&a, "producer");
   av_add(&a, "--name=%s", ring);
-  av_add(&a, "--slot=%u", RAW_SLOT);
-  av_add(&a, "--capacity=%u", CAP);
+  av_add(&a, "--slot=%u", SHAPE == SHAPE_BYTES ? RAW_RECORD_MAX : RAW_SLOT);
+  av_add(&a, "--capacity=%u", SHAPE == SHAPE_BYTES ? RAW_RING_BYTES : CAP);
+  if (SHAPE == SHAPE_BYTES)
+    av_add(&a, "--bytes");
   av_add(&a, "--tag=%" PRIu64, RAW_TAG);
   av_add(&a, "--seed=%" PRIu64, seed);
   av_producer_tail(&a, count, waitc, ready, ready_at);
@@ -357,7 +399,9 @@ pid_t raw_reader_ex(const char *ring, uint64_t seed, int count, const char *repo
   av_add(&a, "%s", ts_helper("BRG_RAW"));
   av_add(&a, "reader");
   av_add(&a, "--name=%s", ring);
-  av_add(&a, "--slot=%u", RAW_SLOT);
+  av_add(&a, "--slot=%u", SHAPE == SHAPE_BYTES ? RAW_RECORD_MAX : RAW_SLOT);
+  if (SHAPE == SHAPE_BYTES)
+    av_add(&a, "--bytes");
   av_add(&a, "--tag=%" PRIu64, RAW_TAG);
   av_add(&a, "--seed=%" PRIu64, seed);
   av_reader_tail(&a, count, report, events, end, flags);
@@ -406,4 +450,67 @@ struct side egress_killed_twice(const char *ring, const char *ep, const char *co
     kill(in->pid, SIGCONT);
   }
   return egress(ring, ep, eg_extra);
+}
+
+/* One refused handshake: A's ring (raw, or framed with `framed_a`), an
+ * ingress with `ing_extra`; the egress exits 1 naming the field, the
+ * ingress logs it, nothing reaches B's ring, nothing stays on A's. */
+void expect_refused(bool framed_a, const char *const *ing_extra, const char *egress_says, const char *ingress_says)
+{
+  const char *ep = ipc_ep(), *ra = ts_shm_name("a"), *rb = ts_shm_name("b");
+  struct side in = ingress(rb, ep, ing_extra);
+  pid_t pr = framed_a ? producer(ra, "mixed", 33, 10) : raw_producer(ra, 33, 10);
+  struct side eg = egress(ra, ep, NULL);
+  int rc = ts_wait(eg.pid, ts_timeout_ms(30000));
+  cr_assert(eq(int, rc, 1), "egress exited %d: %s", rc, slurp(eg.err));
+  cr_assert(strstr(slurp(eg.err), egress_says) != NULL, "egress: %s (want \"%s\")", slurp(eg.err), egress_says);
+  cr_assert(wait_for_text(in.err, ingress_says, 5000), "ingress: %s (want \"%s\")", slurp(in.err), ingress_says);
+  cr_assert(eq(i64, ring_position(rb), -1), "nothing applied to B's ring");
+  cr_assert(eq(u32, ring_consumers(ra), 0), "a refused egress left a consumer on A's ring");
+  stop(&in); /* the ingress survived the refusal */
+  kill(pr, SIGKILL);
+  ts_wait(pr, ts_timeout_ms(10000));
+}
+
+void ingress_killed_thrice(int count)
+{
+  const char *ep = ipc_ep(), *ra = ts_shm_name("a"), *rb = ts_shm_name("b"), *report = ts_tmp_path("report");
+  char state[320];
+  snprintf(state, sizeof state, "--state=%s", ts_tmp_path("state"));
+  const char *ing_extra[] = {state, "--json=0.02", NULL};
+  struct side in = ingress(rb, ep, ing_extra);
+  pid_t rd = reader(rb, "big", 4, count, report);
+  pid_t pr = producer(ra, "big", 4, count);
+  struct side eg = egress(ra, ep, NULL);
+  for (int k = 0; k < 3; k++) {
+    int64_t deadline = ts_now_ns() + (int64_t)ts_timeout_ms(60000) * 1000000;
+    long start = -2;
+    while ((start = ingress_next(&in)) == -2) {
+      cr_assert(ts_now_ns() < deadline, "ingress %d printed no status: %s", k, slurp(in.err));
+      usleep(1000);
+    }
+    if (start < 0)
+      start = 0;
+    while (ingress_next(&in) < start + 40) {
+      cr_assert(ts_now_ns() < deadline, "ingress %d never applied 40 messages: %s / %s", k, slurp(in.err),
+                slurp(eg.err));
+      usleep(1000);
+    }
+    kill(in.pid, SIGKILL);
+    cr_assert(eq(int, ts_wait(in.pid, ts_timeout_ms(10000)), 128 + SIGKILL));
+    in = ingress(rb, ep, ing_extra);
+  }
+  int rc = ts_wait(rd, ts_timeout_ms(CHILD_MS + 10000));
+  cr_assert(eq(int, rc, 0), "reader exited %d (%s); egress: %s; ingress: %s", rc, slurp(report), slurp(eg.err),
+            slurp(in.err));
+  /* Every ingress killed had applied messages the reader read from its
+   * ring: at least 3 rings (a 4th when the stream outlasted the last kill). */
+  unsigned long received = 0, dup = 9, lost = 9, bad = 9, attaches = 0;
+  cr_assert(eq(int, sscanf(slurp(report), "received=%lu dup=%lu lost=%lu bad=%lu attaches=%lu", &received, &dup,
+                           &lost, &bad, &attaches), 5), "report: %s", slurp(report));
+  cr_assert(received == (unsigned long)count && dup == 0 && lost == 0 && bad == 0 && attaches >= 3, "report: %s",
+            slurp(report));
+  cr_assert(eq(int, ts_wait(pr, ts_timeout_ms(20000)), 0), "producer");
+  cr_assert(eq(int, ts_wait(eg.pid, ts_timeout_ms(20000)), 0), "egress: %s", slurp(eg.err));
+  stop(&in);
 }

@@ -18,6 +18,18 @@
  * acknowledged it). */
 extern uint32_t CAP;
 #define CHILD_MS 90000
+/* The rings' shape (test_bytes.c, the sweep): SHAPE_BYTES makes the framed
+ * helpers use framed byte rings (MYELON_FRAME_BYTES, of bytes_ring_bytes()
+ * bytes: the mixed and big profiles' 4 MiB messages fit one record) and the
+ * raw helpers raw byte rings (DMP_RING_BYTES of RAW_RING_BYTES, records of
+ * 16 .. RAW_RECORD_MAX bytes). Reset to SHAPE_SLOTS by the suites' .fini. */
+enum brg_shape { SHAPE_SLOTS, SHAPE_BYTES };
+extern enum brg_shape SHAPE;
+#define RAW_RECORD_MAX 40000u
+#define RAW_RING_BYTES 131072u
+/* The framed byte ring frm_role creates for the mixed and big profiles
+ * with CAP frames of FCAP bytes (frm_bytes_ring()). */
+uint64_t bytes_ring_bytes(void);
 /* Raw rings (brg_raw): slot size and type tag of A's and B's rings. */
 #define RAW_SLOT 200u
 #define RAW_TAG UINT64_C(4242424242)
@@ -33,7 +45,9 @@ void av_add(struct av *a, const char *fmt, ...) __attribute__((format(printf, 2,
 void av_tool(struct av *a, const char *out, const char *err);
 pid_t spawn(struct av *a);
 
-/* Framed rings: frm_role producer, brg_reader. */
+/* Framed rings: frm_role producer, brg_reader (reader_id: brg_reader --id,
+ * for several readers on one ring; NULL: "reader"). */
+pid_t reader_id(const char *ring, const char *id, const char *profile, uint64_t seed, int count, const char *report);
 pid_t producer_ex(const char *ring, const char *profile, uint64_t seed, int count, int waitc, const char *ready,
                   int ready_at);
 pid_t producer(const char *ring, const char *profile, uint64_t seed, int count);
@@ -98,5 +112,15 @@ void expect_stream_done(pid_t rd, int reader_ms, const char *report, int count, 
  * Returns a third egress, started with the same options and left running. */
 struct side egress_killed_twice(const char *ring, const char *ep, const char *const *eg_extra, struct side *in);
 int64_t first_ownerdead(const char *events, int64_t since_ms);
+/* One refused handshake: A's ring (raw, or framed with `framed_a`; of
+ * SHAPE), an ingress with `ing_extra`; the egress exits 1 naming the field
+ * (`egress_says`), the ingress logs `ingress_says`, nothing reaches B's
+ * ring, nothing stays on A's. */
+void expect_refused(bool framed_a, const char *const *ing_extra, const char *egress_says, const char *ingress_says);
+/* kill -9 the ingress three times mid-stream (each time after it applied at
+ * least 40 messages itself), restarting it with its --state file, on a
+ * stream of `count` "big" messages: B's reader, which follows each new
+ * ring, counts every message once. */
+void ingress_killed_thrice(int count);
 
 #endif

@@ -146,46 +146,7 @@ Test(bridge, tcp_insecure_stream)
  * reader, which follows each new ring, counts every message once. */
 Test(bridge, ingress_killed_mid_stream_resumes_without_loss_or_duplicate)
 {
-  const char *ep = ipc_ep(), *ra = ts_shm_name("a"), *rb = ts_shm_name("b"), *report = ts_tmp_path("report");
-  char state[320];
-  snprintf(state, sizeof state, "--state=%s", ts_tmp_path("state"));
-  const char *ing_extra[] = {state, "--json=0.02", NULL};
-  const int count = 1000;
-  struct side in = ingress(rb, ep, ing_extra);
-  pid_t rd = reader(rb, "big", 4, count, report);
-  pid_t pr = producer(ra, "big", 4, count);
-  struct side eg = egress(ra, ep, NULL);
-  for (int k = 0; k < 3; k++) {
-    int64_t deadline = ts_now_ns() + (int64_t)ts_timeout_ms(60000) * 1000000;
-    long start = -2;
-    while ((start = ingress_next(&in)) == -2) {
-      cr_assert(ts_now_ns() < deadline, "ingress %d printed no status: %s", k, slurp(in.err));
-      usleep(1000);
-    }
-    if (start < 0)
-      start = 0;
-    while (ingress_next(&in) < start + 40) {
-      cr_assert(ts_now_ns() < deadline, "ingress %d never applied 40 messages: %s / %s", k, slurp(in.err),
-                slurp(eg.err));
-      usleep(1000);
-    }
-    kill(in.pid, SIGKILL);
-    cr_assert(eq(int, ts_wait(in.pid, ts_timeout_ms(10000)), 128 + SIGKILL));
-    in = ingress(rb, ep, ing_extra);
-  }
-  int rc = ts_wait(rd, ts_timeout_ms(CHILD_MS + 10000));
-  cr_assert(eq(int, rc, 0), "reader exited %d (%s); egress: %s; ingress: %s", rc, slurp(report), slurp(eg.err),
-            slurp(in.err));
-  /* Every ingress killed had applied messages the reader read from its
-   * ring: at least 3 rings (a 4th when the stream outlasted the last kill). */
-  unsigned long received = 0, dup = 9, lost = 9, bad = 9, attaches = 0;
-  cr_assert(eq(int, sscanf(slurp(report), "received=%lu dup=%lu lost=%lu bad=%lu attaches=%lu", &received, &dup,
-                           &lost, &bad, &attaches), 5), "report: %s", slurp(report));
-  cr_assert(received == (unsigned long)count && dup == 0 && lost == 0 && bad == 0 && attaches >= 3, "report: %s",
-            slurp(report));
-  cr_assert(eq(int, ts_wait(pr, ts_timeout_ms(20000)), 0), "producer");
-  cr_assert(eq(int, ts_wait(eg.pid, ts_timeout_ms(20000)), 0), "egress: %s", slurp(eg.err));
-  stop(&in);
+  ingress_killed_thrice(1000);
 }
 
 Test(bridge, geometry_mismatch_refused_naming_the_field)

@@ -110,72 +110,27 @@ Test(bridge_raw, egress_killed_with_slots_in_flight_resumes_without_loss_or_dupl
   stop(&in);
 }
 
-/* One refused handshake: A's ring (raw, or framed with `framed_a`), an
- * ingress with `ing_extra`; the egress exits 1 naming the field, the
- * ingress logs it, nothing reaches B's ring, nothing stays on A's. */
-static void refused(bool framed_a, const char *const *ing_extra, const char *egress_says, const char *ingress_says)
-{
-  const char *ep = ipc_ep(), *ra = ts_shm_name("a"), *rb = ts_shm_name("b");
-  struct side in = ingress(rb, ep, ing_extra);
-  pid_t pr = framed_a ? producer(ra, "mixed", 33, 10) : raw_producer(ra, 33, 10);
-  struct side eg = egress(ra, ep, NULL);
-  int rc = ts_wait(eg.pid, ts_timeout_ms(30000));
-  cr_assert(eq(int, rc, 1), "egress exited %d: %s", rc, slurp(eg.err));
-  cr_assert(strstr(slurp(eg.err), egress_says) != NULL, "egress: %s (want \"%s\")", slurp(eg.err), egress_says);
-  cr_assert(wait_for_text(in.err, ingress_says, 5000), "ingress: %s (want \"%s\")", slurp(in.err), ingress_says);
-  cr_assert(eq(i64, ring_position(rb), -1), "nothing applied to B's ring");
-  cr_assert(eq(u32, ring_consumers(ra), 0), "a refused egress left a consumer on A's ring");
-  stop(&in); /* the ingress survived the refusal */
-  kill(pr, SIGKILL);
-  ts_wait(pr, ts_timeout_ms(10000));
-}
-
 Test(bridge_raw, handshake_mismatch_raw_against_framed_refused_naming_the_field)
 {
   /* A raw ring on A, a framed ingress. */
-  refused(false, NULL, "the ingress refused the link: format: egress ring raw, ingress ring compact",
+  expect_refused(false, NULL, "the ingress refused the link: format: egress ring raw, ingress ring compact",
           "refused a link: format: egress ring raw");
   /* A framed ring on A, a raw ingress. */
-  refused(true, raw_ingress_args, "the ingress refused the link: format: egress ring compact, ingress ring raw",
+  expect_refused(true, raw_ingress_args, "the ingress refused the link: format: egress ring compact, ingress ring raw",
           "refused a link: format: egress ring compact");
 }
 
 Test(bridge_raw, handshake_mismatch_slot_size_and_type_tag_refused_naming_the_field)
 {
   const char *slot[] = {"--raw", "--slot-size=256", "--type-tag=4242424242", NULL};
-  refused(false, slot, "the ingress refused the link: slot_size: egress ring 200, ingress ring 256",
+  expect_refused(false, slot, "the ingress refused the link: slot_size: egress ring 200, ingress ring 256",
           "refused a link: slot_size");
   const char *tag[] = {"--raw", "--slot-size=200", "--type-tag=4242424243", NULL};
-  refused(false, tag, "the ingress refused the link: type_tag: egress ring 0xfcde41b2, ingress ring 0xfcde41b3",
+  expect_refused(false, tag, "the ingress refused the link: type_tag: egress ring 0xfcde41b2, ingress ring 0xfcde41b3",
           "refused a link: type_tag");
   const char *align[] = {"--raw", "--slot-size=200", "--type-tag=4242424242", "--slot-align=64", NULL};
-  refused(false, align, "the ingress refused the link: slot_align: egress ring 8, ingress ring 64",
+  expect_refused(false, align, "the ingress refused the link: slot_align: egress ring 8, ingress ring 64",
           "refused a link: slot_align");
-}
-
-/* bridge.h: the bridge carries slot rings only; an egress on a byte ring
- * (DMP_RING_BYTES) refuses it with the reason instead of sending its
- * blocks as raw slots, and leaves no consumer on it. */
-Test(bridge_raw, an_egress_on_a_byte_ring_refuses_it)
-{
-  const char *ep = ipc_ep(), *ra = ts_shm_name("a"), *rb = ts_shm_name("b");
-  struct dmp_producer_config pc;
-  dmp_producer_config_init(&pc);
-  pc.name = ra;
-  pc.flags = DMP_RING_BYTES;
-  pc.capacity = 4096;
-  struct dmp_producer *p = NULL;
-  int rc = dmp_producer_create(&pc, &p);
-  cr_assert(eq(int, rc, 0), "byte ring: %s (%s)", dmp_err_name(rc), dmp_last_error());
-  struct side in = ingress(rb, ep, raw_ingress_args);
-  struct side eg = egress(ra, ep, NULL);
-  rc = ts_wait(eg.pid, ts_timeout_ms(30000));
-  cr_assert(eq(int, rc, 1), "egress exited %d: %s", rc, slurp(eg.err));
-  cr_assert(strstr(slurp(eg.err), "is a byte ring") != NULL, "egress: %s", slurp(eg.err));
-  cr_assert(eq(u32, ring_consumers(ra), 0), "a refusing egress left a consumer on the byte ring");
-  cr_assert(eq(i64, ring_position(rb), -1), "nothing applied to B's ring");
-  stop(&in);
-  dmp_producer_close(p);
 }
 
 static void send_wire(void *s, const void *m, size_t n)

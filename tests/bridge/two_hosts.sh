@@ -20,6 +20,11 @@
 # a local producer restart. On A, dmp-stat shows the egress as a consumer
 # of the ring.
 #
+# BRIDGE_TWO_HOSTS_SHAPE=bytes (test bridge_two_hosts_bytes): the same on a
+# framed byte ring (MYELON_FRAME_BYTES, 16 MiB: the mixed profile's 0 B ..
+# 4 MiB messages are one record each) with two readers on B (the ingress
+# waits for both), each checking every message.
+#
 # usage: two_hosts.sh TOOL FRM_ROLE BRG_READER DMP_STAT
 # Exit 77 (skipped, with the reason) when not root or namespaces are refused.
 set -euo pipefail
@@ -34,7 +39,14 @@ hosts_workdir bridge2h
 "$tool" keygen "$dir/a" >/dev/null
 "$tool" keygen "$dir/b" >/dev/null
 
-common="--format=compact --fcap=1024 --capacity=64 --seed=9 --profile=mixed"
+shape=${BRIDGE_TWO_HOSTS_SHAPE:-slots}
+if [ "$shape" = bytes ]; then
+  # frm_bytes_ring(64, 1024, 4 MiB): what frm_role creates for this stream.
+  fmt=bytes ing_geom="--format bytes --ring-bytes 16M" rd_fmt="--format bytes" nreaders=2
+else
+  fmt=compact ing_geom="--capacity 64 --frame-capacity 1024" rd_fmt="" nreaders=1
+fi
+common="--format=$fmt --fcap=1024 --capacity=64 --seed=9 --profile=mixed"
 
 # Host B: waits for its end of the veth, then runs the ingress and a reader.
 unshare --net --ipc --mount --propagation private bash -c '
@@ -46,11 +58,18 @@ unshare --net --ipc --mount --propagation private bash -c '
   ip addr add 10.217.0.2/30 dev vb
   ip link set vb up
   timeout -k 5 "$1" "$2" ingress --ring feed --bind tcp://10.217.0.2:5555 --key "$0/b.key" --peer-key "$0/a.pub" \
-    --capacity 64 --frame-capacity 1024 --wait-readers 1 --json 0.5 >"$0/ing.out" 2>"$0/ing.err" &
+    '"$ing_geom"' --wait-readers '"$nreaders"' --json 0.5 >"$0/ing.out" 2>"$0/ing.err" &
   ing=$!
   rc=0
-  timeout -k 5 "$1" "$3" --name feed --fcap 1024 --capacity 64 --seed 9 --profile mixed --count "$4" \
+  second=
+  if [ '"$nreaders"' = 2 ]; then
+    timeout -k 5 "$1" "$3" --name feed --id second '"$rd_fmt"' --fcap 1024 --capacity 64 --seed 9 --profile mixed \
+      --count "$4" --report "$0/b2.report" --timeout-ms $(($1 * 1000)) 2>"$0/b2.err" &
+    second=$!
+  fi
+  timeout -k 5 "$1" "$3" --name feed '"$rd_fmt"' --fcap 1024 --capacity 64 --seed 9 --profile mixed --count "$4" \
     --report "$0/b.report" --events "$0/b.events" --slow-us 5000 --timeout-ms $(($1 * 1000)) 2>"$0/b.err" || rc=$?
+  if [ -n "$second" ]; then wait $second || rc=$((rc ? rc : 14)); fi
   kill -TERM $ing; wait $ing || rc=$((rc ? rc : 10))
   exit $rc
 ' "$dir" "$bound" "$tool" "$reader" "$count" &
@@ -100,14 +119,18 @@ brc=0; wait "$bpid" || brc=$?
 pids=()
 echo "host A exit $arc, host B exit $brc"
 echo "B's reader: $(cat "$dir/b.report" 2>/dev/null)"
+[ "$nreaders" = 1 ] || echo "B's second reader: $(cat "$dir/b2.report" 2>/dev/null)"
 echo "egress: $(tail -n 1 "$dir/eg.out" 2>/dev/null)"
 echo "ingress: $(tail -n 1 "$dir/ing.out" 2>/dev/null)"
 if [ "$arc" != 0 ] || [ "$brc" != 0 ]; then
-  for f in prod.err local.err eg.err ing.err b.err; do echo "== $f"; cat "$dir/$f" 2>/dev/null || true; done
+  for f in prod.err local.err eg.err ing.err b.err b2.err; do echo "== $f"; cat "$dir/$f" 2>/dev/null || true; done
   echo "FAIL"
   exit 1
 fi
 grep -Eq "^received=$count dup=0 lost=0 bad=0 attaches=[2-9]$" "$dir/b.report" || { echo "FAIL: B's reader report"; exit 1; }
+if [ "$nreaders" = 2 ]; then
+  grep -Eq "^received=$count dup=0 lost=0 bad=0 attaches=[1-9]$" "$dir/b2.report" || { echo "FAIL: B's second reader report"; exit 1; }
+fi
 cut=$(cat "$dir/cut.ms")
 dead=$(awk -v c="$cut" '$1 == "ownerdead" && $2 >= c { print $2; exit }' "$dir/b.events" 2>/dev/null)
 [ -n "$dead" ] || { echo "FAIL: B's reader never saw the producer gone during the cut"; exit 1; }
@@ -118,4 +141,4 @@ echo "detection time of the dead link on B: $detect ms (link timeout 500 ms)"
 echo "dmp-stat on A during the cut (the egress's lines):"; grep -E "^ +bridge " "$dir/stat.out" || true
 grep -Eq "^ +bridge +[0-9]+ +[0-9]+ +active +stalled " "$dir/stat.out" || { echo "FAIL: dmp-stat on A does not show the egress (consumer bridge) stalled"; exit 1; }
 grep -q '"reconnects":[1-9]' "$dir/eg.out" || { echo "FAIL: the cut link caused no reconnect"; exit 1; }
-echo "PASS: $count messages across the veth, once each, in order, through a 2 s link cut; B's reader saw it in $detect ms"
+echo "PASS ($shape ring, $nreaders reader(s) on B): $count messages across the veth, once each, in order, through a 2 s link cut; B's reader saw it in $detect ms"

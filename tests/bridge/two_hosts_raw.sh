@@ -16,6 +16,10 @@
 # printed), then it attaches to the ring the ingress creates when the link
 # is back, and still sees every slot once.
 #
+# BRIDGE_TWO_HOSTS_SHAPE=bytes (test bridge_two_hosts_raw_bytes): the same
+# on a raw byte ring (DMP_RING_BYTES of 128 KiB), records of 16 .. 40000
+# bytes (brg_raw --bytes), each checked byte for byte.
+#
 # usage: two_hosts_raw.sh TOOL BRG_RAW
 # Exit 77 (skipped, with the reason) when not root or namespaces are refused.
 set -euo pipefail
@@ -30,7 +34,14 @@ hosts_workdir bridge2hraw
 "$tool" keygen "$dir/a" >/dev/null
 "$tool" keygen "$dir/b" >/dev/null
 
-common="--name=rawfeed --slot=200 --tag=4242424242 --seed=19"
+shape=${BRIDGE_TWO_HOSTS_SHAPE:-slots}
+if [ "$shape" = bytes ]; then
+  common="--name=rawfeed --slot=40000 --tag=4242424242 --seed=19 --bytes" ring="--capacity=131072"
+  ing_geom="--raw --bytes --ring-bytes 128K --type-tag 4242424242"
+else
+  common="--name=rawfeed --slot=200 --tag=4242424242 --seed=19" ring="--capacity=64"
+  ing_geom="--raw --slot-size 200 --type-tag 4242424242 --capacity 64"
+fi
 
 # Host B: waits for its end of the veth, then runs the ingress and a reader.
 unshare --net --ipc --mount --propagation private bash -c '
@@ -42,7 +53,7 @@ unshare --net --ipc --mount --propagation private bash -c '
   ip addr add 10.218.0.2/30 dev vb
   ip link set vb up
   timeout -k 5 "$1" "$2" ingress --ring rawfeed --bind tcp://10.218.0.2:5555 --key "$0/b.key" --peer-key "$0/a.pub" \
-    --raw --slot-size 200 --type-tag 4242424242 --capacity 64 --wait-readers 1 --json 0.5 \
+    '"$ing_geom"' --wait-readers 1 --json 0.5 \
     >"$0/ing.out" 2>"$0/ing.err" &
   ing=$!
   rc=0
@@ -65,7 +76,7 @@ unshare --net --ipc --mount --propagation private bash -c '
   ip link set vb netns "$5"
   ip addr add 10.218.0.1/30 dev va
   ip link set va up
-  timeout -k 5 "$1" "$3" producer '"$common"' --capacity=64 --count="$4" --wait-consumers=2 \
+  timeout -k 5 "$1" "$3" producer '"$common $ring"' --count="$4" --wait-consumers=2 \
     --ready-file="$0/a.100" --ready-at=100 --timeout-ms=$(($1 * 1000)) 2>"$0/prod.err" &
   prod=$!
   timeout -k 5 "$1" "$3" reader '"$common"' --count="$4" --report="$0/a.report" \
@@ -111,4 +122,4 @@ echo "detection time of the dead link on B: $detect ms (link timeout 500 ms)"
 [ "$detect" -le $((500 + 3 * slack)) ] || { echo "FAIL: detection took $detect ms"; exit 1; }
 grep -q '"reconnects":[1-9]' "$dir/eg.out" || { echo "FAIL: the cut link caused no reconnect"; exit 1; }
 grep -q '"messages":'"$count"',' "$dir/eg.out" || { echo "FAIL: the egress did not count $count slots"; exit 1; }
-echo "PASS: $count raw slots across the veth, once each, in order, byte-exact, through a 2 s link cut; B's reader saw it in $detect ms"
+echo "PASS ($shape ring): $count raw records across the veth, once each, in order, byte-exact, through a 2 s link cut; B's reader saw it in $detect ms"
