@@ -10,9 +10,11 @@
  * check, and padding is zero); a DATA payload and a REFUSE reason lie inside
  * the input; a BATCH's records, walked with bridge_batch_record(), lie
  * inside it, fill it exactly and encode it again; a reason is printable ASCII of at most MYELON_BRIDGE_REASON_MAX
- * bytes; a HELLO names a frame format (slot_align 0) or a raw ring (slot size
- * > 0, a power-of-two slot_align); a rejected message leaves the output
- * untouched. */
+ * bytes; a HELLO names a slot frame format (slot_align 0), a raw ring (slot
+ * size > 0, a power-of-two slot_align) or a byte ring, framed or raw (a
+ * power-of-two block of 16 .. 4096, a power-of-two ring of at least two
+ * blocks, a largest record within half of it, slot_align 0); a rejected
+ * message leaves the output untouched. */
 #include "fuzz.h"
 
 #include <errno.h>
@@ -41,6 +43,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(size == MYELON_BRIDGE_HELLO_SIZE);
     if (w.format == MYELON_BRIDGE_FORMAT_RAW)
       FUZZ_CHECK(w.frame_capacity > 0 && w.slot_align > 0 && (w.slot_align & (w.slot_align - 1)) == 0);
+    else if (w.format == MYELON_FRAME_BYTES || w.format == MYELON_BRIDGE_FORMAT_RAW_BYTES)
+      FUZZ_CHECK(w.slot_align == 0 && w.frame_capacity >= MYELON_BRIDGE_MIN_BLOCK &&
+                 w.frame_capacity <= MYELON_BRIDGE_MAX_BLOCK && (w.frame_capacity & (w.frame_capacity - 1)) == 0 &&
+                 w.ring_capacity / 2 >= w.frame_capacity && (w.ring_capacity & (w.ring_capacity - 1)) == 0 &&
+                 w.max_message <= w.ring_capacity / 2);
     else
       FUZZ_CHECK((w.format == MYELON_FRAME_COMPACT || w.format == MYELON_FRAME_ALIGNED) && w.slot_align == 0);
     FUZZ_CHECK(bridge_encode_hello(out, &w) == size && memcmp(out, buf, size) == 0);

@@ -458,7 +458,10 @@ Test(bridge, egress_killed_with_messages_in_flight_resumes_without_loss_or_dupli
  * Seeds whose seed / 5 is odd run their class on a raw ring instead
  * (brg_raw: 200-byte slots carried slot by slot, each naming its index and
  * checked byte for byte; the ingress creates a raw ring): the same faults,
- * the same oracle.
+ * the same oracle. Seeds whose seed / 10 is odd run on byte rings
+ * (SHAPE_BYTES: a framed MYELON_FRAME_BYTES ring of 16 MiB, or a raw
+ * DMP_RING_BYTES ring of 128 KiB with records of 16 .. 40000 bytes), so
+ * every fault class meets each of the four ring kinds.
  * Oracle: B's reader counts lost, duplicated and damaged messages (all 0),
  * its count equals the stream's (or A's local reader's, for 3); every
  * process ends within its bound. For 1 the time from SIGSTOP to B's
@@ -503,6 +506,12 @@ static bool report_ok(const char *path, unsigned long want, uint64_t seed, const
   return true;
 }
 
+static const char *shape_name(uint64_t seed)
+{
+  static const char *const names[] = {"framed", "raw", "framed byte", "raw byte"};
+  return names[((seed / 5) % 2) + 2 * ((seed / 10) % 2)];
+}
+
 /* One seed; true when the oracle holds. *detect_ms: the detection time
  * (fault 1), else -1. */
 static bool sweep_seed(uint64_t seed, long *detect_ms)
@@ -511,11 +520,17 @@ static bool sweep_seed(uint64_t seed, long *detect_ms)
   sweep_rng(&rng);
   int fault = (int)(seed % 5);
   bool raw = (seed / 5) % 2 == 1;
+  SHAPE = (seed / 10) % 2 == 1 ? SHAPE_BYTES : SHAPE_SLOTS;
   /* Raw: 8-slot rings, so that the slow reader back-pressures the stream
    * (40 .. 99 slots) and the fault lands mid-stream; a slot always fits. */
   CAP = raw ? 8 : fault == 4 ? 512 : CAP_DEFAULT;
   int count = 40 + (int)(sweep_rng(&rng) % 60);
   int at = 3 + (int)(sweep_rng(&rng) % (uint64_t)(count - 33)); /* >= 30 messages after it */
+  /* A framed byte ring (16 MiB) holds some 120 "big" messages: 200 more
+   * keep the producer back-pressured (running) through the fault, as the
+   * slot rings' streams are. */
+  if (SHAPE == SHAPE_BYTES && !raw)
+    count += 200;
   *detect_ms = -1;
   const char *ep = ipc_ep(), *ra = ts_shm_name("a"), *rb = ts_shm_name("b");
   const char *report = ts_tmp_path("report"), *events = ts_tmp_path("events");
@@ -618,7 +633,7 @@ static bool sweep_seed(uint64_t seed, long *detect_ms)
   ok = sweep_wait(in.pid, 10000, 0, "ingress", seed) && ok;
   if (!ok)
     fprintf(stderr, "sweep seed %" PRIu64 " (fault %d, %s ring, %d messages, at %d): egress: %s\ningress: %s\n", seed,
-            fault, raw ? "raw" : "framed", count, at, slurp(eg.err), slurp(in.err));
+            fault, shape_name(seed), count, at, slurp(eg.err), slurp(in.err));
   return ok;
 }
 
@@ -643,12 +658,13 @@ Test(bridge, kill_sweep, .timeout = 0)
     bool ok = sweep_seed(s, &d);
     ts_kill_children(); /* before the rings go */
     ts_cleanup();
+    SHAPE = SHAPE_SLOTS;
     if (!ok) {
       failed++;
       /* The format .ci/run's summary picks up ("^FAILED seed", "^  replay: "). */
       fprintf(stderr, "FAILED seed %" PRIu64 " (bridge kill sweep, fault class %d, %s ring; reasons above)\n"
               "  replay: BRIDGE_SWEEP_SEED=%" PRIu64 " meson test -C build bridge_mp -v\n", s, (int)(s % 5),
-              (s / 5) % 2 == 1 ? "raw" : "framed", s);
+              shape_name(s), s);
     }
     if (d >= 0 && nd < sizeof detect / sizeof detect[0])
       detect[nd++] = d;

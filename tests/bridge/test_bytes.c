@@ -15,11 +15,14 @@
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
 
+#include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <zmq.h>
 
 #include <disruptor_mp/inspect.h>
 #include <myelon/bridge.h>
@@ -200,4 +203,80 @@ Test(bridge_bytes, slot_ring_against_a_byte_ring_ingress_refused)
   const char *raw_bytes[] = {"--raw", "--bytes", "--ring-bytes=128K", "--type-tag=4242424242", NULL};
   expect_refused(false, raw_bytes, "the ingress refused the link: format: egress ring raw, ingress ring raw bytes",
                  "refused a link: format: egress ring raw");
+}
+
+static size_t hello(uint8_t *m, uint32_t format, uint32_t block, uint64_t ring, uint64_t max, uint32_t align)
+{
+  struct myelon_bridge_wire w = {.format = format, .frame_capacity = block, .ring_capacity = ring,
+                                 .max_message = max, .type_tag = 5, .epoch = 1, .window = 16, .slot_align = align};
+  memset(m, 0, MYELON_BRIDGE_HELLO_SIZE);
+  memcpy(m, "MYB\x01\x01", 5);
+  uint32_t v32[2] = {w.format, w.frame_capacity};
+  uint64_t v64[4] = {w.ring_capacity, w.max_message, w.type_tag, w.epoch};
+  memcpy(m + 8, v32, 8); /* the wire is little-endian, as this host */
+  memcpy(m + 16, v64, 32);
+  memcpy(m + 48, &w.window, 4);
+  memcpy(m + 52, &w.slot_align, 4);
+  return MYELON_BRIDGE_HELLO_SIZE;
+}
+
+/* The HELLO of a byte ring: its shape parsed back; a geometry that no byte
+ * ring has (block, ring, largest record, alignment) is malformed. */
+Test(bridge_bytes, wire_parse_checks_a_byte_ring_hello)
+{
+  uint8_t m[MYELON_BRIDGE_HELLO_SIZE];
+  struct myelon_bridge_wire w;
+  static const uint32_t formats[] = {MYELON_FRAME_BYTES, MYELON_BRIDGE_FORMAT_RAW_BYTES};
+  for (int f = 0; f < 2; f++) {
+    cr_assert(eq(int, myelon_bridge_wire_parse(m, hello(m, formats[f], 64, 1 << 20, (1 << 19) - 32, 0), &w), 0));
+    cr_assert(eq(u32, w.format, formats[f]));
+    cr_assert(eq(u32, w.frame_capacity, 64u));
+    cr_assert(eq(u64, w.ring_capacity, UINT64_C(1) << 20));
+    cr_assert(eq(u64, w.max_message, (UINT64_C(1) << 19) - 32));
+    cr_assert(eq(int, myelon_bridge_wire_parse(m, hello(m, formats[f], 16, 32, 16, 0), &w), 0), "smallest");
+    cr_assert(eq(int, myelon_bridge_wire_parse(m, hello(m, formats[f], 4096, 8192, 4096, 0), &w), 0), "largest block");
+    static const struct {
+      uint32_t block;
+      uint64_t ring, max;
+      uint32_t align;
+      const char *what;
+    } bad[] = {
+      {0, 1 << 20, 0, 0, "block 0"},          {8, 1 << 20, 0, 0, "block below 16"},
+      {96, 1 << 20, 0, 0, "block not a power of two"}, {8192, 1 << 20, 0, 0, "block above 4096"},
+      {64, 64, 0, 0, "ring of one block"},    {64, 3 << 20, 0, 0, "ring not a power of two"},
+      {64, 0, 0, 0, "ring 0"},                {64, 1 << 20, (1 << 19) + 1, 0, "record above half the ring"},
+      {64, 1 << 20, 0, 64, "slot_align set"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+      cr_assert(eq(int, myelon_bridge_wire_parse(m, hello(m, formats[f], bad[i].block, bad[i].ring, bad[i].max,
+                                                          bad[i].align), &w), -EPROTO), "%s", bad[i].what);
+  }
+}
+
+/* bridge.h, "Wire compatibility of byte rings": an ingress of an earlier
+ * version drops a byte ring's HELLO (a format it does not know) without
+ * an answer. A peer that never answers stands in for it: the egress
+ * creates nothing, attaches nothing to A's ring, and says why it may be
+ * waiting. */
+Test(bridge_bytes, an_ingress_that_never_answers_a_byte_ring_hello_is_named)
+{
+  const char *ep = ipc_ep(), *ra = ts_shm_name("a");
+  void *ctx = zmq_ctx_new();
+  void *s = zmq_socket(ctx, ZMQ_ROUTER);
+  cr_assert(eq(int, zmq_bind(s, ep), 0), "bind %s: %s", ep, zmq_strerror(zmq_errno()));
+  pid_t pr = raw_producer(ra, 44, 10);
+  struct side eg = egress(ra, ep, NULL);
+  /* It does get our HELLOs (and drops them, as an older ingress would). */
+  zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
+  cr_assert(eq(int, zmq_poll(&it, 1, ts_timeout_ms(20000)), 1), "no HELLO arrived");
+  cr_assert(wait_for_text(eg.err, "may be of an earlier version that does not carry byte rings",
+                          MYELON_BRIDGE_OLD_PEER_MS + 10000),
+            "egress: %s", slurp(eg.err));
+  cr_assert(eq(u32, ring_consumers(ra), 0), "no egress entry on A's ring");
+  kill(eg.pid, SIGTERM);
+  cr_assert(eq(int, ts_wait(eg.pid, ts_timeout_ms(10000)), 0), "egress: %s", slurp(eg.err));
+  kill(pr, SIGKILL);
+  ts_wait(pr, ts_timeout_ms(10000));
+  zmq_close(s);
+  zmq_ctx_term(ctx);
 }
