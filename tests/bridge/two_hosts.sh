@@ -23,7 +23,7 @@
 # BRIDGE_TWO_HOSTS_SHAPE=bytes (test bridge_two_hosts_bytes): the same on a
 # framed byte ring (MYELON_FRAME_BYTES, 16 MiB: the mixed profile's 0 B ..
 # 4 MiB messages are one record each) with two readers on B (the ingress
-# waits for both), each checking every message.
+# waits for both), each checking every message; 1500 of them.
 #
 # usage: two_hosts.sh TOOL FRM_ROLE BRG_READER DMP_STAT
 # Exit 77 (skipped, with the reason) when not root or namespaces are refused.
@@ -43,6 +43,9 @@ shape=${BRIDGE_TWO_HOSTS_SHAPE:-slots}
 if [ "$shape" = bytes ]; then
   # frm_bytes_ring(64, 1024, 4 MiB): what frm_role creates for this stream.
   fmt=bytes ing_geom="--format bytes --ring-bytes 16M" rd_fmt="--format bytes" nreaders=2
+  # Some 500 of these messages fill a 16 MiB ring: 1500 keep the producer
+  # running (back-pressured) through the cut, as 400 do on 64 slots.
+  count=${BRIDGE_TWO_HOSTS_COUNT:-1500}
 else
   fmt=compact ing_geom="--capacity 64 --frame-capacity 1024" rd_fmt="" nreaders=1
 fi
