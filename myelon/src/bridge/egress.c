@@ -110,13 +110,16 @@ static int egress_probe(struct myelon_bridge *b, int64_t timeout_ns)
         b->raw = st->type_tag != myelon_frame_tag(MYELON_FRAME_BYTES, 0);
         b->fmt = MYELON_FRAME_BYTES;
         b->fc = 0;
-        uint64_t largest = b->ring_bytes / 2 - DMP_BYTES_HEADER;
+        uint64_t largest = b->ring_bytes / 2 - DMP_BYTES_HEADER; /* >= 0: the ring has two blocks of >= 16 */
         if (largest > DMP_BYTES_MAX_RECORD)
           largest = DMP_BYTES_MAX_RECORD;
+        /* A framed record also holds its frame header (a framed byte ring
+         * is never smaller: myelon_producer_create() refuses it). */
+        uint64_t framed = largest > MYELON_FRAME_ALIGNED_HEADER ? largest - MYELON_FRAME_ALIGNED_HEADER : 0;
         if (b->raw)
           b->max_message = (size_t)largest;
-        else if (b->max_message > largest - MYELON_FRAME_ALIGNED_HEADER)
-          b->max_message = (size_t)(largest - MYELON_FRAME_ALIGNED_HEADER);
+        else if (b->max_message > framed)
+          b->max_message = (size_t)framed;
         dmp_inspect_close(in);
         return 0;
       }
