@@ -29,6 +29,7 @@ struct myelon_replayer {
   struct myelon_producer *mp; /* framed */
   uint64_t ring_capacity;
   bool bytes;                 /* a byte ring's journal into a byte ring */
+  bool to_bytes;              /* a framed slot ring's journal into a MYELON_FRAME_BYTES ring */
   struct myelon_journal_record rec;
   bool have_rec;
   bool started;
@@ -92,7 +93,7 @@ static int publish(struct myelon_replayer *r, int64_t deadline)
   if (!r->blocked_since)
     r->blocked_since = myelon_impl_clock_ns(CLOCK_MONOTONIC);
   bool sliced = true;
-  if (r->info.kind == MYELON_JOURNAL_FRAMED && !r->bytes &&
+  if (r->info.kind == MYELON_JOURNAL_FRAMED && !r->bytes && !r->to_bytes &&
       myelon_frame_count((enum myelon_frame_format)r->info.frame_format, r->info.frame_capacity, r->rec.len) >
           r->ring_capacity)
     sliced = false; /* published in several batches: a timeout would cut it short */
@@ -290,6 +291,34 @@ static int create_bytes_ring(struct myelon_replayer *r, struct dmp_producer_conf
   return myelon_producer_create(&pc, &r->mp);
 }
 
+/* A framed slot ring's journal into a byte ring (DMP_RING_BYTES asked):
+ * messages are messages whatever carried them, so they go into a
+ * MYELON_FRAME_BYTES ring of `ring.capacity` bytes (0: the default) and
+ * `ring.slot_size`-byte blocks (0: the default). A message larger than
+ * that ring's largest stops the replay (-MYELON_E_TOOBIG). */
+static int create_bytes_from_slots(struct myelon_replayer *r)
+{
+  if (r->info.kind == MYELON_JOURNAL_RAW)
+    return dmp_error_set("myelon_replayer_open",
+                         "journal of a raw slot ring (whole %u-byte slots), the ring was asked to be a byte ring "
+                         "(DMP_RING_BYTES): a raw slot ring's journal replays into a slot ring",
+                         r->info.slot_size),
+           -MYELON_E_FORMAT;
+  if (r->cfg.frame_capacity)
+    return dmp_error_set("myelon_replayer_open",
+                         "cfg.frame_capacity %u with DMP_RING_BYTES: a byte ring has no frames to size",
+                         r->cfg.frame_capacity),
+           -MYELON_E_FORMAT;
+  struct myelon_producer_config pc;
+  myelon_producer_config_init(&pc);
+  pc.ring = r->cfg.ring;
+  pc.ring_bytes = r->cfg.ring.capacity ? r->cfg.ring.capacity : MYELON_DEFAULT_RING_BYTES;
+  pc.format = MYELON_FRAME_BYTES;
+  pc.max_message = MYELON_JOURNAL_MAX_PAYLOAD; /* taken as the ring's largest (framed.h) */
+  r->to_bytes = true;
+  return myelon_producer_create(&pc, &r->mp);
+}
+
 static int create_ring(struct myelon_replayer *r)
 {
   const struct myelon_journal_info *in = &r->info;
@@ -301,10 +330,7 @@ static int create_ring(struct myelon_replayer *r)
   if (r->bytes)
     return create_bytes_ring(r, rc);
   if (rc.flags & DMP_RING_BYTES)
-    return dmp_error_set("myelon_replayer_open",
-                         "journal of a slot ring, the ring was asked to be a byte ring (DMP_RING_BYTES): a slot "
-                         "ring's journal replays into a slot ring"),
-           -MYELON_E_FORMAT;
+    return create_bytes_from_slots(r);
   if (rc.slot_size && rc.slot_size != in->slot_size)
     return dmp_error_set("myelon_replayer_open", "journal has %u-byte slots, the ring was asked for %u", in->slot_size,
                          rc.slot_size),

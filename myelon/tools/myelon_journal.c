@@ -110,7 +110,8 @@ static const char usage_replay[] =
     "\n"
     "Create ring NAME (raw or framed, slot ring or byte ring, as recorded) and\n"
     "publish the journal into it. A byte ring's journal replays into a byte ring of\n"
-    "the recorded block, a slot ring's into a slot ring (the other shape is refused).\n"
+    "the recorded block, a slot ring's into a slot ring; a framed slot ring's journal\n"
+    "also into a byte ring with --bytes (messages are messages).\n"
     "\n"
     "  --ring NAME          ring to create (shm segment name; with --mmap a file path)\n"
     "  --mmap               create a memory-mapped file ring\n"
@@ -119,6 +120,8 @@ static const char usage_replay[] =
     "                       largest record the recorded ring took)\n"
     "  --slot-size N        refuse unless the journal has N-byte slots\n"
     "                       (byte ring: N-byte blocks)\n"
+    "  --bytes              a framed slot ring's journal: replay it into a byte ring\n"
+    "                       (MYELON_FRAME_BYTES) of --capacity bytes (default 1M)\n"
     "  --frame-capacity N   refuse unless the journal has N-byte frames\n"
     "                       (byte ring: N-byte largest message)\n"
     "  --wait-consumers N   wait for N consumers before publishing\n"
@@ -221,7 +224,7 @@ enum {
   O_RING = 256, O_MMAP, O_ID, O_RAW, O_FRAMED, O_NONGATING, O_START, O_WAIT, O_COUNT, O_DURATION, O_ROTATE,
   O_SYNCINT, O_FSYNC, O_IO, O_BUFSIZE, O_BUFFERS, O_MAXMSG, O_OVERWRITE, O_QUIET, O_HELP, O_CAPACITY, O_SLOT,
   O_FCAP, O_WAITC, O_WAITT, O_PACE, O_SPEED, O_FROMSEQ, O_FROMTIME, O_PUBTIMEOUT, O_SKIP, O_KEEP, O_PAYLOAD,
-  O_BYTES,
+  O_BYTES, O_TOBYTES,
 };
 
 static const struct option record_opts[] = {
@@ -409,6 +412,7 @@ static const struct option replay_opts[] = {
     {"from-time", required_argument, 0, O_FROMTIME},  {"count", required_argument, 0, O_COUNT},
     {"publish-timeout", required_argument, 0, O_PUBTIMEOUT}, {"skip-corrupt", no_argument, 0, O_SKIP},
     {"keep", no_argument, 0, O_KEEP},                 {"quiet", no_argument, 0, O_QUIET},
+    {"bytes", no_argument, 0, O_TOBYTES},
     {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'},                 {0, 0, 0, 0},
 };
 
@@ -449,6 +453,7 @@ static bool replay_opt(struct tool_cli *cli, struct myelon_replayer_config *cfg,
   case O_PUBTIMEOUT: return tool_cli_duration(cli, arg, SEC, 0, DAY, &cfg->publish_timeout_ns);
   case O_SKIP: cfg->open_flags |= MYELON_JOURNAL_SKIP_CORRUPT; return true;
   case O_KEEP: cfg->ring.flags |= DMP_RING_KEEP; return true;
+  case O_TOBYTES: cfg->ring.flags |= DMP_RING_BYTES; return true;
   case O_QUIET: *quiet = true; return true;
   default: return tool_cli_refuse(cli, "unhandled option");
   }

@@ -314,7 +314,7 @@ Test(journal_mp, raw_stream_recorded_and_replayed_byte_identical_in_order)
   replay_and_check(&s, base, NULL);
 }
 
-Test(journal_mp, framed_multi_frame_messages_recorded_and_replayed_byte_identical_shm_and_mmap)
+Test(journal_mp, framed_multi_frame_messages_recorded_and_replayed_byte_identical_shm_and_mmap_and_into_byte_rings)
 {
   for (int f = 0; f < 2; f++) {
     struct stream s = {true, f == 1, f ? MYELON_FRAME_ALIGNED : MYELON_FRAME_COMPACT, 2000, 202 + (uint64_t)f, 32, 64,
@@ -323,6 +323,11 @@ Test(journal_mp, framed_multi_frame_messages_recorded_and_replayed_byte_identica
     record(&s, base, "--sync-interval", "5");
     check_journal(&s, base);
     replay_and_check(&s, base, f ? "--pace=20000" : NULL);
+    /* record.h: a framed slot ring's journal also replays into a byte ring
+     * (--bytes), read by a MYELON_FRAME_BYTES consumer process. */
+    struct stream sb = s;
+    sb.bytes = true;
+    replay_and_check(&sb, base, "--bytes");
   }
 }
 

@@ -786,3 +786,71 @@ Test(journal_record, replay_keeps_the_ring_shape_and_checks_the_byte_ring_geomet
   cr_assert(ne(ptr, strstr(dmp_last_error(), "largest is 100"), NULL), "%s", dmp_last_error());
   myelon_replayer_close(r);
 }
+
+/* A framed slot ring's journal replays into a byte ring when asked
+ * (DMP_RING_BYTES: a MYELON_FRAME_BYTES ring of ring.capacity bytes): a
+ * framed consumer of that byte ring gets every message, kind and bytes; a
+ * message larger than the byte ring takes stops the replay with
+ * -MYELON_E_TOOBIG; frames asked with it are refused. */
+Test(journal_record, a_framed_slot_journal_replays_into_a_byte_ring_when_asked)
+{
+  const char *base = jn_tmp("f2b");
+  struct myelon_journal_writer_config wc = jn_wcfg(base, MYELON_JOURNAL_IO_AUTO);
+  wc.info.kind = MYELON_JOURNAL_FRAMED;
+  wc.info.frame_capacity = 128;
+  wc.info.slot_size = 140;
+  wc.info.ring_capacity = 16;
+  jn_write(&wc, 3, 40, 1000); /* messages of 0 .. 1000 bytes, kind i */
+  struct myelon_replayer_config c = pcfg(base);
+  c.ring.flags |= DMP_RING_BYTES;
+  c.ring.capacity = 4096;
+  struct myelon_replayer *r = NULL;
+  cr_assert(eq(int, myelon_replayer_open(&c, &r), 0), "%s", dmp_last_error());
+  struct myelon_consumer_config cc;
+  myelon_consumer_config_init(&cc);
+  cc.ring.name = c.ring.name;
+  cc.ring.id = "check";
+  cc.format = MYELON_FRAME_BYTES; /* attach fails unless the ring is a framed byte ring */
+  struct myelon_consumer *cons = NULL;
+  cr_assert(eq(int, myelon_consumer_attach(&cc, &cons), 0), "%s", dmp_last_error());
+  cr_assert(eq(sz, myelon_consumer_frame_capacity(cons), (size_t)2016), "a byte ring of 4096 bytes");
+  int64_t deadline = ts_now_ns() + (int64_t)ts_timeout_ms(20000) * 1000000;
+  uint64_t got = 0;
+  int rc;
+  do {
+    rc = myelon_replayer_run(r, 1000000);
+    cr_assert(ge(int, rc, 0), "run: %s / %s", myelon_err_name(rc), dmp_last_error());
+    struct myelon_msg m;
+    while (myelon_consumer_try_recv(cons, &m) == 0) {
+      cr_assert(eq(u8, m.kind, (uint8_t)got));
+      cr_assert(eq(int, jp_check(m.data, m.len, 3, got, jp_len(3, got, 1000)), 0), "message %llu",
+                (unsigned long long)got);
+      myelon_consumer_release(cons);
+      got++;
+    }
+  } while (rc == 0 && ts_now_ns() < deadline);
+  cr_assert(eq(int, rc, 1));
+  struct myelon_msg m;
+  while (myelon_consumer_try_recv(cons, &m) == 0) {
+    myelon_consumer_release(cons);
+    got++;
+  }
+  cr_assert(eq(u64, got, 40));
+  myelon_consumer_close(cons);
+  myelon_replayer_close(r);
+  /* A byte ring too small for message 1 (1000 bytes; 1024 bytes take 480). */
+  c = pcfg(base);
+  c.ring.flags |= DMP_RING_BYTES;
+  c.ring.capacity = 1024;
+  cr_assert(eq(int, myelon_replayer_open(&c, &r), 0), "%s", dmp_last_error());
+  cr_assert(eq(int, myelon_replayer_run(r, -1), -MYELON_E_TOOBIG));
+  struct myelon_replayer_stats st;
+  myelon_replayer_stats(r, &st);
+  cr_assert(eq(u64, st.replayed, 1), "message 0 went out, message 1 did not");
+  myelon_replayer_close(r);
+  c = pcfg(base);
+  c.ring.flags |= DMP_RING_BYTES;
+  c.frame_capacity = 128;
+  cr_assert(eq(int, myelon_replayer_open(&c, &r), -MYELON_E_FORMAT));
+  cr_assert(ne(ptr, strstr(dmp_last_error(), "no frames"), NULL), "%s", dmp_last_error());
+}

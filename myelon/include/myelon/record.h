@@ -51,10 +51,15 @@
  * original pacing (scaled), at a fixed rate, or as fast as the ring takes
  * it, from a sequence number or a time on.
  *
- * Shapes do not cross: a byte ring's journal replays into a byte ring (of
- * the recorded block and type tag, of `ring.capacity` bytes if set, which
- * must still take the journal's largest record), a slot ring's journal
- * into a slot ring (DMP_RING_BYTES in `ring.flags` is refused). Each
+ * Shapes: a byte ring's journal replays into a byte ring (of the recorded
+ * block and type tag, of `ring.capacity` bytes if set, which must still
+ * take the journal's largest record), never into slots or frames; a slot
+ * ring's journal into a slot ring, and a framed one also into a byte ring
+ * when DMP_RING_BYTES is in `ring.flags` (a MYELON_FRAME_BYTES ring of
+ * `ring.capacity` bytes, 0 = MYELON_DEFAULT_RING_BYTES, blocks of
+ * `ring.slot_size`, 0 = 64; messages are messages, and one larger than
+ * that ring's largest stops the replay with -MYELON_E_TOOBIG). A raw slot
+ * ring's journal (whole slots) with DMP_RING_BYTES is refused. Each
  * refusal is -MYELON_E_FORMAT with both shapes named in dmp_last_error().
  *
  *     struct myelon_recorder_config rc;
@@ -198,7 +203,9 @@ struct myelon_replayer_config {
                                         flags ...; slot_size 0 = the journal's (byte ring:
                                         block), else it must match; slot_align and type_tag
                                         are set from the journal; DMP_RING_BYTES is set for a
-                                        byte ring's journal and refused for a slot ring's */
+                                        byte ring's journal, asks for a byte ring for a framed
+                                        slot ring's (capacity: its bytes, slot_size: its block),
+                                        and is refused for a raw slot ring's */
   uint32_t frame_capacity;      /**< framed: 0 = the journal's, else it must match (byte
                                      ring's journal: its largest message) */
   enum myelon_replay_pace pace; /**< default MYELON_REPLAY_MAX */
@@ -244,7 +251,9 @@ MYELON_API int myelon_replayer_open(const struct myelon_replayer_config *cfg, st
  *         reached, max_records, or stopped); < 0: -MYELON_E_JCORRUPT (stop
  *         mode), -ETIMEDOUT (no ring space within publish_timeout_ns),
  *         -MYELON_E_FORMAT (a raw record that is not one slot, or a byte
- *         ring's record larger than its header's largest), I/O errors.
+ *         ring's record larger than its header's largest),
+ *         -MYELON_E_TOOBIG (a framed slot ring's message larger than the
+ *         byte ring it is replayed into takes), I/O errors.
  */
 MYELON_API int myelon_replayer_run(struct myelon_replayer *r, int64_t timeout_ns);
 
