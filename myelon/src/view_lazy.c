@@ -207,7 +207,20 @@ static int check_flat(const uint8_t *p, size_t len, unsigned max_depth, size_t *
     uint64_t kids = 0;
     int cont = 0;
     size_t pos = (size_t)(p - start);
-    size_t n = span_slow(p, len - pos, e, &kids, &cont);
+    size_t n;
+    /* A record's usual non-scalar objects inline: a fixmap, and str8 /
+     * bin8 / ext8 bodies; span_slow() for the rest. Same checks. */
+    if (e >> 8 == K_FIXMAP) {
+      n = 1;
+      kids = 2u * (*p & 0x0fu);
+      cont = CONT_MAP;
+    } else if (e >> 8 == K_LEN8) {
+      n = e & 0xffu;
+      n = n <= (size_t)(end - p) ? n + p[1] : 0;
+      n = n <= (size_t)(end - p) ? n : 0;
+    } else {
+      n = span_slow(p, len - pos, e, &kids, &cont);
+    }
     if (n == 0)
       return fail_at(pos, len, *p == 0xc1 ? "reserved byte 0xc1" : "truncated");
     p += n;
@@ -453,6 +466,13 @@ static inline const uint8_t *load_fast(const uint8_t *p, const uint8_t *end, str
     it->obj.via.u64 = b;
     return p + 1;
   }
+  if (b == 0xcf) { /* uint64: one load and a byte swap, no size switch */
+    if (left <= 8)
+      return NULL;
+    it->obj.type = MSGPACK_OBJECT_POSITIVE_INTEGER;
+    it->obj.via.u64 = be_n(p + 1, 8);
+    return p + 9;
+  }
   if (b >= 0xcc && b <= 0xcf) {
     n = (size_t)1 << (b - 0xcc);
     if (n >= left)
@@ -543,6 +563,30 @@ int myelon_mp_keys_init(struct myelon_mp_keys *ks, const char *const *names, siz
   return 0;
 }
 
+/* The low n bytes of a little-endian word, n = 0..8: a table is cheaper
+ * than a variable shift. */
+static const uint64_t low_bytes[9] = {0, 0xff, 0xffff, 0xffffff, 0xffffffff, UINT64_C(0xffffffffff),
+                                      UINT64_C(0xffffffffffff), UINT64_C(0xffffffffffffff), UINT64_MAX};
+
+/* The key at p if it is key k of `ks` written as a fixstr of at most 7
+ * bytes, header byte included, compared with one 8-byte load; 8 bytes
+ * must be readable at p. The usual case of get_keys: a record's keys
+ * come in the order the consumer names them. */
+static inline int key_at_is(const struct myelon_mp_keys *ks, unsigned k, const uint8_t *p)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  uint32_t kl = ks->len_[k];
+  if (kl > 7)
+    return 0;
+  uint64_t w;
+  memcpy(&w, p, 8);
+  return (w & low_bytes[kl + 1]) == (ks->head_[k] << 8 | (0xa0u | kl));
+#else
+  (void)ks, (void)k, (void)p;
+  return 0;
+#endif
+}
+
 /* Whether the message's key s[0..sl) (with at least `room` >= sl bytes
  * readable from s) is key k of `ks`. */
 static inline int key_eq(const struct myelon_mp_keys *ks, unsigned k, const uint8_t *s, size_t sl, size_t room)
@@ -553,8 +597,7 @@ static inline int key_eq(const struct myelon_mp_keys *ks, unsigned k, const uint
     uint64_t w;
     memcpy(&w, s, 8);
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    if (sl < 8)
-      w &= (UINT64_C(1) << (8 * sl)) - 1;
+    w &= low_bytes[sl];
 #else
     uint64_t h;
     memcpy(&h, &ks->head_[k], 8);
@@ -601,14 +644,18 @@ int64_t myelon_mp_item_get_keys(const struct myelon_mp_item *map, const struct m
   for (uint32_t i = map->obj.via.map.size; i > 0 && found != all; i--) {
     if (p >= end)
       return changed();
-    const uint8_t *s;
-    size_t sl;
-    uint8_t b = *p;
-    if (b >= 0xa0 && b <= 0xbf) { /* fixstr */
-      sl = b & 0x1fu;
-      if (sl + 1 >= (size_t)(end - p))
+    int k;
+    /* First guess: the lowest key not found yet, header byte and name in
+     * one compare (a value byte after it is load_fast()'s check). */
+    unsigned guess = (unsigned)__builtin_ctzll(~found & all);
+    if ((size_t)(end - p) >= 8 && key_at_is(ks, guess, p)) {
+      k = (int)guess;
+      p += 1 + ks->len_[guess];
+    } else if (*p >= 0xa0 && *p <= 0xbf) { /* fixstr */
+      size_t sl = *p & 0x1fu;
+      if (sl + 1 >= (size_t)(end - p)) /* the key and at least a value byte */
         return changed();
-      s = p + 1;
+      k = which_key(ks, found, p + 1, sl, (size_t)(end - p - 1));
       p += 1 + sl;
     } else {
       struct myelon_mp_item key;
@@ -624,10 +671,9 @@ int64_t myelon_mp_item_get_keys(const struct myelon_mp_item *map, const struct m
           return changed();
         continue;
       }
-      s = (const uint8_t *)key.obj.via.str.ptr;
-      sl = key.obj.via.str.size;
+      const uint8_t *s = (const uint8_t *)key.obj.via.str.ptr;
+      k = which_key(ks, found, s, key.obj.via.str.size, (size_t)(end - s));
     }
-    int k = which_key(ks, found, s, sl, (size_t)(end - s));
     uint64_t kids = 0;
     const uint8_t *q = k >= 0 ? load_fast(p, end, &out[k], &kids) : skip(p, end, 1);
     if (q && kids)
@@ -675,22 +721,35 @@ int myelon_mp_iter_next(struct myelon_mp_iter *it, struct myelon_mp_item *out)
 
 /* ---- the view ---------------------------------------------------------- */
 
+/* A refused access leaves an empty view (no data, no lease). */
+static int refuse(struct myelon_mp_lazy_view *view, int rc)
+{
+  *view = (struct myelon_mp_lazy_view){.lease = {.gen = NULL, .at = 0}, .data = NULL, .len = 0};
+  return rc;
+}
+
 static int lazy_access(const void *data, size_t len, const struct myelon_lease *lease, unsigned max_depth,
                        struct myelon_mp_lazy_view *view)
 {
-  *view = (struct myelon_mp_lazy_view){.lease = {.gen = NULL, .at = 0}, .data = NULL, .len = 0};
   if (!data && len)
-    return dmp_error_set(MP_WHERE, "data is NULL"), -EINVAL;
+    return refuse(view, (dmp_error_set(MP_WHERE, "data is NULL"), -EINVAL));
   if (max_depth > MYELON_MP_MAX_DEPTH)
-    return dmp_error_set(MP_WHERE, "max_depth %u exceeds %u", max_depth, MYELON_MP_MAX_DEPTH), -EINVAL;
+    return refuse(view, (dmp_error_set(MP_WHERE, "max_depth %u exceeds %u", max_depth, MYELON_MP_MAX_DEPTH), -EINVAL));
   int rc = myelon_impl_mp_check(data, len, max_depth ? max_depth : MYELON_MP_DEFAULT_DEPTH, NULL);
   if (rc < 0)
-    return rc;
-  uint64_t kids;
-  if (!load(data, (const uint8_t *)data + len, &view->root_, &kids))
-    return changed(); /* valid a moment ago */
-  if (lease)
-    view->lease = *lease;
+    return refuse(view, rc);
+  const uint8_t *p = data;
+  if ((*p & 0xf0u) == 0x80u) { /* a fixmap root, the usual record: its header is this byte */
+    view->root_.obj.type = MSGPACK_OBJECT_MAP;
+    view->root_.obj.via.map = (msgpack_object_map){*p & 0x0fu, NULL};
+    view->root_.elems_ = p + 1;
+    view->root_.end_ = p + len;
+  } else {
+    uint64_t kids;
+    if (!load(data, (const uint8_t *)data + len, &view->root_, &kids))
+      return refuse(view, changed()); /* valid a moment ago */
+  }
+  view->lease = lease ? *lease : (struct myelon_lease){.gen = NULL, .at = 0};
   view->data = data;
   view->len = len;
   return 0;
