@@ -324,6 +324,18 @@ static void mp_seeds(void)
   put("mp_parse", "deep", NULL, 0, deep, sizeof deep);
   uint8_t nil = 0xc0;
   put("mp_parse", "nil", NULL, 0, &nil, 1);
+  /* The bench's 64 B record {"seq": u64, "ts": u64, "body": bin8 of 31},
+   * whose keys the lazy view's get_keys matches by its in-order guess; and
+   * a map with those keys out of order, one of 8 bytes, a nil between. */
+  uint8_t rec[64] = {0x83, 0xa3, 's', 'e', 'q', 0xcf, 0, 0, 0, 0, 0, 0, 1, 2, 0xa2, 't', 's',
+                     0xcf, 0x80, 0, 0, 0, 0, 0, 0, 9, 0xa4, 'b', 'o', 'd', 'y', 0xc4, 31};
+  for (int i = 0; i < 31; i++)
+    rec[33 + i] = (uint8_t)i;
+  put("mp_parse", "record-64", NULL, 0, rec, sizeof rec);
+  static const uint8_t reordered[] = {0x84, 0xa4, 'b', 'o', 'd', 'y', 0xc4, 3, 1, 2, 3, 0xa2, 't', 's', 0x05,
+                                      0xa8, 's', 'e', 'q', 'u', 'e', 'n', 'c', 'e', 0xc0, 0xa3, 's', 'e', 'q',
+                                      0xcd, 1, 0};
+  put("mp_parse", "record-reordered", NULL, 0, reordered, sizeof reordered);
 }
 
 /* ---- fixed-layout views ---------------------------------------------------- */
