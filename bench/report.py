@@ -617,7 +617,7 @@ def framed_small_targets(run, add):
 TYPED_PP = (("typed msgpack 64 B ping-pong p50 ≤ 2.5× raw", "msgpack-shm", 2.5),
             ("msgpack view 64 B ping-pong p50 ≤ 1.5× raw", "view-shm", 1.5))
 TYPED_ST = "typed msgpack 64 B stream ≥ 0.5× raw msgs/s"
-TYPED_ST_SUBJECTS = ("msgpack-shm-batch", "msgpack-shm")
+TYPED_ST_SUBJECTS = ("msgpack-shm-batch", "msgpack-shm", "view-shm-batch")
 
 
 def typed_targets(run, add):
@@ -625,7 +625,8 @@ def typed_targets(run, add):
     `dmp-shm` (suite.c plans them): the owned decode (`msgpack-shm`) and
     the lazy view (`view-shm`) at 64 B ping-pong RTT p50, and the typed
     64 B stream in msgs/s - on the batched typed subject where the run has
-    it (`msgpack-shm-batch`, the target), one message per call beside it."""
+    it (`msgpack-shm-batch`, the target), one message per call and the
+    batched lazy views (`view-shm-batch`) beside it."""
     for name, s, limit in TYPED_PP:
         p, n = ab(run, "ab_pingpong", s, "dmp-shm", 64)
         if not p:

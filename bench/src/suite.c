@@ -393,11 +393,12 @@ static void plan_ab(struct orch *o, uint32_t rep, uint64_t scale)
   add_ab(o, "framed-shm", "dmp-shm", BENCH_WL_AB_STREAM, 64, small, rep);
   /* Typed layers against the raw ring (issue 20): the owned decode and the
    * lazy view at 64 B ping-pong; the typed 64 B stream batched (the
-   * target) and one message per call. */
+   * target), one message per call, and batched views (shown beside). */
   add_ab(o, "msgpack-shm", "dmp-shm", BENCH_WL_AB_PINGPONG, 64, pp, rep);
   add_ab(o, "view-shm", "dmp-shm", BENCH_WL_AB_PINGPONG, 64, pp, rep);
   add_ab(o, "msgpack-shm-batch", "dmp-shm", BENCH_WL_AB_STREAM, 64, small, rep);
   add_ab(o, "msgpack-shm", "dmp-shm", BENCH_WL_AB_STREAM, 64, small, rep);
+  add_ab(o, "view-shm-batch", "dmp-shm", BENCH_WL_AB_STREAM, 64, small, rep);
   add_ab(o, "view-shm", "msgpack-shm", BENCH_WL_AB_PINGPONG, 64, pp, rep);
   add_ab(o, "view-shm", "msgpack-shm", BENCH_WL_AB_STREAM, 1024, small, rep);
   add_ab(o, "view-shm", "msgpack-shm", BENCH_WL_AB_STREAM, 65536, (struct counts){10000 * scale, 500}, rep);
