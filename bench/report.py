@@ -159,6 +159,7 @@ class Run:
     repeated cases are folded into medians."""
 
     def __init__(self, path):
+        self.dir = os.path.dirname(path)
         with open(path) as f:
             self.doc = json.load(f)
         self.meta = self.doc["meta"]
@@ -325,6 +326,7 @@ def targets(run):
     framed_targets(run, add)
     framed_small_targets(run, add)
     typed_targets(run, add)
+    recorder_target(run, add)
     large_targets(run, add)
     mp_targets(run, add)
     gather_targets(run, add)
@@ -647,6 +649,28 @@ def typed_targets(run, add):
         "paired A/B (%d runs, median of per-block ratios) against `dmp-shm`: %s vs %s%s" % (
             n, fmt_rate(p.get("a_msgs_per_s")), fmt_rate(p.get("b_msgs_per_s")), extra),
         profile_spec("stream", 64, s, "dmp-shm"))
+
+
+RECORDER_T = "recorder: ≤ 10 % producer slowdown (callgrind path, no spare core)"
+
+
+def recorder_target(run, add):
+    """Issue 20's recorder target where the host has no spare core for the
+    recorder: the producer's path in instructions per event with a gating
+    recorder attached over without (run.sh runs
+    bench/record_overhead_instr.sh into OUT/record_overhead.json)."""
+    try:
+        with open(os.path.join(run.dir, "record_overhead.json")) as f:
+            r = json.load(f)
+    except (OSError, ValueError):
+        add(RECORDER_T, "recorder", None, 1.1, False, "no record_overhead.json in this run (run.sh makes it)")
+        return
+    add(RECORDER_T, "recorder", r.get("path_ratio"), 1.1, False,
+        "producer path %.1f vs %.1f instructions per %d-byte event with / without a gating recorder (%d events, "
+        "waits for space left out; whole loop %.1f vs %.1f); instruction counts, not time: the recorder's "
+        "reads of the slots on another core are not counted" % (
+            r.get("recorded_path", 0), r.get("baseline_path", 0), r.get("size", 0), r.get("events", 0),
+            r.get("recorded_total", 0), r.get("baseline_total", 0)))
 
 
 FRAMED_PP = "framed 64 B ping-pong p50 ≤ 1.3× raw"

@@ -81,6 +81,18 @@ if [ "$python" = 1 ]; then
     --c-producer "$build/bench/bench-lang-role-c" --json "$out/python.json" >"$out/python.txt" ||
     { echo "run.sh: the Python subject failed (see $out/python.txt)" >&2; status=1; }
 fi
+# Recorder overhead (issue 20) where the host has no spare core: the
+# producer's path in instructions with and without a gating recorder
+# (bench/record_overhead_instr.sh, callgrind); report.py judges its JSON.
+if command -v valgrind >/dev/null; then
+  ninja -C "$build" bench/record-overhead >/dev/null 2>&1 || true
+  echo "run.sh: recorder overhead under callgrind (bench/record_overhead_instr.sh)"
+  if BENCH_BUILD_DIR=$build "$root/bench/record_overhead_instr.sh" >"$out/record_overhead_instr.txt" 2>&1; then
+    tail -n 1 "$out/record_overhead_instr.txt" >"$out/record_overhead.json"
+  else
+    echo "run.sh: record_overhead_instr.sh failed (see $out/record_overhead_instr.txt)" >&2
+  fi
+fi
 python3 "$root/bench/report.py" "$out"
 
 # Where the time goes: every missed target's subject and reference under
@@ -112,6 +124,7 @@ if [ "$publish" = 1 ]; then
   rm -f "$dest"/plots/*.png
   cp "$out/summary.md" "$out/targets.json" "$out/run.json" "$dest/"
   [ ! -f "$out/python.json" ] || cp "$out/python.json" "$dest/"
+  [ ! -f "$out/record_overhead.json" ] || cp "$out/record_overhead.json" "$dest/"
   cp "$out"/plots/*.png "$dest/plots/" 2>/dev/null || true
   rm -rf "$dest/profiles"
   for d in "$out"/profiles/*/; do # the text summaries, not the raw profiles
