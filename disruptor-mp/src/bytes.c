@@ -79,9 +79,6 @@ static bool is_pow2(uint64_t v)
 int dmp_impl_bytes_geometry(const struct dmp_producer_config *cfg, uint32_t max_consumers,
                             struct dmp_impl_geometry *g)
 {
-  if (cfg->flags & DMP_RING_MULTI_PRODUCER)
-    return DMP_FAIL(-DMP_E_BADCONFIG, "cfg.flags: DMP_RING_BYTES with DMP_RING_MULTI_PRODUCER: a byte ring has "
-                    "one producer in this version (bytes.h, \"Limits\")");
   uint32_t block = cfg->slot_size ? cfg->slot_size : DMP_BYTES_DEFAULT_BLOCK;
   if (!is_pow2(block) || block < DMP_BYTES_MIN_BLOCK || block > DMP_MAX_SLOT_ALIGN)
     return DMP_FAIL(-DMP_E_BADCONFIG, "cfg.slot_size %u (the block of a DMP_RING_BYTES ring) is not a power of two "
@@ -100,8 +97,6 @@ int dmp_impl_bytes_geometry(const struct dmp_producer_config *cfg, uint32_t max_
 
 int dmp_impl_bytes_validate(const struct dmp_segment_header *h, const char *path, struct dmp_impl_geometry *g)
 {
-  if (h->flags & DMP_SEG_F_MULTI_PRODUCER)
-    return DMP_FAIL(-DMP_E_CORRUPT, "'%s' is a byte ring with several producers (no such ring)", path);
   if (h->slot_size != h->slot_align || h->slot_size < DMP_BYTES_MIN_BLOCK || g->capacity < 2)
     return DMP_FAIL(-DMP_E_CORRUPT, "'%s' is a byte ring of %llu blocks of %u bytes aligned to %u (no such ring)",
                     path, (unsigned long long)g->capacity, h->slot_size, h->slot_align);
@@ -175,11 +170,18 @@ static int claim(struct dmp_producer *p, size_t len, void **data, enum claim_mod
     return rc;
   struct dmp_impl_ring *r = &p->ring;
   uint64_t n = blocks_of(r, len);
+  int64_t first;
+  uint64_t pad = 0;
+  if (p->mp) { /* many producers: the padding is sized where the claim lands (bytes_multi.c) */
+    rc = dmp_impl_bytes_mp_claim(p, n, (int)mode, timeout_ns, &first, &pad);
+    if (rc < 0)
+      return rc;
+    goto headers;
+  }
   /* One producer: the claim starts at claim_end whatever the waits below
    * do, so the padding can be sized now. */
   uint64_t idx = (uint64_t)p->claim_end & r->mask;
-  uint64_t pad = idx + n > r->capacity ? r->capacity - idx : 0;
-  int64_t first;
+  pad = idx + n > r->capacity ? r->capacity - idx : 0;
   if (mode == CLAIM_TRY)
     rc = dmp_producer_try_claim_batch(p, pad + n, &first);
   else if (mode == CLAIM_TIMEOUT)
@@ -188,6 +190,7 @@ static int claim(struct dmp_producer *p, size_t len, void **data, enum claim_mod
     rc = dmp_producer_claim_batch_managed(p, pad + n, &first, timeout_ns);
   if (rc < 0)
     return rc;
+headers:
   if (pad)
     put_header(r, first, (uint32_t)(pad * r->stride - DMP_BYTES_HEADER), DMP_BYTES_PADDING);
   put_header(r, first + (int64_t)pad, (uint32_t)len, DMP_BYTES_DATA);
@@ -313,6 +316,8 @@ static int consumer_check(struct dmp_consumer *c, bool gating)
 /* The next DATA record of a gating consumer, padding stepped over. */
 static int peek(struct dmp_consumer *c, const void **data, size_t *len, int64_t *seq)
 {
+  if (c->non_gating & DMP_IMPL_C_MP) /* many producers: markers, tombstones (bytes_multi.c) */
+    return dmp_impl_bytes_mp_peek(c, data, len, seq);
   /* At most a padding record and the record after it. */
   for (int step = 0; step < 2; step++) {
     int64_t s = c->next;
@@ -408,10 +413,21 @@ static int lossy_copy(struct dmp_consumer *c, void *dst, size_t cap, size_t *len
   for (int tries = 0; tries < LOSSY_RETRIES; tries++) {
     int64_t s = c->next;
     /* C1: acquire load of the producer cursor; pairs with P1. Clamped: any
-     * value a hostile peer wrote (internal.h). */
-    int64_t published = dmp_impl_seq_clamp(dmp_impl_load_acquire(&ctl->producer_cursor));
+     * value a hostile peer wrote (internal.h). Many producers: the
+     * frontier their markers show (multi.c; acquire loads, pair with MP3
+     * and MP6). */
+    int64_t published = (c->non_gating & DMP_IMPL_C_MP)
+                            ? dmp_impl_mp_published(c)
+                            : dmp_impl_seq_clamp(dmp_impl_load_acquire(&ctl->producer_cursor));
     if (s > published)
       break;
+    if ((c->non_gating & DMP_IMPL_C_MP) && dmp_impl_consumer_is_tomb(c, s)) {
+      /* A dead (or aborting) producer's record, tombstoned block by block
+       * (bytes_multi.c): final for this lap, stepped over and counted. */
+      dmp_impl_mp_skip_tombstones(c, s, published);
+      tries--; /* progress, not a failed try (each step moves at least a block) */
+      continue;
+    }
     struct record rec = {0, 0, 0};
     char why[128];
     int bad = check(&c->ring, s, published, &rec, why, sizeof why);
@@ -534,4 +550,22 @@ int64_t dmp_consumer_resync_bytes(struct dmp_consumer *c)
 size_t dmp_consumer_bytes_max(const struct dmp_consumer *c)
 {
   return c && c->ring.seg->geo.bytes ? max_record(&c->ring) : 0;
+}
+
+/* ---- for bytes_multi.c ------------------------------------------------------ */
+
+int dmp_impl_bytes_check(const struct dmp_impl_ring *r, int64_t s, int64_t last, struct dmp_impl_bytes_record *rec,
+                         char *why, size_t whylen)
+{
+  struct record x = {0, 0, 0};
+  int rc = check(r, s, last, &x, why, whylen);
+  rec->kind = x.kind;
+  rec->length = x.length;
+  rec->blocks = x.blocks;
+  return rc;
+}
+
+int dmp_impl_bytes_corrupt(struct dmp_consumer *c, int64_t s, const char *why)
+{
+  return corrupt(c, s, why);
 }

@@ -139,6 +139,32 @@ int dmp_impl_bytes_validate(const struct dmp_segment_header *h, const char *path
  * producer reached, or its position `published`. */
 int64_t dmp_impl_bytes_boundary(const struct dmp_impl_ring *r, int64_t start, int64_t published);
 
+/* ---- byte rings with many producers (bytes_multi.c) ------------------------ */
+
+/** Blocks a multi-producer byte claim of `rec` record blocks takes when it
+ * starts at block `c`: `rec`, plus the padding to the ring's end if the
+ * record would cross it (mp_try_claim(), per attempt). */
+uint64_t dmp_impl_bytes_mp_span(const struct dmp_impl_ring *r, int64_t c, uint64_t rec);
+/** Claim a record of `rec` blocks on a multi-producer byte ring (`mode`:
+ * 0 try, 1 timeout, 2 managed): `*first` its first block (the padding's,
+ * if any), `*pad` the padding blocks; the inner blocks' markers set. */
+int dmp_impl_bytes_mp_claim(struct dmp_producer *p, uint64_t rec, int mode, int64_t timeout_ns, int64_t *first,
+                            uint64_t *pad);
+/** MP3 of a byte record: the one marker per record (and its padding). */
+void dmp_impl_bytes_mp_mark(struct dmp_producer *p);
+/** A gating consumer's next record on a multi-producer byte ring:
+ * tombstones stepped over (counted, released), padding too. */
+int dmp_impl_bytes_mp_peek(struct dmp_consumer *c, const void **data, size_t *len, int64_t *seq);
+/* bytes.c's header checks, for bytes_multi.c. */
+struct dmp_impl_bytes_record {
+  uint16_t kind;   /**< DMP_BYTES_DATA or DMP_BYTES_PADDING */
+  uint32_t length; /**< payload bytes (DATA) */
+  uint64_t blocks; /**< blocks it covers, header included */
+};
+int dmp_impl_bytes_check(const struct dmp_impl_ring *r, int64_t s, int64_t last, struct dmp_impl_bytes_record *rec,
+                         char *why, size_t whylen);
+int dmp_impl_bytes_corrupt(struct dmp_consumer *c, int64_t s, const char *why);
+
 /* ---- where segments live, whom to trust (access.c) ------------------------ */
 /* Each reports a failure as a negative code and a reason in `why` only (so
  * best-effort callers leave the thread's error detail alone). */
@@ -270,6 +296,14 @@ struct dmp_impl_mp {
   uint64_t tombstoned;              /**< our slots published as tombstones */
   bool excl;    /**< we own the ring's biased claim and last saw it EXCLUSIVE (multi.c) */
   bool settled; /**< we saw the ring's bias SHARED: our claims use the CAS */
+  /** Byte rings (bytes_multi.c): while nonzero, a claim is of this many
+   * record blocks plus the padding to the ring's end if they would cross
+   * it, sized at each claim attempt from where it starts. */
+  uint64_t bytes_rec;
+  /** Byte rings: the open claim is a record (with its padding) whose
+   * first block is bytes_at: its publish stores one marker per record. */
+  bool bytes_open;
+  int64_t bytes_at;
 };
 
 dmp_atomic_i64 *dmp_impl_mp_marks(const struct dmp_impl_ring *r);

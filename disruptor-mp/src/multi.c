@@ -326,6 +326,7 @@ static void mp_drop_pending(struct dmp_producer *p)
 {
   struct dmp_impl_mp *mp = p->mp;
   p->claim_end = 0;
+  mp->bytes_open = false;
   if (mp->lo == mp->hi)
     return;
   dmp_atomic_i64 *marks = dmp_impl_mp_marks(&p->ring);
@@ -369,6 +370,8 @@ static int mp_try_claim(struct dmp_producer *p, uint64_t n, int64_t *first)
     if (c < 0 || c > DMP_IMPL_SEQ_MAX)
       return DMP_FAIL(-EAGAIN, "'%s': the claim counter holds %lld, which no producer stores (scribbled)",
                       p->cfg.name, (long long)c);
+    if (mp->bytes_rec) /* a byte record: its padding depends on where it starts (bytes_multi.c) */
+      n = dmp_impl_bytes_mp_span(&p->ring, c, mp->bytes_rec);
     int64_t last = c + (int64_t)n - 1;
     if (last > mp->limit) {
       mp->limit = mp_limit(p);
@@ -432,9 +435,12 @@ int64_t dmp_impl_mp_publish(struct dmp_producer *p)
   /* MP3: release store of each marker after the slot's bytes: the publish
    * (consumers read the markers, not the cursor); pairs with the
    * consumers' acquire loads (C1 of a multi-producer ring), MP5's and
-   * MP7's. */
-  for (int64_t s = mp->lo; s < mp->hi; s++)
-    dmp_impl_store_release(mark_of(marks, &p->ring, s), DMP_MARK_DATA(s));
+   * MP7's. A byte record: one marker per record (bytes_multi.c). */
+  if (mp->bytes_open)
+    dmp_impl_bytes_mp_mark(p);
+  else
+    for (int64_t s = mp->lo; s < mp->hi; s++)
+      dmp_impl_store_release(mark_of(marks, &p->ring, s), DMP_MARK_DATA(s));
   /* MP4: release store emptying the intent, after the markers; pairs with
    * MP7's intent loads (an intent seen moved on means the markers below
    * it are set, so a repairer's MP6 CAS from an older marker fails). */
@@ -678,7 +684,11 @@ static int attach_check(const struct dmp_producer_config *cfg, const struct dmp_
   if (g->max_producers == 0)
     return DMP_FAIL(-DMP_E_MISMATCH, "'%s' is a single-producer ring (created without DMP_RING_MULTI_PRODUCER): it "
                     "takes no other producer", seg->path);
-  int rc = expect_u64("capacity", cfg->capacity, g->capacity, seg->path);
+  if (!(cfg->flags & DMP_RING_BYTES) != !g->bytes)
+    return DMP_FAIL(-DMP_E_MISMATCH, "cfg.flags %s DMP_RING_BYTES, the ring '%s' is a %s ring",
+                    g->bytes ? "without" : "with", seg->path, g->bytes ? "byte" : "slot");
+  /* A byte ring's capacity is given in bytes (bytes.h). */
+  int rc = expect_u64("capacity", cfg->capacity, g->bytes ? g->capacity * g->slot_stride : g->capacity, seg->path);
   if (rc == 0)
     rc = expect_u64("slot_size", cfg->slot_size, g->slot_size, seg->path);
   /* dmp_producer_config_init() sets slot_align and max_consumers to the
