@@ -306,7 +306,7 @@ static int consumer_check(struct dmp_consumer *c, bool gating)
     return DMP_FAIL(-EINVAL, "consumer is NULL");
   if (!c->ring.seg->geo.bytes)
     return DMP_FAIL(-EINVAL, "'%s' is a slot ring, not a byte ring (DMP_RING_BYTES)", c->cfg.name);
-  if (gating && c->non_gating)
+  if (gating && (c->non_gating & DMP_IMPL_C_LOSSY))
     return DMP_FAIL(-EINVAL, "consumer '%s' is non-gating: read by copy (dmp_consumer_try_copy_bytes())", c->id);
   return 0;
 }
@@ -481,7 +481,7 @@ static int lossy_copy(struct dmp_consumer *c, void *dst, size_t cap, size_t *len
 
 static int copy(struct dmp_consumer *c, void *dst, size_t cap, size_t *len, int64_t *seq)
 {
-  if (c->non_gating)
+  if (c->non_gating & DMP_IMPL_C_LOSSY)
     return lossy_copy(c, dst, cap, len, seq);
   int64_t before = c->next;
   const void *data;
@@ -533,14 +533,19 @@ int64_t dmp_consumer_resync_bytes(struct dmp_consumer *c)
    * consumer's producer is never more than a ring ahead of what it
    * released: beyond that is a scribbled cursor, trusted no further. */
   int64_t published = dmp_impl_seq_clamp(dmp_impl_load_acquire(&c->ring.ctl->producer_cursor));
-  if (!c->non_gating && published - c->committed > (int64_t)c->ring.capacity)
+  /* Many producers: the frontier of their markers (multi.c), whose next
+   * block is a record boundary too (bytes_multi.c: a record's blocks are
+   * all done once its first is). */
+  if (c->non_gating & DMP_IMPL_C_MP)
+    published = dmp_impl_mp_published(c);
+  if (!(c->non_gating & DMP_IMPL_C_LOSSY) && published - c->committed > (int64_t)c->ring.capacity)
     published = c->committed + (int64_t)c->ring.capacity;
   int64_t s = c->next;
   int64_t to = s > published ? s : next_boundary(&c->ring, s + 1, published);
   c->missed += (uint64_t)(to - s);
   dmp_impl_cnt_add(c->counters, DMP_IMPL_CNT_MISSED, (uint64_t)(to - s));
   c->next = to;
-  if (c->non_gating)
+  if (c->non_gating & DMP_IMPL_C_LOSSY)
     lossy_commit(c);
   else
     dmp_consumer_release(c);

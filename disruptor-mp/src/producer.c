@@ -44,7 +44,9 @@ static int check_create_fields(const struct dmp_producer_config *cfg)
   return 0;
 }
 
-#define ATTACH_FLAGS (DMP_RING_SHARE_GROUP | DMP_RING_MULTI_PRODUCER)
+/* DMP_RING_BYTES on attach: the attacher expects a byte ring (its capacity
+ * then counts bytes; multi.c, attach_check()). */
+#define ATTACH_FLAGS (DMP_RING_SHARE_GROUP | DMP_RING_MULTI_PRODUCER | DMP_RING_BYTES)
 
 int dmp_impl_producer_check(const struct dmp_producer_config *cfg, struct dmp_producer **out, bool attach)
 {
@@ -58,8 +60,8 @@ int dmp_impl_producer_check(const struct dmp_producer_config *cfg, struct dmp_pr
   if (!attach)
     rc = check_create_fields(cfg);
   else if (cfg->flags & ~ATTACH_FLAGS)
-    rc = DMP_FAIL(-DMP_E_BADCONFIG, "cfg.flags 0x%x: dmp_producer_attach() takes only DMP_RING_SHARE_GROUP and "
-                  "DMP_RING_MULTI_PRODUCER (the ring's creator chose the rest)", cfg->flags);
+    rc = DMP_FAIL(-DMP_E_BADCONFIG, "cfg.flags 0x%x: dmp_producer_attach() takes only DMP_RING_SHARE_GROUP, "
+                  "DMP_RING_MULTI_PRODUCER and DMP_RING_BYTES (the ring's creator chose the rest)", cfg->flags);
   else
     rc = 0;
   if (rc == 0 && cfg->reserved32)

@@ -154,7 +154,6 @@ Test(bytes, bad_config)
       {4096, 48, 8, 0, "slot_size"},         /* not a power of two */
       {1u << 20, 8192, 8, 0, "slot_size"},   /* above DMP_MAX_SLOT_ALIGN */
       {4096, 64, 32, 0, "slot_align"},       /* neither the default nor the block */
-      {4096, 64, 8, DMP_RING_MULTI_PRODUCER, "MULTI_PRODUCER"},
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     struct dmp_producer_config pc = bcfg(DMP_BACKEND_SHM, bad[i].bytes, bad[i].block);
