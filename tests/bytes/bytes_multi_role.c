@@ -8,7 +8,11 @@
  *     claims. ACT "kill": at record AT, claims it, writes half its payload,
  *     writes CLOCK_MONOTONIC ns to FILE and SIGKILLs itself. ACT "stop": the
  *     same, then SIGSTOPs itself instead; once continued it writes the rest
- *     and publishes as usual. ACT "none": neither.
+ *     and publishes as usual. ACT "none": neither. The creator starts once
+ *     $BMR_NPROD producers are attached (all of them: one killed early must
+ *     not leave the ring without a live producer before the others attach)
+ *     and closes only once $BMR_HOLD_FILE exists (its close removes the
+ *     ring's name), each bounded.
  *   bytes_multi_role consumer NAME shm|mmap ID NPROD COUNT SEED DEAD AT READY REPORT [lossy]
  *     attaches (waiting for the ring), creates READY, then reads until it
  *     has every producer's records: COUNT each, AT of producer DEAD (-1:
@@ -93,6 +97,21 @@ static int producer(const char *name, enum dmp_backend b, uint64_t ring, uint32_
             dmp_err_name(rc), dmp_last_error());
     return 2;
   }
+  if (index == 0 && getenv("BMR_NPROD")) {
+    uint32_t want = (uint32_t)strtoul(getenv("BMR_NPROD"), NULL, 10);
+    int64_t deadline = mono_ns() + WAIT_NS;
+    for (uint32_t alive = 0; alive < want && mono_ns() < deadline;) {
+      struct dmp_inspect *in;
+      const struct dmp_ring_stat *st;
+      if (dmp_inspect_open(b, name, &in) == 0) {
+        if (dmp_inspect_sample(in, &st) == 0)
+          alive = st->producers_alive;
+        dmp_inspect_close(in);
+      }
+      if (alive < want)
+        usleep(1000);
+    }
+  }
   size_t max = dmp_producer_bytes_max(p);
   for (int64_t i = 0; i < count; i++) {
     size_t len = rec_len(seed, index, i, max);
@@ -118,6 +137,8 @@ static int producer(const char *name, enum dmp_backend b, uint64_t ring, uint32_
     }
     dmp_producer_publish(p);
   }
+  if (index == 0 && getenv("BMR_HOLD_FILE"))
+    ts_wait_path(getenv("BMR_HOLD_FILE"), ts_timeout_ms(20000));
   dmp_producer_close(p);
   return 0;
 }
