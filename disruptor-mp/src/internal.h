@@ -130,7 +130,7 @@ int dmp_impl_segment_path(enum dmp_backend backend, const char *name, char *out,
 int dmp_impl_bytes_geometry(const struct dmp_producer_config *cfg, uint32_t max_consumers,
                             struct dmp_impl_geometry *g);
 /** Segment validation of a header with DMP_SEG_F_BYTES: its geometry is a
- * byte ring's (slot size = alignment >= 16, capacity >= 2, one producer).
+ * byte ring's (slot size = alignment >= 16, capacity >= 2; one producer or many).
  * 0 or -DMP_E_CORRUPT with the detail. Sets g->bytes. */
 int dmp_impl_bytes_validate(const struct dmp_segment_header *h, const char *path, struct dmp_impl_geometry *g);
 /** A consumer's settled start `start` (last "released" block) on a byte

@@ -97,9 +97,37 @@
  * boundary), or at the producer's position when no such lap start is
  * published: it may start later than on a slot ring.
  *
- * Limits of this version: a byte ring has one producer (DMP_RING_BYTES
- * with DMP_RING_MULTI_PRODUCER is refused, -DMP_E_BADCONFIG); a record is
- * claimed with its final length (no shrinking after the claim). The slot
+ * Many producers (DMP_RING_BYTES | DMP_RING_MULTI_PRODUCER; producer.h,
+ * "Many producers"; src/bytes_multi.c; model/mp_bytes.pml): other
+ * processes join with dmp_producer_attach() (cfg.flags DMP_RING_BYTES |
+ * DMP_RING_MULTI_PRODUCER, cfg.capacity in bytes or 0) and claim records
+ * concurrently. A record, with the padding before it if it would cross
+ * the ring's end from where its claim lands, is one step of the ring's
+ * claim counter (a CAS), so whoever crosses the end pads it; the
+ * producer's table entry holds the claim's extent before the counter
+ * moves. Right after its claim the producer marks the record's inner
+ * blocks (a marker per block, 8 bytes per block, stored at the claim);
+ * the publish is one marker store per record (and one for its padding).
+ * Consumers read records in claim order, each producer's in its order,
+ * only once fully published. A producer that dies between claim and
+ * publish (its entry's lock free) has its claim turned into tombstones by
+ * whoever waits on it (a consumer's liveness check, a waiting producer's
+ * repair) within a liveness period; readers step over the run of
+ * tombstones, which ends at the next record, and count its blocks
+ * (dmp_consumer_tombstones(); the ring's count, dmp-stat's "tombstones",
+ * counts the tombstone markers that repairs and aborts stored: an abort
+ * every block of its claim, a repair the blocks the dead producer had not
+ * marked yet, at least the record's first one); they never read its
+ * header or payload. A SIGSTOPped producer keeps its lock and is waited
+ * for. dmp_producer_abort() and a close with an open claim publish the
+ * claim as tombstones the same way. One claim per handle at a time: on
+ * such a ring a second dmp_producer_try_claim_bytes() before the publish
+ * fails with -EBUSY (records are not batched per publish).
+ *
+ * Limits of this version: a record is claimed with its final length (no
+ * shrinking after the claim). Layer 1's framed messages on a
+ * multi-producer byte ring are not supported in this version (untested:
+ * Layer 1's batched sends claim several records per publish). The slot
  * calls (dmp_producer_try_claim(), dmp_consumer_try_peek(), ...) still
  * work on a byte ring, on blocks: a producer that mixes them with the byte
  * calls writes blocks that its consumers report as corrupt records.

@@ -176,7 +176,9 @@ extern "C" {
 #define DMP_SEG_F_MULTI_PRODUCER 0x4u
 /** A byte ring (DMP_RING_BYTES, bytes.h): the slots are blocks that hold
  * variable-length records (slot size = slot alignment = the block, >= 16;
- * capacity >= 2; never with DMP_SEG_F_MULTI_PRODUCER). The header's
+ * capacity >= 2). With DMP_SEG_F_MULTI_PRODUCER the producer table and
+ * markers are per block (bytes.h, "Many producers"); a library older than
+ * that combination refused such a header as corrupt. The header's
  * geometry counts blocks. A library that does not know the bit refuses
  * the ring rather than read records as slots. */
 #define DMP_SEG_F_BYTES 0x8u
