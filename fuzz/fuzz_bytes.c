@@ -5,11 +5,14 @@
  * Input: a prologue, then the ring's blocks:
  *   byte 0: log2 block - 4 (mod 3: 16, 32, 64 bytes)
  *   byte 1: log2 blocks - 1 (mod 7: 2 .. 128 blocks)
- *   byte 2: bit 0: a non-gating reader
+ *   byte 2: bit 0: a non-gating reader; bit 1: a multi-producer ring
+ *           (DMP_RING_MULTI_PRODUCER, bytes_multi.c): readers take the
+ *           frontier from the per-block markers and step over tombstones
  *   bytes 3..10: the producer cursor (int64, any value: a hostile peer's)
  *   bytes 11..18: gate_limit (int64, any value)
  *   bytes 19..20: where the reader starts (u16)
- *   then the blocks (zero-filled where the input ends).
+ *   then the blocks (zero-filled where the input ends), then on a
+ *   multi-producer ring the markers (int64 per block, any values).
  * Oracles: a record handed out lies inside the ring's blocks (the image
  * ends exactly there, so ASan sees any overread) and within the ring's
  * largest record; a read never moves the reader backwards; the loop ends. */
@@ -22,7 +25,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   struct fuzz_in in = {data, size};
   uint32_t block = 16u << (fuzz_u8(&in) % 3u);
   uint64_t blocks = UINT64_C(2) << (fuzz_u8(&in) % 7u);
-  bool lossy = fuzz_u8(&in) & 1u;
+  uint8_t mode = fuzz_u8(&in);
+  bool lossy = mode & 1u;
+  bool multi = mode & 2u;
   uint64_t cursor = (uint64_t)fuzz_u32(&in) | (uint64_t)fuzz_u32(&in) << 32;
   uint64_t limit = (uint64_t)fuzz_u32(&in) | (uint64_t)fuzz_u32(&in) << 32;
   int64_t start = fuzz_u16(&in);
@@ -30,6 +35,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   struct dmp_impl_segment seg;
   memset(&seg, 0, sizeof seg);
   FUZZ_CHECK(dmp_impl_geometry_compute("", blocks, block, block, 1, &seg.geo) == 0);
+  if (multi)
+    FUZZ_CHECK(dmp_impl_geometry_mp("", 1, &seg.geo) == 0);
   seg.geo.bytes = true;
   const struct dmp_impl_geometry *g = &seg.geo;
   /* The image ends where the blocks end (not at the page-rounded size). */
@@ -40,6 +47,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   uint8_t *map = mem;
   memset(map, 0, (size_t)g->slots_offset); /* header flags 0: no wake-ups */
   fuzz_bytes(&in, map + g->slots_offset, (size_t)(blocks * block));
+  if (multi)
+    fuzz_bytes(&in, map + g->marks_offset, (size_t)(blocks * sizeof(int64_t)));
   seg.fd = -1;
   seg.map = map;
   seg.map_len = len;
@@ -57,7 +66,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   c.next = start;
   c.committed = start - 1;
   c.available = lossy ? INT64_MIN : start - 1;
-  c.non_gating = lossy ? DMP_IMPL_C_LOSSY : 0;
+  c.non_gating = (lossy ? DMP_IMPL_C_LOSSY : 0) | (multi ? DMP_IMPL_C_MP : 0);
+  c.mp_frontier = start - 1;
   c.cfg.name = seg.path;
   snprintf(c.id, sizeof c.id, "fz");
   size_t max = dmp_consumer_bytes_max(&c);
