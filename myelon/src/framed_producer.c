@@ -53,6 +53,13 @@ static int producer_open(const struct myelon_producer_config *cfg, bool attach, 
   struct dmp_producer_config rc_cfg = cfg->ring;
   bool bytes = cfg->format == MYELON_FRAME_BYTES;
   uint32_t cap = 0;
+  if (bytes && (cfg->ring.flags & DMP_RING_MULTI_PRODUCER))
+    /* Layer 0 takes many producers on a byte ring (bytes.h), Layer 1 not
+     * yet: its batched sends claim several records per publish, which a
+     * multi-producer handle refuses (-EBUSY); untested, so refused. */
+    return dmp_error_set(__func__, "cfg.ring.flags: MYELON_FRAME_BYTES with DMP_RING_MULTI_PRODUCER: framed "
+                         "messages on a multi-producer byte ring are not supported in this version"),
+           -DMP_E_BADCONFIG;
   if (bytes) {
     /* A byte ring: the size in bytes, the block as the caller chose it
      * (Layer 0 checks both), the alignment the block's. */
