@@ -175,6 +175,18 @@ Test(bytes_multi, two_handles_interleave_pad_abort_close)
     put(a, 0, 0);
     expect(c, 0, 0);
     cr_assert(eq(u64, dmp_consumer_tombstones(c), 3 + 5));
+    /* The managed claim (liveness checks while blocked), padded as well. */
+    struct dmp_liveness_config lc;
+    dmp_liveness_config_init(&lc);
+    lc.quiet = true;
+    cr_assert(eq(int, dmp_producer_enable_liveness(a, &lc), 0), "%s", dmp_last_error());
+    for (int i = 0; i < 6; i++) {
+      int rc = dmp_producer_claim_bytes_managed(a, 300, &da, 1000000000);
+      cr_assert(eq(int, rc, 0), "managed claim %d: %s (%s)", i, dmp_err_name(rc), dmp_last_error());
+      memset(da, 20 + i, 300);
+      dmp_producer_publish(a);
+      expect(c, 300, (uint8_t)(20 + i));
+    }
     dmp_consumer_close(c);
     dmp_producer_close(a);
   }
