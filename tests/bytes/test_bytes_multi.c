@@ -413,10 +413,15 @@ static void run(enum dmp_backend b, const struct scenario *sc)
     struct dmp_inspect *in;
     cr_assert(eq(int, dmp_inspect_open(b, name, &in), 0), "%s", dmp_last_error());
     const struct dmp_ring_stat *st;
-    cr_assert(eq(int, dmp_inspect_sample(in, &st), 0));
-    cr_assert(eq(u64, st->tombstones, 0), "a stopped producer's record is never tombstoned [%s]", bn);
-    cr_assert(eq(u32, st->producers_alive, NPROD));
+    int src = dmp_inspect_sample(in, &st);
+    uint64_t tombs = src == 0 ? st->tombstones : UINT64_MAX;
+    uint32_t alive = src == 0 ? st->producers_alive : 0;
     dmp_inspect_close(in);
+    cr_assert(eq(int, src, 0));
+    cr_assert(eq(u64, tombs, 0), "a stopped producer's record is never tombstoned [%s]", bn);
+    /* The creator (it holds on) and the stopped one at least; the others
+     * may have finished before it stopped (a slow start under ASan). */
+    cr_assert(le(u32, 2, alive), "[%s]", bn);
     cr_assert(eq(int, kill(prod[sc->who], SIGCONT), 0));
   }
   for (int k = 1; k < NPROD; k++) {
