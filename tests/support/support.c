@@ -213,6 +213,31 @@ int ts_slack_ms(void)
   return v && *v ? atoi(v) : ts_timeout_ms(TS_SLACK_MS);
 }
 
+int64_t ts_runq_ns(void)
+{
+  FILE *f = fopen("/proc/thread-self/schedstat", "r");
+  if (!f)
+    return 0;
+  unsigned long long run = 0, wait = 0;
+  int n = fscanf(f, "%llu %llu", &run, &wait);
+  fclose(f);
+  return n == 2 ? (int64_t)wait : 0;
+}
+
+struct ts_mark ts_mark(void)
+{
+  struct ts_mark m;
+  m.runq_ns = ts_runq_ns();
+  m.wall_ns = ts_now_ns();
+  return m;
+}
+
+int64_t ts_own_ns(struct ts_mark m)
+{
+  int64_t wall = ts_now_ns() - m.wall_ns, waited = ts_runq_ns() - m.runq_ns;
+  return waited > 0 && waited < wall ? wall - waited : wall;
+}
+
 void ts_kill_children(void)
 {
   while (n_children > 0) {

@@ -65,6 +65,28 @@ int ts_timeout_ms(int base_ms);
 #define TS_SLACK_MS 250
 int ts_slack_ms(void);
 
+/** Where a bounded call starts: the wall clock and the calling thread's
+ * run-queue time so far. */
+struct ts_mark {
+  int64_t wall_ns;
+  int64_t runq_ns;
+};
+
+/** The calling thread's time spent runnable but not running, in ns (the
+ * run delay of /proc/thread-self/schedstat), or 0 where the kernel does
+ * not report it. */
+int64_t ts_runq_ns(void);
+
+/** Start timing a bounded call (ts_own_ns()). */
+struct ts_mark ts_mark(void);
+
+/** Wall time since `m` less the time this thread waited for a CPU
+ * meanwhile: what a call's own code and its own sleeps took. Checking a
+ * timeout promise against it holds the library to its bound without
+ * holding it to the host's load (at load 20 a runnable process may wait
+ * 250 ms and more for a core; the wall time is reported beside it). */
+int64_t ts_own_ns(struct ts_mark m);
+
 /** Kill and reap every child still running. */
 void ts_kill_children(void);
 
