@@ -14,6 +14,7 @@
 
 #include <disruptor_mp/error.h>
 #include <disruptor_mp/inspect.h>
+#include <disruptor_mp/layout.h> /* DMP_SEG_F_BYTES */
 
 #include "topology_internal.h"
 
@@ -117,6 +118,15 @@ int myelon_impl_topology_layout(const struct myelon_topology_config *cfg, struct
                      (int)cfg->responses);
   if (cfg->responses == MYELON_RESPONSES_ONE_RING && cfg->no_responses)
     return TOPO_FAIL(fn, "cfg.responses MYELON_RESPONSES_ONE_RING and cfg.no_responses exclude each other");
+  if (cfg->format == MYELON_FRAME_BYTES && cfg->responses == MYELON_RESPONSES_ONE_RING)
+    /* Layer 0 refuses DMP_RING_BYTES with DMP_RING_MULTI_PRODUCER (bytes.h, "Limits of this version"). */
+    return MYELON_FAIL(-MYELON_E_FORMAT, fn,
+                       "cfg.responses MYELON_RESPONSES_ONE_RING with cfg.format MYELON_FRAME_BYTES: a byte ring "
+                       "has one producer, so the workers cannot share a gather ring (use "
+                       "MYELON_RESPONSES_PER_WORKER)");
+  if (cfg->format != MYELON_FRAME_BYTES && cfg->ring_bytes != 0)
+    return TOPO_FAIL(fn, "cfg.ring_bytes %llu: only MYELON_FRAME_BYTES rings are sized in bytes (cfg.format %d)",
+                     (unsigned long long)cfg->ring_bytes, (int)cfg->format);
   if (cfg->max_message <= MYELON_STEP_HEADER)
     return TOPO_FAIL(fn, "cfg.max_message %zu leaves no room for a body after the %u-byte step envelope",
                      cfg->max_message, MYELON_STEP_HEADER);
@@ -126,6 +136,43 @@ int myelon_impl_topology_layout(const struct myelon_topology_config *cfg, struct
   if (rc < 0) /* keep the layout's words, under our name and as our caller spells the fields */
     rc = myelon_impl_nest_fields(rc, fn, "layout");
   return rc;
+}
+
+/* ---- ring shapes ------------------------------------------------------------------------ */
+
+static const char *format_name(enum myelon_frame_format f)
+{
+  switch (f) {
+  case MYELON_FRAME_COMPACT:
+    return "MYELON_FRAME_COMPACT";
+  case MYELON_FRAME_ALIGNED:
+    return "MYELON_FRAME_ALIGNED";
+  case MYELON_FRAME_BYTES:
+    return "MYELON_FRAME_BYTES";
+  }
+  return "unknown";
+}
+
+bool myelon_impl_explain_shape(enum dmp_backend backend, const char *name, enum myelon_frame_format format,
+                               const char *what, const char *fn)
+{
+  struct dmp_inspect *in = NULL;
+  const struct dmp_ring_stat *st;
+  if (dmp_inspect_open(backend, name, &in) < 0 || dmp_inspect_sample(in, &st) < 0) {
+    dmp_inspect_close(in);
+    return false; /* gone, or unreadable: the attach's own detail stays */
+  }
+  bool bytes = (st->flags & DMP_SEG_F_BYTES) != 0, want = format == MYELON_FRAME_BYTES;
+  if (bytes && !want)
+    dmp_error_set(fn, "%s '%s' is a byte ring (%llu bytes, MYELON_FRAME_BYTES) but cfg.format is %s: every process "
+                  "of a topology must use the same cfg.format",
+                  what, name, (unsigned long long)(st->capacity * st->slot_size), format_name(format)); /* blocks */
+  else if (!bytes && want)
+    dmp_error_set(fn, "%s '%s' is a slot ring (%llu slots of %u bytes) but cfg.format is MYELON_FRAME_BYTES: every "
+                  "process of a topology must use the same cfg.format",
+                  what, name, (unsigned long long)st->capacity, st->slot_size);
+  dmp_inspect_close(in);
+  return bytes != want;
 }
 
 /* ---- publishing step messages -------------------------------------------------------- */
@@ -139,16 +186,32 @@ static void out_config(struct myelon_producer_config *pc, const struct myelon_to
   pc->format = cfg->format;
   pc->frame_capacity = cfg->frame_capacity;
   pc->max_message = cfg->max_message;
+  if (cfg->format == MYELON_FRAME_BYTES)
+    pc->ring_bytes = cfg->ring_bytes; /* 0: the framed default */
 }
 
+/* What one message may take, once the producer exists: on a slot ring a
+ * frame's payload (longer messages are cut into frames), on a byte ring
+ * every message up to the ring's largest, in one record. */
 static int out_ready(struct myelon_impl_out *o, const struct myelon_topology_config *cfg)
 {
+  o->max_message = cfg->max_message;
+  if (cfg->format == MYELON_FRAME_BYTES) {
+    size_t ring_max = myelon_producer_max_message(o->p); /* half the ring less the record's 32 bytes */
+    if (ring_max < o->max_message)
+      o->max_message = ring_max;
+    if (o->max_message <= MYELON_STEP_HEADER) /* not with any ring Layer 0 creates (>= 2 blocks of 64) */
+      return TOPO_FAIL(NULL, "ring '%s' takes messages of at most %zu bytes: no room for a body",
+                       dmp_producer_name(myelon_producer_ring(o->p)), o->max_message);
+    o->frame_room = o->max_message;
+    o->bytes = true;
+    return 0;
+  }
   uint32_t slot, align;
   int rc = myelon_frame_slot(cfg->format, cfg->frame_capacity, &slot, &align);
   if (rc < 0)
     return rc;
   o->frame_room = slot - myelon_frame_header_size(cfg->format);
-  o->max_message = cfg->max_message;
   return 0;
 }
 
@@ -158,15 +221,17 @@ int myelon_impl_out_create(struct myelon_impl_out *o, const struct myelon_topolo
   memset(o, 0, sizeof *o);
   struct myelon_producer_config pc;
   out_config(&pc, cfg, name);
-  pc.ring.capacity = depth;
+  pc.ring.capacity = depth; /* not used on a byte ring: ring_bytes */
   pc.ring.max_consumers = consumers;
   if (max_producers) {
     pc.ring.flags |= DMP_RING_MULTI_PRODUCER;
     pc.ring.max_producers = max_producers;
   }
-  int rc = out_ready(o, cfg);
-  if (rc < 0 || (rc = myelon_producer_create(&pc, &o->p)) < 0)
+  int rc = myelon_producer_create(&pc, &o->p);
+  if (rc < 0 || (rc = out_ready(o, cfg)) < 0) {
+    myelon_impl_out_close(o);
     return rc;
+  }
   return 0;
 }
 
@@ -180,11 +245,11 @@ int myelon_impl_out_attach(struct myelon_impl_out *o, const struct myelon_topolo
   struct myelon_producer_config pc;
   out_config(&pc, cfg, name);
   pc.ring.flags |= DMP_RING_MULTI_PRODUCER;
-  int rc = out_ready(o, cfg);
-  if (rc < 0)
-    return rc;
+  int rc;
   for (;;) {
     rc = myelon_producer_attach(&pc, &o->p);
+    if (rc == 0 && (rc = out_ready(o, cfg)) < 0)
+      myelon_impl_out_close(o);
     /* Not there yet (or still being created): the scheduler makes it. */
     if (!wait || (rc != -ENOENT && rc != -DMP_E_NOTREADY))
       return rc;
@@ -287,11 +352,13 @@ int myelon_impl_publish_value(struct myelon_impl_out *o, const struct myelon_ste
   if (codec->size && rc < 0)
     return rc; /* the value cannot be encoded: nothing claimed */
   if (sized && MYELON_STEP_HEADER + size <= o->frame_room) {
+    /* A slot is a frame whatever the claim; a byte ring's record keeps the
+     * room claimed (framed.h): claim what the codec said, not the ring's largest. */
+    size_t room = o->bytes ? MYELON_STEP_HEADER + size : o->frame_room;
     void *slot;
-    if ((rc = myelon_producer_claim(o->p, o->frame_room, &slot, timeout_ns)) < 0)
+    if ((rc = myelon_producer_claim(o->p, room, &slot, timeout_ns)) < 0)
       return rc;
-    rc = myelon_codec_encode(codec, value, (uint8_t *)slot + MYELON_STEP_HEADER, o->frame_room - MYELON_STEP_HEADER,
-                             &len);
+    rc = myelon_codec_encode(codec, value, (uint8_t *)slot + MYELON_STEP_HEADER, room - MYELON_STEP_HEADER, &len);
     if (rc < 0) {
       /* The codec broke its size contract (or failed): drop the claim, so
        * receivers see nothing and the slot is reused by the next publish. */
@@ -384,7 +451,15 @@ static int worker_responses(struct myelon_worker *w, const struct myelon_topolog
     /* The scheduler created the gather ring; we are one more producer. */
     if ((rc = myelon_layout_gather_name(l, w->gather, sizeof w->gather)) < 0)
       return rc;
+    /* A scheduler on byte rings has no gather ring: if its request ring
+     * is there, say so rather than wait for a ring that never comes. */
+    if (myelon_layout_request_name(l, name, sizeof name) >= 0 &&
+        myelon_impl_explain_shape(l->backend, name, cfg->format, "request ring", fn))
+      return -MYELON_E_FORMAT;
     rc = myelon_impl_out_attach(&w->out, cfg, w->gather, wait, deadline);
+    if ((rc == -ETIMEDOUT || rc == -ENOENT) && myelon_impl_explain_shape(l->backend, name, cfg->format,
+                                                                         "request ring", fn))
+      return -MYELON_E_FORMAT; /* it appeared while we waited */
     if (rc == -ETIMEDOUT)
       dmp_error_set(fn, "worker w%u: no gather ring '%s' (the scheduler creates it) before the timeout", w->index,
                     w->gather);
@@ -433,6 +508,8 @@ static int worker_requests(struct myelon_worker *w, const struct myelon_topology
   rc = wait ? myelon_consumer_attach_timeout(&cc, timeout_ns, &w->req) : myelon_consumer_attach(&cc, &w->req);
   if (rc == -DMP_E_IDINUSE)
     dmp_error_set(fn, "worker %s is already attached to '%s' by a live process", id, name);
+  else if (rc == -MYELON_E_FORMAT)
+    (void)myelon_impl_explain_shape(l->backend, name, cfg->format, "request ring", fn); /* names both shapes */
   return rc;
 }
 

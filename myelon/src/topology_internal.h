@@ -36,12 +36,13 @@ int myelon_impl_topology_layout(const struct myelon_topology_config *cfg, struct
  * responses) with what publishing a step message needs. */
 struct myelon_impl_out {
   struct myelon_producer *p; /* NULL: none (a worker without responses) */
-  size_t frame_room;         /* largest message that travels in one frame */
+  size_t frame_room;         /* largest message that travels in one frame (a byte ring: max_message) */
   size_t max_message;        /* largest message, envelope included */
   void *scratch;             /* envelope + body of multi-frame messages */
   size_t scratch_cap;
   uint8_t *claimed;          /* zero-copy claim in progress: the envelope's slot bytes */
   size_t claimed_max;        /* body bytes claimed */
+  bool bytes;                /* a MYELON_FRAME_BYTES ring: one record per message, claims keep their room */
 };
 
 /* Create the framed producer of `o` on `name` (capacity `depth`, a
@@ -55,6 +56,13 @@ int myelon_impl_out_create(struct myelon_impl_out *o, const struct myelon_topolo
  * (myelon_impl_deadline(); DMP_FOREVER: none). */
 int myelon_impl_out_attach(struct myelon_impl_out *o, const struct myelon_topology_config *cfg, const char *name,
                            bool wait, int64_t deadline);
+
+/* Ring `name` (`what`: "request ring", ...) is a byte ring where `format`
+ * says slots, or the other way round: set a detail under `fn` naming both
+ * shapes and return true. False (no detail set) when the shapes agree or
+ * the ring cannot be inspected. Cold: opens and maps the segment. */
+bool myelon_impl_explain_shape(enum dmp_backend backend, const char *name, enum myelon_frame_format format,
+                               const char *what, const char *fn);
 
 /* Close the producer and free the scratch buffer. */
 void myelon_impl_out_close(struct myelon_impl_out *o);

@@ -133,7 +133,8 @@ static int attach_response(struct myelon_scheduler *s, uint32_t i, int64_t timeo
   if (rc == -ETIMEDOUT)
     dmp_error_set(fn, "worker w%u is attached but its response ring '%s' did not appear after %lld ms", i, name,
                   (long long)(timeout_ns / 1000000));
-  else if (rc < 0)
+  else if (rc < 0 && !(rc == -MYELON_E_FORMAT &&
+                       myelon_impl_explain_shape(s->layout.backend, name, s->format, "response ring", fn)))
     dmp_error_set(fn, "worker w%u's response ring '%s': %s", i, name, dmp_last_error());
   return rc;
 }

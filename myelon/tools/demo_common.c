@@ -217,6 +217,10 @@ int topology_config(const struct opts *o, struct myelon_topology_config *cfg)
   size_t need = MYELON_STEP_HEADER + request_bound(o->payload);
   cfg->max_message = need > 4096 ? need : 4096;
   cfg->responses = o->one_ring ? MYELON_RESPONSES_ONE_RING : MYELON_RESPONSES_PER_WORKER;
+  if (o->ring_bytes) {
+    cfg->format = MYELON_FRAME_BYTES;
+    cfg->ring_bytes = o->ring_bytes;
+  }
   return myelon_workers_make(o->workers, &cfg->workers);
 }
 
@@ -258,6 +262,10 @@ static void usage(FILE *f)
           "                   its response ring carried back (needs root)\n"
           "  --one-ring       every worker answers on one shared multi-producer ring (the\n"
           "                   gather ring) instead of a response ring of its own\n"
+          "  --ring-bytes N   every ring a byte ring of N bytes (a power of two, with a\n"
+          "                   unit: 64K, 1M): one record per message, up to half the\n"
+          "                   ring (default: rings of 1 KiB frames; not with --one-ring\n"
+          "                   or --remote)\n"
           "  --help           this text\n"
           "  --version        the library version\n"
           "\n"
@@ -298,6 +306,10 @@ static bool parse_option(struct tool_cli *cli, struct opts *o, int opt, const ch
   case 'I': return tool_cli_u32(cli, arg, 0, MYELON_WORKERS_MAX - 1, &o->index);
   case 'r': return tool_cli_u32(cli, arg, 1, MYELON_WORKERS_MAX, &o->remote);
   case 'O': return (o->one_ring = true), true;
+  case 'B':
+    if (!tool_cli_size(cli, arg, 128, UINT64_C(1) << 40, &o->ring_bytes))
+      return false;
+    return (o->ring_bytes & (o->ring_bytes - 1)) == 0 || tool_cli_refuse(cli, "a power of two from 128 bytes");
   case 'K':
     if (strcmp(arg, "-1") == 0)
       return (o->kill_at = -1), true;
@@ -312,7 +324,7 @@ static const struct option longopts[] = {
     {"layer", required_argument, NULL, 'l'},      {"timeout-ms", required_argument, NULL, 't'},
     {"session", required_argument, NULL, 'S'},    {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},          {"remote", required_argument, NULL, 'r'},
-    {"one-ring", no_argument, NULL, 'O'},
+    {"one-ring", no_argument, NULL, 'O'},         {"ring-bytes", required_argument, NULL, 'B'},
     /* internal: how the scheduler starts its workers, and fault injection for tests */
     {"role", required_argument, NULL, 'R'},       {"index", required_argument, NULL, 'I'},
     {"dir", required_argument, NULL, 'D'},        {"kill-worker-at-step", required_argument, NULL, 'K'},
@@ -342,6 +354,16 @@ int parse_args(int argc, char **argv, struct opts *o)
   if (o->remote && o->one_ring)
     return tool_cli_usage_error(&cli, "--one-ring and --remote exclude each other (a remote worker's response ring is "
                                 "carried back by its own bridge)");
+  if (o->ring_bytes && o->one_ring)
+    return tool_cli_usage_error(&cli, "--ring-bytes and --one-ring exclude each other (a byte ring has one producer: "
+                                "the workers cannot share a gather ring)");
+  if (o->ring_bytes && o->remote)
+    return tool_cli_usage_error(&cli, "--ring-bytes and --remote exclude each other (myelon-bridge does not carry "
+                                "byte rings yet)");
+  size_t need = MYELON_STEP_HEADER + request_bound(o->payload) + MYELON_BYTES_OVERHEAD;
+  if (o->ring_bytes && need > o->ring_bytes / 2)
+    return tool_cli_usage_error(&cli, "--payload %u needs records of %zu bytes: --ring-bytes must be at least %zu "
+                                "(a message takes at most half the ring)", o->payload, need, 2 * need);
   if (o->remote > o->workers)
     return tool_cli_usage_error(&cli, "--remote %u is more than the %u workers", o->remote, o->workers);
   if (o->role == ROLE_WORKER && (o->session[0] == '\0' || o->index >= o->workers))

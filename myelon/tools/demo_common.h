@@ -42,6 +42,7 @@ struct opts {
   int64_t kill_at;         /* hidden: the last worker kills itself at this step (-1: never) */
   uint32_t remote;         /* the last `remote` workers run on hosts of their own (demo_remote.c) */
   bool one_ring;           /* every worker answers on one multi-producer gather ring */
+  uint64_t ring_bytes;     /* nonzero: every ring a MYELON_FRAME_BYTES ring of this many bytes */
 };
 
 /* Command line: 0 run; -1 --help or --version printed (exit 0); otherwise

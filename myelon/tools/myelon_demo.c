@@ -143,16 +143,23 @@ static void on_signal(int sig)
 
 static pid_t spawn_worker(const struct opts *o, uint32_t index)
 {
-  char workers[16], idx[16], payload[24], kill_at[24], timeout[24];
+  char workers[16], idx[16], payload[24], kill_at[24], timeout[24], ring_bytes[24];
   snprintf(workers, sizeof workers, "%u", o->workers);
   snprintf(idx, sizeof idx, "%u", index);
   snprintf(payload, sizeof payload, "%u", o->payload);
   snprintf(kill_at, sizeof kill_at, "%" PRId64, o->kill_at);
   snprintf(timeout, sizeof timeout, "%" PRId64, o->step_timeout_ns / NS_PER_MS);
+  snprintf(ring_bytes, sizeof ring_bytes, "%" PRIu64, o->ring_bytes);
   char *argv[] = {"myelon-demo", "--role", "worker", "--index", idx, "--workers", workers, "--payload", payload,
                   "--backend", (char *)dmp_backend_name(o->backend), "--layer", (char *)layer_name(o->layer),
                   "--session", (char *)o->session, "--dir", (char *)o->dir, "--kill-worker-at-step", kill_at,
-                  "--timeout-ms", timeout, o->one_ring ? "--one-ring" : NULL, NULL};
+                  "--timeout-ms", timeout, NULL, NULL, NULL};
+  /* The shape: --one-ring, or --ring-bytes (they exclude each other), or neither. */
+  size_t n = sizeof argv / sizeof argv[0] - 3;
+  if (o->one_ring)
+    argv[n] = "--one-ring";
+  else if (o->ring_bytes)
+    argv[n] = "--ring-bytes", argv[n + 1] = ring_bytes;
   if (index >= o->workers - o->remote)
     return remote_spawn_worker(o, index, argv);
   pid_t parent = getpid();
@@ -342,7 +349,11 @@ static void print_header(const struct sched *sc)
   if (o->remote)
     printf("  workers w%u .. w%u on hosts of their own (namespaces + veth), behind myelon-bridge links\n",
            o->workers - o->remote, o->workers - 1);
-  if (o->one_ring) {
+  if (o->ring_bytes) {
+    printf("  session '%s' (tag %s)\n  request ring %s (%" PRIu64 " bytes), response rings %s .. r%x (%" PRIu64
+           " bytes each): byte rings, one record per message\n",
+           o->session, l->tag, req, o->ring_bytes, r0, o->workers - 1, o->ring_bytes);
+  } else if (o->one_ring) {
     char g[MYELON_LAYOUT_PATH_MAX];
     myelon_layout_gather_name(l, g, sizeof g);
     printf("  session '%s' (tag %s)\n  request ring %s (%" PRIu64 " slots), one gather ring %s (%" PRIu64
@@ -382,9 +393,8 @@ static int setup(struct sched *sc)
     record_failure("setup failed", rc);
     return rc;
   }
-  uint32_t slot, align;
-  myelon_frame_slot(sc->cfg.format, sc->cfg.frame_capacity, &slot, &align);
-  sc->frame_body = slot - myelon_frame_header_size(sc->cfg.format) - MYELON_STEP_HEADER;
+  /* A frame's payload; on a byte ring every message is one record, this the largest. */
+  sc->frame_body = myelon_producer_frame_capacity(myelon_scheduler_requests(sc->s)) - MYELON_STEP_HEADER;
   sc->payload = malloc(sc->o->payload ? sc->o->payload : 1);
   msgpack_sbuffer_init(&sc->sbuf);
   return sc->payload ? 0 : -ENOMEM;

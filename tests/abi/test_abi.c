@@ -153,9 +153,11 @@ ABI_PIN(myelon_consumer_config, 232, 168);
 ABI_PIN(myelon_journal_writer_config, 304, 240);
 ABI_PIN(myelon_recorder_config, 472, 408);
 ABI_PIN(myelon_replayer_config, 312, 248);
-ABI_PIN(myelon_topology_config, 240, 184);
-/* 0.5 took `responses` and `reserved32` out of the reserved space (176..183). */
+ABI_PIN(myelon_topology_config, 240, 192);
+/* 0.5 took `responses` and `reserved32` out of the reserved space (176..183),
+ * then `ring_bytes` (MYELON_FRAME_BYTES topologies, 184..191). */
 _Static_assert(offsetof(struct myelon_topology_config, responses) == 176, "myelon_topology_config fields moved");
+_Static_assert(offsetof(struct myelon_topology_config, ring_bytes) == 184, "myelon_topology_config fields moved");
 ABI_PIN(myelon_layout_config, 120, 56);
 /* What the library fills in for the caller: reserved space too, so a
  * later field fits without changing a caller's buffer. */

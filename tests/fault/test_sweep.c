@@ -200,15 +200,23 @@ static bool topo_one_ring(uint64_t seed)
   return ((seed / F_CLASSES + seed) & 1) != 0;
 }
 
+/* ... and about half of the other seeds on byte rings (MYELON_FRAME_BYTES,
+ * per-worker response rings: the one-ring shape has no byte-ring form). */
+static bool topo_bytes(uint64_t seed)
+{
+  return !topo_one_ring(seed) && ((seed / F_CLASSES) & 1) == 0; /* seed 12 of the small sweep */
+}
+
 static void describe(const struct plan *p, char *buf, size_t len)
 {
   snprintf(buf, len,
            "seed %" PRIu64 ": %s, %s, capacity %" PRId64 ", %" PRId64 " events, batch %" PRId64 ", pace %" PRId64
            " us, at %" PRId64 ", variant %" PRId64 ", %" PRId64 " bystander(s), stop %" PRId64 " ms, repeats %" PRId64
-           ", calls %" PRId64 " ms, waits %s/%s%s",
+           ", calls %" PRId64 " ms, waits %s/%s%s%s",
            p->seed, class_names[p->kind], fr_backend_name(p->backend), p->capacity, p->count, p->batch, p->pace_us,
            p->at, p->variant, p->n_cons, p->stop_ms, p->repeats, p->call_ms, p->wait[0], p->wait[1],
-           p->kind >= F_WORKER_KILL && topo_one_ring(p->seed) ? ", one response ring" : "");
+           p->kind >= F_WORKER_KILL && topo_one_ring(p->seed) ? ", one response ring" : "",
+           p->kind >= F_WORKER_KILL && topo_bytes(p->seed) ? ", byte rings" : "");
 }
 
 /* ---- failure reporting ---------------------------------------------------- */
@@ -1117,7 +1125,8 @@ static bool framed_kill(struct run *r)
  * other seed of a topology class (odd seed / F_CLASSES) runs the one-ring
  * shape (MYELON_RESPONSES_ONE_RING: all answers on one multi-producer
  * gather ring); there worker-kill's variant 2 kills the worker in the
- * middle of its answer (claimed, half-written: a tombstone). */
+ * middle of its answer (claimed, half-written: a tombstone). About half of
+ * the other seeds run on byte rings (topo_bytes(): MYELON_FRAME_BYTES). */
 struct topo_run {
   const struct plan *plan;
   struct topo_params tp;
@@ -1138,6 +1147,7 @@ static bool topo_open(struct run *r, struct topo_run *t, uint32_t workers)
   topo_params_init(&t->tp, "sw", workers);
   t->tp.backend = r->ring.backend;
   t->tp.one_ring = topo_one_ring(r->plan->seed);
+  t->tp.ring_bytes = topo_bytes(r->plan->seed) ? TOPO_RING_BYTES : 0;
   /* The scheduler waits with the plan's first strategy, each worker with
    * its own (topo_spawn_mid): every wait kind meets the topology's dead,
    * stopped and restarted workers. */
@@ -1160,7 +1170,7 @@ static bool topo_create(struct topo_run *t)
 
 static bool topo_spawn_mid(struct topo_run *t, uint32_t index, int64_t die_at, int64_t die_mid)
 {
-  char a[13][300];
+  char a[14][300];
   snprintf(a[0], sizeof a[0], "label=%s", t->tp.label);
   snprintf(a[1], sizeof a[1], "backend=%s", t->tp.backend == DMP_BACKEND_MMAP ? "mmap" : "shm");
   snprintf(a[2], sizeof a[2], "dir=%s", t->tp.dir);
@@ -1174,8 +1184,9 @@ static bool topo_spawn_mid(struct topo_run *t, uint32_t index, int64_t die_at, i
   snprintf(a[10], sizeof a[10], "one_ring=%d", t->tp.one_ring ? 1 : 0);
   snprintf(a[11], sizeof a[11], "die_mid=%" PRId64, die_mid);
   snprintf(a[12], sizeof a[12], "wait=%s", topo_worker_wait(t, index));
+  snprintf(a[13], sizeof a[13], "ring_bytes=%" PRIu64, t->tp.ring_bytes);
   char *argv[] = {(char *)ts_helper("TOPO_ROLE"), a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9],
-                  a[10], a[11], a[12], NULL};
+                  a[10], a[11], a[12], a[13], NULL};
   t->pids[index] = ts_spawn(argv);
   CHECK(t->pids[index] > 0, "cannot spawn topo_role");
   return true;

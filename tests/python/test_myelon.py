@@ -480,9 +480,11 @@ class Topology(unittest.TestCase):
     """A topology's rings are named from a prefix (unique per test: the
     leftover check looks for it) and a hash of the label. Every test runs
     on both shapes: a response ring per worker here, one gather ring in
-    TopologyOneRing (the C peers get MYELON_TEST_RESPONSES)."""
+    TopologyOneRing (the C peers get MYELON_TEST_RESPONSES), and on byte
+    rings in TopologyBytes (MYELON_TEST_RING_BYTES)."""
     n = 0
     responses = 'per_worker'
+    ring_bytes = None
 
     def setUp(self):
         Topology.n += 1
@@ -503,7 +505,8 @@ class Topology(unittest.TestCase):
     def c_role(self, *args):
         p = subprocess.Popen([os.environ['MYELON_TEST_TOPO']] + [str(a) for a in args], stderr=subprocess.PIPE,
                              text=True, env=dict(os.environ, MYELON_TEST_PREFIX=self.prefix,
-                                                 MYELON_TEST_RESPONSES=self.responses))
+                                                 MYELON_TEST_RESPONSES=self.responses,
+                                                 MYELON_TEST_RING_BYTES=str(self.ring_bytes or '')))
         self.procs.append(p)
         return p
 
@@ -515,13 +518,16 @@ class Topology(unittest.TestCase):
             _, err = p.communicate()
         self.assertEqual(p.returncode, 0, err)
 
+    def shape(self):  # what every process of this test's topology passes alike
+        return dict(prefix=self.prefix, responses=self.responses, ring_bytes=self.ring_bytes)
+
     @staticmethod
     def answer(worker, body):
         return b'%d:' % worker + bytes(reversed(body))
 
     def test_python_scheduler_drives_c_workers(self):
         ws = [self.c_role('worker', self.label, 2, i) for i in range(2)]
-        with myelon.Scheduler(self.label, 2, prefix=self.prefix, responses=self.responses) as s:
+        with myelon.Scheduler(self.label, 2, **self.shape()) as s:
             s.rendezvous(timeout=20)
             for step in range(1, 31):
                 body = b'step-%d' % step
@@ -535,7 +541,7 @@ class Topology(unittest.TestCase):
         sched = self.c_role('scheduler', self.label, 2, 30)
         other = self.c_role('worker', self.label, 2, 1)  # worker 1 in C, worker 0 here
         steps = []
-        with myelon.Worker(self.label, 2, 0, prefix=self.prefix, attach_timeout=20, responses=self.responses) as w:
+        with myelon.Worker(self.label, 2, 0, attach_timeout=20, **self.shape()) as w:
             while True:
                 try:
                     m = w.recv(timeout=20)
@@ -552,14 +558,14 @@ class Topology(unittest.TestCase):
         self.finish(other)
 
     def test_a_missing_worker_is_named_by_the_rendezvous(self):
-        with myelon.Scheduler(self.label, 2, prefix=self.prefix, responses=self.responses) as s:
-            with myelon.Worker(self.label, 2, 0, prefix=self.prefix, responses=self.responses):
+        with myelon.Scheduler(self.label, 2, **self.shape()) as s:
+            with myelon.Worker(self.label, 2, 0, **self.shape()):
                 with self.assertRaises(myelon.Error) as e:
                     s.rendezvous(timeout=0.3)
                 self.assertEqual(e.exception.name, 'ETIMEDOUT')
                 self.assertIn('w1', e.exception.detail)
             with self.assertRaises(myelon.Error):
-                myelon.Scheduler(self.label, 1, prefix=self.prefix, responses=self.responses)  # below the minimum
+                myelon.Scheduler(self.label, 1, **self.shape())  # below the minimum
 
     def test_an_unknown_response_shape_is_refused(self):  # a Python-side check: no ring is made
         with self.assertRaises(ValueError):
@@ -570,6 +576,34 @@ class Topology(unittest.TestCase):
 
 class TopologyOneRing(Topology):
     responses = 'one_ring'
+
+
+class TopologyBytes(Topology):
+    ring_bytes = 1 << 16
+
+    def test_large_steps_cross_whole(self):  # up to the ring's largest: half of it less 48 bytes
+        ws = [self.c_role('worker', self.label, 2, i) for i in range(2)]
+        with myelon.Scheduler(self.label, 2, prefix=self.prefix, ring_bytes=self.ring_bytes) as s:
+            s.rendezvous(timeout=20)
+            for step, n in enumerate([0, 1, 4096, self.ring_bytes // 2 - 48 - 4], 1):  # room for "1:" in answers
+                body = bytes((step * 7 + i) % 251 for i in range(n))
+                s.broadcast(step, body, timeout=10)
+                got = sorted(s.gather(step, timeout=20))
+                self.assertEqual(got, [(w, 1, self.answer(w, body)) for w in range(2)])
+            with self.assertRaises(myelon.Error) as e:
+                s.broadcast(9, bytes(self.ring_bytes // 2 - 48 + 1), timeout=1)
+            self.assertEqual(e.exception.name, 'TOOBIG')
+        for w in ws:
+            self.finish(w)
+
+    def test_a_worker_on_slot_rings_is_refused(self):
+        with myelon.Scheduler(self.label, 2, prefix=self.prefix, ring_bytes=self.ring_bytes):
+            with self.assertRaises(myelon.Error) as e:
+                myelon.Worker(self.label, 2, 0, prefix=self.prefix, attach_timeout=5)
+            self.assertEqual(e.exception.name, 'FORMAT')
+            self.assertIn('is a byte ring', e.exception.detail)
+        with self.assertRaises(ValueError):
+            myelon.Scheduler(self.label, 2, prefix=self.prefix, ring_bytes=0)
 
 
 class Readme(unittest.TestCase):

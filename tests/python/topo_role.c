@@ -12,7 +12,8 @@
  *
  * The ring name prefix comes from $MYELON_TEST_PREFIX (default "my");
  * $MYELON_TEST_RESPONSES=one_ring: answers on one gather ring
- * (MYELON_RESPONSES_ONE_RING).
+ * (MYELON_RESPONSES_ONE_RING); $MYELON_TEST_RING_BYTES=B: every ring a
+ * byte ring of B bytes (MYELON_FRAME_BYTES).
  * Every wait is bounded (20 s).
  */
 #include <inttypes.h>
@@ -40,6 +41,11 @@ static int config(struct myelon_topology_config *cfg, const char *label, const c
   const char *responses = getenv("MYELON_TEST_RESPONSES");
   if (responses && strcmp(responses, "one_ring") == 0)
     cfg->responses = MYELON_RESPONSES_ONE_RING;
+  const char *ring_bytes = getenv("MYELON_TEST_RING_BYTES"); /* set: byte rings of that size */
+  if (ring_bytes && ring_bytes[0]) {
+    cfg->format = MYELON_FRAME_BYTES;
+    cfg->ring_bytes = strtoull(ring_bytes, NULL, 10);
+  }
   return myelon_workers_make((uint32_t)strtoul(n, NULL, 10), &cfg->workers);
 }
 
@@ -58,7 +64,7 @@ static int worker(const struct myelon_topology_config *cfg, uint32_t index)
   int rc = myelon_worker_attach_timeout(cfg, index, WAIT, &w);
   if (rc < 0)
     return fail("myelon_worker_attach_timeout", rc);
-  uint8_t out[4096];
+  static uint8_t out[1u << 20]; /* an answer as long as the largest byte-ring request (TopologyBytes) */
   for (;;) {
     struct myelon_step_msg m;
     rc = myelon_worker_recv(w, &m, WAIT);

@@ -1,5 +1,6 @@
 /* The installed demo, myelon-demo (found through $MYELON_DEMO): it runs to
- * completion with a small step count on both backends and layers, exits
+ * completion with a small step count on both backends and layers, on slot
+ * rings and byte rings (--ring-bytes), exits
  * nonzero when a worker dies mid-run (hidden --kill-worker-at-step), and
  * leaves no ring behind on either path. */
 #include <criterion/criterion.h>
@@ -123,6 +124,31 @@ Test(demo, one_ring_reports_a_dead_worker_and_exits_nonzero_without_leftovers)
   assert_no_leftovers(label, 4);
 }
 
+Test(demo, runs_on_byte_rings_on_both_backends_and_layers)
+{
+  char label[64];
+  label_for(label, sizeof label, "bytes");
+  const char *args[] = {"--workers", "4", "--steps", "500", "--ring-bytes", "64K", NULL};
+  cr_assert_eq(run_demo(label, args), 0, "see the demo's output above");
+  assert_no_leftovers(label, 4);
+  /* 100 KiB requests, one record each on 256 KiB rings (a slot ring cuts them into 1 KiB frames). */
+  label_for(label, sizeof label, "bytesmm");
+  const char *mm[] = {"--workers", "2", "--steps", "100", "--ring-bytes", "256K", "--layer", "typed", "--backend",
+                      "mmap", "--payload", "100K", NULL};
+  cr_assert_eq(run_demo(label, mm), 0);
+}
+
+Test(demo, byte_rings_report_a_dead_worker_and_exit_nonzero_without_leftovers)
+{
+  char label[64];
+  label_for(label, sizeof label, "byteskill");
+  const char *args[] = {"--workers", "3", "--steps", "1000", "--ring-bytes", "64K", "--kill-worker-at-step", "10",
+                        NULL};
+  int st = run_demo(label, args);
+  cr_assert_eq(st, 1, "exit status %d (want 1: failure reported, no hang, no crash)", st);
+  assert_no_leftovers(label, 3);
+}
+
 Test(demo, rejects_bad_usage)
 {
   char label[64];
@@ -135,6 +161,14 @@ Test(demo, rejects_bad_usage)
   cr_assert_eq(run_demo(label, layer), 2);
   const char *both[] = {"--one-ring", "--remote", "1", NULL};
   cr_assert_eq(run_demo(label, both), 2);
+  const char *odd[] = {"--ring-bytes", "3000", NULL};
+  cr_assert_eq(run_demo(label, odd), 2, "not a power of two");
+  const char *small[] = {"--ring-bytes", "1K", "--payload", "1000", NULL};
+  cr_assert_eq(run_demo(label, small), 2, "a request longer than half the ring");
+  const char *shared[] = {"--ring-bytes", "64K", "--one-ring", NULL};
+  cr_assert_eq(run_demo(label, shared), 2, "a byte ring has one producer");
+  const char *remote[] = {"--ring-bytes", "64K", "--remote", "1", NULL};
+  cr_assert_eq(run_demo(label, remote), 2, "the bridge does not carry byte rings yet");
   const char *help[] = {"--help", NULL};
   cr_assert_eq(run_demo(label, help), 0);
 }

@@ -3,14 +3,17 @@
  * locks, so Layer 0 treats them as separate participants). Covers the
  * rendezvous, steps and gathers (late, stale, skipped, malformed answers),
  * typed values, zero-copy claims and every configuration error. Death of a
- * worker needs a real process: test_topology_mp.c. Built twice: the
+ * worker needs a real process: test_topology_mp.c. Built three times: the
  * *_one_ring executable (TOPO_ONE_RING) runs every test on the one-ring
- * shape, where a few expectations differ (named where they do). */
+ * shape, the *_bytes one (TOPO_BYTES) on byte rings (MYELON_FRAME_BYTES);
+ * a few expectations differ (named where they do). */
 #include <criterion/criterion.h>
 
 #include "topo_test.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 
 #define MS INT64_C(1000000)
 
@@ -49,6 +52,7 @@ static void create(const char *tag, uint32_t n)
   topo_params_init(&t.p, tag, n);
   cr_assert_eq(topo_config(&t.p, &t.cfg), 0);
   cr_assert_eq(myelon_scheduler_create(&t.cfg, &t.s), 0, "%s", dmp_last_error());
+  cr_assert(topo_shape_ok(&t.p, t.s), "the request ring is not the shape the build asks for");
 }
 
 static void attach(uint32_t i)
@@ -475,7 +479,14 @@ Test(topology, zero_copy_claims_write_the_body_in_place)
 {
   start("claim", 2);
   void *body;
-  cr_assert_eq(myelon_scheduler_claim(t.s, 2000, &body, 0), -EINVAL, "more than one frame");
+  if (TOPO_BYTES) { /* one record per message: any body up to the ring's largest */
+    size_t most = TOPO_RING_BYTES / 2 - MYELON_BYTES_OVERHEAD - MYELON_STEP_HEADER;
+    cr_assert_eq(myelon_scheduler_claim(t.s, most + 1, &body, 0), -MYELON_E_TOOBIG, "above the ring's largest");
+    cr_assert_eq(myelon_scheduler_claim(t.s, most, &body, 0), 0, "%s", dmp_last_error());
+    cr_assert_eq(myelon_scheduler_abort(t.s), 0);
+  } else {
+    cr_assert_eq(myelon_scheduler_claim(t.s, 2000, &body, 0), -EINVAL, "more than one frame");
+  }
   cr_assert_eq(myelon_scheduler_claim(t.s, 100, &body, 1000 * MS), 0, "%s", dmp_last_error());
   uint8_t dummy[1];
   cr_assert_eq(myelon_scheduler_broadcast(t.s, 5, dummy, 1, 1, 0), -EINVAL, "claim open");
@@ -580,15 +591,186 @@ Test(topology, configuration_errors_name_the_field)
   struct myelon_worker *w = NULL;
   cr_assert_eq(myelon_worker_attach(&cfg, 0, &w), -MYELON_E_TOPOLOGY);
   assert_detail_has("must be ASCII alphanumeric");
-  /* Slot rings only (README, "Framed messages on a byte ring"). */
+  /* Byte rings: sized in bytes only there; no one-ring shape (a byte ring has one producer). */
   cr_assert_eq(topo_config(&t.p, &cfg), 0);
+  cfg.format = MYELON_FRAME_COMPACT;
+  cfg.ring_bytes = 1u << 16;
+  cr_assert_eq(myelon_scheduler_create(&cfg, &s), -MYELON_E_TOPOLOGY);
+  assert_detail_has("cfg.ring_bytes 65536: only MYELON_FRAME_BYTES rings are sized in bytes");
+  cr_assert_eq(myelon_worker_attach(&cfg, 0, &w), -MYELON_E_TOPOLOGY);
   cfg.format = MYELON_FRAME_BYTES;
+  cfg.responses = MYELON_RESPONSES_ONE_RING;
   int rc = myelon_scheduler_create(&cfg, &s);
-  cr_assert_eq(rc, -MYELON_E_FORMAT, "a byte-ring topology: %s (%s)", myelon_err_name(rc), dmp_last_error());
+  cr_assert_eq(rc, -MYELON_E_FORMAT, "one byte gather ring: %s (%s)", myelon_err_name(rc), dmp_last_error());
+  assert_detail_has("MYELON_RESPONSES_ONE_RING with cfg.format MYELON_FRAME_BYTES");
   rc = myelon_worker_attach(&cfg, 0, &w);
-  cr_assert_eq(rc, -MYELON_E_FORMAT, "a byte-ring worker: %s (%s)", myelon_err_name(rc), dmp_last_error());
+  cr_assert_eq(rc, -MYELON_E_FORMAT, "a one-ring byte worker: %s (%s)", myelon_err_name(rc), dmp_last_error());
+  cfg.responses = MYELON_RESPONSES_PER_WORKER;
+  cfg.ring_bytes = 3000; /* not a power of two: Layer 0's refusal, no ring left behind */
+  rc = myelon_scheduler_create(&cfg, &s);
+  cr_assert_eq(rc, -DMP_E_BADCONFIG, "%s (%s)", myelon_err_name(rc), dmp_last_error());
   cr_assert_null(s);
   cr_assert_null(w);
+  struct myelon_layout l;
+  struct myelon_layout_config lc = cfg.layout;
+  lc.workers = cfg.workers.n;
+  cr_assert_eq(myelon_layout_make(&lc, &l), 0);
+  char path[MYELON_LAYOUT_PATH_MAX];
+  cr_assert_geq(myelon_layout_request_name(&l, path, sizeof path), 0);
+  cr_assert_lt(shm_open(path, O_RDONLY, 0), 0, "'%s' was left behind", path);
+}
+
+/* ---- byte rings (MYELON_FRAME_BYTES) -------------------------------------------------------- */
+
+/* A topology on byte rings every process builds alike but for `format`. */
+static void byte_config(struct myelon_topology_config *cfg, const char *tag, uint64_t ring_bytes)
+{
+  topo_params_init(&t.p, tag, 2);
+  t.p.ring_bytes = ring_bytes;
+  if (ring_bytes)
+    t.p.one_ring = false; /* no one-ring shape on byte rings */
+  cr_assert_eq(topo_config(&t.p, cfg), 0);
+}
+
+/* The shapes disagree (scheduler on bytes, worker on slots, and the other
+ * way round): the worker's attach is refused naming both, from the
+ * segment, and leaves no response ring of its own behind. */
+Test(topology, a_worker_of_another_ring_format_is_refused_naming_both_shapes)
+{
+  for (int sched_bytes = 0; sched_bytes < 2; sched_bytes++) {
+    for (int one = 0; one < 2; one++) {
+      if (one && !sched_bytes)
+        continue; /* a byte worker cannot take the one-ring shape (configuration_errors_name_the_field) */
+      byte_config(&t.cfg, "shape", sched_bytes ? UINT64_C(1) << 16 : 0);
+      cr_assert_eq(myelon_scheduler_create(&t.cfg, &t.s), 0, "%s", dmp_last_error());
+      struct myelon_topology_config wc = t.cfg;
+      wc.format = sched_bytes ? MYELON_FRAME_COMPACT : MYELON_FRAME_BYTES;
+      wc.ring_bytes = sched_bytes ? 0 : UINT64_C(1) << 16;
+      wc.responses = one ? MYELON_RESPONSES_ONE_RING : MYELON_RESPONSES_PER_WORKER;
+      struct myelon_worker *w = NULL;
+      int rc = myelon_worker_attach(&wc, 0, &w);
+      cr_assert_eq(rc, -MYELON_E_FORMAT, "scheduler on %s, worker on %s%s: %s (%s)", sched_bytes ? "bytes" : "slots",
+                   sched_bytes ? "slots" : "bytes", one ? " (one ring)" : "", myelon_err_name(rc), dmp_last_error());
+      cr_assert_null(w);
+      assert_detail_has(sched_bytes ? "is a byte ring (65536 bytes, MYELON_FRAME_BYTES) but cfg.format is "
+                                      "MYELON_FRAME_COMPACT"
+                                    : "is a slot ring (");
+      if (!sched_bytes)
+        assert_detail_has("but cfg.format is MYELON_FRAME_BYTES");
+      rc = myelon_worker_attach_timeout(&wc, 1, ts_timeout_ms(2000) * MS, &w); /* refused, not waited out */
+      cr_assert_eq(rc, -MYELON_E_FORMAT, "bounded attach: %s (%s)", myelon_err_name(rc), dmp_last_error());
+      char path[MYELON_LAYOUT_PATH_MAX];
+      cr_assert_geq(myelon_layout_response_name(myelon_scheduler_layout(t.s), 0, path, sizeof path), 0);
+      cr_assert_lt(shm_open(path, O_RDONLY, 0), 0, "the refused worker left '%s'", path);
+      /* The scheduler still meets workers of its own format. */
+      attach(0);
+      attach(1);
+      cr_assert_eq(myelon_scheduler_rendezvous(t.s, ts_timeout_ms(2000) * MS), 0, "%s", dmp_last_error());
+      fini();
+    }
+  }
+}
+
+/* The scheduler on bytes finds a worker's response ring of slots (a
+ * stale or foreign worker): its rendezvous names both shapes too. */
+Test(topology, a_response_ring_of_another_format_is_refused_at_the_rendezvous)
+{
+  byte_config(&t.cfg, "rshape", UINT64_C(1) << 16);
+  cr_assert_eq(myelon_scheduler_create(&t.cfg, &t.s), 0, "%s", dmp_last_error());
+  attach(0);
+  /* w1: a slot response ring created by hand, and "w1" on the request ring. */
+  char path[MYELON_LAYOUT_PATH_MAX];
+  cr_assert_geq(myelon_layout_response_name(myelon_scheduler_layout(t.s), 1, path, sizeof path), 0);
+  struct myelon_producer_config pc;
+  myelon_producer_config_init(&pc);
+  pc.ring.name = path;
+  pc.ring.capacity = 64;
+  struct myelon_producer *slots;
+  cr_assert_eq(myelon_producer_create(&pc, &slots), 0, "%s", dmp_last_error());
+  struct dmp_consumer_config cc;
+  dmp_consumer_config_init(&cc);
+  cc.name = dmp_producer_name(myelon_producer_ring(myelon_scheduler_requests(t.s)));
+  cc.id = "w1";
+  struct dmp_consumer *c;
+  cr_assert_eq(dmp_consumer_attach(&cc, &c), 0, "%s", dmp_last_error());
+  int rc = myelon_scheduler_rendezvous(t.s, ts_timeout_ms(2000) * MS);
+  cr_assert_eq(rc, -MYELON_E_FORMAT, "%s (%s)", myelon_err_name(rc), dmp_last_error());
+  assert_detail_has("response ring '");
+  assert_detail_has("is a slot ring (64 slots of");
+  dmp_consumer_close(c);
+  myelon_producer_close(slots);
+}
+
+/* Messages of every size from 0 bytes to the ring's largest (half the
+ * ring less the record's 32 bytes and the 16-byte envelope) cross both
+ * ways, each byte checked: workers check the request's checksum and
+ * answer with its bytes XOR (worker + 1), which the gather compares byte
+ * by byte. One byte more is refused on both sides, nothing published. */
+struct sized {
+  uint64_t step;
+  const uint8_t *req;
+  size_t len;
+  int bad;
+  uint64_t seen;
+};
+
+static int check_sized(const struct myelon_step_msg *m, void *user)
+{
+  struct sized *z = user;
+  const uint8_t *d = m->data;
+  bool ok = m->len == z->len && m->step == z->step && m->kind == 2;
+  for (size_t j = 0; ok && j < m->len; j++)
+    ok = d[j] == (uint8_t)(z->req[j] ^ (m->worker + 1));
+  z->bad += !ok;
+  z->seen |= UINT64_C(1) << m->worker;
+  return 0;
+}
+
+Test(topology, byte_rings_carry_every_size_up_to_the_largest_both_ways)
+{
+  const uint64_t ring = UINT64_C(1) << 16;
+  byte_config(&t.cfg, "sizes", ring);
+  cr_assert_eq(myelon_scheduler_create(&t.cfg, &t.s), 0, "%s", dmp_last_error());
+  attach(0);
+  attach(1);
+  cr_assert_eq(myelon_scheduler_rendezvous(t.s, ts_timeout_ms(2000) * MS), 0, "%s", dmp_last_error());
+  const size_t most = ring / 2 - MYELON_BYTES_OVERHEAD - MYELON_STEP_HEADER;
+  static uint8_t req[1u << 15], ans[1u << 15];
+  cr_assert_eq(myelon_scheduler_broadcast(t.s, 0, req, most + 1, 1, 0), -MYELON_E_TOOBIG, "%s", dmp_last_error());
+  cr_assert_eq(myelon_worker_respond(t.w[0], 0, ans, most + 1, 2, 0), -MYELON_E_TOOBIG, "%s", dmp_last_error());
+  cr_assert_eq(dmp_producer_sequence(myelon_producer_ring(myelon_scheduler_requests(t.s))), -1,
+               "a refused request was published");
+  cr_assert_eq(dmp_producer_sequence(myelon_producer_ring(myelon_worker_responses(t.w[0]))), -1,
+               "a refused answer was published");
+  size_t sizes[] = {0, 1, 2, 15, 16, 17, 31, 32, 33, 47, 48, 63, 64, 65, 1000, 4095, 4096, 8191, 12345,
+                    most / 2, most - 64, most - 1, most};
+  for (uint64_t step = 0; step < sizeof sizes / sizeof sizes[0]; step++) {
+    size_t len = sizes[step];
+    for (size_t j = 0; j < len; j++)
+      req[j] = (uint8_t)(step * 131 + j * 7 + (j >> 8));
+    uint64_t sum = topo_payload_sum(req, len);
+    cr_assert_eq(myelon_scheduler_broadcast(t.s, step, req, len, 1, 1000 * MS), 0, "%zu bytes: %s", len,
+                 dmp_last_error());
+    for (uint32_t i = 0; i < 2; i++) {
+      struct myelon_step_msg m;
+      cr_assert_eq(myelon_worker_recv(t.w[i], &m, 1000 * MS), 0, "%s", dmp_last_error());
+      cr_assert_eq(m.len, len);
+      cr_assert_eq(m.kind, 1);
+      cr_assert(m.zero_copy, "one record, read in place");
+      cr_assert_eq(topo_payload_sum(m.data, m.len), sum, "w%u: %zu bytes changed", i, len);
+      for (size_t j = 0; j < len; j++)
+        ans[j] = (uint8_t)(((const uint8_t *)m.data)[j] ^ (i + 1));
+      myelon_worker_release(t.w[i]);
+      cr_assert_eq(myelon_worker_respond(t.w[i], step, ans, len, 2, 1000 * MS), 0, "%zu bytes: %s", len,
+                   dmp_last_error());
+    }
+    struct sized z = {step, req, len, 0, 0};
+    struct myelon_gather g;
+    cr_assert_eq(myelon_scheduler_gather(t.s, step, 1000 * MS, check_sized, &g, &z), 0, "%zu bytes: %s", len,
+                 dmp_last_error());
+    cr_assert_eq(z.bad, 0, "%zu bytes: an answer changed", len);
+    cr_assert_eq(z.seen, UINT64_C(3));
+  }
 }
 
 Test(topology, worker_attach_errors_are_clear)

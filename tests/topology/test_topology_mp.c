@@ -5,9 +5,10 @@
  * timeout naming a missing worker process, dead (killed, also in the
  * middle of an answer) vs late (stopped) workers in gathers and
  * broadcasts, a restarted worker, and cleanup after the scheduler died.
- * Built twice: test_topo_topology_mp_one_ring runs every test on the
- * one-ring shape (TOPO_ONE_RING, MYELON_RESPONSES_ONE_RING). Every wait is
- * bounded. */
+ * Built three times: test_topo_topology_mp_one_ring runs every test on the
+ * one-ring shape (TOPO_ONE_RING, MYELON_RESPONSES_ONE_RING),
+ * test_topo_topology_mp_bytes on byte rings (TOPO_BYTES, MYELON_FRAME_BYTES:
+ * every message one record, nothing fragmented). Every wait is bounded. */
 #include <criterion/criterion.h>
 
 #include "topo_test.h"
@@ -59,6 +60,7 @@ static void create_scheduler(void)
 {
   cr_assert_eq(topo_config(&S.p, &S.cfg), 0);
   cr_assert_eq(myelon_scheduler_create(&S.cfg, &S.s), 0, "%s", dmp_last_error());
+  cr_assert(topo_shape_ok(&S.p, S.s), "the request ring is not the shape the build asks for");
   S.layout = *myelon_scheduler_layout(S.s);
 }
 
@@ -66,7 +68,7 @@ static int64_t die_after = -1; /* spawn_from(): the next worker answers this ste
 
 static void spawn_from(uint32_t index, int64_t die_at, int64_t die_mid, uint64_t from)
 {
-  char a[14][300];
+  char a[15][300];
   snprintf(a[0], sizeof a[0], "label=%s", S.p.label);
   snprintf(a[1], sizeof a[1], "backend=%s", S.p.backend == DMP_BACKEND_MMAP ? "mmap" : "shm");
   snprintf(a[2], sizeof a[2], "dir=%s", S.p.dir);
@@ -81,9 +83,10 @@ static void spawn_from(uint32_t index, int64_t die_at, int64_t die_mid, uint64_t
   snprintf(a[11], sizeof a[11], "die_mid=%" PRId64, die_mid);
   snprintf(a[12], sizeof a[12], "from=%" PRIu64, from);
   snprintf(a[13], sizeof a[13], "die_after=%" PRId64, die_after);
+  snprintf(a[14], sizeof a[14], "ring_bytes=%" PRIu64, S.p.ring_bytes);
   die_after = -1;
   char *argv[] = {(char *)ts_helper("TOPO_ROLE"), a[0], a[1], a[2], a[3], a[4], a[5], a[6],
-                  a[7], a[8], a[9], a[10], a[11], a[12], a[13], NULL};
+                  a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14], NULL};
   S.pids[index] = ts_spawn(argv);
   cr_assert_gt(S.pids[index], 0);
 }
@@ -369,6 +372,8 @@ Test(topology_mp, a_full_broadcast_ring_names_the_dead_worker_holding_it)
   open_session("full", 3, DMP_BACKEND_SHM);
   S.p.no_responses = true; /* the original's shape: broadcast only */
   S.p.request_depth = 8;
+  if (S.p.ring_bytes)
+    S.p.ring_bytes = 1024; /* 8 requests of 128 bytes (32 + 16 + 16 + 64) */
   create_scheduler();
   spawn(0, -1);
   spawn(1, -1);

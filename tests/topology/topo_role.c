@@ -3,7 +3,7 @@
  *   topo_role label=L backend=shm|mmap dir=D workers=N index=I payload=P
  *             request_depth=R no_responses=0|1 frame=F die_at=K
  *             [one_ring=0|1] [die_mid=K] [die_after=K] [from=S]
- *             [wait=block|spin|yield|sleep]
+ *             [wait=block|spin|yield|sleep] [ring_bytes=B]
  *
  * Attaches as worker I, then for each request: checks that steps arrive in
  * order from 0 with the right body (topo_test.h), answers (unless
@@ -15,7 +15,8 @@
  * one_ring=1: answer on the topology's gather ring. from=S: the first step
  * expected (a restarted worker resumes after the last step it released).
  * wait=K: the wait strategy of every ring of this worker (default: the
- * library's, i.e. DMP_WAIT or block).
+ * library's, i.e. DMP_WAIT or block). ring_bytes=B: every ring is a
+ * MYELON_FRAME_BYTES ring of B bytes (0 or absent: slot rings).
  *
  * Exit status: 0 stopped cleanly; 10 attach failed; 11 receive failed;
  * 12 a step out of order; 13 a bad body; 14 answer failed. Every wait is
@@ -78,6 +79,8 @@ static void parse(int argc, char **argv, struct topo_params *p, uint32_t *index,
       p->one_ring = strcmp(v, "1") == 0;
     else if (arg(argv[i], "wait", &v))
       snprintf(p->wait, sizeof p->wait, "%s", v);
+    else if (arg(argv[i], "ring_bytes", &v))
+      p->ring_bytes = strtoull(v, NULL, 10);
   }
 }
 

@@ -40,12 +40,24 @@ struct topo_params {
   uint32_t frame_capacity;
   bool one_ring; /* MYELON_RESPONSES_ONE_RING: every worker answers on the gather ring */
   char wait[8];  /* "block", "spin", "yield", "sleep"; "" = the library's default (DMP_WAIT) */
+  uint64_t ring_bytes; /* nonzero: every ring a MYELON_FRAME_BYTES ring of this many bytes */
 };
 
-/* Built twice: TOPO_ONE_RING=1 runs the same tests on the one-ring shape. */
+/* Built more than once: TOPO_ONE_RING=1 runs the same tests on the
+ * one-ring shape, TOPO_BYTES=1 on byte rings (MYELON_FRAME_BYTES,
+ * TOPO_RING_BYTES each; per-worker response rings: a byte ring has one
+ * producer, so the one-ring shape is refused there). */
 #ifndef TOPO_ONE_RING
 #define TOPO_ONE_RING 0
 #endif
+#ifndef TOPO_BYTES
+#define TOPO_BYTES 0
+#endif
+#if TOPO_ONE_RING && TOPO_BYTES
+#error "the one-ring shape has no byte-ring form (a byte ring has one producer)"
+#endif
+/* 256 KiB: messages up to 128 KiB - 32 bytes, envelope included. */
+#define TOPO_RING_BYTES (UINT64_C(1) << 18)
 
 static inline void topo_params_init(struct topo_params *p, const char *tag, uint32_t workers)
 {
@@ -57,6 +69,7 @@ static inline void topo_params_init(struct topo_params *p, const char *tag, uint
   p->payload = 64;
   p->frame_capacity = 1024;
   p->one_ring = TOPO_ONE_RING;
+  p->ring_bytes = TOPO_BYTES ? TOPO_RING_BYTES : 0;
 }
 
 static inline int topo_config(const struct topo_params *p, struct myelon_topology_config *cfg)
@@ -70,6 +83,10 @@ static inline int topo_config(const struct topo_params *p, struct myelon_topolog
   cfg->frame_capacity = p->frame_capacity;
   cfg->max_message = 1u << 20;
   cfg->responses = p->one_ring && !p->no_responses ? MYELON_RESPONSES_ONE_RING : MYELON_RESPONSES_PER_WORKER;
+  if (p->ring_bytes) {
+    cfg->format = MYELON_FRAME_BYTES;
+    cfg->ring_bytes = p->ring_bytes;
+  }
   if (p->wait[0]) { /* every ring of this process, both sides (topology.h) */
     static const char *const kinds[] = {"block", "spin", "yield", "sleep"}; /* enum dmp_wait_kind order */
     int k = 0;
@@ -80,6 +97,15 @@ static inline int topo_config(const struct topo_params *p, struct myelon_topolog
     cfg->wait.kind = (enum dmp_wait_kind)k;
   }
   return myelon_workers_make(p->workers, &cfg->workers);
+}
+
+/* True if the scheduler's request ring has the shape `p` asks for (a byte
+ * ring exactly when p->ring_bytes is set): the byte-ring builds really run
+ * on byte rings. */
+static inline bool topo_shape_ok(const struct topo_params *p, struct myelon_scheduler *s)
+{
+  struct dmp_producer *req = myelon_producer_ring(myelon_scheduler_requests(s));
+  return (dmp_producer_bytes_max(req) > 0) == (p->ring_bytes != 0);
 }
 
 static inline uint64_t topo_payload_sum(const uint8_t *b, size_t n)

@@ -98,6 +98,20 @@
  * The envelope keeps the body's alignment: with MYELON_FRAME_ALIGNED a
  * single-frame body is 16-byte aligned in the slot.
  *
+ * Byte rings. With `format` MYELON_FRAME_BYTES (and `ring_bytes`) every
+ * ring of the session, the request ring and each worker's response ring,
+ * is a byte ring (framed.h, frame.h): every step message is one record,
+ * never cut into frames, written with one copy (or in place: claims and
+ * typed values) and read in place, 16-byte aligned; a message takes up to
+ * half the ring less MYELON_BYTES_OVERHEAD, envelope included. Everything
+ * above holds on them as on slot rings (rendezvous, gathers, late and
+ * dead workers, restarts, cleanup). Per-worker response rings only: a
+ * byte ring has one producer (disruptor_mp/bytes.h), so
+ * MYELON_RESPONSES_ONE_RING is refused (-MYELON_E_FORMAT). The shape is
+ * in each ring's segment: a worker of another format than the
+ * scheduler's is refused (-MYELON_E_FORMAT, the detail names both shapes),
+ * and so is a response ring of another format at the rendezvous.
+ *
  * Typed messages: *_value() functions encode a value with a Layer 2 codec
  * (codec.h) straight into the ring slot behind the envelope when it fits in
  * one frame; receivers decode the body with myelon_codec_decode() or view
@@ -196,15 +210,23 @@ struct myelon_topology_config {
   struct myelon_layout_config layout;
   struct myelon_workers workers;   /**< required: myelon_workers_make() */
   bool no_responses;               /**< broadcast only, no response rings (the original's shape) */
-  enum myelon_frame_format format; /**< every ring; default MYELON_FRAME_COMPACT */
-  uint32_t frame_capacity;         /**< payload bytes per frame; default 1024 */
-  size_t max_message;              /**< largest body + MYELON_STEP_HEADER; default 16 MiB */
+  enum myelon_frame_format format; /**< every ring; default MYELON_FRAME_COMPACT (0);
+                                        MYELON_FRAME_BYTES: byte rings of `ring_bytes` ("Byte rings" above) */
+  uint32_t frame_capacity;         /**< payload bytes per frame; default 1024 (not used on byte rings) */
+  size_t max_message;              /**< largest body + MYELON_STEP_HEADER; default 16 MiB (byte
+                                        rings: at most half the ring less MYELON_BYTES_OVERHEAD) */
   struct dmp_wait_strategy wait;   /**< every ring, both sides; default DMP_WAIT_BLOCK (or DMP_WAIT) */
   /** MYELON_RESPONSES_PER_WORKER (0, default) or MYELON_RESPONSES_ONE_RING;
    * every process of a session must use the same (not with `no_responses`). */
   enum myelon_responses responses;
   uint32_t reserved32;  /**< zero */
-  uint64_t reserved[7]; /**< zero: room for later fields (disruptor_mp/config.h, "Growing a configuration") */
+  /** With `format` MYELON_FRAME_BYTES: the size in bytes of every ring of
+   * the session (request and response rings; a power of two, see framed.h
+   * `ring_bytes`); 0 = MYELON_DEFAULT_RING_BYTES. The layout's depths are
+   * not used then. Must be 0 with the slot formats. Every process of a
+   * session must use the same. */
+  uint64_t ring_bytes;
+  uint64_t reserved[6]; /**< zero: room for later fields (disruptor_mp/config.h, "Growing a configuration") */
 };
 
 /** Defaults everywhere but the two fields that name a session, required
@@ -239,10 +261,12 @@ struct myelon_scheduler;
  * Does not wait.
  * @return 0 and `*out`; -EINVAL (NULL); -MYELON_E_TOPOLOGY (bad worker
  *         count, layout or worker mismatch: detail names the field);
+ *         -MYELON_E_FORMAT (MYELON_RESPONSES_ONE_RING with
+ *         MYELON_FRAME_BYTES, or a bad format);
  *         errors of myelon_producer_create() (-DMP_E_INUSE: a live
  *         scheduler owns this session's request ring; one ring: or live
- *         workers of an earlier scheduler still hold its gather ring);
- *         -ENOMEM.
+ *         workers of an earlier scheduler still hold its gather ring;
+ *         -DMP_E_BADCONFIG: a `ring_bytes` Layer 0 refuses); -ENOMEM.
  */
 MYELON_API int myelon_scheduler_create(const struct myelon_topology_config *cfg, struct myelon_scheduler **out);
 
@@ -258,7 +282,9 @@ MYELON_API int myelon_scheduler_create(const struct myelon_topology_config *cfg,
  *         workers not attached to '/my...p' after 1000 ms: w1, w3"), or
  *         the worker whose response ring did not appear;
  *         -DMP_E_OWNERDEAD: a worker attached and died (named);
- *         errors of myelon_consumer_attach() for a response ring.
+ *         -MYELON_E_FORMAT: a response ring of another format (byte ring
+ *         vs slots, named); errors of myelon_consumer_attach() for a
+ *         response ring.
  */
 MYELON_API int myelon_scheduler_rendezvous(struct myelon_scheduler *s, int64_t timeout_ns);
 
@@ -272,7 +298,8 @@ MYELON_API void myelon_scheduler_close(struct myelon_scheduler *s);
 /**
  * Broadcast step `step`'s request: envelope + `len` body bytes, frame kind
  * `kind`, waiting up to `timeout_ns` for ring space (DMP_FOREVER: none).
- * A body that fits in one frame is written in place (one copy).
+ * A body that fits in one frame is written in place (one copy); on a
+ * byte ring every body is.
  * @return 0; -ETIMEDOUT (the ring stayed full: the detail names the
  *         workers holding it back); -DMP_E_OWNERDEAD (one of those is
  *         dead, named); -MYELON_E_TOPOLOGY (no successful rendezvous yet);
@@ -298,9 +325,12 @@ MYELON_API int myelon_scheduler_broadcast_value(struct myelon_scheduler *s, uint
  * Zero-copy broadcast, step 1: room for a body of up to `max_len` bytes
  * (<= frame capacity - MYELON_STEP_HEADER) in one frame, waiting up to
  * `timeout_ns`. Write the body at `*body`, then myelon_scheduler_commit()
- * (or myelon_scheduler_abort() to send nothing).
- * @return 0; -EINVAL (`max_len` too big, or a claim already open);
- *         otherwise as myelon_scheduler_broadcast().
+ * (or myelon_scheduler_abort() to send nothing). On a byte ring any body
+ * up to the largest message, and the record keeps `max_len` bytes
+ * whatever is committed (framed.h, myelon_producer_claim()).
+ * @return 0; -EINVAL (`max_len` above one frame, or a claim already open);
+ *         -MYELON_E_TOOBIG (above max_message: on a byte ring, the
+ *         ring's largest); otherwise as myelon_scheduler_broadcast().
  */
 MYELON_API int myelon_scheduler_claim(struct myelon_scheduler *s, size_t max_len, void **body, int64_t timeout_ns);
 
@@ -391,7 +421,10 @@ struct myelon_worker;
  * myelon_consumer_attach(): the scheduler must have created the rings.
  * Does not wait. A failed attach leaves no response ring behind.
  * @return 0 and `*out`; -EINVAL; -MYELON_E_TOPOLOGY (bad configuration or
- *         index, named); -DMP_E_INUSE (a live worker `index` owns the
+ *         index, named); -MYELON_E_FORMAT (the request ring is a byte
+ *         ring and `cfg` says slots, or the other way round: the detail
+ *         names both; MYELON_RESPONSES_ONE_RING with MYELON_FRAME_BYTES);
+ *         -DMP_E_INUSE (a live worker `index` owns the
  *         response ring); -DMP_E_IDINUSE (a live worker `index` is
  *         attached); -ENOENT (no request ring, or no gather ring, yet);
  *         other errors of myelon_producer_create() /

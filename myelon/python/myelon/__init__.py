@@ -684,13 +684,23 @@ class RingConsumer(_Handle):
 _RESPONSES = {'per_worker': 0, 'one_ring': 1}  # enum myelon_responses
 
 
-def _topology_config(label, workers, prefix, backend, request_depth, response_depth, responses='per_worker'):
+_FRAME_BYTES = 2  # enum myelon_frame_format: MYELON_FRAME_BYTES
+
+
+def _topology_config(label, workers, prefix, backend, request_depth, response_depth, responses='per_worker',
+                     ring_bytes=None):
     if responses not in _RESPONSES:
         raise ValueError("responses must be 'per_worker' (a response ring per worker) or 'one_ring' "
                          "(one multi-producer gather ring), not %r" % (responses,))
+    if ring_bytes is not None and (isinstance(ring_bytes, bool) or not isinstance(ring_bytes, int)
+                                   or ring_bytes <= 0):
+        raise ValueError('ring_bytes must be None (slot rings) or a ring size in bytes, not %r' % (ring_bytes,))
     cfg = _ffi.TopologyConfig()
     _ffi.myelon_topology_config_init(ctypes.byref(cfg))
     cfg.responses = _RESPONSES[responses]
+    if ring_bytes is not None:  # every ring a MYELON_FRAME_BYTES ring of that many bytes
+        cfg.format = _FRAME_BYTES
+        cfg.ring_bytes = ring_bytes
     cfg.layout.label = _name(label, 'label')
     if prefix is not None:
         cfg.layout.prefix = _name(prefix, 'prefix')
@@ -722,14 +732,19 @@ class Scheduler(_Handle):
     topology passes the same label, workers, prefix, backend and
     `responses`: 'per_worker' (default, a response ring per worker) or
     'one_ring' (every worker answers on one multi-producer gather ring the
-    scheduler creates; topology.h, MYELON_RESPONSES_ONE_RING)."""
+    scheduler creates; topology.h, MYELON_RESPONSES_ONE_RING), and
+    `ring_bytes`: None (default, rings of fixed frames) or a power of two:
+    every ring is a byte ring (MYELON_FRAME_BYTES) of that many bytes and
+    a message may take up to half of it less 48 bytes (per_worker only; a
+    worker of the other format is refused with Error FORMAT)."""
     _close_fn = _ffi.myelon_scheduler_close
 
     def __init__(self, label, workers, *, prefix=None, backend='shm', request_depth=None, response_depth=None,
-                 responses='per_worker'):
+                 responses='per_worker', ring_bytes=None):
         super().__init__()
         self.workers = workers
-        cfg = _topology_config(label, workers, prefix, backend, request_depth, response_depth, responses)
+        cfg = _topology_config(label, workers, prefix, backend, request_depth, response_depth, responses,
+                               ring_bytes)
         _check('myelon_scheduler_create', _ffi.myelon_scheduler_create(ctypes.byref(cfg), ctypes.byref(self._h)))
 
     def rendezvous(self, timeout=15.0):
@@ -781,11 +796,12 @@ class Worker(_Handle):
     _close_fn = _ffi.myelon_worker_close
 
     def __init__(self, label, workers, index, *, prefix=None, backend='shm', request_depth=None,
-                 response_depth=None, attach_timeout=15.0, responses='per_worker'):
+                 response_depth=None, attach_timeout=15.0, responses='per_worker', ring_bytes=None):
         super().__init__()
         self._msg = None
         self.index = index
-        cfg = _topology_config(label, workers, prefix, backend, request_depth, response_depth, responses)
+        cfg = _topology_config(label, workers, prefix, backend, request_depth, response_depth, responses,
+                               ring_bytes)
         t = _ns(attach_timeout)
         _check('myelon_worker_attach_timeout',
                _ffi.myelon_worker_attach_timeout(ctypes.byref(cfg), index, _ffi.DMP_FOREVER if t is None else t,

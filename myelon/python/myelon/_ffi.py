@@ -172,7 +172,7 @@ class Workers(Structure):
 class TopologyConfig(Structure):
     _fields_ = [('layout', LayoutConfig), ('workers', Workers), ('no_responses', c_bool), ('format', c_int),
                 ('frame_capacity', c_uint32), ('max_message', c_size_t), ('wait', WaitStrategy),
-                ('responses', c_int), ('reserved32', c_uint32), ('reserved', c_uint64 * 7)]
+                ('responses', c_int), ('reserved32', c_uint32), ('ring_bytes', c_uint64), ('reserved', c_uint64 * 6)]
 
 
 class StepMsg(Structure):
