@@ -200,11 +200,15 @@ static bool topo_one_ring(uint64_t seed)
   return ((seed / F_CLASSES + seed) & 1) != 0;
 }
 
-/* ... and about half of the other seeds on byte rings (MYELON_FRAME_BYTES,
- * per-worker response rings: the one-ring shape has no byte-ring form). */
+/* ... and half of the other seeds on byte rings (MYELON_FRAME_BYTES,
+ * per-worker response rings: the one-ring shape has no byte-ring form).
+ * A class's per-worker seeds are every other round (seed / F_CLASSES);
+ * every other of those is a byte-ring one: worker-kill seeds 12 (the
+ * small sweep's), 68, ..., scheduler-restart seeds 27, 83, ...; slot rings
+ * at 40, 55, ... */
 static bool topo_bytes(uint64_t seed)
 {
-  return !topo_one_ring(seed) && ((seed / F_CLASSES) & 1) == 0; /* seed 12 of the small sweep */
+  return !topo_one_ring(seed) && ((seed / F_CLASSES / 2) & 1) == 0;
 }
 
 static void describe(const struct plan *p, char *buf, size_t len)
@@ -1165,6 +1169,7 @@ static bool topo_create(struct topo_run *t)
 {
   int rc = myelon_scheduler_create(&t->cfg, &t->s);
   CHECK(rc == 0, "scheduler create: %s (%s)", myelon_err_name(rc), dmp_last_error());
+  CHECK(topo_shape_ok(&t->tp, t->s), "the request ring is not the shape the seed asks for");
   return true;
 }
 
