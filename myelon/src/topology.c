@@ -453,8 +453,9 @@ static int worker_responses(struct myelon_worker *w, const struct myelon_topolog
       return rc;
     /* A scheduler on byte rings has no gather ring: if its request ring
      * is there, say so rather than wait for a ring that never comes. */
-    if (myelon_layout_request_name(l, name, sizeof name) >= 0 &&
-        myelon_impl_explain_shape(l->backend, name, cfg->format, "request ring", fn))
+    if ((rc = myelon_layout_request_name(l, name, sizeof name)) < 0)
+      return rc;
+    if (myelon_impl_explain_shape(l->backend, name, cfg->format, "request ring", fn))
       return -MYELON_E_FORMAT;
     rc = myelon_impl_out_attach(&w->out, cfg, w->gather, wait, deadline);
     if ((rc == -ETIMEDOUT || rc == -ENOENT) && myelon_impl_explain_shape(l->backend, name, cfg->format,
