@@ -358,8 +358,8 @@ int parse_args(int argc, char **argv, struct opts *o)
     return tool_cli_usage_error(&cli, "--ring-bytes and --one-ring exclude each other (a byte ring has one producer: "
                                 "the workers cannot share a gather ring)");
   if (o->ring_bytes && o->remote)
-    return tool_cli_usage_error(&cli, "--ring-bytes and --remote exclude each other (myelon-bridge does not carry "
-                                "byte rings yet)");
+    return tool_cli_usage_error(&cli, "--ring-bytes and --remote exclude each other (the remote "
+                                "workers' bridges are set up for slot rings)");
   size_t need = MYELON_STEP_HEADER + request_bound(o->payload) + MYELON_BYTES_OVERHEAD;
   if (o->ring_bytes && need > o->ring_bytes / 2)
     return tool_cli_usage_error(&cli, "--payload %u needs records of %zu bytes: --ring-bytes must be at least %zu "
