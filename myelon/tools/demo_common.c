@@ -355,8 +355,8 @@ int parse_args(int argc, char **argv, struct opts *o)
     return tool_cli_usage_error(&cli, "--one-ring and --remote exclude each other (a remote worker's response ring is "
                                 "carried back by its own bridge)");
   if (o->ring_bytes && o->one_ring)
-    return tool_cli_usage_error(&cli, "--ring-bytes and --one-ring exclude each other (a byte ring has one producer: "
-                                "the workers cannot share a gather ring)");
+    return tool_cli_usage_error(&cli, "--ring-bytes and --one-ring exclude each other (a framed byte ring has one "
+                                "producer: the workers cannot share a gather ring)");
   if (o->ring_bytes && o->remote)
     return tool_cli_usage_error(&cli, "--ring-bytes and --remote exclude each other (the remote "
                                 "workers' bridges are set up for slot rings)");

@@ -106,7 +106,7 @@
  * half the ring less MYELON_BYTES_OVERHEAD, envelope included. Everything
  * above holds on them as on slot rings (rendezvous, gathers, late and
  * dead workers, restarts, cleanup). Per-worker response rings only: a
- * byte ring has one producer (disruptor_mp/bytes.h), so
+ * framed byte ring has one producer (framed.h), so
  * MYELON_RESPONSES_ONE_RING is refused (-MYELON_E_FORMAT). The shape is
  * in each ring's segment: a worker of another format than the
  * scheduler's is refused (-MYELON_E_FORMAT, the detail names both shapes),
