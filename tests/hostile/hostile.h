@@ -57,8 +57,13 @@ static inline int hx_clean_exit(int code)
  * (the creator and one that attaches), each event carrying its ring
  * sequence and checksum. HK_BYTES: the framed stream's messages
  * (hostile_msg_len/byte) as records of a byte ring (DMP_RING_BYTES; the
- * scribbler's HT_FRAMES then hits record header fields). */
-enum hk_kind { HK_RAW, HK_COMPACT, HK_ALIGNED, HK_TYPED, HK_MP, HK_BYTES };
+ * scribbler's HT_FRAMES then hits record header fields). HK_FBYTES: the
+ * framed stream on a framed byte ring (MYELON_FRAME_BYTES, frame.h): one
+ * record per message, the frame header inside the record's payload; the
+ * scribbler's HT_FRAMES hits the record header (length, kind, reserved,
+ * seq) and the frame header behind it (len, kind, flags, frag, msg_id,
+ * total) alike. */
+enum hk_kind { HK_RAW, HK_COMPACT, HK_ALIGNED, HK_TYPED, HK_MP, HK_BYTES, HK_FBYTES };
 
 /* Raw (Layer 0) stream: event i carries i and ts_checksum(i). */
 #define HOSTILE_RAW_SLOT 64u

@@ -13,6 +13,10 @@
  *   hostile_role producer --kind bytes ...
  *                         the framed stream's messages as records of a
  *                         byte ring (DMP_RING_BYTES, bytes.h)
+ *   hostile_role producer --kind fbytes ...
+ *                         the framed stream on a framed byte ring
+ *                         (MYELON_FRAME_BYTES): every publish call of
+ *                         Layer 1, drawn per message from the seed
  *   hostile_role consumer --kind ... --name N --id ID --count K
  *   common: --seed S (API variant, wait strategy, liveness action, start
  *           position, durability: all drawn from it), --pace-us U (producer:
@@ -854,6 +858,223 @@ static int framed_consumer(const struct opts *o)
   return finish(o, &r.t, r.code, r.how, r.rc);
 }
 
+/* ---- framed byte rings (kind fbytes) -------------------------------------------- */
+
+/* Publish messages [i, i + n) of the stream with one of Layer 1's publish
+ * calls (`api`); returns what the call returned and, in `*done`, how many
+ * were published (a batch may stop part way). */
+static int fbytes_publish(struct myelon_producer *p, uint64_t *s, int api, bool managed, uint64_t i, uint64_t n,
+                          uint64_t *done)
+{
+  static uint8_t bufs[8][512];
+  struct myelon_batch_msg msgs[8];
+  *done = 0;
+  int64_t t0 = now_ns();
+  int rc;
+  if (api == 2 && n > 1) {
+    for (uint64_t k = 0; k < n; k++) {
+      uint32_t len;
+      msg_fill(i + k, bufs[k], &len);
+      msgs[k] = (struct myelon_batch_msg){.data = bufs[k], .len = len, .kind = (uint8_t)((i + k) % 251)};
+    }
+    size_t published = 0;
+    rc = myelon_producer_publish_batch(p, msgs, n, SLICE_NS, &published);
+    timed("myelon_producer_publish_batch", t0, SLICE_NS);
+    *done = published;
+    return rc;
+  }
+  uint32_t len;
+  msg_fill(i, bufs[0], &len);
+  uint8_t kind = (uint8_t)(i % 251);
+  if (api == 1) {
+    rc = myelon_producer_try_publish(p, bufs[0], len, kind);
+    timed("myelon_producer_try_publish", t0, 0);
+    if (rc == -EAGAIN) /* full: let the consumers run (a bounded pause, then the caller's stall bound) */
+      nanosleep(&(struct timespec){0, 200000}, NULL);
+  } else if (api == 3) {
+    /* Zero-copy: claim a little more than needed, sometimes abort and
+     * claim again. */
+    void *buf;
+    size_t max = len + rnd(s) % 64;
+    if (max > myelon_producer_max_message(p))
+      max = len;
+    rc = myelon_producer_claim(p, max, &buf, SLICE_NS);
+    timed("myelon_producer_claim", t0, SLICE_NS);
+    if (rc == 0 && rnd(s) % 16 == 0) {
+      t0 = now_ns();
+      rc = myelon_producer_abort(p);
+      timed("myelon_producer_abort", t0, 0);
+      if (rc < 0)
+        return rc;
+      t0 = now_ns();
+      rc = myelon_producer_claim(p, len, &buf, SLICE_NS);
+      timed("myelon_producer_claim", t0, SLICE_NS);
+    }
+    if (rc == 0) {
+      memcpy(buf, bufs[0], len);
+      t0 = now_ns();
+      rc = myelon_producer_commit(p, len, kind);
+      timed("myelon_producer_commit", t0, 0);
+    }
+  } else if (managed) {
+    uint64_t failed = 0;
+    rc = myelon_producer_publish_managed(p, bufs[0], len, kind, SLICE_NS, &failed);
+    timed("myelon_producer_publish_managed", t0, SLICE_NS);
+  } else {
+    rc = myelon_producer_publish(p, bufs[0], len, kind, SLICE_NS);
+    timed("myelon_producer_publish", t0, SLICE_NS);
+  }
+  *done = rc == 0 ? 1 : 0;
+  return rc;
+}
+
+static int fbytes_producer(const struct opts *o)
+{
+  uint64_t s = o->seed;
+  struct tally t = {0};
+  struct myelon_producer_config pc;
+  myelon_producer_config_init(&pc);
+  pc.ring.backend = backend_of(o);
+  pc.ring.name = o->name;
+  pc.ring.slot_size = 16u << (rnd(&s) % 3);           /* blocks of 16, 32 or 64 bytes */
+  pc.ring_bytes = UINT64_C(1024) << (rnd(&s) % 4);    /* 1..8 KiB: wraps constantly, messages of 0..300 B fit */
+  pc.ring.max_consumers = 8;
+  pc.ring.wait = wait_of(&s);
+  pc.ring.wait_consumers = o->consumers;
+  pc.ring.wait_timeout_ns = o->attach_ns;
+  pc.format = MYELON_FRAME_BYTES;
+  pc.max_message = 64u << 10;
+  struct myelon_producer *p;
+  int64_t t0 = now_ns();
+  int rc = myelon_producer_create(&pc, &p); /* waits for the consumers */
+  timed("myelon_producer_create", t0, o->attach_ns);
+  if (rc < 0)
+    return finish(o, &t, HX_SETUP, "create", rc);
+  fprintf(stderr, "hostile_role producer: created\n"); /* the driver scribbles after this */
+  char ids_buf[256];
+  const char *ids[4];
+  int managed = enable_liveness(myelon_producer_ring(p), o, &s, ids_buf, ids);
+  if (managed < 0) {
+    myelon_producer_close(p);
+    return finish(o, &t, HX_SETUP, "enable_liveness", managed);
+  }
+  int64_t progress = now_ns();
+  bool gave_up = false;
+  int code = HX_OK;
+  const char *how = "published every message";
+  for (uint64_t i = 0; i < o->count && !gave_up;) {
+    int api = (int)(rnd(&s) % 4); /* 0 publish (managed with liveness), 1 try, 2 batch, 3 claim/commit */
+    uint64_t n = api == 2 ? 1 + rnd(&s) % 8 : 1;
+    if (n > o->count - i)
+      n = o->count - i;
+    uint64_t done = 0;
+    rc = fbytes_publish(p, &s, api, managed > 0, i, n, &done);
+    for (uint64_t k = 0; k < done; k++)
+      pace(o, i + k);
+    i += done;
+    t.done = i;
+    int st = step_result(o, &t, done ? 0 : rc, &progress, &gave_up);
+    if (st < 0) {
+      code = HX_STOPPED;
+      how = "publish failed";
+      break;
+    }
+  }
+  if (gave_up) {
+    code = HX_GAVE_UP;
+    how = "no space within the stall bound";
+  }
+  if (code == HX_OK)
+    linger(o, myelon_producer_ring(p));
+  t0 = now_ns();
+  myelon_producer_close(p);
+  timed("myelon_producer_close", t0, 0);
+  return finish(o, &t, code, how, code == HX_STOPPED ? rc : 0);
+}
+
+/* Check one received message (content from the stream, or garbage). */
+static void fbytes_check(struct run *r, const void *data, size_t len, uint64_t *last)
+{
+  r->t.done++;
+  uint64_t i = msg_index(data, len);
+  if (i == UINT64_MAX)
+    r->t.bad++;
+  else
+    *last = i;
+}
+
+static int fbytes_consumer(const struct opts *o)
+{
+  uint64_t s = o->seed;
+  struct run r = {o, {0}, 0, HX_OK, "received the last message", 0, NULL, 0, 0};
+  struct myelon_consumer_config cc;
+  myelon_consumer_config_init(&cc);
+  cc.ring = ring_ccfg(o, &s);
+  cc.format = MYELON_FRAME_BYTES;
+  cc.max_message = rnd(&s) % 4 == 0 ? 200 : 64u << 10; /* sometimes below the largest message */
+  bool lossy = rnd(&s) % 4 == 0; /* a non-gating reader: Layer 1 copies each record */
+  if (lossy)
+    cc.ring.flags = (cc.ring.flags & ~DMP_CONSUMER_DURABLE) | DMP_CONSUMER_NON_GATING;
+  struct myelon_consumer *c;
+  int64_t t0 = now_ns();
+  int rc = myelon_consumer_attach_timeout(&cc, o->attach_ns, &c);
+  timed("myelon_attach_timeout", t0, o->attach_ns);
+  if (rc < 0)
+    return finish(o, &r.t, HX_SETUP, "attach", rc);
+  fprintf(stderr, "hostile_role %s: attached%s\n", o->id, lossy ? " (non-gating)" : "");
+  int api = (int)(rnd(&s) % 4); /* 0 recv, 1 recv_copy, 2 recv_into, 3 recv_batch */
+  size_t into_cap = rnd(&s) % 2 ? 512 : 128; /* 128: some messages do not fit the caller's buffer */
+  identity_start(&r, myelon_consumer_ring(c));
+  r.progress = now_ns();
+  static uint8_t into[512];
+  for (uint64_t last = 0; last != o->count - 1 && !too_many(&r) && !identity_changed(&r);) {
+    struct myelon_msg m[16];
+    t0 = now_ns();
+    if (api == 0) {
+      rc = myelon_consumer_recv(c, &m[0], SLICE_NS);
+      timed("myelon_recv", t0, SLICE_NS);
+      if (rc == 0) {
+        fbytes_check(&r, m[0].data, m[0].len, &last);
+        myelon_consumer_release(c);
+      }
+    } else if (api == 1) {
+      void *owned = NULL;
+      size_t len = 0;
+      rc = myelon_consumer_recv_copy(c, &owned, &len, NULL, SLICE_NS);
+      timed("myelon_recv_copy", t0, SLICE_NS);
+      if (rc == 0) {
+        fbytes_check(&r, owned, len, &last);
+        free(owned);
+      }
+    } else if (api == 2) {
+      rc = myelon_consumer_recv_into(c, into, into_cap, &m[0], SLICE_NS);
+      timed("myelon_recv_into", t0, SLICE_NS);
+      if (rc == 1) { /* larger than the buffer: still leased, read in place */
+        fbytes_check(&r, m[0].data, m[0].len, &last);
+        myelon_consumer_release(c);
+        rc = 0;
+      } else if (rc == 0) {
+        fbytes_check(&r, into, m[0].len, &last);
+      }
+    } else {
+      size_t max = 1 + rnd(&s) % 16;
+      int n = myelon_consumer_recv_batch(c, m, max, SLICE_NS);
+      timed("myelon_recv_batch", t0, SLICE_NS);
+      rc = n < 0 ? n : 0;
+      for (int k = 0; k < n; k++)
+        fbytes_check(&r, m[k].data, m[k].len, &last);
+      if (n > 0)
+        myelon_consumer_release(c);
+    }
+    if (on_result(&r, rc))
+      break;
+  }
+  t0 = now_ns();
+  myelon_consumer_close(c);
+  timed("myelon_consumer_close", t0, 0);
+  return finish(o, &r.t, r.code, r.how, r.rc);
+}
+
 static int typed_consumer(const struct opts *o)
 {
   uint64_t s = o->seed;
@@ -934,7 +1155,7 @@ static int typed_consumer(const struct opts *o)
 
 static int parse_kind(const char *s, enum hk_kind *k)
 {
-  static const char *const names[] = {"raw", "compact", "aligned", "typed", "mp", "bytes"};
+  static const char *const names[] = {"raw", "compact", "aligned", "typed", "mp", "bytes", "fbytes"};
   for (int i = 0; i < (int)(sizeof names / sizeof names[0]); i++)
     if (strcmp(s, names[i]) == 0) {
       *k = (enum hk_kind)i;
@@ -1016,6 +1237,7 @@ int main(int argc, char **argv)
     case HK_MP: return raw_producer(&o);
     case HK_TYPED: return typed_producer(&o);
     case HK_BYTES: return bytes_producer(&o);
+    case HK_FBYTES: return fbytes_producer(&o);
     default: return framed_producer(&o);
     }
   }
@@ -1024,6 +1246,7 @@ int main(int argc, char **argv)
   case HK_MP: return raw_consumer(&o);
   case HK_TYPED: return typed_consumer(&o);
   case HK_BYTES: return bytes_consumer(&o);
+  case HK_FBYTES: return fbytes_consumer(&o);
   default: return framed_consumer(&o);
   }
 }

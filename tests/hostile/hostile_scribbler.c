@@ -5,7 +5,7 @@
  * run:
  *
  *   hostile_scribbler --name N --seed S --targets MASK --duration-ms D
- *                     [--mmap] [--kind raw|compact|aligned|typed|mp|bytes]
+ *                     [--mmap] [--kind raw|compact|aligned|typed|mp|bytes|fbytes]
  *                     [--rate-us R] [--log FILE]
  *
  * Without --mmap N is a POSIX shm segment name (shm_open); with --mmap N is
@@ -279,8 +279,14 @@ static void scribble_slots(struct scribbler *s)
 
 /* Layer 1 frame header fields (frame.h): len, kind, flags, frag, msg_id
  * and the u32 total at 12 (aligned: every frame; compact: START prefix). */
+static void scribble_fbytes(struct scribbler *s);
+
 static void scribble_frames(struct scribbler *s)
 {
+  if (s->kind == HK_FBYTES) {
+    scribble_fbytes(s);
+    return;
+  }
   static const struct field frame_fields[] = {
       {"len", 0, 4}, {"len", 0, 4}, {"kind", 4, 1}, {"flags", 5, 1}, {"flags", 5, 1},
       {"frag", 6, 2}, {"msg_id", 8, 4}, {"msg_id", 8, 4}, {"total", 12, 4}, {"total", 12, 4},
@@ -300,6 +306,44 @@ static void scribble_frames(struct scribbler *s)
     return;
   }
   hit(s, &s->ring, 4, f->name, 0, slot + f->off, f->width);
+}
+
+/* A framed byte ring (kind fbytes): a record header (bytes.h: length u32
+ * at 0, kind u16 at 4, reserved u16 at 6, seq i64 at 8) at a block
+ * boundary, or the frame header inside the record's payload, 16 bytes on
+ * (frame.h: len, kind, flags, frag, msg_id, total). The frame header may
+ * lie in the next block (blocks of 16): offsets wrap at the ring's end, so
+ * no write leaves the ring. */
+static void scribble_fbytes(struct scribbler *s)
+{
+  static const struct field rec_fields[] = {
+      {"rec.length", 0, 4}, {"rec.length", 0, 4}, {"rec.kind", 4, 2}, {"rec.kind", 4, 2},
+      {"rec.reserved", 6, 2}, {"rec.seq", 8, 8}, {"rec.seq", 8, 8},
+  };
+  static const struct field frame_fields[] = {
+      {"len", 16, 4}, {"len", 16, 4}, {"kind", 20, 1}, {"flags", 21, 1}, {"flags", 21, 1},
+      {"frag", 22, 2}, {"msg_id", 24, 4}, {"msg_id", 24, 4}, {"total", 28, 4}, {"total", 28, 4},
+  };
+  uint64_t ring = s->capacity * s->stride;
+  uint64_t rel = slot_near_cursor(s) - s->slots_offset;
+  bool rec = rnd(s) % 2;
+  const struct field *f = rec ? &rec_fields[rnd(s) % N_OF(rec_fields)] : &frame_fields[rnd(s) % N_OF(frame_fields)];
+  uint64_t off = s->slots_offset + (rel + f->off) % ring;
+  uint64_t pick = rnd(s) % 4;
+  if (pick == 0 && f->off == 0) { /* a record length near the ring's largest, or the true one shifted */
+    static const int64_t d[] = {-16, -1, 0, 1, 16, 64};
+    store(&s->ring, off, 4, ring / 2 - 16 + (uint64_t)d[rnd(s) % N_OF(d)]);
+  } else if (pick == 0 && f->off == 4) { /* a plausible record kind: DATA, PADDING, 0, 3 */
+    store(&s->ring, off, 2, rnd(s) % 4);
+  } else if (pick == 0 && f->off == 8) { /* the seq of another block near this one */
+    store(&s->ring, off, 8, load(&s->ring, off, 8) + (uint64_t)(int64_t)((int)(rnd(s) % 5) - 2));
+  } else if (pick == 0 && f->off == 21) { /* plausible frame flags, wrong place */
+    store(&s->ring, off, 1, rnd(s) % 4);
+  } else {
+    hit(s, &s->ring, 4, f->name, 0, off, f->width);
+    return;
+  }
+  s->writes[4]++;
 }
 
 static void scribble_counters(struct scribbler *s)
@@ -515,7 +559,7 @@ int main(int argc, char **argv)
     case 'k':
       s.kind = strcmp(optarg, "raw") == 0 ? HK_RAW : strcmp(optarg, "aligned") == 0 ? HK_ALIGNED
              : strcmp(optarg, "typed") == 0 ? HK_TYPED : strcmp(optarg, "mp") == 0 ? HK_MP
-             : strcmp(optarg, "bytes") == 0 ? HK_BYTES : HK_COMPACT;
+             : strcmp(optarg, "bytes") == 0 ? HK_BYTES : strcmp(optarg, "fbytes") == 0 ? HK_FBYTES : HK_COMPACT;
       break;
     case 'l': log = optarg; break;
     case 'm': s.mmap_backend = true; break;
@@ -534,7 +578,8 @@ int main(int argc, char **argv)
   s.verbose = getenv("DMP_HOSTILE_VERBOSE") && atoi(getenv("DMP_HOSTILE_VERBOSE")) > 0;
   /* A byte ring's record header (bytes.h) is 16 bytes, its fields where
    * the aligned frame header has len, kind and the rest. */
-  s.frame_hdr = s.kind == HK_RAW || s.kind == HK_MP ? 0 : s.kind == HK_ALIGNED || s.kind == HK_BYTES ? 16 : 12;
+  s.frame_hdr = s.kind == HK_RAW || s.kind == HK_MP ? 0
+                : s.kind == HK_ALIGNED || s.kind == HK_BYTES || s.kind == HK_FBYTES ? 16 : 12;
   int64_t deadline = now_ns() + INT64_C(5000000000);
   int rc = open_ring(&s, name, deadline);
   if (rc < 0) {

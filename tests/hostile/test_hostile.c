@@ -74,7 +74,7 @@
 #define MAX_PROCS 6 /* producer, a second producer (kind mp), c0, c1, scribbler, late joiner */
 #define WATCHDOG_MS 25000 /* per scenario; every role bounds itself at 12 s */
 
-static const char *const kind_names[] = {"raw", "compact", "aligned", "typed", "mp", "bytes"};
+static const char *const kind_names[] = {"raw", "compact", "aligned", "typed", "mp", "bytes", "fbytes"};
 
 struct proc {
   char what[32];
@@ -367,8 +367,9 @@ static struct plan plan_of(enum hk_kind kind, uint64_t seed)
   struct plan p;
   p.consumers = 1 + (uint32_t)(rnd(&s) % 2);
   p.late = rnd(&s) % 2;
-  p.count = kind == HK_RAW || kind == HK_MP ? 3000 : kind == HK_TYPED ? 160 : kind == HK_BYTES ? 1500 : 500;
-  p.pace_us = kind == HK_RAW || kind == HK_MP ? 2000 : kind == HK_TYPED ? 25000 : kind == HK_BYTES ? 4000 : 10000;
+  bool bytes = kind == HK_BYTES || kind == HK_FBYTES;
+  p.count = kind == HK_RAW || kind == HK_MP ? 3000 : kind == HK_TYPED ? 160 : bytes ? 1500 : 500;
+  p.pace_us = kind == HK_RAW || kind == HK_MP ? 2000 : kind == HK_TYPED ? 25000 : bytes ? 4000 : 10000;
   p.duration_ms = 900 + (int)(rnd(&s) % 300);
   p.rate_us = 100 + (int)(rnd(&s) % 400);
   return p;
@@ -768,4 +769,25 @@ Test(hostile, byte_ring_survives_record_header_scribbles)
 Test(hostile, byte_ring_survives_scribbles_everywhere)
 {
   sweep(HK_BYTES, HT_ALL, 6100);
+}
+
+/* ---- framed byte rings (MYELON_FRAME_BYTES) -------------------------------------------- */
+
+/* Layer 1 on a byte ring: one record per message, the frame header inside
+ * the record. The scribbler hits both headers (record: length, kind,
+ * reserved, seq; frame: len, kind, flags, frag, msg_id, total), the
+ * payloads, and everything else, while the producer publishes with every
+ * call (publish, managed, try, batch, zero-copy claim/commit/abort) and the
+ * consumers receive with every call (recv, recv_copy, recv_into, recv_batch;
+ * gating and non-gating). Consumers report -MYELON_E_MALFORMED / TOOBIG,
+ * resync and go on; nobody crashes, hangs or reads outside the ring (ASan
+ * runs). */
+Test(hostile, framed_byte_ring_survives_record_and_frame_header_scribbles)
+{
+  sweep(HK_FBYTES, HT_SLOTS | HT_FRAMES, 6200);
+}
+
+Test(hostile, framed_byte_ring_survives_scribbles_everywhere)
+{
+  sweep(HK_FBYTES, HT_ALL, 6300);
 }
