@@ -8,6 +8,7 @@
 #ifndef MYELON_FRAME_BYTES_H
 #define MYELON_FRAME_BYTES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -37,5 +38,27 @@ static inline int myelon_impl_bytes_frame(const uint8_t *rec, size_t len, struct
     return -MYELON_E_MALFORMED;
   return 0;
 }
+
+struct dmp_consumer;
+struct myelon_consumer;
+
+/**
+ * For the fuzz target fuzz_bytes only: a framed consumer of a byte ring
+ * (MYELON_FRAME_BYTES) around a Layer 0 consumer `ring` that the caller
+ * built over an image of a ring, so that the fuzzer drives the very
+ * receive path an application's myelon_consumer_try_recv(),
+ * myelon_consumer_recv_into() and myelon_consumer_recv_batch() run. No
+ * attach, no type-tag check (the image has none); `non_gating` must match
+ * how `ring` reads. Free it with myelon_impl_consumer_unwrap(), which
+ * leaves `ring` alone (it was never attached). Hidden, not exported.
+ * @return 0; -MYELON_E_FORMAT if `ring` is no byte ring large enough for a
+ *         frame; -DMP_E_BADCONFIG for `max_message` outside
+ *         1..MYELON_MAX_MESSAGE_LIMIT; -ENOMEM.
+ */
+int myelon_impl_consumer_wrap(struct dmp_consumer *ring, bool non_gating, size_t max_message,
+                              struct myelon_consumer **out);
+
+/** Free what myelon_impl_consumer_wrap() made (not `ring`). */
+void myelon_impl_consumer_unwrap(struct myelon_consumer *c);
 
 #endif /* MYELON_FRAME_BYTES_H */

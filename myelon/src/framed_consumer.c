@@ -135,6 +135,48 @@ static int bytes_setup(struct myelon_consumer *c, const struct myelon_consumer_c
   return c->copy ? 0 : (dmp_error_set("myelon_consumer_attach", "out of memory (%zu bytes)", c->copy_cap), -ENOMEM);
 }
 
+int myelon_impl_consumer_wrap(struct dmp_consumer *ring, bool non_gating, size_t max_message,
+                              struct myelon_consumer **out)
+{
+  *out = NULL;
+  if (max_message == 0 || max_message > MYELON_MAX_MESSAGE_LIMIT)
+    return -DMP_E_BADCONFIG;
+  size_t max = dmp_consumer_bytes_max(ring);
+  if (max <= MYELON_FRAME_ALIGNED_HEADER)
+    return -MYELON_E_FORMAT;
+  struct myelon_consumer *c = calloc(1, sizeof *c);
+  if (!c)
+    return -ENOMEM;
+  struct myelon_consumer_config cfg;
+  myelon_consumer_config_init(&cfg);
+  cfg.format = MYELON_FRAME_BYTES;
+  cfg.max_message = max_message;
+  cfg.ring.flags = non_gating ? DMP_CONSUMER_NON_GATING : 0;
+  c->ring = ring;
+  c->cap = (uint32_t)(max - MYELON_FRAME_ALIGNED_HEADER);
+  c->fmt = MYELON_FRAME_BYTES;
+  c->hdr = myelon_frame_header_size(MYELON_FRAME_BYTES);
+  int rc = myelon_reasm_init(&c->reasm, max_message);
+  if (rc == 0 && (rc = bytes_setup(c, &cfg)) < 0)
+    myelon_reasm_fini(&c->reasm);
+  if (rc < 0) {
+    free(c->copy);
+    free(c);
+    return rc;
+  }
+  *out = c;
+  return 0;
+}
+
+void myelon_impl_consumer_unwrap(struct myelon_consumer *c)
+{
+  if (!c)
+    return;
+  myelon_reasm_fini(&c->reasm);
+  free(c->copy);
+  free(c);
+}
+
 static int attach(const struct myelon_consumer_config *cfg, int64_t timeout_ns, bool wait,
                   struct myelon_consumer **out)
 {
