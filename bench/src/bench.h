@@ -218,6 +218,7 @@ extern const struct bench_subject bench_subj_framed_mmap_al;
 extern const struct bench_subject bench_subj_framed_frag;
 extern const struct bench_subject bench_subj_framed_poll;
 extern const struct bench_subject bench_subj_framed_batch;
+extern const struct bench_subject bench_subj_framed_bytes_batch;
 extern const struct bench_subject bench_subj_msgpack_shm;
 extern const struct bench_subject bench_subj_msgpack_mmap;
 extern const struct bench_subject bench_subj_view_shm;
@@ -244,10 +245,10 @@ void bench_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 extern const char *bench_role_name;
 /** Fill `buf` with the payload pattern. */
 void bench_fill(void *buf, size_t len);
-/** Copy `len` bytes as libdisruptor_mp copies a byte ring's record
- * (bytes.c, copy_record): REP MOVSB from 1 MiB on where the CPU has ERMS,
- * glibc's memcpy below. The floor copies with it, so that no subject's
- * copy routine is faster than the floor's. */
+/** Copy `len` bytes as libdisruptor_mp copies a byte ring's record: its
+ * exported dmp_bytes_copy() (bytes.h; REP MOVSB from 1 MiB on where the
+ * CPU has ERMS, glibc's memcpy below). The floors copy with it, so that no
+ * subject's copy routine is faster than the floor's. */
 void bench_copy(void *dst, const void *src, size_t len);
 /** A deadline `ns` from now (monotonic ns); bench_mono_ns() >= it when passed. */
 static inline int64_t bench_deadline(int64_t ns) { return bench_mono_ns() + ns; }

@@ -12,9 +12,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#if defined(__x86_64__)
-#include <cpuid.h>
-#endif
+
+#include <disruptor_mp/bytes.h>
 
 double bench_ns_per_tick = 1.0;
 const char *bench_role_name = "bench";
@@ -182,16 +181,7 @@ int bench_shm_open_wait(const char *name, size_t len, int64_t deadline, uint8_t 
 
 void bench_copy(void *dst, const void *src, size_t len)
 {
-#if defined(__x86_64__)
-  static int erms = -1; /* per process, set before the roles' first message */
-  if (erms < 0) {
-    unsigned a, b, c, d;
-    erms = __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & (1u << 9));
-  }
-  if (len >= ((size_t)1 << 20) && erms) {
-    __asm__ volatile("rep movsb" : "+D"(dst), "+S"(src), "+c"(len) : : "memory");
-    return;
-  }
-#endif
-  memcpy(dst, src, len);
+  /* The library's own rule, not a copy of it (bytes.h, dmp_bytes_copy()):
+   * a floor copies exactly as the byte ring does. */
+  dmp_bytes_copy(dst, src, len);
 }

@@ -605,7 +605,7 @@ int myelon_consumer_recv_copy(struct myelon_consumer *c, void **data, size_t *le
     myelon_consumer_release(c);
     return -ENOMEM;
   }
-  memcpy(copy, m.data, m.len);
+  dmp_bytes_copy(copy, m.data, m.len);
   *data = copy;
   *len = m.len;
   if (kind)
@@ -631,8 +631,8 @@ int myelon_consumer_recv_into(struct myelon_consumer *c, void *buf, size_t cap, 
     return rc;
   if (m->len > cap)
     return 1;
-  if (m->len)
-    memcpy(buf, m->data, m->len);
+  if (m->len) /* the byte ring's copy rule (dmp_bytes_copy(), bytes.h) */
+    dmp_bytes_copy(buf, m->data, m->len);
   m->data = buf;
   release_lease(c);
   return 0;

@@ -156,12 +156,14 @@ static uint32_t take_id(struct myelon_producer *p)
 }
 
 /* Copy a small payload without a call: two overlapping words for up to
- * 16 bytes, 16-byte blocks (the last one overlapping) up to 64, memcpy
- * beyond. Reads and writes only [0, len) of each side. */
+ * 16 bytes, 16-byte blocks (the last one overlapping) up to 64, beyond
+ * that the byte ring's copy rule (dmp_bytes_copy(): REP MOVSB from 1 MiB
+ * on, memcpy below), so a large message is copied into the ring as
+ * Layer 0 copies a record. Reads and writes only [0, len) of each side. */
 static inline void copy_payload(uint8_t *dst, const uint8_t *src, uint32_t len)
 {
   if (len > 64) {
-    memcpy(dst, src, len);
+    dmp_bytes_copy(dst, src, len);
   } else if (len > 16) {
     for (uint32_t o = 0; o + 16 < len; o += 16)
       memcpy(dst + o, src + o, 16);

@@ -497,6 +497,33 @@ Test(bytes, large_records_copied_whole)
   free(dst);
 }
 
+/* dmp_bytes_copy(), the rule the ring copies by, exported for Layer 1 and
+ * the bench: whole and exact at every size class (small, below, at and
+ * above the 1 MiB switch), every source and destination alignment, guard
+ * bytes on both sides untouched (fails with a copy one byte short or
+ * long, or one that writes outside the destination). */
+Test(bytes, exported_copy_is_whole_and_exact)
+{
+  const size_t sizes[] = {0, 1, 15, 64, 4095, ((size_t)1 << 20) - 1, (size_t)1 << 20, ((size_t)1 << 20) + 1,
+                          ((size_t)1 << 20) + 17, 2 * ((size_t)1 << 20) + 3};
+  const size_t nsizes = sizeof sizes / sizeof sizes[0], max = sizes[nsizes - 1], guard = 64;
+  uint8_t *src = malloc(max + 64), *dst = malloc(max + 64 + 2 * guard);
+  cr_assert(src && dst);
+  for (size_t k = 0; k < 3 * nsizes; k++) {
+    size_t len = sizes[k % nsizes], so = k % 17, dof = (k * 7) % 33;
+    bp_fill(src + so, 9, (int64_t)k, len);
+    memset(dst, 0xa5, max + 64 + 2 * guard);
+    dmp_bytes_copy(dst + guard + dof, src + so, len);
+    cr_assert(eq(int, memcmp(dst + guard + dof, src + so, len), 0), "%zu bytes, src +%zu, dst +%zu", len, so, dof);
+    for (size_t g = 0; g < guard + dof; g++)
+      cr_assert(eq(u8, dst[g], 0xa5), "byte written before the buffer (%zu bytes)", len);
+    for (size_t g = guard + dof + len; g < max + 64 + 2 * guard; g++)
+      cr_assert(eq(u8, dst[g], 0xa5), "byte written after the copy (%zu bytes, at +%zu)", len, g - guard - dof - len);
+  }
+  free(src);
+  free(dst);
+}
+
 /* dmp-stat names the shape: the text and the JSON report say byte ring,
  * its size in bytes, its block and its largest record. */
 static void stat_output(const char *args, char *out, size_t cap)

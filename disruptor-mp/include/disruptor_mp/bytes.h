@@ -269,6 +269,20 @@ DMP_API int64_t dmp_consumer_resync_bytes(struct dmp_consumer *c);
  * or a ring that is not a byte ring (so also the test "is it a byte ring"). */
 DMP_API size_t dmp_consumer_bytes_max(const struct dmp_consumer *c);
 
+/**
+ * Copy `len` bytes from `src` to `dst` (which must not overlap) as the byte
+ * ring copies a record in and out (dmp_producer_try_publish_bytes(),
+ * dmp_consumer_try_copy_bytes(), ...): from 1 MiB on with REP MOVSB where
+ * the CPU has ERMS (x86-64), below that and elsewhere with memcpy().
+ * Why: glibc's memcpy (2.36) leaves REP MOVSB above the L2 size on AMD
+ * CPUs for a vector loop that, between two processes, made a 1 MiB byte-ring
+ * round trip about twice as slow (bench/README.md, "Issue 20"). Exported
+ * so that the layers above (Layer 1 copies its messages with it) and
+ * benchmarks copy by the same rule as the ring. Sanitizer builds of the
+ * library always use memcpy(), so an overread stays a report.
+ */
+DMP_API void dmp_bytes_copy(void *dst, const void *src, size_t len);
+
 #ifdef __cplusplus
 }
 #endif
