@@ -602,18 +602,22 @@ FRAMED_SMALL = "framed %d B stream ≥ 0.8× raw msgs/s (batched calls)"
 def framed_small_targets(run, add):
     """Issue 20's small-message framed target, judged on the paired cases:
     `framed-shm-batch` (myelon_producer_publish_batch / consumer_recv_batch)
-    against `dmp-shm`; one-message-per-call `framed-shm` shown beside it."""
-    for size in (8, 64):
-        p, n = ab(run, "ab_stream", "framed-shm-batch", "dmp-shm", size)
-        if not p:
-            add(FRAMED_SMALL % size, "framed-shm-batch", None, 0.8, True, "no paired framed-shm-batch case in this run")
-            continue
-        one, _ = ab(run, "ab_stream", "framed-shm", "dmp-shm", size)
-        extra = "; one message per call (`framed-shm`): %s" % fmt_x(one.get("ratio_a_over_b")) if one else ""
-        add(FRAMED_SMALL % size, "framed-shm-batch", p.get("ratio_a_over_b"), 0.8, True,
-            "paired A/B (%d runs, median of per-block ratios) against `dmp-shm`: %s vs %s%s" % (
-                n, fmt_rate(p.get("a_msgs_per_s")), fmt_rate(p.get("b_msgs_per_s")), extra),
-            profile_spec("stream", size, "framed-shm-batch", "dmp-shm"))
+    against `dmp-shm`; one-message-per-call `framed-shm` shown beside it.
+    The same for the framed byte ring, `framed-bytes-batch`, where the run
+    has its cases."""
+    for batch, one_call in (("framed-shm-batch", "framed-shm"), ("framed-bytes-batch", "framed-bytes")):
+        for size in (8, 64):
+            p, n = ab(run, "ab_stream", batch, "dmp-shm", size)
+            if not p:
+                if batch == "framed-shm-batch":
+                    add(FRAMED_SMALL % size, batch, None, 0.8, True, "no paired %s case in this run" % batch)
+                continue
+            one, _ = ab(run, "ab_stream", one_call, "dmp-shm", size)
+            extra = "; one message per call (`%s`): %s" % (one_call, fmt_x(one.get("ratio_a_over_b"))) if one else ""
+            add(FRAMED_SMALL % size, batch, p.get("ratio_a_over_b"), 0.8, True,
+                "paired A/B (%d runs, median of per-block ratios) against `dmp-shm`: %s vs %s%s" % (
+                    n, fmt_rate(p.get("a_msgs_per_s")), fmt_rate(p.get("b_msgs_per_s")), extra),
+                profile_spec("stream", size, batch, "dmp-shm"))
 
 
 TYPED_PP = (("typed msgpack 64 B ping-pong p50 ≤ 2.5× raw", "msgpack-shm", 2.5),
@@ -1112,7 +1116,8 @@ def section_layers(run):
 
 CG_LINE = re.compile(r"^\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+(.*)$")
 SEND_RECV = (("floor-2line", "f2_send", "f2_recv"), ("floor", "floor_send", "floor_recv"), ("dmp-", "dmp_send", "dmp_recv"),
-             ("framed-shm-batch", "fb_send", "fb_recv"), ("framed-", "framed_send", "framed_recv"),
+             ("framed-shm-batch", "fb_send", "fb_recv"), ("framed-bytes-batch", "fb_send", "fb_recv"),
+             ("framed-", "framed_send", "framed_recv"),
              ("msgpack-shm-batch", "typed_send_batch", "typed_recv_batch"),
              ("view-shm-batch", "typed_send_batch", "typed_recv_batch"), ("msgpack-", "typed_send", "typed_recv"),
              ("view-", "typed_send", "typed_recv"))

@@ -12,15 +12,18 @@
  *   framed-shm-frag                           opt-in: compact frames of at
  *                                             most 4 KiB, so larger messages
  *                                             are fragmented and reassembled
- *   framed-bytes                              opt-in: MYELON_FRAME_BYTES, a
- *                                             byte ring of 64-byte blocks
+ *   framed-bytes                              paired cases only (the large-
+ *                                             message targets): MYELON_FRAME_BYTES,
+ *                                             a byte ring of 64-byte blocks
  *                                             sized as dmp-bytes's
  *                                             (subj_bytes.c: two records,
  *                                             at least min(capacity
  *                                             records, 1 MiB); the
  *                                             environment variable
  *                                             BENCH_BYTES_RING overrides
- *                                             it), one record per message
+ *                                             it), one record per message,
+ *                                             prefaulted on both ends as
+ *                                             dmp-bytes's
  *   framed-shm-poll                           opt-in diagnostic: framed-shm,
  *                                             but the harness polls
  *                                             myelon_producer_try_publish() and
@@ -30,8 +33,9 @@
  *
  * The library as an application gets it: default ring flags (wake-ups and
  * counters on), send = myelon_producer_publish(DMP_FOREVER) (one memcpy into the
- * slot after the header), receive = myelon_consumer_recv(DMP_FOREVER) +
- * memcpy out + myelon_consumer_release(), with the case's wait strategy.
+ * slot after the header; dmp_bytes_copy(), the byte ring's copy rule,
+ * beyond 64 bytes), receive = myelon_consumer_recv_into(DMP_FOREVER) (the
+ * same copy out, and the release), with the case's wait strategy.
  * Ring depth in frames: the case's capacity times the frames per message.
  * Receivers attach as "c0".."c7"; the producer waits for them first.
  */
@@ -67,8 +71,8 @@ static const struct variant v_bytes = {DMP_BACKEND_SHM, MYELON_FRAME_BYTES, fals
 #define BYTES_RING_CAP (UINT64_C(1) << 20)
 
 /* framed-bytes's ring (file comment): as dmp-bytes's, with the frame
- * header in each record. */
-static uint64_t ring_bytes(const struct bench_case *c)
+ * header in each record. Also framed-bytes-batch's (subj_framed_batch.c). */
+uint64_t subj_framed_ring_bytes(const struct bench_case *c)
 {
   const char *env = getenv("BENCH_BYTES_RING");
   if (env && *env)
@@ -118,7 +122,7 @@ static uint32_t frame_capacity(const struct variant *v, uint64_t size)
 static uint64_t ring_frames(const struct variant *v, const struct bench_case *c)
 {
   if (v->format == MYELON_FRAME_BYTES)
-    return 0; /* not used: ring_bytes() */
+    return 0; /* not used: subj_framed_ring_bytes() */
   uint64_t per = myelon_frame_count(v->format, frame_capacity(v, c->size), c->size);
   uint64_t want = c->capacity * per, cap = 1;
   while (cap < want)
@@ -141,8 +145,9 @@ static int tx_open(const struct bench_chan *ch, const struct variant *v, void **
   cfg.frame_capacity = frame_capacity(v, ch->c->size);
   cfg.max_message = ch->c->size;
   if (v->format == MYELON_FRAME_BYTES) {
-    cfg.ring_bytes = ring_bytes(ch->c);
+    cfg.ring_bytes = subj_framed_ring_bytes(ch->c);
     cfg.ring.slot_size = BYTES_BLOCK;
+    cfg.ring.flags |= DMP_RING_PREFAULT; /* as dmp-bytes (subj_bytes.c) and the floor's MAP_POPULATE */
   }
   struct framed_end *e = calloc(1, sizeof *e);
   if (!e)
@@ -171,6 +176,8 @@ static int rx_open(const struct bench_chan *ch, const struct variant *v, unsigne
   cfg.format = v->format;
   cfg.frame_capacity = frame_capacity(v, ch->c->size);
   cfg.max_message = ch->c->size;
+  if (v->format == MYELON_FRAME_BYTES)
+    cfg.ring.flags |= DMP_CONSUMER_PREFAULT; /* as dmp-bytes (subj_bytes.c) */
   struct framed_end *e = calloc(1, sizeof *e);
   if (!e)
     return -ENOMEM;
@@ -204,25 +211,27 @@ static int framed_send(void *tx, const void *buf, size_t len)
   return rc;
 }
 
+/* Received into the caller's buffer by the library (recv_into: its copy
+ * rule, dmp_bytes_copy(), and the release in one call), as the floors copy
+ * with bench_copy(). */
 static int framed_recv(void *rx, void *buf, size_t len)
 {
   struct framed_end *e = rx;
   struct myelon_msg m;
   int rc;
   if (e->poll)
-    while ((rc = myelon_consumer_try_recv(e->c, &m)) == -EAGAIN)
+    while ((rc = myelon_consumer_recv_into(e->c, buf, len, &m, 0)) == -EAGAIN)
       ;
   else
-    rc = myelon_consumer_recv(e->c, &m, DMP_FOREVER);
+    rc = myelon_consumer_recv_into(e->c, buf, len, &m, DMP_FOREVER);
   if (rc < 0)
-    return fail("myelon_consumer_recv", rc);
-  if (m.len != len) {
+    return fail("myelon_consumer_recv_into", rc);
+  if (rc == 1 || m.len != len) {
     bench_log("framed message of %zu bytes, expected %zu", m.len, len);
-    myelon_consumer_release(e->c);
+    if (rc == 1)
+      myelon_consumer_release(e->c);
     return -EPROTO;
   }
-  memcpy(buf, m.data, len);
-  myelon_consumer_release(e->c);
   return 0;
 }
 
@@ -282,4 +291,4 @@ const struct bench_subject bench_subj_framed_poll = FRAMED_SUBJECT(
     poll, "framed-shm-poll", "Layer 1, compact frames, POSIX shm ring, harness polls try_recv", BENCH_CAP_OPTIN);
 const struct bench_subject bench_subj_framed_bytes = FRAMED_SUBJECT(
     bytes, "framed-bytes", "Layer 1 on a POSIX shm byte ring (MYELON_FRAME_BYTES, one record per message)",
-    BENCH_CAP_OPTIN);
+    BENCH_CAP_AB_ONLY);

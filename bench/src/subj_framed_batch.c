@@ -19,6 +19,12 @@
  * copy is one more memcpy per message than framed-shm makes.
  * Opt-in (--only) and paired cases: ab_stream against dmp-shm or
  * framed-shm gives the batched stream's msgs/s ratio.
+ *
+ * `framed-bytes-batch`: the same calls on framed-bytes's ring
+ * (MYELON_FRAME_BYTES, a byte ring of 64-byte blocks sized as
+ * subj_framed.c's: one record of 32 + size bytes per message), where a
+ * batch is records claimed back to back and published with one cursor
+ * store, received with one release store.
  */
 #include "bench.h"
 #include "subj_rings.h"
@@ -69,7 +75,7 @@ static uint32_t fcap(const struct bench_case *c)
   return c->size < MYELON_FRAME_MIN_CAPACITY ? MYELON_FRAME_MIN_CAPACITY : (uint32_t)c->size;
 }
 
-static int fb_tx_open(const struct bench_chan *ch, void **tx)
+static int fb_tx_open_fmt(const struct bench_chan *ch, enum myelon_frame_format fmt, void **tx)
 {
   char name[BENCH_PATH_MAX + 32];
   subj_ring_name(ch->c, ch->dir, DMP_BACKEND_SHM, name, sizeof name);
@@ -81,6 +87,11 @@ static int fb_tx_open(const struct bench_chan *ch, void **tx)
   cfg.ring.wait.kind = wait_kind(ch->c->wait);
   cfg.frame_capacity = fcap(ch->c);
   cfg.max_message = ch->c->size;
+  if (fmt == MYELON_FRAME_BYTES) {
+    cfg.format = MYELON_FRAME_BYTES;
+    cfg.ring_bytes = subj_framed_ring_bytes(ch->c);
+    cfg.ring.slot_size = 64;
+  }
   struct fb_tx *e = calloc(1, sizeof *e);
   if (!e)
     return -ENOMEM;
@@ -135,7 +146,17 @@ static void fb_tx_close(void *tx)
   free(e);
 }
 
-static int fb_rx_open(const struct bench_chan *ch, unsigned idx, void **rx)
+static int fb_tx_open(const struct bench_chan *ch, void **tx)
+{
+  return fb_tx_open_fmt(ch, MYELON_FRAME_COMPACT, tx);
+}
+
+static int fbb_tx_open(const struct bench_chan *ch, void **tx)
+{
+  return fb_tx_open_fmt(ch, MYELON_FRAME_BYTES, tx);
+}
+
+static int fb_rx_open_fmt(const struct bench_chan *ch, enum myelon_frame_format fmt, unsigned idx, void **rx)
 {
   char name[BENCH_PATH_MAX + 32], id[8];
   subj_ring_name(ch->c, ch->dir, DMP_BACKEND_SHM, name, sizeof name);
@@ -147,6 +168,10 @@ static int fb_rx_open(const struct bench_chan *ch, unsigned idx, void **rx)
   cfg.ring.wait.kind = wait_kind(ch->c->wait);
   cfg.frame_capacity = fcap(ch->c);
   cfg.max_message = ch->c->size;
+  if (fmt == MYELON_FRAME_BYTES) {
+    cfg.format = MYELON_FRAME_BYTES;
+    cfg.frame_capacity = 0;
+  }
   struct fb_rx *e = calloc(1, sizeof *e);
   if (!e)
     return -ENOMEM;
@@ -157,6 +182,16 @@ static int fb_rx_open(const struct bench_chan *ch, unsigned idx, void **rx)
   }
   *rx = e;
   return 0;
+}
+
+static int fb_rx_open(const struct bench_chan *ch, unsigned idx, void **rx)
+{
+  return fb_rx_open_fmt(ch, MYELON_FRAME_COMPACT, idx, rx);
+}
+
+static int fbb_rx_open(const struct bench_chan *ch, unsigned idx, void **rx)
+{
+  return fb_rx_open_fmt(ch, MYELON_FRAME_BYTES, idx, rx);
 }
 
 static int fb_recv(void *rx, void *buf, size_t len)
@@ -200,6 +235,24 @@ const struct bench_subject bench_subj_framed_batch = {
     .flush = fb_flush,
     .tx_close = fb_tx_close,
     .rx_open = fb_rx_open,
+    .recv = fb_recv,
+    .rx_close = fb_rx_close,
+    .cleanup = fb_cleanup,
+};
+
+const struct bench_subject bench_subj_framed_bytes_batch = {
+    .name = "framed-bytes-batch",
+    .transport = "Layer 1 on a POSIX shm byte ring (MYELON_FRAME_BYTES), batched publish/receive (64 messages per "
+                 "call)",
+    .family = BENCH_FAMILY_OURS,
+    .layer = BENCH_LAYER_FRAMED,
+    .caps = BENCH_CAP_BROADCAST | BENCH_CAP_WAIT | BENCH_CAP_AB_ONLY, /* the small-message framed target (issue 20) */
+    .tx_open = fbb_tx_open,
+    .tx_ready = fb_tx_ready,
+    .send = fb_send,
+    .flush = fb_flush,
+    .tx_close = fb_tx_close,
+    .rx_open = fbb_rx_open,
     .recv = fb_recv,
     .rx_close = fb_rx_close,
     .cleanup = fb_cleanup,

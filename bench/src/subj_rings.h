@@ -21,5 +21,8 @@ struct myelon_producer;
 /** The framed producer of a `framed-*` subject's send end (subj_framed.c),
  * for subjects built on it (subj_bridge.c). */
 struct myelon_producer *subj_framed_producer(void *tx);
+/** The byte ring's size of `framed-bytes` (subj_framed.c), for
+ * `framed-bytes-batch` (subj_framed_batch.c). */
+uint64_t subj_framed_ring_bytes(const struct bench_case *c);
 
 #endif

@@ -24,6 +24,7 @@ static const struct bench_subject *const all[] = {
     &bench_subj_framed_frag,
     &bench_subj_framed_poll,
     &bench_subj_framed_batch,
+    &bench_subj_framed_bytes_batch,
     &bench_subj_msgpack_shm,
     &bench_subj_msgpack_mmap,
     &bench_subj_view_shm,

@@ -399,6 +399,11 @@ static void plan_ab(struct orch *o, uint32_t rep, uint64_t scale)
   add_ab(o, "msgpack-shm-batch", "dmp-shm", BENCH_WL_AB_STREAM, 64, small, rep);
   add_ab(o, "msgpack-shm", "dmp-shm", BENCH_WL_AB_STREAM, 64, small, rep);
   add_ab(o, "view-shm-batch", "dmp-shm", BENCH_WL_AB_STREAM, 64, small, rep);
+  /* Framed small messages on a framed byte ring (MYELON_FRAME_BYTES), the
+   * batched calls: records claimed back to back, one cursor store per
+   * batch. */
+  add_ab(o, "framed-bytes-batch", "dmp-shm", BENCH_WL_AB_STREAM, 8, small, rep);
+  add_ab(o, "framed-bytes-batch", "dmp-shm", BENCH_WL_AB_STREAM, 64, small, rep);
   add_ab(o, "view-shm", "msgpack-shm", BENCH_WL_AB_PINGPONG, 64, pp, rep);
   add_ab(o, "view-shm", "msgpack-shm", BENCH_WL_AB_STREAM, 1024, small, rep);
   add_ab(o, "view-shm", "msgpack-shm", BENCH_WL_AB_STREAM, 65536, (struct counts){10000 * scale, 500}, rep);
