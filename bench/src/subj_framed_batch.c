@@ -90,7 +90,10 @@ static int fb_tx_open_fmt(const struct bench_chan *ch, enum myelon_frame_format 
   if (fmt == MYELON_FRAME_BYTES) {
     cfg.format = MYELON_FRAME_BYTES;
     cfg.ring_bytes = subj_framed_ring_bytes(ch->c);
-    cfg.ring.slot_size = 64;
+    /* 64-byte blocks (one record of an 8 or 16 B message per cache line);
+     * BENCH_BYTES_BLOCK=16|32 packs small records tighter. */
+    const char *blk = getenv("BENCH_BYTES_BLOCK");
+    cfg.ring.slot_size = blk && *blk ? (uint32_t)strtoul(blk, NULL, 10) : 64;
   }
   struct fb_tx *e = calloc(1, sizeof *e);
   if (!e)
