@@ -250,6 +250,14 @@ void bench_fill(void *buf, size_t len);
  * CPU has ERMS, glibc's memcpy below). The floors copy with it, so that no
  * subject's copy routine is faster than the floor's. */
 void bench_copy(void *dst, const void *src, size_t len);
+
+/** qsort() comparator for doubles, ascending. */
+int bench_cmp_double(const void *a, const void *b);
+/** The median of v[0..n) (0 for n 0); sorts v in place. */
+double bench_median(double *v, unsigned n);
+/** Messages per second of a block of `n` messages that ran from tick t0
+ * to tick t1 (0 when the ticks say nothing). */
+double bench_block_rate(uint64_t n, uint64_t t0, uint64_t t1);
 /** A deadline `ns` from now (monotonic ns); bench_mono_ns() >= it when passed. */
 static inline int64_t bench_deadline(int64_t ns) { return bench_mono_ns() + ns; }
 

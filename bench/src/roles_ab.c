@@ -54,20 +54,6 @@ static int ab_init(struct ab *ab, struct role_env *e)
   return 0;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-static double median_of(double *v, unsigned n)
-{
-  if (n == 0)
-    return 0;
-  qsort(v, n, sizeof *v, cmp_double);
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 /* ---- ping-pong -------------------------------------------------------------- */
 
 static int ab_pp_blocks(struct pp *p, struct tool_hist *h)
@@ -222,7 +208,7 @@ static int ab_take(struct ab *ab, void *rx, unsigned s, void *buf, uint64_t n, u
       (*errors)++;
   }
   uint64_t t0 = atomic_load_explicit(&ab->env[0].ctl->block_t0, memory_order_relaxed);
-  *rate = n > 0 && t1 > t0 ? (double)n / ((double)(t1 - t0) * bench_ns_per_tick / 1e9) : 0.0;
+  *rate = bench_block_rate(n, t0, t1);
   return 0;
 }
 
@@ -250,9 +236,9 @@ static void ab_st_report(struct ab *ab, double (*rates)[AB_ST_BLOCKS], uint64_t 
     json_arr_end(&j);
   }
   json_arr_end(&j);
-  json_f64(&j, "a_msgs_per_s", median_of(sorted[0], AB_ST_BLOCKS));
-  json_f64(&j, "b_msgs_per_s", median_of(sorted[1], AB_ST_BLOCKS));
-  json_f64(&j, "ratio_a_over_b", median_of(ratio, AB_ST_BLOCKS));
+  json_f64(&j, "a_msgs_per_s", bench_median(sorted[0], AB_ST_BLOCKS));
+  json_f64(&j, "b_msgs_per_s", bench_median(sorted[1], AB_ST_BLOCKS));
+  json_f64(&j, "ratio_a_over_b", bench_median(ratio, AB_ST_BLOCKS));
   json_f64(&j, "ratio_min", ratio[0]);
   json_f64(&j, "ratio_max", ratio[AB_ST_BLOCKS - 1]);
   json_obj_end(&j);

@@ -211,20 +211,8 @@ static int abg_take(struct abg *g, void *rx, unsigned k, void *buf, struct abg_r
    * a consumer that was descheduled at the start would see with the
    * whole block already in the ring, timing only its own drain. */
   uint64_t t0 = atomic_load_explicit(&g->env[0].ctl->block_t0, memory_order_relaxed);
-  *rate = t1 > t0 ? (double)n / ((double)(t1 - t0) * bench_ns_per_tick / 1e9) : 0.0;
+  *rate = bench_block_rate(n, t0, t1);
   return 0;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-static double median_of(double *v, unsigned n)
-{
-  qsort(v, n, sizeof *v, cmp_double);
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 static void abg_report(struct abg *g, struct abg_rx *r)
@@ -254,12 +242,12 @@ static void abg_report(struct abg *g, struct abg_rx *r)
     json_arr_end(&j);
   }
   json_arr_end(&j);
-  json_f64(&j, "a_msgs_per_s", median_of(sorted[0], nb));
-  json_f64(&j, "b_msgs_per_s", median_of(sorted[1], nb));
-  json_f64(&j, "ratio_a_over_b", median_of(ratio, nb));
+  json_f64(&j, "a_msgs_per_s", bench_median(sorted[0], nb));
+  json_f64(&j, "b_msgs_per_s", bench_median(sorted[1], nb));
+  json_f64(&j, "ratio_a_over_b", bench_median(ratio, nb));
   json_f64(&j, "ratio_min", ratio[0]);
   json_f64(&j, "ratio_max", ratio[nb - 1]);
-  /* sorted[] is sorted by median_of() above: the 90th percentile block
+  /* sorted[] is sorted by bench_median() above: the 90th percentile block
    * of each subject (the least disturbed tenth excluded: a maximum is one
    * lucky block). */
   unsigned q = nb * 9 / 10;

@@ -299,20 +299,8 @@ static int gr_answer(struct gr *g, struct gr_resp *r, unsigned k, void *buf, dou
   /* From writer 0's start (its first request is in, so its store is
    * visible: see gr_writer) to our last reply. */
   uint64_t t0 = atomic_load_explicit(&g->env[0].ctl->block_t0, memory_order_relaxed);
-  *rate = t1 > t0 ? (double)n / ((double)(t1 - t0) * bench_ns_per_tick / 1e9) : 0.0;
+  *rate = bench_block_rate(n, t0, t1);
   return 0;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-static double median_of(double *v, unsigned n)
-{
-  qsort(v, n, sizeof *v, cmp_double);
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 static void gr_resp_report(struct gr *g, struct gr_resp *r)
@@ -341,12 +329,12 @@ static void gr_resp_report(struct gr *g, struct gr_resp *r)
     json_arr_end(&j);
   }
   json_arr_end(&j);
-  json_f64(&j, "a_rts_per_s", median_of(sorted[0], nb));
-  json_f64(&j, "b_rts_per_s", median_of(sorted[1], nb));
-  json_f64(&j, "ratio_a_over_b", median_of(ratio, nb));
+  json_f64(&j, "a_rts_per_s", bench_median(sorted[0], nb));
+  json_f64(&j, "b_rts_per_s", bench_median(sorted[1], nb));
+  json_f64(&j, "ratio_a_over_b", bench_median(ratio, nb));
   json_f64(&j, "ratio_min", ratio[0]);
   json_f64(&j, "ratio_max", ratio[nb - 1]);
-  /* sorted[] is sorted by median_of(): each subject's 90th-percentile
+  /* sorted[] is sorted by bench_median(): each subject's 90th-percentile
    * block (a maximum would be one lucky block). */
   unsigned q = nb * 9 / 10;
   json_f64(&j, "a_p90_rts_per_s", sorted[0][q]);

@@ -7,6 +7,7 @@
 #include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -177,6 +178,25 @@ int bench_shm_open_wait(const char *name, size_t len, int64_t deadline, uint8_t 
       return -ETIMEDOUT;
     bench_sleep_ns(200000);
   }
+}
+
+int bench_cmp_double(const void *a, const void *b)
+{
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+double bench_median(double *v, unsigned n)
+{
+  if (n == 0)
+    return 0;
+  qsort(v, n, sizeof *v, bench_cmp_double);
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+double bench_block_rate(uint64_t n, uint64_t t0, uint64_t t1)
+{
+  return n > 0 && t1 > t0 ? (double)n / ((double)(t1 - t0) * bench_ns_per_tick / 1e9) : 0.0;
 }
 
 void bench_copy(void *dst, const void *src, size_t len)
