@@ -144,6 +144,12 @@ pid_t reader_id(const char *ring, const char *id, const char *profile, uint64_t 
   return reader_full(ring, id, profile, seed, count, report, NULL, 0, 0);
 }
 
+pid_t reader_id_events(const char *ring, const char *id, const char *profile, uint64_t seed, int count,
+                       const char *report, const char *events)
+{
+  return reader_full(ring, id, profile, seed, count, report, events, 0, 0);
+}
+
 pid_t reader_ex(const char *ring, const char *profile, uint64_t seed, int count, const char *report,
                        const char *events, int end)
 {

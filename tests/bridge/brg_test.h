@@ -48,6 +48,9 @@ pid_t spawn(struct av *a);
 /* Framed rings: frm_role producer, brg_reader (reader_id: brg_reader --id,
  * for several readers on one ring; NULL: "reader"). */
 pid_t reader_id(const char *ring, const char *id, const char *profile, uint64_t seed, int count, const char *report);
+/* reader_id() with brg_reader --events FILE. */
+pid_t reader_id_events(const char *ring, const char *id, const char *profile, uint64_t seed, int count,
+                       const char *report, const char *events);
 pid_t producer_ex(const char *ring, const char *profile, uint64_t seed, int count, int waitc, const char *ready,
                   int ready_at);
 pid_t producer(const char *ring, const char *profile, uint64_t seed, int count);

@@ -370,6 +370,63 @@ Test(bridge, silent_link_ends_remote_waits_with_ownerdead_then_resumes)
   stop(&in);
 }
 
+/* A full ring on B does not deafen the ingress (bridge.h, "Liveness"):
+ * B's reader "slow" is stopped (SIGSTOP), so B's ring fills and a message
+ * waits there for room. For three link timeouts the egress runs: the
+ * ingress hears it (its PINGs) and keeps B's ring open. Then the egress is
+ * stopped too (a silent link, as a hung host A looks from B): B's other
+ * reader, "fast", which read all that was published, gets -DMP_E_OWNERDEAD
+ * within the link timeout. Both run again: each reader gets every message
+ * once, in order, through the new ring. Until the ingress listened while
+ * waiting for room, it read nothing meanwhile and counted the link alive:
+ * "fast" waited for ever. The messages (2000 B: two frames of a 64-frame
+ * ring) fit B's ring: one longer than it is published in one attempt of
+ * up to 10 s (bridge.h says so). */
+Test(bridge, full_ring_on_b_still_hears_a_silent_link)
+{
+  const char *ep = ipc_ep(), *ra = ts_shm_name("a"), *rb = ts_shm_name("b");
+  const char *rep_slow = ts_tmp_path("report_slow"), *rep_fast = ts_tmp_path("report_fast");
+  const char *events = ts_tmp_path("events");
+  const char *ing_extra[] = {"--json=0.05", "--wait-readers=2", NULL};
+  const int count = 3000;
+  struct side in = ingress(rb, ep, ing_extra);
+  pid_t slow = reader_id(rb, "slow", "fixed:2000", 31, count, rep_slow);
+  pid_t fast = reader_id_events(rb, "fast", "fixed:2000", 31, count, rep_fast, events);
+  pid_t pr = producer(ra, "fixed:2000", 31, count);
+  struct side eg = egress(ra, ep, NULL);
+  cr_assert(wait_applied(&in, 100, 60000), "the ingress never applied 100 messages: %s / %s", slurp(in.err),
+            slurp(eg.err));
+  cr_assert(eq(int, kill(slow, SIGSTOP), 0));
+  int64_t full = realtime_ms();
+  /* B's ring fills within a few messages; the link stays up meanwhile. */
+  usleep((useconds_t)(3 * 500 + ts_slack_ms()) * 1000);
+  long at = ingress_next(&in);
+  cr_assert(strstr(slurp(in.err), "nothing from the egress") == NULL, "a live link taken for dead: %s",
+            slurp(in.err));
+  cr_assert(first_ownerdead(events, full) < 0, "B's ring was closed while the link was alive: %s", slurp(in.err));
+  cr_assert(at < count, "the stream ended before B's ring filled (at %ld)", at);
+  cr_assert(eq(int, kill(eg.pid, SIGSTOP), 0));
+  int64_t stopped = realtime_ms(), dead = -1;
+  int64_t deadline = ts_now_ns() + (int64_t)ts_timeout_ms(30000) * 1000000;
+  while ((dead = first_ownerdead(events, stopped)) < 0 && ts_now_ns() < deadline)
+    usleep(5000);
+  cr_assert(dead >= 0, "B's reader never saw the producer gone while B's ring was full; ingress: %s", slurp(in.err));
+  long detect = (long)(dead - stopped);
+  fprintf(stderr, "bridge: with B's ring full, a silent link ended B's other reader's wait after %ld ms (link "
+                  "timeout 500 ms)\n", detect);
+  cr_assert(detect <= 500 + 3 * ts_slack_ms(), "detection took %ld ms", detect);
+  cr_assert(wait_for_text(in.err, "nothing from the egress for 500 ms", 5000), "ingress: %s", slurp(in.err));
+  cr_assert(eq(int, kill(eg.pid, SIGCONT), 0));
+  cr_assert(eq(int, kill(slow, SIGCONT), 0));
+  int rc = ts_wait(slow, ts_timeout_ms(CHILD_MS));
+  cr_assert(eq(int, rc, 0), "slow reader exited %d (%s); ingress: %s", rc, slurp(rep_slow), slurp(in.err));
+  struct report r = read_report(rep_slow);
+  cr_assert(r.received == (unsigned long)count && r.dup == 0 && r.lost == 0 && r.bad == 0 && r.attaches >= 2,
+            "slow reader: %s", slurp(rep_slow));
+  expect_stream_done(fast, CHILD_MS, rep_fast, count, 2, pr, &eg, &in);
+  stop(&in);
+}
+
 /* A producer restart on A (a new epoch) is seen on B as one on A would be:
  * B's reader reads all the first producer published, then its wait ends
  * with -DMP_E_OWNERDEAD; the egress (without --once) follows the ring to

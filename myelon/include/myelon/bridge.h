@@ -146,7 +146,17 @@
  * -DMP_E_OWNERDEAD from their waits, as for a dead local producer. When
  * the link is back the ingress creates a new ring (a new epoch) and resumes
  * after the last message it applied; B's readers attach again, as after a
- * local producer restart. On A, an unreachable B is a consumer that makes
+ * local producer restart. The ingress keeps hearing its link while B's
+ * ring is full (a message waiting for room: a slow or stopped reader on
+ * B): it answers the egress's PINGs and counts what arrives as life, so a
+ * link that falls silent then is silence too, and B's other readers'
+ * waits end as above; the message that waited, and what came behind it,
+ * are applied in the next ring (the egress sends them again). What arrives
+ * meanwhile is held in order, up to the egress's window and 64 more (an
+ * egress that overruns its window is no longer heard until there is room,
+ * and its link counts as alive). Limit: a message longer than B's whole
+ * ring is published in one attempt of up to 10 s, during which the
+ * ingress does not read its link. On A, an unreachable B is a consumer that makes
  * no progress: once the window is full the egress reads no further, so
  * A's producer sees the egress's entry stall (liveness.h: the alert after
  * its progress timeout, then -DMP_E_STALLED past grace, per the ring's

@@ -210,6 +210,8 @@ MYELON_API void myelon_bridge_close(struct myelon_bridge *b)
     return;
   if (b->have_pending)
     zmq_msg_close(&b->pending);
+  ingress_held_drop(b);
+  free(b->held_rx);
   if (b->mon != NULL)
     zmq_close(b->mon);
   if (b->sock != NULL) {

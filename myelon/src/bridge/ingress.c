@@ -172,16 +172,20 @@ void ingress_ring_free(struct myelon_bridge *b)
 }
 
 /* Close B's ring and end the session: B's readers read what was published,
- * then get -DMP_E_OWNERDEAD, as when a local producer dies. Only between
- * messages (never with one half published): the caller checks
- * have_pending. The state file records a clean end, so the next ring
- * resumes after the last message applied. */
+ * then get -DMP_E_OWNERDEAD, as when a local producer dies. Between
+ * messages, or (a link that fell silent while a message waited for room)
+ * after the caller dropped the waiting message: if it was cut short in the
+ * ring, B's readers see it as a message of a producer that died while
+ * publishing it (never delivered), and it is applied again in the next
+ * ring. The state file records a clean end, so the next ring resumes after
+ * the last message applied. */
 static void ingress_ring_close(struct myelon_bridge *b, const char *why)
 {
   if (b->p0 == NULL)
     return;
   if (b->state_fd >= 0 && b->st.next_seq != MYELON_BRIDGE_NEXT_ANY)
     ingress_state_write(b, b->st.next_seq - 1, 0, 0);
+  ingress_held_drop(b); /* the rest of the session: the egress sends it again */
   ingress_ring_free(b);
   b->readers_ready = false;
   b->active_len = 0;
@@ -420,6 +424,9 @@ static int ingress_hello(struct myelon_bridge *b, const uint8_t *id, size_t len,
   memcpy(b->active_id, id, len);
   b->active_len = len;
   b->ack_every = w->window / 4 > 0 ? w->window / 4 : 1;
+  /* "Listening while the ring is full": what this egress can have in
+   * flight (its window, bounded as an egress bounds it) and a few more. */
+  b->held_max = (w->window < (1u << 20) ? w->window : (1u << 20)) + 64;
   b->st.handshakes++;
   uint8_t m[MYELON_BRIDGE_SEQ_SIZE];
   bridge_encode_seq(m, MYELON_BRIDGE_WELCOME, b->st.next_seq);
@@ -576,9 +583,142 @@ static int ingress_data(struct myelon_bridge *b, const uint8_t *id, size_t len, 
   return rc < 0 ? rc : 0;
 }
 
+static const char not_bridge[] = "not a bridge message (bad magic, version, type, size or padding)";
+
+/* One message from peer `id`. fresh: just read from the socket (it proves
+ * the active egress's link alive); false: held while B's ring was full
+ * (counted when it arrived). */
+static int ingress_dispatch(struct myelon_bridge *b, const uint8_t *id, size_t idlen, zmq_msg_t *msg, int fd,
+                            bool fresh)
+{
+  struct myelon_bridge_wire w;
+  if (myelon_bridge_wire_parse(zmq_msg_data(msg), zmq_msg_size(msg), &w) != 0) {
+    reject(b, not_bridge);
+    return 0;
+  }
+  int rc = 0;
+  if (w.type == MYELON_BRIDGE_HELLO) {
+    rc = ingress_hello(b, id, idlen, &w);
+    if (fresh && is_active(b, id, idlen))
+      rx_alive(b, fd);
+  } else if (w.type == MYELON_BRIDGE_DATA || w.type == MYELON_BRIDGE_BATCH) {
+    if (fresh && is_active(b, id, idlen))
+      rx_alive(b, fd);
+    rc = ingress_data(b, id, idlen, msg, &w);
+  } else if (w.type == MYELON_BRIDGE_PING) {
+    if (is_active(b, id, idlen)) {
+      if (fresh)
+        rx_alive(b, fd);
+      b->ack_due = b->ack_now = true; /* the answer: the egress hears we are alive, and gets credit */
+    } else {
+      send_resync(b, id, idlen);
+    }
+  } else if (w.type == MYELON_BRIDGE_END) {
+    if (is_active(b, id, idlen) && w.epoch == b->src_epoch)
+      ingress_ring_close(b, "the producer on A is gone");
+  } else {
+    reject(b, "a message only an ingress sends");
+  }
+  return rc;
+}
+
+/* ---- Listening while the ring is full ----
+ * A message waiting for room in B's ring (have_pending: B's readers are
+ * slow or stopped) does not stop the ingress from hearing its link: it
+ * keeps reading the socket, answers the active egress's PINGs at once
+ * (with the ACK of what was applied) and counts whatever that egress sends
+ * as life, so a link that falls silent meanwhile is silence (ingress_run()
+ * closes B's ring after timeout_ms, as on an idle link). The rest of what
+ * the active egress sends waits here in arrival order and is handled once
+ * the ring has room, as if read then. An egress has at most its window in
+ * flight beyond B's acknowledgement, plus a PING or a HELLO now and then:
+ * held_max is its window (its HELLO's) and 64. Only an egress that
+ * overruns its own window fills it; the ingress then stops reading and,
+ * not hearing the link, counts it alive (as before this listening).
+ * Messages of other peers are dropped meanwhile: an egress repeats its
+ * HELLO, a stale session gets its RESYNC once the ring has room. */
+
+/* Keep `msg` (moved from) for later. 0, or -ENOMEM. */
+static int held_rx_push(struct myelon_bridge *b, zmq_msg_t *msg)
+{
+  if (b->rx_count == b->rx_alloc) {
+    uint32_t n = b->rx_alloc ? b->rx_alloc * 2 : 64;
+    zmq_msg_t *q = calloc(n, sizeof *q);
+    if (q == NULL)
+      return bridge_fail(b, -ENOMEM, "out of memory holding messages while ring %s is full", b->ring);
+    for (uint32_t i = 0; i < b->rx_count; i++) {
+      zmq_msg_t *from = &b->held_rx[(b->rx_head + i) % b->rx_alloc];
+      zmq_msg_init(&q[i]);
+      zmq_msg_move(&q[i], from);
+      zmq_msg_close(from);
+    }
+    free(b->held_rx);
+    b->held_rx = q;
+    b->rx_alloc = n;
+    b->rx_head = 0;
+  }
+  zmq_msg_t *to = &b->held_rx[(b->rx_head + b->rx_count) % b->rx_alloc];
+  zmq_msg_init(to);
+  zmq_msg_move(to, msg);
+  b->rx_count++;
+  return 0;
+}
+
+/* The oldest held message, moved into `out` (initialised here). */
+static void held_rx_pop(struct myelon_bridge *b, zmq_msg_t *out)
+{
+  zmq_msg_t *from = &b->held_rx[b->rx_head];
+  zmq_msg_init(out);
+  zmq_msg_move(out, from);
+  zmq_msg_close(from);
+  b->rx_head = (b->rx_head + 1) % b->rx_alloc;
+  b->rx_count--;
+}
+
+/* Drop what was held (the link is gone: the egress sends it again). */
+void ingress_held_drop(struct myelon_bridge *b)
+{
+  while (b->rx_count > 0) {
+    zmq_msg_t m;
+    held_rx_pop(b, &m);
+    zmq_msg_close(&m);
+  }
+}
+
+/* A message read while B's ring is full. */
+static int ingress_hold(struct myelon_bridge *b, const uint8_t *id, size_t idlen, zmq_msg_t *msg, int fd)
+{
+  struct myelon_bridge_wire w;
+  if (myelon_bridge_wire_parse(zmq_msg_data(msg), zmq_msg_size(msg), &w) != 0) {
+    reject(b, not_bridge);
+    return 0;
+  }
+  if (!is_active(b, id, idlen))
+    return 0;
+  rx_alive(b, fd);
+  if (w.type == MYELON_BRIDGE_PING) {
+    b->ack_due = b->ack_now = true;
+    return 0;
+  }
+  return held_rx_push(b, msg);
+}
+
 static int ingress_incoming(struct myelon_bridge *b)
 {
-  for (int i = 0; i < 256 && !b->have_pending; i++) {
+  /* What was held while the ring was full goes first, in order (from the
+   * active egress: a ring closed meanwhile dropped it). */
+  while (b->rx_count > 0 && !b->have_pending) {
+    uint8_t id[sizeof b->active_id];
+    size_t idlen = b->active_len;
+    memcpy(id, b->active_id, idlen);
+    zmq_msg_t msg;
+    held_rx_pop(b, &msg);
+    int rc = ingress_dispatch(b, id, idlen, &msg, -1, false);
+    zmq_msg_close(&msg);
+    if (rc < 0)
+      return rc;
+  }
+  for (int i = 0; i < 256 && (!b->have_pending || b->rx_count < b->held_max); i++) {
     zmq_msg_t idm, msg;
     zmq_msg_init(&idm);
     if (zmq_msg_recv(&idm, b->sock, ZMQ_DONTWAIT) < 0) {
@@ -600,7 +740,6 @@ static int ingress_incoming(struct myelon_bridge *b)
     }
     int fd = zmq_msg_get(&msg, ZMQ_SRCFD); /* before ingress_data() moves it */
     int rc = 0;
-    struct myelon_bridge_wire w;
     if (zmq_msg_more(&msg)) {
       /* Every bridge message is one frame: drain the rest and drop it. */
       while (zmq_msg_more(&msg)) {
@@ -612,28 +751,10 @@ static int ingress_incoming(struct myelon_bridge *b)
       reject(b, "a multipart message");
     } else if (idlen == 0) {
       reject(b, "routing id too long");
-    } else if (myelon_bridge_wire_parse(zmq_msg_data(&msg), zmq_msg_size(&msg), &w) != 0) {
-      reject(b, "not a bridge message (bad magic, version, type, size or padding)");
-    } else if (w.type == MYELON_BRIDGE_HELLO) {
-      rc = ingress_hello(b, id, idlen, &w);
-      if (is_active(b, id, idlen))
-        rx_alive(b, fd);
-    } else if (w.type == MYELON_BRIDGE_DATA || w.type == MYELON_BRIDGE_BATCH) {
-      if (is_active(b, id, idlen))
-        rx_alive(b, fd);
-      rc = ingress_data(b, id, idlen, &msg, &w);
-    } else if (w.type == MYELON_BRIDGE_PING) {
-      if (is_active(b, id, idlen)) {
-        rx_alive(b, fd);
-        b->ack_due = b->ack_now = true; /* the answer: the egress hears we are alive, and gets credit */
-      } else {
-        send_resync(b, id, idlen);
-      }
-    } else if (w.type == MYELON_BRIDGE_END) {
-      if (is_active(b, id, idlen) && w.epoch == b->src_epoch)
-        ingress_ring_close(b, "the producer on A is gone");
+    } else if (b->have_pending) {
+      rc = ingress_hold(b, id, idlen, &msg, fd);
     } else {
-      reject(b, "a message only an ingress sends");
+      rc = ingress_dispatch(b, id, idlen, &msg, fd, true);
     }
     zmq_msg_close(&msg);
     if (rc < 0)
@@ -687,21 +808,31 @@ int ingress_run(struct myelon_bridge *b, int64_t timeout_ns)
       if (rc != 0) {
         zmq_msg_close(&b->pending);
         b->have_pending = false;
+      } else if (b->rx_count >= b->held_max) {
+        /* Not reading the link (an egress past its window filled what we
+         * hold): silence cannot be told from it; count the link alive. */
+        b->last_rx_ns = bridge_now_ns();
       }
-      /* We were not reading the socket meanwhile: silence from the egress
-       * counts from now. */
-      b->last_rx_ns = bridge_now_ns();
     }
     if (rc >= 0)
       rc = ingress_incoming(b);
     ingress_ack(b);
     if (rc < 0)
       return rc;
-    if (b->active_len != 0 && !b->have_pending)
+    if (b->active_len != 0)
       rx_progress(b);
-    if (b->active_len != 0 && !b->have_pending && bridge_now_ns() - b->last_rx_ns > (int64_t)b->timeout_ms * 1000000) {
-      char why[96];
-      snprintf(why, sizeof why, "nothing from the egress for %d ms (dead link, egress or host)", b->timeout_ms);
+    if (b->active_len != 0 && bridge_now_ns() - b->last_rx_ns > (int64_t)b->timeout_ms * 1000000) {
+      /* Also while a message waits for room (B's readers are slow): the
+       * link is read meanwhile ("Listening while the ring is full"). What
+       * is not applied yet is dropped; the egress sends it again. */
+      char why[160];
+      uint64_t dropped = (b->have_pending ? b->pend_left : 0) + b->rx_count;
+      snprintf(why, sizeof why, "nothing from the egress for %d ms (dead link, egress or host)%s", b->timeout_ms,
+               dropped ? "; the messages not applied yet will come again" : "");
+      if (b->have_pending) {
+        zmq_msg_close(&b->pending);
+        b->have_pending = false;
+      }
       ingress_ring_close(b, why);
     }
     int64_t left = deadline - bridge_now_ns();

@@ -136,6 +136,11 @@ struct myelon_bridge {
   int64_t last_resync_ns;
   bool have_pending;     /* a DATA message waiting for room in the ring */
   zmq_msg_t pending;
+  /* While one waits (have_pending) the link is still read (ingress.c,
+   * "Listening while the ring is full"): what the active egress sends
+   * besides PINGs waits here, in arrival order, at most held_max. */
+  zmq_msg_t *held_rx;
+  uint32_t rx_head, rx_count, rx_alloc, held_max;
   uint64_t pend_seq;     /* its next message to apply (a BATCH's may be past the first) */
   uint32_t pend_left;    /* messages of it not applied yet */
   size_t pend_off;       /* BATCH: that message's record, an offset into its records */
@@ -185,6 +190,7 @@ int egress_state_open(struct myelon_bridge *b, const char *path);
 /* ingress.c */
 int ingress_run(struct myelon_bridge *b, int64_t timeout_ns);
 void ingress_ring_free(struct myelon_bridge *b);
+void ingress_held_drop(struct myelon_bridge *b);
 int ingress_state_write(struct myelon_bridge *b, uint64_t seq, int64_t before, uint64_t frames);
 
 #endif
