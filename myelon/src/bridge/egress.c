@@ -391,6 +391,23 @@ void egress_producer_gone(struct myelon_bridge *b)
   b->producer_gone = true;
 }
 
+/* A's ring had nothing to read (a peek said -EAGAIN): wait up to
+ * `timeout_ns` (>= 0) for it, for every take (plain and hold mode, slots
+ * and records). 1: peek again (something came, or the wait timed out and
+ * the peek finds nothing); 0: A's producer is gone, read to the end
+ * (egress_producer_gone() told); < 0: error. */
+int egress_await_ring(struct myelon_bridge *b, int64_t timeout_ns)
+{
+  int64_t n = dmp_consumer_wait(b->l0, timeout_ns);
+  if (n == -DMP_E_OWNERDEAD) {
+    egress_producer_gone(b);
+    return 0;
+  }
+  if (n < 0 && n != -ETIMEDOUT)
+    return bridge_fail(b, (int)n, "reading ring %s: %s", b->ring, myelon_strerror((int)-n));
+  return 1;
+}
+
 /* A raw ring without hold mode: one slot, released once copied (the
  * window holds it from there, as a framed message). On a multi-producer
  * ring the peek steps over tombstones. */
@@ -400,13 +417,9 @@ static int egress_take_raw(struct myelon_bridge *b, int64_t timeout_ns)
   int64_t seq;
   int rc = dmp_consumer_try_peek(b->l0, &slot, &seq);
   if (rc == -EAGAIN && timeout_ns >= 0) {
-    int64_t n = dmp_consumer_wait(b->l0, timeout_ns);
-    if (n == -DMP_E_OWNERDEAD) {
-      egress_producer_gone(b);
-      return 0;
-    }
-    if (n < 0 && n != -ETIMEDOUT)
-      return bridge_fail(b, (int)n, "reading ring %s: %s", b->ring, myelon_strerror((int)-n));
+    int w = egress_await_ring(b, timeout_ns);
+    if (w <= 0)
+      return w;
     rc = dmp_consumer_try_peek(b->l0, &slot, &seq);
   }
   if (rc == -EAGAIN)
@@ -440,13 +453,9 @@ static int egress_take_raw_bytes(struct myelon_bridge *b, int64_t timeout_ns)
   int64_t seq;
   int rc = dmp_consumer_try_peek_bytes(b->l0, &data, &len, &seq);
   if (rc == -EAGAIN && timeout_ns >= 0) {
-    int64_t n = dmp_consumer_wait(b->l0, timeout_ns);
-    if (n == -DMP_E_OWNERDEAD) {
-      egress_producer_gone(b);
-      return 0;
-    }
-    if (n < 0 && n != -ETIMEDOUT)
-      return bridge_fail(b, (int)n, "reading ring %s: %s", b->ring, myelon_strerror((int)-n));
+    int w = egress_await_ring(b, timeout_ns);
+    if (w <= 0)
+      return w;
     rc = dmp_consumer_try_peek_bytes(b->l0, &data, &len, &seq);
   }
   if (rc == -EAGAIN)

@@ -172,13 +172,11 @@ static int egress_take_hold_bytes(struct myelon_bridge *b, int64_t timeout_ns)
     int rc = dmp_consumer_try_peek_bytes(b->l0, &rec, &len, &seq);
     if (rc == -EAGAIN && !waited && timeout_ns >= 0) {
       waited = true;
-      int64_t n = dmp_consumer_wait(b->l0, timeout_ns);
-      if (n == -DMP_E_OWNERDEAD) {
-        egress_producer_gone(b);
+      int w = egress_await_ring(b, timeout_ns);
+      if (w < 0)
+        return w;
+      if (w == 0)
         break;
-      }
-      if (n < 0 && n != -ETIMEDOUT)
-        return bridge_fail(b, (int)n, "reading ring %s: %s", b->ring, myelon_strerror((int)-n));
       budget++;
       continue;
     }
@@ -214,15 +212,14 @@ int egress_take_hold(struct myelon_bridge *b, int64_t timeout_ns)
     int rc = dmp_consumer_try_peek(b->l0, &slot, &seq);
     if (rc == -EAGAIN && !waited && timeout_ns >= 0) {
       waited = true;
-      int64_t n = dmp_consumer_wait(b->l0, timeout_ns);
-      if (n == -DMP_E_OWNERDEAD) {
+      int w = egress_await_ring(b, timeout_ns);
+      if (w < 0)
+        return w;
+      if (w == 0) {
         if (b->ra.active)
           egress_lost_on_a(b); /* cut short by the producer's death, for every reader */
-        egress_producer_gone(b);
         break;
       }
-      if (n < 0 && n != -ETIMEDOUT)
-        return bridge_fail(b, (int)n, "reading ring %s: %s", b->ring, myelon_strerror((int)-n));
       budget++;
       continue;
     }

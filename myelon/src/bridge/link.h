@@ -180,6 +180,7 @@ void held_free_head(struct myelon_bridge *b);
 int egress_window_add(struct myelon_bridge *b, const void *data, size_t len, uint8_t kind, int64_t first);
 void egress_producer_gone(struct myelon_bridge *b);
 void egress_corrupt_record(struct myelon_bridge *b);
+int egress_await_ring(struct myelon_bridge *b, int64_t timeout_ns);
 
 /* egress_hold.c */
 void egress_release_held(struct myelon_bridge *b);
