@@ -9,7 +9,9 @@
  * what validate accepts, its items read as the tree's nodes, its walks
  * stay inside the message - also after a byte of it changed behind the
  * view's back (a writer scribbling after access) - and end within as
- * many steps as the message has bytes. */
+ * many steps as the message has bytes; the field view (one pass for a
+ * flat record) accepts what validate accepts and finds the fields that
+ * lazy access and get_keys find. */
 #include "fuzz.h"
 
 #include <errno.h>
@@ -140,6 +142,66 @@ static int lazy_walk(const struct myelon_mp_item *it, const msgpack_object *o, s
   }
 }
 
+/* Whether two lazy items are the same answer (same value, same bytes). */
+static int same_item(const struct myelon_mp_item *a, const struct myelon_mp_item *b)
+{
+  if (a->obj.type != b->obj.type || a->end_ != b->end_ || a->elems_ != b->elems_)
+    return 0;
+  switch (a->obj.type) {
+  case MSGPACK_OBJECT_MAP:
+  case MSGPACK_OBJECT_ARRAY:
+    return a->obj.via.array.size == b->obj.via.array.size;
+  case MSGPACK_OBJECT_STR:
+  case MSGPACK_OBJECT_BIN:
+    return a->obj.via.bin.size == b->obj.via.bin.size && a->obj.via.bin.ptr == b->obj.via.bin.ptr;
+  case MSGPACK_OBJECT_EXT:
+    return a->obj.via.ext.type == b->obj.via.ext.type && a->obj.via.ext.size == b->obj.via.ext.size &&
+           a->obj.via.ext.ptr == b->obj.via.ext.ptr;
+  case MSGPACK_OBJECT_BOOLEAN:
+    return a->obj.via.boolean == b->obj.via.boolean;
+  case MSGPACK_OBJECT_NIL:
+    return 1;
+  default: /* integers, floats: the same bits */
+    return memcmp(&a->obj.via.u64, &b->obj.via.u64, sizeof a->obj.via.u64) == 0;
+  }
+}
+
+/* The field view of the same bytes: the lazy view's verdict, and the
+ * fields get_keys finds on its root (`lv`, valid when vrc is 0). */
+static void fields_check_set(const uint8_t *msg, size_t size, int vrc, const struct myelon_mp_lazy_view *lv,
+                             const char *const *names, size_t n)
+{
+  struct myelon_mp_keys ks;
+  FUZZ_CHECK(myelon_mp_keys_init(&ks, names, n) == 0);
+  struct myelon_mp_fields_view fv;
+  int frc = myelon_mp_fields_access(msg, size, &ks, &fv);
+  FUZZ_CHECK(frc == vrc);
+  if (frc < 0)
+    return;
+  struct myelon_mp_item want[MYELON_MP_FIELDS_MAX];
+  int64_t mask = 0;
+  if (myelon_mp_lazy_root(lv)->obj.type == MSGPACK_OBJECT_MAP)
+    mask = myelon_mp_item_get_keys(myelon_mp_lazy_root(lv), &ks, want);
+  FUZZ_CHECK(mask >= 0 && fv.found == (uint64_t)mask);
+  FUZZ_CHECK(same_item(myelon_mp_lazy_root(&fv.lazy), myelon_mp_lazy_root(lv)));
+  for (unsigned k = 0; k < n; k++) {
+    const struct myelon_mp_item *f = myelon_mp_fields_get(&fv, k);
+    FUZZ_CHECK((f != NULL) == (int)(mask >> k & 1));
+    if (f)
+      FUZZ_CHECK(same_item(f, &want[k]));
+  }
+}
+
+/* Two key sets: a record's (its one-pass path when the keys come in this
+ * order), and one with an empty key, a long one and more. */
+static void fields_check(const uint8_t *msg, size_t size, int vrc, const struct myelon_mp_lazy_view *lv)
+{
+  static const char *const record[] = {"seq", "ts", "body"};
+  static const char *const more[] = {"id", "", "seq", "a", "ts", "body", "a_long_key"};
+  fields_check_set(msg, size, vrc, lv, record, 3);
+  fields_check_set(msg, size, vrc, lv, more, 7);
+}
+
 /* The lazy view of the same bytes: verdict, items, lookups; then the same
  * walks after one byte changed (no verdict to hold them to, only the
  * bounds). */
@@ -148,8 +210,11 @@ static void lazy_check(uint8_t *msg, size_t size, int vrc, const msgpack_object 
   struct myelon_mp_lazy_view lv;
   int lrc = myelon_mp_lazy_access(msg, size, 0, &lv);
   FUZZ_CHECK(lrc == vrc);
-  if (lrc < 0)
+  if (lrc < 0) {
+    fields_check(msg, size, lrc, &lv);
     return;
+  }
+  fields_check(msg, size, lrc, &lv);
   size_t steps = size;
   FUZZ_CHECK(lazy_walk(myelon_mp_lazy_root(&lv), tree, &steps, 0) == 0);
   if (size < 2)

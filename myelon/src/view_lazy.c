@@ -21,6 +21,7 @@
 
 #include <disruptor_mp/error.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -543,12 +544,19 @@ int myelon_mp_item_get(const struct myelon_mp_item *map, const char *key, struct
   return -ENOENT;
 }
 
+/* The low n bytes of a little-endian word, n = 0..8: a table is cheaper
+ * than a variable shift. */
+static const uint64_t low_bytes[9] = {0, 0xff, 0xffff, 0xffffff, 0xffffffff, UINT64_C(0xffffffffff),
+                                      UINT64_C(0xffffffffffff), UINT64_C(0xffffffffffffff), UINT64_MAX};
+
 int myelon_mp_keys_init(struct myelon_mp_keys *ks, const char *const *names, size_t n)
 {
   if (!ks || (!names && n) || n > MYELON_MP_KEYS_MAX)
     return dmp_error_set("myelon_mp_keys_init", "ks or names is NULL, or more than %u keys", MYELON_MP_KEYS_MAX),
            -EINVAL;
   memset(ks, 0, sizeof *ks);
+  for (size_t k = 0; k < MYELON_MP_KEYS_MAX; k++)
+    ks->tag_[k] = 1; /* with mask_ 0: matches no word (no key, or one longer than 7 bytes) */
   for (size_t k = 0; k < n; k++) {
     size_t len = names[k] ? strlen(names[k]) : 0;
     if (!names[k] || len > UINT32_MAX)
@@ -557,16 +565,18 @@ int myelon_mp_keys_init(struct myelon_mp_keys *ks, const char *const *names, siz
     memcpy(&ks->head_[k], names[k], len < 8 ? len : 8); /* zero-padded */
     if (len < 32)
       ks->by_len_[len] |= UINT32_C(1) << k;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (len <= 7) { /* header byte and name fit one little-endian word */
+      ks->mask_[k] = low_bytes[len + 1];
+      ks->tag_[k] = ks->head_[k] << 8 | (0xa0u | len);
+    }
+#endif
   }
   ks->names_ = names;
   ks->n_ = (uint32_t)n;
   return 0;
 }
 
-/* The low n bytes of a little-endian word, n = 0..8: a table is cheaper
- * than a variable shift. */
-static const uint64_t low_bytes[9] = {0, 0xff, 0xffff, 0xffffff, 0xffffffff, UINT64_C(0xffffffffff),
-                                      UINT64_C(0xffffffffffff), UINT64_C(0xffffffffffffff), UINT64_MAX};
 
 /* The key at p if it is key k of `ks` written as a fixstr of at most 7
  * bytes, header byte included, compared with one 8-byte load; 8 bytes
@@ -574,17 +584,9 @@ static const uint64_t low_bytes[9] = {0, 0xff, 0xffff, 0xffffff, 0xffffffff, UIN
  * come in the order the consumer names them. */
 static inline int key_at_is(const struct myelon_mp_keys *ks, unsigned k, const uint8_t *p)
 {
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-  uint32_t kl = ks->len_[k];
-  if (kl > 7)
-    return 0;
   uint64_t w;
   memcpy(&w, p, 8);
-  return (w & low_bytes[kl + 1]) == (ks->head_[k] << 8 | (0xa0u | kl));
-#else
-  (void)ks, (void)k, (void)p;
-  return 0;
-#endif
+  return (w & ks->mask_[k]) == ks->tag_[k];
 }
 
 /* Whether the message's key s[0..sl) (with at least `room` >= sl bytes
@@ -774,5 +776,176 @@ int myelon_mp_lazy_codec_init(struct myelon_view_codec *vc, unsigned max_depth)
            -EINVAL;
   /* The depth travels in `user`: the codec keeps no state to point at. */
   *vc = (struct myelon_view_codec){"msgpack-lazy-view", lazy_access_fn, (void *)(uintptr_t)max_depth};
+  return 0;
+}
+
+/* ---- field views --------------------------------------------------------- */
+
+/* The commonest record of all for fields_flat() below: exactly the keys
+ * of `ks`, in its order, each a fixstr of at most 7 bytes (one masked
+ * word compare, no search, no found-set to keep); each value is loaded
+ * into field[k] as soon as it is known to fit. Same checks on the values;
+ * returns 1 on anything else, and fields_flat() starts over (the fields
+ * it filled are then overwritten or not marked found). */
+static int fields_in_order(const uint8_t *p, const uint8_t *end, const struct myelon_mp_keys *ks, unsigned pairs,
+                           struct myelon_mp_item *field)
+{
+  for (unsigned k = 0; k < pairs; k++) {
+    if (end - p < 8 || !key_at_is(ks, k, p))
+      return 1;
+    p += 1 + ks->len_[k];
+    if (p >= end)
+      return 1;
+    size_t room = (size_t)(end - p), n;
+    unsigned e = first[*p];
+    if (e <= 0xffu)
+      n = e;
+    else if (e >> 8 == K_LEN8 && room >= 2)
+      n = (e & 0xffu) + p[1];
+    else
+      return 1;
+    if (n > room)
+      return 1;
+    uint64_t kids; /* no container gets here: always 0 */
+    if (!load_fast(p, end, &field[k], &kids))
+      return 1;
+    p += n;
+  }
+  return p == end ? 0 : 1;
+}
+
+/* The one pass for the usual record: a fixmap root (its count in p[0]) of
+ * fixstr keys and values that are no containers and carry no 16/32-bit
+ * length - each object is then one table load and one compare, and the
+ * keys of `ks` are matched on the way (the next one in order first, as
+ * get_keys tries it). Such bytes are valid exactly when every object fits
+ * and the last one ends the message: the checks below, and nothing else
+ * (depth 1 passes any limit). Returns 0 and fills `found` and `field`, or
+ * 1 on anything else - another shape, or bytes it would refuse - for the
+ * two-step path to judge with the validator's own verdict and detail: so
+ * this pass need only be right when it accepts. */
+static int fields_flat(const uint8_t *p, const uint8_t *end, const struct myelon_mp_keys *ks, uint64_t *found_out,
+                       struct myelon_mp_item *field)
+{
+  const uint64_t all = (UINT64_C(1) << ks->n_) - 1; /* n_ <= MYELON_MP_FIELDS_MAX */
+  const uint8_t *at[MYELON_MP_FIELDS_MAX];        /* where each found value starts */
+  uint64_t found = 0;
+  unsigned g = 0; /* the next key in order: the lowest not found (n_ once all are: a tag that matches nothing) */
+  unsigned pairs = *p++ & 0x0fu;
+  if (pairs == ks->n_ && pairs > 0 && fields_in_order(p, end, ks, pairs, field) == 0) {
+    *found_out = all;
+    return 0;
+  }
+  for (; pairs > 0; pairs--) {
+    size_t left = (size_t)(end - p);
+    int k = -1;
+    if (left >= 8 && key_at_is(ks, g, p)) { /* header and name in one compare */
+      k = (int)g;
+      p += 1 + ks->len_[g];
+    } else {
+      if (left == 0 || (*p & 0xe0u) != 0xa0u)
+        return 1; /* not a fixstr key (or nothing left) */
+      size_t sl = *p & 0x1fu;
+      if (sl + 1 >= left) /* the key and at least a value byte */
+        return 1;
+      if (found != all)
+        k = which_key(ks, found, p + 1, sl, left - 1);
+      p += 1 + sl;
+    }
+    if (p >= end)
+      return 1;
+    size_t room = (size_t)(end - p), n;
+    unsigned e = first[*p];
+    if (e <= 0xffu)
+      n = e;
+    else if (e >> 8 == K_LEN8 && room >= 2)
+      n = (e & 0xffu) + p[1];
+    else
+      return 1; /* a container, a 16/32-bit length, 0xc1, or a cut header */
+    if (n > room)
+      return 1;
+    if (k >= 0) {
+      at[k] = p;
+      found |= UINT64_C(1) << k;
+      g = (unsigned)__builtin_ctzll(~found);
+    }
+    p += n;
+  }
+  if (p != end)
+    return 1; /* trailing bytes: the validator words it */
+  /* The values, once the message is known valid. Each is re-read within
+   * [at, end): a byte the writer changed meanwhile is bounded there, as in
+   * every walk, and what no longer loads as a scalar takes the slow path. */
+  for (uint64_t m = found; m; m &= m - 1) {
+    unsigned k = (unsigned)__builtin_ctzll(m);
+    uint64_t kids;
+    if (!load_fast(at[k], end, &field[k], &kids) || kids)
+      return 1;
+  }
+  *found_out = found;
+  return 0;
+}
+
+static int fields_refuse(struct myelon_mp_fields_view *view, int rc)
+{
+  view->found = 0;
+  return refuse(&view->lazy, rc);
+}
+
+static int fields_access(const void *data, size_t len, const struct myelon_lease *lease,
+                         const struct myelon_mp_keys *ks, struct myelon_mp_fields_view *view)
+{
+  if (!ks || ks->n_ > MYELON_MP_FIELDS_MAX || ks->max_depth > MYELON_MP_MAX_DEPTH)
+    return fields_refuse(view, (dmp_error_set(MP_WHERE, "ks is NULL, has more than %u keys or a max_depth above %u",
+                                              MYELON_MP_FIELDS_MAX, MYELON_MP_MAX_DEPTH),
+                                -EINVAL));
+  if (!data && len)
+    return fields_refuse(view, (dmp_error_set(MP_WHERE, "data is NULL"), -EINVAL));
+  const uint8_t *p = data;
+  if (len > 0 && (*p & 0xf0u) == 0x80u && fields_flat(p, p + len, ks, &view->found, view->field_) == 0) {
+    view->lazy.root_.obj.type = MSGPACK_OBJECT_MAP;
+    view->lazy.root_.obj.via.map = (msgpack_object_map){*p & 0x0fu, NULL};
+    view->lazy.root_.elems_ = p + 1;
+    view->lazy.root_.end_ = p + len;
+    view->lazy.lease = lease ? *lease : (struct myelon_lease){.gen = NULL, .at = 0};
+    view->lazy.data = data;
+    view->lazy.len = len;
+    return 0;
+  }
+  /* Any other message: validate, then one get_keys scan of a map root. */
+  int rc = lazy_access(data, len, lease, ks->max_depth, &view->lazy);
+  if (rc < 0)
+    return fields_refuse(view, rc);
+  view->found = 0;
+  if (view->lazy.root_.obj.type == MSGPACK_OBJECT_MAP) {
+    int64_t m = myelon_mp_item_get_keys(&view->lazy.root_, ks, view->field_);
+    if (m < 0)
+      return fields_refuse(view, (int)m); /* changed since the validating pass */
+    view->found = (uint64_t)m;
+  }
+  return 0;
+}
+
+int myelon_mp_fields_access(const void *data, size_t len, const struct myelon_mp_keys *ks,
+                            struct myelon_mp_fields_view *view)
+{
+  if (!view)
+    return -EINVAL;
+  return fields_access(data, len, NULL, ks, view);
+}
+
+static int fields_access_fn(const void *data, size_t len, const struct myelon_lease *lease, void *view, void *user)
+{
+  return fields_access(data, len, lease, user, view);
+}
+
+int myelon_mp_fields_codec_init(struct myelon_view_codec *vc, const struct myelon_mp_keys *ks)
+{
+  if (!vc || !ks || ks->n_ > MYELON_MP_FIELDS_MAX || ks->max_depth > MYELON_MP_MAX_DEPTH)
+    return dmp_error_set("myelon_mp_fields_codec_init",
+                         "vc or ks is NULL, or ks has more than %u keys or a max_depth above %u", MYELON_MP_FIELDS_MAX,
+                         MYELON_MP_MAX_DEPTH),
+           -EINVAL;
+  *vc = (struct myelon_view_codec){"msgpack-fields-view", fields_access_fn, (void *)(uintptr_t)ks};
   return 0;
 }

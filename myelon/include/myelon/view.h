@@ -234,9 +234,16 @@ MYELON_API int myelon_mp_item_get(const struct myelon_mp_item *map, const char *
 struct myelon_mp_keys {
   const char *const *names_;          /**< the names (kept by reference) */
   uint64_t head_[MYELON_MP_KEYS_MAX]; /**< first 8 bytes of each, zero-padded (internal) */
+  uint64_t tag_[MYELON_MP_KEYS_MAX];  /**< each as a fixstr's header and name, read as one word (internal) */
+  uint64_t mask_[MYELON_MP_KEYS_MAX]; /**< the bytes of tag_ that count; 0 for no key (internal) */
   uint32_t len_[MYELON_MP_KEYS_MAX];  /**< their lengths (internal) */
   uint32_t by_len_[32];               /**< keys of each length below 32, a bit per key (internal) */
   uint32_t n_;                        /**< how many */
+  /** Field views only (myelon_mp_fields_access()): the nesting limit their
+   * access validates with, as myelon_mp_lazy_access()'s `max_depth`
+   * (0 = MYELON_MP_DEFAULT_DEPTH, at most MYELON_MP_MAX_DEPTH).
+   * myelon_mp_keys_init() sets 0; set it after. */
+  unsigned max_depth;
 };
 
 /**
@@ -282,6 +289,65 @@ MYELON_API int myelon_mp_item_iter(const struct myelon_mp_item *container, struc
  *         changed since access, as myelon_mp_item_get()); -EINVAL.
  */
 MYELON_API int myelon_mp_iter_next(struct myelon_mp_iter *it, struct myelon_mp_item *out);
+
+/* ---------------------------------------------------------------------- */
+/* Field views: a lazy view and named fields of its root map, one pass    */
+/* ---------------------------------------------------------------------- */
+
+#define MYELON_MP_FIELDS_MAX 8u /**< keys one field view picks out */
+
+/**
+ * A lazy view whose access also looked up a set of keys in the root map
+ * (a struct myelon_mp_keys of at most MYELON_MP_FIELDS_MAX names): what
+ * myelon_mp_lazy_access() followed by myelon_mp_item_get_keys() on the
+ * root gives, in one pass over the bytes where the message allows it (a
+ * fixmap root whose keys are fixstr and whose values are no containers
+ * and no 16/32-bit lengths: a record's usual shape); any other message
+ * takes the two-step path, with the same verdicts and the same fields.
+ * Read the fields through myelon_mp_fields_get(); the whole message
+ * through `lazy` (myelon_mp_lazy_root(): lookups and walks as for any
+ * lazy view). The lease is `lazy`'s.
+ */
+struct myelon_mp_fields_view {
+  struct myelon_mp_lazy_view lazy; /**< the message, as myelon_mp_lazy_access() makes it */
+  uint64_t found;                  /**< bit i set: names[i] is a key of the root map (first entry taken) */
+  struct myelon_mp_item field_[MYELON_MP_FIELDS_MAX]; /**< use myelon_mp_fields_get() */
+};
+
+/** The value of names[i] in the root map, or NULL: not found (the root is
+ * not a map, or has no such key), `i` out of range, or - checked only in
+ * builds without NDEBUG - the view's lease has ended. */
+static inline const struct myelon_mp_item *myelon_mp_fields_get(const struct myelon_mp_fields_view *v, unsigned i)
+{
+#ifndef NDEBUG
+  if (myelon_view_check(&v->lazy.lease) < 0)
+    return NULL;
+#endif
+  return i < MYELON_MP_FIELDS_MAX && (v->found >> i & 1u) ? &v->field_[i] : NULL;
+}
+
+/**
+ * Validate `len` bytes as myelon_mp_lazy_access() does (nesting limit
+ * `ks->max_depth`) and look up the keys of `ks` in the root map as
+ * myelon_mp_item_get_keys() does (`found` its mask; 0 when the root is
+ * not a map), in one pass for the usual record (see struct
+ * myelon_mp_fields_view). Fills `view` (no lease). No allocation. Fuzzable.
+ * @return 0; -MYELON_E_CODEC where myelon_mp_lazy_access() refuses the
+ *         bytes (same detail); -EINVAL (NULL view or ks, NULL data with
+ *         len > 0, more than MYELON_MP_FIELDS_MAX keys, ks->max_depth
+ *         above MYELON_MP_MAX_DEPTH).
+ */
+MYELON_API int myelon_mp_fields_access(const void *data, size_t len, const struct myelon_mp_keys *ks,
+                                       struct myelon_mp_fields_view *view);
+
+/**
+ * A view codec producing struct myelon_mp_fields_view for the keys `ks`
+ * (which must outlive the codec, and is read, never written, by every
+ * access: one codec may serve any number of consumers and threads).
+ * @return 0, or -EINVAL (NULLs, more than MYELON_MP_FIELDS_MAX keys,
+ *         ks->max_depth above MYELON_MP_MAX_DEPTH).
+ */
+MYELON_API int myelon_mp_fields_codec_init(struct myelon_view_codec *vc, const struct myelon_mp_keys *ks);
 
 /* ---------------------------------------------------------------------- */
 /* Fixed-layout views                                                     */
