@@ -180,7 +180,10 @@ static int publish_encode_first(struct myelon_typed_producer *tp, const void *va
   if (myelon_producer_claim(tp->fp, room, &slot, 0) < 0)
     return -EAGAIN;
   size_t len = 0;
-  int rc = myelon_codec_encode(&tp->codec, value, slot, room, &len);
+  /* The library's own encoder, called without myelon_codec_encode()'s
+   * checks: it returns only 0, -ENOSPC, -MYELON_E_CODEC or -ENOMEM and
+   * never claims more than `room` (its writer is bounded by it). */
+  int rc = tp->codec.encode(value, slot, room, &len, tp->codec.user);
   if (rc < 0) {
     myelon_producer_abort(tp->fp); /* consumers see nothing of it */
     return rc == -ENOSPC ? -EAGAIN : encode_failed(tp, rc);

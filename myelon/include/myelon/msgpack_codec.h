@@ -377,6 +377,10 @@ static inline uint8_t *myelon_mp_w_take_(struct myelon_mp_writer *w, size_t n)
   }
   return NULL;
 }
+/* What a put that found no room returns (-ENOSPC, or 0 when counting).
+ * A put that found room returns 0 without asking: a full writer has no
+ * room left (end == pos), so room means not full - and the answer needs
+ * no load after the put's byte stores, which may alias the writer. */
 static inline int myelon_mp_w_done_(const struct myelon_mp_writer *w)
 {
   return w->full ? -ENOSPC : 0;
@@ -405,6 +409,7 @@ static inline int myelon_mp_w_tagged_(struct myelon_mp_writer *w, uint8_t tag, u
   if (d) {
     d[0] = tag;
     myelon_mp_w_be_(d + 1, v, n);
+    return 0;
   }
   return myelon_mp_w_done_(w);
 }
@@ -429,8 +434,10 @@ static inline int myelon_mp_w_head_(struct myelon_mp_writer *w, uint8_t fix, uin
 {
   if (n < 16) {
     uint8_t *d = myelon_mp_w_take_(w, 1);
-    if (d)
+    if (d) {
       d[0] = (uint8_t)(fix | n);
+      return 0;
+    }
     return myelon_mp_w_done_(w);
   }
   return n < 65536 ? myelon_mp_w_tagged_(w, t16, n, 2) : myelon_mp_w_tagged_(w, t32, n, 4);
@@ -441,8 +448,10 @@ static inline int myelon_mp_w_head_(struct myelon_mp_writer *w, uint8_t fix, uin
 static inline int myelon_mp_put_nil(struct myelon_mp_writer *w)
 {
   uint8_t *d = myelon_mp_w_take_(w, 1);
-  if (d)
+  if (d) {
     d[0] = 0xc0;
+    return 0;
+  }
   return myelon_mp_w_done_(w);
 }
 
@@ -450,8 +459,10 @@ static inline int myelon_mp_put_nil(struct myelon_mp_writer *w)
 static inline int myelon_mp_put_bool(struct myelon_mp_writer *w, int v)
 {
   uint8_t *d = myelon_mp_w_take_(w, 1);
-  if (d)
+  if (d) {
     d[0] = v ? 0xc3 : 0xc2;
+    return 0;
+  }
   return myelon_mp_w_done_(w);
 }
 
@@ -460,8 +471,10 @@ static inline int myelon_mp_put_uint(struct myelon_mp_writer *w, uint64_t v)
 {
   if (v < 128) {
     uint8_t *d = myelon_mp_w_take_(w, 1);
-    if (d)
+    if (d) {
       d[0] = (uint8_t)v;
+      return 0;
+    }
     return myelon_mp_w_done_(w);
   }
   return v < 256 ? myelon_mp_w_tagged_(w, 0xcc, v, 1)
@@ -477,8 +490,10 @@ static inline int myelon_mp_put_int(struct myelon_mp_writer *w, int64_t v)
     return myelon_mp_put_uint(w, (uint64_t)v);
   if (v >= -32) {
     uint8_t *d = myelon_mp_w_take_(w, 1);
-    if (d)
+    if (d) {
       d[0] = (uint8_t)(0xe0 | (uint8_t)(v + 32));
+      return 0;
+    }
     return myelon_mp_w_done_(w);
   }
   return v >= -128 ? myelon_mp_w_tagged_(w, 0xd0, (uint64_t)v, 1)
