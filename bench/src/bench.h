@@ -224,6 +224,7 @@ extern const struct bench_subject bench_subj_msgpack_mmap;
 extern const struct bench_subject bench_subj_view_shm;
 extern const struct bench_subject bench_subj_view_mmap;
 extern const struct bench_subject bench_subj_view_tree_shm;
+extern const struct bench_subject bench_subj_view_lazy_shm;
 extern const struct bench_subject bench_subj_msgpack_shm_batch;
 extern const struct bench_subject bench_subj_view_shm_batch;
 extern const struct bench_subject bench_subj_uds;

@@ -11,9 +11,16 @@
  *                               value and its body, copy), then
  *                               myelon_codec_free()
  *   view-shm, view-mmap         myelon_typed_producer_publish() / myelon_typed_consumer_recv_view()
- *                               with the msgpack view codec: validate and
- *                               parse in place into a 16-node arena, read the
- *                               fields from the tree, myelon_typed_consumer_release()
+ *                               with the field view codec
+ *                               (myelon_mp_fields_codec_init): validate in
+ *                               place and pick the three fields in one pass,
+ *                               myelon_typed_consumer_release()
+ *   view-lazy-shm               the same with the lazy view codec: validate,
+ *                               then one myelon_mp_item_get_keys() scan (the
+ *                               view subject before the field view; opt-in)
+ *   view-tree-shm               the same with the tree view codec: parse into
+ *                               a 16-node arena, fields by myelon_mp_map_get
+ *                               (opt-in)
  *
  * The message type, struct bench_rec, is {seq, stamp, body}; its wire form
  * is a msgpack map, written by a pack callback with fixed-width integers so
@@ -106,6 +113,22 @@ static int rec_fields(const msgpack_object *root, uint64_t *seq, uint64_t *stamp
   return 0;
 }
 
+/* The three fields of a field view (found during access). */
+static int rec_fields_view(const struct myelon_mp_fields_view *v, uint64_t *seq, uint64_t *stamp,
+                           const uint8_t **body, size_t *n)
+{
+  const struct myelon_mp_item *s = myelon_mp_fields_get(v, 0), *t = myelon_mp_fields_get(v, 1),
+                              *b = myelon_mp_fields_get(v, 2);
+  if (!s || !t || !b || s->obj.type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+      t->obj.type != MSGPACK_OBJECT_POSITIVE_INTEGER || b->obj.type != MSGPACK_OBJECT_BIN)
+    return myelon_codec_fail("bench_rec", MYELON_CODEC_DECODE, "not a bench record");
+  *seq = s->obj.via.u64;
+  *stamp = t->obj.via.u64;
+  *body = (const uint8_t *)b->obj.via.bin.ptr;
+  *n = b->obj.via.bin.size;
+  return 0;
+}
+
 /* The three fields from a lazy view (no tree): one scan of the map. */
 static int rec_fields_lazy(const struct myelon_mp_item *root, const struct myelon_mp_keys *keys, uint64_t *seq, uint64_t *stamp, const uint8_t **body,
                            size_t *n)
@@ -167,17 +190,19 @@ static const struct myelon_mp_wtype rec_wtype = {
 struct variant {
   enum dmp_backend backend;
   bool view;
-  bool tree;  /* the tree view (node arena) instead of the lazy one */
+  bool tree;  /* the tree view (node arena) instead of the field view */
   bool batch; /* batched calls (myelon_typed_producer_publish_batch, _recv_batch / _recv_view_batch) */
+  bool lazy;  /* the lazy view + get_keys instead of the field view */
 };
 
-static const struct variant v_mp_shm = {DMP_BACKEND_SHM, false, false, false};
-static const struct variant v_mp_mmap = {DMP_BACKEND_MMAP, false, false, false};
-static const struct variant v_view_shm = {DMP_BACKEND_SHM, true, false, false};
-static const struct variant v_view_mmap = {DMP_BACKEND_MMAP, true, false, false};
-static const struct variant v_tree_shm = {DMP_BACKEND_SHM, true, true, false};
-static const struct variant v_mpb_shm = {DMP_BACKEND_SHM, false, false, true};
-static const struct variant v_viewb_shm = {DMP_BACKEND_SHM, true, false, true};
+static const struct variant v_mp_shm = {DMP_BACKEND_SHM, false, false, false, false};
+static const struct variant v_mp_mmap = {DMP_BACKEND_MMAP, false, false, false, false};
+static const struct variant v_view_shm = {DMP_BACKEND_SHM, true, false, false, false};
+static const struct variant v_view_mmap = {DMP_BACKEND_MMAP, true, false, false, false};
+static const struct variant v_tree_shm = {DMP_BACKEND_SHM, true, true, false, false};
+static const struct variant v_lazy_shm = {DMP_BACKEND_SHM, true, false, false, true};
+static const struct variant v_mpb_shm = {DMP_BACKEND_SHM, false, false, true, false};
+static const struct variant v_viewb_shm = {DMP_BACKEND_SHM, true, false, true, false};
 
 struct typed_end {
   struct myelon_codec codec;
@@ -185,9 +210,10 @@ struct typed_end {
   struct myelon_typed_consumer *c;
   bool view;
   bool tree;
+  bool lazy;
   size_t body_len;
   struct myelon_view_codec vc;
-  struct myelon_mp_keys keys; /* the lazy view's field names */
+  struct myelon_mp_keys keys; /* the field names (field view, lazy view) */
   struct myelon_mp_arena arena;
   msgpack_object nodes[VIEW_NODES];
   /* Batched variants. Sender: records staged (bodies copied: the harness
@@ -199,7 +225,7 @@ struct typed_end {
   const void *ptrs[TB_BATCH];
   uint8_t *stage;
   struct myelon_typed_msg msgs[TB_BATCH];
-  struct myelon_mp_lazy_view views[TB_BATCH];
+  struct myelon_mp_fields_view views[TB_BATCH];
 };
 
 static enum dmp_wait_kind wait_kind(enum bench_wait w)
@@ -234,6 +260,7 @@ static struct typed_end *end_new(const struct bench_case *c, const struct varian
     return NULL;
   e->view = v->view;
   e->tree = v->tree;
+  e->lazy = v->lazy;
   e->body_len = body;
   if (myelon_msgpack_codec_init_writer(&e->codec, &rec_wtype) < 0) {
     free(e->stage);
@@ -255,12 +282,14 @@ static struct typed_end *end_new(const struct bench_case *c, const struct varian
     }
   }
   myelon_mp_arena_init(&e->arena, e->nodes, VIEW_NODES, 0);
-  if (v->tree)
-    myelon_mp_view_codec_init(&e->vc, &e->arena);
-  else
-    myelon_mp_lazy_codec_init(&e->vc, 0);
   static const char *const names[3] = {"seq", "ts", "body"};
   myelon_mp_keys_init(&e->keys, names, 3);
+  if (v->tree)
+    myelon_mp_view_codec_init(&e->vc, &e->arena);
+  else if (v->lazy)
+    myelon_mp_lazy_codec_init(&e->vc, 0);
+  else
+    myelon_mp_fields_codec_init(&e->vc, &e->keys); /* e->keys lives as long as the codec */
   return e;
 }
 
@@ -385,6 +414,12 @@ static int typed_recv(void *rx, void *buf, size_t len)
       return fail("myelon_typed_consumer_recv_view", rc);
     const msgpack_object *root = myelon_mp_view_root(&view);
     rc = root ? rec_fields(root, &seq, &stamp, &body, &n) : -MYELON_E_VIEW;
+  } else if (!e->lazy) {
+    struct myelon_mp_fields_view view;
+    rc = myelon_typed_consumer_recv_view(e->c, &e->vc, &view, NULL, DMP_FOREVER);
+    if (rc < 0)
+      return fail("myelon_typed_consumer_recv_view", rc);
+    rc = rec_fields_view(&view, &seq, &stamp, &body, &n);
   } else {
     struct myelon_mp_lazy_view view;
     rc = myelon_typed_consumer_recv_view(e->c, &e->vc, &view, NULL, DMP_FOREVER);
@@ -443,8 +478,7 @@ static int typed_recv_batch(void *rx, void *buf, size_t len)
   size_t n = 0;
   int rc;
   if (e->view) {
-    const struct myelon_mp_item *root = myelon_mp_lazy_root(m->value);
-    rc = root ? rec_fields_lazy(root, &e->keys, &seq, &stamp, &body, &n) : -MYELON_E_VIEW;
+    rc = rec_fields_view(m->value, &seq, &stamp, &body, &n);
   } else {
     const struct bench_rec *r = m->value;
     seq = r->seq, stamp = r->stamp, body = r->body, n = r->body_len;
@@ -488,6 +522,7 @@ TYPED_VARIANT(mp_mmap, v_mp_mmap)
 TYPED_VARIANT(view_shm, v_view_shm)
 TYPED_VARIANT(view_mmap, v_view_mmap)
 TYPED_VARIANT(tree_shm, v_tree_shm)
+TYPED_VARIANT(lazy_shm, v_lazy_shm)
 TYPED_VARIANT(mpb_shm, v_mpb_shm)
 TYPED_VARIANT(viewb_shm, v_viewb_shm)
 
@@ -505,11 +540,14 @@ const struct bench_subject bench_subj_msgpack_mmap = TYPED_SUBJECT(
     mp_mmap, "msgpack-mmap", "Layer 2 msgpack, owned decode, mmap file ring (in /tmp)", BENCH_LAYER_TYPED,
     BENCH_CAP_QUICK_SHORT);
 const struct bench_subject bench_subj_view_shm =
-    TYPED_SUBJECT(view_shm, "view-shm", "Layer 3 lazy msgpack view (in place, no tree), POSIX shm ring",
+    TYPED_SUBJECT(view_shm, "view-shm", "Layer 3 msgpack field view (in place, validate and pick fields in one pass), POSIX shm ring",
                   BENCH_LAYER_VIEW, 0);
 const struct bench_subject bench_subj_view_mmap =
-    TYPED_SUBJECT(view_mmap, "view-mmap", "Layer 3 lazy msgpack view (in place, no tree), mmap file ring (in /tmp)",
+    TYPED_SUBJECT(view_mmap, "view-mmap", "Layer 3 msgpack field view (in place, one pass), mmap file ring (in /tmp)",
                   BENCH_LAYER_VIEW, BENCH_CAP_QUICK_SHORT);
+const struct bench_subject bench_subj_view_lazy_shm =
+    TYPED_SUBJECT(lazy_shm, "view-lazy-shm", "Layer 3 lazy msgpack view (validate, then get_keys), POSIX shm ring",
+                  BENCH_LAYER_VIEW, BENCH_CAP_OPTIN);
 const struct bench_subject bench_subj_view_tree_shm =
     TYPED_SUBJECT(tree_shm, "view-tree-shm", "Layer 3 msgpack tree view (node arena), POSIX shm ring",
                   BENCH_LAYER_VIEW, BENCH_CAP_OPTIN);
@@ -530,4 +568,4 @@ const struct bench_subject bench_subj_msgpack_shm_batch = TYPED_BATCH_SUBJECT(
     "Layer 2 msgpack, owned decode, POSIX shm ring, batched publish/receive (64 messages per call)", BENCH_LAYER_TYPED);
 const struct bench_subject bench_subj_view_shm_batch = TYPED_BATCH_SUBJECT(
     viewb_shm, "view-shm-batch",
-    "Layer 3 lazy msgpack view, POSIX shm ring, batched publish/receive (64 messages per call)", BENCH_LAYER_VIEW);
+    "Layer 3 msgpack field view, POSIX shm ring, batched publish/receive (64 messages per call)", BENCH_LAYER_VIEW);

@@ -30,6 +30,7 @@ static const struct bench_subject *const all[] = {
     &bench_subj_view_shm,
     &bench_subj_view_mmap,
     &bench_subj_view_tree_shm,
+    &bench_subj_view_lazy_shm,
     &bench_subj_msgpack_shm_batch,
     &bench_subj_view_shm_batch,
 #ifdef BENCH_HAVE_ICEORYX
