@@ -784,9 +784,9 @@ int myelon_mp_lazy_codec_init(struct myelon_view_codec *vc, unsigned max_depth)
 /* The commonest record of all for fields_flat() below: exactly the keys
  * of `ks`, in its order, each a fixstr of at most 7 bytes (one masked
  * word compare, no search, no found-set to keep); each value is loaded
- * into field[k] as soon as it is known to fit. Same checks on the values;
- * returns 1 on anything else, and fields_flat() starts over (the fields
- * it filled are then overwritten or not marked found). */
+ * into field[k] by the same call that checks it fits (any scalar, any
+ * length form). Returns 1 on anything else, and fields_flat() starts over
+ * (the fields it filled are then overwritten or not marked found). */
 static int fields_in_order(const uint8_t *p, const uint8_t *end, const struct myelon_mp_keys *ks, unsigned pairs,
                            struct myelon_mp_item *field)
 {
@@ -794,22 +794,13 @@ static int fields_in_order(const uint8_t *p, const uint8_t *end, const struct my
     if (end - p < 8 || !key_at_is(ks, k, p))
       return 1;
     p += 1 + ks->len_[k];
-    if (p >= end)
+    /* load_fast() checks that the value fits (and refuses 0xc1); what it
+     * returns is the position after the value, or after a container's
+     * header (kids > 0), which this path leaves to the others. */
+    uint64_t kids;
+    p = load_fast(p, end, &field[k], &kids);
+    if (!p || kids)
       return 1;
-    size_t room = (size_t)(end - p), n;
-    unsigned e = first[*p];
-    if (e <= 0xffu)
-      n = e;
-    else if (e >> 8 == K_LEN8 && room >= 2)
-      n = (e & 0xffu) + p[1];
-    else
-      return 1;
-    if (n > room)
-      return 1;
-    uint64_t kids; /* no container gets here: always 0 */
-    if (!load_fast(p, end, &field[k], &kids))
-      return 1;
-    p += n;
   }
   return p == end ? 0 : 1;
 }
