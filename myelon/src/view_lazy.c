@@ -781,12 +781,13 @@ int myelon_mp_lazy_codec_init(struct myelon_view_codec *vc, unsigned max_depth)
 
 /* ---- field views --------------------------------------------------------- */
 
-/* The commonest record of all for fields_flat() below: exactly the keys
+/* The commonest record of all (fields_access() tries it first): exactly the keys
  * of `ks`, in its order, each a fixstr of at most 7 bytes (one masked
  * word compare, no search, no found-set to keep); each value is loaded
  * into field[k] by the same call that checks it fits (any scalar, any
- * length form). Returns 1 on anything else, and fields_flat() starts over
- * (the fields it filled are then overwritten or not marked found). */
+ * length form). Returns 1 on anything else, and fields_access_slow()
+ * judges the message from its start (the fields filled here are then
+ * overwritten or not marked found). */
 static int fields_in_order(const uint8_t *p, const uint8_t *end, const struct myelon_mp_keys *ks, unsigned pairs,
                            struct myelon_mp_item *field)
 {
@@ -823,10 +824,6 @@ static int fields_flat(const uint8_t *p, const uint8_t *end, const struct myelon
   uint64_t found = 0;
   unsigned g = 0; /* the next key in order: the lowest not found (n_ once all are: a tag that matches nothing) */
   unsigned pairs = *p++ & 0x0fu;
-  if (pairs == ks->n_ && pairs > 0 && fields_in_order(p, end, ks, pairs, field) == 0) {
-    *found_out = all;
-    return 0;
-  }
   for (; pairs > 0; pairs--) {
     size_t left = (size_t)(end - p);
     int k = -1;
@@ -883,8 +880,25 @@ static int fields_refuse(struct myelon_mp_fields_view *view, int rc)
   return refuse(&view->lazy, rc);
 }
 
-static int fields_access(const void *data, size_t len, const struct myelon_lease *lease,
-                         const struct myelon_mp_keys *ks, struct myelon_mp_fields_view *view)
+/* A view of a fixmap root that a one-pass path accepted. */
+static inline void fields_root(struct myelon_mp_fields_view *view, const uint8_t *p, size_t len,
+                               const struct myelon_lease *lease)
+{
+  view->lazy.root_.obj.type = MSGPACK_OBJECT_MAP;
+  view->lazy.root_.obj.via.map = (msgpack_object_map){*p & 0x0fu, NULL};
+  view->lazy.root_.elems_ = p + 1;
+  view->lazy.root_.end_ = p + len;
+  view->lazy.lease = lease ? *lease : (struct myelon_lease){.gen = NULL, .at = 0};
+  view->lazy.data = p;
+  view->lazy.len = len;
+}
+
+/* Everything but the in-order record: the argument checks, the flat pass,
+ * the two-step path. Out of line, so that the in-order path below saves
+ * no registers for it. */
+static __attribute__((noinline)) int fields_access_slow(const void *data, size_t len, const struct myelon_lease *lease,
+                                                        const struct myelon_mp_keys *ks,
+                                                        struct myelon_mp_fields_view *view)
 {
   if (!ks || ks->n_ > MYELON_MP_FIELDS_MAX || ks->max_depth > MYELON_MP_MAX_DEPTH)
     return fields_refuse(view, (dmp_error_set(MP_WHERE, "ks is NULL, has more than %u keys or a max_depth above %u",
@@ -894,13 +908,7 @@ static int fields_access(const void *data, size_t len, const struct myelon_lease
     return fields_refuse(view, (dmp_error_set(MP_WHERE, "data is NULL"), -EINVAL));
   const uint8_t *p = data;
   if (len > 0 && (*p & 0xf0u) == 0x80u && fields_flat(p, p + len, ks, &view->found, view->field_) == 0) {
-    view->lazy.root_.obj.type = MSGPACK_OBJECT_MAP;
-    view->lazy.root_.obj.via.map = (msgpack_object_map){*p & 0x0fu, NULL};
-    view->lazy.root_.elems_ = p + 1;
-    view->lazy.root_.end_ = p + len;
-    view->lazy.lease = lease ? *lease : (struct myelon_lease){.gen = NULL, .at = 0};
-    view->lazy.data = data;
-    view->lazy.len = len;
+    fields_root(view, p, len, lease);
     return 0;
   }
   /* Any other message: validate, then one get_keys scan of a map root. */
@@ -915,6 +923,21 @@ static int fields_access(const void *data, size_t len, const struct myelon_lease
     view->found = (uint64_t)m;
   }
   return 0;
+}
+
+/* The commonest record first: a fixmap of exactly the keys of `ks` (1 to
+ * MYELON_MP_FIELDS_MAX: its header byte is 0x80 | n), in their order. */
+static inline int fields_access(const void *data, size_t len, const struct myelon_lease *lease,
+                                const struct myelon_mp_keys *ks, struct myelon_mp_fields_view *view)
+{
+  const uint8_t *p = data;
+  if (ks && p && len > 0 && ks->n_ - 1 < MYELON_MP_FIELDS_MAX && *p == (0x80u | ks->n_) &&
+      ks->max_depth <= MYELON_MP_MAX_DEPTH && fields_in_order(p + 1, p + len, ks, ks->n_, view->field_) == 0) {
+    view->found = (UINT64_C(1) << ks->n_) - 1;
+    fields_root(view, p, len, lease);
+    return 0;
+  }
+  return fields_access_slow(data, len, lease, ks, view);
 }
 
 int myelon_mp_fields_access(const void *data, size_t len, const struct myelon_mp_keys *ks,
