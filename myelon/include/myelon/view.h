@@ -7,7 +7,7 @@
  * single-frame message, into the consumer's reassembly buffer for a
  * fragmented one. Nothing is deserialised or allocated per message.
  *
- * Three view codecs ship:
+ * Three kinds of view codecs ship:
  *
  * 1. msgpack views (struct myelon_mp_view): the msgpack_object tree of
  *    msgpack_codec.h, built in a caller-provided node arena; its strings,
@@ -32,6 +32,16 @@
  *    longer than the message. Cheapest when a consumer reads a few fields
  *    of a small map: access costs one pass, each lookup a scan of the
  *    keys before it (no node arena, no per-node stores).
+ *
+ * 1c. field views (struct myelon_mp_fields_view): a lazy view plus the
+ *    values of up to MYELON_MP_FIELDS_MAX named keys of the root map,
+ *    picked up during access (myelon_mp_fields_codec_init() with a struct
+ *    myelon_mp_keys). A flat record - a fixmap root, fixstr keys, values
+ *    without containers - takes one pass; keys in the set's order take a
+ *    loop with no search. Any other message is validated and then scanned
+ *    as 1b does, so verdicts, details and fields are always those of
+ *    myelon_mp_lazy_access() and myelon_mp_item_get_keys(). Cheapest when
+ *    a consumer reads the fields of a record it knows.
  *
  * 2. fixed-layout views (struct myelon_fixed_view) of plain C structs. The
  *    message is a 16-byte header followed by the struct's bytes:
