@@ -165,6 +165,43 @@ static void put_header(struct dmp_impl_ring *r, int64_t s, uint32_t length, uint
   h->seq = s;
 }
 
+/* A large record goes back to the ring's start when every gating reader has
+ * released everything: padding to the end of the lap (which readers step
+ * over as any padding; the format allows it wherever idx != 0), then the
+ * record at block 0. A ring then reuses the lines its last records used,
+ * still in the caches, instead of sweeping the whole ring, which has gone
+ * cold once the ring is larger than the caches: 64 KiB round trips on a
+ * 16 MiB ring went from 2.1-2.5x the floor to the 1 MiB ring's 1.4-1.5x
+ * (bench/README.md, "Issue 20: what decides a large round trip").
+ *
+ * Only from two records in (idx >= 2n): the padding counts as in flight
+ * until the reader steps over it, so a rewind from idx leaves idx - n
+ * blocks free, and one more record must fit while the reader copies the
+ * first (else a stream whose reader keeps up would alternate, one record
+ * in flight). A ping-pong then uses blocks 0 and n. Only for records of
+ * REWIND_MIN bytes or more (the check reads the consumer table: about what
+ * copying a KiB costs) and only on single-producer rings. The table is read
+ * first without storing anything, because a refresh that fails counts a
+ * full ring (counters.h). Never with a non-gating reader attached: the
+ * producer then takes at most half a ring ahead (producer.c,
+ * compute_limit), not the lap a rewind needs. */
+#define REWIND_MIN ((uint64_t)64 << 10)
+
+static bool rewind(struct dmp_producer *p, uint64_t idx, uint64_t n)
+{
+  struct dmp_impl_ring *r = &p->ring;
+  if (idx < 2 * n || n * r->stride < REWIND_MIN || p->claim_end != p->next)
+    return false;
+  int64_t whole = p->claim_end - 1 + (int64_t)r->capacity; /* the last block an empty ring frees */
+  if (whole <= p->clear_limit)
+    return true;
+  int64_t min;
+  bool lossy = false;
+  if (dmp_impl_table_scan(r, &r->seg->geo, &min, NULL, &lossy) && min < p->claim_end - 1)
+    return false; /* a gating reader has not released everything */
+  return !lossy && dmp_impl_producer_refresh(p, whole) == 0;
+}
+
 static int claim(struct dmp_producer *p, size_t len, void **data, enum claim_mode mode, int64_t timeout_ns)
 {
   int rc = claim_check(p, len, data);
@@ -184,6 +221,8 @@ static int claim(struct dmp_producer *p, size_t len, void **data, enum claim_mod
    * do, so the padding can be sized now. */
   uint64_t idx = (uint64_t)p->claim_end & r->mask;
   pad = idx + n > r->capacity ? r->capacity - idx : 0;
+  if (pad == 0 && rewind(p, idx, n))
+    pad = r->capacity - idx;
   if (mode == CLAIM_TRY)
     rc = dmp_producer_try_claim_batch(p, pad + n, &first);
   else if (mode == CLAIM_TIMEOUT)

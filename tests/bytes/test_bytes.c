@@ -497,6 +497,92 @@ Test(bytes, large_records_copied_whole)
   free(dst);
 }
 
+/* `got` bytes at `buf` are the `len` bytes at `ref`. */
+static bool whole(const uint8_t *buf, const uint8_t *ref, size_t got, size_t len)
+{
+  return got == len && memcmp(buf, ref, len) == 0;
+}
+
+/* A large record (64 KiB or more) goes back to block 0 when every gating
+ * reader has released everything and the producer is two records or more
+ * into the lap, and only then (bytes.c, rewind). Records of n blocks: the
+ * first two at 0 and n (too close to the start), the third, the reader
+ * caught up, at the next lap's block 0, padding stepped over; a fourth
+ * published before the reader takes the third follows it (one more record
+ * fits after a rewind); a fifth published while the reader still has the
+ * fourth follows too (no rewind); a 1 KiB record never rewinds; with a
+ * non-gating reader attached nothing rewinds; the probes count no full
+ * ring (producer_full stays 0); every record arrives whole. Fails if the
+ * rewind is lost or applied where it must not be. */
+Test(bytes, large_record_rewinds_when_the_ring_is_empty)
+{
+  const size_t big = (size_t)64 << 10, small = 1024;
+  uint8_t *buf = malloc(big), *ref = malloc(6 * big);
+  cr_assert(buf != NULL && ref != NULL);
+  for (int bi = 0; bi < UT_NBACKENDS; bi++) {
+    struct dmp_producer_config pc = bcfg(ut_backends[bi], (uint64_t)1 << 20, 0);
+    struct dmp_producer *p = ut_create(&pc);
+    struct dmp_consumer_config cc = ut_ccfg(&pc, "c");
+    struct dmp_consumer *c = ut_attach(&cc);
+    const int64_t cap = (int64_t)dmp_producer_capacity(p);
+    const int64_t n = (int64_t)((DMP_BYTES_HEADER + big + DMP_BYTES_DEFAULT_BLOCK - 1) / DMP_BYTES_DEFAULT_BLOCK);
+    const int64_t nsmall = (int64_t)((DMP_BYTES_HEADER + small + DMP_BYTES_DEFAULT_BLOCK - 1) / DMP_BYTES_DEFAULT_BLOCK);
+    /* Record i's bytes, its length, the step after which it is taken (its
+     * publish is step i), where it must land. */
+    const struct {
+      size_t len;
+      int take_after;
+      int64_t at;
+    } recs[] = {
+        {big, 0, 0},              /* caught up, idx 0 */
+        {big, 1, n},              /* caught up, idx n < 2n: no rewind */
+        {big, 3, cap},            /* caught up, idx 2n: rewinds */
+        {big, 4, cap + n},        /* published before record 2 is taken */
+        {big, 4, cap + 2 * n},    /* record 3 not taken yet: no rewind */
+        {small, 5, cap + 3 * n},  /* caught up, but 1 KiB */
+    };
+    const int nrec = (int)(sizeof recs / sizeof recs[0]);
+    int taken = 0;
+    for (int i = 0; i < nrec; i++) {
+      bp_fill(ref + (size_t)i * big, 9, i, recs[i].len);
+      cr_assert(ge(i64, dmp_producer_try_publish_bytes(p, ref + (size_t)i * big, recs[i].len), 0),
+                "record %d: %s", i, dmp_last_error());
+      for (; taken < nrec && recs[taken].take_after == i; taken++) {
+        size_t got;
+        int64_t seq;
+        memset(buf, 0, big);
+        cr_assert(eq(int, dmp_consumer_try_copy_bytes(c, buf, big, &got, &seq), 0), "%s", dmp_last_error());
+        cr_assert(eq(i64, seq, recs[taken].at), "record %d at block %lld, not %lld", taken, (long long)seq,
+                  (long long)recs[taken].at);
+        cr_assert(whole(buf, ref + (size_t)taken * big, got, recs[taken].len), "record %d not whole", taken);
+      }
+    }
+    cr_assert(eq(int, taken, nrec));
+    /* A non-gating reader attached: caught up, idx >= 2n, but no rewind. */
+    struct dmp_consumer_config nc = ut_ccfg(&pc, "ng");
+    nc.flags = DMP_CONSUMER_NON_GATING;
+    struct dmp_consumer *ng = ut_attach(&nc);
+    int64_t end = cap + 3 * n + nsmall, seq;
+    size_t got;
+    bp_fill(ref, 9, nrec, big);
+    cr_assert(ge(i64, dmp_producer_try_publish_bytes(p, ref, big), 0), "%s", dmp_last_error());
+    cr_assert(eq(int, dmp_consumer_try_copy_bytes(c, buf, big, &got, &seq), 0));
+    cr_assert(eq(i64, seq, end), "rewound under a non-gating reader (block %lld)", (long long)seq);
+    cr_assert(whole(buf, ref, got, big));
+    cr_assert(eq(int, dmp_consumer_try_copy_bytes(ng, buf, big, &got, &seq), 0), "%s", dmp_last_error());
+    cr_assert(eq(i64, seq, end));
+    cr_assert(whole(buf, ref, got, big));
+    dmp_consumer_close(ng);
+    uint64_t full = 1;
+    cr_assert(eq(int, dmp_counters_value(dmp_producer_counters(p), DMP_COUNTER_PRODUCER_FULL, "producer", &full), 0));
+    cr_assert(eq(u64, full, 0), "the rewind probes counted %llu full rings", (unsigned long long)full);
+    dmp_consumer_close(c);
+    dmp_producer_close(p);
+  }
+  free(buf);
+  free(ref);
+}
+
 /* dmp_bytes_copy(), the rule the ring copies by, exported for Layer 1 and
  * the bench: whole and exact at every size class (small, below, at and
  * above the 1 MiB switch), every source and destination alignment, guard

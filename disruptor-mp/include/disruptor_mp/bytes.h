@@ -17,7 +17,13 @@
  * blocks is one batch claim of n blocks; a record that would run past the
  * end of the ring is preceded by a *padding* record that fills the ring's
  * tail, claimed in the same batch, so a record is always one contiguous
- * span of memory. Consumers step over padding without seeing it.
+ * span of memory. Consumers step over padding without seeing it. A record
+ * of 64 KiB or more (with its header, rounded to blocks) also goes back to
+ * block 0 behind padding when every gating consumer has released
+ * everything and the producer is two such records or more into the lap
+ * (single-producer rings without a non-gating reader): the ring then
+ * reuses the memory its last records touched instead of sweeping memory
+ * that has gone cold in a ring larger than the caches.
  *
  *     void *data;
  *     if (dmp_producer_try_claim_bytes(p, len, &data) == 0) {
@@ -64,8 +70,8 @@
  * A DATA record takes ceil((16 + length) / block) blocks, at most half the
  * ring's blocks, and never runs past the ring's end. A PADDING record
  * starts inside the ring (never at block 0) and covers every block to the
- * ring's end; it is only ever published together with the record after
- * it. The record after the ring's last byte starts at block 0, so every
+ * ring's end, whether or not the record after it would have fitted before
+ * the end; it is only ever published together with the record after it. The record after the ring's last byte starts at block 0, so every
  * multiple of the ring's block count that the producer has reached is a
  * record boundary.
  *
