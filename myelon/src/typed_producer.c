@@ -4,7 +4,9 @@
  * found before anything is published, and before any wait for space. The
  * library's msgpack codec, whose size pass would be a whole encode, is
  * encoded first into a slot that is free now; only a value that does not
- * fit a frame (or a full ring) takes the size pass. */
+ * fit a frame (or a full ring) takes the size pass; on a byte ring it is
+ * encoded into the buffer and published with one copy (a record keeps the
+ * room it was claimed with). */
 #include "internal.h"
 #include <myelon/error.h>
 #include <myelon/typed.h>
@@ -23,6 +25,7 @@ struct myelon_typed_producer {
   uint32_t frame_cap; /* payload bytes of a single frame */
   size_t max;         /* max_message */
   bool encode_first;  /* the library's msgpack codec: encode into a free slot, size only on -ENOSPC */
+  bool bytes;         /* a MYELON_FRAME_BYTES ring: a claim keeps its room (framed.h) */
   uint8_t *buf;       /* encode buffer for messages that take several frames, and for batches */
   size_t buf_cap;
   struct myelon_batch_msg *batch; /* publish_batch's message list, grown on demand */
@@ -49,6 +52,7 @@ int myelon_typed_producer_create(const struct myelon_producer_config *cfg, const
   tp->frame_cap = myelon_producer_frame_capacity(tp->fp);
   tp->max = cfg->max_message;
   tp->encode_first = myelon_impl_mp_codec_encodes_first(codec);
+  tp->bytes = cfg->format == MYELON_FRAME_BYTES;
   *out = tp;
   return 0;
 }
@@ -194,11 +198,31 @@ static int publish_encode_first(struct myelon_typed_producer *tp, const void *va
   return 0;
 }
 
+/* encode_first on a byte ring: a record keeps the room it was claimed with
+ * whatever is committed (framed.h, myelon_producer_claim()), so a claim of
+ * a frame's room there (the ring's largest message, half the ring) would
+ * spend half the ring on every value. Encode into the producer's buffer
+ * instead (no size pass either) and publish the exact length with one
+ * copy; a codec error still comes before any wait. */
+static int publish_encode_buffered(struct myelon_typed_producer *tp, const void *value, uint8_t kind,
+                                   int64_t timeout_ns)
+{
+  size_t len;
+  int rc = encode_buffered(tp, value, SIZE_MAX, &len);
+  if (rc == 0)
+    rc = myelon_producer_publish(tp->fp, tp->buf, len, kind, timeout_ns);
+  if (rc == 0)
+    tp->stats.published++;
+  return rc;
+}
+
 int myelon_typed_producer_publish(struct myelon_typed_producer *tp, const void *value, uint8_t kind, int64_t timeout_ns)
 {
   if (!tp)
     return -EINVAL;
   int rc;
+  if (tp->encode_first && tp->bytes)
+    return publish_encode_buffered(tp, value, kind, timeout_ns);
   if (tp->encode_first && (rc = publish_encode_first(tp, value, kind)) != -EAGAIN)
     return rc;
   size_t n, len;

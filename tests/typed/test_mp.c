@@ -23,6 +23,8 @@ static const char *role(void)
 static void run_stream_of(const char *type, enum dmp_backend b, const char *format, const char *frame,
                           const char *capacity, const char *const *modes, int n_consumers)
 {
+  if (tt_bytes())
+    format = "bytes"; /* a byte ring of tf_ring_bytes(frame, capacity) */
   const char *name = tt_fresh_name(b, "mp");
   char timeout[32], nc[16];
   snprintf(timeout, sizeof timeout, "%d", ts_timeout_ms(20000));

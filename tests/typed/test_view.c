@@ -48,7 +48,7 @@ Test(mp_view, strings_point_into_the_ring_slot_or_the_reassembly_buffer)
       cr_assert(eq(u8, kind, 7));
       char why[200] = "";
       cr_assert(tf_view_equal(myelon_mp_view_root(&v), &o, v.data, v.len, why, sizeof why), "%s", why);
-      bool single = i == 0;
+      bool single = i == 0 || tt_bytes(); /* a byte ring holds every message whole, in the ring */
       cr_assert(eq(int, in_ring(&t, v.data, v.len), single),
                 "%s message: view bytes %s the ring", single ? "single-frame" : "fragmented",
                 single ? "outside" : "inside");
@@ -321,16 +321,19 @@ Test(fixed_view, misaligned_struct_bytes_are_rejected)
   cr_assert(eq(int, myelon_codec_decode(&c, raw + 4, len, &copy), 0), "the owned decode copies: any alignment");
   myelon_codec_free(&c, copy);
   /* Through a compact ring: a 16-aligned type, slot stride 48, payload at
-   * 12 + 16 into each slot, so never 16-aligned. */
+   * 12 + 16 into each slot, so never 16-aligned (a byte ring has no compact
+   * frames: its payloads are 16-aligned, as the aligned ring's below). */
   struct fixed_pair f;
-  fixed_open(&f, DMP_BACKEND_SHM, MYELON_FRAME_COMPACT, 36, tf_vec_type);
   struct tf_vec vv = {{1, 2, 3, 4}};
-  for (int i = 0; i < 3; i++) {
-    cr_assert(eq(int, myelon_typed_producer_publish(f.t.tp, &vv, 1, TT_LONG_NS), 0));
-    cr_assert(eq(int, myelon_typed_consumer_recv_view(f.t.tc, &f.vc, &v, NULL, TT_LONG_NS), -MYELON_E_VIEW));
-    cr_assert(tt_detail_has("are not 16-byte aligned"));
+  if (!tt_bytes()) {
+    fixed_open(&f, DMP_BACKEND_SHM, MYELON_FRAME_COMPACT, 36, tf_vec_type);
+    for (int i = 0; i < 3; i++) {
+      cr_assert(eq(int, myelon_typed_producer_publish(f.t.tp, &vv, 1, TT_LONG_NS), 0));
+      cr_assert(eq(int, myelon_typed_consumer_recv_view(f.t.tc, &f.vc, &v, NULL, TT_LONG_NS), -MYELON_E_VIEW));
+      cr_assert(tt_detail_has("are not 16-byte aligned"));
+    }
+    tt_close(&f.t);
   }
-  tt_close(&f.t);
   /* The same type in an aligned ring is accepted. */
   fixed_open(&f, DMP_BACKEND_SHM, MYELON_FRAME_ALIGNED, 36, tf_vec_type);
   cr_assert(eq(int, myelon_typed_producer_publish(f.t.tp, &vv, 1, TT_LONG_NS), 0));

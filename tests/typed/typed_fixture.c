@@ -376,7 +376,22 @@ struct myelon_producer_config tf_pcfg(enum dmp_backend b, const char *name, enum
   pc.format = fmt;
   pc.frame_capacity = frame_cap;
   pc.max_message = 64u << 10;
+  if (fmt == MYELON_FRAME_BYTES)
+    pc.ring_bytes = tf_ring_bytes(frame_cap, slots);
   return pc;
+}
+
+uint64_t tf_ring_bytes(uint32_t frame_cap, uint64_t slots)
+{
+  /* The bytes the slot ring's frames would take, each with the record and
+   * frame header of a byte ring (32 bytes), rounded up to a power of two;
+   * TF_PAYLOAD_MAX's value (about 6.4 KiB encoded) always fits whole, so
+   * never less than 32 KiB (largest message 16 KiB - 32). */
+  uint64_t want = slots * ((uint64_t)frame_cap + 32);
+  uint64_t r = UINT64_C(32) << 10;
+  while (r < want)
+    r *= 2;
+  return r;
 }
 
 struct myelon_consumer_config tf_ccfg(const struct myelon_producer_config *pc, const char *id)

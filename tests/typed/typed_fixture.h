@@ -108,9 +108,16 @@ void tf_other_type(struct myelon_fixed_type *t);
 void tf_vec_type(struct myelon_fixed_type *t);
 
 /** Framed producer config (ring capacity `slots`, SHM name / mmap path
- * given by the caller). */
+ * given by the caller); with MYELON_FRAME_BYTES a byte ring of
+ * tf_ring_bytes(frame_cap, slots) bytes. */
 struct myelon_producer_config tf_pcfg(enum dmp_backend b, const char *name, enum myelon_frame_format fmt,
                                       uint32_t frame_cap, uint64_t slots);
+
+/** Bytes of the MYELON_FRAME_BYTES ring tf_pcfg() makes in place of a
+ * slot ring of `slots` frames of `frame_cap` bytes: a power of two of at
+ * least the frames' bytes plus a byte ring's 32 per message, and at least
+ * 32 KiB (so that every tf_order travels whole). */
+uint64_t tf_ring_bytes(uint32_t frame_cap, uint64_t slots);
 
 /** Consumer config for the ring of `pc`, as `id`. */
 struct myelon_consumer_config tf_ccfg(const struct myelon_producer_config *pc, const char *id);

@@ -4,7 +4,7 @@
  *
  *   typed_role producer --backend shm|mmap --name N --count K
  *                       [--type order|tick] [--consumers C]
- *                       [--format compact|aligned] [--frame F]
+ *                       [--format compact|aligned|bytes] [--frame F]
  *                       [--capacity S] [--timeout-ms T]
  *   typed_role consumer --backend shm|mmap --name N --id ID --count K
  *                       [--type order|tick] [--mode owned|view|batch]
@@ -270,7 +270,11 @@ static int parse(int argc, char **argv, struct opts *o)
     case 'i': o->id = optarg; break;
     case 'k': o->count = strtoull(optarg, NULL, 10); break;
     case 'm': o->mode = optarg; break;
-    case 'f': o->format = strcmp(optarg, "aligned") == 0 ? MYELON_FRAME_ALIGNED : MYELON_FRAME_COMPACT; break;
+    case 'f':
+      o->format = strcmp(optarg, "aligned") == 0 ? MYELON_FRAME_ALIGNED
+                  : strcmp(optarg, "bytes") == 0 ? MYELON_FRAME_BYTES /* tf_ring_bytes(--frame, --capacity) */
+                                                 : MYELON_FRAME_COMPACT;
+      break;
     case 'F': o->frame = (uint32_t)strtoul(optarg, NULL, 10); break;
     case 'c': o->capacity = strtoull(optarg, NULL, 10); break;
     case 'C': o->consumers = (uint32_t)strtoul(optarg, NULL, 10); break;

@@ -10,7 +10,11 @@
  * once into a reusable producer-side buffer (grown on demand, never above
  * max_message) and published with myelon_producer_publish(). Either way a value the
  * codec refuses is reported *before* anything is claimed or published:
- * consumers see nothing.
+ * consumers see nothing. On a MYELON_FRAME_BYTES ring one frame holds
+ * every message up to the ring's largest; there the library's msgpack
+ * codecs (whose size pass would be a whole encode) encode into the
+ * producer buffer and publish the exact length with one copy, because a
+ * claimed record keeps the room it was claimed with (myelon_producer_claim()).
  *
  * Consumer. myelon_typed_consumer_recv() returns an owned value (decode); a message
  * that fails to decode is reported as -MYELON_E_CODEC for that message
