@@ -3,7 +3,8 @@
 // string_view (and, in C++20, span) views and std::error_code; the typed
 // role is lang_role.c's own. Same command line, same values, so
 // run_pairs.py pairs it with the C peer in both directions:
-//   hpp-role raw|framed|typed produce|consume NAME COUNT
+//   hpp-role raw|framed|typed|framed-bytes|typed-bytes produce|consume NAME COUNT
+// (the *-bytes layers on a framed byte ring, as lang_role.c's)
 #define main lang_role_c_main
 #include "lang_role.c"
 #undef main
@@ -83,6 +84,7 @@ int hpp_framed_produce(const char *name, int64_t count)
   cfg.ring.capacity = 64;
   cfg.ring.wait_consumers = 1;
   cfg.ring.wait_timeout_ns = WAIT;
+  lang_shape_producer(&cfg);
   std::error_code ec;
   myelon::producer p = myelon::producer::create(cfg, ec);
   if (ec)
@@ -125,6 +127,7 @@ int hpp_framed_consume(const char *name, int64_t count)
   myelon_consumer_config_init(&cfg);
   cfg.ring.name = name;
   cfg.ring.id = "lang";
+  lang_shape_consumer(&cfg);
   std::error_code ec;
   myelon::consumer c = myelon::consumer::attach(cfg, WAIT, ec);
   if (ec)
@@ -168,7 +171,7 @@ int hpp_framed_consume(const char *name, int64_t count)
 int main(int argc, char **argv)
 {
   if (argc != 5) {
-    std::fprintf(stderr, "usage: hpp-role raw|framed|typed produce|consume NAME COUNT\n");
+    std::fprintf(stderr, "usage: hpp-role raw|framed|typed|framed-bytes|typed-bytes produce|consume NAME COUNT\n");
     return 2;
   }
   lang_layer = argv[1];
@@ -178,7 +181,8 @@ int main(int argc, char **argv)
   bool produce = std::strcmp(lang_role, "produce") == 0;
   if (std::strcmp(lang_layer, "raw") == 0)
     return produce ? hpp_raw_produce(name, count) : hpp_raw_consume(name, count);
-  if (std::strcmp(lang_layer, "framed") == 0)
+  lang_bytes = std::strcmp(lang_layer, "framed-bytes") == 0;
+  if (std::strcmp(lang_layer, "framed") == 0 || lang_bytes)
     return produce ? hpp_framed_produce(name, count) : hpp_framed_consume(name, count);
   return lang_role_c_main(argc, argv); // typed: lang_role.c's own
 }

@@ -12,6 +12,9 @@
  *            framed  Layer 1 messages of 0..3000 bytes (several frames)
  *            typed   Layers 2-3: struct lang_order through the msgpack codec,
  *                    received as owned values and as zero-copy views
+ *            framed-bytes, typed-bytes
+ *                    the same on a framed byte ring (MYELON_FRAME_BYTES of
+ *                    LANG_RING_BYTES): every message one record, whole
  *            stream  (produce only) COUNT messages of 1 KiB as fast as the
  *                    consumer takes them: bench/python/pybench.py's C producer
  *     ROLE   produce | consume
@@ -40,6 +43,24 @@
 #define WAIT (10 * SECOND)
 
 static const char *lang_layer, *lang_role;
+/* framed-bytes / typed-bytes: the ring is a framed byte ring */
+static bool lang_bytes;
+/* 64 KiB: messages up to 32 KiB - 32, the largest here 3000 bytes */
+#define LANG_RING_BYTES (UINT64_C(64) << 10)
+
+static void lang_shape_producer(struct myelon_producer_config *cfg)
+{
+  if (lang_bytes) {
+    cfg->format = MYELON_FRAME_BYTES;
+    cfg->ring_bytes = LANG_RING_BYTES;
+  }
+}
+
+static void lang_shape_consumer(struct myelon_consumer_config *cfg)
+{
+  if (lang_bytes)
+    cfg->format = MYELON_FRAME_BYTES;
+}
 
 static int fail(const char *what, int rc)
 {
@@ -142,6 +163,7 @@ static int framed_produce(const char *name, int64_t count)
   cfg.ring.capacity = 64;
   cfg.ring.wait_consumers = 1;
   cfg.ring.wait_timeout_ns = WAIT;
+  lang_shape_producer(&cfg);
   struct myelon_producer *p = NULL;
   int rc = myelon_producer_create(&cfg, &p);
   if (rc < 0)
@@ -162,6 +184,7 @@ static int framed_consume(const char *name, int64_t count)
   myelon_consumer_config_init(&cfg);
   cfg.ring.name = name;
   cfg.ring.id = "lang";
+  lang_shape_consumer(&cfg);
   struct myelon_consumer *c = NULL;
   int rc = myelon_consumer_attach_timeout(&cfg, WAIT, &c);
   if (rc < 0)
@@ -265,6 +288,7 @@ static int typed_produce(const char *name, int64_t count)
   cfg.ring.capacity = 64;
   cfg.ring.wait_consumers = 1;
   cfg.ring.wait_timeout_ns = WAIT;
+  lang_shape_producer(&cfg);
   struct myelon_typed_producer *p = NULL;
   rc = myelon_typed_producer_create(&cfg, &codec, &p);
   if (rc < 0)
@@ -323,6 +347,7 @@ static int typed_consume(const char *name, int64_t count)
   myelon_consumer_config_init(&cfg);
   cfg.ring.name = name;
   cfg.ring.id = "lang";
+  lang_shape_consumer(&cfg);
   struct myelon_typed_consumer *c = NULL;
   rc = myelon_typed_consumer_attach_timeout(&cfg, &codec, WAIT, &c);
   if (rc < 0)
@@ -339,7 +364,7 @@ static int typed_consume(const char *name, int64_t count)
 int main(int argc, char **argv)
 {
   if (argc != 5) {
-    fprintf(stderr, "usage: lang-role raw|framed|typed produce|consume NAME COUNT\n");
+    fprintf(stderr, "usage: lang-role raw|framed|typed|framed-bytes|typed-bytes produce|consume NAME COUNT\n");
     return 2;
   }
   lang_layer = argv[1];
@@ -349,9 +374,10 @@ int main(int argc, char **argv)
   bool produce = strcmp(lang_role, "produce") == 0;
   if (strcmp(lang_layer, "raw") == 0)
     return produce ? raw_produce(name, count) : raw_consume(name, count);
-  if (strcmp(lang_layer, "framed") == 0)
+  lang_bytes = strcmp(lang_layer, "framed-bytes") == 0 || strcmp(lang_layer, "typed-bytes") == 0;
+  if (strcmp(lang_layer, "framed") == 0 || strcmp(lang_layer, "framed-bytes") == 0)
     return produce ? framed_produce(name, count) : framed_consume(name, count);
-  if (strcmp(lang_layer, "typed") == 0)
+  if (strcmp(lang_layer, "typed") == 0 || strcmp(lang_layer, "typed-bytes") == 0)
     return produce ? typed_produce(name, count) : typed_consume(name, count);
   if (strcmp(lang_layer, "stream") == 0 && produce)
     return stream_produce(name, count);

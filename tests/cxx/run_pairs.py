@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """C and C++ peers on one ring, in separate processes: for every layer
-(raw Layer 0 ring, framed messages, msgpack-typed values) each pair of
+(raw Layer 0 ring, framed messages, msgpack-typed values; the framed and
+typed ones also on a framed byte ring, MYELON_FRAME_BYTES) each pair of
 producer and consumer builds of tests/cxx/lang_role.c exchanges COUNT
 values, and the consumer checks every one (lang_role.c says how).
 
@@ -25,7 +26,7 @@ if len(sys.argv) > 6:
 prefix = 'lang%d-' % os.getpid()
 failed = []
 n = 0
-for layer in ('raw', 'framed', 'typed'):
+for layer in ('raw', 'framed', 'typed', 'framed-bytes', 'typed-bytes'):
     for prod, cons in pairs:
         n += 1
         name = '/%s%d' % (prefix, n)

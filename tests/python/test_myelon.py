@@ -323,6 +323,84 @@ class Typed(Base):
             self.assertEqual(c.recv(timeout=5), ('next', 0))
 
 
+class FramedBytes(Base):
+    """Producer(ring_bytes=...) and Consumer(byte_ring=True): framed and
+    typed messages on a framed byte ring (MYELON_FRAME_BYTES), against the C
+    peer's framed-bytes / typed-bytes layers (a 64 KiB byte ring) and in
+    one process."""
+    RING = 65536  # lang_role.c's LANG_RING_BYTES
+
+    def test_c_producer_to_python_consumer(self):
+        p = self.role('framed-bytes', 'produce')
+        with myelon.Consumer(self.name, 'lang', attach_timeout=10, byte_ring=True) as c:
+            for i in range(COUNT):
+                m = c.recv(timeout=10)
+                self.assertIsNotNone(m, 'message %d did not come' % i)
+                with m:
+                    self.assertEqual(m.kind, i % 251)
+                    self.assertTrue(m.zero_copy, 'message %d: a byte ring delivers every message whole' % i)
+                    self.assertEqual(bytes(m.data), framed_payload(i), 'message %d' % i)
+            self.finish(p)
+            with self.assertRaises(myelon.Error) as e:
+                c.recv(timeout=10)
+            self.assertEqual(e.exception.name, 'OWNERDEAD')
+
+    def test_python_producer_to_c_consumer(self):
+        c = self.role('framed-bytes', 'consume')
+        with myelon.Producer(self.name, ring_bytes=self.RING, wait_consumers=1, wait_timeout=10) as p:
+            for i in range(COUNT):
+                p.publish(framed_payload(i), kind=i % 251, timeout=10)
+            self.finish(c)
+
+    def test_c_typed_producer_to_python_consumer(self):
+        p = self.role('typed-bytes', 'produce')
+        with myelon.TypedConsumer(self.name, 'lang', attach_timeout=10, byte_ring=True) as c:
+            for i in range(COUNT):
+                r = c.recv(timeout=10)
+                self.assertIsNotNone(r, 'value %d did not come' % i)
+                self.assertEqual(r, (order(i), 7))
+            self.finish(p)
+
+    def test_python_typed_producer_to_c_consumer(self):
+        c = self.role('typed-bytes', 'consume')
+        with myelon.TypedProducer(self.name, ring_bytes=self.RING, wait_consumers=1, wait_timeout=10) as p:
+            for i in range(COUNT):
+                p.publish(order(i), kind=7, timeout=10)
+            self.finish(c)
+
+    def test_every_size_to_the_largest_round_trips_and_one_more_is_toobig(self):
+        largest = 4096 // 2 - 32  # half the ring less the record's 32 bytes (README)
+        with myelon.Producer(self.name, ring_bytes=4096) as p, \
+                myelon.Consumer(self.name, 'r', byte_ring=True) as c:
+            for n in list(range(0, 70)) + [1000, largest - 1, largest]:
+                data = bytes((n + k) & 0xff for k in range(n))
+                p.publish(data, kind=n % 256, timeout=5)
+                self.assertEqual(c.recv_bytes(timeout=5), (data, n % 256), 'size %d' % n)
+            with self.assertRaises(myelon.Error) as e:
+                p.publish(b'x' * (largest + 1), timeout=5)
+            self.assertEqual(e.exception.name, 'TOOBIG')
+            p.publish(b'after', kind=2, timeout=5)
+            self.assertEqual(c.recv_bytes(timeout=5), (b'after', 2))
+
+    def test_shapes_that_do_not_match_are_refused(self):
+        for bad in (0, -4096, 4096.0, True, '4096'):
+            with self.assertRaises(ValueError):
+                myelon.Producer(self.name, ring_bytes=bad)
+        with self.assertRaises(ValueError):
+            myelon.Consumer(self.name, 'r', byte_ring='yes')
+        with self.assertRaises(myelon.Error) as e:
+            myelon.Producer(self.name, ring_bytes=5000)  # not a power of two
+        self.assertEqual(e.exception.name, 'BADCONFIG')
+        with myelon.Producer(self.name, ring_bytes=4096):
+            with self.assertRaises(myelon.Error) as e:  # a consumer of frames on a byte ring
+                myelon.Consumer(self.name, 'r', attach_timeout=0)
+            self.assertEqual(e.exception.name, 'FORMAT')
+        with myelon.Producer(self.name):
+            with self.assertRaises(myelon.Error) as e:  # and the other way round
+                myelon.Consumer(self.name, 'r', attach_timeout=0, byte_ring=True)
+            self.assertEqual(e.exception.name, 'FORMAT')
+
+
 class Raw(Base):
     TICK = struct.Struct('<qdQ')  # struct lang_tick: int64 n, double px, uint64 check
 

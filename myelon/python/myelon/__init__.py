@@ -219,6 +219,17 @@ def _buffer(data):
 
 # ---- Layer 1: framed messages ------------------------------------------------------
 
+_FRAME_BYTES = 2  # enum myelon_frame_format: MYELON_FRAME_BYTES
+
+
+def _ring_bytes(ring_bytes):
+    """Check a ring_bytes argument: None (slot rings) or a positive int
+    (the library checks that it is a power of two it can take)."""
+    if ring_bytes is not None and (isinstance(ring_bytes, bool) or not isinstance(ring_bytes, int)
+                                   or ring_bytes <= 0):
+        raise ValueError('ring_bytes must be None (slot rings) or a ring size in bytes, not %r' % (ring_bytes,))
+    return ring_bytes
+
 
 class Producer(_Handle):
     """Creates framed ring `name` (POSIX shm "/name", or a file path with
@@ -229,14 +240,22 @@ class Producer(_Handle):
     wait_consumers create() returns once this many consumers attached ...
     wait_timeout   ... or raises Error ETIMEDOUT after this many seconds
     wait, spins    how publish() waits for space in a full ring (see above)
+    ring_bytes     None (default): a ring of `capacity` frames; a power of two:
+                   a byte ring (MYELON_FRAME_BYTES) of that many bytes, every
+                   message one record, whole, up to half the ring less 32
+                   bytes (capacity and frame_capacity are then not used;
+                   consumers attach with byte_ring=True)
     """
     _close_fn = _ffi.myelon_producer_close
 
     def __init__(self, name, *, capacity=None, frame_capacity=None, max_message=None, backend='shm',
-                 wait_consumers=0, wait_timeout=5.0, wait=None, spins=None):
+                 wait_consumers=0, wait_timeout=5.0, wait=None, spins=None, ring_bytes=None):
         super().__init__()
         cfg = _ffi.FramedProducerConfig()
         _ffi.myelon_producer_config_init(ctypes.byref(cfg))
+        if _ring_bytes(ring_bytes) is not None:
+            cfg.format = _FRAME_BYTES
+            cfg.ring_bytes = ring_bytes
         cfg.ring.name = _name(name, 'name')
         cfg.ring.backend = _backend(backend)
         if capacity is not None:
@@ -333,12 +352,14 @@ class Consumer(_Handle):
 
     start   'latest' (default: messages published after the attach) or 'oldest'
     wait, spins  how receives wait for a message (see above)
+    byte_ring    True: the ring is a byte ring (a Producer with ring_bytes,
+                 MYELON_FRAME_BYTES); False (default): a ring of frames
     """
     _close_fn = _ffi.myelon_consumer_close
     _BUF = 65536  # recv_bytes()'s buffer; a longer message is read from its lease
 
     def __init__(self, name, id, *, backend='shm', start='latest', attach_timeout=5.0, max_message=None,
-                 wait=None, spins=None):
+                 wait=None, spins=None, byte_ring=False):
         super().__init__()
         self._msg = None
         self._m = _ffi.Msg()  # preallocated: one per consumer, not one per message
@@ -346,6 +367,10 @@ class Consumer(_Handle):
         self._buf = None
         cfg = _ffi.FramedConsumerConfig()
         _ffi.myelon_consumer_config_init(ctypes.byref(cfg))
+        if byte_ring not in (False, True):
+            raise ValueError('byte_ring must be True or False, not %r' % (byte_ring,))
+        if byte_ring:
+            cfg.format = _FRAME_BYTES
         cfg.ring.name = _name(name, 'name')
         cfg.ring.id = _name(id, 'id')
         cfg.ring.backend = _backend(backend)
@@ -684,17 +709,12 @@ class RingConsumer(_Handle):
 _RESPONSES = {'per_worker': 0, 'one_ring': 1}  # enum myelon_responses
 
 
-_FRAME_BYTES = 2  # enum myelon_frame_format: MYELON_FRAME_BYTES
-
-
 def _topology_config(label, workers, prefix, backend, request_depth, response_depth, responses='per_worker',
                      ring_bytes=None):
     if responses not in _RESPONSES:
         raise ValueError("responses must be 'per_worker' (a response ring per worker) or 'one_ring' "
                          "(one multi-producer gather ring), not %r" % (responses,))
-    if ring_bytes is not None and (isinstance(ring_bytes, bool) or not isinstance(ring_bytes, int)
-                                   or ring_bytes <= 0):
-        raise ValueError('ring_bytes must be None (slot rings) or a ring size in bytes, not %r' % (ring_bytes,))
+    _ring_bytes(ring_bytes)
     cfg = _ffi.TopologyConfig()
     _ffi.myelon_topology_config_init(ctypes.byref(cfg))
     cfg.responses = _RESPONSES[responses]
