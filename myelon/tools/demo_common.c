@@ -264,8 +264,8 @@ static void usage(FILE *f)
           "                   gather ring) instead of a response ring of its own\n"
           "  --ring-bytes N   every ring a byte ring of N bytes (a power of two, with a\n"
           "                   unit: 64K, 1M): one record per message, up to half the\n"
-          "                   ring (default: rings of 1 KiB frames; not with --one-ring\n"
-          "                   or --remote)\n"
+          "                   ring (default: rings of 1 KiB frames; not with\n"
+          "                   --one-ring; with --remote the bridges carry byte rings)\n"
           "  --help           this text\n"
           "  --version        the library version\n"
           "\n"
@@ -357,9 +357,6 @@ int parse_args(int argc, char **argv, struct opts *o)
   if (o->ring_bytes && o->one_ring)
     return tool_cli_usage_error(&cli, "--ring-bytes and --one-ring exclude each other (a framed byte ring has one "
                                 "producer: the workers cannot share a gather ring)");
-  if (o->ring_bytes && o->remote)
-    return tool_cli_usage_error(&cli, "--ring-bytes and --remote exclude each other (the remote "
-                                "workers' bridges are set up for slot rings)");
   size_t need = MYELON_STEP_HEADER + request_bound(o->payload) + MYELON_BYTES_OVERHEAD;
   if (o->ring_bytes && need > o->ring_bytes / 2)
     return tool_cli_usage_error(&cli, "--payload %u needs records of %zu bytes: --ring-bytes must be at least %zu "

@@ -152,7 +152,30 @@ static void stop_pid(pid_t pid, int ms)
 struct geometry {
   char req[MYELON_LAYOUT_PATH_MAX], resp[MYELON_LAYOUT_PATH_MAX], wid[MYELON_LAYOUT_ID_MAX];
   char req_cap[24], resp_cap[24], fcap[24], maxmsg[24];
+  char ring_bytes[24]; /* "" for slot rings; else every ring's bytes (--ring-bytes) */
 };
+
+/* An ingress's ring geometry, as A's ring has it (the bridge refuses any
+ * other, naming the field): `capacity` frames of the session's frame
+ * capacity, or, with --ring-bytes, a framed byte ring of that many bytes
+ * (the default block, as the topology makes it). `args` takes 5 entries:
+ * four and the NULL that ends the command line. */
+static void ingress_shape(const struct geometry *g, const char *capacity, char **args)
+{
+  int n = 0;
+  if (g->ring_bytes[0]) {
+    args[n++] = "--format";
+    args[n++] = "bytes";
+    args[n++] = "--ring-bytes";
+    args[n++] = (char *)g->ring_bytes;
+  } else {
+    args[n++] = "--capacity";
+    args[n++] = (char *)capacity;
+    args[n++] = "--frame-capacity";
+    args[n++] = (char *)g->fcap;
+  }
+  args[n] = NULL;
+}
 
 static int geometry(const struct opts *o, uint32_t index, struct geometry *g)
 {
@@ -171,6 +194,9 @@ static int geometry(const struct opts *o, uint32_t index, struct geometry *g)
   snprintf(g->resp_cap, sizeof g->resp_cap, "%" PRIu64, l.response_depth);
   snprintf(g->fcap, sizeof g->fcap, "%u", cfg.frame_capacity);
   snprintf(g->maxmsg, sizeof g->maxmsg, "%zu", cfg.max_message);
+  g->ring_bytes[0] = '\0';
+  if (cfg.format == MYELON_FRAME_BYTES)
+    snprintf(g->ring_bytes, sizeof g->ring_bytes, "%" PRIu64, cfg.ring_bytes);
   return 0;
 }
 
@@ -186,9 +212,9 @@ static void host_b(uint32_t i, const struct geometry *g, char *const *worker_arg
   char bind[64], connect[64];
   snprintf(bind, sizeof bind, "tcp://10.218.%u.2:5555", i);
   snprintf(connect, sizeof connect, "tcp://10.218.%u.1:5556", i);
-  char *ing[] = {"ingress", "--ring", (char *)g->req, "--bind", bind, "--insecure", "--quiet", "--capacity",
-                 (char *)g->req_cap, "--frame-capacity", (char *)g->fcap, "--max-message", (char *)g->maxmsg,
-                 "--wait-readers", "1", NULL};
+  char *ing[] = {"ingress", "--ring", (char *)g->req, "--bind", bind, "--insecure", "--quiet", "--max-message",
+                 (char *)g->maxmsg, "--wait-readers", "1", NULL, NULL, NULL, NULL, NULL};
+  ingress_shape(g, g->req_cap, &ing[11]);
   char *eg[] = {"egress", "--ring", (char *)g->resp, "--connect", connect, "--insecure", "--quiet", "--once",
                 "--max-message", (char *)g->maxmsg, "--attach-timeout", "30", NULL};
   pid_t pi = spawn_bridge(ing), pe = spawn_bridge(eg);
@@ -260,8 +286,9 @@ pid_t remote_spawn_worker(const struct opts *o, uint32_t i, char *const *worker_
   snprintf(bind, sizeof bind, "tcp://10.218.%u.1:5556", i);
   char *eg[] = {"egress", "--ring", g.req, "--id", g.wid, "--connect", connect, "--insecure", "--quiet", "--once",
                 "--max-message", g.maxmsg, NULL};
-  char *ing[] = {"ingress", "--ring", g.resp, "--bind", bind, "--insecure", "--quiet", "--capacity", g.resp_cap,
-                 "--frame-capacity", g.fcap, "--max-message", g.maxmsg, "--wait-readers", "1", NULL};
+  char *ing[] = {"ingress", "--ring", g.resp, "--bind", bind, "--insecure", "--quiet", "--max-message", g.maxmsg,
+                 "--wait-readers", "1", NULL, NULL, NULL, NULL, NULL};
+  ingress_shape(&g, g.resp_cap, &ing[11]);
   a_bridges[n_a_bridges++] = spawn_bridge(eg);
   a_bridges[n_a_bridges++] = spawn_bridge(ing);
   return pid;
