@@ -4,7 +4,9 @@
  * id resuming; stop while blocked; a closed producer reported as
  * -DMP_E_OWNERDEAD through the handle; the thread named and pinned as a
  * processor; bad configurations refused. The producer handle holds its own
- * OFD lock, so it acts like another process. */
+ * OFD lock, so it acts like another process. Built twice: on rings of
+ * frames, and as framed_processor_bytes (FP_BYTES) on a framed byte ring
+ * (MYELON_FRAME_BYTES of FP_RING_BYTES: every message one record). */
 #include "proc.h"
 
 #include <fcntl.h>
@@ -13,6 +15,10 @@
 #include <myelon/myelon.h>
 
 #define NMSG 200
+/* The byte ring of the FP_BYTES build: 256 KiB, about as much as the slot
+ * ring's 256 frames of 1 KiB, more than the 100 messages (~45 KiB with
+ * their records) a test publishes while its processor does not read. */
+#define FP_RING_BYTES (UINT64_C(256) << 10)
 
 struct got {
   _Atomic int n;
@@ -74,6 +80,10 @@ static struct myelon_producer *ring(const char *name)
   myelon_producer_config_init(&pc);
   pc.ring.name = name;
   pc.ring.capacity = 256;
+#ifdef FP_BYTES
+  pc.format = MYELON_FRAME_BYTES;
+  pc.ring_bytes = FP_RING_BYTES;
+#endif
   struct myelon_producer *p;
   int rc = myelon_producer_create(&pc, &p);
   cr_assert(rc == 0, "create: %s (%s)", dmp_strerror(rc), dmp_last_error());
@@ -97,6 +107,9 @@ static void config(struct myelon_processor_config *pc, const char *name, struct 
   pc->consumer.ring.name = name;
   pc->consumer.ring.id = "fproc";
   pc->consumer.ring.flags = DMP_CONSUMER_DURABLE;
+#ifdef FP_BYTES
+  pc->consumer.format = MYELON_FRAME_BYTES;
+#endif
   pc->fn = on_msg;
   pc->user = g;
   g->stop_at = -1;
