@@ -259,6 +259,17 @@ double bench_median(double *v, unsigned n);
 /** Messages per second of a block of `n` messages that ran from tick t0
  * to tick t1 (0 when the ticks say nothing). */
 double bench_block_rate(uint64_t n, uint64_t t0, uint64_t t1);
+struct json;
+/** The most blocks bench_emit_block_pairs() takes (more are ignored). */
+#define BENCH_PAIR_BLOCKS_MAX 128u
+/** Emit a paired case's blocks into the open JSON object `j`: "pairs"
+ * (each block's rate of subject a and of b), "a_UNIT_per_s" /
+ * "b_UNIT_per_s" (their medians), "ratio_a_over_b" (the median of the
+ * per-block ratios) with "ratio_min" / "ratio_max", and each subject's
+ * 90th-percentile block ("a_p90_UNIT_per_s", "b_p90_UNIT_per_s",
+ * "ratio_p90": the least disturbed tenth left out, as a maximum is one
+ * lucky block). `unit` is "msgs" or "rts". */
+void bench_emit_block_pairs(struct json *j, const char *unit, const double *a, const double *b, unsigned nb);
 /** A deadline `ns` from now (monotonic ns); bench_mono_ns() >= it when passed. */
 static inline int64_t bench_deadline(int64_t ns) { return bench_mono_ns() + ns; }
 

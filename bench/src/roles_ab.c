@@ -33,6 +33,7 @@
 
 #define AB_PP_BLOCK 500u
 #define AB_ST_BLOCKS 20u
+_Static_assert(AB_ST_BLOCKS <= BENCH_PAIR_BLOCKS_MAX, "bench_emit_block_pairs takes every block");
 
 struct ab {
   struct bench_case cb; /* subject B's copy of the case */
@@ -214,12 +215,6 @@ static int ab_take(struct ab *ab, void *rx, unsigned s, void *buf, uint64_t n, u
 
 static void ab_st_report(struct ab *ab, double (*rates)[AB_ST_BLOCKS], uint64_t errors)
 {
-  double ratio[AB_ST_BLOCKS], sorted[2][AB_ST_BLOCKS];
-  for (unsigned i = 0; i < AB_ST_BLOCKS; i++) {
-    ratio[i] = rates[1][i] > 0 ? rates[0][i] / rates[1][i] : 0.0;
-    sorted[0][i] = rates[0][i];
-    sorted[1][i] = rates[1][i];
-  }
   struct json j;
   json_init(&j, ab->env[0].result);
   json_obj_begin(&j, NULL);
@@ -228,19 +223,7 @@ static void ab_st_report(struct ab *ab, double (*rates)[AB_ST_BLOCKS], uint64_t 
   json_str(&j, "b", ab->env[1].c->subject);
   json_u64(&j, "blocks", AB_ST_BLOCKS);
   json_u64(&j, "block_msgs", st_block(ab->env[0].c));
-  json_arr_begin(&j, "pairs");
-  for (unsigned i = 0; i < AB_ST_BLOCKS; i++) {
-    json_arr_begin(&j, NULL);
-    json_f64(&j, NULL, rates[0][i]);
-    json_f64(&j, NULL, rates[1][i]);
-    json_arr_end(&j);
-  }
-  json_arr_end(&j);
-  json_f64(&j, "a_msgs_per_s", bench_median(sorted[0], AB_ST_BLOCKS));
-  json_f64(&j, "b_msgs_per_s", bench_median(sorted[1], AB_ST_BLOCKS));
-  json_f64(&j, "ratio_a_over_b", bench_median(ratio, AB_ST_BLOCKS));
-  json_f64(&j, "ratio_min", ratio[0]);
-  json_f64(&j, "ratio_max", ratio[AB_ST_BLOCKS - 1]);
+  bench_emit_block_pairs(&j, "msgs", rates[0], rates[1], AB_ST_BLOCKS);
   json_obj_end(&j);
 }
 

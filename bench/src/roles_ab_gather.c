@@ -48,6 +48,7 @@
 #include <stdlib.h>
 
 #define AB_G_BLOCKS 100u     /* at most */
+_Static_assert(AB_G_BLOCKS <= BENCH_PAIR_BLOCKS_MAX, "bench_emit_block_pairs takes every block");
 #define AB_G_MIN_BLOCK 4000u /* messages per block, at least (unless count is below 4 blocks of it) */
 #define AB_G_SHIFT 40
 #define AB_G_MASK ((UINT64_C(1) << AB_G_SHIFT) - 1)
@@ -218,12 +219,6 @@ static int abg_take(struct abg *g, void *rx, unsigned k, void *buf, struct abg_r
 static void abg_report(struct abg *g, struct abg_rx *r)
 {
   unsigned nb = g->blocks;
-  double ratio[AB_G_BLOCKS], sorted[2][AB_G_BLOCKS];
-  for (unsigned i = 0; i < nb; i++) {
-    ratio[i] = r->rates[1][i] > 0 ? r->rates[0][i] / r->rates[1][i] : 0.0;
-    sorted[0][i] = r->rates[0][i];
-    sorted[1][i] = r->rates[1][i];
-  }
   struct json j;
   json_init(&j, g->env[0].result);
   json_obj_begin(&j, NULL);
@@ -234,26 +229,7 @@ static void abg_report(struct abg *g, struct abg_rx *r)
   json_u64(&j, "writers_b", g->writers[1]);
   json_u64(&j, "blocks", nb);
   json_u64(&j, "block_msgs", abg_block(g));
-  json_arr_begin(&j, "pairs");
-  for (unsigned i = 0; i < nb; i++) {
-    json_arr_begin(&j, NULL);
-    json_f64(&j, NULL, r->rates[0][i]);
-    json_f64(&j, NULL, r->rates[1][i]);
-    json_arr_end(&j);
-  }
-  json_arr_end(&j);
-  json_f64(&j, "a_msgs_per_s", bench_median(sorted[0], nb));
-  json_f64(&j, "b_msgs_per_s", bench_median(sorted[1], nb));
-  json_f64(&j, "ratio_a_over_b", bench_median(ratio, nb));
-  json_f64(&j, "ratio_min", ratio[0]);
-  json_f64(&j, "ratio_max", ratio[nb - 1]);
-  /* sorted[] is sorted by bench_median() above: the 90th percentile block
-   * of each subject (the least disturbed tenth excluded: a maximum is one
-   * lucky block). */
-  unsigned q = nb * 9 / 10;
-  json_f64(&j, "a_p90_msgs_per_s", sorted[0][q]);
-  json_f64(&j, "b_p90_msgs_per_s", sorted[1][q]);
-  json_f64(&j, "ratio_p90", sorted[1][q] > 0 ? sorted[0][q] / sorted[1][q] : 0.0);
+  bench_emit_block_pairs(&j, "msgs", r->rates[0], r->rates[1], nb);
   if (stamped(g->env[0].c)) {
     role_emit_latency(&j, "latency_a", &r->lat[0]);
     role_emit_latency(&j, "latency_b", &r->lat[1]);

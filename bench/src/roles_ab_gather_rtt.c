@@ -52,6 +52,7 @@
 #include <stdlib.h>
 
 #define GR_BLOCKS 40u     /* measured blocks per subject, at most */
+_Static_assert(GR_BLOCKS <= BENCH_PAIR_BLOCKS_MAX, "bench_emit_block_pairs takes every block");
 #define GR_MIN_BLOCK 500u /* round trips per block, at least (unless count is below 4 blocks of it) */
 #define GR_SHIFT 40
 #define GR_MASK ((UINT64_C(1) << GR_SHIFT) - 1)
@@ -306,12 +307,6 @@ static int gr_answer(struct gr *g, struct gr_resp *r, unsigned k, void *buf, dou
 static void gr_resp_report(struct gr *g, struct gr_resp *r)
 {
   unsigned nb = g->blocks;
-  double ratio[GR_BLOCKS], sorted[2][GR_BLOCKS];
-  for (unsigned i = 0; i < nb; i++) {
-    ratio[i] = r->rates[1][i] > 0 ? r->rates[0][i] / r->rates[1][i] : 0.0;
-    sorted[0][i] = r->rates[0][i];
-    sorted[1][i] = r->rates[1][i];
-  }
   struct json j;
   json_init(&j, g->env[0].result);
   json_obj_begin(&j, NULL);
@@ -321,25 +316,7 @@ static void gr_resp_report(struct gr *g, struct gr_resp *r)
   json_u64(&j, "writers", g->writers);
   json_u64(&j, "blocks", nb);
   json_u64(&j, "block_rts", gr_block(g));
-  json_arr_begin(&j, "pairs");
-  for (unsigned i = 0; i < nb; i++) {
-    json_arr_begin(&j, NULL);
-    json_f64(&j, NULL, r->rates[0][i]);
-    json_f64(&j, NULL, r->rates[1][i]);
-    json_arr_end(&j);
-  }
-  json_arr_end(&j);
-  json_f64(&j, "a_rts_per_s", bench_median(sorted[0], nb));
-  json_f64(&j, "b_rts_per_s", bench_median(sorted[1], nb));
-  json_f64(&j, "ratio_a_over_b", bench_median(ratio, nb));
-  json_f64(&j, "ratio_min", ratio[0]);
-  json_f64(&j, "ratio_max", ratio[nb - 1]);
-  /* sorted[] is sorted by bench_median(): each subject's 90th-percentile
-   * block (a maximum would be one lucky block). */
-  unsigned q = nb * 9 / 10;
-  json_f64(&j, "a_p90_rts_per_s", sorted[0][q]);
-  json_f64(&j, "b_p90_rts_per_s", sorted[1][q]);
-  json_f64(&j, "ratio_p90", sorted[1][q] > 0 ? sorted[0][q] / sorted[1][q] : 0.0);
+  bench_emit_block_pairs(&j, "rts", r->rates[0], r->rates[1], nb);
   json_obj_end(&j);
 }
 

@@ -1,6 +1,7 @@
 /* Clock calibration, pinning, logging and name tables of the harness. */
 #define _GNU_SOURCE
 #include "bench.h"
+#include "json.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -197,6 +198,40 @@ double bench_median(double *v, unsigned n)
 double bench_block_rate(uint64_t n, uint64_t t0, uint64_t t1)
 {
   return n > 0 && t1 > t0 ? (double)n / ((double)(t1 - t0) * bench_ns_per_tick / 1e9) : 0.0;
+}
+
+void bench_emit_block_pairs(struct json *j, const char *unit, const double *a, const double *b, unsigned nb)
+{
+  double ratio[BENCH_PAIR_BLOCKS_MAX], sa[BENCH_PAIR_BLOCKS_MAX], sb[BENCH_PAIR_BLOCKS_MAX];
+  char key[64];
+  if (nb > BENCH_PAIR_BLOCKS_MAX)
+    nb = BENCH_PAIR_BLOCKS_MAX;
+  json_arr_begin(j, "pairs");
+  for (unsigned i = 0; i < nb; i++) {
+    ratio[i] = b[i] > 0 ? a[i] / b[i] : 0.0;
+    sa[i] = a[i];
+    sb[i] = b[i];
+    json_arr_begin(j, NULL);
+    json_f64(j, NULL, a[i]);
+    json_f64(j, NULL, b[i]);
+    json_arr_end(j);
+  }
+  json_arr_end(j);
+  snprintf(key, sizeof key, "a_%s_per_s", unit);
+  json_f64(j, key, bench_median(sa, nb));
+  snprintf(key, sizeof key, "b_%s_per_s", unit);
+  json_f64(j, key, bench_median(sb, nb));
+  json_f64(j, "ratio_a_over_b", bench_median(ratio, nb));
+  json_f64(j, "ratio_min", nb > 0 ? ratio[0] : 0.0);
+  json_f64(j, "ratio_max", nb > 0 ? ratio[nb - 1] : 0.0);
+  /* sa[] and sb[] are sorted by bench_median() above. */
+  unsigned q = nb * 9 / 10;
+  double pa = nb > 0 ? sa[q] : 0.0, pb = nb > 0 ? sb[q] : 0.0;
+  snprintf(key, sizeof key, "a_p90_%s_per_s", unit);
+  json_f64(j, key, pa);
+  snprintf(key, sizeof key, "b_p90_%s_per_s", unit);
+  json_f64(j, key, pb);
+  json_f64(j, "ratio_p90", pb > 0 ? pa / pb : 0.0);
 }
 
 void bench_copy(void *dst, const void *src, size_t len)

@@ -33,7 +33,7 @@
  * starts (START 3 of CAP 4: the first claims wrap, with padding, and
  * reuse blocks of the previous lap).
  *
- * Run (what tests/model/check_spin_bytes.sh, suite model, does):
+ * Run (what tests/model/check_spin.sh does for suite model, runs listed in tests/model/meson.build):
  *   spin -a -DNPROD=2 -DCLAIMS=1 -DCAP=4 -DSTART=3 mp_bytes.pml && gcc -O2 -DCOLLAPSE -o pan pan.c && ./pan -m400000
  *   (exhaustive), then as bounded (bitstate) searches of 2 minutes at most:
  *   -DNPROD=2 -DCLAIMS=2 -DCAP=4 -DSTART=3 and -DNPROD=3 -DCLAIMS=1 -DCAP=4 -DSTART=2 -DDIER=1.

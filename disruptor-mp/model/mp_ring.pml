@@ -29,7 +29,7 @@
  * X2 in C; here, as every atomic, it is sequentially consistent.
  * -DBIASED=0: the ring starts SHARED (no membarrier): the plain CAS protocol.
  *
- * Run (what tests/model/check_spin.sh, suite model, does):
+ * Run (what tests/model/check_spin.sh does for suite model, runs listed in tests/model/meson.build):
  *   spin -a -DNPROD=2 -DCLAIMS=2 -DCAP=2 mp_ring.pml && gcc -O2 -o pan pan.c && ./pan -m400000
  *   spin -a -DNPROD=3 -DCLAIMS=1 -DCAP=2 -DDIER=1 mp_ring.pml && gcc -O2 -DBITSTATE -o pan pan.c && ./pan -w28 -Q2
  * ./pan's default checks: assertions and invalid end states (deadlock).

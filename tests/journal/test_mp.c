@@ -233,6 +233,19 @@ static uint64_t read_count(const char *path)
   return v;
 }
 
+/* `myelon-journal record --ring RING --wait=20 OPT BASE`: the recorder
+ * the kill, cut-off and non-gating tests start. */
+static void record_cmd(struct jn_args *a, const char *ring, const char *opt, const char *base)
+{
+  jn_tool(a);
+  jn_arg(a, "record");
+  jn_arg(a, "--ring");
+  jn_arg(a, "%s", ring);
+  jn_arg(a, "--wait=20");
+  jn_arg(a, "%s", opt);
+  jn_arg(a, "%s", base);
+}
+
 /* A producer SIGKILLed mid-stream: the recorder (gating, the tool) and a
  * gating consumer process both read until the producer is seen dead. The
  * journal holds exactly what the consumer got (everything published), as
@@ -248,13 +261,7 @@ Test(journal_mp, byte_ring_producer_killed_mid_stream_leaves_exactly_what_was_pu
     const char *err = jn_tmp("kill-err");
     const char *cout = jn_tmp("kill-count");
     struct jn_args a;
-    jn_tool(&a);
-    jn_arg(&a, "record");
-    jn_arg(&a, "--ring");
-    jn_arg(&a, "%s", ring);
-    jn_arg(&a, "--wait=20");
-    jn_arg(&a, "--buffer-size=4k");
-    jn_arg(&a, "%s", base);
+    record_cmd(&a, ring, "--buffer-size=4k", base);
     pid_t rec = jn_spawn(&a, NULL, err, 0);
     struct jn_args c;
     jn_role(&c, "consumer");
@@ -348,13 +355,7 @@ Test(journal_mp, a_full_disk_stops_the_recorder_with_the_records_lost)
   const char *base = jn_tmp("full");
   const char *err = jn_tmp("full-err");
   struct jn_args a;
-  jn_tool(&a);
-  jn_arg(&a, "record");
-  jn_arg(&a, "--ring");
-  jn_arg(&a, "%s", ring);
-  jn_arg(&a, "--wait=20");
-  jn_arg(&a, "--buffer-size=8k");
-  jn_arg(&a, "%s", base);
+  record_cmd(&a, ring, "--buffer-size=8k", base);
   pid_t rec = jn_spawn(&a, NULL, err, 100000); /* 100 kB: about 400 of the 3000 events */
   pid_t prod = producer(&s, ring, NULL, NULL);
   expect_exit(rec, 1, "recorder", NULL);
@@ -385,13 +386,7 @@ static void non_gating(bool framed)
   const char *ready = jn_tmp("ng-ready");
   const char *go = jn_tmp("ng-go");
   struct jn_args a;
-  jn_tool(&a);
-  jn_arg(&a, "record");
-  jn_arg(&a, "--ring");
-  jn_arg(&a, "%s", ring);
-  jn_arg(&a, "--wait=20");
-  jn_arg(&a, "--non-gating");
-  jn_arg(&a, "%s", base);
+  record_cmd(&a, ring, "--non-gating", base);
   pid_t rec = jn_spawn(&a, NULL, err, 0);
   char r1[600], g1[600];
   snprintf(r1, sizeof r1, "--ready-file=%s", ready);
