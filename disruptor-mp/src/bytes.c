@@ -598,6 +598,11 @@ size_t dmp_consumer_bytes_max(const struct dmp_consumer *c)
   return c && c->ring.seg->geo.bytes ? max_record(&c->ring) : 0;
 }
 
+bool dmp_consumer_is_bytes(const struct dmp_consumer *c)
+{
+  return c != NULL && c->ring.seg->geo.bytes;
+}
+
 /* ---- for bytes_multi.c ------------------------------------------------------ */
 
 int dmp_impl_bytes_check(const struct dmp_impl_ring *r, int64_t s, int64_t last, struct dmp_impl_bytes_record *rec,

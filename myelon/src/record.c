@@ -468,28 +468,6 @@ static int attach(struct myelon_recorder *r)
 }
 
 /* Raw or framed: what the ring's type tag says, checked against the request. */
-/* Is the attached ring a byte ring (segment flag DMP_SEG_F_BYTES)?
- * dmp_consumer_bytes_max() says so when it is > 0; it is 0 on a slot ring,
- * and also on the one byte ring whose largest record is empty: two blocks
- * of 16 bytes. A slot ring of that geometry (two 16-byte slots aligned to
- * 16) is told from it by the segment's flags, read by an inspector (cold
- * path, only for that geometry), and the epoch makes sure it is the same
- * segment. */
-static bool byte_ring(struct myelon_recorder *r)
-{
-  if (r->bytes_max > 0)
-    return true;
-  if (r->slot_size != DMP_BYTES_MIN_BLOCK || dmp_consumer_slot_align(r->c) != DMP_BYTES_MIN_BLOCK ||
-      dmp_consumer_capacity(r->c) != 2)
-    return false;
-  struct dmp_inspect *in = NULL;
-  const struct dmp_ring_stat *st = NULL;
-  bool bytes = dmp_inspect_open(r->cfg.backend, r->ring_name, &in) == 0 && dmp_inspect_sample(in, &st) == 0 &&
-               st->epoch == dmp_consumer_epoch(r->c) && (st->flags & DMP_SEG_F_BYTES);
-  dmp_inspect_close(in);
-  return bytes;
-}
-
 /* A byte ring: raw records, or MYELON_FRAME_BYTES messages. */
 static int detect_bytes(struct myelon_recorder *r, uint64_t tag)
 {
@@ -511,12 +489,12 @@ static int detect_kind(struct myelon_recorder *r)
 {
   r->slot_size = dmp_consumer_slot_size(r->c);
   uint64_t tag = dmp_consumer_type_tag(r->c);
-  /* The segment says which shape (DMP_SEG_F_BYTES, byte_ring()), the
+  /* The segment says which shape (DMP_SEG_F_BYTES, dmp_consumer_is_bytes()), the
    * type tag whether a byte ring carries Layer 1 frames: nothing guessed
    * from the contents. A byte ring's slots are blocks: never recorded as
    * events (they would replay as blocks, not records). */
   r->bytes_max = dmp_consumer_bytes_max(r->c);
-  if (byte_ring(r))
+  if (dmp_consumer_is_bytes(r->c))
     return detect_bytes(r, tag);
   bool framed = false;
   static const enum myelon_frame_format fmts[] = {MYELON_FRAME_COMPACT, MYELON_FRAME_ALIGNED};

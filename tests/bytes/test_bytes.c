@@ -73,6 +73,7 @@ Test(bytes, shape_geometry_and_inspect)
     struct dmp_consumer_config cc = ut_ccfg(&pc, "c");
     struct dmp_consumer *c = ut_attach(&cc);
     cr_assert(eq(u64, dmp_consumer_bytes_max(c), 2048 - DMP_BYTES_HEADER));
+    cr_assert(dmp_consumer_is_bytes(c));
     cr_assert(eq(u32, dmp_consumer_slot_size(c), DMP_BYTES_DEFAULT_BLOCK));
     cr_assert(eq(u32, dmp_consumer_slot_align(c), DMP_BYTES_DEFAULT_BLOCK));
     cr_assert(eq(u64, dmp_consumer_capacity(c), 64));
@@ -98,10 +99,23 @@ Test(bytes, shape_geometry_and_inspect)
     cc = ut_ccfg(&sc, "c");
     c = ut_attach(&cc);
     cr_assert(eq(u64, dmp_consumer_bytes_max(c), 0));
+    cr_assert(not(dmp_consumer_is_bytes(c)));
     cr_assert(eq(int, dmp_inspect_open(sc.backend, sc.name, &in), 0));
     cr_assert(eq(int, dmp_inspect_sample(in, &s), 0));
     cr_assert(eq(u32, s->flags & DMP_SEG_F_BYTES, 0));
     dmp_inspect_close(in);
+    dmp_consumer_close(c);
+    dmp_producer_close(p);
+
+    /* The smallest byte ring (two 16-byte blocks) carries empty records
+     * only: bytes_max 0, and still a byte ring. */
+    struct dmp_producer_config tc = bcfg(ut_backends[bi], 2 * DMP_BYTES_MIN_BLOCK, DMP_BYTES_MIN_BLOCK);
+    p = ut_create(&tc);
+    cc = ut_ccfg(&tc, "c");
+    c = ut_attach(&cc);
+    cr_assert(eq(u64, dmp_consumer_bytes_max(c), 0));
+    cr_assert(dmp_consumer_is_bytes(c), "the smallest byte ring is a byte ring");
+    cr_assert(not(dmp_consumer_is_bytes(NULL)));
     dmp_consumer_close(c);
     dmp_producer_close(p);
   }

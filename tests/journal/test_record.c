@@ -467,6 +467,20 @@ Test(journal_record, byte_rings_are_recorded_record_by_record_at_every_size)
   }
 }
 
+/* A framed consumer "check" of the replayed ring `name`, which must be a
+ * framed byte ring (MYELON_FRAME_BYTES: the attach fails on any other). */
+static struct myelon_consumer *attach_framed_bytes(const char *name)
+{
+  struct myelon_consumer_config cc;
+  myelon_consumer_config_init(&cc);
+  cc.ring.name = name;
+  cc.ring.id = "check";
+  cc.format = MYELON_FRAME_BYTES;
+  struct myelon_consumer *cons = NULL;
+  cr_assert(eq(int, myelon_consumer_attach(&cc, &cons), 0), "%s", dmp_last_error());
+  return cons;
+}
+
 /* --framed on a byte ring without Layer 1's tag is refused, leaving
  * nothing behind; --raw on a MYELON_FRAME_BYTES ring records each record
  * whole (frame header and message), and replays into a byte ring with the
@@ -512,13 +526,7 @@ Test(journal_record, byte_ring_kinds_framed_refused_on_raw_and_raw_of_framed_rou
   struct myelon_replayer_config pc = pcfg(base);
   struct myelon_replayer *rp = NULL;
   cr_assert(eq(int, myelon_replayer_open(&pc, &rp), 0), "%s", dmp_last_error());
-  struct myelon_consumer_config cc;
-  myelon_consumer_config_init(&cc);
-  cc.ring.name = pc.ring.name;
-  cc.ring.id = "check";
-  cc.format = MYELON_FRAME_BYTES;
-  struct myelon_consumer *cons = NULL;
-  cr_assert(eq(int, myelon_consumer_attach(&cc, &cons), 0), "%s", dmp_last_error());
+  struct myelon_consumer *cons = attach_framed_bytes(pc.ring.name);
   cr_assert(eq(int, myelon_replayer_run(rp, -1), 1));
   for (uint64_t i = 0; i < 10; i++) {
     struct myelon_msg m;
@@ -806,13 +814,7 @@ Test(journal_record, a_framed_slot_journal_replays_into_a_byte_ring_when_asked)
   c.ring.capacity = 4096;
   struct myelon_replayer *r = NULL;
   cr_assert(eq(int, myelon_replayer_open(&c, &r), 0), "%s", dmp_last_error());
-  struct myelon_consumer_config cc;
-  myelon_consumer_config_init(&cc);
-  cc.ring.name = c.ring.name;
-  cc.ring.id = "check";
-  cc.format = MYELON_FRAME_BYTES; /* attach fails unless the ring is a framed byte ring */
-  struct myelon_consumer *cons = NULL;
-  cr_assert(eq(int, myelon_consumer_attach(&cc, &cons), 0), "%s", dmp_last_error());
+  struct myelon_consumer *cons = attach_framed_bytes(c.ring.name);
   cr_assert(eq(sz, myelon_consumer_frame_capacity(cons), (size_t)2016), "a byte ring of 4096 bytes");
   int64_t deadline = ts_now_ns() + (int64_t)ts_timeout_ms(20000) * 1000000;
   uint64_t got = 0;

@@ -271,9 +271,17 @@ DMP_API int dmp_consumer_copy_bytes_timeout(struct dmp_consumer *c, void *dst, s
  */
 DMP_API int64_t dmp_consumer_resync_bytes(struct dmp_consumer *c);
 
-/** The largest record payload of the consumer's ring (bytes); 0 for NULL
- * or a ring that is not a byte ring (so also the test "is it a byte ring"). */
+/** The largest record payload of the consumer's ring (bytes); 0 for NULL,
+ * for a ring that is not a byte ring, and for the smallest byte ring (two
+ * blocks of 16 bytes: it carries empty records only). Not a test of the
+ * ring's shape: dmp_consumer_is_bytes() is. */
 DMP_API size_t dmp_consumer_bytes_max(const struct dmp_consumer *c);
+
+/** Whether the consumer's ring is a byte ring (DMP_RING_BYTES, segment
+ * flag DMP_SEG_F_BYTES, checked at attach); false for NULL and slot rings.
+ * Unlike dmp_consumer_bytes_max() > 0, true for every byte ring, the
+ * smallest included. */
+DMP_API bool dmp_consumer_is_bytes(const struct dmp_consumer *c);
 
 /**
  * Copy `len` bytes from `src` to `dst` (which must not overlap) as the byte
