@@ -427,6 +427,65 @@ Test(bridge, full_ring_on_b_still_hears_a_silent_link)
   stop(&in);
 }
 
+/* The same full ring on B, after A's producer exited: the egress, left
+ * with messages in flight and nothing more to send, keeps pinging, so the
+ * ingress (listening while B's ring is full) does not take the wait for
+ * B's stopped reader for a silent link. B's readers see one ring, every
+ * message once. Until the egress pinged once A's
+ * producer was gone, B's ring was closed under the stopped reader after
+ * the link timeout (a spurious restart on B). */
+Test(bridge, full_ring_on_b_after_a_s_producer_ended_is_not_silence)
+{
+  const char *ep = ipc_ep(), *ra = ts_shm_name("a"), *rb = ts_shm_name("b");
+  const char *rep_slow = ts_tmp_path("report_slow"), *rep_fast = ts_tmp_path("report_fast");
+  const char *events = ts_tmp_path("events");
+  const char *ing_extra[] = {"--json=0.05", "--wait-readers=2", NULL};
+  const int count = 100; /* within the egress's window: A's producer ends at once */
+  struct side in = ingress(rb, ep, ing_extra);
+  pid_t slow = reader_id(rb, "slow", "fixed:2000", 32, count, rep_slow);
+  pid_t fast = reader_id_events(rb, "fast", "fixed:2000", 32, count, rep_fast, events);
+  /* The slow reader stops once it attached (the ingress waits for both). */
+  int64_t deadline = ts_now_ns() + (int64_t)ts_timeout_ms(30000) * 1000000;
+  uint32_t attached = 0;
+  while (attached < 2 && ts_now_ns() < deadline) {
+    struct dmp_inspect *insp = NULL;
+    const struct dmp_ring_stat *st = NULL;
+    if (dmp_inspect_open(DMP_BACKEND_SHM, rb, &insp) == 0 && dmp_inspect_sample(insp, &st) == 0)
+      attached = st->n_consumers;
+    dmp_inspect_close(insp);
+    usleep(2000);
+  }
+  cr_assert(eq(u32, attached, 2u), "B's readers did not attach: %s", slurp(in.err));
+  cr_assert(eq(int, kill(slow, SIGSTOP), 0));
+  pid_t pr = producer(ra, "fixed:2000", 32, count);
+  const char *eg_extra[] = {"--window=512", NULL}; /* the tests' helper says 16 */
+  struct side eg = egress(ra, ep, eg_extra);
+  /* A's producer publishes all (the egress's window holds them) and exits;
+   * B's ring holds 32 of them. (Past 2 s without an acknowledgement the
+   * egress handshakes again, and its HELLOs are life too: the window
+   * that matters is before.) */
+  cr_assert(eq(int, ts_wait(pr, ts_timeout_ms(20000)), 0), "producer; egress: %s; ingress: %s", slurp(eg.err),
+            slurp(in.err));
+  int64_t gone = realtime_ms();
+  usleep((useconds_t)(3 * 500 + ts_slack_ms()) * 1000);
+  cr_assert(strstr(slurp(in.err), "nothing from the egress") == NULL, "a live link taken for dead: %s",
+            slurp(in.err));
+  cr_assert(first_ownerdead(events, gone) < 0, "B's ring was closed under its stopped reader: %s", slurp(in.err));
+  cr_assert(eq(int, kill(slow, SIGCONT), 0));
+  int rc = ts_wait(slow, ts_timeout_ms(CHILD_MS));
+  cr_assert(eq(int, rc, 0), "slow reader exited %d (%s); ingress: %s", rc, slurp(rep_slow), slurp(in.err));
+  rc = ts_wait(fast, ts_timeout_ms(CHILD_MS));
+  cr_assert(eq(int, rc, 0), "fast reader exited %d (%s)", rc, slurp(rep_fast));
+  struct report r = read_report(rep_fast);
+  cr_assert(r.received == (unsigned long)count && r.dup == 0 && r.lost == 0 && r.bad == 0 && r.attaches == 1,
+            "fast reader: %s", slurp(rep_fast));
+  r = read_report(rep_slow);
+  cr_assert(r.attaches == 1, "slow reader: %s", slurp(rep_slow));
+  rc = ts_wait(eg.pid, ts_timeout_ms(20000));
+  cr_assert(eq(int, rc, 0), "egress exited %d: %s", rc, slurp(eg.err));
+  stop(&in);
+}
+
 /* A producer restart on A (a new epoch) is seen on B as one on A would be:
  * B's reader reads all the first producer published, then its wait ends
  * with -DMP_E_OWNERDEAD; the egress (without --once) follows the ring to

@@ -677,9 +677,13 @@ static int egress_pass(struct myelon_bridge *b, int64_t ring_wait_ns)
     b->hs = HS_HELLO;
     b->next_hello_ns = now;
   }
-  if (b->hs == HS_RUN && !b->producer_gone && now - b->last_send_ns >= (int64_t)b->heartbeat_ms * 1000000) {
-    /* Nothing sent for a heartbeat (idle, or the window is full): tell the
-     * ingress we are alive, so that its silence timer means a dead link. */
+  if (b->hs == HS_RUN && now - b->last_send_ns >= (int64_t)b->heartbeat_ms * 1000000) {
+    /* Nothing sent for a heartbeat (idle, the window is full, or A's
+     * producer is gone and we wait for the last acknowledgements): tell
+     * the ingress we are alive, so that its silence timer means a dead
+     * link. It counts on that while B's ring is full too (ingress.c,
+     * "Listening while the ring is full"): an egress that fell silent once
+     * A's producer was gone had B's ring closed under a slow reader. */
     uint8_t m[MYELON_BRIDGE_HEADER];
     bridge_put_header(m, MYELON_BRIDGE_PING);
     rc = bridge_send_to(b, NULL, 0, m, sizeof m);
