@@ -297,10 +297,17 @@ static void rx_progress(struct myelon_bridge *b)
   if (now - b->last_rx_ns < (int64_t)b->heartbeat_ms * 1000000 || !rx_bytes_now(b, &n))
     return;
   uint64_t beats = 64 * ((uint64_t)b->timeout_ms / (uint64_t)b->heartbeat_ms + 1);
+  int64_t hb = (int64_t)b->heartbeat_ms * 1000000, to = (int64_t)b->timeout_ms * 1000000;
   if (b->rx_base && n - b->rx_bytes > 1024 + beats)
     b->last_rx_ns = now;
   else if (b->rx_base)
     return;
+  else if (now - b->last_rx_ns > to - hb)
+    /* The first sample after a whole message came late (this process was
+     * not running, or was publishing): bytes that arrived meanwhile cannot
+     * be told from this base. One more heartbeat, so that the next sample
+     * judges, rather than call the link silent on no evidence. */
+    b->last_rx_ns = now - (to - hb);
   b->rx_bytes = n;
   b->rx_base = true;
 }
@@ -468,6 +475,10 @@ static int ingress_publish(struct myelon_bridge *b, uint64_t seq, const uint8_t 
   } else {
     rc = myelon_producer_publish(b->prod, data, len, kind, t);
   }
+  if (frames > b->cap)
+    /* That one attempt (up to 10 s) read nothing from the link: its
+     * silence is unknown, so the timer starts again (bridge.h's limit). */
+    b->last_rx_ns = bridge_now_ns();
   if (rc == -ETIMEDOUT) {
     if (dmp_producer_sequence(b->p0) + 1 != before)
       bridge_log(b, "message %" PRIu64 " was cut short (readers too slow); publishing it again", seq);
