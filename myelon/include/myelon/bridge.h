@@ -156,7 +156,10 @@
  * egress that overruns its window is no longer heard until there is room,
  * and its link counts as alive). Limit: a message longer than B's whole
  * ring is published in one attempt of up to 10 s, during which the
- * ingress does not read its link. On A, an unreachable B is a consumer that makes
+ * ingress does not read its link (its silence timer starts again after
+ * it). The egress PINGs whenever it sent nothing for a heartbeat in a
+ * running session, also once A's producer is gone and it waits for B's
+ * last acknowledgements. On A, an unreachable B is a consumer that makes
  * no progress: once the window is full the egress reads no further, so
  * A's producer sees the egress's entry stall (liveness.h: the alert after
  * its progress timeout, then -DMP_E_STALLED past grace, per the ring's
