@@ -629,10 +629,10 @@ TYPED_ST_SUBJECTS = ("msgpack-shm-batch", "msgpack-shm", "view-shm-batch")
 def typed_targets(run, add):
     """Issue 20's typed-layer targets, judged on the paired cases against
     `dmp-shm` (suite.c plans them): the owned decode (`msgpack-shm`) and
-    the lazy view (`view-shm`) at 64 B ping-pong RTT p50, and the typed
+    the field view (`view-shm`) at 64 B ping-pong RTT p50, and the typed
     64 B stream in msgs/s - on the batched typed subject where the run has
     it (`msgpack-shm-batch`, the target), one message per call and the
-    batched lazy views (`view-shm-batch`) beside it."""
+    batched field views (`view-shm-batch`) beside it."""
     for name, s, limit in TYPED_PP:
         p, n = ab(run, "ab_pingpong", s, "dmp-shm", 64)
         if not p:

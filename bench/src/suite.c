@@ -392,7 +392,7 @@ static void plan_ab(struct orch *o, uint32_t rep, uint64_t scale)
   add_ab(o, "framed-shm", "dmp-shm", BENCH_WL_AB_STREAM, 8, small, rep);
   add_ab(o, "framed-shm", "dmp-shm", BENCH_WL_AB_STREAM, 64, small, rep);
   /* Typed layers against the raw ring (issue 20): the owned decode and the
-   * lazy view at 64 B ping-pong; the typed 64 B stream batched (the
+   * field view at 64 B ping-pong; the typed 64 B stream batched (the
    * target), one message per call, and batched views (shown beside). */
   add_ab(o, "msgpack-shm", "dmp-shm", BENCH_WL_AB_PINGPONG, 64, pp, rep);
   add_ab(o, "view-shm", "dmp-shm", BENCH_WL_AB_PINGPONG, 64, pp, rep);
