@@ -328,6 +328,7 @@ def targets(run):
     typed_targets(run, add)
     recorder_target(run, add)
     large_targets(run, add)
+    large_floor2_lines(run, out.append)
     mp_targets(run, add)
     gather_targets(run, add)
     gather_rtt_targets(run, out.append)
@@ -560,6 +561,31 @@ def large_targets(run, add):
             ga, gb = (p.get(k) * size / 1e9 if p.get(k) else None for k in ("a_msgs_per_s", "b_msgs_per_s"))
             add(name, s, p.get("ratio_a_over_b"), 1.0, True,
                 "paired A/B (%d runs, median of per-block ratios): %s vs iceoryx %s" % (n, fmt_gbs(ga), fmt_gbs(gb)))
+
+
+LARGE_PP2 = "%s ping-pong 64 KiB RTT p50, `%s` ÷ two-line floor (comparison, no target)"
+
+
+def large_floor2_lines(run, append):
+    """The byte-ring subjects' 64 KiB round trip against the two-line floor
+    (`floor-2line`: one buffer per direction, as any ring with a request and
+    a reply ring has), with the two-line floor against the one-line floor
+    beside it; verdict "reported": the target stays against `floor`."""
+    one, _ = ab(run, "ab_pingpong", "floor-2line", "floor", 65536)
+    extra = ""
+    if one:
+        extra = "; the two-line floor is %s the one-line floor (%s vs %s, paired)" % (
+            fmt_x(ratio(lat(one, "rtt_a", "p50"), lat(one, "rtt_b", "p50"))), fmt_ns(lat(one, "rtt_a", "p50")),
+            fmt_ns(lat(one, "rtt_b", "p50")))
+    for s, layer in LARGE_SUBJECTS:
+        p, n = ab(run, "ab_pingpong", s, "floor-2line", 65536)
+        if not p:
+            continue
+        a, b = lat(p, "rtt_a", "p50"), lat(p, "rtt_b", "p50")
+        append({"target": LARGE_PP2 % (layer, s), "subject": s, "value": ratio(a, b), "limit": None,
+                "higher_is_better": False, "verdict": "reported",
+                "detail": "paired A/B (%d runs): %s vs two-line floor %s (p99 %s vs %s)%s" % (
+                    n, fmt_ns(a), fmt_ns(b), fmt_ns(lat(p, "rtt_a", "p99")), fmt_ns(lat(p, "rtt_b", "p99")), extra)})
 
 
 MP_ONE = "1 producer on a multi-producer ring ≥ 0.8× single-producer ring, %d B stream msgs/s"

@@ -47,7 +47,8 @@
  *   byte rings vs floor, iceoryx dmp-bytes (and framed-bytes where built):
  *                                64 KiB, 1 MiB, 16 MiB ping-pong vs floor
  *                                and iceoryx; 64 KiB, 1 MiB streams vs
- *                                iceoryx (plan_large)
+ *                                iceoryx; 64 KiB ping-pong vs floor-2line,
+ *                                and floor-2line vs floor (plan_large)
  *
  *   gather      8 B, 64 B, 1 KiB [50k]: 2 writers -> 1 consumer (full: 2 and 4 where
  *               the cores allow), every subject that can, beside dmp-shm's
@@ -434,6 +435,14 @@ static void plan_large(struct orch *o, uint32_t rep, uint64_t scale)
       add_ab(o, subjects[k], "iceoryx", BENCH_WL_AB_STREAM, 65536, (struct counts){5000 * scale, 500}, rep);
       add_ab(o, subjects[k], "iceoryx", BENCH_WL_AB_STREAM, 1048576, (struct counts){500 * scale, 50}, rep);
     }
+  /* 64 KiB against the two-line floor (one buffer per direction), and that
+   * floor against the one-line floor: a ring writes its requests and its
+   * replies into different memory, which the one-line floor does not pay
+   * for (bench/README.md, "Issue 20: what decides a large round trip");
+   * reported beside the target, which stays against `floor`. */
+  for (unsigned k = 0; k < 2; k++)
+    add_ab(o, subjects[k], "floor-2line", BENCH_WL_AB_PINGPONG, 65536, (struct counts){1000 * scale, 100}, rep);
+  add_ab(o, "floor-2line", "floor", BENCH_WL_AB_PINGPONG, 65536, (struct counts){1000 * scale, 100}, rep);
 }
 
 /* Issue 17: the bridge between two hosts (hosts.h), paired against plain
