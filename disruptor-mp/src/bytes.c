@@ -278,6 +278,57 @@ int64_t dmp_producer_publish_bytes_timeout(struct dmp_producer *p, const void *s
   return copy_publish(p, src, len, CLAIM_TIMEOUT, timeout_ns);
 }
 
+/* A run of records: each sized, padded and given its header as claim()
+ * does it, but the free window is checked against the run's growing end
+ * (one compare per record, at most one table rescan per call) and
+ * claim_end moves once. Single producer only: a multi-producer handle
+ * takes one claim at a time, so its run is one record. */
+int64_t dmp_producer_try_claim_bytes_run(struct dmp_producer *p, const size_t *lens, size_t n, void **data)
+{
+  if (!lens || n == 0)
+    return DMP_FAIL(-EINVAL, "lens is NULL or n is 0");
+  int rc = claim_check(p, lens[0], data);
+  if (rc < 0)
+    return rc;
+  if (p->mp) {
+    rc = claim(p, lens[0], data, CLAIM_TRY, 0);
+    return rc < 0 ? rc : 1;
+  }
+  struct dmp_impl_ring *r = &p->ring;
+  const size_t max = max_record(r);
+  const uint64_t cap = r->capacity;
+  int64_t end = p->claim_end; /* the run's next block */
+  int64_t limit = p->clear_limit;
+  bool rescanned = false;
+  size_t k = 0;
+  for (; k < n; k++) {
+    size_t len = lens[k];
+    if (len > max)
+      break; /* (not the first: claim_check() took that one) */
+    uint64_t blocks = blocks_of(r, len);
+    uint64_t idx = (uint64_t)end & r->mask;
+    uint64_t pad = idx + blocks > cap ? cap - idx : 0;
+    int64_t last = end + (int64_t)(pad + blocks) - 1;
+    if (last > limit) {
+      /* Past the cached window: rescan the table once (what
+       * dmp_producer_try_claim_batch() does when its window runs out). */
+      if (rescanned || dmp_impl_producer_refresh(p, last) < 0)
+        break;
+      rescanned = true;
+      limit = p->clear_limit;
+    }
+    if (pad)
+      put_header(r, end, (uint32_t)(pad * r->stride - DMP_BYTES_HEADER), DMP_BYTES_PADDING);
+    put_header(r, end + (int64_t)pad, (uint32_t)len, DMP_BYTES_DATA);
+    data[k] = (uint8_t *)header_at(r, end + (int64_t)pad) + DMP_BYTES_HEADER;
+    end = last + 1;
+  }
+  if (k == 0)
+    return -EAGAIN;
+  p->claim_end = end;
+  return (int64_t)k;
+}
+
 size_t dmp_producer_bytes_max(const struct dmp_producer *p)
 {
   return p && p->ring.seg->geo.bytes ? max_record(&p->ring) : 0;
@@ -388,6 +439,54 @@ int dmp_consumer_try_peek_bytes(struct dmp_consumer *c, const void **data, size_
   if (!data || !len)
     return DMP_FAIL(-EINVAL, "data or len is NULL");
   return peek(c, data, len, seq);
+}
+
+/* A run of records: peek()'s steps in one loop, every header checked by
+ * check() as peek() checks it, the producer cursor loaded at most once
+ * (C1, in dmp_consumer_available()) and `next` stored once. */
+int64_t dmp_consumer_try_peek_bytes_run(struct dmp_consumer *c, const void **data, size_t *len, int64_t *seq,
+                                        size_t max)
+{
+  int rc = consumer_check(c, true);
+  if (rc < 0)
+    return rc;
+  if (!data || !len || max == 0)
+    return DMP_FAIL(-EINVAL, "data or len is NULL, or max is 0");
+  if (c->non_gating & DMP_IMPL_C_MP) { /* markers, tombstones: one record at a time */
+    rc = peek(c, data, len, seq);
+    return rc < 0 ? rc : 1;
+  }
+  int64_t s = c->next;
+  bool loaded = false;
+  size_t k = 0;
+  while (k < max) {
+    if (s > c->available) {
+      if (loaded)
+        break;
+      loaded = true;
+      c->next = s; /* dmp_consumer_available() counts from it */
+      if (dmp_consumer_available(c) == 0 || s > c->available)
+        break; /* (it refreshed `available`, C1, checked as sane) */
+    }
+    struct record rec = {0, 0, 0};
+    char why[128];
+    if (check(&c->ring, s, c->available, &rec, why, sizeof why) < 0) {
+      if (k > 0)
+        break; /* the next call meets it first */
+      c->next = s;
+      return corrupt(c, s, why);
+    }
+    if (rec.kind == DMP_BYTES_DATA) {
+      data[k] = (const uint8_t *)header_at(&c->ring, s) + DMP_BYTES_HEADER;
+      len[k] = rec.length;
+      if (seq)
+        seq[k] = s;
+      k++;
+    }
+    s += (int64_t)rec.blocks;
+  }
+  c->next = s;
+  return k ? (int64_t)k : -EAGAIN;
 }
 
 /* Call `read` until it finds a record, waiting with dmp_consumer_wait()

@@ -417,22 +417,17 @@ static int bytes_copy_recv(struct myelon_consumer *c, struct myelon_msg *m)
   return 0;
 }
 
-/* Up to `max` messages of a byte ring, zero-copy, all leased together (one
- * release store for them all at the next receive or release). A bad
- * record ends a batch that has messages: it stays peeked, is released with
- * them, and the next call reports it. */
-static int bytes_recv(struct myelon_consumer *c, struct myelon_msg *msgs, size_t max)
+/* Records per run peek: the run's addresses and lengths live on the stack. */
+#define BYTES_RUN 64
+
+/* Up to `max` messages record by record, after a frame in a run failed
+ * its check: the run is given back (dmp_consumer_unpeek(); nothing of it
+ * was released or handed out) and taken again one record at a time, so
+ * that a bad record ends a batch that has messages: it stays peeked, is
+ * released with them, and the next call reports it. */
+static int bytes_recv_each(struct myelon_consumer *c, struct myelon_msg *msgs, size_t max)
 {
-  release_lease(c);
-  if (c->pending_rc) {
-    int rc = c->pending_rc;
-    c->pending_rc = 0;
-    return lost(c, rc);
-  }
-  if (c->non_gating) { /* one message per call: one buffer */
-    int rc = bytes_copy_recv(c, msgs);
-    return rc < 0 ? rc : 1;
-  }
+  dmp_consumer_unpeek(c->ring);
   size_t n = 0;
   for (; n < max; n++) {
     const void *rec;
@@ -452,6 +447,58 @@ static int bytes_recv(struct myelon_consumer *c, struct myelon_msg *msgs, size_t
       dmp_consumer_release(c->ring);
       return lost(c, rc);
     }
+  }
+  if (n == 0)
+    return -EAGAIN;
+  c->leased = true;
+  return (int)n;
+}
+
+/* Up to `max` messages of a byte ring, zero-copy, all leased together (one
+ * release store for them all at the next receive or release): runs of
+ * records from one Layer 0 call each (dmp_consumer_try_peek_bytes_run():
+ * the producer cursor loaded once per run, every record header checked),
+ * every frame checked here as bytes_frame() checks it. A frame that fails
+ * sends the batch the record-by-record way, which stops before it. */
+static int bytes_recv(struct myelon_consumer *c, struct myelon_msg *msgs, size_t max)
+{
+  release_lease(c);
+  if (c->pending_rc) {
+    int rc = c->pending_rc;
+    c->pending_rc = 0;
+    return lost(c, rc);
+  }
+  if (c->non_gating) { /* one message per call: one buffer */
+    int rc = bytes_copy_recv(c, msgs);
+    return rc < 0 ? rc : 1;
+  }
+  size_t n = 0;
+  while (n < max) {
+    const void *rec[BYTES_RUN];
+    size_t len[BYTES_RUN];
+    size_t want = max - n < BYTES_RUN ? max - n : BYTES_RUN;
+    int64_t got = dmp_consumer_try_peek_bytes_run(c->ring, rec, len, NULL, want);
+    if (got < 0) {
+      if (got == -EAGAIN || n > 0)
+        break; /* a corrupt header stays where it is: the next call meets it first */
+      if (got == -DMP_E_CORRUPT)
+        return bytes_corrupt(c);
+      return (int)got;
+    }
+    for (size_t k = 0; k < (size_t)got; k++) {
+      struct myelon_frame_header h;
+      uint32_t total;
+      if (myelon_impl_bytes_frame(rec[k], len[k], &h, &total) < 0 || h.len > c->reasm.max)
+        return bytes_recv_each(c, msgs, n + k + 1); /* the messages before it, then it */
+      msgs[n + k] = (struct myelon_msg){.data = (const uint8_t *)rec[k] + MYELON_FRAME_ALIGNED_HEADER,
+                                        .len = h.len,
+                                        .kind = h.kind,
+                                        .msg_id = h.msg_id,
+                                        .zero_copy = true};
+    }
+    n += (size_t)got;
+    if ((size_t)got < want)
+      break; /* all that is published (or a bad header next) */
   }
   if (n == 0)
     return -EAGAIN;

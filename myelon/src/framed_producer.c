@@ -593,31 +593,72 @@ static size_t run_length(const struct myelon_producer *p, const struct myelon_ba
   return k;
 }
 
-/* A batch on a byte ring: records claimed back to back while there is
- * room, the run made visible with one release store (P1 in
- * dmp_producer_publish()); a full ring publishes the run first (its
- * consumers cannot free what they cannot see), then waits for one record. */
+/* Records per run claim on a byte ring: the run's lengths and record
+ * addresses live on the stack. */
+#define BYTES_RUN 64
+
+/* Write `n` messages as SINGLE frames (frame.h, MYELON_FRAME_BYTES: the
+ * aligned header with its total) into the records at `rec[]`: what
+ * write_single() does for a byte ring, with the message id in a local
+ * (the record stores may alias the handle). */
+static void bytes_write_run(struct myelon_producer *p, const struct myelon_batch_msg *m, size_t n, void *const *rec)
+{
+  uint32_t id = p->next_id;
+  for (size_t k = 0; k < n; k++) {
+    uint8_t *r = rec[k];
+    uint32_t len = (uint32_t)m[k].len;
+    memcpy(r + MYELON_FRAME_COMPACT_HEADER, &len, sizeof len); /* the total: the whole message */
+    copy_payload(r + MYELON_FRAME_ALIGNED_HEADER, m[k].data, len);
+    write_single_header(r, len, m[k].kind, id);
+    if (++id == 0) /* ids skip 0, as take_id() */
+      id = 1;
+  }
+  p->next_id = id;
+}
+
+/* A batch on a byte ring: runs of up to BYTES_RUN records, each claimed
+ * with one Layer 0 call (dmp_producer_try_claim_bytes_run(): the ring's
+ * window checked once per run), back to back while there is room, and all
+ * of them made visible with one release store (P1 in
+ * dmp_producer_publish()). A full ring publishes what is claimed first
+ * (its consumers cannot free what they cannot see), then waits for one
+ * record. */
 static int bytes_publish_batch(struct myelon_producer *p, const struct myelon_batch_msg *msgs, size_t n,
                                struct deadline *d, size_t *published)
 {
-  size_t i = 0;
+  size_t i = 0, done = 0; /* claimed and written, published */
   int rc = 0;
   while (i < n) {
-    size_t k = i;
-    void *rec;
-    while (k < n && (rc = dmp_producer_try_claim_bytes(p->ring, msgs[k].len + MYELON_FRAME_ALIGNED_HEADER, &rec)) == 0) {
-      write_single(p, rec, msgs[k].data, (uint32_t)msgs[k].len, msgs[k].kind, take_id(p));
-      k++;
+    size_t want = n - i < BYTES_RUN ? n - i : BYTES_RUN;
+    size_t lens[BYTES_RUN];
+    void *rec[BYTES_RUN];
+    for (size_t k = 0; k < want; k++) /* (each checked against p->max: within the ring's largest record) */
+      lens[k] = msgs[i + k].len + MYELON_FRAME_ALIGNED_HEADER;
+    int64_t got = dmp_producer_try_claim_bytes_run(p->ring, lens, want, rec);
+    if (got > 0) {
+      bytes_write_run(p, msgs + i, (size_t)got, rec);
+      i += (size_t)got;
+      if ((size_t)got == want)
+        continue;
+    } else if (got != -EAGAIN) {
+      rc = (int)got;
+      break;
     }
-    if (k == i) {
-      if (rc != -EAGAIN || (rc = bytes_claim(p, msgs[i].len, &rec, BYTES_TIMEOUT, deadline_left(d))) < 0)
-        break;
-      write_single(p, rec, msgs[i].data, (uint32_t)msgs[i].len, msgs[i].kind, take_id(p));
-      k++;
+    if (i > done) { /* the ring is full: publish the claimed run first */
+      dmp_producer_publish(p->ring);
+      done = i;
+      if (published)
+        *published = done;
+      continue;
     }
+    void *one;
+    if ((rc = bytes_claim(p, msgs[i].len, &one, BYTES_TIMEOUT, deadline_left(d))) < 0)
+      break;
+    bytes_write_run(p, msgs + i, 1, &one);
+    i++;
+  }
+  if (i > done) {
     dmp_producer_publish(p->ring);
-    i = k;
-    rc = 0;
     if (published)
       *published = i;
   }

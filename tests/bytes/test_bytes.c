@@ -208,6 +208,30 @@ Test(bytes, bad_input)
   cr_assert(eq(i64, dmp_producer_try_publish_bytes(p, buf, max + 1), -EMSGSIZE));
   /* Liveness is not enabled: the managed claim says so. */
   cr_assert(eq(int, dmp_producer_claim_bytes_managed(p, 1, &data, 0), -DMP_E_NOLIVENESS));
+  /* Runs: NULL arguments, no record, a first record too long; a later
+   * one too long ends the run before it. */
+  size_t lens[3] = {10, max + 1, 10};
+  void *run[3];
+  const void *crun[3];
+  size_t clen[3];
+  cr_assert(eq(i64, dmp_producer_try_claim_bytes_run(NULL, lens, 1, run), -EINVAL));
+  cr_assert(eq(i64, dmp_producer_try_claim_bytes_run(p, NULL, 1, run), -EINVAL));
+  cr_assert(eq(i64, dmp_producer_try_claim_bytes_run(p, lens, 0, run), -EINVAL));
+  cr_assert(eq(i64, dmp_producer_try_claim_bytes_run(p, lens, 1, NULL), -EINVAL));
+  cr_assert(eq(i64, dmp_producer_try_claim_bytes_run(p, lens + 1, 2, run), -EMSGSIZE));
+  cr_assert(eq(i64, dmp_producer_try_claim_bytes_run(p, lens, 3, run), 1), "the run ends before the long one");
+  dmp_producer_abort(p);
+  cr_assert(eq(i64, dmp_consumer_try_peek_bytes_run(NULL, crun, clen, NULL, 1), -EINVAL));
+  cr_assert(eq(i64, dmp_consumer_try_peek_bytes_run(c, NULL, clen, NULL, 1), -EINVAL));
+  cr_assert(eq(i64, dmp_consumer_try_peek_bytes_run(c, crun, NULL, NULL, 1), -EINVAL));
+  cr_assert(eq(i64, dmp_consumer_try_peek_bytes_run(c, crun, clen, NULL, 0), -EINVAL));
+  cr_assert(eq(i64, dmp_consumer_try_peek_bytes_run(c, crun, clen, NULL, 3), -EAGAIN));
+  struct dmp_consumer_config nc = ut_ccfg(&pc, "ng");
+  nc.flags = DMP_CONSUMER_NON_GATING;
+  struct dmp_consumer *ng = ut_attach(&nc);
+  cr_assert(eq(i64, dmp_consumer_try_peek_bytes_run(ng, crun, clen, NULL, 3), -EINVAL), "non-gating: copies only");
+  cr_assert(ne(ptr, strstr(dmp_last_error(), "non-gating"), NULL), "%s", dmp_last_error());
+  dmp_consumer_close(ng);
   cr_assert(eq(i64, dmp_producer_sequence(p), -1), "no refused call published anything");
   /* Zero-length records with a NULL source are fine. */
   cr_assert(ge(i64, dmp_producer_try_publish_bytes(p, NULL, 0), 0));
@@ -238,6 +262,8 @@ Test(bytes, bad_input)
   cr_assert(ne(ptr, strstr(dmp_last_error(), "not a byte ring"), NULL), "%s", dmp_last_error());
   cr_assert(eq(int, dmp_consumer_try_copy_bytes(c, buf, sizeof buf, &len, NULL), -EINVAL));
   cr_assert(eq(i64, dmp_consumer_resync_bytes(c), -EINVAL));
+  cr_assert(eq(i64, dmp_producer_try_claim_bytes_run(p, lens, 1, run), -EINVAL));
+  cr_assert(eq(i64, dmp_consumer_try_peek_bytes_run(c, crun, clen, NULL, 1), -EINVAL));
   cr_assert(eq(i64, dmp_producer_sequence(p), -1));
   dmp_consumer_close(c);
   dmp_producer_close(p);
@@ -362,6 +388,180 @@ Test(bytes, stream_batches_checked)
     const void *d;
     size_t l;
     cr_assert(eq(int, dmp_consumer_try_peek_bytes(c, &d, &l, NULL), -EAGAIN));
+    dmp_consumer_close(c);
+    dmp_producer_close(p);
+  }
+}
+
+/* Runs (dmp_producer_try_claim_bytes_run(), dmp_consumer_try_peek_bytes_run())
+ * of random lengths 0..max and random sizes through a ring many times
+ * over, mixed with single claims: every record checked byte by byte by a
+ * run reader, and a second consumer reading record by record sees the same
+ * records at the same blocks. */
+Test(bytes, runs_claimed_and_peeked_checked)
+{
+  for (int bi = 0; bi < UT_NBACKENDS; bi++) {
+    struct dmp_producer_config pc = bcfg(ut_backends[bi], 4096, 32);
+    struct dmp_producer *p = ut_create(&pc);
+    struct dmp_consumer_config cc = ut_ccfg(&pc, "run");
+    struct dmp_consumer *c = ut_attach(&cc);
+    struct dmp_consumer_config oc = ut_ccfg(&pc, "one");
+    struct dmp_consumer *one = ut_attach(&oc);
+    size_t max = dmp_producer_bytes_max(p);
+    const uint8_t *lo, *hi;
+    ring_span(c, &lo, &hi);
+    const uint64_t seed = 91;
+    int64_t wr = 0, rd = 0, rd1 = 0, runs = 0, last_seq = -1;
+    int64_t seqs[5000];
+    uint64_t rnd = 12345;
+    while (rd < 5000 || rd1 < 5000) {
+      rnd = bp_mix(rnd);
+      size_t n = 1 + (size_t)(rnd % 9);
+      if (wr + (int64_t)n > 5000)
+        n = (size_t)(5000 - wr);
+      if (n > 0 && (rnd & 0x100)) { /* a run */
+        size_t lens[9];
+        void *data[9];
+        for (size_t k = 0; k < n; k++)
+          lens[k] = bp_len(seed, wr + (int64_t)k, max);
+        int64_t got = dmp_producer_try_claim_bytes_run(p, lens, n, data);
+        cr_assert(got == -EAGAIN || (got >= 1 && got <= (int64_t)n), "run of %zu gave %lld", n, (long long)got);
+        for (int64_t k = 0; k < got; k++) {
+          cr_assert(eq(u64, (uintptr_t)data[k] % 16, 0), "payload not 16-byte aligned");
+          cr_assert(in_span(data[k], lens[k], p->ring.slots, p->ring.slots + 4096), "record outside the ring");
+          bp_fill(data[k], seed, wr++, lens[k]);
+        }
+        runs += got > 0;
+      } else if (n > 0) { /* single claims */
+        void *data;
+        size_t len = bp_len(seed, wr, max);
+        if (dmp_producer_try_claim_bytes(p, len, &data) == 0)
+          bp_fill(data, seed, wr++, len);
+      }
+      dmp_producer_publish(p);
+      /* The run reader: a run of 1..7. */
+      const void *d[7];
+      size_t l[7];
+      int64_t sq[7];
+      size_t want = 1 + (size_t)((rnd >> 16) % 7);
+      int64_t got = dmp_consumer_try_peek_bytes_run(c, d, l, sq, want);
+      cr_assert(got == -EAGAIN || (got >= 1 && got <= (int64_t)want), "peek run of %zu gave %lld (%s)", want,
+                (long long)got, dmp_last_error());
+      for (int64_t k = 0; k < got; k++) {
+        cr_assert(in_span(d[k], l[k], lo, hi), "record outside the ring");
+        cr_assert(bp_check(d[k], l[k], seed, rd, max), "record %lld: wrong length %zu or bytes", (long long)rd, l[k]);
+        cr_assert(gt(i64, sq[k], last_seq), "blocks in order");
+        last_seq = seqs[rd++] = sq[k];
+      }
+      if (got == -EAGAIN)
+        cr_assert(eq(i64, rd, wr), "-EAGAIN with records published");
+      dmp_consumer_release(c);
+      /* The record-by-record reader, up to the run reader. */
+      while (rd1 < rd) {
+        int64_t s1;
+        expect_rec(one, seed, rd1, max, &s1);
+        cr_assert(eq(i64, s1, seqs[rd1]), "record %lld: the same block either way", (long long)rd1);
+        rd1++;
+        dmp_consumer_release(one);
+      }
+    }
+    cr_assert(gt(i64, runs, 100));
+    const void *d;
+    size_t l;
+    cr_assert(eq(i64, dmp_consumer_try_peek_bytes_run(c, &d, &l, NULL, 1), -EAGAIN));
+    dmp_consumer_close(one);
+    dmp_consumer_close(c);
+    dmp_producer_close(p);
+  }
+}
+
+/* A run takes what the free window holds, with padding before a record at
+ * the ring's end (also in the middle of a run), is one cursor store at the
+ * publish, and is dropped whole by an abort; a run peek stops at what is
+ * published and loads the cursor again once what it knew is used up. */
+Test(bytes, runs_fill_the_window_and_pad)
+{
+  for (int bi = 0; bi < UT_NBACKENDS; bi++) {
+    struct dmp_producer_config pc = bcfg(ut_backends[bi], 1024, 64); /* 16 blocks */
+    struct dmp_producer *p = ut_create(&pc);
+    struct dmp_consumer_config cc = ut_ccfg(&pc, "c");
+    struct dmp_consumer *c = ut_attach(&cc);
+    size_t lens[20];
+    void *data[20];
+    const void *d[20];
+    size_t l[20];
+    int64_t sq[20];
+    for (int k = 0; k < 20; k++)
+      lens[k] = 100; /* 2 blocks each */
+    int64_t got = dmp_producer_try_claim_bytes_run(p, lens, 20, data);
+    cr_assert(eq(i64, got, 8), "16 blocks hold 8 two-block records");
+    for (int k = 0; k < 8; k++)
+      memset(data[k], 'a' + k, 100);
+    cr_assert(eq(i64, dmp_consumer_try_peek_bytes_run(c, d, l, NULL, 20), -EAGAIN), "nothing before the publish");
+    cr_assert(eq(i64, dmp_producer_try_claim_bytes_run(p, lens, 1, data), -EAGAIN), "full");
+    cr_assert(eq(i64, dmp_producer_publish(p), 15), "one publish for the run");
+    /* Two, then (nothing released) the rest after a reload. */
+    cr_assert(eq(i64, dmp_consumer_try_peek_bytes_run(c, d, l, sq, 2), 2));
+    cr_assert(eq(i64, sq[0], 0));
+    cr_assert(eq(i64, sq[1], 2));
+    cr_assert(eq(i64, dmp_consumer_try_peek_bytes_run(c, d, l, sq, 20), 6));
+    for (int k = 0; k < 6; k++) {
+      cr_assert(eq(i64, sq[k], 4 + 2 * k));
+      cr_assert(eq(u64, l[k], 100));
+      cr_assert(eq(u8, ((const uint8_t *)d[k])[99], 'c' + k));
+    }
+    /* dmp_consumer_unpeek() gives a run back whole. */
+    cr_assert(eq(i64, dmp_consumer_unpeek(c), 0));
+    cr_assert(eq(i64, dmp_consumer_try_peek_bytes_run(c, d, l, sq, 20), 8));
+    cr_assert(eq(i64, sq[7], 14));
+    dmp_consumer_release(c);
+    /* Padding: 3-block records (len 150) from block 16 (a lap start): at
+     * 16, 19, 22, 25, 28; then from block 31 a run starts with the padding
+     * of block 31 and its first record at 32 (block 0 of the next lap). */
+    for (int k = 0; k < 20; k++)
+      lens[k] = 150;
+    cr_assert(eq(i64, dmp_producer_try_claim_bytes_run(p, lens, 20, data), 5), "5 x 3 blocks in 16");
+    cr_assert(eq(i64, dmp_producer_publish(p), 30));
+    cr_assert(eq(i64, dmp_consumer_try_peek_bytes_run(c, d, l, sq, 20), 5));
+    cr_assert(eq(i64, sq[4], 28));
+    dmp_consumer_release(c);
+    cr_assert(eq(i64, dmp_producer_try_claim_bytes_run(p, lens, 20, data), 5), "padding, then 5 from block 32");
+    memset(data[0], 'p', 150);
+    cr_assert(eq(i64, dmp_producer_publish(p), 46));
+    cr_assert(eq(i64, dmp_consumer_try_peek_bytes_run(c, d, l, sq, 20), 5));
+    cr_assert(eq(i64, sq[0], 32), "padding stepped over");
+    cr_assert(eq(u8, ((const uint8_t *)d[0])[0], 'p'));
+    dmp_consumer_release(c);
+    /* Padding in the middle of a run: 1-block records to block 61 (lap 3,
+     * block 13), then a run of a 1-block record at 61 and 3-block ones: the
+     * first of those pads 62..63 and starts at 64, the next at 67. */
+    while (dmp_producer_sequence(p) + 1 < 61) {
+      cr_assert(ge(i64, dmp_producer_try_publish_bytes(p, NULL, 0), 0));
+      cr_assert(eq(i64, dmp_consumer_try_peek_bytes_run(c, d, l, NULL, 20), 1));
+      dmp_consumer_release(c);
+    }
+    lens[0] = 0;
+    cr_assert(eq(i64, dmp_producer_try_claim_bytes_run(p, lens, 3, data), 3));
+    memset(data[1], 'q', 150);
+    memset(data[2], 'r', 150);
+    cr_assert(eq(i64, dmp_producer_publish(p), 69));
+    cr_assert(eq(i64, dmp_consumer_try_peek_bytes_run(c, d, l, sq, 20), 3));
+    cr_assert(eq(i64, sq[0], 61));
+    cr_assert(eq(i64, sq[1], 64), "the padding in the middle of the run stepped over");
+    cr_assert(eq(i64, sq[2], 67));
+    cr_assert(eq(u64, l[0], 0));
+    cr_assert(eq(u8, ((const uint8_t *)d[1])[149], 'q'));
+    cr_assert(eq(u8, ((const uint8_t *)d[2])[0], 'r'));
+    dmp_consumer_release(c);
+    /* An abort drops a whole run: the next claim hands out its blocks. */
+    cr_assert(eq(i64, dmp_producer_try_claim_bytes_run(p, lens, 3, data), 3));
+    dmp_producer_abort(p);
+    cr_assert(eq(i64, dmp_consumer_try_peek_bytes_run(c, d, l, NULL, 20), -EAGAIN));
+    cr_assert(ge(i64, dmp_producer_try_publish_bytes(p, "x", 1), 0));
+    cr_assert(eq(i64, dmp_consumer_try_peek_bytes_run(c, d, l, sq, 20), 1));
+    cr_assert(eq(i64, sq[0], 70), "the aborted blocks were handed out again");
+    dmp_consumer_release(c);
+    dmp_producer_abort(p);
     dmp_consumer_close(c);
     dmp_producer_close(p);
   }

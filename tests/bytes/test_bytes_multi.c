@@ -192,6 +192,39 @@ Test(bytes_multi, two_handles_interleave_pad_abort_close)
   }
 }
 
+/* The run calls on a multi-producer ring: one claim per handle, so a run
+ * is one record (a second before the publish: -EBUSY, as a second claim);
+ * a run peek reads one record at a time, through the markers. */
+Test(bytes_multi, runs_are_one_record)
+{
+  struct dmp_producer_config pc = mcfg(DMP_BACKEND_SHM, 4096);
+  struct dmp_producer *a = create(&pc);
+  struct dmp_producer *b = attach(&pc);
+  struct dmp_consumer *c = consumer(&pc, "c", 0);
+  size_t lens[3] = {10, 20, 30};
+  void *data[3];
+  cr_assert(eq(i64, dmp_producer_try_claim_bytes_run(a, lens, 3, data), 1));
+  memset(data[0], 1, 10);
+  cr_assert(eq(i64, dmp_producer_try_claim_bytes_run(a, lens, 3, data), -EBUSY));
+  cr_assert(eq(i64, dmp_producer_try_claim_bytes_run(b, lens + 1, 2, data), 1));
+  memset(data[0], 2, 20);
+  dmp_producer_publish(b);
+  dmp_producer_publish(a);
+  const void *d[3];
+  size_t l[3];
+  int64_t sq[3];
+  for (int k = 1; k <= 2; k++) {
+    cr_assert(eq(i64, dmp_consumer_try_peek_bytes_run(c, d, l, sq, 3), 1), "%s", dmp_last_error());
+    cr_assert(eq(sz, l[0], (size_t)(10 * k)));
+    cr_assert(eq(u8, ((const uint8_t *)d[0])[0], k));
+    dmp_consumer_release(c);
+  }
+  cr_assert(eq(i64, dmp_consumer_try_peek_bytes_run(c, d, l, sq, 3), -EAGAIN));
+  dmp_consumer_close(c);
+  dmp_producer_close(b);
+  dmp_producer_close(a);
+}
+
 Test(bytes_multi, attach_checks)
 {
   struct dmp_producer_config pc = mcfg(DMP_BACKEND_SHM, 4096);

@@ -254,11 +254,29 @@ Test(bytes_peers, scribbled_headers_reported)
       struct dmp_consumer_config nc = ut_ccfg(&pc, "ng");
       nc.flags = DMP_CONSUMER_NON_GATING;
       struct dmp_consumer *ng = ut_attach(&nc);
+      struct dmp_consumer_config rc_cfg = ut_ccfg(&pc, "run"); /* reads in runs */
+      struct dmp_consumer *run = ut_attach(&rc_cfg);
       int64_t s = bad_record(p, (enum scribble)w);
       const void *d;
       size_t len;
       char buf[4096];
       int rc;
+      /* A run ends before the bad record; the next run reports it. */
+      const void *rd[8];
+      size_t rl[8];
+      int64_t rs[8], got, last_seq = -1;
+      while ((got = dmp_consumer_try_peek_bytes_run(run, rd, rl, rs, 8)) > 0) {
+        cr_assert(le(i64, got, 8));
+        for (int64_t k = 0; k < got; k++)
+          cr_assert(lt(i64, rs[k], s), "%s: a run handed out the bad record", scribble_names[w]);
+        last_seq = rs[got - 1];
+        dmp_consumer_release(run);
+      }
+      cr_assert(eq(i64, got, -DMP_E_CORRUPT), "%s: run read gave %s", scribble_names[w], dmp_err_name((int)got));
+      cr_assert(eq(i64, dmp_consumer_next(run), s), "%s: the run reader stays at the bad record", scribble_names[w]);
+      cr_assert(lt(i64, last_seq, s));
+      cr_assert(eq(i64, dmp_consumer_try_peek_bytes_run(run, rd, rl, NULL, 8), -DMP_E_CORRUPT), "and says so again");
+      cr_assert(gt(i64, dmp_consumer_resync_bytes(run), 0));
       /* Both readers step to the bad record, and stop there. */
       while ((rc = dmp_consumer_try_peek_bytes(g, &d, &len, NULL)) == 0)
         dmp_consumer_release(g);
@@ -283,6 +301,10 @@ Test(bytes_peers, scribbled_headers_reported)
       dmp_consumer_release(g);
       cr_assert(eq(int, dmp_consumer_try_copy_bytes(ng, buf, sizeof buf, &len, NULL), 0));
       cr_assert(eq(i64, number_of(buf, len), 7));
+      cr_assert(eq(i64, dmp_consumer_try_peek_bytes_run(run, rd, rl, NULL, 8), 1), "%s: %s", scribble_names[w],
+                dmp_last_error());
+      cr_assert(eq(i64, number_of(rd[0], rl[0]), 7));
+      dmp_consumer_close(run);
       dmp_consumer_close(ng);
       dmp_consumer_close(g);
       dmp_producer_close(p);
@@ -292,8 +314,10 @@ Test(bytes_peers, scribbled_headers_reported)
 /* Seeded random scribbles anywhere in the blocks (headers mostly) while a
  * stream runs: every record handed out lies inside the ring and within the
  * ring's maximum; a bad header is reported, never delivered; the consumer
- * always gets going again. DMP_BYTES_SEED replays one seed. */
-Test(bytes_peers, random_scribbles)
+ * always gets going again. The consumer reads record by record
+ * (dmp_consumer_try_peek_bytes()) or, with `runs`, in runs of up to 3
+ * (dmp_consumer_try_peek_bytes_run()). DMP_BYTES_SEED replays one seed. */
+static void random_scribbles(bool runs)
 {
   const char *env = getenv("DMP_BYTES_SEED");
   uint64_t first = env ? strtoull(env, NULL, 10) : 1, seeds = env ? 1 : 6;
@@ -322,9 +346,10 @@ Test(bytes_peers, random_scribbles)
         *at = (uint8_t)(rnd >> 32);
       }
       for (int k = 0; k < 3; k++) {
-        const void *d;
-        size_t l;
-        int rc = dmp_consumer_try_peek_bytes(c, &d, &l, NULL);
+        const void *d[3];
+        size_t l[3];
+        int64_t rc = runs ? dmp_consumer_try_peek_bytes_run(c, d, l, NULL, 3)
+                          : dmp_consumer_try_peek_bytes(c, &d[0], &l[0], NULL);
         if (rc == -EAGAIN)
           break;
         if (rc == -DMP_E_CORRUPT) {
@@ -332,11 +357,14 @@ Test(bytes_peers, random_scribbles)
           cr_assert(ge(i64, dmp_consumer_resync_bytes(c), 0));
           continue;
         }
-        cr_assert(eq(int, rc, 0), "seed %llu: %s", (unsigned long long)seed, dmp_err_name(rc));
-        cr_assert(in_span(d, l, lo, hi), "seed %llu: record outside the ring",
-                  (unsigned long long)seed);
-        cr_assert(le(u64, l, max));
-        delivered++;
+        cr_assert(ge(i64, rc, 0), "seed %llu: %s", (unsigned long long)seed, dmp_err_name((int)rc));
+        int64_t n = runs ? rc : 1;
+        cr_assert(le(i64, n, 3));
+        for (int64_t j = 0; j < n; j++) {
+          cr_assert(in_span(d[j], l[j], lo, hi), "seed %llu: record outside the ring", (unsigned long long)seed);
+          cr_assert(le(u64, l[j], max));
+        }
+        delivered += n;
         dmp_consumer_release(c);
       }
     }
@@ -346,4 +374,14 @@ Test(bytes_peers, random_scribbles)
     dmp_consumer_close(c);
     dmp_producer_close(p);
   }
+}
+
+Test(bytes_peers, random_scribbles)
+{
+  random_scribbles(false);
+}
+
+Test(bytes_peers, random_scribbles_under_runs)
+{
+  random_scribbles(true);
 }

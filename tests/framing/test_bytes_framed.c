@@ -486,6 +486,109 @@ Test(bytes_framed, bad_records_are_malformed_and_the_stream_goes_on)
   fr_close(&r);
 }
 
+/* Publish a record whose frame is bad (an unknown flag bit) behind the
+ * framed producer's back. */
+static void bad_frame_record(struct myelon_producer *p)
+{
+  struct dmp_producer *raw = myelon_producer_ring(p);
+  void *rec;
+  cr_assert(eq(int, dmp_producer_try_claim_bytes(raw, 16 + 8, &rec), 0));
+  struct myelon_frame_header h = {8, 0, 0x80 | MYELON_FLAG_SINGLE, 0, 1000};
+  uint32_t total = 8;
+  memcpy(rec, &h, sizeof h);
+  memcpy((uint8_t *)rec + 12, &total, 4);
+  dmp_producer_publish(raw);
+}
+
+/* True if `data` holds `len` bytes of pattern `tag` (fr_pattern()). */
+static bool pattern_is(const void *data, size_t len, uint32_t tag)
+{
+  uint8_t want[64];
+  cr_assert(le(sz, len, sizeof want));
+  fr_pattern(want, len, tag);
+  return memcmp(data, want, len) == 0;
+}
+
+/* Receive exactly `want` messages in one batch call, patterns `first` on. */
+static void expect_batch(struct myelon_consumer *c, size_t max, int want, size_t len, uint32_t first)
+{
+  struct myelon_msg m[200];
+  cr_assert(le(sz, max, 200));
+  int n = myelon_consumer_recv_batch(c, m, max, 0);
+  cr_assert(eq(int, n, want), "recv_batch: %s", n < 0 ? myelon_err_name(n) : "a count");
+  for (int k = 0; k < n; k++) {
+    cr_assert(eq(sz, m[k].len, len), "message %d", k);
+    cr_assert(m[k].zero_copy);
+    cr_assert(pattern_is(m[k].data, len, first + (uint32_t)k), "message %d: content", k);
+    if (k > 0)
+      cr_assert(eq(u32, m[k].msg_id, m[k - 1].msg_id + 1), "consecutive ids");
+  }
+}
+
+/* A batch of many small messages is published with run claims and
+ * received in runs: more messages than one run (64) in one call each way,
+ * in order; a bad frame or an oversize message in the middle of a run
+ * (everything published before the consumer looks) ends the batch right
+ * before it, the next call reports it, the one after goes on with the
+ * rest of the run. */
+Test(bytes_framed, runs_of_records_both_ways_and_bad_frames_inside_a_run)
+{
+  for (int b = 0; b < 2; b++) {
+    struct fr_ring r = br_open(fr_backends[b], 16384, 64, 0, true); /* 256 blocks: 8 B messages take one */
+    struct myelon_consumer_config sc = fr_ccfg(&r.pc, "small");
+    sc.max_message = 30;
+    struct myelon_consumer *small = fr_attach(&sc);
+    enum { N = 150 };
+    static uint8_t data[N][40];
+    struct myelon_batch_msg msgs[N];
+    for (int i = 0; i < N; i++) {
+      fr_pattern(data[i], 8, (uint32_t)i);
+      msgs[i] = (struct myelon_batch_msg){data[i], 8, 0};
+    }
+    size_t done = 0;
+    cr_assert(eq(int, myelon_producer_publish_batch(r.p, msgs, N, 0, &done), 0));
+    cr_assert(eq(sz, done, (size_t)N));
+    cr_assert(eq(i64, dmp_producer_sequence(myelon_producer_ring(r.p)), N - 1), "one block per message");
+    expect_batch(r.c, 100, 100, 8, 0);
+    expect_batch(r.c, 100, 50, 8, 100);
+    expect_batch(small, 200, N, 8, 0);
+    /* A bad frame as the 6th record of a run of 11, then a 40-byte message
+     * (above `small`'s max_message) as the 4th of the rest. */
+    cr_assert(eq(int, myelon_producer_publish_batch(r.p, msgs, 5, 0, NULL), 0));
+    bad_frame_record(r.p);
+    fr_pattern(data[8], 40, 8);
+    msgs[8].len = 40;
+    cr_assert(eq(int, myelon_producer_publish_batch(r.p, msgs + 5, 5, 0, NULL), 0));
+    msgs[8].len = 8;
+    for (int pass = 0; pass < 2; pass++) {
+      struct myelon_consumer *c = pass ? small : r.c;
+      expect_batch(c, 64, 5, 8, 0);
+      struct myelon_msg m[64];
+      cr_assert(eq(int, myelon_consumer_recv_batch(c, m, 64, 0), -MYELON_E_MALFORMED), "reported next");
+      if (pass == 0) {
+        cr_assert(eq(int, myelon_consumer_recv_batch(c, m, 64, 0), 5), "then the rest of the run");
+        cr_assert(eq(sz, m[3].len, 40));
+        cr_assert(pattern_is(m[3].data, 40, 8));
+        cr_assert(eq(u64, myelon_consumer_errors(c), 1));
+      } else {
+        expect_batch(c, 64, 3, 8, 5);
+        cr_assert(eq(int, myelon_consumer_recv_batch(c, m, 64, 0), -MYELON_E_TOOBIG), "oversize reported next");
+        expect_batch(c, 64, 1, 8, 9);
+        cr_assert(eq(u64, myelon_consumer_errors(c), 2));
+      }
+      cr_assert(eq(int, myelon_consumer_recv_batch(c, m, 64, 0), -EAGAIN));
+    }
+    /* A bad frame first in a run: reported at once, the run follows. */
+    bad_frame_record(r.p);
+    cr_assert(eq(int, myelon_producer_publish_batch(r.p, msgs, 3, 0, NULL), 0));
+    struct myelon_msg m[64];
+    cr_assert(eq(int, myelon_consumer_recv_batch(r.c, m, 64, 0), -MYELON_E_MALFORMED));
+    expect_batch(r.c, 64, 3, 8, 0);
+    myelon_consumer_close(small);
+    fr_close(&r);
+  }
+}
+
 /* Two processes: a byte-exact stream of every size up to the max through
  * the frm_role helper is in the *_bytes build of test_mp.c; here a thread
  * checks that a blocked producer and consumer hand records to each other

@@ -40,7 +40,10 @@
  * Publishing, aborting and releasing are the slot ring's calls
  * (dmp_producer_publish(), dmp_producer_abort(), dmp_consumer_release()):
  * several records may be claimed before one publish (one cursor store for
- * the batch) and several peeked before one release.
+ * the batch) and several peeked before one release. A run of small
+ * records is cheapest with the run calls, dmp_producer_try_claim_bytes_run()
+ * and dmp_consumer_try_peek_bytes_run(): the ring's window is checked once
+ * per run instead of once per record (every header is still checked).
  *
  * Creating one: dmp_producer_config_init(), then `flags` |= DMP_RING_BYTES,
  * `capacity` = the ring's size in bytes (a power of two, at least two
@@ -219,6 +222,39 @@ DMP_API int64_t dmp_producer_publish_bytes_timeout(struct dmp_producer *p, const
 DMP_API size_t dmp_producer_bytes_max(const struct dmp_producer *p);
 
 /**
+ * Claim a run of records at once, without waiting: records of `lens[0]`,
+ * `lens[1]`, ... payload bytes, back to back in claim order (each with the
+ * padding before it that dmp_producer_try_claim_bytes() would put there),
+ * as many from the first on as the ring has room for now, up to `n`. The
+ * ring's free window is checked once for the run (at most one rescan of
+ * the consumer table per call), not once per record; the headers are
+ * written as for dmp_producer_try_claim_bytes(). `data[i]` points at
+ * record i's payload for every i below the return value; write them, then
+ * one dmp_producer_publish() makes the whole run visible with one cursor
+ * store (or dmp_producer_abort() drops it).
+ *
+ *     size_t lens[64]; void *data[64];
+ *     int64_t k = dmp_producer_try_claim_bytes_run(p, lens, n, data);
+ *     for (int64_t i = 0; i < k; i++)
+ *       memcpy(data[i], msg[i], lens[i]);
+ *     if (k > 0)
+ *       dmp_producer_publish(p);
+ *
+ * A run ends before the first record that does not fit the free space or
+ * that is longer than dmp_producer_bytes_max() (a later call reports it).
+ * On a multi-producer ring (one claim per handle) a run is one record.
+ * @param p    the producer of a byte ring
+ * @param lens payload bytes of each record (`n` of them)
+ * @param n    records wanted, at least 1
+ * @param data out: the payload of each record claimed (room for `n`)
+ * @return the number of records claimed, 1..n; -EAGAIN if the first has
+ *         no room; -EMSGSIZE if the first exceeds dmp_producer_bytes_max();
+ *         -EINVAL for NULL, `n` 0 or a ring that is not a byte ring; on a
+ *         multi-producer ring -EBUSY as dmp_producer_try_claim_bytes().
+ */
+DMP_API int64_t dmp_producer_try_claim_bytes_run(struct dmp_producer *p, const size_t *lens, size_t n, void **data);
+
+/**
  * Lease the next record without waiting: `*data` points at its payload in
  * the shared ring (`*len` bytes, 16-byte aligned), intact until
  * dmp_consumer_release(); `*seq` (may be NULL) is its first block's
@@ -231,6 +267,40 @@ DMP_API size_t dmp_producer_bytes_max(const struct dmp_producer *p);
  *         not a byte ring.
  */
 DMP_API int dmp_consumer_try_peek_bytes(struct dmp_consumer *c, const void **data, size_t *len, int64_t *seq);
+
+/**
+ * Lease a run of records at once, without waiting: up to `max` records
+ * from the next on, as far as the producer has published (its cursor is
+ * loaded at most once per call: when the records already known are used
+ * up), padding stepped over. Record i is `data[i]`, `len[i]` and, if `seq`
+ * is not NULL, `seq[i]`, as dmp_consumer_try_peek_bytes() returns them;
+ * all stay intact until dmp_consumer_release(), which gives the run back
+ * with one store. Every record's header is checked as
+ * dmp_consumer_try_peek_bytes() checks it (file comment): a record that
+ * fails ends the run before it, and the next call, meeting it first,
+ * returns -DMP_E_CORRUPT. dmp_consumer_unpeek() gives back a run that was
+ * peeked and not released.
+ *
+ *     const void *data[64]; size_t len[64];
+ *     int64_t k = dmp_consumer_try_peek_bytes_run(c, data, len, NULL, 64);
+ *     for (int64_t i = 0; i < k; i++)
+ *       handle(data[i], len[i]);
+ *     dmp_consumer_release(c);
+ *
+ * On a multi-producer ring a run is one record.
+ * @param c    a gating consumer of a byte ring
+ * @param data out: payload of each record (room for `max`)
+ * @param len  out: payload bytes of each record (room for `max`)
+ * @param seq  out, may be NULL: first block of each record (room for `max`)
+ * @param max  records wanted, at least 1
+ * @return the number of records leased, 1..max; -EAGAIN if no record is
+ *         published; -DMP_E_CORRUPT if the next record's header fails the
+ *         checks (nothing is delivered; see dmp_consumer_resync_bytes());
+ *         -EINVAL for NULL, `max` 0, a non-gating consumer or a ring that
+ *         is not a byte ring.
+ */
+DMP_API int64_t dmp_consumer_try_peek_bytes_run(struct dmp_consumer *c, const void **data, size_t *len,
+                                                int64_t *seq, size_t max);
 
 /** As dmp_consumer_try_peek_bytes(), waiting up to `timeout_ns` with the
  * consumer's wait strategy and its liveness checks (dmp_consumer_wait()).
