@@ -6,7 +6,9 @@
  * gating, liveness and counters are the slot ring's, in blocks. */
 #include "internal.h"
 
+#include <assert.h>
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 #if defined(__x86_64__)
 #include <cpuid.h>
@@ -136,6 +138,31 @@ static size_t max_record(const struct dmp_impl_ring *r)
 static struct dmp_bytes_header *header_at(const struct dmp_impl_ring *r, int64_t s)
 {
   return (struct dmp_bytes_header *)dmp_impl_slot(r, s);
+}
+
+/* The ring's shape in locals, for the loops over a run of records: the
+ * stores a loop makes (headers, the caller's arrays) may alias the handle
+ * as far as the compiler knows, so every field read through the handle
+ * would be loaded again for every record. The block is a power of two
+ * (geometry), so a block's address is a shift, not a multiplication. */
+struct shape {
+  uint8_t *slots;
+  uint64_t mask;
+  uint64_t capacity; /* blocks */
+  uint32_t stride;   /* the block */
+  unsigned shift;    /* log2 of the block */
+  size_t max;        /* max_record() */
+};
+
+static inline struct shape shape_of(const struct dmp_impl_ring *r)
+{
+  struct shape g = {r->slots, r->mask, r->capacity, r->stride, (unsigned)__builtin_ctz(r->stride), max_record(r)};
+  return g;
+}
+
+static inline struct dmp_bytes_header *shape_header(const struct shape *g, int64_t s)
+{
+  return (struct dmp_bytes_header *)(g->slots + (((uint64_t)s & g->mask) << g->shift));
 }
 
 /* ---- producer --------------------------------------------------------------- */
@@ -278,11 +305,31 @@ int64_t dmp_producer_publish_bytes_timeout(struct dmp_producer *p, const void *s
   return copy_publish(p, src, len, CLAIM_TIMEOUT, timeout_ns);
 }
 
+/* A record header as two word stores built in registers (put_header()'s
+ * fields: length at 0, kind at 4, reserved 0 at 6, seq at 8). */
+static inline void put_header_words(struct dmp_bytes_header *h, uint32_t length, uint16_t kind, int64_t seq)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  uint64_t lo = (uint64_t)length | (uint64_t)kind << 32;
+  memcpy(h, &lo, sizeof lo);
+  memcpy((uint8_t *)h + 8, &seq, sizeof seq);
+#else
+  struct dmp_bytes_header x = {.length = length, .kind = kind, .reserved = 0, .seq = seq};
+  memcpy(h, &x, sizeof x);
+#endif
+}
+
+static_assert(offsetof(struct dmp_bytes_header, kind) == 4 && offsetof(struct dmp_bytes_header, reserved) == 6 &&
+                  offsetof(struct dmp_bytes_header, seq) == 8,
+              "put_header_words() packs the header fields at these offsets");
+
 /* A run of records: each sized, padded and given its header as claim()
  * does it, but the free window is checked against the run's growing end
  * (one compare per record, at most one table rescan per call) and
- * claim_end moves once. Single producer only: a multi-producer handle
- * takes one claim at a time, so its run is one record. */
+ * claim_end moves once. The ring's shape and the window's limit are
+ * locals. Single producer only: a multi-producer handle takes one claim at
+ * a time, so its run is one record. Plain stores, as put_header()'s:
+ * published by the cursor's release store (P1) of the publish after. */
 int64_t dmp_producer_try_claim_bytes_run(struct dmp_producer *p, const size_t *lens, size_t n, void **data)
 {
   if (!lens || n == 0)
@@ -294,20 +341,18 @@ int64_t dmp_producer_try_claim_bytes_run(struct dmp_producer *p, const size_t *l
     rc = claim(p, lens[0], data, CLAIM_TRY, 0);
     return rc < 0 ? rc : 1;
   }
-  struct dmp_impl_ring *r = &p->ring;
-  const size_t max = max_record(r);
-  const uint64_t cap = r->capacity;
+  const struct shape g = shape_of(&p->ring);
   int64_t end = p->claim_end; /* the run's next block */
   int64_t limit = p->clear_limit;
   bool rescanned = false;
   size_t k = 0;
   for (; k < n; k++) {
     size_t len = lens[k];
-    if (len > max)
+    if (len > g.max)
       break; /* (not the first: claim_check() took that one) */
-    uint64_t blocks = blocks_of(r, len);
-    uint64_t idx = (uint64_t)end & r->mask;
-    uint64_t pad = idx + blocks > cap ? cap - idx : 0;
+    uint64_t blocks = (DMP_BYTES_HEADER + (uint64_t)len + g.stride - 1) >> g.shift; /* blocks_of() */
+    uint64_t idx = (uint64_t)end & g.mask;
+    uint64_t pad = idx + blocks > g.capacity ? g.capacity - idx : 0;
     int64_t last = end + (int64_t)(pad + blocks) - 1;
     if (last > limit) {
       /* Past the cached window: rescan the table once (what
@@ -317,10 +362,14 @@ int64_t dmp_producer_try_claim_bytes_run(struct dmp_producer *p, const size_t *l
       rescanned = true;
       limit = p->clear_limit;
     }
-    if (pad)
-      put_header(r, end, (uint32_t)(pad * r->stride - DMP_BYTES_HEADER), DMP_BYTES_PADDING);
-    put_header(r, end + (int64_t)pad, (uint32_t)len, DMP_BYTES_DATA);
-    data[k] = (uint8_t *)header_at(r, end + (int64_t)pad) + DMP_BYTES_HEADER;
+    if (pad) {
+      put_header_words(shape_header(&g, end), (uint32_t)((pad << g.shift) - DMP_BYTES_HEADER), DMP_BYTES_PADDING,
+                       end);
+      end += (int64_t)pad;
+    }
+    struct dmp_bytes_header *h = shape_header(&g, end);
+    put_header_words(h, (uint32_t)len, DMP_BYTES_DATA, end);
+    data[k] = (uint8_t *)h + DMP_BYTES_HEADER;
     end = last + 1;
   }
   if (k == 0)
@@ -348,28 +397,28 @@ struct record {
  * is copied out once, so a peer changing it meanwhile cannot make the
  * checked and the used values differ. 0 and `*rec`, or -DMP_E_CORRUPT
  * with the reason in `why` (nothing recorded: the caller decides). */
-static int check(const struct dmp_impl_ring *r, int64_t s, int64_t last, struct record *rec, char *why,
-                 size_t whylen)
+static inline int check_at(const struct shape *g, int64_t s, int64_t last, struct record *rec, char *why,
+                           size_t whylen)
 {
   struct dmp_bytes_header h;
-  memcpy(&h, header_at(r, s), sizeof h);
-  uint64_t idx = (uint64_t)s & r->mask;
+  memcpy(&h, shape_header(g, s), sizeof h);
+  uint64_t idx = (uint64_t)s & g->mask;
   if (h.seq != s)
     return DMP_WHY(-DMP_E_CORRUPT, "header says block %lld", (long long)h.seq);
   rec->kind = h.kind;
   if (h.kind == DMP_BYTES_PADDING) {
     /* Padding: never at block 0 (no record needs it there), exactly to the
      * ring's end. */
-    rec->blocks = r->capacity - idx;
-    if (idx == 0 || h.length != rec->blocks * r->stride - DMP_BYTES_HEADER)
+    rec->blocks = g->capacity - idx;
+    if (idx == 0 || h.length != rec->blocks * g->stride - DMP_BYTES_HEADER)
       return DMP_WHY(-DMP_E_CORRUPT, "padding of %u bytes at block %llu of %llu", h.length,
-                     (unsigned long long)idx, (unsigned long long)r->capacity);
+                     (unsigned long long)idx, (unsigned long long)g->capacity);
   } else if (h.kind == DMP_BYTES_DATA) {
-    if (h.length > max_record(r))
-      return DMP_WHY(-DMP_E_CORRUPT, "length %u beyond the ring's maximum %zu", h.length, max_record(r));
+    if (h.length > g->max)
+      return DMP_WHY(-DMP_E_CORRUPT, "length %u beyond the ring's maximum %zu", h.length, g->max);
     rec->length = h.length;
-    rec->blocks = blocks_of(r, h.length);
-    if (idx + rec->blocks > r->capacity)
+    rec->blocks = (DMP_BYTES_HEADER + (uint64_t)h.length + g->stride - 1) >> g->shift; /* blocks_of() */
+    if (idx + rec->blocks > g->capacity)
       return DMP_WHY(-DMP_E_CORRUPT, "length %u runs past the ring's end", h.length);
   } else {
     return DMP_WHY(-DMP_E_CORRUPT, "unknown kind %u", h.kind);
@@ -381,6 +430,14 @@ static int check(const struct dmp_impl_ring *r, int64_t s, int64_t last, struct 
     return DMP_WHY(-DMP_E_CORRUPT, "%llu blocks from block %lld, past the published %lld",
                    (unsigned long long)rec->blocks, (long long)s, (long long)last);
   return 0;
+}
+
+/* check_at() for one record (every read but the runs). */
+static int check(const struct dmp_impl_ring *r, int64_t s, int64_t last, struct record *rec, char *why,
+                 size_t whylen)
+{
+  struct shape g = shape_of(r);
+  return check_at(&g, s, last, rec, why, whylen);
 }
 
 /* Report a header that failed (cold): the detail, and the ring's error log. */
@@ -442,8 +499,10 @@ int dmp_consumer_try_peek_bytes(struct dmp_consumer *c, const void **data, size_
 }
 
 /* A run of records: peek()'s steps in one loop, every header checked by
- * check() as peek() checks it, the producer cursor loaded at most once
- * (C1, in dmp_consumer_available()) and `next` stored once. */
+ * check_at() as peek() checks it, the producer cursor loaded at most once
+ * (C1, in dmp_consumer_available()) and `next` stored once. The ring's
+ * shape and the frontier are locals (the stores into the caller's arrays
+ * would reload them from the handle). */
 int64_t dmp_consumer_try_peek_bytes_run(struct dmp_consumer *c, const void **data, size_t *len, int64_t *seq,
                                         size_t max)
 {
@@ -456,28 +515,32 @@ int64_t dmp_consumer_try_peek_bytes_run(struct dmp_consumer *c, const void **dat
     rc = peek(c, data, len, seq);
     return rc < 0 ? rc : 1;
   }
+  const struct shape g = shape_of(&c->ring);
   int64_t s = c->next;
+  int64_t avail = c->available;
   bool loaded = false;
   size_t k = 0;
   while (k < max) {
-    if (s > c->available) {
+    if (s > avail) {
       if (loaded)
         break;
       loaded = true;
       c->next = s; /* dmp_consumer_available() counts from it */
-      if (dmp_consumer_available(c) == 0 || s > c->available)
-        break; /* (it refreshed `available`, C1, checked as sane) */
+      int64_t n = dmp_consumer_available(c); /* refreshes `available` (C1), checked as sane */
+      avail = c->available;
+      if (n == 0 || s > avail)
+        break;
     }
     struct record rec = {0, 0, 0};
     char why[128];
-    if (check(&c->ring, s, c->available, &rec, why, sizeof why) < 0) {
+    if (check_at(&g, s, avail, &rec, why, sizeof why) < 0) {
       if (k > 0)
         break; /* the next call meets it first */
       c->next = s;
       return corrupt(c, s, why);
     }
     if (rec.kind == DMP_BYTES_DATA) {
-      data[k] = (const uint8_t *)header_at(&c->ring, s) + DMP_BYTES_HEADER;
+      data[k] = (const uint8_t *)shape_header(&g, s) + DMP_BYTES_HEADER;
       len[k] = rec.length;
       if (seq)
         seq[k] = s;

@@ -472,6 +472,7 @@ static int bytes_recv(struct myelon_consumer *c, struct myelon_msg *msgs, size_t
     int rc = bytes_copy_recv(c, msgs);
     return rc < 0 ? rc : 1;
   }
+  const size_t limit = c->reasm.max; /* (a local: the stores into msgs[] may alias the handle) */
   size_t n = 0;
   while (n < max) {
     const void *rec[BYTES_RUN];
@@ -488,7 +489,7 @@ static int bytes_recv(struct myelon_consumer *c, struct myelon_msg *msgs, size_t
     for (size_t k = 0; k < (size_t)got; k++) {
       struct myelon_frame_header h;
       uint32_t total;
-      if (myelon_impl_bytes_frame(rec[k], len[k], &h, &total) < 0 || h.len > c->reasm.max)
+      if (myelon_impl_bytes_frame(rec[k], len[k], &h, &total) < 0 || h.len > limit)
         return bytes_recv_each(c, msgs, n + k + 1); /* the messages before it, then it */
       msgs[n + k] = (struct myelon_msg){.data = (const uint8_t *)rec[k] + MYELON_FRAME_ALIGNED_HEADER,
                                         .len = h.len,

@@ -542,6 +542,17 @@ static int check_batch(struct myelon_producer *p, const struct myelon_batch_msg 
   if (p->claimed)
     return dmp_error_set(fn, "a zero-copy claim is open: myelon_producer_commit() or myelon_producer_abort() it first"),
            -EINVAL;
+  if (p->bytes) {
+    /* A byte ring: one record per message, so only the data and the
+     * length matter; one pass without branches per message, and the loop
+     * below (which names the message) only when one is bad. */
+    const size_t max = p->max;
+    bool bad = false;
+    for (size_t i = 0; i < n; i++)
+      bad |= (msgs[i].len > max) | (!msgs[i].data & (msgs[i].len != 0));
+    if (!bad)
+      return 0;
+  }
   for (size_t i = 0; i < n; i++) {
     if (!msgs[i].data && msgs[i].len)
       return dmp_error_set(fn, "message %zu: data is NULL with len %zu", i, msgs[i].len), -EINVAL;
