@@ -344,7 +344,36 @@ int64_t dmp_producer_try_claim_bytes_run(struct dmp_producer *p, const size_t *l
   const struct shape g = shape_of(&p->ring);
   int64_t end = p->claim_end; /* the run's next block */
   int64_t limit = p->clear_limit;
+  /* The common run: every record within the maximum, all of them inside
+   * the cached window and before the ring's end (no padding). Sized in one
+   * pass, written in a second, without a branch per record on either. */
+  uint64_t total = 0, longest = 0;
+  for (size_t k = 0; k < n; k++) {
+    longest = lens[k] > longest ? lens[k] : longest;
+    total += (DMP_BYTES_HEADER + (uint64_t)lens[k] + g.stride - 1) >> g.shift; /* blocks_of() */
+  }
   bool rescanned = false;
+  bool plain = longest <= g.max && ((uint64_t)end & g.mask) + total <= g.capacity;
+  if (plain && end + (int64_t)total - 1 > limit) {
+    /* Past the cached window: rescan the table once for the whole run
+     * (what dmp_producer_try_claim_batch() does when its window runs out);
+     * the limit it finds serves the loop below too. */
+    rescanned = true;
+    dmp_impl_producer_refresh(p, end + (int64_t)total - 1);
+    limit = p->clear_limit;
+  }
+  if (plain && end + (int64_t)total - 1 <= limit) {
+    for (size_t k = 0; k < n; k++) {
+      struct dmp_bytes_header *h = shape_header(&g, end);
+      put_header_words(h, (uint32_t)lens[k], DMP_BYTES_DATA, end);
+      data[k] = (uint8_t *)h + DMP_BYTES_HEADER;
+      end += (int64_t)((DMP_BYTES_HEADER + (uint64_t)lens[k] + g.stride - 1) >> g.shift);
+    }
+    p->claim_end = end;
+    return (int64_t)n;
+  }
+  /* Otherwise record by record: padding where a record would cross the
+   * ring's end, and the run ends at the first that does not fit. */
   size_t k = 0;
   for (; k < n; k++) {
     size_t len = lens[k];
@@ -355,8 +384,7 @@ int64_t dmp_producer_try_claim_bytes_run(struct dmp_producer *p, const size_t *l
     uint64_t pad = idx + blocks > g.capacity ? g.capacity - idx : 0;
     int64_t last = end + (int64_t)(pad + blocks) - 1;
     if (last > limit) {
-      /* Past the cached window: rescan the table once (what
-       * dmp_producer_try_claim_batch() does when its window runs out). */
+      /* Past the cached window: rescan the table, once per call. */
       if (rescanned || dmp_impl_producer_refresh(p, last) < 0)
         break;
       rescanned = true;
@@ -406,20 +434,20 @@ static inline int check_at(const struct shape *g, int64_t s, int64_t last, struc
   if (h.seq != s)
     return DMP_WHY(-DMP_E_CORRUPT, "header says block %lld", (long long)h.seq);
   rec->kind = h.kind;
-  if (h.kind == DMP_BYTES_PADDING) {
-    /* Padding: never at block 0 (no record needs it there), exactly to the
-     * ring's end. */
-    rec->blocks = g->capacity - idx;
-    if (idx == 0 || h.length != rec->blocks * g->stride - DMP_BYTES_HEADER)
-      return DMP_WHY(-DMP_E_CORRUPT, "padding of %u bytes at block %llu of %llu", h.length,
-                     (unsigned long long)idx, (unsigned long long)g->capacity);
-  } else if (h.kind == DMP_BYTES_DATA) {
+  if (h.kind == DMP_BYTES_DATA) { /* (the common kind first) */
     if (h.length > g->max)
       return DMP_WHY(-DMP_E_CORRUPT, "length %u beyond the ring's maximum %zu", h.length, g->max);
     rec->length = h.length;
     rec->blocks = (DMP_BYTES_HEADER + (uint64_t)h.length + g->stride - 1) >> g->shift; /* blocks_of() */
     if (idx + rec->blocks > g->capacity)
       return DMP_WHY(-DMP_E_CORRUPT, "length %u runs past the ring's end", h.length);
+  } else if (h.kind == DMP_BYTES_PADDING) {
+    /* Padding: never at block 0 (no record needs it there), exactly to the
+     * ring's end. */
+    rec->blocks = g->capacity - idx;
+    if (idx == 0 || h.length != rec->blocks * g->stride - DMP_BYTES_HEADER)
+      return DMP_WHY(-DMP_E_CORRUPT, "padding of %u bytes at block %llu of %llu", h.length,
+                     (unsigned long long)idx, (unsigned long long)g->capacity);
   } else {
     return DMP_WHY(-DMP_E_CORRUPT, "unknown kind %u", h.kind);
   }
@@ -502,19 +530,11 @@ int dmp_consumer_try_peek_bytes(struct dmp_consumer *c, const void **data, size_
  * check_at() as peek() checks it, the producer cursor loaded at most once
  * (C1, in dmp_consumer_available()) and `next` stored once. The ring's
  * shape and the frontier are locals (the stores into the caller's arrays
- * would reload them from the handle). */
-int64_t dmp_consumer_try_peek_bytes_run(struct dmp_consumer *c, const void **data, size_t *len, int64_t *seq,
-                                        size_t max)
+ * would reload them from the handle). Inlined twice: with and without
+ * `seq` (a constant `want_seq` drops its test from the loop). */
+static inline __attribute__((always_inline)) int64_t peek_run(struct dmp_consumer *c, const void **data, size_t *len,
+                                                               int64_t *seq, size_t max, bool want_seq)
 {
-  int rc = consumer_check(c, true);
-  if (rc < 0)
-    return rc;
-  if (!data || !len || max == 0)
-    return DMP_FAIL(-EINVAL, "data or len is NULL, or max is 0");
-  if (c->non_gating & DMP_IMPL_C_MP) { /* markers, tombstones: one record at a time */
-    rc = peek(c, data, len, seq);
-    return rc < 0 ? rc : 1;
-  }
   const struct shape g = shape_of(&c->ring);
   int64_t s = c->next;
   int64_t avail = c->available;
@@ -542,7 +562,7 @@ int64_t dmp_consumer_try_peek_bytes_run(struct dmp_consumer *c, const void **dat
     if (rec.kind == DMP_BYTES_DATA) {
       data[k] = (const uint8_t *)shape_header(&g, s) + DMP_BYTES_HEADER;
       len[k] = rec.length;
-      if (seq)
+      if (want_seq)
         seq[k] = s;
       k++;
     }
@@ -550,6 +570,21 @@ int64_t dmp_consumer_try_peek_bytes_run(struct dmp_consumer *c, const void **dat
   }
   c->next = s;
   return k ? (int64_t)k : -EAGAIN;
+}
+
+int64_t dmp_consumer_try_peek_bytes_run(struct dmp_consumer *c, const void **data, size_t *len, int64_t *seq,
+                                        size_t max)
+{
+  int rc = consumer_check(c, true);
+  if (rc < 0)
+    return rc;
+  if (!data || !len || max == 0)
+    return DMP_FAIL(-EINVAL, "data or len is NULL, or max is 0");
+  if (c->non_gating & DMP_IMPL_C_MP) { /* markers, tombstones: one record at a time */
+    rc = peek(c, data, len, seq);
+    return rc < 0 ? rc : 1;
+  }
+  return seq ? peek_run(c, data, len, seq, max, true) : peek_run(c, data, len, NULL, max, false);
 }
 
 /* Call `read` until it finds a record, waiting with dmp_consumer_wait()

@@ -475,6 +475,31 @@ Test(bytes, runs_claimed_and_peeked_checked)
   }
 }
 
+/* A run that would fit before the ring's end but not in the free window:
+ * one rescan, then the records the window holds (the run's fast path
+ * falls back to the record-by-record one). */
+Test(bytes, run_beyond_the_window_takes_what_it_holds)
+{
+  struct dmp_producer_config pc = bcfg(DMP_BACKEND_SHM, 1024, 64); /* 16 blocks */
+  struct dmp_producer *p = ut_create(&pc);
+  struct dmp_consumer_config cc = ut_ccfg(&pc, "c");
+  struct dmp_consumer *c = ut_attach(&cc);
+  size_t lens[16] = {0}; /* one block each */
+  void *data[16];
+  const void *d[16];
+  size_t l[16];
+  cr_assert(eq(i64, dmp_producer_try_claim_bytes_run(p, lens, 16, data), 16), "a whole lap");
+  dmp_producer_publish(p);
+  cr_assert(eq(i64, dmp_consumer_try_peek_bytes_run(c, d, l, NULL, 8), 8));
+  dmp_consumer_release(c); /* blocks 0..7 free again */
+  cr_assert(eq(i64, dmp_producer_try_claim_bytes_run(p, lens, 10, data), 8), "blocks 16..23 of 10 wanted");
+  cr_assert(eq(i64, dmp_producer_publish(p), 23));
+  cr_assert(eq(i64, dmp_producer_try_claim_bytes_run(p, lens, 1, data), -EAGAIN));
+  cr_assert(eq(i64, dmp_consumer_try_peek_bytes_run(c, d, l, NULL, 16), 16));
+  dmp_consumer_close(c);
+  dmp_producer_close(p);
+}
+
 /* A run takes what the free window holds, with padding before a record at
  * the ring's end (also in the middle of a run), is one cursor store at the
  * publish, and is dropped whole by an abort; a run peek stops at what is
