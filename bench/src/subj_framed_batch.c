@@ -20,11 +20,12 @@
  * Opt-in (--only) and paired cases: ab_stream against dmp-shm or
  * framed-shm gives the batched stream's msgs/s ratio.
  *
- * `framed-bytes-batch`: the same calls on framed-bytes's ring
- * (MYELON_FRAME_BYTES, a byte ring of 64-byte blocks sized as
- * subj_framed.c's: one record of 32 + size bytes per message), where a
- * batch is records claimed back to back and published with one cursor
- * store, received with one release store.
+ * `framed-bytes-batch`: the same calls on a byte ring of framed-bytes's
+ * size (MYELON_FRAME_BYTES, sized as subj_framed.c's) but 16-byte blocks
+ * (one record of 32 + size bytes per message, rounded up to 16), where a
+ * batch is runs of records claimed with one Layer 0 call each and
+ * published with one cursor store, received in runs with one release
+ * store.
  */
 #include "bench.h"
 #include "subj_rings.h"
@@ -90,10 +91,15 @@ static int fb_tx_open_fmt(const struct bench_chan *ch, enum myelon_frame_format 
   if (fmt == MYELON_FRAME_BYTES) {
     cfg.format = MYELON_FRAME_BYTES;
     cfg.ring_bytes = subj_framed_ring_bytes(ch->c);
-    /* 64-byte blocks (one record of an 8 or 16 B message per cache line);
-     * BENCH_BYTES_BLOCK=16|32 packs small records tighter. */
+    /* 16-byte blocks, as README's "Sizing a byte ring" advises for
+     * streams of tiny records: an 8 B message's record (16 + 16 + 8
+     * bytes) takes 48 bytes instead of a 64-byte line, 64 B's 96 instead
+     * of 128, so fewer lines move between the cores per message
+     * (bench/README.md, "Runs of records"). The ring keeps its bytes
+     * (subj_framed_ring_bytes(), sized for 64-byte records).
+     * BENCH_BYTES_BLOCK=32|64 sets another block. */
     const char *blk = getenv("BENCH_BYTES_BLOCK");
-    cfg.ring.slot_size = blk && *blk ? (uint32_t)strtoul(blk, NULL, 10) : 64;
+    cfg.ring.slot_size = blk && *blk ? (uint32_t)strtoul(blk, NULL, 10) : 16;
   }
   struct fb_tx *e = calloc(1, sizeof *e);
   if (!e)
