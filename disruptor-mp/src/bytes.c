@@ -337,7 +337,10 @@ int64_t dmp_producer_try_claim_bytes_run(struct dmp_producer *p, const size_t *l
   int rc = claim_check(p, lens[0], data);
   if (rc < 0)
     return rc;
-  if (p->mp) {
+  if (p->mp || blocks_of(&p->ring, lens[0]) * p->ring.stride >= REWIND_MIN) {
+    /* Many producers: one claim per handle. A large first record: alone,
+     * as claim() takes it, so that it may go back to the ring's start
+     * (rewind()); copying it costs more than the run saves. */
     rc = claim(p, lens[0], data, CLAIM_TRY, 0);
     return rc < 0 ? rc : 1;
   }

@@ -753,6 +753,36 @@ static bool whole(const uint8_t *buf, const uint8_t *ref, size_t got, size_t len
  * non-gating reader attached nothing rewinds; the probes count no full
  * ring (producer_full stays 0); every record arrives whole. Fails if the
  * rewind is lost or applied where it must not be. */
+/* A run whose first record is 64 KiB or more is that record alone,
+ * claimed as dmp_producer_try_claim_bytes() claims it: caught up and two
+ * such records into the lap, it goes back to block 0. */
+Test(bytes, run_of_a_large_record_is_one_claim_and_rewinds)
+{
+  struct dmp_producer_config pc = bcfg(DMP_BACKEND_SHM, (uint64_t)1 << 20, 0);
+  struct dmp_producer *p = ut_create(&pc);
+  struct dmp_consumer_config cc = ut_ccfg(&pc, "c");
+  struct dmp_consumer *c = ut_attach(&cc);
+  const int64_t cap = (int64_t)dmp_producer_capacity(p);
+  size_t lens[2] = {(size_t)64 << 10, 8};
+  void *data[2];
+  const void *d[2];
+  size_t l[2];
+  int64_t sq[2];
+  for (int i = 0; i < 3; i++) {
+    cr_assert(eq(i64, dmp_producer_try_claim_bytes_run(p, lens, 2, data), 1), "record %d alone", i);
+    memset(data[0], 'a' + i, lens[0]);
+    dmp_producer_publish(p);
+    cr_assert(eq(i64, dmp_consumer_try_peek_bytes_run(c, d, l, sq, 2), 1));
+    cr_assert(eq(u64, l[0], lens[0]));
+    cr_assert(eq(u8, ((const uint8_t *)d[0])[lens[0] - 1], 'a' + i));
+    if (i == 2)
+      cr_assert(eq(i64, sq[0], cap), "the third went back to block 0 (block %lld)", (long long)sq[0]);
+    dmp_consumer_release(c);
+  }
+  dmp_consumer_close(c);
+  dmp_producer_close(p);
+}
+
 Test(bytes, large_record_rewinds_when_the_ring_is_empty)
 {
   const size_t big = (size_t)64 << 10, small = 1024;

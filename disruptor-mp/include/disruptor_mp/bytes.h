@@ -242,7 +242,9 @@ DMP_API size_t dmp_producer_bytes_max(const struct dmp_producer *p);
  *
  * A run ends before the first record that does not fit the free space or
  * that is longer than dmp_producer_bytes_max() (a later call reports it).
- * On a multi-producer ring (one claim per handle) a run is one record.
+ * On a multi-producer ring (one claim per handle) a run is one record;
+ * so is a run whose first record takes 64 KiB or more (it is claimed as
+ * dmp_producer_try_claim_bytes() claims it, and may go back to block 0).
  * @param p    the producer of a byte ring
  * @param lens payload bytes of each record (`n` of them)
  * @param n    records wanted, at least 1
