@@ -212,13 +212,20 @@ MYELON_API void myelon_bridge_close(struct myelon_bridge *b)
     zmq_msg_close(&b->pending);
   ingress_held_drop(b);
   free(b->held_rx);
+  /* Stop the socket monitor before closing its reader `mon`, never after:
+   * libzmq's I/O thread sends each event with a blocking send while it
+   * holds the monitor's lock, and a PAIR with no peer blocks that send for
+   * ever. With `mon` closed first, an event of the closing connection (a
+   * refused CURVE key: the ingress's disconnect right after its ERROR)
+   * blocked the I/O thread, and zmq_socket_monitor(NULL) here waited for
+   * its lock: the egress hung at exit (bridge_mp/wrong_curve_key_refused,
+   * under load). */
+  if (b->sock != NULL && b->egress)
+    zmq_socket_monitor(b->sock, NULL, 0);
   if (b->mon != NULL)
     zmq_close(b->mon);
-  if (b->sock != NULL) {
-    if (b->egress)
-      zmq_socket_monitor(b->sock, NULL, 0);
+  if (b->sock != NULL)
     zmq_close(b->sock);
-  }
   if (b->zap != NULL)
     zmq_close(b->zap);
   /* zmq_ctx_term() returns EINTR when a signal (the CLI's SIGTERM) lands

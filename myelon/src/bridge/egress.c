@@ -820,7 +820,11 @@ MYELON_API int myelon_bridge_egress_open(const struct myelon_bridge_config *cfg,
     if (zmq_socket_monitor(b->sock, monep,
                            ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
                                ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) != 0 ||
-        (b->mon = zmq_socket(b->ctx, ZMQ_PAIR)) == NULL || zmq_connect(b->mon, monep) != 0)
+        (b->mon = zmq_socket(b->ctx, ZMQ_PAIR)) == NULL ||
+        /* No high-water mark on the events' pipe: libzmq's I/O thread
+         * sends an event with a blocking send (holding the monitor's
+         * lock), so a full pipe would stall it until we read. */
+        zmq_setsockopt(b->mon, ZMQ_RCVHWM, &(int){0}, sizeof(int)) != 0 || zmq_connect(b->mon, monep) != 0)
       rc = bridge_fail(b, -EPROTO, "socket monitor: %s", zmq_strerror(zmq_errno()));
   }
   if (rc == 0 && zmq_connect(b->sock, b->endpoint) != 0)
