@@ -370,6 +370,24 @@ Test(bridge, silent_link_ends_remote_waits_with_ownerdead_then_resumes)
   stop(&in);
 }
 
+/* Consumers attached to ring `ring` on this host, polled (inspector) until
+ * `want` attached or 30 s (scaled) passed. */
+static uint32_t consumers_attached(const char *ring, uint32_t want)
+{
+  int64_t deadline = ts_now_ns() + (int64_t)ts_timeout_ms(30000) * 1000000;
+  uint32_t attached = 0;
+  while (attached < want && ts_now_ns() < deadline) {
+    struct dmp_inspect *insp = NULL;
+    const struct dmp_ring_stat *st = NULL;
+    if (dmp_inspect_open(DMP_BACKEND_SHM, ring, &insp) == 0 && dmp_inspect_sample(insp, &st) == 0)
+      attached = st->n_consumers;
+    dmp_inspect_close(insp);
+    if (attached < want)
+      usleep(2000);
+  }
+  return attached;
+}
+
 /* A full ring on B does not deafen the ingress (bridge.h, "Liveness"):
  * B's reader "slow" is stopped (SIGSTOP), so B's ring fills and a message
  * waits there for room. For three link timeouts the egress runs: the
@@ -392,11 +410,14 @@ Test(bridge, full_ring_on_b_still_hears_a_silent_link)
   struct side in = ingress(rb, ep, ing_extra);
   pid_t slow = reader_id(rb, "slow", "fixed:2000", 31, count, rep_slow);
   pid_t fast = reader_id_events(rb, "fast", "fixed:2000", 31, count, rep_fast, events);
+  /* The slow reader stops once it attached, before A's producer starts:
+   * stopped later, on a quiet machine the whole stream could pass first. */
+  cr_assert(eq(u32, consumers_attached(rb, 2), 2u), "B's readers did not attach: %s", slurp(in.err));
+  cr_assert(eq(int, kill(slow, SIGSTOP), 0));
   pid_t pr = producer(ra, "fixed:2000", 31, count);
   struct side eg = egress(ra, ep, NULL);
-  cr_assert(wait_applied(&in, 100, 60000), "the ingress never applied 100 messages: %s / %s", slurp(in.err),
+  cr_assert(wait_applied(&in, 16, 60000), "the ingress never applied 16 messages: %s / %s", slurp(in.err),
             slurp(eg.err));
-  cr_assert(eq(int, kill(slow, SIGSTOP), 0));
   int64_t full = realtime_ms();
   /* B's ring fills within a few messages; the link stays up meanwhile. */
   usleep((useconds_t)(3 * 500 + ts_slack_ms()) * 1000);
@@ -445,17 +466,7 @@ Test(bridge, full_ring_on_b_after_a_s_producer_ended_is_not_silence)
   pid_t slow = reader_id(rb, "slow", "fixed:2000", 32, count, rep_slow);
   pid_t fast = reader_id_events(rb, "fast", "fixed:2000", 32, count, rep_fast, events);
   /* The slow reader stops once it attached (the ingress waits for both). */
-  int64_t deadline = ts_now_ns() + (int64_t)ts_timeout_ms(30000) * 1000000;
-  uint32_t attached = 0;
-  while (attached < 2 && ts_now_ns() < deadline) {
-    struct dmp_inspect *insp = NULL;
-    const struct dmp_ring_stat *st = NULL;
-    if (dmp_inspect_open(DMP_BACKEND_SHM, rb, &insp) == 0 && dmp_inspect_sample(insp, &st) == 0)
-      attached = st->n_consumers;
-    dmp_inspect_close(insp);
-    usleep(2000);
-  }
-  cr_assert(eq(u32, attached, 2u), "B's readers did not attach: %s", slurp(in.err));
+  cr_assert(eq(u32, consumers_attached(rb, 2), 2u), "B's readers did not attach: %s", slurp(in.err));
   cr_assert(eq(int, kill(slow, SIGSTOP), 0));
   pid_t pr = producer(ra, "fixed:2000", 32, count);
   const char *eg_extra[] = {"--window=512", NULL}; /* the tests' helper says 16 */
