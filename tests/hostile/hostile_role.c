@@ -156,6 +156,24 @@ static struct dmp_wait_strategy wait_of(uint64_t *s)
 
 /* ---- producers ------------------------------------------------------------- */
 
+#define STARTUP_NS INT64_C(2000000000) /* enable_liveness()'s startup timeout */
+
+/* Until a managed call has succeeded, the start-up may be incomplete, and
+ * then a managed call waits for the required ids up to the startup timeout
+ * whatever its own (liveness.h, dmp_producer_claim_managed()): a scribbled
+ * table can hide attached consumers from it. Its bound is then the
+ * startup timeout; from the first success on (startup done for good), its
+ * own timeout. */
+static bool managed_started;
+
+static int64_t managed_bound(int rc, int64_t timeout)
+{
+  int64_t bound = managed_started || timeout >= STARTUP_NS ? timeout : STARTUP_NS;
+  if (rc >= 0)
+    managed_started = true;
+  return bound;
+}
+
 /* Liveness over the consumer ids (--ids), with a seeded action; 0 = none. */
 static int enable_liveness(struct dmp_producer *p, const struct opts *o, uint64_t *s, char ids_buf[256],
                            const char *ids[4])
@@ -172,7 +190,7 @@ static int enable_liveness(struct dmp_producer *p, const struct opts *o, uint64_
   lc.required_ids = ids;
   lc.n_required = n;
   lc.quiet = true;
-  lc.startup_timeout_ns = INT64_C(2000000000);
+  lc.startup_timeout_ns = STARTUP_NS;
   lc.progress_timeout_ns = INT64_C(100000000);
   lc.check_interval_ns = INT64_C(5000000);
   lc.grace_ns = INT64_C(300000000);
@@ -288,7 +306,7 @@ static int raw_producer(const struct opts *o)
                    : dmp_producer_claim_batch_timeout(p, n, &first, SLICE_NS);
     else
       rc = managed ? dmp_producer_claim_managed(p, &slot, SLICE_NS) : dmp_producer_claim_timeout(p, &slot, SLICE_NS);
-    timed(managed ? "claim_managed" : "claim_timeout", t0, SLICE_NS);
+    timed(managed ? "claim_managed" : "claim_timeout", t0, managed ? managed_bound(rc, SLICE_NS) : SLICE_NS);
     int st = step_result(o, &t, rc, &progress, &gave_up);
     if (st < 0) {
       code = HX_STOPPED;
@@ -684,7 +702,8 @@ static int bytes_producer(const struct opts *o)
       t0 = now_ns();
       rc = managed ? dmp_producer_claim_bytes_managed(p, len, &data, SLICE_NS)
                    : dmp_producer_claim_bytes_timeout(p, len, &data, SLICE_NS);
-      timed(managed ? "claim_bytes_managed" : "claim_bytes_timeout", t0, SLICE_NS);
+      timed(managed ? "claim_bytes_managed" : "claim_bytes_timeout", t0,
+            managed ? managed_bound(rc, SLICE_NS) : SLICE_NS);
       if (rc < 0)
         break;
       memcpy(data, msg, len);
@@ -919,7 +938,7 @@ static int fbytes_publish(struct myelon_producer *p, uint64_t *s, int api, bool 
   } else if (managed) {
     uint64_t failed = 0;
     rc = myelon_producer_publish_managed(p, bufs[0], len, kind, SLICE_NS, &failed);
-    timed("myelon_producer_publish_managed", t0, SLICE_NS);
+    timed("myelon_producer_publish_managed", t0, managed_bound(rc, SLICE_NS));
   } else {
     rc = myelon_producer_publish(p, bufs[0], len, kind, SLICE_NS);
     timed("myelon_producer_publish", t0, SLICE_NS);
