@@ -17,6 +17,8 @@ uint32_t myelon_frame_header_size(enum myelon_frame_format fmt)
   case MYELON_FRAME_ALIGNED:
   case MYELON_FRAME_BYTES: /* an aligned frame inside each record */
     return MYELON_FRAME_ALIGNED_HEADER;
+  case MYELON_FRAME_AUTO: /* resolved to one of the above at attach (framed_consumer.c) */
+    break;
   }
   return 0;
 }
@@ -30,7 +32,11 @@ int myelon_frame_slot(enum myelon_frame_format fmt, uint32_t capacity, uint32_t 
 {
   uint32_t hdr = myelon_frame_header_size(fmt);
   if (hdr == 0)
-    return dmp_error_set("myelon_frame_slot", "unknown frame format %d", (int)fmt), -MYELON_E_FORMAT;
+    return dmp_error_set("myelon_frame_slot", fmt == MYELON_FRAME_AUTO
+                                                  ? "MYELON_FRAME_AUTO is for consumers: a ring is made with a format"
+                                                  : "unknown frame format %d",
+                         (int)fmt),
+           -MYELON_E_FORMAT;
   if (fmt == MYELON_FRAME_BYTES)
     return dmp_error_set("myelon_frame_slot", "MYELON_FRAME_BYTES: a byte ring has no slots (frame.h)"),
            -MYELON_E_FORMAT;

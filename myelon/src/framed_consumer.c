@@ -83,6 +83,30 @@ static int check_format(const struct myelon_consumer_config *cfg, struct dmp_con
   return 0;
 }
 
+/* MYELON_FRAME_AUTO: the format the ring's type tag names (Layer 0
+ * attached accepting any slot size, alignment and tag), or
+ * -MYELON_E_FORMAT for a ring that carries no framed messages. */
+static int resolve_auto(const struct myelon_consumer_config *cfg, struct dmp_consumer *ring,
+                        enum myelon_frame_format *fmt)
+{
+  uint64_t tag = dmp_consumer_type_tag(ring);
+  if (dmp_consumer_is_bytes(ring)) {
+    if (tag == myelon_frame_tag(MYELON_FRAME_BYTES, 0))
+      return *fmt = MYELON_FRAME_BYTES, 0;
+  } else {
+    static const enum myelon_frame_format slot_formats[] = {MYELON_FRAME_COMPACT, MYELON_FRAME_ALIGNED};
+    uint32_t slot = dmp_consumer_slot_size(ring);
+    for (size_t i = 0; i < sizeof slot_formats / sizeof slot_formats[0]; i++) {
+      uint32_t hdr = myelon_frame_header_size(slot_formats[i]);
+      if (slot > hdr && tag == myelon_frame_tag(slot_formats[i], slot - hdr))
+        return *fmt = slot_formats[i], 0;
+    }
+  }
+  return dmp_error_set("myelon_consumer_attach", "'%s' carries no framed messages (MYELON_FRAME_AUTO: its type tag "
+                       "%#llx names no frame format)", cfg->ring.name, (unsigned long long)tag),
+         -MYELON_E_FORMAT;
+}
+
 /* What Layer 0 can check before it takes a table entry: the slot alignment
  * of the format and, with a frame capacity, the slot size and type tag. A
  * ring of another format or capacity is then refused without leaving an
@@ -91,6 +115,13 @@ static int expect_format(const struct myelon_consumer_config *cfg, struct dmp_co
 {
   uint32_t slot, align;
   *ring = cfg->ring;
+  if (cfg->format == MYELON_FRAME_AUTO) {
+    /* Any shape: resolve_auto() reads the format from the ring's tag. */
+    ring->slot_size = 0;
+    ring->slot_align = 0;
+    ring->type_tag = 0;
+    return 0;
+  }
   if (cfg->format == MYELON_FRAME_BYTES) {
     /* Any block: the tag says what the records carry. */
     ring->slot_size = 0;
@@ -177,38 +208,84 @@ void myelon_impl_consumer_unwrap(struct myelon_consumer *c)
   free(c);
 }
 
-static int attach(const struct myelon_consumer_config *cfg, int64_t timeout_ns, bool wait,
-                  struct myelon_consumer **out)
+/* The checks that need no ring. */
+static int check_config(const struct myelon_consumer_config *cfg, struct myelon_consumer **out)
 {
-  if (out)
-    *out = NULL;
   if (!cfg || !out)
     return dmp_error_set("myelon_consumer_attach", "cfg or out is NULL"), -EINVAL;
   if (cfg->max_message == 0 || cfg->max_message > MYELON_MAX_MESSAGE_LIMIT)
     return dmp_error_set("myelon_consumer_attach", "cfg.max_message %zu is not in 1..%u", cfg->max_message,
                          MYELON_MAX_MESSAGE_LIMIT),
            -DMP_E_BADCONFIG;
-  /* Messages are leased in place (zero-copy): only a gating consumer's
-   * slots are safe from the producer. Layer 0 refuses a non-gating peek,
-   * which the receive loop would see as "nothing yet" for ever while the
-   * ring says data is there: refuse it here, before any entry is taken. */
-  if ((cfg->ring.flags & DMP_CONSUMER_NON_GATING) && cfg->format != MYELON_FRAME_BYTES)
-    return dmp_error_set("myelon_consumer_attach", "'%s': a framed consumer of a slot ring must gate the "
-                         "producer (DMP_CONSUMER_NON_GATING is for copying readers such as the journal recorder, "
-                         "and for MYELON_FRAME_BYTES rings)",
-                         cfg->ring.name ? cfg->ring.name : "(null)"),
-           -EINVAL;
-  int rc = MYELON_RESERVED_CHECK(cfg, "myelon_consumer_attach", "cfg.reserved");
+  return MYELON_RESERVED_CHECK(cfg, "myelon_consumer_attach", "cfg.reserved");
+}
+
+/* Messages are leased in place (zero-copy): only a gating consumer's slots
+ * are safe from the producer. Layer 0 refuses a non-gating peek, which the
+ * receive loop would see as "nothing yet" for ever while the ring says data
+ * is there: refused (with an explicit format, before any entry is taken). */
+static int check_non_gating(const struct myelon_consumer_config *cfg, enum myelon_frame_format fmt)
+{
+  if (!(cfg->ring.flags & DMP_CONSUMER_NON_GATING) || fmt == MYELON_FRAME_BYTES)
+    return 0;
+  return dmp_error_set("myelon_consumer_attach", "'%s': a framed consumer of a slot ring must gate the producer "
+                       "(DMP_CONSUMER_NON_GATING is for copying readers such as the journal recorder, and for "
+                       "MYELON_FRAME_BYTES rings)",
+                       cfg->ring.name ? cfg->ring.name : "(null)"),
+         -EINVAL;
+}
+
+/* The Layer 1 consumer around an attached ring `ring` of format
+ * `cfg->format` (owned from here: closed, or forgotten if this attach made
+ * its entry, on failure). */
+static int wrap_attached(const struct myelon_consumer_config *cfg, struct dmp_consumer *ring,
+                         struct myelon_consumer **out)
+{
+  uint32_t cap = 0;
+  int rc = check_format(cfg, ring, &cap);
+  if (rc < 0) {
+    undo_attach(ring);
+    return rc;
+  }
+  struct myelon_consumer *c = calloc(1, sizeof *c);
+  if (!c) {
+    undo_attach(ring);
+    return -ENOMEM;
+  }
+  c->ring = ring;
+  c->cap = cap;
+  if ((rc = myelon_reasm_init(&c->reasm, cfg->max_message)) < 0) {
+    dmp_consumer_close(ring);
+    free(c);
+    return rc;
+  }
+  if (cfg->format == MYELON_FRAME_BYTES && (rc = bytes_setup(c, cfg)) < 0) {
+    myelon_consumer_close(c);
+    return rc;
+  }
+  c->fmt = cfg->format;
+  c->hdr = myelon_frame_header_size(cfg->format);
+  *out = c;
+  return 0;
+}
+
+static int attach(const struct myelon_consumer_config *cfg, int64_t timeout_ns, bool wait,
+                  struct myelon_consumer **out)
+{
+  if (out)
+    *out = NULL;
+  int rc = check_config(cfg, out);
   if (rc < 0)
+    return rc;
+  bool autofmt = cfg->format == MYELON_FRAME_AUTO;
+  if (!autofmt && (rc = check_non_gating(cfg, cfg->format)) < 0)
     return rc;
   struct dmp_consumer_config ring;
   rc = expect_format(cfg, &ring);
   if (rc < 0)
     return rc;
-  struct myelon_consumer *c = calloc(1, sizeof *c);
-  if (!c)
-    return -ENOMEM;
-  rc = wait ? dmp_consumer_attach_timeout(&ring, timeout_ns, &c->ring) : dmp_consumer_attach(&ring, &c->ring);
+  struct dmp_consumer *r = NULL;
+  rc = wait ? dmp_consumer_attach_timeout(&ring, timeout_ns, &r) : dmp_consumer_attach(&ring, &r);
   if (rc == -DMP_E_BADCONFIG || rc == -DMP_E_BADNAME)
     rc = myelon_impl_ring_fail(rc);
   if (rc == -DMP_E_MISMATCH) {
@@ -217,20 +294,18 @@ static int attach(const struct myelon_consumer_config *cfg, int64_t timeout_ns, 
                   cfg->frame_capacity ? " of that capacity" : "", dmp_last_error());
     rc = -MYELON_E_FORMAT;
   }
-  if (rc == 0 && (rc = check_format(cfg, c->ring, &c->cap)) < 0)
-    undo_attach(c->ring);
-  else if (rc == 0 && (rc = myelon_reasm_init(&c->reasm, cfg->max_message)) < 0)
-    dmp_consumer_close(c->ring);
-  else if (rc == 0 && cfg->format == MYELON_FRAME_BYTES && (rc = bytes_setup(c, cfg)) < 0)
-    myelon_consumer_close(c), c = NULL;
-  if (rc < 0) {
-    free(c);
+  if (rc < 0)
+    return rc;
+  if (!autofmt)
+    return wrap_attached(cfg, r, out);
+  /* MYELON_FRAME_AUTO: Layer 0 took any shape; go on as a consumer of the
+   * format the ring's tag names. */
+  struct myelon_consumer_config as = *cfg;
+  if ((rc = resolve_auto(cfg, r, &as.format)) < 0 || (rc = check_non_gating(cfg, as.format)) < 0) {
+    undo_attach(r);
     return rc;
   }
-  c->fmt = cfg->format;
-  c->hdr = myelon_frame_header_size(cfg->format);
-  *out = c;
-  return 0;
+  return wrap_attached(&as, r, out);
 }
 
 int myelon_consumer_attach(const struct myelon_consumer_config *cfg, struct myelon_consumer **out)

@@ -149,6 +149,8 @@ static const char *format_name(enum myelon_frame_format f)
     return "MYELON_FRAME_ALIGNED";
   case MYELON_FRAME_BYTES:
     return "MYELON_FRAME_BYTES";
+  case MYELON_FRAME_AUTO:
+    return "MYELON_FRAME_AUTO";
   }
   return "unknown";
 }

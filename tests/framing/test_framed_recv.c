@@ -135,9 +135,12 @@ Test(framed_attach, format_or_capacity_mismatch_is_format_error_and_leaves_no_en
     expect_format_error(&cc, p, "capacity 512 on a 256 ring");
     cc.frame_capacity = 128;
     expect_format_error(&cc, p, "capacity 128 on a 256 ring");
-    cc.format = (enum myelon_frame_format)3;
+    cc.format = (enum myelon_frame_format)5;
     cc.frame_capacity = 256;
     expect_format_error(&cc, p, "unknown format");
+    cc.format = MYELON_FRAME_AUTO;
+    cc.frame_capacity = 128;
+    expect_format_error(&cc, p, "MYELON_FRAME_AUTO with capacity 128 on a 256 ring");
     /* what does fit: the capacity, any capacity, one that rounds to it */
     cc.format = MYELON_FRAME_COMPACT;
     const uint32_t ok[] = {256, 0, 253};
@@ -173,16 +176,79 @@ Test(framed_attach, a_plain_layer0_ring_is_format_error)
     cc.ring.id = "x";
     cc.format = fmts[i];
     struct myelon_consumer *c = (void *)1;
-    for (int pass = 0; pass < 2; pass++) {
-      cc.frame_capacity = pass ? 256 : 0;
+    for (int pass = 0; pass < 3; pass++) {
+      cc.frame_capacity = pass == 1 ? 256 : 0;
+      if (pass == 2)
+        cc.format = MYELON_FRAME_AUTO; /* the tag names no frame format */
       cc.ring.flags = DMP_CONSUMER_DURABLE;
       cr_assert(eq(int, myelon_consumer_attach(&cc, &c), -MYELON_E_FORMAT), "%s, capacity %u",
-                fr_format_name(fmts[i]), cc.frame_capacity);
+                fr_format_name(cc.format), cc.frame_capacity);
       struct dmp_consumer_info info[4];
       cr_assert(eq(int, dmp_producer_list_consumers(p, NULL, info, 4), 0), "entry left behind");
     }
     dmp_producer_close(p);
   }
+}
+
+/* MYELON_FRAME_AUTO (framed.h): a consumer that does not say the format
+ * gets the one the ring was made with (compact or aligned slots of any
+ * capacity, or a byte ring), reads what the producer sends, and gets the
+ * same frame capacity as a consumer that named it; a non-gating one is
+ * refused on a slot ring and taken on a byte ring, and a refusal leaves no
+ * entry. Both backends. A producer refuses AUTO. */
+Test(framed_attach, auto_format_takes_the_ring_s_format)
+{
+  const enum myelon_frame_format fmts[] = {MYELON_FRAME_COMPACT, MYELON_FRAME_ALIGNED, MYELON_FRAME_BYTES};
+  const uint32_t caps[] = {64, 1000, 256};
+  for (int b = 0; b < 2; b++)
+    for (int f = 0; f < 3; f++) {
+      struct myelon_producer_config pc = fr_pcfg(fr_backends[b], fmts[f], caps[f], 16, "auto");
+      struct myelon_producer *p = fr_create(&pc);
+      struct myelon_consumer_config named = fr_ccfg(&pc, "named");
+      struct myelon_consumer *cn = fr_attach(&named);
+      struct myelon_consumer_config cc = fr_ccfg(&pc, "auto");
+      cc.format = MYELON_FRAME_AUTO;
+      cc.frame_capacity = 0;
+      struct myelon_consumer *c = fr_attach(&cc);
+      cr_assert(eq(u32, myelon_consumer_frame_capacity(c), myelon_consumer_frame_capacity(cn)), "%s on %s",
+                fr_format_name(pc.format), fr_backend_name(fr_backends[b]));
+      cr_assert(eq(u64, dmp_consumer_type_tag(myelon_consumer_ring(c)),
+                   dmp_consumer_type_tag(myelon_consumer_ring(cn))));
+      /* one message that takes several frames on the compact ring */
+      uint8_t data[600];
+      fr_pattern(data, sizeof data, 7);
+      fr_publish_ok(p, data, sizeof data, 9);
+      fr_expect_pattern(c, sizeof data, 7, 9);
+      fr_expect_pattern(cn, sizeof data, 7, 9);
+      /* non-gating: copying readers exist on byte rings only */
+      struct myelon_consumer_config ng = fr_ccfg(&pc, "ng");
+      ng.format = MYELON_FRAME_AUTO;
+      ng.frame_capacity = 0;
+      ng.ring.flags = DMP_CONSUMER_NON_GATING;
+      struct myelon_consumer *cg = (void *)1;
+      int before = table_entries(p);
+      int rc = myelon_consumer_attach(&ng, &cg);
+      if (pc.format == MYELON_FRAME_BYTES) {
+        cr_assert(eq(int, rc, 0), "non-gating AUTO on a byte ring: %s / %s", myelon_err_name(rc), dmp_last_error());
+        myelon_consumer_close(cg);
+      } else {
+        cr_assert(eq(int, rc, -EINVAL), "non-gating AUTO on a %s ring: %s", fr_format_name(pc.format),
+                  myelon_err_name(rc));
+        cr_assert(eq(ptr, cg, NULL));
+        cr_assert(eq(int, table_entries(p), before), "a refused non-gating attach left an entry");
+      }
+      myelon_consumer_close(c);
+      myelon_consumer_close(cn);
+      /* producers make rings with a format: AUTO is refused */
+      struct myelon_producer_config pa = fr_pcfg(fr_backends[b], MYELON_FRAME_COMPACT, 64, 16, "autop");
+      pa.format = MYELON_FRAME_AUTO;
+      pa.ring_bytes = 0;
+      struct myelon_producer *bad = (void *)1;
+      cr_assert(eq(int, myelon_producer_create(&pa, &bad), -MYELON_E_FORMAT));
+      cr_assert(eq(ptr, bad, NULL));
+      cr_assert(strstr(dmp_last_error(), "MYELON_FRAME_AUTO") != NULL, "%s", dmp_last_error());
+      myelon_producer_close(p);
+    }
 }
 
 Test(framed_attach, missing_ring_and_bad_config)

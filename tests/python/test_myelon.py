@@ -382,6 +382,19 @@ class FramedBytes(Base):
             p.publish(b'after', kind=2, timeout=5)
             self.assertEqual(c.recv_bytes(timeout=5), (b'after', 2))
 
+    def test_a_consumer_that_names_no_shape_reads_either(self):
+        """byte_ring left out (MYELON_FRAME_AUTO): the consumer takes the
+        ring's format, a byte ring or a ring of frames, typed too."""
+        for shape in ({'ring_bytes': 4096}, {}):
+            with myelon.Producer(self.name, **shape) as p, \
+                    myelon.Consumer(self.name, 'r') as c:
+                p.publish(b'x' * 1500, kind=3, timeout=5)  # several frames on a ring of frames
+                self.assertEqual(c.recv_bytes(timeout=5), (b'x' * 1500, 3), shape)
+            with myelon.TypedProducer(self.name, **shape) as p, \
+                    myelon.TypedConsumer(self.name, 't') as c:
+                p.publish(order(1), kind=7, timeout=5)
+                self.assertEqual(c.recv(timeout=5), (order(1), 7), shape)
+
     def test_shapes_that_do_not_match_are_refused(self):
         for bad in (0, -4096, 4096.0, True, '4096'):
             with self.assertRaises(ValueError):
@@ -393,7 +406,7 @@ class FramedBytes(Base):
         self.assertEqual(e.exception.name, 'BADCONFIG')
         with myelon.Producer(self.name, ring_bytes=4096):
             with self.assertRaises(myelon.Error) as e:  # a consumer of frames on a byte ring
-                myelon.Consumer(self.name, 'r', attach_timeout=0)
+                myelon.Consumer(self.name, 'r', attach_timeout=0, byte_ring=False)
             self.assertEqual(e.exception.name, 'FORMAT')
         with myelon.Producer(self.name):
             with self.assertRaises(myelon.Error) as e:  # and the other way round

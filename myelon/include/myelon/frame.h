@@ -79,6 +79,9 @@ enum myelon_frame_format {
   MYELON_FRAME_COMPACT = 0, /**< 12-byte header, 4-byte aligned payload */
   MYELON_FRAME_ALIGNED = 1, /**< 16-byte header, 16-byte aligned payload */
   MYELON_FRAME_BYTES = 2,   /**< a byte ring: one record per message, an aligned SINGLE frame in each */
+  MYELON_FRAME_AUTO = 3,    /**< consumers only: take the format the ring was created with (framed.h,
+                                 struct myelon_consumer_config); not a format of frames, so
+                                 myelon_frame_header_size() is 0 and producers refuse it */
 };
 
 #define MYELON_FLAG_START 0x01u

@@ -84,7 +84,10 @@ struct myelon_producer_config {
 struct myelon_consumer_config {
   struct dmp_consumer_config ring; /**< name and id (required), backend, start, wait ...; its slot_size,
                                         slot_align and type_tag are set from the format */
-  enum myelon_frame_format format; /**< must match the ring */
+  enum myelon_frame_format format; /**< must match the ring; MYELON_FRAME_AUTO: whatever format the ring
+                                        was created with (its type tag says; a ring that carries no
+                                        frames is refused with -MYELON_E_FORMAT). Default
+                                        MYELON_FRAME_COMPACT */
   uint32_t frame_capacity;         /**< must match the ring; 0 = accept the ring's (not used by
                                         MYELON_FRAME_BYTES) */
   size_t max_message;              /**< reassembly bound; default 16 MiB */
@@ -255,12 +258,16 @@ MYELON_API int myelon_producer_publish_batch(struct myelon_producer *p, const st
 
 /**
  * Attach to a framed ring.
+ * With `format` MYELON_FRAME_AUTO the consumer takes the ring's format
+ * (compact, aligned or a byte ring), as if it had been given: a reader
+ * need not know how its producer made the ring.
  * @return 0 and `*out`; -MYELON_E_FORMAT if the ring was not created for
  *         this format (and capacity, if given), or the format or capacity
- *         is invalid; -DMP_E_BADCONFIG (max_message 0 or above
+ *         is invalid (MYELON_FRAME_AUTO: the ring carries no frames); -DMP_E_BADCONFIG (max_message 0 or above
  *         MYELON_MAX_MESSAGE_LIMIT); -EINVAL (NULL argument, or
- *         DMP_CONSUMER_NON_GATING in `ring.flags` with a slot format:
- *         messages are leased in place, which needs a gating consumer);
+ *         DMP_CONSUMER_NON_GATING in `ring.flags` with a slot format, or
+ *         with MYELON_FRAME_AUTO on a slot ring: messages are leased in
+ *         place, which needs a gating consumer);
  *         errors of dmp_consumer_attach().
  *         On a MYELON_FRAME_BYTES ring a non-gating consumer is allowed:
  *         it reads each message by copy (dmp_consumer_try_copy_bytes())

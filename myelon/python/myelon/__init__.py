@@ -219,7 +219,9 @@ def _buffer(data):
 
 # ---- Layer 1: framed messages ------------------------------------------------------
 
-_FRAME_BYTES = 2  # enum myelon_frame_format: MYELON_FRAME_BYTES
+_FRAME_COMPACT = 0  # enum myelon_frame_format: MYELON_FRAME_COMPACT
+_FRAME_BYTES = 2  # MYELON_FRAME_BYTES
+_FRAME_AUTO = 3  # MYELON_FRAME_AUTO: a consumer takes the ring's format
 
 
 def _ring_bytes(ring_bytes):
@@ -244,7 +246,7 @@ class Producer(_Handle):
                    a byte ring (MYELON_FRAME_BYTES) of that many bytes, every
                    message one record, whole, up to half the ring less 32
                    bytes (capacity and frame_capacity are then not used;
-                   consumers attach with byte_ring=True)
+                   consumers attach as to any framed ring)
     """
     _close_fn = _ffi.myelon_producer_close
 
@@ -352,14 +354,15 @@ class Consumer(_Handle):
 
     start   'latest' (default: messages published after the attach) or 'oldest'
     wait, spins  how receives wait for a message (see above)
-    byte_ring    True: the ring is a byte ring (a Producer with ring_bytes,
-                 MYELON_FRAME_BYTES); False (default): a ring of frames
+    byte_ring    None (default): whatever the ring is (MYELON_FRAME_AUTO);
+                 True: it must be a byte ring (a Producer with ring_bytes,
+                 MYELON_FRAME_BYTES); False: it must be a ring of frames
     """
     _close_fn = _ffi.myelon_consumer_close
     _BUF = 65536  # recv_bytes()'s buffer; a longer message is read from its lease
 
     def __init__(self, name, id, *, backend='shm', start='latest', attach_timeout=5.0, max_message=None,
-                 wait=None, spins=None, byte_ring=False):
+                 wait=None, spins=None, byte_ring=None):
         super().__init__()
         self._msg = None
         self._m = _ffi.Msg()  # preallocated: one per consumer, not one per message
@@ -367,10 +370,9 @@ class Consumer(_Handle):
         self._buf = None
         cfg = _ffi.FramedConsumerConfig()
         _ffi.myelon_consumer_config_init(ctypes.byref(cfg))
-        if byte_ring not in (False, True):
-            raise ValueError('byte_ring must be True or False, not %r' % (byte_ring,))
-        if byte_ring:
-            cfg.format = _FRAME_BYTES
+        if byte_ring is not None and byte_ring not in (False, True):
+            raise ValueError('byte_ring must be None, True or False, not %r' % (byte_ring,))
+        cfg.format = _FRAME_AUTO if byte_ring is None else _FRAME_BYTES if byte_ring else _FRAME_COMPACT
         cfg.ring.name = _name(name, 'name')
         cfg.ring.id = _name(id, 'id')
         cfg.ring.backend = _backend(backend)
