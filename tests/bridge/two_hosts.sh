@@ -9,8 +9,10 @@
 #                                     -> myelon-bridge egress  --CURVE tcp-->
 #   B: myelon-bridge ingress -> ring feed -> brg_reader
 #
-# B's reader takes 5 ms a message, so the stream (back-pressured by it)
-# is still running when the link is cut even on a loaded machine.
+# A's producer holds after message 100 until the link is cut (frm_role
+# --hold-file), so the rest of the stream crosses after the cut however
+# fast the machine; B's reader takes 5 ms a message, so the stream
+# (back-pressured by it) is still running at the cut on a loaded machine.
 # Mid-stream the link is cut (ip link set down) for 2 s and brought back:
 # every message still arrives once, in order, byte-exact, on both readers.
 # During the cut, B's reader's wait ends with the producer-dead error
@@ -46,7 +48,9 @@ if [ "$shape" = bytes ]; then
   # frm_bytes_ring(64, 1024, 4 MiB): what frm_role creates for this stream.
   fmt=bytes ing_geom="--format bytes --ring-bytes 16M" rd_fmt="--format bytes" nreaders=2
   # Some 500 of these messages fill a 16 MiB ring: 1500 keep the producer
-  # running (back-pressured) through the cut, as 400 do on 64 slots. B's
+  # running (back-pressured) through the cut, as 400 do on 64 slots (and
+  # it holds at message 100 until the cut: a fast quiet machine once
+  # carried the whole stream before "ip link set down" ran). B's
   # reader is not slowed: behind by a full 16 MiB ring (2.5 s at 5 ms a
   # message) it would see the dead link only after the link was back,
   # and the ingress, waiting for room in that ring, would not count the
@@ -87,7 +91,8 @@ pids+=("$bpid")
 wait_file "$dir/b.ready"
 
 # Host A: creates the veth pair, hands vb to B, runs the producer, a local
-# reader and the egress; cuts the link for 2 s once 100 messages are out.
+# reader and the egress; cuts the link for 2 s once 100 messages are out
+# (the producer holds there until the cut).
 unshare --net --ipc --mount --propagation private bash -c '
   set -e
   mount -t tmpfs -o size=256m,mode=1777 tmpfs /dev/shm
@@ -97,7 +102,7 @@ unshare --net --ipc --mount --propagation private bash -c '
   ip addr add 10.217.0.1/30 dev va
   ip link set va up
   timeout -k 5 "$1" "$3" producer --backend=shm --name=feed '"$common"' --count="$4" --wait-consumers=2 \
-    --ready-file="$0/a.100" --ready-at=100 --timeout-ms=$(($1 * 1000)) 2>"$0/prod.err" &
+    --ready-file="$0/a.100" --ready-at=100 --hold-file="$0/a.cut" --timeout-ms=$(($1 * 1000)) 2>"$0/prod.err" &
   prod=$!
   timeout -k 5 "$1" "$3" consumer --backend=shm --name=feed --id=local '"$common"' --first=0 --last=$(($4 - 1)) \
     --timeout-ms=$(($1 * 1000)) 2>"$0/local.err" &
@@ -108,6 +113,7 @@ unshare --net --ipc --mount --propagation private bash -c '
   n=0; until [ -e "$0/a.100" ]; do n=$((n+1)); [ $n -lt $(($1 * 100)) ] || exit 4; sleep 0.01; done
   date +%s%3N >"$0/cut.ms"
   ip link set va down
+  touch "$0/a.cut" # the producer goes on: the rest of the stream after the cut
   # dmp-stat during the cut, two samples 0.3 s apart (so that it judges
   # whether each consumer moved): the egress must show up stalled.
   sleep 0.5

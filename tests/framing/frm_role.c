@@ -5,7 +5,7 @@
  *   frm_role producer --backend shm|mmap --name N --format compact|aligned|bytes
  *            --fcap F --capacity C --seed S --profile mixed|big|fixed:SIZE
  *            --count K [--wait-consumers n] [--ready-file P --ready-at i]
- *            [--until-file P] [--timeout-ms T] [--batch B]
+ *            [--hold-file P] [--until-file P] [--timeout-ms T] [--batch B]
  *   frm_role consumer --backend ... --name N --id ID --format ... --fcap F
  *            --capacity C --seed S --profile ... [--first i|any] --last i
  *            [--api recv|try|copy|process|batch] [--slow-us u] [--die-mid-after k]
@@ -20,7 +20,11 @@
  * must name itself, so the profile must be big or fixed) up to --last, each
  * byte-exact (or until it delivered --messages). --die-mid-after k: after k messages, at the first moment a
  * message is half received, write the report and SIGKILL itself (a crash
- * in the middle of a message). Every wait is bounded by --timeout-ms; the
+ * in the middle of a message). --hold-file P: once message --ready-at - 1
+ * is published (and --ready-file written), the producer waits until P
+ * exists before it publishes more (a test's gate: a fault injected before
+ * it writes P lands before the rest of the stream, however fast the machine).
+ * Every wait is bounded by --timeout-ms; the
  * process also dies with its parent (the test). Exit codes: FRM_EXIT_TABLE.
  */
 #ifndef _GNU_SOURCE
@@ -57,7 +61,7 @@ struct opts {
   struct frm_stream stream;
   int64_t count;      /* producer: messages to publish; consumer: index limit for "any" */
   int64_t timeout_ms;
-  const char *ready_file, *done_file, *until_file, *report_file;
+  const char *ready_file, *done_file, *until_file, *report_file, *hold_file;
   /* producer */
   uint32_t wait_consumers;
   int64_t ready_at;
@@ -106,7 +110,7 @@ static const char usage[] =
 enum {
   O_BACKEND = 1, O_NAME, O_ID, O_FORMAT, O_FCAP, O_CAPACITY, O_SEED, O_PROFILE, O_COUNT, O_TIMEOUT,
   O_READY, O_READY_AT, O_DONE, O_UNTIL, O_REPORT, O_WAITC, O_FIRST, O_LAST, O_API, O_SLOW, O_DIE, O_TOLERATE,
-  O_MESSAGES, O_BATCH,
+  O_MESSAGES, O_BATCH, O_HOLD,
 };
 
 static const struct option longopts[] = {
@@ -122,6 +126,7 @@ static const struct option longopts[] = {
     {"api", required_argument, 0, O_API},         {"slow-us", required_argument, 0, O_SLOW},
     {"die-mid-after", required_argument, 0, O_DIE}, {"tolerate-errors", no_argument, 0, O_TOLERATE},
     {"messages", required_argument, 0, O_MESSAGES}, {"batch", required_argument, 0, O_BATCH},
+    {"hold-file", required_argument, 0, O_HOLD},
     {0, 0, 0, 0},
 };
 
@@ -186,6 +191,7 @@ static int set_opt(struct opts *o, int c, const char *arg)
   case O_TOLERATE: o->tolerate_errors = true; break;
   case O_MESSAGES: o->messages = strtoll(arg, NULL, 0); break;
   case O_BATCH: o->batch = strtoll(arg, NULL, 0); break;
+  case O_HOLD: o->hold_file = arg; break;
   default: return -1;
   }
   return 0;
@@ -219,6 +225,20 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 }
 
 /* ---- producer ----------------------------------------------------------- */
+
+/* --hold-file: wait (--timeout-ms at most) until the test writes it. */
+static int hold(const struct opts *o)
+{
+  struct timespec t0, now, nap = {0, 1000000};
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  while (!exists(o->hold_file)) {
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if ((now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000 > o->timeout_ms)
+      return fail(FRM_EX_TIMEOUT, "%s never appeared", o->hold_file);
+    nanosleep(&nap, NULL);
+  }
+  return 0;
+}
 
 /* --batch: messages [i, i + n) built in their own buffers and published
  * with one myelon_producer_publish_batch() call. */
@@ -293,6 +313,8 @@ static int run_producer(const struct opts *o)
       break;
     }
     if (o->ready_file && i + 1 == o->ready_at && (code = touch(o->ready_file)) != 0)
+      break;
+    if (o->hold_file && i + 1 == o->ready_at && (code = hold(o)) != 0)
       break;
     if (exists(o->until_file))
       break;
