@@ -122,8 +122,9 @@ int64_t first_ownerdead(const char *events, int64_t since_ms);
 void expect_refused(bool framed_a, const char *const *ing_extra, const char *egress_says, const char *ingress_says);
 /* kill -9 the ingress three times mid-stream (each time after it applied at
  * least 40 messages itself), restarting it with its --state file, on a
- * stream of `count` "big" messages: B's reader, which follows each new
- * ring, counts every message once. */
+ * stream of `count` "big" messages: B's reader (5 ms a message, so that
+ * the stream outlasts the kills), which follows each new ring, counts
+ * every message once. */
 void ingress_killed_thrice(int count);
 
 #endif

@@ -336,7 +336,10 @@ Test(bridge, default_window_is_512_messages)
  * the link timeout (default 500 ms; the bound here is generous), and when
  * the egress runs again the link resumes into a new ring on B that the
  * reader attaches to, as after a local producer restart: every message
- * once, in order. */
+ * once, in order. B's reader takes 5 ms a message, so the 500 messages
+ * after the 100th last 2.5 s at least: the egress is stopped mid-stream
+ * however fast the machine (at full speed a quiet machine could carry
+ * them all between the ingress's status lines). */
 Test(bridge, silent_link_ends_remote_waits_with_ownerdead_then_resumes)
 {
   const char *ep = ipc_ep(), *ra = ts_shm_name("a"), *rb = ts_shm_name("b"), *report = ts_tmp_path("report");
@@ -344,7 +347,7 @@ Test(bridge, silent_link_ends_remote_waits_with_ownerdead_then_resumes)
   const char *ing_extra[] = {"--json=0.02", NULL};
   const int count = 600;
   struct side in = ingress(rb, ep, ing_extra);
-  pid_t rd = reader_ex(rb, "big", 11, count, report, events, 0);
+  pid_t rd = reader_ex2(rb, "big", 11, count, report, events, 0, 2);
   pid_t pr = producer(ra, "big", 11, count);
   struct side eg = egress(ra, ep, NULL);
   int64_t deadline = ts_now_ns() + (int64_t)ts_timeout_ms(60000) * 1000000;
@@ -543,18 +546,22 @@ Test(bridge, producer_restart_on_a_is_seen_on_b_and_followed)
  * the egress held A's slots until acknowledged (it released each as it
  * copied it), the restarted egress resumed after its window: B's reader
  * reported the gap (lost > 0). A's ring (512 frames) holds every "big"
- * message whole. */
+ * message whole. B's reader takes 5 ms a message (as in test_raw.c and
+ * test_bytes.c): B's ring (512 KiB) holds a few messages, so the stream
+ * is still running at each kill however fast the machine (at full speed
+ * the 70 messages after the 80th could all cross before the ingress is
+ * stopped, and the egress, done, exits 0 rather than dying of SIGKILL). */
 Test(bridge, egress_killed_with_messages_in_flight_resumes_without_loss_or_duplicate)
 {
   CAP = 512;
-  const int count = 150;
+  const int count = 250;
   const char *ep = ipc_ep(), *ra = ts_shm_name("a"), *rb = ts_shm_name("b"), *report = ts_tmp_path("report");
   char state[320];
   snprintf(state, sizeof state, "--state=%s", ts_tmp_path("egstate"));
   const char *ing_extra[] = {"--json=0.02", "--timeout=5s", NULL};
   const char *eg_extra[] = {state, NULL};
   struct side in = ingress(rb, ep, ing_extra);
-  pid_t rd = reader(rb, "big", 21, count, report);
+  pid_t rd = reader_ex2(rb, "big", 21, count, report, NULL, 0, 2); /* slow: the stream lasts */
   pid_t pr = producer(ra, "big", 21, count);
   struct side eg = egress_killed_twice(ra, ep, eg_extra, &in);
   expect_stream_done(rd, CHILD_MS, report, count, 0, pr, &eg, &in);
