@@ -140,8 +140,9 @@
  * reconnects. On top, an egress with nothing to send PINGs every
  * `heartbeat_ms`, so an ingress that hears nothing from its egress for
  * `timeout_ms` (default 500 ms): no message, and on tcp:// no bytes of one
- * still arriving (a message slower to cross than `timeout_ms` does not
- * count as silence), knows the link, the egress or host A is dead: it closes its ring,
+ * still arriving, in order or not (a message slower to cross than
+ * `timeout_ms` does not count as silence, nor does TCP's recovery of a
+ * lost segment meanwhile), knows the link, the egress or host A is dead: it closes its ring,
  * and B's readers, once they read what was published, get
  * -DMP_E_OWNERDEAD from their waits, as for a dead local producer. When
  * the link is back the ingress creates a new ring (a new epoch) and resumes

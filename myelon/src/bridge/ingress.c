@@ -250,27 +250,45 @@ static int zap_handle(struct myelon_bridge *b)
  * A whole message from it proves the link alive; so do bytes still
  * arriving on its TCP connection, read from the kernel (TCP_INFO), when one
  * message takes longer than timeout_ms to cross (a slow or loaded link),
- * so that the link is not declared dead in the middle of it. ZMTP's own
- * heartbeats (a few dozen bytes a heartbeat) are not counted: a dead or cut
- * link still ends within timeout_ms of its last bytes. */
+ * so that the link is not declared dead in the middle of it. Bytes are
+ * counted twice over: the bytes received in order, and the data segments
+ * received (tcpi_data_segs_in, where the kernel has it), in or out of
+ * order. While TCP recovers a lost segment the rest of the message piles
+ * up out of order and the in-order count stands still (seen on
+ * bridge_slow_link's shaped link after the cut: 245 ms without a byte
+ * counted while ~1 MB arrived, then all of it at once; past timeout_ms
+ * that closes B's ring mid-message, that test's failure: B's reader
+ * attached three times); the segments go on counting. ZMTP's own
+ * heartbeats (a few dozen bytes, one segment each way a heartbeat) are not
+ * counted: a dead or cut link still ends within timeout_ms of its last
+ * bytes. */
 
 /* A message from the active egress, which came on connection `fd`
- * (ZMQ_SRCFD; -1 unknown). */
-static void rx_alive(struct myelon_bridge *b, int fd)
+ * (ZMQ_SRCFD; -1 unknown). hello: a HELLO, the first message of every
+ * connection (an egress that connects again does so under a new routing
+ * id, and is heard only once its HELLO was welcomed): that connection's
+ * peer is read again even when its fd number is the one cached, since
+ * libzmq may have closed the previous connection and accept() returned
+ * the same (lowest free) number for the new one. Kept, the old peer made
+ * rx_bytes_now() take the new connection for a closed one, so that the
+ * bytes of a message slower than timeout_ms went uncounted until it was
+ * whole. */
+static void rx_alive(struct myelon_bridge *b, int fd, bool hello)
 {
   b->last_rx_ns = bridge_now_ns();
   b->rx_base = false;
-  if (fd == b->rx_fd)
+  if (fd == b->rx_fd && !hello)
     return;
   socklen_t len = sizeof b->rx_peer;
   b->rx_fd = fd >= 0 && getpeername(fd, (struct sockaddr *)&b->rx_peer, &len) == 0 ? fd : -1;
   b->rx_peer_len = len;
 }
 
-/* The kernel's count of bytes received on that connection; false when
- * unknown (ipc://, an older kernel, or the fd is no longer that
- * connection: libzmq closed it and the number was reused). */
-static bool rx_bytes_now(struct myelon_bridge *b, uint64_t *n)
+/* The kernel's counts of bytes received in order and of data segments
+ * received on that connection (segs 0 where the kernel does not report
+ * them); false when unknown (ipc://, an older kernel, or the fd is no
+ * longer that connection: libzmq closed it and the number was reused). */
+static bool rx_bytes_now(struct myelon_bridge *b, uint64_t *n, uint32_t *segs)
 {
   if (b->rx_fd < 0)
     return false;
@@ -285,20 +303,23 @@ static bool rx_bytes_now(struct myelon_bridge *b, uint64_t *n)
     return false;
   }
   *n = ti.tcpi_bytes_received;
+  *segs = tl >= offsetof(struct tcp_info, tcpi_data_segs_in) + sizeof ti.tcpi_data_segs_in ? ti.tcpi_data_segs_in : 0;
   return true;
 }
 
 /* No whole message for a heartbeat: sample the connection's bytes; more
- * than heartbeats account for since the last sample is progress. */
+ * than heartbeats account for since the last sample (in bytes, or in
+ * segments: a heartbeat's PING and PONG are one each) is progress. */
 static void rx_progress(struct myelon_bridge *b)
 {
   int64_t now = bridge_now_ns();
   uint64_t n;
-  if (now - b->last_rx_ns < (int64_t)b->heartbeat_ms * 1000000 || !rx_bytes_now(b, &n))
+  uint32_t segs;
+  if (now - b->last_rx_ns < (int64_t)b->heartbeat_ms * 1000000 || !rx_bytes_now(b, &n, &segs))
     return;
-  uint64_t beats = 64 * ((uint64_t)b->timeout_ms / (uint64_t)b->heartbeat_ms + 1);
+  uint64_t nbeats = (uint64_t)b->timeout_ms / (uint64_t)b->heartbeat_ms + 1, beats = 64 * nbeats;
   int64_t hb = (int64_t)b->heartbeat_ms * 1000000, to = (int64_t)b->timeout_ms * 1000000;
-  if (b->rx_base && n - b->rx_bytes > 1024 + beats)
+  if (b->rx_base && (n - b->rx_bytes > 1024 + beats || (uint32_t)(segs - b->rx_segs) > 16 + 2 * nbeats))
     b->last_rx_ns = now;
   else if (b->rx_base)
     return;
@@ -309,6 +330,7 @@ static void rx_progress(struct myelon_bridge *b)
      * judges, rather than call the link silent on no evidence. */
     b->last_rx_ns = now - (to - hb);
   b->rx_bytes = n;
+  b->rx_segs = segs;
   b->rx_base = true;
 }
 
@@ -611,15 +633,15 @@ static int ingress_dispatch(struct myelon_bridge *b, const uint8_t *id, size_t i
   if (w.type == MYELON_BRIDGE_HELLO) {
     rc = ingress_hello(b, id, idlen, &w);
     if (fresh && is_active(b, id, idlen))
-      rx_alive(b, fd);
+      rx_alive(b, fd, true);
   } else if (w.type == MYELON_BRIDGE_DATA || w.type == MYELON_BRIDGE_BATCH) {
     if (fresh && is_active(b, id, idlen))
-      rx_alive(b, fd);
+      rx_alive(b, fd, false);
     rc = ingress_data(b, id, idlen, msg, &w);
   } else if (w.type == MYELON_BRIDGE_PING) {
     if (is_active(b, id, idlen)) {
       if (fresh)
-        rx_alive(b, fd);
+        rx_alive(b, fd, false);
       b->ack_due = b->ack_now = true; /* the answer: the egress hears we are alive, and gets credit */
     } else {
       send_resync(b, id, idlen);
@@ -706,7 +728,7 @@ static int ingress_hold(struct myelon_bridge *b, const uint8_t *id, size_t idlen
   }
   if (!is_active(b, id, idlen))
     return 0;
-  rx_alive(b, fd);
+  rx_alive(b, fd, w.type == MYELON_BRIDGE_HELLO);
   if (w.type == MYELON_BRIDGE_PING) {
     b->ack_due = b->ack_now = true;
     return 0;

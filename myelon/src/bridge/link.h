@@ -149,6 +149,7 @@ struct myelon_bridge {
   struct sockaddr_storage rx_peer; /* that connection's peer, to tell a reused fd */
   socklen_t rx_peer_len;
   uint64_t rx_bytes;     /* the kernel's bytes received on it at the last sample */
+  uint32_t rx_segs;      /* and its data segments received (in or out of order) */
   bool rx_base;          /* rx_bytes sampled since the last whole message */
   uint64_t src_epoch;    /* A's ring epoch of the active stream (src_known) */
   bool src_known;
