@@ -41,7 +41,8 @@
  *   of tombstones, which ends exactly at the claim's end (the next
  *   record's first block), counting them; it never reads the dead
  *   producer's header or payload. An aborted claim (dmp_producer_abort(),
- *   close) is tombstoned the same way by its producer.
+ *   close) is tombstoned the same way by its producer, every block of it,
+ *   before the abort returns (multi.c, dmp_impl_mp_abort()).
  *
  * Readers (gating: dmp_impl_bytes_mp_peek(); non-gating: bytes.c's
  * lossy_copy()) take the published frontier from the markers

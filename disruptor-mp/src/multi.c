@@ -321,7 +321,10 @@ static int64_t mp_limit(struct dmp_producer *p)
   return limit;
 }
 
-/* Publish [lo, hi) of our claim as tombstones (abort, close). */
+/* Publish [lo, hi) of our claim as tombstones (abort, close): the same
+ * steps as a publish (MP3 in tombstone form, MP4), then MP5 at once, so
+ * the cursor moves over them (and wakes a parked consumer) even if this
+ * handle never claims or publishes again. */
 static void mp_drop_pending(struct dmp_producer *p)
 {
   struct dmp_impl_mp *mp = p->mp;
@@ -348,8 +351,6 @@ static void mp_drop_pending(struct dmp_producer *p)
 static int mp_try_claim(struct dmp_producer *p, uint64_t n, int64_t *first)
 {
   struct dmp_impl_mp *mp = p->mp;
-  if (p->claim_end == DMP_IMPL_MP_NEXT) /* the inline dmp_producer_abort() ran */
-    mp_drop_pending(p);
   if (mp->lo != mp->hi)
     return DMP_FAIL(-EBUSY, "'%s': this producer's claim of %lld slot(s) is not published yet (a multi-producer "
                     "ring takes one claim per handle at a time: publish or abort it first)",
@@ -425,10 +426,6 @@ int64_t dmp_impl_mp_publish(struct dmp_producer *p)
   struct dmp_impl_mp *mp = p->mp;
   if (!mp) /* a single-producer handle whose `next` reached DMP_IMPL_MP_NEXT: cannot happen */
     return p->next - 1;
-  if (p->claim_end == DMP_IMPL_MP_NEXT) { /* the inline dmp_producer_abort() ran */
-    mp_drop_pending(p);
-    return mp->last;
-  }
   if (mp->lo == mp->hi)
     return mp->last;
   dmp_atomic_i64 *marks = dmp_impl_mp_marks(&p->ring);
@@ -468,6 +465,20 @@ int64_t dmp_impl_mp_publish(struct dmp_producer *p)
       dmp_impl_mp_advance(&p->ring);
   }
   return mp->last;
+}
+
+void dmp_impl_mp_abort(struct dmp_producer *p)
+{
+  if (!p->mp) { /* a single-producer handle whose `next` reached DMP_IMPL_MP_NEXT: cannot happen */
+    p->claim_end = p->next;
+    return;
+  }
+  /* Tombstones now, not at this handle's next call: a producer that
+   * aborts and then idles would otherwise hold back every consumer, and
+   * every other producer's slots beyond its claim, while it idles (a
+   * repair never tombstones a live producer's claim). Nothing claimed:
+   * a no-op that touches no shared line. */
+  mp_drop_pending(p);
 }
 
 /* Wait for space as a single-producer claim does (producer.c,
@@ -534,7 +545,7 @@ int64_t dmp_impl_mp_claim_next(struct dmp_producer *p)
   /* The exclusive owner's claim of one slot inside its cached limit: MP1
    * (hi; lo already equals the claim counter, which only we store), X1,
    * MP2x, as in mp_try_claim(), without its checks. */
-  if (mp->excl && mp->lo == mp->hi && p->claim_end != DMP_IMPL_MP_NEXT && mp->hi <= mp->limit) {
+  if (mp->excl && mp->lo == mp->hi && mp->hi <= mp->limit) {
     struct dmp_segment_control *ctl = p->ring.ctl;
     const int64_t c = mp->hi;
     dmp_impl_store_relaxed(&mp->entry->claim_hi, c + 1); /* MP1 */
@@ -646,7 +657,7 @@ void dmp_impl_mp_leave(struct dmp_producer *p)
   struct dmp_impl_mp *mp = p->mp;
   if (!mp)
     return;
-  if (p->claim_end == DMP_IMPL_MP_NEXT || mp->lo != mp->hi) /* aborted, or claimed and never published */
+  if (mp->lo != mp->hi) /* claimed and never published */
     mp_drop_pending(p);
   /* Relaxed + release: our entry goes FREE before its lock does (PT1). */
   dmp_impl_store_release(&mp->entry->state, DMP_PRODUCER_FREE);

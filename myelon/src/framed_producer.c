@@ -452,7 +452,9 @@ int myelon_producer_abort(struct myelon_producer *p)
     return -EINVAL;
   /* Nothing else is claimed while a zero-copy claim is open (every other
    * publish path refuses to run), so this drops exactly that slot; no
-   * message id was taken for it. */
+   * message id was taken for it. On a multi-producer ring Layer 0's abort
+   * publishes the slot as a tombstone before it returns (so a producer
+   * that aborts and then idles holds back nobody). */
   dmp_producer_abort(p->ring);
   p->claimed = NULL;
   return 0;

@@ -3,7 +3,8 @@
  *  - in one process: two producer handles interleaving records, wrap
  *    padding claimed by whoever crosses the end, one claim per handle
  *    (-EBUSY), an abort and a close publishing tombstones that readers
- *    step over, attach checks, a non-gating reader;
+ *    step over (the abort at once: a producer that aborts and idles holds
+ *    back nobody), attach checks, a non-gating reader;
  *  - hostile peers: scribbled record headers refused (-DMP_E_CORRUPT) and
  *    resynced past; a scribbled marker repaired as a tombstone; a scribbled
  *    producer table: nobody crashes or hangs;
@@ -188,6 +189,53 @@ Test(bytes_multi, two_handles_interleave_pad_abort_close)
       expect(c, 300, (uint8_t)(20 + i));
     }
     dmp_consumer_close(c);
+    dmp_producer_close(a);
+  }
+}
+
+/* An abort is published at once: producer x claims a record (padded
+ * across the ring's end), aborts it and then does nothing; a's record
+ * after it is read within a bounded wait, x's blocks (padding and record)
+ * counted as tombstones, although x never claims, publishes or closes
+ * again (the abort used to leave them claimed until x's next call, and
+ * every consumer waited on them). */
+Test(bytes_multi, abort_then_idle_blocks_nobody)
+{
+  for (int bi = 0; bi < 2; bi++) {
+    enum dmp_backend b = bi ? DMP_BACKEND_MMAP : DMP_BACKEND_SHM;
+    struct dmp_producer_config pc = mcfg(b, 1024); /* 16 blocks of 64 */
+    struct dmp_producer *a = create(&pc);
+    struct dmp_consumer *c = consumer(&pc, "c", 0);
+    struct dmp_producer *x = attach(&pc);
+    put(a, 48 + 64 * 6, 1); /* 0-6 */
+    put(a, 48 + 64 * 4, 2); /* 7-11 */
+    expect(c, 48 + 64 * 6, 1);
+    expect(c, 48 + 64 * 4, 2);
+    uint64_t before = ring_tombstones(a);
+    void *dx;
+    cr_assert(eq(int, dmp_producer_try_claim_bytes(x, 300, &dx), 0)); /* pad 12-15, then 16-20 */
+    memset(dx, 0xee, 150);                                           /* half written ... */
+    dmp_producer_abort(x);                                           /* ... given up; x idles from here */
+    cr_assert(eq(i64, put(a, 50, 3), 22), "a's record after x's claim: 21-22");
+    const void *d;
+    size_t n;
+    int64_t seq;
+    int rc = dmp_consumer_peek_bytes_timeout(c, &d, &n, &seq, (int64_t)ts_timeout_ms(5000) * 1000000);
+    cr_assert(eq(int, rc, 0), "x aborted and idles: its blocks must not hold the consumer: %s (%s)",
+              dmp_err_name(rc), dmp_last_error());
+    cr_assert(eq(i64, seq, 21));
+    cr_assert(eq(sz, n, 50));
+    for (size_t i = 0; i < n; i++)
+      cr_assert(eq(u8, ((const uint8_t *)d)[i], 3), "byte %zu: a's record, never x's", i);
+    dmp_consumer_release(c);
+    cr_assert(eq(u64, dmp_consumer_tombstones(c), 9), "x's padding and record");
+    cr_assert(eq(u64, ring_tombstones(a) - before, 9), "stored by x's abort");
+    cr_assert(eq(u64, dmp_producer_tombstones(x), 9));
+    /* x's handle goes on as before. */
+    put(x, 10, 4);
+    expect(c, 10, 4);
+    dmp_consumer_close(c);
+    dmp_producer_close(x);
     dmp_producer_close(a);
   }
 }

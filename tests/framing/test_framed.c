@@ -779,3 +779,43 @@ Test(framed_multi_producer, messages_are_claimed_whole_and_never_interleave)
     myelon_producer_close(sp);
   }
 }
+
+/* myelon_producer_abort() on a multi-producer ring publishes the aborted
+ * slot as a tombstone at once: the producer that aborted then does nothing
+ * (no claim, publish or close), and the other producer's message after it
+ * is received within a bounded wait; both ways (the creator, which holds
+ * the biased claim, and an attached producer). */
+Test(framed_multi_producer, abort_then_idle_blocks_nobody)
+{
+  FR_SLOT_ONLY("a byte ring has one producer");
+  for (int b = 0; b < 2; b++) {
+    struct myelon_producer_config pc = fr_pcfg(fr_backends[b], MYELON_FRAME_COMPACT, 64, 16, "frmab");
+    pc.ring.flags |= DMP_RING_MULTI_PRODUCER;
+    struct fr_ring r = fr_open_cfg(&pc, 0);
+    struct myelon_producer *q = NULL;
+    int rc = myelon_producer_attach(&pc, &q);
+    cr_assert(eq(int, rc, 0), "attach: %s", dmp_last_error());
+    struct myelon_producer *who[2] = {r.p, q};
+    uint8_t buf[200];
+    for (uint32_t i = 0; i < 2; i++) {
+      void *zc;
+      cr_assert(eq(int, myelon_producer_claim(who[i], 8, &zc, FR_LONG_NS), 0), "%s", dmp_last_error());
+      memcpy(zc, "abandon", 8);
+      cr_assert(eq(int, myelon_producer_abort(who[i]), 0)); /* who[i] idles from here */
+      fr_pattern(buf, sizeof buf, 40 + i);
+      fr_publish_ok(who[1 - i], buf, sizeof buf, (uint8_t)i); /* 4 frames after the aborted slot */
+      struct myelon_msg m;
+      memset(&m, 0, sizeof m);
+      rc = myelon_consumer_recv(r.c, &m, (int64_t)ts_timeout_ms(5000) * 1000000);
+      cr_assert(eq(int, rc, 0), "producer %u aborted and idles: its slot must not hold the consumer: %s / %s", i,
+                myelon_err_name(rc), dmp_last_error());
+      cr_assert(eq(sz, m.len, sizeof buf));
+      cr_assert(eq(int, memcmp(m.data, buf, sizeof buf), 0), "the other producer's message, whole");
+      myelon_consumer_release(r.c);
+      cr_assert(eq(u64, dmp_consumer_tombstones(myelon_consumer_ring(r.c)), i + 1), "the aborted slot");
+    }
+    fr_expect_empty(r.c);
+    myelon_producer_close(q);
+    fr_close(&r);
+  }
+}

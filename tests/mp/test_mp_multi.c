@@ -2,7 +2,9 @@
  * processes on both backends:
  *  - bad input: attaching to a single-producer ring, a full producer
  *    table, a wrong geometry, a second claim before publish;
- *  - an abort and a close with an open claim publish tombstones;
+ *  - an abort and a close with an open claim publish tombstones; the
+ *    abort at once: a producer (a process) that aborts and then sleeps
+ *    holds back no consumer;
  *  - 4 producers x 2 consumers: every message (producer id, per-producer
  *    sequence, checksum over every byte) seen exactly once by every
  *    consumer, each producer's order kept;
@@ -364,6 +366,94 @@ MP_TEST(mp_multi, non_gating_consumer_steps_over_tombstones_and_reports_laps)
   dmp_producer_close(creator);
   creator = NULL;
   mp_assert_ring_gone(&r, "all closed");
+}
+
+/* Producer A in a child process: attaches, claims `n` slots, writes half
+ * of the first, aborts, says so on `ready`, then does nothing (blocked in
+ * read()) until the test closes `hold` (or dies: EOF either way), and only
+ * then closes. Exit 0, or 2 attach, 3 claim, 4 pipe. */
+static pid_t idle_aborter(const struct mp_ring *r, uint64_t n, int *ready_fd, int *hold_fd)
+{
+  int ready[2], hold[2];
+  cr_assert(eq(int, pipe(ready), 0));
+  cr_assert(eq(int, pipe(hold), 0));
+  pid_t pid = fork();
+  cr_assert(ge(int, pid, 0), "fork");
+  if (pid == 0) {
+    close(ready[0]);
+    close(hold[1]);
+    alarm((unsigned)(ts_timeout_ms(60000) / 1000 + 1)); /* never outlives a lost test */
+    struct dmp_producer_config cfg = attach_cfg(r);
+    struct dmp_producer *a = NULL;
+    if (dmp_producer_attach(&cfg, &a) != 0)
+      _exit(2);
+    int64_t first;
+    if (dmp_producer_claim_batch_timeout(a, n, &first, (int64_t)ts_timeout_ms(5000) * 1000000) != 0)
+      _exit(3);
+    memset(dmp_producer_slot(a, first), 0xee, MPR_SLOT / 2);
+    dmp_producer_abort(a);
+    char x = 1;
+    if (write(ready[1], &x, 1) != 1)
+      _exit(4);
+    while (read(hold[0], &x, 1) < 0 && errno == EINTR)
+      ; /* idle: no claim, no publish, no close */
+    dmp_producer_close(a);
+    _exit(0);
+  }
+  close(ready[1]);
+  close(hold[0]);
+  *ready_fd = ready[0];
+  *hold_fd = hold[1];
+  return pid;
+}
+
+/* Issue 18's "a dead peer blocks nobody", for a live one that aborted: A
+ * claims (a slot, then a batch of 3), aborts and then does nothing; the
+ * creator publishes after A's claim; the consumer reads the creator's
+ * message, stepping over A's tombstones, without A ever claiming,
+ * publishing or closing again (the abort used to leave A's slots claimed
+ * until that handle's next call: every consumer waited). */
+MP_TEST(mp_multi, abort_then_idle_blocks_nobody)
+{
+  struct mp_ring r;
+  mp_ring_init(&r, backend, "mpabidle");
+  creator = create_mp(&r, 8, 4);
+  struct dmp_consumer *c = consumer_in(&r, "c0");
+  uint64_t tombs = 0;
+  int64_t base = 0; /* A's first slot in this round */
+  for (uint64_t n = 1; n <= 3; n += 2) {
+    int ready, hold;
+    pid_t a = idle_aborter(&r, n, &ready, &hold);
+    char x = 0;
+    ssize_t got;
+    while ((got = read(ready, &x, 1)) < 0 && errno == EINTR)
+      ;
+    cr_assert(eq(sz, (size_t)got, 1), "producer A ended before its abort (exit %d)", ts_wait(a, ts_timeout_ms(5000)));
+    close(ready);
+    int64_t want = base + (int64_t)n; /* the creator's slot, right after A's */
+    void *slot;
+    cr_assert(eq(int, dmp_producer_claim_timeout(creator, &slot, (int64_t)ts_timeout_ms(5000) * 1000000), 0),
+              "claim: %s", dmp_last_error());
+    memset(slot, (int)n, MPR_SLOT);
+    cr_assert(eq(i64, dmp_producer_publish(creator), want), "after A's aborted slots");
+    const void *ev;
+    int64_t seq;
+    int rc = dmp_consumer_peek_timeout(c, &ev, &seq, (int64_t)ts_timeout_ms(5000) * 1000000);
+    cr_assert(eq(int, rc, 0), "A aborted and idles: its slots must not hold the consumer (%s)",
+              dmp_last_error());
+    cr_assert(eq(i64, seq, want));
+    cr_assert(eq(u8, *(const uint8_t *)ev, (uint8_t)n), "the creator's message, not A's half-written slot");
+    dmp_consumer_release(c);
+    tombs += n;
+    base = want + 1;
+    cr_assert(eq(u64, dmp_consumer_tombstones(c), tombs));
+    close(hold); /* A may go now */
+    cr_assert(eq(int, ts_wait(a, ts_timeout_ms(10000)), 0), "producer A");
+  }
+  cr_assert(eq(u64, __atomic_load_n(&creator->ring.ctl->mp_tombstones.raw, __ATOMIC_RELAXED), tombs));
+  dmp_consumer_close(c);
+  dmp_producer_close(creator);
+  creator = NULL;
 }
 
 /* ---- processes ------------------------------------------------------------ */

@@ -128,10 +128,12 @@
  * every block of its claim, a repair the blocks the dead producer had not
  * marked yet, at least the record's first one); they never read its
  * header or payload. A SIGSTOPped producer keeps its lock and is waited
- * for. dmp_producer_abort() and a close with an open claim publish the
- * claim as tombstones the same way. One claim per handle at a time: on
- * such a ring a second dmp_producer_try_claim_bytes() before the publish
- * fails with -EBUSY (records are not batched per publish).
+ * for. dmp_producer_abort() publishes the claim as tombstones the same
+ * way before it returns (a producer that aborts and then idles holds back
+ * nobody), and so does a close with an open claim. One claim per handle
+ * at a time: on such a ring a second dmp_producer_try_claim_bytes()
+ * before the publish fails with -EBUSY (records are not batched per
+ * publish).
  *
  * Limits of this version: a record is claimed with its final length (no
  * shrinking after the claim). Layer 1's framed messages on a

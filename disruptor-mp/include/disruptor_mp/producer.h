@@ -68,8 +68,10 @@
  * marker saying "skipped, no data". Consumers step over tombstones (never
  * delivering the half-written payload), count them
  * (dmp_consumer_tombstones()), and so does the ring (dmp-stat's
- * "tombstones"). An aborted claim, and one still open at
- * dmp_producer_close(), is published as tombstones too. A producer that is
+ * "tombstones"). An aborted claim is published as tombstones by
+ * dmp_producer_abort() itself, before it returns, and one still open at
+ * dmp_producer_close() by the close: a producer that aborts and then
+ * idles holds back nobody. A producer that is
  * only slow or stopped (SIGSTOP) keeps its lock and is never tombstoned:
  * the ring then waits for it, bounded by each caller's timeout.
  */
@@ -184,10 +186,13 @@ DMP_API int64_t dmp_impl_producer_claim_next(struct dmp_producer *p);
 DMP_API int dmp_impl_producer_claim_batch_slow(struct dmp_producer *p, uint64_t n, int64_t *first);
 /** Publish of a multi-producer handle. Not for direct use. */
 DMP_API int64_t dmp_impl_mp_publish(struct dmp_producer *p);
+/** Abort of a multi-producer handle: its claim published as tombstones
+ * at once. Not for direct use. */
+DMP_API void dmp_impl_mp_abort(struct dmp_producer *p);
 
 /** `next` of a multi-producer handle: its inline publish and abort take
- * the cold branch (the claimed range is kept in `mp`; `claim_end` equal to
- * it says "aborted"). No single-producer ring gets there (2^62 events). */
+ * the cold branch (the claimed range is kept in `mp`). No single-producer
+ * ring gets there (2^62 events). */
 #define DMP_IMPL_MP_NEXT (INT64_MAX / 2)
 
 /**
@@ -272,17 +277,26 @@ static inline int64_t dmp_producer_publish(struct dmp_producer *p)
 
 /**
  * Abort: drop every slot claimed since the last publish, unpublished
- * (on a multi-producer ring they are published as tombstones instead,
- * at the next claim or publish of this handle, or at its close: other
- * producers' slots lie beyond them)
  * (claim_end falls back to the published position). The next claim hands
  * out the same slots again, and consumers never see what was written into
  * them: they read only up to the published cursor, and the free window
  * (clear_limit, gate_limit) stays valid because those slots are still
  * free. A no-op when nothing is claimed. Wait-free, touches no shared line.
+ *
+ * On a multi-producer ring the slots cannot be handed out again (other
+ * producers' slots lie beyond them): the abort publishes them as
+ * tombstones before it returns (out of line: one marker store per slot,
+ * then the shared cursor moved over the done slots, lock-free and
+ * bounded), so consumers step over them (counting them) and go on to
+ * whatever other producers published after them, even if this producer
+ * then claims nothing for a long time. The next claim takes new slots.
  */
 static inline void dmp_producer_abort(struct dmp_producer *p)
 {
+  if (__builtin_expect(p->next == DMP_IMPL_MP_NEXT, 0)) { /* a multi-producer handle */
+    dmp_impl_mp_abort(p);
+    return;
+  }
   p->claim_end = p->next;
 }
 

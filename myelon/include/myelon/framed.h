@@ -209,7 +209,11 @@ MYELON_API int myelon_producer_commit(struct myelon_producer *p, size_t len, uin
  * Step 2, instead of myelon_producer_commit(): drop the open claim without
  * publishing. Consumers see nothing of it (whatever was written at `*buf`
  * stays unpublished), the next claim or publish reuses the slot, and the
- * message id sequence has no gap.
+ * message id sequence has no gap. On a multi-producer ring
+ * (DMP_RING_MULTI_PRODUCER) the slot is not reused: the abort publishes it
+ * as a tombstone before it returns (consumers step over it and count it,
+ * dmp_consumer_tombstones()), so the other producers' messages after it
+ * are delivered however long this producer then idles.
  * @return 0; -EINVAL when `p` is NULL or no claim is open (nothing changes).
  */
 MYELON_API int myelon_producer_abort(struct myelon_producer *p);
