@@ -29,6 +29,17 @@
  * X2 in C; here, as every atomic, it is sequentially consistent.
  * -DBIASED=0: the ring starts SHARED (no membarrier): the plain CAS protocol.
  *
+ * Abort (dmp_producer_abort() on a multi-producer handle: multi.c,
+ * dmp_impl_mp_abort(), mp_drop_pending()): up to ABORTS claims (default
+ * 1, -DABORTS=0 none) are aborted after their payload is (half) written:
+ * the producer stores the tombstone marker itself (MP3's tombstone form),
+ * empties its intent (MP4), moves the cursor (MP5) and then idles for
+ * good, alive, never claiming, publishing or closing again. The consumer
+ * stops waiting once every producer has ended or idles, and must still
+ * have every slot delivered or tombstoned: an abort that left its
+ * tombstones to the handle's next call (as before this model had aborts)
+ * fails that check (ccur == claim - 1) with an idle aborter.
+ *
  * Run (what tests/model/check_spin.sh does for suite model, runs listed in tests/model/meson.build):
  *   spin -a -DNPROD=2 -DCLAIMS=2 -DCAP=2 mp_ring.pml && gcc -O2 -o pan pan.c && ./pan -m400000
  *   spin -a -DNPROD=3 -DCLAIMS=1 -DCAP=2 -DDIER=1 mp_ring.pml && gcc -O2 -DBITSTATE -o pan pan.c && ./pan -w28 -Q2
@@ -72,6 +83,9 @@
 #ifndef BIASED
 #define BIASED 1
 #endif
+#ifndef ABORTS
+#define ABORTS 1   /* claims that may be aborted (then the producer idles, alive, for good) */
+#endif
 #define SHARED 0
 #define EXCLUSIVE 1
 #define REVOKING 2
@@ -84,6 +98,8 @@ short marks[CAP];          /* seq+1: data; -(seq+1): tombstone; else not done fo
 short lo[NPROD], hi[NPROD];/* intents */
 bool alive[NPROD];
 byte ended = 0;            /* producers finished or dead */
+byte idled = 0;            /* producers that aborted and idle (alive) */
+byte aborts = 0;
 byte crashes = 0;
 bool dirty = true;         /* see the consumer */
 byte bias = (BIASED -> EXCLUSIVE : SHARED); /* mp_bias; mp_owner is producer 0 */
@@ -286,6 +302,10 @@ claimed:
   MAYDIE;
   written[c % CAP] = c;                          /* the payload (memcpy into the slot) */
   MAYDIE;
+  if
+  :: aborts < ABORTS -> goto abort
+  :: true -> skip
+  fi;
   marks[c % CAP] = c + 1;                        /* MP3: marker store: the publish */
   MAYDIE;
   atomic { lo[me] = hi[me]; dirty = true };     /* MP4: intent emptied */
@@ -298,6 +318,20 @@ claimed:
   goto claim_next;
 retry_out:
   goto retry;
+abort:                                           /* dmp_producer_abort() -> dmp_impl_mp_abort(): mp_drop_pending() */
+  atomic {                                       /* MP3, tombstone form: "store_release(mark_of(..), DMP_MARK_TOMB(s))" */
+    aborts++;
+    marks[c % CAP] = -(c + 1);
+    tombs[c]++;
+    assert(tombs[c] == 1)                        /* never twice, never over a repairer's */
+  };
+  MAYDIE;
+  atomic { lo[me] = hi[me]; dirty = true };     /* MP4: "store_release(&mp->entry->claim_lo, mp->hi)" */
+  MAYDIE;
+  advance(cur);                                  /* MP5: "dmp_impl_mp_advance(&p->ring)", before the abort returns */
+  atomic { idled++; dirty = true };              /* then idles: alive, no claim, publish or close, ever */
+end_idle:
+  false;
 finish:
   atomic { alive[me] = false; ended++; dirty = true }; /* dmp_producer_close() */
 dead:
@@ -326,9 +360,10 @@ proctype consumer()
      d_step { ccur = s; s = 0; m = 0 }           /* C2: release */
   :: atomic { !DONE(ccur + 1) && ccur < claim - 1 && dirty -> dirty = false }; /* check_peers(): dmp_impl_mp_repair() */
      repair(c2, cur, k2, k, covered, mm, live)
-  :: ended == NPROD -> break
+  :: ended + idled == NPROD -> break
   od;
-  /* Every producer is gone: the last repair, then drain (OWNERDEAD after). */
+  /* Every producer is gone or idles after an abort (which must hold back
+   * nobody): the last repair, then drain (OWNERDEAD after). */
   repair(c2, cur, k2, k, covered, mm, live);
   do
   :: DONE(ccur + 1) ->
