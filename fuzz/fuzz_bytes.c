@@ -14,7 +14,7 @@
  *           (DMP_RING_MULTI_PRODUCER, bytes_multi.c): readers take the
  *           frontier from the per-block markers and step over tombstones;
  *           bit 2: through Layer 1 (single-producer rings only: Layer 1
- *           refuses a multi-producer byte ring); bits 3-4 (Layer 1): which
+ *           on a multi-producer byte ring is not fuzzed yet); bits 3-4 (Layer 1): which
  *           receive call (0 try_recv, 1 recv_into, 2 recv_batch, 3 each in
  *           turn); bit 5 (Layer 1): max_message 100 instead of 64 KiB;
  *           bit 6 (Layer 1): recv_into's buffer is 32 bytes instead of

@@ -53,13 +53,6 @@ static int producer_open(const struct myelon_producer_config *cfg, bool attach, 
   struct dmp_producer_config rc_cfg = cfg->ring;
   bool bytes = cfg->format == MYELON_FRAME_BYTES;
   uint32_t cap = 0;
-  if (bytes && (cfg->ring.flags & DMP_RING_MULTI_PRODUCER))
-    /* Layer 0 takes many producers on a byte ring (bytes.h), Layer 1 not
-     * yet: its batched sends claim several records per publish, which a
-     * multi-producer handle refuses (-EBUSY); untested, so refused. */
-    return dmp_error_set(__func__, "cfg.ring.flags: MYELON_FRAME_BYTES with DMP_RING_MULTI_PRODUCER: framed "
-                         "messages on a multi-producer byte ring are not supported in this version"),
-           -DMP_E_BADCONFIG;
   if (bytes) {
     /* A byte ring: the size in bytes, the block as the caller chose it
      * (Layer 0 checks both), the alignment the block's. */
@@ -87,7 +80,7 @@ static int producer_open(const struct myelon_producer_config *cfg, bool attach, 
     rc_cfg.capacity = 0;
     rc_cfg.max_consumers = 0;
     rc_cfg.max_producers = 0;
-    rc_cfg.flags &= DMP_RING_SHARE_GROUP | DMP_RING_MULTI_PRODUCER;
+    rc_cfg.flags &= DMP_RING_SHARE_GROUP | DMP_RING_MULTI_PRODUCER | DMP_RING_BYTES; /* BYTES: expect a byte ring */
     rc = dmp_producer_attach(&rc_cfg, &p->ring);
   } else {
     rc = dmp_producer_create(&rc_cfg, &p->ring);
@@ -641,6 +634,24 @@ static int bytes_publish_batch(struct myelon_producer *p, const struct myelon_ba
 {
   size_t i = 0, done = 0; /* claimed and written, published */
   int rc = 0;
+  if (p->ring->mp) {
+    /* A multi-producer handle holds one claim at a time (bytes.h; a run
+     * claim there is one record): each message is claimed, written and
+     * published on its own, a whole record, so no other producer's record
+     * lands inside it. The clock is read only if a claim has to wait. */
+    for (; i < n; i++) {
+      void *one;
+      if ((rc = bytes_claim(p, msgs[i].len, &one, BYTES_TRY, 0)) == -EAGAIN)
+        rc = bytes_claim(p, msgs[i].len, &one, BYTES_TIMEOUT, deadline_left(d));
+      if (rc < 0)
+        break;
+      bytes_write_run(p, msgs + i, 1, &one);
+      dmp_producer_publish(p->ring);
+      if (published)
+        *published = i + 1;
+    }
+    return rc;
+  }
   while (i < n) {
     size_t want = n - i < BYTES_RUN ? n - i : BYTES_RUN;
     size_t lens[BYTES_RUN];

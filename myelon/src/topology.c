@@ -119,11 +119,11 @@ int myelon_impl_topology_layout(const struct myelon_topology_config *cfg, struct
   if (cfg->responses == MYELON_RESPONSES_ONE_RING && cfg->no_responses)
     return TOPO_FAIL(fn, "cfg.responses MYELON_RESPONSES_ONE_RING and cfg.no_responses exclude each other");
   if (cfg->format == MYELON_FRAME_BYTES && cfg->responses == MYELON_RESPONSES_ONE_RING)
-    /* Layer 1 refuses MYELON_FRAME_BYTES with DMP_RING_MULTI_PRODUCER (framed.h). */
+    /* Layer 1 takes many producers on a byte ring (framed.h); the
+     * topology's one gather ring on one is untested, so refused. */
     return MYELON_FAIL(-MYELON_E_FORMAT, fn,
-                       "cfg.responses MYELON_RESPONSES_ONE_RING with cfg.format MYELON_FRAME_BYTES: a framed byte "
-                       "ring has one producer, so the workers cannot share a gather ring (use "
-                       "MYELON_RESPONSES_PER_WORKER)");
+                       "cfg.responses MYELON_RESPONSES_ONE_RING with cfg.format MYELON_FRAME_BYTES: one gather "
+                       "ring on byte rings is not supported in this version (use MYELON_RESPONSES_PER_WORKER)");
   if (cfg->format != MYELON_FRAME_BYTES && cfg->ring_bytes != 0)
     return TOPO_FAIL(fn, "cfg.ring_bytes %llu: only MYELON_FRAME_BYTES rings are sized in bytes (cfg.format %d)",
                      (unsigned long long)cfg->ring_bytes, (int)cfg->format);

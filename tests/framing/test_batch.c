@@ -254,7 +254,7 @@ Test(framed_batch, full_ring_times_out_with_the_count_published)
  * the ring is refused before anything of the batch is published. */
 Test(framed_batch, multi_producer_ring_takes_batches)
 {
-  FR_SLOT_ONLY("a byte ring has one producer");
+  FR_SLOT_ONLY("multi-frame messages: a byte ring's message is one record (its multi-producer batches: bytes_framed)");
   for (int b = 0; b < 2; b++) {
     struct myelon_producer_config pc = fr_pcfg(fr_backends[b], MYELON_FRAME_COMPACT, 64, 16, "frmbmp");
     pc.ring.flags |= DMP_RING_MULTI_PRODUCER;

@@ -4,11 +4,16 @@
  * zero-copy claims committed shorter, batches both ways, non-gating
  * readers that are lapped, format checks on attach, bad records written
  * behind the producer's back, timeouts, the producer going away, and
- * liveness. The slot-format suites run on byte rings too (the *_bytes
+ * liveness; 4 producer processes x 2 consumers on a multi-producer byte
+ * ring. The slot-format suites run on byte rings too (the *_bytes
  * tests of this suite, FR_BYTES in framing.h). */
 #include "framing.h"
 
 #include <pthread.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 TestSuite(bytes_framed, .fini = fr_fini, .timeout = FR_TIMEOUT);
 
@@ -142,9 +147,6 @@ Test(bytes_framed, config_checks)
   pc.ring.slot_size = 24;
   cr_assert(eq(int, myelon_producer_create(&pc, &p), -DMP_E_BADCONFIG), "a block that is no power of two");
   pc.ring.slot_size = 0;
-  pc.ring.flags |= DMP_RING_MULTI_PRODUCER;
-  cr_assert(eq(int, myelon_producer_create(&pc, &p), -DMP_E_BADCONFIG), "one producer per byte ring");
-  pc.ring.flags = 0;
   uint32_t slot, align;
   cr_assert(eq(int, myelon_frame_slot(MYELON_FRAME_BYTES, 64, &slot, &align), -MYELON_E_FORMAT), "no slots");
   cr_assert(eq(u64, myelon_frame_count(MYELON_FRAME_BYTES, 64, 1u << 20), 1));
@@ -644,4 +646,195 @@ Test(bytes_framed, a_consumer_thread_receives_every_message_over_many_laps)
   pthread_join(th, NULL);
   cr_assert(eq(int, t.failures, 0));
   fr_close(&r);
+}
+
+/* ---- many producers on one framed byte ring (DMP_RING_MULTI_PRODUCER) ---- */
+
+#define MPB_PRODUCERS 4
+#define MPB_MSGS 600       /* per producer */
+#define MPB_RING 16384     /* bytes: a few dozen messages, many laps, padding */
+#define MPB_MAXLEN 1500
+
+/* Message `seq` of producer `pid`: its length, and its bytes (the pattern
+ * of its tag, producer and sequence in its first 8 bytes). */
+static size_t mpb_len(uint32_t pid, uint32_t seq)
+{
+  return 8 + (size_t)(frm_mix((uint64_t)pid << 32 | seq) % (MPB_MAXLEN - 8));
+}
+
+static void mpb_fill(uint8_t *buf, uint32_t pid, uint32_t seq)
+{
+  size_t len = mpb_len(pid, seq);
+  fr_pattern(buf, len, pid * 100003u + seq);
+  memcpy(buf, &pid, 4);
+  memcpy(buf + 4, &seq, 4);
+}
+
+/* Producer `pid` in a child process: attaches to the framed byte ring and
+ * publishes its MPB_MSGS messages in order, through every publish path in
+ * turn: publish, try_publish (retried), a zero-copy claim committed (every
+ * 7th first claimed, scribbled and aborted: a tombstone), and batches of
+ * 1-3. Exit 0, or the step that failed. */
+static int mpb_producer(const struct myelon_producer_config *pc, uint32_t pid)
+{
+  struct myelon_producer *p = NULL;
+  if (myelon_producer_attach(pc, &p) != 0)
+    return 10;
+  const int64_t to = (int64_t)ts_timeout_ms(30000) * 1000000;
+  static uint8_t buf[3][MPB_MAXLEN];
+  for (uint32_t seq = 0; seq < MPB_MSGS;) {
+    size_t len = mpb_len(pid, seq);
+    switch (seq % 4) {
+    case 0:
+      mpb_fill(buf[0], pid, seq);
+      if (myelon_producer_publish(p, buf[0], len, (uint8_t)pid, to) != 0)
+        return 11;
+      seq++;
+      break;
+    case 1: {
+      mpb_fill(buf[0], pid, seq);
+      int64_t end = (int64_t)ts_timeout_ms(30000);
+      int rc;
+      while ((rc = myelon_producer_try_publish(p, buf[0], len, (uint8_t)pid)) == -EAGAIN && end-- > 0)
+        usleep(1000);
+      if (rc != 0)
+        return 12;
+      seq++;
+      break;
+    }
+    case 2: {
+      void *zc;
+      if (seq % 7 == 2) { /* claimed, half written, aborted: published as a tombstone */
+        if (myelon_producer_claim(p, len, &zc, to) != 0)
+          return 13;
+        memset(zc, 0xee, len / 2);
+        if (myelon_producer_abort(p) != 0)
+          return 14;
+      }
+      if (myelon_producer_claim(p, len, &zc, to) != 0)
+        return 15;
+      mpb_fill(zc, pid, seq);
+      if (myelon_producer_commit(p, len, (uint8_t)pid) != 0)
+        return 16;
+      seq++;
+      break;
+    }
+    default: {
+      struct myelon_batch_msg b[3];
+      uint32_t k = 0;
+      for (; k < 1 + seq / 4 % 3 && seq + k < MPB_MSGS; k++) {
+        mpb_fill(buf[k], pid, seq + k);
+        b[k] = (struct myelon_batch_msg){buf[k], mpb_len(pid, seq + k), (uint8_t)pid};
+      }
+      size_t done = 0;
+      if (myelon_producer_publish_batch(p, b, k, to, &done) != 0 || done != k)
+        return 17;
+      seq += k;
+      break;
+    }
+    }
+  }
+  myelon_producer_close(p);
+  return 0;
+}
+
+/* One consumer's oracle: each producer's messages exactly once, in order,
+ * every byte as published. */
+struct mpb_reader {
+  struct myelon_consumer *c;
+  uint32_t next[MPB_PRODUCERS];
+  uint32_t got;
+};
+
+static bool mpb_read(struct mpb_reader *r, int64_t timeout_ns)
+{
+  static uint8_t want[MPB_MAXLEN];
+  struct myelon_msg m;
+  int rc = myelon_consumer_recv(r->c, &m, timeout_ns);
+  if (rc == -EAGAIN || rc == -ETIMEDOUT)
+    return false;
+  cr_assert(eq(int, rc, 0), "recv: %s / %s", myelon_err_name(rc), dmp_last_error());
+  uint32_t pid, seq;
+  cr_assert(ge(sz, m.len, 8));
+  memcpy(&pid, m.data, 4);
+  memcpy(&seq, (const uint8_t *)m.data + 4, 4);
+  cr_assert(lt(u32, pid, MPB_PRODUCERS), "producer id %u", pid);
+  cr_assert(eq(u32, seq, r->next[pid]), "producer %u: message %u, want %u (once each, in order)", pid, seq,
+            r->next[pid]);
+  cr_assert(eq(u8, m.kind, (uint8_t)pid));
+  cr_assert(eq(sz, m.len, mpb_len(pid, seq)), "producer %u message %u", pid, seq);
+  mpb_fill(want, pid, seq);
+  cr_assert(eq(int, memcmp(m.data, want, m.len), 0), "producer %u message %u: its bytes", pid, seq);
+  myelon_consumer_release(r->c);
+  r->next[pid]++;
+  r->got++;
+  return true;
+}
+
+/* Issue 18 on Layer 1's byte rings: 4 producer processes x 2 consumers on
+ * one framed multi-producer byte ring, both backends; every message
+ * (producer, sequence, every byte) seen exactly once by each consumer,
+ * each producer's in its order; aborted claims are tombstones that both
+ * consumers step over and count. */
+Test(bytes_framed, four_producers_two_consumers_exactly_once_on_a_multi_producer_ring, .timeout = 300)
+{
+  for (int b = 0; b < 2; b++) {
+    struct myelon_producer_config pc = fr_pcfg(fr_backends[b], MYELON_FRAME_BYTES, 0, 0, "frbmp");
+    pc.ring_bytes = MPB_RING;
+    pc.ring.flags |= DMP_RING_MULTI_PRODUCER;
+    pc.ring.max_producers = MPB_PRODUCERS + 1;
+    struct myelon_producer *creator = fr_create(&pc); /* holds the ring; publishes nothing */
+    struct mpb_reader rd[2];
+    memset(rd, 0, sizeof rd);
+    for (int k = 0; k < 2; k++) {
+      struct myelon_consumer_config cc = fr_ccfg(&pc, k ? "c1" : "c0");
+      rd[k].c = fr_attach(&cc);
+    }
+    pid_t kids[MPB_PRODUCERS];
+    for (uint32_t i = 0; i < MPB_PRODUCERS; i++) {
+      fflush(NULL);
+      kids[i] = fork();
+      cr_assert(ge(int, kids[i], 0), "fork");
+      if (kids[i] == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        alarm((unsigned)(ts_timeout_ms(120000) / 1000 + 1));
+        _exit(mpb_producer(&pc, i));
+      }
+    }
+    const uint32_t total = MPB_PRODUCERS * MPB_MSGS;
+    int idle_ms = 0; /* consecutive milliseconds in which neither consumer got anything */
+    while ((rd[0].got < total || rd[1].got < total) && idle_ms < ts_timeout_ms(30000)) {
+      bool any = false;
+      for (int k = 0; k < 2; k++)
+        while (rd[k].got < total && mpb_read(&rd[k], 0))
+          any = true;
+      if (any) {
+        idle_ms = 0;
+      } else {
+        mpb_read(&rd[rd[0].got < total ? 0 : 1], 1000000); /* a bounded wait of 1 ms */
+        idle_ms++;
+      }
+    }
+    for (uint32_t i = 0; i < MPB_PRODUCERS; i++) /* (exit 11-17: the publish path that failed) */
+      cr_assert(eq(int, ts_wait(kids[i], ts_timeout_ms(30000)), 0), "producer %u [%s]", i,
+                fr_backend_name(fr_backends[b]));
+    for (int k = 0; k < 2; k++) {
+      cr_assert(eq(u32, rd[k].got, total), "consumer %d [%s]: %u of %u messages", k,
+                fr_backend_name(fr_backends[b]), rd[k].got, total);
+      for (uint32_t i = 0; i < MPB_PRODUCERS; i++)
+        cr_assert(eq(u32, rd[k].next[i], MPB_MSGS));
+    }
+    fr_expect_empty(rd[0].c);
+    fr_expect_empty(rd[1].c);
+    /* The aborted claims (seq % 4 == 2 and seq % 7 == 2). */
+    uint64_t aborts = 0;
+    for (uint32_t seq = 0; seq < MPB_MSGS; seq++)
+      aborts += seq % 4 == 2 && seq % 7 == 2;
+    for (int k = 0; k < 2; k++)
+      cr_assert(ge(u64, dmp_consumer_tombstones(myelon_consumer_ring(rd[k].c)), MPB_PRODUCERS * aborts),
+                "every aborted claim stepped over (a record is one or more blocks)");
+    myelon_consumer_close(rd[0].c);
+    myelon_consumer_close(rd[1].c);
+    myelon_producer_close(creator);
+  }
 }

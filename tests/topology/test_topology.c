@@ -591,7 +591,7 @@ Test(topology, configuration_errors_name_the_field)
   struct myelon_worker *w = NULL;
   cr_assert_eq(myelon_worker_attach(&cfg, 0, &w), -MYELON_E_TOPOLOGY);
   assert_detail_has("must be ASCII alphanumeric");
-  /* Byte rings: sized in bytes only there; no one-ring shape (a framed byte ring has one producer). */
+  /* Byte rings: sized in bytes only there; no one-ring shape (not supported on byte rings in this version). */
   cr_assert_eq(topo_config(&t.p, &cfg), 0);
   cfg.format = MYELON_FRAME_COMPACT;
   cfg.ring_bytes = 1u << 16;

@@ -54,7 +54,7 @@ struct topo_params {
 #define TOPO_BYTES 0
 #endif
 #if TOPO_ONE_RING && TOPO_BYTES
-#error "the one-ring shape has no byte-ring form (a framed byte ring has one producer)"
+#error "the one-ring shape has no byte-ring form (not supported on byte rings in this version)"
 #endif
 /* 256 KiB: messages up to 128 KiB - 32 bytes, envelope included. */
 #define TOPO_RING_BYTES (UINT64_C(1) << 18)

@@ -137,8 +137,8 @@
  *
  * Limits of this version: a record is claimed with its final length (no
  * shrinking after the claim). Layer 1's framed messages on a
- * multi-producer byte ring are not supported in this version (untested:
- * Layer 1's batched sends claim several records per publish). The slot
+ * multi-producer byte ring are one record each, claimed, written and
+ * published one at a time (framed.h, myelon_producer_attach()). The slot
  * calls (dmp_producer_try_claim(), dmp_consumer_try_peek(), ...) still
  * work on a byte ring, on blocks: a producer that mixes them with the byte
  * calls writes blocks that its consumers report as corrupt records.

@@ -114,7 +114,7 @@ struct myelon_consumer;
  * @return 0 and `*out`; -MYELON_E_FORMAT (bad format/capacity),
  *         -DMP_E_BADCONFIG (max_message 0 or above MYELON_MAX_MESSAGE_LIMIT;
  *         `ring_bytes` set with a slot format; with MYELON_FRAME_BYTES a
- *         ring size or block Layer 0 refuses, or DMP_RING_MULTI_PRODUCER),
+ *         ring size or block Layer 0 refuses),
  *         or any error of dmp_producer_create().
  */
 MYELON_API int myelon_producer_create(const struct myelon_producer_config *cfg, struct myelon_producer **out);
@@ -127,7 +127,12 @@ MYELON_API int myelon_producer_create(const struct myelon_producer_config *cfg, 
  * than DMP_RING_SHARE_GROUP are taken from the ring. On a multi-producer
  * ring every message is claimed at once (all its frames in one batch, so
  * producers' frames never interleave): a message of more frames than the
- * ring's capacity is refused with -MYELON_E_TOOBIG.
+ * ring's capacity is refused with -MYELON_E_TOOBIG. A multi-producer byte
+ * ring (MYELON_FRAME_BYTES with DMP_RING_MULTI_PRODUCER) takes framed
+ * producers too: every message is one record, claimed whole as on one
+ * producer (so nothing interleaves); a batch there claims, writes and
+ * publishes its messages one by one (a handle holds one claim at a time),
+ * not in runs.
  * @param cfg as for myelon_producer_create()
  * @param out the producer, or NULL on failure
  * @return 0; -DMP_E_MISMATCH (a single-producer ring, or another frame

@@ -105,9 +105,9 @@
  * typed values) and read in place, 16-byte aligned; a message takes up to
  * half the ring less MYELON_BYTES_OVERHEAD, envelope included. Everything
  * above holds on them as on slot rings (rendezvous, gathers, late and
- * dead workers, restarts, cleanup). Per-worker response rings only: a
- * framed byte ring has one producer (framed.h), so
- * MYELON_RESPONSES_ONE_RING is refused (-MYELON_E_FORMAT). The shape is
+ * dead workers, restarts, cleanup). Per-worker response rings only: one
+ * gather ring on byte rings is not supported in this version (untested),
+ * so MYELON_RESPONSES_ONE_RING is refused (-MYELON_E_FORMAT). The shape is
  * in each ring's segment: a worker of another format than the
  * scheduler's is refused (-MYELON_E_FORMAT, the detail names both shapes),
  * and so is a response ring of another format at the rendezvous.
