@@ -13,8 +13,8 @@
  *   byte 2: bit 0: a non-gating reader; bit 1: a multi-producer ring
  *           (DMP_RING_MULTI_PRODUCER, bytes_multi.c): readers take the
  *           frontier from the per-block markers and step over tombstones;
- *           bit 2: through Layer 1 (single-producer rings only: Layer 1
- *           on a multi-producer byte ring is not fuzzed yet); bits 3-4 (Layer 1): which
+ *           bit 2: through Layer 1 (on either kind of ring: Layer 1
+ *           takes many producers on a byte ring); bits 3-4 (Layer 1): which
  *           receive call (0 try_recv, 1 recv_into, 2 recv_batch, 3 each in
  *           turn); bit 5 (Layer 1): max_message 100 instead of 64 KiB;
  *           bit 6 (Layer 1): recv_into's buffer is 32 bytes instead of
@@ -147,7 +147,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   size_t max = dmp_consumer_bytes_max(&c);
   FUZZ_CHECK(max == blocks / 2 * block - DMP_BYTES_HEADER);
   const uint8_t *lo = r.slots, *hi = r.slots + blocks * block;
-  if ((mode & 4u) && !multi) {
+  if (mode & 4u) {
     framed(&c, lossy, mode, lo, hi, max, 4 * blocks + 8);
     free(mem);
     return 0;

@@ -14,8 +14,13 @@ def rec(seq, msg, msg_id, kind=7, frame_flags=3, total=None, rlen=None, rkind=1)
     nb = (len(body) + BLOCK - 1) // BLOCK
     return body + b'\0' * (nb * BLOCK - len(body)), nb
 
-def ring(msgs, mode, bad=None, limit=None):
+def ring(msgs, mode, bad=None, limit=None, aborted=()):
+    # mode bit 1 (a multi-producer ring): the per-block markers follow the
+    # blocks, as bytes_multi.c stores them: DATA(seq) on a record's (and a
+    # padding's) first block, TOMB on its inner blocks; the records listed
+    # in `aborted` are all TOMB (an aborted or a dead producer's claim).
     img = bytearray(BLOCK * NBLK)
+    marks = [0] * NBLK
     seq, mid = 0, 1
     for i, m in enumerate(msgs):
         kw = bad.get(i, {}) if bad else {}
@@ -23,15 +28,20 @@ def ring(msgs, mode, bad=None, limit=None):
         if seq % NBLK + nb > NBLK:  # padding to the ring's end
             pad = NBLK - seq % NBLK
             img[(seq % NBLK) * BLOCK:(seq % NBLK) * BLOCK + 16] = struct.pack('<IHHq', pad * BLOCK - 16, 2, 0, seq)
+            for b in range(pad):
+                marks[(seq + b) % NBLK] = -(seq + b + 1) if b or i in aborted else seq + 1
             seq += pad
             body, nb = rec(seq, m, mid, **kw)
         o = (seq % NBLK) * BLOCK
         img[o:o + len(body)] = body
+        for b in range(nb):
+            marks[(seq + b) % NBLK] = -(seq + b + 1) if b or i in aborted else seq + 1
         seq += nb
         mid += 1
     cursor = seq - 1
     pro = bytes([1, 4, mode]) + struct.pack('<qq', cursor, cursor + NBLK - 1 if limit is None else limit) + struct.pack('<H', 0)
-    return pro + bytes(img)
+    tail = b''.join(struct.pack('<q', x) for x in marks) if mode & 2 else b''
+    return pro + bytes(img) + tail
 
 msgs = [bytes(range(n % 256)) * 1 for n in (0, 1, 8, 40, 100, 7, 64, 200, 3)]
 msgs = [bytes((j * 7 + n) & 255 for j in range(n)) for n in (0, 1, 8, 40, 100, 7, 64, 200, 3)]
@@ -42,6 +52,12 @@ seeds = {
     'framed-mixed-small-max': ring(msgs, 4 | (3 << 3) | 32),
     'framed-lossy': ring(msgs[:6], 5 | (3 << 3), limit=NBLK - 1),
     'framed-bad-frames': ring(msgs, 4 | (2 << 3), bad={1: {'frame_flags': 1}, 3: {'total': 5}, 5: {'rlen': 4000}, 6: {'rkind': 9}}),
+    # Layer 1 on a multi-producer byte ring (bit 1): records published by
+    # their first block's marker, an aborted record's blocks tombstones.
+    'framed-multi-recv': ring(msgs, 4 | 2 | (0 << 3), aborted=(2,)),
+    'framed-multi-batch': ring(msgs, 4 | 2 | (2 << 3), aborted=(4, 7)),
+    'framed-multi-mixed': ring(msgs, 4 | 2 | (3 << 3), aborted=(0,)),
+    'framed-multi-lossy': ring(msgs[:6], 4 | 2 | 1 | (3 << 3), limit=NBLK - 1, aborted=(3,)),
 }
 for k, v in seeds.items():
     open(f'{out}/{k}', 'wb').write(v)
