@@ -109,8 +109,8 @@ int64_t realtime_ms(void);
 void expect_stream_done(pid_t rd, int reader_ms, const char *report, int count, unsigned long min_attaches, pid_t pr,
                         const struct side *eg, const struct side *in);
 /* Starts the egress of `ring` (eg_extra names its --state file) and kills
- * it (SIGKILL) with messages in flight, twice: once the ingress applied 30,
- * then 80 messages, with the ingress stopped (SIGSTOP) for 300 ms + the
+ * it (SIGKILL) with messages in flight, twice: once the ingress applied 30
+ * messages, then 30 more, with the ingress stopped (SIGSTOP) for 300 ms + the
  * slack before each kill so the egress sent a window B never applied.
  * Returns a third egress, started with the same options and left running. */
 struct side egress_killed_twice(const char *ring, const char *ep, const char *const *eg_extra, struct side *in);
