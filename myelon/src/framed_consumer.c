@@ -22,6 +22,7 @@ struct myelon_consumer {
   enum myelon_frame_format fmt;
   uint32_t cap;
   uint32_t hdr;         /* header bytes (12 or 16): the payload's offset */
+  uint32_t single_max;  /* the fast path's largest frame: min(cap, max_message) */
   struct myelon_reasm reasm;
   const void *pending;  /* peeked frame to feed again (starts a new message) */
   bool leased;          /* a received message awaits release */
@@ -188,6 +189,7 @@ int myelon_impl_consumer_wrap(struct dmp_consumer *ring, bool non_gating, size_t
   c->fmt = MYELON_FRAME_BYTES;
   c->hdr = myelon_frame_header_size(MYELON_FRAME_BYTES);
   int rc = myelon_reasm_init(&c->reasm, max_message);
+  c->single_max = max_message < c->cap ? (uint32_t)max_message : c->cap;
   if (rc == 0 && (rc = bytes_setup(c, &cfg)) < 0)
     myelon_reasm_fini(&c->reasm);
   if (rc < 0) {
@@ -265,6 +267,7 @@ static int wrap_attached(const struct myelon_consumer_config *cfg, struct dmp_co
   }
   c->fmt = cfg->format;
   c->hdr = myelon_frame_header_size(cfg->format);
+  c->single_max = c->reasm.max < c->cap ? (uint32_t)c->reasm.max : c->cap;
   *out = c;
   return 0;
 }
@@ -371,22 +374,49 @@ static int lost(struct myelon_consumer *c, int rc)
 /* The fast path's test: true only for a frame that myelon_frame_parse()
  * accepts as a SINGLE (flags exactly START|END, so no unknown bits;
  * fragment 0; msg_id not 0; len within the capacity; an aligned frame's
- * stated total equal to len) and that fits max_message. Every other frame,
- * malformed ones included, goes the general way, which parses the slot
- * again and decides from its own copy. `*h` is one copy of the header:
- * the peer may change the slot under us. */
-static inline bool single_ok(const struct myelon_consumer *c, const uint8_t *slot, struct myelon_frame_header *h)
+ * stated total equal to len) and that fits max_message, and then `*m`,
+ * the message zero-copy in the slot; `*m` is left alone otherwise. Every
+ * other frame, malformed ones included, goes the general way, which
+ * parses the slot again and decides from its own copy. The header is read
+ * once, into registers (the peer may change the slot under us: the values
+ * checked are the values used; and a header copied to the stack and read
+ * back field by field stalls on store forwarding). */
+static inline bool single_msg(const struct myelon_consumer *c, const uint8_t *slot, struct myelon_msg *m)
 {
-  memcpy(h, slot, sizeof *h);
-  if (h->flags != MYELON_FLAG_SINGLE || h->frag != 0 || h->msg_id == 0 || h->len > c->cap || h->len > c->reasm.max)
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  /* lo: len at bit 0, kind at 32, flags at 40, frag at 48 (frame.h);
+   * flags exactly SINGLE and frag 0 is lo >> 40 == MYELON_FLAG_SINGLE. */
+  uint64_t lo;
+  uint32_t id;
+  memcpy(&lo, slot, sizeof lo);
+  memcpy(&id, slot + 8, sizeof id);
+  uint32_t len = (uint32_t)lo;
+  uint8_t kind = (uint8_t)(lo >> 32);
+  if ((lo >> 40) != MYELON_FLAG_SINGLE || id == 0 || len > c->single_max)
     return false;
+#else
+  struct myelon_frame_header h;
+  memcpy(&h, slot, sizeof h);
+  uint32_t len = h.len, id = h.msg_id;
+  uint8_t kind = h.kind;
+  if (h.flags != MYELON_FLAG_SINGLE || h.frag != 0 || id == 0 || len > c->single_max)
+    return false;
+#endif
   if (c->fmt == MYELON_FRAME_ALIGNED) {
     uint32_t total;
     memcpy(&total, slot + MYELON_FRAME_COMPACT_HEADER, sizeof total);
-    return total == h->len;
+    if (total != len)
+      return false;
   }
+  *m = (struct myelon_msg){.data = slot + c->hdr, .len = len, .kind = kind, .msg_id = id, .zero_copy = true};
   return true;
 }
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+static_assert(offsetof(struct myelon_frame_header, kind) == 4 && offsetof(struct myelon_frame_header, flags) == 5 &&
+                  offsetof(struct myelon_frame_header, frag) == 6 && offsetof(struct myelon_frame_header, msg_id) == 8,
+              "single_msg() takes the header fields from these offsets");
+#endif
 
 /* Everything but the fast path: parse, reassemble, report bad input. */
 static int recv_general(struct myelon_consumer *c, struct myelon_msg *m)
@@ -594,10 +624,7 @@ static inline int try_recv(struct myelon_consumer *c, struct myelon_msg *m)
     int64_t seq;
     if (dmp_consumer_try_peek(c->ring, &slot, &seq) < 0)
       return -EAGAIN;
-    struct myelon_frame_header h;
-    if (single_ok(c, slot, &h)) {
-      *m = (struct myelon_msg){
-          .data = (const uint8_t *)slot + c->hdr, .len = h.len, .kind = h.kind, .msg_id = h.msg_id, .zero_copy = true};
+    if (single_msg(c, slot, m)) {
       c->leased = true; /* the slot stays peeked until release */
       return 0;
     }
@@ -625,13 +652,10 @@ static inline int try_recv_batch(struct myelon_consumer *c, struct myelon_msg *m
       int64_t seq;
       if (dmp_consumer_try_peek(c->ring, &slot, &seq) < 0)
         break;
-      struct myelon_frame_header h;
-      if (!single_ok(c, slot, &h)) {
+      if (!single_msg(c, slot, &msgs[n])) {
         c->pending = slot; /* peeked: the next call (or the general way below) takes it */
         break;
       }
-      msgs[n] = (struct myelon_msg){
-          .data = (const uint8_t *)slot + c->hdr, .len = h.len, .kind = h.kind, .msg_id = h.msg_id, .zero_copy = true};
     }
     if (n > 0) {
       /* Leased until release: with a pending frame, release_lease()
@@ -659,12 +683,15 @@ static inline int try_some(struct myelon_consumer *c, struct myelon_msg *m, size
   return max == 0 ? try_recv(c, m) : try_recv_batch(c, m, max);
 }
 
-/* The waiting part of myelon_consumer_recv() (`max` 0) and
- * myelon_consumer_recv_batch(), after a first attempt found nothing
- * complete (that attempt stays inline in the callers). */
+/* myelon_consumer_recv() (`max` 0) and myelon_consumer_recv_batch(): a
+ * first attempt, then waits and attempts until something complete comes.
+ * One function, one frame: the attempt after a wait (the usual way a
+ * message is met by a consumer that keeps up) pays no second call. */
 static int recv_wait(struct myelon_consumer *c, struct myelon_msg *m, size_t max, int64_t timeout_ns)
 {
-  int rc;
+  int rc = try_some(c, m, max);
+  if (rc != -EAGAIN)
+    return rc;
   /* Nothing complete yet: only now does a deadline need a start. */
   int64_t t0 = timeout_ns >= 0 ? myelon_impl_now_ns() : 0;
   for (int64_t left = timeout_ns < 0 ? DMP_FOREVER : timeout_ns;;) {
@@ -700,8 +727,7 @@ int myelon_consumer_recv(struct myelon_consumer *c, struct myelon_msg *m, int64_
 {
   if (!c || !m)
     return -EINVAL;
-  int rc = try_recv(c, m);
-  return rc != -EAGAIN ? rc : recv_wait(c, m, 0, timeout_ns);
+  return recv_wait(c, m, 0, timeout_ns);
 }
 
 int myelon_consumer_recv_batch(struct myelon_consumer *c, struct myelon_msg *msgs, size_t max, int64_t timeout_ns)
@@ -710,8 +736,9 @@ int myelon_consumer_recv_batch(struct myelon_consumer *c, struct myelon_msg *msg
     return dmp_error_set(__func__, "c or msgs is NULL, or max is 0"), -EINVAL;
   if (max > INT_MAX)
     max = INT_MAX; /* the count is returned as an int */
-  int rc = try_recv_batch(c, msgs, max);
-  return rc != -EAGAIN || timeout_ns == 0 ? rc : recv_wait(c, msgs, max, timeout_ns);
+  if (timeout_ns == 0)
+    return try_recv_batch(c, msgs, max);
+  return recv_wait(c, msgs, max, timeout_ns);
 }
 
 int myelon_consumer_recv_copy(struct myelon_consumer *c, void **data, size_t *len, uint8_t *kind,

@@ -439,6 +439,39 @@ int myelon_producer_commit(struct myelon_producer *p, size_t len, uint8_t kind)
   return 0;
 }
 
+/* The typed producer's encode-first publish (internal.h): claim, encode
+ * and commit in one call, with what myelon_producer_claim() and
+ * myelon_producer_commit() check for it checked once. */
+int myelon_impl_producer_encode_single(struct myelon_producer *p, size_t room, myelon_codec_encode_fn encode,
+                                       const void *value, void *user, uint8_t kind)
+{
+  void *slot;
+  if (p->bytes || room > p->cap || room > p->max || p->claimed)
+    return 1;
+  if (dmp_producer_try_claim(p->ring, &slot) < 0 && dmp_producer_claim_timeout(p->ring, &slot, 0) < 0)
+    return 1;
+  uint8_t *s = slot;
+  p->claimed = s; /* open while the encoder runs, as a claim through the API */
+  p->claimed_max = room;
+  size_t len = 0;
+  int rc = encode(value, s + p->hdr, room, &len, user);
+  p->claimed = NULL;
+  if (rc < 0 || len > room) {
+    dmp_producer_abort(p->ring); /* consumers see nothing of it; no message id was taken */
+    if (rc < 0)
+      return rc;
+    return dmp_error_set("myelon_typed_producer_publish", "the encoder wrote %zu bytes into a %zu-byte frame; "
+                         "nothing was published", len, room),
+           -MYELON_E_CODEC;
+  }
+  uint32_t total = (uint32_t)len;
+  if (p->fmt != MYELON_FRAME_COMPACT) /* aligned: the total, the whole message */
+    memcpy(s + MYELON_FRAME_COMPACT_HEADER, &total, sizeof total);
+  write_single_header(s, total, kind, take_id(p));
+  dmp_producer_publish(p->ring);
+  return 0;
+}
+
 int myelon_producer_abort(struct myelon_producer *p)
 {
   if (!p || !p->claimed)

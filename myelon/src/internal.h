@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include <disruptor_mp/error.h>
+#include <myelon/codec.h>
 #include <myelon/error.h>
 
 /* ---- errors (error.c) ------------------------------------------------------ */
@@ -41,6 +42,20 @@ int myelon_impl_reserved_check(const void *reserved, size_t len, const char *whe
 /** myelon_impl_reserved_check() of a config struct's `reserved` member. */
 #define MYELON_RESERVED_CHECK(cfg, where, field) \
   myelon_impl_reserved_check((cfg)->reserved, sizeof (cfg)->reserved, (where), (field))
+
+/* ---- framed producer (framed_producer.c) ------------------------------------- */
+
+struct myelon_producer;
+/** The typed producer's encode-first publish: claim a slot free now (no
+ * wait) with `room` bytes of payload, `encode` the value into it and
+ * commit what it wrote as one SINGLE frame, as myelon_producer_claim(),
+ * the encoder and myelon_producer_commit() would, in one call. Returns 0
+ * (published), 1 when nothing was claimed (a byte ring, `room` beyond a
+ * frame or max_message, a claim open, no free slot), or the encoder's
+ * negative code (-MYELON_E_CODEC for a length beyond `room`), the slot
+ * then given back unpublished and no message id taken. */
+int myelon_impl_producer_encode_single(struct myelon_producer *p, size_t room, myelon_codec_encode_fn encode,
+                                       const void *value, void *user, uint8_t kind);
 
 /* ---- codecs (msgpack_codec.c) ---------------------------------------------- */
 

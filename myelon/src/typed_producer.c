@@ -23,6 +23,7 @@ struct myelon_typed_producer {
   struct myelon_producer *fp;
   struct myelon_codec codec;
   uint32_t frame_cap; /* payload bytes of a single frame */
+  size_t room;        /* encode_first's claim: a frame's room, at most max_message */
   size_t max;         /* max_message */
   bool encode_first;  /* the library's msgpack codec: encode into a free slot, size only on -ENOSPC */
   bool bytes;         /* a MYELON_FRAME_BYTES ring: a claim keeps its room (framed.h) */
@@ -51,6 +52,7 @@ int myelon_typed_producer_create(const struct myelon_producer_config *cfg, const
   tp->codec = *codec;
   tp->frame_cap = myelon_producer_frame_capacity(tp->fp);
   tp->max = cfg->max_message;
+  tp->room = tp->frame_cap < tp->max ? tp->frame_cap : tp->max;
   tp->encode_first = myelon_impl_mp_codec_encodes_first(codec);
   tp->bytes = cfg->format == MYELON_FRAME_BYTES;
   *out = tp;
@@ -179,20 +181,13 @@ static int publish_in_slot(struct myelon_typed_producer *tp, const void *value, 
  * reported before any wait. A codec error here publishes nothing. */
 static int publish_encode_first(struct myelon_typed_producer *tp, const void *value, uint8_t kind)
 {
-  size_t room = tp->frame_cap < tp->max ? tp->frame_cap : tp->max;
-  void *slot;
-  if (myelon_producer_claim(tp->fp, room, &slot, 0) < 0)
-    return -EAGAIN;
-  size_t len = 0;
   /* The library's own encoder, called without myelon_codec_encode()'s
    * checks: it returns only 0, -ENOSPC, -MYELON_E_CODEC or -ENOMEM and
-   * never claims more than `room` (its writer is bounded by it). */
-  int rc = tp->codec.encode(value, slot, room, &len, tp->codec.user);
-  if (rc < 0) {
-    myelon_producer_abort(tp->fp); /* consumers see nothing of it */
-    return rc == -ENOSPC ? -EAGAIN : encode_failed(tp, rc);
-  }
-  myelon_producer_commit(tp->fp, len, kind);
+   * never claims more than `room` (its writer is bounded by it). Claim,
+   * encode and commit are one call into the framed layer. */
+  int rc = myelon_impl_producer_encode_single(tp->fp, tp->room, tp->codec.encode, value, tp->codec.user, kind);
+  if (rc != 0) /* 1: nothing claimed; < 0: nothing published (consumers see nothing of it) */
+    return rc > 0 || rc == -ENOSPC ? -EAGAIN : encode_failed(tp, rc);
   tp->stats.published++;
   tp->stats.zero_copy++;
   return 0;
