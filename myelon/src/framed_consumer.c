@@ -687,7 +687,8 @@ static inline int try_some(struct myelon_consumer *c, struct myelon_msg *m, size
  * first attempt, then waits and attempts until something complete comes.
  * One function, one frame: the attempt after a wait (the usual way a
  * message is met by a consumer that keeps up) pays no second call. */
-static int recv_wait(struct myelon_consumer *c, struct myelon_msg *m, size_t max, int64_t timeout_ns)
+static inline __attribute__((always_inline)) int recv_wait(struct myelon_consumer *c, struct myelon_msg *m, size_t max,
+                                                          int64_t timeout_ns)
 {
   int rc = try_some(c, m, max);
   if (rc != -EAGAIN)
@@ -728,6 +729,16 @@ int myelon_consumer_recv(struct myelon_consumer *c, struct myelon_msg *m, int64_
   if (!c || !m)
     return -EINVAL;
   return recv_wait(c, m, 0, timeout_ns);
+}
+
+int myelon_impl_consumer_recv(struct myelon_consumer *c, struct myelon_msg *m, bool wait, int64_t timeout_ns)
+{
+  return wait ? recv_wait(c, m, 0, timeout_ns) : try_recv(c, m);
+}
+
+void myelon_impl_consumer_release(struct myelon_consumer *c)
+{
+  release_lease(c);
 }
 
 int myelon_consumer_recv_batch(struct myelon_consumer *c, struct myelon_msg *msgs, size_t max, int64_t timeout_ns)

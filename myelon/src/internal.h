@@ -57,6 +57,18 @@ struct myelon_producer;
 int myelon_impl_producer_encode_single(struct myelon_producer *p, size_t room, myelon_codec_encode_fn encode,
                                        const void *value, void *user, uint8_t kind);
 
+/* ---- framed consumer (framed_consumer.c) ------------------------------------- */
+
+struct myelon_consumer;
+struct myelon_msg;
+/** The typed consumer's receive: myelon_consumer_recv() (`wait`) or
+ * myelon_consumer_try_recv() on a consumer and message it knows are not
+ * NULL, without their argument checks and without a call through an
+ * exported symbol. */
+int myelon_impl_consumer_recv(struct myelon_consumer *c, struct myelon_msg *m, bool wait, int64_t timeout_ns);
+/** myelon_consumer_release() on a consumer known not to be NULL. */
+void myelon_impl_consumer_release(struct myelon_consumer *c);
+
 /* ---- codecs (msgpack_codec.c) ---------------------------------------------- */
 
 struct myelon_codec;

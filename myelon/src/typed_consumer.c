@@ -9,6 +9,7 @@
 #include <myelon/error.h>
 #include <myelon/typed.h>
 
+#include "internal.h"
 #include "mp_internal.h"
 
 #include <disruptor_mp/error.h>
@@ -85,14 +86,14 @@ void myelon_typed_consumer_release(struct myelon_typed_consumer *c)
   if (!c)
     return;
   c->gen++;
-  myelon_consumer_release(c->fc);
+  myelon_impl_consumer_release(c->fc);
 }
 
 /* The next framed message; ends the previous lease first. */
 static int next(struct myelon_typed_consumer *c, struct myelon_msg *m, bool wait, int64_t timeout_ns)
 {
   c->gen++;
-  return wait ? myelon_consumer_recv(c->fc, m, timeout_ns) : myelon_consumer_try_recv(c->fc, m);
+  return myelon_impl_consumer_recv(c->fc, m, wait, timeout_ns);
 }
 
 /* Decode the received message and release it. */

@@ -199,8 +199,8 @@ static int publish_encode_first(struct myelon_typed_producer *tp, const void *va
  * spend half the ring on every value. Encode into the producer's buffer
  * instead (no size pass either) and publish the exact length with one
  * copy; a codec error still comes before any wait. */
-static int publish_encode_buffered(struct myelon_typed_producer *tp, const void *value, uint8_t kind,
-                                   int64_t timeout_ns)
+static __attribute__((noinline)) int publish_encode_buffered(struct myelon_typed_producer *tp, const void *value,
+                                                             uint8_t kind, int64_t timeout_ns)
 {
   size_t len;
   int rc = encode_buffered(tp, value, SIZE_MAX, &len);
@@ -211,17 +211,13 @@ static int publish_encode_buffered(struct myelon_typed_producer *tp, const void 
   return rc;
 }
 
-int myelon_typed_producer_publish(struct myelon_typed_producer *tp, const void *value, uint8_t kind, int64_t timeout_ns)
+/* Everything but a slot ring's encode-first publish that found a slot:
+ * out of line, so that the usual publish saves no registers for it. */
+static __attribute__((noinline)) int publish_sized(struct myelon_typed_producer *tp, const void *value, uint8_t kind,
+                                                   int64_t timeout_ns)
 {
-  if (!tp)
-    return -EINVAL;
-  int rc;
-  if (tp->encode_first && tp->bytes)
-    return publish_encode_buffered(tp, value, kind, timeout_ns);
-  if (tp->encode_first && (rc = publish_encode_first(tp, value, kind)) != -EAGAIN)
-    return rc;
   size_t n, len;
-  rc = size_of(tp, value, &n);
+  int rc = size_of(tp, value, &n);
   if (rc < 0)
     return rc;
   if (n <= tp->frame_cap)
@@ -232,6 +228,20 @@ int myelon_typed_producer_publish(struct myelon_typed_producer *tp, const void *
   if (rc == 0)
     tp->stats.published++;
   return rc;
+}
+
+int myelon_typed_producer_publish(struct myelon_typed_producer *tp, const void *value, uint8_t kind, int64_t timeout_ns)
+{
+  if (!tp)
+    return -EINVAL;
+  if (tp->encode_first) {
+    if (tp->bytes)
+      return publish_encode_buffered(tp, value, kind, timeout_ns);
+    int rc = publish_encode_first(tp, value, kind);
+    if (rc != -EAGAIN)
+      return rc;
+  }
+  return publish_sized(tp, value, kind, timeout_ns);
 }
 
 int myelon_typed_producer_try_publish(struct myelon_typed_producer *tp, const void *value, uint8_t kind)
