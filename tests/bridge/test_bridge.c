@@ -34,6 +34,7 @@
 #include <myelon/bridge.h>
 
 #include "brg_test.h"
+#include "frm_payload.h"
 #include "support.h"
 
 static void fini(void)
@@ -568,6 +569,127 @@ Test(bridge, egress_killed_with_messages_in_flight_resumes_without_loss_or_dupli
   cr_assert(strstr(slurp(eg.err), "resuming ring") != NULL, "the restarted egress did not resume: %s", slurp(eg.err));
   fprintf(stderr, "bridge: after two egress kills: %s; ingress: %s\n", slurp(report), strrchr(slurp(in.out), '{'));
   stop(&in);
+}
+
+/* A hand-rolled ingress (a ROUTER in this process) for the test below:
+ * answers every HELLO with a WELCOME of `next` (never an ACK) and checks
+ * each DATA against the stream: its link sequence must be the index of the
+ * message it carries on A's ring. Returns once `until` - 1 arrived (or
+ * false at the bound); *first: the first DATA's sequence. */
+static bool fake_ingress(void *r, const struct frm_stream *st, uint64_t next, uint64_t until, uint64_t *first)
+{
+  static uint8_t buf[1 << 16];
+  *first = UINT64_MAX;
+  int64_t deadline = ts_now_ns() + (int64_t)ts_timeout_ms(20000) * 1000000;
+  while (ts_now_ns() < deadline) {
+    zmq_pollitem_t it = {r, 0, ZMQ_POLLIN, 0};
+    if (zmq_poll(&it, 1, 50) <= 0)
+      continue;
+    uint8_t id[256];
+    int idn = zmq_recv(r, id, sizeof id, 0);
+    int n = zmq_recv(r, buf, sizeof buf, 0);
+    cr_assert(idn > 0 && n >= 0 && n < (int)sizeof buf, "a routing id and one message");
+    struct myelon_bridge_wire w;
+    cr_assert(eq(int, myelon_bridge_wire_parse(buf, (size_t)n, &w), 0), "the egress sent a bad message");
+    if (w.type == MYELON_BRIDGE_HELLO) {
+      uint8_t m[MYELON_BRIDGE_SEQ_SIZE] = {'M', 'Y', 'B', MYELON_BRIDGE_WIRE_VERSION, MYELON_BRIDGE_WELCOME};
+      memcpy(m + 8, &next, 8); /* the wire is little-endian, as this host */
+      zmq_send(r, id, (size_t)idn, ZMQ_SNDMORE);
+      zmq_send(r, m, sizeof m, 0);
+    } else if (w.type == MYELON_BRIDGE_DATA) {
+      if (*first == UINT64_MAX)
+        *first = w.seq;
+      uint64_t got = 0, carried = UINT64_MAX;
+      if (w.len >= 8)
+        memcpy(&carried, w.payload, 8);
+      int f = frm_check(st, w.payload, w.len, w.kind, w.seq, until, &got);
+      cr_assert(eq(int, f, FRM_OK), "DATA %" PRIu64 " is not message %" PRIu64 " of A's ring (%s; it carries "
+                "message %" PRIu64 "): the ingress would apply a message twice, or skip one",
+                w.seq, w.seq, frm_fault_name(f), carried);
+      if (w.seq == until - 1)
+        return true;
+    }
+  }
+  return false;
+}
+
+/* An egress with a state file killed (SIGKILL) before any acknowledgement
+ * reached it (starved, or B slow to acknowledge), while B may have applied
+ * what it sent, and restarted with the same file: it must send A's
+ * messages again under the numbers it gave them, so that the ingress drops
+ * those B applied as duplicates. Here the ingress is hand-rolled: it never
+ * acknowledges, tells the restarted egress that B applied messages 0 .. 2
+ * (WELCOME 3), and checks that each DATA's sequence is the index of its
+ * message on A's ring (profile fixed:64: every message names its index).
+ * Before the egress recorded at its attach where A's ring stood and which
+ * sequence came next, an egress killed before its first release left an
+ * empty state file; the restarted one took the WELCOME's 3 for A's first
+ * unreleased message (message 0), and B applied messages 0 .. 2 twice (the
+ * kill sweep's seed 4 once saw dup=3 that way). */
+Test(bridge, egress_killed_before_any_acknowledgement_resends_under_the_same_numbers)
+{
+  const char *ep = ipc_ep(), *ra = ts_shm_name("a");
+  const uint64_t count = 8;
+  struct frm_stream st = {.seed = 29, .profile = FRM_FIXED, .fixed = 64, .fcap = FCAP, .ring = CAP};
+  struct myelon_producer_config pc;
+  myelon_producer_config_init(&pc);
+  pc.ring.name = ra;
+  pc.ring.capacity = CAP;
+  pc.format = MYELON_FRAME_COMPACT;
+  pc.frame_capacity = FCAP;
+  struct myelon_producer *p = NULL;
+  cr_assert(eq(int, myelon_producer_create(&pc, &p), 0), "%s", dmp_last_error());
+  void *ctx = zmq_ctx_new();
+  void *r = zmq_socket(ctx, ZMQ_ROUTER);
+  int zero = 0;
+  zmq_setsockopt(r, ZMQ_LINGER, &zero, sizeof zero);
+  cr_assert(eq(int, zmq_bind(r, ep), 0));
+  char state[320];
+  snprintf(state, sizeof state, "--state=%s", ts_tmp_path("egstate"));
+  const char *eg_extra[] = {state, NULL};
+  struct side eg = egress(ra, ep, eg_extra);
+  /* Its HELLO is answered as a fresh ingress answers (NEXT_ANY); once it
+   * attached, A's messages go into the ring (the egress gates it). */
+  uint64_t first = 0;
+  uint8_t msg[64];
+  struct dmp_producer *p0 = myelon_producer_ring(p);
+  for (int64_t end = ts_now_ns() + (int64_t)ts_timeout_ms(20000) * 1000000;
+       dmp_producer_wait_for_consumers(p0, 1, 0) <= 0 && ts_now_ns() < end;) {
+    zmq_pollitem_t it = {r, 0, ZMQ_POLLIN, 0};
+    if (zmq_poll(&it, 1, 10) == 1) {
+      uint8_t id[256], buf[512];
+      int idn = zmq_recv(r, id, sizeof id, 0);
+      int n = zmq_recv(r, buf, sizeof buf, 0);
+      struct myelon_bridge_wire w;
+      if (idn > 0 && n > 0 && myelon_bridge_wire_parse(buf, (size_t)n, &w) == 0 && w.type == MYELON_BRIDGE_HELLO) {
+        uint8_t m[MYELON_BRIDGE_SEQ_SIZE] = {'M', 'Y', 'B', MYELON_BRIDGE_WIRE_VERSION, MYELON_BRIDGE_WELCOME};
+        uint64_t any = MYELON_BRIDGE_NEXT_ANY;
+        memcpy(m + 8, &any, 8);
+        zmq_send(r, id, (size_t)idn, ZMQ_SNDMORE);
+        zmq_send(r, m, sizeof m, 0);
+      }
+    }
+  }
+  cr_assert(dmp_producer_wait_for_consumers(p0, 1, 0) > 0, "the egress never attached: %s", slurp(eg.err));
+  for (uint64_t i = 0; i < count; i++) {
+    size_t len = frm_size(&st, i);
+    frm_fill(&st, i, msg, len);
+    cr_assert(eq(int, myelon_producer_publish(p, msg, len, frm_kind(i), 1000000000LL), 0));
+  }
+  cr_assert(fake_ingress(r, &st, MYELON_BRIDGE_NEXT_ANY, count, &first), "the first egress did not send all %" PRIu64
+            " messages: %s", count, slurp(eg.err));
+  cr_assert(eq(u64, first, 0));
+  kill(eg.pid, SIGKILL);
+  cr_assert(eq(int, ts_wait(eg.pid, ts_timeout_ms(10000)), 128 + SIGKILL));
+  /* B applied 0 .. 2 (their ACK never reached the egress). */
+  eg = egress(ra, ep, eg_extra);
+  cr_assert(fake_ingress(r, &st, 3, count, &first), "the restarted egress did not send all %" PRIu64 " messages: %s",
+            count, slurp(eg.err));
+  cr_assert(eq(u64, first, 0), "the restarted egress resent from its oldest unacknowledged message");
+  stop(&eg);
+  zmq_close(r);
+  zmq_ctx_term(ctx);
+  myelon_producer_close(p);
 }
 
 /* ---- The seeded kill sweep ----

@@ -96,9 +96,9 @@
  * holds its ring slots on A until B acknowledged their message: it reads
  * ahead within the window without releasing (dmp_consumer_release_to()),
  * so its durable position on A moves only with B's acknowledgements (and
- * the window is then also bounded by A's ring). Before each release it
- * records in the file where the release ends and which link sequence comes
- * next. A restarted egress (after kill -9 too) resumes there: it reads the
+ * the window is then also bounded by A's ring). When it attaches, and
+ * before each release, it records in the file where A's ring is released
+ * to and which link sequence comes next. A restarted egress (after kill -9 too) resumes there: it reads the
  * unacknowledged messages again from A's ring under their old sequence
  * numbers, and the ingress drops those B had applied as duplicates, so B's
  * readers see every message once. A message longer than A's ring cannot be

@@ -174,7 +174,7 @@ static int egress_attach_raw(struct myelon_bridge *b)
   if (b->hold && b->resume && b->rec.epoch == b->epoch)
     egress_skip_acked(b);
   b->resume = false;
-  return 0;
+  return b->hold ? egress_state_mark(b) : 0;
 }
 
 /* Attach as the durable consumer once the ingress accepted the link. */
@@ -203,6 +203,7 @@ static int egress_attach(struct myelon_bridge *b)
     if (b->resume && b->rec.epoch == b->epoch)
       egress_skip_acked(b);
     b->resume = false;
+    return egress_state_mark(b);
   }
   return 0;
 }

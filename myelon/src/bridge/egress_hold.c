@@ -58,6 +58,30 @@ void egress_release_held(struct myelon_bridge *b)
   dmp_consumer_release_to(b->l0, low - 1);
 }
 
+/* Hold mode, at each attach (the first, a resume, A's next producer),
+ * before any frame is read: record where the ring's durable cursor stands
+ * and the link sequence its next message takes. Without it, an egress
+ * that died before its first release (no acknowledgement processed yet:
+ * starved, or B slow to acknowledge) left an empty file (or one of the
+ * ring's previous epoch) while its durable entry still held every frame
+ * it had sent; its successor, starting fresh, took the ingress's next
+ * sequence for the first frame after that cursor and so numbered anew
+ * messages B had applied: B applied them twice (kill sweep seed 4,
+ * dup=3). 0, or -EIO (the egress must not run without the record). */
+int egress_state_mark(struct myelon_bridge *b)
+{
+  int64_t pos = dmp_consumer_sequence(b->l0);
+  /* A resume whose step over the acknowledged frames stopped short (it
+   * cannot, they were published): those frames are still acknowledged. */
+  if (b->rec.magic == EGRESS_MAGIC && b->rec.epoch == b->epoch && b->rec.pos > pos)
+    pos = b->rec.pos;
+  struct egress_rec r = {EGRESS_MAGIC, b->epoch, pos, b->st.next_seq, 0};
+  r.check = egress_rec_check(&r);
+  if (pwrite(b->state_fd, &r, sizeof r, 0) != (ssize_t)sizeof r)
+    return bridge_fail(b, -EIO, "state file %s: %s", b->state_path, strerror(errno));
+  return 0;
+}
+
 /* Hold mode, after a restart: the frames between the durable cursor and
  * the recorded release point belong to messages B acknowledged (the
  * record is written before the release): step over them. */

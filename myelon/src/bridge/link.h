@@ -188,6 +188,7 @@ void egress_release_held(struct myelon_bridge *b);
 void egress_skip_acked(struct myelon_bridge *b);
 int egress_take_hold(struct myelon_bridge *b, int64_t timeout_ns);
 int egress_state_open(struct myelon_bridge *b, const char *path);
+int egress_state_mark(struct myelon_bridge *b);
 
 /* ingress.c */
 int ingress_run(struct myelon_bridge *b, int64_t timeout_ns);
