@@ -33,6 +33,18 @@
  * starts (START 3 of CAP 4: the first claims wrap, with padding, and
  * reuse blocks of the previous lap).
  *
+ * Abort (dmp_producer_abort() on a multi-producer handle: multi.c,
+ * dmp_impl_mp_abort(), mp_drop_pending(), as in mp_ring.pml): up to ABORTS
+ * claims (default 1, -DABORTS=0 none) are aborted after their header and
+ * payload are written, instead of B4: the producer stores the tombstone
+ * marker of the blocks B2 left unmarked (the record's first block, then
+ * the padding's; MP3's tombstone form, a crash possible between them),
+ * so every block of its claim is a tombstone, and empties its
+ * intent (MP4), moves the cursor (MP5) and then idles for good, alive.
+ * The reader steps over those tombstones (a run from the claim's first
+ * block to its end) and must still reach every block, with the aborter
+ * idle.
+ *
  * Run (what tests/model/check_spin.sh does for suite model, runs listed in tests/model/meson.build):
  *   spin -a -DNPROD=2 -DCLAIMS=1 -DCAP=4 -DSTART=3 mp_bytes.pml && gcc -O2 -DCOLLAPSE -o pan pan.c && ./pan -m400000
  *   (exhaustive), then as bounded (bitstate) searches of 2 minutes at most:
@@ -55,6 +67,9 @@
 #ifndef START
 #define START 0                   /* blocks already used (done) when the run starts: START 3 makes the first claims wrap */
 #endif
+#ifndef ABORTS
+#define ABORTS 1                  /* claims that may be aborted (then the producer idles, alive, for good) */
+#endif
 #define MAXREC 2                  /* blocks of the largest record: half the ring (CAP 4) */
 #define TOTAL (START + NPROD * CLAIMS * (MAXREC + 1))
 #define KDATA 1
@@ -67,7 +82,10 @@ short marks[CAP];                 /* seq+1: data; -(seq+1): tombstone; else not 
 short lo[NPROD], hi[NPROD];       /* intents */
 bool alive[NPROD];
 bool crashed[NPROD];
+bool aborted[NPROD];              /* ghost: the producer aborted a claim */
 byte ended = 0;
+byte idled = 0;                   /* producers that aborted and idle (alive) */
+byte aborts = 0;
 byte crashes = 0;
 bool dirty = true;
 /* the record headers in the blocks (bytes.c put_header()): seq, kind, blocks */
@@ -243,6 +261,10 @@ retry:
   :: else -> skip
   fi;
   MAYDIE;
+  if
+  :: aborts < ABORTS -> goto abort
+  :: true -> skip
+  fi;
   atomic { marks[at % CAP] = at + 1; published++ }  /* B4: "store_release(mark(.., bytes_at), DATA)" */
   MAYDIE;
   if
@@ -261,6 +283,26 @@ retry:
   goto claim_next;
 retry_out:
   goto retry;
+abort:                                           /* dmp_producer_abort() -> dmp_impl_mp_abort(): mp_drop_pending() */
+  atomic { aborts++; aborted[me] = true };
+  /* MP3, tombstone form, of the blocks B2 left unmarked only, in B4's
+   * order: "store_release(mark_of(.., mp->bytes_at), DMP_MARK_TOMB(..))",
+   * then the padding's first block. (Storing every block of the claim
+   * again, as the C did before, overwrote a reused block's next-lap
+   * marker when the abort stopped between its stores: this model's
+   * NPROD=2 CLAIMS=2 run found it.) */
+  marks[at % CAP] = -(at + 1);
+  MAYDIE;
+  if
+  :: pad > 0 -> marks[c % CAP] = -(c + 1); MAYDIE
+  :: else -> skip
+  fi;
+  atomic { lo[me] = hi[me]; dirty = true };      /* MP4: "store_release(&mp->entry->claim_lo, mp->hi)" */
+  MAYDIE;
+  advance(cur);                                  /* MP5: "dmp_impl_mp_advance(&p->ring)", before the abort returns */
+  atomic { idled++; dirty = true };              /* then idles: alive, no claim, publish or close, ever */
+end_idle:
+  false;
 finish:
   atomic { alive[me] = false; ended++; dirty = true };
 dead:
@@ -277,7 +319,7 @@ inline read_at(s, m, b, intomb)
   assert(m == s + 1 || m == -(s + 1));
   if
   :: m == -(s + 1) ->                            /* B5 seen: "dmp_impl_mp_skip_tombstones()" */
-     assert(crashed[owner[s]]);                  /* every tombstone a reader sees is a dead producer's */
+     assert(crashed[owner[s]] || aborted[owner[s]]); /* every tombstone a reader sees is a dead producer's or an abort's */
      assert(intomb || start[s]);                 /* a run starts at a record boundary */
      intomb = true;
      ccur = s
@@ -307,7 +349,7 @@ proctype consumer()
   :: DONE(ccur + 1) -> read_at(s, m, b, intomb)
   :: atomic { !DONE(ccur + 1) && ccur < claim - 1 && dirty -> dirty = false };
      repair(c2, cur, k2, k, covered, mm, live)   /* check_peers(): dmp_impl_mp_repair() */
-  :: ended == NPROD -> break
+  :: ended + idled == NPROD -> break           /* an idle aborter must hold back nobody */
   od;
   repair(c2, cur, k2, k, covered, mm, live);
   do

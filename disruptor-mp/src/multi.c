@@ -329,14 +329,31 @@ static void mp_drop_pending(struct dmp_producer *p)
 {
   struct dmp_impl_mp *mp = p->mp;
   p->claim_end = 0;
+  const bool bytes = mp->bytes_open;
   mp->bytes_open = false;
   if (mp->lo == mp->hi)
     return;
   dmp_atomic_i64 *marks = dmp_impl_mp_marks(&p->ring);
   /* MP3 (tombstone form): release stores, as in dmp_impl_mp_publish(). */
-  for (int64_t s = mp->lo; s < mp->hi; s++)
-    dmp_impl_store_release(mark_of(marks, &p->ring, s), DMP_MARK_TOMB(s));
-  uint64_t n = (uint64_t)(mp->hi - mp->lo);
+  if (bytes) {
+    /* A byte record's claim (bytes_multi.c): B2 marked every block at the
+     * claim except the record's first and the padding's first: only those
+     * two are left, in B4's order. Never the others again: once the
+     * blocks before them are done, the cursor may move over them and the
+     * next lap reuse (claim and mark) them; storing TOMB(s) there once
+     * more would overwrite that lap's marker, and a repair would then turn
+     * that lap's (maybe published) record into a tombstone
+     * (model/mp_bytes.pml found this with an abort stopped mid-way). */
+    dmp_impl_store_release(mark_of(marks, &p->ring, mp->bytes_at), DMP_MARK_TOMB(mp->bytes_at));
+    if (mp->lo != mp->bytes_at)
+      dmp_impl_store_release(mark_of(marks, &p->ring, mp->lo), DMP_MARK_TOMB(mp->lo));
+  } else {
+    /* Slots: none is marked yet, and each store is to the first slot
+     * not done, so no slot of the claim can be reused before its store. */
+    for (int64_t s = mp->lo; s < mp->hi; s++)
+      dmp_impl_store_release(mark_of(marks, &p->ring, s), DMP_MARK_TOMB(s));
+  }
+  uint64_t n = (uint64_t)(mp->hi - mp->lo); /* every block of the claim is a tombstone now (B2 + these) */
   /* MP4: release store emptying the intent, as in dmp_impl_mp_publish(). */
   dmp_impl_store_release(&mp->entry->claim_lo, mp->hi);
   mp->lo = mp->hi;
