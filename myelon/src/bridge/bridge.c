@@ -190,6 +190,14 @@ int bridge_open_socket(struct myelon_bridge *b, int type)
   b->ctx = zmq_ctx_new();
   if (b->ctx == NULL)
     return bridge_fail(b, -EPROTO, "zmq_ctx_new: %s", zmq_strerror(zmq_errno()));
+  /* Every socket of this context (the link's, the ZAP handler's REP, the
+   * egress's monitor reader) lingers 0 s: nothing a close leaves unsent
+   * matters (the link resumes from B's acknowledgements), and with the
+   * default (infinite) a reply the ZAP handler queued for a connection
+   * that went away would keep zmq_ctx_term() in myelon_bridge_close() waiting for
+   * ever: a process that ignores SIGTERM. Must precede the sockets. */
+  if (zmq_ctx_set(b->ctx, ZMQ_BLOCKY, 0) != 0)
+    return bridge_fail(b, -EPROTO, "ZMQ_BLOCKY: %s", zmq_strerror(zmq_errno()));
   b->sock = zmq_socket(b->ctx, type);
   if (b->sock == NULL)
     return bridge_fail(b, -EPROTO, "zmq_socket: %s", zmq_strerror(zmq_errno()));
