@@ -498,6 +498,55 @@ static inline const uint8_t *load_fast(const uint8_t *p, const uint8_t *end, str
   return load(p, end, it, kids);
 }
 
+/* load_fast() for a value that must be no container: the position after
+ * it, or NULL (it does not fit, 0xc1, or a container - whose size `it`
+ * may then hold). The usual values test no element count. */
+static inline const uint8_t *load_scalar(const uint8_t *p, const uint8_t *end, struct myelon_mp_item *it)
+{
+  if (p >= end)
+    return NULL;
+  uint8_t b = p[0];
+  size_t left = (size_t)(end - p), n;
+  it->end_ = end;
+  it->elems_ = NULL;
+  if (b <= 0x7f) {
+    it->obj.type = MSGPACK_OBJECT_POSITIVE_INTEGER;
+    it->obj.via.u64 = b;
+    return p + 1;
+  }
+  if (b == 0xcf) { /* uint64: one load and a byte swap, no size switch */
+    if (left <= 8)
+      return NULL;
+    it->obj.type = MSGPACK_OBJECT_POSITIVE_INTEGER;
+    it->obj.via.u64 = be_n(p + 1, 8);
+    return p + 9;
+  }
+  if ((b == 0xc4 || b == 0xd9) && left >= 2 && (n = p[1]) <= left - 2) {
+    it->obj.type = b == 0xc4 ? MSGPACK_OBJECT_BIN : MSGPACK_OBJECT_STR;
+    it->obj.via.bin = (msgpack_object_bin){(uint32_t)n, (const char *)p + 2};
+    return p + 2 + n;
+  }
+  if (b >= 0xa0 && b <= 0xbf) {
+    n = b & 0x1fu;
+    if (n >= left)
+      return NULL;
+    it->obj.type = MSGPACK_OBJECT_STR;
+    it->obj.via.str = (msgpack_object_str){(uint32_t)n, (const char *)p + 1};
+    return p + 1 + n;
+  }
+  if (b >= 0xcc && b <= 0xce) { /* uint8, uint16, uint32 */
+    n = (size_t)1 << (b - 0xcc);
+    if (n >= left)
+      return NULL;
+    it->obj.type = MSGPACK_OBJECT_POSITIVE_INTEGER;
+    it->obj.via.u64 = be_n(p + 1, n);
+    return p + 1 + n;
+  }
+  uint64_t kids = 0;
+  const uint8_t *q = load(p, end, it, &kids);
+  return kids ? NULL : q;
+}
+
 /* Whether the str/bin-free bytes s[0..n) equal the NUL-terminated `key`:
  * never reads `key` past its NUL. */
 static inline int key_is(const uint8_t *s, size_t n, const char *key)
@@ -790,19 +839,18 @@ int myelon_mp_lazy_codec_init(struct myelon_view_codec *vc, unsigned max_depth)
  * length form). Returns 1 on anything else, and fields_access_slow()
  * judges the message from its start (the fields filled here are then
  * overwritten or not marked found). */
-static int fields_in_order(const uint8_t *p, const uint8_t *end, const struct myelon_mp_keys *ks, unsigned pairs,
-                           struct myelon_mp_item *field)
+static inline __attribute__((always_inline)) int fields_in_order(const uint8_t *p, const uint8_t *end,
+                                                                const struct myelon_mp_keys *ks, unsigned pairs,
+                                                                struct myelon_mp_item *field)
 {
   for (unsigned k = 0; k < pairs; k++) {
     if (end - p < 8 || !key_at_is(ks, k, p))
       return 1;
     p += 1 + ks->len_[k];
-    /* load_fast() checks that the value fits (and refuses 0xc1); what it
-     * returns is the position after the value, or after a container's
-     * header (kids > 0), which this path leaves to the others. */
-    uint64_t kids;
-    p = load_fast(p, end, &field[k], &kids);
-    if (!p || kids)
+    /* load_scalar() checks that the value fits (and refuses 0xc1); what
+     * it returns is the position after the value, or NULL - a container
+     * among them, which this path leaves to the others. */
+    if (!(p = load_scalar(p, end, &field[k])))
       return 1;
   }
   return p == end ? 0 : 1;
@@ -933,18 +981,20 @@ static inline int fields_access(const void *data, size_t len, const struct myelo
                                 const struct myelon_mp_keys *ks, struct myelon_mp_fields_view *view)
 {
   const uint8_t *p = data;
-  /* The message usually sits in cache lines the producer's core wrote a
-   * moment ago: ask for the last one now, so that its transfer overlaps
-   * the pass (which walks the bytes one object at a time and would meet
-   * it last) instead of following it. A hint: reads nothing, faults
-   * nothing. */
-  if (p && len > 1)
+  if (p && ks && len > 1) {
+    /* The message usually sits in cache lines the producer's core wrote a
+     * moment ago: ask for the last one now, so that its transfer overlaps
+     * the pass (which walks the bytes one object at a time and would meet
+     * it last) instead of following it. A hint: reads nothing, faults
+     * nothing. */
     __builtin_prefetch(p + len - 1);
-  if (ks && p && len > 0 && ks->n_ - 1 < MYELON_MP_FIELDS_MAX && *p == (0x80u | ks->n_) &&
-      ks->max_depth <= MYELON_MP_MAX_DEPTH && fields_in_order(p + 1, p + len, ks, ks->n_, view->field_) == 0) {
-    view->found = (UINT64_C(1) << ks->n_) - 1;
-    fields_root(view, p, len, lease);
-    return 0;
+    unsigned n = ks->n_;
+    if (*p == (0x80u | n) && n - 1 < MYELON_MP_FIELDS_MAX && ks->max_depth <= MYELON_MP_MAX_DEPTH &&
+        fields_in_order(p + 1, p + len, ks, n, view->field_) == 0) {
+      view->found = (UINT64_C(1) << n) - 1;
+      fields_root(view, p, len, lease);
+      return 0;
+    }
   }
   return fields_access_slow(data, len, lease, ks, view);
 }
