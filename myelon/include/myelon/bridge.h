@@ -108,7 +108,12 @@
  * egress; the ring's capacity is the bound on what is crash-safe). Without
  * a state file the egress releases each slot as it copies the message, and
  * a crash loses what it had in flight (at most `window` messages): a
- * restarted egress resumes after them.
+ * restarted egress resumes after them. Limit: the restarted egress
+ * attaches by name, and a producer on A that closes cleanly removes the
+ * name (unless its ring has DMP_RING_KEEP): if A's producer ends while
+ * the egress is down, what the dead egress had not sent is lost. Keep the
+ * producer's ring (DMP_RING_KEEP, removed later by dmp_ring_gc()) where
+ * that matters.
  *
  * Resumable: the ingress's WELCOME carries the next sequence it expects; the
  * egress resends from there. With a state file (`state_path`) the ingress
